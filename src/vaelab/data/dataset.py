@@ -1,0 +1,63 @@
+"""The validated, in-memory form every source is turned into."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Examples as float32 plus optional integer labels.
+
+    X has shape (N, D) for vectors or (N, C, H, W) for images; it is finite and
+    float32 (it may be a read-only memory map). ``y`` holds label codes
+    0..n_classes-1 (int64, shape (N,)) and ``classes`` their original names.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None = None
+    classes: tuple[str, ...] | None = None
+    source: str = "array"
+
+    @property
+    def n_examples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example: (D,) or (C, H, W)."""
+        return tuple(int(s) for s in self.X.shape[1:])
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    @property
+    def n_classes(self) -> int:
+        return 0 if self.classes is None else len(self.classes)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        return Dataset(
+            X=np.ascontiguousarray(self.X[index]),
+            y=None if self.y is None else self.y[index],
+            classes=self.classes,
+            source=self.source,
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the examples and labels: a later command checks it sees the same data."""
+        h = hashlib.sha256()
+        h.update(str(self.X.shape).encode())
+        # Hash in blocks so a memory-mapped array is never copied whole.
+        rows = max(1, (1 << 24) // max(1, self.n_features * 4))
+        for start in range(0, self.n_examples, rows):
+            h.update(np.ascontiguousarray(self.X[start : start + rows], dtype=np.float32).tobytes())
+        if self.y is not None:
+            h.update(np.ascontiguousarray(self.y, dtype=np.int64).tobytes())
+        return h.hexdigest()

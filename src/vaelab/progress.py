@@ -1,0 +1,33 @@
+"""A tqdm progress bar that listens to the trainer's progress events."""
+from __future__ import annotations
+
+import sys
+
+from tqdm.auto import tqdm
+
+
+class ProgressBar:
+    """Callable ``progress(event, info)``: one bar over all batches, with loss, reconstruction and KL."""
+
+    def __init__(self, desc: str = "training", file=None):
+        self.desc, self.file, self.bar = desc, file or sys.stderr, None
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event == "start":
+            self.batches = info["batches"]
+            total = info["epochs"] * info["batches"]
+            self.bar = tqdm(total=total, initial=info["epoch"] * info["batches"], desc=self.desc,
+                            unit="batch", file=self.file, dynamic_ncols=True, leave=True)  # fmt: skip
+        elif event == "step" and self.bar is not None:
+            self.bar.update(1)
+        elif event == "epoch" and self.bar is not None:
+            val = info["val_loss"]
+            self.bar.set_postfix(
+                epoch=info["epoch"], loss=f"{info['train_loss']:.2f}", rec=f"{info['train_reconstruction']:.2f}",
+                kl=f"{info['train_kl']:.2f}", val=f"{val:.2f}" if val == val else "-", refresh=False,
+            )  # fmt: skip
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,94 @@
+"""PNG figures of a run: training curves, reconstructions, samples from the prior.
+
+Uses matplotlib's object API (Figure + Agg canvas), never pyplot, so nothing global
+(backend, open figures) changes. Each PNG is written atomically into RUN/figures/.
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from vaelab.checkpoint import atomic_write
+from vaelab.data.split import indices
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, buf.getvalue())
+    return path
+
+
+def training_curves(history: list[dict]) -> Figure:
+    """Loss, reconstruction and KL per epoch, training and validation."""
+    fig = Figure(figsize=(10, 3.2))
+    epochs = [r["epoch"] for r in history]
+    for ax, key, title in zip(fig.subplots(1, 3), ("loss", "reconstruction", "kl"),
+                              ("loss (−ELBO, nats)", "reconstruction E log p(x|z)", "KL(q(z|x) ‖ p(z))")):  # fmt: skip
+        ax.plot(epochs, [r[f"train_{key}"] for r in history], label="train")
+        val = [r[f"val_{key}"] for r in history]
+        if any(v == v for v in val):
+            ax.plot(epochs, val, label="validation")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: np.ndarray, ncols: int, title: str = "", row_labels: list[str] | None = None) -> Figure:
+    """Images (N, C, H, W) in [0, 1] tiled into one picture."""
+    n, c, h, w = images.shape
+    nrows = math.ceil(n / ncols)
+    canvas = np.ones((nrows * (h + 1) - 1, ncols * (w + 1) - 1, c), dtype=np.float32)
+    for i, img in enumerate(images):
+        r, k = divmod(i, ncols)
+        canvas[r * (h + 1) : r * (h + 1) + h, k * (w + 1) : k * (w + 1) + w] = img.transpose(1, 2, 0)
+    fig = Figure(figsize=(ncols * 0.45 + 0.8, nrows * 0.45 + 0.5))
+    ax = fig.add_subplot()
+    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas.clip(0, 1), cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([(h + 1) * r + h / 2 for r in range(nrows)] if row_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def write_run_figures(result) -> list[Path]:
+    """Training curves always; for image data, test reconstructions and prior samples."""
+    figures = result.run.path / "figures"
+    written = []
+    if result.model.history_:
+        written.append(save_png(training_curves(result.model.history_), figures / "training_curves.png"))
+    if not result.dataset.is_image:
+        return written
+    model, ds = result.model, result.dataset
+    test = indices(result.split, "test")
+    pick = test[:12] if test.size else indices(result.split, "val")[:12]
+    if pick.size:
+        part = ds.subset(pick)
+        y = part.y if model.classes_ is not None else None
+        recon = model.inverse_transform(model.transform(part.X, y), y)
+        grid = np.concatenate([part.X, recon])
+        written.append(save_png(image_grid(grid, len(pick), "test images (top) and reconstructions E[x|z] (bottom)",
+                                           ["data", "recon"]), figures / "reconstructions.png"))  # fmt: skip
+    if model.classes_ is not None:
+        per = 8
+        labels = np.repeat(model.classes_, per)
+        samples = model.sample(len(labels), y=labels)
+        rows = [str(c) for c in model.classes_]
+    else:
+        samples, rows = model.sample(64), None
+        per = 8
+    written.append(save_png(image_grid(samples, per, "samples: z ~ p(z), decoded to E[x|z]", rows),
+                            figures / "prior_samples.png"))  # fmt: skip
+    return written

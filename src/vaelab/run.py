@@ -1,0 +1,122 @@
+"""A training run: data source → seeded split → VAE → run directory → test metrics.
+
+This is what ``vaelab train`` and ``vaelab demo`` call; the estimator does the
+training, :class:`RunDir` the files. A resumed run reloads the same data, checks
+its fingerprint and reuses the stored split.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vaelab.checkpoint import RunDir
+from vaelab.config import DataConfig
+from vaelab.data.dataset import Dataset
+from vaelab.data.sources import load_dataset
+from vaelab.data.split import indices, split_assignment
+from vaelab.errors import ConfigError, RunError
+from vaelab.estimator import VAE, settings_from_config
+
+# Settings a resumed run may change: how long and where it trains, not what it trains.
+RESUMABLE = frozenset({"epochs", "patience", "device", "verbose"})
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    model: VAE
+    dataset: Dataset
+    split: np.ndarray  # split code per example
+    metrics: dict[str, Any]
+
+
+def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test") -> dict[str, Any] | None:
+    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO."""
+    idx = indices(split, name)
+    if idx.size == 0:
+        return None
+    part = dataset.subset(idx)
+    rec, kl = model.elbo_terms(part.X, part.y if model.classes_ is not None else None)
+    elbo = rec - kl
+    stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
+    return {
+        "split": name,
+        "n_examples": int(elbo.size),
+        "elbo": float(elbo.mean()),
+        "elbo_stderr": stderr,
+        "reconstruction": float(rec.mean()),
+        "kl": float(kl.mean()),
+        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO).
+        "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))),
+        "elbo_samples": 8,
+    }
+
+
+def train_run(
+    source: str | os.PathLike | None,
+    out: str | os.PathLike,
+    settings: dict[str, Any] | None = None,
+    *,
+    labels: str | None = None,
+    label_column: str | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    resume: bool = False,
+    progress: Callable[[str, dict], None] | None = None,
+) -> RunResult:
+    """Train a VAE on ``source`` and write the run to ``out`` (or continue it with ``resume``)."""
+    run = RunDir(out)
+    settings = dict(settings or {})
+    if resume:
+        config = run.read_config()
+        if config.data is None or config.data.source == "array":
+            raise RunError(f"{run.path} was saved from Python (VAE.save), not trained from a data source; it cannot be resumed.")
+        fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
+        if fixed:
+            raise ConfigError(
+                f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
+                "Drop those options, or start a new run with another --out."
+            )
+        data_cfg = config.data
+        if source is not None and str(source) != data_cfg.source and os.path.abspath(source) != data_cfg.source:
+            raise ConfigError(f"--resume: {run.path} was trained on {data_cfg.source}, not {source}.")
+        dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
+        if dataset.fingerprint() != data_cfg.fingerprint:
+            raise RunError(
+                f"The data at {data_cfg.source} has changed since {run.path} was trained (its fingerprint differs); "
+                "resuming would train on other data. Start a new run."
+            )
+        split = run.read_split(dataset.n_examples)
+        model = VAE(**{**settings_from_config(config), **settings})
+    else:
+        if source is None:
+            raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
+        if run.exists():
+            raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+        if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+            raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+        dataset = load_dataset(source, labels=labels, label_column=label_column)
+        model = VAE(**settings)
+        if model.conditional and dataset.y is None:
+            raise ConfigError("--conditional needs labels: a built-in with labels, --labels FILE or --label-column COL.")
+        split = split_assignment(dataset.n_examples, val_fraction, test_fraction, model.seed)
+        data_cfg = DataConfig(
+            source=dataset.source, labels=None if labels is None else os.path.abspath(labels),
+            label_column=label_column, val_fraction=val_fraction, test_fraction=test_fraction,
+            n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), classes=dataset.classes,
+        )  # fmt: skip
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_split(split)
+
+    train, val = dataset.subset(indices(split, "train")), dataset.subset(indices(split, "val"))
+    labelled = model.conditional
+    model._fit(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data_cfg,
+               run=run, resume=resume, progress=progress)  # fmt: skip
+    test = evaluate_split(model, dataset, split, "test")
+    metrics = run.update_metrics(test=test) if test else run.read_metrics()
+    return RunResult(run, model, dataset, split, metrics)

@@ -1,0 +1,186 @@
+"""The training loop: Adam, KL warm-up, gradient clipping, validation, early stopping.
+
+Files are not this module's business: after every epoch it hands a
+:class:`TrainState` to ``on_epoch`` (the run directory writes it) and reports
+progress through ``progress`` (the CLI draws a bar). Randomness is re-seeded at
+the start of every epoch from (seed, epoch), so a run resumed at epoch k draws
+exactly what an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vaelab.config import TrainConfig
+from vaelab.errors import ConfigError, TrainingError
+from vaelab.nn.vae import VAEModule
+
+HISTORY_COLUMNS = (
+    "epoch", "train_loss", "train_reconstruction", "train_kl",
+    "val_loss", "val_reconstruction", "val_kl", "beta", "seconds",
+)  # fmt: skip
+EVAL_BATCH = 1000  # examples per forward pass when evaluating (no gradients: memory is small)
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue training exactly where it stopped."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimiser steps taken
+    best_epoch: int = 0  # 1-based epoch of the best validation loss (0: none yet)
+    best_loss: float = math.inf
+    bad_epochs: int = 0  # epochs since the best one
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
+    best_weights: dict[str, torch.Tensor] | None = None  # copy of the best module state
+    optimizer: dict | None = None  # Adam's state_dict, for resuming
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu or auto.")
+    return torch.device(name)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """Independent, reproducible seed for one epoch (NumPy's SeedSequence mixes the pair)."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Run a block under torch.manual_seed(seed) without disturbing the caller's RNG."""
+    devices = [device] if device is not None and device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+@torch.no_grad()
+def evaluate(module: VAEModule, X: torch.Tensor, y: torch.Tensor | None, beta: float, iw_samples: int) -> dict[str, float]:
+    """Mean loss, reconstruction and KL over a whole set, in batches, in eval mode."""
+    was_training = module.training
+    module.eval()
+    totals = torch.zeros(3, dtype=torch.float64)
+    for start in range(0, X.shape[0], EVAL_BATCH):
+        xb = X[start : start + EVAL_BATCH]
+        yb = None if y is None else y[start : start + EVAL_BATCH]
+        out = module.loss(xb, yb, beta, iw_samples)
+        totals += torch.stack([out.loss, out.reconstruction, out.kl]).double().cpu() * xb.shape[0]
+    module.train(was_training)
+    loss, rec, kl = (totals / X.shape[0]).tolist()
+    return {"loss": loss, "reconstruction": rec, "kl": kl}
+
+
+def _diverged(module: VAEModule, cfg: TrainConfig, state: TrainState, epoch: int, what: str) -> TrainingError:
+    """Put the best weights back into the module and say what to try next."""
+    if state.best_weights is not None:
+        module.load_state_dict(state.best_weights)
+    kept = (
+        f"the weights of epoch {state.best_epoch} (best so far) are kept"
+        if state.best_weights is not None
+        else "no epoch had finished, so there is nothing to keep"
+    )
+    return TrainingError(
+        f"The {what} became NaN or infinite in epoch {epoch + 1}; {kept}. Try a lower learning rate "
+        f"(--lr, now {cfg.lr:g}), tighter gradient clipping (--grad-clip, now {cfg.grad_clip:g}), a KL "
+        f"warm-up (--warmup-epochs), or, for a Gaussian likelihood, standardised data or "
+        f"--likelihood gaussian-fixed."
+    )
+
+
+def fit(
+    module: VAEModule,
+    cfg: TrainConfig,
+    X: torch.Tensor,
+    y: torch.Tensor | None = None,
+    X_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    *,
+    state: TrainState | None = None,
+    dynamic_binarize: bool = False,
+    on_epoch: Callable[[TrainState, VAEModule], None] | None = None,
+    progress: Callable[[str, dict], None] | None = None,
+) -> TrainState:
+    """Train ``module`` in place and return the final state; the module ends with the best weights.
+
+    X, y: training tensors, already on the module's device. X_val/y_val: the
+    validation set (None turns validation and early stopping off). ``state``
+    continues a previous fit. ``progress(event, info)`` receives ``"start"``,
+    ``"step"`` and ``"epoch"`` events.
+    """
+    state = state or TrainState()
+    n = X.shape[0]
+    n_batches = math.ceil(n / cfg.batch_size)
+    optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr)
+    if state.optimizer is not None:
+        optimizer.load_state_dict(state.optimizer)
+    total_warmup = cfg.warmup_epochs * n_batches
+    if progress:
+        progress("start", {"epochs": cfg.epochs, "epoch": state.epoch, "batches": n_batches})
+
+    module.train()
+    device = X.device
+    while state.epoch < cfg.epochs and not state.stopped_early:
+        epoch, started = state.epoch, time.perf_counter()
+        with seeded(epoch_seed(cfg.seed, epoch), device):
+            order = torch.randperm(n, device=device)
+            sums = torch.zeros(3, dtype=torch.float64, device=device)
+            for b in range(n_batches):
+                idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
+                xb = X[idx]
+                if dynamic_binarize:
+                    xb = torch.bernoulli(xb)
+                beta = cfg.beta * min(1.0, (state.step + 1) / total_warmup) if total_warmup else cfg.beta
+                out = module.loss(xb, None if y is None else y[idx], beta, cfg.iw_samples)
+                if not torch.isfinite(out.loss):
+                    raise _diverged(module, cfg, state, epoch, "training loss")
+                optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                if cfg.grad_clip > 0:
+                    norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+                    if not torch.isfinite(norm):
+                        raise _diverged(module, cfg, state, epoch, "gradient norm")
+                optimizer.step()
+                state.step += 1
+                sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * idx.shape[0]
+                if progress:
+                    progress("step", {"batch": b + 1})
+            train = dict(zip(("loss", "reconstruction", "kl"), (sums / n).tolist()))
+            val = evaluate(module, X_val, y_val, cfg.beta, cfg.iw_samples) if X_val is not None else None
+        if not math.isfinite(train["loss"]) or (val is not None and not math.isfinite(val["loss"])):
+            raise _diverged(module, cfg, state, epoch, "validation loss" if val else "training loss")
+
+        state.epoch = epoch + 1
+        row = {"epoch": state.epoch, **{f"train_{k}": v for k, v in train.items()}}
+        row.update({f"val_{k}": (val[k] if val else math.nan) for k in ("loss", "reconstruction", "kl")})
+        row.update(beta=beta, seconds=time.perf_counter() - started)
+        state.history.append(row)
+        # Without validation the latest epoch counts as the best one.
+        score = val["loss"] if val else -state.epoch
+        if score < state.best_loss:
+            state.best_loss, state.best_epoch, state.bad_epochs = score, state.epoch, 0
+            state.best_weights = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            state.bad_epochs += 1
+        # Patience counts only once the KL weight is at full strength.
+        if val and cfg.patience and state.bad_epochs >= cfg.patience and state.epoch >= cfg.warmup_epochs:
+            state.stopped_early = True
+        state.optimizer = optimizer.state_dict()
+        if on_epoch:
+            on_epoch(state, module)
+        if progress:
+            progress("epoch", row)
+
+    if state.best_weights is not None:
+        module.load_state_dict(state.best_weights)
+    return state

@@ -1,0 +1,312 @@
+"""load_dataset: every source kind on tiny generated files, and every refusal's message."""
+import gzip
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from vaelab.data.sources import BUILTINS, load_dataset
+from vaelab.errors import DataError
+
+
+def idx_bytes(arr: np.ndarray) -> bytes:
+    """An IDX file as MNIST ships it: 00 00 type ndim, big-endian int32 dims, data."""
+    codes = {np.dtype("u1"): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f4"): 0x0D}
+    header = bytes([0, 0, codes[arr.dtype], arr.ndim]) + struct.pack(f">{arr.ndim}i", *arr.shape)
+    return header + arr.tobytes()
+
+
+def save_images(folder, arrays, ext=".png"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, a in enumerate(arrays):
+        Image.fromarray(a).save(folder / f"img{i:02d}{ext}")
+
+
+# ---------------------------------------------------------------- formats
+
+
+def test_npy_2d_keeps_float32_memmap_without_copy(tmp_path):
+    X = np.random.default_rng(0).random((6, 5)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    ds = load_dataset(tmp_path / "x.npy")
+    assert ds.X.shape == (6, 5) and ds.X.dtype == np.float32
+    assert isinstance(ds.X, np.memmap)
+    np.testing.assert_array_equal(ds.X, X)
+    assert ds.y is None and ds.source == str((tmp_path / "x.npy").resolve())
+
+
+def test_npy_3d_uint8_scaled_and_given_a_channel(tmp_path):
+    X = np.arange(4 * 3 * 2, dtype=np.uint8).reshape(4, 3, 2) * 10
+    X[0, 0, 0] = 255
+    with open(tmp_path / "x.NPY", "wb") as f:  # np.save would append ".npy" to a path
+        np.save(f, X)
+    ds = load_dataset(str(tmp_path / "x.NPY"))
+    assert ds.X.shape == (4, 1, 3, 2) and ds.X.dtype == np.float32
+    assert ds.X.max() == 1.0
+    np.testing.assert_allclose(ds.X[:, 0], X / 255, rtol=1e-6)
+
+
+def test_npy_4d_channels_last_is_transposed(tmp_path):
+    X = np.random.default_rng(1).random((3, 5, 4, 3))
+    np.save(tmp_path / "x.npy", X)
+    ds = load_dataset(tmp_path / "x.npy")
+    assert ds.X.shape == (3, 3, 5, 4) and ds.X.dtype == np.float32 and ds.X.flags.c_contiguous
+    np.testing.assert_allclose(ds.X, X.transpose(0, 3, 1, 2).astype(np.float32))
+
+
+def test_npy_4d_channels_first_kept(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 6, 7)))
+    assert load_dataset(tmp_path / "x.npy").X.shape == (2, 1, 6, 7)
+
+
+def test_npz_with_labels(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.ones((4, 3)), y=np.array([2, 10, 2, 1]))
+    ds = load_dataset(tmp_path / "d.npz")
+    assert ds.X.shape == (4, 3)
+    assert ds.classes == ("1", "2", "10")  # integers sort numerically
+    np.testing.assert_array_equal(ds.y, [1, 2, 1, 0])
+    assert ds.y.dtype == np.int64
+
+
+def test_npz_label_key_and_single_data_array(tmp_path):
+    np.savez(tmp_path / "d.npz", images=np.zeros((3, 4, 4), np.uint8), target=np.array(["b", "a", "b"]))
+    ds = load_dataset(tmp_path / "d.npz", label_column="target")
+    assert ds.X.shape == (3, 1, 4, 4) and ds.classes == ("a", "b")
+    np.testing.assert_array_equal(ds.y, [1, 0, 1])
+
+
+def test_csv_with_label_column(tmp_path):
+    pd.DataFrame({"a": [1, 2, 3], "species": ["cat", "dog", "cat"], "b": [0.5, 0.25, 1.0]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    ds = load_dataset(tmp_path / "t.csv", label_column="species")
+    assert ds.X.shape == (3, 2) and ds.X.dtype == np.float32
+    np.testing.assert_allclose(ds.X, [[1, 0.5], [2, 0.25], [3, 1.0]])
+    assert ds.classes == ("cat", "dog")
+    np.testing.assert_array_equal(ds.y, [0, 1, 0])
+
+
+def test_csv_without_header_keeps_first_row(tmp_path):
+    (tmp_path / "t.csv").write_text("1,2\n3,4\n5,6\n")
+    assert load_dataset(tmp_path / "t.csv").X.shape == (3, 2)
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".pq"])
+def test_parquet(tmp_path, ext):
+    df = pd.DataFrame({"x0": np.arange(5, dtype=np.int64), "x1": np.linspace(0, 1, 5), "label": [0, 1, 0, 1, 1]})
+    df.to_parquet(tmp_path / f"t{ext}", engine="pyarrow")
+    ds = load_dataset(tmp_path / f"t{ext}", label_column="label")
+    assert ds.X.shape == (5, 2) and ds.X.dtype == np.float32
+    np.testing.assert_array_equal(ds.y, [0, 1, 0, 1, 1])
+    assert ds.classes == ("0", "1")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_images_and_labels(tmp_path, gz):
+    images = np.random.default_rng(2).integers(0, 256, (5, 4, 3), dtype=np.uint8)
+    labels = np.array([3, 1, 3, 0, 1], dtype=np.uint8)
+    suffix = ".gz" if gz else ""
+    write = gzip.compress if gz else bytes
+    images_file = tmp_path / f"train-images-idx3-ubyte{suffix}"
+    labels_file = tmp_path / f"train-labels-idx1-ubyte{suffix}"
+    images_file.write_bytes(write(idx_bytes(images)))
+    labels_file.write_bytes(write(idx_bytes(labels)))
+    ds = load_dataset(images_file, labels=labels_file)
+    assert ds.X.shape == (5, 1, 4, 3) and ds.X.dtype == np.float32
+    np.testing.assert_allclose(ds.X[:, 0], images / 255, rtol=1e-6)
+    assert ds.classes == ("0", "1", "3")
+    np.testing.assert_array_equal(ds.y, [2, 1, 2, 0, 1])
+
+
+def test_idx_found_by_magic_number_and_big_endian_values(tmp_path):
+    X = np.arange(6, dtype=">f4").reshape(3, 2)
+    (tmp_path / "renamed.bin").write_bytes(idx_bytes(X))
+    ds = load_dataset(tmp_path / "renamed.bin")
+    np.testing.assert_array_equal(ds.X, [[0, 1], [2, 3], [4, 5]])
+
+
+def test_folder_of_grey_pngs(tmp_path):
+    arrays = [np.full((5, 4), 50 * i, np.uint8) for i in range(3)]
+    save_images(tmp_path / "imgs", arrays)
+    ds = load_dataset(tmp_path / "imgs")
+    assert ds.X.shape == (3, 1, 5, 4) and ds.y is None
+    np.testing.assert_allclose(ds.X[:, 0, 0, 0], [0, 50 / 255, 100 / 255], rtol=1e-6)
+
+
+def test_folder_of_rgb_jpegs(tmp_path):
+    arrays = [np.full((6, 8, 3), 255, np.uint8) for _ in range(2)]
+    save_images(tmp_path / "imgs", arrays, ext=".JPG")
+    ds = load_dataset(tmp_path / "imgs")
+    assert ds.X.shape == (2, 3, 6, 8) and ds.X.dtype == np.float32
+    assert ds.X.min() >= 0.95 and ds.X.max() <= 1.0
+
+
+def test_folder_mixed_grey_and_rgb_becomes_rgb(tmp_path):
+    save_images(tmp_path / "imgs", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)])
+    assert load_dataset(tmp_path / "imgs").X.shape == (2, 3, 4, 4)
+
+
+def test_folder_with_class_subfolders(tmp_path):
+    save_images(tmp_path / "pets" / "dogs", [np.zeros((3, 3), np.uint8)] * 2)
+    save_images(tmp_path / "pets" / "cats", [np.zeros((3, 3), np.uint8)] * 3)
+    ds = load_dataset(tmp_path / "pets")
+    assert ds.X.shape == (5, 1, 3, 3)
+    assert ds.classes == ("cats", "dogs")
+    np.testing.assert_array_equal(ds.y, [0, 0, 0, 1, 1])
+
+
+def test_labels_from_txt_and_csv_files(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    (tmp_path / "l.txt").write_text("b\na\nb\n")
+    ds = load_dataset(tmp_path / "x.npy", labels=tmp_path / "l.txt")
+    assert ds.classes == ("a", "b")
+    np.testing.assert_array_equal(ds.y, [1, 0, 1])
+    pd.DataFrame({"id": [1, 2, 3], "digit": [7, 7, 9]}).to_csv(tmp_path / "l.csv", index=False)
+    ds = load_dataset(tmp_path / "x.npy", labels=tmp_path / "l.csv", label_column="digit")
+    assert ds.classes == ("7", "9")
+    np.testing.assert_array_equal(ds.y, [0, 0, 1])
+
+
+def test_builtin_mnist5k():
+    ds = load_dataset("mnist5k")
+    assert ds.X.shape == (5000, 1, 28, 28) and ds.X.dtype == np.float32
+    assert ds.X.min() >= 0.0 and ds.X.max() <= 1.0 and ds.X.max() == 1.0
+    assert ds.classes == tuple(str(d) for d in range(10))
+    np.testing.assert_array_equal(np.bincount(ds.y), [500] * 10)
+    assert ds.source == "mnist5k"
+
+
+def test_builtin_digits():
+    ds = load_dataset("digits")
+    assert ds.X.shape == (1797, 1, 8, 8) and ds.X.dtype == np.float32
+    assert ds.X.min() == 0.0 and ds.X.max() == 1.0
+    assert ds.n_classes == 10 and ds.y.dtype == np.int64 and ds.source == "digits"
+    assert set(BUILTINS) == {"mnist5k", "digits"}
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_nan_refused_with_count_and_first_example(tmp_path):
+    X = np.zeros((5, 3), np.float32)
+    X[2, 1] = X[4, 0] = np.nan
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(DataError, match=r"2 NaN and 0 infinite value\(s\); the first is in example 2"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_inf_refused(tmp_path):
+    pd.DataFrame({"a": [1.0, 2.0, np.inf]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=r"0 NaN and 1 infinite value\(s\); the first is in example 2"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_empty_csv_file_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("")
+    with pytest.raises(DataError, match="is empty"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_header_only_csv_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="holds no data"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_empty_npy_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((0, 4), np.float32))
+    with pytest.raises(DataError, match=r"holds no data \(shape \(0, 4\)\)"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_1d_npy_refused_with_labels_hint(tmp_path):
+    np.save(tmp_path / "x.npy", np.arange(5.0))
+    with pytest.raises(DataError, match=r"got a 1-D array of shape \(5,\).*--labels"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_5d_npy_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 1, 1, 1)))
+    with pytest.raises(DataError, match="got a 5-D array"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_text_in_numeric_csv_names_column_row_and_value(tmp_path):
+    pd.DataFrame({"a": [1, 2, 3], "colour": ["1.5", "2", "red"]}).to_csv(tmp_path / "t.csv", index=False)
+    expected = r"Column 'colour' of t.csv must hold numbers; row 2 \(line 4 of the file\) holds 'red'"
+    with pytest.raises(DataError, match=expected + r".*--label-column colour"):
+        load_dataset(tmp_path / "t.csv")
+
+
+def test_missing_label_column_lists_columns(tmp_path):
+    pd.DataFrame({"a": [1, 2]}).to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(DataError, match=r"no column 'label'.*\['a'\]"):
+        load_dataset(tmp_path / "t.csv", label_column="label")
+
+
+def test_labels_of_wrong_length(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((4, 2)))
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0]))
+    with pytest.raises(DataError, match=r"expected 4 labels \(one per example\), got 3"):
+        load_dataset(tmp_path / "x.npy", labels=tmp_path / "y.npy")
+
+
+def test_missing_label_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    (tmp_path / "l.txt").write_text("a\n\nb\n")
+    with pytest.raises(DataError, match="Label of example 1 in l.txt is missing"):
+        load_dataset(tmp_path / "x.npy", labels=tmp_path / "l.txt")
+
+
+def test_images_of_mixed_sizes_named(tmp_path):
+    save_images(tmp_path / "imgs", [np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8), np.zeros((5, 4), np.uint8)])
+    with pytest.raises(DataError, match=r"img00.png is 4x4 \(width x height\) but img02.png is 4x5"):
+        load_dataset(tmp_path / "imgs")
+
+
+def test_empty_folder_refused(tmp_path):
+    (tmp_path / "imgs").mkdir()
+    with pytest.raises(DataError, match="holds no .png/.jpg/.jpeg images"):
+        load_dataset(tmp_path / "imgs")
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_truncated_idx_refused(tmp_path, gz):
+    data = idx_bytes(np.zeros((3, 4, 4), np.uint8))[:-5]
+    name = "t10k-images-idx3-ubyte" + (".gz" if gz else "")
+    (tmp_path / name).write_bytes(gzip.compress(data) if gz else data)
+    with pytest.raises(DataError, match=r"is truncated: its header promises shape \(3, 4, 4\)"):
+        load_dataset(tmp_path / name)
+
+
+def test_1d_idx_as_data_refused(tmp_path):
+    (tmp_path / "labels.idx").write_bytes(idx_bytes(np.array([1, 2], np.uint8)))
+    with pytest.raises(DataError, match="1-D IDX file, i.e. labels; pass it with --labels"):
+        load_dataset(tmp_path / "labels.idx")
+
+
+def test_object_npy_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "x.npy", np.array([[1, "a"], [None, 2]], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="cannot be read without unpickling"):
+        load_dataset(tmp_path / "x.npy")
+
+
+def test_unknown_extension_lists_supported_kinds(tmp_path):
+    (tmp_path / "data.xlsx").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(DataError, match=r"unsupported kind of file\. Supported: \.npy, .*mnist5k, digits"):
+        load_dataset(tmp_path / "data.xlsx")
+
+
+def test_missing_file_names_path_and_suggests_builtin(tmp_path):
+    with pytest.raises(DataError, match=r"Data file not found: .*nope\.npy"):
+        load_dataset(tmp_path / "nope.npy")
+    with pytest.raises(DataError, match="Did you mean the built-in data set 'mnist5k'"):
+        load_dataset("mnist")
+
+
+def test_label_column_for_a_source_without_columns_refused(tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    with pytest.raises(DataError, match="has no columns"):
+        load_dataset(tmp_path / "x.npy", label_column="y")

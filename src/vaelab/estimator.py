@@ -169,7 +169,7 @@ class VAE(TransformerMixin, BaseEstimator):
             return None, None
         if y is None:
             raise DataError("conditional=True needs labels: call fit(X, y).")
-        codes, classes, _ = encode_labels(y, n)
+        codes, classes = encode_labels(y.to_numpy() if hasattr(y, "to_numpy") else y, n, "y")
         if len(classes) < 2:
             raise DataError(f"A conditional VAE needs at least 2 classes; y has only {list(classes)}.")
         return codes, classes
@@ -276,16 +276,16 @@ class VAE(TransformerMixin, BaseEstimator):
         if self.classes_ is None:
             return None
         if y is None:
-            raise DataError(f"This VAE is conditional: pass y, labels among {list(self.classes_)}.")
+            raise DataError(f"This VAE is conditional: pass y, labels among {self.classes_.tolist()}.")
         arr = np.asarray(y)
         if arr.ndim == 0:
             arr = np.full(n, arr.item())
         if arr.shape != (n,):
             raise DataError(f"Expected {n} labels (one per example), got shape {arr.shape}.")
         names = arr.astype(str)
-        unknown = sorted(set(names) - set(self.classes_))
+        unknown = sorted(set(names.tolist()) - set(self.classes_.tolist()))
         if unknown:
-            raise DataError(f"Unknown label(s) {unknown}; this model knows {list(self.classes_)}.")
+            raise DataError(f"Unknown label(s) {unknown}; this model knows {self.classes_.tolist()}.")
         lookup = {c: i for i, c in enumerate(self.classes_)}
         return torch.tensor([lookup[c] for c in names], dtype=torch.long)
 

@@ -1,36 +1,111 @@
-"""Validation of in-memory inputs (NumPy arrays, pandas DataFrames, lists) at the boundary."""
+"""Validation shared by every input: files (via :mod:`vaelab.data.sources`) and in-memory
+arrays or DataFrames handed to :class:`vaelab.VAE`. One set of rules, one set of messages."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from vaelab.errors import DataError
 
-BLOCK = 4096  # rows per block when scanning large (possibly memory-mapped) arrays
 
-
-def check_finite(X: np.ndarray, what: str = "X") -> None:
-    """Raise a DataError naming the first example with a NaN or infinite value."""
-    flat = X.reshape(X.shape[0], -1)
-    total, first = 0, -1
-    for start in range(0, flat.shape[0], BLOCK):
-        bad = ~np.isfinite(flat[start : start + BLOCK])
-        count = int(bad.sum())
-        if count and first < 0:
-            first = start + int(np.flatnonzero(bad.any(axis=1))[0])
-        total += count
-    if total:
+def as_examples(raw: np.ndarray, where: str) -> np.ndarray:
+    """Apply the shape rules and return C-contiguous float32, (N, D) or (N, C, H, W)."""
+    if raw.dtype.kind not in "biuf":
+        raise DataError(f"{where}: expected numbers, got an array of dtype {raw.dtype}. Save a numeric array instead.")
+    if raw.ndim == 3:
+        raw = raw[:, None]  # (N, H, W) -> (N, 1, H, W); a view, so a memory map stays one
+    elif raw.ndim == 4 and raw.shape[1] not in (1, 3):
+        if raw.shape[3] not in (1, 3):
+            raise DataError(
+                f"{where}: a 4-D array must be images (N, C, H, W) or (N, H, W, C) with C = 1 or 3 "
+                f"channels; got shape {raw.shape}. Reshape it to one of these, or to (N, D) vectors."
+            )
+        raw = raw.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
+    elif raw.ndim not in (2, 4):
+        hint = " A 1-D array looks like labels: pass it with --labels next to the data." if raw.ndim == 1 else ""
         raise DataError(
-            f"{what} contains {total} NaN or infinite value(s), first in example {first}. "
-            "Remove or impute them before training."
+            f"{where}: expected (N, D) vectors or (N, H, W) / (N, C, H, W) images; got a {raw.ndim}-D "
+            f"array of shape {raw.shape}.{hint}"
+        )
+    if raw.shape[0] == 0 or 0 in raw.shape[1:]:
+        raise DataError(
+            f"{where} holds no data (shape {raw.shape}); "
+            "expected at least one example with at least one value."
+        )
+    if raw.dtype == np.float32 and raw.flags.c_contiguous:
+        return raw  # already what we need: keep a memory map mapped instead of copying it
+    X = np.ascontiguousarray(raw, dtype=np.float32)
+    if raw.dtype == np.uint8:
+        X /= np.float32(255)  # X is a fresh copy here (the dtype changed), so in place is safe
+    return X
+
+
+def check_finite(X: np.ndarray, where: str) -> None:
+    """Raise a DataError with the NaN and inf counts and the first bad example."""
+    flat = X.reshape(X.shape[0], -1)
+    rows = max(1, (1 << 22) // flat.shape[1])  # blocks of ~16 MB: a memory map is never copied whole
+    n_nan = n_inf = 0
+    first = None
+    for start in range(0, flat.shape[0], rows):
+        block = flat[start : start + rows]
+        bad = ~np.isfinite(block)
+        if bad.any():
+            nan = int(np.isnan(block).sum())
+            n_nan, n_inf = n_nan + nan, n_inf + int(bad.sum()) - nan
+            if first is None:
+                first = start + int(np.flatnonzero(bad.any(axis=1))[0])
+    if first is not None:
+        raise DataError(
+            f"{where} holds {n_nan} NaN and {n_inf} infinite value(s); the first is in example {first} "
+            "(0-based). Every value must be a finite number: remove or impute these entries first."
         )
 
 
+def encode_labels(values, n: int, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes 0..C-1 (int64) in sorted order of the distinct values, and their names."""
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DataError(f"Labels in {where} must be 1-D (one per example); got shape {values.shape}.")
+    if len(values) != n:
+        raise DataError(f"Labels in {where}: expected {n} labels (one per example), got {len(values)}.")
+    if values.dtype.kind in "OUS":
+        texts = []
+        for i, v in enumerate(values):
+            text = v.decode() if isinstance(v, bytes) else ("" if pd.isna(v) else str(v).strip())
+            if not text:
+                raise DataError(
+                    f"Label of example {i} in {where} is missing (empty or NaN); "
+                    "every example needs a label."
+                )
+            texts.append(text)
+        # Integer names sort numerically ("10" after "9"); anything else sorts as text.
+        all_ints = all(re.fullmatch(r"[+-]?\d+", t) for t in texts)
+        values = np.array([int(t) for t in texts] if all_ints else texts)
+    elif values.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise DataError(f"Label of example {bad[0]} in {where} is missing (NaN); every example needs a label.")
+        fractional = np.flatnonzero(values != np.round(values))
+        if fractional.size:
+            i = fractional[0]
+            raise DataError(
+                f"Labels in {where} must be class names or integers; example {i} has {values[i]}. "
+                "Labels name classes; they are not regression targets."
+            )
+        values = values.astype(np.int64)
+    elif values.dtype.kind not in "biu":
+        raise DataError(f"Labels in {where} have dtype {values.dtype}; expected integers or strings.")
+    uniques, codes = np.unique(values, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), tuple(str(u) for u in uniques)
+
+
 def to_examples(X: Any, what: str = "X") -> np.ndarray:
-    """X as float32 of shape (N, D) or (N, C, H, W): 3-D input (N, H, W) gains a channel axis."""
-    if hasattr(X, "to_numpy") and hasattr(X, "columns"):  # a pandas DataFrame
-        non_numeric = [str(c) for c, t in X.dtypes.items() if not np.issubdtype(t, np.number) and t != bool]
+    """An array-like or DataFrame as writable float32 examples (N, D) or (N, C, H, W), finite."""
+    if isinstance(X, pd.DataFrame):
+        non_numeric = [str(c) for c, t in X.dtypes.items() if not (pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t))]
         if non_numeric:
             raise DataError(
                 f"{what} has non-numeric column(s) {non_numeric}; vaelab needs numbers here. "
@@ -38,35 +113,11 @@ def to_examples(X: Any, what: str = "X") -> np.ndarray:
             )
         X = X.to_numpy()
     try:
-        arr = np.asarray(X)
+        raw = np.asarray(X)
     except (TypeError, ValueError) as e:
         raise DataError(f"{what} could not be read as an array: {e}.") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise DataError(f"{what} must be numeric; got an array of dtype {arr.dtype}.")
-    if arr.ndim == 3:
-        arr = arr[:, None]
-    if arr.ndim not in (2, 4):
-        raise DataError(
-            f"{what} must have shape (n_examples, n_features), (n_examples, H, W) or "
-            f"(n_examples, C, H, W); got shape {arr.shape}."
-        )
-    if arr.shape[0] == 0 or arr[0].size == 0:
-        raise DataError(f"{what} is empty (shape {arr.shape}); nothing to learn from.")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    arr = as_examples(raw, what)
+    if not arr.flags.writeable:  # e.g. a read-only memory map: torch wants memory it may write
+        arr = arr.copy()
     check_finite(arr, what)
     return arr
-
-
-def encode_labels(y: Any, n: int, what: str = "y") -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
-    """Labels as codes 0..C-1 (int64, shape (n,)), their names, and the original unique values."""
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
-    arr = np.asarray(y)
-    if arr.ndim != 1:
-        raise DataError(f"{what} must be one label per example, shape ({n},); got shape {arr.shape}.")
-    if arr.shape[0] != n:
-        raise DataError(f"Expected {n} labels (one per example), got {arr.shape[0]}.")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise DataError(f"{what} has missing (NaN) labels; every example needs one.")
-    uniques, codes = np.unique(arr, return_inverse=True)
-    return codes.astype(np.int64), tuple(str(u) for u in uniques), uniques

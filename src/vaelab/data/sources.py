@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 import gzip
 import os
-import re
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vaelab.data.arrays import as_examples, check_finite, encode_labels
 from vaelab.data.dataset import Dataset
 from vaelab.errors import DataError
 
@@ -85,11 +85,11 @@ def load_dataset(
         _check_label_column_use(label_column, labels, reader in _COLUMN_READERS, where)
         raw, y_raw = reader(path, label_column, labels is not None)
         name = str(path)
-    X = _as_examples(raw, where)
-    _check_finite(X, where)
+    X = as_examples(raw, where)
+    check_finite(X, where)
     if labels is not None:
         y_raw, where = _read_labels(labels, label_column), Path(labels).name
-    y, classes = (None, None) if y_raw is None else _encode_labels(y_raw, X.shape[0], where)
+    y, classes = (None, None) if y_raw is None else encode_labels(y_raw, X.shape[0], where)
     return Dataset(X=X, y=y, classes=classes, source=name)
 
 
@@ -116,96 +116,6 @@ def _check_label_column_use(label_column, labels, takes_column: bool, where: str
             "CSV/Parquet columns, NPZ keys or a CSV labels file. Drop --label-column, or pass "
             "the labels with --labels."
         )
-
-
-def _as_examples(raw: np.ndarray, where: str) -> np.ndarray:
-    """Apply the shape rules and return C-contiguous float32, (N, D) or (N, C, H, W)."""
-    if raw.dtype.kind not in "biuf":
-        raise DataError(f"{where}: expected numbers, got an array of dtype {raw.dtype}. Save a numeric array instead.")
-    if raw.ndim == 3:
-        raw = raw[:, None]  # (N, H, W) -> (N, 1, H, W); a view, so a memory map stays one
-    elif raw.ndim == 4 and raw.shape[1] not in (1, 3):
-        if raw.shape[3] not in (1, 3):
-            raise DataError(
-                f"{where}: a 4-D array must be images (N, C, H, W) or (N, H, W, C) with C = 1 or 3 "
-                f"channels; got shape {raw.shape}. Reshape it to one of these, or to (N, D) vectors."
-            )
-        raw = raw.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
-    elif raw.ndim not in (2, 4):
-        hint = " A 1-D array looks like labels: pass it with --labels next to the data." if raw.ndim == 1 else ""
-        raise DataError(
-            f"{where}: expected (N, D) vectors or (N, H, W) / (N, C, H, W) images; got a {raw.ndim}-D "
-            f"array of shape {raw.shape}.{hint}"
-        )
-    if raw.shape[0] == 0 or 0 in raw.shape[1:]:
-        raise DataError(
-            f"{where} holds no data (shape {raw.shape}); "
-            "expected at least one example with at least one value."
-        )
-    if raw.dtype == np.float32 and raw.flags.c_contiguous:
-        return raw  # already what we need: keep a memory map mapped instead of copying it
-    X = np.ascontiguousarray(raw, dtype=np.float32)
-    if raw.dtype == np.uint8:
-        X /= np.float32(255)  # X is a fresh copy here (the dtype changed), so in place is safe
-    return X
-
-
-def _check_finite(X: np.ndarray, where: str) -> None:
-    flat = X.reshape(X.shape[0], -1)
-    rows = max(1, (1 << 22) // flat.shape[1])  # blocks of ~16 MB: a memory map is never copied whole
-    n_nan = n_inf = 0
-    first = None
-    for start in range(0, flat.shape[0], rows):
-        block = flat[start : start + rows]
-        bad = ~np.isfinite(block)
-        if bad.any():
-            nan = int(np.isnan(block).sum())
-            n_nan, n_inf = n_nan + nan, n_inf + int(bad.sum()) - nan
-            if first is None:
-                first = start + int(np.flatnonzero(bad.any(axis=1))[0])
-    if first is not None:
-        raise DataError(
-            f"{where} holds {n_nan} NaN and {n_inf} infinite value(s); the first is in example {first} "
-            "(0-based). Every value must be a finite number: remove or impute these entries first."
-        )
-
-
-def _encode_labels(values, n: int, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Codes 0..C-1 (int64) in sorted order of the distinct values, and their names."""
-    values = np.asarray(values)
-    if values.ndim != 1:
-        raise DataError(f"Labels in {where} must be 1-D (one per example); got shape {values.shape}.")
-    if len(values) != n:
-        raise DataError(f"Labels in {where}: expected {n} labels (one per example), got {len(values)}.")
-    if values.dtype.kind in "OUS":
-        texts = []
-        for i, v in enumerate(values):
-            text = v.decode() if isinstance(v, bytes) else ("" if pd.isna(v) else str(v).strip())
-            if not text:
-                raise DataError(
-                    f"Label of example {i} in {where} is missing (empty or NaN); "
-                    "every example needs a label."
-                )
-            texts.append(text)
-        # Integer names sort numerically ("10" after "9"); anything else sorts as text.
-        all_ints = all(re.fullmatch(r"[+-]?\d+", t) for t in texts)
-        values = np.array([int(t) for t in texts] if all_ints else texts)
-    elif values.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise DataError(f"Label of example {bad[0]} in {where} is missing (NaN); every example needs a label.")
-        fractional = np.flatnonzero(values != np.round(values))
-        if fractional.size:
-            i = fractional[0]
-            raise DataError(
-                f"Labels in {where} must be class names or integers; example {i} has {values[i]}. "
-                "Labels name classes; they are not regression targets."
-            )
-        values = values.astype(np.int64)
-    elif values.dtype.kind not in "biu":
-        raise DataError(f"Labels in {where} have dtype {values.dtype}; expected integers or strings.")
-    uniques, codes = np.unique(values, return_inverse=True)
-    return codes.reshape(-1).astype(np.int64), tuple(str(u) for u in uniques)
 
 
 # ---------------------------------------------------------------- built-ins

@@ -31,7 +31,7 @@ def training_curves(history: list[dict]) -> Figure:
     fig = Figure(figsize=(10, 3.2))
     epochs = [r["epoch"] for r in history]
     for ax, key, title in zip(fig.subplots(1, 3), ("loss", "reconstruction", "kl"),
-                              ("loss (−ELBO, nats)", "reconstruction E log p(x|z)", "KL(q(z|x) ‖ p(z))")):  # fmt: skip
+                              ("loss (training objective, nats)", "reconstruction E log p(x|z)", "KL(q(z|x) ‖ p(z))")):  # fmt: skip
         ax.plot(epochs, [r[f"train_{key}"] for r in history], label="train")
         val = [r[f"val_{key}"] for r in history]
         if any(v == v for v in val):
@@ -73,7 +73,9 @@ def write_run_figures(result) -> list[Path]:
         return written
     model, ds = result.model, result.dataset
     test = indices(result.split, "test")
-    pick = test[:12] if test.size else indices(result.split, "val")[:12]
+    test = test if test.size else indices(result.split, "val")
+    # Spread the picks over the split: files are often sorted by class.
+    pick = test[np.unique(np.linspace(0, test.size - 1, min(12, test.size)).astype(int))] if test.size else test
     if pick.size:
         part = ds.subset(pick)
         y = part.y if model.classes_ is not None else None

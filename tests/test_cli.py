@@ -1,0 +1,85 @@
+"""The command line: exit codes, one-line errors, --help everywhere."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vaelab.cli import SETTING_HELP, main
+
+FAST_ARGS = ["--latent-dim", "2", "--hidden", "16", "--epochs", "2", "--batch-size", "50", "--device", "cpu", "--quiet"]
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_python_m_vaelab_and_help_for_every_command():
+    for argv in (["--help"], ["train", "--help"], ["demo", "--help"]):
+        done = subprocess.run([sys.executable, "-m", "vaelab", *argv], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "usage: vaelab" in done.stdout
+    help_text = subprocess.run([sys.executable, "-m", "vaelab", "train", "--help"], capture_output=True, text=True).stdout
+    for name in SETTING_HELP:  # every VAE setting has its --option
+        assert "--" + name.replace("_", "-") in help_text
+
+
+def test_train_writes_a_run_and_prints_the_headline(tmp_path, capsys, digits_npy):
+    code, out, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS)
+    assert code == 0, err
+    assert "test ELBO:" in out and "model.safetensors" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["training"]["epochs_run"] == 2
+    assert (tmp_path / "run" / "figures" / "training_curves.png").is_file()
+    assert (tmp_path / "run" / "figures" / "reconstructions.png").is_file()
+    # Continue for one more epoch.
+    code, out, err = run_cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--epochs", "3", "--quiet")
+    assert code == 0, err
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]["epochs_run"] == 3
+
+
+def _one_line_error(capsys, *argv, match):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert match in lines[0], lines[0]
+
+
+def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
+    out = tmp_path / "run"
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.array([[0.1, np.nan]] * 20))
+    _one_line_error(capsys, "train", nan, "--out", out, match="20 NaN and 0 infinite")
+    text = tmp_path / "text.csv"
+    text.write_text("a,b\n1,2\n3,oops\n")
+    _one_line_error(capsys, "train", text, "--out", out, match="'b'")
+    one = tmp_path / "one.csv"
+    one.write_text("a,b\n1,2\n")
+    _one_line_error(capsys, "train", one, "--out", out, match="Need at least 2 training examples")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    _one_line_error(capsys, "train", empty, "--out", out, match="empty")
+    labels = tmp_path / "short.npy"
+    np.save(labels, np.zeros(5, dtype=int))
+    _one_line_error(capsys, "train", digits_npy, "--out", out, "--labels", labels, match="expected 300 labels")
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.new("L", (8, 8)).save(folder / "a.png")
+    Image.new("L", (9, 8)).save(folder / "b.png")
+    _one_line_error(capsys, "train", folder, "--out", out, match="a.png")
+    _one_line_error(capsys, "train", tmp_path / "missing.npy", "--out", out, match="missing.npy")
+    _one_line_error(capsys, "train", "--out", tmp_path / "none", "--resume", match="does not exist")
+    _one_line_error(capsys, "train", digits_npy, "--out", out, "--arch", "conv", "--latent-dim", "2", *FAST_ARGS[2:],
+                    "--lr", "-1", match="lr must be a finite number > 0")  # fmt: skip
+
+
+def test_argparse_errors_are_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "x", "--out", "y", "--prior", "flat"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid choice: 'flat'" in err[0]

@@ -1,0 +1,130 @@
+"""vaelab.VAE follows scikit-learn's estimator conventions."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+import vaelab
+from vaelab.errors import ConfigError, DataError, NotFittedError
+from tests.conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def fitted(digits):
+    return vaelab.VAE(**FAST).fit(digits[0])
+
+
+def test_init_only_stores_settings_and_get_set_clone_work():
+    vae = vaelab.VAE(latent_dim=3, hidden=[7], prior="mog")
+    params = vae.get_params()
+    assert params["latent_dim"] == 3 and params["hidden"] == [7] and params["prior"] == "mog"
+    vae.set_params(latent_dim=5)
+    twin = clone(vae)
+    assert twin.get_params() == vae.get_params() and twin is not vae
+    assert not hasattr(vae, "module_")
+    # A bad setting is reported at fit, not at construction (scikit-learn's convention).
+    with pytest.raises(ConfigError, match="prior must be one of"):
+        vaelab.VAE(prior="flat").fit(np.random.rand(20, 4))
+
+
+def test_fit_returns_self_and_sets_fitted_attributes(fitted, digits):
+    assert fitted.n_features_in_ == 64
+    assert fitted.input_shape_ == (64,)
+    assert fitted.likelihood_ == "bernoulli"  # auto: data in [0, 1]
+    assert len(fitted.history_) == 3 and fitted.classes_ is None
+
+
+def test_transform_inverse_transform_sample_score_shapes(fitted, digits):
+    X = digits[0][:10]
+    Z = fitted.transform(X)
+    assert Z.shape == (10, 2) and Z.dtype == np.float32
+    Xhat = fitted.inverse_transform(Z)
+    assert Xhat.shape == (10, 64) and (Xhat >= 0).all() and (Xhat <= 1).all()
+    assert fitted.sample(5).shape == (5, 64)
+    np.testing.assert_array_equal(fitted.sample(5, seed=3), fitted.sample(5, seed=3))
+    s = fitted.score_samples(X)
+    assert s.shape == (10,) and (s < 0).all()
+    assert fitted.score(X) == pytest.approx(s.mean())
+    assert fitted.fit_transform(X).shape == (10, 2)
+
+
+def test_dataframes_are_accepted(digits):
+    frame = pd.DataFrame(digits[0], columns=[f"p{i}" for i in range(64)])
+    model = vaelab.VAE(**FAST).fit(frame)
+    assert model.transform(frame.head(4)).shape == (4, 2)
+
+
+def test_gaussian_is_chosen_for_data_outside_the_unit_interval():
+    X = np.random.default_rng(0).normal(size=(100, 5)) * 3
+    model = vaelab.VAE(**FAST).fit(X)
+    assert model.likelihood_ == "gaussian"
+    with pytest.raises(DataError, match="needs data in \\[0, 1\\]"):
+        vaelab.VAE(**FAST, likelihood="bernoulli").fit(X)
+
+
+def test_not_fitted_is_a_clear_error():
+    with pytest.raises(NotFittedError, match="not fitted yet; call fit"):
+        vaelab.VAE().transform(np.zeros((2, 3)))
+
+
+def test_conditional_model_needs_and_uses_labels(digits):
+    X, y = digits
+    model = vaelab.VAE(**FAST, conditional=True).fit(X, y)
+    assert list(model.classes_) == [str(i) for i in range(10)]
+    assert model.sample(3, y=4).shape == (3, 64)
+    with pytest.raises(DataError, match="conditional: pass y"):
+        model.transform(X[:3])
+    with pytest.raises(DataError, match=r"Unknown label\(s\) \['11'\]"):
+        model.sample(2, y=11)
+    with pytest.raises(DataError, match="conditional=True needs labels"):
+        vaelab.VAE(**FAST, conditional=True).fit(X)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.array([[0.1, np.nan], [0.2, 0.3], [0.0, 1.0]] * 5), "5 NaN and 0 infinite value.*example 0"),
+        (np.array([[0.1, np.inf]] * 10), "0 NaN and 10 infinite"),
+        (np.zeros((0, 4)), "holds no data"),
+        (np.zeros(10), "A 1-D array looks like labels"),
+        (np.array([["a", "b"]] * 10), "expected numbers"),
+        (np.zeros((1, 4)), "Need at least 2 training examples"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(bad, message):
+    with pytest.raises(DataError, match=message):
+        vaelab.VAE(**FAST).fit(bad)
+
+
+def test_labels_of_the_wrong_length(digits):
+    with pytest.raises(DataError, match="expected 300 labels .* got 299"):
+        vaelab.VAE(**FAST, conditional=True).fit(digits[0], digits[1][:-1])
+
+
+def test_wrong_shape_at_transform(fitted):
+    with pytest.raises(DataError, match=r"fitted on shape \(64,\)"):
+        fitted.transform(np.zeros((2, 10)))
+
+
+def test_every_prior_likelihood_and_arch_fits(digits):
+    X = digits[0][:120].reshape(-1, 1, 8, 8)
+    for settings in (
+        dict(prior="mog"), dict(prior="vamp"), dict(likelihood="gaussian"),
+        dict(likelihood="gaussian-fixed", sigma=0.3), dict(arch="conv"), dict(hidden=[]),
+        dict(iw_samples=3), dict(beta=4.0, warmup_epochs=2),
+    ):  # fmt: skip
+        model = vaelab.VAE(**{**FAST, "epochs": 2, **settings}).fit(X)
+        assert np.isfinite(model.score_samples(X[:5])).all(), settings
+
+
+def test_custom_networks_and_their_reload(tmp_path, digits):
+    import torch.nn as nn
+
+    encoder = nn.Sequential(nn.Linear(64, 16), nn.Tanh())
+    decoder = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 64))
+    model = vaelab.VAE(**FAST, encoder=encoder, decoder=decoder).fit(digits[0])
+    model.save(tmp_path / "run")
+    with pytest.raises(ConfigError, match="custom encoder and decoder.*pass them"):
+        vaelab.load(tmp_path / "run")
+    loaded = vaelab.load(tmp_path / "run", encoder=encoder, decoder=decoder)
+    np.testing.assert_array_equal(loaded.transform(digits[0][:4]), model.transform(digits[0][:4]))

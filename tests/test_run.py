@@ -1,0 +1,102 @@
+"""A training run from a data source: the run directory, the split, test metrics, resume."""
+import json
+
+import numpy as np
+import pytest
+
+import vaelab
+from vaelab.errors import ConfigError, RunError
+from vaelab.run import train_run
+from tests.conftest import FAST
+
+
+class _StopAfter:
+    """A progress callback that interrupts training after a given epoch, as Ctrl-C would."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def __call__(self, event, info):
+        if event == "epoch" and info["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_run_directory_is_complete(tmp_path, digits_npy):
+    result = train_run(digits_npy, tmp_path / "run", FAST)
+    names = {p.name for p in result.run.path.iterdir()}
+    assert {"config.json", "model.safetensors", "history.csv", "metrics.json", "split.npy"} <= names
+    metrics = json.loads(result.run.file("metrics.json").read_text())
+    assert metrics["training"]["epochs_run"] == 3
+    assert metrics["test"]["n_examples"] == 30 and metrics["test"]["elbo"] < 0
+    assert metrics["test"]["elbo_stderr"] > 0
+    history = result.run.file("history.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,train_loss,train_reconstruction,train_kl,val_loss")
+    assert len(history) == 4
+    codes = np.load(result.run.file("split.npy"))
+    assert np.bincount(codes).tolist() == [240, 30, 30]
+
+
+def test_bernoulli_evaluation_data_is_binarized_once_with_the_seed(tmp_path, digits_npy):
+    result = train_run(digits_npy, tmp_path / "run", FAST)
+    config = json.loads(result.run.file("config.json").read_text())
+    assert config["data"]["binarized_eval"] is True
+    X = result.dataset.X[:10]
+    model = result.model
+    np.testing.assert_array_equal(model._eval_tensor(X).numpy(), model._eval_tensor(X).numpy())
+    assert set(np.unique(model._eval_tensor(X).numpy())) <= {0.0, 1.0}
+
+
+def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, digits_npy):
+    settings = {**FAST, "epochs": 6, "patience": 3}
+    whole = train_run(digits_npy, tmp_path / "whole", settings)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(digits_npy, tmp_path / "cut", settings, progress=_StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):  # interrupted a second time, after resuming once
+        train_run(None, tmp_path / "cut", resume=True, progress=_StopAfter(4))
+    resumed = train_run(None, tmp_path / "cut", resume=True)
+    for name in ("model.safetensors", "train_state.safetensors"):
+        a = whole.run.file(name).read_bytes()
+        b = resumed.run.file(name).read_bytes()
+        assert vaelab_weights(a) == vaelab_weights(b), name
+    assert resumed.metrics["test"]["elbo"] == whole.metrics["test"]["elbo"]
+    assert [r["train_loss"] for r in resumed.model.history_] == [r["train_loss"] for r in whole.model.history_]
+
+
+def vaelab_weights(raw: bytes) -> dict:
+    from safetensors.torch import load
+
+    return {k: v.numpy().tobytes() for k, v in load(raw).items()}
+
+
+def test_resume_can_extend_epochs_but_not_change_the_model(tmp_path, digits_npy):
+    train_run(digits_npy, tmp_path / "run", FAST)
+    more = train_run(None, tmp_path / "run", {"epochs": 5}, resume=True)
+    assert more.metrics["training"]["epochs_run"] == 5
+    with pytest.raises(ConfigError, match="latent_dim cannot change"):
+        train_run(None, tmp_path / "run", {"latent_dim": 7}, resume=True)
+
+
+def test_resume_refuses_changed_data(tmp_path, digits_npy):
+    train_run(digits_npy, tmp_path / "run", FAST)
+    X = np.load(digits_npy)
+    np.save(digits_npy, X[::-1].copy())
+    with pytest.raises(RunError, match="has changed since"):
+        train_run(None, tmp_path / "run", resume=True)
+
+
+def test_an_existing_run_is_not_overwritten(tmp_path, digits_npy):
+    train_run(digits_npy, tmp_path / "run", FAST)
+    with pytest.raises(RunError, match="already holds a run. Pass --resume"):
+        train_run(digits_npy, tmp_path / "run", FAST)
+
+
+def test_conditional_run_on_labels_from_a_file(tmp_path, digits_npy):
+    result = train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "labels.npy"))
+    loaded = vaelab.load(result.run.path)
+    assert list(loaded.classes_) == [str(d) for d in range(10)]
+    assert loaded.sample(4, y="7").shape == (4, 1, 8, 8)
+
+
+def test_conditional_without_labels_is_a_clear_error(tmp_path, digits_npy):
+    with pytest.raises(ConfigError, match="--conditional needs labels"):
+        train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True})

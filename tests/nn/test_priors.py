@@ -86,11 +86,6 @@ def test_standard_normal_sample_shape_and_moments():
     torch.testing.assert_close(StandardNormal(3).sample(4, generator=g), a)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StandardNormal.sample ignores the module's dtype (priors.py:68 passes device only), "
-    "so a .double() VAE's sample() feeds float32 z into a float64 decoder",
-)
 def test_standard_normal_sample_follows_module_dtype():
     assert StandardNormal(2).double().sample(3).dtype == torch.float64
 

@@ -337,12 +337,7 @@ def test_conditional_wrong_label_shape_raises():
         module.encode_params(x, torch.zeros(4, 2))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vae.py:73-76 one-hot encodes 1-D labels before checking the shape, so 3 integer labels "
-    "for 4 examples are reported as 'got (3, 3)' instead of the (3,) the caller passed",
-)
-def test_conditional_wrong_label_count_message_names_what_arrived():
+def test_conditional_wrong_label_count_names_what_arrived():
     module = _conditional()
     x = torch.rand(4, 6, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"got \(3,\)"):
@@ -416,29 +411,21 @@ def test_custom_network_errors():
         build_vae(ModelConfig(input_shape=(6,), arch="custom"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="build.py:61-67 accepts any decoder output with the right number of features, but only "
-    "wraps flat (N, D) outputs correctly: an output of shape (N, 2, 3) for input_shape (6,) passes "
-    "the check and then fails inside decode with a raw torch RuntimeError",
-)
-def test_custom_decoder_with_other_shape_is_rejected_or_works():
+def test_custom_decoder_with_other_shape_is_rejected():
+    # Right number of features but neither (N, D) nor (N, *input_shape): rejected at build time,
+    # not left to fail inside decode.
     torch.manual_seed(22)
     cfg = ModelConfig(input_shape=(6,), latent_dim=2)
     decoder = nn.Sequential(nn.Linear(2, 6), nn.Unflatten(1, (2, 3)))
-    try:
-        module = build_vae(cfg, encoder=nn.Linear(6, 4), decoder=decoder)
-    except ConfigError:
-        return  # rejecting it at build time is fine
-    assert module.decode_params(torch.randn(4, 2)).shape == (4, 6)
+    with pytest.raises(ConfigError, match=r"custom decoder must return \(N, 6\).*returned \(2, 2, 3\)"):
+        build_vae(cfg, encoder=nn.Linear(6, 4), decoder=decoder)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StandardNormal.sample (priors.py:68) draws float32 regardless of the module's dtype, "
-    "so sample() on a .double() VAE with the normal prior fails in the decoder",
-)
-def test_sample_from_double_model():
+@pytest.mark.parametrize("prior", ["normal", "mog", "vamp"])
+def test_sample_from_double_model(prior):
+    # z ~ p(z) must come out in the module's dtype, or a .double() decoder rejects it
     torch.manual_seed(23)
-    module = build_vae(ModelConfig(input_shape=(6,), latent_dim=2, hidden=(8,))).double()
-    assert module.sample(3).dtype == torch.float64
+    module = build_vae(ModelConfig(input_shape=(6,), latent_dim=2, hidden=(8,), prior=prior)).double()
+    assert module.prior.sample(3).dtype == torch.float64
+    for mean in (True, False):
+        assert module.sample(3, mean=mean).dtype == torch.float64

@@ -1,6 +1,8 @@
 """Build a :class:`VAEModule` from a :class:`ModelConfig` (and optional user networks)."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -55,10 +57,11 @@ def _check_decoder(decoder: nn.Module, cfg: ModelConfig) -> nn.Module:
         raise ConfigError(
             f"The custom decoder failed on input of shape (2, {n_in}) (latent_dim + n_classes): {e}."
         ) from None
-    n_features = 1
-    for s in cfg.input_shape:
-        n_features *= s
-    if not isinstance(out, torch.Tensor) or out.shape[0] != 2 or out[0].numel() != n_features:
+    n_features = math.prod(cfg.input_shape)
+    shape_ok = isinstance(out, torch.Tensor) and out.shape[0] == 2 and (
+        tuple(out.shape[1:]) == cfg.input_shape or tuple(out.shape[1:]) == (n_features,)
+    )
+    if not shape_ok:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ConfigError(
             f"The custom decoder must return (N, {n_features}) or (N, {', '.join(map(str, cfg.input_shape))}) "

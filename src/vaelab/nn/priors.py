@@ -65,7 +65,7 @@ class StandardNormal(Prior):
         return -0.5 * (LOG_2PI + z**2).sum(-1)
 
     def sample(self, n, generator=None):
-        return torch.randn(n, self.latent_dim, generator=generator, device=self._anchor.device)
+        return torch.randn(n, self.latent_dim, generator=generator, device=self._anchor.device, dtype=self._anchor.dtype)
 
     def kl(self, mu, logvar, z=None):
         # KL(N(mu, s^2) || N(0, 1)) = 0.5 (mu^2 + s^2 - 1 - log s^2), summed over dimensions.

@@ -70,10 +70,10 @@ class VAEModule(nn.Module):
             return None
         if y is None:
             raise ValueError(f"This VAE is conditional on {self.n_classes} classes: pass labels y.")
+        if tuple(y.shape) not in ((n,), (n, self.n_classes)):
+            raise ValueError(f"Expected labels of shape ({n},) or ({n}, {self.n_classes}); got {tuple(y.shape)}.")
         if y.dim() == 1:  # integer codes (N,)
             y = F.one_hot(y.long(), self.n_classes)
-        if y.shape != (n, self.n_classes):
-            raise ValueError(f"Expected labels of shape ({n},) or ({n}, {self.n_classes}); got {tuple(y.shape)}.")
         return y.to(self.mu_head.weight.dtype)
 
     # ---------------------------------------------------------------- encoder

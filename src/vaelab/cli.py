@@ -106,12 +106,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def _bar(args):
-    from vaelab.progress import ProgressBar
-
-    return None if args.quiet else ProgressBar()
-
-
 def _print_summary(result, seconds: float) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
@@ -133,47 +127,36 @@ def _settings(args) -> dict:
     return {k: (tuple(v) if k == "hidden" else v) for k, v in vars(args).items() if k in SETTING_HELP}
 
 
-def cmd_train(args) -> int:
+def _train_and_report(args, source, out, settings: dict, **options) -> int:
+    """Train with a progress bar, write the figures, print the headline numbers."""
+    from vaelab.progress import ProgressBar
+    from vaelab.report.figures import write_run_figures
     from vaelab.run import train_run
 
-    bar = _bar(args)
+    bar = None if args.quiet else ProgressBar()
     start = time.perf_counter()
     try:
-        result = train_run(args.data, args.out, _settings(args), labels=args.labels, label_column=args.label_column,
-                           val_fraction=args.val_fraction, test_fraction=args.test_fraction,
-                           resume=args.resume, progress=bar)  # fmt: skip
+        result = train_run(source, out, settings, progress=bar, **options)
     finally:
         if bar:
             bar.close()
-    _write_figures(result)
+    write_run_figures(result)
     _print_summary(result, time.perf_counter() - start)
     return 0
+
+
+def cmd_train(args) -> int:
+    return _train_and_report(args, args.data, args.out, _settings(args), labels=args.labels,
+                             label_column=args.label_column, val_fraction=args.val_fraction,
+                             test_fraction=args.test_fraction, resume=args.resume)  # fmt: skip
 
 
 def cmd_demo(args) -> int:
     from vaelab.checkpoint import RunDir
-    from vaelab.run import train_run
 
-    out = Path(args.out)
-    if RunDir(out).exists():
-        shutil.rmtree(out)  # only ever a folder that holds a vaelab run
-    settings = {**DEMO_SETTINGS, **_settings(args)}
-    bar = _bar(args)
-    start = time.perf_counter()
-    try:
-        result = train_run("mnist5k", out, settings, progress=bar)
-    finally:
-        if bar:
-            bar.close()
-    _write_figures(result)
-    _print_summary(result, time.perf_counter() - start)
-    return 0
-
-
-def _write_figures(result) -> None:
-    from vaelab.report.figures import write_run_figures
-
-    write_run_figures(result)
+    if RunDir(args.out).exists():
+        shutil.rmtree(args.out)  # only ever a folder that holds a vaelab run
+    return _train_and_report(args, "mnist5k", Path(args.out), {**DEMO_SETTINGS, **_settings(args)})
 
 
 def main(argv: list[str] | None = None) -> int:

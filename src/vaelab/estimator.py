@@ -194,7 +194,7 @@ class VAE(TransformerMixin, BaseEstimator):
         data = dataclasses.replace(data, binarized_eval=binary)
         device = resolve_device(cfg.device)
 
-        state = None
+        state = None  # a fresh fit
         if resume:
             state, current = run.read_train_state()
             module = self._build(model_cfg, device)
@@ -234,7 +234,8 @@ class VAE(TransformerMixin, BaseEstimator):
         finally:
             if bar is not None:
                 bar.close()
-            self._set_fitted(module, config, state.history if state else [])
+        # Only a finished fit makes a fitted estimator; an interrupted run lives on in its folder.
+        self._set_fitted(module, config, state.history)
         return state
 
     def _build(self, model_cfg: ModelConfig, device: torch.device) -> VAEModule:

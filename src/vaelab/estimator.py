@@ -30,6 +30,7 @@ from vaelab.progress import ProgressBar
 from vaelab.train import EVAL_BATCH, TrainState, fit, resolve_device, seeded
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
+EVAL_SEED_OFFSET = 1  # evaluation data is binarized with seed + 1: a stream apart from training's
 
 
 class VAE(TransformerMixin, BaseEstimator):
@@ -215,7 +216,7 @@ class VAE(TransformerMixin, BaseEstimator):
         if X_val.shape[0]:
             Xv = torch.from_numpy(X_val).to(device)
             # Evaluation data is binarized once, with the seed: every epoch sees the same set.
-            Xv = binarize_fixed(Xv, cfg.seed + 1) if binary else Xv
+            Xv = binarize_fixed(Xv, cfg.seed + EVAL_SEED_OFFSET) if binary else Xv
         yt = None if y is None else torch.from_numpy(y).to(device)
         yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
 
@@ -328,13 +329,14 @@ class VAE(TransformerMixin, BaseEstimator):
             z = self.module_.prior.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])
 
-    def _eval_tensor(self, X: Any) -> torch.Tensor:
-        """X as the model scores it: Bernoulli models trained on binarized data see a fixed, seeded binarization."""
+    def _eval_tensor(self, X: Any, rng: np.random.Generator | None = None) -> torch.Tensor:
+        """X as the model scores it: Bernoulli models trained on binarized data see a fixed,
+        seeded binarization (pass one ``rng`` to binarize consecutive blocks of one set)."""
         x = self._examples(X)
         if self.likelihood_ == "bernoulli" and self.binarize != "none":
             if x.min() < 0 or x.max() > 1:
                 raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
-            x = binarize_fixed(x, self.seed + 1)
+            x = binarize_fixed(x, self.seed + EVAL_SEED_OFFSET if rng is None else rng)
         return x
 
     def elbo_terms(self, X: Any, y: Any = None, n_samples: int = ELBO_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
@@ -354,6 +356,16 @@ class VAE(TransformerMixin, BaseEstimator):
     def score(self, X: Any, y: Any = None) -> float:
         """Mean ELBO per example in nats (higher is better)."""
         return float(np.mean(self.score_samples(X, y)))
+
+    def log_likelihood(self, X: Any, y: Any = None, n_samples: int = 1000, **options: Any):
+        """Importance-sampled log p(x) per example, with standard errors, the ELBO and its parts.
+
+        Returns a :class:`vaelab.analysis.LikelihoodResult`; see
+        :func:`vaelab.analysis.log_likelihood` for ``chunk_size``, ``seed`` and ``progress``.
+        """
+        from vaelab.analysis.likelihood import log_likelihood
+
+        return log_likelihood(self, X, y, n_samples, **options)
 
     def save(self, path: str | os.PathLike) -> RunDir:
         """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads."""

@@ -28,6 +28,16 @@ class Loss(NamedTuple):
     kl: torch.Tensor  # KL(q(z|x) || p(z))
 
 
+class LogLikelihood(NamedTuple):
+    """Per-example estimates, each (N,), in nats (see :meth:`VAEModule.log_likelihood`)."""
+
+    log_px: torch.Tensor  # IWAE-K estimate log (1/K) Σ_k w_k
+    log_px_stderr: torch.Tensor  # its Monte Carlo standard error (delta method)
+    elbo: torch.Tensor  # reconstruction - kl
+    reconstruction: torch.Tensor  # E_q log p(x|z): An & Cho's (2015) reconstruction probability
+    kl: torch.Tensor  # KL(q(z|x) || p(z)): closed form where the prior allows, else Monte Carlo
+
+
 class VAEModule(nn.Module):
     """A variational autoencoder.
 
@@ -151,6 +161,50 @@ class VAEModule(nn.Module):
         log_w, rec, kl = self.log_weights(x, y, iw_samples, beta)
         bound = torch.logsumexp(log_w, 0) - math.log(iw_samples)
         return Loss(-bound.mean(), rec.mean(), kl.mean())
+
+    @torch.no_grad()
+    def log_likelihood(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1000, chunk_size: int = 16384
+    ) -> LogLikelihood:
+        """Importance-sampled log p(x) per example with K = n_samples draws from q(z|x).
+
+        log p(x) ≈ log (1/K) Σ_k w_k,  w_k = p(x|z_k) p(z_k) / q(z_k|x)  (Burda et al. 2016).
+        The encoder runs once; draws are decoded ``chunk_size // N`` at a time, so memory
+        is bounded by the chunk, not by K. Running sums (float64, rescaled to the running
+        max of log w) give the estimate and, by the delta method, its standard error
+        SE ≈ sd(w) / (sqrt(K) mean(w)).
+        """
+        mu, logvar = self.encode_params(x, y)  # (N, L), once per example
+        n = x.shape[0]
+        per_chunk = max(1, chunk_size // max(n, 1))
+        f64 = dict(dtype=torch.float64, device=mu.device)
+        top = torch.full((n,), -math.inf, **f64)  # running max of log w
+        s1, s2 = torch.zeros(n, **f64), torch.zeros(n, **f64)  # Σ w/e^top, Σ (w/e^top)^2
+        rec_sum, kl_sum = torch.zeros(n, **f64), torch.zeros(n, **f64)
+        done = 0
+        while done < n_samples:
+            k = min(per_chunk, n_samples - done)
+            z = self.rsample(mu, logvar, k)  # (k, N, L)
+            rec = self.likelihood.log_prob(x, self.decode_params(z, y)).double()  # (k, N)
+            kl = (gaussian_log_prob(z, mu, logvar) - self.prior.log_prob(z)).double()  # (k, N)
+            log_w = rec - kl
+            new_top = torch.maximum(top, log_w.max(0).values)
+            shrink = torch.exp(top - new_top)  # 0 on the first chunk (top = -inf)
+            r = torch.exp(log_w - new_top)
+            s1 = s1 * shrink + r.sum(0)
+            s2 = s2 * shrink**2 + (r**2).sum(0)
+            top = new_top
+            rec_sum += rec.sum(0)
+            kl_sum += kl.sum(0)
+            done += k
+        K = n_samples
+        log_px = top + torch.log(s1) - math.log(K)
+        mean_r = s1 / K
+        var_r = (s2 / K - mean_r**2).clamp_min(0) * (K / (K - 1) if K > 1 else math.nan)
+        stderr = torch.sqrt(var_r / K) / mean_r
+        rec = rec_sum / K
+        kl = self.prior.kl(mu, logvar, None).double() if self.prior.analytic_kl else kl_sum / K
+        return LogLikelihood(log_px, stderr, rec - kl, rec, kl)
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor:

@@ -1,0 +1,110 @@
+"""log p(x) per example by importance sampling, streamed over the data in blocks.
+
+Examples are read, validated and scored one block at a time, so a memory-mapped
+``.npy`` larger than memory is scored in constant memory. Within a block the
+module draws the K samples in chunks (:meth:`VAEModule.log_likelihood`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vaelab.errors import ConfigError
+from vaelab.estimator import EVAL_SEED_OFFSET
+from vaelab.train import seeded
+
+SCORES = ("log_px", "elbo", "reconstruction")  # scores an anomaly threshold may use
+DEFAULT_CHUNK = 16384  # (sample, example) pairs per decoder pass: bounds memory
+
+
+@dataclass
+class LikelihoodResult:
+    """Per-example estimates in nats, each shape (N,), plus what they were computed with."""
+
+    log_px: np.ndarray
+    log_px_stderr: np.ndarray  # Monte Carlo standard error of each log_px
+    elbo: np.ndarray
+    reconstruction: np.ndarray
+    kl: np.ndarray
+    n_samples: int
+    n_features: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.log_px.shape[0])
+
+    @property
+    def bits_per_dim(self) -> np.ndarray:
+        """-log p(x) / (D ln 2) per example."""
+        return -self.log_px / (self.n_features * math.log(2))
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
+
+    def summary(self) -> dict[str, float]:
+        """Mean NLL with its standard error over examples (which already holds the Monte Carlo
+        noise of each estimate), the mean Monte Carlo part alone, bits/dim and the ELBO."""
+        n = len(self)
+        nll = -self.log_px
+        se = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+        return {
+            "nll": float(nll.mean()),
+            "nll_stderr": se,
+            "nll_mc_stderr": float(math.sqrt(float((self.log_px_stderr**2).sum())) / n),
+            "bits_per_dim": float(nll.mean() / (self.n_features * math.log(2))),
+            "elbo": float(self.elbo.mean()),
+            "reconstruction": float(self.reconstruction.mean()),
+            "kl": float(self.kl.mean()),
+            "n_examples": n,
+            "n_samples": self.n_samples,
+        }
+
+
+def log_likelihood(
+    model,
+    X: Any,
+    y: Any = None,
+    n_samples: int = 1000,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> LikelihoodResult:
+    """Estimate log p(x) (or log p(x|y) for a conditional model) for every example of X.
+
+    Parameters
+    ----------
+    model : a fitted :class:`vaelab.VAE`.
+    X : array-like (N, ...) — a NumPy memory map is read block by block.
+    n_samples : K, the importance samples per example (more: tighter, slower).
+    chunk_size : at most this many (sample, example) pairs go through the decoder at once.
+    seed : seed of the draws (default: the model's seed): same seed, same estimates.
+    progress : called with (examples done, total) after each block.
+    """
+    model._check_fitted()
+    for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
+    n = len(X)
+    # Examples per block: enough for the chunk to hold up to 128 draws of each.
+    block = max(1, min(n, chunk_size // min(n_samples, 128)))
+    parts: list[torch.Tensor] = []
+    module = model.module_
+    binarizer = np.random.default_rng(model.seed + EVAL_SEED_OFFSET)  # one stream across blocks
+    with seeded(model.seed if seed is None else seed, model.device_), torch.no_grad():
+        for start in range(0, n, block):
+            x = model._eval_tensor(X[start : start + block], binarizer)
+            yb = model._label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
+            out = module.log_likelihood(x.to(model.device_), None if yb is None else yb.to(model.device_),
+                                        n_samples, chunk_size)  # fmt: skip
+            parts.append(torch.stack(list(out), 1).cpu())
+            if progress:
+                progress(min(start + block, n), n)
+    table = torch.cat(parts).numpy() if parts else np.zeros((0, 5))
+    return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_)

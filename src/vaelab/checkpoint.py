@@ -191,6 +191,15 @@ class RunDir:
     def read_weights(self) -> dict[str, torch.Tensor]:
         return self._read_tensors(MODEL)[0]
 
+    def write_arrays(self, name: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
+        """Named NumPy arrays in a safetensors file (caches such as calibration scores)."""
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        atomic_write(self.file(name), _tensors_bytes(tensors, metadata))
+
+    def read_arrays(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+        tensors, metadata = self._read_tensors(name)
+        return {k: v.numpy() for k, v in tensors.items()}, metadata
+
     # ------------------------------------------------------- history, metrics
     def write_history(self, rows: list[dict]) -> None:
         buf = io.StringIO()

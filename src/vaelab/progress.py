@@ -31,3 +31,23 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class CountBar:
+    """Callable ``progress(done, total)`` for work counted in examples (scoring)."""
+
+    def __init__(self, desc: str = "scoring", file=None):
+        self.desc, self.file, self.bar, self.done = desc, file or sys.stderr, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None or done < self.done:  # a new pass (e.g. calibration after scoring)
+            self.close()
+            self.bar = tqdm(total=total, desc=self.desc, unit="ex", file=self.file, dynamic_ncols=True)
+            self.done = 0
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

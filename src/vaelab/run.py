@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.checkpoint import RunDir
+from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
@@ -57,6 +57,23 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     }
 
 
+def load_run_data(run: RunDir, config: RunConfig) -> tuple[Dataset, np.ndarray]:
+    """The data a run was trained on, checked against its fingerprint, and its split codes."""
+    data_cfg = config.data
+    if data_cfg is None or data_cfg.source == "array":
+        raise RunError(
+            f"{run.path} was saved from Python (VAE.save), so it has no data source or split of its own; "
+            "pass the data explicitly."
+        )
+    dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
+    if dataset.fingerprint() != data_cfg.fingerprint:
+        raise RunError(
+            f"The data at {data_cfg.source} has changed since {run.path} was trained (its fingerprint differs); "
+            "its split no longer applies. Start a new run."
+        )
+    return dataset, run.read_split(dataset.n_examples)
+
+
 def train_run(
     source: str | os.PathLike | None,
     out: str | os.PathLike,
@@ -74,24 +91,16 @@ def train_run(
     settings = dict(settings or {})
     if resume:
         config = run.read_config()
-        if config.data is None or config.data.source == "array":
-            raise RunError(f"{run.path} was saved from Python (VAE.save), not trained from a data source; it cannot be resumed.")
         fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
         if fixed:
             raise ConfigError(
                 f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
                 "Drop those options, or start a new run with another --out."
             )
+        dataset, split = load_run_data(run, config)
         data_cfg = config.data
         if source is not None and str(source) != data_cfg.source and os.path.abspath(source) != data_cfg.source:
             raise ConfigError(f"--resume: {run.path} was trained on {data_cfg.source}, not {source}.")
-        dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
-        if dataset.fingerprint() != data_cfg.fingerprint:
-            raise RunError(
-                f"The data at {data_cfg.source} has changed since {run.path} was trained (its fingerprint differs); "
-                "resuming would train on other data. Start a new run."
-            )
-        split = run.read_split(dataset.n_examples)
         model = VAE(**{**settings_from_config(config), **settings})
     else:
         if source is None:

@@ -94,7 +94,7 @@ def log_likelihood(
     n = len(X)
     # Examples per block: enough for the chunk to hold up to 128 draws of each.
     block = max(1, min(n, chunk_size // min(n_samples, 128)))
-    parts: list[torch.Tensor] = []
+    table = np.empty((n, 5))  # the per-example results: the only memory that grows with N
     module = model.module_
     binarizer = np.random.default_rng(model.seed + EVAL_SEED_OFFSET)  # one stream across blocks
     with seeded(model.seed if seed is None else seed, model.device_), torch.no_grad():
@@ -103,8 +103,7 @@ def log_likelihood(
             yb = model._label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
             out = module.log_likelihood(x.to(model.device_), None if yb is None else yb.to(model.device_),
                                         n_samples, chunk_size)  # fmt: skip
-            parts.append(torch.stack(list(out), 1).cpu())
+            table[start : start + x.shape[0]] = torch.stack(list(out), 1).cpu().numpy()
             if progress:
                 progress(min(start + block, n), n)
-    table = torch.cat(parts).numpy() if parts else np.zeros((0, 5))
     return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_)

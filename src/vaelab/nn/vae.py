@@ -172,7 +172,9 @@ class VAEModule(nn.Module):
         The encoder runs once; draws are decoded ``chunk_size // N`` at a time, so memory
         is bounded by the chunk, not by K. Running sums (float64, rescaled to the running
         max of log w) give the estimate and, by the delta method, its standard error
-        SE ≈ sd(w) / (sqrt(K) mean(w)).
+        SE ≈ sd(w) / (sqrt(K) mean(w)). The error is trustworthy when q(z|x) is at least as
+        wide as the true posterior; when q is much narrower the weights are heavy-tailed and
+        the estimate and its error both run low (raise K, or train with --iw-samples).
         """
         mu, logvar = self.encode_params(x, y)  # (N, L), once per example
         n = x.shape[0]

@@ -1,0 +1,153 @@
+"""Anomaly detection: one MNIST digit held out of training as the outlier class.
+
+For each digit d: train on mnist5k's training split (split_assignment(5000, 0.1, 0.1,
+seed=0)) without the images of d; score the test split (inliers: the other digits,
+outliers: the test images of d); report the AUROC of each vaelab score (log_px, elbo,
+reconstruction, from vaelab.analysis.log_likelihood with K importance samples) and, when
+PyOD is installed, of PyOD's VAE detector trained on the same images.
+
+vaelab: VAE(latent_dim=16, hidden=[512, 256], epochs=30, patience=5), its defaults otherwise
+(Bernoulli likelihood, dynamic binarization, 10% of the training images held out for early
+stopping; test images are scored under the model's own fixed binarization).
+PyOD: pyod.models.vae.VAE with the same latent size, hidden sizes and epochs, batch 100,
+its defaults otherwise (standardized inputs, dropout 0.2, MSE reconstruction); its score is
+decision_function (reconstruction distance) on the same test images, flattened and grey.
+
+    .venv/bin/python bench/anomaly.py [--digits 0 1 ...] [--epochs 30] [--n-samples 200]
+
+Prints the machine and a markdown table for BENCHMARKS.md. Always exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+import vaelab
+from vaelab.analysis import anomaly_eval, log_likelihood
+from vaelab.data.sources import load_dataset
+from vaelab.data.split import indices, split_assignment
+
+SEED = 0
+SCORES = ("log_px", "elbo", "reconstruction")
+
+
+def splits():
+    """mnist5k's training and test splits: (X, y) each, X (N, 1, 28, 28) float32 in [0, 1]."""
+    ds = load_dataset("mnist5k")
+    split = split_assignment(ds.n_examples, 0.1, 0.1, seed=SEED)
+    train, test = indices(split, "train"), indices(split, "test")
+    # Label codes are 0..9 in sorted order of the names "0".."9": code == digit.
+    assert ds.classes == tuple(str(i) for i in range(10)), ds.classes
+    return (ds.X[train], ds.y[train]), (ds.X[test], ds.y[test])
+
+
+def run_vaelab(X_train, X_in, X_out, epochs: int, n_samples: int) -> tuple[dict[str, float], float, int]:
+    vae = vaelab.VAE(latent_dim=16, hidden=[512, 256], epochs=epochs, patience=5, seed=SEED, device="cpu")
+    vae.fit(X_train)
+    inl = log_likelihood(vae, X_in, n_samples=n_samples)
+    out = log_likelihood(vae, X_out, n_samples=n_samples)
+    report = anomaly_eval(inl, out)
+    return {name: report[name]["auroc"] for name in SCORES}, -float(np.mean(inl.log_px)), len(vae.history_)
+
+
+def make_pyod():
+    try:
+        from pyod.models.vae import VAE
+    except ImportError:
+        return None
+
+    def run_pyod(X_train, X_in, X_out, epochs: int) -> float:
+        flat = lambda a: np.ascontiguousarray(a.reshape(a.shape[0], -1))  # noqa: E731
+        # pyod 2.x/3.x: epoch_num, encoder/decoder_neuron_list, latent_dim; verbose=0 hides its bar.
+        det = VAE(epoch_num=epochs, batch_size=100, latent_dim=16, encoder_neuron_list=[512, 256],
+                  decoder_neuron_list=[256, 512], device="cpu", random_state=SEED, verbose=0)  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            det.fit(flat(X_train))
+        scores = det.decision_function(flat(np.concatenate([X_in, X_out])))  # higher = more abnormal
+        truth = np.r_[np.zeros(len(X_in)), np.ones(len(X_out))]
+        return float(roc_auc_score(truth, scores))
+
+    return run_pyod
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
+            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)), help="held-out digits (default: all)")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs, for vaelab (early stopping) and PyOD")
+    parser.add_argument("--n-samples", type=int, default=200, help="K, importance samples for log_px")
+    parser.add_argument("--no-pyod", action="store_true", help="leave PyOD out even when installed")
+    args = parser.parse_args(argv)
+
+    m = machine()
+    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
+          f"Python {m['python']}")  # fmt: skip
+    (Xtr, ytr), (Xte, yte) = splits()
+    pyod = None if args.no_pyod else make_pyod()
+    if pyod is None:
+        print("PyOD is not installed (or --no-pyod): skipped (pip install 'vaelab[bench]' to include it)")
+
+    rows = []
+    started = time.perf_counter()
+    for d in args.digits:
+        X_train, X_in, X_out = Xtr[ytr != d], Xte[yte != d], Xte[yte == d]
+        row = {"digit": d}
+        t0 = time.perf_counter()
+        try:
+            auroc, nll, epochs_run = run_vaelab(X_train, X_in, X_out, args.epochs, args.n_samples)
+            row.update(auroc)
+            t1 = time.perf_counter()
+            print(f"digit {d}: {len(X_train)} training images, {len(X_in)} inliers, {len(X_out)} outliers | "
+                  f"vaelab {epochs_run} epochs, inlier NLL {nll:.1f}, AUROC "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in auroc.items()) + f" ({t1 - t0:.0f} s)")  # fmt: skip
+        except Exception:
+            traceback.print_exc()
+            print(f"digit {d}: vaelab FAILED (traceback above)", file=sys.stderr)
+        if pyod is not None:
+            t1 = time.perf_counter()
+            try:
+                row["pyod"] = pyod(X_train, X_in, X_out, args.epochs)
+                print(f"digit {d}: PyOD VAE AUROC {row['pyod']:.3f} ({time.perf_counter() - t1:.0f} s)")
+            except Exception:
+                traceback.print_exc()
+                print(f"digit {d}: PyOD FAILED (traceback above)", file=sys.stderr)
+        sys.stdout.flush()
+        rows.append(row)
+
+    cols = (*SCORES, "pyod")
+    fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"  # noqa: E731
+    print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
+          f"{args.epochs} epochs max, K = {args.n_samples}; {time.perf_counter() - started:.0f} s in all\n")  # fmt: skip
+    print("| held-out digit | vaelab log_px AUROC | vaelab elbo AUROC | vaelab reconstruction AUROC | PyOD VAE AUROC |")
+    print("|---|---:|---:|---:|---:|")
+    for row in rows:
+        print(f"| {row['digit']} | " + " | ".join(fmt(row.get(c)) for c in cols) + " |")
+    means = {c: [r[c] for r in rows if c in r] for c in cols}
+    print("| **mean** | " + " | ".join(f"**{np.mean(v):.3f}**" if v else "" for v in means.values()) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:  # a measurement never "fails"
+        traceback.print_exc()
+    sys.exit(0)

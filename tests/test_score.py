@@ -1,0 +1,125 @@
+"""`vaelab score` and `vaelab anomaly-eval` on a trained run."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaelab.cli import main
+from vaelab.run import train_run
+from tests.conftest import FAST
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, digits):
+    folder = tmp_path_factory.mktemp("score")
+    X, y = digits
+    np.save(folder / "digits.npy", X.reshape(-1, 1, 8, 8))
+    train_run(folder / "digits.npy", folder / "run", {**FAST, "epochs": 4})
+    return folder
+
+
+def test_score_the_test_split_writes_csv_and_the_likelihood_block(run, capsys):
+    out = run / "scores.csv"
+    assert main(["score", str(run / "run"), "--n-samples", "50", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "NLL" in printed and "bits/dim" in printed and "flagged" in printed
+    frame = pd.read_csv(out)
+    for column in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl", "percentile", "flag"):
+        assert column in frame.columns
+    assert len(frame) == 30 and (frame["log_px"] >= frame["elbo"] - 1e-6).mean() > 0.9
+    assert frame["percentile"].between(0, 100).all()
+    block = json.loads((run / "run" / "metrics.json").read_text())["likelihood"]
+    for key in ("test_nll", "test_nll_stderr", "bits_per_dim", "n_samples", "elbo"):
+        assert key in block
+    assert block["n_samples"] == 50 and block["test_nll"] == pytest.approx(-frame["log_px"].mean(), rel=1e-4)
+    assert (run / "run" / "calibration.safetensors").is_file()
+
+
+def test_score_a_file_with_a_band(run, capsys):
+    code = main(["score", str(run / "run"), str(run / "digits.npy"), "--n-samples", "10", "--band", "25", "75",
+                 "--score", "reconstruction", "--quiet", "--out", str(run / "all.csv")])  # fmt: skip
+    assert code == 0
+    frame = pd.read_csv(run / "all.csv")
+    assert len(frame) == 300 and 0.3 < frame["flag"].mean() < 0.7
+
+
+def test_anomaly_eval_reports_each_score(run, capsys):
+    noise = run / "noise.npy"
+    np.save(noise, np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32))
+    assert main(["anomaly-eval", str(run / "run"), "--outliers", str(noise), "--n-samples", "20", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "| log_px |" in printed and "AUROC" in printed
+    block = json.loads((run / "run" / "metrics.json").read_text())["anomaly"]
+    assert set(block["scores"]) == {"log_px", "elbo", "reconstruction"}
+    assert block["scores"]["log_px"]["auroc"] > 0.9  # uniform noise is far from digits
+
+
+def test_score_errors_are_one_line(run, tmp_path, capsys):
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((5, 10), dtype=np.float32))
+    for argv, match in (
+        (["score", str(tmp_path), "--quiet"], "not a vaelab run"),
+        (["score", str(run / "run"), str(wrong), "--quiet"], "fitted on shape (1, 8, 8)"),
+        (["score", str(run / "run"), "--n-samples", "0", "--quiet"], "n_samples must be a positive integer"),
+        (["score", str(run / "run"), "--band", "70", "20", "--quiet"], "band must be two percentiles"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0], err
+
+
+def test_scoring_reads_a_memory_mapped_file_in_blocks(run, monkeypatch):
+    """Constant memory: the examples are converted one block at a time, never the whole file."""
+    import vaelab
+    from vaelab.data import arrays
+
+    model = vaelab.load(run / "run")
+    X = np.load(run / "digits.npy", mmap_mode="r")
+    seen = []
+    real = arrays.as_examples
+    monkeypatch.setattr(arrays, "as_examples", lambda raw, where: seen.append(raw.shape[0]) or real(raw, where))
+    result = model.log_likelihood(X, n_samples=64, chunk_size=1024)
+    assert len(result) == 300 and max(seen) <= 1024 // 64
+
+
+@pytest.mark.slow
+def test_peak_memory_stays_flat_as_the_file_grows(run, tmp_path):
+    """Score memory-mapped files of 0.2 and 1 GB in fresh processes: peak RSS grows by the
+    per-example results (5 float64 = 40 bytes per example), not by the data (256 bytes per example)."""
+    # Peak *anonymous* memory, sampled: pages of the memory-mapped file count toward RSS as
+    # they are read, but they are page cache the kernel can drop, not memory vaelab holds.
+    script = textwrap.dedent(
+        f"""
+        import re, sys, threading, time, numpy as np, vaelab
+        def anon():
+            return int(re.search(r"RssAnon:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+        peak, done = [anon()], []
+        def watch():
+            while not done:
+                peak.append(anon()); time.sleep(0.01)
+        threading.Thread(target=watch, daemon=True).start()
+        model = vaelab.load({str(run / 'run')!r})
+        X = np.load(sys.argv[1], mmap_mode="r")
+        model.log_likelihood(X, n_samples=4)
+        done.append(1)
+        print(max(peak))
+        """
+    )
+    peaks = []
+    for rows in (800_000, 4_000_000):  # 64 float32 features: 0.2 GB and 1 GB
+        path = tmp_path / f"big{rows}.npy"
+        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, 1, 8, 8))
+        for s in range(0, rows, 200_000):
+            X[s : s + 200_000] = np.random.default_rng(s).random((min(200_000, rows - s), 1, 8, 8), dtype=np.float32)
+        del X
+        done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+        peaks.append(int(done.stdout.split()[-1]) / 1024)  # MB
+        os.unlink(path)
+    results_growth = (4_000_000 - 800_000) * 40 / 2**20  # MB
+    data_growth = (4_000_000 - 800_000) * 256 / 2**20
+    assert peaks[1] - peaks[0] < results_growth + 0.1 * data_growth, (peaks, results_growth, data_growth)

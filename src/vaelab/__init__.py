@@ -8,5 +8,6 @@ __version__ = "0.1.0"
 
 from vaelab.errors import VaelabError  # noqa: E402
 from vaelab.estimator import VAE, load  # noqa: E402
+from vaelab.analysis.diagnostics import diagnose  # noqa: E402
 
-__all__ = ["VAE", "load", "VaelabError", "__version__"]
+__all__ = ["VAE", "load", "diagnose", "VaelabError", "__version__"]

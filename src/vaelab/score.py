@@ -49,22 +49,23 @@ class Scored:
         return frame
 
 
-def resolve_data(run: RunDir, model: VAE, spec: str, labels: str | None = None, label_column: str | None = None):
-    """(X, y) for a data spec; y only for conditional models (which need it)."""
+def resolve_data(run: RunDir, model: VAE, spec: str, labels: str | None = None, label_column: str | None = None,
+                 with_labels: bool = False):
+    """(X, y) for a data spec. y holds label names; it is given for conditional models (which
+    need it) and, with ``with_labels``, whenever the data has labels."""
     if spec in SPLITS and not Path(spec).exists():
         dataset, split = load_run_data(run, model.config_)
         idx = indices(split, spec)
         if idx.size == 0:
-            raise DataError(f"The run's {spec} split is empty; score a file instead, or train with a {spec} fraction > 0.")
-        part = dataset.subset(idx)
-        return part.X, part.y
-    dataset = load_dataset(spec, labels=labels, label_column=label_column)
-    if model.classes_ is not None and dataset.y is None:
-        raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
-    y = None
-    if model.classes_ is not None:
-        y = np.asarray(dataset.classes)[dataset.y]  # back to label names: the model maps its own codes
-    return dataset.X, y
+            raise DataError(f"The run's {spec} split is empty; use a file instead, or train with a {spec} fraction > 0.")
+        dataset = dataset.subset(idx)
+    else:
+        dataset = load_dataset(spec, labels=labels, label_column=label_column)
+        if model.classes_ is not None and dataset.y is None:
+            raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+    if dataset.y is None or not (with_labels or model.classes_ is not None):
+        return dataset.X, None
+    return dataset.X, np.asarray(dataset.classes)[dataset.y]  # names: a model maps them to its own codes
 
 
 def calibration(run: RunDir, model: VAE, n_samples: int, progress: Progress = None) -> Calibration | None:
@@ -154,3 +155,18 @@ def evaluate_anomalies(
     }  # fmt: skip
     run.update_metrics(anomaly=block)
     return block
+
+
+def inspect(run_path: str | os.PathLike, spec: str = "test", *, labels: str | None = None,
+            label_column: str | None = None, active_threshold: float = 0.01, seed: int = 0):
+    """Diagnose the run's latent space on ``spec``; write the ``diagnostics`` block and the figures."""
+    from vaelab.analysis.diagnostics import diagnose
+    from vaelab.report.figures import save_png
+
+    run = RunDir(run_path)
+    model = load(run_path)
+    X, y = resolve_data(run, model, spec, labels, label_column, with_labels=True)
+    result = diagnose(model, X, y, active_threshold=active_threshold, seed=seed)
+    run.update_metrics(diagnostics={"data": spec, **result.to_dict()})
+    paths = [save_png(fig, run.path / "figures" / f"{name}.png") for name, fig in result.figures().items()]
+    return result, paths

@@ -51,6 +51,14 @@ class Prior(nn.Module):
     def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return gaussian_log_prob(z, mu, logvar) - self.log_prob(z)
 
+    def mixture(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prior as a mixture of diagonal Gaussians: means (K, L), logvars (K, L), log weights (K,).
+
+        Every prior here is one (K = 1 for the standard normal); diagnostics use it for
+        per-dimension marginals, which are 1-D mixtures with the same weights.
+        """
+        raise NotImplementedError
+
 
 class StandardNormal(Prior):
     """p(z) = N(0, I)."""
@@ -67,6 +75,10 @@ class StandardNormal(Prior):
     def sample(self, n, generator=None):
         return torch.randn(n, self.latent_dim, generator=generator, device=self._anchor.device, dtype=self._anchor.dtype)
 
+    def mixture(self):
+        zeros = torch.zeros(1, self.latent_dim, dtype=self._anchor.dtype, device=self._anchor.device)
+        return zeros, zeros, torch.zeros(1, dtype=zeros.dtype, device=zeros.device)
+
     def kl(self, mu, logvar, z=None):
         # KL(N(mu, s^2) || N(0, 1)) = 0.5 (mu^2 + s^2 - 1 - log s^2), summed over dimensions.
         return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar).sum(-1)  # (N,)
@@ -82,10 +94,13 @@ class MixtureOfGaussians(Prior):
         self.logits = nn.Parameter(torch.zeros(n_components))
 
     def log_prob(self, z):
-        return mixture_log_prob(z, self.means, self.logvars, self.logits.log_softmax(-1))
+        return mixture_log_prob(z, *self.mixture())
 
     def sample(self, n, generator=None):
-        return _sample_mixture(n, self.means, self.logvars, self.logits.log_softmax(-1), generator)
+        return _sample_mixture(n, *self.mixture(), generator)
+
+    def mixture(self):
+        return self.means, self.logvars, self.logits.log_softmax(-1)
 
 
 class VampPrior(Prior):
@@ -111,7 +126,7 @@ class VampPrior(Prior):
         idx = torch.randint(0, X.shape[0], (k,), generator=generator)
         self.pseudo_inputs.copy_(X[idx].to(self.pseudo_inputs))
 
-    def _components(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def mixture(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if self._encode is None:
             raise RuntimeError("VampPrior is not bound to an encoder; build it through VAEModule.")
         mu, logvar = self._encode(self.pseudo_inputs)
@@ -119,7 +134,7 @@ class VampPrior(Prior):
         return mu, logvar, torch.full((k,), -math.log(k), device=mu.device, dtype=mu.dtype)
 
     def log_prob(self, z):
-        return mixture_log_prob(z, *self._components())
+        return mixture_log_prob(z, *self.mixture())
 
     def sample(self, n, generator=None):
-        return _sample_mixture(n, *self._components(), generator)
+        return _sample_mixture(n, *self.mixture(), generator)

@@ -1,0 +1,446 @@
+"""Latent-space diagnostics: why the latent space behaves as it does, measured on the user's model.
+
+Per dimension: the average KL(q(z_d|x) || p(z_d)), active units (Burda et al. 2016:
+Cov_x(E_q[z_d]) > 0.01) and the spread of posterior SDs against the prior's.
+Collapse: inactive dimensions, and a decoder that ignores z. ELBO surgery (Hoffman &
+Johnson 2016): E_x KL(q(z|x)||p(z)) = I(x;z) + KL(q(z)||p(z)), q(z) the aggregate
+posterior over the data. Aggregate posterior against the prior: moments, total
+correlation, prior-hole mass (DESIGN.md). Labels: class occupancy and clustering.
+Head lint: encoders whose mean or log-variance cannot go negative.
+
+Everything is returned as a :class:`Diagnostics` with plain-language findings; nothing
+here reads or writes files.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vaelab.data.arrays import encode_labels
+from vaelab.errors import DataError
+from vaelab.estimator import VAE
+from vaelab.nn.priors import gaussian_log_prob
+from vaelab.train import seeded
+
+SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
+LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)
+HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
+
+
+@dataclass
+class Finding:
+    """One observation in plain words, with the numbers behind it and what to do."""
+
+    key: str  # stable identifier, e.g. "inactive_dimensions"
+    severity: str  # problem | warning | info
+    title: str
+    detail: str
+    advice: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "severity": self.severity, "title": self.title, "detail": self.detail,
+                "advice": self.advice, "evidence": self.evidence}  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.title}: {self.detail}" + (f" What to do: {self.advice}" if self.advice else "")
+
+
+@dataclass
+class Diagnostics:
+    """The result of :func:`diagnose`; ``to_dict()`` is the ``diagnostics`` block of metrics.json."""
+
+    per_dim: dict[str, list]  # each a list over latent dimensions, in model order
+    order: list[int]  # dimensions sorted by KL, largest first
+    collapse: dict[str, Any]
+    surgery: dict[str, Any]
+    aggregate: dict[str, Any]
+    clustering: dict[str, Any]
+    classes: dict[str, Any] | None
+    lint: dict[str, Any]
+    findings: list[Finding]
+    n_examples: int
+    # Kept for the figures; not part of to_dict().
+    mu: np.ndarray = field(repr=False, default=None)
+    sd: np.ndarray = field(repr=False, default=None)
+    labels: np.ndarray | None = field(repr=False, default=None)
+    class_names: list[str] | None = field(repr=False, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_examples": self.n_examples,
+            "per_dimension": self.per_dim,
+            "order_by_kl": self.order,
+            "active_units": int(sum(self.per_dim["active"])),
+            "collapse": self.collapse,
+            "surgery": self.surgery,
+            "aggregate": self.aggregate,
+            "clustering": self.clustering,
+            "classes": self.classes,
+            "head_lint": self.lint,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def figures(self) -> dict:
+        from vaelab.report.diagnostics_figures import diagnostics_figures
+
+        return diagnostics_figures(self)
+
+
+# ---------------------------------------------------------------- estimators
+def _mean_se(values: np.ndarray) -> tuple[float, float]:
+    n = values.shape[0]
+    return float(values.mean()), (float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
+
+
+def _log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | None = None, chunk: int = 512):
+    """log q(z) = log 1/N Σ_n q(z|x_n) for rows z (M, L); per_dim gives log q(z_d) (M, L).
+
+    ``owner`` (M,) names the example each row was drawn from; its own component is then
+    left out (log 1/(N-1) Σ_{n≠owner} q(z|x_n)), which judges a real code by the other
+    codes exactly as a prior draw is judged.
+    """
+    n = mu.shape[0]
+    prec = torch.exp(-logvar)  # (N, L)
+    # Summed over dimensions, log N(z; mu_n, σ_n²) is a quadratic form in z: two matrix
+    # products instead of an (m, N, L) tensor.
+    const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1) + (mu**2 * prec).sum(1))  # (N,)
+    out = []
+    for s in range(0, z.shape[0], chunk):
+        zc = z[s : s + chunk]
+        if per_dim:
+            per = -0.5 * (math.log(2 * math.pi) + logvar + (zc[:, None, :] - mu) ** 2 * prec)  # (m, N, L)
+        else:
+            per = const - 0.5 * (zc**2) @ prec.T + zc @ (mu * prec).T  # (m, N)
+        if owner is not None:
+            per[torch.arange(per.shape[0]), owner[s : s + chunk]] = -math.inf
+        out.append(torch.logsumexp(per, dim=1) - math.log(n - (owner is not None)))
+    return torch.cat(out)
+
+
+def _marginal_kl(mu, logvar, means, logvars, log_w, n_draws: int) -> torch.Tensor:
+    """Per-example, per-dimension KL(q(z_d|x) || p(z_d)) (N, L): closed form for one Gaussian,
+    Monte Carlo (n_draws) for a mixture prior, whose marginals are 1-D mixtures."""
+    if means.shape[0] == 1:
+        m, v = means[0], logvars[0]
+        return 0.5 * (v - logvar + (torch.exp(logvar) + (mu - m) ** 2) * torch.exp(-v) - 1)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, *mu.shape), dtype=mu.dtype)  # (S, N, L)
+    log_q = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar))
+    per = -0.5 * (math.log(2 * math.pi) + logvars + (z[..., None, :] - means) ** 2 * torch.exp(-logvars))  # (S,N,K,L)
+    log_p = torch.logsumexp(per + log_w[:, None], dim=-2)
+    return (log_q - log_p).mean(0)
+
+
+def _log_prior(module, z: torch.Tensor) -> torch.Tensor:
+    """log p(z) in float64 on the CPU, whatever the module's dtype and device."""
+    dev = next(module.parameters()).device
+    return module.prior.log_prob(z.float().to(dev)).double().cpu()
+
+
+def _surgery(module, mu, logvar, n_draws: int) -> dict:
+    """ELBO surgery terms with standard errors over examples."""
+    n = mu.shape[0]
+    z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)  # (S, N, L)
+    flat = z.reshape(-1, z.shape[-1])
+    log_qz = _log_aggregate(flat, mu, logvar).reshape(n_draws, n)
+    log_qzx = gaussian_log_prob(z, mu, logvar)
+    log_pz = _log_prior(module, flat).reshape(n_draws, n)
+    mi_n = (log_qzx - log_qz).mean(0).numpy()  # per-example contributions to I(x;z)
+    agg_n = (log_qz - log_pz).mean(0).numpy()  # ... to KL(q(z)||p(z))
+    if module.prior.analytic_kl:
+        kl_n = module.prior.kl(mu, logvar, None).numpy()  # closed form, in float64
+        exact = True
+    else:  # independent draws, so the identity is a real check and not true by construction
+        z2 = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)
+        kl_n = (gaussian_log_prob(z2, mu, logvar) - _log_prior(module, z2)).mean(0).numpy()
+        exact = False
+    avg_kl, avg_kl_se = _mean_se(kl_n)
+    mi, mi_se = _mean_se(mi_n)
+    agg, agg_se = _mean_se(agg_n)
+    residual, residual_se = _mean_se(kl_n - mi_n - agg_n)
+    block = {
+        "avg_kl": avg_kl, "avg_kl_stderr": avg_kl_se if not exact else 0.0, "avg_kl_exact": exact,
+        "mutual_information": mi, "mutual_information_stderr": mi_se,
+        "kl_aggregate_prior": agg, "kl_aggregate_prior_stderr": agg_se,
+        "residual": residual, "residual_stderr": residual_se, "log_n": math.log(n), "n_draws": n_draws,
+    }  # fmt: skip
+    return block
+
+
+def _total_correlation(z: torch.Tensor, mu, logvar) -> tuple[float, float]:
+    """TC = E_q(z)[log q(z) - Σ_d log q(z_d)], one draw per example, SE over examples."""
+    tc = (_log_aggregate(z, mu, logvar) - _log_aggregate(z, mu, logvar, per_dim=True).sum(-1)).numpy()
+    return _mean_se(tc)
+
+
+def _clustering(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, Any]:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    from sklearn.mixture import GaussianMixture
+
+    n = mu.shape[0]
+    if labels is not None:
+        k = int(np.unique(labels).size)
+        if k < 2 or n <= k:
+            return {}
+        km = KMeans(k, n_init=10, random_state=seed).fit_predict(mu)
+        gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4).fit(mu).predict(mu)
+        return {
+            "k": k,
+            "kmeans": {"ari": float(adjusted_rand_score(labels, km)), "nmi": float(normalized_mutual_info_score(labels, km)),
+                       "silhouette": float(silhouette_score(mu, km)) if np.unique(km).size > 1 else math.nan},
+            "gmm": {"ari": float(adjusted_rand_score(labels, gm)), "nmi": float(normalized_mutual_info_score(labels, gm))},
+        }  # fmt: skip
+    best = {}
+    for k in range(2, min(10, n - 1) + 1):
+        km = KMeans(k, n_init=4, random_state=seed).fit_predict(mu)
+        if np.unique(km).size < 2:
+            continue
+        sil = float(silhouette_score(mu, km))
+        if not best or sil > best["silhouette"]:
+            best = {"k": k, "silhouette": sil}
+    return {"kmeans": best} if best else {}
+
+
+def _head_lint(module, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[str, Any], list[Finding]]:
+    """Heads must be linear: mu and logvar need every real value. Seen from the module where the
+    heads are visible, and from the outputs over the data for any module."""
+    structural = {}
+    for name in ("mu_head", "logvar_head"):
+        head = getattr(module, name, None)
+        last = list(head.modules())[-1] if isinstance(head, nn.Module) else None
+        if isinstance(last, LOWER_BOUNDED):
+            structural[name] = type(last).__name__
+    mu_min, logvar_min = float(mu.min()), float(logvar.min())
+    stuck_mu = mu_min >= 0.0  # every code in the positive orthant
+    stuck_var = logvar_min >= 0.0  # no posterior ever narrower than N(., 1)
+    lint = {"structural": structural, "min_mu": mu_min, "min_logvar": logvar_min,
+            "codes_in_one_orthant": stuck_mu, "variances_at_least_one": stuck_var}  # fmt: skip
+    findings = []
+    if structural or stuck_mu or stuck_var:
+        what = []
+        if structural:
+            what.append("the encoder ends its " + " and ".join(f"{k} with {v}" for k, v in structural.items()))
+        if stuck_var:
+            what.append(f"every log-variance over the data is ≥ 0 (min {logvar_min:.3g}), so no q(z|x) is ever "
+                        "narrower than the prior: the posterior cannot say much about any x")  # fmt: skip
+        if stuck_mu:
+            what.append(f"every posterior mean is ≥ 0 (min {mu_min:.3g}): the codes sit in one orthant, so a "
+                        f"prior sampler's draws land there only a fraction 2^-L = {2.0 ** -mu.shape[1]:.2g} of the time")  # fmt: skip
+        findings.append(Finding(
+            "head_lint", "problem", "The encoder's heads cannot output negative values", "; ".join(what) + ".",
+            "Make the mean and log-variance layers plain linear maps (no ReLU, softplus or sigmoid after them): "
+            "mu and log σ² must be free to take any real value. Put non-linearities before the heads, not after.",
+            lint,
+        ))  # fmt: skip
+    return lint, findings
+
+
+# ---------------------------------------------------------------- the analysis
+@torch.no_grad()
+def diagnose(
+    model,
+    X: Any,
+    y: Any = None,
+    *,
+    active_threshold: float = 0.01,
+    n_draws: int = 8,
+    n_prior_draws: int = 5000,
+    seed: int = 0,
+) -> Diagnostics:
+    """Measure a fitted model's latent space on data X (the test split, typically).
+
+    Parameters
+    ----------
+    model : a fitted :class:`vaelab.VAE` (or its ``module_``).
+    X : array-like of examples the model accepts.
+    y : labels; used for class occupancy and clustering scores, and required by conditional models.
+    active_threshold : unit d is active when Var_x(E_q[z_d]) exceeds it (Burda et al. 2016: 0.01).
+    n_draws : z draws per example for the Monte Carlo terms.
+    n_prior_draws : draws from p(z) for the prior-hole mass.
+    seed : the Monte Carlo draws and the clustering are seeded: same seed, same numbers.
+    """
+    if not isinstance(model, VAE):
+        raise DataError(f"diagnose needs a fitted vaelab.VAE (e.g. vaelab.load(run)); got {type(model).__name__}.")
+    model._check_fitted()
+    module = model.module_
+    x = model._eval_tensor(X)
+    n, L = x.shape[0], module.latent_dim
+    if n < 2:
+        raise DataError(f"diagnose needs at least 2 examples; got {n}.")
+    codes = model._label_codes(y, n) if model.classes_ is not None else None
+    labels = class_names = None
+    if y is not None:
+        labels, names = encode_labels(np.asarray(y), n, "y")
+        class_names = list(names)
+
+    with seeded(seed):
+        params = [module.encode_params(x[s : s + 1000].to(model.device_), None if codes is None else codes[s : s + 1000].to(model.device_))
+                  for s in range(0, n, 1000)]  # fmt: skip
+        mu = torch.cat([p[0].cpu() for p in params]).double()
+        logvar = torch.cat([p[1].cpu() for p in params]).double()
+        means, logvars, log_w = (t.detach().cpu().double() for t in module.prior.mixture())
+
+        # 1. per dimension
+        kl_dim = _marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+        var_mu = mu.var(0, unbiased=False).numpy()
+        active = var_mu > active_threshold
+        sd = torch.exp(0.5 * logvar).numpy()
+        w = log_w.exp()[:, None]
+        prior_mean = (w * means).sum(0)
+        prior_sd = torch.sqrt((w * (torch.exp(logvars) + means**2)).sum(0) - prior_mean**2).numpy()
+        agg_mean = mu.mean(0).numpy()
+        agg_var = (sd**2).mean(0) + var_mu
+        per_dim = {
+            "kl": kl_dim.tolist(), "var_mean": var_mu.tolist(), "active": active.tolist(),
+            "sd_p10": np.percentile(sd, 10, 0).tolist(), "sd_median": np.median(sd, 0).tolist(),
+            "sd_p90": np.percentile(sd, 90, 0).tolist(), "prior_sd": prior_sd.tolist(),
+            "prior_mean": prior_mean.numpy().tolist(), "aggregate_mean": agg_mean.tolist(),
+            "aggregate_var": agg_var.tolist(),
+        }  # fmt: skip
+        order = [int(i) for i in np.argsort(-kl_dim, kind="stable")]
+
+        # 2. collapse: reconstruction with z from q(z|x) against z from p(z)
+        rec_q, rec_p = [], []
+        for s in range(0, n, 1000):
+            xb = x[s : s + 1000].to(model.device_)
+            cb = None if codes is None else codes[s : s + 1000].to(model.device_)
+            zq = module.rsample(mu[s : s + 1000].float().to(model.device_), logvar[s : s + 1000].float().to(model.device_), 4)
+            zp = module.prior.sample(4 * xb.shape[0]).reshape(4, xb.shape[0], L).to(model.device_)
+            rec_q.append(module.likelihood.log_prob(xb, module.decode_params(zq, cb)).mean(0).double().cpu())
+            rec_p.append(module.likelihood.log_prob(xb, module.decode_params(zp, cb)).mean(0).double().cpu())
+        rec_q, rec_p = torch.cat(rec_q).numpy(), torch.cat(rec_p).numpy()
+        gap, gap_se = _mean_se(rec_q - rec_p)
+        collapsed = gap < 2 * gap_se + 0.5
+        collapse = {
+            "reconstruction_posterior": float(rec_q.mean()), "reconstruction_prior": float(rec_p.mean()),
+            "gap": gap, "gap_stderr": gap_se, "collapsed": bool(collapsed),
+            "inactive_dimensions": [int(d) for d in np.flatnonzero(~active)],
+        }  # fmt: skip
+
+        # 3. ELBO surgery, and 4. the aggregate posterior against the prior
+        surgery = _surgery(module, mu, logvar, n_draws)
+        z_one = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        tc, tc_se = _total_correlation(z_one, mu, logvar)
+        # τ: the low percentile of real codes' log q(z), each judged by the *other* codes (leave
+        # one out), as a prior draw is; with its own component a real code always looks typical.
+        owner = torch.arange(n).repeat(n_draws)
+        z_loo = (mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, L), dtype=mu.dtype)).reshape(-1, L)
+        tau = float(np.percentile(_log_aggregate(z_loo, mu, logvar, owner=owner).numpy(), HOLE_QUANTILE))
+        z_prior = module.prior.sample(n_prior_draws).double().cpu()
+        in_hole = (_log_aggregate(z_prior, mu, logvar) < tau).numpy()
+        hole = float(in_hole.mean())
+        aggregate = {
+            "total_correlation": tc, "total_correlation_stderr": tc_se,
+            "prior_hole_mass": hole, "prior_hole_mass_stderr": math.sqrt(hole * (1 - hole) / n_prior_draws),
+            "hole_threshold_log_qz": tau, "hole_quantile_percent": HOLE_QUANTILE, "n_prior_draws": n_prior_draws,
+        }  # fmt: skip
+
+        # 5. classes
+        classes = None
+        if labels is not None:
+            classes = {}
+            for c, name in enumerate(class_names):
+                members = np.flatnonzero(labels == c)
+                if members.size < 2:
+                    continue
+                mu_c, lv_c = mu[members], logvar[members]
+                zc = mu_c + torch.exp(0.5 * lv_c) * torch.randn((n_draws, members.size, L), dtype=mu.dtype)
+                flat = zc.reshape(-1, L)
+                kl_c = (_log_aggregate(flat, mu_c, lv_c) - _log_prior(module, flat)).reshape(n_draws, -1).mean(0)
+                kl_mean, kl_se = _mean_se(kl_c.numpy())
+                classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
+                                 "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se}  # fmt: skip
+    active_dims = np.flatnonzero(active)
+    clustering = _clustering(mu.numpy()[:, active_dims] if active_dims.size else mu.numpy(), labels, seed)
+    lint, lint_findings = _head_lint(module, mu.numpy(), logvar.numpy())
+
+    result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
+                         mu.numpy(), sd, labels, class_names)  # fmt: skip
+    result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
+    return result
+
+
+def _findings(d: Diagnostics, L: int) -> list[Finding]:
+    """Turn the numbers into sentences a user can act on."""
+    out = []
+    active = np.asarray(d.per_dim["active"])
+    kl = np.asarray(d.per_dim["kl"])
+    c, s, a = d.collapse, d.surgery, d.aggregate
+    if c["collapsed"]:
+        out.append(Finding(
+            "posterior_collapse", "problem", "The decoder ignores z (posterior collapse)",
+            f"Reconstructions are about as good with z drawn from the prior as from q(z|x): "
+            f"{c['reconstruction_prior']:.2f} vs {c['reconstruction_posterior']:.2f} nats "
+            f"(gap {c['gap']:.2f} ± {c['gap_stderr']:.2f}). The latent code carries no information the decoder uses.",
+            "Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
+            "for Gaussian likelihoods check the observation noise (a large fixed sigma invites collapse).",
+            {k: c[k] for k in ("reconstruction_prior", "reconstruction_posterior", "gap", "gap_stderr")},
+        ))  # fmt: skip
+    inactive = c["inactive_dimensions"]
+    if inactive and len(inactive) < L:
+        out.append(Finding(
+            "inactive_dimensions", "warning" if len(inactive) > L // 2 else "info",
+            f"{len(inactive)} of {L} latent dimensions are inactive",
+            f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ the threshold and KL "
+            f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the decoder "
+            f"does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats.",
+            "Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
+            "use a KL warm-up; if not, a smaller latent_dim trains the same model faster.",
+            {"inactive": inactive, "kl_inactive": float(kl[inactive].sum())},
+        ))  # fmt: skip
+    elif not inactive:
+        out.append(Finding("all_active", "info", f"All {L} latent dimensions are active",
+                           f"Each carries information (total KL {kl.sum():.2f} nats per example).",
+                           "If reconstructions are still poor, a larger latent_dim may help.", {}))  # fmt: skip
+    out.append(Finding(
+        "elbo_surgery", "info", "Why the per-example KL is not wrong (ELBO surgery)",
+        f"The average KL(q(z|x)||p(z)) = {s['avg_kl']:.2f} nats splits into the information z keeps about x, "
+        f"I(x;z) = {s['mutual_information']:.2f} ± {s['mutual_information_stderr']:.2f} (at most log N = "
+        f"{s['log_n']:.2f}), and the mismatch of the whole population of codes with the prior, "
+        f"KL(q(z)||p(z)) = {s['kl_aggregate_prior']:.2f} ± {s['kl_aggregate_prior_stderr']:.2f} "
+        f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}). The KL term pulls each q(z|x) towards "
+        f"the prior, but only the second part is about the population matching the prior; the first is the "
+        f"price of encoding x at all.",
+        "Nothing to fix." + (
+            f" Note: I(x;z) is at its bound log N = {s['log_n']:.2f}, so with {d.n_examples} examples the split is "
+            "saturated (each code is far from all others); diagnose more examples (e.g. the training split) to "
+            "measure it." if s["mutual_information"] > 0.95 * s["log_n"] else ""
+        ),
+        {k: s[k] for k in ("avg_kl", "mutual_information", "kl_aggregate_prior", "residual", "residual_stderr")},
+    ))  # fmt: skip
+    hole = a["prior_hole_mass"]
+    if hole <= 5 * HOLE_QUANTILE / 100:
+        out.append(Finding(
+            "prior_holes", "info", f"The prior is covered: {100 * hole:.1f}% of prior samples fall into holes",
+            f"A draw z ~ p(z) lands where real codes almost never are (log q(z) below the {HOLE_QUANTILE:g}st "
+            f"percentile of real codes, each judged by the others) with probability {hole:.3f} ± "
+            f"{a['prior_hole_mass_stderr']:.3f}; for real codes this is {HOLE_QUANTILE / 100:.2f} by construction.",
+            "Sampling from the prior is reasonable for this model.",
+            {"prior_hole_mass": hole, "stderr": a["prior_hole_mass_stderr"]},
+        ))  # fmt: skip
+    else:
+        out.append(Finding(
+            "prior_holes", "warning" if hole > 0.1 else "info",
+            f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
+            f"A draw z ~ p(z) lands where the codes of real data almost never are (log q(z) below the "
+            f"{HOLE_QUANTILE:g}st percentile of real codes) with probability {hole:.3f} ± "
+            f"{a['prior_hole_mass_stderr']:.3f}: the decoder never trained there, so such samples often decode to junk.",
+            "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
+            "learned prior (--prior mog or --prior vamp).",
+            {"prior_hole_mass": hole, "stderr": a["prior_hole_mass_stderr"]},
+        ))  # fmt: skip
+    if d.clustering.get("kmeans", {}).get("ari") is not None:
+        km, gm = d.clustering["kmeans"], d.clustering["gmm"]
+        out.append(Finding(
+            "clustering", "info", "How well the classes separate in latent space",
+            f"Clustering the posterior means into {d.clustering['k']} groups recovers the labels with "
+            f"ARI {km['ari']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / NMI {gm['nmi']:.2f} "
+            f"(Gaussian mixture); 1 is perfect, 0 is chance.", "", dict(d.clustering),
+        ))  # fmt: skip
+    return out

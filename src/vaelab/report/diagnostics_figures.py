@@ -1,0 +1,102 @@
+"""Figures for :class:`vaelab.analysis.diagnostics.Diagnostics` (matplotlib object API, no pyplot)."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Circle
+
+
+def kl_per_dimension(d) -> Figure:
+    """KL per dimension (sorted) and Var_x(E_q[z_d]) against the active-unit threshold."""
+    order = d.order
+    kl = np.asarray(d.per_dim["kl"])[order]
+    var = np.asarray(d.per_dim["var_mean"])[order]
+    active = np.asarray(d.per_dim["active"])[order]
+    fig = Figure(figsize=(10, 3.4))
+    ax1, ax2 = fig.subplots(1, 2)
+    colors = np.where(active, "tab:blue", "tab:gray")
+    labels = [str(i) for i in order]
+    ax1.bar(labels, kl, color=colors)
+    ax1.set_title("average KL(q(z_d|x) ‖ p(z_d)) per dimension (grey: inactive)", fontsize=9)
+    ax1.set_xlabel("latent dimension (sorted by KL)")
+    ax1.set_ylabel("nats")
+    ax2.bar(labels, np.maximum(var, 1e-6), color=colors)
+    ax2.set_yscale("log")
+    ax2.axhline(0.01, color="tab:red", lw=1, ls="--", label="active-unit threshold 0.01")
+    ax2.set_title("Var_x(E_q[z_d]): how much the mean code moves with x", fontsize=9)
+    ax2.set_xlabel("latent dimension (sorted by KL)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def posterior_sd(d) -> Figure:
+    """Posterior SDs (10th-90th percentile and median over examples) against the prior SD."""
+    order = d.order
+    med = np.asarray(d.per_dim["sd_median"])[order]
+    lo, hi = np.asarray(d.per_dim["sd_p10"])[order], np.asarray(d.per_dim["sd_p90"])[order]
+    prior = np.asarray(d.per_dim["prior_sd"])[order]
+    x = np.arange(len(order))
+    fig = Figure(figsize=(6.5, 3.4))
+    ax = fig.add_subplot()
+    ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="o", capsize=3, label="posterior SD (median, 10-90%)")
+    ax.plot(x, prior, "_", color="tab:red", markersize=18, mew=2, label="prior SD")
+    ax.set_xticks(x, [str(i) for i in order])
+    ax.set_yscale("log")
+    ax.set_xlabel("latent dimension (sorted by KL)")
+    ax.set_title("A traversal of ±2 posterior SD moves z by this little; the prior spans ±2 prior SD", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latent_scatter(d) -> Figure:
+    """Posterior means on the two most active dimensions, coloured by class, with prior SD circles."""
+    dims = d.order[:2] if len(d.order) >= 2 else [d.order[0], d.order[0]]
+    fig = Figure(figsize=(5.6, 5))
+    ax = fig.add_subplot()
+    if d.labels is not None:
+        for c, name in enumerate(d.class_names):
+            m = d.labels == c
+            ax.scatter(d.mu[m, dims[0]], d.mu[m, dims[1]], s=6, alpha=0.7, label=name)
+        ax.legend(fontsize=7, markerscale=2, ncol=2, title="class", title_fontsize=8)
+    else:
+        ax.scatter(d.mu[:, dims[0]], d.mu[:, dims[1]], s=6, alpha=0.6)
+    sd = np.asarray(d.per_dim["prior_sd"])
+    for k in (1, 2, 3):
+        ax.add_patch(Circle((0, 0), k * float(np.mean(sd[dims])), fill=False, ls=":", color="grey"))
+    ax.set_xlabel(f"z{dims[0]}  (E_q[z|x])")
+    ax.set_ylabel(f"z{dims[1]}  (E_q[z|x])")
+    ax.set_title("posterior means on the two most active dimensions\n(dotted: 1, 2, 3 prior SD)", fontsize=9)
+    ax.set_aspect("equal", adjustable="datalim")
+    fig.tight_layout()
+    return fig
+
+
+def aggregate_vs_prior(d) -> Figure:
+    """Per-dimension mean ± SD of the aggregate posterior q(z) against the prior's."""
+    order = d.order
+    x = np.arange(len(order))
+    fig = Figure(figsize=(6.5, 3.4))
+    ax = fig.add_subplot()
+    agg_m = np.asarray(d.per_dim["aggregate_mean"])[order]
+    agg_s = np.sqrt(np.asarray(d.per_dim["aggregate_var"])[order])
+    pm = np.asarray(d.per_dim["prior_mean"])[order]
+    ps = np.asarray(d.per_dim["prior_sd"])[order]
+    ax.errorbar(x - 0.12, agg_m, yerr=agg_s, fmt="o", capsize=3, label="aggregate posterior q(z): mean ± SD")
+    ax.errorbar(x + 0.12, pm, yerr=ps, fmt="s", capsize=3, color="tab:red", label="prior p(z): mean ± SD")
+    ax.set_xticks(x, [str(i) for i in order])
+    ax.set_xlabel("latent dimension (sorted by KL)")
+    ax.set_title(f"q(z) against p(z); prior-hole mass {d.aggregate['prior_hole_mass']:.3f}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def diagnostics_figures(d) -> dict[str, Figure]:
+    return {
+        "kl_per_dimension": kl_per_dimension(d),
+        "posterior_sd": posterior_sd(d),
+        "latent_scatter": latent_scatter(d),
+        "aggregate_vs_prior": aggregate_vs_prior(d),
+    }

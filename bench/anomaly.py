@@ -89,6 +89,14 @@ def machine() -> dict[str, str]:
             "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
 
 
+def load() -> str:
+    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
+    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
+    with contextlib.suppress(OSError, AttributeError):
+        return f"{os.getloadavg()[0]:.2f}"
+    return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits", type=int, nargs="+", default=list(range(10)), help="held-out digits (default: all)")
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     m = machine()
     print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']}")  # fmt: skip
+          f"Python {m['python']} | load average {load()}")  # fmt: skip
     (Xtr, ytr), (Xte, yte) = splits()
     pyod = None if args.no_pyod else make_pyod()
     if pyod is None:
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     cols = (*SCORES, "pyod")
     fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"  # noqa: E731
     print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
-          f"{args.epochs} epochs max, K = {args.n_samples}; {time.perf_counter() - started:.0f} s in all\n")  # fmt: skip
+          f"{args.epochs} epochs max, K = {args.n_samples}; {time.perf_counter() - started:.0f} s in all; load average now {load()}\n")  # fmt: skip
     print("| held-out digit | vaelab log_px AUROC | vaelab elbo AUROC | vaelab reconstruction AUROC | PyOD VAE AUROC |")
     print("|---|---:|---:|---:|---:|")
     for row in rows:

@@ -175,6 +175,14 @@ def machine() -> dict[str, str]:
             "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
 
 
+def load() -> str:
+    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
+    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
+    with contextlib.suppress(OSError, AttributeError):
+        return f"{os.getloadavg()[0]:.2f}"
+    return "unknown"
+
+
 def mean_se(nll: np.ndarray) -> tuple[float, float]:
     return float(nll.mean()), float(nll.std(ddof=1) / math.sqrt(nll.size))
 
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
 
     m = machine()
     print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']}")  # fmt: skip
+          f"Python {m['python']} | load average {load()}")  # fmt: skip
     settings = dict(DEMO_SETTINGS)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
@@ -256,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"pythae ({name}): FAILED (traceback above)", file=sys.stderr)
 
     print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
-          f"{Xbin.shape[0]} test images, fixed binarization, K = {K}\n")  # fmt: skip
+          f"{Xbin.shape[0]} test images, fixed binarization, K = {K}; load average now {load()}\n")  # fmt: skip
     print("| model | training (wall time) | test NLL ± SE (nats) | minimal estimator, same weights | vs vaelab (paired) |")
     print("|---|---|---:|---:|---:|")
     for name, training, nll, check, per_image in rows:

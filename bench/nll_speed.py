@@ -188,6 +188,14 @@ def machine() -> dict[str, str]:
             "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
 
 
+def load() -> str:
+    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
+    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
+    with contextlib.suppress(OSError, AttributeError):
+        return f"{os.getloadavg()[0]:.2f}"
+    return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per contestant (median reported)")
@@ -199,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
     m = machine()
     print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']}")  # fmt: skip
+          f"Python {m['python']} | load average {load()}")  # fmt: skip
     X_train, Xbin = data(args.n_images)
     print(f"data: first {Xbin.shape[0]} images of mnist5k's test split, binarized once (seed {BINARIZE_SEED}); "
           f"K = {K}")  # fmt: skip
@@ -246,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             if got:
                 times[name].append(got[0])
                 results[name] = got[1]
-                print(f"  repeat {r + 1}: {name:<34} {got[0]:7.2f} s")
+                print(f"  repeat {r + 1}: {name:<34} {got[0]:7.2f} s  (load average {load()})")
 
     # The estimates: same weights, same images, so they differ only by Monte Carlo noise.
     print("\nmean NLL over the images (nats), Monte Carlo standard error of that mean:")
@@ -278,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     pyt = med.get("pythae get_nll")
     n_img = Xbin.shape[0]
     print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
-          f"median of {args.repeats}, {n_img} images x K={K}\n")  # fmt: skip
+          f"median of {args.repeats}, {n_img} images x K={K}; load average now {load()}\n")  # fmt: skip
     print("| estimator | median s | best s | ms / image (median) | vs minimal (median) | pythae / this | NLL (nats) |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in contestants:

@@ -123,3 +123,16 @@ def test_peak_memory_stays_flat_as_the_file_grows(run, tmp_path):
     results_growth = (4_000_000 - 800_000) * 40 / 2**20  # MB
     data_growth = (4_000_000 - 800_000) * 256 / 2**20
     assert peaks[1] - peaks[0] < results_growth + 0.1 * data_growth, (peaks, results_growth, data_growth)
+
+
+def test_inspect_writes_the_diagnostics_block_and_figures(run, capsys):
+    assert main(["inspect", str(run / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "findings:" in printed and "I(x;z)" in printed
+    block = json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]
+    for key in ("per_dimension", "active_units", "collapse", "surgery", "aggregate", "head_lint", "findings"):
+        assert key in block
+    assert block["data"] == "test" and block["n_examples"] == 30
+    for name in ("kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior"):
+        assert (run / "run" / "figures" / f"{name}.png").is_file()
+    assert main(["inspect", str(run / "nothing-here")]) == 2

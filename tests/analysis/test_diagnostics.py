@@ -1,0 +1,164 @@
+"""Latent diagnostics on constructed cases with known answers."""
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import vaelab
+from vaelab.analysis.diagnostics import diagnose
+from vaelab.errors import DataError
+
+
+class MaskedDecoder(nn.Module):
+    """A decoder that cannot see latent dimensions ``hidden_dims``: it multiplies them by 0."""
+
+    def __init__(self, latent_dim, hidden_dims, n_out):
+        super().__init__()
+        mask = torch.ones(latent_dim)
+        mask[list(hidden_dims)] = 0
+        self.register_buffer("mask", mask)
+        self.net = nn.Sequential(nn.Linear(latent_dim, 64), nn.ReLU(), nn.Linear(64, n_out))
+
+    def forward(self, z):
+        return self.net(z * self.mask)
+
+
+class Abs(nn.Module):  # a custom activation the structural lint does not know
+    def forward(self, x):
+        return x.abs()
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    X, y = digits
+    model = vaelab.VAE(latent_dim=6, hidden=[64], epochs=25, batch_size=32, device="cpu", warmup_epochs=5).fit(X)
+    return model, X, y
+
+
+def findings(d):
+    return {f.key: f for f in d.findings}
+
+
+def test_dimensions_the_decoder_ignores_are_found_inactive(digits):
+    X, _ = digits
+    torch.manual_seed(0)  # the user's own modules start from the global RNG
+    encoder = nn.Sequential(nn.Linear(64, 64), nn.ReLU())
+    model = vaelab.VAE(latent_dim=6, epochs=25, batch_size=32, device="cpu", encoder=encoder,
+                       decoder=MaskedDecoder(6, (1, 4), 64)).fit(X)  # fmt: skip
+    d = diagnose(model, X)
+    assert d.collapse["inactive_dimensions"] == [1, 4]
+    kl = np.asarray(d.per_dim["kl"])
+    assert kl[[1, 4]].max() < 0.01 < kl[[0, 2, 3, 5]].min()
+    assert "inactive_dimensions" in findings(d)
+    assert not d.collapse["collapsed"]
+
+
+def test_relu_on_the_heads_is_linted_structurally_and_empirically(trained):
+    model, X, _ = trained
+    bad = copy.deepcopy(model)
+    m = bad.module_
+    m.mu_head = nn.Sequential(m.mu_head, nn.ReLU())
+    m.logvar_head = nn.Sequential(m.logvar_head, nn.ReLU())
+    d = diagnose(bad, X)
+    lint = d.lint
+    assert lint["structural"] == {"mu_head": "ReLU", "logvar_head": "ReLU"}
+    assert lint["codes_in_one_orthant"] and lint["variances_at_least_one"]
+    f = findings(d)["head_lint"]
+    assert f.severity == "problem" and "linear" in f.advice and d.findings[0].key == "head_lint"
+    # A healthy model raises no lint.
+    assert "head_lint" not in findings(diagnose(model, X))
+
+
+def test_a_custom_non_negative_head_is_caught_from_the_outputs(trained):
+    model, X, _ = trained
+    bad = copy.deepcopy(model)
+    bad.module_.mu_head = nn.Sequential(bad.module_.mu_head, Abs())
+    d = diagnose(bad, X)
+    assert d.lint["structural"] == {} and d.lint["codes_in_one_orthant"]
+    assert "one orthant" in findings(d)["head_lint"].detail
+
+
+def test_a_decoder_that_ignores_z_is_posterior_collapse(trained):
+    model, X, _ = trained
+    collapsed = copy.deepcopy(model)
+    first = collapsed.module_.decoder[0]
+    with torch.no_grad():
+        first.weight.zero_()  # the decoder's output no longer depends on z
+    d = diagnose(collapsed, X)
+    assert d.collapse["collapsed"] and abs(d.collapse["gap"]) < 1e-4
+    assert d.findings[0].key == "posterior_collapse" and d.findings[0].severity == "problem"
+    healthy = diagnose(model, X)
+    c = healthy.collapse
+    assert not c["collapsed"] and c["gap"] > 4 * c["gap_stderr"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_elbo_surgery_identity_holds_within_its_standard_error(trained, seed):
+    model, X, _ = trained
+    s = diagnose(model, X[:150], seed=seed).surgery
+    assert abs(s["residual"]) < 2.5 * s["residual_stderr"]
+    assert s["mutual_information"] <= s["log_n"] + 1e-9
+    assert s["avg_kl"] == pytest.approx(s["mutual_information"] + s["kl_aggregate_prior"] + s["residual"])
+
+
+def test_surgery_with_a_mixture_prior_uses_independent_draws(digits):
+    X, _ = digits
+    model = vaelab.VAE(latent_dim=3, hidden=[32], prior="mog", n_components=4, epochs=5, device="cpu").fit(X)
+    s = diagnose(model, X).surgery
+    assert not s["avg_kl_exact"] and s["residual_stderr"] > 0
+    assert abs(s["residual"]) < 3 * s["residual_stderr"] + 1e-9
+
+
+def test_per_dimension_kl_sums_to_the_average_kl_for_a_factorised_prior(trained):
+    model, X, _ = trained
+    d = diagnose(model, X)
+    assert sum(d.per_dim["kl"]) == pytest.approx(d.surgery["avg_kl"], rel=1e-9)
+    assert d.order == sorted(range(6), key=lambda i: -d.per_dim["kl"][i])
+
+
+def _gaussian_codes_model(shift: float):
+    """A linear encoder whose codes have aggregate posterior N(shift, I) exactly in the limit:
+    mu ~ N(shift, (1 - s^2) I) and sd s."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 2)).astype(np.float32)
+    model = vaelab.VAE(latent_dim=2, hidden=[], likelihood="gaussian", epochs=1, device="cpu").fit(X)
+    s = 0.3
+    with torch.no_grad():
+        model.module_.mu_head.weight.copy_(torch.eye(2) * math.sqrt(1 - s**2))
+        model.module_.mu_head.bias.fill_(shift)
+        model.module_.logvar_head.weight.zero_()
+        model.module_.logvar_head.bias.fill_(math.log(s**2))
+    return model, X
+
+
+def test_prior_hole_mass_is_small_when_the_codes_cover_the_prior_and_large_when_they_do_not():
+    model, X = _gaussian_codes_model(shift=0.0)
+    covered = diagnose(model, X).aggregate
+    # Prior draws look like real codes: about the 1% that real codes have by construction.
+    assert covered["prior_hole_mass"] == pytest.approx(0.01, abs=0.01)
+    model, X = _gaussian_codes_model(shift=3.0)
+    assert diagnose(model, X).aggregate["prior_hole_mass"] > 0.5
+
+
+def test_labels_give_class_occupancy_and_clustering_and_everything_serialises(trained):
+    model, X, y = trained
+    d = diagnose(model, X, y)
+    assert set(d.classes) == {str(c) for c in range(10)}
+    assert all(c["kl_to_prior"] > 0 for c in d.classes.values())
+    assert 0 < d.clustering["kmeans"]["nmi"] <= 1 and "ari" in d.clustering["gmm"]
+    json.dumps(d.to_dict(), allow_nan=True)
+    assert set(d.figures()) == {"kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior"}
+    unlabelled = diagnose(model, X)
+    assert unlabelled.classes is None and unlabelled.clustering["kmeans"]["k"] >= 2
+
+
+def test_bad_input(trained):
+    model, X, _ = trained
+    with pytest.raises(DataError, match="at least 2 examples"):
+        diagnose(model, X[:1])
+    with pytest.raises(DataError, match="needs a fitted vaelab.VAE"):
+        diagnose(model.module_, X)

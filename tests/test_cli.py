@@ -18,11 +18,16 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-def test_python_m_vaelab_and_help_for_every_command():
-    for argv in (["--help"], ["train", "--help"], ["demo", "--help"]):
-        done = subprocess.run([sys.executable, "-m", "vaelab", *argv], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0 and "usage: vaelab" in done.stdout
-    help_text = subprocess.run([sys.executable, "-m", "vaelab", "train", "--help"], capture_output=True, text=True).stdout
+def test_python_m_vaelab_and_help_for_every_command(capsys):
+    done = subprocess.run([sys.executable, "-m", "vaelab", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage: vaelab" in done.stdout
+    for command in ("train", "score", "anomaly-eval", "inspect", "demo"):
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0 and f"usage: vaelab {command}" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = capsys.readouterr().out
     for name in SETTING_HELP:  # every VAE setting has its --option
         assert "--" + name.replace("_", "-") in help_text
 

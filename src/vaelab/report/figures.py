@@ -94,3 +94,13 @@ def write_run_figures(result) -> list[Path]:
     written.append(save_png(image_grid(samples, per, "samples: z ~ p(z), decoded to E[x|z]", rows),
                             figures / "prior_samples.png"))  # fmt: skip
     return written
+
+
+def write_sampler_grids(run_path: Path, grids: dict[str, np.ndarray]) -> list[Path]:
+    """One PNG grid of samples per sampler (image runs only)."""
+    written = []
+    for name, X in grids.items():
+        if X.ndim == 4 and len(X):
+            fig = image_grid(X, 8, f"sampler: {name} (decoder means)")
+            written.append(save_png(fig, Path(run_path) / "figures" / f"samples_{name}.png"))
+    return written

@@ -71,3 +71,18 @@ def test_sample_is_seeded_and_errors_are_one_line(run, tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and match in err[0], err
+
+
+def test_class_conditional_sampling(tmp_path, digits, capsys):
+    X, y = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8))
+    np.save(tmp_path / "y.npy", y)
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "y.npy"))
+    outs = {}
+    for label in ("3", "7"):
+        outs[label] = tmp_path / f"c{label}.npy"
+        assert main(["sample", str(tmp_path / "run"), "--n", "6", "--class", label, "--out", str(outs[label])]) == 0
+    assert not np.array_equal(np.load(outs["3"]), np.load(outs["7"]))
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "run"), "--n", "6", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "choose a class with --class" in capsys.readouterr().err

@@ -238,10 +238,14 @@ class AggregateGMMSampler(Sampler):
     """A full-covariance Gaussian mixture fitted to the training codes (posterior means).
 
     Each candidate number of components is fitted on the training codes and scored by
-    BIC on the validation codes; the lowest wins. Scoring on held-out codes guards
-    against overfitting: on its own training codes a mixture's likelihood keeps rising
-    with more components (up to one per code), and BIC's penalty alone is tuned for
-    the large-sample limit, not for a few hundred codes in 16 dimensions.
+    BIC with its likelihood term measured on the validation codes:
+    BIC_k = -2 N_train · mean log-likelihood(val) + p_k log N_train; the lowest wins.
+    The held-out likelihood guards against overfitting (on its own training codes a
+    mixture's likelihood keeps rising with more components, up to one per code), and
+    the penalty is taken at the size the mixture was fitted on. scikit-learn's
+    ``bic(val)`` would instead weigh a few hundred validation codes against a penalty of
+    ~p log N_val: measured on mnist5k's 16-D codes, that picks 1 component while the
+    held-out likelihood keeps rising to 16 (Fréchet 124 against 52 for 10 components).
 
     Parameters
     ----------
@@ -278,6 +282,7 @@ class AggregateGMMSampler(Sampler):
             raise DataError(f"Every candidate in {cands} exceeds the {train.shape[0]} training codes; pass smaller candidates.")
         # One thread (OpenMP and BLAS): small EM problems only spin against torch's threads and each
         # other (see diagnostics._clustering); measured 5x faster for 4000 16-D codes on 2 busy cores.
+        L = train.shape[1]
         with threadpool_limits(limits=1), warnings.catch_warnings():
             from sklearn.exceptions import ConvergenceWarning
             from sklearn.mixture import GaussianMixture
@@ -289,7 +294,9 @@ class AggregateGMMSampler(Sampler):
                     break  # BIC on held-out codes rose stop_after times in a row: larger k only overfits more
                 gm = GaussianMixture(k, covariance_type="full", reg_covar=self.reg_covar, n_init=self.n_init,
                                      max_iter=self.max_iter, random_state=self.seed).fit(train)  # fmt: skip
-                fits[k], self.bic_[k], self.converged_[k] = gm, float(gm.bic(val)), bool(gm.converged_)
+                n_params = k * L + k * L * (L + 1) // 2 + (k - 1)  # means, full covariances, weights
+                bic = -2 * train.shape[0] * float(gm.score(val)) + n_params * math.log(train.shape[0])
+                fits[k], self.bic_[k], self.converged_[k] = gm, bic, bool(gm.converged_)
         self.n_components_ = min(self.bic_, key=self.bic_.get)
         self.gmm_ = fits[self.n_components_]
         self.chol_ = np.linalg.cholesky(self.gmm_.covariances_)  # (K, L, L): z = m_k + C_k eps
@@ -337,7 +344,7 @@ class AggregateFlowSampler(Sampler):
     name = "aggregate-flow"
 
     def __init__(self, transforms: int = 3, hidden_features: tuple[int, ...] = (64, 64), bins: int = 8,
-                 lr: float = 3e-3, batch_size: int = 256, max_steps: int = 300, eval_every: int = 20,
+                 lr: float = 3e-3, batch_size: int = 256, max_steps: int = 1500, eval_every: int = 20,
                  patience: int = 4, seed: int = 0):  # fmt: skip
         self.transforms = transforms
         self.hidden_features = hidden_features

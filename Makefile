@@ -5,6 +5,10 @@ VENV ?= .venv
 # GPU users: make install TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124"
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning
+# threads of torch and scikit-learn starve each other (training measured 4.5x faster
+# under load with PASSIVE). Set it in the environment to override.
+export OMP_WAIT_POLICY ?= PASSIVE
 STAMP := $(VENV)/.vaelab-installed
 
 .PHONY: install demo test bench clean

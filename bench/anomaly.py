@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             try:
                 row[col] = pyod(X_train, X_in, X_out, args.epochs, prep)
-                print(f"digit {d}: PyOD VAE (preprocessing={prep}) AUROC {row[col]:.3f} ({time.perf_counter() - t1:.0f} s)")
+                print(f"digit {d}: PyOD VAE (preprocessing={prep}) AUROC {row[col]:.3f} "
+                      f"({time.perf_counter() - t1:.0f} s)")  # fmt: skip
             except Exception:
                 traceback.print_exc()
                 print(f"digit {d}: PyOD (preprocessing={prep}) FAILED (traceback above)", file=sys.stderr)
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     cols = (*SCORES, "pyod", "pyod_raw")
     fmt = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"  # noqa: E731
     print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
-          f"{args.epochs} epochs max, K = {args.n_samples}; {time.perf_counter() - started:.0f} s in all; load average now {load()}\n")  # fmt: skip
+          f"{args.epochs} epochs max, K = {args.n_samples}; {time.perf_counter() - started:.0f} s in all; "
+          f"load average now {load()}\n")  # fmt: skip
     print("| held-out digit | vaelab log_px AUROC | vaelab elbo AUROC | vaelab reconstruction AUROC "
           "| PyOD VAE AUROC | PyOD VAE AUROC, preprocessing=False |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|")

@@ -7,12 +7,26 @@ logits) copied into a minimal PyTorch model and into pythae's default MLP encode
 split (split_assignment(5000, 0.1, 0.1, seed=0)), binarized once with a fixed seed: the same
 binary tensor for everyone. K = 1000 importance samples per image.
 
+Contestants (timing covers the call, from the binary images to per-image log p(x)):
+  * vaelab: VAE.log_likelihood(X, n_samples=1000) on the array, what a user calls. The model
+    has binarize="none", so it scores the given binary images as they are (a dynamically
+    binarizing model would re-binarize them with its own seed). Default chunk_size (16,384
+    (sample, image) pairs per decoder pass), and again with chunk_size=4096.
+  * vaelab's VAEModule.log_likelihood on the tensor, 100 images per call: the estimator
+    without the facade (array checks, blocks).
+  * minimal PyTorch: the encoder once per 100 images, 100 draws per decoder pass (10,000
+    pairs), log-weights kept and reduced with logsumexp.
+  * pythae: model.get_nll(x, n_samples=1000, batch_size=100), called as is (one image at a
+    time, 10 batches of 100 copies of it, the encoder rerun on every copy, no torch.no_grad).
+Interleaved repeats after a warm-up on 10 images; medians.
+
 Targets: vaelab >= 3x faster than pythae, and <= 1.10x the minimal estimator.
 
     .venv/bin/python bench/nll_speed.py [--repeats 3] [--n-images 200] [--n-samples 1000]
 
-Prints the machine, the timings, the three NLL estimates (they must agree within a few Monte
-Carlo standard errors: same weights, same images) and a markdown table for BENCHMARKS.md.
+Prints the machine, the timings, the NLL estimates (they must agree within a few Monte Carlo
+standard errors: same weights, same images; the delta-method standard error is optimistic when
+the importance weights are heavy-tailed) and a markdown table for BENCHMARKS.md.
 Always exits 0: this is a measurement, not a test.
 """
 from __future__ import annotations
@@ -93,7 +107,8 @@ class MinimalVAE(nn.Module):
     @classmethod
     def from_vaelab(cls, vae: vaelab.VAE) -> "MinimalVAE":
         m, layers = cls(), linears(vae)
-        for dst, src in ((m.body[0], "enc"), (m.mu, "mu"), (m.logvar, "logvar"), (m.decoder[0], "dec1"), (m.decoder[2], "dec2")):
+        pairs = ((m.body[0], "enc"), (m.mu, "mu"), (m.logvar, "logvar"), (m.decoder[0], "dec1"), (m.decoder[2], "dec2"))
+        for dst, src in pairs:
             _copy(dst, layers[src])
         return m.eval()
 
@@ -131,7 +146,8 @@ def iwae_from_log_weights(log_w: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 def run_minimal(model: MinimalVAE, x: torch.Tensor, n_samples: int, batch: int = 100, chunk: int = 100):
     """Images in batches of 100, draws in chunks of 100: 10,000 (sample, image) pairs per decoder pass."""
     torch.manual_seed(SEED)
-    parts = [iwae_from_log_weights(model.log_weights(x[s : s + batch], n_samples, chunk)) for s in range(0, x.shape[0], batch)]
+    parts = [iwae_from_log_weights(model.log_weights(x[s : s + batch], n_samples, chunk))
+             for s in range(0, x.shape[0], batch)]  # fmt: skip
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

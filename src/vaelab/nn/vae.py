@@ -164,7 +164,7 @@ class VAEModule(nn.Module):
 
     @torch.no_grad()
     def log_likelihood(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1000, chunk_size: int = 16384
+        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1000, chunk_size: int = 4096
     ) -> LogLikelihood:
         """Importance-sampled log p(x) per example with K = n_samples draws from q(z|x).
 

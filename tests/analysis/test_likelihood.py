@@ -108,8 +108,11 @@ def test_bernoulli_with_a_one_dimensional_latent_matches_direct_summation(prior)
     exact = quadrature_log_px(m, x)
     out = m.log_likelihood(x, n_samples=20000)
     err = out.log_px.numpy() - exact
-    assert np.abs(err).max() < 0.05
-    assert np.abs(err / out.log_px_stderr.numpy()).mean() < 2.0
+    z = err / out.log_px_stderr.numpy()
+    # Each estimate within its own Monte Carlo error (the worst of 40 within 4.5 SE), and
+    # the errors on average of the size the standard errors say.
+    assert np.abs(z).max() < 4.5 and np.abs(err).max() < 0.1
+    assert np.abs(z).mean() < 2.0
     assert (out.elbo.numpy() < exact + 1e-6).all()
 
 

@@ -31,20 +31,18 @@ import argparse
 import contextlib
 import io
 import math
-import os
-import platform
 import sys
 import time
 import traceback
 
 import numpy as np
-import torch
 from sklearn.metrics import roc_auc_score
 
 import vaelab
 from vaelab.analysis import anomaly_eval, log_likelihood
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
+from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 SCORES = ("log_px", "elbo", "reconstruction")
@@ -88,22 +86,6 @@ def make_pyod():
         return float(roc_auc_score(truth, scores))
 
     return run_pyod
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
-            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
-
-
-def load() -> str:
-    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
-    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
-    with contextlib.suppress(OSError, AttributeError):
-        return f"{os.getloadavg()[0]:.2f}"
-    return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,8 +44,6 @@ import contextlib
 import io
 import logging
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -61,6 +59,7 @@ from vaelab.cli import DEMO_SETTINGS
 from vaelab.data.split import binarize_fixed, indices
 from vaelab.estimator import EVAL_SEED_OFFSET
 from vaelab.run import train_run
+from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0  # DEMO_SETTINGS leave the seed at vaelab's default, 0
 LOG_2PI = math.log(2 * math.pi)
@@ -169,22 +168,6 @@ def pythae_minimal(model, x: torch.Tensor, n_samples: int):
 
 
 # ------------------------------------------------------------------ harness
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
-            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
-
-
-def load() -> str:
-    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
-    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
-    with contextlib.suppress(OSError, AttributeError):
-        return f"{os.getloadavg()[0]:.2f}"
-    return "unknown"
 
 
 def mean_se(nll: np.ndarray) -> tuple[float, float]:

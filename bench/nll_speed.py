@@ -32,11 +32,8 @@ Always exits 0: this is a measurement, not a test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -50,6 +47,7 @@ from torch.nn import functional as F
 import vaelab
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import binarize_fixed, indices, split_assignment
+from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BINARIZE_SEED = 12345  # the one fixed binarization of the test images, shared by all contestants
@@ -194,22 +192,6 @@ def make_pythae(vae: vaelab.VAE):
 
 
 # ------------------------------------------------------------------ harness
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
-            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
-
-
-def load() -> str:
-    """The 1-minute load average. At the start it shows other processes (~0 on an idle machine);
-    while this script computes it counts its own threads too (~2), so well above 2 means competition."""
-    with contextlib.suppress(OSError, AttributeError):
-        return f"{os.getloadavg()[0]:.2f}"
-    return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

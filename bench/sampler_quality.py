@@ -42,9 +42,6 @@ torch.set_num_threads(1)  # measured: 20x faster under load on 2 shared cores (s
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import io  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -60,6 +57,7 @@ from vaelab.checkpoint import RunDir  # noqa: E402
 from vaelab.cli import DEMO_SETTINGS  # noqa: E402
 from vaelab.generate import _run_splits, compare_samplers, feature_space  # noqa: E402
 from vaelab.run import train_run  # noqa: E402
+from _common import load, machine, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BATCH = 100
@@ -92,10 +90,7 @@ def make_pythae():
         from pythae.trainers.training_callbacks import TrainingCallback
     except ImportError:
         return None
-    # pythae adds console handlers at INFO on import; quieten every pythae logger.
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("pythae"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_pythae()
 
     class Encoder(BaseEncoder):
         """(N, 1, 28, 28) -> 784-512-256 (ReLU) -> 16 mu, 16 logvar: vaelab's MLP body and heads."""
@@ -163,20 +158,6 @@ def make_pythae():
 
 
 # ------------------------------------------------------------------ harness
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
-            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
-
-
-def load() -> str:
-    with contextlib.suppress(OSError, AttributeError):
-        return f"{os.getloadavg()[0]:.2f}"
-    return "unknown"
 
 
 def row(model: str, sampler: str, m: dict) -> str:

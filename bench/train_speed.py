@@ -15,9 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +29,7 @@ from torch.nn import functional as F
 import vaelab
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
+from _common import machine, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BATCH = 100
@@ -108,10 +106,7 @@ def make_pythae():
         from pythae.trainers.training_callbacks import TrainingCallback
     except ImportError:
         return None
-    # pythae adds console handlers at INFO on import; quieten every pythae logger.
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("pythae"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_pythae()
 
     class Encoder(BaseEncoder):
         def __init__(self):
@@ -155,14 +150,6 @@ def make_pythae():
 
 
 # ------------------------------------------------------------------ harness
-
-
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "torch": torch.__version__,
-            "threads": str(torch.get_num_threads()), "python": platform.python_version()}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

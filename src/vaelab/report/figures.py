@@ -44,21 +44,43 @@ def training_curves(history: list[dict]) -> Figure:
     return fig
 
 
-def image_grid(images: np.ndarray, ncols: int, title: str = "", row_labels: list[str] | None = None) -> Figure:
-    """Images (N, C, H, W) in [0, 1] tiled into one picture."""
+def tile(images: np.ndarray, ncols: int, pad_value: float = 1.0) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] tiled row by row into one (rows*(H+1)-1, ncols*(W+1)-1, C) canvas;
+    NaN images leave their cell blank."""
     n, c, h, w = images.shape
     nrows = math.ceil(n / ncols)
-    canvas = np.ones((nrows * (h + 1) - 1, ncols * (w + 1) - 1, c), dtype=np.float32)
+    canvas = np.full((nrows * (h + 1) - 1, ncols * (w + 1) - 1, c), pad_value, dtype=np.float32)
     for i, img in enumerate(images):
+        if np.isnan(img).all():
+            continue
         r, k = divmod(i, ncols)
         canvas[r * (h + 1) : r * (h + 1) + h, k * (w + 1) : k * (w + 1) + w] = img.transpose(1, 2, 0)
-    fig = Figure(figsize=(ncols * 0.45 + 0.8, nrows * 0.45 + 0.5))
-    ax = fig.add_subplot()
+    return canvas
+
+
+def show_tiles(ax, images: np.ndarray, ncols: int, row_labels: list[str] | None = None,
+               col_labels: list[str] | None = None) -> None:  # fmt: skip
+    """Draw ``tile(images, ncols)`` on ax, with optional labels for rows (left) and columns (below)."""
+    _, c, h, w = images.shape
+    canvas = tile(images, ncols)
     ax.imshow(canvas.squeeze(-1) if c == 1 else canvas.clip(0, 1), cmap="gray" if c == 1 else None, vmin=0, vmax=1)
-    ax.set_xticks([])
+    nrows = math.ceil(len(images) / ncols)
+    ax.set_xticks([(w + 1) * k + w / 2 for k in range(ncols)] if col_labels else [])
+    if col_labels:
+        ax.set_xticklabels(col_labels, fontsize=7)
     ax.set_yticks([(h + 1) * r + h / 2 for r in range(nrows)] if row_labels else [])
     if row_labels:
-        ax.set_yticklabels(row_labels)
+        ax.set_yticklabels(row_labels, fontsize=8)
+    ax.tick_params(length=0)
+
+
+def image_grid(images: np.ndarray, ncols: int, title: str = "", row_labels: list[str] | None = None,
+               col_labels: list[str] | None = None) -> Figure:  # fmt: skip
+    """Images (N, C, H, W) in [0, 1] tiled into one picture."""
+    nrows = math.ceil(images.shape[0] / ncols)
+    fig = Figure(figsize=(ncols * 0.45 + 0.8, nrows * 0.45 + 0.5 + (0.3 if col_labels else 0)))
+    ax = fig.add_subplot()
+    show_tiles(ax, images, ncols, row_labels, col_labels)
     ax.set_title(title, fontsize=10)
     return fig
 

@@ -1,0 +1,530 @@
+"""Latent exploration: traversals, the E[x|z] manifold grid, interpolations, latent arithmetic.
+
+What a dimension does is shown over the *prior's* range (±3 prior SD by default): an
+informative dimension has a posterior SD far below the prior's, so moving a code by
+±2 *posterior* SD changes nothing visible.
+
+Typicality of a code z is log q(z) under the aggregate posterior q(z) = 1/N Σ_n q(z|x_n)
+of the training data, given as a percentile among the training codes' own values (their
+posterior means, each judged leave-one-out: with its own component a training code would
+always look typical). The latent space has a coordinate for anything, z_a + z_b included;
+whether that coordinate means something depends on whether it is typical.
+
+Every function takes a fitted model and arrays and returns a small result object with
+``to_dict()``; nothing here reads or writes files.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import brentq
+from scipy.special import ndtr, ndtri
+
+from vaelab.analysis.diagnostics import _log_aggregate, _marginal_kl
+from vaelab.errors import ConfigError, DataError
+from vaelab.estimator import VAE
+from vaelab.train import seeded
+
+MAX_REFERENCE_CODES = 10_000  # training codes kept for q(z); beyond this a seeded subsample
+LOW, BORDERLINE = 1.0, 5.0  # percentiles below which a result is atypical / borderline
+
+
+def _check_model(model: Any, what: str) -> VAE:
+    if not isinstance(model, VAE):
+        raise DataError(f"{what} needs a fitted vaelab.VAE (e.g. vaelab.load(run)); got {type(model).__name__}.")
+    model._check_fitted()
+    return model
+
+
+def _one_example(model: VAE, x: Any, name: str) -> np.ndarray:
+    """One example as a batch of one, in the model's input shape."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.shape == model.input_shape_ or arr.size == model.n_features_in_:
+        return arr.reshape(1, *model.input_shape_)
+    if arr.shape[:1] == (1,) and arr[0].size == model.n_features_in_:
+        return arr.reshape(1, *model.input_shape_)
+    raise DataError(f"{name} must be one example of shape {model.input_shape_}; got an array of shape {arr.shape}.")
+
+
+def _label(model: VAE, label: Any, n: int) -> np.ndarray | None:
+    """Labels to decode with: None for unconditional models; conditional ones default to their first class."""
+    if model.classes_ is None:
+        if label is not None:
+            raise DataError("A class was given, but this VAE is not conditional (fitted without labels).")
+        return None
+    name = model.classes_[0] if label is None else str(label)
+    model._label_codes(np.full(n, name), n)  # an unknown class fails here, with the known ones named
+    return np.full(n, name)
+
+
+def _decode(model: VAE, z: np.ndarray, label: Any) -> np.ndarray:
+    return model.inverse_transform(z.astype(np.float32), _label(model, label, z.shape[0]))
+
+
+# ------------------------------------------------------------------ the prior
+@dataclass
+class PriorMarginals:
+    """Per-dimension marginals of p(z): 1-D Gaussian mixtures (one component for N(0, I))."""
+
+    means: np.ndarray  # (K, L)
+    sds: np.ndarray  # (K, L)
+    weights: np.ndarray  # (K,)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.weights @ self.means
+
+    @property
+    def sd(self) -> np.ndarray:
+        second = self.weights @ (self.sds**2 + self.means**2)
+        return np.sqrt(np.maximum(second - self.mean**2, 0.0))
+
+    def ppf(self, q: np.ndarray, d: int) -> np.ndarray:
+        """Quantiles of dimension d's marginal (inverse CDF); closed form for one component."""
+        q = np.asarray(q, dtype=np.float64)
+        if np.any((q <= 0) | (q >= 1)):
+            raise ConfigError(f"Prior quantiles must lie strictly between 0 and 1; got {q.min():g} to {q.max():g}.")
+        m, s, w = self.means[:, d], self.sds[:, d], self.weights
+        if m.size == 1:
+            return m[0] + s[0] * ndtri(q)
+        # A mixture's CDF has no closed-form inverse; it is monotone, so a bracketing root finder is exact.
+        lo, hi = float((m - 12 * s).min()), float((m + 12 * s).max())
+        return np.array([brentq(lambda z, qi=qi: float(w @ ndtr((z - m) / s)) - qi, lo, hi, xtol=1e-10) for qi in q])
+
+
+def prior_marginals(model: VAE) -> PriorMarginals:
+    means, logvars, log_w = (t.detach().cpu().double() for t in _check_model(model, "prior_marginals").module_.prior.mixture())
+    return PriorMarginals(means.numpy(), torch.exp(0.5 * logvars).numpy(), torch.softmax(log_w, 0).numpy())
+
+
+# --------------------------------------------------------- per-dimension activity
+@dataclass
+class LatentActivity:
+    """Average KL(q(z_d|x) || p(z_d)) per dimension and which dimensions are active, on some data."""
+
+    kl: np.ndarray  # (L,)
+    var_mean: np.ndarray  # (L,) Var_x(E_q[z_d])
+    active: np.ndarray  # (L,) bool
+    n_examples: int
+
+    @property
+    def order(self) -> list[int]:
+        """Dimensions sorted by KL, largest first."""
+        return [int(d) for d in np.argsort(-self.kl, kind="stable")]
+
+
+def latent_activity(model: VAE, X: Any, y: Any = None, *, active_threshold: float = 0.01, n_draws: int = 8,
+                    seed: int = 0) -> LatentActivity:  # fmt: skip
+    """KL per dimension and active units (Burda et al. 2016: Var_x(E_q[z_d]) > threshold) on X."""
+    model = _check_model(model, "latent_activity")
+    x = model._eval_tensor(X)
+    codes = model._label_codes(y, x.shape[0]) if model.classes_ is not None else None
+    if x.shape[0] < 2:
+        raise DataError(f"Measuring latent activity needs at least 2 examples; got {x.shape[0]}.")
+    with seeded(seed):
+        mu, logvar = (t.double() for t in _encode_params(model, x, codes))
+        means, logvars, log_w = (t.detach().cpu().double() for t in model.module_.prior.mixture())
+        kl = _marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+    var = mu.var(0, unbiased=False).numpy()
+    return LatentActivity(kl, var, var > active_threshold, int(x.shape[0]))
+
+
+def _encode_params(model: VAE, x: torch.Tensor, codes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    out = model._batched(lambda xb, yb: torch.stack(model.module_.encode_params(xb, yb), 1), x, codes)  # (N, 2, L)
+    return out[:, 0], out[:, 1]
+
+
+# ------------------------------------------------------- the aggregate posterior
+class AggregatePosterior:
+    """q(z) = 1/N Σ_n q(z|x_n) over training inputs, and the training codes' typicality.
+
+    ``reference`` holds log q(μ_n) for each training code μ_n = E_q[z|x_n], leave-one-out;
+    :meth:`percentile` places any code among them (0: less typical than every training code).
+    """
+
+    def __init__(self, mu: torch.Tensor, logvar: torch.Tensor):
+        if mu.shape[0] < 2:
+            raise DataError(f"The aggregate posterior needs at least 2 training codes; got {mu.shape[0]}.")
+        self.mu, self.logvar = mu.double(), logvar.double()
+        owner = torch.arange(mu.shape[0])
+        self.reference = np.sort(_log_aggregate(self.mu, self.mu, self.logvar, owner=owner).numpy())
+
+    @classmethod
+    def fit(cls, model: VAE, X: Any, y: Any = None, *, max_codes: int = MAX_REFERENCE_CODES, seed: int = 0) -> "AggregatePosterior":
+        model = _check_model(model, "AggregatePosterior.fit")
+        n = len(X)
+        keep = np.sort(np.random.default_rng(seed).choice(n, max_codes, replace=False)) if n > max_codes else None
+        if keep is not None:  # q(z) is a mean over inputs: a random subsample estimates it without bias
+            X, y = X[keep], (None if y is None else np.asarray(y)[keep])
+        x = model._examples(X)
+        codes = model._label_codes(y, x.shape[0]) if model.classes_ is not None else None
+        return cls(*_encode_params(model, x, codes))
+
+    @property
+    def n_codes(self) -> int:
+        return int(self.mu.shape[0])
+
+    def log_prob(self, z: np.ndarray) -> np.ndarray:
+        z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float64)))
+        if z.shape[1] != self.mu.shape[1]:
+            raise DataError(f"Codes must have {self.mu.shape[1]} dimensions; got {z.shape[1]}.")
+        return _log_aggregate(z, self.mu, self.logvar).numpy()
+
+    def percentile(self, z: np.ndarray) -> np.ndarray:
+        """Share of training codes (in %) whose log q is at or below each code's."""
+        return _percentile(self.reference, self.log_prob(z))
+
+
+def _percentile(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return 100.0 * np.searchsorted(sorted_reference, np.asarray(values), side="right") / sorted_reference.size
+
+
+# ------------------------------------------------------------------ traversals
+@dataclass
+class Traversal:
+    """Decoded codes with one dimension varied at a time over the prior's range."""
+
+    dims: list[int]
+    kl: list[float | None]  # average KL of each shown dimension (None without data)
+    active: list[bool | None]
+    offsets: np.ndarray  # (S,) in prior SDs
+    values: np.ndarray  # (n_dims, S) the code values of the varied dimension
+    reference: np.ndarray  # (L,) the code the other dimensions keep
+    centred: bool  # around a given input's code (True) or the prior's mean
+    decoded: np.ndarray = field(repr=False)  # (n_dims, S, *input_shape)
+    chosen_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dims": self.dims, "kl": self.kl, "active": self.active, "span_sd": float(np.abs(self.offsets).max()),
+            "steps": int(self.offsets.size), "centred": self.centred, "chosen_by": self.chosen_by,
+            "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
+        }  # fmt: skip
+
+
+def _check_span(span: float, steps: int) -> None:
+    if not (isinstance(span, (int, float)) and math.isfinite(span) and span > 0):
+        raise ConfigError(f"span must be a positive number of prior SDs (e.g. 3); got {span!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ConfigError(f"steps must be an integer of at least 2; got {steps!r}.")
+
+
+def _check_dims(dims: Any, L: int) -> list[int]:
+    out = [int(d) for d in dims]
+    bad = [d for d in out if not 0 <= d < L]
+    if bad or not out:
+        raise ConfigError(f"Latent dimensions must lie in 0..{L - 1}; got {list(dims)}.")
+    return out
+
+
+def traverse(
+    model: VAE,
+    X: Any = None,
+    y: Any = None,
+    *,
+    dims: Any = None,
+    span: float = 3.0,
+    steps: int = 11,
+    reference: Any = None,
+    reference_label: Any = None,
+    label: Any = None,
+    activity: LatentActivity | None = None,
+) -> Traversal:
+    """Vary one latent dimension at a time over ±``span`` prior SDs and decode E[x|z].
+
+    dims : the dimensions to show; by default the active ones on X (all of them if none is
+        active), sorted by average KL, largest first. Without X: every dimension in order.
+    reference : one input; its code is the centre (``centred``) and holds the other
+        dimensions. By default the prior's mean does.
+    label : the class to decode with (conditional models; default: the reference's label or
+        the first class).
+    """
+    model = _check_model(model, "traverse")
+    _check_span(span, steps)
+    L = model.module_.latent_dim
+    if activity is None and X is not None:
+        activity = latent_activity(model, X, y)
+    if dims is not None:
+        dims, chosen = _check_dims(dims, L), "given"
+    elif activity is None:
+        dims, chosen = list(range(L)), "all dimensions (no data to rank them by)"
+    else:
+        active = [d for d in activity.order if activity.active[d]]
+        dims, chosen = (active, "active dimensions, by KL") if active else (activity.order, "all dimensions by KL (none is active)")
+    marg = prior_marginals(model)
+    if reference is None:
+        centre, centred = marg.mean.copy(), False
+    else:
+        x = _one_example(model, reference, "reference")
+        centre = model.transform(x, _label(model, reference_label, 1))[0].astype(np.float64)
+        centred = True
+    offsets = np.linspace(-span, span, steps)
+    values = centre[dims, None] + offsets[None, :] * marg.sd[dims, None]  # (n_dims, S)
+    z = np.repeat(centre[None, :], len(dims) * steps, axis=0).reshape(len(dims), steps, L)
+    for i, d in enumerate(dims):
+        z[i, :, d] = values[i]
+    decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
+    kl = [None if activity is None else float(activity.kl[d]) for d in dims]
+    act = [None if activity is None else bool(activity.active[d]) for d in dims]
+    return Traversal(dims, kl, act, offsets, values, centre, centred,
+                     decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen)  # fmt: skip
+
+
+# ------------------------------------------------------------- manifold grid
+@dataclass
+class ManifoldGrid:
+    """E[x|z] over a grid of two latent dimensions spaced by the prior's quantiles."""
+
+    dims: tuple[int, int]  # (horizontal, vertical)
+    quantiles: np.ndarray  # (n,)
+    values: np.ndarray  # (2, n) code values along each axis
+    reference: np.ndarray  # (L,) the other dimensions' values
+    decoded: np.ndarray = field(repr=False)  # (n rows, n cols, *input_shape); row 0 is the top (largest vertical value)
+    chosen_by: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dims": list(self.dims), "n": int(self.quantiles.size), "quantiles": self.quantiles.round(4).tolist(),
+                "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
+                "chosen_by": self.chosen_by}  # fmt: skip
+
+
+def manifold_grid(
+    model: VAE,
+    X: Any = None,
+    y: Any = None,
+    *,
+    dims: Any = None,
+    n: int = 15,
+    reference: Any = None,
+    reference_label: Any = None,
+    label: Any = None,
+    activity: LatentActivity | None = None,
+) -> ManifoldGrid:
+    """Decode E[x|z] on an n x n grid over two latent dimensions at the prior's quantiles
+    (i + 0.5)/n, the inverse-CDF spacing of Kingma & Welling (2014, fig. 4): each cell
+    covers equal prior mass. The other dimensions sit at the prior's mean or at the code of
+    ``reference``. Default dimensions: the two with the largest KL on X (0 and 1 without X).
+    """
+    model = _check_model(model, "manifold_grid")
+    L = model.module_.latent_dim
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ConfigError(f"n (grid size) must be an integer of at least 2; got {n!r}.")
+    if L < 2:
+        raise ConfigError("A manifold grid needs a latent space of at least 2 dimensions; this model has 1. Use traverse.")
+    if activity is None and X is not None and dims is None and L > 2:
+        activity = latent_activity(model, X, y)
+    if dims is not None:
+        dims, chosen = _check_dims(dims, L), "given"
+        if len(dims) != 2 or dims[0] == dims[1]:
+            raise ConfigError(f"A manifold grid needs two different dimensions; got {dims}.")
+    elif L == 2 or activity is None:
+        dims, chosen = [0, 1], "the only two" if L == 2 else "the first two (no data to rank them by)"
+    else:
+        dims, chosen = activity.order[:2], "the two with the largest KL"
+    marg = prior_marginals(model)
+    if reference is None:
+        centre = marg.mean.copy()
+    else:
+        x = _one_example(model, reference, "reference")
+        centre = model.transform(x, _label(model, reference_label, 1))[0].astype(np.float64)
+    q = (np.arange(n) + 0.5) / n
+    h, v = marg.ppf(q, dims[0]), marg.ppf(q, dims[1])
+    z = np.repeat(centre[None, :], n * n, axis=0).reshape(n, n, L)
+    z[:, :, dims[0]] = h[None, :]
+    z[:, :, dims[1]] = v[::-1, None]  # top row: the largest value, as on a plot's y axis
+    decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
+    return ManifoldGrid((dims[0], dims[1]), q, np.stack([h, v]), centre, decoded.reshape(n, n, *decoded.shape[1:]), chosen)
+
+
+# ------------------------------------------------------------- interpolation
+def slerp(z_a: np.ndarray, z_b: np.ndarray, t: np.ndarray, centre: np.ndarray | None = None) -> np.ndarray:
+    """Spherical interpolation about ``centre`` (White 2016, "Sampling generative networks"):
+    sin((1-t)Ω)/sin Ω · a + sin(tΩ)/sin Ω · b with cos Ω = a·b / (|a||b|). Under a Gaussian
+    prior typical codes lie near a sphere, which a straight line cuts through. Falls back to
+    the straight line when a and b are (anti)parallel."""
+    c = np.zeros_like(z_a) if centre is None else centre
+    a, b = z_a - c, z_b - c
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    t = np.asarray(t, dtype=np.float64)[:, None]
+    if na == 0 or nb == 0:
+        return c + (1 - t) * a + t * b
+    omega = math.acos(float(np.clip(a @ b / (na * nb), -1.0, 1.0)))
+    if math.sin(omega) < 1e-6:
+        return c + (1 - t) * a + t * b
+    return c + (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / math.sin(omega)
+
+
+@dataclass
+class Interpolation:
+    """Paths between two inputs' codes, decoded, with each point's typicality."""
+
+    t: np.ndarray  # (S,)
+    z: dict[str, np.ndarray]  # path -> (S, L)
+    log_q: dict[str, np.ndarray]  # path -> (S,) log q(z) under the aggregate posterior
+    percentile: dict[str, np.ndarray]  # path -> (S,) among the training codes
+    decoded: dict[str, np.ndarray] = field(repr=False)  # path -> (S, *input_shape)
+    endpoints: np.ndarray = field(repr=False, default=None)  # (2, *input_shape): the inputs a and b
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t": self.t.round(4).tolist(),
+            "paths": {name: {"log_q": self.log_q[name].round(3).tolist(),
+                             "percentile": self.percentile[name].round(2).tolist(),
+                             "min_percentile": float(self.percentile[name].min())}
+                      for name in self.z},
+        }  # fmt: skip
+
+
+def interpolate(
+    model: VAE,
+    x_a: Any,
+    x_b: Any,
+    *,
+    aggregate: AggregatePosterior,
+    steps: int = 10,
+    y_a: Any = None,
+    y_b: Any = None,
+    label: Any = None,
+) -> Interpolation:
+    """Linear and spherical paths between E_q[z|a] and E_q[z|b], decoded to E[x|z], with
+    log q(z) of every point and its percentile among the training codes."""
+    model = _check_model(model, "interpolate")
+    _check_span(1.0, steps)
+    if not isinstance(aggregate, AggregatePosterior):
+        raise ConfigError("aggregate must be an AggregatePosterior (AggregatePosterior.fit(model, X_train)).")
+    za, zb = _codes(model, [(x_a, y_a, "a"), (x_b, y_b, "b")])
+    t = np.linspace(0.0, 1.0, steps)
+    paths = {"linear": (1 - t)[:, None] * za + t[:, None] * zb,
+             "spherical": slerp(za, zb, t, prior_marginals(model).mean)}  # fmt: skip
+    dec_label = label if label is not None else y_a
+    decoded = {k: _decode(model, z, dec_label) for k, z in paths.items()}
+    log_q = {k: aggregate.log_prob(z) for k, z in paths.items()}
+    pct = {k: _percentile(aggregate.reference, v) for k, v in log_q.items()}
+    ends = np.concatenate([_one_example(model, x_a, "a"), _one_example(model, x_b, "b")])
+    return Interpolation(t, paths, log_q, pct, decoded, ends)
+
+
+def _codes(model: VAE, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
+    out = []
+    for x, y, name in items:
+        x = _one_example(model, x, name)
+        lab = None if model.classes_ is None else _label(model, y, 1)
+        out.append(model.transform(x, lab)[0].astype(np.float64))
+    return out
+
+
+# ------------------------------------------------------------ latent arithmetic
+@dataclass
+class ArithmeticResult:
+    name: str  # e.g. "z_a + z_b", "a + b (data space)"
+    space: str  # latent | data | input
+    z: np.ndarray  # (L,) the code
+    image: np.ndarray = field(repr=False)  # what the code decodes to, E[x|z]
+    scored: np.ndarray = field(repr=False)  # the example whose log p(x) is given
+    scored_what: str = ""  # "decoded" (E[x|z]) or "input" (the data-space example itself)
+    latent_percentile: float = math.nan
+    log_q: float = math.nan
+    log_px: float = math.nan
+    log_px_stderr: float = math.nan
+    log_px_percentile: float = math.nan
+    verdict: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "space": self.space, "log_q": self.log_q, "latent_percentile": self.latent_percentile,
+                "log_px": self.log_px, "log_px_stderr": self.log_px_stderr, "log_px_percentile": self.log_px_percentile,
+                "scored": self.scored_what, "verdict": self.verdict}  # fmt: skip
+
+
+@dataclass
+class Arithmetic:
+    results: list[ArithmeticResult]
+    data_range: tuple[float, float]
+    n_samples: int
+    n_reference: int  # test examples the log p(x) percentiles are taken among
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data_range": list(self.data_range), "n_samples": self.n_samples, "n_reference": self.n_reference,
+                "results": [r.to_dict() for r in self.results]}  # fmt: skip
+
+
+def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "decoded") -> str:
+    """A plain-language reading of a result's two typicality percentiles."""
+    what = "the decoded image" if scored == "decoded" else "this input"
+    lat = (f"its code is less typical than {100 - latent_percentile:.1f}% of the training codes "
+           f"(log q(z) percentile {latent_percentile:.1f})")  # fmt: skip
+    lik = f"log p(x) of {what} is at percentile {log_px_percentile:.1f} of the test split"
+    if latent_percentile < LOW and log_px_percentile < LOW:
+        return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
+                "coordinate here, but it does not stand for anything like the data.")  # fmt: skip
+    if latent_percentile < LOW:
+        return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+                f"extrapolation; {lik}.")  # fmt: skip
+    if log_px_percentile < LOW:
+        return (f"Typical code, unlikely example: {lik}, below almost all test data, although its code "
+                f"is typical (percentile {latent_percentile:.1f}). The encoder maps it into the data's region; the "
+                "example itself is not like the data.")  # fmt: skip
+    if latent_percentile < BORDERLINE or log_px_percentile < BORDERLINE:
+        return (f"Borderline: its code is at percentile {latent_percentile:.1f} of the training codes and {lik}; "
+                "it lies at the edge of what the model has seen.")  # fmt: skip
+    return (f"Sensible: its code is typical (percentile {latent_percentile:.1f} of the training codes) and {lik}; "
+            "the model treats it like real data.")  # fmt: skip
+
+
+def arithmetic(
+    model: VAE,
+    x_a: Any,
+    x_b: Any,
+    *,
+    aggregate: AggregatePosterior,
+    reference_log_px: np.ndarray,
+    data_range: tuple[float, float],
+    n_samples: int = 200,
+    y_a: Any = None,
+    y_b: Any = None,
+    seed: int = 0,
+) -> Arithmetic:
+    """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``).
+
+    Each result gets log q(z) of its code as a percentile among the training codes, and
+    log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
+    (the test split's log p(x) at the same K). For latent results the decoded image is
+    scored; for data-space results the clipped input a ± b itself. a and b are included as
+    anchors.
+    """
+    model = _check_model(model, "arithmetic")
+    ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
+    if ref.size < 2:
+        raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")
+    lo, hi = (float(v) for v in data_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
+    a, b = _one_example(model, x_a, "a"), _one_example(model, x_b, "b")
+    za, zb = _codes(model, [(a, y_a, "a"), (b, y_b, "b")])
+    lab = None if model.classes_ is None else _label(model, y_a, 1)
+    rows: list[ArithmeticResult] = []
+    for name, x in (("a", a), ("b", b)):
+        z = model.transform(x, lab)[0].astype(np.float64)
+        rows.append(ArithmeticResult(name, "input", z, _decode(model, z[None], y_a)[0], x[0], "input"))
+    for sign, op in ((1.0, "+"), (-1.0, "−")):
+        z = za + sign * zb
+        img = _decode(model, z[None], y_a)[0]
+        rows.append(ArithmeticResult(f"z_a {op} z_b", "latent", z, img, img, "decoded"))
+    for sign, op in ((1.0, "+"), (-1.0, "−")):
+        x = np.clip(a + sign * b, lo, hi).astype(np.float32)
+        z = model.transform(x, lab)[0].astype(np.float64)
+        rows.append(ArithmeticResult(f"a {op} b (data space)", "data", z, _decode(model, z[None], y_a)[0], x[0], "input"))
+    Z = np.stack([r.z for r in rows])
+    log_q = aggregate.log_prob(Z)
+    lat_pct = _percentile(aggregate.reference, log_q)
+    scored = np.stack([r.scored for r in rows])
+    lik = model.log_likelihood(scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
+    px_pct = _percentile(ref, lik.log_px)
+    for i, r in enumerate(rows):
+        r.log_q, r.latent_percentile = float(log_q[i]), float(lat_pct[i])
+        r.log_px, r.log_px_stderr, r.log_px_percentile = float(lik.log_px[i]), float(lik.log_px_stderr[i]), float(px_pct[i])
+        r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what)
+    return Arithmetic(rows, (lo, hi), int(n_samples), int(ref.size))

@@ -1,0 +1,292 @@
+"""``vaelab report RUN`` → ``RUN/report.html``: one self-contained page of everything measured.
+
+The report only assembles: it reads ``config.json``, ``split.npy``, ``metrics.json`` and
+the PNGs in ``figures/`` and lays them out with a jinja2 template (autoescaped). Images
+are embedded as base64 data URIs and the page has no script and no external resource,
+so it opens offline, from a mail attachment, or with JavaScript off. A section whose
+analysis has not run says so, with the command that fills it.
+"""
+from __future__ import annotations
+
+import base64
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from vaelab import __version__
+from vaelab.checkpoint import RunDir, atomic_write
+from vaelab.data.split import SPLITS
+from vaelab.errors import RunError
+
+REPORT = "report.html"
+# (id, title): the report's sections, in order. Tests and the browser check read this list.
+SECTIONS = (
+    ("data", "Data and split"),
+    ("training", "Training"),
+    ("reconstructions", "Reconstructions"),
+    ("likelihood", "Likelihood and anomaly detection"),
+    ("diagnostics", "Latent-space diagnostics"),
+    ("samplers", "Samplers: where to draw z from"),
+    ("traversals", "Traversals: what each dimension does"),
+    ("grid", "Manifold grid"),
+    ("interpolation", "Interpolation"),
+    ("arithmetic", "Latent arithmetic"),
+)
+SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
+                   ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return f"{float(value):.{digits}f}"
+
+
+def _pm(value: Any, se: Any, digits: int = 2) -> str:
+    return _num(value, digits) if se is None else f"{_num(value, digits)} ± {_num(se, digits)}"
+
+
+class _Section:
+    def __init__(self, key: str, title: str):
+        self.id, self.title = key, title
+        self.missing: str | None = None  # the command that fills a section whose analysis has not run
+        self.paragraphs: list[str] = []
+        self.facts: list[tuple[str, str]] = []  # (label, value)
+        # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
+        self.tables: list[dict[str, Any]] = []
+        self.findings: list[dict[str, Any]] = []
+        self.images: list[dict[str, str]] = []  # {"src", "alt", "caption"}
+
+
+class _Assembler:
+    def __init__(self, run: RunDir):
+        self.run = run
+        self.config = run.read_config()
+        self.metrics = run.read_metrics()
+        self.figures = run.path / "figures"
+
+    def image(self, section: _Section, name: str, caption: str) -> bool:
+        path = self.figures / name
+        if not path.is_file():
+            return False
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        section.images.append({"src": f"data:image/png;base64,{data}", "alt": caption, "caption": caption})
+        return True
+
+    # ----------------------------------------------------------- sections
+    def data(self, s: _Section) -> None:
+        m, d = self.config.model, self.config.data
+        shape = "×".join(str(v) for v in m.input_shape)
+        if d is None or d.source == "array":
+            s.paragraphs.append("This model was saved from Python (VAE.save): it has no data source or split of its own.")
+            s.facts.append(("input shape", shape))
+        else:
+            s.facts += [("source", d.source), ("examples", _num(d.n_examples)), ("example shape", shape),
+                        ("classes", ", ".join(d.classes) if d.classes else "none (unlabelled)")]  # fmt: skip
+            try:
+                codes = self.run.read_split(d.n_examples)
+                sizes = {name: int((codes == i).sum()) for i, name in enumerate(SPLITS)}
+                s.tables.append({"caption": "seeded split, stored in split.npy", "header": ["split", "examples", "share"],
+                                 "rows": [[k, _num(v), f"{100 * v / max(1, d.n_examples):.0f}%"] for k, v in sizes.items()]})  # fmt: skip
+            except RunError as err:
+                s.paragraphs.append(f"The split could not be read: {err}")
+        t = self.config.train
+        hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
+        s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
+            ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
+            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", m.prior + (f" ({m.n_components} components)" if m.prior != "normal" else "")],
+            ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
+            ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"], ["binarization", t.binarize], ["seed", t.seed],
+        ]})  # fmt: skip
+
+    def training(self, s: _Section) -> None:
+        tr, test = self.metrics.get("training"), self.metrics.get("test")
+        if not tr:
+            s.missing = f"vaelab train DATA --out {self.run.path}"
+            return
+        s.facts += [("epochs", f"{tr.get('epochs_run')} (best {tr.get('best_epoch')}"
+                               f"{', stopped early' if tr.get('stopped_early') else ''})"),
+                    ("training time", f"{_num(tr.get('seconds'), 1)} s")]  # fmt: skip
+        if test:
+            s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"),
+                        ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
+                        ("bits/dim (bound)", f"≤ {_num(test['bits_per_dim_bound'], 4)}")]  # fmt: skip
+        self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation).")
+
+    def reconstructions(self, s: _Section) -> None:
+        if not self.image(s, "reconstructions.png", "Test images (top) and their reconstructions E[x|z] (bottom)."):
+            s.missing = "reconstructions are drawn for image data by vaelab train; this run has none"
+            return
+        s.paragraphs.append("Each test image is encoded to its posterior mean and decoded to E[x|z].")
+
+    def likelihood(self, s: _Section) -> None:
+        lik, anomaly = self.metrics.get("likelihood"), self.metrics.get("anomaly")
+        if not lik and not anomaly:
+            s.missing = f"vaelab score {self.run.path}"
+            return
+        if lik:
+            gap = -lik["elbo"] - lik["test_nll"]
+            s.facts += [("test NLL", f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats "
+                                     f"({_num(lik['bits_per_dim'], 4)} bits/dim)"),
+                        ("importance samples K", _num(lik["n_samples"])),
+                        ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
+                        ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
+            s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
+                                "± is the standard error over test examples. A likelihood is a poor detector of some "
+                                "outliers: deep generative models can give unfamiliar data higher likelihood than their "
+                                "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
+        else:
+            s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
+        if anomaly:
+            s.tables.append({
+                "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
+                           f"({anomaly['n_outliers']}); outliers are the positive class",
+                "header": ["score", "AUROC", "AUPRC"],
+                "rows": [[k, _num(v["auroc"], 3), _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
+            })  # fmt: skip
+        else:
+            s.paragraphs.append(f"No anomaly evaluation yet: vaelab anomaly-eval {self.run.path} --outliers DATA "
+                                "gives AUROC and AUPRC of each score against known outliers.")  # fmt: skip
+
+    def diagnostics(self, s: _Section) -> None:
+        d = self.metrics.get("diagnostics")
+        if not d:
+            s.missing = f"vaelab inspect {self.run.path}"
+            return
+        su, ag = d["surgery"], d["aggregate"]
+        s.facts += [
+            ("examples", f"{_num(d['n_examples'])} ({d.get('data', 'test')})"),
+            ("active dimensions", f"{d['active_units']} of {len(d['order_by_kl'])}"),
+            ("ELBO surgery", f"average KL {_num(su['avg_kl'])} = I(x;z) {_num(su['mutual_information'])} + "
+                             f"KL(q(z)‖p(z)) {_num(su['kl_aggregate_prior'])} (residual {_pm(su['residual'], su.get('residual_stderr'), 3)})"),
+            ("prior-hole mass", _pm(ag["prior_hole_mass"], ag.get("prior_hole_mass_stderr"), 3)),
+            ("total correlation", f"{_pm(ag['total_correlation'], ag.get('total_correlation_stderr'))} nats"),
+        ]  # fmt: skip
+        s.findings = d.get("findings", [])
+        for name, caption in (("kl_per_dimension.png", "KL and activity per latent dimension."),
+                              ("posterior_sd.png", "Posterior SDs against the prior SD, per dimension."),
+                              ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),
+                              ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension.")):  # fmt: skip
+            self.image(s, name, caption)
+
+    def samplers(self, s: _Section) -> None:
+        block = self.metrics.get("samplers")
+        if not block:
+            s.missing = f"vaelab compare-samplers {self.run.path}"
+            self.image(s, "prior_samples.png", "Samples from the prior, decoded to E[x|z] (drawn at training).")
+            return
+        summary = block.get("_summary", {})
+        names = [k for k in block if not k.startswith("_")]
+        s.paragraphs.append(summary.get("verdict", ""))
+        s.tables.append({
+            "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
+                       f"in the features of a {summary.get('features')}"
+                       + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else ""),
+            "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
+            "rows": [[n, *(_num(block[n].get(k), dig) for k, _, dig in SAMPLER_COLUMNS),
+                      _num(block[n].get("classes", {}).get("total_variation"), 3),
+                      _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
+        })  # fmt: skip
+        for n in names:
+            self.image(s, f"samples_{n}.png", f"Samples from {n}, decoded to E[x|z].")
+
+    def _explore(self, s: _Section, key: str, command: str) -> dict | None:
+        entry = self.metrics.get("explore", {}).get(key)
+        if not entry:
+            s.missing = f"vaelab explore {self.run.path} {command}"
+            return None
+        return entry
+
+    def traversals(self, s: _Section) -> None:
+        e = self._explore(s, "traverse", "traverse")
+        if e is None:
+            return
+        around = f"the code of {e['centre']}" if e.get("centre") else "the prior's mean"
+        s.paragraphs.append(
+            f"Each row varies one latent dimension over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
+            f"others fixed ({e.get('chosen_by', '')}). The prior's range, not the posterior's: an informative "
+            "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
+        self.image(s, Path(e["figure"]).name, "Latent traversals, decoded to E[x|z].")
+
+    def grid(self, s: _Section) -> None:
+        e = self._explore(s, "grid", "grid")
+        if e is None:
+            return
+        s.paragraphs.append(
+            f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
+            "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014); the other "
+            "dimensions stay at " + (f"the code of {e['centre']}." if e.get("centre") else "the prior's mean."))  # fmt: skip
+        self.image(s, Path(e["figure"]).name, "Manifold grid of E[x|z].")
+
+    def interpolation(self, s: _Section) -> None:
+        e = self._explore(s, "interpolate", "interpolate A B")
+        if e is None:
+            return
+        lows = {k: v["min_percentile"] for k, v in e["paths"].items()}
+        names = f"{e['a']}" + (f" (class {e['label_a']})" if e.get("label_a") else "") + f" and {e['b']}" + \
+            (f" (class {e['label_b']})" if e.get("label_b") else "")  # fmt: skip
+        s.paragraphs.append(
+            f"Straight-line and spherical paths between the codes of {names}. Below the images, each point's "
+            "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
+            "dipping below the 1st percentile crosses a region the decoder never trained on.")  # fmt: skip
+        s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
+                         "rows": [[k, _num(v, 1)] for k, v in lows.items()]})  # fmt: skip
+        self.image(s, Path(e["figure"]).name, "Interpolation between two inputs, with typicality along the path.")
+
+    def arithmetic(self, s: _Section) -> None:
+        e = self._explore(s, "arithmetic", "arithmetic A B")
+        if e is None:
+            return
+        s.paragraphs.append(
+            f"a = {e['a']}, b = {e['b']}. The latent space has a coordinate for z_a + z_b and z_a − z_b, always; "
+            "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the data's "
+            f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
+            f"is placed among the {e['n_reference']} test examples; for latent results the decoded image is scored, "
+            "for data-space results the input itself.")  # fmt: skip
+        s.tables.append({
+            "caption": "typicality of each result and what it means",
+            "header": ["result", "log q(z) percentile", "log p(x) percentile", "verdict"], "left": (0, 3),
+            "rows": [[r["name"], _num(r["latent_percentile"], 1), _num(r["log_px_percentile"], 1), r["verdict"]]
+                     for r in e["results"]],
+        })  # fmt: skip
+        self.image(s, Path(e["figure"]).name, "Latent and data-space arithmetic.")
+
+
+def build_sections(run_path: str | os.PathLike) -> list[_Section]:
+    asm = _Assembler(RunDir(run_path))
+    sections = []
+    for key, title in SECTIONS:
+        s = _Section(key, title)
+        getattr(asm, key)(s)
+        sections.append(s)
+    return sections
+
+
+def render(run_path: str | os.PathLike) -> str:
+    run = RunDir(run_path)
+    run.check()
+    env = Environment(loader=PackageLoader("vaelab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    template = env.get_template("report.html.j2")
+    return template.render(
+        title=f"vaelab report: {run.path.name}",
+        run=str(run.path.resolve()),
+        version=__version__,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        sections=build_sections(run_path),
+    )
+
+
+def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Write the report (default ``RUN/report.html``) atomically; returns its path."""
+    path = Path(out) if out is not None else RunDir(run_path).file(REPORT)
+    atomic_write(path, render(run_path).encode("utf-8"))
+    return path

@@ -1,0 +1,203 @@
+"""Latent exploration against known answers: prior quantiles, linear decoders, slerp, q(z), verdicts."""
+import numpy as np
+import pytest
+import torch
+from scipy.special import logsumexp, ndtr
+from scipy.stats import multivariate_normal, norm
+
+import vaelab
+from vaelab.analysis.explore import (
+    AggregatePosterior,
+    LatentActivity,
+    arithmetic,
+    interpolate,
+    latent_activity,
+    manifold_grid,
+    prior_marginals,
+    slerp,
+    traverse,
+    verdict,
+)
+from vaelab.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def linear():
+    """A VAE whose decoder mean is linear in z (no hidden layers), trained on 3-D latent-factor data."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(400, 3)) @ rng.normal(size=(3, 6)) + 0.1 * rng.normal(size=(400, 6))).astype(np.float32)
+    model = vaelab.VAE(latent_dim=3, hidden=[], likelihood="gaussian", epochs=15, batch_size=50, device="cpu").fit(X)
+    return model, X
+
+
+@pytest.fixture(scope="module")
+def mog():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    return vaelab.VAE(latent_dim=2, hidden=[8], prior="mog", n_components=3, likelihood="gaussian", epochs=2,
+                      device="cpu").fit(X)  # fmt: skip
+
+
+def _decode_mean(model, z):
+    return model.inverse_transform(np.asarray(z, dtype=np.float32))
+
+
+def test_standard_normal_marginals_and_quantiles(linear):
+    marg = prior_marginals(linear[0])
+    np.testing.assert_allclose(marg.mean, 0.0)
+    np.testing.assert_allclose(marg.sd, 1.0)
+    q = np.array([0.025, 0.5, 0.9])
+    np.testing.assert_allclose(marg.ppf(q, 1), norm.ppf(q), atol=1e-12)
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        marg.ppf(np.array([0.0, 0.5]), 0)
+
+
+def test_mixture_prior_marginals_match_the_mixture(mog):
+    marg = prior_marginals(mog)
+    z = mog.module_.prior.sample(200_000).detach().double().numpy()
+    np.testing.assert_allclose(marg.mean, z.mean(0), atol=0.02)
+    np.testing.assert_allclose(marg.sd, z.std(0), rtol=0.02)
+    q = np.array([0.05, 0.3, 0.5, 0.95])
+    for d in range(2):
+        x = marg.ppf(q, d)
+        cdf = (marg.weights[:, None] * ndtr((x[None, :] - marg.means[:, d, None]) / marg.sds[:, d, None])).sum(0)
+        np.testing.assert_allclose(cdf, q, atol=1e-8)  # the inverse of the mixture's CDF
+        np.testing.assert_allclose(np.quantile(z[:, d], q), x, atol=0.03)
+
+
+def test_traversal_varies_one_dimension_over_the_prior_range(linear):
+    model, _ = linear
+    tr = traverse(model, dims=[2, 0], span=2.0, steps=5)
+    np.testing.assert_allclose(tr.offsets, [-2, -1, 0, 1, 2])
+    np.testing.assert_allclose(tr.values, np.tile(tr.offsets, (2, 1)))  # prior mean 0, SD 1
+    assert not tr.centred and tr.dims == [2, 0]
+    z = np.zeros((5, 3))
+    z[:, 2] = tr.offsets
+    np.testing.assert_allclose(tr.decoded[0], _decode_mean(model, z), atol=1e-6)
+    # A linear decoder moves E[x|z] in equal steps: second differences vanish.
+    np.testing.assert_allclose(np.diff(tr.decoded[1], 2, axis=0), 0.0, atol=1e-5)
+
+
+def test_centred_traversal_passes_through_the_inputs_code(linear):
+    model, X = linear
+    tr = traverse(model, dims=[1], span=3.0, steps=7, reference=X[5])
+    code = model.transform(X[5:6])[0]
+    assert tr.centred
+    np.testing.assert_allclose(tr.reference, code, atol=1e-6)
+    np.testing.assert_allclose(tr.values[0], code[1] + np.linspace(-3, 3, 7), atol=1e-6)
+    np.testing.assert_allclose(tr.decoded[0, 3], _decode_mean(model, code[None])[0], atol=1e-6)
+
+
+def test_default_dimensions_are_the_active_ones_by_kl(linear):
+    model, X = linear
+    act = LatentActivity(kl=np.array([0.5, 0.001, 2.0]), var_mean=np.array([0.3, 0.0, 0.9]),
+                         active=np.array([True, False, True]), n_examples=10)  # fmt: skip
+    tr = traverse(model, activity=act)
+    assert tr.dims == [2, 0] and tr.kl == [2.0, 0.5] and "active" in tr.chosen_by
+    none_active = LatentActivity(act.kl, act.var_mean, np.zeros(3, bool), 10)
+    assert traverse(model, activity=none_active).dims == [2, 0, 1]
+    assert traverse(model).dims == [0, 1, 2]  # no data: every dimension in order
+    measured = latent_activity(model, X)
+    assert measured.kl.shape == (3,) and (measured.kl >= 0).all()
+    assert traverse(model, X).dims == [d for d in measured.order if measured.active[d]]
+
+
+def test_manifold_grid_uses_inverse_cdf_spacing(linear):
+    model, _ = linear
+    g = manifold_grid(model, dims=[0, 2], n=4)
+    q = (np.arange(4) + 0.5) / 4
+    np.testing.assert_allclose(g.quantiles, q)
+    np.testing.assert_allclose(g.values, np.stack([norm.ppf(q), norm.ppf(q)]), atol=1e-12)
+    # Row 0 is the top: the largest value of the vertical dimension; columns run left to right.
+    z = np.zeros(3)
+    z[0], z[2] = g.values[0][1], g.values[1][-1]
+    np.testing.assert_allclose(g.decoded[0, 1], _decode_mean(model, z[None])[0], atol=1e-6)
+    with pytest.raises(ConfigError, match="two different"):
+        manifold_grid(model, dims=[1, 1])
+    with pytest.raises(ConfigError, match="must lie in 0..2"):
+        manifold_grid(model, dims=[0, 7])
+
+
+def test_slerp_keeps_the_norm_on_a_great_circle():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    path = slerp(a, b, np.linspace(0, 1, 5))
+    np.testing.assert_allclose(path[0], a)
+    np.testing.assert_allclose(path[-1], b)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=1), 1.0)
+    np.testing.assert_allclose(path[2], [np.sqrt(0.5), np.sqrt(0.5)])
+    # Parallel vectors: the straight line.
+    np.testing.assert_allclose(slerp(a, 2 * a, np.array([0.5]))[0], 1.5 * a)
+
+
+def test_aggregate_posterior_log_prob_is_the_mixture_density():
+    rng = np.random.default_rng(0)
+    mu, logvar = rng.normal(size=(50, 3)), rng.normal(-1, 0.3, size=(50, 3))
+    agg = AggregatePosterior(torch.from_numpy(mu), torch.from_numpy(logvar))
+    z = rng.normal(size=(7, 3))
+    direct = np.stack([multivariate_normal(mu[n], np.diag(np.exp(logvar[n]))).logpdf(z) for n in range(50)])
+    np.testing.assert_allclose(agg.log_prob(z), logsumexp(direct, axis=0) - np.log(50), rtol=1e-10)
+    # The reference judges each training code by the other 49 (leave-one-out).
+    loo = [logsumexp(np.delete(direct_n, n)) - np.log(49) for n, direct_n in
+           enumerate(np.stack([multivariate_normal(mu[m], np.diag(np.exp(logvar[m]))).logpdf(mu) for m in range(50)]).T)]
+    np.testing.assert_allclose(agg.reference, np.sort(loo), rtol=1e-10)
+    assert agg.percentile(np.full((1, 3), 50.0))[0] == 0.0  # far from every code
+    assert agg.percentile(mu.mean(0, keepdims=True))[0] > 50.0  # the centre of the codes
+
+
+def test_interpolation_paths_and_typicality(linear):
+    model, X = linear
+    agg = AggregatePosterior.fit(model, X)
+    ip = interpolate(model, X[0], X[1], aggregate=agg, steps=6)
+    za, zb = model.transform(X[:2])
+    for name in ("linear", "spherical"):
+        np.testing.assert_allclose(ip.z[name][0], za, atol=1e-6)
+        np.testing.assert_allclose(ip.z[name][-1], zb, atol=1e-6)
+        assert ip.percentile[name].shape == (6,) and ((0 <= ip.percentile[name]) & (ip.percentile[name] <= 100)).all()
+    np.testing.assert_allclose(ip.z["linear"][3], za + 0.6 * (zb - za), atol=1e-6)
+    np.testing.assert_allclose(ip.decoded["linear"], _decode_mean(model, ip.z["linear"]), atol=1e-6)
+    with pytest.raises(DataError, match="one example of shape"):
+        interpolate(model, X[:3], X[1], aggregate=agg)
+
+
+def test_arithmetic_codes_clipping_and_percentiles(linear):
+    model, X = linear
+    agg = AggregatePosterior.fit(model, X)
+    lo, hi = float(X.min()), float(X.max())
+    a, b = X[3], X[8]
+    ref = model.log_likelihood(X[:100], n_samples=20).log_px
+    ar = arithmetic(model, a, b, aggregate=agg, reference_log_px=ref, data_range=(lo, hi), n_samples=20)
+    by = {r.name: r for r in ar.results}
+    za, zb = model.transform(np.stack([a, b]))
+    np.testing.assert_allclose(by["z_a + z_b"].z, za + zb, atol=1e-6)
+    np.testing.assert_allclose(by["z_a − z_b"].z, za - zb, atol=1e-6)
+    np.testing.assert_allclose(by["a + b (data space)"].scored, np.clip(a + b, lo, hi))
+    np.testing.assert_allclose(by["a + b (data space)"].z, model.transform(np.clip(a + b, lo, hi)[None])[0], atol=1e-6)
+    for r in ar.results:
+        assert 0 <= r.latent_percentile <= 100 and 0 <= r.log_px_percentile <= 100 and r.verdict
+    # Percentiles are taken among the reference: all-higher and all-lower references give 0 and 100.
+    high = arithmetic(model, a, b, aggregate=agg, reference_log_px=np.full(5, 1e9), data_range=(lo, hi), n_samples=5)
+    assert all(r.log_px_percentile == 0 for r in high.results)
+    assert all("log p(x)" in r.verdict and "percentile 0.0 of the test split" in r.verdict for r in high.results)
+    low = arithmetic(model, a, b, aggregate=agg, reference_log_px=np.full(5, -1e9), data_range=(lo, hi), n_samples=5)
+    assert all(r.log_px_percentile == 100 for r in low.results)
+    with pytest.raises(ConfigError, match="low < high"):
+        arithmetic(model, a, b, aggregate=agg, reference_log_px=ref, data_range=(1.0, 1.0))
+
+
+def test_verdicts_follow_the_percentiles():
+    assert verdict(50, 50).startswith("Sensible")
+    assert verdict(0.2, 50).startswith("Off the data in latent space")
+    assert verdict(50, 0.5).startswith("Typical code, unlikely example")
+    assert verdict(0.1, 0.1).startswith("Not meaningful")
+    assert verdict(3, 60).startswith("Borderline")
+    assert "this input" in verdict(50, 50, "input") and "the decoded image" in verdict(50, 50, "decoded")
+
+
+def test_conditional_models_decode_with_a_class(tmp_path, digits):
+    X, y = digits
+    model = vaelab.VAE(latent_dim=2, hidden=[16], epochs=1, conditional=True, device="cpu").fit(X, y)
+    tr3 = traverse(model, dims=[0], steps=3, label="3")
+    tr7 = traverse(model, dims=[0], steps=3, label="7")
+    assert not np.allclose(tr3.decoded, tr7.decoded)
+    with pytest.raises(DataError, match="Unknown label"):
+        traverse(model, dims=[0], label="x")

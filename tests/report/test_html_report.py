@@ -1,0 +1,91 @@
+"""The HTML report's structure: every section, embedded images only, no script, honest gaps."""
+import json
+from html.parser import HTMLParser
+
+from vaelab.cli import main
+from vaelab.report.html import SECTIONS, write_report
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.sections, self.images, self.scripts, self.links = {}, [], 0, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section":
+            self.sections[a["id"]] = a.get("data-status")
+        elif tag == "img":
+            self.images.append(a)
+        elif tag == "script":
+            self.scripts += 1
+        for key in ("href", "src"):
+            if key in a:
+                self.links.append(a[key])
+
+
+def _parse(path):
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_full_report_has_every_section_filled_and_is_self_contained(full_run):
+    page = _parse(full_run / "report.html")
+    assert list(page.sections) == [key for key, _ in SECTIONS]
+    assert set(page.sections.values()) == {"ok"}, page.sections
+    assert page.scripts == 0
+    # Nothing to fetch: images are data URIs, links are in-page anchors.
+    assert page.links and all(u.startswith(("data:image/png;base64,", "#")) for u in page.links)
+    figures = {"training_curves", "reconstructions", "kl_per_dimension", "samples_prior", "samples_aggregate-gmm",
+               "traversals", "manifold_grid", "interpolation", "arithmetic"}  # fmt: skip
+    assert len(page.images) >= len(figures) and all(img.get("alt") for img in page.images)
+    html = (full_run / "report.html").read_text(encoding="utf-8")
+    metrics = json.loads((full_run / "metrics.json").read_text())
+    # The numbers shown are the run's own.
+    assert f"{metrics['likelihood']['test_nll']:.2f}" in html
+    assert metrics["samplers"]["_summary"]["verdict"].split(",")[0] in html
+    for r in metrics["explore"]["arithmetic"]["results"]:
+        assert r["verdict"].replace("'", "&#39;") in html
+    assert "Not run yet" not in html
+
+
+def test_sections_whose_analysis_has_not_run_say_so(bare_run):
+    page = _parse(bare_run / "report.html")
+    assert list(page.sections) == [key for key, _ in SECTIONS]
+    missing = {k for k, v in page.sections.items() if v == "missing"}
+    assert missing == {"likelihood", "diagnostics", "samplers", "traversals", "grid", "interpolation", "arithmetic"}
+    html = (bare_run / "report.html").read_text(encoding="utf-8")
+    for command in ("vaelab score", "vaelab inspect", "vaelab compare-samplers", "explore", "traverse", "grid",
+                    "interpolate A B", "arithmetic A B"):  # fmt: skip
+        assert command in html
+    assert html.count("Not run yet") == len(missing)
+
+
+def test_report_writes_where_asked_and_errors_are_one_line(bare_run, tmp_path, capsys):
+    out = tmp_path / "elsewhere.html"
+    assert write_report(bare_run, out) == out and out.read_text().startswith("<!DOCTYPE html>")
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
+
+
+def test_explore_errors_are_one_line(bare_run, capsys):
+    for argv, message in ((["explore", str(bare_run), "grid", "--dims", "0", "5"], "must lie in 0..1"),
+                          (["explore", str(bare_run), "interpolate", "0", "test:9999"], "out of range"),
+                          (["explore", str(bare_run), "arithmetic", "0", "nothing"], "names neither"),
+                          (["explore", str(bare_run), "traverse", "--span", "-1"], "positive number")):  # fmt: skip
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
+def test_explore_entries_in_metrics(full_run):
+    explore = json.loads((full_run / "metrics.json").read_text())["explore"]
+    assert set(explore) == {"traverse", "grid", "interpolate", "arithmetic"}
+    for entry in explore.values():
+        assert (full_run / entry["figure"]).is_file()
+    assert explore["grid"]["n"] == 5 and len(explore["interpolate"]["t"]) == 5
+    assert [r["name"] for r in explore["arithmetic"]["results"]] == [
+        "a", "b", "z_a + z_b", "z_a − z_b", "a + b (data space)", "a − b (data space)"]
+    assert (explore["interpolate"]["a"], explore["interpolate"]["b"]) == ("0", "1")

@@ -61,7 +61,7 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
     _one_line_error(capsys, "train", nan, "--out", out, match="20 NaN and 0 infinite")
     text = tmp_path / "text.csv"
     text.write_text("a,b\n1,2\n3,oops\n")
-    _one_line_error(capsys, "train", text, "--out", out, match="'b'")
+    _one_line_error(capsys, "train", text, "--out", out, "--label-column", "a", match="'b'")
     one = tmp_path / "one.csv"
     one.write_text("a,b\n1,2\n")
     _one_line_error(capsys, "train", one, "--out", out, match="Need at least 2 training examples")

@@ -19,7 +19,7 @@ from vaelab.analysis.likelihood import SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
 from vaelab.data.sources import BUILTINS
-from vaelab.errors import VaelabError
+from vaelab.errors import ConfigError, VaelabError
 from vaelab.estimator import VAE
 
 # Help for each VAE setting exposed as --option (name as in the Python API).
@@ -98,6 +98,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _data_args(t)
+    tb = t.add_argument_group("tables (CSV/Parquet with non-numeric columns or missing values, or --table)")
+    tb.add_argument("--table", action="store_true", help="read DATA as a mixed-type table even if every column is numeric")
+    for kind in ("categorical", "numeric", "boolean", "datetime"):
+        tb.add_argument(f"--{kind}", nargs="+", default=(), metavar="COL", help=f"declare these columns {kind}")
+    tb.add_argument("--ignore", nargs="+", default=(), metavar="COL", help="leave these columns out (e.g. IDs)")
+    tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
+                    help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
+    ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
+    ts.add_argument("--window", type=int, metavar="N_PAST", help="past steps per window (makes this a series run)")
+    ts.add_argument("--horizon", type=int, metavar="N_FUTURE", help="future steps per window, generated given the past")
+    ts.add_argument("--id", dest="id_column", metavar="COL", help="panel data: the column naming each series")
+    ts.add_argument("--time", dest="time_column", metavar="COL", help="the column to sort each series by")
+    ts.add_argument("--features", nargs="+", default=(), metavar="COL", help="feature columns (default: every numeric one)")
+    ts.add_argument("--fill", choices=("interpolate",), help="fill missing values linearly in time instead of refusing them")
     _add_settings(t)
 
     s = sub.add_parser("score", help="log p(x) per example, with percentiles and flags",
@@ -150,14 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
-                       "to .npy, a .png grid (images) or .csv (vectors).")  # fmt: skip
+                       "to .npy, a .png grid (images) or .csv (vectors, table rows, series windows). For a series "
+                       "run, --past FILE --draws N generates N futures given the past instead.")  # fmt: skip
     g.add_argument("run", metavar="RUN", help="run folder")
-    g.add_argument("--n", type=int, required=True, metavar="N", help="how many")
+    g.add_argument("--n", type=int, metavar="N", help="how many (required unless --past)")
+    g.add_argument("--past", metavar="FILE", help="series runs: a CSV/Parquet/.npy whose last N_PAST rows are the past")
+    g.add_argument("--draws", type=int, default=100, metavar="N", help="futures per past with --past (default: 100)")
     g.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
     g.add_argument("--class", dest="label", metavar="C", help="class to generate (conditional models)")
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
+
+    v = sub.add_parser("evaluate-synthetic", help="fidelity, utility and privacy of a table or series run's synthetic data",
+                       description="Generate synthetic data from a table or series run and measure it: tables by "
+                       "SDMetrics conventions (column shapes, column-pair trends, their average), ML efficacy (train on "
+                       "synthetic, test on real) and distance to closest record; series by TimeGAN's discriminative "
+                       "and predictive scores and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
+    v.add_argument("run", metavar="RUN", help="run folder")
+    v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
+    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical)")
+    v.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
+    v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
     e = sub.add_parser("explore", help="traversals, manifold grid, interpolation, latent arithmetic",
                        description="Look at the latent space: what each dimension does (traverse), E[x|z] over two "
@@ -252,9 +280,73 @@ def _train_and_report(args, source, out, settings: dict, **options) -> int:
 
 
 def cmd_train(args) -> int:
+    from vaelab.tabular import looks_like_table
+
+    if args.window is not None or args.horizon is not None:
+        return _train_series(args)
+    # Labels belong to image/vector data; a table models all its columns jointly.
+    labelled = args.labels is not None or args.label_column is not None
+    if not args.resume and (args.table or (not labelled and looks_like_table(args.data))):
+        return _train_table(args)
     return _train_and_report(args, args.data, args.out, _settings(args), labels=args.labels,
                              label_column=args.label_column, val_fraction=args.val_fraction,
                              test_fraction=args.test_fraction, resume=args.resume)  # fmt: skip
+
+
+def _check_fresh(args, what: str) -> None:
+    if args.resume:
+        raise ConfigError(f"--resume is not available for {what} runs yet; train again with a new --out.")
+    if args.data is None:
+        raise ConfigError("Name the data to train on: a CSV/Parquet/.npy file.")
+
+
+def _fit_structured(args, train_fn, what: str, **options) -> int:
+    from vaelab.progress import ProgressBar
+    from vaelab.report.figures import write_run_figures
+
+    _check_fresh(args, what)
+    bar = None if args.quiet else ProgressBar()
+    start = time.perf_counter()
+    try:
+        result = train_fn(args.data, args.out, _settings(args), val_fraction=args.val_fraction,
+                          test_fraction=args.test_fraction, progress=bar, **options)  # fmt: skip
+    finally:
+        if bar:
+            bar.close()
+    write_run_figures(result)
+    _print_summary(result, time.perf_counter() - start)
+    return 0
+
+
+def _train_table(args) -> int:
+    from vaelab.tabular import train_table_run
+
+    print("schema (override with --categorical/--numeric/--boolean/--datetime COL ..., --ignore COL ...):")
+    return _fit_structured(args, train_table_run, "table", categorical=tuple(args.categorical),
+                           numeric=tuple(args.numeric), boolean=tuple(args.boolean), datetime=tuple(args.datetime),
+                           ignore=tuple(args.ignore), normalization=args.normalization,
+                           on_schema=lambda text: print(textwrap.indent(text, "  ")))  # fmt: skip
+
+
+def _train_series(args) -> int:
+    from vaelab.series import train_series_run
+
+    if args.window is None or args.horizon is None:
+        raise ConfigError("A series run needs both --window N_PAST and --horizon N_FUTURE (steps before and after).")
+    return _fit_structured(args, train_series_run, "series", n_past=args.window, n_future=args.horizon,
+                           id_column=args.id_column, time_column=args.time_column, features=tuple(args.features),
+                           fill=args.fill)  # fmt: skip
+
+
+def cmd_evaluate_synthetic(args) -> int:
+    from vaelab.evaluate import evaluate_synthetic, summary_lines
+
+    block = evaluate_synthetic(args.run, n=args.n, target=args.target, sampler=args.sampler, seed=args.seed)
+    for line in summary_lines(block):
+        print(line)
+    for p in block["figures"]:
+        print(f"  {Path(args.run) / p}")
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -420,6 +512,14 @@ def _sampler_progress(name: str) -> None:
 def cmd_sample(args) -> int:
     from vaelab.generate import sample_to_file
 
+    if args.past is not None:
+        from vaelab.generate import forecast_to_file
+
+        out, png = forecast_to_file(args.run, args.past, args.draws, args.out, seed=args.seed)
+        print(f"{args.draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
+        return 0
+    if args.n is None:
+        raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
     out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed)
     print(f"{args.n} samples from {args.sampler}: {out}")
     return 0
@@ -459,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
                "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "explore": cmd_explore,
-               "report": cmd_report, "demo": cmd_demo}[args.command]  # fmt: skip
+               "report": cmd_report, "evaluate-synthetic": cmd_evaluate_synthetic, "demo": cmd_demo}[args.command]  # fmt: skip
     try:
         return handler(args)
     except VaelabError as e:

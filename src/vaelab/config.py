@@ -16,10 +16,13 @@ from vaelab.errors import ConfigError
 # Allowed values, declared once; every check below reads this table.
 CHOICES: dict[str, tuple[str, ...]] = {
     "arch": ("mlp", "conv", "custom"),
-    "likelihood": ("bernoulli", "gaussian", "gaussian-fixed"),
+    "likelihood": ("bernoulli", "gaussian", "gaussian-fixed", "mixed"),
     "prior": ("normal", "mog", "vamp"),
     "binarize": ("dynamic", "fixed", "none"),
 }
+
+
+DATA_KINDS = ("array", "table", "series")
 
 
 def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) -> None:
@@ -41,6 +44,27 @@ def _check_float(name: str, value: Any, low: float, *, inclusive: bool = True) -
         raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r}.")
 
 
+def _check_blocks(blocks: Any, likelihood: str, shape: tuple[int, ...]) -> None:
+    """The layout of a mixed likelihood: blocks of known terms tiling the features exactly once."""
+    if likelihood != "mixed":
+        if blocks:
+            raise ConfigError(f"blocks describe a 'mixed' likelihood; this model's likelihood is {likelihood!r}.")
+        return
+    d = shape[0] if len(shape) == 1 else -1
+    if d < 1 or not isinstance(blocks, tuple) or not blocks:
+        raise ConfigError(f"likelihood 'mixed' needs flat rows (D,) and a non-empty list of blocks; got shape {shape}.")
+    covered = [0] * d
+    for b in blocks:
+        ok = isinstance(b, (tuple, list)) and len(b) == 4 and b[0] in ("gaussian", "categorical", "bernoulli")
+        ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in b[1:])
+        if not ok or b[2] < 1 or b[1] < 0 or b[1] + b[2] > d or not -1 <= b[3] < d:
+            raise ConfigError(f"Each block must be [term, start, width, mask] within {d} features; got {b!r}.")
+        for i in range(b[1], b[1] + b[2]):
+            covered[i] += 1
+    if any(c != 1 for c in covered):
+        raise ConfigError(f"The blocks of a mixed likelihood must cover each of the {d} features exactly once.")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network, likelihood and prior: everything needed to rebuild the module."""
@@ -53,7 +77,9 @@ class ModelConfig:
     prior: str = "normal"  # p(z): normal | mog | vamp
     n_components: int = 10  # mixture components (mog) or pseudo-inputs (vamp)
     sigma: float = 1.0  # observation SD of the gaussian-fixed likelihood
-    n_classes: int = 0  # > 0: a conditional VAE on one-hot labels
+    n_classes: int = 0  # > 0: a conditional VAE on one-hot labels (or on a condition vector of this width)
+    # likelihood "mixed": (term, start, width, mask) per block of features; see vaelab.nn.likelihoods.Mixed
+    blocks: tuple[tuple[str, int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -72,6 +98,7 @@ class ModelConfig:
         _check_int("n_components", self.n_components, 1)
         _check_float("sigma", self.sigma, 0.0, inclusive=False)
         _check_int("n_classes", self.n_classes, 0)
+        _check_blocks(self.blocks, self.likelihood, shape)
         if self.arch == "conv" and len(shape) != 3:
             raise ConfigError(
                 f"arch 'conv' needs image data of shape (C, H, W); got examples of shape {shape}. "
@@ -130,8 +157,10 @@ class DataConfig:
     fingerprint: str = ""  # SHA-256 of the examples and labels, checked when data is reloaded
     classes: tuple[str, ...] | None = None  # label names, in code order
     binarized_eval: bool = False  # validation/test were binarized once with the run's seed
+    kind: str = "array"  # array | table (mixed-type columns, see table.json) | series (windows, see series.json)
 
     def __post_init__(self) -> None:
+        check_choice("data.kind", self.kind, DATA_KINDS)
         if not isinstance(self.source, str) or not self.source:
             raise ConfigError(f"data.source must be a non-empty string; got {self.source!r}.")
         for name in ("labels", "label_column"):
@@ -179,6 +208,8 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
     values = {}
     for name, value in data.items():
         # JSON has no tuples: lists come back as the tuples the dataclasses hold.
+        if name == "blocks" and isinstance(value, list):
+            value = tuple(tuple(b) if isinstance(b, list) else b for b in value)
         values[name] = tuple(value) if isinstance(value, list) else value
     try:
         return cls(**values)

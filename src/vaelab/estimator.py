@@ -91,6 +91,7 @@ class VAE(TransformerMixin, BaseEstimator):
         verbose: bool = False,
         encoder: torch.nn.Module | None = None,
         decoder: torch.nn.Module | None = None,
+        blocks: tuple | None = None,
     ):
         self.latent_dim = latent_dim
         self.arch = arch
@@ -115,6 +116,7 @@ class VAE(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.encoder = encoder
         self.decoder = decoder
+        self.blocks = blocks
 
     # ------------------------------------------------------------ settings
     def _train_config(self) -> TrainConfig:
@@ -127,7 +129,14 @@ class VAE(TransformerMixin, BaseEstimator):
     def _model_config(self, shape: tuple[int, ...], n_classes: int, unit_interval: bool) -> ModelConfig:
         likelihood = self.likelihood
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
-        if likelihood == "auto":
+        blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
+        if blocks and likelihood not in ("auto", "mixed"):
+            raise ConfigError(f"blocks= describes a mixed likelihood; leave likelihood at 'auto' (got {likelihood!r}).")
+        if likelihood == "mixed" and not blocks:
+            raise ConfigError("likelihood 'mixed' needs blocks= (the layout of the columns; see vaelab.tabular).")
+        if blocks:
+            likelihood = "mixed"
+        elif likelihood == "auto":
             likelihood = "bernoulli" if unit_interval else "gaussian"
         elif likelihood == "bernoulli" and not unit_interval:
             raise DataError(
@@ -147,7 +156,7 @@ class VAE(TransformerMixin, BaseEstimator):
         return ModelConfig(
             input_shape=shape, latent_dim=self.latent_dim, arch="custom" if custom else self.arch,
             hidden=hidden, likelihood=likelihood, prior=self.prior, n_components=self.n_components,
-            sigma=self.sigma, n_classes=n_classes,
+            sigma=self.sigma, n_classes=n_classes, blocks=blocks,
         )  # fmt: skip
 
     # ----------------------------------------------------------------- fit
@@ -423,6 +432,7 @@ def settings_from_config(config: RunConfig) -> dict[str, Any]:
         conditional=m.n_classes > 0, beta=t.beta, warmup_epochs=t.warmup_epochs, iw_samples=t.iw_samples,
         epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, grad_clip=t.grad_clip,
         binarize=t.binarize, validation_fraction=config.data.val_fraction if config.data else 0.1, seed=t.seed,
+        blocks=m.blocks or None,
     )  # fmt: skip
 
 

@@ -175,9 +175,15 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
         raise ConfigError(f"--n must be a positive integer; got {n!r}.")
     out = Path(out)
     suffix = out.suffix.lower()
+    run = RunDir(run_path)
+    run.check()
+    kind = run.read_config().data.kind if run.read_config().data else "array"
+    if kind == "table":
+        return _table_to_file(run_path, n, out, sampler, seed)
+    if kind == "series":
+        return _windows_to_file(run_path, n, out, sampler, draw, seed)
     if suffix not in (".npy", ".png", ".csv"):
         raise ConfigError(f"--out must end in .npy, .png or .csv; got {out.name!r}.")
-    run = RunDir(run_path)
     model = load(run_path)
     if model.classes_ is not None and label is None:
         raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
@@ -201,3 +207,62 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
         frame = pd.DataFrame(X.reshape(n, -1))
         atomic_write(out, frame.to_csv(index=False, float_format="%.6g").encode())
     return out
+
+
+def _write_frame(frame: pd.DataFrame, out: Path) -> Path:
+    suffix = out.suffix.lower()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".csv":
+        atomic_write(out, frame.to_csv(index=False).encode())
+    elif suffix in (".parquet", ".pq"):
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False, engine="pyarrow")
+        atomic_write(out, buf.getvalue())
+    else:
+        raise ConfigError(f"--out must end in .csv or .parquet for this run; got {out.name!r}.")
+    return out
+
+
+def _table_to_file(run_path, n: int, out: Path, sampler: str, seed: int) -> Path:
+    """Synthetic rows with the table's own columns, dtypes and categories (.csv, or .parquet to keep dtypes)."""
+    from vaelab.tabular import generate_table
+
+    return _write_frame(generate_table(run_path, n, sampler=sampler, seed=seed), out)
+
+
+def _windows_to_file(run_path, n: int, out: Path, sampler: str, draw: bool, seed: int) -> Path:
+    """New windows in the data's units: a long table (window, step, features) or an (n, T, F) .npy."""
+    from vaelab.series import generate_windows, load_series, windows_frame
+
+    X = generate_windows(run_path, n, sampler=sampler, draw=draw, seed=seed)
+    if out.suffix.lower() == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, X.astype(np.float32), allow_pickle=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, buf.getvalue())
+        return out
+    return _write_frame(windows_frame(X, load_series(run_path)[1].features), out)
+
+
+def forecast_to_file(run_path, past: str | os.PathLike, draws: int, out: str | os.PathLike, *,
+                     seed: int = 0) -> tuple[Path, Path | None]:  # fmt: skip
+    """``draws`` futures given the last n_past rows of ``past``: a long table (draw, step, features) or an
+    (draws, n_future, F) .npy; beside a table, a PNG of the past with the 50%/90% bands."""
+    from vaelab.report.figures import save_png
+    from vaelab.report.synthetic_figures import forecast_band
+    from vaelab.series import forecast, forecast_frame, load_series, read_past
+
+    out = Path(out)
+    _, settings, _ = load_series(run_path)
+    hist = read_past(past, settings)
+    futures = forecast(run_path, hist, draws, seed=seed)
+    if out.suffix.lower() == ".npy":
+        buf = io.BytesIO()
+        np.save(buf, futures.astype(np.float32), allow_pickle=False)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, buf.getvalue())
+        return out, None
+    _write_frame(forecast_frame(futures, settings.features, settings.n_past), out)
+    window = np.concatenate([hist, np.full((settings.n_future, hist.shape[1]), np.nan)])
+    png = save_png(forecast_band(window, futures, settings.n_past, settings.features), out.with_suffix(".png"))
+    return out, png

@@ -65,7 +65,16 @@ def load_run_data(run: RunDir, config: RunConfig) -> tuple[Dataset, np.ndarray]:
             f"{run.path} was saved from Python (VAE.save), so it has no data source or split of its own; "
             "pass the data explicitly."
         )
-    dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
+    if data_cfg.kind == "table":
+        from vaelab.tabular import table_dataset
+
+        dataset = table_dataset(run, data_cfg)
+    elif data_cfg.kind == "series":
+        from vaelab.series import series_dataset
+
+        dataset = series_dataset(run, data_cfg)
+    else:
+        dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
     if dataset.fingerprint() != data_cfg.fingerprint:
         raise RunError(
             f"The data at {data_cfg.source} has changed since {run.path} was trained (its fingerprint differs); "

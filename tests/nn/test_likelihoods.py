@@ -217,3 +217,34 @@ def test_bernoulli_equals_minus_bce():
     logits = torch.randn(3, 8)
     want = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
     torch.testing.assert_close(Bernoulli((8,)).log_prob(x, logits), want)
+
+
+def test_mixed_likelihood_sums_the_column_terms_and_skips_missing_values():
+    import math
+
+    import numpy as np
+    from scipy.special import log_softmax
+    from scipy.stats import norm
+
+    from vaelab.nn.likelihoods import Mixed
+
+    # columns: a gaussian value (masked by feature 5), a 3-way categorical, a boolean, the missing indicator
+    blocks = (("gaussian", 0, 1, 5), ("categorical", 1, 3, -1), ("bernoulli", 4, 1, -1), ("bernoulli", 5, 1, -1))
+    lik = Mixed((6,), blocks)
+    params = torch.tensor([[0.3, 1.0, -0.5, 0.2, 0.7, -1.2]])
+    sd = math.exp(0.5 * float(lik.logvar[0].detach()))
+    logsig = lambda t, v: v * -np.log1p(np.exp(-t)) + (1 - v) * -np.log1p(np.exp(t))  # noqa: E731
+    x = torch.tensor([[1.1, 0.0, 1.0, 0.0, 1.0, 0.0]])
+    expected = (norm(0.3, sd).logpdf(1.1) + log_softmax([1.0, -0.5, 0.2])[1] + logsig(0.7, 1) + logsig(-1.2, 0))
+    assert float(lik.log_prob(x, params).detach()) == pytest.approx(expected, rel=1e-5)
+    # The value is missing: its Gaussian term drops out, the indicator's term counts it as missing.
+    x_missing = torch.tensor([[0.0, 0.0, 1.0, 0.0, 1.0, 1.0]])
+    expected_missing = log_softmax([1.0, -0.5, 0.2])[1] + logsig(0.7, 1) + logsig(-1.2, 1)
+    assert float(lik.log_prob(x_missing, params).detach()) == pytest.approx(expected_missing, rel=1e-5)
+    # Means: probabilities for categorical and Bernoulli blocks; draws are one-hot / 0-1.
+    mean = lik.mean(params)[0]
+    assert float(mean[1:4].sum()) == pytest.approx(1.0) and float(mean[4]) == pytest.approx(1 / (1 + math.exp(-0.7)))
+    draw = lik.dist(params.expand(200, 6)).sample()
+    assert torch.all(draw[:, 1:4].sum(1) == 1) and set(draw[:, 4].tolist()) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="exactly once"):
+        Mixed((6,), blocks[:-1])

@@ -8,7 +8,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.errors import ConfigError
-from vaelab.nn.likelihoods import Bernoulli, Gaussian, GaussianFixed, Likelihood
+from vaelab.nn.likelihoods import Bernoulli, Gaussian, GaussianFixed, Likelihood, Mixed
 from vaelab.nn.networks import ConvBody, ConvDecoder, MLPBody, MLPDecoder
 from vaelab.nn.priors import MixtureOfGaussians, Prior, StandardNormal, VampPrior
 from vaelab.nn.vae import VAEModule
@@ -21,6 +21,8 @@ def make_likelihood(cfg: ModelConfig) -> Likelihood:
         return Bernoulli(cfg.input_shape)
     if cfg.likelihood == "gaussian":
         return Gaussian(cfg.input_shape)
+    if cfg.likelihood == "mixed":
+        return Mixed(cfg.input_shape, cfg.blocks)
     return GaussianFixed(cfg.input_shape, cfg.sigma)
 
 

@@ -103,3 +103,114 @@ class GaussianFixed(_Gaussian):
 
     def _logvar(self, params):
         return self.fixed_logvar
+
+
+# ------------------------------------------------------------- mixed-type rows
+LIKELIHOOD_TERMS = ("gaussian", "categorical", "bernoulli")
+
+
+class _MixedDraw:
+    """The distribution a :class:`Mixed` likelihood gives for some parameters: ``mean`` and ``sample()``."""
+
+    def __init__(self, likelihood: "Mixed", params: torch.Tensor):
+        self.likelihood, self.params = likelihood, params
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.likelihood.mean(self.params)
+
+    def sample(self) -> torch.Tensor:
+        lik, p = self.likelihood, self.params
+        out = torch.empty_like(p)
+        g = lik.gaussian_index
+        if g.numel():
+            sd = torch.exp(0.5 * lik.logvar)
+            out[..., g] = p[..., g] + sd * torch.randn_like(p[..., g])
+        b = lik.bernoulli_index
+        if b.numel():
+            out[..., b] = torch.bernoulli(torch.sigmoid(p[..., b]))
+        for start, width in lik.categorical_blocks:
+            logits = p[..., start : start + width]
+            k = torch.distributions.Categorical(logits=logits, validate_args=False).sample()
+            out[..., start : start + width] = F.one_hot(k, width).to(p.dtype)
+        return out
+
+
+class Mixed(Likelihood):
+    """One likelihood for a row of mixed-type columns: the sum of per-block terms.
+
+    ``blocks`` tile the feature vector: (term, start, width, mask), term one of
+    gaussian (continuous scalars: the decoder gives the mean; one learned, floored
+    variance per feature, as in :class:`Gaussian`), categorical (a one-hot group: the
+    decoder gives logits) or bernoulli (0/1 features: logits). ``mask`` is the index of
+    the column's missing-value indicator, or -1: where that indicator is 1 the block's
+    term is left out (the value is missing; the indicator's own Bernoulli term models
+    the missingness). So log p(x|z) = Σ_observed blocks + Σ_indicators, a proper
+    likelihood of the observed values and the missingness pattern.
+    """
+
+    def __init__(self, shape: tuple[int, ...], blocks: tuple[tuple[str, int, int, int], ...], min_sd: float = 1e-3):
+        super().__init__(shape)
+        if len(shape) != 1:
+            raise ValueError(f"A mixed likelihood takes flat rows (D,); got shape {shape}.")
+        d = shape[0]
+        covered = torch.zeros(d, dtype=torch.long)
+        gauss, bern, cat, masks = [], [], [], []
+        for term, start, width, mask in blocks:
+            if term not in LIKELIHOOD_TERMS or width < 1 or start < 0 or start + width > d or not -1 <= mask < d:
+                raise ValueError(f"Bad likelihood block {(term, start, width, mask)} for {d} features.")
+            covered[start : start + width] += 1
+            idx = list(range(start, start + width))
+            {"gaussian": gauss, "bernoulli": bern, "categorical": cat}[term].extend(idx if term != "categorical" else [(start, width)])
+            masks.append((start, width, mask))
+        if not bool((covered == 1).all()):
+            raise ValueError(f"Likelihood blocks must cover each of the {d} features exactly once.")
+        self.blocks = tuple(tuple(b) for b in blocks)
+        self.categorical_blocks = tuple(cat)
+        self.register_buffer("gaussian_index", torch.tensor(gauss, dtype=torch.long), persistent=False)
+        self.register_buffer("bernoulli_index", torch.tensor(bern, dtype=torch.long), persistent=False)
+        # feature -> the indicator that masks it (d: "never masked", an extra always-zero column)
+        mask_of = torch.full((d,), d, dtype=torch.long)
+        for start, width, mask in masks:
+            if mask >= 0:
+                mask_of[start : start + width] = mask
+        self.register_buffer("mask_of", mask_of, persistent=False)
+        self.min_logvar = 2 * math.log(min_sd)
+        start_val = -self.min_logvar
+        self.raw_logvar = nn.Parameter(torch.full((len(gauss),), start_val + math.log(-math.expm1(-start_val))))
+
+    @property
+    def logvar(self) -> torch.Tensor:
+        return self.min_logvar + F.softplus(self.raw_logvar)
+
+    def _observed(self, x: torch.Tensor) -> torch.Tensor:
+        """1 where a feature's value is observed (its column's missing indicator is 0), per feature."""
+        padded = torch.cat([x, torch.zeros_like(x[..., :1])], dim=-1)
+        return 1.0 - padded[..., self.mask_of]
+
+    def log_prob(self, x, params):
+        x = x.expand_as(params)
+        per = torch.zeros_like(params)  # per-feature terms (categorical: on the block's first feature)
+        g = self.gaussian_index
+        if g.numel():
+            lv = self.logvar
+            per[..., g] = -0.5 * (LOG_2PI + lv + (x[..., g] - params[..., g]) ** 2 * torch.exp(-lv))
+        b = self.bernoulli_index
+        if b.numel():
+            per[..., b] = -F.binary_cross_entropy_with_logits(params[..., b], x[..., b], reduction="none")
+        for start, width in self.categorical_blocks:
+            logp = F.log_softmax(params[..., start : start + width], dim=-1)
+            per[..., start] = (x[..., start : start + width] * logp).sum(-1)
+        return (per * self._observed(x)).sum(-1)
+
+    def dist(self, params):
+        return _MixedDraw(self, params)
+
+    def mean(self, params):
+        out = params.clone()
+        b = self.bernoulli_index
+        if b.numel():
+            out[..., b] = torch.sigmoid(params[..., b])
+        for start, width in self.categorical_blocks:
+            out[..., start : start + width] = torch.softmax(params[..., start : start + width], dim=-1)
+        return out

@@ -1,0 +1,478 @@
+"""Tabular schema and transformer: kinds, exact round trips, mode-specific normalization, layout, state, errors."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+from sklearn.datasets import load_breast_cancer, load_wine
+
+from vaelab.data.tabular import (
+    ColumnSpec,
+    TableSchema,
+    TableTransformer,
+    infer_schema,
+    make_mixed_table,
+)
+from vaelab.errors import ConfigError, DataError, NotFittedError
+
+NORMS = ("mode", "standard")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_mixed_table(600, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(table):
+    return {norm: TableTransformer(norm).fit(table) for norm in NORMS}
+
+
+def edge_table(n=200, seed=1):
+    """One column per awkward dtype: nullable ints/booleans, both string dtypes, codes, tz, text dates."""
+    rng = np.random.default_rng(seed)
+    miss = rng.random(n) < 0.1
+    seconds = pd.to_timedelta(rng.integers(0, 2 * 86400, n), unit="s")
+    days = pd.to_timedelta(rng.integers(0, 900, n), unit="D")
+    return pd.DataFrame({
+        "count": pd.array(np.where(miss, None, rng.integers(0, 20, n)).tolist(), dtype="Int64"),
+        "flag": pd.array(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5).tolist(), dtype="boolean"),
+        "s_str": pd.Series(rng.choice(["x", "y", "z"], n)).astype("str"),
+        "s_string": pd.Series(np.where(miss, None, rng.choice(["a", "b"], n)).tolist(), dtype="string"),
+        "region": rng.choice([3, 7, 11], n),
+        "cat_int": pd.Categorical(rng.choice([10, 20], n), categories=[20, 10, 30]),  # unused 30, not sorted
+        "stamp": pd.Series(pd.Timestamp("2024-03-01 08:00:00") + seconds).astype("datetime64[ns]"),
+        "tz": pd.Series(pd.Timestamp("2024-03-01", tz="Europe/Paris") + seconds),
+        "day_text": pd.Series((pd.Timestamp("2020-01-01") + days).strftime("%Y-%m-%d"), dtype=object),
+        "floatint": np.where(miss, np.nan, rng.integers(0, 5, n).astype(float)),
+        "small": rng.normal(0, 1e-3, n).astype(np.float32),
+        "const": np.full(n, 5.0),
+        "bool01": rng.integers(0, 2, n),
+        "obj_none": pd.Series(np.where(miss, None, rng.choice(["p", "q"], n)), dtype=object),
+    })
+
+
+def assert_same_table(back: pd.DataFrame, df: pd.DataFrame) -> None:
+    """Same columns, dtypes, categories (and their order) and missing places; exact values except floats.
+
+    Floats go through float32, so they must agree to 1e-5 relative; values near zero
+    are held to 1e-6 of the column's standard deviation instead.
+    """
+    df = df.reset_index(drop=True)
+    assert list(back.columns) == list(df.columns)
+    for c in df.columns:
+        a, b = df[c], back[c]
+        assert b.dtype == a.dtype, c
+        if isinstance(a.dtype, pd.CategoricalDtype):
+            assert list(b.cat.categories) == list(a.cat.categories) and b.cat.ordered == a.cat.ordered, c
+        np.testing.assert_array_equal(b.isna().to_numpy(), a.isna().to_numpy(), err_msg=c)
+        if pd.api.types.is_float_dtype(a.dtype):
+            ok = a.notna().to_numpy()
+            x, y = a.to_numpy(np.float64)[ok], b.to_numpy(np.float64)[ok]
+            np.testing.assert_allclose(y, x, rtol=1e-5, atol=1e-6 * x.std(), err_msg=c)
+        else:
+            pd.testing.assert_series_equal(b, a, check_exact=True, check_names=False)
+
+
+# ------------------------------------------------------------------ schema
+
+
+def test_demo_table_has_the_promised_structure(table):
+    assert table.dtypes.astype(str).to_dict() == {
+        "score": "float64", "income": "float64", "age": "int64", "segment": "category",
+        "city": "object", "member": "bool", "joined": "datetime64[ns]",
+    }
+    shares = table.isna().mean()
+    assert ((shares > 0.04) & (shares < 0.11)).sum() >= 2
+    assert 0.3 < (table["score"] < 0).mean() < 0.5  # the low mode holds ~40 %
+    high_city = table["city"].isin(["Lyon", "Paris"])
+    assert (high_city == (table["score"] > 0)).mean() > 0.8  # city follows the score
+    pd.testing.assert_frame_equal(make_mixed_table(600, seed=0), table)
+    assert not make_mixed_table(600, seed=1).equals(table)
+
+
+def test_infer_schema_finds_each_kind(table):
+    schema = infer_schema(table)
+    assert schema.kinds == {
+        "score": "numeric", "income": "numeric", "age": "numeric", "segment": "categorical",
+        "city": "categorical", "member": "boolean", "joined": "datetime",
+    }
+    seg, city = schema["segment"], schema["city"]
+    assert seg.categories == ("low", "mid", "high") and seg.ordered and seg.has_missing
+    assert city.categories == ("Bergen", "Lyon", "Oslo", "Paris") and not city.ordered and not city.has_missing
+    assert schema["age"].integer and (schema["age"].min, schema["age"].max) == (18, 90)
+    assert not schema["score"].integer
+    assert [c.name for c in schema if c.has_missing] == ["income", "segment", "joined"]
+    assert schema["joined"].datetime_unit == "h"
+    assert 0.04 < schema["income"].missing_share < 0.11
+
+
+def test_overrides_turn_integer_codes_into_categories():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice([11, 3, 7], 120), "x": rng.normal(size=120)})
+    assert infer_schema(df).kinds["region"] == "numeric"
+    by_name = infer_schema(df, categorical=("region",))
+    by_count = infer_schema(df, max_integer_categories=3)
+    assert by_name["region"] == by_count["region"]
+    assert by_name["region"].categories == ("3", "7", "11")  # numeric order, not text order
+    assert infer_schema(df, max_integer_categories=2).kinds["region"] == "numeric"
+    assert infer_schema(df, categorical="region").kinds["region"] == "categorical"  # a bare name is fine
+
+    # Overriding an inferred schema: the categories are read at fit time.
+    schema = infer_schema(df).override(region="categorical")
+    assert schema.kinds["region"] == "categorical" and not schema["region"].complete
+    assert schema.with_kinds({"region": "categorical"}) == schema
+    tt = TableTransformer("standard").fit(df, schema)
+    assert tt.schema["region"].categories == ("3", "7", "11")
+    assert [b.width for b in tt.blocks] == [3, 1]
+    assert_same_table(tt.inverse_transform(tt.transform(df)), df)
+
+
+def test_bad_override_names_and_kinds_raise_config_error(table):
+    with pytest.raises(ConfigError, match=r"'regoin'.*its columns are \['score', 'income'"):
+        infer_schema(table, categorical=("regoin",))
+    with pytest.raises(ConfigError, match="did you mean 'city'"):
+        infer_schema(table, ignore=("citty",))
+    with pytest.raises(ConfigError, match="both categorical and numeric"):
+        infer_schema(table, categorical=("age",), numeric=("age",))
+    with pytest.raises(ConfigError, match="max_integer_categories"):
+        infer_schema(table, max_integer_categories=-1)
+    schema = infer_schema(table)
+    with pytest.raises(ConfigError, match="'nope'"):
+        schema.override(nope="numeric")
+    with pytest.raises(ConfigError, match="Unknown kind"):
+        schema.override(age="ordinal")
+
+
+def test_ignore_drops_columns_and_says_so(table):
+    schema = infer_schema(table, ignore=("city", "joined"))
+    assert schema.names == ("score", "income", "age", "segment", "member")
+    assert schema.ignored == ("city", "joined") and "ignored: city, joined" in schema.describe()
+    tt = TableTransformer("standard").fit(table, schema)
+    assert list(tt.inverse_transform(tt.transform(table)).columns) == list(schema.names)
+
+
+def test_text_dates_are_inferred_and_written_back_as_text():
+    rng = np.random.default_rng(2)
+    days = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 400, 100), unit="D")
+    text = pd.Series(days.strftime("%d/%m/%Y"), dtype=object)
+    bad = text.copy()
+    bad[[5, 17]] = "unknown"  # 2 % do not parse: still dates, those two become missing
+    df = pd.DataFrame({
+        "when": text, "bad": bad,
+        "month": rng.choice(["May", "June", "July"], 100).astype(object),  # not a full date
+        "year": rng.choice(["2021", "2022"], 100).astype(object),  # plain numbers are not dates
+    })
+    schema = infer_schema(df)
+    assert schema.kinds == {"when": "datetime", "bad": "datetime", "month": "categorical", "year": "categorical"}
+    assert schema["when"].datetime_format == "%d/%m/%Y" and schema["when"].datetime_unit == "D"
+    assert schema["bad"].has_missing and any("'bad': 2 of 100" in n for n in schema.notes)
+    tt = TableTransformer("mode").fit(df, schema)
+    back = tt.inverse_transform(tt.transform(df))
+    pd.testing.assert_series_equal(back["when"], df["when"])
+    assert back["bad"].isna().tolist() == (df["bad"] == "unknown").tolist()
+    assert (back["bad"] == df["bad"])[df["bad"] != "unknown"].all()
+
+
+def test_schema_dict_round_trip_and_describe(table):
+    schema = infer_schema(table)
+    again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        ColumnSpec("a", "ordinal", "int64")
+    text = schema.describe()
+    for c in table.columns:
+        assert c in text
+    assert "3 categories (ordered)" in text and "missing flag" in text and "standardized" in schema.describe("standard")
+    assert len(text.splitlines()) == 2 + len(schema)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.pop("columns"), "'columns' must be a non-empty list"),
+    (lambda d: d["columns"][0].update(kind="ordinal"), r"column 0 \('score'\): 'kind' must be one of"),
+    (lambda d: d["columns"][0].update(dtype="int65"), "'int65' is not a pandas dtype"),
+    (lambda d: d["columns"][0].update(min="low"), "'min' must be a finite number"),
+    (lambda d: d["columns"][3].update(categories="low"), "'categories' must be a non-empty list of strings"),
+    (lambda d: d["columns"][3].update(ordered="yes"), "'ordered' must be true or false"),
+    (lambda d: d["columns"][1].update(colour="red"), r"unknown key\(s\) \['colour'\]"),
+    (lambda d: d.update(version=99), "version 99"),
+])
+def test_schema_from_dict_checks_each_field(table, damage, message):
+    d = infer_schema(table).to_dict()
+    damage(d)
+    with pytest.raises(ConfigError, match=message):
+        TableSchema.from_dict(d)
+
+
+# -------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_demo_table_round_trips_exactly(table, fitted, norm):
+    tt = fitted[norm]
+    X = tt.transform(table)
+    assert X.dtype == np.float32 and X.shape == (len(table), tt.n_features) and np.isfinite(X).all()
+    assert_same_table(tt.inverse_transform(X), table)
+    # The index is ignored, rows are taken in order.
+    shuffled = table.sample(frac=1.0, random_state=0)
+    assert_same_table(tt.inverse_transform(tt.transform(shuffled)), shuffled)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_awkward_dtypes_round_trip_exactly(norm):
+    df = edge_table()
+    schema = infer_schema(df, categorical=("region",), boolean=("bool01",))
+    assert schema.kinds["tz"] == schema.kinds["stamp"] == schema.kinds["day_text"] == "datetime"
+    assert schema["stamp"].datetime_unit == schema["tz"].datetime_unit == "s"  # to the second
+    assert schema["obj_none"].object_missing == "None"
+    tt = TableTransformer(norm).fit(df, schema)
+    back = tt.inverse_transform(tt.transform(df))
+    assert_same_table(back, df)
+    assert back["count"].dtype == "Int64" and back["flag"].dtype == "boolean"
+    assert back["obj_none"][df["obj_none"].isna()].map(lambda v: v is None).all()
+
+
+def test_mode_normalization_finds_both_modes_and_keeps_alpha_in_range(table, fitted):
+    tt = fitted["mode"]
+    meta, arrays = tt.state()
+    i = tt.schema.names.index("score")
+    means = arrays[f"{i}.means"]
+    assert len(means) >= 2
+    assert np.abs(means + 3).min() < 0.5 and np.abs(means - 4).min() < 0.5
+    X = tt.transform(table)
+    blocks = tt.column_blocks("score")
+    alpha = X[:, blocks["value"].start]
+    onehot = X[:, blocks["mode"].slice]
+    assert blocks["mode"].width == len(means) == meta["columns"][i]["n_modes"]
+    assert alpha.min() >= -1 and alpha.max() <= 1
+    np.testing.assert_array_equal(onehot.sum(axis=1), 1.0)
+    k = onehot.argmax(axis=1)
+    low, high = table["score"].to_numpy() < 0, table["score"].to_numpy() > 1
+    assert set(k[low]).isdisjoint(set(k[high]))  # the two clusters use different modes
+    # Deterministic: transform is a function.
+    np.testing.assert_array_equal(tt.transform(table), X)
+
+
+def test_mode_normalization_keeps_far_tails():
+    """TVAE clips alpha at 4 sigma; here a far value widens its mode instead of being clipped."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.normal(0, 1, 500), [1000.0, -250.0]])
+    df = pd.DataFrame({"x": x})
+    tt = TableTransformer("mode").fit(df)
+    X = tt.transform(df)
+    assert np.abs(X[:, 0]).max() <= 1
+    back = tt.inverse_transform(X)["x"].to_numpy()
+    np.testing.assert_allclose(back[-2:], [1000.0, -250.0], rtol=1e-5)
+    np.testing.assert_allclose(back, x, rtol=1e-5, atol=1e-6)
+
+
+def test_real_datasets_round_trip():
+    wine = load_wine(as_frame=True).frame  # 13 numeric measurements + integer class
+    schema = infer_schema(wine, categorical=("target",))
+    assert list(schema.kinds.values()) == ["numeric"] * 13 + ["categorical"]
+    tt = TableTransformer("mode").fit(wine, schema)
+    assert_same_table(tt.inverse_transform(tt.transform(wine)), wine)
+
+    bunch = load_breast_cancer(as_frame=True)
+    cancer = bunch.frame.copy()
+    cancer["target"] = pd.Categorical.from_codes(bunch.target, categories=list(bunch.target_names))
+    schema = infer_schema(cancer)
+    assert schema.kinds["target"] == "categorical" and schema["target"].categories == ("malignant", "benign")
+    assert sum(k == "numeric" for k in schema.kinds.values()) == 30
+    tt = TableTransformer("standard").fit(cancer, schema)
+    assert tt.n_features == 30 + 2
+    assert_same_table(tt.inverse_transform(tt.transform(cancer)), cancer)
+
+
+# ------------------------------------------------------------------- layout
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_blocks_tile_the_matrix(table, fitted, norm):
+    tt = fitted[norm]
+    blocks = tt.blocks
+    assert blocks[0].start == 0 and blocks[-1].stop == tt.n_features
+    for a, b in zip(blocks, blocks[1:]):
+        assert b.start == a.stop
+    assert len(tt.feature_names) == tt.n_features
+    schema = tt.schema
+    meta, _ = tt.state()
+    for i, spec in enumerate(schema):
+        got = {b.role: (b.kind, b.width) for b in blocks if b.column == spec.name}
+        want = {"categorical": {"category": ("categorical", len(spec.categories or ()))},
+                "boolean": {"boolean": ("bernoulli", 1)}}.get(spec.kind, {"value": ("gaussian", 1)})
+        if spec.kind in ("numeric", "datetime") and norm == "mode":
+            want["mode"] = ("categorical", meta["columns"][i]["n_modes"])
+        if spec.has_missing:
+            want["missing"] = ("bernoulli", 1)
+        assert got == want, spec.name
+    X = tt.transform(table)
+    for b in blocks:
+        part = X[:, b.slice]
+        if b.kind == "bernoulli":
+            assert set(np.unique(part)) <= {0.0, 1.0}
+        elif b.kind == "categorical":
+            missing = table[b.column].isna().to_numpy()
+            sums = part.sum(axis=1)
+            assert set(np.unique(part)) <= {0.0, 1.0}
+            assert (sums[~missing] == 1).all()
+            assert (sums[missing] == (0 if b.role == "category" else 1)).all()
+    flags = X[:, tt.column_blocks("income")["missing"].start]
+    np.testing.assert_array_equal(flags, table["income"].isna().to_numpy())
+
+
+# -------------------------------------------------------------------- state
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_state_round_trip_gives_identical_transforms(table, fitted, norm):
+    tt = fitted[norm]
+    meta, arrays = tt.state()
+    meta = json.loads(json.dumps(meta, allow_nan=False))  # JSON-safe
+    arrays = st_load(st_save(arrays))  # safetensors-safe
+    again = TableTransformer.from_state(meta, arrays)
+    assert again.blocks == tt.blocks and again.schema == tt.schema
+    X = tt.transform(table)
+    np.testing.assert_array_equal(again.transform(table), X)
+    pd.testing.assert_frame_equal(again.inverse_transform(X), tt.inverse_transform(X))
+
+
+def _damage(meta, arrays, how):
+    if how == "not a dict":
+        return "junk", arrays
+    if how == "format":
+        meta["format"] = "something else"
+    elif how == "normalization":
+        meta["normalization"] = "minmax"
+    elif how == "kind":
+        meta["schema"]["columns"][0]["kind"] = "ordinal"
+    elif how == "columns":
+        meta["columns"].pop()
+    elif how == "array missing":
+        arrays.pop("0.means")
+    elif how == "array shape":
+        arrays["0.sds"] = arrays["0.sds"][:1]
+    elif how == "negative sd":
+        arrays["0.sds"] = -arrays["0.sds"]
+    elif how == "extra array":
+        arrays["junk"] = np.zeros(1)
+    return meta, arrays
+
+
+@pytest.mark.parametrize("how, message", [
+    ("not a dict", "must be a dict"),
+    ("format", "'format' must be 'vaelab.TableTransformer'"),
+    ("normalization", "normalization must be one of"),
+    ("kind", r"'kind' must be one of"),
+    ("columns", "'columns' must be a list of 7 entries"),
+    ("array missing", "the array '0.means' is missing"),
+    ("array shape", "'0.sds' must hold 2 finite numbers"),
+    ("negative sd", "'0.sds' must be positive"),
+    ("extra array", r"unexpected array\(s\) \['junk'\]"),
+])
+def test_from_state_refuses_damaged_state(fitted, how, message):
+    meta, arrays = fitted["mode"].state()
+    assert meta["columns"][0]["n_modes"] == 2  # the damages below assume the bimodal score comes first
+    meta, arrays = _damage(json.loads(json.dumps(meta)), dict(arrays), how)
+    with pytest.raises(ConfigError, match=message):
+        TableTransformer.from_state(meta, arrays)
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def test_inverse_transform_samples_from_probabilities(table, fitted):
+    tt = fitted["mode"]
+    X = tt.transform(table)
+    X[:, tt.column_blocks("income")["missing"].start] = 0.3
+    X[:, tt.column_blocks("city")["category"].slice] = 0.25
+    X[:, tt.column_blocks("member")["boolean"].start] = 0.9
+    argmax = tt.inverse_transform(X)
+    assert argmax["income"].notna().all() and (argmax["city"] == "Bergen").all() and argmax["member"].all()
+    drawn = tt.inverse_transform(X, sample=True, seed=5)
+    pd.testing.assert_frame_equal(drawn, tt.inverse_transform(X, sample=True, seed=5))
+    assert 0.24 < drawn["income"].isna().mean() < 0.36
+    assert drawn["city"].value_counts(normalize=True).between(0.18, 0.32).all()
+    assert 0.85 < drawn["member"].mean() < 0.95
+    assert drawn.dtypes.equals(table.dtypes)
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_empty_and_unusable_tables_are_refused():
+    with pytest.raises(DataError, match="empty"):
+        infer_schema(pd.DataFrame())
+    with pytest.raises(DataError, match=r"empty \(0 rows x 2 columns\)"):
+        infer_schema(pd.DataFrame({"a": [], "b": []}))
+    with pytest.raises(DataError, match="Expected a pandas DataFrame"):
+        infer_schema(np.zeros((3, 2)))
+    ids = pd.DataFrame({"id": [f"u{i}" for i in range(60)], "gone": [np.nan] * 60, "x": np.arange(60.0)})
+    with pytest.raises(DataError) as err:
+        infer_schema(ids)
+    assert "'gone' is entirely missing" in str(err.value) and "'id' holds a different value" in str(err.value)
+    assert infer_schema(ids, ignore=("id", "gone")).names == ("x",)
+    assert infer_schema(ids, categorical=("id",), ignore=("gone",)).kinds["id"] == "categorical"
+    with pytest.raises(DataError, match="must hold numbers but row 0 holds 'u0'"):
+        infer_schema(ids, numeric=("id",), ignore=("gone",))
+    with pytest.raises(DataError, match=r"'x' holds numbers \(float64\), not dates.*unit='s'"):
+        infer_schema(ids, datetime=("x",), ignore=("id", "gone"))
+
+
+def test_transform_errors_are_clear(table, fitted):
+    tt = fitted["standard"]
+    new = table.head(10).copy()
+    new["city"] = new["city"].astype(object)
+    new.loc[3, "city"] = "Madrid"
+    with pytest.raises(DataError, match=r"'city' holds categories not seen at fit time: 'Madrid' \(1 rows\)"):
+        tt.transform(new)
+    with pytest.raises(DataError, match=r"lacks column\(s\) \['age'\]"):
+        tt.transform(table.drop(columns="age"))
+    no_gaps = table.head(10).copy()
+    no_gaps.loc[2, "age"] = np.nan  # age had no missing values at fit time
+    with pytest.raises(DataError, match="'age' has 1 missing value"):
+        tt.transform(no_gaps)
+    with pytest.raises(NotFittedError):
+        TableTransformer().transform(table)
+    with pytest.raises(ConfigError, match="normalization must be one of"):
+        TableTransformer("minmax")
+
+
+def test_inverse_transform_errors_are_clear(table, fitted):
+    tt = fitted["mode"]
+    X = tt.transform(table.head(5))
+    with pytest.raises(DataError, match=rf"shape \(N, {tt.n_features}\).*got shape \(5, {tt.n_features - 1}\)"):
+        tt.inverse_transform(X[:, :-1])
+    with pytest.raises(DataError, match="non-finite"):
+        tt.inverse_transform(np.where(X == 1, np.nan, X))
+    logits = X.copy()
+    logits[:, tt.column_blocks("city")["category"].slice] *= 5.0
+    with pytest.raises(DataError, match="'city', category.*not the logits"):
+        tt.inverse_transform(logits)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_any_decoder_output_decodes_to_valid_rows(table, fitted, norm):
+    """What a trained decoder gives (free Gaussian values, softmax/sigmoid probabilities) decodes cleanly."""
+    tt = fitted[norm]
+    rng = np.random.default_rng(0)
+    X = np.empty((300, tt.n_features), dtype=np.float32)
+    for b in tt.blocks:
+        if b.kind == "gaussian":
+            X[:, b.slice] = rng.normal(0, 2, (300, 1))
+        elif b.kind == "categorical":
+            e = np.exp(rng.normal(0, 2, (300, b.width)))
+            X[:, b.slice] = e / e.sum(axis=1, keepdims=True)
+        else:
+            X[:, b.slice] = rng.random((300, 1))
+    for sample in (False, True):
+        out = tt.inverse_transform(X, sample=sample, seed=1)
+        assert out.dtypes.equals(table.dtypes) and len(out) == 300
+        assert out["age"].between(18, 90).all() and out["score"].between(-5.2, 7.0).all()
+        assert out["city"].isin(["Bergen", "Lyon", "Oslo", "Paris"]).all()
+        assert (out["joined"].dropna() == out["joined"].dropna().dt.floor("h")).all()
+        assert out["income"].isna().any() and out["income"].notna().any()
+    empty = tt.inverse_transform(X[:0])
+    assert len(empty) == 0 and empty.dtypes.equals(table.dtypes)

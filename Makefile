@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export OMP_WAIT_POLICY ?= PASSIVE
 STAMP := $(VENV)/.vaelab-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-install clean
 
 install: $(STAMP)
 
@@ -27,9 +27,22 @@ demo: install
 test: install
 	$(PY) -m pytest
 
-bench: install
-	$(PY) -m pip install -q -e ".[bench]" || echo "pythae could not be installed; the benchmark runs without it"
-	$(PY) bench/train_speed.py
+# Benchmarks run in their own venv: the comparisons (pythae, PyOD, SDV) pin versions (SDV: pandas < 3)
+# that must not leak into the venv the tests run in.
+BENCH_VENV ?= .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+
+$(BENCH_VENV)/.vaelab-installed: pyproject.toml
+	@test -x $(BENCH_PY) || $(PYTHON) -m venv $(BENCH_VENV)
+	@$(BENCH_PY) -c "import torch" 2>/dev/null || $(BENCH_PY) -m pip install $(TORCH_SPEC)
+	$(BENCH_PY) -m pip install -e ".[test]"
+	$(BENCH_PY) -m pip install -e ".[bench]" || echo "some comparisons could not be installed; their benchmarks run without them"
+	@touch $@
+
+bench-install: $(BENCH_VENV)/.vaelab-installed
+
+bench: bench-install
+	$(BENCH_PY) bench/train_speed.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,156 @@
+"""Table and series runs from file to synthetic data to metrics, through the CLI."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaelab.cli import main
+from vaelab.data.tabular import make_mixed_table
+from vaelab.data.timeseries import make_sine_panel
+
+FAST = ["--epochs", "4", "--hidden", "32", "--latent-dim", "3", "--batch-size", "64", "--device", "cpu", "--quiet"]
+
+
+def _ok(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+def _error(capsys, *argv):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("table")
+    df = make_mixed_table(600, seed=1)
+    df.to_parquet(folder / "t.parquet", index=False)
+    return folder, df
+
+
+@pytest.fixture(scope="module")
+def table_run(table):
+    folder, _ = table
+    assert main(["train", str(folder / "t.parquet"), "--out", str(folder / "run"), *FAST]) == 0
+    return folder / "run"
+
+
+def test_a_table_is_detected_and_its_schema_shown(table, tmp_path, capsys):
+    folder, df = table
+    out = _ok(capsys, "train", folder / "t.parquet", "--out", tmp_path / "run", *FAST, "--categorical", "age")
+    assert "schema" in out and "categorical" in out and "missing flag" in out
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["data"]["kind"] == "table" and cfg["model"]["likelihood"] == "mixed"
+    kinds = {c["name"]: c["kind"] for c in json.loads((tmp_path / "run" / "table.json").read_text())["schema"]["columns"]}
+    assert kinds == {"score": "numeric", "income": "numeric", "age": "categorical", "segment": "categorical",
+                     "city": "categorical", "member": "boolean", "joined": "datetime"}  # fmt: skip
+
+
+def test_synthetic_rows_keep_names_dtypes_and_categories(table, table_run, tmp_path, capsys):
+    folder, _ = table
+    df = pd.read_parquet(folder / "t.parquet")  # the table as the run read it
+    _ok(capsys, "sample", table_run, "--n", 300, "--out", tmp_path / "synth.parquet")
+    synth = pd.read_parquet(tmp_path / "synth.parquet")
+    assert list(synth.columns) == list(df.columns) and len(synth) == 300
+    assert dict(synth.dtypes.astype(str)) == dict(df.dtypes.astype(str))
+    assert list(synth["segment"].cat.categories) == list(df["segment"].cat.categories)
+    assert synth["segment"].cat.ordered == df["segment"].cat.ordered
+    assert set(synth["city"].dropna()) <= set(df["city"].dropna())
+    # Missing values are modelled, not dropped: they come back in the columns that had them.
+    for col in ("income", "segment", "joined"):
+        assert df[col].isna().any() and synth[col].isna().any(), col
+    assert not synth["score"].isna().any()
+    _ok(capsys, "sample", table_run, "--n", 20, "--out", tmp_path / "synth.csv")
+    assert list(pd.read_csv(tmp_path / "synth.csv").columns) == list(df.columns)
+
+
+def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
+    out = _ok(capsys, "evaluate-synthetic", table_run)
+    assert "fidelity" in out and "ML efficacy" in out and "privacy" in out
+    block = json.loads((table_run / "metrics.json").read_text())["synthetic"]
+    assert block["kind"] == "table"
+    for key in ("fidelity", "column_shapes", "column_pair_trends"):
+        assert 0.0 <= block[key] <= 1.0, key
+    assert {c["column"] for c in block["columns"]} == {"score", "income", "age", "segment", "city", "member", "joined"}
+    assert block["ml_efficacy"]["target"] == "member" and 0 <= block["privacy"]["exact_copies"] <= 1
+    assert (table_run / "figures" / "synthetic_columns.png").is_file()
+
+
+def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
+    out = _ok(capsys, "score", table_run, "--n-samples", "20", "--quiet")
+    assert "NLL" in out
+    _ok(capsys, "inspect", table_run)
+    _ok(capsys, "compare-samplers", table_run, "--samplers", "prior", "aggregate-gmm", "--n", "60")
+    metrics = json.loads((table_run / "metrics.json").read_text())
+    assert {"likelihood", "diagnostics", "samplers"} <= set(metrics)
+    _ok(capsys, "report", table_run)
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("series")
+    df = make_sine_panel(n_series=6, length=80, n_features=2, seed=0).sample(frac=1.0, random_state=0)  # shuffled rows
+    df.to_csv(folder / "s.csv", index=False)
+    run = folder / "run"
+    assert main(["train", str(folder / "s.csv"), "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+                 "--out", str(run), *FAST]) == 0  # fmt: skip
+    return folder, df, run
+
+
+def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
+    folder, df, run = series
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["kind"] == "series" and cfg["model"]["input_shape"] == [16 * 2]
+    _ok(capsys, "sample", run, "--n", 5, "--out", tmp_path / "w.csv")
+    w = pd.read_csv(tmp_path / "w.csv")
+    assert list(w.columns) == ["window", "step", "f0", "f1"] and len(w) == 5 * 16
+    past = df[df["id"] == 0].sort_values("time").iloc[:20]
+    past.to_csv(tmp_path / "past.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "past.csv", "--draws", 30, "--out", tmp_path / "f.csv")
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert len(f) == 30 * 4 and sorted(f["step"].unique()) == [12, 13, 14, 15] and f["draw"].nunique() == 30
+    assert (tmp_path / "f.png").is_file() and "bands" in out
+    # The draws differ (an uncertainty band), and are seeded.
+    assert f.groupby("step")["f0"].std().min() > 0
+    _ok(capsys, "sample", run, "--past", tmp_path / "past.csv", "--draws", 30, "--out", tmp_path / "g.csv")
+    pd.testing.assert_frame_equal(f, pd.read_csv(tmp_path / "g.csv"))
+
+
+def test_evaluate_synthetic_series_writes_the_block(series, capsys):
+    _, _, run = series
+    out = _ok(capsys, "evaluate-synthetic", run)
+    assert "discriminative score" in out and "predictive score" in out
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert block["kind"] == "series" and 0 <= block["discriminative"]["score"] <= 0.5
+    assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
+    for name in ("series_windows", "forecast_band"):
+        assert (run / "figures" / f"{name}.png").is_file()
+    _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
+
+
+def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsys):
+    folder, _, run = series
+    assert "both --window" in _error(capsys, "train", folder / "s.csv", "--window", "5", "--out", tmp_path / "a")
+    assert "not a series run" in _error(capsys, "sample", table_run, "--past", folder / "s.csv", "--out", tmp_path / "x.csv")
+    assert "--n N" in _error(capsys, "sample", run, "--out", tmp_path / "x.csv")
+    assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
+    assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
+                                   "--out", tmp_path / "b")  # fmt: skip
+
+
+def _head(folder, tmp_path):
+    pd.read_csv(folder / "s.csv").head(3).to_csv(tmp_path / "short.csv", index=False)
+    return tmp_path / "short.csv"
+
+
+def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits):
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X)
+    _ok(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST)
+    assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")

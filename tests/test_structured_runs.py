@@ -80,6 +80,7 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert {c["column"] for c in block["columns"]} == {"score", "income", "age", "segment", "city", "member", "joined"}
     assert block["ml_efficacy"]["target"] == "member" and 0 <= block["privacy"]["exact_copies"] <= 1
     assert (table_run / "figures" / "synthetic_columns.png").is_file()
+    assert _report_status(capsys, table_run)["tabular"] == "ok"
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
@@ -132,6 +133,16 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
+    status = _report_status(capsys, run)
+    assert status["series"] == "ok" and status["tabular"] == "na"
+
+
+def _report_status(capsys, run) -> dict:
+    import re
+
+    _ok(capsys, "report", run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    return dict(re.findall(r'<section id="([a-z]+)" data-status="([a-z]+)"', html))
 
 
 def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsys):

@@ -36,6 +36,8 @@ SECTIONS = (
     ("grid", "Manifold grid"),
     ("interpolation", "Interpolation"),
     ("arithmetic", "Latent arithmetic"),
+    ("tabular", "Synthetic tables: fidelity, utility, privacy"),
+    ("series", "Synthetic time series and forecasts"),
 )
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
@@ -59,6 +61,7 @@ class _Section:
     def __init__(self, key: str, title: str):
         self.id, self.title = key, title
         self.missing: str | None = None  # the command that fills a section whose analysis has not run
+        self.na: str | None = None  # why the section does not apply to this run
         self.paragraphs: list[str] = []
         self.facts: list[tuple[str, str]] = []  # (label, value)
         # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
@@ -198,6 +201,77 @@ class _Assembler:
         })  # fmt: skip
         for n in names:
             self.image(s, f"samples_{n}.png", f"Samples from {n}, decoded to E[x|z].")
+
+    def _synthetic(self, s: _Section, kind: str) -> dict | None:
+        data = self.config.data
+        run_kind = "array" if data is None else data.kind
+        if run_kind != kind:
+            what = {"table": "table", "series": "time-series"}[kind]
+            s.na = (f"this is {'a table' if run_kind == 'table' else 'a series' if run_kind == 'series' else 'an image/vector'}"
+                    f" run; {what} runs are trained from a CSV/Parquet "
+                    + ("table." if kind == "table" else "series with --window and --horizon."))  # fmt: skip
+            return None
+        block = self.metrics.get("synthetic")
+        if not block or block.get("kind") != kind:
+            s.missing = f"vaelab evaluate-synthetic {self.run.path}"
+            return None
+        return block
+
+    def tabular(self, s: _Section) -> None:
+        import json as _json
+
+        schema_file = self.run.file("table.json")
+        if self.config.data is not None and self.config.data.kind == "table" and schema_file.is_file():
+            try:
+                cols = _json.loads(schema_file.read_text())["schema"]["columns"]
+                s.tables.append({"caption": "schema (inferred, or as overridden at training)",
+                                 "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
+                                 "rows": [[c["name"], c["kind"], c["dtype"], f"{100 * c.get('missing_share', 0):.1f}%"]
+                                          for c in cols]})  # fmt: skip
+            except (ValueError, KeyError, TypeError):
+                s.paragraphs.append("table.json could not be read; the schema is not shown.")
+        b = self._synthetic(s, "table")
+        if b is None:
+            return
+        s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}) against "
+                                       f"{_num(b['n_real_train'])} real training rows"),
+                    ("fidelity", f"{_num(b['fidelity'], 3)} = mean of column shapes {_num(b['column_shapes'], 3)} "
+                                 f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
+        ml = b.get("ml_efficacy")
+        if ml:
+            s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
+                                           f"real {_num(ml['real'], 3)}, on synthetic {_num(ml['synthetic'], 3)}"))  # fmt: skip
+        pr = b.get("privacy")
+        if pr:
+            s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
+                                             f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
+                                             f"{_num(100 * pr['share_closer_than_holdout'], 1)}% closer than the holdout's "
+                                             f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"))  # fmt: skip
+        s.tables.append({"caption": "per column: KS complement (numeric, datetime) or TV complement (categorical, boolean)",
+                         "header": ["column", "kind", "metric", "score", "missing similarity"], "left": (0, 1, 2),
+                         "rows": [[c["column"], c["kind"], c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]
+                                  for c in b["columns"]]})  # fmt: skip
+        self.image(s, "synthetic_columns.png", "Each column's distribution: real training rows vs synthetic rows.")
+
+    def series(self, s: _Section) -> None:
+        b = self._synthetic(s, "series")
+        if b is None:
+            return
+        d, p, f = b["discriminative"], b["predictive"], b["forecast"]
+        s.facts += [
+            ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
+                        f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
+            ("discriminative score", f"{_num(d['score'], 3)} (a classifier tells real test windows from synthetic ones "
+                                     f"with accuracy {_num(d['accuracy'], 3)}; 0 = indistinguishable)"),
+            ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
+                                 f"{_num(p['mae_real'], 4)} trained on real ones (TimeGAN's train-on-synthetic test)"),
+            ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
+            ("forecaster", f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
+                           f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
+                           "last value"),
+        ]  # fmt: skip
+        self.image(s, "series_windows.png", "Real test windows (top) and generated windows (bottom).")
+        self.image(s, "forecast_band.png", "One test window: the past, the real future, and the forecaster's bands.")
 
     def _explore(self, s: _Section, key: str, command: str) -> dict | None:
         entry = self.metrics.get("explore", {}).get(key)

@@ -126,8 +126,11 @@ class _Assembler:
         self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation).")
 
     def reconstructions(self, s: _Section) -> None:
+        if len(self.config.model.input_shape) != 3:
+            s.na = "reconstructions are drawn for image data; this run models vectors (see the sections below)."
+            return
         if not self.image(s, "reconstructions.png", "Test images (top) and their reconstructions E[x|z] (bottom)."):
-            s.missing = "reconstructions are drawn for image data by vaelab train; this run has none"
+            s.missing = f"vaelab train DATA --out {self.run.path} (it draws them for image data)"
             return
         s.paragraphs.append("Each test image is encoded to its posterior mean and decoded to E[x|z].")
 

@@ -13,11 +13,14 @@ a file. The training state is one file, so a resumed run sees one consistent epo
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +57,38 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise RunError(
-            f"Could not write {path}: {e.strerror or e}. Check that the folder is writable and the disk "
-            f"has space; the previous {path.name} (if any) is intact."
-        ) from None
+        raise write_error(f"write {path.name}", path.parent, e, f"the previous {path.name} (if any) is intact") from None
     finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):  # never hide the write's own error behind this one
+                os.unlink(tmp)
+
+
+def write_error(what: str, folder: Path, e: OSError, kept: str) -> RunError:
+    """One line that names the folder, the cause and what to do, for a failed write or mkdir."""
+    again = "then run the command again (`vaelab train --resume --out RUN` continues a run from its last saved epoch)"
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        cause = f"the disk holding {folder} is full (or over quota): free some space, {again}"
+    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason = "read-only file system" if e.errno == errno.EROFS else "permission denied"
+        cause = f"cannot write to {folder} ({reason}): make it writable, {again}"
+    else:
+        cause = f"{e.strerror or e} in {folder}: check the folder and the disk, {again}"
+    return RunError(f"Could not {what}: {cause}; {kept}.")
+
+
+def make_folder(path: Path) -> None:
+    """``mkdir -p`` whose failure is a clear :class:`RunError`."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise RunError(f"{path} exists and is not a folder; choose another --out.") from None
+    except OSError as e:
+        raise write_error(f"create the folder {path}", Path(path), e, "nothing was written") from None
+
+
+# What mkstemp leaves behind when a write is killed: .NAME.XXXXXXXX.tmp (8 random characters).
+_TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _umask() -> int:
@@ -85,7 +113,9 @@ def _dumps(value: Any) -> bytes:
 
 
 def _tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
-    return st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata)
+    # safetensors 0.8 writes an unreadable header for no tensors plus empty metadata ('{},"__metadata__":{}}'),
+    # e.g. the arrays of a table whose columns are all standardized: store empty metadata as none.
+    return st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata or None)
 
 
 @dataclass(frozen=True)
@@ -145,6 +175,24 @@ class RunDir:
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
 
+    def temp_files(self) -> list[Path]:
+        """Temporary files that writes killed midway (SIGKILL, power loss) left behind.
+
+        Readers open files by their exact names, so these are never mistaken for data;
+        they only waste space until :meth:`remove_temp_files`.
+        """
+        folders = [f for f in (self.path, self.path / "figures") if f.is_dir()]
+        return [p for f in folders for p in f.iterdir() if _TEMP_FILE.fullmatch(p.name) and p.is_file()]
+
+    def remove_temp_files(self) -> list[Path]:
+        """Delete :meth:`temp_files`; call it only while no other process writes the run."""
+        removed = []
+        for p in self.temp_files():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed.append(p)
+        return removed
+
     def check(self) -> None:
         """Fail clearly unless this is a readable vaelab run folder."""
         if not self.path.exists():
@@ -159,15 +207,12 @@ class RunDir:
 
     # ----------------------------------------------------------------- config
     def write_config(self, config: RunConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path)
         atomic_write(self.file(CONFIG), _dumps(config.to_dict()))
 
     def read_config(self) -> RunConfig:
         self.check()
-        try:
-            d = json.loads(self.file(CONFIG).read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RunError(f"{self.file(CONFIG)} is not valid JSON ({e}); the run is damaged.") from None
+        d = _read_json(self.file(CONFIG), "the run is damaged")
         return RunConfig.from_dict(d, str(self.file(CONFIG)))
 
     # ---------------------------------------------------------------- weights
@@ -198,7 +243,11 @@ class RunDir:
 
     def read_arrays(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         tensors, metadata = self._read_tensors(name)
-        return {k: v.numpy() for k, v in tensors.items()}, metadata
+        try:
+            return {k: v.numpy() for k, v in tensors.items()}, metadata
+        except TypeError as e:  # e.g. bfloat16 or float8 tensors, which NumPy cannot hold
+            raise RunError(f"{self.file(name)} holds tensors NumPy cannot read ({e}); vaelab writes float and integer "
+                           "arrays only. Delete the file (caches are rebuilt) or retrain.") from None
 
     # ------------------------------------------------------- history, metrics
     def write_history(self, rows: list[dict]) -> None:
@@ -213,10 +262,7 @@ class RunDir:
         path = self.file(METRICS)
         if not path.is_file():
             return {}
-        try:
-            d = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise RunError(f"{path} is not valid JSON ({e}); delete it and rerun the analyses.") from None
+        d = _read_json(path, "delete it and rerun the analyses")
         if not isinstance(d, dict):
             raise RunError(f"{path} must hold a JSON object.")
         return d
@@ -237,8 +283,10 @@ class RunDir:
     def read_split(self, n_examples: int) -> np.ndarray:
         path = self.file(SPLIT)
         try:
+            if not path.is_file():  # missing, or a FIFO that np.load would wait on forever
+                raise OSError("not a regular file")
             codes = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except Exception as e:  # np.load parses a damaged header with Python's tokenizer: it can fail in any way
             raise RunError(f"{path} is missing or damaged ({e}); the run's data split cannot be recovered.") from None
         if codes.shape != (n_examples,) or codes.dtype != np.int8 or codes.min(initial=0) < 0 or codes.max(initial=0) > 2:
             raise RunError(f"{path} does not describe a split of {n_examples} examples; the run is damaged.")
@@ -272,6 +320,7 @@ class RunDir:
         tensors, metadata = self._read_tensors(STATE)
         try:
             meta = json.loads(metadata["vaelab_state"])
+            _check_state_meta(meta)
             c = meta["counters"]
             optim = meta["optimizer"]
             optimizer = None
@@ -287,10 +336,60 @@ class RunDir:
                 stopped_early=bool(c["stopped_early"]), history=list(meta["history"]),
                 best_weights=best or None, optimizer=optimizer,
             )  # fmt: skip
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
             raise RunError(f"{self.file(STATE)} is damaged ({type(e).__name__}: {e}); the run cannot be resumed.") from None
         current = {k[8:]: v for k, v in tensors.items() if k.startswith("current.")}
         return state, current
+
+
+def _check_state_meta(meta: Any) -> None:
+    """The JSON part of train_state.safetensors, field by field (a ValueError names the first bad one):
+    what torch's optimizer and the training loop would otherwise fail on mid-resume."""
+
+    def number(v, low=-math.inf):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) and v >= low
+
+    def count(v):
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**63 - 1
+
+    c = meta["counters"]
+    bad = [k for k in ("epoch", "step", "best_epoch", "bad_epochs") if not count(c[k])]
+    bad += [] if number(c["best_loss"]) else ["best_loss"]
+    bad += [] if isinstance(c["stopped_early"], bool) else ["stopped_early"]
+    if bad:
+        raise ValueError(f"counters {bad} must be non-negative integers (best_loss a number, stopped_early a bool)")
+    history = meta["history"]
+    if not isinstance(history, list) or not all(
+        isinstance(row, dict) and {"epoch", "seconds"} <= set(row) <= set(HISTORY_COLUMNS)
+        and all(v is None or number(v) or (isinstance(v, float) and math.isnan(v)) for v in row.values())
+        for row in history
+    ):  # fmt: skip
+        raise ValueError(f"history must be a list of rows with numeric columns among {list(HISTORY_COLUMNS)}")
+    optim = meta["optimizer"]
+    groups, state = optim["param_groups"], optim["state"]
+    if not isinstance(groups, list) or len(groups) > 1 or not isinstance(state, dict):
+        raise ValueError("the optimizer must hold at most one parameter group and a state object")
+    for g in groups:
+        ok = isinstance(g, dict) and all(number(g.get(k), 0) for k in ("lr", "eps", "weight_decay"))
+        ok = ok and isinstance(g.get("betas"), list) and len(g["betas"]) == 2 and all(number(b, 0) for b in g["betas"])
+        ok = ok and isinstance(g.get("params"), list) and all(count(p) for p in g["params"])
+        if not ok:
+            raise ValueError("the optimizer's parameter group needs numbers lr, eps, weight_decay, two betas and params")
+    ids = {p for g in groups for p in g["params"]}
+    if not all(isinstance(pid, str) and pid.isdecimal() and int(pid) in ids and isinstance(keys, list)
+               and all(isinstance(k, str) for k in keys) for pid, keys in state.items()):  # fmt: skip
+        raise ValueError("the optimizer state must map parameter ids of its group to lists of slot names")
+
+
+def _read_json(path: Path, advice: str) -> Any:
+    """A JSON file's value; any failure (not UTF-8, not JSON, nested too deep, an integer of
+    over 4300 digits, unreadable) is a RunError that names the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise RunError(f"{path} is not valid JSON ({type(e).__name__}: {str(e)[:200]}); {advice}.") from None
+    except OSError as e:
+        raise RunError(f"{path} could not be read ({e.strerror or e}); {advice}.") from None
 
 
 def _safetensors_metadata(raw: bytes) -> dict[str, str]:

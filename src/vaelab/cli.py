@@ -262,35 +262,52 @@ def _settings(args) -> dict:
 
 
 def _train_and_report(args, source, out, settings: dict, **options) -> int:
-    """Train with a progress bar, write the figures, print the headline numbers."""
+    """Train with a progress bar, write the figures, print the headline numbers.
+
+    Under torchrun every rank trains; only rank 0 draws the bar, writes and prints.
+    """
+    from vaelab.distributed import world
     from vaelab.progress import ProgressBar
     from vaelab.report.figures import write_run_figures
     from vaelab.run import train_run
 
-    bar = None if args.quiet else ProgressBar()
+    main = world().main
+    bar = None if (args.quiet or not main) else ProgressBar()
     start = time.perf_counter()
     try:
         result = train_run(source, out, settings, progress=bar, **options)
     finally:
         if bar:
             bar.close()
+    if not main:
+        return 0
     write_run_figures(result)
     _print_summary(result, time.perf_counter() - start)
     return 0
 
 
 def cmd_train(args) -> int:
+    from vaelab.distributed import world
     from vaelab.tabular import looks_like_table
 
+    several = world().active  # started by torchrun with WORLD_SIZE > 1
     if args.window is not None or args.horizon is not None:
+        if several:
+            raise ConfigError(_ONE_PROCESS.format(what="Series"))
         return _train_series(args)
     # Labels belong to image/vector data; a table models all its columns jointly.
     labelled = args.labels is not None or args.label_column is not None
     if not args.resume and (args.table or (not labelled and looks_like_table(args.data))):
+        if several:
+            raise ConfigError(_ONE_PROCESS.format(what="Table"))
         return _train_table(args)
     return _train_and_report(args, args.data, args.out, _settings(args), labels=args.labels,
                              label_column=args.label_column, val_fraction=args.val_fraction,
                              test_fraction=args.test_fraction, resume=args.resume)  # fmt: skip
+
+
+_ONE_PROCESS = ("{what} runs train in one process; data-parallel training (torchrun) covers image and array "
+                "data. Run this command with plain `vaelab train`.")
 
 
 def _check_fresh(args, what: str) -> None:
@@ -355,9 +372,14 @@ def cmd_demo(args) -> int:
     from vaelab.score import inspect as run_inspect
     from vaelab.score import score
 
-    if RunDir(args.out).exists():
+    from vaelab.distributed import world
+
+    main = world().main  # under torchrun all ranks train; rank 0 does the rest
+    if main and RunDir(args.out).exists():
         shutil.rmtree(args.out)  # only ever a folder that holds a vaelab run
     _train_and_report(args, "mnist5k", Path(args.out), {**DEMO_SETTINGS, **_settings(args)})
+    if not main:
+        return 0
     bar = _count_bar(args)
     try:  # the test NLL, and the validation reference scores `vaelab score` will reuse
         likelihood = score(args.out, "test", n_samples=DEMO_NLL_SAMPLES, progress=bar).result.summary()

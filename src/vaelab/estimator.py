@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from vaelab import distributed
 from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
-from vaelab.errors import ConfigError, DataError, NotFittedError, RunError
+from vaelab.errors import ConfigError, DataError, NotFittedError, RunError, VaelabError
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.progress import ProgressBar
@@ -202,7 +203,9 @@ class VAE(TransformerMixin, BaseEstimator):
         model_cfg = self._model_config(X.shape[1:], n_classes, unit)
         binary = model_cfg.likelihood == "bernoulli" and cfg.binarize != "none"
         data = dataclasses.replace(data, binarized_eval=binary)
-        device = resolve_device(cfg.device)
+        device = distributed.local_device(resolve_device(cfg.device))  # cuda:LOCAL_RANK under torchrun
+        # Under torchrun every rank trains; only rank 0 writes the run and draws progress.
+        main = distributed.world().main
 
         state = None  # a fresh fit
         if resume:
@@ -215,7 +218,7 @@ class VAE(TransformerMixin, BaseEstimator):
                 if isinstance(module.prior, VampPrior):
                     module.prior.init_from_data(torch.from_numpy(X))
         config = RunConfig(model_cfg, cfg, data)
-        if run is not None:
+        if run is not None and main:
             run.write_config(config)
 
         Xt = torch.from_numpy(X).to(device)
@@ -230,17 +233,17 @@ class VAE(TransformerMixin, BaseEstimator):
         yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
 
         on_epoch = None
-        if run is not None:
+        if run is not None and main:
             def on_epoch(st: TrainState, m: VAEModule) -> None:
                 run.write_train_state(st, m)
                 run.write_weights(st.best_weights)
                 run.write_history(st.history)
                 run.update_metrics(training=training_summary(st))
 
-        bar = ProgressBar() if (self.verbose and progress is None) else None
+        bar = ProgressBar() if (self.verbose and progress is None and main) else None
         try:
             state = fit(module, cfg, Xt, yt, Xv, yv, state=state, dynamic_binarize=binary and cfg.binarize == "dynamic",
-                        on_epoch=on_epoch, progress=progress or bar)  # fmt: skip
+                        on_epoch=on_epoch, progress=(progress or bar) if main else None)  # fmt: skip
         finally:
             if bar is not None:
                 bar.close()
@@ -419,8 +422,15 @@ def _read_history(run: RunDir) -> list[dict]:
     path = run.file("history.csv")
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()}
+                    for row in csv.DictReader(f)]  # fmt: skip
+    except (ValueError, TypeError, csv.Error, OSError) as e:  # UnicodeDecodeError is a ValueError
+        raise RunError(
+            f"{path} is damaged ({type(e).__name__}: {str(e)[:200]}); expected one row of numbers per epoch. "
+            "Delete it to load the run without its history."
+        ) from None
 
 
 def settings_from_config(config: RunConfig) -> dict[str, Any]:
@@ -453,7 +463,17 @@ def load(
     vae = VAE(**settings_from_config(config), device=device, encoder=encoder, decoder=decoder)
     if m.arch == "custom" and encoder is None:
         build_vae(m)  # raises the error that explains what to pass
-    module = vae._build(m, resolve_device(device))
-    _load_weights(module, rd.read_weights(), rd.file("model.safetensors"))
+    weights = rd.read_weights()
+    try:
+        module = vae._build(m, resolve_device(device))
+    except VaelabError:
+        raise
+    except (RuntimeError, TypeError, ValueError, OverflowError, MemoryError) as e:  # sizes torch cannot allocate
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise RunError(
+            f"{rd.file('config.json')} describes a model that cannot be built here ({first}); its sizes "
+            "(input_shape, hidden, latent_dim, n_classes, n_components) are damaged or too large. Retrain the run."
+        ) from None
+    _load_weights(module, weights, rd.file("model.safetensors"))
     vae._set_fitted(module, config, _read_history(rd))
     return vae

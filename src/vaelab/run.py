@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab import distributed
+from vaelab.checkpoint import MODEL, SPLIT, STATE, RunConfig, RunDir, make_folder
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
 from vaelab.errors import ConfigError, RunError
-from vaelab.estimator import VAE, settings_from_config
+from vaelab.estimator import VAE, settings_from_config, training_summary
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
 RESUMABLE = frozenset({"epochs", "patience", "device", "verbose"})
@@ -83,6 +84,14 @@ def load_run_data(run: RunDir, config: RunConfig) -> tuple[Dataset, np.ndarray]:
     return dataset, run.read_split(dataset.n_examples)
 
 
+def _never_started(run: RunDir) -> bool:
+    """A folder a run was killed in before config.json: at most split.npy and temporary files."""
+    if not run.path.is_dir() or run.exists():
+        return False
+    temps = set(run.temp_files())
+    return all(p.name == SPLIT or p in temps for p in run.path.iterdir())
+
+
 def train_run(
     source: str | os.PathLike | None,
     out: str | os.PathLike,
@@ -95,10 +104,21 @@ def train_run(
     resume: bool = False,
     progress: Callable[[str, dict], None] | None = None,
 ) -> RunResult:
-    """Train a VAE on ``source`` and write the run to ``out`` (or continue it with ``resume``)."""
+    """Train a VAE on ``source`` and write the run to ``out`` (or continue it with ``resume``).
+
+    Under torchrun every rank calls this: all read the data (and, resuming, the run),
+    all train, and only rank 0 writes the run and measures the test split; the other
+    ranks return with empty ``metrics``.
+    """
     run = RunDir(out)
     settings = dict(settings or {})
+    main = distributed.world().main  # the other ranks neither check nor write the output folder
     if resume:
+        if main and _never_started(run):
+            raise RunError(
+                f"{run.path} has no config.json: its training was stopped before it began, so there "
+                f"is nothing to resume. Start it again with: vaelab train DATA --out {run.path} (without --resume)"
+            )
         config = run.read_config()
         fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
         if fixed:
@@ -111,12 +131,17 @@ def train_run(
         if source is not None and str(source) != data_cfg.source and os.path.abspath(source) != data_cfg.source:
             raise ConfigError(f"--resume: {run.path} was trained on {data_cfg.source}, not {source}.")
         model = VAE(**{**settings_from_config(config), **settings})
+        if main:
+            run.remove_temp_files()  # left by writes that a kill cut short
+        # Killed before its first epoch ended: nothing was saved to resume from, so start afresh
+        # (the same seeded start as the first attempt). A missing state beside weights stays an error.
+        resume = run.file(STATE).is_file() or run.file(MODEL).is_file()
     else:
         if source is None:
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
-        if run.exists():
+        if main and run.exists():
             raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
-        if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        if main and run.path.exists() and not _never_started(run):
             raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
         dataset = load_dataset(source, labels=labels, label_column=label_column)
         model = VAE(**settings)
@@ -128,13 +153,25 @@ def train_run(
             label_column=label_column, val_fraction=val_fraction, test_fraction=test_fraction,
             n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), classes=dataset.classes,
         )  # fmt: skip
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_split(split)
+        if main:
+            make_folder(run.path)
+            run.remove_temp_files()
+            run.write_split(split)
 
     train, val = dataset.subset(indices(split, "train")), dataset.subset(indices(split, "val"))
     labelled = model.conditional
-    model._fit(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data_cfg,
-               run=run, resume=resume, progress=progress)  # fmt: skip
+    state = model._fit(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data_cfg,
+                       run=run, resume=resume, progress=progress)  # fmt: skip
+    if not main:
+        return RunResult(run, model, dataset, split, {})
+    if resume:
+        # Each epoch writes train_state first, then the files derived from it. A run killed in
+        # between after its last epoch has nothing left to train, so nothing would rewrite them:
+        # write them here (the same bytes when nothing was lost).
+        if state.best_weights is not None:
+            run.write_weights(state.best_weights)
+        run.write_history(state.history)
+        run.update_metrics(training=training_summary(state))
     test = evaluate_split(model, dataset, split, "test")
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.checkpoint import RunDir, _safetensors_metadata, atomic_write
+from vaelab.checkpoint import RunDir, _safetensors_metadata, atomic_write, make_folder
 from vaelab.config import DataConfig, ModelConfig, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _read_frame
@@ -206,7 +206,7 @@ def train_series_run(
     model = VAE(**{"likelihood": "gaussian", **(settings or {})})
     if model.conditional:
         raise ConfigError("--conditional needs class labels; a series run conditions its forecaster on the past instead.")
-    run.path.mkdir(parents=True, exist_ok=True)
+    make_folder(run.path)
     run.write_split(codes)
     meta, arrays = scaler.state()
     run.write_arrays(SERIES_ARRAYS, arrays, {})

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import RunDir, atomic_write
+from vaelab.checkpoint import RunDir, atomic_write, make_folder
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _read_frame
@@ -128,7 +128,7 @@ def train_table_run(
     X = transformer.transform(df)
     path = str(Path(source).resolve())
     dataset = Dataset(X, source=path)
-    run.path.mkdir(parents=True, exist_ok=True)
+    make_folder(run.path)
     run.write_split(split)
     _write_transformer(run, transformer)
     model.set_params(blocks=likelihood_blocks(transformer))

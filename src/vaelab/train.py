@@ -4,7 +4,9 @@ Files are not this module's business: after every epoch it hands a
 :class:`TrainState` to ``on_epoch`` (the run directory writes it) and reports
 progress through ``progress`` (the CLI draws a bar). Randomness is re-seeded at
 the start of every epoch from (seed, epoch), so a run resumed at epoch k draws
-exactly what an uninterrupted run would.
+exactly what an uninterrupted run would. Under torchrun the same loop trains
+data-parallel: each rank takes its slice of every global batch (see
+:mod:`vaelab.distributed`), so the result does not depend on the number of processes.
 """
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from vaelab import distributed
 from vaelab.config import TrainConfig
 from vaelab.errors import ConfigError, TrainingError
-from vaelab.nn.vae import VAEModule
+from vaelab.nn.vae import VAEModule, batch_shard
 
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "train_reconstruction", "train_kl",
@@ -66,17 +69,36 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
 
 
 @torch.no_grad()
-def evaluate(module: VAEModule, X: torch.Tensor, y: torch.Tensor | None, beta: float, iw_samples: int) -> dict[str, float]:
-    """Mean loss, reconstruction and KL over a whole set, in batches, in eval mode."""
+def evaluate(
+    module: VAEModule,
+    X: torch.Tensor,
+    y: torch.Tensor | None,
+    beta: float,
+    iw_samples: int,
+    world: distributed.World | None = None,
+) -> dict[str, float]:
+    """Mean loss, reconstruction and KL over a whole set, in batches, in eval mode.
+
+    With an active ``world`` each rank scores its slice of every batch (with the noise the
+    whole batch draws) and the sums are added over the ranks: every rank gets the same result.
+    """
     was_training = module.training
     module.eval()
     totals = torch.zeros(3, dtype=torch.float64)
     for start in range(0, X.shape[0], EVAL_BATCH):
         xb = X[start : start + EVAL_BATCH]
         yb = None if y is None else y[start : start + EVAL_BATCH]
-        out = module.loss(xb, yb, beta, iw_samples)
-        totals += torch.stack([out.loss, out.reconstruction, out.kl]).double().cpu() * xb.shape[0]
+        if world is None or not world.active:
+            out = module.loss(xb, yb, beta, iw_samples)
+            totals += torch.stack([out.loss, out.reconstruction, out.kl]).double().cpu() * xb.shape[0]
+            continue
+        a, b, count = world.part(xb.shape[0])
+        with batch_shard(a, b, xb.shape[0]):
+            out = module.loss(xb[a:b], None if yb is None else yb[a:b], beta, iw_samples)
+        totals += torch.stack([out.loss, out.reconstruction, out.kl]).double().cpu() * count
     module.train(was_training)
+    if world is not None:
+        totals = world.sum(totals)
     loss, rec, kl = (totals / X.shape[0]).tolist()
     return {"loss": loss, "reconstruction": rec, "kl": kl}
 
@@ -117,7 +139,48 @@ def fit(
     validation set (None turns validation and early stopping off). ``state``
     continues a previous fit. ``progress(event, info)`` receives ``"start"``,
     ``"step"`` and ``"epoch"`` events.
+
+    Under torchrun (WORLD_SIZE > 1) every process calls ``fit`` with the same data and
+    settings: they join a process group for the fit, train data-parallel on slices of
+    the same global batches (:mod:`vaelab.distributed`) and end with the same state.
+    Each rank calls its own ``on_epoch`` and ``progress``; the caller passes them to
+    the ranks that should write or draw.
     """
+    with distributed.process_group(X.device) as world:
+        return _train(module, cfg, X, y, X_val, y_val, state, dynamic_binarize, on_epoch, progress, world)
+
+
+def _shard_loss(
+    ddp: Callable, world: distributed.World, xb: torch.Tensor, yb: torch.Tensor | None, beta: float, iw_samples: int
+):
+    """This rank's part of one global batch: its loss, the loss to back-propagate, and the
+    batch's (loss, reconstruction, KL) summed over all its examples (float64, every rank).
+
+    DDP averages the ranks' gradients, so weighting this rank's mean loss by
+    size * count / total makes that average the gradient of the global batch mean.
+    """
+    total = xb.shape[0]
+    start, stop, count = world.part(total)
+    with batch_shard(start, stop, total):
+        out = ddp(xb[start:stop], None if yb is None else yb[start:stop], beta, iw_samples)
+    objective = out.loss * (world.size * count / total)
+    terms = torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]).double() * count
+    return out, objective, world.sum_fast(terms)
+
+
+def _train(
+    module: VAEModule,
+    cfg: TrainConfig,
+    X: torch.Tensor,
+    y: torch.Tensor | None,
+    X_val: torch.Tensor | None,
+    y_val: torch.Tensor | None,
+    state: TrainState | None,
+    dynamic_binarize: bool,
+    on_epoch: Callable[[TrainState, VAEModule], None] | None,
+    progress: Callable[[str, dict], None] | None,
+    world: distributed.World,
+) -> TrainState:
     state = state or TrainState()
     n = X.shape[0]
     n_batches = math.ceil(n / cfg.batch_size)
@@ -130,6 +193,7 @@ def fit(
 
     module.train()
     device = X.device
+    ddp = distributed.data_parallel(module, world) if world.active else None
     while state.epoch < cfg.epochs and not state.stopped_early:
         epoch, started = state.epoch, time.perf_counter()
         with seeded(epoch_seed(cfg.seed, epoch), device):
@@ -138,25 +202,33 @@ def fit(
             for b in range(n_batches):
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 xb = X[idx]
-                if dynamic_binarize:
+                if dynamic_binarize:  # drawn for the whole global batch on every rank
                     xb = torch.bernoulli(xb)
                 beta = cfg.beta * min(1.0, (state.step + 1) / total_warmup) if total_warmup else cfg.beta
-                out = module.loss(xb, None if y is None else y[idx], beta, cfg.iw_samples)
-                if not torch.isfinite(out.loss):
+                yb = None if y is None else y[idx]
+                if ddp is None:
+                    out = module.loss(xb, yb, beta, cfg.iw_samples)
+                    objective, batch_sums = out.loss, None
+                else:
+                    out, objective, batch_sums = _shard_loss(ddp, world, xb, yb, beta, cfg.iw_samples)
+                if not torch.isfinite(out.loss if batch_sums is None else batch_sums[0]):
                     raise _diverged(module, cfg, state, epoch, "training loss")
                 optimizer.zero_grad(set_to_none=True)
-                out.loss.backward()
+                objective.backward()
                 if cfg.grad_clip > 0:
                     norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
                     if not torch.isfinite(norm):
                         raise _diverged(module, cfg, state, epoch, "gradient norm")
                 optimizer.step()
                 state.step += 1
-                sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * idx.shape[0]
+                if batch_sums is None:
+                    sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * idx.shape[0]
+                else:
+                    sums += batch_sums
                 if progress:
                     progress("step", {"batch": b + 1})
             train = dict(zip(("loss", "reconstruction", "kl"), (sums / n).tolist()))
-            val = evaluate(module, X_val, y_val, cfg.beta, cfg.iw_samples) if X_val is not None else None
+            val = evaluate(module, X_val, y_val, cfg.beta, cfg.iw_samples, world) if X_val is not None else None
         if not math.isfinite(train["loss"]) or (val is not None and not math.isfinite(val["loss"])):
             raise _diverged(module, cfg, state, epoch, "validation loss" if val else "training loss")
 

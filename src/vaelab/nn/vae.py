@@ -8,7 +8,10 @@ A conditional VAE concatenates one-hot labels to h (before the heads) and to z
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -18,6 +21,25 @@ from torch.nn import functional as F
 
 from vaelab.nn.likelihoods import Likelihood
 from vaelab.nn.priors import Prior, VampPrior, gaussian_log_prob
+
+
+# (start, stop, total) while a data-parallel rank computes rows start:stop of a batch of total.
+_BATCH_SHARD: contextvars.ContextVar[tuple[int, int, int] | None] = contextvars.ContextVar("batch_shard", default=None)
+
+
+@contextlib.contextmanager
+def batch_shard(start: int, stop: int, total: int) -> Iterator[None]:
+    """Inside the block, the model sees rows start:stop of a batch of ``total`` examples.
+
+    :meth:`VAEModule.rsample` then draws the noise of the whole batch and keeps these
+    rows, so every example gets the draw it would get if the batch ran in one process
+    (data-parallel training, :mod:`vaelab.distributed`).
+    """
+    token = _BATCH_SHARD.set((start, stop, total))
+    try:
+        yield
+    finally:
+        _BATCH_SHARD.reset(token)
 
 
 class Loss(NamedTuple):
@@ -120,7 +142,12 @@ class VAEModule(nn.Module):
     def rsample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
         """Reparameterised draws z = mu + sigma * eps: (N, L), or (S, N, L) when n_samples is given."""
         shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
-        return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
+        shard = _BATCH_SHARD.get()
+        if shard is None:
+            return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
+        start, stop, total = shard  # draw for the whole batch (..., total, L), keep this rank's rows
+        eps = torch.randn((*shape[:-2], total, shape[-1]), dtype=mu.dtype, device=mu.device)
+        return mu + torch.exp(0.5 * logvar) * eps[..., start:stop, :]
 
     # -------------------------------------------------------------- objectives
     def elbo_terms(

@@ -585,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return handler(args)
     except VaelabError as e:
-        print(f"vaelab {args.command}: error: {e}", file=sys.stderr)
+        print(f"vaelab {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:
         out = getattr(args, "out", "RUN")

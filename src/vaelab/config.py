@@ -31,21 +31,33 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) 
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.")
 
 
+MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); seeds and sizes above it overflow there
+
+
 def _check_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}.")
+        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r:.80}.")
+    if value > MAX_INT:
+        raise ConfigError(f"{name} must be an integer from {low} to 2**63 - 1; got {value!r:.80}, which is larger.")
 
 
 def _check_float(name: str, value: Any, low: float, *, inclusive: bool = True) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    try:
+        ok = ok and math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        ok = False
     ok = ok and (value >= low if inclusive else value > low)
     if not ok:
         relation = ">=" if inclusive else ">"
-        raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r}.")
+        raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r:.80}.")
 
 
 def _check_blocks(blocks: Any, likelihood: str, shape: tuple[int, ...]) -> None:
     """The layout of a mixed likelihood: blocks of known terms tiling the features exactly once."""
+    if not isinstance(blocks, tuple):
+        raise ConfigError(f"blocks must be a list of [term, start, width, mask] blocks (empty unless the likelihood "
+                          f"is 'mixed'); got {blocks!r:.80}.")
     if likelihood != "mixed":
         if blocks:
             raise ConfigError(f"blocks describe a 'mixed' likelihood; this model's likelihood is {likelihood!r}.")
@@ -53,15 +65,16 @@ def _check_blocks(blocks: Any, likelihood: str, shape: tuple[int, ...]) -> None:
     d = shape[0] if len(shape) == 1 else -1
     if d < 1 or not isinstance(blocks, tuple) or not blocks:
         raise ConfigError(f"likelihood 'mixed' needs flat rows (D,) and a non-empty list of blocks; got shape {shape}.")
-    covered = [0] * d
     for b in blocks:
         ok = isinstance(b, (tuple, list)) and len(b) == 4 and b[0] in ("gaussian", "categorical", "bernoulli")
         ok = ok and all(isinstance(v, int) and not isinstance(v, bool) for v in b[1:])
         if not ok or b[2] < 1 or b[1] < 0 or b[1] + b[2] > d or not -1 <= b[3] < d:
-            raise ConfigError(f"Each block must be [term, start, width, mask] within {d} features; got {b!r}.")
-        for i in range(b[1], b[1] + b[2]):
-            covered[i] += 1
-    if any(c != 1 for c in covered):
+            raise ConfigError(f"Each block must be [term, start, width, mask] within {d} features; got {b!r:.80}.")
+    # Sorted by start, each block must begin where the previous one ended, the last at d (no list of d
+    # counters: d may be huge in a damaged file).
+    spans = sorted((b[1], b[2]) for b in blocks)
+    ends = [0] + [start + width for start, width in spans]
+    if any(start != end for (start, _), end in zip(spans, ends)) or ends[-1] != d:
         raise ConfigError(f"The blocks of a mixed likelihood must cover each of the {d} features exactly once.")
 
 
@@ -84,13 +97,13 @@ class ModelConfig:
     def __post_init__(self) -> None:
         shape = self.input_shape
         if not isinstance(shape, tuple) or len(shape) not in (1, 3) or not all(
-            isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_INT for s in shape
         ):
             raise ConfigError(f"input_shape must be (D,) or (C, H, W) of positive integers; got {shape!r}.")
         _check_int("latent_dim", self.latent_dim, 1)
         check_choice("arch", self.arch)
         if not isinstance(self.hidden, tuple) or not all(
-            isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in self.hidden
+            isinstance(h, int) and not isinstance(h, bool) and 0 < h <= MAX_INT for h in self.hidden
         ):
             raise ConfigError(f"hidden must be a list of positive layer sizes (or empty); got {self.hidden!r}.")
         check_choice("likelihood", self.likelihood)
@@ -139,7 +152,8 @@ class TrainConfig:
         check_choice("binarize", self.binarize)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.device, str) or not (
-            self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+            self.device in ("auto", "cpu", "cuda")
+            or (self.device.startswith("cuda:") and self.device[5:].isascii() and self.device[5:].isdecimal())
         ):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}.")
 

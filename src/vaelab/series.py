@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.checkpoint import RunDir, _safetensors_metadata, atomic_write, make_folder
+from vaelab.checkpoint import RunDir, _read_json, _safetensors_metadata, atomic_write, make_folder
 from vaelab.config import DataConfig, ModelConfig, from_dict, to_dict
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import _existing, _read_frame
+from vaelab.data.sources import _existing, _np_load, _read_frame
 from vaelab.data.split import indices
 from vaelab.data.timeseries import SeriesScaler, make_windows, prepare_series, split_windows
 from vaelab.errors import ConfigError, DataError, RunError
@@ -68,7 +68,7 @@ def _read_source(source: str | os.PathLike) -> pd.DataFrame | np.ndarray:
     if name.endswith((".csv", ".parquet", ".pq")):
         return _read_frame(path)
     if name.endswith(".npy"):
-        return np.load(path, allow_pickle=False)
+        return _np_load(path, ".npy")
     raise DataError(f"{path.name}: a series must be a .csv, .parquet or .npy file (rows are time steps).")
 
 
@@ -90,8 +90,11 @@ def read_settings(run: RunDir) -> tuple[SeriesSettings, SeriesScaler]:
     path = run.file(SERIES)
     if not path.is_file():
         raise RunError(f"{run.path} is a series run but has no {SERIES}; it is damaged. Train it again.")
+    meta = _read_json(path, "train the run again")
     try:
-        meta = json.loads(path.read_text())
+        unknown = sorted(set(meta) - {"windows", "scaler", "n_windows"})
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown}")
         settings = from_dict(SeriesSettings, meta["windows"], f"{path} 'windows'")
         arrays, _ = run.read_arrays(SERIES_ARRAYS)
         scaler = SeriesScaler.from_state(meta["scaler"], arrays)
@@ -155,8 +158,8 @@ class Forecaster:
             n_past, n_future, n_features = json.loads(meta["shape"])
             module = build_vae(cfg)
             module.load_state_dict(st_load(raw))
-        except (KeyError, ValueError, RuntimeError, ConfigError) as err:
-            raise RunError(f"{path} is damaged ({err}); train the run again.") from None
+        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, ConfigError) as err:
+            raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
         module.eval()
         return cls(module, cfg, int(n_past), int(n_future), int(n_features))
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import RunDir, atomic_write, make_folder
+from vaelab.checkpoint import RunDir, _read_json, atomic_write, make_folder
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _read_frame
@@ -77,8 +77,8 @@ def load_transformer(run: RunDir) -> TableTransformer:
     path = run.file(TABLE)
     if not path.is_file():
         raise RunError(f"{run.path} is a table run but has no {TABLE}; it is damaged. Train it again.")
+    meta = _read_json(path, "train the run again")
     try:
-        meta = json.loads(path.read_text())
         arrays, _ = run.read_arrays(TABLE_ARRAYS)
         return TableTransformer.from_state(meta, arrays)
     except (ValueError, ConfigError, DataError) as err:

@@ -15,13 +15,14 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from vaelab import distributed
 from vaelab.config import TrainConfig
-from vaelab.errors import ConfigError, TrainingError
+from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.nn.vae import VAEModule, batch_shard
 
 HISTORY_COLUMNS = (
@@ -101,6 +102,26 @@ def evaluate(
         totals = world.sum(totals)
     loss, rec, kl = (totals / X.shape[0]).tolist()
     return {"loss": loss, "reconstruction": rec, "kl": kl}
+
+
+def _check_optimizer_state(module: VAEModule, saved: Any) -> None:
+    """A resumed Adam state must fit the module: one entry per parameter, moments of its shape.
+    torch checks only the parameter count, and a moment of the wrong shape fails deep in a step."""
+    params = list(module.parameters())
+    try:
+        ids = [i for group in saved["param_groups"] for i in group["params"]]
+        if len(ids) != len(params):
+            raise ValueError(f"it has {len(ids)} parameters, the model {len(params)}")
+        for i, p in zip(ids, params):
+            entry = saved["state"].get(i, saved["state"].get(str(i)))
+            for key in ("exp_avg", "exp_avg_sq"):
+                if entry is not None and key in entry and tuple(entry[key].shape) != tuple(p.shape):
+                    raise ValueError(f"{key} of parameter {i} has shape {tuple(entry[key].shape)}, not {tuple(p.shape)}")
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise RunError(
+            f"train_state.safetensors is damaged: its optimizer state does not fit the model ({e}). "
+            "Start the run again with a new --out."
+        ) from None
 
 
 def _diverged(module: VAEModule, cfg: TrainConfig, state: TrainState, epoch: int, what: str) -> TrainingError:
@@ -186,6 +207,7 @@ def _train(
     n_batches = math.ceil(n / cfg.batch_size)
     optimizer = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     if state.optimizer is not None:
+        _check_optimizer_state(module, state.optimizer)
         optimizer.load_state_dict(state.optimizer)
     total_warmup = cfg.warmup_epochs * n_batches
     if progress:

@@ -37,7 +37,8 @@ def as_examples(raw: np.ndarray, where: str) -> np.ndarray:
         )
     if raw.dtype == np.float32 and raw.flags.c_contiguous:
         return raw  # already what we need: keep a memory map mapped instead of copying it
-    X = np.ascontiguousarray(raw, dtype=np.float32)
+    with np.errstate(over="ignore"):  # values beyond float32's range become inf; check_finite reports them
+        X = np.ascontiguousarray(raw, dtype=np.float32)
     if raw.dtype == np.uint8:
         X /= np.float32(255)  # X is a fresh copy here (the dtype changed), so in place is safe
     return X
@@ -60,7 +61,8 @@ def check_finite(X: np.ndarray, where: str) -> None:
     if first is not None:
         raise DataError(
             f"{where} holds {n_nan} NaN and {n_inf} infinite value(s); the first is in example {first} "
-            "(0-based). Every value must be a finite number: remove or impute these entries first."
+            "(0-based). Every value must be a finite number within float32's range (+-3.4e38): remove or "
+            "impute these entries first."
         )
 
 
@@ -74,7 +76,10 @@ def encode_labels(values, n: int, where: str) -> tuple[np.ndarray, tuple[str, ..
     if values.dtype.kind in "OUS":
         texts = []
         for i, v in enumerate(values):
-            text = v.decode() if isinstance(v, bytes) else ("" if pd.isna(v) else str(v).strip())
+            try:
+                text = v.decode().strip() if isinstance(v, bytes) else ("" if pd.isna(v) else str(v).strip())
+            except UnicodeDecodeError as err:
+                raise DataError(f"Label of example {i} in {where} is not UTF-8 text ({err}); save the labels as text.") from None
             if not text:
                 raise DataError(
                     f"Label of example {i} in {where} is missing (empty or NaN); "
@@ -88,7 +93,8 @@ def encode_labels(values, n: int, where: str) -> tuple[np.ndarray, tuple[str, ..
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
             raise DataError(f"Label of example {bad[0]} in {where} is missing (NaN); every example needs a label.")
-        fractional = np.flatnonzero(values != np.round(values))
+        # Beyond 2**53 a float no longer holds every integer (and int64 ends at 2**63): not a class code.
+        fractional = np.flatnonzero((values != np.round(values)) | (np.abs(values) >= 2.0**53))
         if fractional.size:
             i = fractional[0]
             raise DataError(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import gzip
+import math
 import os
-import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,10 @@ def load_dataset(
         reader = _reader_for(path)
         where = path.name
         _check_label_column_use(label_column, labels, reader in _COLUMN_READERS, where)
-        raw, y_raw = reader(path, label_column, labels is not None)
+        try:
+            raw, y_raw = reader(path, label_column, labels is not None)
+        except OSError as err:  # e.g. a file or folder we may not read
+            raise DataError(f"{where} could not be read ({err.strerror or err}); check that it is readable.") from None
         name = str(path)
     X = as_examples(raw, where)
     check_finite(X, where)
@@ -98,12 +102,18 @@ def load_dataset(
 
 def _existing(source: str | os.PathLike, what: str) -> Path:
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
-    if not path.exists():
+    try:
+        exists, size = path.exists(), path.stat().st_size if path.is_file() else None
+    except OSError as err:  # e.g. a name too long for the file system
+        raise DataError(f"{what.capitalize()} path {str(path)[:200]!r} cannot be used ({err.strerror or err}).") from None
+    if not exists:
         close = difflib.get_close_matches(str(source).lower(), list(BUILTINS), n=1)
         hint = f" Did you mean the built-in data set {close[0]!r}?" if close else ""
         kinds = f"Expected one of: {SUPPORTED}." if what == "data" else ""
         raise DataError(f"{what.capitalize()} file not found: {path}.{hint} {kinds}".rstrip())
-    if path.is_file() and path.stat().st_size == 0:
+    if size is None and not path.is_dir():  # reading a FIFO or a device would block or never end
+        raise DataError(f"{what.capitalize()} path {path} is not a regular file or folder; give a file or a folder.")
+    if size == 0:
         raise DataError(f"{what.capitalize()} file {path} is empty (0 bytes); expected at least one example.")
     return path
 
@@ -142,30 +152,52 @@ _BUILTIN_READERS = {"mnist5k": _builtin_mnist5k, "digits": _builtin_digits}
 # Each takes (path, label_column, labels_elsewhere) and returns (raw X, raw labels or None).
 
 
-def _np_load(path: Path, **kwargs):
-    with open(path, "rb") as f:
-        head = f.read(6)
+def _np_load(path: Path, kind: str, **kwargs):
+    """np.load without pickle; ``kind`` (".npy" or ".npz") is what the caller can use."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as err:
+        raise DataError(f"{path.name} could not be opened ({err.strerror or err}).") from None
     # Without this check np.load would take any other file for a pickle and say so.
     if head != b"\x93NUMPY" and not head.startswith(b"PK"):
         raise DataError(f"{path.name} is not a NumPy .npy/.npz file (it starts with {head!r}). Save it with np.save.")
+    if head.startswith(b"PK") != (kind == ".npz"):
+        held, other = ("a .npz archive", ".npz") if head.startswith(b"PK") else ("a single .npy array", ".npy")
+        raise DataError(f"{path.name} holds {held}, not what a {kind} file holds; rename it to end in {other}.")
     try:
         return np.load(path, allow_pickle=False, **kwargs)
-    except ValueError as err:
+    except Exception as err:
+        raise _np_error(path, err) from None
+
+
+def _reason(err: BaseException) -> str:
+    """An exception's text on one line (pandas' parser errors, for one, end in a newline)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _np_error(path: Path, err: Exception) -> DataError:
+    """The DataError for a failed np.load or .npz member read: a pickle refused, or a damaged file."""
+    if isinstance(err, ValueError) and ("allow_pickle" in str(err) or "Python objects" in str(err)):  # np.load's words
         # Object arrays need pickle, and unpickling a file can run arbitrary code.
-        raise DataError(
-            f"{path.name} cannot be read without unpickling ({err}). vaelab never unpickles data "
+        return DataError(
+            f"{path.name} cannot be read without unpickling ({_reason(err)}). vaelab never unpickles data "
             "files; save a plain numeric array instead, e.g. np.save(path, X.astype(np.float32))."
-        ) from err
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path.name} is not a readable NumPy file ({err}). Save it again with NumPy.") from err
+        )
+    # NumPy parses the header with Python's tokenizer and reads zip members with zlib: a damaged
+    # file can fail in any of them (ValueError, SyntaxError, TokenError, BadZipFile, EOFError, ...).
+    return DataError(
+        f"{path.name} is not a readable NumPy file: it is damaged or truncated ({type(err).__name__}: {_reason(err)}). "
+        "Save it again with NumPy."
+    )
 
 
 def _read_npy(path: Path, label_column, labels_elsewhere):
-    return _np_load(path, mmap_mode="r"), None
+    return _np_load(path, ".npy", mmap_mode="r"), None
 
 
 def _read_npz(path: Path, label_column, labels_elsewhere):
-    with _np_load(path) as npz:
+    with _np_load(path, ".npz") as npz:
         keys = list(npz.files)
         if label_column is not None:
             label_key = label_column if label_column in keys else None
@@ -183,12 +215,13 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
                 "'X' (and the labels 'y'), or save only one array."
             )
         try:
-            return npz[data_key], None if label_key is None else npz[label_key]
-        except ValueError as err:
-            raise DataError(
-                f"{path.name} holds object arrays, which need unpickling ({err}); vaelab never "
-                "unpickles data files. Save plain numeric arrays instead."
-            ) from err
+            X, y = npz[data_key], None if label_key is None else npz[label_key]
+        except Exception as err:
+            raise _np_error(path, err) from None
+        for key, value in ((data_key, X), (label_key, y)):
+            if value is not None and not isinstance(value, np.ndarray):  # a zip member that is no .npy
+                raise DataError(f"{path.name}: the member {key!r} is not a NumPy array; save the archive with np.savez.")
+        return X, y
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
@@ -203,7 +236,7 @@ def _read_frame(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
-        raise DataError(f"{path.name} could not be parsed as a table ({err}).") from err
+        raise DataError(f"{path.name} could not be parsed as a table ({_reason(err)}).") from err
     df.columns = [str(c) for c in df.columns]
     return df
 
@@ -258,8 +291,8 @@ def _read_idx_array(path: Path) -> np.ndarray:
         raw = path.read_bytes()
         if path.name.lower().endswith(".gz"):
             raw = gzip.decompress(raw)
-    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError; a cut-off .gz an EOFError
-        raise DataError(f"{path.name} could not be read or decompressed ({err}); download it again.") from err
+    except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError; a cut-off .gz an EOFError
+        raise DataError(f"{path.name} could not be read or decompressed ({_reason(err)}); download it again.") from err
     if len(raw) < 4 or raw[0] or raw[1] or raw[2] not in _IDX_DTYPES:
         raise DataError(
             f"{path.name} is not an IDX file: "
@@ -269,8 +302,10 @@ def _read_idx_array(path: Path) -> np.ndarray:
     if len(raw) < header:
         raise DataError(f"{path.name} is truncated: it ends inside its {ndim}-dimension header; download it again.")
     dims = tuple(int(d) for d in np.frombuffer(raw, ">i4", count=ndim, offset=4))
+    if any(d < 0 for d in dims):
+        raise DataError(f"{path.name} is damaged: its header gives negative dimensions {dims}; download it again.")
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    count = int(np.prod(dims))
+    count = math.prod(dims)  # Python ints: np.prod would wrap around at 2**63 and match a short file
     expected = header + count * dtype.itemsize
     if len(raw) != expected:
         state = "truncated" if len(raw) < expected else "longer than its header says"
@@ -286,7 +321,7 @@ def _has_idx_magic(path: Path) -> bool:
         opener = gzip.open if path.name.lower().endswith(".gz") else open
         with opener(path, "rb") as f:
             head = f.read(4)
-    except (OSError, EOFError):
+    except (OSError, EOFError, zlib.error):
         return False
     return len(head) == 4 and head[0] == head[1] == 0 and head[2] in _IDX_DTYPES and head[3] >= 1
 
@@ -332,8 +367,8 @@ def _stack_images(files: list[Path], folder: Path) -> np.ndarray:
         try:
             with Image.open(f) as im:
                 size, mode = im.size, im.mode
-        except OSError as err:
-            raise DataError(f"{f.relative_to(folder)} is not a readable image ({err}).") from err
+        except Exception as err:  # Pillow's decoders raise OSError, SyntaxError, DecompressionBombError, ...
+            raise _image_error(f, folder, err) from None
         sizes.append(size)
         modes.append(mode)
         if size != sizes[0]:
@@ -351,10 +386,20 @@ def _stack_images(files: list[Path], folder: Path) -> np.ndarray:
     (w, h), c = sizes[0], 1 if grey else 3
     out = np.empty((len(files), c, h, w), dtype=np.uint8)
     for i, f in enumerate(files):
-        with Image.open(f) as im:
-            pixels = np.asarray(im.convert("L" if grey else "RGB"))  # (H, W) or (H, W, 3)
+        try:
+            with Image.open(f) as im:
+                pixels = np.asarray(im.convert("L" if grey else "RGB"))  # (H, W) or (H, W, 3)
+        except Exception as err:  # e.g. a header that is fine and pixel data cut off
+            raise _image_error(f, folder, err) from None
         out[i] = pixels.reshape(h, w, c).transpose(2, 0, 1)
     return out
+
+
+def _image_error(f: Path, folder: Path, err: Exception) -> DataError:
+    return DataError(
+        f"{f.relative_to(folder)} is not a readable image ({type(err).__name__}: {_reason(err)}). "
+        "Remove it from the folder, or save it again as an 8-bit PNG or JPEG."
+    )
 
 
 # Suffix -> reader; a file whose name fits none is still tried as IDX by its magic number.
@@ -390,7 +435,7 @@ def _read_labels(labels: str | os.PathLike, label_column: str | None) -> np.ndar
     if path.is_dir():
         raise DataError(f"Labels must be a file, got the folder {path}.")
     if name.endswith(".npy"):
-        values = _np_load(path)
+        values = _np_load(path, ".npy")
     elif name.endswith(".txt"):
         try:
             lines = path.read_text(encoding="utf-8").splitlines()

@@ -634,7 +634,9 @@ class SeriesScaler:
             if meta.get("kind") != _SCALER_KIND or meta.get("version") != _SCALER_VERSION:
                 raise ValueError(f"kind/version {meta.get('kind')!r}/{meta.get('version')!r}, expected {_SCALER_KIND!r}/{_SCALER_VERSION}")
             scaler = cls(meta["method"])
-            F = int(meta["n_features"])
+            F = meta["n_features"]
+            if isinstance(F, bool) or not isinstance(F, int) or F < 1:
+                raise ValueError(f"n_features must be a positive integer, got {F!r}")
             loc = np.asarray(arrays["loc"], dtype=np.float64)
             scale = np.asarray(arrays["scale"], dtype=np.float64)
             if loc.shape != (F,) or scale.shape != (F,):
@@ -642,6 +644,8 @@ class SeriesScaler:
             if not (np.isfinite(loc).all() and np.isfinite(scale).all() and (scale > 0).all()):
                 raise ValueError("loc/scale must be finite with scale > 0")
             features = meta.get("features")
+            if features is not None and (not isinstance(features, list) or not all(isinstance(f, str) for f in features)):
+                raise ValueError(f"features must be a list of names (strings), got {features!r}"[:200])
             if features is not None and len(features) != F:
                 raise ValueError(f"{len(features)} feature names for {F} features")
         except (AttributeError, KeyError, TypeError, ValueError, ConfigError) as e:

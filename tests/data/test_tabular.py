@@ -476,3 +476,16 @@ def test_any_decoder_output_decodes_to_valid_rows(table, fitted, norm):
         assert out["income"].isna().any() and out["income"].notna().any()
     empty = tt.inverse_transform(X[:0])
     assert len(empty) == 0 and empty.dtypes.equals(table.dtypes)
+
+
+def test_decoded_numbers_keep_the_decimals_of_the_data():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"age": rng.choice([17.5, 22.0, 27.0, 32.0], 300), "x": rng.normal(size=300)})
+    schema = infer_schema(df)
+    assert schema["age"].decimals == 1 and schema["x"].decimals is None
+    tr = TableTransformer(normalization="standard").fit(df, schema)
+    X = tr.transform(df) + rng.normal(0, 0.05, (300, tr.n_features)).astype(np.float32)  # a decoder's values
+    out = tr.inverse_transform(X)
+    np.testing.assert_allclose(out["age"] * 10, np.rint(out["age"] * 10), atol=1e-9)
+    assert not np.allclose(out["x"] * 10, np.rint(out["x"] * 10))
+    assert TableSchema.from_dict(schema.to_dict()) == schema

@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
+MAX_DECIMALS = 6  # numeric values with more decimals than this are not rounded back
 NORMALIZATIONS = ("mode", "standard")
 LIKELIHOODS = ("gaussian", "categorical", "bernoulli")
 ROLES = ("value", "mode", "category", "boolean", "missing")
@@ -130,6 +131,10 @@ class ColumnSpec:
     object_missing : str or None
         Object-dtype columns with missing values only: ``"None"`` if every missing
         entry was ``None``, else ``"nan"``; decoded missing entries are written so.
+    decimals : int or None
+        Numeric, non-integer columns whose values all have at most 6 decimals: that
+        number; decoded values are rounded to it, as the data was (a survey's ages in
+        half years come back as 17.5 or 22.0, not 21.99). None: no rounding.
     """
 
     name: str
@@ -146,6 +151,7 @@ class ColumnSpec:
     datetime_unit: str | None = None
     datetime_format: str | None = None
     object_missing: str | None = None
+    decimals: int | None = None  # numeric, not integer: every value seen had at most this many decimals
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -358,6 +364,12 @@ def _column_from_dict(d: Any, where: str) -> ColumnSpec:
     if fmt is not None and not isinstance(fmt, str):
         raise ConfigError(f"{where}: 'datetime_format' must be a strftime string or null; got {fmt!r}.")
     out["datetime_format"] = fmt
+    dec = d.get("decimals")
+    if dec is not None and (isinstance(dec, bool) or not isinstance(dec, int) or not 0 <= dec <= MAX_DECIMALS):
+        raise ConfigError(f"{where}: 'decimals' must be an integer in 0..{MAX_DECIMALS} or null; got {dec!r}.")
+    if dec is not None and kind != "numeric":
+        raise ConfigError(f"{where}: only numeric columns have 'decimals'; this one is {kind}.")
+    out["decimals"] = dec
     na = d.get("object_missing")
     if na not in (None, "None", "nan"):
         raise ConfigError(f"{where}: 'object_missing' must be \"None\", \"nan\" or null; got {na!r}.")
@@ -590,9 +602,10 @@ def _column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | 
         missing = np.isnan(x)
         _check_some_present(name, missing)
         present = x[~missing]
+        integer = bool(np.all(present == np.rint(present)))
         spec = ColumnSpec(
-            name, kind, dtype, integer=bool(np.all(present == np.rint(present))),
-            min=float(present.min()), max=float(present.max()),
+            name, kind, dtype, integer=integer,
+            min=float(present.min()), max=float(present.max()), decimals=None if integer else _decimals(present),
         )
     elif kind == "datetime":
         fmt = None
@@ -1317,10 +1330,20 @@ def _pick(P: np.ndarray, sample: bool, rng: np.random.Generator) -> np.ndarray:
 # ----------------------------------------------------------- back to pandas
 
 
+def _decimals(present: np.ndarray) -> int | None:
+    """The fewest decimals (0..MAX_DECIMALS) that every value has, or None (more, or not decimal numbers)."""
+    for d in range(MAX_DECIMALS + 1):
+        if np.allclose(np.round(present, d), present, rtol=0, atol=1e-9 * max(1.0, float(np.abs(present).max()))):
+            return d
+    return None
+
+
 def _numeric_out(x: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
     x = np.clip(x, spec.min, spec.max)
     if spec.integer:
         x = np.rint(x)
+    elif spec.decimals is not None:
+        x = np.round(x, spec.decimals)
     x = x.astype(np.float64)
     x[missing] = np.nan
     dtype = pd.api.types.pandas_dtype(spec.dtype)

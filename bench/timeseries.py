@@ -1,0 +1,419 @@
+"""Synthetic time series: vaelab's series run next to a Gaussian baseline and SDV's PARSynthesizer.
+
+Data (nothing downloaded):
+
+* ``sine``: vaelab.data.timeseries.make_sine_panel(n_series=20, length=200, n_features=3,
+  seed=0, noise=0.1): 20 series, 3 sinusoids each sharing one frequency per series
+  (U(1/50, 1/10) cycles per step) with a random phase per feature, plus N(0, 0.1^2) noise.
+  Windows of n_past = 24 + n_future = 8 steps.
+* ``macro`` (needs statsmodels): vaelab.data.timeseries.load_bundled_series("macrodata"),
+  US quarterly 1959-2009, as quarterly growth rates in percent, 100 * diff(log(x)), of
+  realgdp, realcons, realinv and realgovt (201 quarters, 4 features; growth rates are close
+  to stationary, levels are not). Windows of n_past = 12 + n_future = 4 quarters.
+
+vaelab: vaelab.series.train_series_run(csv, run, VAELAB_SETTINGS, n_past=, n_future=,
+id_column=, time_column="time", val_fraction=0.1, test_fraction=0.2): windows at stride 1
+split in time per series (train, then validation, then test, with gaps so no window shares a
+step with another split); a VAE on whole standardized windows (Gaussian likelihood) and the
+conditional-VAE forecaster p(future | past). Its wall time covers both. Synthetic windows:
+vaelab.series.generate_windows(run, n, sampler=, draw=) with z from the prior N(0, I)
+(sampler="prior", the default) or from a Gaussian mixture fitted to the training windows'
+codes (sampler="aggregate-gmm"; its fit is in the generation time), decoded to the means
+(draw=False: smooth) or with a draw from the Gaussian likelihood with its learned
+per-feature variance (draw=True).
+
+Baselines, fitted on the same training windows (data units):
+* ``Gaussian``: one multivariate normal over the flattened window (T*F values; sample mean
+  and covariance, ridge 1e-6 * mean variance). Its forecaster is the conditional normal of
+  the future given the past (a linear-Gaussian forecast).
+* ``PAR`` (sine only by default; --par-data): sdv.sequential.PARSynthesizer on the training
+  stretch of each series (the time steps the training windows cover; id as sequence key, time
+  as sequence index), on the CPU, once with SDV's default 128 epochs and once with 1024
+  (--par-epochs): with 20 sequences an epoch is a single step, and at 128 epochs PAR's
+  sequences have almost no autocorrelation (lag-1 0.04 against 0.92 for the real windows;
+  0.80 at 1024). Then as many sequences as series, of the training stretches' length, are
+  sampled, cut into windows at stride 1, and n of them drawn at random. PAR cannot condition
+  on a given past, so it has no forecast row.
+
+Scores (vaelab.analysis.synthetic, TimeGAN conventions; what ``vaelab evaluate-synthetic``
+reports), n synthetic windows (n = number of real test windows) against the real test
+windows: the discriminative score (|accuracy - 0.5| of a GRU telling real from synthetic;
+0 = indistinguishable) and the predictive score (MAE on half of the real test windows of a
+GRU forecaster trained on synthetic windows, TSTR, beside the same GRU trained on the other
+half, TRTR), each as mean ± SD over seeds 0, 1, 2 (synthetic windows and GRUs reseeded), and
+the mean KS complement of each feature's values. A reference row scores real training
+windows the same way (n drawn at random): what a generator that reproduced the training
+period would reach (the test period comes later). Forecasts (as in evaluate.py): for every
+real test window, 100 draws of the future given its past; the share of real future values
+inside the 5-95 % band (nominal 0.90), and the MAE of the median draw beside the MAE of
+repeating the last past value.
+
+vaelab settings (VAELAB_SETTINGS, as in bench/tabular.py; Gaussian likelihood, the series
+default): hidden [128, 128], lr 0.01, at most 100 epochs; VAE's defaults otherwise (latent 16,
+batch 100, early stopping with patience 10). With VAE's defaults (512-256, lr 1e-3) the
+learned noise variance stays near its starting value 1 (standardized units) and the
+forecaster's 90% band covers every real value; --vaelab '{"epochs": 200}' overrides them.
+
+    .venv-bench/bin/python bench/timeseries.py [--datasets sine macro] [--par-epochs 128 1024]
+        [--par-data sine] [--vaelab JSON] [--seeds 0 1 2]
+
+Prints the machine and markdown tables. Always exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vaelab.analysis.synthetic import discriminative_score, ks_complement, predictive_score
+from vaelab.data.split import indices
+from vaelab.data.timeseries import load_bundled_series, make_sine_panel
+from vaelab.estimator import load as load_model
+from vaelab.run import load_run_data
+from vaelab.series import Forecaster, generate_windows, load_series, train_series_run
+from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+
+SEED = 0
+VAL_FRACTION, TEST_FRACTION = 0.1, 0.2
+VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.01}  # as in bench/tabular.py
+SAMPLERS = ("prior", "aggregate-gmm")  # z from N(0, I), and from a GMM fitted to the training windows' codes
+DRAWS = 100  # forecast draws per past
+
+
+@dataclass
+class Series:
+    name: str
+    df: pd.DataFrame
+    n_past: int
+    n_future: int
+    id_column: str | None
+    note: str
+
+
+def sine() -> Series:
+    df = make_sine_panel(n_series=20, length=200, n_features=3, seed=SEED, noise=0.1)
+    df.attrs = {}
+    return Series("sine", df, 24, 8, "id", "make_sine_panel(20 series x 200 steps, 3 features, noise 0.1)")
+
+
+def macro() -> Series | None:
+    try:
+        raw = load_bundled_series("macrodata")
+    except Exception:  # statsmodels missing
+        return None
+    cols = ["realgdp", "realcons", "realinv", "realgovt"]
+    growth = 100 * np.log(raw[cols]).diff()
+    df = pd.concat([raw[["time"]], growth], axis=1).iloc[1:].reset_index(drop=True)
+    return Series("macro", df, 12, 4, None, "statsmodels macrodata: quarterly % growth of realgdp, realcons, "
+                                            "realinv, realgovt (201 quarters)")  # fmt: skip
+
+
+DATASETS = {"sine": sine, "macro": macro}
+
+
+# ------------------------------------------------------------------ the vaelab run and its windows
+
+
+@dataclass
+class Fitted:
+    run: Path
+    seconds: float
+    epochs: str
+    train: np.ndarray  # real training windows (N, T, F), data units
+    test: np.ndarray  # real test windows
+    scaled_test: np.ndarray  # the test windows as the forecaster sees them
+    codes: np.ndarray
+    features: tuple[str, ...]
+    n_past: int
+
+
+def fit_vaelab(s: Series, csv: Path, folder: Path, settings: dict) -> Fitted:
+    run = folder / f"{s.name}_vaelab"
+    started = time.perf_counter()
+    result = train_series_run(csv, run, settings, n_past=s.n_past, n_future=s.n_future, id_column=s.id_column,
+                              time_column="time", val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION)  # fmt: skip
+    seconds = time.perf_counter() - started
+    tr = result.metrics["training"]
+    _, ws, scaler = load_series(run)
+    model = load_model(run)
+    dataset, codes = load_run_data(result.run, model.config_)
+    T, F = ws.window, len(ws.features)
+    scaled = {k: dataset.X[indices(codes, k)].reshape(-1, T, F) for k in ("train", "test")}
+    return Fitted(run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})",
+                  scaler.inverse_transform(scaled["train"]), scaler.inverse_transform(scaled["test"]),
+                  scaled["test"], codes, tuple(ws.features), ws.n_past)  # fmt: skip
+
+
+def vaelab_forecasts(f: Fitted) -> list[np.ndarray]:
+    """DRAWS futures (DRAWS, n_future, F) in data units for every test window, as evaluate.py draws them."""
+    from vaelab.checkpoint import RunDir
+
+    _, _, scaler = load_series(f.run)
+    forecaster = Forecaster.load(RunDir(f.run))
+    return [scaler.inverse_transform(forecaster.sample(f.scaled_test[i, : f.n_past], DRAWS, seed=SEED + i))
+            for i in range(len(f.test))]  # fmt: skip
+
+
+# ------------------------------------------------------------------ baselines
+
+
+class GaussianWindows:
+    """A multivariate normal over flattened windows; its conditionals forecast."""
+
+    def fit(self, X: np.ndarray) -> "GaussianWindows":
+        self.shape = X.shape[1:]
+        flat = X.reshape(X.shape[0], -1)
+        self.mean = flat.mean(0)
+        cov = np.cov(flat, rowvar=False)
+        self.cov = cov + 1e-6 * np.trace(cov) / cov.shape[0] * np.eye(cov.shape[0])
+        return self
+
+    def sample(self, n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return rng.multivariate_normal(self.mean, self.cov, size=n, method="cholesky").reshape(n, *self.shape)
+
+    def forecast(self, past: np.ndarray, draws: int, seed: int) -> np.ndarray:
+        """Draws of the future given the past (n_past, F): the conditional normal."""
+        T, F = self.shape
+        p = past.size
+        S_pp, S_fp, S_ff = self.cov[:p, :p], self.cov[p:, :p], self.cov[p:, p:]
+        gain = np.linalg.solve(S_pp, S_fp.T).T
+        mu = self.mean[p:] + gain @ (past.ravel() - self.mean[:p])
+        cov = S_ff - gain @ S_fp.T
+        cov = (cov + cov.T) / 2 + 1e-9 * np.eye(cov.shape[0])
+        rng = np.random.default_rng(seed)
+        return rng.multivariate_normal(mu, cov, size=draws, method="cholesky").reshape(draws, T - past.shape[0], F)
+
+
+def training_stretches(s: Series, f: Fitted, csv: Path) -> pd.DataFrame:
+    """The rows of each series that the run's training windows cover (in time order)."""
+    from vaelab.checkpoint import RunDir
+    from vaelab.series import _windows, read_settings
+
+    ws, _ = read_settings(RunDir(f.run))
+    windows, codes, _ = _windows(csv, ws, VAL_FRACTION, TEST_FRACTION)
+    T = ws.window
+    df = s.df.copy()
+    if s.id_column is None:
+        df.insert(0, "id", 0)
+    key = "id" if s.id_column is None else s.id_column
+    df = df.sort_values([key, "time"], kind="stable")
+    df["_pos"] = df.groupby(key).cumcount()
+    ids = sorted(pd.unique(df[key]))  # prepare_series numbers the series in sorted order of their ids
+    keep = []
+    for k in np.unique(windows.series[codes == 0]):
+        starts = windows.start[(windows.series == k) & (codes == 0)]
+        part = df[(df[key] == ids[k]) & (df["_pos"] >= starts.min()) & (df["_pos"] < starts.max() + T)]
+        keep.append(part)
+    out = pd.concat(keep).drop(columns="_pos").reset_index(drop=True)
+    return out.rename(columns={key: "id"})
+
+
+def fit_par(train_df: pd.DataFrame, features: tuple[str, ...], epochs: int):
+    from sdv.metadata import Metadata
+    from sdv.sequential import PARSynthesizer
+
+    data = train_df[["id", "time", *features]].copy()
+    data["time"] = data["time"].astype(np.int64) if not np.issubdtype(data["time"].dtype, np.datetime64) else data["time"]
+    md = Metadata.detect_from_dataframes({"table": data}, infer_keys=None)
+    md.update_column("id", table_name="table", sdtype="id")
+    for c in features:
+        md.update_column(c, table_name="table", sdtype="numerical")
+    md.set_sequence_key("id", table_name="table")
+    md.set_sequence_index("time", table_name="table")
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        par = PARSynthesizer(md, epochs=epochs, cuda=False, verbose=False)
+        started = time.perf_counter()
+        par.fit({"table": data})
+    return par, time.perf_counter() - started
+
+
+def par_windows(par, train_df: pd.DataFrame, features: tuple[str, ...], T: int, n: int, seed: int) -> np.ndarray:
+    lengths = train_df.groupby("id").size()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = par.sample_sequences(num_sequences=len(lengths), sequence_length=int(lengths.median()))
+    out = next(iter(out.values())) if isinstance(out, dict) else out
+    wins = []
+    for _, g in out.groupby("id", sort=False):
+        v = g[list(features)].to_numpy(dtype=np.float64)
+        for start in range(0, len(v) - T + 1):
+            wins.append(v[start : start + T])
+    wins = np.stack(wins)
+    rng = np.random.default_rng(seed)
+    return wins[rng.choice(len(wins), size=n, replace=len(wins) < n)]
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int]) -> dict:
+    """Discriminative and predictive scores (mean, SD over seeds) and the mean KS complement (first seed)."""
+    disc, pred, trtr = [], [], []
+    ks = None
+    for sd in seeds:
+        synth = synth_for_seed(sd)
+        if ks is None:
+            ks = float(np.mean([ks_complement(test[:, :, i].ravel(), synth[:, :, i].ravel()) for i in range(test.shape[2])]))
+        disc.append(discriminative_score(test, synth, seed=sd)["score"])
+        p = predictive_score(test, synth, n_past, seed=sd)
+        pred.append(p["mae_synthetic"])
+        trtr.append(p["mae_real"])
+    return {"disc": (np.mean(disc), np.std(disc)), "pred": (np.mean(pred), np.std(pred)),
+            "trtr": float(np.mean(trtr)), "ks": ks}  # fmt: skip
+
+
+def forecast_scores(test: np.ndarray, n_past: int, futures: list[np.ndarray]) -> dict:
+    inside, err, naive = [], [], []
+    for i, draws in enumerate(futures):
+        lo, hi = np.percentile(draws, 5, axis=0), np.percentile(draws, 95, axis=0)
+        truth = test[i, n_past:]
+        inside.append(((truth >= lo) & (truth <= hi)).mean())
+        err.append(np.abs(np.median(draws, 0) - truth).mean())
+        naive.append(np.abs(test[i, n_past - 1][None] - truth).mean())
+    return {"coverage": float(np.mean(inside)), "mae": float(np.mean(err)), "naive": float(np.mean(naive))}
+
+
+def pm(v: tuple[float, float], spec: str = ".3f") -> str:
+    return f"{v[0]:{spec}} ± {v[1]:{spec}}"
+
+
+def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
+    csv = folder / f"{s.name}.csv"
+    s.df.to_csv(csv, index=False)
+    rows, fc = {}, {}
+    f = fit_vaelab(s, csv, folder, settings)
+    n, T = len(f.test), f.test.shape[1]
+    print(f"  {s.name} / vaelab: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
+          f"{len(f.train)} train, {n} test windows", flush=True)  # fmt: skip
+    for sampler in SAMPLERS:
+        for draw in (False, True):
+            started = time.perf_counter()
+            generate_windows(f.run, n, sampler=sampler, draw=draw, seed=SEED)
+            gen_s = time.perf_counter() - started
+            rows[f"vaelab, sampler={sampler}, draw={draw}"] = {"fit_s": f.seconds, "gen_s": gen_s, "epochs": f.epochs,
+                **scores(f.test, lambda sd, a=sampler, d=draw: generate_windows(f.run, n, sampler=a, draw=d, seed=sd),
+                         f.n_past, args.seeds)}  # fmt: skip
+    started = time.perf_counter()
+    futures = vaelab_forecasts(f)
+    fc["vaelab forecaster (conditional VAE)"] = {**forecast_scores(f.test, f.n_past, futures),
+                                                  "s": time.perf_counter() - started}  # fmt: skip
+
+    started = time.perf_counter()
+    g = GaussianWindows().fit(f.train)
+    fit_s = time.perf_counter() - started
+    rows["Gaussian (one MVN over the window)"] = {"fit_s": fit_s, "gen_s": None, "epochs": None, **scores(
+        f.test, lambda sd: g.sample(n, sd), f.n_past, args.seeds)}
+    started = time.perf_counter()
+    futures = [g.forecast(f.test[i, : f.n_past], DRAWS, SEED + i) for i in range(n)]
+    fc["Gaussian conditional (linear)"] = {**forecast_scores(f.test, f.n_past, futures), "s": time.perf_counter() - started}
+
+    for epochs in args.par_epochs if s.name in args.par_data else ():
+        try:
+            train_df = training_stretches(s, f, csv)
+            par, par_s = fit_par(train_df, f.features, epochs)
+            print(f"  {s.name} / PAR: {epochs} epochs, {par_s:.1f} s (load average {load()})", flush=True)
+            started = time.perf_counter()
+            cache = {SEED: par_windows(par, train_df, f.features, T, n, SEED)}
+            gen_s = time.perf_counter() - started
+            rows[f"SDV PAR ({epochs} epochs)"] = {"fit_s": par_s, "gen_s": gen_s, "epochs": str(epochs),
+                **scores(f.test, lambda sd: cache[sd] if sd in cache else par_windows(par, train_df, f.features, T, n, sd),
+                         f.n_past, args.seeds)}  # fmt: skip
+        except ImportError as err:
+            print(f"  {s.name} / PAR: not installed ({err}); skipped")
+            break
+        except Exception:
+            traceback.print_exc()
+            print(f"  {s.name} / PAR: FAILED (traceback above)")
+
+    rows["real training windows (reference)"] = {"fit_s": None, "gen_s": None, "epochs": None, **scores(
+        f.test, lambda sd: f.train[np.random.default_rng(sd).choice(len(f.train), n, replace=False)], f.n_past, args.seeds)}
+
+    print(f"\n**{s.name}** ({s.note}): windows of {s.n_past} + {s.n_future} steps, {len(f.features)} features; "
+          f"{len(f.train)} training and {n} test windows; n = {n} synthetic windows per score\n")  # fmt: skip
+    print("| generator | train s | generate s | discriminative ↓ | predictive MAE (TSTR) ↓ | KS complement ↑ |")
+    print("|---|---:|---:|---:|---:|---:|")
+    trtr = np.mean([r["trtr"] for r in rows.values()])
+    for name, r in rows.items():
+        fit_s = "—" if r["fit_s"] is None else f"{r['fit_s']:.1f}"
+        gen_s = "—" if r["gen_s"] is None else f"{r['gen_s']:.2f}"
+        print(f"| {name} | {fit_s} | {gen_s} | {pm(r['disc'])} | {pm(r['pred'], '.4f')} | {r['ks']:.3f} |")
+    print(f"\nPredictive score: the GRU is tested on a seeded half of the real test windows; trained on the other "
+          f"half (TRTR) its MAE is {trtr:.4f}. Means ± SD over seeds {args.seeds}.\n")  # fmt: skip
+    print("| forecaster | 90% band coverage (nominal 0.90) | MAE of the median | MAE of last value | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in fc.items():
+        print(f"| {name} | {r['coverage']:.3f} | {r['mae']:.4f} | {r['naive']:.4f} | {r['mae'] / r['naive']:.2f} |")
+    print(f"\n({n} test windows, {DRAWS} draws each; vaelab's wall time includes training its forecaster.)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", choices=tuple(DATASETS), default=list(DATASETS))
+    parser.add_argument("--par-data", nargs="*", choices=tuple(DATASETS), default=["sine"],
+                        help="data sets on which to run SDV's PARSynthesizer (default: sine)")  # fmt: skip
+    parser.add_argument("--par-epochs", type=int, nargs="+", default=[128, 1024],
+                        help="PAR's epochs, one fit per value (default: SDV's 128, and 1024)")  # fmt: skip
+    parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the scores")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    # torch imports torch._dynamo the first time an optimizer is built (seconds): not any method's training time.
+    torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
+    settings = dict(VAELAB_SETTINGS if args.vaelab is None else args.vaelab)
+    settings.setdefault("seed", SEED)
+    settings.setdefault("device", "cpu")
+    for name in ("sdv", "rdt", "deepecho", "copulas"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    m = machine()
+    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
+          f"Python {m['python']} | load average {load()}")  # fmt: skip
+    with contextlib.suppress(ImportError):
+        import sdv
+
+        print(f"SDV {sdv.__version__}")
+    print(f"vaelab settings: {settings}; val_fraction={VAL_FRACTION}, test_fraction={TEST_FRACTION}; "
+          f"PAR: {args.par_epochs} epochs on {args.par_data or 'none'}")  # fmt: skip
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets:
+            s = DATASETS[name]()
+            if s is None:
+                print(f"{name}: statsmodels is not installed; skipped")
+                continue
+            try:
+                run_dataset(s, Path(tmp), args, settings)
+            except Exception:
+                traceback.print_exc()
+                print(f"{name}: FAILED (traceback above)")
+    print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
+          f"total {time.perf_counter() - started:.0f} s; load average now {load()}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception:  # a measurement never "fails"
+        traceback.print_exc()
+    sys.exit(0)

@@ -7,8 +7,11 @@ MLP 784-512-16 encoder, 16-512-784 decoder, Bernoulli cross-entropy on grey valu
 
     .venv/bin/python bench/train_speed.py [--repeats 3] [--epochs 10]
 
-Prints the machine, the timings and a markdown table for BENCHMARKS.md. Always exits 0:
-this is a measurement, not a test.
+Prints the machine, the timings and a markdown table for BENCHMARKS.md. On a machine with
+CUDA it then times vaelab's trainer on the GPU too, in float32 and under bfloat16 autocast
+(``precision="bf16"``), same model and data, and prints examples/s next to the CPU's;
+without CUDA it says the GPU timing was skipped. Always exits 0: this is a measurement,
+not a test.
 """
 from __future__ import annotations
 
@@ -93,6 +96,55 @@ def run_minimal(X: np.ndarray, epochs: int) -> float:
             opt.step()
             total += loss.detach() * xb.shape[0]
     return float(total) / n
+
+
+def vaelab_on(device: str, precision: str):
+    """vaelab's contestant on another device / precision (the GPU section)."""
+
+    def run(X: np.ndarray, epochs: int) -> float:
+        vae = vaelab.VAE(latent_dim=16, hidden=[512], likelihood="bernoulli", binarize="none", epochs=epochs,
+                         batch_size=BATCH, validation_fraction=0.0, patience=0, device=device, seed=SEED,
+                         precision=precision)  # fmt: skip
+        vae.fit(X)
+        torch.cuda.synchronize()
+        return vae.history_[-1]["train_loss"]
+
+    return run
+
+
+def gpu_timings(X: np.ndarray, epochs: int, repeats: int, cpu_seconds: float | None) -> None:
+    """vaelab on the GPU, fp32 and bf16: median seconds and examples/s (the CPU's alongside)."""
+    if not torch.cuda.is_available():
+        print("\nGPU: none here (torch.cuda.is_available() is False): GPU timing skipped.")
+        return
+    name = torch.cuda.get_device_name(0)
+    print(f"\nGPU: {name}; vaelab's trainer, same model, data and batch ({BATCH}), {epochs} epochs")
+    rows = []
+    if cpu_seconds:
+        rows.append(("cpu", "fp32", cpu_seconds, None))
+    for precision in ("fp32", "bf16"):
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            print(f"  bf16: {name} has no bfloat16 support: skipped")
+            continue
+        run = vaelab_on("cuda", precision)
+        try:
+            run(X, 1)  # warm-up: CUDA context, kernels, allocator
+            times, loss = [], None
+            for r in range(repeats):
+                started = time.perf_counter()
+                loss = run(X, epochs)
+                times.append(time.perf_counter() - started)
+                print(f"  repeat {r + 1}: cuda {precision}  {times[-1]:7.2f} s  (last-epoch loss {loss:.2f})")
+        except Exception:
+            traceback.print_exc()
+            print(f"cuda {precision}: FAILED (traceback above)", file=sys.stderr)
+            continue
+        rows.append(("cuda", precision, statistics.median(times), loss))
+    examples = epochs * X.shape[0]
+    print("\n| device | precision | median s | examples/s | last-epoch loss |\n|---|---|---:|---:|---:|")
+    for device, precision, seconds, loss in rows:
+        shown = "" if loss is None else f"{loss:.2f}"
+        print(f"| {device} | {precision} | {seconds:.2f} | {examples / seconds:,.0f} | {shown} |")
 
 
 def make_pythae():
@@ -221,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nvaelab / minimal = {r:.3f} (target <= 1.10: {'met' if r <= 1.10 else 'NOT met'})")
     if base and "pythae" in med:
         print(f"pythae / minimal = {med['pythae'] / base:.3f}")
+    gpu_timings(X, args.epochs, args.repeats, med.get("vaelab"))
     return 0
 
 

@@ -181,7 +181,7 @@ class RunDir:
         Readers open files by their exact names, so these are never mistaken for data;
         they only waste space until :meth:`remove_temp_files`.
         """
-        folders = [f for f in (self.path, self.path / "figures") if f.is_dir()]
+        folders = [f for f in (self.path, self.path / "figures", self.path / "cache") if f.is_dir()]
         return [p for f in folders for p in f.iterdir() if _TEMP_FILE.fullmatch(p.name) and p.is_file()]
 
     def remove_temp_files(self) -> list[Path]:

@@ -43,9 +43,10 @@ SETTING_HELP = {
     "binarize": "bernoulli on [0,1] data: dynamic (redraw each batch), fixed, or none",
     "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
     "device": "auto, cpu, cuda or cuda:N",
+    "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
 }
 CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
-             "prior": CHOICES["prior"], "binarize": CHOICES["binarize"]}  # fmt: skip
+             "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip
 
 
 # The demo's settings: chosen for test ELBO on mnist5k within about a minute on 2 CPU cores.

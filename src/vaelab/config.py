@@ -19,6 +19,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "likelihood": ("bernoulli", "gaussian", "gaussian-fixed", "mixed"),
     "prior": ("normal", "mog", "vamp"),
     "binarize": ("dynamic", "fixed", "none"),
+    "precision": ("fp32", "bf16"),
 }
 
 
@@ -139,6 +140,7 @@ class TrainConfig:
     binarize: str = "dynamic"  # bernoulli on [0,1] data: redraw binary pixels every batch
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"  # fp32 | bf16 (training's forward pass and loss under bfloat16 autocast)
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
@@ -150,6 +152,7 @@ class TrainConfig:
         _check_int("iw_samples", self.iw_samples, 1)
         _check_float("grad_clip", self.grad_clip, 0.0)
         check_choice("binarize", self.binarize)
+        check_choice("precision", self.precision)
         _check_int("seed", self.seed, 0)
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda")

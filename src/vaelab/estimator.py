@@ -22,7 +22,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from vaelab import distributed
 from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
-from vaelab.data.arrays import encode_labels, to_examples
+from vaelab.data.arrays import as_examples, check_finite, encode_labels, to_examples
+from vaelab.data.rows import Rows, TensorRows, as_rows, is_lazy
 from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
 from vaelab.errors import ConfigError, DataError, NotFittedError, RunError, VaelabError
 from vaelab.nn import VAEModule, build_vae
@@ -54,9 +55,16 @@ class VAE(TransformerMixin, BaseEstimator):
     validation_fraction : share of ``X`` held out by ``fit`` for validation and early stopping.
     seed : same seed, same data, same machine → same weights on CPU.
     device : ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    precision : ``"fp32"``, or ``"bf16"``: training's forward pass and loss under bfloat16
+        autocast (GPUs with bfloat16, and CPUs); scoring stays float32.
     verbose : show a progress bar while fitting.
     encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
         decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
+
+    ``X`` may be a NumPy memory map (``np.load(path, mmap_mode="r")``) or
+    :class:`vaelab.data.rows.Rows` (``load_dataset(path, lazy=True).X``): ``fit``,
+    ``transform``, ``score_samples`` and ``log_likelihood`` then read it block by block
+    (memory bounded by the batch) with the results they give on the same data in memory.
 
     Examples
     --------
@@ -89,6 +97,7 @@ class VAE(TransformerMixin, BaseEstimator):
         validation_fraction: float = 0.1,
         seed: int = 0,
         device: str = "auto",
+        precision: str = "fp32",
         verbose: bool = False,
         encoder: torch.nn.Module | None = None,
         decoder: torch.nn.Module | None = None,
@@ -114,6 +123,7 @@ class VAE(TransformerMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.seed = seed
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.encoder = encoder
         self.decoder = decoder
@@ -125,6 +135,7 @@ class VAE(TransformerMixin, BaseEstimator):
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
             beta=self.beta, warmup_epochs=self.warmup_epochs, iw_samples=self.iw_samples,
             grad_clip=self.grad_clip, binarize=self.binarize, seed=self.seed, device=self.device,
+            precision=self.precision,
         )  # fmt: skip
 
     def _model_config(self, shape: tuple[int, ...], n_classes: int, unit_interval: bool) -> ModelConfig:
@@ -166,13 +177,15 @@ class VAE(TransformerMixin, BaseEstimator):
 
         y is used only when ``conditional=True`` (then it is required).
         """
-        X = to_examples(X)
+        lazy = _lazy_examples(X)  # a memory map or Rows: validated in blocks, never copied whole
+        X = to_examples(X) if lazy is None else lazy
         codes, classes = self._labels(y, X.shape[0])
         split = split_assignment(X.shape[0], self.validation_fraction, 0.0, self.seed)
         train, val = indices(split, "train"), indices(split, "val")
         data = DataConfig(source="array", val_fraction=float(self.validation_fraction), test_fraction=0.0,
                           n_examples=X.shape[0], classes=classes)  # fmt: skip
-        self._fit(X[train], _take(codes, train), X[val], _take(codes, val), data)
+        take = (lambda idx: as_rows(X).take(idx)) if lazy is not None else (lambda idx: X[idx])
+        self._fit(take(train), _take(codes, train), take(val), _take(codes, val), data)
         return self
 
     def _labels(self, y: Any, n: int) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
@@ -196,7 +209,11 @@ class VAE(TransformerMixin, BaseEstimator):
         resume: bool = False,
         progress: Callable[[str, dict], None] | None = None,
     ) -> TrainState:
-        """Train on prepared splits; with ``run``, write the run directory after every epoch."""
+        """Train on prepared splits; with ``run``, write the run directory after every epoch.
+
+        X and X_val are arrays in memory, or memory maps / :class:`Rows` (:func:`is_lazy`),
+        which the trainer reads batch by batch (with the same results).
+        """
         cfg = self._train_config()
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
         unit = is_unit_interval(X) and (X_val.shape[0] == 0 or is_unit_interval(X_val))
@@ -216,19 +233,25 @@ class VAE(TransformerMixin, BaseEstimator):
             with seeded(cfg.seed, device):
                 module = self._build(model_cfg, device)
                 if isinstance(module.prior, VampPrior):
-                    module.prior.init_from_data(torch.from_numpy(X))
+                    module.prior.init_from_data(TensorRows(X) if is_lazy(X) else torch.from_numpy(X))
         config = RunConfig(model_cfg, cfg, data)
         if run is not None and main:
             run.write_config(config)
 
-        Xt = torch.from_numpy(X).to(device)
-        if binary and cfg.binarize == "fixed":
-            Xt = binarize_fixed(Xt, cfg.seed)
+        fixed = binary and cfg.binarize == "fixed"
+        if is_lazy(X):  # read batch by batch; each row binarized with the draw it gets in memory
+            Xt = TensorRows(X, device, binarize_seed=cfg.seed if fixed else None)
+        else:
+            Xt = torch.from_numpy(X).to(device)
+            Xt = binarize_fixed(Xt, cfg.seed) if fixed else Xt
         Xv = None
         if X_val.shape[0]:
-            Xv = torch.from_numpy(X_val).to(device)
             # Evaluation data is binarized once, with the seed: every epoch sees the same set.
-            Xv = binarize_fixed(Xv, cfg.seed + EVAL_SEED_OFFSET) if binary else Xv
+            if is_lazy(X_val):
+                Xv = TensorRows(X_val, device, binarize_seed=cfg.seed + EVAL_SEED_OFFSET if binary else None)
+            else:
+                Xv = torch.from_numpy(X_val).to(device)
+                Xv = binarize_fixed(Xv, cfg.seed + EVAL_SEED_OFFSET) if binary else Xv
         yt = None if y is None else torch.from_numpy(y).to(device)
         yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
 
@@ -274,17 +297,35 @@ class VAE(TransformerMixin, BaseEstimator):
         if not hasattr(self, "module_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X) first, or vaelab.load(run).")
 
+    def _check_shape(self, shape: tuple[int, ...]) -> bool:
+        """Whether examples of ``shape`` need reshaping to the model's; raise if they do not fit."""
+        if tuple(shape) == tuple(self.input_shape_):
+            return False
+        if math.prod(shape) == self.n_features_in_:  # flat rows for an image model, or the reverse
+            return True
+        raise DataError(
+            f"X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_} "
+            f"({self.n_features_in_} features)."
+        )
+
     def _examples(self, X: Any) -> torch.Tensor:
         X = to_examples(X)
-        if X.shape[1:] != self.input_shape_:
-            if X[0].size == self.n_features_in_:  # flat rows for an image model, or the reverse
-                X = X.reshape(X.shape[0], *self.input_shape_)
-            else:
-                raise DataError(
-                    f"X has examples of shape {X.shape[1:]}; this model was fitted on shape {self.input_shape_} "
-                    f"({self.n_features_in_} features)."
-                )
+        if self._check_shape(X.shape[1:]):
+            X = X.reshape(X.shape[0], *self.input_shape_)
         return torch.from_numpy(X)
+
+    def _rows(self, X: Any, evaluation: bool = False) -> torch.Tensor | TensorRows:
+        """X for :meth:`_batched`: a tensor, or for a memory map / :class:`Rows` a
+        :class:`TensorRows` that reads (and with ``evaluation``, binarizes as :meth:`_eval_tensor`
+        does) one batch at a time."""
+        lazy = _lazy_examples(X)
+        if lazy is None:
+            return self._eval_tensor(X) if evaluation else self._examples(X)
+        reshape = self._check_shape(lazy.shape[1:])
+        binarize = evaluation and self.likelihood_ == "bernoulli" and self.binarize != "none"
+        return TensorRows(lazy, shape=self.input_shape_ if reshape else None,
+                          binarize_seed=self.seed + EVAL_SEED_OFFSET if binarize else None,
+                          check=_check_unit_interval if binarize else None)  # fmt: skip
 
     def _label_codes(self, y: Any, n: int) -> torch.Tensor | None:
         if self.classes_ is None:
@@ -316,7 +357,7 @@ class VAE(TransformerMixin, BaseEstimator):
     def transform(self, X: Any, y: Any = None) -> np.ndarray:
         """Posterior means E_q[z|x], shape (n_samples, latent_dim)."""
         self._check_fitted()
-        x = self._examples(X)
+        x = self._rows(X)
         yc = self._label_codes(y, x.shape[0])
         return self._batched(lambda xb, yb: self.module_.encode_params(xb, yb)[0], x, yc).numpy()
 
@@ -354,7 +395,7 @@ class VAE(TransformerMixin, BaseEstimator):
     def elbo_terms(self, X: Any, y: Any = None, n_samples: int = ELBO_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
         """Per-example reconstruction E_q log p(x|z) and KL(q(z|x)||p(z)) in nats, each (n_samples,)."""
         self._check_fitted()
-        x = self._eval_tensor(X)
+        x = self._rows(X, evaluation=True)
         yc = self._label_codes(y, x.shape[0])
         with seeded(self.seed, self.device_):
             terms = self._batched(lambda xb, yb: torch.stack(self.module_.elbo_terms(xb, yb, n_samples), 1), x, yc)
@@ -403,6 +444,23 @@ def training_summary(state: TrainState) -> dict[str, Any]:
     }
 
 
+def _lazy_examples(X: Any) -> Rows | np.memmap | None:
+    """X left where it is when it is a memory map (checked in blocks: shape rules, finite) or
+    :class:`Rows` (checked when made); None for anything else, which :func:`to_examples` copies."""
+    if isinstance(X, Rows):
+        return X
+    if isinstance(X, np.memmap):
+        X = as_examples(X, "X", lazy=True)
+        check_finite(X, "X")
+        return X
+    return None
+
+
+def _check_unit_interval(block: np.ndarray) -> None:
+    if block.size and (block.min() < 0 or block.max() > 1):
+        raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
+
+
 def _take(codes: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:
     return None if codes is None else codes[idx]
 
@@ -442,7 +500,7 @@ def settings_from_config(config: RunConfig) -> dict[str, Any]:
         conditional=m.n_classes > 0, beta=t.beta, warmup_epochs=t.warmup_epochs, iw_samples=t.iw_samples,
         epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, grad_clip=t.grad_clip,
         binarize=t.binarize, validation_fraction=config.data.val_fraction if config.data else 0.1, seed=t.seed,
-        blocks=m.blocks or None,
+        precision=t.precision, blocks=m.blocks or None,
     )  # fmt: skip
 
 

@@ -6,10 +6,14 @@ its fingerprint and reuses the stored split.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,13 +22,15 @@ from vaelab import distributed
 from vaelab.checkpoint import MODEL, SPLIT, STATE, RunConfig, RunDir, make_folder
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
+from vaelab.data.rows import is_parquet_backed, read_npy_cache, write_npy_cache
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
 from vaelab.errors import ConfigError, RunError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
-RESUMABLE = frozenset({"epochs", "patience", "device", "verbose"})
+RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})
+CACHE = "cache"  # RUN/cache/data.npy: a float32 copy of a Parquet source, to draw shuffled batches from
 
 
 @dataclass
@@ -41,8 +47,10 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     idx = indices(split, name)
     if idx.size == 0:
         return None
-    part = dataset.subset(idx)
-    rec, kl = model.elbo_terms(part.X, part.y if model.classes_ is not None else None)
+    part = dataset.view(idx)  # a memory-mapped or streamed split is scored block by block
+    # Labels go in by name (codes would be read as names: wrong unless the classes are 0..C-1).
+    y = np.asarray(dataset.classes)[part.y] if model.classes_ is not None else None
+    rec, kl = model.elbo_terms(part.X, y)
     elbo = rec - kl
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
     return {
@@ -58,8 +66,12 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     }
 
 
-def load_run_data(run: RunDir, config: RunConfig) -> tuple[Dataset, np.ndarray]:
-    """The data a run was trained on, checked against its fingerprint, and its split codes."""
+def load_run_data(run: RunDir, config: RunConfig, lazy: bool = False) -> tuple[Dataset, np.ndarray]:
+    """The data a run was trained on, checked against its fingerprint, and its split codes.
+
+    With ``lazy`` a large file stays where it is (``load_dataset(lazy=True)``), and a Parquet
+    source is read from the run's cache of it when that is still current.
+    """
     data_cfg = config.data
     if data_cfg is None or data_cfg.source == "array":
         raise RunError(
@@ -75,13 +87,31 @@ def load_run_data(run: RunDir, config: RunConfig) -> tuple[Dataset, np.ndarray]:
 
         dataset = series_dataset(run, data_cfg)
     else:
-        dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column)
+        dataset = load_dataset(data_cfg.source, labels=data_cfg.labels, label_column=data_cfg.label_column, lazy=lazy)
     if dataset.fingerprint() != data_cfg.fingerprint:
         raise RunError(
             f"The data at {data_cfg.source} has changed since {run.path} was trained (its fingerprint differs); "
             "its split no longer applies. Start a new run."
         )
+    if is_parquet_backed(dataset.X):
+        cached = read_npy_cache(run.file(CACHE), _cache_key(dataset, data_cfg.fingerprint), dataset.X.shape)
+        dataset = dataset if cached is None else dataclasses.replace(dataset, X=cached)
     return dataset, run.read_split(dataset.n_examples)
+
+
+def _cache_key(dataset: Dataset, fingerprint: str) -> dict[str, Any]:
+    """What a cached copy of a Parquet source must match to be used: the file as it is now."""
+    stat = os.stat(dataset.source)
+    return {"source": dataset.source, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "fingerprint": fingerprint}
+
+
+def _train_from_cache(dataset: Dataset, fingerprint: str, folder: Path) -> Dataset:
+    """A Parquet-backed dataset rewired to a float32 memory map of it in ``folder`` (written
+    once, row group by row group; reused while the file's size, mtime and fingerprint match):
+    shuffled batches need random access, which Parquet does not give."""
+    if not is_parquet_backed(dataset.X):
+        return dataset
+    return dataclasses.replace(dataset, X=write_npy_cache(dataset.X, folder, _cache_key(dataset, fingerprint)))
 
 
 def _never_started(run: RunDir) -> bool:
@@ -89,7 +119,7 @@ def _never_started(run: RunDir) -> bool:
     if not run.path.is_dir() or run.exists():
         return False
     temps = set(run.temp_files())
-    return all(p.name == SPLIT or p in temps for p in run.path.iterdir())
+    return all(p.name == SPLIT or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
 
 
 def train_run(
@@ -126,7 +156,7 @@ def train_run(
                 f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
                 "Drop those options, or start a new run with another --out."
             )
-        dataset, split = load_run_data(run, config)
+        dataset, split = load_run_data(run, config, lazy=True)
         data_cfg = config.data
         if source is not None and str(source) != data_cfg.source and os.path.abspath(source) != data_cfg.source:
             raise ConfigError(f"--resume: {run.path} was trained on {data_cfg.source}, not {source}.")
@@ -143,7 +173,7 @@ def train_run(
             raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
         if main and run.path.exists() and not _never_started(run):
             raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
-        dataset = load_dataset(source, labels=labels, label_column=label_column)
+        dataset = load_dataset(source, labels=labels, label_column=label_column, lazy=True)
         model = VAE(**settings)
         if model.conditional and dataset.y is None:
             raise ConfigError("--conditional needs labels: a built-in with labels, --labels FILE or --label-column COL.")
@@ -158,10 +188,15 @@ def train_run(
             run.remove_temp_files()
             run.write_split(split)
 
-    train, val = dataset.subset(indices(split, "train")), dataset.subset(indices(split, "val"))
-    labelled = model.conditional
-    state = model._fit(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data_cfg,
-                       run=run, resume=resume, progress=progress)  # fmt: skip
+    with contextlib.ExitStack() as scratch:
+        # Only rank 0 writes the run folder; other ranks cache a Parquet source in a folder of their own.
+        folder = run.file(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
+        dataset = _train_from_cache(dataset, data_cfg.fingerprint, folder)
+        # Views, not copies: a memory-mapped split is read batch by batch while training.
+        train, val = dataset.view(indices(split, "train")), dataset.view(indices(split, "val"))
+        labelled = model.conditional
+        state = model._fit(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data_cfg,
+                           run=run, resume=resume, progress=progress)  # fmt: skip
     if not main:
         return RunResult(run, model, dataset, split, {})
     if resume:

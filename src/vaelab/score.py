@@ -50,17 +50,19 @@ class Scored:
 
 
 def resolve_data(run: RunDir, model: VAE, spec: str, labels: str | None = None, label_column: str | None = None,
-                 with_labels: bool = False):
+                 with_labels: bool = False, lazy: bool = False):
     """(X, y) for a data spec. y holds label names; it is given for conditional models (which
-    need it) and, with ``with_labels``, whenever the data has labels."""
+    need it) and, with ``with_labels``, whenever the data has labels. With ``lazy`` a large
+    file (or the run's split of one) comes as a memory map or :class:`vaelab.data.rows.Rows`,
+    for code that reads it block by block."""
     if spec in SPLITS and not Path(spec).exists():
-        dataset, split = load_run_data(run, model.config_)
+        dataset, split = load_run_data(run, model.config_, lazy=lazy)
         idx = indices(split, spec)
         if idx.size == 0:
             raise DataError(f"The run's {spec} split is empty; use a file instead, or train with a {spec} fraction > 0.")
-        dataset = dataset.subset(idx)
+        dataset = dataset.view(idx) if lazy else dataset.subset(idx)
     else:
-        dataset = load_dataset(spec, labels=labels, label_column=label_column)
+        dataset = load_dataset(spec, labels=labels, label_column=label_column, lazy=lazy)
         if model.classes_ is not None and dataset.y is None:
             raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
     if dataset.y is None or not (with_labels or model.classes_ is not None):
@@ -81,7 +83,7 @@ def calibration(run: RunDir, model: VAE, n_samples: int, progress: Progress = No
                 return Calibration({k: arrays[k] for k in SCORES}, n_samples)
         except RunError:
             pass  # a damaged cache is estimated again and overwritten
-    X, y = resolve_data(run, model, "val")
+    X, y = resolve_data(run, model, "val", lazy=True)
     cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress))
     run.write_arrays(CALIBRATION, cal.scores, key)
     return cal
@@ -105,7 +107,7 @@ def score(
     check_choice("score", score, SCORES)
     run = RunDir(run_path)
     model = load(run_path)
-    X, y = resolve_data(run, model, spec, labels, label_column)
+    X, y = resolve_data(run, model, spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
     result = log_likelihood(model, X, y, n_samples, progress=progress, **options)
     cal = calibration(run, model, n_samples, progress)
@@ -147,7 +149,7 @@ def evaluate_anomalies(
     model = load(run_path)
     results = []
     for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):
-        X, y = resolve_data(run, model, spec, lab, col)
+        X, y = resolve_data(run, model, spec, lab, col, lazy=True)
         results.append(log_likelihood(model, X, y, n_samples, progress=progress))
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),

@@ -56,6 +56,12 @@ def looks_like_table(source: Any) -> bool:
         return False
     if not Path(source).is_file():
         return False
+    if not str(source).lower().endswith(".csv"):  # Parquet: the schema, then a streamed look for missing values
+        from vaelab.data.rows import parquet_looks_like_table
+
+        answer = parquet_looks_like_table(Path(source))
+        if answer is not None:
+            return answer
     df = read_table(source)
     return bool(df.isna().to_numpy().any()) or not all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)
 

@@ -69,6 +69,19 @@ def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
         yield
 
 
+def autocast(device: torch.device, precision: str):
+    """The context training's forward pass and loss run in: bfloat16 autocast for ``bf16``."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(f"precision 'bf16' was asked for, but {torch.cuda.get_device_name(device)} has no bfloat16 "
+                          "support; use --precision fp32.")  # fmt: skip
+
+
 @torch.no_grad()
 def evaluate(
     module: VAEModule,
@@ -156,8 +169,11 @@ def fit(
 ) -> TrainState:
     """Train ``module`` in place and return the final state; the module ends with the best weights.
 
-    X, y: training tensors, already on the module's device. X_val/y_val: the
-    validation set (None turns validation and early stopping off). ``state``
+    X, y: training tensors, already on the module's device (X may be a
+    :class:`vaelab.data.rows.TensorRows`: batches are then read when drawn). X_val/y_val: the
+    validation set (None turns validation and early stopping off). With
+    ``cfg.precision == "bf16"`` the forward pass and loss run under bfloat16 autocast
+    (validation stays float32). ``state``
     continues a previous fit. ``progress(event, info)`` receives ``"start"``,
     ``"step"`` and ``"epoch"`` events.
 
@@ -215,6 +231,7 @@ def _train(
 
     module.train()
     device = X.device
+    check_precision(device, cfg.precision)
     ddp = distributed.data_parallel(module, world) if world.active else None
     while state.epoch < cfg.epochs and not state.stopped_early:
         epoch, started = state.epoch, time.perf_counter()
@@ -228,11 +245,12 @@ def _train(
                     xb = torch.bernoulli(xb)
                 beta = cfg.beta * min(1.0, (state.step + 1) / total_warmup) if total_warmup else cfg.beta
                 yb = None if y is None else y[idx]
-                if ddp is None:
-                    out = module.loss(xb, yb, beta, cfg.iw_samples)
-                    objective, batch_sums = out.loss, None
-                else:
-                    out, objective, batch_sums = _shard_loss(ddp, world, xb, yb, beta, cfg.iw_samples)
+                with autocast(device, cfg.precision):
+                    if ddp is None:
+                        out = module.loss(xb, yb, beta, cfg.iw_samples)
+                        objective, batch_sums = out.loss, None
+                    else:
+                        out, objective, batch_sums = _shard_loss(ddp, world, xb, yb, beta, cfg.iw_samples)
                 if not torch.isfinite(out.loss if batch_sums is None else batch_sums[0]):
                     raise _diverged(module, cfg, state, epoch, "training loss")
                 optimizer.zero_grad(set_to_none=True)
@@ -244,7 +262,7 @@ def _train(
                 optimizer.step()
                 state.step += 1
                 if batch_sums is None:
-                    sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * idx.shape[0]
+                    sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]).float() * idx.shape[0]
                 else:
                     sums += batch_sums
                 if progress:

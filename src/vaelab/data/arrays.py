@@ -11,8 +11,11 @@ import pandas as pd
 from vaelab.errors import DataError
 
 
-def as_examples(raw: np.ndarray, where: str) -> np.ndarray:
-    """Apply the shape rules and return C-contiguous float32, (N, D) or (N, C, H, W)."""
+def as_examples(raw: np.ndarray, where: str, lazy: bool = False) -> np.ndarray:
+    """Apply the shape rules and return C-contiguous float32, (N, D) or (N, C, H, W).
+
+    With ``lazy``, a memory map that needs converting (uint8, float64, channels-last, ...)
+    comes back as :class:`vaelab.data.rows.Rows`, converted block by block when read."""
     if raw.dtype.kind not in "biuf":
         raise DataError(f"{where}: expected numbers, got an array of dtype {raw.dtype}. Save a numeric array instead.")
     if raw.ndim == 3:
@@ -35,8 +38,12 @@ def as_examples(raw: np.ndarray, where: str) -> np.ndarray:
             f"{where} holds no data (shape {raw.shape}); "
             "expected at least one example with at least one value."
         )
-    if raw.dtype == np.float32 and raw.flags.c_contiguous:
-        return raw  # already what we need: keep a memory map mapped instead of copying it
+    if raw.dtype == np.float32 and (not isinstance(raw, np.ndarray) or raw.flags.c_contiguous):
+        return raw  # already what we need (or Rows, read on demand): keep a memory map mapped instead of copying it
+    if lazy and isinstance(raw, np.memmap):  # convert rows when they are read: the file is never copied whole
+        from vaelab.data.rows import Rows
+
+        return Rows(raw)
     with np.errstate(over="ignore"):  # values beyond float32's range become inf; check_finite reports them
         X = np.ascontiguousarray(raw, dtype=np.float32)
     if raw.dtype == np.uint8:
@@ -46,12 +53,13 @@ def as_examples(raw: np.ndarray, where: str) -> np.ndarray:
 
 def check_finite(X: np.ndarray, where: str) -> None:
     """Raise a DataError with the NaN and inf counts and the first bad example."""
-    flat = X.reshape(X.shape[0], -1)
-    rows = max(1, (1 << 22) // flat.shape[1])  # blocks of ~16 MB: a memory map is never copied whole
+    d = max(1, int(np.prod(X.shape[1:])))
+    rows = max(1, (1 << 22) // d)  # blocks of ~16 MB: a memory map (or Rows) is never read whole
     n_nan = n_inf = 0
     first = None
-    for start in range(0, flat.shape[0], rows):
-        block = flat[start : start + rows]
+    for start in range(0, X.shape[0], rows):
+        block = np.asarray(X[start : start + rows])
+        block = block.reshape(block.shape[0], -1)
         bad = ~np.isfinite(block)
         if bad.any():
             nan = int(np.isnan(block).sum())

@@ -12,7 +12,8 @@ class Dataset:
     """Examples as float32 plus optional integer labels.
 
     X has shape (N, D) for vectors or (N, C, H, W) for images; it is finite and
-    float32 (it may be a read-only memory map). ``y`` holds label codes
+    float32 (it may be a read-only memory map, or :class:`vaelab.data.rows.Rows` read block by
+    block: see ``load_dataset(lazy=True)``). ``y`` holds label codes
     0..n_classes-1 (int64, shape (N,)) and ``classes`` their original names.
     """
 
@@ -45,6 +46,20 @@ class Dataset:
     def subset(self, index: np.ndarray) -> "Dataset":
         return Dataset(
             X=np.ascontiguousarray(self.X[index]),
+            y=None if self.y is None else self.y[index],
+            classes=self.classes,
+            source=self.source,
+        )
+
+    def view(self, index: np.ndarray) -> "Dataset":
+        """The examples at ``index``, as :meth:`subset`, except that a memory-mapped or streamed X
+        (:func:`vaelab.data.rows.is_lazy`) is not copied: the view's X reads its rows when used."""
+        from vaelab.data.rows import as_rows, is_lazy
+
+        if not is_lazy(self.X):
+            return self.subset(index)
+        return Dataset(
+            X=as_rows(self.X).take(index),
             y=None if self.y is None else self.y[index],
             classes=self.classes,
             source=self.source,

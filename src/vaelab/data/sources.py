@@ -42,6 +42,7 @@ def load_dataset(
     *,
     labels: str | os.PathLike | None = None,
     label_column: str | None = None,
+    lazy: bool = False,
 ) -> Dataset:
     """Read examples (and labels) from a built-in data set, a file or an image folder.
 
@@ -57,6 +58,11 @@ def load_dataset(
     label_column : str, optional
         The CSV/Parquet column or NPZ key holding the labels (dropped from X); with
         a CSV ``labels`` file, the column of that file to use.
+    lazy : bool, optional
+        Leave large files where they are: a ``.npy`` that needs converting (uint8,
+        float64, ...) and a Parquet file of numeric columns give X as
+        :class:`vaelab.data.rows.Rows`, read and converted block by block (a float32
+        ``.npy`` is memory-mapped either way). Validation streams too.
 
     Returns
     -------
@@ -85,11 +91,16 @@ def load_dataset(
         where = path.name
         _check_label_column_use(label_column, labels, reader in _COLUMN_READERS, where)
         try:
-            raw, y_raw = reader(path, label_column, labels is not None)
+            streamed = None
+            if lazy and reader is _read_table and not path.name.lower().endswith(".csv"):
+                from vaelab.data.rows import parquet_rows  # None: not a plain numeric matrix, read it whole
+
+                streamed = parquet_rows(path, label_column, labels is not None)
+            raw, y_raw = streamed or reader(path, label_column, labels is not None)
         except OSError as err:  # e.g. a file or folder we may not read
             raise DataError(f"{where} could not be read ({err.strerror or err}); check that it is readable.") from None
         name = str(path)
-    X = as_examples(raw, where)
+    X = as_examples(raw, where, lazy=lazy)
     check_finite(X, where)
     if labels is not None:
         y_raw, where = _read_labels(labels, label_column), Path(labels).name

@@ -52,9 +52,8 @@ def indices(codes: np.ndarray, split: str) -> np.ndarray:
 
 def is_unit_interval(X: np.ndarray) -> bool:
     """True when every value lies in [0, 1] (checked in blocks for memory maps)."""
-    flat = X.reshape(X.shape[0], -1)
-    for start in range(0, flat.shape[0], 4096):
-        block = flat[start : start + 4096]
+    for start in range(0, X.shape[0], 4096):
+        block = np.asarray(X[start : start + 4096])  # a memory map or Rows is read block by block
         if block.size and (block.min() < 0.0 or block.max() > 1.0):
             return False
     return True

@@ -4,6 +4,9 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import sys
+import traceback
+from collections.abc import Callable
 
 import torch
 
@@ -32,3 +35,20 @@ def quiet_pythae() -> None:
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("pythae"):
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def machine_line(with_load: bool = True) -> str:
+    """The one line every benchmark prints first: CPU, cores, torch and its threads, Python (and load)."""
+    m = machine()
+    line = (f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
+            f"Python {m['python']}")  # fmt: skip
+    return line + (f" | load average {load()}" if with_load else "")
+
+
+def measure(main: Callable[[], object]) -> None:
+    """Run a benchmark's main: a measurement never "fails", it prints the traceback and exits 0."""
+    try:
+        main()
+    except Exception:
+        traceback.print_exc()
+    sys.exit(0)

@@ -42,7 +42,7 @@ import vaelab
 from vaelab.analysis import anomaly_eval, log_likelihood
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
-from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 SCORES = ("log_px", "elbo", "reconstruction")
@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     (Xtr, ytr), (Xte, yte) = splits()
     pyod = None if args.no_pyod else make_pyod()
     if pyod is None:
@@ -150,8 +150,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a measurement never "fails"
-        traceback.print_exc()
-    sys.exit(0)
+    measure(main)

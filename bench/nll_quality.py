@@ -59,7 +59,7 @@ from vaelab.cli import DEMO_SETTINGS
 from vaelab.data.split import binarize_fixed, indices
 from vaelab.estimator import EVAL_SEED_OFFSET
 from vaelab.run import train_run
-from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0  # DEMO_SETTINGS leave the seed at vaelab's default, 0
 LOG_2PI = math.log(2 * math.pi)
@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     K = args.n_samples
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     settings = dict(DEMO_SETTINGS)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
@@ -278,8 +278,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a measurement never "fails"
-        traceback.print_exc()
-    sys.exit(0)
+    measure(main)

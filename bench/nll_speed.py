@@ -47,7 +47,7 @@ from torch.nn import functional as F
 import vaelab
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import binarize_fixed, indices, split_assignment
-from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BINARIZE_SEED = 12345  # the one fixed binarization of the test images, shared by all contestants
@@ -204,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     K = args.n_samples
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     X_train, Xbin = data(args.n_images)
     print(f"data: first {Xbin.shape[0]} images of mnist5k's test split, binarized once (seed {BINARIZE_SEED}); "
           f"K = {K}")  # fmt: skip

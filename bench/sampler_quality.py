@@ -57,7 +57,7 @@ from vaelab.checkpoint import RunDir  # noqa: E402
 from vaelab.cli import DEMO_SETTINGS  # noqa: E402
 from vaelab.generate import _run_splits, compare_samplers, feature_space  # noqa: E402
 from vaelab.run import train_run  # noqa: E402
-from _common import load, machine, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BATCH = 100
@@ -175,8 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} thread(s) | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     pythae = None if args.no_pythae else make_pythae()
     if pythae is None:
         print("pythae is not installed (or --no-pythae): skipped (pip install 'vaelab[bench]' to include it)")

@@ -67,7 +67,6 @@ import contextlib
 import json
 import logging
 import math
-import sys
 import tempfile
 import time
 import traceback
@@ -82,7 +81,7 @@ import torch
 from vaelab.analysis.synthetic import distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.data.tabular import infer_schema, make_mixed_table
 from vaelab.tabular import generate_table, read_table, train_table_run
-from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 TEST_SHARE = 0.2
@@ -330,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     with contextlib.suppress(ImportError):
         import sdv
 
@@ -361,8 +360,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a measurement never "fails"
-        traceback.print_exc()
-    sys.exit(0)
+    measure(main)

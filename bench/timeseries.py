@@ -65,7 +65,6 @@ import argparse
 import contextlib
 import json
 import logging
-import sys
 import tempfile
 import time
 import traceback
@@ -83,7 +82,7 @@ from vaelab.data.timeseries import load_bundled_series, make_sine_panel
 from vaelab.estimator import load as load_model
 from vaelab.run import load_run_data
 from vaelab.series import Forecaster, generate_windows, load_series, train_series_run
-from _common import load, machine  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 VAL_FRACTION, TEST_FRACTION = 0.1, 0.2
@@ -386,8 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     m = machine()
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']} | load average {load()}")  # fmt: skip
+
+    print(machine_line())
     with contextlib.suppress(ImportError):
         import sdv
 
@@ -412,8 +411,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # a measurement never "fails"
-        traceback.print_exc()
-    sys.exit(0)
+    measure(main)

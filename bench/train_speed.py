@@ -32,7 +32,7 @@ from torch.nn import functional as F
 import vaelab
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import indices, split_assignment
-from _common import machine, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
+from _common import machine, machine_line, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
 BATCH = 100
@@ -209,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per contestant (median reported)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per timed run")
     args = parser.parse_args(argv)
+    # torch.set_num_threads is left at its default on purpose: this is what users get.
 
     m = machine()
-    # torch.set_num_threads is left at its default on purpose: this is what users get.
-    print(f"CPU: {m['cpu']} ({m['cores']} cores) | torch {m['torch']}, {m['threads']} threads | "
-          f"Python {m['python']}")  # fmt: skip
+
+    print(machine_line(with_load=False))
     X = training_data()
     print(f"data: mnist5k train split {X.shape} {X.dtype}, {args.epochs} epochs x {-(-X.shape[0] // BATCH)} steps")
 

@@ -63,7 +63,7 @@ def _evaluate_table(run: RunDir, n, target, sampler, seed):
 
     _, transformer = load_table_run(run.path)
     kinds = dict(transformer.schema.kinds)
-    train, test = real_rows(run.path, "train"), real_rows(run.path, "test")
+    train, test = real_rows(run.path, "train", "test")
     n = n or len(train)
     synth = generate_table(run.path, n, sampler=sampler, seed=seed)
     fid = fidelity(train, synth, kinds, seed=seed)

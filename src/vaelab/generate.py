@@ -177,7 +177,8 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
     suffix = out.suffix.lower()
     run = RunDir(run_path)
     run.check()
-    kind = run.read_config().data.kind if run.read_config().data else "array"
+    data = run.read_config().data
+    kind = data.kind if data else "array"
     if kind == "table":
         return _table_to_file(run_path, n, out, sampler, seed)
     if kind == "series":

@@ -122,6 +122,14 @@ def _never_started(run: RunDir) -> bool:
     return all(p.name == SPLIT or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
 
 
+def check_fresh_folder(run: RunDir) -> None:
+    """A new run may be written to a missing or empty folder, or one a run was killed in before it began."""
+    if run.exists():
+        raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+    if run.path.exists() and not _never_started(run):
+        raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+
+
 def train_run(
     source: str | os.PathLike | None,
     out: str | os.PathLike,
@@ -169,10 +177,8 @@ def train_run(
     else:
         if source is None:
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
-        if main and run.exists():
-            raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
-        if main and run.path.exists() and not _never_started(run):
-            raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+        if main:
+            check_fresh_folder(run)
         dataset = load_dataset(source, labels=labels, label_column=label_column, lazy=True)
         model = VAE(**settings)
         if model.conditional and dataset.y is None:

@@ -192,13 +192,10 @@ def train_series_run(
     progress: Callable[[str, dict], None] | None = None,
 ):
     """Window a series file, train the window VAE and the forecaster, write the run."""
-    from vaelab.run import RunResult, evaluate_split
+    from vaelab.run import RunResult, check_fresh_folder, evaluate_split
 
     run = RunDir(out)
-    if run.exists():
-        raise RunError(f"{run.path} already holds a run; choose another --out.")
-    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
-        raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+    check_fresh_folder(run)
     ws = SeriesSettings(int(n_past), int(n_future), id_column, time_column, tuple(features), 1, fill)
     windows, codes, names = _windows(source, ws, val_fraction, test_fraction)
     ws = dataclasses.replace(ws, features=tuple(names))
@@ -229,7 +226,8 @@ def train_series_run(
 def load_series(run_path) -> tuple[RunDir, SeriesSettings, SeriesScaler]:
     run = RunDir(run_path)
     run.check()
-    if run.read_config().data is None or run.read_config().data.kind != "series":
+    data = run.read_config().data
+    if data is None or data.kind != "series":
         raise RunError(f"{run.path} is not a series run (train one with --window and --horizon).")
     settings, scaler = read_settings(run)
     return run, settings, scaler

@@ -113,13 +113,10 @@ def train_table_run(
     on_schema: Callable[[str], None] | None = None,
 ):
     """Infer the schema, fit the transformer on the training rows, train the mixed-likelihood VAE."""
-    from vaelab.run import RunResult, evaluate_split
+    from vaelab.run import RunResult, check_fresh_folder, evaluate_split
 
     run = RunDir(out)
-    if run.exists():
-        raise RunError(f"{run.path} already holds a run; choose another --out.")
-    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
-        raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+    check_fresh_folder(run)
     df = read_table(source)
     schema = infer_schema(df, categorical=categorical, numeric=numeric, boolean=boolean, datetime=datetime,
                           ignore=ignore)  # fmt: skip
@@ -128,22 +125,28 @@ def train_table_run(
         raise ConfigError("--conditional is for labelled images and vectors; a table run models every column jointly.")
     split = split_assignment(len(df), val_fraction, test_fraction, model.seed)
     train_rows = indices(split, "train")
-    transformer = TableTransformer(normalization=normalization, seed=model.seed).fit(df.iloc[train_rows], schema)
+    transformer, X = _encode(df, schema, normalization, model, train_rows)
     if on_schema:
         on_schema(transformer.describe())
-    X = transformer.transform(df)
     path = str(Path(source).resolve())
     dataset = Dataset(X, source=path)
     make_folder(run.path)
     run.write_split(split)
     _write_transformer(run, transformer)
-    model.set_params(blocks=likelihood_blocks(transformer))
     data_cfg = DataConfig(source=path, val_fraction=val_fraction, test_fraction=test_fraction, n_examples=len(df),
                           fingerprint=dataset.fingerprint(), kind="table")  # fmt: skip
     model._fit(X[train_rows], None, X[indices(split, "val")], None, data_cfg, run=run, progress=progress)
     test = evaluate_split(model, dataset, split, "test")
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)
+
+
+def _encode(df: pd.DataFrame, schema, normalization: str, model: VAE, train_rows: np.ndarray):
+    """The transformer fitted on the training rows, every row encoded, and ``model`` given the
+    matching mixed likelihood: the step table runs and :class:`TableVAE` share."""
+    transformer = TableTransformer(normalization=normalization, seed=model.seed).fit(df.iloc[train_rows], schema)
+    model.set_params(blocks=likelihood_blocks(transformer))
+    return transformer, transformer.transform(df)
 
 
 def load_table_run(run_path) -> tuple[RunDir, TableTransformer]:
@@ -155,13 +158,13 @@ def load_table_run(run_path) -> tuple[RunDir, TableTransformer]:
     return run, load_transformer(run)
 
 
-def real_rows(run_path, split_name: str) -> pd.DataFrame:
-    """The run's raw rows of one split, as read from its source (the schema's columns only)."""
+def real_rows(run_path, *split_names: str) -> list[pd.DataFrame]:
+    """The run's raw rows of each named split, from one read of its source (the schema's columns only)."""
     run, transformer = load_table_run(run_path)
-    data = run.read_config().data
-    df = read_table(data.source)
+    df = read_table(run.read_config().data.source)
     codes = run.read_split(len(df))
-    return df.iloc[indices(codes, split_name)][list(transformer.schema.names)].reset_index(drop=True)
+    columns = list(transformer.schema.names)
+    return [df.iloc[indices(codes, name)][columns].reset_index(drop=True) for name in split_names]
 
 
 def generate_table(run_path, n: int, *, sampler: str = "prior", seed: int = 0) -> pd.DataFrame:
@@ -211,10 +214,7 @@ class TableVAE:
         schema = infer_schema(df, **self.overrides)
         vae = VAE(**self.settings)
         split = split_assignment(len(df), vae.validation_fraction, 0.0, vae.seed)
-        train = indices(split, "train")
-        self.transformer_ = TableTransformer(normalization=self.normalization, seed=vae.seed).fit(df.iloc[train], schema)
-        X = self.transformer_.transform(df)
-        vae.set_params(blocks=likelihood_blocks(self.transformer_))
+        self.transformer_, X = _encode(df, schema, self.normalization, vae, indices(split, "train"))
         self.vae_ = vae.fit(X)
         return self
 

@@ -9,6 +9,7 @@ analysis has not run says so, with the command that fills it.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 from datetime import datetime, timezone
@@ -221,12 +222,10 @@ class _Assembler:
         return block
 
     def tabular(self, s: _Section) -> None:
-        import json as _json
-
         schema_file = self.run.file("table.json")
         if self.config.data is not None and self.config.data.kind == "table" and schema_file.is_file():
             try:
-                cols = _json.loads(schema_file.read_text())["schema"]["columns"]
+                cols = json.loads(schema_file.read_text())["schema"]["columns"]
                 s.tables.append({"caption": "schema (inferred, or as overridden at training)",
                                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                                  "rows": [[c["name"], c["kind"], c["dtype"], f"{100 * c.get('missing_share', 0):.1f}%"]

@@ -15,7 +15,7 @@ from vaelab.distributed import World, world
 from vaelab.errors import ConfigError
 from vaelab.nn.vae import VAEModule, batch_shard
 from vaelab.run import train_run
-from vaelab.train import seeded
+from vaelab.runtime import seeded
 
 TOLERANCE = 1e-5  # max |weight difference|; one Adam step moves weights by ~lr = 1e-3
 # Tiny and fast; --batch-size 25 gives shards of 13 + 12 and, for the last batch of 15, 8 + 7.

@@ -485,10 +485,10 @@ def test_damaged_series_json_is_one_line(series_run, tmp_path, capsys, damage):
 def _state(run):
     from safetensors.torch import load
 
-    from vaelab.checkpoint import _safetensors_metadata
+    from vaelab.files import safetensors_metadata
 
     raw = (run / "train_state.safetensors").read_bytes()
-    return load(raw), json.loads(_safetensors_metadata(raw)["vaelab_state"])
+    return load(raw), json.loads(safetensors_metadata(raw)["vaelab_state"])
 
 
 def _write_state(run, tensors, meta):

@@ -7,7 +7,8 @@ import torch
 from vaelab.config import ModelConfig, TrainConfig
 from vaelab.errors import TrainingError
 from vaelab.nn import VAEModule, build_vae
-from vaelab.train import fit, seeded
+from vaelab.train import fit
+from vaelab.runtime import seeded
 
 
 def _setup(X, seed=0, **train):

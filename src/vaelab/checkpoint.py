@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
 import math
 import os
-import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,66 +32,12 @@ from safetensors.torch import save as st_save
 from vaelab import __version__
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from vaelab.errors import ConfigError, RunError
+from vaelab.files import TEMP_FILE, atomic_write, make_folder, read_json, safetensors_metadata
 from vaelab.train import HISTORY_COLUMNS, TrainState
 
 FORMAT_VERSION = 1  # bump when the layout changes; older readers refuse newer runs
 CONFIG, MODEL, HISTORY, METRICS = "config.json", "model.safetensors", "history.csv", "metrics.json"
 SPLIT, STATE = "split.npy", "train_state.safetensors"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` all at once; on failure the old file is untouched."""
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0600); give it the mode a plain open() would.
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise write_error(f"write {path.name}", path.parent, e, f"the previous {path.name} (if any) is intact") from None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):  # never hide the write's own error behind this one
-                os.unlink(tmp)
-
-
-def write_error(what: str, folder: Path, e: OSError, kept: str) -> RunError:
-    """One line that names the folder, the cause and what to do, for a failed write or mkdir."""
-    again = "then run the command again (`vaelab train --resume --out RUN` continues a run from its last saved epoch)"
-    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        cause = f"the disk holding {folder} is full (or over quota): free some space, {again}"
-    elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        reason = "read-only file system" if e.errno == errno.EROFS else "permission denied"
-        cause = f"cannot write to {folder} ({reason}): make it writable, {again}"
-    else:
-        cause = f"{e.strerror or e} in {folder}: check the folder and the disk, {again}"
-    return RunError(f"Could not {what}: {cause}; {kept}.")
-
-
-def make_folder(path: Path) -> None:
-    """``mkdir -p`` whose failure is a clear :class:`RunError`."""
-    try:
-        Path(path).mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise RunError(f"{path} exists and is not a folder; choose another --out.") from None
-    except OSError as e:
-        raise write_error(f"create the folder {path}", Path(path), e, "nothing was written") from None
-
-
-# What mkstemp leaves behind when a write is killed: .NAME.XXXXXXXX.tmp (8 random characters).
-_TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _json_safe(value: Any) -> Any:
@@ -182,7 +125,7 @@ class RunDir:
         they only waste space until :meth:`remove_temp_files`.
         """
         folders = [f for f in (self.path, self.path / "figures", self.path / "cache") if f.is_dir()]
-        return [p for f in folders for p in f.iterdir() if _TEMP_FILE.fullmatch(p.name) and p.is_file()]
+        return [p for f in folders for p in f.iterdir() if TEMP_FILE.fullmatch(p.name) and p.is_file()]
 
     def remove_temp_files(self) -> list[Path]:
         """Delete :meth:`temp_files`; call it only while no other process writes the run."""
@@ -212,7 +155,7 @@ class RunDir:
 
     def read_config(self) -> RunConfig:
         self.check()
-        d = _read_json(self.file(CONFIG), "the run is damaged")
+        d = read_json(self.file(CONFIG), "the run is damaged")
         return RunConfig.from_dict(d, str(self.file(CONFIG)))
 
     # ---------------------------------------------------------------- weights
@@ -226,7 +169,7 @@ class RunDir:
         raw = path.read_bytes()
         try:
             tensors = st_load(raw)
-            metadata = _safetensors_metadata(raw)
+            metadata = safetensors_metadata(raw)
         except (SafetensorError, ValueError, json.JSONDecodeError) as e:
             raise RunError(
                 f"{path} is damaged (truncated or not a safetensors file): {e}. Retrain, or restore the file from a copy."
@@ -262,7 +205,7 @@ class RunDir:
         path = self.file(METRICS)
         if not path.is_file():
             return {}
-        d = _read_json(path, "delete it and rerun the analyses")
+        d = read_json(path, "delete it and rerun the analyses")
         if not isinstance(d, dict):
             raise RunError(f"{path} must hold a JSON object.")
         return d
@@ -381,21 +324,3 @@ def _check_state_meta(meta: Any) -> None:
         raise ValueError("the optimizer state must map parameter ids of its group to lists of slot names")
 
 
-def _read_json(path: Path, advice: str) -> Any:
-    """A JSON file's value; any failure (not UTF-8, not JSON, nested too deep, an integer of
-    over 4300 digits, unreadable) is a RunError that names the file."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise RunError(f"{path} is not valid JSON ({type(e).__name__}: {str(e)[:200]}); {advice}.") from None
-    except OSError as e:
-        raise RunError(f"{path} could not be read ({e.strerror or e}); {advice}.") from None
-
-
-def _safetensors_metadata(raw: bytes) -> dict[str, str]:
-    """The __metadata__ of a safetensors blob (8-byte little-endian header length, then JSON)."""
-    if len(raw) < 8:
-        raise ValueError("file shorter than the 8-byte header")
-    n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8 : 8 + n])
-    return header.get("__metadata__", {}) or {}

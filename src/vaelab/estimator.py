@@ -29,7 +29,8 @@ from vaelab.errors import ConfigError, DataError, NotFittedError, RunError, Vael
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.progress import ProgressBar
-from vaelab.train import EVAL_BATCH, TrainState, fit, resolve_device, seeded
+from vaelab.train import TrainState, fit
+from vaelab.runtime import EVAL_BATCH, resolve_device, seeded
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
 EVAL_SEED_OFFSET = 1  # evaluation data is binarized with seed + 1: a stream apart from training's

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.checkpoint import RunDir, _read_json, _safetensors_metadata, atomic_write, make_folder
+from vaelab.checkpoint import RunDir
+from vaelab.files import atomic_write, make_folder, read_json, safetensors_metadata
 from vaelab.config import DataConfig, ModelConfig, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _np_load, _read_frame
@@ -38,7 +39,8 @@ from vaelab.data.timeseries import SeriesScaler, make_windows, prepare_series, s
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import VAE
 from vaelab.nn.build import build_vae
-from vaelab.train import fit, resolve_device, seeded
+from vaelab.train import fit
+from vaelab.runtime import resolve_device, seeded
 
 SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
@@ -90,7 +92,7 @@ def read_settings(run: RunDir) -> tuple[SeriesSettings, SeriesScaler]:
     path = run.file(SERIES)
     if not path.is_file():
         raise RunError(f"{run.path} is a series run but has no {SERIES}; it is damaged. Train it again.")
-    meta = _read_json(path, "train the run again")
+    meta = read_json(path, "train the run again")
     try:
         unknown = sorted(set(meta) - {"windows", "scaler", "n_windows"})
         if unknown:
@@ -153,7 +155,7 @@ class Forecaster:
             raise RunError(f"{run.path} has no forecaster ({FORECAST}); it was trained without --horizon.")
         raw = path.read_bytes()
         try:
-            meta = _safetensors_metadata(raw)
+            meta = safetensors_metadata(raw)
             cfg = from_dict(ModelConfig, json.loads(meta["config"]), f"{FORECAST} config")
             n_past, n_future, n_features = json.loads(meta["shape"])
             module = build_vae(cfg)

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import RunDir, _read_json, atomic_write, make_folder
+from vaelab.checkpoint import RunDir
+from vaelab.files import atomic_write, make_folder, read_json
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _read_frame
@@ -83,7 +84,7 @@ def load_transformer(run: RunDir) -> TableTransformer:
     path = run.file(TABLE)
     if not path.is_file():
         raise RunError(f"{run.path} is a table run but has no {TABLE}; it is damaged. Train it again.")
-    meta = _read_json(path, "train the run again")
+    meta = read_json(path, "train the run again")
     try:
         arrays, _ = run.read_arrays(TABLE_ARRAYS)
         return TableTransformer.from_state(meta, arrays)
@@ -236,7 +237,7 @@ class TableVAE:
 
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}.")
-        from vaelab.train import seeded
+        from vaelab.runtime import seeded
 
         with seeded(int(seed), self.vae_.device_):
             z = self.vae_.module_.prior.sample(n).detach().cpu().numpy()

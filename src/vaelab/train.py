@@ -13,23 +13,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 
 from vaelab import distributed
 from vaelab.config import TrainConfig
 from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.nn.vae import VAEModule, batch_shard
+from vaelab.runtime import EVAL_BATCH, epoch_seed, seeded
 
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "train_reconstruction", "train_kl",
     "val_loss", "val_reconstruction", "val_kl", "beta", "seconds",
 )  # fmt: skip
-EVAL_BATCH = 1000  # examples per forward pass when evaluating (no gradients: memory is small)
 
 
 @dataclass
@@ -45,28 +44,6 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
     best_weights: dict[str, torch.Tensor] | None = None  # copy of the best module state
     optimizer: dict | None = None  # Adam's state_dict, for resuming
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu or auto.")
-    return torch.device(name)
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """Independent, reproducible seed for one epoch (NumPy's SeedSequence mixes the pair)."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-@contextlib.contextmanager
-def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Run a block under torch.manual_seed(seed) without disturbing the caller's RNG."""
-    devices = [device] if device is not None and device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
 
 
 def autocast(device: torch.device, precision: str):

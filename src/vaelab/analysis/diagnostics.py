@@ -26,7 +26,7 @@ from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
 from vaelab.estimator import VAE
 from vaelab.nn.priors import gaussian_log_prob
-from vaelab.train import seeded
+from vaelab.runtime import seeded
 
 SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
 LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)

@@ -27,7 +27,7 @@ from scipy.special import ndtr, ndtri
 from vaelab.analysis.diagnostics import _log_aggregate, _marginal_kl
 from vaelab.errors import ConfigError, DataError
 from vaelab.estimator import VAE
-from vaelab.train import seeded
+from vaelab.runtime import seeded
 
 MAX_REFERENCE_CODES = 10_000  # training codes kept for q(z); beyond this a seeded subsample
 LOW, BORDERLINE = 1.0, 5.0  # percentiles below which a result is atypical / borderline

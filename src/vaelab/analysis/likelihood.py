@@ -17,7 +17,7 @@ import torch
 
 from vaelab.errors import ConfigError
 from vaelab.estimator import EVAL_SEED_OFFSET
-from vaelab.train import seeded
+from vaelab.runtime import seeded
 
 SCORES = ("log_px", "elbo", "reconstruction")  # scores an anomaly threshold may use
 DEFAULT_CHUNK = 4096  # (sample, example) pairs per decoder pass: bounds memory; 4096 keeps a

@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.train import resolve_device, seeded
+from vaelab.runtime import resolve_device, seeded
 
 FEATURES = 128  # width of the classifier's feature layer
 SQRTM_EPS = 1e-6  # diagonal offset, relative to the mean variance, when sqrtm(C1 C2) fails

@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, NotFittedError, TrainingError
 from vaelab.estimator import VAE
-from vaelab.train import EVAL_BATCH, seeded
+from vaelab.runtime import EVAL_BATCH, seeded
 
 SAMPLERS = ("prior", "posterior", "aggregate-gmm", "aggregate-flow")
 GMM_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)  # numbers of components tried (capped by the codes)

@@ -48,7 +48,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from vaelab.errors import ConfigError, DataError
-from vaelab.train import seeded
+from vaelab.runtime import seeded
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
 CONTINUOUS = ("numeric", "datetime")  # kinds compared with KS and correlations

@@ -445,7 +445,7 @@ def write_npy_cache(X: Any, folder: Path, key: dict[str, Any], name: str = "data
     """``folder/NAME.npy``: X as float32, written block by block and renamed into place, and
     ``folder/NAME.json`` with ``key``; an existing pair with the same key is reused. Returns
     the file memory-mapped (read-only)."""
-    from vaelab.checkpoint import atomic_write, make_folder, write_error
+    from vaelab.files import atomic_write, make_folder, write_error
 
     cached = read_npy_cache(folder, key, X.shape, name)
     if cached is not None:

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vaelab.checkpoint import atomic_write
+from vaelab.files import atomic_write
 from vaelab.data.split import indices
 
 

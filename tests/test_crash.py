@@ -28,7 +28,7 @@ import torch
 from safetensors.torch import load_file
 from sklearn.datasets import load_digits
 
-from vaelab import checkpoint
+from vaelab import files
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
 from vaelab.errors import RunError
@@ -401,12 +401,12 @@ def _arm_after_epoch(monkeypatch, epoch, failure):
             def mkstemp(*args, **kwargs):
                 raise PermissionError(errno.EACCES, "Permission denied", kwargs.get("dir"))
 
-            monkeypatch.setattr(checkpoint.tempfile, "mkstemp", mkstemp)
+            monkeypatch.setattr(files.tempfile, "mkstemp", mkstemp)
         else:  # the temporary file is created, then the disk fills up
             def fsync(fd):
                 raise OSError(errno.ENOSPC, "No space left on device")
 
-            monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+            monkeypatch.setattr(files.os, "fsync", fsync)
 
     monkeypatch.setattr(RunDir, "write_train_state", arming)
 

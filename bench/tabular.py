@@ -2,7 +2,7 @@
 
 Data sets (installed packages only, nothing downloaded):
 
-* ``mixed``: vaelab.data.tabular.make_mixed_table(5000, seed=0): a bimodal float, a skewed
+* ``mixed``: vaelab.data.table_demo.make_mixed_table(5000, seed=0): a bimodal float, a skewed
   float with 8 % missing, an integer, an ordered categorical with missing values, a text
   categorical, a boolean, a datetime with missing values. ML-efficacy target: ``city``
   (4 classes, tied to the bimodal ``score``).
@@ -18,7 +18,7 @@ Data sets (installed packages only, nothing downloaded):
 Protocol: one seeded (seed 0) 80/20 split of the rows into real-train and real-test. The
 real-train rows are written to a CSV; every method is fitted on exactly those rows and
 scored against the same real-train / real-test rows, read back from CSV the way vaelab
-reads them (column kinds from vaelab.data.tabular.infer_schema with the declared
+reads them (column kinds from vaelab.data.table_schema.infer_schema with the declared
 categoricals; datetimes parsed).
 
 * vaelab: vaelab.tabular.train_table_run(train.csv, run, VAELAB_SETTINGS,
@@ -31,7 +31,7 @@ categoricals; datetimes parsed).
   datetime), so all methods model the same schema; fitted on all real-train rows; then
   sample(n). torch and NumPy are seeded (0) before each fit and each sample.
 
-n = number of real-train rows. Metrics, all from vaelab.analysis.synthetic with seed 0
+n = number of real-train rows. Metrics, all from vaelab.analysis.synthetic_tables with seed 0
 (the SDMetrics conventions; see its docstring): ``fidelity`` (mean of column shapes and
 column-pair trends) against the real-train rows; ML efficacy (HistGradientBoosting trained
 on synthetic rows, tested on the real-test rows; macro F1, beside the same model trained
@@ -78,8 +78,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.analysis.synthetic import distance_to_closest_record, fidelity, ml_efficacy
-from vaelab.data.tabular import infer_schema, make_mixed_table
+from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.data.table_demo import make_mixed_table
+from vaelab.data.table_schema import infer_schema
 from vaelab.tabular import generate_table, read_table, train_table_run
 from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 

@@ -35,7 +35,7 @@ Baselines, fitted on the same training windows (data units):
   sampled, cut into windows at stride 1, and n of them drawn at random. PAR cannot condition
   on a given past, so it has no forecast row.
 
-Scores (vaelab.analysis.synthetic, TimeGAN conventions; what ``vaelab evaluate-synthetic``
+Scores (vaelab.analysis.synthetic_series, TimeGAN conventions; what ``vaelab evaluate-synthetic``
 reports), n synthetic windows (n = number of real test windows) against the real test
 windows: the discriminative score (|accuracy - 0.5| of a GRU telling real from synthetic;
 0 = indistinguishable) and the predictive score (MAE on half of the real test windows of a
@@ -76,7 +76,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.analysis.synthetic import discriminative_score, ks_complement, predictive_score
+from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
+from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.data.split import indices
 from vaelab.data.timeseries import load_bundled_series, make_sine_panel
 from vaelab.estimator import load as load_model

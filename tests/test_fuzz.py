@@ -26,7 +26,9 @@ from vaelab.checkpoint import RunConfig
 from vaelab.cli import main
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from vaelab.data.sources import load_dataset
-from vaelab.data.tabular import TableSchema, TableTransformer, make_mixed_table
+from vaelab.data.table_demo import make_mixed_table
+from vaelab.data.table_schema import TableSchema
+from vaelab.data.table_transformer import TableTransformer
 from vaelab.data.timeseries import SeriesScaler
 from vaelab.errors import ConfigError, DataError, RunError
 

@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
-from vaelab.data.tabular import make_mixed_table
+from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.timeseries import make_sine_panel
 
 FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "64", "--device", "cpu", "--quiet"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from vaelab.cli import main
-from vaelab.data.tabular import make_mixed_table
+from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.timeseries import make_sine_panel
 
 FAST = ["--epochs", "4", "--hidden", "32", "--latent-dim", "3", "--batch-size", "64", "--device", "cpu", "--quiet"]

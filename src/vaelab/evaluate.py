@@ -57,7 +57,7 @@ def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, tar
 
 
 def _evaluate_table(run: RunDir, n, target, sampler, seed):
-    from vaelab.analysis.synthetic import distance_to_closest_record, fidelity, ml_efficacy
+    from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
     from vaelab.report.synthetic_figures import column_marginals
     from vaelab.tabular import generate_table, load_table_run, real_rows
 
@@ -83,7 +83,8 @@ def _evaluate_table(run: RunDir, n, target, sampler, seed):
 
 
 def _evaluate_series(run: RunDir, n, sampler, seed):
-    from vaelab.analysis.synthetic import discriminative_score, ks_complement, predictive_score
+    from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
+    from vaelab.analysis.synthetic_tables import ks_complement
     from vaelab.data.split import indices
     from vaelab.estimator import load
     from vaelab.report.synthetic_figures import forecast_band, real_vs_generated

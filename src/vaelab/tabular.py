@@ -35,7 +35,8 @@ from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import _existing, _read_frame
 from vaelab.data.split import indices, split_assignment
-from vaelab.data.tabular import TableTransformer, infer_schema
+from vaelab.data.table_schema import infer_schema
+from vaelab.data.table_transformer import TableTransformer
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import VAE
 
@@ -187,7 +188,7 @@ def generate_table(run_path, n: int, *, sampler: str = "prior", seed: int = 0) -
 class TableVAE:
     """A VAE for a pandas DataFrame of mixed-type columns, in memory (no run folder).
 
-    >>> from vaelab.data.tabular import make_mixed_table
+    >>> from vaelab.data.table_demo import make_mixed_table
     >>> df = make_mixed_table(300)
     >>> model = TableVAE(epochs=2, latent_dim=4, hidden=[32]).fit(df)
     >>> synth = model.sample(5)

@@ -1,4 +1,4 @@
-"""Tabular schema and transformer: kinds, exact round trips, mode-specific normalization, layout, state, errors."""
+"""Table transformer: exact round trips, mode-specific normalization, layout, state, sampling, errors."""
 import json
 
 import numpy as np
@@ -8,21 +8,11 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 from sklearn.datasets import load_breast_cancer, load_wine
 
-from vaelab.data.tabular import (
-    ColumnSpec,
-    TableSchema,
-    TableTransformer,
-    infer_schema,
-    make_mixed_table,
-)
+from vaelab.data.table_schema import TableSchema, infer_schema
+from vaelab.data.table_transformer import TableTransformer
 from vaelab.errors import ConfigError, DataError, NotFittedError
 
 NORMS = ("mode", "standard")
-
-
-@pytest.fixture(scope="module")
-def table():
-    return make_mixed_table(600, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -76,37 +66,7 @@ def assert_same_table(back: pd.DataFrame, df: pd.DataFrame) -> None:
             pd.testing.assert_series_equal(b, a, check_exact=True, check_names=False)
 
 
-# ------------------------------------------------------------------ schema
-
-
-def test_demo_table_has_the_promised_structure(table):
-    assert table.dtypes.astype(str).to_dict() == {
-        "score": "float64", "income": "float64", "age": "int64", "segment": "category",
-        "city": "object", "member": "bool", "joined": "datetime64[ns]",
-    }
-    shares = table.isna().mean()
-    assert ((shares > 0.04) & (shares < 0.11)).sum() >= 2
-    assert 0.3 < (table["score"] < 0).mean() < 0.5  # the low mode holds ~40 %
-    high_city = table["city"].isin(["Lyon", "Paris"])
-    assert (high_city == (table["score"] > 0)).mean() > 0.8  # city follows the score
-    pd.testing.assert_frame_equal(make_mixed_table(600, seed=0), table)
-    assert not make_mixed_table(600, seed=1).equals(table)
-
-
-def test_infer_schema_finds_each_kind(table):
-    schema = infer_schema(table)
-    assert schema.kinds == {
-        "score": "numeric", "income": "numeric", "age": "numeric", "segment": "categorical",
-        "city": "categorical", "member": "boolean", "joined": "datetime",
-    }
-    seg, city = schema["segment"], schema["city"]
-    assert seg.categories == ("low", "mid", "high") and seg.ordered and seg.has_missing
-    assert city.categories == ("Bergen", "Lyon", "Oslo", "Paris") and not city.ordered and not city.has_missing
-    assert schema["age"].integer and (schema["age"].min, schema["age"].max) == (18, 90)
-    assert not schema["score"].integer
-    assert [c.name for c in schema if c.has_missing] == ["income", "segment", "joined"]
-    assert schema["joined"].datetime_unit == "h"
-    assert 0.04 < schema["income"].missing_share < 0.11
+# ------------------------------------------------------- fitting with a schema
 
 
 def test_overrides_turn_integer_codes_into_categories():
@@ -128,22 +88,6 @@ def test_overrides_turn_integer_codes_into_categories():
     assert tt.schema["region"].categories == ("3", "7", "11")
     assert [b.width for b in tt.blocks] == [3, 1]
     assert_same_table(tt.inverse_transform(tt.transform(df)), df)
-
-
-def test_bad_override_names_and_kinds_raise_config_error(table):
-    with pytest.raises(ConfigError, match=r"'regoin'.*its columns are \['score', 'income'"):
-        infer_schema(table, categorical=("regoin",))
-    with pytest.raises(ConfigError, match="did you mean 'city'"):
-        infer_schema(table, ignore=("citty",))
-    with pytest.raises(ConfigError, match="both categorical and numeric"):
-        infer_schema(table, categorical=("age",), numeric=("age",))
-    with pytest.raises(ConfigError, match="max_integer_categories"):
-        infer_schema(table, max_integer_categories=-1)
-    schema = infer_schema(table)
-    with pytest.raises(ConfigError, match="'nope'"):
-        schema.override(nope="numeric")
-    with pytest.raises(ConfigError, match="Unknown kind"):
-        schema.override(age="ordinal")
 
 
 def test_ignore_drops_columns_and_says_so(table):
@@ -176,37 +120,7 @@ def test_text_dates_are_inferred_and_written_back_as_text():
     assert (back["bad"] == df["bad"])[df["bad"] != "unknown"].all()
 
 
-def test_schema_dict_round_trip_and_describe(table):
-    schema = infer_schema(table)
-    again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
-    assert again == schema
-    with pytest.raises(ConfigError, match="kind must be one of"):
-        ColumnSpec("a", "ordinal", "int64")
-    text = schema.describe()
-    for c in table.columns:
-        assert c in text
-    assert "3 categories (ordered)" in text and "missing flag" in text and "standardized" in schema.describe("standard")
-    assert len(text.splitlines()) == 2 + len(schema)
-
-
-@pytest.mark.parametrize("damage, message", [
-    (lambda d: d.pop("columns"), "'columns' must be a non-empty list"),
-    (lambda d: d["columns"][0].update(kind="ordinal"), r"column 0 \('score'\): 'kind' must be one of"),
-    (lambda d: d["columns"][0].update(dtype="int65"), "'int65' is not a pandas dtype"),
-    (lambda d: d["columns"][0].update(min="low"), "'min' must be a finite number"),
-    (lambda d: d["columns"][3].update(categories="low"), "'categories' must be a non-empty list of strings"),
-    (lambda d: d["columns"][3].update(ordered="yes"), "'ordered' must be true or false"),
-    (lambda d: d["columns"][1].update(colour="red"), r"unknown key\(s\) \['colour'\]"),
-    (lambda d: d.update(version=99), "version 99"),
-])
-def test_schema_from_dict_checks_each_field(table, damage, message):
-    d = infer_schema(table).to_dict()
-    damage(d)
-    with pytest.raises(ConfigError, match=message):
-        TableSchema.from_dict(d)
-
-
-# -------------------------------------------------------------- round trips
+# ----------------------------------------------------------------- round trips
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -286,7 +200,7 @@ def test_real_datasets_round_trip():
     assert_same_table(tt.inverse_transform(tt.transform(cancer)), cancer)
 
 
-# ------------------------------------------------------------------- layout
+# ---------------------------------------------------------------------- layout
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -323,7 +237,7 @@ def test_blocks_tile_the_matrix(table, fitted, norm):
     np.testing.assert_array_equal(flags, table["income"].isna().to_numpy())
 
 
-# -------------------------------------------------------------------- state
+# ----------------------------------------------------------------------- state
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -380,7 +294,7 @@ def test_from_state_refuses_damaged_state(fitted, how, message):
         TableTransformer.from_state(meta, arrays)
 
 
-# ---------------------------------------------------------------- sampling
+# -------------------------------------------------------------------- sampling
 
 
 def test_inverse_transform_samples_from_probabilities(table, fitted):
@@ -399,26 +313,7 @@ def test_inverse_transform_samples_from_probabilities(table, fitted):
     assert drawn.dtypes.equals(table.dtypes)
 
 
-# ------------------------------------------------------------------ errors
-
-
-def test_empty_and_unusable_tables_are_refused():
-    with pytest.raises(DataError, match="empty"):
-        infer_schema(pd.DataFrame())
-    with pytest.raises(DataError, match=r"empty \(0 rows x 2 columns\)"):
-        infer_schema(pd.DataFrame({"a": [], "b": []}))
-    with pytest.raises(DataError, match="Expected a pandas DataFrame"):
-        infer_schema(np.zeros((3, 2)))
-    ids = pd.DataFrame({"id": [f"u{i}" for i in range(60)], "gone": [np.nan] * 60, "x": np.arange(60.0)})
-    with pytest.raises(DataError) as err:
-        infer_schema(ids)
-    assert "'gone' is entirely missing" in str(err.value) and "'id' holds a different value" in str(err.value)
-    assert infer_schema(ids, ignore=("id", "gone")).names == ("x",)
-    assert infer_schema(ids, categorical=("id",), ignore=("gone",)).kinds["id"] == "categorical"
-    with pytest.raises(DataError, match="must hold numbers but row 0 holds 'u0'"):
-        infer_schema(ids, numeric=("id",), ignore=("gone",))
-    with pytest.raises(DataError, match=r"'x' holds numbers \(float64\), not dates.*unit='s'"):
-        infer_schema(ids, datetime=("x",), ignore=("id", "gone"))
+# ---------------------------------------------------------------------- errors
 
 
 def test_transform_errors_are_clear(table, fitted):

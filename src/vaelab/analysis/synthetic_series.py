@@ -1,0 +1,243 @@
+"""Fidelity and utility of synthetic time-series windows: TimeGAN's post-hoc scores.
+
+Time-series windows (float arrays of shape (N, T, F)), as in TimeGAN (Yoon et al. 2019):
+
+- Discriminative score: |accuracy - 0.5| of a small GRU classifier telling real from
+  synthetic windows on held-out data (0 = indistinguishable, 0.5 = perfectly separable).
+- Predictive score: mean absolute error on real windows of a small GRU forecaster trained on
+  synthetic windows (TSTR), beside the same forecaster trained on real windows (TRTR).
+
+Both train a one-layer GRU on the CPU, on one torch thread and seeded, and leave the caller's
+torch RNG and thread count as they were. Windows must be finite (no missing values).
+Everything here is a pure function: no files, no printing, results hold plain Python values
+ready for JSON.
+
+Synthetic tables are scored in :mod:`vaelab.analysis.synthetic_tables`, whose
+:func:`~vaelab.analysis.synthetic_tables.ks_complement` also compares window values feature
+by feature.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vaelab.analysis.synthetic_tables import check_int
+from vaelab.errors import ConfigError, DataError
+from vaelab.runtime import seeded
+
+
+# ---------------------------------------------------------------- window input checks
+def _windows(name: str, X: Any, min_windows: int = 2) -> np.ndarray:
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"{name} must be a float array of windows (N, T, F); it could not be read as numbers ({exc})."
+        ) from exc
+    if arr.ndim != 3:
+        raise DataError(
+            f"{name} must be a 3-D array of windows (n_windows, time_steps, features); got shape {arr.shape}. "
+            "For one feature add an axis: X[..., None]."
+        )
+    if arr.shape[0] < min_windows or arr.shape[1] < 2 or arr.shape[2] < 1:
+        raise DataError(
+            f"{name} needs at least {min_windows} windows of at least 2 time steps and 1 feature; "
+            f"got shape {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        raise DataError(f"{name} holds NaN or infinite values; fill or drop them before scoring windows.")
+    return arr
+
+
+def _window_pair(real: Any, synth: Any, min_windows: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    r, s = _windows("real", real, min_windows), _windows("synth", synth, min_windows)
+    if r.shape[1:] != s.shape[1:]:
+        raise DataError(
+            f"real and synth windows must have the same length and features (T, F); got {r.shape[1:]} and "
+            f"{s.shape[1:]}. Cut both into windows the same way."
+        )
+    return r, s
+
+
+# ---------------------------------------------------------------- the GRU models and their training
+class _GRUHead(nn.Module):
+    """One GRU layer over the window, a linear layer on its last hidden state."""
+
+    def __init__(self, features: int, hidden: int, out: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _, h = self.gru(x)  # h: (1, B, hidden)
+        return self.head(h[-1])
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    # A GRU this small runs fastest on one thread, and more spin against other work on busy machines.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, loss_fn: Any, epochs: int, batch_size: int,
+           lr: float) -> None:
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    n = X.shape[0]
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(X[idx]), Y[idx]).backward()
+            optimizer.step()
+    model.eval()
+
+
+def _check_training(epochs: Any, hidden: Any, batch_size: Any, lr: Any, features: int) -> tuple[int, int, int, float]:
+    epochs = check_int("epochs", epochs, 1)
+    hidden = max(8, 2 * features) if hidden is None else check_int("hidden", hidden, 1, " or None (max(8, 2F))")
+    batch_size = check_int("batch_size", batch_size, 1)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
+        raise ConfigError(f"lr must be a positive number (Adam's learning rate); got {lr!r}.")
+    return epochs, hidden, batch_size, float(lr)
+
+
+def _standardizer(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and SD over windows and time steps (SD 0 -> 1)."""
+    mean = X.mean(axis=(0, 1))
+    sd = X.std(axis=(0, 1))
+    return mean, np.where(sd > 0, sd, 1.0)
+
+
+# ---------------------------------------------------------------- discriminative score
+def discriminative_score(
+    real: Any,
+    synth: Any,
+    seed: int = 0,
+    epochs: int = 20,
+    hidden: int | None = None,
+    *,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    test_share: float = 0.2,
+) -> dict[str, Any]:
+    """TimeGAN's post-hoc discriminative score: how well a small classifier tells real windows from synthetic.
+
+    Yoon et al. 2019 (TimeGAN): both sets are cut to the same size (a seeded subsample of the
+    bigger one), each is split 80/20 (seeded), a one-layer GRU classifier (``hidden`` units,
+    max(8, 2F) by default; Adam, ``epochs`` passes, CPU) learns real against synthetic on the
+    80 %, and its accuracy on the held-out 20 % (balanced) gives score = |accuracy - 0.5|:
+    0 when the sets are indistinguishable, 0.5 when perfectly separable. Features are
+    standardized with the training part's statistics. Weights and batch order come from
+    ``seed``; the caller's torch RNG is left untouched.
+
+    Returns
+    -------
+    dict with ``score``, ``accuracy``, ``n_train``, ``n_test`` (windows), ``epochs``, ``hidden``.
+    """
+    r, s = _window_pair(real, synth, min_windows=2)
+    epochs, hidden, batch_size, lr = _check_training(epochs, hidden, batch_size, lr, r.shape[2])
+    if not isinstance(test_share, (int, float)) or not 0 < test_share < 1:
+        raise ConfigError(f"test_share must be a number strictly between 0 and 1; got {test_share!r}.")
+    rng = np.random.default_rng(int(seed))
+    n = min(r.shape[0], s.shape[0])
+    r = r[rng.permutation(r.shape[0])[:n]]
+    s = s[rng.permutation(s.shape[0])[:n]]
+    n_test = min(max(1, int(round(n * test_share))), n - 1)
+    X_train = np.concatenate([r[n_test:], s[n_test:]])
+    y_train = np.r_[np.ones(n - n_test), np.zeros(n - n_test)]
+    X_test = np.concatenate([r[:n_test], s[:n_test]])
+    y_test = np.r_[np.ones(n_test), np.zeros(n_test)]
+    mean, sd = _standardizer(X_train)
+    to_tensor = lambda a: torch.as_tensor((a - mean) / sd, dtype=torch.float32)  # noqa: E731
+    with _one_torch_thread(), seeded(int(seed)):
+        model = _GRUHead(r.shape[2], hidden, 1)
+        _train(model, to_tensor(X_train), torch.as_tensor(y_train, dtype=torch.float32)[:, None],
+               nn.BCEWithLogitsLoss(), epochs, batch_size, lr)
+        with torch.no_grad():
+            logits = model(to_tensor(X_test))[:, 0].numpy()
+    accuracy = float(((logits > 0) == (y_test > 0.5)).mean())
+    return {"score": abs(accuracy - 0.5), "accuracy": accuracy, "n_train": int(X_train.shape[0]),
+            "n_test": int(X_test.shape[0]), "epochs": epochs, "hidden": hidden}
+
+
+# ---------------------------------------------------------------- predictive score
+def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int, epochs: int, batch_size: int,
+                  lr: float, seed: int) -> float:
+    """MAE on ``test`` of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past (all features)."""
+    mean, sd = _standardizer(train)  # the training set's own statistics: a synthetic-trained model sees nothing real
+    T, F = train.shape[1:]
+    horizon = T - n_past
+    to_tensor = lambda a: torch.as_tensor((a - mean) / sd, dtype=torch.float32)  # noqa: E731
+    Xtr = to_tensor(train)
+    with seeded(seed):
+        model = _GRUHead(F, hidden, horizon * F)
+        _train(model, Xtr[:, :n_past], Xtr[:, n_past:].reshape(-1, horizon * F), nn.L1Loss(), epochs, batch_size, lr)
+        with torch.no_grad():
+            pred = model(to_tensor(test)[:, :n_past]).reshape(-1, horizon, F).double().numpy()
+    pred = pred * sd + mean
+    return float(np.abs(pred - test[:, n_past:]).mean())
+
+
+def predictive_score(
+    real: Any,
+    synth: Any,
+    n_past: int,
+    seed: int = 0,
+    epochs: int = 20,
+    hidden: int | None = None,
+    *,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+) -> dict[str, Any]:
+    """TimeGAN's post-hoc predictive score: forecast real windows with a model trained on synthetic ones.
+
+    Yoon et al. 2019 (TimeGAN), "train on synthetic, test on real": a one-layer GRU (``hidden``
+    units, max(8, 2F) by default; Adam on the L1 loss, ``epochs`` passes, CPU) reads the first
+    ``n_past`` steps of a window and predicts steps n_past..T-1 of every feature. It is trained
+    once on synthetic windows (TSTR) and once on real ones (TRTR): the real windows are split in
+    halves (seeded), the first half trains the TRTR model, the second half is the test set of
+    both, and the synthetic training set is a seeded subsample of the same size as the first
+    half, so the two errors are comparable. Each model standardizes with its own training set's
+    statistics; errors are in the data's units.
+
+    Returns
+    -------
+    dict with ``mae_synthetic`` (TSTR), ``mae_real`` (TRTR), ``ratio`` = mae_synthetic /
+    mae_real (≈ 1 when synthetic windows teach the dynamics as well as real ones; NaN when
+    mae_real is 0), ``n_train``, ``n_test``, ``n_past``, ``horizon``, ``epochs``, ``hidden``.
+    """
+    r, s = _window_pair(real, synth, min_windows=2)
+    T = r.shape[1]
+    if isinstance(n_past, bool) or not isinstance(n_past, (int, np.integer)) or not 1 <= n_past <= T - 1:
+        raise ConfigError(
+            f"n_past must be an integer from 1 to T-1 = {T - 1} (steps read before forecasting the rest); "
+            f"got {n_past!r}."
+        )
+    epochs, hidden, batch_size, lr = _check_training(epochs, hidden, batch_size, lr, r.shape[2])
+    rng = np.random.default_rng(int(seed))
+    order = rng.permutation(r.shape[0])
+    n_train = r.shape[0] // 2
+    real_train, real_test = r[order[:n_train]], r[order[n_train:]]
+    synth_train = s[rng.permutation(s.shape[0])[: min(n_train, s.shape[0])]]
+    with _one_torch_thread():
+        mae_real = _forecast_mae(real_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        mae_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+    return {
+        "mae_synthetic": mae_synth, "mae_real": mae_real,
+        "ratio": mae_synth / mae_real if mae_real > 0 else math.nan,
+        "n_train": int(n_train), "n_synthetic_train": int(synth_train.shape[0]), "n_test": int(real_test.shape[0]),
+        "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden,
+    }  # fmt: skip

@@ -1,0 +1,772 @@
+"""The schema of a mixed-type table, for a tabular VAE (TVAE-style).
+
+:func:`infer_schema` reads a :class:`pandas.DataFrame` and says, per column, what
+kind it is (``numeric``, ``categorical``, ``boolean``, ``datetime``) plus the facts
+needed to give values back in their original form (dtype, categories and their
+order, integer-ness, range, missing share). The result is a :class:`TableSchema`
+of :class:`ColumnSpec`; :meth:`TableSchema.to_dict` and :meth:`TableSchema.from_dict`
+write it to and read it back from JSON, checking every field.
+
+Read top-down: the checks shared with :mod:`vaelab.data.table_transformer`, the
+schema itself and its describe table, reading a column's values (numbers, dates as
+seconds, booleans as 0/1), then inference.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+
+from vaelab.errors import ConfigError, DataError
+
+__all__ = [
+    "KINDS",
+    "ColumnSpec",
+    "TableSchema",
+    "infer_schema",
+]
+
+KINDS = ("numeric", "categorical", "boolean", "datetime")
+MAX_DECIMALS = 6  # numeric values with more decimals than this are not rounded back
+NORMALIZATIONS = ("mode", "standard")
+
+# Time units a datetime column is counted in: the coarsest one that divides every
+# value seen (daily dates are counted in days). Counting in units keeps dates exact
+# through float32, which holds only ~7 significant digits.
+DATETIME_UNITS: dict[str, int] = {"D": 86400, "h": 3600, "min": 60, "s": 1}
+
+ID_MIN_ROWS = 50  # a text column with one distinct value per row and more rows than this is an ID
+DATETIME_MIN_PARSED = 0.95  # share of a text column that must parse for it to count as dates
+
+_SCHEMA_FORMAT = "vaelab.TableSchema"
+TABLE_FORMAT_VERSION = 1  # of the schema's and the transformer's JSON
+_TEXT_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
+
+
+# ----------------------------------------------------------------------- checks
+
+
+class ColumnProblem(Exception):
+    """A column that cannot be modelled. infer_schema and fit collect these to report all at once;
+    transform turns one into a DataError. Never escapes the table modules (this one and
+    vaelab.data.table_transformer)."""
+
+
+def check_version(version: Any, where: str) -> None:
+    """ConfigError unless ``version`` is the table format version this vaelab reads."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError(f"{where}: 'version' must be an integer; got {version!r}.")
+    if version != TABLE_FORMAT_VERSION:
+        raise ConfigError(f"{where} is format version {version}; this vaelab reads version {TABLE_FORMAT_VERSION}.")
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings; got {value!r:.80}.")
+    return value
+
+
+def is_real(v: Any) -> bool:
+    """Whether ``v`` is a plain number (an int or float, not a bool), as read from JSON."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_dtype_text(text: Any, where: str) -> None:
+    if not isinstance(text, str):
+        raise ConfigError(f"{where} must be a pandas dtype name such as 'int64' or 'category'; got {text!r}.")
+    try:
+        pd.api.types.pandas_dtype(text)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {text!r} is not a pandas dtype this pandas knows ({err}).") from None
+
+
+def _check_names(names: Iterable[str], real: tuple[str, ...], what: str) -> None:
+    unknown = [n for n in names if n not in real]
+    if unknown:
+        hints = []
+        for n in unknown:
+            close = difflib.get_close_matches(str(n), [str(r) for r in real], n=1)
+            if close:
+                hints.append(f"{n!r} -> did you mean {close[0]!r}?")
+        hint = (" " + " ".join(hints)) if hints else ""
+        raise ConfigError(
+            f"{what} names column(s) {unknown} that the table does not have; its columns are {list(real)}.{hint}"
+        )
+
+
+def check_frame(df: Any) -> None:
+    """DataError unless ``df`` is a non-empty DataFrame whose column names are distinct strings."""
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"Expected a pandas DataFrame; got {type(df).__name__}. Wrap arrays with pd.DataFrame(...).")
+    if df.shape[1] == 0 or df.shape[0] == 0:
+        raise DataError(
+            f"The table is empty ({df.shape[0]} rows x {df.shape[1]} columns); "
+            "expected at least one row and one column."
+        )
+    bad = [c for c in df.columns if not isinstance(c, str)]
+    if bad:
+        raise DataError(
+            f"Column names must be strings; got {bad[:5]!r}. Rename them, e.g. df.columns = df.columns.astype(str)."
+        )
+    if not df.columns.is_unique:
+        dup = sorted(set(df.columns[df.columns.duplicated()]))
+        raise DataError(f"Column names must be distinct; {dup} appear more than once.")
+
+
+# ======================================================================= schema
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What one column is, and what it takes to give its values back unchanged.
+
+    Attributes
+    ----------
+    name : str
+        The column name.
+    kind : str
+        One of ``numeric``, ``categorical``, ``boolean``, ``datetime``.
+    dtype : str
+        The original pandas dtype as text (``str(series.dtype)``), e.g. ``"int64"``,
+        ``"category"``, ``"object"``, ``"str"``, ``"boolean"``, ``"datetime64[ns]"``.
+    categories : tuple of str or None
+        Categorical only: the category labels (``str`` of each value) in a stable
+        order: a pandas Categorical's own order, else sorted (numerically for
+        numeric columns). ``None`` for other kinds (and for a kind set by
+        :meth:`TableSchema.override` until the transformer is fitted).
+    ordered : bool
+        Whether a pandas Categorical was ordered.
+    has_missing : bool
+        Whether the column has missing values; such a column gets a missing flag.
+    missing_share : float
+        Share of missing values in the data the schema was inferred on.
+    integer : bool
+        Numeric only: every value seen was a whole number; decoded values are rounded.
+    min, max : float or None
+        Numeric: the range seen; datetime: the range in seconds since 1970-01-01 UTC.
+        Decoded values are clipped to it.
+    category_dtype : str or None
+        Categorical only: the dtype of the category values (``"int64"`` for integer
+        codes, ``"str"``/``"object"`` for text) used to turn labels back into values.
+    datetime_unit : str or None
+        Datetime only: ``"D"``, ``"h"``, ``"min"`` or ``"s"``, the coarsest unit that
+        divides every time seen; the column is modelled as a count of these units.
+    datetime_format : str or None
+        Datetime held as text only: the strftime format it was parsed with (and is
+        written back with).
+    object_missing : str or None
+        Object-dtype columns with missing values only: ``"None"`` if every missing
+        entry was ``None``, else ``"nan"``; decoded missing entries are written so.
+    decimals : int or None
+        Numeric, non-integer columns whose values all have at most 6 decimals: that
+        number; decoded values are rounded to it, as the data was (a survey's ages in
+        half years come back as 17.5 or 22.0, not 21.99). None: no rounding.
+    """
+
+    name: str
+    kind: str
+    dtype: str
+    categories: tuple[str, ...] | None = None
+    ordered: bool = False
+    has_missing: bool = False
+    missing_share: float = 0.0
+    integer: bool = False
+    min: float | None = None
+    max: float | None = None
+    category_dtype: str | None = None
+    datetime_unit: str | None = None
+    datetime_format: str | None = None
+    object_missing: str | None = None
+    decimals: int | None = None  # numeric, not integer: every value seen had at most this many decimals
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"Column {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}.")
+        if self.categories is not None and not isinstance(self.categories, tuple):
+            object.__setattr__(self, "categories", tuple(self.categories))
+
+    @property
+    def complete(self) -> bool:
+        """Whether the data-derived facts this kind needs are known (False after a kind override)."""
+        if self.kind == "categorical":
+            return self.categories is not None and self.category_dtype is not None
+        if self.kind == "numeric":
+            return self.min is not None and self.max is not None
+        if self.kind == "datetime":
+            return self.min is not None and self.max is not None and self.datetime_unit is not None
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["categories"] = None if self.categories is None else list(self.categories)
+        return d
+
+
+def _column_from_dict(d: Any, where: str) -> ColumnSpec:
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where} must be an object with name, kind, dtype, ...; got {type(d).__name__}.")
+    known = {f.name for f in fields(ColumnSpec)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {unknown}; known keys: {sorted(known)}.")
+    for key in ("name", "kind", "dtype"):
+        if key not in d:
+            raise ConfigError(f"{where} lacks the required key {key!r}.")
+    name = d["name"]
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: 'name' must be a string; got {name!r}.")
+    where = f"{where} ({name!r})"
+    kind = d["kind"]
+    if kind not in KINDS:
+        raise ConfigError(f"{where}: 'kind' must be one of {KINDS}; got {kind!r}.")
+    _check_dtype_text(d["dtype"], f"{where} 'dtype'")
+    out: dict[str, Any] = {"name": name, "kind": kind, "dtype": d["dtype"]}
+    for key in ("ordered", "has_missing", "integer"):
+        if key in d:
+            if not isinstance(d[key], bool):
+                raise ConfigError(f"{where}: {key!r} must be true or false; got {d[key]!r}.")
+            out[key] = d[key]
+    if "missing_share" in d:
+        v = d["missing_share"]
+        if not is_real(v) or not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{where}: 'missing_share' must be a number in [0, 1]; got {v!r}.")
+        out["missing_share"] = float(v)
+    for key in ("min", "max"):
+        v = d.get(key)
+        if v is not None and (not is_real(v) or not math.isfinite(v)):
+            raise ConfigError(f"{where}: {key!r} must be a finite number or null; got {v!r}.")
+        out[key] = None if v is None else float(v)
+    if out["min"] is not None and out["max"] is not None and out["min"] > out["max"]:
+        raise ConfigError(f"{where}: 'min' ({out['min']}) is larger than 'max' ({out['max']}).")
+    cats = d.get("categories")
+    if cats is not None:
+        if not isinstance(cats, list) or not cats or not all(isinstance(c, str) for c in cats):
+            raise ConfigError(f"{where}: 'categories' must be a non-empty list of strings or null; got {cats!r:.80}.")
+        if len(set(cats)) != len(cats):
+            raise ConfigError(f"{where}: 'categories' must be distinct; {cats!r:.80} repeats some.")
+        out["categories"] = tuple(cats)
+    if d.get("category_dtype") is not None:
+        _check_dtype_text(d["category_dtype"], f"{where} 'category_dtype'")
+        out["category_dtype"] = d["category_dtype"]
+    unit = d.get("datetime_unit")
+    if unit is not None and unit not in DATETIME_UNITS:
+        raise ConfigError(f"{where}: 'datetime_unit' must be one of {list(DATETIME_UNITS)} or null; got {unit!r}.")
+    out["datetime_unit"] = unit
+    fmt = d.get("datetime_format")
+    if fmt is not None and not isinstance(fmt, str):
+        raise ConfigError(f"{where}: 'datetime_format' must be a strftime string or null; got {fmt!r}.")
+    out["datetime_format"] = fmt
+    dec = d.get("decimals")
+    if dec is not None and (isinstance(dec, bool) or not isinstance(dec, int) or not 0 <= dec <= MAX_DECIMALS):
+        raise ConfigError(f"{where}: 'decimals' must be an integer in 0..{MAX_DECIMALS} or null; got {dec!r}.")
+    if dec is not None and kind != "numeric":
+        raise ConfigError(f"{where}: only numeric columns have 'decimals'; this one is {kind}.")
+    out["decimals"] = dec
+    na = d.get("object_missing")
+    if na not in (None, "None", "nan"):
+        raise ConfigError(f"{where}: 'object_missing' must be \"None\", \"nan\" or null; got {na!r}.")
+    out["object_missing"] = na
+    if kind != "categorical" and out.get("categories") is not None:
+        raise ConfigError(f"{where}: only categorical columns have 'categories'; this one is {kind}.")
+    if kind == "categorical" and (out.get("categories") is None) != (out.get("category_dtype") is None):
+        raise ConfigError(f"{where}: 'categories' and 'category_dtype' must be given together (or both null).")
+    return ColumnSpec(**out)
+
+
+# ------------------------------------------------------------------- describing
+
+
+def missing_text(c: ColumnSpec) -> str:
+    """The describe table's missing cell: the missing share in percent, or "-" if none."""
+    return f"{100 * c.missing_share:.1f}%" if c.has_missing else "-"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def detail_text(c: ColumnSpec) -> str:
+    """The describe table's details cell: the categories or range, or what is read at fit."""
+    if c.kind == "categorical":
+        if c.categories is None:
+            return "categories read at fit"
+        return f"{len(c.categories)} categories" + (" (ordered)" if c.ordered else "")
+    if c.kind == "numeric":
+        if c.min is None:
+            return "range read at fit"
+        return ("integer " if c.integer else "") + f"{_fmt(c.min)} .. {_fmt(c.max)}"
+    if c.kind == "datetime":
+        if c.min is None:
+            return "range read at fit"
+        lo, hi = (pd.Timestamp(int(v), unit="s") for v in (c.min, c.max))
+        return f"{lo} .. {hi}, unit {c.datetime_unit}" + (f", text {c.datetime_format}" if c.datetime_format else "")
+    return ""
+
+
+def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:
+    """The describe table's encoding cell; a fitted column's ``codec`` gives its number of modes."""
+    if c.kind == "categorical":
+        text = f"one-hot ({len(c.categories)})" if c.categories is not None else "one-hot"
+    elif c.kind == "boolean":
+        text = "0/1"
+    elif normalization == "standard":
+        text = "standardized scalar"
+    else:
+        k = f"{len(codec['means'])}" if codec is not None else "<=10"
+        text = f"alpha + mode one-hot ({k})"
+    return text + (" + missing flag" if c.has_missing else "")
+
+
+def render_table(rows: list[tuple[str, ...]], notes: tuple[str, ...], ignored: tuple[str, ...]) -> str:
+    """The describe table: header, rule, one row per column, then the ignored columns and the notes."""
+    header = ("column", "kind", "dtype", "missing", "details", "encoding")
+    table = [header] + [tuple(str(v) for v in r) for r in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if ignored:
+        lines.append(f"ignored: {', '.join(ignored)}")
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The columns of a table, in order, with their kinds (see :class:`ColumnSpec`).
+
+    ``notes`` are remarks made while inferring (e.g. text dates that did not parse);
+    ``ignored`` the columns left out on request.
+    """
+
+    columns: tuple[ColumnSpec, ...]
+    notes: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "ignored", tuple(self.ignored))
+        names = [c.name for c in self.columns]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"A table schema needs distinct column names; {dup} appear more than once.")
+
+    # ---------------------------------------------------------------- access
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Column name -> kind, in column order."""
+        return {c.name: c.kind for c in self.columns}
+
+    def __getitem__(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[ColumnSpec]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    # --------------------------------------------------------------- changes
+    def override(self, **kinds: str) -> "TableSchema":
+        """A copy with the given columns' kinds changed, e.g. ``schema.override(region="categorical")``."""
+        return self.with_kinds(kinds)
+
+    def with_kinds(self, kinds: Mapping[str, str]) -> "TableSchema":
+        """A copy with the kinds in ``kinds`` (name -> kind) changed.
+
+        A column whose kind changes keeps its name, dtype and missingness; its
+        kind-specific facts (categories, range, ...) are re-read from the data when a
+        :class:`TableTransformer` is fitted with this schema.
+        """
+        if not isinstance(kinds, Mapping):
+            raise ConfigError(f"with_kinds expects a mapping column -> kind; got {type(kinds).__name__}.")
+        _check_names(kinds, self.names, "schema override")
+        bad = {n: k for n, k in kinds.items() if k not in KINDS}
+        if bad:
+            raise ConfigError(f"Unknown kind(s) {bad}; a column kind is one of {KINDS}.")
+        cols = []
+        for c in self.columns:
+            kind = kinds.get(c.name, c.kind)
+            if kind == c.kind:
+                cols.append(c)
+            else:
+                cols.append(ColumnSpec(c.name, kind, c.dtype, has_missing=c.has_missing, missing_share=c.missing_share))
+        return TableSchema(tuple(cols), self.notes, self.ignored)
+
+    # ----------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict; :meth:`from_dict` reads it back."""
+        return {
+            "format": _SCHEMA_FORMAT,
+            "version": TABLE_FORMAT_VERSION,
+            "columns": [c.to_dict() for c in self.columns],
+            "notes": list(self.notes),
+            "ignored": list(self.ignored),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "table schema") -> "TableSchema":
+        """Rebuild a schema from :meth:`to_dict`'s output, checking every field.
+
+        Raises
+        ------
+        ConfigError
+            If a field is missing, unknown or of the wrong type or value.
+        """
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where} must be a JSON object (dict); got {type(d).__name__}.")
+        if d.get("format") != _SCHEMA_FORMAT:
+            raise ConfigError(
+                f"{where}: 'format' must be {_SCHEMA_FORMAT!r}; got {d.get('format')!r}. Is this a table schema?"
+            )
+        check_version(d.get("version"), where)
+        unknown = sorted(set(d) - {"format", "version", "columns", "notes", "ignored"})
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s) {unknown}.")
+        cols = d.get("columns")
+        if not isinstance(cols, list) or not cols:
+            raise ConfigError(f"{where}: 'columns' must be a non-empty list of column objects; got {cols!r:.80}.")
+        columns = tuple(_column_from_dict(c, f"{where} column {i}") for i, c in enumerate(cols))
+        notes = _str_list(d.get("notes", []), f"{where} 'notes'")
+        ignored = _str_list(d.get("ignored", []), f"{where} 'ignored'")
+        return cls(columns, tuple(notes), tuple(ignored))
+
+    # ------------------------------------------------------------- describe
+    def describe(self, normalization: str = "mode") -> str:
+        """A readable table: column, kind, dtype, missing share, details, encoding."""
+        if normalization not in NORMALIZATIONS:
+            raise ConfigError(f"normalization must be one of {NORMALIZATIONS}; got {normalization!r}.")
+        rows = [(c.name, c.kind, c.dtype, missing_text(c), detail_text(c), encoding_text(c, normalization, None))
+                for c in self.columns]
+        return render_table(rows, self.notes, self.ignored)
+
+
+# ======================================================== reading column values
+
+
+def numeric_values(s: pd.Series, name: str) -> np.ndarray:
+    """float64 values, NaN where missing; ColumnProblem for text or infinities."""
+    if pd.api.types.is_bool_dtype(s.dtype) or (
+        pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
+    ):
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+        raise ColumnProblem(f"column {name!r} holds dates ({s.dtype}); it must be numeric. Declare it datetime instead")
+    else:
+        numbers = pd.to_numeric(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
+        x = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(x) & s.notna().to_numpy())
+        if bad.size:
+            examples = sorted({str(v) for v in np.asarray(s, dtype=object)[bad[:50]]})[:5]
+            raise ColumnProblem(f"column {name!r} must hold numbers but row {int(bad[0])} holds "
+                                f"{s.iloc[bad[0]]!r} (others: {examples}); declare it categorical instead")
+    if np.isinf(x).any():
+        row = int(np.flatnonzero(np.isinf(x))[0])
+        raise ColumnProblem(f"column {name!r} holds an infinite value at row {row}; replace infinities by NaN "
+                            "(treated as missing) or drop those rows")
+    return x
+
+
+def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC as float64 (whole seconds), NaN where missing or unparsed."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        t = s
+    elif pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        raise ColumnProblem(f"column {name!r} holds numbers ({s.dtype}), not dates; convert them first, e.g. "
+                            f"pd.to_datetime(df[{name!r}], unit='s') for seconds since 1970")
+    elif fmt is not None:
+        t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), format=fmt, errors="coerce")
+    else:
+        try:
+            t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
+        except (TypeError, ValueError) as err:
+            raise ColumnProblem(f"column {name!r} cannot be read as dates ({err}); convert it with pd.to_datetime first")
+        if not pd.api.types.is_datetime64_any_dtype(t.dtype):
+            raise ColumnProblem(f"column {name!r} mixes time zones or holds non-dates; convert it with "
+                                "pd.to_datetime(..., utc=True) first")
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    missing = t.isna().to_numpy()
+    ints = t.to_numpy(dtype="datetime64[s]").astype(np.int64)  # whole seconds (sub-second parts are dropped)
+    out = ints.astype(np.float64)
+    out[missing] = np.nan
+    return out
+
+
+def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 float64, missing mask); ColumnProblem unless values are True/False or 0/1."""
+    missing = s.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=np.float64, na_value=0.0), missing
+    values = np.asarray(s, dtype=object)[~missing]
+    out = np.zeros(len(s), dtype=np.float64)
+    try:
+        as_float = np.array([float(v) for v in values], dtype=np.float64) if values.size else np.zeros(0)
+        ok = np.isin(as_float, (0.0, 1.0)) & np.array([isinstance(v, (bool, np.bool_, int, float, np.number))
+                                                        for v in values], dtype=bool)
+    except (TypeError, ValueError):
+        ok = np.zeros(values.size, dtype=bool)
+        as_float = np.zeros(values.size)
+    if not ok.all():
+        bad = values[~ok][:5]
+        raise ColumnProblem(f"column {name!r} was taken as boolean but holds {list(bad)!r}; "
+                            "expected True/False or 0/1. Declare it categorical instead")
+    out[~missing] = as_float
+    return out, missing
+
+
+# ==================================================================== inference
+
+
+def _check_some_present(name: str, missing: np.ndarray) -> None:
+    if missing.all():
+        raise ColumnProblem(
+            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},)"
+        )
+
+
+def _decimals(present: np.ndarray) -> int | None:
+    """The fewest decimals (0..MAX_DECIMALS) that every value has, or None (more, or not decimal numbers)."""
+    for d in range(MAX_DECIMALS + 1):
+        if np.allclose(np.round(present, d), present, rtol=0, atol=1e-9 * max(1.0, float(np.abs(present).max()))):
+            return d
+    return None
+
+
+def _guess_format(text: str, dayfirst: bool) -> str | None:
+    try:
+        from pandas.tseries.api import guess_datetime_format  # pandas >= 2.2
+    except ImportError:  # pragma: no cover - older pandas
+        from pandas._libs.tslibs.parsing import guess_datetime_format
+    try:
+        with warnings.catch_warnings():  # pandas warns when a guess contradicts `dayfirst`; both are tried
+            warnings.simplefilter("ignore", UserWarning)
+            return guess_datetime_format(text, dayfirst=dayfirst)
+    except (ValueError, TypeError):  # pragma: no cover - defensive
+        return None
+
+
+def _text_datetime_format(present: pd.Series) -> str | None:
+    """The one date format a text column is written in, or None if it is not dates.
+
+    Candidate formats are guessed from the first 20 distinct values, day-first and
+    month-first (``03/04/2021`` is ambiguous); the one that parses most values wins,
+    if it parses at least 95 % of them.
+    """
+    values = pd.unique(np.asarray(present, dtype=object))
+    if values.size == 0 or not all(isinstance(v, str) for v in values[:1000]):
+        return None
+    sample = pd.Series(values[:1000], dtype=object)
+    if pd.to_numeric(sample, errors="coerce").notna().any():
+        return None  # plain numbers ("2021", "20210304") are numbers, not dates
+    candidates: list[str] = []
+    for v in sample.iloc[:20]:
+        for dayfirst in (False, True):
+            fmt = _guess_format(str(v).strip(), dayfirst)
+            # Time-zone offsets are left out: "+01:00" could not be written back as given.
+            if fmt is not None and "%z" not in fmt and "%Z" not in fmt and fmt not in candidates:
+                candidates.append(fmt)
+    best, best_share = None, 0.0
+    for fmt in candidates:
+        share = pd.to_datetime(sample, format=fmt, errors="coerce").notna().mean()
+        if share > best_share:
+            best, best_share = fmt, share
+    if best is None or best_share < DATETIME_MIN_PARSED:
+        return None
+    full = pd.to_datetime(pd.Series(values, dtype=object), format=best, errors="coerce")
+    return best if full.notna().mean() >= DATETIME_MIN_PARSED else None
+
+
+def _infer_kind(s: pd.Series, max_integer_categories: int) -> str:
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(dtype):
+        if pd.api.types.is_integer_dtype(dtype) and 0 < s.nunique() <= max_integer_categories:
+            return "categorical"
+        return "numeric"
+    present = s.dropna()
+    inferred = pd.api.types.infer_dtype(present, skipna=True)
+    if inferred == "boolean":
+        return "boolean"
+    if inferred in _TEXT_NUMBER_KINDS:
+        return "numeric"
+    if inferred in ("datetime", "datetime64", "date"):
+        return "datetime"
+    if inferred == "string" and _text_datetime_format(present) is not None:
+        return "datetime"
+    return "categorical"
+
+
+def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | None]:
+    """Read a column's facts for ``kind``; raises ColumnProblem if it cannot be modelled."""
+    dtype = str(s.dtype)
+    n = len(s)
+    note = None
+    if kind == "numeric":
+        x = numeric_values(s, name)
+        missing = np.isnan(x)
+        _check_some_present(name, missing)
+        present = x[~missing]
+        integer = bool(np.all(present == np.rint(present)))
+        spec = ColumnSpec(
+            name, kind, dtype, integer=integer,
+            min=float(present.min()), max=float(present.max()), decimals=None if integer else _decimals(present),
+        )
+    elif kind == "datetime":
+        fmt = None
+        if not pd.api.types.is_datetime64_any_dtype(s.dtype) and s.notna().any():
+            present = s.dropna()
+            if pd.api.types.infer_dtype(present, skipna=True) == "string":
+                fmt = _text_datetime_format(present)
+                if fmt is None:
+                    raise ColumnProblem(
+                        f"column {name!r} was declared datetime but its text is not in one date format "
+                        f"(e.g. {present.iloc[0]!r}); convert it with pd.to_datetime(df[{name!r}], format=...) first"
+                    )
+        secs = datetime_seconds(s, name, fmt)
+        missing = np.isnan(secs)
+        _check_some_present(name, missing)
+        unparsed = int((missing & s.notna().to_numpy()).sum())
+        if unparsed:
+            note = (f"column {name!r}: {unparsed} of {n} entries are not dates in format {fmt!r} "
+                    "and are treated as missing")
+        present = secs[~missing]
+        unit = next(u for u, size in DATETIME_UNITS.items() if np.all(np.mod(present, size) == 0))
+        spec = ColumnSpec(name, kind, dtype, integer=True, min=float(present.min()), max=float(present.max()),
+                          datetime_unit=unit, datetime_format=fmt)
+    elif kind == "categorical":
+        missing = s.isna().to_numpy()
+        _check_some_present(name, missing)
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            cats = s.cat.categories
+            labels = [str(c) for c in cats]
+            spec_extra = dict(ordered=bool(s.cat.ordered), category_dtype=str(cats.dtype))
+        else:
+            present = s[~missing]
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+                labels = [str(v) for v in np.sort(pd.unique(np.asarray(present, dtype=object)))]
+            else:
+                labels = sorted({str(v) for v in np.asarray(present, dtype=object)})
+            spec_extra = dict(category_dtype=dtype)
+        if len(set(labels)) != len(labels):
+            raise ColumnProblem(f"column {name!r} has categories that look the same as text ({labels[:10]})")
+        spec = ColumnSpec(name, kind, dtype, categories=tuple(labels), **spec_extra)
+    else:  # boolean
+        _, missing = bool_values(s, name)
+        _check_some_present(name, missing)
+        spec = ColumnSpec(name, kind, dtype)
+    share = float(missing.mean())
+    object_missing = None
+    if missing.any() and s.dtype == object:
+        object_missing = "None" if all(v is None for v in s[s.isna()]) else "nan"
+    spec = replace(spec, has_missing=bool(missing.any()), missing_share=share, object_missing=object_missing)
+    return spec, note
+
+
+def infer_schema(
+    df: pd.DataFrame,
+    *,
+    categorical: Iterable[str] = (),
+    numeric: Iterable[str] = (),
+    boolean: Iterable[str] = (),
+    datetime: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    max_integer_categories: int = 0,
+) -> TableSchema:
+    """Say what kind each column of ``df`` is, with what it takes to restore it.
+
+    Rules, in order (the keyword overrides win over all of them):
+
+    * ``bool`` / ``boolean`` dtype -> boolean;
+    * ``datetime64`` (with or without a time zone) -> datetime;
+    * pandas Categorical -> categorical;
+    * numeric dtypes -> numeric; integer columns with at most
+      ``max_integer_categories`` distinct values (0, the default, turns this off)
+      -> categorical;
+    * object / string columns: all True/False -> boolean; all numbers -> numeric;
+      text in one date format where >= 95 % parses and no entry is a plain number
+      -> datetime (entries that do not parse count as missing; a note says so);
+      anything else -> categorical.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table; column names must be distinct strings.
+    categorical, numeric, boolean, datetime : iterables of column names
+        Columns to treat as that kind whatever their dtype (e.g. integer region
+        codes as ``categorical=("region",)``).
+    ignore : iterable of column names
+        Columns to leave out (IDs, free text).
+    max_integer_categories : int
+        Integer columns with this many distinct values or fewer become categorical.
+
+    Raises
+    ------
+    DataError
+        If the frame is empty; if a column is entirely missing; if an inferred text
+        column holds one distinct value per row (an ID) in more than 50 rows --
+        pass it in ``ignore``, or declare it ``categorical`` if you mean it; or if a
+        declared kind does not fit the data.
+    ConfigError
+        If an override names a column the frame does not have, or one column twice.
+    """
+    check_frame(df)
+    if isinstance(max_integer_categories, bool) or not isinstance(max_integer_categories, (int, np.integer)) \
+            or max_integer_categories < 0:
+        raise ConfigError(f"max_integer_categories must be an integer >= 0; got {max_integer_categories!r}.")
+    declared: dict[str, str] = {}
+    groups = {"categorical": categorical, "numeric": numeric, "boolean": boolean, "datetime": datetime, "ignore": ignore}
+    for kind, names in groups.items():
+        names = (names,) if isinstance(names, str) else tuple(names)  # a bare string is one name
+        _check_names(names, tuple(df.columns), f"{kind}=")
+        for n in names:
+            if n in declared and declared[n] != kind:
+                raise ConfigError(f"Column {n!r} is given as both {declared[n]} and {kind}; choose one.")
+            declared[n] = kind
+    ignored = tuple(n for n in df.columns if declared.get(n) == "ignore")
+    kept = [n for n in df.columns if declared.get(n) != "ignore"]
+    if not kept:
+        raise DataError(f"Every column is ignored ({list(df.columns)}); keep at least one column to model.")
+    specs, notes, problems = [], [], []
+    for name in kept:
+        s = df[name]
+        kind = declared.get(name) or _infer_kind(s, int(max_integer_categories))
+        try:
+            spec, note = column_spec(name, s, kind)
+        except ColumnProblem as p:
+            problems.append(str(p))
+            continue
+        if name not in declared and kind == "categorical" and spec.dtype != "category":
+            n_present = int(s.notna().sum())
+            if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
+                problems.append(
+                    f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
+                    f"pass ignore=({name!r},) to leave it out, or categorical=({name!r},) to model it anyway"
+                )
+                continue
+        specs.append(spec)
+        if note:
+            notes.append(note)
+    if problems:
+        raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".")
+    return TableSchema(tuple(specs), tuple(notes), ignored)

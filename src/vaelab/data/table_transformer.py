@@ -1,0 +1,770 @@
+"""A mixed-type table <-> a float32 matrix, for a tabular VAE (TVAE-style).
+
+:class:`TableTransformer` turns a frame into a float32 matrix and back, column by
+column as a :class:`vaelab.data.table_schema.TableSchema` says. Its
+:attr:`TableTransformer.blocks` describe the matrix layout for a mixed likelihood:
+each :class:`Block` is a contiguous run of features modelled by one Gaussian, one
+categorical or one Bernoulli term.
+
+Numeric columns use either plain standardization or the *mode-specific
+normalization* of TVAE/CTGAN (Xu, Skoularidou, Cuesta-Infante & Veeramachaneni,
+"Modeling Tabular data using Conditional GAN", NeurIPS 2019, section 4.2): a
+variational Gaussian mixture is fitted per column and a value is encoded as its
+mode (one-hot) plus its offset alpha = (x - mu_k) / (4 sigma_k) inside that mode.
+
+Nothing here is ever pickled: :meth:`TableTransformer.state` returns JSON-safe
+metadata plus a dict of float64 NumPy arrays (safetensors-ready), and
+:meth:`TableTransformer.from_state` rebuilds the transformer without refitting.
+
+Layout of the matrix (in schema column order, each column's features contiguous):
+
+==========  =========================  ===========================================
+kind        features                   blocks (role, likelihood)
+==========  =========================  ===========================================
+numeric     standard: z                (value, gaussian) width 1
+            mode: alpha, one-hot(K)    (value, gaussian) 1 + (mode, categorical) K
+datetime    as numeric, on time units  same as numeric
+categorical one-hot(C)                 (category, categorical) C
+boolean     0/1                        (boolean, bernoulli) 1
+any         + 0/1 missing flag         (missing, bernoulli) 1, only if has_missing
+==========  =========================  ===========================================
+
+Where a value is missing its own features hold a neutral filler: z = 0 (the mean),
+alpha = 0 with the one-hot of the heaviest mode, an all-zero category one-hot, and
+0 for a boolean; the missing flag is 1.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from vaelab.data.table_schema import (
+    DATETIME_UNITS,
+    NORMALIZATIONS,
+    TABLE_FORMAT_VERSION,
+    ColumnProblem,
+    ColumnSpec,
+    TableSchema,
+    bool_values,
+    check_frame,
+    check_version,
+    column_spec,
+    datetime_seconds,
+    detail_text,
+    encoding_text,
+    infer_schema,
+    is_real,
+    missing_text,
+    numeric_values,
+    render_table,
+)
+from vaelab.errors import ConfigError, DataError, NotFittedError
+
+__all__ = [
+    "LIKELIHOODS",
+    "ROLES",
+    "Block",
+    "TableTransformer",
+]
+
+LIKELIHOODS = ("gaussian", "categorical", "bernoulli")
+ROLES = ("value", "mode", "category", "boolean", "missing")
+
+ALPHA_SCALE = 4.0  # alpha = (x - mu_k) / (4 sigma_k): TVAE/CTGAN's choice
+MODE_MIN_WEIGHT = 0.005  # modes lighter than this are dropped (as in CTGAN)
+MODE_FIT_MAX_ROWS = 5000  # the mixture is fitted on a seeded subsample of this many values
+PROB_TOLERANCE = 1e-3  # probabilities given to inverse_transform may stray this far outside [0, 1]
+
+_STATE_FORMAT = "vaelab.TableTransformer"
+
+
+# ======================================================================= layout
+
+
+@dataclass(frozen=True)
+class Block:
+    """A contiguous run of features modelled by one likelihood term.
+
+    ``kind`` is the likelihood: ``"gaussian"`` (one continuous scalar),
+    ``"categorical"`` (a one-hot group: modes or categories) or ``"bernoulli"``
+    (one 0/1 feature: a boolean or a missing flag). ``role`` says what the
+    features are: ``"value"`` (standardized value or mode offset alpha),
+    ``"mode"``, ``"category"``, ``"boolean"`` or ``"missing"``. Features
+    ``start .. start + width - 1`` of the matrix belong to the block.
+    """
+
+    column: str
+    kind: str
+    role: str
+    start: int
+    width: int
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.width
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.stop)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------- mode fitting
+
+
+def _assign_modes(
+    x: np.ndarray, means: np.ndarray, sds: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Most probable mode of each value among those within 4 sigma (else overall); whether one was within."""
+    d = (x[:, None] - means[None, :]) / sds[None, :]
+    logp = np.log(weights)[None, :] - np.log(sds)[None, :] - 0.5 * d * d
+    within = np.abs(d) <= ALPHA_SCALE
+    covered = within.any(axis=1)
+    k = np.where(covered, np.argmax(np.where(within, logp, -np.inf), axis=1), np.argmax(logp, axis=1))
+    return k, covered
+
+
+def _encode_modes(x: np.ndarray, codec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    means, sds = codec["means"], codec["sds"]
+    k, _ = _assign_modes(x, means, sds, codec["weights"])
+    alpha = np.clip((x - means[k]) / (ALPHA_SCALE * sds[k]), -1.0, 1.0)
+    return k, alpha
+
+
+def _fit_modes(x: np.ndarray, max_modes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Modes (means, sds, weights) of one column, as in TVAE/CTGAN (Xu et al. 2019).
+
+    A Bayesian Gaussian mixture with a Dirichlet-process weight prior of
+    concentration 1e-3 is fitted to (a seeded subsample of) the standardized values;
+    modes with weight > 0.005 are kept and sorted by mean. Then every value is
+    assigned as :func:`_encode_modes` will; a mode is widened until its 4-sigma
+    range covers the values that fall to it, so fitted values are never clipped.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import BayesianGaussianMixture
+
+    m, s = float(x.mean()), float(x.std())
+    if s == 0 or x.size < 2:
+        return np.array([m]), np.array([1.0]), np.array([1.0])
+    rng = np.random.default_rng(seed)
+    sub = x if x.size <= MODE_FIT_MAX_ROWS else rng.choice(x, MODE_FIT_MAX_ROWS, replace=False)
+    z = ((sub - m) / s).reshape(-1, 1)
+    bgm = BayesianGaussianMixture(
+        n_components=min(max_modes, z.shape[0]),
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=1e-3,
+        n_init=1,
+        max_iter=100,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm.fit(z)
+    w = bgm.weights_
+    keep = w > MODE_MIN_WEIGHT
+    if not keep.any():  # pragma: no cover - the weights sum to 1, so some weight is > 0.005 for <= 200 modes
+        keep = w == w.max()
+    means = m + s * bgm.means_[keep, 0]
+    sds = s * np.sqrt(bgm.covariances_[keep].reshape(-1))
+    weights = w[keep] / w[keep].sum()
+    order = np.argsort(means, kind="stable")
+    means, sds, weights = means[order], sds[order], weights[order]
+    k, covered = _assign_modes(x, means, sds, weights)
+    for j in np.unique(k[~covered]):
+        far = np.abs(x[(k == j) & ~covered] - means[j]).max()
+        sds[j] = max(sds[j], far / ALPHA_SCALE * (1 + 1e-9))
+    return means, sds, weights
+
+
+def _pick(P: np.ndarray, sample: bool, rng: np.random.Generator) -> np.ndarray:
+    """Index per row: argmax, or a draw from the row's clipped, renormalized probabilities."""
+    if not sample:
+        return np.argmax(P, axis=1)
+    P = np.clip(P, 0.0, None)
+    total = P.sum(axis=1, keepdims=True)
+    P = np.where(total > 0, P / np.where(total > 0, total, 1.0), 1.0 / P.shape[1])  # all-zero row: uniform
+    u = rng.random((P.shape[0], 1))
+    return np.minimum((np.cumsum(P, axis=1) < u).sum(axis=1), P.shape[1] - 1)
+
+
+# -------------------------------------------------------- reading column values
+
+
+def _category_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(labels as an object array of str, '' where missing; missing mask)."""
+    missing = s.isna().to_numpy()
+    labels = np.full(len(s), "", dtype=object)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cat_labels = np.array([str(c) for c in s.cat.categories] + [""], dtype=object)
+        labels = cat_labels[s.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing ""
+    elif (~missing).any():
+        labels[~missing] = [str(v) for v in np.asarray(s, dtype=object)[~missing]]
+    return labels, missing
+
+
+# --------------------------------------------------------------- back to pandas
+
+
+def _object_na(spec: ColumnSpec) -> Any:
+    return None if spec.object_missing == "None" else np.nan
+
+
+def _numeric_out(x: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    x = np.clip(x, spec.min, spec.max)
+    if spec.integer:
+        x = np.rint(x)
+    elif spec.decimals is not None:
+        x = np.round(x, spec.decimals)
+    x = x.astype(np.float64)
+    x[missing] = np.nan
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) \
+            or isinstance(dtype, pd.CategoricalDtype):
+        # Declared numeric over text: numbers come back as numbers.
+        dtype = np.dtype("float64") if not spec.integer else pd.Int64Dtype() if missing.any() else np.dtype("int64")
+    elif missing.any() and isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        dtype = pd.Int64Dtype()  # a NumPy integer column cannot hold missing values
+    return pd.Series(x).astype(dtype)
+
+
+def _datetime_out(units: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    size = DATETIME_UNITS[spec.datetime_unit]
+    secs = np.clip(np.rint(units) * size, spec.min, spec.max)
+    secs = np.where(missing, 0, secs).astype(np.int64)
+    t = pd.Series(secs.astype("datetime64[s]"))
+    t[missing] = pd.NaT
+    if spec.datetime_format is not None:  # dates that were text are written back as text
+        text = np.asarray(t.dt.strftime(spec.datetime_format), dtype=object)
+        text[missing] = _object_na(spec)
+        return pd.Series(text, dtype=object).astype(pd.api.types.pandas_dtype(spec.dtype))
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    tz = getattr(dtype, "tz", None)
+    if tz is not None:
+        t = t.dt.tz_localize("UTC").dt.tz_convert(tz)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return t.astype(dtype)
+    return t.astype("datetime64[ns]")  # object columns of date objects come back as datetime64[ns]
+
+
+def _typed_categories(spec: ColumnSpec) -> pd.Index:
+    """The category labels turned back into values of the original type."""
+    labels = pd.Series(spec.categories, dtype=object)
+    dtype = pd.api.types.pandas_dtype(spec.category_dtype)
+    try:
+        if pd.api.types.is_bool_dtype(dtype):
+            values = labels.map({"True": True, "False": False}).astype(dtype)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            values = pd.to_numeric(labels).astype(dtype)
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            values = pd.to_datetime(labels).astype(dtype)
+        else:
+            values = labels.astype(dtype)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"Column {spec.name!r}: categories {list(spec.categories)[:5]} cannot be read back as "
+                          f"{spec.category_dtype} ({err}); the schema is damaged.") from None
+    return pd.Index(values)
+
+
+def _categorical_out(codes: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    cats = _typed_categories(spec)
+    codes = np.where(missing, -1, codes)
+    if spec.dtype == "category":
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats, ordered=spec.ordered)))
+    values = np.asarray(cats, dtype=object)[np.where(missing, 0, codes)]
+    values[missing] = _object_na(spec)
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    if missing.any() and isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        dtype = pd.api.types.pandas_dtype({"b": "boolean"}.get(dtype.kind, "Int64"))
+    return pd.Series(values, dtype=object).astype(dtype)
+
+
+def _boolean_out(v: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
+    dtype = pd.api.types.pandas_dtype(spec.dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        if missing.any() or not isinstance(dtype, np.dtype):
+            return pd.Series(pd.arrays.BooleanArray(v.astype(bool), missing.copy()))
+        return pd.Series(v.astype(bool))
+    if pd.api.types.is_numeric_dtype(dtype):  # 0/1 numbers declared boolean
+        x = v.astype(np.float64)
+        x[missing] = np.nan
+        if missing.any() and isinstance(dtype, np.dtype) and dtype.kind in "iu":
+            dtype = pd.Int64Dtype()
+        return pd.Series(x).astype(dtype)
+    values = v.astype(bool).astype(object)
+    values[missing] = _object_na(spec)
+    return pd.Series(values, dtype=object)
+
+
+# ================================================================== transformer
+
+
+class TableTransformer:
+    """Reversible map between a mixed-type DataFrame and a float32 matrix.
+
+    Parameters
+    ----------
+    normalization : {"mode", "standard"}
+        How numeric and datetime columns are encoded. ``"standard"``: one scalar
+        (x - mean) / sd. ``"mode"``: mode-specific normalization of TVAE/CTGAN
+        (Xu et al. 2019): a Bayesian Gaussian mixture per column; a value becomes
+        alpha = (x - mu_k) / (4 sigma_k) in [-1, 1] plus a one-hot of its mode k.
+    max_modes : int
+        Components of each column's mixture (modes lighter than 0.005 are dropped).
+    seed : int
+        Seeds the mixture fits and their subsamples: the same data and seed give the
+        same transformer.
+
+    Notes
+    -----
+    The mode of a value is chosen deterministically (not sampled as in CTGAN), so
+    :meth:`transform` is a function: the most probable mode among those within 4
+    sigma of the value. TVAE clips alpha and so loses far tails; here, after the
+    mixture is fitted, a mode whose 4-sigma range misses fitted values that belong
+    to it is widened, so every fitted value is encoded without clipping. Values
+    outside every mode's range at :meth:`transform` time (new data) are clipped.
+
+    Categories not seen at fit time raise a :class:`DataError` at :meth:`transform`
+    (there is no "other" slot): build the schema on all the data you will transform
+    (``infer_schema(full_df)``) and fit on the training rows.
+    """
+
+    def __init__(self, normalization: str = "mode", max_modes: int = 10, seed: int = 0):
+        if normalization not in NORMALIZATIONS:
+            raise ConfigError(f"normalization must be one of {NORMALIZATIONS}; got {normalization!r}.")
+        if isinstance(max_modes, bool) or not isinstance(max_modes, (int, np.integer)) or max_modes < 1:
+            raise ConfigError(f"max_modes must be an integer >= 1; got {max_modes!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0; got {seed!r}.")
+        self.normalization = normalization
+        self.max_modes = int(max_modes)
+        self.seed = int(seed)
+        self._schema: TableSchema | None = None
+        self._codecs: dict[str, dict[str, Any]] = {}
+        self._blocks: tuple[Block, ...] = ()
+
+    def __repr__(self) -> str:
+        fitted = f", {len(self._schema)} columns -> {self.n_features} features" if self._schema else ", not fitted"
+        return f"TableTransformer(normalization={self.normalization!r}, max_modes={self.max_modes}{fitted})"
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, df: pd.DataFrame, schema: TableSchema | None = None) -> "TableTransformer":
+        """Learn the encodings from ``df`` (the training rows).
+
+        ``schema`` defaults to ``infer_schema(df)``. Its categories and ranges are
+        used as given (so a schema inferred on all the data covers validation rows);
+        columns whose kind was changed with :meth:`TableSchema.override` are re-read
+        from ``df``. Columns of ``df`` not in the schema are ignored.
+        """
+        check_frame(df)
+        if schema is None:
+            schema = infer_schema(df)
+        elif not isinstance(schema, TableSchema):
+            raise ConfigError(f"schema must be a TableSchema (see infer_schema); got {type(schema).__name__}.")
+        self._check_columns(df, schema)
+        specs, problems = [], []
+        for spec in schema.columns:
+            if not spec.complete:
+                try:
+                    spec, _ = column_spec(spec.name, df[spec.name], spec.kind)
+                except ColumnProblem as p:
+                    problems.append(str(p))
+                    continue
+            specs.append(spec)
+        if problems:
+            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".")
+        schema = TableSchema(tuple(specs), schema.notes, schema.ignored)
+        codecs: dict[str, dict[str, Any]] = {}
+        for i, spec in enumerate(schema.columns):
+            if spec.kind not in ("numeric", "datetime"):
+                codecs[spec.name] = {"encoding": spec.kind}
+                continue
+            x = self._scalars(df[spec.name], spec)
+            present = x[~np.isnan(x)]
+            if present.size == 0:
+                raise DataError(f"Cannot fit column {spec.name!r}: all {x.size} of its values are missing in "
+                                "the rows given to fit; fit on rows where it has values.")
+            if self.normalization == "standard":
+                sd = float(present.std())
+                codecs[spec.name] = {"encoding": "standard", "mean": float(present.mean()),
+                                     "sd": sd if sd > 0 else 1.0}
+            else:
+                means, sds, weights = _fit_modes(present, self.max_modes, self.seed + i)
+                codecs[spec.name] = {"encoding": "mode", "means": means, "sds": sds, "weights": weights}
+        self._set(schema, codecs)
+        return self
+
+    def fit_transform(self, df: pd.DataFrame, schema: TableSchema | None = None) -> np.ndarray:
+        return self.fit(df, schema).transform(df)
+
+    def _set(self, schema: TableSchema, codecs: dict[str, dict[str, Any]]) -> None:
+        blocks: list[Block] = []
+        start = 0
+
+        def add(column: str, kind: str, role: str, width: int) -> None:
+            nonlocal start
+            blocks.append(Block(column, kind, role, start, width))
+            start += width
+
+        for spec in schema.columns:
+            codec = codecs[spec.name]
+            if spec.kind == "categorical":
+                add(spec.name, "categorical", "category", len(spec.categories))
+            elif spec.kind == "boolean":
+                add(spec.name, "bernoulli", "boolean", 1)
+            else:
+                add(spec.name, "gaussian", "value", 1)
+                if codec["encoding"] == "mode":
+                    add(spec.name, "categorical", "mode", len(codec["means"]))
+            if spec.has_missing:
+                add(spec.name, "bernoulli", "missing", 1)
+        self._schema, self._codecs, self._blocks = schema, codecs, tuple(blocks)
+
+    # ----------------------------------------------------------- properties
+    def _fitted(self) -> TableSchema:
+        if self._schema is None:
+            raise NotFittedError("This TableTransformer is not fitted yet; call fit(df) or TableTransformer.from_state(...).")
+        return self._schema
+
+    @property
+    def schema(self) -> TableSchema:
+        """The complete schema the transformer was fitted with."""
+        return self._fitted()
+
+    @property
+    def blocks(self) -> list[Block]:
+        """The matrix layout: blocks in feature order, tiling 0..n_features exactly."""
+        self._fitted()
+        return list(self._blocks)
+
+    @property
+    def n_features(self) -> int:
+        """D, the width of the matrix."""
+        self._fitted()
+        return self._blocks[-1].stop if self._blocks else 0
+
+    @property
+    def feature_names(self) -> list[str]:
+        """One name per feature: ``col.value``, ``col.mode2``, ``col=label``, ``col``, ``col.missing``."""
+        schema = self._fitted()
+        names: list[str] = []
+        for b in self._blocks:
+            if b.role == "category":
+                names += [f"{b.column}={c}" for c in schema[b.column].categories]
+            elif b.role == "mode":
+                names += [f"{b.column}.mode{k}" for k in range(b.width)]
+            elif b.role == "boolean":
+                names.append(b.column)
+            else:
+                names.append(f"{b.column}.{b.role}")
+        return names
+
+    def column_blocks(self, column: str) -> dict[str, Block]:
+        """The blocks of one column, by role (e.g. ``{"value": ..., "mode": ..., "missing": ...}``)."""
+        self._fitted()
+        out = {b.role: b for b in self._blocks if b.column == column}
+        if not out:
+            raise ConfigError(f"No column {column!r}; the columns are {list(self._schema.names)}.")
+        return out
+
+    # ------------------------------------------------------------ transform
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Encode ``df`` as a float32 matrix of shape (len(df), n_features).
+
+        Rows are taken in order (the index is ignored); columns not in the schema
+        are ignored.
+
+        Raises
+        ------
+        DataError
+            If a schema column is absent, a value does not fit its column's kind, a
+            category was not seen at fit time, or a value is missing in a column that
+            had no missing values at fit time.
+        """
+        schema = self._fitted()
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(f"Expected a pandas DataFrame; got {type(df).__name__}.")
+        self._check_columns(df, schema)
+        n = len(df)
+        out = np.zeros((n, self.n_features), dtype=np.float32)
+        blocks = {(b.column, b.role): b for b in self._blocks}
+        for spec in schema.columns:
+            s = df[spec.name]
+            name = spec.name
+            if spec.kind in ("numeric", "datetime"):
+                x = self._scalars(s, spec)
+                missing = np.isnan(x)
+                codec = self._codecs[name]
+                value = blocks[name, "value"].start
+                if codec["encoding"] == "standard":
+                    out[:, value] = np.where(missing, 0.0, (np.nan_to_num(x) - codec["mean"]) / codec["sd"])
+                else:
+                    k, alpha = _encode_modes(np.where(missing, codec["means"][0], x), codec)
+                    k[missing] = int(np.argmax(codec["weights"]))  # neutral filler: the heaviest mode, alpha 0
+                    alpha[missing] = 0.0
+                    out[:, value] = alpha
+                    out[np.arange(n), blocks[name, "mode"].start + k] = 1.0
+            elif spec.kind == "categorical":
+                labels, missing = _category_labels(s)
+                codes = pd.Index(spec.categories, dtype=object).get_indexer(labels)
+                unseen = (codes < 0) & ~missing
+                if unseen.any():
+                    counts = pd.Series(labels[unseen]).value_counts()
+                    shown = ", ".join(f"{v!r} ({c} rows)" for v, c in counts.head(10).items())
+                    more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
+                    raise DataError(
+                        f"Column {name!r} holds categories not seen at fit time: {shown}{more}. Known: "
+                        f"{list(spec.categories)[:20]}{' ...' if len(spec.categories) > 20 else ''}. Infer the "
+                        "schema on all the data (infer_schema(full_df)) and fit with it, or drop those rows."
+                    )
+                rows = np.flatnonzero(~missing)
+                out[rows, blocks[name, "category"].start + codes[rows]] = 1.0
+            else:
+                try:
+                    v, missing = bool_values(s, name)
+                except ColumnProblem as p:
+                    raise DataError(str(p) + ".") from None
+                out[:, blocks[name, "boolean"].start] = v
+            if missing.any():
+                if not spec.has_missing:
+                    rows = np.flatnonzero(missing)
+                    raise DataError(
+                        f"Column {name!r} has {rows.size} missing value(s) (first at row {int(rows[0])}) but had none "
+                        "when the schema was made, so it has no missing flag. Infer the schema on data that "
+                        "includes missing values, or fill them first."
+                    )
+                out[:, blocks[name, "missing"].start] = missing
+        return out
+
+    def _scalars(self, s: pd.Series, spec: ColumnSpec) -> np.ndarray:
+        """The modelled scalar: the number itself, or the count of time units; NaN where missing."""
+        try:
+            if spec.kind == "numeric":
+                return numeric_values(s, spec.name)
+            secs = datetime_seconds(s, spec.name, spec.datetime_format)
+        except ColumnProblem as p:
+            raise DataError(str(p) + ".") from None
+        return secs / DATETIME_UNITS[spec.datetime_unit]
+
+    @staticmethod
+    def _check_columns(df: pd.DataFrame, schema: TableSchema) -> None:
+        absent = [n for n in schema.names if n not in df.columns]
+        if absent:
+            raise DataError(
+                f"The table lacks column(s) {absent} of the schema; it has {list(df.columns)}. "
+                f"Expected columns: {list(schema.names)}."
+            )
+
+    # ---------------------------------------------------- inverse transform
+    def inverse_transform(self, X: Any, sample: bool = False, seed: int = 0) -> pd.DataFrame:
+        """Decode a matrix back into a DataFrame with the original columns and dtypes.
+
+        Parameters
+        ----------
+        X : array-like (N, n_features)
+            Either the output of :meth:`transform`, or the decoder's *means* of the
+            likelihood: for ``"gaussian"`` blocks the values themselves (standardized
+            value or alpha); for ``"categorical"`` blocks probabilities (softmax
+            outputs, each in [0, 1]; rows need not sum exactly to 1); for
+            ``"bernoulli"`` blocks probabilities (sigmoid outputs). Logits are refused.
+            Torch tensors must be moved to the CPU first (``.detach().cpu().numpy()``).
+        sample : bool
+            False: take the most probable category / mode (argmax), booleans and
+            missing flags where the probability is > 0.5. True: draw categories and
+            modes from the (renormalized) probabilities and booleans and missing
+            flags as Bernoulli draws. Gaussian blocks are never perturbed: add the
+            likelihood's noise to X beforehand if you want it.
+        seed : int
+            Seeds the draws when ``sample`` is True.
+
+        Returns
+        -------
+        DataFrame
+            Schema columns in order, index 0..N-1, original dtypes (categories and
+            their order included); missing values (NaN / NaT / pd.NA / None as the
+            dtype holds them) where the missing flag says so. Numbers are clipped to
+            the range seen and rounded if they were whole numbers; dates are rounded
+            to their time unit.
+        """
+        schema = self._fitted()
+        X = self._check_matrix(X)
+        n = X.shape[0]
+        rng = np.random.default_rng(seed)
+        blocks = {(b.column, b.role): b for b in self._blocks}
+        out: dict[str, Any] = {}
+        for spec in schema.columns:
+            name = spec.name
+            if spec.has_missing:
+                p = X[:, blocks[name, "missing"].start]
+                missing = rng.random(n) < p if sample else p > 0.5
+            else:
+                missing = np.zeros(n, dtype=bool)
+            if spec.kind in ("numeric", "datetime"):
+                codec = self._codecs[name]
+                v = X[:, blocks[name, "value"].start]
+                if codec["encoding"] == "standard":
+                    x = v * codec["sd"] + codec["mean"]
+                else:
+                    k = _pick(X[:, blocks[name, "mode"].slice], sample, rng)
+                    x = ALPHA_SCALE * codec["sds"][k] * np.clip(v, -1.0, 1.0) + codec["means"][k]
+                out[name] = (_numeric_out if spec.kind == "numeric" else _datetime_out)(x, missing, spec)
+            elif spec.kind == "categorical":
+                codes = _pick(X[:, blocks[name, "category"].slice], sample, rng)
+                out[name] = _categorical_out(codes, missing, spec)
+            else:
+                p = X[:, blocks[name, "boolean"].start]
+                v = rng.random(n) < p if sample else p > 0.5
+                out[name] = _boolean_out(v, missing, spec)
+        return pd.DataFrame(out, index=pd.RangeIndex(n), columns=list(schema.names))
+
+    def _check_matrix(self, X: Any) -> np.ndarray:
+        try:
+            X = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataError(
+                f"inverse_transform expects a numeric array (N, {self.n_features}); could not read it ({err})."
+            ) from None
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise DataError(
+                f"inverse_transform expects an array of shape (N, {self.n_features}) (one row per example, "
+                f"{self.n_features} features as in .blocks); got shape {X.shape}."
+            )
+        if not np.isfinite(X).all():
+            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+            raise DataError(f"inverse_transform got non-finite values (first in row {row}); expected finite numbers.")
+        for b in self._blocks:
+            if b.kind == "gaussian" or X.shape[0] == 0:
+                continue
+            part = X[:, b.slice]
+            lo, hi = float(part.min()), float(part.max())
+            if lo < -PROB_TOLERANCE or hi > 1 + PROB_TOLERANCE:
+                raise DataError(
+                    f"Features {b.start}..{b.stop - 1} ({b.column!r}, {b.role}) form a {b.kind} block and must hold "
+                    f"probabilities in [0, 1]; they range over [{lo:.4g}, {hi:.4g}]. Pass the likelihood's means "
+                    "(softmax / sigmoid of the logits), not the logits."
+                )
+        return X
+
+    # ---------------------------------------------------------------- state
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON-safe metadata, float64 arrays) from which :meth:`from_state` rebuilds this transformer.
+
+        The arrays are keyed ``"<column index>.means"``, ``".sds"`` and ``".weights"``
+        (mode-normalized columns only) and can be stored in safetensors.
+        """
+        schema = self._fitted()
+        columns, arrays = [], {}
+        for i, spec in enumerate(schema.columns):
+            codec = self._codecs[spec.name]
+            if codec["encoding"] == "standard":
+                columns.append({"encoding": "standard", "mean": codec["mean"], "sd": codec["sd"]})
+            elif codec["encoding"] == "mode":
+                columns.append({"encoding": "mode", "n_modes": int(len(codec["means"]))})
+                for key in ("means", "sds", "weights"):
+                    arrays[f"{i}.{key}"] = np.array(codec[key], dtype=np.float64)
+            else:
+                columns.append({"encoding": codec["encoding"]})
+        meta = {
+            "format": _STATE_FORMAT,
+            "version": TABLE_FORMAT_VERSION,
+            "normalization": self.normalization,
+            "max_modes": self.max_modes,
+            "seed": self.seed,
+            "schema": schema.to_dict(),
+            "columns": columns,
+        }
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: Any, arrays: Mapping[str, Any]) -> "TableTransformer":
+        """Rebuild a fitted transformer from :meth:`state`'s output, checking every field.
+
+        Raises
+        ------
+        ConfigError
+            If the metadata or arrays are damaged, missing or inconsistent.
+        """
+        where = "table transformer state"
+        if not isinstance(meta, dict):
+            raise ConfigError(f"{where}: the metadata must be a dict (JSON object); got {type(meta).__name__}.")
+        if meta.get("format") != _STATE_FORMAT:
+            raise ConfigError(f"{where}: 'format' must be {_STATE_FORMAT!r}; got {meta.get('format')!r}.")
+        check_version(meta.get("version"), where)
+        unknown = sorted(set(meta) - {"format", "version", "normalization", "max_modes", "seed", "schema", "columns"})
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s) {unknown}.")
+        if not isinstance(arrays, Mapping):
+            raise ConfigError(f"{where}: arrays must be a dict name -> array; got {type(arrays).__name__}.")
+        for key in ("normalization", "max_modes", "seed"):
+            if key not in meta:
+                raise ConfigError(f"{where} lacks {key!r}.")
+        tt = cls(meta["normalization"], meta["max_modes"], meta["seed"])
+        schema = TableSchema.from_dict(meta.get("schema"), f"{where} 'schema'")
+        incomplete = [c.name for c in schema.columns if not c.complete]
+        if incomplete:
+            raise ConfigError(f"{where}: the schema lacks the fitted facts of column(s) {incomplete}.")
+        cols = meta.get("columns")
+        if not isinstance(cols, list) or len(cols) != len(schema):
+            raise ConfigError(f"{where}: 'columns' must be a list of {len(schema)} entries, one per schema column; "
+                              f"got {cols!r:.80}.")
+        expected_keys = set()
+        codecs: dict[str, dict[str, Any]] = {}
+        for i, (spec, c) in enumerate(zip(schema.columns, cols)):
+            w = f"{where} column {i} ({spec.name!r})"
+            if not isinstance(c, dict):
+                raise ConfigError(f"{w} must be an object; got {c!r:.80}.")
+            enc = c.get("encoding")
+            if spec.kind in ("categorical", "boolean"):
+                if enc != spec.kind:
+                    raise ConfigError(f"{w}: 'encoding' must be {spec.kind!r} for a {spec.kind} column; got {enc!r}.")
+                codecs[spec.name] = {"encoding": enc}
+            elif enc != tt.normalization:
+                raise ConfigError(f"{w}: 'encoding' must be {tt.normalization!r} (the normalization); got {enc!r}.")
+            elif enc == "standard":
+                mean, sd = c.get("mean"), c.get("sd")
+                if not (is_real(mean) and math.isfinite(mean) and is_real(sd) and math.isfinite(sd) and sd > 0):
+                    raise ConfigError(f"{w}: needs a finite 'mean' and a positive finite 'sd'; got {mean!r}, {sd!r}.")
+                codecs[spec.name] = {"encoding": enc, "mean": float(mean), "sd": float(sd)}
+            else:
+                k = c.get("n_modes")
+                if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                    raise ConfigError(f"{w}: 'n_modes' must be an integer >= 1; got {k!r}.")
+                codec: dict[str, Any] = {"encoding": "mode"}
+                for key in ("means", "sds", "weights"):
+                    akey = f"{i}.{key}"
+                    expected_keys.add(akey)
+                    if akey not in arrays:
+                        raise ConfigError(f"{w}: the array {akey!r} is missing.")
+                    try:
+                        a = np.asarray(arrays[akey], dtype=np.float64)
+                    except (TypeError, ValueError) as err:
+                        raise ConfigError(f"{w}: the array {akey!r} is not numeric ({err}).") from None
+                    if a.shape != (k,) or not np.isfinite(a).all():
+                        raise ConfigError(f"{w}: the array {akey!r} must hold {k} finite numbers; got shape {a.shape}.")
+                    if key != "means" and not (a > 0).all():
+                        raise ConfigError(f"{w}: the array {akey!r} must be positive.")
+                    codec[key] = a.copy()
+                codecs[spec.name] = codec
+        extra = sorted(set(arrays) - expected_keys)
+        if extra:
+            raise ConfigError(f"{where}: unexpected array(s) {extra}.")
+        tt._set(schema, codecs)
+        return tt
+
+    # ------------------------------------------------------------- describe
+    def describe(self) -> str:
+        """The schema table with each column's actual encoding (feature ranges included)."""
+        schema = self._fitted()
+        rows = []
+        for c in schema.columns:
+            bl = [b for b in self._blocks if b.column == c.name]
+            enc = encoding_text(c, self._codecs[c.name]["encoding"], self._codecs[c.name])
+            enc += f"  [{bl[0].start}:{bl[-1].stop}]"
+            rows.append((c.name, c.kind, c.dtype, missing_text(c), detail_text(c), enc))
+        return render_table(rows, schema.notes, schema.ignored) + f"\n{self.n_features} features in all."

@@ -1,0 +1,310 @@
+"""Fidelity, utility and privacy metrics of synthetic tables, on cases with known answers."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaelab.analysis.synthetic_tables import (
+    column_pair_trends,
+    column_shapes,
+    contingency_similarity,
+    correlation_similarity,
+    distance_to_closest_record,
+    fidelity,
+    infer_kinds,
+    ks_complement,
+    ml_efficacy,
+    tv_complement,
+)
+from vaelab.errors import ConfigError, DataError
+
+
+def mixed_table(seed: int, n: int = 400, missing: bool = True) -> pd.DataFrame:
+    """Numeric, categorical, boolean and datetime columns, related to each other, some values missing."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    df = pd.DataFrame({
+        "x": x,
+        "y": 2 * x + rng.normal(size=n),
+        "c": np.where(x > 0, "hi", rng.choice(["lo", "mid"], n)),
+        "b": rng.random(n) < 0.3,
+        "d": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
+    })  # fmt: skip
+    if missing:
+        df.loc[rng.random(n) < 0.1, "y"] = np.nan
+        df.loc[rng.random(n) < 0.1, "c"] = None
+        df.loc[rng.random(n) < 0.1, "d"] = pd.NaT
+    return df
+
+
+def classification_table(seed: int, n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    c = rng.choice(["a", "b", "c"], n)
+    y = x1 + x2 + np.where(c == "a", 1.0, -0.5) + 0.5 * rng.normal(size=n) > 0
+    df = pd.DataFrame({"x1": x1, "x2": x2, "c": c, "y": np.where(y, "yes", "no")})
+    df.loc[rng.random(n) < 0.05, "x1"] = np.nan  # HistGradientBoosting takes missing features as they are
+    return df
+
+
+# ---------------------------------------------------------------- kinds
+def test_kinds_are_inferred_from_dtypes():
+    df = mixed_table(0, 20)
+    df["cat"] = pd.Categorical(["u", "v"] * 10)
+    df["n"] = pd.array([1, None] * 10, dtype="Int64")
+    assert infer_kinds(df) == {"x": "numeric", "y": "numeric", "c": "categorical", "b": "boolean",
+                               "d": "datetime", "cat": "categorical", "n": "numeric"}
+
+
+# ---------------------------------------------------------------- identical tables
+def test_identical_tables_score_one_everywhere():
+    df = mixed_table(0)
+    shapes = column_shapes(df, df.copy())
+    assert list(shapes["column"]) == list(df.columns)
+    assert list(shapes["metric"]) == ["KSComplement", "KSComplement", "TVComplement", "TVComplement", "KSComplement"]
+    np.testing.assert_allclose(shapes["score"], 1.0, atol=1e-9)
+    np.testing.assert_allclose(shapes["missing_similarity"], 1.0, atol=1e-9)
+    pairs = column_pair_trends(df, df.copy())
+    assert len(pairs) == 10  # 5 columns, 5*4/2 pairs
+    np.testing.assert_allclose(pairs["score"], 1.0, atol=1e-9)
+    result = fidelity(df, df.copy())
+    for key in ("fidelity", "column_shapes", "column_pair_trends", "missing_similarity"):
+        assert result[key] == pytest.approx(1.0, abs=1e-9)
+    assert len(result["columns"]) == 5 and len(result["pairs"]) == 10
+    json.dumps(result, allow_nan=False)  # plain Python values, nothing undefined here
+    assert all(type(r["score"]) is float for r in result["columns"] + result["pairs"])
+
+
+def test_row_order_does_not_matter():
+    df = mixed_table(1)
+    shuffled = df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert fidelity(df, shuffled)["fidelity"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_a_different_table_scores_lower():
+    real, fake = mixed_table(0), mixed_table(1)
+    fake["x"] = fake["x"] + 3.0
+    fake["c"] = "hi"
+    result = fidelity(real, fake)
+    assert result["fidelity"] < 0.8
+    by_column = {r["column"]: r["score"] for r in result["columns"]}
+    assert by_column["x"] < 0.2 and by_column["c"] < 0.7 and by_column["b"] > 0.85
+
+
+# ---------------------------------------------------------------- single-column metrics
+def test_ks_complement_known_answers():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=500)
+    assert ks_complement(x, x + 100.0) == pytest.approx(0.0, abs=1e-12)
+    assert ks_complement([1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, 6.0]) == pytest.approx(0.5)  # KS statistic 0.5
+    assert ks_complement(x, rng.normal(size=500)) > 0.85
+
+
+def test_ks_complement_on_datetimes():
+    d = pd.Series(pd.date_range("2020-01-01", periods=50, freq="D"))
+    assert ks_complement(d, d) == 1.0
+    assert ks_complement(d, d + pd.Timedelta(days=365)) == 0.0
+    aware = d.dt.tz_localize("UTC")
+    assert ks_complement(aware, aware.dt.tz_convert("Asia/Tokyo")) == 1.0  # the same instants
+
+
+def test_tv_complement_known_answers():
+    assert tv_complement(["a", "b"] * 50, ["c", "d"] * 50) == 0.0  # disjoint categories
+    assert tv_complement(["a", "b"] * 50, ["a"] * 100) == 0.5  # 50/50 against 100/0
+    assert tv_complement(["a", "b", "c", "a"], ["c", "a", "a", "b"]) == 1.0
+    assert tv_complement(pd.Categorical(["x", "y", "y", "y"]), ["y", "x", "x", "x"]) == 0.5
+
+
+def test_missing_values_are_left_out_and_their_share_compared():
+    real = pd.DataFrame({
+        "n": [1.0, 2.0, 3.0, 4.0, np.nan] * 20,  # 20 % missing
+        "c": ["a", "b", None, "a", "b"] * 20,  # 20 % missing
+    })  # fmt: skip
+    synth = pd.DataFrame({
+        "n": [1.0, 2.0, 3.0, 4.0, np.nan, np.nan, np.nan, np.nan, 1.0, 2.0] * 10,  # 40 % missing
+        "c": ["a", "b", None, None, None, None, None, "a", "b", "b"] * 10,  # 50 % missing
+    })  # fmt: skip
+    shapes = column_shapes(real, synth).set_index("column")
+    assert shapes.loc["n", "missing_similarity"] == pytest.approx(0.8, abs=1e-12)
+    assert shapes.loc["c", "missing_similarity"] == pytest.approx(0.7, abs=1e-12)
+    assert shapes.loc["n", "missing_real"] == pytest.approx(0.2)
+    assert shapes.loc["n", "missing_synthetic"] == pytest.approx(0.4)
+    # Non-missing values: "n" holds 1,2,3,4 / 1,2,3,4,1,2 (CDFs differ most at 2: 4/6 - 2/4),
+    # "c" a,b,a,b / a,b,a,b,b (shares 1/2, 1/2 against 2/5, 3/5).
+    assert shapes.loc["n", "score"] == pytest.approx(1 - 1 / 6)
+    assert shapes.loc["c", "score"] == pytest.approx(0.9)
+    result = fidelity(real, synth)
+    assert math.isfinite(result["fidelity"]) and math.isfinite(result["column_pair_trends"])
+
+
+def test_an_all_missing_column_is_undefined_not_an_error():
+    real = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [np.nan] * 3, "c": ["x", "y", "x"]})
+    shapes = column_shapes(real, real.copy()).set_index("column")
+    assert math.isnan(shapes.loc["b", "score"]) and shapes.loc["b", "missing_similarity"] == 1.0
+    result = fidelity(real, real.copy())
+    assert result["column_shapes"] == 1.0  # the undefined score is left out of the mean
+    assert result["fidelity"] == 1.0
+
+
+# ---------------------------------------------------------------- pair metrics
+def test_correlation_similarity_known_answers():
+    x = np.arange(20.0)
+    assert correlation_similarity(x, x, x, -x) == pytest.approx(0.0, abs=1e-12)  # +1 against -1
+    assert correlation_similarity(x, x, x, -x, method="spearman") == pytest.approx(0.0, abs=1e-12)
+    assert correlation_similarity(x, 3 * x + 1, x, 2 * x) == pytest.approx(1.0, abs=1e-12)
+    u, v = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, -1.0, -1.0, 1.0])  # exactly uncorrelated
+    assert correlation_similarity(u, u, u, v) == pytest.approx(0.5, abs=1e-12)
+    # Rows with a missing value in either column are dropped, not counted.
+    with_nan = np.r_[x, np.nan]
+    assert correlation_similarity(with_nan, np.r_[x, 5.0], x, -x) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_contingency_similarity_known_answers():
+    a, b = ["x", "x", "y", "y"], ["u", "v", "u", "v"]
+    assert contingency_similarity(a, b, a, b) == 1.0
+    assert contingency_similarity(a, b, a, ["u", "u", "v", "v"]) == pytest.approx(0.5)  # 4 cells of 1/4 vs 2 of 1/2
+
+
+def test_contingency_bins_are_fitted_on_the_real_column():
+    real_n = np.arange(100.0)  # 10 quantile bins of 10 values each
+    synth_n = real_n + 1000.0  # all above the real range: all in the top bin
+    const = ["k"] * 100
+    assert contingency_similarity(real_n, const, real_n, const) == 1.0
+    assert contingency_similarity(real_n, const, synth_n, const) == pytest.approx(0.1)  # 1 - (0.9 + 0.9) / 2
+
+
+def test_pair_trends_pick_the_metric_by_kind():
+    df = mixed_table(2)
+    pairs = column_pair_trends(df, df).set_index(["column_a", "column_b"])
+    assert pairs.loc[("x", "y"), "metric"] == "CorrelationSimilarity"
+    assert pairs.loc[("x", "d"), "metric"] == "CorrelationSimilarity"  # datetime counts as continuous
+    assert pairs.loc[("x", "c"), "metric"] == "ContingencySimilarity"
+    assert pairs.loc[("c", "b"), "metric"] == "ContingencySimilarity"
+    ok = df[["x", "y"]].dropna()
+    assert pairs.loc[("x", "y"), "real_value"] == pytest.approx(np.corrcoef(ok["x"], ok["y"])[0, 1])
+    assert math.isnan(pairs.loc[("x", "c"), "real_value"])
+    row = next(r for r in fidelity(df, df)["pairs"] if r["metric"] == "ContingencySimilarity")
+    assert row["real_value"] is None and row["synthetic_value"] is None
+
+
+def test_pair_trends_see_a_flipped_correlation():
+    real = mixed_table(3, missing=False)
+    fake = real.copy()
+    fake["y"] = -fake["y"]
+    pairs = column_pair_trends(real, fake).set_index(["column_a", "column_b"])
+    rho = pairs.loc[("x", "y"), "real_value"]
+    assert rho > 0.85 and pairs.loc[("x", "y"), "synthetic_value"] == pytest.approx(-rho)
+    assert pairs.loc[("x", "y"), "score"] == pytest.approx(1 - rho)
+
+
+def test_max_pairs_keeps_a_seeded_subset():
+    df = mixed_table(4)
+    some = column_pair_trends(df, df, max_pairs=4, seed=1)
+    assert len(some) == 4
+    pd.testing.assert_frame_equal(some, column_pair_trends(df, df, max_pairs=4, seed=1))
+    assert fidelity(df, df, max_pairs=3)["n_pairs"] == 3
+
+
+# ---------------------------------------------------------------- ML efficacy
+def test_ml_efficacy_fresh_sample_matches_real():
+    real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))
+    result = ml_efficacy(real_train, synth, test, "y")
+    assert result["task"] == "classification" and result["metric"] == "f1_macro"
+    assert result["real"] > 0.75
+    assert result["ratio"] > 0.85
+    assert 0 <= result["synthetic_accuracy"] <= 1 and result["note"] is None
+    json.dumps(result, allow_nan=False)
+
+
+def test_ml_efficacy_shuffled_labels_score_much_lower():
+    real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))
+    synth["y"] = np.random.default_rng(9).permutation(synth["y"].to_numpy())
+    result = ml_efficacy(real_train, synth, test, "y")
+    assert result["synthetic"] < result["real"] - 0.2
+    assert result["ratio"] < 0.75
+
+
+def test_ml_efficacy_single_synthetic_class_gives_a_note():
+    real_train, synth, test = classification_table(0, 600), classification_table(1, 600), classification_table(2, 400)
+    synth["y"] = "yes"
+    result = ml_efficacy(real_train, synth, test, "y")
+    share_yes = float((test["y"] == "yes").mean())
+    assert result["synthetic_accuracy"] == pytest.approx(share_yes)  # the constant prediction's accuracy
+    assert "single class" in result["note"]
+
+
+def test_ml_efficacy_regression():
+    def table(seed):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(800, 2))
+        return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t": 2 * x[:, 0] - x[:, 1] + 0.1 * rng.normal(size=800)})
+
+    result = ml_efficacy(table(0), table(1), table(2), "t", task="auto")
+    assert result["task"] == "regression" and result["metric"] == "r2"
+    assert result["real"] > 0.9 and result["ratio"] > 0.9
+    assert result["real_mae"] > 0 and result["synthetic_mae"] > 0
+
+
+# ---------------------------------------------------------------- distance to closest record
+def test_dcr_copies_of_training_rows_are_flagged():
+    train, holdout = mixed_table(0, 600), mixed_table(1, 600)
+    copies = train.sample(400, random_state=0)
+    result = distance_to_closest_record(train, copies, holdout)
+    assert result["exact_copies"] == 1.0
+    assert result["share_closer_than_holdout"] > 0.95
+    assert result["holdout_exact_copies"] < 0.05
+
+
+def test_dcr_fresh_rows_are_as_far_as_holdout():
+    train, synth, holdout = mixed_table(0, 600), mixed_table(1, 600), mixed_table(2, 600)
+    result = distance_to_closest_record(train, synth, holdout)
+    assert result["share_closer_than_holdout"] < 0.2
+    assert result["exact_copies"] < 0.05
+    assert 0.7 < result["median_ratio"] < 1.4
+    json.dumps(result, allow_nan=False)
+
+
+def test_dcr_scales_one_category_mismatch_like_one_sd():
+    train = pd.DataFrame({"n": [0.0, 2.0], "c": ["a", "a"]})  # mean 1, SD 1
+    synth = pd.DataFrame({"n": [1.0, 0.0], "c": ["a", "b"]})
+    result = distance_to_closest_record(train, synth, train)
+    # Row 1: 1 SD from either training row. Row 2: same n as a training row, other category.
+    assert result["dcr_synthetic_median"] == pytest.approx(1.0)
+    assert result["dcr_synthetic_p5"] == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- bad input
+def test_bad_tables_say_what_is_wrong():
+    df = mixed_table(0, 50)
+    with pytest.raises(DataError, match="lacks"):
+        column_shapes(df, df.drop(columns="c"))
+    with pytest.raises(DataError, match="DataFrame"):
+        fidelity(df.to_numpy(), df)
+    with pytest.raises(DataError, match="no rows"):
+        fidelity(df, df.iloc[:0])
+    with pytest.raises(ConfigError, match="unknown kinds"):
+        column_shapes(df, df, kinds={"x": "float"})
+    with pytest.raises(ConfigError, match="lacks"):
+        column_shapes(df, df, kinds={"nope": "numeric"})
+    with pytest.raises(DataError, match="not a number"):
+        column_shapes(df, df, kinds={"c": "numeric"})
+    with pytest.raises(ConfigError, match="method"):
+        correlation_similarity([1, 2], [1, 2], [1, 2], [1, 2], method="kendall")
+    with pytest.raises(DataError, match="same length"):
+        correlation_similarity([1, 2, 3], [1, 2], [1, 2], [1, 2])
+    with pytest.raises(ConfigError, match="bins"):
+        contingency_similarity(["a"], ["b"], ["a"], ["b"], bins=0)
+
+
+def test_bad_ml_and_dcr_options_say_what_is_wrong():
+    df = classification_table(0, 50)
+    with pytest.raises(DataError, match="target column 'nope'"):
+        ml_efficacy(df, df, df, "nope")
+    with pytest.raises(ConfigError, match="task"):
+        ml_efficacy(df, df, df, "y", task="ranking")
+    with pytest.raises(DataError, match="regression"):
+        ml_efficacy(df, df, df, "y", task="regression")
+    with pytest.raises(ConfigError, match="sample"):
+        distance_to_closest_record(df, df, df, sample=0)

@@ -1,0 +1,96 @@
+"""Table schema: kinds, overrides, JSON round trip and its checks, describe, unusable tables."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaelab.data.table_schema import ColumnSpec, TableSchema, infer_schema
+from vaelab.errors import ConfigError, DataError
+
+
+# ------------------------------------------------------------------- inference
+
+
+def test_infer_schema_finds_each_kind(table):
+    schema = infer_schema(table)
+    assert schema.kinds == {
+        "score": "numeric", "income": "numeric", "age": "numeric", "segment": "categorical",
+        "city": "categorical", "member": "boolean", "joined": "datetime",
+    }
+    seg, city = schema["segment"], schema["city"]
+    assert seg.categories == ("low", "mid", "high") and seg.ordered and seg.has_missing
+    assert city.categories == ("Bergen", "Lyon", "Oslo", "Paris") and not city.ordered and not city.has_missing
+    assert schema["age"].integer and (schema["age"].min, schema["age"].max) == (18, 90)
+    assert not schema["score"].integer
+    assert [c.name for c in schema if c.has_missing] == ["income", "segment", "joined"]
+    assert schema["joined"].datetime_unit == "h"
+    assert 0.04 < schema["income"].missing_share < 0.11
+
+
+def test_bad_override_names_and_kinds_raise_config_error(table):
+    with pytest.raises(ConfigError, match=r"'regoin'.*its columns are \['score', 'income'"):
+        infer_schema(table, categorical=("regoin",))
+    with pytest.raises(ConfigError, match="did you mean 'city'"):
+        infer_schema(table, ignore=("citty",))
+    with pytest.raises(ConfigError, match="both categorical and numeric"):
+        infer_schema(table, categorical=("age",), numeric=("age",))
+    with pytest.raises(ConfigError, match="max_integer_categories"):
+        infer_schema(table, max_integer_categories=-1)
+    schema = infer_schema(table)
+    with pytest.raises(ConfigError, match="'nope'"):
+        schema.override(nope="numeric")
+    with pytest.raises(ConfigError, match="Unknown kind"):
+        schema.override(age="ordinal")
+
+
+def test_empty_and_unusable_tables_are_refused():
+    with pytest.raises(DataError, match="empty"):
+        infer_schema(pd.DataFrame())
+    with pytest.raises(DataError, match=r"empty \(0 rows x 2 columns\)"):
+        infer_schema(pd.DataFrame({"a": [], "b": []}))
+    with pytest.raises(DataError, match="Expected a pandas DataFrame"):
+        infer_schema(np.zeros((3, 2)))
+    ids = pd.DataFrame({"id": [f"u{i}" for i in range(60)], "gone": [np.nan] * 60, "x": np.arange(60.0)})
+    with pytest.raises(DataError) as err:
+        infer_schema(ids)
+    assert "'gone' is entirely missing" in str(err.value) and "'id' holds a different value" in str(err.value)
+    assert infer_schema(ids, ignore=("id", "gone")).names == ("x",)
+    assert infer_schema(ids, categorical=("id",), ignore=("gone",)).kinds["id"] == "categorical"
+    with pytest.raises(DataError, match="must hold numbers but row 0 holds 'u0'"):
+        infer_schema(ids, numeric=("id",), ignore=("gone",))
+    with pytest.raises(DataError, match=r"'x' holds numbers \(float64\), not dates.*unit='s'"):
+        infer_schema(ids, datetime=("x",), ignore=("id", "gone"))
+
+
+# ----------------------------------------------------------- JSON and describe
+
+
+def test_schema_dict_round_trip_and_describe(table):
+    schema = infer_schema(table)
+    again = TableSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        ColumnSpec("a", "ordinal", "int64")
+    text = schema.describe()
+    for c in table.columns:
+        assert c in text
+    assert "3 categories (ordered)" in text and "missing flag" in text and "standardized" in schema.describe("standard")
+    assert len(text.splitlines()) == 2 + len(schema)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.pop("columns"), "'columns' must be a non-empty list"),
+    (lambda d: d["columns"][0].update(kind="ordinal"), r"column 0 \('score'\): 'kind' must be one of"),
+    (lambda d: d["columns"][0].update(dtype="int65"), "'int65' is not a pandas dtype"),
+    (lambda d: d["columns"][0].update(min="low"), "'min' must be a finite number"),
+    (lambda d: d["columns"][3].update(categories="low"), "'categories' must be a non-empty list of strings"),
+    (lambda d: d["columns"][3].update(ordered="yes"), "'ordered' must be true or false"),
+    (lambda d: d["columns"][1].update(colour="red"), r"unknown key\(s\) \['colour'\]"),
+    (lambda d: d.update(version=99), "version 99"),
+])
+def test_schema_from_dict_checks_each_field(table, damage, message):
+    d = infer_schema(table).to_dict()
+    damage(d)
+    with pytest.raises(ConfigError, match=message):
+        TableSchema.from_dict(d)

@@ -20,23 +20,25 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from vaelab import distributed
+from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
-from vaelab.data.arrays import as_examples, check_finite, encode_labels, to_examples
-from vaelab.data.rows import Rows, TensorRows, as_rows, is_lazy
+from vaelab.data.arrays import encode_labels, to_examples
+from vaelab.data.rows import TensorRows, as_rows, is_lazy
 from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
-from vaelab.errors import ConfigError, DataError, NotFittedError, RunError, VaelabError
+from vaelab.errors import ConfigError, DataError, RunError, VaelabError
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
+from vaelab.model import Model, lazy_examples
 from vaelab.progress import ProgressBar
+from vaelab.runtime import resolve_device, seeded
 from vaelab.train import TrainState, fit
-from vaelab.runtime import EVAL_BATCH, resolve_device, seeded
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
 EVAL_SEED_OFFSET = 1  # evaluation data is binarized with seed + 1: a stream apart from training's
 
 
-class VAE(TransformerMixin, BaseEstimator):
+class VAE(Model, TransformerMixin, BaseEstimator):
     """A variational autoencoder with the scikit-learn estimator interface.
 
     Parameters
@@ -178,7 +180,7 @@ class VAE(TransformerMixin, BaseEstimator):
 
         y is used only when ``conditional=True`` (then it is required).
         """
-        lazy = _lazy_examples(X)  # a memory map or Rows: validated in blocks, never copied whole
+        lazy = lazy_examples(X)  # a memory map or Rows: validated in blocks, never copied whole
         X = to_examples(X) if lazy is None else lazy
         codes, classes = self._labels(y, X.shape[0])
         split = split_assignment(X.shape[0], self.validation_fraction, 0.0, self.seed)
@@ -292,114 +294,44 @@ class VAE(TransformerMixin, BaseEstimator):
         self.likelihood_ = config.model.likelihood
         self.device_ = next(module.parameters()).device
         self.classes_ = np.asarray(config.data.classes) if (config.data and config.model.n_classes) else None
+        self.latent_dim_ = int(module.latent_dim)
+        self.prior_ = module.prior
+        self.px_z_ = module.likelihood
+
+    # ------------------------------------------------- the model interface (vaelab.model)
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu, logvar of q(z|x), each (N, L), for x on ``device_``."""
+        return self.module_.encode_params(x, y)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """p(x|z)'s parameters (..., N, *input_shape_) for z (..., N, L) on ``device_``."""
+        return self.module_.decode_params(z, y)
+
+    def evaluation_seed(self) -> int | None:
+        """Bernoulli models trained on binarized data score a fixed binarization seeded with seed + 1."""
+        return self.seed + EVAL_SEED_OFFSET if self.likelihood_ == "bernoulli" and self.binarize != "none" else None
+
+    def heads(self) -> dict[str, torch.nn.Module]:
+        return {"mu_head": self.module_.mu_head, "logvar_head": self.module_.logvar_head}
 
     # ----------------------------------------------------------- after fit
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "module_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X) first, or vaelab.load(run).")
-
-    def _check_shape(self, shape: tuple[int, ...]) -> bool:
-        """Whether examples of ``shape`` need reshaping to the model's; raise if they do not fit."""
-        if tuple(shape) == tuple(self.input_shape_):
-            return False
-        if math.prod(shape) == self.n_features_in_:  # flat rows for an image model, or the reverse
-            return True
-        raise DataError(
-            f"X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_} "
-            f"({self.n_features_in_} features)."
-        )
-
-    def _examples(self, X: Any) -> torch.Tensor:
-        X = to_examples(X)
-        if self._check_shape(X.shape[1:]):
-            X = X.reshape(X.shape[0], *self.input_shape_)
-        return torch.from_numpy(X)
-
-    def _rows(self, X: Any, evaluation: bool = False) -> torch.Tensor | TensorRows:
-        """X for :meth:`_batched`: a tensor, or for a memory map / :class:`Rows` a
-        :class:`TensorRows` that reads (and with ``evaluation``, binarizes as :meth:`_eval_tensor`
-        does) one batch at a time."""
-        lazy = _lazy_examples(X)
-        if lazy is None:
-            return self._eval_tensor(X) if evaluation else self._examples(X)
-        reshape = self._check_shape(lazy.shape[1:])
-        binarize = evaluation and self.likelihood_ == "bernoulli" and self.binarize != "none"
-        return TensorRows(lazy, shape=self.input_shape_ if reshape else None,
-                          binarize_seed=self.seed + EVAL_SEED_OFFSET if binarize else None,
-                          check=_check_unit_interval if binarize else None)  # fmt: skip
-
-    def _label_codes(self, y: Any, n: int) -> torch.Tensor | None:
-        if self.classes_ is None:
-            return None
-        if y is None:
-            raise DataError(f"This VAE is conditional: pass y, labels among {self.classes_.tolist()}.")
-        arr = np.asarray(y)
-        if arr.ndim == 0:
-            arr = np.full(n, arr.item())
-        if arr.shape != (n,):
-            raise DataError(f"Expected {n} labels (one per example), got shape {arr.shape}.")
-        names = arr.astype(str)
-        unknown = sorted(set(names.tolist()) - set(self.classes_.tolist()))
-        if unknown:
-            raise DataError(f"Unknown label(s) {unknown}; this model knows {self.classes_.tolist()}.")
-        lookup = {c: i for i, c in enumerate(self.classes_)}
-        return torch.tensor([lookup[c] for c in names], dtype=torch.long)
-
-    def _batched(self, fn: Callable, *tensors: torch.Tensor | None) -> torch.Tensor:
-        """Apply fn to batches of the tensors (None passes through) on the model's device, under no_grad."""
-        n = tensors[0].shape[0]
-        out = []
-        with torch.no_grad():
-            for s in range(0, n, EVAL_BATCH):
-                batch = [None if t is None else t[s : s + EVAL_BATCH].to(self.device_) for t in tensors]
-                out.append(fn(*batch).cpu())
-        return torch.cat(out) if out else torch.empty(0)
-
-    def transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """Posterior means E_q[z|x], shape (n_samples, latent_dim)."""
-        self._check_fitted()
-        x = self._rows(X)
-        yc = self._label_codes(y, x.shape[0])
-        return self._batched(lambda xb, yb: self.module_.encode_params(xb, yb)[0], x, yc).numpy()
-
-    def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
-        """Decoder means E[x|z], shape (n_samples, *input_shape)."""
-        self._check_fitted()
-        z = np.asarray(Z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.module_.latent_dim:
-            raise DataError(f"Z must have shape (n_samples, {self.module_.latent_dim}); got {z.shape}.")
-        zt = torch.from_numpy(np.ascontiguousarray(z))
-        yc = self._label_codes(y, z.shape[0])
-        m = self.module_
-        return self._batched(lambda zb, yb: m.likelihood.mean(m.decode_params(zb, yb)), zt, yc).numpy()
-
     def sample(self, n_samples: int = 1, y: Any = None, seed: int | None = None) -> np.ndarray:
         """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
-        self._check_fitted()
+        self.check_fitted()
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
-        yc = self._label_codes(y, int(n_samples))
+        yc = self.label_codes(y, int(n_samples))
         with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
             z = self.module_.prior.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])
 
-    def _eval_tensor(self, X: Any, rng: np.random.Generator | None = None) -> torch.Tensor:
-        """X as the model scores it: Bernoulli models trained on binarized data see a fixed,
-        seeded binarization (pass one ``rng`` to binarize consecutive blocks of one set)."""
-        x = self._examples(X)
-        if self.likelihood_ == "bernoulli" and self.binarize != "none":
-            if x.min() < 0 or x.max() > 1:
-                raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
-            x = binarize_fixed(x, self.seed + EVAL_SEED_OFFSET if rng is None else rng)
-        return x
-
     def elbo_terms(self, X: Any, y: Any = None, n_samples: int = ELBO_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
         """Per-example reconstruction E_q log p(x|z) and KL(q(z|x)||p(z)) in nats, each (n_samples,)."""
-        self._check_fitted()
-        x = self._rows(X, evaluation=True)
-        yc = self._label_codes(y, x.shape[0])
+        self.check_fitted()
+        x = self.model_rows(X, evaluation=True)
+        yc = self.label_codes(y, x.shape[0])
         with seeded(self.seed, self.device_):
-            terms = self._batched(lambda xb, yb: torch.stack(self.module_.elbo_terms(xb, yb, n_samples), 1), x, yc)
+            terms = self.map_batches(lambda xb, yb: torch.stack(self.module_.elbo_terms(xb, yb, n_samples), 1), x, yc)
         return terms[:, 0].double().numpy(), terms[:, 1].double().numpy()
 
     def score_samples(self, X: Any, y: Any = None) -> np.ndarray:
@@ -417,13 +349,11 @@ class VAE(TransformerMixin, BaseEstimator):
         Returns a :class:`vaelab.analysis.LikelihoodResult`; see
         :func:`vaelab.analysis.log_likelihood` for ``chunk_size``, ``seed`` and ``progress``.
         """
-        from vaelab.analysis.likelihood import log_likelihood
-
         return log_likelihood(self, X, y, n_samples, **options)
 
     def save(self, path: str | os.PathLike) -> RunDir:
         """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads."""
-        self._check_fitted()
+        self.check_fitted()
         run = RunDir(path)
         run.write_config(self.config_)
         run.write_weights(self.module_.state_dict())
@@ -443,23 +373,6 @@ def training_summary(state: TrainState) -> dict[str, Any]:
         "best_val_kl": best.get("val_kl"),
         "seconds": sum(row["seconds"] for row in state.history),
     }
-
-
-def _lazy_examples(X: Any) -> Rows | np.memmap | None:
-    """X left where it is when it is a memory map (checked in blocks: shape rules, finite) or
-    :class:`Rows` (checked when made); None for anything else, which :func:`to_examples` copies."""
-    if isinstance(X, Rows):
-        return X
-    if isinstance(X, np.memmap):
-        X = as_examples(X, "X", lazy=True)
-        check_finite(X, "X")
-        return X
-    return None
-
-
-def _check_unit_interval(block: np.ndarray) -> None:
-    if block.size and (block.min() < 0 or block.max() > 1):
-        raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
 
 
 def _take(codes: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:

@@ -22,10 +22,12 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from vaelab.analysis.aggregate import log_aggregate, marginal_kl
 from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
-from vaelab.estimator import VAE
+from vaelab.model import Model, check_model
 from vaelab.nn.priors import gaussian_log_prob
+from vaelab.nn.vae import rsample
 from vaelab.runtime import seeded
 
 SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
@@ -99,66 +101,27 @@ def _mean_se(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), (float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
 
 
-def _log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | None = None, chunk: int = 512):
-    """log q(z) = log 1/N Σ_n q(z|x_n) for rows z (M, L); per_dim gives log q(z_d) (M, L).
-
-    ``owner`` (M,) names the example each row was drawn from; its own component is then
-    left out (log 1/(N-1) Σ_{n≠owner} q(z|x_n)), which judges a real code by the other
-    codes exactly as a prior draw is judged.
-    """
-    n = mu.shape[0]
-    prec = torch.exp(-logvar)  # (N, L)
-    # Summed over dimensions, log N(z; mu_n, σ_n²) is a quadratic form in z: two matrix
-    # products instead of an (m, N, L) tensor.
-    const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1) + (mu**2 * prec).sum(1))  # (N,)
-    out = []
-    for s in range(0, z.shape[0], chunk):
-        zc = z[s : s + chunk]
-        if per_dim:
-            per = -0.5 * (math.log(2 * math.pi) + logvar + (zc[:, None, :] - mu) ** 2 * prec)  # (m, N, L)
-        else:
-            per = const - 0.5 * (zc**2) @ prec.T + zc @ (mu * prec).T  # (m, N)
-        if owner is not None:
-            per[torch.arange(per.shape[0]), owner[s : s + chunk]] = -math.inf
-        out.append(torch.logsumexp(per, dim=1) - math.log(n - (owner is not None)))
-    return torch.cat(out)
+def _log_prior(model: Model, z: torch.Tensor) -> torch.Tensor:
+    """log p(z) in float64 on the CPU, whatever the model's dtype and device."""
+    return model.prior_.log_prob(z.float().to(model.device_)).double().cpu()
 
 
-def _marginal_kl(mu, logvar, means, logvars, log_w, n_draws: int) -> torch.Tensor:
-    """Per-example, per-dimension KL(q(z_d|x) || p(z_d)) (N, L): closed form for one Gaussian,
-    Monte Carlo (n_draws) for a mixture prior, whose marginals are 1-D mixtures."""
-    if means.shape[0] == 1:
-        m, v = means[0], logvars[0]
-        return 0.5 * (v - logvar + (torch.exp(logvar) + (mu - m) ** 2) * torch.exp(-v) - 1)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, *mu.shape), dtype=mu.dtype)  # (S, N, L)
-    log_q = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar))
-    per = -0.5 * (math.log(2 * math.pi) + logvars + (z[..., None, :] - means) ** 2 * torch.exp(-logvars))  # (S,N,K,L)
-    log_p = torch.logsumexp(per + log_w[:, None], dim=-2)
-    return (log_q - log_p).mean(0)
-
-
-def _log_prior(module, z: torch.Tensor) -> torch.Tensor:
-    """log p(z) in float64 on the CPU, whatever the module's dtype and device."""
-    dev = next(module.parameters()).device
-    return module.prior.log_prob(z.float().to(dev)).double().cpu()
-
-
-def _surgery(module, mu, logvar, n_draws: int) -> dict:
+def _surgery(model: Model, mu, logvar, n_draws: int) -> dict:
     """ELBO surgery terms with standard errors over examples."""
     n = mu.shape[0]
     z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)  # (S, N, L)
     flat = z.reshape(-1, z.shape[-1])
-    log_qz = _log_aggregate(flat, mu, logvar).reshape(n_draws, n)
+    log_qz = log_aggregate(flat, mu, logvar).reshape(n_draws, n)
     log_qzx = gaussian_log_prob(z, mu, logvar)
-    log_pz = _log_prior(module, flat).reshape(n_draws, n)
+    log_pz = _log_prior(model, flat).reshape(n_draws, n)
     mi_n = (log_qzx - log_qz).mean(0).numpy()  # per-example contributions to I(x;z)
     agg_n = (log_qz - log_pz).mean(0).numpy()  # ... to KL(q(z)||p(z))
-    if module.prior.analytic_kl:
-        kl_n = module.prior.kl(mu, logvar, None).numpy()  # closed form, in float64
+    if model.prior_.analytic_kl:
+        kl_n = model.prior_.kl(mu, logvar, None).numpy()  # closed form, in float64
         exact = True
     else:  # independent draws, so the identity is a real check and not true by construction
         z2 = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)
-        kl_n = (gaussian_log_prob(z2, mu, logvar) - _log_prior(module, z2)).mean(0).numpy()
+        kl_n = (gaussian_log_prob(z2, mu, logvar) - _log_prior(model, z2)).mean(0).numpy()
         exact = False
     avg_kl, avg_kl_se = _mean_se(kl_n)
     mi, mi_se = _mean_se(mi_n)
@@ -175,7 +138,7 @@ def _surgery(module, mu, logvar, n_draws: int) -> dict:
 
 def _total_correlation(z: torch.Tensor, mu, logvar) -> tuple[float, float]:
     """TC = E_q(z)[log q(z) - Σ_d log q(z_d)], one draw per example, SE over examples."""
-    tc = (_log_aggregate(z, mu, logvar) - _log_aggregate(z, mu, logvar, per_dim=True).sum(-1)).numpy()
+    tc = (log_aggregate(z, mu, logvar) - log_aggregate(z, mu, logvar, per_dim=True).sum(-1)).numpy()
     return _mean_se(tc)
 
 
@@ -215,12 +178,11 @@ def _cluster(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, 
     return {"kmeans": best} if best else {}
 
 
-def _head_lint(module, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[str, Any], list[Finding]]:
-    """Heads must be linear: mu and logvar need every real value. Seen from the module where the
-    heads are visible, and from the outputs over the data for any module."""
+def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[str, Any], list[Finding]]:
+    """Heads must be linear: mu and logvar need every real value. Seen from the modules where the
+    model shows its heads (:meth:`Model.heads`), and from the outputs over the data for any model."""
     structural = {}
-    for name in ("mu_head", "logvar_head"):
-        head = getattr(module, name, None)
+    for name, head in model.heads().items():
         last = list(head.modules())[-1] if isinstance(head, nn.Module) else None
         if isinstance(last, LOWER_BOUNDED):
             structural[name] = type(last).__name__
@@ -252,7 +214,7 @@ def _head_lint(module, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[str, An
 # ---------------------------------------------------------------- the analysis
 @torch.no_grad()
 def diagnose(
-    model,
+    model: Model,
     X: Any,
     y: Any = None,
     *,
@@ -265,7 +227,7 @@ def diagnose(
 
     Parameters
     ----------
-    model : a fitted :class:`vaelab.VAE` (or its ``module_``).
+    model : a fitted :class:`vaelab.VAE`, or any :class:`vaelab.model.Model`.
     X : array-like of examples the model accepts.
     y : labels; used for class occupancy and clustering scores, and required by conditional models.
     active_threshold : unit d is active when Var_x(E_q[z_d]) exceeds it (Burda et al. 2016: 0.01).
@@ -273,29 +235,26 @@ def diagnose(
     n_prior_draws : draws from p(z) for the prior-hole mass.
     seed : the Monte Carlo draws and the clustering are seeded: same seed, same numbers.
     """
-    if not isinstance(model, VAE):
-        raise DataError(f"diagnose needs a fitted vaelab.VAE (e.g. vaelab.load(run)); got {type(model).__name__}.")
-    model._check_fitted()
-    module = model.module_
-    x = model._eval_tensor(X)
-    n, L = x.shape[0], module.latent_dim
+    model = check_model(model, "diagnose")
+    x = model.model_input(X, evaluation=True)
+    n, L = x.shape[0], model.latent_dim_
     if n < 2:
         raise DataError(f"diagnose needs at least 2 examples; got {n}.")
-    codes = model._label_codes(y, n) if model.classes_ is not None else None
+    codes = model.label_codes(y, n) if model.classes_ is not None else None
     labels = class_names = None
     if y is not None:
         labels, names = encode_labels(np.asarray(y), n, "y")
         class_names = list(names)
 
     with seeded(seed):
-        params = [module.encode_params(x[s : s + 1000].to(model.device_), None if codes is None else codes[s : s + 1000].to(model.device_))
+        params = [model.encode(x[s : s + 1000].to(model.device_), None if codes is None else codes[s : s + 1000].to(model.device_))
                   for s in range(0, n, 1000)]  # fmt: skip
         mu = torch.cat([p[0].cpu() for p in params]).double()
         logvar = torch.cat([p[1].cpu() for p in params]).double()
-        means, logvars, log_w = (t.detach().cpu().double() for t in module.prior.mixture())
+        means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
 
         # 1. per dimension
-        kl_dim = _marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+        kl_dim = marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
         var_mu = mu.var(0, unbiased=False).numpy()
         active = var_mu > active_threshold
         sd = torch.exp(0.5 * logvar).numpy()
@@ -318,10 +277,10 @@ def diagnose(
         for s in range(0, n, 1000):
             xb = x[s : s + 1000].to(model.device_)
             cb = None if codes is None else codes[s : s + 1000].to(model.device_)
-            zq = module.rsample(mu[s : s + 1000].float().to(model.device_), logvar[s : s + 1000].float().to(model.device_), 4)
-            zp = module.prior.sample(4 * xb.shape[0]).reshape(4, xb.shape[0], L).to(model.device_)
-            rec_q.append(module.likelihood.log_prob(xb, module.decode_params(zq, cb)).mean(0).double().cpu())
-            rec_p.append(module.likelihood.log_prob(xb, module.decode_params(zp, cb)).mean(0).double().cpu())
+            zq = rsample(mu[s : s + 1000].float().to(model.device_), logvar[s : s + 1000].float().to(model.device_), 4)
+            zp = model.prior_.sample(4 * xb.shape[0]).reshape(4, xb.shape[0], L).to(model.device_)
+            rec_q.append(model.px_z_.log_prob(xb, model.decode(zq, cb)).mean(0).double().cpu())
+            rec_p.append(model.px_z_.log_prob(xb, model.decode(zp, cb)).mean(0).double().cpu())
         rec_q, rec_p = torch.cat(rec_q).numpy(), torch.cat(rec_p).numpy()
         gap, gap_se = _mean_se(rec_q - rec_p)
         collapsed = gap < 2 * gap_se + 0.5
@@ -332,16 +291,16 @@ def diagnose(
         }  # fmt: skip
 
         # 3. ELBO surgery, and 4. the aggregate posterior against the prior
-        surgery = _surgery(module, mu, logvar, n_draws)
+        surgery = _surgery(model, mu, logvar, n_draws)
         z_one = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         tc, tc_se = _total_correlation(z_one, mu, logvar)
         # τ: the low percentile of real codes' log q(z), each judged by the *other* codes (leave
         # one out), as a prior draw is; with its own component a real code always looks typical.
         owner = torch.arange(n).repeat(n_draws)
         z_loo = (mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, L), dtype=mu.dtype)).reshape(-1, L)
-        tau = float(np.percentile(_log_aggregate(z_loo, mu, logvar, owner=owner).numpy(), HOLE_QUANTILE))
-        z_prior = module.prior.sample(n_prior_draws).double().cpu()
-        in_hole = (_log_aggregate(z_prior, mu, logvar) < tau).numpy()
+        tau = float(np.percentile(log_aggregate(z_loo, mu, logvar, owner=owner).numpy(), HOLE_QUANTILE))
+        z_prior = model.prior_.sample(n_prior_draws).double().cpu()
+        in_hole = (log_aggregate(z_prior, mu, logvar) < tau).numpy()
         hole = float(in_hole.mean())
         aggregate = {
             "total_correlation": tc, "total_correlation_stderr": tc_se,
@@ -360,13 +319,13 @@ def diagnose(
                 mu_c, lv_c = mu[members], logvar[members]
                 zc = mu_c + torch.exp(0.5 * lv_c) * torch.randn((n_draws, members.size, L), dtype=mu.dtype)
                 flat = zc.reshape(-1, L)
-                kl_c = (_log_aggregate(flat, mu_c, lv_c) - _log_prior(module, flat)).reshape(n_draws, -1).mean(0)
+                kl_c = (log_aggregate(flat, mu_c, lv_c) - _log_prior(model, flat)).reshape(n_draws, -1).mean(0)
                 kl_mean, kl_se = _mean_se(kl_c.numpy())
                 classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se}  # fmt: skip
     active_dims = np.flatnonzero(active)
     clustering = _clustering(mu.numpy()[:, active_dims] if active_dims.size else mu.numpy(), labels, seed)
-    lint, lint_findings = _head_lint(module, mu.numpy(), logvar.numpy())
+    lint, lint_findings = _head_lint(model, mu.numpy(), logvar.numpy())
 
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
                          mu.numpy(), sd, labels, class_names)  # fmt: skip

@@ -24,23 +24,16 @@ import torch
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from vaelab.analysis.diagnostics import _log_aggregate, _marginal_kl
+from vaelab.analysis.aggregate import log_aggregate, marginal_kl
 from vaelab.errors import ConfigError, DataError
-from vaelab.estimator import VAE
+from vaelab.model import Model, check_model
 from vaelab.runtime import seeded
 
 MAX_REFERENCE_CODES = 10_000  # training codes kept for q(z); beyond this a seeded subsample
 LOW, BORDERLINE = 1.0, 5.0  # percentiles below which a result is atypical / borderline
 
 
-def _check_model(model: Any, what: str) -> VAE:
-    if not isinstance(model, VAE):
-        raise DataError(f"{what} needs a fitted vaelab.VAE (e.g. vaelab.load(run)); got {type(model).__name__}.")
-    model._check_fitted()
-    return model
-
-
-def _one_example(model: VAE, x: Any, name: str) -> np.ndarray:
+def _one_example(model: Model, x: Any, name: str) -> np.ndarray:
     """One example as a batch of one, in the model's input shape."""
     arr = np.asarray(x, dtype=np.float32)
     if arr.shape == model.input_shape_ or arr.size == model.n_features_in_:
@@ -50,18 +43,18 @@ def _one_example(model: VAE, x: Any, name: str) -> np.ndarray:
     raise DataError(f"{name} must be one example of shape {model.input_shape_}; got an array of shape {arr.shape}.")
 
 
-def _label(model: VAE, label: Any, n: int) -> np.ndarray | None:
+def _label(model: Model, label: Any, n: int) -> np.ndarray | None:
     """Labels to decode with: None for unconditional models; conditional ones default to their first class."""
     if model.classes_ is None:
         if label is not None:
             raise DataError("A class was given, but this VAE is not conditional (fitted without labels).")
         return None
     name = model.classes_[0] if label is None else str(label)
-    model._label_codes(np.full(n, name), n)  # an unknown class fails here, with the known ones named
+    model.label_codes(np.full(n, name), n)  # an unknown class fails here, with the known ones named
     return np.full(n, name)
 
 
-def _decode(model: VAE, z: np.ndarray, label: Any) -> np.ndarray:
+def _decode(model: Model, z: np.ndarray, label: Any) -> np.ndarray:
     return model.inverse_transform(z.astype(np.float32), _label(model, label, z.shape[0]))
 
 
@@ -96,8 +89,8 @@ class PriorMarginals:
         return np.array([brentq(lambda z, qi=qi: float(w @ ndtr((z - m) / s)) - qi, lo, hi, xtol=1e-10) for qi in q])
 
 
-def prior_marginals(model: VAE) -> PriorMarginals:
-    means, logvars, log_w = (t.detach().cpu().double() for t in _check_model(model, "prior_marginals").module_.prior.mixture())
+def prior_marginals(model: Model) -> PriorMarginals:
+    means, logvars, log_w = (t.detach().cpu().double() for t in check_model(model, "prior_marginals").prior_.mixture())
     return PriorMarginals(means.numpy(), torch.exp(0.5 * logvars).numpy(), torch.softmax(log_w, 0).numpy())
 
 
@@ -117,24 +110,24 @@ class LatentActivity:
         return [int(d) for d in np.argsort(-self.kl, kind="stable")]
 
 
-def latent_activity(model: VAE, X: Any, y: Any = None, *, active_threshold: float = 0.01, n_draws: int = 8,
+def latent_activity(model: Model, X: Any, y: Any = None, *, active_threshold: float = 0.01, n_draws: int = 8,
                     seed: int = 0) -> LatentActivity:  # fmt: skip
     """KL per dimension and active units (Burda et al. 2016: Var_x(E_q[z_d]) > threshold) on X."""
-    model = _check_model(model, "latent_activity")
-    x = model._eval_tensor(X)
-    codes = model._label_codes(y, x.shape[0]) if model.classes_ is not None else None
+    model = check_model(model, "latent_activity")
+    x = model.model_input(X, evaluation=True)
+    codes = model.label_codes(y, x.shape[0]) if model.classes_ is not None else None
     if x.shape[0] < 2:
         raise DataError(f"Measuring latent activity needs at least 2 examples; got {x.shape[0]}.")
     with seeded(seed):
         mu, logvar = (t.double() for t in _encode_params(model, x, codes))
-        means, logvars, log_w = (t.detach().cpu().double() for t in model.module_.prior.mixture())
-        kl = _marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+        means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
+        kl = marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
     var = mu.var(0, unbiased=False).numpy()
     return LatentActivity(kl, var, var > active_threshold, int(x.shape[0]))
 
 
-def _encode_params(model: VAE, x: torch.Tensor, codes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    out = model._batched(lambda xb, yb: torch.stack(model.module_.encode_params(xb, yb), 1), x, codes)  # (N, 2, L)
+def _encode_params(model: Model, x: torch.Tensor, codes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    out = model.map_batches(lambda xb, yb: torch.stack(model.encode(xb, yb), 1), x, codes)  # (N, 2, L)
     return out[:, 0], out[:, 1]
 
 
@@ -151,17 +144,17 @@ class AggregatePosterior:
             raise DataError(f"The aggregate posterior needs at least 2 training codes; got {mu.shape[0]}.")
         self.mu, self.logvar = mu.double(), logvar.double()
         owner = torch.arange(mu.shape[0])
-        self.reference = np.sort(_log_aggregate(self.mu, self.mu, self.logvar, owner=owner).numpy())
+        self.reference = np.sort(log_aggregate(self.mu, self.mu, self.logvar, owner=owner).numpy())
 
     @classmethod
-    def fit(cls, model: VAE, X: Any, y: Any = None, *, max_codes: int = MAX_REFERENCE_CODES, seed: int = 0) -> "AggregatePosterior":
-        model = _check_model(model, "AggregatePosterior.fit")
+    def fit(cls, model: Model, X: Any, y: Any = None, *, max_codes: int = MAX_REFERENCE_CODES, seed: int = 0) -> "AggregatePosterior":
+        model = check_model(model, "AggregatePosterior.fit")
         n = len(X)
         keep = np.sort(np.random.default_rng(seed).choice(n, max_codes, replace=False)) if n > max_codes else None
         if keep is not None:  # q(z) is a mean over inputs: a random subsample estimates it without bias
             X, y = X[keep], (None if y is None else np.asarray(y)[keep])
-        x = model._examples(X)
-        codes = model._label_codes(y, x.shape[0]) if model.classes_ is not None else None
+        x = model.model_input(X)
+        codes = model.label_codes(y, x.shape[0]) if model.classes_ is not None else None
         return cls(*_encode_params(model, x, codes))
 
     @property
@@ -172,7 +165,7 @@ class AggregatePosterior:
         z = torch.as_tensor(np.atleast_2d(np.asarray(z, dtype=np.float64)))
         if z.shape[1] != self.mu.shape[1]:
             raise DataError(f"Codes must have {self.mu.shape[1]} dimensions; got {z.shape[1]}.")
-        return _log_aggregate(z, self.mu, self.logvar).numpy()
+        return log_aggregate(z, self.mu, self.logvar).numpy()
 
     def percentile(self, z: np.ndarray) -> np.ndarray:
         """Share of training codes (in %) whose log q is at or below each code's."""
@@ -222,7 +215,7 @@ def _check_dims(dims: Any, L: int) -> list[int]:
 
 
 def traverse(
-    model: VAE,
+    model: Model,
     X: Any = None,
     y: Any = None,
     *,
@@ -243,9 +236,9 @@ def traverse(
     label : the class to decode with (conditional models; default: the reference's label or
         the first class).
     """
-    model = _check_model(model, "traverse")
+    model = check_model(model, "traverse")
     _check_span(span, steps)
-    L = model.module_.latent_dim
+    L = model.latent_dim_
     if activity is None and X is not None:
         activity = latent_activity(model, X, y)
     if dims is not None:
@@ -293,7 +286,7 @@ class ManifoldGrid:
 
 
 def manifold_grid(
-    model: VAE,
+    model: Model,
     X: Any = None,
     y: Any = None,
     *,
@@ -309,8 +302,8 @@ def manifold_grid(
     covers equal prior mass. The other dimensions sit at the prior's mean or at the code of
     ``reference``. Default dimensions: the two with the largest KL on X (0 and 1 without X).
     """
-    model = _check_model(model, "manifold_grid")
-    L = model.module_.latent_dim
+    model = check_model(model, "manifold_grid")
+    L = model.latent_dim_
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ConfigError(f"n (grid size) must be an integer of at least 2; got {n!r}.")
     if L < 2:
@@ -380,7 +373,7 @@ class Interpolation:
 
 
 def interpolate(
-    model: VAE,
+    model: Model,
     x_a: Any,
     x_b: Any,
     *,
@@ -392,7 +385,7 @@ def interpolate(
 ) -> Interpolation:
     """Linear and spherical paths between E_q[z|a] and E_q[z|b], decoded to E[x|z], with
     log q(z) of every point and its percentile among the training codes."""
-    model = _check_model(model, "interpolate")
+    model = check_model(model, "interpolate")
     _check_span(1.0, steps)
     if not isinstance(aggregate, AggregatePosterior):
         raise ConfigError("aggregate must be an AggregatePosterior (AggregatePosterior.fit(model, X_train)).")
@@ -408,7 +401,7 @@ def interpolate(
     return Interpolation(t, paths, log_q, pct, decoded, ends)
 
 
-def _codes(model: VAE, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
+def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
     out = []
     for x, y, name in items:
         x = _one_example(model, x, name)
@@ -475,7 +468,7 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
 
 
 def arithmetic(
-    model: VAE,
+    model: Model,
     x_a: Any,
     x_b: Any,
     *,
@@ -495,7 +488,7 @@ def arithmetic(
     scored; for data-space results the clipped input a ± b itself. a and b are included as
     anchors.
     """
-    model = _check_model(model, "arithmetic")
+    model = check_model(model, "arithmetic")
     ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
     if ref.size < 2:
         raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")

@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.estimator import EVAL_SEED_OFFSET
+from vaelab.model import Model, check_model
+from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
 SCORES = ("log_px", "elbo", "reconstruction")  # scores an anomaly threshold may use
@@ -68,7 +69,7 @@ class LikelihoodResult:
 
 
 def log_likelihood(
-    model,
+    model: Model,
     X: Any,
     y: Any = None,
     n_samples: int = 1000,
@@ -81,14 +82,14 @@ def log_likelihood(
 
     Parameters
     ----------
-    model : a fitted :class:`vaelab.VAE`.
+    model : a fitted :class:`vaelab.VAE` or any :class:`vaelab.model.Model`.
     X : array-like (N, ...) — a NumPy memory map is read block by block.
     n_samples : K, the importance samples per example (more: tighter, slower).
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.
     seed : seed of the draws (default: the model's seed): same seed, same estimates.
     progress : called with (examples done, total) after each block.
     """
-    model._check_fitted()
+    model = check_model(model, "log_likelihood")
     for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
@@ -96,14 +97,16 @@ def log_likelihood(
     # Examples per block: enough for the chunk to hold up to 128 draws of each.
     block = max(1, min(n, chunk_size // min(n_samples, 128)))
     table = np.empty((n, 5))  # the per-example results: the only memory that grows with N
-    module = model.module_
-    binarizer = np.random.default_rng(model.seed + EVAL_SEED_OFFSET)  # one stream across blocks
-    with seeded(model.seed if seed is None else seed, model.device_), torch.no_grad():
+    binarizer = None  # one stream across blocks, as if the whole set were binarized at once
+    if model.evaluation_seed() is not None:
+        binarizer = np.random.default_rng(model.evaluation_seed())
+    dev = model.device_
+    with seeded(model.seed if seed is None else seed, dev), torch.no_grad():
         for start in range(0, n, block):
-            x = model._eval_tensor(X[start : start + block], binarizer)
-            yb = model._label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
-            out = module.log_likelihood(x.to(model.device_), None if yb is None else yb.to(model.device_),
-                                        n_samples, chunk_size)  # fmt: skip
+            x = model.model_input(X[start : start + block], evaluation=True, binarizer=binarizer).to(dev)
+            yb = model.label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
+            out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x,
+                                            None if yb is None else yb.to(dev), n_samples, chunk_size)  # fmt: skip
             table[start : start + x.shape[0]] = torch.stack(list(out), 1).cpu().numpy()
             if progress:
                 progress(min(start + block, n), n)

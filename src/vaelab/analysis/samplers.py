@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, NotFittedError, TrainingError
-from vaelab.estimator import VAE
+from vaelab.model import Model, check_model
 from vaelab.runtime import EVAL_BATCH, seeded
 
 SAMPLERS = ("prior", "posterior", "aggregate-gmm", "aggregate-flow")
@@ -56,13 +56,6 @@ DECODE_SEED_OFFSET = 1  # generate decodes with seed + 1: p(x|z) noise on a stre
 
 
 # ------------------------------------------------------------------ helpers
-def _check_model(model: Any, what: str) -> VAE:
-    if not isinstance(model, VAE):
-        raise DataError(f"{what} needs a fitted vaelab.VAE (e.g. vaelab.load(run)); got {type(model).__name__}.")
-    model._check_fitted()
-    return model
-
-
 def _check_n(n: Any) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ConfigError(f"n must be a positive integer; got {n!r}.")
@@ -88,7 +81,7 @@ def _split_codes(model, codes_train, codes_val, seed: int, who: str) -> tuple[np
             f"Sampler {who!r} is fitted to latent codes: pass codes_train=posterior_codes(model, X_train) "
             "and codes_val=posterior_codes(model, X_val)."
         )
-    L = None if model is None else _check_model(model, f"Sampler {who!r}").module_.latent_dim
+    L = None if model is None else check_model(model, f"Sampler {who!r}").latent_dim_
     train = _as_codes(codes_train, "codes_train", L)
     if codes_val is not None:
         val, how = _as_codes(codes_val, "codes_val", train.shape[1]), "given"
@@ -121,7 +114,7 @@ class Sampler:
 
     name = ""
 
-    def fit(self, model: VAE | None = None, codes_train: np.ndarray | None = None,
+    def fit(self, model: Model | None = None, codes_train: np.ndarray | None = None,
             codes_val: np.ndarray | None = None) -> "Sampler":  # fmt: skip
         raise NotImplementedError
 
@@ -167,21 +160,21 @@ class PriorSampler(Sampler):
     name = "prior"
 
     def fit(self, model=None, codes_train=None, codes_val=None) -> "PriorSampler":
-        self.model_ = _check_model(model, "Sampler 'prior'")
-        self.latent_dim_ = int(model.module_.latent_dim)
+        self.model_ = check_model(model, "Sampler 'prior'")
+        self.latent_dim_ = int(model.latent_dim_)
         return self
 
     def _sample(self, n, seed):
         with seeded(seed, self.model_.device_), torch.no_grad():
-            return self.model_.module_.prior.sample(n).cpu().numpy()
+            return self.model_.prior_.sample(n).cpu().numpy()
 
     def _log_prob(self, z):
-        prior = self.model_.module_.prior
+        prior = self.model_.prior_
         zt = torch.from_numpy(z.astype(np.float32))
-        return self.model_._batched(lambda zb: prior.log_prob(zb).double(), zt).numpy()
+        return self.model_.map_batches(lambda zb: prior.log_prob(zb).double(), zt).numpy()
 
     def _summary(self):
-        return {"prior": type(self.model_.module_.prior).__name__}
+        return {"prior": type(self.model_.prior_).__name__}
 
 
 class PosteriorSampler(Sampler):
@@ -205,17 +198,16 @@ class PosteriorSampler(Sampler):
         self.y = y
 
     def fit(self, model=None, codes_train=None, codes_val=None) -> "PosteriorSampler":
-        model = _check_model(model, "Sampler 'posterior'")
+        model = check_model(model, "Sampler 'posterior'")
         X = self.X
         if not hasattr(X, "columns"):  # DataFrames are always rows of examples
             arr = np.asarray(X)
             if arr.shape == tuple(model.input_shape_) or (arr.ndim == 1 and arr.size == model.n_features_in_):
                 X = arr[None]  # one example without its batch axis
-        x = model._examples(X)
-        yc = model._label_codes(self.y, x.shape[0])
-        m = model.module_
-        params = model._batched(lambda xb, yb: torch.cat(m.encode_params(xb, yb), -1), x, yc).double().numpy()
-        L = m.latent_dim
+        x = model.model_input(X)
+        yc = model.label_codes(self.y, x.shape[0])
+        params = model.map_batches(lambda xb, yb: torch.cat(model.encode(xb, yb), -1), x, yc).double().numpy()
+        L = model.latent_dim_
         self.mu_ = params[:, :L]  # (m, L)
         self.sd_ = np.exp(0.5 * params[:, L:])  # (m, L)
         self.labels_ = None if yc is None else model.classes_[yc.numpy()]
@@ -468,46 +460,44 @@ def make_sampler(name: str, **options: Any) -> Sampler:
 
 
 # ----------------------------------------------------------------- decoding
-def posterior_codes(model: VAE, X: Any, y: Any = None) -> np.ndarray:
+def posterior_codes(model: Model, X: Any, y: Any = None) -> np.ndarray:
     """Posterior means E_q[z|x], shape (N, L), float32: the codes the aggregate samplers fit."""
-    return _check_model(model, "posterior_codes").transform(X, y).astype(np.float32)
+    return check_model(model, "posterior_codes").transform(X, y).astype(np.float32)
 
 
-def decode(model: VAE, z: np.ndarray, y: Any = None, mean: bool = True, seed: int = 0) -> np.ndarray:
+def decode(model: Model, z: np.ndarray, y: Any = None, mean: bool = True, seed: int = 0) -> np.ndarray:
     """Decode z (n, L) to E[x|z] (``mean=True``, the same as ``model.inverse_transform``) or
     to one seeded draw from p(x|z): shape (n, *input_shape).
 
     ``y``: one label per row, or one label for all rows; required by conditional models.
     """
-    model = _check_model(model, "decode")
+    model = check_model(model, "decode")
     if y is not None and model.classes_ is None:
         raise DataError("y was given, but this VAE is not conditional (fitted without labels); leave y out.")
     if mean:
         return model.inverse_transform(z, y)
-    L = model.module_.latent_dim
-    zt = torch.from_numpy(np.ascontiguousarray(_as_codes(z, "z", L), dtype=np.float32))
-    yc = model._label_codes(y, zt.shape[0])
-    m = model.module_
+    zt = torch.from_numpy(np.ascontiguousarray(_as_codes(z, "z", model.latent_dim_), dtype=np.float32))
+    yc = model.label_codes(y, zt.shape[0])
     with seeded(int(seed), model.device_):
-        return model._batched(lambda zb, yb: m.likelihood.dist(m.decode_params(zb, yb)).sample(), zt, yc).numpy()
+        return model.map_batches(lambda zb, yb: model.px_z_.dist(model.decode(zb, yb)).sample(), zt, yc).numpy()
 
 
-def generate(model: VAE, sampler: Sampler, n: int, y: Any = None, mean: bool = True, seed: int = 0) -> np.ndarray:
+def generate(model: Model, sampler: Sampler, n: int, y: Any = None, mean: bool = True, seed: int = 0) -> np.ndarray:
     """n new examples: z from ``sampler`` (seed), decoded by :func:`decode` (seed + 1), (n, *input_shape).
 
     For a conditional model, ``y`` picks the class(es) the decoder is conditioned on; a
     posterior sampler fitted with labels decodes with its inputs' labels when y is None.
     """
-    model = _check_model(model, "generate")
+    model = check_model(model, "generate")
     n = _check_n(n)
     if not isinstance(sampler, Sampler):
         raise ConfigError(f"sampler must be a fitted Sampler (see make_sampler); got {type(sampler).__name__}.")
     sampler._check_fitted()
-    if sampler.latent_dim_ != model.module_.latent_dim:
-        raise DataError(f"The sampler draws z of size {sampler.latent_dim_}; this model's latent_dim is {model.module_.latent_dim}.")
+    if sampler.latent_dim_ != model.latent_dim_:
+        raise DataError(f"The sampler draws z of size {sampler.latent_dim_}; this model's latent_dim is {model.latent_dim_}.")
     if y is None:
         y = sampler.default_labels(n)
     if model.classes_ is not None:
-        model._label_codes(y, n)  # a missing or unknown label fails before any sampling
+        model.label_codes(y, n)  # a missing or unknown label fails before any sampling
     z = sampler.sample(n, seed)
     return decode(model, z, y, mean, int(seed) + DECODE_SEED_OFFSET)

@@ -43,6 +43,10 @@ class Dataset:
     def n_classes(self) -> int:
         return 0 if self.classes is None else len(self.classes)
 
+    def label_names(self) -> np.ndarray | None:
+        """Each example's label by name (what a conditional model is given), or None without labels."""
+        return None if self.y is None else np.asarray(self.classes)[self.y]
+
     def subset(self, index: np.ndarray) -> "Dataset":
         return Dataset(
             X=np.ascontiguousarray(self.X[index]),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import torch
@@ -58,6 +58,76 @@ class LogLikelihood(NamedTuple):
     elbo: torch.Tensor  # reconstruction - kl
     reconstruction: torch.Tensor  # E_q log p(x|z): An & Cho's (2015) reconstruction probability
     kl: torch.Tensor  # KL(q(z|x) || p(z)): closed form where the prior allows, else Monte Carlo
+
+
+def rsample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
+    """Reparameterised draws z = mu + sigma * eps: (N, L), or (S, N, L) when n_samples is given.
+
+    Inside :func:`batch_shard` the noise of the whole batch is drawn and this rank's rows kept.
+    """
+    shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
+    shard = _BATCH_SHARD.get()
+    if shard is None:
+        return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
+    start, stop, total = shard  # draw for the whole batch (..., total, L), keep this rank's rows
+    eps = torch.randn((*shape[:-2], total, shape[-1]), dtype=mu.dtype, device=mu.device)
+    return mu + torch.exp(0.5 * logvar) * eps[..., start:stop, :]
+
+
+@torch.no_grad()
+def importance_log_likelihood(
+    encode: Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]],
+    decode: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
+    likelihood: Likelihood,
+    prior: Prior,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    n_samples: int = 1000,
+    chunk_size: int = 4096,
+) -> LogLikelihood:
+    """Importance-sampled log p(x) per example with K = n_samples draws from q(z|x).
+
+    log p(x) ≈ log (1/K) Σ_k w_k,  w_k = p(x|z_k) p(z_k) / q(z_k|x)  (Burda et al. 2016).
+    ``encode`` gives (mu, logvar) of q(z|x) and ``decode`` p(x|z)'s parameters for z
+    (K, N, L): a :class:`VAEModule`'s own, or any model's (:mod:`vaelab.model`). The encoder
+    runs once; draws are decoded ``chunk_size // N`` at a time, so memory is bounded by the
+    chunk, not by K. Running sums (float64, rescaled to the running
+    max of log w) give the estimate and, by the delta method, its standard error
+    SE ≈ sd(w) / (sqrt(K) mean(w)). The error is trustworthy when q(z|x) is at least as
+    wide as the true posterior; when q is much narrower the weights are heavy-tailed and
+    the estimate and its error both run low (raise K, or train with --iw-samples).
+    """
+    mu, logvar = encode(x, y)  # (N, L), once per example
+    n = x.shape[0]
+    per_chunk = max(1, chunk_size // max(n, 1))
+    f64 = dict(dtype=torch.float64, device=mu.device)
+    top = torch.full((n,), -math.inf, **f64)  # running max of log w
+    s1, s2 = torch.zeros(n, **f64), torch.zeros(n, **f64)  # Σ w/e^top, Σ (w/e^top)^2
+    rec_sum, kl_sum = torch.zeros(n, **f64), torch.zeros(n, **f64)
+    done = 0
+    while done < n_samples:
+        k = min(per_chunk, n_samples - done)
+        z = rsample(mu, logvar, k)  # (k, N, L)
+        rec = likelihood.log_prob(x, decode(z, y)).double()  # (k, N)
+        kl = (gaussian_log_prob(z, mu, logvar) - prior.log_prob(z)).double()  # (k, N)
+        log_w = rec - kl
+        new_top = torch.maximum(top, log_w.max(0).values)
+        shrink = torch.exp(top - new_top)  # 0 on the first chunk (top = -inf)
+        r = torch.exp(log_w - new_top)
+        s1 = s1 * shrink + r.sum(0)
+        s2 = s2 * shrink**2 + (r**2).sum(0)
+        top = new_top
+        rec_sum += rec.sum(0)
+        kl_sum += kl.sum(0)
+        done += k
+    K = n_samples
+    log_px = top + torch.log(s1) - math.log(K)
+    mean_r = s1 / K
+    var_r = (s2 / K - mean_r**2).clamp_min(0) * (K / (K - 1) if K > 1 else math.nan)
+    stderr = torch.sqrt(var_r / K) / mean_r
+    rec = rec_sum / K
+    kl = prior.kl(mu, logvar, None).double() if prior.analytic_kl else kl_sum / K
+    return LogLikelihood(log_px, stderr, rec - kl, rec, kl)
 
 
 class VAEModule(nn.Module):
@@ -138,16 +208,7 @@ class VAEModule(nn.Module):
         return self.likelihood.dist(self.decode_params(z, y))
 
     # --------------------------------------------------------------- sampling
-    @staticmethod
-    def rsample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None) -> torch.Tensor:
-        """Reparameterised draws z = mu + sigma * eps: (N, L), or (S, N, L) when n_samples is given."""
-        shape = mu.shape if n_samples is None else (n_samples, *mu.shape)
-        shard = _BATCH_SHARD.get()
-        if shard is None:
-            return mu + torch.exp(0.5 * logvar) * torch.randn(shape, dtype=mu.dtype, device=mu.device)
-        start, stop, total = shard  # draw for the whole batch (..., total, L), keep this rank's rows
-        eps = torch.randn((*shape[:-2], total, shape[-1]), dtype=mu.dtype, device=mu.device)
-        return mu + torch.exp(0.5 * logvar) * eps[..., start:stop, :]
+    rsample = staticmethod(rsample)  # the module-level function: z = mu + sigma * eps
 
     # -------------------------------------------------------------- objectives
     def elbo_terms(
@@ -189,51 +250,12 @@ class VAEModule(nn.Module):
         bound = torch.logsumexp(log_w, 0) - math.log(iw_samples)
         return Loss(-bound.mean(), rec.mean(), kl.mean())
 
-    @torch.no_grad()
     def log_likelihood(
         self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1000, chunk_size: int = 4096
     ) -> LogLikelihood:
-        """Importance-sampled log p(x) per example with K = n_samples draws from q(z|x).
-
-        log p(x) ≈ log (1/K) Σ_k w_k,  w_k = p(x|z_k) p(z_k) / q(z_k|x)  (Burda et al. 2016).
-        The encoder runs once; draws are decoded ``chunk_size // N`` at a time, so memory
-        is bounded by the chunk, not by K. Running sums (float64, rescaled to the running
-        max of log w) give the estimate and, by the delta method, its standard error
-        SE ≈ sd(w) / (sqrt(K) mean(w)). The error is trustworthy when q(z|x) is at least as
-        wide as the true posterior; when q is much narrower the weights are heavy-tailed and
-        the estimate and its error both run low (raise K, or train with --iw-samples).
-        """
-        mu, logvar = self.encode_params(x, y)  # (N, L), once per example
-        n = x.shape[0]
-        per_chunk = max(1, chunk_size // max(n, 1))
-        f64 = dict(dtype=torch.float64, device=mu.device)
-        top = torch.full((n,), -math.inf, **f64)  # running max of log w
-        s1, s2 = torch.zeros(n, **f64), torch.zeros(n, **f64)  # Σ w/e^top, Σ (w/e^top)^2
-        rec_sum, kl_sum = torch.zeros(n, **f64), torch.zeros(n, **f64)
-        done = 0
-        while done < n_samples:
-            k = min(per_chunk, n_samples - done)
-            z = self.rsample(mu, logvar, k)  # (k, N, L)
-            rec = self.likelihood.log_prob(x, self.decode_params(z, y)).double()  # (k, N)
-            kl = (gaussian_log_prob(z, mu, logvar) - self.prior.log_prob(z)).double()  # (k, N)
-            log_w = rec - kl
-            new_top = torch.maximum(top, log_w.max(0).values)
-            shrink = torch.exp(top - new_top)  # 0 on the first chunk (top = -inf)
-            r = torch.exp(log_w - new_top)
-            s1 = s1 * shrink + r.sum(0)
-            s2 = s2 * shrink**2 + (r**2).sum(0)
-            top = new_top
-            rec_sum += rec.sum(0)
-            kl_sum += kl.sum(0)
-            done += k
-        K = n_samples
-        log_px = top + torch.log(s1) - math.log(K)
-        mean_r = s1 / K
-        var_r = (s2 / K - mean_r**2).clamp_min(0) * (K / (K - 1) if K > 1 else math.nan)
-        stderr = torch.sqrt(var_r / K) / mean_r
-        rec = rec_sum / K
-        kl = self.prior.kl(mu, logvar, None).double() if self.prior.analytic_kl else kl_sum / K
-        return LogLikelihood(log_px, stderr, rec - kl, rec, kl)
+        """Importance-sampled log p(x) per example (see :func:`importance_log_likelihood`)."""
+        return importance_log_likelihood(self.encode_params, self.decode_params, self.likelihood, self.prior,
+                                         x, y, n_samples, chunk_size)  # fmt: skip
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, mean: bool = True) -> torch.Tensor:

@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 
 from vaelab.analysis.explore import AggregatePosterior
-from vaelab.explore import _Run
+from vaelab.runs.run import Run
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    r = _Run(args.run)
+    r = Run(args.run)
     train, test = r.split("train"), r.split("test")
     agg = AggregatePosterior.fit(r.model, train.X, r.model_labels(train))
     Z = r.model.transform(test.X, r.model_labels(test))

@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     # The test images in the one binarization vaelab evaluates them in (seed + 1, whole set in order).
     X_test = np.ascontiguousarray(ds.X[indices(split, "test")])
     Xbin = binarize_fixed(torch.from_numpy(X_test), SEED + EVAL_SEED_OFFSET)
-    assert torch.equal(Xbin, model._eval_tensor(X_test)), "not the binarization vaelab evaluates with"
+    assert torch.equal(Xbin, model.model_input(X_test, evaluation=True)), "not the binarization vaelab evaluates with"
 
     rows = []  # (name, training, NLL ± SE, minimal estimator's NLL, per-image NLL for paired differences)
     res = log_likelihood(model, X_test, n_samples=K)

@@ -18,7 +18,7 @@ architecture, one feature space, one set of metrics:
 
 Every sampler's samples are decoder means (vaelab: ``generate(..., mean=True)``; pythae: the
 decoder's sigmoid output), ``--n`` of them, scored against the run's 500 test images in the
-features of the run's cached domain classifier (``vaelab.generate.feature_space``) by
+features of the run's cached domain classifier (``vaelab.commands.generate.feature_space``) by
 ``quality_report``: Fréchet distance, precision, recall, density, coverage.
 
 Target: on the demo model, the best sampler's Fréchet distance <= 0.7x the prior's. "Best" is
@@ -51,12 +51,12 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 from torch import nn  # noqa: E402
 
-import vaelab  # noqa: E402
 from vaelab.analysis.quality import quality_report  # noqa: E402
 from vaelab.checkpoint import RunDir  # noqa: E402
 from vaelab.cli import DEMO_SETTINGS  # noqa: E402
-from vaelab.generate import _run_splits, compare_samplers, feature_space  # noqa: E402
-from vaelab.run import train_run  # noqa: E402
+from vaelab.commands.generate import compare_samplers, comparison_splits, feature_space  # noqa: E402
+from vaelab.runs.run import Run  # noqa: E402
+from vaelab.runs.train import train_run  # noqa: E402
 from _common import load, machine, machine_line, quiet_pythae  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         if pythae is not None:
             train_pythae, sample_pythae = pythae
             try:
-                model = vaelab.load(run_path)
-                _, parts = _run_splits(run, model)
-                features = feature_space(run, parts, args.seed)  # the cached classifier from step 2
+                opened = Run(run_path)
+                parts = comparison_splits(opened)
+                features = feature_space(opened, parts, args.seed)  # the cached classifier from step 2
                 real = features.transform(parts["test"].X)
                 X_train = np.ascontiguousarray(parts["train"].X, dtype=np.float32)
                 X_val = np.ascontiguousarray(parts["val"].X, dtype=np.float32)

@@ -21,10 +21,10 @@ scored against the same real-train / real-test rows, read back from CSV the way 
 reads them (column kinds from vaelab.data.table_schema.infer_schema with the declared
 categoricals; datetimes parsed).
 
-* vaelab: vaelab.tabular.train_table_run(train.csv, run, VAELAB_SETTINGS,
-  normalization="mode", val_fraction=0.1, test_fraction=0): it holds out 10 % of the
+* vaelab: vaelab.runs.train.train_run(train.csv, run, VAELAB_SETTINGS, options={table: True,
+  normalization: "mode"}, val_fraction=0.1, test_fraction=0) (a table run): it holds out 10 % of the
   real-train rows for early stopping (keeping the best-validation weights) and trains on
-  the other 90 %; then generate_table(run, n, sampler="prior", seed=0).
+  the other 90 %; then vaelab.runs.run.Run(run).synthesize(n, sampler="prior", seed=0).
 * SDV: sdv.single_table.TVAESynthesizer / CTGANSynthesizer with their defaults (but
   CTGAN's epochs, below), metadata detected from the real-train DataFrame and
   each column's sdtype set to the kind vaelab uses (numerical / categorical / boolean /
@@ -81,7 +81,9 @@ import torch
 from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
-from vaelab.tabular import generate_table, read_table, train_table_run
+from vaelab.data.sources import read_table
+from vaelab.runs.run import Run
+from vaelab.runs.train import train_run
 from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
@@ -174,15 +176,15 @@ def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     """(fitted run path, seconds, epochs note)."""
     run = folder / f"{p.table.name}_vaelab"
     started = time.perf_counter()
-    result = train_table_run(p.train_csv, run, settings, categorical=p.table.categorical,
-                             normalization=normalization, val_fraction=0.1, test_fraction=0.0)  # fmt: skip
+    options = {"table": True, "categorical": p.table.categorical, "normalization": normalization}
+    result = train_run(p.train_csv, run, settings, options=options, val_fraction=0.1, test_fraction=0.0)
     seconds = time.perf_counter() - started
     tr = result.metrics["training"]
     return run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})"
 
 
 def sample_vaelab(run: Path, n: int) -> pd.DataFrame:
-    return generate_table(run, n, sampler="prior", seed=SEED)
+    return Run(run).synthesize(n, sampler="prior", seed=SEED)
 
 
 def sdv_metadata(df: pd.DataFrame, kinds: dict[str, str]):

@@ -11,12 +11,12 @@ Data (nothing downloaded):
   realgdp, realcons, realinv and realgovt (201 quarters, 4 features; growth rates are close
   to stationary, levels are not). Windows of n_past = 12 + n_future = 4 quarters.
 
-vaelab: vaelab.series.train_series_run(csv, run, VAELAB_SETTINGS, n_past=, n_future=,
-id_column=, time_column="time", val_fraction=0.1, test_fraction=0.2): windows at stride 1
+vaelab: vaelab.runs.train.train_run(csv, run, VAELAB_SETTINGS, options={window: n_past, horizon:
+n_future, id_column:, time_column: "time"}, val_fraction=0.1, test_fraction=0.2) (a series run): windows at stride 1
 split in time per series (train, then validation, then test, with gaps so no window shares a
 step with another split); a VAE on whole standardized windows (Gaussian likelihood) and the
 conditional-VAE forecaster p(future | past). Its wall time covers both. Synthetic windows:
-vaelab.series.generate_windows(run, n, sampler=, draw=) with z from the prior N(0, I)
+vaelab.runs.run.Run(run).synthesize(n, sampler=, draw=) with z from the prior N(0, I)
 (sampler="prior", the default) or from a Gaussian mixture fitted to the training windows'
 codes (sampler="aggregate-gmm"; its fit is in the generation time), decoded to the means
 (draw=False: smooth) or with a draw from the Gaussian likelihood with its learned
@@ -80,9 +80,10 @@ from vaelab.analysis.synthetic_series import discriminative_score, predictive_sc
 from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.data.split import indices
 from vaelab.data.timeseries import load_bundled_series, make_sine_panel
-from vaelab.estimator import load as load_model
-from vaelab.run import load_run_data
-from vaelab.series import Forecaster, generate_windows, load_series, train_series_run
+from vaelab.forecaster import Forecaster
+from vaelab.runs.run import Run
+from vaelab.runs.series import make_series_windows
+from vaelab.runs.train import train_run
 from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0
@@ -142,13 +143,13 @@ class Fitted:
 def fit_vaelab(s: Series, csv: Path, folder: Path, settings: dict) -> Fitted:
     run = folder / f"{s.name}_vaelab"
     started = time.perf_counter()
-    result = train_series_run(csv, run, settings, n_past=s.n_past, n_future=s.n_future, id_column=s.id_column,
-                              time_column="time", val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION)  # fmt: skip
+    options = {"window": s.n_past, "horizon": s.n_future, "id_column": s.id_column, "time_column": "time"}
+    result = train_run(csv, run, settings, options=options, val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION)
     seconds = time.perf_counter() - started
     tr = result.metrics["training"]
-    _, ws, scaler = load_series(run)
-    model = load_model(run)
-    dataset, codes = load_run_data(result.run, model.config_)
+    opened = Run(run)
+    ws, scaler = opened.kind.settings, opened.kind.scaler
+    dataset, codes = opened.data()
     T, F = ws.window, len(ws.features)
     scaled = {k: dataset.X[indices(codes, k)].reshape(-1, T, F) for k in ("train", "test")}
     return Fitted(run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})",
@@ -160,7 +161,7 @@ def vaelab_forecasts(f: Fitted) -> list[np.ndarray]:
     """DRAWS futures (DRAWS, n_future, F) in data units for every test window, as evaluate.py draws them."""
     from vaelab.checkpoint import RunDir
 
-    _, _, scaler = load_series(f.run)
+    scaler = Run(f.run).kind.scaler
     forecaster = Forecaster.load(RunDir(f.run))
     return [scaler.inverse_transform(forecaster.sample(f.scaled_test[i, : f.n_past], DRAWS, seed=SEED + i))
             for i in range(len(f.test))]  # fmt: skip
@@ -199,11 +200,8 @@ class GaussianWindows:
 
 def training_stretches(s: Series, f: Fitted, csv: Path) -> pd.DataFrame:
     """The rows of each series that the run's training windows cover (in time order)."""
-    from vaelab.checkpoint import RunDir
-    from vaelab.series import _windows, read_settings
-
-    ws, _ = read_settings(RunDir(f.run))
-    windows, codes, _ = _windows(csv, ws, VAL_FRACTION, TEST_FRACTION)
+    ws = Run(f.run).kind.settings
+    windows, codes, _ = make_series_windows(csv, ws, VAL_FRACTION, TEST_FRACTION)
     T = ws.window
     df = s.df.copy()
     if s.id_column is None:
@@ -306,10 +304,10 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
     for sampler in SAMPLERS:
         for draw in (False, True):
             started = time.perf_counter()
-            generate_windows(f.run, n, sampler=sampler, draw=draw, seed=SEED)
+            Run(f.run).synthesize(n, sampler=sampler, draw=draw, seed=SEED)
             gen_s = time.perf_counter() - started
             rows[f"vaelab, sampler={sampler}, draw={draw}"] = {"fit_s": f.seconds, "gen_s": gen_s, "epochs": f.epochs,
-                **scores(f.test, lambda sd, a=sampler, d=draw: generate_windows(f.run, n, sampler=a, draw=d, seed=sd),
+                **scores(f.test, lambda sd, a=sampler, d=draw: Run(f.run).synthesize(n, sampler=a, draw=d, seed=sd),
                          f.n_past, args.seeds)}  # fmt: skip
     started = time.perf_counter()
     futures = vaelab_forecasts(f)

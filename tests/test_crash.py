@@ -32,7 +32,7 @@ from vaelab import files
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
 from vaelab.errors import RunError
-from vaelab.run import train_run
+from vaelab.runs.train import train_run
 
 EPOCHS = 8
 SETTINGS = dict(latent_dim=2, hidden=[16], epochs=EPOCHS, batch_size=32, device="cpu")
@@ -137,7 +137,7 @@ def _wait_for(proc, cond, what):
         time.sleep(0.001)
 
 
-def _kill_plan(name, rng):
+def _kill_plan(name, rng, epochs=EPOCHS):
     """A function (proc, run, config.json's signature before launch) that returns when it is time to kill."""
 
     def started(proc, run, before):
@@ -167,7 +167,7 @@ def _kill_plan(name, rng):
                 if s is None or s == seen[0]:
                     return False
                 seen[0] = s
-                return _epoch_in_state(state) >= EPOCHS
+                return _epoch_in_state(state) >= epochs
 
             _wait_for(proc, last, "the last checkpoint")
             time.sleep(rng.uniform(0.0, 0.002))
@@ -212,6 +212,64 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
     assert metrics["training"]["epochs_run"] == EPOCHS
     assert not list(run.glob(TMP_GLOB)), "temporary files left by the kills are cleaned on resume"
     print("kills (plan, checkpointed epoch):", kills)
+
+
+# ----------------------------------------- the same for table and series runs
+KIND_EPOCHS = 6
+KIND_ARGS = ["--latent-dim", "2", "--hidden", "16", "--epochs", str(KIND_EPOCHS), "--batch-size", "32",
+             "--device", "cpu", "--quiet"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kind_sources(tmp_path_factory):
+    """A mixed-type table and a panel of series, as CSV files, with the options that make each kind of run."""
+    from vaelab.data.table_demo import make_mixed_table
+    from vaelab.data.timeseries import make_sine_panel
+
+    folder = tmp_path_factory.mktemp("kind_sources")
+    make_mixed_table(1500, seed=3).to_csv(folder / "table.csv", index=False)
+    make_sine_panel(n_series=6, length=160, n_features=2, seed=3).to_csv(folder / "series.csv", index=False)
+    return {"table": (folder / "table.csv", []),
+            "series": (folder / "series.csv", ["--window", "12", "--horizon", "4", "--id", "id", "--time", "time"])}
+
+
+@posix_only
+@pytest.mark.parametrize("kind", ["table", "series"])
+def test_table_and_series_runs_killed_and_resumed_equal_an_uninterrupted_run(tmp_path, kind_sources, kind):
+    """SIGKILL mid-training and after the last checkpoint (a series run then trains its forecaster),
+    --resume each time: the weights, the resume state and the forecaster end bitwise equal."""
+    source, options = kind_sources[kind]
+    fresh = lambda out: [sys.executable, "-m", "vaelab", "train", str(source), "--out", str(out), *options, *KIND_ARGS]
+    ref = subprocess.run(fresh(tmp_path / "ref"), env=ENV, capture_output=True, text=True, timeout=WAIT_S)
+    assert ref.returncode == 0, ref.stderr
+    run = tmp_path / "run"
+    resume = [sys.executable, "-m", "vaelab", "train", "--out", str(run), "--resume", "--quiet"]
+    rng = random.Random(12)
+    for i, name in enumerate(["mid-training", "after the last checkpoint"]):
+        before = _sig(run / "config.json")
+        proc = subprocess.Popen(resume if i else fresh(run), env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            _kill_plan(name, rng, KIND_EPOCHS)(proc, run, before)
+            assert proc.poll() is None, f"kill {i} ({name}): the trainer had already exited"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=WAIT_S)
+        assert proc.returncode == -signal.SIGKILL, (name, proc.returncode)
+        assert_readable(run)
+    if kind == "series":  # killed while the forecaster trained: the resumed run must train it
+        assert not (run / "forecast.safetensors").exists()
+    done = subprocess.run(resume, env=ENV, capture_output=True, text=True, timeout=WAIT_S)
+    assert done.returncode == 0, done.stderr
+    assert_same_weights(run, tmp_path / "ref")
+    for name in {"table": ("table.json", "table.safetensors", "split.npy"),
+                 "series": ("series.json", "series.safetensors", "split.npy", "forecast.safetensors")}[kind]:  # fmt: skip
+        assert (run / name).read_bytes() == (tmp_path / "ref" / name).read_bytes(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"] == json.loads((tmp_path / "ref" / "metrics.json").read_text())["test"]
+    assert metrics["training"]["epochs_run"] == KIND_EPOCHS
 
 
 # -------------------------------------------- resuming a run killed early or late

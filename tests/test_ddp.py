@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from vaelab.distributed import World, world
 from vaelab.errors import ConfigError
 from vaelab.nn.vae import VAEModule, batch_shard
-from vaelab.run import train_run
+from vaelab.runs.train import train_run
 from vaelab.runtime import seeded
 
 TOLERANCE = 1e-5  # max |weight difference|; one Adam step moves weights by ~lr = 1e-3
@@ -155,3 +155,31 @@ def test_a_one_process_run_resumes_with_two(tmp_path, digits_npy):
     assert metrics["training"]["epochs_run"] == 4
     diff = _max_difference(tmp_path / "one_then_two", whole.run.path)
     assert max(diff.values()) < TOLERANCE, diff
+
+
+@needs_gloo
+@pytest.mark.parametrize("kind", ["table", "series"])
+def test_two_processes_train_a_table_or_series_run_to_the_weights_of_one(tmp_path, kind):
+    """Every kind of run trains under torchrun (one train_run): the same weights as one process,
+    the kind's state written once; a series run's forecaster trains data-parallel too."""
+    from vaelab.data.table_demo import make_mixed_table
+    from vaelab.data.timeseries import make_sine_panel
+
+    if kind == "table":
+        source, options = tmp_path / "t.csv", {}
+        make_mixed_table(400, seed=2).to_csv(source, index=False)
+    else:
+        source, options = tmp_path / "s.csv", {"window": 12, "horizon": 4, "id_column": "id", "time_column": "time"}
+        make_sine_panel(n_series=4, length=120, n_features=2, seed=2).to_csv(source, index=False)
+    cli = [f"--{k.removesuffix('_column')}" if k.endswith("_column") else f"--{k}" for k in options]
+    flags = [str(part) for flag, value in zip(cli, options.values()) for part in (flag, value)]
+    done = _torchrun(str(source), "--out", str(tmp_path / "two"), *flags, *_cli_options(SETTINGS))
+    assert done.stdout.count("run:") == 1  # rank 1 prints nothing
+    train_run(source, tmp_path / "one", SETTINGS, options=options)
+    diff = _max_difference(tmp_path / "two", tmp_path / "one")
+    assert max(diff.values()) < TOLERANCE, diff
+    cfg = json.loads((tmp_path / "two" / "config.json").read_text())
+    assert cfg["data"]["kind"] == kind
+    if kind == "series":
+        a, b = load_file(tmp_path / "two" / "forecast.safetensors"), load_file(tmp_path / "one" / "forecast.safetensors")
+        assert max((a[k].double() - b[k].double()).abs().max().item() for k in a) < TOLERANCE

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from vaelab.cli import main
-from vaelab.generate import verdict
-from vaelab.run import train_run
+from vaelab.commands.generate import verdict
+from vaelab.runs.train import train_run
 from tests.conftest import FAST
 
 

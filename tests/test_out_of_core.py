@@ -23,8 +23,8 @@ from vaelab.data.arrays import as_examples
 from vaelab.data.rows import ParquetMatrix, Rows, TensorRows, parquet_looks_like_table
 from vaelab.data.sources import load_dataset
 from vaelab.data.split import binarize_fixed
-from vaelab.run import train_run
-from vaelab.score import score
+from vaelab.runs.train import train_run
+from vaelab.commands.score import score
 from tests.conftest import FAST
 
 
@@ -182,9 +182,9 @@ def test_a_parquet_run_trains_from_its_cache_and_resume_reuses_it(tmp_path, digi
     scored = score(tmp_path / "pq", "val", n_samples=8)
     assert len(scored.result) == 30 and np.isfinite(scored.result.log_px).all()
     os.utime(tmp_path / "t.parquet", ns=(written, written + 10**9))
-    from vaelab.run import load_run_data
+    from vaelab.runs.run import Run
 
-    dataset, _ = load_run_data(parquet.run, parquet.model.config_, lazy=True)
+    dataset, _ = Run(parquet.run.path).data(lazy=True)
     assert isinstance(dataset.X, Rows)  # read from the Parquet file again, whose fingerprint still matches
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import vaelab
 from vaelab.errors import ConfigError, RunError
-from vaelab.run import train_run
+from vaelab.runs.train import train_run
 from tests.conftest import FAST
 
 
@@ -42,8 +42,8 @@ def test_bernoulli_evaluation_data_is_binarized_once_with_the_seed(tmp_path, dig
     assert config["data"]["binarized_eval"] is True
     X = result.dataset.X[:10]
     model = result.model
-    np.testing.assert_array_equal(model._eval_tensor(X).numpy(), model._eval_tensor(X).numpy())
-    assert set(np.unique(model._eval_tensor(X).numpy())) <= {0.0, 1.0}
+    np.testing.assert_array_equal(model.model_input(X, evaluation=True).numpy(), model.model_input(X, evaluation=True).numpy())
+    assert set(np.unique(model.model_input(X, evaluation=True).numpy())) <= {0.0, 1.0}
 
 
 def test_interrupted_then_resumed_run_equals_an_uninterrupted_one(tmp_path, digits_npy):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from vaelab.cli import main
-from vaelab.run import train_run
+from vaelab.runs.train import train_run
 from tests.conftest import FAST
 
 

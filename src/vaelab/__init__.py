@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 from vaelab.errors import VaelabError  # noqa: E402
 from vaelab.estimator import VAE, load  # noqa: E402
 from vaelab.analysis.diagnostics import diagnose  # noqa: E402
-from vaelab.tabular import TableVAE  # noqa: E402
+from vaelab.table_vae import TableVAE  # noqa: E402
 
 __all__ = ["VAE", "TableVAE", "load", "diagnose", "VaelabError", "__version__"]

@@ -262,6 +262,11 @@ def _settings(args) -> dict:
     return {k: (tuple(v) if k == "hidden" else v) for k, v in vars(args).items() if k in SETTING_HELP}
 
 
+# Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
+KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization",
+                "window", "horizon", "id_column", "time_column", "features", "fill")  # fmt: skip
+
+
 def _train_and_report(args, source, out, settings: dict, **options) -> int:
     """Train with a progress bar, write the figures, print the headline numbers.
 
@@ -270,13 +275,13 @@ def _train_and_report(args, source, out, settings: dict, **options) -> int:
     from vaelab.distributed import world
     from vaelab.progress import ProgressBar
     from vaelab.report.figures import write_run_figures
-    from vaelab.run import train_run
+    from vaelab.runs.train import train_run
 
     main = world().main
     bar = None if (args.quiet or not main) else ProgressBar()
     start = time.perf_counter()
     try:
-        result = train_run(source, out, settings, progress=bar, **options)
+        result = train_run(source, out, settings, progress=bar, on_prepared=print, **options)
     finally:
         if bar:
             bar.close()
@@ -288,79 +293,17 @@ def _train_and_report(args, source, out, settings: dict, **options) -> int:
 
 
 def cmd_train(args) -> int:
-    from vaelab.distributed import world
-    from vaelab.tabular import looks_like_table
-
-    several = world().active  # started by torchrun with WORLD_SIZE > 1
-    if args.window is not None or args.horizon is not None:
-        if several:
-            raise ConfigError(_ONE_PROCESS.format(what="Series"))
-        return _train_series(args)
-    # Labels belong to image/vector data; a table models all its columns jointly.
-    labelled = args.labels is not None or args.label_column is not None
-    if not args.resume and (args.table or (not labelled and looks_like_table(args.data))):
-        if several:
-            raise ConfigError(_ONE_PROCESS.format(what="Table"))
-        return _train_table(args)
-    return _train_and_report(args, args.data, args.out, _settings(args), labels=args.labels,
+    options = {k: getattr(args, k) for k in KIND_OPTIONS}
+    return _train_and_report(args, args.data, args.out, _settings(args), options=options, labels=args.labels,
                              label_column=args.label_column, val_fraction=args.val_fraction,
                              test_fraction=args.test_fraction, resume=args.resume)  # fmt: skip
 
 
-_ONE_PROCESS = ("{what} runs train in one process; data-parallel training (torchrun) covers image and array "
-                "data. Run this command with plain `vaelab train`.")
-
-
-def _check_fresh(args, what: str) -> None:
-    if args.resume:
-        raise ConfigError(f"--resume is not available for {what} runs yet; train again with a new --out.")
-    if args.data is None:
-        raise ConfigError("Name the data to train on: a CSV/Parquet/.npy file.")
-
-
-def _fit_structured(args, train_fn, what: str, **options) -> int:
-    from vaelab.progress import ProgressBar
-    from vaelab.report.figures import write_run_figures
-
-    _check_fresh(args, what)
-    bar = None if args.quiet else ProgressBar()
-    start = time.perf_counter()
-    try:
-        result = train_fn(args.data, args.out, _settings(args), val_fraction=args.val_fraction,
-                          test_fraction=args.test_fraction, progress=bar, **options)  # fmt: skip
-    finally:
-        if bar:
-            bar.close()
-    write_run_figures(result)
-    _print_summary(result, time.perf_counter() - start)
-    return 0
-
-
-def _train_table(args) -> int:
-    from vaelab.tabular import train_table_run
-
-    print("schema (override with --categorical/--numeric/--boolean/--datetime COL ..., --ignore COL ...):")
-    return _fit_structured(args, train_table_run, "table", categorical=tuple(args.categorical),
-                           numeric=tuple(args.numeric), boolean=tuple(args.boolean), datetime=tuple(args.datetime),
-                           ignore=tuple(args.ignore), normalization=args.normalization,
-                           on_schema=lambda text: print(textwrap.indent(text, "  ")))  # fmt: skip
-
-
-def _train_series(args) -> int:
-    from vaelab.series import train_series_run
-
-    if args.window is None or args.horizon is None:
-        raise ConfigError("A series run needs both --window N_PAST and --horizon N_FUTURE (steps before and after).")
-    return _fit_structured(args, train_series_run, "series", n_past=args.window, n_future=args.horizon,
-                           id_column=args.id_column, time_column=args.time_column, features=tuple(args.features),
-                           fill=args.fill)  # fmt: skip
-
-
 def cmd_evaluate_synthetic(args) -> int:
-    from vaelab.evaluate import evaluate_synthetic, summary_lines
+    from vaelab.commands.evaluate import evaluate_synthetic, summary_lines
 
     block = evaluate_synthetic(args.run, n=args.n, target=args.target, sampler=args.sampler, seed=args.seed)
-    for line in summary_lines(block):
+    for line in summary_lines(args.run, block):
         print(line)
     for p in block["figures"]:
         print(f"  {Path(args.run) / p}")
@@ -369,10 +312,8 @@ def cmd_evaluate_synthetic(args) -> int:
 
 def cmd_demo(args) -> int:
     from vaelab.checkpoint import RunDir
-
-    from vaelab.score import inspect as run_inspect
-    from vaelab.score import score
-
+    from vaelab.commands.inspect_run import inspect_run
+    from vaelab.commands.score import score
     from vaelab.distributed import world
 
     main = world().main  # under torchrun all ranks train; rank 0 does the rest
@@ -389,12 +330,12 @@ def cmd_demo(args) -> int:
             bar.close()
     print(f"test NLL:   {likelihood['nll']:.2f} ± {likelihood['nll_stderr']:.2f} nats "
           f"({likelihood['bits_per_dim']:.4f} bits/dim; importance sampling, K = {DEMO_NLL_SAMPLES})")  # fmt: skip
-    diagnostics, paths = run_inspect(args.out, "test")
+    diagnostics, paths = inspect_run(args.out, "test")
     print(f"latent:     {sum(diagnostics.per_dim['active'])} of {len(diagnostics.order)} dimensions active; top findings:")
     _print_findings(diagnostics.findings, 3)
     for p in paths:
         print(f"  {p}")
-    from vaelab.generate import compare_samplers, markdown_table
+    from vaelab.commands.generate import compare_samplers, markdown_table
     from vaelab.report.figures import write_sampler_grids
 
     comparison = compare_samplers(args.out, progress=None if args.quiet else _sampler_progress)
@@ -404,7 +345,7 @@ def cmd_demo(args) -> int:
     for p in write_sampler_grids(Path(args.out), comparison["grids"]):
         print(f"  {p}")
     _demo_explore(args.out)
-    from vaelab.report.html import write_report
+    from vaelab.commands.report import write_report
 
     report = write_report(args.out)
     print(f"report:     {report.resolve()}")
@@ -413,7 +354,7 @@ def cmd_demo(args) -> int:
 
 
 def _demo_explore(run: str) -> None:
-    from vaelab.explore import default_pair, run_arithmetic, run_grid, run_interpolate, run_traverse
+    from vaelab.commands.explore import default_pair, run_arithmetic, run_grid, run_interpolate, run_traverse
 
     a, b = default_pair(run)
     traversal, p1 = run_traverse(run)
@@ -440,7 +381,7 @@ def _count_bar(args):
 
 
 def cmd_score(args) -> int:
-    from vaelab.score import score
+    from vaelab.commands.score import score
 
     bar = _count_bar(args)
     try:
@@ -468,7 +409,7 @@ def cmd_score(args) -> int:
 
 
 def cmd_anomaly_eval(args) -> int:
-    from vaelab.score import evaluate_anomalies
+    from vaelab.commands.anomaly_eval import evaluate_anomalies
 
     bar = _count_bar(args)
     try:
@@ -497,9 +438,9 @@ def _print_findings(findings, limit: int | None = None) -> None:
 
 
 def cmd_inspect(args) -> int:
-    from vaelab.score import inspect as run_inspect
+    from vaelab.commands.inspect_run import inspect_run
 
-    result, paths = run_inspect(args.run, args.data, labels=args.labels, label_column=args.label_column,
+    result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
                                 active_threshold=args.active_threshold, seed=args.seed)  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
@@ -516,7 +457,7 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_compare_samplers(args) -> int:
-    from vaelab.generate import compare_samplers, markdown_table
+    from vaelab.commands.generate import compare_samplers, markdown_table
     from vaelab.report.figures import write_sampler_grids
 
     result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed,
@@ -533,11 +474,9 @@ def _sampler_progress(name: str) -> None:
 
 
 def cmd_sample(args) -> int:
-    from vaelab.generate import sample_to_file
+    from vaelab.commands.generate import forecast_to_file, sample_to_file
 
     if args.past is not None:
-        from vaelab.generate import forecast_to_file
-
         out, png = forecast_to_file(args.run, args.past, args.draws, args.out, seed=args.seed)
         print(f"{args.draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
         return 0
@@ -549,7 +488,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_explore(args) -> int:
-    from vaelab import explore
+    from vaelab.commands import explore
 
     if args.what == "traverse":
         result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
@@ -572,7 +511,7 @@ def cmd_explore(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from vaelab.report.html import write_report
+    from vaelab.commands.report import write_report
 
     print(write_report(args.run, args.out).resolve())
     return 0

@@ -23,9 +23,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-DATA_KINDS = ("array", "table", "series")
-
-
 def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) -> None:
     allowed = CHOICES[name] if allowed is None else allowed
     if value not in allowed:
@@ -174,10 +171,12 @@ class DataConfig:
     fingerprint: str = ""  # SHA-256 of the examples and labels, checked when data is reloaded
     classes: tuple[str, ...] | None = None  # label names, in code order
     binarized_eval: bool = False  # validation/test were binarized once with the run's seed
-    kind: str = "array"  # array | table (mixed-type columns, see table.json) | series (windows, see series.json)
+    kind: str = "array"  # the kind of run (vaelab.runs.kinds): array, table (see table.json), series (series.json)
 
     def __post_init__(self) -> None:
-        check_choice("data.kind", self.kind, DATA_KINDS)
+        # Which kinds exist is the run registry's business (vaelab.runs.kinds), checked when a run is opened.
+        if not isinstance(self.kind, str) or not self.kind.isidentifier():
+            raise ConfigError(f"data.kind must be the name of a kind of run; got {self.kind!r:.80}.")
         if not isinstance(self.source, str) or not self.source:
             raise ConfigError(f"data.source must be a non-empty string; got {self.source!r}.")
         for name in ("labels", "label_column"):

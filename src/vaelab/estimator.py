@@ -133,7 +133,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.blocks = blocks
 
     # ------------------------------------------------------------ settings
-    def _train_config(self) -> TrainConfig:
+    def train_config(self) -> TrainConfig:
+        """The training settings as the trainer takes them."""
         return TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
             beta=self.beta, warmup_epochs=self.warmup_epochs, iw_samples=self.iw_samples,
@@ -188,7 +189,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         data = DataConfig(source="array", val_fraction=float(self.validation_fraction), test_fraction=0.0,
                           n_examples=X.shape[0], classes=classes)  # fmt: skip
         take = (lambda idx: as_rows(X).take(idx)) if lazy is not None else (lambda idx: X[idx])
-        self._fit(take(train), _take(codes, train), take(val), _take(codes, val), data)
+        self.fit_splits(take(train), _take(codes, train), take(val), _take(codes, val), data)
         return self
 
     def _labels(self, y: Any, n: int) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
@@ -201,7 +202,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             raise DataError(f"A conditional VAE needs at least 2 classes; y has only {list(classes)}.")
         return codes, classes
 
-    def _fit(
+    def fit_splits(
         self,
         X: np.ndarray,
         y: np.ndarray | None,
@@ -214,10 +215,14 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     ) -> TrainState:
         """Train on prepared splits; with ``run``, write the run directory after every epoch.
 
-        X and X_val are arrays in memory, or memory maps / :class:`Rows` (:func:`is_lazy`),
-        which the trainer reads batch by batch (with the same results).
+        :meth:`fit` splits X itself and calls this; the run layer (:mod:`vaelab.runs.train`)
+        calls it with a run's own splits. X and X_val are arrays in memory, or memory maps /
+        :class:`Rows` (:func:`is_lazy`), which the trainer reads batch by batch (with the same
+        results); y and y_val are label codes (conditional models) or None; ``data`` is
+        config.json's data block. With ``resume``, training continues from ``run``'s
+        train_state. Returns the final :class:`TrainState`.
         """
-        cfg = self._train_config()
+        cfg = self.train_config()
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
         unit = is_unit_interval(X) and (X_val.shape[0] == 0 or is_unit_interval(X_val))
         model_cfg = self._model_config(X.shape[1:], n_classes, unit)

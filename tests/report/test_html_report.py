@@ -3,7 +3,8 @@ import json
 from html.parser import HTMLParser
 
 from vaelab.cli import main
-from vaelab.report.html import SECTIONS, write_report
+from vaelab.commands.report import write_report
+from vaelab.report.html import SECTIONS
 
 
 class _Page(HTMLParser):

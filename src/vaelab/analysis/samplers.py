@@ -45,6 +45,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from vaelab.config import check_choice
+from vaelab.data.dataset import Dataset
 from vaelab.errors import ConfigError, DataError, NotFittedError, TrainingError
 from vaelab.model import Model, check_model
 from vaelab.runtime import EVAL_BATCH, seeded
@@ -457,6 +458,26 @@ def make_sampler(name: str, **options: Any) -> Sampler:
     if missing:
         raise ConfigError(f"Sampler {name!r} needs {', '.join(f'{p}=' for p in missing)} (the inputs to draw around).")
     return cls(**options)
+
+
+def fit_sampler(name: str, model: Model, train: Dataset | None = None, val: Dataset | None = None,
+                seed: int = 0) -> Sampler:  # fmt: skip
+    """The sampler ``name`` fitted for ``model``: density samplers fit the posterior means of the
+    ``train`` examples (those of ``val`` select and stop them); the posterior sampler draws from
+    q(z|x) of the training inputs; the prior needs no data. Conditional models get the labels."""
+    check_choice("sampler", name, SAMPLERS)
+    if name == "prior":
+        return make_sampler(name).fit(model)
+    if train is None:
+        raise DataError(f"Sampler {name!r} is fitted to the training data; pass train= (and val=).")
+    labels = (lambda part: part.label_names()) if model.classes_ is not None else (lambda part: None)
+    if name == "posterior":
+        # Shuffled (seeded): the sampler cycles over its inputs, and files are often sorted by class.
+        shuffled = train.subset(np.random.default_rng(seed).permutation(train.n_examples))
+        return make_sampler(name, X=shuffled.X, y=labels(shuffled)).fit(model)
+    codes_train = posterior_codes(model, train.X, labels(train))
+    codes_val = posterior_codes(model, val.X, labels(val)) if val is not None and val.n_examples else None
+    return make_sampler(name, seed=seed).fit(model, codes_train, codes_val)
 
 
 # ----------------------------------------------------------------- decoding

@@ -13,6 +13,7 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,50 @@ def load_dataset(
         y_raw, where = _read_labels(labels, label_column), Path(labels).name
     y, classes = (None, None) if y_raw is None else encode_labels(y_raw, X.shape[0], where)
     return Dataset(X=X, y=y, classes=classes, source=name)
+
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def read_table(source: str | os.PathLike) -> pd.DataFrame:
+    """A CSV/Parquet file as a DataFrame, for table runs (columns kept as they are)."""
+    path = _existing(source, "table")
+    if not path.name.lower().endswith(TABLE_SUFFIXES):
+        raise DataError(f"{path.name}: a table must be a .csv or .parquet file.")
+    return _read_frame(path)
+
+
+def looks_like_table(source: Any) -> bool:
+    """A CSV/Parquet file with a non-numeric column or a missing value: read it as a table, not a matrix."""
+    if not isinstance(source, (str, os.PathLike)) or not str(source).lower().endswith(TABLE_SUFFIXES):
+        return False
+    if not Path(source).is_file():
+        return False
+    if not str(source).lower().endswith(".csv"):  # Parquet: the schema, then a streamed look for missing values
+        from vaelab.data.rows import parquet_looks_like_table
+
+        answer = parquet_looks_like_table(Path(source))
+        if answer is not None:
+            return answer
+    df = read_table(source)
+    return bool(df.isna().to_numpy().any()) or not all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)
+
+
+def read_series(source: str | os.PathLike) -> pd.DataFrame | np.ndarray:
+    """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps."""
+    path = _existing(source, "series")
+    name = path.name.lower()
+    if name.endswith(TABLE_SUFFIXES):
+        return _read_frame(path)
+    if name.endswith(".npy"):
+        return _np_load(path, ".npy")
+    raise DataError(f"{path.name}: a series must be a .csv, .parquet or .npy file (rows are time steps).")
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """One PNG/JPEG image as float32 (1, C, H, W) in [0, 1]."""
+    path = Path(path)
+    return _stack_images([path], path.parent).astype(np.float32) / 255.0
 
 
 # ---------------------------------------------------------------- shared steps

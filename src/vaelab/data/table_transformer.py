@@ -70,6 +70,7 @@ __all__ = [
     "ROLES",
     "Block",
     "TableTransformer",
+    "encode_table",
 ]
 
 LIKELIHOODS = ("gaussian", "categorical", "bernoulli")
@@ -758,6 +759,13 @@ class TableTransformer:
         return tt
 
     # ------------------------------------------------------------- describe
+    def likelihood_blocks(self) -> tuple[tuple[str, int, int, int], ...]:
+        """The layout as :class:`vaelab.nn.likelihoods.Mixed` takes it: (term, start, width, mask), the
+        mask being the start of the column's missing flag (-1: none, or the block is the flag)."""
+        missing = {b.column: b.start for b in self.blocks if b.role == "missing"}
+        return tuple((b.kind, b.start, b.width, -1 if b.role == "missing" else missing.get(b.column, -1))
+                     for b in self.blocks)  # fmt: skip
+
     def describe(self) -> str:
         """The schema table with each column's actual encoding (feature ranges included)."""
         schema = self._fitted()
@@ -768,3 +776,11 @@ class TableTransformer:
             enc += f"  [{bl[0].start}:{bl[-1].stop}]"
             rows.append((c.name, c.kind, c.dtype, missing_text(c), detail_text(c), enc))
         return render_table(rows, schema.notes, schema.ignored) + f"\n{self.n_features} features in all."
+
+
+def encode_table(df: pd.DataFrame, schema: TableSchema, normalization: str, seed: int,
+                 train_rows: np.ndarray) -> tuple[TableTransformer, np.ndarray]:  # fmt: skip
+    """The transformer fitted on the training rows only, and every row encoded: the step table
+    runs and :class:`vaelab.TableVAE` share."""
+    transformer = TableTransformer(normalization=normalization, seed=seed).fit(df.iloc[train_rows], schema)
+    return transformer, transformer.transform(df)

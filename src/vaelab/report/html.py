@@ -9,9 +9,8 @@ analysis has not run says so, with the command that fills it.
 from __future__ import annotations
 
 import base64
-import json
 import math
-import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,10 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import RunDir, atomic_write
+from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 
-REPORT = "report.html"
 # (id, title): the report's sections, in order. Tests and the browser check read this list.
 SECTIONS = (
     ("data", "Data and split"),
@@ -71,11 +69,25 @@ class _Section:
         self.images: list[dict[str, str]] = []  # {"src", "alt", "caption"}
 
 
+@dataclass(frozen=True)
+class KindFacts:
+    """What the report shows of a run's kind (:class:`vaelab.runs.base.RunKind`): how to name it,
+    which of the kinds' own sections it fills, and the tables it adds to them (a table's schema)."""
+
+    description: str  # e.g. "a table run"
+    sections: frozenset[str] = frozenset()
+    tables: tuple[dict[str, Any], ...] = ()
+    note: str | None = None  # why the kind's tables are missing (its files could not be read)
+
+
+# The sections only some kinds fill, and what a run of another kind is told about them.
+KIND_SECTIONS = {"tabular": "table runs are trained from a CSV/Parquet table.",
+                 "series": "time-series runs are trained from a CSV/Parquet series with --window and --horizon."}  # fmt: skip
+
+
 class _Assembler:
-    def __init__(self, run: RunDir):
-        self.run = run
-        self.config = run.read_config()
-        self.metrics = run.read_metrics()
+    def __init__(self, run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts):
+        self.run, self.config, self.metrics, self.kind = run, config, metrics, kind
         self.figures = run.path / "figures"
 
     def image(self, section: _Section, name: str, caption: str) -> bool:
@@ -206,14 +218,9 @@ class _Assembler:
         for n in names:
             self.image(s, f"samples_{n}.png", f"Samples from {n}, decoded to E[x|z].")
 
-    def _synthetic(self, s: _Section, kind: str) -> dict | None:
-        data = self.config.data
-        run_kind = "array" if data is None else data.kind
-        if run_kind != kind:
-            what = {"table": "table", "series": "time-series"}[kind]
-            s.na = (f"this is {'a table' if run_kind == 'table' else 'a series' if run_kind == 'series' else 'an image/vector'}"
-                    f" run; {what} runs are trained from a CSV/Parquet "
-                    + ("table." if kind == "table" else "series with --window and --horizon."))  # fmt: skip
+    def _synthetic(self, s: _Section, key: str, kind: str) -> dict | None:
+        if key not in self.kind.sections:
+            s.na = f"this is {self.kind.description}; {KIND_SECTIONS[key]}"
             return None
         block = self.metrics.get("synthetic")
         if not block or block.get("kind") != kind:
@@ -222,17 +229,11 @@ class _Assembler:
         return block
 
     def tabular(self, s: _Section) -> None:
-        schema_file = self.run.file("table.json")
-        if self.config.data is not None and self.config.data.kind == "table" and schema_file.is_file():
-            try:
-                cols = json.loads(schema_file.read_text())["schema"]["columns"]
-                s.tables.append({"caption": "schema (inferred, or as overridden at training)",
-                                 "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
-                                 "rows": [[c["name"], c["kind"], c["dtype"], f"{100 * c.get('missing_share', 0):.1f}%"]
-                                          for c in cols]})  # fmt: skip
-            except (ValueError, KeyError, TypeError):
-                s.paragraphs.append("table.json could not be read; the schema is not shown.")
-        b = self._synthetic(s, "table")
+        if "tabular" in self.kind.sections:
+            s.tables += list(self.kind.tables)
+            if self.kind.note:
+                s.paragraphs.append(self.kind.note)
+        b = self._synthetic(s, "tabular", "table")
         if b is None:
             return
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}) against "
@@ -256,7 +257,7 @@ class _Assembler:
         self.image(s, "synthetic_columns.png", "Each column's distribution: real training rows vs synthetic rows.")
 
     def series(self, s: _Section) -> None:
-        b = self._synthetic(s, "series")
+        b = self._synthetic(s, "series", "series")
         if b is None:
             return
         d, p, f = b["discriminative"], b["predictive"], b["forecast"]
@@ -337,8 +338,8 @@ class _Assembler:
         self.image(s, Path(e["figure"]).name, "Latent and data-space arithmetic.")
 
 
-def build_sections(run_path: str | os.PathLike) -> list[_Section]:
-    asm = _Assembler(RunDir(run_path))
+def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts) -> list[_Section]:
+    asm = _Assembler(run, config, metrics, kind)
     sections = []
     for key, title in SECTIONS:
         s = _Section(key, title)
@@ -347,9 +348,8 @@ def build_sections(run_path: str | os.PathLike) -> list[_Section]:
     return sections
 
 
-def render(run_path: str | os.PathLike) -> str:
-    run = RunDir(run_path)
-    run.check()
+def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts) -> str:
+    """The report page of a run, from what it holds (nothing is recomputed)."""
     env = Environment(loader=PackageLoader("vaelab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
     return template.render(
@@ -357,12 +357,5 @@ def render(run_path: str | os.PathLike) -> str:
         run=str(run.path.resolve()),
         version=__version__,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        sections=build_sections(run_path),
+        sections=build_sections(run, config, metrics, kind),
     )
-
-
-def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
-    """Write the report (default ``RUN/report.html``) atomically; returns its path."""
-    path = Path(out) if out is not None else RunDir(run_path).file(REPORT)
-    atomic_write(path, render(run_path).encode("utf-8"))
-    return path

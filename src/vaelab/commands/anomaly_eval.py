@@ -1,0 +1,37 @@
+"""``vaelab anomaly-eval``: how well each score separates known outliers from inliers."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vaelab.analysis.anomaly import anomaly_eval
+from vaelab.analysis.likelihood import log_likelihood
+from vaelab.commands.score import Progress
+from vaelab.errors import DataError
+from vaelab.runs.run import Run
+
+
+def evaluate_anomalies(
+    run_path: str | os.PathLike,
+    inliers: str = "test",
+    outliers: str | None = None,
+    *,
+    n_samples: int = 1000,
+    outlier_labels: str | None = None,
+    outlier_label_column: str | None = None,
+    progress: Progress = None,
+) -> dict[str, Any]:
+    """AUROC/AUPRC of each score for inliers vs outliers; written to metrics.json as ``anomaly``."""
+    if outliers is None:
+        raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
+    run = Run(run_path)
+    results = []
+    for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):
+        X, y = run.resolve(spec, lab, col, lazy=True)
+        results.append(log_likelihood(run.model, X, y, n_samples, progress=progress))
+    block = {
+        "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
+        "n_samples": n_samples, "scores": anomaly_eval(*results),
+    }  # fmt: skip
+    run.update_metrics(anomaly=block)
+    return block

@@ -1,0 +1,30 @@
+"""``vaelab report RUN`` → ``RUN/report.html``: everything measured, in one self-contained page.
+
+The run is opened once; its kind says how the page names it and what it adds to the
+kinds' own sections; :mod:`vaelab.report.html` lays it all out.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from vaelab.errors import RunError
+from vaelab.files import atomic_write
+from vaelab.report.html import KindFacts, render
+from vaelab.runs.run import Run
+
+REPORT = "report.html"
+
+
+def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Write the report (default ``RUN/report.html``) atomically; returns its path."""
+    run = Run(run_path)
+    kind = run.kind_class
+    try:  # a damaged file of the kind's costs its part of the page, not the page
+        tables, note = tuple(run.kind.report_tables(run.dir)), None
+    except RunError as err:
+        tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
+    facts = KindFacts(kind.description, kind.report_sections, tables, note)
+    path = Path(out) if out is not None else run.dir.file(REPORT)
+    atomic_write(path, render(run.dir, run.config, run.dir.read_metrics(), facts).encode("utf-8"))
+    return path

@@ -1,0 +1,93 @@
+"""The forecaster of series runs: p(future | past), a conditional VAE on windows.
+
+Its encoder and decoder see the flattened, scaled past through the conditional VAE's
+label input as a float vector (the conditional-VAE forecaster of TimeVAE-style work;
+Desai et al. 2021), so it is trained by the same trainer as every other model. Several
+draws per past give an uncertainty band. A series run keeps it in ``forecast.safetensors``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from vaelab import distributed
+from vaelab.checkpoint import RunDir
+from vaelab.config import ModelConfig, from_dict, to_dict
+from vaelab.errors import ConfigError, RunError
+from vaelab.files import atomic_write, safetensors_metadata
+from vaelab.nn.build import build_vae
+from vaelab.runtime import resolve_device, seeded
+from vaelab.train import fit
+
+FORECAST = "forecast.safetensors"
+
+
+def flat(X: np.ndarray) -> np.ndarray:
+    """Windows (N, T, F) as contiguous float32 rows (N, T·F)."""
+    return np.ascontiguousarray(X.reshape(X.shape[0], -1), dtype=np.float32)
+
+
+class Forecaster:
+    """p(future | past): a VAE whose encoder and decoder see the flattened, scaled past."""
+
+    def __init__(self, module, config: ModelConfig, n_past: int, n_future: int, n_features: int):
+        self.module, self.config = module, config
+        self.n_past, self.n_future, self.n_features = n_past, n_future, n_features
+
+    @classmethod
+    def train(cls, X: np.ndarray, X_val: np.ndarray, n_past: int, model, progress=None) -> "Forecaster":
+        """Fit on scaled windows X (N, T, F) with the main model's (a :class:`vaelab.VAE`'s) settings,
+        seeded with its seed + 1. Under torchrun every process calls it and trains data-parallel."""
+        N, T, F = X.shape
+        cfg = ModelConfig(input_shape=((T - n_past) * F,), latent_dim=model.latent_dim, hidden=tuple(model.hidden),
+                          likelihood="gaussian", n_classes=n_past * F)  # fmt: skip
+        tcfg = model.train_config()
+        device = distributed.local_device(resolve_device(tcfg.device))
+        with seeded(tcfg.seed + 1, device):
+            module = build_vae(cfg).to(device)
+        past, future = (torch.from_numpy(flat(a)).to(device) for a in (X[:, :n_past], X[:, n_past:]))
+        vp = vf = None
+        if len(X_val):
+            vp, vf = (torch.from_numpy(flat(a)).to(device) for a in (X_val[:, :n_past], X_val[:, n_past:]))
+        fit(module, dataclasses.replace(tcfg, seed=tcfg.seed + 1), future, past, vf, vp, progress=progress)
+        module.eval()
+        return cls(module, cfg, n_past, T - n_past, F)
+
+    def save(self, run: RunDir) -> None:
+        meta = {"config": json.dumps(to_dict(self.config)),
+                "shape": json.dumps([self.n_past, self.n_future, self.n_features])}  # fmt: skip
+        state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
+        atomic_write(run.file(FORECAST), st_save(state, metadata=meta))
+
+    @classmethod
+    def load(cls, run: RunDir) -> "Forecaster":
+        path = run.file(FORECAST)
+        if not path.is_file():
+            raise RunError(f"{run.path} has no forecaster ({FORECAST}); it was trained without --horizon.")
+        raw = path.read_bytes()
+        try:
+            meta = safetensors_metadata(raw)
+            cfg = from_dict(ModelConfig, json.loads(meta["config"]), f"{FORECAST} config")
+            n_past, n_future, n_features = json.loads(meta["shape"])
+            module = build_vae(cfg)
+            module.load_state_dict(st_load(raw))
+        except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, ConfigError) as err:
+            raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
+        module.eval()
+        return cls(module, cfg, int(n_past), int(n_future), int(n_features))
+
+    @torch.no_grad()
+    def sample(self, past: np.ndarray, draws: int, seed: int = 0, mean: bool = False) -> np.ndarray:
+        """``draws`` futures (draws, n_future, F) for one scaled past (n_past, F): z ~ p(z), x ~ p(x|z, past)."""
+        c = torch.from_numpy(flat(np.repeat(past[None], draws, 0)))
+        dev = next(self.module.parameters()).device
+        with seeded(seed, dev):
+            z = self.module.prior.sample(draws).to(dev)
+            params = self.module.decode_params(z, c.to(dev))
+            out = self.module.likelihood.mean(params) if mean else self.module.likelihood.dist(params).sample()
+        return out.cpu().numpy().reshape(draws, self.n_future, self.n_features)

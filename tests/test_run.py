@@ -100,3 +100,14 @@ def test_conditional_run_on_labels_from_a_file(tmp_path, digits_npy):
 def test_conditional_without_labels_is_a_clear_error(tmp_path, digits_npy):
     with pytest.raises(ConfigError, match="--conditional needs labels"):
         train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True})
+
+
+def test_figures_of_a_conditional_image_run_with_named_classes(tmp_path, digits_npy, digits):
+    """Reconstructions decode with each test image's class by name (not its code, which is no name here)."""
+    from vaelab.report.figures import write_run_figures
+
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    np.savetxt(tmp_path / "names.txt", names[digits[1]], fmt="%s")
+    result = train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "names.txt"))
+    written = {p.name for p in write_run_figures(result)}
+    assert {"training_curves.png", "reconstructions.png", "prior_samples.png"} <= written

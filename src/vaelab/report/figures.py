@@ -100,7 +100,7 @@ def write_run_figures(result) -> list[Path]:
     pick = test[np.unique(np.linspace(0, test.size - 1, min(12, test.size)).astype(int))] if test.size else test
     if pick.size:
         part = ds.subset(pick)
-        y = part.y if model.classes_ is not None else None
+        y = part.label_names() if model.classes_ is not None else None  # the model takes names, not codes
         recon = model.inverse_transform(model.transform(part.X, y), y)
         grid = np.concatenate([part.X, recon])
         written.append(save_png(image_grid(grid, len(pick), "test images (top) and reconstructions E[x|z] (bottom)",

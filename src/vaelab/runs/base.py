@@ -1,0 +1,231 @@
+"""The run layer's base: what a kind of run is (:class:`RunKind`), and what every kind shares.
+
+A kind of run is one way of turning a user's source into the matrix a :class:`vaelab.VAE`
+models and back: arrays and images (:mod:`vaelab.runs.array`), mixed-type tables
+(:mod:`vaelab.runs.table`), windows of time series (:mod:`vaelab.runs.series`). A kind
+
+* says whether it should read a source (:meth:`RunKind.claims`);
+* prepares a fresh run (:meth:`RunKind.prepare`): reads the source, splits it, fits its state
+  (a table's encodings, a series' scaler) on the training rows only → :class:`Prepared`;
+* saves and loads that state in the run folder (:meth:`RunKind.save`, :meth:`RunKind.load`);
+* re-derives the model's matrix from the source with the stored state (:meth:`RunKind.dataset`);
+* trains what it needs beside the model (:meth:`RunKind.after_fit`: a series' forecaster);
+* turns model outputs back into the user's units and writes them (:meth:`RunKind.to_user`,
+  :meth:`RunKind.write`).
+
+Kinds import this module and nothing else of ``vaelab.runs``; :mod:`vaelab.runs.kinds`
+is the one module that names them all. The hooks that take ``run`` get the
+:class:`vaelab.runs.run.Run` handle of an opened run folder.
+"""
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from vaelab.checkpoint import SPLIT, RunDir
+from vaelab.config import DataConfig
+from vaelab.data.dataset import Dataset
+from vaelab.errors import ConfigError, RunError
+from vaelab.files import atomic_write
+
+CACHE = "cache"  # RUN/cache/data.npy: a float32 copy of a Parquet source, to draw shuffled batches from
+FRAME_SUFFIXES = (".csv", ".parquet", ".pq")
+# CLI flags whose names differ from the option's (the rest: --name-with-dashes).
+FLAGS = {"id_column": "--id", "time_column": "--time"}
+
+
+def flag(option: str) -> str:
+    """The command-line flag of a training option, for messages."""
+    return FLAGS.get(option, "--" + option.replace("_", "-"))
+
+
+@dataclass(frozen=True)
+class Request:
+    """What ``vaelab train`` was asked: the source, the kinds' options and the split."""
+
+    source: str | os.PathLike
+    options: Mapping[str, Any] = field(default_factory=dict)
+    labels: str | None = None
+    label_column: str | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    @property
+    def labelled(self) -> bool:
+        return self.labels is not None or self.label_column is not None
+
+    def option(self, name: str, default: Any = None) -> Any:
+        value = self.options.get(name, default)
+        return default if value is None else value
+
+
+@dataclass
+class Prepared:
+    """A fresh run, ready to train: the kind with its fitted state, the model's matrix, the split."""
+
+    kind: "RunKind"
+    dataset: Dataset  # X (N, ...) float32, as the model takes it (may be a memory map or streamed)
+    split: np.ndarray  # split code per example (0 train, 1 val, 2 test)
+    data: DataConfig  # config.json's data block
+    summary: str | None = None  # what the user should see before training starts (a table's schema)
+
+
+@dataclass
+class RunResult:
+    run: RunDir
+    model: Any  # the fitted vaelab.VAE
+    dataset: Dataset
+    split: np.ndarray  # split code per example
+    metrics: dict[str, Any]
+
+
+class RunKind:
+    """One kind of run. Subclasses set the class attributes and override the hooks they need.
+
+    The class is the kind; an instance holds a run's state (none for arrays). Hooks with
+    defaults here work for any kind whose outputs are plain arrays.
+    """
+
+    name: ClassVar[str]  # config.json's data.kind
+    description: ClassVar[str]  # "a table run": how messages and the report name a run of this kind
+    files: ClassVar[tuple[str, ...]] = ()  # the kind's own files in the run folder, written before config.json
+    options: ClassVar[dict[str, Any]] = {}  # training options this kind reads, with their defaults
+    default_settings: ClassVar[dict[str, Any]] = {}  # VAE settings the kind chooses unless the user does
+    decodes_mean: ClassVar[bool] = True  # synthetic data are decoder means E[x|z] unless a draw is asked for
+    report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills
+
+    # ------------------------------------------------------------ training
+    @classmethod
+    def claims(cls, request: Request) -> bool:
+        """Whether ``vaelab train`` should read ``request.source`` as this kind."""
+        raise NotImplementedError
+
+    @classmethod
+    def prepare(cls, request: Request, model: Any) -> Prepared:
+        """Read the source, split it with ``model.seed``, fit the state on the training rows.
+
+        ``model`` is the unfitted :class:`vaelab.VAE`; a kind may set settings it owns on it
+        (a table's likelihood blocks)."""
+        raise NotImplementedError
+
+    def save(self, run: RunDir) -> None:
+        """Write the kind's state (:attr:`files`) into the run folder."""
+
+    @classmethod
+    def load(cls, run: RunDir) -> "RunKind":
+        """The kind with the state a run folder holds."""
+        return cls()
+
+    def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
+        """The model's matrix re-derived from the run's source with the stored state."""
+        raise NotImplementedError
+
+    def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
+        """What the kind trains beside the model, after every fit (a resumed run too). Under torchrun
+        every process calls it inside the run's process group; only ``main`` writes."""
+
+    # --------------------------------------------------------- generating
+    def to_user(self, X: np.ndarray) -> Any:
+        """Model outputs (n, *input_shape) in the user's units."""
+        return X
+
+    def check_output(self, out: Path) -> None:
+        """Refuse, before any work, a file :meth:`write` cannot write."""
+
+    def write(self, data: Any, out: Path, title: str = "") -> Path:
+        """Write :meth:`to_user`'s output to ``out``; returns the path."""
+        raise NotImplementedError
+
+    def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path, seed: int = 0) -> tuple[Path, Path | None]:
+        raise RunError(f"{run.dir.path} is not a series run (it is {self.description}); --past forecasts the future "
+                       "of a series run, trained with --window and --horizon.")  # fmt: skip
+
+    def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
+                           seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """The ``synthetic`` block and its figures (name → matplotlib figure)."""
+        raise RunError(f"{run.dir.path} is {self.description}; evaluate-synthetic scores the synthetic data of table "
+                       "and series runs (for images and vectors, use vaelab compare-samplers).")  # fmt: skip
+
+    def summary_lines(self, block: dict[str, Any]) -> list[str]:
+        """The ``synthetic`` block in a few lines for stdout."""
+        return []
+
+    def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:
+        """Tables the report adds to the kind's sections (a table's schema)."""
+        return ()
+
+
+# ------------------------------------------------------------ fresh folders
+def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:
+    """A folder a run was killed in before config.json: at most split.npy, a kind's state files,
+    the Parquet cache and temporary files."""
+    if not run.path.is_dir() or run.exists():
+        return False
+    temps = set(run.temp_files())
+    allowed = {SPLIT, *kind_files}
+    return all(p.name in allowed or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
+
+
+def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset()) -> None:
+    """A new run may be written to a missing or empty folder, or one a run was killed in before it began."""
+    if run.exists():
+        raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+    if run.path.exists() and not never_started(run, kind_files):
+        raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+
+
+def cache_key(dataset: Dataset, fingerprint: str) -> dict[str, Any]:
+    """What a cached copy of a Parquet source must match to be used: the file as it is now."""
+    stat = os.stat(dataset.source)
+    return {"source": dataset.source, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "fingerprint": fingerprint}
+
+
+# ------------------------------------------------------------------ checks
+def check_count(name: str, n: Any) -> int:
+    """A positive integer count given as ``name`` (an option), else a one-line error."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"{name} must be a positive integer; got {n!r}.")
+    return int(n)
+
+
+def refuse_labels(request: Request, description: str) -> None:
+    """Labels belong to image and vector runs."""
+    if request.labelled:
+        raise ConfigError(f"--labels and --label-column are for image and vector runs; {description} models every "
+                          "column it is given. Drop them (or --ignore a label column of a table).")  # fmt: skip
+
+
+# ----------------------------------------------------------------- writers
+def write_npy(X: np.ndarray, out: Path) -> Path:
+    """An array as float32 .npy, written atomically (no pickles)."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(X, dtype=np.float32), allow_pickle=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, buf.getvalue())
+    return out
+
+
+def check_frame_output(out: Path, also: tuple[str, ...] = ()) -> None:
+    if out.suffix.lower() not in (*FRAME_SUFFIXES, *also):
+        ends = ", ".join((*also, ".csv")) + " or .parquet"
+        raise ConfigError(f"--out must end in {ends} for this run; got {out.name!r}.")
+
+
+def write_frame(frame: pd.DataFrame, out: Path, float_format: str | None = None) -> Path:
+    """A DataFrame as .csv or .parquet (which keeps dtypes), written atomically."""
+    check_frame_output(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        atomic_write(out, frame.to_csv(index=False, float_format=float_format).encode())
+    else:
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False, engine="pyarrow")
+        atomic_write(out, buf.getvalue())
+    return out

@@ -1,0 +1,170 @@
+"""One training pipeline for every kind of run: ``vaelab train`` and ``vaelab demo`` call it.
+
+source → the kind that claims it (:func:`vaelab.runs.kinds.detect`) → :meth:`RunKind.prepare`
+(split, the kind's state fitted on the training rows) → split.npy and the kind's files →
+:meth:`vaelab.VAE.fit_splits` (the run folder written after every epoch) → the kind's
+``after_fit`` → test metrics. ``--resume`` opens the run (:class:`vaelab.runs.run.Run`),
+re-derives its data with the stored state and takes the same path from there, so a
+resumed run of any kind ends bitwise equal to an uninterrupted one. Under torchrun every
+process runs this in one process group; only rank 0 writes.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vaelab import distributed
+from vaelab.checkpoint import MODEL, STATE, RunDir
+from vaelab.data.dataset import Dataset
+from vaelab.data.rows import is_parquet_backed, write_npy_cache
+from vaelab.data.split import indices
+from vaelab.errors import ConfigError, RunError
+from vaelab.estimator import VAE, settings_from_config, training_summary
+from vaelab.files import make_folder
+from vaelab.runtime import resolve_device
+from vaelab.runs.base import CACHE, Request, RunResult, cache_key, check_fresh_folder, flag, never_started
+from vaelab.runs.kinds import KIND_FILES, detect, given_options
+from vaelab.runs.run import Run
+
+# Settings a resumed run may change: how long and where it trains, not what it trains.
+RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})
+
+
+def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test") -> dict[str, Any] | None:
+    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO."""
+    idx = indices(split, name)
+    if idx.size == 0:
+        return None
+    part = dataset.view(idx)  # a memory-mapped or streamed split is scored block by block
+    # Labels go in by name (codes would be read as names: wrong unless the classes are 0..C-1).
+    y = part.label_names() if model.classes_ is not None else None
+    rec, kl = model.elbo_terms(part.X, y)
+    elbo = rec - kl
+    stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
+    return {
+        "split": name,
+        "n_examples": int(elbo.size),
+        "elbo": float(elbo.mean()),
+        "elbo_stderr": stderr,
+        "reconstruction": float(rec.mean()),
+        "kl": float(kl.mean()),
+        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO).
+        "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))),
+        "elbo_samples": 8,
+    }
+
+
+def _train_from_cache(dataset: Dataset, fingerprint: str, folder: Path) -> Dataset:
+    """A Parquet-backed dataset rewired to a float32 memory map of it in ``folder`` (written
+    once, row group by row group; reused while the file's size, mtime and fingerprint match):
+    shuffled batches need random access, which Parquet does not give."""
+    if not is_parquet_backed(dataset.X):
+        return dataset
+    return dataclasses.replace(dataset, X=write_npy_cache(dataset.X, folder, cache_key(dataset, fingerprint)))
+
+
+def train_run(
+    source: str | os.PathLike | None,
+    out: str | os.PathLike,
+    settings: dict[str, Any] | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    labels: str | None = None,
+    label_column: str | None = None,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    resume: bool = False,
+    progress=None,
+    on_prepared=None,
+) -> RunResult:
+    """Train a VAE on ``source`` and write the run to ``out`` (or continue it with ``resume``).
+
+    ``options`` are the kinds' training options by name (``table``, ``categorical``, ...,
+    ``window``, ``horizon``, ``id_column``, ...: see each kind's ``options``); the source and
+    they choose the kind. ``on_prepared(text)`` is shown what the kind found before training
+    (a table's schema). Under torchrun every rank calls this: all read the data (and,
+    resuming, the run), all train, and only rank 0 writes the run and measures the test split;
+    the other ranks return with empty ``metrics``.
+    """
+    run = RunDir(out)
+    settings = dict(settings or {})
+    options = dict(options or {})
+    main = distributed.world().main  # the other ranks neither check nor write the output folder
+    if resume:
+        if main and never_started(run, KIND_FILES):
+            raise RunError(
+                f"{run.path} has no config.json: its training was stopped before it began, so there "
+                f"is nothing to resume. Start it again with: vaelab train DATA --out {run.path} (without --resume)"
+            )
+        opened = Run(run.path)
+        config, data = opened.config, opened.config.data
+        fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
+        fixed += [flag(k).lstrip("-") for k in given_options(options)]
+        if fixed:
+            raise ConfigError(
+                f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
+                "Drop those options, or start a new run with another --out."
+            )
+        if data is None or data.source == "array":
+            raise RunError(f"{run.path} was saved from Python (VAE.save); only runs trained with vaelab train resume.")
+        if source is not None and str(source) != data.source and os.path.abspath(source) != data.source:
+            raise ConfigError(f"--resume: {run.path} was trained on {data.source}, not {source}.")
+        kind = opened.kind
+        dataset, split = opened.data(lazy=True)
+        model = VAE(**{**settings_from_config(config), **settings})
+        if main:
+            run.remove_temp_files()  # left by writes that a kill cut short
+        # Killed before its first epoch ended: nothing was saved to resume from, so start afresh
+        # (the same seeded start as the first attempt). A missing state beside weights stays an error.
+        resume = run.file(STATE).is_file() or run.file(MODEL).is_file()
+    else:
+        if source is None:
+            raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
+        if main:
+            check_fresh_folder(run, KIND_FILES)
+        request = Request(source, options, labels, label_column, val_fraction, test_fraction)
+        kind_class = detect(request)
+        model = VAE(**{**kind_class.default_settings, **settings})
+        prepared = kind_class.prepare(request, model)
+        kind, dataset, split, data = prepared.kind, prepared.dataset, prepared.split, prepared.data
+        if main:
+            if on_prepared is not None and prepared.summary:
+                on_prepared(prepared.summary)
+            make_folder(run.path)
+            run.remove_temp_files()
+            run.write_split(split)
+            kind.save(run)
+
+    device = distributed.local_device(resolve_device(model.device))
+    with contextlib.ExitStack() as scratch:
+        # One process group for the model and what the kind trains after it (a series' forecaster).
+        scratch.enter_context(distributed.process_group(device))
+        # Only rank 0 writes the run folder; other ranks cache a Parquet source in a folder of their own.
+        folder = run.file(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
+        dataset = _train_from_cache(dataset, data.fingerprint, folder)
+        # Views, not copies: a memory-mapped split is read batch by batch while training.
+        train, val = dataset.view(indices(split, "train")), dataset.view(indices(split, "val"))
+        labelled = model.conditional
+        state = model.fit_splits(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data,
+                                 run=run, resume=resume, progress=progress)  # fmt: skip
+        kind.after_fit(run, model, dataset, split, main)
+    if not main:
+        return RunResult(run, model, dataset, split, {})
+    if resume:
+        # Each epoch writes train_state first, then the files derived from it. A run killed in
+        # between after its last epoch has nothing left to train, so nothing would rewrite them:
+        # write them here (the same bytes when nothing was lost).
+        if state.best_weights is not None:
+            run.write_weights(state.best_weights)
+        run.write_history(state.history)
+        run.update_metrics(training=training_summary(state))
+    test = evaluate_split(model, dataset, split, "test")
+    metrics = run.update_metrics(test=test) if test else run.read_metrics()
+    return RunResult(run, model, dataset, split, metrics)

@@ -123,3 +123,23 @@ def test_train_state_round_trip_restores_adam_exactly(tmp_path, digits):
     for pid, slots in state.optimizer["state"].items():
         for key, value in slots.items():
             assert torch.equal(back.optimizer["state"][pid][key], value)
+
+
+def test_tensors_bytes_are_the_same_for_the_same_tensors_and_metadata():
+    """safetensors writes metadata keys in a random order on every save (a Rust HashMap): a run
+    file saved twice from the same state must still be the same bytes (model.safetensors has
+    two keys, a series run's forecast.safetensors two, the caches three)."""
+    import torch
+    from safetensors.torch import load
+
+    from vaelab.checkpoint import tensors_bytes
+    from vaelab.files import safetensors_metadata
+
+    tensors = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(3, dtype=torch.float64)}
+    meta = {"config": '{"a": 1}', "shape": "[12, 4, 2]", "seed": "0", "fingerprint": "ab" * 32, "ünï": "cödé"}
+    blobs = {tensors_bytes(tensors, dict(reversed(list(meta.items())) if i % 2 else meta.items())) for i in range(20)}
+    assert len(blobs) == 1
+    raw = blobs.pop()
+    assert safetensors_metadata(raw) == meta
+    back = load(raw)
+    assert back.keys() == tensors.keys() and all(torch.equal(back[k], tensors[k]) for k in tensors)

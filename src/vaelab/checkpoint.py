@@ -32,7 +32,7 @@ from safetensors.torch import save as st_save
 from vaelab import __version__
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from vaelab.errors import ConfigError, RunError
-from vaelab.files import TEMP_FILE, atomic_write, make_folder, read_json, safetensors_metadata
+from vaelab.files import TEMP_FILE, atomic_write, make_folder, read_json, safetensors_metadata, sorted_metadata
 from vaelab.train import HISTORY_COLUMNS, TrainState
 
 FORMAT_VERSION = 1  # bump when the layout changes; older readers refuse newer runs
@@ -55,10 +55,12 @@ def _dumps(value: Any) -> bytes:
     return (json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n").encode()
 
 
-def _tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+def tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """Tensors and string metadata as safetensors bytes: the same bytes for the same input."""
     # safetensors 0.8 writes an unreadable header for no tensors plus empty metadata ('{},"__metadata__":{}}'),
     # e.g. the arrays of a table whose columns are all standardized: store empty metadata as none.
-    return st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata or None)
+    raw = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata or None)
+    return sorted_metadata(raw)
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class RunDir:
 
     # ---------------------------------------------------------------- weights
     def write_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
-        atomic_write(self.file(MODEL), _tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}))
+        atomic_write(self.file(MODEL), tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}))
 
     def _read_tensors(self, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         path = self.file(name)
@@ -182,7 +184,7 @@ class RunDir:
     def write_arrays(self, name: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
         """Named NumPy arrays in a safetensors file (caches such as calibration scores)."""
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-        atomic_write(self.file(name), _tensors_bytes(tensors, metadata))
+        atomic_write(self.file(name), tensors_bytes(tensors, metadata))
 
     def read_arrays(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         tensors, metadata = self._read_tensors(name)
@@ -256,7 +258,7 @@ class RunDir:
         }  # fmt: skip
         meta = {"counters": counters, "history": state.history, "optimizer": optim_meta}
         # JSON keeps NaN/inf as bare words; Python's json reads them back exactly.
-        atomic_write(self.file(STATE), _tensors_bytes(tensors, {"vaelab_state": json.dumps(meta)}))
+        atomic_write(self.file(STATE), tensors_bytes(tensors, {"vaelab_state": json.dumps(meta)}))
 
     def read_train_state(self) -> tuple[TrainState, dict[str, torch.Tensor]]:
         """The state to resume from and the module's weights at that point."""

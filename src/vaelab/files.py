@@ -91,3 +91,23 @@ def safetensors_metadata(raw: bytes) -> dict[str, str]:
     n = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + n])
     return header.get("__metadata__", {}) or {}
+
+
+def sorted_metadata(raw: bytes) -> bytes:
+    """A safetensors blob with its ``__metadata__`` keys in sorted order, everything else unchanged.
+
+    safetensors keeps metadata in a Rust HashMap and writes its keys in a random order, a new
+    one on every save; files saved twice from the same tensors would then differ. The header is
+    re-serialized compactly (as safetensors writes it) and padded with spaces to its old length,
+    so the tensor offsets stay valid; a blob whose header cannot be rewritten so is returned as is.
+    """
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or len(meta) < 2:
+        return raw
+    header["__metadata__"] = dict(sorted(meta.items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(text) > n:
+        return raw
+    return raw[:8] + text + b" " * (n - len(text)) + raw[8 + n :]

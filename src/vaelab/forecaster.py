@@ -13,10 +13,9 @@ import json
 import numpy as np
 import torch
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from vaelab import distributed
-from vaelab.checkpoint import RunDir
+from vaelab.checkpoint import RunDir, tensors_bytes
 from vaelab.config import ModelConfig, from_dict, to_dict
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write, safetensors_metadata
@@ -61,8 +60,7 @@ class Forecaster:
     def save(self, run: RunDir) -> None:
         meta = {"config": json.dumps(to_dict(self.config)),
                 "shape": json.dumps([self.n_past, self.n_future, self.n_features])}  # fmt: skip
-        state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
-        atomic_write(run.file(FORECAST), st_save(state, metadata=meta))
+        atomic_write(run.file(FORECAST), tensors_bytes(self.module.state_dict(), meta))
 
     @classmethod
     def load(cls, run: RunDir) -> "Forecaster":

@@ -182,3 +182,28 @@ def test_table_vae_fits_a_dataframe_and_samples_one_back():
     ll = model.log_likelihood(df.head(20), n_samples=10)
     assert ll.log_px.shape == (20,) and np.isfinite(ll.log_px).all()
     assert model.transform(df.head(5)).shape == (5, 3)
+
+
+def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path, capsys, digits):
+    """The source and the options choose the kind of run; an option the chosen kind does not read
+    is a mistake the user should hear about (it used to be dropped silently)."""
+    from vaelab.errors import ConfigError
+    from vaelab.runs.train import train_run
+
+    X, y = digits
+    np.save(tmp_path / "x.npy", X)
+    err = _error(capsys, "train", tmp_path / "x.npy", "--categorical", "age", "--out", tmp_path / "a", *FAST)
+    assert "--categorical is for a table run" in err and "image/vector run" in err and "--table" in err
+    folder, _ = table
+    err = _error(capsys, "train", folder / "t.parquet", "--horizon", "3", "--out", tmp_path / "b", *FAST)
+    assert "both --window" in err
+    s_folder, _, run = series
+    np.save(tmp_path / "y.npy", np.zeros(10))
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--labels", tmp_path / "y.npy",
+                 "--out", tmp_path / "c", *FAST)  # fmt: skip
+    assert "--labels" in err and "series run" in err
+    err = _error(capsys, "train", "--out", run, "--resume", "--window", "6", "--quiet")
+    assert "window cannot change" in err
+    with pytest.raises(ConfigError, match="Unknown training option"):
+        train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
+    assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written

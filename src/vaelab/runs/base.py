@@ -20,11 +20,12 @@ is the one module that names them all. The hooks that take ``run`` get the
 from __future__ import annotations
 
 import io
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,10 @@ import pandas as pd
 from vaelab.checkpoint import SPLIT, RunDir
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
-from vaelab.errors import ConfigError, RunError
-from vaelab.files import atomic_write
+from vaelab.errors import ConfigError, DataError, RunError
+from vaelab.files import atomic_write, read_json
 
+T = TypeVar("T")
 CACHE = "cache"  # RUN/cache/data.npy: a float32 copy of a Parquet source, to draw shuffled batches from
 FRAME_SUFFIXES = (".csv", ".parquet", ".pq")
 # CLI flags whose names differ from the option's (the rest: --name-with-dashes).
@@ -160,6 +162,28 @@ class RunKind:
     def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:
         """Tables the report adds to the kind's sections (a table's schema)."""
         return ()
+
+
+# ------------------------------------------------------------ a kind's state
+def save_state(run: RunDir, kind: RunKind, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """A kind's state as its two files (:attr:`RunKind.files`): JSON, then its arrays as safetensors."""
+    json_name, arrays_name = kind.files
+    run.write_arrays(arrays_name, {k: np.asarray(v) for k, v in arrays.items()}, {})
+    atomic_write(run.file(json_name), json.dumps(meta, indent=2).encode())
+
+
+def load_state(run: RunDir, kind: type[RunKind], parse: Callable[[Any, dict[str, np.ndarray]], T]) -> T:
+    """``parse(meta, arrays)`` of a kind's two files; a missing or damaged file is one clear error."""
+    json_name, arrays_name = kind.files
+    path = run.file(json_name)
+    if not path.is_file():
+        raise RunError(f"{run.path} is {kind.description} but has no {json_name}; it is damaged. Train it again.")
+    meta = read_json(path, "train the run again")
+    try:
+        arrays, _ = run.read_arrays(arrays_name)
+        return parse(meta, arrays)
+    except (KeyError, TypeError, ValueError, RecursionError, ConfigError, DataError) as err:
+        raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
 
 
 # ------------------------------------------------------------ fresh folders

@@ -17,7 +17,6 @@ validation or test window shares a time step with a training window.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,21 @@ from vaelab.data.sources import read_series
 from vaelab.data.split import indices
 from vaelab.data.timeseries import SeriesScaler, Windows, make_windows, prepare_series, split_windows
 from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.files import atomic_write, read_json
 from vaelab.forecaster import Forecaster, flat
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
-from vaelab.runs.base import Prepared, Request, RunKind, check_count, check_frame_output, refuse_labels, write_frame, write_npy
+from vaelab.runs.base import (
+    Prepared,
+    Request,
+    RunKind,
+    check_count,
+    check_frame_output,
+    load_state,
+    refuse_labels,
+    save_state,
+    write_frame,
+    write_npy,
+)
 
 SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
@@ -124,26 +133,18 @@ class SeriesKind(RunKind):
 
     def save(self, run: RunDir) -> None:
         meta, arrays = self.scaler.state()
-        run.write_arrays(SERIES_ARRAYS, arrays, {})
-        state = {"windows": to_dict(self.settings), "scaler": meta, "n_windows": self.n_windows}
-        atomic_write(run.file(SERIES), json.dumps(state, indent=2).encode())
+        save_state(run, self, {"windows": to_dict(self.settings), "scaler": meta, "n_windows": self.n_windows}, arrays)
 
     @classmethod
     def load(cls, run: RunDir) -> "SeriesKind":
-        path = run.file(SERIES)
-        if not path.is_file():
-            raise RunError(f"{run.path} is a series run but has no {SERIES}; it is damaged. Train it again.")
-        meta = read_json(path, "train the run again")
-        try:
+        def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "SeriesKind":
             unknown = sorted(set(meta) - {"windows", "scaler", "n_windows"})
             if unknown:
                 raise ValueError(f"unknown key(s) {unknown}")
-            settings = from_dict(SeriesSettings, meta["windows"], f"{path} 'windows'")
-            arrays, _ = run.read_arrays(SERIES_ARRAYS)
-            scaler = SeriesScaler.from_state(meta["scaler"], arrays)
-        except (KeyError, TypeError, ValueError, RecursionError, ConfigError, DataError) as err:
-            raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
-        return cls(settings, scaler, meta.get("n_windows"))
+            settings = from_dict(SeriesSettings, meta["windows"], f"{run.file(SERIES)} 'windows'")
+            return cls(settings, SeriesScaler.from_state(meta["scaler"], arrays), meta.get("n_windows"))
+
+        return load_state(run, cls, parse)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction)

@@ -20,7 +20,6 @@ dtypes and categories; ``evaluate-synthetic`` scores them by SDMetrics' conventi
 """
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -36,10 +35,18 @@ from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema
 from vaelab.data.table_transformer import TableTransformer, encode_table
-from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.files import atomic_write, read_json
+from vaelab.errors import ConfigError
 from vaelab.report.synthetic_figures import column_marginals
-from vaelab.runs.base import Prepared, Request, RunKind, check_frame_output, refuse_labels, write_frame
+from vaelab.runs.base import (
+    Prepared,
+    Request,
+    RunKind,
+    check_frame_output,
+    load_state,
+    refuse_labels,
+    save_state,
+    write_frame,
+)
 
 TABLE = "table.json"
 TABLE_ARRAYS = "table.safetensors"
@@ -83,21 +90,11 @@ class TableKind(RunKind):
         return Prepared(cls(transformer), dataset, split, data, summary)
 
     def save(self, run: RunDir) -> None:
-        meta, arrays = self.transformer.state()
-        run.write_arrays(TABLE_ARRAYS, {k: np.asarray(v) for k, v in arrays.items()}, {})
-        atomic_write(run.file(TABLE), json.dumps(meta, indent=2).encode())
+        save_state(run, self, *self.transformer.state())
 
     @classmethod
     def load(cls, run: RunDir) -> "TableKind":
-        path = run.file(TABLE)
-        if not path.is_file():
-            raise RunError(f"{run.path} is a table run but has no {TABLE}; it is damaged. Train it again.")
-        meta = read_json(path, "train the run again")
-        try:
-            arrays, _ = run.read_arrays(TABLE_ARRAYS)
-            return cls(TableTransformer.from_state(meta, arrays))
-        except (ValueError, TypeError, KeyError, RecursionError, ConfigError, DataError) as err:
-            raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
+        return load_state(run, cls, lambda meta, arrays: cls(TableTransformer.from_state(meta, arrays)))
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         return Dataset(self.transformer.transform(read_table(data.source)), source=data.source)

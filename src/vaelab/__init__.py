@@ -10,5 +10,6 @@ from vaelab.errors import VaelabError  # noqa: E402
 from vaelab.estimator import VAE, load  # noqa: E402
 from vaelab.analysis.diagnostics import diagnose  # noqa: E402
 from vaelab.table_vae import TableVAE  # noqa: E402
+from vaelab.adopt import adopt  # noqa: E402
 
-__all__ = ["VAE", "TableVAE", "load", "diagnose", "VaelabError", "__version__"]
+__all__ = ["VAE", "TableVAE", "adopt", "load", "diagnose", "VaelabError", "__version__"]

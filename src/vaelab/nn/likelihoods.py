@@ -105,6 +105,27 @@ class GaussianFixed(_Gaussian):
         return self.fixed_logvar
 
 
+class GaussianMeanLogvar(Likelihood):
+    """Gaussian with the decoder giving the mean *and* the log-variance of every feature, as many
+    models trained elsewhere do. The parameters stack the two: (..., N, 2, *shape)."""
+
+    def split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        axis = params.dim() - len(self.shape) - 1
+        return params.select(axis, 0), params.select(axis, 1)
+
+    def log_prob(self, x, params):
+        mean, logvar = self.split(params)
+        nll = 0.5 * (LOG_2PI + logvar + (x - mean) ** 2 * torch.exp(-logvar))
+        return -_sum_event(nll, len(self.shape))
+
+    def dist(self, params):
+        mean, logvar = self.split(params)
+        return D.Independent(D.Normal(mean, torch.exp(0.5 * logvar), validate_args=False), len(self.shape))
+
+    def mean(self, params):
+        return self.split(params)[0]
+
+
 # ------------------------------------------------------------- mixed-type rows
 LIKELIHOOD_TERMS = ("gaussian", "categorical", "bernoulli")
 START_SD = 0.1  # initial SD of the continuous features of a mixed row

@@ -1,0 +1,350 @@
+"""``vaelab.adopt``: a VAE trained elsewhere, behind the model interface every analysis uses.
+
+Most users already have a model. ``vaelab.adopt(encoder, decoder, likelihood=..., data=X)``
+wraps its two halves, PyTorch modules or callables or ONNX files (Keras/TensorFlow via
+tf2onnx, JAX, PyTorch via ``torch.onnx.export``; run with onnxruntime), as an
+:class:`AdoptedModel`: a :class:`vaelab.model.Model`, so ``vaelab.diagnose``,
+``vaelab.analysis.log_likelihood``, the samplers and sample-quality metrics and the
+exploration functions take it as they take a :class:`vaelab.VAE`.
+
+What the halves must do (checked once, on a few examples, with a one-line error that says
+what was expected and what came back):
+
+* ``encoder(x)`` (``encoder(x, y)`` for a conditional model) returns q(z|x): a pair
+  ``(mu, logvar)`` (``scale="sigma"``: ``(mu, sigma)``; ``scale="var"``: ``(mu, sigma²)``), or a
+  ``torch.distributions.Normal``; each (N, L).
+* ``decoder(z)`` (``decoder(z, y)``) returns p(x|z)'s parameters: Bernoulli logits
+  (``probabilities=True``: probabilities), a Gaussian mean (``likelihood="gaussian-fixed"``, SD
+  ``sigma``), or a Gaussian's ``(mean, logvar)`` or ``Normal`` (``likelihood="gaussian"``); shaped
+  like the examples or flat (N, D).
+* ``y`` reaches a conditional model as integer codes of ``classes`` (``label_format="onehot"``:
+  one-hot float rows).
+
+Nothing after training needs gradients: the halves are called under ``torch.no_grad``.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vaelab.analysis.likelihood import log_likelihood
+from vaelab.config import check_choice
+from vaelab.data.arrays import encode_labels, to_examples
+from vaelab.errors import ConfigError, DataError
+from vaelab.model import Model, check_unit_interval
+from vaelab.nn.likelihoods import Bernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
+from vaelab.nn.priors import StandardNormal
+from vaelab.runtime import seeded
+
+LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-fixed")
+SCALES = ("logvar", "sigma", "var")  # how the encoder's second output measures q(z|x)'s spread
+LABEL_FORMATS = ("codes", "onehot")
+CHECK_EXAMPLES = 8  # examples the halves are first called on
+EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
+
+
+class OnnxGraph:
+    """An ONNX file run with onnxruntime, called like a PyTorch function: tensors in, tensors out.
+
+    Its inputs are fed in order (x, or z; then y for a conditional model), each cast to the type
+    the graph declares; a graph with one output returns a tensor, with several a tuple."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"{self.path}: no such ONNX file.")
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ConfigError("Running an ONNX model needs onnxruntime: pip install 'vaelab[onnx]'.") from None
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise ConfigError(f"{self.path} is not an ONNX model onnxruntime can load ({first}).") from None
+        self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+
+    def __call__(self, *args: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if len(args) != len(self.inputs):
+            names = [name for name, _ in self.inputs]
+            raise ConfigError(f"{self.path.name} takes {len(names)} input(s) {names}; it was given {len(args)} "
+                              "(a conditional model's halves take (x, y) and (z, y)).")  # fmt: skip
+        feeds = {}
+        for (name, kind), a in zip(self.inputs, args):
+            dtype = np.int64 if "int64" in kind else np.int32 if "int32" in kind else np.float32
+            feeds[name] = np.ascontiguousarray(a.detach().cpu().numpy(), dtype=dtype)
+        outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in self.session.run(None, feeds)]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _callable(part: Any, what: str) -> Callable:
+    """A half as something to call: a module, a callable, or the path of an ONNX file."""
+    if isinstance(part, (str, os.PathLike)):
+        if str(part).lower().endswith(".onnx"):
+            return OnnxGraph(part)
+        raise ConfigError(f"The {what} {str(part)!r} is a path but not an .onnx file; pass a PyTorch module or "
+                          "callable, or an ONNX file.")  # fmt: skip
+    if isinstance(part, nn.Module):
+        part.eval()  # dropout and batch norm as at inference
+        return part
+    if callable(part):
+        return part
+    raise ConfigError(f"The {what} must be a PyTorch module, a callable or an ONNX file; got {type(part).__name__}.")
+
+
+def _device(*parts: Callable) -> torch.device:
+    for p in parts:
+        if isinstance(p, nn.Module):
+            for t in list(p.parameters()) + list(p.buffers()):
+                return t.device
+    return torch.device("cpu")
+
+
+def _shape(t: Any) -> str:
+    return str(tuple(t.shape)) if hasattr(t, "shape") else type(t).__name__
+
+
+def _tensor(t: Any, what: str) -> torch.Tensor:
+    if isinstance(t, np.ndarray):
+        t = torch.from_numpy(t)
+    if not isinstance(t, torch.Tensor):
+        raise ConfigError(f"The {what} must be a tensor; got {type(t).__name__}.")
+    return t.float()
+
+
+class AdoptedModel(Model):
+    """A model trained elsewhere (an encoder and a decoder) as vaelab's analyses see it. Make one
+    with :func:`adopt`; its attributes are the model interface's (:mod:`vaelab.model`)."""
+
+    def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
+                 latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
+                 seed: int, binarize: bool, heads: dict[str, nn.Module]):  # fmt: skip
+        self.encoder, self.decoder = encoder, decoder
+        self.scale, self.probabilities, self.label_format = scale, probabilities, label_format
+        self.binarize = binarize
+        self.seed = int(seed)
+        self.input_shape_ = tuple(int(s) for s in input_shape)
+        self.n_features_in_ = math.prod(self.input_shape_)
+        self.latent_dim_ = int(latent_dim)
+        self.classes_ = classes
+        self.device_ = _device(encoder, decoder)
+        self.px_z_ = likelihood.to(self.device_)
+        self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
+        self._heads = dict(heads)
+
+    # ------------------------------------------------------------ the model interface
+    def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        if y is None or self.label_format == "codes":
+            return y
+        return nn.functional.one_hot(y, len(self.classes_)).float()
+
+    def _call(self, fn: Callable, first: torch.Tensor, y: torch.Tensor | None) -> Any:
+        if self.classes_ is not None:
+            if y is None:
+                raise DataError("This adopted model is conditional: pass the labels (y).")
+            with torch.no_grad():
+                return fn(first, self._labels(y))
+        with torch.no_grad():
+            return fn(first)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self._call(self.encoder, x, y)
+        mu, spread = _posterior(out, self.scale)
+        n, latent = x.shape[0], self.latent_dim_ or "L"
+        if mu.dim() != 2 or mu.shape[0] != n or spread.shape != mu.shape or (self.latent_dim_ and mu.shape[1] != latent):
+            raise ConfigError(f"The encoder's mu has shape {_shape(mu)} and its {self.scale} {_shape(spread)} for {n} "
+                              f"examples; expected both ({n}, {latent}).")  # fmt: skip
+        logvar = {"logvar": spread, "sigma": 2.0 * torch.log(spread), "var": torch.log(spread)}[self.scale]
+        return mu.to(self.device_), logvar.to(self.device_)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        lead = z.shape[:-1]  # (..., N): sample dimensions before the examples
+        flat = z.reshape(-1, z.shape[-1])
+        yy = None if y is None else y.expand(*lead).reshape(-1)
+        out = self._call(self.decoder, flat, yy)
+        params = self._parameters(out, flat.shape[0])
+        return params.reshape(*lead, *params.shape[1:]).to(self.device_)
+
+    def _parameters(self, out: Any, n: int) -> torch.Tensor:
+        """The decoder's output as the likelihood's parameters (n, *input_shape) (gaussian: (n, 2, *shape))."""
+        if isinstance(self.px_z_, GaussianMeanLogvar):
+            if isinstance(out, torch.distributions.Independent):
+                out = out.base_dist
+            if isinstance(out, torch.distributions.Normal):
+                out = (out.loc, 2.0 * torch.log(out.scale))
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise ConfigError("likelihood 'gaussian' needs the decoder to return (mean, logvar) or a Normal; it "
+                                  f"returned {_shape(out)}. For a decoder that returns the mean only, use "
+                                  "likelihood 'gaussian-fixed' with sigma=.")  # fmt: skip
+            parts = [self._example_shaped(_tensor(t, "decoder output"), n) for t in out]
+            return torch.stack(parts, 1)
+        if isinstance(out, (tuple, list)):
+            raise ConfigError(f"The decoder returned {len(out)} outputs; likelihood {self._name()!r} takes one "
+                              "tensor (for a mean and a log-variance, use likelihood 'gaussian').")  # fmt: skip
+        params = self._example_shaped(_tensor(out, "decoder output"), n)
+        if self.probabilities:  # probabilities → logits, clipped away from 0 and 1
+            p = params.clamp(1e-6, 1 - 1e-6)
+            params = torch.log(p) - torch.log1p(-p)
+        return params
+
+    def _example_shaped(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        if t.shape[0] != n or math.prod(t.shape[1:]) != self.n_features_in_:
+            raise ConfigError(f"The decoder's output has shape {_shape(t)} for {n} codes; expected ({n}, "
+                              f"{', '.join(map(str, self.input_shape_))}) or ({n}, {self.n_features_in_}).")  # fmt: skip
+        return t.reshape(n, *self.input_shape_)
+
+    def _name(self) -> str:
+        return {Bernoulli: "bernoulli", GaussianFixed: "gaussian-fixed"}.get(type(self.px_z_), "gaussian")
+
+    def evaluation_seed(self) -> int | None:
+        return self.seed + EVAL_SEED_OFFSET if self.binarize else None
+
+    def heads(self) -> dict[str, nn.Module]:
+        return self._heads
+
+    # ---------------------------------------------------------------- helpers
+    def sample(self, n_samples: int = 1, y: Any = None, seed: int | None = None) -> np.ndarray:
+        """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
+            z = self.prior_.sample(int(n_samples))
+        return self.inverse_transform(z.cpu().numpy(), y)
+
+    def log_likelihood(self, X: Any, y: Any = None, n_samples: int = 1000, **options: Any):
+        """Importance-sampled log p(x) per example (see :func:`vaelab.analysis.log_likelihood`)."""
+        return log_likelihood(self, X, y, n_samples, **options)
+
+    def check(self, X: np.ndarray, y: Any = None) -> None:
+        """Call both halves on a few examples: shapes, finite values, value ranges; one line if not."""
+        x = self.model_input(X[:CHECK_EXAMPLES], evaluation=True).to(self.device_)
+        yc = self.label_codes(None if y is None else np.asarray(y)[:CHECK_EXAMPLES], x.shape[0])
+        yc = None if yc is None else yc.to(self.device_)
+        try:
+            mu, logvar = self.encode(x, yc)
+        except ConfigError:
+            raise
+        except Exception as err:  # the user's code: any failure becomes one line
+            raise ConfigError(f"The encoder failed on {x.shape[0]} examples of shape {self.input_shape_}: "
+                              f"{type(err).__name__}: {_first_line(err)}") from None  # fmt: skip
+        if not self.latent_dim_:
+            self.latent_dim_ = int(mu.shape[1])
+            self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
+        for name, t in (("mu", mu), ("log-variance", logvar)):
+            if not torch.isfinite(t).all():
+                raise ConfigError(f"The encoder returned non-finite {name} values (NaN or ±inf) on the first "
+                                  f"{x.shape[0]} examples; expected finite values"
+                                  + (" (scale='sigma' needs sigma > 0)" if name != "mu" and self.scale != "logvar" else "")
+                                  + ".")  # fmt: skip
+        try:
+            params = self.decode(mu, yc)
+        except ConfigError:
+            raise
+        except Exception as err:
+            raise ConfigError(f"The decoder failed on codes of shape {_shape(mu)}: {type(err).__name__}: "
+                              f"{_first_line(err)}") from None  # fmt: skip
+        if not torch.isfinite(params).all():
+            raise ConfigError(f"The decoder returned non-finite values (NaN or ±inf) for the codes of the first "
+                              f"{x.shape[0]} examples; expected finite parameters of p(x|z).")  # fmt: skip
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0][:200]
+
+
+def _posterior(out: Any, scale: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, spread) from what an encoder returned."""
+    if isinstance(out, torch.distributions.Independent):
+        out = out.base_dist
+    if isinstance(out, torch.distributions.Normal):
+        spread = out.scale
+        return out.loc.float(), {"logvar": 2.0 * torch.log(spread), "sigma": spread, "var": spread**2}[scale].float()
+    if isinstance(out, (tuple, list)) and len(out) == 2:
+        return _tensor(out[0], "encoder's mu"), _tensor(out[1], "encoder's second output")
+    if isinstance(out, (torch.Tensor, np.ndarray)):
+        raise ConfigError(f"The encoder returned one tensor of shape {_shape(out)}: a deterministic encoder (a plain "
+                          "autoencoder). vaelab needs q(z|x)'s mean and spread: return (mu, logvar) or a Normal. "
+                          "Adopting deterministic encoders is not supported yet.")  # fmt: skip
+    n = len(out) if isinstance(out, (tuple, list)) else None
+    raise ConfigError(f"The encoder returned {type(out).__name__}" + (f" of {n} items" if n is not None else "")
+                      + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal.")
+
+
+def adopt(
+    encoder: Any,
+    decoder: Any,
+    *,
+    likelihood: str,
+    prior: str = "normal",
+    data: Any = None,
+    labels: Sequence[Any] | None = None,
+    input_shape: Sequence[int] | None = None,
+    scale: str = "logvar",
+    probabilities: bool = False,
+    sigma: float = 1.0,
+    classes: Sequence[Any] | None = None,
+    label_format: str = "codes",
+    binarize: bool = False,
+    heads: dict[str, nn.Module] | None = None,
+    seed: int = 0,
+) -> AdoptedModel:
+    """A model trained elsewhere, ready for every vaelab analysis (see the module docstring).
+
+    ``data``: examples the model takes (N, ...); a few are used to check the halves, and the
+    example shape is read from them (or give ``input_shape``). ``labels`` (with ``data``) or
+    ``classes`` make the model conditional; ``classes`` fixes the order of the codes the model
+    was trained with (default: the sorted label names). ``binarize``: the model was trained on
+    binarized data, so evaluation data gets vaelab's fixed binarization. ``heads``: the modules
+    that output mu and logvar, for the head lint of ``vaelab.diagnose`` (their outputs are linted
+    in any case).
+    """
+    check_choice("likelihood", likelihood, LIKELIHOODS)
+    check_choice("prior", prior, ("normal",))
+    check_choice("scale", scale, SCALES)
+    check_choice("label_format", label_format, LABEL_FORMATS)
+    if probabilities and likelihood != "bernoulli":
+        raise ConfigError("probabilities=True describes a Bernoulli decoder; leave it out for Gaussian likelihoods.")
+    if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
+    if data is None and input_shape is None:
+        raise ConfigError("Pass data= (a few examples the model takes, to check it on) or input_shape=.")
+    X = None if data is None else to_examples(data)
+    shape = tuple(X.shape[1:]) if input_shape is None else tuple(int(s) for s in input_shape)
+    if X is not None and math.prod(X.shape[1:]) != math.prod(shape):
+        raise DataError(f"data has examples of shape {tuple(X.shape[1:])}; input_shape is {shape}.")
+    if likelihood == "bernoulli" and X is not None:
+        check_unit_interval(X)
+    if labels is not None and X is None:
+        raise ConfigError("labels= go with data=: one label per example of data.")
+    names = None
+    if labels is not None:
+        _, found = encode_labels(np.asarray(labels), X.shape[0], "labels")
+        names = found
+    if classes is not None:
+        names = tuple(str(c) for c in classes)
+        if labels is not None:
+            unknown = sorted(set(np.asarray(labels).astype(str).tolist()) - set(names))
+            if unknown:
+                raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
+    lik = {"bernoulli": lambda: Bernoulli(shape), "gaussian": lambda: GaussianMeanLogvar(shape),
+           "gaussian-fixed": lambda: GaussianFixed(shape, float(sigma))}[likelihood]()  # fmt: skip
+    model = AdoptedModel(
+        _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
+        scale=scale, probabilities=probabilities, classes=None if names is None else np.asarray(names),
+        label_format=label_format, seed=seed, binarize=binarize, heads=heads or {},
+    )  # fmt: skip
+    if X is None:  # no examples: call the halves on zeros of the declared shape
+        X = np.zeros((2, *shape), dtype=np.float32)
+        labels = None if names is None else np.full(2, names[0])
+    model.check(X, labels)
+    return model
+
+
+__all__ = ["AdoptedModel", "OnnxGraph", "adopt"]

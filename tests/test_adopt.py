@@ -1,0 +1,195 @@
+"""vaelab.adopt: models trained elsewhere (PyTorch modules, ONNX graphs) under every analysis.
+
+Known answers: a linear-Gaussian model with its exact posterior as the encoder (log p(x) in
+closed form), and a vaelab VAE adopted through its two halves (the same numbers as the VAE).
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import vaelab
+from vaelab.analysis.explore import traverse
+from vaelab.analysis.likelihood import log_likelihood
+from vaelab.analysis.samplers import fit_sampler, generate
+from vaelab.data.dataset import Dataset
+from vaelab.errors import ConfigError, DataError, VaelabError
+
+L = 4
+
+
+class Encoder(nn.Module):
+    """A plain PyTorch encoder, optionally with the mistake of a ReLU on its heads."""
+
+    def __init__(self, relu_heads: bool = False, n_classes: int = 0):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(64 + n_classes, 64), nn.Tanh())
+        self.mu, self.logvar = nn.Linear(64, L), nn.Linear(64, L)
+        self.relu_heads = relu_heads
+
+    def forward(self, x, y=None):
+        h = self.body(x.flatten(1) if y is None else torch.cat([x.flatten(1), y], 1))
+        mu, logvar = self.mu(h), self.logvar(h)
+        return (F.relu(mu), F.relu(logvar)) if self.relu_heads else (mu, logvar)
+
+
+class Decoder(nn.Module):
+    def __init__(self, n_classes: int = 0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(L + n_classes, 64), nn.Tanh(), nn.Linear(64, 64))
+
+    def forward(self, z, y=None):
+        return self.net(z if y is None else torch.cat([z, y], 1))  # Bernoulli logits
+
+
+def train_outside(X: np.ndarray, relu_heads: bool, y: np.ndarray | None = None, epochs: int = 15):
+    """An ELBO loop as a user would write it, outside vaelab."""
+    torch.manual_seed(0)
+    c = 0 if y is None else 10
+    enc, dec = Encoder(relu_heads, c), Decoder(c)
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=3e-3)
+    x = torch.from_numpy(X)
+    yy = None if y is None else F.one_hot(torch.from_numpy(y).long(), 10).float()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x)).split(64):
+            xb, yb = x[idx], None if yy is None else yy[idx]
+            mu, logvar = enc(xb, yb)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            rec = -F.binary_cross_entropy_with_logits(dec(z, yb), xb, reduction="none").sum(1)
+            kl = 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum(1)
+            loss = (kl - rec).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return enc.eval(), dec.eval()
+
+
+@pytest.fixture(scope="module")
+def relu_vae(digits):
+    return train_outside(digits[0], relu_heads=True)
+
+
+def test_an_outside_vae_with_relu_heads_is_flagged_in_words(digits, relu_vae):
+    X, _ = digits
+    model = vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X)
+    assert model.latent_dim_ == L and model.input_shape_ == (64,)
+    d = vaelab.diagnose(model, X)
+    lint = d.to_dict()["head_lint"]
+    assert lint["variances_at_least_one"] and lint["min_logvar"] >= 0  # every posterior SD >= 1
+    finding = next(f for f in d.findings if f.key == "head_lint")
+    assert "log-variance" in finding.detail and "linear" in finding.advice
+    result = traverse(model, dims=[0, 1], steps=5)
+    assert result.decoded.shape == (2, 5, 64) and np.isfinite(result.decoded).all()
+    # A healthy model of the same design is not flagged.
+    healthy = vaelab.adopt(*train_outside(X, relu_heads=False), likelihood="bernoulli", data=X)
+    assert not any(f.key == "head_lint" for f in vaelab.diagnose(healthy, X).findings)
+
+
+def test_an_adopted_vaelab_module_gives_the_vaes_own_numbers(digits):
+    """The VAE's two halves adopted from outside: log p(x) per example equals the VAE's."""
+    X, _ = digits
+    vae = vaelab.VAE(latent_dim=3, hidden=[32], epochs=3, device="cpu").fit(X)
+    module = vae.module_
+    adopted = vaelab.adopt(module.encode_params, module.decode_params, likelihood="bernoulli", data=X,
+                           binarize=vae.evaluation_seed() is not None, seed=vae.seed)  # fmt: skip
+    ours = vae.log_likelihood(X[:40], n_samples=30, seed=3)
+    theirs = adopted.log_likelihood(X[:40], n_samples=30, seed=3)
+    np.testing.assert_allclose(theirs.log_px, ours.log_px, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(adopted.transform(X[:5]), vae.transform(X[:5]), atol=1e-6)
+
+
+def test_a_linear_gaussian_model_scores_its_closed_form_log_likelihood():
+    """x = W z + b + e, e ~ N(0, s² I), W with orthogonal columns: q(z|x) below is the exact
+    posterior, so importance sampling returns log N(x; b, W Wᵀ + s² I) exactly, for both
+    Gaussian conventions (the decoder giving the mean only, or the mean and its log-variance)."""
+    rng = np.random.default_rng(0)
+    D, s = 6, 0.5
+    Q, _ = np.linalg.qr(rng.normal(size=(D, L)))
+    W = (Q * np.array([2.0, 1.5, 1.0, 0.7])).astype(np.float32)
+    b = rng.normal(size=D).astype(np.float32)
+    X = (rng.normal(size=(50, L)) @ W.T + b + s * rng.normal(size=(50, D))).astype(np.float32)
+    Wt, bt = torch.from_numpy(W), torch.from_numpy(b)
+    m = (Wt**2).sum(0) + s**2  # diag of Wᵀ W + s² I
+
+    def encoder(x):
+        return ((x - bt) @ Wt) / m, torch.log(s**2 / m).expand(x.shape[0], L)
+
+    cov = W @ W.T + s**2 * np.eye(D)
+    diff = X - b
+    exact = -0.5 * (D * math.log(2 * math.pi) + np.linalg.slogdet(cov)[1]
+                    + np.einsum("nd,de,ne->n", diff, np.linalg.inv(cov), diff))  # fmt: skip
+    fixed = vaelab.adopt(encoder, lambda z: z @ Wt.T + bt, likelihood="gaussian-fixed", sigma=s, data=X)
+    both = vaelab.adopt(encoder, lambda z: (z @ Wt.T + bt, torch.full((z.shape[0], D), 2 * math.log(s))),
+                        likelihood="gaussian", data=X)  # fmt: skip
+    for model in (fixed, both):
+        result = log_likelihood(model, X, n_samples=8, seed=0)
+        np.testing.assert_allclose(result.log_px, exact, rtol=0, atol=1e-3)
+
+
+def test_samplers_work_on_an_adopted_conditional_model(digits):
+    X, y = digits
+    enc, dec = train_outside(X, relu_heads=False, y=y, epochs=3)
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, labels=y, label_format="onehot")
+    assert model.classes_.tolist() == [str(d) for d in range(10)]
+    train = Dataset(X[:200], y[:200], tuple(model.classes_))
+    sampler = fit_sampler("aggregate-gmm", model, train, Dataset(X[200:], y[200:], tuple(model.classes_)))
+    out = generate(model, sampler, 12, y=np.full(12, "7"), mean=True, seed=0)
+    assert out.shape == (12, 64) and np.isfinite(out).all()
+    assert model.sample(3, y="2").shape == (3, 64)
+    with pytest.raises(DataError, match="conditional"):
+        model.transform(X[:3])
+
+
+def test_onnx_halves_score_as_the_pytorch_ones(digits, relu_vae, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, _ = digits
+    enc, dec = relu_vae
+    with pytest.warns(DeprecationWarning):  # torch's TorchScript-based exporter, deprecated, needs no extra package
+        torch.onnx.export(enc, (torch.zeros(2, 64),), tmp_path / "enc.onnx", input_names=["x"],
+                          output_names=["mu", "logvar"], dynamic_axes={"x": {0: "n"}}, dynamo=False)  # fmt: skip
+        torch.onnx.export(dec, (torch.zeros(2, L),), tmp_path / "dec.onnx", input_names=["z"], output_names=["logits"],
+                          dynamic_axes={"z": {0: "n"}}, dynamo=False)  # fmt: skip
+    onnx = vaelab.adopt(tmp_path / "enc.onnx", str(tmp_path / "dec.onnx"), likelihood="bernoulli", data=X)
+    torch_model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    a = onnx.log_likelihood(X[:60], n_samples=100, seed=0).log_px
+    b = torch_model.log_likelihood(X[:60], n_samples=100, seed=0).log_px
+    assert np.abs(a - b).max() < 0.05
+    kl_a = np.asarray(vaelab.diagnose(onnx, X).per_dim["kl"])
+    kl_b = np.asarray(vaelab.diagnose(torch_model, X).per_dim["kl"])
+    assert np.abs(kl_a - kl_b).max() < 1e-3
+
+
+def _bad(match, *args, **kwargs):
+    with pytest.raises(VaelabError) as err:
+        vaelab.adopt(*args, **kwargs)
+    msg = str(err.value)
+    assert "\n" not in msg and match in msg, msg
+    return msg
+
+
+def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
+    X, _ = digits
+    dec = Decoder()
+    enc = Encoder()
+    _bad("deterministic", lambda x: x[:, :L], dec, likelihood="bernoulli", data=X)
+    _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
+    _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
+    _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
+    _bad("expected (8, 64)", enc, lambda z: z, likelihood="bernoulli", data=X)
+    _bad("non-finite values", enc, lambda z: dec(z) / 0.0 * 0.0, likelihood="bernoulli", data=X)
+    _bad("decoder failed", enc, lambda z: z @ torch.zeros(3, 3), likelihood="bernoulli", data=X)
+    _bad("(mean, logvar)", enc, dec, likelihood="gaussian", data=X)
+    _bad("no such ONNX file", tmp_path / "missing.onnx", dec, likelihood="bernoulli", data=X)
+    _bad("not an .onnx file", tmp_path / "enc.pt", dec, likelihood="bernoulli", data=X)
+    (tmp_path / "junk.onnx").write_bytes(b"not a graph")
+    if pytest.importorskip("onnxruntime"):
+        _bad("not an ONNX model", tmp_path / "junk.onnx", dec, likelihood="bernoulli", data=X)
+    _bad("[0, 1]", enc, dec, likelihood="bernoulli", data=X * 3 - 1)
+    _bad("likelihood", enc, dec, likelihood="poisson", data=X)
+    _bad("data=", enc, dec, likelihood="bernoulli")
+    with pytest.raises(ConfigError, match="sigma"):
+        vaelab.adopt(enc, dec, likelihood="gaussian-fixed", sigma=0, data=X)

@@ -3,6 +3,7 @@
 Known answers: a linear-Gaussian model with its exact posterior as the encoder (log p(x) in
 closed form), and a vaelab VAE adopted through its two halves (the same numbers as the VAE).
 """
+import json
 import math
 
 import numpy as np
@@ -193,3 +194,170 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     _bad("data=", enc, dec, likelihood="bernoulli")
     with pytest.raises(ConfigError, match="sigma"):
         vaelab.adopt(enc, dec, likelihood="gaussian-fixed", sigma=0, data=X)
+
+
+# ------------------------------------------------------------------------ the CLI
+MODEL_SOURCE = '''
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(64, 64), nn.Tanh())
+        self.mu, self.logvar = nn.Linear(64, 4), nn.Linear(64, 4)
+
+    def forward(self, x):
+        h = self.body(x.flatten(1))
+        return F.relu(self.mu(h)), F.relu(self.logvar(h))  # the mistake: ReLU on the heads
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Linear(64, 64))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+def make_encoder():
+    return Encoder()
+
+
+NOT_A_MODULE = 3
+'''
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory, digits, relu_vae):
+    """A user's folder: model code, the trained weights as safetensors, ONNX exports, the data."""
+    from safetensors.torch import save_file
+
+    folder = tmp_path_factory.mktemp("outside")
+    (folder / "vae_model.py").write_text(MODEL_SOURCE)
+    enc, dec = relu_vae
+    save_file(enc.state_dict(), folder / "enc.safetensors")
+    save_file(dec.state_dict(), folder / "dec.safetensors")
+    save_file({**{f"encoder.{k}": v for k, v in enc.state_dict().items()},
+               **{f"decoder.{k}": v for k, v in dec.state_dict().items()}}, folder / "vae.safetensors")  # fmt: skip
+    np.save(folder / "x.npy", digits[0])
+    return folder
+
+
+def _cli(capsys, *argv):
+    from vaelab.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _adopt_args(folder, out, *extra):
+    py = folder / "vae_model.py"
+    return ["adopt", "--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder", "--likelihood", "bernoulli",
+            "--data", folder / "x.npy", "--out", out, *extra]  # fmt: skip
+
+
+def test_cli_adopts_a_pytorch_vae_and_every_command_opens_it(outside, tmp_path, capsys):
+    run = tmp_path / "run"
+    code, out, err = _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))
+    assert code == 0, err
+    assert "PyTorch" in out and "pass --encoder/--decoder again" in out
+    record = json.loads((run / "adopted.json").read_text())
+    assert record["halves"]["encoder"]["weights"]["sha256"] and (run / "split.npy").is_file()
+    py = outside / "vae_model.py"
+    specs = ["--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder"]
+    # A run folder never runs the code it names on its own.
+    code, _, err = _cli(capsys, "inspect", run)
+    assert code == 2 and "never imports code a run folder names" in err and err.count("\n") == 1
+    code, out, err = _cli(capsys, "inspect", run, *specs)
+    assert code == 0, err
+    assert "heads cannot output negative values" in out and "log-variance over the data is ≥ 0" in out
+    code, out, err = _cli(capsys, "explore", run, "traverse", "--trust-run")
+    assert code == 0, err
+    assert (run / "figures" / "traversals.png").is_file()
+    code, out, err = _cli(capsys, "score", run, "--n-samples", "20", "--quiet", *specs)
+    assert code == 0 and "NLL" in out, err
+    code, out, err = _cli(capsys, "compare-samplers", run, "--samplers", "prior", "aggregate-gmm", "--n", "40", *specs)
+    assert code == 0 and "For this model, sample from" in out, err
+    code, out, err = _cli(capsys, "sample", run, "--n", "4", "--out", tmp_path / "s.npy", *specs)
+    assert code == 0 and np.load(tmp_path / "s.npy").shape == (4, 64), err
+    code, _, err = _cli(capsys, "report", run)
+    assert code == 0, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"diagnostics", "likelihood", "samplers", "explore"} <= set(metrics)
+
+
+def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import pandas as pd
+
+    enc, dec = relu_vae
+    with pytest.warns(DeprecationWarning):
+        torch.onnx.export(enc, (torch.zeros(2, 64),), tmp_path / "enc.onnx", input_names=["x"],
+                          dynamic_axes={"x": {0: "n"}}, dynamo=False)  # fmt: skip
+        torch.onnx.export(dec, (torch.zeros(2, L),), tmp_path / "dec.onnx", input_names=["z"],
+                          dynamic_axes={"z": {0: "n"}}, dynamo=False)  # fmt: skip
+    py = outside / "vae_model.py"
+    pt, onnx = tmp_path / "pt", tmp_path / "onnx"
+    assert _cli(capsys, *_adopt_args(outside, pt, "--encoder-weights", outside / "enc.safetensors",
+                                     "--decoder-weights", outside / "dec.safetensors"))[0] == 0  # fmt: skip
+    assert _cli(capsys, "adopt", "--encoder", tmp_path / "enc.onnx", "--decoder", tmp_path / "dec.onnx", "--likelihood",
+                "bernoulli", "--data", outside / "x.npy", "--out", onnx)[0] == 0  # fmt: skip
+    specs = ["--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder"]
+    for run, extra in ((pt, specs), (onnx, [])):  # the ONNX run needs no code to open
+        code, _, err = _cli(capsys, "score", run, "--n-samples", "100", "--quiet", "--out", run / "s.csv", *extra)
+        assert code == 0, err
+        assert _cli(capsys, "inspect", run, *extra)[0] == 0
+    a, b = pd.read_csv(pt / "s.csv"), pd.read_csv(onnx / "s.csv")
+    assert np.abs(a["log_px"] - b["log_px"]).max() < 0.05
+    kl = [np.asarray(json.loads((r / "metrics.json").read_text())["diagnostics"]["per_dimension"]["kl"]) for r in (pt, onnx)]
+    assert np.abs(kl[0] - kl[1]).max() < 1e-3
+    # An ONNX graph changed after adoption is refused, not scored.
+    (onnx / "decoder.onnx").write_bytes((onnx / "decoder.onnx").read_bytes() + b" ")
+    code, _, err = _cli(capsys, "score", onnx, "--n-samples", "5", "--quiet")
+    assert code == 2 and "has changed since the model was adopted" in err
+
+
+@pytest.mark.parametrize("case", ["missing file", "missing name", "not a module", "factory", "bad import",
+                                  "wrong weights", "pickle weights", "wrong shapes", "nan", "no module"])
+def test_every_bad_spec_is_one_line(outside, tmp_path, capsys, case):
+    py = outside / "vae_model.py"
+    args = _adopt_args(outside, tmp_path / "run")
+    enc_at = args.index("--encoder") + 1
+    expect = {
+        "missing file": (f"{tmp_path / 'nope.py'}:Encoder", "no such file"),
+        "missing name": (f"{py}:Encodr", "has no 'Encodr'"),
+        "not a module": (f"{py}:NOT_A_MODULE", "not a torch.nn.Module"),
+        "factory": (f"{py}:make_encoder", None),  # a callable returning a module is fine
+        "no module": ("no_such_package_xyz.models:Encoder", "no module named"),
+    }
+    if case == "bad import":
+        (tmp_path / "broken.py").write_text("raise RuntimeError('boom at import')\n")
+        expect[case] = (f"{tmp_path / 'broken.py'}:Encoder", "boom at import")
+    if case == "wrong shapes":
+        (tmp_path / "wide.py").write_text(MODEL_SOURCE.replace("nn.Linear(64, 4)", "nn.Linear(64, 5)"))
+        expect[case] = (f"{tmp_path / 'wide.py'}:Encoder", "mat1 and mat2")
+    if case == "nan":
+        (tmp_path / "nan.py").write_text(MODEL_SOURCE.replace("return F.relu(self.mu(h)), F.relu(self.logvar(h))",
+                                                              "return self.mu(h) * float('nan'), self.logvar(h)"))
+        expect[case] = (f"{tmp_path / 'nan.py'}:Encoder", "non-finite")
+    if case in expect:
+        args[enc_at], match = expect[case]
+    elif case == "wrong weights":
+        args += ["--encoder-weights", outside / "dec.safetensors"]
+        match = "do not fit the module"
+    else:
+        (tmp_path / "w.pt").write_bytes(b"\x80\x04pickle")
+        args += ["--encoder-weights", tmp_path / "w.pt"]
+        match = "never unpickles"
+    code, _, err = _cli(capsys, *args)
+    if match is None:
+        assert code == 0, err
+        return
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and match in err, err
+    assert not (tmp_path / "run" / "config.json").exists()

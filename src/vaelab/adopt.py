@@ -24,6 +24,8 @@ Nothing after training needs gradients: the halves are called under ``torch.no_g
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -35,59 +37,30 @@ import torch
 from torch import nn
 
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.config import check_choice
+from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
-from vaelab.errors import ConfigError, DataError
+from vaelab.errors import ConfigError, DataError, RunError
+from vaelab.files import atomic_write, make_folder, read_json
 from vaelab.model import Model, check_unit_interval
 from vaelab.nn.likelihoods import Bernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
 from vaelab.nn.priors import StandardNormal
 from vaelab.runtime import seeded
+from vaelab.specs import OnnxGraph, is_onnx, load_weights, resolve, sha256
 
 LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-fixed")
 SCALES = ("logvar", "sigma", "var")  # how the encoder's second output measures q(z|x)'s spread
 LABEL_FORMATS = ("codes", "onehot")
 CHECK_EXAMPLES = 8  # examples the halves are first called on
 EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
-
-
-class OnnxGraph:
-    """An ONNX file run with onnxruntime, called like a PyTorch function: tensors in, tensors out.
-
-    Its inputs are fed in order (x, or z; then y for a conditional model), each cast to the type
-    the graph declares; a graph with one output returns a tensor, with several a tuple."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ConfigError(f"{self.path}: no such ONNX file.")
-        try:
-            import onnxruntime
-        except ImportError:
-            raise ConfigError("Running an ONNX model needs onnxruntime: pip install 'vaelab[onnx]'.") from None
-        try:
-            self.session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
-            raise ConfigError(f"{self.path} is not an ONNX model onnxruntime can load ({first}).") from None
-        self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
-
-    def __call__(self, *args: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        if len(args) != len(self.inputs):
-            names = [name for name, _ in self.inputs]
-            raise ConfigError(f"{self.path.name} takes {len(names)} input(s) {names}; it was given {len(args)} "
-                              "(a conditional model's halves take (x, y) and (z, y)).")  # fmt: skip
-        feeds = {}
-        for (name, kind), a in zip(self.inputs, args):
-            dtype = np.int64 if "int64" in kind else np.int32 if "int32" in kind else np.float32
-            feeds[name] = np.ascontiguousarray(a.detach().cpu().numpy(), dtype=dtype)
-        outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in self.session.run(None, feeds)]
-        return outs[0] if len(outs) == 1 else tuple(outs)
+ADOPTED = "adopted.json"  # how an adopted run's halves are called
+ADOPTED_FORMAT = 1
 
 
 def _callable(part: Any, what: str) -> Callable:
     """A half as something to call: a module, a callable, or the path of an ONNX file."""
     if isinstance(part, (str, os.PathLike)):
-        if str(part).lower().endswith(".onnx"):
+        if is_onnx(str(part)):
             return OnnxGraph(part)
         raise ConfigError(f"The {what} {str(part)!r} is a path but not an .onnx file; pass a PyTorch module or "
                           "callable, or an ONNX file.")  # fmt: skip
@@ -125,7 +98,8 @@ class AdoptedModel(Model):
 
     def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
                  latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
-                 seed: int, binarize: bool, heads: dict[str, nn.Module]):  # fmt: skip
+                 seed: int, binarize: bool, heads: dict[str, nn.Module], likelihood_name: str = "",
+                 sigma: float = 1.0):  # fmt: skip
         self.encoder, self.decoder = encoder, decoder
         self.scale, self.probabilities, self.label_format = scale, probabilities, label_format
         self.binarize = binarize
@@ -138,6 +112,9 @@ class AdoptedModel(Model):
         self.px_z_ = likelihood.to(self.device_)
         self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
         self._heads = dict(heads)
+        self.likelihood_name, self.sigma = likelihood_name, float(sigma)
+        self.specs: dict[str, str | None] = {"encoder": None, "decoder": None}  # SPECs the halves came from
+        self.weight_files: dict[str, dict[str, str] | None] = {"encoder": None, "decoder": None}
 
     # ------------------------------------------------------------ the model interface
     def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
@@ -221,6 +198,38 @@ class AdoptedModel(Model):
     def log_likelihood(self, X: Any, y: Any = None, n_samples: int = 1000, **options: Any):
         """Importance-sampled log p(x) per example (see :func:`vaelab.analysis.log_likelihood`)."""
         return log_likelihood(self, X, y, n_samples, **options)
+
+    def save(self, path: str | os.PathLike, data: DataConfig | None = None) -> RunDir:
+        """A run folder every vaelab command opens: config.json (model.arch "adopted"), adopted.json
+        (how the halves are called), model.safetensors (the weights of PyTorch halves: their code
+        stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx."""
+        run = RunDir(path)
+        halves, tensors, graphs = {}, {}, {}
+        for name, part in (("encoder", self.encoder), ("decoder", self.decoder)):
+            if isinstance(part, OnnxGraph):
+                graphs[name] = raw = part.path.read_bytes()
+                halves[name] = {"kind": "onnx", "spec": str(part.path), "sha256": hashlib.sha256(raw).hexdigest()}
+            elif isinstance(part, nn.Module):
+                halves[name] = {"kind": "module", "spec": self.specs[name],
+                                "class": f"{type(part).__module__}.{type(part).__qualname__}",
+                                "weights": self.weight_files[name]}  # fmt: skip
+                tensors.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
+            else:
+                raise ConfigError(f"The {name} is a {type(part).__name__}, not a torch.nn.Module or an ONNX graph; a run "
+                                  "folder can hold only those (adopt the modules themselves, or export them to ONNX).")  # fmt: skip
+        n_classes = 0 if self.classes_ is None else len(self.classes_)
+        model = ModelConfig(input_shape=self.input_shape_, latent_dim=self.latent_dim_, arch="adopted", hidden=(),
+                            likelihood=self.likelihood_name, prior="normal", sigma=self.sigma, n_classes=n_classes)  # fmt: skip
+        record = {"format": ADOPTED_FORMAT, "halves": halves, "scale": self.scale, "probabilities": self.probabilities,
+                  "label_format": self.label_format, "binarize": self.binarize,
+                  "classes": None if self.classes_ is None else self.classes_.tolist()}  # fmt: skip
+        make_folder(run.path)
+        for name, raw in graphs.items():
+            atomic_write(run.file(f"{name}.onnx"), raw)
+        run.write_weights(tensors)
+        atomic_write(run.file(ADOPTED), (json.dumps(record, indent=2) + "\n").encode())
+        run.write_config(RunConfig(model, TrainConfig(seed=self.seed), data))  # last: now the folder holds a run
+        return run
 
     def check(self, X: np.ndarray, y: Any = None) -> None:
         """Call both halves on a few examples: shapes, finite values, value ranges; one line if not."""
@@ -333,12 +342,12 @@ def adopt(
             unknown = sorted(set(np.asarray(labels).astype(str).tolist()) - set(names))
             if unknown:
                 raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
-    lik = {"bernoulli": lambda: Bernoulli(shape), "gaussian": lambda: GaussianMeanLogvar(shape),
-           "gaussian-fixed": lambda: GaussianFixed(shape, float(sigma))}[likelihood]()  # fmt: skip
+    lik = _likelihood(likelihood, shape, sigma)
     model = AdoptedModel(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
         scale=scale, probabilities=probabilities, classes=None if names is None else np.asarray(names),
-        label_format=label_format, seed=seed, binarize=binarize, heads=heads or {},
+        label_format=label_format, seed=seed, binarize=binarize, heads=heads or {}, likelihood_name=likelihood,
+        sigma=sigma,
     )  # fmt: skip
     if X is None:  # no examples: call the halves on zeros of the declared shape
         X = np.zeros((2, *shape), dtype=np.float32)
@@ -347,4 +356,88 @@ def adopt(
     return model
 
 
-__all__ = ["AdoptedModel", "OnnxGraph", "adopt"]
+def _check_record(record: Any, where: Path) -> dict[str, Any]:
+    """adopted.json, field by field."""
+    try:
+        if not isinstance(record, dict) or record.get("format") != ADOPTED_FORMAT:
+            raise ValueError(f"format must be {ADOPTED_FORMAT}")
+        halves = record["halves"]
+        if not isinstance(halves, dict) or set(halves) != {"encoder", "decoder"}:
+            raise ValueError("halves must name the encoder and the decoder")
+        for name, h in halves.items():
+            if not isinstance(h, dict) or h.get("kind") not in ("onnx", "module"):
+                raise ValueError(f"{name}.kind must be onnx or module")
+            if h["kind"] == "onnx" and not (isinstance(h.get("sha256"), str) and len(h["sha256"]) == 64):
+                raise ValueError(f"{name}.sha256 must be a SHA-256")
+            if h.get("spec") is not None and not isinstance(h["spec"], str):
+                raise ValueError(f"{name}.spec must be a string")
+        check_choice("scale", record["scale"], SCALES)
+        check_choice("label_format", record["label_format"], LABEL_FORMATS)
+        for key in ("probabilities", "binarize"):
+            if not isinstance(record[key], bool):
+                raise ValueError(f"{key} must be true or false")
+        classes = record["classes"]
+        if classes is not None and not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+            raise ValueError("classes must be null or a list of names")
+    except (KeyError, TypeError, ValueError, ConfigError) as err:
+        raise RunError(f"{where} is damaged ({str(err)[:200]}); adopt the model again.") from None
+    return record
+
+
+def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any = None, trust: bool = False) -> AdoptedModel:
+    """The adopted model of a run folder (:meth:`AdoptedModel.save`).
+
+    ONNX halves are read from the run (their SHA-256 checked). A PyTorch half is code: vaelab
+    never imports what a run folder names, so pass it again (``encoder=`` a module or a SPEC
+    string), or ``trust=True`` to import the SPEC the run recorded (only for runs you made).
+    """
+    run = RunDir(path)
+    config = run.read_config()
+    record = _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
+    given = {"encoder": encoder, "decoder": decoder}
+    weights = None
+    parts = {}
+    for name in ("encoder", "decoder"):
+        h = record["halves"][name]
+        if h["kind"] == "onnx":
+            file = run.file(f"{name}.onnx")
+            if not file.is_file() or sha256(file) != h["sha256"]:
+                raise RunError(f"{file} is missing or has changed since the model was adopted (its SHA-256 differs); "
+                               "adopt the model again.")  # fmt: skip
+            parts[name] = OnnxGraph(file)
+            continue
+        part = given[name]
+        if part is None and trust and h.get("spec"):
+            part = h["spec"]
+        if part is None:
+            spec = h.get("spec")
+            how = (f"pass --{name} {spec} (or --trust-run to import what the run names)" if spec else
+                   f"pass the {name} module (vaelab.load(run, {name}=...)) or --{name} SPEC")  # fmt: skip
+            raise RunError(f"{run.path} holds an adopted model whose {name} is Python code ({h.get('class')}); vaelab "
+                           f"never imports code a run folder names: {how}.")  # fmt: skip
+        module = resolve(part, name) if isinstance(part, str) else part
+        if not isinstance(module, nn.Module):
+            raise ConfigError(f"The {name} must be a torch.nn.Module to take the run's weights; got {type(module).__name__}.")
+        weights = run.read_weights() if weights is None else weights
+        prefix = name + "."
+        load_weights(module, {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, str(run.file("model.safetensors")))
+        parts[name] = module.eval()
+    m = config.model
+    lik = _likelihood(m.likelihood, tuple(m.input_shape), m.sigma)
+    classes = None if record["classes"] is None else np.asarray(record["classes"])
+    model = AdoptedModel(parts["encoder"], parts["decoder"], lik, input_shape=m.input_shape, latent_dim=m.latent_dim,
+                         scale=record["scale"], probabilities=record["probabilities"], classes=classes,
+                         label_format=record["label_format"], seed=config.train.seed, binarize=record["binarize"],
+                         heads={}, likelihood_name=m.likelihood, sigma=m.sigma)  # fmt: skip
+    model.config_ = config
+    return model
+
+
+def _likelihood(name: str, shape: tuple[int, ...], sigma: float) -> Likelihood:
+    if name not in LIKELIHOODS:
+        raise RunError(f"An adopted model's likelihood must be one of {LIKELIHOODS}; config.json says {name!r}.")
+    return {"bernoulli": lambda: Bernoulli(shape), "gaussian": lambda: GaussianMeanLogvar(shape),
+            "gaussian-fixed": lambda: GaussianFixed(shape, float(sigma))}[name]()  # fmt: skip
+
+
+__all__ = ["AdoptedModel", "adopt", "load_adopted"]

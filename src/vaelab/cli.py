@@ -84,6 +84,25 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-fraction", type=float, default=0.1, help="test share of the data (default: 0.1)")
 
 
+CODE_WARNING = ("A Python SPEC (path/to/file.py:NAME or package.module:NAME) is imported, which runs that code: "
+                "name only code you trust. vaelab never imports code a run folder names unless you pass the "
+                "same SPEC again or --trust-run.")  # fmt: skip
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    """Options that open a run whose model is code: custom networks, or an adopted model's PyTorch halves."""
+    g = p.add_argument_group("models that are code (custom networks, adopted PyTorch models)", CODE_WARNING)
+    g.add_argument("--encoder", metavar="SPEC", help="the encoder: path/to/file.py:NAME or package.module:NAME")
+    g.add_argument("--decoder", metavar="SPEC", help="the decoder, as --encoder")
+    g.add_argument("--trust-run", action="store_true", help="import the SPECs an adopted run records (runs you made)")
+
+
+def _specs(args):
+    from vaelab.runs.run import Specs
+
+    return Specs(getattr(args, "encoder", None), getattr(args, "decoder", None), getattr(args, "trust_run", False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="vaelab", description="Train variational autoencoders and use them.")
     p.add_argument("--version", action="version", version=f"vaelab {__version__}")
@@ -132,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--label-column", help="label column / key of DATA (conditional models)")
     s.add_argument("--chunk-size", type=int, metavar="N", help="(sample, example) pairs per decoder pass (memory bound)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _model_args(s)
 
     a = sub.add_parser("anomaly-eval", help="AUROC/AUPRC of each score for inliers vs known outliers",
                        description="How well do log p(x), the ELBO and the reconstruction probability separate "
@@ -141,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--outliers", required=True, metavar="DATA", help="a file, folder or built-in of the same shape")
     a.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    _model_args(a)
 
     i = sub.add_parser("inspect", help="latent-space diagnostics: KL per dimension, collapse, ELBO surgery, holes",
                        description="Measure the latent space on DATA (default: the run's test split): KL and "
@@ -152,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label-column", help="label column / key of DATA")
     i.add_argument("--active-threshold", type=float, default=0.01, help="Var_x(E_q[z_d]) above which a unit is active (default: 0.01)")
     i.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws and clustering (default: 0)")
+    _model_args(i)
 
     c = sub.add_parser("compare-samplers", help="every sampler x every sample-quality metric, and a verdict",
                        description="Generate with every sampler (prior, posterior, aggregate-gmm, aggregate-flow), "
@@ -163,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"samplers to compare (default: all of {', '.join(SAMPLERS)})")  # fmt: skip
     c.add_argument("--n", type=int, metavar="N", help="samples per sampler (default: the test split's size)")
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    _model_args(c)
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
                        "to .npy, a .png grid (images) or .csv (vectors, table rows, series windows). For a series "
@@ -176,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
+    _model_args(g)
 
     v = sub.add_parser("evaluate-synthetic", help="fidelity, utility and privacy of a table or series run's synthetic data",
                        description="Generate synthetic data from a table or series run and measure it: tables by "
@@ -224,6 +248,36 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     ei.add_argument("--steps", type=int, default=10, help="points on each path, ends included (default: 10)")
     ea.add_argument("--n-samples", type=int, default=200, metavar="K", help="importance samples for log p(x) (default: 200)")
+    for sp in (et, eg, ei, ea):
+        _model_args(sp)
+
+    ad = sub.add_parser("adopt", help="a model trained elsewhere (PyTorch, ONNX) as a run every command opens",
+                        description="Adopt an encoder and a decoder trained elsewhere, check them on DATA's first "
+                        "examples, split and store DATA as train does, and write a run folder that score, anomaly-eval, "
+                        "inspect, compare-samplers, sample, explore and report open. SPEC is FILE.onnx (Keras via "
+                        "tf2onnx, JAX, PyTorch via torch.onnx.export), path/to/file.py:NAME or package.module:NAME "
+                        "naming a torch.nn.Module or a callable returning one. " + CODE_WARNING)  # fmt: skip
+    ad.add_argument("--encoder", required=True, metavar="SPEC", help="x (and y) → (mu, logvar), (mu, sigma) or a Normal")
+    ad.add_argument("--decoder", required=True, metavar="SPEC", help="z (and y) → the likelihood's parameters")
+    ad.add_argument("--weights", metavar="FILE", help="a .safetensors state dict of a combined module (keys encoder.*, decoder.*)")
+    ad.add_argument("--encoder-weights", metavar="FILE", help="the encoder's .safetensors state dict")
+    ad.add_argument("--decoder-weights", metavar="FILE", help="the decoder's .safetensors state dict")
+    ad.add_argument("--likelihood", required=True, choices=("bernoulli", "gaussian", "gaussian-fixed"),
+                    help="p(x|z): bernoulli (the decoder gives logits; --probabilities if probabilities), gaussian "
+                    "(the decoder gives mean and logvar, or a Normal) or gaussian-fixed (the mean; SD --sigma)")  # fmt: skip
+    ad.add_argument("--prior", choices=("normal",), default="normal", help="p(z) (default: normal)")
+    ad.add_argument("--scale", choices=("logvar", "sigma", "var"), default="logvar",
+                    help="what the encoder's second output is (default: logvar)")  # fmt: skip
+    ad.add_argument("--probabilities", action="store_true", help="a Bernoulli decoder that outputs probabilities, not logits")
+    ad.add_argument("--sigma", type=float, default=1.0, help="observation SD for --likelihood gaussian-fixed (default: 1)")
+    ad.add_argument("--binarize", action="store_true", help="the model was trained on binarized data: score a fixed binarization")
+    ad.add_argument("--conditional", action="store_true", help="the halves take labels too: encoder(x, y), decoder(z, y)")
+    ad.add_argument("--label-format", choices=("codes", "onehot"), default="codes",
+                    help="how y reaches a conditional model (default: integer codes)")  # fmt: skip
+    ad.add_argument("--data", required=True, metavar="DATA", help=f"examples the model takes: a built-in ({builtins}) or a file or folder")
+    ad.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
+    ad.add_argument("--seed", type=int, default=0, help="seed of the split and of later estimates (default: 0)")
+    _data_args(ad)
 
     r = sub.add_parser("report", help="write RUN/report.html: everything measured, in one self-contained page",
                        description="Assemble config, metrics and figures of a run into one HTML file (images embedded, "
@@ -387,7 +441,8 @@ def cmd_score(args) -> int:
     try:
         scored = score(args.run, args.data, n_samples=args.n_samples, score=args.score, threshold=args.threshold,
                        band=tuple(args.band) if args.band else None, labels=args.labels,
-                       label_column=args.label_column, chunk_size=args.chunk_size, out=args.out, progress=bar)  # fmt: skip
+                       label_column=args.label_column, chunk_size=args.chunk_size, out=args.out, progress=bar,
+                       specs=_specs(args))  # fmt: skip
     finally:
         if bar:
             bar.close()
@@ -413,7 +468,8 @@ def cmd_anomaly_eval(args) -> int:
 
     bar = _count_bar(args)
     try:
-        block = evaluate_anomalies(args.run, args.inliers, args.outliers, n_samples=args.n_samples, progress=bar)
+        block = evaluate_anomalies(args.run, args.inliers, args.outliers, n_samples=args.n_samples, progress=bar,
+                                   specs=_specs(args))
     finally:
         if bar:
             bar.close()
@@ -441,7 +497,7 @@ def cmd_inspect(args) -> int:
     from vaelab.commands.inspect_run import inspect_run
 
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
-                                active_threshold=args.active_threshold, seed=args.seed)  # fmt: skip
+                                active_threshold=args.active_threshold, seed=args.seed, specs=_specs(args))  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
     print(f"{args.data}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
@@ -461,7 +517,8 @@ def cmd_compare_samplers(args) -> int:
     from vaelab.report.figures import write_sampler_grids
 
     result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed,
-                              progress=None if getattr(args, "quiet", False) else _sampler_progress)  # fmt: skip
+                              progress=None if getattr(args, "quiet", False) else _sampler_progress,
+                              specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))
     print(result["summary"]["verdict"])
     for p in write_sampler_grids(Path(args.run), result["grids"]):
@@ -482,7 +539,8 @@ def cmd_sample(args) -> int:
         return 0
     if args.n is None:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
-    out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed)
+    out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed,
+                         specs=_specs(args))
     print(f"{args.n} samples from {args.sampler}: {out}")
     return 0
 
@@ -492,21 +550,48 @@ def cmd_explore(args) -> int:
 
     if args.what == "traverse":
         result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
-                                            centre=args.centre, label=args.label)  # fmt: skip
+                                            centre=args.centre, label=args.label, specs=_specs(args))  # fmt: skip
         print(f"traversals over ±{args.span:g} prior SD of dimensions {result.dims} ({result.chosen_by})")
     elif args.what == "grid":
-        result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label)
+        result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label,
+                                        specs=_specs(args))
         print(f"manifold grid {args.n}x{args.n} over z{result.dims[0]} and z{result.dims[1]} ({result.chosen_by})")
     elif args.what == "interpolate":
-        result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed)
+        result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed,
+                                               specs=_specs(args))
         for name, pct in result.percentile.items():
             print(f"{name:<10} typicality along the path (percentile of training codes): "
                   + " ".join(f"{p:.0f}" for p in pct))  # fmt: skip
     else:
-        result, path = explore.run_arithmetic(args.run, args.a, args.b, n_samples=args.n_samples, seed=args.seed)
+        result, path = explore.run_arithmetic(args.run, args.a, args.b, n_samples=args.n_samples, seed=args.seed,
+                                              specs=_specs(args))
         for r in result.results:
             print(f"{r.name}: {r.verdict}")
     print(f"  {path}")
+    return 0
+
+
+def cmd_adopt(args) -> int:
+    from vaelab.runs.adopted import adopt_run
+
+    done = adopt_run(args.encoder, args.decoder, args.out, likelihood=args.likelihood, data=args.data,
+                     weights=args.weights, encoder_weights=args.encoder_weights, decoder_weights=args.decoder_weights,
+                     labels=args.labels, label_column=args.label_column, conditional=args.conditional,
+                     val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
+                     scale=args.scale, probabilities=args.probabilities, sigma=args.sigma, binarize=args.binarize,
+                     label_format=args.label_format, prior=args.prior)  # fmt: skip
+    m = done.model
+    kinds = {h: "ONNX" if m.specs[h] and m.specs[h].lower().endswith(".onnx") else "PyTorch" for h in ("encoder", "decoder")}
+    print(f"run:        {done.run.path}")
+    print(f"model:      encoder {kinds['encoder']}, decoder {kinds['decoder']}; x of shape {m.input_shape_} → z of "
+          f"{m.latent_dim_} dimensions; likelihood {args.likelihood}"
+          + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
+    tr, va, te = done.split_sizes
+    print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
+    print(f"next:       vaelab inspect {done.run.path}   ·   vaelab score {done.run.path}   ·   "
+          f"vaelab compare-samplers {done.run.path}")  # fmt: skip
+    if "PyTorch" in kinds.values():
+        print("            (this run's PyTorch halves are code: pass --encoder/--decoder again, or --trust-run)")
     return 0
 
 
@@ -521,7 +606,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
                "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "explore": cmd_explore,
-               "report": cmd_report, "evaluate-synthetic": cmd_evaluate_synthetic, "demo": cmd_demo}[args.command]  # fmt: skip
+               "report": cmd_report, "evaluate-synthetic": cmd_evaluate_synthetic, "demo": cmd_demo,
+               "adopt": cmd_adopt}[args.command]  # fmt: skip
     try:
         return handler(args)
     except VaelabError as e:

@@ -15,7 +15,7 @@ from vaelab.errors import ConfigError
 
 # Allowed values, declared once; every check below reads this table.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("mlp", "conv", "custom"),
+    "arch": ("mlp", "conv", "custom", "adopted"),
     "likelihood": ("bernoulli", "gaussian", "gaussian-fixed", "mixed"),
     "prior": ("normal", "mog", "vamp"),
     "binarize": ("dynamic", "fixed", "none"),
@@ -82,7 +82,7 @@ class ModelConfig:
 
     input_shape: tuple[int, ...]  # one example: (D,) or (C, H, W)
     latent_dim: int = 16  # size of z
-    arch: str = "mlp"  # mlp | conv | custom (user-supplied encoder/decoder)
+    arch: str = "mlp"  # mlp | conv | custom (user-supplied encoder/decoder) | adopted (vaelab.adopt: trained elsewhere)
     hidden: tuple[int, ...] = (512, 256)  # dense layer sizes; () makes the maps linear
     likelihood: str = "bernoulli"  # p(x|z): bernoulli | gaussian | gaussian-fixed
     prior: str = "normal"  # p(z): normal | mog | vamp

@@ -20,6 +20,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from vaelab import distributed
+from vaelab.adopt import load_adopted
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
@@ -160,6 +161,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                 "Scale X to [0, 1] or use likelihood 'gaussian'."
             )
         custom = self.encoder is not None or self.decoder is not None
+        if self.arch == "adopted":
+            raise ConfigError("arch 'adopted' marks models trained elsewhere: use vaelab.adopt(encoder, decoder, ...).")
         if self.arch == "custom" and not custom:
             raise ConfigError("arch 'custom' needs encoder= and decoder= modules.")
         hidden = self.hidden
@@ -432,11 +435,14 @@ def load(
 ) -> VAE:
     """Rebuild a fitted :class:`VAE` from a run directory (config.json + model.safetensors).
 
-    Runs trained with custom networks need the same ``encoder``/``decoder`` classes passed in.
+    Runs trained with custom networks need the same ``encoder``/``decoder`` classes passed in;
+    so do adopted runs (:func:`vaelab.adopt.load_adopted`) whose halves are PyTorch modules.
     """
     rd = RunDir(run)
     config = rd.read_config()
     m = config.model
+    if m.arch == "adopted":  # a model trained elsewhere (vaelab.adopt)
+        return load_adopted(rd.path, encoder=encoder, decoder=decoder)
     vae = VAE(**settings_from_config(config), device=device, encoder=encoder, decoder=decoder)
     if m.arch == "custom" and encoder is None:
         build_vae(m)  # raises the error that explains what to pass

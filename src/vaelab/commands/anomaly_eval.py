@@ -8,7 +8,7 @@ from vaelab.analysis.anomaly import anomaly_eval
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.commands.score import Progress
 from vaelab.errors import DataError
-from vaelab.runs.run import Run
+from vaelab.runs.run import Run, Specs
 
 
 def evaluate_anomalies(
@@ -20,11 +20,12 @@ def evaluate_anomalies(
     outlier_labels: str | None = None,
     outlier_label_column: str | None = None,
     progress: Progress = None,
+    specs: Specs | None = None,
 ) -> dict[str, Any]:
     """AUROC/AUPRC of each score for inliers vs outliers; written to metrics.json as ``anomaly``."""
     if outliers is None:
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
-    run = Run(run_path)
+    run = Run(run_path, specs)
     results = []
     for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):
         X, y = run.resolve(spec, lab, col, lazy=True)

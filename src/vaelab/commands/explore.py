@@ -19,7 +19,7 @@ from vaelab.data.split import indices
 from vaelab.errors import DataError
 from vaelab.report.explore_figures import arithmetic_figure, grid_figure, interpolation_figure, traversal_figure
 from vaelab.report.figures import save_png
-from vaelab.runs.run import EXAMPLE_HELP, Example, Run
+from vaelab.runs.run import EXAMPLE_HELP, Example, Run, Specs
 
 FIGURES = {"traverse": "traversals.png", "grid": "manifold_grid.png", "interpolate": "interpolation.png",
            "arithmetic": "arithmetic.png"}  # fmt: skip
@@ -54,8 +54,8 @@ def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
 
 
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
-                 centre: str | None = None, label: Any = None):  # fmt: skip
-    r = Run(run_path)
+                 centre: str | None = None, label: Any = None, specs: Specs | None = None):  # fmt: skip
+    r = Run(run_path, specs)
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []))
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
@@ -64,8 +64,9 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     return result, path
 
 
-def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str | None = None, label: Any = None):
-    r = Run(run_path)
+def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str | None = None, label: Any = None,
+             specs: Specs | None = None):
+    r = Run(run_path, specs)
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []))
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
@@ -74,8 +75,9 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     return result, path
 
 
-def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int = 10, seed: int = 0):
-    r = Run(run_path)
+def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int = 10, seed: int = 0,
+                    specs: Specs | None = None):
+    r = Run(run_path, specs)
     ea, eb = r.example(a), r.example(b)
     result = interpolate(r.model, ea.x, eb.x, aggregate=_aggregate(r, seed), steps=steps,
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
@@ -83,8 +85,9 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     return result, _write(r, "interpolate", interpolation_figure(result), entry)
 
 
-def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0):
-    r = Run(run_path)
+def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0,
+                   specs: Specs | None = None):
+    r = Run(run_path, specs)
     model = r.model
     ea, eb = r.example(a), r.example(b)
     train, test = r.split("train"), r.split("test")

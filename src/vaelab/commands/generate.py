@@ -29,7 +29,7 @@ from vaelab.analysis.quality import (
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.base import check_count
-from vaelab.runs.run import Run
+from vaelab.runs.run import Run, Specs
 
 CLASSIFIER = "classifier.safetensors"
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
@@ -64,12 +64,12 @@ def comparison_splits(run: Run) -> dict:
 
 
 def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] = SAMPLERS, n: int | None = None,
-                     seed: int = 0, progress=None) -> dict[str, Any]:
+                     seed: int = 0, progress=None, specs: Specs | None = None) -> dict[str, Any]:
     """Every sampler x every metric against the run's test split; writes the ``samplers`` block."""
     for name in samplers:
         if name not in SAMPLERS:
             raise ConfigError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}.")
-    run = Run(run_path)
+    run = Run(run_path, specs)
     model = run.model
     parts = comparison_splits(run)
     test = parts["test"]
@@ -146,12 +146,12 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
 
 
 def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
-                   label: str | None = None, draw: bool = False, seed: int = 0) -> Path:
+                   label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None) -> Path:
     """Write n generated examples in the user's units, as the run's kind writes them: .npy, a .png
     grid or .csv for arrays; .csv or .parquet for table rows; a long table or .npy for series windows."""
     check_count("--n", n)
     out = Path(out)
-    run = Run(run_path)
+    run = Run(run_path, specs)
     run.kind.check_output(out)  # a file the kind cannot write is refused before any work
     model = run.model
     if model.classes_ is not None and label is None:

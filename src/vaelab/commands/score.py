@@ -21,7 +21,7 @@ from vaelab.analysis.likelihood import SCORES, LikelihoodResult, log_likelihood
 from vaelab.config import check_choice
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
-from vaelab.runs.run import Run
+from vaelab.runs.run import Run, Specs
 
 CALIBRATION = "calibration.safetensors"
 Progress = Callable[[int, int], None] | None
@@ -77,10 +77,11 @@ def score(
     chunk_size: int | None = None,
     out: str | os.PathLike | None = None,
     progress: Progress = None,
+    specs: Specs | None = None,
 ) -> Scored:
     """Score every example of ``spec``; write ``out`` (CSV) and, for the test split, metrics.json."""
     check_choice("score", score, SCORES)
-    run = Run(run_path)
+    run = Run(run_path, specs)
     X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
     result = log_likelihood(run.model, X, y, n_samples, progress=progress, **options)

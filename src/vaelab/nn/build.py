@@ -83,7 +83,7 @@ def build_vae(cfg: ModelConfig, encoder: nn.Module | None = None, decoder: nn.Mo
     elif cfg.arch == "custom":
         raise ConfigError(
             "This model uses a custom encoder and decoder, which a config cannot rebuild; "
-            "pass them: vaelab.load(run, encoder=..., decoder=...)."
+            "pass them: vaelab.load(run, encoder=..., decoder=...), or --encoder SPEC --decoder SPEC on the command line."
         )
     else:
         body_cls, decoder_cls = NETWORKS[cfg.arch]

@@ -22,12 +22,25 @@ from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, load_dataset, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.errors import DataError, RunError
-from vaelab.estimator import VAE, load
+from vaelab.adopt import load_adopted
+from vaelab.estimator import load
+from vaelab.model import Model
 from vaelab.runs.base import CACHE, RunKind, cache_key
 from vaelab.runs.kinds import kind_of
+from vaelab.specs import resolve
 
 EXAMPLE_HELP = ("an example: N (test split index), SPLIT:N (train, val or test), an image file, "
                 "or FILE[:N] (any data file vaelab reads)")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Specs:
+    """How to open a run whose model is code (custom networks, adopted PyTorch halves): the SPECs
+    the user names (:mod:`vaelab.specs`), or ``trust`` to import the ones an adopted run records."""
+
+    encoder: str | None = None
+    decoder: str | None = None
+    trust: bool = False
 
 
 @dataclass
@@ -40,12 +53,13 @@ class Example:
 class Run:
     """One run folder: its config, kind, model, data and splits, each read once."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, specs: Specs | None = None):
         self.dir = RunDir(path)
+        self.specs = specs or Specs()
         self.config: RunConfig = self.dir.read_config()
         self.kind_class: type[RunKind] = kind_of(self.config.data, self.dir.file(CONFIG))
         self._kind: RunKind | None = None
-        self._model: VAE | None = None
+        self._model: Model | None = None
         self._data: dict[bool, tuple[Dataset, np.ndarray]] = {}
 
     @property
@@ -60,9 +74,15 @@ class Run:
         return self._kind
 
     @property
-    def model(self) -> VAE:
+    def model(self) -> Model:
+        """The fitted model: a :class:`vaelab.VAE`, or an adopted model (:mod:`vaelab.adopt`)."""
         if self._model is None:
-            self._model = load(self.dir.path)
+            s = self.specs
+            if self.config.model.arch == "adopted":
+                self._model = load_adopted(self.dir.path, encoder=s.encoder, decoder=s.decoder, trust=s.trust)
+            else:  # custom networks of a vaelab run: the user's modules, named by SPEC
+                halves = {k: None if v is None else resolve(v, k) for k, v in (("encoder", s.encoder), ("decoder", s.decoder))}
+                self._model = load(self.dir.path, **halves)
         return self._model
 
     # ------------------------------------------------------------------ data

@@ -1,0 +1,106 @@
+"""``vaelab adopt``: a run folder for a model trained elsewhere, so every command opens it.
+
+The halves are named by SPECs (:mod:`vaelab.specs`: an ONNX file, or the user's Python code,
+imported because the user names it), their weights come from safetensors files, and the
+data is read, split and stored as ``vaelab train`` does (an array run: the split is what
+``score``'s calibration and ``compare-samplers``' held-out set use). The run records the
+SPECs and the SHA-256 of every weights and ONNX file; it keeps the ONNX graphs and the
+weights (never a pickle), not the code.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from vaelab.adopt import ADOPTED, AdoptedModel, adopt
+from vaelab.checkpoint import RunDir
+from vaelab.data.split import indices
+from vaelab.errors import ConfigError
+from vaelab.files import make_folder
+from vaelab.runs.base import Request, check_fresh_folder
+from vaelab.runs.kinds import KIND_FILES, BY_NAME
+from vaelab.specs import is_onnx, load_weights, read_weights, resolve, sha256, split_weights
+
+
+# What an adoption killed before config.json may leave (beside split.npy): a new one may start there.
+ADOPTION_FILES = frozenset({ADOPTED, "encoder.onnx", "decoder.onnx", "model.safetensors"})
+
+
+@dataclass
+class Adopted:
+    run: RunDir
+    model: AdoptedModel
+    n_examples: int
+    split_sizes: tuple[int, int, int]
+
+
+def adopt_run(
+    encoder: str,
+    decoder: str,
+    out: str | os.PathLike,
+    *,
+    likelihood: str,
+    data: str | os.PathLike,
+    weights: str | None = None,
+    encoder_weights: str | None = None,
+    decoder_weights: str | None = None,
+    labels: str | None = None,
+    label_column: str | None = None,
+    conditional: bool = False,
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    **options: Any,
+) -> Adopted:
+    """Adopt the halves named by ``encoder`` and ``decoder`` (SPECs) and write the run to ``out``.
+
+    ``options`` go to :func:`vaelab.adopt` (``scale``, ``probabilities``, ``sigma``,
+    ``label_format``, ``binarize``, ``prior``)."""
+    run = RunDir(out)
+    check_fresh_folder(run, KIND_FILES | ADOPTION_FILES)
+    if weights is not None and (encoder_weights is not None or decoder_weights is not None):
+        raise ConfigError("Give --weights (one state dict with encoder.* and decoder.* keys) or --encoder-weights and "
+                          "--decoder-weights, not both.")  # fmt: skip
+    halves = {"encoder": resolve(encoder, "encoder"), "decoder": resolve(decoder, "decoder")}
+    files = {"encoder": encoder_weights, "decoder": decoder_weights}
+    states = dict.fromkeys(halves)
+    if weights is not None:
+        states["encoder"], states["decoder"] = split_weights(read_weights(weights), weights)
+        files = {"encoder": weights, "decoder": weights}
+    else:
+        states = {k: None if f is None else read_weights(f) for k, f in files.items()}
+    for name, part in halves.items():
+        spec = encoder if name == "encoder" else decoder
+        if states[name] is not None:
+            if is_onnx(spec):
+                raise ConfigError(f"--{name} {spec} is an ONNX graph, which holds its own weights; drop its weights file.")
+            load_weights(part, states[name], str(files[name]))
+    prepared = BY_NAME["array"].prepare(Request(data, {}, labels, label_column, val_fraction, test_fraction),
+                                        SimpleNamespace(conditional=conditional, seed=seed))  # fmt: skip
+    dataset, split = prepared.dataset, prepared.split
+    train = dataset.view(indices(split, "train"))
+    check_x = train.X[: min(64, train.n_examples)]
+    check_y = None
+    if conditional:
+        check_y = train.label_names()[: len(check_x)]
+    model = adopt(halves["encoder"], halves["decoder"], likelihood=likelihood, data=check_x, labels=check_y,
+                  classes=prepared.data.classes if conditional else None, seed=seed, **options)  # fmt: skip
+    for name, spec in (("encoder", encoder), ("decoder", decoder)):
+        model.specs[name] = spec if is_onnx(spec) else _absolute(spec)
+        if files[name] is not None:
+            model.weight_files[name] = {"file": str(Path(files[name]).resolve()), "sha256": sha256(files[name])}
+    make_folder(run.path)
+    run.remove_temp_files()
+    run.write_split(split)
+    model.save(run.path, data=prepared.data)
+    sizes = tuple(int((split == code).sum()) for code in range(3))
+    return Adopted(run, model, dataset.n_examples, sizes)
+
+
+def _absolute(spec: str) -> str:
+    """A file SPEC with an absolute path (so the run's record names the file wherever it is opened)."""
+    where, _, name = spec.rpartition(":")
+    return f"{Path(where).resolve()}:{name}" if where.endswith(".py") else spec

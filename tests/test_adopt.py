@@ -361,3 +361,22 @@ def test_every_bad_spec_is_one_line(outside, tmp_path, capsys, case):
         return
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and match in err, err
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_an_adopted_model_saves_and_loads_back(digits, relu_vae, tmp_path):
+    """PyTorch halves: the weights go into the run, the code is the user's to pass again."""
+    from vaelab.errors import RunError
+
+    X, _ = digits
+    enc, dec = relu_vae
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    model.save(tmp_path / "run")
+    with pytest.raises(RunError, match="never imports code a run folder names"):
+        vaelab.load(tmp_path / "run")
+    back = vaelab.load(tmp_path / "run", encoder=Encoder(relu_heads=True), decoder=Decoder())
+    np.testing.assert_array_equal(back.transform(X[:20]), model.transform(X[:20]))
+    np.testing.assert_array_equal(back.inverse_transform(np.ones((3, L))), model.inverse_transform(np.ones((3, L))))
+    with pytest.raises(ConfigError, match="do not fit the module"):
+        vaelab.load(tmp_path / "run", encoder=Encoder(relu_heads=True, n_classes=3), decoder=Decoder())
+    with pytest.raises(ConfigError, match="not a torch.nn.Module"):
+        vaelab.adopt(lambda x: enc(x), dec, likelihood="bernoulli", data=X).save(tmp_path / "lambda")

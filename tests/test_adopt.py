@@ -176,7 +176,8 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     X, _ = digits
     dec = Decoder()
     enc = Encoder()
-    _bad("deterministic", lambda x: x[:, :L], dec, likelihood="bernoulli", data=X)
+    _bad("declared stochastic", lambda x: x[:, :L], dec, likelihood="bernoulli", data=X, deterministic=False)
+    _bad("decoder failed on codes of shape (8, 64)", lambda x: x, dec, likelihood="bernoulli", data=X)
     _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
     _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
     _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
@@ -380,3 +381,114 @@ def test_an_adopted_model_saves_and_loads_back(digits, relu_vae, tmp_path):
         vaelab.load(tmp_path / "run", encoder=Encoder(relu_heads=True, n_classes=3), decoder=Decoder())
     with pytest.raises(ConfigError, match="not a torch.nn.Module"):
         vaelab.adopt(lambda x: enc(x), dec, likelihood="bernoulli", data=X).save(tmp_path / "lambda")
+
+
+# ------------------------------------------------------- plain autoencoders (deterministic encoders)
+AE_SOURCE = '''
+import torch
+from torch import nn
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 3))
+
+    def forward(self, x):
+        return self.net(x.flatten(1))  # one code per input: a plain autoencoder
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(3, 64), nn.Tanh(), nn.Linear(64, 64))
+
+    def forward(self, z):
+        return self.net(z)
+'''
+
+
+@pytest.fixture(scope="module")
+def autoencoder(tmp_path_factory, digits):
+    """A plain autoencoder trained outside vaelab (BCE on grey digits), its code and weights on disk."""
+    from safetensors.torch import save_file
+
+    from vaelab.specs import resolve
+
+    folder = tmp_path_factory.mktemp("ae")
+    (folder / "ae.py").write_text(AE_SOURCE)
+    torch.manual_seed(0)
+    enc, dec = resolve(f"{folder / 'ae.py'}:Encoder"), resolve(f"{folder / 'ae.py'}:Decoder")
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=3e-3)
+    x = torch.from_numpy(digits[0])
+    for _ in range(20):
+        for idx in torch.randperm(len(x)).split(64):
+            loss = F.binary_cross_entropy_with_logits(dec(enc(x[idx])), x[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    save_file({**{f"encoder.{k}": v for k, v in enc.state_dict().items()},
+               **{f"decoder.{k}": v for k, v in dec.state_dict().items()}}, folder / "ae.safetensors")  # fmt: skip
+    np.save(folder / "x.npy", digits[0])
+    return folder, enc.eval(), dec.eval()
+
+
+def test_the_kernel_density_of_gaussian_codes_is_the_smoothed_gaussian():
+    """Known answer: a Gaussian-kernel density of N(0, I) samples has expectation N(0, (1 + h²) I)."""
+    from vaelab.analysis.aggregate import kde_logvar, log_aggregate
+
+    gen = torch.Generator().manual_seed(0)
+    mu = torch.randn(4000, 2, generator=gen, dtype=torch.float64)
+    lv = kde_logvar(mu)
+    h2 = float(lv[0, 0].exp())
+    assert h2 == pytest.approx((4000 ** (-1 / 6)) ** 2, rel=0.1)  # Scott's rule, sd about 1
+    z = torch.randn(2000, 2, generator=gen, dtype=torch.float64)
+    s2 = 1 + h2
+    exact = -np.log(2 * np.pi * s2) - (z**2).sum(1).numpy() / (2 * s2)  # log N(z; 0, s2 I), L = 2
+    diff = log_aggregate(z, mu, lv).numpy() - exact
+    # Unbiased up to the KDE's noise (relative SD about 1/sqrt(4π N h² f) ≈ 0.06 where f ≈ 0.1); a wrong
+    # normalisation or bandwidth shifts the mean by far more (a factor 2 in h²: about 0.3 nats).
+    assert abs(diff.mean()) < 0.03 and np.median(np.abs(diff)) < 0.1
+
+
+def test_a_plain_autoencoder_gets_what_applies_and_is_told_what_does_not(digits, autoencoder):
+    X, y = digits
+    _, enc, dec = autoencoder
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    assert model.deterministic_ and model.latent_dim_ == 3
+    d = vaelab.diagnose(model, X, y)
+    block = d.to_dict()
+    assert block["deterministic"] and {"kl_per_dimension", "elbo_surgery", "log_px"} <= set(block["not_applicable"])
+    assert block["per_dimension"]["kl"] is None and block["surgery"] is None
+    assert 0 <= block["aggregate"]["prior_hole_mass"] <= 1 and block["aggregate"]["density"] == "kernel density of the codes"
+    assert block["clustering"]["kmeans"]["ari"] > 0.1  # the codes still group the digits
+    finding = next(f for f in d.findings if f.key == "deterministic_encoder")
+    assert "aggregate-gmm" in finding.advice
+    assert set(d.figures()) == {"kl_per_dimension", "latent_scatter", "aggregate_vs_prior"}
+    with pytest.raises(DataError, match="deterministic encoder"):
+        model.log_likelihood(X[:5])
+    # The posterior sampler re-decodes the codes themselves: q(z|x) is a point.
+    z = fit_sampler("posterior", model, Dataset(X[:50])).sample(50, seed=0)
+    np.testing.assert_allclose(np.sort(z, 0), np.sort(model.transform(X[:50]), 0), atol=1e-6)
+
+
+def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencoder, tmp_path, capsys):
+    folder, _, _ = autoencoder
+    run = tmp_path / "run"
+    spec = [f"{folder / 'ae.py'}:Encoder", f"{folder / 'ae.py'}:Decoder"]
+    code, out, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
+                          "--likelihood", "bernoulli", "--data", folder / "x.npy", "--deterministic", "--out", run)  # fmt: skip
+    assert code == 0, err
+    specs = ["--encoder", spec[0], "--decoder", spec[1]]
+    code, out, err = _cli(capsys, "inspect", run, *specs)
+    assert code == 0, err
+    assert "these do not apply" in out and "kernel density" in out
+    code, out, err = _cli(capsys, "compare-samplers", run, "--samplers", "prior", "aggregate-gmm", "--n", "30", *specs)
+    assert code == 0 and "For this model, sample from" in out, err
+    code, _, err = _cli(capsys, "score", run, "--n-samples", "5", "--quiet", *specs)
+    assert code == 2 and "deterministic encoder" in err and err.count("\n") == 1
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
+    assert code == 0 and "log p(x) does not apply" in out, err
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert 'id="likelihood" data-status="na"' in html and "deterministic" in html

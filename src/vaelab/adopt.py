@@ -99,7 +99,7 @@ class AdoptedModel(Model):
     def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
                  latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
                  seed: int, binarize: bool, heads: dict[str, nn.Module], likelihood_name: str = "",
-                 sigma: float = 1.0):  # fmt: skip
+                 sigma: float = 1.0, deterministic: bool | None = None):  # fmt: skip
         self.encoder, self.decoder = encoder, decoder
         self.scale, self.probabilities, self.label_format = scale, probabilities, label_format
         self.binarize = binarize
@@ -112,6 +112,8 @@ class AdoptedModel(Model):
         self.px_z_ = likelihood.to(self.device_)
         self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
         self._heads = dict(heads)
+        # True: a plain autoencoder; None: decided by the encoder's first output (one tensor: deterministic).
+        self.deterministic_: bool | None = deterministic
         self.likelihood_name, self.sigma = likelihood_name, float(sigma)
         self.specs: dict[str, str | None] = {"encoder": None, "decoder": None}  # SPECs the halves came from
         self.weight_files: dict[str, dict[str, str] | None] = {"encoder": None, "decoder": None}
@@ -133,6 +135,14 @@ class AdoptedModel(Model):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         out = self._call(self.encoder, x, y)
+        if self.deterministic_ is not False and (self.deterministic_ or isinstance(out, (torch.Tensor, np.ndarray))):
+            # A deterministic encoder (a plain autoencoder): the code, and q(z|x) a point (log-variance -inf).
+            self.deterministic_ = True
+            code = _tensor(out[0] if isinstance(out, (tuple, list)) else out, "encoder's code")
+            n, latent = x.shape[0], self.latent_dim_ or "L"
+            if code.dim() != 2 or code.shape[0] != n or (self.latent_dim_ and code.shape[1] != latent):
+                raise ConfigError(f"The encoder's code has shape {_shape(code)} for {n} examples; expected ({n}, {latent}).")
+            return code.to(self.device_), torch.full_like(code, -math.inf).to(self.device_)
         mu, spread = _posterior(out, self.scale)
         n, latent = x.shape[0], self.latent_dim_ or "L"
         if mu.dim() != 2 or mu.shape[0] != n or spread.shape != mu.shape or (self.latent_dim_ and mu.shape[1] != latent):
@@ -221,6 +231,7 @@ class AdoptedModel(Model):
         model = ModelConfig(input_shape=self.input_shape_, latent_dim=self.latent_dim_, arch="adopted", hidden=(),
                             likelihood=self.likelihood_name, prior="normal", sigma=self.sigma, n_classes=n_classes)  # fmt: skip
         record = {"format": ADOPTED_FORMAT, "halves": halves, "scale": self.scale, "probabilities": self.probabilities,
+                  "deterministic": bool(self.deterministic_),
                   "label_format": self.label_format, "binarize": self.binarize,
                   "classes": None if self.classes_ is None else self.classes_.tolist()}  # fmt: skip
         make_folder(run.path)
@@ -246,7 +257,10 @@ class AdoptedModel(Model):
         if not self.latent_dim_:
             self.latent_dim_ = int(mu.shape[1])
             self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
+        self.deterministic_ = bool(self.deterministic_)
         for name, t in (("mu", mu), ("log-variance", logvar)):
+            if name != "mu" and self.deterministic_:
+                continue  # a point: its log-variance is -inf by definition
             if not torch.isfinite(t).all():
                 raise ConfigError(f"The encoder returned non-finite {name} values (NaN or ±inf) on the first "
                                   f"{x.shape[0]} examples; expected finite values"
@@ -278,9 +292,8 @@ def _posterior(out: Any, scale: str) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(out, (tuple, list)) and len(out) == 2:
         return _tensor(out[0], "encoder's mu"), _tensor(out[1], "encoder's second output")
     if isinstance(out, (torch.Tensor, np.ndarray)):
-        raise ConfigError(f"The encoder returned one tensor of shape {_shape(out)}: a deterministic encoder (a plain "
-                          "autoencoder). vaelab needs q(z|x)'s mean and spread: return (mu, logvar) or a Normal. "
-                          "Adopting deterministic encoders is not supported yet.")  # fmt: skip
+        raise ConfigError(f"The encoder returned one tensor of shape {_shape(out)} but was declared stochastic "
+                          "(deterministic=False); return (mu, logvar) or a Normal, or leave deterministic out.")  # fmt: skip
     n = len(out) if isinstance(out, (tuple, list)) else None
     raise ConfigError(f"The encoder returned {type(out).__name__}" + (f" of {n} items" if n is not None else "")
                       + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal.")
@@ -302,6 +315,7 @@ def adopt(
     label_format: str = "codes",
     binarize: bool = False,
     heads: dict[str, nn.Module] | None = None,
+    deterministic: bool | None = None,
     seed: int = 0,
 ) -> AdoptedModel:
     """A model trained elsewhere, ready for every vaelab analysis (see the module docstring).
@@ -312,7 +326,10 @@ def adopt(
     was trained with (default: the sorted label names). ``binarize``: the model was trained on
     binarized data, so evaluation data gets vaelab's fixed binarization. ``heads``: the modules
     that output mu and logvar, for the head lint of ``vaelab.diagnose`` (their outputs are linted
-    in any case).
+    in any case). ``deterministic``: the encoder gives one code per input (a plain autoencoder;
+    with a tuple, its first item); by default an encoder that returns one tensor is taken as one.
+    Analyses that need q(z|x)'s variance (KL per dimension, ELBO surgery, log p(x)) then say they
+    do not apply; the rest run on the codes.
     """
     check_choice("likelihood", likelihood, LIKELIHOODS)
     check_choice("prior", prior, ("normal",))
@@ -347,7 +364,7 @@ def adopt(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
         scale=scale, probabilities=probabilities, classes=None if names is None else np.asarray(names),
         label_format=label_format, seed=seed, binarize=binarize, heads=heads or {}, likelihood_name=likelihood,
-        sigma=sigma,
+        sigma=sigma, deterministic=deterministic,
     )  # fmt: skip
     if X is None:  # no examples: call the halves on zeros of the declared shape
         X = np.zeros((2, *shape), dtype=np.float32)
@@ -373,7 +390,7 @@ def _check_record(record: Any, where: Path) -> dict[str, Any]:
                 raise ValueError(f"{name}.spec must be a string")
         check_choice("scale", record["scale"], SCALES)
         check_choice("label_format", record["label_format"], LABEL_FORMATS)
-        for key in ("probabilities", "binarize"):
+        for key in ("probabilities", "binarize", "deterministic"):
             if not isinstance(record[key], bool):
                 raise ValueError(f"{key} must be true or false")
         classes = record["classes"]
@@ -428,9 +445,24 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
     model = AdoptedModel(parts["encoder"], parts["decoder"], lik, input_shape=m.input_shape, latent_dim=m.latent_dim,
                          scale=record["scale"], probabilities=record["probabilities"], classes=classes,
                          label_format=record["label_format"], seed=config.train.seed, binarize=record["binarize"],
-                         heads={}, likelihood_name=m.likelihood, sigma=m.sigma)  # fmt: skip
+                         heads={}, likelihood_name=m.likelihood, sigma=m.sigma,
+                         deterministic=record["deterministic"])  # fmt: skip
     model.config_ = config
     return model
+
+
+def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]:
+    """The report's sections that do not apply to a run's model, and why: an adopted model's training,
+    and for a deterministic encoder the likelihood (read from adopted.json; no code is run)."""
+    run = RunDir(path)
+    if run.read_config().model.arch != "adopted":
+        return ()
+    record = _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
+    out = [("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")]
+    if record["deterministic"]:
+        out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
+                                  "importance sampling from q(z|x), which needs its variance."))  # fmt: skip
+    return tuple(out)
 
 
 def _likelihood(name: str, shape: tuple[int, ...], sigma: float) -> Likelihood:

@@ -271,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--probabilities", action="store_true", help="a Bernoulli decoder that outputs probabilities, not logits")
     ad.add_argument("--sigma", type=float, default=1.0, help="observation SD for --likelihood gaussian-fixed (default: 1)")
     ad.add_argument("--binarize", action="store_true", help="the model was trained on binarized data: score a fixed binarization")
+    ad.add_argument("--deterministic", action="store_true",
+                    help="a plain autoencoder: the encoder gives one code per input (with a tuple, its first item); "
+                    "an encoder that returns one tensor is taken as one anyway")  # fmt: skip
     ad.add_argument("--conditional", action="store_true", help="the halves take labels too: encoder(x, y), decoder(z, y)")
     ad.add_argument("--label-format", choices=("codes", "onehot"), default="codes",
                     help="how y reaches a conditional model (default: integer codes)")  # fmt: skip
@@ -501,10 +504,15 @@ def cmd_inspect(args) -> int:
     d = result.to_dict()
     s = d["surgery"]
     print(f"{args.data}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
-    print(f"  average KL {s['avg_kl']:.2f} = I(x;z) {s['mutual_information']:.2f} + KL(q(z)||p(z)) "
-          f"{s['kl_aggregate_prior']:.2f}  (residual {s['residual']:.3f} ± {s['residual_stderr']:.3f})")  # fmt: skip
+    if s is None:
+        print("  deterministic encoder (a plain autoencoder): these do not apply:")
+        for what, why in d["not_applicable"].items():
+            print(f"    {what.replace('_', ' ')}: {why}")
+    else:
+        print(f"  average KL {s['avg_kl']:.2f} = I(x;z) {s['mutual_information']:.2f} + KL(q(z)||p(z)) "
+              f"{s['kl_aggregate_prior']:.2f}  (residual {s['residual']:.3f} ± {s['residual_stderr']:.3f})")  # fmt: skip
     print(f"  prior-hole mass {d['aggregate']['prior_hole_mass']:.3f}, total correlation "
-          f"{d['aggregate']['total_correlation']:.2f} nats")  # fmt: skip
+          f"{d['aggregate']['total_correlation']:.2f} nats" + (" (on a kernel density of the codes)" if s is None else ""))  # fmt: skip
     print("findings:")
     _print_findings(result.findings)
     for p in paths:
@@ -579,7 +587,12 @@ def cmd_adopt(args) -> int:
                      labels=args.labels, label_column=args.label_column, conditional=args.conditional,
                      val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
                      scale=args.scale, probabilities=args.probabilities, sigma=args.sigma, binarize=args.binarize,
-                     label_format=args.label_format, prior=args.prior)  # fmt: skip
+                     label_format=args.label_format, prior=args.prior,
+                     deterministic=True if args.deterministic else None)  # fmt: skip
+    from vaelab.report.figures import write_run_figures
+    from vaelab.runs.base import RunResult
+
+    figures = write_run_figures(RunResult(done.run, done.model, done.dataset, done.split, {}))
     m = done.model
     kinds = {h: "ONNX" if m.specs[h] and m.specs[h].lower().endswith(".onnx") else "PyTorch" for h in ("encoder", "decoder")}
     print(f"run:        {done.run.path}")
@@ -588,6 +601,8 @@ def cmd_adopt(args) -> int:
           + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
     tr, va, te = done.split_sizes
     print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
+    for p in figures:
+        print(f"  {p}")
     print(f"next:       vaelab inspect {done.run.path}   ·   vaelab score {done.run.path}   ·   "
           f"vaelab compare-samplers {done.run.path}")  # fmt: skip
     if "PyTorch" in kinds.values():

@@ -22,6 +22,9 @@ What an implementation provides (fitted attributes end in ``_``, scikit-learn st
                           summed over an example's features, ``mean(params)``, ``dist(params)``
                           (:class:`vaelab.nn.likelihoods.Likelihood`)
 ``seed``                  the default seed of the model's estimates
+``deterministic_``        True for a deterministic encoder (a plain autoencoder): ``encode`` gives the code
+                          as mu and a log-variance of -inf; analyses that need q(z|x)'s variance say
+                          they do not apply, and the aggregate posterior is a kernel density of the codes
 ``encode(x, y)``          tensors on ``device_`` → ``(mu, logvar)`` of q(z|x), each (N, L)
 ``decode(z, y)``          z (..., N, L) → p(x|z)'s parameters (..., N, *input_shape_)
 ``evaluation_seed()``     the seed of the fixed binarization evaluation data gets, or None
@@ -65,6 +68,7 @@ class Model(abc.ABC):
     prior_: nn.Module
     px_z_: nn.Module
     seed: int
+    deterministic_: bool = False  # a plain autoencoder: q(z|x) is a point (see the module docstring)
 
     # ------------------------------------------------------------ what a model fills in
     @abc.abstractmethod

@@ -37,6 +37,18 @@ def log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | No
     return torch.cat(out)
 
 
+def kde_logvar(mu: torch.Tensor) -> torch.Tensor:
+    """Per-dimension log-variances (N, L) that make :func:`log_aggregate` a Gaussian kernel density
+    of the codes ``mu``: bandwidth h_d = σ_d · N^(-1/(L+4)) (Scott's rule; Scott 1992, Multivariate
+    Density Estimation, eq. 6.42). For a deterministic encoder q(z|x) is a point, so q(z) is a sum of
+    points; its density is estimated after the fact from the codes (ex-post density estimation,
+    Ghosh et al. 2020, "From variational to deterministic autoencoders")."""
+    n, L = mu.shape
+    sd = mu.std(0, unbiased=True) if n > 1 else torch.ones(L, dtype=mu.dtype)
+    h = torch.clamp(sd, min=1e-6) * n ** (-1.0 / (L + 4))
+    return (2 * torch.log(h)).expand(n, L).clone()
+
+
 def marginal_kl(mu, logvar, means, logvars, log_w, n_draws: int) -> torch.Tensor:
     """Per-example, per-dimension KL(q(z_d|x) || p(z_d)) (N, L): closed form for one Gaussian,
     Monte Carlo (n_draws) for a mixture prior, whose marginals are 1-D mixtures."""

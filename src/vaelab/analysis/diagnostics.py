@@ -22,7 +22,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from vaelab.analysis.aggregate import log_aggregate, marginal_kl
+from vaelab.analysis.aggregate import kde_logvar, log_aggregate, marginal_kl
 from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
 from vaelab.model import Model, check_model
@@ -58,10 +58,10 @@ class Finding:
 class Diagnostics:
     """The result of :func:`diagnose`; ``to_dict()`` is the ``diagnostics`` block of metrics.json."""
 
-    per_dim: dict[str, list]  # each a list over latent dimensions, in model order
-    order: list[int]  # dimensions sorted by KL, largest first
+    per_dim: dict[str, list]  # each a list over latent dimensions, in model order (None: does not apply)
+    order: list[int]  # dimensions sorted by KL (deterministic encoders: by the codes' variance), largest first
     collapse: dict[str, Any]
-    surgery: dict[str, Any]
+    surgery: dict[str, Any] | None  # None for a deterministic encoder
     aggregate: dict[str, Any]
     clustering: dict[str, Any]
     classes: dict[str, Any] | None
@@ -73,10 +73,13 @@ class Diagnostics:
     sd: np.ndarray = field(repr=False, default=None)
     labels: np.ndarray | None = field(repr=False, default=None)
     class_names: list[str] | None = field(repr=False, default=None)
+    deterministic: bool = False  # a plain autoencoder's codes: what needs q(z|x)'s variance does not apply
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_examples": self.n_examples,
+            "deterministic": self.deterministic,
+            "not_applicable": dict(NOT_APPLICABLE) if self.deterministic else {},
             "per_dimension": self.per_dim,
             "order_by_kl": self.order,
             "active_units": int(sum(self.per_dim["active"])),
@@ -93,6 +96,17 @@ class Diagnostics:
         from vaelab.report.diagnostics_figures import diagnostics_figures
 
         return diagnostics_figures(self)
+
+
+# What a deterministic encoder (a plain autoencoder) cannot be asked, and why.
+NOT_APPLICABLE = {
+    "kl_per_dimension": "KL(q(z_d|x) || p(z_d)) needs q(z|x)'s variance; a deterministic encoder gives a point",
+    "posterior_sd": "a deterministic encoder's q(z|x) has no spread",
+    "elbo_surgery": "the split of the average KL into I(x;z) and KL(q(z)||p(z)) needs the per-example KL",
+    "log_px": "importance-sampled log p(x) draws from q(z|x), which is a point here",
+}
+DETERMINISTIC_NOTE = ("the aggregate posterior is a kernel density of the codes (Gaussian kernels, Scott's "
+                      "bandwidth): ex-post density estimation as in Ghosh et al. (2020)")
 
 
 # ---------------------------------------------------------------- estimators
@@ -178,7 +192,7 @@ def _cluster(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, 
     return {"kmeans": best} if best else {}
 
 
-def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[str, Any], list[Finding]]:
+def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None) -> tuple[dict[str, Any], list[Finding]]:
     """Heads must be linear: mu and logvar need every real value. Seen from the modules where the
     model shows its heads (:meth:`Model.heads`), and from the outputs over the data for any model."""
     structural = {}
@@ -186,9 +200,9 @@ def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray) -> tuple[dict[s
         last = list(head.modules())[-1] if isinstance(head, nn.Module) else None
         if isinstance(last, LOWER_BOUNDED):
             structural[name] = type(last).__name__
-    mu_min, logvar_min = float(mu.min()), float(logvar.min())
+    mu_min, logvar_min = float(mu.min()), (None if logvar is None else float(logvar.min()))
     stuck_mu = mu_min >= 0.0  # every code in the positive orthant
-    stuck_var = logvar_min >= 0.0  # no posterior ever narrower than N(., 1)
+    stuck_var = logvar_min is not None and logvar_min >= 0.0  # no posterior ever narrower than N(., 1)
     lint = {"structural": structural, "min_mu": mu_min, "min_logvar": logvar_min,
             "codes_in_one_orthant": stuck_mu, "variances_at_least_one": stuck_var}  # fmt: skip
     findings = []
@@ -246,38 +260,44 @@ def diagnose(
         labels, names = encode_labels(np.asarray(y), n, "y")
         class_names = list(names)
 
+    det = model.deterministic_
     with seeded(seed):
         params = [model.encode(x[s : s + 1000].to(model.device_), None if codes is None else codes[s : s + 1000].to(model.device_))
                   for s in range(0, n, 1000)]  # fmt: skip
         mu = torch.cat([p[0].cpu() for p in params]).double()
         logvar = torch.cat([p[1].cpu() for p in params]).double()
         means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
+        # What the aggregate posterior q(z) is made of: the posteriors, or for a deterministic
+        # encoder Gaussian kernels around the codes.
+        lv_agg = kde_logvar(mu) if det else logvar
 
         # 1. per dimension
-        kl_dim = marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+        kl_dim = None if det else marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
         var_mu = mu.var(0, unbiased=False).numpy()
         active = var_mu > active_threshold
-        sd = torch.exp(0.5 * logvar).numpy()
+        sd = None if det else torch.exp(0.5 * logvar).numpy()
         w = log_w.exp()[:, None]
         prior_mean = (w * means).sum(0)
         prior_sd = torch.sqrt((w * (torch.exp(logvars) + means**2)).sum(0) - prior_mean**2).numpy()
         agg_mean = mu.mean(0).numpy()
-        agg_var = (sd**2).mean(0) + var_mu
+        agg_var = var_mu if det else (sd**2).mean(0) + var_mu
+        quantile = (lambda f: None) if det else (lambda f: f(sd).tolist())
         per_dim = {
-            "kl": kl_dim.tolist(), "var_mean": var_mu.tolist(), "active": active.tolist(),
-            "sd_p10": np.percentile(sd, 10, 0).tolist(), "sd_median": np.median(sd, 0).tolist(),
-            "sd_p90": np.percentile(sd, 90, 0).tolist(), "prior_sd": prior_sd.tolist(),
+            "kl": None if det else kl_dim.tolist(), "var_mean": var_mu.tolist(), "active": active.tolist(),
+            "sd_p10": quantile(lambda a: np.percentile(a, 10, 0)), "sd_median": quantile(lambda a: np.median(a, 0)),
+            "sd_p90": quantile(lambda a: np.percentile(a, 90, 0)), "prior_sd": prior_sd.tolist(),
             "prior_mean": prior_mean.numpy().tolist(), "aggregate_mean": agg_mean.tolist(),
             "aggregate_var": agg_var.tolist(),
         }  # fmt: skip
-        order = [int(i) for i in np.argsort(-kl_dim, kind="stable")]
+        order = [int(i) for i in np.argsort(-(var_mu if det else kl_dim), kind="stable")]
 
         # 2. collapse: reconstruction with z from q(z|x) against z from p(z)
         rec_q, rec_p = [], []
         for s in range(0, n, 1000):
             xb = x[s : s + 1000].to(model.device_)
             cb = None if codes is None else codes[s : s + 1000].to(model.device_)
-            zq = rsample(mu[s : s + 1000].float().to(model.device_), logvar[s : s + 1000].float().to(model.device_), 4)
+            mb = mu[s : s + 1000].float().to(model.device_)  # a deterministic encoder's q(z|x) is its code
+            zq = mb.expand(4, *mb.shape) if det else rsample(mb, logvar[s : s + 1000].float().to(model.device_), 4)
             zp = model.prior_.sample(4 * xb.shape[0]).reshape(4, xb.shape[0], L).to(model.device_)
             rec_q.append(model.px_z_.log_prob(xb, model.decode(zq, cb)).mean(0).double().cpu())
             rec_p.append(model.px_z_.log_prob(xb, model.decode(zp, cb)).mean(0).double().cpu())
@@ -291,21 +311,22 @@ def diagnose(
         }  # fmt: skip
 
         # 3. ELBO surgery, and 4. the aggregate posterior against the prior
-        surgery = _surgery(model, mu, logvar, n_draws)
-        z_one = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-        tc, tc_se = _total_correlation(z_one, mu, logvar)
+        surgery = None if det else _surgery(model, mu, logvar, n_draws)
+        z_one = mu + torch.exp(0.5 * lv_agg) * torch.randn_like(mu)
+        tc, tc_se = _total_correlation(z_one, mu, lv_agg)
         # τ: the low percentile of real codes' log q(z), each judged by the *other* codes (leave
         # one out), as a prior draw is; with its own component a real code always looks typical.
         owner = torch.arange(n).repeat(n_draws)
-        z_loo = (mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, L), dtype=mu.dtype)).reshape(-1, L)
-        tau = float(np.percentile(log_aggregate(z_loo, mu, logvar, owner=owner).numpy(), HOLE_QUANTILE))
+        z_loo = (mu + torch.exp(0.5 * lv_agg) * torch.randn((n_draws, n, L), dtype=mu.dtype)).reshape(-1, L)
+        tau = float(np.percentile(log_aggregate(z_loo, mu, lv_agg, owner=owner).numpy(), HOLE_QUANTILE))
         z_prior = model.prior_.sample(n_prior_draws).double().cpu()
-        in_hole = (log_aggregate(z_prior, mu, logvar) < tau).numpy()
+        in_hole = (log_aggregate(z_prior, mu, lv_agg) < tau).numpy()
         hole = float(in_hole.mean())
         aggregate = {
             "total_correlation": tc, "total_correlation_stderr": tc_se,
             "prior_hole_mass": hole, "prior_hole_mass_stderr": math.sqrt(hole * (1 - hole) / n_prior_draws),
             "hole_threshold_log_qz": tau, "hole_quantile_percent": HOLE_QUANTILE, "n_prior_draws": n_prior_draws,
+            "density": "kernel density of the codes" if det else "mixture of the posteriors",
         }  # fmt: skip
 
         # 5. classes
@@ -316,7 +337,8 @@ def diagnose(
                 members = np.flatnonzero(labels == c)
                 if members.size < 2:
                     continue
-                mu_c, lv_c = mu[members], logvar[members]
+                mu_c = mu[members]
+                lv_c = kde_logvar(mu_c) if det else logvar[members]
                 zc = mu_c + torch.exp(0.5 * lv_c) * torch.randn((n_draws, members.size, L), dtype=mu.dtype)
                 flat = zc.reshape(-1, L)
                 kl_c = (log_aggregate(flat, mu_c, lv_c) - _log_prior(model, flat)).reshape(n_draws, -1).mean(0)
@@ -325,10 +347,10 @@ def diagnose(
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se}  # fmt: skip
     active_dims = np.flatnonzero(active)
     clustering = _clustering(mu.numpy()[:, active_dims] if active_dims.size else mu.numpy(), labels, seed)
-    lint, lint_findings = _head_lint(model, mu.numpy(), logvar.numpy())
+    lint, lint_findings = _head_lint(model, mu.numpy(), None if det else logvar.numpy())
 
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
-                         mu.numpy(), sd, labels, class_names)  # fmt: skip
+                         mu.numpy(), sd, labels, class_names, det)  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -337,8 +359,18 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
     """Turn the numbers into sentences a user can act on."""
     out = []
     active = np.asarray(d.per_dim["active"])
-    kl = np.asarray(d.per_dim["kl"])
+    kl = None if d.deterministic else np.asarray(d.per_dim["kl"])
     c, s, a = d.collapse, d.surgery, d.aggregate
+    if d.deterministic:
+        out.append(Finding(
+            "deterministic_encoder", "info", "A deterministic encoder (a plain autoencoder): some measures do not apply",
+            "Each input has one code, not a distribution q(z|x), so " + "; ".join(NOT_APPLICABLE.values())
+            + f". What applies is measured on the codes: activity (their variance per dimension), collapse, "
+            f"clustering, classes and prior holes, where {DETERMINISTIC_NOTE}.",
+            "To generate, sample from a density fitted to the codes (vaelab compare-samplers: aggregate-gmm, "
+            "aggregate-flow), not from N(0, I), which an autoencoder was never trained to match.",
+            {"not_applicable": list(NOT_APPLICABLE)},
+        ))  # fmt: skip
     if c["collapsed"]:
         out.append(Finding(
             "posterior_collapse", "problem", "The decoder ignores z (posterior collapse)",
@@ -354,33 +386,36 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
         out.append(Finding(
             "inactive_dimensions", "warning" if len(inactive) > L // 2 else "info",
             f"{len(inactive)} of {L} latent dimensions are inactive",
-            f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ the threshold and KL "
-            f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the decoder "
-            f"does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats.",
+            (f"Dimensions {inactive} have Var_x(E[z_d|x]) ≤ the threshold: their codes barely move with x, so "
+             f"the decoder cannot use them." if kl is None else
+             f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ the threshold and KL "
+             f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the decoder "
+             f"does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats."),
             "Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
             "use a KL warm-up; if not, a smaller latent_dim trains the same model faster.",
-            {"inactive": inactive, "kl_inactive": float(kl[inactive].sum())},
+            {"inactive": inactive, "kl_inactive": None if kl is None else float(kl[inactive].sum())},
         ))  # fmt: skip
     elif not inactive:
         out.append(Finding("all_active", "info", f"All {L} latent dimensions are active",
-                           f"Each carries information (total KL {kl.sum():.2f} nats per example).",
+                           "Each carries information" + ("." if kl is None else f" (total KL {kl.sum():.2f} nats per example)."),
                            "If reconstructions are still poor, a larger latent_dim may help.", {}))  # fmt: skip
-    out.append(Finding(
-        "elbo_surgery", "info", "Why the per-example KL is not wrong (ELBO surgery)",
-        f"The average KL(q(z|x)||p(z)) = {s['avg_kl']:.2f} nats splits into the information z keeps about x, "
-        f"I(x;z) = {s['mutual_information']:.2f} ± {s['mutual_information_stderr']:.2f} (at most log N = "
-        f"{s['log_n']:.2f}), and the mismatch of the whole population of codes with the prior, "
-        f"KL(q(z)||p(z)) = {s['kl_aggregate_prior']:.2f} ± {s['kl_aggregate_prior_stderr']:.2f} "
-        f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}). The KL term pulls each q(z|x) towards "
-        f"the prior, but only the second part is about the population matching the prior; the first is the "
-        f"price of encoding x at all.",
-        "Nothing to fix." + (
-            f" Note: I(x;z) is at its bound log N = {s['log_n']:.2f}, so with {d.n_examples} examples the split is "
-            "saturated (each code is far from all others); diagnose more examples (e.g. the training split) to "
-            "measure it." if s["mutual_information"] > 0.95 * s["log_n"] else ""
-        ),
-        {k: s[k] for k in ("avg_kl", "mutual_information", "kl_aggregate_prior", "residual", "residual_stderr")},
-    ))  # fmt: skip
+    if s is not None:
+        out.append(Finding(
+            "elbo_surgery", "info", "Why the per-example KL is not wrong (ELBO surgery)",
+            f"The average KL(q(z|x)||p(z)) = {s['avg_kl']:.2f} nats splits into the information z keeps about x, "
+            f"I(x;z) = {s['mutual_information']:.2f} ± {s['mutual_information_stderr']:.2f} (at most log N = "
+            f"{s['log_n']:.2f}), and the mismatch of the whole population of codes with the prior, "
+            f"KL(q(z)||p(z)) = {s['kl_aggregate_prior']:.2f} ± {s['kl_aggregate_prior_stderr']:.2f} "
+            f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}). The KL term pulls each q(z|x) towards "
+            f"the prior, but only the second part is about the population matching the prior; the first is the "
+            f"price of encoding x at all.",
+            "Nothing to fix." + (
+                f" Note: I(x;z) is at its bound log N = {s['log_n']:.2f}, so with {d.n_examples} examples the split is "
+                "saturated (each code is far from all others); diagnose more examples (e.g. the training split) to "
+                "measure it." if s["mutual_information"] > 0.95 * s["log_n"] else ""
+            ),
+            {k: s[k] for k in ("avg_kl", "mutual_information", "kl_aggregate_prior", "residual", "residual_stderr")},
+        ))  # fmt: skip
     hole = a["prior_hole_mass"]
     if hole <= 5 * HOLE_QUANTILE / 100:
         out.append(Finding(

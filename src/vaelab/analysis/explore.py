@@ -24,7 +24,8 @@ import torch
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from vaelab.analysis.aggregate import log_aggregate, marginal_kl
+from vaelab.analysis.aggregate import kde_logvar, log_aggregate, marginal_kl
+from vaelab.analysis.likelihood import log_likelihood
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model
 from vaelab.runtime import seeded
@@ -99,15 +100,20 @@ def prior_marginals(model: Model) -> PriorMarginals:
 class LatentActivity:
     """Average KL(q(z_d|x) || p(z_d)) per dimension and which dimensions are active, on some data."""
 
-    kl: np.ndarray  # (L,)
+    kl: np.ndarray | None  # (L,); None for a deterministic encoder (no q(z|x) to measure)
     var_mean: np.ndarray  # (L,) Var_x(E_q[z_d])
     active: np.ndarray  # (L,) bool
     n_examples: int
 
     @property
+    def measure(self) -> str:
+        return "variance of the codes" if self.kl is None else "KL"
+
+    @property
     def order(self) -> list[int]:
-        """Dimensions sorted by KL, largest first."""
-        return [int(d) for d in np.argsort(-self.kl, kind="stable")]
+        """Dimensions sorted by KL (a deterministic encoder's: by the codes' variance), largest first."""
+        key = self.var_mean if self.kl is None else self.kl
+        return [int(d) for d in np.argsort(-key, kind="stable")]
 
 
 def latent_activity(model: Model, X: Any, y: Any = None, *, active_threshold: float = 0.01, n_draws: int = 8,
@@ -121,7 +127,7 @@ def latent_activity(model: Model, X: Any, y: Any = None, *, active_threshold: fl
     with seeded(seed):
         mu, logvar = (t.double() for t in _encode_params(model, x, codes))
         means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
-        kl = marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
+        kl = None if model.deterministic_ else marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
     var = mu.var(0, unbiased=False).numpy()
     return LatentActivity(kl, var, var > active_threshold, int(x.shape[0]))
 
@@ -137,6 +143,7 @@ class AggregatePosterior:
 
     ``reference`` holds log q(μ_n) for each training code μ_n = E_q[z|x_n], leave-one-out;
     :meth:`percentile` places any code among them (0: less typical than every training code).
+    For a deterministic encoder q(z) is the codes' kernel density (:func:`kde_logvar`).
     """
 
     def __init__(self, mu: torch.Tensor, logvar: torch.Tensor):
@@ -155,7 +162,8 @@ class AggregatePosterior:
             X, y = X[keep], (None if y is None else np.asarray(y)[keep])
         x = model.model_input(X)
         codes = model.label_codes(y, x.shape[0]) if model.classes_ is not None else None
-        return cls(*_encode_params(model, x, codes))
+        mu, logvar = _encode_params(model, x, codes)
+        return cls(mu, kde_logvar(mu.double()) if model.deterministic_ else logvar)
 
     @property
     def n_codes(self) -> int:
@@ -247,7 +255,8 @@ def traverse(
         dims, chosen = list(range(L)), "all dimensions (no data to rank them by)"
     else:
         active = [d for d in activity.order if activity.active[d]]
-        dims, chosen = (active, "active dimensions, by KL") if active else (activity.order, "all dimensions by KL (none is active)")
+        by = activity.measure
+        dims, chosen = (active, f"active dimensions, by {by}") if active else (activity.order, f"all dimensions by {by} (none is active)")
     marg = prior_marginals(model)
     if reference is None:
         centre, centred = marg.mean.copy(), False
@@ -261,7 +270,7 @@ def traverse(
     for i, d in enumerate(dims):
         z[i, :, d] = values[i]
     decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
-    kl = [None if activity is None else float(activity.kl[d]) for d in dims]
+    kl = [None if activity is None or activity.kl is None else float(activity.kl[d]) for d in dims]
     act = [None if activity is None else bool(activity.active[d]) for d in dims]
     return Traversal(dims, kl, act, offsets, values, centre, centred,
                      decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen)  # fmt: skip
@@ -317,7 +326,7 @@ def manifold_grid(
     elif L == 2 or activity is None:
         dims, chosen = [0, 1], "the only two" if L == 2 else "the first two (no data to rank them by)"
     else:
-        dims, chosen = activity.order[:2], "the two with the largest KL"
+        dims, chosen = activity.order[:2], f"the two with the largest {activity.measure}"
     marg = prior_marginals(model)
     if reference is None:
         centre = marg.mean.copy()
@@ -449,6 +458,14 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     what = "the decoded image" if scored == "decoded" else "this input"
     lat = (f"its code is less typical than {100 - latent_percentile:.1f}% of the training codes "
            f"(log q(z) percentile {latent_percentile:.1f})")  # fmt: skip
+    if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
+        if latent_percentile < LOW:
+            return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+                    "extrapolation (log p(x) does not apply to a deterministic encoder).")  # fmt: skip
+        if latent_percentile < BORDERLINE:
+            return f"Borderline: {lat}; it lies at the edge of the codes the model has seen."
+        return (f"Typical in latent space: its code is at percentile {latent_percentile:.1f} of the training codes "
+                "(log p(x) does not apply to a deterministic encoder).")  # fmt: skip
     lik = f"log p(x) of {what} is at percentile {log_px_percentile:.1f} of the test split"
     if latent_percentile < LOW and log_px_percentile < LOW:
         return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
@@ -473,7 +490,7 @@ def arithmetic(
     x_b: Any,
     *,
     aggregate: AggregatePosterior,
-    reference_log_px: np.ndarray,
+    reference_log_px: np.ndarray | None,
     data_range: tuple[float, float],
     n_samples: int = 200,
     y_a: Any = None,
@@ -486,12 +503,17 @@ def arithmetic(
     log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
     (the test split's log p(x) at the same K). For latent results the decoded image is
     scored; for data-space results the clipped input a ± b itself. a and b are included as
-    anchors.
+    anchors. A deterministic encoder has no log p(x): pass ``reference_log_px=None``; the
+    verdicts then read the latent typicality alone.
     """
     model = check_model(model, "arithmetic")
-    ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
-    if ref.size < 2:
-        raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")
+    ref = None
+    if reference_log_px is not None:
+        ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
+        if ref.size < 2:
+            raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")
+    elif not model.deterministic_:
+        raise DataError("reference_log_px is needed: the test split's log p(x), to place each result's log p(x) among.")
     lo, hi = (float(v) for v in data_range)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
@@ -513,11 +535,13 @@ def arithmetic(
     Z = np.stack([r.z for r in rows])
     log_q = aggregate.log_prob(Z)
     lat_pct = _percentile(aggregate.reference, log_q)
-    scored = np.stack([r.scored for r in rows])
-    lik = model.log_likelihood(scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
-    px_pct = _percentile(ref, lik.log_px)
+    if ref is not None:
+        scored = np.stack([r.scored for r in rows])
+        lik = log_likelihood(model, scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
+        px_pct = _percentile(ref, lik.log_px)
+        for i, r in enumerate(rows):
+            r.log_px, r.log_px_stderr, r.log_px_percentile = float(lik.log_px[i]), float(lik.log_px_stderr[i]), float(px_pct[i])
     for i, r in enumerate(rows):
         r.log_q, r.latent_percentile = float(log_q[i]), float(lat_pct[i])
-        r.log_px, r.log_px_stderr, r.log_px_percentile = float(lik.log_px[i]), float(lik.log_px_stderr[i]), float(px_pct[i])
         r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what)
-    return Arithmetic(rows, (lo, hi), int(n_samples), int(ref.size))
+    return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size))

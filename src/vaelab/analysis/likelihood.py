@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
@@ -90,6 +90,11 @@ def log_likelihood(
     progress : called with (examples done, total) after each block.
     """
     model = check_model(model, "log_likelihood")
+    if model.deterministic_:
+        raise DataError("log p(x) is estimated by importance sampling from q(z|x), which needs its variance; a "
+                        "deterministic encoder (a plain autoencoder) has none, so log p(x), the ELBO and their "
+                        "percentiles do not apply to this model. Its latent space, samplers and sample quality do: "
+                        "vaelab inspect, compare-samplers, explore.")  # fmt: skip
     for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")

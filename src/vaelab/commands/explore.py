@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.analysis.explore import AggregatePosterior, arithmetic, interpolate, latent_activity, manifold_grid, traverse
+from vaelab.analysis.explore import (
+    AggregatePosterior,
+    arithmetic,
+    interpolate,
+    latent_activity,
+    manifold_grid,
+    traverse,
+)
+from vaelab.analysis.likelihood import log_likelihood
 from vaelab.data.split import indices
 from vaelab.errors import DataError
 from vaelab.report.explore_figures import arithmetic_figure, grid_figure, interpolation_figure, traversal_figure
@@ -91,7 +99,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     model = r.model
     ea, eb = r.example(a), r.example(b)
     train, test = r.split("train"), r.split("test")
-    reference = model.log_likelihood(test.X, r.model_labels(test), n_samples, seed=seed).log_px
+    reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
     result = arithmetic(model, ea.x, eb.x, aggregate=_aggregate(r, seed), reference_log_px=reference,
                         data_range=(float(train.X.min()), float(train.X.max())), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vaelab.adopt import model_not_applicable
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
 from vaelab.report.html import KindFacts, render
@@ -24,7 +25,7 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
         tables, note = tuple(run.kind.report_tables(run.dir)), None
     except RunError as err:
         tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
-    facts = KindFacts(kind.description, kind.report_sections, tables, note)
+    facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path))
     path = Path(out) if out is not None else run.dir.file(REPORT)
     atomic_write(path, render(run.dir, run.config, run.dir.read_metrics(), facts).encode("utf-8"))
     return path

@@ -9,22 +9,25 @@ from matplotlib.patches import Circle
 def kl_per_dimension(d) -> Figure:
     """KL per dimension (sorted) and Var_x(E_q[z_d]) against the active-unit threshold."""
     order = d.order
-    kl = np.asarray(d.per_dim["kl"])[order]
     var = np.asarray(d.per_dim["var_mean"])[order]
     active = np.asarray(d.per_dim["active"])[order]
-    fig = Figure(figsize=(10, 3.4))
-    ax1, ax2 = fig.subplots(1, 2)
+    det = d.deterministic  # a plain autoencoder: no KL, dimensions sorted by the codes' variance
+    fig = Figure(figsize=(5.5 if det else 10, 3.4))
+    ax1, ax2 = (None, fig.add_subplot()) if det else fig.subplots(1, 2)
     colors = np.where(active, "tab:blue", "tab:gray")
     labels = [str(i) for i in order]
-    ax1.bar(labels, kl, color=colors)
-    ax1.set_title("average KL(q(z_d|x) ‖ p(z_d)) per dimension (grey: inactive)", fontsize=9)
-    ax1.set_xlabel("latent dimension (sorted by KL)")
-    ax1.set_ylabel("nats")
+    by = "variance" if det else "KL"
+    if not det:
+        ax1.bar(labels, np.asarray(d.per_dim["kl"])[order], color=colors)
+        ax1.set_title("average KL(q(z_d|x) ‖ p(z_d)) per dimension (grey: inactive)", fontsize=9)
+        ax1.set_xlabel("latent dimension (sorted by KL)")
+        ax1.set_ylabel("nats")
     ax2.bar(labels, np.maximum(var, 1e-6), color=colors)
     ax2.set_yscale("log")
     ax2.axhline(0.01, color="tab:red", lw=1, ls="--", label="active-unit threshold 0.01")
-    ax2.set_title("Var_x(E_q[z_d]): how much the mean code moves with x", fontsize=9)
-    ax2.set_xlabel("latent dimension (sorted by KL)")
+    ax2.set_title("Var_x(E[z_d|x]): how much the code moves with x" + (" (deterministic encoder: no KL)" if det else ""),
+                  fontsize=9)  # fmt: skip
+    ax2.set_xlabel(f"latent dimension (sorted by {by})")
     ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -86,7 +89,7 @@ def aggregate_vs_prior(d) -> Figure:
     ax.errorbar(x - 0.12, agg_m, yerr=agg_s, fmt="o", capsize=3, label="aggregate posterior q(z): mean ± SD")
     ax.errorbar(x + 0.12, pm, yerr=ps, fmt="s", capsize=3, color="tab:red", label="prior p(z): mean ± SD")
     ax.set_xticks(x, [str(i) for i in order])
-    ax.set_xlabel("latent dimension (sorted by KL)")
+    ax.set_xlabel("latent dimension (sorted by " + ("variance" if d.deterministic else "KL") + ")")
     ax.set_title(f"q(z) against p(z); prior-hole mass {d.aggregate['prior_hole_mass']:.3f}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -94,9 +97,10 @@ def aggregate_vs_prior(d) -> Figure:
 
 
 def diagnostics_figures(d) -> dict[str, Figure]:
-    return {
+    figures = {
         "kl_per_dimension": kl_per_dimension(d),
-        "posterior_sd": posterior_sd(d),
+        "posterior_sd": None if d.deterministic else posterior_sd(d),  # a point has no spread
         "latent_scatter": latent_scatter(d),
         "aggregate_vs_prior": aggregate_vs_prior(d),
     }
+    return {k: f for k, f in figures.items() if f is not None}

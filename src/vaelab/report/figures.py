@@ -89,7 +89,7 @@ def write_run_figures(result) -> list[Path]:
     """Training curves always; for image data, test reconstructions and prior samples."""
     figures = result.run.path / "figures"
     written = []
-    if result.model.history_:
+    if getattr(result.model, "history_", None):  # an adopted model was trained elsewhere: no history
         written.append(save_png(training_curves(result.model.history_), figures / "training_curves.png"))
     if not result.dataset.is_image:
         return written

@@ -78,6 +78,8 @@ class KindFacts:
     sections: frozenset[str] = frozenset()
     tables: tuple[dict[str, Any], ...] = ()
     note: str | None = None  # why the kind's tables are missing (its files could not be read)
+    # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
+    not_applicable: tuple[tuple[str, str], ...] = ()
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
@@ -185,7 +187,8 @@ class _Assembler:
         s.facts += [
             ("examples", f"{_num(d['n_examples'])} ({d.get('data', 'test')})"),
             ("active dimensions", f"{d['active_units']} of {len(d['order_by_kl'])}"),
-            ("ELBO surgery", f"average KL {_num(su['avg_kl'])} = I(x;z) {_num(su['mutual_information'])} + "
+            ("ELBO surgery", "does not apply: the encoder is deterministic (a plain autoencoder)" if su is None else
+                             f"average KL {_num(su['avg_kl'])} = I(x;z) {_num(su['mutual_information'])} + "
                              f"KL(q(z)‖p(z)) {_num(su['kl_aggregate_prior'])} (residual {_pm(su['residual'], su.get('residual_stderr'), 3)})"),
             ("prior-hole mass", _pm(ag["prior_hole_mass"], ag.get("prior_hole_mass_stderr"), 3)),
             ("total correlation", f"{_pm(ag['total_correlation'], ag.get('total_correlation_stderr'))} nats"),
@@ -343,7 +346,11 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
     sections = []
     for key, title in SECTIONS:
         s = _Section(key, title)
-        getattr(asm, key)(s)
+        reason = dict(kind.not_applicable).get(key)
+        if reason:
+            s.na = reason
+        else:
+            getattr(asm, key)(s)
         sections.append(s)
     return sections
 

@@ -15,15 +15,17 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+
 from vaelab.adopt import ADOPTED, AdoptedModel, adopt
 from vaelab.checkpoint import RunDir
+from vaelab.data.dataset import Dataset
 from vaelab.data.split import indices
 from vaelab.errors import ConfigError
 from vaelab.files import make_folder
 from vaelab.runs.base import Request, check_fresh_folder
-from vaelab.runs.kinds import KIND_FILES, BY_NAME
+from vaelab.runs.kinds import BY_NAME, KIND_FILES
 from vaelab.specs import is_onnx, load_weights, read_weights, resolve, sha256, split_weights
-
 
 # What an adoption killed before config.json may leave (beside split.npy): a new one may start there.
 ADOPTION_FILES = frozenset({ADOPTED, "encoder.onnx", "decoder.onnx", "model.safetensors"})
@@ -33,6 +35,8 @@ ADOPTION_FILES = frozenset({ADOPTED, "encoder.onnx", "decoder.onnx", "model.safe
 class Adopted:
     run: RunDir
     model: AdoptedModel
+    dataset: Dataset
+    split: np.ndarray
     n_examples: int
     split_sizes: tuple[int, int, int]
 
@@ -97,7 +101,7 @@ def adopt_run(
     run.write_split(split)
     model.save(run.path, data=prepared.data)
     sizes = tuple(int((split == code).sum()) for code in range(3))
-    return Adopted(run, model, dataset.n_examples, sizes)
+    return Adopted(run, model, dataset, split, dataset.n_examples, sizes)
 
 
 def _absolute(spec: str) -> str:

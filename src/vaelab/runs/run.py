@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vaelab.adopt import load_adopted
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CONFIG, RunConfig, RunDir
 from vaelab.data.dataset import Dataset
@@ -22,7 +23,6 @@ from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, load_dataset, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.errors import DataError, RunError
-from vaelab.adopt import load_adopted
 from vaelab.estimator import load
 from vaelab.model import Model
 from vaelab.runs.base import CACHE, RunKind, cache_key

@@ -28,10 +28,10 @@ from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 from vaelab.files import make_folder
-from vaelab.runtime import resolve_device
 from vaelab.runs.base import CACHE, Request, RunResult, cache_key, check_fresh_folder, flag, never_started
 from vaelab.runs.kinds import KIND_FILES, detect, given_options
 from vaelab.runs.run import Run
+from vaelab.runtime import resolve_device
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
 RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})

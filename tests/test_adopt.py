@@ -492,3 +492,54 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
+
+
+# ------------------------------------------------------------ models from pythae and diffusers
+def test_a_pythae_vae_is_adopted_whole_and_scores_as_pythae_does(digits):
+    """pythae's own importance-sampled log p(x) (VAE.get_nll, which returns the mean log p(x)) is the
+    reference: ours on the same model agrees within Monte Carlo error."""
+    pytest.importorskip("pythae")
+    import warnings
+
+    from pythae.models import AE, AEConfig, VAEConfig
+    from pythae.models import VAE as PythaeVAE
+
+    X, y = digits
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pvae = PythaeVAE(VAEConfig(input_dim=(1, 8, 8), latent_dim=3, reconstruction_loss="bce"))
+        model = vaelab.adopt(pvae, likelihood="bernoulli", data=X)
+        assert model.input_shape_ == (1, 8, 8) and model.probabilities  # pythae's decoder gives probabilities
+        ours = -model.log_likelihood(X[:100], n_samples=200, seed=0).log_px.mean()
+        theirs = -pvae.get_nll(torch.from_numpy(X[:100]).reshape(-1, 1, 8, 8), n_samples=200, batch_size=100)
+        assert abs(ours - theirs) < 0.05
+        assert vaelab.diagnose(model, X, y).n_examples == len(X)
+        ae = vaelab.adopt(AE(AEConfig(input_dim=(1, 8, 8), latent_dim=3)), likelihood="gaussian-fixed", data=X)
+        assert ae.deterministic_  # a pythae AE has no covariance: a plain autoencoder
+
+
+def test_a_diffusers_autoencoder_reports_its_spatial_latent_per_channel():
+    """A tiny AutoencoderKL built from a config (no download): 4 × 8 × 8 latents of 16 × 16 images."""
+    pytest.importorskip("diffusers")
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    ae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                       up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), layers_per_block=1,
+                       latent_channels=4, norm_num_groups=4, sample_size=16)  # fmt: skip
+    X = (np.random.default_rng(0).random((40, 3, 16, 16)) * 2 - 1).astype(np.float32)
+    model = vaelab.adopt(ae, likelihood="gaussian-fixed", sigma=0.1, data=X)
+    assert model.latent_shape_ == (4, 8, 8) and model.latent_dim_ == 256
+    d = vaelab.diagnose(model, X)
+    pc = d.to_dict()["per_channel"]
+    assert pc["shape"] == [4, 8, 8] and len(pc["aggregate_sd"]) == 4
+    # The per-channel KL is the per-dimension KL summed over the channel's positions.
+    kl = np.asarray(d.per_dim["kl"]).reshape(4, -1).sum(1)
+    np.testing.assert_allclose(pc["kl"], kl, rtol=1e-9)
+    mu = model.transform(X).reshape(40, 4, -1)
+    np.testing.assert_allclose(pc["aggregate_mean"], mu.mean((0, 2)), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(pc["scaling_factor"]) * pc["aggregate_sd"], pc["prior_sd"], rtol=1e-9)
+    assert any(f.key == "latent_scale" for f in d.findings)
+    out = model.inverse_transform(np.zeros((2, 256)))
+    assert out.shape == (2, 3, 16, 16) and np.isfinite(out).all()

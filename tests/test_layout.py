@@ -24,7 +24,7 @@ LAYERS = (
     ("model interface", ("model",)),
     ("figures and report", ("report",)),
     ("analyses", ("analysis",)),
-    ("models", ("estimator", "forecaster", "table_vae", "adopt", "specs")),
+    ("models", ("estimator", "forecaster", "table_vae", "adopt", "specs", "model_libraries")),
     ("run layer", ("runs",)),
     ("commands", ("commands",)),
     ("command line", ("cli", "__main__")),

@@ -43,6 +43,7 @@ from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
 from vaelab.model import Model, check_unit_interval
+from vaelab.model_libraries import library_halves
 from vaelab.nn.likelihoods import Bernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
 from vaelab.nn.priors import StandardNormal
 from vaelab.runtime import seeded
@@ -99,7 +100,8 @@ class AdoptedModel(Model):
     def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
                  latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
                  seed: int, binarize: bool, heads: dict[str, nn.Module], likelihood_name: str = "",
-                 sigma: float = 1.0, deterministic: bool | None = None):  # fmt: skip
+                 sigma: float = 1.0, deterministic: bool | None = None,
+                 latent_shape: Sequence[int] | None = None):  # fmt: skip
         self.encoder, self.decoder = encoder, decoder
         self.scale, self.probabilities, self.label_format = scale, probabilities, label_format
         self.binarize = binarize
@@ -114,6 +116,7 @@ class AdoptedModel(Model):
         self._heads = dict(heads)
         # True: a plain autoencoder; None: decided by the encoder's first output (one tensor: deterministic).
         self.deterministic_: bool | None = deterministic
+        self.latent_shape_ = None if latent_shape is None else tuple(int(s) for s in latent_shape)
         self.likelihood_name, self.sigma = likelihood_name, float(sigma)
         self.specs: dict[str, str | None] = {"encoder": None, "decoder": None}  # SPECs the halves came from
         self.weight_files: dict[str, dict[str, str] | None] = {"encoder": None, "decoder": None}
@@ -231,7 +234,7 @@ class AdoptedModel(Model):
         model = ModelConfig(input_shape=self.input_shape_, latent_dim=self.latent_dim_, arch="adopted", hidden=(),
                             likelihood=self.likelihood_name, prior="normal", sigma=self.sigma, n_classes=n_classes)  # fmt: skip
         record = {"format": ADOPTED_FORMAT, "halves": halves, "scale": self.scale, "probabilities": self.probabilities,
-                  "deterministic": bool(self.deterministic_),
+                  "deterministic": bool(self.deterministic_), "latent_shape": self.latent_shape_,
                   "label_format": self.label_format, "binarize": self.binarize,
                   "classes": None if self.classes_ is None else self.classes_.tolist()}  # fmt: skip
         make_folder(run.path)
@@ -301,7 +304,7 @@ def _posterior(out: Any, scale: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def adopt(
     encoder: Any,
-    decoder: Any,
+    decoder: Any = None,
     *,
     likelihood: str,
     prior: str = "normal",
@@ -330,6 +333,10 @@ def adopt(
     with a tuple, its first item); by default an encoder that returns one tensor is taken as one.
     Analyses that need q(z|x)'s variance (KL per dimension, ELBO surgery, log p(x)) then say they
     do not apply; the rest run on the codes.
+
+    A **pythae model** or a **diffusers AutoencoderKL** goes in alone, ``adopt(model, likelihood=...)``
+    (:mod:`vaelab.model_libraries`): its halves are read from it, a pythae decoder's probabilities
+    recognised, a spatial latent's shape kept so the diagnostics report per channel.
     """
     check_choice("likelihood", likelihood, LIKELIHOODS)
     check_choice("prior", prior, ("normal",))
@@ -339,9 +346,15 @@ def adopt(
         raise ConfigError("probabilities=True describes a Bernoulli decoder; leave it out for Gaussian likelihoods.")
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
+    X = None if data is None else to_examples(data)
+    latent_shape = None
+    if decoder is None:  # a library's model, both halves in one object
+        found = library_halves(encoder, X, likelihood)
+        encoder, decoder, latent_shape = found.encoder, found.decoder, found.latent_shape
+        input_shape = input_shape if input_shape is not None else found.input_shape  # the library's, if it says
+        probabilities = found.options.get("probabilities", probabilities)
     if data is None and input_shape is None:
         raise ConfigError("Pass data= (a few examples the model takes, to check it on) or input_shape=.")
-    X = None if data is None else to_examples(data)
     shape = tuple(X.shape[1:]) if input_shape is None else tuple(int(s) for s in input_shape)
     if X is not None and math.prod(X.shape[1:]) != math.prod(shape):
         raise DataError(f"data has examples of shape {tuple(X.shape[1:])}; input_shape is {shape}.")
@@ -364,12 +377,14 @@ def adopt(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
         scale=scale, probabilities=probabilities, classes=None if names is None else np.asarray(names),
         label_format=label_format, seed=seed, binarize=binarize, heads=heads or {}, likelihood_name=likelihood,
-        sigma=sigma, deterministic=deterministic,
+        sigma=sigma, deterministic=deterministic, latent_shape=latent_shape,
     )  # fmt: skip
     if X is None:  # no examples: call the halves on zeros of the declared shape
         X = np.zeros((2, *shape), dtype=np.float32)
         labels = None if names is None else np.full(2, names[0])
     model.check(X, labels)
+    if model.latent_shape_ is not None and math.prod(model.latent_shape_) != model.latent_dim_:
+        raise ConfigError(f"The latent's shape {model.latent_shape_} does not hold {model.latent_dim_} values.")
     return model
 
 
@@ -393,6 +408,9 @@ def _check_record(record: Any, where: Path) -> dict[str, Any]:
         for key in ("probabilities", "binarize", "deterministic"):
             if not isinstance(record[key], bool):
                 raise ValueError(f"{key} must be true or false")
+        shape = record.get("latent_shape")
+        if shape is not None and not (isinstance(shape, list) and all(type(s) is int and s > 0 for s in shape)):
+            raise ValueError("latent_shape must be null or a list of positive integers")
         classes = record["classes"]
         if classes is not None and not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
             raise ValueError("classes must be null or a list of names")
@@ -446,7 +464,7 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
                          scale=record["scale"], probabilities=record["probabilities"], classes=classes,
                          label_format=record["label_format"], seed=config.train.seed, binarize=record["binarize"],
                          heads={}, likelihood_name=m.likelihood, sigma=m.sigma,
-                         deterministic=record["deterministic"])  # fmt: skip
+                         deterministic=record["deterministic"], latent_shape=record.get("latent_shape"))  # fmt: skip
     model.config_ = config
     return model
 

@@ -513,6 +513,13 @@ def cmd_inspect(args) -> int:
               f"{s['kl_aggregate_prior']:.2f}  (residual {s['residual']:.3f} ± {s['residual_stderr']:.3f})")  # fmt: skip
     print(f"  prior-hole mass {d['aggregate']['prior_hole_mass']:.3f}, total correlation "
           f"{d['aggregate']['total_correlation']:.2f} nats" + (" (on a kernel density of the codes)" if s is None else ""))  # fmt: skip
+    pc = d.get("per_channel")
+    if pc:
+        print(f"  per channel of the {'x'.join(map(str, pc['shape']))} latent (pooled over positions):")
+        for c, sd in enumerate(pc["aggregate_sd"]):
+            kl = "" if pc["kl"] is None else f"KL {pc['kl'][c]:.2f} nats, "
+            print(f"    channel {c}: {kl}q(z) mean {pc['aggregate_mean'][c]:.3f} SD {sd:.3f} (prior SD "
+                  f"{pc['prior_sd'][c]:.3f}; scaling factor {pc['scaling_factor'][c]:.3g})")  # fmt: skip
     print("findings:")
     _print_findings(result.findings)
     for p in paths:

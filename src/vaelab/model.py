@@ -22,6 +22,8 @@ What an implementation provides (fitted attributes end in ``_``, scikit-learn st
                           summed over an example's features, ``mean(params)``, ``dist(params)``
                           (:class:`vaelab.nn.likelihoods.Likelihood`)
 ``seed``                  the default seed of the model's estimates
+``latent_shape_``         the latent's own shape when it has one, e.g. (4, 32, 32) for a spatial latent (None: flat);
+                          z is always flat (N, L) in ``encode``/``decode``, the diagnostics report per channel
 ``deterministic_``        True for a deterministic encoder (a plain autoencoder): ``encode`` gives the code
                           as mu and a log-variance of -inf; analyses that need q(z|x)'s variance say
                           they do not apply, and the aggregate posterior is a kernel density of the codes
@@ -69,6 +71,7 @@ class Model(abc.ABC):
     px_z_: nn.Module
     seed: int
     deterministic_: bool = False  # a plain autoencoder: q(z|x) is a point (see the module docstring)
+    latent_shape_: tuple[int, ...] | None = None  # a spatial latent's (C, h, w); z itself is always flat (N, L)
 
     # ------------------------------------------------------------ what a model fills in
     @abc.abstractmethod

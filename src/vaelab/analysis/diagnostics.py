@@ -74,6 +74,7 @@ class Diagnostics:
     labels: np.ndarray | None = field(repr=False, default=None)
     class_names: list[str] | None = field(repr=False, default=None)
     deterministic: bool = False  # a plain autoencoder's codes: what needs q(z|x)'s variance does not apply
+    per_channel: dict[str, Any] | None = None  # a spatial latent's channels (C, h, w): pooled over positions
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class Diagnostics:
             "clustering": self.clustering,
             "classes": self.classes,
             "head_lint": self.lint,
+            "per_channel": self.per_channel,
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -148,6 +150,27 @@ def _surgery(model: Model, mu, logvar, n_draws: int) -> dict:
         "residual": residual, "residual_stderr": residual_se, "log_n": math.log(n), "n_draws": n_draws,
     }  # fmt: skip
     return block
+
+
+def _per_channel(shape, mu: np.ndarray, sd: np.ndarray | None, kl: np.ndarray | None,
+                 prior_sd: np.ndarray) -> dict[str, Any] | None:
+    """A spatial latent (C, h, w) channel by channel, pooled over positions and examples: total KL, and
+    the aggregate posterior's mean and SD next to the prior's. The SD ratio is what a latent scaling
+    factor corrects (Stable Diffusion multiplies its VAE's latents by 0.18215 so they have unit SD
+    under the diffusion model's N(0, I); Rombach et al. 2022)."""
+    if shape is None or len(shape) < 2:
+        return None
+    n, L = mu.shape
+    groups = np.arange(L).reshape(shape).reshape(shape[0], -1)  # the flat dimensions of each channel
+    second = mu**2 if sd is None else mu**2 + sd**2  # E[z²] under q(z|x), per example and dimension
+    mean = np.array([mu[:, g].mean() for g in groups])
+    agg_sd = np.sqrt(np.maximum(np.array([second[:, g].mean() for g in groups]) - mean**2, 0.0))
+    prior = np.array([float(np.sqrt((prior_sd[g] ** 2).mean())) for g in groups])
+    return {
+        "shape": [int(s) for s in shape], "kl": None if kl is None else [float(kl[g].sum()) for g in groups],
+        "aggregate_mean": mean.tolist(), "aggregate_sd": agg_sd.tolist(), "prior_sd": prior.tolist(),
+        "scaling_factor": (prior / np.maximum(agg_sd, 1e-12)).tolist(),  # multiply z by this to match the prior's SD
+    }  # fmt: skip
 
 
 def _total_correlation(z: torch.Tensor, mu, logvar) -> tuple[float, float]:
@@ -290,6 +313,7 @@ def diagnose(
             "aggregate_var": agg_var.tolist(),
         }  # fmt: skip
         order = [int(i) for i in np.argsort(-(var_mu if det else kl_dim), kind="stable")]
+        per_channel = _per_channel(model.latent_shape_, mu.numpy(), sd, kl_dim, prior_sd)
 
         # 2. collapse: reconstruction with z from q(z|x) against z from p(z)
         rec_q, rec_p = [], []
@@ -350,7 +374,7 @@ def diagnose(
     lint, lint_findings = _head_lint(model, mu.numpy(), None if det else logvar.numpy())
 
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
-                         mu.numpy(), sd, labels, class_names, det)  # fmt: skip
+                         mu.numpy(), sd, labels, class_names, det, per_channel)  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -436,6 +460,23 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
             "learned prior (--prior mog or --prior vamp).",
             {"prior_hole_mass": hole, "stderr": a["prior_hole_mass_stderr"]},
+        ))  # fmt: skip
+    pc = d.per_channel
+    if pc is not None:
+        ratio = np.asarray(pc["aggregate_sd"]) / np.asarray(pc["prior_sd"])
+        off = (ratio > 2) | (ratio < 0.5)
+        sds = ", ".join(f"{v:.3g}" for v in pc["aggregate_sd"])
+        factors = ", ".join(f"{v:.3g}" for v in pc["scaling_factor"])
+        out.append(Finding(
+            "latent_scale", "warning" if off.any() else "info",
+            (f"The latent's channels have SDs far from the prior's ({int(off.sum())} of {len(ratio)} channels)"
+             if off.any() else "The latent's channels have about the prior's scale"),
+            f"Pooled over positions, the aggregate posterior's SD per channel is {sds} against the prior's "
+            f"{pc['prior_sd'][0]:.3g}; a model trained on these latents with an N(0, I) prior would see them scaled "
+            f"by 1/SD.",
+            f"Multiply the latents by a scaling factor before modelling them with N(0, I) (per channel: {factors}); "
+            "Stable Diffusion's VAE uses one factor, 0.18215, for the same reason." if off.any() else "",
+            {"aggregate_sd": pc["aggregate_sd"], "scaling_factor": pc["scaling_factor"]},
         ))  # fmt: skip
     if d.clustering.get("kmeans", {}).get("ari") is not None:
         km, gm = d.clustering["kmeans"], d.clustering["gmm"]

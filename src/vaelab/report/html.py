@@ -194,6 +194,14 @@ class _Assembler:
             ("total correlation", f"{_pm(ag['total_correlation'], ag.get('total_correlation_stderr'))} nats"),
         ]  # fmt: skip
         s.findings = d.get("findings", [])
+        pc = d.get("per_channel")
+        if pc:
+            kl = pc["kl"] or [None] * len(pc["aggregate_sd"])
+            s.tables.append({"caption": f"the latent ({'×'.join(map(str, pc['shape']))}) per channel, pooled over positions",
+                             "header": ["channel", "KL (nats)", "q(z) mean", "q(z) SD", "prior SD", "scaling factor"],
+                             "rows": [[c, _num(kl[c]), _num(pc["aggregate_mean"][c], 3), _num(pc["aggregate_sd"][c], 3),
+                                       _num(pc["prior_sd"][c], 3), _num(pc["scaling_factor"][c], 3)]
+                                      for c in range(len(pc["aggregate_sd"]))]})  # fmt: skip
         for name, caption in (("kl_per_dimension.png", "KL and activity per latent dimension."),
                               ("posterior_sd.png", "Posterior SDs against the prior SD, per dimension."),
                               ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),

@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 export OMP_WAIT_POLICY ?= PASSIVE
 STAMP := $(VENV)/.vaelab-installed
 
-.PHONY: install demo test bench bench-install clean
+.PHONY: install demo test bench bench-install keras-install keras-check clean
 
 install: $(STAMP)
 
@@ -46,3 +46,15 @@ bench: bench-install
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info .pytest_cache
+
+# A Keras VAE adopted through ONNX (bench/keras_adopt.py): TensorFlow and tf2onnx in a venv of their own.
+KERAS_VENV ?= .venv-keras
+keras-install: $(KERAS_VENV)/.installed
+
+$(KERAS_VENV)/.installed:
+	@test -x $(KERAS_VENV)/bin/python || $(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/python -m pip install tensorflow-cpu tf2onnx onnxruntime scikit-learn
+	@touch $@
+
+keras-check: install keras-install
+	$(PY) bench/keras_adopt.py --keras-python $(KERAS_VENV)/bin/python

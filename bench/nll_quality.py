@@ -1,7 +1,7 @@
 """Likelihood quality: test NLL of the model `vaelab demo` trains, next to pythae's default VAE
 trained for the same wall time.
 
-vaelab: vaelab.run.train_run("mnist5k", tmpdir, DEMO_SETTINGS), exactly what `vaelab demo`
+vaelab: vaelab.runs.train.train_run("mnist5k", tmpdir, DEMO_SETTINGS), exactly what `vaelab demo`
 runs (MLP 784-512-256-16, Bernoulli likelihood, dynamic binarization, KL warm-up, early
 stopping on the validation split); its wall time T is the budget.
 
@@ -58,7 +58,7 @@ from vaelab.analysis import log_likelihood
 from vaelab.cli import DEMO_SETTINGS
 from vaelab.data.split import binarize_fixed, indices
 from vaelab.estimator import EVAL_SEED_OFFSET
-from vaelab.run import train_run
+from vaelab.runs.train import train_run
 from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ is on sys.path when run as a script)
 
 SEED = 0  # DEMO_SETTINGS leave the seed at vaelab's default, 0

@@ -543,3 +543,50 @@ def test_a_diffusers_autoencoder_reports_its_spatial_latent_per_channel():
     assert any(f.key == "latent_scale" for f in d.findings)
     out = model.inverse_transform(np.zeros((2, 256)))
     assert out.shape == (2, 3, 16, 16) and np.isfinite(out).all()
+
+
+def test_a_vaelab_run_with_custom_networks_opens_from_the_cli_by_spec(digits, tmp_path, capsys):
+    (tmp_path / "nets.py").write_text(
+        "from torch import nn\n\n"
+        "def encoder():\n    return nn.Sequential(nn.Linear(64, 16), nn.Tanh())\n\n"
+        "def decoder():\n    return nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 64))\n"
+    )
+    from vaelab.specs import resolve
+
+    X, _ = digits
+    torch.manual_seed(0)
+    enc, dec = resolve(f"{tmp_path / 'nets.py'}:encoder"), resolve(f"{tmp_path / 'nets.py'}:decoder")
+    vaelab.VAE(latent_dim=2, epochs=2, device="cpu", encoder=enc, decoder=dec).fit(X).save(tmp_path / "run")
+    np.save(tmp_path / "x.npy", X)
+    code, _, err = _cli(capsys, "inspect", tmp_path / "run", tmp_path / "x.npy")
+    assert code == 2 and "--encoder SPEC --decoder SPEC" in err
+    code, out, err = _cli(capsys, "inspect", tmp_path / "run", tmp_path / "x.npy", "--encoder",
+                          f"{tmp_path / 'nets.py'}:encoder", "--decoder", f"{tmp_path / 'nets.py'}:decoder")  # fmt: skip
+    assert code == 0 and "latent dimensions active" in out, err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "a list", "bad kind", "bad hash", "extra halves", "bad shape"])
+def test_a_damaged_adopted_json_is_one_line(digits, relu_vae, tmp_path, capsys, damage):
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    raw = (run / "adopted.json").read_text()
+    record = json.loads(raw)
+    if damage == "truncated":
+        text = raw[: len(raw) // 2]
+    elif damage == "a list":
+        text = "[]"
+    else:
+        if damage == "bad kind":
+            record["halves"]["encoder"]["kind"] = "pickle"
+        elif damage == "bad hash":
+            record["halves"]["decoder"] = {"kind": "onnx", "sha256": "x"}
+        elif damage == "extra halves":
+            record["halves"]["prior"] = {"kind": "module"}
+        else:
+            record["latent_shape"] = [4, -1]
+        text = json.dumps(record)
+    (run / "adopted.json").write_text(text)
+    np.save(tmp_path / "x.npy", X)
+    code, _, err = _cli(capsys, "inspect", run, tmp_path / "x.npy", "--trust-run")
+    assert code == 2 and err.count("\n") == 1 and "adopted.json" in err, err

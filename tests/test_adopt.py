@@ -83,7 +83,9 @@ def test_an_outside_vae_with_relu_heads_is_flagged_in_words(digits, relu_vae):
     finding = next(f for f in d.findings if f.key == "head_lint")
     assert "log-variance" in finding.detail and "linear" in finding.advice
     result = traverse(model, dims=[0, 1], steps=5)
-    assert result.decoded.shape == (2, 5, 64) and np.isfinite(result.decoded).all()
+    assert result.decoded.shape == (2, 5, 64) and np.isfinite(result.decoded).all() and result.unit == "dimension"
+    with pytest.raises(ConfigError, match="flat"):
+        traverse(model, per="channel")
     # A healthy model of the same design is not flagged.
     healthy = vaelab.adopt(*train_outside(X, relu_heads=False), likelihood="bernoulli", data=X)
     assert not any(f.key == "head_lint" for f in vaelab.diagnose(healthy, X).findings)
@@ -543,6 +545,20 @@ def test_a_diffusers_autoencoder_reports_its_spatial_latent_per_channel():
     assert any(f.key == "latent_scale" for f in d.findings)
     out = model.inverse_transform(np.zeros((2, 256)))
     assert out.shape == (2, 3, 16, 16) and np.isfinite(out).all()
+    # Traversals per channel: every position of one channel moves by the same number of prior SDs.
+    tr = traverse(model, X, reference=X[0], steps=5, span=2.0)
+    assert tr.unit == "channel" and sorted(tr.dims) == [0, 1, 2, 3] and tr.decoded.shape == (4, 5, 3, 16, 16)
+    np.testing.assert_allclose(tr.kl, [pc["kl"][c] for c in tr.dims], rtol=1e-9)
+    centre = tr.reference.reshape(4, -1)
+    np.testing.assert_allclose(tr.values, centre[tr.dims].mean(1)[:, None] + tr.offsets[None, :], atol=1e-9)
+    one = traverse(model, dims=[2], reference=X[0], steps=3, span=1.0)  # the decode of a shifted channel 2
+    z = centre.copy()
+    z[2] += 1.0
+    np.testing.assert_allclose(one.decoded[0, 2], model.inverse_transform(z.reshape(1, -1))[0], atol=1e-5)
+    flat = traverse(model, dims=[5], steps=3, per="dimension")
+    assert flat.unit == "dimension" and flat.decoded.shape == (1, 3, 3, 16, 16)
+    with pytest.raises(ConfigError, match="channels"):
+        traverse(model, dims=[4], per="channel")
 
 
 def test_a_vaelab_run_with_custom_networks_opens_from_the_cli_by_spec(digits, tmp_path, capsys):

@@ -43,7 +43,7 @@ from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
 from vaelab.model import Model, check_unit_interval
-from vaelab.model_libraries import library_halves
+from vaelab.model_libraries import is_library_model, library_halves
 from vaelab.nn.likelihoods import Bernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
 from vaelab.nn.priors import StandardNormal
 from vaelab.runtime import seeded
@@ -425,10 +425,17 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
     ONNX halves are read from the run (their SHA-256 checked). A PyTorch half is code: vaelab
     never imports what a run folder names, so pass it again (``encoder=`` a module or a SPEC
     string), or ``trust=True`` to import the SPEC the run recorded (only for runs you made).
+    A pythae model or a diffusers AutoencoderKL (or a SPEC building one) goes in as ``encoder=``
+    alone: both halves are read from it, as :func:`adopt` does.
     """
     run = RunDir(path)
     config = run.read_config()
     record = _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
+    if decoder is None and encoder is not None:
+        if isinstance(encoder, str) and not is_onnx(encoder):
+            encoder = resolve(encoder, "encoder")
+        if is_library_model(encoder):
+            decoder = encoder
     given = {"encoder": encoder, "decoder": decoder}
     weights = None
     parts = {}
@@ -451,6 +458,9 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
             raise RunError(f"{run.path} holds an adopted model whose {name} is Python code ({h.get('class')}); vaelab "
                            f"never imports code a run folder names: {how}.")  # fmt: skip
         module = resolve(part, name) if isinstance(part, str) else part
+        if is_library_model(module):  # the whole pythae / diffusers model: take this half of it
+            shape = record.get("latent_shape")
+            module = getattr(library_halves(module, None, config.model.likelihood, None if shape is None else tuple(shape)), name)
         if not isinstance(module, nn.Module):
             raise ConfigError(f"The {name} must be a torch.nn.Module to take the run's weights; got {type(module).__name__}.")
         weights = run.read_weights() if weights is None else weights

@@ -223,7 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     et = ex.add_parser("traverse", help="vary one latent dimension at a time over the prior's range",
                        description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL), "
                        "the others held at the prior's mean or at the code of --centre; decode E[x|z].")  # fmt: skip
-    et.add_argument("--dims", type=int, nargs="+", metavar="D", help="dimensions to show (default: the active ones, by KL)")
+    et.add_argument("--dims", type=int, nargs="+", metavar="D",
+                    help="dimensions (with --per channel: channels) to show (default: the active ones, by KL)")
+    et.add_argument("--per", choices=["auto", "dimension", "channel"], default="auto",
+                    help="vary one dimension, or one channel of a spatial latent (C x h x w) at all its positions "
+                    "(default auto: channels when the latent has them)")  # fmt: skip
     et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (default: 3)")
     et.add_argument("--steps", type=int, default=11, help="values per dimension (default: 11)")
     et.add_argument("--centre", metavar="EXAMPLE", help=f"centre on this input's code instead of the prior mean: {example}")
@@ -565,8 +569,9 @@ def cmd_explore(args) -> int:
 
     if args.what == "traverse":
         result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
-                                            centre=args.centre, label=args.label, specs=_specs(args))  # fmt: skip
-        print(f"traversals over ±{args.span:g} prior SD of dimensions {result.dims} ({result.chosen_by})")
+                                            centre=args.centre, label=args.label, specs=_specs(args),
+                                            per=args.per)  # fmt: skip
+        print(f"traversals over ±{args.span:g} prior SD of {result.unit}s {result.dims} ({result.chosen_by})")
     elif args.what == "grid":
         result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label,
                                         specs=_specs(args))

@@ -84,8 +84,10 @@ class LatentDecoder(nn.Module):
         return self.autoencoder.decode(z.reshape(z.shape[0], *self.latent_shape)).sample
 
 
-def library_halves(model: Any, example: np.ndarray | None, likelihood: str) -> Halves:
-    """The halves of a pythae or diffusers model (``example``: one input, to read a latent's shape)."""
+def library_halves(model: Any, example: np.ndarray | None, likelihood: str,
+                   latent_shape: tuple[int, ...] | None = None) -> Halves:  # fmt: skip
+    """The halves of a pythae or diffusers model (``example``: one input, to read a latent's shape;
+    or ``latent_shape``, the one a run recorded)."""
     lib = _library(model)
     if lib == "pythae":
         if not (hasattr(model, "encoder") and hasattr(model, "decoder")):
@@ -100,6 +102,9 @@ def library_halves(model: Any, example: np.ndarray | None, likelihood: str) -> H
     if lib == "diffusers":
         if not (hasattr(model, "encode") and hasattr(model, "decode")):
             raise ConfigError(f"diffusers' {type(model).__name__} is not an autoencoder (no encode and decode).")
+        if example is None and latent_shape is not None:
+            return Halves(LatentEncoder(model), LatentDecoder(model, tuple(latent_shape)), None,
+                          tuple(latent_shape), {}, "diffusers")  # fmt: skip
         if example is None:
             raise ConfigError("Adopting a diffusers autoencoder needs data= (its latent's shape follows the images').")
         model.eval()

@@ -187,10 +187,11 @@ def _percentile(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ traversals
 @dataclass
 class Traversal:
-    """Decoded codes with one dimension varied at a time over the prior's range."""
+    """Decoded codes with one dimension (or one channel of a spatial latent) varied at a time over the
+    prior's range."""
 
-    dims: list[int]
-    kl: list[float | None]  # average KL of each shown dimension (None without data)
+    dims: list[int]  # the varied dimensions, or channels when ``unit`` is "channel"
+    kl: list[float | None]  # average KL of each shown dimension (a channel's: summed over its positions; None without data)
     active: list[bool | None]
     offsets: np.ndarray  # (S,) in prior SDs
     values: np.ndarray  # (n_dims, S) the code values of the varied dimension
@@ -198,12 +199,13 @@ class Traversal:
     centred: bool  # around a given input's code (True) or the prior's mean
     decoded: np.ndarray = field(repr=False)  # (n_dims, S, *input_shape)
     chosen_by: str = ""
+    unit: str = "dimension"  # or "channel": every position of one channel of a (C, h, w) latent moves together
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dims": self.dims, "kl": self.kl, "active": self.active, "span_sd": float(np.abs(self.offsets).max()),
             "steps": int(self.offsets.size), "centred": self.centred, "chosen_by": self.chosen_by,
-            "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
+            "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(), "unit": self.unit,
         }  # fmt: skip
 
 
@@ -214,12 +216,28 @@ def _check_span(span: float, steps: int) -> None:
         raise ConfigError(f"steps must be an integer of at least 2; got {steps!r}.")
 
 
-def _check_dims(dims: Any, L: int) -> list[int]:
+def _check_dims(dims: Any, L: int, unit: str = "dimension") -> list[int]:
     out = [int(d) for d in dims]
     bad = [d for d in out if not 0 <= d < L]
     if bad or not out:
-        raise ConfigError(f"Latent dimensions must lie in 0..{L - 1}; got {list(dims)}.")
+        raise ConfigError(f"Latent {unit}s must lie in 0..{L - 1}; got {list(dims)}.")
     return out
+
+
+def _traversal_units(model: Model, per: str) -> tuple[str, list[np.ndarray]]:
+    """The groups of flat code dimensions a traversal moves together: one per dimension, or, for a
+    spatial latent (C, h, w), one per channel (all its h·w positions shifted by the same number of
+    prior SDs, which is how a channel's meaning shows in an image latent)."""
+    shape = model.latent_shape_
+    spatial = shape is not None and len(shape) >= 2
+    if per not in ("auto", "dimension", "channel"):
+        raise ConfigError(f"per must be 'auto', 'dimension' or 'channel'; got {per!r}.")
+    if per == "channel" and not spatial:
+        raise ConfigError("Traversals per channel need a latent with channels (e.g. 4 x h x w); this model's latent is "
+                          f"flat ({model.latent_dim_} dimensions). Use per='dimension'.")  # fmt: skip
+    if per == "channel" or (per == "auto" and spatial):
+        return "channel", list(np.arange(model.latent_dim_).reshape(shape[0], -1))
+    return "dimension", [np.array([d]) for d in range(model.latent_dim_)]
 
 
 def traverse(
@@ -234,11 +252,14 @@ def traverse(
     reference_label: Any = None,
     label: Any = None,
     activity: LatentActivity | None = None,
+    per: str = "auto",
 ) -> Traversal:
     """Vary one latent dimension at a time over ±``span`` prior SDs and decode E[x|z].
 
-    dims : the dimensions to show; by default the active ones on X (all of them if none is
-        active), sorted by average KL, largest first. Without X: every dimension in order.
+    per : "dimension", or "channel" for a spatial latent (C, h, w): every position of one channel
+        moves by the same number of prior SDs. "auto" (default): channels when the latent has them.
+    dims : the dimensions (channels) to show; by default the active ones on X (all of them if none
+        is active), sorted by average KL, largest first. Without X: every one in order.
     reference : one input; its code is the centre (``centred``) and holds the other
         dimensions. By default the prior's mean does.
     label : the class to decode with (conditional models; default: the reference's label or
@@ -247,16 +268,23 @@ def traverse(
     model = check_model(model, "traverse")
     _check_span(span, steps)
     L = model.latent_dim_
+    unit, groups = _traversal_units(model, per)
     if activity is None and X is not None:
         activity = latent_activity(model, X, y)
+    kl_u = act_u = order = None
+    if activity is not None:
+        key = activity.var_mean if activity.kl is None else activity.kl
+        kl_u = None if activity.kl is None else np.array([activity.kl[g].sum() for g in groups])
+        act_u = np.array([bool(activity.active[g].any()) for g in groups])
+        order = [int(u) for u in np.argsort(-np.array([key[g].sum() for g in groups]), kind="stable")]
     if dims is not None:
-        dims, chosen = _check_dims(dims, L), "given"
+        dims, chosen = _check_dims(dims, len(groups), unit), "given"
     elif activity is None:
-        dims, chosen = list(range(L)), "all dimensions (no data to rank them by)"
+        dims, chosen = list(range(len(groups))), f"all {unit}s (no data to rank them by)"
     else:
-        active = [d for d in activity.order if activity.active[d]]
+        active = [u for u in order if act_u[u]]
         by = activity.measure
-        dims, chosen = (active, f"active dimensions, by {by}") if active else (activity.order, f"all dimensions by {by} (none is active)")
+        dims, chosen = (active, f"active {unit}s, by {by}") if active else (order, f"all {unit}s by {by} (none is active)")
     marg = prior_marginals(model)
     if reference is None:
         centre, centred = marg.mean.copy(), False
@@ -265,15 +293,17 @@ def traverse(
         centre = model.transform(x, _label(model, reference_label, 1))[0].astype(np.float64)
         centred = True
     offsets = np.linspace(-span, span, steps)
-    values = centre[dims, None] + offsets[None, :] * marg.sd[dims, None]  # (n_dims, S)
     z = np.repeat(centre[None, :], len(dims) * steps, axis=0).reshape(len(dims), steps, L)
-    for i, d in enumerate(dims):
-        z[i, :, d] = values[i]
+    values = np.empty((len(dims), steps))  # the varied dimension's value (a channel's: its mean over positions)
+    for i, u in enumerate(dims):
+        g = groups[u]
+        z[i][:, g] = centre[None, g] + offsets[:, None] * marg.sd[None, g]
+        values[i] = z[i][:, g].mean(1)
     decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
-    kl = [None if activity is None or activity.kl is None else float(activity.kl[d]) for d in dims]
-    act = [None if activity is None else bool(activity.active[d]) for d in dims]
+    kl = [None if kl_u is None else float(kl_u[u]) for u in dims]
+    act = [None if act_u is None else bool(act_u[u]) for u in dims]
     return Traversal(dims, kl, act, offsets, values, centre, centred,
-                     decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen)  # fmt: skip
+                     decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen, unit)  # fmt: skip
 
 
 # ------------------------------------------------------------- manifold grid

@@ -62,12 +62,12 @@ def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
 
 
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
-                 centre: str | None = None, label: Any = None, specs: Specs | None = None):  # fmt: skip
+                 centre: str | None = None, label: Any = None, specs: Specs | None = None, per: str = "auto"):  # fmt: skip
     r = Run(run_path, specs)
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []))
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
-                      reference_label=lab, label=lab, activity=_activity(r) if dims is None else None)  # fmt: skip
+                      reference_label=lab, label=lab, activity=_activity(r) if dims is None else None, per=per)  # fmt: skip
     path = _write(r, "traverse", traversal_figure(result), {**result.to_dict(), "centre": centre})
     return result, path
 

@@ -30,8 +30,11 @@ def traversal_figure(tr) -> Figure:
     n_dims, steps = tr.decoded.shape[:2]
     offsets = [f"{o:+.1f}" for o in tr.offsets]
     around = "the input's code" if tr.centred else "the prior mean"
-    title = f"traversals: each row varies one z_d over {offsets[0]}..{offsets[-1]} prior SD around {around}"
-    rows = [f"z{d}" + ("" if k is None else f" (KL {k:.2f})") for d, k in zip(tr.dims, tr.kl)]
+    channel = getattr(tr, "unit", "dimension") == "channel"
+    what = "channel (all its positions)" if channel else "z_d"
+    title = f"traversals: each row varies one {what} over {offsets[0]}..{offsets[-1]} prior SD around {around}"
+    name = "channel " if channel else "z"
+    rows = [f"{name}{d}" + ("" if k is None else f" (KL {k:.2f})") for d, k in zip(tr.dims, tr.kl)]
     if _is_image(tr.decoded, 2):
         fig = Figure(figsize=(steps * 0.5 + 1.6, n_dims * 0.5 + 0.9))
         ax = fig.add_subplot()

@@ -299,8 +299,10 @@ class _Assembler:
         if e is None:
             return
         around = f"the code of {e['centre']}" if e.get("centre") else "the prior's mean"
+        varied = ("one channel of the spatial latent (all its positions together)" if e.get("unit") == "channel"
+                  else "one latent dimension")
         s.paragraphs.append(
-            f"Each row varies one latent dimension over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
+            f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
             f"others fixed ({e.get('chosen_by', '')}). The prior's range, not the posterior's: an informative "
             "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
         self.image(s, Path(e["figure"]).name, "Latent traversals, decoded to E[x|z].")

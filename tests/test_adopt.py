@@ -561,6 +561,57 @@ def test_a_diffusers_autoencoder_reports_its_spatial_latent_per_channel():
         traverse(model, dims=[4], per="channel")
 
 
+TINY_KL = """import torch
+from diffusers import AutoencoderKL
+
+
+def build():
+    torch.manual_seed(1)  # a fresh random model each call: the run's weights must be what count
+    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), layers_per_block=1,
+                         latent_channels=4, norm_num_groups=4, sample_size=16)
+"""
+
+
+def test_cli_adopts_a_diffusers_autoencoder_as_one_model_and_reports_per_channel(tmp_path, capsys):
+    """vaelab adopt --model SPEC: a library's model (both halves in one object) from the CLI, its weights
+    from safetensors; every later command opens it with --model (never from the run folder alone)."""
+    pytest.importorskip("diffusers")
+    from safetensors.torch import save_file
+
+    (tmp_path / "tiny_kl.py").write_text(TINY_KL)
+    torch.manual_seed(0)
+    from diffusers import AutoencoderKL
+
+    trained = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+                            up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), layers_per_block=1,
+                            latent_channels=4, norm_num_groups=4, sample_size=16)  # fmt: skip
+    save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(tmp_path / "kl.safetensors"))
+    X = (np.random.default_rng(0).random((60, 3, 16, 16)) * 2 - 1).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    spec, run = f"{tmp_path / 'tiny_kl.py'}:build", tmp_path / "run"
+    base = ["adopt", "--likelihood", "gaussian-fixed", "--sigma", "0.1", "--data", tmp_path / "x.npy", "--out", run]
+    code, _, err = _cli(capsys, *base, "--model", spec, "--encoder", spec)
+    assert code == 2 and "not both" in err and err.count("\n") == 1
+    code, _, err = _cli(capsys, *base[:-2], "--out", tmp_path / "r2", "--model", f"{tmp_path / 'tiny_kl.py'}:torch")
+    assert code == 2 and err.count("\n") == 1, err
+    code, out, err = _cli(capsys, *base, "--model", spec, "--weights", tmp_path / "kl.safetensors")
+    assert code == 0 and "pass --model SPEC again" in out, err
+    assert json.loads((run / "adopted.json").read_text())["latent_shape"] == [4, 8, 8]
+    code, _, err = _cli(capsys, "inspect", run)
+    assert code == 2 and "never imports code a run folder names" in err
+    code, out, err = _cli(capsys, "inspect", run, "--model", spec)
+    assert code == 0 and "per channel of the 4x8x8 latent" in out, err
+    # The run's weights, not build()'s fresh ones: the codes are those of the trained model.
+    model = vaelab.load(run, encoder=trained)
+    np.testing.assert_allclose(model.transform(X[:3]), vaelab.adopt(trained, likelihood="gaussian-fixed", sigma=0.1,
+                                                                    data=X).transform(X[:3]), atol=1e-5)  # fmt: skip
+    code, out, err = _cli(capsys, "explore", run, "traverse", "--model", spec, "--steps", "3")
+    assert code == 0 and "of channels" in out, err
+    entry = json.loads((run / "metrics.json").read_text())["explore"]["traverse"]
+    assert entry["unit"] == "channel" and len(entry["dims"]) <= 4
+
+
 def test_a_vaelab_run_with_custom_networks_opens_from_the_cli_by_spec(digits, tmp_path, capsys):
     (tmp_path / "nets.py").write_text(
         "from torch import nn\n\n"

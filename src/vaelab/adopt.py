@@ -218,6 +218,7 @@ class AdoptedModel(Model):
         stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx."""
         run = RunDir(path)
         halves, tensors, graphs = {}, {}, {}
+        shared = _shares_weights(self.encoder, self.decoder)
         for name, part in (("encoder", self.encoder), ("decoder", self.decoder)):
             if isinstance(part, OnnxGraph):
                 graphs[name] = raw = part.path.read_bytes()
@@ -226,6 +227,9 @@ class AdoptedModel(Model):
                 halves[name] = {"kind": "module", "spec": self.specs[name],
                                 "class": f"{type(part).__module__}.{type(part).__qualname__}",
                                 "weights": self.weight_files[name]}  # fmt: skip
+                if name == "decoder" and shared:  # one model behind both halves (diffusers): its weights once
+                    halves[name]["shares"] = "encoder"
+                    continue
                 tensors.update({f"{name}.{k}": v for k, v in part.state_dict().items()})
             else:
                 raise ConfigError(f"The {name} is a {type(part).__name__}, not a torch.nn.Module or an ONNX graph; a run "
@@ -403,6 +407,8 @@ def _check_record(record: Any, where: Path) -> dict[str, Any]:
                 raise ValueError(f"{name}.sha256 must be a SHA-256")
             if h.get("spec") is not None and not isinstance(h["spec"], str):
                 raise ValueError(f"{name}.spec must be a string")
+            if h.get("shares") not in (None, "encoder") or (h.get("shares") and (name != "decoder" or h["kind"] != "module")):
+                raise ValueError("only a module decoder may share the encoder's weights (shares: encoder)")
         check_choice("scale", record["scale"], SCALES)
         check_choice("label_format", record["label_format"], LABEL_FORMATS)
         for key in ("probabilities", "binarize", "deterministic"):
@@ -464,7 +470,7 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
         if not isinstance(module, nn.Module):
             raise ConfigError(f"The {name} must be a torch.nn.Module to take the run's weights; got {type(module).__name__}.")
         weights = run.read_weights() if weights is None else weights
-        prefix = name + "."
+        prefix = ("encoder" if h.get("shares") == "encoder" else name) + "."
         load_weights(module, {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, str(run.file("model.safetensors")))
         parts[name] = module.eval()
     m = config.model
@@ -491,6 +497,15 @@ def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]
         out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
                                   "importance sampling from q(z|x), which needs its variance."))  # fmt: skip
     return tuple(out)
+
+
+def _shares_weights(encoder: Any, decoder: Any) -> bool:
+    """Whether both halves hold the same weights under the same names (a diffusers AutoencoderKL's halves
+    both wrap the whole model): then the run stores them once (safetensors refuses shared tensors)."""
+    if not (isinstance(encoder, nn.Module) and isinstance(decoder, nn.Module)):
+        return False
+    enc, dec = encoder.state_dict(), decoder.state_dict()
+    return bool(dec) and enc.keys() == dec.keys() and all(enc[k].data_ptr() == dec[k].data_ptr() for k in enc)
 
 
 def _likelihood(name: str, shape: tuple[int, ...], sigma: float) -> Likelihood:

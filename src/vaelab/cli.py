@@ -94,13 +94,18 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("models that are code (custom networks, adopted PyTorch models)", CODE_WARNING)
     g.add_argument("--encoder", metavar="SPEC", help="the encoder: path/to/file.py:NAME or package.module:NAME")
     g.add_argument("--decoder", metavar="SPEC", help="the decoder, as --encoder")
+    g.add_argument("--model", metavar="SPEC", help="an adopted pythae model or diffusers AutoencoderKL, both halves in one")
     g.add_argument("--trust-run", action="store_true", help="import the SPECs an adopted run records (runs you made)")
 
 
 def _specs(args):
     from vaelab.runs.run import Specs
 
-    return Specs(getattr(args, "encoder", None), getattr(args, "decoder", None), getattr(args, "trust_run", False))
+    model = getattr(args, "model", None)
+    if model is not None and (getattr(args, "encoder", None) or getattr(args, "decoder", None)):
+        raise ConfigError("Name the model as --model SPEC or as --encoder SPEC --decoder SPEC, not both.")
+    encoder = model if model is not None else getattr(args, "encoder", None)  # a library model gives both halves
+    return Specs(encoder, getattr(args, "decoder", None), getattr(args, "trust_run", False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -261,8 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "inspect, compare-samplers, sample, explore and report open. SPEC is FILE.onnx (Keras via "
                         "tf2onnx, JAX, PyTorch via torch.onnx.export), path/to/file.py:NAME or package.module:NAME "
                         "naming a torch.nn.Module or a callable returning one. " + CODE_WARNING)  # fmt: skip
-    ad.add_argument("--encoder", required=True, metavar="SPEC", help="x (and y) → (mu, logvar), (mu, sigma) or a Normal")
-    ad.add_argument("--decoder", required=True, metavar="SPEC", help="z (and y) → the likelihood's parameters")
+    ad.add_argument("--encoder", metavar="SPEC", help="x (and y) → (mu, logvar), (mu, sigma) or a Normal")
+    ad.add_argument("--decoder", metavar="SPEC", help="z (and y) → the likelihood's parameters")
+    ad.add_argument("--model", metavar="SPEC", help="instead of --encoder/--decoder: a pythae model or a diffusers "
+                    "AutoencoderKL (both halves in one object; --weights is then its whole state dict)")  # fmt: skip
     ad.add_argument("--weights", metavar="FILE", help="a .safetensors state dict of a combined module (keys encoder.*, decoder.*)")
     ad.add_argument("--encoder-weights", metavar="FILE", help="the encoder's .safetensors state dict")
     ad.add_argument("--decoder-weights", metavar="FILE", help="the decoder's .safetensors state dict")
@@ -594,7 +601,7 @@ def cmd_explore(args) -> int:
 def cmd_adopt(args) -> int:
     from vaelab.runs.adopted import adopt_run
 
-    done = adopt_run(args.encoder, args.decoder, args.out, likelihood=args.likelihood, data=args.data,
+    done = adopt_run(args.encoder, args.decoder, args.out, model=args.model, likelihood=args.likelihood, data=args.data,
                      weights=args.weights, encoder_weights=args.encoder_weights, decoder_weights=args.decoder_weights,
                      labels=args.labels, label_column=args.label_column, conditional=args.conditional,
                      val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
@@ -617,7 +624,9 @@ def cmd_adopt(args) -> int:
         print(f"  {p}")
     print(f"next:       vaelab inspect {done.run.path}   ·   vaelab score {done.run.path}   ·   "
           f"vaelab compare-samplers {done.run.path}")  # fmt: skip
-    if "PyTorch" in kinds.values():
+    if args.model is not None:
+        print("            (this run's model is code: pass --model SPEC again, or --trust-run)")
+    elif "PyTorch" in kinds.values():
         print("            (this run's PyTorch halves are code: pass --encoder/--decoder again, or --trust-run)")
     return 0
 

@@ -23,6 +23,7 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.split import indices
 from vaelab.errors import ConfigError
 from vaelab.files import make_folder
+from vaelab.model_libraries import is_library_model
 from vaelab.runs.base import Request, check_fresh_folder
 from vaelab.runs.kinds import BY_NAME, KIND_FILES
 from vaelab.specs import is_onnx, load_weights, read_weights, resolve, sha256, split_weights
@@ -42,10 +43,11 @@ class Adopted:
 
 
 def adopt_run(
-    encoder: str,
-    decoder: str,
+    encoder: str | None,
+    decoder: str | None,
     out: str | os.PathLike,
     *,
+    model: str | None = None,
     likelihood: str,
     data: str | os.PathLike,
     weights: str | None = None,
@@ -59,15 +61,25 @@ def adopt_run(
     seed: int = 0,
     **options: Any,
 ) -> Adopted:
-    """Adopt the halves named by ``encoder`` and ``decoder`` (SPECs) and write the run to ``out``.
+    """Adopt the halves named by ``encoder`` and ``decoder`` (SPECs), or the pythae / diffusers model
+    named by ``model`` (one SPEC; ``weights`` its state dict), and write the run to ``out``.
 
     ``options`` go to :func:`vaelab.adopt` (``scale``, ``probabilities``, ``sigma``,
     ``label_format``, ``binarize``, ``prior``)."""
     run = RunDir(out)
+    halves_named = encoder is not None or decoder is not None
+    if (model is not None and halves_named) or (model is None and (encoder is None or decoder is None)):
+        raise ConfigError("Name the model as --encoder SPEC --decoder SPEC, or as --model SPEC (a pythae model or a "
+                          "diffusers AutoencoderKL, both halves in one object), not both.")  # fmt: skip
     check_fresh_folder(run, KIND_FILES | ADOPTION_FILES)
     if weights is not None and (encoder_weights is not None or decoder_weights is not None):
         raise ConfigError("Give --weights (one state dict with encoder.* and decoder.* keys) or --encoder-weights and "
                           "--decoder-weights, not both.")  # fmt: skip
+    if model is not None:
+        return _adopt_library_run(model, run, likelihood=likelihood, data=data, weights=weights,
+                                  encoder_weights=encoder_weights, decoder_weights=decoder_weights, labels=labels,
+                                  label_column=label_column, conditional=conditional, val_fraction=val_fraction,
+                                  test_fraction=test_fraction, seed=seed, **options)  # fmt: skip
     halves = {"encoder": resolve(encoder, "encoder"), "decoder": resolve(decoder, "decoder")}
     files = {"encoder": encoder_weights, "decoder": decoder_weights}
     states = dict.fromkeys(halves)
@@ -82,6 +94,33 @@ def adopt_run(
             if is_onnx(spec):
                 raise ConfigError(f"--{name} {spec} is an ONNX graph, which holds its own weights; drop its weights file.")
             load_weights(part, states[name], str(files[name]))
+    specs = {"encoder": encoder, "decoder": decoder}
+    return _adopt_and_save(halves["encoder"], halves["decoder"], run, specs, files, likelihood=likelihood, data=data,
+                           labels=labels, label_column=label_column, conditional=conditional,
+                           val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, **options)  # fmt: skip
+
+
+def _adopt_library_run(spec: str, run: RunDir, *, weights: str | None, encoder_weights: str | None,
+                       decoder_weights: str | None, **rest: Any) -> Adopted:  # fmt: skip
+    """``--model SPEC``: a pythae model or a diffusers AutoencoderKL, both halves in one object (its
+    weights, if given, one state dict of the whole model)."""
+    if encoder_weights is not None or decoder_weights is not None:
+        raise ConfigError("--model takes one state dict of the whole model (--weights FILE), not "
+                          "--encoder-weights/--decoder-weights.")  # fmt: skip
+    whole = resolve(spec, "model")
+    if not is_library_model(whole):
+        raise ConfigError(f"--model {spec!r} gives a {type(whole).__name__}; --model takes a pythae model or a diffusers "
+                          "AutoencoderKL. For other models name the halves: --encoder SPEC --decoder SPEC.")  # fmt: skip
+    if weights is not None:
+        load_weights(whole, read_weights(weights), weights)
+    specs = {"encoder": spec, "decoder": spec}
+    return _adopt_and_save(whole, None, run, specs, {"encoder": weights, "decoder": weights}, **rest)
+
+
+def _adopt_and_save(encoder: Any, decoder: Any, run: RunDir, specs: dict[str, str], files: dict[str, str | None], *,
+                    likelihood: str, data: str | os.PathLike, labels: str | None, label_column: str | None,
+                    conditional: bool, val_fraction: float, test_fraction: float, seed: int, **options: Any) -> Adopted:  # fmt: skip
+    """Read and split the data as train does, adopt the model checked on training examples, write the run."""
     prepared = BY_NAME["array"].prepare(Request(data, {}, labels, label_column, val_fraction, test_fraction),
                                         SimpleNamespace(conditional=conditional, seed=seed))  # fmt: skip
     dataset, split = prepared.dataset, prepared.split
@@ -90,9 +129,9 @@ def adopt_run(
     check_y = None
     if conditional:
         check_y = train.label_names()[: len(check_x)]
-    model = adopt(halves["encoder"], halves["decoder"], likelihood=likelihood, data=check_x, labels=check_y,
+    model = adopt(encoder, decoder, likelihood=likelihood, data=check_x, labels=check_y,
                   classes=prepared.data.classes if conditional else None, seed=seed, **options)  # fmt: skip
-    for name, spec in (("encoder", encoder), ("decoder", decoder)):
+    for name, spec in specs.items():
         model.specs[name] = spec if is_onnx(spec) else _absolute(spec)
         if files[name] is not None:
             model.weight_files[name] = {"file": str(Path(files[name]).resolve()), "sha256": sha256(files[name])}

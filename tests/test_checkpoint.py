@@ -57,7 +57,7 @@ def test_a_folder_that_is_not_a_run(tmp_path):
         vaelab.load(tmp_path)
     pt = tmp_path / "model.pt"
     pt.write_bytes(b"\x80\x04pickle")
-    with pytest.raises(RunError, match="is a file, not a run folder.*never loads pickled"):
+    with pytest.raises(RunError, match="is a file, not a run folder.*never loads pickled.*adopt"):
         vaelab.load(pt)
 
 

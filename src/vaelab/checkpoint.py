@@ -144,8 +144,9 @@ class RunDir:
             raise RunError(f"Run folder {self.path} does not exist. Train one with: vaelab train DATA --out {self.path}")
         if not self.path.is_dir():
             raise RunError(
-                f"{self.path} is a file, not a run folder. vaelab runs are folders written by `vaelab train`; "
-                "vaelab never loads pickled files such as .pt/.pth/.pkl."
+                f"{self.path} is a file, not a run folder. vaelab runs are folders written by `vaelab train` or "
+                "`vaelab adopt`; vaelab never loads pickled files such as .pt/.pth/.pkl. For a model trained "
+                "elsewhere: save its state_dict with safetensors and adopt it (vaelab adopt, or vaelab.adopt)."
             )
         if not self.exists():
             raise RunError(f"{self.path} is not a vaelab run: it has no {CONFIG}. Runs are made by `vaelab train DATA --out RUN`.")

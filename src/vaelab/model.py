@@ -188,8 +188,10 @@ class Model(abc.ABC):
 def check_model(model: Any, what: str) -> Model:
     """``model`` if it implements :class:`Model` and is fitted; a clear error otherwise."""
     if not isinstance(model, Model):
+        hint = (" For a model trained elsewhere: vaelab.adopt(encoder, decoder, likelihood=..., data=X) (a pythae "
+                "model or a diffusers AutoencoderKL alone: vaelab.adopt(model, likelihood=..., data=X)).")  # fmt: skip
         raise DataError(f"{what} needs a fitted vaelab.VAE or another vaelab.model.Model (e.g. vaelab.load(run)); "
-                        f"got {type(model).__name__}.")  # fmt: skip
+                        f"got {type(model).__name__}.{hint if hasattr(model, 'forward') or callable(model) else ''}")  # fmt: skip
     model.check_fitted()
     return model
 

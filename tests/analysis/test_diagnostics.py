@@ -160,5 +160,5 @@ def test_bad_input(trained):
     model, X, _ = trained
     with pytest.raises(DataError, match="at least 2 examples"):
         diagnose(model, X[:1])
-    with pytest.raises(DataError, match="needs a fitted vaelab.VAE"):
+    with pytest.raises(DataError, match="needs a fitted vaelab.VAE.*vaelab.adopt"):  # a bare module: adopt points the way
         diagnose(model.module_, X)

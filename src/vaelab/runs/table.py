@@ -126,7 +126,7 @@ class TableKind(RunKind):
         target = target or _default_target(train, kinds)
         if target not in train.columns:
             raise ConfigError(f"--target {target!r} is not a column of this table; its columns are {list(train.columns)}.")
-        n = n or len(train)
+        n = len(train) if n is None else n
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         fid = fidelity(train, synth, kinds, seed=seed)
         block: dict[str, Any] = {

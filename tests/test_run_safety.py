@@ -19,13 +19,12 @@ import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
-from sklearn.datasets import load_digits
 
 from vaelab import files
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
-from vaelab.data.table_demo import make_mixed_table
-from vaelab.data.timeseries import make_sine_panel
+
+from conftest import copy_tree
 
 FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "64", "--device", "cpu", "--quiet"]
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -91,42 +90,39 @@ def edit_metrics(run, **blocks):
 
 # ------------------------------------------------------------------ runs to work on
 @pytest.fixture(scope="module")
-def image_run(tmp_path_factory):
-    """A labelled run on 120 digits (1x8x8), 1 epoch."""
-    folder = tmp_path_factory.mktemp("image")
-    d = load_digits()
-    np.save(folder / "x.npy", (d.data[:120] / 16).astype(np.float32).reshape(-1, 1, 8, 8))
-    np.save(folder / "y.npy", d.target[:120])
-    assert main([str(a) for a in ["train", folder / "x.npy", "--labels", folder / "y.npy", "--out", folder / "run", *FAST]]) == 0
-    return folder / "run"
+def runs(tiny_runs, tmp_path_factory):
+    """This module's copies of the session's tiny runs (its tests write into them)."""
+    folder = tmp_path_factory.mktemp("safety")
+    return {k: copy_tree(v, folder / k) for k, v in tiny_runs.items()}
 
 
 @pytest.fixture(scope="module")
-def table_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("table")
-    make_mixed_table(150, seed=1).to_csv(folder / "t.csv", index=False)
-    assert main(["train", str(folder / "t.csv"), "--out", str(folder / "run"), "--normalization", "standard", *FAST]) == 0
-    return folder / "run"
+def data(tiny_runs):
+    """Where the runs' data lie: {"image": folder of x.npy and y.npy, ..., "past": a series' past.csv}."""
+    return {**{k: v.parent for k, v in tiny_runs.items()}, "past": tiny_runs["series"].parent / "past.csv",
+            "labels": tiny_runs["image"].parent / "y.npy"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def series_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("series")
-    df = make_sine_panel(n_series=2, length=40, n_features=2, seed=0)
-    df.to_csv(folder / "s.csv", index=False)
-    df[df["id"] == 0].head(10).to_csv(folder / "past.csv", index=False)
-    argv = ["train", folder / "s.csv", "--window", "6", "--horizon", "2", "--id", "id", "--time", "time",
-            "--out", folder / "run", *FAST]  # fmt: skip
-    assert main([str(a) for a in argv]) == 0
-    return folder / "run"
+def image_run(runs):
+    """A labelled run on 120 digits (1x8x8), 1 epoch; its data (x.npy, y.npy) beside the session's original."""
+    return runs["image"]
+
+
+@pytest.fixture(scope="module")
+def table_run(runs):
+    return runs["table"]
+
+
+@pytest.fixture(scope="module")
+def series_run(runs):
+    return runs["series"]
 
 
 @pytest.fixture
 def run(image_run, tmp_path):
     """A copy of the image run to damage."""
-    dest = tmp_path / "run"
-    shutil.copytree(image_run, dest, symlinks=True)
-    return dest
+    return copy_tree(image_run, tmp_path / "run")
 
 
 # ------------------------------------------------- 1. demo --out deletes folders it did not write
@@ -271,9 +267,9 @@ def test_report_embeds_no_file_from_outside_the_run(run, tmp_path, capsys):
     (["sample", "{run}", "--n", "4", "--out", "{run}/figures/reconstructions.png"], "{run}/figures/reconstructions.png"),
     (["sample", "{run}", "--n", "4", "--out", "{data}/x.npy"], "{data}/x.npy"),  # the data the run was trained on
 ])  # fmt: skip
-def test_out_never_names_a_file_of_the_run_or_its_data(image_run, tmp_path, capsys, argv, victim):
+def test_out_never_names_a_file_of_the_run_or_its_data(image_run, data, tmp_path, capsys, argv, victim):
+    shutil.copytree(data["image"], tmp_path / "data")  # the run and its data, side by side; the copy reads the copied data
     data = tmp_path / "data"
-    shutil.copytree(image_run.parent, data)  # the run and its data, side by side; the copy reads the copied data
     run = data / "run"
     config = json.loads((run / "config.json").read_text())
     config["data"].update(source=str(data / "x.npy"), labels=str(data / "y.npy"))
@@ -408,15 +404,15 @@ ABSURD = [
     (["explore", "{run}", "arithmetic", "0", "1", "--n-samples", str(10**9)], "--n-samples"),
     (["score", "{run}", "--n-samples", str(10**12), "--quiet"], "--n-samples"),
     (["evaluate-synthetic", "{table}", "--n", str(10**12)], "--n"),
-    (["sample", "{series}", "--past", "{series}/../past.csv", "--draws", str(10**12), "--out", "{tmp}/f.csv"], "--draws"),
+    (["sample", "{series}", "--past", "{past}", "--draws", str(10**12), "--out", "{tmp}/f.csv"], "--draws"),
 ]  # fmt: skip
 
 
 @posix_only
 @pytest.mark.parametrize("argv, names", ABSURD, ids=[" ".join(a[:1] + a[2:4]) for a, _ in ABSURD])
-def test_absurd_numbers_are_refused_in_one_line_before_any_work(image_run, table_run, series_run, tmp_path, capsys,
+def test_absurd_numbers_are_refused_in_one_line_before_any_work(image_run, table_run, series_run, data, tmp_path, capsys,
                                                                 argv, names):  # fmt: skip
-    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path) for a in argv]
+    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path, past=data["past"]) for a in argv]
     before = snapshot(image_run)
     with within(30):
         refused(capsys, *argv, match=names)
@@ -439,12 +435,12 @@ def test_figures_folder_that_cannot_be_made_is_one_line(run, monkeypatch, capsys
     refused(capsys, "explore", run, "grid", "--n", "3", match="cannot write to")
 
 
-def test_a_truncated_forecaster_is_one_line(series_run, tmp_path, capsys):
+def test_a_truncated_forecaster_is_one_line(series_run, data, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(series_run, run)
     raw = (run / "forecast.safetensors").read_bytes()
     (run / "forecast.safetensors").write_bytes(raw[: len(raw) // 2])
-    refused(capsys, "sample", run, "--past", series_run.parent / "past.csv", "--draws", "3", "--out", tmp_path / "f.csv",
+    refused(capsys, "sample", run, "--past", data["past"], "--draws", "3", "--out", tmp_path / "f.csv",
             match="forecast.safetensors is damaged")  # fmt: skip
 
 
@@ -516,19 +512,20 @@ def test_a_flipped_bit_in_a_cache_rebuilds_it(run, capsys):
 IGNORED = [
     (["compare-samplers", "{run}", "--samplers", "prior", "--n", "0"], "--n must be a positive integer"),
     (["evaluate-synthetic", "{table}", "--n", "0"], "--n must be a positive integer"),
-    (["sample", "{series}", "--past", "{series}/../past.csv", "--class", "a", "--out", "{tmp}/f.csv"], "--class"),
+    (["sample", "{series}", "--past", "{past}", "--class", "a", "--out", "{tmp}/f.csv"], "--class"),
     (["sample", "{run}", "--n", "3", "--draws", "5", "--out", "{tmp}/s.npy"], "--draws"),
     (["evaluate-synthetic", "{series}", "--target", "f0"], "--target"),
     (["inspect", "{run}", "--active-threshold", "nan"], "--active-threshold"),
     (["score", "{run}", "--band", "25", "75", "--threshold", "5", "--n-samples", "3", "--quiet"], "not both"),
     (["score", "{run}", "--threshold", "100", "--n-samples", "3", "--quiet"], "--threshold"),
-    (["inspect", "{run}", "--labels", "{run}/../y.npy"], "--labels"),
+    (["inspect", "{run}", "--labels", "{labels}"], "--labels"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("argv, names", IGNORED, ids=[" ".join(a[:1] + a[2:4]) for a, _ in IGNORED])
-def test_an_option_that_cannot_apply_is_refused(image_run, table_run, series_run, tmp_path, capsys, argv, names):
-    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path) for a in argv]
+def test_an_option_that_cannot_apply_is_refused(image_run, table_run, series_run, data, tmp_path, capsys, argv, names):
+    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path, past=data["past"],
+                     labels=data["labels"]) for a in argv]  # fmt: skip
     refused(capsys, *argv, match=names)
 
 

@@ -1,4 +1,7 @@
 """Shared fixtures: small data made here or shipped by installed packages (no network)."""
+import contextlib
+import signal
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -61,3 +64,18 @@ def copy_tree(src, dest):
 
     shutil.copytree(src, dest, symlinks=True)
     return dest
+
+
+@contextlib.contextmanager
+def within(seconds):
+    """Fail with TimeoutError (instead of hanging) when the block runs longer than ``seconds`` (POSIX)."""
+    def timeout(*_):
+        raise TimeoutError(f"no answer after {seconds} s: a hang")
+
+    old = signal.signal(signal.SIGALRM, timeout)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

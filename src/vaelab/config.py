@@ -45,6 +45,15 @@ def check_count(name: str, n: Any, most: int | None = None, why: str = "") -> in
     return int(n)
 
 
+def check_measured_count(name: str, n: Any, n_real: int) -> int:
+    """A count of generated examples that are measured against ``n_real`` real ones: at most 100 times
+    as many (10,000 at least). Beyond that the real sample's own noise dominates every figure, and the
+    measuring (distances to the real rows, models trained on the generated ones) only takes longer."""
+    most = max(100 * int(n_real), 10_000)
+    return check_count(name, n, most, f"they are measured against {int(n_real):,} real examples, and more than "
+                       f"{most:,} generated ones change no figure")  # fmt: skip
+
+
 def check_seed(seed: Any, name: str = "--seed") -> int:
     """A seed: an integer from 0 to 2**32 - 1."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:

@@ -28,7 +28,10 @@ def _short(value: Any) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    try:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:  # an integer beyond float's range: no reader can compute with it
+        return False
 
 
 def number(v: Any, where: str) -> str | None:

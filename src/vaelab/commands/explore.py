@@ -60,6 +60,8 @@ def _check_decoded(run: Run, count: int, what: str) -> None:
     if need > memory_budget():
         raise ConfigError(f"{what} would decode {count:,} examples of {run.n_features:,} values ({need / 2**30:.1f} GiB), "
                           f"more than this machine's memory allows ({memory_budget() / 2**30:.1f} GiB); ask for fewer.")  # fmt: skip
+
+
 __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_grid", "run_interpolate", "run_traverse"]
 
 

@@ -28,7 +28,7 @@ from vaelab.analysis.quality import (
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.checkpoint import CLASSIFIER
-from vaelab.config import check_count, check_seed
+from vaelab.config import check_count, check_measured_count, check_seed
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.run import Run, Specs
 from vaelab.runtime import most_in_memory
@@ -87,7 +87,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     model = run.model
     parts = comparison_splits(run)
     test = parts["test"]
-    n = test.n_examples if n is None else n
+    n = test.n_examples if n is None else check_measured_count("--n", n, test.n_examples)
     features = feature_space(run, parts, seed)
     real = features.transform(test.X)
     flat_train = parts["train"].X.reshape(parts["train"].n_examples, -1)

@@ -161,10 +161,14 @@ class Run:
         out = check_output(out, allow)
         d = self.config.data
         for source in ((d.source, d.labels) if d is not None else ()):
-            if source and source != "array" and os.path.exists(source) and os.path.exists(out) \
-                    and os.path.samefile(source, out):  # fmt: skip
-                raise DataError(f"--out {out} is the data this run was trained on ({source}); writing it would "
-                                "destroy the data and break the run. Choose another file.")  # fmt: skip
+            if not source or source == "array" or not os.path.exists(source):
+                continue
+            same = os.path.exists(out) and os.path.samefile(source, out)
+            inside = os.path.isdir(source) and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(source))
+            if same or inside:  # a file written into an image folder joins the data just the same
+                raise DataError(f"--out {out} is {'inside ' if inside else ''}the data this run was trained on "
+                                f"({source}); writing it would change the data and break the run. Choose another "
+                                "file.")  # fmt: skip
         return out
 
     def check_folders(self) -> None:

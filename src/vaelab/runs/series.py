@@ -28,7 +28,7 @@ import pandas as pd
 from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
 from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
-from vaelab.config import DataConfig, check_count, from_dict, to_dict
+from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import read_series
 from vaelab.data.split import indices
@@ -235,7 +235,7 @@ class SeriesKind(RunKind):
         test = self.scaler.inverse_transform(scaled)
         if len(test) < 4:
             raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
-        n = len(test) if n is None else n
+        n = len(test) if n is None else check_measured_count("--n", n, len(test))
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         shapes = {f: ks_complement(test[:, :, i].ravel(), synth[:, :, i].ravel()) for i, f in enumerate(ws.features)}
         block: dict[str, Any] = {

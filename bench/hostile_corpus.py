@@ -211,6 +211,8 @@ def lost(before: dict, after: dict, command: str) -> list[str]:
         name = os.path.basename(rel)
         if rel.startswith(("figures/", "cache/")) or name in OWNED_BY_COMMANDS - {"metrics.json"}:
             continue
+        if isinstance(old, str) and old.startswith("link:"):  # a link may be replaced; its target is watched as outside
+            continue
         new = after.get(rel)
         if name == "metrics.json" and rel == "metrics.json":
             old_b, new_b = _blocks(old), _blocks(new) if new is not None else None

@@ -286,6 +286,8 @@ class RunDir:
         """metrics.json as stored: every block, checked or not (writers keep what they do not own)."""
         path = self.file(METRICS)
         if not path.is_file():
+            if os.path.lexists(path) and not path.is_symlink():  # a folder or a FIFO is no file to replace
+                raise RunError(f"{path} is not a regular file; delete it (the analyses write it again).")
             return {}
         d = read_json(path, "delete it and rerun the analyses")
         if not isinstance(d, dict):

@@ -1,7 +1,4 @@
 """Shared fixtures: small data made here or shipped by installed packages (no network)."""
-import contextlib
-import signal
-
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -34,7 +31,7 @@ TINY = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """One 1-epoch run of each kind, trained once per session: {"image", "table", "series"} -> RUN.
-    Treat them as read-only; copy one (``copy_tree``) to change it. Beside each run: its data
+    Treat them as read-only; copy one (``run_helpers.copy_tree``) to change it. Beside each run: its data
     (image: x.npy, y.npy; table: t.csv; series: s.csv and past.csv, the first 10 rows of one series)."""
     from sklearn.datasets import load_digits
 
@@ -56,26 +53,3 @@ def tiny_runs(tmp_path_factory):
                   "--out", series / "run"]):  # fmt: skip
         assert main([str(a) for a in argv] + TINY) == 0
     return {"image": image / "run", "table": table / "run", "series": series / "run"}
-
-
-def copy_tree(src, dest):
-    """A copy of a run (links kept as links) to change in a test."""
-    import shutil
-
-    shutil.copytree(src, dest, symlinks=True)
-    return dest
-
-
-@contextlib.contextmanager
-def within(seconds):
-    """Fail with TimeoutError (instead of hanging) when the block runs longer than ``seconds`` (POSIX)."""
-    def timeout(*_):
-        raise TimeoutError(f"no answer after {seconds} s: a hang")
-
-    old = signal.signal(signal.SIGALRM, timeout)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)

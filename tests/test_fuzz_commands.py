@@ -15,7 +15,7 @@ from vaelab.checkpoint import RunDir
 from vaelab.cli import main
 from vaelab.metrics_schema import validate_blocks
 
-from conftest import copy_tree, within
+from run_helpers import copy_tree, within
 from test_fuzz import JSON, fuzz, mutated
 
 REFUSE_S = 10  # a refusal comes before any work: well within this, even on a loaded machine
@@ -107,7 +107,7 @@ def _optional_empty(argv):
 def test_numeric_options_of_every_command(runs, tmp_path_factory, command):
     scratch = tmp_path_factory.mktemp("out")
 
-    @fuzz(6)
+    @fuzz(5)
     @given(parts=COMMANDS[command](runs, scratch))
     def check(parts):
         run_cli(_flatten(parts))
@@ -155,7 +155,7 @@ def test_validate_blocks_on_mutated_metrics(full_metrics, data):
     event("damaged" if notes else "clean")
 
 
-@fuzz(25)
+@fuzz(15)
 @given(data=st.data())
 def test_report_and_readers_of_mutated_metrics(runs, full_metrics, data):
     """Whatever metrics.json holds, the report is written (exit 0) or refused in one line; compare-samplers

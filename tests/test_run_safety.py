@@ -22,7 +22,7 @@ from vaelab import files
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
 
-from conftest import copy_tree, within
+from run_helpers import copy_tree, within
 
 FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "64", "--device", "cpu", "--quiet"]
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -588,8 +588,8 @@ def cmd_sample(args) -> int:
         ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
                                             ("--draw", args.draw or None)) if value is not None]  # fmt: skip
         if ignored:
-            raise ConfigError(f"{', '.join(ignored)} do(es) not apply to forecasts: with --past, the forecaster draws "
-                              "--draws futures of the past. Drop them.")  # fmt: skip
+            raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
+                              "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
         out, png = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
         print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))

@@ -26,7 +26,7 @@ from run_helpers import copy_tree, within
 
 FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "64", "--device", "cpu", "--quiet"]
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-posix_only = pytest.mark.skipif(not hasattr(signal, "SIGALRM") or os.name != "posix", reason="needs POSIX signals")
+posix_only = pytest.mark.skipif(not hasattr(signal, "SIGALRM") or os.name != "posix", reason="needs POSIX (signals, fork, FIFOs, fcntl)")
 
 
 # ------------------------------------------------------------------ helpers
@@ -166,6 +166,7 @@ def _merger(run, i, rounds, barrier, lost):
         rd.merge_metrics("explore", {f"e{i}": r})
 
 
+@posix_only
 @pytest.mark.parametrize("worker", [_writer, _merger], ids=["blocks", "entries of one block"])
 def test_eight_processes_updating_one_metrics_json_for_50_rounds_lose_nothing(tmp_path, worker):
     procs, rounds = 8, 50
@@ -264,6 +265,7 @@ def test_out_never_names_a_file_of_the_run_or_its_data(image_run, data, tmp_path
     assert cli(capsys, "score", run, "--n-samples", "3", "--quiet")[0] == 0  # the run still works
 
 
+@posix_only
 def test_out_naming_a_fifo_is_refused_and_left_alone(run, tmp_path, capsys):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -446,6 +448,7 @@ class _ClosedPipe:
         return self.write_end
 
 
+@posix_only
 def test_a_closed_pipe_on_stdout_ends_quietly(image_run, monkeypatch, capsys):
     pipe = _ClosedPipe()
     monkeypatch.setattr(sys, "stdout", pipe)
@@ -530,6 +533,7 @@ main(["report", sys.argv[1]])
 """
 
 
+@posix_only
 def test_a_report_killed_mid_write_leaves_no_temporary_file_for_good(run):
     proc = subprocess.run([sys.executable, "-c", KILLED_REPORT, str(run)], env=ENV, capture_output=True, timeout=300)
     assert proc.returncode == 9, proc.stderr

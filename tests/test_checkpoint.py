@@ -132,7 +132,7 @@ def test_tensors_bytes_are_the_same_for_the_same_tensors_and_metadata():
     import torch
     from safetensors.torch import load
 
-    from vaelab.checkpoint import tensors_bytes
+    from vaelab.checkpoint import checksum, tensors_bytes
     from vaelab.files import safetensors_metadata
 
     tensors = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(3, dtype=torch.float64)}
@@ -140,6 +140,8 @@ def test_tensors_bytes_are_the_same_for_the_same_tensors_and_metadata():
     blobs = {tensors_bytes(tensors, dict(reversed(list(meta.items())) if i % 2 else meta.items())) for i in range(20)}
     assert len(blobs) == 1
     raw = blobs.pop()
-    assert safetensors_metadata(raw) == meta
+    stored = safetensors_metadata(raw)
+    assert stored.pop("vaelab_sha256") == checksum(load(raw), meta)  # the checksum every read verifies
+    assert stored == meta
     back = load(raw)
     assert back.keys() == tensors.keys() and all(torch.equal(back[k], tensors[k]) for k in tensors)

@@ -118,7 +118,7 @@ def _sig(path: Path):
 
 
 def _epoch_in_state(path: Path) -> int:
-    _, metadata = RunDir(path.parent)._read_tensors(path.name)
+    _, metadata = RunDir(path.parent).read_tensors(path.name)
     return json.loads(metadata["vaelab_state"])["counters"]["epoch"]
 
 
@@ -420,7 +420,8 @@ def test_files_are_never_seen_half_written_when_the_writer_is_killed(tmp_path):
     assert temps, "no kill landed inside a write (none left a temporary file)"
     # Leftover temp files (from kills mid-write) have names no reader opens; resuming removes them.
     names = {p.name for p in run.iterdir()}
-    assert names - {p.name for p in run.glob(TMP_GLOB)} <= {"train_state.safetensors", "model.safetensors", "metrics.json"}
+    assert names - {p.name for p in run.glob(TMP_GLOB)} <= {"train_state.safetensors", "model.safetensors", "metrics.json",
+                                                            ".metrics.lock"}  # fmt: skip
     RunDir(run).remove_temp_files()
     assert not list(run.glob(TMP_GLOB))
     print(f"{len(seen)} kills; checkpoints reached {seen[-1]}; {len(temps)} temp files left by kills mid-write")

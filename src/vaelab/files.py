@@ -9,21 +9,39 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
+import socket
+import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vaelab.errors import RunError
+from vaelab.errors import ConfigError, RunError
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` all at once; on failure the old file is untouched."""
+try:  # POSIX; elsewhere concurrent writers of one run are not serialized (see lock_file)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+# Temporary files name their writer: .NAME.PID-HOST.XXXXXXXX.tmp, so a later write of NAME can
+# tell a file whose writer was killed (no such process on this host) from one still being written.
+HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+AGAIN = "then run the command again"
+
+def atomic_write(path: Path, data: bytes, again: str = AGAIN) -> None:
+    """Replace ``path`` with ``data`` all at once; on failure the old file is untouched.
+
+    Temporary files of earlier writes of ``path`` whose writer was killed are removed first
+    (:func:`remove_stale_temp_files`). ``again`` is what a failure message advises after the fix."""
     path = Path(path)
     tmp = None
+    remove_stale_temp_files(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-{HOST}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file private (0600); give it the mode a plain open() would.
             os.fchmod(f.fileno(), 0o666 & ~_umask())
@@ -33,16 +51,17 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise write_error(f"write {path.name}", path.parent, e, f"the previous {path.name} (if any) is intact") from None
+        raise write_error(f"write {path.name}", path.parent, e, f"the previous {path.name} (if any) is intact", again) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):  # never hide the write's own error behind this one
                 os.unlink(tmp)
 
 
-def write_error(what: str, folder: Path, e: OSError, kept: str) -> RunError:
-    """One line that names the folder, the cause and what to do, for a failed write or mkdir."""
-    again = "then run the command again (`vaelab train --resume --out RUN` continues a run from its last saved epoch)"
+def write_error(what: str, folder: Path, e: OSError, kept: str, again: str = AGAIN) -> RunError:
+    """One line that names the folder, the cause and what to do, for a failed write or mkdir.
+
+    ``again`` says how to carry on once the disk is fixed (training: ``train --resume``)."""
     if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
         cause = f"the disk holding {folder} is full (or over quota): free some space, {again}"
     elif e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -63,8 +82,91 @@ def make_folder(path: Path) -> None:
         raise write_error(f"create the folder {path}", Path(path), e, "nothing was written") from None
 
 
-# What mkstemp leaves behind when a write is killed: .NAME.XXXXXXXX.tmp (8 random characters).
+# What mkstemp leaves behind when a write is killed: .NAME.XXXXXXXX.tmp (8 random characters;
+# since the writer is named, .NAME.PID-HOST.XXXXXXXX.tmp).
 TEMP_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+_WRITER = re.compile(r"(\d+)-([0-9a-f]{6})\.[a-z0-9_]{8}\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process (alive), or not a pid at all
+        return True
+    return True
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temporary files of earlier writes of ``path`` whose writer (a process of this
+    host) no longer runs: a killed ``report`` or ``score --out`` would otherwise leave them forever.
+    Files of live writers, of other hosts, and of older vaelab versions (no writer named) stay."""
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _WRITER.fullmatch(entry.name[len(prefix):]) if entry.name.startswith(prefix) else None
+        if m is None or m.group(2) != HOST or _alive(int(m.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+@contextlib.contextmanager
+def lock_file(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block: writers that
+    read, change and rewrite a file (metrics.json) take it so none loses another's update.
+
+    ``flock`` locks are released by the kernel when their process dies, so a killed writer
+    never leaves a run locked. The lock file is opened without following a symlink and must be
+    a regular file (never a FIFO a reader would wait on)."""
+    if fcntl is None:  # pragma: no cover - no POSIX locks on this platform
+        yield
+        return
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise RunError(f"{path} is a symbolic link; vaelab locks only a regular file there. Delete it.") from None
+        raise write_error(f"lock {path.name}", Path(path).parent, e, "nothing was written") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RunError(f"{path} is not a regular file; vaelab uses it as a lock. Delete it and run the command again.")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """A file the user asked vaelab to write: refused, before any work, when it names a folder,
+    a FIFO, a device or a socket (atomic_write would replace it with a regular file)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)  # follows a link: what the name points to
+    except FileNotFoundError:
+        return path
+    except OSError as e:
+        raise ConfigError(f"{option} {path} cannot be used ({e.strerror or e}); choose another file.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{option} {path} is a folder; name a file to write (e.g. {path}/out{path.suffix or '.csv'}).")
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "a device")  # fmt: skip
+        raise ConfigError(f"{option} {path} is {what}, not a regular file; vaelab writes files atomically and would "
+                          "replace it. Name a regular file.")  # fmt: skip
+    return path
 
 
 def _umask() -> int:

@@ -12,13 +12,12 @@ import json
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load
 
 from vaelab import distributed
 from vaelab.checkpoint import RunDir, tensors_bytes
 from vaelab.config import ModelConfig, from_dict, to_dict
 from vaelab.errors import ConfigError, RunError
-from vaelab.files import atomic_write, safetensors_metadata
+from vaelab.files import atomic_write
 from vaelab.nn.build import build_vae
 from vaelab.runtime import resolve_device, seeded
 from vaelab.train import fit
@@ -67,13 +66,12 @@ class Forecaster:
         path = run.file(FORECAST)
         if not path.is_file():
             raise RunError(f"{run.path} has no forecaster ({FORECAST}); it was trained without --horizon.")
-        raw = path.read_bytes()
+        weights, meta = run.read_tensors(FORECAST)  # a damaged file (truncated, a flipped bit) is a RunError
         try:
-            meta = safetensors_metadata(raw)
             cfg = from_dict(ModelConfig, json.loads(meta["config"]), f"{FORECAST} config")
             n_past, n_future, n_features = json.loads(meta["shape"])
             module = build_vae(cfg)
-            module.load_state_dict(st_load(raw))
+            module.load_state_dict(weights)
         except (KeyError, TypeError, ValueError, RuntimeError, RecursionError, ConfigError) as err:
             raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None
         module.eval()

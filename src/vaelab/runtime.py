@@ -7,6 +7,7 @@ nothing of vaelab but the errors.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +16,20 @@ import torch
 from vaelab.errors import ConfigError
 
 EVAL_BATCH = 1000  # examples per forward pass when evaluating (no gradients: memory is small)
+
+
+def memory_budget() -> int:
+    """Bytes a command may plan to hold at once: half of this machine's physical memory (8 GiB where
+    it cannot be read). Counts whose arrays would not fit are refused before any work."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        return 8 * 2**30
+
+
+def most_in_memory(bytes_per_item: int) -> int:
+    """How many items of ``bytes_per_item`` fit in :func:`memory_budget` (at least 1)."""
+    return max(1, memory_budget() // max(1, bytes_per_item))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -235,6 +235,16 @@ def test_ml_efficacy_single_synthetic_class_gives_a_note():
     assert "single class" in result["note"]
 
 
+def test_ml_efficacy_with_a_feature_missing_in_every_synthetic_row():
+    """Found by fuzzing evaluate-synthetic --n 3 (issue 14): sklearn's binning failed on an all-missing
+    feature. The feature tells the model nothing; it is left out and the result is computed."""
+    real_train, synth, test = classification_table(0, 600), classification_table(1, 5), classification_table(2, 400)
+    numeric = next(c for c in synth.columns if c != "y" and pd.api.types.is_float_dtype(synth[c]))
+    synth[numeric] = np.nan
+    result = ml_efficacy(real_train, synth, test, "y")
+    assert 0 <= result["synthetic_accuracy"] <= 1
+
+
 def test_ml_efficacy_regression():
     def table(seed):
         rng = np.random.default_rng(seed)

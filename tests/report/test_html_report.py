@@ -78,7 +78,7 @@ def test_explore_errors_are_one_line(bare_run, capsys):
     for argv, message in ((["explore", str(bare_run), "grid", "--dims", "0", "5"], "must lie in 0..1"),
                           (["explore", str(bare_run), "interpolate", "0", "test:9999"], "out of range"),
                           (["explore", str(bare_run), "arithmetic", "0", "nothing"], "names neither"),
-                          (["explore", str(bare_run), "traverse", "--span", "-1"], "positive number")):  # fmt: skip
+                          (["explore", str(bare_run), "traverse", "--span", "-1"], "--span must be a finite number in (0, 100]")):  # fmt: skip
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err

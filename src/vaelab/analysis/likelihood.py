@@ -115,4 +115,18 @@ def log_likelihood(
             table[start : start + x.shape[0]] = torch.stack(list(out), 1).cpu().numpy()
             if progress:
                 progress(min(start + block, n), n)
+    check_finite_scores(table)
     return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_)
+
+
+def check_finite_scores(table: np.ndarray) -> None:
+    """Refuse scores that are NaN or infinite (table: (N, 5) as LikelihoodResult's columns; the
+    Monte Carlo SE, column 1, may be NaN for K = 1): a percentile or flag computed from them means
+    nothing, and a mean of them hides the cause."""
+    bad = ~np.isfinite(table[:, [0, 2, 3, 4]]).all(1)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(f"The model gives NaN or infinite log p(x) or ELBO for {int(bad.sum())} of {len(bad)} examples "
+                        f"(the first is example {first}): its weights diverged, or these inputs lie far outside the "
+                        "training data, where the decoder's likelihood overflows. Retrain with a lower --lr or "
+                        "--grad-clip, or check those inputs.")  # fmt: skip

@@ -654,11 +654,20 @@ def _fit_predict(task: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
     """Predictions of a HistGradientBoosting model trained on (X, y); a note when the model could not be trained."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+    # A feature missing in every training row tells the model nothing, and sklearn's binning fails on it
+    # ("window shape cannot be larger than input array shape"): a few synthetic rows can have one.
+    usable = ~np.isnan(X).all(axis=0)
+    X, X_test = X[:, usable], X_test[:, usable]
     if task == "classification":
         classes = np.unique(y)
         if classes.size == 1:
             return np.full(X_test.shape[0], classes[0]), "single class: every test row predicted as that class"
+        if X.shape[1] == 0:
+            values, counts = np.unique(y, return_counts=True)
+            return np.full(X_test.shape[0], values[counts.argmax()]), "no feature has a value: the majority class"
         model = HistGradientBoostingClassifier(random_state=seed)
+    elif X.shape[1] == 0:
+        return np.full(X_test.shape[0], float(np.mean(y))), "no feature has a value: the mean predicted"
     else:
         model = HistGradientBoostingRegressor(random_state=seed)
     # One OpenMP thread: boosting's threads spin against other work on busy machines (see quality._knn_radii).

@@ -6,7 +6,8 @@ from typing import Any
 
 from vaelab.analysis.anomaly import anomaly_eval
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.commands.score import Progress
+from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
+from vaelab.config import check_count
 from vaelab.errors import DataError
 from vaelab.runs.run import Run, Specs
 
@@ -25,6 +26,7 @@ def evaluate_anomalies(
     """AUROC/AUPRC of each score for inliers vs outliers; written to metrics.json as ``anomaly``."""
     if outliers is None:
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
+    check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     run = Run(run_path, specs)
     results = []
     for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):

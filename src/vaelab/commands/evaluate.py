@@ -16,13 +16,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from vaelab.config import check_count, check_seed
 from vaelab.report.figures import save_png
 from vaelab.runs.run import Run
+from vaelab.runtime import most_in_memory
 
 
 def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, target: str | None = None,
                        sampler: str = "prior", seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    check_seed(seed)
     run = Run(run_path)
+    run.check_folders()
+    if n is not None:  # 0 is no default: it is refused like any count below 1
+        check_count("--n", n, most_in_memory(32 * run.n_features), "that many synthetic examples (and their copies "
+                    "while they are measured) would not fit in memory")  # fmt: skip
     block, figures = run.kind.evaluate_synthetic(run, n=n, target=target, sampler=sampler, seed=seed)
     paths = [save_png(fig, run.figure(f"{name}.png")) for name, fig in figures.items()]
     block["figures"] = [f"figures/{p.name}" for p in paths]

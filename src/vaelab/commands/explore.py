@@ -23,14 +23,45 @@ from vaelab.analysis.explore import (
     traverse,
 )
 from vaelab.analysis.likelihood import log_likelihood
+from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY
+from vaelab.config import check_count, check_number, check_seed
 from vaelab.data.split import indices
-from vaelab.errors import DataError
-from vaelab.report.explore_figures import arithmetic_figure, grid_figure, interpolation_figure, traversal_figure
+from vaelab.errors import ConfigError, DataError
+from vaelab.report.explore_figures import (
+    EXPLORE_FIGURES,
+    arithmetic_figure,
+    grid_figure,
+    interpolation_figure,
+    traversal_figure,
+)
 from vaelab.report.figures import save_png
 from vaelab.runs.run import EXAMPLE_HELP, Example, Run, Specs
+from vaelab.runtime import memory_budget
 
-FIGURES = {"traverse": "traversals.png", "grid": "manifold_grid.png", "interpolate": "interpolation.png",
-           "arithmetic": "arithmetic.png"}  # fmt: skip
+FIGURES = EXPLORE_FIGURES
+# Values along one axis of a figure (steps of a traversal or a path, a grid's side, traversal rows):
+# beyond this a figure outgrows what matplotlib draws (65,536 pixels a side) and what anyone reads.
+MAX_STEPS = 200
+MAX_GRID = 100  # a grid's side: n x n decoded examples
+MAX_SPAN = 100.0  # prior SDs; the prior holds no mass beyond (P(|z| > 100 SD) < 1e-2000)
+FIGURE_WHY = "a figure cannot show more"
+
+
+def _check_steps(name: str, steps: int, most: int = MAX_STEPS) -> int:
+    steps = check_count(name, steps, most, FIGURE_WHY)
+    if steps < 2:
+        raise ConfigError(f"{name} must be at least 2 (the two ends); got {steps}.")
+    return steps
+
+
+def _check_decoded(run: Run, count: int, what: str) -> None:
+    """Refuse, before any work, ``count`` decoded examples that would not fit in memory."""
+    need = count * run.n_features * 8  # float32 values, and a copy while the figure is drawn
+    if need > memory_budget():
+        raise ConfigError(f"{what} would decode {count:,} examples of {run.n_features:,} values ({need / 2**30:.1f} GiB), "
+                          f"more than this machine's memory allows ({memory_budget() / 2**30:.1f} GiB); ask for fewer.")  # fmt: skip
+
+
 __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_grid", "run_interpolate", "run_traverse"]
 
 
@@ -55,15 +86,23 @@ def _class_for(run: Run, label: Any, *examples: Example) -> Any:
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
     path = save_png(fig, run.figure(FIGURES[what]))
-    block = dict(run.dir.read_metrics().get("explore", {}))
-    block[what] = {**entry, "figure": f"figures/{FIGURES[what]}"}
-    run.update_metrics(explore=block)
+    # Only this action's entry changes, under the run's lock: explorations run at once keep each other's.
+    run.dir.merge_metrics("explore", {what: {**entry, "figure": f"figures/{FIGURES[what]}"}})
     return path
 
 
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
                  centre: str | None = None, label: Any = None, specs: Specs | None = None, per: str = "auto"):  # fmt: skip
+    check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" prior SDs")
+    steps = _check_steps("--steps", steps)
+    if dims is not None:
+        dims = list(dims)
+        if not dims or len(dims) > MAX_STEPS:
+            raise ConfigError(f"--dims takes 1 to {MAX_STEPS} dimensions (rows of the figure); got {len(dims)}.")
     r = Run(run_path, specs)
+    r.check_folders()
+    _check_decoded(r, (len(dims) if dims is not None else min(r.config.model.latent_dim, MAX_STEPS)) * steps,
+                   "This traversal")  # fmt: skip
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []))
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
@@ -74,7 +113,10 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
 
 def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str | None = None, label: Any = None,
              specs: Specs | None = None):
+    n = _check_steps("--n", n, MAX_GRID)
     r = Run(run_path, specs)
+    r.check_folders()
+    _check_decoded(r, n * n, "This grid")
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []))
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
@@ -85,7 +127,11 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
 
 def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int = 10, seed: int = 0,
                     specs: Specs | None = None):
+    steps = _check_steps("--steps", steps)
+    check_seed(seed)
     r = Run(run_path, specs)
+    r.check_folders()
+    _check_decoded(r, 4 * steps, "This interpolation")
     ea, eb = r.example(a), r.example(b)
     result = interpolate(r.model, ea.x, eb.x, aggregate=_aggregate(r, seed), steps=steps,
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
@@ -95,7 +141,10 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
 
 def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0,
                    specs: Specs | None = None):
+    check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    check_seed(seed)
     r = Run(run_path, specs)
+    r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
     train, test = r.split("train"), r.split("test")

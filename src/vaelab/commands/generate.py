@@ -27,11 +27,12 @@ from vaelab.analysis.quality import (
     train_classifier,
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
+from vaelab.checkpoint import CLASSIFIER
+from vaelab.config import check_count, check_measured_count, check_seed
 from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.runs.base import check_count
 from vaelab.runs.run import Run, Specs
+from vaelab.runtime import most_in_memory
 
-CLASSIFIER = "classifier.safetensors"
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
 MIN_TEST = 10  # test examples a sampler comparison needs
 
@@ -42,15 +43,19 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     train, test = parts["train"], parts["test"]
     if train.y is None:
         return FeatureSpace(pca_features(train.X, seed=seed))
+    # The classifier depends on the run's data (not on the VAE's weights): keyed on its fingerprint.
+    fingerprint = run.config.data.fingerprint
     if run.dir.file(CLASSIFIER).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CLASSIFIER)
-            return FeatureSpace(load_classifier(arrays, metadata))
+            if metadata.get("data_fingerprint", fingerprint) == fingerprint:
+                return FeatureSpace(load_classifier(arrays, metadata))
         except RunError:
-            pass  # a damaged cache is trained again and overwritten
+            pass  # a damaged cache (a failed checksum too) is trained again and overwritten
     clf, _ = train_classifier(train.X, train.y, test.X, test.y, train.n_classes, seed=seed)
     tensors, metadata = classifier_state(clf)
-    run.dir.write_arrays(CLASSIFIER, {k: v.detach().cpu().numpy() for k, v in tensors.items()}, metadata)
+    run.dir.write_arrays(CLASSIFIER, {k: v.detach().cpu().numpy() for k, v in tensors.items()},
+                         {**metadata, "data_fingerprint": fingerprint})
     return FeatureSpace(clf)
 
 
@@ -65,15 +70,24 @@ def comparison_splits(run: Run) -> dict:
 
 def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] = SAMPLERS, n: int | None = None,
                      seed: int = 0, progress=None, specs: Specs | None = None) -> dict[str, Any]:
-    """Every sampler x every metric against the run's test split; writes the ``samplers`` block."""
+    """Every sampler x every metric against the run's test split; sets these samplers' entries of the
+    ``samplers`` block (others compared earlier stay, each with the n and seed it was measured with)."""
     for name in samplers:
         if name not in SAMPLERS:
             raise ConfigError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}.")
+    if not samplers:
+        raise ConfigError(f"Name at least one sampler; choose from {', '.join(SAMPLERS)}.")
+    samplers = tuple(dict.fromkeys(samplers))
+    check_seed(seed)
     run = Run(run_path, specs)
+    run.check_folders()
+    if n is not None:  # 0 is refused, not read as "the default"
+        check_count("--n", n, most_in_memory(32 * run.n_features), "that many samples per sampler (and their "
+                    "features) would not fit in memory")  # fmt: skip
     model = run.model
     parts = comparison_splits(run)
     test = parts["test"]
-    n = n or test.n_examples
+    n = test.n_examples if n is None else check_measured_count("--n", n, test.n_examples)
     features = feature_space(run, parts, seed)
     real = features.transform(test.X)
     flat_train = parts["train"].X.reshape(parts["train"].n_examples, -1)
@@ -96,15 +110,17 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         if features.kind == "classifier":
             entry["classes"] = class_distribution(features.predict(X_gen), test.y, test.n_classes)
         entry["sampler"] = sampler.to_dict()
+        entry["n_samples"], entry["seed"] = n, seed
         block[name] = entry
         grids[name] = X_gen[:64]
-    metrics = run.dir.read_metrics()
-    hole = metrics.get("diagnostics", {}).get("aggregate", {}).get("prior_hole_mass")
+    diagnostics = run.dir.read_blocks()[0].get("diagnostics")  # a damaged block counts as not measured
+    hole = diagnostics["aggregate"]["prior_hole_mass"] if diagnostics else None
     summary = {
         "features": features.kind, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
         "n_real": test.n_examples, "prior_hole_mass": hole, "verdict": verdict(block, hole),
+        "compared": list(block),
     }  # fmt: skip
-    run.update_metrics(samplers={**block, "_summary": summary})
+    run.dir.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
 
 
@@ -150,9 +166,11 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
     """Write n generated examples in the user's units, as the run's kind writes them: .npy, a .png
     grid or .csv for arrays; .csv or .parquet for table rows; a long table or .npy for series windows."""
     check_count("--n", n)
-    out = Path(out)
+    check_seed(seed)
     run = Run(run_path, specs)
-    run.kind.check_output(out)  # a file the kind cannot write is refused before any work
+    check_count("--n", n, most_in_memory(16 * run.n_features), "that many examples would not fit in memory")
+    out = run.check_output(out)  # a file the kind cannot write, or one of a run's own, is refused before any work
+    run.kind.check_output(out)
     model = run.model
     if model.classes_ is not None and label is None:
         raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
@@ -166,5 +184,10 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
 def forecast_to_file(run_path: str | os.PathLike, past: str | os.PathLike, draws: int, out: str | os.PathLike, *,
                      seed: int = 0) -> tuple[Path, Path | None]:  # fmt: skip
     """``draws`` futures given the last rows of ``past`` (series runs; see the series kind's ``forecast``)."""
+    check_count("--draws", draws)
+    check_seed(seed)
     run = Run(run_path)
-    return run.kind.forecast(run, past, draws, Path(out), seed=seed)
+    check_count("--draws", draws, most_in_memory(16 * run.n_features), "that many futures would not fit in memory")
+    out = run.check_output(out)
+    run.check_output(out.with_suffix(".png"))  # the bands are drawn beside a table
+    return run.kind.forecast(run, past, draws, out, seed=seed)

@@ -9,23 +9,24 @@ import os
 from pathlib import Path
 
 from vaelab.adopt import model_not_applicable
+from vaelab.checkpoint import REPORT
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
 from vaelab.report.html import KindFacts, render
 from vaelab.runs.run import Run
 
-REPORT = "report.html"
-
 
 def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
-    """Write the report (default ``RUN/report.html``) atomically; returns its path."""
+    """Write the report (default ``RUN/report.html``) atomically; returns its path. metrics.json's blocks
+    are checked first: a damaged one is shown as not run, with a note (:meth:`RunDir.read_blocks`)."""
     run = Run(run_path)
+    path = run.check_output(out, allow=frozenset({REPORT})) if out is not None else run.dir.file(REPORT)
     kind = run.kind_class
     try:  # a damaged file of the kind's costs its part of the page, not the page
         tables, note = tuple(run.kind.report_tables(run.dir)), None
     except RunError as err:
         tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
     facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path))
-    path = Path(out) if out is not None else run.dir.file(REPORT)
-    atomic_write(path, render(run.dir, run.config, run.dir.read_metrics(), facts).encode("utf-8"))
+    blocks, notes = run.dir.read_blocks()
+    atomic_write(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
     return path

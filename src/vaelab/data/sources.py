@@ -326,9 +326,10 @@ def _read_table(path: Path, label_column, labels_elsewhere):
         if bad.size:
             row = int(bad[0])
             line = f" (line {row + 2} of the file)" if path.name.lower().endswith(".csv") else ""
+            # The cell itself is not echoed: the file may be private, and messages end up in logs.
             raise DataError(
-                f"Column {column!r} of {path.name} must hold numbers; row {row}{line} holds "
-                f"{df[column].iloc[row]!r}. If {column!r} holds the labels, pass --label-column "
+                f"Column {column!r} of {path.name} must hold numbers; row {row}{line} holds text that is not a "
+                f"number ({bad.size} such rows). If {column!r} holds the labels, pass --label-column "
                 f"{column} (label_column= in Python); otherwise fix or remove that column."
             )
         df[column] = numbers

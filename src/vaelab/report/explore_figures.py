@@ -13,6 +13,9 @@ from matplotlib.figure import Figure
 from vaelab.report.figures import show_tiles
 
 MAX_FEATURES = 8  # non-image data: features drawn per panel (those that change most)
+# Each exploration's figure in RUN/figures (the report embeds these names only).
+EXPLORE_FIGURES = {"traverse": "traversals.png", "grid": "manifold_grid.png", "interpolate": "interpolation.png",
+                   "arithmetic": "arithmetic.png"}  # fmt: skip
 
 
 def _is_image(decoded: np.ndarray, lead: int) -> bool:

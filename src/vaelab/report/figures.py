@@ -13,15 +13,16 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vaelab.files import atomic_write
+from vaelab.checkpoint import FIGURES, RunDir
 from vaelab.data.split import indices
+from vaelab.files import atomic_write, make_folder
 
 
 def save_png(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     atomic_write(path, buf.getvalue())
     return path
 
@@ -87,7 +88,7 @@ def image_grid(images: np.ndarray, ncols: int, title: str = "", row_labels: list
 
 def write_run_figures(result) -> list[Path]:
     """Training curves always; for image data, test reconstructions and prior samples."""
-    figures = result.run.path / "figures"
+    figures = RunDir(result.run.path).folder(FIGURES)  # refused if it leads outside the run
     written = []
     if getattr(result.model, "history_", None):  # an adopted model was trained elsewhere: no history
         written.append(save_png(training_curves(result.model.history_), figures / "training_curves.png"))
@@ -118,11 +119,17 @@ def write_run_figures(result) -> list[Path]:
     return written
 
 
+def sampler_figure(name: str) -> str:
+    """The file name of a sampler's grid of samples in RUN/figures."""
+    return f"samples_{name}.png"
+
+
 def write_sampler_grids(run_path: Path, grids: dict[str, np.ndarray]) -> list[Path]:
     """One PNG grid of samples per sampler (image runs only)."""
     written = []
+    figures = RunDir(run_path).folder(FIGURES)
     for name, X in grids.items():
         if X.ndim == 4 and len(X):
             fig = image_grid(X, 8, f"sampler: {name} (decoder means)")
-            written.append(save_png(fig, Path(run_path) / "figures" / f"samples_{name}.png"))
+            written.append(save_png(fig, figures / sampler_figure(name)))
     return written

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import math
+import os
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,9 +21,11 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.checkpoint import FIGURES, RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
+from vaelab.report.explore_figures import EXPLORE_FIGURES
+from vaelab.report.figures import sampler_figure
 
 # (id, title): the report's sections, in order. Tests and the browser check read this list.
 SECTIONS = (
@@ -38,6 +42,13 @@ SECTIONS = (
     ("tabular", "Synthetic tables: fidelity, utility, privacy"),
     ("series", "Synthetic time series and forecasts"),
 )
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\.png")  # a file directly in RUN/figures, as vaelab names them
+# Where a note about a damaged part of metrics.json goes (validated on read: vaelab.metrics_schema).
+NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "likelihood", "anomaly": "likelihood",
+                 "diagnostics": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
+                 "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
+                 "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
 
@@ -90,13 +101,33 @@ KIND_SECTIONS = {"tabular": "table runs are trained from a CSV/Parquet table.",
 class _Assembler:
     def __init__(self, run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts):
         self.run, self.config, self.metrics, self.kind = run, config, metrics, kind
-        self.figures = run.path / "figures"
+        self.figures_note: str | None = None
+        try:
+            self.figures: Path | None = run.folder(FIGURES)
+        except RunError as err:  # figures/ leads outside the run: nothing of it goes into a page meant to be shared
+            self.figures, self.figures_note = None, f"No figure is shown: {err}"
+
+    def figure(self, name: str) -> bytes | None:
+        """The bytes of RUN/figures/NAME when NAME is a figure name vaelab writes and the file is a PNG
+        inside the run's figures folder (a link leading elsewhere is never followed); else None."""
+        if self.figures is None or not FIGURE_NAME.fullmatch(name):
+            return None
+        path = self.figures / name
+        real, folder = os.path.realpath(path), os.path.realpath(self.figures)
+        if os.path.dirname(real) != folder or not os.path.isfile(real):
+            return None
+        try:
+            with open(real, "rb") as f:
+                raw = f.read()
+        except OSError:
+            return None
+        return raw if raw.startswith(PNG) else None
 
     def image(self, section: _Section, name: str, caption: str) -> bool:
-        path = self.figures / name
-        if not path.is_file():
+        raw = self.figure(name)
+        if raw is None:
             return False
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        data = base64.b64encode(raw).decode("ascii")
         section.images.append({"src": f"data:image/png;base64,{data}", "alt": caption, "caption": caption})
         return True
 
@@ -227,7 +258,7 @@ class _Assembler:
                       _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
         })  # fmt: skip
         for n in names:
-            self.image(s, f"samples_{n}.png", f"Samples from {n}, decoded to E[x|z].")
+            self.image(s, sampler_figure(n), f"Samples from {n}, decoded to E[x|z].")
 
     def _synthetic(self, s: _Section, key: str, kind: str) -> dict | None:
         if key not in self.kind.sections:
@@ -305,7 +336,7 @@ class _Assembler:
             f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
             f"others fixed ({e.get('chosen_by', '')}). The prior's range, not the posterior's: an informative "
             "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
-        self.image(s, Path(e["figure"]).name, "Latent traversals, decoded to E[x|z].")
+        self.image(s, EXPLORE_FIGURES["traverse"], "Latent traversals, decoded to E[x|z].")
 
     def grid(self, s: _Section) -> None:
         e = self._explore(s, "grid", "grid")
@@ -315,7 +346,7 @@ class _Assembler:
             f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
             "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014); the other "
             "dimensions stay at " + (f"the code of {e['centre']}." if e.get("centre") else "the prior's mean."))  # fmt: skip
-        self.image(s, Path(e["figure"]).name, "Manifold grid of E[x|z].")
+        self.image(s, EXPLORE_FIGURES["grid"], "Manifold grid of E[x|z].")
 
     def interpolation(self, s: _Section) -> None:
         e = self._explore(s, "interpolate", "interpolate A B")
@@ -330,7 +361,7 @@ class _Assembler:
             "dipping below the 1st percentile crosses a region the decoder never trained on.")  # fmt: skip
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
                          "rows": [[k, _num(v, 1)] for k, v in lows.items()]})  # fmt: skip
-        self.image(s, Path(e["figure"]).name, "Interpolation between two inputs, with typicality along the path.")
+        self.image(s, EXPLORE_FIGURES["interpolate"], "Interpolation between two inputs, with typicality along the path.")
 
     def arithmetic(self, s: _Section) -> None:
         e = self._explore(s, "arithmetic", "arithmetic A B")
@@ -348,10 +379,11 @@ class _Assembler:
             "rows": [[r["name"], _num(r["latent_percentile"], 1), _num(r["log_px_percentile"], 1), r["verdict"]]
                      for r in e["results"]],
         })  # fmt: skip
-        self.image(s, Path(e["figure"]).name, "Latent and data-space arithmetic.")
+        self.image(s, EXPLORE_FIGURES["arithmetic"], "Latent and data-space arithmetic.")
 
 
-def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts) -> list[_Section]:
+def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts,
+                   notes: dict[str, str] | None = None) -> list[_Section]:  # fmt: skip
     asm = _Assembler(run, config, metrics, kind)
     sections = []
     for key, title in SECTIONS:
@@ -362,11 +394,22 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         else:
             getattr(asm, key)(s)
         sections.append(s)
+    by_id = {s.id: s for s in sections}
+    for where, why in (notes or {}).items():
+        targets = NOTE_SECTIONS.get(where, NOTE_SECTIONS.get(where.split(".")[0], "data"))
+        shown = [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na] or ["data"]
+        for target in shown:
+            by_id[target].paragraphs.append(f"metrics.json is damaged here ({why}); this part is shown as not run "
+                                            "until the command that fills it writes it again.")  # fmt: skip
+    if asm.figures_note:
+        by_id["data"].paragraphs.append(asm.figures_note)
     return sections
 
 
-def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts) -> str:
-    """The report page of a run, from what it holds (nothing is recomputed)."""
+def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts,
+           notes: dict[str, str] | None = None) -> str:  # fmt: skip
+    """The report page of a run, from what it holds (nothing is recomputed). ``metrics`` are the blocks
+    that passed their checks (:meth:`RunDir.read_blocks`); ``notes`` say what was left out and why."""
     env = Environment(loader=PackageLoader("vaelab.report", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("report.html.j2")
     return template.render(
@@ -374,5 +417,5 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         run=str(run.path.resolve()),
         version=__version__,
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        sections=build_sections(run, config, metrics, kind),
+        sections=build_sections(run, config, metrics, kind, notes),
     )

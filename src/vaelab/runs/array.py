@@ -62,6 +62,5 @@ class ArrayKind(RunKind):
         if suffix == ".png":
             if data.ndim != 4:
                 raise ConfigError("A .png grid needs an image model; write .npy or .csv for vector data.")
-            out.parent.mkdir(parents=True, exist_ok=True)
             return save_png(image_grid(data, min(10, len(data)), title), out)
         return write_frame(pd.DataFrame(data.reshape(len(data), -1)), out, float_format="%.6g")

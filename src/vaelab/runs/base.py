@@ -30,14 +30,14 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import SPLIT, RunDir
-from vaelab.config import DataConfig
+from vaelab.checkpoint import CACHE, SPLIT, RunDir
+from vaelab.config import DataConfig, check_count
 from vaelab.data.dataset import Dataset
 from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.files import atomic_write, read_json
+from vaelab.files import atomic_write, make_folder, read_json
 
 T = TypeVar("T")
-CACHE = "cache"  # RUN/cache/data.npy: a float32 copy of a Parquet source, to draw shuffled batches from
+# RUN/cache/data.npy (CACHE): a float32 copy of a Parquet source, to draw shuffled batches from.
 FRAME_SUFFIXES = (".csv", ".parquet", ".pq")
 # CLI flags whose names differ from the option's (the rest: --name-with-dashes).
 FLAGS = {"id_column": "--id", "time_column": "--time"}
@@ -211,14 +211,6 @@ def cache_key(dataset: Dataset, fingerprint: str) -> dict[str, Any]:
     return {"source": dataset.source, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "fingerprint": fingerprint}
 
 
-# ------------------------------------------------------------------ checks
-def check_count(name: str, n: Any) -> int:
-    """A positive integer count given as ``name`` (an option), else a one-line error."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ConfigError(f"{name} must be a positive integer; got {n!r}.")
-    return int(n)
-
-
 def refuse_labels(request: Request, description: str) -> None:
     """Labels belong to image and vector runs."""
     if request.labelled:
@@ -231,7 +223,7 @@ def write_npy(X: np.ndarray, out: Path) -> Path:
     """An array as float32 .npy, written atomically (no pickles)."""
     buf = io.BytesIO()
     np.save(buf, np.asarray(X, dtype=np.float32), allow_pickle=False)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     atomic_write(out, buf.getvalue())
     return out
 
@@ -245,7 +237,7 @@ def check_frame_output(out: Path, also: tuple[str, ...] = ()) -> None:
 def write_frame(frame: pd.DataFrame, out: Path, float_format: str | None = None) -> Path:
     """A DataFrame as .csv or .parquet (which keeps dtypes), written atomically."""
     check_frame_output(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     if out.suffix.lower() == ".csv":
         atomic_write(out, frame.to_csv(index=False, float_format=float_format).encode())
     else:

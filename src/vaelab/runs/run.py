@@ -4,31 +4,39 @@
 the model, the kind's state, the data and its splits are read when first asked for, once.
 Data are named by specs (:meth:`Run.resolve`): ``train``, ``val`` or ``test`` for the
 run's own split, or a file vaelab reads; single examples by :meth:`Run.example`'s specs.
+A split's name always means the split: a file or folder of that name is ``./test``.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from vaelab.adopt import load_adopted
+from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
-from vaelab.checkpoint import CONFIG, RunConfig, RunDir
+from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, load_dataset, read_image
 from vaelab.data.split import SPLITS, indices
-from vaelab.errors import DataError, RunError
+from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import load
+from vaelab.files import TEMP_FILE, check_output_file, write_error
+from vaelab.forecaster import FORECAST
 from vaelab.model import Model
-from vaelab.runs.base import CACHE, RunKind, cache_key
-from vaelab.runs.kinds import kind_of
+from vaelab.runs.base import RunKind, cache_key
+from vaelab.runs.kinds import KIND_FILES, kind_of
 from vaelab.specs import resolve
 
+ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
+# Every file vaelab writes at the top of a run folder, of any kind: --out never names one of them.
+OWNED = RUN_FILES | KIND_FILES | {FORECAST, ADOPTED, *ONNX}
 EXAMPLE_HELP = ("an example: N (test split index), SPLIT:N (train, val or test), an image file, "
                 "or FILE[:N] (any data file vaelab reads)")  # fmt: skip
 
@@ -41,6 +49,83 @@ class Specs:
     encoder: str | None = None
     decoder: str | None = None
     trust: bool = False
+
+
+def is_split(spec: str) -> bool:
+    """Whether a data spec names the run's own split (``train``, ``val``, ``test``); a file or folder of
+    that name in the current folder is named as a path (``./test``)."""
+    return spec in SPLITS
+
+
+def ambiguous(spec: str) -> bool:
+    """A split's name that also names a file or folder here (the split is used)."""
+    return is_split(spec) and os.path.lexists(spec)
+
+
+def check_output(out: str | os.PathLike, allow: frozenset[str] = frozenset()) -> Path:
+    """``--out`` as a file vaelab may write: not a folder, FIFO or device (:func:`check_output_file`),
+    and not one of the files of a run folder (config, weights, metrics, split, a kind's state; anything
+    in figures/ or cache/), which writing it would break. ``allow`` names run files a command owns
+    (``report`` writes report.html)."""
+    out = check_output_file(out)
+    for path in {Path(os.path.abspath(out)), Path(os.path.realpath(out))}:
+        folder = path.parent
+        if (folder / CONFIG).is_file() and path.name in OWNED - allow:
+            raise DataError(f"--out {out} is the file {path.name} of the vaelab run {folder}; writing it would break "
+                            "the run. Choose another name or folder.")  # fmt: skip
+        if folder.name in (FIGURES, CACHE) and (folder.parent / CONFIG).is_file():
+            raise DataError(f"--out {out} is inside the {folder.name}/ folder of the vaelab run {folder.parent}, "
+                            "which vaelab manages; choose a file outside it.")  # fmt: skip
+    return out
+
+
+def remove_run(path: str | os.PathLike) -> None:
+    """Empty a folder that provably holds a vaelab run, file by file (``vaelab demo`` replaces its
+    old run). The folder must hold a valid config.json and only files vaelab writes (its own names,
+    PNGs in figures/, the Parquet cache, temporary files); anything else is refused, before
+    anything is deleted. Links are removed, never followed; nothing is deleted recursively."""
+    folder = Path(path)
+    if not os.path.lexists(folder):
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise RunError(f"{folder} is not a folder vaelab wrote; choose another --out.")
+    entries = list(folder.iterdir())
+    if not entries:
+        return
+    run = RunDir(folder)
+    try:
+        run.read_config()
+    except RunError as err:
+        raise RunError(f"{folder} is not a vaelab run ({' '.join(str(err).split())[:200]}); vaelab replaces only its "
+                       "own runs. Choose another --out.") from None
+    inner_names = {FIGURES: lambda n: n.endswith(".png"), CACHE: lambda n: n in ("data.npy", "data.json")}
+
+    def ours(p: Path, named: Callable[[str], bool]) -> bool:  # a file (or a link, never followed) vaelab writes
+        return (p.is_symlink() or p.is_file()) and (named(p.name) or bool(TEMP_FILE.fullmatch(p.name)))
+
+    files, folders, foreign = [], [], []
+    for p in entries:
+        if p.is_dir() and not p.is_symlink() and p.name in inner_names:
+            inner = list(p.iterdir())
+            foreign += [q for q in inner if not ours(q, inner_names[p.name])]
+            files += [q for q in inner if ours(q, inner_names[p.name])]
+            folders.append(p)
+        elif ours(p, OWNED.__contains__):
+            files.append(p)
+        else:
+            foreign.append(p)
+    if foreign:
+        names = ", ".join(str(q.relative_to(folder)) + ("/" if q.is_dir() and not q.is_symlink() else "") for q in foreign[:5])
+        raise RunError(f"{folder} holds a vaelab run but also files vaelab did not write ({names}"
+                       f"{', ...' if len(foreign) > 5 else ''}); vaelab replaces only what it wrote. Move them, or "
+                       "choose another --out.")  # fmt: skip
+    try:
+        for p in sorted(files, key=lambda q: q.name == CONFIG):  # config.json last: until then it is still a run
+            p.unlink()
+        for p in folders:
+            p.rmdir()
+    except OSError as e:
+        raise write_error(f"replace the run in {folder}", folder, e, "part of the old run may remain") from None
 
 
 @dataclass
@@ -65,6 +150,45 @@ class Run:
     @property
     def path(self) -> Path:
         return self.dir.path
+
+    @property
+    def n_features(self) -> int:
+        """Values per example (from config.json: known before the model is loaded)."""
+        return math.prod(self.config.model.input_shape)
+
+    def check_output(self, out: str | os.PathLike, allow: frozenset[str] = frozenset()) -> Path:
+        """:func:`check_output`, and not the run's own data or labels file (which would change its fingerprint)."""
+        out = check_output(out, allow)
+        d = self.config.data
+        for source in ((d.source, d.labels) if d is not None else ()):
+            if not source or source == "array" or not os.path.exists(source):
+                continue
+            same = os.path.exists(out) and os.path.samefile(source, out)
+            inside = os.path.isdir(source) and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(source))
+            if same or inside:  # a file written into an image folder joins the data just the same
+                raise DataError(f"--out {out} is {'inside ' if inside else ''}the data this run was trained on "
+                                f"({source}); writing it would change the data and break the run. Choose another "
+                                "file.")  # fmt: skip
+        return out
+
+    def check_folders(self) -> None:
+        """Refuse, before any work, a run whose figures/ or cache/ leads outside it (:meth:`RunDir.folder`):
+        commands that write figures call this first."""
+        self.dir.folder(FIGURES)
+        self.dir.folder(CACHE)
+
+    def weights_digest(self) -> str:
+        """SHA-256 of what the model is made of (its weights, an adopted model's record and graphs, and
+        the SPECs named for its code): caches computed with the model are keyed on it."""
+        h = hashlib.sha256(repr(self.specs).encode())
+        for name in (MODEL, ADOPTED, *ONNX):
+            path = self.dir.file(name)
+            if path.is_file():
+                h.update(name.encode())
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+        return h.hexdigest()
 
     @property
     def kind(self) -> RunKind:
@@ -101,7 +225,7 @@ class Run:
                 raise RunError(f"The data at {data.source} has changed since {self.path} was trained (its fingerprint "
                                "differs); its split no longer applies. Start a new run.")  # fmt: skip
             if is_parquet_backed(dataset.X):
-                cached = read_npy_cache(self.dir.file(CACHE), cache_key(dataset, data.fingerprint), dataset.X.shape)
+                cached = read_npy_cache(self.dir.folder(CACHE), cache_key(dataset, data.fingerprint), dataset.X.shape)
                 dataset = dataset if cached is None else dataclasses.replace(dataset, X=cached)
             self._data[lazy] = dataset, self.dir.read_split(dataset.n_examples)
         return self._data[lazy]
@@ -129,7 +253,11 @@ class Run:
         """(X, y) for a data spec. y holds label names; it is given for conditional models (which
         need it) and, with ``with_labels``, whenever the data has labels. With ``lazy`` a large
         file (or the run's split of one) comes as a memory map or :class:`vaelab.data.rows.Rows`."""
-        if spec in SPLITS and not Path(spec).exists():
+        if is_split(spec):
+            if labels is not None or label_column is not None:
+                raise ConfigError(f"--labels and --label-column give the labels of a file; the run's {spec} split has "
+                                  f"its own (stored at training). Drop them, or name a file (./{spec} for one named "
+                                  f"{spec}).")  # fmt: skip
             dataset = self.split(spec, lazy=lazy)
         else:
             dataset = load_dataset(spec, labels=labels, label_column=label_column, lazy=lazy)
@@ -145,11 +273,11 @@ class Run:
         head, _, tail = spec.rpartition(":")
         if spec.isdigit():
             source, index = "test", int(spec)
-        elif head and tail.isdigit() and (head in SPLITS or Path(head).exists()):
+        elif head and tail.isdigit() and (is_split(head) or Path(head).exists()):
             source, index = head, int(tail)
         else:
             source, index = spec, 0
-        if source in SPLITS and not Path(source).exists():
+        if is_split(source):
             part = self.split(source)
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
@@ -193,7 +321,8 @@ class Run:
 
     # --------------------------------------------------------------- writing
     def figure(self, name: str) -> Path:
-        return self.dir.path / "figures" / name
+        """RUN/figures/NAME, refused when figures/ leads outside the run (:meth:`RunDir.folder`)."""
+        return self.dir.folder(FIGURES) / name
 
     def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
         return self.dir.update_metrics(**blocks)

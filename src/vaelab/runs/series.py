@@ -28,7 +28,7 @@ import pandas as pd
 from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
 from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
-from vaelab.config import DataConfig, from_dict, to_dict
+from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import read_series
 from vaelab.data.split import indices
@@ -41,7 +41,6 @@ from vaelab.runs.base import (
     Prepared,
     Request,
     RunKind,
-    check_count,
     check_frame_output,
     load_state,
     refuse_labels,
@@ -226,13 +225,17 @@ class SeriesKind(RunKind):
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """TimeGAN's conventions: synthetic windows as many as the test windows, the discriminative and
         predictive scores, per-feature KS complements, and the forecaster's 90% band coverage."""
+        if target is not None:
+            raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
+                              f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
+                              "Drop --target.")  # fmt: skip
         ws = self.settings
         dataset, codes = run.data()
         scaled = self.windows(dataset.X[indices(codes, "test")])
         test = self.scaler.inverse_transform(scaled)
         if len(test) < 4:
             raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
-        n = n or len(test)
+        n = len(test) if n is None else check_measured_count("--n", n, len(test))
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         shapes = {f: ks_complement(test[:, :, i].ravel(), synth[:, :, i].ravel()) for i, f in enumerate(ws.features)}
         block: dict[str, Any] = {

@@ -29,7 +29,7 @@ import pandas as pd
 
 from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.checkpoint import RunDir
-from vaelab.config import DataConfig
+from vaelab.config import DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
@@ -126,7 +126,7 @@ class TableKind(RunKind):
         target = target or _default_target(train, kinds)
         if target not in train.columns:
             raise ConfigError(f"--target {target!r} is not a column of this table; its columns are {list(train.columns)}.")
-        n = n or len(train)
+        n = len(train) if n is None else check_measured_count("--n", n, len(train))
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         fid = fidelity(train, synth, kinds, seed=seed)
         block: dict[str, Any] = {

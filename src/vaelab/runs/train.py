@@ -25,7 +25,7 @@ from vaelab.checkpoint import MODEL, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
 from vaelab.data.split import indices
-from vaelab.errors import ConfigError, RunError
+from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 from vaelab.files import make_folder
 from vaelab.runs.base import CACHE, Request, RunResult, cache_key, check_fresh_folder, flag, never_started
@@ -35,6 +35,9 @@ from vaelab.runtime import resolve_device
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
 RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})
+# What a failed write during training advises once the disk is fixed.
+RESUME_ADVICE = ("then run the command again (`vaelab train --resume --out RUN` continues a run from its last "
+                 "saved epoch)")  # fmt: skip
 
 
 def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test") -> dict[str, Any] | None:
@@ -47,6 +50,14 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     y = part.label_names() if model.classes_ is not None else None
     rec, kl = model.elbo_terms(part.X, y)
     elbo = rec - kl
+    bad = ~np.isfinite(elbo)
+    if bad.any():  # a diverged model is no success: its checkpoint stays, and the run says so
+        raise TrainingError(
+            f"The {name} ELBO is NaN or infinite for {int(bad.sum())} of {elbo.size} {name} examples (the first is "
+            f"example {int(np.flatnonzero(bad)[0])} of the split): the model's weights diverged, or these examples lie "
+            "far outside the training data, where the likelihood overflows. The run keeps its last saved epoch; "
+            "retrain with a lower --lr, tighter --grad-clip or a KL warm-up (--warmup-epochs), or check the data."
+        )
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
     return {
         "split": name,
@@ -93,7 +104,7 @@ def train_run(
     resuming, the run), all train, and only rank 0 writes the run and measures the test split;
     the other ranks return with empty ``metrics``.
     """
-    run = RunDir(out)
+    run = RunDir(out, again=RESUME_ADVICE)
     settings = dict(settings or {})
     options = dict(options or {})
     main = distributed.world().main  # the other ranks neither check nor write the output folder
@@ -104,6 +115,7 @@ def train_run(
                 f"is nothing to resume. Start it again with: vaelab train DATA --out {run.path} (without --resume)"
             )
         opened = Run(run.path)
+        opened.check_folders()  # nothing is written or deleted through a link that leads outside
         config, data = opened.config, opened.config.data
         fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
         fixed += [flag(k).lstrip("-") for k in given_options(options)]
@@ -134,6 +146,8 @@ def train_run(
         model = VAE(**{**kind_class.default_settings, **settings})
         prepared = kind_class.prepare(request, model)
         kind, dataset, split, data = prepared.kind, prepared.dataset, prepared.split, prepared.data
+        # Every setting, before anything is written.
+        model.check_settings(dataset.shape, len(data.classes) if model.conditional and data.classes else 0)
         if main:
             if on_prepared is not None and prepared.summary:
                 on_prepared(prepared.summary)
@@ -147,7 +161,7 @@ def train_run(
         # One process group for the model and what the kind trains after it (a series' forecaster).
         scratch.enter_context(distributed.process_group(device))
         # Only rank 0 writes the run folder; other ranks cache a Parquet source in a folder of their own.
-        folder = run.file(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
+        folder = run.folder(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
         dataset = _train_from_cache(dataset, data.fingerprint, folder)
         # Views, not copies: a memory-mapped split is read batch by batch while training.
         train, val = dataset.view(indices(split, "train")), dataset.view(indices(split, "val"))

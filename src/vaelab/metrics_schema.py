@@ -1,0 +1,229 @@
+"""What each block of ``metrics.json`` must hold for its readers: one schema per block, checked on read.
+
+metrics.json is data a user (or a damaged disk) can change, like config.json; the report and the
+commands that read another command's block trust its shape. :func:`validate_blocks` checks every
+block against :data:`SCHEMAS` and leaves a damaged one out, as if its analysis had not run, with a
+note saying why, instead of failing deep inside a reader.
+
+A schema checks the keys and types that readers *use*, and tolerates keys it does not name, so a
+writer may add keys freely. When a reader starts using a key, add it to its block's schema here
+(this is the one place); a block without a schema is passed through unchecked. Blocks whose
+entries are independent (``explore``: one entry per action; ``samplers``: one per sampler) are
+checked entry by entry, so one damaged entry does not hide the others.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+# A check returns None when the value fits, else a short reason naming where it does not.
+Check = Callable[[Any, str], "str | None"]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:  # an integer beyond float's range: no reader can compute with it
+        return False
+
+
+def number(v: Any, where: str) -> str | None:
+    """A finite number (what a reader does arithmetic with)."""
+    return None if _is_number(v) else f"{where} must be a finite number; got {_short(v)}"
+
+
+def count(v: Any, where: str) -> str | None:
+    """A non-negative integer."""
+    ok = isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63
+    return None if ok else f"{where} must be a non-negative integer; got {_short(v)}"
+
+
+def text(v: Any, where: str) -> str | None:
+    return None if isinstance(v, str) else f"{where} must be a string; got {_short(v)}"
+
+
+def flag(v: Any, where: str) -> str | None:
+    return None if isinstance(v, bool) else f"{where} must be true or false; got {_short(v)}"
+
+
+def optional(check: Check) -> Check:
+    """``check`` or null (NaN and infinity are stored as null: JSON cannot spell them)."""
+    return lambda v, where: None if v is None else check(v, where)
+
+
+maybe_number = optional(number)  # shown as "–" when null
+
+
+def literal(value: Any) -> Check:
+    return lambda v, where: None if v == value else f"{where} must be {value!r}; got {_short(v)}"
+
+
+def list_of(check: Check, length: int | None = None) -> Check:
+    def run(v: Any, where: str) -> str | None:
+        if not isinstance(v, list):
+            return f"{where} must be a list; got {_short(v)}"
+        if length is not None and len(v) != length:
+            return f"{where} must hold {length} items; it holds {len(v)}"
+        return next((e for i, item in enumerate(v) if (e := check(item, f"{where}[{i}]"))), None)
+
+    return run
+
+
+def mapping(check: Check, keys: Check = text) -> Check:
+    """A JSON object whose every value fits ``check``."""
+    def run(v: Any, where: str) -> str | None:
+        if not isinstance(v, dict):
+            return f"{where} must be a JSON object; got {_short(v)}"
+        return next((e for k, item in v.items() if (e := keys(k, f"{where} key") or check(item, f"{where}.{k}"))), None)
+
+    return run
+
+
+def obj(required: dict[str, Check], optional_keys: dict[str, Check] | None = None,
+        also: Callable[[dict], str | None] | None = None) -> Check:  # fmt: skip
+    """A JSON object with the ``required`` keys, the ``optional_keys`` where present, anything else
+    tolerated; ``also(value)`` checks what relates keys (equal lengths)."""
+    def run(v: Any, where: str) -> str | None:
+        if not isinstance(v, dict):
+            return f"{where} must be a JSON object; got {_short(v)}"
+        missing = [k for k in required if k not in v]
+        if missing:
+            return f"{where} lacks {', '.join(missing)}"
+        for k, check in {**required, **(optional_keys or {})}.items():
+            if k in v and (e := check(v[k], f"{where}.{k}")):
+                return e
+        return also(v) if also else None
+
+    return run
+
+
+def either(*checks: Check) -> Check:
+    """The first check's reason, unless one of them fits."""
+    def run(v: Any, where: str) -> str | None:
+        reasons = [c(v, where) for c in checks]
+        return None if any(r is None for r in reasons) else reasons[0]
+
+    return run
+
+
+def _same_lengths(*keys: str) -> Callable[[dict], str | None]:
+    def run(v: dict) -> str | None:
+        lengths = {k: len(v[k]) for k in keys if isinstance(v.get(k), list)}
+        return None if len(set(lengths.values())) <= 1 else f"the lists {', '.join(lengths)} differ in length"
+
+    return run
+
+
+# --------------------------------------------------------------- the blocks
+NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")  # a sampler's or an action's name, as vaelab writes them
+
+
+def name(v: Any, where: str) -> str | None:
+    return None if isinstance(v, str) and NAME.fullmatch(v) else f"{where} is not a name vaelab writes; got {_short(v)}"
+
+
+TRAINING = obj({}, {"epochs_run": optional(count), "best_epoch": optional(count), "stopped_early": optional(flag),
+                    "seconds": maybe_number})  # fmt: skip
+TEST = obj({"elbo": number, "reconstruction": number, "kl": number, "bits_per_dim_bound": number},
+           {"elbo_stderr": maybe_number})  # fmt: skip
+LIKELIHOOD = obj({"test_nll": number, "elbo": number, "bits_per_dim": number, "n_samples": count},
+                 {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number})  # fmt: skip
+ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
+               "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))})  # fmt: skip
+FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
+PER_CHANNEL = obj(
+    {"shape": list_of(count), "aggregate_mean": list_of(maybe_number), "aggregate_sd": list_of(maybe_number),
+     "prior_sd": list_of(maybe_number), "scaling_factor": list_of(maybe_number)},
+    {"kl": optional(list_of(maybe_number))},
+    also=_same_lengths("aggregate_mean", "aggregate_sd", "prior_sd", "scaling_factor", "kl"),
+)  # fmt: skip
+DIAGNOSTICS = obj(
+    {"surgery": optional(obj({"avg_kl": maybe_number, "mutual_information": maybe_number,
+                              "kl_aggregate_prior": maybe_number, "residual": maybe_number},
+                             {"residual_stderr": maybe_number})),
+     "aggregate": obj({"prior_hole_mass": maybe_number, "total_correlation": maybe_number},
+                      {"prior_hole_mass_stderr": maybe_number, "total_correlation_stderr": maybe_number}),
+     "n_examples": count, "active_units": count, "order_by_kl": list_of(count)},
+    {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL)},
+)  # fmt: skip
+SAMPLER = obj({}, {**{k: maybe_number for k in ("frechet", "precision", "recall", "density", "coverage")},
+                   "classes": obj({}, {"total_variation": maybe_number}),
+                   "memorization": obj({}, {"ratio": maybe_number})})  # fmt: skip
+SAMPLERS_SUMMARY = obj({}, {"verdict": text, "n_samples": optional(count), "n_real": optional(count),
+                            "features": optional(text), "classifier_test_accuracy": maybe_number})  # fmt: skip
+TABLE_SYNTHETIC = obj(
+    {"kind": literal("table"), "n_synthetic": count, "sampler": text, "n_real_train": count, "fidelity": maybe_number,
+     "column_shapes": maybe_number, "column_pair_trends": maybe_number,
+     "columns": list_of(obj({"column": text, "kind": text, "metric": text, "score": maybe_number,
+                             "missing_similarity": maybe_number}))},
+    {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number})),
+     "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
+                              "share_closer_than_holdout": number, "exact_copies": number}))},
+)  # fmt: skip
+SERIES_SYNTHETIC = obj({
+    "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
+    "column_shapes": maybe_number,
+    "discriminative": obj({"score": maybe_number, "accuracy": maybe_number}),
+    "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number}),
+    "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number}),
+})  # fmt: skip
+EXPLORE = {  # one entry per action
+    "traverse": obj({"span_sd": maybe_number}, {"chosen_by": text, "centre": optional(text), "unit": text}),
+    "grid": obj({"dims": list_of(count, length=2), "n": count}, {"centre": optional(text)}),
+    "interpolate": obj({"a": text, "b": text, "paths": mapping(obj({"min_percentile": maybe_number}))},
+                       {"label_a": optional(text), "label_b": optional(text)}),
+    "arithmetic": obj({"a": text, "b": text, "data_range": list_of(maybe_number, length=2), "n_samples": count,
+                       "n_reference": optional(count),
+                       "results": list_of(obj({"name": text, "latent_percentile": maybe_number,
+                                               "log_px_percentile": maybe_number, "verdict": text}))}),
+}  # fmt: skip
+
+# Blocks checked whole: one damaged key costs the block.
+SCHEMAS: dict[str, Check] = {
+    "training": TRAINING, "test": TEST, "likelihood": LIKELIHOOD, "anomaly": ANOMALY, "diagnostics": DIAGNOSTICS,
+    "synthetic": either(TABLE_SYNTHETIC, SERIES_SYNTHETIC),
+}  # fmt: skip
+# Blocks checked entry by entry: name -> (the schema of entry KEY, or None for an unknown KEY).
+ENTRY_SCHEMAS: dict[str, Callable[[str], Check | None]] = {
+    "samplers": lambda key: SAMPLERS_SUMMARY if key == "_summary" else (SAMPLER if NAME.fullmatch(key) else None),
+    "explore": lambda key: EXPLORE.get(key),
+}
+
+
+def validate_blocks(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the blocks that fit their schemas, {block or block.entry: why it was left out}).
+
+    Entries of ``samplers`` and ``explore`` are checked one by one; an entry whose name is not
+    one vaelab writes is left out too (a report embeds figures by these names)."""
+    good: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    for block, value in metrics.items():
+        if block in ENTRY_SCHEMAS:
+            if not isinstance(value, dict):
+                notes[block] = f"{block} must be a JSON object; got {_short(value)}"
+                continue
+            kept = {}
+            for key, entry in value.items():
+                check = ENTRY_SCHEMAS[block](key)
+                reason = f"{block}.{_short(key)} is not an entry vaelab writes" if check is None else check(entry, f"{block}.{key}")
+                if reason is None:
+                    kept[key] = entry
+                else:
+                    notes[f"{block}.{key}"] = reason
+            good[block] = kept
+        elif block in SCHEMAS:
+            reason = SCHEMAS[block](value, block)
+            if reason is None:
+                good[block] = value
+            else:
+                notes[block] = reason
+        else:
+            good[block] = value
+    return good, notes

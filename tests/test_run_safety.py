@@ -1,0 +1,586 @@
+"""Nothing lost, nobody in (issue 14): the run folder under concurrent use, damage, hostile files and
+absurd arguments. One test (or more) per defect of the issue, each written to fail on the code before
+the fix; item 9 (CSV headers) belongs to the tables work. Commands run in-process through the CLI
+(`main`); the few that need a process of their own (a kill, a closed pipe, concurrency) run one."""
+import base64
+import errno
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from vaelab import files
+from vaelab.checkpoint import RunDir
+from vaelab.cli import main
+
+from run_helpers import copy_tree, within
+
+FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "64", "--device", "cpu", "--quiet"]
+ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+posix_only = pytest.mark.skipif(not hasattr(signal, "SIGALRM") or os.name != "posix", reason="needs POSIX (signals, fork, FIFOs, fcntl)")
+
+
+# ------------------------------------------------------------------ helpers
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *argv, match=""):
+    """The command exits 2 with one line on stderr that holds ``match``."""
+    code, _, err = cli(capsys, *argv)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, (code, err)
+    assert match in lines[0], lines[0]
+    return lines[0]
+
+
+def snapshot(folder):
+    """Every file under ``folder`` (links as links) with its bytes."""
+    out = {}
+    for root, dirs, names in os.walk(folder):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            p = os.path.join(root, name)
+            out[os.path.relpath(p, folder)] = os.readlink(p) if os.path.islink(p) else open(p, "rb").read()
+    return out
+
+
+def png_bytes(seed=0, size=8):
+    from io import BytesIO
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (size, size), dtype=np.uint8)
+    buf = BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def edit_metrics(run, **blocks):
+    path = run / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics.update(blocks)
+    path.write_text(json.dumps(metrics))
+
+
+# ------------------------------------------------------------------ runs to work on
+@pytest.fixture(scope="module")
+def runs(tiny_runs, tmp_path_factory):
+    """This module's copies of the session's tiny runs (its tests write into them)."""
+    folder = tmp_path_factory.mktemp("safety")
+    return {k: copy_tree(v, folder / k) for k, v in tiny_runs.items()}
+
+
+@pytest.fixture(scope="module")
+def data(tiny_runs):
+    """Where the runs' data lie: {"image": folder of x.npy and y.npy, ..., "past": a series' past.csv}."""
+    return {**{k: v.parent for k, v in tiny_runs.items()}, "past": tiny_runs["series"].parent / "past.csv",
+            "labels": tiny_runs["image"].parent / "y.npy"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def image_run(runs):
+    """A labelled run on 120 digits (1x8x8), 1 epoch; its data (x.npy, y.npy) beside the session's original."""
+    return runs["image"]
+
+
+@pytest.fixture(scope="module")
+def table_run(runs):
+    return runs["table"]
+
+
+@pytest.fixture(scope="module")
+def series_run(runs):
+    return runs["series"]
+
+
+@pytest.fixture
+def run(image_run, tmp_path):
+    """A copy of the image run to damage."""
+    return copy_tree(image_run, tmp_path / "run")
+
+
+# ------------------------------------------------- 1. demo --out deletes folders it did not write
+@pytest.mark.parametrize("config", ["project", "vaelab run"])
+def test_demo_checks_its_options_first_and_never_wipes_a_folder_it_did_not_write(image_run, tmp_path, capsys, config):
+    """The repro: a project folder holding a config.json (its own, or a copied vaelab run's) and src/, data/."""
+    project = tmp_path / "project"
+    if config == "project":
+        project.mkdir()
+        (project / "config.json").write_text('{"name": "my project", "version": 3}')
+    else:
+        shutil.copytree(image_run, project)
+    (project / "src").mkdir()
+    (project / "src" / "main.py").write_text("print('my code')\n")
+    (project / "data").mkdir()
+    (project / "data" / "measurements.csv").write_text("a,b\n1,2\n")
+    before = snapshot(project)
+    refused(capsys, "demo", "--out", project, "--latent-dim", "0", "--quiet", match="latent_dim")
+    assert snapshot(project) == before
+    # Valid options: the foreign files stop it before anything is deleted (and before any training).
+    line = refused(capsys, "demo", "--out", project, "--quiet", "--epochs", "1")
+    assert ("not a vaelab run" if config == "project" else "files vaelab did not write") in line
+    assert snapshot(project) == before
+
+
+def test_replacing_a_run_removes_only_its_files_and_never_follows_links(run, tmp_path):
+    from vaelab.runs.run import remove_run
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.png").write_bytes(png_bytes())
+    (run / "figures" / "linked.png").symlink_to(outside / "keep.png")
+    remove_run(run)
+    assert list(run.iterdir()) == [] and (outside / "keep.png").read_bytes() == png_bytes()
+
+
+# ------------------------------------------------- 2. concurrent commands lose metrics.json blocks
+def _writer(run, i, rounds, barrier, lost):
+    """Update block ``i`` ``rounds`` times; before each update, check that the previous one survived
+    (only this process writes block i, so another writer's stale copy is the only way to lose it)."""
+    rd = RunDir(run)
+    barrier.wait()
+    for r in range(rounds):
+        if r and rd.read_metrics().get(f"block{i}", {}).get("round") != r - 1:
+            with lost.get_lock():
+                lost.value += 1
+        rd.update_metrics(**{f"block{i}": {"round": r, "pad": "x" * 4000}})
+
+
+def _merger(run, i, rounds, barrier, lost):
+    """As _writer, for entry ``i`` of one shared block (what explore and compare-samplers do)."""
+    rd = RunDir(run)
+    barrier.wait()
+    for r in range(rounds):
+        if r and rd.read_metrics().get("explore", {}).get(f"e{i}") != r - 1:
+            with lost.get_lock():
+                lost.value += 1
+        rd.merge_metrics("explore", {f"e{i}": r})
+
+
+@posix_only
+@pytest.mark.parametrize("worker", [_writer, _merger], ids=["blocks", "entries of one block"])
+def test_eight_processes_updating_one_metrics_json_for_50_rounds_lose_nothing(tmp_path, worker):
+    procs, rounds = 8, 50
+    run = tmp_path / "run"
+    run.mkdir()
+    ctx = mp.get_context("fork")
+    barrier, lost = ctx.Barrier(procs), ctx.Value("i", 0)
+    workers = [ctx.Process(target=worker, args=(run, i, rounds, barrier, lost)) for i in range(procs)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=240)
+    assert all(w.exitcode == 0 for w in workers), [w.exitcode for w in workers]
+    metrics = RunDir(run).read_metrics()
+    assert lost.value == 0, f"{lost.value} updates were lost"
+    if worker is _writer:
+        assert all(metrics[f"block{i}"]["round"] == rounds - 1 for i in range(procs))
+    else:
+        assert metrics["explore"] == {f"e{i}": rounds - 1 for i in range(procs)}
+
+
+@pytest.mark.slow  # four interpreters importing torch at once: minutes on a small shared machine
+def test_explorations_and_inspect_run_at_once_keep_every_entry(run):
+    """The issue's repro through the CLI: commands started together, each exits 0, no entry is gone."""
+    commands = [["explore", run, "traverse", "--steps", "3"], ["explore", run, "grid", "--n", "3"],
+                ["explore", run, "interpolate", "0", "1", "--steps", "3"], ["inspect", run]]  # fmt: skip
+    procs = [subprocess.Popen([sys.executable, "-m", "vaelab", *map(str, c)], env=ENV, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for c in commands]  # fmt: skip
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errs
+    metrics = RunDir(run).read_metrics()
+    assert set(metrics["explore"]) == {"traverse", "grid", "interpolate"} and "diagnostics" in metrics
+
+
+# ------------------------------------------------- 3. symlinked subfolders written and deleted through
+def _link_figures_to(run, victim):
+    shutil.rmtree(run / "figures")
+    (run / "figures").symlink_to(victim, target_is_directory=True)
+
+
+def test_a_figures_link_leading_outside_the_run_is_never_written_through(run, tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "traversals.png").write_bytes(b"precious")
+    _link_figures_to(run, victim)
+    refused(capsys, "explore", run, "traverse", "--steps", "3", match="outside the run")
+    refused(capsys, "inspect", run, match="outside the run")
+    assert snapshot(victim) == {"traversals.png": b"precious"}
+
+
+def test_resume_never_deletes_files_through_a_linked_folder(run, tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / ".notes.abcd1234.tmp").write_text("mine, named like a temporary file")
+    _link_figures_to(run, victim)
+    refused(capsys, "train", "--out", run, "--resume", "--epochs", "2", "--quiet", match="outside the run")
+    assert (victim / ".notes.abcd1234.tmp").exists()
+
+
+# ------------------------------------------------- 4. report embeds files from outside the run
+def test_report_embeds_no_file_from_outside_the_run(run, tmp_path, capsys):
+    secret = tmp_path / "secret" / "photo.png"
+    secret.parent.mkdir()
+    secret.write_bytes(png_bytes(seed=7))
+    (run / "figures" / "training_curves.png").unlink()
+    (run / "figures" / "training_curves.png").symlink_to(secret)  # a link in figures/
+    (run / "figures" / "samples_").mkdir()  # makes the sampler name below a path that resolves
+    edit_metrics(run, samplers={"/../../../secret/photo": {"frechet": 1.0}, "_summary": {"verdict": "use it"}})
+    code, _, err = cli(capsys, "report", run)
+    assert code == 0, err
+    page = (run / "report.html").read_text()
+    assert base64.b64encode(secret.read_bytes()).decode() not in page
+    assert "metrics.json is damaged here" in page  # the sampler entry with that name is left out, with a note
+    assert base64.b64encode((run / "figures" / "reconstructions.png").read_bytes()).decode() in page  # the run's own
+
+
+# ------------------------------------------------- 5. --out naming the run's own files
+@pytest.mark.parametrize("argv, victim", [
+    (["sample", "{run}", "--n", "4", "--out", "{run}/split.npy"], "{run}/split.npy"),
+    (["report", "{run}", "--out", "{run}/metrics.json"], "{run}/metrics.json"),
+    (["score", "{run}", "--n-samples", "3", "--quiet", "--out", "{run}/config.json"], "{run}/config.json"),
+    (["sample", "{run}", "--n", "4", "--out", "{run}/figures/reconstructions.png"], "{run}/figures/reconstructions.png"),
+    (["sample", "{run}", "--n", "4", "--out", "{data}/x.npy"], "{data}/x.npy"),  # the data the run was trained on
+])  # fmt: skip
+def test_out_never_names_a_file_of_the_run_or_its_data(image_run, data, tmp_path, capsys, argv, victim):
+    shutil.copytree(data["image"], tmp_path / "data")  # the run and its data, side by side; the copy reads the copied data
+    data = tmp_path / "data"
+    run = data / "run"
+    config = json.loads((run / "config.json").read_text())
+    config["data"].update(source=str(data / "x.npy"), labels=str(data / "y.npy"))
+    (run / "config.json").write_text(json.dumps(config))
+    victim = victim.format(run=run, data=data)
+    before = open(victim, "rb").read()
+    refused(capsys, *[a.format(run=run, data=data) for a in argv], match="--out")
+    assert open(victim, "rb").read() == before
+    assert cli(capsys, "score", run, "--n-samples", "3", "--quiet")[0] == 0  # the run still works
+
+
+@posix_only
+def test_out_naming_a_fifo_is_refused_and_left_alone(run, tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", "--out", fifo, match="FIFO")
+    refused(capsys, "sample", run, "--n", "3", "--out", tmp_path, match="is a folder")
+    assert fifo.is_fifo()
+
+
+# ------------------------------------------------- 6. the calibration cache outlives new weights
+def test_calibration_cache_is_not_reused_after_the_weights_change(run, tmp_path, capsys):
+    def percentiles(name):
+        assert cli(capsys, "score", run, "--n-samples", "20", "--quiet", "--out", tmp_path / name)[0] == 0
+        return np.loadtxt(tmp_path / name, delimiter=",", skiprows=1, usecols=7)
+
+    percentiles("first.csv")  # caches the validation scores of the 1-epoch weights
+    assert cli(capsys, "train", "--out", run, "--resume", "--epochs", "4", "--quiet")[0] == 0
+    after_resume = percentiles("cached.csv")
+    (run / "calibration.safetensors").unlink()
+    np.testing.assert_array_equal(after_resume, percentiles("fresh.csv"))
+
+
+# ------------------------------------------------- 7. a diverged run counts as success
+def test_a_nan_weight_in_model_safetensors_is_refused(run, capsys):
+    weights = load_file(run / "model.safetensors")
+    weights["decoder.2.weight"][0, 0] = float("nan")
+    save_file(weights, run / "model.safetensors")  # a file without vaelab's checksum: what other tools write
+    for argv in (["score", run, "--n-samples", "3", "--quiet"], ["inspect", run], ["sample", run, "--n", "3",
+                                                                                    "--out", run.parent / "s.npy"]):
+        refused(capsys, *argv, match="NaN or infinite weights")
+
+
+def _overflowing(run):
+    """Finite weights whose posterior variance overflows float32 (exp(200)): every score is NaN."""
+    weights = load_file(run / "model.safetensors")
+    weights["logvar_head.bias"] = torch.full_like(weights["logvar_head.bias"], 200.0)
+    save_file(weights, run / "model.safetensors")
+
+
+def test_non_finite_scores_are_refused_not_averaged(run, tmp_path, capsys):
+    _overflowing(run)
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="NaN or infinite log p(x)")
+    np.save(tmp_path / "out.npy", np.ones((5, 1, 8, 8), np.float32))
+    refused(capsys, "anomaly-eval", run, "--outliers", tmp_path / "out.npy", "--n-samples", "3", "--quiet",
+            match="NaN or infinite log p(x)")  # fmt: skip
+
+
+def test_report_of_a_run_whose_metrics_hold_nan(run, capsys):
+    """NaN is stored as null: a block whose numbers are null where arithmetic needs them is shown as not run."""
+    edit_metrics(run, likelihood={"test_nll": None, "elbo": None, "bits_per_dim": None, "n_samples": 3},
+                 anomaly={"inliers": "test", "outliers": "x", "n_inliers": 3, "n_outliers": 3,
+                          "scores": {"log_px": {"auroc": None, "auprc": None}}})  # fmt: skip
+    code, _, err = cli(capsys, "report", run)
+    assert code == 0, err
+    assert "likelihood.test_nll must be a finite number" in (run / "report.html").read_text()
+
+
+def test_training_whose_test_elbo_is_not_finite_fails_and_keeps_its_checkpoint(tmp_path, capsys):
+    from vaelab.data.split import indices, split_assignment
+
+    X = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    X[indices(split_assignment(200, 0.1, 0.1, 0), "test")[0]] = 1e30  # finite, far outside: (x - mu)^2 overflows
+    np.save(tmp_path / "x.npy", X)
+    line = refused(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST, match="test ELBO is NaN")
+    assert "keeps its last saved epoch" in line
+    assert RunDir(tmp_path / "run").read_train_state()[0].epoch == 1
+
+
+# ------------------------------------------------- 8. a split's name taken for a folder of that name
+def test_a_split_name_means_the_split_even_when_a_folder_has_that_name(run, tmp_path, capsys, monkeypatch):
+    (tmp_path / "test").mkdir()
+    for i in range(3):  # images the model could score: the same 8x8 shape
+        (tmp_path / "test" / f"{i}.png").write_bytes(png_bytes(seed=i))
+    monkeypatch.chdir(tmp_path)
+    n_test = int((np.load(run / "split.npy") == 2).sum())
+    code, out, err = cli(capsys, "score", run, "test", "--n-samples", "3", "--quiet")
+    assert code == 0 and f"{n_test} examples" in out and "the run's test split" in out, out
+    assert "./test here is not used" in err
+    code, out, _ = cli(capsys, "score", run, "./test", "--n-samples", "3", "--quiet")
+    assert code == 0 and out.startswith("./test: 3 examples"), out
+
+
+# ------------------------------------------------- 10. metrics.json blocks never validated on read
+DAMAGED = [
+    ("diagnostics", {"aggregate": "x"}), ("diagnostics", []), ("samplers", [1, 2]),
+    ("samplers", {"prior": {"frechet": "low"}, "_summary": {"verdict": 3}}), ("explore", {"grid": {"dims": "ab"}}),
+    ("explore", "x"), ("likelihood", {"test_nll": "1", "elbo": 1, "bits_per_dim": 1, "n_samples": 1}),
+    ("anomaly", {"scores": 3}), ("synthetic", {"kind": "table"}), ("test", {"elbo": [1]}), ("training", 7),
+    ("explore", {"traverse": {"span_sd": {}}, "arithmetic": {"results": [None]}}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("block, value", DAMAGED, ids=[f"{b}-{i}" for i, (b, _) in enumerate(DAMAGED)])
+def test_a_damaged_block_is_shown_as_not_run_with_a_note(run, capsys, block, value):
+    edit_metrics(run, **{block: value})
+    code, _, err = cli(capsys, "report", run)
+    assert code == 0, err
+    assert "metrics.json is damaged here" in (run / "report.html").read_text()
+
+
+def test_commands_reading_or_merging_a_damaged_block_carry_on(run, capsys):
+    edit_metrics(run, diagnostics={"aggregate": "x"}, explore=[1], samplers="x")
+    code, _, err = cli(capsys, "compare-samplers", run, "--samplers", "prior", "--n", "12")
+    assert code == 0, err
+    code, _, err = cli(capsys, "explore", run, "grid", "--n", "3")
+    assert code == 0, err
+    metrics = RunDir(run).read_metrics()
+    assert set(metrics["explore"]) == {"grid"} and set(metrics["samplers"]) == {"prior", "_summary"}
+    assert metrics["diagnostics"] == {"aggregate": "x"}  # not this command's block: kept as it was
+
+
+# ------------------------------------------------- 11. absurd numbers
+ABSURD = [
+    (["inspect", "{run}", "--seed", "-1"], "--seed"),
+    (["inspect", "{run}", "--seed", str(2**64)], "--seed"),
+    (["sample", "{run}", "--n", str(10**12), "--out", "{tmp}/s.npy"], "--n"),
+    (["sample", "{run}", "--n", str(10**8), "--out", "{tmp}/s.npy"], "--n"),  # hung: 10^8 x 64 values
+    (["compare-samplers", "{run}", "--samplers", "prior", "--n", str(10**12)], "--n"),
+    (["explore", "{run}", "grid", "--n", "100000"], "--n"),
+    (["explore", "{run}", "traverse", "--steps", str(10**7)], "--steps"),
+    (["explore", "{run}", "interpolate", "0", "1", "--steps", str(10**7)], "--steps"),  # hung
+    (["explore", "{run}", "arithmetic", "0", "1", "--n-samples", str(10**9)], "--n-samples"),
+    (["score", "{run}", "--n-samples", str(10**12), "--quiet"], "--n-samples"),
+    (["evaluate-synthetic", "{table}", "--n", str(10**12)], "--n"),
+    (["evaluate-synthetic", "{table}", "--n", str(10**7)], "--n"),  # fits in memory; measuring it hung (fuzz)
+    (["compare-samplers", "{run}", "--samplers", "prior", "--n", str(10**6)], "--n"),
+    (["sample", "{series}", "--past", "{past}", "--draws", str(10**12), "--out", "{tmp}/f.csv"], "--draws"),
+]  # fmt: skip
+
+
+@posix_only
+@pytest.mark.parametrize("argv, names", ABSURD, ids=[" ".join(a[:1] + a[2:4]) for a, _ in ABSURD])
+def test_absurd_numbers_are_refused_in_one_line_before_any_work(image_run, table_run, series_run, data, tmp_path, capsys,
+                                                                argv, names):  # fmt: skip
+    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path, past=data["past"]) for a in argv]
+    before = snapshot(image_run)
+    with within(30):
+        refused(capsys, *argv, match=names)
+    assert snapshot(image_run) == before
+
+
+# ------------------------------------------------- 12. bare mkdir, truncated forecaster, broken pipe
+def test_out_under_a_file_is_one_line(run, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    refused(capsys, "sample", run, "--n", "3", "--out", tmp_path / "afile" / "s.npy", match="Not a directory")
+
+
+def test_figures_folder_that_cannot_be_made_is_one_line(run, monkeypatch, capsys):
+    shutil.rmtree(run / "figures")
+
+    def mkdir(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(run), "mkdir", mkdir)
+    refused(capsys, "explore", run, "grid", "--n", "3", match="cannot write to")
+
+
+def test_a_truncated_forecaster_is_one_line(series_run, data, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(series_run, run)
+    raw = (run / "forecast.safetensors").read_bytes()
+    (run / "forecast.safetensors").write_bytes(raw[: len(raw) // 2])
+    refused(capsys, "sample", run, "--past", data["past"], "--draws", "3", "--out", tmp_path / "f.csv",
+            match="forecast.safetensors is damaged")  # fmt: skip
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone: every write fails as it does under `| head`."""
+
+    def __init__(self):
+        self.read_end, self.write_end = os.pipe()
+        os.close(self.read_end)
+
+    def write(self, text):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return self.write_end
+
+
+@posix_only
+def test_a_closed_pipe_on_stdout_ends_quietly(image_run, monkeypatch, capsys):
+    pipe = _ClosedPipe()
+    monkeypatch.setattr(sys, "stdout", pipe)
+    assert main(["inspect", str(image_run)]) == 141
+    assert capsys.readouterr().err == ""
+    os.write(pipe.write_end, b"flushed at exit")  # now goes to /dev/null, not into a second BrokenPipeError
+    os.close(pipe.write_end)
+
+
+@pytest.mark.slow  # an interpreter of its own
+def test_a_closed_pipe_on_stdout_is_no_traceback(image_run):
+    proc = subprocess.Popen([sys.executable, "-m", "vaelab", "inspect", str(image_run)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc.stdout.close()  # `| head` that has already gone
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=300)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode == 141
+
+
+# ------------------------------------------------- 13. bit flips in weights and caches
+def _flip_a_weight_byte(path):
+    """Flip the top bits of one float32 weight's exponent, in the tensor data (not the header)."""
+    raw = bytearray(path.read_bytes())
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    name = next(k for k, v in header.items() if k != "__metadata__" and v["dtype"] == "F32" and v["shape"])
+    raw[8 + n + header[name]["data_offsets"][0] + 3] ^= 0x40
+    path.write_bytes(bytes(raw))
+
+
+def test_a_flipped_bit_in_the_weights_is_refused(run, capsys):
+    _flip_a_weight_byte(run / "model.safetensors")
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="failed its checksum")
+
+
+def test_a_flipped_bit_in_a_cache_rebuilds_it(run, capsys):
+    def frechet():
+        assert cli(capsys, "compare-samplers", run, "--samplers", "prior", "--n", "12")[0] == 0
+        return RunDir(run).read_metrics()["samplers"]["prior"]["frechet"]
+
+    clean = frechet()  # trains and caches the domain classifier
+    _flip_a_weight_byte(run / "classifier.safetensors")
+    assert frechet() == clean
+    RunDir(run).read_arrays("classifier.safetensors")  # rewritten whole
+
+
+# ------------------------------------------------- 14. arguments silently replaced or ignored
+IGNORED = [
+    (["compare-samplers", "{run}", "--samplers", "prior", "--n", "0"], "--n must be a positive integer"),
+    (["evaluate-synthetic", "{table}", "--n", "0"], "--n must be a positive integer"),
+    (["sample", "{series}", "--past", "{past}", "--class", "a", "--out", "{tmp}/f.csv"], "--class"),
+    (["sample", "{run}", "--n", "3", "--draws", "5", "--out", "{tmp}/s.npy"], "--draws"),
+    (["evaluate-synthetic", "{series}", "--target", "f0"], "--target"),
+    (["inspect", "{run}", "--active-threshold", "nan"], "--active-threshold"),
+    (["score", "{run}", "--band", "25", "75", "--threshold", "5", "--n-samples", "3", "--quiet"], "not both"),
+    (["score", "{run}", "--threshold", "100", "--n-samples", "3", "--quiet"], "--threshold"),
+    (["inspect", "{run}", "--labels", "{labels}"], "--labels"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("argv, names", IGNORED, ids=[" ".join(a[:1] + a[2:4]) for a, _ in IGNORED])
+def test_an_option_that_cannot_apply_is_refused(image_run, table_run, series_run, data, tmp_path, capsys, argv, names):
+    argv = [a.format(run=image_run, table=table_run, series=series_run, tmp=tmp_path, past=data["past"],
+                     labels=data["labels"]) for a in argv]  # fmt: skip
+    refused(capsys, *argv, match=names)
+
+
+def test_band_and_threshold_are_checked_before_scoring(run, capsys, monkeypatch):
+    import vaelab.commands.score as score
+
+    monkeypatch.setattr(score, "log_likelihood", lambda *a, **k: pytest.fail("scored before the options were checked"))
+    refused(capsys, "score", run, "--band", "80", "20", "--quiet", match="LOW < HIGH")
+
+
+# ------------------------------------------------- 15. smaller
+KILLED_REPORT = """
+import os, sys
+os.replace = lambda *a, **k: os._exit(9)  # killed between writing the temporary file and renaming it
+from vaelab.cli import main
+main(["report", sys.argv[1]])
+"""
+
+
+@posix_only
+def test_a_report_killed_mid_write_leaves_no_temporary_file_for_good(run):
+    proc = subprocess.run([sys.executable, "-c", KILLED_REPORT, str(run)], env=ENV, capture_output=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr
+    assert list(run.glob(".report.html.*.tmp")), "the kill left no temporary file: the test proves nothing"
+    assert main(["report", str(run)]) == 0
+    assert not list(run.glob(".report.html.*.tmp"))
+
+
+@pytest.mark.parametrize("command", ["score", "report"])
+def test_a_full_disk_while_scoring_or_reporting_does_not_advise_resuming_training(run, tmp_path, capsys, monkeypatch,
+                                                                                 command):  # fmt: skip
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    argv = ["score", run, "--n-samples", "3", "--quiet", "--out", tmp_path / "s.csv"] if command == "score" else ["report", run]
+    line = refused(capsys, *argv, match="full")
+    assert "--resume" not in line and "run the command again" in line
+
+
+def test_compare_samplers_on_a_subset_updates_the_block(run, capsys):
+    assert cli(capsys, "compare-samplers", run, "--samplers", "prior", "--n", "12")[0] == 0
+    assert cli(capsys, "compare-samplers", run, "--samplers", "posterior", "--n", "12")[0] == 0
+    block = RunDir(run).read_metrics()["samplers"]
+    assert {"prior", "posterior", "_summary"} <= set(block)
+    assert block["_summary"]["compared"] == ["posterior"] and block["prior"]["n_samples"] == 12
+
+
+def test_an_error_about_a_private_csv_does_not_echo_its_cells(run, tmp_path, capsys):
+    rows = ["a,b"] + [f"{i},{i}" for i in range(5)] + ["1,Jane Doe 555-0100"]
+    (tmp_path / "private.csv").write_text("\n".join(rows) + "\n")
+    line = refused(capsys, "score", run, tmp_path / "private.csv", "--n-samples", "3", "--quiet", match="must hold numbers")
+    assert "Jane" not in line and "555" not in line
+
+
+def test_every_block_vaelab_writes_passes_its_schema(run, table_run, series_run, capsys):
+    """The schemas of metrics_schema describe what the commands write (no false 'damaged' notes)."""
+    for argv in (["score", run, "--n-samples", "3", "--quiet"], ["inspect", run],
+                 ["compare-samplers", run, "--samplers", "prior", "--n", "12"], ["explore", run, "traverse", "--steps", "3"],
+                 ["explore", run, "grid", "--n", "3"], ["explore", run, "interpolate", "0", "1", "--steps", "3"],
+                 ["explore", run, "arithmetic", "0", "1", "--n-samples", "5"],
+                 ["anomaly-eval", run, "--outliers", "val", "--n-samples", "3", "--quiet"]):  # fmt: skip
+        assert cli(capsys, *argv)[0] == 0, argv
+    for r in (run, table_run, series_run):
+        if r is not run:
+            assert cli(capsys, "evaluate-synthetic", r)[0] == 0
+        blocks, notes = RunDir(r).read_blocks()
+        assert notes == {}, notes
+    assert set(RunDir(run).read_blocks()[0]) >= {"training", "test", "likelihood", "diagnostics", "samplers", "explore",
+                                                  "anomaly"}  # fmt: skip

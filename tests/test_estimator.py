@@ -54,6 +54,23 @@ def test_dataframes_are_accepted(digits):
     assert model.transform(frame.head(4)).shape == (4, 2)
 
 
+@pytest.mark.parametrize("values, likelihood, binarized, why", [
+    ("binary", "bernoulli", False, "binary"),
+    ("levels", "bernoulli", True, "grey levels"),
+    ("unit", "gaussian", False, "continuous readings"),
+])  # fmt: skip
+def test_auto_binarizes_only_binary_data_and_grey_level_images_and_says_why(values, likelihood, binarized, why):
+    """Before: any data in [0, 1] (min-max scaled readings) got a binarized Bernoulli, silently."""
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 6))
+    X = {"binary": (X > 0.5) * 1.0, "levels": np.round(X * 255) / 255, "unit": X}[values]
+    model = vaelab.VAE(**FAST).fit(X)
+    choice = model.likelihood_choice_
+    assert (model.likelihood_, choice["binarized"], choice["values"]) == (likelihood, binarized, values)
+    assert why in choice["reason"]
+    assert (model.evaluation_seed() is not None) == (likelihood == "bernoulli")
+
+
 def test_gaussian_is_chosen_for_data_outside_the_unit_interval():
     X = np.random.default_rng(0).normal(size=(100, 5)) * 3
     model = vaelab.VAE(**FAST).fit(X)

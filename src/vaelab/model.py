@@ -110,10 +110,11 @@ class Model(abc.ABC):
         )
 
     # ------------------------------------------------------------ data → model input
-    def model_input(self, X: Any, *, evaluation: bool = False, binarizer: np.random.Generator | None = None) -> torch.Tensor:
+    def model_input(self, X: Any, *, evaluation: bool = False) -> torch.Tensor:
         """X as a float32 tensor (N, *input_shape_) on the CPU. With ``evaluation``, as the model
-        scores it: binarized with :meth:`evaluation_seed` where the model asks for it (pass one
-        ``binarizer`` generator to binarize consecutive blocks of one set as one stream)."""
+        scores it: binarized with :meth:`evaluation_seed` where the model asks for it, each example
+        by its own content-seeded draw (:func:`vaelab.data.split.binarize_fixed`), so an example is
+        binarized the same way alone or among others."""
         X = to_examples(X)
         if self.needs_reshape(X.shape[1:]):
             X = X.reshape(X.shape[0], *self.input_shape_)
@@ -121,7 +122,7 @@ class Model(abc.ABC):
         seed = self.evaluation_seed() if evaluation else None
         if seed is not None:
             check_unit_interval(X)
-            x = binarize_fixed(x, seed if binarizer is None else binarizer)
+            x = binarize_fixed(x, seed)
         return x
 
     def model_rows(self, X: Any, *, evaluation: bool = False) -> torch.Tensor | TensorRows:
@@ -154,6 +155,14 @@ class Model(abc.ABC):
             raise DataError(f"Unknown label(s) {unknown}; this model knows {self.classes_.tolist()}.")
         lookup = {c: i for i, c in enumerate(self.classes_)}
         return torch.tensor([lookup[c] for c in names], dtype=torch.long)
+
+    def is_density_on(self, X: Any) -> bool:
+        """Whether log p(x|z) on X, as evaluation scores it, is a normalized density: not for a
+        Bernoulli on grey values that are scored unbinarized (a cross-entropy; no bits/dim)."""
+        if self.evaluation_seed() is not None:  # binarized: binary data, where the Bernoulli is exact
+            return True
+        x = self.model_rows(X)
+        return all(self.px_z_.is_density(x[s : s + EVAL_BATCH]) for s in range(0, x.shape[0], EVAL_BATCH))
 
     # ------------------------------------------------------------------ helpers
     def map_batches(self, fn: Callable, *tensors: torch.Tensor | TensorRows | None) -> torch.Tensor:

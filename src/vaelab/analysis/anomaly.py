@@ -45,19 +45,33 @@ class Calibration:
         ref = self._reference(score)
         return 100.0 * np.searchsorted(ref, values, side="right") / ref.size
 
-    def flags(self, score: str, values: np.ndarray, threshold: float = 1.0, band: tuple[float, float] | None = None) -> np.ndarray:
-        """True where a value is in the low tail below the ``threshold`` percentile, or, with
-        ``band=(low, high)``, outside the band between those percentiles of the reference."""
+    def cut_offs(self, score: str, threshold: float = 1.0, band: tuple[float, float] | None = None) -> tuple[float, ...]:
+        """The score values where the flag rule cuts: (low,) for the low tail, (low, high) for a band."""
         ref = self._reference(score)
         if band is not None:
             low, high = band
             if not 0 <= low < high <= 100:
                 raise ConfigError(f"band must be two percentiles 0 <= low < high <= 100; got {band}.")
-            lo, hi = np.percentile(ref, [low, high])
-            return (values < lo) | (values > hi)
+            return tuple(float(v) for v in np.percentile(ref, [low, high]))
         if not 0 < threshold < 100:
             raise ConfigError(f"threshold must be a percentile between 0 and 100; got {threshold}.")
-        return values < np.percentile(ref, threshold)
+        return (float(np.percentile(ref, threshold)),)
+
+    def flags(self, score: str, values: np.ndarray, threshold: float = 1.0, band: tuple[float, float] | None = None) -> np.ndarray:
+        """True where a value is in the low tail below the ``threshold`` percentile, or, with
+        ``band=(low, high)``, outside the band between those percentiles of the reference."""
+        cut = self.cut_offs(score, threshold, band)
+        if band is not None:
+            return (values < cut[0]) | (values > cut[1])
+        return values < cut[0]
+
+
+def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None) -> float:
+    """The share of valid data (drawn like the validation split) a flag rule flags by construction:
+    threshold/100 for the low tail, 1 - (high - low)/100 for a band (``--band 25 75`` flags half)."""
+    if band is not None:
+        return 1.0 - (band[1] - band[0]) / 100.0
+    return threshold / 100.0
 
 
 def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[str, dict[str, float]]:

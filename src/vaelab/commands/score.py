@@ -16,14 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from vaelab.analysis.anomaly import Calibration
-from vaelab.analysis.likelihood import SCORES, LikelihoodResult, log_likelihood
+from vaelab.analysis.anomaly import Calibration, false_flag_share
+from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, log_likelihood
 from vaelab.config import check_choice
+from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
+from vaelab.report.figures import save_png, score_histogram
 from vaelab.runs.run import Run, Specs
 
 CALIBRATION = "calibration.safetensors"
+DRAWS = "per-example-streams"  # how scores draw their randomness (vaelab.data.streams); part of the cache key
 Progress = Callable[[int, int], None] | None
 
 
@@ -36,6 +39,9 @@ class Scored:
     percentile: np.ndarray | None  # None when the run has no validation split
     flag: np.ndarray | None
     score: str
+    false_flag_share: float | None = None  # the share of valid data the flag rule flags by construction
+    rule: str = ""  # the flag rule in words
+    figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -45,12 +51,15 @@ class Scored:
         return frame
 
 
-def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibration | None:
+def calibration(run: Run, n_samples: int, progress: Progress = None,
+                binarizations: int = BINARIZATIONS) -> Calibration | None:  # fmt: skip
     """Validation-split reference scores, from the cache or estimated now; None without a split."""
     model, data = run.model, run.config.data
     if data is None or data.source == "array" or data.val_fraction == 0:
         return None
-    key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint}
+    # "draws" names how the random draws are made: caches from before per-example streams are stale.
+    key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
+           "binarizations": str(binarizations), "draws": DRAWS}  # fmt: skip
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
@@ -59,7 +68,7 @@ def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibrat
         except RunError:
             pass  # a damaged cache is estimated again and overwritten
     X, y = run.resolve("val", lazy=True)
-    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress))
+    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress, binarizations=binarizations))
     run.dir.write_arrays(CALIBRATION, cal.scores, key)
     return cal
 
@@ -69,6 +78,7 @@ def score(
     spec: str = "test",
     *,
     n_samples: int = 1000,
+    binarizations: int = BINARIZATIONS,
     score: str = "log_px",
     threshold: float = 1.0,
     band: tuple[float, float] | None = None,
@@ -84,15 +94,21 @@ def score(
     run = Run(run_path, specs)
     X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = log_likelihood(run.model, X, y, n_samples, progress=progress, **options)
-    cal = calibration(run, n_samples, progress)
+    result = log_likelihood(run.model, X, y, n_samples, progress=progress, binarizations=binarizations, **options)
+    cal = calibration(run, n_samples, progress, binarizations)
     values = getattr(result, score)
+    rule = (f"outside the {band[0]:g}-{band[1]:g} percentile band" if band else f"below percentile {threshold:g}") + \
+        " of the validation split"
     scored = Scored(
         spec, result,
         None if cal is None else cal.percentile(score, values),
         None if cal is None else cal.flags(score, values, threshold, band),
-        score,
+        score, None if cal is None else false_flag_share(threshold, band), f"{score} {rule}",
     )  # fmt: skip
+    cut = () if cal is None else cal.cut_offs(score, threshold, band)
+    fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
+                          f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
+    scored.figure = save_png(fig, run.figure(f"score_{_slug(spec)}.png"))
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
@@ -103,5 +119,15 @@ def score(
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
+            "normalized": summary["normalized"], "binarizations": summary["binarizations"],
+            "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
+            "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
+            "figure": f"figures/{scored.figure.name}",
         })  # fmt: skip
     return scored
+
+
+def _slug(spec: str) -> str:
+    """A file-name part for a data spec: the split's name, or the file's stem in safe characters."""
+    name = spec if spec in SPLITS and not Path(spec).exists() else Path(spec).stem
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "data"

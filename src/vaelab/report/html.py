@@ -38,6 +38,7 @@ SECTIONS = (
     ("tabular", "Synthetic tables: fidelity, utility, privacy"),
     ("series", "Synthetic time series and forecasts"),
 )
+NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
 
@@ -134,10 +135,15 @@ class _Assembler:
         s.facts += [("epochs", f"{tr.get('epochs_run')} (best {tr.get('best_epoch')}"
                                f"{', stopped early' if tr.get('stopped_early') else ''})"),
                     ("training time", f"{_num(tr.get('seconds'), 1)} s")]  # fmt: skip
+        choice = tr.get("likelihood_choice")
+        if choice:
+            s.facts.append(("likelihood", f"{choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: "
+                                          f"{choice['reason']}"))  # fmt: skip
         if test:
+            bound = test.get("bits_per_dim_bound")
             s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
-                        ("bits/dim (bound)", f"≤ {_num(test['bits_per_dim_bound'], 4)}")]  # fmt: skip
+                        ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
         self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation).")
 
     def reconstructions(self, s: _Section) -> None:
@@ -156,15 +162,24 @@ class _Assembler:
             return
         if lik:
             gap = -lik["elbo"] - lik["test_nll"]
-            s.facts += [("test NLL", f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats "
-                                     f"({_num(lik['bits_per_dim'], 4)} bits/dim)"),
-                        ("importance samples K", _num(lik["n_samples"])),
+            bits = NO_BITS if lik.get("bits_per_dim") is None else f"{_num(lik['bits_per_dim'], 4)} bits/dim"
+            s.facts += [("test NLL" if lik.get("normalized", True) else "test cross-entropy (not an NLL)",
+                         f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats ({bits})"),
+                        ("importance samples K", _num(lik["n_samples"]) + (
+                            f" per binarization, {lik['binarizations']} binarizations per grey example"
+                            if lik.get("binarizations", 1) > 1 else "")),
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
                         ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
                                 "± is the standard error over test examples. A likelihood is a poor detector of some "
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
+            if lik.get("flag_rule"):
+                s.facts.append(("flags", f"{lik['flag_rule']}: {_num(100 * lik['flagged_share'], 1)}% of the test "
+                                         f"split flagged; valid data is flagged {_num(100 * lik['false_flag_share'], 1)}% "
+                                         "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
+            self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
+                                            "flag rule's cut-off.")  # fmt: skip
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if anomaly:

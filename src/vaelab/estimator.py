@@ -137,6 +137,16 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.decoder = decoder
         self.blocks = blocks
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags, declared honestly: dense numeric input only (sparse is refused with a message
+        saying so), and transform keeps float32 and float64 (the model computes in float32)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     # ------------------------------------------------------------ settings
     def train_config(self) -> TrainConfig:
         """The training settings as the trainer takes them."""

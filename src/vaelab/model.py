@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -105,8 +106,8 @@ class Model(abc.ABC):
         if math.prod(shape) == self.n_features_in_:  # flat rows for an image model, or the reverse
             return True
         raise DataError(
-            f"X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_} "
-            f"({self.n_features_in_} features)."
+            f"X has {math.prod(shape)} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+            f"as input: X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_}."
         )
 
     # ------------------------------------------------------------ data → model input
@@ -177,11 +178,13 @@ class Model(abc.ABC):
         return torch.cat(out) if out else torch.empty(0)
 
     def transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """Posterior means E_q[z|x], shape (n_samples, latent_dim)."""
+        """Posterior means E_q[z|x], shape (n_samples, latent_dim): float64 for float64 input (scikit-learn's
+        convention; the model computes in float32), float32 otherwise."""
         self.check_fitted()
         x = self.model_rows(X)
         yc = self.label_codes(y, x.shape[0])
-        return self.map_batches(lambda xb, yb: self.encode(xb, yb)[0], x, yc).numpy()
+        out = self.map_batches(lambda xb, yb: self.encode(xb, yb)[0], x, yc).numpy()
+        return out.astype(np.float64) if _is_float64(X) else out
 
     def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
         """Decoder means E[x|z], shape (n_samples, *input_shape)."""
@@ -213,6 +216,16 @@ def lazy_examples(X: Any) -> Rows | np.memmap | None:
         check_finite(X, "X")
         return X
     return None
+
+
+def _is_float64(X: Any) -> bool:
+    """Whether X holds float64 values (a DataFrame: every column; a list: what NumPy makes of it)."""
+    if isinstance(X, pd.DataFrame):
+        return bool(len(X.columns)) and all(t == np.float64 for t in X.dtypes)
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and not isinstance(X, (Rows, TensorRows)):
+        dtype = np.asarray(X).dtype
+    return dtype == np.float64
 
 
 def check_unit_interval(block: np.ndarray) -> None:

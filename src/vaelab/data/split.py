@@ -26,7 +26,7 @@ def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
     if n_train < 2:
         raise DataError(
             f"Need at least 2 training examples after holding out validation and test "
-            f"data; got {n} example(s) in all ({n_val} validation, {n_test} test). "
+            f"data; got n_samples = {n} in all ({n_val} validation, {n_test} test). "
             f"Provide more data or lower --val-fraction/--test-fraction."
         )
     return n_train, n_val, n_test

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from vaelab import __version__
+from vaelab.analysis.comparison import REPLICATES
 from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
@@ -189,12 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate with every sampler (prior, posterior, aggregate-gmm, aggregate-flow), "
                        "measure each against the run's test split (Fréchet distance, precision/recall, density/"
                        "coverage in the features of a domain classifier, or PCA without labels; class balance; "
-                       "memorization) and say which sampler to use for this model.")  # fmt: skip
+                       "memorization), each metric with a 95%% half-sampling interval, and say which sampler to use "
+                       "for this model, or that there is no clear winner when the intervals overlap.")  # fmt: skip
     c.add_argument("run", metavar="RUN", help="run folder")
     c.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS, metavar="NAME",
                    help=f"samplers to compare (default: all of {', '.join(SAMPLERS)})")  # fmt: skip
     c.add_argument("--n", type=int, metavar="N", help="samples per sampler (default: the test split's size)")
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    c.add_argument("--replicates", type=int, default=REPLICATES, metavar="R",
+                   help=f"half-samples behind each metric's interval (default: {REPLICATES})")  # fmt: skip
     _model_args(c)
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
@@ -562,7 +566,7 @@ def cmd_compare_samplers(args) -> int:
     from vaelab.commands.generate import compare_samplers, markdown_table
     from vaelab.report.figures import write_sampler_grids
 
-    result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed,
+    result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed, replicates=args.replicates,
                               progress=None if getattr(args, "quiet", False) else _sampler_progress,
                               specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))

@@ -487,24 +487,35 @@ class PCAFeatures:
     training data.
     """
 
-    def __init__(self, pca: Any, input_shape: tuple[int, ...]):
+    def __init__(self, pca: Any, input_shape: tuple[int, ...], scale: tuple[np.ndarray, np.ndarray] | None = None):
         self.pca = pca  # a fitted sklearn.decomposition.PCA
         self.input_shape = tuple(input_shape)
         self.n_components_ = int(pca.n_components_)
+        self.scale = scale  # (mean, sd) per column: the columns are standardized before the PCA; None: raw
+
+    @property
+    def standardized(self) -> bool:
+        return self.scale is not None
 
     def transform(self, X: Any) -> np.ndarray:
         x = _examples("X", X, self.input_shape)
-        return self.pca.transform(x.reshape(x.shape[0], -1).astype(np.float64))
+        flat = x.reshape(x.shape[0], -1).astype(np.float64)
+        if self.scale is not None:
+            flat = (flat - self.scale[0]) / self.scale[1]
+        return self.pca.transform(flat)
 
     __call__ = transform
 
 
-def pca_features(X_train: Any, n_components: int = 32, seed: int = 0) -> PCAFeatures:
+def pca_features(X_train: Any, n_components: int = 32, seed: int = 0, standardize: bool = False) -> PCAFeatures:
     """Fit PCA on the flattened training data: the feature space when there are no labels.
 
     ``n_components`` is capped at min(n_samples, n_features), so the default works on
     narrow data too; the fitted number is ``n_components_``. ``seed`` fixes the
-    randomized SVD that scikit-learn uses for large inputs.
+    randomized SVD that scikit-learn uses for large inputs. With ``standardize`` each column
+    is first scaled to mean 0 and SD 1 on the training data (a constant column stays 0), so
+    every column counts alike whatever its units (a table's encoded columns, series values);
+    with no more columns than components the PCA is then a rotation of the standardized columns.
     """
     from sklearn.decomposition import PCA
 
@@ -514,8 +525,13 @@ def pca_features(X_train: Any, n_components: int = 32, seed: int = 0) -> PCAFeat
     if x.shape[0] < 2:
         raise DataError(f"pca_features needs at least 2 training examples; got {x.shape[0]}.")
     flat = x.reshape(x.shape[0], -1).astype(np.float64)
+    scale = None
+    if standardize:
+        sd = flat.std(0)
+        scale = (flat.mean(0), np.where(sd > 0, sd, 1.0))
+        flat = (flat - scale[0]) / scale[1]
     n = min(int(n_components), *flat.shape)
-    return PCAFeatures(PCA(n_components=n, random_state=seed).fit(flat), x.shape[1:])
+    return PCAFeatures(PCA(n_components=n, random_state=seed).fit(flat), x.shape[1:], scale)
 
 
 # ---------------------------------------------------------------- the feature space
@@ -536,6 +552,13 @@ class FeatureSpace:
     def kind(self) -> str:
         """Which mapping: "classifier" or "pca"."""
         return "classifier" if isinstance(self.mapping, DomainClassifier) else "pca"
+
+    @property
+    def description(self) -> str:
+        """The mapping in words, for reports: "classifier", "pca" or "standardized columns (pca)"."""
+        if self.kind == "pca" and self.mapping.standardized:
+            return "standardized columns (pca)"
+        return self.kind
 
     @property
     def test_accuracy(self) -> float | None:

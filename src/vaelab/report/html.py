@@ -53,6 +53,14 @@ def _num(value: Any, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def _with_interval(entry: dict[str, Any], key: str, digits: int) -> str:
+    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one."""
+    interval = (entry.get("intervals") or {}).get(key)
+    if not interval:
+        return _num(entry.get(key), digits)
+    return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
+
+
 def _pm(value: Any, se: Any, digits: int = 2) -> str:
     return _num(value, digits) if se is None else f"{_num(value, digits)} ± {_num(se, digits)}"
 
@@ -232,12 +240,14 @@ class _Assembler:
         summary = block.get("_summary", {})
         names = [k for k in block if not k.startswith("_")]
         s.paragraphs.append(summary.get("verdict", ""))
+        iv = summary.get("intervals")
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
                        f"in the features of a {summary.get('features')}"
-                       + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else ""),
+                       + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
+                       + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else ""),
             "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
-            "rows": [[n, *(_num(block[n].get(k), dig) for k, _, dig in SAMPLER_COLUMNS),
+            "rows": [[n, *(_with_interval(block[n], k, dig) for k, _, dig in SAMPLER_COLUMNS),
                       _num(block[n].get("classes", {}).get("total_variation"), 3),
                       _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
         })  # fmt: skip

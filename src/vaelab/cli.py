@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label-column", help="label column / key of DATA")
     i.add_argument("--active-threshold", type=float, default=0.01, help="Var_x(E_q[z_d]) above which a unit is active (default: 0.01)")
     i.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws and clustering (default: 0)")
+    i.add_argument("--representative", action="store_true",
+                   help="DATA (a file) is drawn like the training data: let the findings speak about the model "
+                   "(the run's splits always are; other data is described as itself)")  # fmt: skip
     _model_args(i)
 
     c = sub.add_parser("compare-samplers", help="every sampler x every sample-quality metric, and a verdict",
@@ -535,10 +538,14 @@ def cmd_inspect(args) -> int:
     from vaelab.commands.inspect_run import inspect_run
 
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
-                                active_threshold=args.active_threshold, seed=args.seed, specs=_specs(args))  # fmt: skip
+                                active_threshold=args.active_threshold, seed=args.seed,
+                                representative=True if args.representative else None, specs=_specs(args))  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
     print(f"{args.data}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
+    if d["scope"] == "data":
+        print("  not a split of the run: findings speak about this data, not the model (--representative if it is "
+              "drawn like the training data); stored under diagnostics_by_data")  # fmt: skip
     if s is None:
         print("  deterministic encoder (a plain autoencoder): these do not apply:")
         for what, why in d["not_applicable"].items():
@@ -555,6 +562,11 @@ def cmd_inspect(args) -> int:
             kl = "" if pc["kl"] is None else f"KL {pc['kl'][c]:.2f} nats, "
             print(f"    channel {c}: {kl}q(z) mean {pc['aggregate_mean'][c]:.3f} SD {sd:.3f} (prior SD "
                   f"{pc['prior_sd'][c]:.3f}; scaling factor {pc['scaling_factor'][c]:.3g})")  # fmt: skip
+    if d["classes"]:
+        print("  per class, KL(q_c(z) || p(z)): the class's codes against the prior (only all classes together are "
+              "meant to match it)")  # fmt: skip
+        for name, v in sorted(d["classes"].items(), key=lambda kv: -kv[1]["kl_to_prior"]):
+            print(f"    {name:<12} {v['kl_to_prior']:7.2f} ± {v['kl_to_prior_stderr']:.2f} nats  (n = {v['n']})")
     print("findings:")
     _print_findings(result.findings)
     for p in paths:

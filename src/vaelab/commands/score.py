@@ -108,7 +108,7 @@ def score(
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
-    scored.figure = save_png(fig, run.figure(f"score_{_slug(spec)}.png"))
+    scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
@@ -127,7 +127,7 @@ def score(
     return scored
 
 
-def _slug(spec: str) -> str:
+def data_slug(spec: str) -> str:
     """A file-name part for a data spec: the split's name, or the file's stem in safe characters."""
     name = spec if spec in SPLITS and not Path(spec).exists() else Path(spec).stem
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "data"

@@ -225,10 +225,22 @@ class _Assembler:
                              "rows": [[c, _num(kl[c]), _num(pc["aggregate_mean"][c], 3), _num(pc["aggregate_sd"][c], 3),
                                        _num(pc["prior_sd"][c], 3), _num(pc["scaling_factor"][c], 3)]
                                       for c in range(len(pc["aggregate_sd"]))]})  # fmt: skip
+        classes = d.get("classes") or {}
+        if classes:
+            s.tables.append({"caption": "each class's codes against the prior: KL(q_c(z) ‖ p(z)) (a class is not meant "
+                                        "to match the prior; only all classes together are)",
+                             "header": ["class", "examples", "KL to the prior (nats)"],
+                             "rows": [[k, _num(v["n"]), _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
+                                      for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
+        others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
+        if others:
+            s.paragraphs.append("Also inspected, as data rather than as the model (not drawn like the training data): "
+                                + ", ".join(others) + "; their blocks are under diagnostics_by_data in metrics.json.")  # fmt: skip
         for name, caption in (("kl_per_dimension.png", "KL and activity per latent dimension."),
                               ("posterior_sd.png", "Posterior SDs against the prior SD, per dimension."),
                               ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),
-                              ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension.")):  # fmt: skip
+                              ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension."),
+                              ("class_scatter.png", "Each class's codes and its KL to the prior.")):  # fmt: skip
             self.image(s, name, caption)
 
     def samplers(self, s: _Section) -> None:

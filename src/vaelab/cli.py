@@ -516,13 +516,12 @@ def cmd_anomaly_eval(args) -> int:
             bar.close()
     print(f"inliers {block['inliers']} ({block['n_inliers']}) vs outliers {block['outliers']} ({block['n_outliers']}), "
           f"K = {block['n_samples']}")  # fmt: skip
-    print("| score | AUROC | AUPRC |\n|---|---:|---:|")
+    print("| score | AUROC [95% interval] | AUPRC |\n|---|---:|---:|")
     for name, m in block["scores"].items():
-        print(f"| {name} | {m['auroc']:.3f} | {m['auprc']:.3f} |")
-    worst = min(m["auroc"] for m in block["scores"].values())
-    if worst < 0.5:
-        print("An AUROC below 0.5 means that score finds the outliers *more* typical than the inliers, as "
-              "Nalisnick et al. (2019) found for likelihoods of deep generative models.")  # fmt: skip
+        lo, hi = m.get("auroc_interval") or (m["auroc"], m["auroc"])
+        print(f"| {name} | {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}] | {m['auprc']:.3f} |")
+    if block.get("reading"):
+        print(block["reading"])
     return 0
 
 

@@ -194,9 +194,12 @@ class _Assembler:
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}); outliers are the positive class",
-                "header": ["score", "AUROC", "AUPRC"],
-                "rows": [[k, _num(v["auroc"], 3), _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
+                "header": ["score", "AUROC [95% interval]", "AUPRC"],
+                "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
+                          _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
             })  # fmt: skip
+            if anomaly.get("reading"):
+                s.paragraphs.append(anomaly["reading"])
         else:
             s.paragraphs.append(f"No anomaly evaluation yet: vaelab anomaly-eval {self.run.path} --outliers DATA "
                                 "gives AUROC and AUPRC of each score against known outliers.")  # fmt: skip
@@ -317,7 +320,7 @@ class _Assembler:
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real ones (TimeGAN's train-on-synthetic test)"),
             ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
-            ("forecaster", f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
+            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip

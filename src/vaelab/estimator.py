@@ -27,7 +27,7 @@ from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_c
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
 from vaelab.data.split import GREY_LEVELS, binarize_fixed, indices, split_assignment, value_kind
-from vaelab.data.streams import ELBO, ExampleStreams, content_keys
+from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, VaelabError
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
@@ -366,7 +366,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
 
         def terms_of(xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
             # Each example's z draws come from its own stream: its ELBO does not depend on the batch.
-            streams = ExampleStreams(content_keys(xb.cpu().numpy()), self.seed, ELBO)
+            streams = ExampleStreams(xb.cpu().numpy(), self.seed, ELBO)
             eps = torch.from_numpy(streams.normal(n_samples, self.latent_dim_)).to(xb.device)
             return torch.stack(self.module_.elbo_terms(xb, yb, n_samples, eps), 1)
 

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from vaelab.data.split import binarize_fixed, is_binary
-from vaelab.data.streams import IMPORTANCE, ExampleStreams, content_keys
+from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
 from vaelab.nn.vae import importance_log_likelihood
@@ -155,7 +155,7 @@ def _estimate(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: 
               draw: int = 0) -> np.ndarray:  # fmt: skip
     """(B, 5) log p(x), its Monte Carlo SE, ELBO, reconstruction, KL for the examples x (B, ...), each
     with z draws from its own stream (seed, ``draw``, its content)."""
-    streams = ExampleStreams(content_keys(x.numpy()), seed, IMPORTANCE, draw)
+    streams = ExampleStreams(x.numpy(), seed, IMPORTANCE, draw)
     dev, L = model.device_, model.latent_dim_
     out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x.to(dev),
                                     None if y is None else y.to(dev), n_samples, chunk_size,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from vaelab.data.streams import BINARIZE, ExampleStreams, content_keys
+from vaelab.data.streams import BINARIZE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -97,8 +97,7 @@ def binarize_fixed(X: torch.Tensor, seed: int, draw: int = 0) -> torch.Tensor:
     """
     if X.shape[0] == 0:
         return X.clone()
-    keys = content_keys(X.detach().cpu().numpy())
-    u = ExampleStreams(keys, seed, BINARIZE, draw).uniform(int(np.prod(X.shape[1:])))  # (N, D) float64
+    u = ExampleStreams(X.detach().cpu().numpy(), seed, BINARIZE, draw).uniform(int(np.prod(X.shape[1:])))  # (N, D)
     return (torch.from_numpy(u.reshape(tuple(X.shape))).to(X.device) < X).to(X.dtype)
 
 

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.linalg import LinAlgWarning, sqrtm
+from scipy.linalg import LinAlgError, eigh, eigvalsh
 from threadpoolctl import threadpool_limits
 from torch import nn
 
@@ -39,7 +38,7 @@ from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runtime import resolve_device, seeded
 
 FEATURES = 128  # width of the classifier's feature layer
-SQRTM_EPS = 1e-6  # diagonal offset, relative to the mean variance, when sqrtm(C1 C2) fails
+SQRTM_EPS = 1e-6  # diagonal offset, relative to the mean variance, when Tr((C1 C2)^{1/2}) fails
 DISTANCE_BLOCK = 4_000_000  # (point, centre) pairs per block of the ball counts: bounds memory (32 MB)
 MEMORIZATION_QUANTILE = 1.0  # percent: "close" means nearer than this percentile of test-to-train distances
 DROPPED_SHARE = 0.1  # a class is dropped when its generated share is below this fraction of its real share
@@ -92,16 +91,24 @@ def _enough_for_k(k: int, **sets: np.ndarray) -> None:
 
 # ---------------------------------------------------------------- Fréchet distance
 def _sqrtm_trace(c1: np.ndarray, c2: np.ndarray) -> float | None:
-    """Tr((C1 C2)^{1/2}), real part; None when sqrtm gives non-finite values."""
-    with warnings.catch_warnings():
-        # A singular product (fewer samples than features, dead features) warns and may still
-        # be fine; the finite check below is what decides.
-        warnings.simplefilter("ignore", LinAlgWarning)
-        root = sqrtm(c1 @ c2)
-    if not np.isfinite(root).all():
+    """Tr((C1 C2)^{1/2}); None when it cannot be computed (non-finite values).
+
+    C1 C2 is similar to the symmetric positive semi-definite C1^{1/2} C2 C1^{1/2}, so the trace of
+    its square root is Σ sqrt(λ) over the eigenvalues λ of that matrix: two symmetric eigen-
+    decompositions instead of scipy's general sqrtm (a Schur method, ~20x slower at 128 features,
+    which the half-sampling intervals of :mod:`vaelab.analysis.comparison` call ten times more;
+    torchmetrics computes FID from eigenvalues too). Rounding makes tiny eigenvalues slightly
+    negative: they are 0.
+    """
+    try:
+        w1, v1 = eigh(c1)
+        root1 = (v1 * np.sqrt(np.clip(w1, 0.0, None))) @ v1.T  # C1^{1/2}
+        lam = eigvalsh(root1 @ c2 @ root1)
+    except (LinAlgError, ValueError):
         return None
-    # Rounding leaves a tiny imaginary part even when C1 C2 has a real square root.
-    return float(np.trace(root).real)
+    if not np.isfinite(lam).all():
+        return None
+    return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
 
 
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:

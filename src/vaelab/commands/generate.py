@@ -6,8 +6,9 @@ measures each sampler's samples against the run's held-out test split in one
 feature space — a domain classifier trained on the run's labelled training split
 (cached in ``RUN/classifier.safetensors``), or PCA when there are no labels (of the
 standardized columns for vectors) — each metric with a half-sampling interval, and says
-which sampler to use for this model, or that there is no clear winner. ``sample`` writes generated data in the
-user's units, as the run's kind writes it (arrays, table rows, series windows).
+which sampler to use for this model, or that there is no clear winner. ``sample`` writes
+generated data in the user's units, as the run's kind writes it (arrays, table rows,
+series windows).
 """
 from __future__ import annotations
 
@@ -108,30 +109,32 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         block[name] = entry
         grids[name] = X_gen[:64]
     metrics = run.dir.read_metrics()
-    hole = metrics.get("diagnostics", {}).get("aggregate", {}).get("prior_hole_mass")
+    aggregate = metrics.get("diagnostics", {}).get("aggregate", {})
+    hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
         "features": features.description, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
         "n_real": test.n_examples, "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
-        "intervals": interval_settings(replicates), "verdict": verdict(block, hole),
+        "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
     }  # fmt: skip
     run.update_metrics(samplers={**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
 
 
-POSTERIOR_NOTE = ("the posterior sampler is not a candidate: it decodes draws from q(z|x) of training inputs, so its "
+# Why the posterior sampler is shown but never chosen.
+POSTERIOR_NOTE = ("posterior sampler is not a candidate: it decodes draws from q(z|x) of training inputs, so its "
                   "samples are reconstructions of the training data, not new data; it shows the best the decoder can "
                   "do and how close a generator could come")  # fmt: skip
 
 
-def verdict(block: dict[str, dict], hole: float | None) -> str:
+def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | None = None) -> str:
     """One line: which sampler to use for this model and why, or that the data cannot tell ("no clear
     winner") when the best sampler's Fréchet interval overlaps another's; with the numbers it rests on."""
     generators = [k for k in block if k != "posterior"]
     note = ""
     if "posterior" in block:
-        note = f" The {POSTERIOR_NOTE[4:]} (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
+        note = f" The {POSTERIOR_NOTE} (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
     if not generators:
-        return ("No generator was compared: " + POSTERIOR_NOTE + f" (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
+        return (f"No generator was compared: the {POSTERIOR_NOTE} (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
                 " Compare prior, aggregate-gmm or aggregate-flow.")  # fmt: skip
     best, tied = best_of(block, generators)
     b = block[best]
@@ -147,10 +150,11 @@ def verdict(block: dict[str, dict], hole: float | None) -> str:
                 f"tell them apart; compare on more samples (--n) or more test data.{note}")  # fmt: skip
     why = (f"its samples are closest to held-out data (Fréchet {fmt_interval(b, 'frechet')} against {others}; "
            f"the 95% intervals do not overlap; {quality})")
+    holes = "" if hole is None else f"{100 * hole:.1f}%" + ("" if hole_stderr is None else f" ± {100 * hole_stderr:.1f}%")
     if hole is not None and best != "prior" and hole > 0.05:
-        why += f", and {100 * hole:.1f}% of prior draws fall into holes of the aggregate posterior"
+        why += f", and {holes} of prior draws fall into holes of the aggregate posterior (vaelab inspect)"
     elif hole is not None and best != "prior":
-        why += f"; the prior is mostly covered (hole mass {100 * hole:.1f}%), the gain is in matching the codes' shape"
+        why += f"; the prior is mostly covered (hole mass {holes}), the gain is in matching the codes' shape"
     return f"For this model, sample from {best}, because {why}.{note}"
 
 

@@ -51,23 +51,15 @@ def indices(codes: np.ndarray, split: str) -> np.ndarray:
     return np.flatnonzero(codes == SPLITS.index(split))
 
 
-def is_unit_interval(X: np.ndarray) -> bool:
-    """True when every value lies in [0, 1] (checked in blocks for memory maps)."""
-    for start in range(0, X.shape[0], 4096):
-        block = np.asarray(X[start : start + 4096])  # a memory map or Rows is read block by block
-        if block.size and (block.min() < 0.0 or block.max() > 1.0):
-            return False
-    return True
-
-
 GREY_LEVELS = 256  # at most this many distinct values in [0, 1]: grey levels, as 8-bit images have
 
 
 def value_kind(*arrays: np.ndarray) -> tuple[str, int]:
-    """What the values of the arrays (together) are, read in blocks: ("binary", 2) for only 0 and 1; ("levels", n) for
-    values in [0, 1] on n ≤ 256 distinct grey levels (8-bit images scaled to [0, 1], MNIST);
-    ("unit", n) for other values in [0, 1] (n > 256 distinct: continuous readings); ("real", 0)
-    for values outside [0, 1]. Counting stops once more than 256 distinct values are seen."""
+    """What the values of the arrays (together) are, read in blocks (a memory map is never read
+    whole): ("binary", n) for only 0 and 1; ("levels", n) for values in [0, 1] on n ≤ 256 distinct
+    grey levels (8-bit images scaled to [0, 1], MNIST); ("unit", n) for other values in [0, 1]
+    (n > 256 distinct: continuous readings); ("real", 0) for values outside [0, 1]. Counting
+    distinct values stops once more than 256 are seen; the range is checked to the end."""
     seen = np.empty(0, dtype=np.float64)
     many = False
     blocks = (np.asarray(X[s : s + 4096]) for X in arrays for s in range(0, X.shape[0], 4096))

@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate with every sampler (prior, posterior, aggregate-gmm, aggregate-flow), "
                        "measure each against the run's test split (Fréchet distance, precision/recall, density/"
                        "coverage in the features of a domain classifier, or PCA without labels; class balance; "
-                       "memorization), each metric with a 95%% half-sampling interval, and say which sampler to use "
+                       "memorization), each metric with a 95% half-sampling interval, and say which sampler to use "
                        "for this model, or that there is no clear winner when the intervals overlap.")  # fmt: skip
     c.add_argument("run", metavar="RUN", help="run folder")
     c.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS, metavar="NAME",

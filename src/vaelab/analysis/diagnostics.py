@@ -248,9 +248,9 @@ def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None,
                         "narrower than the prior: the posterior cannot say much about any x")  # fmt: skip
         if stuck_mu:
             what.append(f"every posterior mean {where} is ≥ 0 (min {mu_min:.3g}): the means sit in one orthant, which "
-                        f"holds a fraction 2^-L = {orthant:.2g} of the prior's mass (a prior draw lands among the means' "
-                        f"signs that rarely; how much of the prior q(z) still covers, through the posteriors' spread, is "
-                        f"the prior-hole mass)")  # fmt: skip
+                        f"holds a fraction 2^-L = {orthant:.2g} of the prior's mass (a prior draw has all their signs that "
+                        f"rarely; how much of the prior q(z) still covers, through the posteriors' spread, is the "
+                        f"prior-hole mass)")  # fmt: skip
         # Outputs over a subset (all codes of one class on one side, say) are no evidence about the heads.
         severity = "problem" if (structural or representative) else "info"
         findings.append(Finding(

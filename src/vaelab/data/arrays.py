@@ -32,8 +32,8 @@ def as_examples(raw: np.ndarray, where: str, lazy: bool = False) -> np.ndarray:
             )
         raw = raw.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
     elif raw.ndim not in (2, 4):
-        hint = (" A 1-D array looks like labels: pass it with --labels next to the data; or Reshape your data: "
-                "X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one example.") if raw.ndim == 1 else ""
+        hint = (" A 1-D array looks like labels: pass it with --labels next to the data. Reshape your data "
+                "otherwise: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one example.") if raw.ndim == 1 else ""
         raise DataError(
             f"{where}: expected (N, D) vectors or (N, H, W) / (N, C, H, W) images; got a {raw.ndim}-D "
             f"array of shape {raw.shape}.{hint}"

@@ -466,7 +466,7 @@ def test_a_plain_autoencoder_gets_what_applies_and_is_told_what_does_not(digits,
     assert block["clustering"]["kmeans"]["ari"] > 0.1  # the codes still group the digits
     finding = next(f for f in d.findings if f.key == "deterministic_encoder")
     assert "aggregate-gmm" in finding.advice
-    assert set(d.figures()) == {"kl_per_dimension", "latent_scatter", "aggregate_vs_prior"}
+    assert set(d.figures()) == {"kl_per_dimension", "latent_scatter", "aggregate_vs_prior", "class_scatter"}
     with pytest.raises(DataError, match="deterministic encoder"):
         model.log_likelihood(X[:5])
     # The posterior sampler re-decodes the codes themselves: q(z|x) is a point.

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from vaelab.cli import main
-from vaelab.commands.generate import verdict
 from vaelab.runs.train import train_run
 from tests.conftest import FAST
 
@@ -24,25 +23,24 @@ def run(tmp_path_factory, digits):
 def test_compare_samplers_writes_the_block_table_verdict_and_grids(run, capsys):
     assert main(["compare-samplers", str(run), "--samplers", "prior", "aggregate-gmm", "posterior"]) == 0
     out = capsys.readouterr().out
-    assert "| prior |" in out and "| aggregate-gmm |" in out and "For this model, sample from" in out
+    assert "| prior |" in out and "| aggregate-gmm |" in out
+    assert "For this model, sample from" in out or "No clear winner" in out
     block = json.loads((run / "metrics.json").read_text())["samplers"]
     for name in ("prior", "aggregate-gmm", "posterior"):
         for key in ("frechet", "precision", "recall", "density", "coverage"):
             assert isinstance(block[name][key], float), (name, key)
         assert (run / "figures" / f"samples_{name}.png").is_file()
     assert block["_summary"]["features"] == "classifier"
+    for name in ("prior", "aggregate-gmm"):  # every metric with its interval (issue 15 item 6)
+        for key in ("frechet", "precision", "recall", "density", "coverage"):
+            low, high = block[name]["intervals"][key]
+            assert low <= block[name][key] <= high and block[name]["stderr"][key] >= 0
+    assert block["_summary"]["intervals"]["replicates"] >= 2 and "not a candidate" in block["_summary"]["verdict"]
     assert (run / "classifier.safetensors").is_file()
     # The cached classifier is reused: a second comparison gives the same numbers.
     assert main(["compare-samplers", str(run), "--samplers", "prior"]) == 0
     again = json.loads((run / "metrics.json").read_text())["samplers"]["prior"]
     assert again["frechet"] == pytest.approx(block["prior"]["frechet"])
-
-
-def test_verdict_names_the_sampler_closest_to_held_out_data():
-    row = dict(precision=0.5, recall=0.5, density=1.0, coverage=0.8)
-    block = {"prior": {**row, "frechet": 9.0}, "aggregate-gmm": {**row, "frechet": 4.0}, "posterior": {**row, "frechet": 1.0}}
-    line = verdict(block, 0.2)  # 20% of prior draws in holes: worth saying
-    assert line.startswith("For this model, sample from aggregate-gmm") and "9.00 for the prior" in line and "20.0%" in line
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".png", ".csv"])

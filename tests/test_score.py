@@ -136,3 +136,34 @@ def test_inspect_writes_the_diagnostics_block_and_figures(run, capsys):
     for name in ("kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior"):
         assert (run / "run" / "figures" / f"{name}.png").is_file()
     assert main(["inspect", str(run / "nothing-here")]) == 2
+
+
+def test_inspect_on_a_subset_keeps_the_models_block_and_stores_its_own(run, capsys, digits):
+    """Issue 15 item 7: `inspect RUN ones.npy` overwrote the run's diagnostics block with claims about the model."""
+    assert main(["inspect", str(run / "run")]) == 0
+    model_block = json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]
+    X, y = digits
+    np.save(run / "ones.npy", X[y == 1].reshape(-1, 1, 8, 8))
+    capsys.readouterr()
+    assert main(["inspect", str(run / "run"), str(run / "ones.npy")]) == 0
+    printed = capsys.readouterr().out
+    assert "findings speak about this data, not the model" in printed
+    metrics = json.loads((run / "run" / "metrics.json").read_text())
+    assert metrics["diagnostics"] == model_block  # the model's block is untouched
+    ones = metrics["diagnostics_by_data"][str(run / "ones.npy")]
+    assert ones["scope"] == "data" and ones["n_examples"] == int((y == 1).sum())
+    assert metrics["diagnostics_by_data"]["test"]["scope"] == "model"
+    assert (run / "run" / "figures" / "kl_per_dimension_ones.png").is_file()
+    # A file the user says is drawn like the training data speaks about the model.
+    assert main(["inspect", str(run / "run"), str(run / "ones.npy"), "--representative"]) == 0
+    assert json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]["scope"] == "model"
+
+
+def test_score_prints_the_rules_false_flag_share_and_draws_the_histogram(run, capsys):
+    """Issue 15 item 9: --band 25 75 flags half of valid data by construction; say so next to the result."""
+    assert main(["score", str(run / "run"), "--n-samples", "20", "--band", "25", "75", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "flagged 50.0% of the time by construction" in out
+    assert (run / "run" / "figures" / "score_test.png").is_file()
+    block = json.loads((run / "run" / "metrics.json").read_text())["likelihood"]
+    assert block["false_flag_share"] == 0.5 and block["flag_rule"].startswith("log_px outside the 25-75")

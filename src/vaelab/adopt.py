@@ -44,12 +44,12 @@ from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
 from vaelab.model import Model, check_unit_interval
 from vaelab.model_libraries import is_library_model, library_halves
-from vaelab.nn.likelihoods import Bernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
+from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, GaussianFixed, GaussianMeanLogvar, Likelihood
 from vaelab.nn.priors import StandardNormal
 from vaelab.runtime import seeded
 from vaelab.specs import OnnxGraph, is_onnx, load_weights, resolve, sha256
 
-LIKELIHOODS = ("bernoulli", "gaussian", "gaussian-fixed")
+LIKELIHOODS = ("bernoulli", "continuous-bernoulli", "gaussian", "gaussian-fixed")
 SCALES = ("logvar", "sigma", "var")  # how the encoder's second output measures q(z|x)'s spread
 LABEL_FORMATS = ("codes", "onehot")
 CHECK_EXAMPLES = 8  # examples the halves are first called on
@@ -191,7 +191,8 @@ class AdoptedModel(Model):
         return t.reshape(n, *self.input_shape_)
 
     def _name(self) -> str:
-        return {Bernoulli: "bernoulli", GaussianFixed: "gaussian-fixed"}.get(type(self.px_z_), "gaussian")
+        return {Bernoulli: "bernoulli", ContinuousBernoulli: "continuous-bernoulli",
+                GaussianFixed: "gaussian-fixed"}.get(type(self.px_z_), "gaussian")  # fmt: skip
 
     def evaluation_seed(self) -> int | None:
         return self.seed + EVAL_SEED_OFFSET if self.binarize else None
@@ -511,7 +512,8 @@ def _shares_weights(encoder: Any, decoder: Any) -> bool:
 def _likelihood(name: str, shape: tuple[int, ...], sigma: float) -> Likelihood:
     if name not in LIKELIHOODS:
         raise RunError(f"An adopted model's likelihood must be one of {LIKELIHOODS}; config.json says {name!r}.")
-    return {"bernoulli": lambda: Bernoulli(shape), "gaussian": lambda: GaussianMeanLogvar(shape),
+    return {"bernoulli": lambda: Bernoulli(shape), "continuous-bernoulli": lambda: ContinuousBernoulli(shape),
+            "gaussian": lambda: GaussianMeanLogvar(shape),
             "gaussian-fixed": lambda: GaussianFixed(shape, float(sigma))}[name]()  # fmt: skip
 
 

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from vaelab import __version__
-from vaelab.analysis.likelihood import SCORES
+from vaelab.analysis.comparison import REPLICATES
+from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
 from vaelab.data.sources import BUILTINS
@@ -27,7 +28,9 @@ SETTING_HELP = {
     "latent_dim": "size of the latent code z",
     "arch": "network: mlp (any data) or conv (images)",
     "hidden": "dense layer sizes, e.g. --hidden 512 256; give none for linear maps",
-    "likelihood": "p(x|z): bernoulli, gaussian (learned variance), gaussian-fixed, or auto",
+    "likelihood": ("p(x|z): bernoulli, continuous-bernoulli (a density on [0, 1]), gaussian (learned variance), "
+                   "gaussian-fixed, or auto (bernoulli for binary data and grey-level images, else gaussian; "
+                   "training says which and why)"),
     "prior": "p(z): normal, mog (learned mixture) or vamp (VampPrior)",
     "n_components": "components of the mog prior / pseudo-inputs of the vamp prior",
     "sigma": "observation SD for --likelihood gaussian-fixed",
@@ -146,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", metavar="RUN", help="run folder")
     s.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
     s.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
+    s.add_argument("--binarizations", type=int, default=BINARIZATIONS, metavar="J",
+                   help=f"models scoring binarized data: average log p over J binarizations of each grey example, "
+                   f"their spread in the standard error (default: {BINARIZATIONS})")  # fmt: skip
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")
     s.add_argument("--score", choices=SCORES, default="log_px", help="score to threshold (default: log_px)")
     s.add_argument("--threshold", type=float, metavar="PCT",
@@ -178,18 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label-column", help="label column / key of DATA")
     i.add_argument("--active-threshold", type=float, default=0.01, help="Var_x(E_q[z_d]) above which a unit is active (default: 0.01)")
     i.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws and clustering (default: 0)")
+    i.add_argument("--representative", action="store_true",
+                   help="DATA (a file) is drawn like the training data: let the findings speak about the model "
+                   "(the run's splits always are; other data is described as itself)")  # fmt: skip
     _model_args(i)
 
     c = sub.add_parser("compare-samplers", help="every sampler x every sample-quality metric, and a verdict",
                        description="Generate with every sampler (prior, posterior, aggregate-gmm, aggregate-flow), "
                        "measure each against the run's test split (Fréchet distance, precision/recall, density/"
                        "coverage in the features of a domain classifier, or PCA without labels; class balance; "
-                       "memorization) and say which sampler to use for this model.")  # fmt: skip
+                       "memorization), each metric with a 95% half-sampling interval, and say which sampler to use "
+                       "for this model, or that there is no clear winner when the intervals overlap.")  # fmt: skip
     c.add_argument("run", metavar="RUN", help="run folder")
     c.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS, metavar="NAME",
                    help=f"samplers to compare (default: all of {', '.join(SAMPLERS)})")  # fmt: skip
     c.add_argument("--n", type=int, metavar="N", help="samples per sampler (default: the test split's size)")
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    c.add_argument("--replicates", type=int, default=REPLICATES, metavar="R",
+                   help=f"half-samples behind each metric's interval (default: {REPLICATES})")  # fmt: skip
     _model_args(c)
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
@@ -273,8 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--weights", metavar="FILE", help="a .safetensors state dict of a combined module (keys encoder.*, decoder.*)")
     ad.add_argument("--encoder-weights", metavar="FILE", help="the encoder's .safetensors state dict")
     ad.add_argument("--decoder-weights", metavar="FILE", help="the decoder's .safetensors state dict")
-    ad.add_argument("--likelihood", required=True, choices=("bernoulli", "gaussian", "gaussian-fixed"),
-                    help="p(x|z): bernoulli (the decoder gives logits; --probabilities if probabilities), gaussian "
+    ad.add_argument("--likelihood", required=True, choices=("bernoulli", "continuous-bernoulli", "gaussian", "gaussian-fixed"),
+                    help="p(x|z): bernoulli (the decoder gives logits; --probabilities if probabilities), continuous-bernoulli "
+                    "(logits; a density on [0, 1]), gaussian "
                     "(the decoder gives mean and logvar, or a Normal) or gaussian-fixed (the mean; SD --sigma)")  # fmt: skip
     ad.add_argument("--prior", choices=("normal",), default="normal", help="p(z) (default: normal)")
     ad.add_argument("--scale", choices=("logvar", "sigma", "var"), default="logvar",
@@ -317,10 +330,14 @@ def _print_summary(result, seconds: float) -> None:
     print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
     print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
           f"{' (stopped early)' if tr.get('stopped_early') else ''}, {seconds:.1f} s")  # fmt: skip
+    choice = tr.get("likelihood_choice")
+    if choice:
+        print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")
     if test:
+        bound = test.get("bits_per_dim_bound")
         print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
-              f"≤ {test['bits_per_dim_bound']:.4f} bits/dim)")  # fmt: skip
+              + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")")  # fmt: skip
     for name in ("config.json", "model.safetensors", "history.csv", "metrics.json"):
         print(f"  {result.run.file(name)}")
     for fig in sorted((result.run.path / "figures").glob("*.png")):
@@ -404,7 +421,8 @@ def cmd_demo(args) -> int:
         if bar:
             bar.close()
     print(f"test NLL:   {likelihood['nll']:.2f} ± {likelihood['nll_stderr']:.2f} nats "
-          f"({likelihood['bits_per_dim']:.4f} bits/dim; importance sampling, K = {DEMO_NLL_SAMPLES})")  # fmt: skip
+          f"({likelihood['bits_per_dim']:.4f} bits/dim; importance sampling, K = {DEMO_NLL_SAMPLES}, "
+          f"{likelihood['binarizations']} binarizations per image)")  # fmt: skip
     diagnostics, paths = inspect_run(args.out, "test")
     print(f"latent:     {sum(diagnostics.per_dim['active'])} of {len(diagnostics.order)} dimensions active; top findings:")
     _print_findings(diagnostics.findings, 3)
@@ -476,28 +494,37 @@ def cmd_score(args) -> int:
     _data_note("score", args.data)
     bar = _count_bar(args)
     try:
-        scored = score(args.run, args.data, n_samples=args.n_samples, score=args.score, threshold=args.threshold,
-                       band=tuple(args.band) if args.band else None, labels=args.labels,
+        scored = score(args.run, args.data, n_samples=args.n_samples, binarizations=args.binarizations, score=args.score,
+                       threshold=args.threshold, band=tuple(args.band) if args.band else None, labels=args.labels,
                        label_column=args.label_column, chunk_size=args.chunk_size, out=args.out, progress=bar,
                        specs=_specs(args))  # fmt: skip
     finally:
         if bar:
             bar.close()
     s = scored.result.summary()
-    print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples")
-    print(f"  NLL  {s['nll']:.2f} ± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part "
-          f"± {s['nll_mc_stderr']:.3f}), {s['bits_per_dim']:.4f} bits/dim")  # fmt: skip
+    averaged = f", averaged over {s['binarizations']} binarizations of each grey example" if s["binarizations"] > 1 else ""
+    print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples{averaged}")
+    print(_nll_line(s))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
         print("  no validation split in this run: percentiles and flags are not available")
     else:
-        rule = (f"outside the {args.band[0]:g}-{args.band[1]:g} percentile band" if args.band
-                else f"below percentile {1.0 if args.threshold is None else args.threshold:g}")  # fmt: skip
         n_flag = int(scored.flag.sum())
-        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split")
+        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
+              f"flagged {100 * scored.false_flag_share:.1f}% of the time by construction (the rule's expected "
+              "false-flag share)")  # fmt: skip
+    print(f"  histogram: {scored.figure}")
     if args.out:
         print(f"  per-example scores: {args.out}")
     return 0
+
+
+def _nll_line(s: dict) -> str:
+    """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
+    errors = f"± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part ± {s['nll_mc_stderr']:.3f})"
+    if not s["normalized"]:
+        return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY}"
+    return f"  NLL  {s['nll']:.2f} {errors}, {s['bits_per_dim']:.4f} bits/dim"
 
 
 def cmd_anomaly_eval(args) -> int:
@@ -513,13 +540,12 @@ def cmd_anomaly_eval(args) -> int:
             bar.close()
     print(f"inliers {block['inliers']} ({block['n_inliers']}) vs outliers {block['outliers']} ({block['n_outliers']}), "
           f"K = {block['n_samples']}")  # fmt: skip
-    print("| score | AUROC | AUPRC |\n|---|---:|---:|")
+    print("| score | AUROC [95% interval] | AUPRC |\n|---|---:|---:|")
     for name, m in block["scores"].items():
-        print(f"| {name} | {m['auroc']:.3f} | {m['auprc']:.3f} |")
-    worst = min(m["auroc"] for m in block["scores"].values())
-    if worst < 0.5:
-        print("An AUROC below 0.5 means that score finds the outliers *more* typical than the inliers, as "
-              "Nalisnick et al. (2019) found for likelihoods of deep generative models.")  # fmt: skip
+        lo, hi = m.get("auroc_interval") or (m["auroc"], m["auroc"])
+        print(f"| {name} | {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}] | {m['auprc']:.3f} |")
+    if block.get("reading"):
+        print(block["reading"])
     return 0
 
 
@@ -536,10 +562,14 @@ def cmd_inspect(args) -> int:
 
     _data_note("inspect", args.data)
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
-                                active_threshold=args.active_threshold, seed=args.seed, specs=_specs(args))  # fmt: skip
+                                active_threshold=args.active_threshold, seed=args.seed,
+                                representative=True if args.representative else None, specs=_specs(args))  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
     print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
+    if d["scope"] == "data":
+        print("  not a split of the run: findings speak about this data, not the model (--representative if it is "
+              "drawn like the training data); stored under diagnostics_by_data")  # fmt: skip
     if s is None:
         print("  deterministic encoder (a plain autoencoder): these do not apply:")
         for what, why in d["not_applicable"].items():
@@ -556,6 +586,11 @@ def cmd_inspect(args) -> int:
             kl = "" if pc["kl"] is None else f"KL {pc['kl'][c]:.2f} nats, "
             print(f"    channel {c}: {kl}q(z) mean {pc['aggregate_mean'][c]:.3f} SD {sd:.3f} (prior SD "
                   f"{pc['prior_sd'][c]:.3f}; scaling factor {pc['scaling_factor'][c]:.3g})")  # fmt: skip
+    if d["classes"]:
+        print("  per class, KL(q_c(z) || p(z)): the class's codes against the prior (only all classes together are "
+              "meant to match it)")  # fmt: skip
+        for name, v in sorted(d["classes"].items(), key=lambda kv: -kv[1]["kl_to_prior"]):
+            print(f"    {name:<12} {v['kl_to_prior']:7.2f} ± {v['kl_to_prior_stderr']:.2f} nats  (n = {v['n']})")
     print("findings:")
     _print_findings(result.findings)
     for p in paths:
@@ -567,7 +602,7 @@ def cmd_compare_samplers(args) -> int:
     from vaelab.commands.generate import compare_samplers, markdown_table
     from vaelab.report.figures import write_sampler_grids
 
-    result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed,
+    result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed, replicates=args.replicates,
                               progress=None if getattr(args, "quiet", False) else _sampler_progress,
                               specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))

@@ -18,7 +18,7 @@ from vaelab.errors import ConfigError
 # Allowed values, declared once; every check below reads this table.
 CHOICES: dict[str, tuple[str, ...]] = {
     "arch": ("mlp", "conv", "custom", "adopted"),
-    "likelihood": ("bernoulli", "gaussian", "gaussian-fixed", "mixed"),
+    "likelihood": ("bernoulli", "continuous-bernoulli", "gaussian", "gaussian-fixed", "mixed"),
     "prior": ("normal", "mog", "vamp"),
     "binarize": ("dynamic", "fixed", "none"),
     "precision": ("fp32", "bf16"),
@@ -128,7 +128,7 @@ class ModelConfig:
     latent_dim: int = 16  # size of z
     arch: str = "mlp"  # mlp | conv | custom (user-supplied encoder/decoder) | adopted (vaelab.adopt: trained elsewhere)
     hidden: tuple[int, ...] = (512, 256)  # dense layer sizes; () makes the maps linear
-    likelihood: str = "bernoulli"  # p(x|z): bernoulli | gaussian | gaussian-fixed
+    likelihood: str = "bernoulli"  # p(x|z): bernoulli | continuous-bernoulli | gaussian | gaussian-fixed | mixed
     prior: str = "normal"  # p(z): normal | mog | vamp
     n_components: int = 10  # mixture components (mog) or pseudo-inputs (vamp)
     sigma: float = 1.0  # observation SD of the gaussian-fixed likelihood

@@ -14,6 +14,10 @@ class DataError(VaelabError, ValueError):
     """The input data is missing, malformed or of the wrong kind."""
 
 
+class DataTypeError(DataError, TypeError):
+    """The input holds values that are not numbers at all (a TypeError too, as NumPy raises it)."""
+
+
 class ConfigError(VaelabError, ValueError):
     """A setting has a value vaelab does not accept."""
 

@@ -26,7 +26,8 @@ from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
-from vaelab.data.split import binarize_fixed, indices, is_unit_interval, split_assignment
+from vaelab.data.split import GREY_LEVELS, binarize_fixed, indices, split_assignment, value_kind
+from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
@@ -47,8 +48,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     latent_dim : size of z.
     arch : ``"mlp"`` or ``"conv"`` (images of shape (C, H, W)).
     hidden : dense layer sizes; ``[]`` makes encoder and decoder linear maps.
-    likelihood : ``"bernoulli"`` (logits), ``"gaussian"`` (learned per-feature variance),
-        ``"gaussian-fixed"`` (SD ``sigma``) or ``"auto"`` (bernoulli for data in [0, 1], else gaussian).
+    likelihood : ``"bernoulli"`` (logits), ``"continuous-bernoulli"`` (a density on [0, 1] for grey
+        values, Loaiza-Ganem & Cunningham 2019), ``"gaussian"`` (learned per-feature variance),
+        ``"gaussian-fixed"`` (SD ``sigma``) or ``"auto"``: bernoulli (binarized) for binary data and
+        data on at most 256 grey levels in [0, 1] (images), gaussian otherwise; the choice and its
+        reason are in ``likelihood_choice_``.
     prior : ``"normal"``, ``"mog"`` (learned mixture) or ``"vamp"`` (VampPrior).
     n_components : mixture components / pseudo-inputs of the mog / vamp prior.
     sigma : observation SD of the ``gaussian-fixed`` likelihood.
@@ -133,6 +137,16 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.decoder = decoder
         self.blocks = blocks
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags, declared honestly: dense numeric input only (sparse is refused with a message
+        saying so), and transform keeps float32 and float64 (the model computes in float32)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.allow_nan = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     # ------------------------------------------------------------ settings
     def train_config(self) -> TrainConfig:
         """The training settings as the trainer takes them."""
@@ -145,11 +159,14 @@ class VAE(Model, TransformerMixin, BaseEstimator):
 
     def check_settings(self, input_shape: tuple[int, ...], n_classes: int = 0) -> None:
         """Check every setting for examples of ``input_shape`` before anything is written (a
-        ConfigError names the first bad one); :meth:`fit` checks the data's values itself."""
+        ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
+        values are taken to be grey levels here, which every likelihood accepts)."""
         self.train_config()
-        self._model_config(tuple(input_shape), n_classes, True)
+        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS))
 
-    def _model_config(self, shape: tuple[int, ...], n_classes: int, unit_interval: bool) -> ModelConfig:
+    def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int]) -> ModelConfig:
+        """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`);
+        sets ``likelihood_choice_``: the likelihood, and why."""
         likelihood = self.likelihood
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
@@ -157,15 +174,21 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             raise ConfigError(f"blocks= describes a mixed likelihood; leave likelihood at 'auto' (got {likelihood!r}).")
         if likelihood == "mixed" and not blocks:
             raise ConfigError("likelihood 'mixed' needs blocks= (the layout of the columns; see vaelab.tabular).")
+        kind, n_values = values
         if blocks:
-            likelihood = "mixed"
+            likelihood, reason = "mixed", "the columns of a table: one term per column type"
         elif likelihood == "auto":
-            likelihood = "bernoulli" if unit_interval else "gaussian"
-        elif likelihood == "bernoulli" and not unit_interval:
+            likelihood, reason = auto_likelihood(kind, n_values)
+        else:
+            reason = "set explicitly"
+        if likelihood in ("bernoulli", "continuous-bernoulli") and kind == "real":
             raise DataError(
-                "likelihood 'bernoulli' needs data in [0, 1], but X has values outside it. "
+                f"likelihood {likelihood!r} needs data in [0, 1], but X has values outside it. "
                 "Scale X to [0, 1] or use likelihood 'gaussian'."
             )
+        binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
+        self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
+                                   "binarized": binarized, "reason": reason}  # fmt: skip
         custom = self.encoder is not None or self.decoder is not None
         if self.arch == "adopted":
             raise ConfigError("arch 'adopted' marks models trained elsewhere: use vaelab.adopt(encoder, decoder, ...).")
@@ -233,8 +256,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         """
         cfg = self.train_config()
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
-        unit = is_unit_interval(X) and (X_val.shape[0] == 0 or is_unit_interval(X_val))
-        model_cfg = self._model_config(X.shape[1:], n_classes, unit)
+        model_cfg = self._model_config(X.shape[1:], n_classes, value_kind(X, X_val))
+        if resume:  # a resumed run keeps the reason its likelihood was first chosen for
+            earlier = (run.read_metrics().get("training") or {}).get("likelihood_choice")
+            if isinstance(earlier, dict) and earlier.get("likelihood") == model_cfg.likelihood:
+                self.likelihood_choice_ = earlier
         binary = model_cfg.likelihood == "bernoulli" and cfg.binarize != "none"
         data = dataclasses.replace(data, binarized_eval=binary)
         device = distributed.local_device(resolve_device(cfg.device))  # cuda:LOCAL_RANK under torchrun
@@ -285,7 +311,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                 run.write_train_state(st, m)
                 run.write_weights(st.best_weights)
                 run.write_history(st.history)
-                run.update_metrics(training=training_summary(st))
+                run.update_metrics(training=training_summary(st, self.likelihood_choice_))
 
         bar = ProgressBar() if (self.verbose and progress is None and main) else None
         try:
@@ -351,8 +377,14 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.check_fitted()
         x = self.model_rows(X, evaluation=True)
         yc = self.label_codes(y, x.shape[0])
-        with seeded(self.seed, self.device_):
-            terms = self.map_batches(lambda xb, yb: torch.stack(self.module_.elbo_terms(xb, yb, n_samples), 1), x, yc)
+
+        def terms_of(xb: torch.Tensor, yb: torch.Tensor | None) -> torch.Tensor:
+            # Each example's z draws come from its own stream: its ELBO does not depend on the batch.
+            streams = ExampleStreams(xb.cpu().numpy(), self.seed, ELBO)
+            eps = torch.from_numpy(streams.normal(n_samples, self.latent_dim_)).to(xb.device)
+            return torch.stack(self.module_.elbo_terms(xb, yb, n_samples, eps), 1)
+
+        terms = self.map_batches(terms_of, x, yc)
         return terms[:, 0].double().numpy(), terms[:, 1].double().numpy()
 
     def score_samples(self, X: Any, y: Any = None) -> np.ndarray:
@@ -382,10 +414,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return run
 
 
-def training_summary(state: TrainState) -> dict[str, Any]:
-    """The ``training`` block of metrics.json."""
+def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``training`` block of metrics.json (with ``likelihood_choice``: the likelihood and why)."""
     best = state.history[state.best_epoch - 1] if state.best_epoch else {}
     return {
+        "likelihood_choice": likelihood_choice,
         "epochs_run": state.epoch,
         "best_epoch": state.best_epoch,
         "stopped_early": state.stopped_early,
@@ -394,6 +427,26 @@ def training_summary(state: TrainState) -> dict[str, Any]:
         "best_val_kl": best.get("val_kl"),
         "seconds": sum(row["seconds"] for row in state.history),
     }
+
+
+def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
+    """likelihood="auto": the likelihood for data whose values are ``kind`` (:func:`value_kind`), and why.
+
+    A Bernoulli on binarized pixels only for binary data or data that looks like grey-level images
+    (the MNIST convention); anything else in [0, 1] (min-max scaled readings, say) would be silently
+    binarized, so it gets the Gaussian that unbounded data gets.
+    """
+    if kind == "binary":
+        return "bernoulli", "the data is binary (only 0 and 1): a Bernoulli is its exact likelihood"
+    if kind == "levels":
+        return "bernoulli", (f"the values lie in [0, 1] on {n_values} grey levels (at most {GREY_LEVELS}), like "
+                             "8-bit images: a Bernoulli on binarized pixels, the usual convention for such images "
+                             "(likelihood='continuous-bernoulli' models the grey values themselves)")  # fmt: skip
+    if kind == "unit":
+        return "gaussian", (f"the values lie in [0, 1] but take more than {GREY_LEVELS} distinct values, so they are "
+                            "continuous readings rather than grey levels: a Gaussian with learned variance (not a "
+                            "binarized Bernoulli; likelihood='continuous-bernoulli' gives a density on [0, 1])")  # fmt: skip
+    return "gaussian", "the data has values outside [0, 1]: a Gaussian with learned variance"
 
 
 def _take(codes: np.ndarray | None, idx: np.ndarray) -> np.ndarray | None:

@@ -48,6 +48,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -105,15 +106,16 @@ class Model(abc.ABC):
         if math.prod(shape) == self.n_features_in_:  # flat rows for an image model, or the reverse
             return True
         raise DataError(
-            f"X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_} "
-            f"({self.n_features_in_} features)."
+            f"X has {math.prod(shape)} features, but {type(self).__name__} is expecting {self.n_features_in_} features "
+            f"as input: X has examples of shape {tuple(shape)}; this model was fitted on shape {self.input_shape_}."
         )
 
     # ------------------------------------------------------------ data → model input
-    def model_input(self, X: Any, *, evaluation: bool = False, binarizer: np.random.Generator | None = None) -> torch.Tensor:
+    def model_input(self, X: Any, *, evaluation: bool = False) -> torch.Tensor:
         """X as a float32 tensor (N, *input_shape_) on the CPU. With ``evaluation``, as the model
-        scores it: binarized with :meth:`evaluation_seed` where the model asks for it (pass one
-        ``binarizer`` generator to binarize consecutive blocks of one set as one stream)."""
+        scores it: binarized with :meth:`evaluation_seed` where the model asks for it, each example
+        by its own content-seeded draw (:func:`vaelab.data.split.binarize_fixed`), so an example is
+        binarized the same way alone or among others."""
         X = to_examples(X)
         if self.needs_reshape(X.shape[1:]):
             X = X.reshape(X.shape[0], *self.input_shape_)
@@ -121,7 +123,7 @@ class Model(abc.ABC):
         seed = self.evaluation_seed() if evaluation else None
         if seed is not None:
             check_unit_interval(X)
-            x = binarize_fixed(x, seed if binarizer is None else binarizer)
+            x = binarize_fixed(x, seed)
         return x
 
     def model_rows(self, X: Any, *, evaluation: bool = False) -> torch.Tensor | TensorRows:
@@ -155,6 +157,14 @@ class Model(abc.ABC):
         lookup = {c: i for i, c in enumerate(self.classes_)}
         return torch.tensor([lookup[c] for c in names], dtype=torch.long)
 
+    def is_density_on(self, X: Any) -> bool:
+        """Whether log p(x|z) on X, as evaluation scores it, is a normalized density: not for a
+        Bernoulli on grey values that are scored unbinarized (a cross-entropy; no bits/dim)."""
+        if self.evaluation_seed() is not None:  # binarized: binary data, where the Bernoulli is exact
+            return True
+        x = self.model_rows(X)
+        return all(self.px_z_.is_density(x[s : s + EVAL_BATCH]) for s in range(0, x.shape[0], EVAL_BATCH))
+
     # ------------------------------------------------------------------ helpers
     def map_batches(self, fn: Callable, *tensors: torch.Tensor | TensorRows | None) -> torch.Tensor:
         """fn over batches of the tensors (None passes through) on ``device_``, under no_grad;
@@ -168,11 +178,13 @@ class Model(abc.ABC):
         return torch.cat(out) if out else torch.empty(0)
 
     def transform(self, X: Any, y: Any = None) -> np.ndarray:
-        """Posterior means E_q[z|x], shape (n_samples, latent_dim)."""
+        """Posterior means E_q[z|x], shape (n_samples, latent_dim): float64 for float64 input (scikit-learn's
+        convention; the model computes in float32), float32 otherwise."""
         self.check_fitted()
         x = self.model_rows(X)
         yc = self.label_codes(y, x.shape[0])
-        return self.map_batches(lambda xb, yb: self.encode(xb, yb)[0], x, yc).numpy()
+        out = self.map_batches(lambda xb, yb: self.encode(xb, yb)[0], x, yc).numpy()
+        return out.astype(np.float64) if _is_float64(X) else out
 
     def inverse_transform(self, Z: Any, y: Any = None) -> np.ndarray:
         """Decoder means E[x|z], shape (n_samples, *input_shape)."""
@@ -206,6 +218,16 @@ def lazy_examples(X: Any) -> Rows | np.memmap | None:
         check_finite(X, "X")
         return X
     return None
+
+
+def _is_float64(X: Any) -> bool:
+    """Whether X holds float64 values (a DataFrame: every column; a list: what NumPy makes of it)."""
+    if isinstance(X, pd.DataFrame):
+        return bool(len(X.columns)) and all(t == np.float64 for t in X.dtypes)
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and not isinstance(X, (Rows, TensorRows)):
+        dtype = np.asarray(X).dtype
+    return dtype == np.float64
 
 
 def check_unit_interval(block: np.ndarray) -> None:

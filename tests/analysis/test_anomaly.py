@@ -57,3 +57,19 @@ def test_auroc_is_half_for_identical_distributions_and_one_for_separated():
     # Outliers with *higher* likelihood (Nalisnick et al. 2019) give AUROC near 0.
     flipped = anomaly_eval(result(rng.normal(size=500)), result(rng.normal(size=500) + 10))
     assert flipped["log_px"]["auroc"] < 0.01
+
+
+def test_auroc_standard_error_matches_the_spread_of_repeats_and_the_readings_are_reachable():
+    """Hanley & McNeil's SE against the SD of AUROC over independent draws (shifted normals, AUROC ~ 0.64),
+    and each reading of an AUROC below 0.5 on a constructed case (issue 15 item 10)."""
+    from vaelab.analysis.anomaly import auroc_reading
+
+    rng = np.random.default_rng(2)
+    runs = [anomaly_eval(result(rng.normal(size=150)), result(rng.normal(size=100) - 0.5))["log_px"] for _ in range(60)]
+    sd = np.std([r["auroc"] for r in runs], ddof=1)
+    assert np.mean([r["auroc_stderr"] for r in runs]) == pytest.approx(sd, rel=0.3)
+    assert auroc_reading({"log_px": {"auroc": 0.7, "auroc_interval": [0.6, 0.8]}}) is None
+    worse = auroc_reading({"log_px": {"auroc": 0.2, "auroc_interval": [0.1, 0.3]}})
+    assert "*more* typical" in worse and "0.200 (95% interval 0.100 to 0.300)" in worse
+    chance = auroc_reading({"elbo": {"auroc": 0.45, "auroc_interval": [0.35, 0.55]}})
+    assert "within chance" in chance and "more* typical" not in chance

@@ -151,9 +151,13 @@ def test_labels_give_class_occupancy_and_clustering_and_everything_serialises(tr
     assert all(c["kl_to_prior"] > 0 for c in d.classes.values())
     assert 0 < d.clustering["kmeans"]["nmi"] <= 1 and "ari" in d.clustering["gmm"]
     json.dumps(d.to_dict(), allow_nan=True)
-    assert set(d.figures()) == {"kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior"}
+    assert set(d.figures()) == {"kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior", "class_scatter"}
+    # Each class's KL to the prior is said in words, with its interval (issue 15 item 8).
+    classes = next(f for f in d.findings if f.key == "classes")
+    assert all(f"{name} {v['kl_to_prior']:.2f} ± " in classes.detail for name, v in d.classes.items())
     unlabelled = diagnose(model, X)
     assert unlabelled.classes is None and unlabelled.clustering["kmeans"]["k"] >= 2
+    assert "class_scatter" not in unlabelled.figures()
 
 
 def test_bad_input(trained):
@@ -162,3 +166,53 @@ def test_bad_input(trained):
         diagnose(model, X[:1])
     with pytest.raises(DataError, match="needs a fitted vaelab.VAE.*vaelab.adopt"):  # a bare module: adopt points the way
         diagnose(model.module_, X)
+
+
+def test_one_class_is_described_as_data_not_as_the_model(trained):
+    """Issue 15 item 7: inspecting only the 1s said "4 of 8 inactive ... the decoder does not use them" and
+    "sample from the aggregate posterior instead". On data not drawn like the training data the same numbers
+    are worded about that data; model-level claims and advice are kept for representative data."""
+    model, X, y = trained
+    ones = X[y == 1]
+    as_data = diagnose(model, ones, representative=False)
+    as_model = diagnose(model, ones)  # the old behaviour: the subset taken for the model
+    assert as_data.to_dict()["scope"] == "data" and as_model.to_dict()["scope"] == "model"
+    assert np.allclose(as_data.per_dim["var_mean"], as_model.per_dim["var_mean"])  # same numbers, other words
+    for f in as_data.findings:
+        text = f.title + f.detail + f.advice
+        assert "does not use them" not in text and "Sample from the aggregate posterior instead" not in text
+        assert f.severity != "problem" and f.evidence["scope"] == "data"
+    holes = next(f for f in as_data.findings if f.key == "prior_holes")
+    assert holes.title.startswith("On this data") and "vaelab inspect RUN test" in holes.advice
+    model_holes = next(f for f in as_model.findings if f.key == "prior_holes")
+    assert not model_holes.title.startswith("On this data")
+
+
+def test_every_prior_hole_verdict_is_reachable_and_gives_its_interval():
+    """Issue 15 item 10: covered, holes, and the orthant note, each on a constructed case with its numbers."""
+    model, X = _gaussian_codes_model(shift=0.0)
+    d = diagnose(model, X)
+    f = findings(d)
+    covered = f["prior_holes"]
+    hole, se = d.aggregate["prior_hole_mass"], d.aggregate["prior_hole_mass_stderr"]
+    assert covered.title.startswith("The prior is covered") and covered.severity == "info"
+    assert f"{hole:.3f} ± {se:.3f} (95% interval" in covered.detail
+    assert "all_active" in f and "elbo_surgery" in f and "smallest Var" in f["all_active"].detail
+    model, X = _gaussian_codes_model(shift=3.0)
+    holes = findings(diagnose(model, X))["prior_holes"]
+    assert "fall into holes" in holes.title and holes.severity == "warning" and "aggregate posterior" in holes.advice
+
+
+def test_the_orthant_lint_and_a_covered_prior_are_said_together(trained):
+    """Issue 15 item 9: the head lint said prior draws land among the codes' orthant 0.0039 of the time while
+    the same run said "the prior is covered: 0.4%". Wide posteriors cover the prior although the means sit
+    in one orthant; both findings now say so, and the covered finding no longer calls the prior reasonable."""
+    model, X, _ = trained
+    bad = copy.deepcopy(model)
+    m = bad.module_
+    m.mu_head = nn.Sequential(m.mu_head, nn.ReLU())
+    m.logvar_head = nn.Sequential(m.logvar_head, nn.ReLU())
+    f = findings(diagnose(bad, X))
+    assert "how much of the prior q(z) still covers" in f["head_lint"].detail
+    assert "one orthant (head lint)" in f["prior_holes"].detail
+    assert "reasonable" not in f["prior_holes"].advice

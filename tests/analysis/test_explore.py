@@ -1,4 +1,6 @@
 """Latent exploration against known answers: prior quantiles, linear decoders, slerp, q(z), verdicts."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -177,7 +179,7 @@ def test_arithmetic_codes_clipping_and_percentiles(linear):
     # Percentiles are taken among the reference: all-higher and all-lower references give 0 and 100.
     high = arithmetic(model, a, b, aggregate=agg, reference_log_px=np.full(5, 1e9), data_range=(lo, hi), n_samples=5)
     assert all(r.log_px_percentile == 0 for r in high.results)
-    assert all("log p(x)" in r.verdict and "percentile 0.0 of the test split" in r.verdict for r in high.results)
+    assert all("log p(x)" in r.verdict and "percentile 0.0 of the 5 test examples" in r.verdict for r in high.results)
     low = arithmetic(model, a, b, aggregate=agg, reference_log_px=np.full(5, -1e9), data_range=(lo, hi), n_samples=5)
     assert all(r.log_px_percentile == 100 for r in low.results)
     with pytest.raises(ConfigError, match="low < high"):
@@ -185,12 +187,30 @@ def test_arithmetic_codes_clipping_and_percentiles(linear):
 
 
 def test_verdicts_follow_the_percentiles():
-    assert verdict(50, 50).startswith("Sensible")
+    assert verdict(50, 50).startswith("Typical:")  # "Sensible" before: typicality is what is measured
     assert verdict(0.2, 50).startswith("Off the data in latent space")
     assert verdict(50, 0.5).startswith("Typical code, unlikely example")
     assert verdict(0.1, 0.1).startswith("Not meaningful")
     assert verdict(3, 60).startswith("Borderline")
     assert "this input" in verdict(50, 50, "input") and "the decoded image" in verdict(50, 50, "decoded")
+
+
+def test_verdicts_give_their_numbers_and_intervals_and_never_contradict_themselves():
+    """Issue 15 items 9, 10: "less typical than 100.0% of the training codes (log q(z) percentile 0.1)" came
+    from rounding a percentile and its complement apart; a log p(x) whose interval straddles the 1st
+    percentile is borderline, not "unlikely"."""
+    line = verdict(0.05, 50, log_px=-40.0, log_px_stderr=0.5, log_px_interval=(45.0, 55.0), n_codes=2000, n_reference=30)
+    assert "percentile 0.05 of the 2000 training codes (less typical than 99.95% of them)" in line
+    assert "log p(x) of the decoded image = -40.00 ± 0.50 nats is at percentile 50.0 of the 30 test examples" in line
+    assert "(95% interval 45.0 to 55.0)" in line
+    assert "every one of the" in verdict(0.0, 50)
+    assert verdict(50, 0.5, log_px_interval=(0.0, 0.9)).startswith("Typical code, unlikely example")
+    assert verdict(50, 0.5, log_px_interval=(0.0, 3.0)).startswith("Borderline")  # the interval reaches past 1
+    assert verdict(50, 20, log_px_interval=(4.0, 40.0)).startswith("Borderline")  # too close to the 5th to tell
+    for p in (0.004, 0.05, 0.35, 12.0):
+        match = re.search(r"percentile ([\d.]+) of the .* than ([\d.]+)%", verdict(p, 50))
+        at, above = (float(v) for v in match.groups())
+        assert at + above == pytest.approx(100.0)
 
 
 def test_conditional_models_decode_with_a_class(tmp_path, digits):

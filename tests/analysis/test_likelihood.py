@@ -132,3 +132,79 @@ def test_chunk_size_changes_memory_not_the_answer():
     large = m.log_likelihood(x, n_samples=1000, chunk_size=10**6)  # all draws in one pass
     se = np.sqrt(small.log_px_stderr.numpy() ** 2 + large.log_px_stderr.numpy() ** 2)
     assert np.abs((small.log_px - large.log_px).numpy() / se).mean() < 2.0
+
+
+# ------------------------------------------------------------ issue 15, item 1: position independence
+@pytest.fixture(scope="module")
+def grey_bernoulli(digits):
+    """A Bernoulli model of the grey digits, scored on binarizations of them."""
+    from tests.conftest import FAST
+    import vaelab
+
+    X, _ = digits
+    return vaelab.VAE(**{**FAST, "latent_dim": 4, "hidden": [32], "epochs": 5}).fit(X[:250]), X
+
+
+def test_an_example_scored_alone_gets_its_score_within_a_batch(grey_bernoulli):
+    """Before: the binarization a row got depended on its row index, so scoring image i alone instead of
+    inside X[:50] moved log p(x) by several nats (the SE said 0.4). Now every draw made for an example
+    comes from its own content-seeded stream: alone, in a batch, shuffled, the same number."""
+    vae, X = grey_bernoulli
+    batch = X[250:300]
+    whole = vae.log_likelihood(batch, n_samples=50)
+    alone = np.array([vae.log_likelihood(batch[i : i + 1], n_samples=50).log_px[0] for i in range(0, 50, 7)])
+    np.testing.assert_allclose(alone, whole.log_px[::7], atol=1e-4)
+    order = np.random.default_rng(0).permutation(50)
+    np.testing.assert_allclose(vae.log_likelihood(batch[order], n_samples=50).log_px, whole.log_px[order], atol=1e-4)
+    # The per-example ELBO (scikit-learn's score_samples) too.
+    np.testing.assert_allclose(vae.score_samples(batch[order]), vae.score_samples(batch)[order], atol=1e-4)
+
+
+def test_the_standard_error_of_a_grey_example_covers_other_binarizations(grey_bernoulli):
+    """The estimand is E_b log p(b) over binarizations b of a grey image: the reported SE holds the spread
+    between binarizations, so estimates with other binarization seeds agree within it (z-scores ~ N(0, 1))."""
+    vae, X = grey_bernoulli
+    batch = X[250:290]
+    a = vae.log_likelihood(batch, n_samples=50, binarizations=8)
+    assert a.binarizations == 8
+    mc_only = vae.log_likelihood(batch, n_samples=50, binarizations=1)
+    # One binarization's estimate spreads (SE * sqrt(J)) far more than its Monte Carlo error says.
+    assert np.median(a.log_px_stderr * np.sqrt(8)) > 3 * np.median(mc_only.log_px_stderr)
+    vae.set_params(seed=vae.seed + 100)  # other binarizations and other z draws
+    try:
+        b = vae.log_likelihood(batch, n_samples=50, binarizations=8)
+    finally:
+        vae.set_params(seed=vae.seed - 100)
+    z = (a.log_px - b.log_px) / np.sqrt(a.log_px_stderr**2 + b.log_px_stderr**2)
+    assert np.mean(np.abs(z) < 2) > 0.85
+    # With one binarization the SE is the Monte Carlo part alone, which other binarizations do not respect.
+    vae.set_params(seed=vae.seed + 100)
+    try:
+        c = vae.log_likelihood(batch, n_samples=50, binarizations=1)
+    finally:
+        vae.set_params(seed=vae.seed - 100)
+    z1 = (mc_only.log_px - c.log_px) / np.sqrt(mc_only.log_px_stderr**2 + c.log_px_stderr**2)
+    assert np.mean(np.abs(z1) < 2) < 0.5
+
+
+def test_binary_examples_are_scored_once(grey_bernoulli):
+    vae, X = grey_bernoulli
+    binary = (X[250:270] > 0.5).astype(np.float32)
+    res = vae.log_likelihood(binary, n_samples=30, binarizations=4)
+    assert res.binarizations == 1  # binarizing a binary image changes nothing: no spread to average
+    one = vae.log_likelihood(binary, n_samples=30, binarizations=1)
+    np.testing.assert_array_equal(res.log_px, one.log_px)
+
+
+# ------------------------------------------------------------ issue 15, item 2: densities on [0, 1]
+def test_a_bernoulli_on_grey_values_is_not_called_a_density(digits):
+    from tests.conftest import FAST
+    import vaelab
+
+    X, _ = digits
+    vae = vaelab.VAE(**FAST, likelihood="bernoulli", binarize="none").fit(X[:200])
+    res = vae.log_likelihood(X[200:230], n_samples=5)
+    assert not res.normalized and np.isnan(res.bits_per_dim).all() and res.summary()["bits_per_dim"] is None
+    cb = vaelab.VAE(**FAST, likelihood="continuous-bernoulli").fit(X[:200])
+    res = cb.log_likelihood(X[200:230], n_samples=5)
+    assert res.normalized and np.isfinite(res.bits_per_dim).all() and res.binarizations == 1

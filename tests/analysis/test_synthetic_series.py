@@ -69,3 +69,20 @@ def test_bad_windows_say_what_is_wrong():
         predictive_score(ok, ok, n_past=6)
     with pytest.raises(ConfigError, match="epochs"):
         discriminative_score(ok, ok, epochs=0)
+
+
+def test_forecast_verdicts_rest_on_their_intervals():
+    """Issue 15 item 10: each forecast verdict is reachable on a constructed case and says its interval."""
+    from vaelab.analysis.synthetic_series import forecast_summary
+
+    rng = np.random.default_rng(0)
+    w = 40
+    good = forecast_summary(rng.uniform(0.8, 1.0, w), np.full(w, 1.0) + rng.normal(0, 0.01, w), np.full(w, 2.0))
+    assert "calibrated" in good["verdict"] and "beats repeating the last value" in good["verdict"]
+    assert "95% interval" in good["verdict"] and good["mae_difference"] == pytest.approx(-1.0, abs=0.01)
+    narrow = forecast_summary(rng.uniform(0.3, 0.5, w), np.full(w, 3.0), np.full(w, 2.0) + rng.normal(0, 0.01, w))
+    assert "too narrow" in narrow["verdict"] and "worse than repeating" in narrow["verdict"]
+    wide = forecast_summary(np.ones(w) - rng.uniform(0, 0.01, w), rng.normal(2.0, 0.5, w), rng.normal(2.0, 0.5, w))
+    assert "too wide" in wide["verdict"] and "No clear difference" in wide["verdict"]
+    with pytest.raises(Exception, match="at least 2 windows"):
+        forecast_summary([0.9], [1.0], [1.0])

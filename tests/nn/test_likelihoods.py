@@ -248,3 +248,42 @@ def test_mixed_likelihood_sums_the_column_terms_and_skips_missing_values():
     assert torch.all(draw[:, 1:4].sum(1) == 1) and set(draw[:, 4].tolist()) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="exactly once"):
         Mixed((6,), blocks[:-1])
+
+
+# ----------------------------------------------------------------- continuous Bernoulli (issue 15, item 2)
+@pytest.mark.parametrize("logit", [-60.0, -20.0, -3.0, -0.02, -0.005, 0.0, 1e-4, 0.5, 3.0, 20.0, 60.0])
+def test_continuous_bernoulli_integrates_to_one_and_matches_its_closed_form(logit):
+    """p(x|λ) = C(λ) λ^x (1-λ)^(1-x), C(λ) = 2 atanh(1-2λ)/(1-2λ) (Loaiza-Ganem & Cunningham 2019):
+    a density on [0, 1] (numerical integration), its mean by integration, its value by the formula."""
+    from scipy.integrate import quad
+
+    from vaelab.nn.likelihoods import ContinuousBernoulli
+
+    lik = ContinuousBernoulli((1,))
+    params = torch.tensor([[logit]], dtype=torch.float64)
+
+    def density(x):
+        return math.exp(float(lik.log_prob(torch.tensor([[x]], dtype=torch.float64), params)))
+
+    assert quad(density, 0, 1, limit=200)[0] == pytest.approx(1.0, abs=1e-9)
+    assert float(lik.mean(params)) == pytest.approx(quad(lambda x: x * density(x), 0, 1, limit=200)[0], abs=1e-9)
+    lam = float(_sigmoid(logit))
+    if 1e-3 < lam < 1 - 1e-3 and abs(1 - 2 * lam) > 1e-3:  # where the textbook form is itself accurate
+        closed = 2 * math.atanh(1 - 2 * lam) / (1 - 2 * lam) * lam**0.3 * (1 - lam) ** 0.7
+        assert density(0.3) == pytest.approx(closed, rel=1e-9)
+
+
+def test_continuous_bernoulli_is_stable_where_torch_clamps():
+    """torch's ContinuousBernoulli clamps λ, so its density at logit 60 integrates to 0.60; ours to 1,
+    in float32 too, with finite gradients at and near logit 0."""
+    from vaelab.nn.likelihoods import ContinuousBernoulli
+
+    lik = ContinuousBernoulli((3,))
+    params = torch.tensor([[60.0, 0.0, -1e-3]], requires_grad=True)
+    x = torch.tensor([[0.99, 0.5, 0.1]])
+    out = lik.log_prob(x, params)
+    out.backward()
+    assert torch.isfinite(out).all() and torch.isfinite(params.grad).all()
+    ref = lik.log_prob(x.double(), params.detach().double())
+    assert float(out.detach()) == pytest.approx(float(ref), abs=1e-4)
+    assert lik.is_density(x) and not Bernoulli((3,)).is_density(x) and Bernoulli((3,)).is_density((x > 0.5).float())

@@ -45,19 +45,33 @@ class Calibration:
         ref = self._reference(score)
         return 100.0 * np.searchsorted(ref, values, side="right") / ref.size
 
-    def flags(self, score: str, values: np.ndarray, threshold: float = 1.0, band: tuple[float, float] | None = None) -> np.ndarray:
-        """True where a value is in the low tail below the ``threshold`` percentile, or, with
-        ``band=(low, high)``, outside the band between those percentiles of the reference."""
+    def cut_offs(self, score: str, threshold: float = 1.0, band: tuple[float, float] | None = None) -> tuple[float, ...]:
+        """The score values where the flag rule cuts: (low,) for the low tail, (low, high) for a band."""
         ref = self._reference(score)
         if band is not None:
             low, high = band
             if not 0 <= low < high <= 100:
                 raise ConfigError(f"band must be two percentiles 0 <= low < high <= 100; got {band}.")
-            lo, hi = np.percentile(ref, [low, high])
-            return (values < lo) | (values > hi)
+            return tuple(float(v) for v in np.percentile(ref, [low, high]))
         if not 0 < threshold < 100:
             raise ConfigError(f"threshold must be a percentile between 0 and 100; got {threshold}.")
-        return values < np.percentile(ref, threshold)
+        return (float(np.percentile(ref, threshold)),)
+
+    def flags(self, score: str, values: np.ndarray, threshold: float = 1.0, band: tuple[float, float] | None = None) -> np.ndarray:
+        """True where a value is in the low tail below the ``threshold`` percentile, or, with
+        ``band=(low, high)``, outside the band between those percentiles of the reference."""
+        cut = self.cut_offs(score, threshold, band)
+        if band is not None:
+            return (values < cut[0]) | (values > cut[1])
+        return values < cut[0]
+
+
+def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None) -> float:
+    """The share of valid data (drawn like the validation split) a flag rule flags by construction:
+    threshold/100 for the low tail, 1 - (high - low)/100 for a band (``--band 25 75`` flags half)."""
+    if band is not None:
+        return 1.0 - (band[1] - band[0]) / 100.0
+    return threshold / 100.0
 
 
 def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[str, dict[str, float]]:
@@ -72,8 +86,46 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
     report = {}
     for name in SCORES:
         anomaly = -np.r_[getattr(inliers, name), getattr(outliers, name)]
+        auroc = float(roc_auc_score(truth, anomaly))
+        se = auroc_stderr(auroc, len(outliers), len(inliers))
         report[name] = {
-            "auroc": float(roc_auc_score(truth, anomaly)),
+            "auroc": auroc,
+            "auroc_stderr": se,
+            "auroc_interval": [max(0.0, auroc - Z95 * se), min(1.0, auroc + Z95 * se)],
             "auprc": float(average_precision_score(truth, anomaly)),
         }
     return report
+
+
+Z95 = 1.959964  # two-sided 95% normal quantile
+
+
+def auroc_stderr(auroc: float, n_positive: int, n_negative: int) -> float:
+    """Standard error of an AUROC from its value and the class sizes (Hanley & McNeil 1982, eq. 2):
+    SE² = [A(1-A) + (n₁-1)(Q₁-A²) + (n₀-1)(Q₂-A²)] / (n₁ n₀), Q₁ = A/(2-A), Q₂ = 2A²/(1+A)."""
+    a = float(auroc)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n_positive - 1) * (q1 - a * a) + (n_negative - 1) * (q2 - a * a)) / (n_positive * n_negative)
+    return float(np.sqrt(max(var, 0.0)))
+
+
+def auroc_reading(scores: dict[str, dict[str, float]]) -> str | None:
+    """What the AUROCs below 0.5 say, with their intervals: a score that ranks the outliers as *more*
+    typical (interval wholly below 0.5), or one no better than chance (interval holding 0.5); None when
+    every AUROC is at least 0.5."""
+    below = {k: v for k, v in scores.items() if v["auroc"] < 0.5}
+    if not below:
+        return None
+    def say(k, v):
+        lo, hi = v.get("auroc_interval") or (v["auroc"], v["auroc"])
+        return f"{k} {v['auroc']:.3f} (95% interval {lo:.3f} to {hi:.3f})"
+    worse = [say(k, v) for k, v in below.items() if (v.get("auroc_interval") or [0, v["auroc"]])[1] < 0.5]
+    chance = [say(k, v) for k, v in below.items() if (v.get("auroc_interval") or [0, v["auroc"]])[1] >= 0.5]
+    out = []
+    if worse:
+        out.append(f"AUROC below 0.5 for {'; '.join(worse)}: that score finds the outliers *more* typical than the "
+                   "inliers, as Nalisnick et al. (2019) found for likelihoods of deep generative models.")  # fmt: skip
+    if chance:
+        out.append(f"AUROC below 0.5 but within chance for {'; '.join(chance)}: that score does not tell these "
+                   "outliers from the inliers.")  # fmt: skip
+    return " ".join(out)

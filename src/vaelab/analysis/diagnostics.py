@@ -33,6 +33,7 @@ from vaelab.runtime import seeded
 SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
 LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)
 HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 
 
 @dataclass
@@ -75,9 +76,13 @@ class Diagnostics:
     class_names: list[str] | None = field(repr=False, default=None)
     deterministic: bool = False  # a plain autoencoder's codes: what needs q(z|x)'s variance does not apply
     per_channel: dict[str, Any] | None = None  # a spatial latent's channels (C, h, w): pooled over positions
+    # "model": the data is drawn like the training data, so findings speak about the model; "data": any other
+    # data (a subset, one class, new data), so findings speak about that data only.
+    scope: str = "model"
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "scope": self.scope,
             "n_examples": self.n_examples,
             "deterministic": self.deterministic,
             "not_applicable": dict(NOT_APPLICABLE) if self.deterministic else {},
@@ -215,9 +220,11 @@ def _cluster(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, 
     return {"kmeans": best} if best else {}
 
 
-def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None) -> tuple[dict[str, Any], list[Finding]]:
+def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None,
+               representative: bool = True) -> tuple[dict[str, Any], list[Finding]]:  # fmt: skip
     """Heads must be linear: mu and logvar need every real value. Seen from the modules where the
-    model shows its heads (:meth:`Model.heads`), and from the outputs over the data for any model."""
+    model shows its heads (:meth:`Model.heads`), and from the outputs over the data for any model
+    (on data not drawn like the training data, the outputs speak about that data only)."""
     structural = {}
     for name, head in model.heads().items():
         last = list(head.modules())[-1] if isinstance(head, nn.Module) else None
@@ -226,23 +233,33 @@ def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None) -> tuple
     mu_min, logvar_min = float(mu.min()), (None if logvar is None else float(logvar.min()))
     stuck_mu = mu_min >= 0.0  # every code in the positive orthant
     stuck_var = logvar_min is not None and logvar_min >= 0.0  # no posterior ever narrower than N(., 1)
+    orthant = 2.0 ** -mu.shape[1]  # the prior mass of one orthant (a standard normal prior: exactly)
     lint = {"structural": structural, "min_mu": mu_min, "min_logvar": logvar_min,
-            "codes_in_one_orthant": stuck_mu, "variances_at_least_one": stuck_var}  # fmt: skip
+            "codes_in_one_orthant": stuck_mu, "variances_at_least_one": stuck_var,
+            "orthant_prior_mass": orthant}  # fmt: skip
     findings = []
     if structural or stuck_mu or stuck_var:
+        where = "over the data" if representative else "over this data"
         what = []
         if structural:
             what.append("the encoder ends its " + " and ".join(f"{k} with {v}" for k, v in structural.items()))
         if stuck_var:
-            what.append(f"every log-variance over the data is ≥ 0 (min {logvar_min:.3g}), so no q(z|x) is ever "
+            what.append(f"every log-variance {where} is ≥ 0 (min {logvar_min:.3g}), so no q(z|x) is ever "
                         "narrower than the prior: the posterior cannot say much about any x")  # fmt: skip
         if stuck_mu:
-            what.append(f"every posterior mean is ≥ 0 (min {mu_min:.3g}): the codes sit in one orthant, so a "
-                        f"prior sampler's draws land there only a fraction 2^-L = {2.0 ** -mu.shape[1]:.2g} of the time")  # fmt: skip
+            what.append(f"every posterior mean {where} is ≥ 0 (min {mu_min:.3g}): the means sit in one orthant, which "
+                        f"holds a fraction 2^-L = {orthant:.2g} of the prior's mass (a prior draw has all their signs that "
+                        f"rarely; how much of the prior q(z) still covers, through the posteriors' spread, is the "
+                        f"prior-hole mass)")  # fmt: skip
+        # Outputs over a subset (all codes of one class on one side, say) are no evidence about the heads.
+        severity = "problem" if (structural or representative) else "info"
         findings.append(Finding(
-            "head_lint", "problem", "The encoder's heads cannot output negative values", "; ".join(what) + ".",
+            "head_lint", severity, "The encoder's heads cannot output negative values" if structural or representative
+            else "On this data, the encoder's outputs never go negative", "; ".join(what) + ".",
             "Make the mean and log-variance layers plain linear maps (no ReLU, softplus or sigmoid after them): "
-            "mu and log σ² must be free to take any real value. Put non-linearities before the heads, not after.",
+            "mu and log σ² must be free to take any real value. Put non-linearities before the heads, not after."
+            if structural or representative else "Check on data drawn like the training data (vaelab inspect RUN test): "
+            "on a subset, codes on one side of zero can be what the data is.",
             lint,
         ))  # fmt: skip
     return lint, findings
@@ -259,6 +276,7 @@ def diagnose(
     n_draws: int = 8,
     n_prior_draws: int = 5000,
     seed: int = 0,
+    representative: bool = True,
 ) -> Diagnostics:
     """Measure a fitted model's latent space on data X (the test split, typically).
 
@@ -271,6 +289,9 @@ def diagnose(
     n_draws : z draws per example for the Monte Carlo terms.
     n_prior_draws : draws from p(z) for the prior-hole mass.
     seed : the Monte Carlo draws and the clustering are seeded: same seed, same numbers.
+    representative : X is drawn like the training data (a held-out split), so the findings may speak about
+        the model (inactive dimensions the decoder does not use, holes of the prior, which sampler to use).
+        False for anything else (one class, a subset, new data): the same numbers, worded about X only.
     """
     model = check_model(model, "diagnose")
     x = model.model_input(X, evaluation=True)
@@ -331,7 +352,7 @@ def diagnose(
         collapse = {
             "reconstruction_posterior": float(rec_q.mean()), "reconstruction_prior": float(rec_p.mean()),
             "gap": gap, "gap_stderr": gap_se, "collapsed": bool(collapsed),
-            "inactive_dimensions": [int(d) for d in np.flatnonzero(~active)],
+            "inactive_dimensions": [int(d) for d in np.flatnonzero(~active)], "active_threshold": active_threshold,
         }  # fmt: skip
 
         # 3. ELBO surgery, and 4. the aggregate posterior against the prior
@@ -371,17 +392,30 @@ def diagnose(
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se}  # fmt: skip
     active_dims = np.flatnonzero(active)
     clustering = _clustering(mu.numpy()[:, active_dims] if active_dims.size else mu.numpy(), labels, seed)
-    lint, lint_findings = _head_lint(model, mu.numpy(), None if det else logvar.numpy())
+    lint, lint_findings = _head_lint(model, mu.numpy(), None if det else logvar.numpy(), representative)
 
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
-                         mu.numpy(), sd, labels, class_names, det, per_channel)  # fmt: skip
+                         mu.numpy(), sd, labels, class_names, det, per_channel, "model" if representative else "data")  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
 
+def _interval(value: float, se: float, digits: int = 2) -> str:
+    """'0.12 ± 0.30 (95% interval -0.47 to 0.71)': an estimate, its SE and what they allow."""
+    if se is None or not math.isfinite(se):
+        return f"{value:.{digits}f} (no standard error)"
+    return f"{value:.{digits}f} ± {se:.{digits}f} (95% interval {value - Z95 * se:.{digits}f} to {value + Z95 * se:.{digits}f})"
+
+
 def _findings(d: Diagnostics, L: int) -> list[Finding]:
-    """Turn the numbers into sentences a user can act on."""
+    """Turn the numbers into sentences a user can act on. On data not drawn like the training data
+    (``d.scope == "data"``) the sentences speak about that data only: which dimensions vary, where
+    its codes lie; what that means for the model is for data like the training data to say."""
     out = []
+    model_scope = d.scope == "model"
+    on = "" if model_scope else "On this data, "
+    check = ("To judge the model, inspect data drawn like its training data: vaelab inspect RUN test."
+             if not model_scope else "")  # fmt: skip
     active = np.asarray(d.per_dim["active"])
     kl = None if d.deterministic else np.asarray(d.per_dim["kl"])
     c, s, a = d.collapse, d.surgery, d.aggregate
@@ -397,42 +431,63 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
         ))  # fmt: skip
     if c["collapsed"]:
         out.append(Finding(
-            "posterior_collapse", "problem", "The decoder ignores z (posterior collapse)",
+            "posterior_collapse", "problem" if model_scope else "warning",
+            "The decoder ignores z (posterior collapse)" if model_scope else
+            "On this data, the decoder ignores z (posterior collapse)",
             f"Reconstructions are about as good with z drawn from the prior as from q(z|x): "
-            f"{c['reconstruction_prior']:.2f} vs {c['reconstruction_posterior']:.2f} nats "
-            f"(gap {c['gap']:.2f} ± {c['gap_stderr']:.2f}). The latent code carries no information the decoder uses.",
-            "Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
-            "for Gaussian likelihoods check the observation noise (a large fixed sigma invites collapse).",
+            f"{c['reconstruction_prior']:.2f} vs {c['reconstruction_posterior']:.2f} nats, a gap of "
+            f"{_interval(c['gap'], c['gap_stderr'])} nats per example, below the 0.5-nat margin collapse is called at "
+            "(plus 2 standard errors). The latent code carries no information the decoder uses"
+            + ("." if model_scope else " for these examples."),
+            ("Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
+             "for Gaussian likelihoods check the observation noise (a large fixed sigma invites collapse).")
+            if model_scope else check,
             {k: c[k] for k in ("reconstruction_prior", "reconstruction_posterior", "gap", "gap_stderr")},
         ))  # fmt: skip
     inactive = c["inactive_dimensions"]
+    threshold = c.get("active_threshold", 0.01)
+    var = np.asarray(d.per_dim["var_mean"])
     if inactive and len(inactive) < L:
+        largest = float(var[inactive].max())
+        if model_scope:
+            title = f"{len(inactive)} of {L} latent dimensions are inactive"
+            detail = (f"Dimensions {inactive} have Var_x(E[z_d|x]) ≤ {threshold:g} (largest {largest:.2g}): their codes "
+                      "barely move with x, so the decoder cannot use them." if kl is None else
+                      f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ {threshold:g} (largest {largest:.2g}) and KL "
+                      f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the "
+                      f"decoder does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats.")  # fmt: skip
+            advice = ("Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
+                      "use a KL warm-up; if not, a smaller latent_dim trains the same model faster.")  # fmt: skip
+        else:
+            title = f"On this data, {len(inactive)} of {L} latent dimensions do not vary"
+            detail = (f"Across these {d.n_examples} examples, dimensions {inactive} have Var(E[z_d|x]) ≤ {threshold:g} "
+                      f"(largest {largest:.2g})" + ("" if kl is None else f" and KL {kl[inactive].sum():.3f} nats in total")
+                      + ": these examples' codes do not move along them. That says where this data sits, not whether "
+                      "the model uses those dimensions for other data.")  # fmt: skip
+            advice = check
         out.append(Finding(
-            "inactive_dimensions", "warning" if len(inactive) > L // 2 else "info",
-            f"{len(inactive)} of {L} latent dimensions are inactive",
-            (f"Dimensions {inactive} have Var_x(E[z_d|x]) ≤ the threshold: their codes barely move with x, so "
-             f"the decoder cannot use them." if kl is None else
-             f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ the threshold and KL "
-             f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the decoder "
-             f"does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats."),
-            "Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
-            "use a KL warm-up; if not, a smaller latent_dim trains the same model faster.",
-            {"inactive": inactive, "kl_inactive": None if kl is None else float(kl[inactive].sum())},
+            "inactive_dimensions", "warning" if (len(inactive) > L // 2 and model_scope) else "info", title, detail,
+            advice, {"inactive": inactive, "largest_variance": largest, "threshold": threshold,
+                     "kl_inactive": None if kl is None else float(kl[inactive].sum())},
         ))  # fmt: skip
     elif not inactive:
-        out.append(Finding("all_active", "info", f"All {L} latent dimensions are active",
-                           "Each carries information" + ("." if kl is None else f" (total KL {kl.sum():.2f} nats per example)."),
-                           "If reconstructions are still poor, a larger latent_dim may help.", {}))  # fmt: skip
+        out.append(Finding("all_active", "info", f"All {L} latent dimensions are active" if model_scope
+                           else f"On this data, all {L} latent dimensions vary",
+                           f"Each varies with x (smallest Var(E[z_d|x]) {float(var.min()):.2g} > {threshold:g})"
+                           + ("." if kl is None else f"; total KL {kl.sum():.2f} nats per example."),
+                           "If reconstructions are still poor, a larger latent_dim may help." if model_scope else check,
+                           {"smallest_variance": float(var.min()), "threshold": threshold}))  # fmt: skip
     if s is not None:
         out.append(Finding(
-            "elbo_surgery", "info", "Why the per-example KL is not wrong (ELBO surgery)",
+            "elbo_surgery", "info", "Why the per-example KL is not wrong (ELBO surgery)" + ("" if model_scope else ", on this data"),
             f"The average KL(q(z|x)||p(z)) = {s['avg_kl']:.2f} nats splits into the information z keeps about x, "
             f"I(x;z) = {s['mutual_information']:.2f} ± {s['mutual_information_stderr']:.2f} (at most log N = "
             f"{s['log_n']:.2f}), and the mismatch of the whole population of codes with the prior, "
             f"KL(q(z)||p(z)) = {s['kl_aggregate_prior']:.2f} ± {s['kl_aggregate_prior_stderr']:.2f} "
             f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}). The KL term pulls each q(z|x) towards "
             f"the prior, but only the second part is about the population matching the prior; the first is the "
-            f"price of encoding x at all.",
+            f"price of encoding x at all." + ("" if model_scope else " Here the population is this data's codes: a "
+            "subset (one class, say) is not meant to match the prior; only all the data together is."),
             "Nothing to fix." + (
                 f" Note: I(x;z) is at its bound log N = {s['log_n']:.2f}, so with {d.n_examples} examples the split is "
                 "saturated (each code is far from all others); diagnose more examples (e.g. the training split) to "
@@ -440,27 +495,7 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             ),
             {k: s[k] for k in ("avg_kl", "mutual_information", "kl_aggregate_prior", "residual", "residual_stderr")},
         ))  # fmt: skip
-    hole = a["prior_hole_mass"]
-    if hole <= 5 * HOLE_QUANTILE / 100:
-        out.append(Finding(
-            "prior_holes", "info", f"The prior is covered: {100 * hole:.1f}% of prior samples fall into holes",
-            f"A draw z ~ p(z) lands where real codes almost never are (log q(z) below the {HOLE_QUANTILE:g}st "
-            f"percentile of real codes, each judged by the others) with probability {hole:.3f} ± "
-            f"{a['prior_hole_mass_stderr']:.3f}; for real codes this is {HOLE_QUANTILE / 100:.2f} by construction.",
-            "Sampling from the prior is reasonable for this model.",
-            {"prior_hole_mass": hole, "stderr": a["prior_hole_mass_stderr"]},
-        ))  # fmt: skip
-    else:
-        out.append(Finding(
-            "prior_holes", "warning" if hole > 0.1 else "info",
-            f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
-            f"A draw z ~ p(z) lands where the codes of real data almost never are (log q(z) below the "
-            f"{HOLE_QUANTILE:g}st percentile of real codes) with probability {hole:.3f} ± "
-            f"{a['prior_hole_mass_stderr']:.3f}: the decoder never trained there, so such samples often decode to junk.",
-            "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
-            "learned prior (--prior mog or --prior vamp).",
-            {"prior_hole_mass": hole, "stderr": a["prior_hole_mass_stderr"]},
-        ))  # fmt: skip
+    out.append(_prior_holes(d))
     pc = d.per_channel
     if pc is not None:
         ratio = np.asarray(pc["aggregate_sd"]) / np.asarray(pc["prior_sd"])
@@ -468,14 +503,16 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
         sds = ", ".join(f"{v:.3g}" for v in pc["aggregate_sd"])
         factors = ", ".join(f"{v:.3g}" for v in pc["scaling_factor"])
         out.append(Finding(
-            "latent_scale", "warning" if off.any() else "info",
-            (f"The latent's channels have SDs far from the prior's ({int(off.sum())} of {len(ratio)} channels)"
-             if off.any() else "The latent's channels have about the prior's scale"),
+            "latent_scale", "warning" if (off.any() and model_scope) else "info",
+            on + (f"{'t' if on else 'T'}he latent's channels have SDs far from the prior's ({int(off.sum())} of "
+                  f"{len(ratio)} channels)" if off.any() else f"{'t' if on else 'T'}he latent's channels have about the "
+                  "prior's scale"),
             f"Pooled over positions, the aggregate posterior's SD per channel is {sds} against the prior's "
-            f"{pc['prior_sd'][0]:.3g}; a model trained on these latents with an N(0, I) prior would see them scaled "
-            f"by 1/SD.",
-            f"Multiply the latents by a scaling factor before modelling them with N(0, I) (per channel: {factors}); "
-            "Stable Diffusion's VAE uses one factor, 0.18215, for the same reason." if off.any() else "",
+            f"{pc['prior_sd'][0]:.3g} (a factor outside 0.5 to 2 counts as far); a model trained on these latents "
+            f"with an N(0, I) prior would see them scaled by 1/SD.",
+            (f"Multiply the latents by a scaling factor before modelling them with N(0, I) (per channel: {factors}); "
+             "Stable Diffusion's VAE uses one factor, 0.18215, for the same reason." if off.any() else "")
+            if model_scope else check,
             {"aggregate_sd": pc["aggregate_sd"], "scaling_factor": pc["scaling_factor"]},
         ))  # fmt: skip
     if d.clustering.get("kmeans", {}).get("ari") is not None:
@@ -486,4 +523,67 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             f"ARI {km['ari']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / NMI {gm['nmi']:.2f} "
             f"(Gaussian mixture); 1 is perfect, 0 is chance.", "", dict(d.clustering),
         ))  # fmt: skip
+    if d.classes:
+        out.append(_class_finding(d))
+    for f in out:
+        f.evidence = {**f.evidence, "scope": d.scope}
     return out
+
+
+def _prior_holes(d: Diagnostics) -> Finding:
+    """How much of the prior lies where the codes never are: about the model on data drawn like the training
+    data (whether to sample from the prior), about this data's codes otherwise."""
+    a, lint = d.aggregate, d.lint
+    hole, se = a["prior_hole_mass"], a["prior_hole_mass_stderr"]
+    amount = f"{hole:.3f} ± {se:.3f} (95% interval {max(0.0, hole - Z95 * se):.3f} to {min(1.0, hole + Z95 * se):.3f})"
+    rule = (f"log q(z) below the {HOLE_QUANTILE:g}st percentile of real codes, each judged by the others; for real "
+            f"codes this is {HOLE_QUANTILE / 100:.2f} by construction")  # fmt: skip
+    evidence = {"prior_hole_mass": hole, "stderr": se}
+    orthant = ""
+    if lint.get("codes_in_one_orthant"):
+        # The head lint's 2^-L is the prior mass among the means' signs; the hole mass counts q(z) with the
+        # posteriors' spread. Both true; said together so they do not read as a contradiction.
+        orthant = (f" The posterior means all sit in one orthant (head lint), which holds only "
+                   f"{lint.get('orthant_prior_mass', 2.0 ** -len(d.order)):.2g} of the prior's mass: what covers the "
+                   "rest is the posteriors' spread, not the codes themselves.")  # fmt: skip
+    if d.scope == "data":
+        return Finding(
+            "prior_holes", "info", f"On this data, {100 * hole:.1f}% of prior samples fall outside its codes",
+            f"A draw z ~ p(z) lands where the codes of these {d.n_examples} examples almost never are ({rule}) with "
+            f"probability {amount}. That measures how much of the prior this data occupies (one class occupies a "
+            "part by design), not whether the model has holes." + orthant,
+            "To judge sampling from the prior, inspect data drawn like the training data: vaelab inspect RUN test.",
+            evidence,
+        )  # fmt: skip
+    if hole <= 5 * HOLE_QUANTILE / 100:
+        return Finding(
+            "prior_holes", "info", f"The prior is covered: {100 * hole:.1f}% of prior samples fall into holes",
+            f"A draw z ~ p(z) lands where real codes almost never are ({rule}) with probability {amount}, at most "
+            f"{5 * HOLE_QUANTILE:g}% counting as covered." + orthant,
+            "Sampling from the prior is reasonable for this model." if not orthant else
+            "Sampling from the prior reaches codes the decoder saw; still compare samplers (vaelab compare-samplers).",
+            evidence,
+        )  # fmt: skip
+    return Finding(
+        "prior_holes", "warning" if hole > 0.1 else "info",
+        f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
+        f"A draw z ~ p(z) lands where the codes of real data almost never are ({rule}) with probability {amount}: "
+        "the decoder never trained there, so such samples often decode to junk." + orthant,
+        "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
+        "learned prior (--prior mog or --prior vamp).",
+        evidence,
+    )  # fmt: skip
+
+
+def _class_finding(d: Diagnostics) -> Finding:
+    """Each class's codes against the prior: KL(q_c(z) || p(z)), the number the question "shouldn't the
+    1s' codes be N(0, I)?" needs (they should not: only all classes together should match the prior)."""
+    rows = sorted(d.classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])
+    text = "; ".join(f"{name} {_interval(v['kl_to_prior'], v['kl_to_prior_stderr'])} (n = {v['n']})" for name, v in rows)
+    return Finding(
+        "classes", "info", "Each class's codes against the prior",
+        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}. A class is not meant to "
+        "look like N(0, I): each occupies its own part of the latent space, and only the mixture of all classes, "
+        "q(z), is pulled towards the prior.",
+        "", {"kl_to_prior": {k: v["kl_to_prior"] for k, v in d.classes.items()}},
+    )  # fmt: skip

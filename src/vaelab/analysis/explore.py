@@ -32,6 +32,7 @@ from vaelab.runtime import seeded
 
 MAX_REFERENCE_CODES = 10_000  # training codes kept for q(z); beyond this a seeded subsample
 LOW, BORDERLINE = 1.0, 5.0  # percentiles below which a result is atypical / borderline
+Z95 = 1.959964  # two-sided 95% normal quantile
 
 
 def _one_example(model: Model, x: Any, name: str) -> np.ndarray:
@@ -463,11 +464,14 @@ class ArithmeticResult:
     log_px: float = math.nan
     log_px_stderr: float = math.nan
     log_px_percentile: float = math.nan
+    log_px_percentile_interval: tuple[float, float] | None = None  # from log p(x) ± 1.96 SE
     verdict: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "space": self.space, "log_q": self.log_q, "latent_percentile": self.latent_percentile,
                 "log_px": self.log_px, "log_px_stderr": self.log_px_stderr, "log_px_percentile": self.log_px_percentile,
+                "log_px_percentile_interval": None if self.log_px_percentile_interval is None
+                else list(self.log_px_percentile_interval),
                 "scored": self.scored_what, "verdict": self.verdict}  # fmt: skip
 
 
@@ -483,35 +487,59 @@ class Arithmetic:
                 "results": [r.to_dict() for r in self.results]}  # fmt: skip
 
 
-def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "decoded") -> str:
-    """A plain-language reading of a result's two typicality percentiles."""
+def _percent_pair(p: float) -> tuple[str, str]:
+    """A percentile and its complement, rounded alike: ("0.05", "99.95"), never ("0.1", "100.0")."""
+    digits = 1 if (p >= 0.1 or p <= 0) else (2 if p >= 0.01 else 3)
+    return f"{p:.{digits}f}", f"{100 - p:.{digits}f}"
+
+
+def _latent_phrase(p: float, n_codes: int | None) -> str:
+    codes = "training codes" if n_codes is None else f"{n_codes} training codes"
+    if p <= 0:
+        return f"its code is less typical than every one of the {codes} (log q(z) percentile 0)"
+    at, above = _percent_pair(p)
+    return f"its code's log q(z) is at percentile {at} of the {codes} (less typical than {above}% of them)"
+
+
+def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "decoded", *,
+            log_px: float = math.nan, log_px_stderr: float = math.nan,
+            log_px_interval: tuple[float, float] | None = None, n_codes: int | None = None,
+            n_reference: int | None = None) -> str:  # fmt: skip
+    """A plain-language reading of a result's two typicality percentiles, with the numbers it rests on.
+
+    Atypical: below the 1st percentile (``LOW``); borderline: below the 5th (``BORDERLINE``). For log p(x)
+    the percentile's 95% interval (``log_px_interval``, from log p(x) ± 1.96 SE) decides: clearly low when
+    all of it is below the 1st percentile, typical when all of it is at or above the 5th, borderline
+    otherwise (the estimate cannot tell)."""
     what = "the decoded image" if scored == "decoded" else "this input"
-    lat = (f"its code is less typical than {100 - latent_percentile:.1f}% of the training codes "
-           f"(log q(z) percentile {latent_percentile:.1f})")  # fmt: skip
+    lat = _latent_phrase(latent_percentile, n_codes)
     if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
         if latent_percentile < LOW:
             return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
                     "extrapolation (log p(x) does not apply to a deterministic encoder).")  # fmt: skip
         if latent_percentile < BORDERLINE:
             return f"Borderline: {lat}; it lies at the edge of the codes the model has seen."
-        return (f"Typical in latent space: its code is at percentile {latent_percentile:.1f} of the training codes "
-                "(log p(x) does not apply to a deterministic encoder).")  # fmt: skip
-    lik = f"log p(x) of {what} is at percentile {log_px_percentile:.1f} of the test split"
-    if latent_percentile < LOW and log_px_percentile < LOW:
+        return f"Typical in latent space: {lat} (log p(x) does not apply to a deterministic encoder)."
+    lo, hi = log_px_interval if log_px_interval is not None else (log_px_percentile, log_px_percentile)
+    among = "the test split" if n_reference is None else f"the {n_reference} test examples"
+    value = "" if math.isnan(log_px) else f" = {log_px:.2f} ± {log_px_stderr:.2f} nats"
+    lik = (f"log p(x) of {what}{value} is at percentile {log_px_percentile:.1f} of {among} "
+           f"(95% interval {lo:.1f} to {hi:.1f})")  # fmt: skip
+    px_low, px_typical = hi < LOW, lo >= BORDERLINE
+    if latent_percentile < LOW and px_low:
         return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
                 "coordinate here, but it does not stand for anything like the data.")  # fmt: skip
     if latent_percentile < LOW:
         return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
                 f"extrapolation; {lik}.")  # fmt: skip
-    if log_px_percentile < LOW:
-        return (f"Typical code, unlikely example: {lik}, below almost all test data, although its code "
-                f"is typical (percentile {latent_percentile:.1f}). The encoder maps it into the data's region; the "
-                "example itself is not like the data.")  # fmt: skip
-    if latent_percentile < BORDERLINE or log_px_percentile < BORDERLINE:
-        return (f"Borderline: its code is at percentile {latent_percentile:.1f} of the training codes and {lik}; "
-                "it lies at the edge of what the model has seen.")  # fmt: skip
-    return (f"Sensible: its code is typical (percentile {latent_percentile:.1f} of the training codes) and {lik}; "
-            "the model treats it like real data.")  # fmt: skip
+    if px_low:
+        return (f"Typical code, unlikely example: {lik}, below almost all test data, although {lat}. The encoder "
+                "maps it into the data's region; the example itself is not like the data.")  # fmt: skip
+    if latent_percentile < BORDERLINE or not px_typical:
+        return (f"Borderline: {lat} and {lik}; it lies at the edge of what the model has seen (below the "
+                f"{BORDERLINE:g}th percentile, or too close to it to tell).")  # fmt: skip
+    return (f"Typical: {lat} and {lik}; by both measures the model treats it like real data (typicality is what "
+            "is measured here, not whether it looks right).")  # fmt: skip
 
 
 def arithmetic(
@@ -569,9 +597,14 @@ def arithmetic(
         scored = np.stack([r.scored for r in rows])
         lik = log_likelihood(model, scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
         px_pct = _percentile(ref, lik.log_px)
+        se = np.nan_to_num(lik.log_px_stderr, nan=0.0)
+        px_lo, px_hi = _percentile(ref, lik.log_px - Z95 * se), _percentile(ref, lik.log_px + Z95 * se)
         for i, r in enumerate(rows):
             r.log_px, r.log_px_stderr, r.log_px_percentile = float(lik.log_px[i]), float(lik.log_px_stderr[i]), float(px_pct[i])
+            r.log_px_percentile_interval = (float(px_lo[i]), float(px_hi[i]))
     for i, r in enumerate(rows):
         r.log_q, r.latent_percentile = float(log_q[i]), float(lat_pct[i])
-        r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what)
+        r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what, log_px=r.log_px,
+                            log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
+                            n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size))  # fmt: skip
     return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size))

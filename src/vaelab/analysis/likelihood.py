@@ -2,7 +2,8 @@
 
 Examples are read, validated and scored one block at a time, so a memory-mapped
 ``.npy`` larger than memory is scored in constant memory. Within a block the
-module draws the K samples in chunks (:meth:`VAEModule.log_likelihood`).
+K samples are drawn in chunks (:func:`vaelab.nn.vae.importance_log_likelihood`), each
+example's from a stream of its own, so its estimate never depends on the block.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vaelab.data.split import binarize_fixed, is_binary
+from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
-from vaelab.model import Model, check_model
+from vaelab.model import Model, check_model, check_unit_interval
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -25,33 +28,44 @@ DEFAULT_CHUNK = 4096  # (sample, example) pairs per decoder pass: bounds memory;
 # pass in cache (16384 was 1.7x slower on a 32 MiB-L3 CPU: bench/nll_speed.py)
 
 
+BINARIZATIONS = 4  # binarizations averaged per grey example for a model that scores binarized data
+NOT_A_DENSITY = ("a Bernoulli likelihood on grey values is a cross-entropy, not a density (its normalizer is "
+                 "missing), so it is no NLL in nats and has no bits/dim; score binarized data (--binarize fixed "
+                 "or dynamic) or train with --likelihood continuous-bernoulli")  # fmt: skip
+
+
 @dataclass
 class LikelihoodResult:
     """Per-example estimates in nats, each shape (N,), plus what they were computed with."""
 
     log_px: np.ndarray
-    log_px_stderr: np.ndarray  # Monte Carlo standard error of each log_px
+    log_px_stderr: np.ndarray  # standard error of each log_px: Monte Carlo and, for grey examples, binarization
     elbo: np.ndarray
     reconstruction: np.ndarray
     kl: np.ndarray
     n_samples: int
     n_features: int
     extra: dict[str, Any] = field(default_factory=dict)
+    normalized: bool = True  # log p(x|z) is a normalized density on these data (bits/dim mean something)
+    binarizations: int = 1  # binarizations averaged per grey example (1: none, or one fixed draw)
 
     def __len__(self) -> int:
         return int(self.log_px.shape[0])
 
     @property
     def bits_per_dim(self) -> np.ndarray:
-        """-log p(x) / (D ln 2) per example."""
+        """-log p(x) / (D ln 2) per example; NaN when the likelihood is not a density on these data."""
+        if not self.normalized:
+            return np.full_like(self.log_px, np.nan)
         return -self.log_px / (self.n_features * math.log(2))
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, Any]:
         """Mean NLL with its standard error over examples (which already holds the Monte Carlo
-        noise of each estimate), the mean Monte Carlo part alone, bits/dim and the ELBO."""
+        noise of each estimate), the mean Monte Carlo part alone, bits/dim (None when the
+        likelihood is not a density on these data: see ``normalized``) and the ELBO."""
         n = len(self)
         nll = -self.log_px
         se = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
@@ -59,12 +73,14 @@ class LikelihoodResult:
             "nll": float(nll.mean()),
             "nll_stderr": se,
             "nll_mc_stderr": float(math.sqrt(float((self.log_px_stderr**2).sum())) / n),
-            "bits_per_dim": float(nll.mean() / (self.n_features * math.log(2))),
+            "bits_per_dim": float(nll.mean() / (self.n_features * math.log(2))) if self.normalized else None,
+            "normalized": self.normalized,
             "elbo": float(self.elbo.mean()),
             "reconstruction": float(self.reconstruction.mean()),
             "kl": float(self.kl.mean()),
             "n_examples": n,
             "n_samples": self.n_samples,
+            "binarizations": self.binarizations,
         }
 
 
@@ -74,17 +90,29 @@ def log_likelihood(
     y: Any = None,
     n_samples: int = 1000,
     *,
+    binarizations: int = BINARIZATIONS,
     chunk_size: int = DEFAULT_CHUNK,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> LikelihoodResult:
     """Estimate log p(x) (or log p(x|y) for a conditional model) for every example of X.
 
+    An example's estimate depends on the example alone, never on its neighbours or its position
+    in X: every random draw made for it (its binarization, its z draws) comes from a stream
+    seeded by ``seed`` and its content (:mod:`vaelab.data.streams`).
+
+    A model that scores binarized data (:meth:`Model.evaluation_seed`) gets, for each grey
+    example, the average of log p(b) over ``binarizations`` fixed binarizations b of it: an
+    estimate of E_b log p(b), whose standard error holds the spread between binarizations (the
+    sample SD over them / sqrt(J), never below the Monte Carlo part). Binary examples are
+    scored once (binarizing leaves them unchanged).
+
     Parameters
     ----------
     model : a fitted :class:`vaelab.VAE` or any :class:`vaelab.model.Model`.
     X : array-like (N, ...) — a NumPy memory map is read block by block.
-    n_samples : K, the importance samples per example (more: tighter, slower).
+    n_samples : K, the importance samples per example (and per binarization): more is tighter, slower.
+    binarizations : J, binarizations averaged per grey example (models that score binarized data).
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.
     seed : seed of the draws (default: the model's seed): same seed, same estimates.
     progress : called with (examples done, total) after each block.
@@ -95,28 +123,33 @@ def log_likelihood(
                         "deterministic encoder (a plain autoencoder) has none, so log p(x), the ELBO and their "
                         "percentiles do not apply to this model. Its latent space, samplers and sample quality do: "
                         "vaelab inspect, compare-samplers, explore.")  # fmt: skip
-    for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size)):
+    for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size), ("binarizations", binarizations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
     n = len(X)
     # Examples per block: enough for the chunk to hold up to 128 draws of each.
     block = max(1, min(n, chunk_size // min(n_samples, 128)))
     table = np.empty((n, 5))  # the per-example results: the only memory that grows with N
-    binarizer = None  # one stream across blocks, as if the whole set were binarized at once
-    if model.evaluation_seed() is not None:
-        binarizer = np.random.default_rng(model.evaluation_seed())
-    dev = model.device_
-    with seeded(model.seed if seed is None else seed, dev), torch.no_grad():
+    seed = model.seed if seed is None else int(seed)
+    binarize_seed = model.evaluation_seed()
+    normalized, averaged = True, 1
+    with seeded(seed, model.device_), torch.no_grad():
         for start in range(0, n, block):
-            x = model.model_input(X[start : start + block], evaluation=True, binarizer=binarizer).to(dev)
+            x = model.model_input(X[start : start + block])  # as given: binarized below, draw by draw
             yb = model.label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
-            out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x,
-                                            None if yb is None else yb.to(dev), n_samples, chunk_size)  # fmt: skip
-            table[start : start + x.shape[0]] = torch.stack(list(out), 1).cpu().numpy()
+            if binarize_seed is None:
+                normalized = normalized and model.px_z_.is_density(x)
+                table[start : start + x.shape[0]] = _estimate(model, x, yb, n_samples, chunk_size, seed)
+            else:
+                check_unit_interval(x.numpy())
+                out, j = _binarized(model, x, yb, n_samples, chunk_size, seed, binarize_seed, binarizations)
+                table[start : start + x.shape[0]] = out
+                averaged = max(averaged, j)
             if progress:
                 progress(min(start + block, n), n)
     check_finite_scores(table)
-    return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_)
+    return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_,
+                            normalized=normalized, binarizations=averaged)  # fmt: skip
 
 
 def check_finite_scores(table: np.ndarray) -> None:
@@ -130,3 +163,36 @@ def check_finite_scores(table: np.ndarray) -> None:
                         f"(the first is example {first}): its weights diverged, or these inputs lie far outside the "
                         "training data, where the decoder's likelihood overflows. Retrain with a lower --lr or "
                         "--grad-clip, or check those inputs.")  # fmt: skip
+
+
+def _estimate(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: int, chunk_size: int, seed: int,
+              draw: int = 0) -> np.ndarray:  # fmt: skip
+    """(B, 5) log p(x), its Monte Carlo SE, ELBO, reconstruction, KL for the examples x (B, ...), each
+    with z draws from its own stream (seed, ``draw``, its content)."""
+    streams = ExampleStreams(x.numpy(), seed, IMPORTANCE, draw)
+    dev, L = model.device_, model.latent_dim_
+    out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x.to(dev),
+                                    None if y is None else y.to(dev), n_samples, chunk_size,
+                                    noise=lambda k: torch.from_numpy(streams.normal(k, L)).to(dev))  # fmt: skip
+    return torch.stack(list(out), 1).cpu().numpy()
+
+
+def _binarized(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: int, chunk_size: int, seed: int,
+               binarize_seed: int, binarizations: int) -> tuple[np.ndarray, int]:  # fmt: skip
+    """:func:`_estimate` averaged over ``binarizations`` fixed binarizations of each grey example
+    (binary ones once); the SE of log p(x) from the spread between binarizations. Also returns
+    how many binarizations were averaged (1 when every example is binary)."""
+    out = _estimate(model, binarize_fixed(x, binarize_seed, 0), y, n_samples, chunk_size, seed, 0)
+    grey = np.flatnonzero(~is_binary(x.numpy()))
+    if binarizations == 1 or grey.size == 0:
+        return out, 1
+    xg, yg = x[grey], None if y is None else y[grey]
+    draws = np.stack([out[grey]] + [_estimate(model, binarize_fixed(xg, binarize_seed, j), yg, n_samples, chunk_size,
+                                              seed, j) for j in range(1, binarizations)])  # (J, G, 5)  # fmt: skip
+    mean = draws.mean(0)
+    # The J estimates are independent draws of (binarization, z's): their sample variance holds both
+    # noises. With few draws it can come out below the Monte Carlo variance alone, which is a floor.
+    spread = draws[:, :, 0].var(0, ddof=1) / binarizations
+    mean[:, 1] = np.sqrt(np.maximum(spread, (draws[:, :, 1] ** 2).mean(0) / binarizations))
+    out[grey] = mean
+    return out, binarizations

@@ -241,3 +241,46 @@ def predictive_score(
         "n_train": int(n_train), "n_synthetic_train": int(synth_train.shape[0]), "n_test": int(real_test.shape[0]),
         "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden,
     }  # fmt: skip
+
+
+Z95 = 1.959964  # two-sided 95% normal quantile
+
+
+def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) -> dict[str, Any]:
+    """The forecaster's band coverage and error against repeating the last value, each with a standard
+    error over the evaluated windows, and a verdict on each that says "no clear difference" when the 95%
+    interval cannot tell.
+
+    ``inside`` (W,): per window, the share of real future values inside the band of nominal coverage
+    ``nominal``; ``err`` and ``naive`` (W,): per window, the MAE of the forecast median and of repeating
+    the last observed value. Windows are the units (values within a window are correlated); windows of
+    one series overlap, so the SEs are a lower bound when the evaluated windows sit close together.
+    """
+    inside, err, naive = (np.asarray(v, dtype=np.float64).ravel() for v in (inside, err, naive))
+    w = inside.size
+    if w < 2 or err.size != w or naive.size != w:
+        raise DataError(f"forecast_summary needs at least 2 windows with one value each; got {inside.size}, "
+                        f"{err.size}, {naive.size}.")  # fmt: skip
+    cov, cov_se = float(inside.mean()), float(inside.std(ddof=1) / math.sqrt(w))
+    diff = err - naive  # < 0: the forecaster is closer than repeating the last value
+    d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
+    lo, hi = cov - Z95 * cov_se, cov + Z95 * cov_se
+    band = f"{100 * cov:.0f}% of real future values inside the {100 * nominal:.0f}% band (95% interval {100 * lo:.0f}% to {100 * hi:.0f}%)"
+    if hi < nominal:
+        coverage = f"The band is too narrow: {band}."
+    elif lo > nominal:
+        coverage = f"The band is too wide: {band}."
+    else:
+        coverage = f"The band is calibrated as far as {w} windows tell: {band}."
+    dl, dh = d - Z95 * d_se, d + Z95 * d_se
+    gap = (f"MAE of the median {err.mean():.4g} vs {naive.mean():.4g} repeating the last value (difference {d:.3g}, "
+           f"95% interval {dl:.3g} to {dh:.3g})")  # fmt: skip
+    if dh < 0:
+        accuracy = f"The forecaster beats repeating the last value: {gap}."
+    elif dl > 0:
+        accuracy = f"The forecaster is worse than repeating the last value: {gap}."
+    else:
+        accuracy = f"No clear difference from repeating the last value: {gap}."
+    return {"windows": int(w), "coverage_90": cov, "coverage_stderr": cov_se, "nominal": nominal,
+            "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": d,
+            "mae_difference_stderr": d_se, "verdict": f"{coverage} {accuracy}"}  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from vaelab.analysis.anomaly import anomaly_eval
+from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
@@ -36,5 +36,6 @@ def evaluate_anomalies(
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
     }  # fmt: skip
+    block["reading"] = auroc_reading(block["scores"])  # what an AUROC below 0.5 says, with its interval
     run.update_metrics(anomaly=block)
     return block

@@ -4,9 +4,11 @@ Every sampler draws codes z (the prior, posteriors of given inputs, or a density
 fitted to the training codes); the decoder turns them into data. The comparison
 measures each sampler's samples against the run's held-out test split in one
 feature space — a domain classifier trained on the run's labelled training split
-(cached in ``RUN/classifier.safetensors``), or PCA when there are no labels — and
-says which sampler to use for this model. ``sample`` writes generated data in the
-user's units, as the run's kind writes it (arrays, table rows, series windows).
+(cached in ``RUN/classifier.safetensors``), or PCA when there are no labels (of the
+standardized columns for vectors) — each metric with a half-sampling interval, and says
+which sampler to use for this model, or that there is no clear winner. ``sample`` writes
+generated data in the user's units, as the run's kind writes it (arrays, table rows,
+series windows).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vaelab.analysis.comparison import REPLICATES, best_of, fmt_interval, interval_settings, quality_with_intervals
 from vaelab.analysis.quality import (
     FeatureSpace,
     class_distribution,
@@ -23,7 +26,6 @@ from vaelab.analysis.quality import (
     load_classifier,
     memorization,
     pca_features,
-    quality_report,
     train_classifier,
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
@@ -34,15 +36,19 @@ from vaelab.runs.run import Run, Specs
 from vaelab.runtime import most_in_memory
 
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
+MAX_REPLICATES = 1000  # half-samples per interval
 MIN_TEST = 10  # test examples a sampler comparison needs
 
 
 def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     """The run's domain classifier (trained once on the labelled training split, then read
-    from the run), or PCA of the training split when there are no labels."""
+    from the run); without labels, PCA of the training split: of the pixels for images, of the
+    standardized columns for vectors (a table's encoded columns, series windows, readings), so
+    that no column dominates the distances by its units."""
     train, test = parts["train"], parts["test"]
     if train.y is None:
-        return FeatureSpace(pca_features(train.X, seed=seed))
+        vectors = len(run.model.input_shape_) == 1
+        return FeatureSpace(pca_features(train.X, seed=seed, standardize=vectors))
     # The classifier depends on the run's data (not on the VAE's weights): keyed on its fingerprint.
     fingerprint = run.config.data.fingerprint
     if run.dir.file(CLASSIFIER).is_file():
@@ -69,9 +75,11 @@ def comparison_splits(run: Run) -> dict:
 
 
 def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] = SAMPLERS, n: int | None = None,
-                     seed: int = 0, progress=None, specs: Specs | None = None) -> dict[str, Any]:
-    """Every sampler x every metric against the run's test split; sets these samplers' entries of the
-    ``samplers`` block (others compared earlier stay, each with the n and seed it was measured with)."""
+                     seed: int = 0, replicates: int = REPLICATES, progress=None,
+                     specs: Specs | None = None) -> dict[str, Any]:  # fmt: skip
+    """Every sampler x every metric (each with a half-sampling interval) against the run's test split;
+    sets these samplers' entries of the ``samplers`` block (others compared earlier stay, each with the
+    n and seed it was measured with)."""
     for name in samplers:
         if name not in SAMPLERS:
             raise ConfigError(f"Unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}.")
@@ -79,6 +87,10 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         raise ConfigError(f"Name at least one sampler; choose from {', '.join(SAMPLERS)}.")
     samplers = tuple(dict.fromkeys(samplers))
     check_seed(seed)
+    check_count("--replicates", replicates, MAX_REPLICATES, "each replicate recomputes every metric on two "
+                "halves, and an interval's ends are settled long before this")  # fmt: skip
+    if replicates < 2:
+        raise ConfigError(f"--replicates must be at least 2 (half-samples per interval); got {replicates}.")
     run = Run(run_path, specs)
     run.check_folders()
     if n is not None:  # 0 is refused, not read as "the default"
@@ -97,6 +109,9 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     if model.classes_ is not None:
         rng = np.random.default_rng(seed)
         y_gen = rng.choice(run.model_labels(test), size=n, replace=True)
+    # Samples as the run's kind gives them (`vaelab sample`): decoder means for images and series,
+    # draws for table rows (a mean row has category probabilities, not categories).
+    mean = run.kind_class.decodes_mean
 
     block: dict[str, Any] = {}
     grids: dict[str, np.ndarray] = {}
@@ -104,8 +119,8 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         if progress:
             progress(name)
         sampler = run.sampler(name, seed)
-        X_gen = generate(model, sampler, n, y=y_gen, mean=True, seed=seed)
-        entry = quality_report(real, features.transform(X_gen))
+        X_gen = generate(model, sampler, n, y=y_gen, mean=mean, seed=seed)
+        entry = quality_with_intervals(real, features.transform(X_gen), replicates=replicates, seed=seed)
         entry["memorization"] = memorization(flat_train, flat_test, X_gen.reshape(n, -1))
         if features.kind == "classifier":
             entry["classes"] = class_distribution(features.predict(X_gen), test.y, test.n_classes)
@@ -114,49 +129,74 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         block[name] = entry
         grids[name] = X_gen[:64]
     diagnostics = run.dir.read_blocks()[0].get("diagnostics")  # a damaged block counts as not measured
-    hole = diagnostics["aggregate"]["prior_hole_mass"] if diagnostics else None
+    aggregate = diagnostics["aggregate"] if diagnostics else {}
+    hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
-        "features": features.kind, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
-        "n_real": test.n_examples, "prior_hole_mass": hole, "verdict": verdict(block, hole),
+        "features": features.description, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
+        "n_real": test.n_examples, "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
+        "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
         "compared": list(block),
     }  # fmt: skip
     run.dir.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
 
 
-def verdict(block: dict[str, dict], hole: float | None) -> str:
-    """One line: which sampler to use for this model, and why."""
-    density_samplers = [k for k in block if k != "posterior"]  # posterior draws re-decode training inputs
-    pool = density_samplers or list(block)
-    best = min(pool, key=lambda k: block[k]["frechet"])
+# Why the posterior sampler is shown but never chosen.
+POSTERIOR_NOTE = ("posterior sampler is not a candidate: it decodes draws from q(z|x) of training inputs, so its "
+                  "samples are reconstructions of the training data, not new data; it shows the best the decoder can "
+                  "do and how close a generator could come")  # fmt: skip
+
+
+def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | None = None) -> str:
+    """One line: which sampler to use for this model and why, or that the data cannot tell ("no clear
+    winner") when the best sampler's Fréchet interval overlaps another's; with the numbers it rests on."""
+    generators = [k for k in block if k != "posterior"]
+    note = ""
+    if "posterior" in block:
+        note = f" The {POSTERIOR_NOTE} (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
+    if not generators:
+        return (f"No generator was compared: the {POSTERIOR_NOTE} (Fréchet {fmt_interval(block['posterior'], 'frechet')})."
+                " Compare prior, aggregate-gmm or aggregate-flow.")  # fmt: skip
+    best, tied = best_of(block, generators)
     b = block[best]
-    why = f"its samples are closest to held-out data (Fréchet {b['frechet']:.2f}"
-    if "prior" in block and best != "prior":
-        why += f" vs {block['prior']['frechet']:.2f} for the prior"
-    why += f"; precision {b['precision']:.2f}, recall {b['recall']:.2f})"
+    quality = (f"precision {fmt_interval(b, 'precision')}, recall {fmt_interval(b, 'recall')}")
+    if len(generators) == 1:
+        return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
+                f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip
+    others = "; ".join(f"{k} {fmt_interval(block[k], 'frechet')}" for k in generators if k != best)
+    if tied:
+        return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, "
+                f"{fmt_interval(b, 'frechet')}, but the 95% interval{'s' if len(tied) > 1 else ''} of "
+                f"{' and '.join(tied)} overlap{'' if len(tied) > 1 else 's'} it ({others}), so these samples cannot "
+                f"tell them apart; compare on more samples (--n) or more test data.{note}")  # fmt: skip
+    why = (f"its samples are closest to held-out data (Fréchet {fmt_interval(b, 'frechet')} against {others}; "
+           f"the 95% intervals do not overlap; {quality})")
+    holes = "" if hole is None else f"{100 * hole:.1f}%" + ("" if hole_stderr is None else f" ± {100 * hole_stderr:.1f}%")
     if hole is not None and best != "prior" and hole > 0.05:
-        why += f", and {100 * hole:.1f}% of prior draws fall into holes of the aggregate posterior"
+        why += f", and {holes} of prior draws fall into holes of the aggregate posterior (vaelab inspect)"
     elif hole is not None and best != "prior":
-        why += f"; the prior is mostly covered (hole mass {100 * hole:.1f}%), the gain is in matching the codes' shape"
-    return f"For this model, sample from {best}, because {why}."
+        why += f"; the prior is mostly covered (hole mass {holes}), the gain is in matching the codes' shape"
+    return f"For this model, sample from {best}, because {why}.{note}"
 
 
 def markdown_table(block: dict[str, dict], summary: dict) -> str:
-    """Every sampler x every metric, for stdout."""
+    """Every sampler x every metric with its interval, for stdout."""
     hole = summary.get("prior_hole_mass")
     head = "| sampler | Fréchet ↓ | precision ↑ | recall ↑ | density ↑ | coverage ↑ | class TV ↓ | nearest-train ratio |"
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, m in block.items():
         tv = m.get("classes", {}).get("total_variation")
         ratio = m["memorization"].get("ratio")
-        lines.append(
-            f"| {name} | {m['frechet']:.2f} | {m['precision']:.3f} | {m['recall']:.3f} | {m['density']:.3f} | "
-            f"{m['coverage']:.3f} | {'-' if tv is None else f'{tv:.3f}'} | {'-' if ratio is None else f'{ratio:.2f}'} |"
-        )
+        cells = " | ".join(fmt_interval(m, k, 2 if k == "frechet" else 3) for k in METRICS)
+        lines.append(f"| {name} | {cells} | {'-' if tv is None else f'{tv:.3f}'} | {'-' if ratio is None else f'{ratio:.2f}'} |")
     note = [f"features: {summary['features']}"]
     if summary.get("classifier_test_accuracy") is not None:
         note.append(f"classifier test accuracy {summary['classifier_test_accuracy']:.3f}")
-    note.append(f"{summary['n_samples']} samples per sampler vs {summary['n_real']} test examples")
+    note.append(f"{summary['n_samples']} samples per sampler ({summary.get('samples', 'decoder means')}) vs "
+                f"{summary['n_real']} test examples")  # fmt: skip
+    iv = summary.get("intervals")
+    if iv:
+        note.append(f"[intervals]: {100 * iv['level']:.0f}%, {iv['method']}, {iv['replicates']} half-samples")
     note.append("prior-hole mass " + ("not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))
     return "\n".join(lines) + "\n" + "; ".join(note)
 

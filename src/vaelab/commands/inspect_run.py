@@ -1,25 +1,45 @@
-"""``vaelab inspect``: the latent-space diagnostics of a run, with their figures."""
+"""``vaelab inspect``: the latent-space diagnostics of a run, with their figures.
+
+Findings speak about the model only on data drawn like its training data: the run's own
+splits, or a file the user says is (``representative=True``). On anything else (one class,
+a subset, new data) the same numbers are worded about that data, and they are stored beside
+the model's (``diagnostics_by_data``) instead of replacing them.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 from vaelab.analysis.diagnostics import Diagnostics, diagnose
+from vaelab.commands.score import data_slug
 from vaelab.config import check_number, check_seed
 from vaelab.report.figures import save_png
-from vaelab.runs.run import Run, Specs
+from vaelab.runs.run import Run, Specs, is_split
 
 
 def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str | None = None,
-                label_column: str | None = None, active_threshold: float = 0.01,
-                seed: int = 0, specs: Specs | None = None) -> tuple[Diagnostics, list[Path]]:  # fmt: skip
-    """Diagnose the run's latent space on ``spec``; write the ``diagnostics`` block and the figures."""
+                label_column: str | None = None, active_threshold: float = 0.01, seed: int = 0,
+                representative: bool | None = None, specs: Specs | None = None) -> tuple[Diagnostics, list[Path]]:  # fmt: skip
+    """Diagnose the run's latent space on ``spec``; write its block and figures.
+
+    ``representative`` (default: whether ``spec`` names one of the run's splits) says the data is
+    drawn like the training data. Then the block is metrics.json's ``diagnostics`` (the model's) and
+    the figures are ``figures/NAME.png``; otherwise only ``diagnostics_by_data[spec]`` is written and
+    the figures get the data's name (``figures/NAME_DATA.png``). Every spec's block is kept in
+    ``diagnostics_by_data``.
+    """
     check_number("--active-threshold", active_threshold, 0, unit=" (a variance of E_q[z_d] over the data)")
     check_seed(seed)
     run = Run(run_path, specs)
     run.check_folders()
+    if representative is None:
+        representative = is_split(spec)  # a split's name means the split, whatever is in this folder
     X, y = run.resolve(spec, labels, label_column, with_labels=True)
-    result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed)
-    run.update_metrics(diagnostics={"data": spec, **result.to_dict()})
-    paths = [save_png(fig, run.figure(f"{name}.png")) for name, fig in result.figures().items()]
+    result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative)
+    block = {"data": spec, **result.to_dict()}
+    if representative:
+        run.update_metrics(diagnostics=block)
+    run.merge_metrics("diagnostics_by_data", {spec: block})  # under the run's lock: other specs' blocks kept
+    suffix = "" if representative else f"_{data_slug(spec)}"
+    paths = [save_png(fig, run.figure(f"{name}{suffix}.png")) for name, fig in result.figures().items()]
     return result, paths

@@ -17,19 +17,24 @@ from pathlib import Path
 
 import numpy as np
 
-from vaelab.analysis.anomaly import Calibration
-from vaelab.analysis.likelihood import SCORES, LikelihoodResult, log_likelihood
+from vaelab.analysis.anomaly import Calibration, false_flag_share
+from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, log_likelihood
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write
+from vaelab.report.figures import save_png, score_histogram
 from vaelab.runs.run import Run, Specs, is_split
 from vaelab.runtime import most_in_memory
 
+DRAWS = "per-example-streams"  # how scores draw their randomness (vaelab.data.streams); part of the cache key
 Progress = Callable[[int, int], None] | None
 # Importance samples per example: beyond this the Monte Carlo error (falling as 1/sqrt(K)) is far below
 # the error over examples, and the time is wasted.
 MAX_SAMPLES = 100_000
+# Binarizations averaged per grey example: each costs a full K-sample estimate, and the spread between
+# them is pinned down well long before this.
+MAX_BINARIZATIONS = 256
 SAMPLES_WHY = "more importance samples than this change no estimate measurably (the error falls as 1/sqrt(K))"
 
 
@@ -42,6 +47,9 @@ class Scored:
     percentile: np.ndarray | None  # None when the run has no validation split
     flag: np.ndarray | None
     score: str
+    false_flag_share: float | None = None  # the share of valid data the flag rule flags by construction
+    rule: str = ""  # the flag rule in words
+    figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -70,13 +78,16 @@ def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -
     return check_number("--threshold", threshold, 0, 100, low_open=True, high_open=True, unit=" (a percentile)")
 
 
-def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibration | None:
+def calibration(run: Run, n_samples: int, progress: Progress = None,
+                binarizations: int = BINARIZATIONS) -> Calibration | None:  # fmt: skip
     """Validation-split reference scores, from the cache or estimated now; None without a split."""
     model, data = run.model, run.config.data
     if data is None or data.source == "array" or data.val_fraction == 0:
         return None
+    # "draws" names how the random draws are made: caches from before per-example streams are stale;
+    # "weights" the model they were computed with (train --resume changes it).
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
-           "weights": run.weights_digest()}
+           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest()}  # fmt: skip
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
@@ -85,7 +96,7 @@ def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibrat
         except RunError:
             pass  # a damaged cache (a failed checksum too) is estimated again and overwritten
     X, y = run.resolve("val", lazy=True)
-    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress))
+    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress, binarizations=binarizations))
     run.dir.write_arrays(CALIBRATION, cal.scores, key)
     return cal
 
@@ -95,6 +106,7 @@ def score(
     spec: str = "test",
     *,
     n_samples: int = 1000,
+    binarizations: int = BINARIZATIONS,
     score: str = "log_px",
     threshold: float | None = None,
     band: tuple[float, float] | None = None,
@@ -112,7 +124,10 @@ def score(
     check_choice("score", score, SCORES)
     threshold = check_flag_rule(threshold, band)
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    check_count("--binarizations", binarizations, MAX_BINARIZATIONS, "each binarization costs a whole "
+                "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
+    run.check_folders()  # the histogram goes to figures/
     if chunk_size is not None:  # (sample, example) pairs decoded at once: each holds one decoded example
         check_count("--chunk-size", chunk_size, most_in_memory(16 * run.n_features), "the decoder's "
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip
@@ -120,15 +135,21 @@ def score(
         out = run.check_output(out)
     X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = log_likelihood(run.model, X, y, n_samples, progress=progress, **options)
-    cal = calibration(run, n_samples, progress)
+    result = log_likelihood(run.model, X, y, n_samples, progress=progress, binarizations=binarizations, **options)
+    cal = calibration(run, n_samples, progress, binarizations)
     values = getattr(result, score)
+    rule = (f"outside the {band[0]:g}-{band[1]:g} percentile band" if band else f"below percentile {threshold:g}") + \
+        " of the validation split"
     scored = Scored(
         spec, result,
         None if cal is None else cal.percentile(score, values),
         None if cal is None else cal.flags(score, values, threshold, band),
-        score,
+        score, None if cal is None else false_flag_share(threshold, band), f"{score} {rule}",
     )  # fmt: skip
+    cut = () if cal is None else cal.cut_offs(score, threshold, band)
+    fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
+                          f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
+    scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
@@ -139,5 +160,15 @@ def score(
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
+            "normalized": summary["normalized"], "binarizations": summary["binarizations"],
+            "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
+            "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
+            "figure": f"figures/{scored.figure.name}",
         })  # fmt: skip
     return scored
+
+
+def data_slug(spec: str) -> str:
+    """A file-name part for a data spec: the split's name, or the file's stem in safe characters."""
+    name = spec if is_split(spec) else Path(spec).stem
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "data"

@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from vaelab.errors import DataError
+from vaelab.errors import DataError, DataTypeError
 
 
 def as_examples(raw: np.ndarray, where: str, lazy: bool = False) -> np.ndarray:
@@ -16,6 +17,9 @@ def as_examples(raw: np.ndarray, where: str, lazy: bool = False) -> np.ndarray:
 
     With ``lazy``, a memory map that needs converting (uint8, float64, channels-last, ...)
     comes back as :class:`vaelab.data.rows.Rows`, converted block by block when read."""
+    if raw.dtype.kind == "c":
+        raise DataError(f"{where}: Complex data not supported (got dtype {raw.dtype}); vaelab models real numbers. "
+                        "Split it into real and imaginary parts, e.g. np.concatenate([X.real, X.imag], axis=1).")
     if raw.dtype.kind not in "biuf":
         raise DataError(f"{where}: expected numbers, got an array of dtype {raw.dtype}. Save a numeric array instead.")
     if raw.ndim == 3:
@@ -28,15 +32,17 @@ def as_examples(raw: np.ndarray, where: str, lazy: bool = False) -> np.ndarray:
             )
         raw = raw.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
     elif raw.ndim not in (2, 4):
-        hint = " A 1-D array looks like labels: pass it with --labels next to the data." if raw.ndim == 1 else ""
+        hint = (" A 1-D array looks like labels: pass it with --labels next to the data. Reshape your data "
+                "otherwise: X.reshape(-1, 1) for one feature, X.reshape(1, -1) for one example.") if raw.ndim == 1 else ""
         raise DataError(
             f"{where}: expected (N, D) vectors or (N, H, W) / (N, C, H, W) images; got a {raw.ndim}-D "
             f"array of shape {raw.shape}.{hint}"
         )
     if raw.shape[0] == 0 or 0 in raw.shape[1:]:
+        what = "sample(s)" if raw.shape[0] == 0 else "feature(s)"  # scikit-learn's wording, which its checks match
         raise DataError(
-            f"{where} holds no data (shape {raw.shape}); "
-            "expected at least one example with at least one value."
+            f"{where} holds no data (shape {raw.shape}): found 0 {what} (shape={raw.shape}) while a minimum of 1 is "
+            "required; expected at least one example with at least one value."
         )
     if raw.dtype == np.float32 and (not isinstance(raw, np.ndarray) or raw.flags.c_contiguous):
         return raw  # already what we need (or Rows, read on demand): keep a memory map mapped instead of copying it
@@ -126,10 +132,20 @@ def to_examples(X: Any, what: str = "X") -> np.ndarray:
                 "Encode or drop them (labels go in y)."
             )
         X = X.to_numpy()
+    if sparse.issparse(X):
+        raise DataError(f"{what} is a sparse {type(X).__name__}; vaelab needs dense input (sparse input is not "
+                        "supported): pass X.toarray().")  # fmt: skip
     try:
         raw = np.asarray(X)
     except (TypeError, ValueError) as e:
         raise DataError(f"{what} could not be read as an array: {e}.") from None
+    if raw.dtype == object:  # numbers held as Python objects are numbers; anything else is refused
+        try:
+            raw = raw.astype(np.float64)
+        except TypeError as e:
+            raise DataTypeError(f"{what} holds values that are not numbers ({e}); every value must be a number.") from None
+        except ValueError as e:
+            raise DataError(f"{what} holds values that are not numbers ({e}); every value must be a number.") from None
     arr = as_examples(raw, what)
     if not arr.flags.writeable:  # e.g. a read-only memory map: torch wants memory it may write
         arr = arr.copy()

@@ -16,9 +16,8 @@ A memory-mapped ``.npy`` and a Parquet file are never read whole. Three pieces:
 * :class:`TensorRows` — what the trainer and the estimator index: ``X[idx]`` (a torch or
   NumPy index, e.g. a shuffled batch) and ``X[a:b]`` give float32 tensors on a device.
   With ``binarize_seed`` each row gets the fixed Bernoulli draw that
-  :func:`vaelab.data.split.binarize_fixed` gives it when the whole set is binarized at
-  once with that seed (the PCG64 stream is advanced to the row's offset), so training and
-  evaluation read lazily give bitwise the results of the same data in memory.
+  :func:`vaelab.data.split.binarize_fixed` gives it (seeded by the row's content), so
+  training and evaluation read lazily give bitwise the results of the same data in memory.
 
 :func:`write_npy_cache` streams any of them into a float32 ``.npy`` (Parquet runs train
 from such a copy: a shuffled batch needs random access). Memory held grows with the
@@ -38,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from vaelab.data.split import binarize_fixed
 
 BLOCK_BYTES = 1 << 22  # rows decoded or copied per step: about 4 MB of float32
 PARQUET_BUFFER = 1 << 16  # read buffer per column: a row group is never read whole
@@ -185,7 +186,7 @@ class TensorRows:
     """Rows as the trainer sees them: ``X[idx]`` and ``X[a:b]`` are float32 tensors on ``device``.
 
     ``shape`` reshapes each example (flat rows for an image model); ``binarize_seed`` binarizes
-    each row with the fixed draw of :func:`vaelab.data.split.binarize_fixed` over the whole view;
+    each row with its fixed draw of :func:`vaelab.data.split.binarize_fixed`;
     ``check`` is called with every block read (it raises on bad data).
     """
 
@@ -197,7 +198,6 @@ class TensorRows:
         self.shape = torch.Size((len(self.rows), *self.example_shape))
         self.binarize_seed = binarize_seed
         self.check = check
-        self._state = None if binarize_seed is None else np.random.default_rng(binarize_seed).bit_generator.state
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -208,42 +208,19 @@ class TensorRows:
             if step != 1:
                 raise IndexError("TensorRows slices must have step 1")
             block = self.rows[start:stop]
-            positions = range(start, max(start, stop))
         else:
-            positions = self.rows._positions(key, within_view=True)
-            block = self.rows[positions]
+            block = self.rows[self.rows._positions(key, within_view=True)]
         if self.check is not None:
             self.check(block)
         if self.binarize_seed is not None:
-            block = self._binarize(block, positions)
+            block = self._binarize(block)
         t = torch.from_numpy(block.reshape(block.shape[0], *self.example_shape))
         return t.to(self.device, non_blocking=True) if self.device.type != "cpu" else t
 
-    def _binarize(self, block: np.ndarray, positions) -> np.ndarray:
-        """u < x with the uniforms u that rows ``positions`` draw when the whole view is binarized
-        at once with the seed (row-major float64 draws: row p uses draws p*D .. (p+1)*D - 1)."""
-        d = int(np.prod(block.shape[1:]))
-        flat = block.reshape(block.shape[0], d)
-        bits = np.random.PCG64()
-        bits.state = self._state
-        gen = np.random.Generator(bits)
-        if isinstance(positions, range):  # contiguous: one jump, one draw
-            bits.advance(positions.start * d)
-            u = gen.random((len(positions), d))
-        else:
-            positions = np.asarray(positions, dtype=np.int64)
-            u = np.empty((positions.size, d))
-            done = 0  # rows of the stream consumed so far
-            last = prev = -1  # the last row drawn, and where its draw went
-            for i in np.argsort(positions, kind="stable"):
-                p = int(positions[i])
-                if p == last:  # the same row twice in one batch: the same draw
-                    u[i] = u[prev]
-                    continue
-                bits.advance((p - done) * d)
-                u[i] = gen.random(d)
-                done, last, prev = p + 1, p, i
-        return (u < flat).astype(np.float32).reshape(block.shape)
+    def _binarize(self, block: np.ndarray) -> np.ndarray:
+        """Each row's fixed draw of :func:`vaelab.data.split.binarize_fixed`: seeded by the row's
+        content, so a row gets the same draw read here, in any batch, or with the whole set."""
+        return binarize_fixed(torch.from_numpy(block), self.binarize_seed).numpy()
 
 
 # ------------------------------------------------------------------- Parquet

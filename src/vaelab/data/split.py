@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vaelab.data.streams import BINARIZE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -25,7 +26,7 @@ def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
     if n_train < 2:
         raise DataError(
             f"Need at least 2 training examples after holding out validation and test "
-            f"data; got {n} example(s) in all ({n_val} validation, {n_test} test). "
+            f"data; got n_samples = {n} in all ({n_val} validation, {n_test} test). "
             f"Provide more data or lower --val-fraction/--test-fraction."
         )
     return n_train, n_val, n_test
@@ -50,23 +51,49 @@ def indices(codes: np.ndarray, split: str) -> np.ndarray:
     return np.flatnonzero(codes == SPLITS.index(split))
 
 
-def is_unit_interval(X: np.ndarray) -> bool:
-    """True when every value lies in [0, 1] (checked in blocks for memory maps)."""
-    for start in range(0, X.shape[0], 4096):
-        block = np.asarray(X[start : start + 4096])  # a memory map or Rows is read block by block
-        if block.size and (block.min() < 0.0 or block.max() > 1.0):
-            return False
-    return True
+GREY_LEVELS = 256  # at most this many distinct values in [0, 1]: grey levels, as 8-bit images have
 
 
-def binarize_fixed(X: torch.Tensor, rng: int | np.random.Generator) -> torch.Tensor:
+def value_kind(*arrays: np.ndarray) -> tuple[str, int]:
+    """What the values of the arrays (together) are, read in blocks (a memory map is never read
+    whole): ("binary", n) for only 0 and 1; ("levels", n) for values in [0, 1] on n ≤ 256 distinct
+    grey levels (8-bit images scaled to [0, 1], MNIST); ("unit", n) for other values in [0, 1]
+    (n > 256 distinct: continuous readings); ("real", 0) for values outside [0, 1]. Counting
+    distinct values stops once more than 256 are seen; the range is checked to the end."""
+    seen = np.empty(0, dtype=np.float64)
+    many = False
+    blocks = (np.asarray(X[s : s + 4096]) for X in arrays for s in range(0, X.shape[0], 4096))
+    for block in blocks:
+        if not block.size:
+            continue
+        if block.min() < 0.0 or block.max() > 1.0:
+            return "real", 0
+        if not many:
+            seen = np.union1d(seen, np.unique(block))
+            many = seen.size > GREY_LEVELS
+    if many:
+        return "unit", int(seen.size)
+    if np.isin(seen, (0.0, 1.0)).all():
+        return "binary", int(seen.size)
+    return "levels", int(seen.size)
+
+
+def binarize_fixed(X: torch.Tensor, seed: int, draw: int = 0) -> torch.Tensor:
     """One fixed Bernoulli draw per value: evaluation data for Bernoulli models.
 
     Values in [0, 1] are read as probabilities (the usual stochastic binarization of
-    MNIST, Salakhutdinov & Murray 2008). ``rng`` is a seed or a NumPy Generator to
-    continue: PCG64 doubles come one after another, so binarizing a set in blocks,
-    in order, with one Generator gives exactly the draw of the whole set at once.
+    MNIST, Salakhutdinov & Murray 2008). Each example draws from a stream of its own,
+    seeded by ``(seed, draw, its content)`` (:mod:`vaelab.data.streams`), so an example
+    is binarized the same way alone, in any batch and at any position; ``draw`` numbers
+    independent binarizations of the same data. Binary examples come back unchanged.
     """
-    rng = np.random.default_rng(rng) if isinstance(rng, (int, np.integer)) else rng
-    u = torch.from_numpy(rng.random(tuple(X.shape)))  # float64 uniforms, shape of X
-    return (u.to(X.device) < X).to(X.dtype)
+    if X.shape[0] == 0:
+        return X.clone()
+    u = ExampleStreams(X.detach().cpu().numpy(), seed, BINARIZE, draw).uniform(int(np.prod(X.shape[1:])))  # (N, D)
+    return (torch.from_numpy(u.reshape(tuple(X.shape))).to(X.device) < X).to(X.dtype)
+
+
+def is_binary(X: np.ndarray) -> np.ndarray:
+    """Per example (N,): True when every value is 0 or 1 (binarization leaves it unchanged)."""
+    flat = np.asarray(X).reshape(len(X), -1)
+    return ((flat == 0) | (flat == 1)).all(1)

@@ -8,7 +8,7 @@ from torch import nn
 
 from vaelab.config import ModelConfig
 from vaelab.errors import ConfigError
-from vaelab.nn.likelihoods import Bernoulli, Gaussian, GaussianFixed, Likelihood, Mixed
+from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, GaussianFixed, Likelihood, Mixed
 from vaelab.nn.networks import ConvBody, ConvDecoder, MLPBody, MLPDecoder
 from vaelab.nn.priors import MixtureOfGaussians, Prior, StandardNormal, VampPrior
 from vaelab.nn.vae import VAEModule
@@ -19,6 +19,8 @@ NETWORKS = {"mlp": (MLPBody, MLPDecoder), "conv": (ConvBody, ConvDecoder)}
 def make_likelihood(cfg: ModelConfig) -> Likelihood:
     if cfg.likelihood == "bernoulli":
         return Bernoulli(cfg.input_shape)
+    if cfg.likelihood == "continuous-bernoulli":
+        return ContinuousBernoulli(cfg.input_shape)
     if cfg.likelihood == "gaussian":
         return Gaussian(cfg.input_shape)
     if cfg.likelihood == "mixed":

@@ -35,6 +35,11 @@ class Likelihood(nn.Module):
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         return self.dist(params).mean
 
+    def is_density(self, x: torch.Tensor) -> bool:
+        """Whether ``log_prob`` at x is a normalized log-density (or log-probability): bits/dim and
+        comparisons with other models mean something only then."""
+        return True
+
 
 class Bernoulli(Likelihood):
     """Independent Bernoulli pixels on logits. On grey values in [0, 1] the same formula is
@@ -50,6 +55,54 @@ class Bernoulli(Likelihood):
 
     def mean(self, params):
         return torch.sigmoid(params)
+
+    def is_density(self, x: torch.Tensor) -> bool:
+        """A probability only for binary x: on grey values the formula is a cross-entropy without the
+        normalizer a density on [0, 1] needs (use the continuous Bernoulli for that)."""
+        return bool(((x == 0) | (x == 1)).all())
+
+
+def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """log C(λ) of the continuous Bernoulli, λ = sigmoid(logits), elementwise.
+
+    C(λ) = 2 atanh(1 - 2λ) / (1 - 2λ) (Loaiza-Ganem & Cunningham 2019, eq. 3), which in the
+    logit η is η / tanh(η/2) = η (1 + e^-η) / (1 - e^-η): computed in that form for |η| ≥ 0.01
+    and by its Taylor series log 2 + u²/3 - 7u⁴/90 (u = η/2) below. torch's own
+    ``ContinuousBernoulli`` clamps λ to float precision, so for |η| ≳ 17 its density no longer
+    integrates to 1 (0.60 at η = ±60; tests/nn/test_likelihoods.py).
+    """
+    a = logits.abs()
+    small = a < 0.01
+    a_safe = torch.where(small, torch.ones_like(a), a)
+    exact = torch.log(a_safe) - torch.log(-torch.expm1(-a_safe)) + torch.log1p(torch.exp(-a_safe))
+    u2 = (logits / 2) ** 2
+    return torch.where(small, math.log(2.0) + u2 / 3 - 7 * u2**2 / 90, exact)
+
+
+class ContinuousBernoulli(Likelihood):
+    """The continuous Bernoulli on [0, 1] (Loaiza-Ganem & Cunningham 2019), on logits: a proper
+    density for grey values, p(x|λ) = C(λ) λ^x (1-λ)^(1-x). The Bernoulli's cross-entropy on grey
+    values lacks exactly the normalizer C(λ); with it, log p(x) is a density and bits/dim mean
+    something. Its mean is not λ: E[x] = 1/2 + (coth(η/2) - 2/η)/2 (η the logit)."""
+
+    def log_prob(self, x, params):
+        x = x.expand_as(params)
+        per = -F.binary_cross_entropy_with_logits(params, x, reduction="none") + continuous_bernoulli_log_norm(params)
+        return _sum_event(per, len(self.shape))
+
+    def dist(self, params):
+        # Sampling by torch's inverse CDF (its clamping of λ moves a draw by at most float precision).
+        return D.Independent(D.ContinuousBernoulli(logits=params, validate_args=False), len(self.shape))
+
+    def mean(self, params):
+        u = params / 2
+        small = u.abs() < 0.01
+        u_safe = torch.where(small, torch.ones_like(u), u)
+        langevin = torch.where(small, u / 3 - u**3 / 45, 1 / torch.tanh(u_safe) - 1 / u_safe)  # coth(u) - 1/u
+        return 0.5 + 0.5 * langevin
+
+    def is_density(self, x: torch.Tensor) -> bool:
+        return bool(((x >= 0) & (x <= 1)).all())
 
 
 class _Gaussian(Likelihood):

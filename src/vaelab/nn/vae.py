@@ -84,6 +84,7 @@ def importance_log_likelihood(
     y: torch.Tensor | None = None,
     n_samples: int = 1000,
     chunk_size: int = 4096,
+    noise: Callable[[int], torch.Tensor] | None = None,
 ) -> LogLikelihood:
     """Importance-sampled log p(x) per example with K = n_samples draws from q(z|x).
 
@@ -96,6 +97,9 @@ def importance_log_likelihood(
     SE ≈ sd(w) / (sqrt(K) mean(w)). The error is trustworthy when q(z|x) is at least as
     wide as the true posterior; when q is much narrower the weights are heavy-tailed and
     the estimate and its error both run low (raise K, or train with --iw-samples).
+
+    ``noise(k)`` gives the standard normals (k, N, L) of the next k draws, z = mu + sigma * noise
+    (:mod:`vaelab.analysis.likelihood` passes each example's own stream); by default torch's RNG.
     """
     mu, logvar = encode(x, y)  # (N, L), once per example
     n = x.shape[0]
@@ -107,7 +111,7 @@ def importance_log_likelihood(
     done = 0
     while done < n_samples:
         k = min(per_chunk, n_samples - done)
-        z = rsample(mu, logvar, k)  # (k, N, L)
+        z = rsample(mu, logvar, k) if noise is None else mu + torch.exp(0.5 * logvar) * noise(k).to(mu.dtype)  # (k, N, L)
         rec = likelihood.log_prob(x, decode(z, y)).double()  # (k, N)
         kl = (gaussian_log_prob(z, mu, logvar) - prior.log_prob(z)).double()  # (k, N)
         log_w = rec - kl
@@ -212,11 +216,12 @@ class VAEModule(nn.Module):
 
     # -------------------------------------------------------------- objectives
     def elbo_terms(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1
+        self, x: torch.Tensor, y: torch.Tensor | None = None, n_samples: int = 1, eps: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example E_q log p(x|z) and KL(q(z|x)||p(z)), each (N,), averaged over n_samples draws."""
+        """Per-example E_q log p(x|z) and KL(q(z|x)||p(z)), each (N,), averaged over n_samples draws
+        (with ``eps`` (S, N, L), z = mu + sigma * eps: the caller's standard normals)."""
         mu, logvar = self.encode_params(x, y)
-        z = self.rsample(mu, logvar, n_samples)  # (S, N, L)
+        z = self.rsample(mu, logvar, n_samples) if eps is None else mu + torch.exp(0.5 * logvar) * eps  # (S, N, L)
         rec = self.likelihood.log_prob(x, self.decode_params(z, y))  # (S, N)
         kl = self.prior.kl(mu, logvar, z)  # (N,) closed form or (S, N) Monte Carlo
         return rec.mean(0), (kl.mean(0) if kl.dim() == 2 else kl)

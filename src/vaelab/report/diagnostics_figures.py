@@ -76,6 +76,35 @@ def latent_scatter(d) -> Figure:
     return fig
 
 
+def class_scatter(d, max_classes: int = 12) -> Figure | None:
+    """One panel per class (up to ``max_classes``): its codes on the two most active dimensions over all
+    codes (grey), with the prior's 1-3 SD circles and the class's KL(q_c(z) || p(z)) in the title."""
+    if d.labels is None or not d.classes:
+        return None
+    names = [n for n in d.class_names if n in d.classes][:max_classes]
+    dims = d.order[:2] if len(d.order) >= 2 else [d.order[0], d.order[0]]
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig = Figure(figsize=(2.6 * cols, 2.6 * rows + 0.3))
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
+    radius = float(np.mean(np.asarray(d.per_dim["prior_sd"])[dims]))
+    for ax, name in zip(axes, names):
+        c = d.class_names.index(name)
+        m = d.labels == c
+        ax.scatter(d.mu[:, dims[0]], d.mu[:, dims[1]], s=3, color="0.85")
+        ax.scatter(d.mu[m, dims[0]], d.mu[m, dims[1]], s=5, color="tab:blue")
+        for k in (1, 2, 3):
+            ax.add_patch(Circle((0, 0), k * radius, fill=False, ls=":", color="grey"))
+        v = d.classes[name]
+        ax.set_title(f"{name}: KL {v['kl_to_prior']:.2f} ± {v['kl_to_prior_stderr']:.2f} (n {v['n']})", fontsize=8)
+        ax.set_aspect("equal", adjustable="box")  # shared axes: the box adjusts, not the limits
+    for ax in axes[len(names):]:
+        ax.set_axis_off()
+    fig.suptitle(f"each class's codes on z{dims[0]}, z{dims[1]} and KL(q_c(z) ‖ p(z)) in nats", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def aggregate_vs_prior(d) -> Figure:
     """Per-dimension mean ± SD of the aggregate posterior q(z) against the prior's."""
     order = d.order
@@ -102,5 +131,6 @@ def diagnostics_figures(d) -> dict[str, Figure]:
         "posterior_sd": None if d.deterministic else posterior_sd(d),  # a point has no spread
         "latent_scatter": latent_scatter(d),
         "aggregate_vs_prior": aggregate_vs_prior(d),
+        "class_scatter": class_scatter(d),
     }
     return {k: f for k, f in figures.items() if f is not None}

@@ -133,3 +133,28 @@ def write_sampler_grids(run_path: Path, grids: dict[str, np.ndarray]) -> list[Pa
             fig = image_grid(X, 8, f"sampler: {name} (decoder means)")
             written.append(save_png(fig, figures / sampler_figure(name)))
     return written
+
+
+def score_histogram(values: np.ndarray, reference: np.ndarray | None, score: str, cut: tuple[float, ...] = (),
+                    rule: str = "", title: str = "") -> Figure:  # fmt: skip
+    """Histogram of per-example scores (``score``, nats) against the validation reference, with the
+    flag rule's cut-off lines (one for a low-tail threshold, two for a band)."""
+    fig = Figure(figsize=(6.4, 3.4))
+    ax = fig.add_subplot()
+    finite = values[np.isfinite(values)]
+    ref = None if reference is None else reference[np.isfinite(reference)]
+    both = finite if ref is None else np.concatenate([finite, ref])
+    bins = np.histogram_bin_edges(both, bins=min(60, max(10, int(np.sqrt(both.size))))) if both.size else 10
+    ax.hist(finite, bins=bins, density=True, alpha=0.6, label=f"scored data ({finite.size})")
+    if ref is not None:
+        ax.hist(ref, bins=bins, density=True, histtype="step", color="k", label=f"validation reference ({ref.size})")
+    for c in cut:
+        ax.axvline(c, color="tab:red", linestyle="--")
+    if cut:
+        ax.plot([], [], color="tab:red", linestyle="--", label=rule or "flag cut-off")
+    ax.set_xlabel(f"{score} (nats)")
+    ax.set_ylabel("density")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -49,6 +49,7 @@ NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "like
                  "diagnostics": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
                  "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
                  "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
+NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
 
@@ -61,6 +62,14 @@ def _num(value: Any, digits: int = 2) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     return f"{float(value):.{digits}f}"
+
+
+def _with_interval(entry: dict[str, Any], key: str, digits: int) -> str:
+    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one."""
+    interval = (entry.get("intervals") or {}).get(key)
+    if not interval:
+        return _num(entry.get(key), digits)
+    return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
 
 
 def _pm(value: Any, se: Any, digits: int = 2) -> str:
@@ -165,10 +174,15 @@ class _Assembler:
         s.facts += [("epochs", f"{tr.get('epochs_run')} (best {tr.get('best_epoch')}"
                                f"{', stopped early' if tr.get('stopped_early') else ''})"),
                     ("training time", f"{_num(tr.get('seconds'), 1)} s")]  # fmt: skip
+        choice = tr.get("likelihood_choice")
+        if choice:
+            s.facts.append(("likelihood", f"{choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: "
+                                          f"{choice['reason']}"))  # fmt: skip
         if test:
+            bound = test.get("bits_per_dim_bound")
             s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
-                        ("bits/dim (bound)", f"≤ {_num(test['bits_per_dim_bound'], 4)}")]  # fmt: skip
+                        ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
         self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation).")
 
     def reconstructions(self, s: _Section) -> None:
@@ -187,24 +201,36 @@ class _Assembler:
             return
         if lik:
             gap = -lik["elbo"] - lik["test_nll"]
-            s.facts += [("test NLL", f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats "
-                                     f"({_num(lik['bits_per_dim'], 4)} bits/dim)"),
-                        ("importance samples K", _num(lik["n_samples"])),
+            bits = NO_BITS if lik.get("bits_per_dim") is None else f"{_num(lik['bits_per_dim'], 4)} bits/dim"
+            s.facts += [("test NLL" if lik.get("normalized", True) else "test cross-entropy (not an NLL)",
+                         f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats ({bits})"),
+                        ("importance samples K", _num(lik["n_samples"]) + (
+                            f" per binarization, {lik['binarizations']} binarizations per grey example"
+                            if lik.get("binarizations", 1) > 1 else "")),
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
                         ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
                                 "± is the standard error over test examples. A likelihood is a poor detector of some "
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
+            if lik.get("flag_rule"):
+                s.facts.append(("flags", f"{lik['flag_rule']}: {_num(100 * lik['flagged_share'], 1)}% of the test "
+                                         f"split flagged; valid data is flagged {_num(100 * lik['false_flag_share'], 1)}% "
+                                         "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
+            self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
+                                            "flag rule's cut-off.")  # fmt: skip
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if anomaly:
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}); outliers are the positive class",
-                "header": ["score", "AUROC", "AUPRC"],
-                "rows": [[k, _num(v["auroc"], 3), _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
+                "header": ["score", "AUROC [95% interval]", "AUPRC"],
+                "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
+                          _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
             })  # fmt: skip
+            if anomaly.get("reading"):
+                s.paragraphs.append(anomaly["reading"])
         else:
             s.paragraphs.append(f"No anomaly evaluation yet: vaelab anomaly-eval {self.run.path} --outliers DATA "
                                 "gives AUROC and AUPRC of each score against known outliers.")  # fmt: skip
@@ -233,10 +259,22 @@ class _Assembler:
                              "rows": [[c, _num(kl[c]), _num(pc["aggregate_mean"][c], 3), _num(pc["aggregate_sd"][c], 3),
                                        _num(pc["prior_sd"][c], 3), _num(pc["scaling_factor"][c], 3)]
                                       for c in range(len(pc["aggregate_sd"]))]})  # fmt: skip
+        classes = d.get("classes") or {}
+        if classes:
+            s.tables.append({"caption": "each class's codes against the prior: KL(q_c(z) ‖ p(z)) (a class is not meant "
+                                        "to match the prior; only all classes together are)",
+                             "header": ["class", "examples", "KL to the prior (nats)"],
+                             "rows": [[k, _num(v["n"]), _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
+                                      for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
+        others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
+        if others:
+            s.paragraphs.append("Also inspected, as data rather than as the model (not drawn like the training data): "
+                                + ", ".join(others) + "; their blocks are under diagnostics_by_data in metrics.json.")  # fmt: skip
         for name, caption in (("kl_per_dimension.png", "KL and activity per latent dimension."),
                               ("posterior_sd.png", "Posterior SDs against the prior SD, per dimension."),
                               ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),
-                              ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension.")):  # fmt: skip
+                              ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension."),
+                              ("class_scatter.png", "Each class's codes and its KL to the prior.")):  # fmt: skip
             self.image(s, name, caption)
 
     def samplers(self, s: _Section) -> None:
@@ -248,12 +286,14 @@ class _Assembler:
         summary = block.get("_summary", {})
         names = [k for k in block if not k.startswith("_")]
         s.paragraphs.append(summary.get("verdict", ""))
+        iv = summary.get("intervals")
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
                        f"in the features of a {summary.get('features')}"
-                       + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else ""),
+                       + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
+                       + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else ""),
             "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
-            "rows": [[n, *(_num(block[n].get(k), dig) for k, _, dig in SAMPLER_COLUMNS),
+            "rows": [[n, *(_with_interval(block[n], k, dig) for k, _, dig in SAMPLER_COLUMNS),
                       _num(block[n].get("classes", {}).get("total_variation"), 3),
                       _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
         })  # fmt: skip
@@ -311,7 +351,7 @@ class _Assembler:
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real ones (TimeGAN's train-on-synthetic test)"),
             ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
-            ("forecaster", f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
+            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
+from vaelab.analysis.synthetic_series import discriminative_score, forecast_summary, predictive_score
 from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
@@ -256,8 +256,7 @@ class SeriesKind(RunKind):
             inside.append(((truth >= lo) & (truth <= hi)).mean())
             err.append(np.abs(np.median(draws, 0) - truth).mean())
             naive.append(np.abs(test[i, ws.n_past - 1][None] - truth).mean())
-        block["forecast"] = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": float(np.mean(inside)),
-                             "mae_median": float(np.mean(err)), "mae_last_value": float(np.mean(naive))}  # fmt: skip
+        block["forecast"] = {**forecast_summary(inside, err, naive), "draws": FORECAST_DRAWS}
         i = int(pick[len(pick) // 2])
         draws = self.scaler.inverse_transform(forecaster.sample(scaled[i, : ws.n_past], FORECAST_DRAWS, seed=seed))
         figures = {"series_windows": real_vs_generated(test, synth, ws.features),
@@ -270,6 +269,7 @@ class SeriesKind(RunKind):
             f"discriminative score {d['score']:.3f} (0 = indistinguishable; classifier accuracy {d['accuracy']:.3f})",
             f"predictive score: MAE {p['mae_synthetic']:.4f} trained on synthetic vs {p['mae_real']:.4f} on real",
             f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
+            f"forecaster: {f['verdict']}" if "verdict" in f else
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "
             f"{f['mae_median']:.4f} vs {f['mae_last_value']:.4f} for repeating the last value",
         ]

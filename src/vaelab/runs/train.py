@@ -59,6 +59,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
             "retrain with a lower --lr, tighter --grad-clip or a KL warm-up (--warmup-epochs), or check the data."
         )
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
+    normalized = model.is_density_on(part.X)
     return {
         "split": name,
         "n_examples": int(elbo.size),
@@ -66,8 +67,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "elbo_stderr": stderr,
         "reconstruction": float(rec.mean()),
         "kl": float(kl.mean()),
-        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO).
-        "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))),
+        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO); only for a density.
+        "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))) if normalized else None,
+        "normalized": normalized,
         "elbo_samples": 8,
     }
 
@@ -178,7 +180,7 @@ def train_run(
         if state.best_weights is not None:
             run.write_weights(state.best_weights)
         run.write_history(state.history)
-        run.update_metrics(training=training_summary(state))
+        run.update_metrics(training=training_summary(state, getattr(model, "likelihood_choice_", None)))
     test = evaluate_split(model, dataset, split, "test")
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)

@@ -147,6 +147,57 @@ def test_density_rewards_crowding_and_coverage_punishes_it(same):
     assert density_coverage(a, gaussian(8, shift=20.0)) == (0.0, 0.0)
 
 
+def _inside(centres, points, k):
+    """prdc's definition computed directly: (N centres, M points) True where the point lies in the
+    centre's open k-NN ball (distance < radius), every distance by differences."""
+    def dist(a, b):
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+    radii = np.sort(dist(centres, centres), axis=1)[:, k]  # column 0 is the centre itself
+    return dist(centres, points) < radii[:, None]
+
+
+def _direct(real, fake, k):
+    """(precision, recall, density, coverage) by :func:`_inside`."""
+    real_balls, fake_balls = _inside(real, fake, k), _inside(fake, real, k)
+    return (real_balls.any(0).mean(), fake_balls.any(0).mean(), real_balls.sum() / (k * fake.shape[0]),
+            real_balls.any(1).mean())  # fmt: skip
+
+
+def test_identical_sets_give_density_and_coverage_exactly_one(same):
+    # Each open ball holds its centre and its k - 1 nearest neighbours; the k-th lies on the edge
+    # and is outside (prdc's convention): exactly k fake points per ball. Before, edges were decided
+    # by rounding: density 1.128 here, neither the open balls' 1.0 nor the closed balls' 1.2.
+    a, _ = same
+    x = a[:500] * 7.3 + 100.0  # far from the origin, where the fast distances lose the most digits
+    assert density_coverage(x, x) == (1.0, 1.0)
+    assert precision_recall(x, x) == (1.0, 1.0)
+    assert density_coverage(x, x, k=3) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ties_on_a_lattice_match_a_direct_exact_computation(seed):
+    # Integer points: many distances are equal, so many points sit exactly on a ball's edge.
+    rng = np.random.default_rng(seed)
+    real, fake = rng.integers(0, 4, (300, 3)).astype(float), rng.integers(0, 4, (200, 3)).astype(float)
+    for k in (1, 3, 5):
+        expected = _direct(real, fake, k)
+        assert precision_recall(real, fake, k) == pytest.approx(expected[:2], abs=1e-12)
+        assert density_coverage(real, fake, k) == pytest.approx(expected[2:], abs=1e-12)
+
+
+def test_continuous_features_match_the_direct_computation_and_the_convention_is_stated(same):
+    a, b = same
+    real, fake = a[:400], b[:300] + 0.2
+    expected = _direct(real, fake, 5)
+    assert precision_recall(real, fake, 5) == pytest.approx(expected[:2], abs=1e-12)
+    assert density_coverage(real, fake, 5) == pytest.approx(expected[2:], abs=1e-12)
+    assert quality.knn_convention(3, 5) == {
+        "k_precision_recall": 3, "k_density_coverage": 5, "balls": "open",
+        "edge": "a point on a ball's edge (distance = radius) is outside, as in the prdc package",
+    }
+
+
 def test_quality_report_has_exactly_the_contract_keys(same):
     a, b = same
     report = quality_report(a[:500], b[:500], k_pr=3, k_dc=5)

@@ -8,7 +8,9 @@ knows about models or files.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -20,21 +22,24 @@ def log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | No
     codes exactly as a prior draw is judged.
     """
     n = mu.shape[0]
-    prec = torch.exp(-logvar)  # (N, L)
-    # Summed over dimensions, log N(z; mu_n, σ_n²) is a quadratic form in z: two matrix
-    # products instead of an (m, N, L) tensor.
-    const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1) + (mu**2 * prec).sum(1))  # (N,)
     out = []
     for s in range(0, z.shape[0], chunk):
-        zc = z[s : s + chunk]
-        if per_dim:
-            per = -0.5 * (math.log(2 * math.pi) + logvar + (zc[:, None, :] - mu) ** 2 * prec)  # (m, N, L)
-        else:
-            per = const - 0.5 * (zc**2) @ prec.T + zc @ (mu * prec).T  # (m, N)
+        per = _component_log_prob(z[s : s + chunk], mu, logvar, per_dim)  # (m, N[, L])
         if owner is not None:
             per[torch.arange(per.shape[0]), owner[s : s + chunk]] = -math.inf
         out.append(torch.logsumexp(per, dim=1) - math.log(n - (owner is not None)))
     return torch.cat(out)
+
+
+def _component_log_prob(z: torch.Tensor, mu, logvar, per_dim: bool) -> torch.Tensor:
+    """log q(z|x_m) for rows z (m, L) and components (M, L): (m, M), or per dimension (m, M, L)."""
+    prec = torch.exp(-logvar)
+    if per_dim:
+        return -0.5 * (math.log(2 * math.pi) + logvar + (z[:, None, :] - mu) ** 2 * prec)
+    # Summed over dimensions, log N(z; mu_m, σ_m²) is a quadratic form in z: two matrix
+    # products instead of an (m, M, L) tensor.
+    const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1) + (mu**2 * prec).sum(1))  # (M,)
+    return const - 0.5 * (z**2) @ prec.T + z @ (mu * prec).T
 
 
 def kde_logvar(mu: torch.Tensor) -> torch.Tensor:
@@ -51,12 +56,218 @@ def kde_logvar(mu: torch.Tensor) -> torch.Tensor:
 
 def marginal_kl(mu, logvar, means, logvars, log_w, n_draws: int) -> torch.Tensor:
     """Per-example, per-dimension KL(q(z_d|x) || p(z_d)) (N, L): closed form for one Gaussian,
-    Monte Carlo (n_draws) for a mixture prior, whose marginals are 1-D mixtures."""
+    Monte Carlo (n_draws) for a mixture prior, whose marginals are 1-D mixtures (in blocks of
+    examples, so memory stays bounded; one block, as always, up to PAIRS_PER_BLOCK terms)."""
     if means.shape[0] == 1:
         m, v = means[0], logvars[0]
         return 0.5 * (v - logvar + (torch.exp(logvar) + (mu - m) ** 2) * torch.exp(-v) - 1)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, *mu.shape), dtype=mu.dtype)  # (S, N, L)
-    log_q = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar))
-    per = -0.5 * (math.log(2 * math.pi) + logvars + (z[..., None, :] - means) ** 2 * torch.exp(-logvars))  # (S,N,K,L)
-    log_p = torch.logsumexp(per + log_w[:, None], dim=-2)
-    return (log_q - log_p).mean(0)
+    step = max(1, PAIRS_PER_BLOCK // (n_draws * means.shape[0] * mu.shape[1]))
+    out = []
+    for s in range(0, mu.shape[0], step):
+        m_b, lv_b = mu[s : s + step], logvar[s : s + step]
+        z = m_b + torch.exp(0.5 * lv_b) * torch.randn((n_draws, *m_b.shape), dtype=mu.dtype)  # (S, n, L)
+        log_q = -0.5 * (math.log(2 * math.pi) + lv_b + (z - m_b) ** 2 * torch.exp(-lv_b))
+        per = -0.5 * (math.log(2 * math.pi) + logvars + (z[..., None, :] - means) ** 2 * torch.exp(-logvars))  # (S,n,K,L)
+        log_p = torch.logsumexp(per + log_w[:, None], dim=-2)
+        out.append((log_q - log_p).mean(0))
+    return torch.cat(out)
+
+
+# ------------------------------------------------------------------ at scale
+# q(z) is a mixture of N components, so evaluating it at M points costs M·N: quadratic when the
+# points are the codes themselves. Beyond MAX_CODES the estimators below evaluate it on a seeded
+# subsample of the components (and of the points), which makes every estimate linear in N; the
+# subsampling noise is measured (a delete-a-group jackknife over the components) and added to the
+# standard errors. At or below MAX_CODES everything is exact, as it always was.
+MAX_CODES = 4096  # components (and query codes) used exactly; above: a seeded subsample of this many
+JACKKNIFE_GROUPS = 16  # groups of subsampled components for the jackknife of the subsampling noise
+PAIRS_PER_BLOCK = 1 << 22  # (query, component[, dimension]) terms per block: bounds memory (32 MB)
+
+
+def subsample(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded subsample of m of n positions, sorted (all n positions when n <= m)."""
+    return np.arange(n) if n <= m else np.sort(rng.choice(n, m, replace=False))
+
+
+@dataclass
+class Mixture:
+    """q(z) = 1/N Σ_n q(z|x_n), to be evaluated on the components ``index`` (M of the N; all when
+    M = N). ``mu_all``/``logvar_all`` (N, L) are every component (a query's own one may lie outside
+    the subsample); the subsample is split into ``groups`` contiguous groups for the jackknife."""
+
+    mu_all: torch.Tensor
+    logvar_all: torch.Tensor
+    index: np.ndarray  # (M,) sorted positions among the N
+
+    @property
+    def n_total(self) -> int:
+        return int(self.mu_all.shape[0])
+
+    @property
+    def n_used(self) -> int:
+        return int(self.index.size)
+
+    @property
+    def exact(self) -> bool:
+        return self.n_used == self.n_total
+
+    @property
+    def groups(self) -> list[slice]:
+        """Column slices of the subsample's jackknife groups (one group, all columns, when exact)."""
+        g = 1 if self.exact else min(JACKKNIFE_GROUPS, self.n_used)
+        edges = np.linspace(0, self.n_used, g + 1).round().astype(int)
+        return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+    @classmethod
+    def of(cls, mu: torch.Tensor, logvar: torch.Tensor, rng: np.random.Generator, max_codes: int = MAX_CODES) -> "Mixture":
+        return cls(mu, logvar, subsample(mu.shape[0], max_codes, rng))
+
+
+def log_q(z: torch.Tensor, mix: Mixture, owner: np.ndarray | None = None, own: str = "none",
+          per_dim: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    """log q(z) at rows z (Q, L) from the mixture's components, and its jackknife replicates.
+
+    own: "none" (points not tied to a code, e.g. prior draws), "exclude" (``owner`` (Q,) names the
+    code each row was drawn from; its component is left out: 1/(N-1) Σ_{n≠owner}, the
+    leave-one-out density) or "include" (the owner's component always counts, with weight 1/N, and
+    the others are estimated from the subsample: stratified, so a code drawn near its own component
+    is not judged by luck of the draw). Exact mixtures give exactly :func:`log_aggregate`.
+
+    Returns the estimate (Q,) or (Q, L) with ``per_dim``, and for a subsampled mixture the
+    estimates with each jackknife group left out, (G, Q[, L]) (None when exact).
+    """
+    mu, lv = mix.mu_all[mix.index], mix.logvar_all[mix.index]
+    groups = mix.groups
+    n, m_used = mix.n_total, mix.n_used
+    pos = present = None
+    if owner is not None:
+        pos = np.minimum(np.searchsorted(mix.index, owner), m_used - 1)
+        present = mix.index[pos] == owner  # (Q,) the owner's component is in the subsample
+    sizes = torch.tensor([s.stop - s.start for s in groups], dtype=z.dtype)  # (G,)
+    width = m_used * (z.shape[1] if per_dim else 1)
+    chunk = max(1, PAIRS_PER_BLOCK // width)
+    est, jack = [], []
+    for s in range(0, z.shape[0], chunk):
+        zc = z[s : s + chunk]
+        per = _component_log_prob(zc, mu, lv, per_dim)  # (m, M[, L])
+        counts = sizes.expand(zc.shape[0], -1).clone()  # (m, G) components counted per group
+        # The owner's term leaves the subsample's sum: excluded, or (stratified) counted apart.
+        if owner is not None and (own == "exclude" or (own == "include" and not mix.exact)):
+            rows = np.flatnonzero(present[s : s + chunk])
+            if rows.size:
+                cols = pos[s : s + chunk][rows]
+                per[rows, cols] = -math.inf
+                g_of = np.searchsorted([g.stop for g in groups], cols, side="right")
+                counts[rows, g_of] -= 1
+        gls = torch.stack([per[:, g].logsumexp(1) for g in groups], 1)  # (m, G[, L])
+        cnt = counts if not per_dim else counts[..., None]
+        if mix.exact and own != "include":  # every other component: the plain leave-one-out or full mean
+            est.append(gls[:, 0] - torch.log(cnt[:, 0]))
+            continue
+        if mix.exact:  # own == "include": every component, the owner's among them
+            own_term = None
+        else:
+            own_c = torch.as_tensor(owner[s : s + chunk]) if own == "include" else None
+            own_term = None if own_c is None else _component_log_prob_rows(zc, mix.mu_all[own_c], mix.logvar_all[own_c], per_dim)
+        total = _combine(gls, cnt, n, own_term)
+        est.append(total)
+        if not mix.exact:
+            left = []
+            for g in range(len(groups)):
+                keep = [i for i in range(len(groups)) if i != g]
+                left.append(_combine(gls[:, keep], cnt[:, keep], n, own_term))
+            jack.append(torch.stack(left))
+    estimate = torch.cat(est)
+    return estimate, (torch.cat(jack, 1) if jack else None)
+
+
+def _component_log_prob_rows(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, per_dim: bool) -> torch.Tensor:
+    """log q(z_i|x_i) for paired rows (m, L): (m,) or per dimension (m, L)."""
+    per = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar))
+    return per if per_dim else per.sum(1)
+
+
+def _combine(gls: torch.Tensor, counts: torch.Tensor, n: int, own_term: torch.Tensor | None) -> torch.Tensor:
+    """Group log-sums (m, G[, L]) with their component counts → log q̂(z): the mean over the counted
+    components, or with ``own_term`` 1/N q(z|x_own) + (N-1)/N × that mean."""
+    others = gls.logsumexp(1) - torch.log(counts.sum(1))
+    if own_term is None:
+        return others
+    return torch.logaddexp(own_term - math.log(n), others + math.log((n - 1) / n))
+
+
+def jackknife_se(replicates: np.ndarray) -> float:
+    """Standard error from delete-a-group jackknife replicates (G,) of a statistic:
+    sqrt((G-1)/G Σ (θ_(g) - mean θ_(.))²) (Efron & Tibshirani 1993, ch. 11)."""
+    g = replicates.shape[0]
+    if g < 2:
+        return 0.0
+    return float(math.sqrt((g - 1) / g * ((replicates - replicates.mean()) ** 2).sum()))
+
+
+# ------------------------------------------------------------------ prior holes
+HOLE_BOOTSTRAP = 100  # bootstrap replicates of the prior-hole mass
+
+
+@dataclass
+class HoleMass:
+    """P_{z~p}[log q(z) < τ], τ a low percentile of real codes' leave-one-out log q, with its bootstrap SE."""
+
+    mass: float
+    stderr: float  # bootstrap over codes and prior draws: covers τ's noise as well as the draws'
+    tau: float
+    replicates: np.ndarray  # (B,) the bootstrap's masses
+
+
+def prior_hole_mass(mu: torch.Tensor, logvar: torch.Tensor, z_codes: torch.Tensor, owner: torch.Tensor,
+                    z_prior: torch.Tensor, quantile: float, rng: np.random.Generator,
+                    n_boot: int = HOLE_BOOTSTRAP) -> HoleMass:  # fmt: skip
+    """The prior-hole mass of the mixture of the codes (mu, logvar) (M, L), with a standard error
+    for the whole estimator.
+
+    τ is the ``quantile`` percentile of log q at ``z_codes`` (draws from the codes' own posteriors,
+    ``owner`` (Q,) naming each one's code, judged leave-one-out); the mass is the share of
+    ``z_prior`` (P, L) below τ. τ is set by the few most isolated codes, so which codes the data
+    happened to hold moves it far more than the prior draws' binomial noise: the SE is a bootstrap
+    over the codes (multinomial weights: a code drawn c times counts c times as a component and as
+    a query, its own copies all left out of its leave-one-out density) and over the prior draws.
+    """
+    m, p = mu.shape[0], z_prior.shape[0]
+    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot).T.astype(np.float64)  # (M, B)
+    draws = rng.multinomial(p, np.full(p, 1.0 / p), size=n_boot).T  # (P, B)
+    own = owner.numpy()
+    loo, loo_b = _weighted_log_aggregate(z_codes, mu, logvar, counts, owner)
+    prior, prior_b = _weighted_log_aggregate(z_prior, mu, logvar, counts, None)
+    tau = float(np.percentile(loo, quantile))
+    mass = float((prior < tau).mean())
+    reps = np.empty(n_boot)
+    for b in range(n_boot):
+        w = counts[own, b].astype(np.int64)  # each query counts as often as its code was drawn
+        tau_b = np.percentile(np.repeat(loo_b[:, b], w), quantile)
+        reps[b] = float((draws[:, b] * (prior_b[:, b] < tau_b)).sum() / p)
+    return HoleMass(mass, float(reps.std(ddof=1)) if n_boot > 1 else math.nan, tau, reps)
+
+
+def _weighted_log_aggregate(z, mu, logvar, counts: np.ndarray, owner: torch.Tensor | None, chunk: int = 512):
+    """log q(z) of the mixture (as :func:`log_aggregate`, the same numbers) and of its bootstrap
+    replicates, whose component c has weight counts[c, b] (M, B): (Q,) and (Q, B)."""
+    n = mu.shape[0]
+    weights = torch.from_numpy(counts)  # (M, B); float64: the nearest code may be out of a replicate, and the
+    # next one hundreds of nats lower would underflow in float32
+    est, reps = [], []
+    for s in range(0, z.shape[0], chunk):
+        per = _component_log_prob(z[s : s + chunk], mu, logvar, False)  # (m, M)
+        total = counts.sum(0)[None, :]  # (1, B)
+        if owner is not None:
+            own = owner[s : s + chunk]
+            per[torch.arange(per.shape[0]), own] = -math.inf
+            total = total - counts[own.numpy()]  # (m, B): the weight of the other codes
+        est.append(torch.logsumexp(per, dim=1) - math.log(n - (owner is not None)))
+        top = per.max(1, keepdim=True).values  # (m, 1)
+        sums = torch.exp(per - top) @ weights  # (m, B)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (torch.log(sums).double() + top).numpy() - np.log(total)
+        # No other code left (or all beyond float64's range): as isolated as can be, and finite, so a
+        # percentile interpolating between two of them stays a number.
+        reps.append(np.where((np.broadcast_to(total, r.shape) > 0) & np.isfinite(r), r, -1e300))
+    return torch.cat(est).numpy(), np.concatenate(reps)

@@ -143,76 +143,125 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- k-NN manifolds
-def _knn_radii(X: np.ndarray, k: int) -> np.ndarray:
-    """Distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,)."""
+# Balls are open, as in the prdc package (Naeem et al.'s code): a point lies in B(c, r) when
+# ||p - c|| < r, so a point exactly on the edge (the k-th neighbour itself, or a copy of it) is
+# outside. Identical real and fake sets then give density exactly 1 and coverage exactly 1.
+# Every distance that decides a membership is computed by one function, _exact_sq, so a pair
+# gives the same bits whether it defines a radius or is tested against one (an edge is decided
+# consistently); the fast BLAS distances only screen the pairs that are clearly in or out.
+BALLS = "open"
+NEIGHBOUR_MARGIN = 2  # neighbours fetched beyond the k-th, then re-ranked by _exact_sq (near-ties in rounding)
+
+
+def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
+    """The k-NN balls behind precision/recall and density/coverage, to state next to the numbers."""
+    return {"k_precision_recall": int(k_pr), "k_density_coverage": int(k_dc), "balls": BALLS,
+            "edge": "a point on a ball's edge (distance = radius) is outside, as in the prdc package"}  # fmt: skip
+
+
+def _exact_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distances between paired rows a[i], b[i] (m, F) → (m,), summed feature by feature in
+    a fixed order: element-wise operations only, so a pair gives the same bits in any block or order
+    (a − b and b − a square alike)."""
+    out = np.zeros(a.shape[0])
+    for f in range(a.shape[1]):
+        d = a[:, f] - b[:, f]
+        out += d * d
+    return out
+
+
+def _knn_sq_radii(X: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,).
+
+    scikit-learn's NearestNeighbors finds k + NEIGHBOUR_MARGIN + 1 candidates (a tree in few
+    dimensions, blocked BLAS in many); their distances are recomputed exactly and sorted."""
     from sklearn.neighbors import NearestNeighbors
 
+    n = X.shape[0]
+    m = min(n, k + 1 + NEIGHBOUR_MARGIN)
     # One OpenMP thread: scikit-learn's threads spin against torch's on a busy machine
     # (measured 100x slower on 2 busy cores; see diagnostics._clustering).
     with threadpool_limits(limits=1, user_api="openmp"):
-        dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)  # (N, k+1), column 0 is the sample itself
-    return dist[:, k]
+        idx = NearestNeighbors(n_neighbors=m).fit(X).kneighbors(X, return_distance=False)  # (N, m)
+    rows = np.repeat(np.arange(n), m)
+    sq = _exact_sq(X[rows], X[idx.ravel()]).reshape(n, m)
+    sq[idx == np.arange(n)[:, None]] = np.inf  # the sample itself is not its own neighbour (its copies are)
+    return np.sort(sq, axis=1)[:, k - 1]
 
 
 def _nearest(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Distance of each query row (M, F) to its nearest reference row, shape (M,)."""
     from sklearn.neighbors import NearestNeighbors
 
-    with threadpool_limits(limits=1, user_api="openmp"):  # see _knn_radii
+    with threadpool_limits(limits=1, user_api="openmp"):  # see _knn_sq_radii
         dist, _ = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(query)
     return dist[:, 0]
 
 
-def _ball_counts(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """How many closed balls B(centres_i, radii_i) hold each point: (M,) integers.
+def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open balls B(centres_i, radius_i): how many hold each point (M,), and whether each ball holds
+    any point (N,).
 
-    Pairwise squared distances in blocks of points, so memory stays bounded for large sets.
-    """
+    Pairwise squared distances by BLAS in blocks of points (memory stays bounded); a pair whose
+    fast distance is within rounding of its radius is decided by :func:`_exact_sq` instead."""
     # Centring first keeps ||p||² + ||c||² - 2 p·c from cancelling when features sit far from 0.
     shift = centres.mean(0)
     p_all, c = points - shift, centres - shift
-    c_sq, r_sq = (c**2).sum(1), radii**2  # (N,), (N,)
+    c_sq = (c**2).sum(1)  # (N,)
+    # Bound on the fast distance's rounding error (with a factor 8 to spare), relative to ||p||² + ||c||².
+    rel = 8 * (c.shape[1] + 2) * np.finfo(np.float64).eps
     step = max(1, DISTANCE_BLOCK // c.shape[0])
     counts = np.empty(points.shape[0], dtype=np.int64)
+    held = np.zeros(c.shape[0], dtype=bool)
     for s in range(0, points.shape[0], step):
         p = p_all[s : s + step]
-        d_sq = (p**2).sum(1)[:, None] + c_sq[None, :] - 2.0 * p @ c.T  # (m, N)
-        counts[s : s + step] = (d_sq <= r_sq[None, :]).sum(1)
-    return counts
+        p_sq = (p**2).sum(1)
+        scale = p_sq[:, None] + c_sq[None, :]  # (m, N)
+        d_sq = scale - 2.0 * p @ c.T
+        inside = d_sq < sq_radii[None, :]
+        close = np.abs(d_sq - sq_radii[None, :]) <= rel * scale + 1e-300
+        if close.any():
+            i, j = np.nonzero(close)
+            inside[i, j] = _exact_sq(points[s + i], centres[j]) < sq_radii[j]
+        counts[s : s + step] = inside.sum(1)
+        held |= inside.any(0)
+    return counts, held
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
-    Each set's manifold is the union of balls around its samples, each ball reaching the
-    sample's k-th nearest neighbour in the same set. Precision is the share of ``fake``
-    (M, F) inside the real manifold (are samples realistic?); recall the share of ``real``
-    (N, F) inside the fake manifold (is the data's variety covered?). Both are in [0, 1];
-    the same distribution gives values near 1, disjoint ones 0.
+    Each set's manifold is the union of open balls around its samples, each ball reaching the
+    sample's k-th nearest neighbour in the same set (the neighbour itself on the edge, outside).
+    Precision is the share of ``fake`` (M, F) inside the real manifold (are samples realistic?);
+    recall the share of ``real`` (N, F) inside the fake manifold (is the data's variety
+    covered?). Both are in [0, 1]; the same distribution gives values near 1, disjoint ones 0.
     """
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a, fake=b)
-    precision = float((_ball_counts(b, a, _knn_radii(a, k)) > 0).mean())
-    recall = float((_ball_counts(a, b, _knn_radii(b, k)) > 0).mean())
+    precision = float((_ball_hits(b, a, _knn_sq_radii(a, k))[0] > 0).mean())
+    recall = float((_ball_hits(a, b, _knn_sq_radii(b, k))[0] > 0).mean())
     return precision, recall
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020), on k-NN balls around the real samples only.
+    """Density and coverage (Naeem et al. 2020), on open k-NN balls around the real samples only.
 
     density = 1/(k M) Σ_j #{real balls holding fake_j}: 1 in expectation for identical
     distributions, above 1 when samples crowd where the data is dense, unbounded.
     coverage = share of real balls holding at least one fake sample, in [0, 1]; identical
     distributions give 1 - Π_{i=1..k} (N-i)/(N+M-i) ≈ 1 - 2^-k for M = N.
-    Fewer than the radius' k neighbours are needed from the fake set, so it may be small.
+    Balls are open (prdc's convention, k = 5 its default): the same array passed as real and fake
+    gives density 1 and coverage 1 exactly (each ball holds its centre and k − 1 neighbours; the
+    k-th lies on the edge). Fewer than the radius' k neighbours are needed from the fake set.
     """
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a)
-    radii = _knn_radii(a, k)  # (N,)
-    density = float(_ball_counts(b, a, radii).sum() / (k * b.shape[0]))
-    coverage = float((_nearest(a, b) <= radii).mean())
+    counts, held = _ball_hits(b, a, _knn_sq_radii(a, k))
+    density = float(counts.sum() / (k * b.shape[0]))
+    coverage = float(held.mean())
     return density, coverage
 
 

@@ -189,13 +189,41 @@ def _knn_sq_radii(X: np.ndarray, k: int) -> np.ndarray:
     return np.sort(sq, axis=1)[:, k - 1]
 
 
-def _nearest(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Distance of each query row (M, F) to its nearest reference row, shape (M,)."""
-    from sklearn.neighbors import NearestNeighbors
+NEAREST_CANDIDATES = 4  # nearest rows kept from the float32 screening, then re-ranked exactly
+QUERY_BLOCK, REFERENCE_BLOCK = 1024, 16384  # rows per block of the screening products: 64 MB of float32
 
-    with threadpool_limits(limits=1, user_api="openmp"):  # see _knn_sq_radii
-        dist, _ = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(query)
-    return dist[:, 0]
+
+def nearest_distances(query: Any, reference: Any) -> np.ndarray:
+    """Distance of each query row (M, F) to its nearest reference row (N, F), shape (M,), float64.
+
+    Blocked float32 matrix products (torch, all cores) screen for the NEAREST_CANDIDATES closest
+    rows; their distances are recomputed exactly in float64, so memory stays bounded and the
+    cost is that of one pass over the reference per block of queries (in many dimensions a
+    tree cannot beat that)."""
+    q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+    r = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
+    shift = r[: min(r.shape[0], REFERENCE_BLOCK)].mean(0)  # centring keeps |q|² + |r|² - 2 q·r from cancelling
+    c = min(NEAREST_CANDIDATES, r.shape[0])
+    cand = np.empty((q.shape[0], c), dtype=np.int64)
+    with torch.no_grad():
+        r_sq = ((r - shift) ** 2).sum(1)  # (N,)
+        for qs in range(0, q.shape[0], QUERY_BLOCK):
+            qb = q[qs : qs + QUERY_BLOCK] - shift
+            best_d = torch.full((qb.shape[0], c), math.inf)
+            best_i = torch.zeros((qb.shape[0], c), dtype=torch.int64)
+            for rs in range(0, r.shape[0], REFERENCE_BLOCK):
+                rb = r[rs : rs + REFERENCE_BLOCK] - shift
+                d = r_sq[rs : rs + REFERENCE_BLOCK][None, :] - 2.0 * qb @ rb.T  # |q|² left out: same per row
+                top = torch.topk(d, min(c, d.shape[1]), dim=1, largest=False)
+                both_d = torch.cat([best_d, top.values], 1)
+                both_i = torch.cat([best_i, top.indices + rs], 1)
+                keep = torch.topk(both_d, c, dim=1, largest=False).indices
+                best_d, best_i = both_d.gather(1, keep), both_i.gather(1, keep)
+            cand[qs : qs + qb.shape[0]] = best_i.numpy()
+    qa, ra = np.asarray(query, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    rows = np.repeat(np.arange(qa.shape[0]), c)
+    sq = _exact_sq(qa[rows], ra[cand.ravel()]).reshape(-1, c)
+    return np.sqrt(sq.min(1))
 
 
 def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,13 +309,17 @@ def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr
 
 
 # ---------------------------------------------------------------- memorization
-def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
+                 test_to_train: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """Are generated samples copies of training examples? Judged against held-out data.
 
     Distances to the nearest training example: from each generated sample, and from each
     test example (which the model never saw, so its distances are what "new" looks like).
     A model that memorizes puts samples closer to the training set than test data are.
-    Pass features (or raw data when its Euclidean distance means something).
+    Pass features (or raw data when its Euclidean distance means something). Each query
+    searches the whole training set (:func:`nearest_distances`): the cost is linear in the
+    training set's size, times the number of queries. ``test_to_train`` reuses the test
+    examples' distances (``nearest_distances(test, train)``) across several fake sets.
 
     Returns
     -------
@@ -298,9 +330,23 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray) -> dict[
     test share is ≈ 0.01 by construction); ``flagged``, True when the fake share exceeds
     0.01 by more than 3 standard errors of the difference; and the set sizes.
     """
-    tr, te = _pair(train, test, ("train", "test"))
-    _, fk = _pair(train, fake, ("train", "fake"))
-    d_fake, d_test = _nearest(fk, tr), _nearest(te, tr)
+    # The training set stays in its own dtype (float32 images are often the largest array here).
+    tr = np.asarray(train)
+    if tr.ndim != 2 or tr.shape[0] == 0 or not np.issubdtype(tr.dtype, np.number) or not np.isfinite(tr).all():
+        tr = _features("train", train)  # the same checks and messages as every other feature set
+    te, fk = _features("test", test), _features("fake", fake)
+    for name, arr in (("test", te), ("fake", fk)):
+        if arr.shape[1] != tr.shape[1]:
+            raise DataError(f"train and {name} must have the same number of features; got {tr.shape[1]} and "
+                            f"{arr.shape[1]}. Map both sets with the same FeatureSpace.")  # fmt: skip
+    d_fake = nearest_distances(fk, tr)
+    if test_to_train is None:
+        d_test = nearest_distances(te, tr)
+    else:
+        d_test = np.asarray(test_to_train, dtype=np.float64)
+        if d_test.shape != (te.shape[0],):
+            raise DataError(f"test_to_train must hold one distance per test example ({te.shape[0]}); got shape "
+                            f"{d_test.shape}.")  # fmt: skip
     med_fake, med_test = float(np.median(d_fake)), float(np.median(d_test))
     threshold = float(np.percentile(d_test, MEMORIZATION_QUANTILE))
     share_fake = float((d_fake < threshold).mean())

@@ -22,13 +22,16 @@ from vaelab.analysis.explore import (
     manifold_grid,
     traverse,
 )
+from vaelab.analysis.aggregate import subsample
 from vaelab.analysis.likelihood import log_likelihood
+from vaelab.data.rows import blocks
 from vaelab.data.split import indices
 from vaelab.errors import DataError
 from vaelab.report.explore_figures import arithmetic_figure, grid_figure, interpolation_figure, traversal_figure
 from vaelab.report.figures import save_png
 from vaelab.runs.run import EXAMPLE_HELP, Example, Run, Specs
 
+MAX_REFERENCE_EXAMPLES = 5000  # test examples whose log p(x) the arithmetic's percentiles are taken among
 FIGURES = {"traverse": "traversals.png", "grid": "manifold_grid.png", "interpolate": "interpolation.png",
            "arithmetic": "arithmetic.png"}  # fmt: skip
 __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_grid", "run_interpolate", "run_traverse"]
@@ -42,8 +45,16 @@ def _activity(run: Run):
 
 
 def _aggregate(run: Run, seed: int = 0) -> AggregatePosterior:
-    part = run.split("train")
+    part = run.split("train", lazy=True)  # a large file stays where it is: only the codes kept are read
     return AggregatePosterior.fit(run.model, part.X, run.model_labels(part), seed=seed)
+
+
+def _data_range(X) -> tuple[float, float]:
+    """The smallest and largest value of X, read block by block."""
+    lo, hi = float("inf"), float("-inf")
+    for _, block in blocks(X):
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+    return lo, hi
 
 
 def _class_for(run: Run, label: Any, *examples: Example) -> Any:
@@ -98,10 +109,12 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r = Run(run_path, specs)
     model = r.model
     ea, eb = r.example(a), r.example(b)
-    train, test = r.split("train"), r.split("test")
+    train, test = r.split("train", lazy=True), r.split("test", lazy=True)
+    # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
+    test = test.subset(subsample(test.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
     result = arithmetic(model, ea.x, eb.x, aggregate=_aggregate(r, seed), reference_log_px=reference,
-                        data_range=(float(train.X.min()), float(train.X.max())), n_samples=n_samples,
+                        data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict()}
     return result, _write(r, "arithmetic", arithmetic_figure(result), entry)

@@ -16,12 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from vaelab.analysis.aggregate import subsample
 from vaelab.analysis.quality import (
     FeatureSpace,
     class_distribution,
     classifier_state,
+    knn_convention,
     load_classifier,
     memorization,
+    nearest_distances,
     pca_features,
     quality_report,
     train_classifier,
@@ -34,12 +37,19 @@ from vaelab.runs.run import Run, Specs
 CLASSIFIER = "classifier.safetensors"
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
 MIN_TEST = 10  # test examples a sampler comparison needs
+# What keeps a comparison's cost from growing with the data (each a seeded subsample beyond it):
+MAX_REAL = 5000  # test examples the samples are compared with, and the default samples per sampler
+MAX_CLASSIFIER_TRAIN = 5000  # training examples the domain classifier learns from (its accuracy: on the test ones)
+MAX_MEMORIZATION = 1000  # generated and test examples whose nearest training example is searched (in all of them)
 
 
 def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     """The run's domain classifier (trained once on the labelled training split, then read
     from the run), or PCA of the training split when there are no labels."""
+    rng = np.random.default_rng(seed)
     train, test = parts["train"], parts["test"]
+    train = train.subset(subsample(train.n_examples, MAX_CLASSIFIER_TRAIN, rng))
+    test = test.subset(subsample(test.n_examples, MAX_REAL, rng))
     if train.y is None:
         return FeatureSpace(pca_features(train.X, seed=seed))
     if run.dir.file(CLASSIFIER).is_file():
@@ -72,16 +82,19 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     run = Run(run_path, specs)
     model = run.model
     parts = comparison_splits(run)
-    test = parts["test"]
+    rng = np.random.default_rng(seed)
+    test_all = parts["test"]
+    test = test_all.subset(subsample(test_all.n_examples, MAX_REAL, rng))  # all of it up to MAX_REAL
     n = n or test.n_examples
     features = feature_space(run, parts, seed)
     real = features.transform(test.X)
     flat_train = parts["train"].X.reshape(parts["train"].n_examples, -1)
-    flat_test = test.X.reshape(test.n_examples, -1)
+    memo = subsample(test.n_examples, MAX_MEMORIZATION, rng)
+    flat_test = test.X[memo].reshape(memo.size, -1)
+    test_to_train = nearest_distances(flat_test, flat_train)  # the same for every sampler
     # Conditional models generate class by class in the test split's proportions.
     y_gen = None
     if model.classes_ is not None:
-        rng = np.random.default_rng(seed)
         y_gen = rng.choice(run.model_labels(test), size=n, replace=True)
 
     block: dict[str, Any] = {}
@@ -92,7 +105,8 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         sampler = run.sampler(name, seed)
         X_gen = generate(model, sampler, n, y=y_gen, mean=True, seed=seed)
         entry = quality_report(real, features.transform(X_gen))
-        entry["memorization"] = memorization(flat_train, flat_test, X_gen.reshape(n, -1))
+        fake = X_gen[: MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1)  # draws are independent: the first ones
+        entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train)
         if features.kind == "classifier":
             entry["classes"] = class_distribution(features.predict(X_gen), test.y, test.n_classes)
         entry["sampler"] = sampler.to_dict()
@@ -102,7 +116,9 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     hole = metrics.get("diagnostics", {}).get("aggregate", {}).get("prior_hole_mass")
     summary = {
         "features": features.kind, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
-        "n_real": test.n_examples, "prior_hole_mass": hole, "verdict": verdict(block, hole),
+        "n_real": test.n_examples, "n_test": test_all.n_examples, "knn": knn_convention(),
+        "n_memorization": {"test": int(memo.size), "fake": min(n, MAX_MEMORIZATION)},
+        "prior_hole_mass": hole, "verdict": verdict(block, hole),
     }  # fmt: skip
     run.update_metrics(samplers={**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
@@ -140,7 +156,13 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     note = [f"features: {summary['features']}"]
     if summary.get("classifier_test_accuracy") is not None:
         note.append(f"classifier test accuracy {summary['classifier_test_accuracy']:.3f}")
-    note.append(f"{summary['n_samples']} samples per sampler vs {summary['n_real']} test examples")
+    n_test = summary.get("n_test", summary["n_real"])
+    note.append(f"{summary['n_samples']} samples per sampler vs {summary['n_real']} test examples"
+                + (f" (a seeded subsample of {n_test})" if n_test > summary["n_real"] else ""))
+    knn = summary.get("knn")
+    if knn:
+        note.append(f"k-NN balls: k = {knn['k_precision_recall']} (precision/recall), {knn['k_density_coverage']} "
+                    f"(density/coverage), {knn['balls']} (an edge point is outside, as in prdc)")
     note.append("prior-hole mass " + ("not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))
     return "\n".join(lines) + "\n" + "; ".join(note)
 

@@ -247,6 +247,24 @@ def test_memorization_flags_copies_and_passes_new_samples():
         memorization(train, test, copies[:, :3])
 
 
+def test_nearest_distances_match_a_direct_search_in_many_dimensions():
+    rng = np.random.default_rng(3)
+    reference = rng.integers(0, 256, (3000, 784)).astype(np.float32) / 255  # many blocks' worth of pixels
+    query = np.r_[reference[:50], rng.random((200, 784), dtype=np.float32)]  # exact copies and new points
+    direct = np.sqrt(((query[:, None, :].astype(np.float64) - reference[None].astype(np.float64)) ** 2).sum(-1)).min(1)
+    got = quality.nearest_distances(query, reference)
+    assert np.array_equal(got[:50], np.zeros(50)) and got == pytest.approx(direct, rel=1e-12)
+
+
+def test_memorization_reuses_given_test_distances(same):
+    train, test = gaussian(10), gaussian(11, n=500)
+    fake = gaussian(12, n=300)
+    d_test = quality.nearest_distances(test, train)
+    assert memorization(train, test, fake, test_to_train=d_test) == memorization(train, test, fake)
+    with pytest.raises(DataError, match="one distance per test example"):
+        memorization(train, test, fake, test_to_train=d_test[:10])
+
+
 # ---------------------------------------------------------------- class distribution
 def test_class_distribution_known_cases():
     C = 10

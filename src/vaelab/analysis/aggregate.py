@@ -34,8 +34,10 @@ def log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | No
 def _component_log_prob(z: torch.Tensor, mu, logvar, per_dim: bool) -> torch.Tensor:
     """log q(z|x_m) for rows z (m, L) and components (M, L): (m, M), or per dimension (m, M, L)."""
     prec = torch.exp(-logvar)
-    if per_dim:
-        return -0.5 * (math.log(2 * math.pi) + logvar + (z[:, None, :] - mu) ** 2 * prec)
+    if per_dim:  # in place where it can be: this (m, M, L) tensor is the largest of the estimators
+        d = z[:, None, :] - mu
+        d.mul_(d).mul_(prec).add_(logvar).add_(math.log(2 * math.pi))
+        return d.mul_(-0.5)
     # Summed over dimensions, log N(z; mu_m, σ_m²) is a quadratic form in z: two matrix
     # products instead of an (m, M, L) tensor.
     const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1) + (mu**2 * prec).sum(1))  # (M,)

@@ -44,7 +44,7 @@ SETTING_HELP = {
     "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
-    "compile": "train with torch.compile (pays on GPUs; the same seed gives other weights than without it)",
+    "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
 }
 CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip

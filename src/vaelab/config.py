@@ -138,7 +138,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (training's forward pass and loss under bfloat16 autocast)
-    compile: bool = False  # train with torch.compile (the objective's graph compiled once; helps on GPUs)
+    compile: bool = False  # train with torch.compile (the objective's graph compiled once; meant for GPUs)
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)

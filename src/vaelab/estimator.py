@@ -61,8 +61,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     device : ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : ``"fp32"``, or ``"bf16"``: training's forward pass and loss under bfloat16
         autocast (GPUs with bfloat16, and CPUs); scoring stays float32.
-    compile : train with ``torch.compile`` (the objective compiled once, on the first step). It
-        pays on GPUs; on a CPU compiling costs more than it saves on small models. Compiled
+    compile : train with ``torch.compile`` (the objective compiled once, on the first step); meant
+        for GPUs. On a CPU compiling takes minutes and a small model trains no faster. Compiled
         kernels draw their random numbers their own way: the same seed gives the same weights
         again, but not those of an uncompiled fit.
     verbose : show a progress bar while fitting.

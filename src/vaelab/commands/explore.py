@@ -49,6 +49,12 @@ def _aggregate(run: Run, seed: int = 0) -> AggregatePosterior:
     return AggregatePosterior.fit(run.model, part.X, run.model_labels(part), seed=seed)
 
 
+def _codes_used(agg: AggregatePosterior) -> dict[str, int]:
+    """How many training codes q(z) and the typicality percentiles were computed from (a seeded
+    subsample beyond AggregatePosterior's MAX_REFERENCE_CODES)."""
+    return {"n_codes": agg.n_codes, "n_train": agg.n_total}
+
+
 def _data_range(X) -> tuple[float, float]:
     """The smallest and largest value of X, read block by block."""
     lo, hi = float("inf"), float("-inf")
@@ -98,9 +104,10 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
                     specs: Specs | None = None):
     r = Run(run_path, specs)
     ea, eb = r.example(a), r.example(b)
-    result = interpolate(r.model, ea.x, eb.x, aggregate=_aggregate(r, seed), steps=steps,
+    agg = _aggregate(r, seed)
+    result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps,
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
-    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict()}
+    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     return result, _write(r, "interpolate", interpolation_figure(result), entry)
 
 
@@ -113,10 +120,12 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
     test = test.subset(subsample(test.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
-    result = arithmetic(model, ea.x, eb.x, aggregate=_aggregate(r, seed), reference_log_px=reference,
+    agg = _aggregate(r, seed)
+    result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
                         data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
-    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict()}
+    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
+             "n_test": r.split("test", lazy=True).n_examples}  # fmt: skip
     return result, _write(r, "arithmetic", arithmetic_figure(result), entry)
 
 

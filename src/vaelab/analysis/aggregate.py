@@ -83,6 +83,7 @@ def marginal_kl(mu, logvar, means, logvars, log_w, n_draws: int) -> torch.Tensor
 # standard errors. At or below MAX_CODES everything is exact, as it always was.
 MAX_CODES = 4096  # components (and query codes) used exactly; above: a seeded subsample of this many
 JACKKNIFE_GROUPS = 16  # groups of subsampled components for the jackknife of the subsampling noise
+NEAR_COMPONENTS = 32  # a code's nearest other codes, counted exactly (with its own) at draws near it
 PAIRS_PER_BLOCK = 1 << 22  # (query, component[, dimension]) terms per block: bounds memory (32 MB)
 
 
@@ -124,6 +125,21 @@ class Mixture:
     def of(cls, mu: torch.Tensor, logvar: torch.Tensor, rng: np.random.Generator, max_codes: int = MAX_CODES) -> "Mixture":
         return cls(mu, logvar, subsample(mu.shape[0], max_codes, rng))
 
+    def exact_set(self, owner: np.ndarray) -> np.ndarray:
+        """(Q, 1 + k): each owner's own component and its k = NEAR_COMPONENTS nearest other codes
+        (by posterior mean; scikit-learn's NearestNeighbors), the components "include" counts exactly."""
+        from sklearn.neighbors import NearestNeighbors
+        from threadpoolctl import threadpool_limits
+
+        k = min(NEAR_COMPONENTS, self.n_total - 1)
+        unique, inverse = np.unique(owner, return_inverse=True)
+        codes = self.mu_all.numpy()
+        with threadpool_limits(limits=1, user_api="openmp"):  # see quality._knn_sq_radii
+            idx = NearestNeighbors(n_neighbors=k + 1).fit(codes).kneighbors(codes[unique], return_distance=False)
+        # The owner first, then its neighbours (a copy of the owner elsewhere counts as a neighbour).
+        others = np.array([row[row != o][:k] for row, o in zip(idx, unique)])
+        return np.concatenate([unique[:, None], others], 1)[inverse]
+
 
 def log_q(z: torch.Tensor, mix: Mixture, owner: np.ndarray | None = None, own: str = "none",
           per_dim: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
@@ -131,20 +147,25 @@ def log_q(z: torch.Tensor, mix: Mixture, owner: np.ndarray | None = None, own: s
 
     own: "none" (points not tied to a code, e.g. prior draws), "exclude" (``owner`` (Q,) names the
     code each row was drawn from; its component is left out: 1/(N-1) Σ_{n≠owner}, the
-    leave-one-out density) or "include" (the owner's component always counts, with weight 1/N, and
-    the others are estimated from the subsample: stratified, so a code drawn near its own component
-    is not judged by luck of the draw). Exact mixtures give exactly :func:`log_aggregate`.
+    leave-one-out density) or "include" (every component counts, the owner's too). For "include"
+    on a subsampled mixture the owner's component and its NEAR_COMPONENTS nearest codes, which
+    carry most of q(z) near a code, are counted exactly and only the rest is estimated from the
+    subsample (stratified sampling): the log of a subsample's mean is biased low when a few
+    components dominate, and these are the ones that would. Exact mixtures give exactly
+    :func:`log_aggregate`.
 
     Returns the estimate (Q,) or (Q, L) with ``per_dim``, and for a subsampled mixture the
-    estimates with each jackknife group left out, (G, Q[, L]) (None when exact).
+    estimates with each jackknife group of the subsample left out, (G, Q[, L]) (None when exact).
     """
     mu, lv = mix.mu_all[mix.index], mix.logvar_all[mix.index]
     groups = mix.groups
     n, m_used = mix.n_total, mix.n_used
-    pos = present = None
-    if owner is not None:
-        pos = np.minimum(np.searchsorted(mix.index, owner), m_used - 1)
-        present = mix.index[pos] == owner  # (Q,) the owner's component is in the subsample
+    stops = [g.stop for g in groups]
+    exact_set = None
+    if owner is not None and own == "exclude":
+        exact_set = np.asarray(owner)[:, None]  # left out of the subsample's sum, and not added back
+    elif owner is not None and own == "include" and not mix.exact:
+        exact_set = mix.exact_set(np.asarray(owner))  # counted apart, exactly
     sizes = torch.tensor([s.stop - s.start for s in groups], dtype=z.dtype)  # (G,)
     width = m_used * (z.shape[1] if per_dim else 1)
     chunk = max(1, PAIRS_PER_BLOCK // width)
@@ -153,49 +174,48 @@ def log_q(z: torch.Tensor, mix: Mixture, owner: np.ndarray | None = None, own: s
         zc = z[s : s + chunk]
         per = _component_log_prob(zc, mu, lv, per_dim)  # (m, M[, L])
         counts = sizes.expand(zc.shape[0], -1).clone()  # (m, G) components counted per group
-        # The owner's term leaves the subsample's sum: excluded, or (stratified) counted apart.
-        if owner is not None and (own == "exclude" or (own == "include" and not mix.exact)):
-            rows = np.flatnonzero(present[s : s + chunk])
-            if rows.size:
-                cols = pos[s : s + chunk][rows]
-                per[rows, cols] = -math.inf
-                g_of = np.searchsorted([g.stop for g in groups], cols, side="right")
-                counts[rows, g_of] -= 1
+        exact_term = None
+        if exact_set is not None:  # the exact set's members leave the subsample's sum
+            block = exact_set[s : s + chunk]  # (m, e)
+            pos = np.minimum(np.searchsorted(mix.index, block), m_used - 1)
+            rows, cols = np.nonzero(mix.index[pos] == block)
+            per[rows, pos[rows, cols]] = -math.inf
+            np.add.at(counts.numpy(), (rows, np.searchsorted(stops, pos[rows, cols], side="right")), -1)
+            if own == "include":
+                e = torch.as_tensor(block)
+                exact_term = _component_log_prob_rows(zc[:, None, :], mix.mu_all[e], mix.logvar_all[e], per_dim).logsumexp(1)
         gls = torch.stack([per[:, g].logsumexp(1) for g in groups], 1)  # (m, G[, L])
         cnt = counts if not per_dim else counts[..., None]
-        if mix.exact and own != "include":  # every other component: the plain leave-one-out or full mean
-            est.append(gls[:, 0] - torch.log(cnt[:, 0]))
-            continue
-        if mix.exact:  # own == "include": every component, the owner's among them
-            own_term = None
-        else:
-            own_c = torch.as_tensor(owner[s : s + chunk]) if own == "include" else None
-            own_term = None if own_c is None else _component_log_prob_rows(zc, mix.mu_all[own_c], mix.logvar_all[own_c], per_dim)
-        total = _combine(gls, cnt, n, own_term)
-        est.append(total)
+        n_exact = 0 if exact_term is None else exact_set.shape[1]
+        est.append(_combine(gls, cnt, n, exact_term, n_exact))
         if not mix.exact:
             left = []
             for g in range(len(groups)):
                 keep = [i for i in range(len(groups)) if i != g]
-                left.append(_combine(gls[:, keep], cnt[:, keep], n, own_term))
+                left.append(_combine(gls[:, keep], cnt[:, keep], n, exact_term, n_exact))
             jack.append(torch.stack(left))
     estimate = torch.cat(est)
     return estimate, (torch.cat(jack, 1) if jack else None)
 
 
 def _component_log_prob_rows(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, per_dim: bool) -> torch.Tensor:
-    """log q(z_i|x_i) for paired rows (m, L): (m,) or per dimension (m, L)."""
+    """log q(z|x) for z (..., L) against components mu, logvar (..., L) paired by position:
+    (...) or per dimension (..., L)."""
     per = -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 * torch.exp(-logvar))
-    return per if per_dim else per.sum(1)
+    return per if per_dim else per.sum(-1)
 
 
-def _combine(gls: torch.Tensor, counts: torch.Tensor, n: int, own_term: torch.Tensor | None) -> torch.Tensor:
+def _combine(gls: torch.Tensor, counts: torch.Tensor, n: int, exact_term: torch.Tensor | None, n_exact: int) -> torch.Tensor:
     """Group log-sums (m, G[, L]) with their component counts → log q̂(z): the mean over the counted
-    components, or with ``own_term`` 1/N q(z|x_own) + (N-1)/N × that mean."""
-    others = gls.logsumexp(1) - torch.log(counts.sum(1))
-    if own_term is None:
+    components; with ``exact_term`` (the log-sum of n_exact components counted exactly)
+    (exact + (N - n_exact) × that mean) / N."""
+    total = counts.sum(1)
+    others = torch.where(total > 0, gls.logsumexp(1) - torch.log(total.clamp(min=1)), -math.inf)
+    if exact_term is None:
         return others
-    return torch.logaddexp(own_term - math.log(n), others + math.log((n - 1) / n))
+    if n_exact >= n:  # the exact set is every component
+        return exact_term - math.log(n)
+    return torch.logaddexp(exact_term, others + math.log(n - n_exact)) - math.log(n)
 
 
 def jackknife_se(replicates: np.ndarray) -> float:
@@ -205,6 +225,22 @@ def jackknife_se(replicates: np.ndarray) -> float:
     if g < 2:
         return 0.0
     return float(math.sqrt((g - 1) / g * ((replicates - replicates.mean()) ** 2).sum()))
+
+
+def jackknife_mean(values: np.ndarray, replicates: np.ndarray) -> tuple[float, float]:
+    """The mean of per-example values (Q,) computed from a subsampled q(z), corrected for the
+    subsampling's bias, and that correction's standard error; ``replicates`` (G, Q) are the values
+    with each group of components left out (:func:`log_q`).
+
+    The log of a subsample's mean is biased low by about c/M for M components; the delete-a-group
+    jackknife estimate G θ - (G-1) mean θ_(g) removes that term (Quenouille 1956; Efron &
+    Tibshirani 1993, ch. 10). Measured on 40 fresh subsamples of 10% of 2000 codes
+    (tests/analysis/test_aggregate.py): bias 0.037 nats without it, 0.002 with it, against a
+    spread of 0.035 that the jackknife SE (0.031) describes."""
+    theta = float(values.mean())
+    reps = replicates.mean(1)  # (G,)
+    g = reps.shape[0]
+    return g * theta - (g - 1) * float(reps.mean()), jackknife_se(reps)
 
 
 # ------------------------------------------------------------------ prior holes

@@ -26,7 +26,7 @@ from vaelab.analysis.aggregate import (
     HOLE_BOOTSTRAP,
     MAX_CODES,
     Mixture,
-    jackknife_se,
+    jackknife_mean,
     kde_logvar,
     log_q,
     marginal_kl,
@@ -135,13 +135,14 @@ def _log_prior(model: Model, z: torch.Tensor) -> torch.Tensor:
 
 
 def _mean_se_sub(values: np.ndarray, replicates: np.ndarray | None) -> tuple[float, float]:
-    """Mean and SE over examples (N,), the SE widened by the component subsampling's noise when q(z)
-    was evaluated on a subsample: ``replicates`` (G, N) are the values with each jackknife group of
-    components left out."""
+    """Mean and SE over examples (N,); when q(z) was evaluated on a subsample of its components
+    (``replicates`` (G, N): the values with each jackknife group left out), the mean corrected for
+    the subsampling's bias and the SE widened by its noise (:func:`jackknife_mean`)."""
     mean, se = _mean_se(values)
     if replicates is None:
         return mean, se
-    return mean, math.hypot(se, jackknife_se(replicates.mean(1)))
+    corrected, se_sub = jackknife_mean(values, replicates)
+    return corrected, math.hypot(se, se_sub)
 
 
 def _surgery(model: Model, mu, logvar, mix: Mixture, idx: np.ndarray, n_draws: int) -> dict:

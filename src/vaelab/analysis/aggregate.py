@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vaelab.analysis.neighbours import nearest
+
 
 def log_aggregate(z, mu, logvar, per_dim: bool = False, owner: torch.Tensor | None = None, chunk: int = 512):
     """log q(z) = log 1/N Σ_n q(z|x_n) for rows z (M, L); per_dim gives log q(z_d) (M, L).
@@ -127,18 +129,18 @@ class Mixture:
 
     def exact_set(self, owner: np.ndarray) -> np.ndarray:
         """(Q, 1 + k): each owner's own component and its k = NEAR_COMPONENTS nearest other codes
-        (by posterior mean; scikit-learn's NearestNeighbors), the components "include" counts exactly."""
-        from sklearn.neighbors import NearestNeighbors
-        from threadpoolctl import threadpool_limits
-
+        (by posterior mean, among all N), the components "include" counts exactly. Found once per
+        owner (a blocked search over the N codes, :func:`vaelab.analysis.neighbours.nearest`)."""
         k = min(NEAR_COMPONENTS, self.n_total - 1)
+        cache = self.__dict__.setdefault("_near", {})
         unique, inverse = np.unique(owner, return_inverse=True)
-        codes = self.mu_all.numpy()
-        with threadpool_limits(limits=1, user_api="openmp"):  # see quality._knn_sq_radii
-            idx = NearestNeighbors(n_neighbors=k + 1).fit(codes).kneighbors(codes[unique], return_distance=False)
-        # The owner first, then its neighbours (a copy of the owner elsewhere counts as a neighbour).
-        others = np.array([row[row != o][:k] for row, o in zip(idx, unique)])
-        return np.concatenate([unique[:, None], others], 1)[inverse]
+        new = np.array([o for o in unique if o not in cache], dtype=np.int64)
+        if new.size:
+            codes = self.mu_all.numpy()
+            idx, _ = nearest(codes[new], codes, k + 1)
+            for o, row in zip(new, idx):
+                cache[int(o)] = np.r_[o, row[row != o][:k]]  # the owner first (a copy elsewhere is a neighbour)
+        return np.stack([cache[int(o)] for o in unique])[inverse]
 
 
 def log_q(z: torch.Tensor, mix: Mixture, owner: np.ndarray | None = None, own: str = "none",

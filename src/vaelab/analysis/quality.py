@@ -35,6 +35,7 @@ from scipy.linalg import LinAlgWarning, sqrtm
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from vaelab.analysis.neighbours import exact_sq_distances, nearest
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runtime import resolve_device, seeded
 
@@ -146,11 +147,11 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
 # Balls are open, as in the prdc package (Naeem et al.'s code): a point lies in B(c, r) when
 # ||p - c|| < r, so a point exactly on the edge (the k-th neighbour itself, or a copy of it) is
 # outside. Identical real and fake sets then give density exactly 1 and coverage exactly 1.
-# Every distance that decides a membership is computed by one function, _exact_sq, so a pair
+# Every distance that decides a membership is computed by one function, exact_sq_distances, so a pair
 # gives the same bits whether it defines a radius or is tested against one (an edge is decided
 # consistently); the fast BLAS distances only screen the pairs that are clearly in or out.
 BALLS = "open"
-NEIGHBOUR_MARGIN = 2  # neighbours fetched beyond the k-th, then re-ranked by _exact_sq (near-ties in rounding)
+NEIGHBOUR_MARGIN = 2  # neighbours fetched beyond the k-th, then re-ranked exactly (near-ties in rounding)
 
 
 def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
@@ -159,71 +160,20 @@ def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
             "edge": "a point on a ball's edge (distance = radius) is outside, as in the prdc package"}  # fmt: skip
 
 
-def _exact_sq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Squared distances between paired rows a[i], b[i] (m, F) → (m,), summed feature by feature in
-    a fixed order: element-wise operations only, so a pair gives the same bits in any block or order
-    (a − b and b − a square alike)."""
-    out = np.zeros(a.shape[0])
-    for f in range(a.shape[1]):
-        d = a[:, f] - b[:, f]
-        out += d * d
-    return out
-
-
 def _knn_sq_radii(X: np.ndarray, k: int) -> np.ndarray:
-    """Squared distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,).
-
-    scikit-learn's NearestNeighbors finds k + NEIGHBOUR_MARGIN + 1 candidates (a tree in few
-    dimensions, blocked BLAS in many); their distances are recomputed exactly and sorted."""
-    from sklearn.neighbors import NearestNeighbors
-
+    """Squared distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,), by
+    :func:`vaelab.analysis.neighbours.nearest` (exact distances; a copy of the sample counts as another)."""
     n = X.shape[0]
-    m = min(n, k + 1 + NEIGHBOUR_MARGIN)
-    # One OpenMP thread: scikit-learn's threads spin against torch's on a busy machine
-    # (measured 100x slower on 2 busy cores; see diagnostics._clustering).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        idx = NearestNeighbors(n_neighbors=m).fit(X).kneighbors(X, return_distance=False)  # (N, m)
-    rows = np.repeat(np.arange(n), m)
-    sq = _exact_sq(X[rows], X[idx.ravel()]).reshape(n, m)
-    sq[idx == np.arange(n)[:, None]] = np.inf  # the sample itself is not its own neighbour (its copies are)
-    return np.sort(sq, axis=1)[:, k - 1]
-
-
-NEAREST_CANDIDATES = 4  # nearest rows kept from the float32 screening, then re-ranked exactly
-QUERY_BLOCK, REFERENCE_BLOCK = 1024, 16384  # rows per block of the screening products: 64 MB of float32
+    idx, sq = nearest(X, X, k + 1)  # (N, k+1), nearest first: the sample itself among the zeros
+    is_self = idx == np.arange(n)[:, None]
+    is_self[~is_self.any(1), -1] = True  # itself not listed: k+1 copies at distance 0, drop the last
+    return sq[~is_self].reshape(n, k)[:, k - 1]
 
 
 def nearest_distances(query: Any, reference: Any) -> np.ndarray:
-    """Distance of each query row (M, F) to its nearest reference row (N, F), shape (M,), float64.
-
-    Blocked float32 matrix products (torch, all cores) screen for the NEAREST_CANDIDATES closest
-    rows; their distances are recomputed exactly in float64, so memory stays bounded and the
-    cost is that of one pass over the reference per block of queries (in many dimensions a
-    tree cannot beat that)."""
-    q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
-    r = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
-    shift = r[: min(r.shape[0], REFERENCE_BLOCK)].mean(0)  # centring keeps |q|² + |r|² - 2 q·r from cancelling
-    c = min(NEAREST_CANDIDATES, r.shape[0])
-    cand = np.empty((q.shape[0], c), dtype=np.int64)
-    with torch.no_grad():
-        r_sq = ((r - shift) ** 2).sum(1)  # (N,)
-        for qs in range(0, q.shape[0], QUERY_BLOCK):
-            qb = q[qs : qs + QUERY_BLOCK] - shift
-            best_d = torch.full((qb.shape[0], c), math.inf)
-            best_i = torch.zeros((qb.shape[0], c), dtype=torch.int64)
-            for rs in range(0, r.shape[0], REFERENCE_BLOCK):
-                rb = r[rs : rs + REFERENCE_BLOCK] - shift
-                d = r_sq[rs : rs + REFERENCE_BLOCK][None, :] - 2.0 * qb @ rb.T  # |q|² left out: same per row
-                top = torch.topk(d, min(c, d.shape[1]), dim=1, largest=False)
-                both_d = torch.cat([best_d, top.values], 1)
-                both_i = torch.cat([best_i, top.indices + rs], 1)
-                keep = torch.topk(both_d, c, dim=1, largest=False).indices
-                best_d, best_i = both_d.gather(1, keep), both_i.gather(1, keep)
-            cand[qs : qs + qb.shape[0]] = best_i.numpy()
-    qa, ra = np.asarray(query, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    rows = np.repeat(np.arange(qa.shape[0]), c)
-    sq = _exact_sq(qa[rows], ra[cand.ravel()]).reshape(-1, c)
-    return np.sqrt(sq.min(1))
+    """Distance of each query row (M, F) to its nearest reference row (N, F), shape (M,), float64
+    (:func:`vaelab.analysis.neighbours.nearest`: one blocked pass over the reference)."""
+    return np.sqrt(nearest(query, reference, 1)[1][:, 0])
 
 
 def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +181,7 @@ def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) ->
     any point (N,).
 
     Pairwise squared distances by BLAS in blocks of points (memory stays bounded); a pair whose
-    fast distance is within rounding of its radius is decided by :func:`_exact_sq` instead."""
+    fast distance is within rounding of its radius is decided by :func:`exact_sq_distances` instead."""
     # Centring first keeps ||p||² + ||c||² - 2 p·c from cancelling when features sit far from 0.
     shift = centres.mean(0)
     p_all, c = points - shift, centres - shift
@@ -250,7 +200,7 @@ def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) ->
         close = np.abs(d_sq - sq_radii[None, :]) <= rel * scale + 1e-300
         if close.any():
             i, j = np.nonzero(close)
-            inside[i, j] = _exact_sq(points[s + i], centres[j]) < sq_radii[j]
+            inside[i, j] = exact_sq_distances(points[s + i], centres[j]) < sq_radii[j]
         counts[s : s + step] = inside.sum(1)
         held |= inside.any(0)
     return counts, held

@@ -256,6 +256,12 @@ def test_nearest_distances_match_a_direct_search_in_many_dimensions():
     assert np.array_equal(got[:50], np.zeros(50)) and got == pytest.approx(direct, rel=1e-12)
 
 
+def test_classify_gives_predict_from_the_features_alone(digits_classifier, digits_images):
+    space = FeatureSpace(digits_classifier[0])
+    X = digits_images[2]
+    assert np.array_equal(space.classify(space.transform(X)), space.predict(X))
+
+
 def test_memorization_reuses_given_test_distances(same):
     train, test = gaussian(10), gaussian(11, n=500)
     fake = gaussian(12, n=300)

@@ -607,6 +607,16 @@ class FeatureSpace:
             raise ConfigError("This feature space is PCA and predicts no classes; class_distribution needs labels.")
         return _predict(self.mapping, _examples("X", X, self.input_shape), "logits").argmax(1)
 
+    def classify(self, features: np.ndarray) -> np.ndarray:
+        """Predicted classes (N,) from features this space gave (:meth:`transform`): the classifier's
+        head alone, so a set is not passed through the network twice. The same as :meth:`predict`."""
+        if self.kind != "classifier":
+            raise ConfigError("This feature space is PCA and predicts no classes; class_distribution needs labels.")
+        head = self.mapping.head
+        with torch.no_grad():
+            f = torch.as_tensor(np.asarray(features), dtype=head.weight.dtype, device=head.weight.device)
+            return head(f).argmax(1).cpu().numpy()
+
     def to_dict(self) -> dict[str, Any]:
         d = {"kind": self.kind, "n_features": self.n_features, "input_shape": list(self.input_shape),
              "test_accuracy": self.test_accuracy}  # fmt: skip

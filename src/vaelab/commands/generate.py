@@ -104,11 +104,12 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
             progress(name)
         sampler = run.sampler(name, seed)
         X_gen = generate(model, sampler, n, y=y_gen, mean=True, seed=seed)
-        entry = quality_report(real, features.transform(X_gen))
+        fake_features = features.transform(X_gen)
+        entry = quality_report(real, fake_features)
         fake = X_gen[: MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1)  # draws are independent: the first ones
         entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train)
         if features.kind == "classifier":
-            entry["classes"] = class_distribution(features.predict(X_gen), test.y, test.n_classes)
+            entry["classes"] = class_distribution(features.classify(fake_features), test.y, test.n_classes)
         entry["sampler"] = sampler.to_dict()
         block[name] = entry
         grids[name] = X_gen[:64]

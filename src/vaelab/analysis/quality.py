@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from vaelab.analysis.neighbours import exact_sq_distances, nearest
+from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runtime import resolve_device, seeded
 
@@ -280,14 +281,14 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
     test share is ≈ 0.01 by construction); ``flagged``, True when the fake share exceeds
     0.01 by more than 3 standard errors of the difference; and the set sizes.
     """
-    # The training set stays in its own dtype (float32 images are often the largest array here).
-    tr = np.asarray(train)
-    if tr.ndim != 2 or tr.shape[0] == 0 or not np.issubdtype(tr.dtype, np.number) or not np.isfinite(tr).all():
-        tr = _features("train", train)  # the same checks and messages as every other feature set
+    # The training set, often the largest array here, is not copied: a memory map or Rows (data
+    # validated when loaded) is searched block by block; arrays in memory are checked as usual.
+    tr = train if is_lazy(train) else _features("train", train)
+    n_train, width = len(tr), math.prod(tr.shape[1:])
     te, fk = _features("test", test), _features("fake", fake)
     for name, arr in (("test", te), ("fake", fk)):
-        if arr.shape[1] != tr.shape[1]:
-            raise DataError(f"train and {name} must have the same number of features; got {tr.shape[1]} and "
+        if arr.shape[1] != width:
+            raise DataError(f"train and {name} must have the same number of features; got {width} and "
                             f"{arr.shape[1]}. Map both sets with the same FeatureSpace.")  # fmt: skip
     d_fake = nearest_distances(fk, tr)
     if test_to_train is None:
@@ -310,7 +311,7 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
         "threshold": threshold, "quantile_percent": MEMORIZATION_QUANTILE,
         "share_fake_closer": share_fake, "share_test_closer": share_test,
         "flagged": bool(share_fake > q + 3 * se),
-        "n_train": int(tr.shape[0]), "n_test": int(te.shape[0]), "n_fake": int(fk.shape[0]),
+        "n_train": int(n_train), "n_test": int(te.shape[0]), "n_fake": int(fk.shape[0]),
     }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from vaelab.analysis.quality import (
     train_classifier,
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
+from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.base import check_count
 from vaelab.runs.run import Run, Specs
@@ -66,7 +67,7 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
 
 def comparison_splits(run: Run) -> dict:
     """The run's splits, refused when the test split is too small to compare samplers on."""
-    parts = run.splits()
+    parts = run.splits(lazy=True)  # a large file stays where it is: what is used is read
     if parts["test"].n_examples < MIN_TEST:
         raise DataError(f"Comparing samplers needs a test split of at least {MIN_TEST} examples; this run has "
                         f"{parts['test'].n_examples}.")  # fmt: skip
@@ -88,7 +89,8 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     n = n or test.n_examples
     features = feature_space(run, parts, seed)
     real = features.transform(test.X)
-    flat_train = parts["train"].X.reshape(parts["train"].n_examples, -1)
+    train_x = parts["train"].X  # a memory map or Rows is searched block by block (flattened per block)
+    flat_train = train_x if is_lazy(train_x) else train_x.reshape(parts["train"].n_examples, -1)
     memo = subsample(test.n_examples, MAX_MEMORIZATION, rng)
     flat_test = test.X[memo].reshape(memo.size, -1)
     test_to_train = nearest_distances(flat_test, flat_train)  # the same for every sampler

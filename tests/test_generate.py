@@ -43,6 +43,20 @@ def test_compare_samplers_writes_the_block_table_verdict_and_grids(run, capsys):
     assert again["frechet"] == pytest.approx(block["prior"]["frechet"])
 
 
+def test_a_large_test_split_is_compared_on_a_seeded_subsample_and_the_convention_is_stated(run, monkeypatch, capsys):
+    import vaelab.commands.generate as generate
+
+    monkeypatch.setattr(generate, "MAX_REAL", 20)
+    monkeypatch.setattr(generate, "MAX_MEMORIZATION", 8)
+    assert main(["compare-samplers", str(run), "--samplers", "prior"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads((run / "metrics.json").read_text())["samplers"]["_summary"]
+    assert summary["n_real"] == summary["n_samples"] == 20 and summary["n_test"] == 30
+    assert summary["n_memorization"] == {"test": 8, "fake": 8}
+    assert summary["knn"]["k_density_coverage"] == 5 and summary["knn"]["balls"] == "open"
+    assert "(a seeded subsample of 30)" in out and "k = 3 (precision/recall), 5 (density/coverage), open" in out
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".png", ".csv"])
 def test_sample_writes_each_format(run, tmp_path, suffix):
     out = tmp_path / f"s{suffix}"

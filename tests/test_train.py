@@ -90,6 +90,86 @@ def test_non_finite_loss_stops_with_advice_and_keeps_the_last_good_weights(digit
     assert all(torch.isfinite(p).all() for p in module.parameters())
 
 
+def _count_host_reads(monkeypatch) -> list:
+    """Record every tensor read by the host (bool/int/float/item/tolist) made from vaelab/train.py:
+    each one waits for the device to finish the work queued so far."""
+    import sys
+
+    reads = []
+    for name in ("__bool__", "__int__", "__float__", "item", "tolist"):
+        real = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _real=real, _name=name, **k):
+            if sys._getframe(1).f_code.co_filename.endswith("vaelab/train.py"):
+                reads.append(_name)
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return reads
+
+
+def test_training_reads_the_device_every_n_steps_not_every_step(digits, monkeypatch):
+    import vaelab.train as train
+
+    X = torch.from_numpy(digits[0])
+    module, cfg = _setup(X, epochs=2, batch_size=4)  # 63 steps per epoch
+    reads = _count_host_reads(monkeypatch)
+    fit(module, cfg, X[:250])
+    steps = 2 * math.ceil(250 / 4)
+    # Per epoch: one finite check every CHECK_EVERY steps and at the epoch's end, and the epoch's sums.
+    # Before, the loss and the gradient norm were each read at every step (2 x 126 reads).
+    per_epoch = math.ceil(63 / train.CHECK_EVERY) + 1
+    assert len(reads) == 2 * per_epoch < steps
+
+
+def test_a_non_finite_gradient_norm_is_found_and_the_last_good_epoch_kept(digits):
+    X = torch.from_numpy(digits[0])
+    module, cfg = _setup(X, epochs=4)
+    steps = {"n": 0}
+
+    def poison(grad):  # a finite loss whose gradient goes wrong at the 20th step (epoch 3 of 8-step epochs)
+        steps["n"] += 1
+        return grad * math.inf if steps["n"] == 20 else grad
+
+    module.mu_head.weight.register_hook(poison)
+    saved = []
+    with pytest.raises(TrainingError, match=r"gradient norm became NaN or infinite in epoch 3.*epoch 2"):
+        fit(module, cfg, X[:250], on_epoch=lambda st, m: saved.append((st.epoch, {k: v.clone() for k, v in m.state_dict().items()})))
+    assert [e for e, _ in saved] == [1, 2]
+    # The module holds epoch 2's weights again, bit for bit, and nothing of the bad steps after it.
+    assert all(torch.equal(v, saved[-1][1][k]) for k, v in module.state_dict().items())
+
+
+def test_compile_wraps_the_objective_and_passes_beta_as_a_tensor(digits, monkeypatch):
+    X = torch.from_numpy(digits[0])
+    module, cfg = _setup(X, epochs=1, compile=True, warmup_epochs=1)
+    betas = []
+
+    def fake_compile(fn):  # torch.compile on a CPU first builds C++ for minutes: record what it is given
+        def run(x, y, beta, k):
+            betas.append(beta)
+            return fn(x, y, beta, k)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    state = fit(module, cfg, X[:250])
+    assert len(betas) == 8 and all(isinstance(b, torch.Tensor) and b.ndim == 0 for b in betas)
+    assert state.history[0]["beta"] == pytest.approx(1.0)
+    with pytest.raises(Exception, match="compile must be true or false"):
+        TrainConfig(compile="yes")
+
+
+@pytest.mark.slow
+def test_compiled_training_repeats_its_weights(digits):
+    X = torch.from_numpy(digits[0])
+    weights = []
+    for _ in range(2):
+        module, cfg = _setup(X, epochs=2, compile=True)
+        fit(module, cfg, X[:250])
+        weights.append(torch.cat([p.detach().flatten() for p in module.parameters()]))
+    assert torch.equal(weights[0], weights[1]) and torch.isfinite(weights[0]).all()
+
+
 def test_iwae_objective_trains(digits):
     X = torch.from_numpy(digits[0])
     module, cfg = _setup(X, epochs=3, iw_samples=4)

@@ -47,6 +47,7 @@ SETTING_HELP = {
     "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
+    "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
 }
 CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip
@@ -577,8 +578,13 @@ def cmd_inspect(args) -> int:
     else:
         print(f"  average KL {s['avg_kl']:.2f} = I(x;z) {s['mutual_information']:.2f} + KL(q(z)||p(z)) "
               f"{s['kl_aggregate_prior']:.2f}  (residual {s['residual']:.3f} ± {s['residual_stderr']:.3f})")  # fmt: skip
-    print(f"  prior-hole mass {d['aggregate']['prior_hole_mass']:.3f}, total correlation "
-          f"{d['aggregate']['total_correlation']:.2f} nats" + (" (on a kernel density of the codes)" if s is None else ""))  # fmt: skip
+    a = d["aggregate"]
+    print(f"  prior-hole mass {a['prior_hole_mass']:.3f} ± {a['prior_hole_mass_stderr']:.3f}, total correlation "
+          f"{a['total_correlation']:.2f} ± {a['total_correlation_stderr']:.2f} nats"
+          + (" (on a kernel density of the codes)" if s is None else ""))  # fmt: skip
+    if a["n_codes"] < d["n_examples"]:
+        print(f"  q(z), surgery, holes, collapse and clustering on a seeded subsample of {a['n_codes']:,} of the "
+              f"{d['n_examples']:,} codes (per-dimension figures on all; the subsampling noise is in the ± figures)")  # fmt: skip
     pc = d.get("per_channel")
     if pc:
         print(f"  per channel of the {'x'.join(map(str, pc['shape']))} latent (pooled over positions):")

@@ -182,6 +182,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (training's forward pass and loss under bfloat16 autocast)
+    compile: bool = False  # train with torch.compile (the objective's graph compiled once; meant for GPUs)
 
     def __post_init__(self) -> None:
         _check_int("epochs", self.epochs, 1)
@@ -194,6 +195,8 @@ class TrainConfig:
         _check_float("grad_clip", self.grad_clip, 0.0)
         check_choice("binarize", self.binarize)
         check_choice("precision", self.precision)
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile must be true or false; got {self.compile!r}.")
         _check_int("seed", self.seed, 0)
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda")

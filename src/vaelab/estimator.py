@@ -65,6 +65,10 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     device : ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision : ``"fp32"``, or ``"bf16"``: training's forward pass and loss under bfloat16
         autocast (GPUs with bfloat16, and CPUs); scoring stays float32.
+    compile : train with ``torch.compile`` (the objective compiled once, on the first step); meant
+        for GPUs. On a CPU compiling takes minutes and a small model trains no faster. Compiled
+        kernels draw their random numbers their own way: the same seed gives the same weights
+        again, but not those of an uncompiled fit.
     verbose : show a progress bar while fitting.
     encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
         decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
@@ -106,6 +110,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         seed: int = 0,
         device: str = "auto",
         precision: str = "fp32",
+        compile: bool = False,
         verbose: bool = False,
         encoder: torch.nn.Module | None = None,
         decoder: torch.nn.Module | None = None,
@@ -132,6 +137,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.seed = seed
         self.device = device
         self.precision = precision
+        self.compile = compile
         self.verbose = verbose
         self.encoder = encoder
         self.decoder = decoder
@@ -154,7 +160,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
             beta=self.beta, warmup_epochs=self.warmup_epochs, iw_samples=self.iw_samples,
             grad_clip=self.grad_clip, binarize=self.binarize, seed=self.seed, device=self.device,
-            precision=self.precision,
+            precision=self.precision, compile=self.compile,
         )  # fmt: skip
 
     def check_settings(self, input_shape: tuple[int, ...], n_classes: int = 0) -> None:
@@ -488,7 +494,7 @@ def settings_from_config(config: RunConfig) -> dict[str, Any]:
         conditional=m.n_classes > 0, beta=t.beta, warmup_epochs=t.warmup_epochs, iw_samples=t.iw_samples,
         epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, grad_clip=t.grad_clip,
         binarize=t.binarize, validation_fraction=config.data.val_fraction if config.data else 0.1, seed=t.seed,
-        precision=t.precision, blocks=m.blocks or None,
+        precision=t.precision, compile=t.compile, blocks=m.blocks or None,
     )  # fmt: skip
 
 

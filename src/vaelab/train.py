@@ -25,6 +25,13 @@ from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.nn.vae import VAEModule, batch_shard
 from vaelab.runtime import EVAL_BATCH, epoch_seed, seeded
 
+# The finite checks of the loss and the gradient norm are kept on the device and read by the host
+# only every CHECK_EVERY steps and at the end of every epoch: a read waits for the device to finish
+# everything queued, which on a GPU would stall the loop at every step. A non-finite value is found
+# at the next read; the epoch it happened in is never saved (on_epoch runs after the epoch's last
+# read), and the module gets the last good epoch's weights back, as when each step was read.
+CHECK_EVERY = 50
+
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "train_reconstruction", "train_kl",
     "val_loss", "val_reconstruction", "val_kl", "beta", "seconds",
@@ -131,6 +138,11 @@ def _diverged(module: VAEModule, cfg: TrainConfig, state: TrainState, epoch: int
     )
 
 
+def _first_bad(bad: torch.Tensor, value: torch.Tensor, code: int) -> torch.Tensor:
+    """``code`` if ``value`` is not finite and nothing went wrong before, else ``bad``: on the device."""
+    return torch.where((bad == 0) & ~torch.isfinite(value.detach()), code, bad)
+
+
 def fit(
     module: VAEModule,
     cfg: TrainConfig,
@@ -210,38 +222,47 @@ def _train(
     device = X.device
     check_precision(device, cfg.precision)
     ddp = distributed.data_parallel(module, world) if world.active else None
+    objective_fn = module.loss if ddp is None else ddp
+    if cfg.compile:
+        objective_fn = torch.compile(objective_fn)
     while state.epoch < cfg.epochs and not state.stopped_early:
         epoch, started = state.epoch, time.perf_counter()
         with seeded(epoch_seed(cfg.seed, epoch), device):
             order = torch.randperm(n, device=device)
             sums = torch.zeros(3, dtype=torch.float64, device=device)
+            bad = torch.zeros((), dtype=torch.int64, device=device)  # first non-finite: 0 none, 1 loss, 2 gradient norm
             for b in range(n_batches):
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 xb = X[idx]
                 if dynamic_binarize:  # drawn for the whole global batch on every rank
                     xb = torch.bernoulli(xb)
                 beta = cfg.beta * min(1.0, (state.step + 1) / total_warmup) if total_warmup else cfg.beta
+                # A compiled objective takes beta as a tensor: a new Python float every warm-up step would
+                # be a new graph.
+                beta_arg = torch.tensor(beta, device=device) if cfg.compile else beta
                 yb = None if y is None else y[idx]
                 with autocast(device, cfg.precision):
                     if ddp is None:
-                        out = module.loss(xb, yb, beta, cfg.iw_samples)
+                        out = objective_fn(xb, yb, beta_arg, cfg.iw_samples)
                         objective, batch_sums = out.loss, None
                     else:
-                        out, objective, batch_sums = _shard_loss(ddp, world, xb, yb, beta, cfg.iw_samples)
-                if not torch.isfinite(out.loss if batch_sums is None else batch_sums[0]):
-                    raise _diverged(module, cfg, state, epoch, "training loss")
+                        out, objective, batch_sums = _shard_loss(objective_fn, world, xb, yb, beta_arg, cfg.iw_samples)
+                bad = _first_bad(bad, out.loss if batch_sums is None else batch_sums[0], 1)
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
                 if cfg.grad_clip > 0:
                     norm = torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
-                    if not torch.isfinite(norm):
-                        raise _diverged(module, cfg, state, epoch, "gradient norm")
+                    bad = _first_bad(bad, norm, 2)
                 optimizer.step()
                 state.step += 1
                 if batch_sums is None:
                     sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]).float() * idx.shape[0]
                 else:
                     sums += batch_sums
+                if (b + 1) % CHECK_EVERY == 0 or b + 1 == n_batches:
+                    code = int(bad)  # the host waits for the device here, and only here
+                    if code:
+                        raise _diverged(module, cfg, state, epoch, "training loss" if code == 1 else "gradient norm")
                 if progress:
                     progress("step", {"batch": b + 1})
             train = dict(zip(("loss", "reconstruction", "kl"), (sums / n).tolist()))

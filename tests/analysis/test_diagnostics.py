@@ -216,3 +216,67 @@ def test_the_orthant_lint_and_a_covered_prior_are_said_together(trained):
     assert "how much of the prior q(z) still covers" in f["head_lint"].detail
     assert "one orthant (head lint)" in f["prior_holes"].detail
     assert "reasonable" not in f["prior_holes"].advice
+
+
+# ---------------------------------------------------------------- the prior-hole mass's standard error
+def test_prior_hole_mass_stderr_matches_the_spread_over_disjoint_subsets():
+    # 24 disjoint sets of 200 examples from one model: the reported SE must describe how much the
+    # mass moves from set to set. Before, it was the prior draws' binomial noise alone (about 0.006
+    # here, against a spread of about 0.03: a factor 5); τ's noise, set by the most isolated codes,
+    # is now in it (a bootstrap over codes and prior draws).
+    model, _ = _gaussian_codes_model(shift=1.0)
+    X = np.random.default_rng(1).normal(size=(24 * 200, 2)).astype(np.float32)
+    blocks = [diagnose(model, X[i * 200 : (i + 1) * 200], seed=i).aggregate for i in range(24)]
+    mass = np.array([a["prior_hole_mass"] for a in blocks])
+    se = np.sqrt(np.mean([a["prior_hole_mass_stderr"] ** 2 for a in blocks]))
+    assert 1 / 1.5 < mass.std(ddof=1) / se < 1.5
+    assert all(a["n_codes"] == 200 for a in blocks)
+
+
+def test_the_hole_finding_says_covered_holes_or_too_few_to_tell():
+    def finding(shift, n, seed=0):
+        model, _ = _gaussian_codes_model(shift=shift)
+        X = np.random.default_rng(seed).normal(size=(n, 2)).astype(np.float32)
+        d = diagnose(model, X, seed=seed)
+        return d.aggregate, findings(d)["prior_holes"]
+
+    a, f = finding(1.0, 150)  # a mass near 5% measured on few codes: its interval straddles 0.05
+    lo, hi = f.evidence["interval"]
+    assert lo < 0.05 < hi and f.title == "Too few examples to tell whether the prior is covered"
+    assert f"{a['prior_hole_mass']:.3f} ± {a['prior_hole_mass_stderr']:.3f}" in f.detail
+    a, f = finding(0.0, 3000)
+    assert f.title.startswith("The prior is covered") and f.evidence["interval"][1] <= 0.05
+    a, f = finding(3.0, 300)
+    assert f.severity == "warning" and f.evidence["interval"][0] > 0.05
+
+
+# ---------------------------------------------------------------- at scale
+def test_above_max_codes_estimates_use_a_subsample_and_stay_within_their_standard_errors(trained, monkeypatch):
+    import vaelab.analysis.diagnostics as diagnostics
+
+    model, X, y = trained
+    exact = diagnose(model, X, y)
+    monkeypatch.setattr(diagnostics, "MAX_CODES", 120)
+    monkeypatch.setattr(diagnostics, "CLASS_CODES", 15)
+    sub = diagnose(model, X, y)
+    s, e = sub.surgery, exact.surgery
+    assert s["n_codes"] == 120 and s["n_components"] == 120 and e["n_codes"] == e["n_components"] == X.shape[0]
+    for key in ("mutual_information", "kl_aggregate_prior"):
+        assert abs(s[key] - e[key]) < 3 * s[f"{key}_stderr"], key
+    assert abs(s["residual"]) < 3 * s["residual_stderr"]
+    a, b = sub.aggregate, exact.aggregate
+    assert a["n_codes"] == 120 and abs(a["total_correlation"] - b["total_correlation"]) < 3 * a["total_correlation_stderr"]
+    for name, c in sub.classes.items():
+        assert c["n_codes"] == min(15, c["n"])
+        assert abs(c["kl_to_prior"] - exact.classes[name]["kl_to_prior"]) < 3 * c["kl_to_prior_stderr"], name
+    assert sub.collapse["n_codes"] == 120 and sub.mu.shape == (120, 6) and sub.labels.shape == (120,)
+    # Everything that is a plain mean over examples still uses all of them.
+    assert sub.per_dim == exact.per_dim and sub.n_examples == X.shape[0]
+
+
+def test_a_memory_map_is_diagnosed_as_the_same_array_in_memory(trained, tmp_path):
+    model, X, y = trained
+    np.save(tmp_path / "x.npy", X[:300])
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    a, b = diagnose(model, mapped, y[:300]).to_dict(), diagnose(model, X[:300], y[:300]).to_dict()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

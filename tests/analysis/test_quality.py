@@ -160,6 +160,57 @@ def test_density_rewards_crowding_and_coverage_punishes_it(same):
     assert density_coverage(a, gaussian(8, shift=20.0)) == (0.0, 0.0)
 
 
+def _inside(centres, points, k):
+    """prdc's definition computed directly: (N centres, M points) True where the point lies in the
+    centre's open k-NN ball (distance < radius), every distance by differences."""
+    def dist(a, b):
+        return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+    radii = np.sort(dist(centres, centres), axis=1)[:, k]  # column 0 is the centre itself
+    return dist(centres, points) < radii[:, None]
+
+
+def _direct(real, fake, k):
+    """(precision, recall, density, coverage) by :func:`_inside`."""
+    real_balls, fake_balls = _inside(real, fake, k), _inside(fake, real, k)
+    return (real_balls.any(0).mean(), fake_balls.any(0).mean(), real_balls.sum() / (k * fake.shape[0]),
+            real_balls.any(1).mean())  # fmt: skip
+
+
+def test_identical_sets_give_density_and_coverage_exactly_one(same):
+    # Each open ball holds its centre and its k - 1 nearest neighbours; the k-th lies on the edge
+    # and is outside (prdc's convention): exactly k fake points per ball. Before, edges were decided
+    # by rounding: density 1.128 here, neither the open balls' 1.0 nor the closed balls' 1.2.
+    a, _ = same
+    x = a[:500] * 7.3 + 100.0  # far from the origin, where the fast distances lose the most digits
+    assert density_coverage(x, x) == (1.0, 1.0)
+    assert precision_recall(x, x) == (1.0, 1.0)
+    assert density_coverage(x, x, k=3) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ties_on_a_lattice_match_a_direct_exact_computation(seed):
+    # Integer points: many distances are equal, so many points sit exactly on a ball's edge.
+    rng = np.random.default_rng(seed)
+    real, fake = rng.integers(0, 4, (300, 3)).astype(float), rng.integers(0, 4, (200, 3)).astype(float)
+    for k in (1, 3, 5):
+        expected = _direct(real, fake, k)
+        assert precision_recall(real, fake, k) == pytest.approx(expected[:2], abs=1e-12)
+        assert density_coverage(real, fake, k) == pytest.approx(expected[2:], abs=1e-12)
+
+
+def test_continuous_features_match_the_direct_computation_and_the_convention_is_stated(same):
+    a, b = same
+    real, fake = a[:400], b[:300] + 0.2
+    expected = _direct(real, fake, 5)
+    assert precision_recall(real, fake, 5) == pytest.approx(expected[:2], abs=1e-12)
+    assert density_coverage(real, fake, 5) == pytest.approx(expected[2:], abs=1e-12)
+    assert quality.knn_convention(3, 5) == {
+        "k_precision_recall": 3, "k_density_coverage": 5, "balls": "open",
+        "edge": "a point on a ball's edge (distance = radius) is outside, as in the prdc package",
+    }
+
+
 def test_quality_report_has_exactly_the_contract_keys(same):
     a, b = same
     report = quality_report(a[:500], b[:500], k_pr=3, k_dc=5)
@@ -207,6 +258,30 @@ def test_memorization_flags_copies_and_passes_new_samples():
     assert half["flagged"] and half["share_fake_closer"] == pytest.approx(0.5, abs=0.02)
     with pytest.raises(DataError, match="train and fake must have the same number of features"):
         memorization(train, test, copies[:, :3])
+
+
+def test_nearest_distances_match_a_direct_search_in_many_dimensions():
+    rng = np.random.default_rng(3)
+    reference = rng.integers(0, 256, (3000, 784)).astype(np.float32) / 255  # many blocks' worth of pixels
+    query = np.r_[reference[:50], rng.random((200, 784), dtype=np.float32)]  # exact copies and new points
+    direct = np.sqrt(((query[:, None, :].astype(np.float64) - reference[None].astype(np.float64)) ** 2).sum(-1)).min(1)
+    got = quality.nearest_distances(query, reference)
+    assert np.array_equal(got[:50], np.zeros(50)) and got == pytest.approx(direct, rel=1e-12)
+
+
+def test_classify_gives_predict_from_the_features_alone(digits_classifier, digits_images):
+    space = FeatureSpace(digits_classifier[0])
+    X = digits_images[2]
+    assert np.array_equal(space.classify(space.transform(X)), space.predict(X))
+
+
+def test_memorization_reuses_given_test_distances(same):
+    train, test = gaussian(10), gaussian(11, n=500)
+    fake = gaussian(12, n=300)
+    d_test = quality.nearest_distances(test, train)
+    assert memorization(train, test, fake, test_to_train=d_test) == memorization(train, test, fake)
+    with pytest.raises(DataError, match="one distance per test example"):
+        memorization(train, test, fake, test_to_train=d_test[:10])
 
 
 # ---------------------------------------------------------------- class distribution

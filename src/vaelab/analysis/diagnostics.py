@@ -22,7 +22,17 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from vaelab.analysis.aggregate import kde_logvar, log_aggregate, marginal_kl
+from vaelab.analysis.aggregate import (
+    HOLE_BOOTSTRAP,
+    MAX_CODES,
+    Mixture,
+    jackknife_mean,
+    kde_logvar,
+    log_q,
+    marginal_kl,
+    prior_hole_mass,
+    subsample,
+)
 from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
 from vaelab.model import Model, check_model
@@ -34,6 +44,8 @@ SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
 LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)
 HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
 Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
+HOLE_COVERED = 0.05  # a prior-hole mass at most this is "covered" (5x the 1% real codes have by construction)
+CLASS_CODES = 1024  # codes per class its KL to the prior is estimated on (beyond: a seeded subsample)
 
 
 @dataclass
@@ -127,32 +139,52 @@ def _log_prior(model: Model, z: torch.Tensor) -> torch.Tensor:
     return model.prior_.log_prob(z.float().to(model.device_)).double().cpu()
 
 
-def _surgery(model: Model, mu, logvar, n_draws: int) -> dict:
-    """ELBO surgery terms with standard errors over examples."""
+def _mean_se_sub(values: np.ndarray, replicates: np.ndarray | None) -> tuple[float, float]:
+    """Mean and SE over examples (N,); when q(z) was evaluated on a subsample of its components
+    (``replicates`` (G, N): the values with each jackknife group left out), the mean corrected for
+    the subsampling's bias and the SE widened by its noise (:func:`jackknife_mean`)."""
+    mean, se = _mean_se(values)
+    if replicates is None:
+        return mean, se
+    corrected, se_sub = jackknife_mean(values, replicates)
+    return corrected, math.hypot(se, se_sub)
+
+
+def _surgery(model: Model, mu, logvar, mix: Mixture, idx: np.ndarray, n_draws: int) -> dict:
+    """ELBO surgery terms on the codes ``idx`` with standard errors over them (and over the
+    subsampled components of q(z), when it was subsampled)."""
     n = mu.shape[0]
-    z = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)  # (S, N, L)
+    mu_q, lv_q = mu[idx], logvar[idx]
+    m = mu_q.shape[0]
+    z = mu_q + torch.exp(0.5 * lv_q) * torch.randn((n_draws, m, mu.shape[1]), dtype=mu.dtype)  # (S, Q, L)
     flat = z.reshape(-1, z.shape[-1])
-    log_qz = log_aggregate(flat, mu, logvar).reshape(n_draws, n)
-    log_qzx = gaussian_log_prob(z, mu, logvar)
-    log_pz = _log_prior(model, flat).reshape(n_draws, n)
+    est, jack = log_q(flat, mix, np.tile(idx, n_draws), own="include")
+    log_qz = est.reshape(n_draws, m)
+    log_qzx = gaussian_log_prob(z, mu_q, lv_q)
+    log_pz = _log_prior(model, flat).reshape(n_draws, m)
     mi_n = (log_qzx - log_qz).mean(0).numpy()  # per-example contributions to I(x;z)
     agg_n = (log_qz - log_pz).mean(0).numpy()  # ... to KL(q(z)||p(z))
+    mi_j = agg_j = None
+    if jack is not None:
+        jack = jack.reshape(-1, n_draws, m)  # (G, S, Q)
+        mi_j, agg_j = (log_qzx - jack).mean(1).numpy(), (jack - log_pz).mean(1).numpy()
     if model.prior_.analytic_kl:
-        kl_n = model.prior_.kl(mu, logvar, None).numpy()  # closed form, in float64
+        kl_n = model.prior_.kl(mu_q, lv_q, None).numpy()  # closed form, in float64
         exact = True
     else:  # independent draws, so the identity is a real check and not true by construction
-        z2 = mu + torch.exp(0.5 * logvar) * torch.randn((n_draws, n, mu.shape[1]), dtype=mu.dtype)
-        kl_n = (gaussian_log_prob(z2, mu, logvar) - _log_prior(model, z2)).mean(0).numpy()
+        z2 = mu_q + torch.exp(0.5 * lv_q) * torch.randn((n_draws, m, mu.shape[1]), dtype=mu.dtype)
+        kl_n = (gaussian_log_prob(z2, mu_q, lv_q) - _log_prior(model, z2)).mean(0).numpy()
         exact = False
     avg_kl, avg_kl_se = _mean_se(kl_n)
-    mi, mi_se = _mean_se(mi_n)
-    agg, agg_se = _mean_se(agg_n)
-    residual, residual_se = _mean_se(kl_n - mi_n - agg_n)
+    mi, mi_se = _mean_se_sub(mi_n, mi_j)
+    agg, agg_se = _mean_se_sub(agg_n, agg_j)
+    residual, residual_se = _mean_se_sub(kl_n - mi_n - agg_n, None if mi_j is None else kl_n - mi_j - agg_j)
     block = {
-        "avg_kl": avg_kl, "avg_kl_stderr": avg_kl_se if not exact else 0.0, "avg_kl_exact": exact,
+        "avg_kl": avg_kl, "avg_kl_stderr": avg_kl_se if not (exact and m == n) else 0.0, "avg_kl_exact": exact,
         "mutual_information": mi, "mutual_information_stderr": mi_se,
         "kl_aggregate_prior": agg, "kl_aggregate_prior_stderr": agg_se,
         "residual": residual, "residual_stderr": residual_se, "log_n": math.log(n), "n_draws": n_draws,
+        "n_codes": m, "n_components": mix.n_used,
     }  # fmt: skip
     return block
 
@@ -178,10 +210,13 @@ def _per_channel(shape, mu: np.ndarray, sd: np.ndarray | None, kl: np.ndarray | 
     }  # fmt: skip
 
 
-def _total_correlation(z: torch.Tensor, mu, logvar) -> tuple[float, float]:
-    """TC = E_q(z)[log q(z) - Σ_d log q(z_d)], one draw per example, SE over examples."""
-    tc = (log_aggregate(z, mu, logvar) - log_aggregate(z, mu, logvar, per_dim=True).sum(-1)).numpy()
-    return _mean_se(tc)
+def _total_correlation(z: torch.Tensor, mix: Mixture, idx: np.ndarray) -> tuple[float, float]:
+    """TC = E_q(z)[log q(z) - Σ_d log q(z_d)], one draw per code ``idx`` (rows of z), SE over them
+    (and over the subsampled components)."""
+    joint, joint_j = log_q(z, mix, idx, own="include")
+    marg, marg_j = log_q(z, mix, idx, own="include", per_dim=True)
+    tc = (joint - marg.sum(-1)).numpy()
+    return _mean_se_sub(tc, None if joint_j is None else (joint_j - marg_j.sum(-1)).numpy())
 
 
 def _clustering(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, Any]:
@@ -294,7 +329,7 @@ def diagnose(
         False for anything else (one class, a subset, new data): the same numbers, worded about X only.
     """
     model = check_model(model, "diagnose")
-    x = model.model_input(X, evaluation=True)
+    x = model.model_rows(X, evaluation=True)  # a memory map is read one batch at a time
     n, L = x.shape[0], model.latent_dim_
     if n < 2:
         raise DataError(f"diagnose needs at least 2 examples; got {n}.")
@@ -305,11 +340,15 @@ def diagnose(
         class_names = list(names)
 
     det = model.deterministic_
+    # Everything built on q(z) (surgery, total correlation, prior holes, the collapse check, clustering)
+    # uses at most MAX_CODES codes: all of them up to that, else a seeded subsample (linear in N).
+    rng = np.random.default_rng(seed)
+    idx = subsample(n, MAX_CODES, rng)
+    sub = idx.size < n
     with seeded(seed):
-        params = [model.encode(x[s : s + 1000].to(model.device_), None if codes is None else codes[s : s + 1000].to(model.device_))
-                  for s in range(0, n, 1000)]  # fmt: skip
-        mu = torch.cat([p[0].cpu() for p in params]).double()
-        logvar = torch.cat([p[1].cpu() for p in params]).double()
+        params = model.map_batches(lambda xb, cb: torch.stack(model.encode(xb, cb), 1), x, codes)  # (N, 2, L)
+        mu, logvar = params[:, 0].double(), params[:, 1].double()
+        del params
         means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
         # What the aggregate posterior q(z) is made of: the posteriors, or for a deterministic
         # encoder Gaussian kernels around the codes.
@@ -336,13 +375,14 @@ def diagnose(
         order = [int(i) for i in np.argsort(-(var_mu if det else kl_dim), kind="stable")]
         per_channel = _per_channel(model.latent_shape_, mu.numpy(), sd, kl_dim, prior_sd)
 
-        # 2. collapse: reconstruction with z from q(z|x) against z from p(z)
+        # 2. collapse: reconstruction with z from q(z|x) against z from p(z), on the codes idx
         rec_q, rec_p = [], []
-        for s in range(0, n, 1000):
-            xb = x[s : s + 1000].to(model.device_)
-            cb = None if codes is None else codes[s : s + 1000].to(model.device_)
-            mb = mu[s : s + 1000].float().to(model.device_)  # a deterministic encoder's q(z|x) is its code
-            zq = mb.expand(4, *mb.shape) if det else rsample(mb, logvar[s : s + 1000].float().to(model.device_), 4)
+        for s in range(0, idx.size, 1000):
+            rows = idx[s : s + 1000] if sub else slice(s, s + 1000)
+            xb = x[rows].to(model.device_)
+            cb = None if codes is None else codes[rows].to(model.device_)
+            mb = mu[rows].float().to(model.device_)  # a deterministic encoder's q(z|x) is its code
+            zq = mb.expand(4, *mb.shape) if det else rsample(mb, logvar[rows].float().to(model.device_), 4)
             zp = model.prior_.sample(4 * xb.shape[0]).reshape(4, xb.shape[0], L).to(model.device_)
             rec_q.append(model.px_z_.log_prob(xb, model.decode(zq, cb)).mean(0).double().cpu())
             rec_p.append(model.px_z_.log_prob(xb, model.decode(zp, cb)).mean(0).double().cpu())
@@ -353,25 +393,30 @@ def diagnose(
             "reconstruction_posterior": float(rec_q.mean()), "reconstruction_prior": float(rec_p.mean()),
             "gap": gap, "gap_stderr": gap_se, "collapsed": bool(collapsed),
             "inactive_dimensions": [int(d) for d in np.flatnonzero(~active)], "active_threshold": active_threshold,
+            "n_codes": int(idx.size),
         }  # fmt: skip
 
         # 3. ELBO surgery, and 4. the aggregate posterior against the prior
-        surgery = None if det else _surgery(model, mu, logvar, n_draws)
-        z_one = mu + torch.exp(0.5 * lv_agg) * torch.randn_like(mu)
-        tc, tc_se = _total_correlation(z_one, mu, lv_agg)
+        mix = Mixture(mu, lv_agg, idx)
+        surgery = None if det else _surgery(model, mu, logvar, mix, idx, n_draws)
+        z_one = mu[idx] + torch.exp(0.5 * lv_agg[idx]) * torch.randn((idx.size, L), dtype=mu.dtype)
+        tc, tc_se = _total_correlation(z_one, mix, idx)
         # τ: the low percentile of real codes' log q(z), each judged by the *other* codes (leave
         # one out), as a prior draw is; with its own component a real code always looks typical.
-        owner = torch.arange(n).repeat(n_draws)
-        z_loo = (mu + torch.exp(0.5 * lv_agg) * torch.randn((n_draws, n, L), dtype=mu.dtype)).reshape(-1, L)
-        tau = float(np.percentile(log_aggregate(z_loo, mu, lv_agg, owner=owner).numpy(), HOLE_QUANTILE))
+        # On a subsample the whole estimator is that of the subsample's codes (τ included).
+        mu_h = mu[idx]
+        lv_h = (kde_logvar(mu_h) if det else logvar[idx]) if sub else lv_agg
+        owner = torch.arange(idx.size).repeat(n_draws)
+        z_loo = (mu_h + torch.exp(0.5 * lv_h) * torch.randn((n_draws, idx.size, L), dtype=mu.dtype)).reshape(-1, L)
         z_prior = model.prior_.sample(n_prior_draws).double().cpu()
-        in_hole = (log_aggregate(z_prior, mu, lv_agg) < tau).numpy()
-        hole = float(in_hole.mean())
+        holes = prior_hole_mass(mu_h, lv_h, z_loo, owner, z_prior, HOLE_QUANTILE, rng)
         aggregate = {
             "total_correlation": tc, "total_correlation_stderr": tc_se,
-            "prior_hole_mass": hole, "prior_hole_mass_stderr": math.sqrt(hole * (1 - hole) / n_prior_draws),
-            "hole_threshold_log_qz": tau, "hole_quantile_percent": HOLE_QUANTILE, "n_prior_draws": n_prior_draws,
+            "prior_hole_mass": holes.mass, "prior_hole_mass_stderr": holes.stderr,
+            "prior_hole_mass_stderr_method": f"bootstrap over codes and prior draws ({HOLE_BOOTSTRAP} replicates)",
+            "hole_threshold_log_qz": holes.tau, "hole_quantile_percent": HOLE_QUANTILE, "n_prior_draws": n_prior_draws,
             "density": "kernel density of the codes" if det else "mixture of the posteriors",
+            "n_codes": int(idx.size), "n_examples": n,
         }  # fmt: skip
 
         # 5. classes
@@ -384,18 +429,28 @@ def diagnose(
                     continue
                 mu_c = mu[members]
                 lv_c = kde_logvar(mu_c) if det else logvar[members]
-                zc = mu_c + torch.exp(0.5 * lv_c) * torch.randn((n_draws, members.size, L), dtype=mu.dtype)
+                pick = subsample(members.size, CLASS_CODES, rng)
+                zc = mu_c[pick] + torch.exp(0.5 * lv_c[pick]) * torch.randn((n_draws, pick.size, L), dtype=mu.dtype)
                 flat = zc.reshape(-1, L)
-                kl_c = (log_aggregate(flat, mu_c, lv_c) - _log_prior(model, flat)).reshape(n_draws, -1).mean(0)
-                kl_mean, kl_se = _mean_se(kl_c.numpy())
+                est, jack = log_q(flat, Mixture(mu_c, lv_c, pick), np.tile(pick, n_draws), own="include")
+                log_p = _log_prior(model, flat)
+                kl_c = (est - log_p).reshape(n_draws, -1).mean(0).numpy()
+                kl_j = None if jack is None else (jack - log_p).reshape(jack.shape[0], n_draws, -1).mean(1).numpy()
+                kl_mean, kl_se = _mean_se_sub(kl_c, kl_j)
                 classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
-                                 "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se}  # fmt: skip
+                                 "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se, "n_codes": int(pick.size)}  # fmt: skip
     active_dims = np.flatnonzero(active)
-    clustering = _clustering(mu.numpy()[:, active_dims] if active_dims.size else mu.numpy(), labels, seed)
-    lint, lint_findings = _head_lint(model, mu.numpy(), None if det else logvar.numpy(), representative)
+    mu_np = mu.numpy()
+    labels_sub = None if labels is None else labels[idx]
+    clustering = _clustering(mu_np[idx][:, active_dims] if active_dims.size else mu_np[idx], labels_sub, seed)
+    if clustering:
+        clustering["n_codes"] = int(idx.size)
+    lint, lint_findings = _head_lint(model, mu_np, None if det else logvar.numpy(), representative)
 
+    # The figures get the codes idx (all of them up to MAX_CODES).
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
-                         mu.numpy(), sd, labels, class_names, det, per_channel, "model" if representative else "data")  # fmt: skip
+                         mu_np[idx], None if sd is None else sd[idx], labels_sub, class_names, det, per_channel,
+                         "model" if representative else "data")  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -532,13 +587,17 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
 
 def _prior_holes(d: Diagnostics) -> Finding:
     """How much of the prior lies where the codes never are: about the model on data drawn like the training
-    data (whether to sample from the prior), about this data's codes otherwise."""
+    data (whether to sample from the prior: covered, holes, or too uncertain to tell, the 95% interval of the
+    mass against HOLE_COVERED), about this data's codes otherwise."""
     a, lint = d.aggregate, d.lint
-    hole, se = a["prior_hole_mass"], a["prior_hole_mass_stderr"]
-    amount = f"{hole:.3f} ± {se:.3f} (95% interval {max(0.0, hole - Z95 * se):.3f} to {min(1.0, hole + Z95 * se):.3f})"
+    hole, se, n = a["prior_hole_mass"], a["prior_hole_mass_stderr"], a.get("n_codes", d.n_examples)
+    lo, hi = max(0.0, hole - Z95 * se), min(1.0, hole + Z95 * se)
+    amount = (f"{hole:.3f} ± {se:.3f} (95% interval {lo:.3f} to {hi:.3f}; SE by bootstrap over the {n} codes it was "
+              "measured on and the prior draws)")  # fmt: skip
     rule = (f"log q(z) below the {HOLE_QUANTILE:g}st percentile of real codes, each judged by the others; for real "
             f"codes this is {HOLE_QUANTILE / 100:.2f} by construction")  # fmt: skip
-    evidence = {"prior_hole_mass": hole, "stderr": se}
+    evidence = {"prior_hole_mass": hole, "stderr": se, "interval": [lo, hi], "covered_below": HOLE_COVERED,
+                "n_codes": n}  # fmt: skip
     orthant = ""
     if lint.get("codes_in_one_orthant"):
         # The head lint's 2^-L is the prior mass among the means' signs; the hole mass counts q(z) with the
@@ -555,22 +614,32 @@ def _prior_holes(d: Diagnostics) -> Finding:
             "To judge sampling from the prior, inspect data drawn like the training data: vaelab inspect RUN test.",
             evidence,
         )  # fmt: skip
-    if hole <= 5 * HOLE_QUANTILE / 100:
+    if hi <= HOLE_COVERED:
         return Finding(
             "prior_holes", "info", f"The prior is covered: {100 * hole:.1f}% of prior samples fall into holes",
-            f"A draw z ~ p(z) lands where real codes almost never are ({rule}) with probability {amount}, at most "
-            f"{5 * HOLE_QUANTILE:g}% counting as covered." + orthant,
+            f"A draw z ~ p(z) lands where real codes almost never are ({rule}) with probability {amount}; even the "
+            f"upper end is below {HOLE_COVERED:.2f}." + orthant,
             "Sampling from the prior is reasonable for this model." if not orthant else
             "Sampling from the prior reaches codes the decoder saw; still compare samplers (vaelab compare-samplers).",
             evidence,
         )  # fmt: skip
+    if lo > HOLE_COVERED:
+        return Finding(
+            "prior_holes", "warning" if hole > 2 * HOLE_COVERED else "info",
+            f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
+            f"A draw z ~ p(z) lands where the codes of real data almost never are ({rule}) with probability {amount}: "
+            "the decoder never trained there, so such samples often decode to junk." + orthant,
+            "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
+            "learned prior (--prior mog or --prior vamp).",
+            evidence,
+        )  # fmt: skip
     return Finding(
-        "prior_holes", "warning" if hole > 0.1 else "info",
-        f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
-        f"A draw z ~ p(z) lands where the codes of real data almost never are ({rule}) with probability {amount}: "
-        "the decoder never trained there, so such samples often decode to junk." + orthant,
-        "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
-        "learned prior (--prior mog or --prior vamp).",
+        "prior_holes", "info", "Too few examples to tell whether the prior is covered",
+        f"The prior-hole mass is {amount}: the interval reaches both sides of {HOLE_COVERED:.2f}, so it cannot say "
+        f"whether prior samples avoid the holes of the aggregate posterior. The threshold τ is set by the most "
+        f"isolated codes, and with {n} codes which ones the data happened to hold moves it a lot." + orthant,
+        "Diagnose more examples (e.g. vaelab inspect RUN train), or compare the samplers directly "
+        "(vaelab compare-samplers).",
         evidence,
     )  # fmt: skip
 

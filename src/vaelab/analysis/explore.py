@@ -147,10 +147,11 @@ class AggregatePosterior:
     For a deterministic encoder q(z) is the codes' kernel density (:func:`kde_logvar`).
     """
 
-    def __init__(self, mu: torch.Tensor, logvar: torch.Tensor):
+    def __init__(self, mu: torch.Tensor, logvar: torch.Tensor, n_total: int | None = None):
         if mu.shape[0] < 2:
             raise DataError(f"The aggregate posterior needs at least 2 training codes; got {mu.shape[0]}.")
         self.mu, self.logvar = mu.double(), logvar.double()
+        self.n_total = int(mu.shape[0] if n_total is None else n_total)  # training examples the codes were drawn from
         owner = torch.arange(mu.shape[0])
         self.reference = np.sort(log_aggregate(self.mu, self.mu, self.logvar, owner=owner).numpy())
 
@@ -164,7 +165,7 @@ class AggregatePosterior:
         x = model.model_input(X)
         codes = model.label_codes(y, x.shape[0]) if model.classes_ is not None else None
         mu, logvar = _encode_params(model, x, codes)
-        return cls(mu, kde_logvar(mu.double()) if model.deterministic_ else logvar)
+        return cls(mu, kde_logvar(mu.double()) if model.deterministic_ else logvar, n)
 
     @property
     def n_codes(self) -> int:

@@ -34,6 +34,8 @@ from scipy.linalg import LinAlgError, eigh, eigvalsh
 from threadpoolctl import threadpool_limits
 from torch import nn
 
+from vaelab.analysis.neighbours import exact_sq_distances, nearest
+from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runtime import resolve_device, seeded
 
@@ -150,76 +152,102 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- k-NN manifolds
-def _knn_radii(X: np.ndarray, k: int) -> np.ndarray:
-    """Distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    # One OpenMP thread: scikit-learn's threads spin against torch's on a busy machine
-    # (measured 100x slower on 2 busy cores; see diagnostics._clustering).
-    with threadpool_limits(limits=1, user_api="openmp"):
-        dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X)  # (N, k+1), column 0 is the sample itself
-    return dist[:, k]
-
-
-def _nearest(query: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Distance of each query row (M, F) to its nearest reference row, shape (M,)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    with threadpool_limits(limits=1, user_api="openmp"):  # see _knn_radii
-        dist, _ = NearestNeighbors(n_neighbors=1).fit(reference).kneighbors(query)
-    return dist[:, 0]
+# Balls are open, as in the prdc package (Naeem et al.'s code): a point lies in B(c, r) when
+# ||p - c|| < r, so a point exactly on the edge (the k-th neighbour itself, or a copy of it) is
+# outside. Identical real and fake sets then give density exactly 1 and coverage exactly 1.
+# Every distance that decides a membership is computed by one function, exact_sq_distances, so a pair
+# gives the same bits whether it defines a radius or is tested against one (an edge is decided
+# consistently); the fast BLAS distances only screen the pairs that are clearly in or out.
+BALLS = "open"
+NEIGHBOUR_MARGIN = 2  # neighbours fetched beyond the k-th, then re-ranked exactly (near-ties in rounding)
 
 
-def _ball_counts(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """How many closed balls B(centres_i, radii_i) hold each point: (M,) integers.
+def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
+    """The k-NN balls behind precision/recall and density/coverage, to state next to the numbers."""
+    return {"k_precision_recall": int(k_pr), "k_density_coverage": int(k_dc), "balls": BALLS,
+            "edge": "a point on a ball's edge (distance = radius) is outside, as in the prdc package"}  # fmt: skip
 
-    Pairwise squared distances in blocks of points, so memory stays bounded for large sets.
-    """
+
+def _knn_sq_radii(X: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,), by
+    :func:`vaelab.analysis.neighbours.nearest` (exact distances; a copy of the sample counts as another)."""
+    n = X.shape[0]
+    idx, sq = nearest(X, X, k + 1)  # (N, k+1), nearest first: the sample itself among the zeros
+    is_self = idx == np.arange(n)[:, None]
+    is_self[~is_self.any(1), -1] = True  # itself not listed: k+1 copies at distance 0, drop the last
+    return sq[~is_self].reshape(n, k)[:, k - 1]
+
+
+def nearest_distances(query: Any, reference: Any) -> np.ndarray:
+    """Distance of each query row (M, F) to its nearest reference row (N, F), shape (M,), float64
+    (:func:`vaelab.analysis.neighbours.nearest`: one blocked pass over the reference)."""
+    return np.sqrt(nearest(query, reference, 1)[1][:, 0])
+
+
+def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Open balls B(centres_i, radius_i): how many hold each point (M,), and whether each ball holds
+    any point (N,).
+
+    Pairwise squared distances by BLAS in blocks of points (memory stays bounded); a pair whose
+    fast distance is within rounding of its radius is decided by :func:`exact_sq_distances` instead."""
     # Centring first keeps ||p||² + ||c||² - 2 p·c from cancelling when features sit far from 0.
     shift = centres.mean(0)
     p_all, c = points - shift, centres - shift
-    c_sq, r_sq = (c**2).sum(1), radii**2  # (N,), (N,)
+    c_sq = (c**2).sum(1)  # (N,)
+    # Bound on the fast distance's rounding error (with a factor 8 to spare), relative to ||p||² + ||c||².
+    rel = 8 * (c.shape[1] + 2) * np.finfo(np.float64).eps
     step = max(1, DISTANCE_BLOCK // c.shape[0])
     counts = np.empty(points.shape[0], dtype=np.int64)
+    held = np.zeros(c.shape[0], dtype=bool)
     for s in range(0, points.shape[0], step):
         p = p_all[s : s + step]
-        d_sq = (p**2).sum(1)[:, None] + c_sq[None, :] - 2.0 * p @ c.T  # (m, N)
-        counts[s : s + step] = (d_sq <= r_sq[None, :]).sum(1)
-    return counts
+        p_sq = (p**2).sum(1)
+        scale = p_sq[:, None] + c_sq[None, :]  # (m, N)
+        d_sq = scale - 2.0 * p @ c.T
+        inside = d_sq < sq_radii[None, :]
+        close = np.abs(d_sq - sq_radii[None, :]) <= rel * scale + 1e-300
+        if close.any():
+            i, j = np.nonzero(close)
+            inside[i, j] = exact_sq_distances(points[s + i], centres[j]) < sq_radii[j]
+        counts[s : s + step] = inside.sum(1)
+        held |= inside.any(0)
+    return counts, held
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019).
 
-    Each set's manifold is the union of balls around its samples, each ball reaching the
-    sample's k-th nearest neighbour in the same set. Precision is the share of ``fake``
-    (M, F) inside the real manifold (are samples realistic?); recall the share of ``real``
-    (N, F) inside the fake manifold (is the data's variety covered?). Both are in [0, 1];
-    the same distribution gives values near 1, disjoint ones 0.
+    Each set's manifold is the union of open balls around its samples, each ball reaching the
+    sample's k-th nearest neighbour in the same set (the neighbour itself on the edge, outside).
+    Precision is the share of ``fake`` (M, F) inside the real manifold (are samples realistic?);
+    recall the share of ``real`` (N, F) inside the fake manifold (is the data's variety
+    covered?). Both are in [0, 1]; the same distribution gives values near 1, disjoint ones 0.
     """
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a, fake=b)
-    precision = float((_ball_counts(b, a, _knn_radii(a, k)) > 0).mean())
-    recall = float((_ball_counts(a, b, _knn_radii(b, k)) > 0).mean())
+    precision = float((_ball_hits(b, a, _knn_sq_radii(a, k))[0] > 0).mean())
+    recall = float((_ball_hits(a, b, _knn_sq_radii(b, k))[0] > 0).mean())
     return precision, recall
 
 
 def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[float, float]:
-    """Density and coverage (Naeem et al. 2020), on k-NN balls around the real samples only.
+    """Density and coverage (Naeem et al. 2020), on open k-NN balls around the real samples only.
 
     density = 1/(k M) Σ_j #{real balls holding fake_j}: 1 in expectation for identical
     distributions, above 1 when samples crowd where the data is dense, unbounded.
     coverage = share of real balls holding at least one fake sample, in [0, 1]; identical
     distributions give 1 - Π_{i=1..k} (N-i)/(N+M-i) ≈ 1 - 2^-k for M = N.
-    Fewer than the radius' k neighbours are needed from the fake set, so it may be small.
+    Balls are open (prdc's convention, k = 5 its default): the same array passed as real and fake
+    gives density 1 and coverage 1 exactly (each ball holds its centre and k − 1 neighbours; the
+    k-th lies on the edge). Fewer than the radius' k neighbours are needed from the fake set.
     """
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a)
-    radii = _knn_radii(a, k)  # (N,)
-    density = float(_ball_counts(b, a, radii).sum() / (k * b.shape[0]))
-    coverage = float((_nearest(a, b) <= radii).mean())
+    counts, held = _ball_hits(b, a, _knn_sq_radii(a, k))
+    density = float(counts.sum() / (k * b.shape[0]))
+    coverage = float(held.mean())
     return density, coverage
 
 
@@ -239,13 +267,17 @@ def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr
 
 
 # ---------------------------------------------------------------- memorization
-def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
+                 test_to_train: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """Are generated samples copies of training examples? Judged against held-out data.
 
     Distances to the nearest training example: from each generated sample, and from each
     test example (which the model never saw, so its distances are what "new" looks like).
     A model that memorizes puts samples closer to the training set than test data are.
-    Pass features (or raw data when its Euclidean distance means something).
+    Pass features (or raw data when its Euclidean distance means something). Each query
+    searches the whole training set (:func:`nearest_distances`): the cost is linear in the
+    training set's size, times the number of queries. ``test_to_train`` reuses the test
+    examples' distances (``nearest_distances(test, train)``) across several fake sets.
 
     Returns
     -------
@@ -256,9 +288,23 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray) -> dict[
     test share is ≈ 0.01 by construction); ``flagged``, True when the fake share exceeds
     0.01 by more than 3 standard errors of the difference; and the set sizes.
     """
-    tr, te = _pair(train, test, ("train", "test"))
-    _, fk = _pair(train, fake, ("train", "fake"))
-    d_fake, d_test = _nearest(fk, tr), _nearest(te, tr)
+    # The training set, often the largest array here, is not copied: a memory map or Rows (data
+    # validated when loaded) is searched block by block; arrays in memory are checked as usual.
+    tr = train if is_lazy(train) else _features("train", train)
+    n_train, width = len(tr), math.prod(tr.shape[1:])
+    te, fk = _features("test", test), _features("fake", fake)
+    for name, arr in (("test", te), ("fake", fk)):
+        if arr.shape[1] != width:
+            raise DataError(f"train and {name} must have the same number of features; got {width} and "
+                            f"{arr.shape[1]}. Map both sets with the same FeatureSpace.")  # fmt: skip
+    d_fake = nearest_distances(fk, tr)
+    if test_to_train is None:
+        d_test = nearest_distances(te, tr)
+    else:
+        d_test = np.asarray(test_to_train, dtype=np.float64)
+        if d_test.shape != (te.shape[0],):
+            raise DataError(f"test_to_train must hold one distance per test example ({te.shape[0]}); got shape "
+                            f"{d_test.shape}.")  # fmt: skip
     med_fake, med_test = float(np.median(d_fake)), float(np.median(d_test))
     threshold = float(np.percentile(d_test, MEMORIZATION_QUANTILE))
     share_fake = float((d_fake < threshold).mean())
@@ -272,7 +318,7 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray) -> dict[
         "threshold": threshold, "quantile_percent": MEMORIZATION_QUANTILE,
         "share_fake_closer": share_fake, "share_test_closer": share_test,
         "flagged": bool(share_fake > q + 3 * se),
-        "n_train": int(tr.shape[0]), "n_test": int(te.shape[0]), "n_fake": int(fk.shape[0]),
+        "n_train": int(n_train), "n_test": int(te.shape[0]), "n_fake": int(fk.shape[0]),
     }  # fmt: skip
 
 
@@ -591,6 +637,16 @@ class FeatureSpace:
         if self.kind != "classifier":
             raise ConfigError("This feature space is PCA and predicts no classes; class_distribution needs labels.")
         return _predict(self.mapping, _examples("X", X, self.input_shape), "logits").argmax(1)
+
+    def classify(self, features: np.ndarray) -> np.ndarray:
+        """Predicted classes (N,) from features this space gave (:meth:`transform`): the classifier's
+        head alone, so a set is not passed through the network twice. The same as :meth:`predict`."""
+        if self.kind != "classifier":
+            raise ConfigError("This feature space is PCA and predicts no classes; class_distribution needs labels.")
+        head = self.mapping.head
+        with torch.no_grad():
+            f = torch.as_tensor(np.asarray(features), dtype=head.weight.dtype, device=head.weight.device)
+            return head(f).argmax(1).cpu().numpy()
 
     def to_dict(self) -> dict[str, Any]:
         d = {"kind": self.kind, "n_features": self.n_features, "input_shape": list(self.input_shape),

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from vaelab.analysis.aggregate import subsample
 from vaelab.config import check_choice
 from vaelab.data.dataset import Dataset
 from vaelab.errors import ConfigError, DataError, NotFittedError, TrainingError
@@ -54,6 +55,7 @@ SAMPLERS = ("prior", "posterior", "aggregate-gmm", "aggregate-flow")
 GMM_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)  # numbers of components tried (capped by the codes)
 HOLDOUT_FRACTION = 0.2  # share of codes_train held out for validation when no codes_val is given
 DECODE_SEED_OFFSET = 1  # generate decodes with seed + 1: p(x|z) noise on a stream apart from z's
+MAX_FIT_EXAMPLES = 10_000  # training (and validation) examples fit_sampler uses; beyond: a seeded subsample
 
 
 # ------------------------------------------------------------------ helpers
@@ -464,13 +466,21 @@ def fit_sampler(name: str, model: Model, train: Dataset | None = None, val: Data
                 seed: int = 0) -> Sampler:  # fmt: skip
     """The sampler ``name`` fitted for ``model``: density samplers fit the posterior means of the
     ``train`` examples (those of ``val`` select and stop them); the posterior sampler draws from
-    q(z|x) of the training inputs; the prior needs no data. Conditional models get the labels."""
+    q(z|x) of the training inputs; the prior needs no data. Conditional models get the labels.
+    Splits larger than MAX_FIT_EXAMPLES are subsampled (seeded) first."""
     check_choice("sampler", name, SAMPLERS)
     if name == "prior":
         return make_sampler(name).fit(model)
     if train is None:
         raise DataError(f"Sampler {name!r} is fitted to the training data; pass train= (and val=).")
     labels = (lambda part: part.label_names()) if model.classes_ is not None else (lambda part: None)
+    # A density of L-dimensional codes is fitted as well from 10,000 codes as from a million (and EM
+    # and the flow's validation cost grow with them): large splits are subsampled, seeded.
+    rng = np.random.default_rng(seed)
+    if train.n_examples > MAX_FIT_EXAMPLES:
+        train = train.subset(subsample(train.n_examples, MAX_FIT_EXAMPLES, rng))
+    if val is not None and val.n_examples > MAX_FIT_EXAMPLES:
+        val = val.subset(subsample(val.n_examples, MAX_FIT_EXAMPLES, rng))
     if name == "posterior":
         # Shuffled (seeded): the sampler cycles over its inputs, and files are often sorted by class.
         shuffled = train.subset(np.random.default_rng(seed).permutation(train.n_examples))

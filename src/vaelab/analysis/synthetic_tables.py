@@ -670,7 +670,7 @@ def _fit_predict(task: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
         return np.full(X_test.shape[0], float(np.mean(y))), "no feature has a value: the mean predicted"
     else:
         model = HistGradientBoostingRegressor(random_state=seed)
-    # One OpenMP thread: boosting's threads spin against other work on busy machines (see quality._knn_radii).
+    # One OpenMP thread: boosting's threads spin against other work on busy machines (see quality._knn_sq_radii).
     with threadpool_limits(limits=1, user_api="openmp"):
         model.fit(X, y)
         return model.predict(X_test), None
@@ -902,6 +902,6 @@ def _nearest(query: Any, reference: Any) -> np.ndarray:
     if reference.shape[1] == 0:
         return np.zeros(query.shape[0])
     algorithm = "brute" if sparse.issparse(reference) else "auto"
-    with threadpool_limits(limits=1, user_api="openmp"):  # see quality._knn_radii
+    with threadpool_limits(limits=1, user_api="openmp"):  # see quality._knn_sq_radii
         dist, _ = NearestNeighbors(n_neighbors=1, algorithm=algorithm).fit(reference).kneighbors(query)
     return np.maximum(dist[:, 0], 0.0)

@@ -22,9 +22,11 @@ from vaelab.analysis.explore import (
     manifold_grid,
     traverse,
 )
+from vaelab.analysis.aggregate import subsample
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY
 from vaelab.config import check_count, check_number, check_seed
+from vaelab.data.rows import blocks
 from vaelab.data.split import indices
 from vaelab.errors import ConfigError, DataError
 from vaelab.report.explore_figures import (
@@ -62,6 +64,7 @@ def _check_decoded(run: Run, count: int, what: str) -> None:
                           f"more than this machine's memory allows ({memory_budget() / 2**30:.1f} GiB); ask for fewer.")  # fmt: skip
 
 
+MAX_REFERENCE_EXAMPLES = 5000  # test examples whose log p(x) the arithmetic's percentiles are taken among
 __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_grid", "run_interpolate", "run_traverse"]
 
 
@@ -73,8 +76,22 @@ def _activity(run: Run):
 
 
 def _aggregate(run: Run, seed: int = 0) -> AggregatePosterior:
-    part = run.split("train")
+    part = run.split("train", lazy=True)  # a large file stays where it is: only the codes kept are read
     return AggregatePosterior.fit(run.model, part.X, run.model_labels(part), seed=seed)
+
+
+def _codes_used(agg: AggregatePosterior) -> dict[str, int]:
+    """How many training codes q(z) and the typicality percentiles were computed from (a seeded
+    subsample beyond AggregatePosterior's MAX_REFERENCE_CODES)."""
+    return {"n_codes": agg.n_codes, "n_train": agg.n_total}
+
+
+def _data_range(X) -> tuple[float, float]:
+    """The smallest and largest value of X, read block by block."""
+    lo, hi = float("inf"), float("-inf")
+    for _, block in blocks(X):
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+    return lo, hi
 
 
 def _class_for(run: Run, label: Any, *examples: Example) -> Any:
@@ -133,9 +150,10 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     r.check_folders()
     _check_decoded(r, 4 * steps, "This interpolation")
     ea, eb = r.example(a), r.example(b)
-    result = interpolate(r.model, ea.x, eb.x, aggregate=_aggregate(r, seed), steps=steps,
+    agg = _aggregate(r, seed)
+    result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps,
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
-    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict()}
+    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     return result, _write(r, "interpolate", interpolation_figure(result), entry)
 
 
@@ -147,12 +165,16 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
-    train, test = r.split("train"), r.split("test")
+    train, test = r.split("train", lazy=True), r.split("test", lazy=True)
+    # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
+    test = test.subset(subsample(test.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
-    result = arithmetic(model, ea.x, eb.x, aggregate=_aggregate(r, seed), reference_log_px=reference,
-                        data_range=(float(train.X.min()), float(train.X.max())), n_samples=n_samples,
+    agg = _aggregate(r, seed)
+    result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
+                        data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
-    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict()}
+    entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
+             "n_test": r.split("test", lazy=True).n_examples}  # fmt: skip
     return result, _write(r, "arithmetic", arithmetic_figure(result), entry)
 
 

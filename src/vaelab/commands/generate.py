@@ -19,18 +19,22 @@ from typing import Any
 import numpy as np
 
 from vaelab.analysis.comparison import REPLICATES, best_of, fmt_interval, interval_settings, quality_with_intervals
+from vaelab.analysis.aggregate import subsample
 from vaelab.analysis.quality import (
     FeatureSpace,
     class_distribution,
     classifier_state,
+    knn_convention,
     load_classifier,
     memorization,
+    nearest_distances,
     pca_features,
     train_classifier,
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.checkpoint import CLASSIFIER
 from vaelab.config import check_count, check_measured_count, check_seed
+from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.run import Run, Specs
 from vaelab.runtime import most_in_memory
@@ -38,6 +42,10 @@ from vaelab.runtime import most_in_memory
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
 MAX_REPLICATES = 1000  # half-samples per interval
 MIN_TEST = 10  # test examples a sampler comparison needs
+# What keeps a comparison's cost from growing with the data (each a seeded subsample beyond it):
+MAX_REAL = 5000  # test examples the samples are compared with, and the default samples per sampler
+MAX_CLASSIFIER_TRAIN = 5000  # training examples the domain classifier learns from (its accuracy: on the test ones)
+MAX_MEMORIZATION = 1000  # generated and test examples whose nearest training example is searched (in all of them)
 
 
 def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
@@ -45,7 +53,10 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     from the run); without labels, PCA of the training split: of the pixels for images, of the
     standardized columns for vectors (a table's encoded columns, series windows, readings), so
     that no column dominates the distances by its units."""
+    rng = np.random.default_rng(seed)
     train, test = parts["train"], parts["test"]
+    train = train.subset(subsample(train.n_examples, MAX_CLASSIFIER_TRAIN, rng))
+    test = test.subset(subsample(test.n_examples, MAX_REAL, rng))
     if train.y is None:
         vectors = len(run.model.input_shape_) == 1
         return FeatureSpace(pca_features(train.X, seed=seed, standardize=vectors))
@@ -67,7 +78,7 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
 
 def comparison_splits(run: Run) -> dict:
     """The run's splits, refused when the test split is too small to compare samplers on."""
-    parts = run.splits()
+    parts = run.splits(lazy=True)  # a large file stays where it is: what is used is read
     if parts["test"].n_examples < MIN_TEST:
         raise DataError(f"Comparing samplers needs a test split of at least {MIN_TEST} examples; this run has "
                         f"{parts['test'].n_examples}.")  # fmt: skip
@@ -98,16 +109,20 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
                     "features) would not fit in memory")  # fmt: skip
     model = run.model
     parts = comparison_splits(run)
-    test = parts["test"]
+    rng = np.random.default_rng(seed)
+    test_all = parts["test"]
+    test = test_all.subset(subsample(test_all.n_examples, MAX_REAL, rng))  # all of it up to MAX_REAL
     n = test.n_examples if n is None else check_measured_count("--n", n, test.n_examples)
     features = feature_space(run, parts, seed)
     real = features.transform(test.X)
-    flat_train = parts["train"].X.reshape(parts["train"].n_examples, -1)
-    flat_test = test.X.reshape(test.n_examples, -1)
+    train_x = parts["train"].X  # a memory map or Rows is searched block by block (flattened per block)
+    flat_train = train_x if is_lazy(train_x) else train_x.reshape(parts["train"].n_examples, -1)
+    memo = subsample(test.n_examples, MAX_MEMORIZATION, rng)
+    flat_test = test.X[memo].reshape(memo.size, -1)
+    test_to_train = nearest_distances(flat_test, flat_train)  # the same for every sampler
     # Conditional models generate class by class in the test split's proportions.
     y_gen = None
     if model.classes_ is not None:
-        rng = np.random.default_rng(seed)
         y_gen = rng.choice(run.model_labels(test), size=n, replace=True)
     # Samples as the run's kind gives them (`vaelab sample`): decoder means for images and series,
     # draws for table rows (a mean row has category probabilities, not categories).
@@ -120,10 +135,12 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
             progress(name)
         sampler = run.sampler(name, seed)
         X_gen = generate(model, sampler, n, y=y_gen, mean=mean, seed=seed)
-        entry = quality_with_intervals(real, features.transform(X_gen), replicates=replicates, seed=seed)
-        entry["memorization"] = memorization(flat_train, flat_test, X_gen.reshape(n, -1))
+        fake_features = features.transform(X_gen)
+        entry = quality_with_intervals(real, fake_features, replicates=replicates, seed=seed)
+        fake = X_gen[: MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1)  # draws are independent: the first ones
+        entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train)
         if features.kind == "classifier":
-            entry["classes"] = class_distribution(features.predict(X_gen), test.y, test.n_classes)
+            entry["classes"] = class_distribution(features.classify(fake_features), test.y, test.n_classes)
         entry["sampler"] = sampler.to_dict()
         entry["n_samples"], entry["seed"] = n, seed
         block[name] = entry
@@ -133,7 +150,9 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
         "features": features.description, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
-        "n_real": test.n_examples, "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
+        "n_real": test.n_examples, "n_test": test_all.n_examples, "knn": knn_convention(),
+        "n_memorization": {"test": int(memo.size), "fake": min(n, MAX_MEMORIZATION)},
+        "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
         "compared": list(block),
     }  # fmt: skip
@@ -192,11 +211,16 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     note = [f"features: {summary['features']}"]
     if summary.get("classifier_test_accuracy") is not None:
         note.append(f"classifier test accuracy {summary['classifier_test_accuracy']:.3f}")
+    n_test = summary.get("n_test", summary["n_real"])
     note.append(f"{summary['n_samples']} samples per sampler ({summary.get('samples', 'decoder means')}) vs "
-                f"{summary['n_real']} test examples")  # fmt: skip
+                f"{summary['n_real']} test examples" + (f" (a seeded subsample of {n_test})" if n_test > summary["n_real"] else ""))
     iv = summary.get("intervals")
     if iv:
         note.append(f"[intervals]: {100 * iv['level']:.0f}%, {iv['method']}, {iv['replicates']} half-samples")
+    knn = summary.get("knn")
+    if knn:
+        note.append(f"k-NN balls: k = {knn['k_precision_recall']} (precision/recall), {knn['k_density_coverage']} "
+                    f"(density/coverage), {knn['balls']} (an edge point is outside, as in prdc)")
     note.append("prior-hole mass " + ("not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))
     return "\n".join(lines) + "\n" + "; ".join(note)
 

@@ -34,7 +34,7 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     run.check_folders()
     if representative is None:
         representative = is_split(spec)  # a split's name means the split, whatever is in this folder
-    X, y = run.resolve(spec, labels, label_column, with_labels=True)
+    X, y = run.resolve(spec, labels, label_column, with_labels=True, lazy=True)  # a large file is read in batches
     result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative)
     block = {"data": spec, **result.to_dict()}
     if representative:

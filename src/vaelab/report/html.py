@@ -250,6 +250,8 @@ class _Assembler:
             ("prior-hole mass", _pm(ag["prior_hole_mass"], ag.get("prior_hole_mass_stderr"), 3)),
             ("total correlation", f"{_pm(ag['total_correlation'], ag.get('total_correlation_stderr'))} nats"),
         ]  # fmt: skip
+        if ag.get("n_codes", d["n_examples"]) < d["n_examples"]:
+            s.facts.append(("codes used for q(z)", f"a seeded subsample of {_num(ag['n_codes'])} (its noise is in the ± figures)"))
         s.findings = d.get("findings", [])
         pc = d.get("per_channel")
         if pc:
@@ -292,6 +294,9 @@ class _Assembler:
                        f"in the features of a {summary.get('features')}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else ""),
+                       + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
+                          f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
+                          "on a ball's edge is outside" if summary.get("knn") else ""),
             "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
             "rows": [[n, *(_with_interval(block[n], k, dig) for k, _, dig in SAMPLER_COLUMNS),
                       _num(block[n].get("classes", {}).get("total_variation"), 3),

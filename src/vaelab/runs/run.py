@@ -239,10 +239,11 @@ class Run:
                             f"{name} fraction > 0.")  # fmt: skip
         return dataset.view(idx) if lazy else dataset.subset(idx)
 
-    def splits(self) -> dict[str, Dataset]:
-        """train, val and test, in memory (empty ones included)."""
-        dataset, codes = self.data()
-        return {name: dataset.subset(indices(codes, name)) for name in SPLITS}
+    def splits(self, lazy: bool = False) -> dict[str, Dataset]:
+        """train, val and test, in memory (empty ones included); views of a large file with ``lazy``."""
+        dataset, codes = self.data(lazy)
+        take = dataset.view if lazy else dataset.subset
+        return {name: take(indices(codes, name)) for name in SPLITS}
 
     def model_labels(self, part: Dataset) -> np.ndarray | None:
         """Labels (names) to pass to the model: only conditional models take them."""
@@ -278,7 +279,7 @@ class Run:
         else:
             source, index = spec, 0
         if is_split(source):
-            part = self.split(source)
+            part = self.split(source, lazy=True)  # one row is read, not the whole file
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
         elif Path(source).exists():
@@ -302,7 +303,7 @@ class Run:
         """The sampler ``name`` fitted to this run's training split (validation codes select it)."""
         if name == "prior":
             return fit_sampler(name, self.model, seed=seed)  # reads no data
-        parts = self.splits()
+        parts = self.splits(lazy=True)  # only the examples a sampler uses are read
         return fit_sampler(name, self.model, parts["train"], parts["val"], seed)
 
     def generate(self, n: int, *, sampler: str = "prior", seed: int = 0, mean: bool = True,

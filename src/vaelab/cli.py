@@ -449,6 +449,8 @@ def _count_bar(args):
 
 
 def cmd_score(args) -> int:
+    import numpy as np
+
     from vaelab.commands.score import score
 
     bar = _count_bar(args)
@@ -462,6 +464,9 @@ def cmd_score(args) -> int:
             bar.close()
     s = scored.result.summary()
     print(f"{args.data}: {s['n_examples']} examples, K = {s['n_samples']} importance samples")
+    if "units" in scored.result.extra:
+        print(textwrap.fill(f"log p(x) in {scored.result.extra['units']}", 100, initial_indent="  ",
+                            subsequent_indent="    "))  # fmt: skip
     print(f"  NLL  {s['nll']:.2f} ± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part "
           f"± {s['nll_mc_stderr']:.3f}), {s['bits_per_dim']:.4f} bits/dim")  # fmt: skip
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
@@ -471,7 +476,15 @@ def cmd_score(args) -> int:
         rule = (f"outside the {args.band[0]:g}-{args.band[1]:g} percentile band" if args.band
                 else f"below percentile {args.threshold:g}")  # fmt: skip
         n_flag = int(scored.flag.sum())
-        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split")
+        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split"
+              + (", or holding what training never had" if scored.new is not None and scored.new.any() else ""))
+    if scored.new is not None and scored.new.any():
+        rows = np.flatnonzero(scored.new)
+        print(f"  {rows.size} example(s) hold what training never had (scored on their other columns; column reason):")
+        for i in rows[:5]:
+            print(f"    example {i}: {scored.reason[i]}")
+        if rows.size > 5:
+            print(f"    ... and {rows.size - 5} more")
     if args.out:
         print(f"  per-example scores: {args.out}")
     return 0

@@ -14,7 +14,7 @@ import pandas as pd
 from vaelab.analysis.samplers import decode
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema
-from vaelab.data.table_transformer import encode_table
+from vaelab.data.table_transformer import DENSITY_UNITS, encode_table
 from vaelab.errors import ConfigError, DataError
 from vaelab.estimator import VAE
 from vaelab.runtime import seeded
@@ -64,8 +64,17 @@ class TableVAE:
         return self.vae_.transform(self.transformer_.transform(df))
 
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
-        """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood)."""
-        return self.vae_.log_likelihood(self.transformer_.transform(df), n_samples=n_samples, **options)
+        """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood), in the
+        rows' own units (the encoding's log-Jacobian included; ``result.extra["units"]`` says how).
+
+        Rows holding what training never had (a new category, a missing value where there were none, a
+        value of another kind, a value out of range) are scored on the columns that can be encoded and
+        listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new)."""
+        rows = self.transformer_.check_rows(df)
+        result = self.vae_.log_likelihood(rows.X, n_samples=n_samples, observed=rows.observed, **options)
+        result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS)
+        result.extra["reasons"] = rows.reasons
+        return result
 
     def sample(self, n: int, seed: int = 0) -> pd.DataFrame:
         """n rows drawn from the model, with the original columns, dtypes and categories."""

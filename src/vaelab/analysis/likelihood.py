@@ -17,6 +17,7 @@ import torch
 
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model
+from vaelab.nn.likelihoods import Mixed
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -45,6 +46,14 @@ class LikelihoodResult:
     def bits_per_dim(self) -> np.ndarray:
         """-log p(x) / (D ln 2) per example."""
         return -self.log_px / (self.n_features * math.log(2))
+
+    def shifted(self, offset: np.ndarray, units: str) -> "LikelihoodResult":
+        """The densities moved by ``offset`` (N,) nats per example (a change of units: the log-Jacobian of a
+        transform of the data), which ``units`` names; the KL term does not change."""
+        offset = np.asarray(offset, dtype=np.float64)
+        return LikelihoodResult(self.log_px + offset, self.log_px_stderr, self.elbo + offset,
+                                self.reconstruction + offset, self.kl, self.n_samples, self.n_features,
+                                {**self.extra, "units": units})  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
@@ -77,6 +86,7 @@ def log_likelihood(
     chunk_size: int = DEFAULT_CHUNK,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    observed: np.ndarray | None = None,
 ) -> LikelihoodResult:
     """Estimate log p(x) (or log p(x|y) for a conditional model) for every example of X.
 
@@ -88,6 +98,8 @@ def log_likelihood(
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.
     seed : seed of the draws (default: the model's seed): same seed, same estimates.
     progress : called with (examples done, total) after each block.
+    observed : (N, D) bool, mixed likelihoods (tables) only: features to leave out of p(x|z) where False
+        (cells of new rows that could not be encoded: :meth:`TableTransformer.check_rows`).
     """
     model = check_model(model, "log_likelihood")
     if model.deterministic_:
@@ -99,6 +111,11 @@ def log_likelihood(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
     n = len(X)
+    if observed is not None:
+        if not isinstance(model.px_z_, Mixed):
+            raise DataError("observed= leaves cells of table rows out of a mixed likelihood; this model's "
+                            f"likelihood is {type(model.px_z_).__name__}.")  # fmt: skip
+        observed = np.asarray(observed, dtype=bool).reshape(n, -1)
     # Examples per block: enough for the chunk to hold up to 128 draws of each.
     block = max(1, min(n, chunk_size // min(n_samples, 128)))
     table = np.empty((n, 5))  # the per-example results: the only memory that grows with N
@@ -110,7 +127,10 @@ def log_likelihood(
         for start in range(0, n, block):
             x = model.model_input(X[start : start + block], evaluation=True, binarizer=binarizer).to(dev)
             yb = model.label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
-            out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x,
+            px_z = model.px_z_
+            if observed is not None:
+                px_z = px_z.restricted(torch.from_numpy(observed[start : start + x.shape[0]]).to(dev))
+            out = importance_log_likelihood(model.encode, model.decode, px_z, model.prior_, x,
                                             None if yb is None else yb.to(dev), n_samples, chunk_size)  # fmt: skip
             table[start : start + x.shape[0]] = torch.stack(list(out), 1).cpu().numpy()
             if progress:

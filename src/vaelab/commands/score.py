@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.analysis.anomaly import Calibration
-from vaelab.analysis.likelihood import SCORES, LikelihoodResult, log_likelihood
+from vaelab.analysis.likelihood import SCORES, LikelihoodResult
 from vaelab.config import check_choice
 from vaelab.errors import RunError
 from vaelab.files import atomic_write
@@ -34,14 +34,17 @@ class Scored:
     name: str  # the data spec, as given
     result: LikelihoodResult
     percentile: np.ndarray | None  # None when the run has no validation split
-    flag: np.ndarray | None
+    flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
+    reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
+    new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, ...)
 
     def to_frame(self):
         frame = self.result.to_frame()
         frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
+        frame["reason"] = self.reason if self.reason is not None else ""
         return frame
 
 
@@ -50,7 +53,8 @@ def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibrat
     model, data = run.model, run.config.data
     if data is None or data.source == "array" or data.val_fraction == 0:
         return None
-    key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint}
+    # "units": scores in the data's own units (a table's log-Jacobian included); caches from before are re-estimated.
+    key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint, "units": "data"}
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
@@ -58,8 +62,7 @@ def calibration(run: Run, n_samples: int, progress: Progress = None) -> Calibrat
                 return Calibration({k: arrays[k] for k in SCORES}, n_samples)
         except RunError:
             pass  # a damaged cache is estimated again and overwritten
-    X, y = run.resolve("val", lazy=True)
-    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress))
+    cal = Calibration.from_result(run.log_likelihood(run.split("val", lazy=True), n_samples, progress=progress))
     run.dir.write_arrays(CALIBRATION, cal.scores, key)
     return cal
 
@@ -82,17 +85,22 @@ def score(
     """Score every example of ``spec``; write ``out`` (CSV) and, for the test split, metrics.json."""
     check_choice("score", score, SCORES)
     run = Run(run_path, specs)
-    X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
+    dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = log_likelihood(run.model, X, y, n_samples, progress=progress, **options)
+    result = run.log_likelihood(dataset, n_samples, progress=progress, **options)
     cal = calibration(run, n_samples, progress)
     values = getattr(result, score)
-    scored = Scored(
-        spec, result,
-        None if cal is None else cal.percentile(score, values),
-        None if cal is None else cal.flags(score, values, threshold, band),
-        score,
-    )  # fmt: skip
+    percentile = None if cal is None else cal.percentile(score, values)
+    flag = None if cal is None else cal.flags(score, values, threshold, band)
+    rule = f"outside the {band[0]:g}-{band[1]:g} band" if band else f"below {threshold:g}"
+    reason = [""] * len(result) if dataset.reasons is None else list(dataset.reasons)
+    new = np.array([bool(r) for r in reason], dtype=bool)
+    for i in np.flatnonzero(flag) if flag is not None else ():
+        scored_as = f"{score} at percentile {percentile[i]:.1f} of the validation split ({rule})"
+        reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
+    if new.any():  # what training never had is flagged whatever its score
+        flag = new if flag is None else flag | new
+    scored = Scored(spec, result, percentile, flag, score, reason, new)
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
@@ -103,5 +111,6 @@ def score(
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
+            **({"units": result.extra["units"]} if "units" in result.extra else {}),
         })  # fmt: skip
     return scored

@@ -66,6 +66,8 @@ from vaelab.data.table_schema import (
 from vaelab.errors import ConfigError, DataError, NotFittedError
 
 __all__ = [
+    "CheckedRows",
+    "DENSITY_UNITS",
     "LIKELIHOODS",
     "ROLES",
     "Block",
@@ -82,6 +84,22 @@ MODE_FIT_MAX_ROWS = 5000  # the mixture is fitted on a seeded subsample of this 
 PROB_TOLERANCE = 1e-3  # probabilities given to inverse_transform may stray this far outside [0, 1]
 
 _STATE_FORMAT = "vaelab.TableTransformer"
+
+
+OUT_OF_RANGE = "out of range:"  # how a reason about a value beyond the training range starts
+# What log p(row) is a density of once log_jacobian is added (scores, the likelihood block).
+DENSITY_UNITS = ("the rows' own units: the log-Jacobian of the encoding is included (numeric columns per unit of "
+                 "their values, dates per time unit; mode-specific normalization: through the mode each value is "
+                 "assigned to, a lower bound on the model's density)")  # fmt: skip
+
+
+@dataclass
+class CheckedRows:
+    """New rows encoded for scoring (:meth:`TableTransformer.check_rows`)."""
+
+    X: np.ndarray  # (N, n_features) float32
+    observed: np.ndarray | None  # (N, n_features) bool: False where a cell could not be encoded; None: all observed
+    reasons: list[str]  # per row: what is new about it ("" when nothing), "column: what; column: what"
 
 
 # ======================================================================= layout
@@ -132,11 +150,12 @@ def _assign_modes(
     return k, covered
 
 
-def _encode_modes(x: np.ndarray, codec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _encode_modes(x: np.ndarray, codec: dict[str, Any], clip: Any = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mode and offset alpha of each value; alpha clipped to [-1, 1] where ``clip`` (all rows by default)."""
     means, sds = codec["means"], codec["sds"]
     k, _ = _assign_modes(x, means, sds, codec["weights"])
-    alpha = np.clip((x - means[k]) / (ALPHA_SCALE * sds[k]), -1.0, 1.0)
-    return k, alpha
+    alpha = (x - means[k]) / (ALPHA_SCALE * sds[k])
+    return k, np.where(clip, np.clip(alpha, -1.0, 1.0), alpha)
 
 
 def _fit_modes(x: np.ndarray, max_modes: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -486,8 +505,35 @@ class TableTransformer:
         DataError
             If a schema column is absent, a value does not fit its column's kind, a
             category was not seen at fit time, or a value is missing in a column that
-            had no missing values at fit time.
+            had no missing values at fit time. (:meth:`check_rows` flags such rows instead.)
         """
+        return self._encode(df, None)
+
+    def check_rows(self, df: pd.DataFrame) -> "CheckedRows":
+        """Encode new rows for scoring, flagging instead of refusing what the training data never had.
+
+        Per row, :attr:`CheckedRows.reasons` says what is new: a category not seen at fit time,
+        a missing value in a column that had none, a value that is not of the column's kind, or
+        a number (or date) outside the range seen when the schema was made. Cells that cannot
+        be encoded (the first three) hold the neutral filler and are left out of the likelihood
+        through :attr:`CheckedRows.observed` (the row's other columns are scored); a value out of
+        range is encoded without clipping its mode offset, so its density is the model's own far
+        out in the tail. Rows without problems are encoded exactly as :meth:`transform` does.
+        """
+        problems: list[tuple[int, str, str]] = []  # (row, column, what)
+        X = self._encode(df, problems)
+        observed = np.ones(X.shape, dtype=bool)
+        reasons = [[] for _ in range(X.shape[0])]
+        for row, column, what in problems:
+            if not what.startswith(OUT_OF_RANGE):
+                for b in self.column_blocks(column).values():
+                    if b.role != "missing":
+                        observed[row, b.slice] = False
+            reasons[row].append(f"{column}: {what}")
+        return CheckedRows(X, observed if not observed.all() else None, ["; ".join(r) for r in reasons])
+
+    def _encode(self, df: pd.DataFrame, problems: list[tuple[int, str, str]] | None) -> np.ndarray:
+        """transform's work; with a ``problems`` list, new values are listed there instead of refused."""
         schema = self._fitted()
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"Expected a pandas DataFrame; got {type(df).__name__}.")
@@ -498,15 +544,21 @@ class TableTransformer:
         for spec in schema.columns:
             s = df[spec.name]
             name = spec.name
+            unreadable = np.zeros(n, dtype=bool)  # checking: values that are not of the column's kind
+            if problems is not None and spec.kind != "categorical":
+                s, unreadable = self._readable(s, spec, problems)
             if spec.kind in ("numeric", "datetime"):
                 x = self._scalars(s, spec)
                 missing = np.isnan(x)
+                far = np.zeros(n, dtype=bool)
+                if problems is not None:
+                    far = self._out_of_range(x, spec, problems)
                 codec = self._codecs[name]
                 value = blocks[name, "value"].start
                 if codec["encoding"] == "standard":
                     out[:, value] = np.where(missing, 0.0, (np.nan_to_num(x) - codec["mean"]) / codec["sd"])
                 else:
-                    k, alpha = _encode_modes(np.where(missing, codec["means"][0], x), codec)
+                    k, alpha = _encode_modes(np.where(missing, codec["means"][0], x), codec, clip=~far)
                     k[missing] = int(np.argmax(codec["weights"]))  # neutral filler: the heaviest mode, alpha 0
                     alpha[missing] = 0.0
                     out[:, value] = alpha
@@ -515,7 +567,10 @@ class TableTransformer:
                 labels, missing = _category_labels(s)
                 codes = pd.Index(spec.categories, dtype=object).get_indexer(labels)
                 unseen = (codes < 0) & ~missing
-                if unseen.any():
+                if unseen.any() and problems is not None:
+                    problems.extend((int(i), name, f"category {labels[i]!r} not seen in training")
+                                    for i in np.flatnonzero(unseen))  # fmt: skip
+                elif unseen.any():
                     counts = pd.Series(labels[unseen]).value_counts()
                     shown = ", ".join(f"{v!r} ({c} rows)" for v, c in counts.head(10).items())
                     more = f" and {len(counts) - 10} more" if len(counts) > 10 else ""
@@ -524,7 +579,7 @@ class TableTransformer:
                         f"{list(spec.categories)[:20]}{' ...' if len(spec.categories) > 20 else ''}. Infer the "
                         "schema on all the data (infer_schema(full_df)) and fit with it, or drop those rows."
                     )
-                rows = np.flatnonzero(~missing)
+                rows = np.flatnonzero(~missing & ~unseen)  # an unseen category's one-hot stays all zero
                 out[rows, blocks[name, "category"].start + codes[rows]] = 1.0
             else:
                 try:
@@ -532,15 +587,107 @@ class TableTransformer:
                 except ColumnProblem as p:
                     raise DataError(str(p) + ".") from None
                 out[:, blocks[name, "boolean"].start] = v
+            missing = missing & ~unreadable
             if missing.any():
-                if not spec.has_missing:
+                if not spec.has_missing and problems is not None:
+                    problems.extend((int(i), name, "missing, and it had no missing values in training")
+                                    for i in np.flatnonzero(missing))  # fmt: skip
+                elif not spec.has_missing:
                     rows = np.flatnonzero(missing)
                     raise DataError(
                         f"Column {name!r} has {rows.size} missing value(s) (first at row {int(rows[0])}) but had none "
                         "when the schema was made, so it has no missing flag. Infer the schema on data that "
                         "includes missing values, or fill them first."
                     )
-                out[:, blocks[name, "missing"].start] = missing
+                else:
+                    out[:, blocks[name, "missing"].start] = missing
+        return out
+
+    def _readable(self, s: pd.Series, spec: ColumnSpec,
+                  problems: list[tuple[int, str, str]]) -> tuple[pd.Series, np.ndarray]:  # fmt: skip
+        """The column with values that are not of its kind blanked (listed in ``problems``), and where they were."""
+
+        def fits(values: pd.Series) -> np.ndarray:  # per value: True unless present and not of the column's kind
+            if spec.kind == "boolean":
+                bool_values(values, spec.name)
+                return np.ones(len(values), dtype=bool)
+            return ~(np.isnan(self._scalars(values, spec)) & values.notna().to_numpy())
+
+        try:
+            ok = fits(s)
+        except (ColumnProblem, DataError):  # some value is not a number / not a boolean: judge them one by one
+            ok = np.ones(len(s), dtype=bool)
+            for i, v in enumerate(np.asarray(s, dtype=object)):
+                try:
+                    ok[i] = pd.isna(v) or bool(fits(pd.Series([v], dtype=object))[0])
+                except (ColumnProblem, DataError):
+                    ok[i] = False
+        bad = ~ok
+        if not bad.any():
+            return s, bad
+        values = np.asarray(s, dtype=object).copy()
+        for i in np.flatnonzero(bad):
+            problems.append((int(i), spec.name, f"{str(values[i])[:40]!r} is not a {spec.kind} value"))
+        values[bad] = None
+        return pd.Series(values, dtype=object), bad
+
+    def _out_of_range(self, x: np.ndarray, spec: ColumnSpec, problems: list[tuple[int, str, str]]) -> np.ndarray:
+        """Values outside the range seen when the schema was made, listed in ``problems`` with their distance in SDs."""
+        size = DATETIME_UNITS[spec.datetime_unit] if spec.kind == "datetime" else 1.0
+        lo, hi = spec.min / size, spec.max / size
+        with np.errstate(invalid="ignore"):
+            far = (x < lo) | (x > hi)
+        sd = self.column_sd(spec.name)
+        for i in np.flatnonzero(far):
+            side, edge = ("below", lo) if x[i] < lo else ("above", hi)
+            shown = (f"{x[i]:.6g}" if spec.kind == "numeric"
+                     else str(pd.Timestamp(int(x[i] * size), unit="s")))  # fmt: skip
+            unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
+            problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {abs(x[i] - edge) / sd:.1f} SD{unit} "
+                             f"{side} the range seen in training"))  # fmt: skip
+        return far
+
+    def column_sd(self, column: str) -> float:
+        """The SD of a numeric or datetime column's training values (its mixture's, under mode normalization)."""
+        codec = self._codecs[column]
+        if codec["encoding"] == "standard":
+            return float(codec["sd"])
+        w, m, s = codec["weights"], codec["means"], codec["sds"]
+        mean = float(w @ m)
+        return float(np.sqrt(max(float(w @ (s**2 + m**2)) - mean**2, 1e-300)))
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
+        """log |d encoded / d data| per row of an encoded matrix: what turns the model's log-density of the
+        encoded row into the log-density of the row in the data's own units, shape (N,).
+
+        Each observed numeric or datetime value contributes -log(scale) of its encoding: the SD for
+        standardization; 4 sigma_k of the mode it is assigned to under mode-specific normalization. The
+        latter is the density of the encoded pair (mode k, offset alpha) carried to data units through the
+        assigned mode alone, which is a lower bound on the model's density of the value (other modes whose
+        range covers it would add theirs) and equal to it when the model puts the value's mass on its
+        assigned mode. Datetime columns are counted in their time unit (a density per day for dates).
+        Categories, booleans and missing flags are probabilities of discrete values and need none.
+        ``observed`` (N, n_features) bool, from :meth:`check_rows`: cells left out of the likelihood
+        are left out here too.
+        """
+        self._fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise DataError(f"log_jacobian expects an encoded matrix (N, {self.n_features}); got shape {X.shape}.")
+        out = np.zeros(X.shape[0])
+        for spec in self._schema.columns:
+            if spec.kind not in ("numeric", "datetime"):
+                continue
+            codec, blocks = self._codecs[spec.name], self.column_blocks(spec.name)
+            if codec["encoding"] == "standard":
+                scale = np.full(X.shape[0], codec["sd"])
+            else:
+                k = np.argmax(X[:, blocks["mode"].slice], axis=1)
+                scale = ALPHA_SCALE * codec["sds"][k]
+            present = X[:, blocks["missing"].start] < 0.5 if "missing" in blocks else np.ones(X.shape[0], dtype=bool)
+            if observed is not None:
+                present = present & observed[:, blocks["value"].start]
+            out -= np.where(present, np.log(scale), 0.0)
         return out
 
     def _scalars(self, s: pd.Series, spec: ColumnSpec) -> np.ndarray:

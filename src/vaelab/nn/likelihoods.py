@@ -214,7 +214,9 @@ class Mixed(Likelihood):
         padded = torch.cat([x, torch.zeros_like(x[..., :1])], dim=-1)
         return 1.0 - padded[..., self.mask_of]
 
-    def log_prob(self, x, params):
+    def log_prob(self, x, params, observed: torch.Tensor | None = None):
+        """log p(x|z) of the observed features; ``observed`` (N, D) 0/1 leaves more of them out (cells
+        of new rows that cannot be encoded), which marginalizes them: the terms are independent given z."""
         x = x.expand_as(params)
         per = torch.zeros_like(params)  # per-feature terms (categorical: on the block's first feature)
         g = self.gaussian_index
@@ -227,7 +229,12 @@ class Mixed(Likelihood):
         for start, width in self.categorical_blocks:
             logp = F.log_softmax(params[..., start : start + width], dim=-1)
             per[..., start] = (x[..., start : start + width] * logp).sum(-1)
-        return (per * self._observed(x)).sum(-1)
+        keep = self._observed(x) if observed is None else self._observed(x) * observed.to(per.dtype)
+        return (per * keep).sum(-1)
+
+    def restricted(self, observed: torch.Tensor) -> "Likelihood":
+        """This likelihood with the features where ``observed`` (N, D) is 0 left out, for N given rows."""
+        return _Restricted(self, observed)
 
     def dist(self, params):
         return _MixedDraw(self, params)
@@ -240,3 +247,20 @@ class Mixed(Likelihood):
         for start, width in self.categorical_blocks:
             out[..., start : start + width] = torch.softmax(params[..., start : start + width], dim=-1)
         return out
+
+
+class _Restricted(Likelihood):
+    """A :class:`Mixed` likelihood scoring only the observed features of N given rows (``Mixed.restricted``)."""
+
+    def __init__(self, base: Mixed, observed: torch.Tensor):
+        super().__init__(base.shape)
+        self.base, self.observed = base, observed
+
+    def log_prob(self, x, params):
+        return self.base.log_prob(x, params, observed=self.observed)
+
+    def dist(self, params):
+        return self.base.dist(params)
+
+    def mean(self, params):
+        return self.base.mean(params)

@@ -33,6 +33,7 @@ import pandas as pd
 from vaelab.checkpoint import SPLIT, RunDir
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
+from vaelab.data.sources import load_dataset
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, read_json
 
@@ -102,6 +103,7 @@ class RunKind:
     default_settings: ClassVar[dict[str, Any]] = {}  # VAE settings the kind chooses unless the user does
     decodes_mean: ClassVar[bool] = True  # synthetic data are decoder means E[x|z] unless a draw is asked for
     report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills
+    density_units: ClassVar[str | None] = None  # what log p(x) is a density of, when log_jacobian changes units
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -128,6 +130,17 @@ class RunKind:
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         """The model's matrix re-derived from the run's source with the stored state."""
         raise NotImplementedError
+
+    def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
+             lazy: bool = False) -> Dataset:  # fmt: skip
+        """A file of new examples as the model takes them (``score RUN FILE``, ``inspect RUN FILE``, examples
+        ``FILE:N``). A kind may flag what it cannot encode instead of refusing it (``Dataset.reasons``)."""
+        return load_dataset(source, labels=labels, label_column=label_column, lazy=lazy)
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:
+        """log |d model input / d data| per example, when the model sees the data through a change of units
+        (a table's scaling): added to log p(x) to give it in the data's own units. None: none needed."""
+        return None
 
     def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
         """What the kind trains beside the model, after every fit (a resumed run too). Under torchrun

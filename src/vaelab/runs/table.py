@@ -34,7 +34,7 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema
-from vaelab.data.table_transformer import TableTransformer, encode_table
+from vaelab.data.table_transformer import DENSITY_UNITS, TableTransformer, encode_table
 from vaelab.errors import ConfigError
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
@@ -98,6 +98,23 @@ class TableKind(RunKind):
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         return Dataset(self.transformer.transform(read_table(data.source)), source=data.source)
+
+    # ------------------------------------------------------------ new rows
+    density_units = DENSITY_UNITS
+
+    def read(self, source, labels=None, label_column=None, lazy=False) -> Dataset:
+        """Rows of a CSV/Parquet file with the run's encodings; what training never had (a category, a
+        missing value where there were none, a value of another kind, a value out of range) is flagged per
+        row in ``reasons`` and, where it cannot be encoded, left out of the likelihood."""
+        if labels is not None or label_column is not None:
+            raise ConfigError(f"--labels and --label-column are for image and vector runs; {self.description} "
+                              "reads every column of its rows from the file.")  # fmt: skip
+        path = str(Path(source).resolve())
+        rows = self.transformer.check_rows(read_table(source))
+        return Dataset(rows.X, source=path, observed=rows.observed, reasons=tuple(rows.reasons))
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
+        return self.transformer.log_jacobian(X, observed)
 
     # --------------------------------------------------------- generating
     def to_user(self, X: np.ndarray) -> pd.DataFrame:

@@ -207,3 +207,38 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     with pytest.raises(ConfigError, match="Unknown training option"):
         train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
+
+
+def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_path, capsys):
+    """Issue 17 item 1: `vaelab score RUN rows` on a table run applies the run's encodings; an unseen
+    category, a missing value where there were none and a value 100 SD out are flagged with their
+    reason (column `reason`), not refused ("Column 'city' must hold numbers" before)."""
+    folder, df = table
+    planted = df.copy()
+    planted["city"] = planted["city"].astype(object)
+    planted.loc[3, "city"] = "Atlantis"
+    planted.loc[5, "score"] = np.nan  # score has no missing values
+    planted.loc[7, "score"] = df["score"].max() + 100 * df["score"].std()
+    planted.to_parquet(tmp_path / "planted.parquet", index=False)
+    out = _ok(capsys, "score", table_run, tmp_path / "planted.parquet", "--n-samples", 20, "--quiet",
+              "--out", tmp_path / "scores.csv")  # fmt: skip
+    assert "3 example(s) hold what training never had" in out and "own units" in out
+    scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
+    assert len(scores) == len(df) and np.isfinite(scores["log_px"].astype(float)).all()
+    assert "city: category 'Atlantis' not seen in training" in scores.loc[3, "reason"]
+    assert "score: missing, and it had no missing values in training" in scores.loc[5, "reason"]
+    assert "score: out of range:" in scores.loc[7, "reason"] and "SD above the range seen in training" in scores.loc[7, "reason"]
+    assert scores.loc[[3, 5, 7], "flag"].astype(str).eq("True").all()
+    new = scores["reason"].str.contains("not seen|had no missing|out of range")
+    assert new.sum() == 3
+    assert (scores["reason"] != "").sum() == scores["flag"].astype(str).eq("True").sum()  # every flag has a reason
+    assert scores.loc[7, "log_px"] < scores["log_px"].drop(index=7).min() - 100  # scored far out, not clipped
+    # Rows with nothing new are encoded exactly as the run's own data, so they score as its splits do.
+    from vaelab.runs.run import Run
+
+    run = Run(table_run)
+    from_file = run.dataset_of(str(tmp_path / "planted.parquet"))
+    own, _ = run.data()
+    clean = np.setdiff1d(np.arange(len(df)), [3, 5, 7])
+    np.testing.assert_array_equal(from_file.X[clean], own.X[clean])
+    assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()

@@ -165,6 +165,8 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     np.save(tmp_path / "x.npy", X)
     _ok(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST)
     assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")
+    err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
+    assert "--given fixes columns of a table run's rows" in err
 
 
 def test_table_vae_fits_a_dataframe_and_samples_one_back():
@@ -242,3 +244,43 @@ def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_
     clean = np.setdiff1d(np.arange(len(df)), [3, 5, 7])
     np.testing.assert_array_equal(from_file.X[clean], own.X[clean])
     assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()
+
+
+def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_rows(table, table_run, tmp_path, capsys):
+    """Issue 17 item 2: `vaelab sample RUN --given COL=VALUE --n N`: every row holds the value; the output says
+    how (rejection here: the run is not conditioned) and how many draws it took, and compares the other columns
+    with the real training rows holding the value (KS/TV complements)."""
+    out = _ok(capsys, "sample", table_run, "--given", "city=Oslo", "--n", 80, "--out", tmp_path / "oslo.csv")
+    rows = pd.read_csv(tmp_path / "oslo.csv")
+    assert len(rows) == 80 and set(rows["city"]) == {"Oslo"}
+    assert "80 rows with city = Oslo: rejection from the prior sampler" in out and "draws kept" in out
+    assert "real training rows with city = Oslo" in out and "KSComplement" in out and "TVComplement" in out
+    assert "Column 'x'" not in out
+    err = _error(capsys, "sample", table_run, "--class", "Oslo", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "--condition" in err and "--given COL=VALUE" in err
+    err = _error(capsys, "sample", table_run, "--given", "score=0.5", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "continuous numeric column" in err
+    err = _error(capsys, "sample", table_run, "--given", "cityOslo", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "COL=VALUE" in err
+
+
+def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
+    folder, df = table
+    run = tmp_path / "cond"
+    err = _error(capsys, "train", folder / "t.parquet", "--out", tmp_path / "bad", *FAST, "--condition", "segment")
+    assert "has missing values" in err
+    out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "member")
+    assert "conditioned on member" in out
+    assert json.loads((run / "config.json").read_text())["model"]["n_classes"] == 2
+    out = _ok(capsys, "sample", run, "--class", "True", "--n", 40, "--out", tmp_path / "m.parquet")
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert rows["member"].tolist() == [True] * 40 and list(rows.columns) == list(df.columns)
+    assert "the conditional decoder (conditioned on member), 40 draws, none rejected" in out
+    _ok(capsys, "sample", run, "--n", 30, "--out", tmp_path / "all.parquet")  # member drawn as in training
+    assert pd.read_parquet(tmp_path / "all.parquet")["member"].dtype == bool
+    out = _ok(capsys, "evaluate-synthetic", run)
+    assert "fidelity" in out
+    assert "member" in {c["column"] for c in json.loads((run / "metrics.json").read_text())["synthetic"]["columns"]}
+    _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
+    err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "not a label of this model's condition columns" in err

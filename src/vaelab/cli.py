@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in ("categorical", "numeric", "boolean", "datetime"):
         tb.add_argument(f"--{kind}", nargs="+", default=(), metavar="COL", help=f"declare these columns {kind}")
     tb.add_argument("--ignore", nargs="+", default=(), metavar="COL", help="leave these columns out (e.g. IDs)")
+    tb.add_argument("--condition", nargs="+", default=(), metavar="COL",
+                    help="condition the model on these categorical/boolean columns (a conditional VAE: "
+                    "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
     tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
@@ -200,7 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--past", metavar="FILE", help="series runs: a CSV/Parquet/.npy whose last N_PAST rows are the past")
     g.add_argument("--draws", type=int, default=100, metavar="N", help="futures per past with --past (default: 100)")
     g.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
-    g.add_argument("--class", dest="label", metavar="C", help="class to generate (conditional models)")
+    g.add_argument("--class", dest="label", metavar="C",
+                   help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
+    g.add_argument("--given", nargs="+", metavar="COL=VALUE",
+                   help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
+                   "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
@@ -331,7 +338,7 @@ def _settings(args) -> dict:
 
 
 # Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
-KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization",
+KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization", "condition",
                 "window", "horizon", "id_column", "time_column", "features", "fill")  # fmt: skip
 
 
@@ -570,7 +577,7 @@ def _sampler_progress(name: str) -> None:
 
 
 def cmd_sample(args) -> int:
-    from vaelab.commands.generate import forecast_to_file, sample_to_file
+    from vaelab.commands.generate import forecast_to_file, sample_given
 
     if args.past is not None:
         out, png = forecast_to_file(args.run, args.past, args.draws, args.out, seed=args.seed)
@@ -578,9 +585,20 @@ def cmd_sample(args) -> int:
         return 0
     if args.n is None:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
-    out = sample_to_file(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw, seed=args.seed,
-                         specs=_specs(args))
-    print(f"{args.n} samples from {args.sampler}: {out}")
+    out, generation = sample_given(args.run, args.n, args.out, sampler=args.sampler, label=args.label, draw=args.draw,
+                                   seed=args.seed, specs=_specs(args), given=args.given)  # fmt: skip
+    if generation is None:
+        print(f"{args.n} samples from {args.sampler}: {out}")
+        return 0
+    print(f"{generation['text']}: {out}")
+    fit = generation["columns"]
+    if fit["scores"]:
+        fixed = ", ".join(f"{c} = {v}" for c, v in generation["given"].items())
+        print(f"other columns against the {fit['n_real']} real training rows with {fixed} (1 = same distribution):")
+        for column, m in fit["scores"].items():
+            print(f"  {column:<20} {m['metric']:<13} {m['score']:.3f}")
+    else:
+        print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
     return 0
 
 

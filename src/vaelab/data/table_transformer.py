@@ -66,7 +66,15 @@ from vaelab.data.table_schema import (
 from vaelab.errors import ConfigError, DataError, NotFittedError
 
 __all__ = [
+    "GIVEN_KINDS",
+    "condition_codes",
+    "label_parts",
+    "split_condition",
+    "condition_labels",
+    "label_values",
     "CheckedRows",
+    "given_label",
+    "value_labels",
     "DENSITY_UNITS",
     "LIKELIHOODS",
     "ROLES",
@@ -923,6 +931,122 @@ class TableTransformer:
             enc += f"  [{bl[0].start}:{bl[-1].stop}]"
             rows.append((c.name, c.kind, c.dtype, missing_text(c), detail_text(c), enc))
         return render_table(rows, schema.notes, schema.ignored) + f"\n{self.n_features} features in all."
+
+
+# ------------------------------------------------------------- fixed values
+GIVEN_KINDS = ("categorical", "boolean")  # plus whole-number numeric columns: values a draw can hit exactly
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def given_label(spec: ColumnSpec, value: Any) -> str:
+    """The label a fixed value ``COL=VALUE`` stands for in column ``spec``, checked: a category of a
+    categorical column, True/False of a boolean one, a whole number in range of a whole-number column.
+    Continuous values are refused: a draw hits one with probability 0."""
+    text = str(value).strip()
+    if spec.kind == "categorical":
+        if text not in spec.categories:
+            shown = list(spec.categories)[:20]
+            raise ConfigError(f"{spec.name}={text!r}: not a category of {spec.name!r}; its categories are {shown}"
+                              f"{' ...' if len(spec.categories) > 20 else ''}.")  # fmt: skip
+        return text
+    if spec.kind == "boolean":
+        if text.lower() not in _TRUE + _FALSE:
+            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is boolean; give True or False.")
+        return "True" if text.lower() in _TRUE else "False"
+    if spec.kind == "numeric" and spec.integer:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not (number == round(number) and spec.min <= number <= spec.max):
+            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds whole numbers from {spec.min:g} to "
+                              f"{spec.max:g}; give one of them.")  # fmt: skip
+        return str(int(number))
+    raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is a continuous {spec.kind} column, and a generated value "
+                      "equals a given one with probability 0. Fix categorical, boolean or whole-number columns.")  # fmt: skip
+
+
+def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
+    """Each value of a column as :func:`given_label` writes it ("" where missing), to match fixed values."""
+    if spec.kind == "categorical":
+        return _category_labels(s)[0]
+    if spec.kind == "boolean":
+        v, missing = bool_values(s, spec.name)
+        return np.where(missing, "", np.where(v > 0.5, "True", "False")).astype(object)
+    x = numeric_values(s, spec.name)
+    out = np.full(len(s), "", dtype=object)
+    present = np.isfinite(x)
+    out[present] = [str(int(round(v))) for v in x[present]]
+    return out
+
+
+def label_values(labels: Any, spec: ColumnSpec) -> pd.Series:
+    """Labels of a categorical or boolean column (as :func:`value_labels` writes them) as the column's own
+    values and dtype; "" is missing."""
+    labels = np.asarray(labels, dtype=object)
+    missing = labels == ""
+    if spec.kind == "boolean":
+        return _boolean_out(labels == "True", missing, spec)
+    codes = pd.Index(spec.categories, dtype=object).get_indexer(labels)
+    if ((codes < 0) & ~missing).any():
+        raise ConfigError(f"Column {spec.name!r}: labels {sorted(set(labels[(codes < 0) & ~missing]))[:5]} are not "
+                          f"among its categories.")  # fmt: skip
+    return _categorical_out(np.maximum(codes, 0), missing, spec)
+
+
+def condition_labels(df: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> np.ndarray:
+    """One label per row naming its values of the condition columns: the value itself for one column,
+    ``a=x & b=y`` for several. The labels a conditional table model is trained and sampled with."""
+    parts = [value_labels(df[c.name], c) for c in specs]
+    if len(specs) == 1:
+        return parts[0]
+    return np.array([" & ".join(f"{c.name}={v}" for c, v in zip(specs, row)) for row in zip(*parts)], dtype=object)
+
+
+def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[ColumnSpec, ...], TableSchema]:
+    """(The condition columns' specs, the schema of the modelled columns) for ``--condition``: categorical or
+    boolean columns without missing values, at least one column left to model."""
+    if not names:
+        return (), schema
+    unknown = [n for n in names if n not in schema]
+    if unknown:
+        raise ConfigError(f"--condition names {unknown}, which the table's modelled columns do not include; they are "
+                          f"{list(schema.names)}.")  # fmt: skip
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--condition names a column twice: {list(names)}.")
+    specs = tuple(schema[n] for n in names)
+    for c in specs:
+        if c.kind not in ("categorical", "boolean"):
+            raise ConfigError(f"--condition {c.name}: {c.name!r} is {c.kind}; a table is conditioned on categorical "
+                              f"or boolean columns (declare whole-number codes --categorical {c.name}, or bin "
+                              "continuous values into a new column).")  # fmt: skip
+        if c.has_missing:
+            raise ConfigError(f"--condition {c.name}: {c.name!r} has missing values ({100 * c.missing_share:.1f}%); a "
+                              "condition must be known for every row. Fill them (e.g. as a category) or drop the rows.")  # fmt: skip
+    rest = tuple(c for c in schema.columns if c.name not in names)
+    if not rest:
+        raise ConfigError("--condition names every column; leave at least one column to generate.")
+    return specs, TableSchema(rest, schema.notes, schema.ignored)
+
+
+def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tuple[np.ndarray | None, tuple[str, ...] | None]:
+    """Label codes of each row's condition values (sorted labels), or (None, None) without condition columns."""
+    if not condition:
+        return None, None
+    labels = condition_labels(df, condition)
+    classes = tuple(sorted(set(labels.tolist())))
+    if len(classes) < 2:
+        raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every row holds {classes[0]!r}; "
+                          "a condition needs at least two values.")  # fmt: skip
+    return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
+
+
+def label_parts(label: str, condition: tuple[ColumnSpec, ...]) -> list[str]:
+    """Each condition column's value label within a condition label (:func:`condition_labels`' format)."""
+    if len(condition) == 1:
+        return [label]
+    parts = dict(item.split("=", 1) for item in label.split(" & "))
+    return [parts[c.name] for c in condition]
 
 
 def encode_table(df: pd.DataFrame, schema: TableSchema, normalization: str, seed: int,

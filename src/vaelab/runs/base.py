@@ -147,6 +147,21 @@ class RunKind:
         every process calls it inside the run's process group; only ``main`` writes."""
 
     # --------------------------------------------------------- generating
+    def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
+                   label: Any = None, given: Any = None) -> Any:  # fmt: skip
+        """n new examples in the user's units (:meth:`to_user`): decoder means unless ``draw`` or the kind
+        draws (:attr:`decodes_mean`). ``given`` (fixed columns) is a table's; other kinds refuse it."""
+        classes = run.model.classes_
+        if given:
+            raise ConfigError(f"--given fixes columns of a table run's rows; {run.dir.path} is {self.description}"
+                              + (" (pick a class with --class)." if classes is not None else "."))  # fmt: skip
+        if classes is not None and label is None:
+            raise ConfigError(f"This model is conditional: choose a class with --class (one of {classes.tolist()}).")
+        if classes is None and label is not None:
+            raise ConfigError("--class needs a conditional model (trained with --conditional).")
+        mean = self.decodes_mean and not draw
+        return self.to_user(run.generate(n, sampler=sampler, seed=seed, mean=mean, label=label))
+
     def to_user(self, X: np.ndarray) -> Any:
         """Model outputs (n, *input_shape) in the user's units."""
         return X

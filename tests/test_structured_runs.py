@@ -284,3 +284,25 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
     err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
     assert "not a label of this model's condition columns" in err
+
+
+def test_explore_a_table_run_in_column_space(table, table_run, capsys):
+    """Issue 17 item 4: explore on a table run shows decoded columns in their units and categories by label,
+    not encoded features ("x38", one-hot slots); dates are dates."""
+    folder, df = table
+    _ok(capsys, "explore", table_run, "traverse", "--dims", "0", "1")
+    _ok(capsys, "explore", table_run, "grid")
+    _ok(capsys, "explore", table_run, "interpolate", "test:0", "test:1")
+    _ok(capsys, "explore", table_run, "arithmetic", "test:0", "test:1")
+    explore = json.loads((table_run / "metrics.json").read_text())["explore"]
+    ends = explore["traverse"]["columns"]
+    assert [e["dim"] for e in ends] == [0, 1]
+    for e in ends:
+        assert set(e["low"]) == set(df.columns)
+        assert e["high"]["city"].split(" (")[0] in set(df["city"].dropna())  # a label with its probability
+        pd.Timestamp(e["centre"]["joined"])  # a date, not days since 1970
+        float(e["centre"]["score"])
+    decoded = explore["arithmetic"]["results"][2]["decoded"]
+    assert decoded["segment"].split(" (")[0] in set(df["segment"].dropna().astype(str))
+    for name in ("traversals.png", "manifold_grid.png", "interpolation.png", "arithmetic.png"):
+        assert (table_run / "figures" / name).stat().st_size > 1000

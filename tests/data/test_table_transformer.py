@@ -445,3 +445,24 @@ def _without(tt, X, column):
         if b.role != "missing":
             observed[:, b.slice] = False
     return observed
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_column_view_of_encoded_rows_gives_the_rows_back(table, fitted, norm):
+    """What exploration shows of a table: each column in its units (dates as dates), categories by label.
+    On encoded rows (one-hot exact) the expected values are the values themselves."""
+    tt = fitted[norm]
+    rows = table.head(40)
+    view = {c.name: c for c in tt.column_view(tt.transform(rows))}
+    present = rows["income"].notna().to_numpy()
+    np.testing.assert_allclose(view["score"].values, rows["score"], rtol=1e-5)
+    np.testing.assert_allclose(view["income"].values[present], rows["income"][present], rtol=1e-5)
+    assert view["joined"].values.dtype == np.dtype("datetime64[s]")
+    seen = rows["joined"].notna().to_numpy()
+    assert (view["joined"].values[seen] == rows["joined"][seen].to_numpy().astype("datetime64[s]")).all()
+    city = view["city"]
+    assert city.labels == tuple(sorted(table["city"].unique()))
+    assert [city.labels[k] for k in city.probs.argmax(1)] == rows["city"].tolist()
+    assert view["member"].labels == ("False", "True") and view["member"].shown(0) in ("True (1.00)", "False (1.00)")
+    assert view["score"].change() == pytest.approx(np.ptp(rows["score"]) / tt.column_sd("score"), rel=1e-5)
+    assert city.change() == 1.0

@@ -485,12 +485,12 @@ class Arithmetic:
 
 def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "decoded") -> str:
     """A plain-language reading of a result's two typicality percentiles."""
-    what = "the decoded image" if scored == "decoded" else "this input"
+    what = "the decoded example" if scored == "decoded" else "this input"
     lat = (f"its code is less typical than {100 - latent_percentile:.1f}% of the training codes "
            f"(log q(z) percentile {latent_percentile:.1f})")  # fmt: skip
     if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
         if latent_percentile < LOW:
-            return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+            return (f"Off the data in latent space: {lat}, where the decoder never trained, so what it decodes to is an "
                     "extrapolation (log p(x) does not apply to a deterministic encoder).")  # fmt: skip
         if latent_percentile < BORDERLINE:
             return f"Borderline: {lat}; it lies at the edge of the codes the model has seen."
@@ -501,7 +501,7 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
         return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
                 "coordinate here, but it does not stand for anything like the data.")  # fmt: skip
     if latent_percentile < LOW:
-        return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+        return (f"Off the data in latent space: {lat}, where the decoder never trained, so what it decodes to is an "
                 f"extrapolation; {lik}.")  # fmt: skip
     if log_px_percentile < LOW:
         return (f"Typical code, unlikely example: {lik}, below almost all test data, although its code "
@@ -531,7 +531,7 @@ def arithmetic(
 
     Each result gets log q(z) of its code as a percentile among the training codes, and
     log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
-    (the test split's log p(x) at the same K). For latent results the decoded image is
+    (the test split's log p(x) at the same K). For latent results the decoded example is
     scored; for data-space results the clipped input a ± b itself. a and b are included as
     anchors. A deterministic encoder has no log p(x): pass ``reference_log_px=None``; the
     verdicts then read the latent typicality alone.

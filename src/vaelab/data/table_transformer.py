@@ -67,6 +67,7 @@ from vaelab.errors import ConfigError, DataError, NotFittedError
 
 __all__ = [
     "GIVEN_KINDS",
+    "ColumnValues",
     "condition_codes",
     "label_parts",
     "split_condition",
@@ -108,6 +109,35 @@ class CheckedRows:
     X: np.ndarray  # (N, n_features) float32
     observed: np.ndarray | None  # (N, n_features) bool: False where a cell could not be encoded; None: all observed
     reasons: list[str]  # per row: what is new about it ("" when nothing), "column: what; column: what"
+
+
+@dataclass
+class ColumnValues:
+    """One column of decoder means E[x|z] in the column's own terms (:meth:`TableTransformer.column_view`)."""
+
+    name: str
+    kind: str  # numeric, datetime, categorical, boolean
+    values: np.ndarray | None = None  # numeric: (N,) expected value in its units; datetime: (N,) datetime64[s]
+    labels: tuple[str, ...] | None = None  # categorical: the categories; boolean: ("False", "True")
+    probs: np.ndarray | None = None  # categorical, boolean: (N, C) probability of each label
+    sd: float = 1.0  # numeric, datetime: the column's training SD (in its units / time units), to compare changes
+
+    def change(self) -> float:
+        """How far the column moves over the rows: its range in training SDs, or the largest total variation
+        distance between two rows' category probabilities."""
+        if self.probs is not None:
+            return float(0.5 * np.abs(self.probs[:, None, :] - self.probs[None, :, :]).sum(-1).max())
+        v = self.values.astype("datetime64[s]").astype(np.float64) if self.kind == "datetime" else self.values
+        return float((v.max() - v.min()) / self.sd) if v.size else 0.0
+
+    def shown(self, i: int) -> str:
+        """Row i as text: the value in its units, or the most probable label with its probability."""
+        if self.probs is not None:
+            k = int(np.argmax(self.probs[i]))
+            return f"{self.labels[k]} ({self.probs[i, k]:.2f})"
+        if self.kind == "datetime":
+            return str(self.values[i])
+        return f"{self.values[i]:.4g}"
 
 
 # ======================================================================= layout
@@ -912,6 +942,41 @@ class TableTransformer:
             raise ConfigError(f"{where}: unexpected array(s) {extra}.")
         tt._set(schema, codecs)
         return tt
+
+    def column_view(self, X: Any) -> list[ColumnValues]:
+        """Decoder means E[x|z] (N, n_features) as each column's expected value in its own units (dates as
+        dates) or its categories' probabilities: what a traversal or an interpolation shows of a table.
+
+        A mode-normalized value's expectation is sum_k p_k (mu_k + 4 sigma_k alpha) over the mode
+        probabilities p_k, alpha being the decoder's mean offset (clipped to [-1, 1]); it is clipped to the
+        range seen. Missing flags are left out: the values are those of a present value."""
+        schema = self._fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            raise DataError(f"column_view expects decoder means (N, {self.n_features}); got shape {X.shape}.")
+        out = []
+        for spec in schema.columns:
+            blocks, codec = self.column_blocks(spec.name), self._codecs[spec.name]
+            if spec.kind == "categorical":
+                out.append(ColumnValues(spec.name, spec.kind, labels=spec.categories, probs=X[:, blocks["category"].slice]))
+            elif spec.kind == "boolean":
+                p = np.clip(X[:, blocks["boolean"].start], 0, 1)
+                out.append(ColumnValues(spec.name, spec.kind, labels=("False", "True"), probs=np.stack([1 - p, p], 1)))
+            else:
+                alpha = np.clip(X[:, blocks["value"].start], -1.0, 1.0)
+                if codec["encoding"] == "standard":
+                    x = X[:, blocks["value"].start] * codec["sd"] + codec["mean"]
+                else:
+                    p = X[:, blocks["mode"].slice]
+                    p = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+                    x = p @ codec["means"] + ALPHA_SCALE * alpha * (p @ codec["sds"])
+                size = DATETIME_UNITS[spec.datetime_unit] if spec.kind == "datetime" else 1.0
+                x = np.clip(x, spec.min / size, spec.max / size)
+                if spec.kind == "datetime":
+                    x = (np.rint(x) * size).astype(np.int64).astype("datetime64[s]")  # whole time units, as rows decode
+                out.append(ColumnValues(spec.name, spec.kind, values=x, sd=self.column_sd(spec.name)
+                                        * (size if spec.kind == "datetime" else 1.0)))  # fmt: skip
+        return out
 
     # ------------------------------------------------------------- describe
     def likelihood_blocks(self) -> tuple[tuple[str, int, int, int], ...]:

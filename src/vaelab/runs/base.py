@@ -166,6 +166,11 @@ class RunKind:
         """Model outputs (n, *input_shape) in the user's units."""
         return X
 
+    def column_view(self, X: np.ndarray) -> list[Any] | None:
+        """Decoder means (N, D) in the user's columns (a table's values in their units, categories' probabilities:
+        :class:`vaelab.data.table_transformer.ColumnValues`), for exploration figures; None: show the features."""
+        return None
+
     def check_output(self, out: Path) -> None:
         """Refuse, before any work, a file :meth:`write` cannot write."""
 

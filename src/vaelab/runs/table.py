@@ -184,6 +184,9 @@ class TableKind(RunKind):
     def to_user(self, X: np.ndarray) -> pd.DataFrame:
         return self.transformer.inverse_transform(X)
 
+    def column_view(self, X: np.ndarray) -> list[Any]:
+        return self.transformer.column_view(X)
+
     def table_model(self, run: Any) -> TableModel:
         """The run's model as table generation needs it (its condition columns included)."""
         parts = {lab: tuple(label_parts(lab, self.condition)) for lab in self.label_counts}

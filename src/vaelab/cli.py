@@ -326,7 +326,8 @@ def _print_summary(result, seconds: float) -> None:
     if test:
         print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
-              f"≤ {test['bits_per_dim_bound']:.4f} bits/dim)")  # fmt: skip
+              f"≤ {test['bits_per_dim_bound']:.4f} bits/dim)"
+              + ("; a density of the rows in their own units" if test.get("units") else ""))  # fmt: skip
     for name in ("config.json", "model.safetensors", "history.csv", "metrics.json"):
         print(f"  {result.run.file(name)}")
     for fig in sorted((result.run.path / "figures").glob("*.png")):

@@ -28,7 +28,7 @@ from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 from vaelab.files import make_folder
-from vaelab.runs.base import CACHE, Request, RunResult, cache_key, check_fresh_folder, flag, never_started
+from vaelab.runs.base import CACHE, Request, RunKind, RunResult, cache_key, check_fresh_folder, flag, never_started
 from vaelab.runs.kinds import KIND_FILES, detect, given_options
 from vaelab.runs.run import Run
 from vaelab.runtime import resolve_device
@@ -37,8 +37,10 @@ from vaelab.runtime import resolve_device
 RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})
 
 
-def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test") -> dict[str, Any] | None:
-    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO."""
+def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test",
+                   kind: RunKind | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO; in the data's own
+    units where the kind changes them (a table: the log-Jacobian of its encoding, ``units`` says so)."""
     idx = indices(split, name)
     if idx.size == 0:
         return None
@@ -46,6 +48,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     # Labels go in by name (codes would be read as names: wrong unless the classes are 0..C-1).
     y = part.label_names() if model.classes_ is not None else None
     rec, kl = model.elbo_terms(part.X, y)
+    jacobian = None if kind is None else kind.log_jacobian(part.X)
+    if jacobian is not None:
+        rec = rec + jacobian
     elbo = rec - kl
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
     return {
@@ -58,6 +63,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO).
         "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))),
         "elbo_samples": 8,
+        **({} if jacobian is None else {"units": kind.density_units or ""}),
     }
 
 
@@ -165,6 +171,6 @@ def train_run(
             run.write_weights(state.best_weights)
         run.write_history(state.history)
         run.update_metrics(training=training_summary(state))
-    test = evaluate_split(model, dataset, split, "test")
+    test = evaluate_split(model, dataset, split, "test", kind)
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)

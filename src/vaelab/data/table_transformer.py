@@ -1032,16 +1032,21 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
 
 
 def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
-    """Each value of a column as :func:`given_label` writes it ("" where missing), to match fixed values."""
+    """Each value of a column as :func:`given_label` writes it ("" where missing), to match fixed values; a value
+    that is not of the column's kind keeps its text (and so matches no label)."""
     if spec.kind == "categorical":
         return _category_labels(s)[0]
+    missing = s.isna().to_numpy()
+    text = s.astype(str).str.strip()
     if spec.kind == "boolean":
-        v, missing = bool_values(s, spec.name)
-        return np.where(missing, "", np.where(v > 0.5, "True", "False")).astype(object)
-    x = numeric_values(s, spec.name)
-    out = np.full(len(s), "", dtype=object)
-    present = np.isfinite(x)
-    out[present] = [str(int(round(v))) for v in x[present]]
+        low = text.str.lower()
+        out = np.where(low.isin(_TRUE), "True", np.where(low.isin(_FALSE), "False", text)).astype(object)
+    else:
+        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(x) & (np.abs(x) < 2.0**53) & (x == np.round(x))
+        out = text.to_numpy(dtype=object).copy()
+        out[whole] = [str(int(v)) for v in x[whole]]
+    out[missing] = ""
     return out
 
 

@@ -47,6 +47,7 @@ def test_a_table_is_detected_and_its_schema_shown(table, tmp_path, capsys):
     assert "schema" in out and "categorical" in out and "missing flag" in out
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["kind"] == "table" and cfg["model"]["likelihood"] == "mixed"
+    assert cfg["train"]["beta"] == 0.5  # the table kind's default KL weight (vaelab.table_vae.TABLE_SETTINGS)
     kinds = {c["name"]: c["kind"] for c in json.loads((tmp_path / "run" / "table.json").read_text())["schema"]["columns"]}
     assert kinds == {"score": "numeric", "income": "numeric", "age": "categorical", "segment": "categorical",
                      "city": "categorical", "member": "boolean", "joined": "datetime"}  # fmt: skip

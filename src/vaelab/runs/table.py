@@ -57,6 +57,7 @@ from vaelab.runs.base import (
     save_state,
     write_frame,
 )
+from vaelab.table_vae import TABLE_SETTINGS
 
 TABLE = "table.json"
 TABLE_ARRAYS = "table.safetensors"
@@ -71,6 +72,7 @@ class TableKind(RunKind):
     options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": ()}
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     report_sections = frozenset({"tabular"})
+    default_settings = TABLE_SETTINGS
 
     def __init__(self, transformer: TableTransformer, condition: tuple[ColumnSpec, ...] = (),
                  columns: tuple[str, ...] | None = None, label_counts: dict[str, int] | None = None):  # fmt: skip

@@ -329,3 +329,20 @@ def test_label_column_for_a_source_without_columns_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 2)))
     with pytest.raises(DataError, match="has no columns"):
         load_dataset(tmp_path / "x.npy", label_column="y")
+
+
+def test_numeric_files_with_named_columns_are_tables(tmp_path):
+    """Issue 17 item 4: a numeric CSV/Parquet with a header is a table (names kept, columns scaled);
+    header-less numbers and wide numeric files stay matrices."""
+    from vaelab.data.sources import MAX_TABLE_COLUMNS, looks_like_table
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(20, 9))).to_csv(tmp_path / "default_names.csv", index=False)
+    pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"]).to_csv(tmp_path / "named.csv", index=False)
+    pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"]).to_parquet(tmp_path / "named.parquet")
+    np.savetxt(tmp_path / "bare.csv", rng.normal(size=(20, 3)), delimiter=",")
+    wide = MAX_TABLE_COLUMNS + 1
+    pd.DataFrame(rng.random((5, wide)), columns=[f"p{i}" for i in range(wide)]).to_csv(tmp_path / "wide.csv", index=False)
+    pd.DataFrame(rng.random((5, wide)), columns=[f"p{i}" for i in range(wide)]).to_parquet(tmp_path / "wide.parquet")
+    assert [looks_like_table(tmp_path / f) for f in ("default_names.csv", "named.csv", "named.parquet")] == [True] * 3
+    assert [looks_like_table(tmp_path / f) for f in ("bare.csv", "wide.csv", "wide.parquet")] == [False] * 3

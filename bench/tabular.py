@@ -14,6 +14,12 @@ Data sets (installed packages only, nothing downloaded):
   ``age``, ``yrs_married``, ``children`` and ``educ`` stay numeric (interval approximations
   and counts). ``affairs`` (time spent, 77 distinct values, 2/3 zeros) is replaced by the
   boolean ``affair`` = affairs > 0, the task of statsmodels' own example. Target: ``affair``.
+* ``wine``: scikit-learn's load_wine(as_frame=True): 178 rows, 13 numeric columns, the cultivar
+  as text (3 classes). Target: ``target``.
+* ``anes96``: statsmodels.datasets.anes96 (the 1996 American National Election Study, 944 rows;
+  skipped when statsmodels is missing): party identification ``PID`` (0-6) declared categorical,
+  ``vote`` (1 = Dole) as a boolean, ``logpopul`` dropped (the log of ``popul``); the 1-7 scales,
+  age, education, income and TV news days stay numeric. Target: ``vote``.
 
 Protocol: one seeded (seed 0) 80/20 split of the rows into real-train and real-test. The
 real-train rows are written to a CSV; every method is fitted on exactly those rows and
@@ -31,11 +37,16 @@ categoricals; datetimes parsed).
   datetime), so all methods model the same schema; fitted on all real-train rows; then
   sample(n). torch and NumPy are seeded (0) before each fit and each sample.
 
-n = number of real-train rows. Metrics, all from vaelab.analysis.synthetic_tables with seed 0
-(the SDMetrics conventions; see its docstring): ``fidelity`` (mean of column shapes and
-column-pair trends) against the real-train rows; ML efficacy (HistGradientBoosting trained
-on synthetic rows, tested on the real-test rows; macro F1, beside the same model trained
-on the real-train rows); DCR privacy against the real-test rows as holdout
+n = number of real-train rows. SDMetrics' own ``QualityReport`` (sdmetrics.reports.single_table:
+its score and its Column Shapes and Column Pair Trends properties, the yardstick users compare
+synthesizers with) against the real-train rows, with the SDV metadata every method is fitted
+with. vaelab's metrics, from vaelab.analysis.synthetic_tables with seed 0 (the SDMetrics
+conventions with quantile bins for numeric pairs; see its docstring): ``fidelity`` (mean of
+column shapes and column-pair trends) against the real-train rows; ML efficacy
+(HistGradientBoosting trained on synthetic rows, tested on the real-test rows; macro F1, beside
+the same model trained on the real-train rows), the mean and SE over ``--repeats`` synthetic
+samples (seeds 0, 1, 2) of the one fit, since one sample's F1 moves by a few hundredths; the
+other metrics on the seed-0 sample; DCR privacy against the real-test rows as holdout
 (share_closer_than_holdout: about 0.05 for rows as new as fresh real rows, near 1 for
 copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).
@@ -44,19 +55,20 @@ preprocessing: schema, mode-specific normalization, transformer fits) and sampli
 measured in the same process on the same machine, one method after another.
 
 vaelab settings (VAELAB_SETTINGS; chosen among a few a user could pick, see
-BENCHMARKS.md): hidden [128, 128] (TVAE's width), lr 0.01, at most 100 epochs; VAE's
-defaults otherwise (latent 16, batch 100, beta 1, early stopping with patience 10), with
-mode-specific normalization (vaelab's default). They train fastest; VAE's defaults (MLP
-512-256, lr 1e-3, 50 epochs) also beat TVAE on all three tables (BENCHMARKS.md). --vaelab
-'{"epochs": 100, ...}' overrides the settings for experiments; --normalization picks the
-numeric encoding.
+BENCHMARKS.md): hidden [128, 128] (TVAE's width), lr 0.003 with the KL weight raised from 0 over
+the first 10 epochs (warmup_epochs), at most 100 epochs; the table kind's beta 0.5
+(vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (latent 16, batch 100, early
+stopping with patience 10), with mode-specific normalization (vaelab's default). Before the
+investigation of issue 17 they were lr 0.01 at beta 1 (faster, and the codes collapsed:
+BENCHMARKS.md). --vaelab '{"epochs": 100, ...}' overrides the settings for experiments;
+--normalization picks the numeric encoding.
 
 TVAE runs SDV's default 300 epochs; CTGAN runs CTGAN_EPOCHS = 150 (half its default) to keep
 the whole script under ~10 minutes on 2 cores (--tvae-epochs / --ctgan-epochs change them).
 
-    .venv-bench/bin/python bench/tabular.py [--datasets mixed breast_cancer fair]
+    .venv-bench/bin/python bench/tabular.py [--datasets mixed breast_cancer fair wine anes96]
         [--methods vaelab tvae ctgan] [--tvae-epochs N] [--ctgan-epochs N] [--vaelab JSON]
-        [--normalization mode|standard] [--threads N]
+        [--normalization mode|standard] [--threads N] [--repeats R]
 
 Prints the machine, one markdown table per data set and the ratios. Always exits 0.
 """
@@ -89,10 +101,11 @@ from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ i
 SEED = 0
 TEST_SHARE = 0.2
 # vaelab's settings for every data set (see the docstring): a TVAE-sized MLP and a higher learning rate.
-VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.01}
+VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.003, "warmup_epochs": 10}
 CTGAN_EPOCHS = 150  # SDV's default is 300: at 300 CTGAN alone takes ~5 minutes here
 SDTYPE = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime"}
 METHODS = ("vaelab", "tvae", "ctgan")
+REPEATS = 3  # synthetic samples (seeds 0, 1, 2) each method's ML efficacy is averaged over
 
 
 @dataclass
@@ -118,6 +131,27 @@ def breast_cancer() -> Table:
     return Table("breast_cancer", df, "target", note="load_breast_cancer: 30 numeric columns + text target")
 
 
+def wine() -> Table:
+    from sklearn.datasets import load_wine
+
+    data = load_wine(as_frame=True)
+    df = data.frame.copy()
+    df["target"] = pd.Series(np.asarray(data.target_names)[data.target.to_numpy()], dtype=object)
+    return Table("wine", df, "target", note="load_wine: 13 numeric columns + the cultivar as text (3 classes)")
+
+
+def anes96() -> Table | None:
+    try:
+        from statsmodels import datasets
+    except ImportError:
+        return None
+    df = datasets.anes96.load_pandas().data.copy().drop(columns=["logpopul"])  # log of popul: derived
+    df["vote"] = df["vote"] > 0
+    df["PID"] = df["PID"].astype(int)
+    return Table("anes96", df, "vote", ("PID",),
+                 note="statsmodels anes96: party identification PID categorical, vote (Dole) boolean, log popul dropped")  # fmt: skip
+
+
 def fair() -> Table | None:
     try:
         from statsmodels import datasets
@@ -129,7 +163,7 @@ def fair() -> Table | None:
     return Table("fair", df, "affair", cats, note="statsmodels fair: 4 coded columns as categorical, affair = affairs > 0")
 
 
-DATASETS = {"mixed": mixed, "breast_cancer": breast_cancer, "fair": fair}
+DATASETS = {"mixed": mixed, "breast_cancer": breast_cancer, "fair": fair, "wine": wine, "anes96": anes96}
 
 
 # ------------------------------------------------------------------ data
@@ -183,8 +217,8 @@ def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     return run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})"
 
 
-def sample_vaelab(run: Path, n: int) -> pd.DataFrame:
-    return Run(run).synthesize(n, sampler="prior", seed=SEED)
+def sample_vaelab(run: Path, n: int, seed: int = SEED) -> pd.DataFrame:
+    return Run(run).synthesize(n, sampler="prior", seed=seed)
 
 
 def sdv_metadata(df: pd.DataFrame, kinds: dict[str, str]):
@@ -231,8 +265,8 @@ def fit_sdv(method: str, p: Prepared, epochs: int | None):
     return synth, seconds, str(synth.get_parameters().get("epochs", "?"))
 
 
-def sample_sdv(synth, n: int) -> pd.DataFrame:
-    seed_all(SEED)
+def sample_sdv(synth, n: int, seed: int = SEED) -> pd.DataFrame:
+    seed_all(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = synth.sample(num_rows=n)
@@ -242,13 +276,35 @@ def sample_sdv(synth, n: int) -> pd.DataFrame:
 # --------------------------------------------------------------- scoring
 
 
-def score(p: Prepared, synth: pd.DataFrame) -> dict:
-    synth = synth[list(p.train.columns)].reset_index(drop=True)
+def sdmetrics_quality(p: Prepared, synth: pd.DataFrame) -> dict:
+    """SDMetrics' own QualityReport (its score and its two properties), with the SDV metadata every method gets."""
+    try:
+        from sdmetrics.reports.single_table import QualityReport
+    except ImportError:
+        return {"q": None, "q_shapes": None, "q_pairs": None}
+    md = sdv_metadata(p.train, p.kinds).to_dict()
+    md = md["tables"]["table"] if "tables" in md else md
+    report = QualityReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate(p.train, synth, md, verbose=False)
+    props = report.get_properties().set_index("Property")["Score"]
+    return {"q": float(report.get_score()), "q_shapes": float(props["Column Shapes"]),
+            "q_pairs": float(props["Column Pair Trends"])}  # fmt: skip
+
+
+def score(p: Prepared, synths: list[pd.DataFrame]) -> dict:
+    """Every metric on the first synthetic sample; ML efficacy as the mean (and SE) over all of them."""
+    synths = [s[list(p.train.columns)].reset_index(drop=True) for s in synths]
+    synth = synths[0]
     fid = fidelity(p.train, synth, p.kinds, seed=SEED)
-    ml = ml_efficacy(p.train, synth, p.test, p.table.target, seed=SEED, kinds=p.kinds)
+    mls = [ml_efficacy(p.train, s, p.test, p.table.target, seed=SEED, kinds=p.kinds) for s in synths]
+    ml = np.array([m["synthetic"] for m in mls])
     dcr = distance_to_closest_record(p.train, synth, p.test, p.kinds, seed=SEED)
     return {"fidelity": fid["fidelity"], "shapes": fid["column_shapes"], "pairs": fid["column_pair_trends"],
-            "ml": ml["synthetic"], "ml_real": ml["real"], "metric": ml["metric"],
+            **sdmetrics_quality(p, synth), "ml": float(ml.mean()),
+            "ml_se": float(ml.std(ddof=1) / math.sqrt(ml.size)) if ml.size > 1 else None,
+            "ml_real": mls[0]["real"], "metric": mls[0]["metric"],
             "dcr_share": dcr["share_closer_than_holdout"], "copies": dcr["exact_copies"],
             "holdout_copies": dcr["holdout_exact_copies"]}  # fmt: skip
 
@@ -264,16 +320,18 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
         try:
             if method == "vaelab":
                 model, fit_s, epochs = fit_vaelab(p, folder, settings, args.normalization)
-                started = time.perf_counter()
-                synth = sample_vaelab(model, n)
+                draw = sample_vaelab
             else:
                 model, fit_s, epochs = fit_sdv(method, p, args.tvae_epochs if method == "tvae" else args.ctgan_epochs)
-                started = time.perf_counter()
-                synth = sample_sdv(model, n)
+                draw = sample_sdv
+            started = time.perf_counter()
+            synths = [draw(model, n, SEED)]
             sample_s = time.perf_counter() - started
-            rows[method] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, **score(p, synth)}
+            synths += [draw(model, n, SEED + r) for r in range(1, args.repeats)]
+            rows[method] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, **score(p, synths)}
             print(f"  {p.table.name} / {method}: {epochs} epochs, fit {fit_s:.1f} s, sample {sample_s:.1f} s, "
-                  f"fidelity {rows[method]['fidelity']:.3f} (load average {load()})", flush=True)  # fmt: skip
+                  f"fidelity {rows[method]['fidelity']:.3f}, SDMetrics quality {fmt(rows[method]['q'])} "
+                  f"(load average {load()})", flush=True)  # fmt: skip
         except ImportError as err:
             print(f"  {p.table.name} / {method}: not installed ({err}); skipped", flush=True)
         except Exception:
@@ -281,8 +339,8 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
             print(f"  {p.table.name} / {method}: FAILED (traceback above)", flush=True)
     # The real-test rows scored as if synthetic: fidelity, and how many of them repeat a real-train row exactly
     # (ML efficacy and the DCR share would test them on themselves).
-    ref = score(p, p.test)
-    ref.update(ml=None, dcr_share=None, copies=ref["holdout_copies"])
+    ref = score(p, [p.test])
+    ref.update(ml=None, ml_se=None, dcr_share=None, copies=ref["holdout_copies"])
     rows["real-test rows (reference)"] = {"epochs": None, "fit_s": None, "sample_s": None, **ref}
     return rows
 
@@ -294,19 +352,23 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
     print(f"\n**{t.name}** ({t.note}): {len(p.train)} real-train rows, {len(p.test)} real-test rows, "
           f"{len(p.kinds)} columns ({', '.join(f'{k}: {sum(v == k for v in p.kinds.values())}' for k in SDTYPE if k in p.kinds.values())}); "
           f"ML target `{t.target}` ({metric}; trained on real-train rows: {ml_real:.3f})\n")  # fmt: skip
-    print("| method | epochs | train s | sample s | fidelity ↑ | column shapes ↑ | pair trends ↑ "
-          "| ML efficacy ↑ | DCR closer than holdout (≈0.05) | exact copies |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| method | epochs | train s | sample s | SDMetrics quality ↑ | SDM shapes ↑ | SDM pair trends ↑ "
+          "| fidelity ↑ | column shapes ↑ | pair trends ↑ | ML efficacy ↑ | DCR closer than holdout (≈0.05) "
+          "| exact copies |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in rows.items():
+        ml = fmt(r["ml"]) + (f" ± {r['ml_se']:.3f}" if r.get("ml_se") is not None else "")
         print(f"| {name} | {r['epochs'] or '—'} | {fmt(r['fit_s'], '.1f')} | {fmt(r['sample_s'], '.2f')} "
-              f"| {fmt(r['fidelity'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | {fmt(r['ml'])} "
+              f"| {fmt(r['q'])} | {fmt(r['q_shapes'])} | {fmt(r['q_pairs'])} "
+              f"| {fmt(r['fidelity'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | {ml} "
               f"| {fmt(r['dcr_share'])} | {fmt(r['copies'])} |")  # fmt: skip
     v = rows.get("vaelab")
     for other in ("tvae", "ctgan"):
         o = rows.get(other)
         if v and o:
-            print(f"\nvaelab / {other.upper()}: fidelity {v['fidelity'] / o['fidelity']:.3f}, "
-                  f"training time {v['fit_s'] / o['fit_s']:.2f}x, ML efficacy {fmt(v['ml'] / o['ml'] if o['ml'] else math.nan)}",
+            ratio = lambda k: fmt(v[k] / o[k] if v.get(k) and o.get(k) else math.nan)  # noqa: E731
+            print(f"\nvaelab / {other.upper()}: SDMetrics quality {ratio('q')}, pair trends {ratio('q_pairs')}, "
+                  f"fidelity {ratio('fidelity')}, ML efficacy {ratio('ml')}, training time {v['fit_s'] / o['fit_s']:.2f}x",
                   end="")  # fmt: skip
     print()
 
@@ -320,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
     parser.add_argument("--normalization", choices=("mode", "standard"), default="mode", help="vaelab's numeric encoding")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help=f"synthetic samples per method for ML efficacy "
+                        f"(mean ± SE; default {REPEATS})")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -355,8 +419,10 @@ def main(argv: list[str] | None = None) -> int:
           f"total {time.perf_counter() - started:.0f} s; load average now {load()}")  # fmt: skip
     for p, rows in results:
         print_table(p, rows)
-    print("\nfidelity = mean(column shapes, pair trends) against the real-train rows; ML efficacy: macro F1 on the "
-          "real-test rows of a gradient-boosting model trained on the synthetic rows; DCR: share of synthetic rows "
+    print("\nSDMetrics quality: sdmetrics.reports.single_table.QualityReport (its score, Column Shapes, Column Pair "
+          "Trends) against the real-train rows with the SDV metadata every method gets; fidelity = vaelab's own "
+          "mean(column shapes, pair trends); ML efficacy: macro F1 on the real-test rows of a gradient-boosting model "
+          f"trained on the synthetic rows, mean ± SE over {args.repeats} synthetic samples of one fit; DCR: share of synthetic rows "
           "closer to a real-train row than the 5th percentile of the real-test rows' distances; exact copies: share of "
           "rows equal to a real-train row (for the reference row: real-test rows that repeat one).")  # fmt: skip
     return 0

@@ -47,6 +47,7 @@ def test_a_table_is_detected_and_its_schema_shown(table, tmp_path, capsys):
     assert "schema" in out and "categorical" in out and "missing flag" in out
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["data"]["kind"] == "table" and cfg["model"]["likelihood"] == "mixed"
+    assert cfg["train"]["beta"] == 0.5  # the table kind's default KL weight (vaelab.table_vae.TABLE_SETTINGS)
     kinds = {c["name"]: c["kind"] for c in json.loads((tmp_path / "run" / "table.json").read_text())["schema"]["columns"]}
     assert kinds == {"score": "numeric", "income": "numeric", "age": "categorical", "segment": "categorical",
                      "city": "categorical", "member": "boolean", "joined": "datetime"}  # fmt: skip
@@ -170,6 +171,8 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     np.save(tmp_path / "x.npy", X)
     _ok(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST)
     assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")
+    err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
+    assert "--given fixes columns of a table run's rows" in err
 
 
 def test_table_vae_fits_a_dataframe_and_samples_one_back():
@@ -212,3 +215,100 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     with pytest.raises(ConfigError, match="Unknown training option"):
         train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
+
+
+def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_path, capsys):
+    """Issue 17 item 1: `vaelab score RUN rows` on a table run applies the run's encodings; an unseen
+    category, a missing value where there were none and a value 100 SD out are flagged with their
+    reason (column `reason`), not refused ("Column 'city' must hold numbers" before)."""
+    folder, df = table
+    planted = df.copy()
+    planted["city"] = planted["city"].astype(object)
+    planted.loc[3, "city"] = "Atlantis"
+    planted.loc[5, "score"] = np.nan  # score has no missing values
+    planted.loc[7, "score"] = df["score"].max() + 100 * df["score"].std()
+    planted.to_parquet(tmp_path / "planted.parquet", index=False)
+    out = _ok(capsys, "score", table_run, tmp_path / "planted.parquet", "--n-samples", 20, "--quiet",
+              "--out", tmp_path / "scores.csv")  # fmt: skip
+    assert "3 example(s) hold what training never had" in out and "own units" in out
+    scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
+    assert len(scores) == len(df) and np.isfinite(scores["log_px"].astype(float)).all()
+    assert "city: category 'Atlantis' not seen in training" in scores.loc[3, "reason"]
+    assert "score: missing, and it had no missing values in training" in scores.loc[5, "reason"]
+    assert "score: out of range:" in scores.loc[7, "reason"] and "SD above the range seen in training" in scores.loc[7, "reason"]
+    assert scores.loc[[3, 5, 7], "flag"].astype(str).eq("True").all()
+    new = scores["reason"].str.contains("not seen|had no missing|out of range")
+    assert new.sum() == 3
+    assert (scores["reason"] != "").sum() == scores["flag"].astype(str).eq("True").sum()  # every flag has a reason
+    assert scores.loc[7, "log_px"] < scores["log_px"].drop(index=7).min() - 100  # scored far out, not clipped
+    # Rows with nothing new are encoded exactly as the run's own data, so they score as its splits do.
+    from vaelab.runs.run import Run
+
+    run = Run(table_run)
+    from_file = run.dataset_of(str(tmp_path / "planted.parquet"))
+    own, _ = run.data()
+    clean = np.setdiff1d(np.arange(len(df)), [3, 5, 7])
+    np.testing.assert_array_equal(from_file.X[clean], own.X[clean])
+    assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()
+
+
+def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_rows(table, table_run, tmp_path, capsys):
+    """Issue 17 item 2: `vaelab sample RUN --given COL=VALUE --n N`: every row holds the value; the output says
+    how (rejection here: the run is not conditioned) and how many draws it took, and compares the other columns
+    with the real training rows holding the value (KS/TV complements)."""
+    out = _ok(capsys, "sample", table_run, "--given", "city=Oslo", "--n", 80, "--out", tmp_path / "oslo.csv")
+    rows = pd.read_csv(tmp_path / "oslo.csv")
+    assert len(rows) == 80 and set(rows["city"]) == {"Oslo"}
+    assert "80 rows with city = Oslo: rejection from the prior sampler" in out and "draws kept" in out
+    assert "real training rows with city = Oslo" in out and "KSComplement" in out and "TVComplement" in out
+    assert "Column 'x'" not in out
+    err = _error(capsys, "sample", table_run, "--class", "Oslo", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "--condition" in err and "--given COL=VALUE" in err
+    err = _error(capsys, "sample", table_run, "--given", "score=0.5", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "continuous numeric column" in err
+    err = _error(capsys, "sample", table_run, "--given", "cityOslo", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "COL=VALUE" in err
+
+
+def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
+    folder, df = table
+    run = tmp_path / "cond"
+    err = _error(capsys, "train", folder / "t.parquet", "--out", tmp_path / "bad", *FAST, "--condition", "segment")
+    assert "has missing values" in err
+    out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "member")
+    assert "conditioned on member" in out
+    assert json.loads((run / "config.json").read_text())["model"]["n_classes"] == 2
+    out = _ok(capsys, "sample", run, "--class", "True", "--n", 40, "--out", tmp_path / "m.parquet")
+    rows = pd.read_parquet(tmp_path / "m.parquet")
+    assert rows["member"].tolist() == [True] * 40 and list(rows.columns) == list(df.columns)
+    assert "the conditional decoder (conditioned on member), 40 draws, none rejected" in out
+    _ok(capsys, "sample", run, "--n", 30, "--out", tmp_path / "all.parquet")  # member drawn as in training
+    assert pd.read_parquet(tmp_path / "all.parquet")["member"].dtype == bool
+    out = _ok(capsys, "evaluate-synthetic", run)
+    assert "fidelity" in out
+    assert "member" in {c["column"] for c in json.loads((run / "metrics.json").read_text())["synthetic"]["columns"]}
+    _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
+    err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "not a label of this model's condition columns" in err
+
+
+def test_explore_a_table_run_in_column_space(table, table_run, capsys):
+    """Issue 17 item 4: explore on a table run shows decoded columns in their units and categories by label,
+    not encoded features ("x38", one-hot slots); dates are dates."""
+    folder, df = table
+    _ok(capsys, "explore", table_run, "traverse", "--dims", "0", "1")
+    _ok(capsys, "explore", table_run, "grid")
+    _ok(capsys, "explore", table_run, "interpolate", "test:0", "test:1")
+    _ok(capsys, "explore", table_run, "arithmetic", "test:0", "test:1")
+    explore = json.loads((table_run / "metrics.json").read_text())["explore"]
+    ends = explore["traverse"]["columns"]
+    assert [e["dim"] for e in ends] == [0, 1]
+    for e in ends:
+        assert set(e["low"]) == set(df.columns)
+        assert e["high"]["city"].split(" (")[0] in set(df["city"].dropna())  # a label with its probability
+        pd.Timestamp(e["centre"]["joined"])  # a date, not days since 1970
+        float(e["centre"]["score"])
+    decoded = explore["arithmetic"]["results"][2]["decoded"]
+    assert decoded["segment"].split(" (")[0] in set(df["segment"].dropna().astype(str))
+    for name in ("traversals.png", "manifold_grid.png", "interpolation.png", "arithmetic.png"):
+        assert (table_run / "figures" / name).stat().st_size > 1000

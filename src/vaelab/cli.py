@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     for kind in ("categorical", "numeric", "boolean", "datetime"):
         tb.add_argument(f"--{kind}", nargs="+", default=(), metavar="COL", help=f"declare these columns {kind}")
     tb.add_argument("--ignore", nargs="+", default=(), metavar="COL", help="leave these columns out (e.g. IDs)")
+    tb.add_argument("--condition", nargs="+", default=(), metavar="COL",
+                    help="condition the model on these categorical/boolean columns (a conditional VAE: "
+                    "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
     tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
@@ -213,7 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--past", metavar="FILE", help="series runs: a CSV/Parquet/.npy whose last N_PAST rows are the past")
     g.add_argument("--draws", type=int, metavar="N", help="futures per past with --past (default: 100)")
     g.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: prior)")
-    g.add_argument("--class", dest="label", metavar="C", help="class to generate (conditional models)")
+    g.add_argument("--class", dest="label", metavar="C",
+                   help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
+    g.add_argument("--given", nargs="+", metavar="COL=VALUE",
+                   help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
+                   "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
@@ -338,7 +345,8 @@ def _print_summary(result, seconds: float) -> None:
         bound = test.get("bits_per_dim_bound")
         print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
-              + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")")  # fmt: skip
+              + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
+              + ("; a density of the rows in their own units" if test.get("units") else ""))  # fmt: skip
     for name in ("config.json", "model.safetensors", "history.csv", "metrics.json"):
         print(f"  {result.run.file(name)}")
     for fig in sorted((result.run.path / "figures").glob("*.png")):
@@ -350,7 +358,7 @@ def _settings(args) -> dict:
 
 
 # Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
-KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization",
+KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization", "condition",
                 "window", "horizon", "id_column", "time_column", "features", "fill")  # fmt: skip
 
 
@@ -490,6 +498,8 @@ def _data_name(spec: str) -> str:
 
 
 def cmd_score(args) -> int:
+    import numpy as np
+
     from vaelab.commands.score import score
 
     _data_note("score", args.data)
@@ -505,6 +515,9 @@ def cmd_score(args) -> int:
     s = scored.result.summary()
     averaged = f", averaged over {s['binarizations']} binarizations of each grey example" if s["binarizations"] > 1 else ""
     print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples{averaged}")
+    if "units" in scored.result.extra:
+        print(textwrap.fill(f"log p(x) in {scored.result.extra['units']}", 100, initial_indent="  ",
+                            subsequent_indent="    "))  # fmt: skip
     print(_nll_line(s))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
@@ -513,7 +526,15 @@ def cmd_score(args) -> int:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
               f"flagged {100 * scored.false_flag_share:.1f}% of the time by construction (the rule's expected "
-              "false-flag share)")  # fmt: skip
+              "false-flag share)" + ("; and every example holding what training never had"
+                                     if scored.new is not None and scored.new.any() else ""))  # fmt: skip
+    if scored.new is not None and scored.new.any():
+        rows = np.flatnonzero(scored.new)
+        print(f"  {rows.size} example(s) hold what training never had (scored on their other columns; column reason):")
+        for i in rows[:5]:
+            print(f"    example {i}: {scored.reason[i]}")
+        if rows.size > 5:
+            print(f"    ... and {rows.size - 5} more")
     print(f"  histogram: {scored.figure}")
     if args.out:
         print(f"  per-example scores: {args.out}")
@@ -623,11 +644,12 @@ def _sampler_progress(name: str) -> None:
 
 
 def cmd_sample(args) -> int:
-    from vaelab.commands.generate import forecast_to_file, sample_to_file
+    from vaelab.commands.generate import forecast_to_file, sample_given
 
     if args.past is not None:
         ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
-                                            ("--draw", args.draw or None)) if value is not None]  # fmt: skip
+                                            ("--draw", args.draw or None), ("--given", args.given))
+                   if value is not None]  # fmt: skip
         if ignored:
             raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
                               "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
@@ -641,9 +663,20 @@ def cmd_sample(args) -> int:
     if args.n is None:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
     sampler = args.sampler or "prior"
-    out = sample_to_file(args.run, args.n, args.out, sampler=sampler, label=args.label, draw=args.draw, seed=args.seed,
-                         specs=_specs(args))
-    print(f"{args.n} samples from {sampler}: {out}")
+    out, generation = sample_given(args.run, args.n, args.out, sampler=sampler, label=args.label, draw=args.draw,
+                                   seed=args.seed, specs=_specs(args), given=args.given)  # fmt: skip
+    if generation is None:
+        print(f"{args.n} samples from {sampler}: {out}")
+        return 0
+    print(f"{generation['text']}: {out}")
+    fit = generation["columns"]
+    if fit["scores"]:
+        fixed = ", ".join(f"{c} = {v}" for c, v in generation["given"].items())
+        print(f"other columns against the {fit['n_real']} real training rows with {fixed} (1 = same distribution):")
+        for column, m in fit["scores"].items():
+            print(f"  {column:<20} {m['metric']:<13} {m['score']:.3f}")
+    else:
+        print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
     return 0
 
 

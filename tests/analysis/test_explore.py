@@ -192,7 +192,7 @@ def test_verdicts_follow_the_percentiles():
     assert verdict(50, 0.5).startswith("Typical code, unlikely example")
     assert verdict(0.1, 0.1).startswith("Not meaningful")
     assert verdict(3, 60).startswith("Borderline")
-    assert "this input" in verdict(50, 50, "input") and "the decoded image" in verdict(50, 50, "decoded")
+    assert "this input" in verdict(50, 50, "input") and "the decoded example" in verdict(50, 50, "decoded")
 
 
 def test_verdicts_give_their_numbers_and_intervals_and_never_contradict_themselves():

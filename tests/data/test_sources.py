@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vaelab.data.sources import BUILTINS, load_dataset
+from vaelab.data.sources import BUILTINS, load_dataset, read_table
 from vaelab.errors import DataError
 
 
@@ -91,6 +91,25 @@ def test_csv_with_label_column(tmp_path):
 def test_csv_without_header_keeps_first_row(tmp_path):
     (tmp_path / "t.csv").write_text("1,2\n3,4\n5,6\n")
     assert load_dataset(tmp_path / "t.csv").X.shape == (3, 2)
+    np.savetxt(tmp_path / "s.csv", np.arange(12.0).reshape(4, 3), delimiter=",")  # NumPy's header-less floats
+    assert load_dataset(tmp_path / "s.csv").X.shape == (4, 3)
+
+
+@pytest.mark.parametrize("values", ["floats", "integers"])
+def test_a_numeric_header_is_a_header(tmp_path, values):
+    """Issue 14 item 9: pandas' default header 0,1,...,8 was read as a data row (101 examples,
+    every index shifted). Integer names over decimal data (wavelengths, years) are headers too."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 9)) if values == "floats" else rng.integers(0, 50, size=(100, 9))
+    pd.DataFrame(X).to_csv(tmp_path / "t.csv", index=False)  # header 0,1,...,8
+    assert (tmp_path / "t.csv").read_text().startswith("0,1,2,3,4,5,6,7,8\n")
+    ds = load_dataset(tmp_path / "t.csv")
+    assert ds.X.shape == (100, 9)
+    np.testing.assert_allclose(ds.X, X.astype(np.float32), rtol=1e-6)
+    frame = read_table(tmp_path / "t.csv")
+    assert list(frame.columns) == [str(i) for i in range(9)] and len(frame) == 100
+    pd.DataFrame(rng.random((5, 3)), columns=[400, 410, 420]).to_csv(tmp_path / "w.csv", index=False)
+    assert list(read_table(tmp_path / "w.csv").columns) == ["400", "410", "420"]
 
 
 @pytest.mark.parametrize("ext", [".parquet", ".pq"])
@@ -312,3 +331,20 @@ def test_label_column_for_a_source_without_columns_refused(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 2)))
     with pytest.raises(DataError, match="has no columns"):
         load_dataset(tmp_path / "x.npy", label_column="y")
+
+
+def test_numeric_files_with_named_columns_are_tables(tmp_path):
+    """Issue 17 item 4: a numeric CSV/Parquet with a header is a table (names kept, columns scaled);
+    header-less numbers and wide numeric files stay matrices."""
+    from vaelab.data.sources import MAX_TABLE_COLUMNS, looks_like_table
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.normal(size=(20, 9))).to_csv(tmp_path / "default_names.csv", index=False)
+    pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"]).to_csv(tmp_path / "named.csv", index=False)
+    pd.DataFrame(rng.normal(size=(20, 3)), columns=["a", "b", "c"]).to_parquet(tmp_path / "named.parquet")
+    np.savetxt(tmp_path / "bare.csv", rng.normal(size=(20, 3)), delimiter=",")
+    wide = MAX_TABLE_COLUMNS + 1
+    pd.DataFrame(rng.random((5, wide)), columns=[f"p{i}" for i in range(wide)]).to_csv(tmp_path / "wide.csv", index=False)
+    pd.DataFrame(rng.random((5, wide)), columns=[f"p{i}" for i in range(wide)]).to_parquet(tmp_path / "wide.parquet")
+    assert [looks_like_table(tmp_path / f) for f in ("default_names.csv", "named.csv", "named.parquet")] == [True] * 3
+    assert [looks_like_table(tmp_path / f) for f in ("bare.csv", "wide.csv", "wide.parquet")] == [False] * 3

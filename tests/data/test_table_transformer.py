@@ -384,3 +384,85 @@ def test_decoded_numbers_keep_the_decimals_of_the_data():
     np.testing.assert_allclose(out["age"] * 10, np.rint(out["age"] * 10), atol=1e-9)
     assert not np.allclose(out["x"] * 10, np.rint(out["x"] * 10))
     assert TableSchema.from_dict(schema.to_dict()) == schema
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_check_rows_flags_what_training_never_had(table, fitted, norm):
+    """New rows are encoded for scoring, not refused: each kind of novelty is named per row, cells that
+    cannot be encoded are left out of the likelihood, and clean rows encode exactly as transform does."""
+    tt = fitted[norm]
+    new = table.head(8).copy()
+    for col in ("city", "age", "member"):
+        new[col] = new[col].astype(object)
+    new.loc[1, "city"] = "Madrid"  # unseen category
+    new.loc[2, "age"] = np.nan  # age had no missing values
+    new.loc[3, "age"] = "old"  # not a number
+    far = table["score"].max() + 100 * tt.column_sd("score")
+    new.loc[4, "score"] = far  # 100 SD beyond the range
+    new.loc[5, "member"] = "maybe"  # not a boolean
+    rows = tt.check_rows(new)
+    assert rows.reasons[0] == rows.reasons[6] == rows.reasons[7] == ""
+    assert rows.reasons[1] == "city: category 'Madrid' not seen in training"
+    assert rows.reasons[2] == "age: missing, and it had no missing values in training"
+    assert rows.reasons[3] == "age: 'old' is not a numeric value"
+    assert rows.reasons[4].startswith("score: out of range:") and "100.0 SD above the range seen in training" in rows.reasons[4]
+    assert rows.reasons[5] == "member: 'maybe' is not a boolean value"
+    clean = [0, 6, 7]
+    np.testing.assert_array_equal(rows.X[clean], tt.transform(table.head(8)).take(clean, axis=0))
+    left_out = {i: {tt.feature_names[j].split("=")[0].split(".")[0] for j in np.flatnonzero(~rows.observed[i])}
+                for i in range(8)}  # fmt: skip
+    assert left_out == {0: set(), 1: {"city"}, 2: {"age"}, 3: {"age"}, 4: set(), 5: {"member"}, 6: set(), 7: set()}
+    value = tt.column_blocks("score")["value"].start
+    if norm == "standard":
+        assert rows.X[4, value] == pytest.approx((far - table["score"].mean()) / table["score"].std(ddof=0), rel=1e-4)
+    else:  # the offset is not clipped to [-1, 1]: the density is the model's own, far out
+        assert rows.X[4, value] > 100 * tt.column_sd("score") / (4 * tt._codecs["score"]["sds"].max())
+
+
+def test_log_jacobian_is_minus_the_log_scale_of_each_observed_value(table, fitted):
+    tt = fitted["standard"]
+    X = tt.transform(table)
+    numeric = [c.name for c in tt.schema.columns if c.kind in ("numeric", "datetime")]
+    expected = np.zeros(len(table))
+    for c in numeric:
+        present = ~table[c].isna().to_numpy()
+        expected -= np.where(present, np.log(tt._codecs[c]["sd"]), 0.0)
+    np.testing.assert_allclose(tt.log_jacobian(X), expected, rtol=1e-12)
+    mode = fitted["mode"]
+    Xm = mode.transform(table)
+    k = np.argmax(Xm[:, mode.column_blocks("score")["mode"].slice], axis=1)
+    assert np.all(np.isfinite(mode.log_jacobian(Xm)))
+    # Leaving score out removes exactly -log(4 sigma_k) of each row's assigned mode k.
+    np.testing.assert_allclose(
+        mode.log_jacobian(Xm) + np.log(4 * mode._codecs["score"]["sds"][k]),
+        mode.log_jacobian(Xm, observed=_without(mode, Xm, "score")), rtol=1e-12)  # fmt: skip
+
+
+def _without(tt, X, column):
+    """An observed mask leaving one column's values out."""
+    observed = np.ones(X.shape, dtype=bool)
+    for b in tt.column_blocks(column).values():
+        if b.role != "missing":
+            observed[:, b.slice] = False
+    return observed
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_column_view_of_encoded_rows_gives_the_rows_back(table, fitted, norm):
+    """What exploration shows of a table: each column in its units (dates as dates), categories by label.
+    On encoded rows (one-hot exact) the expected values are the values themselves."""
+    tt = fitted[norm]
+    rows = table.head(40)
+    view = {c.name: c for c in tt.column_view(tt.transform(rows))}
+    present = rows["income"].notna().to_numpy()
+    np.testing.assert_allclose(view["score"].values, rows["score"], rtol=1e-5)
+    np.testing.assert_allclose(view["income"].values[present], rows["income"][present], rtol=1e-5)
+    assert view["joined"].values.dtype == np.dtype("datetime64[s]")
+    seen = rows["joined"].notna().to_numpy()
+    assert (view["joined"].values[seen] == rows["joined"][seen].to_numpy().astype("datetime64[s]")).all()
+    city = view["city"]
+    assert city.labels == tuple(sorted(table["city"].unique()))
+    assert [city.labels[k] for k in city.probs.argmax(1)] == rows["city"].tolist()
+    assert view["member"].labels == ("False", "True") and view["member"].shown(0) in ("True (1.00)", "False (1.00)")
+    assert view["score"].change() == pytest.approx(np.ptp(rows["score"]) / tt.column_sd("score"), rel=1e-5)
+    assert city.change() == 1.0

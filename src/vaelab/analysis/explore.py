@@ -512,11 +512,11 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     the percentile's 95% interval (``log_px_interval``, from log p(x) ± 1.96 SE) decides: clearly low when
     all of it is below the 1st percentile, typical when all of it is at or above the 5th, borderline
     otherwise (the estimate cannot tell)."""
-    what = "the decoded image" if scored == "decoded" else "this input"
+    what = "the decoded example" if scored == "decoded" else "this input"
     lat = _latent_phrase(latent_percentile, n_codes)
     if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
         if latent_percentile < LOW:
-            return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+            return (f"Off the data in latent space: {lat}, where the decoder never trained, so what it decodes to is an "
                     "extrapolation (log p(x) does not apply to a deterministic encoder).")  # fmt: skip
         if latent_percentile < BORDERLINE:
             return f"Borderline: {lat}; it lies at the edge of the codes the model has seen."
@@ -531,7 +531,7 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
         return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
                 "coordinate here, but it does not stand for anything like the data.")  # fmt: skip
     if latent_percentile < LOW:
-        return (f"Off the data in latent space: {lat}, where the decoder never trained, so the image is an "
+        return (f"Off the data in latent space: {lat}, where the decoder never trained, so what it decodes to is an "
                 f"extrapolation; {lik}.")  # fmt: skip
     if px_low:
         return (f"Typical code, unlikely example: {lik}, below almost all test data, although {lat}. The encoder "
@@ -560,7 +560,7 @@ def arithmetic(
 
     Each result gets log q(z) of its code as a percentile among the training codes, and
     log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
-    (the test split's log p(x) at the same K). For latent results the decoded image is
+    (the test split's log p(x) at the same K). For latent results the decoded example is
     scored; for data-space results the clipped input a ± b itself. a and b are included as
     anchors. A deterministic encoder has no log p(x): pass ``reference_log_px=None``; the
     verdicts then read the latent typicality alone.

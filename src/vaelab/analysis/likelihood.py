@@ -20,6 +20,7 @@ from vaelab.data.split import binarize_fixed, is_binary
 from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
+from vaelab.nn.likelihoods import Mixed
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -59,6 +60,14 @@ class LikelihoodResult:
             return np.full_like(self.log_px, np.nan)
         return -self.log_px / (self.n_features * math.log(2))
 
+    def shifted(self, offset: np.ndarray, units: str) -> "LikelihoodResult":
+        """The densities moved by ``offset`` (N,) nats per example (a change of units: the log-Jacobian of a
+        transform of the data), which ``units`` names; the KL term does not change."""
+        offset = np.asarray(offset, dtype=np.float64)
+        return LikelihoodResult(self.log_px + offset, self.log_px_stderr, self.elbo + offset,
+                                self.reconstruction + offset, self.kl, self.n_samples, self.n_features,
+                                {**self.extra, "units": units}, self.normalized, self.binarizations)  # fmt: skip
+
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
 
@@ -94,6 +103,7 @@ def log_likelihood(
     chunk_size: int = DEFAULT_CHUNK,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    observed: np.ndarray | None = None,
 ) -> LikelihoodResult:
     """Estimate log p(x) (or log p(x|y) for a conditional model) for every example of X.
 
@@ -116,6 +126,8 @@ def log_likelihood(
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.
     seed : seed of the draws (default: the model's seed): same seed, same estimates.
     progress : called with (examples done, total) after each block.
+    observed : (N, D) bool, mixed likelihoods (tables) only: features to leave out of p(x|z) where False
+        (cells of new rows that could not be encoded: :meth:`TableTransformer.check_rows`).
     """
     model = check_model(model, "log_likelihood")
     if model.deterministic_:
@@ -127,6 +139,11 @@ def log_likelihood(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
     n = len(X)
+    if observed is not None:
+        if not isinstance(model.px_z_, Mixed):
+            raise DataError("observed= leaves cells of table rows out of a mixed likelihood; this model's "
+                            f"likelihood is {type(model.px_z_).__name__}.")  # fmt: skip
+        observed = np.asarray(observed, dtype=bool).reshape(n, -1)
     # Examples per block: enough for the chunk to hold up to 128 draws of each.
     block = max(1, min(n, chunk_size // min(n_samples, 128)))
     table = np.empty((n, 5))  # the per-example results: the only memory that grows with N
@@ -137,9 +154,12 @@ def log_likelihood(
         for start in range(0, n, block):
             x = model.model_input(X[start : start + block])  # as given: binarized below, draw by draw
             yb = model.label_codes(None if y is None else np.asarray(y)[start : start + block], x.shape[0])
+            px_z = model.px_z_
+            if observed is not None:  # cells of new table rows that could not be encoded are left out
+                px_z = px_z.restricted(torch.from_numpy(observed[start : start + x.shape[0]]).to(model.device_))
             if binarize_seed is None:
-                normalized = normalized and model.px_z_.is_density(x)
-                table[start : start + x.shape[0]] = _estimate(model, x, yb, n_samples, chunk_size, seed)
+                normalized = normalized and px_z.is_density(x)
+                table[start : start + x.shape[0]] = _estimate(model, x, yb, n_samples, chunk_size, seed, px_z=px_z)
             else:
                 check_unit_interval(x.numpy())
                 out, j = _binarized(model, x, yb, n_samples, chunk_size, seed, binarize_seed, binarizations)
@@ -166,12 +186,13 @@ def check_finite_scores(table: np.ndarray) -> None:
 
 
 def _estimate(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: int, chunk_size: int, seed: int,
-              draw: int = 0) -> np.ndarray:  # fmt: skip
+              draw: int = 0, px_z: Any = None) -> np.ndarray:  # fmt: skip
     """(B, 5) log p(x), its Monte Carlo SE, ELBO, reconstruction, KL for the examples x (B, ...), each
-    with z draws from its own stream (seed, ``draw``, its content)."""
+    with z draws from its own stream (seed, ``draw``, its content); ``px_z`` replaces the model's
+    likelihood (a table's, restricted to the cells observed)."""
     streams = ExampleStreams(x.numpy(), seed, IMPORTANCE, draw)
     dev, L = model.device_, model.latent_dim_
-    out = importance_log_likelihood(model.encode, model.decode, model.px_z_, model.prior_, x.to(dev),
+    out = importance_log_likelihood(model.encode, model.decode, model.px_z_ if px_z is None else px_z, model.prior_, x.to(dev),
                                     None if y is None else y.to(dev), n_samples, chunk_size,
                                     noise=lambda k: torch.from_numpy(streams.normal(k, L)).to(dev))  # fmt: skip
     return torch.stack(list(out), 1).cpu().numpy()

@@ -5,7 +5,6 @@ import os
 from typing import Any
 
 from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
-from vaelab.analysis.likelihood import log_likelihood
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
 from vaelab.errors import DataError
@@ -30,8 +29,7 @@ def evaluate_anomalies(
     run = Run(run_path, specs)
     results = []
     for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):
-        X, y = run.resolve(spec, lab, col, lazy=True)
-        results.append(log_likelihood(run.model, X, y, n_samples, progress=progress))
+        results.append(run.log_likelihood(run.dataset_of(spec, lab, col, lazy=True), n_samples, progress=progress))
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),

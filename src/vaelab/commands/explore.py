@@ -37,6 +37,13 @@ from vaelab.report.explore_figures import (
     traversal_figure,
 )
 from vaelab.report.figures import save_png
+from vaelab.report.table_figures import (
+    arithmetic_rows_figure,
+    column_rows,
+    grid_columns_figure,
+    interpolation_columns_figure,
+    traversal_columns_figure,
+)
 from vaelab.runs.run import EXAMPLE_HELP, Example, Run, Specs
 from vaelab.runtime import memory_budget
 
@@ -108,6 +115,15 @@ def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
     return path
 
 
+def _views(run: Run, decoded: np.ndarray, parts: int) -> list[list[Any]] | None:
+    """Decoder means (parts * m, ...) in the run's columns, split into ``parts`` views of m rows (tables); None for
+    runs whose examples are their features."""
+    flat = decoded.reshape(decoded.shape[0], -1)
+    if run.kind.column_view(flat[:1]) is None:
+        return None
+    return [run.kind.column_view(chunk) for chunk in np.split(flat, parts)]
+
+
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
                  centre: str | None = None, label: Any = None, specs: Specs | None = None, per: str = "auto"):  # fmt: skip
     check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" prior SDs")
@@ -124,8 +140,13 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     lab = _class_for(r, label, *([ref] if ref else []))
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
                       reference_label=lab, label=lab, activity=_activity(r) if dims is None else None, per=per)  # fmt: skip
-    path = _write(r, "traverse", traversal_figure(result), {**result.to_dict(), "centre": centre})
-    return result, path
+    entry = {**result.to_dict(), "centre": centre}
+    views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), len(result.dims))
+    if views is not None:  # a table: each dimension's ends in the columns' own terms
+        entry["columns"] = [{"dim": d, "low": column_rows(v, 0), "centre": column_rows(v, len(result.offsets) // 2),
+                             "high": column_rows(v, -1)} for d, v in zip(result.dims, views)]  # fmt: skip
+    fig = traversal_figure(result) if views is None else traversal_columns_figure(result, views)
+    return result, _write(r, "traverse", fig, entry)
 
 
 def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str | None = None, label: Any = None,
@@ -138,8 +159,9 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     lab = _class_for(r, label, *([ref] if ref else []))
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
                            label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
-    path = _write(r, "grid", grid_figure(result), {**result.to_dict(), "centre": centre})
-    return result, path
+    views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
+    fig = grid_figure(result) if views is None else grid_columns_figure(result, views[0])
+    return result, _write(r, "grid", fig, {**result.to_dict(), "centre": centre})
 
 
 def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int = 10, seed: int = 0,
@@ -154,7 +176,9 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps,
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
-    return result, _write(r, "interpolate", interpolation_figure(result), entry)
+    views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
+    fig = interpolation_figure(result) if not views else interpolation_columns_figure(result, views)
+    return result, _write(r, "interpolate", fig, entry)
 
 
 def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0,
@@ -175,7 +199,12 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
              "n_test": r.split("test", lazy=True).n_examples}  # fmt: skip
-    return result, _write(r, "arithmetic", arithmetic_figure(result), entry)
+    views = _views(r, np.stack([x.image for x in result.results]), 1)
+    if views is not None:
+        for i, row in enumerate(entry["results"]):
+            row["decoded"] = column_rows(views[0], i)
+    fig = arithmetic_figure(result) if views is None else arithmetic_rows_figure(result, views[0])
+    return result, _write(r, "arithmetic", fig, entry)
 
 
 def default_pair(run_path: str | os.PathLike) -> tuple[str, str]:

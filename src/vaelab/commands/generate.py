@@ -226,9 +226,21 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
 
 
 def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
-                   label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None) -> Path:
+                   label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None,
+                   given: Any = None) -> Path:  # fmt: skip
     """Write n generated examples in the user's units, as the run's kind writes them: .npy, a .png
-    grid or .csv for arrays; .csv or .parquet for table rows; a long table or .npy for series windows."""
+    grid or .csv for arrays; .csv or .parquet for table rows; a long table or .npy for series windows.
+    ``given`` fixes columns of a table run's rows (``["region=north"]``); see :func:`sample_given`."""
+    return sample_given(run_path, n, out, sampler=sampler, label=label, draw=draw, seed=seed, specs=specs,
+                        given=given)[0]  # fmt: skip
+
+
+def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
+                 label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None,
+                 given: Any = None) -> tuple[Path, dict[str, Any] | None]:  # fmt: skip
+    """:func:`sample_to_file`, and for rows with fixed values how they were made (the generator, its draws)
+    and how each other column matches the real training rows that hold the same values: the KS complement
+    (numeric, dates) or TV complement (categories, booleans) per column, as SDMetrics computes them."""
     check_count("--n", n)
     check_seed(seed)
     run = Run(run_path, specs)
@@ -236,13 +248,19 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
     out = run.check_output(out)  # a file the kind cannot write, or one of a run's own, is refused before any work
     run.kind.check_output(out)
     model = run.model
-    if model.classes_ is not None and label is None:
-        raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
-    if model.classes_ is None and label is not None:
-        raise ConfigError("--class needs a conditional model (trained with --conditional).")
-    data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label)
+    if run.kind.name != "table":  # a table run maps --class to its condition, or refuses it, itself
+        if given is not None:
+            raise ConfigError(f"--given fixes columns of a table run's rows; this is a {run.kind.name} run. Drop it.")
+        if model.classes_ is not None and label is None:
+            raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
+        if model.classes_ is None and label is not None:
+            raise ConfigError("--class needs a conditional model (trained with --conditional).")
+    data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label, given=given)
+    generation = getattr(data, "attrs", {}).get("generation")  # set by a table run's kind for fixed values
+    if generation is not None:
+        generation = {**generation, "columns": run.kind.given_fidelity(run, data, generation["given"])}
     title = f"{n} samples from {sampler}" + (f", class {label}" if label else "")
-    return run.kind.write(data, out, title=title)
+    return run.kind.write(data, out, title=title), generation
 
 
 def forecast_to_file(run_path: str | os.PathLike, past: str | os.PathLike, draws: int, out: str | os.PathLike, *,

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vaelab.analysis.anomaly import Calibration, false_flag_share
-from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, log_likelihood
+from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.errors import ConfigError, RunError
@@ -45,17 +45,20 @@ class Scored:
     name: str  # the data spec, as given
     result: LikelihoodResult
     percentile: np.ndarray | None  # None when the run has no validation split
-    flag: np.ndarray | None
+    flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
     false_flag_share: float | None = None  # the share of valid data the flag rule flags by construction
     rule: str = ""  # the flag rule in words
     figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
+    reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
+    new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, ...)
 
     def to_frame(self):
         frame = self.result.to_frame()
         frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
+        frame["reason"] = self.reason if self.reason is not None else ""
         return frame
 
 
@@ -85,9 +88,10 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
     if data is None or data.source == "array" or data.val_fraction == 0:
         return None
     # "draws" names how the random draws are made: caches from before per-example streams are stale;
-    # "weights" the model they were computed with (train --resume changes it).
+    # "weights" the model they were computed with (train --resume changes it); "units": scores in the
+    # data's own units (a table's log-Jacobian included).
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
-           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest()}  # fmt: skip
+           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest(), "units": "data"}  # fmt: skip
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
@@ -95,8 +99,8 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
                 return Calibration({k: arrays[k] for k in SCORES}, n_samples)
         except RunError:
             pass  # a damaged cache (a failed checksum too) is estimated again and overwritten
-    X, y = run.resolve("val", lazy=True)
-    cal = Calibration.from_result(log_likelihood(model, X, y, n_samples, progress=progress, binarizations=binarizations))
+    cal = Calibration.from_result(run.log_likelihood(run.split("val", lazy=True), n_samples, progress=progress,
+                                                     binarizations=binarizations))  # fmt: skip
     run.dir.write_arrays(CALIBRATION, cal.scores, key)
     return cal
 
@@ -133,19 +137,25 @@ def score(
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip
     if out is not None:
         out = run.check_output(out)
-    X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
+    dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = log_likelihood(run.model, X, y, n_samples, progress=progress, binarizations=binarizations, **options)
+    result = run.log_likelihood(dataset, n_samples, progress=progress, binarizations=binarizations, **options)
     cal = calibration(run, n_samples, progress, binarizations)
     values = getattr(result, score)
+    percentile = None if cal is None else cal.percentile(score, values)
+    flag = None if cal is None else cal.flags(score, values, threshold, band)
     rule = (f"outside the {band[0]:g}-{band[1]:g} percentile band" if band else f"below percentile {threshold:g}") + \
         " of the validation split"
-    scored = Scored(
-        spec, result,
-        None if cal is None else cal.percentile(score, values),
-        None if cal is None else cal.flags(score, values, threshold, band),
-        score, None if cal is None else false_flag_share(threshold, band), f"{score} {rule}",
-    )  # fmt: skip
+    reason = [""] * len(result) if dataset.reasons is None else list(dataset.reasons)
+    new = np.array([bool(r) for r in reason], dtype=bool)
+    for i in np.flatnonzero(flag) if flag is not None else ():
+        scored_as = f"{score} at percentile {percentile[i]:.1f} ({rule})"
+        reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
+    if new.any():  # what training never had is flagged whatever its score
+        flag = new if flag is None else flag | new
+    scored = Scored(spec, result, percentile, flag, score,
+                    false_flag_share=None if cal is None else false_flag_share(threshold, band),
+                    rule=f"{score} {rule}", reason=reason, new=new)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
@@ -164,6 +174,7 @@ def score(
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
             "figure": f"figures/{scored.figure.name}",
+            **({"units": result.extra["units"]} if "units" in result.extra else {}),
         })  # fmt: skip
     return scored
 

@@ -21,6 +21,10 @@ class Dataset:
     y: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
     source: str = "array"
+    # New rows of a table run (vaelab.data.table_transformer.CheckedRows): cells left out of the likelihood
+    # where False (None: all observed), and per example what is new about it ("" when nothing; None: not checked).
+    observed: np.ndarray | None = None
+    reasons: tuple[str, ...] | None = None
 
     @property
     def n_examples(self) -> int:
@@ -53,6 +57,8 @@ class Dataset:
             y=None if self.y is None else self.y[index],
             classes=self.classes,
             source=self.source,
+            observed=None if self.observed is None else self.observed[index],
+            reasons=None if self.reasons is None else tuple(np.asarray(self.reasons, dtype=object)[index]),
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -60,7 +66,7 @@ class Dataset:
         (:func:`vaelab.data.rows.is_lazy`) is not copied: the view's X reads its rows when used."""
         from vaelab.data.rows import as_rows, is_lazy
 
-        if not is_lazy(self.X):
+        if not is_lazy(self.X) or self.observed is not None or self.reasons is not None:
             return self.subset(index)
         return Dataset(
             X=as_rows(self.X).take(index),

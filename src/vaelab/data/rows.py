@@ -357,6 +357,17 @@ def _feature_columns(pf) -> list[str] | None:
     return names if len(set(names)) == len(names) else None
 
 
+def parquet_width(path: Path) -> int | None:
+    """How many columns pandas would read from a Parquet file (its schema only), or None."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = _feature_columns(pq.ParquetFile(path))
+    except Exception:
+        return None
+    return None if names is None else len(names)
+
+
 def parquet_rows(path: Path, label_column: str | None, labels_elsewhere: bool):
     """(Rows over the numeric feature columns, raw labels or None) read lazily, or None when the
     file is not a plain numeric matrix (then the eager reader reads it, or says what is wrong)."""

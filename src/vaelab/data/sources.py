@@ -110,6 +110,9 @@ def load_dataset(
 
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+# A numeric file with named columns is a table when it has at most this many of them: tables hold tens of
+# named variables; a wider numeric file is a matrix (flattened images, spectra, embeddings) and stays an array.
+MAX_TABLE_COLUMNS = 100
 
 
 def read_table(source: str | os.PathLike) -> pd.DataFrame:
@@ -121,17 +124,29 @@ def read_table(source: str | os.PathLike) -> pd.DataFrame:
 
 
 def looks_like_table(source: Any) -> bool:
-    """A CSV/Parquet file with a non-numeric column or a missing value: read it as a table, not a matrix."""
+    """Whether a CSV/Parquet file is a table (read as named columns, each scaled) rather than a matrix.
+
+    A table: a non-numeric column or a missing value; or named numeric columns, at most
+    :data:`MAX_TABLE_COLUMNS` of them (a CSV with a header row: :func:`csv_has_header`; Parquet
+    always names its columns). Header-less CSVs of numbers and wider numeric files are matrices
+    (image rows, spectra, embeddings), read as arrays and streamed when large.
+    """
     if not isinstance(source, (str, os.PathLike)) or not str(source).lower().endswith(TABLE_SUFFIXES):
         return False
-    if not Path(source).is_file():
+    path = Path(source)
+    if not path.is_file():
         return False
     if not str(source).lower().endswith(".csv"):  # Parquet: the schema, then a streamed look for missing values
-        from vaelab.data.rows import parquet_looks_like_table
+        from vaelab.data.rows import parquet_looks_like_table, parquet_width
 
-        answer = parquet_looks_like_table(Path(source))
+        width = parquet_width(path)
+        if width is not None and 0 < width <= MAX_TABLE_COLUMNS:
+            return True
+        answer = parquet_looks_like_table(path)
         if answer is not None:
             return answer
+    elif csv_has_header(path) and _csv_width(path) <= MAX_TABLE_COLUMNS:
+        return True
     df = read_table(source)
     return bool(df.isna().to_numpy().any()) or not all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)
 
@@ -283,10 +298,7 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
 def _read_frame(path: Path) -> pd.DataFrame:
     try:
         if path.name.lower().endswith(".csv"):
-            df = pd.read_csv(path)
-            # A "header" made only of numbers is the first data row of a header-less file.
-            if all(_is_number(c) for c in df.columns):
-                df = pd.read_csv(path, header=None)
+            df = pd.read_csv(path, header=0 if csv_has_header(path) else None)
         else:
             df = pd.read_parquet(path, engine="pyarrow")
     except pd.errors.EmptyDataError as err:
@@ -303,6 +315,79 @@ def _is_number(text) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _csv_width(path: Path) -> int:
+    """Cells in the first row of a CSV (its columns), read from the first line only."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
+            return len(next(csv.reader(f), []))
+    except (OSError, csv.Error):
+        return MAX_TABLE_COLUMNS + 1  # not told here: the file is read whole and judged by its values
+
+
+HEADER_SAMPLE_BYTES = 1 << 16  # the start of a CSV read to decide whether its first row is a header
+HEADER_SAMPLE_ROWS = 20  # data rows (after the first) compared with the first row
+
+
+def _number_type(text: str) -> type | None:
+    """int or float for a cell that is a number (as csv.Sniffer casts them), else None."""
+    for kind in (int, float):
+        try:
+            kind(text)
+        except ValueError:
+            continue
+        return kind
+    return None
+
+
+def csv_has_header(path: Path) -> bool:
+    """Whether the first row of a CSV names its columns.
+
+    A first row with any cell that is not a number is a header (pandas' and csv.Sniffer's
+    rule). A first row of numbers is a header too when it is pandas' or NumPy's default names
+    ``0,1,...,D-1`` (or ``1..D``, D >= 3) and no later row repeats it, or when csv.Sniffer's
+    type vote says so: each column whose sampled data rows are all of one number type votes
+    for a header when the first row's cell is of another type (integer names such as
+    ``400,410,...`` over decimal data) and against it when the types agree. csv.Sniffer itself
+    casts an integer cell to float without complaint, so it never finds a header of numbers;
+    the vote is therefore made here, on int vs float. Otherwise the first row is data (a
+    header-less file, as ``np.savetxt`` writes them).
+    """
+    import csv
+    import io
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(HEADER_SAMPLE_BYTES)
+    except OSError:
+        return True  # pandas reports what is wrong with the file
+    text = head.decode("utf-8", errors="replace")
+    if len(head) == HEADER_SAMPLE_BYTES and "\n" in text:
+        text = text[: text.rindex("\n")]  # whole lines only
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r][: HEADER_SAMPLE_ROWS + 1]
+    except csv.Error:
+        return True
+    if not rows:
+        return True
+    first, data = [c.strip() for c in rows[0]], [[c.strip() for c in r] for r in rows[1:]]
+    if not all(_is_number(c) for c in first):
+        return True
+    if not data:
+        return False  # one line of numbers: a single example
+    if len(first) >= 3 and first not in data and all(_number_type(c) is int for c in first):
+        names = [int(c) for c in first]
+        if names in (list(range(len(first))), list(range(1, len(first) + 1))):
+            return True
+    votes = 0
+    for j, cell in enumerate(first):
+        types = {_number_type(r[j]) if j < len(r) else None for r in data}
+        if len(types) == 1 and None not in types:
+            votes += 1 if _number_type(cell) is not next(iter(types)) else -1
+    return votes > 0
 
 
 def _read_table(path: Path, label_column, labels_elsewhere):

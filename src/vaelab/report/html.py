@@ -401,7 +401,7 @@ class _Assembler:
         names = f"{e['a']}" + (f" (class {e['label_a']})" if e.get("label_a") else "") + f" and {e['b']}" + \
             (f" (class {e['label_b']})" if e.get("label_b") else "")  # fmt: skip
         s.paragraphs.append(
-            f"Straight-line and spherical paths between the codes of {names}. Below the images, each point's "
+            f"Straight-line and spherical paths between the codes of {names}. Below the decoded examples, each point's "
             "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on.")  # fmt: skip
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
@@ -416,7 +416,7 @@ class _Assembler:
             f"a = {e['a']}, b = {e['b']}. The latent space has a coordinate for z_a + z_b and z_a − z_b, always; "
             "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the data's "
             f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
-            f"is placed among the {e['n_reference']} test examples; for latent results the decoded image is scored, "
+            f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
             "for data-space results the input itself.")  # fmt: skip
         s.tables.append({
             "caption": "typicality of each result and what it means",

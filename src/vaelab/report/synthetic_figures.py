@@ -5,16 +5,26 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.figure import Figure
 
 REAL, SYNTH = "tab:blue", "tab:orange"
 
 
 def _numbers(s: pd.Series, kind: str) -> np.ndarray:
-    if kind == "datetime":
+    if kind == "datetime":  # matplotlib's date numbers (days since its epoch), drawn on a date axis
         t = pd.to_datetime(s, errors="coerce").dropna()
-        return ((t - pd.Timestamp(0, tz=t.dt.tz)).dt.total_seconds() / 86400).to_numpy()  # days since the epoch
+        if getattr(t.dt, "tz", None) is not None:
+            t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+        return mdates.date2num(t.to_numpy(dtype="datetime64[ns]"))
     return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
+
+
+def date_axis(axis) -> None:
+    """Tick labels of an axis of matplotlib date numbers as dates."""
+    locator = mdates.AutoDateLocator()
+    axis.set_major_locator(locator)
+    axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
 def column_marginals(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, str], max_columns: int = 16) -> Figure:
@@ -33,7 +43,9 @@ def column_marginals(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, s
                 bins = np.histogram_bin_edges(both, bins=30)
                 ax.hist(r, bins=bins, density=True, alpha=0.55, color=REAL, label="real")
                 ax.hist(s, bins=bins, density=True, alpha=0.55, color=SYNTH, label="synthetic")
-            ax.set_xlabel("days since 1970" if kind == "datetime" else "value", fontsize=7)
+            if kind == "datetime":
+                date_axis(ax.xaxis)
+            ax.set_xlabel("date" if kind == "datetime" else "value", fontsize=7)
         else:
             rf = real[c].astype(str).where(real[c].notna(), "(missing)").value_counts(normalize=True)
             sf = synth[c].astype(str).where(synth[c].notna(), "(missing)").value_counts(normalize=True)

@@ -48,7 +48,7 @@ class ArrayKind(RunKind):
         return Prepared(cls(), dataset, split, data)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
-        return load_dataset(data.source, labels=data.labels, label_column=data.label_column, lazy=lazy)
+        return self.read(data.source, data.labels, data.label_column, lazy)
 
     def check_output(self, out: Path) -> None:
         if out.suffix.lower() not in SUFFIXES:

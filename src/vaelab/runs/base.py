@@ -33,6 +33,7 @@ import pandas as pd
 from vaelab.checkpoint import CACHE, SPLIT, RunDir
 from vaelab.config import DataConfig, check_count
 from vaelab.data.dataset import Dataset
+from vaelab.data.sources import load_dataset
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
 
@@ -102,6 +103,7 @@ class RunKind:
     default_settings: ClassVar[dict[str, Any]] = {}  # VAE settings the kind chooses unless the user does
     decodes_mean: ClassVar[bool] = True  # synthetic data are decoder means E[x|z] unless a draw is asked for
     report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills
+    density_units: ClassVar[str | None] = None  # what log p(x) is a density of, when log_jacobian changes units
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -129,14 +131,45 @@ class RunKind:
         """The model's matrix re-derived from the run's source with the stored state."""
         raise NotImplementedError
 
+    def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
+             lazy: bool = False) -> Dataset:  # fmt: skip
+        """A file of new examples as the model takes them (``score RUN FILE``, ``inspect RUN FILE``, examples
+        ``FILE:N``). A kind may flag what it cannot encode instead of refusing it (``Dataset.reasons``)."""
+        return load_dataset(source, labels=labels, label_column=label_column, lazy=lazy)
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:
+        """log |d model input / d data| per example, when the model sees the data through a change of units
+        (a table's scaling): added to log p(x) to give it in the data's own units. None: none needed."""
+        return None
+
     def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
         """What the kind trains beside the model, after every fit (a resumed run too). Under torchrun
         every process calls it inside the run's process group; only ``main`` writes."""
 
     # --------------------------------------------------------- generating
+    def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
+                   label: Any = None, given: Any = None) -> Any:  # fmt: skip
+        """n new examples in the user's units (:meth:`to_user`): decoder means unless ``draw`` or the kind
+        draws (:attr:`decodes_mean`). ``given`` (fixed columns) is a table's; other kinds refuse it."""
+        classes = run.model.classes_
+        if given:
+            raise ConfigError(f"--given fixes columns of a table run's rows; {run.dir.path} is {self.description}"
+                              + (" (pick a class with --class)." if classes is not None else "."))  # fmt: skip
+        if classes is not None and label is None:
+            raise ConfigError(f"This model is conditional: choose a class with --class (one of {classes.tolist()}).")
+        if classes is None and label is not None:
+            raise ConfigError("--class needs a conditional model (trained with --conditional).")
+        mean = self.decodes_mean and not draw
+        return self.to_user(run.generate(n, sampler=sampler, seed=seed, mean=mean, label=label))
+
     def to_user(self, X: np.ndarray) -> Any:
         """Model outputs (n, *input_shape) in the user's units."""
         return X
+
+    def column_view(self, X: np.ndarray) -> list[Any] | None:
+        """Decoder means (N, D) in the user's columns (a table's values in their units, categories' probabilities:
+        :class:`vaelab.data.table_transformer.ColumnValues`), for exploration figures; None: show the features."""
+        return None
 
     def check_output(self, out: Path) -> None:
         """Refuse, before any work, a file :meth:`write` cannot write."""

@@ -19,11 +19,12 @@ from typing import Any, Callable
 import numpy as np
 
 from vaelab.adopt import ADOPTED, load_adopted
+from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
-from vaelab.data.sources import IMAGE_SUFFIXES, load_dataset, read_image
+from vaelab.data.sources import IMAGE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import load
@@ -249,24 +250,38 @@ class Run:
         """Labels (names) to pass to the model: only conditional models take them."""
         return part.label_names() if self.model.classes_ is not None else None
 
-    def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,
-                with_labels: bool = False, lazy: bool = False) -> tuple[Any, np.ndarray | None]:  # fmt: skip
-        """(X, y) for a data spec. y holds label names; it is given for conditional models (which
-        need it) and, with ``with_labels``, whenever the data has labels. With ``lazy`` a large
-        file (or the run's split of one) comes as a memory map or :class:`vaelab.data.rows.Rows`."""
+    def dataset_of(self, spec: str, labels: str | None = None, label_column: str | None = None,
+                   lazy: bool = False) -> Dataset:  # fmt: skip
+        """The examples a data spec names: one of the run's splits, or a file read as the run's kind reads new
+        data (a table run encodes its rows with the stored encodings and flags what is new in them)."""
         if is_split(spec):
             if labels is not None or label_column is not None:
                 raise ConfigError(f"--labels and --label-column give the labels of a file; the run's {spec} split has "
                                   f"its own (stored at training). Drop them, or name a file (./{spec} for one named "
                                   f"{spec}).")  # fmt: skip
-            dataset = self.split(spec, lazy=lazy)
-        else:
-            dataset = load_dataset(spec, labels=labels, label_column=label_column, lazy=lazy)
-            if self.model.classes_ is not None and dataset.y is None:
-                raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+            return self.split(spec, lazy=lazy)
+        dataset = self.kind.read(spec, labels, label_column, lazy)
+        if self.model.classes_ is not None and dataset.y is None:
+            raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+        return dataset
+
+    def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,
+                with_labels: bool = False, lazy: bool = False) -> tuple[Any, np.ndarray | None]:  # fmt: skip
+        """(X, y) for a data spec. y holds label names; it is given for conditional models (which
+        need it) and, with ``with_labels``, whenever the data has labels. With ``lazy`` a large
+        file (or the run's split of one) comes as a memory map or :class:`vaelab.data.rows.Rows`."""
+        dataset = self.dataset_of(spec, labels, label_column, lazy)
         if dataset.y is None or not (with_labels or self.model.classes_ is not None):
             return dataset.X, None
         return dataset.X, dataset.label_names()  # names: a model maps them to its own codes
+
+    def log_likelihood(self, dataset: Dataset, n_samples: int = 1000, **options: Any) -> LikelihoodResult:
+        """log p(x) of a dataset of this run (:meth:`dataset_of`), in the data's own units: cells the kind
+        could not encode are left out, and the kind's change of units (a table's scaling) is included."""
+        result = log_likelihood(self.model, dataset.X, self.model_labels(dataset), n_samples,
+                                observed=dataset.observed, **options)  # fmt: skip
+        jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)
+        return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "")
 
     def example(self, spec: str) -> Example:
         """One example named by a spec: ``12`` (test example 12), ``val:3``, an image file, ``FILE[:N]``."""
@@ -283,7 +298,7 @@ class Run:
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
         elif Path(source).exists():
-            part = load_dataset(source)
+            part = self.kind.read(source)
         else:
             raise DataError(f"Example {spec!r} names neither a split index nor a file; expected {EXAMPLE_HELP}.")
         if not 0 <= index < part.n_examples:
@@ -314,11 +329,12 @@ class Run:
         return generate(self.model, self.sampler(sampler, seed), n, y=y, mean=mean, seed=seed)
 
     def synthesize(self, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None) -> Any:  # fmt: skip
+                   label: Any = None, given: Any = None) -> Any:  # fmt: skip
         """n new examples in the user's units, as the kind gives them back (arrays, table rows as a
-        DataFrame, series windows (n, T, F)); decoder means unless ``draw`` or the kind draws."""
-        mean = self.kind_class.decodes_mean and not draw
-        return self.kind.to_user(self.generate(n, sampler=sampler, seed=seed, mean=mean, label=label))
+        DataFrame, series windows (n, T, F)); decoder means unless ``draw`` or the kind draws. ``given``
+        fixes columns of a table's rows (``{"region": "north"}`` or ``["region=north"]``); the rows'
+        ``attrs["generation"]`` then says how (:mod:`vaelab.analysis.table_generation`)."""
+        return self.kind.synthesize(self, n, sampler=sampler, seed=seed, draw=draw, label=label, given=given)
 
     # --------------------------------------------------------------- writing
     def figure(self, name: str) -> Path:

@@ -27,15 +27,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.analysis.samplers import fit_sampler
+from vaelab.analysis.synthetic_tables import column_shapes, distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.analysis.table_generation import TableModel, sample_table
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
-from vaelab.data.table_schema import infer_schema
-from vaelab.data.table_transformer import TableTransformer, encode_table
-from vaelab.errors import ConfigError
+from vaelab.data.table_schema import ColumnSpec, TableSchema, infer_schema
+from vaelab.data.table_transformer import (
+    DENSITY_UNITS,
+    TableTransformer,
+    condition_codes,
+    condition_labels,
+    encode_table,
+    label_parts,
+    split_condition,
+)
+from vaelab.errors import ConfigError, DataError
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -47,22 +57,29 @@ from vaelab.runs.base import (
     save_state,
     write_frame,
 )
+from vaelab.table_vae import TABLE_SETTINGS
 
 TABLE = "table.json"
 TABLE_ARRAYS = "table.safetensors"
 OVERRIDES = ("categorical", "numeric", "boolean", "datetime", "ignore")
+CONDITION_KEYS = ("condition", "column_order", "label_counts")  # table.json of a conditional run, beside the transformer's
 
 
 class TableKind(RunKind):
     name = "table"
     description = "a table run"
     files = (TABLE, TABLE_ARRAYS)
-    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode"}
+    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": ()}
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     report_sections = frozenset({"tabular"})
+    default_settings = TABLE_SETTINGS
 
-    def __init__(self, transformer: TableTransformer):
+    def __init__(self, transformer: TableTransformer, condition: tuple[ColumnSpec, ...] = (),
+                 columns: tuple[str, ...] | None = None, label_counts: dict[str, int] | None = None):  # fmt: skip
         self.transformer = transformer
+        self.condition = tuple(condition)  # columns the model is conditioned on (--condition), not modelled
+        self.columns = tuple(columns) if columns else tuple(transformer.schema.names)  # the table's, in order
+        self.label_counts = dict(label_counts or {})  # training rows per condition label (every label of the table)
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -73,35 +90,142 @@ class TableKind(RunKind):
     @classmethod
     def prepare(cls, request: Request, model: Any) -> Prepared:
         refuse_labels(request, cls.description)
-        if model.conditional:
-            raise ConfigError("--conditional is for labelled images and vectors; a table run models every column jointly.")
+        names = tuple(request.option("condition", ()))
+        if model.conditional and not names:
+            raise ConfigError("A table run is conditioned on columns of its own: name them with --condition COL ... "
+                              "(categorical or boolean), instead of --conditional.")  # fmt: skip
         df = read_table(request.source)
         schema = infer_schema(df, **{k: tuple(request.option(k, ())) for k in OVERRIDES})
+        condition, schema = split_condition(schema, names)
         split = split_assignment(len(df), request.val_fraction, request.test_fraction, model.seed)
-        transformer, X = encode_table(df, schema, request.option("normalization", "mode"), model.seed,
-                                      indices(split, "train"))  # fmt: skip
-        model.set_params(blocks=transformer.likelihood_blocks())
+        train = indices(split, "train")
+        transformer, X = encode_table(df, schema, request.option("normalization", "mode"), model.seed, train)
+        model.set_params(blocks=transformer.likelihood_blocks(), conditional=bool(condition))
+        y, classes = condition_codes(df, condition)
+        # Training rows per condition label (0 for labels only other splits hold): what free conditions are drawn from.
+        counts = {} if y is None else {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))}
         path = str(Path(request.source).resolve())
-        dataset = Dataset(X, source=path)
+        dataset = Dataset(X, y, classes, source=path)
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,
-                          n_examples=len(df), fingerprint=dataset.fingerprint(), kind=cls.name)  # fmt: skip
+                          n_examples=len(df), fingerprint=dataset.fingerprint(), kind=cls.name, classes=classes)  # fmt: skip
         summary = ("schema (override with --categorical/--numeric/--boolean/--datetime COL ..., --ignore COL ...):\n"
                    + textwrap.indent(transformer.describe(), "  "))  # fmt: skip
-        return Prepared(cls(transformer), dataset, split, data, summary)
+        if condition:
+            summary += (f"\nconditioned on {', '.join(c.name for c in condition)} ({len(classes)} combinations seen): "
+                        "the decoder is given them; vaelab sample RUN --given COL=VALUE fixes them exactly")  # fmt: skip
+        return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts),
+                        dataset, split, data, summary)  # fmt: skip
 
     def save(self, run: RunDir) -> None:
-        save_state(run, self, *self.transformer.state())
+        meta, arrays = self.transformer.state()
+        if self.condition:  # unconditional runs keep the transformer's own state as table.json
+            meta = {**meta, "condition": TableSchema(self.condition).to_dict(), "column_order": list(self.columns),
+                    "label_counts": self.label_counts}  # fmt: skip
+        save_state(run, self, meta, arrays)
 
     @classmethod
     def load(cls, run: RunDir) -> "TableKind":
-        return load_state(run, cls, lambda meta, arrays: cls(TableTransformer.from_state(meta, arrays)))
+        def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "TableKind":
+            meta = dict(meta) if isinstance(meta, dict) else meta
+            extra = {k: meta.pop(k) for k in CONDITION_KEYS if isinstance(meta, dict) and k in meta}
+            transformer = TableTransformer.from_state(meta, arrays)
+            if not extra:
+                return cls(transformer)
+            condition = TableSchema.from_dict(extra.get("condition"), "table.json 'condition'").columns
+            columns, counts = extra.get("column_order"), extra.get("label_counts")
+            expected = {*transformer.schema.names, *(c.name for c in condition)}
+            if not isinstance(columns, list) or set(columns) != expected or len(columns) != len(expected):
+                raise ConfigError(f"'column_order' must list the table's columns {sorted(expected)}; got {columns!r:.80}.")
+            if not isinstance(counts, dict) or not all(isinstance(v, int) and v >= 0 for v in counts.values()):
+                raise ConfigError(f"'label_counts' must map labels to counts; got {counts!r:.80}.")
+            return cls(transformer, condition, tuple(columns), counts)
+
+        return load_state(run, cls, parse)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
-        return Dataset(self.transformer.transform(read_table(data.source)), source=data.source)
+        df = read_table(data.source)
+        y, classes = condition_codes(df, self.condition)
+        return Dataset(self.transformer.transform(df), y, classes, source=data.source)
+
+    # ------------------------------------------------------------ new rows
+    density_units = DENSITY_UNITS
+
+    def read(self, source, labels=None, label_column=None, lazy=False) -> Dataset:
+        """Rows of a CSV/Parquet file with the run's encodings; what training never had (a category, a
+        missing value where there were none, a value of another kind, a value out of range) is flagged per
+        row in ``reasons`` and, where it cannot be encoded, left out of the likelihood. A conditional run
+        scores log p(row | its condition values); a row whose condition values training never had is scored
+        given the most frequent ones, and says so."""
+        if labels is not None or label_column is not None:
+            raise ConfigError(f"--labels and --label-column are for image and vector runs; {self.description} "
+                              "reads every column of its rows from the file.")  # fmt: skip
+        path = str(Path(source).resolve())
+        df = read_table(source)
+        rows = self.transformer.check_rows(df)
+        reasons, y, classes = list(rows.reasons), None, None
+        if self.condition:
+            absent = [c.name for c in self.condition if c.name not in df.columns]
+            if absent:
+                raise DataError(f"{Path(source).name} lacks the condition column(s) {absent} of this run; its "
+                                f"columns are {list(df.columns)}.")  # fmt: skip
+            classes = tuple(sorted(self.label_counts))  # every label of the table, as the model's classes
+            labels_ = condition_labels(df, self.condition)
+            fallback = max(self.label_counts, key=self.label_counts.get)
+            for i in np.flatnonzero(~np.isin(labels_, classes)):
+                note = (f"condition {labels_[i]!r} not seen in training: scored given the most frequent condition "
+                        f"{fallback!r}")  # fmt: skip
+                reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
+                labels_[i] = fallback
+            y = np.searchsorted(np.asarray(classes, dtype=object), labels_) if classes else None
+        return Dataset(rows.X, y, classes, source=path, observed=rows.observed, reasons=tuple(reasons))
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
+        return self.transformer.log_jacobian(X, observed)
 
     # --------------------------------------------------------- generating
     def to_user(self, X: np.ndarray) -> pd.DataFrame:
         return self.transformer.inverse_transform(X)
+
+    def column_view(self, X: np.ndarray) -> list[Any]:
+        return self.transformer.column_view(X)
+
+    def table_model(self, run: Any) -> TableModel:
+        """The run's model as table generation needs it (its condition columns included)."""
+        parts = {lab: tuple(label_parts(lab, self.condition)) for lab in self.label_counts}
+        return TableModel(run.model, self.transformer, self.columns, self.condition, self.label_counts, parts)
+
+    def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
+                   label: Any = None, given: Any = None) -> pd.DataFrame:  # fmt: skip
+        """n rows (draws of p(x|z): categories and missingness drawn), ``given`` columns fixed: by the
+        conditional decoder, by rejection, or by latent conditioning (:mod:`vaelab.analysis.table_generation`)."""
+        tm = self.table_model(run)
+
+        def latent(fixed: dict[str, str]) -> tuple[Any, str]:
+            (train,) = self.real_rows(run, "train")
+            hold = np.flatnonzero(tm.matches(train, fixed))
+            if hold.size < 2:
+                raise DataError(f"Rejection kept too few draws, and {hold.size} training row(s) hold "
+                                f"{', '.join(f'{c} = {v}' for c, v in fixed.items())}: too few to condition on "
+                                "in latent space. Train with --condition on these columns.")  # fmt: skip
+            part = run.split("train").subset(hold)
+            fitted = fit_sampler("aggregate-gmm", run.model, part, None, seed)
+            return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
+                            f"the {hold.size} training rows that hold them")  # fmt: skip
+
+        return sample_table(tm, n, run.sampler(sampler, seed), seed=seed, given=given, label=label, latent=latent)
+
+    def given_fidelity(self, run: Any, synth: pd.DataFrame, given: dict[str, str]) -> dict[str, Any]:
+        """Rows generated with fixed values against the real training rows that hold them: per other column
+        the KS complement (numeric, dates) or TV complement (categories, booleans), as SDMetrics computes them."""
+        (train,) = self.real_rows(run, "train")
+        real = train[self.table_model(run).matches(train, given)]
+        free = [c for c in self.columns if c not in given]
+        if len(real) < 2 or not free:
+            return {"n_real": int(len(real)), "scores": {}}
+        shapes = column_shapes(real[free].reset_index(drop=True), synth[free].reset_index(drop=True),
+                               {c: self.kinds[c] for c in free})  # fmt: skip
+        return {"n_real": int(len(real)),
+                "scores": {str(r.column): {"metric": r.metric, "score": float(r.score)} for r in shapes.itertuples()}}  # fmt: skip
 
     def check_output(self, out: Path) -> None:
         check_frame_output(out)
@@ -114,14 +238,20 @@ class TableKind(RunKind):
         """The run's raw rows of each named split, from one read of its source (the schema's columns only)."""
         df = read_table(run.config.data.source)
         codes = run.dir.read_split(len(df))
-        columns = list(self.transformer.schema.names)
+        columns = list(self.columns)
         return [df.iloc[indices(codes, name)][columns].reset_index(drop=True) for name in split_names]
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Every column's kind, in the table's order (condition columns included)."""
+        kinds = {**self.transformer.schema.kinds, **{c.name: c.kind for c in self.condition}}
+        return {c: kinds[c] for c in self.columns}
 
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """SDMetrics' conventions: synthetic rows as many as the training split against the real training
         rows; ML efficacy on the real test split; distance to closest record with the test split as holdout."""
-        kinds = dict(self.transformer.schema.kinds)
+        kinds = self.kinds
         train, test = self.real_rows(run, "train", "test")
         target = target or _default_target(train, kinds)
         if target not in train.columns:
@@ -157,10 +287,12 @@ class TableKind(RunKind):
         return lines
 
     def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:
-        cols = self.transformer.schema.columns
+        specs = {c.name: c for c in (*self.transformer.schema.columns, *self.condition)}
+        on = {c.name for c in self.condition}
         return ({"caption": "schema (inferred, or as overridden at training)",
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
-                 "rows": [[c.name, c.kind, c.dtype, f"{100 * c.missing_share:.1f}%"] for c in cols]},)  # fmt: skip
+                 "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
+                           f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

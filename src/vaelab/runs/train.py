@@ -28,7 +28,7 @@ from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 from vaelab.files import make_folder
-from vaelab.runs.base import CACHE, Request, RunResult, cache_key, check_fresh_folder, flag, never_started
+from vaelab.runs.base import CACHE, Request, RunKind, RunResult, cache_key, check_fresh_folder, flag, never_started
 from vaelab.runs.kinds import KIND_FILES, detect, given_options
 from vaelab.runs.run import Run
 from vaelab.runtime import resolve_device
@@ -40,8 +40,10 @@ RESUME_ADVICE = ("then run the command again (`vaelab train --resume --out RUN` 
                  "saved epoch)")  # fmt: skip
 
 
-def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test") -> dict[str, Any] | None:
-    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO."""
+def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = "test",
+                   kind: RunKind | None = None) -> dict[str, Any] | None:  # fmt: skip
+    """Mean ELBO, reconstruction and KL on one split, with the standard error of the ELBO; in the data's own
+    units where the kind changes them (a table: the log-Jacobian of its encoding, ``units`` says so)."""
     idx = indices(split, name)
     if idx.size == 0:
         return None
@@ -49,6 +51,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     # Labels go in by name (codes would be read as names: wrong unless the classes are 0..C-1).
     y = part.label_names() if model.classes_ is not None else None
     rec, kl = model.elbo_terms(part.X, y)
+    jacobian = None if kind is None else kind.log_jacobian(part.X)
+    if jacobian is not None:
+        rec = rec + jacobian
     elbo = rec - kl
     bad = ~np.isfinite(elbo)
     if bad.any():  # a diverged model is no success: its checkpoint stays, and the run says so
@@ -71,6 +76,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))) if normalized else None,
         "normalized": normalized,
         "elbo_samples": 8,
+        **({} if jacobian is None else {"units": kind.density_units or ""}),
     }
 
 
@@ -181,6 +187,6 @@ def train_run(
             run.write_weights(state.best_weights)
         run.write_history(state.history)
         run.update_metrics(training=training_summary(state, getattr(model, "likelihood_choice_", None)))
-    test = evaluate_split(model, dataset, split, "test")
+    test = evaluate_split(model, dataset, split, "test", kind)
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)

@@ -1,0 +1,217 @@
+"""Table rows with some columns fixed: ``vaelab sample RUN --given COL=VALUE`` and ``TableVAE.sample(given=)``.
+
+Rows come from one of three generators, chosen in this order, and the rows say which
+(``frame.attrs["generation"]``, :class:`Generation`):
+
+* **conditional decoder**: the model was trained conditioned on columns (``--condition``); the
+  fixed values among them are the decoder's condition, so they hold exactly, with no draw
+  wasted. Condition columns left free are drawn from their training frequencies (given the
+  fixed ones).
+* **rejection**: rows are drawn from the sampler (the prior by default) and kept when they
+  hold every fixed value. Kept rows are exact draws from the model's own conditional
+  p(x | fixed values); the cost is 1 / (the share kept) draws per row.
+* **latent conditioning**: when fewer than :data:`MIN_ACCEPTANCE` of the first draws are kept,
+  z comes instead from a Gaussian mixture fitted to the codes of the training rows that hold
+  the fixed values (the aggregate posterior of those rows), and decoded rows are again kept
+  only when they hold them. These are rows like those training rows, not the model's own
+  conditional: a generator for rare values, said as such.
+
+Only values a draw can hit are accepted as fixed: categories, booleans, whole numbers
+(:func:`vaelab.data.table_transformer.given_label`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vaelab.analysis.samplers import Sampler, decode
+from vaelab.data.table_schema import ColumnSpec
+from vaelab.data.table_transformer import TableTransformer, given_label, label_values, value_labels
+from vaelab.errors import ConfigError, DataError
+from vaelab.model import Model
+
+MIN_ACCEPTANCE = 0.01  # rejection gives way to latent conditioning when fewer draws than this share are kept
+PROBE = 1000  # draws made before the share kept is judged
+MAX_BATCH = 50_000  # rows decoded at once
+
+
+@dataclass
+class Generation:
+    """How rows with fixed values were generated."""
+
+    method: str  # "conditional decoder", "rejection" or "latent conditioning"
+    n: int  # rows returned
+    draws: int  # rows decoded to get them
+    given: dict[str, str]  # the fixed values, as labels
+    sampler: str  # where z came from
+    detail: str = ""  # what the method rests on (the condition columns, the training rows matched)
+    probe_draws: int = 0  # latent conditioning: the rejection draws made before it
+    probe_kept: int = 0
+
+    def describe(self) -> str:
+        fixed = ", ".join(f"{c} = {v}" for c, v in self.given.items())
+        rate = f"{self.n} of {self.draws} draws kept ({100 * self.n / max(self.draws, 1):.1f}%)"
+        if self.method == "conditional decoder":
+            return f"{self.n} rows with {fixed}: the conditional decoder ({self.detail}), {self.draws} draws, none rejected"
+        if self.method == "rejection":
+            also = f" ({self.detail})" if self.detail else ""
+            return f"{self.n} rows with {fixed}: rejection from the {self.sampler} sampler{also}, {rate}"
+        return (f"{self.n} rows with {fixed}: latent conditioning ({self.detail}), {rate}; rejection from the prior "
+                f"kept {self.probe_kept} of {self.probe_draws} draws first, too few")  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "text": self.describe()}
+
+
+@dataclass
+class TableModel:
+    """A fitted table model as generation needs it: the model of the encoded rows, its transformer, and the
+    condition columns it was trained with (none for an unconditional model)."""
+
+    model: Model
+    transformer: TableTransformer
+    columns: tuple[str, ...]  # the rows' columns, in order (condition columns included)
+    condition: tuple[ColumnSpec, ...] = ()  # a conditional model's condition columns
+    label_counts: dict[str, int] = field(default_factory=dict)  # training rows per condition label
+    label_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # label -> each condition column's label
+
+    def spec(self, column: str) -> ColumnSpec:
+        for c in self.condition:
+            if c.name == column:
+                return c
+        if column not in self.transformer.schema:
+            raise ConfigError(f"--given names {column!r}, which is not a column of this table; its columns are "
+                              f"{list(self.columns)}.")  # fmt: skip
+        return self.transformer.schema[column]
+
+    def rows(self, sampler: Sampler, n: int, labels: np.ndarray | None, seed: int) -> pd.DataFrame:
+        """n rows: z from ``sampler``, a draw from p(x|z) (conditioned on ``labels``), in the table's units."""
+        X = decode(self.model, sampler.sample(n, seed), labels, mean=False, seed=seed + 1)
+        frame = self.transformer.inverse_transform(X)
+        for i, spec in enumerate(self.condition):
+            frame[spec.name] = label_values([self.label_parts[lab][i] for lab in labels], spec)
+        return frame[list(self.columns)]
+
+    def matches(self, frame: pd.DataFrame, given: Mapping[str, str]) -> np.ndarray:
+        ok = np.ones(len(frame), dtype=bool)
+        for column, label in given.items():
+            ok &= value_labels(frame[column], self.spec(column)) == label
+        return ok
+
+
+def parse_given(given: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Any]:
+    """``{"COL": value}``, or the CLI's ``["COL=VALUE", ...]``, as a dict (values checked later, per column)."""
+    if given is None:
+        return {}
+    if isinstance(given, Mapping):
+        return dict(given)
+    if isinstance(given, str):
+        given = [given]
+    out: dict[str, Any] = {}
+    for item in given:
+        column, sep, value = str(item).partition("=")
+        if not sep or not column.strip():
+            raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
+        if column.strip() in out:
+            raise ConfigError(f"--given fixes {column.strip()!r} twice; give each column once.")
+        out[column.strip()] = value
+    return out
+
+
+def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, given: Any = None, label: Any = None,
+                 latent: Callable[[dict[str, str]], tuple[Sampler, str]] | None = None) -> pd.DataFrame:  # fmt: skip
+    """n rows of the table with the ``given`` values fixed (see the module docstring); ``label`` is a
+    conditional model's class (``--class``): a label of its condition columns. ``latent(given)`` fits the
+    sampler latent conditioning uses and says what it rests on (None: rejection only)."""
+    fixed = {c: given_label(tm.spec(c), v) for c, v in parse_given(given).items()}
+    names = [c.name for c in tm.condition]
+    if label is not None:
+        if not tm.condition:
+            raise ConfigError("--class picks the class of a conditional model; this table model was not trained with "
+                              "--condition. Fix columns with --given COL=VALUE instead.")  # fmt: skip
+        if str(label) not in tm.label_parts:
+            raise ConfigError(f"--class {label!r} is not a label of this model's condition columns {names}; its "
+                              f"labels are {sorted(tm.label_parts)[:20]}.")  # fmt: skip
+        for c, v in zip(names, tm.label_parts[str(label)]):
+            if fixed.setdefault(c, v) != v:
+                raise ConfigError(f"--class {label!r} sets {c} = {v}, but --given sets {c} = {fixed[c]}.")
+    on_condition = {c: v for c, v in fixed.items() if c in names}
+    free = {c: v for c, v in fixed.items() if c not in names}
+    labels_for = _label_draws(tm, on_condition)
+    if not free:
+        frame = tm.rows(sampler, n, labels_for(n, seed), seed)
+        method = "conditional decoder" if on_condition else "rejection"
+        note = Generation(method, n, n, fixed, sampler.name, f"conditioned on {', '.join(names)}")
+        return _described(frame, note if fixed else None)
+    frame, draws = _reject(tm, sampler, n, labels_for, free, seed, judge=latent is not None)
+    by_decoder = f"{', '.join(on_condition)} given to the conditional decoder" if on_condition else ""
+    if len(frame) == n:
+        return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder))
+    kept = len(frame)
+    if latent is None or draws < PROBE:
+        raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
+                        f"model gives these values too rarely: train with --condition {' '.join(free)}.")  # fmt: skip
+    conditioned, detail = latent(fixed)
+    frame, latent_draws = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False)
+    if len(frame) < n:
+        raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
+                        f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
+                        f"training rows that hold them. Train with --condition {' '.join(free)}.")  # fmt: skip
+    return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
+                                        draws, kept))  # fmt: skip
+
+
+def _text(fixed: Mapping[str, str]) -> str:
+    return ", ".join(f"{c} = {v}" for c, v in fixed.items())
+
+
+def _described(frame: pd.DataFrame, note: Generation | None) -> pd.DataFrame:
+    frame = frame.reset_index(drop=True)
+    if note is not None:
+        frame.attrs["generation"] = note.to_dict()
+    return frame
+
+
+def _label_draws(tm: TableModel, fixed: Mapping[str, str]) -> Callable[[int, int], np.ndarray | None]:
+    """Labels to decode m rows with: a conditional model's labels drawn from their training frequencies among
+    those that agree with the fixed condition values; None for an unconditional model."""
+    if not tm.condition:
+        return lambda m, seed: None
+    names = [c.name for c in tm.condition]
+    choices = [lab for lab, parts in tm.label_parts.items()
+               if all(parts[names.index(c)] == v for c, v in fixed.items())]  # fmt: skip
+    if not choices:
+        raise DataError(f"No training row has {_text(fixed)}, so the conditional decoder has no condition for it; "
+                        f"the training rows' condition values are {sorted(tm.label_parts)[:20]}.")  # fmt: skip
+    weights = np.array([tm.label_counts.get(lab, 0) for lab in choices], dtype=np.float64)
+    weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(choices), 1 / len(choices))
+    pool = np.array(choices, dtype=object)
+    return lambda m, seed: pool[np.random.default_rng([seed, 17]).choice(len(pool), size=m, p=weights)]
+
+
+def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free: Mapping[str, str], seed: int,
+            judge: bool) -> tuple[pd.DataFrame, int]:  # fmt: skip
+    """Rows holding the ``free`` values, drawn batch by batch until n are kept or n / MIN_ACCEPTANCE are drawn
+    (with ``judge``: until PROBE draws show that fewer than MIN_ACCEPTANCE are kept). Returns (kept rows, draws)."""
+    budget = math.ceil(n / MIN_ACCEPTANCE)
+    kept: list[pd.DataFrame] = []
+    count = draws = 0
+    for round_ in range(budget):  # each round draws at least one row, so this bounds the loop
+        if count >= n or draws >= budget:
+            break
+        if judge and draws >= PROBE and count < MIN_ACCEPTANCE * draws:
+            break
+        rate = count / draws if draws else 1.0
+        m = min(budget - draws, MAX_BATCH, max(256, math.ceil(1.1 * (n - count) / max(rate, MIN_ACCEPTANCE))))
+        s = int(np.random.SeedSequence([seed, round_]).generate_state(1)[0] >> 1)
+        frame = tm.rows(sampler, m, labels_for(m, s), s)
+        ok = tm.matches(frame, free)
+        kept.append(frame[ok])
+        count, draws = count + int(ok.sum()), draws + m
+    out = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(tm.columns))
+    return out.iloc[:n], draws

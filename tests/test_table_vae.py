@@ -1,0 +1,95 @@
+"""vaelab.TableVAE in memory: densities in the rows' own units, new rows, conditional sampling."""
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vaelab import TableVAE
+from vaelab.analysis.table_generation import PROBE, TableModel, sample_table
+from vaelab.data.table_demo import make_mixed_table
+from vaelab.data.table_schema import infer_schema
+from vaelab.data.table_transformer import TableTransformer
+from vaelab.errors import ConfigError, DataError
+
+FAST = dict(epochs=2, latent_dim=2, hidden=[16], device="cpu", seed=0)
+TRAINED = dict(epochs=40, lr=0.01, latent_dim=4, hidden=[32], device="cpu", seed=0)
+
+
+@pytest.mark.parametrize("normalization", ["standard", "mode"])
+def test_scaling_a_column_by_1000_lowers_log_p_by_ln_1000(normalization):
+    """Issue 15 item 3: log p(row) is a density in the data's units, so measuring a column in units
+    1000 times smaller (values 1000 times larger) lowers it by ln(1000) = 6.91 nats per row. Before,
+    it was the density of the encoded row and did not move."""
+    df = make_mixed_table(400, seed=0)[["score", "income", "city"]]  # income has missing values
+    scaled = df.copy()
+    scaled["score"] *= 1000
+    a = TableVAE(normalization=normalization, **FAST).fit(df)
+    b = TableVAE(normalization=normalization, **FAST).fit(scaled)
+    la = a.log_likelihood(df.head(50), n_samples=50)
+    lb = b.log_likelihood(scaled.head(50), n_samples=50)
+    np.testing.assert_allclose(la.log_px - lb.log_px, np.log(1000), atol=1e-3)
+    np.testing.assert_allclose(la.elbo - lb.elbo, np.log(1000), atol=1e-3)
+    assert "own units" in la.extra["units"] and la.extra["reasons"] == [""] * 50
+
+
+def _regions(n=600, seed=0):
+    """A table where region decides where x lies (north +3, south -3) and tilts the colour."""
+    rng = np.random.default_rng(seed)
+    north = rng.random(n) < 0.5
+    return pd.DataFrame({
+        "region": np.where(north, "north", "south"),
+        "x": np.where(north, 3.0, -3.0) + rng.normal(0, 0.5, n),
+        "colour": np.where(rng.random(n) < np.where(north, 0.8, 0.2), "red", "blue"),
+        "n_items": rng.integers(0, 4, n),
+    })  # fmt: skip
+
+
+def test_given_values_hold_exactly_by_rejection_and_by_the_conditional_decoder():
+    df = _regions()
+    plain = TableVAE(**TRAINED).fit(df)
+    rows = plain.sample(300, given={"region": "north"})
+    how = rows.attrs["generation"]
+    assert set(rows["region"]) == {"north"} and len(rows) == 300
+    assert how["method"] == "rejection" and how["draws"] >= 300 and "draws kept" in how["text"]
+    two = plain.sample(50, given={"region": "north", "n_items": 2})
+    assert set(two["region"]) == {"north"} and set(two["n_items"]) == {2}
+    cond = TableVAE(condition=["region"], **TRAINED).fit(df)
+    rows = cond.sample(300, given={"region": "south"})
+    assert set(rows["region"]) == {"south"} and rows.attrs["generation"]["method"] == "conditional decoder"
+    assert rows.attrs["generation"]["draws"] == 300 and list(rows.columns) == list(df.columns)
+    assert (rows["x"] < 0).mean() > 0.9  # the decoder was given south: x near -3 (north's is +3)
+    free = cond.sample(400)
+    assert 0.35 < (free["region"] == "north").mean() < 0.65  # free condition columns: training frequencies
+    with pytest.raises(ConfigError, match="continuous numeric column"):
+        plain.sample(5, given={"x": 1.5})
+    with pytest.raises(ConfigError, match="not a category of 'region'"):
+        plain.sample(5, given={"region": "east"})
+    with pytest.raises(ConfigError, match="not a column of this table"):
+        plain.sample(5, given={"height": 1})
+    with pytest.raises(ConfigError, match="categorical or boolean"):
+        TableVAE(condition=["x"], **FAST).fit(df)
+
+
+class _Rare(TableModel):
+    """Rows where 'rare' turns up once in 2000 draws from the prior and in 9 of 10 from the latent sampler."""
+
+    def rows(self, sampler, n, labels, seed):
+        p = 0.9 if sampler.name == "aggregate-gmm" else 0.0005
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"kind": np.where(rng.random(n) < p, "rare", "common"), "x": rng.normal(size=n)})
+
+
+def test_rare_values_switch_to_latent_conditioning_and_say_so():
+    schema = infer_schema(pd.DataFrame({"kind": ["rare", "common"] * 5, "x": np.arange(10.0)}))
+    tm = _Rare(None, TableTransformer().fit(pd.DataFrame({"kind": ["rare", "common"] * 5, "x": np.arange(10.0)}), schema),
+               ("kind", "x"))  # fmt: skip
+    prior = SimpleNamespace(name="prior")
+    gmm = SimpleNamespace(name="aggregate-gmm")
+    rows = sample_table(tm, 200, prior, given={"kind": "rare"}, latent=lambda fixed: (gmm, "the codes of 5 rows"))
+    how = rows.attrs["generation"]
+    assert set(rows["kind"]) == {"rare"} and len(rows) == 200
+    assert how["method"] == "latent conditioning" and how["probe_draws"] >= PROBE and how["probe_kept"] < 0.01 * how["probe_draws"]
+    assert "latent conditioning (the codes of 5 rows)" in how["text"] and "too few" in how["text"]
+    with pytest.raises(DataError, match="Rejection kept .* draws holding kind = rare"):
+        sample_table(tm, 200, prior, given={"kind": "rare"}, latent=None)

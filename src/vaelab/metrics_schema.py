@@ -131,10 +131,13 @@ def name(v: Any, where: str) -> str | None:
 
 TRAINING = obj({}, {"epochs_run": optional(count), "best_epoch": optional(count), "stopped_early": optional(flag),
                     "seconds": maybe_number})  # fmt: skip
-TEST = obj({"elbo": number, "reconstruction": number, "kl": number, "bits_per_dim_bound": number},
-           {"elbo_stderr": maybe_number})  # fmt: skip
-LIKELIHOOD = obj({"test_nll": number, "elbo": number, "bits_per_dim": number, "n_samples": count},
-                 {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number})  # fmt: skip
+TEST = obj({"elbo": number, "reconstruction": number, "kl": number},
+           {"elbo_stderr": maybe_number, "bits_per_dim_bound": maybe_number, "normalized": optional(flag),
+            "units": optional(text)})  # fmt: skip
+LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
+                 {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number, "bits_per_dim": maybe_number,
+                  "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),
+                  "flagged_share": maybe_number, "false_flag_share": maybe_number, "units": optional(text)})  # fmt: skip
 ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
                "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))})  # fmt: skip
 FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
@@ -155,9 +158,15 @@ DIAGNOSTICS = obj(
 )  # fmt: skip
 SAMPLER = obj({}, {**{k: maybe_number for k in ("frechet", "precision", "recall", "density", "coverage")},
                    "classes": obj({}, {"total_variation": maybe_number}),
-                   "memorization": obj({}, {"ratio": maybe_number})})  # fmt: skip
+                   "memorization": obj({}, {"ratio": maybe_number}),
+                   "intervals": mapping(optional(list_of(maybe_number, length=2))),
+                   "stderr": mapping(maybe_number)})  # fmt: skip
 SAMPLERS_SUMMARY = obj({}, {"verdict": text, "n_samples": optional(count), "n_real": optional(count),
-                            "features": optional(text), "classifier_test_accuracy": maybe_number})  # fmt: skip
+                            "n_test": optional(count), "features": optional(text),
+                            "classifier_test_accuracy": maybe_number,
+                            "intervals": optional(obj({"method": text, "replicates": count, "level": number})),
+                            "knn": optional(obj({"k_precision_recall": count, "k_density_coverage": count,
+                                                 "balls": text}))})  # fmt: skip
 TABLE_SYNTHETIC = obj(
     {"kind": literal("table"), "n_synthetic": count, "sampler": text, "n_real_train": count, "fidelity": maybe_number,
      "column_shapes": maybe_number, "column_pair_trends": maybe_number,

@@ -72,6 +72,11 @@ def _with_interval(entry: dict[str, Any], key: str, digits: int) -> str:
     return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
 
 
+def _percent(share: Any) -> str:
+    """A share (0..1) as a percentage with one decimal, "–" where there is none."""
+    return _num(None if not isinstance(share, (int, float)) or isinstance(share, bool) else 100 * share, 1)
+
+
 def _pm(value: Any, se: Any, digits: int = 2) -> str:
     return _num(value, digits) if se is None else f"{_num(value, digits)} ± {_num(se, digits)}"
 
@@ -214,8 +219,8 @@ class _Assembler:
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
             if lik.get("flag_rule"):
-                s.facts.append(("flags", f"{lik['flag_rule']}: {_num(100 * lik['flagged_share'], 1)}% of the test "
-                                         f"split flagged; valid data is flagged {_num(100 * lik['false_flag_share'], 1)}% "
+                s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
+                                         f"split flagged; valid data is flagged {_percent(lik.get('false_flag_share'))}% "
                                          "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
@@ -293,7 +298,7 @@ class _Assembler:
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
                        f"in the features of a {summary.get('features')}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
-                       + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else ""),
+                       + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
                           "on a ball's edge is outside" if summary.get("knn") else ""),

@@ -45,6 +45,7 @@ FAST = ["--epochs", "1", "--hidden", "8", "--latent-dim", "2", "--batch-size", "
 OWNED_BY_COMMANDS = {"metrics.json", ".metrics.lock", "report.html", "calibration.safetensors", "classifier.safetensors"}
 BLOCK_OF = {"score": "likelihood", "anomaly-eval": "anomaly", "inspect": "diagnostics", "compare-samplers": "samplers",
             "explore": "explore", "evaluate-synthetic": "synthetic"}  # fmt: skip
+ALSO_WRITES = {"inspect": ("diagnostics_by_data",)}  # blocks a command writes beside its own (one entry per data spec)
 
 
 # ------------------------------------------------------------------ the runs
@@ -223,8 +224,8 @@ def lost(before: dict, after: dict, command: str) -> list[str]:
             if new_b is None:
                 problems.append("metrics.json vanished or stopped being a JSON object")
                 continue
-            mine = BLOCK_OF.get(command)
-            gone = [k for k, v in old_b.items() if k != mine and new_b.get(k) != v]
+            mine = {BLOCK_OF.get(command), *ALSO_WRITES.get(command, ())}
+            gone = [k for k, v in old_b.items() if k not in mine and new_b.get(k) != v]
             if gone:
                 problems.append(f"metrics.json blocks {gone} changed or vanished")
             continue

@@ -518,9 +518,9 @@ def test_an_option_that_cannot_apply_is_refused(image_run, table_run, series_run
 
 
 def test_band_and_threshold_are_checked_before_scoring(run, capsys, monkeypatch):
-    import vaelab.commands.score as score
+    from vaelab.runs.run import Run
 
-    monkeypatch.setattr(score, "log_likelihood", lambda *a, **k: pytest.fail("scored before the options were checked"))
+    monkeypatch.setattr(Run, "log_likelihood", lambda *a, **k: pytest.fail("scored before the options were checked"))
     refused(capsys, "score", run, "--band", "80", "20", "--quiet", match="LOW < HIGH")
 
 

@@ -501,6 +501,7 @@ IGNORED = [
     (["compare-samplers", "{run}", "--samplers", "prior", "--n", "0"], "--n must be a positive integer"),
     (["evaluate-synthetic", "{table}", "--n", "0"], "--n must be a positive integer"),
     (["sample", "{series}", "--past", "{past}", "--class", "a", "--out", "{tmp}/f.csv"], "--class"),
+    (["sample", "{table}", "--n", "3", "--class", "a", "--out", "{tmp}/t.csv"], "--class"),  # refused before too: a pin
     (["sample", "{run}", "--n", "3", "--draws", "5", "--out", "{tmp}/s.npy"], "--draws"),
     (["evaluate-synthetic", "{series}", "--target", "f0"], "--target"),
     (["inspect", "{run}", "--active-threshold", "nan"], "--active-threshold"),

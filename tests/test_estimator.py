@@ -58,15 +58,20 @@ def test_dataframes_are_accepted(digits):
     ("binary", "bernoulli", False, "binary"),
     ("levels", "bernoulli", True, "grey levels"),
     ("unit", "gaussian", False, "continuous readings"),
+    ("few", "gaussian", False, "not on a grid"),
 ])  # fmt: skip
 def test_auto_binarizes_only_binary_data_and_grey_level_images_and_says_why(values, likelihood, binarized, why):
-    """Before: any data in [0, 1] (min-max scaled readings) got a binarized Bernoulli, silently."""
+    """Before: any data in [0, 1] (min-max scaled readings) got a binarized Bernoulli, silently. "few": 40
+    min-max-scaled readings of 5 columns have at most 256 distinct values, but not on a grid of grey levels."""
     rng = np.random.default_rng(0)
     X = rng.random((120, 6))
-    X = {"binary": (X > 0.5) * 1.0, "levels": np.round(X * 255) / 255, "unit": X}[values]
+    readings = rng.normal(size=(40, 5))
+    few = (readings - readings.min(0)) / np.ptp(readings, 0)
+    X = {"binary": (X > 0.5) * 1.0, "levels": np.round(X * 255) / 255, "unit": X, "few": few}[values]
     model = vaelab.VAE(**FAST).fit(X)
     choice = model.likelihood_choice_
-    assert (model.likelihood_, choice["binarized"], choice["values"]) == (likelihood, binarized, values)
+    assert (model.likelihood_, choice["binarized"]) == (likelihood, binarized)
+    assert choice["values"] == ("unit" if values == "few" else values)
     assert why in choice["reason"]
     assert (model.evaluation_seed() is not None) == (likelihood == "bernoulli")
 

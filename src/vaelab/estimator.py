@@ -449,8 +449,10 @@ def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
                              "8-bit images: a Bernoulli on binarized pixels, the usual convention for such images "
                              "(likelihood='continuous-bernoulli' models the grey values themselves)")  # fmt: skip
     if kind == "unit":
-        return "gaussian", (f"the values lie in [0, 1] but take more than {GREY_LEVELS} distinct values, so they are "
-                            "continuous readings rather than grey levels: a Gaussian with learned variance (not a "
+        count = (f"more than {GREY_LEVELS} distinct values" if n_values > GREY_LEVELS else
+                 f"{n_values} distinct values, not on a grid k/m with m < {GREY_LEVELS}")  # fmt: skip
+        return "gaussian", (f"the values lie in [0, 1] but are not grey levels ({count}), so they are "
+                            "continuous readings: a Gaussian with learned variance (not a "
                             "binarized Bernoulli; likelihood='continuous-bernoulli' gives a density on [0, 1])")  # fmt: skip
     return "gaussian", "the data has values outside [0, 1]: a Gaussian with learned variance"
 

@@ -85,3 +85,17 @@ def test_the_posterior_alone_or_one_generator_is_said_as_such():
     assert verdict({"posterior": _entry(1.0, 0.5, 1.5)}, None).startswith("No generator was compared")
     line = verdict({"prior": _entry(3.0, 2, 4), "posterior": _entry(1.0, 0.5, 1.5)}, None)
     assert line.startswith("Only prior was compared") and "not a candidate" in line
+
+
+def test_a_clear_winner_says_how_much_of_the_prior_is_covered_with_its_error():
+    """Issue 15 item 10: the hole-mass clause of the verdict, each branch on a constructed case with its SE."""
+    block = {"prior": _entry(9.0, 8.0, 10.0), "aggregate-gmm": _entry(4.0, 3.5, 4.5)}
+    covered = verdict(block, 0.03, 0.01)
+    assert "the prior is mostly covered (hole mass 3.0% ± 1.0%)" in covered and "fall into holes" not in covered
+    holes = verdict(block, 0.2, 0.04)
+    assert "20.0% ± 4.0% of prior draws fall into holes" in holes
+    unmeasured = verdict(block, None)
+    assert "hole" not in unmeasured and unmeasured.startswith("For this model, sample from aggregate-gmm")
+    prior_best = verdict({"prior": _entry(2.0, 1.5, 2.5), "aggregate-gmm": _entry(6.0, 5.0, 7.0)}, 0.2, 0.04)
+    assert prior_best.startswith("For this model, sample from prior") and "hole" not in prior_best
+    assert "2.00 [1.50, 2.50] against aggregate-gmm 6.00 [5.00, 7.00]" in prior_best

@@ -53,7 +53,8 @@ def test_dimensions_the_decoder_ignores_are_found_inactive(digits):
     assert d.collapse["inactive_dimensions"] == [1, 4]
     kl = np.asarray(d.per_dim["kl"])
     assert kl[[1, 4]].max() < 0.01 < kl[[0, 2, 3, 5]].min()
-    assert "inactive_dimensions" in findings(d)
+    inactive = findings(d)["inactive_dimensions"]
+    assert "Dimensions [1, 4]" in inactive.detail and f"KL {kl[[1, 4]].sum():.3f} nats in total" in inactive.detail
     assert not d.collapse["collapsed"]
 
 
@@ -91,6 +92,9 @@ def test_a_decoder_that_ignores_z_is_posterior_collapse(trained):
     d = diagnose(collapsed, X)
     assert d.collapse["collapsed"] and abs(d.collapse["gap"]) < 1e-4
     assert d.findings[0].key == "posterior_collapse" and d.findings[0].severity == "problem"
+    # The verdict gives the numbers it rests on: both reconstructions and the gap with its interval (item 10).
+    gap = f"{d.collapse['gap']:.2f} ± {d.collapse['gap_stderr']:.2f} (95% interval"
+    assert gap in d.findings[0].detail and f"{d.collapse['reconstruction_prior']:.2f} vs" in d.findings[0].detail
     healthy = diagnose(model, X)
     c = healthy.collapse
     assert not c["collapsed"] and c["gap"] > 4 * c["gap_stderr"]

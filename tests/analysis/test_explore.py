@@ -213,6 +213,19 @@ def test_verdicts_give_their_numbers_and_intervals_and_never_contradict_themselv
         assert at + above == pytest.approx(100.0)
 
 
+def test_verdicts_of_a_deterministic_encoder_read_the_latent_side_alone():
+    """Issue 15 item 10: the three readings without log p(x) (a plain autoencoder) reached, each with its numbers."""
+    nan = float("nan")
+    off = verdict(0.5, nan, n_codes=400)
+    assert off.startswith("Off the data in latent space") and "percentile 0.5 of the 400 training codes" in off
+    assert "less typical than 99.5% of them" in off and "does not apply to a deterministic encoder" in off
+    edge = verdict(3.0, nan, n_codes=400)
+    assert edge.startswith("Borderline") and "percentile 3.0 of the 400 training codes" in edge
+    typical = verdict(40.0, nan, n_codes=400)
+    assert typical.startswith("Typical in latent space") and "percentile 40.0" in typical
+    assert all("log p(x) of" not in line for line in (off, edge, typical))
+
+
 def test_conditional_models_decode_with_a_class(tmp_path, digits):
     X, y = digits
     model = vaelab.VAE(latent_dim=2, hidden=[16], epochs=1, conditional=True, device="cpu").fit(X, y)

@@ -57,8 +57,9 @@ GREY_LEVELS = 256  # at most this many distinct values in [0, 1]: grey levels, a
 def value_kind(*arrays: np.ndarray) -> tuple[str, int]:
     """What the values of the arrays (together) are, read in blocks (a memory map is never read
     whole): ("binary", n) for only 0 and 1; ("levels", n) for values in [0, 1] on n ≤ 256 distinct
-    grey levels (8-bit images scaled to [0, 1], MNIST); ("unit", n) for other values in [0, 1]
-    (n > 256 distinct: continuous readings); ("real", 0) for values outside [0, 1]. Counting
+    grey levels k/m, m < 256 (8-bit images scaled to [0, 1], MNIST); ("unit", n) for other values
+    in [0, 1] (n > 256 distinct, or off such a grid: continuous readings); ("real", 0) for values
+    outside [0, 1]. Counting
     distinct values stops once more than 256 are seen; the range is checked to the end."""
     seen = np.empty(0, dtype=np.float64)
     many = False
@@ -75,7 +76,11 @@ def value_kind(*arrays: np.ndarray) -> tuple[str, int]:
         return "unit", int(seen.size)
     if np.isin(seen, (0.0, 1.0)).all():
         return "binary", int(seen.size)
-    return "levels", int(seen.size)
+    # Grey levels lie on a grid k/m with m < 256 (x/255 for 8-bit images, x/16 for scikit-learn's digits);
+    # a few hundred min-max-scaled readings also have at most 256 distinct values, but not on such a grid.
+    scaled = seen[None, :] * np.arange(1, GREY_LEVELS, dtype=np.float64)[:, None]  # (m, values)
+    on_grid = bool((np.abs(scaled - np.round(scaled)) < 1e-4).all(axis=1).any())
+    return ("levels" if on_grid else "unit"), int(seen.size)
 
 
 def binarize_fixed(X: torch.Tensor, seed: int, draw: int = 0) -> torch.Tensor:

@@ -47,9 +47,9 @@ column shapes and column-pair trends) against the real-train rows; ML efficacy
 the same model trained on the real-train rows), the mean and SE over ``--repeats`` synthetic
 samples (seeds 0, 1, 2) of the one fit, since one sample's F1 moves by a few hundredths (the
 ratio lines say "no clear winner" where the mean ± 2 SE intervals overlap; the SE covers the
-sampling, not the fit's own seed); the other metrics on the seed-0 sample; DCR privacy against the real-test rows as holdout
-(share_closer_than_holdout: about 0.05 for rows as new as fresh real rows, near 1 for
-copies). A reference row scores the real-test rows themselves as if they were synthetic
+sampling, not the fit's own seed); the other metrics on the seed-0 sample; DCR privacy against
+the real-test rows as holdout (share_closer_than_holdout: about 0.05 for rows as new as fresh
+real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).
 Training wall time (time.perf_counter, fit call only, including each method's own
 preprocessing: schema, mode-specific normalization, transformer fits) and sampling time are
@@ -64,8 +64,8 @@ kind's beta 0.5 (vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (
 they were lr 0.01 at beta 1 with patience 10 (faster, and the codes collapsed: BENCHMARKS.md).
 vaelab gets one row per sampler (--samplers; default prior, the row named "vaelab", and
 aggregate-gmm, z from a Gaussian mixture fitted to the training rows' codes), all from the one
-fit; a fitted sampler's fit counts in its sample time. --vaelab '{"epochs": 100, ...}' overrides the settings for experiments;
---normalization picks the numeric encoding.
+fit; a fitted sampler's fit counts in its sample time. --vaelab '{"epochs": 100, ...}' overrides
+the settings for experiments; --normalization picks the numeric encoding.
 
 TVAE runs SDV's default 300 epochs; CTGAN runs CTGAN_EPOCHS = 150 (half its default) to keep
 the whole script under ~10 minutes on 2 cores (--tvae-epochs / --ctgan-epochs change them).

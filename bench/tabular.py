@@ -45,10 +45,11 @@ conventions with quantile bins for numeric pairs; see its docstring): ``fidelity
 column shapes and column-pair trends) against the real-train rows; ML efficacy
 (HistGradientBoosting trained on synthetic rows, tested on the real-test rows; macro F1, beside
 the same model trained on the real-train rows), the mean and SE over ``--repeats`` synthetic
-samples (seeds 0, 1, 2) of the one fit, since one sample's F1 moves by a few hundredths; the
-other metrics on the seed-0 sample; DCR privacy against the real-test rows as holdout
-(share_closer_than_holdout: about 0.05 for rows as new as fresh real rows, near 1 for
-copies). A reference row scores the real-test rows themselves as if they were synthetic
+samples (seeds 0, 1, 2) of the one fit, since one sample's F1 moves by a few hundredths (the
+ratio lines say "no clear winner" where the mean ± 2 SE intervals overlap; the SE covers the
+sampling, not the fit's own seed); the other metrics on the seed-0 sample; DCR privacy against
+the real-test rows as holdout (share_closer_than_holdout: about 0.05 for rows as new as fresh
+real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).
 Training wall time (time.perf_counter, fit call only, including each method's own
 preprocessing: schema, mode-specific normalization, transformer fits) and sampling time are
@@ -56,19 +57,23 @@ measured in the same process on the same machine, one method after another.
 
 vaelab settings (VAELAB_SETTINGS; chosen among a few a user could pick, see
 BENCHMARKS.md): hidden [128, 128] (TVAE's width), lr 0.003 with the KL weight raised from 0 over
-the first 10 epochs (warmup_epochs), at most 100 epochs; the table kind's beta 0.5
-(vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (latent 16, batch 100, early
-stopping with patience 10), with mode-specific normalization (vaelab's default). Before the
-investigation of issue 17 they were lr 0.01 at beta 1 (faster, and the codes collapsed:
-BENCHMARKS.md). --vaelab '{"epochs": 100, ...}' overrides the settings for experiments;
---normalization picks the numeric encoding.
+the first 10 epochs (warmup_epochs), at most 100 epochs, early stopping with patience 30 (wine's
+14 validation rows stopped it at epoch 45 with patience 10, after 90 optimizer steps); the table
+kind's beta 0.5 (vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (latent 16, batch
+100), with mode-specific normalization (vaelab's default). Before the investigation of issue 17
+they were lr 0.01 at beta 1 with patience 10 (faster, and the codes collapsed: BENCHMARKS.md).
+vaelab gets one row per sampler (--samplers; default prior, the row named "vaelab", and
+aggregate-gmm, z from a Gaussian mixture fitted to the training rows' codes), all from the one
+fit; a fitted sampler's fit counts in its sample time. --vaelab '{"epochs": 100, ...}' overrides
+the settings for experiments; --normalization picks the numeric encoding.
 
 TVAE runs SDV's default 300 epochs; CTGAN runs CTGAN_EPOCHS = 150 (half its default) to keep
 the whole script under ~10 minutes on 2 cores (--tvae-epochs / --ctgan-epochs change them).
 
     .venv-bench/bin/python bench/tabular.py [--datasets mixed breast_cancer fair wine anes96]
         [--methods vaelab tvae ctgan] [--tvae-epochs N] [--ctgan-epochs N] [--vaelab JSON]
-        [--normalization mode|standard] [--threads N] [--repeats R]
+        [--samplers prior aggregate-gmm ...] [--normalization mode|standard] [--threads N]
+        [--repeats R]
 
 Prints the machine, one markdown table per data set and the ratios. Always exits 0.
 """
@@ -76,6 +81,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -90,6 +96,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vaelab.analysis.samplers import SAMPLERS
 from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
@@ -101,7 +108,9 @@ from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ i
 SEED = 0
 TEST_SHARE = 0.2
 # vaelab's settings for every data set (see the docstring): a TVAE-sized MLP and a higher learning rate.
-VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.003, "warmup_epochs": 10}
+VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.003, "warmup_epochs": 10, "patience": 30}
+# vaelab's rows: z from the prior (the default) and from the aggregate posterior, both from the one fit.
+VAELAB_SAMPLERS = ("prior", "aggregate-gmm")
 CTGAN_EPOCHS = 150  # SDV's default is 300: at 300 CTGAN alone takes ~5 minutes here
 SDTYPE = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime"}
 METHODS = ("vaelab", "tvae", "ctgan")
@@ -217,8 +226,12 @@ def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     return run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})"
 
 
-def sample_vaelab(run: Path, n: int, seed: int = SEED) -> pd.DataFrame:
-    return Run(run).synthesize(n, sampler="prior", seed=seed)
+def sample_vaelab(run: Path, n: int, seed: int = SEED, sampler: str = "prior") -> pd.DataFrame:
+    return Run(run).synthesize(n, sampler=sampler, seed=seed)
+
+
+def vaelab_row(sampler: str, samplers: list[str]) -> str:
+    return "vaelab" if sampler == samplers[0] else f"vaelab ({sampler})"
 
 
 def sdv_metadata(df: pd.DataFrame, kinds: dict[str, str]):
@@ -309,6 +322,15 @@ def score(p: Prepared, synths: list[pd.DataFrame]) -> dict:
             "holdout_copies": dcr["holdout_exact_copies"]}  # fmt: skip
 
 
+def ml_verdict(a: dict, b: dict) -> str:
+    """Which ML efficacy is higher, or "no clear winner" when the mean ± 2 SE intervals overlap."""
+    if a.get("ml_se") is None or b.get("ml_se") is None:
+        return "one sample each"
+    if abs(a["ml"] - b["ml"]) <= 2 * (a["ml_se"] + b["ml_se"]):
+        return "no clear winner"
+    return "higher" if a["ml"] > b["ml"] else "lower"
+
+
 def fmt(v, spec: str = ".3f") -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
@@ -320,18 +342,20 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
         try:
             if method == "vaelab":
                 model, fit_s, epochs = fit_vaelab(p, folder, settings, args.normalization)
-                draw = sample_vaelab
+                # One row per sampler, all from the one fit (the first sampler's row is "vaelab").
+                draws = {vaelab_row(s, args.samplers): functools.partial(sample_vaelab, sampler=s) for s in args.samplers}
             else:
                 model, fit_s, epochs = fit_sdv(method, p, args.tvae_epochs if method == "tvae" else args.ctgan_epochs)
-                draw = sample_sdv
-            started = time.perf_counter()
-            synths = [draw(model, n, SEED)]
-            sample_s = time.perf_counter() - started
-            synths += [draw(model, n, SEED + r) for r in range(1, args.repeats)]
-            rows[method] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, **score(p, synths)}
-            print(f"  {p.table.name} / {method}: {epochs} epochs, fit {fit_s:.1f} s, sample {sample_s:.1f} s, "
-                  f"fidelity {rows[method]['fidelity']:.3f}, SDMetrics quality {fmt(rows[method]['q'])} "
-                  f"(load average {load()})", flush=True)  # fmt: skip
+                draws = {method: sample_sdv}
+            for name, draw in draws.items():
+                started = time.perf_counter()
+                synths = [draw(model, n, SEED)]
+                sample_s = time.perf_counter() - started  # a fitted sampler's fit (aggregate-gmm) included
+                synths += [draw(model, n, SEED + r) for r in range(1, args.repeats)]
+                rows[name] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, **score(p, synths)}
+                print(f"  {p.table.name} / {name}: {epochs} epochs, fit {fit_s:.1f} s, sample {sample_s:.1f} s, "
+                      f"fidelity {rows[name]['fidelity']:.3f}, SDMetrics quality {fmt(rows[name]['q'])} "
+                      f"(load average {load()})", flush=True)  # fmt: skip
         except ImportError as err:
             print(f"  {p.table.name} / {method}: not installed ({err}); skipped", flush=True)
         except Exception:
@@ -362,14 +386,16 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
               f"| {fmt(r['q'])} | {fmt(r['q_shapes'])} | {fmt(r['q_pairs'])} "
               f"| {fmt(r['fidelity'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | {ml} "
               f"| {fmt(r['dcr_share'])} | {fmt(r['copies'])} |")  # fmt: skip
-    v = rows.get("vaelab")
-    for other in ("tvae", "ctgan"):
-        o = rows.get(other)
-        if v and o:
-            ratio = lambda k: fmt(v[k] / o[k] if v.get(k) and o.get(k) else math.nan)  # noqa: E731
-            print(f"\nvaelab / {other.upper()}: SDMetrics quality {ratio('q')}, pair trends {ratio('q_pairs')}, "
-                  f"fidelity {ratio('fidelity')}, ML efficacy {ratio('ml')}, training time {v['fit_s'] / o['fit_s']:.2f}x",
-                  end="")  # fmt: skip
+    for vname, v in rows.items():
+        if not vname.startswith("vaelab"):
+            continue
+        for other in ("tvae", "ctgan"):
+            o = rows.get(other)
+            if o:
+                ratio = lambda k: fmt(v[k] / o[k] if v.get(k) and o.get(k) else math.nan)  # noqa: E731
+                print(f"\n{vname} / {other.upper()}: SDMetrics quality {ratio('q')}, pair trends {ratio('q_pairs')}, "
+                      f"fidelity {ratio('fidelity')}, ML efficacy {ratio('ml')} ({ml_verdict(v, o)}), "
+                      f"training time {v['fit_s'] / o['fit_s']:.2f}x", end="")  # fmt: skip
     print()
 
 
@@ -380,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tvae-epochs", type=int, default=None, help="TVAE's epochs (default: SDV's, 300)")
     parser.add_argument("--ctgan-epochs", type=int, default=CTGAN_EPOCHS, help=f"CTGAN's epochs (default: {CTGAN_EPOCHS})")
     parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
+    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(VAELAB_SAMPLERS),
+                        help="vaelab's samplers, one row each from the one fit (default: prior aggregate-gmm)")
     parser.add_argument("--normalization", choices=("mode", "standard"), default="mode", help="vaelab's numeric encoding")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"synthetic samples per method for ML efficacy "

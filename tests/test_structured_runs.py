@@ -129,6 +129,15 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "discriminative score" in out and "predictive score" in out
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "series" and 0 <= block["discriminative"]["score"] <= 0.5
+    # Verdicts against the simple baselines, each in words and printed.
+    d, g = block["discriminative"], block["gaussian"]["discriminative"]
+    assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
+    verdicts = block["verdicts"]
+    assert set(verdicts) == {"generator", "forecaster"}  # no trend in sines: no comparison of shapes
+    assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
+    assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
+    assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
+    assert out.count("verdict:") == 2 and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
@@ -207,3 +216,75 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     with pytest.raises(ConfigError, match="Unknown training option"):
         train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
+
+
+# ------------------------------------------------------------------ series that trend
+@pytest.fixture(scope="module")
+def trending(tmp_path_factory):
+    """Two quarterly series that trend (exponential growth, a line), 160 quarters from 1960."""
+    folder = tmp_path_factory.mktemp("trend")
+    rng = np.random.default_rng(0)
+    t = np.arange(160)
+    df = pd.DataFrame({"quarter": pd.date_range("1960-01-01", periods=160, freq="QS").strftime("%Y-%m-%d"),
+                       "gdp": 100 * np.exp(np.cumsum(0.01 + 0.004 * rng.standard_normal(160))),
+                       "line": 50 + 0.5 * t + rng.standard_normal(160)})  # fmt: skip
+    df.to_csv(folder / "macro.csv", index=False)
+    return folder, df
+
+
+def test_trending_series_are_detected_handled_and_forecast_at_their_level(trending, tmp_path, capsys):
+    """The trend is found and handled (and said so); a past from the test period, above every training
+    level, gets forecasts that continue it, stamped with the next quarters."""
+    folder, df = trending
+    run = tmp_path / "run"
+    out = _ok(capsys, "train", folder / "macro.csv", "--window", "12", "--horizon", "4", "--time", "quarter",
+              "--out", run, *FAST, "--epochs", "30")  # fmt: skip
+    assert "trend detected in gdp" in out and "line" in out.split("trend detected")[1] and "handled by" in out
+    state = json.loads((run / "series.json").read_text())
+    assert state["trend"]["handling"] in ("window", "difference") and state["trend"]["detection"]["detected"]
+    past = df.iloc[140:152]  # test period: gdp above anything the model trained on
+    past.to_csv(tmp_path / "past.csv", index=False)
+    _ok(capsys, "sample", run, "--past", tmp_path / "past.csv", "--draws", 50, "--out", tmp_path / "f.csv")
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert list(f.columns) == ["draw", "step", "quarter", "gdp", "line"]
+    assert f["quarter"].unique().tolist() == ["1998-01-01", "1998-04-01", "1998-07-01", "1998-10-01"]
+    median = f.groupby("step")[["gdp", "line"]].median().to_numpy()
+    truth = df.iloc[152:156][["gdp", "line"]].to_numpy()
+    train_top = df.iloc[:110][["gdp", "line"]].to_numpy().max(0)
+    assert (truth > train_top).all()  # the test period lies above the training range ...
+    np.testing.assert_allclose(median, truth, rtol=0.05)  # ... and the forecasts follow it there
+
+
+def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):
+    folder, _ = trending
+    run = tmp_path / "run"
+    out = _ok(capsys, "train", folder / "macro.csv", "--window", "8", "--horizon", "2", "--time", "quarter",
+              "--out", run, *FAST, "--trend", "difference")  # fmt: skip
+    assert "handled by 'difference'" in out and "set by --trend difference" in out
+    assert json.loads((run / "series.json").read_text())["trend"]["handling"] == "difference"
+    out = _ok(capsys, "evaluate-synthetic", run)
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert set(block["verdicts"]) == {"generator", "generator_shape", "forecaster"}
+    assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
+    from vaelab.errors import ConfigError
+    from vaelab.runs.train import train_run
+
+    options = {"window": 8, "horizon": 2, "time_column": "quarter", "trend": "log"}
+    with pytest.raises(ConfigError, match="trend must be one of"):
+        train_run(folder / "macro.csv", tmp_path / "x", {"device": "cpu"}, options=options)
+
+
+def test_timevae_windows_on_series_runs_only(series, tmp_path, capsys, digits_npy):
+    folder, _, _ = series
+    run = tmp_path / "run"
+    _ok(capsys, "train", folder / "s.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+        "--out", run, *FAST, "--arch", "timevae")  # fmt: skip
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert model["arch"] == "timevae" and model["time_layout"] == [16, 2]
+    from vaelab.checkpoint import RunDir
+    from vaelab.forecaster import Forecaster
+
+    assert Forecaster.load(RunDir(run)).config.time_layout == (4, 2)
+    _ok(capsys, "sample", run, "--n", 3, "--out", tmp_path / "w.csv")
+    assert len(pd.read_csv(tmp_path / "w.csv")) == 3 * 16
+    assert "windows of time series" in _error(capsys, "train", digits_npy, "--out", tmp_path / "img", *FAST, "--arch", "timevae")

@@ -19,13 +19,14 @@ from vaelab.analysis.likelihood import SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
 from vaelab.data.sources import BUILTINS
+from vaelab.data.trend import TRENDS
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.estimator import VAE
 
 # Help for each VAE setting exposed as --option (name as in the Python API).
 SETTING_HELP = {
     "latent_dim": "size of the latent code z",
-    "arch": "network: mlp (any data) or conv (images)",
+    "arch": "network: mlp (any data), conv (images) or timevae (series runs: trend, seasonality and a conv residual)",
     "hidden": "dense layer sizes, e.g. --hidden 512 256; give none for linear maps",
     "likelihood": "p(x|z): bernoulli, gaussian (learned variance), gaussian-fixed, or auto",
     "prior": "p(z): normal, mog (learned mixture) or vamp (VampPrior)",
@@ -45,7 +46,7 @@ SETTING_HELP = {
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
 }
-CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
+CHOICE_OF = {"arch": ("mlp", "conv", "timevae"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip
 
 
@@ -137,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--time", dest="time_column", metavar="COL", help="the column to sort each series by")
     ts.add_argument("--features", nargs="+", default=(), metavar="COL", help="feature columns (default: every numeric one)")
     ts.add_argument("--fill", choices=("interpolate",), help="fill missing values linearly in time instead of refusing them")
+    ts.add_argument("--trend", choices=TRENDS, default=None,
+                    help="series that trend: auto (default: test each series, and if it trends model windows relative "
+                    "to their level), none (standardize globally), difference (first differences) or window (each "
+                    "window over its past's mean and SD)")  # fmt: skip
     _add_settings(t)
 
     s = sub.add_parser("score", help="log p(x) per example, with percentiles and flags",
@@ -332,7 +337,7 @@ def _settings(args) -> dict:
 
 # Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
 KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization",
-                "window", "horizon", "id_column", "time_column", "features", "fill")  # fmt: skip
+                "window", "horizon", "id_column", "time_column", "features", "fill", "trend")  # fmt: skip
 
 
 def _train_and_report(args, source, out, settings: dict, **options) -> int:

@@ -137,6 +137,7 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
     assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
     assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
+    assert ("beats" in verdicts["forecaster"]["text"]) == (verdicts["forecaster"]["outcome"] == "better")
     assert out.count("verdict:") == 2 and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):

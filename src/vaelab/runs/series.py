@@ -383,11 +383,11 @@ class SeriesKind(RunKind):
                  "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()),
                  "mae_difference": diff["mean"], "mae_difference_se": diff["se"]}  # fmt: skip
         outcome = compare(diff["mean"], diff["se"])
-        words = {"lower": "better than", "higher": "worse than", "no clear winner": "no clearly better than"}[outcome]
-        text = (f"the forecaster is {words} repeating the last value: MAE of its median {facts['mae_median']:.4g} vs "
-                f"{facts['mae_last_value']:.4g} (difference {diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
-        if outcome == "no clear winner":
-            text = text.replace("no clearly better than", "no clear winner against")
+        head = {"lower": "the forecaster beats repeating the last value",
+                "higher": "the forecaster loses to repeating the last value",
+                "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
+        text = (f"{head}: MAE of its median {facts['mae_median']:.4g} vs {facts['mae_last_value']:.4g} (difference "
+                f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
         facts["verdict"] = {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])

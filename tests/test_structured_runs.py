@@ -289,3 +289,24 @@ def test_timevae_windows_on_series_runs_only(series, tmp_path, capsys, digits_np
     _ok(capsys, "sample", run, "--n", 3, "--out", tmp_path / "w.csv")
     assert len(pd.read_csv(tmp_path / "w.csv")) == 3 * 16
     assert "windows of time series" in _error(capsys, "train", digits_npy, "--out", tmp_path / "img", *FAST, "--arch", "timevae")
+
+
+@pytest.mark.parametrize("past,expected", [
+    (pd.date_range("1990-01-01", periods=6, freq="QS"), ["1991-07-01", "1991-10-01", "1992-01-01"]),
+    (pd.date_range("2024-01-25", periods=6, freq="B"), ["2024-02-02", "2024-02-05", "2024-02-06"]),  # Fri → Mon
+    (pd.date_range("2023-11-30", periods=4, freq="ME"), ["2024-03-31", "2024-04-30", "2024-05-31"]),
+])  # fmt: skip
+def test_future_time_stamps_continue_the_calendar(past, expected):
+    from vaelab.runs.series import future_times
+
+    got = pd.DatetimeIndex(future_times(past.to_numpy(), 3)).strftime("%Y-%m-%d").tolist()
+    assert got == expected
+
+
+def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
+    from vaelab.runs.series import future_times
+
+    np.testing.assert_allclose(future_times(np.array([0.0, 0.5, 1.0, 2.0]), 2), [2.5, 3.0])
+    irregular = np.array(["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05"], dtype="datetime64[ns]")
+    assert future_times(irregular, 1)[0] == np.datetime64("2020-01-06")
+    assert future_times(np.array([3.0]), 2) is None

@@ -72,7 +72,12 @@ seasonality block and a transposed-Conv1d residual), each also the forecaster's 
 
     .venv-bench/bin/python bench/timeseries.py [--datasets sine macro macro-levels timegan-sines]
         [--archs mlp timevae] [--par-epochs 128 1024] [--par-data sine] [--vaelab JSON] [--seeds 0 1 2]
-        [--timegan-seeds 0 1 2]
+        [--timegan-seeds 0 1 2] [--samplers prior aggregate-gmm] [--draw False True] [--sines-n 10000]
+        [--timegan-samplers prior aggregate-gmm]
+
+TimeGAN's scores cost the same whatever the data's size (2,000 classifier and 5,000 predictor steps): about
+4 minutes per generator and seed on 2 busy cores, so a run that must finish in half an hour takes fewer
+sequences, one seed and fewer generators (the command in BENCHMARKS.md says which).
 
 Prints the machine and markdown tables. Always exits 0.
 """
@@ -163,11 +168,14 @@ def macro_levels() -> Series | None:
                   "realgovt (202 quarters, trending)", trend=("auto", "none"))  # fmt: skip
 
 
+SINES_N = 10_000  # sequences of TimeGAN's sines (its paper's count); --sines-n
+
+
 def timegan_sines() -> Series:
     # Noise-free curves: a classifier sees decoder errors of 0.02 (lr 0.01 stops at ELBO 115 per window); at
     # lr 1e-3 for up to 300 epochs the decoder gets 5x closer (ELBO 209).
-    return Series("timegan-sines", make_timegan_sines(10_000, 24, 5, seed=SEED), 18, 6, "id",
-                  "TimeGAN's sines: 10000 sequences x 24 steps, 5 features", settings=TIMEGAN_SETTINGS)  # fmt: skip
+    return Series("timegan-sines", make_timegan_sines(SINES_N, 24, 5, seed=SEED), 18, 6, "id",
+                  f"TimeGAN's sines: {SINES_N} sequences x 24 steps, 5 features", settings=TIMEGAN_SETTINGS)  # fmt: skip
 
 
 DATASETS = {"sine": sine, "macro": macro, "macro-levels": macro_levels, "timegan-sines": timegan_sines}
@@ -376,8 +384,8 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
         print(f"  {s.name} / vaelab {f.label}: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
               f"{len(f.train)} train, {n} test windows; {Run(f.run).kind.trend['found']}; handling "
               f"{f.handling}", flush=True)  # fmt: skip
-        for sampler in SAMPLERS:
-            for draw in (False, True):
+        for sampler in args.samplers:
+            for draw in args.draw:
                 started = time.perf_counter()
                 Run(f.run).synthesize(n, sampler=sampler, draw=draw, seed=SEED)
                 gen_s = time.perf_counter() - started
@@ -472,7 +480,7 @@ def run_timegan_sines(s: Series, folder: Path, args, settings: dict) -> None:
     for f in fits:
         print(f"  {s.name} / vaelab {f.label}: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
               f"{n_train} train, {n_test} test sequences", flush=True)  # fmt: skip
-        for sampler in SAMPLERS:
+        for sampler in args.timegan_samplers:
             gens[f"vaelab {f.label}, sampler={sampler}"] = (
                 lambda n, sd, r=f.run, a=sampler: Run(r).synthesize(n, sampler=a, seed=sd))
     g = GaussianWindows().fit(f0.train)
@@ -526,8 +534,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the scores")
     parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="vaelab's networks")
     parser.add_argument("--timegan-seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of TimeGAN's scores")
+    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS), help="vaelab's samplers")
+    parser.add_argument("--draw", nargs="+", choices=("False", "True"), default=["False", "True"],
+                        help="decoder means (False) and likelihood draws (True); timegan-sines uses means")  # fmt: skip
+    parser.add_argument("--timegan-samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS),
+                        help="vaelab's samplers on timegan-sines")  # fmt: skip
+    parser.add_argument("--sines-n", type=int, default=SINES_N, help="sequences of TimeGAN's sines (default 10000)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    args.draw = [d == "True" for d in args.draw]
+    global SINES_N
+    SINES_N = args.sines_n
     if args.threads:
         torch.set_num_threads(args.threads)
     # torch imports torch._dynamo the first time an optimizer is built (seconds): not any method's training time.

@@ -34,14 +34,16 @@ class Scored:
     name: str  # the data spec, as given
     result: LikelihoodResult
     percentile: np.ndarray | None  # None when the run has no validation split
-    flag: np.ndarray | None
+    flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
+    reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
 
     def to_frame(self):
         frame = self.result.to_frame()
         frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
+        frame["reason"] = self.reason if self.reason is not None else ""
         return frame
 
 
@@ -82,17 +84,22 @@ def score(
     """Score every example of ``spec``; write ``out`` (CSV) and, for the test split, metrics.json."""
     check_choice("score", score, SCORES)
     run = Run(run_path, specs)
-    X, y = run.resolve(spec, labels, label_column, lazy=True)  # scored block by block
+    dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = log_likelihood(run.model, X, y, n_samples, progress=progress, **options)
+    result = log_likelihood(run.model, dataset.X, run.model_labels(dataset), n_samples, progress=progress, **options)
     cal = calibration(run, n_samples, progress)
     values = getattr(result, score)
-    scored = Scored(
-        spec, result,
-        None if cal is None else cal.percentile(score, values),
-        None if cal is None else cal.flags(score, values, threshold, band),
-        score,
-    )  # fmt: skip
+    percentile = None if cal is None else cal.percentile(score, values)
+    flag = None if cal is None else cal.flags(score, values, threshold, band)
+    rule = f"outside the {band[0]:g}-{band[1]:g} band" if band else f"below {threshold:g}"
+    reason = [""] * len(result) if dataset.reasons is None else list(dataset.reasons)
+    new = np.array([bool(r) for r in reason], dtype=bool)
+    for i in np.flatnonzero(flag) if flag is not None else ():
+        scored_as = f"{score} at percentile {percentile[i]:.1f} of the validation split ({rule})"
+        reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
+    if new.any():  # what the run's data never held (a missing value, a value out of range) is flagged whatever its score
+        flag = new if flag is None else flag | new
+    scored = Scored(spec, result, percentile, flag, score, reason)
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")

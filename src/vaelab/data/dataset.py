@@ -21,6 +21,9 @@ class Dataset:
     y: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
     source: str = "array"
+    # New examples read from a file by a run's kind (a series run's windows): per example what is out of the
+    # ordinary about it ("" when nothing; None: not checked).
+    reasons: tuple[str, ...] | None = None
 
     @property
     def n_examples(self) -> int:
@@ -53,6 +56,7 @@ class Dataset:
             y=None if self.y is None else self.y[index],
             classes=self.classes,
             source=self.source,
+            reasons=None if self.reasons is None else tuple(np.asarray(self.reasons, dtype=object)[index]),
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -60,7 +64,7 @@ class Dataset:
         (:func:`vaelab.data.rows.is_lazy`) is not copied: the view's X reads its rows when used."""
         from vaelab.data.rows import as_rows, is_lazy
 
-        if not is_lazy(self.X):
+        if not is_lazy(self.X) or self.reasons is not None:
             return self.subset(index)
         return Dataset(
             X=as_rows(self.X).take(index),

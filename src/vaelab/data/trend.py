@@ -51,6 +51,7 @@ ADF_LEVEL = 0.05
 _ADF_CRIT_5 = (-2.86154, -2.8903, -4.234, -40.040)
 _CODER_KIND = "vaelab.WindowCoder"
 _CODER_VERSION = 1
+ROW_RANGE = ("row_lo", "row_hi", "row_sd")  # the training rows' range per column (coders stored before it lack them)
 
 
 # ------------------------------------------------------------------ the ADF test
@@ -285,7 +286,29 @@ class WindowCoder:
             stats.update(level_loc=level.mean(0), level_scale=_sd(level, 0),
                          logsd_loc=log_sd.mean(0), logsd_scale=_sd(log_sd, 0))  # fmt: skip
         self.stats = stats
+        rows = self.encode(X).astype(np.float64)  # the range of the model's inputs, for flagging new windows
+        self.stats.update(row_lo=rows.min(0), row_hi=rows.max(0), row_sd=_sd(rows, 0))
         return self
+
+    # ---------------------------------------------------------- new windows
+    def beyond_range(self, rows: np.ndarray) -> np.ndarray | None:
+        """How far each value of rows (N, D) lies outside the training rows' range, in the training rows' SD
+        of that column (0 inside); None for a coder stored before the range was kept."""
+        if "row_lo" not in self.stats:
+            return None
+        rows = np.asarray(rows, dtype=np.float64)
+        s = self.stats
+        return np.maximum(np.maximum(s["row_lo"] - rows, rows - s["row_hi"]), 0.0) / s["row_sd"]
+
+    def column_parts(self, window: int, n_features: int) -> list[tuple[str, int, int | None]]:
+        """What each column of a row holds: (part, feature index, step or None). Parts: "value" (a step's value,
+        standardized or relative to the past), "change" (a step's difference from the one before), and the
+        extras "level", "log SD" (the past's) and "first value"."""
+        F, S = n_features, self.steps(window)
+        part = "change" if self.handling == "difference" else "value"
+        out = [(part, f, t + (1 if self.handling == "difference" else 0)) for t in range(S) for f in range(F)]
+        extras = {"none": (), "difference": ("first value",), "window": ("level", "log SD")}[self.handling]
+        return out + [(e, f, None) for e in extras for f in range(F)]
 
     def _level_scale(self, X: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The past's mean and log SD per window and feature, (..., F) each."""
@@ -396,6 +419,12 @@ class WindowCoder:
             need = {"none": (), "difference": ("diff_loc", "diff_scale"),
                     "window": ("floor", "level_loc", "level_scale", "logsd_loc", "logsd_scale")}[coder.handling]  # fmt: skip
             stats = {k: np.asarray(arrays[f"coder_{k}"], dtype=np.float64) for k in ("loc", "scale", *need)}
+            ranges = {k: np.asarray(arrays[f"coder_{k}"], dtype=np.float64) for k in ROW_RANGE if f"coder_{k}" in arrays}
+            if ranges and (len(ranges) < len(ROW_RANGE) or any(v.ndim != 1 or v.shape != ranges["row_lo"].shape
+                                                                 or not np.isfinite(v).all() for v in ranges.values())
+                           or not (ranges["row_sd"] > 0).all()):  # fmt: skip
+                raise ValueError("the training rows' range (row_lo, row_hi, row_sd) must be three finite vectors of "
+                                 "one length, the SD positive")  # fmt: skip
             F = stats["loc"].shape
             if len(F) != 1 or F[0] < 1:
                 raise ValueError(f"loc must hold one value per feature, got shape {F}")
@@ -406,7 +435,7 @@ class WindowCoder:
                     raise ValueError(f"{k} must be positive")
         except (AttributeError, KeyError, TypeError, ValueError, ConfigError) as e:
             raise RunError(f"The stored window coder is damaged ({type(e).__name__}: {e}); train the run again.") from None
-        coder.stats = stats
+        coder.stats = {**stats, **ranges}  # runs stored before the range was kept have none
         return coder
 
 

@@ -33,6 +33,7 @@ import pandas as pd
 from vaelab.checkpoint import SPLIT, RunDir
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
+from vaelab.data.sources import load_dataset
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, read_json
 
@@ -128,6 +129,12 @@ class RunKind:
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         """The model's matrix re-derived from the run's source with the stored state."""
         raise NotImplementedError
+
+    def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
+             lazy: bool = False) -> Dataset:  # fmt: skip
+        """A file of new examples as the model takes them (``score RUN FILE``, ``anomaly-eval``, examples
+        ``FILE:N``). A kind may flag what is out of the ordinary instead of refusing it (``Dataset.reasons``)."""
+        return load_dataset(source, labels=labels, label_column=label_column, lazy=lazy)
 
     def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
         """What the kind trains beside the model, after every fit (a resumed run too). Under torchrun

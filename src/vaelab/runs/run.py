@@ -20,7 +20,7 @@ from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CONFIG, RunConfig, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
-from vaelab.data.sources import IMAGE_SUFFIXES, load_dataset, read_image
+from vaelab.data.sources import IMAGE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.errors import DataError, RunError
 from vaelab.estimator import load
@@ -124,17 +124,23 @@ class Run:
         """Labels (names) to pass to the model: only conditional models take them."""
         return part.label_names() if self.model.classes_ is not None else None
 
+    def dataset_of(self, spec: str, labels: str | None = None, label_column: str | None = None,
+                   lazy: bool = False) -> Dataset:  # fmt: skip
+        """The examples a data spec names: one of the run's splits, or a file read as the run's kind reads new
+        data (a series run cuts it into windows with its stored coder and flags what is out of the ordinary)."""
+        if spec in SPLITS and not Path(spec).exists():
+            return self.split(spec, lazy=lazy)
+        dataset = self.kind.read(spec, labels, label_column, lazy)
+        if self.model.classes_ is not None and dataset.y is None:
+            raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+        return dataset
+
     def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,
                 with_labels: bool = False, lazy: bool = False) -> tuple[Any, np.ndarray | None]:  # fmt: skip
         """(X, y) for a data spec. y holds label names; it is given for conditional models (which
         need it) and, with ``with_labels``, whenever the data has labels. With ``lazy`` a large
         file (or the run's split of one) comes as a memory map or :class:`vaelab.data.rows.Rows`."""
-        if spec in SPLITS and not Path(spec).exists():
-            dataset = self.split(spec, lazy=lazy)
-        else:
-            dataset = load_dataset(spec, labels=labels, label_column=label_column, lazy=lazy)
-            if self.model.classes_ is not None and dataset.y is None:
-                raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+        dataset = self.dataset_of(spec, labels, label_column, lazy)
         if dataset.y is None or not (with_labels or self.model.classes_ is not None):
             return dataset.X, None
         return dataset.X, dataset.label_names()  # names: a model maps them to its own codes
@@ -154,7 +160,7 @@ class Run:
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
         elif Path(source).exists():
-            part = load_dataset(source)
+            part = self.kind.read(source)
         else:
             raise DataError(f"Example {spec!r} names neither a split index nor a file; expected {EXAMPLE_HELP}.")
         if not 0 <= index < part.n_examples:

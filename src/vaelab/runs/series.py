@@ -80,6 +80,7 @@ SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
+RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
 
 
@@ -236,6 +237,71 @@ class SeriesKind(RunKind):
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction)
         return Dataset(self.coder.encode(windows.X), source=data.source)
+
+    def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
+             lazy: bool = False) -> Dataset:  # fmt: skip
+        """A series file (``score RUN series.csv``, ``anomaly-eval``) cut into the run's windows (every window,
+        stride 1, series by series in time order) and encoded with the run's stored coder. Windows are
+        flagged, not refused (``Dataset.reasons``): a missing, infinite or non-numeric value (filled by linear
+        interpolation in time so the window can be scored), and a value out of range (a column of the
+        window's row more than :data:`RANGE_TOLERANCE` training SDs outside the training windows' range)."""
+        if labels is not None or label_column is not None:
+            raise DataError("A series run has no labels: score a series file without --labels/--label-column.")
+        ws, where = self.settings, Path(source).name
+        raw = read_series(source)
+        if isinstance(raw, pd.DataFrame):
+            need = [c for c in (ws.id_column, ws.time_column, *ws.features) if c is not None]
+            lacking = [c for c in need if c not in raw.columns]
+            if lacking:
+                raise DataError(f"{where} lacks the column(s) {lacking}; the run was trained on a file with {need}. "
+                                "Rename the columns or score a file that has them.")  # fmt: skip
+            values = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64)
+                                      for c in ws.features])  # fmt: skip
+            gap = ~np.isfinite(values)
+            clean, mask = raw.copy(), raw.copy()
+            clean[list(ws.features)], mask[list(ws.features)] = np.where(gap, np.nan, values), gap.astype(np.float64)
+        else:
+            values = np.asarray(raw, dtype=np.float64)
+            values = values.reshape(-1, 1) if values.ndim == 1 else values
+            if values.ndim != 2 or values.shape[1] != len(ws.features):
+                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features); got shape "
+                                f"{values.shape}.")  # fmt: skip
+            gap = ~np.isfinite(values)
+            clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64)
+        options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
+        frame = prepare_series(clean, fill="interpolate", **options)
+        windows = make_windows(frame, ws.n_past, ws.n_future)
+        missing = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X > 0
+        rows = self.coder.encode(windows.X)
+        far = self.coder.beyond_range(rows)
+        parts = self.coder.column_parts(ws.window, len(ws.features))
+        panel = len(frame.ids) > 1
+
+        def stamp(i: int, step: int) -> str:
+            k, t = windows.series[i], windows.start[i] + step
+            at = f"step {t}" if frame.times is None else time_text(frame.times[k][t])
+            return f"{at} (series {frame.ids[k]})" if panel else at
+
+        reasons = []
+        for i in range(len(rows)):
+            said: list[str] = []
+            for f in np.flatnonzero(missing[i].any(axis=0)):
+                steps = np.flatnonzero(missing[i][:, f])
+                more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
+                said.append(f"{ws.features[f]}: missing at {stamp(i, steps[0])}{more} (interpolated to score the window)")
+            if far is not None:
+                worst: dict[int, int] = {}
+                for c in np.flatnonzero(far[i] > RANGE_TOLERANCE):
+                    f = parts[c][1]
+                    if f not in worst or far[i, c] > far[i, worst[f]]:
+                        worst[f] = c
+                for f, c in sorted(worst.items()):
+                    part, _, step = parts[c]
+                    at = f"at {stamp(i, step)}" if step is not None else f"in the window from {stamp(i, 0)}"
+                    said.append(f"{ws.features[f]}: out of range {at}: its {part} lies {far[i, c]:.1f} training SDs "
+                                "outside the training windows' range")  # fmt: skip
+            reasons.append("; ".join(said))
+        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons))
 
     def shapes(self, X: np.ndarray) -> np.ndarray:
         """Model rows (N, D) as the windows' shapes (N, S, F), in model units (see WindowCoder.shape)."""
@@ -423,6 +489,14 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
                                         run.config.data.test_fraction)  # fmt: skip
     return windows.series[codes == 2]
+
+
+def time_text(value: Any) -> str:
+    """A time stamp as text: a date, a date and time, or a number."""
+    if isinstance(value, np.datetime64):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:

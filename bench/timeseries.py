@@ -543,8 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
     args.draw = [d == "True" for d in args.draw]
-    global SINES_N
-    SINES_N = args.sines_n
+    globals()["SINES_N"] = args.sines_n  # timegan_sines() reads it
     if args.threads:
         torch.set_num_threads(args.threads)
     # torch imports torch._dynamo the first time an optimizer is built (seconds): not any method's training time.

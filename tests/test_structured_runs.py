@@ -310,3 +310,65 @@ def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacin
     irregular = np.array(["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05"], dtype="datetime64[ns]")
     assert future_times(irregular, 1)[0] == np.datetime64("2020-01-06")
     assert future_times(np.array([3.0]), 2) is None
+
+
+# ------------------------------------------------------------------ scoring series files (issue 17 item 1)
+def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_path, capsys):
+    """score RUN series.csv cuts the file into the run's windows with its stored coder; a planted missing value
+    and a value 100 SD out flag exactly the windows that hold them, with the reason, instead of refusing."""
+    folder, df, run = series
+    bad = df.copy()
+    bad.loc[(bad["id"] == 1) & (bad["time"] == 30), "f0"] = np.nan
+    bad.loc[(bad["id"] == 3) & (bad["time"] == 50), "f1"] = df["f1"].mean() + 100 * df["f1"].std()
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    out = _ok(capsys, "score", run, tmp_path / "bad.csv", "--out", tmp_path / "scores.csv", "--n-samples", 5)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    per_series = 80 - 16 + 1  # every window, stride 1, series by series in time order
+    assert len(scores) == 6 * per_series and "reason" in scores.columns and "hold what training never had" in out
+    reason = scores["reason"].fillna("")
+    holes = set(np.flatnonzero(reason.str.contains("f0: missing at 30 \\(series 1\\)", regex=True)))
+    far = set(np.flatnonzero(reason.str.contains("f1: out of range at 50 \\(series 3\\)", regex=True)))
+    assert holes == {per_series + s for s in range(15, 31)}  # the windows that hold step 30 of series 1
+    assert far == {3 * per_series + s for s in range(35, 51)}
+    assert scores.loc[sorted(holes | far), "flag"].all() and np.isfinite(scores["log_px"]).all()
+    others = reason.drop(index=sorted(holes | far))
+    assert not others.str.contains("missing|out of range").any()
+    assert reason[min(far)].count("training SDs") == 1 and float(reason[min(far)].split("lies ")[1].split(" ")[0]) > 50
+    # The clean file's windows are the run's own rows: its stored coder, not one fitted again.
+    from vaelab.runs.run import Run
+
+    opened = Run(run)
+    clean = opened.kind.read(folder / "s.csv")
+    own, _ = opened.data()
+    assert clean.reasons is not None and not any("missing" in r for r in clean.reasons)
+    np.testing.assert_array_equal(clean.X[:1], own.X[:1])
+    # anomaly-eval reads series files the same way.
+    _ok(capsys, "anomaly-eval", run, "--inliers", folder / "s.csv", "--outliers", tmp_path / "bad.csv", "--n-samples", 5)
+    assert "--label" in _error(capsys, "score", run, tmp_path / "bad.csv", "--labels", tmp_path / "bad.csv")
+    assert "lacks the column(s) ['f1']" in _error(capsys, "score", run, _write(tmp_path / "f0.csv", df.drop(columns="f1")))
+
+
+def _write(path, frame):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
+    """Each verdict word is reachable: errors well below / above repeating the last value, or the same."""
+    from vaelab.runs.series import forecaster_verdict, generator_verdict
+
+    rng = np.random.default_rng(0)
+    naive = 1 + 0.1 * rng.standard_normal(200)
+    groups = np.repeat([0, 1], 100)
+    better = forecaster_verdict(naive - 0.5, naive, groups, lag=4)
+    worse = forecaster_verdict(naive + 0.5 + 0.1 * rng.standard_normal(200), naive, groups, lag=4)
+    tie = forecaster_verdict(naive + 0.3 * rng.standard_normal(200), naive, groups, lag=4)
+    assert better["verdict"]["outcome"] == "better" and "beats repeating the last value" in better["verdict"]["text"]
+    assert worse["verdict"]["outcome"] == "worse" and "loses to repeating the last value" in worse["verdict"]["text"]
+    assert tie["verdict"]["outcome"] == "no clear winner" and "no clear winner" in tie["verdict"]["text"]
+    assert better["mae_difference"] == pytest.approx(-0.5)
+    base = {"score": 0.30, "se": 0.02}
+    assert generator_verdict({"score": 0.05, "se": 0.02}, base, "")["outcome"] == "better"
+    assert generator_verdict({"score": 0.45, "se": 0.02}, base, "")["outcome"] == "worse"
+    g = generator_verdict({"score": 0.31, "se": 0.02}, base, "")
+    assert g["outcome"] == "no clear winner" and "no better than one multivariate normal" in g["text"]

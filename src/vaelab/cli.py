@@ -476,7 +476,15 @@ def cmd_score(args) -> int:
         rule = (f"outside the {args.band[0]:g}-{args.band[1]:g} percentile band" if args.band
                 else f"below percentile {args.threshold:g}")  # fmt: skip
         n_flag = int(scored.flag.sum())
-        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split")
+        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {args.score} {rule} of the validation split"
+              + (", or holding what training never had" if scored.new is not None and scored.new.any() else ""))
+    if scored.new is not None and scored.new.any():
+        rows = [i for i, new in enumerate(scored.new) if new]
+        print(f"  {len(rows)} example(s) hold what training never had (column reason):")
+        for i in rows[:5]:
+            print(f"    example {i}: {scored.reason[i]}")
+        if len(rows) > 5:
+            print(f"    ... and {len(rows) - 5} more")
     if args.out:
         print(f"  per-example scores: {args.out}")
     return 0

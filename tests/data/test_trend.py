@@ -218,3 +218,42 @@ def test_panels_of_short_series_are_split_by_series():
     assert not np.array_equal(codes, split_windows(w, 0.1, 0.2, seed=4))
     np.testing.assert_array_equal(codes, split_windows(w, 0.1, 0.2, seed=3))
     assert set(np.unique(codes)) == {TRAIN, VAL, TEST}
+
+
+@pytest.mark.parametrize("kind", ["random walk", "linear trend", "stationary sine"])
+def test_random_walk_and_linear_trend_are_detected_a_stationary_sine_is_not(kind):
+    """A walk that wanders far and a line plus noise keep their unit root and drift by many window spreads;
+    a noisy sine rejects the unit root (ADF) and its level does not move."""
+    rng = np.random.default_rng(4)
+    t = np.arange(300)
+    x = {"random walk": np.cumsum(0.3 + rng.standard_normal(300)),
+         "linear trend": 0.2 * t + rng.standard_normal(300),
+         "stationary sine": np.sin(2 * np.pi * t / 25) + 0.2 * rng.standard_normal(300)}[kind]  # fmt: skip
+    report = detect_trend([x[:, None]], ["x"], window=16)
+    assert report.detected == (kind != "stationary sine")
+    f = report.features[0]
+    if kind == "stationary sine":
+        assert f.unit_root == 0 and "no trend detected" in report.describe()
+    else:
+        assert f.unit_root == 1 and f.drift > 1 and "trend detected in x" in report.describe()
+
+
+@pytest.mark.parametrize("handling", HANDLINGS)
+def test_coder_measures_how_far_new_rows_lie_outside_the_training_range(trending_windows, handling):
+    """Training rows lie inside their own range (distance 0); one value pushed far out is the only column
+    flagged, by its distance in training SDs; a coder stored before the range was kept measures nothing."""
+    w, codes = trending_windows
+    coder = WindowCoder(handling, w.n_past).fit(w.X[codes == TRAIN])
+    rows = coder.encode(w.X[codes == TRAIN])
+    assert (coder.beyond_range(rows) == 0).all()
+    parts = coder.column_parts(w.window_length, w.X.shape[2])
+    assert len(parts) == rows.shape[1] and (parts[-1][2] is None) == (handling != "none")
+    pushed = rows[:1].astype(np.float64).copy()
+    pushed[0, 3] = coder.stats["row_hi"][3] + 7 * coder.stats["row_sd"][3]
+    far = coder.beyond_range(pushed)
+    assert far[0, 3] == pytest.approx(7) and np.count_nonzero(far) == 1
+    meta, arrays = coder.state()
+    old = {k: v for k, v in arrays.items() if not k.startswith("coder_row_")}
+    assert WindowCoder.from_state(meta, old).beyond_range(rows) is None
+    with pytest.raises(RunError, match="window coder is damaged"):
+        WindowCoder.from_state(meta, {k: v for k, v in arrays.items() if k != "coder_row_sd"})

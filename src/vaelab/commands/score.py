@@ -37,6 +37,7 @@ class Scored:
     flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
+    new: np.ndarray | None = None  # per example: it holds what training never had (a missing value, a value out of range)
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -99,7 +100,7 @@ def score(
         reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
     if new.any():  # what the run's data never held (a missing value, a value out of range) is flagged whatever its score
         flag = new if flag is None else flag | new
-    scored = Scored(spec, result, percentile, flag, score, reason)
+    scored = Scored(spec, result, percentile, flag, score, reason, new)
     if out is not None:
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")

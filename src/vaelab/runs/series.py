@@ -441,20 +441,10 @@ class SeriesKind(RunKind):
         lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
         err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
         naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
-        # Windows next to each other share most of their future: a Newey-West SE with lag n_future.
         groups = series_of_test_windows(self, run, codes)[pick]
-        diff = paired_difference(err - naive, groups, lag=ws.n_future)
         facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS,
                  "coverage_90": float(((truth >= lo) & (truth <= hi)).mean()),
-                 "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()),
-                 "mae_difference": diff["mean"], "mae_difference_se": diff["se"]}  # fmt: skip
-        outcome = compare(diff["mean"], diff["se"])
-        head = {"lower": "the forecaster beats repeating the last value",
-                "higher": "the forecaster loses to repeating the last value",
-                "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
-        text = (f"{head}: MAE of its median {facts['mae_median']:.4g} vs {facts['mae_last_value']:.4g} (difference "
-                f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
-        facts["verdict"] = {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}
+                 **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])
 
@@ -473,6 +463,23 @@ class SeriesKind(RunKind):
             lines.append(trend_line(block["trend"]))
         lines += [f"verdict: {v['text']}" for v in block.get("verdicts", {}).values()]
         return lines
+
+
+def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
+    """The forecaster's MAE per window (``err``) against repeating the last value (``naive``), paired, with a
+    Newey-West SE of lag ``lag`` within each series (``groups``): windows next to each other share most of their
+    future. The MAEs, their difference and SE, and the verdict in words."""
+    err, naive = np.asarray(err, dtype=np.float64), np.asarray(naive, dtype=np.float64)
+    diff = paired_difference(err - naive, groups, lag=lag)
+    outcome = compare(diff["mean"], diff["se"])
+    head = {"lower": "the forecaster beats repeating the last value",
+            "higher": "the forecaster loses to repeating the last value",
+            "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
+    text = (f"{head}: MAE of its median {err.mean():.4g} vs {naive.mean():.4g} (difference "
+            f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
+    return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
+            "mae_difference_se": diff["se"],
+            "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip
 
 
 def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str) -> dict[str, str]:

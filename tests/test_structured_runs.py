@@ -342,6 +342,8 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     own, _ = opened.data()
     assert clean.reasons is not None and not any("missing" in r for r in clean.reasons)
     np.testing.assert_array_equal(clean.X[:1], own.X[:1])
+    np.save(tmp_path / "rows.npy", np.asarray(own.X[:3]))  # an .npy of the model's rows is taken as it is
+    np.testing.assert_array_equal(opened.kind.read(tmp_path / "rows.npy").X, own.X[:3])
     # anomaly-eval reads series files the same way.
     _ok(capsys, "anomaly-eval", run, "--inliers", folder / "s.csv", "--outliers", tmp_path / "bad.csv", "--n-samples", 5)
     assert "--label" in _error(capsys, "score", run, tmp_path / "bad.csv", "--labels", tmp_path / "bad.csv")

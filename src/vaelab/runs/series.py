@@ -45,7 +45,7 @@ from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, from_dict, to_dict
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import read_series
+from vaelab.data.sources import load_dataset, read_series
 from vaelab.data.split import indices
 from vaelab.data.timeseries import (
     TRAIN,
@@ -244,7 +244,8 @@ class SeriesKind(RunKind):
         stride 1, series by series in time order) and encoded with the run's stored coder. Windows are
         flagged, not refused (``Dataset.reasons``): a missing, infinite or non-numeric value (filled by linear
         interpolation in time so the window can be scored), and a value out of range (a column of the
-        window's row more than :data:`RANGE_TOLERANCE` training SDs outside the training windows' range)."""
+        window's row more than :data:`RANGE_TOLERANCE` training SDs outside the training windows' range). An
+        ``.npy`` of the model's rows (windows, row width) is taken as it is."""
         if labels is not None or label_column is not None:
             raise DataError("A series run has no labels: score a series file without --labels/--label-column.")
         ws, where = self.settings, Path(source).name
@@ -263,9 +264,12 @@ class SeriesKind(RunKind):
         else:
             values = np.asarray(raw, dtype=np.float64)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
+            width = len(self.coder.column_parts(ws.window, len(ws.features)))
+            if values.ndim == 2 and values.shape[1] == width != len(ws.features):
+                return load_dataset(source, lazy=lazy)  # already the model's rows (N, D): taken as they are
             if values.ndim != 2 or values.shape[1] != len(ws.features):
-                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features); got shape "
-                                f"{values.shape}.")  # fmt: skip
+                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), or the "
+                                f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
             gap = ~np.isfinite(values)
             clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64)
         options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}

@@ -10,6 +10,18 @@ Data (nothing downloaded):
   US quarterly 1959-2009, as quarterly growth rates in percent, 100 * diff(log(x)), of
   realgdp, realcons, realinv and realgovt (201 quarters, 4 features; growth rates are close
   to stationary, levels are not). Windows of n_past = 12 + n_future = 4 quarters.
+* ``macro-levels`` (needs statsmodels): the same four columns in levels (202 quarters): series
+  that trend, so the test windows (2000-2009) lie above every training level. The series run
+  detects the trend and handles it (--trend auto); the row "trend none" is the run before
+  trend handling (globally standardized windows). Scores in data units and, for the trend-
+  handled runs, in the windows' shapes (WindowCoder.shape: the level, and for "window" the
+  scale, taken out), where generators of the past can be compared with the test period.
+* ``timegan-sines``: TimeGAN's sine benchmark (Yoon et al. 2019), make_timegan_sines(10000
+  sequences x 24 steps, 5 features): (sin(f t + p) + 1) / 2 with f, p ~ U(0, 0.1) per sequence
+  and feature. One window per sequence (18 + 6 steps), split by sequence 70/10/20. Scored with
+  TimeGAN's own conventions (timegan_discriminative_score and timegan_predictive_score against
+  the *training* sequences, as TimeGAN scores against the data it trained on) beside vaelab's
+  (against the held-out test sequences), printed beside TimeGAN's published scores.
 
 vaelab: vaelab.runs.train.train_run(csv, run, VAELAB_SETTINGS, options={window: n_past, horizon:
 n_future, id_column:, time_column: "time"}, val_fraction=0.1, test_fraction=0.2) (a series run): windows at stride 1
@@ -54,8 +66,18 @@ batch 100, early stopping with patience 10). With VAE's defaults (512-256, lr 1e
 learned noise variance stays near its starting value 1 (standardized units) and the
 forecaster's 90% band covers every real value; --vaelab '{"epochs": 200}' overrides them.
 
-    .venv-bench/bin/python bench/timeseries.py [--datasets sine macro] [--par-epochs 128 1024]
-        [--par-data sine] [--vaelab JSON] [--seeds 0 1 2]
+vaelab's networks (--archs): "mlp" (dense encoder and decoder) and "timevae" (TimeVAE's design,
+Desai et al. 2021: a Conv1d encoder; a decoder of a polynomial trend block, a Fourier
+seasonality block and a transposed-Conv1d residual), each also the forecaster's network.
+
+    .venv-bench/bin/python bench/timeseries.py [--datasets sine macro macro-levels timegan-sines]
+        [--archs mlp timevae] [--par-epochs 128 1024] [--par-data sine] [--vaelab JSON] [--seeds 0 1 2]
+        [--timegan-seeds 0 1 2] [--samplers prior aggregate-gmm] [--draw False True] [--sines-n 10000]
+        [--timegan-samplers prior aggregate-gmm] [--no-heldout]
+
+TimeGAN's scores cost the same whatever the data's size (2,000 classifier and 5,000 predictor steps): about
+4 minutes per generator and seed on 2 busy cores, so a run that must finish in half an hour takes fewer
+sequences, one seed and fewer generators (the command in BENCHMARKS.md says which).
 
 Prints the machine and markdown tables. Always exits 0.
 """
@@ -76,10 +98,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vaelab.analysis.synthetic_series import discriminative_score, predictive_score
+from vaelab.analysis.synthetic_series import (
+    compare,
+    discriminative_score,
+    gaussian_windows,
+    paired_difference,
+    predictive_score,
+    timegan_discriminative_score,
+    timegan_predictive_score,
+)
 from vaelab.analysis.synthetic_tables import ks_complement
+from vaelab.checkpoint import RunDir
 from vaelab.data.split import indices
-from vaelab.data.timeseries import load_bundled_series, make_sine_panel
+from vaelab.data.timeseries import load_bundled_series, make_sine_panel, make_timegan_sines
 from vaelab.forecaster import Forecaster
 from vaelab.runs.run import Run
 from vaelab.runs.series import make_series_windows
@@ -89,8 +120,12 @@ from _common import load, machine, machine_line, measure  # noqa: E402 (bench/ i
 SEED = 0
 VAL_FRACTION, TEST_FRACTION = 0.1, 0.2
 VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.01}  # as in bench/tabular.py
+TIMEGAN_SETTINGS = {"epochs": 300, "lr": 1e-3, "patience": 30}  # over VAELAB_SETTINGS for timegan-sines
 SAMPLERS = ("prior", "aggregate-gmm")  # z from N(0, I), and from a GMM fitted to the training windows' codes
 DRAWS = 100  # forecast draws per past
+ARCHS = ("mlp", "timevae")
+# TimeGAN's published scores on its sines (Yoon et al. 2019), as issue 17 quotes them.
+TIMEGAN_PUBLISHED = {"discriminative": 0.011, "predictive": 0.093}
 
 
 @dataclass
@@ -101,6 +136,8 @@ class Series:
     n_future: int
     id_column: str | None
     note: str
+    trend: tuple[str, ...] = ("auto",)  # --trend of each vaelab run
+    settings: dict | None = None  # vaelab settings over the script's (VAELAB_SETTINGS or --vaelab)
 
 
 def sine() -> Series:
@@ -121,7 +158,27 @@ def macro() -> Series | None:
                                             "realinv, realgovt (201 quarters)")  # fmt: skip
 
 
-DATASETS = {"sine": sine, "macro": macro}
+def macro_levels() -> Series | None:
+    try:
+        raw = load_bundled_series("macrodata")
+    except Exception:  # statsmodels missing
+        return None
+    df = raw[["time", "realgdp", "realcons", "realinv", "realgovt"]].reset_index(drop=True)
+    return Series("macro-levels", df, 12, 4, None, "statsmodels macrodata in levels: realgdp, realcons, realinv, "
+                  "realgovt (202 quarters, trending)", trend=("auto", "none"))  # fmt: skip
+
+
+SINES_N = 10_000  # sequences of TimeGAN's sines (its paper's count); --sines-n
+
+
+def timegan_sines() -> Series:
+    # Noise-free curves: a classifier sees decoder errors of 0.02 (lr 0.01 stops at ELBO 115 per window); at
+    # lr 1e-3 for up to 300 epochs the decoder gets 5x closer (ELBO 209).
+    return Series("timegan-sines", make_timegan_sines(SINES_N, 24, 5, seed=SEED), 18, 6, "id",
+                  f"TimeGAN's sines: {SINES_N} sequences x 24 steps, 5 features", settings=TIMEGAN_SETTINGS)  # fmt: skip
+
+
+DATASETS = {"sine": sine, "macro": macro, "macro-levels": macro_levels, "timegan-sines": timegan_sines}
 
 
 # ------------------------------------------------------------------ the vaelab run and its windows
@@ -130,41 +187,47 @@ DATASETS = {"sine": sine, "macro": macro}
 @dataclass
 class Fitted:
     run: Path
+    label: str  # "mlp", "timevae", "mlp, trend none", ...
     seconds: float
     epochs: str
     train: np.ndarray  # real training windows (N, T, F), data units
     test: np.ndarray  # real test windows
-    scaled_test: np.ndarray  # the test windows as the forecaster sees them
+    train_rows: np.ndarray  # the training windows as the model sees them (N, D)
+    test_rows: np.ndarray
     codes: np.ndarray
     features: tuple[str, ...]
     n_past: int
+    handling: str  # the trend handling the run chose (or was given)
+
+    def shapes(self, rows: np.ndarray) -> np.ndarray:
+        """Rows as the windows' shapes (level, and for "window" scale, taken out)."""
+        return Run(self.run).kind.shapes(rows)
 
 
-def fit_vaelab(s: Series, csv: Path, folder: Path, settings: dict) -> Fitted:
-    run = folder / f"{s.name}_vaelab"
+def fit_vaelab(s: Series, csv: Path, folder: Path, settings: dict, arch: str, trend: str) -> Fitted:
+    label = arch if trend == "auto" else f"{arch}, trend {trend}"
+    run = folder / f"{s.name}_vaelab_{label.replace(', ', '_').replace(' ', '_')}"
     started = time.perf_counter()
-    options = {"window": s.n_past, "horizon": s.n_future, "id_column": s.id_column, "time_column": "time"}
-    result = train_run(csv, run, settings, options=options, val_fraction=VAL_FRACTION, test_fraction=TEST_FRACTION)
+    options = {"window": s.n_past, "horizon": s.n_future, "id_column": s.id_column, "time_column": "time", "trend": trend}
+    result = train_run(csv, run, {**settings, "arch": arch}, options=options, val_fraction=VAL_FRACTION,
+                       test_fraction=TEST_FRACTION)  # fmt: skip
     seconds = time.perf_counter() - started
     tr = result.metrics["training"]
     opened = Run(run)
-    ws, scaler = opened.kind.settings, opened.kind.scaler
+    kind = opened.kind
     dataset, codes = opened.data()
-    T, F = ws.window, len(ws.features)
-    scaled = {k: dataset.X[indices(codes, k)].reshape(-1, T, F) for k in ("train", "test")}
-    return Fitted(run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})",
-                  scaler.inverse_transform(scaled["train"]), scaler.inverse_transform(scaled["test"]),
-                  scaled["test"], codes, tuple(ws.features), ws.n_past)  # fmt: skip
+    rows = {k: dataset.X[indices(codes, k)] for k in ("train", "test")}
+    return Fitted(run, label, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})", kind.to_user(rows["train"]),
+                  kind.to_user(rows["test"]), rows["train"], rows["test"], codes, tuple(kind.settings.features),
+                  kind.settings.n_past, kind.coder.handling)  # fmt: skip
 
 
 def vaelab_forecasts(f: Fitted) -> list[np.ndarray]:
-    """DRAWS futures (DRAWS, n_future, F) in data units for every test window, as evaluate.py draws them."""
-    from vaelab.checkpoint import RunDir
-
-    scaler = Run(f.run).kind.scaler
-    forecaster = Forecaster.load(RunDir(f.run))
-    return [scaler.inverse_transform(forecaster.sample(f.scaled_test[i, : f.n_past], DRAWS, seed=SEED + i))
-            for i in range(len(f.test))]  # fmt: skip
+    """DRAWS futures (DRAWS, n_future, F) in data units for every test window (one batch, seeded as
+    evaluate-synthetic draws them)."""
+    kind = Run(f.run).kind
+    draws = kind.futures(Forecaster.load(RunDir(f.run)), f.test[:, : f.n_past], DRAWS, SEED)
+    return list(draws)
 
 
 # ------------------------------------------------------------------ baselines
@@ -262,9 +325,11 @@ def par_windows(par, train_df: pd.DataFrame, features: tuple[str, ...], T: int, 
 # ------------------------------------------------------------------ scoring
 
 
-def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int]) -> dict:
-    """Discriminative and predictive scores (mean, SD over seeds) and the mean KS complement (first seed)."""
-    disc, pred, trtr = [], [], []
+def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int], test_shape: np.ndarray | None = None,
+           shape_for_seed=None) -> dict:  # fmt: skip
+    """Discriminative and predictive scores (mean, SD over seeds) and the mean KS complement (first seed);
+    with ``test_shape``, the discriminative score of the windows' shapes too."""
+    disc, pred, trtr, disc_shape = [], [], [], []
     ks = None
     for sd in seeds:
         synth = synth_for_seed(sd)
@@ -274,11 +339,15 @@ def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int]) -> d
         p = predictive_score(test, synth, n_past, seed=sd)
         pred.append(p["mae_synthetic"])
         trtr.append(p["mae_real"])
-    return {"disc": (np.mean(disc), np.std(disc)), "pred": (np.mean(pred), np.std(pred)),
-            "trtr": float(np.mean(trtr)), "ks": ks}  # fmt: skip
+        if test_shape is not None and shape_for_seed is not None:
+            disc_shape.append(discriminative_score(test_shape, shape_for_seed(sd), seed=sd)["score"])
+    out = {"disc": (np.mean(disc), np.std(disc)), "pred": (np.mean(pred), np.std(pred)), "trtr": float(np.mean(trtr)), "ks": ks}
+    if disc_shape:
+        out["disc_shape"] = (np.mean(disc_shape), np.std(disc_shape))
+    return out
 
 
-def forecast_scores(test: np.ndarray, n_past: int, futures: list[np.ndarray]) -> dict:
+def forecast_scores(test: np.ndarray, n_past: int, futures: list[np.ndarray], groups: np.ndarray, lag: int) -> dict:
     inside, err, naive = [], [], []
     for i, draws in enumerate(futures):
         lo, hi = np.percentile(draws, 5, axis=0), np.percentile(draws, 95, axis=0)
@@ -286,54 +355,80 @@ def forecast_scores(test: np.ndarray, n_past: int, futures: list[np.ndarray]) ->
         inside.append(((truth >= lo) & (truth <= hi)).mean())
         err.append(np.abs(np.median(draws, 0) - truth).mean())
         naive.append(np.abs(test[i, n_past - 1][None] - truth).mean())
-    return {"coverage": float(np.mean(inside)), "mae": float(np.mean(err)), "naive": float(np.mean(naive))}
+    diff = paired_difference(np.array(err) - np.array(naive), groups, lag)
+    verdict = {"lower": "better", "higher": "worse"}.get(compare(diff["mean"], diff["se"]), "no clear winner")
+    return {"coverage": float(np.mean(inside)), "mae": float(np.mean(err)), "naive": float(np.mean(naive)),
+            "diff": diff["mean"], "diff_se": diff["se"], "verdict": verdict}  # fmt: skip
 
 
 def pm(v: tuple[float, float], spec: str = ".3f") -> str:
     return f"{v[0]:{spec}} ± {v[1]:{spec}}"
 
 
+def test_groups(s: Series, f: Fitted, csv: Path) -> np.ndarray:
+    """The series of every test window (for the Newey-West SE of paired forecast errors)."""
+    windows, _, _ = make_series_windows(csv, Run(f.run).kind.settings, VAL_FRACTION, TEST_FRACTION)
+    return windows.series[f.codes == 2]
+
+
 def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
     csv = folder / f"{s.name}.csv"
     s.df.to_csv(csv, index=False)
     rows, fc = {}, {}
-    f = fit_vaelab(s, csv, folder, settings)
-    n, T = len(f.test), f.test.shape[1]
-    print(f"  {s.name} / vaelab: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
-          f"{len(f.train)} train, {n} test windows", flush=True)  # fmt: skip
-    for sampler in SAMPLERS:
-        for draw in (False, True):
-            started = time.perf_counter()
-            Run(f.run).synthesize(n, sampler=sampler, draw=draw, seed=SEED)
-            gen_s = time.perf_counter() - started
-            rows[f"vaelab, sampler={sampler}, draw={draw}"] = {"fit_s": f.seconds, "gen_s": gen_s, "epochs": f.epochs,
-                **scores(f.test, lambda sd, a=sampler, d=draw: Run(f.run).synthesize(n, sampler=a, draw=d, seed=sd),
-                         f.n_past, args.seeds)}  # fmt: skip
-    started = time.perf_counter()
-    futures = vaelab_forecasts(f)
-    fc["vaelab forecaster (conditional VAE)"] = {**forecast_scores(f.test, f.n_past, futures),
-                                                  "s": time.perf_counter() - started}  # fmt: skip
+    fits = [fit_vaelab(s, csv, folder, settings, arch, trend) for trend in s.trend for arch in args.archs]
+    f0 = fits[0]
+    n, T = len(f0.test), f0.test.shape[1]
+    groups = test_groups(s, f0, csv)
+    for f in fits:
+        handled = f.handling != "none"
+        print(f"  {s.name} / vaelab {f.label}: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
+              f"{len(f.train)} train, {n} test windows; {Run(f.run).kind.trend['found']}; handling "
+              f"{f.handling}", flush=True)  # fmt: skip
+        for sampler in args.samplers:
+            for draw in args.draw:
+                started = time.perf_counter()
+                Run(f.run).synthesize(n, sampler=sampler, draw=draw, seed=SEED)
+                gen_s = time.perf_counter() - started
+                gen = lambda sd, a=sampler, d=draw, r=f.run: Run(r).generate(n, sampler=a, seed=sd, mean=not d)  # noqa: E731
+                kind = Run(f.run).kind
+                rows[f"vaelab {f.label}, sampler={sampler}, draw={draw}"] = {
+                    "fit_s": f.seconds, "gen_s": gen_s, "epochs": f.epochs,
+                    **scores(f.test, lambda sd, g=gen, k=kind: k.to_user(g(sd)), f.n_past, args.seeds,
+                             f.shapes(f.test_rows) if handled else None,
+                             (lambda sd, g=gen, ff=f: ff.shapes(g(sd))) if handled else None)}  # fmt: skip
+        started = time.perf_counter()
+        futures = vaelab_forecasts(f)
+        fc[f"vaelab forecaster ({f.label}; handling {f.handling})"] = {
+            **forecast_scores(f.test, f.n_past, futures, groups, s.n_future), "s": time.perf_counter() - started}
+        if handled:  # one multivariate normal over the run's own rows: the baseline in the same representation
+            g = gaussian_windows(f.train_rows)
+            kind = Run(f.run).kind
+            rows[f"Gaussian over the rows of {f.label} (handling {f.handling})"] = {
+                "fit_s": None, "gen_s": None, "epochs": None,
+                **scores(f.test, lambda sd, k=kind: k.to_user(g(n, sd)), f.n_past, args.seeds, f.shapes(f.test_rows),
+                         lambda sd, ff=f: ff.shapes(g(n, sd)))}  # fmt: skip
 
     started = time.perf_counter()
-    g = GaussianWindows().fit(f.train)
+    g = GaussianWindows().fit(f0.train)
     fit_s = time.perf_counter() - started
     rows["Gaussian (one MVN over the window)"] = {"fit_s": fit_s, "gen_s": None, "epochs": None, **scores(
-        f.test, lambda sd: g.sample(n, sd), f.n_past, args.seeds)}
+        f0.test, lambda sd: g.sample(n, sd), f0.n_past, args.seeds)}
     started = time.perf_counter()
-    futures = [g.forecast(f.test[i, : f.n_past], DRAWS, SEED + i) for i in range(n)]
-    fc["Gaussian conditional (linear)"] = {**forecast_scores(f.test, f.n_past, futures), "s": time.perf_counter() - started}
+    futures = [g.forecast(f0.test[i, : f0.n_past], DRAWS, SEED + i) for i in range(n)]
+    fc["Gaussian conditional (linear)"] = {**forecast_scores(f0.test, f0.n_past, futures, groups, s.n_future),
+                                           "s": time.perf_counter() - started}  # fmt: skip
 
     for epochs in args.par_epochs if s.name in args.par_data else ():
         try:
-            train_df = training_stretches(s, f, csv)
-            par, par_s = fit_par(train_df, f.features, epochs)
+            train_df = training_stretches(s, f0, csv)
+            par, par_s = fit_par(train_df, f0.features, epochs)
             print(f"  {s.name} / PAR: {epochs} epochs, {par_s:.1f} s (load average {load()})", flush=True)
             started = time.perf_counter()
-            cache = {SEED: par_windows(par, train_df, f.features, T, n, SEED)}
+            cache = {SEED: par_windows(par, train_df, f0.features, T, n, SEED)}
             gen_s = time.perf_counter() - started
             rows[f"SDV PAR ({epochs} epochs)"] = {"fit_s": par_s, "gen_s": gen_s, "epochs": str(epochs),
-                **scores(f.test, lambda sd: cache[sd] if sd in cache else par_windows(par, train_df, f.features, T, n, sd),
-                         f.n_past, args.seeds)}  # fmt: skip
+                **scores(f0.test, lambda sd: cache[sd] if sd in cache else par_windows(par, train_df, f0.features, T, n, sd),
+                         f0.n_past, args.seeds)}  # fmt: skip
         except ImportError as err:
             print(f"  {s.name} / PAR: not installed ({err}); skipped")
             break
@@ -341,25 +436,92 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
             traceback.print_exc()
             print(f"  {s.name} / PAR: FAILED (traceback above)")
 
+    handled = next((f for f in fits if f.handling != "none"), None)
+    pick = lambda sd: np.random.default_rng(sd).choice(len(f0.train), n, replace=len(f0.train) < n)  # noqa: E731
     rows["real training windows (reference)"] = {"fit_s": None, "gen_s": None, "epochs": None, **scores(
-        f.test, lambda sd: f.train[np.random.default_rng(sd).choice(len(f.train), n, replace=False)], f.n_past, args.seeds)}
+        f0.test, lambda sd: f0.train[pick(sd)], f0.n_past, args.seeds,
+        None if handled is None else handled.shapes(handled.test_rows),
+        None if handled is None else (lambda sd: handled.shapes(handled.train_rows[pick(sd)])))}  # fmt: skip
 
-    print(f"\n**{s.name}** ({s.note}): windows of {s.n_past} + {s.n_future} steps, {len(f.features)} features; "
-          f"{len(f.train)} training and {n} test windows; n = {n} synthetic windows per score\n")  # fmt: skip
-    print("| generator | train s | generate s | discriminative ↓ | predictive MAE (TSTR) ↓ | KS complement ↑ |")
-    print("|---|---:|---:|---:|---:|---:|")
+    shape_col = any("disc_shape" in r for r in rows.values())
+    print(f"\n**{s.name}** ({s.note}): windows of {s.n_past} + {s.n_future} steps, {len(f0.features)} features; "
+          f"{len(f0.train)} training and {n} test windows; n = {n} synthetic windows per score\n")  # fmt: skip
+    extra_head, extra_rule = (" discriminative, shapes ↓ |", "---:|") if shape_col else ("", "")
+    print(f"| generator | train s | generate s | discriminative ↓ |{extra_head} predictive MAE (TSTR) ↓ | KS complement ↑ |")
+    print(f"|---|---:|---:|---:|{extra_rule}---:|---:|")
     trtr = np.mean([r["trtr"] for r in rows.values()])
     for name, r in rows.items():
         fit_s = "—" if r["fit_s"] is None else f"{r['fit_s']:.1f}"
         gen_s = "—" if r["gen_s"] is None else f"{r['gen_s']:.2f}"
-        print(f"| {name} | {fit_s} | {gen_s} | {pm(r['disc'])} | {pm(r['pred'], '.4f')} | {r['ks']:.3f} |")
+        shape = (f" {pm(r['disc_shape'])} |" if "disc_shape" in r else " — |") if shape_col else ""
+        print(f"| {name} | {fit_s} | {gen_s} | {pm(r['disc'])} |{shape} {pm(r['pred'], '.4f')} | {r['ks']:.3f} |")
     print(f"\nPredictive score: the GRU is tested on a seeded half of the real test windows; trained on the other "
           f"half (TRTR) its MAE is {trtr:.4f}. Means ± SD over seeds {args.seeds}.\n")  # fmt: skip
-    print("| forecaster | 90% band coverage (nominal 0.90) | MAE of the median | MAE of last value | ratio |")
-    print("|---|---:|---:|---:|---:|")
+    print("| forecaster | 90% band coverage (nominal 0.90) | MAE of the median | MAE of last value | ratio | "
+          "difference ± 2 SE (Newey-West) | verdict vs last value |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     for name, r in fc.items():
-        print(f"| {name} | {r['coverage']:.3f} | {r['mae']:.4f} | {r['naive']:.4f} | {r['mae'] / r['naive']:.2f} |")
+        print(f"| {name} | {r['coverage']:.3f} | {r['mae']:.4f} | {r['naive']:.4f} | {r['mae'] / r['naive']:.2f} | "
+              f"{r['diff']:+.4f} ± {2 * r['diff_se']:.4f} | {r['verdict']} |")
     print(f"\n({n} test windows, {DRAWS} draws each; vaelab's wall time includes training its forecaster.)", flush=True)
+
+
+def run_timegan_sines(s: Series, folder: Path, args, settings: dict) -> None:
+    """TimeGAN's sines with TimeGAN's conventions (against the training sequences) and vaelab's (against the
+    held-out test sequences), beside TimeGAN's published scores."""
+    csv = folder / f"{s.name}.csv"
+    s.df.to_csv(csv, index=False)
+    settings = {**settings, **(s.settings or {})}
+    print(f"  {s.name}: vaelab settings {settings}", flush=True)
+    fits = [fit_vaelab(s, csv, folder, settings, arch, "auto") for arch in args.archs]
+    f0 = fits[0]
+    n_train, n_test = len(f0.train), len(f0.test)
+    gens = {}
+    for f in fits:
+        print(f"  {s.name} / vaelab {f.label}: {f.epochs} epochs, {f.seconds:.1f} s (load average {load()}); "
+              f"{n_train} train, {n_test} test sequences", flush=True)  # fmt: skip
+        for sampler in args.timegan_samplers:
+            gens[f"vaelab {f.label}, sampler={sampler}"] = (
+                lambda n, sd, r=f.run, a=sampler: Run(r).synthesize(n, sampler=a, seed=sd))
+    g = GaussianWindows().fit(f0.train)
+    gens["Gaussian (one MVN over the window)"] = g.sample
+    other = lambda n, sd: f0.test[np.random.default_rng(sd).choice(n_test, min(n, n_test), replace=False)]  # noqa: E731
+    if not args.no_heldout:
+        gens["real: held-out test sequences"] = other
+    results = {}
+    for name, gen in gens.items():
+        started = time.perf_counter()
+        tg_d, tg_p, v_d, v_p = [], [], [], []
+        for sd in args.timegan_seeds:
+            synth = gen(n_train, sd)
+            tg_d.append(timegan_discriminative_score(f0.train, synth, seed=sd)["score"])
+            tg_p.append(timegan_predictive_score(f0.train, synth, seed=sd)["mae"])
+            synth_test = gen(n_test, sd + 1000)
+            v_d.append(discriminative_score(f0.test, synth_test, seed=sd)["score"])
+            v_p.append(predictive_score(f0.test, synth_test, f0.n_past, seed=sd)["mae_synthetic"])
+        results[name] = {"tg_d": (np.mean(tg_d), np.std(tg_d)), "tg_p": (np.mean(tg_p), np.std(tg_p)),
+                         "v_d": (np.mean(v_d), np.std(v_d)), "v_p": (np.mean(v_p), np.std(v_p))}  # fmt: skip
+        print(f"  scored {name} in {time.perf_counter() - started:.0f} s (load average {load()})", flush=True)
+    real_p = [timegan_predictive_score(f0.train, f0.train, seed=sd)["mae"] for sd in args.timegan_seeds]
+    real_p = (np.mean(real_p), np.std(real_p))
+
+    print(f"\n**{s.name}** ({s.note}): one window of {s.n_past} + {s.n_future} steps per sequence, split by sequence: "
+          f"{n_train} training, {n_test} test sequences\n")  # fmt: skip
+    print("| generator | TimeGAN discriminative ↓ | TimeGAN predictive (MAE) ↓ | vaelab discriminative ↓ | "
+          "vaelab predictive (MAE, TSTR) ↓ |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| TimeGAN, published (Yoon et al. 2019) | {TIMEGAN_PUBLISHED['discriminative']:.3f} | "
+          f"{TIMEGAN_PUBLISHED['predictive']:.3f} | — | — |")  # fmt: skip
+    print(f"| real training sequences (TRTR) | — | {pm(real_p, '.4f')} | — | — |")
+    for name, r in results.items():
+        print(f"| {name} | {pm(r['tg_d'])} | {pm(r['tg_p'], '.4f')} | {pm(r['v_d'])} | {pm(r['v_p'], '.4f')} |")
+    best = min((k for k in results if k.startswith("vaelab")), key=lambda k: results[k]["tg_d"][0])
+    b = results[best]
+    print(f"\nGoal (issue 17): TimeGAN discriminative <= 0.05 and predictive within 10% of the real data's "
+          f"({real_p[0]:.4f}, so <= {1.1 * real_p[0]:.4f}). Best vaelab row: {best}: discriminative {b['tg_d'][0]:.3f} "
+          f"({'met' if b['tg_d'][0] <= 0.05 else 'NOT met'}), predictive {b['tg_p'][0]:.4f} "
+          f"({'met' if b['tg_p'][0] <= 1.1 * real_p[0] else 'NOT met'}). Means ± SD over seeds {args.timegan_seeds}.",
+          flush=True)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,8 +533,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="PAR's epochs, one fit per value (default: SDV's 128, and 1024)")  # fmt: skip
     parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the scores")
+    parser.add_argument("--archs", nargs="+", choices=ARCHS, default=list(ARCHS), help="vaelab's networks")
+    parser.add_argument("--timegan-seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of TimeGAN's scores")
+    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS), help="vaelab's samplers")
+    parser.add_argument("--draw", nargs="+", choices=("False", "True"), default=["False", "True"],
+                        help="decoder means (False) and likelihood draws (True); timegan-sines uses means")  # fmt: skip
+    parser.add_argument("--timegan-samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS),
+                        help="vaelab's samplers on timegan-sines")  # fmt: skip
+    parser.add_argument("--no-heldout", action="store_true", help="timegan-sines: leave out the row scoring real "
+                        "held-out sequences (saves one generator's scores)")  # fmt: skip
+    parser.add_argument("--sines-n", type=int, default=SINES_N, help="sequences of TimeGAN's sines (default 10000)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args(argv)
+    args.draw = [d == "True" for d in args.draw]
+    globals()["SINES_N"] = args.sines_n  # timegan_sines() reads it
     if args.threads:
         torch.set_num_threads(args.threads)
     # torch imports torch._dynamo the first time an optimizer is built (seconds): not any method's training time.
@@ -400,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: statsmodels is not installed; skipped")
                 continue
             try:
-                run_dataset(s, Path(tmp), args, settings)
+                (run_timegan_sines if name == "timegan-sines" else run_dataset)(s, Path(tmp), args, settings)
             except Exception:
                 traceback.print_exc()
                 print(f"{name}: FAILED (traceback above)")

@@ -30,6 +30,7 @@ from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import TableSchema
 from vaelab.data.table_transformer import TableTransformer
 from vaelab.data.timeseries import SeriesScaler
+from vaelab.data.trend import HANDLINGS, WindowCoder
 from vaelab.errors import ConfigError, DataError, RunError
 
 # VAELAB_FUZZ_SCALE=N runs N times as many examples, drawn at random; by default the draws are
@@ -539,6 +540,30 @@ def test_series_scaler_from_damaged_state(data):
     back = scaler.inverse_transform(scaler.transform(np.ones((1, 2, F))))
     assert np.allclose(back, 1.0)
     assert scaler.features is None or (len(scaler.features) == F and all(isinstance(f, str) for f in scaler.features))
+
+
+WINDOWS = np.cumsum(np.random.default_rng(0).normal(size=(6, 8, 2)), axis=1)
+CODER_STATES = [WindowCoder(h, 4).fit(WINDOWS).state() for h in HANDLINGS]
+CODER_KEYS = sorted({k for _, arrays in CODER_STATES for k in arrays} | {"x"})
+
+
+@fuzz(150)
+@given(data=st.data())
+def test_window_coder_from_damaged_state(data):
+    meta, arrays = data.draw(st.sampled_from(CODER_STATES))
+    new_meta = data.draw(st.one_of(JSON, mutated(meta), st.just(meta)))
+    new_arrays = data.draw(st.one_of(st.just(arrays), st.dictionaries(st.sampled_from(CODER_KEYS), STORED),
+                                     st.fixed_dictionaries({k: STORED for k in arrays})))  # fmt: skip
+    try:
+        coder = WindowCoder.from_state(new_meta, new_arrays)
+    except RunError:
+        event("refused")
+        return
+    event("accepted")
+    F = len(coder.stats["loc"])
+    X = np.arange(1.0, 1 + 8 * F).reshape(1, 8, F)
+    back = coder.decode(coder.encode(X), 8)  # what was accepted works: an exact inverse
+    assert np.allclose(back, X, rtol=1e-3, atol=1e-3)
 
 
 # --------------------------------------------------------------- the CLI end to end

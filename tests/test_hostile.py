@@ -593,6 +593,6 @@ def test_a_newline_in_a_file_name_still_gives_one_line(tmp_path, capsys):
 def test_series_json_with_an_infinite_feature_count(series_run, tmp_path, capsys):
     run = copy_run(series_run, tmp_path)
     meta = json.loads((run / "series.json").read_text())
-    meta["scaler"]["n_features"] = float("inf")  # written as Infinity, which Python's json reads back
+    meta["coder"]["n_past"] = float("inf")  # written as Infinity, which Python's json reads back
     (run / "series.json").write_text(json.dumps(meta))
     refused(capsys, tmp_path / "never", *command("score", run, tmp_path), match="series.json")

@@ -135,6 +135,16 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "discriminative score" in out and "predictive score" in out
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "series" and 0 <= block["discriminative"]["score"] <= 0.5
+    # Verdicts against the simple baselines, each in words and printed.
+    d, g = block["discriminative"], block["gaussian"]["discriminative"]
+    assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
+    verdicts = block["verdicts"]
+    assert set(verdicts) == {"generator", "forecaster"}  # no trend in sines: no comparison of shapes
+    assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
+    assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
+    assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
+    assert ("beats" in verdicts["forecaster"]["text"]) == (verdicts["forecaster"]["outcome"] == "better")
+    assert out.count("verdict:") == 2 and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
@@ -312,3 +322,160 @@ def test_explore_a_table_run_in_column_space(table, table_run, capsys):
     assert decoded["segment"].split(" (")[0] in set(df["segment"].dropna().astype(str))
     for name in ("traversals.png", "manifold_grid.png", "interpolation.png", "arithmetic.png"):
         assert (table_run / "figures" / name).stat().st_size > 1000
+
+
+# ------------------------------------------------------------------ series that trend
+@pytest.fixture(scope="module")
+def trending(tmp_path_factory):
+    """Two quarterly series that trend (exponential growth, a line), 160 quarters from 1960."""
+    folder = tmp_path_factory.mktemp("trend")
+    rng = np.random.default_rng(0)
+    t = np.arange(160)
+    df = pd.DataFrame({"quarter": pd.date_range("1960-01-01", periods=160, freq="QS").strftime("%Y-%m-%d"),
+                       "gdp": 100 * np.exp(np.cumsum(0.01 + 0.004 * rng.standard_normal(160))),
+                       "line": 50 + 0.5 * t + rng.standard_normal(160)})  # fmt: skip
+    df.to_csv(folder / "macro.csv", index=False)
+    return folder, df
+
+
+def test_trending_series_are_detected_handled_and_forecast_at_their_level(trending, tmp_path, capsys):
+    """The trend is found and handled (and said so); a past from the test period, above every training
+    level, gets forecasts that continue it, stamped with the next quarters."""
+    folder, df = trending
+    run = tmp_path / "run"
+    out = _ok(capsys, "train", folder / "macro.csv", "--window", "12", "--horizon", "4", "--time", "quarter",
+              "--out", run, *FAST, "--epochs", "30")  # fmt: skip
+    assert "trend detected in gdp" in out and "line" in out.split("trend detected")[1] and "handled by" in out
+    state = json.loads((run / "series.json").read_text())
+    assert state["trend"]["handling"] in ("window", "difference") and state["trend"]["detection"]["detected"]
+    past = df.iloc[140:152]  # test period: gdp above anything the model trained on
+    past.to_csv(tmp_path / "past.csv", index=False)
+    _ok(capsys, "sample", run, "--past", tmp_path / "past.csv", "--draws", 50, "--out", tmp_path / "f.csv")
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert list(f.columns) == ["draw", "step", "quarter", "gdp", "line"]
+    assert f["quarter"].unique().tolist() == ["1998-01-01", "1998-04-01", "1998-07-01", "1998-10-01"]
+    median = f.groupby("step")[["gdp", "line"]].median().to_numpy()
+    truth = df.iloc[152:156][["gdp", "line"]].to_numpy()
+    train_top = df.iloc[:110][["gdp", "line"]].to_numpy().max(0)
+    assert (truth > train_top).all()  # the test period lies above the training range ...
+    np.testing.assert_allclose(median, truth, rtol=0.05)  # ... and the forecasts follow it there
+
+
+def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):
+    folder, _ = trending
+    run = tmp_path / "run"
+    out = _ok(capsys, "train", folder / "macro.csv", "--window", "8", "--horizon", "2", "--time", "quarter",
+              "--out", run, *FAST, "--trend", "difference")  # fmt: skip
+    assert "handled by 'difference'" in out and "set by --trend difference" in out
+    assert json.loads((run / "series.json").read_text())["trend"]["handling"] == "difference"
+    out = _ok(capsys, "evaluate-synthetic", run)
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert set(block["verdicts"]) == {"generator", "generator_shape", "forecaster"}
+    assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
+    from vaelab.errors import ConfigError
+    from vaelab.runs.train import train_run
+
+    options = {"window": 8, "horizon": 2, "time_column": "quarter", "trend": "log"}
+    with pytest.raises(ConfigError, match="trend must be one of"):
+        train_run(folder / "macro.csv", tmp_path / "x", {"device": "cpu"}, options=options)
+
+
+def test_timevae_windows_on_series_runs_only(series, tmp_path, capsys, digits_npy):
+    folder, _, _ = series
+    run = tmp_path / "run"
+    _ok(capsys, "train", folder / "s.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+        "--out", run, *FAST, "--arch", "timevae")  # fmt: skip
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert model["arch"] == "timevae" and model["time_layout"] == [16, 2]
+    from vaelab.checkpoint import RunDir
+    from vaelab.forecaster import Forecaster
+
+    assert Forecaster.load(RunDir(run)).config.time_layout == (4, 2)
+    _ok(capsys, "sample", run, "--n", 3, "--out", tmp_path / "w.csv")
+    assert len(pd.read_csv(tmp_path / "w.csv")) == 3 * 16
+    assert "windows of time series" in _error(capsys, "train", digits_npy, "--out", tmp_path / "img", *FAST, "--arch", "timevae")
+
+
+@pytest.mark.parametrize("past,expected", [
+    (pd.date_range("1990-01-01", periods=6, freq="QS"), ["1991-07-01", "1991-10-01", "1992-01-01"]),
+    (pd.date_range("2024-01-25", periods=6, freq="B"), ["2024-02-02", "2024-02-05", "2024-02-06"]),  # Fri → Mon
+    (pd.date_range("2023-11-30", periods=4, freq="ME"), ["2024-03-31", "2024-04-30", "2024-05-31"]),
+])  # fmt: skip
+def test_future_time_stamps_continue_the_calendar(past, expected):
+    from vaelab.runs.series import future_times
+
+    got = pd.DatetimeIndex(future_times(past.to_numpy(), 3)).strftime("%Y-%m-%d").tolist()
+    assert got == expected
+
+
+def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
+    from vaelab.runs.series import future_times
+
+    np.testing.assert_allclose(future_times(np.array([0.0, 0.5, 1.0, 2.0]), 2), [2.5, 3.0])
+    irregular = np.array(["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05"], dtype="datetime64[ns]")
+    assert future_times(irregular, 1)[0] == np.datetime64("2020-01-06")
+    assert future_times(np.array([3.0]), 2) is None
+
+
+# ------------------------------------------------------------------ scoring series files (issue 17 item 1)
+def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_path, capsys):
+    """score RUN series.csv cuts the file into the run's windows with its stored coder; a planted missing value
+    and a value 100 SD out flag exactly the windows that hold them, with the reason, instead of refusing."""
+    folder, df, run = series
+    bad = df.copy()
+    bad.loc[(bad["id"] == 1) & (bad["time"] == 30), "f0"] = np.nan
+    bad.loc[(bad["id"] == 3) & (bad["time"] == 50), "f1"] = df["f1"].mean() + 100 * df["f1"].std()
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    out = _ok(capsys, "score", run, tmp_path / "bad.csv", "--out", tmp_path / "scores.csv", "--n-samples", 5)
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    per_series = 80 - 16 + 1  # every window, stride 1, series by series in time order
+    assert len(scores) == 6 * per_series and "reason" in scores.columns and "hold what training never had" in out
+    reason = scores["reason"].fillna("")
+    holes = set(np.flatnonzero(reason.str.contains("f0: missing at 30 \\(series 1\\)", regex=True)))
+    far = set(np.flatnonzero(reason.str.contains("f1: out of range at 50 \\(series 3\\)", regex=True)))
+    assert holes == {per_series + s for s in range(15, 31)}  # the windows that hold step 30 of series 1
+    assert far == {3 * per_series + s for s in range(35, 51)}
+    assert scores.loc[sorted(holes | far), "flag"].all() and np.isfinite(scores["log_px"]).all()
+    others = reason.drop(index=sorted(holes | far))
+    assert not others.str.contains("missing|out of range").any()
+    assert reason[min(far)].count("training SDs") == 1 and float(reason[min(far)].split("lies ")[1].split(" ")[0]) > 50
+    # The clean file's windows are the run's own rows: its stored coder, not one fitted again.
+    from vaelab.runs.run import Run
+
+    opened = Run(run)
+    clean = opened.kind.read(folder / "s.csv")
+    own, _ = opened.data()
+    assert clean.reasons is not None and not any("missing" in r for r in clean.reasons)
+    np.testing.assert_array_equal(clean.X[:1], own.X[:1])
+    np.save(tmp_path / "rows.npy", np.asarray(own.X[:3]))  # an .npy of the model's rows is taken as it is
+    np.testing.assert_array_equal(opened.kind.read(tmp_path / "rows.npy").X, own.X[:3])
+    # anomaly-eval reads series files the same way.
+    _ok(capsys, "anomaly-eval", run, "--inliers", folder / "s.csv", "--outliers", tmp_path / "bad.csv", "--n-samples", 5)
+    assert "--label" in _error(capsys, "score", run, tmp_path / "bad.csv", "--labels", tmp_path / "bad.csv")
+    assert "lacks the column(s) ['f1']" in _error(capsys, "score", run, _write(tmp_path / "f0.csv", df.drop(columns="f1")))
+
+
+def _write(path, frame):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
+    """Each verdict word is reachable: errors well below / above repeating the last value, or the same."""
+    from vaelab.runs.series import forecaster_verdict, generator_verdict
+
+    rng = np.random.default_rng(0)
+    naive = 1 + 0.1 * rng.standard_normal(200)
+    groups = np.repeat([0, 1], 100)
+    better = forecaster_verdict(naive - 0.5, naive, groups, lag=4)
+    worse = forecaster_verdict(naive + 0.5 + 0.1 * rng.standard_normal(200), naive, groups, lag=4)
+    tie = forecaster_verdict(naive + 0.3 * rng.standard_normal(200), naive, groups, lag=4)
+    assert better["verdict"]["outcome"] == "better" and "beats repeating the last value" in better["verdict"]["text"]
+    assert worse["verdict"]["outcome"] == "worse" and "loses to repeating the last value" in worse["verdict"]["text"]
+    assert tie["verdict"]["outcome"] == "no clear winner" and "no clear winner" in tie["verdict"]["text"]
+    assert better["mae_difference"] == pytest.approx(-0.5)
+    base = {"score": 0.30, "se": 0.02}
+    assert generator_verdict({"score": 0.05, "se": 0.02}, base, "")["outcome"] == "better"
+    assert generator_verdict({"score": 0.45, "se": 0.02}, base, "")["outcome"] == "worse"
+    g = generator_verdict({"score": 0.31, "se": 0.02}, base, "")
+    assert g["outcome"] == "no clear winner" and "no better than one multivariate normal" in g["text"]

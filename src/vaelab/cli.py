@@ -20,13 +20,14 @@ from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import CHOICES
 from vaelab.data.sources import BUILTINS
+from vaelab.data.trend import TRENDS
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.estimator import VAE
 
 # Help for each VAE setting exposed as --option (name as in the Python API).
 SETTING_HELP = {
     "latent_dim": "size of the latent code z",
-    "arch": "network: mlp (any data) or conv (images)",
+    "arch": "network: mlp (any data), conv (images) or timevae (series runs: trend, seasonality and a conv residual)",
     "hidden": "dense layer sizes, e.g. --hidden 512 256; give none for linear maps",
     "likelihood": ("p(x|z): bernoulli, continuous-bernoulli (a density on [0, 1]), gaussian (learned variance), "
                    "gaussian-fixed, or auto (bernoulli for binary data and grey-level images, else gaussian; "
@@ -49,7 +50,7 @@ SETTING_HELP = {
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
     "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
 }
-CHOICE_OF = {"arch": ("mlp", "conv"), "likelihood": ("auto", *CHOICES["likelihood"]),
+CHOICE_OF = {"arch": ("mlp", "conv", "timevae"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip
 
 
@@ -144,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--time", dest="time_column", metavar="COL", help="the column to sort each series by")
     ts.add_argument("--features", nargs="+", default=(), metavar="COL", help="feature columns (default: every numeric one)")
     ts.add_argument("--fill", choices=("interpolate",), help="fill missing values linearly in time instead of refusing them")
+    ts.add_argument("--trend", choices=TRENDS, default=None,
+                    help="series that trend: auto (default: test each series, and if it trends model windows relative "
+                    "to their level), none (standardize globally), difference (first differences) or window (each "
+                    "window over its past's mean and SD)")  # fmt: skip
     _add_settings(t)
 
     s = sub.add_parser("score", help="log p(x) per example, with percentiles and flags",
@@ -359,7 +364,7 @@ def _settings(args) -> dict:
 
 # Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
 KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization", "condition",
-                "window", "horizon", "id_column", "time_column", "features", "fill")  # fmt: skip
+                "window", "horizon", "id_column", "time_column", "features", "fill", "trend")  # fmt: skip
 
 
 def _train_and_report(args, source, out, settings: dict, **options) -> int:
@@ -530,7 +535,7 @@ def cmd_score(args) -> int:
                                      if scored.new is not None and scored.new.any() else ""))  # fmt: skip
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)
-        print(f"  {rows.size} example(s) hold what training never had (scored on their other columns; column reason):")
+        print(f"  {rows.size} example(s) hold what training never had (column reason: a table row is scored on its other columns, a series window with its gaps filled):")
         for i in rows[:5]:
             print(f"    example {i}: {scored.reason[i]}")
         if rows.size > 5:

@@ -17,7 +17,7 @@ from vaelab.errors import ConfigError
 
 # Allowed values, declared once; every check below reads this table.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "arch": ("mlp", "conv", "custom", "adopted"),
+    "arch": ("mlp", "conv", "timevae", "custom", "adopted"),
     "likelihood": ("bernoulli", "continuous-bernoulli", "gaussian", "gaussian-fixed", "mixed"),
     "prior": ("normal", "mog", "vamp"),
     "binarize": ("dynamic", "fixed", "none"),
@@ -120,13 +120,27 @@ def _check_blocks(blocks: Any, likelihood: str, shape: tuple[int, ...]) -> None:
         raise ConfigError(f"The blocks of a mixed likelihood must cover each of the {d} features exactly once.")
 
 
+def _check_time_layout(window: Any, arch: str, shape: tuple[int, ...]) -> None:
+    """The layout arch 'timevae' needs: rows of S steps x F features, then extras."""
+    if arch != "timevae":
+        if window:
+            raise ConfigError(f"time_layout describes the rows of arch 'timevae'; this model's arch is {arch!r}.")
+        return
+    ok = isinstance(window, tuple) and len(window) == 2
+    ok = ok and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_INT for v in window)
+    if not ok or len(shape) != 1 or window[0] * window[1] > shape[0]:
+        raise ConfigError(f"arch 'timevae' models windows of time series (series runs: vaelab train --window N "
+                          f"--horizon M); it needs time_layout = (steps, features) within rows of shape (D,); got "
+                          f"{window!r:.80} for examples of shape {shape}.")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network, likelihood and prior: everything needed to rebuild the module."""
 
     input_shape: tuple[int, ...]  # one example: (D,) or (C, H, W)
     latent_dim: int = 16  # size of z
-    arch: str = "mlp"  # mlp | conv | custom (user-supplied encoder/decoder) | adopted (vaelab.adopt: trained elsewhere)
+    arch: str = "mlp"  # mlp | conv | timevae (windows) | custom (user-supplied encoder/decoder) | adopted (vaelab.adopt)
     hidden: tuple[int, ...] = (512, 256)  # dense layer sizes; () makes the maps linear
     likelihood: str = "bernoulli"  # p(x|z): bernoulli | continuous-bernoulli | gaussian | gaussian-fixed | mixed
     prior: str = "normal"  # p(z): normal | mog | vamp
@@ -135,6 +149,8 @@ class ModelConfig:
     n_classes: int = 0  # > 0: a conditional VAE on one-hot labels (or on a condition vector of this width)
     # likelihood "mixed": (term, start, width, mask) per block of features; see vaelab.nn.likelihoods.Mixed
     blocks: tuple[tuple[str, int, int, int], ...] = ()
+    # arch "timevae": (S, F), each row is S time steps x F features (time-major), then per-window extras
+    time_layout: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -159,6 +175,7 @@ class ModelConfig:
                 f"arch 'conv' needs image data of shape (C, H, W); got examples of shape {shape}. "
                 "Use arch 'mlp' for vectors."
             )
+        _check_time_layout(self.time_layout, self.arch, shape)
         if self.prior == "vamp" and self.n_classes:
             raise ConfigError(
                 "prior 'vamp' is defined through the encoder, which a conditional model feeds "

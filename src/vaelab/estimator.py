@@ -46,7 +46,9 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     Parameters
     ----------
     latent_dim : size of z.
-    arch : ``"mlp"`` or ``"conv"`` (images of shape (C, H, W)).
+    arch : ``"mlp"``, ``"conv"`` (images of shape (C, H, W)) or ``"timevae"`` (windows of time series:
+        a convolutional encoder and a decoder of trend, seasonality and a convolutional residual, as
+        in TimeVAE, Desai et al. 2021; needs ``time_layout``, which series runs set).
     hidden : dense layer sizes; ``[]`` makes encoder and decoder linear maps.
     likelihood : ``"bernoulli"`` (logits), ``"continuous-bernoulli"`` (a density on [0, 1] for grey
         values, Loaiza-Ganem & Cunningham 2019), ``"gaussian"`` (learned per-feature variance),
@@ -72,6 +74,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     verbose : show a progress bar while fitting.
     encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
         decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
+    time_layout : for ``arch="timevae"``: (S, F), each row of X is S time steps × F features flattened
+        time-major, followed by per-window extras.
 
     ``X`` may be a NumPy memory map (``np.load(path, mmap_mode="r")``) or
     :class:`vaelab.data.rows.Rows` (``load_dataset(path, lazy=True).X``): ``fit``,
@@ -115,6 +119,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         encoder: torch.nn.Module | None = None,
         decoder: torch.nn.Module | None = None,
         blocks: tuple | None = None,
+        time_layout: tuple | None = None,
     ):
         self.latent_dim = latent_dim
         self.arch = arch
@@ -142,6 +147,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.encoder = encoder
         self.decoder = decoder
         self.blocks = blocks
+        self.time_layout = time_layout
 
     def __sklearn_tags__(self):
         """scikit-learn's tags, declared honestly: dense numeric input only (sparse is refused with a message
@@ -211,6 +217,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             input_shape=shape, latent_dim=self.latent_dim, arch="custom" if custom else self.arch,
             hidden=hidden, likelihood=likelihood, prior=self.prior, n_components=self.n_components,
             sigma=self.sigma, n_classes=n_classes, blocks=blocks,
+            time_layout=tuple(int(v) if isinstance(v, np.integer) else v for v in self.time_layout) if self.time_layout else (),
         )  # fmt: skip
 
     # ----------------------------------------------------------------- fit
@@ -496,7 +503,7 @@ def settings_from_config(config: RunConfig) -> dict[str, Any]:
         conditional=m.n_classes > 0, beta=t.beta, warmup_epochs=t.warmup_epochs, iw_samples=t.iw_samples,
         epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, patience=t.patience, grad_clip=t.grad_clip,
         binarize=t.binarize, validation_fraction=config.data.val_fraction if config.data else 0.1, seed=t.seed,
-        precision=t.precision, compile=t.compile, blocks=m.blocks or None,
+        precision=t.precision, compile=t.compile, blocks=m.blocks or None, time_layout=m.time_layout or None,
     )  # fmt: skip
 
 

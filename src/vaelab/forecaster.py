@@ -42,8 +42,10 @@ class Forecaster:
         """Fit on scaled windows X (N, T, F) with the main model's (a :class:`vaelab.VAE`'s) settings,
         seeded with its seed + 1. Under torchrun every process calls it and trains data-parallel."""
         N, T, F = X.shape
+        timevae = model.arch == "timevae"  # the main model's network, on the future's steps
         cfg = ModelConfig(input_shape=((T - n_past) * F,), latent_dim=model.latent_dim, hidden=tuple(model.hidden),
-                          likelihood="gaussian", n_classes=n_past * F)  # fmt: skip
+                          likelihood="gaussian", n_classes=n_past * F, arch="timevae" if timevae else "mlp",
+                          time_layout=(T - n_past, F) if timevae else ())  # fmt: skip
         tcfg = model.train_config()
         device = distributed.local_device(resolve_device(tcfg.device))
         with seeded(tcfg.seed + 1, device):
@@ -79,11 +81,17 @@ class Forecaster:
 
     @torch.no_grad()
     def sample(self, past: np.ndarray, draws: int, seed: int = 0, mean: bool = False) -> np.ndarray:
-        """``draws`` futures (draws, n_future, F) for one scaled past (n_past, F): z ~ p(z), x ~ p(x|z, past)."""
-        c = torch.from_numpy(flat(np.repeat(past[None], draws, 0)))
+        """``draws`` futures (draws, n_future, F) for one scaled past (n_past, F): z ~ p(z), x ~ p(x|z, past).
+        A batch of pasts (M, n_past, F) gives (M, draws, n_future, F), drawn in one pass."""
+        past = np.asarray(past)
+        batch = past.ndim == 3
+        pasts = past if batch else past[None]
+        M = len(pasts)
+        c = torch.from_numpy(flat(np.repeat(pasts, draws, 0)))  # (M·draws, n_past·F): each past `draws` times
         dev = next(self.module.parameters()).device
         with seeded(seed, dev):
-            z = self.module.prior.sample(draws).to(dev)
+            z = self.module.prior.sample(M * draws).to(dev)
             params = self.module.decode_params(z, c.to(dev))
             out = self.module.likelihood.mean(params) if mean else self.module.likelihood.dist(params).sample()
-        return out.cpu().numpy().reshape(draws, self.n_future, self.n_features)
+        out = out.cpu().numpy().reshape(M, draws, self.n_future, self.n_features)
+        return out if batch else out[0]

@@ -176,12 +176,17 @@ TABLE_SYNTHETIC = obj(
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number}))},
 )  # fmt: skip
+VERDICT = obj({"text": text}, {"outcome": optional(text)})
 SERIES_SYNTHETIC = obj({
     "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
     "column_shapes": maybe_number,
-    "discriminative": obj({"score": maybe_number, "accuracy": maybe_number}),
+    "discriminative": obj({"score": maybe_number, "accuracy": maybe_number}, {"se": maybe_number}),
     "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number}),
-    "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number}),
+    "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number},
+                    {"verdict": optional(text)}),
+}, {
+    "trend": optional(obj({}, {"found": optional(text), "handling": optional(text), "why": optional(text)})),
+    "verdicts": mapping(VERDICT),
 })  # fmt: skip
 EXPLORE = {  # one entry per action
     "traverse": obj({"span_sd": maybe_number}, {"chosen_by": text, "centre": optional(text), "unit": text}),

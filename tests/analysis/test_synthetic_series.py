@@ -86,3 +86,82 @@ def test_forecast_verdicts_rest_on_their_intervals():
     assert "too wide" in wide["verdict"] and "No clear difference" in wide["verdict"]
     with pytest.raises(Exception, match="at least 2 windows"):
         forecast_summary([0.9], [1.0], [1.0])
+
+
+# ---------------------------------------------------------------- repeats, baselines, verdicts
+from vaelab.analysis.synthetic_series import (  # noqa: E402
+    compare,
+    gaussian_windows,
+    paired_difference,
+    repeated_discriminative,
+    timegan_discriminative_score,
+    timegan_predictive_score,
+)
+
+
+def test_repeated_discriminative_is_the_mean_of_its_repeats_with_a_floored_se():
+    real = sine_windows(0, 200, F=2)
+    result = repeated_discriminative(real, lambda s: sine_windows(10 + s, 200, F=2), [0, 1, 2], epochs=3)
+    singles = [discriminative_score(real, sine_windows(10 + s, 200, F=2), seed=s, epochs=3)["score"] for s in range(3)]
+    assert result["scores"] == pytest.approx(singles) and result["score"] == pytest.approx(np.mean(singles))
+    acc = result["accuracy"]
+    floor = np.sqrt(acc * (1 - acc) / result["n_test"]) / np.sqrt(3)
+    assert result["se"] == pytest.approx(max(np.std(singles, ddof=1) / np.sqrt(3), floor))
+
+
+def test_compare_says_no_clear_winner_inside_two_standard_errors():
+    assert compare(-0.3, 0.1) == "lower" and compare(0.3, 0.1) == "higher"
+    assert compare(-0.15, 0.1) == "no clear winner" and compare(float("nan"), 0.1) == "no clear winner"
+
+
+def test_paired_difference_se_is_the_iid_one_at_lag_zero_and_stays_within_each_series():
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=400)
+    got = paired_difference(d, np.zeros(400), lag=0)
+    assert got["mean"] == pytest.approx(d.mean()) and got["se"] == pytest.approx(d.std() / np.sqrt(400))
+    # Newey-West with lag 1 on two series: the cross term of the pair that spans the series boundary is left out.
+    d = np.array([1.0, 2.0, 3.0, 4.0])
+    c = d - d.mean()
+    var = (c @ c + 2 * 0.5 * (c[0] * c[1] + c[2] * c[3])) / 4
+    assert paired_difference(d, [0, 0, 1, 1], lag=1)["se"] == pytest.approx(np.sqrt(var / 4))
+
+
+def test_overlapping_windows_widen_the_paired_se():
+    """Differences that move slowly (shared futures) have a Newey-West SE well above the iid one."""
+    d = np.convolve(np.random.default_rng(1).normal(size=600), np.ones(8), mode="valid")
+    assert paired_difference(d, np.zeros(len(d)), lag=8)["se"] > 2 * paired_difference(d, np.zeros(len(d)), lag=0)["se"]
+
+
+def test_gaussian_windows_reproduce_mean_and_covariance():
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(4, 4))
+    X = rng.normal(size=(20_000, 4)) @ A + np.arange(4)
+    draws = gaussian_windows(X)(20_000, seed=0)
+    np.testing.assert_allclose(draws.mean(0), X.mean(0), atol=0.05)
+    np.testing.assert_allclose(np.cov(draws, rowvar=False), np.cov(X, rowvar=False), atol=0.15)
+    np.testing.assert_array_equal(gaussian_windows(X)(5, 1), gaussian_windows(X)(5, 1))
+
+
+def test_timegan_predictive_score_learns_what_synthetic_data_teach():
+    """The last feature is the first one a step later: windows that keep that relation teach it (low MAE on
+    real windows), windows whose last feature is unrelated noise do not."""
+    rng = np.random.default_rng(4)
+
+    def windows(n, seed):
+        w = (sine_windows(seed, n, T=12, F=2, noise=0.0) + 1) / 2  # in [0, 1], as TimeGAN's data
+        w[:, 1:, 1] = w[:, :-1, 0]
+        return w
+
+    real = windows(300, 0)
+    good = timegan_predictive_score(real, windows(300, 1), seed=0, iterations=600)
+    broken = windows(300, 2)
+    broken[:, :, 1] = rng.uniform(0, 1, size=broken[:, :, 1].shape)
+    bad = timegan_predictive_score(real, broken, seed=0, iterations=600)
+    assert good["mae"] < 0.5 * bad["mae"] and good["hidden"] == 1
+    with pytest.raises(DataError, match="at least 2 features"):
+        timegan_predictive_score(real[:, :, :1], real[:, :, :1])
+
+
+def test_timegan_discriminative_uses_timegans_settings():
+    result = timegan_discriminative_score(sine_windows(0, 100, F=4), sine_windows(1, 100, F=4), iterations=50)
+    assert result["hidden"] == 2 and result["epochs"] == int(np.ceil(50 * 256 / 160))

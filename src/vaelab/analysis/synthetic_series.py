@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -267,11 +267,11 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
     lo, hi = cov - Z95 * cov_se, cov + Z95 * cov_se
     band = f"{100 * cov:.0f}% of real future values inside the {100 * nominal:.0f}% band (95% interval {100 * lo:.0f}% to {100 * hi:.0f}%)"
     if hi < nominal:
-        coverage = f"The band is too narrow: {band}."
+        outcome, coverage = "too narrow", f"The band is too narrow: {band}."
     elif lo > nominal:
-        coverage = f"The band is too wide: {band}."
+        outcome, coverage = "too wide", f"The band is too wide: {band}."
     else:
-        coverage = f"The band is calibrated as far as {w} windows tell: {band}."
+        outcome, coverage = "calibrated", f"The band is calibrated as far as {w} windows tell: {band}."
     dl, dh = d - Z95 * d_se, d + Z95 * d_se
     gap = (f"MAE of the median {err.mean():.4g} vs {naive.mean():.4g} repeating the last value (difference {d:.3g}, "
            f"95% interval {dl:.3g} to {dh:.3g})")  # fmt: skip
@@ -283,4 +283,135 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
         accuracy = f"No clear difference from repeating the last value: {gap}."
     return {"windows": int(w), "coverage_90": cov, "coverage_stderr": cov_se, "nominal": nominal,
             "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": d,
-            "mae_difference_stderr": d_se, "verdict": f"{coverage} {accuracy}"}  # fmt: skip
+            "mae_difference_stderr": d_se, "verdict": f"{coverage} {accuracy}", "coverage_verdict": {"outcome": outcome, "text": coverage}}  # fmt: skip
+
+
+# ---------------------------------------------------------------- repeated scores, baselines, verdicts
+def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], seeds: Sequence[int],
+                            **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+    """The discriminative score as the mean of one score per seed, with its standard error.
+
+    ``synth_for_seed(seed)`` gives the synthetic windows of that repeat (fresh draws, or the
+    same ones); each repeat reseeds the subsample, the 80/20 split and the classifier
+    (:func:`discriminative_score`, ``kwargs`` passed on). SE = the SD of the repeats' scores /
+    sqrt(repeats), floored at the binomial SE of one held-out accuracy / sqrt(repeats) (a
+    handful of repeats can agree by chance; no accuracy on n windows varies less than that).
+    """
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("repeated_discriminative needs at least one seed.")
+    runs = [discriminative_score(real, synth_for_seed(s), seed=s, **kwargs) for s in seeds]
+    scores = np.array([r["score"] for r in runs])
+    acc = float(np.mean([r["accuracy"] for r in runs]))
+    n_test = runs[0]["n_test"]
+    sd = float(scores.std(ddof=1)) if len(scores) > 1 else 0.0
+    se = max(sd, math.sqrt(acc * (1 - acc) / n_test)) / math.sqrt(len(scores))
+    return {"score": float(scores.mean()), "se": se, "accuracy": acc, "scores": scores.tolist(), "repeats": len(seeds),
+            "n_train": runs[0]["n_train"], "n_test": n_test, "epochs": runs[0]["epochs"], "hidden": runs[0]["hidden"]}
+
+
+def compare(difference: float, se: float, z: float = 2.0) -> str:
+    """"lower" or "higher" when ``difference`` (a - b) is at least ``z`` standard errors from 0,
+    else "no clear winner"."""
+    if not math.isfinite(difference) or not math.isfinite(se):
+        return "no clear winner"
+    if difference + z * se < 0:
+        return "lower"
+    if difference - z * se > 0:
+        return "higher"
+    return "no clear winner"
+
+
+def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
+    """Mean of per-window loss differences ``d`` with a Newey-West (1987) standard error.
+
+    Consecutive windows of one series share most of their future, so their differences are
+    correlated (as in Diebold & Mariano's 1995 test of forecast accuracy): the variance adds
+    the autocovariances up to ``lag`` within each series (``groups``: the series of each
+    window, in time order), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    groups = np.asarray(groups)
+    n = len(d)
+    if n == 0:
+        raise DataError("paired_difference got no windows.")
+    c = d - d.mean()
+    var = float(c @ c) / n
+    for k in range(1, min(int(lag), n - 1) + 1):
+        same = groups[k:] == groups[:-k]
+        var += 2 * (1 - k / (lag + 1)) * float((c[k:] * c[:-k])[same].sum()) / n
+    return {"mean": float(d.mean()), "se": math.sqrt(max(var, 0.0) / n), "n": int(n), "lag": int(lag)}
+
+
+def gaussian_windows(X: Any) -> Callable[[int, int], np.ndarray]:
+    """A baseline generator: one multivariate normal over the flattened rows X (N, D) (sample mean
+    and covariance, plus a ridge of 1e-6 of the mean variance). Returns ``sample(n, seed)`` → (n, D)."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    if X.shape[0] < 2:
+        raise DataError(f"A Gaussian baseline needs at least 2 training windows; got {X.shape[0]}.")
+    mean = X.mean(0)
+    cov = np.atleast_2d(np.cov(X, rowvar=False))
+    cov = cov + 1e-6 * max(float(np.trace(cov)) / cov.shape[0], 1e-12) * np.eye(cov.shape[0])
+
+    def sample(n: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(int(seed))
+        return rng.multivariate_normal(mean, cov, size=int(n), method="cholesky").astype(np.float32)
+
+    return sample
+
+
+# ---------------------------------------------------------------- TimeGAN's own settings
+def timegan_discriminative_score(real: Any, synth: Any, seed: int = 0, iterations: int = 2000) -> dict[str, Any]:
+    """:func:`discriminative_score` with the settings of TimeGAN's evaluation (Yoon et al. 2019):
+    a GRU of F // 2 units (at least 1), Adam at 1e-3, ``iterations`` steps (2,000) of 128 real and
+    128 synthetic windows, expressed as passes over the 80% training part."""
+    r, s = _window_pair(real, synth, min_windows=2)
+    n = min(len(r), len(s))
+    n_train = 2 * (n - min(max(1, int(round(n * 0.2))), n - 1))
+    epochs = max(1, math.ceil(iterations * 256 / n_train))
+    return discriminative_score(r, s, seed=seed, epochs=epochs, hidden=max(1, r.shape[2] // 2), batch_size=256, lr=1e-3)
+
+
+class _OneStep(nn.Module):
+    """TimeGAN's post-hoc predictor: a GRU over the first F - 1 features, a sigmoid read-out per step."""
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(features, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.gru(x)  # (B, T-1, hidden)
+        return torch.sigmoid(self.head(h))[..., 0]
+
+
+def timegan_predictive_score(real: Any, synth: Any, seed: int = 0, iterations: int = 5000,
+                             batch_size: int = 128) -> dict[str, Any]:  # fmt: skip
+    """TimeGAN's predictive score (Yoon et al. 2019): train on synthetic, test on real, one step ahead.
+
+    A GRU of F // 2 units (at least 1) reads features 0..F-2 at steps 0..T-2 and predicts the
+    *last* feature at steps 1..T-1 through a sigmoid, trained with Adam (1e-3) on the absolute
+    error for ``iterations`` random batches of ``batch_size`` synthetic windows; the score is the
+    MAE of its predictions on every real window. The sigmoid read-out assumes data min-max
+    scaled to [0, 1], as TimeGAN's are. Train it on real windows for the real-data reference.
+    Needs F >= 2 features.
+    """
+    r, s = _window_pair(real, synth, min_windows=1)
+    if r.shape[2] < 2:
+        raise DataError(f"TimeGAN's predictive score needs at least 2 features (it predicts the last from the others); "
+                        f"got {r.shape[2]}.")  # fmt: skip
+    F = r.shape[2]
+    to_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    Xs, Ys = to_tensor(s[:, :-1, : F - 1]), to_tensor(s[:, 1:, F - 1])
+    with _one_torch_thread(), seeded(int(seed)):
+        model = _OneStep(F - 1, max(1, F // 2))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(int(iterations)):
+            idx = torch.randint(0, len(Xs), (min(batch_size, len(Xs)),))
+            optimizer.zero_grad()
+            (model(Xs[idx]) - Ys[idx]).abs().mean().backward()
+            optimizer.step()
+        with torch.no_grad():
+            pred = model(to_tensor(r[:, :-1, : F - 1])).double().numpy()
+    mae = float(np.abs(pred - r[:, 1:, F - 1]).mean())
+    return {"mae": mae, "iterations": int(iterations), "hidden": max(1, F // 2), "n_train": int(len(s)), "n_test": int(len(r))}

@@ -51,7 +51,7 @@ class Scored:
     rule: str = ""  # the flag rule in words
     figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
-    new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, ...)
+    new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
 
     def to_frame(self):
         frame = self.result.to_frame()

@@ -21,8 +21,9 @@ class Dataset:
     y: np.ndarray | None = None
     classes: tuple[str, ...] | None = None
     source: str = "array"
-    # New rows of a table run (vaelab.data.table_transformer.CheckedRows): cells left out of the likelihood
-    # where False (None: all observed), and per example what is new about it ("" when nothing; None: not checked).
+    # New examples read from a file by a run's kind: for a table run's rows (CheckedRows) the cells left out
+    # of the likelihood where False (None: all observed); for any kind (a table's rows, a series run's windows)
+    # per example what is new or out of the ordinary about it ("" when nothing; None: not checked).
     observed: np.ndarray | None = None
     reasons: tuple[str, ...] | None = None
 

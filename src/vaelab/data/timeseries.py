@@ -464,7 +464,8 @@ def min_gap(window_length: int, stride: int = 1) -> int:
     return math.ceil(window_length / stride) - 1
 
 
-def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: float = 0.1, gap: int | None = None) -> np.ndarray:
+def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: float = 0.1, gap: int | None = None,
+                  seed: int = 0) -> np.ndarray:  # fmt: skip
     """Split code per window, (N,) int8: 0 train, 1 val, 2 test, -1 unused; no leakage.
 
     Overlapping windows share time steps, so a random split (as for i.i.d. data)
@@ -483,6 +484,11 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
     gaps) goes to training whole: it has no held-out block, so it cannot leak.
     Panels are split series by series the same way, so every series contributes
     its early part to training and its late part to validation and test.
+
+    A panel of *short* series, none long enough to split in time (TimeGAN's sines: 10,000
+    sequences of one window each), is split by series instead: whole series go to
+    validation and test (the fractions of the series, at least one each when asked for,
+    drawn with ``seed``). Different series share no time step, so this cannot leak either.
     """
     for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)) or not 0.0 <= f < 1.0:
@@ -523,6 +529,9 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
             codes[idx[pos : pos + size]] = code
             pos += size
 
+    n_series = len(np.unique(windows.series))
+    if (want_val or want_test) and not (codes != TRAIN).any() and n_series >= 1 + n_gaps:
+        return _split_by_series(windows, val_fraction, test_fraction, seed)
     for code, wanted, name in ((VAL, want_val, "validation"), (TEST, want_test, "test")):
         if wanted and not (codes == code).any():
             per_series = np.bincount(windows.series, minlength=len(windows.lengths))
@@ -532,6 +541,29 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
                 f"{int(per_series.max())}. Use longer series, shorter windows, a larger stride, or set that fraction to 0."
             )
     return codes
+
+
+def _split_by_series(windows: Windows, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
+    """Whole series to train, validation and test (seeded), for panels of series too short to split in time."""
+    ids = np.unique(windows.series)
+    order = np.random.default_rng(seed).permutation(ids)
+    n_val = max(1, int(round(len(ids) * val_fraction))) if val_fraction > 0 else 0
+    n_test = max(1, int(round(len(ids) * test_fraction))) if test_fraction > 0 else 0
+    n_val = min(n_val, len(ids) - 1 - n_test)
+    code_of = np.full(int(ids.max()) + 1, TRAIN, dtype=np.int8)
+    code_of[order[len(ids) - n_test - n_val : len(ids) - n_test]] = VAL
+    code_of[order[len(ids) - n_test :]] = TEST
+    return code_of[windows.series]
+
+
+def split_stretches(frame: SeriesFrame, windows: Windows, codes: np.ndarray, code: int = TRAIN) -> list[np.ndarray]:
+    """For each series, the steps its windows of split ``code`` cover, from the first to the last
+    (L_i, F) float64: the training stretch a trend test reads."""
+    out = []
+    for k in np.unique(windows.series[codes == code]):
+        starts = windows.start[(windows.series == k) & (codes == code)]
+        out.append(frame.series[k][starts.min() : starts.max() + windows.window_length])
+    return out
 
 
 # ------------------------------------------------------------------ scaler
@@ -715,6 +747,28 @@ def make_sine_panel(n_series: int = 20, length: int = 200, n_features: int = 3, 
     df.insert(0, "time", np.tile(np.arange(length), n_series))
     df.insert(0, "id", np.repeat(np.arange(n_series), length))
     df.attrs.update(frequency=frequency.tolist(), phase=phase.tolist(), noise=float(noise))
+    return df
+
+
+def make_timegan_sines(n: int = 10_000, length: int = 24, n_features: int = 5, seed: int = 0) -> pd.DataFrame:
+    """TimeGAN's sine benchmark (Yoon et al. 2019) as a panel: ``n`` sequences of ``length`` steps.
+
+    Sequence i, feature f: ``x[t] = (sin(frequency * t + phase) + 1) / 2``, t = 0 .. length-1, with
+    frequency ~ U(0, 0.1) and phase ~ U(0, 0.1) drawn per sequence and feature, so values lie in
+    [0, 1] (the min-max range TimeGAN's scores assume). Columns ``id``, ``time``, ``f0`` ..
+    ``f{F-1}``. Every sequence is one window: a series run splits such a panel by sequence
+    (:func:`split_windows`).
+    """
+    for name, v in (("n", n), ("length", length), ("n_features", n_features)):
+        _positive_int(v, name)
+    rng = np.random.default_rng(seed)
+    frequency = rng.uniform(0, 0.1, size=(n, 1, n_features))
+    phase = rng.uniform(0, 0.1, size=(n, 1, n_features))
+    t = np.arange(length, dtype=np.float64)[None, :, None]
+    values = (np.sin(frequency * t + phase) + 1) / 2  # (n, length, F)
+    df = pd.DataFrame(values.reshape(-1, n_features), columns=[f"f{j}" for j in range(n_features)])
+    df.insert(0, "time", np.tile(np.arange(length), n))
+    df.insert(0, "id", np.repeat(np.arange(n), length))
     return df
 
 

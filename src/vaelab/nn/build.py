@@ -9,7 +9,7 @@ from torch import nn
 from vaelab.config import ModelConfig
 from vaelab.errors import ConfigError
 from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, GaussianFixed, Likelihood, Mixed
-from vaelab.nn.networks import ConvBody, ConvDecoder, MLPBody, MLPDecoder
+from vaelab.nn.networks import ConvBody, ConvDecoder, MLPBody, MLPDecoder, TimeBody, TimeDecoder
 from vaelab.nn.priors import MixtureOfGaussians, Prior, StandardNormal, VampPrior
 from vaelab.nn.vae import VAEModule
 
@@ -87,6 +87,10 @@ def build_vae(cfg: ModelConfig, encoder: nn.Module | None = None, decoder: nn.Mo
             "This model uses a custom encoder and decoder, which a config cannot rebuild; "
             "pass them: vaelab.load(run, encoder=..., decoder=...), or --encoder SPEC --decoder SPEC on the command line."
         )
+    elif cfg.arch == "timevae":
+        encoder = TimeBody(cfg.input_shape, cfg.hidden, cfg.time_layout)
+        width = encoder.out_features
+        decoder = TimeDecoder(cfg.latent_dim + cfg.n_classes, cfg.hidden, cfg.input_shape, cfg.time_layout)
     else:
         body_cls, decoder_cls = NETWORKS[cfg.arch]
         encoder = body_cls(cfg.input_shape, cfg.hidden)

@@ -353,11 +353,12 @@ class _Assembler:
         if b is None:
             return
         d, p, f = b["discriminative"], b["predictive"], b["forecast"]
+        se = f" ± {_num(d['se'], 3)}" if "se" in d else ""
         s.facts += [
             ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
                         f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
-            ("discriminative score", f"{_num(d['score'], 3)} (a classifier tells real test windows from synthetic ones "
-                                     f"with accuracy {_num(d['accuracy'], 3)}; 0 = indistinguishable)"),
+            ("discriminative score", f"{_num(d['score'], 3)}{se} (a classifier tells real test windows from synthetic "
+                                     f"ones with accuracy {_num(d['accuracy'], 3)}; 0 = indistinguishable)"),
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real ones (TimeGAN's train-on-synthetic test)"),
             ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
@@ -365,6 +366,10 @@ class _Assembler:
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip
+        trend = b.get("trend")
+        if trend and "why" in trend:
+            s.facts.append(("trend", f"{trend['found']}; handled by '{trend['handling']}': {trend['why']}"))
+        s.facts += [("verdict", v["text"]) for v in b.get("verdicts", {}).values()]
         self.image(s, "series_windows.png", "Real test windows (top) and generated windows (bottom).")
         self.image(s, "forecast_band.png", "One test window: the past, the real future, and the forecaster's bands.")
 

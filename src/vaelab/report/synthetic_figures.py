@@ -90,22 +90,26 @@ def real_vs_generated(real: np.ndarray, synth: np.ndarray, features, n_show: int
     return fig
 
 
-def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features) -> Figure:
-    """One real window: its past, its true future and the forecaster's 50% and 90% bands and median."""
+def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features, times=None) -> Figure:
+    """One real window: its past, its true future and the forecaster's 50% and 90% bands and median;
+    against the window's time stamps (T,) when given, else against steps."""
     T, F = window.shape
     F = min(4, F)
     fig = Figure(figsize=(3.6 * F, 3.0))
     axes = np.atleast_1d(fig.subplots(1, F))
-    steps = np.arange(n_past, T)
+    x = np.arange(T) if times is None else np.asarray(times)
+    steps = x[n_past:]
     q = {p: np.percentile(draws, p, axis=0) for p in (5, 25, 50, 75, 95)}
     for f, ax in enumerate(axes):
-        ax.plot(np.arange(T), window[:, f], color="black", lw=1.2, label="real")
+        ax.plot(x, window[:, f], color="black", lw=1.2, label="real")
         ax.fill_between(steps, q[5][:, f], q[95][:, f], color=SYNTH, alpha=0.25, label="90% band")
         ax.fill_between(steps, q[25][:, f], q[75][:, f], color=SYNTH, alpha=0.45, label="50% band")
         ax.plot(steps, q[50][:, f], color=SYNTH, lw=1.2, label="median")
-        ax.axvline(n_past - 0.5, color="grey", ls="--", lw=0.8)
+        ax.axvline(x[n_past - 1] + (x[n_past] - x[n_past - 1]) / 2, color="grey", ls="--", lw=0.8)
         ax.set_title(f"{features[f]}: {len(draws)} draws given the past", fontsize=8)
-        ax.set_xlabel("step", fontsize=7)
+        ax.set_xlabel("step" if times is None else "time", fontsize=7)
+        if times is not None:
+            ax.tick_params(axis="x", labelrotation=30)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)

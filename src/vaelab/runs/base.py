@@ -133,8 +133,8 @@ class RunKind:
 
     def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
              lazy: bool = False) -> Dataset:  # fmt: skip
-        """A file of new examples as the model takes them (``score RUN FILE``, ``inspect RUN FILE``, examples
-        ``FILE:N``). A kind may flag what it cannot encode instead of refusing it (``Dataset.reasons``)."""
+        """A file of new examples as the model takes them (``score RUN FILE``, ``anomaly-eval``, ``inspect RUN FILE``, examples
+        ``FILE:N``). A kind may flag what it cannot encode or what is out of the ordinary instead of refusing it (``Dataset.reasons``)."""
         return load_dataset(source, labels=labels, label_column=label_column, lazy=lazy)
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:

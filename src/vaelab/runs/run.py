@@ -253,7 +253,8 @@ class Run:
     def dataset_of(self, spec: str, labels: str | None = None, label_column: str | None = None,
                    lazy: bool = False) -> Dataset:  # fmt: skip
         """The examples a data spec names: one of the run's splits, or a file read as the run's kind reads new
-        data (a table run encodes its rows with the stored encodings and flags what is new in them)."""
+        data (a table run encodes its rows with the stored encodings and flags what is new in them; a series run cuts
+        it into windows with its stored coder and flags what is out of the ordinary)."""
         if is_split(spec):
             if labels is not None or label_column is not None:
                 raise ConfigError(f"--labels and --label-column give the labels of a file; the run's {spec} split has "

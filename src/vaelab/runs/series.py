@@ -6,13 +6,22 @@ writes a run whose main model is a VAE on flattened, standardized windows (T·F
 features, Gaussian likelihood), so ``score``, ``inspect`` and ``compare-samplers``
 work on it unchanged. Beside it the run holds:
 
-* ``series.json`` — how the windows were made (columns, n_past, n_future, stride) and
-  the scaler, fitted on the training windows only (``series.safetensors``: its arrays);
+* ``series.json`` — how the windows were made (columns, n_past, n_future, stride), what the
+  trend test found and how the run handles it, and the window coder (windows ↔ the model's
+  rows, :class:`vaelab.data.trend.WindowCoder`), fitted on the training windows only
+  (``series.safetensors``: its arrays);
 * ``forecast.safetensors`` — the forecaster p(future | past) (:class:`vaelab.forecaster.Forecaster`),
   trained after every fit of the main model, so a resumed run ends with the same one.
 
 Windows are split in time, per series, with the gap of :func:`split_windows`, so no
 validation or test window shares a time step with a training window.
+
+Series that trend (``--trend auto``, the default): the training stretch of each series is
+tested (:func:`vaelab.data.trend.detect_trend`: a unit root not rejected and levels that
+drift by more than a window's spread); when it trends, the model learns windows relative
+to their level (differences, or the window over its own past's mean and SD) and forecasts
+are put back at the level of the past they continue. The choice and the evidence are
+printed before training and stored; ``--trend none|difference|window`` overrides it.
 """
 from __future__ import annotations
 
@@ -25,14 +34,32 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.analysis.synthetic_series import discriminative_score, forecast_summary, predictive_score
+from vaelab.analysis.synthetic_series import (
+    compare,
+    forecast_summary,
+    gaussian_windows,
+    paired_difference,
+    predictive_score,
+    repeated_discriminative,
+)
 from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import read_series
+from vaelab.data.sources import load_dataset, read_series
 from vaelab.data.split import indices
-from vaelab.data.timeseries import SeriesScaler, Windows, make_windows, prepare_series, split_windows
+from vaelab.data.timeseries import (
+    TRAIN,
+    SeriesFrame,
+    SeriesScaler,
+    Windows,
+    make_windows,
+    prepare_series,
+    split_stretches,
+    split_windows,
+)
+from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
+from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster, flat
 from vaelab.report.figures import save_png
@@ -52,6 +79,9 @@ from vaelab.runs.base import (
 SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
+FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
+RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
+REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
 
 
 @dataclass(frozen=True)
@@ -65,21 +95,59 @@ class SeriesSettings:
     features: tuple[str, ...] = ()
     stride: int = 1
     fill: str | None = None
+    trend: str = "auto"  # what --trend asked for; the handling chosen is the coder's
 
     @property
     def window(self) -> int:
         return self.n_past + self.n_future
 
 
+def read_series_frame(source: str | os.PathLike, settings: SeriesSettings) -> SeriesFrame:
+    return prepare_series(read_series(source), id_column=settings.id_column, time_column=settings.time_column,
+                          features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+
+
 def make_series_windows(source: str | os.PathLike, settings: SeriesSettings, val_fraction: float,
-                        test_fraction: float) -> tuple[Windows, np.ndarray, tuple[str, ...]]:  # fmt: skip
+                        test_fraction: float, seed: int = 0,
+                        frame: SeriesFrame | None = None) -> tuple[Windows, np.ndarray, tuple[str, ...]]:  # fmt: skip
     """The kept windows of a source, their split codes (int8) and the frame's feature names."""
-    frame = prepare_series(read_series(source), id_column=settings.id_column, time_column=settings.time_column,
-                           features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+    frame = read_series_frame(source, settings) if frame is None else frame
     windows = make_windows(frame, settings.n_past, settings.n_future, settings.stride)
-    codes = split_windows(windows, val_fraction, test_fraction)
+    codes = split_windows(windows, val_fraction, test_fraction, seed=seed)
     keep = codes >= 0
     return windows.subset(keep), codes[keep].astype(np.int8), frame.features
+
+
+def handle_trend(frame: SeriesFrame, windows: Windows, codes: np.ndarray, asked: str) -> tuple[WindowCoder, dict[str, Any]]:
+    """The window coder for ``--trend asked``, fitted on the training windows, and the facts behind it."""
+    check_choice("trend", asked, TRENDS)
+    report = detect_trend(split_stretches(frame, windows, codes), frame.features, windows.window_length)
+    train = codes == TRAIN
+    facts: dict[str, Any] = {"asked": asked, "detection": report.to_dict(), "found": report.describe()}
+    if asked != "auto":
+        handling, why = asked, f"set by --trend {asked}"
+    elif not report.detected:
+        handling, why = "none", "no trend detected"
+    else:
+        handling, drift = choose_handling(windows.X[train], windows.series[train], windows.start[train], windows.n_past)
+        facts["shape_drift"] = drift
+        shown = ", ".join(f"{h} {d:.2f}" for h, d in drift.items())
+        why = f"chosen automatically: its windows' shapes drift least from early to late training windows ({shown})"
+    facts.update(handling=handling, why=why)
+    return WindowCoder(handling, windows.n_past).fit(windows.X[train]), facts
+
+
+HANDLING_WORDS = {
+    "none": "windows standardized with the training windows' mean and SD per feature",
+    "difference": "first differences within each window (plus its first value as a level)",
+    "window": "each window relative to its past: (x - mean of the past) / SD of the past (plus that mean and SD)",
+}
+
+
+def trend_line(facts: dict[str, Any]) -> str:
+    """The trend facts in one line, for the summary before training and evaluate-synthetic."""
+    return (f"trend: {facts['found']}; handled by '{facts['handling']}' ({HANDLING_WORDS[facts['handling']]}): "
+            f"{facts['why']}; override with --trend none|difference|window")  # fmt: skip
 
 
 def windows_frame(X: np.ndarray, features: tuple[str, ...]) -> pd.DataFrame:
@@ -95,12 +163,16 @@ class SeriesKind(RunKind):
     name = "series"
     description = "a series run"
     files = (SERIES, SERIES_ARRAYS)
-    options = {"window": None, "horizon": None, "id_column": None, "time_column": None, "features": (), "fill": None}
+    options = {"window": None, "horizon": None, "id_column": None, "time_column": None, "features": (), "fill": None,
+               "trend": "auto"}  # fmt: skip
     default_settings = {"likelihood": "gaussian"}  # standardized windows
     report_sections = frozenset({"series"})
 
-    def __init__(self, settings: SeriesSettings, scaler: SeriesScaler, n_windows: int | None = None):
-        self.settings, self.scaler, self.n_windows = settings, scaler, n_windows
+    def __init__(self, settings: SeriesSettings, coder: WindowCoder, n_windows: int | None = None,
+                 trend: dict[str, Any] | None = None):  # fmt: skip
+        self.settings, self.coder, self.n_windows = settings, coder, n_windows
+        self.trend = trend or {"asked": "none", "handling": coder.handling, "found": "not tested (a run from "
+                               "before trend handling)", "why": "runs before trend handling scale windows globally"}  # fmt: skip
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -114,57 +186,143 @@ class SeriesKind(RunKind):
         refuse_labels(request, cls.description)
         if model.conditional:
             raise ConfigError("--conditional needs class labels; a series run conditions its forecaster on the past instead.")
+        asked = request.option("trend", "auto")
+        check_choice("trend", asked, TRENDS)
         ws = SeriesSettings(int(request.option("window")), int(request.option("horizon")), request.option("id_column"),
                             request.option("time_column"), tuple(request.option("features", ())), 1,
-                            request.option("fill"))  # fmt: skip
-        windows, codes, names = make_series_windows(request.source, ws, request.val_fraction, request.test_fraction)
+                            request.option("fill"), asked)  # fmt: skip
+        frame = read_series_frame(request.source, ws)
+        windows, codes, names = make_series_windows(request.source, ws, request.val_fraction, request.test_fraction,
+                                                    model.seed, frame)  # fmt: skip
         ws = dataclasses.replace(ws, features=tuple(names))
-        scaler = SeriesScaler("standard").fit(windows, split=codes)
+        coder, facts = handle_trend(frame, windows, codes, asked)
+        if model.arch == "timevae":
+            model.set_params(time_layout=(coder.steps(ws.window), len(names)))
         path = str(Path(request.source).resolve())
-        dataset = Dataset(flat(scaler.transform(windows.X)), source=path)
+        dataset = Dataset(coder.encode(windows.X), source=path)
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,
                           n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), kind=cls.name)  # fmt: skip
         counts = np.bincount(codes, minlength=3)
         summary = (f"windows: {len(codes)} of {ws.window} steps ({ws.n_past} past + {ws.n_future} future) x "
                    f"{len(names)} features ({', '.join(names)}); split in time: {counts[0]} train, {counts[1]} "
-                   f"validation, {counts[2]} test")  # fmt: skip
-        return Prepared(cls(ws, scaler, len(codes)), dataset, codes, data, summary)
+                   f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
+        return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:
-        meta, arrays = self.scaler.state()
-        save_state(run, self, {"windows": to_dict(self.settings), "scaler": meta, "n_windows": self.n_windows}, arrays)
+        meta, arrays = self.coder.state()
+        save_state(run, self, {"windows": to_dict(self.settings), "coder": meta, "trend": self.trend,
+                               "n_windows": self.n_windows}, arrays)  # fmt: skip
 
     @classmethod
     def load(cls, run: RunDir) -> "SeriesKind":
         def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "SeriesKind":
-            unknown = sorted(set(meta) - {"windows", "scaler", "n_windows"})
+            unknown = sorted(set(meta) - {"windows", "coder", "scaler", "trend", "n_windows"})
             if unknown:
                 raise ValueError(f"unknown key(s) {unknown}")
             settings = from_dict(SeriesSettings, meta["windows"], f"{run.file(SERIES)} 'windows'")
-            return cls(settings, SeriesScaler.from_state(meta["scaler"], arrays), meta.get("n_windows"))
+            if "coder" in meta:
+                coder = WindowCoder.from_state(meta["coder"], arrays)
+            else:  # a run from before trend handling: its global scaler is the coder "none"
+                scaler = SeriesScaler.from_state(meta["scaler"], arrays)
+                if scaler.method != "standard":
+                    raise ValueError(f"scaler method {scaler.method!r}, expected 'standard'")
+                coder = WindowCoder("none", settings.n_past, {"loc": scaler.loc_, "scale": scaler.scale_})
+            trend = meta.get("trend")
+            if trend is not None and not (isinstance(trend, dict) and trend.get("handling") == coder.handling):
+                raise ValueError("its trend facts do not match its coder")
+            return cls(settings, coder, meta.get("n_windows"), trend)
 
         return load_state(run, cls, parse)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction)
-        return Dataset(flat(self.scaler.transform(windows.X)), source=data.source)
+        return Dataset(self.coder.encode(windows.X), source=data.source)
 
-    def windows(self, X: np.ndarray) -> np.ndarray:
-        """Model rows (N, T·F) as windows (N, T, F), still scaled."""
-        return np.asarray(X).reshape(len(X), self.settings.window, -1)
+    def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
+             lazy: bool = False) -> Dataset:  # fmt: skip
+        """A series file (``score RUN series.csv``, ``anomaly-eval``) cut into the run's windows (every window,
+        stride 1, series by series in time order) and encoded with the run's stored coder. Windows are
+        flagged, not refused (``Dataset.reasons``): a missing, infinite or non-numeric value (filled by linear
+        interpolation in time so the window can be scored), and a value out of range (a column of the
+        window's row more than :data:`RANGE_TOLERANCE` training SDs outside the training windows' range). An
+        ``.npy`` of the model's rows (windows, row width) is taken as it is."""
+        if labels is not None or label_column is not None:
+            raise DataError("A series run has no labels: score a series file without --labels/--label-column.")
+        ws, where = self.settings, Path(source).name
+        raw = read_series(source)
+        if isinstance(raw, pd.DataFrame):
+            need = [c for c in (ws.id_column, ws.time_column, *ws.features) if c is not None]
+            lacking = [c for c in need if c not in raw.columns]
+            if lacking:
+                raise DataError(f"{where} lacks the column(s) {lacking}; the run was trained on a file with {need}. "
+                                "Rename the columns or score a file that has them.")  # fmt: skip
+            values = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64)
+                                      for c in ws.features])  # fmt: skip
+            gap = ~np.isfinite(values)
+            clean, mask = raw.copy(), raw.copy()
+            clean[list(ws.features)], mask[list(ws.features)] = np.where(gap, np.nan, values), gap.astype(np.float64)
+        else:
+            values = np.asarray(raw, dtype=np.float64)
+            values = values.reshape(-1, 1) if values.ndim == 1 else values
+            width = len(self.coder.column_parts(ws.window, len(ws.features)))
+            if values.ndim == 2 and values.shape[1] == width != len(ws.features):
+                return load_dataset(source, lazy=lazy)  # already the model's rows (N, D): taken as they are
+            if values.ndim != 2 or values.shape[1] != len(ws.features):
+                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), or the "
+                                f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
+            gap = ~np.isfinite(values)
+            clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64)
+        options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
+        frame = prepare_series(clean, fill="interpolate", **options)
+        windows = make_windows(frame, ws.n_past, ws.n_future)
+        missing = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X > 0
+        rows = self.coder.encode(windows.X)
+        far = self.coder.beyond_range(rows)
+        parts = self.coder.column_parts(ws.window, len(ws.features))
+        panel = len(frame.ids) > 1
+
+        def stamp(i: int, step: int) -> str:
+            k, t = windows.series[i], windows.start[i] + step
+            at = f"step {t}" if frame.times is None else time_text(frame.times[k][t])
+            return f"{at} (series {frame.ids[k]})" if panel else at
+
+        reasons = []
+        for i in range(len(rows)):
+            said: list[str] = []
+            for f in np.flatnonzero(missing[i].any(axis=0)):
+                steps = np.flatnonzero(missing[i][:, f])
+                more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
+                said.append(f"{ws.features[f]}: missing at {stamp(i, steps[0])}{more} (interpolated to score the window)")
+            if far is not None:
+                worst: dict[int, int] = {}
+                for c in np.flatnonzero(far[i] > RANGE_TOLERANCE):
+                    f = parts[c][1]
+                    if f not in worst or far[i, c] > far[i, worst[f]]:
+                        worst[f] = c
+                for f, c in sorted(worst.items()):
+                    part, _, step = parts[c]
+                    at = f"at {stamp(i, step)}" if step is not None else f"in the window from {stamp(i, 0)}"
+                    said.append(f"{ws.features[f]}: out of range {at}: its {part} lies {far[i, c]:.1f} training SDs "
+                                "outside the training windows' range")  # fmt: skip
+            reasons.append("; ".join(said))
+        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons))
+
+    def shapes(self, X: np.ndarray) -> np.ndarray:
+        """Model rows (N, D) as the windows' shapes (N, S, F), in model units (see WindowCoder.shape)."""
+        return self.coder.shape(X, self.settings.window)
 
     def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
         """The forecaster p(future | past), trained afresh (seeded) on the training windows after every fit."""
-        scaled = self.windows(dataset.X)
-        forecaster = Forecaster.train(scaled[indices(split, "train")], scaled[indices(split, "val")],
-                                      self.settings.n_past, model)  # fmt: skip
+        shapes = self.shapes(dataset.X)
+        forecaster = Forecaster.train(shapes[indices(split, "train")], shapes[indices(split, "val")],
+                                      self.coder.past_steps, model)  # fmt: skip
         if main:
             forecaster.save(run)
 
     # --------------------------------------------------------- generating
     def to_user(self, X: np.ndarray) -> np.ndarray:
         """Windows (n, T, F) in the data's units."""
-        return self.scaler.inverse_transform(self.windows(X))
+        return self.coder.decode(X, self.settings.window)
 
     def check_output(self, out: Path) -> None:
         check_frame_output(out, also=(".npy",))
@@ -176,17 +334,21 @@ class SeriesKind(RunKind):
             return write_npy(data, out)
         return write_frame(windows_frame(data, self.settings.features), out)
 
-    def read_past(self, path: str | os.PathLike) -> np.ndarray:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F)."""
+    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and their
+        time stamps when the run has a time column and the file holds it (else None)."""
         ws = self.settings
         raw = read_series(path)
+        times = None
         if isinstance(raw, pd.DataFrame):
             missing = [f for f in ws.features if f not in raw.columns]
             if missing:
                 raise DataError(f"{Path(path).name} lacks the feature column(s) {missing}; the run was trained on "
                                 f"{list(ws.features)}.")  # fmt: skip
             if ws.time_column and ws.time_column in raw.columns:
-                raw = raw.sort_values(ws.time_column, kind="stable")
+                times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
+                order = np.argsort(times, kind="stable")
+                raw, times = raw.iloc[order], times[order]
             raw = raw[list(ws.features)].to_numpy(dtype=np.float64)
         arr = np.asarray(raw, dtype=np.float64)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
@@ -196,80 +358,192 @@ class SeriesKind(RunKind):
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
         if not np.isfinite(arr).all():
             raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :]
+        return arr[-ws.n_past :], None if times is None else times[-ws.n_past :]
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
-        """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's units."""
-        scaled = self.scaler.transform(np.asarray(past, dtype=np.float64)).astype(np.float32)
-        return self.scaler.inverse_transform(forecaster.sample(scaled, draws, seed))
+        """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
+        units; with a batch of pasts (M, n_past, F), (M, draws, n_future, F)."""
+        cond, context = self.coder.encode_past(np.asarray(past, dtype=np.float64))
+        return self.coder.decode_future(forecaster.sample(cond, draws, seed), context)
 
     def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path, seed: int = 0) -> tuple[Path, Path | None]:
-        """``draws`` futures given the last n_past rows of ``past``: a long table (draw, step, features) or a
-        (draws, n_future, F) .npy; beside a table, a PNG of the past with the 50%/90% bands."""
+        """``draws`` futures given the last n_past rows of ``past``: a long table (draw, step, [time,] features)
+        or a (draws, n_future, F) .npy; beside a table, a PNG of the past with the 50%/90% bands. With a time
+        column, the future steps carry the time stamps that continue the past's (:func:`future_times`)."""
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
-        hist = self.read_past(past)
+        hist, times = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
         if out.suffix.lower() == ".npy":
             return write_npy(futures, out), None
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
         frame["step"] += ws.n_past  # steps counted after the past: n_past, n_past + 1, ...
+        ahead = None if times is None else future_times(times, ws.n_future)
+        if ahead is not None:
+            frame.insert(2, ws.time_column, np.tile(ahead, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
-        png = save_png(forecast_band(window, futures, ws.n_past, ws.features), out.with_suffix(".png"))
+        stamps = None if ahead is None else np.concatenate([times, ahead])
+        png = save_png(forecast_band(window, futures, ws.n_past, ws.features, stamps), out.with_suffix(".png"))
         return out, png
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """TimeGAN's conventions: synthetic windows as many as the test windows, the discriminative and
-        predictive scores, per-feature KS complements, and the forecaster's 90% band coverage."""
+        """TimeGAN's conventions: synthetic windows as many as the test windows, the discriminative score
+        (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
+        score, per-feature KS complements, and the forecaster against repeating the last value."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
                               f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
                               "Drop --target.")  # fmt: skip
-        ws = self.settings
+        ws, T = self.settings, self.settings.window
         dataset, codes = run.data()
-        scaled = self.windows(dataset.X[indices(codes, "test")])
-        test = self.scaler.inverse_transform(scaled)
+        train_rows, test_rows = dataset.X[indices(codes, "train")], dataset.X[indices(codes, "test")]
+        test = self.to_user(test_rows)
         if len(test) < 4:
             raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
         n = len(test) if n is None else check_measured_count("--n", n, len(test))
-        synth = run.synthesize(n, sampler=sampler, seed=seed)
+        rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
+        gauss = gaussian_windows(train_rows)
+        base = {s: gauss(n, s) for s in rows}
+        synth = self.to_user(rows[seed])
         shapes = {f: ks_complement(test[:, :, i].ravel(), synth[:, :, i].ravel()) for i, f in enumerate(ws.features)}
+        vae_d = repeated_discriminative(test, lambda s: self.to_user(rows[s]), list(rows))
+        base_d = repeated_discriminative(test, lambda s: self.to_user(base[s]), list(rows))
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
-            "column_shapes": float(np.mean(list(shapes.values()))), "ks_complement": shapes,
-            "discriminative": discriminative_score(test, synth, seed=seed),
-            "predictive": predictive_score(test, synth, ws.n_past, seed=seed),
+            "trend": self.trend, "column_shapes": float(np.mean(list(shapes.values()))), "ks_complement": shapes,
+            "discriminative": vae_d, "predictive": predictive_score(test, synth, ws.n_past, seed=seed),
+            "gaussian": {"discriminative": base_d},
         }  # fmt: skip
-        # The forecaster: how often real futures fall inside its 90% band, and its error against a naive forecast.
-        forecaster = Forecaster.load(run.dir)
-        pick = np.unique(np.linspace(0, len(test) - 1, min(50, len(test))).astype(int))
-        inside, err, naive = [], [], []
-        for i in pick:
-            draws = self.scaler.inverse_transform(forecaster.sample(scaled[i, : ws.n_past], FORECAST_DRAWS, seed=seed + int(i)))
-            lo, hi = np.percentile(draws, 5, axis=0), np.percentile(draws, 95, axis=0)
-            truth = test[i, ws.n_past :]
-            inside.append(((truth >= lo) & (truth <= hi)).mean())
-            err.append(np.abs(np.median(draws, 0) - truth).mean())
-            naive.append(np.abs(test[i, ws.n_past - 1][None] - truth).mean())
-        block["forecast"] = {**forecast_summary(inside, err, naive), "draws": FORECAST_DRAWS}
-        i = int(pick[len(pick) // 2])
-        draws = self.scaler.inverse_transform(forecaster.sample(scaled[i, : ws.n_past], FORECAST_DRAWS, seed=seed))
+        verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units")}
+        if self.coder.handling != "none":
+            # Test windows of a trending series lie at levels no training window reached: compare shapes too.
+            test_shape = self.shapes(test_rows)
+            block["discriminative_shape"] = repeated_discriminative(test_shape, lambda s: self.shapes(rows[s]), list(rows))
+            block["gaussian"]["discriminative_shape"] = repeated_discriminative(
+                test_shape, lambda s: self.shapes(base[s]), list(rows))
+            verdicts["generator_shape"] = generator_verdict(block["discriminative_shape"],
+                                                            block["gaussian"]["discriminative_shape"],
+                                                            "in the windows' shapes (levels taken out)")  # fmt: skip
+        block["forecast"], band = self.forecast_scores(run, test_rows, test, codes, seed)
+        verdicts["forecaster"] = block["forecast"].pop("verdict")
+        if "coverage_verdict" in block["forecast"]:
+            verdicts["forecast_band"] = block["forecast"].pop("coverage_verdict")
+        block["verdicts"] = verdicts
         figures = {"series_windows": real_vs_generated(test, synth, ws.features),
-                   "forecast_band": forecast_band(test[i], draws, ws.n_past, ws.features)}  # fmt: skip
+                   "forecast_band": forecast_band(*band, ws.n_past, ws.features)}  # fmt: skip
         return block, figures
+
+    def forecast_scores(self, run: Any, test_rows: np.ndarray, test: np.ndarray, codes: np.ndarray,
+                        seed: int) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+        """Coverage of the 90% band, the median's MAE against repeating the last value (paired, with a
+        Newey-West SE over consecutive windows), and one window's draws for the figure."""
+        ws = self.settings
+        forecaster = Forecaster.load(run.dir)
+        pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
+        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seed)  # (M, draws, n_future, F)
+        truth = test[pick, ws.n_past :]
+        lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
+        err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
+        naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
+        groups = series_of_test_windows(self, run, codes)[pick]
+        inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
+        cover = forecast_summary(inside, err, naive) if len(pick) >= 2 else None  # the band's coverage with its SE
+        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": float(inside.mean()),
+                 **({} if cover is None else {"coverage_stderr": cover["coverage_stderr"],
+                                              "coverage_verdict": cover["coverage_verdict"]}),
+                 **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
+        i = len(pick) // 2
+        return facts, (test[pick[i]], draws[i])
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         d, p, f = block["discriminative"], block["predictive"], block["forecast"]
-        return [
-            f"discriminative score {d['score']:.3f} (0 = indistinguishable; classifier accuracy {d['accuracy']:.3f})",
+        g = block["gaussian"]["discriminative"]
+        lines = [
+            f"discriminative score {d['score']:.3f} ± {d['se']:.3f} (0 = indistinguishable; classifier accuracy "
+            f"{d['accuracy']:.3f}); one Gaussian over the window: {g['score']:.3f} ± {g['se']:.3f}",
             f"predictive score: MAE {p['mae_synthetic']:.4f} trained on synthetic vs {p['mae_real']:.4f} on real",
             f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
             f"forecaster: {f['verdict']}" if "verdict" in f else
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "
             f"{f['mae_median']:.4f} vs {f['mae_last_value']:.4f} for repeating the last value",
-        ]
+        ]  # fmt: skip
+        if "trend" in block and "why" in block["trend"]:
+            lines.append(trend_line(block["trend"]))
+        lines += [f"verdict: {v['text']}" for v in block.get("verdicts", {}).values()]
+        return lines
+
+
+def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
+    """The forecaster's MAE per window (``err``) against repeating the last value (``naive``), paired, with a
+    Newey-West SE of lag ``lag`` within each series (``groups``): windows next to each other share most of their
+    future. The MAEs, their difference and SE, and the verdict in words."""
+    err, naive = np.asarray(err, dtype=np.float64), np.asarray(naive, dtype=np.float64)
+    diff = paired_difference(err - naive, groups, lag=lag)
+    outcome = compare(diff["mean"], diff["se"])
+    head = {"lower": "the forecaster beats repeating the last value",
+            "higher": "the forecaster loses to repeating the last value",
+            "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
+    text = (f"{head}: MAE of its median {err.mean():.4g} vs {naive.mean():.4g} (difference "
+            f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
+    return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
+            "mae_difference_se": diff["se"],
+            "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip
+
+
+def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str) -> dict[str, str]:
+    """Generated windows against one multivariate normal over the model's rows, by discriminative score."""
+    outcome = compare(vae["score"] - base["score"], float(np.hypot(vae["se"], base["se"])))
+    words = {"lower": "better than", "higher": "worse than", "no clear winner": "no better than"}[outcome]
+    text = (f"generated windows are {words} one multivariate normal over the window {where}: discriminative score "
+            f"{vae['score']:.3f} ± {vae['se']:.3f} vs {base['score']:.3f} ± {base['se']:.3f}")  # fmt: skip
+    return {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, "no clear winner"), "text": text}
+
+
+def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.ndarray:
+    """The series index of every test window (windows come series by series, in time order)."""
+    windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
+                                        run.config.data.test_fraction)  # fmt: skip
+    return windows.series[codes == 2]
+
+
+def time_text(value: Any) -> str:
+    """A time stamp as text: a date, a date and time, or a number."""
+    if isinstance(value, np.datetime64):
+        ts = pd.Timestamp(value)
+        return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
+    """A time column as numbers or datetime64, sortable; ISO-8601 text is parsed."""
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        values = column.to_numpy(dtype=np.float64)
+    else:
+        try:
+            values = pd.to_datetime(column, format="ISO8601").to_numpy()
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: the time column {name!r} holds values such as {column.iloc[0]!r} that are neither "
+                            "numbers nor ISO-8601 dates.") from None  # fmt: skip
+    if pd.isna(values).any():
+        raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
+    return values
+
+
+def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """The ``n_future`` time stamps after ``times`` (the past's, sorted): dates continue the calendar
+    frequency pandas infers (quarters, months, business days, ...); otherwise, and for numbers, the
+    median spacing of the past is added step by step."""
+    if np.issubdtype(times.dtype, np.datetime64):
+        index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
+        freq = index.freq
+        if freq is not None:
+            return pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].to_numpy()
+    if len(times) < 2:
+        return None  # one stamp has no spacing to continue
+    step = np.median(np.diff(times))
+    return times[-1] + step * np.arange(1, n_future + 1)

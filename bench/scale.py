@@ -72,7 +72,9 @@ def make_data(folder: Path, n: int, seed: int = 0) -> tuple[Path, Path]:
 
 
 def timed(cmd: list[str], timeout: float, log: Path) -> dict:
-    """Run one command; wall seconds, peak RSS in GB, exit status (None when stopped at the timeout)."""
+    """Run one command; wall seconds, CPU seconds (user + system, all threads: on a shared machine
+    the figure other processes disturb least), peak RSS in GB, exit status (None when stopped at
+    the timeout)."""
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
     with open(log, "ab") as f:
         f.write(("\n$ " + " ".join(cmd) + "\n").encode())
@@ -87,10 +89,11 @@ def timed(cmd: list[str], timeout: float, log: Path) -> dict:
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
-                return {"seconds": None, "gb": usage.ru_maxrss / 2**20, "rc": None}
+                return {"seconds": None, "cpu_s": usage.ru_utime + usage.ru_stime, "gb": usage.ru_maxrss / 2**20, "rc": None}
             time.sleep(0.2)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "gb": usage.ru_maxrss / 2**20, "rc": os.waitstatus_to_exitcode(status)}
+    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime, "gb": usage.ru_maxrss / 2**20,
+            "rc": os.waitstatus_to_exitcode(status)}
 
 
 def exponent(points: list[tuple[int, float]]) -> float | None:
@@ -133,7 +136,8 @@ def main() -> None:
         results.append(row)
         shown = f"> {args.timeout:g}" if r["seconds"] is None else f"{r['seconds']:.1f}"
         failed = "" if r["rc"] in (0, None) else f"  (exit {r['rc']}, see {log})"
-        print(f"  {command:<28} N={n:>9,}  {shown:>8} s  {r['gb']:.2f} GB  load {row['load']:.2f}{failed}", flush=True)
+        print(f"  {command:<28} N={n:>9,}  {shown:>8} s  cpu {r['cpu_s']:.1f} s  {r['gb']:.2f} GB  "
+              f"load {row['load']:.2f}{failed}", flush=True)
 
     for n in args.sizes:
         data, labels = make_data(work, n)
@@ -168,17 +172,17 @@ def main() -> None:
                     continue
                 record(f"explore {what}", n, timed([*py, "explore", str(run), what, "test:0", "test:1"], args.timeout, log))
 
-    print("\n| command | N | seconds | peak GB | examples/s | load |\n|---|---:|---:|---:|---:|---:|")
+    print("\n| command | N | seconds | CPU s | peak GB | examples/s | load |\n|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         sec = f"> {args.timeout:g}" if r["seconds"] is None else f"{r['seconds']:.1f}"
         rate = "" if r.get("examples_per_s") is None else f"{r['examples_per_s']:,.0f}"
-        print(f"| {r['command']} | {r['n']:,} | {sec} | {r['gb']:.2f} | {rate} | {r['load']:.2f} |")
-    print("\nfitted exponent b of time ~ N^b (finished sizes only):")
+        print(f"| {r['command']} | {r['n']:,} | {sec} | {r['cpu_s']:.1f} | {r['gb']:.2f} | {rate} | {r['load']:.2f} |")
+    print("\nfitted exponent b of time ~ N^b, wall and CPU seconds (finished sizes only):")
     for command in dict.fromkeys(r["command"] for r in results):
-        points = [(r["n"], r["seconds"]) for r in results if r["command"] == command and r["seconds"] and r["rc"] == 0]
-        b = exponent(points)
+        done = [r for r in results if r["command"] == command and r["seconds"] and r["rc"] == 0]
+        b, b_cpu = exponent([(r["n"], r["seconds"]) for r in done]), exponent([(r["n"], r["cpu_s"]) for r in done])
         timed_out = any(r["command"] == command and r["seconds"] is None for r in results)
-        print(f"  {command:<28} " + ("n/a (fewer than 2 sizes finished)" if b is None else f"b = {b:.2f}")
+        print(f"  {command:<28} " + ("n/a (fewer than 2 sizes finished)" if b is None else f"b = {b:.2f} (CPU: {b_cpu:.2f})")
               + ("  (a larger size ran past the timeout)" if timed_out else ""))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -139,12 +139,14 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     d, g = block["discriminative"], block["gaussian"]["discriminative"]
     assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
     verdicts = block["verdicts"]
-    assert set(verdicts) == {"generator", "forecaster"}  # no trend in sines: no comparison of shapes
+    assert set(verdicts) == {"generator", "forecaster", "forecast_band"}  # no trend in sines: no comparison of shapes
     assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
     assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
     assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
     assert ("beats" in verdicts["forecaster"]["text"]) == (verdicts["forecaster"]["outcome"] == "better")
-    assert out.count("verdict:") == 2 and block["trend"]["handling"] == "none"
+    assert verdicts["forecast_band"]["outcome"] in ("calibrated", "too narrow", "too wide")
+    assert "95% interval" in verdicts["forecast_band"]["text"] and "coverage_stderr" in block["forecast"]
+    assert out.count("verdict:") == 3 and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
@@ -370,7 +372,7 @@ def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tm
     assert json.loads((run / "series.json").read_text())["trend"]["handling"] == "difference"
     out = _ok(capsys, "evaluate-synthetic", run)
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
-    assert set(block["verdicts"]) == {"generator", "generator_shape", "forecaster"}
+    assert set(block["verdicts"]) == {"generator", "generator_shape", "forecaster", "forecast_band"}
     assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
     from vaelab.errors import ConfigError
     from vaelab.runs.train import train_run

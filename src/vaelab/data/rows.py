@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import operator
 import os
 import tempfile
@@ -42,6 +43,7 @@ from vaelab.data.split import binarize_fixed
 
 BLOCK_BYTES = 1 << 22  # rows decoded or copied per step: about 4 MB of float32
 PARQUET_BUFFER = 1 << 16  # read buffer per column: a row group is never read whole
+RELEASE_MARGIN = 1 << 21  # bytes before a read block whose mapped pages are also let go (a 2 MB folio)
 _GATHER_SPAN = 8  # a Parquet gather reads spans of at most this many record batches
 
 
@@ -105,7 +107,7 @@ class Rows:
         if isinstance(key, slice):
             start, stop, step = key.indices(len(self))
             if self.index is None and step == 1:
-                return self._convert(self.base[start:stop])
+                return self._read(start, stop)
             positions = np.arange(start, stop, step) if self.index is None else self.index[start:stop:step]
             return self._gather(positions)
         return self._gather(self._positions(key, within_view=False))
@@ -140,11 +142,18 @@ class Rows:
             return np.empty((0, *self.shape[1:]), dtype=np.float32)
         steps = np.diff(positions)
         if (steps == 1).all():  # one contiguous run: a slice
-            return self._convert(self.base[int(positions[0]) : int(positions[-1]) + 1])
+            return self._read(int(positions[0]), int(positions[-1]) + 1)
         if (steps > 0).all():
             return self._convert(self.base[positions])
         unique, inverse = np.unique(positions, return_inverse=True)
         return self._convert(self.base[unique])[inverse.reshape(-1)]
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Rows start:stop of base, converted; a memory map's pages for them are then let go."""
+        out = self._convert(self.base[start:stop])
+        if isinstance(self.base, np.memmap):
+            release_pages(self.base, start, stop)
+        return out
 
     @staticmethod
     def _convert(block: np.ndarray) -> np.ndarray:
@@ -159,6 +168,39 @@ class Rows:
         if block.dtype == np.uint8:
             out /= np.float32(255)
         return out
+
+
+def release_pages(memmap: np.memmap, start: int, stop: int) -> None:
+    """Unmap the pages of rows start:stop of a read-only memory map from this process.
+
+    A page of a mapped file, once read, stays in the process's resident memory until the map is
+    closed: streaming a 784 MB ``.npy`` through ``vaelab inspect`` left all 784 MB resident
+    (peak RSS 2.3 GB at 1M rows). ``madvise(MADV_DONTNEED)`` drops them from the process; the
+    kernel's page cache keeps the data, so reading the rows again is a minor fault, not a disk
+    read, and the map stays valid. Only a read-only map (mode "r", what ``np.load(mmap_mode="r")``
+    gives) is touched: a writable one could hold changes not yet written back. A no-op where the
+    platform has no ``madvise`` or the array is not a plain C-ordered map of the file.
+    """
+    root = memmap
+    while isinstance(root.base, np.memmap):  # a slice of a map: find the map of the file
+        root = root.base
+    region = root.base
+    if (getattr(root, "mode", None) != "r" or not isinstance(region, mmap.mmap) or not hasattr(region, "madvise")
+            or not hasattr(mmap, "MADV_DONTNEED") or not memmap.flags.c_contiguous or stop <= start):  # fmt: skip
+        return
+    # np.memmap maps from the offset rounded down to the allocation granularity: region[0] sits
+    # that many bytes before the array's first byte.
+    origin = root.ctypes.data - root.offset % mmap.ALLOCATIONGRANULARITY
+    row = memmap.strides[0]
+    first = memmap.ctypes.data + start * row - origin
+    last = memmap.ctypes.data + stop * row - origin
+    # A fault maps the pages around it too (fault-around; a large folio of the page cache whole),
+    # so reading these rows may have mapped again pages of rows released before: go back that far.
+    first = max(0, first - RELEASE_MARGIN)
+    page = mmap.PAGESIZE
+    first, last = first - first % page, min(len(region), -(-last // page) * page)
+    if 0 <= first < last:
+        region.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def is_lazy(X: Any) -> bool:

@@ -113,16 +113,22 @@ def interpolation_figure(ip) -> Figure:
                 top.plot(ip.t, ip.decoded[k][:, f], ls="-" if k == "linear" else "--", label=f"{k} x{f}")
         top.legend(fontsize=6, ncol=4)
         top.set_title("interpolation: E[x|z] of the features that change most", fontsize=9)
-    for k in names:
-        bottom.plot(ip.t, ip.percentile[k], marker="o", ms=3, label=k)
-    bottom.axhline(1.0, color="tab:red", ls="--", lw=1, label="1st percentile")
-    bottom.set_ylim(-2, 102)
-    bottom.set_xlabel("t (0 = a, 1 = b)", fontsize=8)
-    bottom.set_ylabel("typicality: percentile\nof training codes", fontsize=8)
-    bottom.legend(fontsize=7)
-    bottom.grid(alpha=0.3)
+    typicality_panel(bottom, ip, names)
     fig.tight_layout()
     return fig
+
+
+def typicality_panel(ax, ip, names: list[str]) -> None:
+    """The typicality of an interpolation's codes along the path (log q(z) percentile among training
+    codes), one line per path kind, with the 1st percentile marked."""
+    for k in names:
+        ax.plot(ip.t, ip.percentile[k], marker="o", ms=3, label=k)
+    ax.axhline(1.0, color="tab:red", ls="--", lw=1, label="1st percentile")
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("t (0 = a, 1 = b)", fontsize=8)
+    ax.set_ylabel("typicality: percentile\nof training codes", fontsize=8)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
 
 
 def arithmetic_figure(ar) -> Figure:

@@ -11,6 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from vaelab.data.table_transformer import ColumnValues
+from vaelab.report.explore_figures import typicality_panel
 
 MAX_COLUMNS = 5  # columns per traversal row / interpolation
 MAX_LABELS = 5  # categories drawn per categorical column (the most probable somewhere along the path)
@@ -113,15 +114,7 @@ def interpolation_columns_figure(ip, views: dict[str, list[ColumnValues]]) -> Fi
     gs = top[1, 0].get_gridspec()
     for ax in top[1]:
         ax.remove()
-    bottom = fig.add_subplot(gs[1, :])
-    for k in names:
-        bottom.plot(ip.t, ip.percentile[k], marker="o", ms=3, label=k)
-    bottom.axhline(1.0, color="tab:red", ls="--", lw=1, label="1st percentile")
-    bottom.set_ylim(-2, 102)
-    bottom.set_xlabel("t (0 = a, 1 = b)", fontsize=8)
-    bottom.set_ylabel("typicality: percentile\nof training codes", fontsize=8)
-    bottom.legend(fontsize=7)
-    bottom.grid(alpha=0.3)
+    typicality_panel(fig.add_subplot(gs[1, :]), ip, names)
     fig.suptitle("interpolation in column space: E[column|z] in its units (categories: their probabilities)", fontsize=9)
     fig.tight_layout()
     return fig

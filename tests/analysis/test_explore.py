@@ -201,7 +201,7 @@ def test_verdicts_give_their_numbers_and_intervals_and_never_contradict_themselv
     percentile is borderline, not "unlikely"."""
     line = verdict(0.05, 50, log_px=-40.0, log_px_stderr=0.5, log_px_interval=(45.0, 55.0), n_codes=2000, n_reference=30)
     assert "percentile 0.05 of the 2000 training codes (less typical than 99.95% of them)" in line
-    assert "log p(x) of the decoded image = -40.00 ± 0.50 nats is at percentile 50.0 of the 30 test examples" in line
+    assert "log p(x) of the decoded example = -40.00 ± 0.50 nats is at percentile 50.0 of the 30 test examples" in line
     assert "(95% interval 45.0 to 55.0)" in line
     assert "every one of the" in verdict(0.0, 50)
     assert verdict(50, 0.5, log_px_interval=(0.0, 0.9)).startswith("Typical code, unlikely example")

@@ -354,6 +354,8 @@ DAMAGED = [
     ("explore", "x"), ("likelihood", {"test_nll": "1", "elbo": 1, "bits_per_dim": 1, "n_samples": 1}),
     ("anomaly", {"scores": 3}), ("synthetic", {"kind": "table"}), ("test", {"elbo": [1]}), ("training", 7),
     ("explore", {"traverse": {"span_sd": {}}, "arithmetic": {"results": [None]}}),
+    # found by the hostile corpus after issue 15 added per-spec diagnostics: the report read them unchecked
+    ("diagnostics_by_data", 1e308), ("diagnostics_by_data", {"ones.npy": None}), ("diagnostics_by_data", {"x": {"scope": 1}}),
 ]  # fmt: skip
 
 

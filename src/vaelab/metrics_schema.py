@@ -154,7 +154,7 @@ DIAGNOSTICS = obj(
      "aggregate": obj({"prior_hole_mass": maybe_number, "total_correlation": maybe_number},
                       {"prior_hole_mass_stderr": maybe_number, "total_correlation_stderr": maybe_number}),
      "n_examples": count, "active_units": count, "order_by_kl": list_of(count)},
-    {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL)},
+    {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL), "scope": optional(text)},
 )  # fmt: skip
 SAMPLER = obj({}, {**{k: maybe_number for k in ("frechet", "precision", "recall", "density", "coverage")},
                    "classes": obj({}, {"total_variation": maybe_number}),
@@ -208,13 +208,14 @@ SCHEMAS: dict[str, Check] = {
 ENTRY_SCHEMAS: dict[str, Callable[[str], Check | None]] = {
     "samplers": lambda key: SAMPLERS_SUMMARY if key == "_summary" else (SAMPLER if NAME.fullmatch(key) else None),
     "explore": lambda key: EXPLORE.get(key),
+    "diagnostics_by_data": lambda key: DIAGNOSTICS,  # one diagnostics block per data spec inspected
 }
 
 
 def validate_blocks(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """(the blocks that fit their schemas, {block or block.entry: why it was left out}).
 
-    Entries of ``samplers`` and ``explore`` are checked one by one; an entry whose name is not
+    Entries of ``samplers``, ``explore`` and ``diagnostics_by_data`` are checked one by one; an entry whose name is not
     one vaelab writes is left out too (a report embeds figures by these names)."""
     good: dict[str, Any] = {}
     notes: dict[str, str] = {}

@@ -46,7 +46,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\.png")  # a file directly in RUN/figures, as vaelab names them
 # Where a note about a damaged part of metrics.json goes (validated on read: vaelab.metrics_schema).
 NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "likelihood", "anomaly": "likelihood",
-                 "diagnostics": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
+                 "diagnostics": "diagnostics", "diagnostics_by_data": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
                  "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
                  "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
 NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"

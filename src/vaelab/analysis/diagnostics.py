@@ -473,7 +473,7 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
              if not model_scope else "")  # fmt: skip
     active = np.asarray(d.per_dim["active"])
     kl = None if d.deterministic else np.asarray(d.per_dim["kl"])
-    c, s, a = d.collapse, d.surgery, d.aggregate
+    c, s = d.collapse, d.surgery
     if d.deterministic:
         out.append(Finding(
             "deterministic_encoder", "info", "A deterministic encoder (a plain autoencoder): some measures do not apply",

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.linalg import LinAlgError, eigh, eigvalsh
-from threadpoolctl import threadpool_limits
 from torch import nn
 
 from vaelab.analysis.neighbours import exact_sq_distances, nearest

@@ -246,10 +246,31 @@ def predictive_score(
 Z95 = 1.959964  # two-sided 95% normal quantile
 
 
+def band_coverage(inside: Any, nominal: float = 0.9) -> dict[str, Any]:
+    """How often real futures fall inside a forecast band of nominal coverage ``nominal``: the mean of
+    ``inside`` (W,), per window the share of real future values inside the band, with its standard error
+    over the windows and a verdict (calibrated / too narrow / too wide) that follows the 95% interval."""
+    inside = np.asarray(inside, dtype=np.float64).ravel()
+    w = inside.size
+    if w < 2:
+        raise DataError(f"band_coverage needs at least 2 windows; got {w}.")
+    cov, cov_se = float(inside.mean()), float(inside.std(ddof=1) / math.sqrt(w))
+    lo, hi = cov - Z95 * cov_se, cov + Z95 * cov_se
+    band = f"{100 * cov:.0f}% of real future values inside the {100 * nominal:.0f}% band (95% interval {100 * lo:.0f}% to {100 * hi:.0f}%)"
+    if hi < nominal:
+        outcome, text = "too narrow", f"The band is too narrow: {band}."
+    elif lo > nominal:
+        outcome, text = "too wide", f"The band is too wide: {band}."
+    else:
+        outcome, text = "calibrated", f"The band is calibrated as far as {w} windows tell: {band}."
+    return {"coverage_90": cov, "coverage_stderr": cov_se, "nominal": nominal,
+            "coverage_verdict": {"outcome": outcome, "text": text}}
+
+
 def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) -> dict[str, Any]:
-    """The forecaster's band coverage and error against repeating the last value, each with a standard
-    error over the evaluated windows, and a verdict on each that says "no clear difference" when the 95%
-    interval cannot tell.
+    """The forecaster's band coverage (:func:`band_coverage`) and error against repeating the last value,
+    each with a standard error over the evaluated windows, and a verdict on each that says "no clear
+    difference" when the 95% interval cannot tell.
 
     ``inside`` (W,): per window, the share of real future values inside the band of nominal coverage
     ``nominal``; ``err`` and ``naive`` (W,): per window, the MAE of the forecast median and of repeating
@@ -261,17 +282,9 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
     if w < 2 or err.size != w or naive.size != w:
         raise DataError(f"forecast_summary needs at least 2 windows with one value each; got {inside.size}, "
                         f"{err.size}, {naive.size}.")  # fmt: skip
-    cov, cov_se = float(inside.mean()), float(inside.std(ddof=1) / math.sqrt(w))
+    coverage = band_coverage(inside, nominal)
     diff = err - naive  # < 0: the forecaster is closer than repeating the last value
     d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
-    lo, hi = cov - Z95 * cov_se, cov + Z95 * cov_se
-    band = f"{100 * cov:.0f}% of real future values inside the {100 * nominal:.0f}% band (95% interval {100 * lo:.0f}% to {100 * hi:.0f}%)"
-    if hi < nominal:
-        outcome, coverage = "too narrow", f"The band is too narrow: {band}."
-    elif lo > nominal:
-        outcome, coverage = "too wide", f"The band is too wide: {band}."
-    else:
-        outcome, coverage = "calibrated", f"The band is calibrated as far as {w} windows tell: {band}."
     dl, dh = d - Z95 * d_se, d + Z95 * d_se
     gap = (f"MAE of the median {err.mean():.4g} vs {naive.mean():.4g} repeating the last value (difference {d:.3g}, "
            f"95% interval {dl:.3g} to {dh:.3g})")  # fmt: skip
@@ -281,9 +294,9 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
         accuracy = f"The forecaster is worse than repeating the last value: {gap}."
     else:
         accuracy = f"No clear difference from repeating the last value: {gap}."
-    return {"windows": int(w), "coverage_90": cov, "coverage_stderr": cov_se, "nominal": nominal,
-            "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": d,
-            "mae_difference_stderr": d_se, "verdict": f"{coverage} {accuracy}", "coverage_verdict": {"outcome": outcome, "text": coverage}}  # fmt: skip
+    return {"windows": int(w), **coverage, "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()),
+            "mae_difference": d, "mae_difference_stderr": d_se,
+            "verdict": f"{coverage['coverage_verdict']['text']} {accuracy}"}  # fmt: skip
 
 
 # ---------------------------------------------------------------- repeated scores, baselines, verdicts

@@ -189,16 +189,16 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
-    train, test = r.split("train", lazy=True), r.split("test", lazy=True)
+    train, test_all = r.split("train", lazy=True), r.split("test", lazy=True)
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
-    test = test.subset(subsample(test.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
+    test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
     agg = _aggregate(r, seed)
     result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
                         data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
-             "n_test": r.split("test", lazy=True).n_examples}  # fmt: skip
+             "n_test": test_all.n_examples}  # fmt: skip
     views = _views(r, np.stack([x.image for x in result.results]), 1)
     if views is not None:
         for i, row in enumerate(entry["results"]):

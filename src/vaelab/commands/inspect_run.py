@@ -39,7 +39,7 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     block = {"data": spec, **result.to_dict()}
     if representative:
         run.update_metrics(diagnostics=block)
-    run.merge_metrics("diagnostics_by_data", {spec: block})  # under the run's lock: other specs' blocks kept
+    run.dir.merge_metrics("diagnostics_by_data", {spec: block})  # under the run's lock: other specs' blocks kept
     suffix = "" if representative else f"_{data_slug(spec)}"
     paths = [save_png(fig, run.figure(f"{name}{suffix}.png")) for name, fig in result.figures().items()]
     return result, paths

@@ -329,7 +329,7 @@ class WindowCoder:
         """Windows (N, T, F), data units → rows (N, S·F + extras) float32."""
         X = self._check(X, "encode")
         s = self.stats
-        N, F = X.shape[0], X.shape[-1]
+        N = X.shape[0]
         if self.handling == "none":
             return ((X - s["loc"]) / s["scale"]).astype(np.float32).reshape(N, -1)
         if self.handling == "difference":

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from vaelab.checkpoint import CACHE, SPLIT, RunDir
-from vaelab.config import DataConfig, check_count
+from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
 from vaelab.errors import ConfigError, DataError, RunError

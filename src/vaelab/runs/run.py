@@ -344,6 +344,3 @@ class Run:
 
     def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
         return self.dir.update_metrics(**blocks)
-
-    def merge_metrics(self, block: str, entries: dict[str, Any]) -> dict[str, Any]:
-        return self.dir.merge_metrics(block, entries)

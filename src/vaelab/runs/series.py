@@ -36,7 +36,7 @@ import pandas as pd
 
 from vaelab.analysis.synthetic_series import (
     compare,
-    forecast_summary,
+    band_coverage,
     gaussian_windows,
     paired_difference,
     predictive_score,
@@ -61,7 +61,7 @@ from vaelab.data.timeseries import (
 from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
-from vaelab.forecaster import Forecaster, flat
+from vaelab.forecaster import Forecaster
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -398,7 +398,7 @@ class SeriesKind(RunKind):
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
                               f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
                               "Drop --target.")  # fmt: skip
-        ws, T = self.settings, self.settings.window
+        ws = self.settings
         dataset, codes = run.data()
         train_rows, test_rows = dataset.X[indices(codes, "train")], dataset.X[indices(codes, "test")]
         test = self.to_user(test_rows)
@@ -452,10 +452,9 @@ class SeriesKind(RunKind):
         naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
         groups = series_of_test_windows(self, run, codes)[pick]
         inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
-        cover = forecast_summary(inside, err, naive) if len(pick) >= 2 else None  # the band's coverage with its SE
-        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": float(inside.mean()),
-                 **({} if cover is None else {"coverage_stderr": cover["coverage_stderr"],
-                                              "coverage_verdict": cover["coverage_verdict"]}),
+        cover = band_coverage(inside) if len(pick) >= 2 else {"coverage_90": float(inside.mean())}  # with its SE
+        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": cover["coverage_90"],
+                 **{k: cover[k] for k in ("coverage_stderr", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])

@@ -7,6 +7,10 @@ runs it; its wall time and peak resident memory (``wait4``'s ru_maxrss) are reco
 
 - ``inspect RUN data_N.npy --labels labels_N.npy`` on a trained run (``--run``, e.g. the demo);
 - ``score RUN data_N.npy --n-samples K`` for each K of ``--score-k`` (examples/s);
+- with ``--stream-k``: ``score`` on the largest file with its progress bar on, for each K, the
+  examples done, wall seconds and CPU seconds sampled every few seconds (from the bar and
+  /proc), stopped after ``--stream-seconds``: the rate in successive windows shows whether the
+  stream keeps a constant rate through the file (examples per second and per CPU-second);
 - ``compare-samplers`` and ``explore interpolate``/``arithmetic`` on a run *trained on*
   data_N.npy (its training split is 80% of N): trained once per size with the demo's
   architecture for ``--train-epochs`` epochs (training is not timed).
@@ -25,10 +29,12 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -96,6 +102,71 @@ def timed(cmd: list[str], timeout: float, log: Path) -> dict:
             "rc": os.waitstatus_to_exitcode(status)}
 
 
+def streamed(cmd: list[str], limit: float, log: Path, every: float = 5.0) -> dict:
+    """Run a ``score`` command with its progress bar on stderr; every ``every`` seconds record
+    (wall s, CPU s of the process and its threads, examples done in the scoring pass); stop it
+    after ``limit`` seconds. Returns the samples, the pass's total and whether it finished."""
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    tick = os.sysconf("SC_CLK_TCK")
+    with open(log, "ab") as f:
+        f.write(("\n$ " + " ".join(cmd) + "   (streamed)\n").encode())
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    state = {"done": 0, "total": None, "passes": 0}
+
+    def read() -> None:  # tqdm rewrites its line with \r: split on both; the first pass is the scoring
+        buf = b""
+        for chunk in iter(lambda: proc.stderr.read1(4096), b""):
+            buf += chunk
+            *parts, buf = re.split(rb"[\r\n]", buf)
+            for part in parts:
+                m = re.search(rb"scoring:.*?(\d+)/(\d+)", part)
+                if not m:
+                    continue
+                done, total = int(m.group(1)), int(m.group(2))
+                if state["total"] is None:
+                    state["total"] = total
+                if total == state["total"] and state["passes"] == 0:
+                    state["done"] = max(state["done"], done)
+                    if done == total:
+                        state["passes"] = 1  # calibration on the validation split follows: not counted
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    started, samples = time.perf_counter(), []
+    while True:
+        try:
+            with open(f"/proc/{proc.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime, all threads
+        except (OSError, IndexError):
+            cpu = samples[-1][1] if samples else 0.0
+        samples.append((time.perf_counter() - started, cpu, state["done"]))
+        if proc.poll() is not None or state["passes"] or time.perf_counter() - started > limit:
+            break
+        time.sleep(every)
+    finished = bool(state["passes"])
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reader.join(timeout=5)
+    return {"samples": samples, "total": state["total"], "finished": finished}
+
+
+def window_rates(samples: list[tuple[float, float, int]], windows: int = 8) -> list[dict]:
+    """Examples per wall second and per CPU-second in ``windows`` successive stretches of the
+    scoring (from the first progress to the last sample)."""
+    moving = [s for s in samples if s[2] > 0]
+    if len(moving) < windows + 1:
+        return []
+    edges = np.linspace(0, len(moving) - 1, windows + 1).round().astype(int)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        (t0, c0, d0), (t1, c1, d1) = moving[a], moving[b]
+        out.append({"from": d0, "to": d1, "per_s": (d1 - d0) / max(t1 - t0, 1e-9),
+                    "per_cpu_s": (d1 - d0) / max(c1 - c0, 1e-9)})
+    return out
+
+
 def exponent(points: list[tuple[int, float]]) -> float | None:
     """b in time ~ N^b, least squares on log-log; None with fewer than two finished sizes."""
     if len(points) < 2:
@@ -113,6 +184,10 @@ def main() -> None:
     parser.add_argument("--score-k", type=int, nargs="*", default=[100, 1000], help="K of the score runs")
     parser.add_argument("--score-max", type=float, default=2e7,
                         help="score only where N x K is at most this (importance samples in all)")
+    parser.add_argument("--stream-k", type=int, nargs="*", default=[],
+                        help="K of streamed score runs on the largest file (rates through the file)")
+    parser.add_argument("--stream-seconds", type=float, default=600.0,
+                        help="seconds each streamed score run is given before it is stopped")
     parser.add_argument("--train-sizes", type=int, nargs="*", default=None,
                         help="sizes to train a run on for compare-samplers/explore (default: those <= 100k)")
     parser.add_argument("--train-epochs", type=int, default=1)
@@ -172,6 +247,27 @@ def main() -> None:
                     continue
                 record(f"explore {what}", n, timed([*py, "explore", str(run), what, "test:0", "test:1"], args.timeout, log))
 
+    streams = []
+    for k in args.stream_k:
+        n = max(args.sizes)
+        data, _ = make_data(work, n)
+        Path(args.run, "calibration.safetensors").unlink(missing_ok=True)
+        r = streamed([*py, "score", args.run, str(data), "--n-samples", str(k),
+                      "--out", str(work / f"scores_stream_{n}_{k}.csv")], args.stream_seconds, log)  # fmt: skip
+        rates = window_rates(r["samples"])
+        streams.append({"k": k, "n": n, **r, "windows": rates, "load": os.getloadavg()[0]})
+        done = r["samples"][-1][2] if r["samples"] else 0
+        print(f"  score K={k} streamed over {n:,} rows: {done:,} scored in {r['samples'][-1][0]:.0f} s"
+              f"{' (all)' if r['finished'] else ' (then stopped)'}; load {os.getloadavg()[0]:.2f}", flush=True)
+        for w in rates:
+            print(f"    rows {w['from']:>9,}-{w['to']:>9,}: {w['per_s']:8.1f} examples/s  {w['per_cpu_s']:8.1f} per CPU-s")
+        if rates:
+            per_s = np.array([w["per_s"] for w in rates])
+            per_cpu = np.array([w["per_cpu_s"] for w in rates])
+            print(f"    windows: {per_s.mean():.1f} examples/s (min {per_s.min():.1f}, max {per_s.max():.1f}); "
+                  f"{per_cpu.mean():.1f} per CPU-s (min {per_cpu.min():.1f}, max {per_cpu.max():.1f}); "
+                  f"last / first window per CPU-s = {per_cpu[-1] / per_cpu[0]:.3f}")
+
     print("\n| command | N | seconds | CPU s | peak GB | examples/s | load |\n|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         sec = f"> {args.timeout:g}" if r["seconds"] is None else f"{r['seconds']:.1f}"
@@ -185,7 +281,7 @@ def main() -> None:
         print(f"  {command:<28} " + ("n/a (fewer than 2 sizes finished)" if b is None else f"b = {b:.2f} (CPU: {b_cpu:.2f})")
               + ("  (a larger size ran past the timeout)" if timed_out else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"commands": results, "streams": streams}, indent=1))
 
 
 if __name__ == "__main__":

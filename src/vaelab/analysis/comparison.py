@@ -14,13 +14,14 @@ knows how they are computed.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
 
-from vaelab.analysis.quality import quality_report
+from vaelab.analysis.quality import knn_sq_radii, quality_report
 from vaelab.errors import ConfigError
 
 REPLICATES = 10  # half-samples per interval: SE within ~25% at a tenth of the cost of 100
@@ -33,16 +34,22 @@ LOWER_IS_BETTER = {"frechet": True, "precision": False, "recall": False, "densit
 
 
 def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: int = REPLICATES, level: float = LEVEL,
-                           seed: int = 0, k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:  # fmt: skip
+                           seed: int = 0, k_pr: int = 3, k_dc: int = 5,
+                           cache: dict | None = None) -> dict[str, Any]:  # fmt: skip
     """:func:`quality_report` of ``real`` (N, F) against ``fake`` (M, F), plus for every metric its
     standard error (``stderr``) and ``level`` interval (``intervals``: [low, high]) by half-sampling
     with ``replicates`` random halves of both sets (seeded). Too few samples for a half to hold a
-    k-NN ball give no interval (None), never a made-up one."""
+    k-NN ball give no interval (None), never a made-up one.
+
+    ``cache``: a dict kept across calls with the same ``real`` (several samplers against one test
+    set): the real samples' k-NN radii of the whole set and of each half are computed once and
+    read back (keyed by the half's content, so a different real set never reads them)."""
+    radii = (lambda x: None) if cache is None else (lambda x: _cached_radii(cache, x, k_pr, k_dc))
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 2:
         raise ConfigError(f"replicates must be an integer >= 2 (half-samples per interval); got {replicates!r}.")
     if not 0 < level < 1:
         raise ConfigError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
-    point = quality_report(real, fake, k_pr=k_pr, k_dc=k_dc)
+    point = quality_report(real, fake, k_pr=k_pr, k_dc=k_dc, real_radii=radii(real))
     n, m = len(real), len(fake)
     half_n, half_m = n // 2, m // 2
     if min(half_n, half_m) <= max(k_pr, k_dc) + 1:
@@ -51,7 +58,8 @@ def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: in
     reps = []
     for _ in range(int(replicates)):
         i, j = rng.choice(n, half_n, replace=False), rng.choice(m, half_m, replace=False)
-        reps.append(quality_report(real[np.sort(i)], fake[np.sort(j)], k_pr=k_pr, k_dc=k_dc))
+        half = real[np.sort(i)]
+        reps.append(quality_report(half, fake[np.sort(j)], k_pr=k_pr, k_dc=k_dc, real_radii=radii(half)))
     z = float(ndtri(0.5 + level / 2))
     stderr, intervals = {}, {}
     for key, value in point.items():
@@ -60,6 +68,21 @@ def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: in
         stderr[key] = se
         intervals[key] = [max(low, value - z * se), min(high, value + z * se)]
     return {**point, "stderr": stderr, "intervals": intervals}
+
+
+def _cached_radii(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict[int, np.ndarray] | None:
+    """The real set's squared k-NN radii for k_pr and k_dc, from ``cache`` or computed into it; None
+    (computed by quality_report, which also checks the input) for sets it would refuse."""
+    arr = np.asarray(real)
+    if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating) or arr.shape[0] <= max(k_pr, k_dc):
+        return None
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    key = (hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest(), arr.shape, k_pr, k_dc)
+    if key not in cache:
+        if not np.isfinite(arr).all():
+            return None
+        cache[key] = knn_sq_radii(arr, (k_pr, k_dc))
+    return cache[key]
 
 
 def interval_settings(replicates: int = REPLICATES, level: float = LEVEL) -> dict[str, Any]:

@@ -170,11 +170,18 @@ def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
 def _knn_sq_radii(X: np.ndarray, k: int) -> np.ndarray:
     """Squared distance of each sample (N, F) to its k-th nearest *other* sample, shape (N,), by
     :func:`vaelab.analysis.neighbours.nearest` (exact distances; a copy of the sample counts as another)."""
-    n = X.shape[0]
-    idx, sq = nearest(X, X, k + 1)  # (N, k+1), nearest first: the sample itself among the zeros
+    return knn_sq_radii(X, (k,))[k]
+
+
+def knn_sq_radii(X: np.ndarray, ks: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """:func:`_knn_sq_radii` for several k from one neighbour search (the largest k's): the k-th
+    exact distance is the same whichever larger list it is read from."""
+    n, top = X.shape[0], max(ks)
+    idx, sq = nearest(X, X, top + 1)  # (N, top+1), nearest first: the sample itself among the zeros
     is_self = idx == np.arange(n)[:, None]
-    is_self[~is_self.any(1), -1] = True  # itself not listed: k+1 copies at distance 0, drop the last
-    return sq[~is_self].reshape(n, k)[:, k - 1]
+    is_self[~is_self.any(1), -1] = True  # itself not listed: top+1 copies at distance 0, drop the last
+    others = sq[~is_self].reshape(n, top)
+    return {k: others[:, k - 1] for k in ks}
 
 
 def nearest_distances(query: Any, reference: Any) -> np.ndarray:
@@ -185,32 +192,42 @@ def nearest_distances(query: Any, reference: Any) -> np.ndarray:
 
 def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Open balls B(centres_i, radius_i): how many hold each point (M,), and whether each ball holds
-    any point (N,).
+    any point (N,)."""
+    return ball_hits(points, centres, [sq_radii])[0]
+
+
+def ball_hits(points: np.ndarray, centres: np.ndarray, radii: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`_ball_hits` for several sets of radii around the same centres, from one pass of distances.
 
     Pairwise squared distances by BLAS in blocks of points (memory stays bounded); a pair whose
     fast distance is within rounding of its radius is decided by :func:`exact_sq_distances` instead."""
     # Centring first keeps ||p||² + ||c||² - 2 p·c from cancelling when features sit far from 0.
+    # The (points x centres) blocks are torch float64 tensors: element-wise work on all cores (NumPy
+    # uses one), and the decisions are the same whatever rounds the fast distance (see the margin).
     shift = centres.mean(0)
-    p_all, c = points - shift, centres - shift
+    p_all, c = torch.from_numpy(points - shift), torch.from_numpy(centres - shift)
     c_sq = (c**2).sum(1)  # (N,)
     # Bound on the fast distance's rounding error (with a factor 8 to spare), relative to ||p||² + ||c||².
     rel = 8 * (c.shape[1] + 2) * np.finfo(np.float64).eps
     step = max(1, DISTANCE_BLOCK // c.shape[0])
-    counts = np.empty(points.shape[0], dtype=np.int64)
-    held = np.zeros(c.shape[0], dtype=bool)
+    radii_t = [torch.from_numpy(np.asarray(r, dtype=np.float64)) for r in radii]
+    counts = [np.empty(points.shape[0], dtype=np.int64) for _ in radii]
+    held = [np.zeros(c.shape[0], dtype=bool) for _ in radii]
     for s in range(0, points.shape[0], step):
         p = p_all[s : s + step]
-        p_sq = (p**2).sum(1)
-        scale = p_sq[:, None] + c_sq[None, :]  # (m, N)
-        d_sq = scale - 2.0 * p @ c.T
-        inside = d_sq < sq_radii[None, :]
-        close = np.abs(d_sq - sq_radii[None, :]) <= rel * scale + 1e-300
-        if close.any():
-            i, j = np.nonzero(close)
-            inside[i, j] = exact_sq_distances(points[s + i], centres[j]) < sq_radii[j]
-        counts[s : s + step] = inside.sum(1)
-        held |= inside.any(0)
-    return counts, held
+        scale = (p**2).sum(1)[:, None] + c_sq[None, :]  # (m, N)
+        d_sq = torch.addmm(scale, p, c.T, alpha=-2.0)  # ||p||² + ||c||² - 2 p·c
+        margin = scale.mul_(rel).add_(1e-300)
+        for r, sq_radii in enumerate(radii_t):
+            diff = d_sq - sq_radii[None, :]
+            inside = diff < 0
+            close = diff.abs_() <= margin
+            if close.any():
+                i, j = (t.numpy() for t in torch.nonzero(close, as_tuple=True))
+                inside[i, j] = torch.from_numpy(exact_sq_distances(points[s + i], centres[j]) < radii[r][j])
+            counts[r][s : s + step] = inside.sum(1).numpy()
+            held[r] |= inside.any(0).numpy()
+    return list(zip(counts, held))
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
@@ -250,24 +267,44 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
     return density, coverage
 
 
-def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr: int = 3, k_dc: int = 5) -> dict[str, float]:
+def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr: int = 3, k_dc: int = 5,
+                   real_radii: dict[int, np.ndarray] | None = None) -> dict[str, float]:  # fmt: skip
     """All sample-quality metrics for one pair of feature sets.
 
     Returns a dict with exactly the keys ``frechet``, ``precision``, ``recall``,
     ``density`` and ``coverage`` (a contract: metrics.json and the report read them).
     ``k_pr`` is the k of precision/recall (3, Kynkäänniemi et al.), ``k_dc`` that of
-    density/coverage (5, Naeem et al.).
+    density/coverage (5, Naeem et al.). ``real_radii``: the real samples' squared k-NN radii for
+    k_pr and k_dc (:func:`knn_sq_radii`), when already computed (they do not depend on the fake
+    samples: comparing several samplers with one real set computes them once).
+
+    The same numbers as :func:`precision_recall` and :func:`density_coverage`, with the work they
+    share done once: one neighbour search of the real samples for both k, and one pass of
+    distances from the fake samples to the real ones for the balls of both k.
     """
     real, fake = _pair(real_features, fake_features, ("real_features", "fake_features"))
-    precision, recall = precision_recall(real, fake, k_pr)
-    density, coverage = density_coverage(real, fake, k_dc)
-    return {"frechet": frechet_distance(real, fake), "precision": precision, "recall": recall,
-            "density": density, "coverage": coverage}  # fmt: skip
+    k_pr, k_dc = _check_k("k_pr", k_pr), _check_k("k_dc", k_dc)
+    _enough_for_k(k_pr, real=real, fake=fake)
+    _enough_for_k(k_dc, real=real)
+    if real_radii is None:
+        real_radii = knn_sq_radii(real, (k_pr, k_dc))
+    (pr_counts, _), (dc_counts, dc_held) = ball_hits(fake, real, [real_radii[k_pr], real_radii[k_dc]])
+    recall_counts, _ = _ball_hits(real, fake, _knn_sq_radii(fake, k_pr))
+    return {"frechet": frechet_distance(real, fake), "precision": float((pr_counts > 0).mean()),
+            "recall": float((recall_counts > 0).mean()), "density": float(dc_counts.sum() / (k_dc * fake.shape[0])),
+            "coverage": float(dc_held.mean())}  # fmt: skip
 
 
 # ---------------------------------------------------------------- memorization
-def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
-                 test_to_train: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
+def _given_distances(name: str, given: Any, n: int) -> np.ndarray:
+    d = np.asarray(given, dtype=np.float64)
+    if d.shape != (n,):
+        raise DataError(f"{name}_to_train must hold one distance per {name} example ({n}); got shape {d.shape}.")
+    return d
+
+
+def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *, test_to_train: np.ndarray | None = None,
+                 fake_to_train: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """Are generated samples copies of training examples? Judged against held-out data.
 
     Distances to the nearest training example: from each generated sample, and from each
@@ -276,7 +313,8 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
     Pass features (or raw data when its Euclidean distance means something). Each query
     searches the whole training set (:func:`nearest_distances`): the cost is linear in the
     training set's size, times the number of queries. ``test_to_train`` reuses the test
-    examples' distances (``nearest_distances(test, train)``) across several fake sets.
+    examples' distances (``nearest_distances(test, train)``) across several fake sets, and
+    ``fake_to_train`` takes the fake samples' (searched with other queries in one pass).
 
     Returns
     -------
@@ -296,14 +334,8 @@ def memorization(train: np.ndarray, test: np.ndarray, fake: np.ndarray, *,
         if arr.shape[1] != width:
             raise DataError(f"train and {name} must have the same number of features; got {width} and "
                             f"{arr.shape[1]}. Map both sets with the same FeatureSpace.")  # fmt: skip
-    d_fake = nearest_distances(fk, tr)
-    if test_to_train is None:
-        d_test = nearest_distances(te, tr)
-    else:
-        d_test = np.asarray(test_to_train, dtype=np.float64)
-        if d_test.shape != (te.shape[0],):
-            raise DataError(f"test_to_train must hold one distance per test example ({te.shape[0]}); got shape "
-                            f"{d_test.shape}.")  # fmt: skip
+    d_fake, d_test = (nearest_distances(q, tr) if given is None else _given_distances(name, given, q.shape[0])
+                      for name, q, given in (("fake", fk, fake_to_train), ("test", te, test_to_train)))
     med_fake, med_test = float(np.median(d_fake)), float(np.median(d_test))
     threshold = float(np.percentile(d_test, MEMORIZATION_QUANTILE))
     share_fake = float((d_fake < threshold).mean())

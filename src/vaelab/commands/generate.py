@@ -13,10 +13,12 @@ series windows).
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from vaelab.analysis.comparison import REPLICATES, best_of, fmt_interval, interval_settings, quality_with_intervals
 from vaelab.analysis.aggregate import subsample
@@ -76,6 +78,28 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     return FeatureSpace(clf)
 
 
+def fit_samplers(run: Run, names: tuple[str, ...], seed: int, progress=None) -> dict[str, Any]:
+    """Each sampler fitted to the run (:meth:`Run.sampler`). The two density fits (a Gaussian
+    mixture by EM, a flow by Adam) are each made on one thread, so they run side by side: the
+    same fits as one after the other (each seeded on its own generator: NumPy's for the mixture,
+    torch's for the flow, which nothing else draws from meanwhile), in about the time of the longer."""
+    dense = [k for k in names if k in ("aggregate-gmm", "aggregate-flow")]
+    fitted: dict[str, Any] = {}
+    if len(dense) == 2:
+        if progress:
+            progress(" and ".join(dense))
+        # One BLAS/OpenMP thread around both, so neither fit's exit hands the other more threads.
+        with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {k: pool.submit(run.sampler, k, seed) for k in dense}
+            fitted.update({k: f.result() for k, f in futures.items()})
+    for name in names:
+        if name not in fitted:
+            if progress:
+                progress(name)
+            fitted[name] = run.sampler(name, seed)
+    return {name: fitted[name] for name in names}
+
+
 def comparison_splits(run: Run) -> dict:
     """The run's splits, refused when the test split is too small to compare samplers on."""
     parts = run.splits(lazy=True)  # a large file stays where it is: what is used is read
@@ -119,7 +143,6 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     flat_train = train_x if is_lazy(train_x) else train_x.reshape(parts["train"].n_examples, -1)
     memo = subsample(test.n_examples, MAX_MEMORIZATION, rng)
     flat_test = test.X[memo].reshape(memo.size, -1)
-    test_to_train = nearest_distances(flat_test, flat_train)  # the same for every sampler
     # Conditional models generate class by class in the test split's proportions.
     y_gen = None
     if model.classes_ is not None:
@@ -128,20 +151,25 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     # draws for table rows (a mean row has category probabilities, not categories).
     mean = run.kind_class.decodes_mean
 
+    fitted = fit_samplers(run, samplers, seed, progress)
+    generated = {name: generate(model, fitted[name], n, y=y_gen, mean=mean, seed=seed) for name in samplers}
+    # Draws are independent: each sampler's first ones are searched for their nearest training
+    # example, with the test examples, in one pass over the training split (the largest array here).
+    fakes = {name: X[:MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1) for name, X in generated.items()}
+    to_train = nearest_distances(np.concatenate([flat_test, *fakes.values()]), flat_train)
+    test_to_train, *fake_to_train = np.split(to_train, np.cumsum([memo.size, *(len(f) for f in fakes.values())])[:-1])
+    cache: dict = {}  # the test split's k-NN radii (and its halves'), shared by the samplers
+
     block: dict[str, Any] = {}
     grids: dict[str, np.ndarray] = {}
-    for name in samplers:
-        if progress:
-            progress(name)
-        sampler = run.sampler(name, seed)
-        X_gen = generate(model, sampler, n, y=y_gen, mean=mean, seed=seed)
+    for (name, X_gen), fake, fake_d in zip(generated.items(), fakes.values(), fake_to_train):
         fake_features = features.transform(X_gen)
-        entry = quality_with_intervals(real, fake_features, replicates=replicates, seed=seed)
-        fake = X_gen[: MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1)  # draws are independent: the first ones
-        entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train)
+        entry = quality_with_intervals(real, fake_features, replicates=replicates, seed=seed, cache=cache)
+        entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train,
+                                             fake_to_train=fake_d)  # fmt: skip
         if features.kind == "classifier":
             entry["classes"] = class_distribution(features.classify(fake_features), test.y, test.n_classes)
-        entry["sampler"] = sampler.to_dict()
+        entry["sampler"] = fitted[name].to_dict()
         entry["n_samples"], entry["seed"] = n, seed
         block[name] = entry
         grids[name] = X_gen[:64]

@@ -98,3 +98,22 @@ def test_class_conditional_sampling(tmp_path, digits, capsys):
     capsys.readouterr()
     assert main(["sample", str(tmp_path / "run"), "--n", "6", "--out", str(tmp_path / "s.npy")]) == 2
     assert "choose a class with --class" in capsys.readouterr().err
+
+
+def test_samplers_fitted_side_by_side_are_the_ones_fitted_one_after_the_other(run):
+    # compare-samplers fits the mixture and the flow in two threads: each must be the very fit
+    # Run.sampler makes alone (the same seeded draws, whatever the other thread does meanwhile).
+    import torch
+
+    from vaelab.commands.generate import fit_samplers
+    from vaelab.runs.run import Run
+
+    r = Run(run)
+    alone = {name: r.sampler(name, 3) for name in ("aggregate-gmm", "aggregate-flow")}
+    together = fit_samplers(r, ("prior", "aggregate-gmm", "aggregate-flow"), 3)
+    assert list(together) == ["prior", "aggregate-gmm", "aggregate-flow"]
+    np.testing.assert_array_equal(together["aggregate-gmm"].gmm_.means_, alone["aggregate-gmm"].gmm_.means_)
+    np.testing.assert_array_equal(together["aggregate-gmm"].gmm_.covariances_, alone["aggregate-gmm"].gmm_.covariances_)
+    for (k, a), b in zip(alone["aggregate-flow"].flow_.state_dict().items(), together["aggregate-flow"].flow_.state_dict().values()):
+        assert torch.equal(a, b), k
+    np.testing.assert_array_equal(together["aggregate-flow"].sample(50, 0), alone["aggregate-flow"].sample(50, 0))

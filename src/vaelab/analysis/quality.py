@@ -190,44 +190,49 @@ def nearest_distances(query: Any, reference: Any) -> np.ndarray:
     return np.sqrt(nearest(query, reference, 1)[1][:, 0])
 
 
-def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Open balls B(centres_i, radius_i): how many hold each point (M,), and whether each ball holds
-    any point (N,)."""
+def _ball_hits(points: np.ndarray, centres: np.ndarray, sq_radii: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Open balls B(centres_i, radius_i): whether each point (M,) lies in any ball, how many
+    (point, ball) memberships there are in all, and whether each ball (N,) holds any point."""
     return ball_hits(points, centres, [sq_radii])[0]
 
 
-def ball_hits(points: np.ndarray, centres: np.ndarray, radii: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+def ball_hits(points: np.ndarray, centres: np.ndarray,
+              radii: list[np.ndarray]) -> list[tuple[np.ndarray, int, np.ndarray]]:  # fmt: skip
     """:func:`_ball_hits` for several sets of radii around the same centres, from one pass of distances.
 
-    Pairwise squared distances by BLAS in blocks of points (memory stays bounded); a pair whose
-    fast distance is within rounding of its radius is decided by :func:`exact_sq_distances` instead."""
+    Pairwise squared distances screened in float32 by torch (all cores) in blocks of points
+    (memory stays bounded); a pair whose fast distance is within rounding of its radius is
+    decided by :func:`exact_sq_distances` on the float64 values instead, so every membership is
+    the exact one."""
     # Centring first keeps ||p||² + ||c||² - 2 p·c from cancelling when features sit far from 0.
-    # The (points x centres) blocks are torch float64 tensors: element-wise work on all cores (NumPy
-    # uses one), and the decisions are the same whatever rounds the fast distance (see the margin).
     shift = centres.mean(0)
-    p_all, c = torch.from_numpy(points - shift), torch.from_numpy(centres - shift)
+    p_all = torch.from_numpy((points - shift).astype(np.float32))
+    c = torch.from_numpy((centres - shift).astype(np.float32))
     c_sq = (c**2).sum(1)  # (N,)
-    # Bound on the fast distance's rounding error (with a factor 8 to spare), relative to ||p||² + ||c||².
-    rel = 8 * (c.shape[1] + 2) * np.finfo(np.float64).eps
+    # Bound on the fast distance's rounding error, float32 coordinates and sums included (a factor
+    # 8 to spare), relative to ||p||² + ||c||².
+    rel = 8 * (c.shape[1] + 2) * float(np.finfo(np.float32).eps)
     step = max(1, DISTANCE_BLOCK // c.shape[0])
-    radii_t = [torch.from_numpy(np.asarray(r, dtype=np.float64)) for r in radii]
-    counts = [np.empty(points.shape[0], dtype=np.int64) for _ in radii]
+    radii_t = [torch.from_numpy(np.asarray(r, dtype=np.float32)) for r in radii]
+    hit = [np.empty(points.shape[0], dtype=bool) for _ in radii]
+    total = [0 for _ in radii]
     held = [np.zeros(c.shape[0], dtype=bool) for _ in radii]
     for s in range(0, points.shape[0], step):
         p = p_all[s : s + step]
         scale = (p**2).sum(1)[:, None] + c_sq[None, :]  # (m, N)
         d_sq = torch.addmm(scale, p, c.T, alpha=-2.0)  # ||p||² + ||c||² - 2 p·c
-        margin = scale.mul_(rel).add_(1e-300)
+        margin = scale.mul_(rel)
         for r, sq_radii in enumerate(radii_t):
             diff = d_sq - sq_radii[None, :]
             inside = diff < 0
             close = diff.abs_() <= margin
-            if close.any():
-                i, j = (t.numpy() for t in torch.nonzero(close, as_tuple=True))
+            i, j = (t.numpy() for t in torch.nonzero(close, as_tuple=True))
+            if i.size:
                 inside[i, j] = torch.from_numpy(exact_sq_distances(points[s + i], centres[j]) < radii[r][j])
-            counts[r][s : s + step] = inside.sum(1).numpy()
+            hit[r][s : s + step] = inside.any(1).numpy()
+            total[r] += int(torch.count_nonzero(inside))
             held[r] |= inside.any(0).numpy()
-    return list(zip(counts, held))
+    return list(zip(hit, total, held))
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
@@ -242,8 +247,8 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a, fake=b)
-    precision = float((_ball_hits(b, a, _knn_sq_radii(a, k))[0] > 0).mean())
-    recall = float((_ball_hits(a, b, _knn_sq_radii(b, k))[0] > 0).mean())
+    precision = float(_ball_hits(b, a, _knn_sq_radii(a, k))[0].mean())
+    recall = float(_ball_hits(a, b, _knn_sq_radii(b, k))[0].mean())
     return precision, recall
 
 
@@ -261,8 +266,8 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
     k = _check_k("k", k)
     a, b = _pair(real, fake)
     _enough_for_k(k, real=a)
-    counts, held = _ball_hits(b, a, _knn_sq_radii(a, k))
-    density = float(counts.sum() / (k * b.shape[0]))
+    _, n_hits, held = _ball_hits(b, a, _knn_sq_radii(a, k))
+    density = float(n_hits / (k * b.shape[0]))
     coverage = float(held.mean())
     return density, coverage
 
@@ -288,10 +293,10 @@ def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr
     _enough_for_k(k_dc, real=real)
     if real_radii is None:
         real_radii = knn_sq_radii(real, (k_pr, k_dc))
-    (pr_counts, _), (dc_counts, dc_held) = ball_hits(fake, real, [real_radii[k_pr], real_radii[k_dc]])
-    recall_counts, _ = _ball_hits(real, fake, _knn_sq_radii(fake, k_pr))
-    return {"frechet": frechet_distance(real, fake), "precision": float((pr_counts > 0).mean()),
-            "recall": float((recall_counts > 0).mean()), "density": float(dc_counts.sum() / (k_dc * fake.shape[0])),
+    (pr_hit, _, _), (_, dc_hits, dc_held) = ball_hits(fake, real, [real_radii[k_pr], real_radii[k_dc]])
+    recall_hit, _, _ = _ball_hits(real, fake, _knn_sq_radii(fake, k_pr))
+    return {"frechet": frechet_distance(real, fake), "precision": float(pr_hit.mean()),
+            "recall": float(recall_hit.mean()), "density": float(dc_hits / (k_dc * fake.shape[0])),
             "coverage": float(dc_held.mean())}  # fmt: skip
 
 

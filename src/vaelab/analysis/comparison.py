@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-from vaelab.analysis.quality import knn_sq_radii, quality_report
+from vaelab.analysis.quality import quality_report, real_summary
 from vaelab.errors import ConfigError
 
 REPLICATES = 10  # half-samples per interval: SE within ~25% at a tenth of the cost of 100
@@ -42,14 +42,15 @@ def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: in
     k-NN ball give no interval (None), never a made-up one.
 
     ``cache``: a dict kept across calls with the same ``real`` (several samplers against one test
-    set): the real samples' k-NN radii of the whole set and of each half are computed once and
-    read back (keyed by the half's content, so a different real set never reads them)."""
-    radii = (lambda x: None) if cache is None else (lambda x: _cached_radii(cache, x, k_pr, k_dc))
+    set): what the metrics compute from the real samples alone (k-NN radii, mean, covariance), of
+    the whole set and of each half, is computed once and read back (keyed by the half's content,
+    so a different real set never reads it)."""
+    summary = (lambda x: None) if cache is None else (lambda x: _cached_summary(cache, x, k_pr, k_dc))
     if isinstance(replicates, bool) or not isinstance(replicates, (int, np.integer)) or replicates < 2:
         raise ConfigError(f"replicates must be an integer >= 2 (half-samples per interval); got {replicates!r}.")
     if not 0 < level < 1:
         raise ConfigError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}.")
-    point = quality_report(real, fake, k_pr=k_pr, k_dc=k_dc, real_radii=radii(real))
+    point = quality_report(real, fake, k_pr=k_pr, k_dc=k_dc, real_summary=summary(real))
     n, m = len(real), len(fake)
     half_n, half_m = n // 2, m // 2
     if min(half_n, half_m) <= max(k_pr, k_dc) + 1:
@@ -59,7 +60,7 @@ def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: in
     for _ in range(int(replicates)):
         i, j = rng.choice(n, half_n, replace=False), rng.choice(m, half_m, replace=False)
         half = real[np.sort(i)]
-        reps.append(quality_report(half, fake[np.sort(j)], k_pr=k_pr, k_dc=k_dc, real_radii=radii(half)))
+        reps.append(quality_report(half, fake[np.sort(j)], k_pr=k_pr, k_dc=k_dc, real_summary=summary(half)))
     z = float(ndtri(0.5 + level / 2))
     stderr, intervals = {}, {}
     for key, value in point.items():
@@ -70,9 +71,9 @@ def quality_with_intervals(real: np.ndarray, fake: np.ndarray, *, replicates: in
     return {**point, "stderr": stderr, "intervals": intervals}
 
 
-def _cached_radii(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict[int, np.ndarray] | None:
-    """The real set's squared k-NN radii for k_pr and k_dc, from ``cache`` or computed into it; None
-    (computed by quality_report, which also checks the input) for sets it would refuse."""
+def _cached_summary(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict[str, Any] | None:
+    """:func:`vaelab.analysis.quality.real_summary` of the real set, from ``cache`` or computed into
+    it; None (left to quality_report, which also checks the input) for sets it would refuse."""
     arr = np.asarray(real)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating) or arr.shape[0] <= max(k_pr, k_dc):
         return None
@@ -81,7 +82,7 @@ def _cached_radii(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict[i
     if key not in cache:
         if not np.isfinite(arr).all():
             return None
-        cache[key] = knn_sq_radii(arr, (k_pr, k_dc))
+        cache[key] = real_summary(arr, k_pr, k_dc)
     return cache[key]
 
 

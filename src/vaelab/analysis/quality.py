@@ -112,14 +112,21 @@ def _sqrtm_trace(c1: np.ndarray, c2: np.ndarray) -> float | None:
     return float(np.sqrt(np.clip(lam, 0.0, None)).sum())
 
 
-def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample mean (F,) and covariance (F, F), ddof=1, of features (N, F): the Gaussian fit of a set."""
+    return x.mean(0), np.atleast_2d(np.cov(x, rowvar=False))
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray, *,
+                     real_moments: tuple[np.ndarray, np.ndarray] | None = None) -> float:  # fmt: skip
     """Fréchet distance between Gaussian fits of two feature sets (FID's formula).
 
     d² = ||m1 - m2||² + Tr(C1 + C2 - 2 (C1 C2)^{1/2}), with the sample means m and
     covariances C (ddof=1) of ``real`` (N, F) and ``fake`` (M, F). When the matrix square
     root fails (near-singular covariances), a small offset (1e-6 times the mean variance)
     is added to both diagonals. The result is clipped at 0: it is a squared distance, and a
-    negative value can only be rounding.
+    negative value can only be rounding. ``real_moments``: :func:`moments` of ``real`` when
+    already computed (one real set against several fake ones).
 
     Examples
     --------
@@ -133,8 +140,7 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
             f"frechet_distance fits a covariance to each set and needs at least 2 samples in each; "
             f"got {a.shape[0]} real and {b.shape[0]} fake."
         )
-    m1, m2 = a.mean(0), b.mean(0)
-    c1, c2 = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))  # (F, F)
+    (m1, c1), (m2, c2) = real_moments or moments(a), moments(b)
     tr_root = _sqrtm_trace(c1, c2)
     if tr_root is None:
         eps = SQRTM_EPS * max(np.trace(c1), np.trace(c2), 1e-12) / c1.shape[0]
@@ -273,14 +279,14 @@ def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> tuple[fl
 
 
 def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr: int = 3, k_dc: int = 5,
-                   real_radii: dict[int, np.ndarray] | None = None) -> dict[str, float]:  # fmt: skip
+                   real_summary: dict[str, Any] | None = None) -> dict[str, float]:  # fmt: skip
     """All sample-quality metrics for one pair of feature sets.
 
     Returns a dict with exactly the keys ``frechet``, ``precision``, ``recall``,
     ``density`` and ``coverage`` (a contract: metrics.json and the report read them).
     ``k_pr`` is the k of precision/recall (3, Kynkäänniemi et al.), ``k_dc`` that of
-    density/coverage (5, Naeem et al.). ``real_radii``: the real samples' squared k-NN radii for
-    k_pr and k_dc (:func:`knn_sq_radii`), when already computed (they do not depend on the fake
+    density/coverage (5, Naeem et al.). ``real_summary``: :func:`real_summary` of the real
+    samples when already computed (their k-NN radii and moments do not depend on the fake
     samples: comparing several samplers with one real set computes them once).
 
     The same numbers as :func:`precision_recall` and :func:`density_coverage`, with the work they
@@ -291,13 +297,20 @@ def quality_report(real_features: np.ndarray, fake_features: np.ndarray, *, k_pr
     k_pr, k_dc = _check_k("k_pr", k_pr), _check_k("k_dc", k_dc)
     _enough_for_k(k_pr, real=real, fake=fake)
     _enough_for_k(k_dc, real=real)
-    if real_radii is None:
-        real_radii = knn_sq_radii(real, (k_pr, k_dc))
-    (pr_hit, _, _), (_, dc_hits, dc_held) = ball_hits(fake, real, [real_radii[k_pr], real_radii[k_dc]])
+    summary = real_summary or {"radii": knn_sq_radii(real, (k_pr, k_dc)), "moments": None}
+    radii = summary["radii"]
+    (pr_hit, _, _), (_, dc_hits, dc_held) = ball_hits(fake, real, [radii[k_pr], radii[k_dc]])
     recall_hit, _, _ = _ball_hits(real, fake, _knn_sq_radii(fake, k_pr))
-    return {"frechet": frechet_distance(real, fake), "precision": float(pr_hit.mean()),
+    return {"frechet": frechet_distance(real, fake, real_moments=summary["moments"]), "precision": float(pr_hit.mean()),
             "recall": float(recall_hit.mean()), "density": float(dc_hits / (k_dc * fake.shape[0])),
             "coverage": float(dc_held.mean())}  # fmt: skip
+
+
+def real_summary(real: np.ndarray, k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:
+    """What :func:`quality_report` computes from the real samples alone (their squared k-NN radii
+    for k_pr and k_dc, their mean and covariance), to pass back as ``real_summary``."""
+    a = _features("real_features", real)
+    return {"radii": knn_sq_radii(a, (k_pr, k_dc)), "moments": moments(a)}
 
 
 # ---------------------------------------------------------------- memorization

@@ -138,6 +138,10 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     # Verdicts against the simple baselines, each in words and printed.
     d, g = block["discriminative"], block["gaussian"]["discriminative"]
     assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
+    # Real training windows scored the same way: the floor beside the baseline, printed with it.
+    r = block["real_training"]["discriminative"]
+    assert r["repeats"] == 3 and 0 <= r["score"] <= 0.5 and "real training windows:" in out
+    assert isinstance(block["verdicts"]["generator"]["floor"], bool)
     verdicts = block["verdicts"]
     assert set(verdicts) == {"generator", "forecaster", "forecast_band"}  # no trend in sines: no comparison of shapes
     assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
@@ -481,3 +485,17 @@ def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     assert generator_verdict({"score": 0.45, "se": 0.02}, base, "")["outcome"] == "worse"
     g = generator_verdict({"score": 0.31, "se": 0.02}, base, "")
     assert g["outcome"] == "no clear winner" and "no better than one multivariate normal" in g["text"]
+
+
+def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows_floor():
+    """Macrodata (issue 17): the Gaussian scored as real training windows do against the test windows, so "below
+    the Gaussian" was out of reach for any generator; the verdict says so, and only then."""
+    from vaelab.runs.series import generator_verdict
+
+    vae, base = {"score": 0.33, "se": 0.03}, {"score": 0.32, "se": 0.03}
+    at_floor = generator_verdict(vae, base, "in data units", {"score": 0.35, "se": 0.04})
+    assert at_floor["outcome"] == "no clear winner" and at_floor["floor"] is True
+    assert "no generator of the training period can score clearly below it" in at_floor["text"]
+    above = generator_verdict(vae, base, "in data units", {"score": 0.05, "se": 0.02})
+    assert above["floor"] is False and "training period" not in above["text"]
+    assert "floor" not in generator_verdict(vae, base, "in data units")  # no reference, no claim

@@ -495,7 +495,7 @@ def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows
     vae, base = {"score": 0.33, "se": 0.03}, {"score": 0.32, "se": 0.03}
     at_floor = generator_verdict(vae, base, "in data units", {"score": 0.35, "se": 0.04})
     assert at_floor["outcome"] == "no clear winner" and at_floor["floor"] is True
-    assert "no generator of the training period can score clearly below it" in at_floor["text"]
+    assert "cannot show a generator of the training period clearly below it" in at_floor["text"]
     above = generator_verdict(vae, base, "in data units", {"score": 0.05, "se": 0.02})
     assert above["floor"] is False and "training period" not in above["text"]
     assert "floor" not in generator_verdict(vae, base, "in data units")  # no reference, no claim

@@ -509,9 +509,9 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     """Generated windows against one multivariate normal over the model's rows, by discriminative score.
 
     With ``real``, the score of real training windows against the same test windows: when the Gaussian is
-    not clearly above it, no generator of the training period can be shown below the Gaussian on these
-    windows (the test period's own difference from the training period, and the classifier's noise on
-    few test windows, set that floor), and the verdict says so (``floor``: True).
+    not clearly above it, a generator of the training period cannot be shown clearly below the Gaussian on
+    these windows (the test period's own difference from the training period, and the classifier's noise
+    on few test windows, set that floor), and the verdict says so (``floor``: True).
     """
     outcome = compare(vae["score"] - base["score"], float(np.hypot(vae["se"], base["se"])))
     words = {"lower": "better than", "higher": "worse than", "no clear winner": "no better than"}[outcome]
@@ -522,8 +522,8 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
         floor = compare(base["score"] - real["score"], float(np.hypot(base["se"], real["se"]))) != "higher"
         out["floor"] = floor
         if floor:
-            text += (f"; the Gaussian already scores as real training windows do ({real['score']:.3f} ± "
-                     f"{real['se']:.3f}), so on these test windows no generator of the training period can score "
+            text += (f"; the Gaussian cannot be told from real training windows ({real['score']:.3f} ± "
+                     f"{real['se']:.3f}), so these test windows cannot show a generator of the training period "
                      "clearly below it")  # fmt: skip
     return {**out, "text": text}
 

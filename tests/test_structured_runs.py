@@ -142,15 +142,18 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     r = block["real_training"]["discriminative"]
     assert r["repeats"] == 3 and 0 <= r["score"] <= 0.5 and "real training windows:" in out
     assert isinstance(block["verdicts"]["generator"]["floor"], bool)
+    # How much generated windows vary; a verdict only when they barely do.
+    assert block["generated_spread"] > 0
+    assert ("generated_spread" in block["verdicts"]) == (block["generated_spread"] < 0.2)
     verdicts = block["verdicts"]
-    assert set(verdicts) == {"generator", "forecaster", "forecast_band"}  # no trend in sines: no comparison of shapes
+    assert set(verdicts) - {"generated_spread"} == {"generator", "forecaster", "forecast_band"}  # no trend: no shapes
     assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
     assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
     assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
     assert ("beats" in verdicts["forecaster"]["text"]) == (verdicts["forecaster"]["outcome"] == "better")
     assert verdicts["forecast_band"]["outcome"] in ("calibrated", "too narrow", "too wide")
     assert "95% interval" in verdicts["forecast_band"]["text"] and "coverage_stderr" in block["forecast"]
-    assert out.count("verdict:") == 3 and block["trend"]["handling"] == "none"
+    assert out.count("verdict:") == len(verdicts) and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
@@ -499,3 +502,17 @@ def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows
     above = generator_verdict(vae, base, "in data units", {"score": 0.05, "se": 0.02})
     assert above["floor"] is False and "training period" not in above["text"]
     assert "floor" not in generator_verdict(vae, base, "in data units")  # no reference, no claim
+
+
+def test_spread_verdict_flags_windows_that_barely_vary():
+    """Macrodata (issue 17): a window model that stopped before using its latents generated the mean window
+    (decoder means varying by 0.06 of the data's SD), and nothing said so."""
+    from vaelab.runs.series import spread_verdict
+
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((110, 48))
+    collapsed = spread_verdict(0.3 + 0.05 * rng.standard_normal((31, 48)), train)
+    assert collapsed["outcome"] == "collapsed" and collapsed["ratio"] == pytest.approx(0.05, abs=0.01)
+    assert "barely vary" in collapsed["text"] and "smaller network" in collapsed["text"]
+    varied = spread_verdict(0.5 * rng.standard_normal((31, 48)), train)
+    assert varied["outcome"] == "varied" and varied["ratio"] == pytest.approx(0.5, abs=0.1)

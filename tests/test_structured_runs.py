@@ -138,15 +138,22 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     # Verdicts against the simple baselines, each in words and printed.
     d, g = block["discriminative"], block["gaussian"]["discriminative"]
     assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
+    # Real training windows scored the same way: the floor beside the baseline, printed with it.
+    r = block["real_training"]["discriminative"]
+    assert r["repeats"] == 3 and 0 <= r["score"] <= 0.5 and "real training windows:" in out
+    assert isinstance(block["verdicts"]["generator"]["floor"], bool)
+    # How much generated windows vary; a verdict only when they barely do.
+    assert block["generated_spread"] > 0
+    assert ("generated_spread" in block["verdicts"]) == (block["generated_spread"] < 0.2)
     verdicts = block["verdicts"]
-    assert set(verdicts) == {"generator", "forecaster", "forecast_band"}  # no trend in sines: no comparison of shapes
+    assert set(verdicts) - {"generated_spread"} == {"generator", "forecaster", "forecast_band"}  # no trend: no shapes
     assert verdicts["generator"]["outcome"] in ("better", "worse", "no clear winner")
     assert verdicts["forecaster"]["outcome"] in ("better", "worse", "no clear winner")
     assert "repeating the last value" in verdicts["forecaster"]["text"] and "multivariate normal" in out
     assert ("beats" in verdicts["forecaster"]["text"]) == (verdicts["forecaster"]["outcome"] == "better")
     assert verdicts["forecast_band"]["outcome"] in ("calibrated", "too narrow", "too wide")
     assert "95% interval" in verdicts["forecast_band"]["text"] and "coverage_stderr" in block["forecast"]
-    assert out.count("verdict:") == 3 and block["trend"]["handling"] == "none"
+    assert out.count("verdict:") == len(verdicts) and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
@@ -372,7 +379,7 @@ def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tm
     assert json.loads((run / "series.json").read_text())["trend"]["handling"] == "difference"
     out = _ok(capsys, "evaluate-synthetic", run)
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
-    assert set(block["verdicts"]) == {"generator", "generator_shape", "forecaster", "forecast_band"}
+    assert set(block["verdicts"]) - {"generated_spread"} == {"generator", "generator_shape", "forecaster", "forecast_band"}
     assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
     from vaelab.errors import ConfigError
     from vaelab.runs.train import train_run
@@ -481,3 +488,31 @@ def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     assert generator_verdict({"score": 0.45, "se": 0.02}, base, "")["outcome"] == "worse"
     g = generator_verdict({"score": 0.31, "se": 0.02}, base, "")
     assert g["outcome"] == "no clear winner" and "no better than one multivariate normal" in g["text"]
+
+
+def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows_floor():
+    """Macrodata (issue 17): the Gaussian scored as real training windows do against the test windows, so "below
+    the Gaussian" was out of reach for any generator; the verdict says so, and only then."""
+    from vaelab.runs.series import generator_verdict
+
+    vae, base = {"score": 0.33, "se": 0.03}, {"score": 0.32, "se": 0.03}
+    at_floor = generator_verdict(vae, base, "in data units", {"score": 0.35, "se": 0.04})
+    assert at_floor["outcome"] == "no clear winner" and at_floor["floor"] is True
+    assert "cannot show a generator of the training period clearly below it" in at_floor["text"]
+    above = generator_verdict(vae, base, "in data units", {"score": 0.05, "se": 0.02})
+    assert above["floor"] is False and "training period" not in above["text"]
+    assert "floor" not in generator_verdict(vae, base, "in data units")  # no reference, no claim
+
+
+def test_spread_verdict_flags_windows_that_barely_vary():
+    """Macrodata (issue 17): a window model that stopped before using its latents generated the mean window
+    (decoder means varying by 0.06 of the data's SD), and nothing said so."""
+    from vaelab.runs.series import spread_verdict
+
+    rng = np.random.default_rng(0)
+    train = rng.standard_normal((110, 48))
+    collapsed = spread_verdict(0.3 + 0.05 * rng.standard_normal((31, 48)), train)
+    assert collapsed["outcome"] == "collapsed" and collapsed["ratio"] == pytest.approx(0.05, abs=0.01)
+    assert "barely vary" in collapsed["text"] and "smaller network" in collapsed["text"]
+    varied = spread_verdict(0.5 * rng.standard_normal((31, 48)), train)
+    assert varied["outcome"] == "varied" and varied["ratio"] == pytest.approx(0.5, abs=0.1)

@@ -49,6 +49,8 @@ SETTING_HELP = {
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
     "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
+    "save_every": ("seconds of training between two writes of the run's checkpoint (the last epoch is always "
+                   "written; a kill loses at most this much; 0: after every epoch)"),
 }
 CHOICE_OF = {"arch": ("mlp", "conv", "timevae"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip

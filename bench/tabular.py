@@ -64,7 +64,10 @@ kind's beta 0.5 (vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (
 they were lr 0.01 at beta 1 with patience 10 (faster, and the codes collapsed: BENCHMARKS.md).
 vaelab gets one row per sampler (--samplers; default prior, the row named "vaelab", and
 aggregate-gmm, z from a Gaussian mixture fitted to the training rows' codes), all from the one
-fit; a fitted sampler's fit counts in its sample time. --vaelab '{"epochs": 100, ...}' overrides
+fit (a fitted sampler's fit counts in its sample time), and one more row per --sharpened SAMPLER@T (default
+aggregate-gmm@0.5): the same fit's rows drawn at temperature T (Run.synthesize(temperature=T): categories,
+booleans and modes from softmax(logits / T), sharper links, the user's opt-in; T = 1 is the model's own draws,
+TVAE's argmax decoding is T -> 0). --vaelab '{"epochs": 100, ...}' overrides
 the settings for experiments; --normalization picks the numeric encoding.
 
 TVAE runs SDV's default 300 epochs; CTGAN runs CTGAN_EPOCHS = 150 (half its default) to keep
@@ -72,7 +75,7 @@ the whole script under ~10 minutes on 2 cores (--tvae-epochs / --ctgan-epochs ch
 
     .venv-bench/bin/python bench/tabular.py [--datasets mixed breast_cancer fair wine anes96]
         [--methods vaelab tvae ctgan] [--tvae-epochs N] [--ctgan-epochs N] [--vaelab JSON]
-        [--samplers prior aggregate-gmm ...] [--normalization mode|standard] [--threads N]
+        [--samplers prior aggregate-gmm ...] [--sharpened SAMPLER@T ...] [--normalization mode|standard] [--threads N]
         [--repeats R]
 
 Prints the machine, one markdown table per data set and the ratios. Always exits 0.
@@ -111,6 +114,8 @@ TEST_SHARE = 0.2
 VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.003, "warmup_epochs": 10, "patience": 30}
 # vaelab's rows: z from the prior (the default) and from the aggregate posterior, both from the one fit.
 VAELAB_SAMPLERS = ("prior", "aggregate-gmm")
+# and one row of draws at a lower temperature (categories and booleans sharper: vaelab.analysis.samplers.check_temperature)
+VAELAB_SHARPENED = ("aggregate-gmm@0.5",)
 CTGAN_EPOCHS = 150  # SDV's default is 300: at 300 CTGAN alone takes ~5 minutes here
 SDTYPE = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime"}
 METHODS = ("vaelab", "tvae", "ctgan")
@@ -226,12 +231,20 @@ def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     return run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})"
 
 
-def sample_vaelab(run: Path, n: int, seed: int = SEED, sampler: str = "prior") -> pd.DataFrame:
-    return Run(run).synthesize(n, sampler=sampler, seed=seed)
+def sample_vaelab(run: Path, n: int, seed: int = SEED, sampler: str = "prior", temperature: float = 1.0) -> pd.DataFrame:
+    return Run(run).synthesize(n, sampler=sampler, seed=seed, temperature=temperature)
 
 
 def vaelab_row(sampler: str, samplers: list[str]) -> str:
     return "vaelab" if sampler == samplers[0] else f"vaelab ({sampler})"
+
+
+def sharpened(spec: str) -> tuple[str, float]:
+    """--sharpened SAMPLER@T: (sampler, temperature)."""
+    sampler, _, t = spec.partition("@")
+    if sampler not in SAMPLERS or not t:
+        raise argparse.ArgumentTypeError(f"expected SAMPLER@T with SAMPLER one of {SAMPLERS}, e.g. aggregate-gmm@0.5")
+    return sampler, float(t)
 
 
 def sdv_metadata(df: pd.DataFrame, kinds: dict[str, str]):
@@ -344,6 +357,8 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
                 model, fit_s, epochs = fit_vaelab(p, folder, settings, args.normalization)
                 # One row per sampler, all from the one fit (the first sampler's row is "vaelab").
                 draws = {vaelab_row(s, args.samplers): functools.partial(sample_vaelab, sampler=s) for s in args.samplers}
+                draws.update({f"vaelab ({s}, temperature {t:g})": functools.partial(sample_vaelab, sampler=s, temperature=t)
+                              for s, t in args.sharpened})  # fmt: skip
             else:
                 model, fit_s, epochs = fit_sdv(method, p, args.tvae_epochs if method == "tvae" else args.ctgan_epochs)
                 draws = {method: sample_sdv}
@@ -408,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(VAELAB_SAMPLERS),
                         help="vaelab's samplers, one row each from the one fit (default: prior aggregate-gmm)")
+    parser.add_argument("--sharpened", nargs="*", type=sharpened, default=[sharpened(s) for s in VAELAB_SHARPENED],
+                        metavar="SAMPLER@T", help="more vaelab rows from the one fit, drawn at temperature T "
+                        f"(Run.synthesize(temperature=T); default: {' '.join(VAELAB_SHARPENED)}; none: --sharpened)")  # fmt: skip
     parser.add_argument("--normalization", choices=("mode", "standard"), default="mode", help="vaelab's numeric encoding")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"synthetic samples per method for ML efficacy "

@@ -31,12 +31,15 @@ from sklearn.datasets import load_digits
 from vaelab import files
 from vaelab.checkpoint import RunDir
 from vaelab.cli import main
-from vaelab.errors import RunError
+from vaelab.errors import ConfigError, RunError
 from vaelab.runs.train import train_run
 
 EPOCHS = 8
-SETTINGS = dict(latent_dim=2, hidden=[16], epochs=EPOCHS, batch_size=32, device="cpu")
-ARGS = ["--latent-dim", "2", "--hidden", "16", "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--quiet"]
+# save_every 0: the run is written after every epoch (the default writes every SAVE_EVERY seconds), so that the
+# kills below can land between two checkpoints and the write failures after a given epoch.
+SETTINGS = dict(latent_dim=2, hidden=[16], epochs=EPOCHS, batch_size=32, device="cpu", save_every=0)
+ARGS = ["--latent-dim", "2", "--hidden", "16", "--epochs", str(EPOCHS), "--batch-size", "32", "--device", "cpu", "--quiet",
+        "--save-every", "0"]  # fmt: skip
 ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 WAIT_S = 240  # generous: the CI machine is small and shared
 TMP_GLOB = ".*.tmp"
@@ -180,7 +183,7 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
     rng = random.Random(8)  # seeded: the same kill delays in every run of the test
     run = tmp_path / "run"
     fresh = [sys.executable, "-m", "vaelab", "train", str(data), "--out", str(run), *ARGS]
-    resume = [sys.executable, "-m", "vaelab", "train", "--out", str(run), "--resume", "--quiet"]
+    resume = [sys.executable, "-m", "vaelab", "train", "--out", str(run), "--resume", "--quiet", "--save-every", "0"]
     plans = ["first epoch", "mid-training", "right after a checkpoint", "after the last checkpoint"]
     kills = []
     for i, name in enumerate(plans):
@@ -217,7 +220,7 @@ def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_pa
 # ----------------------------------------- the same for table and series runs
 KIND_EPOCHS = 6
 KIND_ARGS = ["--latent-dim", "2", "--hidden", "16", "--epochs", str(KIND_EPOCHS), "--batch-size", "32",
-             "--device", "cpu", "--quiet"]  # fmt: skip
+             "--device", "cpu", "--quiet", "--save-every", "0"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +246,7 @@ def test_table_and_series_runs_killed_and_resumed_equal_an_uninterrupted_run(tmp
     ref = subprocess.run(fresh(tmp_path / "ref"), env=ENV, capture_output=True, text=True, timeout=WAIT_S)
     assert ref.returncode == 0, ref.stderr
     run = tmp_path / "run"
-    resume = [sys.executable, "-m", "vaelab", "train", "--out", str(run), "--resume", "--quiet"]
+    resume = [sys.executable, "-m", "vaelab", "train", "--out", str(run), "--resume", "--quiet", "--save-every", "0"]
     rng = random.Random(12)
     for i, name in enumerate(["mid-training", "after the last checkpoint"]):
         before = _sig(run / "config.json")
@@ -526,3 +529,56 @@ def test_an_output_folder_that_cannot_be_created_is_a_clear_error(tmp_path, data
     monkeypatch.undo()
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "cannot write to" in err[0] and str(tmp_path / "ro" / "run") in err[0], err
+
+
+def test_the_run_is_written_every_save_every_seconds_and_a_stop_keeps_the_last_written_epoch(
+    tmp_path, data, reference, monkeypatch
+):
+    """Issue 17: the checkpoint is written when save_every seconds have passed since the last write and after
+    the last epoch, not after every epoch. A run stopped in between keeps the folder as last written, bitwise,
+    and --resume from it ends bitwise equal to an uninterrupted run. Each epoch takes 4 s of a fake clock."""
+    import types
+
+    from vaelab import estimator
+
+    clock = [0.0]
+    monkeypatch.setattr(estimator, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    written = []
+    write_train_state = RunDir.write_train_state
+
+    def counting(self, state, module):
+        written.append(state.epoch)
+        write_train_state(self, state, module)
+
+    monkeypatch.setattr(RunDir, "write_train_state", counting)
+    run = tmp_path / "run"
+    at_epoch_4 = {}
+
+    class Stopped(BaseException):
+        pass
+
+    def epochs_of_4_s(event, info):
+        if event == "epoch":
+            clock[0] += 4.0
+            if info["epoch"] == 4:
+                at_epoch_4.update(snapshot(run))
+            if info["epoch"] == 6:
+                raise Stopped  # as a kill here would: epochs 5 and 6 were trained, not written
+
+    with pytest.raises(Stopped):
+        one_thread(train_run, data, run, {**SETTINGS, "save_every": 10}, progress=epochs_of_4_s)
+    assert written == [4], "epochs 1-3 end 0, 4 and 8 s after the start; epoch 4 at 12 s"
+    assert snapshot(run) == at_epoch_4, "the folder is as epoch 4 wrote it, bitwise"
+    assert_readable(run)
+    one_thread(train_run, None, run, {"save_every": 0}, resume=True)
+    assert written == [4, 5, 6, 7, 8], "resumed from epoch 4; save_every 0 writes every epoch"
+    assert_same_weights(run, reference)
+
+
+def test_save_every_must_be_a_number_of_seconds(tmp_path, data, capsys):
+    for bad in (-1.0, float("nan"), "often"):
+        with pytest.raises(ConfigError, match="save_every must be a number of seconds"):
+            train_run(data, tmp_path / "never", {**SETTINGS, "save_every": bad})
+    assert main(["train", str(data), "--out", str(tmp_path / "never"), "--save-every", "-1", "--quiet"]) == 2
+    assert "save_every must be a number of seconds" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists(), "refused before anything is written"

@@ -1,4 +1,5 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
+import io
 import json
 
 import numpy as np
@@ -192,6 +193,9 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")
     err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
     assert "--given fixes columns of a table run's rows" in err
+    err = _error(capsys, "sample", tmp_path / "run", "--temperature", "0.5", "--n", 5, "--out", tmp_path / "s.npy")
+    assert "--temperature sharpens the categories and booleans of a table run's rows" in err
+    assert not (tmp_path / "s.npy").exists()
 
 
 def test_table_vae_fits_a_dataframe_and_samples_one_back():
@@ -287,6 +291,20 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     assert "continuous numeric column" in err
     err = _error(capsys, "sample", table_run, "--given", "cityOslo", "--n", 5, "--out", tmp_path / "x.csv")
     assert "COL=VALUE" in err
+
+
+def test_sample_at_a_temperature_on_a_table_run(table_run, tmp_path, capsys):
+    """Issue 17: `vaelab sample RUN --temperature T` draws a table's categories sharper (T in (0, 1]); the rows
+    are Run.synthesize's at that temperature; T outside (0, 1] is one line, exit 2, nothing written."""
+    from vaelab.runs.run import Run
+
+    _ok(capsys, "sample", table_run, "--n", 60, "--temperature", "0.5", "--out", tmp_path / "sharp.csv")
+    expected = Run(table_run).synthesize(60, temperature=0.5)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "sharp.csv"), pd.read_csv(io.StringIO(expected.to_csv(index=False))))
+    for bad in ("0", "1.5", "nan"):
+        err = _error(capsys, "sample", table_run, "--n", 5, "--temperature", bad, "--out", tmp_path / "bad.csv")
+        assert "temperature must be a number in (0, 1]" in err
+    assert not (tmp_path / "bad.csv").exists()
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

@@ -74,7 +74,7 @@ def test_given_values_hold_exactly_by_rejection_and_by_the_conditional_decoder()
 class _Rare(TableModel):
     """Rows where 'rare' turns up once in 2000 draws from the prior and in 9 of 10 from the latent sampler."""
 
-    def rows(self, sampler, n, labels, seed):
+    def rows(self, sampler, n, labels, seed, temperature=1.0):
         p = 0.9 if sampler.name == "aggregate-gmm" else 0.0005
         rng = np.random.default_rng(seed)
         return pd.DataFrame({"kind": np.where(rng.random(n) < p, "rare", "common"), "x": rng.normal(size=n)})
@@ -93,3 +93,21 @@ def test_rare_values_switch_to_latent_conditioning_and_say_so():
     assert "latent conditioning (the codes of 5 rows)" in how["text"] and "too few" in how["text"]
     with pytest.raises(DataError, match="Rejection kept .* draws holding kind = rare"):
         sample_table(tm, 200, prior, given={"kind": "rare"}, latent=None)
+
+
+def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
+    """Issue 17: TableVAE.sample(temperature=T) is the prior's z decoded by a draw at temperature T (the draw
+    itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T 1 is the
+    default rows; T outside (0, 1] is refused."""
+    from vaelab.analysis.samplers import decode, fit_sampler
+
+    df = _regions(400)
+    model = TableVAE(**FAST).fit(df)
+    z = fit_sampler("prior", model.vae_, seed=1).sample(300, 1)
+    expected = model.transformer_.inverse_transform(decode(model.vae_, z, mean=False, seed=2, temperature=0.5))
+    sharp = model.sample(300, seed=1, temperature=0.5)
+    assert sharp.equals(expected[list(df.columns)]) and not sharp.equals(model.sample(300, seed=1))
+    assert model.sample(200, seed=3).equals(model.sample(200, seed=3, temperature=1.0))
+    for bad in (0, -1.0, 1.5, float("nan"), "cold"):
+        with pytest.raises(ConfigError, match="temperature must be a number in"):
+            model.sample(5, temperature=bad)

@@ -49,6 +49,8 @@ SETTING_HELP = {
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
     "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
+    "save_every": ("seconds of training between two writes of the run's checkpoint (the last epoch is always "
+                   "written; a kill loses at most this much; 0: after every epoch)"),
 }
 CHOICE_OF = {"arch": ("mlp", "conv", "timevae"), "likelihood": ("auto", *CHOICES["likelihood"]),
              "prior": CHOICES["prior"], "binarize": CHOICES["binarize"], "precision": CHOICES["precision"]}  # fmt: skip
@@ -227,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
                    "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
+    g.add_argument("--temperature", type=float, metavar="T",
+                   help="table runs: draw categories, booleans and modes from softmax(logits / T), T in (0, 1]: "
+                   "sharper links between columns and rarer rare values (as TVAE's argmax, T -> 0); default 1, "
+                   "the model's own draws")  # fmt: skip
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
     _model_args(g)
@@ -653,7 +659,8 @@ def cmd_sample(args) -> int:
 
     if args.past is not None:
         ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
-                                            ("--draw", args.draw or None), ("--given", args.given))
+                                            ("--draw", args.draw or None), ("--given", args.given),
+                                            ("--temperature", args.temperature))
                    if value is not None]  # fmt: skip
         if ignored:
             raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
@@ -669,7 +676,8 @@ def cmd_sample(args) -> int:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
     sampler = args.sampler or "prior"
     out, generation = sample_given(args.run, args.n, args.out, sampler=sampler, label=args.label, draw=args.draw,
-                                   seed=args.seed, specs=_specs(args), given=args.given)  # fmt: skip
+                                   seed=args.seed, specs=_specs(args), given=args.given,
+                                   temperature=1.0 if args.temperature is None else args.temperature)  # fmt: skip
     if generation is None:
         print(f"{args.n} samples from {sampler}: {out}")
         return 0

@@ -12,6 +12,7 @@ import csv
 import dataclasses
 import math
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,9 @@ from vaelab.runtime import resolve_device, seeded
 from vaelab.train import TrainState, fit
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
+# Seconds of training between two writes of a run folder's checkpoint (VAE(save_every=...)); the last epoch is
+# always written. Long epochs (large data) are written after each, as before.
+SAVE_EVERY = 10.0
 EVAL_SEED_OFFSET = 1  # evaluation data is binarized with seed + 1: a stream apart from training's
 
 
@@ -71,6 +75,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         for GPUs. On a CPU compiling takes minutes and a small model trains no faster. Compiled
         kernels draw their random numbers their own way: the same seed gives the same weights
         again, but not those of an uncompiled fit.
+    save_every : seconds of training between two writes of a run folder's checkpoint (``vaelab train``;
+        :meth:`fit` writes no files): the folder is written at the end of the first epoch that ends at
+        least this long after the last write, and after the last epoch; 0 writes it after every epoch.
+        A run killed in between keeps its last written epoch, and ``--resume`` continues from there with
+        the same result.
     verbose : show a progress bar while fitting.
     encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
         decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
@@ -115,6 +124,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         device: str = "auto",
         precision: str = "fp32",
         compile: bool = False,
+        save_every: float = SAVE_EVERY,
         verbose: bool = False,
         encoder: torch.nn.Module | None = None,
         decoder: torch.nn.Module | None = None,
@@ -143,6 +153,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.save_every = save_every
         self.verbose = verbose
         self.encoder = encoder
         self.decoder = decoder
@@ -174,6 +185,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
         values are taken to be grey levels here, which every likelihood accepts)."""
         self.train_config()
+        check_save_every(self.save_every)
         self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS))
 
     def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int]) -> ModelConfig:
@@ -312,19 +324,29 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         yv = None if y_val is None or Xv is None else torch.from_numpy(y_val).to(device)
 
         writes = run is not None and main
+        check_save_every(self.save_every)
+        # The epoch the run folder holds (a resumed run: the one it was resumed from) and when it was written.
+        saved = {"epoch": state.epoch if state is not None else 0, "at": time.monotonic()}
 
         def on_epoch(st: TrainState, m: VAEModule) -> None:
             # One check per epoch (no extra host sync per step): weights that are not finite are never
             # saved, so the run keeps its last good checkpoint.
             if not all(bool(torch.isfinite(p).all()) for p in m.parameters()):
-                kept = f"the checkpoint of epoch {st.epoch - 1} in {run.path} is kept" if writes and st.epoch > 1 else "nothing was saved"
+                kept = (f"the checkpoint of epoch {saved['epoch']} in {run.path} is kept" if writes and saved["epoch"]
+                        else "nothing was saved")  # fmt: skip
                 raise TrainingError(f"The weights became NaN or infinite in epoch {st.epoch}; {kept}. Try a lower "
                                     f"learning rate (--lr, now {cfg.lr:g}) or tighter gradient clipping (--grad-clip).")  # fmt: skip
-            if writes:
+            last = st.epoch >= cfg.epochs or st.stopped_early
+            # A crash-safe write of the whole training state (fsync'd, renamed into place) costs ~0.1 s; on a small
+            # table whose epoch takes as long it was ~40% of the fit (BENCHMARKS.md, issue 17). Written every
+            # save_every seconds and after the last epoch instead: a kill loses at most that much training, and a
+            # resumed run still ends bitwise equal to an uninterrupted one (every epoch is seeded by its number).
+            if writes and (last or time.monotonic() - saved["at"] >= self.save_every):
                 run.write_train_state(st, m)
                 run.write_weights(st.best_weights)
                 run.write_history(st.history)
                 run.update_metrics(training=training_summary(st, self.likelihood_choice_))
+                saved.update(epoch=st.epoch, at=time.monotonic())
 
         bar = ProgressBar() if (self.verbose and progress is None and main) else None
         try:
@@ -492,6 +514,12 @@ def _read_history(run: RunDir) -> list[dict]:
             f"{path} is damaged ({type(e).__name__}: {str(e)[:200]}); expected one row of numbers per epoch. "
             "Delete it to load the run without its history."
         ) from None
+
+
+def check_save_every(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"save_every must be a number of seconds >= 0 (0: write the run after every epoch); "
+                          f"got {value!r}.")  # fmt: skip
 
 
 def settings_from_config(config: RunConfig) -> dict[str, Any]:

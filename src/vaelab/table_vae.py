@@ -119,13 +119,15 @@ class TableVAE:
         parts = {lab: tuple(label_parts(lab, self.condition_)) for lab in self.label_counts_}
         return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_, parts)
 
-    def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None) -> pd.DataFrame:
+    def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None, temperature: float = 1.0) -> pd.DataFrame:
         """n rows drawn from the model, with the original columns, dtypes and categories.
 
         ``given`` fixes columns, e.g. ``{"region": "north"}`` (categories, booleans, whole numbers): by
         the conditional decoder for condition columns, else by rejection, or by latent conditioning when
         rejection keeps fewer than 1% of draws; ``rows.attrs["generation"]`` says which and how many draws
-        it took (see :mod:`vaelab.analysis.table_generation`)."""
+        it took (see :mod:`vaelab.analysis.table_generation`). ``temperature`` < 1 draws categories, booleans and
+        modes from softmax(logits / T): sharper links between columns, rarer rare values (1: the model's own
+        draws; :func:`vaelab.analysis.samplers.check_temperature`)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}.")
         tm = self.table_model()
@@ -141,7 +143,8 @@ class TableVAE:
             return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
                             f"the {hold.size} rows given to fit that hold them")  # fmt: skip
 
-        return sample_table(tm, n, fit_sampler("prior", self.vae_, seed=seed), seed=seed, given=given, latent=latent)
+        return sample_table(tm, n, fit_sampler("prior", self.vae_, seed=seed), seed=seed, given=given, latent=latent,
+                            temperature=temperature)  # fmt: skip
 
 
 def _coded(labels: np.ndarray | None) -> tuple[np.ndarray | None, tuple[str, ...] | None]:

@@ -1,7 +1,8 @@
 """The training loop: Adam, KL warm-up, gradient clipping, validation, early stopping.
 
 Files are not this module's business: after every epoch it hands a
-:class:`TrainState` to ``on_epoch`` (the run directory writes it) and reports
+:class:`TrainState` to ``on_epoch`` (the run directory writes it, every ``save_every``
+seconds and after the last epoch: :meth:`vaelab.VAE.fit_splits`) and reports
 progress through ``progress`` (the CLI draws a bar). Randomness is re-seeded at
 the start of every epoch from (seed, epoch), so a run resumed at epoch k draws
 exactly what an uninterrupted run would. Under torchrun the same loop trains

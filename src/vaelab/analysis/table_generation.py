@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vaelab.analysis.samplers import Sampler, decode
+from vaelab.analysis.samplers import Sampler, check_temperature, decode
 from vaelab.data.table_schema import ColumnSpec
 from vaelab.data.table_transformer import TableTransformer, given_label, label_values, value_labels
 from vaelab.errors import ConfigError, DataError
@@ -89,9 +89,11 @@ class TableModel:
                               f"{list(self.columns)}.")  # fmt: skip
         return self.transformer.schema[column]
 
-    def rows(self, sampler: Sampler, n: int, labels: np.ndarray | None, seed: int) -> pd.DataFrame:
-        """n rows: z from ``sampler``, a draw from p(x|z) (conditioned on ``labels``), in the table's units."""
-        X = decode(self.model, sampler.sample(n, seed), labels, mean=False, seed=seed + 1)
+    def rows(self, sampler: Sampler, n: int, labels: np.ndarray | None, seed: int,
+             temperature: float = 1.0) -> pd.DataFrame:  # fmt: skip
+        """n rows: z from ``sampler``, a draw from p(x|z) (conditioned on ``labels``; at ``temperature``, see
+        :func:`vaelab.analysis.samplers.check_temperature`), in the table's units."""
+        X = decode(self.model, sampler.sample(n, seed), labels, mean=False, seed=seed + 1, temperature=temperature)
         frame = self.transformer.inverse_transform(X)
         for i, spec in enumerate(self.condition):
             frame[spec.name] = label_values([self.label_parts[lab][i] for lab in labels], spec)
@@ -124,10 +126,13 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None) -> dict[str, An
 
 
 def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, given: Any = None, label: Any = None,
-                 latent: Callable[[dict[str, str]], tuple[Sampler, str]] | None = None) -> pd.DataFrame:  # fmt: skip
+                 latent: Callable[[dict[str, str]], tuple[Sampler, str]] | None = None,
+                 temperature: float = 1.0) -> pd.DataFrame:  # fmt: skip
     """n rows of the table with the ``given`` values fixed (see the module docstring); ``label`` is a
     conditional model's class (``--class``): a label of its condition columns. ``latent(given)`` fits the
-    sampler latent conditioning uses and says what it rests on (None: rejection only)."""
+    sampler latent conditioning uses and says what it rests on (None: rejection only). ``temperature`` < 1
+    sharpens the draws of categories and booleans (:func:`vaelab.analysis.samplers.check_temperature`)."""
+    check_temperature(temperature)
     fixed = {c: given_label(tm.spec(c), v) for c, v in parse_given(given).items()}
     names = [c.name for c in tm.condition]
     if label is not None:
@@ -144,11 +149,11 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
     free = {c: v for c, v in fixed.items() if c not in names}
     labels_for = _label_draws(tm, on_condition)
     if not free:
-        frame = tm.rows(sampler, n, labels_for(n, seed), seed)
+        frame = tm.rows(sampler, n, labels_for(n, seed), seed, temperature)
         method = "conditional decoder" if on_condition else "rejection"
         note = Generation(method, n, n, fixed, sampler.name, f"conditioned on {', '.join(names)}")
         return _described(frame, note if fixed else None)
-    frame, draws = _reject(tm, sampler, n, labels_for, free, seed, judge=latent is not None)
+    frame, draws = _reject(tm, sampler, n, labels_for, free, seed, judge=latent is not None, temperature=temperature)
     by_decoder = f"{', '.join(on_condition)} given to the conditional decoder" if on_condition else ""
     if len(frame) == n:
         return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder))
@@ -157,7 +162,7 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
                         f"model gives these values too rarely: train with --condition {' '.join(free)}.")  # fmt: skip
     conditioned, detail = latent(fixed)
-    frame, latent_draws = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False)
+    frame, latent_draws = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False, temperature=temperature)
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
@@ -195,7 +200,7 @@ def _label_draws(tm: TableModel, fixed: Mapping[str, str]) -> Callable[[int, int
 
 
 def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free: Mapping[str, str], seed: int,
-            judge: bool) -> tuple[pd.DataFrame, int]:  # fmt: skip
+            judge: bool, temperature: float = 1.0) -> tuple[pd.DataFrame, int]:  # fmt: skip
     """Rows holding the ``free`` values, drawn batch by batch until n are kept or n / MIN_ACCEPTANCE are drawn
     (with ``judge``: until PROBE draws show that fewer than MIN_ACCEPTANCE are kept). Returns (kept rows, draws)."""
     budget = math.ceil(n / MIN_ACCEPTANCE)
@@ -209,7 +214,7 @@ def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free
         rate = count / draws if draws else 1.0
         m = min(budget - draws, MAX_BATCH, max(256, math.ceil(1.1 * (n - count) / max(rate, MIN_ACCEPTANCE))))
         s = int(np.random.SeedSequence([seed, round_]).generate_state(1)[0] >> 1)
-        frame = tm.rows(sampler, m, labels_for(m, s), s)
+        frame = tm.rows(sampler, m, labels_for(m, s), s, temperature)
         ok = tm.matches(frame, free)
         kept.append(frame[ok])
         count, draws = count + int(ok.sum()), draws + m

@@ -33,7 +33,7 @@ from vaelab.analysis.quality import (
     pca_features,
     train_classifier,
 )
-from vaelab.analysis.samplers import SAMPLERS, generate
+from vaelab.analysis.samplers import SAMPLERS, check_temperature, generate
 from vaelab.checkpoint import CLASSIFIER
 from vaelab.config import check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
@@ -265,12 +265,13 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
 
 def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
                  label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None,
-                 given: Any = None) -> tuple[Path, dict[str, Any] | None]:  # fmt: skip
+                 given: Any = None, temperature: float = 1.0) -> tuple[Path, dict[str, Any] | None]:  # fmt: skip
     """:func:`sample_to_file`, and for rows with fixed values how they were made (the generator, its draws)
     and how each other column matches the real training rows that hold the same values: the KS complement
     (numeric, dates) or TV complement (categories, booleans) per column, as SDMetrics computes them."""
     check_count("--n", n)
     check_seed(seed)
+    check_temperature(temperature)
     run = Run(run_path, specs)
     check_count("--n", n, most_in_memory(16 * run.n_features), "that many examples would not fit in memory")
     out = run.check_output(out)  # a file the kind cannot write, or one of a run's own, is refused before any work
@@ -283,7 +284,7 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
             raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
         if model.classes_ is None and label is not None:
             raise ConfigError("--class needs a conditional model (trained with --conditional).")
-    data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label, given=given)
+    data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label, given=given, temperature=temperature)
     generation = getattr(data, "attrs", {}).get("generation")  # set by a table run's kind for fixed values
     if generation is not None:
         generation = {**generation, "columns": run.kind.given_fidelity(run, data, generation["given"])}

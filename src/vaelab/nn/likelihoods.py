@@ -199,7 +199,9 @@ class _MixedDraw:
     def mean(self) -> torch.Tensor:
         return self.likelihood.mean(self.params)
 
-    def sample(self) -> torch.Tensor:
+    def sample(self, temperature: float = 1.0) -> torch.Tensor:
+        """One draw; ``temperature`` < 1 divides the logits of categories, modes and 0/1 features by it (sharper
+        draws: 0 would be the most probable value); Gaussian features keep their noise."""
         lik, p = self.likelihood, self.params
         out = torch.empty_like(p)
         g = lik.gaussian_index
@@ -208,9 +210,9 @@ class _MixedDraw:
             out[..., g] = p[..., g] + sd * torch.randn_like(p[..., g])
         b = lik.bernoulli_index
         if b.numel():
-            out[..., b] = torch.bernoulli(torch.sigmoid(p[..., b]))
+            out[..., b] = torch.bernoulli(torch.sigmoid(p[..., b] / temperature))
         for start, width in lik.categorical_blocks:
-            logits = p[..., start : start + width]
+            logits = p[..., start : start + width] / temperature
             k = torch.distributions.Categorical(logits=logits, validate_args=False).sample()
             out[..., start : start + width] = F.one_hot(k, width).to(p.dtype)
         return out

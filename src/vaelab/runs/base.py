@@ -148,10 +148,14 @@ class RunKind:
 
     # --------------------------------------------------------- generating
     def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None, given: Any = None) -> Any:  # fmt: skip
+                   label: Any = None, given: Any = None, temperature: float = 1.0) -> Any:  # fmt: skip
         """n new examples in the user's units (:meth:`to_user`): decoder means unless ``draw`` or the kind
-        draws (:attr:`decodes_mean`). ``given`` (fixed columns) is a table's; other kinds refuse it."""
+        draws (:attr:`decodes_mean`). ``given`` (fixed columns) and ``temperature`` are a table's; other
+        kinds refuse them."""
         classes = run.model.classes_
+        if temperature != 1:
+            raise ConfigError(f"--temperature sharpens the categories and booleans of a table run's rows; "
+                              f"{run.dir.path} is {self.description}. Drop it.")  # fmt: skip
         if given:
             raise ConfigError(f"--given fixes columns of a table run's rows; {run.dir.path} is {self.description}"
                               + (" (pick a class with --class)." if classes is not None else "."))  # fmt: skip

@@ -330,12 +330,14 @@ class Run:
         return generate(self.model, self.sampler(sampler, seed), n, y=y, mean=mean, seed=seed)
 
     def synthesize(self, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None, given: Any = None) -> Any:  # fmt: skip
+                   label: Any = None, given: Any = None, temperature: float = 1.0) -> Any:  # fmt: skip
         """n new examples in the user's units, as the kind gives them back (arrays, table rows as a
         DataFrame, series windows (n, T, F)); decoder means unless ``draw`` or the kind draws. ``given``
         fixes columns of a table's rows (``{"region": "north"}`` or ``["region=north"]``); the rows'
-        ``attrs["generation"]`` then says how (:mod:`vaelab.analysis.table_generation`)."""
-        return self.kind.synthesize(self, n, sampler=sampler, seed=seed, draw=draw, label=label, given=given)
+        ``attrs["generation"]`` then says how (:mod:`vaelab.analysis.table_generation`). ``temperature`` < 1
+        draws a table's categories and booleans sharper (:func:`vaelab.analysis.samplers.check_temperature`)."""
+        return self.kind.synthesize(self, n, sampler=sampler, seed=seed, draw=draw, label=label, given=given,
+                                    temperature=temperature)  # fmt: skip
 
     # --------------------------------------------------------------- writing
     def figure(self, name: str) -> Path:

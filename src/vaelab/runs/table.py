@@ -195,9 +195,10 @@ class TableKind(RunKind):
         return TableModel(run.model, self.transformer, self.columns, self.condition, self.label_counts, parts)
 
     def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None, given: Any = None) -> pd.DataFrame:  # fmt: skip
-        """n rows (draws of p(x|z): categories and missingness drawn), ``given`` columns fixed: by the
-        conditional decoder, by rejection, or by latent conditioning (:mod:`vaelab.analysis.table_generation`)."""
+                   label: Any = None, given: Any = None, temperature: float = 1.0) -> pd.DataFrame:  # fmt: skip
+        """n rows (draws of p(x|z): categories and missingness drawn, sharper at ``temperature`` < 1), ``given``
+        columns fixed: by the conditional decoder, by rejection, or by latent conditioning
+        (:mod:`vaelab.analysis.table_generation`)."""
         tm = self.table_model(run)
 
         def latent(fixed: dict[str, str]) -> tuple[Any, str]:
@@ -212,7 +213,8 @@ class TableKind(RunKind):
             return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
                             f"the {hold.size} training rows that hold them")  # fmt: skip
 
-        return sample_table(tm, n, run.sampler(sampler, seed), seed=seed, given=given, label=label, latent=latent)
+        return sample_table(tm, n, run.sampler(sampler, seed), seed=seed, given=given, label=label, latent=latent,
+                            temperature=temperature)  # fmt: skip
 
     def given_fidelity(self, run: Any, synth: pd.DataFrame, given: dict[str, str]) -> dict[str, Any]:
         """Rows generated with fixed values against the real training rows that hold them: per other column

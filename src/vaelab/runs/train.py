@@ -34,7 +34,7 @@ from vaelab.runs.run import Run
 from vaelab.runtime import resolve_device
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
-RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose"})
+RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose", "save_every"})
 # What a failed write during training advises once the disk is fixed.
 RESUME_ADVICE = ("then run the command again (`vaelab train --resume --out RUN` continues a run from its last "
                  "saved epoch)")  # fmt: skip

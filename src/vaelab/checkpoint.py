@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -300,29 +301,30 @@ class RunDir:
         block (or explore entry) is left out, as if its analysis had not run, with a note saying so."""
         return validate_blocks(self.read_metrics())
 
-    @contextlib.contextmanager
-    def _metrics_locked(self):
+    def _rewrite_metrics(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """metrics.json read, changed in place by ``change`` and written back atomically, all under
+        the run's lock: commands writing other blocks at the same time keep theirs."""
         with lock_file(self.file(LOCK)):
-            yield
+            metrics = self.read_metrics()
+            change(metrics)
+            atomic_write(self.file(METRICS), _dumps(metrics), self.again)
+        return metrics
 
     def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        """Set the given top-level blocks of metrics.json, keeping the others (under the run's lock:
-        commands writing other blocks at the same time keep theirs)."""
-        with self._metrics_locked():
-            metrics = self.read_metrics()
-            metrics.update(blocks)
-            atomic_write(self.file(METRICS), _dumps(metrics), self.again)
-        return metrics
+        """Set the given top-level blocks of metrics.json, keeping the others."""
+        return self._rewrite_metrics(lambda metrics: metrics.update(blocks))
 
-    def merge_metrics(self, block: str, entries: dict[str, Any]) -> dict[str, Any]:
+    def merge_metrics(self, block: str, entries: dict[str, Any], **blocks: dict[str, Any]) -> dict[str, Any]:
         """Set ``entries`` inside the block ``block`` of metrics.json, keeping its other entries (a
-        damaged block, not a JSON object, is replaced); under the run's lock, as :meth:`update_metrics`."""
-        with self._metrics_locked():
-            metrics = self.read_metrics()
+        damaged block, not a JSON object, is replaced), and any top-level ``blocks`` as
+        :meth:`update_metrics` does, in one write."""
+
+        def change(metrics: dict[str, Any]) -> None:
+            metrics.update(blocks)
             old = metrics.get(block)
             metrics[block] = {**(old if isinstance(old, dict) else {}), **entries}
-            atomic_write(self.file(METRICS), _dumps(metrics), self.again)
-        return metrics
+
+        return self._rewrite_metrics(change)
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:

@@ -331,7 +331,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         def on_epoch(st: TrainState, m: VAEModule) -> None:
             # One check per epoch (no extra host sync per step): weights that are not finite are never
             # saved, so the run keeps its last good checkpoint.
-            if not all(bool(torch.isfinite(p).all()) for p in m.parameters()):
+            if not bool(torch.stack([torch.isfinite(p).all() for p in m.parameters()]).all()):  # one host sync
                 kept = (f"the checkpoint of epoch {saved['epoch']} in {run.path} is kept" if writes and saved["epoch"]
                         else "nothing was saved")  # fmt: skip
                 raise TrainingError(f"The weights became NaN or infinite in epoch {st.epoch}; {kept}. Try a lower "

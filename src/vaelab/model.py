@@ -56,6 +56,7 @@ from vaelab.data.arrays import as_examples, check_finite, to_examples
 from vaelab.data.rows import Rows, TensorRows
 from vaelab.data.split import binarize_fixed
 from vaelab.errors import DataError, NotFittedError
+from vaelab.nn.likelihoods import Likelihood
 from vaelab.runtime import EVAL_BATCH
 
 
@@ -161,6 +162,8 @@ class Model(abc.ABC):
         """Whether log p(x|z) on X, as evaluation scores it, is a normalized density: not for a
         Bernoulli on grey values that are scored unbinarized (a cross-entropy; no bits/dim)."""
         if self.evaluation_seed() is not None:  # binarized: binary data, where the Bernoulli is exact
+            return True
+        if type(self.px_z_).is_density is Likelihood.is_density:  # a density whatever x is: nothing to read
             return True
         x = self.model_rows(X)
         return all(self.px_z_.is_density(x[s : s + EVAL_BATCH]) for s in range(0, x.shape[0], EVAL_BATCH))

@@ -16,6 +16,7 @@ import torch
 from vaelab.errors import ConfigError
 
 EVAL_BATCH = 1000  # examples per forward pass when evaluating (no gradients: memory is small)
+Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 
 
 def memory_budget() -> int:

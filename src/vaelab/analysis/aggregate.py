@@ -295,13 +295,14 @@ def _weighted_log_aggregate(z, mu, logvar, counts: np.ndarray, owner: torch.Tens
     weights = torch.from_numpy(counts)  # (M, B); float64: the nearest code may be out of a replicate, and the
     # next one hundreds of nats lower would underflow in float32
     est, reps = [], []
+    all_codes = counts.sum(0)[None, :]  # (1, B): each replicate's total weight
     for s in range(0, z.shape[0], chunk):
         per = _component_log_prob(z[s : s + chunk], mu, logvar, False)  # (m, M)
-        total = counts.sum(0)[None, :]  # (1, B)
+        total = all_codes
         if owner is not None:
             own = owner[s : s + chunk]
             per[torch.arange(per.shape[0]), own] = -math.inf
-            total = total - counts[own.numpy()]  # (m, B): the weight of the other codes
+            total = all_codes - counts[own.numpy()]  # (m, B): the weight of the other codes
         est.append(torch.logsumexp(per, dim=1) - math.log(n - (owner is not None)))
         top = per.max(1, keepdim=True).values  # (m, 1)
         sums = torch.exp(per - top) @ weights  # (m, B)

@@ -21,6 +21,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from vaelab.analysis.likelihood import SCORES, LikelihoodResult
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError
+from vaelab.runtime import Z95
 
 
 @dataclass
@@ -97,7 +98,6 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
     return report
 
 
-Z95 = 1.959964  # two-sided 95% normal quantile
 
 
 def auroc_stderr(auroc: float, n_positive: int, n_negative: int) -> float:

@@ -38,12 +38,11 @@ from vaelab.errors import DataError
 from vaelab.model import Model, check_model
 from vaelab.nn.priors import gaussian_log_prob
 from vaelab.nn.vae import rsample
-from vaelab.runtime import seeded
+from vaelab.runtime import Z95, seeded
 
 SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
 LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)
 HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
-Z95 = 1.959964  # the normal quantile of a two-sided 95% interval
 HOLE_COVERED = 0.05  # a prior-hole mass at most this is "covered" (5x the 1% real codes have by construction)
 CLASS_CODES = 1024  # codes per class its KL to the prior is estimated on (beyond: a seeded subsample)
 

@@ -28,11 +28,10 @@ from vaelab.analysis.aggregate import kde_logvar, log_aggregate, marginal_kl
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model
-from vaelab.runtime import seeded
+from vaelab.runtime import Z95, seeded
 
 MAX_REFERENCE_CODES = 10_000  # training codes kept for q(z); beyond this a seeded subsample
 LOW, BORDERLINE = 1.0, 5.0  # percentiles below which a result is atypical / borderline
-Z95 = 1.959964  # two-sided 95% normal quantile
 
 
 def _one_example(model: Model, x: Any, name: str) -> np.ndarray:

@@ -40,7 +40,7 @@ from vaelab.runtime import resolve_device, seeded
 
 FEATURES = 128  # width of the classifier's feature layer
 SQRTM_EPS = 1e-6  # diagonal offset, relative to the mean variance, when Tr((C1 C2)^{1/2}) fails
-DISTANCE_BLOCK = 4_000_000  # (point, centre) pairs per block of the ball counts: bounds memory (32 MB)
+DISTANCE_BLOCK = 4_000_000  # (point, centre) pairs per block of the ball counts: bounds memory (16 MB a matrix)
 MEMORIZATION_QUANTILE = 1.0  # percent: "close" means nearer than this percentile of test-to-train distances
 DROPPED_SHARE = 0.1  # a class is dropped when its generated share is below this fraction of its real share
 EVAL_BATCH = 1000  # examples per forward pass when extracting features
@@ -162,9 +162,8 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray, *,
 # outside. Identical real and fake sets then give density exactly 1 and coverage exactly 1.
 # Every distance that decides a membership is computed by one function, exact_sq_distances, so a pair
 # gives the same bits whether it defines a radius or is tested against one (an edge is decided
-# consistently); the fast BLAS distances only screen the pairs that are clearly in or out.
+# consistently); the fast float32 distances only screen the pairs that are clearly in or out.
 BALLS = "open"
-NEIGHBOUR_MARGIN = 2  # neighbours fetched beyond the k-th, then re-ranked exactly (near-ties in rounding)
 
 
 def knn_convention(k_pr: int = 3, k_dc: int = 5) -> dict[str, Any]:

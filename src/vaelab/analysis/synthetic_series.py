@@ -29,7 +29,7 @@ from torch import nn
 
 from vaelab.analysis.synthetic_tables import check_int
 from vaelab.errors import ConfigError, DataError
-from vaelab.runtime import seeded
+from vaelab.runtime import Z95, seeded
 
 
 # ---------------------------------------------------------------- window input checks
@@ -243,7 +243,6 @@ def predictive_score(
     }  # fmt: skip
 
 
-Z95 = 1.959964  # two-sided 95% normal quantile
 
 
 def band_coverage(inside: Any, nominal: float = 0.9) -> dict[str, Any]:

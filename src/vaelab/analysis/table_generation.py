@@ -54,7 +54,7 @@ class Generation:
     probe_kept: int = 0
 
     def describe(self) -> str:
-        fixed = ", ".join(f"{c} = {v}" for c, v in self.given.items())
+        fixed = _text(self.given)
         rate = f"{self.n} of {self.draws} draws kept ({100 * self.n / max(self.draws, 1):.1f}%)"
         if self.method == "conditional decoder":
             return f"{self.n} rows with {fixed}: the conditional decoder ({self.detail}), {self.draws} draws, none rejected"

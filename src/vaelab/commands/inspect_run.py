@@ -37,9 +37,8 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     X, y = run.resolve(spec, labels, label_column, with_labels=True, lazy=True)  # a large file is read in batches
     result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative)
     block = {"data": spec, **result.to_dict()}
-    if representative:
-        run.update_metrics(diagnostics=block)
-    run.dir.merge_metrics("diagnostics_by_data", {spec: block})  # under the run's lock: other specs' blocks kept
+    # One locked write: other specs' blocks kept; the run's own block set too when X is representative.
+    run.dir.merge_metrics("diagnostics_by_data", {spec: block}, **({"diagnostics": block} if representative else {}))
     suffix = "" if representative else f"_{data_slug(spec)}"
     paths = [save_png(fig, run.figure(f"{name}{suffix}.png")) for name, fig in result.figures().items()]
     return result, paths

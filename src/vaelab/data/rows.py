@@ -144,22 +144,19 @@ class Rows:
         if (steps == 1).all():  # one contiguous run: a slice
             return self._read(int(positions[0]), int(positions[-1]) + 1)
         if (steps > 0).all():
-            return self._release(self._convert(self.base[positions]), positions)
+            return self._release(self._convert(self.base[positions]), int(positions[0]), int(positions[-1]) + 1)
         unique, inverse = np.unique(positions, return_inverse=True)
-        return self._release(self._convert(self.base[unique]), unique)[inverse.reshape(-1)]
-
-    def _release(self, out: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """``out``, once a memory map's pages over the rows ``positions`` (ascending) are let go: a
-        scattered read (a seeded subsample of a 1M-row file) faults in pages all over the file, and
-        fault-around maps far more of them than the rows read (0.4 GB of a 784 MB file for 4,096 rows)."""
-        if isinstance(self.base, np.memmap) and positions.size:
-            release_pages(self.base, int(positions[0]), int(positions[-1]) + 1)
-        return out
+        return self._release(self._convert(self.base[unique]), int(unique[0]), int(unique[-1]) + 1)[inverse.reshape(-1)]
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         """Rows start:stop of base, converted; a memory map's pages for them are then let go."""
-        out = self._convert(self.base[start:stop])
-        if isinstance(self.base, np.memmap):
+        return self._release(self._convert(self.base[start:stop]), start, stop)
+
+    def _release(self, out: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """``out``, once a memory map's pages over rows start:stop are let go. A scattered read (a
+        seeded subsample of a 1M-row file) faults in pages all over the file, and fault-around maps
+        far more of them than the rows read (0.4 GB of a 784 MB file for 4,096 rows): the whole span goes."""
+        if isinstance(self.base, np.memmap) and stop > start:
             release_pages(self.base, start, stop)
         return out
 

@@ -966,10 +966,10 @@ class TableTransformer:
                 p = np.clip(X[:, blocks["boolean"].start], 0, 1)
                 out.append(ColumnValues(spec.name, spec.kind, labels=("False", "True"), probs=np.stack([1 - p, p], 1)))
             else:
-                alpha = np.clip(X[:, blocks["value"].start], -1.0, 1.0)
                 if codec["encoding"] == "standard":
                     x = X[:, blocks["value"].start] * codec["sd"] + codec["mean"]
                 else:
+                    alpha = np.clip(X[:, blocks["value"].start], -1.0, 1.0)
                     p = X[:, blocks["mode"].slice]
                     p = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
                     x = p @ codec["means"] + ALPHA_SCALE * alpha * (p @ codec["sds"])

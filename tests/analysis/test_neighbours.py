@@ -26,3 +26,34 @@ def test_a_pair_gives_the_same_bits_in_any_block():
     whole = exact_sq_distances(a, b)
     assert np.array_equal(whole[[5, 100]], exact_sq_distances(a[[5, 100]], b[[5, 100]]))
     assert np.array_equal(whole, exact_sq_distances(b, a))
+
+
+def test_the_projected_screening_gives_the_direct_search_answer(monkeypatch):
+    # Rows near a 3-dim subspace of 40 features (digits live near a low-dim one): the projected
+    # bounds settle most queries; the scattered ones fall back to the full screening. Either way
+    # the k nearest (ties to the lower index) and their exact distances are the direct search's.
+    monkeypatch.setattr(neighbours, "REFERENCE_BLOCK", 128)
+    monkeypatch.setattr(neighbours, "QUERY_BLOCK", 50)
+    monkeypatch.setattr(neighbours, "RANK", 4)
+    monkeypatch.setattr(neighbours, "CANDIDATES", 8)
+    monkeypatch.setattr(neighbours, "PROJECT_FROM", (16, 256))
+    monkeypatch.setattr(neighbours, "PAIR_CHUNK", 64)
+    rng = np.random.default_rng(4)
+    basis = rng.normal(size=(3, 40))
+    reference = rng.normal(size=(1200, 3)) @ basis + 0.05 * rng.normal(size=(1200, 40)) + 30.0
+    reference[600:610] = reference[500:510]  # exact duplicates: ties
+    query = np.r_[reference[495:515], rng.normal(size=(100, 3)) @ basis + 0.05 * rng.normal(size=(100, 40)) + 30.0,
+                  rng.normal(size=(30, 40)) * 3 + 30.0]  # fmt: skip
+    fallback = []
+    screened = neighbours._screened
+    monkeypatch.setattr(neighbours, "_screened", lambda q, *a: fallback.append(q.shape[0]) or screened(q, *a))
+    for k in (1, 3):
+        idx, sq = nearest(query, reference, k)
+        direct = ((query[:, None, :] - reference[None]) ** 2).sum(-1)
+        assert np.array_equal(idx, np.argsort(direct, axis=1, kind="stable")[:, :k])
+        assert sq == pytest.approx(np.sort(direct, axis=1)[:, :k], rel=1e-12)
+    assert np.array_equal(idx[5:15, :2], np.c_[np.arange(500, 510), np.arange(600, 610)])  # a copy, then its twin
+    assert 0 < fallback[0] < 40  # most settled by the bounds; the scattered queries screened in full
+    assert nearest(query, reference.astype(np.float32), 2)[1] == pytest.approx(np.sort(
+        ((query[:, None, :] - reference.astype(np.float32)[None].astype(np.float64)) ** 2).sum(-1), axis=1)[:, :2],
+        rel=1e-12)  # fmt: skip

@@ -117,3 +117,42 @@ def test_samplers_fitted_side_by_side_are_the_ones_fitted_one_after_the_other(ru
     for (k, a), b in zip(alone["aggregate-flow"].flow_.state_dict().items(), together["aggregate-flow"].flow_.state_dict().values()):
         assert torch.equal(a, b), k
     np.testing.assert_array_equal(together["aggregate-flow"].sample(50, 0), alone["aggregate-flow"].sample(50, 0))
+
+
+def test_a_classifier_trained_beside_the_fits_is_the_one_trained_alone(run, tmp_path):
+    # A domain classifier still to train trains on a thread beside the density fits: its weights and
+    # batch order come from its own generator, so it must be bit for bit the classifier trained
+    # alone (on one thread, as beside them), and the fits the ones made alone (they seed torch's RNG).
+    import shutil
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from vaelab.commands.generate import comparison_splits, features_and_samplers, known_feature_space
+    from vaelab.runs.run import Run
+
+    shutil.copytree(run, tmp_path / "run")
+    (tmp_path / "run" / "classifier.safetensors").unlink(missing_ok=True)
+    r = Run(tmp_path / "run")
+    parts = comparison_splits(r)
+    beside, fitted = features_and_samplers(r, parts, ("aggregate-gmm", "aggregate-flow"), 3)
+    assert (tmp_path / "run" / "classifier.safetensors").is_file()
+    (tmp_path / "run" / "classifier.safetensors").unlink()
+    with threadpool_limits(limits=1, user_api="openmp"):
+        alone = known_feature_space(r, parts, 3)()
+    for (k, a), b in zip(alone.mapping.state_dict().items(), beside.mapping.state_dict().values()):
+        assert torch.equal(a, b), k
+    flow = r.sampler("aggregate-flow", 3)
+    for (k, a), b in zip(flow.flow_.state_dict().items(), fitted["aggregate-flow"].flow_.state_dict().values()):
+        assert torch.equal(a, b), k
+    np.testing.assert_array_equal(fitted["aggregate-gmm"].gmm_.means_, r.sampler("aggregate-gmm", 3).gmm_.means_)
+
+
+def test_samplers_assessed_side_by_side_give_the_numbers_assessed_one_by_one(run, monkeypatch):
+    import vaelab.commands.generate as generate
+
+    blocks = []
+    for workers in (1, 2):
+        monkeypatch.setattr(generate, "ASSESS_WORKERS", workers)
+        blocks.append(generate.compare_samplers(run, samplers=("prior", "aggregate-gmm", "posterior"), seed=1)["samplers"])
+    assert list(blocks[1]) == ["prior", "aggregate-gmm", "posterior"] and blocks[0] == blocks[1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from vaelab.analysis.quality import quality_report, real_summary
 from vaelab.errors import ConfigError
 
+CACHE_LOCK = "lock"  # the cache's entry that serializes its computations (setdefault is atomic)
 REPLICATES = 10  # half-samples per interval: SE within ~25% at a tenth of the cost of 100
 LEVEL = 0.95
 METHOD = "half-sampling (delete-half jackknife) over the held-out and the generated samples"
@@ -91,10 +93,12 @@ def _cached_summary(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict
         return None
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     key = (hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest(), arr.shape, k_pr, k_dc)
-    if key not in cache:
-        if not np.isfinite(arr).all():
-            return None
-        cache[key] = real_summary(arr, k_pr, k_dc)
+    # One computation per entry when samplers are compared on several threads: the others wait for it.
+    with cache.setdefault(CACHE_LOCK, threading.Lock()):
+        if key not in cache:
+            if not np.isfinite(arr).all():
+                return None
+            cache[key] = real_summary(arr, k_pr, k_dc)
     return cache[key]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -30,6 +30,7 @@ from vaelab.analysis.quality import (
     load_classifier,
     memorization,
     nearest_distances,
+    new_classifier,
     pca_features,
     train_classifier,
 )
@@ -47,6 +48,7 @@ MIN_TEST = 10  # test examples a sampler comparison needs
 # What keeps a comparison's cost from growing with the data (each a seeded subsample beyond it):
 MAX_REAL = 5000  # test examples the samples are compared with, and the default samples per sampler
 MAX_CLASSIFIER_TRAIN = 5000  # training examples the domain classifier learns from (its accuracy: on the test ones)
+ASSESS_WORKERS = 2  # samplers whose samples are measured side by side (one OpenMP thread each)
 MAX_MEMORIZATION = 1000  # generated and test examples whose nearest training example is searched (in all of them)
 
 
@@ -55,6 +57,14 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
     from the run); without labels, PCA of the training split: of the pixels for images, of the
     standardized columns for vectors (a table's encoded columns, series windows, readings), so
     that no column dominates the distances by its units."""
+    space = known_feature_space(run, parts, seed)
+    return space if isinstance(space, FeatureSpace) else space()
+
+
+def known_feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace | Callable[[], FeatureSpace]:
+    """:func:`feature_space` when it is at hand (PCA, or the classifier cached in the run); else the
+    classifier's training, to call (its network and the generator of its batch order drawn here,
+    so the call touches no global RNG and may run on a thread beside other seeded work)."""
     rng = np.random.default_rng(seed)
     train, test = parts["train"], parts["test"]
     train = train.subset(subsample(train.n_examples, MAX_CLASSIFIER_TRAIN, rng))
@@ -71,21 +81,49 @@ def feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace:
                 return FeatureSpace(load_classifier(arrays, metadata))
         except RunError:
             pass  # a damaged cache (a failed checksum too) is trained again and overwritten
-    clf, _ = train_classifier(train.X, train.y, test.X, test.y, train.n_classes, seed=seed)
-    tensors, metadata = classifier_state(clf)
-    run.dir.write_arrays(CLASSIFIER, {k: v.detach().cpu().numpy() for k, v in tensors.items()},
-                         {**metadata, "data_fingerprint": fingerprint})
-    return FeatureSpace(clf)
+    start = new_classifier(tuple(train.X.shape[1:]), train.n_classes, seed=seed)
+
+    def trained() -> FeatureSpace:
+        clf, _ = train_classifier(train.X, train.y, test.X, test.y, train.n_classes, seed=seed, start=start)
+        tensors, metadata = classifier_state(clf)
+        run.dir.write_arrays(CLASSIFIER, {k: v.detach().cpu().numpy() for k, v in tensors.items()},
+                             {**metadata, "data_fingerprint": fingerprint})
+        return FeatureSpace(clf)
+
+    return trained
 
 
-def fit_samplers(run: Run, names: tuple[str, ...], seed: int, progress=None) -> dict[str, Any]:
+def features_and_samplers(run: Run, parts: dict, names: tuple[str, ...], seed: int,
+                          progress=None) -> tuple[FeatureSpace, dict[str, Any]]:  # fmt: skip
+    """:func:`feature_space` and :func:`fit_samplers`. A classifier to train trains on one thread of
+    its own beside the two density fits (one thread each; their Python steps hold the interpreter
+    by turns and leave a core half idle): the same three as one after the other, bit for bit,
+    with the classifier on one thread (its weights and batch order from its own generator,
+    drawn before the fits start; the fits seed their own), in about the time of the longest."""
+    space = known_feature_space(run, parts, seed)
+    if isinstance(space, FeatureSpace):
+        return space, fit_samplers(run, names, seed, progress)
+
+    def one_thread() -> FeatureSpace:
+        with threadpool_limits(limits=1, user_api="openmp"):  # this thread's OpenMP: torch's products here
+            return space()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        training = pool.submit(one_thread)
+        with threadpool_limits(limits=1):
+            fitted = fit_samplers(run, names, seed, progress, side_by_side=False)
+        return training.result(), fitted
+
+
+def fit_samplers(run: Run, names: tuple[str, ...], seed: int, progress=None,
+                 side_by_side: bool = True) -> dict[str, Any]:  # fmt: skip
     """Each sampler fitted to the run (:meth:`Run.sampler`). The two density fits (a Gaussian
     mixture by EM, a flow by Adam) are each made on one thread, so they run side by side: the
     same fits as one after the other (each seeded on its own generator: NumPy's for the mixture,
     torch's for the flow, which nothing else draws from meanwhile), in about the time of the longer."""
     dense = [k for k in names if k in ("aggregate-gmm", "aggregate-flow")]
     fitted: dict[str, Any] = {}
-    if len(dense) == 2:
+    if len(dense) == 2 and side_by_side:
         if progress:
             progress(" and ".join(dense))
         # One BLAS/OpenMP thread around both, so neither fit's exit hands the other more threads.
@@ -137,7 +175,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     test_all = parts["test"]
     test = test_all.subset(subsample(test_all.n_examples, MAX_REAL, rng))  # all of it up to MAX_REAL
     n = test.n_examples if n is None else check_measured_count("--n", n, test.n_examples)
-    features = feature_space(run, parts, seed)
+    features, fitted = features_and_samplers(run, parts, samplers, seed, progress)
     real = features.transform(test.X)
     train_x = parts["train"].X  # a memory map or Rows is searched block by block (flattened per block)
     flat_train = train_x if is_lazy(train_x) else train_x.reshape(parts["train"].n_examples, -1)
@@ -151,28 +189,39 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     # draws for table rows (a mean row has category probabilities, not categories).
     mean = run.kind_class.decodes_mean
 
-    fitted = fit_samplers(run, samplers, seed, progress)
     generated = {name: generate(model, fitted[name], n, y=y_gen, mean=mean, seed=seed) for name in samplers}
     # Draws are independent: each sampler's first ones are searched for their nearest training
     # example, with the test examples, in one pass over the training split (the largest array here).
     fakes = {name: X[:MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1) for name, X in generated.items()}
-    to_train = nearest_distances(np.concatenate([flat_test, *fakes.values()]), flat_train)
-    test_to_train, *fake_to_train = np.split(to_train, np.cumsum([memo.size, *(len(f) for f in fakes.values())])[:-1])
     cache: dict = {}  # the test split's k-NN radii (and its halves'), shared by the samplers
 
-    block: dict[str, Any] = {}
-    grids: dict[str, np.ndarray] = {}
-    for (name, X_gen), fake, fake_d in zip(generated.items(), fakes.values(), fake_to_train):
+    def one_thread(fn: Callable, *args: Any) -> Any:
+        # Each task on one OpenMP thread of its own, two side by side: the Python steps of one
+        # overlap the products of the other. No number depends on it: every distance that decides
+        # a k-NN ball or a nearest neighbour is exact, and the BLAS here runs on one thread anyway.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return fn(*args)
+
+    def assess(X_gen: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         fake_features = features.transform(X_gen)
-        entry = quality_with_intervals(real, fake_features, replicates=replicates, seed=seed, cache=cache)
-        entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train,
-                                             fake_to_train=fake_d)  # fmt: skip
-        if features.kind == "classifier":
-            entry["classes"] = class_distribution(features.classify(fake_features), test.y, test.n_classes)
-        entry["sampler"] = fitted[name].to_dict()
-        entry["n_samples"], entry["seed"] = n, seed
-        block[name] = entry
-        grids[name] = X_gen[:64]
+        return quality_with_intervals(real, fake_features, replicates=replicates, seed=seed, cache=cache), fake_features
+
+    with ThreadPoolExecutor(max_workers=ASSESS_WORKERS) as pool:
+        search = pool.submit(one_thread, nearest_distances, np.concatenate([flat_test, *fakes.values()]), flat_train)
+        assessed = {name: pool.submit(one_thread, assess, X_gen) for name, X_gen in generated.items()}
+        to_train = search.result()
+        test_to_train, *fake_to_train = np.split(to_train, np.cumsum([memo.size, *map(len, fakes.values())])[:-1])
+        block: dict[str, Any] = {}
+        for (name, task), fake, fake_d in zip(assessed.items(), fakes.values(), fake_to_train):
+            entry, fake_features = task.result()
+            entry["memorization"] = memorization(flat_train, flat_test, fake, test_to_train=test_to_train,
+                                                 fake_to_train=fake_d)  # fmt: skip
+            if features.kind == "classifier":
+                entry["classes"] = class_distribution(features.classify(fake_features), test.y, test.n_classes)
+            entry["sampler"] = fitted[name].to_dict()
+            entry["n_samples"], entry["seed"] = n, seed
+            block[name] = entry
+    grids = {name: X_gen[:64] for name, X_gen in generated.items()}
     diagnostics = run.dir.read_blocks()[0].get("diagnostics")  # a damaged block counts as not measured
     aggregate = diagnostics["aggregate"] if diagnostics else {}
     hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")

@@ -1,6 +1,7 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
 import io
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -324,6 +325,12 @@ def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_traini
     assert "60 samples from prior at temperature 1 (given)" in out
     out = _ok(capsys, "sample", table_run, "--n", 60, "--temperature", "auto", "--out", tmp_path / "again.csv")
     assert pd.read_csv(tmp_path / "again.csv").equals(pd.read_csv(tmp_path / "auto.csv"))
+    damaged = tmp_path / "damaged"  # a damaged block is left out (metrics_schema): the choice is made again, the same
+    shutil.copytree(table_run, damaged)
+    metrics = json.loads((damaged / "metrics.json").read_text())
+    metrics["temperature"]["temperature"] = 5
+    (damaged / "metrics.json").write_text(json.dumps(metrics))
+    assert Run(damaged).synthesize(60).attrs["temperature"]["text"] == stored["text"]
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

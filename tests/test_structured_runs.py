@@ -78,6 +78,10 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert "fidelity" in out and "ML efficacy" in out and "privacy" in out
     block = json.loads((table_run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "table"
+    # the rows sample draws by default (issue 17, third pass), and the output says how
+    stored = json.loads((table_run / "metrics.json").read_text())["temperature"]
+    assert block["sampler"] == "aggregate-gmm" and block["temperature"]["temperature"] == stored["temperature"]
+    assert f"drawn with the aggregate-gmm sampler at {stored['text']}" in out
     for key in ("fidelity", "column_shapes", "column_pair_trends"):
         assert 0.0 <= block[key] <= 1.0, key
     assert {c["column"] for c in block["columns"]} == {"score", "income", "age", "segment", "city", "member", "joined"}

@@ -15,6 +15,7 @@ from vaelab.analysis.samplers import fit_sampler
 from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
+    TemperatureChoice,
     check_table_temperature,
     choose_temperature,
     sample_table,
@@ -163,7 +164,7 @@ class TableVAE:
         tm = self.table_model()
         fitted = fit_sampler("prior", self.vae_, seed=seed) if sampler == "prior" else self._sampler(sampler, seed)
         if temperature != AUTO:
-            chosen = {"temperature": float(temperature), "sampler": sampler, "text": f"temperature {temperature:g} (given)"}
+            chosen = TemperatureChoice.of(temperature, sampler).to_dict()
         elif sampler == self.temperature_["sampler"]:
             chosen = self.temperature_
         else:

@@ -22,7 +22,7 @@ Only values a draw can hit are accepted as fixed: categories, booleans, whole nu
 **The default temperature** (``temperature="auto"``, :func:`choose_temperature`): a table model's own
 draws spread a table's rows over more combinations of values than real rows occupy (the terms of p(x|z)
 are independent given z, and z holds only part of the links between columns), which thins the links:
-on statsmodels' fair the draws repeat a training row exactly 20% of the time where fresh real rows
+on statsmodels' fair the draws repeat a training row exactly 22% of the time where fresh real rows
 (the validation split) do 25%, and P(affair | rate_marriage) is pulled toward the bulk. Drawing
 categories, booleans and modes from softmax(logits / T) with T < 1 concentrates them again. The
 temperature is chosen on the validation rows, by one statistic: the share of rows that repeat a
@@ -134,8 +134,16 @@ class TemperatureChoice:
     draw_repeats: dict[str, float]  # per candidate temperature (as text): share of draws equal to a training row
     n_validation: int
     n_draws: int  # per candidate
+    given: bool = False  # the caller's temperature, not a choice
+
+    @classmethod
+    def of(cls, temperature: float, sampler: str) -> "TemperatureChoice":
+        """A temperature the caller gave (``--temperature T``)."""
+        return cls(float(temperature), sampler, None, {}, 0, 0, given=True)
 
     def describe(self) -> str:
+        if self.given:
+            return f"temperature {self.temperature:g} (given)"
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
         shares = ", ".join(f"T {t}: {v:.3f}" for t, v in self.draw_repeats.items())

@@ -29,7 +29,13 @@ import pandas as pd
 
 from vaelab.analysis.samplers import fit_sampler
 from vaelab.analysis.synthetic_tables import column_shapes, distance_to_closest_record, fidelity, ml_efficacy
-from vaelab.analysis.table_generation import CHOICE_SEED, TableModel, choose_temperature, sample_table
+from vaelab.analysis.table_generation import (
+    CHOICE_SEED,
+    TableModel,
+    TemperatureChoice,
+    choose_temperature,
+    sample_table,
+)
 from vaelab.checkpoint import RunDir
 from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
@@ -72,7 +78,7 @@ class TableKind(RunKind):
     options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": ()}
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     # z from a Gaussian mixture fitted to the training rows' codes: SDMetrics' pair trends above the prior's on
-    # four of bench/tabular.py's five tables, and fair's ML efficacy 0.609 -> 0.637 (BENCHMARKS.md, third pass)
+    # four of bench/tabular.py's five tables, and fair's ML efficacy 0.609 -> 0.627 (BENCHMARKS.md, third pass)
     default_sampler = "aggregate-gmm"
     report_sections = frozenset({"tabular"})
     default_settings = TABLE_SETTINGS
@@ -206,7 +212,8 @@ class TableKind(RunKind):
         if main:
             run.update_metrics(temperature=self._choose(model, dataset, split, self.default_sampler).to_dict())
 
-    def _choose(self, model: Any, dataset: Dataset, split: np.ndarray, sampler: str, fitted: Any = None):
+    def _choose(self, model: Any, dataset: Dataset, split: np.ndarray, sampler: str,
+                fitted: Any = None) -> TemperatureChoice:  # fmt: skip
         df = read_table(dataset.source)[list(self.columns)]
         train, val = indices(split, "train"), indices(split, "val")
         if fitted is None:
@@ -236,7 +243,7 @@ class TableKind(RunKind):
         if temperature == AUTO:
             chosen = self.temperature(run, sampler, fitted_sampler if seed == CHOICE_SEED else None)
         else:
-            chosen = {"temperature": float(temperature), "sampler": sampler, "text": f"temperature {temperature:g} (given)"}
+            chosen = TemperatureChoice.of(temperature, sampler).to_dict()
 
         def latent(fixed: dict[str, str]) -> tuple[Any, str]:
             (train,) = self.real_rows(run, "train")
@@ -301,8 +308,8 @@ class TableKind(RunKind):
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         fid = fidelity(train, synth, kinds, seed=seed)
         block: dict[str, Any] = {
-            "kind": "table", "sampler": sampler, "temperature": synth.attrs["temperature"], "n_synthetic": int(n), "n_real_train": len(train),
-            "n_real_test": len(test), "fidelity": fid["fidelity"], "column_shapes": fid["column_shapes"],
+            "kind": "table", "sampler": sampler, "temperature": synth.attrs["temperature"], "n_synthetic": int(n),
+            "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"], "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
             "columns": fid["columns"], "pairs": fid["pairs"],
         }  # fmt: skip

@@ -30,7 +30,8 @@ categoricals; datetimes parsed).
 * vaelab: vaelab.runs.train.train_run(train.csv, run, VAELAB_SETTINGS, options={table: True,
   normalization: "mode"}, val_fraction=0.1, test_fraction=0) (a table run): it holds out 10 % of the
   real-train rows for early stopping (keeping the best-validation weights) and trains on
-  the other 90 %; then vaelab.runs.run.Run(run).synthesize(n, sampler="prior", seed=0).
+  the other 90 %; then vaelab.runs.run.Run(run).synthesize(n, seed=0) with its defaults (z from the
+  aggregate-gmm sampler, the temperature "auto" chosen at training on the validation rows).
 * SDV: sdv.single_table.TVAESynthesizer / CTGANSynthesizer with their defaults (but
   CTGAN's epochs, below), metadata detected from the real-train DataFrame and
   each column's sdtype set to the kind vaelab uses (numerical / categorical / boolean /
@@ -62,12 +63,13 @@ the first 10 epochs (warmup_epochs), at most 100 epochs, early stopping with pat
 kind's beta 0.5 (vaelab.table_vae.TABLE_SETTINGS) and VAE's defaults otherwise (latent 16, batch
 100), with mode-specific normalization (vaelab's default). Before the investigation of issue 17
 they were lr 0.01 at beta 1 with patience 10 (faster, and the codes collapsed: BENCHMARKS.md).
-vaelab gets one row per sampler (--samplers; default prior, the row named "vaelab", and
-aggregate-gmm, z from a Gaussian mixture fitted to the training rows' codes), all from the one
-fit (a fitted sampler's fit counts in its sample time), and one more row per --sharpened SAMPLER@T (default
-aggregate-gmm@0.5): the same fit's rows drawn at temperature T (Run.synthesize(temperature=T): categories,
-booleans and modes from softmax(logits / T), sharper links, the user's opt-in; T = 1 is the model's own draws,
-TVAE's argmax decoding is T -> 0). --vaelab '{"epochs": 100, ...}' overrides
+vaelab's row "vaelab" is Run.synthesize's defaults (z from aggregate-gmm, a Gaussian mixture fitted to
+the training rows' codes, at the temperature "auto" that training chose on the validation rows: the one
+whose draws repeat a training row as often as the validation rows do; its choice, made after the last epoch,
+counts in the training time, and the mixture's fit in the sample time). From the same fit come one more row
+per --samplers SAMPLER at temperature 1 (default prior: the default before issue 17's third pass) and one per
+--sharpened SAMPLER@T (default none): rows drawn at temperature T (categories, booleans and modes from
+softmax(logits / T); TVAE's argmax decoding is T -> 0). --vaelab '{"epochs": 100, ...}' overrides
 the settings for experiments; --normalization picks the numeric encoding.
 
 TVAE runs SDV's default 300 epochs; CTGAN runs CTGAN_EPOCHS = 150 (half its default) to keep
@@ -112,10 +114,10 @@ SEED = 0
 TEST_SHARE = 0.2
 # vaelab's settings for every data set (see the docstring): a TVAE-sized MLP and a higher learning rate.
 VAELAB_SETTINGS = {"epochs": 100, "hidden": [128, 128], "lr": 0.003, "warmup_epochs": 10, "patience": 30}
-# vaelab's rows: z from the prior (the default) and from the aggregate posterior, both from the one fit.
-VAELAB_SAMPLERS = ("prior", "aggregate-gmm")
-# and one row of draws at a lower temperature (categories and booleans sharper: vaelab.analysis.samplers.check_temperature)
-VAELAB_SHARPENED = ("aggregate-gmm@0.5",)
+# vaelab's rows beside the default one ("vaelab"), from the one fit: z from these samplers at temperature 1
+VAELAB_SAMPLERS = ("prior",)
+# and rows of draws at a given temperature (SAMPLER@T: vaelab.analysis.samplers.check_temperature); none by default
+VAELAB_SHARPENED: tuple[str, ...] = ()
 CTGAN_EPOCHS = 150  # SDV's default is 300: at 300 CTGAN alone takes ~5 minutes here
 SDTYPE = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime"}
 METHODS = ("vaelab", "tvae", "ctgan")
@@ -231,12 +233,10 @@ def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     return run, seconds, f"{tr['epochs_run']} (best {tr['best_epoch']})"
 
 
-def sample_vaelab(run: Path, n: int, seed: int = SEED, sampler: str = "prior", temperature: float = 1.0) -> pd.DataFrame:
+def sample_vaelab(run: Path, n: int, seed: int = SEED, sampler: str | None = None,
+                  temperature: float | str = "auto") -> pd.DataFrame:  # fmt: skip
+    """Run.synthesize: its defaults unless told (sampler None: the kind's; temperature "auto": the run's)."""
     return Run(run).synthesize(n, sampler=sampler, seed=seed, temperature=temperature)
-
-
-def vaelab_row(sampler: str, samplers: list[str]) -> str:
-    return "vaelab" if sampler == samplers[0] else f"vaelab ({sampler})"
 
 
 def sharpened(spec: str) -> tuple[str, float]:
@@ -355,8 +355,10 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
         try:
             if method == "vaelab":
                 model, fit_s, epochs = fit_vaelab(p, folder, settings, args.normalization)
-                # One row per sampler, all from the one fit (the first sampler's row is "vaelab").
-                draws = {vaelab_row(s, args.samplers): functools.partial(sample_vaelab, sampler=s) for s in args.samplers}
+                # The defaults' row ("vaelab"), then one row per sampler at T 1 and per SAMPLER@T, from the one fit.
+                draws = {"vaelab": sample_vaelab}
+                draws.update({f"vaelab ({s}, temperature 1)": functools.partial(sample_vaelab, sampler=s, temperature=1.0)
+                              for s in args.samplers})  # fmt: skip
                 draws.update({f"vaelab ({s}, temperature {t:g})": functools.partial(sample_vaelab, sampler=s, temperature=t)
                               for s, t in args.sharpened})  # fmt: skip
             else:
@@ -367,10 +369,11 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
                 synths = [draw(model, n, SEED)]
                 sample_s = time.perf_counter() - started  # a fitted sampler's fit (aggregate-gmm) included
                 synths += [draw(model, n, SEED + r) for r in range(1, args.repeats)]
-                rows[name] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, **score(p, synths)}
+                drawn = synths[0].attrs.get("temperature", {}).get("text")
+                rows[name] = {"epochs": epochs, "fit_s": fit_s, "sample_s": sample_s, "drawn": drawn, **score(p, synths)}
                 print(f"  {p.table.name} / {name}: {epochs} epochs, fit {fit_s:.1f} s, sample {sample_s:.1f} s, "
                       f"fidelity {rows[name]['fidelity']:.3f}, SDMetrics quality {fmt(rows[name]['q'])} "
-                      f"(load average {load()})", flush=True)  # fmt: skip
+                      f"(load average {load()})" + (f"; {drawn}" if drawn else ""), flush=True)  # fmt: skip
         except ImportError as err:
             print(f"  {p.table.name} / {method}: not installed ({err}); skipped", flush=True)
         except Exception:
@@ -404,6 +407,8 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
     for vname, v in rows.items():
         if not vname.startswith("vaelab"):
             continue
+        if v.get("drawn"):
+            print(f"\n{vname}: drawn at {v['drawn']}", end="")
         for other in ("tvae", "ctgan"):
             o = rows.get(other)
             if o:
@@ -421,11 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tvae-epochs", type=int, default=None, help="TVAE's epochs (default: SDV's, 300)")
     parser.add_argument("--ctgan-epochs", type=int, default=CTGAN_EPOCHS, help=f"CTGAN's epochs (default: {CTGAN_EPOCHS})")
     parser.add_argument("--vaelab", type=json.loads, default=None, help="vaelab settings as JSON (default: VAELAB_SETTINGS)")
-    parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(VAELAB_SAMPLERS),
-                        help="vaelab's samplers, one row each from the one fit (default: prior aggregate-gmm)")
+    parser.add_argument("--samplers", nargs="*", choices=SAMPLERS, default=list(VAELAB_SAMPLERS),
+                        help="more vaelab rows from the one fit, z from these samplers at temperature 1 "
+                        f"(default: {' '.join(VAELAB_SAMPLERS)}; none: --samplers)")  # fmt: skip
     parser.add_argument("--sharpened", nargs="*", type=sharpened, default=[sharpened(s) for s in VAELAB_SHARPENED],
                         metavar="SAMPLER@T", help="more vaelab rows from the one fit, drawn at temperature T "
-                        f"(Run.synthesize(temperature=T); default: {' '.join(VAELAB_SHARPENED)}; none: --sharpened)")  # fmt: skip
+                        "(Run.synthesize(temperature=T); default: none)")  # fmt: skip
     parser.add_argument("--normalization", choices=("mode", "standard"), default="mode", help="vaelab's numeric encoding")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"synthetic samples per method for ML efficacy "

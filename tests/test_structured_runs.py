@@ -1,6 +1,7 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
 import io
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,10 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert "fidelity" in out and "ML efficacy" in out and "privacy" in out
     block = json.loads((table_run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "table"
+    # the rows sample draws by default (issue 17, third pass), and the output says how
+    stored = json.loads((table_run / "metrics.json").read_text())["temperature"]
+    assert block["sampler"] == "aggregate-gmm" and block["temperature"]["temperature"] == stored["temperature"]
+    assert f"drawn with the aggregate-gmm sampler at {stored['text']}" in out
     for key in ("fidelity", "column_shapes", "column_pair_trends"):
         assert 0.0 <= block[key] <= 1.0, key
     assert {c["column"] for c in block["columns"]} == {"score", "income", "age", "segment", "city", "member", "joined"}
@@ -282,7 +287,7 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     out = _ok(capsys, "sample", table_run, "--given", "city=Oslo", "--n", 80, "--out", tmp_path / "oslo.csv")
     rows = pd.read_csv(tmp_path / "oslo.csv")
     assert len(rows) == 80 and set(rows["city"]) == {"Oslo"}
-    assert "80 rows with city = Oslo: rejection from the prior sampler" in out and "draws kept" in out
+    assert "80 rows with city = Oslo: rejection from the aggregate-gmm sampler" in out and "draws kept" in out
     assert "real training rows with city = Oslo" in out and "KSComplement" in out and "TVComplement" in out
     assert "Column 'x'" not in out
     err = _error(capsys, "sample", table_run, "--class", "Oslo", "--n", 5, "--out", tmp_path / "x.csv")
@@ -305,6 +310,31 @@ def test_sample_at_a_temperature_on_a_table_run(table_run, tmp_path, capsys):
         err = _error(capsys, "sample", table_run, "--n", 5, "--temperature", bad, "--out", tmp_path / "bad.csv")
         assert "temperature must be a number in (0, 1]" in err
     assert not (tmp_path / "bad.csv").exists()
+
+
+def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_training_chose(table_run, tmp_path, capsys):
+    """Issue 17 (third pass): training a table run chooses the temperature "auto" stands for on the validation rows
+    (metrics.json's temperature block: the aggregate-gmm sampler, the candidates' repeat shares); `vaelab sample
+    RUN --n N` draws with that sampler at that temperature and says both; --temperature 1 / --sampler override."""
+    from vaelab.runs.run import Run
+
+    stored = json.loads((table_run / "metrics.json").read_text())["temperature"]
+    assert stored["sampler"] == "aggregate-gmm" and set(stored["draw_repeats"]) == {"1", "0.85", "0.7", "0.55"}
+    assert stored["temperature"] in (1.0, 0.85, 0.7, 0.55) and stored["n_validation"] > 0
+    out = _ok(capsys, "sample", table_run, "--n", 60, "--out", tmp_path / "auto.csv")
+    assert f"60 samples from aggregate-gmm at {stored['text']}" in out
+    expected = Run(table_run).synthesize(60, sampler="aggregate-gmm", temperature=stored["temperature"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "auto.csv"), pd.read_csv(io.StringIO(expected.to_csv(index=False))))
+    out = _ok(capsys, "sample", table_run, "--n", 60, "--sampler", "prior", "--temperature", "1", "--out", tmp_path / "p.csv")
+    assert "60 samples from prior at temperature 1 (given)" in out
+    out = _ok(capsys, "sample", table_run, "--n", 60, "--temperature", "auto", "--out", tmp_path / "again.csv")
+    assert pd.read_csv(tmp_path / "again.csv").equals(pd.read_csv(tmp_path / "auto.csv"))
+    damaged = tmp_path / "damaged"  # a damaged block is left out (metrics_schema): the choice is made again, the same
+    shutil.copytree(table_run, damaged)
+    metrics = json.loads((damaged / "metrics.json").read_text())
+    metrics["temperature"]["temperature"] = 5
+    (damaged / "metrics.json").write_text(json.dumps(metrics))
+    assert Run(damaged).synthesize(60).attrs["temperature"]["text"] == stored["text"]
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

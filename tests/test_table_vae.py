@@ -96,18 +96,88 @@ def test_rare_values_switch_to_latent_conditioning_and_say_so():
 
 
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
-    """Issue 17: TableVAE.sample(temperature=T) is the prior's z decoded by a draw at temperature T (the draw
-    itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T 1 is the
-    default rows; T outside (0, 1] is refused."""
+    """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
+    itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]
+    is refused."""
     from vaelab.analysis.samplers import decode, fit_sampler
 
     df = _regions(400)
     model = TableVAE(**FAST).fit(df)
     z = fit_sampler("prior", model.vae_, seed=1).sample(300, 1)
     expected = model.transformer_.inverse_transform(decode(model.vae_, z, mean=False, seed=2, temperature=0.5))
-    sharp = model.sample(300, seed=1, temperature=0.5)
-    assert sharp.equals(expected[list(df.columns)]) and not sharp.equals(model.sample(300, seed=1))
-    assert model.sample(200, seed=3).equals(model.sample(200, seed=3, temperature=1.0))
+    sharp = model.sample(300, seed=1, temperature=0.5, sampler="prior")
+    assert sharp.equals(expected[list(df.columns)])
+    assert not sharp.equals(model.sample(300, seed=1, temperature=1.0, sampler="prior"))
+    assert sharp.attrs["temperature"]["text"] == "temperature 0.5 (given)"
     for bad in (0, -1.0, 1.5, float("nan"), "cold"):
         with pytest.raises(ConfigError, match="temperature must be a number in"):
             model.sample(5, temperature=bad)
+
+
+class _Repeats(TableModel):
+    """Draws whose share of rows equal to a training row ("seen") is known per temperature."""
+
+    SHARE = {1.0: 0.25, 0.85: 0.5, 0.7: 0.75, 0.55: 1.0}
+
+    def rows(self, sampler, n, labels, seed, temperature=1.0):
+        k = round(self.SHARE[temperature] * n)
+        return pd.DataFrame({"cell": ["seen"] * k + ["new"] * (n - k)})
+
+
+def test_the_auto_temperature_is_the_one_whose_draws_repeat_training_rows_as_often_as_validation_rows():
+    """Issue 17 (third pass): choose_temperature picks, among AUTO_TEMPERATURES, the T whose draws repeat a training
+    row at the share closest to the validation rows' share; a tie goes to the higher T (the model's own draws first);
+    no validation rows: T 1."""
+    from vaelab.analysis.table_generation import choose_temperature
+
+    frame = pd.DataFrame({"cell": ["seen", "new"]})
+    tm = _Repeats(None, TableTransformer().fit(frame, infer_schema(frame)), ("cell",))
+    train = pd.DataFrame({"cell": ["seen"] * 10})
+    prior = SimpleNamespace(name="prior")
+    val = lambda k, n=8: pd.DataFrame({"cell": ["seen"] * k + ["new"] * (n - k)})  # noqa: E731
+    picks = {k / 8: choose_temperature(tm, prior, train, val(k), n_draws=400).temperature for k in (0, 2, 3, 5, 6, 8)}
+    # 0.625 lies halfway between 0.5 (T 0.85) and 0.75 (T 0.7): the tie goes to 0.85
+    assert picks == {0.0: 1.0, 0.25: 1.0, 0.375: 1.0, 0.625: 0.85, 0.75: 0.7, 1.0: 0.55}
+    choice = choose_temperature(tm, prior, train, val(6), n_draws=400)
+    assert choice.validation_repeats == 0.75 and choice.draw_repeats == {"1": 0.25, "0.85": 0.5, "0.7": 0.75, "0.55": 1.0}
+    assert "75.0% of the 8 validation rows repeat a training row" in choice.describe()
+    none = choose_temperature(tm, prior, train, val(0, 0))
+    assert none.temperature == 1.0 and "no validation rows" in none.describe()
+
+
+def _copies(n=500, seed=0):
+    """Three columns that always agree (b and c name a's category): every real row is one of 5 combinations."""
+    a = np.random.default_rng(seed).integers(0, 5, n).astype(str)
+    return pd.DataFrame({"a": a, "b": np.char.add("b", a), "c": np.char.add("c", a)})
+
+
+def test_auto_temperature_sharpens_draws_spread_over_combinations_no_real_row_holds_and_the_stated_one_is_used():
+    """Issue 17 (third pass): a model with a 1-D code, briefly trained, draws a, b and c partly independently given z,
+    so fewer of its rows repeat a training row (26%) than validation rows do (all): fit chooses a sharper T, whose
+    draws repeat more; sample() draws at the T it states (attrs["temperature"], temperature_), and an explicit
+    temperature overrides it."""
+    model = TableVAE(epochs=10, latent_dim=1, hidden=[16], lr=0.01, device="cpu", seed=0).fit(_copies())
+    chosen = model.temperature_
+    assert chosen["sampler"] == "aggregate-gmm" and chosen["validation_repeats"] == 1.0
+    shares = chosen["draw_repeats"]
+    assert shares["1"] < shares["0.85"] < shares["0.7"] < shares["0.55"] < 1.0 and chosen["temperature"] == 0.55
+    rows = model.sample(300, seed=0)
+    assert rows.attrs["temperature"] == chosen and "temperature 0.55 (auto:" in chosen["text"]
+    assert rows.equals(model.sample(300, seed=0, temperature=0.55))
+    assert not rows.equals(model.sample(300, seed=0, temperature=1.0))
+    prior = model.sample(50, seed=0, sampler="prior")  # another sampler: the choice made for it, and said
+    assert prior.attrs["temperature"]["sampler"] == "prior" and "auto:" in prior.attrs["temperature"]["text"]
+
+
+def test_auto_temperature_keeps_the_models_own_draws_where_they_already_repeat_rows_as_real_rows_do():
+    """Issue 17 (third pass): T stays 1 where the statistic shows nothing to correct: rows with a continuous column
+    never repeat (0 for the validation rows and every T), and two independent categoricals are drawn into the 9
+    combinations training holds at every T (1.0 everywhere)."""
+    continuous = TableVAE(**FAST).fit(_regions(400))
+    assert continuous.temperature_["temperature"] == 1.0 and continuous.temperature_["validation_repeats"] == 0.0
+    assert set(continuous.temperature_["draw_repeats"].values()) == {0.0}
+    assert continuous.sample(100, seed=2).equals(continuous.sample(100, seed=2, temperature=1.0))
+    rng = np.random.default_rng(1)
+    independent = pd.DataFrame({"a": rng.choice(list("xyz"), 500), "b": rng.choice(list("pqr"), 500)})
+    chosen = TableVAE(**FAST).fit(independent).temperature_
+    assert chosen["temperature"] == 1.0 and set(chosen["draw_repeats"].values()) == {1.0}

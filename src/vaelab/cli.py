@@ -18,7 +18,7 @@ from vaelab import __version__
 from vaelab.analysis.comparison import REPLICATES
 from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
 from vaelab.analysis.samplers import SAMPLERS
-from vaelab.config import CHOICES
+from vaelab.config import AUTO, CHOICES
 from vaelab.data.sources import BUILTINS
 from vaelab.data.trend import TRENDS
 from vaelab.errors import ConfigError, VaelabError
@@ -222,17 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, metavar="N", help="how many (required unless --past)")
     g.add_argument("--past", metavar="FILE", help="series runs: a CSV/Parquet/.npy whose last N_PAST rows are the past")
     g.add_argument("--draws", type=int, metavar="N", help="futures per past with --past (default: 100)")
-    g.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: prior)")
+    g.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
+                   "else prior)")
     g.add_argument("--class", dest="label", metavar="C",
                    help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
     g.add_argument("--given", nargs="+", metavar="COL=VALUE",
                    help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
                    "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
-    g.add_argument("--temperature", type=float, metavar="T",
+    g.add_argument("--temperature", type=_temperature, metavar="T",
                    help="table runs: draw categories, booleans and modes from softmax(logits / T), T in (0, 1]: "
-                   "sharper links between columns and rarer rare values (as TVAE's argmax, T -> 0); default 1, "
-                   "the model's own draws")  # fmt: skip
+                   "sharper links between columns and rarer rare values (as TVAE's argmax, T -> 0); 1 is the "
+                   "model's own draws; default auto: the T whose draws repeat training rows as often as the "
+                   "validation rows do, chosen at training (printed)")  # fmt: skip
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
     _model_args(g)
@@ -245,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("run", metavar="RUN", help="run folder")
     v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
     v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical)")
-    v.add_argument("--sampler", choices=SAMPLERS, default="prior", help="where z comes from (default: prior)")
+    v.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
+                   "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
     e = sub.add_parser("explore", help="traversals, manifold grid, interpolation, latent arithmetic",
@@ -654,6 +657,16 @@ def _sampler_progress(name: str) -> None:
     print(f"sampling: {name} ...", file=sys.stderr, flush=True)
 
 
+def _temperature(text: str) -> float | str:
+    """--temperature: "auto", or a number (checked, with the reason, where the command starts)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def cmd_sample(args) -> int:
     from vaelab.commands.generate import forecast_to_file, sample_given
 
@@ -674,14 +687,14 @@ def cmd_sample(args) -> int:
                           "with --n N.")  # fmt: skip
     if args.n is None:
         raise ConfigError("Say how many with --n N (or give --past FILE for a series run's forecasts).")
-    sampler = args.sampler or "prior"
-    out, generation = sample_given(args.run, args.n, args.out, sampler=sampler, label=args.label, draw=args.draw,
-                                   seed=args.seed, specs=_specs(args), given=args.given,
-                                   temperature=1.0 if args.temperature is None else args.temperature)  # fmt: skip
+    out, generation, drawn = sample_given(args.run, args.n, args.out, sampler=args.sampler, label=args.label,
+                                          draw=args.draw, seed=args.seed, specs=_specs(args), given=args.given,
+                                          temperature=AUTO if args.temperature is None else args.temperature)  # fmt: skip
+    at = f" at {drawn['temperature']['text']}" if drawn["temperature"] else ""
     if generation is None:
-        print(f"{args.n} samples from {sampler}: {out}")
+        print(f"{args.n} samples from {drawn['sampler']}{at}: {out}")
         return 0
-    print(f"{generation['text']}: {out}")
+    print(f"{generation['text']}{at}: {out}")
     fit = generation["columns"]
     if fit["scores"]:
         fixed = ", ".join(f"{c} = {v}" for c, v in generation["given"].items())

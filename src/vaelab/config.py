@@ -33,6 +33,7 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) 
 
 MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); seeds and sizes above it overflow there
 MAX_SEED = 2**32 - 1  # seeds of analyses: scikit-learn's random_state takes 0 .. 2**32 - 1
+AUTO = "auto"  # a table run's default draw temperature: chosen on its validation rows (analysis.table_generation)
 
 
 # ----------------------------------------------- checks of a command's options (at the boundary)

@@ -177,6 +177,17 @@ TABLE_SYNTHETIC = obj(
                               "share_closer_than_holdout": number, "exact_copies": number}))},
 )  # fmt: skip
 VERDICT = obj({"text": text}, {"outcome": optional(text)})
+
+
+def _temperature(v: Any, where: str) -> str | None:
+    """A draw temperature, in (0, 1]."""
+    ok = _is_number(v) and 0 < v <= 1
+    return None if ok else f"{where} must be a number in (0, 1]; got {_short(v)}"
+
+
+# a table run's temperature "auto" (runs.table.TableKind.after_fit): sample draws at it
+TEMPERATURE = obj({"temperature": _temperature, "sampler": text, "text": text},
+                  {"validation_repeats": maybe_number, "draw_repeats": mapping(number)})  # fmt: skip
 SERIES_SYNTHETIC = obj({
     "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
     "column_shapes": maybe_number,
@@ -202,7 +213,7 @@ EXPLORE = {  # one entry per action
 # Blocks checked whole: one damaged key costs the block.
 SCHEMAS: dict[str, Check] = {
     "training": TRAINING, "test": TEST, "likelihood": LIKELIHOOD, "anomaly": ANOMALY, "diagnostics": DIAGNOSTICS,
-    "synthetic": either(TABLE_SYNTHETIC, SERIES_SYNTHETIC),
+    "synthetic": either(TABLE_SYNTHETIC, SERIES_SYNTHETIC), "temperature": TEMPERATURE,
 }  # fmt: skip
 # Blocks checked entry by entry: name -> (the schema of entry KEY, or None for an unknown KEY).
 ENTRY_SCHEMAS: dict[str, Callable[[str], Check | None]] = {

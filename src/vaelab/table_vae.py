@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from vaelab.analysis.samplers import fit_sampler
-from vaelab.analysis.table_generation import TableModel, sample_table
+from vaelab.analysis.table_generation import (
+    CHOICE_SEED,
+    TableModel,
+    TemperatureChoice,
+    check_table_temperature,
+    choose_temperature,
+    sample_table,
+)
+from vaelab.config import AUTO
 from vaelab.data.dataset import Dataset
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema
@@ -34,6 +42,9 @@ from vaelab.estimator import VAE
 # thing) lifted SDMetrics' pair trends on anes96 from 0.41 to 0.76 and ML efficacy from 0.41 to 0.86
 # (BENCHMARKS.md, "Why pair trends and ML efficacy trailed").
 TABLE_SETTINGS = {"beta": 0.5}
+# Where z comes from unless sample() is told: a Gaussian mixture fitted to the training rows' codes (see
+# vaelab.runs.table.TableKind.default_sampler).
+TABLE_SAMPLER = "aggregate-gmm"
 
 
 class TableVAE:
@@ -86,7 +97,22 @@ class TableVAE:
                               {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))})  # fmt: skip
         # Kept (not copied) for latent conditioning, when rejection keeps too few draws: the training rows' codes.
         self.data_ = df
+        self.split_ = split
+        self.temperature_ = self._choose(TABLE_SAMPLER)  # what sample(temperature="auto") draws at
         return self
+
+    def _sampler(self, name: str, seed: int):
+        """The sampler ``name`` fitted to the training rows' codes (the validation rows' select it)."""
+        parts = [self.data_.iloc[indices(self.split_, s)] for s in ("train", "val")]
+        train, val = (Dataset(self.transformer_.transform(p), *_coded(self._labels(p))) for p in parts)
+        return fit_sampler(name, self.vae_, train, val if val.n_examples else None, seed)
+
+    def _choose(self, sampler: str, fitted=None) -> dict[str, Any]:
+        """The temperature "auto" stands for with ``sampler`` (:func:`choose_temperature`), as a dict with its reason."""
+        train, val = (self.data_.iloc[indices(self.split_, s)][list(self.columns_)].reset_index(drop=True)
+                      for s in ("train", "val"))  # fmt: skip
+        fitted = fitted if fitted is not None else self._sampler(sampler, CHOICE_SEED)
+        return choose_temperature(self.table_model(), fitted, train, val).to_dict()
 
     @property
     def schema(self):
@@ -119,18 +145,30 @@ class TableVAE:
         parts = {lab: tuple(label_parts(lab, self.condition_)) for lab in self.label_counts_}
         return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_, parts)
 
-    def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None, temperature: float = 1.0) -> pd.DataFrame:
-        """n rows drawn from the model, with the original columns, dtypes and categories.
+    def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None, temperature: float | str = AUTO,
+               sampler: str = TABLE_SAMPLER) -> pd.DataFrame:  # fmt: skip
+        """n rows drawn from the model, with the original columns, dtypes and categories; z from ``sampler``
+        (default: a Gaussian mixture fitted to the training rows' codes; "prior" for N(0, I)).
 
         ``given`` fixes columns, e.g. ``{"region": "north"}`` (categories, booleans, whole numbers): by
         the conditional decoder for condition columns, else by rejection, or by latent conditioning when
         rejection keeps fewer than 1% of draws; ``rows.attrs["generation"]`` says which and how many draws
         it took (see :mod:`vaelab.analysis.table_generation`). ``temperature`` < 1 draws categories, booleans and
         modes from softmax(logits / T): sharper links between columns, rarer rare values (1: the model's own
-        draws; :func:`vaelab.analysis.samplers.check_temperature`)."""
+        draws; :func:`vaelab.analysis.samplers.check_temperature`); "auto" (the default) is the temperature chosen at
+        fit on the validation rows (``temperature_``; :func:`vaelab.analysis.table_generation.choose_temperature`).
+        ``rows.attrs["temperature"]`` says which was used, and why."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}.")
+        check_table_temperature(temperature)
         tm = self.table_model()
+        fitted = fit_sampler("prior", self.vae_, seed=seed) if sampler == "prior" else self._sampler(sampler, seed)
+        if temperature != AUTO:
+            chosen = TemperatureChoice.of(temperature, sampler).to_dict()
+        elif sampler == self.temperature_["sampler"]:
+            chosen = self.temperature_
+        else:
+            chosen = self._choose(sampler, fitted if seed == CHOICE_SEED else None)
 
         def latent(fixed: dict[str, str]):
             hold = np.flatnonzero(tm.matches(self.data_, fixed))
@@ -143,8 +181,9 @@ class TableVAE:
             return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
                             f"the {hold.size} rows given to fit that hold them")  # fmt: skip
 
-        return sample_table(tm, n, fit_sampler("prior", self.vae_, seed=seed), seed=seed, given=given, latent=latent,
-                            temperature=temperature)  # fmt: skip
+        rows = sample_table(tm, n, fitted, seed=seed, given=given, latent=latent, temperature=chosen["temperature"])
+        rows.attrs["temperature"] = chosen
+        return rows
 
 
 def _coded(labels: np.ndarray | None) -> tuple[np.ndarray | None, tuple[str, ...] | None]:

@@ -23,9 +23,11 @@ from vaelab.runtime import most_in_memory
 
 
 def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, target: str | None = None,
-                       sampler: str = "prior", seed: int = 0) -> dict[str, Any]:  # fmt: skip
+                       sampler: str | None = None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """``sampler`` None: the run kind's default (aggregate-gmm for tables, else prior)."""
     check_seed(seed)
     run = Run(run_path)
+    sampler = sampler or run.kind.default_sampler
     run.check_folders()
     if n is not None:  # 0 is no default: it is refused like any count below 1
         check_count("--n", n, most_in_memory(32 * run.n_features), "that many synthetic examples (and their copies "

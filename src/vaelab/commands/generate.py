@@ -34,9 +34,10 @@ from vaelab.analysis.quality import (
     pca_features,
     train_classifier,
 )
-from vaelab.analysis.samplers import SAMPLERS, check_temperature, generate
+from vaelab.analysis.samplers import SAMPLERS, generate
+from vaelab.analysis.table_generation import check_table_temperature
 from vaelab.checkpoint import CLASSIFIER
-from vaelab.config import check_count, check_measured_count, check_seed
+from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.run import Run, Specs
@@ -302,7 +303,7 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     return "\n".join(lines) + "\n" + "; ".join(note)
 
 
-def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
+def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str | None = None,
                    label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None,
                    given: Any = None) -> Path:  # fmt: skip
     """Write n generated examples in the user's units, as the run's kind writes them: .npy, a .png
@@ -312,16 +313,20 @@ def sample_to_file(run_path: str | os.PathLike, n: int, out: str | os.PathLike, 
                         given=given)[0]  # fmt: skip
 
 
-def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str = "prior",
+def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *, sampler: str | None = None,
                  label: str | None = None, draw: bool = False, seed: int = 0, specs: Specs | None = None,
-                 given: Any = None, temperature: float = 1.0) -> tuple[Path, dict[str, Any] | None]:  # fmt: skip
+                 given: Any = None, temperature: float | str = AUTO,
+                 ) -> tuple[Path, dict[str, Any] | None, dict[str, Any]]:  # fmt: skip
     """:func:`sample_to_file`, and for rows with fixed values how they were made (the generator, its draws)
     and how each other column matches the real training rows that hold the same values: the KS complement
-    (numeric, dates) or TV complement (categories, booleans) per column, as SDMetrics computes them."""
+    (numeric, dates) or TV complement (categories, booleans) per column, as SDMetrics computes them; and how
+    the rows were drawn: ``{"sampler": ..., "temperature": {...} (table runs: the temperature and why) or None}``.
+    ``sampler`` None is the run kind's default (aggregate-gmm for tables, else prior)."""
     check_count("--n", n)
     check_seed(seed)
-    check_temperature(temperature)
+    check_table_temperature(temperature)
     run = Run(run_path, specs)
+    sampler = sampler or run.kind.default_sampler
     check_count("--n", n, most_in_memory(16 * run.n_features), "that many examples would not fit in memory")
     out = run.check_output(out)  # a file the kind cannot write, or one of a run's own, is refused before any work
     run.kind.check_output(out)
@@ -338,7 +343,8 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
     if generation is not None:
         generation = {**generation, "columns": run.kind.given_fidelity(run, data, generation["given"])}
     title = f"{n} samples from {sampler}" + (f", class {label}" if label else "")
-    return run.kind.write(data, out, title=title), generation
+    drawn = {"sampler": sampler, "temperature": getattr(data, "attrs", {}).get("temperature")}
+    return run.kind.write(data, out, title=title), generation, drawn
 
 
 def forecast_to_file(run_path: str | os.PathLike, past: str | os.PathLike, draws: int, out: str | os.PathLike, *,

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from vaelab.checkpoint import CACHE, SPLIT, RunDir
-from vaelab.config import DataConfig
+from vaelab.config import AUTO, DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
 from vaelab.errors import ConfigError, DataError, RunError
@@ -104,6 +104,7 @@ class RunKind:
     decodes_mean: ClassVar[bool] = True  # synthetic data are decoder means E[x|z] unless a draw is asked for
     report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills
     density_units: ClassVar[str | None] = None  # what log p(x) is a density of, when log_jacobian changes units
+    default_sampler: ClassVar[str] = "prior"  # where z comes from when sample / evaluate-synthetic name no sampler
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -147,13 +148,14 @@ class RunKind:
         every process calls it inside the run's process group; only ``main`` writes."""
 
     # --------------------------------------------------------- generating
-    def synthesize(self, run: Any, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None, given: Any = None, temperature: float = 1.0) -> Any:  # fmt: skip
+    def synthesize(self, run: Any, n: int, *, sampler: str | None = None, seed: int = 0, draw: bool = False,
+                   label: Any = None, given: Any = None, temperature: float | str = AUTO) -> Any:  # fmt: skip
         """n new examples in the user's units (:meth:`to_user`): decoder means unless ``draw`` or the kind
-        draws (:attr:`decodes_mean`). ``given`` (fixed columns) and ``temperature`` are a table's; other
-        kinds refuse them."""
+        draws (:attr:`decodes_mean`); z from ``sampler`` (None: :attr:`default_sampler`). ``given`` (fixed
+        columns) and a ``temperature`` other than "auto" or 1 are a table's; other kinds refuse them."""
         classes = run.model.classes_
-        if temperature != 1:
+        sampler = sampler or self.default_sampler
+        if temperature not in (AUTO, 1):
             raise ConfigError(f"--temperature sharpens the categories and booleans of a table run's rows; "
                               f"{run.dir.path} is {self.description}. Drop it.")  # fmt: skip
         if given:

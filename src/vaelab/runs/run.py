@@ -22,6 +22,7 @@ from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
+from vaelab.config import AUTO
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, read_image
@@ -329,13 +330,15 @@ class Run:
         y = None if label is None else np.full(n, str(label))
         return generate(self.model, self.sampler(sampler, seed), n, y=y, mean=mean, seed=seed)
 
-    def synthesize(self, n: int, *, sampler: str = "prior", seed: int = 0, draw: bool = False,
-                   label: Any = None, given: Any = None, temperature: float = 1.0) -> Any:  # fmt: skip
+    def synthesize(self, n: int, *, sampler: str | None = None, seed: int = 0, draw: bool = False,
+                   label: Any = None, given: Any = None, temperature: float | str = AUTO) -> Any:  # fmt: skip
         """n new examples in the user's units, as the kind gives them back (arrays, table rows as a
         DataFrame, series windows (n, T, F)); decoder means unless ``draw`` or the kind draws. ``given``
         fixes columns of a table's rows (``{"region": "north"}`` or ``["region=north"]``); the rows'
-        ``attrs["generation"]`` then says how (:mod:`vaelab.analysis.table_generation`). ``temperature`` < 1
-        draws a table's categories and booleans sharper (:func:`vaelab.analysis.samplers.check_temperature`)."""
+        ``attrs["generation"]`` then says how (:mod:`vaelab.analysis.table_generation`). ``sampler`` None is the
+        kind's default (aggregate-gmm for tables, else prior). ``temperature`` < 1 draws a table's categories and
+        booleans sharper (:func:`vaelab.analysis.samplers.check_temperature`); "auto", a table run's default, is
+        the temperature chosen on its validation rows (``attrs["temperature"]`` says which and why)."""
         return self.kind.synthesize(self, n, sampler=sampler, seed=seed, draw=draw, label=label, given=given,
                                     temperature=temperature)  # fmt: skip
 

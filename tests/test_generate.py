@@ -131,6 +131,9 @@ def test_a_classifier_trained_beside_the_fits_is_the_one_trained_alone(run, tmp_
     from vaelab.commands.generate import comparison_splits, features_and_samplers, known_feature_space
     from vaelab.runs.run import Run
 
+    # Once torch.set_num_threads has been called (vaelab's series scores do), torch resets a new
+    # thread's OpenMP threads at its first product: the classifier's thread must still be on one.
+    torch.set_num_threads(torch.get_num_threads())
     shutil.copytree(run, tmp_path / "run")
     (tmp_path / "run" / "classifier.safetensors").unlink(missing_ok=True)
     r = Run(tmp_path / "run")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from vaelab.errors import ConfigError
 
@@ -46,6 +47,18 @@ def epoch_seed(seed: int, epoch: int) -> int:
     """Independent, reproducible seed for one epoch (NumPy's SeedSequence mixes the pair)."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
+
+
+@contextlib.contextmanager
+def one_thread(user_api: str | None = None) -> Iterator[None]:
+    """This thread's OpenMP (torch's included) and BLAS work on one thread (threadpoolctl's limits;
+    ``user_api`` "openmp" or "blas" for one of them). torch sets a thread's OpenMP threads to its own
+    global count (once torch.set_num_threads has been called) at the thread's first parallel
+    operation, which undid a limit set before it on a new thread: torch is asked first here, so
+    its setup comes before the limit."""
+    torch.get_num_threads()
+    with threadpool_limits(limits=1, user_api=user_api):
+        yield
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:

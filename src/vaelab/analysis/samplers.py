@@ -42,14 +42,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from vaelab.analysis.aggregate import subsample
 from vaelab.config import check_choice
 from vaelab.data.dataset import Dataset
 from vaelab.errors import ConfigError, DataError, NotFittedError, TrainingError
 from vaelab.model import Model, check_model
-from vaelab.runtime import EVAL_BATCH, seeded
+from vaelab.runtime import EVAL_BATCH, one_thread, seeded
 
 SAMPLERS = ("prior", "posterior", "aggregate-gmm", "aggregate-flow")
 GMM_CANDIDATES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)  # numbers of components tried (capped by the codes)
@@ -279,7 +278,7 @@ class AggregateGMMSampler(Sampler):
         # One thread (OpenMP and BLAS): small EM problems only spin against torch's threads and each
         # other (see diagnostics._clustering); measured 5x faster for 4000 16-D codes on 2 busy cores.
         L = train.shape[1]
-        with threadpool_limits(limits=1), warnings.catch_warnings():
+        with one_thread(), warnings.catch_warnings():
             from sklearn.exceptions import ConvergenceWarning
             from sklearn.mixture import GaussianMixture
 
@@ -380,7 +379,7 @@ class AggregateFlowSampler(Sampler):
         log_det = float(np.log(self.scale_).sum())  # log p(z) = log p_std((z - loc) / scale) - Σ log scale
         L = train.shape[1]
         history, best, best_step, since_best = [], -math.inf, 0, 0
-        with threadpool_limits(limits=1), seeded(self.seed):
+        with one_thread(), seeded(self.seed):
             flow = zuko.flows.NSF(features=L, transforms=int(self.transforms), bins=int(self.bins),
                                   hidden_features=[int(h) for h in self.hidden_features])  # fmt: skip
             opt = torch.optim.Adam(flow.parameters(), lr=float(self.lr))
@@ -426,13 +425,13 @@ class AggregateFlowSampler(Sampler):
         return self
 
     def _sample(self, n, seed):
-        with threadpool_limits(limits=1), seeded(seed), torch.no_grad():
+        with one_thread(), seeded(seed), torch.no_grad():
             z = self.flow_().sample((n,)).double().numpy()  # (n, L), standardized
         return self.loc_ + self.scale_ * z
 
     def _log_prob(self, z):
         zs = torch.from_numpy(((z - self.loc_) / self.scale_).astype(np.float32))
-        with threadpool_limits(limits=1), torch.no_grad():
+        with one_thread(), torch.no_grad():
             out = [self.flow_().log_prob(zs[s : s + EVAL_BATCH]).double() for s in range(0, zs.shape[0], EVAL_BATCH)]
         return (torch.cat(out).numpy() if out else np.zeros(0)) - self.log_det_
 

@@ -41,7 +41,7 @@ from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.runs.run import Run, Specs
-from vaelab.runtime import most_in_memory
+from vaelab.runtime import most_in_memory, one_thread
 
 METRICS = ("frechet", "precision", "recall", "density", "coverage")  # the contract of the samplers block
 MAX_REPLICATES = 1000  # half-samples per interval
@@ -105,12 +105,12 @@ def features_and_samplers(run: Run, parts: dict, names: tuple[str, ...], seed: i
     if isinstance(space, FeatureSpace):
         return space, fit_samplers(run, names, seed, progress)
 
-    def one_thread() -> FeatureSpace:
-        with threadpool_limits(limits=1, user_api="openmp"):  # this thread's OpenMP: torch's products here
+    def train() -> FeatureSpace:
+        with one_thread("openmp"):  # this thread's torch products (BLAS: the fits' limit below holds for both)
             return space()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        training = pool.submit(one_thread)
+        training = pool.submit(train)
         with threadpool_limits(limits=1):
             fitted = fit_samplers(run, names, seed, progress, side_by_side=False)
         return training.result(), fitted
@@ -196,20 +196,22 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     fakes = {name: X[:MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1) for name, X in generated.items()}
     cache: dict = {}  # the test split's k-NN radii (and its halves'), shared by the samplers
 
-    def one_thread(fn: Callable, *args: Any) -> Any:
+    def alone(fn: Callable, *args: Any) -> Any:
         # Each task on one OpenMP thread of its own, two side by side: the Python steps of one
         # overlap the products of the other. No number depends on it: every distance that decides
         # a k-NN ball or a nearest neighbour is exact, and the BLAS here runs on one thread anyway.
-        with threadpool_limits(limits=1, user_api="openmp"):
+        with one_thread("openmp"):
             return fn(*args)
 
     def assess(X_gen: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         fake_features = features.transform(X_gen)
         return quality_with_intervals(real, fake_features, replicates=replicates, seed=seed, cache=cache), fake_features
 
-    with ThreadPoolExecutor(max_workers=ASSESS_WORKERS) as pool:
-        search = pool.submit(one_thread, nearest_distances, np.concatenate([flat_test, *fakes.values()]), flat_train)
-        assessed = {name: pool.submit(one_thread, assess, X_gen) for name, X_gen in generated.items()}
+    # BLAS limited here, around both threads: a limit is process-wide, and one set and undone in each
+    # thread would undo the other's.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=ASSESS_WORKERS) as pool:
+        search = pool.submit(alone, nearest_distances, np.concatenate([flat_test, *fakes.values()]), flat_train)
+        assessed = {name: pool.submit(alone, assess, X_gen) for name, X_gen in generated.items()}
         to_train = search.result()
         test_to_train, *fake_to_train = np.split(to_train, np.cumsum([memo.size, *map(len, fakes.values())])[:-1])
         block: dict[str, Any] = {}

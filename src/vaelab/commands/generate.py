@@ -96,11 +96,11 @@ def known_feature_space(run: Run, parts: dict, seed: int = 0) -> FeatureSpace | 
 
 def features_and_samplers(run: Run, parts: dict, names: tuple[str, ...], seed: int,
                           progress=None) -> tuple[FeatureSpace, dict[str, Any]]:  # fmt: skip
-    """:func:`feature_space` and :func:`fit_samplers`. A classifier to train trains on one thread of
-    its own beside the two density fits (one thread each; their Python steps hold the interpreter
-    by turns and leave a core half idle): the same three as one after the other, bit for bit,
-    with the classifier on one thread (its weights and batch order from its own generator,
-    drawn before the fits start; the fits seed their own), in about the time of the longest."""
+    """:func:`feature_space` and :func:`fit_samplers`. A classifier to train trains on one OpenMP
+    thread of its own while the density fits run one after the other on the other core (fitted
+    side by side as well, their Python steps would hold the interpreter by turns): the same
+    classifier and fits as made alone, bit for bit, with the classifier on one thread (its weights
+    and batch order from its own generator, drawn before the fits start; the fits seed their own)."""
     space = known_feature_space(run, parts, seed)
     if isinstance(space, FeatureSpace):
         return space, fit_samplers(run, names, seed, progress)
@@ -121,7 +121,8 @@ def fit_samplers(run: Run, names: tuple[str, ...], seed: int, progress=None,
     """Each sampler fitted to the run (:meth:`Run.sampler`). The two density fits (a Gaussian
     mixture by EM, a flow by Adam) are each made on one thread, so they run side by side: the
     same fits as one after the other (each seeded on its own generator: NumPy's for the mixture,
-    torch's for the flow, which nothing else draws from meanwhile), in about the time of the longer."""
+    torch's for the flow, which nothing else draws from meanwhile), in about the time of the longer;
+    ``side_by_side`` False: one after the other (the caller keeps the other core busy)."""
     dense = [k for k in names if k in ("aggregate-gmm", "aggregate-flow")]
     fitted: dict[str, Any] = {}
     if len(dense) == 2 and side_by_side:

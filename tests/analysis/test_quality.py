@@ -264,7 +264,9 @@ def test_nearest_distances_match_a_direct_search_in_many_dimensions():
     rng = np.random.default_rng(3)
     reference = rng.integers(0, 256, (3000, 784)).astype(np.float32) / 255  # many blocks' worth of pixels
     query = np.r_[reference[:50], rng.random((200, 784), dtype=np.float32)]  # exact copies and new points
-    direct = np.sqrt(((query[:, None, :].astype(np.float64) - reference[None].astype(np.float64)) ** 2).sum(-1)).min(1)
+    ref64 = reference.astype(np.float64)
+    direct = np.sqrt(np.concatenate([((q[:, None, :].astype(np.float64) - ref64[None]) ** 2).sum(-1).min(1)
+                                     for q in np.array_split(query, 25)]))  # in chunks: 4.7 GB at once  # fmt: skip
     got = quality.nearest_distances(query, reference)
     assert np.array_equal(got[:50], np.zeros(50)) and got == pytest.approx(direct, rel=1e-12)
 

@@ -15,9 +15,9 @@ from vaelab.analysis.samplers import fit_sampler
 from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
-    TemperatureChoice,
     check_table_temperature,
     choose_temperature,
+    resolve_temperature,
     sample_table,
 )
 from vaelab.config import AUTO
@@ -29,7 +29,6 @@ from vaelab.data.table_transformer import (
     condition_codes,
     condition_labels,
     encode_table,
-    label_parts,
     split_condition,
 )
 from vaelab.errors import ConfigError, DataError
@@ -142,8 +141,7 @@ class TableVAE:
         return result
 
     def table_model(self) -> TableModel:
-        parts = {lab: tuple(label_parts(lab, self.condition_)) for lab in self.label_counts_}
-        return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_, parts)
+        return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_)
 
     def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None, temperature: float | str = AUTO,
                sampler: str = TABLE_SAMPLER) -> pd.DataFrame:  # fmt: skip
@@ -163,12 +161,8 @@ class TableVAE:
         check_table_temperature(temperature)
         tm = self.table_model()
         fitted = fit_sampler("prior", self.vae_, seed=seed) if sampler == "prior" else self._sampler(sampler, seed)
-        if temperature != AUTO:
-            chosen = TemperatureChoice.of(temperature, sampler).to_dict()
-        elif sampler == self.temperature_["sampler"]:
-            chosen = self.temperature_
-        else:
-            chosen = self._choose(sampler, fitted if seed == CHOICE_SEED else None)
+        chosen = resolve_temperature(temperature, sampler, seed, fitted, stored=lambda: self.temperature_,
+                                     choose=self._choose)  # fmt: skip
 
         def latent(fixed: dict[str, str]):
             hold = np.flatnonzero(tm.matches(self.data_, fixed))

@@ -45,7 +45,7 @@ import pandas as pd
 from vaelab.analysis.samplers import Sampler, check_temperature, decode
 from vaelab.config import AUTO
 from vaelab.data.table_schema import ColumnSpec
-from vaelab.data.table_transformer import TableTransformer, given_label, label_values, value_labels
+from vaelab.data.table_transformer import TableTransformer, given_label, label_parts, label_values, value_labels
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model
 
@@ -96,7 +96,10 @@ class TableModel:
     columns: tuple[str, ...]  # the rows' columns, in order (condition columns included)
     condition: tuple[ColumnSpec, ...] = ()  # a conditional model's condition columns
     label_counts: dict[str, int] = field(default_factory=dict)  # training rows per condition label
-    label_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # label -> each condition column's label
+    label_parts: dict[str, tuple[str, ...]] = field(init=False)  # label -> each condition column's label
+
+    def __post_init__(self) -> None:
+        self.label_parts = {lab: tuple(label_parts(lab, self.condition)) for lab in self.label_counts}
 
     def spec(self, column: str) -> ColumnSpec:
         for c in self.condition:
@@ -153,6 +156,20 @@ class TemperatureChoice:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "text": self.describe()}
+
+
+def resolve_temperature(temperature: float | str, sampler: str, seed: int, fitted: Sampler,
+                        stored: Callable[[], dict[str, Any] | None],
+                        choose: Callable[[str, Sampler | None], dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+    """The temperature a draw uses, with its reason (:meth:`TemperatureChoice.to_dict`): the caller's, or for
+    "auto" the choice made at training (``stored()``) when it was made with this sampler, else chosen now
+    (``choose(sampler, fitted)``; ``fitted`` is reused when it was fitted with the choice's seed)."""
+    if temperature != AUTO:
+        return TemperatureChoice.of(temperature, sampler).to_dict()
+    held = stored()
+    if held and held.get("sampler") == sampler:
+        return held
+    return choose(sampler, fitted if seed == CHOICE_SEED else None)
 
 
 def check_table_temperature(value: Any) -> None:

@@ -34,6 +34,7 @@ from vaelab.analysis.table_generation import (
     TableModel,
     TemperatureChoice,
     choose_temperature,
+    resolve_temperature,
     sample_table,
 )
 from vaelab.checkpoint import RunDir
@@ -48,7 +49,6 @@ from vaelab.data.table_transformer import (
     condition_codes,
     condition_labels,
     encode_table,
-    label_parts,
     split_condition,
 )
 from vaelab.errors import ConfigError, DataError
@@ -203,8 +203,7 @@ class TableKind(RunKind):
         return self._table_model(run.model)
 
     def _table_model(self, model: Any) -> TableModel:
-        parts = {lab: tuple(label_parts(lab, self.condition)) for lab in self.label_counts}
-        return TableModel(model, self.transformer, self.columns, self.condition, self.label_counts, parts)
+        return TableModel(model, self.transformer, self.columns, self.condition, self.label_counts)
 
     def after_fit(self, run: RunDir, model: Any, dataset: Dataset, split: np.ndarray, main: bool) -> None:
         """The temperature "auto" draws at, chosen on the validation rows with the default sampler
@@ -221,29 +220,19 @@ class TableKind(RunKind):
         return choose_temperature(self._table_model(model), fitted, df.iloc[train].reset_index(drop=True),
                                   df.iloc[val].reset_index(drop=True))  # fmt: skip
 
-    def temperature(self, run: Any, sampler: str, fitted: Any = None) -> dict[str, Any]:
-        """The temperature "auto" stands for with ``sampler``: as training chose it (metrics.json's
-        ``temperature``, for the default sampler), else chosen now the same way (``fitted``: that sampler fitted
-        with the choice's seed, when the caller has it)."""
-        stored = run.dir.read_blocks()[0].get("temperature")
-        if stored and stored.get("sampler") == sampler:
-            return stored
-        dataset, split = run.data()
-        return self._choose(run.model, dataset, split, sampler, fitted).to_dict()
-
     def synthesize(self, run: Any, n: int, *, sampler: str | None = None, seed: int = 0, draw: bool = False,
                    label: Any = None, given: Any = None, temperature: float | str = AUTO) -> pd.DataFrame:  # fmt: skip
         """n rows (draws of p(x|z): categories and missingness drawn, sharper at ``temperature`` < 1; "auto": the
-        temperature chosen on the validation rows, :meth:`temperature`), ``given`` columns fixed: by the
+        temperature chosen on the validation rows, stored by :meth:`after_fit` for the default sampler, else
+        chosen now: :func:`vaelab.analysis.table_generation.resolve_temperature`), ``given`` columns fixed: by the
         conditional decoder, by rejection, or by latent conditioning (:mod:`vaelab.analysis.table_generation`).
         ``rows.attrs["temperature"]`` says which temperature was used, and why."""
         tm = self.table_model(run)
         sampler = sampler or self.default_sampler
         fitted_sampler = run.sampler(sampler, seed)
-        if temperature == AUTO:
-            chosen = self.temperature(run, sampler, fitted_sampler if seed == CHOICE_SEED else None)
-        else:
-            chosen = TemperatureChoice.of(temperature, sampler).to_dict()
+        chosen = resolve_temperature(temperature, sampler, seed, fitted_sampler,
+                                     stored=lambda: run.dir.read_blocks()[0].get("temperature"),
+                                     choose=lambda s, f: self._choose(run.model, *run.data(), s, f).to_dict())  # fmt: skip
 
         def latent(fixed: dict[str, str]) -> tuple[Any, str]:
             (train,) = self.real_rows(run, "train")

@@ -48,7 +48,10 @@ column shapes and column-pair trends) against the real-train rows; ML efficacy
 the same model trained on the real-train rows), the mean and SE over ``--repeats`` synthetic
 samples (seeds 0, 1, 2) of the one fit, since one sample's F1 moves by a few hundredths (the
 ratio lines say "no clear winner" where the mean ± 2 SE intervals overlap; the SE covers the
-sampling, not the fit's own seed); the other metrics on the seed-0 sample; DCR privacy against
+sampling, not the fit's own seed). With ``--fit-seeds S ...`` every method is fitted once per seed (vaelab's
+``seed`` setting; SDV's torch and NumPy seeds before its fit) and ML efficacy is the mean over the fits of
+each fit's mean over its samples, its SE the SD of those means over sqrt(fits): it covers the fit's seed and
+the sampling; the other columns then are those of the first seed's fit; the other metrics on the seed-0 sample; DCR privacy against
 the real-test rows as holdout (share_closer_than_holdout: about 0.05 for rows as new as fresh
 real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).
@@ -224,7 +227,7 @@ def seed_all(seed: int) -> None:
 
 def fit_vaelab(p: Prepared, folder: Path, settings: dict, normalization: str):
     """(fitted run path, seconds, epochs note)."""
-    run = folder / f"{p.table.name}_vaelab"
+    run = folder / f"{p.table.name}_vaelab_seed{settings.get('seed', SEED)}"
     started = time.perf_counter()
     options = {"table": True, "categorical": p.table.categorical, "normalization": normalization}
     result = train_run(p.train_csv, run, settings, options=options, val_fraction=0.1, test_fraction=0.0)
@@ -275,12 +278,12 @@ def sdv_class(method: str):
     return {"tvae": TVAESynthesizer, "ctgan": CTGANSynthesizer}[method]
 
 
-def fit_sdv(method: str, p: Prepared, epochs: int | None):
+def fit_sdv(method: str, p: Prepared, epochs: int | None, seed: int = SEED):
     """(fitted synthesizer, seconds, epochs note)."""
     cls = sdv_class(method)
     md = sdv_metadata(p.train, p.kinds)
     kwargs = {} if epochs is None else {"epochs": epochs}
-    seed_all(SEED)
+    seed_all(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "save the metadata to JSON", pandas/RDT deprecations
         synth = cls(md, **kwargs)
@@ -348,7 +351,8 @@ def fmt(v, spec: str = ".3f") -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
-def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: dict) -> dict[str, dict]:
+def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: dict,
+                sdv_seed: int = SEED) -> dict[str, dict]:  # fmt: skip
     rows: dict[str, dict] = {}
     n = len(p.train)
     for method in methods:
@@ -362,7 +366,8 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
                 draws.update({f"vaelab ({s}, temperature {t:g})": functools.partial(sample_vaelab, sampler=s, temperature=t)
                               for s, t in args.sharpened})  # fmt: skip
             else:
-                model, fit_s, epochs = fit_sdv(method, p, args.tvae_epochs if method == "tvae" else args.ctgan_epochs)
+                model, fit_s, epochs = fit_sdv(method, p, args.tvae_epochs if method == "tvae" else args.ctgan_epochs,
+                                               seed=sdv_seed)  # fmt: skip
                 draws = {method: sample_sdv}
             for name, draw in draws.items():
                 started = time.perf_counter()
@@ -387,6 +392,26 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
     return rows
 
 
+def over_fits(p: Prepared, methods: list[str], folder: Path, args, settings: dict) -> dict[str, dict]:
+    """run_dataset once per --fit-seeds seed; ML efficacy as the mean over the fits of each fit's mean, its SE
+    the SD of those means / sqrt(fits); every other column from the first seed's fit."""
+    fits = []
+    for seed in args.fit_seeds:
+        print(f"  {p.table.name}: fits with seed {seed}", flush=True)
+        fits.append(run_dataset(p, methods, folder, args, {**settings, "seed": seed}, sdv_seed=seed))
+    rows = fits[0]
+    if len(fits) < 2:  # one fit with another seed: its own samples' SE, as without --fit-seeds
+        return rows
+    for name, row in rows.items():
+        mls = [f[name]["ml"] for f in fits if f.get(name, {}).get("ml") is not None]
+        if len(mls) == len(fits):
+            row.update(ml=float(np.mean(mls)), ml_se=float(np.std(mls, ddof=1) / math.sqrt(len(mls))), ml_fits=mls)
+        times = [f[name]["fit_s"] for f in fits if f.get(name, {}).get("fit_s") is not None]
+        if len(times) == len(fits):
+            row["fit_s"] = float(np.mean(times))  # the ratio lines' training time: the mean over the fits
+    return rows
+
+
 def print_table(p: Prepared, rows: dict[str, dict]) -> None:
     t = p.table
     ml_real = next(iter(rows.values()))["ml_real"]
@@ -404,6 +429,9 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
               f"| {fmt(r['q'])} | {fmt(r['q_shapes'])} | {fmt(r['q_pairs'])} "
               f"| {fmt(r['fidelity'])} | {fmt(r['shapes'])} | {fmt(r['pairs'])} | {ml} "
               f"| {fmt(r['dcr_share'])} | {fmt(r['copies'])} |")  # fmt: skip
+    for name, r in rows.items():
+        if r.get("ml_fits"):
+            print(f"\n{name}: ML efficacy per fit {' / '.join(f'{x:.3f}' for x in r['ml_fits'])}", end="")
     for vname, v in rows.items():
         if not vname.startswith("vaelab"):
             continue
@@ -436,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"synthetic samples per method for ML efficacy "
                         f"(mean ± SE; default {REPEATS})")  # fmt: skip
+    parser.add_argument("--fit-seeds", nargs="+", type=int, default=[SEED], help="fit every method once per seed; "
+                        "ML efficacy's mean ± SE is then over the fits (default: one fit, seed 0)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -466,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: statsmodels is not installed; skipped")
                 continue
             p = prepare(table, folder)
-            results.append((p, run_dataset(p, args.methods, folder, args, settings)))
+            fit = run_dataset if args.fit_seeds == [SEED] else over_fits
+            results.append((p, fit(p, args.methods, folder, args, settings)))
     print(f"\n{m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads); "
           f"total {time.perf_counter() - started:.0f} s; load average now {load()}")  # fmt: skip
     for p, rows in results:
@@ -474,7 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nSDMetrics quality: sdmetrics.reports.single_table.QualityReport (its score, Column Shapes, Column Pair "
           "Trends) against the real-train rows with the SDV metadata every method gets; fidelity = vaelab's own "
           "mean(column shapes, pair trends); ML efficacy: macro F1 on the real-test rows of a gradient-boosting model "
-          f"trained on the synthetic rows, mean ± SE over {args.repeats} synthetic samples of one fit; DCR: share of synthetic rows "
+          f"trained on the synthetic rows, mean ± SE over {args.repeats} synthetic samples of one fit"
+          + (f" (over fits with seeds {args.fit_seeds}: SE of the fits' means)" if len(args.fit_seeds) > 1 else "")
+          + "; DCR: share of synthetic rows "
           "closer to a real-train row than the 5th percentile of the real-test rows' distances; exact copies: share of "
           "rows equal to a real-train row (for the reference row: real-test rows that repeat one).")  # fmt: skip
     return 0

@@ -329,11 +329,14 @@ def score(p: Prepared, synths: list[pd.DataFrame]) -> dict:
     fid = fidelity(p.train, synth, p.kinds, seed=SEED)
     mls = [ml_efficacy(p.train, s, p.test, p.table.target, seed=SEED, kinds=p.kinds) for s in synths]
     ml = np.array([m["synthetic"] for m in mls])
+    # The classifier's accuracy beside its macro F1 (classification targets): how F1 was reached.
+    acc = np.array([m.get("synthetic_accuracy", math.nan) for m in mls], dtype=float)
     dcr = distance_to_closest_record(p.train, synth, p.test, p.kinds, seed=SEED)
     return {"fidelity": fid["fidelity"], "shapes": fid["column_shapes"], "pairs": fid["column_pair_trends"],
             **sdmetrics_quality(p, synth), "ml": float(ml.mean()),
             "ml_se": float(ml.std(ddof=1) / math.sqrt(ml.size)) if ml.size > 1 else None,
-            "ml_real": mls[0]["real"], "metric": mls[0]["metric"],
+            "ml_real": mls[0]["real"], "metric": mls[0]["metric"], "acc": float(acc.mean()),
+            "acc_real": mls[0].get("real_accuracy"),
             "dcr_share": dcr["share_closer_than_holdout"], "copies": dcr["exact_copies"],
             "holdout_copies": dcr["holdout_exact_copies"]}  # fmt: skip
 
@@ -387,7 +390,7 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
     # The real-test rows scored as if synthetic: fidelity, and how many of them repeat a real-train row exactly
     # (ML efficacy and the DCR share would test them on themselves).
     ref = score(p, [p.test])
-    ref.update(ml=None, ml_se=None, dcr_share=None, copies=ref["holdout_copies"])
+    ref.update(ml=None, ml_se=None, acc=None, dcr_share=None, copies=ref["holdout_copies"])
     rows["real-test rows (reference)"] = {"epochs": None, "fit_s": None, "sample_s": None, **ref}
     return rows
 
@@ -406,6 +409,8 @@ def over_fits(p: Prepared, methods: list[str], folder: Path, args, settings: dic
         mls = [f[name]["ml"] for f in fits if f.get(name, {}).get("ml") is not None]
         if len(mls) == len(fits):
             row.update(ml=float(np.mean(mls)), ml_se=float(np.std(mls, ddof=1) / math.sqrt(len(mls))), ml_fits=mls)
+            accs = [f[name]["acc"] for f in fits]
+            row.update(acc=float(np.mean(accs)), acc_se=float(np.std(accs, ddof=1) / math.sqrt(len(accs))))
         times = [f[name]["fit_s"] for f in fits if f.get(name, {}).get("fit_s") is not None]
         if len(times) == len(fits):
             row["fit_s"] = float(np.mean(times))  # the ratio lines' training time: the mean over the fits
@@ -432,6 +437,10 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
     for name, r in rows.items():
         if r.get("ml_fits"):
             print(f"\n{name}: ML efficacy per fit {' / '.join(f'{x:.3f}' for x in r['ml_fits'])}", end="")
+        if r.get("acc") is not None and not math.isnan(r["acc"]):
+            se = f" ± {r['acc_se']:.3f}" if r.get("acc_se") is not None else ""
+            print(f"\n{name}: the classifier's accuracy {r['acc']:.3f}{se} (trained on real-train rows: "
+                  f"{fmt(r.get('acc_real'))})", end="")  # fmt: skip
     for vname, v in rows.items():
         if not vname.startswith("vaelab"):
             continue

@@ -86,6 +86,10 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
         assert 0.0 <= block[key] <= 1.0, key
     assert {c["column"] for c in block["columns"]} == {"score", "income", "age", "segment", "city", "member", "joined"}
     assert block["ml_efficacy"]["target"] == "member" and 0 <= block["privacy"]["exact_copies"] <= 1
+    # the classifier's accuracy beside its macro F1, for the real-trained and the synthetic-trained model
+    ml = block["ml_efficacy"]
+    assert (f"train on real {ml['real']:.3f} (accuracy {ml['real_accuracy']:.3f}), train on synthetic "
+            f"{ml['synthetic']:.3f} (accuracy {ml['synthetic_accuracy']:.3f})") in out
     assert (table_run / "figures" / "synthetic_columns.png").is_file()
     assert _report_status(capsys, table_run)["tabular"] == "ok"
 

@@ -92,6 +92,8 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
             f"{ml['synthetic']:.3f} (accuracy {ml['synthetic_accuracy']:.3f})") in out
     assert (table_run / "figures" / "synthetic_columns.png").is_file()
     assert _report_status(capsys, table_run)["tabular"] == "ok"
+    html = (table_run / "report.html").read_text(encoding="utf-8")
+    assert f"on synthetic {ml['synthetic']:.3f} (accuracy {ml['synthetic_accuracy']:.3f})" in html
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):

@@ -334,8 +334,13 @@ class _Assembler:
                                  f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
         ml = b.get("ml_efficacy")
         if ml:
+            # With the secondary metric, as evaluate-synthetic prints it (macro F1 and accuracy can disagree).
+            name, key = ("accuracy", "accuracy") if "real_accuracy" in ml else ("MAE", "mae")
+            also = {side: f" ({name} {_num(ml[f'{side}_{key}'], 3)})" if f"{side}_{key}" in ml else ""
+                    for side in ("real", "synthetic")}  # fmt: skip
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
-                                           f"real {_num(ml['real'], 3)}, on synthetic {_num(ml['synthetic'], 3)}"))  # fmt: skip
+                                           f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
+                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}"))  # fmt: skip
         pr = b.get("privacy")
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"

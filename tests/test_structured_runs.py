@@ -568,5 +568,13 @@ def test_spread_verdict_flags_windows_that_barely_vary():
     collapsed = spread_verdict(0.3 + 0.05 * rng.standard_normal((31, 48)), train)
     assert collapsed["outcome"] == "collapsed" and collapsed["ratio"] == pytest.approx(0.05, abs=0.01)
     assert "barely vary" in collapsed["text"] and "smaller network" in collapsed["text"]
+    # The advice must be enough on its own: at the default 50 epochs a patience of 50 never stops anything, and on
+    # macrodata 64 units with latent 4 for 50 epochs still barely varied (0.18); 500 epochs reached 0.53.
+    from vaelab.config import TrainConfig
+
+    import re
+
+    flags = dict(re.findall(r"(--[a-z-]+) (\d+)", collapsed["text"]))
+    assert int(flags["--epochs"]) > max(int(flags["--patience"]), TrainConfig().epochs)
     varied = spread_verdict(0.5 * rng.standard_normal((31, 48)), train)
     assert varied["outcome"] == "varied" and varied["ratio"] == pytest.approx(0.5, abs=0.1)

@@ -52,8 +52,8 @@ sampling, not the fit's own seed). With ``--fit-seeds S ...`` every method is fi
 ``seed`` setting; SDV's torch and NumPy seeds before its fit) and ML efficacy is the mean over the fits of
 each fit's mean over its samples, its SE the SD of those means over sqrt(fits): it covers the fit's seed and
 the sampling; the other columns then are those of the first seed's fit. Beside ML efficacy the classifier's
-accuracy is printed (mean over the samples, and SE over the fits): on fair macro F1 and accuracy rank TVAE and
-vaelab differently (BENCHMARKS.md). The other metrics on the seed-0 sample; DCR privacy against
+accuracy is printed (mean over the samples, and SE over the fits): on fair TVAE is clearly ahead on macro F1 and
+not on accuracy (BENCHMARKS.md). The other metrics on the seed-0 sample; DCR privacy against
 the real-test rows as holdout (share_closer_than_holdout: about 0.05 for rows as new as fresh
 real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).

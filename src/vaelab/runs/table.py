@@ -317,7 +317,7 @@ class TableKind(RunKind):
         ml = block.get("ml_efficacy")
         if ml:
             # The secondary metric beside the main one: macro F1 and accuracy can disagree (a classifier leaning to a
-            # minority class gains F1 and loses accuracy; on fair TVAE's rows do, BENCHMARKS.md).
+            # minority class may gain F1 and lose accuracy: on fair TVAE's rows lead on F1, not on accuracy, BENCHMARKS.md).
             name, key = ("accuracy", "accuracy") if "real_accuracy" in ml else ("MAE", "mae")
 
             def also(side: str) -> str:

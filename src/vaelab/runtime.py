@@ -48,7 +48,6 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-
 @contextlib.contextmanager
 def one_thread(user_api: str | None = None) -> Iterator[None]:
     """This thread's OpenMP (torch's included) and BLAS work on one thread (threadpoolctl's limits;
@@ -59,6 +58,7 @@ def one_thread(user_api: str | None = None) -> Iterator[None]:
     torch.get_num_threads()
     with threadpool_limits(limits=1, user_api=user_api):
         yield
+
 
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device | None = None) -> Iterator[None]:

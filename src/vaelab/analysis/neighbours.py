@@ -83,12 +83,12 @@ def _k_smallest(cand: np.ndarray, sq: np.ndarray, k: int) -> tuple[np.ndarray, n
     return np.take_along_axis(cand, order, 1), np.take_along_axis(sq, order, 1)
 
 
-def _screened(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest by float32 screening in every feature (k + MARGIN candidates), then exact distances."""
+def _screened(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
+              shift: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """k nearest by float32 screening in every feature (k + MARGIN candidates), then exact distances.
+    ``shift``: :func:`_centre` (centring keeps |q|² + |r|² - 2 q·r from cancelling)."""
     n = len(reference)
     c = min(k + MARGIN, n)
-    shift = torch.from_numpy(_rows(reference, slice(0, REFERENCE_BLOCK))).mean(0)  # centring keeps
-    # |q|² + |r|² - 2 q·r from cancelling
     cand = np.empty((q.shape[0], c), dtype=np.int64)
     with torch.no_grad():
         for qs in range(0, q.shape[0], QUERY_BLOCK):
@@ -113,23 +113,26 @@ def _merge_smallest(best_d: torch.Tensor, best_i: torch.Tensor, d: torch.Tensor,
     return both_d.gather(1, keep), both_i.gather(1, keep)
 
 
-def _projected(q: torch.Tensor, qa: np.ndarray, reference: Any,
-               k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def _centre(reference: Any) -> torch.Tensor:
+    """The mean of the reference's first block: both screenings centre on it."""
+    return torch.from_numpy(_rows(reference, slice(0, REFERENCE_BLOCK))).mean(0)
+
+
+def _projected(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
+               shift: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """k nearest by the projected screening (see the module's notes): indices and exact squared
     distances (M, k), and which queries it could not settle (M,) (their rows are to be replaced).
 
     Each row x becomes a = (P'(x - s), |leftover|) with P the RANK leading principal directions of
-    the reference's first block (orthonormal, from a float64 eigendecomposition) and s its mean;
+    the reference's first BASIS_ROWS rows (orthonormal, from a float64 eigendecomposition) and s = ``shift``;
     then ||a_q - a_r||² = |q - s|² + |r - s|² - 2 a_q·a_r <= ||q - r||², up to float32 rounding,
     which the margin REL_ERROR · F · (|q - s|² + |r - s|²) covers. A query is settled when its
     CANDIDATES smallest bounds hold its k-th exact distance d_k and every other row's bound, less
     the margin, exceeds d_k: no other row can be as close."""
     n, f = len(reference), q.shape[1]
-    first = torch.from_numpy(_rows(reference, slice(0, REFERENCE_BLOCK)))
-    shift = first.mean(0)
-    centred = (first[:BASIS_ROWS] - shift).double()
+    centred = (torch.from_numpy(_rows(reference, slice(0, BASIS_ROWS))) - shift).double()
     basis = torch.linalg.eigh(centred.T @ centred)[1][:, -RANK:].float()  # (F, RANK), ascending order's last
-    del first, centred
+    del centred
 
     def lift(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x - shift
@@ -183,9 +186,10 @@ def nearest(query: Any, reference: Any, k: int) -> tuple[np.ndarray, np.ndarray]
     qa = np.asarray(query).reshape(q.shape[0], -1)
     n = len(reference)
     k = min(int(k), n)
+    shift = _centre(reference)
     if q.shape[1] < PROJECT_FROM[0] or n < PROJECT_FROM[1] or k >= CANDIDATES:
-        return _screened(q, qa, reference, k)
-    idx, sq, unsettled = _projected(q, qa, reference, k)
+        return _screened(q, qa, reference, k, shift)
+    idx, sq, unsettled = _projected(q, qa, reference, k, shift)
     if unsettled.any():
-        idx[unsettled], sq[unsettled] = _screened(q[torch.from_numpy(unsettled)], qa[unsettled], reference, k)
+        idx[unsettled], sq[unsettled] = _screened(q[torch.from_numpy(unsettled)], qa[unsettled], reference, k, shift)
     return idx, sq

@@ -21,6 +21,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
+from vaelab.analysis.synthetic_tables import secondary_metric
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
@@ -334,10 +335,8 @@ class _Assembler:
                                  f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
         ml = b.get("ml_efficacy")
         if ml:
-            # With the secondary metric, as evaluate-synthetic prints it (macro F1 and accuracy can disagree).
-            name, key = ("accuracy", "accuracy") if "real_accuracy" in ml else ("MAE", "mae")
-            also = {side: f" ({name} {_num(ml[f'{side}_{key}'], 3)})" if f"{side}_{key}" in ml else ""
-                    for side in ("real", "synthetic")}  # fmt: skip
+            name, values = secondary_metric(ml)  # as evaluate-synthetic prints it
+            also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
                                            f"{_num(ml['synthetic'], 3)}{also['synthetic']}"))  # fmt: skip

@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from vaelab.analysis.samplers import fit_sampler
-from vaelab.analysis.synthetic_tables import column_shapes, distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.analysis.synthetic_tables import (
+    column_shapes,
+    distance_to_closest_record,
+    fidelity,
+    ml_efficacy,
+    secondary_metric,
+)
 from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
@@ -298,7 +304,8 @@ class TableKind(RunKind):
         fid = fidelity(train, synth, kinds, seed=seed)
         block: dict[str, Any] = {
             "kind": "table", "sampler": sampler, "temperature": synth.attrs["temperature"], "n_synthetic": int(n),
-            "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"], "column_shapes": fid["column_shapes"],
+            "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"],
+            "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
             "columns": fid["columns"], "pairs": fid["pairs"],
         }  # fmt: skip
@@ -316,17 +323,12 @@ class TableKind(RunKind):
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")
         ml = block.get("ml_efficacy")
         if ml:
-            # The secondary metric beside the main one: macro F1 and accuracy can disagree (a classifier leaning to a
-            # minority class may gain F1 and lose accuracy: on fair TVAE's rows lead on F1, not on accuracy, BENCHMARKS.md).
-            name, key = ("accuracy", "accuracy") if "real_accuracy" in ml else ("MAE", "mae")
-
-            def also(side: str) -> str:
-                value = ml.get(f"{side}_{key}")
-                return f" ({name} {value:.3f})" if isinstance(value, (int, float)) else ""
-
+            name, values = secondary_metric(ml)
+            also = {side: f" ({name} {values[side]:.3f})" if isinstance(values.get(side), (int, float)) else ""
+                    for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "
-                         f"train on real {ml['real']:.3f}{also('real')}, train on synthetic "
-                         f"{ml['synthetic']:.3f}{also('synthetic')}")  # fmt: skip
+                         f"train on real {ml['real']:.3f}{also['real']}, train on synthetic "
+                         f"{ml['synthetic']:.3f}{also['synthetic']}")  # fmt: skip
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "

@@ -578,3 +578,21 @@ def test_spread_verdict_flags_windows_that_barely_vary():
     assert int(flags["--epochs"]) > max(int(flags["--patience"]), TrainConfig().epochs)
     varied = spread_verdict(0.5 * rng.standard_normal((31, 48)), train)
     assert varied["outcome"] == "varied" and varied["ratio"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_one_is_read():
+    """evaluate-synthetic and the report print the ML efficacy block's accuracy (or MAE) beside its main metric;
+    the schema names those keys, so a damaged one is caught on read instead of failing inside the report."""
+    from vaelab.metrics_schema import ml_secondary, validate_blocks
+
+    ml = {"metric": "f1_macro", "target": "member", "real": 0.7, "synthetic": 0.6, "real_accuracy": 0.8,
+          "synthetic_accuracy": 0.75}  # fmt: skip
+    block = {"kind": "table", "n_synthetic": 10, "sampler": "prior", "n_real_train": 10, "fidelity": 0.9,
+             "column_shapes": 0.9, "column_pair_trends": 0.9, "columns": [], "ml_efficacy": ml}  # fmt: skip
+    kept, notes = validate_blocks({"synthetic": block})
+    assert "synthetic" in kept and not notes
+    assert ml_secondary(ml) == ("accuracy", {"real": 0.8, "synthetic": 0.75})
+    assert ml_secondary({"real": 0.5, "synthetic": 0.4, "real_mae": 1.5, "synthetic_mae": 2.0})[0] == "MAE"
+    assert ml_secondary({"real": 0.5, "synthetic": 0.4})[1] == {}  # a block from before the secondary metric
+    kept, notes = validate_blocks({"synthetic": {**block, "ml_efficacy": {**ml, "synthetic_accuracy": "high"}}})
+    assert "synthetic" not in kept and "synthetic_accuracy" in notes["synthetic"]

@@ -167,12 +167,27 @@ SAMPLERS_SUMMARY = obj({}, {"verdict": text, "n_samples": optional(count), "n_re
                             "intervals": optional(obj({"method": text, "replicates": count, "level": number})),
                             "knn": optional(obj({"k_precision_recall": count, "k_density_coverage": count,
                                                  "balls": text}))})  # fmt: skip
+# The ML efficacy block's secondary metric beside its main one (accuracy beside macro F1, MAE beside R²), as
+# evaluate-synthetic and the report print it: {name: (key of the real-trained model's, of the synthetic-trained)}.
+ML_SECONDARY = {"accuracy": ("real_accuracy", "synthetic_accuracy"), "MAE": ("real_mae", "synthetic_mae")}
+
+
+def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An ML efficacy block's secondary metric: its name and its values by side ("real", "synthetic"), those the
+    block holds (a block written before them holds neither). Macro F1 and accuracy can disagree: a classifier
+    leaning to a minority class may gain F1 and lose accuracy (on fair TVAE's rows lead on F1, not on accuracy:
+    BENCHMARKS.md)."""
+    name = next((n for n, keys in ML_SECONDARY.items() if keys[0] in ml), "accuracy")
+    return name, {side: ml[k] for side, k in zip(("real", "synthetic"), ML_SECONDARY[name]) if k in ml}
+
+
 TABLE_SYNTHETIC = obj(
     {"kind": literal("table"), "n_synthetic": count, "sampler": text, "n_real_train": count, "fidelity": maybe_number,
      "column_shapes": maybe_number, "column_pair_trends": maybe_number,
      "columns": list_of(obj({"column": text, "kind": text, "metric": text, "score": maybe_number,
                              "missing_similarity": maybe_number}))},
-    {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number})),
+    {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number},
+                                 {k: maybe_number for keys in ML_SECONDARY.values() for k in keys})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number}))},
 )  # fmt: skip

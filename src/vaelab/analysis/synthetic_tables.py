@@ -783,15 +783,6 @@ def ml_efficacy(
     return result
 
 
-def secondary_metric(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """An :func:`ml_efficacy` result's secondary metric: its name ("accuracy" beside macro F1, "MAE" beside R²)
-    and its values for the "real" and the "synthetic" side that the result holds (a block written before
-    them holds neither). Macro F1 and accuracy can disagree: a classifier leaning to a minority class may
-    gain F1 and lose accuracy (on fair TVAE's rows lead on F1, not on accuracy: BENCHMARKS.md)."""
-    name, key = ("accuracy", "accuracy") if "real_accuracy" in ml else ("MAE", "mae")
-    return name, {side: ml[f"{side}_{key}"] for side in ("real", "synthetic") if f"{side}_{key}" in ml}
-
-
 # ---------------------------------------------------------------- privacy: distance to closest record
 def _encode_for_distance(frames: list[pd.DataFrame], train: pd.DataFrame, kinds: dict[Any, str]) -> list[Any]:
     """Rows of every frame as vectors where Euclidean distance means something, all in one space.

@@ -21,10 +21,10 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.analysis.synthetic_tables import secondary_metric
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
+from vaelab.metrics_schema import ml_secondary
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -335,7 +335,7 @@ class _Assembler:
                                  f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
         ml = b.get("ml_efficacy")
         if ml:
-            name, values = secondary_metric(ml)  # as evaluate-synthetic prints it
+            name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
             also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "

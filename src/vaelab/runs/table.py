@@ -28,13 +28,7 @@ import numpy as np
 import pandas as pd
 
 from vaelab.analysis.samplers import fit_sampler
-from vaelab.analysis.synthetic_tables import (
-    column_shapes,
-    distance_to_closest_record,
-    fidelity,
-    ml_efficacy,
-    secondary_metric,
-)
+from vaelab.analysis.synthetic_tables import column_shapes, distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
@@ -58,6 +52,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError, DataError
+from vaelab.metrics_schema import ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -323,7 +318,7 @@ class TableKind(RunKind):
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")
         ml = block.get("ml_efficacy")
         if ml:
-            name, values = secondary_metric(ml)
+            name, values = ml_secondary(ml)
             also = {side: f" ({name} {values[side]:.3f})" if isinstance(values.get(side), (int, float)) else ""
                     for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "

@@ -193,7 +193,8 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
 
 
 def _head(folder, tmp_path):
-    pd.read_csv(folder / "s.csv").head(3).to_csv(tmp_path / "short.csv", index=False)
+    frame = pd.read_csv(folder / "s.csv")
+    frame[frame["id"] == frame["id"].iloc[0]].head(3).to_csv(tmp_path / "short.csv", index=False)  # one series
     return tmp_path / "short.csv"
 
 
@@ -293,7 +294,7 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     out = _ok(capsys, "sample", table_run, "--given", "city=Oslo", "--n", 80, "--out", tmp_path / "oslo.csv")
     rows = pd.read_csv(tmp_path / "oslo.csv")
     assert len(rows) == 80 and set(rows["city"]) == {"Oslo"}
-    assert "80 rows with city = Oslo: rejection from the aggregate-gmm sampler" in out and "draws kept" in out
+    assert "80 rows with city = Oslo: rejection from the aggregate-gmm sampler" in out and "draws held the values" in out
     assert "real training rows with city = Oslo" in out and "KSComplement" in out and "TVComplement" in out
     assert "Column 'x'" not in out
     err = _error(capsys, "sample", table_run, "--class", "Oslo", "--n", 5, "--out", tmp_path / "x.csv")
@@ -365,7 +366,7 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert "not a label of this model's condition columns" in err
 
 
-def test_explore_a_table_run_in_column_space(table, table_run, capsys):
+def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys):
     """Issue 17 item 4: explore on a table run shows decoded columns in their units and categories by label,
     not encoded features ("x38", one-hot slots); dates are dates."""
     folder, df = table
@@ -385,6 +386,11 @@ def test_explore_a_table_run_in_column_space(table, table_run, capsys):
     assert decoded["segment"].split(" (")[0] in set(df["segment"].dropna().astype(str))
     for name in ("traversals.png", "manifold_grid.png", "interpolation.png", "arithmetic.png"):
         assert (table_run / "figures" / name).stat().st_size > 1000
+    # log p(x) in the data's own units, as score gives it (the table's change of units was left out: -1.6 vs -20.4)
+    a = explore["arithmetic"]["results"][0]
+    _ok(capsys, "score", table_run, "--n-samples", 200, "--quiet", "--out", tmp_path / "s.csv")
+    scored = pd.read_csv(tmp_path / "s.csv").iloc[0]
+    assert abs(a["log_px"] - scored["log_px"]) < 4 * (a["log_px_stderr"] + scored["log_px_stderr"]) + 0.05
 
 
 # ------------------------------------------------------------------ series that trend
@@ -422,6 +428,11 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
     train_top = df.iloc[:110][["gdp", "line"]].to_numpy().max(0)
     assert (truth > train_top).all()  # the test period lies above the training range ...
     np.testing.assert_allclose(median, truth, rtol=0.05)  # ... and the forecasts follow it there
+    # Scoring the whole file: a level above every training level is not, by itself, out of range (README);
+    # the windows' level part was range-checked and flagged every late window.
+    _ok(capsys, "score", run, folder / "macro.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    reasons = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    assert not reasons.str.contains("its level|its first value").any(), reasons[reasons != ""].head().tolist()
 
 
 def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):
@@ -596,3 +607,80 @@ def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_on
     assert ml_secondary({"real": 0.5, "synthetic": 0.4})[1] == {}  # a block from before the secondary metric
     kept, notes = validate_blocks({"synthetic": {**block, "ml_efficacy": {**ml, "synthetic_accuracy": "high"}}})
     assert "synthetic" not in kept and "synthetic_accuracy" in notes["synthetic"]
+
+
+# ------------------------------------------------- a user's hostile inputs (issue 17, fifth pass: an audit)
+def test_a_header_only_file_is_refused_in_one_line(table, table_run, series, tmp_path, capsys):
+    """A file with a header and no rows: one line, exit 2 (it raised ZeroDivisionError in the summary)."""
+    from vaelab.analysis.likelihood import log_likelihood
+    from vaelab.errors import DataError
+    from vaelab.runs.run import Run
+
+    _, df = table
+    df.iloc[:0].to_csv(tmp_path / "header.csv", index=False)
+    assert "header.csv has no rows" in _error(capsys, "score", table_run, tmp_path / "header.csv", "--n-samples", 5)
+    with pytest.raises(DataError, match="at least one example"):
+        log_likelihood(Run(table_run).model, np.zeros((0, Run(table_run).n_features), np.float32), n_samples=5)
+
+
+def test_given_values_a_draw_cannot_hold_and_repeated_given_options(table_run, tmp_path, capsys):
+    """--given on a whole-number column with an empty, NaN or infinite value is one line (round() raised on
+    them); --given repeated fixes every column named (argparse kept only the last); --draw on a table run,
+    whose rows are always draws, is refused instead of ignored."""
+    for bad in ("age=", "age=nan", "age=inf", "age=-inf"):
+        assert "holds whole numbers" in _error(capsys, "sample", table_run, "--given", bad, "--n", 5,
+                                               "--out", tmp_path / "x.csv")  # fmt: skip
+    out = _ok(capsys, "sample", table_run, "--given", "city=Oslo", "--given", "member=True", "--n", 20,
+              "--out", tmp_path / "two.csv")  # fmt: skip
+    rows = pd.read_csv(tmp_path / "two.csv")
+    assert set(rows["city"]) == {"Oslo"} and set(rows["member"]) == {True} and "city = Oslo, member = True" in out
+    assert "twice" in _error(capsys, "sample", table_run, "--given", "city=Oslo", "--given", "city=Paris", "--n", 5,
+                             "--out", tmp_path / "x.csv")  # fmt: skip
+    assert "always draws" in _error(capsys, "sample", table_run, "--n", 5, "--draw", "--out", tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_anomaly_eval_says_which_rows_were_scored_without_cells_it_could_not_encode(table, table_run, tmp_path, capsys):
+    """Outliers holding an unseen category are scored on their other columns (so they look typical): anomaly-eval
+    counts them and does not blame the model's likelihood (Nalisnick et al.) for what that does to the AUROC."""
+    _, df = table
+    odd = df.iloc[:40].copy()
+    odd["city"] = "Atlantis"
+    odd.to_csv(tmp_path / "odd.csv", index=False)
+    out = _ok(capsys, "anomaly-eval", table_run, "--outliers", tmp_path / "odd.csv", "--n-samples", 10, "--quiet")
+    block = json.loads((table_run / "metrics.json").read_text())["anomaly"]
+    assert block["rows_with_cells_left_out"] == {"inliers": 0, "outliers": 40}
+    assert "40 outlier(s) and 0 inlier(s) hold what training never had" in out and "Nalisnick" not in out
+
+
+def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp_path, capsys):
+    """A past holding two series of a panel is refused (their rows were mixed into one past, every future step
+    stamped alike); whole-number time stamps continue as whole numbers (they came back as 80.0)."""
+    folder, df, run = series
+    two = df[df["id"].isin([0, 1])].sort_values(["id", "time"])
+    two.to_csv(tmp_path / "two.csv", index=False)
+    assert "holds 2 series" in _error(capsys, "sample", run, "--past", tmp_path / "two.csv", "--out", tmp_path / "f.csv")
+    df[df["id"] == 0].sort_values("time").to_csv(tmp_path / "one.csv", index=False)
+    _ok(capsys, "sample", run, "--past", tmp_path / "one.csv", "--draws", 3, "--out", tmp_path / "f.csv")
+    assert "80,12\n" not in (tmp_path / "f.csv").read_text()
+    f = pd.read_csv(tmp_path / "f.csv")
+    assert f["time"].dtype.kind == "i" and sorted(f["time"].unique()) == [80, 81, 82, 83]
+
+
+def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):
+    """--binarize and --sigma belong to the Bernoulli and the fixed Gaussian; a table or series run stored them
+    and did nothing with them. --label-column on a table with text columns says to drop it (the error named
+    --label-column for the first text column). A series run says why its likelihood is a Gaussian."""
+    folder, _ = table
+    err = _error(capsys, "train", folder / "t.parquet", "--binarize", "fixed", "--out", tmp_path / "a", *FAST)
+    assert "binarize='fixed'" in err and "'mixed'" in err
+    s_folder, _, _ = series
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--sigma", "0.5",
+                 "--out", tmp_path / "b", *FAST)  # fmt: skip
+    assert "sigma=0.5" in err and "a series run's choice" in err
+    err = _error(capsys, "train", folder / "t.parquet", "--label-column", "city", "--out", tmp_path / "c", *FAST)
+    assert "--label-column city reads the file as numeric features" in err and "drop --label-column" in err
+    assert not any((tmp_path / name).exists() for name in "abc")
+    out = _ok(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+              "--out", tmp_path / "d", *FAST[:-1])  # fmt: skip
+    assert "likelihood: gaussian: a series run's choice" in out and "s of epochs" in out and "set explicitly" not in out

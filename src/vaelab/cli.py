@@ -130,12 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     _data_args(t)
+    # Column lists extend when repeated (--given a=1 --given b=2): argparse's default would keep only the last.
     tb = t.add_argument_group("tables (CSV/Parquet with non-numeric columns or missing values, or --table)")
     tb.add_argument("--table", action="store_true", help="read DATA as a mixed-type table even if every column is numeric")
     for kind in ("categorical", "numeric", "boolean", "datetime"):
-        tb.add_argument(f"--{kind}", nargs="+", default=(), metavar="COL", help=f"declare these columns {kind}")
-    tb.add_argument("--ignore", nargs="+", default=(), metavar="COL", help="leave these columns out (e.g. IDs)")
-    tb.add_argument("--condition", nargs="+", default=(), metavar="COL",
+        tb.add_argument(f"--{kind}", nargs="+", action="extend", default=[], metavar="COL", help=f"declare these columns {kind}")
+    tb.add_argument("--ignore", nargs="+", action="extend", default=[], metavar="COL", help="leave these columns out (e.g. IDs)")
+    tb.add_argument("--condition", nargs="+", action="extend", default=[], metavar="COL",
                     help="condition the model on these categorical/boolean columns (a conditional VAE: "
                     "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
     tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--horizon", type=int, metavar="N_FUTURE", help="future steps per window, generated given the past")
     ts.add_argument("--id", dest="id_column", metavar="COL", help="panel data: the column naming each series")
     ts.add_argument("--time", dest="time_column", metavar="COL", help="the column to sort each series by")
-    ts.add_argument("--features", nargs="+", default=(), metavar="COL", help="feature columns (default: every numeric one)")
+    ts.add_argument("--features", nargs="+", action="extend", default=[], metavar="COL", help="feature columns (default: every numeric one)")
     ts.add_argument("--fill", choices=("interpolate",), help="fill missing values linearly in time instead of refusing them")
     ts.add_argument("--trend", choices=TRENDS, default=None,
                     help="series that trend: auto (default: test each series, and if it trends model windows relative "
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else prior)")
     g.add_argument("--class", dest="label", metavar="C",
                    help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
-    g.add_argument("--given", nargs="+", metavar="COL=VALUE",
+    g.add_argument("--given", nargs="+", action="extend", metavar="COL=VALUE",
                    help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
                    "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
@@ -351,7 +352,10 @@ def _print_summary(result, seconds: float) -> None:
     print(f"run:        {result.run.path}")
     print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
     print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
-          f"{' (stopped early)' if tr.get('stopped_early') else ''}, {seconds:.1f} s")  # fmt: skip
+          f"{' (stopped early)' if tr.get('stopped_early') else ''}, "
+          # metrics.json's seconds time the epochs; the command also reads, prepares and writes
+          + (f"{tr['seconds']:.1f} s of epochs, " if isinstance(tr.get("seconds"), (int, float)) else "")
+          + f"{seconds:.1f} s in all")  # fmt: skip
     choice = tr.get("likelihood_choice")
     if choice:
         print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")

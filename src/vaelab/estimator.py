@@ -197,19 +197,29 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if blocks and likelihood not in ("auto", "mixed"):
             raise ConfigError(f"blocks= describes a mixed likelihood; leave likelihood at 'auto' (got {likelihood!r}).")
         if likelihood == "mixed" and not blocks:
-            raise ConfigError("likelihood 'mixed' needs blocks= (the layout of the columns; see vaelab.tabular).")
+            raise ConfigError("likelihood 'mixed' is a table's (one term per column), laid out by blocks=; it is set up "
+                              "for you by a table run (vaelab train on a CSV/Parquet with text columns, or --table; "
+                              "vaelab.TableVAE in Python). Leave --likelihood at auto.")  # fmt: skip
         kind, n_values = values
         if blocks:
             likelihood, reason = "mixed", "the columns of a table: one term per column type"
         elif likelihood == "auto":
             likelihood, reason = auto_likelihood(kind, n_values)
-        else:
-            reason = "set explicitly"
+        else:  # a run kind that chose it says why (vaelab.runs.base.RunKind.default_reasons)
+            reason = getattr(self, "likelihood_reason_", None) or "set explicitly"
         if likelihood in ("bernoulli", "continuous-bernoulli") and kind == "real":
             raise DataError(
                 f"likelihood {likelihood!r} needs data in [0, 1], but X has values outside it. "
                 "Scale X to [0, 1] or use likelihood 'gaussian'."
             )
+        # Options of another likelihood would be stored and do nothing: refused, as the CLI refuses other kinds' options.
+        if self.binarize != "dynamic" and likelihood != "bernoulli":
+            raise ConfigError(f"binarize={self.binarize!r} (--binarize) binarizes data for the Bernoulli likelihood; this "
+                              f"model's is {likelihood!r} ({reason}). Drop it.")  # fmt: skip
+        if self.sigma != 1.0 and likelihood != "gaussian-fixed":
+            raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
+                              f"model's is {likelihood!r} ({reason}), which learns its own. Drop it, or set "
+                              "likelihood='gaussian-fixed'.")  # fmt: skip
         binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
         self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
                                    "binarized": binarized, "reason": reason}  # fmt: skip

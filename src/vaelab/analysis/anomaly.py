@@ -109,22 +109,30 @@ def auroc_stderr(auroc: float, n_positive: int, n_negative: int) -> float:
     return float(np.sqrt(max(var, 0.0)))
 
 
-def auroc_reading(scores: dict[str, dict[str, float]]) -> str | None:
+def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int] = (0, 0)) -> str | None:
     """What the AUROCs below 0.5 say, with their intervals: a score that ranks the outliers as *more*
-    typical (interval wholly below 0.5), or one no better than chance (interval holding 0.5); None when
-    every AUROC is at least 0.5."""
+    typical (interval wholly below 0.5), or one no better than chance (interval holding 0.5); and, with
+    ``left_out`` = (inliers, outliers) rows that hold cells a table run could not encode, that those rows are
+    scored on fewer terms. None when every AUROC is at least 0.5 and no row left cells out."""
+    out = []
+    if any(left_out):
+        out.append(f"{left_out[1]} outlier(s) and {left_out[0]} inlier(s) hold what training never had (an unseen "
+                   "category, or a missing value where training had none): those cells are left out of log p(x), so "
+                   "such a row is scored on fewer terms and looks more typical than it is. vaelab score flags each "
+                   "of them with its reason.")  # fmt: skip
     below = {k: v for k, v in scores.items() if v["auroc"] < 0.5}
     if not below:
-        return None
+        return " ".join(out) or None
     def say(k, v):
         lo, hi = v.get("auroc_interval") or (v["auroc"], v["auroc"])
         return f"{k} {v['auroc']:.3f} (95% interval {lo:.3f} to {hi:.3f})"
     worse = [say(k, v) for k, v in below.items() if (v.get("auroc_interval") or [0, v["auroc"]])[1] < 0.5]
     chance = [say(k, v) for k, v in below.items() if (v.get("auroc_interval") or [0, v["auroc"]])[1] >= 0.5]
-    out = []
     if worse:
+        why = ("the cells left out above are one cause" if left_out[1] else
+               "as Nalisnick et al. (2019) found for likelihoods of deep generative models")
         out.append(f"AUROC below 0.5 for {'; '.join(worse)}: that score finds the outliers *more* typical than the "
-                   "inliers, as Nalisnick et al. (2019) found for likelihoods of deep generative models.")  # fmt: skip
+                   f"inliers, {why}.")  # fmt: skip
     if chance:
         out.append(f"AUROC below 0.5 but within chance for {'; '.join(chance)}: that score does not tell these "
                    "outliers from the inliers.")  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -554,6 +554,7 @@ def arithmetic(
     y_a: Any = None,
     y_b: Any = None,
     seed: int = 0,
+    log_jacobian: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> Arithmetic:
     """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``).
 
@@ -562,7 +563,9 @@ def arithmetic(
     (the test split's log p(x) at the same K). For latent results the decoded example is
     scored; for data-space results the clipped input a ± b itself. a and b are included as
     anchors. A deterministic encoder has no log p(x): pass ``reference_log_px=None``; the
-    verdicts then read the latent typicality alone.
+    verdicts then read the latent typicality alone. ``log_jacobian(X)`` (a run kind's change of units, as
+    :meth:`vaelab.runs.run.Run.log_likelihood` adds it) puts each log p(x) in the data's own units: pass it
+    when ``reference_log_px`` is in those units, so that both are scored alike.
     """
     model = check_model(model, "arithmetic")
     ref = None
@@ -596,6 +599,9 @@ def arithmetic(
     if ref is not None:
         scored = np.stack([r.scored for r in rows])
         lik = log_likelihood(model, scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
+        jacobian = None if log_jacobian is None else log_jacobian(scored)
+        if jacobian is not None:
+            lik = lik.shifted(jacobian, "")
         px_pct = _percentile(ref, lik.log_px)
         se = np.nan_to_num(lik.log_px_stderr, nan=0.0)
         px_lo, px_hi = _percentile(ref, lik.log_px - Z95 * se), _percentile(ref, lik.log_px + Z95 * se)

@@ -139,6 +139,9 @@ def log_likelihood(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")
     n = len(X)
+    if n == 0:  # a header-only file: nothing to score, and no mean or SE over no examples
+        raise DataError("log p(x) needs at least one example to score; got none (an empty array, or a file with "
+                        "a header and no rows).")  # fmt: skip
     if observed is not None:
         if not isinstance(model.px_z_, Mixed):
             raise DataError("observed= leaves cells of table rows out of a mixed likelihood; this model's "

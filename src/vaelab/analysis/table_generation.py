@@ -70,10 +70,13 @@ class Generation:
     detail: str = ""  # what the method rests on (the condition columns, the training rows matched)
     probe_draws: int = 0  # latent conditioning: the rejection draws made before it
     probe_kept: int = 0
+    held: int = 0  # draws that held the fixed values (the last batch's surplus included): the acceptance rate's count
 
     def describe(self) -> str:
         fixed = _text(self.given)
-        rate = f"{self.n} of {self.draws} draws kept ({100 * self.n / max(self.draws, 1):.1f}%)"
+        held = max(self.held, self.n)
+        rate = (f"{held} of {self.draws} draws held the values ({100 * held / max(self.draws, 1):.1f}%)"
+                + (f", {self.n} kept" if held > self.n else ""))
         if self.method == "conditional decoder":
             return f"{self.n} rows with {fixed}: the conditional decoder ({self.detail}), {self.draws} draws, none rejected"
         if self.method == "rejection":
@@ -264,22 +267,23 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         method = "conditional decoder" if on_condition else "rejection"
         note = Generation(method, n, n, fixed, sampler.name, f"conditioned on {', '.join(names)}")
         return _described(frame, note if fixed else None)
-    frame, draws = _reject(tm, sampler, n, labels_for, free, seed, judge=latent is not None, temperature=temperature)
+    frame, draws, kept = _reject(tm, sampler, n, labels_for, free, seed, judge=latent is not None,
+                                 temperature=temperature)  # fmt: skip
     by_decoder = f"{', '.join(on_condition)} given to the conditional decoder" if on_condition else ""
     if len(frame) == n:
-        return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder))
-    kept = len(frame)
+        return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder, held=kept))
     if latent is None or draws < PROBE:
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
                         f"model gives these values too rarely: train with --condition {' '.join(free)}.")  # fmt: skip
     conditioned, detail = latent(fixed)
-    frame, latent_draws = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False, temperature=temperature)
+    frame, latent_draws, held = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False,
+                                        temperature=temperature)  # fmt: skip
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
                         f"training rows that hold them. Train with --condition {' '.join(free)}.")  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
-                                        draws, kept))  # fmt: skip
+                                        draws, kept, held))  # fmt: skip
 
 
 def _text(fixed: Mapping[str, str]) -> str:
@@ -311,9 +315,10 @@ def _label_draws(tm: TableModel, fixed: Mapping[str, str]) -> Callable[[int, int
 
 
 def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free: Mapping[str, str], seed: int,
-            judge: bool, temperature: float = 1.0) -> tuple[pd.DataFrame, int]:  # fmt: skip
+            judge: bool, temperature: float = 1.0) -> tuple[pd.DataFrame, int, int]:  # fmt: skip
     """Rows holding the ``free`` values, drawn batch by batch until n are kept or n / MIN_ACCEPTANCE are drawn
-    (with ``judge``: until PROBE draws show that fewer than MIN_ACCEPTANCE are kept). Returns (kept rows, draws)."""
+    (with ``judge``: until PROBE draws show that fewer than MIN_ACCEPTANCE are kept). Returns (the first n rows
+    held, draws, the number of draws that held the values: more than n when the last batch had a surplus)."""
     budget = math.ceil(n / MIN_ACCEPTANCE)
     kept: list[pd.DataFrame] = []
     count = draws = 0
@@ -330,4 +335,4 @@ def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free
         kept.append(frame[ok])
         count, draws = count + int(ok.sum()), draws + m
     out = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=list(tm.columns))
-    return out.iloc[:n], draws
+    return out.iloc[:n], draws, count

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
@@ -27,13 +29,18 @@ def evaluate_anomalies(
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     run = Run(run_path, specs)
-    results = []
-    for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column)):
-        results.append(run.log_likelihood(run.dataset_of(spec, lab, col, lazy=True), n_samples, progress=progress))
+    datasets = [run.dataset_of(spec, lab, col, lazy=True)
+                for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column))]
+    results = [run.log_likelihood(d, n_samples, progress=progress) for d in datasets]
+    # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
+    left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
     }  # fmt: skip
-    block["reading"] = auroc_reading(block["scores"])  # what an AUROC below 0.5 says, with its interval
+    if any(left_out):
+        block["rows_with_cells_left_out"] = {"inliers": left_out[0], "outliers": left_out[1]}
+    # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms do to it
+    block["reading"] = auroc_reading(block["scores"], left_out)
     run.update_metrics(anomaly=block)
     return block

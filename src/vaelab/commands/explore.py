@@ -23,7 +23,6 @@ from vaelab.analysis.explore import (
     traverse,
 )
 from vaelab.analysis.aggregate import subsample
-from vaelab.analysis.likelihood import log_likelihood
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY
 from vaelab.config import check_count, check_number, check_seed
 from vaelab.data.rows import blocks
@@ -192,11 +191,13 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     train, test_all = r.split("train", lazy=True), r.split("test", lazy=True)
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
     test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
-    reference = None if model.deterministic_ else log_likelihood(model, test.X, r.model_labels(test), n_samples, seed=seed).log_px
+    # In the data's own units, as `vaelab score` gives them (a table's change of units included), the results too.
+    reference = None if model.deterministic_ else r.log_likelihood(test, n_samples, seed=seed).log_px
     agg = _aggregate(r, seed)
     result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
                         data_range=_data_range(train.X), n_samples=n_samples,
-                        y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed)  # fmt: skip
+                        y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed,
+                        log_jacobian=r.kind.log_jacobian)  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
              "n_test": test_all.n_examples}  # fmt: skip
     views = _views(r, np.stack([x.image for x in result.results]), 1)

@@ -412,10 +412,15 @@ def _read_table(path: Path, label_column, labels_elsewhere):
             row = int(bad[0])
             line = f" (line {row + 2} of the file)" if path.name.lower().endswith(".csv") else ""
             # The cell itself is not echoed: the file may be private, and messages end up in logs.
+            advice = (f"If {column!r} holds the labels, pass --label-column {column} (label_column= in Python); "
+                      "otherwise fix or remove that column.")
+            if label_column is not None:  # the user chose the labels: a table with text columns wants a table run
+                advice = (f"--label-column {label_column} reads the file as numeric features with labels; a table "
+                          "with text or date columns is a table run: drop --label-column (--condition COL "
+                          "conditions a table run on a column).")  # fmt: skip
             raise DataError(
                 f"Column {column!r} of {path.name} must hold numbers; row {row}{line} holds text that is not a "
-                f"number ({bad.size} such rows). If {column!r} holds the labels, pass --label-column "
-                f"{column} (label_column= in Python); otherwise fix or remove that column."
+                f"number ({bad.size} such rows). {advice}"
             )
         df[column] = numbers
     return df.to_numpy(dtype=np.float32, na_value=np.nan), y

@@ -1026,7 +1026,8 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
             number = float(text)
         except ValueError:
             number = math.nan
-        if not (number == round(number) and spec.min <= number <= spec.max):
+        # isfinite first: round() raises on NaN (an empty or "nan" value) and on infinity
+        if not (math.isfinite(number) and number == round(number) and spec.min <= number <= spec.max):
             raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds whole numbers from {spec.min:g} to "
                               f"{spec.max:g}; give one of them.")  # fmt: skip
         return str(int(number))

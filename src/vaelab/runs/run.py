@@ -263,6 +263,8 @@ class Run:
                                   f"{spec}).")  # fmt: skip
             return self.split(spec, lazy=lazy)
         dataset = self.kind.read(spec, labels, label_column, lazy)
+        if len(dataset.X) == 0:
+            raise DataError(f"{Path(spec).name} has no rows (a header only?); give a file with at least one example.")
         if self.model.classes_ is not None and dataset.y is None:
             raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
         return dataset

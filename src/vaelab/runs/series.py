@@ -81,6 +81,7 @@ SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
+LEVEL_PARTS = ("level", "first value")  # parts of a row (WindowCoder.column_parts) a trend moves out of range
 REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
 
 
@@ -166,6 +167,7 @@ class SeriesKind(RunKind):
     options = {"window": None, "horizon": None, "id_column": None, "time_column": None, "features": (), "fill": None,
                "trend": "auto"}  # fmt: skip
     default_settings = {"likelihood": "gaussian"}  # standardized windows
+    default_reasons = {"likelihood": "a series run's choice: its windows are standardized, one Gaussian per value"}
     report_sections = frozenset({"series"})
 
     def __init__(self, settings: SeriesSettings, coder: WindowCoder, n_windows: int | None = None,
@@ -279,6 +281,10 @@ class SeriesKind(RunKind):
         rows = self.coder.encode(windows.X)
         far = self.coder.beyond_range(rows)
         parts = self.coder.column_parts(ws.window, len(ws.features))
+        if far is not None:
+            # A trending series' level (the window's past mean, or the first value a differenced window starts
+            # from) leaves the training range as the trend goes on: by itself that is not out of range.
+            far[:, [c for c, (part, _, _) in enumerate(parts) if part in LEVEL_PARTS]] = 0.0
         panel = len(frame.ids) > 1
 
         def stamp(i: int, step: int) -> str:
@@ -345,6 +351,11 @@ class SeriesKind(RunKind):
             if missing:
                 raise DataError(f"{Path(path).name} lacks the feature column(s) {missing}; the run was trained on "
                                 f"{list(ws.features)}.")  # fmt: skip
+            if ws.id_column and ws.id_column in raw.columns and raw[ws.id_column].nunique(dropna=False) > 1:
+                ids = raw[ws.id_column].drop_duplicates().tolist()
+                raise DataError(f"{Path(path).name} holds {len(ids)} series ({ws.id_column} = "
+                                f"{', '.join(map(repr, ids[:5]))}{' ...' if len(ids) > 5 else ''}); a forecast "
+                                "continues one past. Give a file with one series' rows.")  # fmt: skip
             if ws.time_column and ws.time_column in raw.columns:
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
@@ -569,7 +580,9 @@ def time_text(value: Any) -> str:
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     """A time column as numbers or datetime64, sortable; ISO-8601 text is parsed."""
-    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+    if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        values = column.to_numpy(dtype=np.int64)  # whole-number stamps (periods, years) stay whole in forecasts
+    elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64)
     else:
         try:
@@ -594,4 +607,6 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     if len(times) < 2:
         return None  # one stamp has no spacing to continue
     step = np.median(np.diff(times))
+    if np.issubdtype(times.dtype, np.integer) and float(step).is_integer():
+        step = int(step)  # integer stamps continue as integers (1999, 2000, ...), not 2001.0
     return times[-1] + step * np.arange(1, n_future + 1)

@@ -227,7 +227,12 @@ class TableKind(RunKind):
         temperature chosen on the validation rows, stored by :meth:`after_fit` for the default sampler, else
         chosen now: :func:`vaelab.analysis.table_generation.resolve_temperature`), ``given`` columns fixed: by the
         conditional decoder, by rejection, or by latent conditioning (:mod:`vaelab.analysis.table_generation`).
-        ``rows.attrs["temperature"]`` says which temperature was used, and why."""
+        ``rows.attrs["temperature"]`` says which temperature was used, and why. ``draw`` is refused: the rows
+        are always draws, so accepting it would change nothing the user asked for."""
+        if draw:
+            raise ConfigError(f"--draw asks for draws of p(x|z) instead of decoder means; {run.dir.path} is a table "
+                              "run, whose rows are always draws (each category, boolean and missing cell drawn). "
+                              "Drop --draw (--temperature T < 1 draws sharper).")  # fmt: skip
         tm = self.table_model(run)
         sampler = sampler or self.default_sampler
         fitted_sampler = run.sampler(sampler, seed)

@@ -152,6 +152,8 @@ def train_run(
         request = Request(source, options, labels, label_column, val_fraction, test_fraction)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})
+        if "likelihood" not in settings and "likelihood" in kind_class.default_reasons:
+            model.likelihood_reason_ = kind_class.default_reasons["likelihood"]  # reported instead of "set explicitly"
         prepared = kind_class.prepare(request, model)
         kind, dataset, split, data = prepared.kind, prepared.dataset, prepared.split, prepared.data
         # Every setting, before anything is written.

@@ -167,3 +167,23 @@ def test_score_prints_the_rules_false_flag_share_and_draws_the_histogram(run, ca
     assert (run / "run" / "figures" / "score_test.png").is_file()
     block = json.loads((run / "run" / "metrics.json").read_text())["likelihood"]
     assert block["false_flag_share"] == 0.5 and block["flag_rule"].startswith("log_px outside the 25-75")
+
+
+def test_a_flag_and_its_percentile_agree_on_a_small_validation_split():
+    """The flag cuts at numpy's interpolated percentile; the percentile was the empirical CDF (steps of 100/M),
+    so on 60 validation examples a row read "at percentile 1.7 (below percentile 1)". Now a value is flagged
+    below percentile p exactly when its percentile is below p, for the low tail and for a band."""
+    from vaelab.analysis.anomaly import Calibration
+    from vaelab.analysis.likelihood import SCORES
+
+    rng = np.random.default_rng(0)
+    ref = np.sort(rng.normal(size=60))
+    cal = Calibration({k: ref for k in SCORES}, 10)
+    values = np.concatenate([rng.normal(size=2000), ref, [ref[0] - 1, ref[-1] + 1]])
+    pct = cal.percentile("log_px", values)
+    assert pct.min() == 0 and pct.max() == 100 and np.all(np.diff(pct[np.argsort(values)]) >= 0)
+    for threshold in (1, 5, 50):
+        np.testing.assert_array_equal(cal.flags("log_px", values, threshold), pct < threshold)
+    np.testing.assert_array_equal(cal.flags("log_px", values, band=(25, 75)), (pct < 25) | (pct > 75))
+    between = (ref[0] + ref[1]) / 2  # below the 1st-percentile cut-off (0.59 of the way from ref[0] to ref[1])
+    assert cal.flags("log_px", np.array([between]), 1)[0] and cal.percentile("log_px", np.array([between]))[0] < 1

@@ -362,6 +362,12 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert "fidelity" in out
     assert "member" in {c["column"] for c in json.loads((run / "metrics.json").read_text())["synthetic"]["columns"]}
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
+    planted = df.head(20).astype({"member": object})
+    planted.loc[0, "member"] = None  # a missing condition value is named as such (it read "condition ''")
+    planted.to_parquet(tmp_path / "planted.parquet", index=False)
+    _ok(capsys, "score", run, tmp_path / "planted.parquet", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
+    reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    assert "condition member missing: scored given the most frequent condition" in reason[0]
     err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
     assert "not a label of this model's condition columns" in err
 
@@ -567,6 +573,9 @@ def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows
     above = generator_verdict(vae, base, "in data units", {"score": 0.05, "se": 0.02})
     assert above["floor"] is False and "training period" not in above["text"]
     assert "floor" not in generator_verdict(vae, base, "in data units")  # no reference, no claim
+    # Clearly worse than the Gaussian: the floor is kept in the block but not said (it read as a contradiction).
+    worse = generator_verdict({"score": 0.46, "se": 0.04}, {"score": 0.08, "se": 0.1}, "in shapes", {"score": 0.17, "se": 0.1})
+    assert worse["outcome"] == "worse" and worse["floor"] is True and "training period" not in worse["text"]
 
 
 def test_spread_verdict_flags_windows_that_barely_vary():
@@ -684,3 +693,20 @@ def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refus
     out = _ok(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
               "--out", tmp_path / "d", *FAST[:-1])  # fmt: skip
     assert "likelihood: gaussian: a series run's choice" in out and "s of epochs" in out and "set explicitly" not in out
+
+
+def test_series_exploration_figures_name_each_feature_by_series_and_step(series):
+    """Traversal legends of a series run read "f0@3" (feature f0 at step 3), not "x6"."""
+    from vaelab.commands.explore import run_traverse
+    from vaelab.runs.run import Run
+
+    _, _, run = series
+    names = Run(run).kind.feature_names()
+    assert len(names) == Run(run).n_features and names[:3] == ["f0@0", "f1@0", "f0@1"]
+    run_traverse(run, dims=[0], steps=5)  # the command draws its figure with them
+    from vaelab.analysis.explore import traverse
+    from vaelab.report.explore_figures import traversal_figure
+
+    fig = traversal_figure(traverse(Run(run).model, dims=[0], steps=5), names)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend and all(t in names for t in legend)

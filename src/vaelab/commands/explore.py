@@ -144,7 +144,7 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     if views is not None:  # a table: each dimension's ends in the columns' own terms
         entry["columns"] = [{"dim": d, "low": column_rows(v, 0), "centre": column_rows(v, len(result.offsets) // 2),
                              "high": column_rows(v, -1)} for d, v in zip(result.dims, views)]  # fmt: skip
-    fig = traversal_figure(result) if views is None else traversal_columns_figure(result, views)
+    fig = traversal_figure(result, r.kind.feature_names()) if views is None else traversal_columns_figure(result, views)
     return result, _write(r, "traverse", fig, entry)
 
 
@@ -159,7 +159,7 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
                            label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
-    fig = grid_figure(result) if views is None else grid_columns_figure(result, views[0])
+    fig = grid_figure(result, r.kind.feature_names()) if views is None else grid_columns_figure(result, views[0])
     return result, _write(r, "grid", fig, {**result.to_dict(), "centre": centre})
 
 
@@ -176,7 +176,7 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
-    fig = interpolation_figure(result) if not views else interpolation_columns_figure(result, views)
+    fig = interpolation_figure(result, r.kind.feature_names()) if not views else interpolation_columns_figure(result, views)
     return result, _write(r, "interpolate", fig, entry)
 
 

@@ -6,6 +6,7 @@ maps of the features that change most.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -23,13 +24,18 @@ def _is_image(decoded: np.ndarray, lead: int) -> bool:
     return decoded.ndim == lead + 3
 
 
+def _name(names: Sequence[str] | None, f: int) -> str:
+    """Feature f's name in a legend: the run kind's (a series run's ``gdp@3``), else ``x3``."""
+    return names[f] if names is not None and f < len(names) else f"x{f}"
+
+
 def _moving_features(values: np.ndarray, k: int = MAX_FEATURES) -> np.ndarray:
     """Indices of the k features with the largest range over the first axis (values: (S, D))."""
     span = values.max(0) - values.min(0)
     return np.argsort(-span, kind="stable")[:k]
 
 
-def traversal_figure(tr) -> Figure:
+def traversal_figure(tr, names: Sequence[str] | None = None) -> Figure:
     n_dims, steps = tr.decoded.shape[:2]
     offsets = [f"{o:+.1f}" for o in tr.offsets]
     around = "the input's code" if tr.centred else "the prior mean"
@@ -55,7 +61,7 @@ def traversal_figure(tr) -> Figure:
             continue
         vals = tr.decoded[i]  # (S, D)
         for f in _moving_features(vals):
-            ax.plot(tr.offsets, vals[:, f], label=f"x{f}")
+            ax.plot(tr.offsets, vals[:, f], label=_name(names, f))
         ax.set_title(rows[i], fontsize=9)
         ax.set_xlabel("offset (prior SD)", fontsize=8)
         ax.legend(fontsize=6, ncol=2)
@@ -65,7 +71,7 @@ def traversal_figure(tr) -> Figure:
     return fig
 
 
-def grid_figure(g) -> Figure:
+def grid_figure(g, names: Sequence[str] | None = None) -> Figure:
     n = g.quantiles.size
     h, v = g.dims
     title = f"E[x|z] over z{h} (across) and z{v} (up) at prior quantiles; other dimensions fixed"
@@ -85,7 +91,7 @@ def grid_figure(g) -> Figure:
     for ax, f in zip(np.atleast_1d(fig.subplots(1, len(feats))), feats):
         im = ax.imshow(g.decoded[:, :, f], cmap="viridis",
                        extent=(g.values[0][0], g.values[0][-1], g.values[1][0], g.values[1][-1]), aspect="auto")  # fmt: skip
-        ax.set_title(f"E[x{f}|z]", fontsize=9)
+        ax.set_title(f"E[{_name(names, f)}|z]", fontsize=9)
         ax.set_xlabel(f"z{h}", fontsize=8)
         ax.set_ylabel(f"z{v}", fontsize=8)
         fig.colorbar(im, ax=ax)
@@ -94,7 +100,7 @@ def grid_figure(g) -> Figure:
     return fig
 
 
-def interpolation_figure(ip) -> Figure:
+def interpolation_figure(ip, features: Sequence[str] | None = None) -> Figure:
     names = list(ip.z)
     steps = ip.t.size
     ticks = [f"{t:.2f}" for t in ip.t]
@@ -110,7 +116,7 @@ def interpolation_figure(ip) -> Figure:
         for k in names:
             feats = _moving_features(ip.decoded[k], 4)
             for f in feats:
-                top.plot(ip.t, ip.decoded[k][:, f], ls="-" if k == "linear" else "--", label=f"{k} x{f}")
+                top.plot(ip.t, ip.decoded[k][:, f], ls="-" if k == "linear" else "--", label=f"{k} {_name(features, f)}")
         top.legend(fontsize=6, ncol=4)
         top.set_title("interpolation: E[x|z] of the features that change most", fontsize=9)
     typicality_panel(bottom, ip, names)

@@ -173,6 +173,10 @@ class RunKind:
         """Model outputs (n, *input_shape) in the user's units."""
         return X
 
+    def feature_names(self) -> list[str] | None:
+        """A name for each of the model's features, for figures that plot them one by one; None: ``x0``, ``x1``..."""
+        return None
+
     def column_view(self, X: np.ndarray) -> list[Any] | None:
         """Decoder means (N, D) in the user's columns (a table's values in their units, categories' probabilities:
         :class:`vaelab.data.table_transformer.ColumnValues`), for exploration figures; None: show the features."""

@@ -325,6 +325,16 @@ class SeriesKind(RunKind):
         if main:
             forecaster.save(run)
 
+    def feature_names(self) -> list[str]:
+        """The model's row, column by column: ``gdp@3`` (step 3's value, in model units), ``Δgdp@3`` (its change),
+        ``gdp level`` / ``gdp log SD`` / ``gdp first value`` (a trend handling's extras)."""
+        ws = self.settings
+        names = []
+        for part, f, step in self.coder.column_parts(ws.window, len(ws.features)):
+            name = ws.features[f]
+            names.append(f"{name} {part}" if step is None else f"{'Δ' if part == 'change' else ''}{name}@{step}")
+        return names
+
     # --------------------------------------------------------- generating
     def to_user(self, X: np.ndarray) -> np.ndarray:
         """Windows (n, T, F) in the data's units."""
@@ -513,7 +523,7 @@ def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, l
             "higher": "the forecaster loses to repeating the last value",
             "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
     text = (f"{head}: MAE of its median {err.mean():.4g} vs {naive.mean():.4g} (difference "
-            f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, 2 SE)")  # fmt: skip
+            f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, the ± being 2 SE)")  # fmt: skip
     return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
             "mae_difference_se": diff["se"],
             "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip
@@ -536,7 +546,7 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     if real is not None:
         floor = compare(base["score"] - real["score"], float(np.hypot(base["se"], real["se"]))) != "higher"
         out["floor"] = floor
-        if floor:
+        if floor and outcome != "higher":  # beside "worse than the Gaussian" the floor explains nothing
             text += (f"; the Gaussian cannot be told from real training windows ({real['score']:.3f} ± "
                      f"{real['se']:.3f}), so these test windows cannot show a generator of the training period "
                      "clearly below it")  # fmt: skip

@@ -182,8 +182,10 @@ class TableKind(RunKind):
             labels_ = condition_labels(df, self.condition)
             fallback = max(self.label_counts, key=self.label_counts.get)
             for i in np.flatnonzero(~np.isin(labels_, classes)):
-                note = (f"condition {labels_[i]!r} not seen in training: scored given the most frequent condition "
-                        f"{fallback!r}")  # fmt: skip
+                missing = [c.name for c in self.condition if pd.isna(df[c.name].iloc[i])]
+                what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
+                        f"condition {'/'.join(c.name for c in self.condition)} = {labels_[i]!r} not seen in training")
+                note = f"{what}: scored given the most frequent condition {fallback!r}"
                 reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
                 labels_[i] = fallback
             y = np.searchsorted(np.asarray(classes, dtype=object), labels_) if classes else None

@@ -657,3 +657,33 @@ def test_a_damaged_adopted_json_is_one_line(digits, relu_vae, tmp_path, capsys, 
     np.save(tmp_path / "x.npy", X)
     code, _, err = _cli(capsys, "inspect", run, tmp_path / "x.npy", "--trust-run")
     assert code == 2 and err.count("\n") == 1 and "adopted.json" in err, err
+
+
+def test_the_effective_sample_size_of_the_importance_weights():
+    """ESS = K / (1 + (K - 1) SE²) is Kish's (Σw)² / Σw² for the SE the estimator reports (var with K - 1); with
+    q(z|x) the exact posterior every weight is equal (ESS = K); with a q far too narrow few draws carry the
+    estimate, which score reports (its delta-method SE stays near 1 nat however wrong log p(x) is)."""
+    from vaelab.analysis.likelihood import LikelihoodResult
+
+    rng = np.random.default_rng(1)
+    w = np.exp(rng.normal(scale=2.0, size=(7, 50)))  # 7 examples' weights, K = 50
+    K = w.shape[1]
+    se = np.sqrt(w.var(axis=1, ddof=1) / K) / w.mean(axis=1)  # as nn.vae.importance_log_likelihood computes it
+    zeros = np.zeros(7)
+    result = LikelihoodResult(zeros, se, zeros, zeros, zeros, n_samples=K, n_features=1)
+    np.testing.assert_allclose(result.effective_sample_size(), w.sum(1) ** 2 / (w**2).sum(1), rtol=1e-10)
+    assert np.isnan(LikelihoodResult(zeros, se, zeros, zeros, zeros, K, 1, binarizations=3).effective_sample_size()).all()
+
+    D, s = 6, 0.5
+    Q, _ = np.linalg.qr(rng.normal(size=(D, L)))
+    W = torch.from_numpy((Q * np.array([2.0, 1.5, 1.0, 0.7])).astype(np.float32))
+    X = (rng.normal(size=(30, L)) @ W.numpy().T + s * rng.normal(size=(30, D))).astype(np.float32)
+    m = (W**2).sum(0) + s**2
+
+    def encoder(narrow):
+        return lambda x: ((x @ W) / m, torch.log(s**2 / m).expand(x.shape[0], L) - narrow)
+
+    exact = vaelab.adopt(encoder(0.0), lambda z: z @ W.T, likelihood="gaussian-fixed", sigma=s, data=X)
+    np.testing.assert_allclose(log_likelihood(exact, X, n_samples=64, seed=0).effective_sample_size(), 64, rtol=1e-3)
+    narrow = vaelab.adopt(encoder(8.0), lambda z: z @ W.T, likelihood="gaussian-fixed", sigma=s, data=X)
+    assert np.median(log_likelihood(narrow, X, n_samples=64, seed=0).effective_sample_size()) < 10

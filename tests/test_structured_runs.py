@@ -276,6 +276,9 @@ def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_
     assert new.sum() == 3
     assert (scores["reason"] != "").sum() == scores["flag"].astype(str).eq("True").sum()  # every flag has a reason
     assert scores.loc[7, "log_px"] < scores["log_px"].drop(index=7).min() - 100  # scored far out, not clipped
+    # ... by one or two importance draws (its SE of ~1 nat said nothing of that): column ess, and a line
+    assert scores.loc[7, "ess"] < 10 and scores["ess"].between(1 - 1e-9, 20 + 1e-9).all()
+    assert "carried by few importance draws" in out
     # Rows with nothing new are encoded exactly as the run's own data, so they score as its splits do.
     from vaelab.runs.run import Run
 

@@ -518,7 +518,7 @@ def _data_name(spec: str) -> str:
 def cmd_score(args) -> int:
     import numpy as np
 
-    from vaelab.commands.score import score
+    from vaelab.commands.score import LOW_ESS, score
 
     _data_note("score", args.data)
     bar = _count_bar(args)
@@ -553,6 +553,11 @@ def cmd_score(args) -> int:
             print(f"    example {i}: {scored.reason[i]}")
         if rows.size > 5:
             print(f"    ... and {rows.size - 5} more")
+    few = scored.few_draws()
+    if few.size:
+        print(f"  {few.size} example(s) have a log p(x) carried by few importance draws (effective sample size below "
+              f"{LOW_ESS:g} of K = {scored.result.n_samples}, column ess; e.g. example {few[0]}): their log p(x) is "
+              "likely too low and its standard error too small; raise --n-samples, or read them as lower bounds")
     print(f"  histogram: {scored.figure}")
     if args.out:
         print(f"  per-example scores: {args.out}")

@@ -60,6 +60,16 @@ class LikelihoodResult:
             return np.full_like(self.log_px, np.nan)
         return -self.log_px / (self.n_features * math.log(2))
 
+    def effective_sample_size(self) -> np.ndarray:
+        """Kish's effective sample size of each example's K importance weights, (sum w)^2 / sum w^2, from the
+        Monte Carlo SE the estimator reports (SE^2 = var(w) / (K mean(w)^2), var with K - 1): ESS = K / (1 + (K - 1)
+        SE^2). Near 1, one draw carries the estimate: log p(x) then likely runs low and its SE, which cannot exceed
+        about 1 nat, understates the error. NaN where the SE also holds the spread between binarizations."""
+        K = self.n_samples
+        if self.binarizations > 1 or K < 2:
+            return np.full_like(self.log_px, np.nan, dtype=np.float64)
+        return K / (1.0 + (K - 1) * np.asarray(self.log_px_stderr, dtype=np.float64) ** 2)
+
     def shifted(self, offset: np.ndarray, units: str) -> "LikelihoodResult":
         """The densities moved by ``offset`` (N,) nats per example (a change of units: the log-Jacobian of a
         transform of the data), which ``units`` names; the KL term does not change."""

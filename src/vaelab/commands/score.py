@@ -35,6 +35,9 @@ MAX_SAMPLES = 100_000
 # Binarizations averaged per grey example: each costs a full K-sample estimate, and the spread between
 # them is pinned down well long before this.
 MAX_BINARIZATIONS = 256
+# Below this effective sample size of the importance weights one or a few draws carry an example's estimate: its
+# log p(x) is likely too low and its standard error too small (the delta-method SE cannot exceed ~1 nat).
+LOW_ESS = 10.0
 SAMPLES_WHY = "more importance samples than this change no estimate measurably (the error falls as 1/sqrt(K))"
 
 
@@ -59,7 +62,12 @@ class Scored:
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
         frame["reason"] = self.reason if self.reason is not None else ""
+        frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
         return frame
+
+    def few_draws(self) -> np.ndarray:
+        """Examples whose log p(x) rests on fewer than :data:`LOW_ESS` effective importance draws."""
+        return np.flatnonzero(self.result.effective_sample_size() < LOW_ESS)
 
 
 def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -> float:

@@ -312,6 +312,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                 module = self._build(model_cfg, device)
                 if isinstance(module.prior, VampPrior):
                     module.prior.init_from_data(TensorRows(X) if is_lazy(X) else torch.from_numpy(X))
+                init_output_bias(module, X)
         config = RunConfig(model_cfg, cfg, data)
         if run is not None and main:
             run.write_config(config)
@@ -457,6 +458,25 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         run.write_weights(self.module_.state_dict())
         run.write_history(self.history_)
         return run
+
+
+def init_output_bias(module: VAEModule, X: Any, block: int = 65536) -> bool:
+    """Start a table model's decoder at the training rows' marginals: the bias of its last linear layer at
+    :meth:`Mixed.base_params` of the rows' feature means (read block by block from a memory map), the layer's
+    weights as initialized. Other likelihoods, and decoders that do not end in a linear layer (a user's own),
+    start as built. Returns whether the bias was set."""
+    from vaelab.nn.likelihoods import Mixed
+    from vaelab.nn.networks import MLPDecoder
+
+    if not isinstance(module.likelihood, Mixed) or not isinstance(module.decoder, MLPDecoder) or X.shape[0] == 0:
+        return False
+    last = [m for m in module.decoder if isinstance(m, torch.nn.Linear)][-1]
+    total = np.zeros(last.out_features, dtype=np.float64)
+    for start in range(0, X.shape[0], block):
+        total += np.asarray(X[start : start + block], dtype=np.float64).reshape(-1, last.out_features).sum(0)
+    with torch.no_grad():
+        last.bias.copy_(module.likelihood.base_params(torch.from_numpy(total / X.shape[0])).to(last.bias))
+    return True
 
 
 def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -297,6 +297,24 @@ class Mixed(Likelihood):
         """This likelihood with the features where ``observed`` (N, D) is 0 left out, for N given rows."""
         return _Restricted(self, observed)
 
+    def base_params(self, feature_mean: torch.Tensor, floor: float = 1e-4) -> torch.Tensor:
+        """The decoder outputs (D,) at which p(x|z) is the training rows' marginals, from their feature means
+        (D,): each Gaussian mean at the feature's mean, each Bernoulli logit at logit(rate), each categorical
+        block's logits at log(frequency). A decoder whose last bias starts here draws rows with the right rates
+        from its first step; from zero every 0/1 flag starts at 0.5 and every category at 1/width, and on a
+        table of 480 rows the 50 default epochs still drew a 4.7%-missing column 15% missing (issue 17 audit)."""
+        mean = feature_mean.detach().to(torch.float64).clone()
+        out = mean.clone()
+        b = self.bernoulli_index
+        if b.numel():
+            rate = mean[b].clamp(floor, 1 - floor)
+            out[b] = torch.log(rate) - torch.log1p(-rate)
+        for start, width in self.categorical_blocks:
+            freq = mean[start : start + width].clamp_min(floor)
+            logits = torch.log(freq / freq.sum())
+            out[start : start + width] = logits - logits.mean()
+        return out
+
     def dist(self, params):
         return _MixedDraw(self, params)
 

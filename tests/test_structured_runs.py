@@ -508,6 +508,8 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     bad = df.copy()
     bad.loc[(bad["id"] == 1) & (bad["time"] == 30), "f0"] = np.nan
     bad.loc[(bad["id"] == 3) & (bad["time"] == 50), "f1"] = df["f1"].mean() + 100 * df["f1"].std()
+    bad = bad.astype({"f0": object})
+    bad.loc[(bad["id"] == 4) & (bad["time"] == 40), "f0"] = "abc"  # text: said as such, not as "missing"
     bad.to_csv(tmp_path / "bad.csv", index=False)
     out = _ok(capsys, "score", run, tmp_path / "bad.csv", "--out", tmp_path / "scores.csv", "--n-samples", 5)
     scores = pd.read_csv(tmp_path / "scores.csv")
@@ -518,6 +520,8 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     far = set(np.flatnonzero(reason.str.contains("f1: out of range at 50 \\(series 3\\)", regex=True)))
     assert holes == {per_series + s for s in range(15, 31)}  # the windows that hold step 30 of series 1
     assert far == {3 * per_series + s for s in range(35, 51)}
+    text = set(np.flatnonzero(reason.str.contains("f0: not a number at 40 \\(series 4\\)", regex=True)))
+    assert text == {4 * per_series + s for s in range(25, 41)}
     assert scores.loc[sorted(holes | far), "flag"].all() and np.isfinite(scores["log_px"]).all()
     others = reason.drop(index=sorted(holes | far))
     assert not others.str.contains("missing|out of range").any()

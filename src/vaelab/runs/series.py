@@ -261,8 +261,11 @@ class SeriesKind(RunKind):
             values = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64)
                                       for c in ws.features])  # fmt: skip
             gap = ~np.isfinite(values)
+            text = np.column_stack([raw[c].notna().to_numpy() for c in ws.features]) & np.isnan(values)
             clean, mask = raw.copy(), raw.copy()
-            clean[list(ws.features)], mask[list(ws.features)] = np.where(gap, np.nan, values), gap.astype(np.float64)
+            # mask: 1 missing or infinite, 2 text that is not a number (both filled to score the window)
+            clean[list(ws.features)] = np.where(gap, np.nan, values)
+            mask[list(ws.features)] = gap.astype(np.float64) + text
         else:
             values = np.asarray(raw, dtype=np.float64)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
@@ -277,7 +280,8 @@ class SeriesKind(RunKind):
         options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
         frame = prepare_series(clean, fill="interpolate", **options)
         windows = make_windows(frame, ws.n_past, ws.n_future)
-        missing = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X > 0
+        gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0, 1 or 2 (see mask)
+        missing = gaps > 0
         rows = self.coder.encode(windows.X)
         far = self.coder.beyond_range(rows)
         parts = self.coder.column_parts(ws.window, len(ws.features))
@@ -298,7 +302,8 @@ class SeriesKind(RunKind):
             for f in np.flatnonzero(missing[i].any(axis=0)):
                 steps = np.flatnonzero(missing[i][:, f])
                 more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
-                said.append(f"{ws.features[f]}: missing at {stamp(i, steps[0])}{more} (interpolated to score the window)")
+                what = "not a number" if gaps[i][steps[0], f] > 1 else "missing"
+                said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} (interpolated to score the window)")
             if far is not None:
                 worst: dict[int, int] = {}
                 for c in np.flatnonzero(far[i] > RANGE_TOLERANCE):

@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "model's own draws; default auto: the T whose draws repeat training rows as often as the "
                    "validation rows do, chosen at training (printed)")  # fmt: skip
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    g.add_argument("--out", required=True, metavar="FILE", help=".npy, .png or .csv")
+    g.add_argument("--out", required=True, metavar="FILE", help="image and vector runs: .npy, .png or .csv; table runs: .csv or .parquet; series runs: .csv, .parquet or .npy")
     _model_args(g)
 
     v = sub.add_parser("evaluate-synthetic", help="fidelity, utility and privacy of a table or series run's synthetic data",
@@ -611,7 +611,11 @@ def cmd_inspect(args) -> int:
                                 representative=True if args.representative else None, specs=_specs(args))  # fmt: skip
     d = result.to_dict()
     s = d["surgery"]
-    print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent dimensions active")
+    # "active" is Burda et al.'s (2016) Var_x E_q[z_d] above the threshold: active dimensions can still carry little
+    # (next to a collapse finding it read as a contradiction), so the headline says by what and how much they carry.
+    carry = f", {s['avg_kl']:.2f} nats of KL in all" if s is not None else ""
+    print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent "
+          f"dimensions active (Var_x E[z_d] > {args.active_threshold:g}){carry}")  # fmt: skip
     if d["scope"] == "data":
         print("  not a split of the run: findings speak about this data, not the model (--representative if it is "
               "drawn like the training data); stored under diagnostics_by_data")  # fmt: skip

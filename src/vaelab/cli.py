@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "model's own draws; default auto: the T whose draws repeat training rows as often as the "
                    "validation rows do, chosen at training (printed)")  # fmt: skip
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    g.add_argument("--out", required=True, metavar="FILE", help="image and vector runs: .npy, .png or .csv; table runs: .csv or .parquet; series runs: .csv, .parquet or .npy")
+    g.add_argument("--out", required=True, metavar="FILE", help="image and vector runs: .npy, .png or .csv; "
+                   "table runs: .csv or .parquet; series runs: .csv, .parquet or .npy")
     _model_args(g)
 
     v = sub.add_parser("evaluate-synthetic", help="fidelity, utility and privacy of a table or series run's synthetic data",

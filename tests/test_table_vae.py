@@ -31,6 +31,8 @@ def test_scaling_a_column_by_1000_lowers_log_p_by_ln_1000(normalization):
     np.testing.assert_allclose(la.log_px - lb.log_px, np.log(1000), atol=1e-3)
     np.testing.assert_allclose(la.elbo - lb.elbo, np.log(1000), atol=1e-3)
     assert "own units" in la.extra["units"] and la.extra["reasons"] == [""] * 50
+    # bits/dim per column of the row (3), not per encoded feature (one-hot slots, modes, missing flags)
+    np.testing.assert_allclose(la.bits_per_dim, -la.log_px / (3 * np.log(2)))
 
 
 def _regions(n=600, seed=0):

@@ -136,7 +136,8 @@ class TableVAE:
         rows = self.transformer_.check_rows(df)
         result = self.vae_.log_likelihood(rows.X, self._labels(df), n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip
-        result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS)
+        result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,
+                                dims=len(self.transformer_.schema.names))  # bits per modelled column, not per feature
         result.extra["reasons"] = rows.reasons
         return result
 

@@ -70,12 +70,14 @@ class LikelihoodResult:
             return np.full_like(self.log_px, np.nan, dtype=np.float64)
         return K / (1.0 + (K - 1) * np.asarray(self.log_px_stderr, dtype=np.float64) ** 2)
 
-    def shifted(self, offset: np.ndarray, units: str) -> "LikelihoodResult":
+    def shifted(self, offset: np.ndarray, units: str, dims: int | None = None) -> "LikelihoodResult":
         """The densities moved by ``offset`` (N,) nats per example (a change of units: the log-Jacobian of a
-        transform of the data), which ``units`` names; the KL term does not change."""
+        transform of the data), which ``units`` names; the KL term does not change. ``dims``: the examples'
+        dimensions in those units, for bits/dim (a table row's columns, not its encoded features)."""
         offset = np.asarray(offset, dtype=np.float64)
         return LikelihoodResult(self.log_px + offset, self.log_px_stderr, self.elbo + offset,
-                                self.reconstruction + offset, self.kl, self.n_samples, self.n_features,
+                                self.reconstruction + offset, self.kl, self.n_samples,
+                                self.n_features if dims is None else int(dims),
                                 {**self.extra, "units": units}, self.normalized, self.binarizations)  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:

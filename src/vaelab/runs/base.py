@@ -101,6 +101,7 @@ class RunKind:
     files: ClassVar[tuple[str, ...]] = ()  # the kind's own files in the run folder, written before config.json
     options: ClassVar[dict[str, Any]] = {}  # training options this kind reads, with their defaults
     default_settings: ClassVar[dict[str, Any]] = {}  # VAE settings the kind chooses unless the user does
+    data_dims: int | None = None  # an example's dimensions in the data's units, when not the model's features (bits/dim)
     default_reasons: ClassVar[dict[str, str]] = {}  # why, for the settings whose choice training reports (likelihood)
     decodes_mean: ClassVar[bool] = True  # synthetic data are decoder means E[x|z] unless a draw is asked for
     report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills

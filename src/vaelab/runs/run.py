@@ -285,7 +285,7 @@ class Run:
         result = log_likelihood(self.model, dataset.X, self.model_labels(dataset), n_samples,
                                 observed=dataset.observed, **options)  # fmt: skip
         jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)
-        return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "")
+        return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "", self.kind.data_dims)
 
     def example(self, spec: str) -> Example:
         """One example named by a spec: ``12`` (test example 12), ``val:3``, an image file, ``FILE[:N]``."""

@@ -160,6 +160,11 @@ class TableKind(RunKind):
     # ------------------------------------------------------------ new rows
     density_units = DENSITY_UNITS
 
+    @property
+    def data_dims(self) -> int:
+        """Bits/dim per modelled column (the condition columns are given, not scored), not per encoded feature."""
+        return len(self.transformer.schema.names)
+
     def read(self, source, labels=None, label_column=None, lazy=False) -> Dataset:
         """Rows of a CSV/Parquet file with the run's encodings; what training never had (a category, a
         missing value where there were none, a value of another kind, a value out of range) is flagged per

@@ -400,6 +400,8 @@ def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys)
     _ok(capsys, "score", table_run, "--n-samples", 200, "--quiet", "--out", tmp_path / "s.csv")
     scored = pd.read_csv(tmp_path / "s.csv").iloc[0]
     assert abs(a["log_px"] - scored["log_px"]) < 4 * (a["log_px_stderr"] + scored["log_px_stderr"]) + 0.05
+    _ok(capsys, "report", table_run)  # data-space a ± b of a table adds encoded features: the report says so
+    assert "probe the encoding, not rows a table could hold" in (table_run / "report.html").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------ series that trend

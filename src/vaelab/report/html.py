@@ -431,7 +431,11 @@ class _Assembler:
             "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the data's "
             f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
             f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
-            "for data-space results the input itself.")  # fmt: skip
+            "for data-space results the input itself."
+            # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.
+            + (" On a table run a ± b adds the encoded features (one-hot slots of a category can both be 1), so the "
+               "data-space rows probe the encoding, not rows a table could hold; read the latent rows."
+               if any("decoded" in r for r in e["results"]) else ""))  # fmt: skip
         s.tables.append({
             "caption": "typicality of each result and what it means",
             "header": ["result", "log q(z) percentile", "log p(x) percentile", "verdict"], "left": (0, 3),

@@ -190,23 +190,22 @@ def test_auto_temperature_keeps_the_models_own_draws_where_they_already_repeat_r
     assert chosen["temperature"] == 1.0 and set(chosen["draw_repeats"].values()) == {1.0}
 
 
-def test_a_table_model_starts_at_the_rows_marginals():
-    """The decoder's last bias starts at the training rows' marginals (Mixed.base_params): after 2 epochs a column
-    missing in 5% of the rows is drawn missing about 5% of the time and a 10%-category about 10% of the time. From a
-    zero bias every flag started at 0.5: the audit's 600-row table drew its 4.7%-missing column 36% missing after 10
-    epochs, 15% after the CLI's 50."""
+def test_a_table_models_missing_flags_start_at_the_rows_missing_shares():
+    """The decoder's missing-value flags start at the training rows' missing shares (Mixed.missing_flag_logits):
+    after 2 epochs a column missing in 5% of the rows is drawn missing about 5% of the time. From the layer's own
+    init every flag started near 0.5: the audit's 600-row table drew its 4.7%-missing column 36% missing after 10
+    epochs, 15% after the CLI's 50. Only the flags: categories start as the layer's init has them."""
     import torch
 
     from vaelab.nn.likelihoods import Mixed
 
     mixed = Mixed((6,), (("categorical", 0, 3, -1), ("bernoulli", 3, 1, -1), ("gaussian", 4, 1, 5), ("bernoulli", 5, 1, -1)))
-    mean = torch.tensor([0.7, 0.2, 0.1, 0.05, 0.3, 0.02], dtype=torch.float64)
-    base = mixed.base_params(mean)
-    torch.testing.assert_close(mixed.mean(base[None])[0], mean)  # softmax, sigmoid and the mean, as given
+    index, logits = mixed.missing_flag_logits(torch.tensor([0.7, 0.2, 0.1, 0.05, 0.3, 0.02], dtype=torch.float64))
+    assert index.tolist() == [5]  # the flag that masks feature 4, not the boolean at 3
+    torch.testing.assert_close(torch.sigmoid(logits), torch.tensor([0.02], dtype=torch.float64))
     rng = np.random.default_rng(0)
     n = 2000
     df = pd.DataFrame({"x": rng.normal(size=n), "kind": rng.choice(["a", "b", "c"], n, p=[0.6, 0.3, 0.1])})
     df.loc[rng.random(n) < 0.05, "x"] = np.nan
     rows = TableVAE(**FAST).fit(df).sample(4000, temperature=1)
     assert abs(rows["x"].isna().mean() - df["x"].isna().mean()) < 0.02
-    assert abs((rows["kind"] == "c").mean() - 0.1) < 0.03

@@ -461,10 +461,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
 
 
 def init_output_bias(module: VAEModule, X: Any, block: int = 65536) -> bool:
-    """Start a table model's decoder at the training rows' marginals: the bias of its last linear layer at
-    :meth:`Mixed.base_params` of the rows' feature means (read block by block from a memory map), the layer's
-    weights as initialized. Other likelihoods, and decoders that do not end in a linear layer (a user's own),
-    start as built. Returns whether the bias was set."""
+    """Start a table model's missing-value flags at the training rows' missing shares: their entries of the
+    decoder's last bias at :meth:`Mixed.missing_flag_logits` of the rows' feature means (read block by block
+    from a memory map); every other weight and bias as initialized. Other likelihoods, tables without missing
+    values, and decoders that do not end in a linear layer (a user's own) start as built. Returns whether
+    any bias was set."""
     from vaelab.nn.likelihoods import Mixed
     from vaelab.nn.networks import MLPDecoder
 
@@ -474,8 +475,11 @@ def init_output_bias(module: VAEModule, X: Any, block: int = 65536) -> bool:
     total = np.zeros(last.out_features, dtype=np.float64)
     for start in range(0, X.shape[0], block):
         total += np.asarray(X[start : start + block], dtype=np.float64).reshape(-1, last.out_features).sum(0)
+    index, logits = module.likelihood.missing_flag_logits(torch.from_numpy(total / X.shape[0]))
+    if index.numel() == 0:
+        return False
     with torch.no_grad():
-        last.bias.copy_(module.likelihood.base_params(torch.from_numpy(total / X.shape[0])).to(last.bias))
+        last.bias[index.to(last.bias.device)] = logits.to(last.bias)
     return True
 
 

@@ -719,3 +719,16 @@ def test_series_exploration_figures_name_each_feature_by_series_and_step(series)
     fig = traversal_figure(traverse(Run(run).model, dims=[0], steps=5), names)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend and all(t in names for t in legend)
+
+
+def test_one_bad_cell_in_a_boolean_column_flags_that_row_only(table, table_run, tmp_path, capsys):
+    """One "maybe" makes pandas read the CSV's boolean column as text; its "True"/"False" were then refused too, and
+    every row was flagged "member: 'True' is not a boolean value" and scored without member."""
+    _, df = table
+    rows = df.head(20).astype({"member": object})
+    rows.loc[3, "member"] = "maybe"
+    rows.to_csv(tmp_path / "maybe.csv", index=False)
+    _ok(capsys, "score", table_run, tmp_path / "maybe.csv", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
+    reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    member = reason.str.contains("member:")
+    assert member.tolist() == [i == 3 for i in range(20)] and "'maybe' is not a boolean value" in reason[3]

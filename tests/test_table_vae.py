@@ -100,6 +100,9 @@ def test_rare_values_switch_to_latent_conditioning_and_say_so():
     assert "latent conditioning (the codes of 5 rows)" in how["text"] and "too few" in how["text"]
     with pytest.raises(DataError, match="Rejection kept .* draws holding kind = rare"):
         sample_table(tm, 200, prior, given={"kind": "rare"}, latent=None)
+    # A small n still makes PROBE draws before judging: with n = 5 the budget of n / 1% = 500 draws ran out first
+    few = sample_table(tm, 5, prior, given={"kind": "rare"}, latent=lambda fixed: (gmm, "the codes of 5 rows"))
+    assert few.attrs["generation"]["method"] == "latent conditioning" and few.attrs["generation"]["probe_draws"] >= PROBE
 
 
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "and predictive scores and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
     v.add_argument("run", metavar="RUN", help="run folder")
     v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
-    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical)")
+    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last)")
     v.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
                    "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -519,7 +519,7 @@ def _data_name(spec: str) -> str:
 def cmd_score(args) -> int:
     import numpy as np
 
-    from vaelab.commands.score import LOW_ESS, score
+    from vaelab.commands.score import score
 
     _data_note("score", args.data)
     bar = _count_bar(args)
@@ -557,7 +557,7 @@ def cmd_score(args) -> int:
     few = scored.few_draws()
     if few.size:
         print(f"  {few.size} example(s) have a log p(x) carried by few importance draws (effective sample size below "
-              f"{LOW_ESS:g} of K = {scored.result.n_samples}, column ess; e.g. example {few[0]}): their log p(x) is "
+              f"{scored.few_draws_limit:g} of K = {scored.result.n_samples}, column ess; e.g. example {few[0]}): their log p(x) is "
               "likely too low and its standard error too small; raise --n-samples, or read them as lower bounds")
     print(f"  histogram: {scored.figure}")
     if args.out:

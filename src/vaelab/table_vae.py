@@ -15,6 +15,7 @@ from vaelab.analysis.samplers import fit_sampler
 from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
+    check_latent_rows,
     check_table_temperature,
     choose_temperature,
     resolve_temperature,
@@ -167,9 +168,7 @@ class TableVAE:
 
         def latent(fixed: dict[str, str]):
             hold = np.flatnonzero(tm.matches(self.data_, fixed))
-            if hold.size < 2:
-                raise DataError(f"Rejection kept too few draws, and {hold.size} training row(s) hold {fixed}: too few "
-                                "to condition on in latent space. Fit with condition=(...) on these columns.")  # fmt: skip
+            check_latent_rows(hold.size, fixed, "Fit with condition=(...) on these columns.")
             part = self.data_.iloc[hold]
             codes = Dataset(self.transformer_.transform(part), *_coded(self._labels(part)))
             fitted = fit_sampler("aggregate-gmm", self.vae_, codes, None, seed)

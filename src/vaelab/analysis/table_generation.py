@@ -51,6 +51,7 @@ from vaelab.model import Model
 
 MIN_ACCEPTANCE = 0.01  # rejection gives way to latent conditioning when fewer draws than this share are kept
 PROBE = 1000  # draws made before the share kept is judged
+MIN_LATENT_ROWS = 10  # training rows holding the values that latent conditioning's mixture is fitted to, at least
 MAX_BATCH = 50_000  # rows decoded at once
 AUTO_TEMPERATURES = (1.0, 0.85, 0.7, 0.55)  # the candidates, from the model's own draws to sharper ones
 CHOICE_DRAWS = 5000  # draws per candidate temperature (the share of repeats then has an SE of <= 0.007)
@@ -286,6 +287,15 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
                                         draws, kept, held))  # fmt: skip
 
 
+def check_latent_rows(count: int, fixed: Mapping[str, Any], advice: str) -> None:
+    """Refuse latent conditioning on fewer than MIN_LATENT_ROWS training rows holding the fixed values (its mixture
+    holds out a tenth of their codes to choose its size; on 2 rows that failed with a message about validation codes)."""
+    if count < MIN_LATENT_ROWS:
+        raise DataError(f"Rejection kept too few draws, and {count} training row(s) hold {_text(fixed)}: latent "
+                        f"conditioning fits a Gaussian mixture to the codes of such rows and needs at least "
+                        f"{MIN_LATENT_ROWS}. {advice}")  # fmt: skip
+
+
 def _text(fixed: Mapping[str, str]) -> str:
     return ", ".join(f"{c} = {v}" for c, v in fixed.items())
 
@@ -319,7 +329,9 @@ def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free
     """Rows holding the ``free`` values, drawn batch by batch until n are kept or n / MIN_ACCEPTANCE are drawn
     (with ``judge``: until PROBE draws show that fewer than MIN_ACCEPTANCE are kept). Returns (the first n rows
     held, draws, the number of draws that held the values: more than n when the last batch had a surplus)."""
-    budget = math.ceil(n / MIN_ACCEPTANCE)
+    # With judge, at least PROBE draws, so that a small n (budget n / MIN_ACCEPTANCE = 500 for n = 5) still reaches
+    # the judgement and latent conditioning instead of giving up first.
+    budget = max(math.ceil(n / MIN_ACCEPTANCE), PROBE if judge else 0)
     kept: list[pd.DataFrame] = []
     count = draws = 0
     for round_ in range(budget):  # each round draws at least one row, so this bounds the loop

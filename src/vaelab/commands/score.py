@@ -38,6 +38,7 @@ MAX_BINARIZATIONS = 256
 # Below this effective sample size of the importance weights one or a few draws carry an example's estimate: its
 # log p(x) is likely too low and its standard error too small (the delta-method SE cannot exceed ~1 nat).
 LOW_ESS = 10.0
+LOW_ESS_SHARE = 0.1  # ... or this share of K, when K is small (K = 20: 2 draws; an ESS of 8 is 40% of K, not few)
 SAMPLES_WHY = "more importance samples than this change no estimate measurably (the error falls as 1/sqrt(K))"
 
 
@@ -65,9 +66,14 @@ class Scored:
         frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
         return frame
 
+    @property
+    def few_draws_limit(self) -> float:
+        """The effective sample size below which an estimate rests on few draws: LOW_ESS, or LOW_ESS_SHARE of K."""
+        return min(LOW_ESS, LOW_ESS_SHARE * self.result.n_samples)
+
     def few_draws(self) -> np.ndarray:
-        """Examples whose log p(x) rests on fewer than :data:`LOW_ESS` effective importance draws."""
-        return np.flatnonzero(self.result.effective_sample_size() < LOW_ESS)
+        """Examples whose log p(x) rests on fewer than :attr:`few_draws_limit` effective importance draws."""
+        return np.flatnonzero(self.result.effective_sample_size() < self.few_draws_limit)
 
 
 def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -> float:

@@ -507,12 +507,18 @@ def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
     return out
 
 
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
 def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     """(0/1 float64, missing mask); ColumnProblem unless values are True/False or 0/1."""
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=0.0), missing
     values = np.asarray(s, dtype=object)[~missing]
+    # Text "True"/"False" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell makes
+    # pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
+    values = np.array([_BOOL_TEXT.get(v.strip().lower(), v) if isinstance(v, str) else v for v in values], dtype=object)
     out = np.zeros(len(s), dtype=np.float64)
     try:
         as_float = np.array([float(v) for v in values], dtype=np.float64) if values.size else np.zeros(0)

@@ -33,6 +33,7 @@ from vaelab.analysis.table_generation import (
     CHOICE_SEED,
     TableModel,
     TemperatureChoice,
+    check_latent_rows,
     choose_temperature,
     resolve_temperature,
     sample_table,
@@ -250,10 +251,7 @@ class TableKind(RunKind):
         def latent(fixed: dict[str, str]) -> tuple[Any, str]:
             (train,) = self.real_rows(run, "train")
             hold = np.flatnonzero(tm.matches(train, fixed))
-            if hold.size < 2:
-                raise DataError(f"Rejection kept too few draws, and {hold.size} training row(s) hold "
-                                f"{', '.join(f'{c} = {v}' for c, v in fixed.items())}: too few to condition on "
-                                "in latent space. Train with --condition on these columns.")  # fmt: skip
+            check_latent_rows(hold.size, fixed, "Train with --condition on these columns.")
             part = run.split("train").subset(hold)
             fitted = fit_sampler("aggregate-gmm", run.model, part, None, seed)
             return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "

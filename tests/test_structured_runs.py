@@ -628,7 +628,7 @@ def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_on
 
 
 # ------------------------------------------------- a user's hostile inputs (issue 17, fifth pass: an audit)
-def test_a_header_only_file_is_refused_in_one_line(table, table_run, series, tmp_path, capsys):
+def test_a_header_only_file_is_refused_in_one_line(table, table_run, tmp_path, capsys):
     """A file with a header and no rows: one line, exit 2 (it raised ZeroDivisionError in the summary)."""
     from vaelab.analysis.likelihood import log_likelihood
     from vaelab.errors import DataError
@@ -680,7 +680,6 @@ def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp
     assert "holds 2 series" in _error(capsys, "sample", run, "--past", tmp_path / "two.csv", "--out", tmp_path / "f.csv")
     df[df["id"] == 0].sort_values("time").to_csv(tmp_path / "one.csv", index=False)
     _ok(capsys, "sample", run, "--past", tmp_path / "one.csv", "--draws", 3, "--out", tmp_path / "f.csv")
-    assert "80,12\n" not in (tmp_path / "f.csv").read_text()
     f = pd.read_csv(tmp_path / "f.csv")
     assert f["time"].dtype.kind == "i" and sorted(f["time"].unique()) == [80, 81, 82, 83]
 

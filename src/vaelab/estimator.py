@@ -27,6 +27,7 @@ from vaelab.checkpoint import RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
+from vaelab.data.rows import blocks as row_blocks  # (blocks= is also a setting here)
 from vaelab.data.split import GREY_LEVELS, binarize_fixed, indices, split_assignment, value_kind
 from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
@@ -460,7 +461,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return run
 
 
-def init_output_bias(module: VAEModule, X: Any, block: int = 65536) -> bool:
+def init_output_bias(module: VAEModule, X: Any) -> bool:
     """Start a table model's missing-value flags at the training rows' missing shares: their entries of the
     decoder's last bias at :meth:`Mixed.missing_flag_logits` of the rows' feature means (read block by block
     from a memory map); every other weight and bias as initialized. Other likelihoods, tables without missing
@@ -471,13 +472,13 @@ def init_output_bias(module: VAEModule, X: Any, block: int = 65536) -> bool:
 
     if not isinstance(module.likelihood, Mixed) or not isinstance(module.decoder, MLPDecoder) or X.shape[0] == 0:
         return False
+    if module.likelihood.missing_flags.numel() == 0:  # no pass over the rows for a table without missing values
+        return False
     last = [m for m in module.decoder if isinstance(m, torch.nn.Linear)][-1]
     total = np.zeros(last.out_features, dtype=np.float64)
-    for start in range(0, X.shape[0], block):
-        total += np.asarray(X[start : start + block], dtype=np.float64).reshape(-1, last.out_features).sum(0)
+    for _, rows in row_blocks(X):
+        total += rows.reshape(len(rows), -1).sum(0, dtype=np.float64)
     index, logits = module.likelihood.missing_flag_logits(torch.from_numpy(total / X.shape[0]))
-    if index.numel() == 0:
-        return False
     with torch.no_grad():
         last.bias[index.to(last.bias.device)] = logits.to(last.bias)
     return True

@@ -304,9 +304,14 @@ class Mixed(Likelihood):
         table of 480 rows the CLI's 50 epochs still drew a 4.7%-missing column 15% missing (issue 17 audit).
         Only the flags: starting categories and modes at their frequencies too made the decoder keep them there
         instead of learning them from z (anes96: SDMetrics pair trends 0.917 -> 0.682, BENCHMARKS.md)."""
-        index = torch.tensor(sorted({m for _, _, _, m in self.blocks if m >= 0}), dtype=torch.long)
+        index = self.missing_flags
         rate = feature_mean.detach().to(torch.float64)[index].clamp(floor, 1 - floor)
         return index, torch.log(rate) - torch.log1p(-rate)
+
+    @property
+    def missing_flags(self) -> torch.Tensor:
+        """The features that are missing-value indicators (each masks its column's block), ascending."""
+        return torch.tensor(sorted({m for _, _, _, m in self.blocks if m >= 0}), dtype=torch.long)
 
     def dist(self, params):
         return _MixedDraw(self, params)

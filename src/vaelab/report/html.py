@@ -435,7 +435,7 @@ class _Assembler:
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.
             + (" On a table run a ± b adds the encoded features (one-hot slots of a category can both be 1), so the "
                "data-space rows probe the encoding, not rows a table could hold; read the latent rows."
-               if any("decoded" in r for r in e["results"]) else ""))  # fmt: skip
+               if "tabular" in self.kind.sections else ""))  # fmt: skip
         s.tables.append({
             "caption": "typicality of each result and what it means",
             "header": ["result", "log q(z) percentile", "log p(x) percentile", "verdict"], "left": (0, 3),

@@ -595,7 +595,7 @@ def time_text(value: Any) -> str:
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     """A time column as numbers or datetime64, sortable; ISO-8601 text is parsed."""
-    if pd.api.types.is_integer_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+    if pd.api.types.is_integer_dtype(column.dtype):  # (booleans are not integers to pandas)
         values = column.to_numpy(dtype=np.int64)  # whole-number stamps (periods, years) stay whole in forecasts
     elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64)

@@ -298,9 +298,10 @@ def test_a_nan_weight_in_model_safetensors_is_refused(run, capsys):
 
 
 def _overflowing(run):
-    """Finite weights whose posterior variance overflows float32 (exp(200)): every score is NaN."""
+    """Finite weights whose decoder output overflows float32 ((x - 3e38)^2 is inf): every score is NaN. (A posterior
+    variance of exp(200) no longer does: scoring keeps the proposal's log-variance within bounds.)"""
     weights = load_file(run / "model.safetensors")
-    weights["logvar_head.bias"] = torch.full_like(weights["logvar_head.bias"], 200.0)
+    weights["decoder.2.bias"] = torch.full_like(weights["decoder.2.bias"], 3e38)
     save_file(weights, run / "model.safetensors")
 
 

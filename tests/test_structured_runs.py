@@ -53,6 +53,9 @@ def test_a_table_is_detected_and_its_schema_shown(table, tmp_path, capsys):
     kinds = {c["name"]: c["kind"] for c in json.loads((tmp_path / "run" / "table.json").read_text())["schema"]["columns"]}
     assert kinds == {"score": "numeric", "income": "numeric", "age": "categorical", "segment": "categorical",
                      "city": "categorical", "member": "boolean", "joined": "datetime"}  # fmt: skip
+    # The test ELBO's bits/dim bound is per modelled column, as score's bits/dim is (it was per encoded feature).
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert test["bits_per_dim_bound"] == pytest.approx(-test["elbo"] / (len(kinds) * np.log(2)))
 
 
 def test_synthetic_rows_keep_names_dtypes_and_categories(table, table_run, tmp_path, capsys):
@@ -444,6 +447,19 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
     _ok(capsys, "score", run, folder / "macro.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
     reasons = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
     assert not reasons.str.contains("its level|its first value").any(), reasons[reasons != ""].head().tolist()
+    # A value 100, or a million, training SDs out is flagged, not refused: with per-window normalization it drove
+    # the encoder's log-variance past 100, exp() overflowed float32 and score refused the file ("NaN or infinite").
+    for k in (100, 1e6):
+        far = df.copy()
+        far.loc[60, "gdp"] = df["gdp"].mean() + k * df["gdp"].std()
+        far.to_csv(tmp_path / "far.csv", index=False)
+        _ok(capsys, "score", run, tmp_path / "far.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "f.csv")
+        scores = pd.read_csv(tmp_path / "f.csv", keep_default_na=False)
+        held = scores["reason"].str.contains("gdp: out of range")
+        assert held.sum() >= 1 and scores.loc[held, "flag"].all() and np.isfinite(scores["log_px"]).all()
+        assert scores.loc[held, "log_px"].min() < scores.loc[~held, "log_px"].min()
+    # inspect measures q(z) on the data: it refuses such windows in one line (its KL and surgery came out inf/NaN).
+    assert "too wide to measure" in _error(capsys, "inspect", run, tmp_path / "far.csv")
 
 
 def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):

@@ -74,6 +74,11 @@ def rsample(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int | None = None
     return mu + torch.exp(0.5 * logvar) * eps[..., start:stop, :]
 
 
+# Bounds of q(z|x)'s log-variance as an importance proposal (see importance_log_likelihood): SDs from
+# e^-15 to e^10 in latent units, far outside what a trained encoder gives its training data.
+PROPOSAL_LOGVAR_MIN, PROPOSAL_LOGVAR_MAX = -30.0, 20.0
+
+
 @torch.no_grad()
 def importance_log_likelihood(
     encode: Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]],
@@ -102,6 +107,12 @@ def importance_log_likelihood(
     (:mod:`vaelab.analysis.likelihood` passes each example's own stream); by default torch's RNG.
     """
     mu, logvar = encode(x, y)  # (N, L), once per example
+    # The proposal's log-variance is kept within [PROPOSAL_LOGVAR_MIN, PROPOSAL_LOGVAR_MAX]: an input hundreds of
+    # training SDs out drives an encoder's log-variance to ±100 or more, and exp() of that overflows float32
+    # (z ~ 1e29, then (x - mu)^2 is inf: a series window with one value 100 SD out was refused instead of
+    # flagged). Any proposal with full support gives an unbiased estimate of p(x) when the weights use that same
+    # proposal, so the estimate stays what it says; inside the bounds (every ordinary input) nothing changes.
+    logvar = logvar.clamp(PROPOSAL_LOGVAR_MIN, PROPOSAL_LOGVAR_MAX)
     n = x.shape[0]
     per_chunk = max(1, chunk_size // max(n, 1))
     f64 = dict(dtype=torch.float64, device=mu.device)

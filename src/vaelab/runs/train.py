@@ -65,6 +65,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         )
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
     normalized = model.is_density_on(part.X)
+    dims = (kind.data_dims if kind is not None else None) or dataset.n_features
     return {
         "split": name,
         "n_examples": int(elbo.size),
@@ -72,8 +73,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "elbo_stderr": stderr,
         "reconstruction": float(rec.mean()),
         "kl": float(kl.mean()),
-        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO); only for a density.
-        "bits_per_dim_bound": float(-elbo.mean() / (dataset.n_features * math.log(2))) if normalized else None,
+        # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO); only for a density. D counts the
+        # data's own dimensions where the kind has them (a table's modelled columns, as score's bits/dim does).
+        "bits_per_dim_bound": float(-elbo.mean() / (dims * math.log(2))) if normalized else None,
         "normalized": normalized,
         "elbo_samples": 8,
         **({} if jacobian is None else {"units": kind.density_units or ""}),

@@ -565,6 +565,25 @@ def _write(path, frame):
     return path
 
 
+def test_band_coverage_interval_does_not_collapse_when_every_window_is_inside():
+    """31 windows all inside a 90% band: the Wald SE is 0, and the interval read "100% to 100%". Korn & Graubard's
+    interval at the effective sample size: 31 windows of one value each, lower end 0.025^(1/31) = 0.888 (the band
+    may be calibrated); of 12 values each, 0.025^(1/372) = 0.990 (too wide)."""
+    from vaelab.analysis.synthetic_series import band_coverage
+
+    cover = band_coverage(np.ones(31))
+    assert cover["coverage_stderr"] == 0 and cover["coverage_interval"] == pytest.approx([0.025 ** (1 / 31), 1.0])
+    assert cover["coverage_verdict"]["outcome"] == "calibrated" and "89% to 100%" in cover["coverage_verdict"]["text"]
+    cover = band_coverage(np.ones(31), values_per_window=12)
+    assert cover["coverage_interval"] == pytest.approx([0.025 ** (1 / 372), 1.0])
+    assert cover["coverage_verdict"]["outcome"] == "too wide"
+    # Where the SE is informative the interval is close to mean ± 1.96 SE.
+    shares = np.random.default_rng(0).uniform(0.5, 1.0, 200)
+    wald = 1.959964 * shares.std(ddof=1) / np.sqrt(200)
+    lo, hi = band_coverage(shares, values_per_window=12)["coverage_interval"]
+    assert lo == pytest.approx(shares.mean() - wald, abs=0.004) and hi == pytest.approx(shares.mean() + wald, abs=0.004)
+
+
 def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     """Each verdict word is reachable: errors well below / above repeating the last value, or the same."""
     from vaelab.runs.series import forecaster_verdict, generator_verdict

@@ -257,3 +257,24 @@ def test_coder_measures_how_far_new_rows_lie_outside_the_training_range(trending
     assert WindowCoder.from_state(meta, old).beyond_range(rows) is None
     with pytest.raises(RunError, match="window coder is damaged"):
         WindowCoder.from_state(meta, {k: v for k, v in arrays.items() if k != "coder_row_sd"})
+
+
+@pytest.mark.parametrize("handling", HANDLINGS)
+def test_a_feature_constant_in_training_decodes_exactly_and_any_other_value_is_out_of_range(trending_windows, handling):
+    """Its SD 0 was stored as 1, so decoded windows (and forecasts) varied it by the model's noise in data units
+    (an always-3.0 column came back from 2.88 to 3.12) and 3.9 was not out of range (0.9 "training SDs")."""
+    w, codes = trending_windows
+    X = np.concatenate([w.X, np.full((*w.X.shape[:2], 1), 3.0, dtype=w.X.dtype)], axis=2)
+    coder = WindowCoder(handling, w.n_past).fit(X[codes == TRAIN])
+    assert coder.constant_features.tolist() == [False, False, True]
+    rows = coder.encode(X[:10]).astype(np.float64)
+    noisy = rows + np.random.default_rng(0).normal(0, 0.05, rows.shape)  # the model's rows are never exact
+    back = coder.decode(noisy, 16)
+    assert (back[..., 2] == np.float32(3.0)).all() and not np.allclose(back[..., :2], X[:10, :, :2])
+    cond, context = coder.encode_past(X[:10, : w.n_past].astype(np.float64))
+    future = coder.decode_future(np.random.default_rng(1).normal(0, 0.05, (10, 3, 4, 3)), context)
+    np.testing.assert_allclose(future[..., 2], 3.0, rtol=1e-6)
+    shifted = X[:1].astype(np.float64).copy()
+    shifted[0, 5, 2] = 3.9
+    far = coder.beyond_range(coder.encode(shifted))
+    assert np.isinf(far).any() and (coder.beyond_range(coder.encode(X[:10])) == 0).all()

@@ -178,7 +178,7 @@ def _prepare_frame(df: pd.DataFrame, id_column, time_column, features, fill) -> 
     columns = [c for c in df.columns]
     for what, col in (("id_column", id_column), ("time_column", time_column)):
         if col is not None and col not in df.columns:
-            raise DataError(f"{what} {col!r} is not a column of the DataFrame; its columns are {_names(columns)}{_close(col, columns)}.")
+            raise DataError(f"{what} {col!r} (--{what.split('_')[0]}) is not a column of the data; its columns are {_names(columns)}{_close(col, columns)}.")
     if id_column is not None and id_column == time_column:
         raise ConfigError(f"id_column and time_column must differ; both are {id_column!r}.")
     reserved = {c for c in (id_column, time_column) if c is not None}
@@ -316,7 +316,7 @@ def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarra
         r, c = np.argwhere(nan)[0]
         raise DataError(
             f"{where} has {int(nan.sum())} missing value(s) {per}; the first is feature {names[c]!r} at step {r} "
-            "(0-based, in time order). Pass fill='interpolate' to fill gaps by linear interpolation in time, "
+            "(0-based, in time order). Pass fill='interpolate' (--fill interpolate) to fill gaps by linear interpolation in time, "
             "or impute them yourself first."
         )
     for j in np.flatnonzero(nan.any(axis=0)):
@@ -538,7 +538,8 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
             raise DataError(
                 f"No series is long enough to hold out {name} windows without overlap: a series needs at least "
                 f"{1 + n_gaps + n_gaps * gap} windows ({n_gaps} gap(s) of {gap}); the most any series has is "
-                f"{int(per_series.max())}. Use longer series, shorter windows, a larger stride, or set that fraction to 0."
+                f"{int(per_series.max())}. Use longer series or shorter windows, or set that fraction to 0 "
+                f"(--{name[:3] if name == 'validation' else name}-fraction 0)."
             )
     return codes
 

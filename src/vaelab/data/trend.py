@@ -197,7 +197,7 @@ def detect_trend(stretches: Sequence[np.ndarray], features: Sequence[str], windo
     long = [np.asarray(s, dtype=np.float64) for s in stretches if len(s) >= max(2 * window, MIN_TEST_STEPS)]
     if not long:
         note = (f"not tested for a trend: no series has a training stretch of {max(2 * window, MIN_TEST_STEPS)} "
-                "steps (two windows)")  # fmt: skip
+                f"steps (two windows of {window} steps, and at least {MIN_TEST_STEPS})")  # fmt: skip
         empty = tuple(FeatureTrend(f, 0, 0, math.nan, math.nan, math.nan, False) for f in features)
         return TrendReport(empty, note)
     out = []
@@ -291,14 +291,29 @@ class WindowCoder:
         return self
 
     # ---------------------------------------------------------- new windows
+    @property
+    def constant_features(self) -> np.ndarray:
+        """(F,) bool: features every training window held the same way (each of their row columns took one value:
+        a feature constant in training). Decoded at that value; any other value is out of range. All False for a
+        coder stored before the range was kept."""
+        F = len(self.stats["loc"])
+        if "row_lo" not in self.stats:
+            return np.zeros(F, dtype=bool)
+        return (self.stats["row_lo"] == self.stats["row_hi"]).reshape(-1, F).all(0)
+
     def beyond_range(self, rows: np.ndarray) -> np.ndarray | None:
         """How far each value of rows (N, D) lies outside the training rows' range, in the training rows' SD
-        of that column (0 inside); None for a coder stored before the range was kept."""
+        of that column (0 inside; inf where a constant feature's column holds another value, since its SD was 0);
+        None for a coder stored before the range was kept."""
         if "row_lo" not in self.stats:
             return None
         rows = np.asarray(rows, dtype=np.float64)
         s = self.stats
-        return np.maximum(np.maximum(s["row_lo"] - rows, rows - s["row_hi"]), 0.0) / s["row_sd"]
+        far = np.maximum(np.maximum(s["row_lo"] - rows, rows - s["row_hi"]), 0.0)
+        fixed = np.tile(self.constant_features, len(s["row_lo"]) // len(s["loc"]))
+        # The SD of a constant feature's column was 0 (stored as 1): any difference beyond float noise is out.
+        return np.where(fixed, np.where(far > 1e-6 * np.maximum(1.0, np.abs(s["row_lo"])), np.inf, 0.0),
+                        far / s["row_sd"])
 
     def column_parts(self, window: int, n_features: int) -> list[tuple[str, int, int | None]]:
         """What each column of a row holds: (part, feature index, step or None). Parts: "value" (a step's value,
@@ -353,8 +368,11 @@ class WindowCoder:
         """Rows (N, D) → windows (N, T, F) float32 in data units: the inverse of :meth:`encode`."""
         if not self.is_fitted:
             raise NotFittedError("WindowCoder.decode needs a fitted coder; call fit(training windows) first.")
-        rows = np.asarray(rows, dtype=np.float64)
+        rows = np.array(rows, dtype=np.float64)
         s, F = self.stats, len(self.stats["loc"])
+        fixed = self.constant_features
+        if fixed.any() and rows.shape[1] == len(s["row_lo"]):  # a constant feature comes back exactly, not with noise
+            rows.reshape(len(rows), -1, F)[:, :, fixed] = s["row_lo"].reshape(-1, F)[:, fixed]
         shape = self.shape(rows, window)
         extras = rows[:, shape.shape[1] * F :].reshape(len(rows), -1, F)
         if self.handling == "none":
@@ -387,8 +405,13 @@ class WindowCoder:
     def decode_future(self, future: np.ndarray, context: dict[str, np.ndarray]) -> np.ndarray:
         """Futures (..., draws, n_future, F) in model units → data units, continuing the past of
         ``context`` (one per leading index, broadcast over draws)."""
-        future = np.asarray(future, dtype=np.float64)
+        future = np.array(future, dtype=np.float64)
         s = self.stats
+        fixed = self.constant_features
+        if fixed.any():  # a constant feature continues as the training windows' shapes held it
+            F = len(s["loc"])
+            shape_lo = s["row_lo"][: len(s["row_lo"]) - self.n_extra(F)].reshape(-1, F)
+            future[..., fixed] = shape_lo[-future.shape[-2]:, fixed]
         if self.handling == "none":
             out = future * s["scale"] + s["loc"]
         elif self.handling == "difference":

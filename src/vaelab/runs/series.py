@@ -277,7 +277,9 @@ class SeriesKind(RunKind):
                                 f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
             gap = ~np.isfinite(values)
             clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64)
-        options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
+        # An array is one series in time order, whatever columns the training file named (stamps: step numbers).
+        options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
+                   if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
         windows = make_windows(frame, ws.n_past, ws.n_future)
         gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0, 1 or 2 (see mask)
@@ -313,8 +315,12 @@ class SeriesKind(RunKind):
                 for f, c in sorted(worst.items()):
                     part, _, step = parts[c]
                     at = f"at {stamp(i, step)}" if step is not None else f"in the window from {stamp(i, 0)}"
-                    said.append(f"{ws.features[f]}: out of range {at}: its {part} lies {far[i, c]:.1f} training SDs "
-                                "outside the training windows' range")  # fmt: skip
+                    if np.isinf(far[i, c]):  # a feature constant in training
+                        said.append(f"{ws.features[f]}: out of range {at}: it differs from the one value it had in "
+                                    "every training window")  # fmt: skip
+                    else:
+                        said.append(f"{ws.features[f]}: out of range {at}: its {part} lies {far[i, c]:.1f} training "
+                                    "SDs outside the training windows' range")  # fmt: skip
             reasons.append("; ".join(said))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons))
 
@@ -375,6 +381,11 @@ class SeriesKind(RunKind):
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
                 raw, times = raw.iloc[order], times[order]
+                repeated = pd.Series(times).duplicated().to_numpy()
+                if repeated.any():  # as train refuses them: two rows of one step would shift every later stamp
+                    raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
+                                    f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
+                                    "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
             raw = raw[list(ws.features)].to_numpy(dtype=np.float64)
         arr = np.asarray(raw, dtype=np.float64)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
@@ -490,9 +501,10 @@ class SeriesKind(RunKind):
         naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
         groups = series_of_test_windows(self, run, codes)[pick]
         inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
-        cover = band_coverage(inside) if len(pick) >= 2 else {"coverage_90": float(inside.mean())}  # with its SE
+        cover = (band_coverage(inside, values_per_window=truth.shape[1] * truth.shape[2]) if len(pick) >= 2
+                 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
         facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": cover["coverage_90"],
-                 **{k: cover[k] for k in ("coverage_stderr", "coverage_verdict") if k in cover},
+                 **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])

@@ -717,6 +717,18 @@ def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp
     _ok(capsys, "sample", run, "--past", tmp_path / "one.csv", "--draws", 3, "--out", tmp_path / "f.csv")
     f = pd.read_csv(tmp_path / "f.csv")
     assert f["time"].dtype.kind == "i" and sorted(f["time"].unique()) == [80, 81, 82, 83]
+    # A past with a repeated stamp is refused, as train refuses one (its rows were read as consecutive steps and
+    # every later stamp shifted).
+    one = df[df["id"] == 0].sort_values("time").reset_index(drop=True)
+    one.loc[len(one) - 1, "time"] = one.loc[len(one) - 2, "time"]
+    one.to_csv(tmp_path / "dup.csv", index=False)
+    assert "repeated time stamp" in _error(capsys, "sample", run, "--past", tmp_path / "dup.csv", "--out", tmp_path / "g.csv")
+    # An .npy of (steps, features) is one series in time order, on a run trained with --id and --time too (it was
+    # refused: "id_column and time_column name DataFrame columns").
+    steps = df[df["id"] == 0].sort_values("time")[["f0", "f1"]].to_numpy()
+    np.save(tmp_path / "one.npy", steps)
+    _ok(capsys, "score", run, tmp_path / "one.npy", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert len(pd.read_csv(tmp_path / "s.csv")) == len(steps) - 16 + 1
 
 
 def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):

@@ -376,6 +376,19 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert "condition member missing: scored given the most frequent condition" in reason[0]
     err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
     assert "not a label of this model's condition columns" in err
+    # explore decodes with one condition: it says which (it used the first class silently).
+    out = _ok(capsys, "explore", run, "traverse", "--dims", "0")
+    assert "decoded with class 'False' (the model's first; --class picks another)" in out
+    _ok(capsys, "explore", run, "grid", "--class", "True")
+    assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["decoded_with"] == "True"
+
+
+def test_new_rows_with_an_empty_date_column_are_scored_and_flagged(table_run, tmp_path, capsys):
+    """A file whose date column is entirely empty reads as float64 NaN; it was refused as "numbers, not dates"."""
+    rows = make_mixed_table(600, seed=1).head(4).assign(joined=np.nan)
+    rows.to_csv(tmp_path / "nodates.csv", index=False)
+    _ok(capsys, "score", table_run, tmp_path / "nodates.csv", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 4
 
 
 def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys):
@@ -400,6 +413,9 @@ def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys)
         assert (table_run / "figures" / name).stat().st_size > 1000
     # log p(x) in the data's own units, as score gives it (the table's change of units was left out: -1.6 vs -20.4)
     a = explore["arithmetic"]["results"][0]
+    # a ± b of two rows' encodings is no row: its verdict says so (it read "Typical", above 99% of the test rows).
+    data_space = [r for r in explore["arithmetic"]["results"] if r["space"] == "data"]
+    assert len(data_space) == 2 and all(r["verdict"].startswith("Not a row") for r in data_space)
     _ok(capsys, "score", table_run, "--n-samples", 200, "--quiet", "--out", tmp_path / "s.csv")
     scored = pd.read_csv(tmp_path / "s.csv").iloc[0]
     assert abs(a["log_px"] - scored["log_px"]) < 4 * (a["log_px_stderr"] + scored["log_px_stderr"]) + 0.05

@@ -212,3 +212,39 @@ def test_a_table_models_missing_flags_start_at_the_rows_missing_shares():
     df.loc[rng.random(n) < 0.05, "x"] = np.nan
     rows = TableVAE(**FAST).fit(df).sample(4000, temperature=1)
     assert abs(rows["x"].isna().mean() - df["x"].isna().mean()) < 0.02
+
+
+def test_condition_labels_read_back_whole_with_equals_in_names_and_ampersands_in_values():
+    """Two condition columns, one named 'a=b', the other holding 'R & D': training ended in a traceback after the
+    fit (the label 'a=b=x & dept=R & D' was split at every '=' and ' & '); --given could not name 'a=b'."""
+    from vaelab.analysis.table_generation import parse_given
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"a=b": rng.choice(["x=1", "y"], n), "dept": rng.choice(["R & D", "Sales"], n),
+                       "v": rng.normal(size=n)})  # fmt: skip
+    model = TableVAE(condition=("a=b", "dept"), epochs=2, latent_dim=2, hidden=[16]).fit(df)
+    rows = model.sample(20, given={"dept": "R & D", "a=b": "x=1"})
+    assert set(rows["dept"]) == {"R & D"} and set(rows["a=b"]) == {"x=1"}
+    assert parse_given(["a=b=x=1", "dept=R & D"], df.columns) == {"a=b": "x=1", "dept": "R & D"}
+    assert parse_given(["a=b=x=1"]) == {"a": "b=x=1"}  # without the columns: the first '='
+    # A value that would read back as another column's part is refused before training, in one line.
+    bad = df.assign(dept=np.where(df["dept"] == "Sales", "S & dept=q", df["dept"]))
+    with pytest.raises(ConfigError, match="reads back otherwise"):
+        TableVAE(condition=("a=b", "dept"), epochs=1).fit(bad)
+
+
+def test_a_conditional_table_model_scores_an_unseen_condition_value_as_the_cli_does():
+    """TableVAE.log_likelihood raised "Unknown label(s) ['mars']" where `vaelab score` flags the row and scores it
+    given the most frequent condition."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "north", "south"], 200), "v": rng.normal(size=200)})
+    model = TableVAE(condition=("region",), epochs=2, latent_dim=2, hidden=[16]).fit(df)
+    new = df.head(3).copy()
+    new.loc[0, "region"] = "mars"
+    result = model.log_likelihood(new, n_samples=5)
+    reasons = result.extra["reasons"]
+    assert "condition region = 'mars' not seen in training: scored given the most frequent condition 'north'" in reasons[0]
+    assert reasons[1:] == ["", ""] and np.isfinite(result.log_px).all()
+    with pytest.raises(DataError, match="lack the condition column"):
+        model.log_likelihood(new.drop(columns="region"), n_samples=5)

@@ -30,6 +30,7 @@ from vaelab.data.table_transformer import (
     condition_codes,
     condition_labels,
     encode_table,
+    flag_conditions,
     split_condition,
 )
 from vaelab.errors import ConfigError, DataError
@@ -135,11 +136,18 @@ class TableVAE:
         value of another kind, a value out of range) are scored on the columns that can be encoded and
         listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new)."""
         rows = self.transformer_.check_rows(df)
-        result = self.vae_.log_likelihood(rows.X, self._labels(df), n_samples=n_samples, observed=rows.observed,
+        reasons = list(rows.reasons)
+        labels = None  # a conditional model's: new condition values flagged and scored as `vaelab score` does
+        if self.condition_:
+            absent = [c.name for c in self.condition_ if c.name not in df.columns]
+            if absent:
+                raise DataError(f"The rows lack the condition column(s) {absent}; the model is conditioned on them.")
+            labels = flag_conditions(df, self.condition_, self.label_counts_, reasons)
+        result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip
         result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,
                                 dims=len(self.transformer_.schema.names))  # bits per modelled column, not per feature
-        result.extra["reasons"] = rows.reasons
+        result.extra["reasons"] = reasons
         return result
 
     def table_model(self) -> TableModel:

@@ -55,6 +55,12 @@ def _label(model: Model, label: Any, n: int) -> np.ndarray | None:
     return np.full(n, name)
 
 
+def _decoding_class(model: Model, label: Any) -> str | None:
+    """The class a conditional model decodes with (the one given, else its first), said in the results; None for
+    an unconditional model."""
+    return None if model.classes_ is None else str(model.classes_[0] if label is None else label)
+
+
 def _decode(model: Model, z: np.ndarray, label: Any) -> np.ndarray:
     return model.inverse_transform(z.astype(np.float32), _label(model, label, z.shape[0]))
 
@@ -201,12 +207,14 @@ class Traversal:
     decoded: np.ndarray = field(repr=False)  # (n_dims, S, *input_shape)
     chosen_by: str = ""
     unit: str = "dimension"  # or "channel": every position of one channel of a (C, h, w) latent moves together
+    decoded_with: str | None = None  # a conditional model's class (a table's condition values) it decodes with
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dims": self.dims, "kl": self.kl, "active": self.active, "span_sd": float(np.abs(self.offsets).max()),
             "steps": int(self.offsets.size), "centred": self.centred, "chosen_by": self.chosen_by,
             "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(), "unit": self.unit,
+            **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
         }  # fmt: skip
 
 
@@ -304,7 +312,8 @@ def traverse(
     kl = [None if kl_u is None else float(kl_u[u]) for u in dims]
     act = [None if act_u is None else bool(act_u[u]) for u in dims]
     return Traversal(dims, kl, act, offsets, values, centre, centred,
-                     decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen, unit)  # fmt: skip
+                     decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen, unit,
+                     _decoding_class(model, label if label is not None else reference_label))  # fmt: skip
 
 
 # ------------------------------------------------------------- manifold grid
@@ -318,11 +327,13 @@ class ManifoldGrid:
     reference: np.ndarray  # (L,) the other dimensions' values
     decoded: np.ndarray = field(repr=False)  # (n rows, n cols, *input_shape); row 0 is the top (largest vertical value)
     chosen_by: str = ""
+    decoded_with: str | None = None  # a conditional model's class it decodes with
 
     def to_dict(self) -> dict[str, Any]:
         return {"dims": list(self.dims), "n": int(self.quantiles.size), "quantiles": self.quantiles.round(4).tolist(),
                 "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
-                "chosen_by": self.chosen_by}  # fmt: skip
+                "chosen_by": self.chosen_by,
+                **({} if self.decoded_with is None else {"decoded_with": self.decoded_with})}  # fmt: skip
 
 
 def manifold_grid(
@@ -370,7 +381,8 @@ def manifold_grid(
     z[:, :, dims[0]] = h[None, :]
     z[:, :, dims[1]] = v[::-1, None]  # top row: the largest value, as on a plot's y axis
     decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
-    return ManifoldGrid((dims[0], dims[1]), q, np.stack([h, v]), centre, decoded.reshape(n, n, *decoded.shape[1:]), chosen)
+    return ManifoldGrid((dims[0], dims[1]), q, np.stack([h, v]), centre, decoded.reshape(n, n, *decoded.shape[1:]), chosen,
+                        _decoding_class(model, label if label is not None else reference_label))  # fmt: skip
 
 
 # ------------------------------------------------------------- interpolation

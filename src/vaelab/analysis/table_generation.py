@@ -221,8 +221,11 @@ def choose_temperature(tm: TableModel, sampler: Sampler, train: pd.DataFrame, va
     return TemperatureChoice(float(best), sampler.name, val_share, shares, int(len(val)), int(n_draws))
 
 
-def parse_given(given: Mapping[str, Any] | Iterable[str] | None) -> dict[str, Any]:
-    """``{"COL": value}``, or the CLI's ``["COL=VALUE", ...]``, as a dict (values checked later, per column)."""
+def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterable[str] = ()) -> dict[str, Any]:
+    """``{"COL": value}``, or the CLI's ``["COL=VALUE", ...]``, as a dict (values checked later, per column). With
+    the table's ``columns``, COL is the longest of them that the item starts with before an "=", so a column
+    whose name holds "=" can be fixed too ("a=b=x": column "a=b", value "x", when "a=b" is a column)."""
+    named = sorted((str(c) for c in columns), key=len, reverse=True)
     if given is None:
         return {}
     if isinstance(given, Mapping):
@@ -231,7 +234,8 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None) -> dict[str, An
         given = [given]
     out: dict[str, Any] = {}
     for item in given:
-        column, sep, value = str(item).partition("=")
+        known = next((c for c in named if str(item).startswith(c + "=")), None)
+        column, sep, value = (known, "=", str(item)[len(known) + 1:]) if known else str(item).partition("=")
         if not sep or not column.strip():
             raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
         if column.strip() in out:
@@ -248,7 +252,7 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
     sampler latent conditioning uses and says what it rests on (None: rejection only). ``temperature`` < 1
     sharpens the draws of categories and booleans (:func:`vaelab.analysis.samplers.check_temperature`)."""
     check_temperature(temperature)
-    fixed = {c: given_label(tm.spec(c), v) for c, v in parse_given(given).items()}
+    fixed = {c: given_label(tm.spec(c), v) for c, v in parse_given(given, tm.columns).items()}
     names = [c.name for c in tm.condition]
     if label is not None:
         if not tm.condition:

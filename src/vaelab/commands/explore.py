@@ -198,9 +198,15 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
                         data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed,
                         log_jacobian=r.kind.log_jacobian)  # fmt: skip
+    views = _views(r, np.stack([x.image for x in result.results]), 1)
+    if views is not None:  # a table: a ± b of two rows' encodings (one-hot and mode parts) is no row of any table
+        for x in result.results:
+            if x.space == "data":
+                x.verdict = (f"Not a row: {x.name} combines the two rows' encodings (one-hot categories, modes and "
+                             "offsets), which no table row holds, so its log p(x) and typicality say nothing about "
+                             "the model; read the latent rows.")  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
              "n_test": test_all.n_examples}  # fmt: skip
-    views = _views(r, np.stack([x.image for x in result.results]), 1)
     if views is not None:
         for i, row in enumerate(entry["results"]):
             row["decoded"] = column_rows(views[0], i)

@@ -483,6 +483,8 @@ def numeric_values(s: pd.Series, name: str) -> np.ndarray:
 
 def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
     """Seconds since 1970-01-01 UTC as float64 (whole seconds), NaN where missing or unparsed."""
+    if s.isna().all():  # an all-empty column reads as float64 NaN: missing dates, not numbers
+        return np.full(len(s), np.nan)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         t = s
     elif pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
@@ -541,7 +543,7 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
 def _check_some_present(name: str, missing: np.ndarray) -> None:
     if missing.all():
         raise ColumnProblem(
-            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},)"
+            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {name})"
         )
 
 
@@ -766,7 +768,7 @@ def infer_schema(
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
-                    f"pass ignore=({name!r},) to leave it out, or categorical=({name!r},) to model it anyway"
+                    f"pass ignore=({name!r},) (--ignore {name}) to leave it out, or categorical=({name!r},) (--categorical {name}) to model it anyway"
                 )
                 continue
         specs.append(spec)

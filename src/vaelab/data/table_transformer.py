@@ -36,6 +36,7 @@ alpha = 0 with the one-hot of the heaviest mode, an all-zero category one-hot, a
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
@@ -70,6 +71,7 @@ __all__ = [
     "ColumnValues",
     "condition_codes",
     "label_parts",
+    "flag_conditions",
     "split_condition",
     "condition_labels",
     "label_values",
@@ -1109,18 +1111,47 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
         return None, None
     labels = condition_labels(df, condition)
     classes = tuple(sorted(set(labels.tolist())))
+    if len(condition) > 1:  # every label must read back as the values it was made of
+        seen = {lab: vals for lab, vals in zip(labels.tolist(), zip(*(value_labels(df[c.name], c) for c in condition)))}
+        for lab, vals in seen.items():
+            if tuple(label_parts(lab, condition)) != tuple(vals):
+                raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: the values {list(vals)} make the "
+                                  f"label {lab!r}, which reads back otherwise (a value holds ' & ' followed by another "
+                                  "condition column's name and '='). Rename that column or recode the value.")  # fmt: skip
     if len(classes) < 2:
         raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every row holds {classes[0]!r}; "
                           "a condition needs at least two values.")  # fmt: skip
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
 
 
+def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_counts: Mapping[str, int],
+                    reasons: list[str]) -> np.ndarray:  # fmt: skip
+    """New rows' condition labels for a conditional model's score: a row whose condition values training never had
+    (or lacks) is scored given the most frequent condition, and ``reasons`` (one per row, changed in place) says so."""
+    labels = condition_labels(df, condition)
+    fallback = max(label_counts, key=label_counts.get)
+    for i in np.flatnonzero(~np.isin(labels, list(label_counts))):
+        missing = [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
+        what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
+                f"condition {'/'.join(c.name for c in condition)} = {labels[i]!r} not seen in training")
+        note = f"{what}: scored given the most frequent condition {fallback!r}"
+        reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
+        labels[i] = fallback
+    return labels
+
+
 def label_parts(label: str, condition: tuple[ColumnSpec, ...]) -> list[str]:
-    """Each condition column's value label within a condition label (:func:`condition_labels`' format)."""
+    """Each condition column's value label within a condition label (:func:`condition_labels`' format), read by
+    the columns' names in order, so names holding "=" and values holding " & " ("R & D") are read whole;
+    :func:`condition_codes` refuses the rare tables where that is still ambiguous."""
     if len(condition) == 1:
         return [label]
-    parts = dict(item.split("=", 1) for item in label.split(" & "))
-    return [parts[c.name] for c in condition]
+    pattern = " & ".join(f"{re.escape(c.name)}=(.*)" for c in condition)
+    found = re.fullmatch(pattern, label, flags=re.DOTALL)
+    if found is None:
+        raise ConfigError(f"{label!r} is not a label of the condition columns {[c.name for c in condition]}; a "
+                          "label reads " + " & ".join(f"{c.name}=VALUE" for c in condition) + ".")  # fmt: skip
+    return list(found.groups())
 
 
 def encode_table(df: pd.DataFrame, schema: TableSchema, normalization: str, seed: int,

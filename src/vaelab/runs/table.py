@@ -48,7 +48,7 @@ from vaelab.data.table_transformer import (
     DENSITY_UNITS,
     TableTransformer,
     condition_codes,
-    condition_labels,
+    flag_conditions,
     encode_table,
     split_condition,
 )
@@ -185,15 +185,7 @@ class TableKind(RunKind):
                 raise DataError(f"{Path(source).name} lacks the condition column(s) {absent} of this run; its "
                                 f"columns are {list(df.columns)}.")  # fmt: skip
             classes = tuple(sorted(self.label_counts))  # every label of the table, as the model's classes
-            labels_ = condition_labels(df, self.condition)
-            fallback = max(self.label_counts, key=self.label_counts.get)
-            for i in np.flatnonzero(~np.isin(labels_, classes)):
-                missing = [c.name for c in self.condition if pd.isna(df[c.name].iloc[i])]
-                what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
-                        f"condition {'/'.join(c.name for c in self.condition)} = {labels_[i]!r} not seen in training")
-                note = f"{what}: scored given the most frequent condition {fallback!r}"
-                reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
-                labels_[i] = fallback
+            labels_ = flag_conditions(df, self.condition, self.label_counts, reasons)
             y = np.searchsorted(np.asarray(classes, dtype=object), labels_) if classes else None
         return Dataset(rows.X, y, classes, source=path, observed=rows.observed, reasons=tuple(reasons))
 

@@ -167,6 +167,9 @@ def score(
         reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
     if new.any():  # what training never had is flagged whatever its score
         flag = new if flag is None else flag | new
+    for i, note in enumerate(dataset.notes or ()):  # said, not flagged
+        if note:
+            reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band),
                     rule=f"{score} {rule}", reason=reason, new=new)  # fmt: skip

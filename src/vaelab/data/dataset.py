@@ -26,6 +26,9 @@ class Dataset:
     # per example what is new or out of the ordinary about it ("" when nothing; None: not checked).
     observed: np.ndarray | None = None
     reasons: tuple[str, ...] | None = None
+    # Per example what is worth saying about it without flagging it (a trending series' level past the training
+    # levels); "" when nothing, None: nothing to say.
+    notes: tuple[str, ...] | None = None
 
     @property
     def n_examples(self) -> int:
@@ -60,6 +63,7 @@ class Dataset:
             source=self.source,
             observed=None if self.observed is None else self.observed[index],
             reasons=None if self.reasons is None else tuple(np.asarray(self.reasons, dtype=object)[index]),
+            notes=None if self.notes is None else tuple(np.asarray(self.notes, dtype=object)[index]),
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -67,7 +71,7 @@ class Dataset:
         (:func:`vaelab.data.rows.is_lazy`) is not copied: the view's X reads its rows when used."""
         from vaelab.data.rows import as_rows, is_lazy
 
-        if not is_lazy(self.X) or self.observed is not None or self.reasons is not None:
+        if not is_lazy(self.X) or self.observed is not None or self.reasons is not None or self.notes is not None:
             return self.subset(index)
         return Dataset(
             X=as_rows(self.X).take(index),

@@ -81,7 +81,7 @@ SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
-LEVEL_PARTS = ("level", "first value")  # parts of a row (WindowCoder.column_parts) a trend moves out of range
+LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
 REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
 
 
@@ -287,10 +287,16 @@ class SeriesKind(RunKind):
         rows = self.coder.encode(windows.X)
         far = self.coder.beyond_range(rows)
         parts = self.coder.column_parts(ws.window, len(ws.features))
+        moved = None
         if far is not None:
-            # A trending series' level (the window's past mean, or the first value a differenced window starts
-            # from) leaves the training range as the trend goes on: by itself that is not out of range.
-            far[:, [c for c, (part, _, _) in enumerate(parts) if part in LEVEL_PARTS]] = 0.0
+            # A trending series' level (the window's past mean and log SD, or the first value a differenced window
+            # starts from) leaves the training range as the trend goes on: by itself that is not out of range. It is
+            # said apart, since the model's log p(x) includes it: past the training levels, a window scores low for
+            # that alone (a feature constant in training, inf here, stays out of range).
+            cols = [c for c, (part, _, _) in enumerate(parts) if part in LEVEL_PARTS]
+            moved = np.zeros_like(far)
+            moved[:, cols] = np.where(np.isinf(far[:, cols]), 0.0, far[:, cols])
+            far[:, cols] = np.where(np.isinf(far[:, cols]), far[:, cols], 0.0)
         panel = len(frame.ids) > 1
 
         def stamp(i: int, step: int) -> str:
@@ -298,7 +304,7 @@ class SeriesKind(RunKind):
             at = f"step {t}" if frame.times is None else time_text(frame.times[k][t])
             return f"{at} (series {frame.ids[k]})" if panel else at
 
-        reasons = []
+        reasons, notes = [], []
         for i in range(len(rows)):
             said: list[str] = []
             for f in np.flatnonzero(missing[i].any(axis=0)):
@@ -321,8 +327,17 @@ class SeriesKind(RunKind):
                     else:
                         said.append(f"{ws.features[f]}: out of range {at}: its {part} lies {far[i, c]:.1f} training "
                                     "SDs outside the training windows' range")  # fmt: skip
+            note = ""
+            if moved is not None and (moved[i] > RANGE_TOLERANCE).any():
+                c = int(np.argmax(moved[i]))
+                part, f, _ = parts[c]
+                note = (f"{ws.features[f]}: its {part} in the window from {stamp(i, 0)} lies {moved[i, c]:.1f} "
+                        "training SDs beyond the training windows' (a trend going on: not flagged for it, but "
+                        f"log p(x) includes the {part}, so this alone lowers it)")  # fmt: skip
             reasons.append("; ".join(said))
-        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons))
+            notes.append(note)
+        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
+                       notes=tuple(notes) if any(notes) else None)  # fmt: skip
 
     def shapes(self, X: np.ndarray) -> np.ndarray:
         """Model rows (N, D) as the windows' shapes (N, S, F), in model units (see WindowCoder.shape)."""

@@ -339,7 +339,7 @@ def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_traini
     expected = Run(table_run).synthesize(60, sampler="aggregate-gmm", temperature=stored["temperature"])
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "auto.csv"), pd.read_csv(io.StringIO(expected.to_csv(index=False))))
     out = _ok(capsys, "sample", table_run, "--n", 60, "--sampler", "prior", "--temperature", "1", "--out", tmp_path / "p.csv")
-    assert "60 samples from prior at temperature 1 (given)" in out
+    assert "60 samples from prior at temperature 1 (as asked)" in out
     out = _ok(capsys, "sample", table_run, "--n", 60, "--temperature", "auto", "--out", tmp_path / "again.csv")
     assert pd.read_csv(tmp_path / "again.csv").equals(pd.read_csv(tmp_path / "auto.csv"))
     damaged = tmp_path / "damaged"  # a damaged block is left out (metrics_schema): the choice is made again, the same
@@ -383,12 +383,19 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["decoded_with"] == "True"
 
 
-def test_new_rows_with_an_empty_date_column_are_scored_and_flagged(table_run, tmp_path, capsys):
+def test_new_rows_with_an_empty_date_column_or_a_fraction_in_whole_numbers_are_scored_and_flagged(table_run, tmp_path, capsys):
     """A file whose date column is entirely empty reads as float64 NaN; it was refused as "numbers, not dates"."""
     rows = make_mixed_table(600, seed=1).head(4).assign(joined=np.nan)
     rows.to_csv(tmp_path / "nodates.csv", index=False)
     _ok(capsys, "score", table_run, tmp_path / "nodates.csv", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
     assert len(pd.read_csv(tmp_path / "s.csv")) == 4
+    # A fraction in a column of whole numbers is said (it passed unflagged), and the row is still scored whole.
+    rows = make_mixed_table(600, seed=1).head(4).astype({"age": float})
+    rows.loc[1, "age"] = 30.5
+    rows.to_csv(tmp_path / "half.csv", index=False)
+    _ok(capsys, "score", table_run, tmp_path / "half.csv", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
+    reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    assert "age: out of range: 30.5 is not a whole number" in reason[1] and "whole number" not in reason[0]
 
 
 def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys):

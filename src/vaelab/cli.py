@@ -567,7 +567,9 @@ def cmd_score(args) -> int:
 
 def _nll_line(s: dict) -> str:
     """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
-    errors = f"± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part ± {s['nll_mc_stderr']:.3f})"
+    errors = (f"± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part ± {s['nll_mc_stderr']:.3f})"
+              if s.get("n_examples", 2) > 1 else  # one example has no spread over examples
+              f"nats (one example: Monte Carlo standard error ± {s['nll_mc_stderr']:.3f})")  # fmt: skip
     if not s["normalized"]:
         return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY}"
     return f"  NLL  {s['nll']:.2f} {errors}, {s['bits_per_dim']:.4f} bits/dim"

@@ -250,7 +250,8 @@ def _ks(real: _Column, synth: _Column) -> float:
     if a.size == 0 or b.size == 0:
         return math.nan
     # Only the statistic is used; "asymp" keeps scipy from computing an exact p-value (slow for big samples).
-    return 1.0 - float(stats.ks_2samp(a, b, method="asymp").statistic)
+    with np.errstate(divide="ignore", invalid="ignore"):  # scipy's p-value of tiny samples divides by zero; unused
+        return 1.0 - float(stats.ks_2samp(a, b, method="asymp").statistic)
 
 
 def _tv(a: np.ndarray, b: np.ndarray) -> float:

@@ -150,7 +150,7 @@ class TemperatureChoice:
 
     def describe(self) -> str:
         if self.given:
-            return f"temperature {self.temperature:g} (given)"
+            return f"temperature {self.temperature:g} (as asked)"
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
         shares = ", ".join(f"T {t}: {v:.3f}" for t, v in self.draw_repeats.items())
@@ -345,6 +345,8 @@ def _reject(tm: TableModel, sampler: Sampler, n: int, labels_for: Callable, free
             break
         rate = count / draws if draws else 1.0
         m = min(budget - draws, MAX_BATCH, max(256, math.ceil(1.1 * (n - count) / max(rate, MIN_ACCEPTANCE))))
+        if judge and draws < PROBE:  # the judgement falls at PROBE draws (it fell after 30,000 for n = 300)
+            m = min(m, PROBE - draws)
         s = int(np.random.SeedSequence([seed, round_]).generate_state(1)[0] >> 1)
         frame = tm.rows(sampler, m, labels_for(m, s), s, temperature)
         ok = tm.matches(frame, free)

@@ -295,7 +295,7 @@ def detail_text(c: ColumnSpec) -> str:
     if c.kind == "categorical":
         if c.categories is None:
             return "categories read at fit"
-        return f"{len(c.categories)} categories" + (" (ordered)" if c.ordered else "")
+        return f"{len(c.categories)} {'category' if len(c.categories) == 1 else 'categories'}" + (" (ordered)" if c.ordered else "")
     if c.kind == "numeric":
         if c.min is None:
             return "range read at fit"
@@ -649,6 +649,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
                     raise ColumnProblem(
                         f"column {name!r} was declared datetime but its text is not in one date format "
                         f"(e.g. {present.iloc[0]!r}); convert it with pd.to_datetime(df[{name!r}], format=...) first"
+                        + ("; time-zone offsets are not read: convert to UTC and drop the zone, e.g. "
+                           f"pd.to_datetime(df[{name!r}], utc=True).dt.tz_localize(None)"
+                           if present.astype(str).str.contains(r"[+-]\d\d:?\d\d$|Z$", regex=True).any() else "")
                     )
         secs = datetime_seconds(s, name, fmt)
         missing = np.isnan(secs)

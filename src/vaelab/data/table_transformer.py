@@ -688,6 +688,11 @@ class TableTransformer:
             unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
             problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {abs(x[i] - edge) / sd:.1f} SD{unit} "
                              f"{side} the range seen in training"))  # fmt: skip
+        if spec.kind == "numeric" and spec.integer:  # a fraction where training held whole numbers: said, and scored
+            with np.errstate(invalid="ignore"):
+                for i in np.flatnonzero(~far & np.isfinite(x) & (x != np.round(x))):
+                    problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {x[i]:.6g} is not a whole number, which "
+                                     "every training value was"))  # fmt: skip
         return far
 
     def column_sd(self, column: str) -> float:
@@ -1021,7 +1026,8 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
         return text
     if spec.kind == "boolean":
         if text.lower() not in _TRUE + _FALSE:
-            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is boolean; give True or False.")
+            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is boolean; give True or False (or one of "
+                              f"{', '.join(_TRUE + _FALSE)}).")  # fmt: skip
         return "True" if text.lower() in _TRUE else "False"
     if spec.kind == "numeric" and spec.integer:
         try:

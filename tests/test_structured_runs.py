@@ -556,6 +556,7 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     bad.loc[(bad["id"] == 3) & (bad["time"] == 50), "f1"] = df["f1"].mean() + 100 * df["f1"].std()
     bad = bad.astype({"f0": object})
     bad.loc[(bad["id"] == 4) & (bad["time"] == 40), "f0"] = "abc"  # text: said as such, not as "missing"
+    bad.loc[(bad["id"] == 5) & (bad["time"] == 20), "f1"] = np.inf  # likewise an infinite value
     bad.to_csv(tmp_path / "bad.csv", index=False)
     out = _ok(capsys, "score", run, tmp_path / "bad.csv", "--out", tmp_path / "scores.csv", "--n-samples", 5)
     scores = pd.read_csv(tmp_path / "scores.csv")
@@ -568,6 +569,8 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     assert far == {3 * per_series + s for s in range(35, 51)}
     text = set(np.flatnonzero(reason.str.contains("f0: not a number at 40 \\(series 4\\)", regex=True)))
     assert text == {4 * per_series + s for s in range(25, 41)}
+    infinite = set(np.flatnonzero(reason.str.contains("f1: infinite at 20 \\(series 5\\)", regex=True)))
+    assert infinite == {5 * per_series + s for s in range(5, 21)}
     assert scores.loc[sorted(holes | far), "flag"].all() and np.isfinite(scores["log_px"]).all()
     others = reason.drop(index=sorted(holes | far))
     assert not others.str.contains("missing|out of range").any()

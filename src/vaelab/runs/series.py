@@ -263,9 +263,9 @@ class SeriesKind(RunKind):
             gap = ~np.isfinite(values)
             text = np.column_stack([raw[c].notna().to_numpy() for c in ws.features]) & np.isnan(values)
             clean, mask = raw.copy(), raw.copy()
-            # mask: 1 missing or infinite, 2 text that is not a number (both filled to score the window)
+            # mask: 1 missing, 2 text that is not a number, 3 infinite (each filled to score the window)
             clean[list(ws.features)] = np.where(gap, np.nan, values)
-            mask[list(ws.features)] = gap.astype(np.float64) + text
+            mask[list(ws.features)] = gap.astype(np.float64) + text + 2 * np.isinf(values)
         else:
             values = np.asarray(raw, dtype=np.float64)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
@@ -276,13 +276,13 @@ class SeriesKind(RunKind):
                 raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), or the "
                                 f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
             gap = ~np.isfinite(values)
-            clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64)
+            clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64) + 2 * np.isinf(values)
         # An array is one series in time order, whatever columns the training file named (stamps: step numbers).
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
         windows = make_windows(frame, ws.n_past, ws.n_future)
-        gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0, 1 or 2 (see mask)
+        gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0 to 3 (see mask)
         missing = gaps > 0
         rows = self.coder.encode(windows.X)
         far = self.coder.beyond_range(rows)
@@ -310,7 +310,7 @@ class SeriesKind(RunKind):
             for f in np.flatnonzero(missing[i].any(axis=0)):
                 steps = np.flatnonzero(missing[i][:, f])
                 more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
-                what = "not a number" if gaps[i][steps[0], f] > 1 else "missing"
+                what = {2: "not a number", 3: "infinite"}.get(int(gaps[i][steps[0], f]), "missing")
                 said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} (interpolated to score the window)")
             if far is not None:
                 worst: dict[int, int] = {}

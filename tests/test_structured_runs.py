@@ -193,6 +193,13 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
     assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
                                    "--out", tmp_path / "b")  # fmt: skip
+    # One text cell in a feature column left the whole column out in silence (or, alone, "no numeric feature column").
+    oops = pd.read_csv(folder / "s.csv").astype({"f1": object})
+    oops.loc[7, "f1"] = "oops"
+    oops.to_csv(tmp_path / "oops.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "oops.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+                 "--out", tmp_path / "c")  # fmt: skip
+    assert "Column 'f1' holds numbers except 1 text cell(s), the first at row 7" in err
 
 
 def _head(folder, tmp_path):

@@ -242,6 +242,18 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
 
     if features is None:
         names = [c for c in df.columns if c not in reserved and numeric(c)]
+        for c in (c for c in df.columns if c not in reserved and not numeric(c)):
+            # A column of numbers with a few text cells would be left out in silence: say so, naming the first row
+            # (the cell itself is not echoed: the data may be private).
+            present = df[c].dropna()
+            parsed = pd.to_numeric(present.astype(str), errors="coerce")
+            if len(present) and parsed.notna().mean() >= 0.9:
+                row = int(np.flatnonzero(df[c].notna().to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
+                raise DataError(
+                    f"Column {c!r} holds numbers except {int(parsed.isna().sum())} text cell(s), the first at row {row}; "
+                    "as it is it would not be a feature. Fix those cells (pd.to_numeric(..., errors='coerce') makes "
+                    "them missing), or name the features you want (--features / features=)."
+                )
         if not names:
             others = [c for c in df.columns if c not in reserved]
             raise DataError(

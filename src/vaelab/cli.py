@@ -549,7 +549,7 @@ def cmd_score(args) -> int:
                                      if scored.new is not None and scored.new.any() else ""))  # fmt: skip
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)
-        print(f"  {rows.size} example(s) hold what training never had (column reason: a table row is scored on its other columns, a series window with its gaps filled):")
+        print(f"  {rows.size} example(s) hold what training never had (column reason: a table row is scored on the cells it can encode, a series window with its gaps filled, a value out of range as it is):")
         for i in rows[:5]:
             print(f"    example {i}: {scored.reason[i]}")
         if rows.size > 5:

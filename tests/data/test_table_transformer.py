@@ -412,6 +412,12 @@ def test_check_rows_flags_what_training_never_had(table, fitted, norm):
     left_out = {i: {tt.feature_names[j].split("=")[0].split(".")[0] for j in np.flatnonzero(~rows.observed[i])}
                 for i in range(8)}  # fmt: skip
     assert left_out == {0: set(), 1: {"city"}, 2: {"age"}, 3: {"age"}, 4: set(), 5: {"member"}, 6: set(), 7: set()}
+    # A row none of whose cells can be encoded says its log p(x) covers only its missing-value pattern (it scored
+    # about 0 nats, at percentile 100, with nothing to say why).
+    junk = table.head(2).astype(object)
+    junk.loc[0, :] = "zzz"
+    said = tt.check_rows(junk).reasons
+    assert "no cell could be encoded" in said[0] and "no cell could be encoded" not in said[1]
     value = tt.column_blocks("score")["value"].start
     if norm == "standard":
         assert rows.X[4, value] == pytest.approx((far - table["score"].mean()) / table["score"].std(ddof=0), rel=1e-4)

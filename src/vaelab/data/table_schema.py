@@ -494,7 +494,9 @@ def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
         t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), format=fmt, errors="coerce")
     else:
         try:
-            t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
+            with warnings.catch_warnings():  # "could not infer format": cells that are not dates are flagged below
+                warnings.simplefilter("ignore", UserWarning)
+                t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
         except (TypeError, ValueError) as err:
             raise ColumnProblem(f"column {name!r} cannot be read as dates ({err}); convert it with pd.to_datetime first")
         if not pd.api.types.is_datetime64_any_dtype(t.dtype):

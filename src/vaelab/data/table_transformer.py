@@ -573,6 +573,13 @@ class TableTransformer:
                     if b.role != "missing":
                         observed[row, b.slice] = False
             reasons[row].append(f"{column}: {what}")
+        values = np.ones(X.shape[1], dtype=bool)  # the features that hold values, not missing-value flags
+        for b in self.blocks:
+            if b.role == "missing":
+                values[b.slice] = False
+        for row in np.flatnonzero(~observed[:, values].any(axis=1)) if values.any() else ():
+            reasons[row].append("no cell could be encoded: its log p(x) covers only which cells are missing and says "
+                                "nothing of its values")  # fmt: skip
         return CheckedRows(X, observed if not observed.all() else None, ["; ".join(r) for r in reasons])
 
     def _encode(self, df: pd.DataFrame, problems: list[tuple[int, str, str]] | None) -> np.ndarray:

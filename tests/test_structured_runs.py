@@ -780,6 +780,9 @@ def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refus
     err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--sigma", "0.5",
                  "--out", tmp_path / "b", *FAST)  # fmt: skip
     assert "sigma=0.5" in err and "a series run's choice" in err
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--likelihood", "bernoulli",
+                 "--out", tmp_path / "b2", *FAST)  # fmt: skip
+    assert "models values in [0, 1]; a series run's windows are standardized" in err  # it said "Scale X to [0, 1]"
     err = _error(capsys, "train", folder / "t.parquet", "--label-column", "city", "--out", tmp_path / "c", *FAST)
     assert "--label-column city reads the file as numeric features" in err and "drop --label-column" in err
     assert not any((tmp_path / name).exists() for name in "abc")

@@ -188,6 +188,9 @@ class SeriesKind(RunKind):
         refuse_labels(request, cls.description)
         if model.conditional:
             raise ConfigError("--conditional needs class labels; a series run conditions its forecaster on the past instead.")
+        if model.likelihood in ("bernoulli", "continuous-bernoulli"):  # before any work: its advice could not be taken
+            raise ConfigError(f"--likelihood {model.likelihood} models values in [0, 1]; a series run's windows are "
+                              "standardized (any real value). Use --likelihood gaussian (the default) or leave it out.")  # fmt: skip
         asked = request.option("trend", "auto")
         check_choice("trend", asked, TRENDS)
         ws = SeriesSettings(int(request.option("window")), int(request.option("horizon")), request.option("id_column"),

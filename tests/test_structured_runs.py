@@ -755,6 +755,13 @@ def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp
     _ok(capsys, "sample", run, "--past", tmp_path / "one.csv", "--draws", 3, "--out", tmp_path / "f.csv")
     f = pd.read_csv(tmp_path / "f.csv")
     assert f["time"].dtype.kind == "i" and sorted(f["time"].unique()) == [80, 81, 82, 83]
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "one.csv", "--draws", 3, "--out", tmp_path / "f2.csv")
+    assert "note:" not in out
+    far = df[df["id"] == 0].sort_values("time").reset_index(drop=True)
+    far.loc[len(far) - 3, "f0"] = 1e6  # a past far outside training was forecast without a word
+    far.to_csv(tmp_path / "far.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "far.csv", "--draws", 3, "--out", tmp_path / "f3.csv")
+    assert "note: the past lies up to" in out and "(f0, step 9 of the past)" in out and "extrapolates" in out
     # A past with a repeated stamp is refused, as train refuses one (its rows were read as consecutive steps and
     # every later stamp shifted).
     one = df[df["id"] == 0].sort_values("time").reset_index(drop=True)

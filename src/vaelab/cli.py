@@ -695,8 +695,10 @@ def cmd_sample(args) -> int:
             raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
                               "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
-        out, png = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
+        out, png, note = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
         print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
+        if note:
+            print(f"  note: {note}")
         return 0
     if args.draws is not None:
         raise ConfigError("--draws counts futures per past; it needs --past FILE (a series run). Say how many examples "

@@ -351,8 +351,9 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
 
 
 def forecast_to_file(run_path: str | os.PathLike, past: str | os.PathLike, draws: int, out: str | os.PathLike, *,
-                     seed: int = 0) -> tuple[Path, Path | None]:  # fmt: skip
-    """``draws`` futures given the last rows of ``past`` (series runs; see the series kind's ``forecast``)."""
+                     seed: int = 0) -> tuple[Path, Path | None, str]:  # fmt: skip
+    """``draws`` futures given the last rows of ``past`` (series runs; see the series kind's ``forecast``): the file,
+    its figure (or None) and a note when the past lies outside the training windows' range ("" otherwise)."""
     check_count("--draws", draws)
     check_seed(seed)
     run = Run(run_path)

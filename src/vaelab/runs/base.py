@@ -190,7 +190,8 @@ class RunKind:
         """Write :meth:`to_user`'s output to ``out``; returns the path."""
         raise NotImplementedError
 
-    def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path, seed: int = 0) -> tuple[Path, Path | None]:
+    def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path,
+                 seed: int = 0) -> tuple[Path, Path | None, str]:  # fmt: skip
         raise RunError(f"{run.dir.path} is not a series run (it is {self.description}); --past forecasts the future "
                        "of a series run, trained with --window and --horizon.")  # fmt: skip
 

@@ -421,17 +421,20 @@ class SeriesKind(RunKind):
         cond, context = self.coder.encode_past(np.asarray(past, dtype=np.float64))
         return self.coder.decode_future(forecaster.sample(cond, draws, seed), context)
 
-    def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path, seed: int = 0) -> tuple[Path, Path | None]:
+    def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path,
+                 seed: int = 0) -> tuple[Path, Path | None, str]:  # fmt: skip
         """``draws`` futures given the last n_past rows of ``past``: a long table (draw, step, [time,] features)
         or a (draws, n_future, F) .npy; beside a table, a PNG of the past with the 50%/90% bands. With a time
-        column, the future steps carry the time stamps that continue the past's (:func:`future_times`)."""
+        column, the future steps carry the time stamps that continue the past's (:func:`future_times`). The
+        third item says when the past lies outside the training windows' range ("" when it does not)."""
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
         hist, times = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
+        note = self.past_note(hist)
         if out.suffix.lower() == ".npy":
-            return write_npy(futures, out), None
+            return write_npy(futures, out), None, note
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
         frame["step"] += ws.n_past  # steps counted after the past: n_past, n_past + 1, ...
         ahead = None if times is None else future_times(times, ws.n_future)
@@ -441,7 +444,24 @@ class SeriesKind(RunKind):
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
         stamps = None if ahead is None else np.concatenate([times, ahead])
         png = save_png(forecast_band(window, futures, ws.n_past, ws.features, stamps), out.with_suffix(".png"))
-        return out, png
+        return out, png, note
+
+    def past_note(self, hist: np.ndarray) -> str:
+        """Where a past (n_past, F) in data units lies outside the training windows' range, as the forecaster reads
+        it (its shape: a trend's level is not counted), in training SDs; "" inside it or for a coder stored
+        before the range was kept."""
+        s, F = self.coder.stats, len(self.settings.features)
+        if "row_lo" not in s:
+            return ""
+        cond, _ = self.coder.encode_past(hist)  # (past_steps, F), the model's units
+        n = cond.size
+        lo, hi, sd = (s[k][:n].reshape(cond.shape) for k in ("row_lo", "row_hi", "row_sd"))
+        far = np.maximum(np.maximum(lo - cond, cond - hi), 0.0) / sd
+        if not (far > RANGE_TOLERANCE).any():
+            return ""
+        t, f = np.unravel_index(int(np.argmax(far)), far.shape)
+        return (f"the past lies up to {far[t, f]:.1f} training SDs outside the training windows' range ({self.settings.features[f]}, "
+                f"step {t} of the past): the forecast extrapolates where the forecaster never trained")  # fmt: skip
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,

@@ -450,7 +450,7 @@ class SeriesKind(RunKind):
         """Where a past (n_past, F) in data units lies outside the training windows' range, as the forecaster reads
         it (its shape: a trend's level is not counted), in training SDs; "" inside it or for a coder stored
         before the range was kept."""
-        s, F = self.coder.stats, len(self.settings.features)
+        s = self.coder.stats
         if "row_lo" not in s:
             return ""
         cond, _ = self.coder.encode_past(hist)  # (past_steps, F), the model's units

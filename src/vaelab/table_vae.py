@@ -31,6 +31,7 @@ from vaelab.data.table_transformer import (
     condition_labels,
     encode_table,
     flag_conditions,
+    require_condition_columns,
     split_condition,
 )
 from vaelab.errors import ConfigError, DataError
@@ -135,13 +136,11 @@ class TableVAE:
         Rows holding what training never had (a new category, a missing value where there were none, a
         value of another kind, a value out of range) are scored on the columns that can be encoded and
         listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new)."""
+        require_condition_columns(df, self.condition_, "The rows")
         rows = self.transformer_.check_rows(df)
         reasons = list(rows.reasons)
         labels = None  # a conditional model's: new condition values flagged and scored as `vaelab score` does
         if self.condition_:
-            absent = [c.name for c in self.condition_ if c.name not in df.columns]
-            if absent:
-                raise DataError(f"The rows lack the condition column(s) {absent}; the model is conditioned on them.")
             labels = flag_conditions(df, self.condition_, self.label_counts_, reasons)
         result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip

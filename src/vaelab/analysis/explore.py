@@ -50,7 +50,7 @@ def _label(model: Model, label: Any, n: int) -> np.ndarray | None:
         if label is not None:
             raise DataError("A class was given, but this VAE is not conditional (fitted without labels).")
         return None
-    name = model.classes_[0] if label is None else str(label)
+    name = _decoding_class(model, label)
     model.label_codes(np.full(n, name), n)  # an unknown class fails here, with the known ones named
     return np.full(n, name)
 
@@ -308,12 +308,13 @@ def traverse(
         g = groups[u]
         z[i][:, g] = centre[None, g] + offsets[:, None] * marg.sd[None, g]
         values[i] = z[i][:, g].mean(1)
-    decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
+    lab = label if label is not None else reference_label
+    decoded = _decode(model, z.reshape(-1, L), lab)
     kl = [None if kl_u is None else float(kl_u[u]) for u in dims]
     act = [None if act_u is None else bool(act_u[u]) for u in dims]
     return Traversal(dims, kl, act, offsets, values, centre, centred,
                      decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen, unit,
-                     _decoding_class(model, label if label is not None else reference_label))  # fmt: skip
+                     _decoding_class(model, lab))  # fmt: skip
 
 
 # ------------------------------------------------------------- manifold grid
@@ -380,9 +381,10 @@ def manifold_grid(
     z = np.repeat(centre[None, :], n * n, axis=0).reshape(n, n, L)
     z[:, :, dims[0]] = h[None, :]
     z[:, :, dims[1]] = v[::-1, None]  # top row: the largest value, as on a plot's y axis
-    decoded = _decode(model, z.reshape(-1, L), label if label is not None else reference_label)
+    lab = label if label is not None else reference_label
+    decoded = _decode(model, z.reshape(-1, L), lab)
     return ManifoldGrid((dims[0], dims[1]), q, np.stack([h, v]), centre, decoded.reshape(n, n, *decoded.shape[1:]), chosen,
-                        _decoding_class(model, label if label is not None else reference_label))  # fmt: skip
+                        _decoding_class(model, lab))  # fmt: skip
 
 
 # ------------------------------------------------------------- interpolation

@@ -72,6 +72,7 @@ __all__ = [
     "condition_codes",
     "label_parts",
     "flag_conditions",
+    "require_condition_columns",
     "split_condition",
     "condition_labels",
     "label_values",
@@ -1086,10 +1087,22 @@ def label_values(labels: Any, spec: ColumnSpec) -> pd.Series:
 def condition_labels(df: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> np.ndarray:
     """One label per row naming its values of the condition columns: the value itself for one column,
     ``a=x & b=y`` for several. The labels a conditional table model is trained and sampled with."""
-    parts = [value_labels(df[c.name], c) for c in specs]
+    return _joined([value_labels(df[c.name], c) for c in specs], specs)
+
+
+def _joined(parts: list[np.ndarray], specs: tuple[ColumnSpec, ...]) -> np.ndarray:
+    """The condition labels of each condition column's value labels ``parts`` (see :func:`condition_labels`)."""
     if len(specs) == 1:
         return parts[0]
     return np.array([" & ".join(f"{c.name}={v}" for c, v in zip(specs, row)) for row in zip(*parts)], dtype=object)
+
+
+def require_condition_columns(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], rows: str) -> None:
+    """Refuse new ``rows`` (what to call them in the message) lacking a condition column of the model."""
+    absent = [c.name for c in condition if c.name not in df.columns]
+    if absent:
+        raise DataError(f"{rows} lack the condition column(s) {absent} the model is conditioned on; its columns are "
+                        f"{list(df.columns)}.")  # fmt: skip
 
 
 def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[ColumnSpec, ...], TableSchema]:
@@ -1122,11 +1135,11 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
     """Label codes of each row's condition values (sorted labels), or (None, None) without condition columns."""
     if not condition:
         return None, None
-    labels = condition_labels(df, condition)
+    parts = [value_labels(df[c.name], c) for c in condition]
+    labels = _joined(parts, condition)
     classes = tuple(sorted(set(labels.tolist())))
     if len(condition) > 1:  # every label must read back as the values it was made of
-        seen = {lab: vals for lab, vals in zip(labels.tolist(), zip(*(value_labels(df[c.name], c) for c in condition)))}
-        for lab, vals in seen.items():
+        for lab, vals in dict(zip(labels.tolist(), zip(*parts))).items():
             if tuple(label_parts(lab, condition)) != tuple(vals):
                 raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: the values {list(vals)} make the "
                                   f"label {lab!r}, which reads back otherwise (a value holds ' & ' followed by another "

@@ -304,16 +304,17 @@ class WindowCoder:
     def beyond_range(self, rows: np.ndarray) -> np.ndarray | None:
         """How far each value of rows (N, D) lies outside the training rows' range, in the training rows' SD
         of that column (0 inside; inf where a constant feature's column holds another value, since its SD was 0);
-        None for a coder stored before the range was kept."""
+        None for a coder stored before the range was kept. Rows narrower than the model's are its first D columns
+        (a past's steps)."""
         if "row_lo" not in self.stats:
             return None
         rows = np.asarray(rows, dtype=np.float64)
-        s = self.stats
-        far = np.maximum(np.maximum(s["row_lo"] - rows, rows - s["row_hi"]), 0.0)
-        fixed = np.tile(self.constant_features, len(s["row_lo"]) // len(s["loc"]))
+        s, d = self.stats, rows.shape[-1]
+        lo, hi, sd = s["row_lo"][:d], s["row_hi"][:d], s["row_sd"][:d]
+        far = np.maximum(np.maximum(lo - rows, rows - hi), 0.0)
+        fixed = np.tile(self.constant_features, len(s["row_lo"]) // len(s["loc"]))[:d]
         # The SD of a constant feature's column was 0 (stored as 1): any difference beyond float noise is out.
-        return np.where(fixed, np.where(far > 1e-6 * np.maximum(1.0, np.abs(s["row_lo"])), np.inf, 0.0),
-                        far / s["row_sd"])
+        return np.where(fixed, np.where(far > 1e-6 * np.maximum(1.0, np.abs(lo)), np.inf, 0.0), far / sd)
 
     def column_parts(self, window: int, n_features: int) -> list[tuple[str, int, int | None]]:
         """What each column of a row holds: (part, feature index, step or None). Parts: "value" (a step's value,

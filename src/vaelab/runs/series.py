@@ -450,18 +450,16 @@ class SeriesKind(RunKind):
         """Where a past (n_past, F) in data units lies outside the training windows' range, as the forecaster reads
         it (its shape: a trend's level is not counted), in training SDs; "" inside it or for a coder stored
         before the range was kept."""
-        s = self.coder.stats
-        if "row_lo" not in s:
+        cond, _ = self.coder.encode_past(hist)  # (past_steps, F), the model's units: a row's first columns
+        far = self.coder.beyond_range(cond.reshape(1, -1))
+        if far is None or not (far > RANGE_TOLERANCE).any():
             return ""
-        cond, _ = self.coder.encode_past(hist)  # (past_steps, F), the model's units
-        n = cond.size
-        lo, hi, sd = (s[k][:n].reshape(cond.shape) for k in ("row_lo", "row_hi", "row_sd"))
-        far = np.maximum(np.maximum(lo - cond, cond - hi), 0.0) / sd
-        if not (far > RANGE_TOLERANCE).any():
-            return ""
+        far = far.reshape(cond.shape)
         t, f = np.unravel_index(int(np.argmax(far)), far.shape)
-        return (f"the past lies up to {far[t, f]:.1f} training SDs outside the training windows' range ({self.settings.features[f]}, "
-                f"step {t} of the past): the forecast extrapolates where the forecaster never trained")  # fmt: skip
+        how = (f"lies up to {far[t, f]:.1f} training SDs outside the training windows' range" if np.isfinite(far[t, f])
+               else "leaves the one value a feature had in every training window")  # fmt: skip
+        return (f"the past {how} ({self.settings.features[f]}, step {t} of the past): the forecast extrapolates where "
+                "the forecaster never trained")  # fmt: skip
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,

@@ -48,11 +48,12 @@ from vaelab.data.table_transformer import (
     DENSITY_UNITS,
     TableTransformer,
     condition_codes,
-    flag_conditions,
     encode_table,
+    flag_conditions,
+    require_condition_columns,
     split_condition,
 )
-from vaelab.errors import ConfigError, DataError
+from vaelab.errors import ConfigError
 from vaelab.metrics_schema import ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
@@ -177,13 +178,10 @@ class TableKind(RunKind):
                               "reads every column of its rows from the file.")  # fmt: skip
         path = str(Path(source).resolve())
         df = read_table(source)
+        require_condition_columns(df, self.condition, f"The rows of {Path(source).name}")
         rows = self.transformer.check_rows(df)
         reasons, y, classes = list(rows.reasons), None, None
         if self.condition:
-            absent = [c.name for c in self.condition if c.name not in df.columns]
-            if absent:
-                raise DataError(f"{Path(source).name} lacks the condition column(s) {absent} of this run; its "
-                                f"columns are {list(df.columns)}.")  # fmt: skip
             classes = tuple(sorted(self.label_counts))  # every label of the table, as the model's classes
             labels_ = flag_conditions(df, self.condition, self.label_counts, reasons)
             y = np.searchsorted(np.asarray(classes, dtype=object), labels_) if classes else None

@@ -233,7 +233,10 @@ def test_table_vae_fits_a_dataframe_and_samples_one_back():
     assert set(synth["region"].unique()) <= {1, 2, 3}
     pd.testing.assert_frame_equal(synth, model.sample(200, seed=1))  # seeded
     ll = model.log_likelihood(df.head(20), n_samples=10)
-    assert ll.log_px.shape == (20,) and np.isfinite(ll.log_px).all()
+    assert ll.log_px.shape == (20,) and np.isfinite(ll.log_px).all() and ll.extra["unscored_columns"] == []
+    more = model.log_likelihood(df.head(20).assign(note="x"), n_samples=10)  # a column the model does not hold
+    assert more.extra["unscored_columns"] == ["note"]
+    np.testing.assert_array_equal(more.log_px, ll.log_px)
     assert model.transform(df.head(5)).shape == (5, 3)
 
 
@@ -298,6 +301,24 @@ def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_
     clean = np.setdiff1d(np.arange(len(df)), [3, 5, 7])
     np.testing.assert_array_equal(from_file.X[clean], own.X[clean])
     assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()
+
+
+def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silently(table, table_run, tmp_path, capsys):
+    """An audit (issue 17): a scored file's extra column was left out of log p(x) without a word, so a user could
+    believe it had been checked. score and anomaly-eval now say which columns were not scored; scores are
+    unchanged (the run models its own columns)."""
+    _, df = table
+    df.to_csv(tmp_path / "same.csv", index=False)
+    extra = df.assign(notes="free text", weight=1.5)
+    extra.to_csv(tmp_path / "extra.csv", index=False)
+    out = _ok(capsys, "score", table_run, tmp_path / "extra.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "e.csv")
+    assert "note: 2 columns of the file are not in the run's table and not scored: 'notes', 'weight'" in out
+    plain = _ok(capsys, "score", table_run, tmp_path / "same.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert "note:" not in plain
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "e.csv"), pd.read_csv(tmp_path / "s.csv"))
+    out = _ok(capsys, "anomaly-eval", table_run, "--outliers", tmp_path / "extra.csv", "--n-samples", 5, "--quiet")
+    assert "outliers: 2 columns of the file are not in the run's table" in " ".join(out.split())
+    assert json.loads((table_run / "metrics.json").read_text())["anomaly"]["notes"][0].startswith("outliers: 2 columns")
 
 
 def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_rows(table, table_run, tmp_path, capsys):
@@ -680,6 +701,23 @@ def test_spread_verdict_flags_windows_that_barely_vary():
     assert int(flags["--epochs"]) > max(int(flags["--patience"]), TrainConfig().epochs)
     varied = spread_verdict(0.5 * rng.standard_normal((31, 48)), train)
     assert varied["outcome"] == "varied" and varied["ratio"] == pytest.approx(0.5, abs=0.1)
+
+
+def test_training_a_series_run_says_when_its_generated_windows_barely_vary(series, tmp_path, capsys):
+    """An audit (issue 17): a 20-epoch window model generated the mean window every time, and only inspect and
+    evaluate-synthetic said so. Training now measures the decoder means of prior draws against the training
+    windows, stores the verdict in metrics.json, and prints it when the windows barely vary."""
+    folder, _, run = series
+    spread = json.loads((run / "metrics.json").read_text())["generated_spread"]
+    assert spread["sampler"] == "prior" and spread["n"] == 500 and spread["ratio"] > 0
+    assert (spread["outcome"] == "collapsed") == (spread["ratio"] < 0.2)
+    # Constructed collapse: a KL weight so large that the codes carry nothing about the window.
+    out = _ok(capsys, "train", folder / "s.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
+              "--out", tmp_path / "collapsed", "--beta", "500", "--epochs", "3", "--latent-dim", "2", "--hidden", "32",
+              "--batch-size", "32", "--device", "cpu", "--quiet")  # fmt: skip
+    spread = json.loads((tmp_path / "collapsed" / "metrics.json").read_text())["generated_spread"]
+    assert spread["outcome"] == "collapsed" and spread["ratio"] < 0.2
+    assert "warning:" in out and "barely vary" in " ".join(out.split()) and "--epochs 500" in " ".join(out.split())
 
 
 def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_one_is_read():

@@ -366,6 +366,9 @@ def _print_summary(result, seconds: float) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + ("; a density of the rows in their own units" if test.get("units") else ""))  # fmt: skip
+    spread = m.get("generated_spread")
+    if spread and spread.get("outcome") == "collapsed":  # a series run whose windows are all the mean window
+        print(textwrap.fill(f"warning:    {spread['text']}", 100, subsequent_indent="    "))
     for name in ("config.json", "model.safetensors", "history.csv", "metrics.json"):
         print(f"  {result.run.file(name)}")
     for fig in sorted((result.run.path / "figures").glob("*.png")):
@@ -537,6 +540,8 @@ def cmd_score(args) -> int:
     if "units" in scored.result.extra:
         print(textwrap.fill(f"log p(x) in {scored.result.extra['units']}", 100, initial_indent="  ",
                             subsequent_indent="    "))  # fmt: skip
+    for remark in scored.remarks:
+        print(textwrap.fill(f"note: {remark}", 100, initial_indent="  ", subsequent_indent="    "))
     print(_nll_line(s))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
@@ -592,6 +597,8 @@ def cmd_anomaly_eval(args) -> int:
     for name, m in block["scores"].items():
         lo, hi = m.get("auroc_interval") or (m["auroc"], m["auroc"])
         print(f"| {name} | {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}] | {m['auprc']:.3f} |")
+    for note in block.get("notes", ()):
+        print(textwrap.fill(f"note: {note}", 100, subsequent_indent="  "))
     if block.get("reading"):
         print(block["reading"])
     return 0

@@ -139,7 +139,8 @@ LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                   "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),
                   "flagged_share": maybe_number, "false_flag_share": maybe_number, "units": optional(text)})  # fmt: skip
 ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
-               "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))})  # fmt: skip
+               "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))},
+              {"notes": optional(list_of(text))})  # fmt: skip
 FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
 PER_CHANNEL = obj(
     {"shape": list_of(count), "aggregate_mean": list_of(maybe_number), "aggregate_sd": list_of(maybe_number),
@@ -225,10 +226,13 @@ EXPLORE = {  # one entry per action
                                                "log_px_percentile": maybe_number, "verdict": text}))}),
 }  # fmt: skip
 
+# a series run's spread of generated windows, measured at the end of training (runs.series.SeriesKind.after_fit)
+GENERATED_SPREAD = obj({"outcome": text, "ratio": number, "text": text})
 # Blocks checked whole: one damaged key costs the block.
 SCHEMAS: dict[str, Check] = {
     "training": TRAINING, "test": TEST, "likelihood": LIKELIHOOD, "anomaly": ANOMALY, "diagnostics": DIAGNOSTICS,
     "synthetic": either(TABLE_SYNTHETIC, SERIES_SYNTHETIC), "temperature": TEMPERATURE,
+    "generated_spread": GENERATED_SPREAD,
 }  # fmt: skip
 # Blocks checked entry by entry: name -> (the schema of entry KEY, or None for an unknown KEY).
 ENTRY_SCHEMAS: dict[str, Callable[[str], Check | None]] = {

@@ -135,7 +135,8 @@ class TableVAE:
 
         Rows holding what training never had (a new category, a missing value where there were none, a
         value of another kind, a value out of range) are scored on the columns that can be encoded and
-        listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new)."""
+        listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new). Columns of ``df`` the
+        model does not hold are not scored; ``result.extra["unscored_columns"]`` names them."""
         require_condition_columns(df, self.condition_, "The rows")
         rows = self.transformer_.check_rows(df)
         reasons = list(rows.reasons)
@@ -147,6 +148,8 @@ class TableVAE:
         result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,
                                 dims=len(self.transformer_.schema.names))  # bits per modelled column, not per feature
         result.extra["reasons"] = reasons
+        known = {*self.columns_, *(c.name for c in self.condition_), *self.transformer_.schema.ignored}
+        result.extra["unscored_columns"] = [str(c) for c in df.columns if c not in known]
         return result
 
     def table_model(self) -> TableModel:

@@ -38,6 +38,9 @@ def evaluate_anomalies(
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
     }  # fmt: skip
+    notes = [f"{which}: {remark}" for which, d in zip(("inliers", "outliers"), datasets) for remark in d.remarks]
+    if notes:
+        block["notes"] = notes
     if any(left_out):
         block["rows_with_cells_left_out"] = {"inliers": left_out[0], "outliers": left_out[1]}
     # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms do to it

@@ -55,6 +55,7 @@ class Scored:
     rule: str = ""  # the flag rule in words
     figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
+    remarks: tuple[str, ...] = ()  # about the file as a whole (a table file's columns the run does not model)
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
 
     def to_frame(self):
@@ -172,7 +173,7 @@ def score(
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band),
-                    rule=f"{score} {rule}", reason=reason, new=new)  # fmt: skip
+                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))

@@ -29,6 +29,8 @@ class Dataset:
     # Per example what is worth saying about it without flagging it (a trending series' level past the training
     # levels); "" when nothing, None: nothing to say.
     notes: tuple[str, ...] | None = None
+    # What is worth saying about the file as a whole (a table file's columns the run does not model).
+    remarks: tuple[str, ...] = ()
 
     @property
     def n_examples(self) -> int:
@@ -64,6 +66,7 @@ class Dataset:
             observed=None if self.observed is None else self.observed[index],
             reasons=None if self.reasons is None else tuple(np.asarray(self.reasons, dtype=object)[index]),
             notes=None if self.notes is None else tuple(np.asarray(self.notes, dtype=object)[index]),
+            remarks=self.remarks,
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -78,6 +81,7 @@ class Dataset:
             y=None if self.y is None else self.y[index],
             classes=self.classes,
             source=self.source,
+            remarks=self.remarks,
         )
 
     def fingerprint(self) -> str:

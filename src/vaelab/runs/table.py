@@ -71,6 +71,7 @@ from vaelab.table_vae import TABLE_SETTINGS
 TABLE = "table.json"
 TABLE_ARRAYS = "table.safetensors"
 OVERRIDES = ("categorical", "numeric", "boolean", "datetime", "ignore")
+MAX_NAMED = 10  # columns named in a note; the rest counted
 CONDITION_KEYS = ("condition", "column_order", "label_counts")  # table.json of a conditional run, beside the transformer's
 
 
@@ -185,7 +186,21 @@ class TableKind(RunKind):
             classes = tuple(sorted(self.label_counts))  # every label of the table, as the model's classes
             labels_ = flag_conditions(df, self.condition, self.label_counts, reasons)
             y = np.searchsorted(np.asarray(classes, dtype=object), labels_) if classes else None
-        return Dataset(rows.X, y, classes, source=path, observed=rows.observed, reasons=tuple(reasons))
+        return Dataset(rows.X, y, classes, source=path, observed=rows.observed, reasons=tuple(reasons),
+                       remarks=self.unmodelled(df))  # fmt: skip
+
+    def unmodelled(self, df: pd.DataFrame) -> tuple[str, ...]:
+        """A note on the columns of new rows the run does not model (it scores the columns it was trained on), or
+        none; a column left out with --ignore at training is expected and not named."""
+        known = {*self.columns, *(c.name for c in self.condition), *self.transformer.schema.ignored}
+        extra = [str(c) for c in df.columns if c not in known]
+        if not extra:
+            return ()
+        shown = ", ".join(repr(c) for c in extra[:MAX_NAMED]) + (f" and {len(extra) - MAX_NAMED} more"
+                                                                    if len(extra) > MAX_NAMED else "")
+        return (f"{len(extra)} column{'s' if len(extra) > 1 else ''} of the file {'are' if len(extra) > 1 else 'is'} "
+                f"not in the run's table and not scored: {shown} (log p(x) covers the {len(self.columns)} columns "
+                "the run was trained on)",)  # fmt: skip
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
         return self.transformer.log_jacobian(X, observed)

@@ -1,6 +1,7 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
 import io
 import json
+import re
 import shutil
 
 import numpy as np
@@ -515,7 +516,15 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
         assert held.sum() >= 1 and scores.loc[held, "flag"].all() and np.isfinite(scores["log_px"]).all()
         assert scores.loc[held, "log_px"].min() < scores.loc[~held, "log_px"].min()
     # inspect measures q(z) on the data: it refuses such windows in one line (its KL and surgery came out inf/NaN).
-    assert "too wide to measure" in _error(capsys, "inspect", run, tmp_path / "far.csv")
+    err = _error(capsys, "inspect", run, tmp_path / "far.csv")
+    assert "too wide to measure" in err
+    # explore around such a window was accepted (an audit) and traversed codes that mean nothing: refused alike.
+    first = int(re.search(r"the first is example (\d+)", err).group(1))
+    err = _error(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'far.csv'}:{first}")
+    assert "the centre (reference) gets a posterior too wide to measure" in err
+    err = _error(capsys, "explore", run, "interpolate", "0", f"{tmp_path / 'far.csv'}:{first}")
+    assert "example b gets a posterior too wide" in err
+    _ok(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'far.csv'}:0", "--dims", "0")  # a usual window
 
 
 def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):

@@ -26,6 +26,7 @@ from vaelab.analysis.aggregate import (
     HOLE_BOOTSTRAP,
     MAX_CODES,
     Mixture,
+    check_measurable,
     jackknife_mean,
     kde_logvar,
     log_q,
@@ -37,7 +38,7 @@ from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
 from vaelab.model import Model, check_model
 from vaelab.nn.priors import gaussian_log_prob
-from vaelab.nn.vae import PROPOSAL_LOGVAR_MAX, rsample
+from vaelab.nn.vae import rsample
 from vaelab.runtime import Z95, seeded
 
 SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
@@ -300,22 +301,6 @@ def _head_lint(model: Model, mu: np.ndarray, logvar: np.ndarray | None,
 
 
 # ---------------------------------------------------------------- the analysis
-def _check_measurable(mu: torch.Tensor, logvar: torch.Tensor | None) -> None:
-    """Refuse examples whose posterior is too wide (or not finite) to measure: an input hundreds of training SDs out
-    drives the encoder's log-variance past 100, and every quantity built on q(z) came out inf or NaN. score flags
-    such examples (it bounds its proposal the same way, see vaelab.nn.vae.importance_log_likelihood). ``logvar``
-    None: a deterministic encoder, whose codes are checked alone."""
-    bad = ~torch.isfinite(mu).all(1)
-    if logvar is not None:
-        bad |= ~torch.isfinite(logvar).all(1) | (logvar > PROPOSAL_LOGVAR_MAX).any(1)
-    if bad.any():
-        first = int(torch.nonzero(bad)[0, 0])
-        raise DataError(f"{int(bad.sum())} of {len(bad)} examples (the first is example {first}) get a posterior too "
-                        f"wide to measure (log-variance above {PROPOSAL_LOGVAR_MAX:g}, or not finite): their inputs lie "
-                        "far outside the training data. Score them instead (vaelab score RUN DATA flags each with its "
-                        "reason), and inspect data drawn like the training data.")  # fmt: skip
-
-
 @torch.no_grad()
 def diagnose(
     model: Model,
@@ -364,7 +349,8 @@ def diagnose(
         params = model.map_batches(lambda xb, cb: torch.stack(model.encode(xb, cb), 1), x, codes)  # (N, 2, L)
         mu, logvar = params[:, 0].double(), params[:, 1].double()
         del params
-        _check_measurable(mu, None if model.deterministic_ else logvar)  # a plain autoencoder's is -inf: a point
+        check_measurable(mu, None if model.deterministic_ else logvar, then="inspect data drawn like the "
+                         "training data")  # a plain autoencoder's is -inf: a point
         means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
         # What the aggregate posterior q(z) is made of: the posteriors, or for a deterministic
         # encoder Gaussian kernels around the codes.

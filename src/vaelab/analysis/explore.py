@@ -24,7 +24,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from vaelab.analysis.aggregate import kde_logvar, log_aggregate, marginal_kl
+from vaelab.analysis.aggregate import check_measurable, kde_logvar, log_aggregate, marginal_kl
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model
@@ -298,8 +298,7 @@ def traverse(
     if reference is None:
         centre, centred = marg.mean.copy(), False
     else:
-        x = _one_example(model, reference, "reference")
-        centre = model.transform(x, _label(model, reference_label, 1))[0].astype(np.float64)
+        centre = _code(model, reference, reference_label, "the centre (reference)")
         centred = True
     offsets = np.linspace(-span, span, steps)
     z = np.repeat(centre[None, :], len(dims) * steps, axis=0).reshape(len(dims), steps, L)
@@ -374,8 +373,7 @@ def manifold_grid(
     if reference is None:
         centre = marg.mean.copy()
     else:
-        x = _one_example(model, reference, "reference")
-        centre = model.transform(x, _label(model, reference_label, 1))[0].astype(np.float64)
+        centre = _code(model, reference, reference_label, "the centre (reference)")
     q = (np.arange(n) + 0.5) / n
     h, v = marg.ppf(q, dims[0]), marg.ppf(q, dims[1])
     z = np.repeat(centre[None, :], n * n, axis=0).reshape(n, n, L)
@@ -456,12 +454,19 @@ def interpolate(
 
 
 def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
-    out = []
-    for x, y, name in items:
-        x = _one_example(model, x, name)
-        lab = None if model.classes_ is None else _label(model, y, 1)
-        out.append(model.transform(x, lab)[0].astype(np.float64))
-    return out
+    return [_code(model, x, y, f"example {name}") for x, y, name in items]
+
+
+def _code(model: Model, x: Any, y: Any, name: str) -> np.ndarray:
+    """The posterior mean of one example (float64, (L,)), refused when its posterior is too wide to measure: a code
+    of an input far outside the training data says nothing about the latent space around it."""
+    x = _one_example(model, x, name)
+    lab = None if model.classes_ is None else _label(model, y, 1)
+    xt = model.model_input(x, evaluation=True)
+    mu, logvar = _encode_params(model, xt, None if lab is None else model.label_codes(lab, 1))
+    check_measurable(mu, None if model.deterministic_ else logvar, names=[name],
+                     then="explore around inputs like the training data")  # fmt: skip
+    return model.transform(x, lab)[0].astype(np.float64)
 
 
 # ------------------------------------------------------------ latent arithmetic

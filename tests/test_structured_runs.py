@@ -504,6 +504,14 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
     # named a log SD "out of range", or nothing), without flagging a window for it.
     late = reasons.str.contains("beyond the training windows' \\(a trend going on: not flagged for it")
     assert late.any() and not scores.loc[late & (scores["percentile"] > 1), "flag"].any()
+    # The run's own test split says the same of its windows, stamped by quarter (it said nothing: the reasons came
+    # only with a file).
+    _ok(capsys, "score", run, "test", "--n-samples", 5, "--quiet", "--out", tmp_path / "t.csv")
+    test = pd.read_csv(tmp_path / "t.csv", keep_default_na=False)
+    said = test["reason"].str.extract(r"in the window from (\d{4}-\d\d-\d\d) lies [\d.]+ training SDs beyond")[0]
+    assert said.notna().sum() >= len(test) // 2, test["reason"].head().tolist()
+    from_file = scores["reason"].str.extract(r"in the window from (\d{4}-\d\d-\d\d) lies ([\d.]+) training SDs beyond")
+    assert set(said.dropna()) <= set(from_file[0].dropna())  # the same windows, named by the same quarters
     # A value 100, or a million, training SDs out is flagged, not refused: with per-window normalization it drove
     # the encoder's log-variance past 100, exp() overflowed float32 and score refused the file ("NaN or infinite").
     for k in (100, 1e6):

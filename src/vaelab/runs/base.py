@@ -140,6 +140,12 @@ class RunKind:
         ``FILE:N``). A kind may flag what it cannot encode or what is out of the ordinary instead of refusing it (``Dataset.reasons``)."""
         return load_dataset(source, labels=labels, label_column=label_column, lazy=lazy)
 
+    def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
+        """The run's split ``name`` as a data spec gives it to score, anomaly-eval and inspect: a kind may say what is
+        out of the ordinary about its examples, as :meth:`read` does for a file (a series' test period beyond the
+        training range). By default the split as it is."""
+        return dataset
+
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:
         """log |d model input / d data| per example, when the model sees the data through a change of units
         (a table's scaling): added to log p(x) to give it in the data's own units. None: none needed."""

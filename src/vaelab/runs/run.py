@@ -261,7 +261,7 @@ class Run:
                 raise ConfigError(f"--labels and --label-column give the labels of a file; the run's {spec} split has "
                                   f"its own (stored at training). Drop them, or name a file (./{spec} for one named "
                                   f"{spec}).")  # fmt: skip
-            return self.split(spec, lazy=lazy)
+            return self.kind.split_dataset(self, spec, self.split(spec, lazy=lazy))
         dataset = self.kind.read(spec, labels, label_column, lazy)
         if len(dataset.X) == 0:
             raise DataError(f"{Path(spec).name} has no rows (a header only?); give a file with at least one example.")

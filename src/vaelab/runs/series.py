@@ -29,7 +29,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -289,6 +289,25 @@ class SeriesKind(RunKind):
         gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0 to 3 (see mask)
         missing = gaps > 0
         rows = self.coder.encode(windows.X)
+        stamp = window_stamps(windows, frame)
+        ranged, notes = self.range_reasons(rows, stamp)
+        reasons = []
+        for i in range(len(rows)):
+            said: list[str] = []
+            for f in np.flatnonzero(missing[i].any(axis=0)):
+                steps = np.flatnonzero(missing[i][:, f])
+                more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
+                what = {2: "not a number", 3: "infinite"}.get(int(gaps[i][steps[0], f]), "missing")
+                said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} (interpolated to score the window)")
+            reasons.append("; ".join(said + ranged[i]))
+        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
+                       notes=tuple(notes) if any(notes) else None)  # fmt: skip
+
+    def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
+        """Per window (model rows), what lies out of range (a column of the row more than :data:`RANGE_TOLERANCE`
+        training SDs outside the training windows' range: flagged), and the note on a trending level past the
+        training levels (said, not flagged); ``stamp(i, step)`` names a step of window i."""
+        ws = self.settings
         far = self.coder.beyond_range(rows)
         parts = self.coder.column_parts(ws.window, len(ws.features))
         moved = None
@@ -301,21 +320,9 @@ class SeriesKind(RunKind):
             moved = np.zeros_like(far)
             moved[:, cols] = np.where(np.isinf(far[:, cols]), 0.0, far[:, cols])
             far[:, cols] = np.where(np.isinf(far[:, cols]), far[:, cols], 0.0)
-        panel = len(frame.ids) > 1
-
-        def stamp(i: int, step: int) -> str:
-            k, t = windows.series[i], windows.start[i] + step
-            at = f"step {t}" if frame.times is None else time_text(frame.times[k][t])
-            return f"{at} (series {frame.ids[k]})" if panel else at
-
         reasons, notes = [], []
         for i in range(len(rows)):
             said: list[str] = []
-            for f in np.flatnonzero(missing[i].any(axis=0)):
-                steps = np.flatnonzero(missing[i][:, f])
-                more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
-                what = {2: "not a number", 3: "infinite"}.get(int(gaps[i][steps[0], f]), "missing")
-                said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} (interpolated to score the window)")
             if far is not None:
                 worst: dict[int, int] = {}
                 for c in np.flatnonzero(far[i] > RANGE_TOLERANCE):
@@ -338,10 +345,41 @@ class SeriesKind(RunKind):
                 note = (f"{ws.features[f]}: its {part} in the window from {stamp(i, 0)} lies {moved[i, c]:.1f} "
                         "training SDs beyond the training windows' (a trend going on: not flagged for it, but "
                         f"log p(x) includes the {part}, so this alone lowers it)")  # fmt: skip
-            reasons.append("; ".join(said))
+            reasons.append(said)
             notes.append(note)
-        return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
-                       notes=tuple(notes) if any(notes) else None)  # fmt: skip
+        return reasons, notes
+
+    def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
+        """The run's split ``name`` with what :meth:`range_reasons` says of its windows (a test period past the
+        training range is flagged or noted as in a file). Steps are named by the source's time stamps, read only when
+        there is something to say and the source still gives the same windows, else by window number."""
+        if name == "train" or dataset.n_examples == 0:
+            return dataset  # the range is the training windows': nothing of theirs lies outside it
+        rows = np.asarray(dataset.X[np.arange(dataset.n_examples)], dtype=np.float32)
+        found: list[Callable[[int, int], str]] = []
+
+        def stamp(i: int, step: int) -> str:
+            if not found:
+                found.append(self._split_stamps(run, name, len(rows)))
+            return found[0](i, step)
+
+        ranged, notes = self.range_reasons(rows, stamp)
+        if not any(ranged) and not any(notes):
+            return dataset
+        return dataclasses.replace(dataset, X=rows, reasons=tuple("; ".join(r) for r in ranged),
+                                   notes=tuple(notes) if any(notes) else None)  # fmt: skip
+
+    def _split_stamps(self, run: Any, name: str, n: int) -> Callable[[int, int], str]:
+        data = run.config.data
+        try:
+            frame = read_series_frame(data.source, self.settings)
+            windows, codes, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
+                                                    frame=frame)  # fmt: skip
+        except (OSError, ValueError, KeyError):  # the source moved or changed since training
+            windows = None
+        if windows is not None and indices(codes, name).size == n:
+            return window_stamps(windows.subset(indices(codes, name)), frame)
+        return lambda i, step: f"step {step} of {name} window {i}"
 
     def shapes(self, X: np.ndarray) -> np.ndarray:
         """Model rows (N, D) as the windows' shapes (N, S, F), in model units (see WindowCoder.shape)."""
@@ -640,6 +678,19 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
                                         run.config.data.test_fraction)  # fmt: skip
     return windows.series[codes == 2]
+
+
+def window_stamps(windows: Windows, frame: SeriesFrame) -> Callable[[int, int], str]:
+    """``stamp(i, step)``: step ``step`` of window i by its time stamp (a step number without a time column), with
+    its series in a panel."""
+    panel = len(frame.ids) > 1
+
+    def stamp(i: int, step: int) -> str:
+        k, t = windows.series[i], windows.start[i] + step
+        at = f"step {t}" if frame.times is None else time_text(frame.times[k][t])
+        return f"{at} (series {frame.ids[k]})" if panel else at
+
+    return stamp
 
 
 def time_text(value: Any) -> str:

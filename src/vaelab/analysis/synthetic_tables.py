@@ -174,7 +174,7 @@ def _to_ns(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
         if not pd.api.types.is_datetime64_any_dtype(s.dtype):
             with warnings.catch_warnings():  # "could not infer format": parsing each value alone is what we want
                 warnings.simplefilter("ignore", UserWarning)
-                s = pd.to_datetime(s.astype(object), errors="raise")
+                s = pd.to_datetime(s.astype(object), errors="raise", utc=True)  # offsets read, in UTC
         if getattr(s.dt, "tz", None) is not None:
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
         s = s.dt.as_unit("ns")

@@ -190,7 +190,8 @@ def row_keys(frame: pd.DataFrame, tm: TableModel) -> np.ndarray:
     for c in tm.columns:
         spec = tm.spec(c)
         if spec.kind == "datetime":
-            ns = pd.to_datetime(frame[c], errors="coerce")
+            # utc: text with offsets (+01:00 in winter, +02:00 in summer) is one column of instants
+            ns = pd.to_datetime(frame[c], errors="coerce", utc=True).dt.tz_localize(None).dt.as_unit("ns")
             labels[c] = np.where(ns.isna(), "", ns.astype("int64").astype(str)).astype(object)
         else:
             labels[c] = value_labels(frame[c].reset_index(drop=True), spec)

@@ -481,6 +481,12 @@ def numeric_values(s: pd.Series, name: str) -> np.ndarray:
     return x
 
 
+def parse_text_dates(text: pd.Series, fmt: str) -> pd.Series:
+    """Text in one date format as datetimes, NaT where a cell does not parse; a format with an offset (%z) is read
+    in UTC, so cells with different offsets ("+01:00" in winter, "+02:00" in summer) make one column."""
+    return pd.to_datetime(text, format=fmt, errors="coerce", utc="%z" in fmt)
+
+
 def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
     """Seconds since 1970-01-01 UTC as float64 (whole seconds), NaN where missing or unparsed."""
     if s.isna().all():  # an all-empty column reads as float64 NaN: missing dates, not numbers
@@ -491,7 +497,7 @@ def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
         raise ColumnProblem(f"column {name!r} holds numbers ({s.dtype}), not dates; convert them first, e.g. "
                             f"pd.to_datetime(df[{name!r}], unit='s') for seconds since 1970")
     elif fmt is not None:
-        t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), format=fmt, errors="coerce")
+        t = parse_text_dates(pd.Series(np.asarray(s, dtype=object)), fmt)
     else:
         try:
             with warnings.catch_warnings():  # "could not infer format": cells that are not dates are flagged below
@@ -587,17 +593,18 @@ def _text_datetime_format(present: pd.Series) -> str | None:
     for v in sample.iloc[:20]:
         for dayfirst in (False, True):
             fmt = _guess_format(str(v).strip(), dayfirst)
-            # Time-zone offsets are left out: "+01:00" could not be written back as given.
-            if fmt is not None and "%z" not in fmt and "%Z" not in fmt and fmt not in candidates:
+            # Offsets ("+01:00", "Z") are read, the times converted to UTC (datetime_seconds) and written back in UTC
+            # with a "+0000" offset; zone names ("CET") are left out: pandas reads few of them.
+            if fmt is not None and "%Z" not in fmt and fmt not in candidates:
                 candidates.append(fmt)
     best, best_share = None, 0.0
     for fmt in candidates:
-        share = pd.to_datetime(sample, format=fmt, errors="coerce").notna().mean()
+        share = parse_text_dates(sample, fmt).notna().mean()
         if share > best_share:
             best, best_share = fmt, share
     if best is None or best_share < DATETIME_MIN_PARSED:
         return None
-    full = pd.to_datetime(pd.Series(values, dtype=object), format=best, errors="coerce")
+    full = parse_text_dates(pd.Series(values, dtype=object), best)
     return best if full.notna().mean() >= DATETIME_MIN_PARSED else None
 
 
@@ -651,8 +658,8 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
                     raise ColumnProblem(
                         f"column {name!r} was declared datetime but its text is not in one date format "
                         f"(e.g. {present.iloc[0]!r}); convert it with pd.to_datetime(df[{name!r}], format=...) first"
-                        + ("; time-zone offsets are not read: convert to UTC and drop the zone, e.g. "
-                           f"pd.to_datetime(df[{name!r}], utc=True).dt.tz_localize(None)"
+                        + ("; offsets in one format are read (in UTC), other zone forms are not: convert to UTC and "
+                           f"drop the zone, e.g. pd.to_datetime(df[{name!r}], utc=True).dt.tz_localize(None)"
                            if present.astype(str).str.contains(r"[+-]\d\d:?\d\d$|Z$", regex=True).any() else "")
                     )
         secs = datetime_seconds(s, name, fmt)
@@ -662,6 +669,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
         if unparsed:
             note = (f"column {name!r}: {unparsed} of {n} entries are not dates in format {fmt!r} "
                     "and are treated as missing")
+        if fmt is not None and "%z" in fmt:
+            note = "; ".join(filter(None, (note, f"column {name!r}: times with offsets, read in UTC and written back "
+                                                 "in UTC (+0000)")))
         present = secs[~missing]
         unit = next(u for u, size in DATETIME_UNITS.items() if np.all(np.mod(present, size) == 0))
         spec = ColumnSpec(name, kind, dtype, integer=True, min=float(present.min()), max=float(present.max()),

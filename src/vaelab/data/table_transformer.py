@@ -305,6 +305,8 @@ def _datetime_out(units: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> p
     t = pd.Series(secs.astype("datetime64[s]"))
     t[missing] = pd.NaT
     if spec.datetime_format is not None:  # dates that were text are written back as text
+        if "%z" in spec.datetime_format:  # read in UTC (table_schema.parse_text_dates): written with "+0000"
+            t = t.dt.tz_localize("UTC")
         text = np.asarray(t.dt.strftime(spec.datetime_format), dtype=object)
         text[missing] = _object_na(spec)
         return pd.Series(text, dtype=object).astype(pd.api.types.pandas_dtype(spec.dtype))

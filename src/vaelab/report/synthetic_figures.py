@@ -13,7 +13,7 @@ REAL, SYNTH = "tab:blue", "tab:orange"
 
 def _numbers(s: pd.Series, kind: str) -> np.ndarray:
     if kind == "datetime":  # matplotlib's date numbers (days since its epoch), drawn on a date axis
-        t = pd.to_datetime(s, errors="coerce").dropna()
+        t = pd.to_datetime(s, errors="coerce", utc=True).dropna()  # text with offsets too
         if getattr(t.dt, "tz", None) is not None:
             t = t.dt.tz_convert("UTC").dt.tz_localize(None)
         return mdates.date2num(t.to_numpy(dtype="datetime64[ns]"))

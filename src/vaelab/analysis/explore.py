@@ -600,10 +600,10 @@ def arithmetic(
     a, b = _one_example(model, x_a, "a"), _one_example(model, x_b, "b")
     za, zb = _codes(model, [(a, y_a, "a"), (b, y_b, "b")])
     lab = None if model.classes_ is None else _label(model, y_a, 1)
-    rows: list[ArithmeticResult] = []
-    for name, x in (("a", a), ("b", b)):
-        z = model.transform(x, lab)[0].astype(np.float64)
-        rows.append(ArithmeticResult(name, "input", z, _decode(model, z[None], y_a)[0], x[0], "input"))
+    # The anchors with their own classes (b was encoded, decoded and scored with a's); the results with a's.
+    lab_b = None if model.classes_ is None else _label(model, y_b, 1)
+    rows: list[ArithmeticResult] = [ArithmeticResult("a", "input", za, _decode(model, za[None], y_a)[0], a[0], "input"),
+                                    ArithmeticResult("b", "input", zb, _decode(model, zb[None], y_b)[0], b[0], "input")]
     for sign, op in ((1.0, "+"), (-1.0, "−")):
         z = za + sign * zb
         img = _decode(model, z[None], y_a)[0]
@@ -617,7 +617,8 @@ def arithmetic(
     lat_pct = _percentile(aggregate.reference, log_q)
     if ref is not None:
         scored = np.stack([r.scored for r in rows])
-        lik = log_likelihood(model, scored, None if lab is None else np.full(len(rows), lab[0]), n_samples, seed=seed)
+        labels = None if lab is None else np.array([lab[0], lab_b[0]] + [lab[0]] * (len(rows) - 2))
+        lik = log_likelihood(model, scored, labels, n_samples, seed=seed)
         jacobian = None if log_jacobian is None else log_jacobian(scored)
         if jacobian is not None:
             lik = lik.shifted(jacobian, "")

@@ -485,6 +485,17 @@ def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys)
     assert abs(a["log_px"] - scored["log_px"]) < 4 * (a["log_px_stderr"] + scored["log_px_stderr"]) + 0.05
     _ok(capsys, "report", table_run)  # data-space a ± b of a table adds encoded features: the report says so
     assert "probe the encoding, not rows a table could hold" in (table_run / "report.html").read_text(encoding="utf-8")
+    # A row holding what training never had was explored without its cell and called "Typical" (an audit): refused.
+    _, df = table
+    novel = df.head(2).copy()
+    novel["city"] = novel["city"].astype(object)
+    novel.loc[0, "city"] = "Atlantis"
+    novel.to_csv(tmp_path / "novel.csv", index=False)
+    err = _error(capsys, "explore", table_run, "arithmetic", f"{tmp_path / 'novel.csv'}:0", f"{tmp_path / 'novel.csv'}:1")
+    assert "holds what training never had (city: category 'Atlantis' not seen in training)" in err
+    assert "holds what training never had" in _error(capsys, "explore", table_run, "traverse", "--centre",
+                                                     f"{tmp_path / 'novel.csv'}:0")  # fmt: skip
+    _ok(capsys, "explore", table_run, "interpolate", f"{tmp_path / 'novel.csv'}:1", "0")  # a row it can encode
 
 
 # ------------------------------------------------------------------ series that trend

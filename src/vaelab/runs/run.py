@@ -308,6 +308,13 @@ class Run:
         if not 0 <= index < part.n_examples:
             raise DataError(f"Example {spec!r}: index {index} is out of range; {source} has {part.n_examples} "
                             f"examples (0..{part.n_examples - 1}).")  # fmt: skip
+        if part.observed is not None and not np.asarray(part.observed[index]).all():
+            # A table row with a cell the run cannot encode (a new category, a date that is not one): its code would
+            # be that of a row without the cell, and explore would call the row typical without a word.
+            why = part.reasons[index] if part.reasons and part.reasons[index] else "cells the run cannot encode"
+            raise DataError(f"Example {spec!r} holds what training never had ({why}); its code would leave those "
+                            "cells out. Score it instead (vaelab score RUN FILE flags it with its reason), or name a "
+                            "row the run can encode whole.")  # fmt: skip
         labels = part.label_names()
         return Example(self._shaped(part.X[index : index + 1], spec), None if labels is None else str(labels[index]), spec)
 

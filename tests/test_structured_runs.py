@@ -238,6 +238,10 @@ def test_table_vae_fits_a_dataframe_and_samples_one_back():
     more = model.log_likelihood(df.head(20).assign(note="x"), n_samples=10)  # a column the model does not hold
     assert more.extra["unscored_columns"] == ["note"]
     np.testing.assert_array_equal(more.log_px, ll.log_px)
+    # The fitted model does not follow the caller's frame: editing or trimming it afterwards changes nothing.
+    df["x"] = df["x"] * 1000
+    df.drop(index=df.index[:200], inplace=True)
+    pd.testing.assert_frame_equal(synth, model.sample(200, seed=1))
     assert model.transform(df.head(5)).shape == (5, 3)
 
 

@@ -97,8 +97,10 @@ class TableVAE:
         self.columns_ = tuple(c for c in df.columns if c not in schema.ignored)
         self.label_counts_ = ({} if y is None else
                               {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))})  # fmt: skip
-        # Kept (not copied) for latent conditioning, when rejection keeps too few draws: the training rows' codes.
-        self.data_ = df
+        # Kept for latent conditioning (when rejection keeps too few draws: the training rows' codes) and the samplers.
+        # A copy: the caller's later edits to its frame changed what sample(seed=...) gave, and dropping rows broke it
+        # (an audit). Under pandas' copy-on-write the copy costs nothing until either frame changes.
+        self.data_ = df.copy()
         self.split_ = split
         self.temperature_ = self._choose(TABLE_SAMPLER)  # what sample(temperature="auto") draws at
         return self

@@ -3,6 +3,7 @@ import io
 import json
 import re
 import shutil
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -239,8 +240,10 @@ def test_table_vae_fits_a_dataframe_and_samples_one_back():
     assert more.extra["unscored_columns"] == ["note"]
     np.testing.assert_array_equal(more.log_px, ll.log_px)
     # The fitted model does not follow the caller's frame: editing or trimming it afterwards changes nothing.
-    df["x"] = df["x"] * 1000
-    df.drop(index=df.index[:200], inplace=True)
+    df["income"] = df["income"] * 1000
+    with warnings.catch_warnings():  # pandas 3.1 deprecates inplace; callers still trim frames this way
+        warnings.simplefilter("ignore")
+        df.drop(index=df.index[:200], inplace=True)
     pd.testing.assert_frame_equal(synth, model.sample(200, seed=1))
     assert model.transform(df.head(5)).shape == (5, 3)
 

@@ -106,6 +106,11 @@ def test_rare_values_switch_to_latent_conditioning_and_say_so():
     # A small n still makes PROBE draws before judging: with n = 5 the budget of n / 1% = 500 draws ran out first
     few = sample_table(tm, 5, prior, given={"kind": "rare"}, latent=lambda fixed: (gmm, "the codes of 5 rows"))
     assert few.attrs["generation"]["method"] == "latent conditioning" and few.attrs["generation"]["probe_draws"] == PROBE
+    # The rejection draws are said to come from the sampler they came from (an audit: "from the prior" whatever it was).
+    flow = sample_table(tm, 50, SimpleNamespace(name="flow"), given={"kind": "rare"},
+                        latent=lambda fixed: (gmm, "the codes of 5 rows"))  # fmt: skip
+    assert "rejection from the flow sampler kept" in flow.attrs["generation"]["text"]
+    assert flow.attrs["generation"]["probe_sampler"] == "flow" and "from the prior sampler kept" in how["text"]
 
 
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():

@@ -72,6 +72,7 @@ class Generation:
     probe_draws: int = 0  # latent conditioning: the rejection draws made before it
     probe_kept: int = 0
     held: int = 0  # draws that held the fixed values (the last batch's surplus included): the acceptance rate's count
+    probe_sampler: str = ""  # latent conditioning: the sampler the rejection draws before it came from
 
     def describe(self) -> str:
         fixed = _text(self.given)
@@ -83,8 +84,9 @@ class Generation:
         if self.method == "rejection":
             also = f" ({self.detail})" if self.detail else ""
             return f"{self.n} rows with {fixed}: rejection from the {self.sampler} sampler{also}, {rate}"
-        return (f"{self.n} rows with {fixed}: latent conditioning ({self.detail}), {rate}; rejection from the prior "
-                f"kept {self.probe_kept} of {self.probe_draws} draws first, too few")  # fmt: skip
+        return (f"{self.n} rows with {fixed}: latent conditioning ({self.detail}), {rate}; rejection from the "
+                f"{self.probe_sampler or 'prior'} sampler kept {self.probe_kept} of {self.probe_draws} draws first, too "
+                "few")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "text": self.describe()}
@@ -289,7 +291,7 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
                         f"training rows that hold them. Train with --condition {' '.join(free)}.")  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
-                                        draws, kept, held))  # fmt: skip
+                                        draws, kept, held, sampler.name))  # fmt: skip
 
 
 def check_latent_rows(count: int, fixed: Mapping[str, Any], advice: str) -> None:

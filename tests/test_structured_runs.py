@@ -359,6 +359,11 @@ def test_sample_at_a_temperature_on_a_table_run(table_run, tmp_path, capsys):
         err = _error(capsys, "sample", table_run, "--n", 5, "--temperature", bad, "--out", tmp_path / "bad.csv")
         assert "temperature must be a number in (0, 1]" in err
     assert not (tmp_path / "bad.csv").exists()
+    from vaelab.errors import ConfigError
+
+    for bad in (-1, 1.5):  # the Python API checks seeds as the CLI does (raw NumPy errors before)
+        with pytest.raises(ConfigError, match="seed must be an integer"):
+            Run(table_run).synthesize(5, seed=bad)
 
 
 def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_training_chose(table_run, tmp_path, capsys):

@@ -130,6 +130,11 @@ def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     for bad in (0, -1.0, 1.5, float("nan"), "cold"):
         with pytest.raises(ConfigError, match="temperature must be a number in"):
             model.sample(5, temperature=bad)
+    # Seeds and counts as the CLI takes them (an audit: raw NumPy and scikit-learn errors for a seed of -1 or 1.5).
+    for bad in (-1, 1.5, 2**40, "0"):
+        with pytest.raises(ConfigError, match="seed must be an integer from 0 to 2\\*\\*32 - 1"):
+            model.sample(5, seed=bad)
+    assert model.sample(np.int64(5), seed=np.int64(1), sampler="prior").equals(model.sample(5, seed=1, sampler="prior"))
 
 
 class _Repeats(TableModel):

@@ -21,7 +21,7 @@ from vaelab.analysis.table_generation import (
     resolve_temperature,
     sample_table,
 )
-from vaelab.config import AUTO
+from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema
@@ -170,8 +170,9 @@ class TableVAE:
         draws; :func:`vaelab.analysis.samplers.check_temperature`); "auto" (the default) is the temperature chosen at
         fit on the validation rows (``temperature_``; :func:`vaelab.analysis.table_generation.choose_temperature`).
         ``rows.attrs["temperature"]`` says which was used, and why."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}.")
+        n, seed = int(n), check_seed(seed, "seed")
         check_table_temperature(temperature)
         tm = self.table_model()
         fitted = fit_sampler("prior", self.vae_, seed=seed) if sampler == "prior" else self._sampler(sampler, seed)

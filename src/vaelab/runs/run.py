@@ -22,7 +22,7 @@ from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
-from vaelab.config import AUTO
+from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, read_image
@@ -348,8 +348,8 @@ class Run:
         kind's default (aggregate-gmm for tables, else prior). ``temperature`` < 1 draws a table's categories and
         booleans sharper (:func:`vaelab.analysis.samplers.check_temperature`); "auto", a table run's default, is
         the temperature chosen on its validation rows (``attrs["temperature"]`` says which and why)."""
-        return self.kind.synthesize(self, n, sampler=sampler, seed=seed, draw=draw, label=label, given=given,
-                                    temperature=temperature)  # fmt: skip
+        return self.kind.synthesize(self, n, sampler=sampler, seed=check_seed(seed, "seed"), draw=draw, label=label,
+                                    given=given, temperature=temperature)  # fmt: skip
 
     # --------------------------------------------------------------- writing
     def figure(self, name: str) -> Path:

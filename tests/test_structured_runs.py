@@ -422,6 +422,19 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert "decoded with class 'False' (the model's first; --class picks another)" in out
     _ok(capsys, "explore", run, "grid", "--class", "True")
     assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["decoded_with"] == "True"
+    # Between rows of two classes the path is decoded with a's class: said, since its end is then not b's row.
+    member = df["member"].to_numpy()
+    i, j = int(np.flatnonzero(member)[0]), int(np.flatnonzero(~member)[0])
+    df.iloc[[i, j]].to_parquet(tmp_path / "two.parquet", index=False)
+    out = _ok(capsys, "explore", run, "interpolate", f"{tmp_path / 'two.parquet'}:0", f"{tmp_path / 'two.parquet'}:1")
+    assert "the whole path decoded with a's class 'True'; b's is 'False', so the path's end is not b's" in out
+    entry = json.loads((run / "metrics.json").read_text())["explore"]["interpolate"]
+    assert entry["decoded_with"] == "True" and entry["class_b"] == "False"
+    out = _ok(capsys, "explore", run, "arithmetic", f"{tmp_path / 'two.parquet'}:0", f"{tmp_path / 'two.parquet'}:1",
+              "--n-samples", 5)  # fmt: skip
+    assert "z_a ± z_b and a ± b decoded with a's class 'True'" in out
+    _ok(capsys, "report", run)
+    assert "The whole path is decoded with class True (b&#39;s is False" in (run / "report.html").read_text(encoding="utf-8")
 
 
 def test_new_rows_with_an_empty_date_column_or_a_fraction_in_whole_numbers_are_scored_and_flagged(table_run, tmp_path, capsys):

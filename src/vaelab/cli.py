@@ -757,6 +757,12 @@ def cmd_explore(args) -> int:
     if args.what in ("traverse", "grid") and result.decoded_with is not None:
         print(f"  decoded with class {result.decoded_with!r}"
               + (" (the model's first; --class picks another)" if args.label is None and args.centre is None else ""))
+    elif args.what in ("interpolate", "arithmetic") and result.decoded_with is not None:
+        what = "the whole path" if args.what == "interpolate" else "z_a ± z_b and a ± b"
+        label_b = getattr(result, "class_b", None)
+        print(f"  {what} decoded with a's class {result.decoded_with!r}"
+              + (f"; b's is {label_b!r}, so the path's end is not b's reconstruction"
+                 if label_b is not None and label_b != result.decoded_with else ""))  # fmt: skip
     print(f"  {path}")
     return 0
 

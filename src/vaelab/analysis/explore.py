@@ -413,9 +413,12 @@ class Interpolation:
     percentile: dict[str, np.ndarray]  # path -> (S,) among the training codes
     decoded: dict[str, np.ndarray] = field(repr=False)  # path -> (S, *input_shape)
     endpoints: np.ndarray = field(repr=False, default=None)  # (2, *input_shape): the inputs a and b
+    decoded_with: str | None = None  # a conditional model's class the whole path is decoded with (a's by default)
+    class_b: str | None = None  # b's class: where it differs, the path's end is not b's reconstruction
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **({} if self.decoded_with is None else {"decoded_with": self.decoded_with, "class_b": self.class_b}),
             "t": self.t.round(4).tolist(),
             "paths": {name: {"log_q": self.log_q[name].round(3).tolist(),
                              "percentile": self.percentile[name].round(2).tolist(),
@@ -450,7 +453,8 @@ def interpolate(
     log_q = {k: aggregate.log_prob(z) for k, z in paths.items()}
     pct = {k: _percentile(aggregate.reference, v) for k, v in log_q.items()}
     ends = np.concatenate([_one_example(model, x_a, "a"), _one_example(model, x_b, "b")])
-    return Interpolation(t, paths, log_q, pct, decoded, ends)
+    return Interpolation(t, paths, log_q, pct, decoded, ends, _decoding_class(model, dec_label),
+                         _decoding_class(model, y_b))  # fmt: skip
 
 
 def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
@@ -500,10 +504,12 @@ class Arithmetic:
     data_range: tuple[float, float]
     n_samples: int
     n_reference: int  # test examples the log p(x) percentiles are taken among
+    decoded_with: str | None = None  # a conditional model's class the results are decoded with (a's; b keeps its own)
 
     def to_dict(self) -> dict[str, Any]:
         return {"data_range": list(self.data_range), "n_samples": self.n_samples, "n_reference": self.n_reference,
-                "results": [r.to_dict() for r in self.results]}  # fmt: skip
+                "results": [r.to_dict() for r in self.results],
+                **({} if self.decoded_with is None else {"decoded_with": self.decoded_with})}  # fmt: skip
 
 
 def _percent_pair(p: float) -> tuple[str, str]:
@@ -633,4 +639,4 @@ def arithmetic(
         r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what, log_px=r.log_px,
                             log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
                             n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size))  # fmt: skip
-    return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size))
+    return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size), _decoding_class(model, y_a))

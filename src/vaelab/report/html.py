@@ -417,7 +417,10 @@ class _Assembler:
         s.paragraphs.append(
             f"Straight-line and spherical paths between the codes of {names}. Below the decoded examples, each point's "
             "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
-            "dipping below the 1st percentile crosses a region the decoder never trained on.")  # fmt: skip
+            "dipping below the 1st percentile crosses a region the decoder never trained on."
+            + (f" The whole path is decoded with class {e['decoded_with']}"
+               + (f" (b's is {e['class_b']}, so the path's end is not b's reconstruction)."
+                  if e.get("class_b") not in (None, e["decoded_with"]) else ".") if e.get("decoded_with") else ""))  # fmt: skip
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
                          "rows": [[k, _num(v, 1)] for k, v in lows.items()]})  # fmt: skip
         self.image(s, EXPLORE_FIGURES["interpolate"], "Interpolation between two inputs, with typicality along the path.")

@@ -934,6 +934,30 @@ def test_series_exploration_figures_name_each_feature_by_series_and_step(series)
     assert legend and all(t in names for t in legend)
 
 
+def test_series_exploration_figures_draw_each_feature_over_time_in_the_data_units(series, capsys):
+    """An audit (issue 17): explore on a series run drew the model's row (f0@0, f1@0, f0@1, …: features interleaved,
+    standardized) as one zigzag line. Every explore figure of a series run now draws the decoded windows over their
+    steps, one panel per feature, in the data's units."""
+    from vaelab.analysis.explore import traverse
+    from vaelab.report.series_figures import WindowView, traversal_windows_figure
+    from vaelab.runs.run import Run
+
+    _, df, run = series
+    r = Run(run)
+    tr = traverse(r.model, dims=[0, 1], steps=5)
+    windows, features, n_past = r.kind.window_view(tr.decoded.reshape(10, -1))
+    np.testing.assert_allclose(windows, r.kind.to_user(tr.decoded.reshape(10, -1)))
+    assert windows.shape == (10, 16, 2) and features == ("f0", "f1") and n_past == 12
+    fig = traversal_windows_figure(tr, WindowView(windows, features, n_past))
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    assert set(panels) == {"z0: f0", "z0: f1", "z1: f0", "z1: f1"}
+    lines = [ln for ln in panels["z1: f1"].get_lines() if len(ln.get_ydata()) == 16]  # one window per offset
+    np.testing.assert_allclose(np.stack([ln.get_ydata() for ln in lines]), windows[5:, :, 1], rtol=1e-6)
+    for action in (["traverse", "--dims", "0"], ["grid", "--n", "4"], ["interpolate", "0", "1"],
+                   ["arithmetic", "0", "1", "--n-samples", "5"]):  # fmt: skip
+        _ok(capsys, "explore", run, *action)
+
+
 def test_one_bad_cell_in_a_boolean_column_flags_that_row_only(table, table_run, tmp_path, capsys):
     """One "maybe" makes pandas read the CSV's boolean column as text; its "True"/"False" were then refused too, and
     every row was flagged "member: 'True' is not a boolean value" and scored without member."""

@@ -36,6 +36,13 @@ from vaelab.report.explore_figures import (
     traversal_figure,
 )
 from vaelab.report.figures import save_png
+from vaelab.report.series_figures import (
+    WindowView,
+    arithmetic_windows_figure,
+    grid_windows_figure,
+    interpolation_windows_figure,
+    traversal_windows_figure,
+)
 from vaelab.report.table_figures import (
     arithmetic_rows_figure,
     column_rows,
@@ -114,6 +121,12 @@ def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
     return path
 
 
+def _windows(run: Run, decoded: np.ndarray) -> WindowView | None:
+    """Decoder means (m, ...) as windows in the data's units (a series run), else None."""
+    got = run.kind.window_view(np.asarray(decoded).reshape(len(decoded), -1))
+    return None if got is None else WindowView(*got)
+
+
 def _views(run: Run, decoded: np.ndarray, parts: int) -> list[list[Any]] | None:
     """Decoder means (parts * m, ...) in the run's columns, split into ``parts`` views of m rows (tables); None for
     runs whose examples are their features."""
@@ -144,7 +157,10 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     if views is not None:  # a table: each dimension's ends in the columns' own terms
         entry["columns"] = [{"dim": d, "low": column_rows(v, 0), "centre": column_rows(v, len(result.offsets) // 2),
                              "high": column_rows(v, -1)} for d, v in zip(result.dims, views)]  # fmt: skip
-    fig = traversal_figure(result, r.kind.feature_names()) if views is None else traversal_columns_figure(result, views)
+    windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
+    fig = (traversal_columns_figure(result, views) if views is not None else
+           traversal_windows_figure(result, windows) if windows is not None else
+           traversal_figure(result, r.kind.feature_names()))  # fmt: skip
     return result, _write(r, "traverse", fig, entry)
 
 
@@ -159,7 +175,10 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
                            label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
-    fig = grid_figure(result, r.kind.feature_names()) if views is None else grid_columns_figure(result, views[0])
+    windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
+    fig = (grid_columns_figure(result, views[0]) if views is not None else
+           grid_windows_figure(result, windows) if windows is not None else
+           grid_figure(result, r.kind.feature_names()))  # fmt: skip
     return result, _write(r, "grid", fig, {**result.to_dict(), "centre": centre})
 
 
@@ -176,7 +195,13 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
                          y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
-    fig = interpolation_figure(result, r.kind.feature_names()) if not views else interpolation_columns_figure(result, views)
+    ends = _windows(r, result.endpoints)
+    if views:
+        fig = interpolation_columns_figure(result, views)
+    elif ends is not None:
+        fig = interpolation_windows_figure(result, {k: _windows(r, d) for k, d in result.decoded.items()}, ends)
+    else:
+        fig = interpolation_figure(result, r.kind.feature_names())
     return result, _write(r, "interpolate", fig, entry)
 
 
@@ -210,7 +235,10 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     if views is not None:
         for i, row in enumerate(entry["results"]):
             row["decoded"] = column_rows(views[0], i)
-    fig = arithmetic_figure(result) if views is None else arithmetic_rows_figure(result, views[0])
+    scored = _windows(r, np.stack([x.scored for x in result.results]))
+    fig = (arithmetic_rows_figure(result, views[0]) if views is not None else
+           arithmetic_windows_figure(result, scored, _windows(r, np.stack([x.image for x in result.results])))
+           if scored is not None else arithmetic_figure(result))  # fmt: skip
     return result, _write(r, "arithmetic", fig, entry)
 
 

@@ -189,6 +189,11 @@ class RunKind:
         :class:`vaelab.data.table_transformer.ColumnValues`), for exploration figures; None: show the features."""
         return None
 
+    def window_view(self, X: np.ndarray) -> tuple[np.ndarray, tuple[str, ...], int] | None:
+        """Decoder means (N, D) as windows (N, T, F) in the data's units, with the features' names and the past's
+        length, for exploration figures drawn over time (a series run); None: not windows."""
+        return None
+
     def check_output(self, out: Path) -> None:
         """Refuse, before any work, a file :meth:`write` cannot write."""
 

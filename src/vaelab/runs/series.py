@@ -415,6 +415,9 @@ class SeriesKind(RunKind):
         """Windows (n, T, F) in the data's units."""
         return self.coder.decode(X, self.settings.window)
 
+    def window_view(self, X: np.ndarray) -> tuple[np.ndarray, tuple[str, ...], int]:
+        return self.to_user(X), tuple(self.settings.features), self.settings.n_past
+
     def check_output(self, out: Path) -> None:
         check_frame_output(out, also=(".npy",))
 

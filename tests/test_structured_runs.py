@@ -717,6 +717,9 @@ def test_band_coverage_interval_does_not_collapse_when_every_window_is_inside():
     cover = band_coverage(np.ones(31), values_per_window=12)
     assert cover["coverage_interval"] == pytest.approx([0.025 ** (1 / 372), 1.0])
     assert cover["coverage_verdict"]["outcome"] == "too wide"
+    # 50 windows of 16 values: 0.025^(1/800) = 0.9954, which whole percents printed as "100% to 100%" (an audit).
+    text = band_coverage(np.ones(50), values_per_window=16)["coverage_verdict"]["text"]
+    assert "100.0% of real future values" in text and "(95% interval 99.5% to 100.0%)" in text
     # Where the SE is informative the interval is close to mean ± 1.96 SE.
     shares = np.random.default_rng(0).uniform(0.5, 1.0, 200)
     wald = 1.959964 * shares.std(ddof=1) / np.sqrt(200)

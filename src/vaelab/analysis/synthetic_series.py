@@ -267,7 +267,10 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     x = cov * n_eff
     lo = 0.0 if x <= 0 else float(stats.beta.ppf(0.025, x, n_eff - x + 1))
     hi = 1.0 if x >= n_eff else float(stats.beta.ppf(0.975, x + 1, n_eff - x))
-    band = f"{100 * cov:.0f}% of real future values inside the {100 * nominal:.0f}% band (95% interval {100 * lo:.0f}% to {100 * hi:.0f}%)"
+    # Rounded so that the interval's ends differ (with 800 values all inside, 99.5% to 100% read "100% to 100%").
+    digits = next((d for d in range(4) if f"{100 * lo:.{d}f}" != f"{100 * hi:.{d}f}"), 3)
+    band = (f"{100 * cov:.{digits}f}% of real future values inside the {100 * nominal:.0f}% band (95% interval "
+            f"{100 * lo:.{digits}f}% to {100 * hi:.{digits}f}%)")  # fmt: skip
     if hi < nominal:
         outcome, text = "too narrow", f"The band is too narrow: {band}."
     elif lo > nominal:

@@ -261,3 +261,19 @@ def test_a_conditional_table_model_scores_an_unseen_condition_value_as_the_cli_d
     assert reasons[1:] == ["", ""] and np.isfinite(result.log_px).all()
     with pytest.raises(DataError, match="lack the condition column"):
         model.log_likelihood(new.drop(columns="region"), n_samples=5)
+
+
+def test_latent_conditioning_of_a_fitted_table_vae_rests_on_its_training_rows():
+    """An audit (issue 17): TableVAE's latent conditioning fitted its mixture to every row given to fit, the
+    validation rows included, where the CLI (and the README) use the training rows only; "(1 components)"."""
+    from vaelab.data.split import indices
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"kind": np.where(np.arange(1000) % 80 == 0, "rare", "common"), "x": rng.normal(size=1000)})
+    model = TableVAE(**TRAINED).fit(df)
+    how = model.sample(50, given={"kind": "rare"}).attrs["generation"]
+    assert how["method"] == "latent conditioning"
+    in_train = int((df["kind"].iloc[indices(model.split_, "train")] == "rare").sum())
+    assert in_train < (df["kind"] == "rare").sum()  # some rare rows are validation rows: the counts differ
+    assert f"fitted to the codes of the {in_train} training rows that hold them" in how["text"]
+    assert "components)" not in how["text"] or "(1 components)" not in how["text"]

@@ -18,6 +18,7 @@ from vaelab.analysis.table_generation import (
     check_latent_rows,
     check_table_temperature,
     choose_temperature,
+    latent_detail,
     resolve_temperature,
     sample_table,
 )
@@ -180,13 +181,14 @@ class TableVAE:
                                      choose=self._choose)  # fmt: skip
 
         def latent(fixed: dict[str, str]):
-            hold = np.flatnonzero(tm.matches(self.data_, fixed))
+            # The training rows only, as the CLI does (the validation rows chose the fit and the temperature).
+            train = self.data_.iloc[indices(self.split_, "train")]
+            hold = np.flatnonzero(tm.matches(train, fixed))
             check_latent_rows(hold.size, fixed, "Fit with condition=(...) on these columns.")
-            part = self.data_.iloc[hold]
+            part = train.iloc[hold]
             codes = Dataset(self.transformer_.transform(part), *_coded(self._labels(part)))
             fitted = fit_sampler("aggregate-gmm", self.vae_, codes, None, seed)
-            return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
-                            f"the {hold.size} rows given to fit that hold them")  # fmt: skip
+            return fitted, latent_detail(fitted, hold.size)
 
         rows = sample_table(tm, n, fitted, seed=seed, given=given, latent=latent, temperature=chosen["temperature"])
         rows.attrs["temperature"] = chosen

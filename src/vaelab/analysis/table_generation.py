@@ -294,6 +294,13 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
                                         draws, kept, held, sampler.name))  # fmt: skip
 
 
+def latent_detail(fitted: Sampler, count: int) -> str:
+    """What latent conditioning rests on, in words: the mixture fitted to the codes of ``count`` training rows."""
+    k = fitted.n_components_
+    return (f"z from a Gaussian mixture ({k} component{'' if k == 1 else 's'}) fitted to the codes of the {count} "
+            "training rows that hold them")
+
+
 def check_latent_rows(count: int, fixed: Mapping[str, Any], advice: str) -> None:
     """Refuse latent conditioning on fewer than MIN_LATENT_ROWS training rows holding the fixed values (its mixture
     holds out a tenth of their codes to choose its size; on 2 rows that failed with a message about validation codes)."""

@@ -35,6 +35,7 @@ from vaelab.analysis.table_generation import (
     TemperatureChoice,
     check_latent_rows,
     choose_temperature,
+    latent_detail,
     resolve_temperature,
     sample_table,
 )
@@ -259,8 +260,7 @@ class TableKind(RunKind):
             check_latent_rows(hold.size, fixed, "Train with --condition on these columns.")
             part = run.split("train").subset(hold)
             fitted = fit_sampler("aggregate-gmm", run.model, part, None, seed)
-            return fitted, (f"z from a Gaussian mixture ({fitted.n_components_} components) fitted to the codes of "
-                            f"the {hold.size} training rows that hold them")  # fmt: skip
+            return fitted, latent_detail(fitted, hold.size)
 
         rows = sample_table(tm, n, fitted_sampler, seed=seed, given=given, label=label, latent=latent,
                             temperature=chosen["temperature"])  # fmt: skip

@@ -258,3 +258,12 @@ def test_arithmetic_on_a_conditional_model_keeps_each_anchor_with_its_own_class(
     other = model.log_likelihood(np.stack([b]), np.array([ya]), n_samples=20).log_px
     assert abs(by["b"].log_px - own[1]) < abs(by["b"].log_px - other[0])
     np.testing.assert_allclose(by["a"].log_px, own[0], atol=3 * by["a"].log_px_stderr + 1e-6)
+
+
+def test_repeated_dimensions_are_refused(linear):
+    """An audit: `explore traverse --dims 1 1` drew the same row twice, and a grid over z1 against z1 is no grid."""
+    model, _ = linear
+    with pytest.raises(ConfigError, match="must be distinct; got \\[1, 1\\]"):
+        traverse(model, dims=[1, 1], steps=3)
+    with pytest.raises(ConfigError, match="two different dimensions"):
+        manifold_grid(model, dims=[0, 0], n=3)

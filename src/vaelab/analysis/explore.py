@@ -225,11 +225,13 @@ def _check_span(span: float, steps: int) -> None:
         raise ConfigError(f"steps must be an integer of at least 2; got {steps!r}.")
 
 
-def _check_dims(dims: Any, L: int, unit: str = "dimension") -> list[int]:
+def _check_dims(dims: Any, L: int, unit: str = "dimension", distinct: bool = True) -> list[int]:
     out = [int(d) for d in dims]
     bad = [d for d in out if not 0 <= d < L]
     if bad or not out:
         raise ConfigError(f"Latent {unit}s must lie in 0..{L - 1}; got {list(dims)}.")
+    if distinct and len(set(out)) < len(out):  # a repeated row of a traversal, or a grid over one dimension against itself
+        raise ConfigError(f"Latent {unit}s must be distinct; got {list(dims)}.")
     return out
 
 
@@ -243,7 +245,7 @@ def _traversal_units(model: Model, per: str) -> tuple[str, list[np.ndarray]]:
         raise ConfigError(f"per must be 'auto', 'dimension' or 'channel'; got {per!r}.")
     if per == "channel" and not spatial:
         raise ConfigError("Traversals per channel need a latent with channels (e.g. 4 x h x w); this model's latent is "
-                          f"flat ({model.latent_dim_} dimensions). Use per='dimension'.")  # fmt: skip
+                          f"flat ({model.latent_dim_} dimensions). Use per='dimension' (--per dimension).")  # fmt: skip
     if per == "channel" or (per == "auto" and spatial):
         return "channel", list(np.arange(model.latent_dim_).reshape(shape[0], -1))
     return "dimension", [np.array([d]) for d in range(model.latent_dim_)]
@@ -362,7 +364,7 @@ def manifold_grid(
     if activity is None and X is not None and dims is None and L > 2:
         activity = latent_activity(model, X, y)
     if dims is not None:
-        dims, chosen = _check_dims(dims, L), "given"
+        dims, chosen = _check_dims(dims, L, distinct=False), "given"
         if len(dims) != 2 or dims[0] == dims[1]:
             raise ConfigError(f"A manifold grid needs two different dimensions; got {dims}.")
     elif L == 2 or activity is None:

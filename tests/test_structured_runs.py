@@ -959,6 +959,8 @@ def test_series_exploration_figures_draw_each_feature_over_time_in_the_data_unit
     for action in (["traverse", "--dims", "0"], ["grid", "--n", "4"], ["interpolate", "0", "1"],
                    ["arithmetic", "0", "1", "--n-samples", "5"]):  # fmt: skip
         _ok(capsys, "explore", run, *action)
+    _ok(capsys, "report", run)  # its settings table named the Bernoulli likelihood's binarization (an audit)
+    assert ">binarization<" not in (run / "report.html").read_text(encoding="utf-8")
 
 
 def test_one_bad_cell_in_a_boolean_column_flags_that_row_only(table, table_run, tmp_path, capsys):

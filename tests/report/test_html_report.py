@@ -51,6 +51,7 @@ def test_full_report_has_every_section_filled_and_is_self_contained(full_run):
     for r in metrics["explore"]["arithmetic"]["results"]:
         assert r["verdict"].replace("'", "&#39;") in html
     assert "Not run yet" not in html
+    assert ">binarization<" in html  # a Bernoulli run's setting (table and series runs leave it out)
 
 
 def test_sections_whose_analysis_has_not_run_say_so(bare_run):

@@ -167,9 +167,13 @@ class _Assembler:
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
-            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", m.prior + (f" ({m.n_components} components)" if m.prior != "normal" else "")],
+            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", m.prior + (f" ({m.n_components} component"
+                                                                          f"{'' if m.n_components == 1 else 's'})"
+                                                                          if m.prior != "normal" else "")],
             ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
-            ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"], ["binarization", t.binarize], ["seed", t.seed],
+            ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"],
+            # binarization is the Bernoulli likelihood's (grey images); a table's or a series' run never binarizes
+            *([["binarization", t.binarize]] if m.likelihood in ("bernoulli", "auto") else []), ["seed", t.seed],
         ]})  # fmt: skip
 
     def training(self, s: _Section) -> None:

@@ -114,6 +114,10 @@ def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsy
     assert prior["recall"] > 0.2 and prior["density"] < 3
     assert {"likelihood", "diagnostics", "samplers"} <= set(metrics)
     _ok(capsys, "report", table_run)
+    # The synthetic rows' temperature is said beside their sampler (the report left it out: an audit).
+    drawn = metrics["synthetic"]["temperature"]["text"]
+    assert f"(sampler {metrics['synthetic']['sampler']}, {drawn})".replace("'", "&#39;") in (
+        table_run / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -333,7 +333,9 @@ class _Assembler:
         b = self._synthetic(s, "tabular", "table")
         if b is None:
             return
-        s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}) against "
+        drawn = b.get("temperature")
+        at = f", {drawn['text']}" if isinstance(drawn, dict) and isinstance(drawn.get("text"), str) else ""
+        s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
                     ("fidelity", f"{_num(b['fidelity'], 3)} = mean of column shapes {_num(b['column_shapes'], 3)} "
                                  f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip

@@ -466,6 +466,11 @@ def test_column_view_of_encoded_rows_gives_the_rows_back(table, fitted, norm):
     assert view["joined"].values.dtype == np.dtype("datetime64[s]")
     seen = rows["joined"].notna().to_numpy()
     assert (view["joined"].values[seen] == rows["joined"][seen].to_numpy().astype("datetime64[s]")).all()
+    # A date at midnight is shown as a date ("2019-01-06T00:00:00" before), a time with its time, without the "T".
+    from vaelab.data.table_transformer import ColumnValues
+
+    when = ColumnValues("d", "datetime", np.array(["2019-01-06", "2019-01-06T18:30", "NaT"], dtype="datetime64[s]"))
+    assert [when.shown(i) for i in range(3)] == ["2019-01-06", "2019-01-06 18:30:00", "NaT"]
     city = view["city"]
     assert city.labels == tuple(sorted(table["city"].unique()))
     assert [city.labels[k] for k in city.probs.argmax(1)] == rows["city"].tolist()

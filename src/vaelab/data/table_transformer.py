@@ -138,8 +138,11 @@ class ColumnValues:
         if self.probs is not None:
             k = int(np.argmax(self.probs[i]))
             return f"{self.labels[k]} ({self.probs[i, k]:.2f})"
-        if self.kind == "datetime":
-            return str(self.values[i])
+        if self.kind == "datetime":  # a date alone where the time is midnight (a column of dates: 2019-01-06)
+            if np.isnat(self.values[i]):
+                return "NaT"
+            ts = pd.Timestamp(self.values[i])
+            return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat(sep=" ")
         return f"{self.values[i]:.4g}"
 
 

@@ -437,8 +437,9 @@ class _Assembler:
             return
         s.paragraphs.append(
             f"a = {e['a']}, b = {e['b']}. The latent space has a coordinate for z_a + z_b and z_a − z_b, always; "
-            "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the data's "
-            f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
+            "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the "
+            + ("encoded features' " if "tabular" in self.kind.sections else "data's ")
+            + f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
             f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
             "for data-space results the input itself."
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.

@@ -120,23 +120,31 @@ def interpolation_columns_figure(ip, views: dict[str, list[ColumnValues]]) -> Fi
     return fig
 
 
-def arithmetic_rows_figure(ar, view: list[ColumnValues]) -> Figure:
-    """Each arithmetic result's decoded row (the columns that change most across results) and its percentiles."""
+def arithmetic_rows_figure(ar, view: list[ColumnValues], inputs: list[ColumnValues] | None = None) -> Figure:
+    """Each arithmetic result's decoded row (the columns that change most across results) and its percentiles; first
+    the rows a and b themselves (``inputs``: the view of the scored inputs, whose first two are a and b). The data-space
+    results combine two rows' encodings, which no table holds: their percentiles are not shown."""
     cols = most_changing([view], 6)
     rows = ar.results
-    cells = [[view[c].shown(i) for c in cols] + [f"{r.latent_percentile:.1f}", f"{r.log_px_percentile:.1f}"]
+    cells = [[view[c].shown(i) for c in cols] + (["—", "—"] if r.space == "data" else
+                                                 [f"{r.latent_percentile:.1f}", f"{r.log_px_percentile:.1f}"])
              for i, r in enumerate(rows)]  # fmt: skip
-    fig = Figure(figsize=(1.7 * (len(cols) + 3), 0.45 * len(rows) + 1.2))
+    names = [f"{r.name}: E[x|z]" if r.space == "input" else r.name for r in rows]
+    if inputs is not None:
+        by_name = {c.name: c for c in inputs}
+        cells = [[by_name[view[c].name].shown(i) for c in cols] + ["", ""] for i in range(2)] + cells
+        names = ["a (the row)", "b (the row)"] + names
+    fig = Figure(figsize=(1.7 * (len(cols) + 3), 0.45 * len(names) + 1.2))
     ax = fig.add_subplot()
     ax.axis("off")
-    table = ax.table(cellText=cells, rowLabels=[r.name for r in rows],
+    table = ax.table(cellText=cells, rowLabels=names,
                      colLabels=[view[c].name for c in cols] + ["q(z) pct", "p(x) pct"], loc="center")  # fmt: skip
     table.auto_set_font_size(False)
     table.set_fontsize(7)
     table.scale(1, 1.3)
     ax.set_title("latent arithmetic in column space: E[x|z] of each result (categories: the most probable, with its "
-                 "probability); percentiles of log q(z) among training codes and of log p(x) among test rows",
-                 fontsize=8)  # fmt: skip
+                 "probability); percentiles of log q(z) among training codes and of log p(x) among test rows "
+                 "(— for a ± b of two rows' encodings, which is no row)", fontsize=8)  # fmt: skip
     return fig
 
 

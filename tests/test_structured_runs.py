@@ -438,7 +438,11 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
               "--n-samples", 5)  # fmt: skip
     assert "z_a ± z_b and a ± b decoded with a's class 'True'" in out
     _ok(capsys, "report", run)
-    assert "The whole path is decoded with class True (b&#39;s is False" in (run / "report.html").read_text(encoding="utf-8")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "The whole path is decoded with class True (b&#39;s is False" in html
+    assert "decoded with class True." in html  # the grid (the traversal: class False, chosen_by before it)
+    out = _ok(capsys, "explore", run, "traverse", "--dims", "0", "--centre", f"{tmp_path / 'two.parquet'}:1")
+    assert "around the code of" in out and "decoded with class 'False'" in out
 
 
 def test_new_rows_with_an_empty_date_column_or_a_fraction_in_whole_numbers_are_scored_and_flagged(table_run, tmp_path, capsys):

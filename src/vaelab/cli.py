@@ -754,6 +754,8 @@ def cmd_explore(args) -> int:
                                               specs=_specs(args))
         for r in result.results:
             print(f"{r.name}: {r.verdict}")
+    if args.what in ("traverse", "grid") and args.centre is not None:
+        print(f"  around the code of {args.centre} (the other dimensions keep its values)")
     if args.what in ("traverse", "grid") and result.decoded_with is not None:
         print(f"  decoded with class {result.decoded_with!r}"
               + (" (the model's first; --class picks another)" if args.label is None and args.centre is None else ""))

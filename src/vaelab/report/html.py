@@ -399,7 +399,9 @@ class _Assembler:
                   else "one latent dimension")
         s.paragraphs.append(
             f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
-            f"others fixed ({e.get('chosen_by', '')}). The prior's range, not the posterior's: an informative "
+            f"others fixed ({e.get('chosen_by', '')})"
+            + (f", decoded with class {e['decoded_with']}" if e.get("decoded_with") else "")
+            + ". The prior's range, not the posterior's: an informative "
             "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
         self.image(s, EXPLORE_FIGURES["traverse"], "Latent traversals, decoded to E[x|z].")
 
@@ -410,7 +412,8 @@ class _Assembler:
         s.paragraphs.append(
             f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
             "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014); the other "
-            "dimensions stay at " + (f"the code of {e['centre']}." if e.get("centre") else "the prior's mean."))  # fmt: skip
+            "dimensions stay at " + (f"the code of {e['centre']}" if e.get("centre") else "the prior's mean")
+            + (f"; decoded with class {e['decoded_with']}." if e.get("decoded_with") else "."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["grid"], "Manifold grid of E[x|z].")
 
     def interpolation(self, s: _Section) -> None:

@@ -24,3 +24,18 @@ def test_arithmetic_rows_show_the_rows_themselves_and_no_percentiles_for_a_sum_o
     assert labels == ["a (the row)", "b (the row)", "a: E[x|z]", "b: E[x|z]", "z_a + z_b", "a + b (data space)"]
     assert [cells[(i, 0)] for i in (1, 2, 3)] == ["1", "3", "1.5"]
     assert cells[(5, 1)] == "20.0" and cells[(6, 1)] == cells[(6, 2)] == "—"
+
+
+def test_a_category_keeps_its_colour_in_every_panel():
+    """An audit: the categories were drawn most probable first, so True was blue in one traversal row and orange in
+    the next."""
+    from types import SimpleNamespace
+
+    from vaelab.report.table_figures import traversal_columns_figure
+
+    flag = lambda p: ColumnValues("flag", "boolean", labels=("False", "True"), probs=np.c_[1 - p, p])  # noqa: E731
+    views = [[flag(np.array([0.9, 0.8, 0.7]))], [flag(np.array([0.1, 0.2, 0.3]))]]  # True most probable, then False
+    tr = SimpleNamespace(offsets=np.array([-1.0, 0.0, 1.0]), dims=[0, 1], kl=[None, None], centred=False)
+    fig = traversal_columns_figure(tr, views)
+    colours = [{ln.get_label(): ln.get_color() for ln in ax.get_lines()} for ax in fig.axes]
+    assert colours[0] == colours[1] and colours[0]["True"] != colours[0]["False"]

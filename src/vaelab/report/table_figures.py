@@ -31,8 +31,8 @@ def _draw(ax, x: np.ndarray, col: ColumnValues, style: str = "-", tag: str = "")
         ax.set_ylabel(col.name, fontsize=7)
         return
     order = np.argsort(-col.probs.max(0), kind="stable")[:MAX_LABELS]
-    for k in order:
-        ax.plot(x, col.probs[:, k], style, marker=".", ms=3, label=f"{tag}{col.labels[k]}")
+    for k in order:  # a category keeps its colour in every panel (C0 for the first category, ...)
+        ax.plot(x, col.probs[:, k], style, marker=".", ms=3, color=f"C{k % 10}", label=f"{tag}{col.labels[k]}")
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(f"P({col.name} = ·)", fontsize=7)
     ax.legend(fontsize=5, loc="best")

@@ -39,3 +39,19 @@ def test_a_category_keeps_its_colour_in_every_panel():
     fig = traversal_columns_figure(tr, views)
     colours = [{ln.get_label(): ln.get_color() for ln in ax.get_lines()} for ax in fig.axes]
     assert colours[0] == colours[1] and colours[0]["True"] != colours[0]["False"]
+
+
+def test_the_grid_of_a_category_has_one_colour_slot_per_category_shown():
+    """An audit: the map's colour bar showed all ten tab10 slots for three labels."""
+    from types import SimpleNamespace
+
+    from vaelab.report.table_figures import grid_columns_figure
+
+    n = 3
+    probs = np.zeros((n * n, 4))
+    probs[np.arange(n * n), [0, 0, 2, 2, 3, 3, 0, 2, 3]] = 1.0  # categories 0, 2 and 3 win somewhere; 1 nowhere
+    col = ColumnValues("region", "categorical", labels=("e", "n", "s", "w"), probs=probs)
+    g = SimpleNamespace(quantiles=np.arange(n), dims=(0, 1), values=[np.linspace(-1, 1, n)] * 2)
+    fig = grid_columns_figure(g, [col])
+    bar = [ax for ax in fig.axes if ax.get_title() == ""][0]
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["e", "s", "w"]

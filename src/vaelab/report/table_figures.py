@@ -8,6 +8,7 @@ those that change most.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
 from vaelab.data.table_transformer import ColumnValues
@@ -78,16 +79,20 @@ def grid_columns_figure(g, view: list[ColumnValues]) -> Figure:
             values = col.values.astype("datetime64[D]").astype(np.float64) if col.kind == "datetime" else col.values
             im = ax.imshow(values.reshape(n, n), cmap="viridis", extent=extent, aspect="auto")
             bar = fig.colorbar(im, ax=ax)
-            if col.kind == "datetime":  # days since 1970 on the scale, labelled as dates
-                bar.set_ticks(bar.get_ticks())
-                bar.set_ticklabels([str(np.datetime64(int(t), "D")) for t in bar.get_ticks()], fontsize=6)
+            if col.kind == "datetime":  # days since 1970 on the scale, labelled as dates (inside the colours' range)
+                ticks = [t for t in bar.get_ticks() if im.norm.vmin <= t <= im.norm.vmax]
+                bar.set_ticks(ticks)
+                bar.set_ticklabels([str(np.datetime64(int(t), "D")) for t in ticks], fontsize=6)
             ax.set_title(f"E[{col.name}|z]", fontsize=9)
         else:
             k = col.probs.argmax(1).reshape(n, n)
-            shown = sorted(set(k.ravel().tolist()))
-            im = ax.imshow(k, cmap="tab10", vmin=-0.5, vmax=9.5, extent=extent, aspect="auto", interpolation="nearest")
-            bar = fig.colorbar(im, ax=ax, ticks=shown[:10])
-            bar.set_ticklabels([col.labels[i] for i in shown[:10]], fontsize=6)
+            shown = sorted(set(k.ravel().tolist()))  # one colour slot per category on the map, in its own colour
+            slot = np.searchsorted(shown, k)
+            im = ax.imshow(slot, cmap=ListedColormap([f"C{c % 10}" for c in shown]),
+                           norm=BoundaryNorm(np.arange(len(shown) + 1) - 0.5, len(shown)), extent=extent,
+                           aspect="auto", interpolation="nearest")  # fmt: skip
+            bar = fig.colorbar(im, ax=ax, ticks=range(len(shown)))
+            bar.set_ticklabels([col.labels[i] for i in shown], fontsize=6)
             ax.set_title(f"most probable {col.name}", fontsize=9)
         ax.set_xlabel(f"z{h}", fontsize=8)
         ax.set_ylabel(f"z{v}", fontsize=8)

@@ -166,6 +166,13 @@ def test_the_auto_temperature_is_the_one_whose_draws_repeat_training_rows_as_oft
     assert "75.0% of the 8 validation rows repeat a training row" in choice.describe()
     none = choose_temperature(tm, prior, train, val(0, 0))
     assert none.temperature == 1.0 and "no validation rows" in none.describe()
+    # Draws that repeat training rows more than validation rows do are kept at T 1, even where sharper draws repeat
+    # less (an audit: a missing continuous value made rows repeat at T 1; the closest share picked T 0.55).
+    down = _Repeats(None, tm.transformer, ("cell",))
+    down.SHARE = {1.0: 0.5, 0.85: 0.25, 0.7: 0.125, 0.55: 0.0}
+    for k in (0, 2, 4):
+        kept = choose_temperature(down, prior, train, val(k), n_draws=400)
+        assert kept.temperature == 1.0 and "already repeat training rows at least as often" in kept.describe()
 
 
 def _copies(n=500, seed=0):

@@ -156,9 +156,13 @@ class TemperatureChoice:
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
         shares = ", ".join(f"T {t}: {v:.3f}" for t, v in self.draw_repeats.items())
+        own = next(iter(self.draw_repeats.values()), None)
+        rule = ("the model's own draws already repeat training rows at least as often, so they are kept"
+                if own is not None and own >= self.validation_repeats else
+                "the closest share wins, ties to the higher T")  # fmt: skip
         return (f"temperature {self.temperature:g} (auto: {100 * self.validation_repeats:.1f}% of the "
                 f"{self.n_validation} validation rows repeat a training row; the {self.sampler} sampler's draws "
-                f"do at {shares}; the closest share wins, ties to the higher T)")  # fmt: skip
+                f"do at {shares}; {rule})")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "text": self.describe()}
@@ -219,8 +223,14 @@ def choose_temperature(tm: TableModel, sampler: Sampler, train: pd.DataFrame, va
     for t in sorted(candidates, reverse=True):
         rows = sample_table(tm, n_draws, sampler, seed=seed, temperature=float(t))
         shares[f"{float(t):g}"] = float(np.isin(row_keys(rows, tm), known).mean())
-    # the highest T among the closest (sorted from high to low, min keeps the first of ties)
-    best = min(shares, key=lambda t: abs(shares[t] - val_share))
+    top = next(iter(shares))  # the highest T: the model's own draws at T 1
+    if shares[top] >= val_share:
+        # Draws that already repeat training rows at least as often as fresh real rows have no thinned links to
+        # sharpen (an audit: rows with a missing continuous value repeat a training row 0.4% of the time at T 1 and
+        # less when sharper, where validation rows never do, and the closest share had picked T 0.55).
+        best = top
+    else:  # the highest T among the closest (sorted from high to low, min keeps the first of ties)
+        best = min(shares, key=lambda t: abs(shares[t] - val_share))
     return TemperatureChoice(float(best), sampler.name, val_share, shares, int(len(val)), int(n_draws))
 
 

@@ -488,6 +488,26 @@ def test_dates_with_time_zone_offsets_are_read_in_utc_and_written_back_in_utc(tm
     _ok(capsys, "evaluate-synthetic", tmp_path / "run", "--n", 100)
 
 
+def test_day_first_text_dates_are_compared_in_their_own_format(tmp_path, capsys):
+    """An audit (issue 17): a dd/mm/YYYY date column trained and sampled, but evaluate-synthetic and sample --given
+    parsed the dates without their stored format, month-first from the first ambiguous value, and failed; training
+    warned that pandas guessed the format."""
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 700, 600), unit="D")
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 600), "member": rng.random(600) < 0.4,
+                       "signup": days.strftime("%d/%m/%Y"), "churn": rng.choice(["yes", "no"], 600)})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # pandas' "Parsing dates in %d/%m/%Y format" is a guess
+        _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    signup = next(c for c in block["columns"] if c["column"] == "signup")
+    assert signup["metric"] == "KSComplement" and 0 < signup["score"] <= 1
+    out = _ok(capsys, "sample", tmp_path / "run", "--given", "member=True", "--n", 20, "--out", tmp_path / "g.csv")
+    assert re.search(r"signup\s+KSComplement\s+0\.\d+", out)
+
+
 def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys):
     """Issue 17 item 4: explore on a table run shows decoded columns in their units and categories by label,
     not encoded features ("x38", one-hot slots); dates are dates."""

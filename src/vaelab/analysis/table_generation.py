@@ -44,7 +44,7 @@ import pandas as pd
 
 from vaelab.analysis.samplers import Sampler, check_temperature, decode
 from vaelab.config import AUTO
-from vaelab.data.table_schema import ColumnSpec
+from vaelab.data.table_schema import ColumnSpec, datetime_seconds
 from vaelab.data.table_transformer import TableTransformer, given_label, label_parts, label_values, value_labels
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model
@@ -191,14 +191,13 @@ def check_table_temperature(value: Any) -> None:
 
 def row_keys(frame: pd.DataFrame, tm: TableModel) -> np.ndarray:
     """One 64-bit hash per row of the table's columns, equal for rows whose values are equal (values as
-    :func:`value_labels` writes them, datetimes as nanoseconds), whatever dtypes the frame carries."""
+    :func:`value_labels` writes them, datetimes as seconds), whatever dtypes the frame carries."""
     labels = {}
     for c in tm.columns:
         spec = tm.spec(c)
-        if spec.kind == "datetime":
-            # utc: text with offsets (+01:00 in winter, +02:00 in summer) is one column of instants
-            ns = pd.to_datetime(frame[c], errors="coerce", utc=True).dt.tz_localize(None).dt.as_unit("ns")
-            labels[c] = np.where(ns.isna(), "", ns.astype("int64").astype(str)).astype(object)
+        if spec.kind == "datetime":  # instants, read with the column's own text format (day-first too), in UTC
+            secs = datetime_seconds(frame[c].reset_index(drop=True), c, spec.datetime_format)
+            labels[c] = np.where(np.isnan(secs), "", np.nan_to_num(secs).astype(np.int64).astype(str)).astype(object)
         else:
             labels[c] = value_labels(frame[c].reset_index(drop=True), spec)
     return pd.util.hash_pandas_object(pd.DataFrame(labels), index=False).to_numpy()

@@ -44,7 +44,7 @@ from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
-from vaelab.data.table_schema import ColumnSpec, TableSchema, infer_schema
+from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema
 from vaelab.data.table_transformer import (
     DENSITY_UNITS,
     TableTransformer,
@@ -275,8 +275,8 @@ class TableKind(RunKind):
         free = [c for c in self.columns if c not in given]
         if len(real) < 2 or not free:
             return {"n_real": int(len(real)), "scores": {}}
-        shapes = column_shapes(real[free].reset_index(drop=True), synth[free].reset_index(drop=True),
-                               {c: self.kinds[c] for c in free})  # fmt: skip
+        real, synth = self.comparable(real[free].reset_index(drop=True), synth[free].reset_index(drop=True))
+        shapes = column_shapes(real, synth, {c: self.kinds[c] for c in free})
         return {"n_real": int(len(real)),
                 "scores": {str(r.column): {"metric": r.metric, "score": float(r.score)} for r in shapes.itertuples()}}  # fmt: skip
 
@@ -293,6 +293,12 @@ class TableKind(RunKind):
         codes = run.dir.read_split(len(df))
         columns = list(self.columns)
         return [df.iloc[indices(codes, name)][columns].reset_index(drop=True) for name in split_names]
+
+    def comparable(self, *frames: pd.DataFrame) -> list[pd.DataFrame]:
+        """The frames with their date columns as datetimes, read with each column's stored text format
+        (:func:`vaelab.data.table_schema.dates_as_datetimes`), for the metrics that compare real and synthetic rows."""
+        specs = (*self.transformer.schema.columns, *self.condition)
+        return [dates_as_datetimes(f, specs) for f in frames]
 
     @property
     def kinds(self) -> dict[str, str]:
@@ -311,9 +317,11 @@ class TableKind(RunKind):
             raise ConfigError(f"--target {target!r} is not a column of this table; its columns are {list(train.columns)}.")
         n = len(train) if n is None else check_measured_count("--n", n, len(train))
         synth = run.synthesize(n, sampler=sampler, seed=seed)
+        drawn = synth.attrs["temperature"]
+        train, synth, test = self.comparable(train, synth, test)
         fid = fidelity(train, synth, kinds, seed=seed)
         block: dict[str, Any] = {
-            "kind": "table", "sampler": sampler, "temperature": synth.attrs["temperature"], "n_synthetic": int(n),
+            "kind": "table", "sampler": sampler, "temperature": drawn, "n_synthetic": int(n),
             "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"],
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),

@@ -965,6 +965,18 @@ def test_series_exploration_figures_name_each_feature_by_series_and_step(series)
     assert legend and all(t in names for t in legend)
 
 
+def test_a_panel_of_short_series_says_it_is_split_by_series_and_not_tested_for_a_trend(tmp_path, capsys):
+    """An audit (issue 17): a panel of one-window series is split by series, but train said "split in time", and
+    its trend line read "not tested for a trend …: no trend detected"."""
+    rng = np.random.default_rng(0)
+    pd.concat([pd.DataFrame({"id": i, "t": np.arange(24), "v": np.sin(rng.uniform(0.1, 0.3) * np.arange(24))})
+               for i in range(60)]).to_csv(tmp_path / "s.csv", index=False)  # fmt: skip
+    out = _ok(capsys, "train", tmp_path / "s.csv", "--window", "18", "--horizon", "6", "--id", "id", "--time", "t",
+              "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "split by series:" in out and "split in time" not in out
+    assert "not tested for a trend" in out and "no trend test could be made" in out and "no trend detected" not in out
+
+
 def test_series_exploration_figures_draw_each_feature_over_time_in_the_data_units(series, capsys):
     """An audit (issue 17): explore on a series run drew the model's row (f0@0, f1@0, f0@1, …: features interleaved,
     standardized) as one zigzag line. Every explore figure of a series run now draws the decoded windows over their

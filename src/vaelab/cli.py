@@ -36,7 +36,7 @@ SETTING_HELP = {
     "n_components": "components of the mog prior / pseudo-inputs of the vamp prior",
     "sigma": "observation SD for --likelihood gaussian-fixed",
     "conditional": "condition encoder and decoder on the labels (conditional VAE)",
-    "beta": "weight of the KL term (1 = the ELBO)",
+    "beta": "weight of the KL term (1 = the ELBO; a table run's default is 0.5, TVAE's weighting)",
     "warmup_epochs": "raise the KL weight linearly from 0 to beta over this many epochs",
     "iw_samples": "train the IWAE bound with K importance samples (1 = ELBO)",
     "epochs": "maximum number of epochs",

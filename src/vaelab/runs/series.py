@@ -128,8 +128,8 @@ def handle_trend(frame: SeriesFrame, windows: Windows, codes: np.ndarray, asked:
     facts: dict[str, Any] = {"asked": asked, "detection": report.to_dict(), "found": report.describe()}
     if asked != "auto":
         handling, why = asked, f"set by --trend {asked}"
-    elif not report.detected:
-        handling, why = "none", "no trend detected"
+    elif not report.detected:  # "no trend detected" beside "not tested for a trend" read as a contradiction
+        handling, why = "none", "no trend test could be made" if report.note else "no trend detected"
     else:
         handling, drift = choose_handling(windows.X[train], windows.series[train], windows.start[train], windows.n_past)
         facts["shape_drift"] = drift
@@ -209,8 +209,11 @@ class SeriesKind(RunKind):
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,
                           n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), kind=cls.name)  # fmt: skip
         counts = np.bincount(codes, minlength=3)
+        # split_windows splits in time, or whole series to each split when none is long enough (short panels)
+        per_series = [np.unique(codes[windows.series == s]).size for s in np.unique(windows.series)]
+        how = "by series" if len(per_series) > 1 and max(per_series) == 1 and np.unique(codes).size > 1 else "in time"
         summary = (f"windows: {len(codes)} of {ws.window} steps ({ws.n_past} past + {ws.n_future} future) x "
-                   f"{len(names)} features ({', '.join(names)}); split in time: {counts[0]} train, {counts[1]} "
+                   f"{len(names)} features ({', '.join(names)}); split {how}: {counts[0]} train, {counts[1]} "
                    f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 

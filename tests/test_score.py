@@ -187,3 +187,18 @@ def test_a_flag_and_its_percentile_agree_on_a_small_validation_split():
     np.testing.assert_array_equal(cal.flags("log_px", values, band=(25, 75)), (pct < 25) | (pct > 75))
     between = (ref[0] + ref[1]) / 2  # below the 1st-percentile cut-off (0.59 of the way from ref[0] to ref[1])
     assert cal.flags("log_px", np.array([between]), 1)[0] and cal.percentile("log_px", np.array([between]))[0] < 1
+
+
+def test_the_count_bar_starts_a_new_bar_for_each_pass():
+    """An audit: 12 rows scored, then the 40 validation rows of the calibration in one batch, were counted on one
+    bar of total 12 ("40ex"). Each pass has its own bar, whose count never passes its total."""
+    import io
+
+    from vaelab.progress import CountBar
+
+    bar, seen = CountBar(file=io.StringIO()), []
+    for done, total in [(6, 12), (12, 12), (40, 40), (10, 20), (20, 20)]:
+        bar(done, total)
+        seen.append((bar.bar.n, bar.bar.total))
+    bar.close()
+    assert seen == [(6, 12), (12, 12), (40, 40), (10, 20), (20, 20)]

@@ -37,13 +37,15 @@ class CountBar:
     """Callable ``progress(done, total)`` for work counted in examples (scoring)."""
 
     def __init__(self, desc: str = "scoring", file=None):
-        self.desc, self.file, self.bar, self.done = desc, file or sys.stderr, None, 0
+        self.desc, self.file, self.bar, self.done, self.total = desc, file or sys.stderr, None, 0, None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar is None or done < self.done:  # a new pass (e.g. calibration after scoring)
+        # A new pass (e.g. calibration after scoring): counted down again, or of another size (12 rows scored, then
+        # 40 validation rows in one batch counted on past the first bar's total)
+        if self.bar is None or done < self.done or total != self.total:
             self.close()
             self.bar = tqdm(total=total, desc=self.desc, unit="ex", file=self.file, dynamic_ncols=True)
-            self.done = 0
+            self.done, self.total = 0, total
         self.bar.update(done - self.done)
         self.done = done
 

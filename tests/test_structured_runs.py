@@ -270,6 +270,10 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--labels", tmp_path / "y.npy",
                  "--out", tmp_path / "c", *FAST)  # fmt: skip
     assert "--labels" in err and "series run" in err
+    # A table option beside the series options that chose the kind: the hint says to drop it (it said "add --table").
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--condition", "f0",
+                 "--out", tmp_path / "c", *FAST)  # fmt: skip
+    assert "--window, --horizon ask for a series run: drop --condition, or drop those and add --table" in err
     err = _error(capsys, "train", "--out", run, "--resume", "--window", "6", "--quiet")
     assert "window cannot change" in err
     with pytest.raises(ConfigError, match="Unknown training option"):

@@ -53,7 +53,13 @@ def detect(request: Request) -> type[RunKind]:
     foreign = [k for k in given if k not in kind.options]
     if foreign:
         owner = next(k for k in KINDS if foreign[0] in k.options)
-        hint = " Add --table to read it as a table." if owner is TableKind else ""
+        own = [k for k in given if k in kind.options]  # options that asked for the kind it is read as
+        if own:  # "add --table" contradicted the series options the user gave (an audit)
+            also = ", or drop those and add --table to read it as a table" if owner is TableKind else ""
+            asks = f"{', '.join(flag(k) for k in own)} ask{'s' if len(own) == 1 else ''}"
+            hint = f" {asks} for {kind.description}: drop {flag(foreign[0])}{also}."
+        else:
+            hint = " Add --table to read it as a table." if owner is TableKind else ""
         raise ConfigError(f"{flag(foreign[0])} is for {owner.description}, but {request.source} is read as "
                           f"{kind.description}.{hint}")  # fmt: skip
     return kind

@@ -461,7 +461,8 @@ def test_new_rows_with_an_empty_date_column_or_a_fraction_in_whole_numbers_are_s
     rows.to_csv(tmp_path / "half.csv", index=False)
     _ok(capsys, "score", table_run, tmp_path / "half.csv", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
     reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
-    assert "age: out of range: 30.5 is not a whole number" in reason[1] and "whole number" not in reason[0]
+    assert "age: not a whole number: 30.5, where every training value was whole (scored as it is)" in reason[1]
+    assert "whole" not in reason[0] and "out of range" not in reason[1]
 
 
 def test_dates_with_time_zone_offsets_are_read_in_utc_and_written_back_in_utc(tmp_path, capsys):

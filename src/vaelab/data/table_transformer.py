@@ -99,6 +99,8 @@ _STATE_FORMAT = "vaelab.TableTransformer"
 
 
 OUT_OF_RANGE = "out of range:"  # how a reason about a value beyond the training range starts
+NOT_WHOLE = "not a whole number:"  # ... about a fraction in a column of whole numbers
+SCORED_AS_IS = (OUT_OF_RANGE, NOT_WHOLE)  # reasons whose cell is still encoded and scored
 # What log p(row) is a density of once log_jacobian is added (scores, the likelihood block).
 DENSITY_UNITS = ("the rows' own units: the log-Jacobian of the encoding is included (numeric columns per unit of "
                  "their values, dates per time unit; mode-specific normalization: through the mode each value is "
@@ -574,7 +576,7 @@ class TableTransformer:
         observed = np.ones(X.shape, dtype=bool)
         reasons = [[] for _ in range(X.shape[0])]
         for row, column, what in problems:
-            if not what.startswith(OUT_OF_RANGE):
+            if not what.startswith(SCORED_AS_IS):
                 for b in self.column_blocks(column).values():
                     if b.role != "missing":
                         observed[row, b.slice] = False
@@ -704,8 +706,8 @@ class TableTransformer:
         if spec.kind == "numeric" and spec.integer:  # a fraction where training held whole numbers: said, and scored
             with np.errstate(invalid="ignore"):
                 for i in np.flatnonzero(~far & np.isfinite(x) & (x != np.round(x))):
-                    problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {x[i]:.6g} is not a whole number, which "
-                                     "every training value was"))  # fmt: skip
+                    problems.append((int(i), spec.name, f"{NOT_WHOLE} {x[i]:.6g}, where every training value was "
+                                     "whole (scored as it is)"))  # fmt: skip
         return far
 
     def column_sd(self, column: str) -> float:

@@ -603,8 +603,9 @@ class SeriesKind(RunKind):
         r = block.get("real_training", {}).get("discriminative")  # blocks written before it lack it
         real = "" if r is None else f"; real training windows: {r['score']:.3f} ± {r['se']:.3f}"
         lines = [
-            f"discriminative score {d['score']:.3f} ± {d['se']:.3f} (0 = indistinguishable; classifier accuracy "
-            f"{d['accuracy']:.3f}); one Gaussian over the window: {g['score']:.3f} ± {g['se']:.3f}{real}",
+            f"discriminative score {d['score']:.3f} ± {d['se']:.3f} (± 1 SE over {d.get('repeats', 3)} classifier "
+            f"repeats; 0 = indistinguishable; classifier accuracy {d['accuracy']:.3f}); one Gaussian over the window: "
+            f"{g['score']:.3f} ± {g['se']:.3f}{real}",
             f"predictive score: MAE {p['mae_synthetic']:.4f} trained on synthetic vs {p['mae_real']:.4f} on real",
             f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
             f"forecaster: {f['verdict']}" if "verdict" in f else

@@ -131,9 +131,8 @@ def _check_time_layout(window: Any, arch: str, shape: tuple[int, ...]) -> None:
     ok = ok and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_INT for v in window)
     if not ok or len(shape) != 1 or window[0] * window[1] > shape[0]:
         raise ConfigError(f"arch 'timevae' models windows of time series (series runs: vaelab train --window N "
-                          f"--horizon M, which set its layout); in Python it needs time_layout = (steps, features) within rows of "
-                          f"shape (D,); got "
-                          f"{window!r:.80} for examples of shape {shape}.")  # fmt: skip
+                          f"--horizon M, which set its layout); in Python it needs time_layout = (steps, features) "
+                          f"within rows of shape (D,); got {window!r:.80} for examples of shape {shape}.")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -316,7 +316,8 @@ def _weighted_log_aggregate(z, mu, logvar, counts: np.ndarray, owner: torch.Tens
     return torch.cat(est).numpy(), np.concatenate(reps)
 
 
-def check_measurable(mu: torch.Tensor, logvar: torch.Tensor | None, *, then: str, names: list[str] | None = None) -> None:
+def check_measurable(mu: torch.Tensor, logvar: torch.Tensor | None, *, then: str,
+                     names: list[str] | None = None) -> None:  # fmt: skip
     """Refuse examples whose posterior is too wide (or not finite) to measure: an input hundreds of training SDs out
     drives the encoder's log-variance past 100, and every quantity built on q(z) (inspect's KL and surgery, explore's
     traversal around it) came out inf, NaN or meaningless. score flags such examples (it bounds its proposal the same

@@ -230,7 +230,7 @@ def _check_dims(dims: Any, L: int, unit: str = "dimension", distinct: bool = Tru
     bad = [d for d in out if not 0 <= d < L]
     if bad or not out:
         raise ConfigError(f"Latent {unit}s must lie in 0..{L - 1}; got {list(dims)}.")
-    if distinct and len(set(out)) < len(out):  # a repeated row of a traversal, or a grid over one dimension against itself
+    if distinct and len(set(out)) < len(out):  # a traversal's row twice (a grid says "two different" itself)
         raise ConfigError(f"Latent {unit}s must be distinct; got {list(dims)}.")
     return out
 

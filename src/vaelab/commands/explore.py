@@ -236,7 +236,8 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
         for i, row in enumerate(entry["results"]):
             row["decoded"] = column_rows(views[0], i)
     scored = _windows(r, np.stack([x.scored for x in result.results]))
-    inputs = None if views is None else r.kind.column_view(np.stack([x.scored for x in result.results[:2]]).reshape(2, -1))
+    anchors = np.stack([x.scored for x in result.results[:2]]).reshape(2, -1)  # rows a and b themselves
+    inputs = None if views is None else r.kind.column_view(anchors)
     fig = (arithmetic_rows_figure(result, views[0], inputs) if views is not None else
            arithmetic_windows_figure(result, scored, _windows(r, np.stack([x.image for x in result.results])))
            if scored is not None else arithmetic_figure(result))  # fmt: skip

@@ -427,9 +427,7 @@ class _Assembler:
             f"Straight-line and spherical paths between the codes of {names}. Below the decoded examples, each point's "
             "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on."
-            + (f" The whole path is decoded with class {e['decoded_with']}"
-               + (f" (b's is {e['class_b']}, so the path's end is not b's reconstruction)."
-                  if e.get("class_b") not in (None, e["decoded_with"]) else ".") if e.get("decoded_with") else ""))  # fmt: skip
+            + _path_class(e))
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
                          "rows": [[k, _num(v, 1)] for k, v in lows.items()]})  # fmt: skip
         self.image(s, EXPLORE_FIGURES["interpolate"], "Interpolation between two inputs, with typicality along the path.")
@@ -495,3 +493,12 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=build_sections(run, config, metrics, kind, notes),
     )
+
+
+def _path_class(e: dict) -> str:
+    """What an interpolation entry says of the class its path is decoded with (a conditional model's), or ""."""
+    if not e.get("decoded_with"):
+        return ""
+    other = e.get("class_b") not in (None, e["decoded_with"])
+    return (f" The whole path is decoded with class {e['decoded_with']}"
+            + (f" (b's is {e['class_b']}, so the path's end is not b's reconstruction)." if other else "."))

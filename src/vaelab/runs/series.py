@@ -373,15 +373,17 @@ class SeriesKind(RunKind):
                                    notes=tuple(notes) if any(notes) else None)  # fmt: skip
 
     def _split_stamps(self, run: Any, name: str, n: int) -> Callable[[int, int], str]:
+        """Time stamps of the split's windows: the source's windows, taken with the run's stored split."""
         data = run.config.data
         try:
             frame = read_series_frame(data.source, self.settings)
-            windows, codes, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
-                                                    frame=frame)  # fmt: skip
+            windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
+                                                run.model.seed, frame)  # fmt: skip
+            _, stored = run.data()
         except (OSError, ValueError, KeyError):  # the source moved or changed since training
-            windows = None
-        if windows is not None and indices(codes, name).size == n:
-            return window_stamps(windows.subset(indices(codes, name)), frame)
+            windows = stored = None
+        if windows is not None and len(windows.series) == len(stored) and indices(stored, name).size == n:
+            return window_stamps(windows.subset(indices(stored, name)), frame)
         return lambda i, step: f"step {step} of {name} window {i}"
 
     def shapes(self, X: np.ndarray) -> np.ndarray:

@@ -112,7 +112,7 @@ class TableModel:
             if c.name == column:
                 return c
         if column not in self.transformer.schema:
-            raise ConfigError(f"--given names {column!r}, which is not a column of this table; its columns are "
+            raise ConfigError(f"--given (given=) names {column!r}, which is not a column of this table; its columns are "
                               f"{list(self.columns)}.")  # fmt: skip
         return self.transformer.schema[column]
 
@@ -251,7 +251,7 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterab
         if not sep or not column.strip():
             raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
         if column.strip() in out:
-            raise ConfigError(f"--given fixes {column.strip()!r} twice; give each column once.")
+            raise ConfigError(f"--given (given=) fixes {column.strip()!r} twice; give each column once.")
         out[column.strip()] = value
     return out
 
@@ -291,14 +291,15 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder, held=kept))
     if latent is None or draws < PROBE:
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
-                        f"model gives these values too rarely: train with --condition {' '.join(free)}.")  # fmt: skip
+                        f"model gives these values too rarely: train with --condition {' '.join(free)} (condition= in "
+                        "Python).")  # fmt: skip
     conditioned, detail = latent(fixed)
     frame, latent_draws, held = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False,
                                         temperature=temperature)  # fmt: skip
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
-                        f"training rows that hold them. Train with --condition {' '.join(free)}.")  # fmt: skip
+                        f"training rows that hold them. Train with --condition {' '.join(free)} (condition= in Python).")  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
                                         draws, kept, held, sampler.name))  # fmt: skip
 

@@ -268,10 +268,10 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
     names = [c.name for c in tm.condition]
     if label is not None:
         if not tm.condition:
-            raise ConfigError("--class picks the class of a conditional model; this table model was not trained with "
+            raise ConfigError("--class (label=) picks the class of a conditional model; this table model was not trained with "
                               "--condition. Fix columns with --given COL=VALUE instead.")  # fmt: skip
         if str(label) not in tm.label_parts:
-            raise ConfigError(f"--class {label!r} is not a label of this model's condition columns {names}; its "
+            raise ConfigError(f"--class (label=) {label!r} is not a label of this model's condition columns {names}; its "
                               f"labels are {sorted(tm.label_parts)[:20]}.")  # fmt: skip
         for c, v in zip(names, tm.label_parts[str(label)]):
             if fixed.setdefault(c, v) != v:

@@ -172,7 +172,7 @@ class RunKind:
         if classes is not None and label is None:
             raise ConfigError(f"This model is conditional: choose a class with --class (one of {classes.tolist()}).")
         if classes is None and label is not None:
-            raise ConfigError("--class needs a conditional model (trained with --conditional).")
+            raise ConfigError("--class (label=) needs a conditional model (trained with --conditional).")
         mean = self.decodes_mean and not draw
         return self.to_user(run.generate(n, sampler=sampler, seed=seed, mean=mean, label=label))
 

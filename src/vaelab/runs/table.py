@@ -244,7 +244,7 @@ class TableKind(RunKind):
         ``rows.attrs["temperature"]`` says which temperature was used, and why. ``draw`` is refused: the rows
         are always draws, so accepting it would change nothing the user asked for."""
         if draw:
-            raise ConfigError(f"--draw asks for draws of p(x|z) instead of decoder means; {run.dir.path} is a table "
+            raise ConfigError(f"--draw (draw=True) asks for draws of p(x|z) instead of decoder means; {run.dir.path} is a table "
                               "run, whose rows are always draws (each category, boolean and missing cell drawn). "
                               "Drop --draw (--temperature T < 1 draws sharper).")  # fmt: skip
         tm = self.table_model(run)

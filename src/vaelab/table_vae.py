@@ -25,7 +25,7 @@ from vaelab.analysis.table_generation import (
 from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.split import indices, split_assignment
-from vaelab.data.table_schema import infer_schema
+from vaelab.data.table_schema import infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
     DENSITY_UNITS,
     condition_codes,
@@ -151,8 +151,7 @@ class TableVAE:
         result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,
                                 dims=len(self.transformer_.schema.names))  # bits per modelled column, not per feature
         result.extra["reasons"] = reasons
-        known = {*self.columns_, *(c.name for c in self.condition_), *self.transformer_.schema.ignored}
-        result.extra["unscored_columns"] = [str(c) for c in df.columns if c not in known]
+        result.extra["unscored_columns"] = unmodelled_columns(df, self.columns_, self.transformer_.schema.ignored)
         return result
 
     def table_model(self) -> TableModel:

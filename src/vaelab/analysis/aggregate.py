@@ -316,21 +316,20 @@ def _weighted_log_aggregate(z, mu, logvar, counts: np.ndarray, owner: torch.Tens
     return torch.cat(est).numpy(), np.concatenate(reps)
 
 
-def check_measurable(mu: torch.Tensor, logvar: torch.Tensor | None, *, then: str,
-                     names: list[str] | None = None) -> None:  # fmt: skip
+def check_measurable(mu: torch.Tensor, logvar: torch.Tensor | None, *, then: str, name: str | None = None) -> None:
     """Refuse examples whose posterior is too wide (or not finite) to measure: an input hundreds of training SDs out
     drives the encoder's log-variance past 100, and every quantity built on q(z) (inspect's KL and surgery, explore's
     traversal around it) came out inf, NaN or meaningless. score flags such examples (it bounds its proposal the same
     way, see vaelab.nn.vae.importance_log_likelihood). ``logvar`` None: a deterministic encoder, whose codes are
-    checked alone. ``names`` name the examples in the message (else they are counted); ``then`` says what to do
+    checked alone. ``name`` names the one example in the message (else they are counted); ``then`` says what to do
     instead, after "Score them instead"."""
     bad = ~torch.isfinite(mu).all(1)
     if logvar is not None:
         bad |= ~torch.isfinite(logvar).all(1) | (logvar > PROPOSAL_LOGVAR_MAX).any(1)
     if bad.any():
         first = int(torch.nonzero(bad)[0, 0])
-        who = (f"{int(bad.sum())} of {len(bad)} examples (the first is example {first}) get" if names is None
-               else f"{names[first]} gets")  # fmt: skip
+        who = (f"{int(bad.sum())} of {len(bad)} examples (the first is example {first}) get" if name is None
+               else f"{name} gets")  # fmt: skip
         raise DataError(f"{who} a posterior too wide to measure (log-variance above {PROPOSAL_LOGVAR_MAX:g}, or not "
                         "finite): the input lies far outside the training data. Score it instead (vaelab score RUN "
                         f"DATA flags each example with its reason), and {then}.")

@@ -464,15 +464,15 @@ def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
 
 
 def _code(model: Model, x: Any, y: Any, name: str) -> np.ndarray:
-    """The posterior mean of one example (float64, (L,)), refused when its posterior is too wide to measure: a code
-    of an input far outside the training data says nothing about the latent space around it."""
+    """The posterior mean of one example (float64, (L,): what ``model.transform`` gives, from the same encoding),
+    refused when its posterior is too wide to measure: a code of an input far outside the training data says nothing
+    about the latent space around it."""
     x = _one_example(model, x, name)
     lab = None if model.classes_ is None else _label(model, y, 1)
-    xt = model.model_input(x, evaluation=True)
-    mu, logvar = _encode_params(model, xt, None if lab is None else model.label_codes(lab, 1))
-    check_measurable(mu, None if model.deterministic_ else logvar, names=[name],
+    mu, logvar = _encode_params(model, model.model_input(x), None if lab is None else model.label_codes(lab, 1))
+    check_measurable(mu, None if model.deterministic_ else logvar, name=name,
                      then="explore around inputs like the training data")  # fmt: skip
-    return model.transform(x, lab)[0].astype(np.float64)
+    return mu[0].numpy().astype(np.float64)
 
 
 # ------------------------------------------------------------ latent arithmetic

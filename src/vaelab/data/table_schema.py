@@ -518,16 +518,22 @@ def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
 
 
 def dates_as_datetimes(df: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.DataFrame:
-    """``df`` with each datetime column of ``specs`` as datetime64[s] (UTC, naive; NaT where missing or unparsed),
+    """``df`` with each datetime column of ``specs`` as datetime64 (UTC, naive; NaT where missing or unparsed),
     read with the column's stored text format: what compares real and synthetic dates. Parsed without it, day-first
     text ("25/07/2021") was read month-first from its first ambiguous value, and comparisons failed."""
     out = df.copy()
     for spec in specs:
         if spec.kind == "datetime" and spec.name in out.columns:
             secs = datetime_seconds(out[spec.name], spec.name, spec.datetime_format)
-            out[spec.name] = pd.Series(np.where(np.isnan(secs), np.iinfo(np.int64).min, secs).astype(np.int64),
-                                       index=out.index).astype("datetime64[s]")  # the minimum int64 is NaT
+            out[spec.name] = pd.Series(pd.to_datetime(secs, unit="s"), index=out.index)  # NaN: NaT
     return out
+
+
+def unmodelled_columns(df: pd.DataFrame, modelled: Iterable[str], ignored: Iterable[str]) -> list[str]:
+    """The columns of new rows ``df`` that a table model neither models (``modelled``: its columns, condition columns
+    included) nor was told to leave out (``ignored``): not scored, so said."""
+    known = {*modelled, *ignored}
+    return [str(c) for c in df.columns if c not in known]
 
 
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}

@@ -68,15 +68,11 @@ def traversal_windows_figure(tr, view: WindowView) -> Figure:
                 ax.plot(t, w[i, s, :, f], color=cmap(norm(off)), lw=1)
             ax.set_title(f"{unit}{d}: {view.features[f]}", fontsize=8)
             _time_axis(ax, view, label=i == n_dims - 1)
-    fig.colorbar(_mappable(cmap, norm), ax=axes, label="offset (prior SD)", shrink=0.6)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="offset (prior SD)", shrink=0.6)
     around = "the input's code" if tr.centred else "the prior mean"
     fig.suptitle(f"traversals: decoded windows in the data's units as one latent {unit} moves around {around}"
                  + view.more(), fontsize=9)  # fmt: skip
     return fig
-
-
-def _mappable(cmap, norm) -> ScalarMappable:
-    return ScalarMappable(norm=norm, cmap=cmap)
 
 
 def grid_windows_figure(g, view: WindowView) -> Figure:
@@ -132,7 +128,7 @@ def interpolation_windows_figure(ip, views: dict[str, WindowView], ends: WindowV
         _time_axis(ax, ends)
         if j == 0:
             ax.legend(fontsize=6)
-    fig.colorbar(_mappable(cmap, norm), ax=fig.axes, label="t (0 = a, 1 = b)", shrink=0.5)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=fig.axes, label="t (0 = a, 1 = b)", shrink=0.5)
     typicality_panel(fig.add_subplot(grid[1, :]), ip, names)
     fig.suptitle("interpolation: decoded windows in the data's units along the linear (solid) and spherical (dashed) "
                  "paths" + ends.more(), fontsize=9)  # fmt: skip

@@ -210,8 +210,9 @@ class SeriesKind(RunKind):
                           n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), kind=cls.name)  # fmt: skip
         counts = np.bincount(codes, minlength=3)
         # split_windows splits in time, or whole series to each split when none is long enough (short panels)
-        per_series = [np.unique(codes[windows.series == s]).size for s in np.unique(windows.series)]
-        how = "by series" if len(per_series) > 1 and max(per_series) == 1 and np.unique(codes).size > 1 else "in time"
+        n_series = np.unique(windows.series).size  # by series: every series' windows in one split
+        by_series = n_series > 1 and np.unique(codes).size > 1 and np.unique(windows.series * 3 + codes).size == n_series
+        how = "by series" if by_series else "in time"
         summary = (f"windows: {len(codes)} of {ws.window} steps ({ws.n_past} past + {ws.n_future} future) x "
                    f"{len(names)} features ({', '.join(names)}); split {how}: {counts[0]} train, {counts[1]} "
                    f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
@@ -379,7 +380,7 @@ class SeriesKind(RunKind):
             frame = read_series_frame(data.source, self.settings)
             windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
                                                 run.model.seed, frame)  # fmt: skip
-            _, stored = run.data()
+            stored = run.dir.read_split(data.n_examples)
         except (OSError, ValueError, KeyError):  # the source moved or changed since training
             windows = stored = None
         if windows is not None and len(windows.series) == len(stored) and indices(stored, name).size == n:

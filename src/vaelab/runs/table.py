@@ -44,7 +44,7 @@ from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
-from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema
+from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
     DENSITY_UNITS,
     TableTransformer,
@@ -193,8 +193,7 @@ class TableKind(RunKind):
     def unmodelled(self, df: pd.DataFrame) -> tuple[str, ...]:
         """A note on the columns of new rows the run does not model (it scores the columns it was trained on), or
         none; a column left out with --ignore at training is expected and not named."""
-        known = {*self.columns, *(c.name for c in self.condition), *self.transformer.schema.ignored}
-        extra = [str(c) for c in df.columns if c not in known]
+        extra = unmodelled_columns(df, self.columns, self.transformer.schema.ignored)
         if not extra:
             return ()
         shown = ", ".join(repr(c) for c in extra[:MAX_NAMED]) + (f" and {len(extra) - MAX_NAMED} more"

@@ -778,7 +778,12 @@ def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     assert generator_verdict({"score": 0.05, "se": 0.02}, base, "")["outcome"] == "better"
     assert generator_verdict({"score": 0.45, "se": 0.02}, base, "")["outcome"] == "worse"
     g = generator_verdict({"score": 0.31, "se": 0.02}, base, "")
-    assert g["outcome"] == "no clear winner" and "no better than one multivariate normal" in g["text"]
+    assert g["outcome"] == "no clear winner" and "no clear winner between generated windows and one" in g["text"]
+    # An audit: a difference leaning the generator's way inside its 2 SE read "no better than" the Gaussian, a
+    # one-sided claim the test does not make; it is no clear winner either way, with the difference and its 2 SE.
+    leaning = generator_verdict({"score": 0.150, "se": 0.100}, {"score": 0.317, "se": 0.050}, "")
+    assert leaning["outcome"] == "no clear winner" and "no better than" not in leaning["text"]
+    assert "difference -0.167, 2 SE of the difference 0.224" in leaning["text"]
 
 
 def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows_floor():
@@ -1019,3 +1024,46 @@ def test_one_bad_cell_in_a_boolean_column_flags_that_row_only(table, table_run, 
     reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
     member = reason.str.contains("member:")
     assert member.tolist() == [i == 3 for i in range(20)] and "'maybe' is not a boolean value" in reason[3]
+
+
+@pytest.mark.parametrize("trend", ["none", "difference", "window"])
+def test_a_series_runs_log_p_is_in_the_windows_own_units(series, tmp_path, capsys, trend):
+    """An audit (issue 17): a series run's log p(x) and bits/dim were those of the standardized windows, so values
+    10 times larger scored the same. They now lower log p by T·F·ln 10 per window (16 steps × 2 features), as a
+    density in the data's units must; under --trend window, whose row is no change of variables of the window,
+    the units say that it is the model's representation instead."""
+    folder, df, _ = series
+    big = df.copy()
+    big[["f0", "f1"]] *= 10
+    big.to_csv(tmp_path / "big.csv", index=False)
+    scores, units = {}, {}
+    for name, source in (("small", folder / "s.csv"), ("big", tmp_path / "big.csv")):
+        run = tmp_path / name
+        out = _ok(capsys, "train", source, "--window", 12, "--horizon", 4, "--id", "id", "--time", "time", "--out", run,
+                  *FAST, "--trend", trend)  # fmt: skip
+        assert ("log p in the windows' own units" in out) == (trend != "window"), out
+        out = _ok(capsys, "score", run, "test", "--n-samples", 20, "--out", tmp_path / f"scores_{name}.csv")
+        scores[name] = pd.read_csv(tmp_path / f"scores_{name}.csv")["log_px"].to_numpy()
+        lik = json.loads((run / "metrics.json").read_text())["likelihood"]
+        units[name] = lik["units"]
+        assert f"log p(x) in {lik['units'][:40]}" in " ".join(out.split())
+    # The importance draws of an example are seeded by its own values, which differ between the two files: the
+    # estimates differ by their Monte Carlo noise (SD 0.2 nats a window here), so the mean over 24 windows is compared.
+    shift = 16 * 2 * np.log(10) if trend != "window" else 0.0
+    assert abs(np.mean(scores["small"] - scores["big"]) - shift) < 0.15, (scores, shift)
+    # Within one run the change of units is the coder's constant, exactly.
+    from vaelab.analysis.likelihood import log_likelihood
+    from vaelab.runs.run import Run
+
+    r = Run(tmp_path / "big")
+    test = r.split("test")
+    moved, model_units = r.log_likelihood(test, 20).log_px, log_likelihood(r.model, test.X, None, 20).log_px
+    jacobian = r.kind.coder.log_jacobian(16)
+    np.testing.assert_allclose(moved - model_units, 0.0 if jacobian is None else jacobian, rtol=0, atol=1e-9)
+    assert (jacobian is None) == (trend == "window")
+    if trend == "window":
+        assert units["small"].startswith("the model's representation of each window, not the data's units")
+        assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / ((16 + 2) * 2 * np.log(2)), rel=1e-4)
+    else:
+        assert units["small"].startswith("the windows' own units")
+        assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / (16 * 2 * np.log(2)), rel=1e-4)

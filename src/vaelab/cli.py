@@ -243,9 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("evaluate-synthetic", help="fidelity, utility and privacy of a table or series run's synthetic data",
                        description="Generate synthetic data from a table or series run and measure it: tables by "
-                       "SDMetrics conventions (column shapes, column-pair trends, their average), ML efficacy (train on "
-                       "synthetic, test on real) and distance to closest record; series by TimeGAN's discriminative "
-                       "and predictive scores and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
+                       "SDMetrics' metrics (column shapes, column-pair trends with numeric columns in quantile bins where "
+                       "SDMetrics cuts equal-width ones, their average), ML efficacy (train on synthetic, test on real) "
+                       "and distance to closest record; series by TimeGAN's tests in vaelab's settings (a discriminative "
+                       "score, a train-on-synthetic forecast test) and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
     v.add_argument("run", metavar="RUN", help="run folder")
     v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
     v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last)")
@@ -365,7 +366,7 @@ def _print_summary(result, seconds: float) -> None:
         print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
-              + ("; a density of the rows in their own units" if test.get("units") else ""))  # fmt: skip
+              + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
     spread = m.get("generated_spread")
     if spread and spread.get("outcome") == "collapsed":  # a series run whose windows are all the mean window
         print(textwrap.fill(f"warning:    {spread['text']}", 100, subsequent_indent="    "))

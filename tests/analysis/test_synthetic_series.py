@@ -165,3 +165,29 @@ def test_timegan_predictive_score_learns_what_synthetic_data_teach():
 def test_timegan_discriminative_uses_timegans_settings():
     result = timegan_discriminative_score(sine_windows(0, 100, F=4), sine_windows(1, 100, F=4), iterations=50)
     assert result["hidden"] == 2 and result["epochs"] == int(np.ceil(50 * 256 / 160))
+
+
+def test_the_real_reference_of_the_predictive_score_shares_no_step_with_its_test_windows(monkeypatch):
+    """An audit (issue 17): the TRTR model trained on a random half of the real windows and was tested on the other
+    half; windows of one series at stride 1 share all but one step with their neighbours, so most test windows had
+    a neighbour among the training ones and the real reference came out too good. Windows that carry their time
+    stamps show which steps each model saw."""
+    import vaelab.analysis.synthetic_series as ss
+
+    seen = []
+    monkeypatch.setattr(ss, "_forecast_mae", lambda train, test, *a: seen.append((train, test)) or 1.0)
+    T, n = 8, 60
+    stamps = (np.arange(n)[:, None] + np.arange(T)[None, :])[:, :, None].astype(float)  # window i holds steps i..i+T-1
+    result = ss.predictive_score(stamps, stamps + 1000.0, n_past=5, seed=3)
+    (real_train, test), (synth_train, synth_test) = seen
+    assert np.array_equal(test, synth_test)  # both models tested on the same windows
+    assert not set(real_train.ravel()) & set(test.ravel())  # no step seen in training is forecast in the test
+    assert result["n_test"] == len(test) == n - (n - (T - 1)) // 2 - (T - 1) and len(real_train) == len(synth_train)
+    # Given apart (a run's training windows), they train the reference and every real window is a test window.
+    seen.clear()
+    result = ss.predictive_score(stamps[40:], stamps + 1000.0, n_past=5, real_train=stamps[:30])
+    (real_train, test), _ = seen
+    assert len(test) == 20 and set(real_train.ravel()) <= set(stamps[:30].ravel())
+    assert result["reference"] == "real windows given apart from the test windows"
+    with pytest.raises(DataError, match="at least 9 windows"):
+        ss.predictive_score(stamps[:8], stamps[:8], n_past=5)

@@ -202,23 +202,35 @@ def predictive_score(
     *,
     batch_size: int = 32,
     lr: float = 1e-2,
+    real_train: Any = None,
 ) -> dict[str, Any]:
-    """TimeGAN's post-hoc predictive score: forecast real windows with a model trained on synthetic ones.
+    """The train-on-synthetic, test-on-real forecast test of TimeGAN (Yoon et al. 2019), in vaelab's settings.
 
-    Yoon et al. 2019 (TimeGAN), "train on synthetic, test on real": a one-layer GRU (``hidden``
-    units, max(8, 2F) by default; Adam on the L1 loss, ``epochs`` passes, CPU) reads the first
-    ``n_past`` steps of a window and predicts steps n_past..T-1 of every feature. It is trained
-    once on synthetic windows (TSTR) and once on real ones (TRTR): the real windows are split in
-    halves (seeded), the first half trains the TRTR model, the second half is the test set of
-    both, and the synthetic training set is a seeded subsample of the same size as the first
-    half, so the two errors are comparable. Each model standardizes with its own training set's
-    statistics; errors are in the data's units.
+    A one-layer GRU (``hidden`` units, max(8, 2F) by default; Adam on the L1 loss, ``epochs``
+    passes, CPU) reads the first ``n_past`` steps of a window and predicts steps n_past..T-1 of
+    every feature; errors are in the data's units. (TimeGAN's own score, one step ahead of the
+    last feature on min-max-scaled data, is :func:`timegan_predictive_score`.) It is trained once
+    on synthetic windows (TSTR) and once on real ones (TRTR), and both are tested on the same real
+    windows:
+
+    - with ``real_train`` (real windows of another stretch: a run's training split), the TRTR
+      model trains on those and every window of ``real`` is a test window;
+    - without it, ``real`` is split in the order given (in time, for one series): the first half
+      trains the TRTR model and the second half is the test set, with the T - 1 windows between
+      them left out, so that no test window shares a step with a training window when windows
+      overlap at stride 1. (A random split, as before issue 17's audit, put neighbours that share
+      all but one step on both sides and made the real reference too good.)
+
+    The synthetic training set is a seeded subsample of ``synth`` of the TRTR training set's size
+    (that set is itself subsampled to the synthetic windows' number when it holds more), so the two
+    errors are comparable. Each model standardizes with its own training set's statistics.
 
     Returns
     -------
     dict with ``mae_synthetic`` (TSTR), ``mae_real`` (TRTR), ``ratio`` = mae_synthetic /
     mae_real (≈ 1 when synthetic windows teach the dynamics as well as real ones; NaN when
-    mae_real is 0), ``n_train``, ``n_test``, ``n_past``, ``horizon``, ``epochs``, ``hidden``.
+    mae_real is 0), ``n_train``, ``n_synthetic_train``, ``n_test``, ``n_past``, ``horizon``,
+    ``epochs``, ``hidden`` and ``reference`` (how the TRTR model's windows were chosen).
     """
     r, s = _window_pair(real, synth, min_windows=2)
     T = r.shape[1]
@@ -229,21 +241,35 @@ def predictive_score(
         )
     epochs, hidden, batch_size, lr = _check_training(epochs, hidden, batch_size, lr, r.shape[2])
     rng = np.random.default_rng(int(seed))
-    order = rng.permutation(r.shape[0])
-    n_train = r.shape[0] // 2
-    real_train, real_test = r[order[:n_train]], r[order[n_train:]]
-    synth_train = s[rng.permutation(s.shape[0])[: min(n_train, s.shape[0])]]
+    if real_train is not None:
+        trained_on = _windows("real_train", real_train, 1)
+        if trained_on.shape[1:] != r.shape[1:]:
+            raise DataError(f"real_train and real windows must have the same length and features (T, F); got "
+                            f"{trained_on.shape[1:]} and {r.shape[1:]}. Cut both into windows the same way.")  # fmt: skip
+        real_test = r
+        reference = "real windows given apart from the test windows"
+    else:
+        n_train = (r.shape[0] - (T - 1)) // 2
+        if n_train < 1:
+            raise DataError(
+                f"predictive_score splits the real windows in time, leaving out the {T - 1} between the halves; "
+                f"that needs at least {T + 1} windows of {T} steps, got {r.shape[0]}. Pass more windows, or the "
+                "TRTR model's own windows as real_train."
+            )
+        trained_on, real_test = r[:n_train], r[n_train + T - 1 :]
+        reference = f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left out between)"
+    m = min(trained_on.shape[0], s.shape[0])
+    real_train_used = trained_on[np.sort(rng.permutation(trained_on.shape[0])[:m])]
+    synth_train = s[rng.permutation(s.shape[0])[:m]]
     with _one_torch_thread():
-        mae_real = _forecast_mae(real_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        mae_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
         mae_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
     return {
         "mae_synthetic": mae_synth, "mae_real": mae_real,
         "ratio": mae_synth / mae_real if mae_real > 0 else math.nan,
-        "n_train": int(n_train), "n_synthetic_train": int(synth_train.shape[0]), "n_test": int(real_test.shape[0]),
-        "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden,
+        "n_train": int(m), "n_synthetic_train": int(m), "n_test": int(real_test.shape[0]),
+        "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden, "reference": reference,
     }  # fmt: skip
-
-
 
 
 def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | None = None) -> dict[str, Any]:

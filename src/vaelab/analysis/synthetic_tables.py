@@ -9,7 +9,9 @@ Tables (pandas DataFrames, one row per record), scored the way the SDMetrics lib
 - Column pair trends: correlation similarity 1 - |rho_real - rho_synth| / 2 for numeric and
   datetime pairs, contingency similarity (1 - TV distance of the normalized 2-D contingency
   tables) for every other pair, a numeric column discretized into quantile bins fitted on the
-  real column (SDMetrics ``CorrelationSimilarity`` / ``ContingencySimilarity``).
+  real column (SDMetrics ``CorrelationSimilarity`` / ``ContingencySimilarity``; SDMetrics cuts
+  10 equal-width bins instead, stricter where values are few and uneven: BENCHMARKS.md
+  compares the two, and SDMetrics' QualityReport also leaves out some weakly associated pairs).
 - Fidelity: the mean of the two averages above (SDMetrics' Quality Report score).
 - Machine-learning efficacy: train on synthetic, test on real (TSTR) against train on real,
   test on real, with the same gradient-boosting model (Xu et al. 2019; Esteban et al. 2017).

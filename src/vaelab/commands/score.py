@@ -104,9 +104,10 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
         return None
     # "draws" names how the random draws are made: caches from before per-example streams are stale;
     # "weights" the model they were computed with (train --resume changes it); "units": scores in the
-    # data's own units (a table's log-Jacobian included).
+    # data's own units (a table's log-Jacobian included; "data+series": a series run's too, since issue 17's audit).
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
-           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest(), "units": "data"}  # fmt: skip
+           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest(),
+           "units": "data+series"}  # fmt: skip
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)

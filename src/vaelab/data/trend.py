@@ -326,6 +326,19 @@ class WindowCoder:
         extras = {"none": (), "difference": ("first value",), "window": ("level", "log SD")}[self.handling]
         return out + [(e, f, None) for e in extras for f in range(F)]
 
+    def log_jacobian(self, window: int) -> float | None:
+        """log |det d row / d window| of :meth:`encode`, the same for every window of ``window`` steps: added to the
+        model's log p(row) it gives log p(window) in the data's units. ``none`` scales each value; ``difference``
+        maps a window to its first value and first differences (triangular, unit diagonal) and scales those.
+        None for ``window``: its row is no change of variables of the window (the shape relative to the past holds
+        2F constraints, and the past's level and log SD come beside it), so no density in the data's units follows."""
+        s = self.stats
+        if self.handling == "none":
+            return float(-window * np.log(s["scale"]).sum())
+        if self.handling == "difference":
+            return float(-((window - 1) * np.log(s["diff_scale"]).sum() + np.log(s["scale"]).sum()))
+        return None
+
     def _level_scale(self, X: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The past's mean and log SD per window and feature, (..., F) each."""
         past = X[..., : self.n_past, :]

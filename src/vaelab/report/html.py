@@ -370,7 +370,9 @@ class _Assembler:
             ("discriminative score", f"{_num(d['score'], 3)}{se} (a classifier tells real test windows from synthetic "
                                      f"ones with accuracy {_num(d['accuracy'], 3)}; 0 = indistinguishable)"),
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
-                                 f"{_num(p['mae_real'], 4)} trained on real ones (TimeGAN's train-on-synthetic test)"),
+                                 f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
+                                 f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
+                                 "not comparable with TimeGAN's published one-step scores)"),
             ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
             ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "

@@ -177,6 +177,28 @@ class SeriesKind(RunKind):
         self.trend = trend or {"asked": "none", "handling": coder.handling, "found": "not tested (a run from "
                                "before trend handling)", "why": "runs before trend handling scale windows globally"}  # fmt: skip
 
+    # ------------------------------------------------------------ densities
+    @property
+    def density_units(self) -> str:  # type: ignore[override]
+        """What log p(x) of a window is a density of (scores, the likelihood block, train's test ELBO)."""
+        if self.coder.handling == "window":
+            return ("the model's representation of each window, not the data's units: its values relative to its "
+                    "past's level and SD, plus that level and log SD, standardized (under --trend window a window has "
+                    "no density in its own units); compare windows of this run with each other only")  # fmt: skip
+        how = {"none": "the standardization", "difference": "the encoding (first value and first differences, "
+               "standardized)"}[self.coder.handling]  # fmt: skip
+        return f"the windows' own units: the log-Jacobian of {how} is included (per unit of each feature's values)"
+
+    @property
+    def data_dims(self) -> int | None:  # type: ignore[override]
+        """A window's values (steps × features) for bits/dim; the model's features under ``window``."""
+        return None if self.coder.handling == "window" else self.settings.window * len(self.settings.features)
+
+    def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
+        """The coder's log-Jacobian (the same for every window; 0 under ``window``, whose units say so)."""
+        shift = self.coder.log_jacobian(self.settings.window)
+        return np.full(int(X.shape[0]), 0.0 if shift is None else shift)
+
     # ------------------------------------------------------------ training
     @classmethod
     def claims(cls, request: Request) -> bool:
@@ -519,9 +541,10 @@ class SeriesKind(RunKind):
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """TimeGAN's conventions: synthetic windows as many as the test windows, the discriminative score
-        (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
-        score, per-feature KS complements, and the forecaster against repeating the last value."""
+        """TimeGAN's tests in vaelab's settings: synthetic windows as many as the test windows, the discriminative
+        score (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
+        score (forecasters trained on synthetic and on real training windows, tested on the test windows),
+        per-feature KS complements, and the forecaster against repeating the last value."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
                               f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
@@ -549,7 +572,8 @@ class SeriesKind(RunKind):
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": float(np.mean(list(shapes.values()))), "ks_complement": shapes,
-            "discriminative": vae_d, "predictive": predictive_score(test, synth, ws.n_past, seed=seed),
+            "discriminative": vae_d,
+            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows)),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -609,7 +633,9 @@ class SeriesKind(RunKind):
             f"discriminative score {d['score']:.3f} ± {d['se']:.3f} (± 1 SE over {d.get('repeats', 3)} classifier "
             f"repeats; 0 = indistinguishable; classifier accuracy {d['accuracy']:.3f}); one Gaussian over the window: "
             f"{g['score']:.3f} ± {g['se']:.3f}{real}",
-            f"predictive score: MAE {p['mae_synthetic']:.4f} trained on synthetic vs {p['mae_real']:.4f} on real",
+            f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
+            f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
+            f"{'training ' if 'reference' in p else ''}windows",
             f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
             f"forecaster: {f['verdict']}" if "verdict" in f else
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "
@@ -648,9 +674,13 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     on few test windows, set that floor), and the verdict says so (``floor``: True).
     """
     outcome = compare(vae["score"] - base["score"], float(np.hypot(vae["se"], base["se"])))
-    words = {"lower": "better than", "higher": "worse than", "no clear winner": "no better than"}[outcome]
-    text = (f"generated windows are {words} one multivariate normal over the window {where}: discriminative score "
-            f"{vae['score']:.3f} ± {vae['se']:.3f} vs {base['score']:.3f} ± {base['se']:.3f}")  # fmt: skip
+    # "no clear winner", not "no better than": the difference may lean either way inside its 2 SE (an audit).
+    head = {"lower": "generated windows are better than one multivariate normal over the window",
+            "higher": "generated windows are worse than one multivariate normal over the window",
+            "no clear winner": "no clear winner between generated windows and one multivariate normal over the window"}
+    text = (f"{head[outcome]} {where}: discriminative score {vae['score']:.3f} ± {vae['se']:.3f} vs {base['score']:.3f} "
+            f"± {base['se']:.3f} (± 1 SE; difference {vae['score'] - base['score']:+.3f}, 2 SE of the difference "
+            f"{2 * float(np.hypot(vae['se'], base['se'])):.3f})")  # fmt: skip
     out: dict[str, Any] = {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, "no clear winner")}
     if real is not None:
         floor = compare(base["score"] - real["score"], float(np.hypot(base["se"], real["se"]))) != "higher"

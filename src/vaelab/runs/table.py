@@ -333,7 +333,8 @@ class TableKind(RunKind):
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         lines = [f"fidelity {block['fidelity']:.3f} (column shapes {block['column_shapes']:.3f}, "
-                 f"column pair trends {block['column_pair_trends']:.3f}; SDMetrics conventions) "
+                 f"column pair trends {block['column_pair_trends']:.3f}; SDMetrics' metrics, numeric columns in quantile "
+                 "bins for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows"]  # fmt: skip
         drawn = block.get("temperature")
         if isinstance(drawn, dict) and "text" in drawn:

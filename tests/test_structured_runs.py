@@ -760,6 +760,25 @@ def test_band_coverage_interval_does_not_collapse_when_every_window_is_inside():
     assert lo == pytest.approx(shares.mean() - wald, abs=0.004) and hi == pytest.approx(shares.mean() + wald, abs=0.004)
 
 
+def test_band_coverage_of_overlapping_windows_takes_their_shared_futures_into_account():
+    """An audit (issue 17): the band's interval treated windows as independent, while neighbouring windows share all
+    but one of their future values. Constructed: values inside a calibrated 90% band independently, windows of 8
+    future steps at stride 1. Over 300 such series the 95% interval held 0.9 about half the time with the windows
+    taken as independent; with the Newey-West SE over windows (the forecaster's error has it too) far more often
+    (0.85 over 1,000 series: the estimated SE of 60 windows still runs a little low)."""
+    from vaelab.analysis.synthetic_series import band_coverage
+
+    rng = np.random.default_rng(0)
+    held = {"independent": 0, "overlapping": 0}
+    for _ in range(300):
+        values = (rng.random(60 + 7) < 0.9).astype(float)
+        inside = np.lib.stride_tricks.sliding_window_view(values, 8).mean(axis=1)  # (60,): window w holds w..w+7
+        for name, extra in (("independent", {}), ("overlapping", {"groups": np.zeros(60), "lag": 8})):
+            lo, hi = band_coverage(inside, values_per_window=8, **extra)["coverage_interval"]
+            held[name] += lo <= 0.9 <= hi
+    assert held["independent"] < 0.65 * 300 and held["overlapping"] > 0.8 * 300, held
+
+
 def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     """Each verdict word is reachable: errors well below / above repeating the last value, or the same."""
     from vaelab.runs.series import forecaster_verdict, generator_verdict

@@ -24,7 +24,7 @@ from vaelab import __version__
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
-from vaelab.metrics_schema import ml_secondary
+from vaelab.metrics_schema import ml_difference, ml_secondary
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -345,7 +345,7 @@ class _Assembler:
             also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
-                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}"))  # fmt: skip
+                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}"))  # fmt: skip
         pr = b.get("privacy")
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"

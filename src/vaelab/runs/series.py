@@ -616,8 +616,8 @@ class SeriesKind(RunKind):
         naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
         groups = series_of_test_windows(self, run, codes)[pick]
         inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
-        cover = (band_coverage(inside, values_per_window=truth.shape[1] * truth.shape[2]) if len(pick) >= 2
-                 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
+        cover = (band_coverage(inside, values_per_window=truth.shape[1] * truth.shape[2], groups=groups, lag=ws.n_future)
+                 if len(pick) >= 2 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
         facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip

@@ -28,7 +28,7 @@ from scipy import stats
 import torch
 from torch import nn
 
-from vaelab.analysis.synthetic_tables import check_int
+from vaelab.analysis.synthetic_tables import check_int, compare
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95, seeded
 
@@ -368,18 +368,6 @@ def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], see
     se = max(sd, math.sqrt(acc * (1 - acc) / n_test)) / math.sqrt(len(scores))
     return {"score": float(scores.mean()), "se": se, "accuracy": acc, "scores": scores.tolist(), "repeats": len(seeds),
             "n_train": runs[0]["n_train"], "n_test": n_test, "epochs": runs[0]["epochs"], "hidden": runs[0]["hidden"]}
-
-
-def compare(difference: float, se: float, z: float = 2.0) -> str:
-    """"lower" or "higher" when ``difference`` (a - b) is at least ``z`` standard errors from 0,
-    else "no clear winner"."""
-    if not math.isfinite(difference) or not math.isfinite(se):
-        return "no clear winner"
-    if difference + z * se < 0:
-        return "lower"
-    if difference - z * se > 0:
-        return "higher"
-    return "no clear winner"
 
 
 def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:

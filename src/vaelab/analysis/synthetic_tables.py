@@ -791,6 +791,18 @@ def ml_efficacy(
     return result
 
 
+def compare(difference: float, se: float, z: float = 2.0) -> str:
+    """"lower" or "higher" when ``difference`` (a - b) is at least ``z`` standard errors from 0,
+    else "no clear winner"."""
+    if not math.isfinite(difference) or not math.isfinite(se):
+        return "no clear winner"
+    if difference + z * se < 0:
+        return "lower"
+    if difference - z * se > 0:
+        return "higher"
+    return "no clear winner"
+
+
 ML_BOOTSTRAP = 200  # resamples of the real test rows behind ML efficacy's standard errors
 
 
@@ -801,8 +813,6 @@ def _test_rows_bootstrap(task: str, truth: np.ndarray, preds: dict[str, np.ndarr
     or above the real rows' (2 SE). It covers the test rows' sampling, not the synthetic sample's or the models'
     own randomness (a new sample or seed moves the score too: bench/tabular.py repeats both)."""
     from sklearn.metrics import f1_score, r2_score
-
-    from vaelab.analysis.synthetic_series import compare
 
     n = truth.size
     if n < 2:

@@ -338,7 +338,7 @@ def par_windows(par, train_df: pd.DataFrame, features: tuple[str, ...], T: int, 
 
 
 def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int], test_shape: np.ndarray | None = None,
-           shape_for_seed=None) -> dict:  # fmt: skip
+           shape_for_seed=None, real_train: np.ndarray | None = None) -> dict:  # fmt: skip
     """Discriminative and predictive scores (mean, SD over seeds) and the mean KS complement (first seed);
     with ``test_shape``, the discriminative score of the windows' shapes too. ``disc_se`` (and
     ``disc_shape_se``): the SE of the mean score as evaluate-synthetic gives it (repeated_discriminative)."""
@@ -346,7 +346,7 @@ def scores(test: np.ndarray, synth_for_seed, n_past: int, seeds: list[int], test
     first = synth[seeds[0]]
     ks = float(np.mean([ks_complement(test[:, :, i].ravel(), first[:, :, i].ravel()) for i in range(test.shape[2])]))
     d = repeated_discriminative(test, synth.get, seeds)
-    pred = [predictive_score(test, synth[sd], n_past, seed=sd) for sd in seeds]
+    pred = [predictive_score(test, synth[sd], n_past, seed=sd, real_train=real_train) for sd in seeds]
     out = {"disc": (d["score"], np.std(d["scores"])), "disc_se": d["se"],
            "pred": (np.mean([p["mae_synthetic"] for p in pred]), np.std([p["mae_synthetic"] for p in pred])),
            "trtr": float(np.mean([p["mae_real"] for p in pred])), "ks": ks}  # fmt: skip
@@ -412,7 +412,7 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
                     "fit_s": f.seconds, "gen_s": gen_s, "epochs": f.epochs,
                     **scores(f.test, lambda sd, g=gen, k=kind: k.to_user(g(sd)), f.n_past, args.seeds,
                              f.shapes(f.test_rows) if handled else None,
-                             (lambda sd, g=gen, ff=f: ff.shapes(g(sd))) if handled else None)}  # fmt: skip
+                             (lambda sd, g=gen, ff=f: ff.shapes(g(sd))) if handled else None, f.train)}  # fmt: skip
         started = time.perf_counter()
         futures = vaelab_forecasts(f)
         fc[f"vaelab forecaster ({f.label}; handling {f.handling})"] = {
@@ -423,13 +423,13 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
             rows[f"Gaussian over the rows of {f.label} (handling {f.handling})"] = {
                 "fit_s": None, "gen_s": None, "epochs": None,
                 **scores(f.test, lambda sd, k=kind: k.to_user(g(n, sd)), f.n_past, args.seeds, f.shapes(f.test_rows),
-                         lambda sd, ff=f: ff.shapes(g(n, sd)))}  # fmt: skip
+                         lambda sd, ff=f: ff.shapes(g(n, sd)), f.train)}  # fmt: skip
 
     started = time.perf_counter()
     g = GaussianWindows().fit(f0.train)
     fit_s = time.perf_counter() - started
     rows["Gaussian (one MVN over the window)"] = {"fit_s": fit_s, "gen_s": None, "epochs": None, **scores(
-        f0.test, lambda sd: g.sample(n, sd), f0.n_past, args.seeds)}
+        f0.test, lambda sd: g.sample(n, sd), f0.n_past, args.seeds, real_train=f0.train)}
     started = time.perf_counter()
     futures = [g.forecast(f0.test[i, : f0.n_past], DRAWS, SEED + i) for i in range(n)]
     fc["Gaussian conditional (linear)"] = {**forecast_scores(f0.test, f0.n_past, futures, groups, s.n_future),
@@ -445,7 +445,7 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
             gen_s = time.perf_counter() - started
             rows[f"SDV PAR ({epochs} epochs)"] = {"fit_s": par_s, "gen_s": gen_s, "epochs": str(epochs),
                 **scores(f0.test, lambda sd: cache[sd] if sd in cache else par_windows(par, train_df, f0.features, T, n, sd),
-                         f0.n_past, args.seeds)}  # fmt: skip
+                         f0.n_past, args.seeds, real_train=f0.train)}  # fmt: skip
         except ImportError as err:
             print(f"  {s.name} / PAR: not installed ({err}); skipped")
             break
@@ -458,7 +458,7 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
     rows["real training windows (reference)"] = {"fit_s": None, "gen_s": None, "epochs": None, **scores(
         f0.test, lambda sd: f0.train[pick(sd)], f0.n_past, args.seeds,
         None if handled is None else handled.shapes(handled.test_rows),
-        None if handled is None else (lambda sd: handled.shapes(handled.train_rows[pick(sd)])))}  # fmt: skip
+        None if handled is None else (lambda sd: handled.shapes(handled.train_rows[pick(sd)])), f0.train)}  # fmt: skip
 
     shape_col = any("disc_shape" in r for r in rows.values())
     print(f"\n**{s.name}** ({s.note}): windows of {s.n_past} + {s.n_future} steps, {len(f0.features)} features; "
@@ -472,8 +472,9 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
         gen_s = "—" if r["gen_s"] is None else f"{r['gen_s']:.2f}"
         shape = (f" {pm(r['disc_shape'])} |" if "disc_shape" in r else " — |") if shape_col else ""
         print(f"| {name} | {fit_s} | {gen_s} | {pm(r['disc'])} |{shape} {pm(r['pred'], '.4f')} | {r['ks']:.3f} |")
-    print(f"\nPredictive score: the GRU is tested on a seeded half of the real test windows; trained on the other "
-          f"half (TRTR) its MAE is {trtr:.4f}. Means ± SD over seeds {args.seeds}.")  # fmt: skip
+    print(f"\nPredictive score: the GRU is tested on every real test window; trained on as many real training "
+          f"windows (TRTR) its MAE is {trtr:.4f}, as evaluate-synthetic's reference. Means ± SD over seeds "
+          f"{args.seeds}.")  # fmt: skip
     g, r = rows["Gaussian (one MVN over the window)"], rows["real training windows (reference)"]
     floor = [("data units", g["disc"][0], g["disc_se"], r["disc"][0], r["disc_se"])]
     for name, row in rows.items():
@@ -529,7 +530,7 @@ def run_timegan_sines(s: Series, folder: Path, args, settings: dict) -> None:
             tg_p.append(timegan_predictive_score(f0.train, synth, seed=sd)["mae"])
             synth_test = gen(n_test, sd + 1000)
             v_d.append(discriminative_score(f0.test, synth_test, seed=sd)["score"])
-            v_p.append(predictive_score(f0.test, synth_test, f0.n_past, seed=sd)["mae_synthetic"])
+            v_p.append(predictive_score(f0.test, synth_test, f0.n_past, seed=sd, real_train=f0.train)["mae_synthetic"])
         r = results[name] = {"tg_d": mean_se(tg_d), "tg_p": mean_se(tg_p), "v_d": mean_se(v_d), "v_p": mean_se(v_p)}
         print(f"  scored {name} in {time.perf_counter() - started:.0f} s (load average {load()}): TimeGAN "
               f"discriminative {tg_d}, predictive {tg_p}; vaelab {v_d}, {v_p}; means {pm(r['tg_d'])}, "

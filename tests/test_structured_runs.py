@@ -923,6 +923,23 @@ def test_anomaly_eval_says_which_rows_were_scored_without_cells_it_could_not_enc
     assert "40 outlier(s) and 0 inlier(s) hold what training never had" in out and "Nalisnick" not in out
 
 
+def test_anomaly_eval_says_which_series_windows_were_scored_on_interpolated_values(series, tmp_path, capsys):
+    """An audit (issue 17): windows of a series file with a missing value are scored on values interpolated in time
+    (score flags each), but anomaly-eval said nothing of them and blamed a low AUROC on the model's likelihood."""
+    folder, df, run = series
+    inliers = df[df["id"] == 1]
+    outliers = df[df["id"] == 0].sort_values("time").reset_index(drop=True)
+    outliers.loc[40, "f0"] = np.nan  # 16 windows of 16 steps hold step 40
+    inliers.to_csv(tmp_path / "in.csv", index=False)
+    outliers.to_csv(tmp_path / "out.csv", index=False)
+    out = _ok(capsys, "anomaly-eval", run, "--inliers", tmp_path / "in.csv", "--outliers", tmp_path / "out.csv",
+              "--n-samples", 10, "--quiet")  # fmt: skip
+    block = json.loads((run / "metrics.json").read_text())["anomaly"]
+    assert block["windows_with_values_filled"] == {"inliers": 0, "outliers": 16}
+    assert "16 outlier window(s) and 0 inlier window(s) hold missing, infinite or non-numeric values" in " ".join(out.split())
+    assert "rows_with_cells_left_out" not in block
+
+
 def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp_path, capsys):
     """A past holding two series of a panel is refused (their rows were mixed into one past, every future step
     stamped alike); whole-number time stamps continue as whole numbers (they came back as 80.0)."""

@@ -284,3 +284,19 @@ def test_latent_conditioning_of_a_fitted_table_vae_rests_on_its_training_rows():
     assert in_train < (df["kind"] == "rare").sum()  # some rare rows are validation rows: the counts differ
     assert f"fitted to the codes of the {in_train} training rows that hold them" in how["text"]
     assert "(1 components)" not in how["text"]
+
+
+def test_an_unfitted_or_misconfigured_table_vae_says_so():
+    """An audit (issue 17): an unfitted TableVAE raised AttributeError: ... no attribute 'vae_'; categorical="region"
+    was read as six columns 'r', 'e', ...; a misspelt setting (epoch=2) failed only at fit, in VAE's words."""
+    from vaelab.errors import NotFittedError
+
+    model = TableVAE(**FAST)
+    for call in (lambda: model.sample(5), lambda: model.transform(_regions(20)),
+                 lambda: model.log_likelihood(_regions(20)), lambda: model.schema):  # fmt: skip
+        with pytest.raises(NotFittedError, match="call fit\\(df\\) first"):
+            call()
+    fitted = TableVAE(categorical="n_items", **FAST).fit(_regions(200))
+    assert {c.name: c.kind for c in fitted.schema.columns}["n_items"] == "categorical"
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['epoch'\].*Check the spelling"):
+        TableVAE(epoch=2)

@@ -6,6 +6,7 @@ inference, the same transformer fitted on the training rows (:func:`encode_table
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ from vaelab.data.table_transformer import (
     require_condition_columns,
     split_condition,
 )
-from vaelab.errors import ConfigError, DataError
+from vaelab.errors import ConfigError, DataError, NotFittedError
 from vaelab.estimator import VAE
 
 
@@ -73,10 +74,17 @@ class TableVAE:
 
     def __init__(self, *, categorical=(), numeric=(), boolean=(), datetime=(), ignore=(),
                  normalization: str = "mode", condition=(), **settings: Any):  # fmt: skip
-        self.overrides = {"categorical": tuple(categorical), "numeric": tuple(numeric), "boolean": tuple(boolean),
-                          "datetime": tuple(datetime), "ignore": tuple(ignore)}  # fmt: skip
+        names = lambda v: (v,) if isinstance(v, str) else tuple(v)  # noqa: E731  ("region": one column, not six)
+        self.overrides = {"categorical": names(categorical), "numeric": names(numeric), "boolean": names(boolean),
+                          "datetime": names(datetime), "ignore": names(ignore)}  # fmt: skip
         self.normalization = normalization
-        self.condition = (condition,) if isinstance(condition, str) else tuple(condition)
+        self.condition = names(condition)
+        # A misspelt setting (epoch=2) is refused here, not at fit with VAE's "unexpected keyword argument".
+        unknown = sorted(set(settings) - set(inspect.signature(VAE.__init__).parameters) - {"self"})
+        if unknown:
+            raise ConfigError(f"TableVAE got unknown setting(s) {unknown}: besides categorical, numeric, boolean, "
+                              "datetime, ignore, normalization and condition it takes vaelab.VAE's settings (latent_dim, "
+                              "hidden, epochs, lr, ...). Check the spelling.")  # fmt: skip
         self.settings = settings
         if "blocks" in settings or settings.get("likelihood", "auto") not in ("auto", "mixed"):
             raise ConfigError("TableVAE chooses its own likelihood (mixed, from the schema); leave likelihood and blocks out.")
@@ -121,7 +129,12 @@ class TableVAE:
 
     @property
     def schema(self):
+        self._check_fitted("schema")
         return self.transformer_.schema
+
+    def _check_fitted(self, what: str) -> None:
+        if not hasattr(self, "vae_"):  # an audit: sample() raised AttributeError: ... no attribute 'vae_'
+            raise NotFittedError(f"TableVAE.{what} needs a fitted model; call fit(df) first.")
 
     def _labels(self, df: pd.DataFrame) -> np.ndarray | None:
         """A conditional model's labels of the rows (their condition values); None without condition columns."""
@@ -129,6 +142,7 @@ class TableVAE:
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Posterior means E_q[z|x] of the rows."""
+        self._check_fitted("transform")
         return self.vae_.transform(self.transformer_.transform(df), self._labels(df))
 
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
@@ -140,6 +154,7 @@ class TableVAE:
         value of another kind, a value out of range) are scored on the columns that can be encoded and
         listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new). Columns of ``df`` the
         model does not hold are not scored; ``result.extra["unscored_columns"]`` names them."""
+        self._check_fitted("log_likelihood")
         require_condition_columns(df, self.condition_, "The rows")
         rows = self.transformer_.check_rows(df)
         reasons = list(rows.reasons)
@@ -155,6 +170,7 @@ class TableVAE:
         return result
 
     def table_model(self) -> TableModel:
+        self._check_fitted("table_model")
         return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_)
 
     def sample(self, n: int, seed: int = 0, given: dict[str, Any] | None = None, temperature: float | str = AUTO,
@@ -170,6 +186,7 @@ class TableVAE:
         draws; :func:`vaelab.analysis.samplers.check_temperature`); "auto" (the default) is the temperature chosen at
         fit on the validation rows (``temperature_``; :func:`vaelab.analysis.table_generation.choose_temperature`).
         ``rows.attrs["temperature"]`` says which was used, and why."""
+        self._check_fitted("sample")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ConfigError(f"n must be a positive integer; got {n!r}.")
         n, seed = int(n), check_seed(seed, "seed")

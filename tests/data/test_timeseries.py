@@ -354,3 +354,23 @@ def test_bundled_series_with_statsmodels(name):
     frame = prepare_series(df, time_column="time", fill="interpolate")
     assert len(frame.series) == 1 and len(frame.series[0]) > 100
     assert make_windows(frame, 8, 4).n_windows > 0
+
+
+def test_a_time_stamp_that_is_no_date_is_quoted_with_its_row():
+    """An audit (issue 17): one bad stamp gave pandas' own message, which quoted the first stamp (a good one) and
+    advised format= and dayfirst=, arguments a CLI user cannot pass."""
+    from vaelab.runs.series import time_values
+
+    times = pd.Series([f"2000-01-{d:02d}" for d in range(1, 21)], dtype=object)
+    times[12] = "garbage"
+    times[15] = "31/01/2000"
+    df = pd.DataFrame({"t": times, "x": np.arange(20.0)})
+    with pytest.raises(DataError) as caught:
+        prepare_series(df, time_column="t")
+    text = str(caught.value)
+    assert "row 12 holds 'garbage' (1 more row(s) do not parse)" in text and "ISO-8601" in text
+    assert "dayfirst" not in text and "'2000-01-01'" not in text
+    with pytest.raises(DataError, match="the time column 't' must hold numbers or ISO-8601 dates.*row 12 holds 'garbage'"):
+        time_values(times, "t", "the past")
+    good = prepare_series(df.iloc[:12], time_column="t")  # ISO text still parses
+    assert len(good.series[0]) == 12 and str(good.times[0][11])[:10] == "2000-01-12"

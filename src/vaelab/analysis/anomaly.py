@@ -116,17 +116,24 @@ def auroc_stderr(auroc: float, n_positive: int, n_negative: int) -> float:
     return float(np.sqrt(max(var, 0.0)))
 
 
-def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int] = (0, 0)) -> str | None:
+def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int] = (0, 0),
+                  filled: tuple[int, int] = (0, 0)) -> str | None:  # fmt: skip
     """What the AUROCs below 0.5 say, with their intervals: a score that ranks the outliers as *more*
     typical (interval wholly below 0.5), or one no better than chance (interval holding 0.5); and, with
     ``left_out`` = (inliers, outliers) rows that hold cells a table run could not encode, that those rows are
-    scored on fewer terms. None when every AUROC is at least 0.5 and no row left cells out."""
+    scored on fewer terms; with ``filled`` = (inliers, outliers) windows of a series whose missing or unreadable
+    values were interpolated, that they are scored on the filled values. None when every AUROC is at least 0.5
+    and no example left cells out or was filled."""
     out = []
     if any(left_out):
         out.append(f"{left_out[1]} outlier(s) and {left_out[0]} inlier(s) hold what training never had (an unseen "
                    "category, or a missing value where training had none): those cells are left out of log p(x), so "
                    "such a row is scored on fewer terms and looks more typical than it is. vaelab score flags each "
                    "of them with its reason.")  # fmt: skip
+    if any(filled):
+        out.append(f"{filled[1]} outlier window(s) and {filled[0]} inlier window(s) hold missing, infinite or "
+                   "non-numeric values, interpolated in time to score them: they are scored on the filled values, "
+                   "which may look more ordinary than what arrived. vaelab score flags each of them with its reason.")  # fmt: skip
     below = {k: v for k, v in scores.items() if v["auroc"] < 0.5}
     if not below:
         return " ".join(out) or None
@@ -137,6 +144,7 @@ def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int]
     chance = [say(k, v) for k, v in below.items() if (v.get("auroc_interval") or [0, v["auroc"]])[1] >= 0.5]
     if worse:
         why = ("the cells left out above are one cause" if left_out[1] else
+               "the interpolated values above may be one cause" if filled[1] else
                "as Nalisnick et al. (2019) found for likelihoods of deep generative models")
         out.append(f"AUROC below 0.5 for {'; '.join(worse)}: that score finds the outliers *more* typical than the "
                    f"inliers, {why}.")  # fmt: skip

@@ -9,6 +9,7 @@ import numpy as np
 from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
+from vaelab.data.timeseries import FILLED
 from vaelab.errors import DataError
 from vaelab.runs.run import Run, Specs
 
@@ -34,6 +35,8 @@ def evaluate_anomalies(
     results = [run.log_likelihood(d, n_samples, progress=progress) for d in datasets]
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
+    # Windows of a series file with missing or unreadable values are scored on values interpolated in time.
+    filled = tuple(sum(FILLED in r for r in (d.reasons or ())) for d in datasets)
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
@@ -43,7 +46,9 @@ def evaluate_anomalies(
         block["notes"] = notes
     if any(left_out):
         block["rows_with_cells_left_out"] = {"inliers": left_out[0], "outliers": left_out[1]}
-    # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms do to it
-    block["reading"] = auroc_reading(block["scores"], left_out)
+    if any(filled):
+        block["windows_with_values_filled"] = {"inliers": filled[0], "outliers": filled[1]}
+    # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms or filled values do to it
+    block["reading"] = auroc_reading(block["scores"], left_out, filled)
     run.update_metrics(anomaly=block)
     return block

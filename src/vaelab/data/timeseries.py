@@ -288,6 +288,37 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
     return tuple(names)
 
 
+# How a scored window's reason says that values were filled in to score it (counted by anomaly-eval).
+FILLED = "(interpolated to score the window)"
+
+
+def iso_times(col: pd.Series, what: str) -> pd.Series:
+    """A text (or other non-numeric) time column parsed as ISO-8601 dates; a DataError quoting the first cell that
+    is not one (pandas' own message quoted a cell that was fine and advised arguments a CLI user cannot pass)."""
+    try:
+        return pd.to_datetime(col, format="ISO8601")
+    except (TypeError, ValueError, OverflowError):
+        pass
+    try:
+        parsed = pd.to_datetime(col, format="ISO8601", errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & col.notna().to_numpy())
+    except (TypeError, ValueError, OverflowError):  # mixed offsets, objects that are no text: check cell by cell
+        bad = np.array([i for i, v in enumerate(col) if not _iso_cell(v)], dtype=int)
+    where = (f"row {int(bad[0])} holds {col.iloc[int(bad[0])]!r}" + (f" ({len(bad) - 1} more row(s) do not parse)"
+             if len(bad) > 1 else "")) if len(bad) else f"its values (such as {col.iloc[0]!r}) do not parse together"
+    raise DataError(
+        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, one offset throughout); {where}. "
+        "Fix those cells, or convert the column to numbers (e.g. days or periods) first."
+    )
+
+
+def _iso_cell(v: Any) -> bool:
+    try:
+        return not pd.isna(pd.to_datetime(pd.Series([v]), format="ISO8601").iloc[0])
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
 def _time_key(col: pd.Series, name: str) -> np.ndarray:
     """A sortable int64/float64 key per row: numbers as they are, times as integer ticks."""
     if col.isna().any():
@@ -298,14 +329,7 @@ def _time_key(col: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(col.dtype) or pd.api.types.is_timedelta64_dtype(col.dtype):
         return col.astype("int64").to_numpy()
     if pd.api.types.is_bool_dtype(col.dtype) or not pd.api.types.is_numeric_dtype(col.dtype):
-        try:
-            parsed = pd.to_datetime(col, format="ISO8601")
-        except (TypeError, ValueError) as e:
-            raise DataError(
-                f"time_column {name!r} holds {col.dtype} values such as {col.iloc[0]!r} that are neither numbers nor "
-                f"ISO-8601 dates ({e}). Convert it with pd.to_datetime or to numbers first."
-            ) from None
-        return parsed.astype("int64").to_numpy()
+        return iso_times(col, f"time_column {name!r}").astype("int64").to_numpy()
     return col.to_numpy(dtype=np.float64)
 
 

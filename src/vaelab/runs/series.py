@@ -50,10 +50,12 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset, read_series
 from vaelab.data.split import indices
 from vaelab.data.timeseries import (
+    FILLED,
     TRAIN,
     SeriesFrame,
     SeriesScaler,
     Windows,
+    iso_times,
     make_windows,
     prepare_series,
     split_stretches,
@@ -324,7 +326,7 @@ class SeriesKind(RunKind):
                 steps = np.flatnonzero(missing[i][:, f])
                 more = f" and {len(steps) - 1} more step(s)" if len(steps) > 1 else ""
                 what = {2: "not a number", 3: "infinite"}.get(int(gaps[i][steps[0], f]), "missing")
-                said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} (interpolated to score the window)")
+                said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} {FILLED}")
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
                        notes=tuple(notes) if any(notes) else None)  # fmt: skip
@@ -748,11 +750,7 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64)
     else:
-        try:
-            values = pd.to_datetime(column, format="ISO8601").to_numpy()
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: the time column {name!r} holds values such as {column.iloc[0]!r} that are neither "
-                            "numbers nor ISO-8601 dates.") from None  # fmt: skip
+        values = iso_times(column, f"{where}: the time column {name!r}").to_numpy()
     if pd.isna(values).any():
         raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
     return values

@@ -113,6 +113,20 @@ def test_rare_values_switch_to_latent_conditioning_and_say_so():
     assert flow.attrs["generation"]["probe_sampler"] == "flow" and "from the prior sampler kept" in how["text"]
 
 
+def test_the_advice_to_condition_names_only_columns_condition_takes():
+    """An audit (issue 17): when rejection kept too few rows holding a whole number, the advice was "train with
+    --condition n", which --condition then refused (categorical and boolean columns only)."""
+    from vaelab.analysis.table_generation import condition_advice
+
+    frame = pd.DataFrame({"kind": ["rare", "common"] * 5, "n": np.arange(10) % 3, "x": np.arange(10.0)})
+    tm = TableModel(None, TableTransformer().fit(frame, infer_schema(frame)), ("kind", "n", "x"))
+    assert condition_advice(tm, {"kind": "rare"}) == "train with --condition kind (condition= in Python)."
+    both = condition_advice(tm, {"kind": "rare", "n": 2}, first=True)
+    assert both.startswith("Train with --condition kind (condition= in Python); --condition takes categorical")
+    assert "declare n categorical (--categorical)" in both
+    assert condition_advice(tm, ["n"]).startswith("--condition takes categorical and boolean columns only")
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

@@ -35,7 +35,7 @@ for every T and keep T = 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -291,15 +291,14 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder, held=kept))
     if latent is None or draws < PROBE:
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
-                        f"model gives these values too rarely: train with --condition {' '.join(free)} (condition= in "
-                        "Python).")  # fmt: skip
+                        f"model gives these values too rarely: {condition_advice(tm, free)}")  # fmt: skip
     conditioned, detail = latent(fixed)
     frame, latent_draws, held = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False,
                                         temperature=temperature)  # fmt: skip
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
-                        f"training rows that hold them. Train with --condition {' '.join(free)} (condition= in Python).")  # fmt: skip
+                        f"training rows that hold them. {condition_advice(tm, free, first=True)}")  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
                                         draws, kept, held, sampler.name))  # fmt: skip
 
@@ -309,6 +308,19 @@ def latent_detail(fitted: Sampler, count: int) -> str:
     k = fitted.n_components_
     return (f"z from a Gaussian mixture ({k} component{'' if k == 1 else 's'}) fitted to the codes of the {count} "
             "training rows that hold them")
+
+
+def condition_advice(tm: TableModel, columns: Mapping[str, Any] | Sequence[str], first: bool = False) -> str:
+    """"train with --condition a b (condition= in Python)." for categorical and boolean columns; --condition takes
+    no other kind (an audit: the advice named a whole-number column, which --condition then refused)."""
+    kinds = {c.name: c.kind for c in tm.transformer.schema.columns}
+    can = [c for c in columns if kinds.get(c) in ("categorical", "boolean")]
+    cannot = [c for c in columns if c not in can]
+    said = f"train with --condition {' '.join(can)} (condition= in Python)" if can else ""
+    if cannot:
+        said += ("; " if said else "") + (f"--condition takes categorical and boolean columns only: declare "
+                                          f"{', '.join(cannot)} categorical (--categorical) to condition on it")
+    return (said[0].upper() + said[1:] if first else said) + "."
 
 
 def check_latent_rows(count: int, fixed: Mapping[str, Any], advice: str) -> None:

@@ -35,6 +35,7 @@ from vaelab.analysis.table_generation import (
     TemperatureChoice,
     check_latent_rows,
     choose_temperature,
+    condition_advice,
     latent_detail,
     resolve_temperature,
     sample_table,
@@ -256,7 +257,7 @@ class TableKind(RunKind):
         def latent(fixed: dict[str, str]) -> tuple[Any, str]:
             (train,) = self.real_rows(run, "train")
             hold = np.flatnonzero(tm.matches(train, fixed))
-            check_latent_rows(hold.size, fixed, "Train with --condition on these columns.")
+            check_latent_rows(hold.size, fixed, condition_advice(tm, fixed, first=True))
             part = run.split("train").subset(hold)
             fitted = fit_sampler("aggregate-gmm", run.model, part, None, seed)
             return fitted, latent_detail(fitted, hold.size)

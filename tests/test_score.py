@@ -202,3 +202,18 @@ def test_the_count_bar_starts_a_new_bar_for_each_pass():
         seen.append((bar.bar.n, bar.bar.total))
     bar.close()
     assert seen == [(6, 12), (12, 12), (40, 40), (10, 20), (20, 20)]
+
+
+def test_scores_second_bar_names_the_validation_reference(tmp_path, capsys):
+    """An audit (issue 17): score showed two identical "scoring" bars, the second being the validation split it
+    places every score among."""
+    from vaelab.cli import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(300, 6)).astype(np.float32))
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(tmp_path / "run"), "--epochs", "2", "--hidden", "8",
+                 "--latent-dim", "2", "--device", "cpu", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "run"), "test", "--n-samples", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "scoring:" in err and "validation reference:" in err, err

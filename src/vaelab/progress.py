@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -53,3 +54,15 @@ class CountBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def next_pass(self, desc: str) -> "CountBar":
+        """The bar of the next pass, under its own name (score's second bar, the validation split's, looked like
+        the first: an audit)."""
+        self.close()
+        self.desc = desc
+        return self
+
+
+def named_pass(progress: Any, desc: str) -> Any:
+    """``progress`` ready for a pass named ``desc`` where it is a :class:`CountBar`; any other callable as it is."""
+    return progress.next_pass(desc) if isinstance(progress, CountBar) else progress

@@ -23,6 +23,7 @@ from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import atomic_write
+from vaelab.progress import named_pass
 from vaelab.report.figures import save_png, score_histogram
 from vaelab.runs.run import Run, Specs, is_split
 from vaelab.runtime import most_in_memory
@@ -115,6 +116,7 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
                 return Calibration({k: arrays[k] for k in SCORES}, n_samples)
         except RunError:
             pass  # a damaged cache (a failed checksum too) is estimated again and overwritten
+    progress = named_pass(progress, "validation reference")
     cal = Calibration.from_result(run.log_likelihood(run.split("val", lazy=True), n_samples, progress=progress,
                                                      binarizations=binarizations))  # fmt: skip
     run.dir.write_arrays(CALIBRATION, cal.scores, key)

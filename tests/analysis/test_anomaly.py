@@ -73,3 +73,29 @@ def test_auroc_standard_error_matches_the_spread_of_repeats_and_the_readings_are
     assert "*more* typical" in worse and "0.200 (95% interval 0.100 to 0.300)" in worse
     chance = auroc_reading({"elbo": {"auroc": 0.45, "auroc_interval": [0.35, 0.55]}})
     assert "within chance" in chance and "more* typical" not in chance
+
+
+def test_the_auroc_interval_keeps_its_width_at_perfect_separation_and_covers():
+    """An audit (issue 17): AUROC 1.0 came with the interval [1.000, 1.000] (± 1.96 SE, and the Hanley-McNeil SE is
+    0 there). The score interval takes the SE at each candidate value: it stays wide on few examples and holds the
+    true AUROC about 95% of the time near the boundary, where ± 1.96 SE held it 88% of the time."""
+    from scipy.stats import norm
+    from sklearn.metrics import roc_auc_score
+
+    from vaelab.analysis.anomaly import auroc_interval, auroc_stderr
+
+    lo, hi = auroc_interval(1.0, 5, 5)
+    assert hi == 1.0 and 0.6 < lo < 0.7
+    lo, hi = auroc_interval(0.0, 30, 30)
+    assert lo == 0.0 and 0.03 < hi < 0.1
+    a, se = 0.7, auroc_stderr(0.7, 200, 1000)
+    assert auroc_interval(a, 200, 1000) == pytest.approx([a - 1.96 * se, a + 1.96 * se], abs=0.005)  # inside: Wald
+    rng = np.random.default_rng(0)
+    true, n, held, wald = norm.cdf(2.5 / np.sqrt(2)), 15, 0, 0
+    for _ in range(400):
+        auc = roc_auc_score(np.r_[np.zeros(n), np.ones(n)], np.r_[rng.normal(size=n), rng.normal(2.5, 1, n)])
+        lo, hi = auroc_interval(auc, n, n)
+        held += lo <= true <= hi
+        se = auroc_stderr(auc, n, n)
+        wald += auc - 1.96 * se <= true <= auc + 1.96 * se
+    assert held >= 0.93 * 400 and wald < 0.9 * 400, (held, wald)

@@ -99,7 +99,7 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
         report[name] = {
             "auroc": auroc,
             "auroc_stderr": se,
-            "auroc_interval": [max(0.0, auroc - Z95 * se), min(1.0, auroc + Z95 * se)],
+            "auroc_interval": auroc_interval(auroc, len(outliers), len(inliers)),
             "auprc": float(average_precision_score(truth, anomaly)),
         }
     return report
@@ -114,6 +114,27 @@ def auroc_stderr(auroc: float, n_positive: int, n_negative: int) -> float:
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     var = (a * (1 - a) + (n_positive - 1) * (q1 - a * a) + (n_negative - 1) * (q2 - a * a)) / (n_positive * n_negative)
     return float(np.sqrt(max(var, 0.0)))
+
+
+def auroc_interval(auroc: float, n_positive: int, n_negative: int, z: float = Z95) -> list[float]:
+    """A 95% interval for an AUROC: the values A with (A - AUROC)² <= z² SE(A)², the Hanley-McNeil SE taken at A
+    itself (a score interval, as Wilson's for a proportion; Newcombe 2006, Stat. Med. 25:559, method 5 uses the
+    same idea). Close to AUROC ± z SE inside (0, 1); where every outlier outranks every inlier (AUROC 1) the SE at
+    the estimate is 0 and ± z SE collapsed to "[1.000, 1.000]" (an audit), while this interval keeps the
+    uncertainty of few examples: AUROC 1 on 5 and 5 gives 0.64 to 1."""
+    from scipy.optimize import brentq
+
+    a = float(auroc)
+    gap = lambda x: (x - a) ** 2 - z**2 * auroc_stderr(x, n_positive, n_negative) ** 2  # noqa: E731  <= 0 inside
+    ends = []
+    for edge, inner in ((0.0, max(a - 1e-9, 0.0)), (1.0, min(a + 1e-9, 1.0))):
+        if gap(edge) <= 0:
+            ends.append(edge)  # the interval reaches 0 (or 1)
+        elif gap(inner) <= 0:
+            ends.append(float(brentq(gap, *sorted((edge, inner)))))
+        else:
+            ends.append(a)
+    return ends
 
 
 def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int] = (0, 0),

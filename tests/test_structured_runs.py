@@ -347,6 +347,14 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     assert "80 rows with city = Oslo: rejection from the aggregate-gmm sampler" in out and "draws held the values" in out
     assert "real training rows with city = Oslo" in out and "KSComplement" in out and "TVComplement" in out
     assert "Column 'x'" not in out
+    # An audit: a handful of matching real rows was compared without a word; below 30 the output says so.
+    n_real = int(re.search(r"against the (\d+) real training rows", out).group(1))
+    assert n_real >= 30 and "read these as rough" not in out
+    few = _ok(capsys, "sample", table_run, "--given", "city=Bergen", "--given", "segment=low", "--given", "member=True",
+              "--n", 10, "--out",
+              tmp_path / "few.csv")  # fmt: skip
+    n_few = int(re.search(r"against the (\d+) real training rows", few).group(1))
+    assert n_few < 30 and f"(only {n_few} real rows: a complement on so few rows" in few
     err = _error(capsys, "sample", table_run, "--class", "Oslo", "--n", 5, "--out", tmp_path / "x.csv")
     assert "--condition" in err and "--given COL=VALUE" in err
     err = _error(capsys, "sample", table_run, "--given", "score=0.5", "--n", 5, "--out", tmp_path / "x.csv")

@@ -727,9 +727,15 @@ def cmd_sample(args) -> int:
         print(f"other columns against the {fit['n_real']} real training rows with {fixed} (1 = same distribution):")
         for column, m in fit["scores"].items():
             print(f"  {column:<20} {m['metric']:<13} {m['score']:.3f}")
+        if fit["n_real"] < FEW_REAL_ROWS:  # an audit: 3 real rows were compared without a word
+            print(f"  (only {fit['n_real']} real rows: a complement on so few rows moves a lot from one sample to the "
+                  "next; read these as rough)")  # fmt: skip
     else:
         print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
     return 0
+
+
+FEW_REAL_ROWS = 30  # fewer real rows holding --given's values than this: their complements are said to be rough
 
 
 def cmd_explore(args) -> int:

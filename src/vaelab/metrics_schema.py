@@ -179,7 +179,8 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     leaning to a minority class may gain F1 and lose accuracy (on fair TVAE's rows lead on F1, not on accuracy:
     BENCHMARKS.md)."""
     name = next((n for n, keys in ML_SECONDARY.items() if keys[0] in ml), "accuracy")
-    return name, {side: ml[k] for side, k in zip(("real", "synthetic"), ML_SECONDARY[name]) if k in ml}
+    unit = ml.get("target_unit")  # a date target's MAE is in seconds (an audit: "MAE 16906831.304", no unit)
+    return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), {side: ml[k] for side, k in zip(("real", "synthetic"), ML_SECONDARY[name]) if k in ml}
 
 
 def ml_difference(ml: dict[str, Any]) -> str:

@@ -289,6 +289,21 @@ def test_ml_efficacy_regression():
     assert result["real_mae"] > 0 and result["synthetic_mae"] > 0
 
 
+def test_a_date_targets_mae_is_said_to_be_in_seconds():
+    """An audit (issue 17): evaluate-synthetic --target date printed "MAE 16906831.304" with no unit."""
+    from vaelab.metrics_schema import ml_secondary
+
+    def table(seed):
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=300)
+        return pd.DataFrame({"x": x, "when": pd.Timestamp("2020-01-01") + pd.to_timedelta(10 * x + rng.normal(size=300), unit="D")})
+
+    result = ml_efficacy(table(0), table(1), table(2), "when")
+    assert result["task"] == "regression" and result["target_unit"] == "seconds"
+    assert ml_secondary(result)[0] == "MAE in seconds" and 86_400 * 0.3 < result["real_mae"] < 86_400 * 3
+    assert ml_secondary({"real_mae": 1.0, "synthetic_mae": 2.0})[0] == "MAE"
+
+
 # ---------------------------------------------------------------- distance to closest record
 def test_dcr_copies_of_training_rows_are_flagged():
     train, holdout = mixed_table(0, 600), mixed_table(1, 600)

@@ -765,6 +765,8 @@ def ml_efficacy(
 
     metric = "f1_macro" if task == "classification" else "r2"
     result: dict[str, Any] = {"task": task, "target": target, "metric": metric}
+    if task == "regression" and target_kind == "datetime":
+        result["target_unit"] = "seconds"  # the MAE of a date target
     notes, preds = [], {}
     truth = y["real_test"]
     for side, train in (("real", "real_train"), ("synthetic", "synth_train")):

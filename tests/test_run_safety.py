@@ -588,3 +588,87 @@ def test_every_block_vaelab_writes_passes_its_schema(run, table_run, series_run,
         assert notes == {}, notes
     assert set(RunDir(run).read_blocks()[0]) >= {"training", "test", "likelihood", "diagnostics", "samplers", "explore",
                                                   "anomaly"}  # fmt: skip
+
+
+# ------------------------------------------------- 16. audit s9a: --out, run file links, repeated column names
+def test_score_out_in_a_missing_folder_is_made_as_sample_does(run, tmp_path, capsys):
+    """score --out in a folder that does not exist scored everything, then failed to write (the figure already
+    rewritten); sample --out made the folder. Both make it now."""
+    for argv in (["score", run, "--n-samples", "3", "--quiet", "--out", tmp_path / "new" / "s.csv"],
+                 ["sample", run, "--n", "3", "--out", tmp_path / "new2" / "s.csv"]):  # fmt: skip
+        code, _, err = cli(capsys, *argv)
+        assert code == 0, err
+    assert (tmp_path / "new" / "s.csv").is_file() and (tmp_path / "new2" / "s.csv").is_file()
+
+
+def test_a_score_whose_out_cannot_be_written_leaves_the_run_as_it_was(run, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "s.csv"
+    replace = os.replace
+
+    def full(src, dst, *args, **kwargs):  # the disk fills up just as --out is written
+        if os.fspath(dst) == os.fspath(out):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(files.os, "replace", full)
+    before = snapshot(run)
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", "--out", out, match="full")
+    assert snapshot(run) == before  # no figure, no calibration cache, no metrics.json block
+
+
+@pytest.mark.parametrize("name", ["config.json", "model.safetensors"])
+def test_a_run_file_linked_outside_the_run_is_never_read(run, tmp_path, capsys, name):
+    outside = tmp_path / "elsewhere" / name
+    outside.parent.mkdir()
+    shutil.move(run / name, outside)
+    (run / name).symlink_to(outside)
+    refused(capsys, "sample", run, "--n", "3", "--out", tmp_path / "s.npy", match="outside the run")
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="outside the run")
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_metrics_json_linked_outside_the_run_is_neither_read_nor_written(run, tmp_path, capsys):
+    outside = tmp_path / "elsewhere" / "metrics.json"
+    outside.parent.mkdir()
+    outside.write_text('{"theirs": {"secret": 1}}')
+    (run / "metrics.json").unlink()
+    (run / "metrics.json").symlink_to(outside)
+    refused(capsys, "explore", run, "traverse", "--steps", "3", match="outside the run")
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="outside the run")
+    assert (run / "metrics.json").is_symlink() and outside.read_text() == '{"theirs": {"secret": 1}}'
+
+
+def test_a_link_to_a_file_inside_the_run_is_followed(run, capsys):
+    (run / "kept").mkdir()
+    shutil.move(run / "model.safetensors", run / "kept" / "model.safetensors")
+    (run / "model.safetensors").symlink_to(run / "kept" / "model.safetensors")
+    assert cli(capsys, "score", run, "--n-samples", "3", "--quiet")[0] == 0
+
+
+def test_out_inside_another_run_is_refused(run, table_run, tmp_path, capsys):
+    other = copy_tree(table_run, tmp_path / "other")
+    assert cli(capsys, "report", other)[0] == 0
+    before = snapshot(other)
+    refused(capsys, "report", run, "--out", other / "report.html", match="inside the vaelab run")
+    refused(capsys, "sample", run, "--n", "3", "--out", other / "s.csv", match="inside the vaelab run")
+    refused(capsys, "score", run, "--n-samples", "3", "--quiet", "--out", other / "sub" / "s.csv",
+            match="inside the vaelab run")  # fmt: skip
+    assert snapshot(other) == before
+    # the run's own folder stays writable where a command writes by default, and a project's config.json is no run
+    assert cli(capsys, "report", run, "--out", run / "report.html")[0] == 0
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "config.json").write_text('{"name": "my project"}')
+    assert cli(capsys, "sample", run, "--n", "3", "--out", tmp_path / "project" / "s.npy")[0] == 0
+
+
+def test_repeated_column_names_in_a_csv_header_are_refused(table_run, data, tmp_path, capsys):
+    """pandas renames a repeated 'a' to 'a.1'; training went on and sample wrote an 'a.1' the input never had."""
+    rows = ["a,b,a"] + [f"{i * 0.1:.1f},{'xy'[i % 2]},{i * 0.2:.1f}" for i in range(60)]
+    (tmp_path / "dup.csv").write_text("\n".join(rows) + "\n")
+    line = refused(capsys, "train", tmp_path / "dup.csv", "--out", tmp_path / "r", *FAST, match="distinct")
+    assert "['a']" in line and not (tmp_path / "r").exists()
+    table = open(data["table"] / "t.csv").read().splitlines()
+    first = table[0].split(",")[0]
+    (tmp_path / "new.csv").write_text("\n".join(f"{r},{r.split(',')[0]}" for r in [table[0]] + table[1:20]) + "\n")
+    line = refused(capsys, "score", table_run, tmp_path / "new.csv", "--n-samples", "3", "--quiet", match="distinct")
+    assert repr([first]) in line

@@ -153,7 +153,7 @@ def test_inspect_on_a_subset_keeps_the_models_block_and_stores_its_own(run, caps
     ones = metrics["diagnostics_by_data"][str(run / "ones.npy")]
     assert ones["scope"] == "data" and ones["n_examples"] == int((y == 1).sum())
     assert metrics["diagnostics_by_data"]["test"]["scope"] == "model"
-    assert (run / "run" / "figures" / "kl_per_dimension_ones.png").is_file()
+    assert len(list((run / "run" / "figures").glob("kl_per_dimension_file_ones_*.png"))) == 1  # named after the file
     # A file the user says is drawn like the training data speaks about the model.
     assert main(["inspect", str(run / "run"), str(run / "ones.npy"), "--representative"]) == 0
     assert json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]["scope"] == "model"
@@ -217,3 +217,23 @@ def test_scores_second_bar_names_the_validation_reference(tmp_path, capsys):
     assert main(["score", str(tmp_path / "run"), "test", "--n-samples", "5"]) == 0
     err = capsys.readouterr().err
     assert "scoring:" in err and "validation reference:" in err, err
+
+
+def test_a_file_named_like_a_split_or_another_file_gets_a_figure_of_its_own(run, tmp_path, capsys):
+    """Audit s9a: scoring data/x/test.npy wrote figures/score_test.png, the test split's figure that the report
+    shows beside the test NLL; two files of one name shared a figure."""
+    figures = run / "run" / "figures"
+    assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0
+    split_figure = (figures / "score_test.png").read_bytes()
+    X = np.load(run / "digits.npy")
+    for i, folder in enumerate(("x", "y")):
+        (tmp_path / folder).mkdir()
+        np.save(tmp_path / folder / "test.npy", X[i * 20 : i * 20 + 10])
+    before = set(os.listdir(figures))
+    for folder in ("x", "y", "x"):
+        assert main(["score", str(run / "run"), str(tmp_path / folder / "test.npy"), "--n-samples", "5", "--quiet"]) == 0
+    assert (figures / "score_test.png").read_bytes() == split_figure
+    new = set(os.listdir(figures)) - before
+    assert len(new) == 2 and all(n.startswith("score_file_test_") for n in new), new
+    assert main(["report", str(run / "run")]) == 0
+    assert "log_px of " + str(tmp_path) not in (run / "run" / "report.html").read_text()

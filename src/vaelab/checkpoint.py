@@ -13,7 +13,8 @@ a file. The training state is one file, so a resumed run sees one consistent epo
 metrics.json is read, changed and rewritten under a lock (RUN/.metrics.lock), so
 commands running at once never lose each other's blocks. Every safetensors file
 carries a SHA-256 of its tensors and metadata, checked on every read. Nothing is read
-or written through a subfolder that leads outside the run (:meth:`RunDir.folder`).
+or written through a subfolder or a file link that leads outside the run (:meth:`RunDir.folder`,
+:meth:`RunDir.file`).
 """
 from __future__ import annotations
 
@@ -150,7 +151,17 @@ class RunDir:
         self.again = again  # what a failed write advises once the disk is fixed (training: --resume)
 
     def file(self, name: str) -> Path:
-        return self.path / name
+        """RUN/NAME, the path every read and write of a run file goes through: refused when it is a
+        symbolic link that leads outside the run (its contents are not the run's, and a write must not
+        reach them). A link to a file inside the run is followed."""
+        path = self.path / name
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if not Path(target).is_relative_to(os.path.realpath(self.path)):
+                raise RunError(f"{path} is a link to {target}, outside the run folder; vaelab reads and writes only "
+                               f"inside a run. Replace the link with the file itself (copy {target} to {path}), then "
+                               "run the command again.")  # fmt: skip
+        return path
 
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
@@ -159,7 +170,7 @@ class RunDir:
         """The run's subfolder ``name`` (figures, cache), refused when it leads outside the run
         (a symbolic link to another folder, or not a folder at all): vaelab reads, writes and
         deletes only inside a run. With ``create`` it is made if missing."""
-        path = self.file(name)
+        path = self.path / name  # its own check and message: a folder may be a link to a folder inside the run
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             target = os.path.realpath(path)
             inside = Path(target).is_relative_to(self.path.resolve()) and Path(target).is_dir()
@@ -175,7 +186,7 @@ class RunDir:
         """The run folder and those of its subfolders that are real folders inside it."""
         out = [self.path] if self.path.is_dir() else []
         for name in (FIGURES, CACHE):
-            p = self.file(name)
+            p = self.path / name
             if p.is_dir() and not p.is_symlink():
                 out.append(p)
         return out

@@ -151,8 +151,11 @@ def lock_file(path: Path) -> Iterator[None]:
 
 def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
     """A file the user asked vaelab to write: refused, before any work, when it names a folder,
-    a FIFO, a device or a socket (atomic_write would replace it with a regular file)."""
+    a FIFO, a device or a socket (atomic_write would replace it with a regular file), or when its
+    folder cannot be made or written (:func:`check_output_folder`). A missing folder is fine: the
+    writer makes it (:func:`write_output`), as every --out does."""
     path = Path(path)
+    check_output_folder(path, option)
     try:
         st = os.stat(path)  # follows a link: what the name points to
     except FileNotFoundError:
@@ -166,6 +169,29 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
                 else "a device")  # fmt: skip
         raise ConfigError(f"{option} {path} is {what}, not a regular file; vaelab writes files atomically and would "
                           "replace it. Name a regular file.")  # fmt: skip
+    return path
+
+
+def check_output_folder(path: Path, option: str = "--out") -> None:
+    """The folder of an output file, checked before any work: the nearest part of it that exists must
+    be a folder vaelab may write in (the missing rest is made when the file is written)."""
+    folder = Path(os.path.abspath(path)).parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {path} cannot be written: {folder} is not a folder (Not a directory); "
+                          "choose a file in a folder.")  # fmt: skip
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path} cannot be written: {folder} is not writable (permission denied); "
+                          "make it writable or choose another file.")  # fmt: skip
+
+
+def write_output(path: Path, data: bytes) -> Path:
+    """An output file the user named (checked by :func:`check_output_file`), its missing folders made
+    first, written atomically."""
+    path = Path(path)
+    make_folder(path.parent)
+    atomic_write(path, data)
     return path
 
 

@@ -348,3 +348,16 @@ def test_numeric_files_with_named_columns_are_tables(tmp_path):
     pd.DataFrame(rng.random((5, wide)), columns=[f"p{i}" for i in range(wide)]).to_parquet(tmp_path / "wide.parquet")
     assert [looks_like_table(tmp_path / f) for f in ("default_names.csv", "named.csv", "named.parquet")] == [True] * 3
     assert [looks_like_table(tmp_path / f) for f in ("bare.csv", "wide.csv", "wide.parquet")] == [False] * 3
+
+
+@pytest.mark.parametrize("header, repeated", [("a,b,a", "['a']"), ("\ufeffa,b,a,b", "['a', 'b']")])
+def test_repeated_column_names_in_a_csv_header_are_refused(tmp_path, header, repeated):
+    """pandas renames a repeated 'a' to 'a.1' without a word; vaelab.TableVAE refuses such a table, and so do files."""
+    path = tmp_path / "dup.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(["1"] * len(header.split(","))) for _ in range(3)) + "\n",
+                    encoding="utf-8")
+    for read in (read_table, load_dataset):
+        with pytest.raises(DataError, match=r"Column names must be distinct; dup.csv names the column\(s\) "
+                                             + repeated.replace("[", r"\[").replace("]", r"\]")):
+            read(path)
+

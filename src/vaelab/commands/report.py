@@ -11,7 +11,7 @@ from pathlib import Path
 from vaelab.adopt import model_not_applicable
 from vaelab.checkpoint import REPORT
 from vaelab.errors import RunError
-from vaelab.files import atomic_write
+from vaelab.files import write_output
 from vaelab.report.html import KindFacts, render
 from vaelab.runs.run import Run
 
@@ -28,5 +28,5 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
         tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
     facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path))
     blocks, notes = run.dir.read_blocks()
-    atomic_write(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
+    write_output(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
     return path

@@ -9,6 +9,7 @@ resumed model never reuses another's.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.errors import ConfigError, RunError
-from vaelab.files import atomic_write
+from vaelab.files import write_output
 from vaelab.progress import named_pass
 from vaelab.report.figures import save_png, score_histogram
 from vaelab.runs.run import Run, Specs, is_split
@@ -99,10 +100,19 @@ def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -
 
 def calibration(run: Run, n_samples: int, progress: Progress = None,
                 binarizations: int = BINARIZATIONS) -> Calibration | None:  # fmt: skip
-    """Validation-split reference scores, from the cache or estimated now; None without a split."""
+    """Validation-split reference scores, from the cache or estimated now (and cached); None without a split."""
+    cal, save = estimated_calibration(run, n_samples, progress, binarizations)
+    save()
+    return cal
+
+
+def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, binarizations: int = BINARIZATIONS
+                          ) -> tuple[Calibration | None, Callable[[], None]]:  # fmt: skip
+    """:func:`calibration`, and what writes its cache: a command calls it once the rest of its work is done,
+    so a command that fails leaves the run as it was."""
     model, data = run.model, run.config.data
     if data is None or data.source == "array" or data.val_fraction == 0:
-        return None
+        return None, lambda: None
     # "draws" names how the random draws are made: caches from before per-example streams are stale;
     # "weights" the model they were computed with (train --resume changes it); "units": scores in the
     # data's own units (a table's log-Jacobian included; "data+series": a series run's too, since issue 17's audit).
@@ -113,14 +123,13 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
             if all(metadata.get(k) == v for k, v in key.items()) and set(SCORES) <= set(arrays):
-                return Calibration({k: arrays[k] for k in SCORES}, n_samples)
+                return Calibration({k: arrays[k] for k in SCORES}, n_samples), lambda: None
         except RunError:
             pass  # a damaged cache (a failed checksum too) is estimated again and overwritten
     progress = named_pass(progress, "validation reference")
     cal = Calibration.from_result(run.log_likelihood(run.split("val", lazy=True), n_samples, progress=progress,
                                                      binarizations=binarizations))  # fmt: skip
-    run.dir.write_arrays(CALIBRATION, cal.scores, key)
-    return cal
+    return cal, lambda: run.dir.write_arrays(CALIBRATION, cal.scores, key)
 
 
 def score(
@@ -153,12 +162,12 @@ def score(
     if chunk_size is not None:  # (sample, example) pairs decoded at once: each holds one decoded example
         check_count("--chunk-size", chunk_size, most_in_memory(16 * run.n_features), "the decoder's "
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip
-    if out is not None:
+    if out is not None:  # checked before any work; a missing folder is made when it is written, as sample does
         out = run.check_output(out)
     dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
     result = run.log_likelihood(dataset, n_samples, progress=progress, binarizations=binarizations, **options)
-    cal = calibration(run, n_samples, progress, binarizations)
+    cal, save_calibration = estimated_calibration(run, n_samples, progress, binarizations)
     values = getattr(result, score)
     percentile = None if cal is None else cal.percentile(score, values)
     flag = None if cal is None else cal.flags(score, values, threshold, band)
@@ -180,11 +189,12 @@ def score(
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
-    scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
-    if out is not None:
+    if out is not None:  # first: a write that fails here leaves the run as it was
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
-        atomic_write(Path(out), buf.getvalue().encode())
+        write_output(Path(out), buf.getvalue().encode())
+    save_calibration()
+    scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
     if spec == "test":
         summary = result.summary()
         run.update_metrics(likelihood={
@@ -201,6 +211,12 @@ def score(
 
 
 def data_slug(spec: str) -> str:
-    """A file-name part for a data spec: the split's name, or the file's stem in safe characters."""
-    name = spec if is_split(spec) else Path(spec).stem
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)[:60] or "data"
+    """A file-name part for a data spec: the split's name (``test``: the name the report and metrics.json
+    use), or for a file ``file_STEM_HASH``: its stem in safe characters and 8 hex digits of a hash of its
+    resolved path, so a file never takes a split's figures (a file named test.csv) nor another file's (two
+    files named x.csv in different folders)."""
+    if is_split(spec):
+        return spec
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(spec).stem)[:40] or "data"
+    digest = hashlib.sha256(os.fsencode(os.path.realpath(spec))).hexdigest()[:8]
+    return f"file_{stem}_{digest}"

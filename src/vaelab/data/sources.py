@@ -296,9 +296,13 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
+    is_csv = path.name.lower().endswith(".csv")
+    header = is_csv and csv_has_header(path)
+    if header:
+        _check_distinct(path, _csv_header(path))  # pandas would rename a repeated 'a' to 'a.1' silently
     try:
-        if path.name.lower().endswith(".csv"):
-            df = pd.read_csv(path, header=0 if csv_has_header(path) else None)
+        if is_csv:
+            df = pd.read_csv(path, header=0 if header else None)
         else:
             df = pd.read_parquet(path, engine="pyarrow")
     except pd.errors.EmptyDataError as err:
@@ -306,7 +310,31 @@ def _read_frame(path: Path) -> pd.DataFrame:
     except (ValueError, OSError) as err:
         raise DataError(f"{path.name} could not be parsed as a table ({_reason(err)}).") from err
     df.columns = [str(c) for c in df.columns]
+    _check_distinct(path, list(df.columns))  # whatever the reader did with a repeated name
     return df
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The names in a CSV's header row as the file spells them (the first row that is not blank)."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:  # a BOM is no part of a name
+            return next((row for row in csv.reader(f) if row), [])
+    except (OSError, csv.Error):
+        return []  # pandas reports what is wrong with the file
+
+
+def _check_distinct(path: Path, names: list[str]) -> None:
+    """Column names must be distinct: a repeated one is refused, naming it, before anything is read as data."""
+    seen, repeated = set(), []
+    for name in names:
+        if name in seen and name not in repeated and name != "":
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise DataError(f"Column names must be distinct; {path.name} names the column(s) {repeated} more than once. "
+                        "Rename or remove the repeated column(s), then run the command again.")  # fmt: skip
 
 
 def _is_number(text) -> bool:

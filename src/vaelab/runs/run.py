@@ -29,7 +29,7 @@ from vaelab.data.sources import IMAGE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import load
-from vaelab.files import TEMP_FILE, check_output_file, write_error
+from vaelab.files import TEMP_FILE, check_output_file, read_json, write_error
 from vaelab.forecaster import FORECAST
 from vaelab.model import Model
 from vaelab.runs.base import RunKind, cache_key
@@ -64,12 +64,28 @@ def ambiguous(spec: str) -> bool:
     return is_split(spec) and os.path.lexists(spec)
 
 
-def check_output(out: str | os.PathLike, allow: frozenset[str] = frozenset()) -> Path:
-    """``--out`` as a file vaelab may write: not a folder, FIFO or device (:func:`check_output_file`),
-    and not one of the files of a run folder (config, weights, metrics, split, a kind's state; anything
-    in figures/ or cache/), which writing it would break. ``allow`` names run files a command owns
-    (``report`` writes report.html)."""
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a vaelab run: a config.json that is a JSON object with a format_version (a
+    project's own config.json is not a run's)."""
+    config = folder / CONFIG
+    if not config.is_file():
+        return False
+    try:
+        d = read_json(config, "")
+    except RunError:
+        return False
+    return isinstance(d, dict) and "format_version" in d
+
+
+def check_output(out: str | os.PathLike, allow: frozenset[str] = frozenset(),
+                 own: str | os.PathLike | None = None) -> Path:  # fmt: skip
+    """``--out`` as a file vaelab may write: not a folder, FIFO or device, in a folder that can be made
+    (:func:`check_output_file`); not one of the files of a run folder (config, weights, metrics, split, a
+    kind's state; anything in figures/ or cache/), which writing it would break; and nowhere inside another
+    run's folder than ``own`` (the run the command works on), whose files are that run's. ``allow`` names run
+    files a command owns (``report`` writes report.html)."""
     out = check_output_file(out)
+    own_real = None if own is None else os.path.realpath(own)
     for path in {Path(os.path.abspath(out)), Path(os.path.realpath(out))}:
         folder = path.parent
         if (folder / CONFIG).is_file() and path.name in OWNED - allow:
@@ -78,6 +94,10 @@ def check_output(out: str | os.PathLike, allow: frozenset[str] = frozenset()) ->
         if folder.name in (FIGURES, CACHE) and (folder.parent / CONFIG).is_file():
             raise DataError(f"--out {out} is inside the {folder.name}/ folder of the vaelab run {folder.parent}, "
                             "which vaelab manages; choose a file outside it.")  # fmt: skip
+        for above in path.parents:
+            if os.path.realpath(above) != own_real and is_run_folder(above):
+                raise DataError(f"--out {out} is inside the vaelab run {above}, not the run this command works on; "
+                                "writing there would change that run's files. Choose a file outside it.")  # fmt: skip
     return out
 
 
@@ -159,8 +179,9 @@ class Run:
         return math.prod(self.config.model.input_shape)
 
     def check_output(self, out: str | os.PathLike, allow: frozenset[str] = frozenset()) -> Path:
-        """:func:`check_output`, and not the run's own data or labels file (which would change its fingerprint)."""
-        out = check_output(out, allow)
+        """:func:`check_output` (this run's folder is its own), and not the run's own data or labels file (which
+        would change its fingerprint)."""
+        out = check_output(out, allow, own=self.path)
         d = self.config.data
         for source in ((d.source, d.labels) if d is not None else ()):
             if not source or source == "array" or not os.path.exists(source):

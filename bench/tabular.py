@@ -107,7 +107,7 @@ import pandas as pd
 import torch
 
 from vaelab.analysis.samplers import SAMPLERS
-from vaelab.analysis.synthetic_tables import distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.analysis.synthetic_tables import compare, distance_to_closest_record, fidelity, ml_efficacy
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
 from vaelab.data.sources import read_table
@@ -329,7 +329,7 @@ def score(p: Prepared, synths: list[pd.DataFrame]) -> dict:
     synths = [s[list(p.train.columns)].reset_index(drop=True) for s in synths]
     synth = synths[0]
     fid = fidelity(p.train, synth, p.kinds, seed=SEED)
-    mls = [ml_efficacy(p.train, s, p.test, p.table.target, seed=SEED, kinds=p.kinds) for s in synths]
+    mls = [ml_efficacy(p.train, s, p.test, p.table.target, seed=SEED, kinds=p.kinds, predictions=True) for s in synths]
     ml = np.array([m["synthetic"] for m in mls])
     # The classifier's accuracy beside its macro F1 (classification targets): how F1 was reached.
     acc = np.array([m.get("synthetic_accuracy", math.nan) for m in mls], dtype=float)
@@ -340,7 +340,43 @@ def score(p: Prepared, synths: list[pd.DataFrame]) -> dict:
             "ml_real": mls[0]["real"], "metric": mls[0]["metric"], "acc": float(acc.mean()),
             "acc_real": mls[0].get("real_accuracy"),
             "dcr_share": dcr["share_closer_than_holdout"], "copies": dcr["exact_copies"],
-            "holdout_copies": dcr["holdout_exact_copies"]}  # fmt: skip
+            "holdout_copies": dcr["holdout_exact_copies"], "task": mls[0]["task"], "ml_truth": mls[0]["test_truth"],
+            "ml_preds_fits": [[m["test_predictions"]["synthetic"] for m in mls]]}  # fmt: skip
+
+
+TEST_ROW_RESAMPLES = 300  # paired bootstrap of the real-test rows behind a comparison's test-row SE
+
+
+def test_rows_se(a: dict, b: dict) -> float | None:
+    """The SE of ML efficacy's difference a - b that the real-test rows' sampling adds: both methods' classifiers
+    (every fit, every sample) score the same resampled rows, the difference of their means taken on each resample.
+    The SE over fits (``ml_se``) holds the test rows fixed; the two together cover the whole estimator."""
+    from sklearn.metrics import f1_score, r2_score
+
+    if not a.get("ml_preds_fits") or not b.get("ml_preds_fits"):
+        return None
+    truth = a["ml_truth"]
+    score = (lambda t, q: f1_score(t, q, average="macro", zero_division=0)) if a["task"] == "classification" else r2_score
+    mean = lambda fits, i: np.mean([np.mean([score(truth[i], q[i]) for q in fit]) for fit in fits])  # noqa: E731
+    rng = np.random.default_rng(SEED)
+    diffs = []
+    for _ in range(TEST_ROW_RESAMPLES):
+        i = rng.integers(0, truth.size, truth.size)
+        diffs.append(mean(a["ml_preds_fits"], i) - mean(b["ml_preds_fits"], i))
+    return float(np.std(diffs, ddof=1))
+
+
+def ml_difference_line(a: dict, b: dict) -> str:
+    """The difference of two ML efficacies with its SE over fits, over the test rows and both together, and the
+    verdict of the difference against its 2 SE (compare)."""
+    rows_se = test_rows_se(a, b)
+    if rows_se is None or a.get("ml_se") is None or b.get("ml_se") is None:
+        return ""
+    diff, fits_se = a["ml"] - b["ml"], math.hypot(a["ml_se"], b["ml_se"])
+    total = math.hypot(fits_se, rows_se)
+    verdict = {"lower": "lower", "higher": "higher"}.get(compare(diff, total), "no clear winner")
+    return (f"ML efficacy difference {diff:+.3f}: SE over fits {fits_se:.4f}, over the real-test rows {rows_se:.4f} "
+            f"(paired bootstrap), together {total:.4f}: {verdict} by 2 SE of the difference")
 
 
 def ml_verdict(a: dict, b: dict) -> str:
@@ -410,7 +446,8 @@ def over_fits(p: Prepared, methods: list[str], folder: Path, args, settings: dic
     for name, row in rows.items():
         mls = [f[name]["ml"] for f in fits if f.get(name, {}).get("ml") is not None]
         if len(mls) == len(fits):
-            row.update(ml=float(np.mean(mls)), ml_se=float(np.std(mls, ddof=1) / math.sqrt(len(mls))), ml_fits=mls)
+            row.update(ml=float(np.mean(mls)), ml_se=float(np.std(mls, ddof=1) / math.sqrt(len(mls))), ml_fits=mls,
+                       ml_preds_fits=[f[name]["ml_preds_fits"][0] for f in fits])  # fmt: skip
             accs = [f[name]["acc"] for f in fits]
             row.update(acc=float(np.mean(accs)), acc_se=float(np.std(accs, ddof=1) / math.sqrt(len(accs))))
         times = [f[name]["fit_s"] for f in fits if f.get(name, {}).get("fit_s") is not None]
@@ -455,6 +492,9 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
                 print(f"\n{vname} / {other.upper()}: SDMetrics quality {ratio('q')}, pair trends {ratio('q_pairs')}, "
                       f"fidelity {ratio('fidelity')}, ML efficacy {ratio('ml')} ({ml_verdict(v, o)}), "
                       f"training time {v['fit_s'] / o['fit_s']:.2f}x", end="")  # fmt: skip
+                line = ml_difference_line(v, o)
+                if line:
+                    print(f"\n{vname} / {other.upper()}: {line}", end="")
     print()
 
 

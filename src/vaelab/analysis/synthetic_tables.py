@@ -688,6 +688,7 @@ def ml_efficacy(
     seed: int = 0,
     *,
     kinds: dict[str, str] | None = None,
+    predictions: bool = False,
 ) -> dict[str, Any]:
     """Machine-learning efficacy: train on synthetic, test on real (TSTR), beside train on real.
 
@@ -711,7 +712,9 @@ def ml_efficacy(
     real <= 0, where a ratio means nothing), ``real_se``, ``synthetic_se``, ``difference``
     (synthetic - real) and ``difference_se`` (a paired bootstrap over the real test rows, which
     ``se_over`` names; the synthetic sample's and the models' own randomness are not in them) and
-    ``outcome`` ("lower", "higher" or "no clear difference": the difference against its 2 SE), the secondary metric as ``real_accuracy`` /
+    ``outcome`` ("lower", "higher" or "no clear difference": the difference against its 2 SE),
+    with ``predictions``, also ``test_truth`` and ``test_predictions`` ({"real": ..., "synthetic": ...}: arrays
+    over the scored test rows, for paired comparisons of generators on the same rows; not JSON), the secondary metric as ``real_accuracy`` /
     ``synthetic_accuracy`` or ``real_mae`` / ``synthetic_mae``, the row counts, and ``note``
     (None, or why a model could not be trained, e.g. a synthetic target with a single class:
     that model then predicts the class for every row, and its score is what that earns).
@@ -783,6 +786,8 @@ def ml_efficacy(
     real_score = result["real"]
     result["ratio"] = result["synthetic"] / real_score if real_score > 0 else math.nan
     result.update(_test_rows_bootstrap(task, truth, preds, result, int(seed)))
+    if predictions:
+        result.update(test_truth=truth, test_predictions=preds)
     result.update({
         "n_real_train": int(kept["real_train"].sum()), "n_synthetic_train": int(kept["synth_train"].sum()),
         "n_test": int(kept["real_test"].sum()), "n_features": int(X["real_test"].shape[1]),

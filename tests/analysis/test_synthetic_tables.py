@@ -275,6 +275,10 @@ def test_ml_efficacy_carries_standard_errors_that_cover_the_test_rows_sampling()
     worse = ml_efficacy(real_train, shuffled, test, "y")
     assert worse["outcome"] == "lower" and worse["difference"] < -2 * worse["difference_se"]
     json.dumps(worse, allow_nan=False)
+    # The predictions behind it, for paired comparisons of generators on the same rows (bench/tabular.py).
+    kept = ml_efficacy(real_train, shuffled, test, "y", predictions=True)
+    for side in ("real", "synthetic"):
+        assert f1_score(kept["test_truth"], kept["test_predictions"][side], average="macro") == pytest.approx(kept[side])
 
 
 def test_ml_efficacy_regression():

@@ -95,3 +95,25 @@ def test_schema_from_dict_checks_each_field(table, damage, message):
     damage(d)
     with pytest.raises(ConfigError, match=message):
         TableSchema.from_dict(d)
+
+
+def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
+    """A column of numbers with junk text in two cells ('?', 'unknown') is neither an ID nor text to declare
+    categorical: the message says which rows hold what, and to make those cells empty."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(size=300).astype(object), "b": rng.choice(["x", "y"], 300)})
+    df.loc[5, "a"], df.loc[6, "a"] = "?", "unknown"
+    expected = (r"column 'a' holds numbers except in 2 of its 300 filled rows \(row 5: '\?', row 6: 'unknown'\); "
+                r"make those cells empty \(missing\) to model it as numeric")
+    with pytest.raises(DataError, match=expected + r".*--ignore a\) to leave it out if it is an ID") as err:
+        infer_schema(df)
+    assert "an ID?" not in str(err.value)
+    with pytest.raises(DataError, match=expected + r".*declare it categorical if its values are labels") as err:
+        infer_schema(df, numeric=("a",))
+    assert "row 5 holds text" not in str(err.value)
+    df.loc[7:12, "a"] = ["n.a."] * 6  # more than SHOWN_CELLS are counted, not quoted
+    with pytest.raises(DataError, match=r"in 8 of its 300 filled rows \(row 5: '\?', row 6: 'unknown', row 7: "
+                                        r"'n\.a\.', and 5 more\)"):  # fmt: skip
+        infer_schema(df, numeric=("a",))
+    df.loc[5:12, "a"] = np.nan
+    assert infer_schema(df).kinds["a"] == "numeric"

@@ -1,5 +1,6 @@
 """Table transformer: exact round trips, mode-specific normalization, layout, state, sampling, errors."""
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,7 @@ from safetensors.numpy import save as st_save
 from sklearn.datasets import load_breast_cancer, load_wine
 
 from vaelab.data.table_schema import TableSchema, infer_schema
-from vaelab.data.table_transformer import TableTransformer
+from vaelab.data.table_transformer import TableTransformer, given_label, value_labels
 from vaelab.errors import ConfigError, DataError, NotFittedError
 
 NORMS = ("mode", "standard")
@@ -477,3 +478,109 @@ def test_column_view_of_encoded_rows_gives_the_rows_back(table, fitted, norm):
     assert view["member"].labels == ("False", "True") and view["member"].shown(0) in ("True (1.00)", "False (1.00)")
     assert view["score"].change() == pytest.approx(np.ptp(rows["score"]) / tt.column_sd("score"), rel=1e-5)
     assert city.change() == 1.0
+
+
+# ------------------------------------------------------- audit: values and text the encoders misread
+
+
+def test_text_with_offsets_of_a_tz_aware_column_reads_as_utc_instants():
+    """A run trained on a tz-aware column (Parquet) scores a CSV of the same rows: the text holds "+01:00" in
+    winter and "+02:00" in summer, once refused whole with pandas' "Mixed timezones detected"; an unreadable cell
+    is flagged in its own row."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=120), "ts": pd.Timestamp("2021-01-01", tz="Europe/Berlin")
+                       + pd.to_timedelta(rng.integers(0, 10000, 120), unit="h")})  # fmt: skip
+    text = df.assign(ts=df["ts"].astype(str).astype(object))
+    assert text["ts"].str.endswith("+01:00").any() and text["ts"].str.endswith("+02:00").any()
+    for norm in NORMS:
+        tt = TableTransformer(norm).fit(df)
+        rows = tt.check_rows(text)
+        assert rows.observed is None and set(rows.reasons) == {""}
+        np.testing.assert_array_equal(rows.X, tt.transform(df))
+        text.loc[3, "ts"] = "not a date"
+        rows = tt.check_rows(text)
+        assert rows.reasons[3] == "ts: 'not a date' is not a datetime value"
+        assert [r for i, r in enumerate(rows.reasons) if i != 3] == [""] * 119
+        text.loc[3, "ts"] = str(df["ts"][3])
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_huge_values_are_encoded_without_overflow(norm):
+    """Values near 1e300: their squares overflow float64, which gave NaN statistics (NaN loss, a damaged table.json)
+    and numpy warnings; scaled first, the column encodes and decodes like any other."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(size=300), "huge": rng.normal(size=300) * 1e300})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tt = TableTransformer(norm).fit(df)
+        X = tt.transform(df)
+        back = tt.inverse_transform(X)
+        sd = tt.column_sd("huge")
+    assert np.isfinite(X).all() and np.isfinite(tt.log_jacobian(X)).all()
+    assert sd == pytest.approx((df["huge"] / 1e300).std(ddof=0) * 1e300, rel=0.2)
+    np.testing.assert_allclose(back["huge"], df["huge"], rtol=1e-5, atol=1e-6 * sd)
+    meta, arrays = tt.state()
+    assert all(np.isfinite(a).all() for a in arrays.values()) and "NaN" not in json.dumps(meta)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_values_too_large_to_encode_are_refused_at_fit_naming_the_column(norm):
+    """Values near float64's largest (1.8e308) cannot be encoded (a mode's span 4 sigma is inf): refused while
+    fitting, before a run writes anything, naming the column and what to do; no warning leaks."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(size=300), "huge": rng.uniform(-1, 1, 300) * 1.7e308})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"column 'huge' holds values up to 1\.\d+e\+308 in size, too large to "
+                                            r"encode in float64.*divide it by a power of ten"):  # fmt: skip
+            TableTransformer(norm).fit(df)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_tiny_values_are_standardized_in_float64_and_round_trip(norm):
+    """Values near 1e-300: their squares underflow to 0, so the column's SD was 0 (modelled as a constant) and its
+    decimals were 0 (every decoded value written as 0.0 / -0.0)."""
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"a": rng.normal(size=300), "tiny": rng.normal(size=300) * 1e-300})
+    tt = TableTransformer(norm).fit(df)
+    assert tt.schema["tiny"].decimals is None
+    X = tt.transform(df)
+    value = X[:, tt.column_blocks("tiny")["value"].start]
+    assert value.std() > 0.1  # the values themselves are modelled, not a constant
+    sd = tt.column_sd("tiny")
+    assert sd == pytest.approx(df["tiny"].std(ddof=0), rel=0.2)
+    back = tt.inverse_transform(X)
+    np.testing.assert_allclose(back["tiny"], df["tiny"], rtol=1e-5, atol=1e-6 * sd)
+    assert (back["tiny"] != 0).all()
+
+
+def test_whole_number_floats_match_integer_categories():
+    """One missing code makes pandas read a CSV column of integer codes as floats: 1.0 is the category 1 (when
+    scored, and as a given value), so a row's score does not depend on another row's missing cell; 1.5 stays unseen."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"a": rng.normal(size=200), "code": rng.choice([1, 2, 3, 7], 200)})
+    tt = TableTransformer("standard").fit(df, infer_schema(df, categorical=("code",)))
+    new = df.head(6).astype({"code": float})
+    new.loc[0, "code"], new.loc[1, "code"] = np.nan, 1.5
+    rows = tt.check_rows(new)
+    assert rows.reasons[0] == "code: missing, and it had no missing values in training"
+    assert rows.reasons[1] == "code: category '1.5' not seen in training"
+    assert rows.reasons[2:] == [""] * 4
+    np.testing.assert_array_equal(rows.X[2:], tt.transform(df.head(6)).take(range(2, 6), axis=0))
+    spec = tt.schema["code"]
+    assert given_label(spec, 1.0) == given_label(spec, "1.0") == given_label(spec, 1) == "1"
+    with pytest.raises(ConfigError, match=r"code='1\.5': not a category of 'code'"):
+        given_label(spec, 1.5)
+    assert list(value_labels(pd.Series([1.0, 7.0, np.nan]), spec)) == ["1", "7", ""]
+    floats = df.astype({"code": float})  # and the other way: codes trained as floats, scored as integers
+    tf = TableTransformer("standard").fit(floats, infer_schema(floats, categorical=("code",)))
+    assert tf.check_rows(df.head(4)).reasons == [""] * 4
+
+
+def test_an_infinite_cell_is_said_to_be_infinite():
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    tt = TableTransformer("standard").fit(df)
+    new = df.head(3).astype({"a": object})
+    new.loc[1, "a"], new.loc[2, "a"] = np.inf, "-inf"
+    assert tt.check_rows(new).reasons == ["", "a: 'inf' is infinite", "a: '-inf' is infinite"]

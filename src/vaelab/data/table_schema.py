@@ -42,6 +42,7 @@ DATETIME_UNITS: dict[str, int] = {"D": 86400, "h": 3600, "min": 60, "s": 1}
 
 ID_MIN_ROWS = 50  # a text column with one distinct value per row and more rows than this is an ID
 DATETIME_MIN_PARSED = 0.95  # share of a text column that must parse for it to count as dates
+SHOWN_CELLS = 3  # cells quoted when a column of numbers holds text in a few of them
 
 _SCHEMA_FORMAT = "vaelab.TableSchema"
 TABLE_FORMAT_VERSION = 1  # of the schema's and the transformer's JSON
@@ -468,17 +469,35 @@ def numeric_values(s: pd.Series, name: str) -> np.ndarray:
     elif pd.api.types.is_datetime64_any_dtype(s.dtype):
         raise ColumnProblem(f"column {name!r} holds dates ({s.dtype}); it must be numeric. Declare it datetime instead")
     else:
-        numbers = pd.to_numeric(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
-        x = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.flatnonzero(np.isnan(x) & s.notna().to_numpy())
-        if bad.size:  # the cells are not echoed: the table may be private, and messages end up in logs
-            raise ColumnProblem(f"column {name!r} must hold numbers but row {int(bad[0])} holds text that is not a "
-                                f"number ({bad.size} such rows); declare it categorical instead")
+        x, bad = _text_numbers(s)
+        if bad.size:
+            raise ColumnProblem(_not_numbers_text(name, s, bad) + "; declare it categorical if its values are labels"
+                                if 2 * bad.size < int(s.notna().sum()) else
+                                f"column {name!r} must hold numbers but row {int(bad[0])} holds text that is not a "
+                                f"number ({bad.size} such rows); declare it categorical instead")  # fmt: skip
     if np.isinf(x).any():
         row = int(np.flatnonzero(np.isinf(x))[0])
         raise ColumnProblem(f"column {name!r} holds an infinite value at row {row}; replace infinities by NaN "
                             "(treated as missing) or drop those rows")
     return x
+
+
+def _text_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values of a text column, NaN where missing or not a number; rows of its cells that are not numbers)."""
+    numbers = pd.to_numeric(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
+    x = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    return x, np.flatnonzero(np.isnan(x) & s.notna().to_numpy())
+
+
+def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
+    """What to say of a column of numbers with text in a minority of its cells (rows ``bad``): which rows, what
+    they hold (the first few: such cells are markers such as '?' or 'n.a.', rarely private), what to do."""
+    values = np.asarray(s, dtype=object)
+    shown = ", ".join(f"row {int(i)}: {str(values[i])[:20]!r}" for i in bad[:SHOWN_CELLS])
+    more = f", and {bad.size - SHOWN_CELLS} more" if bad.size > SHOWN_CELLS else ""
+    return (f"column {name!r} holds numbers except in {bad.size} of its {int(s.notna().sum())} filled rows "
+            f"({shown}{more}); make those cells empty (missing) to model it as numeric (pandas reads empty cells, "
+            "'NA', 'n/a' and 'null' as missing)")
 
 
 def parse_text_dates(text: pd.Series, fmt: str) -> pd.Series:
@@ -502,7 +521,9 @@ def datetime_seconds(s: pd.Series, name: str, fmt: str | None) -> np.ndarray:
         try:
             with warnings.catch_warnings():  # "could not infer format": cells that are not dates are flagged below
                 warnings.simplefilter("ignore", UserWarning)
-                t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), errors="coerce")
+                # utc=True: text with offsets is read as instants in UTC, as parse_text_dates reads it (a tz-aware
+                # column written to CSV holds "+01:00" in winter and "+02:00" in summer); naive text stays as written.
+                t = pd.to_datetime(pd.Series(np.asarray(s, dtype=object)), errors="coerce", utc=True)
         except (TypeError, ValueError) as err:
             raise ColumnProblem(f"column {name!r} cannot be read as dates ({err}); convert it with pd.to_datetime first")
         if not pd.api.types.is_datetime64_any_dtype(t.dtype):
@@ -577,7 +598,10 @@ def _check_some_present(name: str, missing: np.ndarray) -> None:
 def _decimals(present: np.ndarray) -> int | None:
     """The fewest decimals (0..MAX_DECIMALS) that every value has, or None (more, or not decimal numbers)."""
     for d in range(MAX_DECIMALS + 1):
-        if np.allclose(np.round(present, d), present, rtol=0, atol=1e-9 * max(1.0, float(np.abs(present).max()))):
+        rounded = np.round(present, d)
+        # A value rounding to 0 keeps no digit: 1e-300 is not a number with d decimals (it was written back as 0.0)
+        if np.allclose(rounded, present, rtol=0, atol=1e-9 * max(1.0, float(np.abs(present).max()))) \
+                and not np.any((rounded == 0) & (present != 0)):
             return d
     return None
 
@@ -800,6 +824,11 @@ def infer_schema(
         if name not in declared and kind == "categorical" and spec.dtype != "category":
             n_present = int(s.notna().sum())
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
+                _, not_numbers = _text_numbers(s)
+                if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
+                    problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "
+                                    f"{name}) to leave it out if it is an ID")  # fmt: skip
+                    continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
                     f"pass ignore=({name!r},) (--ignore {name}) to leave it out, or categorical=({name!r},) (--categorical {name}) to model it anyway"

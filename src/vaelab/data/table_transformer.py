@@ -184,12 +184,30 @@ class Block:
 # ----------------------------------------------------------------- mode fitting
 
 
+def _scale_of(x: np.ndarray) -> float:
+    """The power of two at or below the largest magnitude in ``x`` (0 when all are 0): dividing by it is exact, so
+    statistics computed on x / scale and scaled back are those of x, bit for bit, without overflow or underflow."""
+    top = float(np.abs(x).max()) if x.size else 0.0
+    return math.ldexp(1.0, math.frexp(top)[1] - 1) if top > 0 else 0.0
+
+
+def _mean_sd(x: np.ndarray) -> tuple[float, float]:
+    """Mean and SD of finite float64 values, computed on the values scaled by :func:`_scale_of`: squares of values
+    near 1e300 overflowed to inf (NaN statistics) and those near 1e-300 underflowed to 0 (read as a constant)."""
+    scale = _scale_of(x)
+    if scale == 0.0:
+        return 0.0, 0.0
+    z = x / scale
+    return scale * float(z.mean()), scale * float(z.std())
+
+
 def _assign_modes(
     x: np.ndarray, means: np.ndarray, sds: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Most probable mode of each value among those within 4 sigma (else overall); whether one was within."""
-    d = (x[:, None] - means[None, :]) / sds[None, :]
-    logp = np.log(weights)[None, :] - np.log(sds)[None, :] - 0.5 * d * d
+    with np.errstate(over="ignore"):  # a new value far out: d * d is inf, its log p -inf, which is what it is
+        d = (x[:, None] - means[None, :]) / sds[None, :]
+        logp = np.log(weights)[None, :] - np.log(sds)[None, :] - 0.5 * d * d
     within = np.abs(d) <= ALPHA_SCALE
     covered = within.any(axis=1)
     k = np.where(covered, np.argmax(np.where(within, logp, -np.inf), axis=1), np.argmax(logp, axis=1))
@@ -216,7 +234,7 @@ def _fit_modes(x: np.ndarray, max_modes: int, seed: int) -> tuple[np.ndarray, np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import BayesianGaussianMixture
 
-    m, s = float(x.mean()), float(x.std())
+    m, s = _mean_sd(x)
     if s == 0 or x.size < 2:
         return np.array([m]), np.array([1.0]), np.array([1.0])
     rng = np.random.default_rng(seed)
@@ -252,6 +270,31 @@ def _fit_modes(x: np.ndarray, max_modes: int, seed: int) -> tuple[np.ndarray, np
     return means, sds, weights
 
 
+def _overflowing(name: str, present: np.ndarray, codec: dict[str, Any]) -> list[str]:
+    """The problem with a column whose encoding overflows float64 (values near its largest, 1.8e308: their
+    statistics, or the spans ALPHA_SCALE sigma_k that decode them, are inf), or none: such a column is refused when
+    the transformer is fitted, before anything is written, and no non-finite statistic is ever stored."""
+    stats = [np.asarray(v, dtype=np.float64) for k, v in codec.items() if k != "encoding"]
+    # ALPHA_SCALE scales: a mode's span under mode normalization; a decoder's value that far out under standardization
+    if codec["encoding"] == "standard":
+        encoded = [ALPHA_SCALE * (abs(codec["mean"]) + codec["sd"]), (present - codec["mean"]) / codec["sd"]]
+    else:
+        encoded = [ALPHA_SCALE * codec["sds"], _encode_modes(present, codec)[1]]
+    if all(np.isfinite(a).all() for a in stats + encoded):
+        return []
+    top = float(np.abs(present).max())
+    return [f"column {name!r} holds values up to {top:.3g} in size, too large to encode in float64 (its statistics "
+            f"overflow); divide it by a power of ten first (e.g. df[{name!r}] / 1e{int(np.log10(top))})"]
+
+
+def _infinite(value: Any) -> bool:
+    """Whether a cell holds an infinite number ("inf", "-Infinity", np.inf)."""
+    try:
+        return math.isinf(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _pick(P: np.ndarray, sample: bool, rng: np.random.Generator) -> np.ndarray:
     """Index per row: argmax, or a draw from the row's clipped, renormalized probabilities."""
     if not sample:
@@ -266,8 +309,9 @@ def _pick(P: np.ndarray, sample: bool, rng: np.random.Generator) -> np.ndarray:
 # -------------------------------------------------------- reading column values
 
 
-def _category_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(labels as an object array of str, '' where missing; missing mask)."""
+def _category_labels(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(labels as an object array of str, '' where missing; missing mask). In a column whose categories were
+    numbers, a value is its category if it equals it as a number (:func:`_category_label`)."""
     missing = s.isna().to_numpy()
     labels = np.full(len(s), "", dtype=object)
     if isinstance(s.dtype, pd.CategoricalDtype):
@@ -275,7 +319,45 @@ def _category_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         labels = cat_labels[s.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing ""
     elif (~missing).any():
         labels[~missing] = [str(v) for v in np.asarray(s, dtype=object)[~missing]]
+    unmatched = np.flatnonzero(~missing & ~np.isin(labels, spec.categories))
+    if unmatched.size and _numbered(spec):
+        by_number = _categories_by_number(spec)
+        found = {text: _number_category(by_number, text) for text in set(labels[unmatched].tolist())}
+        labels[unmatched] = [found[text] for text in labels[unmatched]]
     return labels, missing
+
+
+def _numbered(spec: ColumnSpec) -> bool:
+    """Whether a categorical column's categories were numbers (integer or float codes)."""
+    dtype = pd.api.types.pandas_dtype(spec.category_dtype)
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def _categories_by_number(spec: ColumnSpec) -> dict[float, str]:
+    """Number -> category, for a column whose categories were numbers."""
+    out: dict[float, str] = {}
+    for c in spec.categories:
+        try:
+            out.setdefault(float(c), c)
+        except ValueError:  # pragma: no cover - the categories of numbers are numbers
+            continue
+    return out
+
+
+def _number_category(by_number: dict[float, str], text: str) -> str:
+    try:
+        return by_number.get(float(text), text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _category_label(spec: ColumnSpec, text: str) -> str:
+    """The category of numeric codes that ``text`` equals as a number, else ``text``: one missing cell makes pandas
+    read a CSV column of integer codes as floats (1.0, 3.0), and "1.0" is the category "1" (and "1" the category
+    "1.0" of float codes); a fraction such as "1.5" stays what it is, a category of its own."""
+    if text in spec.categories or not _numbered(spec):
+        return text
+    return _number_category(_categories_by_number(spec), text)
 
 
 # --------------------------------------------------------------- back to pandas
@@ -461,13 +543,16 @@ class TableTransformer:
             if present.size == 0:
                 raise DataError(f"Cannot fit column {spec.name!r}: all {x.size} of its values are missing in "
                                 "the rows given to fit; fit on rows where it has values.")
-            if self.normalization == "standard":
-                sd = float(present.std())
-                codecs[spec.name] = {"encoding": "standard", "mean": float(present.mean()),
-                                     "sd": sd if sd > 0 else 1.0}
-            else:
-                means, sds, weights = _fit_modes(present, self.max_modes, self.seed + i)
-                codecs[spec.name] = {"encoding": "mode", "means": means, "sds": sds, "weights": weights}
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, naming the column
+                if self.normalization == "standard":
+                    mean, sd = _mean_sd(present)
+                    codecs[spec.name] = {"encoding": "standard", "mean": mean, "sd": sd if sd > 0 else 1.0}
+                else:
+                    means, sds, weights = _fit_modes(present, self.max_modes, self.seed + i)
+                    codecs[spec.name] = {"encoding": "mode", "means": means, "sds": sds, "weights": weights}
+                problems += _overflowing(spec.name, present, codecs[spec.name])
+        if problems:
+            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".")
         self._set(schema, codecs)
         return self
 
@@ -622,7 +707,7 @@ class TableTransformer:
                     out[:, value] = alpha
                     out[np.arange(n), blocks[name, "mode"].start + k] = 1.0
             elif spec.kind == "categorical":
-                labels, missing = _category_labels(s)
+                labels, missing = _category_labels(s, spec)
                 codes = pd.Index(spec.categories, dtype=object).get_indexer(labels)
                 unseen = (codes < 0) & ~missing
                 if unseen.any() and problems is not None:
@@ -685,7 +770,8 @@ class TableTransformer:
             return s, bad
         values = np.asarray(s, dtype=object).copy()
         for i in np.flatnonzero(bad):
-            problems.append((int(i), spec.name, f"{str(values[i])[:40]!r} is not a {spec.kind} value"))
+            problems.append((int(i), spec.name, f"{str(values[i])[:40]!r} is infinite" if _infinite(values[i])
+                             else f"{str(values[i])[:40]!r} is not a {spec.kind} value"))  # fmt: skip
         values[bad] = None
         return pd.Series(values, dtype=object), bad
 
@@ -716,8 +802,11 @@ class TableTransformer:
         if codec["encoding"] == "standard":
             return float(codec["sd"])
         w, m, s = codec["weights"], codec["means"], codec["sds"]
-        mean = float(w @ m)
-        return float(np.sqrt(max(float(w @ (s**2 + m**2)) - mean**2, 1e-300)))
+        # the mixture's variance sum_k w_k (s_k^2 + (m_k - mean)^2), scaled first (_scale_of): squares of values
+        # near 1e300 overflow and those near 1e-300 underflow to 0
+        d = m - w @ m
+        scale = _scale_of(np.concatenate([s, d]))
+        return scale * float(np.sqrt(w @ ((s / scale) ** 2 + (d / scale) ** 2)))
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:
         """log |d encoded / d data| per row of an encoded matrix: what turns the model's log-density of the
@@ -1034,6 +1123,7 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
     Continuous values are refused: a draw hits one with probability 0."""
     text = str(value).strip()
     if spec.kind == "categorical":
+        text = _category_label(spec, text)
         if text not in spec.categories:
             shown = list(spec.categories)[:20]
             raise ConfigError(f"{spec.name}={text!r}: not a category of {spec.name!r}; its categories are {shown}"
@@ -1062,7 +1152,7 @@ def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
     """Each value of a column as :func:`given_label` writes it ("" where missing), to match fixed values; a value
     that is not of the column's kind keeps its text (and so matches no label)."""
     if spec.kind == "categorical":
-        return _category_labels(s)[0]
+        return _category_labels(s, spec)[0]
     missing = s.isna().to_numpy()
     text = s.astype(str).str.strip()
     if spec.kind == "boolean":

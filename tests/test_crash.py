@@ -292,6 +292,30 @@ def test_resume_after_a_kill_before_the_first_checkpoint_starts_the_run_cleanly(
     assert not list(run.glob(TMP_GLOB))
 
 
+def test_a_run_that_never_saved_an_epoch_can_be_started_again_with_other_settings(tmp_path, data, reference):
+    """An audit (issue 17): a training that failed in its first epoch left config.json and the kind's state, so a
+    fresh `train` said "already holds a run" and --resume could only repeat the same settings. Such a folder (no
+    weights, no training state) is started again; a run with saved epochs still is not."""
+    run = tmp_path / "run"
+
+    def stop_in_first_epoch(event, info):
+        if event == "step" and info["batch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        one_thread(train_run, data, run, {**SETTINGS, "lr": 0.5}, progress=stop_in_first_epoch)
+    assert (run / "config.json").exists() and not (run / "train_state.safetensors").exists()
+    one_thread(train_run, data, run, SETTINGS)  # other settings, a fresh start in the same folder
+    assert_same_weights(run, reference)
+    assert json.loads((run / "config.json").read_text())["train"]["lr"] == reference_lr(reference)
+    with pytest.raises(RunError, match="already holds a run"):
+        one_thread(train_run, data, run, SETTINGS)  # it saved epochs now: refused as before
+
+
+def reference_lr(reference):
+    return json.loads((reference / "config.json").read_text())["train"]["lr"]
+
+
 def test_a_run_stopped_before_config_json_says_to_start_again_and_can(tmp_path, data, reference, capsys):
     run = tmp_path / "run"
     run.mkdir()

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import CACHE, SPLIT, RunDir
+from vaelab.checkpoint import CACHE, CONFIG, HISTORY, METRICS, MODEL, SPLIT, STATE, RunDir
 from vaelab.config import AUTO, DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
@@ -254,10 +254,24 @@ def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool
     return all(p.name in allowed or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
 
 
+def never_trained(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:
+    """A folder whose run never saved an epoch (its training failed or was stopped in its first epoch): its
+    config.json and state, but no weights and no training state, and nothing else a user could lose."""
+    if not run.exists() or run.file(STATE).exists() or run.file(MODEL).exists():
+        return False
+    temps = set(run.temp_files())
+    allowed = {CONFIG, SPLIT, HISTORY, METRICS, *kind_files}
+    return all(p.name in allowed or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
+
+
 def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset()) -> None:
-    """A new run may be written to a missing or empty folder, or one a run was killed in before it began."""
-    if run.exists():
+    """A new run may be written to a missing or empty folder, one a run was killed in before it began, or one whose
+    run never saved an epoch (an audit: a first epoch that failed left a folder neither train nor --resume could
+    use again with other settings)."""
+    if run.exists() and not never_trained(run, kind_files):
         raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+    if run.exists():
+        return
     if run.path.exists() and not never_started(run, kind_files):
         raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
 

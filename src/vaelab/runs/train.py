@@ -21,14 +21,24 @@ from typing import Any
 import numpy as np
 
 from vaelab import distributed
-from vaelab.checkpoint import MODEL, STATE, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
 from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError, TrainingError
 from vaelab.estimator import VAE, settings_from_config, training_summary
 from vaelab.files import make_folder
-from vaelab.runs.base import CACHE, Request, RunKind, RunResult, cache_key, check_fresh_folder, flag, never_started
+from vaelab.runs.base import (
+    CACHE,
+    Request,
+    RunKind,
+    RunResult,
+    cache_key,
+    check_fresh_folder,
+    flag,
+    never_started,
+    never_trained,
+)
 from vaelab.runs.kinds import KIND_FILES, detect, given_options
 from vaelab.runs.run import Run
 from vaelab.runtime import resolve_device
@@ -151,6 +161,7 @@ def train_run(
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
         if main:
             check_fresh_folder(run, KIND_FILES)
+        again = main and never_trained(run, KIND_FILES)  # a run that never saved an epoch: started again
         request = Request(source, options, labels, label_column, val_fraction, test_fraction)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})
@@ -165,6 +176,9 @@ def train_run(
                 on_prepared(prepared.summary)
             make_folder(run.path)
             run.remove_temp_files()
+            if again:  # config.json first: a kill from here on leaves a folder that never started
+                for name in (CONFIG, HISTORY, METRICS, *sorted(KIND_FILES)):  # another kind's files too
+                    run.file(name).unlink(missing_ok=True)
             run.write_split(split)
             kind.save(run)
 

@@ -305,7 +305,9 @@ def test_a_run_that_never_saved_an_epoch_can_be_started_again_with_other_setting
     with pytest.raises(KeyboardInterrupt):
         one_thread(train_run, data, run, {**SETTINGS, "lr": 0.5}, progress=stop_in_first_epoch)
     assert (run / "config.json").exists() and not (run / "train_state.safetensors").exists()
+    assert main(["report", str(run)]) == 0  # a report of it (an audit: report.html then blocked the new start)
     one_thread(train_run, data, run, SETTINGS)  # other settings, a fresh start in the same folder
+    assert not (run / "report.html").exists()  # the old run's report went with it
     assert_same_weights(run, reference)
     assert json.loads((run / "config.json").read_text())["train"]["lr"] == reference_lr(reference)
     with pytest.raises(RunError, match="already holds a run"):

@@ -528,8 +528,10 @@ def test_explore_a_table_run_in_column_space(table, table_run, tmp_path, capsys)
     _ok(capsys, "explore", table_run, "traverse", "--dims", "0", "1")
     _ok(capsys, "explore", table_run, "grid")
     _ok(capsys, "explore", table_run, "interpolate", "test:0", "test:1")
-    _ok(capsys, "explore", table_run, "arithmetic", "test:0", "test:1")
+    out = _ok(capsys, "explore", table_run, "arithmetic", "test:0", "test:1")
     explore = json.loads((table_run / "metrics.json").read_text())["explore"]
+    assert explore["arithmetic"]["units"].startswith("the rows' own units")  # an audit: log p came without them
+    assert "log p(x) in the rows' own units" in out
     ends = explore["traverse"]["columns"]
     assert [e["dim"] for e in ends] == [0, 1]
     for e in ends:
@@ -1055,6 +1057,13 @@ def test_series_exploration_figures_draw_each_feature_over_time_in_the_data_unit
         _ok(capsys, "explore", run, *action)
     _ok(capsys, "report", run)  # its settings table named the Bernoulli likelihood's binarization (an audit)
     assert ">binarization<" not in (run / "report.html").read_text(encoding="utf-8")
+    # The data-space a ± b of a series run adds the model's rows, not windows in their units (an audit: the report
+    # called them the data's and gave the standardized rows' range as the data's).
+    import html as html_text
+
+    page = html_text.unescape((run / "report.html").read_text(encoding="utf-8"))
+    assert "clipped to the model rows' (standardized windows) range" in page
+    assert "On a series run a ± b adds the model's rows" in page
 
 
 def test_one_bad_cell_in_a_boolean_column_flags_that_row_only(table, table_run, tmp_path, capsys):
@@ -1105,6 +1114,13 @@ def test_a_series_runs_log_p_is_in_the_windows_own_units(series, tmp_path, capsy
     jacobian = r.kind.coder.log_jacobian(16)
     np.testing.assert_allclose(moved - model_units, 0.0 if jacobian is None else jacobian, rtol=0, atol=1e-9)
     assert (jacobian is None) == (trend == "window")
+    # The report says so too (an audit: it showed the NLL and bits/dim without their units)
+    import html as html_text
+
+    _ok(capsys, "report", tmp_path / "big")
+    page = html_text.unescape((tmp_path / "big" / "report.html").read_text(encoding="utf-8"))
+    assert f"log p(x), the NLL and bits/dim are in {units['big']}" in page
+    assert "the test ELBO and bits/dim are in " in page and "do not include the change of units" in page
     if trend == "window":
         assert units["small"].startswith("the model's representation of each window, not the data's units")
         assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / ((16 + 2) * 2 * np.log(2)), rel=1e-4)

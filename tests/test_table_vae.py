@@ -125,6 +125,7 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     assert both.startswith("Train with --condition kind (condition= in Python); --condition takes categorical")
     assert "declare n categorical (--categorical)" in both
     assert condition_advice(tm, ["n"]).startswith("--condition takes categorical and boolean columns only")
+    assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical) to condition on them.")
 
 
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
@@ -314,3 +315,5 @@ def test_an_unfitted_or_misconfigured_table_vae_says_so():
     assert {c.name: c.kind for c in fitted.schema.columns}["n_items"] == "categorical"
     with pytest.raises(ConfigError, match=r"unknown setting\(s\) \['epoch'\].*Check the spelling"):
         TableVAE(epoch=2)
+    with pytest.raises(ConfigError, match="a name or a list of names; got 5"):
+        TableVAE(categorical=5)

@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "point's typicality: log q(z) under the aggregate posterior, as a percentile of the training codes.")  # fmt: skip
     ea = ex.add_parser("arithmetic", help="decode(z_a ± z_b) next to data-space a ± b, with typicality",
                        description="decode(z_a + z_b) and decode(z_a − z_b) next to encode-decode of the data-space "
-                       "a + b and a − b (clipped to the data's range), each with its typicality in latent space and its "
+                       "a + b and a − b of the inputs as the model takes them (clipped to their range), each with its typicality in latent space and its "
                        "log p(x) percentile against the test split, and a verdict in words.")  # fmt: skip
     for sp in (ei, ea):
         sp.add_argument("a", metavar="A", help=example)
@@ -761,6 +761,8 @@ def cmd_explore(args) -> int:
                                               specs=_specs(args))
         for r in result.results:
             print(f"{r.name}: {r.verdict}")
+        if result.units:
+            print(f"  log p(x) in {result.units.split(':')[0]}")
     if args.what in ("traverse", "grid") and args.centre is not None:
         print(f"  around the code of {args.centre} (the other dimensions keep its values)")
     if args.what in ("traverse", "grid") and result.decoded_with is not None:

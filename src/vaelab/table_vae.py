@@ -74,7 +74,7 @@ class TableVAE:
 
     def __init__(self, *, categorical=(), numeric=(), boolean=(), datetime=(), ignore=(),
                  normalization: str = "mode", condition=(), **settings: Any):  # fmt: skip
-        names = lambda v: (v,) if isinstance(v, str) else tuple(v)  # noqa: E731  ("region": one column, not six)
+        names = _column_names  # "region" is one column, not six
         self.overrides = {"categorical": names(categorical), "numeric": names(numeric), "boolean": names(boolean),
                           "datetime": names(datetime), "ignore": names(ignore)}  # fmt: skip
         self.normalization = normalization
@@ -209,6 +209,17 @@ class TableVAE:
         rows = sample_table(tm, n, fitted, seed=seed, given=given, latent=latent, temperature=chosen["temperature"])
         rows.attrs["temperature"] = chosen
         return rows
+
+
+def _column_names(value: Any) -> tuple[str, ...]:
+    """Column names given to TableVAE: one name, or a sequence of them (an audit: "region" was read as six columns,
+    and 5 raised a bare "'int' object is not iterable")."""
+    if isinstance(value, str):
+        return (value,)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ConfigError(f"TableVAE takes column names as a name or a list of names; got {value!r}.") from None
 
 
 def _coded(labels: np.ndarray | None) -> tuple[np.ndarray | None, tuple[str, ...] | None]:

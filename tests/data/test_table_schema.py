@@ -117,3 +117,12 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
         infer_schema(df, numeric=("a",))
     df.loc[5:12, "a"] = np.nan
     assert infer_schema(df).kinds["a"] == "numeric"
+    # A marker repeated, or numbers repeated, made the cells no longer all distinct: the column was then trained as
+    # hundreds of categories without a word (an audit). Codes beside a label ('other') stay a categorical column.
+    df.loc[[3, 9, 40], "a"] = "?"
+    df.loc[50:60, "a"] = 1.5
+    with pytest.raises(DataError, match=r"column 'a' holds numbers except in 3 of its 293 filled rows \(row 3: '\?', "
+                                        r"row 9: '\?', row 40: '\?'\).*--categorical a\) if its values are labels"):  # fmt: skip
+        infer_schema(df)
+    codes = pd.DataFrame({"c": rng.choice(["1", "2", "3", "other"], 300), "b": rng.choice(["x", "y"], 300)})
+    assert infer_schema(codes).kinds["c"] == "categorical"

@@ -521,6 +521,12 @@ def test_huge_values_are_encoded_without_overflow(norm):
     np.testing.assert_allclose(back["huge"], df["huge"], rtol=1e-5, atol=1e-6 * sd)
     meta, arrays = tt.state()
     assert all(np.isfinite(a).all() for a in arrays.values()) and "NaN" not in json.dumps(meta)
+    # Every float beyond 2**53 is a whole number: such a column is no column of counts (an audit: called "integer",
+    # and --given took 1e300 as a whole number to fix), unless its dtype holds integers.
+    spec = {c.name: c for c in tt.schema.columns}["huge"]
+    assert not spec.integer
+    counts = pd.DataFrame({"n": (rng.integers(0, 5, 300) * 2**60).astype(np.int64)})
+    assert TableTransformer(norm).fit(counts).schema.columns[0].integer
 
 
 @pytest.mark.parametrize("norm", NORMS)

@@ -507,11 +507,13 @@ class Arithmetic:
     n_samples: int
     n_reference: int  # test examples the log p(x) percentiles are taken among
     decoded_with: str | None = None  # a conditional model's class the results are decoded with (a's; b keeps its own)
+    units: str | None = None  # what log p(x) is a density of, where a run kind changes units (a table's, a series')
 
     def to_dict(self) -> dict[str, Any]:
         return {"data_range": list(self.data_range), "n_samples": self.n_samples, "n_reference": self.n_reference,
                 "results": [r.to_dict() for r in self.results],
-                **({} if self.decoded_with is None else {"decoded_with": self.decoded_with})}  # fmt: skip
+                **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
+                **({} if self.units is None else {"units": self.units})}  # fmt: skip
 
 
 def _percent_pair(p: float) -> tuple[str, str]:

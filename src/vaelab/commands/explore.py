@@ -223,6 +223,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
                         data_range=_data_range(train.X), n_samples=n_samples,
                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed,
                         log_jacobian=r.kind.log_jacobian)  # fmt: skip
+    result.units = r.kind.density_units  # an audit: explore's log p(x) came without what it is a density of
     views = _views(r, np.stack([x.image for x in result.results]), 1)
     if views is not None:  # a table: a ± b of two rows' encodings (one-hot and mode parts) is no row of any table
         for x in result.results:

@@ -43,6 +43,7 @@ DATETIME_UNITS: dict[str, int] = {"D": 86400, "h": 3600, "min": 60, "s": 1}
 ID_MIN_ROWS = 50  # a text column with one distinct value per row and more rows than this is an ID
 DATETIME_MIN_PARSED = 0.95  # share of a text column that must parse for it to count as dates
 SHOWN_CELLS = 3  # cells quoted when a column of numbers holds text in a few of them
+JUNK_MIN_NUMBERS = 20  # more distinct numbers than this beside a minority of text cells: numbers with junk, not codes
 
 _SCHEMA_FORMAT = "vaelab.TableSchema"
 TABLE_FORMAT_VERSION = 1  # of the schema's and the transformer's JSON
@@ -686,7 +687,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
         missing = np.isnan(x)
         _check_some_present(name, missing)
         present = x[~missing]
-        integer = bool(np.all(present == np.rint(present)))
+        # Floats beyond 2**53 are all whole numbers: not a column of counts (an audit: 1e300s were called integers)
+        integer = bool(np.all(present == np.rint(present))) and (
+            pd.api.types.is_integer_dtype(s.dtype) or float(np.abs(present).max()) < 2.0**53)
         spec = ColumnSpec(
             name, kind, dtype, integer=integer,
             min=float(present.min()), max=float(present.max()), decimals=None if integer else _decimals(present),
@@ -823,8 +826,8 @@ def infer_schema(
             continue
         if name not in declared and kind == "categorical" and spec.dtype != "category":
             n_present = int(s.notna().sum())
+            numbers, not_numbers = _text_numbers(s)
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
-                _, not_numbers = _text_numbers(s)
                 if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "
                                     f"{name}) to leave it out if it is an ID")  # fmt: skip
@@ -833,6 +836,13 @@ def infer_schema(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
                     f"pass ignore=({name!r},) (--ignore {name}) to leave it out, or categorical=({name!r},) (--categorical {name}) to model it anyway"
                 )
+                continue
+            # Numbers with text in a minority of cells ('?', 'n.a.'), however often a marker or a number repeats (an
+            # audit: three '?' cells among 400 numbers were trained as 398 categories): not labels, unless the
+            # numbers are few codes (1, 2, 3 beside 'other').
+            if 0 < 2 * not_numbers.size < n_present and np.unique(numbers[~np.isnan(numbers)]).size > JUNK_MIN_NUMBERS:
+                problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=({name!r},) "
+                                f"(--categorical {name}) if its values are labels")  # fmt: skip
                 continue
         specs.append(spec)
         if note:

@@ -193,7 +193,11 @@ class _Assembler:
             s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
-        self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation).")
+            if test.get("units"):  # a table's or series' change of units (an audit: the report never said which)
+                s.facts.append(("units", f"the test ELBO and bits/dim are in {test['units']}"))
+        self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation)" + (
+            ", in the model's own units: the curves do not include the change of units of the test ELBO above."
+            if test and test.get("units") else "."))
 
     def reconstructions(self, s: _Section) -> None:
         if len(self.config.model.input_shape) != 3:
@@ -219,6 +223,8 @@ class _Assembler:
                             if lik.get("binarizations", 1) > 1 else "")),
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
                         ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
+            if lik.get("units"):
+                s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
                                 "± is the standard error over test examples. A likelihood is a poor detector of some "
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
@@ -441,14 +447,20 @@ class _Assembler:
         s.paragraphs.append(
             f"a = {e['a']}, b = {e['b']}. The latent space has a coordinate for z_a + z_b and z_a − z_b, always; "
             "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the "
-            + ("encoded features' " if "tabular" in self.kind.sections else "data's ")
+            + ("encoded features' " if "tabular" in self.kind.sections else
+               "model rows' (standardized windows) " if "series" in self.kind.sections else "data's ")
             + f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
             f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
             "for data-space results the input itself."
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.
             + (" On a table run a ± b adds the encoded features (one-hot slots of a category can both be 1), so the "
                "data-space rows probe the encoding, not rows a table could hold; read the latent rows."
-               if "tabular" in self.kind.sections else ""))  # fmt: skip
+               if "tabular" in self.kind.sections else
+               # an audit: the sum of two standardized windows is not the standardized sum of the windows, and under
+               # --trend window the rows also hold each window's level and log SD
+               " On a series run a ± b adds the model's rows (each window standardized, and under --trend window "
+               "relative to its past, with its level and log SD), not the windows in their units; read the latent rows."
+               if "series" in self.kind.sections else ""))  # fmt: skip
         s.tables.append({
             "caption": "typicality of each result and what it means",
             "header": ["result", "log q(z) percentile", "log p(x) percentile", "verdict"], "left": (0, 3),

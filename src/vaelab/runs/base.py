@@ -30,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import CACHE, CONFIG, HISTORY, METRICS, MODEL, SPLIT, STATE, RunDir
+from vaelab.checkpoint import CACHE, CONFIG, FIGURES, HISTORY, LOCK, METRICS, MODEL, REPORT, SPLIT, STATE, RunDir
 from vaelab.config import AUTO, DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
@@ -260,8 +260,8 @@ def never_trained(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool
     if not run.exists() or run.file(STATE).exists() or run.file(MODEL).exists():
         return False
     temps = set(run.temp_files())
-    allowed = {CONFIG, SPLIT, HISTORY, METRICS, *kind_files}
-    return all(p.name in allowed or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
+    allowed = {CONFIG, SPLIT, HISTORY, METRICS, REPORT, LOCK, *kind_files}  # `report` may have run on it (an audit)
+    return all(p.name in allowed or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
 
 
 def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset()) -> None:

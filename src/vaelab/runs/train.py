@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vaelab import distributed
-from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, STATE, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
 from vaelab.data.split import indices
@@ -177,7 +177,7 @@ def train_run(
             make_folder(run.path)
             run.remove_temp_files()
             if again:  # config.json first: a kill from here on leaves a folder that never started
-                for name in (CONFIG, HISTORY, METRICS, *sorted(KIND_FILES)):  # another kind's files too
+                for name in (CONFIG, HISTORY, METRICS, REPORT, *sorted(KIND_FILES)):  # another kind's files too
                     run.file(name).unlink(missing_ok=True)
             run.write_split(split)
             kind.save(run)

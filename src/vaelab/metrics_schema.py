@@ -180,7 +180,8 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     BENCHMARKS.md)."""
     name = next((n for n, keys in ML_SECONDARY.items() if keys[0] in ml), "accuracy")
     unit = ml.get("target_unit")  # a date target's MAE is in seconds (an audit: "MAE 16906831.304", no unit)
-    return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), {side: ml[k] for side, k in zip(("real", "synthetic"), ML_SECONDARY[name]) if k in ml}
+    values = {side: ml[k] for side, k in zip(("real", "synthetic"), ML_SECONDARY[name]) if k in ml}
+    return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), values
 
 
 def ml_difference(ml: dict[str, Any]) -> str:

@@ -257,7 +257,8 @@ def predictive_score(
                 "TRTR model's own windows as real_train."
             )
         trained_on, real_test = r[:n_train], r[n_train + T - 1 :]
-        reference = f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left out between)"
+        reference = (f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left "
+                     "out between)")
     m = min(trained_on.shape[0], s.shape[0])
     real_train_used = trained_on[np.sort(rng.permutation(trained_on.shape[0])[:m])]
     synth_train = s[rng.permutation(s.shape[0])[:m]]

@@ -714,8 +714,8 @@ def ml_efficacy(
     ``se_over`` names; the synthetic sample's and the models' own randomness are not in them) and
     ``outcome`` ("lower", "higher" or "no clear difference": the difference against its 2 SE),
     with ``predictions``, also ``test_truth`` and ``test_predictions`` ({"real": ..., "synthetic": ...}: arrays
-    over the scored test rows, for paired comparisons of generators on the same rows; not JSON), the secondary metric as ``real_accuracy`` /
-    ``synthetic_accuracy`` or ``real_mae`` / ``synthetic_mae``, the row counts, and ``note``
+    over the scored test rows, for paired comparisons of generators on the same rows; not JSON), the secondary
+    metric as ``real_accuracy`` / ``synthetic_accuracy`` or ``real_mae`` / ``synthetic_mae``, the row counts, and ``note``
     (None, or why a model could not be trained, e.g. a synthetic target with a single class:
     that model then predicts the class for every row, and its score is what that earns).
     """

@@ -250,8 +250,8 @@ def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool
     if not run.path.is_dir() or run.exists():
         return False
     temps = set(run.temp_files())
-    allowed = {SPLIT, *kind_files}
-    return all(p.name in allowed or p in temps or (p.name == CACHE and p.is_dir()) for p in run.path.iterdir())
+    allowed = {SPLIT, *kind_files}  # figures/: left by a run that never saved an epoch and was started again
+    return all(p.name in allowed or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
 
 
 def never_trained(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:

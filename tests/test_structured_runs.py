@@ -222,8 +222,14 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
     assert "--given fixes columns of a table run's rows" in err
     err = _error(capsys, "sample", tmp_path / "run", "--temperature", "0.5", "--n", 5, "--out", tmp_path / "s.npy")
-    assert "--temperature sharpens the categories and booleans of a table run's rows" in err
+    assert "--temperature (temperature=) sharpens the categories and booleans of a table run's rows" in err
     assert not (tmp_path / "s.npy").exists()
+    # In Python the same refusals name the arguments too (an audit: they answered in CLI terms only).
+    from vaelab.errors import ConfigError
+    from vaelab.runs.run import Run
+
+    with pytest.raises(ConfigError, match=r"--given \(given=\) fixes columns of a table run's rows"):
+        Run(tmp_path / "run").synthesize(5, given={"a": 1})
 
 
 def test_table_vae_fits_a_dataframe_and_samples_one_back():

@@ -164,13 +164,15 @@ class RunKind:
         classes = run.model.classes_
         sampler = sampler or self.default_sampler
         if temperature not in (AUTO, 1):
-            raise ConfigError(f"--temperature sharpens the categories and booleans of a table run's rows; "
+            raise ConfigError(f"--temperature (temperature=) sharpens the categories and booleans of a table run's rows; "
                               f"{run.dir.path} is {self.description}. Drop it.")  # fmt: skip
         if given:
-            raise ConfigError(f"--given fixes columns of a table run's rows; {run.dir.path} is {self.description}"
-                              + (" (pick a class with --class)." if classes is not None else "."))  # fmt: skip
+            raise ConfigError(f"--given (given=) fixes columns of a table run's rows; {run.dir.path} is "
+                              f"{self.description}" + (" (pick a class with --class, label=)." if classes is not None
+                                                       else "."))  # fmt: skip
         if classes is not None and label is None:
-            raise ConfigError(f"This model is conditional: choose a class with --class (one of {classes.tolist()}).")
+            raise ConfigError(f"This model is conditional: choose a class with --class (label=; one of "
+                              f"{classes.tolist()}).")  # fmt: skip
         if classes is None and label is not None:
             raise ConfigError("--class (label=) needs a conditional model (trained with --conditional).")
         mean = self.decodes_mean and not draw

@@ -954,6 +954,11 @@ def test_anomaly_eval_says_which_series_windows_were_scored_on_interpolated_valu
     assert block["windows_with_values_filled"] == {"inliers": 0, "outliers": 16}
     assert "16 outlier window(s) and 0 inlier window(s) hold missing, infinite or non-numeric values" in " ".join(out.split())
     assert "rows_with_cells_left_out" not in block
+    # explore took such a window as it was interpolated, without a word (an audit): refused, as a table row with a
+    # cell the run cannot encode is
+    err = _error(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'out.csv'}:30", "--dims", "0")
+    assert "holds values that are not there (f0: missing at" in err and "Score it instead" in err
+    _ok(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'out.csv'}:0", "--dims", "0")  # all present
 
 
 def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp_path, capsys):

@@ -27,6 +27,7 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
+from vaelab.data.timeseries import FILLED
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import load
 from vaelab.files import TEMP_FILE, check_output_file, read_json, write_error
@@ -336,6 +337,12 @@ class Run:
             raise DataError(f"Example {spec!r} holds what training never had ({why}); its code would leave those "
                             "cells out. Score it instead (vaelab score RUN FILE flags it with its reason), or name a "
                             "row the run can encode whole.")  # fmt: skip
+        if part.reasons and FILLED in (part.reasons[index] or ""):
+            # A series window with missing or unreadable values is scored on values interpolated in time; explored,
+            # it would be called typical or not on values that never arrived, without a word (an audit).
+            raise DataError(f"Example {spec!r} holds values that are not there ({part.reasons[index]}); its code would "
+                            "be that of the interpolated window. Score it instead (vaelab score RUN FILE flags it with "
+                            "its reason), or name a window whose values are all present.")  # fmt: skip
         labels = part.label_names()
         return Example(self._shaped(part.X[index : index + 1], spec), None if labels is None else str(labels[index]), spec)
 

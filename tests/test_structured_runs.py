@@ -732,6 +732,12 @@ def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_pa
     assert scores.loc[sorted(holes | far), "flag"].all() and np.isfinite(scores["log_px"]).all()
     others = reason.drop(index=sorted(holes | far))
     assert not others.str.contains("missing|out of range").any()
+    # Each window says which it is: its series and the stamps of its first and last steps (an audit: a panel's
+    # windows came with their number only).
+    assert list(scores.columns[:4]) == ["example", "series", "start", "end"]
+    first_hole = scores.loc[min(holes)]
+    assert (first_hole["series"], first_hole["start"], first_hole["end"]) == (1, 15, 30)
+    assert (scores["end"] - scores["start"] == 15).all()
     assert reason[min(far)].count("training SDs") == 1 and float(reason[min(far)].split("lies ")[1].split(" ")[0]) > 50
     # The clean file's windows are the run's own rows: its stored coder, not one fitted again.
     from vaelab.runs.run import Run

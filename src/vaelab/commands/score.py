@@ -59,9 +59,12 @@ class Scored:
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
     remarks: tuple[str, ...] = ()  # about the file as a whole (a table file's columns the run does not model)
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
+    keys: dict[str, tuple] | None = None  # per example: which one it is (a series file's window: series, start, end)
 
     def to_frame(self):
         frame = self.result.to_frame()
+        for i, (name, values) in enumerate((self.keys or {}).items()):  # first, beside the example's number
+            frame.insert(i, name, list(values))
         frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
@@ -185,7 +188,7 @@ def score(
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band),
-                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks)  # fmt: skip
+                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))

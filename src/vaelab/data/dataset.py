@@ -31,6 +31,9 @@ class Dataset:
     notes: tuple[str, ...] | None = None
     # What is worth saying about the file as a whole (a table file's columns the run does not model).
     remarks: tuple[str, ...] = ()
+    # Per example, values that say which one it is, written beside its scores (a series file's windows: their
+    # series and the time stamps of their first and last steps); None: the example's number says it.
+    keys: dict[str, tuple] | None = None
 
     @property
     def n_examples(self) -> int:
@@ -67,6 +70,7 @@ class Dataset:
             reasons=None if self.reasons is None else tuple(np.asarray(self.reasons, dtype=object)[index]),
             notes=None if self.notes is None else tuple(np.asarray(self.notes, dtype=object)[index]),
             remarks=self.remarks,
+            keys=None if self.keys is None else {k: tuple(np.asarray(v, dtype=object)[index]) for k, v in self.keys.items()},
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -74,7 +78,8 @@ class Dataset:
         (:func:`vaelab.data.rows.is_lazy`) is not copied: the view's X reads its rows when used."""
         from vaelab.data.rows import as_rows, is_lazy
 
-        if not is_lazy(self.X) or self.observed is not None or self.reasons is not None or self.notes is not None:
+        if (not is_lazy(self.X) or self.observed is not None or self.reasons is not None or self.notes is not None
+                or self.keys is not None):  # fmt: skip
             return self.subset(index)
         return Dataset(
             X=as_rows(self.X).take(index),

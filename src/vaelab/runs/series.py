@@ -329,7 +329,7 @@ class SeriesKind(RunKind):
                 said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} {FILLED}")
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
-                       notes=tuple(notes) if any(notes) else None)  # fmt: skip
+                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window))  # fmt: skip
 
     def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
         """Per window (model rows), what lies out of range (a column of the row more than :data:`RANGE_TOLERANCE`
@@ -720,6 +720,19 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
                                         run.config.data.test_fraction)  # fmt: skip
     return windows.series[codes == 2]
+
+
+def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:
+    """Which window each one is, for score's CSV (an audit: a panel's windows came with their number only): its
+    series (in a panel) and the time stamps (or step numbers) of its first and last steps."""
+    def at(k: int, t: int) -> str:
+        return f"{t}" if frame.times is None else time_text(frame.times[k][t])
+
+    keys = {"start": tuple(at(k, t) for k, t in zip(windows.series, windows.start)),
+            "end": tuple(at(k, t + window - 1) for k, t in zip(windows.series, windows.start))}  # fmt: skip
+    if len(frame.ids) > 1:
+        keys = {"series": tuple(frame.ids[k] for k in windows.series), **keys}
+    return keys
 
 
 def window_stamps(windows: Windows, frame: SeriesFrame) -> Callable[[int, int], str]:

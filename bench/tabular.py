@@ -107,7 +107,13 @@ import pandas as pd
 import torch
 
 from vaelab.analysis.samplers import SAMPLERS
-from vaelab.analysis.synthetic_tables import compare, distance_to_closest_record, fidelity, ml_efficacy
+from vaelab.analysis.synthetic_tables import (
+    bootstrap_scores,
+    compare,
+    distance_to_closest_record,
+    fidelity,
+    ml_efficacy,
+)
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
 from vaelab.data.sources import read_table
@@ -351,19 +357,12 @@ def test_rows_se(a: dict, b: dict) -> float | None:
     """The SE of ML efficacy's difference a - b that the real-test rows' sampling adds: both methods' classifiers
     (every fit, every sample) score the same resampled rows, the difference of their means taken on each resample.
     The SE over fits (``ml_se``) holds the test rows fixed; the two together cover the whole estimator."""
-    from sklearn.metrics import f1_score, r2_score
-
     if not a.get("ml_preds_fits") or not b.get("ml_preds_fits"):
         return None
-    truth = a["ml_truth"]
-    score = (lambda t, q: f1_score(t, q, average="macro", zero_division=0)) if a["task"] == "classification" else r2_score
-    mean = lambda fits, i: np.mean([np.mean([score(truth[i], q[i]) for q in fit]) for fit in fits])  # noqa: E731
-    rng = np.random.default_rng(SEED)
-    diffs = []
-    for _ in range(TEST_ROW_RESAMPLES):
-        i = rng.integers(0, truth.size, truth.size)
-        diffs.append(mean(a["ml_preds_fits"], i) - mean(b["ml_preds_fits"], i))
-    return float(np.std(diffs, ddof=1))
+    # Every fit holds as many samples, so the mean over all of a method's predictions is its mean over fits.
+    groups = [[q for fit in row["ml_preds_fits"] for q in fit] for row in (a, b)]
+    draws = bootstrap_scores(a["task"], a["ml_truth"], groups, TEST_ROW_RESAMPLES, SEED)
+    return float(np.std(draws[:, 0] - draws[:, 1], ddof=1))
 
 
 def ml_difference_line(a: dict, b: dict) -> str:

@@ -691,6 +691,9 @@ def _temperature(text: str) -> float | str:
         return text
 
 
+FEW_REAL_ROWS = 30  # fewer real rows holding --given's values than this: their complements are said to be rough
+
+
 def cmd_sample(args) -> int:
     from vaelab.commands.generate import forecast_to_file, sample_given
 
@@ -733,9 +736,6 @@ def cmd_sample(args) -> int:
     else:
         print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
     return 0
-
-
-FEW_REAL_ROWS = 30  # fewer real rows holding --given's values than this: their complements are said to be rough
 
 
 def cmd_explore(args) -> int:

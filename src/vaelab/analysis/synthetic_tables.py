@@ -813,26 +813,35 @@ def compare(difference: float, se: float, z: float = 2.0) -> str:
 ML_BOOTSTRAP = 200  # resamples of the real test rows behind ML efficacy's standard errors
 
 
+def bootstrap_scores(task: str, truth: np.ndarray, groups: list[list[np.ndarray]], resamples: int,
+                     seed: int) -> np.ndarray:  # fmt: skip
+    """ML efficacy's metric (macro F1, or R²) on ``resamples`` resamples of the test rows: per resample and group, the
+    mean score of the group's predictions of the same rows (a paired bootstrap), as an array (resamples, groups). A
+    group is one model's predictions, or several (fits, samples) whose mean score is compared (bench/tabular.py)."""
+    from sklearn.metrics import f1_score, r2_score
+
+    score = ((lambda t, p: f1_score(t, p, average="macro", zero_division=0)) if task == "classification"
+             else r2_score)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    draws = np.empty((resamples, len(groups)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a resample with one target value: R² undefined there (NaN, left out)
+        for b in range(resamples):
+            i = rng.integers(0, truth.size, truth.size)
+            draws[b] = [np.mean([score(truth[i], p[i]) for p in group]) for group in groups]
+    return draws
+
+
 def _test_rows_bootstrap(task: str, truth: np.ndarray, preds: dict[str, np.ndarray], result: dict[str, Any],
                          seed: int) -> dict[str, Any]:  # fmt: skip
     """Standard errors of both models' scores and of their difference over the real test rows (a paired bootstrap:
     both models' predictions of the same resampled rows), and whether the synthetic rows' model is clearly below
     or above the real rows' (2 SE). It covers the test rows' sampling, not the synthetic sample's or the models'
     own randomness (a new sample or seed moves the score too: bench/tabular.py repeats both)."""
-    from sklearn.metrics import f1_score, r2_score
-
     n = truth.size
     if n < 2:
         return {}
-    score = ((lambda t, p: f1_score(t, p, average="macro", zero_division=0)) if task == "classification"
-             else r2_score)  # fmt: skip
-    rng = np.random.default_rng(seed)
-    draws = np.empty((ML_BOOTSTRAP, 2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a resample with one target value: R² undefined there (NaN, left out)
-        for b in range(ML_BOOTSTRAP):
-            i = rng.integers(0, n, n)
-            draws[b] = score(truth[i], preds["real"][i]), score(truth[i], preds["synthetic"][i])
+    draws = bootstrap_scores(task, truth, [[preds["real"]], [preds["synthetic"]]], ML_BOOTSTRAP, seed)
     diff = result["synthetic"] - result["real"]
     diff_se = float(np.nanstd(draws[:, 1] - draws[:, 0], ddof=1))
     outcome = {"lower": "lower", "higher": "higher"}.get(compare(diff, diff_se), "no clear difference")

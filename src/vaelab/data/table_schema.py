@@ -826,7 +826,9 @@ def infer_schema(
             continue
         if name not in declared and kind == "categorical" and spec.dtype != "category":
             n_present = int(s.notna().sum())
-            numbers, not_numbers = _text_numbers(s)
+            # Read as numbers only where it can matter: more categories than JUNK_MIN_NUMBERS (a pass over the column)
+            numbers, not_numbers = (_text_numbers(s) if len(spec.categories) > JUNK_MIN_NUMBERS
+                                    else (np.empty(0), np.empty(0, dtype=int)))  # fmt: skip
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
                 if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "

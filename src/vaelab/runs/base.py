@@ -246,36 +246,39 @@ def load_state(run: RunDir, kind: type[RunKind], parse: Callable[[Any, dict[str,
 
 
 # ------------------------------------------------------------ fresh folders
+def _holds_only(run: RunDir, names: set[str]) -> bool:
+    """Whether the run folder holds nothing but ``names``, temporary files and the cache and figures folders."""
+    temps = set(run.temp_files())
+    return all(p.name in names or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
+
+
 def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:
     """A folder a run was killed in before config.json: at most split.npy, a kind's state files,
-    the Parquet cache and temporary files."""
-    if not run.path.is_dir() or run.exists():
-        return False
-    temps = set(run.temp_files())
-    allowed = {SPLIT, *kind_files}  # figures/: left by a run that never saved an epoch and was started again
-    return all(p.name in allowed or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
+    the Parquet cache (figures/: left by a run that never saved an epoch and was started again) and temporary files."""
+    return run.path.is_dir() and not run.exists() and _holds_only(run, {SPLIT, *kind_files})
 
 
 def never_trained(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:
     """A folder whose run never saved an epoch (its training failed or was stopped in its first epoch): its
-    config.json and state, but no weights and no training state, and nothing else a user could lose."""
+    config.json and state, but no weights and no training state, and nothing else a user could lose (a report of
+    it may have been written: an audit)."""
     if not run.exists() or run.file(STATE).exists() or run.file(MODEL).exists():
         return False
-    temps = set(run.temp_files())
-    allowed = {CONFIG, SPLIT, HISTORY, METRICS, REPORT, LOCK, *kind_files}  # `report` may have run on it (an audit)
-    return all(p.name in allowed or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
+    return _holds_only(run, {CONFIG, SPLIT, HISTORY, METRICS, REPORT, LOCK, *kind_files})
 
 
-def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset()) -> None:
-    """A new run may be written to a missing or empty folder, one a run was killed in before it began, or one whose
-    run never saved an epoch (an audit: a first epoch that failed left a folder neither train nor --resume could
-    use again with other settings)."""
-    if run.exists() and not never_trained(run, kind_files):
-        raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset(), restart: bool = False) -> bool:
+    """A new run may be written to a missing or empty folder, or one a run was killed in before it began; with
+    ``restart`` (train) also one whose run never saved an epoch (an audit: a first epoch that failed left a folder
+    neither train nor --resume could use again with other settings). Returns whether the folder holds such a run,
+    whose files the new one replaces."""
     if run.exists():
-        return
+        if restart and never_trained(run, kind_files):
+            return True
+        raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
     if run.path.exists() and not never_started(run, kind_files):
         raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
+    return False
 
 
 def cache_key(dataset: Dataset, fingerprint: str) -> dict[str, Any]:

@@ -37,7 +37,6 @@ from vaelab.runs.base import (
     check_fresh_folder,
     flag,
     never_started,
-    never_trained,
 )
 from vaelab.runs.kinds import KIND_FILES, detect, given_options
 from vaelab.runs.run import Run
@@ -159,9 +158,8 @@ def train_run(
     else:
         if source is None:
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
-        if main:
-            check_fresh_folder(run, KIND_FILES)
-        again = main and never_trained(run, KIND_FILES)  # a run that never saved an epoch: started again
+        # a run that never saved an epoch is started again
+        again = main and check_fresh_folder(run, KIND_FILES, restart=True)
         request = Request(source, options, labels, label_column, val_fraction, test_fraction)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})

@@ -325,6 +325,44 @@ def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_
     assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()
 
 
+def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(tmp_path, capsys):
+    """An audit (issue 17): a numeric column with '?' cells could only be cleaned by hand before training, and the
+    run's later files (score, anomaly-eval) then needed the same cleaning. --missing-values names the markers once;
+    the run keeps them (table.json) and reads every file with them, CSV and Parquet alike."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"age": rng.normal(40, 10, 300).round(1), "region": rng.choice(["north", "south"], 300),
+                       "income": rng.normal(5e4, 1e4, 300).round(0)})  # fmt: skip
+    df["age"] = df["age"].astype(object)
+    df.loc[[3, 50, 120], "age"] = "?"
+    df.to_csv(tmp_path / "q.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *FAST)
+    assert "holds numbers except in 3 of its 300 filled rows" in err and "--missing-values '?'" in err
+    err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *FAST, "--missing-values", "")
+    assert "--missing-values takes the texts" in err
+    out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *FAST, "--missing-values", "?", "n.a.")
+    assert "cells reading '?', 'n.a.' are missing values" in out
+    table_json = json.loads((tmp_path / "run" / "table.json").read_text())
+    assert table_json["missing_values"] == ["?", "n.a."]
+    kinds = {c["name"]: c["kind"] for c in table_json["schema"]["columns"]}
+    assert kinds["age"] == "numeric"
+    # A later file with a marker where training had none: flagged as missing, not as a category or refused.
+    new = df.astype({"age": str, "income": str})  # numbers as text with markers: Parquet text columns
+    new.loc[5, "income"] = "n.a."
+    new.to_parquet(tmp_path / "new.parquet", index=False)
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "new.parquet", "--n-samples", 5, "--quiet",
+        "--out", tmp_path / "s.csv")  # fmt: skip
+    scores = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert scores.loc[5, "reason"] == "income: missing, and it had no missing values in training"
+    assert not scores.loc[[3, 50, 120], "reason"].str.contains("age").any()  # missing there in training too
+    from vaelab.runs.run import Run
+
+    run = Run(tmp_path / "run")  # reopened: the markers come from table.json
+    own, _ = run.data()
+    np.testing.assert_array_equal(run.dataset_of(str(tmp_path / "q.csv")).X, own.X)
+    synth = run.synthesize(200)
+    assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
+
+
 def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silently(table, table_run, tmp_path, capsys):
     """An audit (issue 17): a scored file's extra column was left out of log p(x) without a word, so a user could
     believe it had been checked. score and anomaly-eval now say which columns were not scored; scores are

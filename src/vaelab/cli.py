@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
     tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
+    tb.add_argument("--missing-values", nargs="+", action="extend", default=[], metavar="TEXT",
+                    help="cells reading exactly TEXT (e.g. '?') are missing values, in this file and every file the "
+                    "run later reads (empty cells, 'NA', 'n/a' and 'null' are missing already)")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
     ts.add_argument("--window", type=int, metavar="N_PAST", help="past steps per window (makes this a series run)")
     ts.add_argument("--horizon", type=int, metavar="N_FUTURE", help="future steps per window, generated given the past")
@@ -382,7 +385,7 @@ def _settings(args) -> dict:
 
 # Training options that belong to kinds of run (vaelab.runs.kinds), passed to train_run by name.
 KIND_OPTIONS = ("table", "categorical", "numeric", "boolean", "datetime", "ignore", "normalization", "condition",
-                "window", "horizon", "id_column", "time_column", "features", "fill", "trend")  # fmt: skip
+                "missing_values", "window", "horizon", "id_column", "time_column", "features", "fill", "trend")  # fmt: skip
 
 
 def _train_and_report(args, source, out, settings: dict, **options) -> int:

@@ -115,12 +115,16 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 MAX_TABLE_COLUMNS = 100
 
 
-def read_table(source: str | os.PathLike) -> pd.DataFrame:
-    """A CSV/Parquet file as a DataFrame, for table runs (columns kept as they are)."""
+def read_table(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV/Parquet file as a DataFrame, for table runs (columns kept as they are).
+
+    ``missing``: texts that mark a missing cell besides pandas' own ('', 'NA', 'n/a', 'null', ...), such as
+    '?': a cell whose whole text is one of them is read as missing (``vaelab train --missing-values``).
+    """
     path = _existing(source, "table")
     if not path.name.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{path.name}: a table must be a .csv or .parquet file.")
-    return _read_frame(path)
+    return _read_frame(path, missing)
 
 
 def looks_like_table(source: Any) -> bool:
@@ -295,22 +299,43 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
         return X, y
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
     is_csv = path.name.lower().endswith(".csv")
     header = is_csv and csv_has_header(path)
     if header:
         _check_distinct(path, _csv_header(path))  # pandas would rename a repeated 'a' to 'a.1' silently
     try:
-        if is_csv:
-            df = pd.read_csv(path, header=0 if header else None)
+        if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
+            df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
         else:
-            df = pd.read_parquet(path, engine="pyarrow")
+            df = _markers_missing(pd.read_parquet(path, engine="pyarrow"), missing)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
         raise DataError(f"{path.name} could not be parsed as a table ({_reason(err)}).") from err
     df.columns = [str(c) for c in df.columns]
     _check_distinct(path, list(df.columns))  # whatever the reader did with a repeated name
+    return df
+
+
+def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+    """Parquet's text cells equal to a marker as missing, and a text column that then holds only numbers as
+    numbers: what pandas' na_values does while it reads a CSV."""
+    if not missing:
+        return df
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # the marker leaves the categories too
+            df[name] = s.cat.remove_categories([m for m in missing if m in s.cat.categories])
+            continue
+        if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        marked = s.isin(missing)
+        if not marked.any():
+            continue
+        s = s.mask(marked)
+        numbers = pd.to_numeric(s, errors="coerce")
+        df[name] = numbers if numbers.notna().sum() == s.notna().sum() else s
     return df
 
 

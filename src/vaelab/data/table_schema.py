@@ -497,8 +497,17 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
     shown = ", ".join(f"row {int(i)}: {str(values[i])[:20]!r}" for i in bad[:SHOWN_CELLS])
     more = f", and {bad.size - SHOWN_CELLS} more" if bad.size > SHOWN_CELLS else ""
     return (f"column {name!r} holds numbers except in {bad.size} of its {int(s.notna().sum())} filled rows "
-            f"({shown}{more}); make those cells empty (missing) to model it as numeric (pandas reads empty cells, "
-            "'NA', 'n/a' and 'null' as missing)")
+            f"({shown}{more}); to model it as numeric, read those cells as missing (vaelab train --missing-values "
+            f"{_marker_args(values[bad])}) or make them empty (pandas reads empty cells, 'NA', 'n/a' and 'null' as "
+            "missing)")
+
+
+def _marker_args(cells: np.ndarray) -> str:
+    """The distinct texts of the cells, quoted for a shell (the first few)."""
+    import shlex
+
+    texts = list(dict.fromkeys(str(c) for c in cells))
+    return " ".join(shlex.quote(t) for t in texts[:SHOWN_CELLS]) + (" ..." if len(texts) > SHOWN_CELLS else "")
 
 
 def parse_text_dates(text: pd.Series, fmt: str) -> pd.Series:

@@ -75,13 +75,15 @@ TABLE_ARRAYS = "table.safetensors"
 OVERRIDES = ("categorical", "numeric", "boolean", "datetime", "ignore")
 MAX_NAMED = 10  # columns named in a note; the rest counted
 CONDITION_KEYS = ("condition", "column_order", "label_counts")  # table.json of a conditional run, beside the transformer's
+MISSING_KEY = "missing_values"  # table.json: the texts read as missing cells in every file of the run (--missing-values)
 
 
 class TableKind(RunKind):
     name = "table"
     description = "a table run"
     files = (TABLE, TABLE_ARRAYS)
-    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": ()}
+    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": (),
+               "missing_values": ()}  # fmt: skip
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     # z from a Gaussian mixture fitted to the training rows' codes: SDMetrics' pair trends above the prior's on
     # four of bench/tabular.py's five tables, and fair's ML efficacy 0.609 -> 0.627 (BENCHMARKS.md, third pass)
@@ -90,8 +92,10 @@ class TableKind(RunKind):
     default_settings = TABLE_SETTINGS
 
     def __init__(self, transformer: TableTransformer, condition: tuple[ColumnSpec, ...] = (),
-                 columns: tuple[str, ...] | None = None, label_counts: dict[str, int] | None = None):  # fmt: skip
+                 columns: tuple[str, ...] | None = None, label_counts: dict[str, int] | None = None,
+                 missing: tuple[str, ...] = ()):  # fmt: skip
         self.transformer = transformer
+        self.missing = tuple(missing)  # texts read as missing cells (--missing-values), in every file the run reads
         self.condition = tuple(condition)  # columns the model is conditioned on (--condition), not modelled
         self.columns = tuple(columns) if columns else tuple(transformer.schema.names)  # the table's, in order
         self.label_counts = dict(label_counts or {})  # training rows per condition label (every label of the table)
@@ -109,7 +113,8 @@ class TableKind(RunKind):
         if model.conditional and not names:
             raise ConfigError("A table run is conditioned on columns of its own: name them with --condition COL ... "
                               "(categorical or boolean), instead of --conditional.")  # fmt: skip
-        df = read_table(request.source)
+        missing = check_missing_values(request.option("missing_values", ()))
+        df = read_table(request.source, missing)
         schema = infer_schema(df, **{k: tuple(request.option(k, ())) for k in OVERRIDES})
         condition, schema = split_condition(schema, names)
         split = split_assignment(len(df), request.val_fraction, request.test_fraction, model.seed)
@@ -128,7 +133,9 @@ class TableKind(RunKind):
         if condition:
             summary += (f"\nconditioned on {', '.join(c.name for c in condition)} ({len(classes)} combinations seen): "
                         "the decoder is given them; vaelab sample RUN --given COL=VALUE fixes them exactly")  # fmt: skip
-        return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts),
+        if missing:
+            summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
+        return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts, missing),
                         dataset, split, data, summary)  # fmt: skip
 
     def save(self, run: RunDir) -> None:
@@ -136,6 +143,8 @@ class TableKind(RunKind):
         if self.condition:  # unconditional runs keep the transformer's own state as table.json
             meta = {**meta, "condition": TableSchema(self.condition).to_dict(), "column_order": list(self.columns),
                     "label_counts": self.label_counts}  # fmt: skip
+        if self.missing:  # a run without markers keeps the table.json it always had
+            meta = {**meta, MISSING_KEY: list(self.missing)}
         save_state(run, self, meta, arrays)
 
     @classmethod
@@ -143,9 +152,12 @@ class TableKind(RunKind):
         def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "TableKind":
             meta = dict(meta) if isinstance(meta, dict) else meta
             extra = {k: meta.pop(k) for k in CONDITION_KEYS if isinstance(meta, dict) and k in meta}
+            missing = meta.pop(MISSING_KEY, []) if isinstance(meta, dict) else []
+            if not isinstance(missing, list) or not all(isinstance(m, str) and m for m in missing):
+                raise ConfigError(f"{MISSING_KEY!r} must be a list of non-empty texts; got {missing!r:.80}.")
             transformer = TableTransformer.from_state(meta, arrays)
             if not extra:
-                return cls(transformer)
+                return cls(transformer, missing=tuple(missing))
             condition = TableSchema.from_dict(extra.get("condition"), "table.json 'condition'").columns
             columns, counts = extra.get("column_order"), extra.get("label_counts")
             expected = {*transformer.schema.names, *(c.name for c in condition)}
@@ -153,12 +165,12 @@ class TableKind(RunKind):
                 raise ConfigError(f"'column_order' must list the table's columns {sorted(expected)}; got {columns!r:.80}.")
             if not isinstance(counts, dict) or not all(isinstance(v, int) and v >= 0 for v in counts.values()):
                 raise ConfigError(f"'label_counts' must map labels to counts; got {counts!r:.80}.")
-            return cls(transformer, condition, tuple(columns), counts)
+            return cls(transformer, condition, tuple(columns), counts, tuple(missing))
 
         return load_state(run, cls, parse)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
-        df = read_table(data.source)
+        df = read_table(data.source, self.missing)
         y, classes = condition_codes(df, self.condition)
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
 
@@ -180,7 +192,7 @@ class TableKind(RunKind):
             raise ConfigError(f"--labels and --label-column are for image and vector runs; {self.description} "
                               "reads every column of its rows from the file.")  # fmt: skip
         path = str(Path(source).resolve())
-        df = read_table(source)
+        df = read_table(source, self.missing)
         require_condition_columns(df, self.condition, f"The rows of {Path(source).name}")
         rows = self.transformer.check_rows(df)
         reasons, y, classes = list(rows.reasons), None, None
@@ -228,7 +240,7 @@ class TableKind(RunKind):
 
     def _choose(self, model: Any, dataset: Dataset, split: np.ndarray, sampler: str,
                 fitted: Any = None) -> TemperatureChoice:  # fmt: skip
-        df = read_table(dataset.source)[list(self.columns)]
+        df = read_table(dataset.source, self.missing)[list(self.columns)]
         train, val = indices(split, "train"), indices(split, "val")
         if fitted is None:
             fitted = fit_sampler(sampler, model, dataset.subset(train), dataset.subset(val), CHOICE_SEED)
@@ -289,7 +301,7 @@ class TableKind(RunKind):
 
     def real_rows(self, run: Any, *split_names: str) -> list[pd.DataFrame]:
         """The run's raw rows of each named split, from one read of its source (the schema's columns only)."""
-        df = read_table(run.config.data.source)
+        df = read_table(run.config.data.source, self.missing)
         codes = run.dir.read_split(len(df))
         columns = list(self.columns)
         return [df.iloc[indices(codes, name)][columns].reset_index(drop=True) for name in split_names]
@@ -363,6 +375,16 @@ class TableKind(RunKind):
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                  "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
                            f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
+
+
+def check_missing_values(markers: Any) -> tuple[str, ...]:
+    """--missing-values: non-empty texts, each once."""
+    markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    bad = [m for m in markers if not isinstance(m, str) or not m]
+    if bad:
+        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
+                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
+    return tuple(dict.fromkeys(markers))
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

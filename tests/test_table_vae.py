@@ -317,3 +317,11 @@ def test_an_unfitted_or_misconfigured_table_vae_says_so():
         TableVAE(epoch=2)
     with pytest.raises(ConfigError, match="a name or a list of names; got 5"):
         TableVAE(categorical=5)
+
+
+def test_given_holds_a_category_written_with_spaces_around_it():
+    """A label such as ' padded ' is a category of its own, fixed as written (it was stripped and refused)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"c": rng.choice([" padded ", "plain"], 300), "x": rng.normal(size=300)})
+    rows = TableVAE(**FAST).fit(df).sample(20, given={"c": " padded "})
+    assert set(rows["c"]) == {" padded "} and rows.attrs["generation"]["given"] == {"c": " padded "}

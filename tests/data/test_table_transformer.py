@@ -590,3 +590,14 @@ def test_an_infinite_cell_is_said_to_be_infinite():
     new = df.head(3).astype({"a": object})
     new.loc[1, "a"], new.loc[2, "a"] = np.inf, "-inf"
     assert tt.check_rows(new).reasons == ["", "a: 'inf' is infinite", "a: '-inf' is infinite"]
+
+
+def test_a_category_with_spaces_around_it_can_be_given():
+    """Categories are taken as written before the text is stripped: ' padded ' and 'a ' could not be fixed with
+    --given / given= (an audit: "uni='padded': not a category of 'uni'"), while ' north' still finds 'north'."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice([" padded ", "a", "a ", "north"], 60)})
+    spec = TableTransformer("standard").fit(df).schema["c"]
+    assert [given_label(spec, v) for v in (" padded ", "a", "a ", " north")] == [" padded ", "a", "a ", "north"]
+    with pytest.raises(ConfigError, match=r"c='padded': not a category of 'c'"):
+        given_label(spec, "padded")

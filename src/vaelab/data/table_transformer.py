@@ -1123,7 +1123,9 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
     Continuous values are refused: a draw hits one with probability 0."""
     text = str(value).strip()
     if spec.kind == "categorical":
-        text = _category_label(spec, text)
+        # A category is taken as written first: ' north' and 'north ' are categories of their own (an audit: the
+        # stripped text was refused as "not a category", so a padded label could not be fixed)
+        text = str(value) if str(value) in spec.categories else _category_label(spec, text)
         if text not in spec.categories:
             shown = list(spec.categories)[:20]
             raise ConfigError(f"{spec.name}={text!r}: not a category of {spec.name!r}; its categories are {shown}"

@@ -64,6 +64,16 @@ def test_empty_and_unusable_tables_are_refused():
         infer_schema(ids, datetime=("x",), ignore=("id", "gone"))
 
 
+def test_a_column_of_complex_numbers_is_refused_not_cut_to_its_real_parts():
+    """complex128 is a numeric dtype: the column was read as float64, which kept the real parts and dropped the
+    imaginary ones without a word (samples came back as x+0j)."""
+    df = pd.DataFrame({"z": np.arange(30.0) + 1j, "x": np.arange(30.0)})
+    with pytest.raises(DataError, match=r"column 'z' holds complex numbers \(complex128\).*df\['z_im'\]"):
+        infer_schema(df)
+    with pytest.raises(DataError, match="complex numbers"):
+        infer_schema(df, numeric=("z",))
+
+
 # ----------------------------------------------------------- JSON and describe
 
 

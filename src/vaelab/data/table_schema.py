@@ -462,7 +462,11 @@ class TableSchema:
 
 
 def numeric_values(s: pd.Series, name: str) -> np.ndarray:
-    """float64 values, NaN where missing; ColumnProblem for text or infinities."""
+    """float64 values, NaN where missing; ColumnProblem for text, complex numbers or infinities."""
+    if pd.api.types.is_complex_dtype(s.dtype):  # float64 would keep the real parts and drop the rest (an audit)
+        raise ColumnProblem(f"column {name!r} holds complex numbers ({s.dtype}); a table's numbers are real: split it "
+                            f"into two columns, e.g. df['{name}_re'] = df[{name!r}].to_numpy().real and "
+                            f"df['{name}_im'] = df[{name!r}].to_numpy().imag")  # fmt: skip
     if pd.api.types.is_bool_dtype(s.dtype) or (
         pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
     ):

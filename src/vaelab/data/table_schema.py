@@ -562,6 +562,22 @@ def unmodelled_columns(df: pd.DataFrame, modelled: Iterable[str], ignored: Itera
     return [str(c) for c in df.columns if c not in known]
 
 
+def category_values(categories: Iterable[str], category_dtype: str) -> pd.Index:
+    """Category labels (``str`` of each value) turned back into values of ``category_dtype``; TypeError or
+    ValueError where the labels do not read back as such values."""
+    labels = pd.Series(list(categories), dtype=object)
+    dtype = pd.api.types.pandas_dtype(category_dtype)
+    if pd.api.types.is_bool_dtype(dtype):
+        values = labels.map({"True": True, "False": False}).astype(dtype)
+    elif pd.api.types.is_numeric_dtype(dtype):
+        values = pd.to_numeric(labels).astype(dtype)
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        values = pd.to_datetime(labels).astype(dtype)
+    else:
+        values = labels.astype(dtype)
+    return pd.Index(values)
+
+
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -733,6 +749,12 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             cats = s.cat.categories
             labels = [str(c) for c in cats]
             spec_extra = dict(ordered=bool(s.cat.ordered), category_dtype=str(cats.dtype))
+            try:  # generated rows give back values rebuilt from their labels (an audit: pd.cut's intervals failed
+                category_values(labels, str(cats.dtype))  # after training, as "the schema is damaged")
+            except (TypeError, ValueError):
+                raise ColumnProblem(f"column {name!r} is a Categorical of {cats.dtype} values, which cannot be written "
+                                    f"back from their text; make the categories text first: df[{name!r}] = "
+                                    f"df[{name!r}].cat.rename_categories(str)") from None
         else:
             present = s[~missing]
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):

@@ -52,6 +52,7 @@ from vaelab.data.table_schema import (
     ColumnSpec,
     TableSchema,
     bool_values,
+    category_values,
     check_frame,
     check_version,
     column_spec,
@@ -408,21 +409,11 @@ def _datetime_out(units: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> p
 
 def _typed_categories(spec: ColumnSpec) -> pd.Index:
     """The category labels turned back into values of the original type."""
-    labels = pd.Series(spec.categories, dtype=object)
-    dtype = pd.api.types.pandas_dtype(spec.category_dtype)
     try:
-        if pd.api.types.is_bool_dtype(dtype):
-            values = labels.map({"True": True, "False": False}).astype(dtype)
-        elif pd.api.types.is_numeric_dtype(dtype):
-            values = pd.to_numeric(labels).astype(dtype)
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            values = pd.to_datetime(labels).astype(dtype)
-        else:
-            values = labels.astype(dtype)
+        return category_values(spec.categories, spec.category_dtype)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"Column {spec.name!r}: categories {list(spec.categories)[:5]} cannot be read back as "
                           f"{spec.category_dtype} ({err}); the schema is damaged.") from None
-    return pd.Index(values)
 
 
 def _categorical_out(codes: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:

@@ -601,3 +601,24 @@ def test_a_category_with_spaces_around_it_can_be_given():
     assert [given_label(spec, v) for v in (" padded ", "a", "a ", " north")] == [" padded ", "a", "a ", "north"]
     with pytest.raises(ConfigError, match=r"c='padded': not a category of 'c'"):
         given_label(spec, "padded")
+
+
+def test_object_categories_that_are_not_text_come_back_as_their_own_values():
+    """An object column holding 1, 'two' and 2.5 gave back '1' and '2.5' (text): synthetic rows never equalled 1.
+    Each category's type is kept in the schema (category_types) and its value given back as such."""
+    n = 40
+    df = pd.DataFrame({"a": pd.Series([1, "two", 2.5, True] * (n // 4), dtype=object),
+                       "c": pd.Categorical([1, "x"] * (n // 2)), "s": ["p", "q"] * (n // 2),
+                       "x": np.linspace(0, 1, n)})  # fmt: skip
+    tt = TableTransformer("standard").fit(df)
+    assert tt.schema["a"].category_types == ("int", "float", "bool", "str")  # sorted labels: 1, 2.5, True, two
+    assert tt.schema["s"].category_types is None  # text stays as it was
+    back = tt.inverse_transform(tt.transform(df))
+    assert [type(v) for v in back["a"][:4]] == [int, str, float, bool] and back["a"].tolist() == df["a"].tolist()
+    assert list(back["c"].cat.categories) == [1, "x"] and back["c"].tolist() == df["c"].tolist()
+    again = TableSchema.from_dict(json.loads(json.dumps(tt.schema.to_dict())))
+    assert again == tt.schema
+    damaged = tt.schema.to_dict()
+    damaged["columns"][0]["category_types"] = ["int"]
+    with pytest.raises(ConfigError, match="'category_types' must be null or a list"):
+        TableSchema.from_dict(damaged)

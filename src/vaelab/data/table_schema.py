@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
+CATEGORY_TYPES = ("int", "float", "bool", "str")  # the types of object categories given back (ColumnSpec.category_types)
 MAX_DECIMALS = 6  # numeric values with more decimals than this are not rounded back
 NORMALIZATIONS = ("mode", "standard")
 
@@ -168,6 +169,11 @@ class ColumnSpec:
         Numeric, non-integer columns whose values all have at most 6 decimals: that
         number; decoded values are rounded to it, as the data was (a survey's ages in
         half years come back as 17.5 or 22.0, not 21.99). None: no rounding.
+    category_types : tuple of str or None
+        Categorical columns of ``object`` values only, where some are not text: per
+        category, the type its value had (``"int"``, ``"float"``, ``"bool"`` or
+        ``"str"``), so that a column holding 1 and "two" gives back 1, not "1". None:
+        every category is given back as ``category_dtype`` says.
     """
 
     name: str
@@ -185,12 +191,15 @@ class ColumnSpec:
     datetime_format: str | None = None
     object_missing: str | None = None
     decimals: int | None = None  # numeric, not integer: every value seen had at most this many decimals
+    category_types: tuple[str, ...] | None = None  # object categories that were not all text: each one's type
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"Column {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}.")
         if self.categories is not None and not isinstance(self.categories, tuple):
             object.__setattr__(self, "categories", tuple(self.categories))
+        if self.category_types is not None and not isinstance(self.category_types, tuple):
+            object.__setattr__(self, "category_types", tuple(self.category_types))
 
     @property
     def complete(self) -> bool:
@@ -206,6 +215,7 @@ class ColumnSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["categories"] = None if self.categories is None else list(self.categories)
+        d["category_types"] = None if self.category_types is None else list(self.category_types)
         return d
 
 
@@ -277,6 +287,13 @@ def _column_from_dict(d: Any, where: str) -> ColumnSpec:
         raise ConfigError(f"{where}: only categorical columns have 'categories'; this one is {kind}.")
     if kind == "categorical" and (out.get("categories") is None) != (out.get("category_dtype") is None):
         raise ConfigError(f"{where}: 'categories' and 'category_dtype' must be given together (or both null).")
+    types = d.get("category_types")
+    if types is not None:
+        if (not isinstance(types, list) or not all(t in CATEGORY_TYPES for t in types)
+                or len(types) != len(out.get("categories") or ())):  # fmt: skip
+            raise ConfigError(f"{where}: 'category_types' must be null or a list of {list(CATEGORY_TYPES)}, one per "
+                              f"category; got {types!r:.80}.")  # fmt: skip
+        out["category_types"] = tuple(types)
     return ColumnSpec(**out)
 
 
@@ -562,11 +579,15 @@ def unmodelled_columns(df: pd.DataFrame, modelled: Iterable[str], ignored: Itera
     return [str(c) for c in df.columns if c not in known]
 
 
-def category_values(categories: Iterable[str], category_dtype: str) -> pd.Index:
-    """Category labels (``str`` of each value) turned back into values of ``category_dtype``; TypeError or
-    ValueError where the labels do not read back as such values."""
+def category_values(categories: Iterable[str], category_dtype: str, types: Iterable[str] | None = None) -> pd.Index:
+    """Category labels (``str`` of each value) turned back into values of ``category_dtype`` (of object categories,
+    each of its type in ``types``: :attr:`ColumnSpec.category_types`); TypeError or ValueError where the labels do
+    not read back as such values."""
     labels = pd.Series(list(categories), dtype=object)
     dtype = pd.api.types.pandas_dtype(category_dtype)
+    if types is not None:
+        read = {"int": int, "float": float, "bool": lambda v: v == "True", "str": str}
+        return pd.Index([read[t](v) for v, t in zip(labels, types)], dtype=object)
     if pd.api.types.is_bool_dtype(dtype):
         values = labels.map({"True": True, "False": False}).astype(dtype)
     elif pd.api.types.is_numeric_dtype(dtype):
@@ -607,6 +628,17 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ==================================================================== inference
+
+
+def _value_types(values: Iterable[Any]) -> dict[str, str]:
+    """Label -> the type its value had (:data:`CATEGORY_TYPES`), for object values: bools, whole numbers and other
+    numbers are given back as such, anything else as its text."""
+    out: dict[str, str] = {}
+    for v in values:
+        t = ("bool" if isinstance(v, (bool, np.bool_)) else "int" if isinstance(v, (int, np.integer))
+             else "float" if isinstance(v, (float, np.floating)) else "str")  # fmt: skip
+        out.setdefault(str(v), t)
+    return out
 
 
 def _check_some_present(name: str, missing: np.ndarray) -> None:
@@ -749,6 +781,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             cats = s.cat.categories
             labels = [str(c) for c in cats]
             spec_extra = dict(ordered=bool(s.cat.ordered), category_dtype=str(cats.dtype))
+            if cats.dtype == object:
+                types = _value_types(cats)
+                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
             try:  # generated rows give back values rebuilt from their labels (an audit: pd.cut's intervals failed
                 category_values(labels, str(cats.dtype))  # after training, as "the schema is damaged")
             except (TypeError, ValueError):
@@ -762,6 +797,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             else:
                 labels = sorted({str(v) for v in np.asarray(present, dtype=object)})
             spec_extra = dict(category_dtype=dtype)
+            if s.dtype == object:
+                types = _value_types(np.asarray(present, dtype=object))
+                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
         if len(set(labels)) != len(labels):
             raise ColumnProblem(f"column {name!r} has categories that look the same as text ({labels[:10]})")
         spec = ColumnSpec(name, kind, dtype, categories=tuple(labels), **spec_extra)

@@ -410,7 +410,7 @@ def _datetime_out(units: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> p
 def _typed_categories(spec: ColumnSpec) -> pd.Index:
     """The category labels turned back into values of the original type."""
     try:
-        return category_values(spec.categories, spec.category_dtype)
+        return category_values(spec.categories, spec.category_dtype, spec.category_types)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"Column {spec.name!r}: categories {list(spec.categories)[:5]} cannot be read back as "
                           f"{spec.category_dtype} ({err}); the schema is damaged.") from None

@@ -325,3 +325,18 @@ def test_given_holds_a_category_written_with_spaces_around_it():
     df = pd.DataFrame({"c": rng.choice([" padded ", "plain"], 300), "x": rng.normal(size=300)})
     rows = TableVAE(**FAST).fit(df).sample(20, given={"c": " padded "})
     assert set(rows["c"]) == {" padded "} and rows.attrs["generation"]["given"] == {"c": " padded "}
+
+
+@pytest.mark.parametrize("values", [("007", "010", "123"), (" padded ", "plain")])
+def test_a_conditional_model_keeps_its_condition_values_as_written(values):
+    """TableVAE passed its condition values to VAE.fit as label names, which reads them as a label file's: stripped,
+    and "007" as the integer 7; fit then failed choosing its temperature ("Unknown label(s) ['007', '010']; this model
+    knows ['7', '10', '123']"). The CLI's table runs pass codes, and kept them."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"c": rng.choice(values, 200), "x": rng.normal(size=200)})
+    model = TableVAE(condition=["c"], **FAST).fit(df)
+    assert tuple(model.vae_.classes_) == tuple(sorted(values))
+    assert set(model.sample(100, seed=1)["c"]) == set(values)
+    rows = model.sample(10, given={"c": values[0]})
+    assert set(rows["c"]) == {values[0]} and rows.attrs["generation"]["method"] == "conditional decoder"
+    assert model.log_likelihood(df.head(5), n_samples=10).extra["reasons"] == [""] * 5

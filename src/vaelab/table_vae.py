@@ -101,7 +101,7 @@ class TableVAE:
         self.transformer_, X = encode_table(df, schema, self.normalization, vae.seed, train)
         y, classes = condition_codes(df, condition)
         vae.set_params(blocks=self.transformer_.likelihood_blocks(), conditional=bool(condition))
-        self.vae_ = vae.fit(X, None if y is None else np.asarray(classes, dtype=object)[y])
+        self.vae_ = vae.fit_coded(X, y, classes)  # the condition values as written: fit() strips label names
         self.condition_ = condition
         self.columns_ = tuple(c for c in df.columns if c not in schema.ignored)
         self.label_counts_ = ({} if y is None else

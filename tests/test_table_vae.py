@@ -142,8 +142,8 @@ def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     assert sharp.equals(expected[list(df.columns)])
     assert not sharp.equals(model.sample(300, seed=1, temperature=1.0, sampler="prior"))
     assert sharp.attrs["temperature"]["text"] == "temperature 0.5 (as asked)"
-    for bad in (0, -1.0, 1.5, float("nan"), "cold"):
-        with pytest.raises(ConfigError, match="temperature must be a number in"):
+    for bad in (0, -1.0, 1.5, float("nan"), "cold", "AUTO"):  # the message names "auto" too (it said "a number")
+        with pytest.raises(ConfigError, match=r'temperature must be a number in \(0, 1\] .* or "auto"'):
             model.sample(5, temperature=bad)
     # Seeds and counts as the CLI takes them (an audit: raw NumPy and scikit-learn errors for a seed of -1 or 1.5).
     for bad in (-1, 1.5, 2**40, "0"):

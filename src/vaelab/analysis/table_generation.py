@@ -185,8 +185,13 @@ def resolve_temperature(temperature: float | str, sampler: str, seed: int, fitte
 def check_table_temperature(value: Any) -> None:
     """A table draw's temperature: "auto" (chosen on the validation rows, :func:`choose_temperature`) or a
     number in (0, 1] (:func:`vaelab.analysis.samplers.check_temperature`)."""
-    if value != AUTO:
+    if isinstance(value, str) and value == AUTO:
+        return
+    try:
         check_temperature(value)
+    except ConfigError:  # the message names "auto" too: a table's draw takes it (an audit: 'cold' was told "a number")
+        raise ConfigError(f'temperature must be a number in (0, 1] (1: draws from the model itself) or "auto" (the '
+                          f"one chosen on the validation rows at training); got {value!r}.") from None
 
 
 def row_keys(frame: pd.DataFrame, tm: TableModel) -> np.ndarray:

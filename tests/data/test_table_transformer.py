@@ -622,3 +622,18 @@ def test_object_categories_that_are_not_text_come_back_as_their_own_values():
     damaged["columns"][0]["category_types"] = ["int"]
     with pytest.raises(ConfigError, match="'category_types' must be null or a list"):
         TableSchema.from_dict(damaged)
+
+
+@pytest.mark.parametrize("normalization", ["standard", "mode"])
+def test_a_value_beyond_a_constant_column_is_not_counted_in_a_made_up_sd(normalization):
+    """A constant column has SD 0; its codec's stand-in SD of 1 made the reason read "8 is 1.0 SD above the range seen
+    in training" (any unit's distance as 'SD'). It names the one value seen instead."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"const": 7.0, "x": rng.normal(size=50), "day": pd.Timestamp("2021-01-01")})
+    tt = TableTransformer(normalization).fit(df)
+    new = df.head(3).copy()
+    new.loc[0, "const"], new.loc[1, "day"], new.loc[2, "x"] = 8.0, pd.Timestamp("2021-01-03"), 100.0
+    reasons = tt.check_rows(new).reasons
+    assert reasons[0] == "const: out of range: 8 is above the one value seen in training (7)"
+    assert reasons[1] == "day: out of range: 2021-01-03 00:00:00 is above the one value seen in training (2021-01-01 00:00:00)"
+    assert reasons[2].startswith("x: out of range: 100 is ") and " SD above the range seen in training" in reasons[2]

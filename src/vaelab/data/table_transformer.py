@@ -778,6 +778,11 @@ class TableTransformer:
             shown = (f"{x[i]:.6g}" if spec.kind == "numeric"
                      else str(pd.Timestamp(int(x[i] * size), unit="s")))  # fmt: skip
             unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
+            if spec.min == spec.max:  # a constant has no SD to count in (its codec's sd of 1 is a stand-in: "1.0 SD")
+                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else str(pd.Timestamp(int(spec.min), unit="s"))
+                problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {side} the one value seen in "
+                                 f"training ({seen})"))  # fmt: skip
+                continue
             problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {abs(x[i] - edge) / sd:.1f} SD{unit} "
                              f"{side} the range seen in training"))  # fmt: skip
         if spec.kind == "numeric" and spec.integer:  # a fraction where training held whole numbers: said, and scored

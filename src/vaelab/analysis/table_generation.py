@@ -155,7 +155,9 @@ class TemperatureChoice:
             return f"temperature {self.temperature:g} (as asked)"
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
-        shares = ", ".join(f"T {t}: {v:.3f}" for t, v in self.draw_repeats.items())
+        # 4 decimals: of 5,000 draws a share is a multiple of 0.0002, shown exactly (at 3, T 1's 0.1406 and T 0.55's
+        # 0.1410 both read 0.141, and "the closest share wins, ties to the higher T" then seemed to pick T 0.55 wrongly)
+        shares = ", ".join(f"T {t}: {v:.4f}" for t, v in self.draw_repeats.items())
         own = next(iter(self.draw_repeats.values()), None)
         rule = ("the model's own draws already repeat training rows at least as often, so they are kept"
                 if own is not None and own >= self.validation_repeats else

@@ -350,3 +350,19 @@ def test_the_temperature_text_shows_shares_that_decide_the_choice_apart():
     choice = TemperatureChoice(0.55, "aggregate-gmm", 5 / 30, {"1": 0.1406, "0.85": 0.1408, "0.7": 0.139, "0.55": 0.141},
                                30, 5000)  # fmt: skip
     assert "T 1: 0.1406, T 0.85: 0.1408, T 0.7: 0.1390, T 0.55: 0.1410; the closest share wins" in choice.describe()
+
+
+def test_rows_holding_a_column_twice_or_lacking_a_condition_column_are_refused_clearly():
+    """df[name] of a repeated name is a frame: scoring such rows raised AttributeError "'DataFrame' object has no
+    attribute 'dtype'", and transform() of rows without a condition column a bare KeyError."""
+    df = _regions(200)
+    plain, cond = TableVAE(**FAST).fit(df), TableVAE(condition=["region"], **FAST).fit(df)
+    twice = pd.concat([df.head(3), df.head(3)[["x"]]], axis=1)
+    for score in (plain.log_likelihood, plain.transform, cond.log_likelihood, cond.transform):
+        with pytest.raises(DataError, match=r"\['x'\] more than once"):
+            score(twice)
+    for score in (cond.log_likelihood, cond.transform):
+        with pytest.raises(DataError, match=r"\['region'\] more than once"):
+            score(pd.concat([df.head(3), df.head(3)[["region"]]], axis=1))
+        with pytest.raises(DataError, match=r"lack the condition column\(s\) \['region'\]"):
+            score(df.head(3).drop(columns=["region"]))

@@ -138,7 +138,10 @@ class TableVAE:
 
     def _labels(self, df: pd.DataFrame) -> np.ndarray | None:
         """A conditional model's labels of the rows (their condition values); None without condition columns."""
-        return condition_labels(df, self.condition_) if self.condition_ else None
+        if not self.condition_:
+            return None
+        require_condition_columns(df, self.condition_, "The rows")
+        return condition_labels(df, self.condition_)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Posterior means E_q[z|x] of the rows."""

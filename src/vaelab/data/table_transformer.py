@@ -856,6 +856,12 @@ class TableTransformer:
                 f"The table lacks column(s) {absent} of the schema; it has {list(df.columns)}. "
                 f"Expected columns: {list(schema.names)}."
             )
+        # df[name] of a repeated name is a frame, not a column (an audit: AttributeError "'DataFrame' object has no
+        # attribute 'dtype'" when scoring rows that held a column twice)
+        repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()] if c in schema.names})
+        if repeated:
+            raise DataError(f"The table holds column(s) {repeated} more than once; which one to read is not clear. "
+                            "Keep one of each, e.g. df.loc[:, ~df.columns.duplicated()].")  # fmt: skip
 
     # ---------------------------------------------------- inverse transform
     def inverse_transform(self, X: Any, sample: bool = False, seed: int = 0) -> pd.DataFrame:
@@ -1198,6 +1204,10 @@ def require_condition_columns(df: pd.DataFrame, condition: tuple[ColumnSpec, ...
     if absent:
         raise DataError(f"{rows} lack the condition column(s) {absent} the model is conditioned on; its columns are "
                         f"{list(df.columns)}.")  # fmt: skip
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()] if c in {s.name for s in condition}})
+    if repeated:
+        raise DataError(f"{rows} hold the condition column(s) {repeated} more than once; keep one of each, e.g. "
+                        "df.loc[:, ~df.columns.duplicated()].")  # fmt: skip
 
 
 def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[ColumnSpec, ...], TableSchema]:

@@ -89,6 +89,16 @@ def test_a_categorical_of_intervals_is_refused_before_training_with_the_way_out(
     assert list(back["band"].cat.categories) == list(df["band"].cat.categories) and back["band"].equals(df["band"])
 
 
+def test_the_cli_advice_quotes_a_column_name_the_shell_would_split():
+    """A CSV whose rows end in a comma has an empty column pandas calls 'Unnamed: 3': the advice "--ignore Unnamed: 3"
+    passed two names to the shell ('Unnamed:' and '3') and was refused in turn. Names that need it are quoted."""
+    df = pd.DataFrame({"x": np.arange(60.0), "Unnamed: 3": np.nan, "user id": [f"u{i}" for i in range(60)]})
+    with pytest.raises(DataError) as err:
+        infer_schema(df)
+    assert "(--ignore 'Unnamed: 3')" in str(err.value) and "(--ignore 'user id')" in str(err.value)
+    assert "(--categorical 'user id')" in str(err.value)
+
+
 # ----------------------------------------------------------- JSON and describe
 
 

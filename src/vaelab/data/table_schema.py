@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import shlex
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Iterable, Iterator, Mapping
@@ -644,7 +645,7 @@ def _value_types(values: Iterable[Any]) -> dict[str, str]:
 def _check_some_present(name: str, missing: np.ndarray) -> None:
     if missing.all():
         raise ColumnProblem(
-            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {name})"
+            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {shlex.quote(name)})"
         )
 
 
@@ -896,11 +897,11 @@ def infer_schema(
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
                 if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "
-                                    f"{name}) to leave it out if it is an ID")  # fmt: skip
+                                    f"{shlex.quote(name)}) to leave it out if it is an ID")  # fmt: skip
                     continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
-                    f"pass ignore=({name!r},) (--ignore {name}) to leave it out, or categorical=({name!r},) (--categorical {name}) to model it anyway"
+                    f"pass ignore=({name!r},) (--ignore {shlex.quote(name)}) to leave it out, or categorical=({name!r},) (--categorical {shlex.quote(name)}) to model it anyway"
                 )
                 continue
             # Numbers with text in a minority of cells ('?', 'n.a.'), however often a marker or a number repeats (an
@@ -908,7 +909,7 @@ def infer_schema(
             # numbers are few codes (1, 2, 3 beside 'other').
             if 0 < 2 * not_numbers.size < n_present and np.unique(numbers[~np.isnan(numbers)]).size > JUNK_MIN_NUMBERS:
                 problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=({name!r},) "
-                                f"(--categorical {name}) if its values are labels")  # fmt: skip
+                                f"(--categorical {shlex.quote(name)}) if its values are labels")  # fmt: skip
                 continue
         specs.append(spec)
         if note:

@@ -366,3 +366,16 @@ def test_rows_holding_a_column_twice_or_lacking_a_condition_column_are_refused_c
             score(pd.concat([df.head(3), df.head(3)[["region"]]], axis=1))
         with pytest.raises(DataError, match=r"lack the condition column\(s\) \['region'\]"):
             score(df.head(3).drop(columns=["region"]))
+
+
+def test_given_as_col_equals_value_keeps_a_column_name_with_spaces_around_it():
+    """--given ' padded col =x' names the column ' padded col ' (the longest column the item starts with); its name
+    was stripped to 'padded col', which the table does not have."""
+    from vaelab.analysis.table_generation import parse_given
+
+    assert parse_given([" padded col =x", " region = north"], [" padded col ", "region"]) == {
+        " padded col ": "x", "region": " north"}
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({" padded col ": rng.choice(["x", "y"], 200), "v": rng.normal(size=200)})
+    rows = TableVAE(**FAST).fit(df).sample(10, given=[" padded col =x"])
+    assert set(rows[" padded col "]) == {"x"}

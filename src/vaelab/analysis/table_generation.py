@@ -257,9 +257,10 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterab
         column, sep, value = (known, "=", str(item)[len(known) + 1:]) if known else str(item).partition("=")
         if not sep or not column.strip():
             raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
-        if column.strip() in out:
-            raise ConfigError(f"--given (given=) fixes {column.strip()!r} twice; give each column once.")
-        out[column.strip()] = value
+        column = column if known else column.strip()  # a column's own name as written (' padded col ' was stripped)
+        if column in out:
+            raise ConfigError(f"--given (given=) fixes {column!r} twice; give each column once.")
+        out[column] = value
     return out
 
 

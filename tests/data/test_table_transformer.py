@@ -637,3 +637,15 @@ def test_a_value_beyond_a_constant_column_is_not_counted_in_a_made_up_sd(normali
     assert reasons[0] == "const: out of range: 8 is above the one value seen in training (7)"
     assert reasons[1] == "day: out of range: 2021-01-03 00:00:00 is above the one value seen in training (2021-01-01 00:00:00)"
     assert reasons[2].startswith("x: out of range: 100 is ") and " SD above the range seen in training" in reasons[2]
+
+
+def test_dates_of_a_time_zone_are_described_and_flagged_in_that_zone():
+    """A tz-aware column is modelled in UTC seconds; its range in describe() and an out-of-range value in a reason were
+    shown as naive UTC (Oslo's 2021-01-01 00:00 read "2020-12-31 23:00:00", a scored 12:00+02:00 read "10:00:00")."""
+    days = pd.date_range("2021-01-01", periods=40, freq="D", tz="Europe/Oslo")
+    df = pd.DataFrame({"when": days, "x": np.linspace(0, 1, 40)})
+    tt = TableTransformer("standard").fit(df)
+    assert "2021-01-01 00:00:00+01:00 .. 2021-02-09 00:00:00+01:00" in tt.schema.describe()
+    new = df.head(1).copy()
+    new.loc[0, "when"] = pd.Timestamp("2022-06-01 12:00", tz="Europe/Oslo")
+    assert tt.check_rows(new).reasons[0].startswith("when: out of range: 2022-06-01 12:00:00+02:00 is ")

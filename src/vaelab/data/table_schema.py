@@ -323,9 +323,19 @@ def detail_text(c: ColumnSpec) -> str:
     if c.kind == "datetime":
         if c.min is None:
             return "range read at fit"
-        lo, hi = (pd.Timestamp(int(v), unit="s") for v in (c.min, c.max))
+        lo, hi = (instant(v, c) for v in (c.min, c.max))
         return f"{lo} .. {hi}, unit {c.datetime_unit}" + (f", text {c.datetime_format}" if c.datetime_format else "")
     return ""
+
+
+def instant(seconds: float, c: ColumnSpec) -> pd.Timestamp:
+    """A datetime column's value in seconds since 1970 UTC (:func:`datetime_seconds`) as the column shows it: in its own
+    time zone, in UTC for text with offsets, else naive (an audit: Oslo's 2021-01-01 00:03 read "2020-12-31 23:03:41")."""
+    t = pd.Timestamp(int(seconds), unit="s")
+    tz = getattr(pd.api.types.pandas_dtype(c.dtype), "tz", None)
+    if tz is not None:
+        return t.tz_localize("UTC").tz_convert(tz)
+    return t.tz_localize("UTC") if c.datetime_format is not None and "%z" in c.datetime_format else t
 
 
 def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:

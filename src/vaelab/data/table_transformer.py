@@ -60,6 +60,7 @@ from vaelab.data.table_schema import (
     detail_text,
     encoding_text,
     infer_schema,
+    instant,
     is_real,
     missing_text,
     numeric_values,
@@ -775,11 +776,10 @@ class TableTransformer:
         sd = self.column_sd(spec.name)
         for i in np.flatnonzero(far):
             side, edge = ("below", lo) if x[i] < lo else ("above", hi)
-            shown = (f"{x[i]:.6g}" if spec.kind == "numeric"
-                     else str(pd.Timestamp(int(x[i] * size), unit="s")))  # fmt: skip
+            shown = f"{x[i]:.6g}" if spec.kind == "numeric" else str(instant(x[i] * size, spec))
             unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
             if spec.min == spec.max:  # a constant has no SD to count in (its codec's sd of 1 is a stand-in: "1.0 SD")
-                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else str(pd.Timestamp(int(spec.min), unit="s"))
+                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else str(instant(spec.min, spec))
                 problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {side} the one value seen in "
                                  f"training ({seen})"))  # fmt: skip
                 continue

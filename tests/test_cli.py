@@ -126,3 +126,12 @@ def test_table_columns_refused_or_read_as_the_audit_expects(tmp_path, capsys):
     assert scores["gap"]["reason"][0].startswith("code: missing, and it had no missing values in training")
     assert scores["gap"]["reason"][1:].tolist() == scores["new"]["reason"][1:].tolist()
     np.testing.assert_allclose(scores["gap"]["log_px"][1:], scores["new"]["log_px"][1:], rtol=1e-6)
+
+
+def test_a_test_split_of_one_row_prints_no_standard_error_not_nan(tmp_path, capsys):
+    """Ten rows leave one test row: its ELBO has no standard error (metrics.json: null); stdout said "± nan"."""
+    (tmp_path / "tiny.csv").write_text("a,x\n" + "".join(f"{'pq'[i % 2]},{i / 10}\n" for i in range(10)))
+    code, out, err = run_cli(capsys, "train", tmp_path / "tiny.csv", "--out", tmp_path / "run", *FAST_ARGS)
+    assert code == 0, err
+    assert "nan" not in out and "(no standard error from 1 test example(s)) nats per example" in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["elbo_stderr"] is None

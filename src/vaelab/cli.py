@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import os
 import sys
 import textwrap
@@ -366,7 +367,11 @@ def _print_summary(result, seconds: float) -> None:
         print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")
     if test:
         bound = test.get("bits_per_dim_bound")
-        print(f"test ELBO:  {test['elbo']:.2f} ± {test['elbo_stderr']:.2f} nats per example "
+        se = test.get("elbo_stderr")
+        # one test example has no standard error (metrics.json: null): said, not printed as "± nan" (an audit)
+        pm = (f" ± {se:.2f}" if isinstance(se, (int, float)) and math.isfinite(se) else
+              f" (no standard error from {test.get('n_examples', 'these')} test example(s))")  # fmt: skip
+        print(f"test ELBO:  {test['elbo']:.2f}{pm} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip

@@ -252,6 +252,21 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         lazy = lazy_examples(X)  # a memory map or Rows: validated in blocks, never copied whole
         X = to_examples(X) if lazy is None else lazy
         codes, classes = self._labels(y, X.shape[0])
+        return self._fit_split(X, lazy, codes, classes)
+
+    def fit_coded(self, X: Any, codes: np.ndarray | None, classes: tuple[str, ...] | None) -> "VAE":
+        """:meth:`fit` with the labels already coded: ``codes`` 0..C-1 per example and the class names, taken as
+        they are (a table's condition values: :meth:`fit` reads names as a label file's, stripping them and
+        reading "007" as 7, and the model then refused the values it was trained on)."""
+        lazy = lazy_examples(X)
+        X = to_examples(X) if lazy is None else lazy
+        if not self.conditional:
+            codes, classes = None, None
+        elif codes is None or not classes or len(classes) < 2:
+            raise DataError("A conditional VAE needs label codes of at least 2 classes.")
+        return self._fit_split(X, lazy, codes, classes)
+
+    def _fit_split(self, X: Any, lazy: Any, codes: np.ndarray | None, classes: tuple[str, ...] | None) -> "VAE":
         split = split_assignment(X.shape[0], self.validation_fraction, 0.0, self.seed)
         train, val = indices(split, "train"), indices(split, "val")
         data = DataConfig(source="array", val_fraction=float(self.validation_fraction), test_fraction=0.0,

@@ -101,7 +101,7 @@ class TableVAE:
         self.transformer_, X = encode_table(df, schema, self.normalization, vae.seed, train)
         y, classes = condition_codes(df, condition)
         vae.set_params(blocks=self.transformer_.likelihood_blocks(), conditional=bool(condition))
-        self.vae_ = vae.fit(X, None if y is None else np.asarray(classes, dtype=object)[y])
+        self.vae_ = vae.fit_coded(X, y, classes)  # the condition values as written: fit() strips label names
         self.condition_ = condition
         self.columns_ = tuple(c for c in df.columns if c not in schema.ignored)
         self.label_counts_ = ({} if y is None else
@@ -138,7 +138,10 @@ class TableVAE:
 
     def _labels(self, df: pd.DataFrame) -> np.ndarray | None:
         """A conditional model's labels of the rows (their condition values); None without condition columns."""
-        return condition_labels(df, self.condition_) if self.condition_ else None
+        if not self.condition_:
+            return None
+        require_condition_columns(df, self.condition_, "The rows")
+        return condition_labels(df, self.condition_)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Posterior means E_q[z|x] of the rows."""

@@ -361,3 +361,19 @@ def test_repeated_column_names_in_a_csv_header_are_refused(tmp_path, header, rep
                                              + repeated.replace("[", r"\[").replace("]", r"\]")):
             read(path)
 
+
+
+@pytest.mark.parametrize("text, said", [
+    ("age,city,score\n" + "".join(f"{20 + i},Oslo,0.{i},\n" for i in range(30)), "rows hold more cells than its header's 3"),
+    ("age;city;score\n" + "".join(f"{20 + i};Oslo;0.{i}\n" for i in range(30)), "one name holding ';'"),
+    ("age\tcity\n" + "".join(f"{20 + i}\tOslo\n" for i in range(30)), "one name holding '\\\\t'"),
+])
+def test_a_csv_that_does_not_read_as_comma_separated_columns_is_refused(tmp_path, text, said):
+    """Rows ended by a comma made pandas take each row's first cell as its index and shift every column (an audit:
+    'score' was then refused as "entirely missing", and --ignore score trained on ages filed under nothing and cities
+    under 'age'); a file separated by ';' was trained as one column of text."""
+    path = tmp_path / "odd.csv"
+    path.write_text(text, encoding="utf-8")
+    for read in (read_table, load_dataset):
+        with pytest.raises(DataError, match=r"odd.csv does not read as comma-separated columns: .*" + said):
+            read(path)

@@ -64,6 +64,41 @@ def test_empty_and_unusable_tables_are_refused():
         infer_schema(ids, datetime=("x",), ignore=("id", "gone"))
 
 
+def test_a_column_of_complex_numbers_is_refused_not_cut_to_its_real_parts():
+    """complex128 is a numeric dtype: the column was read as float64, which kept the real parts and dropped the
+    imaginary ones without a word (samples came back as x+0j)."""
+    df = pd.DataFrame({"z": np.arange(30.0) + 1j, "x": np.arange(30.0)})
+    with pytest.raises(DataError, match=r"column 'z' holds complex numbers \(complex128\).*df\['z_im'\]"):
+        infer_schema(df)
+    with pytest.raises(DataError, match="complex numbers"):
+        infer_schema(df, numeric=("z",))
+
+
+def test_a_categorical_of_intervals_is_refused_before_training_with_the_way_out():
+    """pd.cut's intervals are categories whose text does not read back as intervals: TableVAE.fit trained, then
+    failed choosing its temperature with "the schema is damaged". Refused at the schema; the advice works."""
+    from vaelab.data.table_transformer import TableTransformer
+
+    df = pd.DataFrame({"band": pd.cut(np.linspace(0, 1, 40), 4), "x": np.linspace(0, 1, 40)})
+    with pytest.raises(DataError, match=r"'band' is a Categorical of interval\[float64, right\] values.*"
+                                        r"rename_categories\(str\)"):
+        infer_schema(df)
+    df["band"] = df["band"].cat.rename_categories(str)
+    tt = TableTransformer("standard").fit(df)
+    back = tt.inverse_transform(tt.transform(df))
+    assert list(back["band"].cat.categories) == list(df["band"].cat.categories) and back["band"].equals(df["band"])
+
+
+def test_the_cli_advice_quotes_a_column_name_the_shell_would_split():
+    """A CSV whose rows end in a comma has an empty column pandas calls 'Unnamed: 3': the advice "--ignore Unnamed: 3"
+    passed two names to the shell ('Unnamed:' and '3') and was refused in turn. Names that need it are quoted."""
+    df = pd.DataFrame({"x": np.arange(60.0), "Unnamed: 3": np.nan, "user id": [f"u{i}" for i in range(60)]})
+    with pytest.raises(DataError) as err:
+        infer_schema(df)
+    assert "(--ignore 'Unnamed: 3')" in str(err.value) and "(--ignore 'user id')" in str(err.value)
+    assert "(--categorical 'user id')" in str(err.value)
+
+
 # ----------------------------------------------------------- JSON and describe
 
 

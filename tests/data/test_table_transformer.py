@@ -590,3 +590,62 @@ def test_an_infinite_cell_is_said_to_be_infinite():
     new = df.head(3).astype({"a": object})
     new.loc[1, "a"], new.loc[2, "a"] = np.inf, "-inf"
     assert tt.check_rows(new).reasons == ["", "a: 'inf' is infinite", "a: '-inf' is infinite"]
+
+
+def test_a_category_with_spaces_around_it_can_be_given():
+    """Categories are taken as written before the text is stripped: ' padded ' and 'a ' could not be fixed with
+    --given / given= (an audit: "uni='padded': not a category of 'uni'"), while ' north' still finds 'north'."""
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"x": rng.normal(size=60), "c": rng.choice([" padded ", "a", "a ", "north"], 60)})
+    spec = TableTransformer("standard").fit(df).schema["c"]
+    assert [given_label(spec, v) for v in (" padded ", "a", "a ", " north")] == [" padded ", "a", "a ", "north"]
+    with pytest.raises(ConfigError, match=r"c='padded': not a category of 'c'"):
+        given_label(spec, "padded")
+
+
+def test_object_categories_that_are_not_text_come_back_as_their_own_values():
+    """An object column holding 1, 'two' and 2.5 gave back '1' and '2.5' (text): synthetic rows never equalled 1.
+    Each category's type is kept in the schema (category_types) and its value given back as such."""
+    n = 40
+    df = pd.DataFrame({"a": pd.Series([1, "two", 2.5, True] * (n // 4), dtype=object),
+                       "c": pd.Categorical([1, "x"] * (n // 2)), "s": ["p", "q"] * (n // 2),
+                       "x": np.linspace(0, 1, n)})  # fmt: skip
+    tt = TableTransformer("standard").fit(df)
+    assert tt.schema["a"].category_types == ("int", "float", "bool", "str")  # sorted labels: 1, 2.5, True, two
+    assert tt.schema["s"].category_types is None  # text stays as it was
+    back = tt.inverse_transform(tt.transform(df))
+    assert [type(v) for v in back["a"][:4]] == [int, str, float, bool] and back["a"].tolist() == df["a"].tolist()
+    assert list(back["c"].cat.categories) == [1, "x"] and back["c"].tolist() == df["c"].tolist()
+    again = TableSchema.from_dict(json.loads(json.dumps(tt.schema.to_dict())))
+    assert again == tt.schema
+    damaged = tt.schema.to_dict()
+    damaged["columns"][0]["category_types"] = ["int"]
+    with pytest.raises(ConfigError, match="'category_types' must be null or a list"):
+        TableSchema.from_dict(damaged)
+
+
+@pytest.mark.parametrize("normalization", ["standard", "mode"])
+def test_a_value_beyond_a_constant_column_is_not_counted_in_a_made_up_sd(normalization):
+    """A constant column has SD 0; its codec's stand-in SD of 1 made the reason read "8 is 1.0 SD above the range seen
+    in training" (any unit's distance as 'SD'). It names the one value seen instead."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"const": 7.0, "x": rng.normal(size=50), "day": pd.Timestamp("2021-01-01")})
+    tt = TableTransformer(normalization).fit(df)
+    new = df.head(3).copy()
+    new.loc[0, "const"], new.loc[1, "day"], new.loc[2, "x"] = 8.0, pd.Timestamp("2021-01-03"), 100.0
+    reasons = tt.check_rows(new).reasons
+    assert reasons[0] == "const: out of range: 8 is above the one value seen in training (7)"
+    assert reasons[1] == "day: out of range: 2021-01-03 00:00:00 is above the one value seen in training (2021-01-01 00:00:00)"
+    assert reasons[2].startswith("x: out of range: 100 is ") and " SD above the range seen in training" in reasons[2]
+
+
+def test_dates_of_a_time_zone_are_described_and_flagged_in_that_zone():
+    """A tz-aware column is modelled in UTC seconds; its range in describe() and an out-of-range value in a reason were
+    shown as naive UTC (Oslo's 2021-01-01 00:00 read "2020-12-31 23:00:00", a scored 12:00+02:00 read "10:00:00")."""
+    days = pd.date_range("2021-01-01", periods=40, freq="D", tz="Europe/Oslo")
+    df = pd.DataFrame({"when": days, "x": np.linspace(0, 1, 40)})
+    tt = TableTransformer("standard").fit(df)
+    assert "2021-01-01 00:00:00+01:00 .. 2021-02-09 00:00:00+01:00" in tt.schema.describe()
+    new = df.head(1).copy()
+    new.loc[0, "when"] = pd.Timestamp("2022-06-01 12:00", tz="Europe/Oslo")
+    assert tt.check_rows(new).reasons[0].startswith("when: out of range: 2022-06-01 12:00:00+02:00 is ")

@@ -155,7 +155,9 @@ class TemperatureChoice:
             return f"temperature {self.temperature:g} (as asked)"
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
-        shares = ", ".join(f"T {t}: {v:.3f}" for t, v in self.draw_repeats.items())
+        # 4 decimals: of 5,000 draws a share is a multiple of 0.0002, shown exactly (at 3, T 1's 0.1406 and T 0.55's
+        # 0.1410 both read 0.141, and "the closest share wins, ties to the higher T" then seemed to pick T 0.55 wrongly)
+        shares = ", ".join(f"T {t}: {v:.4f}" for t, v in self.draw_repeats.items())
         own = next(iter(self.draw_repeats.values()), None)
         rule = ("the model's own draws already repeat training rows at least as often, so they are kept"
                 if own is not None and own >= self.validation_repeats else
@@ -185,8 +187,13 @@ def resolve_temperature(temperature: float | str, sampler: str, seed: int, fitte
 def check_table_temperature(value: Any) -> None:
     """A table draw's temperature: "auto" (chosen on the validation rows, :func:`choose_temperature`) or a
     number in (0, 1] (:func:`vaelab.analysis.samplers.check_temperature`)."""
-    if value != AUTO:
+    if isinstance(value, str) and value == AUTO:
+        return
+    try:
         check_temperature(value)
+    except ConfigError:  # the message names "auto" too: a table's draw takes it (an audit: 'cold' was told "a number")
+        raise ConfigError(f'temperature must be a number in (0, 1] (1: draws from the model itself) or "auto" (the '
+                          f"one chosen on the validation rows at training); got {value!r}.") from None
 
 
 def row_keys(frame: pd.DataFrame, tm: TableModel) -> np.ndarray:
@@ -250,9 +257,10 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterab
         column, sep, value = (known, "=", str(item)[len(known) + 1:]) if known else str(item).partition("=")
         if not sep or not column.strip():
             raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
-        if column.strip() in out:
-            raise ConfigError(f"--given (given=) fixes {column.strip()!r} twice; give each column once.")
-        out[column.strip()] = value
+        column = column if known else column.strip()  # a column's own name as written (' padded col ' was stripped)
+        if column in out:
+            raise ConfigError(f"--given (given=) fixes {column!r} twice; give each column once.")
+        out[column] = value
     return out
 
 

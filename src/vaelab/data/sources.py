@@ -313,6 +313,8 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
         raise DataError(f"{path.name} could not be parsed as a table ({_reason(err)}).") from err
+    if is_csv and header:
+        _check_row_width(path, df)
     df.columns = [str(c) for c in df.columns]
     _check_distinct(path, list(df.columns))  # whatever the reader did with a repeated name
     return df
@@ -339,13 +341,41 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
     return df
 
 
+def _check_row_width(path: Path, df: pd.DataFrame) -> None:
+    """Refuse a CSV whose rows hold more cells than its header names: pandas made the first cell of each row its
+    index and shifted every column one place (an audit: rows ended by a comma put each row's age in the index, its
+    city under 'age', and the last column came out "entirely missing"), or a file separated by ';' or tabs."""
+    names = [str(c) for c in df.columns]
+    separator = next((sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]), None)
+    # pandas' rule: a first data row with more cells than the header makes the extra leading cells the index (a
+    # test of df.index misses it: consecutive whole numbers come back as a RangeIndex)
+    header, first = (_csv_rows(path, 2) + [[], []])[:2]
+    if len(first) <= len(header) and separator is None:
+        return
+    if separator is not None:
+        sep = "\\t" if separator == "\t" else separator
+        raise DataError(f"{path.name} does not read as comma-separated columns: its header is one name holding "
+                        f"{separator!r} ({names[0][:60]!r}). vaelab reads CSV separated by commas; convert the file, "
+                        f"e.g. pd.read_csv(path, sep='{sep}').to_csv('new.csv', index=False).")  # fmt: skip
+    raise DataError(f"{path.name} does not read as comma-separated columns: its rows hold more cells than its header's "
+                    f"{len(names)} names, so pandas would shift every column one place. Remove the comma ending each "
+                    "row, or name the extra column in the header (a file separated by ';' or tabs: convert it, e.g. "
+                    "pd.read_csv(path, sep=';').to_csv('new.csv', index=False)).")  # fmt: skip
+
+
 def _csv_header(path: Path) -> list[str]:
     """The names in a CSV's header row as the file spells them (the first row that is not blank)."""
+    return (_csv_rows(path, 1) + [[]])[0]
+
+
+def _csv_rows(path: Path, n: int) -> list[list[str]]:
+    """The first ``n`` rows of a CSV that are not blank, as the file spells them (fewer where it has fewer)."""
     import csv
+    import itertools
 
     try:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:  # a BOM is no part of a name
-            return next((row for row in csv.reader(f) if row), [])
+            return list(itertools.islice((row for row in csv.reader(f) if row), n))
     except (OSError, csv.Error):
         return []  # pandas reports what is wrong with the file
 

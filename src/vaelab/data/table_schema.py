@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import shlex
 import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Iterable, Iterator, Mapping
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
+CATEGORY_TYPES = ("int", "float", "bool", "str")  # the types of object categories given back (ColumnSpec.category_types)
 MAX_DECIMALS = 6  # numeric values with more decimals than this are not rounded back
 NORMALIZATIONS = ("mode", "standard")
 
@@ -168,6 +170,11 @@ class ColumnSpec:
         Numeric, non-integer columns whose values all have at most 6 decimals: that
         number; decoded values are rounded to it, as the data was (a survey's ages in
         half years come back as 17.5 or 22.0, not 21.99). None: no rounding.
+    category_types : tuple of str or None
+        Categorical columns of ``object`` values only, where some are not text: per
+        category, the type its value had (``"int"``, ``"float"``, ``"bool"`` or
+        ``"str"``), so that a column holding 1 and "two" gives back 1, not "1". None:
+        every category is given back as ``category_dtype`` says.
     """
 
     name: str
@@ -185,12 +192,15 @@ class ColumnSpec:
     datetime_format: str | None = None
     object_missing: str | None = None
     decimals: int | None = None  # numeric, not integer: every value seen had at most this many decimals
+    category_types: tuple[str, ...] | None = None  # object categories that were not all text: each one's type
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"Column {self.name!r}: kind must be one of {KINDS}; got {self.kind!r}.")
         if self.categories is not None and not isinstance(self.categories, tuple):
             object.__setattr__(self, "categories", tuple(self.categories))
+        if self.category_types is not None and not isinstance(self.category_types, tuple):
+            object.__setattr__(self, "category_types", tuple(self.category_types))
 
     @property
     def complete(self) -> bool:
@@ -206,6 +216,7 @@ class ColumnSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["categories"] = None if self.categories is None else list(self.categories)
+        d["category_types"] = None if self.category_types is None else list(self.category_types)
         return d
 
 
@@ -277,6 +288,13 @@ def _column_from_dict(d: Any, where: str) -> ColumnSpec:
         raise ConfigError(f"{where}: only categorical columns have 'categories'; this one is {kind}.")
     if kind == "categorical" and (out.get("categories") is None) != (out.get("category_dtype") is None):
         raise ConfigError(f"{where}: 'categories' and 'category_dtype' must be given together (or both null).")
+    types = d.get("category_types")
+    if types is not None:
+        if (not isinstance(types, list) or not all(t in CATEGORY_TYPES for t in types)
+                or len(types) != len(out.get("categories") or ())):  # fmt: skip
+            raise ConfigError(f"{where}: 'category_types' must be null or a list of {list(CATEGORY_TYPES)}, one per "
+                              f"category; got {types!r:.80}.")  # fmt: skip
+        out["category_types"] = tuple(types)
     return ColumnSpec(**out)
 
 
@@ -305,9 +323,19 @@ def detail_text(c: ColumnSpec) -> str:
     if c.kind == "datetime":
         if c.min is None:
             return "range read at fit"
-        lo, hi = (pd.Timestamp(int(v), unit="s") for v in (c.min, c.max))
+        lo, hi = (instant(v, c) for v in (c.min, c.max))
         return f"{lo} .. {hi}, unit {c.datetime_unit}" + (f", text {c.datetime_format}" if c.datetime_format else "")
     return ""
+
+
+def instant(seconds: float, c: ColumnSpec) -> pd.Timestamp:
+    """A datetime column's value in seconds since 1970 UTC (:func:`datetime_seconds`) as the column shows it: in its own
+    time zone, in UTC for text with offsets, else naive (an audit: Oslo's 2021-01-01 00:03 read "2020-12-31 23:03:41")."""
+    t = pd.Timestamp(int(seconds), unit="s")
+    tz = getattr(pd.api.types.pandas_dtype(c.dtype), "tz", None)
+    if tz is not None:
+        return t.tz_localize("UTC").tz_convert(tz)
+    return t.tz_localize("UTC") if c.datetime_format is not None and "%z" in c.datetime_format else t
 
 
 def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:
@@ -462,7 +490,11 @@ class TableSchema:
 
 
 def numeric_values(s: pd.Series, name: str) -> np.ndarray:
-    """float64 values, NaN where missing; ColumnProblem for text or infinities."""
+    """float64 values, NaN where missing; ColumnProblem for text, complex numbers or infinities."""
+    if pd.api.types.is_complex_dtype(s.dtype):  # float64 would keep the real parts and drop the rest (an audit)
+        raise ColumnProblem(f"column {name!r} holds complex numbers ({s.dtype}); a table's numbers are real: split it "
+                            f"into two columns, e.g. df['{name}_re'] = df[{name!r}].to_numpy().real and "
+                            f"df['{name}_im'] = df[{name!r}].to_numpy().imag")  # fmt: skip
     if pd.api.types.is_bool_dtype(s.dtype) or (
         pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype)
     ):
@@ -504,8 +536,6 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
 
 def _marker_args(cells: np.ndarray) -> str:
     """The distinct texts of the cells, quoted for a shell (the first few)."""
-    import shlex
-
     texts = list(dict.fromkeys(str(c) for c in cells))
     return " ".join(shlex.quote(t) for t in texts[:SHOWN_CELLS]) + (" ..." if len(texts) > SHOWN_CELLS else "")
 
@@ -567,6 +597,26 @@ def unmodelled_columns(df: pd.DataFrame, modelled: Iterable[str], ignored: Itera
     return [str(c) for c in df.columns if c not in known]
 
 
+def category_values(categories: Iterable[str], category_dtype: str, types: Iterable[str] | None = None) -> pd.Index:
+    """Category labels (``str`` of each value) turned back into values of ``category_dtype`` (of object categories,
+    each of its type in ``types``: :attr:`ColumnSpec.category_types`); TypeError or ValueError where the labels do
+    not read back as such values."""
+    labels = pd.Series(list(categories), dtype=object)
+    dtype = pd.api.types.pandas_dtype(category_dtype)
+    if types is not None:
+        read = {"int": int, "float": float, "bool": lambda v: v == "True", "str": str}
+        return pd.Index([read[t](v) for v, t in zip(labels, types)], dtype=object)
+    if pd.api.types.is_bool_dtype(dtype):
+        values = labels.map({"True": True, "False": False}).astype(dtype)
+    elif pd.api.types.is_numeric_dtype(dtype):
+        values = pd.to_numeric(labels).astype(dtype)
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        values = pd.to_datetime(labels).astype(dtype)
+    else:
+        values = labels.astype(dtype)
+    return pd.Index(values)
+
+
 _BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -598,10 +648,21 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
 # ==================================================================== inference
 
 
+def _value_types(values: Iterable[Any]) -> dict[str, str]:
+    """Label -> the type its value had (:data:`CATEGORY_TYPES`), for object values: bools, whole numbers and other
+    numbers are given back as such, anything else as its text."""
+    out: dict[str, str] = {}
+    for v in values:
+        t = ("bool" if isinstance(v, (bool, np.bool_)) else "int" if isinstance(v, (int, np.integer))
+             else "float" if isinstance(v, (float, np.floating)) else "str")  # fmt: skip
+        out.setdefault(str(v), t)
+    return out
+
+
 def _check_some_present(name: str, missing: np.ndarray) -> None:
     if missing.all():
         raise ColumnProblem(
-            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {name})"
+            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {shlex.quote(name)})"
         )
 
 
@@ -738,6 +799,15 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             cats = s.cat.categories
             labels = [str(c) for c in cats]
             spec_extra = dict(ordered=bool(s.cat.ordered), category_dtype=str(cats.dtype))
+            if cats.dtype == object:
+                types = _value_types(cats)
+                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
+            try:  # generated rows give back values rebuilt from their labels (an audit: pd.cut's intervals failed
+                category_values(labels, str(cats.dtype))  # after training, as "the schema is damaged")
+            except (TypeError, ValueError):
+                raise ColumnProblem(f"column {name!r} is a Categorical of {cats.dtype} values, which cannot be written "
+                                    f"back from their text; make the categories text first: df[{name!r}] = "
+                                    f"df[{name!r}].cat.rename_categories(str)") from None
         else:
             present = s[~missing]
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
@@ -745,6 +815,9 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             else:
                 labels = sorted({str(v) for v in np.asarray(present, dtype=object)})
             spec_extra = dict(category_dtype=dtype)
+            if s.dtype == object:
+                types = _value_types(np.asarray(present, dtype=object))
+                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
         if len(set(labels)) != len(labels):
             raise ColumnProblem(f"column {name!r} has categories that look the same as text ({labels[:10]})")
         spec = ColumnSpec(name, kind, dtype, categories=tuple(labels), **spec_extra)
@@ -841,11 +914,11 @@ def infer_schema(
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
                 if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "
-                                    f"{name}) to leave it out if it is an ID")  # fmt: skip
+                                    f"{shlex.quote(name)}) to leave it out if it is an ID")  # fmt: skip
                     continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
-                    f"pass ignore=({name!r},) (--ignore {name}) to leave it out, or categorical=({name!r},) (--categorical {name}) to model it anyway"
+                    f"pass ignore=({name!r},) (--ignore {shlex.quote(name)}) to leave it out, or categorical=({name!r},) (--categorical {shlex.quote(name)}) to model it anyway"
                 )
                 continue
             # Numbers with text in a minority of cells ('?', 'n.a.'), however often a marker or a number repeats (an
@@ -853,7 +926,7 @@ def infer_schema(
             # numbers are few codes (1, 2, 3 beside 'other').
             if 0 < 2 * not_numbers.size < n_present and np.unique(numbers[~np.isnan(numbers)]).size > JUNK_MIN_NUMBERS:
                 problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=({name!r},) "
-                                f"(--categorical {name}) if its values are labels")  # fmt: skip
+                                f"(--categorical {shlex.quote(name)}) if its values are labels")  # fmt: skip
                 continue
         specs.append(spec)
         if note:

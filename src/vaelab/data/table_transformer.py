@@ -52,6 +52,7 @@ from vaelab.data.table_schema import (
     ColumnSpec,
     TableSchema,
     bool_values,
+    category_values,
     check_frame,
     check_version,
     column_spec,
@@ -59,6 +60,7 @@ from vaelab.data.table_schema import (
     detail_text,
     encoding_text,
     infer_schema,
+    instant,
     is_real,
     missing_text,
     numeric_values,
@@ -408,21 +410,11 @@ def _datetime_out(units: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> p
 
 def _typed_categories(spec: ColumnSpec) -> pd.Index:
     """The category labels turned back into values of the original type."""
-    labels = pd.Series(spec.categories, dtype=object)
-    dtype = pd.api.types.pandas_dtype(spec.category_dtype)
     try:
-        if pd.api.types.is_bool_dtype(dtype):
-            values = labels.map({"True": True, "False": False}).astype(dtype)
-        elif pd.api.types.is_numeric_dtype(dtype):
-            values = pd.to_numeric(labels).astype(dtype)
-        elif pd.api.types.is_datetime64_any_dtype(dtype):
-            values = pd.to_datetime(labels).astype(dtype)
-        else:
-            values = labels.astype(dtype)
+        return category_values(spec.categories, spec.category_dtype, spec.category_types)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"Column {spec.name!r}: categories {list(spec.categories)[:5]} cannot be read back as "
                           f"{spec.category_dtype} ({err}); the schema is damaged.") from None
-    return pd.Index(values)
 
 
 def _categorical_out(codes: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Series:
@@ -784,9 +776,13 @@ class TableTransformer:
         sd = self.column_sd(spec.name)
         for i in np.flatnonzero(far):
             side, edge = ("below", lo) if x[i] < lo else ("above", hi)
-            shown = (f"{x[i]:.6g}" if spec.kind == "numeric"
-                     else str(pd.Timestamp(int(x[i] * size), unit="s")))  # fmt: skip
+            shown = f"{x[i]:.6g}" if spec.kind == "numeric" else str(instant(x[i] * size, spec))
             unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
+            if spec.min == spec.max:  # a constant has no SD to count in (its codec's sd of 1 is a stand-in: "1.0 SD")
+                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else str(instant(spec.min, spec))
+                problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {side} the one value seen in "
+                                 f"training ({seen})"))  # fmt: skip
+                continue
             problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {abs(x[i] - edge) / sd:.1f} SD{unit} "
                              f"{side} the range seen in training"))  # fmt: skip
         if spec.kind == "numeric" and spec.integer:  # a fraction where training held whole numbers: said, and scored
@@ -860,6 +856,12 @@ class TableTransformer:
                 f"The table lacks column(s) {absent} of the schema; it has {list(df.columns)}. "
                 f"Expected columns: {list(schema.names)}."
             )
+        # df[name] of a repeated name is a frame, not a column (an audit: AttributeError "'DataFrame' object has no
+        # attribute 'dtype'" when scoring rows that held a column twice)
+        repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()] if c in schema.names})
+        if repeated:
+            raise DataError(f"The table holds column(s) {repeated} more than once; which one to read is not clear. "
+                            "Keep one of each, e.g. df.loc[:, ~df.columns.duplicated()].")  # fmt: skip
 
     # ---------------------------------------------------- inverse transform
     def inverse_transform(self, X: Any, sample: bool = False, seed: int = 0) -> pd.DataFrame:
@@ -1123,7 +1125,9 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
     Continuous values are refused: a draw hits one with probability 0."""
     text = str(value).strip()
     if spec.kind == "categorical":
-        text = _category_label(spec, text)
+        # A category is taken as written first: ' north' and 'north ' are categories of their own (an audit: the
+        # stripped text was refused as "not a category", so a padded label could not be fixed)
+        text = str(value) if str(value) in spec.categories else _category_label(spec, text)
         if text not in spec.categories:
             shown = list(spec.categories)[:20]
             raise ConfigError(f"{spec.name}={text!r}: not a category of {spec.name!r}; its categories are {shown}"
@@ -1200,6 +1204,10 @@ def require_condition_columns(df: pd.DataFrame, condition: tuple[ColumnSpec, ...
     if absent:
         raise DataError(f"{rows} lack the condition column(s) {absent} the model is conditioned on; its columns are "
                         f"{list(df.columns)}.")  # fmt: skip
+    repeated = sorted({str(c) for c in df.columns[df.columns.duplicated()] if c in {s.name for s in condition}})
+    if repeated:
+        raise DataError(f"{rows} hold the condition column(s) {repeated} more than once; keep one of each, e.g. "
+                        "df.loc[:, ~df.columns.duplicated()].")  # fmt: skip
 
 
 def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[ColumnSpec, ...], TableSchema]:

@@ -120,7 +120,12 @@ class TableModel:
              temperature: float = 1.0) -> pd.DataFrame:  # fmt: skip
         """n rows: z from ``sampler``, a draw from p(x|z) (conditioned on ``labels``; at ``temperature``, see
         :func:`vaelab.analysis.samplers.check_temperature`), in the table's units."""
-        X = decode(self.model, sampler.sample(n, seed), labels, mean=False, seed=seed + 1, temperature=temperature)
+        z = sampler.sample(n, seed)
+        X = decode(self.model, z, labels, mean=False, seed=seed + 1, temperature=temperature)
+        # categories no training row holds are drawn again from the row's others (TableTransformer.redraw_absent)
+        X = self.transformer.redraw_absent(
+            X, lambda rows: decode(self.model, z[rows], None if labels is None else labels[rows]), temperature,
+            np.random.default_rng(seed + 2))  # fmt: skip
         frame = self.transformer.inverse_transform(X)
         for i, spec in enumerate(self.condition):
             frame[spec.name] = label_values([self.label_parts[lab][i] for lab in labels], spec)

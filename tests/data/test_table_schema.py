@@ -162,3 +162,18 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
         infer_schema(df)
     codes = pd.DataFrame({"c": rng.choice(["1", "2", "3", "other"], 300), "b": rng.choice(["x", "y"], 300)})
     assert infer_schema(codes).kinds["c"] == "categorical"
+
+
+def test_a_column_of_durations_is_refused_with_how_to_make_it_numbers():
+    """An audit (issue 17): timedelta64 columns were taken as categories, one per distinct duration (274 of them
+    in 300 rows of seconds): no kind writes durations back, so they are refused with the conversion to seconds,
+    unless declared categorical."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"d": pd.to_timedelta(rng.integers(0, 3600, 300), unit="s"), "x": rng.normal(size=300)})
+    with pytest.raises(DataError, match=r"column 'd' holds durations \(timedelta64.*df\['d'\] = df\['d'\]"
+                                        r"\.dt\.total_seconds\(\)"):
+        infer_schema(df)
+    with pytest.raises(DataError, match="holds durations"):
+        infer_schema(df, numeric=("d",))
+    few = pd.DataFrame({"d": pd.to_timedelta(rng.integers(0, 3, 300), unit="h"), "x": rng.normal(size=300)})
+    assert infer_schema(few, categorical=("d",))["d"].kind == "categorical"

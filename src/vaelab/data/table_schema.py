@@ -901,6 +901,13 @@ def infer_schema(
     for name in kept:
         s = df[name]
         kind = declared.get(name) or _infer_kind(s, int(max_integer_categories))
+        if pd.api.types.is_timedelta64_dtype(s.dtype) and declared.get(name) != "categorical":
+            # Durations are numbers of seconds, but no kind writes them back as durations: they were taken as
+            # categories, one per distinct duration (an audit: 274 categories for 300 rows of seconds)
+            problems.append(f"column {name!r} holds durations ({s.dtype}), which a table run does not model; convert "
+                            f"them to numbers, e.g. df[{name!r}] = df[{name!r}].dt.total_seconds(), or pass "
+                            f"categorical=({name!r},) (--categorical {shlex.quote(name)}) if its few values are labels")  # fmt: skip
+            continue
         try:
             spec, note = column_spec(name, s, kind)
         except ColumnProblem as p:

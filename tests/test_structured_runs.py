@@ -999,6 +999,25 @@ def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp
     assert len(pd.read_csv(tmp_path / "s.csv")) == len(steps) - 16 + 1
 
 
+def test_a_past_or_series_file_that_holds_no_numbers_is_refused_in_one_line(series, tmp_path, capsys):
+    """A text cell in a past's feature column, and an .npy of text or complex numbers given as a past or scored,
+    ended in a ValueError traceback (or, complex, were forecast with the imaginary part dropped unsaid)."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").reset_index(drop=True).astype({"f1": object})
+    past.loc[5, "f1"] = "n/a?"
+    past.to_csv(tmp_path / "text.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "text.csv", "--out", tmp_path / "f.csv")
+    assert "'f1' holds 1 cell(s) that are not numbers, the first in row 5" in err
+    np.save(tmp_path / "text.npy", np.array([["a", "b"]] * 20))
+    np.save(tmp_path / "complex.npy", np.ones((20, 2), dtype=complex))
+    for name in ("text.npy", "complex.npy"):
+        err = _error(capsys, "sample", run, "--past", tmp_path / name, "--out", tmp_path / "f.csv")
+        assert "expected numbers" in err and "got an array of dtype" in err
+        err = _error(capsys, "score", run, tmp_path / name, "--n-samples", 5)
+        assert "expected numbers" in err
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):
     """--binarize and --sigma belong to the Bernoulli and the fixed Gaussian; a table or series run stored them
     and did nothing with them. --label-column on a table with text columns says to drop it (the error named

@@ -299,7 +299,7 @@ class SeriesKind(RunKind):
             clean[list(ws.features)] = np.where(gap, np.nan, values)
             mask[list(ws.features)] = gap.astype(np.float64) + text + 2 * np.isinf(values)
         else:
-            values = np.asarray(raw, dtype=np.float64)
+            values = numeric_array(raw, where)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
             width = len(self.coder.column_parts(ws.window, len(ws.features)))
             if values.ndim == 2 and values.shape[1] == width != len(ws.features):
@@ -469,6 +469,14 @@ class SeriesKind(RunKind):
             if missing:
                 raise DataError(f"{Path(path).name} lacks the feature column(s) {missing}; the run was trained on "
                                 f"{list(ws.features)}.")  # fmt: skip
+            for f in ws.features:  # a text cell raised ValueError through to a traceback (an audit)
+                present = raw[f].notna().to_numpy()
+                text = present & pd.to_numeric(raw[f], errors="coerce").isna().to_numpy()
+                if text.any():
+                    row = int(np.flatnonzero(text)[0])
+                    raise DataError(f"{Path(path).name}: the feature column {f!r} holds {int(text.sum())} cell(s) that "
+                                    f"are not numbers, the first in row {row}; a past must be numbers. Fix those "
+                                    "cells first.")  # fmt: skip
             if ws.id_column and ws.id_column in raw.columns and raw[ws.id_column].nunique(dropna=False) > 1:
                 ids = raw[ws.id_column].drop_duplicates().tolist()
                 raise DataError(f"{Path(path).name} holds {len(ids)} series ({ws.id_column} = "
@@ -483,8 +491,8 @@ class SeriesKind(RunKind):
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
-            raw = raw[list(ws.features)].to_numpy(dtype=np.float64)
-        arr = np.asarray(raw, dtype=np.float64)
+            raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        arr = numeric_array(raw, Path(path).name)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != len(ws.features):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
@@ -746,6 +754,15 @@ def window_stamps(windows: Windows, frame: SeriesFrame) -> Callable[[int, int], 
         return f"{at} (series {frame.ids[k]})" if panel else at
 
     return stamp
+
+
+def numeric_array(raw: Any, where: str) -> np.ndarray:
+    """An array read from a series' ``.npy`` as float64; one of text, objects or complex numbers is a DataError
+    (text raised ValueError through to a traceback, and complex numbers lost their imaginary part unsaid)."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind not in "biuf":
+        raise DataError(f"{where}: expected numbers (time steps × features); got an array of dtype {raw.dtype}. "
+                        "Convert it to a real numeric array first.")  # fmt: skip
+    return np.asarray(raw, dtype=np.float64)
 
 
 def time_text(value: Any) -> str:

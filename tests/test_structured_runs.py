@@ -695,6 +695,24 @@ def test_future_time_stamps_continue_the_calendar(past, expected):
     assert got == expected
 
 
+def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step():
+    """A past missing a step (a holiday among business days, a quarter, a month) went on at its median spacing: the
+    business day after a Friday came out a Saturday, quarters drifted to 1988-04-02, month ends to 2021-03-03."""
+    from vaelab.runs.series import future_times
+
+    def ahead(index):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), 3)).strftime("%Y-%m-%d").tolist()
+
+    business = pd.bdate_range("2024-01-02", "2024-01-26")
+    assert ahead(business[business != "2024-01-15"]) == ["2024-01-29", "2024-01-30", "2024-01-31"]
+    assert ahead(pd.date_range("1985-01-01", periods=12, freq="QS").delete(9)) == ["1988-01-01", "1988-04-01", "1988-07-01"]
+    assert ahead(pd.date_range("2020-01-31", periods=12, freq="ME").delete(5)) == ["2021-01-31", "2021-02-28", "2021-03-31"]
+    # stamps at random hours are no hourly calendar with gaps: the median spacing still goes on from the last one
+    hours = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 06:00",
+                              "2020-01-01 09:00", "2020-01-01 13:00", "2020-01-01 16:00"])  # fmt: skip
+    assert pd.DatetimeIndex(future_times(hours.to_numpy(), 1))[0] == pd.Timestamp("2020-01-01 19:00")
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

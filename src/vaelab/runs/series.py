@@ -786,13 +786,31 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     return values
 
 
+def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
+    """The calendar frequency of a past that misses some of its steps (a holiday among business days, a quarter
+    left out), or None: of the frequencies pandas infers from three consecutive stamps, the one with the fewest steps
+    from the first stamp to the last whose grid holds every stamp (business days rather than days where a triple spans
+    a weekend). Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
+    out a Saturday, and quarters after a missing one drifted to 1988-04-02, 1988-07-03)."""
+    best = None
+    for freq in dict.fromkeys(pd.DatetimeIndex(index[k : k + 3], freq="infer").freq for k in range(len(index) - 2)):
+        if freq is None:
+            continue
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
+        if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()
+                and (best is None or len(grid) < len(best))):
+            best = grid
+    return None if best is None else best.freq
+
+
 def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """The ``n_future`` time stamps after ``times`` (the past's, sorted): dates continue the calendar
     frequency pandas infers (quarters, months, business days, ...); otherwise, and for numbers, the
     median spacing of the past is added step by step."""
     if np.issubdtype(times.dtype, np.datetime64):
         index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
-        freq = index.freq
+        freq = index.freq if index.freq is not None else calendar_with_gaps(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].to_numpy()
     if len(times) < 2:

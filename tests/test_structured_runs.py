@@ -713,6 +713,17 @@ def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step(
     assert pd.DatetimeIndex(future_times(hours.to_numpy(), 1))[0] == pd.Timestamp("2020-01-01 19:00")
 
 
+def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
+    """ISO dates with a UTC offset come as Timestamps with a zone: their calendar was ignored and month ends went on
+    31 days at a time (2020-09-30, then 2020-10-31 came out 2020-10-01, 2020-11-01)."""
+    from vaelab.runs.series import future_times, time_values
+
+    stamps = pd.Series(pd.date_range("2020-01-31", periods=8, freq="ME").strftime("%Y-%m-%dT00:00+01:00"))
+    got = pd.DatetimeIndex(future_times(time_values(stamps, "time", "past.csv"), 3))
+    assert got.strftime("%Y-%m-%d").tolist() == ["2020-09-30", "2020-10-31", "2020-11-30"]
+    assert str(got.tz) == "UTC+01:00"
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

@@ -807,8 +807,10 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
 def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """The ``n_future`` time stamps after ``times`` (the past's, sorted): dates continue the calendar
     frequency pandas infers (quarters, months, business days, ...); otherwise, and for numbers, the
-    median spacing of the past is added step by step."""
-    if np.issubdtype(times.dtype, np.datetime64):
+    median spacing of the past is added step by step. Dates with a UTC offset (an object array of Timestamps, as
+    time_values reads them) keep it, and their calendar too (their months went on 31 days at a time: an audit)."""
+    zoned = times.dtype == object and len(times) > 0 and all(isinstance(t, pd.Timestamp) for t in times)
+    if np.issubdtype(times.dtype, np.datetime64) or zoned:
         index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
         freq = index.freq if index.freq is not None else calendar_with_gaps(index)
         if freq is not None:

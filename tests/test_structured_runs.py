@@ -724,6 +724,18 @@ def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_of
     assert str(got.tz) == "UTC+01:00"
 
 
+def test_score_keys_of_windows_stamped_by_float_times_keep_every_digit():
+    """score's start/end columns (and reasons) wrote a float stamp with six digits: windows stamped in epoch seconds
+    all read 1.57784e+09."""
+    from vaelab.data.timeseries import make_windows, prepare_series
+    from vaelab.runs.series import window_keys
+
+    frame = prepare_series(pd.DataFrame({"time": 1577836800.0 + 0.5 * np.arange(10), "v": np.arange(10.0)}),
+                           time_column="time")  # fmt: skip
+    keys = window_keys(make_windows(frame, 2, 1), frame, 3)
+    assert keys["start"][:2] == ("1577836800", "1577836800.5") and keys["end"][-1] == "1577836804.5"
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

@@ -770,7 +770,8 @@ def time_text(value: Any) -> str:
     if isinstance(value, np.datetime64):
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+    # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
+    return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:

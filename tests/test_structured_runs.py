@@ -1059,6 +1059,19 @@ def test_a_past_or_series_file_that_holds_no_numbers_is_refused_in_one_line(seri
     assert not (tmp_path / "f.csv").exists()
 
 
+def test_scoring_a_panel_says_which_series_are_too_short_for_a_window(series, tmp_path, capsys):
+    """A series of a scored panel shorter than one window gave no window: its rows were left out of the count and
+    the CSV, and nothing said so."""
+    folder, df, run = series
+    short = pd.DataFrame({"id": 99, "time": range(5), "f0": 0.0, "f1": 0.0})
+    pd.concat([df, short]).to_csv(tmp_path / "panel.csv", index=False)
+    out = _ok(capsys, "score", run, tmp_path / "panel.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert "note: 1 series of the file is shorter than one window (16 steps) and not scored: 99 (5 steps)" in out
+    assert 99 not in set(pd.read_csv(tmp_path / "s.csv")["series"])
+    df.to_csv(tmp_path / "whole.csv", index=False)
+    assert "shorter than one window" not in _ok(capsys, "score", run, tmp_path / "whole.csv", "--n-samples", 5, "--quiet")
+
+
 def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):
     """--binarize and --sigma belong to the Bernoulli and the fixed Gaussian; a table or series run stored them
     and did nothing with them. --label-column on a table with text columns says to drop it (the error named

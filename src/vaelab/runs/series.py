@@ -329,7 +329,8 @@ class SeriesKind(RunKind):
                 said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} {FILLED}")
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
-                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window))  # fmt: skip
+                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window),
+                       remarks=too_short(windows, frame))  # fmt: skip
 
     def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
         """Per window (model rows), what lies out of range (a column of the row more than :data:`RANGE_TOLERANCE`
@@ -728,6 +729,18 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
                                         run.config.data.test_fraction)  # fmt: skip
     return windows.series[codes == 2]
+
+
+def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:
+    """A note on the series of a panel file shorter than one window: they give no window, so none of their rows is
+    scored (an audit: the CSV and the count left them out and nothing said so); none when every series gives one."""
+    short = np.flatnonzero(windows.lengths < windows.window_length)
+    if not short.size:
+        return ()
+    shown = ", ".join(f"{frame.ids[k]!r} ({int(windows.lengths[k])} steps)" for k in short[:5])
+    more = f" and {short.size - 5} more" if short.size > 5 else ""
+    return (f"{short.size} series of the file {'is' if short.size == 1 else 'are'} shorter than one window "
+            f"({windows.window_length} steps) and not scored: {shown}{more}",)  # fmt: skip
 
 
 def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:

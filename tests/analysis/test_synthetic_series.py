@@ -126,6 +126,18 @@ def test_paired_difference_se_is_the_iid_one_at_lag_zero_and_stays_within_each_s
     assert paired_difference(d, [0, 0, 1, 1], lag=1)["se"] == pytest.approx(np.sqrt(var / 4))
 
 
+def test_paired_difference_refuses_groups_that_do_not_match_the_windows():
+    """Groups of another length, a 2-D difference or no groups at all ended in an IndexError from deep inside."""
+    with pytest.raises(DataError, match="one series per window"):
+        paired_difference(np.ones(5), np.zeros(3), lag=2)
+    with pytest.raises(DataError, match="1-D array"):
+        paired_difference(np.ones((5, 2)), np.zeros((5, 2)), lag=2)
+    with pytest.raises(ConfigError, match="lag must be a whole number"):
+        paired_difference(np.ones(5), None, lag=-1)
+    d = np.arange(6.0)
+    assert paired_difference(d, None, lag=2) == paired_difference(d, np.zeros(6), lag=2)
+
+
 def test_overlapping_windows_widen_the_paired_se():
     """Differences that move slowly (shared futures) have a Newey-West SE well above the iid one."""
     d = np.convolve(np.random.default_rng(1).normal(size=600), np.ones(8), mode="valid")

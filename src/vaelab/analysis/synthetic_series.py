@@ -377,10 +377,15 @@ def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
     Consecutive windows of one series share most of their future, so their differences are
     correlated (as in Diebold & Mariano's 1995 test of forecast accuracy): the variance adds
     the autocovariances up to ``lag`` within each series (``groups``: the series of each
-    window, in time order), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
+    window, in time order; None: one series), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
     """
     d = np.asarray(d, dtype=np.float64)
-    groups = np.asarray(groups)
+    groups = np.zeros(d.shape, dtype=np.int64) if groups is None else np.asarray(groups)
+    if d.ndim != 1 or groups.shape != d.shape:  # an IndexError from deep inside said neither (an audit)
+        raise DataError(f"paired_difference needs one difference per window (a 1-D array) and one series per window "
+                        f"in groups (or None: one series); got shapes {d.shape} and {groups.shape}.")  # fmt: skip
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
+        raise ConfigError(f"lag must be a whole number >= 0 (windows apart whose differences correlate); got {lag!r}.")
     n = len(d)
     if n == 0:
         raise DataError("paired_difference got no windows.")

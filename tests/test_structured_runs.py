@@ -649,7 +649,7 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
 
 
 def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):
-    folder, _ = trending
+    folder, df = trending
     run = tmp_path / "run"
     out = _ok(capsys, "train", folder / "macro.csv", "--window", "8", "--horizon", "2", "--time", "quarter",
               "--out", run, *FAST, "--trend", "difference")  # fmt: skip
@@ -659,6 +659,12 @@ def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tm
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert set(block["verdicts"]) - {"generated_spread"} == {"generator", "generator_shape", "forecaster", "forecast_band"}
     assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
+    # A past that jumps at its step 5 (a level shift): the note named step 4, the step before the change it saw.
+    past = df.iloc[:40].reset_index(drop=True)
+    past.loc[37:, "line"] += 1000  # the past is the last 8 rows, 32 to 39
+    past.to_csv(tmp_path / "jump.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "jump.csv", "--draws", 2, "--out", tmp_path / "f.csv")
+    assert "(line, the change into step 5 of the past)" in out
     from vaelab.errors import ConfigError
     from vaelab.runs.train import train_run
 

@@ -542,12 +542,15 @@ class SeriesKind(RunKind):
         far = self.coder.beyond_range(cond.reshape(1, -1))
         if far is None or not (far > RANGE_TOLERANCE).any():
             return ""
-        far = far.reshape(cond.shape)
-        t, f = np.unravel_index(int(np.argmax(far)), far.shape)
-        how = (f"lies up to {far[t, f]:.1f} training SDs outside the training windows' range" if np.isfinite(far[t, f])
+        c = int(np.argmax(far[0]))
+        # the step a column holds (under 'difference', the change into that step: the row's column c is the change
+        # from step c // F to the next, and the note named the step before the jump, an audit)
+        part, f, step = self.coder.column_parts(self.settings.window, len(self.settings.features))[c]
+        how = (f"lies up to {far[0, c]:.1f} training SDs outside the training windows' range" if np.isfinite(far[0, c])
                else "leaves the one value a feature had in every training window")  # fmt: skip
-        return (f"the past {how} ({self.settings.features[f]}, step {t} of the past): the forecast extrapolates where "
-                "the forecaster never trained")  # fmt: skip
+        what = "the change into " if part == "change" else ""
+        return (f"the past {how} ({self.settings.features[f]}, {what}step {step} of the past): the forecast "
+                "extrapolates where the forecaster never trained")  # fmt: skip
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,

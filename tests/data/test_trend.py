@@ -166,6 +166,17 @@ def test_a_future_decodes_after_the_past_it_continues(trending_windows, handling
     np.testing.assert_allclose(future[:, 0], X[:, w.n_past :], rtol=1e-4)
 
 
+def test_window_shapes_of_one_step_pasts_stay_near_unit_scale():
+    """With --window 1 every past is one step, its SD 0, so every window was scaled by the floor: 1e-3 of the global
+    SD, which left a random walk's shapes tens of units wide (SD 36 and 51) and the forecaster's band holding 9% of
+    the futures. The floor of such pasts is the typical SD of a whole window; the coder still inverts exactly."""
+    w = make_windows(100 + 5 * random_walk(400, seed=3), n_past=1, n_future=2)
+    coder = WindowCoder("window", 1).fit(w.X)
+    shape = coder.shape(coder.encode(w.X), 3)
+    assert 0.3 < shape[:, 1:].std() < 3
+    np.testing.assert_allclose(coder.decode(coder.encode(w.X), 3), w.X, rtol=1e-5)
+
+
 def test_choose_handling_prefers_per_window_scaling_for_growth_and_differences_for_a_walk():
     g = make_windows(growth(400)[:, None], 12, 4)
     handling, drift = choose_handling(g.X, g.series, g.start, 12)

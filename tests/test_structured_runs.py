@@ -1078,6 +1078,21 @@ def test_scoring_a_panel_says_which_series_are_too_short_for_a_window(series, tm
     assert "shorter than one window" not in _ok(capsys, "score", run, tmp_path / "whole.csv", "--n-samples", 5, "--quiet")
 
 
+def test_a_panel_npy_a_run_trained_on_is_scored_series_by_series(tmp_path, capsys):
+    """train reads an .npy of (series, steps, features) as a panel; score and anomaly-eval refused that very file
+    ("expected an array of (time steps, 2 features)")."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "panel.npy", np.sin(np.arange(60) / 5)[None, :, None] + 0.1 * rng.standard_normal((3, 60, 2)))
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "panel.npy", "--window", "6", "--horizon", "2", "--out", run, *FAST)
+    _ok(capsys, "score", run, tmp_path / "panel.npy", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert len(scores) == 3 * (60 - 8 + 1) and scores.groupby("series").size().tolist() == [53, 53, 53]
+    assert scores["start"].iloc[53] == 0 and scores["end"].iloc[52] == 59  # the second series starts at its step 0
+    np.save(tmp_path / "wide.npy", np.zeros((3, 60, 5)))
+    assert "a panel (series, time steps, 2 features)" in _error(capsys, "score", run, tmp_path / "wide.npy")
+
+
 def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):
     """--binarize and --sigma belong to the Bernoulli and the fixed Gaussian; a table or series run stored them
     and did nothing with them. --label-column on a table with text columns says to drop it (the error named

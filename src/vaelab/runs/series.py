@@ -304,12 +304,16 @@ class SeriesKind(RunKind):
             width = len(self.coder.column_parts(ws.window, len(ws.features)))
             if values.ndim == 2 and values.shape[1] == width != len(ws.features):
                 return load_dataset(source, lazy=lazy)  # already the model's rows (N, D): taken as they are
-            if values.ndim != 2 or values.shape[1] != len(ws.features):
-                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), or the "
-                                f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
+            # (series, time steps, features) is a panel, as train reads one (it trained on such a file, then refused
+            # to score it: an audit)
+            if values.ndim not in (2, 3) or values.shape[-1] != len(ws.features):
+                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), a panel "
+                                f"(series, time steps, {len(ws.features)} features), or the model's rows (windows, "
+                                f"{width}); got shape {values.shape}.")  # fmt: skip
             gap = ~np.isfinite(values)
             clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64) + 2 * np.isinf(values)
-        # An array is one series in time order, whatever columns the training file named (stamps: step numbers).
+        # An array is one series in time order (or a panel of them), whatever columns the training file named (stamps:
+        # step numbers).
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)

@@ -206,6 +206,8 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     err = _error(capsys, "train", tmp_path / "oops.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
                  "--out", tmp_path / "c")  # fmt: skip
     assert "Column 'f1' holds numbers except 1 text cell(s), the first at row 7" in err
+    # --n 1 failed deep inside the discriminative score, naming its argument "synth", not --n
+    assert "--n (n=) must be at least 4 synthetic windows" in _error(capsys, "evaluate-synthetic", run, "--n", "1")
 
 
 def _head(folder, tmp_path):

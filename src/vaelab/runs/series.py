@@ -574,6 +574,10 @@ class SeriesKind(RunKind):
         if len(test) < 4:
             raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
         n = len(test) if n is None else check_measured_count("--n", n, len(test))
+        if n < 4:  # as few as the test windows may be; --n 1 failed deep inside, naming "synth", not --n (an audit)
+            raise ConfigError(f"--n (n=) must be at least 4 synthetic windows for a series run (the discriminative "
+                              f"score holds out a fifth of them); got {n}. Leave it out to generate as many as the "
+                              f"{len(test)} test windows.")  # fmt: skip
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}

@@ -719,6 +719,9 @@ def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step(
     hours = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 06:00",
                               "2020-01-01 09:00", "2020-01-01 13:00", "2020-01-01 16:00"])  # fmt: skip
     assert pd.DatetimeIndex(future_times(hours.to_numpy(), 1))[0] == pd.Timestamp("2020-01-01 19:00")
+    # three stamps a nanosecond apart, then a year: no grid of 3e16 nanoseconds is built to check them
+    odd = pd.DatetimeIndex(["2020-01-01", "2020-01-01 00:00:00.000000001", "2020-01-01 00:00:00.000000002", "2021-01-01"])
+    assert len(future_times(odd.to_numpy(), 2)) == 2
 
 
 def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():

@@ -818,9 +818,14 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     a weekend). Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
     out a Saturday, and quarters after a missing one drifted to 1988-04-02, 1988-07-03)."""
     best = None
-    for freq in dict.fromkeys(pd.DatetimeIndex(index[k : k + 3], freq="infer").freq for k in range(len(index) - 2)):
-        if freq is None:
-            continue
+    span = index[-1] - index[0]
+    triples = {}
+    for k in range(len(index) - 2):
+        freq = pd.DatetimeIndex(index[k : k + 3], freq="infer").freq
+        # a grid far finer than the past (stamps 1 ns apart, then a year) is never built: it could not be mostly present
+        if freq is not None and freq not in triples and span <= 4 * len(index) * (index[k + 2] - index[k]):
+            triples[freq] = k
+    for freq in triples:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
         if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()

@@ -177,6 +177,23 @@ def test_window_shapes_of_one_step_pasts_stay_near_unit_scale():
     np.testing.assert_allclose(coder.decode(coder.encode(w.X), 3), w.X, rtol=1e-5)
 
 
+@pytest.mark.parametrize("handling", HANDLINGS)
+def test_coder_refuses_windows_and_pasts_of_another_length(trending_windows, handling):
+    """Windows of 10 steps given to a coder fitted on 16, rows decoded as windows of another length, and a past of 5
+    steps for n_past 12 were coded without a word (decode gave windows of the wrong steps, garbage in data units)."""
+    w, codes = trending_windows
+    coder = WindowCoder(handling, w.n_past).fit(w.X[codes == TRAIN])
+    assert coder.window == 16
+    with pytest.raises(DataError, match=r"expects windows \(N, 16, 2\); got shape \(5, 10, 2\)"):
+        coder.encode(w.X[:5, :10])
+    with pytest.raises(DataError, match="WindowCoder.decode expects rows"):
+        coder.decode(coder.encode(w.X[:5]), 10)
+    with pytest.raises(DataError, match="n_past = 12"):
+        coder.encode_past(w.X[:5, :5])
+    with pytest.raises(DataError, match="expects windows"):
+        coder.encode(w.X[0])
+
+
 def test_choose_handling_prefers_per_window_scaling_for_growth_and_differences_for_a_walk():
     g = make_windows(growth(400)[:, None], 12, 4)
     handling, drift = choose_handling(g.X, g.series, g.start, 12)

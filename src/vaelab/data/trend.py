@@ -355,7 +355,25 @@ class WindowCoder:
         if X.shape[-1] != len(self.stats["loc"]):
             raise DataError(f"WindowCoder.{what} expects {len(self.stats['loc'])} feature(s) on the last axis; "
                             f"got shape {X.shape}.")  # fmt: skip
+        # Windows of another length than the training ones (or a past of another length than n_past) were coded
+        # without a word, and decoded back into windows of the wrong steps (an audit).
+        if what == "encode" and (X.ndim != 3 or X.shape[1] <= self.n_past
+                                 or ("row_lo" in self.stats and X.shape[1] != self.window)):  # fmt: skip
+            raise DataError(f"WindowCoder.encode expects windows (N, {self.window or f'T > {self.n_past}'}, "
+                            f"{X.shape[-1]}); got shape {X.shape}.")  # fmt: skip
+        if what == "encode_past" and (X.ndim < 2 or X.shape[-2] != self.n_past):
+            raise DataError(f"WindowCoder.encode_past expects pasts (..., n_past = {self.n_past}, {X.shape[-1]}); "
+                            f"got shape {X.shape}.")  # fmt: skip
         return X
+
+    @property
+    def window(self) -> int | None:
+        """Steps of the training windows, from the stored width of the training rows (None before it was kept)."""
+        if "row_lo" not in self.stats:
+            return None
+        F = len(self.stats["loc"])
+        S = len(self.stats["row_lo"]) // F - self.n_extra(F) // F
+        return S + 1 if self.handling == "difference" else S
 
     # ---------------------------------------------------------- windows <-> rows
     def encode(self, X: np.ndarray) -> np.ndarray:
@@ -388,6 +406,9 @@ class WindowCoder:
             raise NotFittedError("WindowCoder.decode needs a fitted coder; call fit(training windows) first.")
         rows = np.array(rows, dtype=np.float64)
         s, F = self.stats, len(self.stats["loc"])
+        if rows.ndim != 2 or rows.shape[1] != self.steps(window) * F + self.n_extra(F):
+            raise DataError(f"WindowCoder.decode expects rows (N, {self.steps(window) * F + self.n_extra(F)}) for windows "
+                            f"of {window} steps; got shape {rows.shape}.")  # fmt: skip
         fixed = self.constant_features
         if fixed.any() and rows.shape[1] == len(s["row_lo"]):  # a constant feature comes back exactly, not with noise
             rows.reshape(len(rows), -1, F)[:, :, fixed] = s["row_lo"].reshape(-1, F)[:, fixed]

@@ -194,6 +194,15 @@ def test_coder_refuses_windows_and_pasts_of_another_length(trending_windows, han
         coder.encode(w.X[0])
 
 
+def test_detect_trend_refuses_stretches_that_do_not_match_the_features():
+    """A 1-D stretch ended in an IndexError from deep inside."""
+    with pytest.raises(DataError, match=r"stretch 0 has shape \(60,\)"):
+        detect_trend([random_walk(60)[:, 0]], ["x"], 8)
+    with pytest.raises(DataError, match="2 features"):
+        detect_trend([random_walk(60)], ["x", "y"], 8)
+    assert detect_trend([random_walk(60)], ["x"], 8).features[0].feature == "x"
+
+
 def test_choose_handling_prefers_per_window_scaling_for_growth_and_differences_for_a_walk():
     g = make_windows(growth(400)[:, None], 12, 4)
     handling, drift = choose_handling(g.X, g.series, g.start, 12)

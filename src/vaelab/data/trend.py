@@ -194,6 +194,11 @@ def detect_trend(stretches: Sequence[np.ndarray], features: Sequence[str], windo
     of short series, such as TimeGAN's sines, holds windows that do not follow one another in
     time); when none is long enough the report says so and detects nothing.
     """
+    for i, s in enumerate(stretches):  # a 1-D stretch ended in an IndexError from deep inside (an audit)
+        shape = np.shape(s)
+        if len(shape) != 2 or shape[1] != len(features):
+            raise DataError(f"detect_trend needs each stretch as (steps, {len(features)} features), one column per "
+                            f"name in features; stretch {i} has shape {shape}. Give a 1-D series as x[:, None].")  # fmt: skip
     long = [np.asarray(s, dtype=np.float64) for s in stretches if len(s) >= max(2 * window, MIN_TEST_STEPS)]
     if not long:
         note = (f"not tested for a trend: no series has a training stretch of {max(2 * window, MIN_TEST_STEPS)} "

@@ -206,6 +206,8 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     err = _error(capsys, "train", tmp_path / "oops.csv", "--window", "12", "--horizon", "4", "--id", "id", "--time", "time",
                  "--out", tmp_path / "c")  # fmt: skip
     assert "Column 'f1' holds numbers except 1 text cell(s), the first at row 7" in err
+    # --n 1 failed deep inside the discriminative score, naming its argument "synth", not --n
+    assert "--n (n=) must be at least 4 synthetic windows" in _error(capsys, "evaluate-synthetic", run, "--n", "1")
 
 
 def _head(folder, tmp_path):
@@ -687,7 +689,7 @@ def test_trending_series_are_detected_handled_and_forecast_at_their_level(trendi
 
 
 def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tmp_path, capsys):
-    folder, _ = trending
+    folder, df = trending
     run = tmp_path / "run"
     out = _ok(capsys, "train", folder / "macro.csv", "--window", "8", "--horizon", "2", "--time", "quarter",
               "--out", run, *FAST, "--trend", "difference")  # fmt: skip
@@ -697,6 +699,12 @@ def test_trend_handling_can_be_overridden_and_is_evaluated_in_shape(trending, tm
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert set(block["verdicts"]) - {"generated_spread"} == {"generator", "generator_shape", "forecaster", "forecast_band"}
     assert "levels taken out" in block["verdicts"]["generator_shape"]["text"] and "trend detected" in out
+    # A past that jumps at its step 5 (a level shift): the note named step 4, the step before the change it saw.
+    past = df.iloc[:40].reset_index(drop=True)
+    past.loc[37:, "line"] += 1000  # the past is the last 8 rows, 32 to 39
+    past.to_csv(tmp_path / "jump.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "jump.csv", "--draws", 2, "--out", tmp_path / "f.csv")
+    assert "(line, the change into step 5 of the past)" in out
     from vaelab.errors import ConfigError
     from vaelab.runs.train import train_run
 
@@ -731,6 +739,50 @@ def test_future_time_stamps_continue_the_calendar(past, expected):
 
     got = pd.DatetimeIndex(future_times(past.to_numpy(), 3)).strftime("%Y-%m-%d").tolist()
     assert got == expected
+
+
+def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step():
+    """A past missing a step (a holiday among business days, a quarter, a month) went on at its median spacing: the
+    business day after a Friday came out a Saturday, quarters drifted to 1988-04-02, month ends to 2021-03-03."""
+    from vaelab.runs.series import future_times
+
+    def ahead(index):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), 3)).strftime("%Y-%m-%d").tolist()
+
+    business = pd.bdate_range("2024-01-02", "2024-01-26")
+    assert ahead(business[business != "2024-01-15"]) == ["2024-01-29", "2024-01-30", "2024-01-31"]
+    assert ahead(pd.date_range("1985-01-01", periods=12, freq="QS").delete(9)) == ["1988-01-01", "1988-04-01", "1988-07-01"]
+    assert ahead(pd.date_range("2020-01-31", periods=12, freq="ME").delete(5)) == ["2021-01-31", "2021-02-28", "2021-03-31"]
+    # stamps at random hours are no hourly calendar with gaps: the median spacing still goes on from the last one
+    hours = pd.DatetimeIndex(["2020-01-01 00:00", "2020-01-01 01:00", "2020-01-01 02:00", "2020-01-01 06:00",
+                              "2020-01-01 09:00", "2020-01-01 13:00", "2020-01-01 16:00"])  # fmt: skip
+    assert pd.DatetimeIndex(future_times(hours.to_numpy(), 1))[0] == pd.Timestamp("2020-01-01 19:00")
+    # three stamps a nanosecond apart, then a year: no grid of 3e16 nanoseconds is built to check them
+    odd = pd.DatetimeIndex(["2020-01-01", "2020-01-01 00:00:00.000000001", "2020-01-01 00:00:00.000000002", "2021-01-01"])
+    assert len(future_times(odd.to_numpy(), 2)) == 2
+
+
+def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
+    """ISO dates with a UTC offset come as Timestamps with a zone: their calendar was ignored and month ends went on
+    31 days at a time (2020-09-30, then 2020-10-31 came out 2020-10-01, 2020-11-01)."""
+    from vaelab.runs.series import future_times, time_values
+
+    stamps = pd.Series(pd.date_range("2020-01-31", periods=8, freq="ME").strftime("%Y-%m-%dT00:00+01:00"))
+    got = pd.DatetimeIndex(future_times(time_values(stamps, "time", "past.csv"), 3))
+    assert got.strftime("%Y-%m-%d").tolist() == ["2020-09-30", "2020-10-31", "2020-11-30"]
+    assert str(got.tz) == "UTC+01:00"
+
+
+def test_score_keys_of_windows_stamped_by_float_times_keep_every_digit():
+    """score's start/end columns (and reasons) wrote a float stamp with six digits: windows stamped in epoch seconds
+    all read 1.57784e+09."""
+    from vaelab.data.timeseries import make_windows, prepare_series
+    from vaelab.runs.series import window_keys
+
+    frame = prepare_series(pd.DataFrame({"time": 1577836800.0 + 0.5 * np.arange(10), "v": np.arange(10.0)}),
+                           time_column="time")  # fmt: skip
+    keys = window_keys(make_windows(frame, 2, 1), frame, 3)
+    assert keys["start"][:2] == ("1577836800", "1577836800.5") and keys["end"][-1] == "1577836804.5"
 
 
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
@@ -1035,6 +1087,53 @@ def test_a_forecast_continues_one_series_with_stamps_of_its_own_type(series, tmp
     np.save(tmp_path / "one.npy", steps)
     _ok(capsys, "score", run, tmp_path / "one.npy", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
     assert len(pd.read_csv(tmp_path / "s.csv")) == len(steps) - 16 + 1
+
+
+def test_a_past_or_series_file_that_holds_no_numbers_is_refused_in_one_line(series, tmp_path, capsys):
+    """A text cell in a past's feature column, and an .npy of text or complex numbers given as a past or scored,
+    ended in a ValueError traceback (or, complex, were forecast with the imaginary part dropped unsaid)."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").reset_index(drop=True).astype({"f1": object})
+    past.loc[5, "f1"] = "n/a?"
+    past.to_csv(tmp_path / "text.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "text.csv", "--out", tmp_path / "f.csv")
+    assert "'f1' holds 1 cell(s) that are not numbers, the first in row 5" in err
+    np.save(tmp_path / "text.npy", np.array([["a", "b"]] * 20))
+    np.save(tmp_path / "complex.npy", np.ones((20, 2), dtype=complex))
+    for name in ("text.npy", "complex.npy"):
+        err = _error(capsys, "sample", run, "--past", tmp_path / name, "--out", tmp_path / "f.csv")
+        assert "expected numbers" in err and "got an array of dtype" in err
+        err = _error(capsys, "score", run, tmp_path / name, "--n-samples", 5)
+        assert "expected numbers" in err
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_scoring_a_panel_says_which_series_are_too_short_for_a_window(series, tmp_path, capsys):
+    """A series of a scored panel shorter than one window gave no window: its rows were left out of the count and
+    the CSV, and nothing said so."""
+    folder, df, run = series
+    short = pd.DataFrame({"id": 99, "time": range(5), "f0": 0.0, "f1": 0.0})
+    pd.concat([df, short]).to_csv(tmp_path / "panel.csv", index=False)
+    out = _ok(capsys, "score", run, tmp_path / "panel.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert "note: 1 series of the file is shorter than one window (16 steps) and not scored: 99 (5 steps)" in out
+    assert 99 not in set(pd.read_csv(tmp_path / "s.csv")["series"])
+    df.to_csv(tmp_path / "whole.csv", index=False)
+    assert "shorter than one window" not in _ok(capsys, "score", run, tmp_path / "whole.csv", "--n-samples", 5, "--quiet")
+
+
+def test_a_panel_npy_a_run_trained_on_is_scored_series_by_series(tmp_path, capsys):
+    """train reads an .npy of (series, steps, features) as a panel; score and anomaly-eval refused that very file
+    ("expected an array of (time steps, 2 features)")."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "panel.npy", np.sin(np.arange(60) / 5)[None, :, None] + 0.1 * rng.standard_normal((3, 60, 2)))
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "panel.npy", "--window", "6", "--horizon", "2", "--out", run, *FAST)
+    _ok(capsys, "score", run, tmp_path / "panel.npy", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert len(scores) == 3 * (60 - 8 + 1) and scores.groupby("series").size().tolist() == [53, 53, 53]
+    assert scores["start"].iloc[53] == 0 and scores["end"].iloc[52] == 59  # the second series starts at its step 0
+    np.save(tmp_path / "wide.npy", np.zeros((3, 60, 5)))
+    assert "a panel (series, time steps, 2 features)" in _error(capsys, "score", run, tmp_path / "wide.npy")
 
 
 def test_options_of_another_likelihood_and_the_label_column_of_a_table_are_refused(table, series, tmp_path, capsys):

@@ -104,9 +104,19 @@ def test_repeated_discriminative_is_the_mean_of_its_repeats_with_a_floored_se():
     result = repeated_discriminative(real, lambda s: sine_windows(10 + s, 200, F=2), [0, 1, 2], epochs=3)
     singles = [discriminative_score(real, sine_windows(10 + s, 200, F=2), seed=s, epochs=3)["score"] for s in range(3)]
     assert result["scores"] == pytest.approx(singles) and result["score"] == pytest.approx(np.mean(singles))
-    acc = result["accuracy"]
-    floor = np.sqrt(acc * (1 - acc) / result["n_test"]) / np.sqrt(3)
+    acc, n = result["accuracy"], result["n_test"]
+    shrunk = (acc * n + 0.5) / (n + 1)
+    floor = np.sqrt(shrunk * (1 - shrunk) / n) / np.sqrt(3)
     assert result["se"] == pytest.approx(max(np.std(singles, ddof=1) / np.sqrt(3), floor))
+
+
+def test_repeated_discriminative_se_is_not_zero_when_every_repeat_tells_the_windows_apart():
+    """Three repeats that each classified 4 + 4 held-out windows perfectly read "0.500 ± 0.000": the floor, the
+    binomial SE at the accuracy, is 0 at an accuracy of 1."""
+    real = sine_windows(0, 20, F=2)
+    result = repeated_discriminative(real, lambda s: sine_windows(10 + s, 20, F=2) + 50.0, [0, 1, 2], epochs=40)
+    assert result["accuracy"] == 1.0 and result["scores"] == [0.5, 0.5, 0.5] and result["n_test"] == 8
+    assert result["se"] == pytest.approx(np.sqrt((8.5 / 9) * (0.5 / 9) / 8) / np.sqrt(3))
 
 
 def test_compare_says_no_clear_winner_inside_two_standard_errors():
@@ -124,6 +134,18 @@ def test_paired_difference_se_is_the_iid_one_at_lag_zero_and_stays_within_each_s
     c = d - d.mean()
     var = (c @ c + 2 * 0.5 * (c[0] * c[1] + c[2] * c[3])) / 4
     assert paired_difference(d, [0, 0, 1, 1], lag=1)["se"] == pytest.approx(np.sqrt(var / 4))
+
+
+def test_paired_difference_refuses_groups_that_do_not_match_the_windows():
+    """Groups of another length, a 2-D difference or no groups at all ended in an IndexError from deep inside."""
+    with pytest.raises(DataError, match="one series per window"):
+        paired_difference(np.ones(5), np.zeros(3), lag=2)
+    with pytest.raises(DataError, match="1-D array"):
+        paired_difference(np.ones((5, 2)), np.zeros((5, 2)), lag=2)
+    with pytest.raises(ConfigError, match="lag must be a whole number"):
+        paired_difference(np.ones(5), None, lag=-1)
+    d = np.arange(6.0)
+    assert paired_difference(d, None, lag=2) == paired_difference(d, np.zeros(6), lag=2)
 
 
 def test_overlapping_windows_widen_the_paired_se():

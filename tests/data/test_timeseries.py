@@ -307,6 +307,15 @@ def test_duplicate_times_and_missing_ids_are_refused():
         prepare_series(df.assign(id=[1, None, 2]), id_column="id")
 
 
+
+def test_a_duplicate_time_stamp_is_named_as_the_file_holds_it():
+    """The message showed NumPy's repr of the stamp: 'the first is np.int64(12)', or numpy.datetime64('...')."""
+    for stamps, shown in (([3, 12, 12], "the first is 12."), (pd.to_datetime(["2001-03-31"] * 2 + ["2001-06-30"]),
+                                                             "the first is 2001-03-31 00:00:00.")):  # fmt: skip
+        with pytest.raises(DataError) as err:
+            prepare_series(pd.DataFrame({"t": stamps, "x": [1.0, 2.0, 3.0]}), time_column="t")
+        assert shown in str(err.value) and "np." not in str(err.value) and "numpy" not in str(err.value)
+
 # --------------------------------------------------- helpers and examples
 
 

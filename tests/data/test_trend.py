@@ -166,6 +166,43 @@ def test_a_future_decodes_after_the_past_it_continues(trending_windows, handling
     np.testing.assert_allclose(future[:, 0], X[:, w.n_past :], rtol=1e-4)
 
 
+def test_window_shapes_of_one_step_pasts_stay_near_unit_scale():
+    """With --window 1 every past is one step, its SD 0, so every window was scaled by the floor: 1e-3 of the global
+    SD, which left a random walk's shapes tens of units wide (SD 36 and 51) and the forecaster's band holding 9% of
+    the futures. The floor of such pasts is the typical SD of a whole window; the coder still inverts exactly."""
+    w = make_windows(100 + 5 * random_walk(400, seed=3), n_past=1, n_future=2)
+    coder = WindowCoder("window", 1).fit(w.X)
+    shape = coder.shape(coder.encode(w.X), 3)
+    assert 0.3 < shape[:, 1:].std() < 3
+    np.testing.assert_allclose(coder.decode(coder.encode(w.X), 3), w.X, rtol=1e-5)
+
+
+@pytest.mark.parametrize("handling", HANDLINGS)
+def test_coder_refuses_windows_and_pasts_of_another_length(trending_windows, handling):
+    """Windows of 10 steps given to a coder fitted on 16, rows decoded as windows of another length, and a past of 5
+    steps for n_past 12 were coded without a word (decode gave windows of the wrong steps, garbage in data units)."""
+    w, codes = trending_windows
+    coder = WindowCoder(handling, w.n_past).fit(w.X[codes == TRAIN])
+    assert coder.window == 16
+    with pytest.raises(DataError, match=r"expects windows \(N, 16, 2\); got shape \(5, 10, 2\)"):
+        coder.encode(w.X[:5, :10])
+    with pytest.raises(DataError, match="WindowCoder.decode expects rows"):
+        coder.decode(coder.encode(w.X[:5]), 10)
+    with pytest.raises(DataError, match="n_past = 12"):
+        coder.encode_past(w.X[:5, :5])
+    with pytest.raises(DataError, match="expects windows"):
+        coder.encode(w.X[0])
+
+
+def test_detect_trend_refuses_stretches_that_do_not_match_the_features():
+    """A 1-D stretch ended in an IndexError from deep inside."""
+    with pytest.raises(DataError, match=r"stretch 0 has shape \(60,\)"):
+        detect_trend([random_walk(60)[:, 0]], ["x"], 8)
+    with pytest.raises(DataError, match="2 features"):
+        detect_trend([random_walk(60)], ["x", "y"], 8)
+    assert detect_trend([random_walk(60)], ["x"], 8).features[0].feature == "x"
+
+
 def test_choose_handling_prefers_per_window_scaling_for_growth_and_differences_for_a_walk():
     g = make_windows(growth(400)[:, None], 12, 4)
     handling, drift = choose_handling(g.X, g.series, g.start, 12)

@@ -356,7 +356,8 @@ def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], see
     same ones); each repeat reseeds the subsample, the 80/20 split and the classifier
     (:func:`discriminative_score`, ``kwargs`` passed on). SE = the SD of the repeats' scores /
     sqrt(repeats), floored at the binomial SE of one held-out accuracy / sqrt(repeats) (a
-    handful of repeats can agree by chance; no accuracy on n windows varies less than that).
+    handful of repeats can agree by chance; no accuracy on n windows varies less than that), taken
+    at the accuracy moved half a window towards 1/2, so that it is not 0 at an accuracy of 0 or 1.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -366,7 +367,10 @@ def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], see
     acc = float(np.mean([r["accuracy"] for r in runs]))
     n_test = runs[0]["n_test"]
     sd = float(scores.std(ddof=1)) if len(scores) > 1 else 0.0
-    se = max(sd, math.sqrt(acc * (1 - acc) / n_test)) / math.sqrt(len(scores))
+    # The binomial SE at the accuracy moved half a window towards 1/2 (Jeffreys): at an accuracy of 1 (or 0) it was 0,
+    # and 3 repeats that each told 4 + 4 held-out windows apart read "0.500 ± 0.000" (an audit).
+    shrunk = (acc * n_test + 0.5) / (n_test + 1)
+    se = max(sd, math.sqrt(shrunk * (1 - shrunk) / n_test)) / math.sqrt(len(scores))
     return {"score": float(scores.mean()), "se": se, "accuracy": acc, "scores": scores.tolist(), "repeats": len(seeds),
             "n_train": runs[0]["n_train"], "n_test": n_test, "epochs": runs[0]["epochs"], "hidden": runs[0]["hidden"]}
 
@@ -377,10 +381,15 @@ def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
     Consecutive windows of one series share most of their future, so their differences are
     correlated (as in Diebold & Mariano's 1995 test of forecast accuracy): the variance adds
     the autocovariances up to ``lag`` within each series (``groups``: the series of each
-    window, in time order), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
+    window, in time order; None: one series), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
     """
     d = np.asarray(d, dtype=np.float64)
-    groups = np.asarray(groups)
+    groups = np.zeros(d.shape, dtype=np.int64) if groups is None else np.asarray(groups)
+    if d.ndim != 1 or groups.shape != d.shape:  # an IndexError from deep inside said neither (an audit)
+        raise DataError(f"paired_difference needs one difference per window (a 1-D array) and one series per window "
+                        f"in groups (or None: one series); got shapes {d.shape} and {groups.shape}.")  # fmt: skip
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
+        raise ConfigError(f"lag must be a whole number >= 0 (windows apart whose differences correlate); got {lag!r}.")
     n = len(d)
     if n == 0:
         raise DataError("paired_difference got no windows.")

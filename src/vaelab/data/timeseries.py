@@ -225,7 +225,7 @@ def _prepare_frame(df: pd.DataFrame, id_column, time_column, features, fill) -> 
             if dup.size:
                 raise DataError(
                     f"{label} has {dup.size} duplicate time stamp(s) in {time_column!r}, the first is "
-                    f"{sorted_times[a + dup[0]]!r}. Each time step must appear once per series: aggregate or drop the duplicates."
+                    f"{_shown(sorted_times[a + dup[0]])}. Each time step must appear once per series: aggregate or drop the duplicates."
                 )
             x = t.astype(np.float64)
             times.append(sorted_times[a:b])
@@ -233,6 +233,13 @@ def _prepare_frame(df: pd.DataFrame, id_column, time_column, features, fill) -> 
             x = np.arange(b - a, dtype=np.float64)
         series.append(_finish(values[a:b], names, label, x, fill))
     return SeriesFrame(tuple(series), names, ids, tuple(times) if time_column is not None else None)
+
+
+def _shown(value: Any) -> str:
+    """A time stamp for a message as the user wrote it: 12 or '2001-03-31', not np.int64(12) (NumPy 2's repr)."""
+    if isinstance(value, np.datetime64):
+        return str(pd.Timestamp(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ...]:

@@ -194,6 +194,11 @@ def detect_trend(stretches: Sequence[np.ndarray], features: Sequence[str], windo
     of short series, such as TimeGAN's sines, holds windows that do not follow one another in
     time); when none is long enough the report says so and detects nothing.
     """
+    for i, s in enumerate(stretches):  # a 1-D stretch ended in an IndexError from deep inside (an audit)
+        shape = np.shape(s)
+        if len(shape) != 2 or shape[1] != len(features):
+            raise DataError(f"detect_trend needs each stretch as (steps, {len(features)} features), one column per "
+                            f"name in features; stretch {i} has shape {shape}. Give a 1-D series as x[:, None].")  # fmt: skip
     long = [np.asarray(s, dtype=np.float64) for s in stretches if len(s) >= max(2 * window, MIN_TEST_STEPS)]
     if not long:
         note = (f"not tested for a trend: no series has a training stretch of {max(2 * window, MIN_TEST_STEPS)} "
@@ -281,7 +286,11 @@ class WindowCoder:
             past_sd = X[:, : self.n_past].std(axis=1)  # (N, F)
             median = np.median(past_sd, axis=0)
             # A flat past (SD 0) would blow its future up: floor the SD at a tenth of the typical one.
-            stats["floor"] = np.where(median > 0, 0.1 * median, 1e-3 * stats["scale"])
+            # Pasts flat as a rule (one step: --window 1) have no SD to go by: the floor is then every window's scale,
+            # so it is the typical SD of a whole window (1e-3 of the global SD left shapes 30 to 50 wide on a random
+            # walk, and the forecaster's 90% band held 9% of the futures: an audit).
+            whole = np.median(X.std(axis=1), axis=0)
+            stats["floor"] = np.where(median > 0, 0.1 * median, np.where(whole > 0, whole, 1e-3 * stats["scale"]))
             level, log_sd = self._level_scale(X, stats["floor"])
             stats.update(level_loc=level.mean(0), level_scale=_sd(level, 0),
                          logsd_loc=log_sd.mean(0), logsd_scale=_sd(log_sd, 0))  # fmt: skip
@@ -351,7 +360,25 @@ class WindowCoder:
         if X.shape[-1] != len(self.stats["loc"]):
             raise DataError(f"WindowCoder.{what} expects {len(self.stats['loc'])} feature(s) on the last axis; "
                             f"got shape {X.shape}.")  # fmt: skip
+        # Windows of another length than the training ones (or a past of another length than n_past) were coded
+        # without a word, and decoded back into windows of the wrong steps (an audit).
+        if what == "encode" and (X.ndim != 3 or X.shape[1] <= self.n_past
+                                 or ("row_lo" in self.stats and X.shape[1] != self.window)):  # fmt: skip
+            raise DataError(f"WindowCoder.encode expects windows (N, {self.window or f'T > {self.n_past}'}, "
+                            f"{X.shape[-1]}); got shape {X.shape}.")  # fmt: skip
+        if what == "encode_past" and (X.ndim < 2 or X.shape[-2] != self.n_past):
+            raise DataError(f"WindowCoder.encode_past expects pasts (..., n_past = {self.n_past}, {X.shape[-1]}); "
+                            f"got shape {X.shape}.")  # fmt: skip
         return X
+
+    @property
+    def window(self) -> int | None:
+        """Steps of the training windows, from the stored width of the training rows (None before it was kept)."""
+        if "row_lo" not in self.stats:
+            return None
+        F = len(self.stats["loc"])
+        S = len(self.stats["row_lo"]) // F - self.n_extra(F) // F
+        return S + 1 if self.handling == "difference" else S
 
     # ---------------------------------------------------------- windows <-> rows
     def encode(self, X: np.ndarray) -> np.ndarray:
@@ -384,6 +411,9 @@ class WindowCoder:
             raise NotFittedError("WindowCoder.decode needs a fitted coder; call fit(training windows) first.")
         rows = np.array(rows, dtype=np.float64)
         s, F = self.stats, len(self.stats["loc"])
+        if rows.ndim != 2 or rows.shape[1] != self.steps(window) * F + self.n_extra(F):
+            raise DataError(f"WindowCoder.decode expects rows (N, {self.steps(window) * F + self.n_extra(F)}) for windows "
+                            f"of {window} steps; got shape {rows.shape}.")  # fmt: skip
         fixed = self.constant_features
         if fixed.any() and rows.shape[1] == len(s["row_lo"]):  # a constant feature comes back exactly, not with noise
             rows.reshape(len(rows), -1, F)[:, :, fixed] = s["row_lo"].reshape(-1, F)[:, fixed]

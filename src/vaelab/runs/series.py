@@ -299,17 +299,21 @@ class SeriesKind(RunKind):
             clean[list(ws.features)] = np.where(gap, np.nan, values)
             mask[list(ws.features)] = gap.astype(np.float64) + text + 2 * np.isinf(values)
         else:
-            values = np.asarray(raw, dtype=np.float64)
+            values = numeric_array(raw, where)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
             width = len(self.coder.column_parts(ws.window, len(ws.features)))
             if values.ndim == 2 and values.shape[1] == width != len(ws.features):
                 return load_dataset(source, lazy=lazy)  # already the model's rows (N, D): taken as they are
-            if values.ndim != 2 or values.shape[1] != len(ws.features):
-                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), or the "
-                                f"model's rows (windows, {width}); got shape {values.shape}.")  # fmt: skip
+            # (series, time steps, features) is a panel, as train reads one (it trained on such a file, then refused
+            # to score it: an audit)
+            if values.ndim not in (2, 3) or values.shape[-1] != len(ws.features):
+                raise DataError(f"{where}: expected an array of (time steps, {len(ws.features)} features), a panel "
+                                f"(series, time steps, {len(ws.features)} features), or the model's rows (windows, "
+                                f"{width}); got shape {values.shape}.")  # fmt: skip
             gap = ~np.isfinite(values)
             clean, mask = np.where(gap, np.nan, values), gap.astype(np.float64) + 2 * np.isinf(values)
-        # An array is one series in time order, whatever columns the training file named (stamps: step numbers).
+        # An array is one series in time order (or a panel of them), whatever columns the training file named (stamps:
+        # step numbers).
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
@@ -329,7 +333,8 @@ class SeriesKind(RunKind):
                 said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} {FILLED}")
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
-                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window))  # fmt: skip
+                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window),
+                       remarks=too_short(windows, frame))  # fmt: skip
 
     def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
         """Per window (model rows), what lies out of range (a column of the row more than :data:`RANGE_TOLERANCE`
@@ -469,6 +474,14 @@ class SeriesKind(RunKind):
             if missing:
                 raise DataError(f"{Path(path).name} lacks the feature column(s) {missing}; the run was trained on "
                                 f"{list(ws.features)}.")  # fmt: skip
+            for f in ws.features:  # a text cell raised ValueError through to a traceback (an audit)
+                present = raw[f].notna().to_numpy()
+                text = present & pd.to_numeric(raw[f], errors="coerce").isna().to_numpy()
+                if text.any():
+                    row = int(np.flatnonzero(text)[0])
+                    raise DataError(f"{Path(path).name}: the feature column {f!r} holds {int(text.sum())} cell(s) that "
+                                    f"are not numbers, the first in row {row}; a past must be numbers. Fix those "
+                                    "cells first.")  # fmt: skip
             if ws.id_column and ws.id_column in raw.columns and raw[ws.id_column].nunique(dropna=False) > 1:
                 ids = raw[ws.id_column].drop_duplicates().tolist()
                 raise DataError(f"{Path(path).name} holds {len(ids)} series ({ws.id_column} = "
@@ -483,8 +496,8 @@ class SeriesKind(RunKind):
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
-            raw = raw[list(ws.features)].to_numpy(dtype=np.float64)
-        arr = np.asarray(raw, dtype=np.float64)
+            raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        arr = numeric_array(raw, Path(path).name)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != len(ws.features):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
@@ -533,12 +546,15 @@ class SeriesKind(RunKind):
         far = self.coder.beyond_range(cond.reshape(1, -1))
         if far is None or not (far > RANGE_TOLERANCE).any():
             return ""
-        far = far.reshape(cond.shape)
-        t, f = np.unravel_index(int(np.argmax(far)), far.shape)
-        how = (f"lies up to {far[t, f]:.1f} training SDs outside the training windows' range" if np.isfinite(far[t, f])
+        c = int(np.argmax(far[0]))
+        # the step a column holds (under 'difference', the change into that step: the row's column c is the change
+        # from step c // F to the next, and the note named the step before the jump, an audit)
+        part, f, step = self.coder.column_parts(self.settings.window, len(self.settings.features))[c]
+        how = (f"lies up to {far[0, c]:.1f} training SDs outside the training windows' range" if np.isfinite(far[0, c])
                else "leaves the one value a feature had in every training window")  # fmt: skip
-        return (f"the past {how} ({self.settings.features[f]}, step {t} of the past): the forecast extrapolates where "
-                "the forecaster never trained")  # fmt: skip
+        what = "the change into " if part == "change" else ""
+        return (f"the past {how} ({self.settings.features[f]}, {what}step {step} of the past): the forecast "
+                "extrapolates where the forecaster never trained")  # fmt: skip
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
@@ -558,6 +574,10 @@ class SeriesKind(RunKind):
         if len(test) < 4:
             raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
         n = len(test) if n is None else check_measured_count("--n", n, len(test))
+        if n < 4:  # as few as the test windows may be; --n 1 failed deep inside, naming "synth", not --n (an audit)
+            raise ConfigError(f"--n (n=) must be at least 4 synthetic windows for a series run (the discriminative "
+                              f"score holds out a fifth of them); got {n}. Leave it out to generate as many as the "
+                              f"{len(test)} test windows.")  # fmt: skip
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
@@ -722,6 +742,18 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     return windows.series[codes == 2]
 
 
+def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:
+    """A note on the series of a panel file shorter than one window: they give no window, so none of their rows is
+    scored (an audit: the CSV and the count left them out and nothing said so); none when every series gives one."""
+    short = np.flatnonzero(windows.lengths < windows.window_length)
+    if not short.size:
+        return ()
+    shown = ", ".join(f"{frame.ids[k]!r} ({int(windows.lengths[k])} steps)" for k in short[:5])
+    more = f" and {short.size - 5} more" if short.size > 5 else ""
+    return (f"{short.size} series of the file {'is' if short.size == 1 else 'are'} shorter than one window "
+            f"({windows.window_length} steps) and not scored: {shown}{more}",)  # fmt: skip
+
+
 def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:
     """Which window each one is, for score's CSV (an audit: a panel's windows came with their number only): its
     series (in a panel) and the time stamps (or step numbers) of its first and last steps."""
@@ -748,12 +780,22 @@ def window_stamps(windows: Windows, frame: SeriesFrame) -> Callable[[int, int], 
     return stamp
 
 
+def numeric_array(raw: Any, where: str) -> np.ndarray:
+    """An array read from a series' ``.npy`` as float64; one of text, objects or complex numbers is a DataError
+    (text raised ValueError through to a traceback, and complex numbers lost their imaginary part unsaid)."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind not in "biuf":
+        raise DataError(f"{where}: expected numbers (time steps × features); got an array of dtype {raw.dtype}. "
+                        "Convert it to a real numeric array first.")  # fmt: skip
+    return np.asarray(raw, dtype=np.float64)
+
+
 def time_text(value: Any) -> str:
     """A time stamp as text: a date, a date and time, or a number."""
     if isinstance(value, np.datetime64):
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+    # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
+    return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
@@ -769,13 +811,38 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     return values
 
 
+def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
+    """The calendar frequency of a past that misses some of its steps (a holiday among business days, a quarter
+    left out), or None: of the frequencies pandas infers from three consecutive stamps, the one with the fewest steps
+    from the first stamp to the last whose grid holds every stamp (business days rather than days where a triple spans
+    a weekend). Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
+    out a Saturday, and quarters after a missing one drifted to 1988-04-02, 1988-07-03)."""
+    best = None
+    span = index[-1] - index[0]
+    triples = {}
+    for k in range(len(index) - 2):
+        freq = pd.DatetimeIndex(index[k : k + 3], freq="infer").freq
+        # a grid far finer than the past (stamps 1 ns apart, then a year) is never built: it could not be mostly present
+        if freq is not None and freq not in triples and span <= 4 * len(index) * (index[k + 2] - index[k]):
+            triples[freq] = k
+    for freq in triples:
+        grid = pd.date_range(index[0], index[-1], freq=freq)
+        # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
+        if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()
+                and (best is None or len(grid) < len(best))):
+            best = grid
+    return None if best is None else best.freq
+
+
 def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """The ``n_future`` time stamps after ``times`` (the past's, sorted): dates continue the calendar
     frequency pandas infers (quarters, months, business days, ...); otherwise, and for numbers, the
-    median spacing of the past is added step by step."""
-    if np.issubdtype(times.dtype, np.datetime64):
+    median spacing of the past is added step by step. Dates with a UTC offset (an object array of Timestamps, as
+    time_values reads them) keep it, and their calendar too (their months went on 31 days at a time: an audit)."""
+    zoned = times.dtype == object and len(times) > 0 and all(isinstance(t, pd.Timestamp) for t in times)
+    if np.issubdtype(times.dtype, np.datetime64) or zoned:
         index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
-        freq = index.freq
+        freq = index.freq if index.freq is not None else calendar_with_gaps(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].to_numpy()
     if len(times) < 2:

@@ -131,6 +131,29 @@ def series(tmp_path_factory):
     return folder, df, run
 
 
+def test_the_nll_of_overlapping_windows_has_a_newey_west_standard_error(series, tmp_path, capsys):
+    """An audit (issue 17): score's NLL ± SE over a series file's windows, and train's test ELBO ± SE, took the
+    windows as independent, while stride-1 windows of 16 steps share up to 15 of them: the SE came out about 3
+    times too small. Both are now Newey-West's, lag T - 1 within each series (checked here against a direct
+    computation of the long-run variance), and say so."""
+    folder, df, run = series
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert test["elbo_stderr_method"] == "Newey-West over overlapping windows (lag 15)"
+    out = _ok(capsys, "score", run, folder / "s.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    nll = -scores["log_px"].to_numpy()
+    groups = scores["series"].to_numpy()
+    n, c = nll.size, nll - nll.mean()
+    long_run = sum(
+        (1.0 if k == 0 else 2 * (1 - k / 16)) * sum(c[i] * c[i - k] for i in range(k, n) if groups[i] == groups[i - k])
+        for k in range(16)) / n  # fmt: skip
+    expected = np.sqrt(long_run / n)
+    shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error Newey-West over overlapping windows "
+                            r"\(lag 15\)", out).group(1))  # fmt: skip
+    assert shown == pytest.approx(expected, abs=0.006)  # printed to 2 decimals (the CSV's log p to 6 digits)
+    assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
+
+
 def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
     folder, df, run = series
     cfg = json.loads((run / "config.json").read_text())

@@ -369,7 +369,8 @@ def _print_summary(result, seconds: float) -> None:
         bound = test.get("bits_per_dim_bound")
         se = test.get("elbo_stderr")
         # one test example has no standard error (metrics.json: null): said, not printed as "± nan" (an audit)
-        pm = (f" ± {se:.2f}" if isinstance(se, (int, float)) and math.isfinite(se) else
+        serial = "windows" in str(test.get("elbo_stderr_method", ""))  # a series run's overlapping windows
+        pm = (f" ± {se:.2f}{' (Newey-West SE)' if serial else ''}" if isinstance(se, (int, float)) and math.isfinite(se) else
               f" (no standard error from {test.get('n_examples', 'these')} test example(s))")  # fmt: skip
         print(f"test ELBO:  {test['elbo']:.2f}{pm} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
@@ -581,7 +582,8 @@ def cmd_score(args) -> int:
 
 def _nll_line(s: dict) -> str:
     """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
-    errors = (f"± {s['nll_stderr']:.2f} nats (standard error over examples; Monte Carlo part ± {s['nll_mc_stderr']:.3f})"
+    errors = (f"± {s['nll_stderr']:.2f} nats (standard error {s.get('nll_stderr_method', 'over examples')}; Monte Carlo "
+              f"part ± {s['nll_mc_stderr']:.3f})"
               if s.get("n_examples", 2) > 1 else  # one example has no spread over examples
               f"nats (one example: Monte Carlo standard error ± {s['nll_mc_stderr']:.3f})")  # fmt: skip
     if not s["normalized"]:

@@ -28,6 +28,7 @@ from scipy import stats
 import torch
 from torch import nn
 
+from vaelab.analysis.likelihood import serial_stderr
 from vaelab.analysis.synthetic_tables import check_int, compare
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95, seeded
@@ -393,12 +394,7 @@ def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
     n = len(d)
     if n == 0:
         raise DataError("paired_difference got no windows.")
-    c = d - d.mean()
-    var = float(c @ c) / n
-    for k in range(1, min(int(lag), n - 1) + 1):
-        same = groups[k:] == groups[:-k]
-        var += 2 * (1 - k / (lag + 1)) * float((c[k:] * c[:-k])[same].sum()) / n
-    return {"mean": float(d.mean()), "se": math.sqrt(max(var, 0.0) / n), "n": int(n), "lag": int(lag)}
+    return {"mean": float(d.mean()), "se": serial_stderr(d, groups, int(lag)), "n": int(n), "lag": int(lag)}
 
 
 def gaussian_windows(X: Any) -> Callable[[int, int], np.ndarray]:

@@ -202,6 +202,7 @@ def score(
         summary = result.summary()
         run.update_metrics(likelihood={
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
+            "test_nll_stderr_method": summary["nll_stderr_method"],
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],

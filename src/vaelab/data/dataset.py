@@ -34,6 +34,10 @@ class Dataset:
     # Per example, values that say which one it is, written beside its scores (a series file's windows: their
     # series and the time stamps of their first and last steps); None: the example's number says it.
     keys: dict[str, tuple] | None = None
+    # Consecutive examples that overlap (a series run's windows): the series of each example, in time order within
+    # each, and how many examples apart two still share a step; means over them take Newey-West standard errors
+    # (vaelab.analysis.likelihood.LikelihoodResult.summary). None: examples are independent.
+    serial: tuple[np.ndarray, int] | None = None
 
     @property
     def n_examples(self) -> int:
@@ -71,6 +75,7 @@ class Dataset:
             notes=None if self.notes is None else tuple(np.asarray(self.notes, dtype=object)[index]),
             remarks=self.remarks,
             keys=None if self.keys is None else {k: tuple(np.asarray(v, dtype=object)[index]) for k, v in self.keys.items()},
+            serial=None if self.serial is None else (np.asarray(self.serial[0])[index], self.serial[1]),
         )
 
     def view(self, index: np.ndarray) -> "Dataset":
@@ -87,6 +92,7 @@ class Dataset:
             classes=self.classes,
             source=self.source,
             remarks=self.remarks,
+            serial=None if self.serial is None else (np.asarray(self.serial[0])[index], self.serial[1]),
         )
 
     def fingerprint(self) -> str:

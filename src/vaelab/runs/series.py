@@ -229,7 +229,7 @@ class SeriesKind(RunKind):
         if model.arch == "timevae":
             model.set_params(time_layout=(coder.steps(ws.window), len(names)))
         path = str(Path(request.source).resolve())
-        dataset = Dataset(coder.encode(windows.X), source=path)
+        dataset = Dataset(coder.encode(windows.X), source=path, serial=serial_of(windows))
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,
                           n_examples=dataset.n_examples, fingerprint=dataset.fingerprint(), kind=cls.name)  # fmt: skip
         counts = np.bincount(codes, minlength=3)
@@ -270,7 +270,7 @@ class SeriesKind(RunKind):
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction)
-        return Dataset(self.coder.encode(windows.X), source=data.source)
+        return Dataset(self.coder.encode(windows.X), source=data.source, serial=serial_of(windows))
 
     def read(self, source: str | os.PathLike, labels: str | None = None, label_column: str | None = None,
              lazy: bool = False) -> Dataset:  # fmt: skip
@@ -334,7 +334,7 @@ class SeriesKind(RunKind):
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
                        notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window),
-                       remarks=too_short(windows, frame))  # fmt: skip
+                       remarks=too_short(windows, frame), serial=serial_of(windows))  # fmt: skip
 
     def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
         """Per window (model rows), what lies out of range (a column of the row more than :data:`RANGE_TOLERANCE`
@@ -740,6 +740,11 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     windows, _, _ = make_series_windows(run.config.data.source, kind.settings, run.config.data.val_fraction,
                                         run.config.data.test_fraction)  # fmt: skip
     return windows.series[codes == 2]
+
+
+def serial_of(windows: Windows) -> tuple[np.ndarray, int]:
+    """:attr:`Dataset.serial` of the windows: each one's series, and how many windows apart two still share a step."""
+    return np.asarray(windows.series), (windows.window_length - 1) // windows.stride
 
 
 def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from vaelab import distributed
+from vaelab.analysis.likelihood import serial_stderr
 from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
@@ -73,6 +74,10 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
             "retrain with a lower --lr, tighter --grad-clip or a KL warm-up (--warmup-epochs), or check the data."
         )
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
+    method = "over examples"
+    if part.serial is not None and elbo.size > 1:  # overlapping series windows move together
+        stderr = serial_stderr(elbo, *part.serial)
+        method = f"Newey-West over overlapping windows (lag {part.serial[1]})"
     normalized = model.is_density_on(part.X)
     dims = (kind.data_dims if kind is not None else None) or dataset.n_features
     return {
@@ -80,6 +85,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "n_examples": int(elbo.size),
         "elbo": float(elbo.mean()),
         "elbo_stderr": stderr,
+        "elbo_stderr_method": method,
         "reconstruction": float(rec.mean()),
         "kl": float(kl.mean()),
         # -ELBO / (D ln 2) bounds bits/dim from above (the NLL is at most -ELBO); only for a density. D counts the

@@ -131,25 +131,25 @@ def series(tmp_path_factory):
     return folder, df, run
 
 
-def test_the_nll_of_overlapping_windows_has_a_newey_west_standard_error(series, tmp_path, capsys):
+def test_the_nll_of_overlapping_windows_has_a_standard_error_over_overlapping_windows(series, tmp_path, capsys):
     """An audit (issue 17): score's NLL ± SE over a series file's windows, and train's test ELBO ± SE, took the
     windows as independent, while stride-1 windows of 16 steps share up to 15 of them: the SE came out about 3
-    times too small. Both are now Newey-West's, lag T - 1 within each series (checked here against a direct
-    computation of the long-run variance), and say so."""
+    times too small. Both now add the autocovariances to lag T - 1 within each series (checked here against a
+    direct computation of the long-run variance), and say so."""
     folder, df, run = series
     test = json.loads((run / "metrics.json").read_text())["test"]
-    assert test["elbo_stderr_method"] == "Newey-West over overlapping windows (lag 15)"
+    assert test["elbo_stderr_method"] == "over overlapping windows (autocovariances to lag 15)"
     out = _ok(capsys, "score", run, folder / "s.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
     scores = pd.read_csv(tmp_path / "s.csv")
     nll = -scores["log_px"].to_numpy()
     groups = scores["series"].to_numpy()
     n, c = nll.size, nll - nll.mean()
-    long_run = sum(
-        (1.0 if k == 0 else 2 * (1 - k / 16)) * sum(c[i] * c[i - k] for i in range(k, n) if groups[i] == groups[i - k])
+    long_run = sum(  # the truncated kernel (equal weights to lag 15), as overlapping observations take
+        (1.0 if k == 0 else 2.0) * sum(c[i] * c[i - k] for i in range(k, n) if groups[i] == groups[i - k])
         for k in range(16)) / n  # fmt: skip
     expected = np.sqrt(long_run / n)
-    shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error Newey-West over overlapping windows "
-                            r"\(lag 15\)", out).group(1))  # fmt: skip
+    shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over overlapping windows "
+                            r"\(autocovariances to lag 15\)", out).group(1))  # fmt: skip
     assert shown == pytest.approx(expected, abs=0.006)  # printed to 2 decimals (the CSV's log p to 6 digits)
     assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
 
@@ -899,8 +899,8 @@ def test_band_coverage_of_overlapping_windows_takes_their_shared_futures_into_ac
     """An audit (issue 17): the band's interval treated windows as independent, while neighbouring windows share all
     but one of their future values. Constructed: values inside a calibrated 90% band independently, windows of 8
     future steps at stride 1. Over 300 such series the 95% interval held 0.9 about half the time with the windows
-    taken as independent; with the Newey-West SE over windows (the forecaster's error has it too) far more often
-    (0.85 over 1,000 series: the estimated SE of 60 windows still runs a little low)."""
+    taken as independent; with the SE over overlapping windows (the forecaster's error has it too) far more often
+    (0.86 over 1,000 series: the estimated SE of 60 windows still runs a little low)."""
     from vaelab.analysis.synthetic_series import band_coverage
 
     rng = np.random.default_rng(0)

@@ -370,7 +370,7 @@ def _print_summary(result, seconds: float) -> None:
         se = test.get("elbo_stderr")
         # one test example has no standard error (metrics.json: null): said, not printed as "± nan" (an audit)
         serial = "windows" in str(test.get("elbo_stderr_method", ""))  # a series run's overlapping windows
-        pm = (f" ± {se:.2f}{' (Newey-West SE)' if serial else ''}" if isinstance(se, (int, float)) and math.isfinite(se) else
+        pm = (f" ± {se:.2f}{' (SE over overlapping windows)' if serial else ''}" if isinstance(se, (int, float)) and math.isfinite(se) else
               f" (no standard error from {test.get('n_examples', 'these')} test example(s))")  # fmt: skip
         print(f"test ELBO:  {test['elbo']:.2f}{pm} nats per example "
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "

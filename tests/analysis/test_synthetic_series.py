@@ -129,11 +129,18 @@ def test_paired_difference_se_is_the_iid_one_at_lag_zero_and_stays_within_each_s
     d = rng.normal(size=400)
     got = paired_difference(d, np.zeros(400), lag=0)
     assert got["mean"] == pytest.approx(d.mean()) and got["se"] == pytest.approx(d.std() / np.sqrt(400))
-    # Newey-West with lag 1 on two series: the cross term of the pair that spans the series boundary is left out.
+    # Lag 1 on two series, equal weights (Diebold & Mariano's for overlapping windows): the cross term of the pair
+    # that spans the series boundary is left out.
     d = np.array([1.0, 2.0, 3.0, 4.0])
     c = d - d.mean()
-    var = (c @ c + 2 * 0.5 * (c[0] * c[1] + c[2] * c[3])) / 4
+    var = (c @ c + 2 * (c[0] * c[1] + c[2] * c[3])) / 4
     assert paired_difference(d, [0, 0, 1, 1], lag=1)["se"] == pytest.approx(np.sqrt(var / 4))
+    # Where equal weights give no positive variance (differences that alternate), Bartlett's weights keep it positive.
+    d = np.tile([1.0, -1.0], 10)
+    c = d - d.mean()
+    gamma1 = (c[1:] @ c[:-1]) / 20
+    assert (c @ c) / 20 + 2 * gamma1 < 0
+    assert paired_difference(d, None, lag=1)["se"] == pytest.approx(np.sqrt(((c @ c) / 20 + gamma1) / 20))
 
 
 def test_paired_difference_refuses_groups_that_do_not_match_the_windows():
@@ -149,7 +156,7 @@ def test_paired_difference_refuses_groups_that_do_not_match_the_windows():
 
 
 def test_overlapping_windows_widen_the_paired_se():
-    """Differences that move slowly (shared futures) have a Newey-West SE well above the iid one."""
+    """Differences that move slowly (shared futures) have an SE over overlapping windows well above the iid one."""
     d = np.convolve(np.random.default_rng(1).normal(size=600), np.ones(8), mode="valid")
     assert paired_difference(d, np.zeros(len(d)), lag=8)["se"] > 2 * paired_difference(d, np.zeros(len(d)), lag=0)["se"]
 

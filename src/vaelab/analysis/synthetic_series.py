@@ -282,7 +282,7 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     that follows it. ``values_per_window``: the values each share is taken over (steps × features), the cap of
     the effective sample size; None: the windows' count caps it only where every share is the same.
     ``groups`` and ``lag``: windows in time order with their series, whose futures overlap up to ``lag``
-    windows apart; the SE is then Newey-West's (:func:`paired_difference`), as the forecaster's error is, since
+    windows apart; the SE is then taken over overlapping windows (:func:`paired_difference`), as the forecaster's error is, since
     neighbouring windows share most of their future values (an audit: treated as independent, 51 windows holding
     116 distinct future values gave an interval as if they held 652)."""
     inside = np.asarray(inside, dtype=np.float64).ravel()
@@ -377,12 +377,13 @@ def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], see
 
 
 def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
-    """Mean of per-window loss differences ``d`` with a Newey-West (1987) standard error.
+    """Mean of per-window loss differences ``d`` with a standard error over overlapping windows.
 
     Consecutive windows of one series share most of their future, so their differences are
     correlated (as in Diebold & Mariano's 1995 test of forecast accuracy): the variance adds
     the autocovariances up to ``lag`` within each series (``groups``: the series of each
-    window, in time order; None: one series), with Bartlett weights 1 - k / (lag + 1), which keep it positive.
+    window, in time order; None: one series), with equal weights as Diebold & Mariano do
+    (:func:`vaelab.analysis.likelihood.serial_stderr`).
     """
     d = np.asarray(d, dtype=np.float64)
     groups = np.zeros(d.shape, dtype=np.int64) if groups is None else np.asarray(groups)

@@ -42,6 +42,12 @@ def evaluate_anomalies(
         "n_samples": n_samples, "scores": anomaly_eval(*results),
     }  # fmt: skip
     notes = [f"{which}: {remark}" for which, d in zip(("inliers", "outliers"), datasets) for remark in d.remarks]
+    wide = {k: v["design_effect"] for k, v in block["scores"].items() if v.get("design_effect", 1.0) > 1.0}
+    if wide:  # overlapping windows: the intervals count fewer independent examples, and say how many fewer
+        notes.append("the windows overlap, so their scores move together: each AUROC interval counts the inliers and "
+                     "outliers as fewer independent windows, by its design effect ("
+                     + ", ".join(f"{k} {v:.1f}" for k, v in wide.items()) + "; DeLong's variance with the windows' "
+                     "autocovariances against the independent one)")  # fmt: skip
     if notes:
         block["notes"] = notes
     if any(left_out):

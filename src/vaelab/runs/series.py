@@ -626,8 +626,8 @@ class SeriesKind(RunKind):
 
     def forecast_scores(self, run: Any, test_rows: np.ndarray, test: np.ndarray, codes: np.ndarray,
                         seed: int) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
-        """Coverage of the 90% band, the median's MAE against repeating the last value (paired, with a
-        Newey-West SE over consecutive windows), and one window's draws for the figure."""
+        """Coverage of the 90% band, the median's MAE against repeating the last value (paired, with an
+        SE over overlapping windows), and one window's draws for the figure."""
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
         pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
@@ -671,7 +671,7 @@ class SeriesKind(RunKind):
 
 def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
     """The forecaster's MAE per window (``err``) against repeating the last value (``naive``), paired, with a
-    Newey-West SE of lag ``lag`` within each series (``groups``): windows next to each other share most of their
+    SE over overlapping windows up to ``lag`` apart within each series (``groups``): windows next to each other share most of their
     future. The MAEs, their difference and SE, and the verdict in words."""
     err, naive = np.asarray(err, dtype=np.float64), np.asarray(naive, dtype=np.float64)
     diff = paired_difference(err - naive, groups, lag=lag)

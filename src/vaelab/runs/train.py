@@ -77,7 +77,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     method = "over examples"
     if part.serial is not None and elbo.size > 1:  # overlapping series windows move together
         stderr = serial_stderr(elbo, *part.serial)
-        method = f"Newey-West over overlapping windows (lag {part.serial[1]})"
+        method = f"over overlapping windows (autocovariances to lag {part.serial[1]})"
     normalized = model.is_density_on(part.X)
     dims = (kind.data_dims if kind is not None else None) or dataset.n_features
     return {

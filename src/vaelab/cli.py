@@ -214,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     c.add_argument("--replicates", type=int, default=REPLICATES, metavar="R",
                    help=f"half-samples behind each metric's interval (default: {REPLICATES})")  # fmt: skip
+    c.add_argument("--quiet", action="store_true", help="no progress lines (which sampler is being fitted and drawn)")
     _model_args(c)
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
@@ -668,7 +669,7 @@ def cmd_compare_samplers(args) -> int:
     from vaelab.report.figures import write_sampler_grids
 
     result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed, replicates=args.replicates,
-                              progress=None if getattr(args, "quiet", False) else _sampler_progress,
+                              progress=None if args.quiet else _sampler_progress,
                               specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))
     print(result["summary"]["verdict"])

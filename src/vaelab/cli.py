@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", metavar="RUN", help="run folder")
     s.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
     s.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
-    s.add_argument("--binarizations", type=int, default=BINARIZATIONS, metavar="J",
+    s.add_argument("--binarizations", type=int, metavar="J",
                    help=f"models scoring binarized data: average log p over J binarizations of each grey example, "
                    f"their spread in the standard error (default: {BINARIZATIONS})")  # fmt: skip
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")

@@ -94,3 +94,24 @@ def test_explore_entries_in_metrics(full_run):
     assert [r["name"] for r in explore["arithmetic"]["results"]] == [
         "a", "b", "z_a + z_b", "z_a − z_b", "a + b (data space)", "a − b (data space)"]
     assert (explore["interpolate"]["a"], explore["interpolate"]["b"]) == ("0", "1")
+
+
+def test_the_anomaly_table_says_its_own_k_and_the_notes_the_cli_prints(tiny_runs, tmp_path, capsys):
+    # The report showed anomaly-eval's AUROCs under score's "importance samples K" and left out its notes (a
+    # column of the outliers' file the run does not model): an audit
+    import pandas as pd
+
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    frame = pd.read_csv(tiny_runs["table"].parent / "t.csv").head(30)
+    frame["extra"] = 1.0
+    frame.to_csv(tmp_path / "outliers.csv", index=False)
+    assert main(["score", str(run), "--n-samples", "11", "--quiet"]) == 0
+    assert main(["anomaly-eval", str(run), "--outliers", str(tmp_path / "outliers.csv"), "--n-samples", "7",
+                 "--quiet"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "K = 7" in printed and "'extra'" in printed
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "K = 7 importance samples" in html
+    assert "Note: outliers: 1 column of the file is not in the run&#39;s table and not scored: &#39;extra&#39;" in html

@@ -239,12 +239,16 @@ class _Assembler:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if anomaly:
             s.tables.append({
+                # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
-                           f"({anomaly['n_outliers']}); outliers are the positive class",
+                           f"({anomaly['n_outliers']}), K = {_num(anomaly['n_samples'])} importance samples; outliers "
+                           "are the positive class",
                 "header": ["score", "AUROC [95% interval]", "AUPRC"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
                           _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
             })  # fmt: skip
+            for note in anomaly.get("notes", ()):  # what the CLI prints under the table (columns not scored)
+                s.paragraphs.append(f"Note: {note}")
             if anomaly.get("reading"):
                 s.paragraphs.append(anomaly["reading"])
         else:

@@ -368,6 +368,10 @@ def _print_summary(result, seconds: float) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+    stale = m.get("stale")
+    if isinstance(stale, list) and stale:  # analyses of the weights before this resume (the report says so too)
+        print(textwrap.fill(f"note:       measured on the weights before this resume, and marked stale in the report "
+                            f"until run again: {', '.join(map(str, stale))}", 100, subsequent_indent="    "))  # fmt: skip
     spread = m.get("generated_spread")
     if spread and spread.get("outcome") == "collapsed":  # a series run whose windows are all the mean window
         print(textwrap.fill(f"warning:    {spread['text']}", 100, subsequent_indent="    "))

@@ -115,3 +115,29 @@ def test_the_anomaly_table_says_its_own_k_and_the_notes_the_cli_prints(tiny_runs
     html = write_report(run).read_text(encoding="utf-8")
     assert "K = 7 importance samples" in html
     assert "Note: outliers: 1 column of the file is not in the run&#39;s table and not scored: &#39;extra&#39;" in html
+
+
+def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_measured_again(tiny_runs, tmp_path,
+                                                                                             capsys):  # fmt: skip
+    # After train --resume changed the weights the report showed the old NLL beside the new test ELBO (its bound gap
+    # mixed two models) and every other analysis as the model's: an audit
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0
+    assert main(["explore", str(run), "grid", "--n", "3"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stale"] == ["explore.grid", "likelihood"]
+    html = write_report(run).read_text(encoding="utf-8")
+    assert html.count("Stale:") == 2 and f"run vaelab score {run} again" in html
+    assert f"run vaelab explore {run} grid again" in html
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0  # measured again: no longer stale
+    assert json.loads((run / "metrics.json").read_text())["stale"] == ["explore.grid"]
+    assert main(["explore", str(run), "grid", "--n", "3"]) == 0
+    assert "stale" not in json.loads((run / "metrics.json").read_text())
+    assert "Stale:" not in write_report(run).read_text(encoding="utf-8")
+    # a resume that trains no further keeps the weights, and nothing is called stale
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert "stale" not in json.loads((run / "metrics.json").read_text())

@@ -21,7 +21,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import FIGURES, RunConfig, RunDir
+from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import ml_difference, ml_secondary
@@ -50,6 +50,9 @@ NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "like
                  "diagnostics": "diagnostics", "diagnostics_by_data": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
                  "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
                  "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
+# What writes each block again (command, what follows RUN), for the note on results of earlier weights
+STALE_AGAIN = {"likelihood": ("score", ""), "anomaly": ("anomaly-eval", " --outliers DATA"), "diagnostics": ("inspect", ""),
+               "samplers": ("compare-samplers", ""), "synthetic": ("evaluate-synthetic", ""), "explore": ("explore", "")}  # fmt: skip
 NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
@@ -493,6 +496,18 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         for target in shown:
             by_id[target].paragraphs.append(f"metrics.json is damaged here ({why}); this part is shown as not run "
                                             "until the command that fills it writes it again.")  # fmt: skip
+    for name in stale_names(metrics):  # measured before `train --resume` changed the weights (an audit)
+        block, _, entry = name.partition(".")
+        again = STALE_AGAIN.get(block)
+        if again is None or block not in metrics:  # (diagnostics_by_data: not on the page)
+            continue
+        command, after = again
+        targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
+        for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
+            by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "
+                                               f"train --resume changed them; run vaelab {command} {run.path}"
+                                               f"{after or (' ' + entry if entry else '')} again for the model as it "
+                                               "is.")  # fmt: skip
     if asm.figures_note:
         by_id["data"].paragraphs.append(asm.figures_note)
     return sections

@@ -126,3 +126,12 @@ def test_table_columns_refused_or_read_as_the_audit_expects(tmp_path, capsys):
     assert scores["gap"]["reason"][0].startswith("code: missing, and it had no missing values in training")
     assert scores["gap"]["reason"][1:].tolist() == scores["new"]["reason"][1:].tolist()
     np.testing.assert_allclose(scores["gap"]["log_px"][1:], scores["new"]["log_px"][1:], rtol=1e-6)
+
+
+def test_a_resumed_training_says_its_epoch_seconds_cover_every_session(tmp_path, capsys, digits_npy):
+    # "3.6 s of epochs, 2.2 s in all": the epochs' seconds of every session beside this command's time (an audit)
+    assert run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    code, out, err = run_cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--epochs", "3", "--quiet")
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("training:"))
+    assert " s of epochs over every session, this one " in line and line.endswith(" s in all"), line

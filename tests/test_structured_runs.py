@@ -220,7 +220,7 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     _ok(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST)
     assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")
     err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
-    assert "--given fixes columns of a table run's rows" in err
+    assert "--given fixes columns of a table run's rows; this is an image/vector run. Drop it." in err  # not "a array"
     err = _error(capsys, "sample", tmp_path / "run", "--temperature", "0.5", "--n", 5, "--out", tmp_path / "s.npy")
     assert "--temperature (temperature=) sharpens the categories and booleans of a table run's rows" in err
     assert not (tmp_path / "s.npy").exists()

@@ -141,3 +141,12 @@ def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_me
     # a resume that trains no further keeps the weights, and nothing is called stale
     assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
     assert "stale" not in json.loads((run / "metrics.json").read_text())
+
+
+def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
+    # It said "this run models vectors" of table and series runs too: an audit
+    from tests.run_helpers import copy_tree
+
+    for kind, what in (("table", "table rows"), ("series", "windows of a series")):
+        html = write_report(copy_tree(tiny_runs[kind], tmp_path / kind)).read_text(encoding="utf-8")
+        assert f"reconstructions are drawn for image data; this run models {what}" in html

@@ -204,7 +204,9 @@ class _Assembler:
 
     def reconstructions(self, s: _Section) -> None:
         if len(self.config.model.input_shape) != 3:
-            s.na = "reconstructions are drawn for image data; this run models vectors (see the sections below)."
+            # a table run models rows and a series run windows, not "vectors" (an audit)
+            what = {"a table run": "table rows", "a series run": "windows of a series"}.get(self.kind.description, "vectors")
+            s.na = f"reconstructions are drawn for image data; this run models {what} (see the sections below)."
             return
         if not self.image(s, "reconstructions.png", "Test images (top) and their reconstructions E[x|z] (bottom)."):
             s.missing = f"vaelab train DATA --out {self.run.path} (it draws them for image data)"

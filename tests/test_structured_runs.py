@@ -282,6 +282,14 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     assert "--window, --horizon ask for a series run: drop --condition, or drop those and add --table" in err
     err = _error(capsys, "train", "--out", run, "--resume", "--window", "6", "--quiet")
     assert "window cannot change" in err
+    # An option given with its default's name is given too (--trend auto on a table was accepted: an audit).
+    err = _error(capsys, "train", folder / "t.parquet", "--trend", "auto", "--out", tmp_path / "a", *FAST)
+    assert "--trend is for a series run, but" in err and "is read as a table run" in err
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--normalization", "mode",
+                 "--out", tmp_path / "a", *FAST)  # fmt: skip
+    assert "--normalization is for a table run" in err and "drop --normalization" in err
+    err = _error(capsys, "train", tmp_path / "x.npy", "--normalization", "mode", "--out", tmp_path / "a", *FAST)
+    assert "--normalization is for a table run" in err and "--table" in err
     with pytest.raises(ConfigError, match="Unknown training option"):
         train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written

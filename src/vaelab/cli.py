@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--condition", nargs="+", action="extend", default=[], metavar="COL",
                     help="condition the model on these categorical/boolean columns (a conditional VAE: "
                     "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
-    tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
+    tb.add_argument("--normalization", choices=("mode", "standard"),
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
     ts.add_argument("--window", type=int, metavar="N_PAST", help="past steps per window (makes this a series run)")

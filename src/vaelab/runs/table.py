@@ -81,7 +81,8 @@ class TableKind(RunKind):
     name = "table"
     description = "a table run"
     files = (TABLE, TABLE_ARRAYS)
-    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": ()}
+    # normalization None: mode; any value given, the default's name too, is refused by the other kinds
+    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": None, "condition": ()}
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     # z from a Gaussian mixture fitted to the training rows' codes: SDMetrics' pair trends above the prior's on
     # four of bench/tabular.py's five tables, and fair's ML efficacy 0.609 -> 0.627 (BENCHMARKS.md, third pass)

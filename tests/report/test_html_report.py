@@ -150,3 +150,13 @@ def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tin
     for kind, what in (("table", "table rows"), ("series", "windows of a series")):
         html = write_report(copy_tree(tiny_runs[kind], tmp_path / kind)).read_text(encoding="utf-8")
         assert f"reconstructions are drawn for image data; this run models {what}" in html
+
+
+def test_the_sampler_table_names_its_feature_space_in_words(tiny_runs, tmp_path, capsys):
+    # "in the features of a standardized columns (pca)": an audit
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "test examples, in the standardized columns (PCA);" in html and "features of a standardized" not in html

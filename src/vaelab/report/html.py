@@ -53,6 +53,9 @@ NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "like
 # What writes each block again (command, what follows RUN), for the note on results of earlier weights
 STALE_AGAIN = {"likelihood": ("score", ""), "anomaly": ("anomaly-eval", " --outliers DATA"), "diagnostics": ("inspect", ""),
                "samplers": ("compare-samplers", ""), "synthetic": ("evaluate-synthetic", ""), "explore": ("explore", "")}  # fmt: skip
+# The samplers' feature space in words ("in the features of a standardized columns (pca)": an audit)
+FEATURE_WORDS = {"classifier": "the features of a domain classifier", "pca": "PCA features",
+                 "standardized columns (pca)": "the standardized columns (PCA)"}  # fmt: skip
 NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
@@ -316,7 +319,7 @@ class _Assembler:
         iv = summary.get("intervals")
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
-                       f"in the features of a {summary.get('features')}"
+                       f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "

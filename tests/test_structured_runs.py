@@ -809,6 +809,20 @@ def test_band_coverage_of_overlapping_windows_takes_their_shared_futures_into_ac
     assert held["independent"] < 0.65 * 300 and held["overlapping"] > 0.8 * 300, held
 
 
+def test_band_coverage_of_overlapping_windows_all_inside_counts_their_distinct_values():
+    """An audit: with every value inside the band (SE 0) the interval took windows × values as its sample, each
+    value of overlapping futures counted up to lag times. 10 windows of 4 future steps one step apart hold 13 distinct
+    values: lower end 0.025^(1/13) = 0.753, the band may be calibrated (it read 0.025^(1/40) = 0.912: too wide)."""
+    from vaelab.analysis.synthetic_series import band_coverage
+
+    cover = band_coverage(np.ones(10), values_per_window=4, groups=np.zeros(10), lag=4)
+    assert cover["coverage_interval"] == pytest.approx([0.025 ** (1 / 13), 1.0])
+    assert cover["coverage_verdict"]["outcome"] == "calibrated"
+    two = band_coverage(np.ones(10), values_per_window=8, groups=np.repeat([0, 1], 5), lag=4)  # 2 features, 2 series
+    assert two["coverage_interval"] == pytest.approx([0.025 ** (1 / ((5 + 3) * 2 * 2)), 1.0])
+    assert band_coverage(np.ones(10), values_per_window=4)["coverage_interval"][0] == pytest.approx(0.025 ** (1 / 40))
+
+
 def test_forecaster_and_gaussian_verdicts_on_constructed_cases():
     """Each verdict word is reachable: errors well below / above repeating the last value, or the same."""
     from vaelab.runs.series import forecaster_verdict, generator_verdict

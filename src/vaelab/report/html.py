@@ -246,11 +246,12 @@ class _Assembler:
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if anomaly:
+            # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
+            k = anomaly.get("n_samples")
+            with_k = f", K = {_num(k)} importance samples" if isinstance(k, int) and not isinstance(k, bool) else ""
             s.tables.append({
-                # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
-                           f"({anomaly['n_outliers']}), K = {_num(anomaly['n_samples'])} importance samples; outliers "
-                           "are the positive class",
+                           f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
                 "header": ["score", "AUROC [95% interval]", "AUPRC"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
                           _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],

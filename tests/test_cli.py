@@ -135,3 +135,13 @@ def test_a_resumed_training_says_its_epoch_seconds_cover_every_session(tmp_path,
     assert code == 0, err
     line = next(s for s in out.splitlines() if s.startswith("training:"))
     assert " s of epochs over every session, this one " in line and line.endswith(" s in all"), line
+
+
+def test_options_that_do_not_apply_to_forecasts_are_named_in_one_line(tiny_runs, tmp_path, capsys):
+    # "--n does not apply to forecasts ... Drop them." (an audit: one option is "it")
+    run, past = tiny_runs["series"], tiny_runs["series"].parent / "past.csv"
+    code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--out", tmp_path / "f.csv")
+    assert code == 2 and err.count("\n") == 1 and "--n does not apply to forecasts" in err and "Drop it." in err
+    code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--draw", "--out", tmp_path / "f.csv")
+    assert code == 2 and "--n, --draw do not apply to forecasts" in err and "Drop them." in err
+    assert not (tmp_path / "f.csv").exists()

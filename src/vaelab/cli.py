@@ -710,8 +710,9 @@ def cmd_sample(args) -> int:
                                             ("--temperature", args.temperature))
                    if value is not None]  # fmt: skip
         if ignored:
-            raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
-                              "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
+            one = len(ignored) == 1
+            raise ConfigError(f"{', '.join(ignored)} {'does' if one else 'do'} not apply to forecasts: with --past, the "
+                              f"forecaster draws --draws futures of the past. Drop {'it' if one else 'them'}.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
         out, png, note = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
         print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))

@@ -135,3 +135,22 @@ def test_a_test_split_of_one_row_prints_no_standard_error_not_nan(tmp_path, caps
     assert code == 0, err
     assert "nan" not in out and "(no standard error from 1 test example(s)) nats per example" in out
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["elbo_stderr"] is None
+
+
+def test_a_resumed_training_says_its_epoch_seconds_cover_every_session(tmp_path, capsys, digits_npy):
+    # "3.6 s of epochs, 2.2 s in all": the epochs' seconds of every session beside this command's time (an audit)
+    assert run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    code, out, err = run_cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--epochs", "3", "--quiet")
+    assert code == 0, err
+    line = next(s for s in out.splitlines() if s.startswith("training:"))
+    assert " s of epochs over every session, this one " in line and line.endswith(" s in all"), line
+
+
+def test_options_that_do_not_apply_to_forecasts_are_named_in_one_line(tiny_runs, tmp_path, capsys):
+    # "--n does not apply to forecasts ... Drop them." (an audit: one option is "it")
+    run, past = tiny_runs["series"], tiny_runs["series"].parent / "past.csv"
+    code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--out", tmp_path / "f.csv")
+    assert code == 2 and err.count("\n") == 1 and "--n does not apply to forecasts" in err and "Drop it." in err
+    code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--draw", "--out", tmp_path / "f.csv")
+    assert code == 2 and "--n, --draw do not apply to forecasts" in err and "Drop them." in err
+    assert not (tmp_path / "f.csv").exists()

@@ -159,3 +159,12 @@ def test_samplers_assessed_side_by_side_give_the_numbers_assessed_one_by_one(run
         monkeypatch.setattr(generate, "ASSESS_WORKERS", workers)
         blocks.append(generate.compare_samplers(run, samplers=("prior", "aggregate-gmm", "posterior"), seed=1)["samplers"])
     assert list(blocks[1]) == ["prior", "aggregate-gmm", "posterior"] and blocks[0] == blocks[1]
+
+
+def test_compare_samplers_says_which_sampler_it_fits_unless_quiet(run, capsys):
+    # compare-samplers printed its progress lines to stderr with no --quiet to stop them (an audit)
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--replicates", "2"]) == 0
+    assert "sampling: prior" in capsys.readouterr().err
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--replicates", "2", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "| prior |" in captured.out

@@ -237,3 +237,16 @@ def test_a_file_named_like_a_split_or_another_file_gets_a_figure_of_its_own(run,
     assert len(new) == 2 and all(n.startswith("score_file_test_") for n in new), new
     assert main(["report", str(run / "run")]) == 0
     assert "log_px of " + str(tmp_path) not in (run / "run" / "report.html").read_text()
+
+
+def test_binarizations_is_refused_where_the_model_scores_its_inputs_as_they_are(run, tiny_runs, capsys):
+    # --binarizations was ignored on table and series runs (Gaussian and mixed likelihoods): an audit
+    for kind in ("table", "series"):
+        assert main(["score", str(tiny_runs[kind]), "--binarizations", "2", "--n-samples", "5", "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--binarizations" in err[0] and "Drop it" in err[0], err
+    # a model that scores binarized data takes it, and the default stays 4 binarizations per grey example
+    assert main(["score", str(run / "run"), "--binarizations", "2", "--n-samples", "5", "--quiet"]) == 0
+    assert "averaged over 2 binarizations" in capsys.readouterr().out
+    assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0
+    assert "averaged over 4 binarizations" in capsys.readouterr().out

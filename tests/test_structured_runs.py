@@ -245,7 +245,7 @@ def test_image_runs_are_not_scored_as_synthetic_tables(tmp_path, capsys, digits)
     _ok(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST)
     assert "compare-samplers" in _error(capsys, "evaluate-synthetic", tmp_path / "run")
     err = _error(capsys, "sample", tmp_path / "run", "--given", "a=1", "--n", 5, "--out", tmp_path / "s.npy")
-    assert "--given fixes columns of a table run's rows" in err
+    assert "--given fixes columns of a table run's rows; this is an image/vector run. Drop it." in err  # not "a array"
     err = _error(capsys, "sample", tmp_path / "run", "--temperature", "0.5", "--n", 5, "--out", tmp_path / "s.npy")
     assert "--temperature (temperature=) sharpens the categories and booleans of a table run's rows" in err
     assert not (tmp_path / "s.npy").exists()
@@ -307,6 +307,14 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     assert "--window, --horizon ask for a series run: drop --condition, or drop those and add --table" in err
     err = _error(capsys, "train", "--out", run, "--resume", "--window", "6", "--quiet")
     assert "window cannot change" in err
+    # An option given with its default's name is given too (--trend auto on a table was accepted: an audit).
+    err = _error(capsys, "train", folder / "t.parquet", "--trend", "auto", "--out", tmp_path / "a", *FAST)
+    assert "--trend is for a series run, but" in err and "is read as a table run" in err
+    err = _error(capsys, "train", s_folder / "s.csv", "--window", "12", "--horizon", "4", "--normalization", "mode",
+                 "--out", tmp_path / "a", *FAST)  # fmt: skip
+    assert "--normalization is for a table run" in err and "drop --normalization" in err
+    err = _error(capsys, "train", tmp_path / "x.npy", "--normalization", "mode", "--out", tmp_path / "a", *FAST)
+    assert "--normalization is for a table run" in err and "--table" in err
     with pytest.raises(ConfigError, match="Unknown training option"):
         train_run(tmp_path / "x.npy", tmp_path / "d", {"epochs": 1}, options={"windw": 3})
     assert not any((tmp_path / name).exists() for name in "abcd")  # refused before anything was written
@@ -912,6 +920,20 @@ def test_band_coverage_of_overlapping_windows_takes_their_shared_futures_into_ac
             lo, hi = band_coverage(inside, values_per_window=8, **extra)["coverage_interval"]
             held[name] += lo <= 0.9 <= hi
     assert held["independent"] < 0.65 * 300 and held["overlapping"] > 0.8 * 300, held
+
+
+def test_band_coverage_of_overlapping_windows_all_inside_counts_their_distinct_values():
+    """An audit: with every value inside the band (SE 0) the interval took windows × values as its sample, each
+    value of overlapping futures counted up to lag times. 10 windows of 4 future steps one step apart hold 13 distinct
+    values: lower end 0.025^(1/13) = 0.753, the band may be calibrated (it read 0.025^(1/40) = 0.912: too wide)."""
+    from vaelab.analysis.synthetic_series import band_coverage
+
+    cover = band_coverage(np.ones(10), values_per_window=4, groups=np.zeros(10), lag=4)
+    assert cover["coverage_interval"] == pytest.approx([0.025 ** (1 / 13), 1.0])
+    assert cover["coverage_verdict"]["outcome"] == "calibrated"
+    two = band_coverage(np.ones(10), values_per_window=8, groups=np.repeat([0, 1], 5), lag=4)  # 2 features, 2 series
+    assert two["coverage_interval"] == pytest.approx([0.025 ** (1 / ((5 + 3) * 2 * 2)), 1.0])
+    assert band_coverage(np.ones(10), values_per_window=4)["coverage_interval"][0] == pytest.approx(0.025 ** (1 / 40))
 
 
 def test_forecaster_and_gaussian_verdicts_on_constructed_cases():

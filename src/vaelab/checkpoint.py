@@ -57,6 +57,9 @@ CONFIG, MODEL, HISTORY, METRICS = "config.json", "model.safetensors", "history.c
 SPLIT, STATE = "split.npy", "train_state.safetensors"
 CALIBRATION, CLASSIFIER, REPORT = "calibration.safetensors", "classifier.safetensors", "report.html"
 LOCK = ".metrics.lock"  # held while metrics.json is read, changed and rewritten
+# metrics.json's list of the blocks (and "block.entry"s) computed with weights that `train --resume` has since
+# changed: the report says so; a command that writes one again takes it off the list.
+STALE = "stale"
 FIGURES, CACHE = "figures", "cache"  # the run's subfolders
 # Every file vaelab itself writes at the top of a run folder (a kind's files are named by its kind).
 RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK})
@@ -323,7 +326,12 @@ class RunDir:
 
     def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
         """Set the given top-level blocks of metrics.json, keeping the others."""
-        return self._rewrite_metrics(lambda metrics: metrics.update(blocks))
+
+        def change(metrics: dict[str, Any]) -> None:
+            metrics.update(blocks)
+            _freshen(metrics, blocks)
+
+        return self._rewrite_metrics(change)
 
     def merge_metrics(self, block: str, entries: dict[str, Any], **blocks: dict[str, Any]) -> dict[str, Any]:
         """Set ``entries`` inside the block ``block`` of metrics.json, keeping its other entries (a
@@ -334,8 +342,14 @@ class RunDir:
             metrics.update(blocks)
             old = metrics.get(block)
             metrics[block] = {**(old if isinstance(old, dict) else {}), **entries}
+            _freshen(metrics, [*blocks, *(f"{block}.{key}" for key in entries)])
 
         return self._rewrite_metrics(change)
+
+    def mark_stale(self, names: list[str]) -> None:
+        """Add ``names`` (blocks, or "block.entry") to metrics.json's list of results computed with earlier weights."""
+        if names:
+            self._rewrite_metrics(lambda metrics: metrics.update({STALE: sorted({*stale_names(metrics), *names})}))
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:
@@ -444,3 +458,22 @@ def _check_state_meta(meta: Any) -> None:
         raise ValueError("the optimizer state must map parameter ids of its group to lists of slot names")
 
 
+
+
+def stale_names(metrics: dict[str, Any]) -> list[str]:
+    """metrics.json's list of results computed with weights a resumed training has since changed (a damaged list:
+    none)."""
+    names = metrics.get(STALE)
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def _freshen(metrics: dict[str, Any], written: Any) -> None:
+    """Take what was just written (a block: with its entries) off the list of stale results."""
+    if STALE not in metrics:
+        return
+    written = set(written)
+    left = [n for n in stale_names(metrics) if n not in written and n.split(".")[0] not in written]
+    if left:
+        metrics[STALE] = left
+    else:
+        del metrics[STALE]

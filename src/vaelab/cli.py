@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--condition", nargs="+", action="extend", default=[], metavar="COL",
                     help="condition the model on these categorical/boolean columns (a conditional VAE: "
                     "vaelab sample --given COL=VALUE then fixes them exactly)")  # fmt: skip
-    tb.add_argument("--normalization", choices=("mode", "standard"), default="mode",
+    tb.add_argument("--normalization", choices=("mode", "standard"),
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     tb.add_argument("--missing-values", nargs="+", action="extend", default=[], metavar="TEXT",
                     help="cells reading exactly TEXT (e.g. '?') are missing values, in this file and every file the "
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", metavar="RUN", help="run folder")
     s.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
     s.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
-    s.add_argument("--binarizations", type=int, default=BINARIZATIONS, metavar="J",
+    s.add_argument("--binarizations", type=int, metavar="J",
                    help=f"models scoring binarized data: average log p over J binarizations of each grey example, "
                    f"their spread in the standard error (default: {BINARIZATIONS})")  # fmt: skip
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")
@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     c.add_argument("--replicates", type=int, default=REPLICATES, metavar="R",
                    help=f"half-samples behind each metric's interval (default: {REPLICATES})")  # fmt: skip
+    c.add_argument("--quiet", action="store_true", help="no progress lines (which sampler is being fitted and drawn)")
     _model_args(c)
 
     g = sub.add_parser("sample", help="generate new examples", description="Generate N examples and write them "
@@ -352,16 +353,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def _print_summary(result, seconds: float) -> None:
+def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
     print(f"run:        {result.run.path}")
     print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
     print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
           f"{' (stopped early)' if tr.get('stopped_early') else ''}, "
-          # metrics.json's seconds time the epochs; the command also reads, prepares and writes
-          + (f"{tr['seconds']:.1f} s of epochs, " if isinstance(tr.get("seconds"), (int, float)) else "")
-          + f"{seconds:.1f} s in all")  # fmt: skip
+          # metrics.json's seconds time the epochs; the command also reads, prepares and writes. Resumed, they time
+          # the epochs of every session (an audit: "3.6 s of epochs, 2.2 s in all" read as a contradiction)
+          + (f"{tr['seconds']:.1f} s of epochs{' over every session' if resumed else ''}, "
+             if isinstance(tr.get("seconds"), (int, float)) else "")
+          + (f"this one {seconds:.1f} s in all" if resumed else f"{seconds:.1f} s in all"))  # fmt: skip
     choice = tr.get("likelihood_choice")
     if choice:
         print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")
@@ -376,6 +379,10 @@ def _print_summary(result, seconds: float) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+    stale = m.get("stale")
+    if isinstance(stale, list) and stale:  # analyses of the weights before this resume (the report says so too)
+        print(textwrap.fill(f"note:       measured on the weights before this resume, and marked stale in the report "
+                            f"until run again: {', '.join(map(str, stale))}", 100, subsequent_indent="    "))  # fmt: skip
     spread = m.get("generated_spread")
     if spread and spread.get("outcome") == "collapsed":  # a series run whose windows are all the mean window
         print(textwrap.fill(f"warning:    {spread['text']}", 100, subsequent_indent="    "))
@@ -415,7 +422,7 @@ def _train_and_report(args, source, out, settings: dict, **options) -> int:
     if not main:
         return 0
     write_run_figures(result)
-    _print_summary(result, time.perf_counter() - start)
+    _print_summary(result, time.perf_counter() - start, resumed=bool(options.get("resume")))
     return 0
 
 
@@ -678,7 +685,7 @@ def cmd_compare_samplers(args) -> int:
     from vaelab.report.figures import write_sampler_grids
 
     result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed, replicates=args.replicates,
-                              progress=None if getattr(args, "quiet", False) else _sampler_progress,
+                              progress=None if args.quiet else _sampler_progress,
                               specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))
     print(result["summary"]["verdict"])
@@ -713,8 +720,9 @@ def cmd_sample(args) -> int:
                                             ("--temperature", args.temperature))
                    if value is not None]  # fmt: skip
         if ignored:
-            raise ConfigError(f"{', '.join(ignored)} {'does' if len(ignored) == 1 else 'do'} not apply to forecasts: "
-                              "with --past, the forecaster draws --draws futures of the past. Drop them.")  # fmt: skip
+            one = len(ignored) == 1
+            raise ConfigError(f"{', '.join(ignored)} {'does' if one else 'do'} not apply to forecasts: with --past, the "
+                              f"forecaster draws --draws futures of the past. Drop {'it' if one else 'them'}.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
         out, png, note = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
         print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))

@@ -94,3 +94,69 @@ def test_explore_entries_in_metrics(full_run):
     assert [r["name"] for r in explore["arithmetic"]["results"]] == [
         "a", "b", "z_a + z_b", "z_a − z_b", "a + b (data space)", "a − b (data space)"]
     assert (explore["interpolate"]["a"], explore["interpolate"]["b"]) == ("0", "1")
+
+
+def test_the_anomaly_table_says_its_own_k_and_the_notes_the_cli_prints(tiny_runs, tmp_path, capsys):
+    # The report showed anomaly-eval's AUROCs under score's "importance samples K" and left out its notes (a
+    # column of the outliers' file the run does not model): an audit
+    import pandas as pd
+
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    frame = pd.read_csv(tiny_runs["table"].parent / "t.csv").head(30)
+    frame["extra"] = 1.0
+    frame.to_csv(tmp_path / "outliers.csv", index=False)
+    assert main(["score", str(run), "--n-samples", "11", "--quiet"]) == 0
+    assert main(["anomaly-eval", str(run), "--outliers", str(tmp_path / "outliers.csv"), "--n-samples", "7",
+                 "--quiet"]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "K = 7" in printed and "'extra'" in printed
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "K = 7 importance samples" in html
+    assert "Note: outliers: 1 column of the file is not in the run&#39;s table and not scored: &#39;extra&#39;" in html
+
+
+def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_measured_again(tiny_runs, tmp_path,
+                                                                                             capsys):  # fmt: skip
+    # After train --resume changed the weights the report showed the old NLL beside the new test ELBO (its bound gap
+    # mixed two models) and every other analysis as the model's: an audit
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0
+    assert main(["explore", str(run), "grid", "--n", "3"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stale"] == ["explore.grid", "likelihood"]
+    html = write_report(run).read_text(encoding="utf-8")
+    assert html.count("Stale:") == 2 and f"run vaelab score {run} again" in html
+    assert f"run vaelab explore {run} grid again" in html
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0  # measured again: no longer stale
+    assert json.loads((run / "metrics.json").read_text())["stale"] == ["explore.grid"]
+    assert main(["explore", str(run), "grid", "--n", "3"]) == 0
+    assert "stale" not in json.loads((run / "metrics.json").read_text())
+    assert "Stale:" not in write_report(run).read_text(encoding="utf-8")
+    # a resume that trains no further keeps the weights, and nothing is called stale
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert "stale" not in json.loads((run / "metrics.json").read_text())
+
+
+def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
+    # It said "this run models vectors" of table and series runs too: an audit
+    from tests.run_helpers import copy_tree
+
+    for kind, what in (("table", "table rows"), ("series", "windows of a series")):
+        html = write_report(copy_tree(tiny_runs[kind], tmp_path / kind)).read_text(encoding="utf-8")
+        assert f"reconstructions are drawn for image data; this run models {what}" in html
+
+
+def test_the_sampler_table_names_its_feature_space_in_words(tiny_runs, tmp_path, capsys):
+    # "in the features of a standardized columns (pca)": an audit
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "test examples, in the standardized columns (PCA);" in html and "features of a standardized" not in html

@@ -297,6 +297,13 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     # mean ± 1.96 SE where the SE is informative, it does not collapse where it is 0 (31 windows all inside the band
     # gave "95% interval 100% to 100%").
     n_values = float(w * (values_per_window or 1))
+    if groups is not None and lag > 0 and values_per_window and values_per_window % lag == 0:
+        # Overlapping windows (lag future steps each, one step apart within a series) hold far fewer distinct values
+        # than windows × values: 21 windows of 8 steps hold 28 steps, not 168 (an audit: with every value inside the
+        # band, "95% interval 99% to 100%" counted each value up to 8 times). Windows further apart than one step
+        # hold more distinct values than this counts: the interval is then a little wider than it needs to be.
+        _, sizes = np.unique(np.asarray(groups).ravel(), return_counts=True)
+        n_values = min(n_values, float((sizes + lag - 1).sum() * (values_per_window // lag)))
     n_eff = n_values if cov_se == 0 else cov * (1 - cov) / cov_se**2
     n_eff = min(n_eff, n_values) if values_per_window else n_eff
     x = cov * n_eff

@@ -336,7 +336,7 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
     model = run.model
     if run.kind.name != "table":  # a table run maps --class to its condition, or refuses it, itself
         if given is not None:
-            raise ConfigError(f"--given fixes columns of a table run's rows; this is a {run.kind.name} run. Drop it.")
+            raise ConfigError(f"--given fixes columns of a table run's rows; this is {run.kind.description}. Drop it.")
         if model.classes_ is not None and label is None:
             raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
         if model.classes_ is None and label is not None:

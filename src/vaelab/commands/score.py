@@ -140,7 +140,7 @@ def score(
     spec: str = "test",
     *,
     n_samples: int = 1000,
-    binarizations: int = BINARIZATIONS,
+    binarizations: int | None = None,
     score: str = "log_px",
     threshold: float | None = None,
     band: tuple[float, float] | None = None,
@@ -158,10 +158,16 @@ def score(
     check_choice("score", score, SCORES)
     threshold = check_flag_rule(threshold, band)
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    asked = binarizations is not None  # None: the default, which every model takes
+    binarizations = BINARIZATIONS if binarizations is None else binarizations
     check_count("--binarizations", binarizations, MAX_BINARIZATIONS, "each binarization costs a whole "
                 "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
     run.check_folders()  # the histogram goes to figures/
+    if asked and run.model.evaluation_seed() is None:  # an option that cannot apply is refused, not ignored (an audit)
+        raise ConfigError(f"--binarizations (binarizations=) averages log p over binarizations of grey examples, for "
+                          f"a model that scores binarized data; the model of {run_path} scores its inputs as they are "
+                          f"({run.config.model.likelihood} likelihood). Drop it.")  # fmt: skip
     if chunk_size is not None:  # (sample, example) pairs decoded at once: each holds one decoded example
         check_count("--chunk-size", chunk_size, most_in_memory(16 * run.n_features), "the decoder's "
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip

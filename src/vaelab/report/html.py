@@ -21,7 +21,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import FIGURES, RunConfig, RunDir
+from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import ml_difference, ml_secondary
@@ -50,6 +50,12 @@ NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "like
                  "diagnostics": "diagnostics", "diagnostics_by_data": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
                  "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
                  "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
+# What writes each block again (command, what follows RUN), for the note on results of earlier weights
+STALE_AGAIN = {"likelihood": ("score", ""), "anomaly": ("anomaly-eval", " --outliers DATA"), "diagnostics": ("inspect", ""),
+               "samplers": ("compare-samplers", ""), "synthetic": ("evaluate-synthetic", ""), "explore": ("explore", "")}  # fmt: skip
+# The samplers' feature space in words ("in the features of a standardized columns (pca)": an audit)
+FEATURE_WORDS = {"classifier": "the features of a domain classifier", "pca": "PCA features",
+                 "standardized columns (pca)": "the standardized columns (PCA)"}  # fmt: skip
 NO_BITS = "no bits/dim: a Bernoulli on grey values is a cross-entropy, not a density"
 SAMPLER_COLUMNS = (("frechet", "Fréchet ↓", 2), ("precision", "precision ↑", 3), ("recall", "recall ↑", 3),
                    ("density", "density ↑", 3), ("coverage", "coverage ↑", 3))  # fmt: skip
@@ -201,7 +207,9 @@ class _Assembler:
 
     def reconstructions(self, s: _Section) -> None:
         if len(self.config.model.input_shape) != 3:
-            s.na = "reconstructions are drawn for image data; this run models vectors (see the sections below)."
+            # a table run models rows and a series run windows, not "vectors" (an audit)
+            what = {"a table run": "table rows", "a series run": "windows of a series"}.get(self.kind.description, "vectors")
+            s.na = f"reconstructions are drawn for image data; this run models {what} (see the sections below)."
             return
         if not self.image(s, "reconstructions.png", "Test images (top) and their reconstructions E[x|z] (bottom)."):
             s.missing = f"vaelab train DATA --out {self.run.path} (it draws them for image data)"
@@ -238,13 +246,18 @@ class _Assembler:
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if anomaly:
+            # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
+            k = anomaly.get("n_samples")
+            with_k = f", K = {_num(k)} importance samples" if isinstance(k, int) and not isinstance(k, bool) else ""
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
-                           f"({anomaly['n_outliers']}); outliers are the positive class",
+                           f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
                 "header": ["score", "AUROC [95% interval]", "AUPRC"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
                           _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
             })  # fmt: skip
+            for note in anomaly.get("notes", ()):  # what the CLI prints under the table (columns not scored)
+                s.paragraphs.append(f"Note: {note}")
             if anomaly.get("reading"):
                 s.paragraphs.append(anomaly["reading"])
         else:
@@ -307,7 +320,7 @@ class _Assembler:
         iv = summary.get("intervals")
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
-                       f"in the features of a {summary.get('features')}"
+                       f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
@@ -489,6 +502,18 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         for target in shown:
             by_id[target].paragraphs.append(f"metrics.json is damaged here ({why}); this part is shown as not run "
                                             "until the command that fills it writes it again.")  # fmt: skip
+    for name in stale_names(metrics):  # measured before `train --resume` changed the weights (an audit)
+        block, _, entry = name.partition(".")
+        again = STALE_AGAIN.get(block)
+        if again is None or block not in metrics:  # (diagnostics_by_data: not on the page)
+            continue
+        command, after = again
+        targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
+        for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
+            by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "
+                                               f"train --resume changed them; run vaelab {command} {run.path}"
+                                               f"{after or (' ' + entry if entry else '')} again for the model as it "
+                                               "is.")  # fmt: skip
     if asm.figures_note:
         by_id["data"].paragraphs.append(asm.figures_note)
     return sections

@@ -168,7 +168,7 @@ class SeriesKind(RunKind):
     description = "a series run"
     files = (SERIES, SERIES_ARRAYS)
     options = {"window": None, "horizon": None, "id_column": None, "time_column": None, "features": (), "fill": None,
-               "trend": "auto"}  # fmt: skip
+               "trend": None}  # None: auto; any value given is refused by the other kinds (--trend auto: an audit)  # fmt: skip
     default_settings = {"likelihood": "gaussian"}  # standardized windows
     default_reasons = {"likelihood": "a series run's choice: its windows are standardized, one Gaussian per value"}
     report_sections = frozenset({"series"})

@@ -82,7 +82,8 @@ class TableKind(RunKind):
     name = "table"
     description = "a table run"
     files = (TABLE, TABLE_ARRAYS)
-    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": "mode", "condition": (),
+    # normalization None: mode; any value given, the default's name too, is refused by the other kinds
+    options = {"table": False, **{k: () for k in OVERRIDES}, "normalization": None, "condition": (),
                "missing_values": ()}  # fmt: skip
     decodes_mean = False  # a row is a draw: categories, booleans and missingness drawn from their probabilities
     # z from a Gaussian mixture fitted to the training rows' codes: SDMetrics' pair trends above the prior's on

@@ -22,7 +22,7 @@ import numpy as np
 
 from vaelab import distributed
 from vaelab.analysis.likelihood import serial_stderr
-from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STATE, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STALE, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
 from vaelab.data.split import indices
@@ -133,6 +133,7 @@ def train_run(
     settings = dict(settings or {})
     options = dict(options or {})
     main = distributed.world().main  # the other ranks neither check nor write the output folder
+    measured: list[str] = []  # resuming: what analyses measured on the weights before it (see measured_results)
     if resume:
         if main and never_started(run, KIND_FILES):
             raise RunError(
@@ -161,6 +162,8 @@ def train_run(
         # Killed before its first epoch ended: nothing was saved to resume from, so start afresh
         # (the same seeded start as the first attempt). A missing state beside weights stays an error.
         resume = run.file(STATE).is_file() or run.file(MODEL).is_file()
+        if resume and main:  # what the analyses measured on the weights this training may change
+            measured, weights = measured_results(run.read_metrics()), opened.weights_digest()
     else:
         if source is None:
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
@@ -211,4 +214,24 @@ def train_run(
         run.update_metrics(training=training_summary(state, getattr(model, "likelihood_choice_", None)))
     test = evaluate_split(model, dataset, split, "test", kind)
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
+    if resume and measured and opened.weights_digest() != weights:  # the report says they are of earlier weights
+        run.mark_stale(measured)
+        metrics = run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)
+
+
+# Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)
+TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread", STALE})
+
+
+def measured_results(metrics: dict[str, Any]) -> list[str]:
+    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse")."""
+    names = []
+    for block, value in metrics.items():
+        if block in TRAIN_BLOCKS:
+            continue
+        if block == "explore" and isinstance(value, dict):
+            names += [f"explore.{key}" for key in value]
+        else:
+            names.append(block)
+    return names

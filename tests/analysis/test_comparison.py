@@ -48,6 +48,28 @@ def test_identical_distributions_give_intervals_around_the_known_answers():
     assert hits >= 5
 
 
+def test_shares_of_points_never_get_an_interval_narrower_than_a_proportions():
+    """An audit (issue 17): when every half-sample of a small set gives the same share (all real points covered),
+    their spread is 0 and compare-samplers printed "coverage 0.975 [0.975, 0.975]". The shares (precision, recall,
+    coverage) now keep at least the width of Wilson's interval for a proportion of as many points, and an SE above
+    0; where the half-samples spread more, their interval stands."""
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(40, 2)), np.concatenate([rng.normal(size=(40, 2)) * 3, rng.normal(size=(400, 2))])
+    out = quality_with_intervals(real, fake, seed=0)
+    assert out["coverage"] >= 0.95  # nearly every real point has a generated neighbour: the half-samples agree
+    for key, count in (("coverage", 40), ("recall", 40), ("precision", 440)):
+        low, high = out["intervals"][key]
+        p = out[key]
+        z = 1.959963984540054
+        wilson = z * np.sqrt(p * (1 - p) / count + z * z / (4 * count * count)) / (1 + z * z / count)
+        assert high - low >= min(wilson, 1 - p + wilson) - 1e-9 and low < p or p == 0, (key, low, high)
+        assert out["stderr"][key] > 0
+    # Large sets: the half-samples' own spread is wider than the floor, and is what the interval shows.
+    big = quality_with_intervals(rng.normal(size=(400, 2)), rng.normal(size=(400, 2)) + 0.2, seed=0)
+    se = big["stderr"]["recall"]
+    assert big["intervals"]["recall"] == pytest.approx([big["recall"] - z * se, big["recall"] + z * se], abs=1e-9)
+
+
 def test_tiny_sets_get_no_interval_and_bad_settings_are_errors():
     rng = np.random.default_rng(2)
     out = quality_with_intervals(rng.normal(size=(10, 2)), rng.normal(size=(10, 2)))

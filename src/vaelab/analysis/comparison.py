@@ -80,9 +80,37 @@ def _with_intervals(real: np.ndarray, fake: np.ndarray, replicates: int, level: 
     for key, value in point.items():
         se = float(np.std([r[key] for r in reps], ddof=1))
         low, high = RANGES[key]
+        interval = [max(low, value - z * se), min(high, value + z * se)]
+        if key in SHARE_OF:  # a share of points: never surer than a proportion of that many would be
+            count = n if SHARE_OF[key] == "real" else m
+            floor_low, floor_high = wilson_interval(value, count, z)
+            interval = [min(interval[0], floor_low), max(interval[1], floor_high)]
+            se = max(se, binomial_floor(value, count))
         stderr[key] = se
-        intervals[key] = [max(low, value - z * se), min(high, value + z * se)]
+        intervals[key] = interval
     return {**point, "stderr": stderr, "intervals": intervals}
+
+
+# Metrics that are shares of the real or the generated points (Kynkäänniemi et al. 2019; Naeem et al. 2020): every
+# half-sample of a small set can give the same share (all 10 real points covered), and their spread, 0, made the
+# interval "0.975 [0.975, 0.975]" (an audit). A binomial proportion of that many points is a floor on its spread.
+SHARE_OF = {"precision": "fake", "recall": "real", "coverage": "real"}
+
+
+def wilson_interval(share: float, count: int, z: float) -> tuple[float, float]:
+    """Wilson's (1927) score interval of a proportion ``share`` of ``count`` trials: it stays open at 0 and 1."""
+    p, k = float(share), max(int(count), 1)
+    centre = (p + z * z / (2 * k)) / (1 + z * z / k)
+    half = z * math.sqrt(p * (1 - p) / k + z * z / (4 * k * k)) / (1 + z * z / k)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def binomial_floor(share: float, count: int) -> float:
+    """The SE of a proportion of ``count`` trials at Agresti & Coull's (1998) adjusted share, (x + 2) / (n + 4):
+    above 0 at shares of 0 and 1, where p(1 - p) / n is 0."""
+    k = max(int(count), 1)
+    adjusted = (float(share) * k + 2) / (k + 4)
+    return math.sqrt(adjusted * (1 - adjusted) / (k + 4))
 
 
 def _cached_summary(cache: dict, real: np.ndarray, k_pr: int, k_dc: int) -> dict[str, Any] | None:

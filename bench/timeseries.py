@@ -381,7 +381,7 @@ def pm(v: tuple[float, float], spec: str = ".3f") -> str:
 
 
 def test_groups(s: Series, f: Fitted, csv: Path) -> np.ndarray:
-    """The series of every test window (for the Newey-West SE of paired forecast errors)."""
+    """The series of every test window (for the SE of paired forecast errors over overlapping windows)."""
     windows, _, _ = make_series_windows(csv, Run(f.run).kind.settings, VAL_FRACTION, TEST_FRACTION)
     return windows.series[f.codes == 2]
 
@@ -490,7 +490,7 @@ def run_dataset(s: Series, folder: Path, args, settings: dict) -> None:
               f"{gm - rm:+.3f} ± {2 * se:.3f}, 2 SE as evaluate-synthetic gives them): {said}.")  # fmt: skip
     print()
     print("| forecaster | 90% band coverage (nominal 0.90) | MAE of the median | MAE of last value | ratio | "
-          "difference ± 2 SE (Newey-West) | verdict vs last value |")
+          "difference ± 2 SE (over overlapping windows) | verdict vs last value |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, r in fc.items():
         print(f"| {name} | {r['coverage']:.3f} | {r['mae']:.4f} | {r['naive']:.4f} | {r['mae'] / r['naive']:.2f} | "

@@ -116,8 +116,10 @@ def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsy
     _ok(capsys, "report", table_run)
     # The synthetic rows' temperature is said beside their sampler (the report left it out: an audit).
     drawn = metrics["synthetic"]["temperature"]["text"]
-    assert f"(sampler {metrics['synthetic']['sampler']}, {drawn})".replace("'", "&#39;") in (
-        table_run / "report.html").read_text(encoding="utf-8")
+    html = (table_run / "report.html").read_text(encoding="utf-8")
+    assert f"(sampler {metrics['synthetic']['sampler']}, {drawn})".replace("'", "&#39;") in html
+    # A table's row reaches the model as encoded features, not as many as its columns (an audit: "example shape 19")
+    assert "encoded features per row" in html and "example shape" not in html
 
 
 @pytest.fixture(scope="module")

@@ -160,7 +160,9 @@ class _Assembler:
             s.paragraphs.append("This model was saved from Python (VAE.save): it has no data source or split of its own.")
             s.facts.append(("input shape", shape))
         else:
-            s.facts += [("source", d.source), ("examples", _num(d.n_examples)), ("example shape", shape),
+            # a table row or a series window reaches the model encoded: its width is not the data's columns or steps
+            what = {"table": "encoded features per row", "series": "model values per window"}.get(d.kind, "example shape")
+            s.facts += [("source", d.source), ("examples", _num(d.n_examples)), (what, shape),
                         ("classes", ", ".join(d.classes) if d.classes else "none (unlabelled)")]  # fmt: skip
             try:
                 codes = self.run.read_split(d.n_examples)

@@ -156,6 +156,26 @@ def test_the_nll_of_overlapping_windows_has_a_standard_error_over_overlapping_wi
     assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
 
 
+def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series, tmp_path, capsys):
+    """An audit (issue 17): score's CSV of a series file says which window each row is (series, start, end); the
+    run's own splits gave window numbers only. They now carry the same keys, read from the source."""
+    folder, df, run = series
+    _ok(capsys, "score", run, "test", "--n-samples", 3, "--quiet", "--out", tmp_path / "t.csv")
+    scores = pd.read_csv(tmp_path / "t.csv")
+    assert list(scores.columns[:4]) == ["example", "series", "start", "end"]
+    from vaelab.runs.run import Run
+
+    r = Run(run)
+    test = r.dataset_of("test")
+    assert test.keys is not None and len(test.keys["start"]) == test.n_examples == len(scores)
+    # Each row's stamps are its window's: the window's values are the source's values between them.
+    i = len(scores) // 2
+    part = df[(df["id"] == scores.loc[i, "series"])].sort_values("time")
+    part = part[(part["time"] >= scores.loc[i, "start"]) & (part["time"] <= scores.loc[i, "end"])]
+    window = r.kind.to_user(np.asarray(test.X[i : i + 1]))
+    assert len(part) == 16 and np.allclose(np.asarray(window).reshape(16, -1), part[["f0", "f1"]].to_numpy(), atol=1e-4)
+
+
 def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
     folder, df, run = series
     cfg = json.loads((run / "config.json").read_text())

@@ -383,38 +383,39 @@ class SeriesKind(RunKind):
         return reasons, notes
 
     def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
-        """The run's split ``name`` with what :meth:`range_reasons` says of its windows (a test period past the
-        training range is flagged or noted as in a file). Steps are named by the source's time stamps, read only when
-        there is something to say and the source still gives the same windows, else by window number."""
-        if name == "train" or dataset.n_examples == 0:
-            return dataset  # the range is the training windows': nothing of theirs lies outside it
+        """The run's split ``name`` with which window each one is (``keys``: its series in a panel, its first and last
+        time stamps, as for a file's windows) and what :meth:`range_reasons` says of them (a test period past the
+        training range is flagged or noted as in a file). Read from the source when it still gives the same windows;
+        else the windows go by number."""
+        if dataset.n_examples == 0:
+            return dataset
+        found = self._split_windows(run, name, dataset.n_examples)
+        keys = None if found is None else window_keys(*found, self.settings.window)
+        if name == "train":  # the range is the training windows': nothing of theirs lies outside it
+            return dataset if keys is None else dataclasses.replace(dataset, keys=keys)
         rows = np.asarray(dataset.X[np.arange(dataset.n_examples)], dtype=np.float32)
-        found: list[Callable[[int, int], str]] = []
-
-        def stamp(i: int, step: int) -> str:
-            if not found:
-                found.append(self._split_stamps(run, name, len(rows)))
-            return found[0](i, step)
-
+        stamp = window_stamps(*found) if found is not None else (lambda i, step: f"step {step} of {name} window {i}")
         ranged, notes = self.range_reasons(rows, stamp)
         if not any(ranged) and not any(notes):
-            return dataset
+            return dataset if keys is None else dataclasses.replace(dataset, keys=keys)
         return dataclasses.replace(dataset, X=rows, reasons=tuple("; ".join(r) for r in ranged),
-                                   notes=tuple(notes) if any(notes) else None)  # fmt: skip
+                                   notes=tuple(notes) if any(notes) else None, keys=keys)  # fmt: skip
 
-    def _split_stamps(self, run: Any, name: str, n: int) -> Callable[[int, int], str]:
-        """Time stamps of the split's windows: the source's windows, taken with the run's stored split."""
+    def _split_windows(self, run: Any, name: str, n: int) -> tuple[Windows, SeriesFrame] | None:
+        """The split's windows as the source gives them, taken with the run's stored split, and the source's frame;
+        None where the source moved or changed since training (an audit: a split's score CSV had no series, start
+        or end, where a file's has them)."""
         data = run.config.data
         try:
             frame = read_series_frame(data.source, self.settings)
             windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
                                                 run.model.seed, frame)  # fmt: skip
             stored = run.dir.read_split(data.n_examples)
-        except (OSError, ValueError, KeyError):  # the source moved or changed since training
-            windows = stored = None
-        if windows is not None and len(windows.series) == len(stored) and indices(stored, name).size == n:
-            return window_stamps(windows.subset(indices(stored, name)), frame)
-        return lambda i, step: f"step {step} of {name} window {i}"
+        except (OSError, ValueError, KeyError, DataError):  # the source moved or changed since training
+            return None
+        if len(windows.series) == len(stored) and indices(stored, name).size == n:
+            return windows.subset(indices(stored, name)), frame
+        return None
 
     def shapes(self, X: np.ndarray) -> np.ndarray:
         """Model rows (N, D) as the windows' shapes (N, S, F), in model units (see WindowCoder.shape)."""

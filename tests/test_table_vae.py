@@ -128,6 +128,23 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical) to condition on them.")
 
 
+def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
+    """An audit (s10 d): on a run conditioned on region and member, rows fixing plan = gold and member = False (which
+    no training row holds) were advised "Train with --condition plan ...; declare member categorical (--categorical)
+    to condition on it": member, a boolean, is a condition column already, and conditioning on plan alone drops the
+    run's own condition columns."""
+    from vaelab.analysis.table_generation import condition_advice
+    from vaelab.data.table_transformer import split_condition
+
+    frame = pd.DataFrame({"region": ["a", "b"] * 5, "member": [True, False, False, True, True] * 2,
+                          "plan": ["gold", "basic"] * 5, "x": np.arange(10.0)})  # fmt: skip
+    condition, schema = split_condition(infer_schema(frame), ("region", "member"))
+    tm = TableModel(None, TableTransformer().fit(frame, schema), tuple(frame.columns), condition)
+    advice = condition_advice(tm, {"plan": "gold", "member": "False"}, first=True)
+    assert advice == "Train with --condition region member plan (condition= in Python)."
+    assert "--categorical" not in condition_advice(tm, {"member": "False", "region": "a"})
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

@@ -325,15 +325,21 @@ def latent_detail(fitted: Sampler, count: int) -> str:
 
 def condition_advice(tm: TableModel, columns: Mapping[str, Any] | Sequence[str], first: bool = False) -> str:
     """"train with --condition a b (condition= in Python)." for categorical and boolean columns; --condition takes
-    no other kind (an audit: the advice named a whole-number column, which --condition then refused)."""
+    no other kind (an audit: the advice named a whole-number column, which --condition then refused). A conditional
+    model's own condition columns are named with the new ones (the run needs them all), never as columns to declare
+    categorical (an audit: a boolean condition column was told to be declared categorical to condition on it)."""
     kinds = {c.name: c.kind for c in tm.transformer.schema.columns}
+    already = [c.name for c in tm.condition]
+    columns = [c for c in columns if c not in already]
     can = [c for c in columns if kinds.get(c) in ("categorical", "boolean")]
     cannot = [c for c in columns if c not in can]
-    said = f"train with --condition {' '.join(can)} (condition= in Python)" if can else ""
+    said = f"train with --condition {' '.join([*already, *can])} (condition= in Python)" if can else ""
     if cannot:
         said += ("; " if said else "") + (f"--condition takes categorical and boolean columns only: declare "
                                           f"{', '.join(cannot)} categorical (--categorical) to condition on "
                                           f"{'it' if len(cannot) == 1 else 'them'}")
+    if not said:
+        return ""
     return (said[0].upper() + said[1:] if first else said) + "."
 
 

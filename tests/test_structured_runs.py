@@ -418,6 +418,17 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path, capsys):
+    """An audit (s10 d): fixing every column of a table printed "(277 real training rows hold these values: too few
+    to compare the other columns with)": hundreds of rows called too few, where no other column was left."""
+    _, df = table
+    df[["city", "member"]].to_csv(tmp_path / "two.csv", index=False)
+    _ok(capsys, "train", tmp_path / "two.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "sample", tmp_path / "run", "--given", "city=Oslo", "--given", "member=True", "--n", 5,
+              "--out", tmp_path / "s.csv")  # fmt: skip
+    assert "too few" not in out and "(every column is fixed: no other column to compare with the " in out
+
+
 def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silently(table, table_run, tmp_path, capsys):
     """An audit (issue 17): a scored file's extra column was left out of log p(x) without a word, so a user could
     believe it had been checked. score and anomaly-eval now say which columns were not scored; scores are

@@ -286,11 +286,11 @@ class TableKind(RunKind):
         (train,) = self.real_rows(run, "train")
         real = train[self.table_model(run).matches(train, given)]
         free = [c for c in self.columns if c not in given]
-        if len(real) < 2 or not free:
-            return {"n_real": int(len(real)), "scores": {}}
+        if len(real) < 2 or not free:  # other_columns says which: none left to compare, or too few real rows
+            return {"n_real": int(len(real)), "scores": {}, "other_columns": free}
         real, synth = self.comparable(real[free].reset_index(drop=True), synth[free].reset_index(drop=True))
         shapes = column_shapes(real, synth, {c: self.kinds[c] for c in free})
-        return {"n_real": int(len(real)),
+        return {"n_real": int(len(real)), "other_columns": free,
                 "scores": {str(r.column): {"metric": r.metric, "score": float(r.score)} for r in shapes.itertuples()}}  # fmt: skip
 
     def check_output(self, out: Path) -> None:

@@ -145,6 +145,19 @@ def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_column
     assert "--categorical" not in condition_advice(tm, {"member": "False", "region": "a"})
 
 
+def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_fit_refuses():
+    """An audit (s10 d): TableVAE.sample(given={"n": 50}) with too few rows holding a whole number advised "Fit with
+    condition=(...) on these columns", which fit then refuses for a numeric column; it now gives the CLI's advice."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"n": np.r_[rng.integers(0, 5, 198), 50, 50], "kind": rng.choice(["a", "b"], 200)})
+    model = TableVAE(**FAST).fit(df)
+    with pytest.raises(DataError) as caught:
+        model.sample(20, given={"n": 50})
+    said = str(caught.value)
+    assert "needs at least" in said and "Fit with condition=(...)" not in said
+    assert "declare n categorical (--categorical)" in said
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

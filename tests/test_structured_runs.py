@@ -99,6 +99,11 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert _report_status(capsys, table_run)["tabular"] == "ok"
     html = (table_run / "report.html").read_text(encoding="utf-8")
     assert f"on synthetic {ml['synthetic']:.3f} (accuracy {ml['synthetic_accuracy']:.3f})" in html
+    # Exact copies beside the real held-out rows' share (an audit, s10 d: "exact copies 99.5%" alone on a table of
+    # categories, where every held-out row repeats a training row too).
+    pr = block["privacy"]
+    copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
+    assert copies in out and copies in html
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):

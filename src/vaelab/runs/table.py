@@ -56,7 +56,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError
-from vaelab.metrics_schema import ml_difference, ml_secondary
+from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -366,7 +366,7 @@ class TableKind(RunKind):
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
                          f"(real holdout {pr['dcr_holdout_median']:.3f}); {100 * pr['share_closer_than_holdout']:.1f}% "
                          f"of synthetic rows closer than the holdout's 5th percentile; "
-                         f"exact copies {100 * pr['exact_copies']:.1f}%")  # fmt: skip
+                         f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
         return lines
 
     def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:

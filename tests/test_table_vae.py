@@ -158,6 +158,22 @@ def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_
     assert "declare n categorical (--categorical)" in said
 
 
+def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_takes():
+    """An audit (s10 d): the README says --class C on a run conditioned on one column is --given COL=C, but --class true
+    was refused ("not a label ...; its labels are ['False', 'True']") where --given member=true was taken."""
+    from vaelab.analysis.samplers import fit_sampler
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"member": rng.random(200) < 0.5, "x": rng.normal(size=200)})
+    model = TableVAE(condition=("member",), **FAST).fit(df)
+    prior = fit_sampler("prior", model.vae_, seed=0)
+    for spelling in ("True", "true", "yes", "1"):
+        rows = sample_table(model.table_model(), 5, prior, label=spelling)
+        assert set(rows["member"]) == {True} and rows.attrs["generation"]["given"] == {"member": "True"}, spelling
+    with pytest.raises(ConfigError, match=r"'maybe' is not a label .* its labels are \['False', 'True'\]"):
+        sample_table(model.table_model(), 5, prior, label="maybe")
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

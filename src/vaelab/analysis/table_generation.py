@@ -283,7 +283,15 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         if not tm.condition:
             raise ConfigError("--class (label=) picks the class of a conditional model; this table model was not trained with "
                               "--condition. Fix columns with --given COL=VALUE instead.")  # fmt: skip
-        if str(label) not in tm.label_parts:
+        label = str(label)
+        if label not in tm.label_parts and len(tm.condition) == 1:
+            # --class C on a run conditioned on one column is --given COL=C, in the same spellings (an audit: --class
+            # true was refused where --given member=true was taken)
+            try:
+                label = given_label(tm.condition[0], label)
+            except ConfigError:
+                pass  # refused below, with the model's labels
+        if label not in tm.label_parts:
             raise ConfigError(f"--class (label=) {label!r} is not a label of this model's condition columns {names}; its "
                               f"labels are {sorted(tm.label_parts)[:20]}.")  # fmt: skip
         for c, v in zip(names, tm.label_parts[str(label)]):

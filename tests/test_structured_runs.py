@@ -106,6 +106,20 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert copies in out and copies in html
 
 
+def test_evaluate_synthetic_says_why_ml_efficacy_and_privacy_are_missing(tmp_path, capsys):
+    """An audit (s10 d): on a 12-row table (a test split of 1 row) evaluate-synthetic printed fidelity alone, and the
+    ML efficacy and privacy lines were missing without a word; the output and the report now say why."""
+    make_mixed_table(12, seed=1).to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert "ml_efficacy" not in block and block["n_real_test"] < 2
+    said = f"ML efficacy and privacy were not measured: they test on the real test split, which has {block['n_real_test']}"
+    assert said in out and said in block["not_measured"]
+    _ok(capsys, "report", tmp_path / "run")
+    assert said in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
     out = _ok(capsys, "score", table_run, "--n-samples", "20", "--quiet")
     assert "NLL" in out

@@ -214,7 +214,9 @@ TABLE_SYNTHETIC = obj(
                                   **{k: maybe_number for k in ("real_se", "synthetic_se", "difference", "difference_se")},
                                   "outcome": text, "se_over": text})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
-                              "share_closer_than_holdout": number, "exact_copies": number}))},
+                              "share_closer_than_holdout": number, "exact_copies": number},
+                             {"holdout_exact_copies": number})),
+     "not_measured": text},
 )  # fmt: skip
 VERDICT = obj({"text": text}, {"outcome": optional(text)})
 

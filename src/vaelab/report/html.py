@@ -374,6 +374,8 @@ class _Assembler:
                                              f"{_num(100 * pr['share_closer_than_holdout'], 1)}% closer than the holdout's "
                                              f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
                                              f"{holdout_copies(pr)}"))  # fmt: skip
+        if b.get("not_measured"):
+            s.paragraphs.append(f"{b['not_measured']}.")
         s.tables.append({"caption": "per column: KS complement (numeric, datetime) or TV complement (categorical, boolean)",
                          "header": ["column", "kind", "metric", "score", "missing similarity"], "left": (0, 1, 2),
                          "rows": [[c["column"], c["kind"], c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]

@@ -343,6 +343,9 @@ class TableKind(RunKind):
         if len(test) >= 2:
             block["ml_efficacy"] = ml_efficacy(train, synth, test, target, seed=seed, kinds=kinds)
             block["privacy"] = distance_to_closest_record(train, synth, test, kinds, seed=seed)
+        else:  # said, not left out without a word (an audit: a 12-row table's output just lacked both lines)
+            block["not_measured"] = (f"ML efficacy and privacy were not measured: they test on the real test split, "
+                                     f"which has {len(test)} row{'' if len(test) == 1 else 's'} (at least 2 needed)")
         return block, {"synthetic_columns": column_marginals(train, synth, kinds)}
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
@@ -367,6 +370,8 @@ class TableKind(RunKind):
                          f"(real holdout {pr['dcr_holdout_median']:.3f}); {100 * pr['share_closer_than_holdout']:.1f}% "
                          f"of synthetic rows closer than the holdout's 5th percentile; "
                          f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
+        if block.get("not_measured"):
+            lines.append(block["not_measured"])
         return lines
 
     def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:

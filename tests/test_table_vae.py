@@ -174,6 +174,23 @@ def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_ta
         sample_table(model.table_model(), 5, prior, label="maybe")
 
 
+def test_a_condition_value_only_held_out_rows_hold_is_refused_not_decoded_untrained():
+    """An audit (s10 d): a condition value that only validation (or test) rows hold was never given to the decoder in
+    training, yet sample(given=...) generated rows for it "by the conditional decoder, none rejected" (from an
+    untrained condition); it is refused now, as a value no row holds is, and free draws never give it."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 200), "x": rng.normal(size=200)})
+    held_out = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")[:3]
+    df.loc[held_out, "region"] = "zz"
+    model = TableVAE(condition=("region",), **FAST).fit(df)
+    assert model.label_counts_["zz"] == 0  # the rows that hold it were held out
+    with pytest.raises(DataError, match=r"No training row has region = zz.* are \['north', 'south'\]"):
+        model.sample(5, given={"region": "zz"})
+    assert "zz" not in set(model.sample(300)["region"])
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

@@ -560,6 +560,11 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     _ok(capsys, "score", run, tmp_path / "planted.parquet", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
     reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
     assert "condition member missing: scored given the most frequent condition" in reason[0]
+    # Explored, such a row was encoded and decoded as a row of the most frequent condition without a word (an audit,
+    # s10 d): refused, as a row holding a new category is.
+    err = _error(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'planted.parquet'}:0")
+    assert "holds what training never had (condition member missing: scored given the most frequent" in err
+    _ok(capsys, "explore", run, "interpolate", f"{tmp_path / 'planted.parquet'}:1", "0", "--steps", 3)
     err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
     assert "not a label of this model's condition columns" in err
     # explore decodes with one condition: it says which (it used the first class silently).

@@ -1311,6 +1311,9 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
 
 
+CONDITION_FALLBACK = "scored given the most frequent condition"  # a row's reason when its condition values are new
+
+
 def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_counts: Mapping[str, int],
                     reasons: list[str]) -> np.ndarray:  # fmt: skip
     """New rows' condition labels for a conditional model's score: a row whose condition values training never had
@@ -1321,7 +1324,7 @@ def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_c
         missing = [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
         what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
                 f"condition {'/'.join(c.name for c in condition)} = {labels[i]!r} not seen in training")
-        note = f"{what}: scored given the most frequent condition {fallback!r}"
+        note = f"{what}: {CONDITION_FALLBACK} {fallback!r}"
         reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
         labels[i] = fallback
     return labels

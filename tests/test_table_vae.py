@@ -189,6 +189,9 @@ def test_a_condition_value_only_held_out_rows_hold_is_refused_not_decoded_untrai
     with pytest.raises(DataError, match=r"No training row has region = zz.* are \['north', 'south'\]"):
         model.sample(5, given={"region": "zz"})
     assert "zz" not in set(model.sample(300)["region"])
+    # Scored, such a row is flagged and scored given a trained condition, as a new value is (it was scored given zz).
+    reasons = model.log_likelihood(df.loc[held_out], n_samples=5).extra["reasons"]
+    assert all("condition region = 'zz' not seen in training: scored given the most frequent" in r for r in reasons)
 
 
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():

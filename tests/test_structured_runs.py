@@ -99,6 +99,25 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert _report_status(capsys, table_run)["tabular"] == "ok"
     html = (table_run / "report.html").read_text(encoding="utf-8")
     assert f"on synthetic {ml['synthetic']:.3f} (accuracy {ml['synthetic_accuracy']:.3f})" in html
+    # Exact copies beside the real held-out rows' share (an audit, s10 d: "exact copies 99.5%" alone on a table of
+    # categories, where every held-out row repeats a training row too).
+    pr = block["privacy"]
+    copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
+    assert copies in out and copies in html
+
+
+def test_evaluate_synthetic_says_why_ml_efficacy_and_privacy_are_missing(tmp_path, capsys):
+    """An audit (s10 d): on a 12-row table (a test split of 1 row) evaluate-synthetic printed fidelity alone, and the
+    ML efficacy and privacy lines were missing without a word; the output and the report now say why."""
+    make_mixed_table(12, seed=1).to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert "ml_efficacy" not in block and block["n_real_test"] < 2
+    said = f"ML efficacy and privacy were not measured: they test on the real test split, which has {block['n_real_test']}"
+    assert said in out and said in block["not_measured"]
+    _ok(capsys, "report", tmp_path / "run")
+    assert said in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
@@ -418,6 +437,17 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path, capsys):
+    """An audit (s10 d): fixing every column of a table printed "(277 real training rows hold these values: too few
+    to compare the other columns with)": hundreds of rows called too few, where no other column was left."""
+    _, df = table
+    df[["city", "member"]].to_csv(tmp_path / "two.csv", index=False)
+    _ok(capsys, "train", tmp_path / "two.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "sample", tmp_path / "run", "--given", "city=Oslo", "--given", "member=True", "--n", 5,
+              "--out", tmp_path / "s.csv")  # fmt: skip
+    assert "too few" not in out and "(every column is fixed: no other column to compare with the " in out
+
+
 def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silently(table, table_run, tmp_path, capsys):
     """An audit (issue 17): a scored file's extra column was left out of log p(x) without a word, so a user could
     believe it had been checked. score and anomaly-eval now say which columns were not scored; scores are
@@ -530,6 +560,11 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     _ok(capsys, "score", run, tmp_path / "planted.parquet", "--n-samples", 10, "--quiet", "--out", tmp_path / "s.csv")
     reason = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
     assert "condition member missing: scored given the most frequent condition" in reason[0]
+    # Explored, such a row was encoded and decoded as a row of the most frequent condition without a word (an audit,
+    # s10 d): refused, as a row holding a new category is.
+    err = _error(capsys, "explore", run, "traverse", "--centre", f"{tmp_path / 'planted.parquet'}:0")
+    assert "holds what training never had (condition member missing: scored given the most frequent" in err
+    _ok(capsys, "explore", run, "interpolate", f"{tmp_path / 'planted.parquet'}:1", "0", "--steps", 3)
     err = _error(capsys, "sample", run, "--class", "maybe", "--n", 5, "--out", tmp_path / "x.csv")
     assert "not a label of this model's condition columns" in err
     # explore decodes with one condition: it says which (it used the first class silently).

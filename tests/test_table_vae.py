@@ -128,6 +128,72 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical) to condition on them.")
 
 
+def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
+    """An audit (s10 d): on a run conditioned on region and member, rows fixing plan = gold and member = False (which
+    no training row holds) were advised "Train with --condition plan ...; declare member categorical (--categorical)
+    to condition on it": member, a boolean, is a condition column already, and conditioning on plan alone drops the
+    run's own condition columns."""
+    from vaelab.analysis.table_generation import condition_advice
+    from vaelab.data.table_transformer import split_condition
+
+    frame = pd.DataFrame({"region": ["a", "b"] * 5, "member": [True, False, False, True, True] * 2,
+                          "plan": ["gold", "basic"] * 5, "x": np.arange(10.0)})  # fmt: skip
+    condition, schema = split_condition(infer_schema(frame), ("region", "member"))
+    tm = TableModel(None, TableTransformer().fit(frame, schema), tuple(frame.columns), condition)
+    advice = condition_advice(tm, {"plan": "gold", "member": "False"}, first=True)
+    assert advice == "Train with --condition region member plan (condition= in Python)."
+    assert "--categorical" not in condition_advice(tm, {"member": "False", "region": "a"})
+
+
+def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_fit_refuses():
+    """An audit (s10 d): TableVAE.sample(given={"n": 50}) with too few rows holding a whole number advised "Fit with
+    condition=(...) on these columns", which fit then refuses for a numeric column; it now gives the CLI's advice."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"n": np.r_[rng.integers(0, 5, 198), 50, 50], "kind": rng.choice(["a", "b"], 200)})
+    model = TableVAE(**FAST).fit(df)
+    with pytest.raises(DataError) as caught:
+        model.sample(20, given={"n": 50})
+    said = str(caught.value)
+    assert "needs at least" in said and "Fit with condition=(...)" not in said
+    assert "declare n categorical (--categorical)" in said
+
+
+def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_takes():
+    """An audit (s10 d): the README says --class C on a run conditioned on one column is --given COL=C, but --class true
+    was refused ("not a label ...; its labels are ['False', 'True']") where --given member=true was taken."""
+    from vaelab.analysis.samplers import fit_sampler
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"member": rng.random(200) < 0.5, "x": rng.normal(size=200)})
+    model = TableVAE(condition=("member",), **FAST).fit(df)
+    prior = fit_sampler("prior", model.vae_, seed=0)
+    for spelling in ("True", "true", "yes", "1"):
+        rows = sample_table(model.table_model(), 5, prior, label=spelling)
+        assert set(rows["member"]) == {True} and rows.attrs["generation"]["given"] == {"member": "True"}, spelling
+    with pytest.raises(ConfigError, match=r"'maybe' is not a label .* its labels are \['False', 'True'\]"):
+        sample_table(model.table_model(), 5, prior, label="maybe")
+
+
+def test_a_condition_value_only_held_out_rows_hold_is_refused_not_decoded_untrained():
+    """An audit (s10 d): a condition value that only validation (or test) rows hold was never given to the decoder in
+    training, yet sample(given=...) generated rows for it "by the conditional decoder, none rejected" (from an
+    untrained condition); it is refused now, as a value no row holds is, and free draws never give it."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 200), "x": rng.normal(size=200)})
+    held_out = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")[:3]
+    df.loc[held_out, "region"] = "zz"
+    model = TableVAE(condition=("region",), **FAST).fit(df)
+    assert model.label_counts_["zz"] == 0  # the rows that hold it were held out
+    with pytest.raises(DataError, match=r"No training row has region = zz.* are \['north', 'south'\]"):
+        model.sample(5, given={"region": "zz"})
+    assert "zz" not in set(model.sample(300)["region"])
+    # Scored, such a row is flagged and scored given a trained condition, as a new value is (it was scored given zz).
+    reasons = model.log_likelihood(df.loc[held_out], n_samples=5).extra["reasons"]
+    assert all("condition region = 'zz' not seen in training: scored given the most frequent" in r for r in reasons)
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

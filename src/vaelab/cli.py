@@ -751,6 +751,9 @@ def cmd_sample(args) -> int:
         if fit["n_real"] < FEW_REAL_ROWS:  # an audit: 3 real rows were compared without a word
             print(f"  (only {fit['n_real']} real rows: a complement on so few rows moves a lot from one sample to the "
                   "next; read these as rough)")  # fmt: skip
+    elif not fit.get("other_columns", True):  # an audit: "277 rows ... too few" when no column was left to compare
+        print(f"  (every column is fixed: no other column to compare with the {fit['n_real']} real training rows "
+              "that hold these values)")  # fmt: skip
     else:
         print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
     return 0

@@ -185,6 +185,14 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), values
 
 
+def holdout_copies(privacy: dict[str, Any]) -> str:
+    """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
+    exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row
+    repeats a training row too); "" for a block written before it was stored."""
+    share = privacy.get("holdout_exact_copies")
+    return "" if share is None else f" (real holdout {100 * share:.1f}%)"
+
+
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
@@ -206,7 +214,9 @@ TABLE_SYNTHETIC = obj(
                                   **{k: maybe_number for k in ("real_se", "synthetic_se", "difference", "difference_se")},
                                   "outcome": text, "se_over": text})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
-                              "share_closer_than_holdout": number, "exact_copies": number}))},
+                              "share_closer_than_holdout": number, "exact_copies": number},
+                             {"holdout_exact_copies": number})),
+     "not_measured": text},
 )  # fmt: skip
 VERDICT = obj({"text": text}, {"outcome": optional(text)})
 

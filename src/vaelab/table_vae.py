@@ -19,6 +19,7 @@ from vaelab.analysis.table_generation import (
     check_latent_rows,
     check_table_temperature,
     choose_temperature,
+    condition_advice,
     latent_detail,
     resolve_temperature,
     sample_table,
@@ -203,7 +204,8 @@ class TableVAE:
             # The training rows only, as the CLI does (the validation rows chose the fit and the temperature).
             train = self.data_.iloc[indices(self.split_, "train")]
             hold = np.flatnonzero(tm.matches(train, fixed))
-            check_latent_rows(hold.size, fixed, "Fit with condition=(...) on these columns.")
+            # The advice names only columns condition= takes (an audit: "Fit with condition=(...)" for a whole number)
+            check_latent_rows(hold.size, fixed, condition_advice(tm, fixed, first=True))
             part = train.iloc[hold]
             codes = Dataset(self.transformer_.transform(part), *_coded(self._labels(part)))
             fitted = fit_sampler("aggregate-gmm", self.vae_, codes, None, seed)

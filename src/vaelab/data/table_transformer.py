@@ -1311,17 +1311,23 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
 
 
+CONDITION_FALLBACK = "scored given the most frequent condition"  # a row's reason when its condition values are new
+
+
 def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_counts: Mapping[str, int],
                     reasons: list[str]) -> np.ndarray:  # fmt: skip
     """New rows' condition labels for a conditional model's score: a row whose condition values training never had
     (or lacks) is scored given the most frequent condition, and ``reasons`` (one per row, changed in place) says so."""
     labels = condition_labels(df, condition)
     fallback = max(label_counts, key=label_counts.get)
-    for i in np.flatnonzero(~np.isin(labels, list(label_counts))):
+    # Labels only held-out rows hold (a count of 0) are the model's classes, but training never gave them to it: a
+    # row holding one is flagged and scored as a new one is (an audit, s10 d: it was scored given an untrained label).
+    trained = [lab for lab, count in label_counts.items() if count > 0]
+    for i in np.flatnonzero(~np.isin(labels, trained)):
         missing = [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
         what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
                 f"condition {'/'.join(c.name for c in condition)} = {labels[i]!r} not seen in training")
-        note = f"{what}: scored given the most frequent condition {fallback!r}"
+        note = f"{what}: {CONDITION_FALLBACK} {fallback!r}"
         reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note
         labels[i] = fallback
     return labels

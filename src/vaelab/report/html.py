@@ -24,7 +24,7 @@ from vaelab import __version__
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
-from vaelab.metrics_schema import ml_difference, ml_secondary
+from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -372,7 +372,10 @@ class _Assembler:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
                                              f"{_num(100 * pr['share_closer_than_holdout'], 1)}% closer than the holdout's "
-                                             f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"))  # fmt: skip
+                                             f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
+                                             f"{holdout_copies(pr)}"))  # fmt: skip
+        if b.get("not_measured"):
+            s.paragraphs.append(f"{b['not_measured']}.")
         s.tables.append({"caption": "per column: KS complement (numeric, datetime) or TV complement (categorical, boolean)",
                          "header": ["column", "kind", "metric", "score", "missing similarity"], "left": (0, 1, 2),
                          "rows": [[c["column"], c["kind"], c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]

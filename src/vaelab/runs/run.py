@@ -27,6 +27,7 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
 from vaelab.data.sources import IMAGE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
+from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.data.timeseries import FILLED
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.estimator import load
@@ -339,6 +340,12 @@ class Run:
             raise DataError(f"Example {spec!r} holds what training never had ({why}); its code would leave those "
                             "cells out. Score it instead (vaelab score RUN FILE flags it with its reason), or name a "
                             "row the run can encode whole.")  # fmt: skip
+        if part.reasons and CONDITION_FALLBACK in (part.reasons[index] or ""):
+            # A conditional table run's row whose condition values training never had: its label would be the most
+            # frequent one, and explore would encode and decode it as that without a word (an audit, s10 d).
+            raise DataError(f"Example {spec!r} holds what training never had ({part.reasons[index]}); explored, it "
+                            "would be taken as a row of that condition. Score it instead (vaelab score RUN FILE flags "
+                            "it with its reason), or name a row whose condition values training had.")  # fmt: skip
         if part.reasons and FILLED in (part.reasons[index] or ""):
             # A series window with missing or unreadable values is scored on values interpolated in time; explored,
             # it would be called typical or not on values that never arrived, without a word (an audit).

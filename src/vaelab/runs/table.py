@@ -56,7 +56,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError
-from vaelab.metrics_schema import ml_difference, ml_secondary
+from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -286,11 +286,11 @@ class TableKind(RunKind):
         (train,) = self.real_rows(run, "train")
         real = train[self.table_model(run).matches(train, given)]
         free = [c for c in self.columns if c not in given]
-        if len(real) < 2 or not free:
-            return {"n_real": int(len(real)), "scores": {}}
+        if len(real) < 2 or not free:  # other_columns says which: none left to compare, or too few real rows
+            return {"n_real": int(len(real)), "scores": {}, "other_columns": free}
         real, synth = self.comparable(real[free].reset_index(drop=True), synth[free].reset_index(drop=True))
         shapes = column_shapes(real, synth, {c: self.kinds[c] for c in free})
-        return {"n_real": int(len(real)),
+        return {"n_real": int(len(real)), "other_columns": free,
                 "scores": {str(r.column): {"metric": r.metric, "score": float(r.score)} for r in shapes.itertuples()}}  # fmt: skip
 
     def check_output(self, out: Path) -> None:
@@ -343,6 +343,9 @@ class TableKind(RunKind):
         if len(test) >= 2:
             block["ml_efficacy"] = ml_efficacy(train, synth, test, target, seed=seed, kinds=kinds)
             block["privacy"] = distance_to_closest_record(train, synth, test, kinds, seed=seed)
+        else:  # said, not left out without a word (an audit: a 12-row table's output just lacked both lines)
+            block["not_measured"] = (f"ML efficacy and privacy were not measured: they test on the real test split, "
+                                     f"which has {len(test)} row{'' if len(test) == 1 else 's'} (at least 2 needed)")
         return block, {"synthetic_columns": column_marginals(train, synth, kinds)}
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
@@ -366,7 +369,9 @@ class TableKind(RunKind):
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
                          f"(real holdout {pr['dcr_holdout_median']:.3f}); {100 * pr['share_closer_than_holdout']:.1f}% "
                          f"of synthetic rows closer than the holdout's 5th percentile; "
-                         f"exact copies {100 * pr['exact_copies']:.1f}%")  # fmt: skip
+                         f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
+        if block.get("not_measured"):
+            lines.append(block["not_measured"])
         return lines
 
     def report_tables(self, run: RunDir) -> tuple[dict[str, Any], ...]:

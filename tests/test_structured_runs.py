@@ -838,6 +838,27 @@ def test_score_keys_of_windows_stamped_by_float_times_keep_every_digit():
     assert keys["start"][:2] == ("1577836800", "1577836800.5") and keys["end"][-1] == "1577836804.5"
 
 
+def test_a_series_stamped_by_durations_is_forecast_and_scored_as_it_was_trained(tmp_path, capsys):
+    """A time column of durations (timedelta64: hours since a start), which train takes (prepare_series sorts by it),
+    was refused by sample --past of the very file the run was trained on ('must hold numbers or ISO-8601 dates'),
+    future_times raised a TypeError on it, the forecast figure a matplotlib UFuncNoLoopError, and score's start/end
+    read '3600000000 microseconds'."""
+    from vaelab.runs.series import future_times
+
+    hours = pd.to_timedelta(np.arange(60), unit="h")
+    np.testing.assert_array_equal(future_times(hours.to_numpy(), 2), pd.to_timedelta([60, 61], unit="h").to_numpy())
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"t": hours, "x": rng.normal(size=60)}).to_parquet(tmp_path / "d.parquet")
+    _ok(capsys, "train", tmp_path / "d.parquet", "--out", tmp_path / "run", "--time", "t", "--window", "5",
+        "--horizon", "2", *FAST)  # fmt: skip
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "d.parquet", "--draws", "3", "--out", tmp_path / "f.csv")
+    futures = pd.read_csv(tmp_path / "f.csv")
+    assert futures["t"].iloc[:2].tolist() == ["2 days 12:00:00", "2 days 13:00:00"]
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "d.parquet", "--n-samples", "3", "--out", tmp_path / "s.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores.loc[1, ["start", "end"]].tolist() == ["0 days 01:00:00", "0 days 07:00:00"]
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

@@ -800,6 +800,8 @@ def time_text(value: Any) -> str:
     if isinstance(value, np.datetime64):
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(value, np.timedelta64):  # a duration since a start, as pandas writes it ('0 days 01:00:00')
+        return str(pd.Timedelta(value))
     # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
@@ -810,6 +812,8 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
         values = column.to_numpy(dtype=np.int64)  # whole-number stamps (periods, years) stay whole in forecasts
     elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64)
+    elif pd.api.types.is_timedelta64_dtype(column.dtype):  # durations since a start, as training sorts by them
+        values = column.to_numpy()
     else:
         values = iso_times(column, f"{where}: the time column {name!r}").to_numpy()
     if pd.isna(values).any():
@@ -854,6 +858,6 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     if len(times) < 2:
         return None  # one stamp has no spacing to continue
     step = np.median(np.diff(times))
-    if np.issubdtype(times.dtype, np.integer) and float(step).is_integer():
+    if times.dtype.kind in "iu" and float(step).is_integer():  # (timedelta64 is an integer type to NumPy)
         step = int(step)  # integer stamps continue as integers (1999, 2000, ...), not 2001.0
     return times[-1] + step * np.arange(1, n_future + 1)

@@ -156,6 +156,28 @@ def test_the_nll_of_overlapping_windows_has_a_standard_error_over_overlapping_wi
     assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
 
 
+def test_windows_that_share_no_step_take_their_standard_error_over_examples(tmp_path, capsys):
+    """An audit: a panel of short sequences gives one window per series (split by series, as TimeGAN's sines), so no
+    two windows share a step; train and score still called their SEs "over overlapping windows (autocovariances to
+    lag 7)", and the number used the long-run variance's n in place of the SD's n - 1."""
+    from vaelab.data.timeseries import make_windows, prepare_series
+    from vaelab.runs.series import serial_of
+
+    short = make_sine_panel(n_series=60, length=8, n_features=2, seed=0)
+    short.to_csv(tmp_path / "short.csv", index=False)
+    frame = prepare_series(short, id_column="id", time_column="time")
+    assert serial_of(make_windows(frame, 6, 2)) is None  # one window per series
+    assert serial_of(make_windows(frame, 3, 1))[1] == 3  # windows of one series overlap: kept
+    out = _ok(capsys, "train", tmp_path / "short.csv", "--out", tmp_path / "run", "--window", "6", "--horizon", "2",
+              "--id", "id", "--time", "time", *FAST)  # fmt: skip
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["elbo_stderr_method"] == "over examples"
+    out = _ok(capsys, "score", tmp_path / "run", "test", "--n-samples", 3, "--out", tmp_path / "t.csv")
+    assert "overlapping" not in out
+    nll = -pd.read_csv(tmp_path / "t.csv")["log_px"].to_numpy()
+    shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over examples;", out).group(1))
+    assert shown == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size), abs=0.006)
+
+
 def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series, tmp_path, capsys):
     """An audit (issue 17): score's CSV of a series file says which window each row is (series, start, end); the
     run's own splits gave window numbers only. They now carry the same keys, read from the source."""

@@ -743,9 +743,15 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     return windows.series[codes == 2]
 
 
-def serial_of(windows: Windows) -> tuple[np.ndarray, int]:
-    """:attr:`Dataset.serial` of the windows: each one's series, and how many windows apart two still share a step."""
-    return np.asarray(windows.series), (windows.window_length - 1) // windows.stride
+def serial_of(windows: Windows) -> tuple[np.ndarray, int] | None:
+    """:attr:`Dataset.serial` of the windows: each one's series, and how many windows apart two still share a step;
+    None where no two windows share a step (one window per series, as a panel of short sequences split by series
+    gives, or a stride of a whole window): their SEs are over independent examples, and say so (an audit: they were
+    called "over overlapping windows")."""
+    series, lag = np.asarray(windows.series), (windows.window_length - 1) // windows.stride
+    if lag == 0 or np.unique(series).size == series.size:
+        return None
+    return series, lag
 
 
 def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:

@@ -881,6 +881,25 @@ def test_a_series_stamped_by_durations_is_forecast_and_scored_as_it_was_trained(
     assert scores.loc[1, ["start", "end"]].tolist() == ["0 days 01:00:00", "0 days 07:00:00"]
 
 
+def test_forecasts_of_one_or_two_step_pasts_continue_the_calendar_of_the_file(tmp_path, capsys):
+    """The stamps of a forecast continued the past's last n_past stamps only: with --window 1 (which --trend auto
+    picks for a trend) one stamp has no spacing, so the forecast had no time column at all; with --window 2, two
+    month ends went on by their one spacing (2023-01-31, 2023-02-28, then 2023-03-28). The file's earlier stamps
+    show its calendar."""
+    rng = np.random.default_rng(0)
+    stamps = pd.date_range("2020-01-31", periods=38, freq="ME")  # to 2023-02-28 ...
+    stamps = stamps[stamps != pd.Timestamp("2021-06-30")]  # ... with a month missing
+    df = pd.DataFrame({"date": stamps.strftime("%Y-%m-%d"), "v": rng.normal(size=len(stamps)).cumsum()})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    for window in (1, 2):
+        run = tmp_path / f"run{window}"
+        _ok(capsys, "train", tmp_path / "m.csv", "--out", run, "--time", "date", "--window", window, "--horizon", "2",
+            *FAST)  # fmt: skip
+        _ok(capsys, "sample", run, "--past", tmp_path / "m.csv", "--draws", "2", "--out", tmp_path / f"f{window}.csv")
+        futures = pd.read_csv(tmp_path / f"f{window}.csv")
+        assert futures["date"].iloc[:2].tolist() == ["2023-03-31", "2023-04-30"], window
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

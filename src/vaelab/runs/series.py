@@ -465,8 +465,9 @@ class SeriesKind(RunKind):
         return write_frame(windows_frame(data, self.settings.features), out)
 
     def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and their
-        time stamps when the run has a time column and the file holds it (else None)."""
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and the time stamps
+        of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
         ws = self.settings
         raw = read_series(path)
         times = None
@@ -506,7 +507,7 @@ class SeriesKind(RunKind):
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
         if not np.isfinite(arr).all():
             raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :], None if times is None else times[-ws.n_past :]
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
         """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
@@ -530,7 +531,10 @@ class SeriesKind(RunKind):
             return write_npy(futures, out), None, note
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
         frame["step"] += ws.n_past  # steps counted after the past: n_past, n_past + 1, ...
+        # the stamps before the past's own n_past show its calendar: one or two stamps show none (an audit: --window 1,
+        # which --trend auto picks for a trend, gave forecasts without stamps; two month ends went on by their spacing)
         ahead = None if times is None else future_times(times, ws.n_future)
+        times = None if times is None else times[-ws.n_past :]
         if ahead is not None:
             frame.insert(2, ws.time_column, np.tile(ahead, draws))
         write_frame(frame, out)
@@ -848,6 +852,9 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
                 and (best is None or len(grid) < len(best))):
             best = grid
     return None if best is None else best.freq
+
+
+CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
 
 
 def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:

@@ -175,6 +175,28 @@ def test_the_nll_of_overlapping_windows_has_a_standard_error_over_overlapping_wi
     assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
 
 
+def test_windows_that_share_no_step_take_their_standard_error_over_examples(tmp_path, capsys):
+    """An audit: a panel of short sequences gives one window per series (split by series, as TimeGAN's sines), so no
+    two windows share a step; train and score still called their SEs "over overlapping windows (autocovariances to
+    lag 7)", and the number used the long-run variance's n in place of the SD's n - 1."""
+    from vaelab.data.timeseries import make_windows, prepare_series
+    from vaelab.runs.series import serial_of
+
+    short = make_sine_panel(n_series=60, length=8, n_features=2, seed=0)
+    short.to_csv(tmp_path / "short.csv", index=False)
+    frame = prepare_series(short, id_column="id", time_column="time")
+    assert serial_of(make_windows(frame, 6, 2)) is None  # one window per series
+    assert serial_of(make_windows(frame, 3, 1))[1] == 3  # windows of one series overlap: kept
+    out = _ok(capsys, "train", tmp_path / "short.csv", "--out", tmp_path / "run", "--window", "6", "--horizon", "2",
+              "--id", "id", "--time", "time", *FAST)  # fmt: skip
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["elbo_stderr_method"] == "over examples"
+    out = _ok(capsys, "score", tmp_path / "run", "test", "--n-samples", 3, "--out", tmp_path / "t.csv")
+    assert "overlapping" not in out
+    nll = -pd.read_csv(tmp_path / "t.csv")["log_px"].to_numpy()
+    shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over examples;", out).group(1))
+    assert shown == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size), abs=0.006)
+
+
 def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series, tmp_path, capsys):
     """An audit (issue 17): score's CSV of a series file says which window each row is (series, start, end); the
     run's own splits gave window numbers only. They now carry the same keys, read from the source."""
@@ -871,6 +893,46 @@ def test_score_keys_of_windows_stamped_by_float_times_keep_every_digit():
                            time_column="time")  # fmt: skip
     keys = window_keys(make_windows(frame, 2, 1), frame, 3)
     assert keys["start"][:2] == ("1577836800", "1577836800.5") and keys["end"][-1] == "1577836804.5"
+
+
+def test_a_series_stamped_by_durations_is_forecast_and_scored_as_it_was_trained(tmp_path, capsys):
+    """A time column of durations (timedelta64: hours since a start), which train takes (prepare_series sorts by it),
+    was refused by sample --past of the very file the run was trained on ('must hold numbers or ISO-8601 dates'),
+    future_times raised a TypeError on it, the forecast figure a matplotlib UFuncNoLoopError, and score's start/end
+    read '3600000000 microseconds'."""
+    from vaelab.runs.series import future_times
+
+    hours = pd.to_timedelta(np.arange(60), unit="h")
+    np.testing.assert_array_equal(future_times(hours.to_numpy(), 2), pd.to_timedelta([60, 61], unit="h").to_numpy())
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"t": hours, "x": rng.normal(size=60)}).to_parquet(tmp_path / "d.parquet")
+    _ok(capsys, "train", tmp_path / "d.parquet", "--out", tmp_path / "run", "--time", "t", "--window", "5",
+        "--horizon", "2", *FAST)  # fmt: skip
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "d.parquet", "--draws", "3", "--out", tmp_path / "f.csv")
+    futures = pd.read_csv(tmp_path / "f.csv")
+    assert futures["t"].iloc[:2].tolist() == ["2 days 12:00:00", "2 days 13:00:00"]
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "d.parquet", "--n-samples", "3", "--out", tmp_path / "s.csv")
+    scores = pd.read_csv(tmp_path / "s.csv")
+    assert scores.loc[1, ["start", "end"]].tolist() == ["0 days 01:00:00", "0 days 07:00:00"]
+
+
+def test_forecasts_of_one_or_two_step_pasts_continue_the_calendar_of_the_file(tmp_path, capsys):
+    """The stamps of a forecast continued the past's last n_past stamps only: with --window 1 (which --trend auto
+    picks for a trend) one stamp has no spacing, so the forecast had no time column at all; with --window 2, two
+    month ends went on by their one spacing (2023-01-31, 2023-02-28, then 2023-03-28). The file's earlier stamps
+    show its calendar."""
+    rng = np.random.default_rng(0)
+    stamps = pd.date_range("2020-01-31", periods=38, freq="ME")  # to 2023-02-28 ...
+    stamps = stamps[stamps != pd.Timestamp("2021-06-30")]  # ... with a month missing
+    df = pd.DataFrame({"date": stamps.strftime("%Y-%m-%d"), "v": rng.normal(size=len(stamps)).cumsum()})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    for window in (1, 2):
+        run = tmp_path / f"run{window}"
+        _ok(capsys, "train", tmp_path / "m.csv", "--out", run, "--time", "date", "--window", window, "--horizon", "2",
+            *FAST)  # fmt: skip
+        _ok(capsys, "sample", run, "--past", tmp_path / "m.csv", "--draws", "2", "--out", tmp_path / f"f{window}.csv")
+        futures = pd.read_csv(tmp_path / f"f{window}.csv")
+        assert futures["date"].iloc[:2].tolist() == ["2023-03-31", "2023-04-30"], window
 
 
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():

@@ -477,3 +477,19 @@ def test_a_category_no_training_row_holds_is_never_drawn_and_is_flagged_when_sco
     again = TableTransformer.from_state(meta, arrays)
     np.testing.assert_array_equal(again.absent_features(), tt.absent_features())
     assert again.check_rows(new).reasons == checked.reasons
+
+
+def test_given_a_category_no_training_row_holds_is_refused_at_once_with_what_it_is():
+    """An audit: such a category is never drawn, so given= spent every rejection draw on it and then advised
+    '--condition c' (condition= in Python), whose conditional decoder refuses it in turn ('no condition for it')."""
+    from vaelab.errors import DataError
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300),
+                       "c": pd.Categorical(rng.choice(["a", "b"], 300), categories=["a", "b", "zz"])})  # fmt: skip
+    model = TableVAE(**FAST).fit(df)
+    with pytest.raises(DataError, match=r"^No training row holds c = zz .* never gives? it") as err:
+        model.sample(10, given={"c": "zz"})
+    assert "condition" not in str(err.value)
+    assert model.transformer_.absent_categories("c") == ("zz",) and model.transformer_.absent_categories("x") == ()
+    assert set(model.sample(10, given={"c": "b"})["c"]) == {"b"}

@@ -208,3 +208,23 @@ def test_a_bernoulli_on_grey_values_is_not_called_a_density(digits):
     cb = vaelab.VAE(**FAST, likelihood="continuous-bernoulli").fit(X[:200])
     res = cb.log_likelihood(X[200:230], n_samples=5)
     assert res.normalized and np.isfinite(res.bits_per_dim).all() and res.binarizations == 1
+
+
+def test_examples_with_no_neighbour_of_their_group_take_their_standard_error_over_examples():
+    """An audit: a split can keep one window per series of a file whose windows overlap (serial set, lag 9); its
+    NLL's SE was still called "over overlapping windows (autocovariances to lag 9)", though no covariance could
+    enter, and took the long-run variance's n in place of the SD's n - 1."""
+    from vaelab.analysis.likelihood import LikelihoodResult
+
+    v = -np.random.default_rng(0).gamma(2.0, 3.0, size=6)
+    result = LikelihoodResult(v, np.zeros_like(v), v - 1, v - 2, np.ones_like(v), n_samples=10, n_features=4,
+                              serial=(np.arange(6), 9))  # fmt: skip
+    summary = result.summary()
+    assert summary["nll_stderr_method"] == "over examples"
+    assert summary["nll_stderr"] == pytest.approx(v.std(ddof=1) / np.sqrt(6))
+    from vaelab.analysis.likelihood import overlapping
+
+    assert not overlapping(None) and not overlapping((np.array([0, 0, 1]), 0))
+    together = LikelihoodResult(v, np.zeros_like(v), v - 1, v - 2, np.ones_like(v), n_samples=10, n_features=4,
+                                serial=(np.array([0, 0, 0, 1, 1, 1]), 9))  # fmt: skip
+    assert together.summary()["nll_stderr_method"] == "over overlapping windows (autocovariances to lag 9)"

@@ -377,3 +377,20 @@ def test_a_csv_that_does_not_read_as_comma_separated_columns_is_refused(tmp_path
     for read in (read_table, load_dataset):
         with pytest.raises(DataError, match=r"odd.csv does not read as comma-separated columns: .*" + said):
             read(path)
+
+
+def test_a_marker_that_reads_as_a_number_marks_the_same_cells_of_a_parquet_as_of_its_csv(tmp_path):
+    """An audit: --missing-values -999 read a CSV's -999 and -999.0 cells as missing (pandas' na_values), while a
+    Parquet of the same rows kept its int64 and float64 -999s as values, so a run trained on one file modelled the
+    other's sentinels as numbers (and scored them as far out of range)."""
+    df = pd.DataFrame({"f": [1.5, -999.0, 2.0, 3.0], "i": [1, -999, 2, 3], "n": pd.array([1, -999, None, 3], "Int64"),
+                       "t": ["x", "-999", "y", "z"], "b": [True, False, True, True]})  # fmt: skip
+    df.to_csv(tmp_path / "m.csv", index=False)
+    df.to_parquet(tmp_path / "m.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "m.csv", ("-999",)), read_table(tmp_path / "m.parquet", ("-999",))
+    for name in df.columns:
+        assert csv[name].isna().tolist() == parquet[name].isna().tolist(), name
+    assert parquet.loc[1, ["f", "i", "n", "t"]].isna().all() and parquet["b"].tolist() == df["b"].tolist()
+    np.testing.assert_array_equal(parquet["i"].to_numpy(np.float64)[[0, 2, 3]], [1, 2, 3])
+    unmarked = read_table(tmp_path / "m.parquet", ("?",))  # a marker that is no number leaves number columns alone
+    assert unmarked["i"].dtype == np.int64 and unmarked["f"].tolist() == df["f"].tolist()

@@ -160,3 +160,24 @@ def test_the_sampler_table_names_its_feature_space_in_words(tiny_runs, tmp_path,
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
     html = write_report(run).read_text(encoding="utf-8")
     assert "test examples, in the standardized columns (PCA);" in html and "features of a standardized" not in html
+
+
+def test_the_likelihood_sections_say_how_a_series_runs_standard_errors_are_taken(tiny_runs, tmp_path, capsys):
+    # A series run's NLL and test ELBO take their SE over overlapping windows (autocovariances added), as the CLI
+    # says; the report still said "the first ± is the standard error over test examples": an audit
+    from tests.run_helpers import copy_tree
+
+    for kind in ("series", "table"):
+        run = copy_tree(tiny_runs[kind], tmp_path / kind)
+        assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0
+        capsys.readouterr()
+        metrics = json.loads((run / "metrics.json").read_text())
+        html = write_report(run).read_text(encoding="utf-8")
+        if kind == "series":
+            method = metrics["likelihood"]["test_nll_stderr_method"]
+            assert "windows" in method and metrics["test"]["elbo_stderr_method"] == method
+            assert f"the first ± is the standard error {method}." in html and "over test examples" not in html
+            assert f"nats per example (standard error {method})" in html
+        else:  # rows are independent: unchanged
+            assert "the first ± is the standard error over test examples." in html
+            assert "nats per example (standard error" not in html

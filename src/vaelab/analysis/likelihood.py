@@ -92,7 +92,7 @@ class LikelihoodResult:
         nll = -self.log_px
         se = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
         method = "over examples"
-        if self.serial is not None and n > 1:
+        if overlapping(self.serial) and n > 1:
             groups, lag = self.serial
             se = serial_stderr(nll, groups, lag)
             method = f"over overlapping windows (autocovariances to lag {lag})"
@@ -110,6 +110,16 @@ class LikelihoodResult:
             "n_samples": self.n_samples,
             "binarizations": self.binarizations,
         }
+
+
+def overlapping(serial: tuple[Any, int] | None) -> bool:
+    """Whether examples with ``serial`` (each one's group and the lag, :attr:`LikelihoodResult.serial`) hold two
+    neighbours of one group within the lag: a split can keep one window per series of a file whose windows overlap,
+    and its SE is then over examples, as it says (an audit: it was called "over overlapping windows")."""
+    if serial is None or int(serial[1]) < 1:
+        return False
+    groups = np.asarray(serial[0])
+    return bool(groups.size > 1 and (groups[1:] == groups[:-1]).any())
 
 
 def serial_stderr(values: Any, groups: Any, lag: int) -> float:

@@ -299,6 +299,13 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
                 raise ConfigError(f"--class {label!r} sets {c} = {v}, but --given sets {c} = {fixed[c]}.")
     on_condition = {c: v for c, v in fixed.items() if c in names}
     free = {c: v for c, v in fixed.items() if c not in names}
+    # a category no training row holds is never drawn (redraw_absent): rejection would spend its every draw, then
+    # advise --condition, where the conditional decoder has no condition for it either (an audit)
+    never = {c: v for c, v in free.items() if v in tm.transformer.absent_categories(c)}
+    if never:
+        raise DataError(f"No training row holds {_text(never)} (a category of the column, but of none of the training "
+                        "rows), so the model never learned it and its draws never give it. Fix a category the "
+                        "training rows hold, or train on rows that hold this one.")  # fmt: skip
     labels_for = _label_draws(tm, on_condition)
     if not free:
         frame = tm.rows(sampler, n, labels_for(n, seed), seed, temperature)

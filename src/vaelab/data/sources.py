@@ -322,13 +322,21 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
 
 def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
     """Parquet's text cells equal to a marker as missing, and a text column that then holds only numbers as
-    numbers: what pandas' na_values does while it reads a CSV."""
+    numbers: what pandas' na_values does while it reads a CSV. A marker that reads as a number ('-999') also
+    marks the cells of number columns equal to it, as pandas does with a CSV's '-999' and '-999.0' (an audit: a
+    Parquet column of int64 kept its -999s as values while the CSV of the same rows read them as missing)."""
     if not missing:
         return df
+    numbers_marked = _numeric_markers(missing)
     for name in df.columns:
         s = df[name]
         if isinstance(s.dtype, pd.CategoricalDtype):  # the marker leaves the categories too
             df[name] = s.cat.remove_categories([m for m in missing if m in s.cat.categories])
+            continue
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            marked = s.isin(numbers_marked) if numbers_marked else None
+            if marked is not None and marked.any():  # int64 becomes float64 with NaN, Int64 keeps <NA>
+                df[name] = s.mask(marked)
             continue
         if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
             continue
@@ -361,6 +369,19 @@ def _check_row_width(path: Path, df: pd.DataFrame) -> None:
                     f"{len(names)} names, so pandas would shift every column one place. Remove the comma ending each "
                     "row, or name the extra column in the header (a file separated by ';' or tabs: convert it, e.g. "
                     "pd.read_csv(path, sep=';').to_csv('new.csv', index=False)).")  # fmt: skip
+
+
+def _numeric_markers(missing: tuple[str, ...]) -> list[float]:
+    """The markers that read as finite numbers, as numbers."""
+    out = []
+    for m in missing:
+        try:
+            v = float(m)
+        except ValueError:
+            continue
+        if math.isfinite(v):
+            out.append(v)
+    return out
 
 
 def _csv_header(path: Path) -> list[str]:

@@ -1124,6 +1124,11 @@ class TableTransformer:
                 out += [b.start + cats.index(c) for c in absent]
         return np.asarray(out, dtype=np.int64)
 
+    def absent_categories(self, name: str) -> tuple[str, ...]:
+        """The categories of column ``name`` that no training row holds (none for other kinds of column)."""
+        codec = self._codecs.get(name) or {}
+        return tuple(codec.get("absent") or ())
+
     def redraw_absent(self, X: np.ndarray, probs: Callable[[np.ndarray], np.ndarray], temperature: float,
                       rng: np.random.Generator) -> np.ndarray:  # fmt: skip
         """Drawn rows ``X`` with every category that no training row holds drawn again from the row's other

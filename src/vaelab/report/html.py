@@ -198,7 +198,9 @@ class _Assembler:
                                           f"{choice['reason']}"))  # fmt: skip
         if test:
             bound = test.get("bits_per_dim_bound")
-            s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"),
+            serial = "windows" in str(test.get("elbo_stderr_method", ""))  # a series run's overlapping windows
+            s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"
+                                      + (f" (standard error {test['elbo_stderr_method']})" if serial else "")),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
             if test.get("units"):  # a table's or series' change of units (an audit: the report never said which)
@@ -235,8 +237,10 @@ class _Assembler:
                         ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
             if lik.get("units"):
                 s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
+            method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so
+            over = "over test examples" if method == "over examples" else method
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
-                                "± is the standard error over test examples. A likelihood is a poor detector of some "
+                                f"± is the standard error {over}. A likelihood is a poor detector of some "
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
             if lik.get("flag_rule"):

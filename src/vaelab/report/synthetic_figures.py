@@ -98,6 +98,9 @@ def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features, 
     fig = Figure(figsize=(3.6 * F, 3.0))
     axes = np.atleast_1d(fig.subplots(1, F))
     x = np.arange(T) if times is None else np.asarray(times)
+    unit = "time"
+    if x.dtype.kind == "m":  # durations since a start: matplotlib plots no timedelta64, so they go as days
+        x, unit = x / np.timedelta64(1, "D"), "time (days)"
     steps = x[n_past:]
     q = {p: np.percentile(draws, p, axis=0) for p in (5, 25, 50, 75, 95)}
     for f, ax in enumerate(axes):
@@ -107,7 +110,7 @@ def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features, 
         ax.plot(steps, q[50][:, f], color=SYNTH, lw=1.2, label="median")
         ax.axvline(x[n_past - 1] + (x[n_past] - x[n_past - 1]) / 2, color="grey", ls="--", lw=0.8)
         ax.set_title(f"{features[f]}: {len(draws)} draws given the past", fontsize=8)
-        ax.set_xlabel("step" if times is None else "time", fontsize=7)
+        ax.set_xlabel("step" if times is None else unit, fontsize=7)
         if times is not None:
             ax.tick_params(axis="x", labelrotation=30)
         ax.tick_params(labelsize=7)

@@ -465,8 +465,9 @@ class SeriesKind(RunKind):
         return write_frame(windows_frame(data, self.settings.features), out)
 
     def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and their
-        time stamps when the run has a time column and the file holds it (else None)."""
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and the time stamps
+        of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
         ws = self.settings
         raw = read_series(path)
         times = None
@@ -506,7 +507,7 @@ class SeriesKind(RunKind):
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
         if not np.isfinite(arr).all():
             raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :], None if times is None else times[-ws.n_past :]
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
         """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
@@ -530,7 +531,10 @@ class SeriesKind(RunKind):
             return write_npy(futures, out), None, note
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
         frame["step"] += ws.n_past  # steps counted after the past: n_past, n_past + 1, ...
+        # the stamps before the past's own n_past show its calendar: one or two stamps show none (an audit: --window 1,
+        # which --trend auto picks for a trend, gave forecasts without stamps; two month ends went on by their spacing)
         ahead = None if times is None else future_times(times, ws.n_future)
+        times = None if times is None else times[-ws.n_past :]
         if ahead is not None:
             frame.insert(2, ws.time_column, np.tile(ahead, draws))
         write_frame(frame, out)
@@ -743,9 +747,15 @@ def series_of_test_windows(kind: SeriesKind, run: Any, codes: np.ndarray) -> np.
     return windows.series[codes == 2]
 
 
-def serial_of(windows: Windows) -> tuple[np.ndarray, int]:
-    """:attr:`Dataset.serial` of the windows: each one's series, and how many windows apart two still share a step."""
-    return np.asarray(windows.series), (windows.window_length - 1) // windows.stride
+def serial_of(windows: Windows) -> tuple[np.ndarray, int] | None:
+    """:attr:`Dataset.serial` of the windows: each one's series, and how many windows apart two still share a step;
+    None where no two windows share a step (one window per series, as a panel of short sequences split by series
+    gives, or a stride of a whole window): their SEs are over independent examples, and say so (an audit: they were
+    called "over overlapping windows")."""
+    series, lag = np.asarray(windows.series), (windows.window_length - 1) // windows.stride
+    if lag == 0 or np.unique(series).size == series.size:
+        return None
+    return series, lag
 
 
 def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:
@@ -800,6 +810,8 @@ def time_text(value: Any) -> str:
     if isinstance(value, np.datetime64):
         ts = pd.Timestamp(value)
         return ts.date().isoformat() if ts == ts.normalize() else ts.isoformat()
+    if isinstance(value, np.timedelta64):  # a duration since a start, as pandas writes it ('0 days 01:00:00')
+        return str(pd.Timedelta(value))
     # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
@@ -810,6 +822,8 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
         values = column.to_numpy(dtype=np.int64)  # whole-number stamps (periods, years) stay whole in forecasts
     elif pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
         values = column.to_numpy(dtype=np.float64)
+    elif pd.api.types.is_timedelta64_dtype(column.dtype):  # durations since a start, as training sorts by them
+        values = column.to_numpy()
     else:
         values = iso_times(column, f"{where}: the time column {name!r}").to_numpy()
     if pd.isna(values).any():
@@ -840,6 +854,9 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     return None if best is None else best.freq
 
 
+CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
+
+
 def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """The ``n_future`` time stamps after ``times`` (the past's, sorted): dates continue the calendar
     frequency pandas infers (quarters, months, business days, ...); otherwise, and for numbers, the
@@ -854,6 +871,6 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     if len(times) < 2:
         return None  # one stamp has no spacing to continue
     step = np.median(np.diff(times))
-    if np.issubdtype(times.dtype, np.integer) and float(step).is_integer():
+    if times.dtype.kind in "iu" and float(step).is_integer():  # (timedelta64 is an integer type to NumPy)
         step = int(step)  # integer stamps continue as integers (1999, 2000, ...), not 2001.0
     return times[-1] + step * np.arange(1, n_future + 1)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vaelab import distributed
-from vaelab.analysis.likelihood import serial_stderr
+from vaelab.analysis.likelihood import overlapping, serial_stderr
 from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STALE, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
@@ -75,7 +75,7 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         )
     stderr = float(elbo.std(ddof=1) / math.sqrt(elbo.size)) if elbo.size > 1 else math.nan
     method = "over examples"
-    if part.serial is not None and elbo.size > 1:  # overlapping series windows move together
+    if overlapping(part.serial) and elbo.size > 1:  # overlapping series windows move together
         stderr = serial_stderr(elbo, *part.serial)
         method = f"over overlapping windows (autocovariances to lag {part.serial[1]})"
     normalized = model.is_density_on(part.X)

@@ -470,6 +470,27 @@ def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path,
     assert "too few" not in out and "(every column is fixed: no other column to compare with the " in out
 
 
+def test_a_table_runs_source_that_changed_or_went_is_said_as_such(tmp_path, capsys):
+    """An audit (issue 17): after the training file changed, sample and evaluate-synthetic failed with what the
+    reader said of the new file ("holds categories not seen at fit time ... infer the schema on all the data"),
+    and after it went, with "file not found" alone. They now say the data changed since training, or is gone, and
+    which way still works."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 200), "x": rng.normal(size=200)})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    pd.concat([df, pd.DataFrame({"region": ["west"], "x": [0.0]})]).to_csv(tmp_path / "t.csv", index=False)
+    err = _error(capsys, "sample", tmp_path / "run", "--n", 5, "--out", tmp_path / "s.csv")
+    assert "has changed since" in err and "no longer reads as it did then" in err and "'west'" in err
+    err = _error(capsys, "evaluate-synthetic", tmp_path / "run")
+    assert "has changed since" in err
+    (tmp_path / "t.csv").unlink()
+    err = _error(capsys, "sample", tmp_path / "run", "--n", 5, "--out", tmp_path / "s.csv")
+    assert "is no longer there" in err and "--sampler prior needs no data" in err
+    _ok(capsys, "sample", tmp_path / "run", "--n", 5, "--sampler", "prior", "--temperature", 1, "--out", tmp_path / "s.csv")
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 5
+
+
 def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silently(table, table_run, tmp_path, capsys):
     """An audit (issue 17): a scored file's extra column was left out of log p(x) without a word, so a user could
     believe it had been checked. score and anomaly-eval now say which columns were not scored; scores are

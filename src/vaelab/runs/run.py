@@ -245,7 +245,18 @@ class Run:
             if data is None or data.source == "array":
                 raise RunError(f"{self.path} was saved from Python (VAE.save), so it has no data source or split of "
                                "its own; pass the data explicitly.")  # fmt: skip
-            dataset = self.kind.dataset(data, lazy=lazy)
+            try:
+                dataset = self.kind.dataset(data, lazy=lazy)
+            except DataError as err:  # an audit: what the reader said of the changed file hid what had happened
+                if not Path(data.source).exists():
+                    raise RunError(f"The data {self.path} was trained on, {data.source}, is no longer there, and this "
+                                   "needs the run's rows (its splits; for sample, the aggregate-gmm and posterior "
+                                   "samplers fit the training rows' codes). Put the file back where it was; vaelab "
+                                   "sample RUN --sampler prior needs no data (a table run's with --temperature T too: "
+                                   "auto is chosen on the validation rows).") from None  # fmt: skip
+                raise RunError(f"The data at {data.source} has changed since {self.path} was trained: it no longer "
+                               f"reads as it did then ({str(err).rstrip('.')}). Its split no longer applies; start a "
+                               "new run on the file as it is, or put the old file back.") from None  # fmt: skip
             if dataset.fingerprint() != data.fingerprint:
                 raise RunError(f"The data at {data.source} has changed since {self.path} was trained (its fingerprint "
                                "differs); its split no longer applies. Start a new run.")  # fmt: skip

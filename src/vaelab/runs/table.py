@@ -302,6 +302,7 @@ class TableKind(RunKind):
 
     def real_rows(self, run: Any, *split_names: str) -> list[pd.DataFrame]:
         """The run's raw rows of each named split, from one read of its source (the schema's columns only)."""
+        run.data()  # the source checked against its fingerprint first: a changed file is said as such (an audit)
         df = read_table(run.config.data.source, self.missing)
         codes = run.dir.read_split(len(df))
         columns = list(self.columns)

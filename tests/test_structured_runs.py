@@ -579,13 +579,27 @@ def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_traini
     assert Run(damaged).synthesize(60).attrs["temperature"]["text"] == stored["text"]
 
 
+def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp_path, capsys):
+    """An audit (issue 17): training said "(3 combinations seen)" of a condition value only a test row held, which
+    the decoder never sees. It now counts the training rows' combinations and names the others apart."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[int(indices(split_assignment(300, 0.1, 0.1, 0), "test")[0]), "region"] = "west"  # held by one test row
+    df.to_csv(tmp_path / "t.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    assert ("conditioned on region (2 combinations in the training rows; 1 more only in held-out rows, which the "
+            "decoder never sees)") in out
+
+
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     folder, df = table
     run = tmp_path / "cond"
     err = _error(capsys, "train", folder / "t.parquet", "--out", tmp_path / "bad", *FAST, "--condition", "segment")
     assert "has missing values" in err
     out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "member")
-    assert "conditioned on member" in out
+    assert "conditioned on member (2 combinations in the training rows)" in out
     assert json.loads((run / "config.json").read_text())["model"]["n_classes"] == 2
     out = _ok(capsys, "sample", run, "--class", "True", "--n", 40, "--out", tmp_path / "m.parquet")
     rows = pd.read_parquet(tmp_path / "m.parquet")

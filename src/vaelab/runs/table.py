@@ -132,8 +132,12 @@ class TableKind(RunKind):
         summary = ("schema (override with --categorical/--numeric/--boolean/--datetime COL ..., --ignore COL ...):\n"
                    + textwrap.indent(transformer.describe(), "  "))  # fmt: skip
         if condition:
-            summary += (f"\nconditioned on {', '.join(c.name for c in condition)} ({len(classes)} combinations seen): "
-                        "the decoder is given them; vaelab sample RUN --given COL=VALUE fixes them exactly")  # fmt: skip
+            trained = sum(1 for k in counts.values() if k > 0)  # held-out rows' own combinations are not trained on
+            held_out = (f"; {len(classes) - trained} more only in held-out rows, which the decoder never sees"
+                        if trained < len(classes) else "")  # fmt: skip
+            summary += (f"\nconditioned on {', '.join(c.name for c in condition)} ({trained} combinations in the "
+                        f"training rows{held_out}): the decoder is given them; vaelab sample RUN --given COL=VALUE "
+                        "fixes them exactly")  # fmt: skip
         if missing:
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts, missing),

@@ -177,3 +177,24 @@ def test_a_column_of_durations_is_refused_with_how_to_make_it_numbers():
         infer_schema(df, numeric=("d",))
     few = pd.DataFrame({"d": pd.to_timedelta(rng.integers(0, 3, 300), unit="h"), "x": rng.normal(size=300)})
     assert infer_schema(few, categorical=("d",))["d"].kind == "categorical"
+
+
+def test_the_row_index_pandas_writes_with_to_csv_is_left_out_and_said(tmp_path):
+    """An audit (issue 17): a CSV written with df.to_csv() (index included) gave its row numbers to the model as a
+    numeric column 'Unnamed: 0'. It is now left out, with a note, unless its kind is declared; a column of whole
+    numbers under a header name of its own, or one that repeats a value, is data."""
+    from vaelab.data.sources import read_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=50), "k": rng.choice(["a", "b"], 50)})
+    df.sample(frac=1.0, random_state=0).to_csv(tmp_path / "t.csv")  # a shuffled frame: its index out of order
+    read = read_table(tmp_path / "t.csv")
+    schema = infer_schema(read)
+    assert schema.names == ("x", "k") and schema.ignored == ("Unnamed: 0",)
+    assert any("row index pandas writes with to_csv()" in n for n in schema.notes)
+    assert "Unnamed: 0" in infer_schema(read, numeric=("Unnamed: 0",)).names
+    df.to_csv(tmp_path / "named.csv", index_label="row")
+    assert "row" in infer_schema(read_table(tmp_path / "named.csv")).names
+    repeated = read.copy()
+    repeated["Unnamed: 0"] = np.arange(50) // 2
+    assert "Unnamed: 0" in infer_schema(repeated).names

@@ -282,6 +282,17 @@ def test_non_numeric_features_are_named():
         prepare_series(df.assign(id=1), id_column="idd")
 
 
+def test_the_row_index_pandas_writes_with_to_csv_is_no_feature(tmp_path):
+    """An audit (issue 17): a series CSV written with df.to_csv() (index included) made its row numbers a feature,
+    one with a perfect trend. Unless named in features, it is not one."""
+    df = pd.DataFrame({"t": range(40), "x": np.sin(np.arange(40.0))})
+    df.to_csv(tmp_path / "s.csv")
+    read = pd.read_csv(tmp_path / "s.csv")
+    assert read.columns[0] == "Unnamed: 0"
+    assert prepare_series(read, time_column="t").features == ("x",)
+    assert prepare_series(read, time_column="t", features=["Unnamed: 0", "x"]).features == ("Unnamed: 0", "x")
+
+
 def test_missing_values_refused_or_interpolated():
     df = pd.DataFrame({"t": [0, 1, 3, 2, 4, 5], "x": [0.0, 1.0, 3.0, np.nan, np.nan, 5.0], "y": [1.0] * 6})
     with pytest.raises(DataError, match=r"2 missing value\(s\) \{'x': 2\}.*step 2.*fill='interpolate'"):

@@ -590,6 +590,22 @@ def dates_as_datetimes(df: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.Data
     return out
 
 
+PANDAS_INDEX = "Unnamed: 0"  # what pandas calls a CSV's first column under an empty header name
+
+
+def written_index(df: pd.DataFrame) -> str | None:
+    """The name of the first column when it is the row index ``DataFrame.to_csv()`` writes (an empty header name,
+    which pandas reads back as 'Unnamed: 0', over distinct whole numbers: 0, 1, 2, ... or a shuffled frame's), else
+    None. Taken as a numeric column, it was modelled as data, and a series run took it as a feature with a perfect
+    trend (an audit)."""
+    if len(df.columns) < 2 or df.columns[0] != PANDAS_INDEX:
+        return None
+    s = df.iloc[:, 0]
+    if not pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) or not s.is_unique:
+        return None
+    return PANDAS_INDEX
+
+
 def unmodelled_columns(df: pd.DataFrame, modelled: Iterable[str], ignored: Iterable[str]) -> list[str]:
     """The columns of new rows ``df`` that a table model neither models (``modelled``: its columns, condition columns
     included) nor was told to leave out (``ignored``): not scored, so said."""
@@ -893,11 +909,18 @@ def infer_schema(
             if n in declared and declared[n] != kind:
                 raise ConfigError(f"Column {n!r} is given as both {declared[n]} and {kind}; choose one.")
             declared[n] = kind
+    index = written_index(df)
+    if index is not None and index not in declared:  # the row numbers to_csv() writes: not a variable of the rows
+        declared[index] = "ignore"
     ignored = tuple(n for n in df.columns if declared.get(n) == "ignore")
     kept = [n for n in df.columns if declared.get(n) != "ignore"]
     if not kept:
         raise DataError(f"Every column is ignored ({list(df.columns)}); keep at least one column to model.")
     specs, notes, problems = [], [], []
+    if index is not None and declared[index] == "ignore" and index not in groups["ignore"]:
+        notes.append(f"column {index!r} is left out: an empty header over {len(df)} distinct whole numbers is the row "
+                     f"index pandas writes with to_csv() (declare its kind, e.g. --numeric {shlex.quote(index)}, to "
+                     "model it)")  # fmt: skip
     for name in kept:
         s = df[name]
         kind = declared.get(name) or _infer_kind(s, int(max_integer_categories))

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from vaelab.data.split import SPLITS
+from vaelab.data.table_schema import written_index
 from vaelab.errors import ConfigError, DataError, NotFittedError, RunError
 
 TRAIN, VAL, TEST = (SPLITS.index(s) for s in ("train", "val", "test"))  # 0, 1, 2
@@ -248,6 +249,8 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
         return pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
 
     if features is None:
+        # the row index to_csv() writes is no measurement (as a feature it trended perfectly: an audit)
+        reserved = reserved | {written_index(df)} - {None}
         names = [c for c in df.columns if c not in reserved and numeric(c)]
         for c in (c for c in df.columns if c not in reserved and not numeric(c)):
             # A column of numbers with a few text cells would be left out in silence: say so, naming the first row

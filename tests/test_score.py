@@ -217,6 +217,11 @@ def test_scores_second_bar_names_the_validation_reference(tmp_path, capsys):
     assert main(["score", str(tmp_path / "run"), "test", "--n-samples", "5"]) == 0
     err = capsys.readouterr().err
     assert "scoring:" in err and "validation reference:" in err, err
+    # anomaly-eval's two passes are named too (both read "scoring": an audit)
+    np.save(tmp_path / "far.npy", (rng.normal(size=(40, 6)) + 5).astype(np.float32))
+    assert main(["anomaly-eval", str(tmp_path / "run"), "--outliers", str(tmp_path / "far.npy"), "--n-samples", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "scoring inliers:" in err and "scoring outliers:" in err, err
 
 
 def test_a_file_named_like_a_split_or_another_file_gets_a_figure_of_its_own(run, tmp_path, capsys):

@@ -11,6 +11,7 @@ from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
 from vaelab.data.timeseries import FILLED
 from vaelab.errors import DataError
+from vaelab.progress import named_pass
 from vaelab.runs.run import Run, Specs
 
 
@@ -32,7 +33,9 @@ def evaluate_anomalies(
     run = Run(run_path, specs)
     datasets = [run.dataset_of(spec, lab, col, lazy=True)
                 for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column))]
-    results = [run.log_likelihood(d, n_samples, progress=progress) for d in datasets]
+    # each pass under its own name (both bars read "scoring": an audit)
+    results = [run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
+               for d, which in zip(datasets, ("scoring inliers", "scoring outliers"))]  # fmt: skip
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
     # Windows of a series file with missing or unreadable values are scored on values interpolated in time.

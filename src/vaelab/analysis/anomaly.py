@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from vaelab.analysis.likelihood import SCORES, LikelihoodResult, serial_stderr
+from vaelab.analysis.likelihood import SCORES, LikelihoodResult, overlapping, serial_stderr
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95
@@ -103,7 +103,7 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
             "auroc_stderr": auroc_stderr(auroc, n1, n0),
             "auroc_interval": auroc_interval(auroc, n1, n0),
             "auprc": float(average_precision_score(truth, anomaly)),
-            **({"design_effect": deff} if inliers.serial is not None or outliers.serial is not None else {}),
+            **({"design_effect": deff} if overlapping(inliers.serial) or overlapping(outliers.serial) else {}),
         }
     return report
 
@@ -115,7 +115,7 @@ def design_effect(positive: np.ndarray, negative: np.ndarray, serial_pos, serial
     class's term taken over overlapping windows (:func:`serial_stderr`). At least 1 (never narrower than
     for independent examples); 1 without overlap. Hanley and McNeil's SE and interval then take n / effect
     examples per class (an audit: 414 windows of 450 rows gave AUROC 0.995 to 1.000 as if independent)."""
-    if (serial_pos is None and serial_neg is None) or len(positive) < 2 or len(negative) < 2:
+    if not (overlapping(serial_pos) or overlapping(serial_neg)) or len(positive) < 2 or len(negative) < 2:
         return 1.0
     neg_sorted, pos_sorted = np.sort(negative), np.sort(positive)
     # placement values, ties counted half: V10 of a positive (share of negatives below it), V01 of a negative
@@ -124,7 +124,7 @@ def design_effect(positive: np.ndarray, negative: np.ndarray, serial_pos, serial
     iid = v10.var(ddof=1) / len(v10) + v01.var(ddof=1) / len(v01)
     if iid <= 0:  # complete separation: no spread to scale, the score interval's own width stands
         return 1.0
-    hac = sum(v.var(ddof=1) / len(v) if serial is None else serial_stderr(v, *serial) ** 2
+    hac = sum(v.var(ddof=1) / len(v) if not overlapping(serial) else serial_stderr(v, *serial) ** 2
               for v, serial in ((v10, serial_pos), (v01, serial_neg)))  # fmt: skip
     return max(1.0, float(hac / iid))
 

@@ -302,8 +302,9 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
 def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
     is_csv = path.name.lower().endswith(".csv")
     header = is_csv and csv_has_header(path)
+    head = _csv_rows(path, 2) + [[], []] if header else []  # the header and the first data row, as the file has them
     if header:
-        _check_distinct(path, _csv_header(path))  # pandas would rename a repeated 'a' to 'a.1' silently
+        _check_distinct(path, head[0])  # pandas would rename a repeated 'a' to 'a.1' silently
     try:
         if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
             df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
@@ -313,8 +314,8 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
         raise DataError(f"{path.name} could not be parsed as a table ({_reason(err)}).") from err
-    if is_csv and header:
-        _check_row_width(path, df)
+    if header:
+        _check_row_width(path, df, head[0], head[1])
     df.columns = [str(c) for c in df.columns]
     _check_distinct(path, list(df.columns))  # whatever the reader did with a repeated name
     return df
@@ -334,8 +335,7 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
             df[name] = s.cat.remove_categories([m for m in missing if m in s.cat.categories])
             continue
         if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-            marked = s.isin(numbers_marked) if numbers_marked else None
-            if marked is not None and marked.any():  # int64 becomes float64 with NaN, Int64 keeps <NA>
+            if numbers_marked and (marked := s.isin(numbers_marked)).any():  # int64 becomes float64 with NaN
                 df[name] = s.mask(marked)
             continue
         if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
@@ -349,7 +349,7 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
     return df
 
 
-def _check_row_width(path: Path, df: pd.DataFrame) -> None:
+def _check_row_width(path: Path, df: pd.DataFrame, header: list[str], first: list[str]) -> None:
     """Refuse a CSV whose rows hold more cells than its header names: pandas made the first cell of each row its
     index and shifted every column one place (an audit: rows ended by a comma put each row's age in the index, its
     city under 'age', and the last column came out "entirely missing"), or a file separated by ';' or tabs."""
@@ -357,7 +357,6 @@ def _check_row_width(path: Path, df: pd.DataFrame) -> None:
     separator = next((sep for sep in (";", "\t", "|") if len(names) == 1 and sep in names[0]), None)
     # pandas' rule: a first data row with more cells than the header makes the extra leading cells the index (a
     # test of df.index misses it: consecutive whole numbers come back as a RangeIndex)
-    header, first = (_csv_rows(path, 2) + [[], []])[:2]
     if len(first) <= len(header) and separator is None:
         return
     if separator is not None:
@@ -382,11 +381,6 @@ def _numeric_markers(missing: tuple[str, ...]) -> list[float]:
         if math.isfinite(v):
             out.append(v)
     return out
-
-
-def _csv_header(path: Path) -> list[str]:
-    """The names in a CSV's header row as the file spells them (the first row that is not blank)."""
-    return (_csv_rows(path, 1) + [[]])[0]
 
 
 def _csv_rows(path: Path, n: int) -> list[list[str]]:

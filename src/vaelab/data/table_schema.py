@@ -910,14 +910,15 @@ def infer_schema(
                 raise ConfigError(f"Column {n!r} is given as both {declared[n]} and {kind}; choose one.")
             declared[n] = kind
     index = written_index(df)
-    if index is not None and index not in declared:  # the row numbers to_csv() writes: not a variable of the rows
+    index = None if index in declared else index  # a declared kind keeps it
+    if index is not None:  # the row numbers to_csv() writes: not a variable of the rows
         declared[index] = "ignore"
     ignored = tuple(n for n in df.columns if declared.get(n) == "ignore")
     kept = [n for n in df.columns if declared.get(n) != "ignore"]
     if not kept:
         raise DataError(f"Every column is ignored ({list(df.columns)}); keep at least one column to model.")
     specs, notes, problems = [], [], []
-    if index is not None and declared[index] == "ignore" and index not in groups["ignore"]:
+    if index is not None:
         notes.append(f"column {index!r} is left out: an empty header over {len(df)} distinct whole numbers is the row "
                      f"index pandas writes with to_csv() (declare its kind, e.g. --numeric {shlex.quote(index)}, to "
                      "model it)")  # fmt: skip

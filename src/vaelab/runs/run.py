@@ -318,7 +318,7 @@ class Run:
         could not encode are left out, and the kind's change of units (a table's scaling) is included."""
         result = log_likelihood(self.model, dataset.X, self.model_labels(dataset), n_samples,
                                 observed=dataset.observed, **options)  # fmt: skip
-        if dataset.serial is not None:  # overlapping windows: their mean's SE is Newey-West's
+        if dataset.serial is not None:  # overlapping windows: their mean's SE takes their autocovariances
             result = dataclasses.replace(result, serial=dataset.serial)
         jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)
         return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "", self.kind.data_dims)

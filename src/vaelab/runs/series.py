@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from vaelab.analysis.likelihood import overlapping
 from vaelab.analysis.samplers import fit_sampler, generate
 from vaelab.analysis.synthetic_series import (
     compare,
@@ -752,10 +753,8 @@ def serial_of(windows: Windows) -> tuple[np.ndarray, int] | None:
     None where no two windows share a step (one window per series, as a panel of short sequences split by series
     gives, or a stride of a whole window): their SEs are over independent examples, and say so (an audit: they were
     called "over overlapping windows")."""
-    series, lag = np.asarray(windows.series), (windows.window_length - 1) // windows.stride
-    if lag == 0 or np.unique(series).size == series.size:
-        return None
-    return series, lag
+    serial = np.asarray(windows.series), (windows.window_length - 1) // windows.stride
+    return serial if overlapping(serial) else None
 
 
 def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:

@@ -239,12 +239,19 @@ def test_the_auto_temperature_is_the_one_whose_draws_repeat_training_rows_as_oft
     train = pd.DataFrame({"cell": ["seen"] * 10})
     prior = SimpleNamespace(name="prior")
     val = lambda k, n=8: pd.DataFrame({"cell": ["seen"] * k + ["new"] * (n - k)})  # noqa: E731
-    picks = {k / 8: choose_temperature(tm, prior, train, val(k), n_draws=400).temperature for k in (0, 2, 3, 5, 6, 8)}
-    # 0.625 lies halfway between 0.5 (T 0.85) and 0.75 (T 0.7): the tie goes to 0.85
+    # 800 validation rows: the shares' 95% intervals are narrow (+-0.03), so the closest share wins; 0.375 and 0.625
+    # lie halfway between two shares and in neither's interval: the tie goes to the higher T (1 and 0.85)
+    picks = {k / 8: choose_temperature(tm, prior, train, val(100 * k, 800), n_draws=400).temperature
+             for k in (0, 2, 3, 5, 6, 8)}  # fmt: skip
     assert picks == {0.0: 1.0, 0.25: 1.0, 0.375: 1.0, 0.625: 0.85, 0.75: 0.7, 1.0: 0.55}
-    choice = choose_temperature(tm, prior, train, val(6), n_draws=400)
+    choice = choose_temperature(tm, prior, train, val(600, 800), n_draws=400)
     assert choice.validation_repeats == 0.75 and choice.draw_repeats == {"1": 0.25, "0.85": 0.5, "0.7": 0.75, "0.55": 1.0}
-    assert "75.0% of the 8 validation rows repeat a training row" in choice.describe()
+    assert "75.0% of the 800 validation rows repeat a training row" in choice.describe()
+    assert "in the validation share's 95% interval [0.7188, 0.7788] wins" in choice.describe()
+    # 8 validation rows: the same shares are read with their intervals (6 of 8: 0.75 in [0.41, 0.93]), and the highest
+    # T inside wins: 0.85's 0.5 for 6 of 8, where the closest share would have taken 0.7, and 0.7 for 8 of 8 (not 0.55)
+    picks = {k / 8: choose_temperature(tm, prior, train, val(k), n_draws=400).temperature for k in (0, 2, 3, 5, 6, 8)}
+    assert picks == {0.0: 1.0, 0.25: 1.0, 0.375: 1.0, 0.625: 0.85, 0.75: 0.85, 1.0: 0.7}
     none = choose_temperature(tm, prior, train, val(0, 0))
     assert none.temperature == 1.0 and "no validation rows" in none.describe()
     # Draws that repeat training rows more than validation rows do are kept at T 1, even where sharper draws repeat
@@ -406,6 +413,23 @@ def test_a_conditional_model_keeps_its_condition_values_as_written(values):
     rows = model.sample(10, given={"c": values[0]})
     assert set(rows["c"]) == {values[0]} and rows.attrs["generation"]["method"] == "conditional decoder"
     assert model.log_likelihood(df.head(5), n_samples=10).extra["reasons"] == [""] * 5
+
+
+def test_the_auto_temperature_does_not_sharpen_on_a_difference_the_validation_rows_cannot_resolve():
+    """An audit: 5 of 30 validation rows repeat a training row (0.167); T 1's draws do at 0.1406, T 0.55's at 0.1410,
+    2 draws in 5,000 closer, and the closest share picked T 0.55. The validation share's 95% interval, [0.073, 0.336],
+    holds T 1's share: T 1 is kept, and the text says why."""
+    from vaelab.analysis.table_generation import choose_temperature
+
+    frame = pd.DataFrame({"cell": ["seen", "new"]})
+    tm = _Repeats(None, TableTransformer().fit(frame, infer_schema(frame)), ("cell",))
+    tm.SHARE = {1.0: 0.1406, 0.85: 0.1408, 0.7: 0.139, 0.55: 0.141}
+    val = pd.DataFrame({"cell": ["seen"] * 5 + ["new"] * 25})
+    choice = choose_temperature(tm, SimpleNamespace(name="prior"), pd.DataFrame({"cell": ["seen"] * 10}), val,
+                                n_draws=5000)  # fmt: skip
+    assert choice.temperature == 1.0
+    assert choice.validation_interval == pytest.approx([0.0734, 0.3356], abs=1e-4)
+    assert "the highest T whose share lies in the validation share's 95% interval [0.0734, 0.3356] wins" in choice.describe()
 
 
 def test_the_temperature_text_shows_shares_that_decide_the_choice_apart():

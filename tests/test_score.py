@@ -23,6 +23,15 @@ def run(tmp_path_factory, digits):
     return folder
 
 
+def test_score_out_must_be_a_csv_name(run, capsys):
+    """--out scores.tsv (or .parquet) was written as CSV text under that name."""
+    for name in ("scores.tsv", "scores.parquet", "scores"):
+        assert main(["score", str(run / "run"), "--n-samples", "5", "--out", str(run / name), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"must end in .csv; got {name!r}" in err
+        assert not (run / name).exists()
+
+
 def test_score_the_test_split_writes_csv_and_the_likelihood_block(run, capsys):
     out = run / "scores.csv"
     assert main(["score", str(run / "run"), "--n-samples", "50", "--out", str(out), "--quiet"]) == 0

@@ -70,6 +70,12 @@ def test_sections_whose_analysis_has_not_run_say_so(bare_run):
 def test_report_writes_where_asked_and_errors_are_one_line(bare_run, tmp_path, capsys):
     out = tmp_path / "elsewhere.html"
     assert write_report(bare_run, out) == out and out.read_text().startswith("<!DOCTYPE html>")
+    # an HTML page under another suffix was written as asked: report.pdf held HTML a PDF reader could not open
+    assert main(["report", str(bare_run), "--out", str(tmp_path / "report.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must end in .html or .htm; got 'report.pdf'" in err
+    assert not (tmp_path / "report.pdf").exists()
+    assert main(["report", str(bare_run), "--out", str(tmp_path / "page.HTM")]) == 0
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err

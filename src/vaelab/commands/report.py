@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vaelab.adopt import model_not_applicable
 from vaelab.checkpoint import REPORT
-from vaelab.errors import RunError
+from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
 from vaelab.report.html import KindFacts, render
 from vaelab.runs.run import Run
@@ -21,6 +21,8 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
     are checked first: a damaged one is shown as not run, with a note (:meth:`RunDir.read_blocks`)."""
     run = Run(run_path)
     path = run.check_output(out, allow=frozenset({REPORT})) if out is not None else run.dir.file(REPORT)
+    if path.suffix.lower() not in (".html", ".htm"):  # a report.pdf would have been an HTML page under that name
+        raise ConfigError(f"--out is the report's HTML page and must end in .html or .htm; got {path.name!r}.")
     kind = run.kind_class
     try:  # a damaged file of the kind's costs its part of the page, not the page
         tables, note = tuple(run.kind.report_tables(run.dir)), None

@@ -173,6 +173,8 @@ def score(
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip
     if out is not None:  # checked before any work; a missing folder is made when it is written, as sample does
         out = run.check_output(out)
+        if out.suffix.lower() != ".csv":  # a scores.tsv or .parquet would have been CSV text under that name
+            raise ConfigError(f"--out (out=) is written as CSV and must end in .csv; got {out.name!r}.")
     dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
     options = {} if chunk_size is None else {"chunk_size": chunk_size}
     result = run.log_likelihood(dataset, n_samples, progress=progress, binarizations=binarizations, **options)

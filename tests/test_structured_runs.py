@@ -497,6 +497,31 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     assert "--missing-values is for a series run or a table run" in err and "--table" in err
 
 
+def test_resume_takes_a_kind_option_repeated_with_the_runs_own_value(table, series, tmp_path, capsys):
+    """An audit (s11 b): vaelab train --resume refused every kind option given again, its own value too
+    (--condition city, --missing-values '?', --window 12 ...: "cannot change"), where a VAE setting repeated with
+    its own value was taken. The same value is taken now; another is still refused."""
+    folder, _ = table
+    run = tmp_path / "t"
+    _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "city", "--missing-values", "?",
+        "--categorical", "age", "--ignore", "joined")  # fmt: skip
+    same = ["--condition", "city", "--missing-values", "?", "?", "--categorical", "age", "segment", "--ignore",
+            "joined", "--numeric", "score", "--normalization", "mode", "--table"]  # fmt: skip
+    _ok(capsys, "train", "--out", run, "--resume", "--epochs", 5, "--quiet", *same)
+    for other, name in ((["--condition", "member"], "condition"), (["--missing-values", "?", "n.a."], "missing-values"),
+                        (["--categorical", "score"], "categorical"), (["--ignore", "age"], "ignore"),
+                        (["--normalization", "standard"], "normalization")):  # fmt: skip
+        err = _error(capsys, "train", "--out", run, "--resume", "--epochs", 6, "--quiet", *other)
+        assert f"{name} cannot change" in err and "the values the run was trained with" in err, err
+    _, _, trained = series
+    shutil.copytree(trained, tmp_path / "s")
+    _ok(capsys, "train", "--out", tmp_path / "s", "--resume", "--epochs", 5, "--quiet", "--window", 12, "--horizon", 4,
+        "--id", "id", "--time", "time", "--trend", "auto")  # fmt: skip
+    err = _error(capsys, "train", "--out", tmp_path / "s", "--resume", "--epochs", 6, "--quiet", "--horizon", 4,
+                 "--fill", "interpolate")  # fmt: skip
+    assert "fill cannot change" in err and "horizon" not in err.split(";")[1], err
+
+
 def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path, capsys):
     """An audit (s10 d): fixing every column of a table printed "(277 real training rows hold these values: too few
     to compare the other columns with)": hundreds of rows called too few, where no other column was left."""

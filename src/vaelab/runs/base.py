@@ -125,6 +125,11 @@ class RunKind:
     def save(self, run: RunDir) -> None:
         """Write the kind's state (:attr:`files`) into the run folder."""
 
+    def trained_with(self, name: str, value: Any) -> bool:
+        """Whether kind option ``name`` set to ``value`` describes the run as its state has it: ``vaelab train
+        --resume`` takes an option repeated with the run's own value and refuses any other."""
+        return False
+
     @classmethod
     def load(cls, run: RunDir) -> "RunKind":
         """The kind with the state a run folder holds."""

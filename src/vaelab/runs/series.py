@@ -252,6 +252,16 @@ class SeriesKind(RunKind):
         save_state(run, self, {"windows": to_dict(self.settings), "coder": meta, "trend": self.trend,
                                "n_windows": self.n_windows}, arrays)  # fmt: skip
 
+    def trained_with(self, name: str, value: Any) -> bool:
+        ws = self.settings
+        trained = {"window": ws.n_past, "horizon": ws.n_future, "id_column": ws.id_column, "time_column": ws.time_column,
+                   "features": ws.features, "fill": ws.fill, "trend": ws.trend, "missing_values": ws.missing_values}  # fmt: skip
+        if isinstance(value, str) and name in ("features", "missing_values"):
+            value = (value,)
+        if isinstance(value, (list, tuple)):
+            value = tuple(dict.fromkeys(value)) if name == "missing_values" else tuple(value)
+        return name in trained and value == trained[name]
+
     @classmethod
     def load(cls, run: RunDir) -> "SeriesKind":
         def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "SeriesKind":

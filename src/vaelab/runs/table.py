@@ -152,6 +152,21 @@ class TableKind(RunKind):
             meta = {**meta, MISSING_KEY: list(self.missing)}
         save_state(run, self, meta, arrays)
 
+    def trained_with(self, name: str, value: Any) -> bool:
+        listed = name not in ("table", "normalization")  # the others name columns or markers
+        values = ((value,) if isinstance(value, str) else tuple(value)) if listed else value
+        schema = self.transformer.schema
+        if name in ("categorical", "numeric", "boolean", "datetime"):  # columns the run has of that kind
+            kinds = {c.name: c.kind for c in (*schema.columns, *self.condition)}
+            return all(kinds.get(c) == name for c in values)
+        trained = {"table": True, "ignore": set(schema.ignored), "normalization": self.transformer.normalization,
+                   "condition": tuple(c.name for c in self.condition), "missing_values": self.missing}  # fmt: skip
+        if name == "ignore":
+            return set(values) <= trained["ignore"]
+        if name == "missing_values":
+            values = tuple(dict.fromkeys(values))
+        return name in trained and values == trained[name]
+
     @classmethod
     def load(cls, run: RunDir) -> "TableKind":
         def parse(meta: Any, arrays: dict[str, np.ndarray]) -> "TableKind":

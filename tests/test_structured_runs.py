@@ -594,6 +594,8 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     assert "--condition" in err and "--given COL=VALUE" in err
     err = _error(capsys, "sample", table_run, "--given", "score=0.5", "--n", 5, "--out", tmp_path / "x.csv")
     assert "continuous numeric column" in err
+    err = _error(capsys, "sample", table_run, "--given", "joined=2019-01-01 00:30", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "'joined' holds whole hours from 2019-01-0" in err and "give one of them, e.g. joined=2019-01-0" in err
     err = _error(capsys, "sample", table_run, "--given", "cityOslo", "--n", 5, "--out", tmp_path / "x.csv")
     assert "COL=VALUE" in err
 

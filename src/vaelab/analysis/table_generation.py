@@ -16,8 +16,8 @@ Rows come from one of three generators, chosen in this order, and the rows say w
   only when they hold them. These are rows like those training rows, not the model's own
   conditional: a generator for rare values, said as such.
 
-Only values a draw can hit are accepted as fixed: categories, booleans, whole numbers
-(:func:`vaelab.data.table_transformer.given_label`).
+Only values a draw can hit are accepted as fixed: categories, booleans, whole numbers, times in a datetime
+column's unit (a day of a daily column) (:func:`vaelab.data.table_transformer.given_label`).
 
 **The default temperature** (``temperature="auto"``, :func:`choose_temperature`): a table model's own
 draws spread a table's rows over more combinations of values than real rows occupy (the terms of p(x|z)

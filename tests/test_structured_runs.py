@@ -644,6 +644,27 @@ def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_traini
     assert Run(damaged).synthesize(60).attrs["temperature"]["text"] == stored["text"]
 
 
+def test_explore_class_takes_the_spellings_given_takes(tmp_path, capsys):
+    """An audit (s11 b): explore RUN --class on a conditional table run took the exact label only ('true' and, for
+    integer codes, '1.0' were "Unknown label(s)"), where sample --class and --given take them; and a run conditioned
+    on two columns took no other spelling of 'a=x & b=y' in sample either."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300), "member": rng.random(300) < 0.5, "code": rng.choice([1, 2, 3], 300)})
+    df.to_csv(tmp_path / "c.csv", index=False)
+    one, two = tmp_path / "one", tmp_path / "two"
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", one, *FAST, "--condition", "member")
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", two, *FAST, "--condition", "member", "code", "--categorical", "code")
+    for run, spelled, label in ((one, " true", "True"), (two, "member=yes & code=1.0", "member=True & code=1")):
+        for action in ("grid", "traverse"):
+            _ok(capsys, "explore", run, action, "--class", spelled)
+            assert json.loads((run / "metrics.json").read_text())["explore"][action]["decoded_with"] == label
+        _ok(capsys, "sample", run, "--class", spelled, "--n", 5, "--out", tmp_path / "s.csv")
+        rows = pd.read_csv(tmp_path / "s.csv")
+        assert rows["member"].all() and (run == one or (rows["code"] == 1).all())
+    err = _error(capsys, "explore", two, "grid", "--class", "member=maybe & code=1")
+    assert "Unknown label(s) ['member=maybe & code=1']" in err
+
+
 def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp_path, capsys):
     """An audit (issue 17): training said "(3 combinations seen)" of a condition value only a test row held, which
     the decoder never sees. It now counts the training rows' combinations and names the others apart."""

@@ -34,6 +34,7 @@ from vaelab.analysis.table_generation import (
     TableModel,
     TemperatureChoice,
     check_latent_rows,
+    class_label,
     choose_temperature,
     condition_advice,
     latent_detail,
@@ -151,6 +152,9 @@ class TableKind(RunKind):
         if self.missing:  # a run without markers keeps the table.json it always had
             meta = {**meta, MISSING_KEY: list(self.missing)}
         save_state(run, self, meta, arrays)
+
+    def class_label(self, label: Any) -> Any:
+        return label if label is None or not self.condition else class_label(self.condition, self.label_counts, label)
 
     def trained_with(self, name: str, value: Any) -> bool:
         listed = name not in ("table", "normalization")  # the others name columns or markers

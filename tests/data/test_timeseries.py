@@ -394,3 +394,14 @@ def test_a_time_stamp_that_is_no_date_is_quoted_with_its_row():
         time_values(times, "t", "the past")
     good = prepare_series(df.iloc[:12], time_column="t")  # ISO text still parses
     assert len(good.series[0]) == 12 and str(good.times[0][11])[:10] == "2000-01-12"
+
+
+def test_a_column_of_numbers_written_as_text_is_refused_clearly():
+    """An audit (s11 b): a Parquet string column holding only numbers ('0.25', '1.50') failed with an IndexError
+    traceback while features were chosen (the check for "numbers except a few text cells" indexed its first text
+    cell, and there was none). Refused in one line, saying how to make it a feature or leave it out."""
+    df = pd.DataFrame({"t": np.arange(30), "x": np.sin(np.arange(30.0)), "code": [f"{v:.2f}" for v in range(30)]})
+    with pytest.raises(DataError, match=r"Column 'code' holds numbers written as text \(all its 30 filled cells\).*"
+                                         r"pd\.to_numeric.*--features"):
+        prepare_series(df, time_column="t")
+    assert prepare_series(df, time_column="t", features=["x"]).features == ("x",)

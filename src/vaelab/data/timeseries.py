@@ -257,6 +257,12 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
             # (the cell itself is not echoed: the data may be private).
             present = df[c].dropna()
             parsed = pd.to_numeric(present.astype(str), errors="coerce")
+            if len(present) and parsed.notna().all():  # a Parquet string column of numbers: IndexError below (an audit)
+                raise DataError(
+                    f"Column {c!r} holds numbers written as text (all its {len(present)} filled cells); as text it "
+                    "would not be a feature. Convert it (df[col] = pd.to_numeric(df[col])) to make it one, or name the "
+                    "features you want (--features / features=)."
+                )
             if len(present) and parsed.notna().mean() >= 0.9:
                 row = int(np.flatnonzero(df[c].notna().to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
                 raise DataError(

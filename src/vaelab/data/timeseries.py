@@ -246,7 +246,10 @@ def _shown(value: Any) -> str:
 def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ...]:
     def numeric(col) -> bool:
         t = df[col].dtype
-        return pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
+        # booleans with a missing cell: object True/False/NaN as pandas reads a CSV's (an audit: one missing cell
+        # left the column out of the features in silence, and --features refused it as "not numeric")
+        return pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or (
+            pd.api.types.is_object_dtype(t) and pd.api.types.infer_dtype(df[col], skipna=True) == "boolean")
 
     if features is None:
         # the row index to_csv() writes is no measurement (as a feature it trended perfectly: an audit)

@@ -411,3 +411,20 @@ def test_a_parquet_text_column_of_true_and_false_reads_as_booleans_as_its_csv_do
     assert parquet["a"].tolist() == [True, False, True, False]
     assert parquet["m"].tolist()[0::2] == [True, False] and parquet["m"].isna().tolist() == [False, True, False, True]
     assert parquet["p"].tolist() == df["p"].tolist() and parquet["t"].tolist() == df["t"].tolist()
+
+
+def test_a_series_npy_reads_a_number_marker_as_missing_as_its_csv_does(tmp_path):
+    """A series run's --missing-values -999 read a CSV's and a Parquet's -999 cells as missing but left an .npy's as
+    values, so the same series trained as NaN-filled from one file and as -999s from the other."""
+    from vaelab.data.sources import read_series
+
+    values = np.arange(12.0).reshape(6, 2)
+    values[2, 1] = -999
+    np.save(tmp_path / "s.npy", values)
+    np.save(tmp_path / "i.npy", values.astype(np.int64))
+    pd.DataFrame(values, columns=["a", "b"]).to_csv(tmp_path / "s.csv", index=False)
+    expected = read_series(tmp_path / "s.csv", ("-999",)).to_numpy()
+    assert np.isnan(expected[2, 1]) and np.isnan(expected).sum() == 1
+    for name in ("s.npy", "i.npy"):
+        np.testing.assert_array_equal(read_series(tmp_path / name, ("-999", "?")), expected)
+    assert read_series(tmp_path / "i.npy", ("?",)).dtype == np.int64  # no number marker: the array as it is

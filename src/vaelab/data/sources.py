@@ -167,13 +167,18 @@ def check_missing_values(markers: Any) -> tuple[str, ...]:
 
 def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame | np.ndarray:
     """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps; ``missing``:
-    texts read as missing cells of a CSV/Parquet file, as :func:`read_table` reads them."""
+    texts read as missing cells of a CSV/Parquet file, as :func:`read_table` reads them, and in an .npy of numbers
+    the values equal to a marker that reads as a number ('-999'), as in a CSV or Parquet file."""
     path = _existing(source, "series")
     name = path.name.lower()
     if name.endswith(TABLE_SUFFIXES):
         return _read_frame(path, missing)
     if name.endswith(".npy"):
-        return _np_load(path, ".npy")
+        arr = _np_load(path, ".npy")
+        numbers = _numeric_markers(missing)
+        if numbers and arr.dtype.kind in "iuf" and (marked := np.isin(arr, numbers)).any():
+            arr = np.where(marked, np.nan, arr)  # float64: the markers are missing values (an audit: left as values)
+        return arr
     raise DataError(f"{path.name}: a series must be a .csv, .parquet or .npy file (rows are time steps).")
 
 

@@ -504,11 +504,11 @@ def test_resume_takes_a_kind_option_repeated_with_the_runs_own_value(table, seri
     folder, _ = table
     run = tmp_path / "t"
     _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "city", "--missing-values", "?",
-        "--categorical", "age", "--ignore", "joined")  # fmt: skip
-    same = ["--condition", "city", "--missing-values", "?", "?", "--categorical", "age", "segment", "--ignore",
+        "n.a.", "--categorical", "age", "--ignore", "joined")  # fmt: skip
+    same = ["--condition", "city", "--missing-values", "n.a.", "?", "?", "--categorical", "age", "segment", "--ignore",
             "joined", "--numeric", "score", "--normalization", "mode", "--table"]  # fmt: skip
     _ok(capsys, "train", "--out", run, "--resume", "--epochs", 5, "--quiet", *same)
-    for other, name in ((["--condition", "member"], "condition"), (["--missing-values", "?", "n.a."], "missing-values"),
+    for other, name in ((["--condition", "member"], "condition"), (["--missing-values", "?"], "missing-values"),
                         (["--categorical", "score"], "categorical"), (["--ignore", "age"], "ignore"),
                         (["--normalization", "standard"], "normalization")):  # fmt: skip
         err = _error(capsys, "train", "--out", run, "--resume", "--epochs", 6, "--quiet", *other)

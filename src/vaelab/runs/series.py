@@ -258,8 +258,9 @@ class SeriesKind(RunKind):
                    "features": ws.features, "fill": ws.fill, "trend": ws.trend, "missing_values": ws.missing_values}  # fmt: skip
         if isinstance(value, str) and name in ("features", "missing_values"):
             value = (value,)
-        if isinstance(value, (list, tuple)):
-            value = tuple(dict.fromkeys(value)) if name == "missing_values" else tuple(value)
+        if name == "missing_values":  # markers in any order, each once or more
+            return set(value) == set(ws.missing_values)
+        value = tuple(value) if isinstance(value, list) else value
         return name in trained and value == trained[name]
 
     @classmethod

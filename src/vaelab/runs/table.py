@@ -167,8 +167,8 @@ class TableKind(RunKind):
                    "condition": tuple(c.name for c in self.condition), "missing_values": self.missing}  # fmt: skip
         if name == "ignore":
             return set(values) <= trained["ignore"]
-        if name == "missing_values":
-            values = tuple(dict.fromkeys(values))
+        if name == "missing_values":  # markers in any order, each once or more
+            return set(values) == set(self.missing)
         return name in trained and values == trained[name]
 
     @classmethod

@@ -249,7 +249,10 @@ class SeriesKind(RunKind):
 
     def save(self, run: RunDir) -> None:
         meta, arrays = self.coder.state()
-        save_state(run, self, {"windows": to_dict(self.settings), "coder": meta, "trend": self.trend,
+        windows = to_dict(self.settings)
+        if not self.settings.missing_values:  # a run without markers keeps the series.json it always had
+            del windows["missing_values"]
+        save_state(run, self, {"windows": windows, "coder": meta, "trend": self.trend,
                                "n_windows": self.n_windows}, arrays)  # fmt: skip
 
     def trained_with(self, name: str, value: Any) -> bool:

@@ -459,6 +459,69 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_path, capsys):
+    """An audit (s11 b): --missing-values was refused on a series ("is for a table run"), so a series with '?'
+    cells had to be cleaned by hand before training and every later file (score, anomaly-eval, --past) again. The
+    run keeps the markers (series.json) and reads every file with them: the '?' cells are missing values (filled
+    under --fill interpolate, flagged "missing" when scored), CSV and Parquet alike."""
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame({"time": np.arange(n), "x": (np.sin(np.arange(n) / 5) + 0.1 * rng.normal(size=n)).round(3),
+                       "y": np.cos(np.arange(n) / 7).round(3)}).astype({"x": object})  # fmt: skip
+    df.loc[[10, 60], "x"] = "?"
+    df.to_csv(tmp_path / "q.csv", index=False)
+    series = ["--window", "6", "--horizon", "2", "--time", "time", "--fill", "interpolate"]
+    err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *series, *FAST)
+    assert "holds numbers except 2 text cell(s)" in err
+    out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *series, *FAST, "--missing-values", "?")
+    assert "cells reading '?' are missing values" in out
+    assert json.loads((tmp_path / "run" / "series.json").read_text())["windows"]["missing_values"] == ["?"]
+    df.astype({"x": str}).to_parquet(tmp_path / "new.parquet", index=False)
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "new.parquet", "--n-samples", 5, "--quiet",
+        "--out", tmp_path / "s.csv")  # fmt: skip
+    reasons = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"]
+    assert reasons.str.contains("x: missing at 10 ").any() and not reasons.str.contains("not a number").any()
+    from vaelab.runs.run import Run
+
+    run = Run(tmp_path / "run")  # reopened: the markers come from series.json
+    own, _ = run.data()
+    assert own.n_examples > 0
+    df.iloc[-10:].to_csv(tmp_path / "past.csv", index=False)
+    df.loc[df.index[-3], "x"] = "?"
+    df.iloc[-10:].to_csv(tmp_path / "gap.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 3, "--out", tmp_path / "f.csv")
+    err = _error(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3,
+                 "--out", tmp_path / "g.csv")  # fmt: skip
+    assert "has missing or infinite values" in err  # a marker: a missing value, not text that is no number
+    err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
+    assert "--missing-values is for a series run or a table run" in err and "--table" in err
+
+
+def test_resume_takes_a_kind_option_repeated_with_the_runs_own_value(table, series, tmp_path, capsys):
+    """An audit (s11 b): vaelab train --resume refused every kind option given again, its own value too
+    (--condition city, --missing-values '?', --window 12 ...: "cannot change"), where a VAE setting repeated with
+    its own value was taken. The same value is taken now; another is still refused."""
+    folder, _ = table
+    run = tmp_path / "t"
+    _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "city", "--missing-values", "?",
+        "n.a.", "--categorical", "age", "--ignore", "joined")  # fmt: skip
+    same = ["--condition", "city", "--missing-values", "n.a.", "?", "?", "--categorical", "age", "segment", "--ignore",
+            "joined", "--numeric", "score", "--normalization", "mode", "--table"]  # fmt: skip
+    _ok(capsys, "train", "--out", run, "--resume", "--epochs", 5, "--quiet", *same)
+    for other, name in ((["--condition", "member"], "condition"), (["--missing-values", "?"], "missing-values"),
+                        (["--categorical", "score"], "categorical"), (["--ignore", "age"], "ignore"),
+                        (["--normalization", "standard"], "normalization")):  # fmt: skip
+        err = _error(capsys, "train", "--out", run, "--resume", "--epochs", 6, "--quiet", *other)
+        assert f"{name} cannot change" in err and "the values the run was trained with" in err, err
+    _, _, trained = series
+    shutil.copytree(trained, tmp_path / "s")
+    _ok(capsys, "train", "--out", tmp_path / "s", "--resume", "--epochs", 5, "--quiet", "--window", 12, "--horizon", 4,
+        "--id", "id", "--time", "time", "--trend", "auto")  # fmt: skip
+    err = _error(capsys, "train", "--out", tmp_path / "s", "--resume", "--epochs", 6, "--quiet", "--horizon", 4,
+                 "--fill", "interpolate")  # fmt: skip
+    assert "fill cannot change" in err and "horizon" not in err.split(";")[1], err
+
+
 def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path, capsys):
     """An audit (s10 d): fixing every column of a table printed "(277 real training rows hold these values: too few
     to compare the other columns with)": hundreds of rows called too few, where no other column was left."""
@@ -531,6 +594,8 @@ def test_sample_given_fixes_columns_and_compares_them_with_the_matching_real_row
     assert "--condition" in err and "--given COL=VALUE" in err
     err = _error(capsys, "sample", table_run, "--given", "score=0.5", "--n", 5, "--out", tmp_path / "x.csv")
     assert "continuous numeric column" in err
+    err = _error(capsys, "sample", table_run, "--given", "joined=2019-01-01 00:30", "--n", 5, "--out", tmp_path / "x.csv")
+    assert "'joined' holds whole hours from 2019-01-0" in err and "give one of them, e.g. joined=2019-01-0" in err
     err = _error(capsys, "sample", table_run, "--given", "cityOslo", "--n", 5, "--out", tmp_path / "x.csv")
     assert "COL=VALUE" in err
 
@@ -577,6 +642,27 @@ def test_a_table_runs_default_draws_state_the_sampler_and_the_temperature_traini
     metrics["temperature"]["temperature"] = 5
     (damaged / "metrics.json").write_text(json.dumps(metrics))
     assert Run(damaged).synthesize(60).attrs["temperature"]["text"] == stored["text"]
+
+
+def test_explore_class_takes_the_spellings_given_takes(tmp_path, capsys):
+    """An audit (s11 b): explore RUN --class on a conditional table run took the exact label only ('true' and, for
+    integer codes, '1.0' were "Unknown label(s)"), where sample --class and --given take them; and a run conditioned
+    on two columns took no other spelling of 'a=x & b=y' in sample either."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=300), "member": rng.random(300) < 0.5, "code": rng.choice([1, 2, 3], 300)})
+    df.to_csv(tmp_path / "c.csv", index=False)
+    one, two = tmp_path / "one", tmp_path / "two"
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", one, *FAST, "--condition", "member")
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", two, *FAST, "--condition", "member", "code", "--categorical", "code")
+    for run, spelled, label in ((one, " true", "True"), (two, "member=yes & code=1.0", "member=True & code=1")):
+        for action in ("grid", "traverse"):
+            _ok(capsys, "explore", run, action, "--class", spelled)
+            assert json.loads((run / "metrics.json").read_text())["explore"][action]["decoded_with"] == label
+        _ok(capsys, "sample", run, "--class", spelled, "--n", 5, "--out", tmp_path / "s.csv")
+        rows = pd.read_csv(tmp_path / "s.csv")
+        assert rows["member"].all() and (run == one or (rows["code"] == 1).all())
+    err = _error(capsys, "explore", two, "grid", "--class", "member=maybe & code=1")
+    assert "Unknown label(s) ['member=maybe & code=1']" in err
 
 
 def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp_path, capsys):

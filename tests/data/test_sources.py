@@ -394,3 +394,37 @@ def test_a_marker_that_reads_as_a_number_marks_the_same_cells_of_a_parquet_as_of
     np.testing.assert_array_equal(parquet["i"].to_numpy(np.float64)[[0, 2, 3]], [1, 2, 3])
     unmarked = read_table(tmp_path / "m.parquet", ("?",))  # a marker that is no number leaves number columns alone
     assert unmarked["i"].dtype == np.int64 and unmarked["f"].tolist() == df["f"].tolist()
+
+
+def test_a_parquet_text_column_of_true_and_false_reads_as_booleans_as_its_csv_does(tmp_path):
+    """An audit: a Parquet column of the texts 'True'/'False' was a categorical of two labels where the CSV of the
+    same rows was boolean (pandas reads such CSV cells, any case, as booleans), so a table run's schema depended on
+    the file format. Missing cells and a marker read as missing keep the rest boolean; padded text stays text."""
+    df = pd.DataFrame({"a": ["True", "False", "TRUE", "false"], "m": ["True", None, "False", "?"],
+                       "p": [" True", "False", "True", "False"], "t": ["True", "no", "False", "True"]})  # fmt: skip
+    df.to_csv(tmp_path / "b.csv", index=False)
+    df.to_parquet(tmp_path / "b.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "b.csv", ("?",)), read_table(tmp_path / "b.parquet", ("?",))
+    for name in df.columns:
+        assert str(parquet[name].dtype) == str(csv[name].dtype), name
+        assert parquet[name].tolist() == csv[name].tolist() or name == "m", name
+    assert parquet["a"].tolist() == [True, False, True, False]
+    assert parquet["m"].tolist()[0::2] == [True, False] and parquet["m"].isna().tolist() == [False, True, False, True]
+    assert parquet["p"].tolist() == df["p"].tolist() and parquet["t"].tolist() == df["t"].tolist()
+
+
+def test_a_series_npy_reads_a_number_marker_as_missing_as_its_csv_does(tmp_path):
+    """A series run's --missing-values -999 read a CSV's and a Parquet's -999 cells as missing but left an .npy's as
+    values, so the same series trained as NaN-filled from one file and as -999s from the other."""
+    from vaelab.data.sources import read_series
+
+    values = np.arange(12.0).reshape(6, 2)
+    values[2, 1] = -999
+    np.save(tmp_path / "s.npy", values)
+    np.save(tmp_path / "i.npy", values.astype(np.int64))
+    pd.DataFrame(values, columns=["a", "b"]).to_csv(tmp_path / "s.csv", index=False)
+    expected = read_series(tmp_path / "s.csv", ("-999",)).to_numpy()
+    assert np.isnan(expected[2, 1]) and np.isnan(expected).sum() == 1
+    for name in ("s.npy", "i.npy"):
+        np.testing.assert_array_equal(read_series(tmp_path / name, ("-999", "?")), expected)
+    assert read_series(tmp_path / "i.npy", ("?",)).dtype == np.int64  # no number marker: the array as it is

@@ -649,3 +649,28 @@ def test_dates_of_a_time_zone_are_described_and_flagged_in_that_zone():
     new = df.head(1).copy()
     new.loc[0, "when"] = pd.Timestamp("2022-06-01 12:00", tz="Europe/Oslo")
     assert tt.check_rows(new).reasons[0].startswith("when: out of range: 2022-06-01 12:00:00+02:00 is ")
+
+
+def test_a_day_of_a_daily_date_column_can_be_given():
+    """An audit (s11 b): --given date=2020-01-05 on a daily column was refused as "a continuous datetime column, and a
+    generated value equals a given one with probability 0", where generated dates are whole days (as whole numbers
+    are whole): a day is hit as often as the model gives it. Taken in ISO or the column's own text format, in a
+    naive, text or zoned column; a time that is no whole unit or out of range is refused with a spelling that works."""
+    days = pd.date_range("2020-01-01", periods=30, freq="D")[np.arange(120) % 30]
+    df = pd.DataFrame({"x": np.arange(120.0), "naive": days, "text": days.strftime("%d/%m/%Y"),
+                       "zoned": days.tz_localize("Europe/Oslo"), "hourly": days + pd.Timedelta(hours=13)})  # fmt: skip
+    tt = TableTransformer("standard").fit(df)
+    assert {tt.schema[c].datetime_unit for c in ("naive", "text")} == {"D"} and tt.schema["hourly"].datetime_unit == "h"
+    for column in ("naive", "text", "zoned"):
+        spec = tt.schema[column]
+        label = given_label(spec, "2020-01-05")
+        assert (value_labels(df[column], spec) == label).sum() == 4, column
+        assert (value_labels(tt.inverse_transform(tt.transform(df))[column], spec) == label).sum() == 4, column
+    assert given_label(tt.schema["text"], "05/01/2020") == given_label(tt.schema["text"], "2020-01-05")
+    assert (value_labels(df["hourly"], tt.schema["hourly"]) == given_label(tt.schema["hourly"], "2020-01-05 13:00")).sum() == 4
+    for bad in ("2020-03-05", "2020-01-05 12:00", "yesterday"):
+        with pytest.raises(ConfigError, match=r"'naive' holds days from 2020-01-01 to 2020-01-30; give one of them, "
+                                              r"e\.g\. naive=2020-01-01\."):
+            given_label(tt.schema["naive"], bad)
+    with pytest.raises(ConfigError, match=r"e\.g\. text=2020-01-01 \(or as the column writes them: %d/%m/%Y\)"):
+        given_label(tt.schema["text"], "2020-02-31")

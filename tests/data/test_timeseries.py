@@ -394,3 +394,32 @@ def test_a_time_stamp_that_is_no_date_is_quoted_with_its_row():
         time_values(times, "t", "the past")
     good = prepare_series(df.iloc[:12], time_column="t")  # ISO text still parses
     assert len(good.series[0]) == 12 and str(good.times[0][11])[:10] == "2000-01-12"
+
+
+def test_a_column_of_numbers_written_as_text_is_refused_clearly():
+    """An audit (s11 b): a Parquet string column holding only numbers ('0.25', '1.50') failed with an IndexError
+    traceback while features were chosen (the check for "numbers except a few text cells" indexed its first text
+    cell, and there was none). Refused in one line, saying how to make it a feature or leave it out."""
+    df = pd.DataFrame({"t": np.arange(30), "x": np.sin(np.arange(30.0)), "code": [f"{v:.2f}" for v in range(30)]})
+    with pytest.raises(DataError, match=r"Column 'code' holds numbers written as text \(all its 30 filled cells\).*"
+                                         r"pd\.to_numeric.*--features"):
+        prepare_series(df, time_column="t")
+    assert prepare_series(df, time_column="t", features=["x"]).features == ("x",)
+
+
+def test_a_boolean_feature_with_a_missing_cell_stays_a_feature(tmp_path):
+    """An audit (s11 b): a CSV's boolean column is bool, a feature; with one empty cell pandas reads it as object
+    True/False/NaN, and it was left out of the features in silence (and refused as "not numeric" when named), so one
+    missing cell changed what the run modelled. It stays a feature, its gap refused or filled as any other."""
+    df = pd.DataFrame({"t": np.arange(40), "x": np.sin(np.arange(40.0)), "on": np.arange(40) % 3 == 0})
+    df.to_csv(tmp_path / "full.csv", index=False)
+    df.astype({"on": object}).assign(on=lambda d: d["on"].where(d.index != 5)).to_csv(tmp_path / "gap.csv", index=False)
+    full, gap = pd.read_csv(tmp_path / "full.csv"), pd.read_csv(tmp_path / "gap.csv")
+    assert full["on"].dtype == bool and gap["on"].dtype == object
+    assert prepare_series(full, time_column="t").features == ("x", "on")
+    with pytest.raises(DataError, match=r"1 missing value\(s\) \{'on': 1\}.*--fill interpolate"):
+        prepare_series(gap, time_column="t")
+    for features in (None, ["x", "on"]):
+        filled = prepare_series(gap, time_column="t", features=features, fill="interpolate")
+        assert filled.features == ("x", "on")
+        np.testing.assert_array_equal(filled.series[0][[4, 5, 6], 1], [0.0, 0.5, 1.0])

@@ -16,8 +16,8 @@ Rows come from one of three generators, chosen in this order, and the rows say w
   only when they hold them. These are rows like those training rows, not the model's own
   conditional: a generator for rare values, said as such.
 
-Only values a draw can hit are accepted as fixed: categories, booleans, whole numbers
-(:func:`vaelab.data.table_transformer.given_label`).
+Only values a draw can hit are accepted as fixed: categories, booleans, whole numbers, times in a datetime
+column's unit (a day of a daily column) (:func:`vaelab.data.table_transformer.given_label`).
 
 **The default temperature** (``temperature="auto"``, :func:`choose_temperature`): a table model's own
 draws spread a table's rows over more combinations of values than real rows occupy (the terms of p(x|z)
@@ -306,14 +306,7 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         if not tm.condition:
             raise ConfigError("--class (label=) picks the class of a conditional model; this table model was not trained with "
                               "--condition. Fix columns with --given COL=VALUE instead.")  # fmt: skip
-        label = str(label)
-        if label not in tm.label_parts and len(tm.condition) == 1:
-            # --class C on a run conditioned on one column is --given COL=C, in the same spellings (an audit: --class
-            # true was refused where --given member=true was taken)
-            try:
-                label = given_label(tm.condition[0], label)
-            except ConfigError:
-                pass  # refused below, with the model's labels
+        label = class_label(tm.condition, tm.label_parts, label)
         if label not in tm.label_parts:
             raise ConfigError(f"--class (label=) {label!r} is not a label of this model's condition columns {names}; its "
                               f"labels are {sorted(tm.label_parts)[:20]}.")  # fmt: skip
@@ -352,6 +345,21 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
                         f"training rows that hold them. {condition_advice(tm, free, first=True)}")  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
                                         draws, kept, held, sampler.name))  # fmt: skip
+
+
+def class_label(condition: tuple[ColumnSpec, ...], known: Iterable[str], label: Any) -> str:
+    """--class (label=) of a model conditioned on table columns as its label, in the spellings --given COL=VALUE takes
+    for each column (true for True, 1.0 for the code 1; 'a=x & b=y' for several columns): --class C is --given COL=C
+    (an audit: --class true was refused where --given member=true was taken, by sample and then by explore). The text
+    as it is where it names no label, for the caller to refuse with the model's labels."""
+    text = str(label)
+    if text in known or not condition:
+        return text
+    try:
+        values = [given_label(c, v) for c, v in zip(condition, label_parts(text, condition))]
+    except ConfigError:
+        return text
+    return values[0] if len(condition) == 1 else " & ".join(f"{c.name}={v}" for c, v in zip(condition, values))
 
 
 def latent_detail(fitted: Sampler, count: int) -> str:

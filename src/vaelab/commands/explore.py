@@ -111,7 +111,9 @@ def _class_for(run: Run, label: Any, *examples: Example) -> Any:
     """The class a conditional model decodes with: the one asked for, else the first example's."""
     if run.model.classes_ is None:
         return label
-    return label if label is not None else next((e.label for e in examples if e.label is not None), None)
+    if label is not None:  # a table run's --class in the spellings --given takes (true, 1.0: an audit)
+        return run.kind.class_label(label)
+    return next((e.label for e in examples if e.label is not None), None)
 
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:

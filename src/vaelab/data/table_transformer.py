@@ -1182,8 +1182,8 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 def given_label(spec: ColumnSpec, value: Any) -> str:
     """The label a fixed value ``COL=VALUE`` stands for in column ``spec``, checked: a category of a
-    categorical column, True/False of a boolean one, a whole number in range of a whole-number column.
-    Continuous values are refused: a draw hits one with probability 0."""
+    categorical column, True/False of a boolean one, a whole number in range of a whole-number column, a time in
+    range and in whole units of a datetime column. Continuous values are refused: a draw hits one with probability 0."""
     text = str(value).strip()
     if spec.kind == "categorical":
         # A category is taken as written first: ' north' and 'north ' are categories of their own (an audit: the
@@ -1209,8 +1209,50 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
             raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds whole numbers from {spec.min:g} to "
                               f"{spec.max:g}; give one of them.")  # fmt: skip
         return str(int(number))
+    if spec.kind == "datetime" and spec.datetime_unit in DATETIME_UNITS and spec.min is not None:
+        # generated times are whole units of the column (_datetime_out): a day of a daily column is drawn as a whole
+        # number is (an audit: --given date=2020-01-05 was refused as "continuous ... probability 0")
+        secs, size = _given_seconds(spec, text), DATETIME_UNITS[spec.datetime_unit]
+        if not (math.isfinite(secs) and secs % size == 0 and spec.min <= secs <= spec.max):
+            first, last = _time_labels(np.array([spec.min, spec.max]), spec)
+            written = (f" (or as the column writes them: {spec.datetime_format})"
+                       if spec.datetime_format not in (None, _LABEL_FORMATS[spec.datetime_unit == "D"]) else "")
+            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds {_UNIT_WORDS[spec.datetime_unit]} from "
+                              f"{first} to {last}; give one of them, e.g. {spec.name}={first}{written}.")  # fmt: skip
+        return str(_time_labels(np.array([secs]), spec)[0])
     raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is a continuous {spec.kind} column, and a generated value "
                       "equals a given one with probability 0. Fix categorical, boolean or whole-number columns.")  # fmt: skip
+
+
+_UNIT_WORDS = {"D": "days", "h": "whole hours", "min": "whole minutes", "s": "whole seconds"}
+
+
+def _given_seconds(spec: ColumnSpec, text: str) -> float:
+    """The time a fixed value of a datetime column names, in the column's seconds (:func:`datetime_seconds`): read
+    with the column's own text format, else as pandas reads a time (an ISO date); NaN where it is no time."""
+    if spec.datetime_format is not None:
+        secs = float(datetime_seconds(pd.Series([text], dtype=object), spec.name, spec.datetime_format)[0])
+        if math.isfinite(secs):
+            return secs
+    try:
+        t = pd.Timestamp(text)
+        tz = getattr(pd.api.types.pandas_dtype(spec.dtype), "tz", None)
+        if t.tzinfo is None and tz is not None:  # a zoned column's time as its zone writes it
+            t = t.tz_localize(tz)
+        if t.tzinfo is not None:
+            t = t.tz_convert("UTC").tz_localize(None)
+        return (t - pd.Timestamp(0)).total_seconds()
+    except (TypeError, ValueError, OverflowError, AttributeError):  # no time (pd.NaT has no tzinfo to read)
+        return math.nan
+
+
+def _time_labels(secs: np.ndarray, spec: ColumnSpec) -> np.ndarray:
+    """Seconds of a datetime column as fixed values' labels: 2020-01-05 (a daily column) or 2020-01-05 13:00:00."""
+    fmt = _LABEL_FORMATS[spec.datetime_unit == "D"]
+    return np.asarray(pd.Series(pd.to_datetime(secs, unit="s")).dt.strftime(fmt), dtype=object)
+
+
+_LABEL_FORMATS = {True: "%Y-%m-%d", False: "%Y-%m-%d %H:%M:%S"}  # a daily column's labels, and the others'
 
 
 def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
@@ -1220,6 +1262,15 @@ def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
         return _category_labels(s, spec)[0]
     missing = s.isna().to_numpy()
     text = s.astype(str).str.strip()
+    if spec.kind == "datetime":
+        try:
+            secs = datetime_seconds(s.reset_index(drop=True), spec.name, spec.datetime_format)
+        except ColumnProblem:  # not dates at all: no label of the column
+            secs = np.full(len(s), np.nan)
+        out = text.to_numpy(dtype=object).copy()
+        out[np.isfinite(secs)] = _time_labels(secs[np.isfinite(secs)], spec)
+        out[missing] = ""
+        return out
     if spec.kind == "boolean":
         low = text.str.lower()
         out = np.where(low.isin(_TRUE), "True", np.where(low.isin(_FALSE), "False", text)).astype(object)

@@ -246,7 +246,10 @@ def _shown(value: Any) -> str:
 def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ...]:
     def numeric(col) -> bool:
         t = df[col].dtype
-        return pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
+        # booleans with a missing cell: object True/False/NaN as pandas reads a CSV's (an audit: one missing cell
+        # left the column out of the features in silence, and --features refused it as "not numeric")
+        return pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) or (
+            pd.api.types.is_object_dtype(t) and pd.api.types.infer_dtype(df[col], skipna=True) == "boolean")
 
     if features is None:
         # the row index to_csv() writes is no measurement (as a feature it trended perfectly: an audit)
@@ -257,6 +260,12 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
             # (the cell itself is not echoed: the data may be private).
             present = df[c].dropna()
             parsed = pd.to_numeric(present.astype(str), errors="coerce")
+            if len(present) and parsed.notna().all():  # a Parquet string column of numbers: IndexError below (an audit)
+                raise DataError(
+                    f"Column {c!r} holds numbers written as text (all its {len(present)} filled cells); as text it "
+                    "would not be a feature. Convert it (df[col] = pd.to_numeric(df[col])) to make it one, or name the "
+                    "features you want (--features / features=)."
+                )
             if len(present) and parsed.notna().mean() >= 0.9:
                 row = int(np.flatnonzero(df[c].notna().to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
                 raise DataError(

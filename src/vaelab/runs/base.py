@@ -125,6 +125,16 @@ class RunKind:
     def save(self, run: RunDir) -> None:
         """Write the kind's state (:attr:`files`) into the run folder."""
 
+    def class_label(self, label: Any) -> Any:
+        """``--class`` (label=) as the model's class: a table run's in the spellings ``--given`` takes for its
+        condition columns; any other kind's as given."""
+        return label
+
+    def trained_with(self, name: str, value: Any) -> bool:
+        """Whether kind option ``name`` set to ``value`` describes the run as its state has it: ``vaelab train
+        --resume`` takes an option repeated with the run's own value and refuses any other."""
+        return False
+
     @classmethod
     def load(cls, run: RunDir) -> "RunKind":
         """The kind with the state a run folder holds."""

@@ -52,14 +52,14 @@ def detect(request: Request) -> type[RunKind]:
     kind = next(k for k in KINDS if k.claims(request))
     foreign = [k for k in given if k not in kind.options]
     if foreign:
-        owner = next(k for k in KINDS if foreign[0] in k.options)
+        owners = [k for k in KINDS if foreign[0] in k.options]  # --missing-values: series and table runs
         own = [k for k in given if k in kind.options]  # options that asked for the kind it is read as
         if own:  # "add --table" contradicted the series options the user gave (an audit)
-            also = ", or drop those and add --table to read it as a table" if owner is TableKind else ""
+            also = ", or drop those and add --table to read it as a table" if TableKind in owners else ""
             asks = f"{', '.join(flag(k) for k in own)} ask{'s' if len(own) == 1 else ''}"
             hint = f" {asks} for {kind.description}: drop {flag(foreign[0])}{also}."
         else:
-            hint = " Add --table to read it as a table." if owner is TableKind else ""
-        raise ConfigError(f"{flag(foreign[0])} is for {owner.description}, but {request.source} is read as "
-                          f"{kind.description}.{hint}")  # fmt: skip
+            hint = " Add --table to read it as a table." if TableKind in owners else ""
+        raise ConfigError(f"{flag(foreign[0])} is for {' or '.join(k.description for k in owners)}, but "
+                          f"{request.source} is read as {kind.description}.{hint}")  # fmt: skip
     return kind

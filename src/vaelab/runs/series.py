@@ -48,7 +48,7 @@ from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import load_dataset, read_series
+from vaelab.data.sources import check_missing_values, load_dataset, read_series
 from vaelab.data.split import indices
 from vaelab.data.timeseries import (
     FILLED,
@@ -101,6 +101,7 @@ class SeriesSettings:
     stride: int = 1
     fill: str | None = None
     trend: str = "auto"  # what --trend asked for; the handling chosen is the coder's
+    missing_values: tuple[str, ...] = ()  # texts read as missing cells (--missing-values), in every file the run reads
 
     @property
     def window(self) -> int:
@@ -108,8 +109,8 @@ class SeriesSettings:
 
 
 def read_series_frame(source: str | os.PathLike, settings: SeriesSettings) -> SeriesFrame:
-    return prepare_series(read_series(source), id_column=settings.id_column, time_column=settings.time_column,
-                          features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+    return prepare_series(read_series(source, settings.missing_values), id_column=settings.id_column,
+                          time_column=settings.time_column, features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
 
 
 def make_series_windows(source: str | os.PathLike, settings: SeriesSettings, val_fraction: float,
@@ -169,7 +170,7 @@ class SeriesKind(RunKind):
     description = "a series run"
     files = (SERIES, SERIES_ARRAYS)
     options = {"window": None, "horizon": None, "id_column": None, "time_column": None, "features": (), "fill": None,
-               "trend": None}  # None: auto; any value given is refused by the other kinds (--trend auto: an audit)  # fmt: skip
+               "trend": None, "missing_values": ()}  # None: auto; any value given is refused by the other kinds (--trend auto: an audit)  # fmt: skip
     default_settings = {"likelihood": "gaussian"}  # standardized windows
     default_reasons = {"likelihood": "a series run's choice: its windows are standardized, one Gaussian per value"}
     report_sections = frozenset({"series"})
@@ -219,9 +220,10 @@ class SeriesKind(RunKind):
                               "standardized (any real value). Use --likelihood gaussian (the default) or leave it out.")  # fmt: skip
         asked = request.option("trend", "auto")
         check_choice("trend", asked, TRENDS)
+        missing = check_missing_values(request.option("missing_values", ()))
         ws = SeriesSettings(int(request.option("window")), int(request.option("horizon")), request.option("id_column"),
                             request.option("time_column"), tuple(request.option("features", ())), 1,
-                            request.option("fill"), asked)  # fmt: skip
+                            request.option("fill"), asked, missing)  # fmt: skip
         frame = read_series_frame(request.source, ws)
         windows, codes, names = make_series_windows(request.source, ws, request.val_fraction, request.test_fraction,
                                                     model.seed, frame)  # fmt: skip
@@ -241,12 +243,28 @@ class SeriesKind(RunKind):
         summary = (f"windows: {len(codes)} of {ws.window} steps ({ws.n_past} past + {ws.n_future} future) x "
                    f"{len(names)} features ({', '.join(names)}); split {how}: {counts[0]} train, {counts[1]} "
                    f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
+        if missing:
+            summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:
         meta, arrays = self.coder.state()
-        save_state(run, self, {"windows": to_dict(self.settings), "coder": meta, "trend": self.trend,
+        windows = to_dict(self.settings)
+        if not self.settings.missing_values:  # a run without markers keeps the series.json it always had
+            del windows["missing_values"]
+        save_state(run, self, {"windows": windows, "coder": meta, "trend": self.trend,
                                "n_windows": self.n_windows}, arrays)  # fmt: skip
+
+    def trained_with(self, name: str, value: Any) -> bool:
+        ws = self.settings
+        trained = {"window": ws.n_past, "horizon": ws.n_future, "id_column": ws.id_column, "time_column": ws.time_column,
+                   "features": ws.features, "fill": ws.fill, "trend": ws.trend, "missing_values": ws.missing_values}  # fmt: skip
+        if isinstance(value, str) and name in ("features", "missing_values"):
+            value = (value,)
+        if name == "missing_values":  # markers in any order, each once or more
+            return set(value) == set(ws.missing_values)
+        value = tuple(value) if isinstance(value, list) else value
+        return name in trained and value == trained[name]
 
     @classmethod
     def load(cls, run: RunDir) -> "SeriesKind":
@@ -255,6 +273,10 @@ class SeriesKind(RunKind):
             if unknown:
                 raise ValueError(f"unknown key(s) {unknown}")
             settings = from_dict(SeriesSettings, meta["windows"], f"{run.file(SERIES)} 'windows'")
+            if not isinstance(settings.missing_values, tuple) or check_missing_values(settings.missing_values) \
+                    != settings.missing_values:
+                raise ValueError(f"'missing_values' must be a list of distinct non-empty texts; got "
+                                 f"{settings.missing_values!r:.80}")  # fmt: skip
             if "coder" in meta:
                 coder = WindowCoder.from_state(meta["coder"], arrays)
             else:  # a run from before trend handling: its global scaler is the coder "none"
@@ -284,7 +306,7 @@ class SeriesKind(RunKind):
         if labels is not None or label_column is not None:
             raise DataError("A series run has no labels: score a series file without --labels/--label-column.")
         ws, where = self.settings, Path(source).name
-        raw = read_series(source)
+        raw = read_series(source, ws.missing_values)
         if isinstance(raw, pd.DataFrame):
             need = [c for c in (ws.id_column, ws.time_column, *ws.features) if c is not None]
             lacking = [c for c in need if c not in raw.columns]
@@ -470,7 +492,7 @@ class SeriesKind(RunKind):
         of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
         them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
         ws = self.settings
-        raw = read_series(path)
+        raw = read_series(path, ws.missing_values)
         times = None
         if isinstance(raw, pd.DataFrame):
             missing = [f for f in ws.features if f not in raw.columns]

@@ -34,6 +34,7 @@ from vaelab.analysis.table_generation import (
     TableModel,
     TemperatureChoice,
     check_latent_rows,
+    class_label,
     choose_temperature,
     condition_advice,
     latent_detail,
@@ -43,7 +44,7 @@ from vaelab.analysis.table_generation import (
 from vaelab.checkpoint import RunDir
 from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import looks_like_table, read_table
+from vaelab.data.sources import check_missing_values, looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
@@ -151,6 +152,24 @@ class TableKind(RunKind):
         if self.missing:  # a run without markers keeps the table.json it always had
             meta = {**meta, MISSING_KEY: list(self.missing)}
         save_state(run, self, meta, arrays)
+
+    def class_label(self, label: Any) -> Any:
+        return label if label is None or not self.condition else class_label(self.condition, self.label_counts, label)
+
+    def trained_with(self, name: str, value: Any) -> bool:
+        listed = name not in ("table", "normalization")  # the others name columns or markers
+        values = ((value,) if isinstance(value, str) else tuple(value)) if listed else value
+        schema = self.transformer.schema
+        if name in ("categorical", "numeric", "boolean", "datetime"):  # columns the run has of that kind
+            kinds = {c.name: c.kind for c in (*schema.columns, *self.condition)}
+            return all(kinds.get(c) == name for c in values)
+        trained = {"table": True, "ignore": set(schema.ignored), "normalization": self.transformer.normalization,
+                   "condition": tuple(c.name for c in self.condition), "missing_values": self.missing}  # fmt: skip
+        if name == "ignore":
+            return set(values) <= trained["ignore"]
+        if name == "missing_values":  # markers in any order, each once or more
+            return set(values) == set(self.missing)
+        return name in trained and values == trained[name]
 
     @classmethod
     def load(cls, run: RunDir) -> "TableKind":
@@ -386,16 +405,6 @@ class TableKind(RunKind):
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                  "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
                            f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
-
-
-def check_missing_values(markers: Any) -> tuple[str, ...]:
-    """--missing-values: non-empty texts, each once."""
-    markers = (markers,) if isinstance(markers, str) else tuple(markers)
-    bad = [m for m in markers if not isinstance(m, str) or not m]
-    if bad:
-        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
-                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
-    return tuple(dict.fromkeys(markers))
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

@@ -144,11 +144,13 @@ def train_run(
         opened.check_folders()  # nothing is written or deleted through a link that leads outside
         config, data = opened.config, opened.config.data
         fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
-        fixed += [flag(k).lstrip("-") for k in given_options(options)]
+        # an option repeated with the run's own value is taken (an audit: --condition region again was refused)
+        fixed += [flag(k).lstrip("-") for k in given_options(options) if not opened.kind.trained_with(k, options[k])]
         if fixed:
             raise ConfigError(
                 f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
-                "Drop those options, or start a new run with another --out."
+                "Drop those options (or give them the values the run was trained with), or start a new run with "
+                "another --out."
             )
         if data is None or data.source == "array":
             raise RunError(f"{run.path} was saved from Python (VAE.save); only runs trained with vaelab train resume.")

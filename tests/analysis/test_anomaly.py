@@ -59,6 +59,21 @@ def test_auroc_is_half_for_identical_distributions_and_one_for_separated():
     assert flipped["log_px"]["auroc"] < 0.01
 
 
+def test_identical_inliers_and_outliers_give_an_auroc_of_exactly_one_half_and_no_reading():
+    """sklearn's trapezoid sum gave 0.49999999999999994 for 11 identical inliers and outliers, and anomaly-eval's text
+    read it as "AUROC below 0.5 but within chance"; the AUROC is U / (n1 n0), a multiple of 1 / (2 n1 n0)."""
+    from vaelab.analysis.anomaly import auroc_reading
+
+    for n in (11, 37, 200):
+        s = np.random.default_rng(0).normal(size=n)
+        scores = anomaly_eval(result(s), result(s))
+        assert all(v["auroc"] == 0.5 for v in scores.values())
+        assert auroc_reading(scores) is None
+    # the rounding keeps every value the rank statistic can take: of 4 pairs, 2 ordered, 1 tied, 1 the wrong way
+    ranked = anomaly_eval(result([0.0, 1.0, 3.0, 5.0]), result([1.0]))
+    assert ranked["log_px"]["auroc"] == 0.625
+
+
 def test_auroc_standard_error_matches_the_spread_of_repeats_and_the_readings_are_reachable():
     """Hanley & McNeil's SE against the SD of AUROC over independent draws (shifted normals, AUROC ~ 0.64),
     and each reading of an AUROC below 0.5 on a constructed case (issue 15 item 10)."""

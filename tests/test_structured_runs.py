@@ -1188,6 +1188,12 @@ def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_on
     assert ml_secondary({"real": 0.5, "synthetic": 0.4})[1] == {}  # a block from before the secondary metric
     kept, notes = validate_blocks({"synthetic": {**block, "ml_efficacy": {**ml, "synthetic_accuracy": "high"}}})
     assert "synthetic" not in kept and "synthetic_accuracy" in notes["synthetic"]
+    # fidelity's SEs (s11): read where sound, a damaged one caught on read like the rest; blocks without them read
+    with_se = {**block, "fidelity_stderr": 0.004, "column_shapes_stderr": None, "column_pair_trends_stderr": 0.005,
+               "fidelity_stderr_over": "the 10 real and 10 synthetic rows"}  # fmt: skip
+    assert "synthetic" in validate_blocks({"synthetic": with_se})[0]
+    kept, notes = validate_blocks({"synthetic": {**with_se, "fidelity_stderr": "small"}})
+    assert "synthetic" not in kept and "fidelity_stderr" in notes["synthetic"]
 
 
 # ------------------------------------------------- a user's hostile inputs (issue 17, fifth pass: an audit)

@@ -193,6 +193,27 @@ def holdout_copies(privacy: dict[str, Any]) -> str:
     return "" if share is None else f" (real holdout {100 * share:.1f}%)"
 
 
+def with_se(value: Any, se: Any) -> str:
+    """"0.942 ± 0.004": a score in [0, 1] to 3 decimals with its SE (to 3 decimals, or 1 significant digit below
+    0.001, so that a small SE does not read as "± 0.000"); the score alone where no SE is stored, "–" for none."""
+    if not _is_number(value):
+        return "–"
+    if not _is_number(se):
+        return f"{value:.3f}"
+    return f"{value:.3f} ± {se:.3f}" if se >= 0.001 else f"{value:.3f} ± {se:.1g}"
+
+
+def fidelity_texts(block: dict[str, Any]) -> dict[str, str]:
+    """A table block's fidelity, column shapes and column pair trends with their SEs ("0.942 ± 0.004") and ``over``,
+    what the ± is ("; ± 1 SE over the 5000 real and …"), as the CLI and the report say them; a block written before
+    the SEs were stored gives the bare figures and no ``over``."""
+    keys = ("fidelity", "column_shapes", "column_pair_trends")
+    texts = {k: with_se(block.get(k), block.get(f"{k}_stderr")) for k in keys}
+    over = block.get("fidelity_stderr_over")
+    texts["over"] = f"; ± 1 SE over {over}" if _is_number(block.get("fidelity_stderr")) and isinstance(over, str) else ""
+    return texts
+
+
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
@@ -216,7 +237,10 @@ TABLE_SYNTHETIC = obj(
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
                              {"holdout_exact_copies": number})),
-     "not_measured": text},
+     "not_measured": text,
+     # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)
+     **{f"{k}_stderr": maybe_number for k in ("fidelity", "column_shapes", "column_pair_trends")},
+     "fidelity_stderr_over": text},
 )  # fmt: skip
 VERDICT = obj({"text": text}, {"outcome": optional(text)})
 

@@ -24,7 +24,7 @@ from vaelab import __version__
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
-from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
+from vaelab.metrics_schema import fidelity_texts, holdout_copies, ml_difference, ml_secondary
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -360,10 +360,11 @@ class _Assembler:
             return
         drawn = b.get("temperature")
         at = f", {drawn['text']}" if isinstance(drawn, dict) and isinstance(drawn.get("text"), str) else ""
+        fid = fidelity_texts(b)  # with their SEs, as evaluate-synthetic prints them
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
-                    ("fidelity", f"{_num(b['fidelity'], 3)} = mean of column shapes {_num(b['column_shapes'], 3)} "
-                                 f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
+                    ("fidelity", f"{fid['fidelity']} = mean of column shapes {fid['column_shapes']} and column-pair "
+                                 f"trends {fid['column_pair_trends']} (SDMetrics; 1 is best{fid['over']})")]  # fmt: skip
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it

@@ -56,7 +56,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError
-from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
+from vaelab.metrics_schema import fidelity_texts, holdout_copies, ml_difference, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -344,6 +344,9 @@ class TableKind(RunKind):
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
             "columns": fid["columns"], "pairs": fid["pairs"],
+            # their bootstrap SEs over the real and the synthetic rows (new keys: blocks written before lack them)
+            **{k: fid[k] for k in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr",
+                                   "fidelity_stderr_over") if k in fid},
         }  # fmt: skip
         if len(test) >= 2:
             block["ml_efficacy"] = ml_efficacy(train, synth, test, target, seed=seed, kinds=kinds)
@@ -354,10 +357,10 @@ class TableKind(RunKind):
         return block, {"synthetic_columns": column_marginals(train, synth, kinds)}
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
-        lines = [f"fidelity {block['fidelity']:.3f} (column shapes {block['column_shapes']:.3f}, "
-                 f"column pair trends {block['column_pair_trends']:.3f}; SDMetrics' metrics, numeric columns in quantile "
-                 "bins for contingencies) "
-                 f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows"]  # fmt: skip
+        fid = fidelity_texts(block)
+        lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
+                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
+                 f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
         drawn = block.get("temperature")
         if isinstance(drawn, dict) and "text" in drawn:
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")

@@ -262,6 +262,12 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "95% interval" in verdicts["forecast_band"]["text"] and "coverage_stderr" in block["forecast"]
     assert out.count("verdict:") == len(verdicts) and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
+    # The predictive score's two MAEs with their paired difference and its SE over the overlapping test windows (they
+    # were printed side by side with none: a gap found in review, s11)
+    p = block["predictive"]
+    assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
+    assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
+    assert p["outcome"] in ("lower", "higher", "no clear difference")
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")

@@ -205,7 +205,7 @@ def test_the_real_reference_of_the_predictive_score_shares_no_step_with_its_test
     import vaelab.analysis.synthetic_series as ss
 
     seen = []
-    monkeypatch.setattr(ss, "_forecast_mae", lambda train, test, *a: seen.append((train, test)) or 1.0)
+    monkeypatch.setattr(ss, "_forecast_mae", lambda train, test, *a: seen.append((train, test)) or np.ones(len(test)))
     T, n = 8, 60
     stamps = (np.arange(n)[:, None] + np.arange(T)[None, :])[:, :, None].astype(float)  # window i holds steps i..i+T-1
     result = ss.predictive_score(stamps, stamps + 1000.0, n_past=5, seed=3)
@@ -221,3 +221,31 @@ def test_the_real_reference_of_the_predictive_score_shares_no_step_with_its_test
     assert result["reference"] == "real windows given apart from the test windows"
     with pytest.raises(DataError, match="at least 9 windows"):
         ss.predictive_score(stamps[:8], stamps[:8], n_past=5)
+
+
+def test_the_predictive_scores_difference_carries_a_standard_error_over_the_test_windows():
+    """Both forecasters are tested on the same windows: their difference is paired, with an SE over the test windows
+    (over overlapping ones: a lag), and a verdict within 2 SE. The two MAEs were printed side by side with none (a gap
+    found in review, s11)."""
+    noise = 0.7 * np.random.default_rng(3).normal(size=(300, 24, 3))
+    real = sine_windows(0, 300)
+    result = predictive_score(real, noise, n_past=16, epochs=10)
+    assert result["mae_difference"] == pytest.approx(result["mae_synthetic"] - result["mae_real"])
+    assert result["mae_difference_se"] > 0 and result["outcome"] == "higher"  # noise teaches nothing
+    assert result["mae_difference"] > 2 * result["mae_difference_se"]
+    assert result["se_over"] == "the 139 real test windows, paired; windows up to 23 apart share steps"
+    # windows that share no step (lag 0): the SE of independent differences, SD / sqrt(n)
+    apart = predictive_score(real, noise, n_past=16, epochs=10, lag=0)
+    assert apart["mae_difference"] == result["mae_difference"]
+    assert apart["se_over"] == "the 139 real test windows, paired"
+    # groups name the series of each real window; one per window: no two are neighbours, the SE of independent ones
+    each = predictive_score(real, noise, n_past=16, epochs=10, groups=np.arange(300))
+    assert each["mae_difference_se"] == pytest.approx(apart["mae_difference_se"])
+    with pytest.raises(DataError, match="groups"):
+        predictive_score(real, noise, n_past=16, groups=np.zeros(5))
+    with pytest.raises(ConfigError, match="lag"):
+        predictive_score(real, noise, n_past=16, lag=-1)
+    from vaelab.metrics_schema import predictive_difference
+
+    assert predictive_difference({"mae_synthetic": 0.5, "mae_real": 0.4}) == ""  # a block written before: as it read
+    assert predictive_difference(result).endswith("the forecaster trained on synthetic windows errs more")

@@ -177,8 +177,9 @@ def discriminative_score(
 
 # ---------------------------------------------------------------- predictive score
 def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int, epochs: int, batch_size: int,
-                  lr: float, seed: int) -> float:
-    """MAE on ``test`` of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past (all features)."""
+                  lr: float, seed: int) -> np.ndarray:
+    """MAE per window of ``test`` (W,) of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past
+    (all features)."""
     mean, sd = _standardizer(train)  # the training set's own statistics: a synthetic-trained model sees nothing real
     T, F = train.shape[1:]
     horizon = T - n_past
@@ -190,7 +191,7 @@ def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int,
         with torch.no_grad():
             pred = model(to_tensor(test)[:, :n_past]).reshape(-1, horizon, F).double().numpy()
     pred = pred * sd + mean
-    return float(np.abs(pred - test[:, n_past:]).mean())
+    return np.abs(pred - test[:, n_past:]).mean(axis=(1, 2))
 
 
 def predictive_score(
@@ -204,6 +205,8 @@ def predictive_score(
     batch_size: int = 32,
     lr: float = 1e-2,
     real_train: Any = None,
+    groups: Any = None,
+    lag: int | None = None,
 ) -> dict[str, Any]:
     """The train-on-synthetic, test-on-real forecast test of TimeGAN (Yoon et al. 2019), in vaelab's settings.
 
@@ -226,12 +229,21 @@ def predictive_score(
     (that set is itself subsampled to the synthetic windows' number when it holds more), so the two
     errors are comparable. Each model standardizes with its own training set's statistics.
 
+    Both models forecast the same test windows, so their difference is paired: its standard error
+    is taken over the test windows (:func:`paired_difference`), with ``groups`` (the series of
+    each window of ``real``, in time order) and ``lag`` (how many windows apart two still share a
+    step); by default the windows of ``real`` are taken as one series of windows overlapping up to
+    T - 1 apart. It covers the test windows' sampling, not the two models' own randomness (another
+    seed moves both errors too) nor the synthetic sample's.
+
     Returns
     -------
     dict with ``mae_synthetic`` (TSTR), ``mae_real`` (TRTR), ``ratio`` = mae_synthetic /
     mae_real (≈ 1 when synthetic windows teach the dynamics as well as real ones; NaN when
-    mae_real is 0), ``n_train``, ``n_synthetic_train``, ``n_test``, ``n_past``, ``horizon``,
-    ``epochs``, ``hidden`` and ``reference`` (how the TRTR model's windows were chosen).
+    mae_real is 0), ``mae_difference`` = mae_synthetic - mae_real with ``mae_difference_se``
+    and ``outcome`` ("lower", "higher", or "no clear difference" within 2 SE) and ``se_over``,
+    ``n_train``, ``n_synthetic_train``, ``n_test``, ``n_past``, ``horizon``, ``epochs``,
+    ``hidden`` and ``reference`` (how the TRTR model's windows were chosen).
     """
     r, s = _window_pair(real, synth, min_windows=2)
     T = r.shape[1]
@@ -241,6 +253,13 @@ def predictive_score(
             f"got {n_past!r}."
         )
     epochs, hidden, batch_size, lr = _check_training(epochs, hidden, batch_size, lr, r.shape[2])
+    lag = T - 1 if lag is None else lag
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
+        raise ConfigError(f"lag must be a whole number >= 0 (windows apart that share a step); got {lag!r}.")
+    groups = np.zeros(r.shape[0], dtype=np.int64) if groups is None else np.asarray(groups)
+    if groups.shape != (r.shape[0],):
+        raise DataError(f"groups must name the series of each of the {r.shape[0]} real windows (a 1-D array); got "
+                        f"shape {groups.shape}.")  # fmt: skip
     rng = np.random.default_rng(int(seed))
     if real_train is not None:
         trained_on = _windows("real_train", real_train, 1)
@@ -257,18 +276,27 @@ def predictive_score(
                 f"that needs at least {T + 1} windows of {T} steps, got {r.shape[0]}. Pass more windows, or the "
                 "TRTR model's own windows as real_train."
             )
-        trained_on, real_test = r[:n_train], r[n_train + T - 1 :]
+        trained_on, real_test, groups = r[:n_train], r[n_train + T - 1 :], groups[n_train + T - 1 :]
         reference = (f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left "
                      "out between)")
     m = min(trained_on.shape[0], s.shape[0])
     real_train_used = trained_on[np.sort(rng.permutation(trained_on.shape[0])[:m])]
     synth_train = s[rng.permutation(s.shape[0])[:m]]
     with _one_torch_thread():
-        mae_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
-        mae_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        err_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        err_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+    mae_real, mae_synth = float(err_real.mean()), float(err_synth.mean())
+    diff = paired_difference(err_synth - err_real, groups, int(lag))
+    if err_real.size < 2:  # one test window: no spread to take an SE from
+        diff["se"] = math.nan
+    outcome = compare(diff["mean"], diff["se"])
     return {
         "mae_synthetic": mae_synth, "mae_real": mae_real,
         "ratio": mae_synth / mae_real if mae_real > 0 else math.nan,
+        "mae_difference": diff["mean"], "mae_difference_se": diff["se"],
+        "outcome": "no clear difference" if outcome == "no clear winner" else outcome,
+        "se_over": (f"the {real_test.shape[0]} real test windows, paired" + (f"; windows up to {lag} apart share steps"
+                                                                             if lag > 0 and real_test.shape[0] > 1 else "")),
         "n_train": int(m), "n_synthetic_train": int(m), "n_test": int(real_test.shape[0]),
         "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden, "reference": reference,
     }  # fmt: skip

@@ -66,6 +66,7 @@ from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster
+from vaelab.metrics_schema import predictive_difference
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -584,6 +585,10 @@ class SeriesKind(RunKind):
             raise ConfigError(f"--n (n=) must be at least 4 synthetic windows for a series run (the discriminative "
                               f"score holds out a fifth of them); got {n}. Leave it out to generate as many as the "
                               f"{len(test)} test windows.")  # fmt: skip
+        # the test windows' series and how far apart two share a step: the predictive difference's SE (None: apart)
+        serial = dataset.serial
+        test_serial = ({"groups": np.asarray(serial[0])[indices(codes, "test")], "lag": int(serial[1])}
+                       if serial is not None else {"lag": 0})  # fmt: skip
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
@@ -601,7 +606,8 @@ class SeriesKind(RunKind):
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": float(np.mean(list(shapes.values()))), "ks_complement": shapes,
             "discriminative": vae_d,
-            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows)),
+            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows),
+                                           **test_serial),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -663,7 +669,7 @@ class SeriesKind(RunKind):
             f"{g['score']:.3f} ± {g['se']:.3f}{real}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
-            f"{'training ' if 'reference' in p else ''}windows",
+            f"{'training ' if 'reference' in p else ''}windows{predictive_difference(p)}",
             f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
             f"forecaster: {f['verdict']}" if "verdict" in f else
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "

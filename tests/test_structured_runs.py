@@ -268,11 +268,26 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
     assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
     assert p["outcome"] in ("lower", "higher", "no clear difference")
+    # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
+    assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
+    assert "moving blocks of" in block["column_shapes_stderr_over"]
+    assert f"mean KS complement {block['column_shapes']:.3f} ± {block['column_shapes_stderr']:.3f} over" in out
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
     status = _report_status(capsys, run)
     assert status["series"] == "ok" and status["tabular"] == "na"
+    assert f"KS complement {block['column_shapes']:.3f} ± " in (run / "report.html").read_text(encoding="utf-8")
+    # a block written before the SEs reads as it did
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("column_shapes_stderr", "ks_complement_stderr", "column_shapes_stderr_over"):
+        del metrics["synthetic"][key]
+    for key in ("mae_difference", "mae_difference_se", "outcome", "se_over"):
+        del metrics["synthetic"]["predictive"][key]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert _report_status(capsys, run)["series"] == "ok"
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert f"mean KS complement {block['column_shapes']:.3f} per feature</dd>" in html and "synthetic - real" not in html
 
 
 def _report_status(capsys, run) -> dict:

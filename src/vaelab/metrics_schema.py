@@ -214,6 +214,13 @@ def fidelity_texts(block: dict[str, Any]) -> dict[str, str]:
     return texts
 
 
+def ks_over(block: dict[str, Any]) -> str:
+    """" (± 1 SE over the 40 real windows …)": what a series block's KS complement SEs cover; "" for a block written
+    before they were stored."""
+    over = block.get("column_shapes_stderr_over")
+    return f" (± 1 SE over {over})" if _is_number(block.get("column_shapes_stderr")) and isinstance(over, str) else ""
+
+
 def predictive_difference(p: dict[str, Any]) -> str:
     """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
     series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the
@@ -277,6 +284,8 @@ SERIES_SYNTHETIC = obj({
 }, {
     "trend": optional(obj({}, {"found": optional(text), "handling": optional(text), "why": optional(text)})),
     "verdicts": mapping(VERDICT),
+    # the KS complements' bootstrap SEs (ks_over says what they cover; blocks written before lack them)
+    "column_shapes_stderr": maybe_number, "column_shapes_stderr_over": text,
 })  # fmt: skip
 EXPLORE = {  # one entry per action
     "traverse": obj({"span_sd": maybe_number}, {"chosen_by": text, "centre": optional(text), "unit": text}),

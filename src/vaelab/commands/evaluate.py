@@ -10,7 +10,7 @@ train on real), and distance to closest record against the test split as holdout
 Series (TimeGAN's tests, in vaelab's settings): synthetic windows as many as the test
 windows; the discriminative score and the train-on-synthetic forecast test (TimeGAN's own
 settings are ``timegan_*`` in vaelab.analysis.synthetic_series, which bench/timeseries.py
-prints); per-feature KS complements of the window values;
+prints); per-feature KS complements of the window values (with bootstrap SEs);
 and the forecaster's coverage: the share of real test futures inside its 90% band.
 
 Writes the ``synthetic`` block of ``metrics.json`` and figures.

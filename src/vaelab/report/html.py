@@ -24,7 +24,15 @@ from vaelab import __version__
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
-from vaelab.metrics_schema import fidelity_texts, holdout_copies, ml_difference, ml_secondary, predictive_difference
+from vaelab.metrics_schema import (
+    fidelity_texts,
+    holdout_copies,
+    ks_over,
+    ml_difference,
+    ml_secondary,
+    predictive_difference,
+    with_se,
+)
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -402,7 +410,8 @@ class _Assembler:
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
                                  f"not comparable with TimeGAN's published one-step scores){predictive_difference(p)}"),
-            ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
+            ("value distributions", f"mean KS complement {with_se(b['column_shapes'], b.get('column_shapes_stderr'))} "
+                                    f"per feature{ks_over(b)}"),
             ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),

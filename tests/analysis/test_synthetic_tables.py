@@ -234,6 +234,9 @@ def test_fidelity_standard_errors_are_seeded():
     none = fidelity(real, synth, resamples=0)
     assert none["fidelity"] == a["fidelity"] and not any(k.endswith("_stderr") for k in none)
     json.dumps(a, allow_nan=False)
+    # one synthetic row: every resample is that row, and a bootstrap SE would hide how much another row would move it
+    one = fidelity(real, synth.iloc[:1])
+    assert all(math.isnan(one[f"{k}_stderr"]) for k in SE_KEYS) and one["fidelity_stderr_over"].startswith("none")
     for bad in (1, -1, 2.5, True):
         with pytest.raises(ConfigError, match="resamples"):
             fidelity(real, synth, resamples=bad)

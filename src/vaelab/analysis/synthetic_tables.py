@@ -811,7 +811,10 @@ def fidelity(
     shape_mean = _nanmean([r["score"] for r in shapes])
     pair_mean = _nanmean([r["score"] for r in pairs])
     stderr = {}
-    if resamples:
+    if resamples and min(real_df.shape[0], synth_df.shape[0]) < 2:  # resamples of one row are that row
+        stderr = {"fidelity_stderr": math.nan, "column_shapes_stderr": math.nan, "column_pair_trends_stderr": math.nan,
+                  "fidelity_stderr_over": "none: a table of one row gives no spread to resample"}  # fmt: skip
+    elif resamples:
         resampler = _FidelityResampler(cols, resolved, real, synth, _pairs(len(cols), max_pairs, int(seed)), bins,
                                        int(real_df.shape[0]), int(synth_df.shape[0]))  # fmt: skip
         stderr = _fidelity_stderr(resampler, resamples, int(seed))

@@ -106,6 +106,20 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert copies in out and copies in html
 
 
+def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
+    """An audit (s11 a): one synthetic row holds one class of the target, so no classifier is trained on it and that
+    class is predicted for every test row; the block said so in its note, but evaluate-synthetic printed "train on
+    synthetic 0.200" and the report showed it as if a model had learned from the synthetic rows."""
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(table_run, tmp_path / "run")
+    out = _ok(capsys, "evaluate-synthetic", run, "--n", 1)
+    ml = json.loads((run / "metrics.json").read_text())["synthetic"]["ml_efficacy"]
+    said = "synth_train: single class: every test row predicted as that class"
+    assert ml["note"] == said and f"; {said}" in out
+    assert f"; {said}" in (_report_status(capsys, run) and (run / "report.html").read_text(encoding="utf-8"))
+
+
 def test_evaluate_synthetic_says_why_ml_efficacy_and_privacy_are_missing(tmp_path, capsys):
     """An audit (s10 d): on a 12-row table (a test split of 1 row) evaluate-synthetic printed fidelity alone, and the
     ML efficacy and privacy lines were missing without a word; the output and the report now say why."""

@@ -233,6 +233,14 @@ def predictive_difference(p: dict[str, Any]) -> str:
             f"{p.get('se_over', 'the real test windows')}; the two forecasters' own training not in it): {words}")
 
 
+def ml_note(ml: dict[str, Any]) -> str:
+    """"; synth_train: single class: every test row predicted as that class": why an ML efficacy model could not be
+    trained, as the CLI and the report say it ("" when both were). It was stored and never shown (an audit, s11 a:
+    `--n 1` printed "train on synthetic 0.200" as if a model had learned from the synthetic rows)."""
+    note = ml.get("note")
+    return f"; {note}" if isinstance(note, str) and note else ""
+
+
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
@@ -252,7 +260,7 @@ TABLE_SYNTHETIC = obj(
     {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number},
                                  {**{k: maybe_number for keys in ML_SECONDARY.values() for k in keys},
                                   **{k: maybe_number for k in ("real_se", "synthetic_se", "difference", "difference_se")},
-                                  "outcome": text, "se_over": text})),
+                                  "outcome": text, "se_over": text, "note": optional(text)})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
                              {"holdout_exact_copies": number})),

@@ -29,6 +29,7 @@ from vaelab.metrics_schema import (
     holdout_copies,
     ks_over,
     ml_difference,
+    ml_note,
     ml_secondary,
     predictive_difference,
     with_se,
@@ -379,7 +380,7 @@ class _Assembler:
             also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
-                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}"))  # fmt: skip
+                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"))  # fmt: skip
         pr = b.get("privacy")
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"

@@ -56,7 +56,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError
-from vaelab.metrics_schema import fidelity_texts, holdout_copies, ml_difference, ml_secondary
+from vaelab.metrics_schema import fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -371,7 +371,7 @@ class TableKind(RunKind):
                     for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "
                          f"train on real {ml['real']:.3f}{also['real']}, train on synthetic "
-                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}")  # fmt: skip
+                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}")  # fmt: skip
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "

@@ -104,6 +104,9 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     pr = block["privacy"]
     copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
     assert copies in out and copies in html
+    # the share closer than the holdout's 5th percentile with its SE (an audit, s11 a)
+    share = f"{100 * pr['share_closer_than_holdout']:.1f}% ± {100 * pr['share_closer_stderr']:.1f}% (1 SE over the"
+    assert share in out and share in html
 
 
 def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):

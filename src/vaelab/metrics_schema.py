@@ -185,6 +185,16 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), values
 
 
+def closer_share(privacy: dict[str, Any]) -> str:
+    """"9.7% ± 1.7% (1 SE over …)": the share of synthetic rows closer to a training row than the holdout's 5th percentile,
+    with its bootstrap SE where the block holds one (blocks written before it do not: "9.7%")."""
+    share, se = privacy.get("share_closer_than_holdout"), privacy.get("share_closer_stderr")
+    if not _is_number(share):
+        return "–"
+    return (f"{100 * share:.1f}% ± {100 * se:.1f}% (1 SE over the synthetic and holdout rows)" if _is_number(se)
+            else f"{100 * share:.1f}%")
+
+
 def holdout_copies(privacy: dict[str, Any]) -> str:
     """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
     exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row
@@ -263,7 +273,8 @@ TABLE_SYNTHETIC = obj(
                                   "outcome": text, "se_over": text, "note": optional(text)})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
-                             {"holdout_exact_copies": number})),
+                             {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
+                              "median_ratio_stderr": maybe_number, "stderr_over": text})),
      "not_measured": text,
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)
      **{f"{k}_stderr": maybe_number for k in ("fidelity", "column_shapes", "column_pair_trends")},

@@ -25,6 +25,7 @@ from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
+    closer_share,
     fidelity_texts,
     holdout_copies,
     ks_over,
@@ -385,7 +386,7 @@ class _Assembler:
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
-                                             f"{_num(100 * pr['share_closer_than_holdout'], 1)}% closer than the holdout's "
+                                             f"{closer_share(pr)} closer than the holdout's "
                                              f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
                                              f"{holdout_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):

@@ -243,9 +243,11 @@ def test_fidelity_standard_errors_are_seeded():
 
 
 def odd_table(seed: int, n: int) -> pd.DataFrame:
-    """Tied whole numbers, an id-like column of many labels, a column all missing, infinities, dates with gaps."""
+    """Tied whole numbers, two id-like columns of many labels (more label pairs than PAIR_CELLS: coded apart), a
+    column all missing, infinities, dates with gaps."""
     rng = np.random.default_rng(seed)
     df = pd.DataFrame({"age": rng.integers(18, 30, n), "id": [f"u{i}" for i in rng.integers(0, 300, n)],
+                       "id2": [f"v{i}" for i in rng.integers(0, 1000, n)],
                        "empty": np.nan, "x": rng.normal(size=n), "flag": rng.random(n) < 0.2,
                        "d": pd.Timestamp("2021-03-01") + pd.to_timedelta(rng.integers(0, 9, n), unit="h")})  # fmt: skip
     df.loc[rng.random(n) < 0.05, "x"] = np.inf
@@ -263,6 +265,7 @@ def test_the_bootstrap_recomputes_fidelity_itself_on_each_resample(make):
     for max_pairs in (None, 4):
         cols, kinds, r, s = _prepared_tables(real, synth, None)
         resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), max_pairs, 0), 10, len(real), len(synth))
+        assert bool(resampler.cells) == (make is odd_table and max_pairs is None)  # both ways of counting label pairs
         rng = np.random.default_rng(1)
         i_real = np.vstack([np.arange(len(real)), rng.integers(0, len(real), (3, len(real)))])
         i_synth = np.vstack([np.arange(len(synth)), rng.integers(0, len(synth), (3, len(synth)))])

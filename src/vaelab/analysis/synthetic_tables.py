@@ -551,6 +551,7 @@ def _nanmean(values: list[float]) -> float:
 
 # ---------------------------------------------------------------- fidelity's standard errors
 FIDELITY_BOOTSTRAP = 100  # resamples behind the standard errors of fidelity, column shapes and column pair trends
+PAIR_CELLS = 65_536  # fidelity's bootstrap: two categorical columns with more possible label pairs have theirs coded
 
 
 def _joint_codes(real: _Column, synth: _Column) -> tuple[np.ndarray, np.ndarray, int]:
@@ -672,20 +673,25 @@ class _FidelityResampler:
         self.cols, self.pairs, self.bins, self.n_real, self.n_synth = cols, pairs, bins, n_real, n_synth
         self.continuous = {c: _ContinuousColumn(real[c], synth[c]) for c in cols if kinds[c] in CONTINUOUS}
         self.labels = {c: _joint_codes(real[c], synth[c]) for c in cols if kinds[c] not in CONTINUOUS}
-        # A pair of two labelled columns has fixed cells: coded once, so that columns of many labels (ids) stay small.
-        self.cells = {}
+        # A pair of two labelled columns with more possible cells than PAIR_CELLS (ids) has its cells coded once, as
+        # many as it holds; the others are counted from their two labels, which keeps a wide table's memory to its
+        # columns (coding every pair held one array of all rows per pair).
+        self.cells, widest = {}, 1
         for i, j in pairs:
             a, b = cols[i], cols[j]
             if a in self.labels and b in self.labels:
-                (ra, sa, _), (rb, sb, kb) = self.labels[a], self.labels[b]
+                (ra, sa, ka), (rb, sb, kb) = self.labels[a], self.labels[b]
+                if (ka + 1) * (kb + 1) <= PAIR_CELLS:
+                    widest = max(widest, (ka + 1) * (kb + 1))
+                    continue
                 raw = np.concatenate([ra, sa]) * (kb + 1) + np.concatenate([rb, sb])
                 gone = (np.concatenate([ra, sa]) == 0) | (np.concatenate([rb, sb]) == 0)
                 codes, uniques = pd.factorize(raw[~gone])
                 full = np.zeros(raw.shape[0], dtype=np.int64)
                 full[~gone] = codes + 1
                 self.cells[(a, b)] = (full[:n_real], full[n_real:], max(len(uniques), 1))
-        widest = max([c.k + 1 for c in self.continuous.values()] + [k + 1 for *_, k in self.cells.values()]
-                     + [(bins + 1) * (k + 1) for *_, k in self.labels.values()] + [(bins + 1) ** 2])  # fmt: skip
+        widest = max([widest, (bins + 1) ** 2] + [c.k + 1 for c in self.continuous.values()]
+                     + [k + 1 for *_, k in self.cells.values()] + [(bins + 1) * (k + 1) for *_, k in self.labels.values()])  # fmt: skip
         self.chunk = max(1, 1_000_000 // max(n_real, n_synth, widest))  # resamples at once: arrays of ~1M entries
 
     def scores(self, i_real: np.ndarray, i_synth: np.ndarray) -> np.ndarray:

@@ -209,4 +209,4 @@ def test_fidelity_is_shown_with_its_standard_error_and_a_block_written_before_it
     assert _parse(page).sections["tabular"] == "ok"
     assert (f"{b['fidelity']:.3f} = mean of column shapes {b['column_shapes']:.3f} and column-pair trends "
             f"{b['column_pair_trends']:.3f} (SDMetrics; 1 is best)") in html
-    assert "1 SE over the" not in html
+    assert f"± 1 SE over the {b['n_real_train']} real" not in html

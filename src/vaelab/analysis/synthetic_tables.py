@@ -1225,8 +1225,9 @@ def _dcr_stderr(d_sy: np.ndarray, d_ho: np.ndarray, rng: np.random.Generator) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(med_h > 0, np.median(s, axis=1) / med_h, np.nan)
     ratio = ratio[np.isfinite(ratio)]
+    defined = np.median(d_ho) > 0 and ratio.size > 1  # the ratio itself is NaN where the holdout's median is 0
     return {"share_closer_stderr": float(share.std(ddof=1)),
-            "median_ratio_stderr": float(ratio.std(ddof=1)) if ratio.size > 1 else math.nan,
+            "median_ratio_stderr": float(ratio.std(ddof=1)) if defined else math.nan,
             "stderr_over": f"the {d_sy.size} synthetic and {d_ho.size} holdout rows, each resampled on its own, the "
                            f"training rows held fixed; {PRIVACY_BOOTSTRAP} bootstrap resamples"}  # fmt: skip
 

@@ -104,6 +104,23 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     pr = block["privacy"]
     copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
     assert copies in out and copies in html
+    # the share closer than the holdout's 5th percentile with its SE (an audit, s11 a)
+    share = f"{100 * pr['share_closer_than_holdout']:.1f}% ± {100 * pr['share_closer_stderr']:.1f}% (1 SE over the"
+    assert share in out and share in html
+
+
+def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
+    """An audit (s11 a): one synthetic row holds one class of the target, so no classifier is trained on it and that
+    class is predicted for every test row; the block said so in its note, but evaluate-synthetic printed "train on
+    synthetic 0.200" and the report showed it as if a model had learned from the synthetic rows."""
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(table_run, tmp_path / "run")
+    out = _ok(capsys, "evaluate-synthetic", run, "--n", 1)
+    ml = json.loads((run / "metrics.json").read_text())["synthetic"]["ml_efficacy"]
+    said = "synth_train: single class: every test row predicted as that class"
+    assert ml["note"] == said and f"; {said}" in out
+    assert f"; {said}" in (_report_status(capsys, run) and (run / "report.html").read_text(encoding="utf-8"))
 
 
 def test_evaluate_synthetic_says_why_ml_efficacy_and_privacy_are_missing(tmp_path, capsys):
@@ -118,6 +135,41 @@ def test_evaluate_synthetic_says_why_ml_efficacy_and_privacy_are_missing(tmp_pat
     assert said in out and said in block["not_measured"]
     _ok(capsys, "report", tmp_path / "run")
     assert said in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+
+
+def test_evaluate_synthetic_leaves_out_ml_efficacy_where_too_few_rows_hold_a_target_value(tmp_path, capsys,
+                                                                                           monkeypatch):  # fmt: skip
+    """An audit (s11 a): a target missing in 95% of the rows left one test row with a value; ML efficacy printed
+    "train on real 0.000 (accuracy 0.000), train on synthetic 1.000 (accuracy 1.000)" from that row, with no SE. And
+    synthetic rows without a target value made the whole command fail ("... in synth_train is missing"), fidelity and
+    privacy lost. ML efficacy is now left out and the output says why; the rest is measured."""
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "y": rng.normal(size=200), "lab": pd.Series([None] * 200, dtype=object)})
+    df.loc[:9, "lab"] = ["a", "b"] * 5  # the first rows only: the test split holds at most a few
+    df.to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert "ml_efficacy" not in block and "privacy" in block and "fidelity_stderr" in block
+    assert "ML efficacy was not measured: the target 'lab' has a value in " in block["not_measured"]
+    assert "real test split's rows (at least 2 needed); name another column with --target" in block["not_measured"]
+    assert block["not_measured"] in out and "privacy:" in out and "train on synthetic" not in out
+    # synthetic rows without a target value: said so, the rest measured (enough test rows with a target here)
+    original = Run.synthesize
+
+    def without_target(self, *args, **kwargs):
+        rows = original(self, *args, **kwargs)
+        rows["x"] = np.nan
+        return rows
+
+    monkeypatch.setattr(Run, "synthesize", without_target)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run", "--target", "x")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert block["not_measured"] == (f"ML efficacy was not measured: the target 'x' has a value in 0 of the synthetic "
+                                     "rows (at least 1 needed); name another column with --target")  # fmt: skip
+    assert "ml_efficacy" not in block and "privacy" in block and block["not_measured"] in out
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
@@ -262,11 +314,32 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "95% interval" in verdicts["forecast_band"]["text"] and "coverage_stderr" in block["forecast"]
     assert out.count("verdict:") == len(verdicts) and block["trend"]["handling"] == "none"
     assert 0 <= block["forecast"]["coverage_90"] <= 1 and block["predictive"]["mae_synthetic"] > 0
+    # The predictive score's two MAEs with their paired difference and its SE over the overlapping test windows (they
+    # were printed side by side with none: a gap found in review, s11)
+    p = block["predictive"]
+    assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
+    assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
+    assert p["outcome"] in ("lower", "higher", "no clear difference")
+    # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
+    assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
+    assert "moving blocks of" in block["column_shapes_stderr_over"]
+    assert f"mean KS complement {block['column_shapes']:.3f} ± {block['column_shapes_stderr']:.3f} over" in out
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
     status = _report_status(capsys, run)
     assert status["series"] == "ok" and status["tabular"] == "na"
+    assert f"KS complement {block['column_shapes']:.3f} ± " in (run / "report.html").read_text(encoding="utf-8")
+    # a block written before the SEs reads as it did
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("column_shapes_stderr", "ks_complement_stderr", "column_shapes_stderr_over"):
+        del metrics["synthetic"][key]
+    for key in ("mae_difference", "mae_difference_se", "outcome", "se_over"):
+        del metrics["synthetic"]["predictive"][key]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert _report_status(capsys, run)["series"] == "ok"
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert f"mean KS complement {block['column_shapes']:.3f} per feature</dd>" in html and "synthetic - real" not in html
 
 
 def _report_status(capsys, run) -> dict:
@@ -1274,6 +1347,12 @@ def test_a_damaged_secondary_ml_metric_leaves_the_table_block_out_and_a_sound_on
     assert ml_secondary({"real": 0.5, "synthetic": 0.4})[1] == {}  # a block from before the secondary metric
     kept, notes = validate_blocks({"synthetic": {**block, "ml_efficacy": {**ml, "synthetic_accuracy": "high"}}})
     assert "synthetic" not in kept and "synthetic_accuracy" in notes["synthetic"]
+    # fidelity's SEs (s11): read where sound, a damaged one caught on read like the rest; blocks without them read
+    with_se = {**block, "fidelity_stderr": 0.004, "column_shapes_stderr": None, "column_pair_trends_stderr": 0.005,
+               "fidelity_stderr_over": "the 10 real and 10 synthetic rows"}  # fmt: skip
+    assert "synthetic" in validate_blocks({"synthetic": with_se})[0]
+    kept, notes = validate_blocks({"synthetic": {**with_se, "fidelity_stderr": "small"}})
+    assert "synthetic" not in kept and "fidelity_stderr" in notes["synthetic"]
 
 
 # ------------------------------------------------- a user's hostile inputs (issue 17, fifth pass: an audit)

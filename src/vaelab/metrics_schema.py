@@ -185,12 +185,70 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return (f"{name} in {unit}" if isinstance(unit, str) and name == "MAE" else name), values
 
 
+def closer_share(privacy: dict[str, Any]) -> str:
+    """"9.7% ± 1.7% (1 SE over …)": the share of synthetic rows closer to a training row than the holdout's 5th percentile,
+    with its bootstrap SE where the block holds one (blocks written before it do not: "9.7%")."""
+    share, se = privacy.get("share_closer_than_holdout"), privacy.get("share_closer_stderr")
+    if not _is_number(share):
+        return "–"
+    return (f"{100 * share:.1f}% ± {100 * se:.1f}% (1 SE over the synthetic and holdout rows)" if _is_number(se)
+            else f"{100 * share:.1f}%")
+
+
 def holdout_copies(privacy: dict[str, Any]) -> str:
     """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
     exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row
     repeats a training row too); "" for a block written before it was stored."""
     share = privacy.get("holdout_exact_copies")
     return "" if share is None else f" (real holdout {100 * share:.1f}%)"
+
+
+def with_se(value: Any, se: Any) -> str:
+    """"0.942 ± 0.004": a score in [0, 1] to 3 decimals with its SE (to 3 decimals, or 1 significant digit below
+    0.001, so that a small SE does not read as "± 0.000"); the score alone where no SE is stored, "–" for none."""
+    if not _is_number(value):
+        return "–"
+    if not _is_number(se):
+        return f"{value:.3f}"
+    return f"{value:.3f} ± {se:.3f}" if se >= 0.001 else f"{value:.3f} ± {se:.1g}"
+
+
+def fidelity_texts(block: dict[str, Any]) -> dict[str, str]:
+    """A table block's fidelity, column shapes and column pair trends with their SEs ("0.942 ± 0.004") and ``over``,
+    what the ± is ("; ± 1 SE over the 5000 real and …"), as the CLI and the report say them; a block written before
+    the SEs were stored gives the bare figures and no ``over``."""
+    keys = ("fidelity", "column_shapes", "column_pair_trends")
+    texts = {k: with_se(block.get(k), block.get(f"{k}_stderr")) for k in keys}
+    over = block.get("fidelity_stderr_over")
+    texts["over"] = f"; ± 1 SE over {over}" if _is_number(block.get("fidelity_stderr")) and isinstance(over, str) else ""
+    return texts
+
+
+def ks_over(block: dict[str, Any]) -> str:
+    """" (± 1 SE over the 40 real windows …)": what a series block's KS complement SEs cover; "" for a block written
+    before they were stored."""
+    over = block.get("column_shapes_stderr_over")
+    return f" (± 1 SE over {over})" if _is_number(block.get("column_shapes_stderr")) and isinstance(over, str) else ""
+
+
+def predictive_difference(p: dict[str, Any]) -> str:
+    """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
+    series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the
+    CLI and the report say it; the forecasters' own randomness is not in the SE, and the text says so."""
+    if not _is_number(p.get("mae_difference_se")) or not _is_number(p.get("mae_difference")):
+        return ""
+    words = {"lower": "the forecaster trained on synthetic windows errs less",
+             "higher": "the forecaster trained on synthetic windows errs more"}.get(p.get("outcome"), "no clear difference")
+    return (f"; synthetic - real {p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g} (2 SE over "
+            f"{p.get('se_over', 'the real test windows')}; the two forecasters' own training not in it): {words}")
+
+
+def ml_note(ml: dict[str, Any]) -> str:
+    """"; synth_train: single class: every test row predicted as that class": why an ML efficacy model could not be
+    trained, as the CLI and the report say it ("" when both were). It was stored and never shown (an audit, s11 a:
+    `--n 1` printed "train on synthetic 0.200" as if a model had learned from the synthetic rows)."""
+    note = ml.get("note")
+    return f"; {note}" if isinstance(note, str) and note else ""
 
 
 def ml_difference(ml: dict[str, Any]) -> str:
@@ -212,11 +270,15 @@ TABLE_SYNTHETIC = obj(
     {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number},
                                  {**{k: maybe_number for keys in ML_SECONDARY.values() for k in keys},
                                   **{k: maybe_number for k in ("real_se", "synthetic_se", "difference", "difference_se")},
-                                  "outcome": text, "se_over": text})),
+                                  "outcome": text, "se_over": text, "note": optional(text)})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
-                             {"holdout_exact_copies": number})),
-     "not_measured": text},
+                             {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
+                              "median_ratio_stderr": maybe_number, "stderr_over": text})),
+     "not_measured": text,
+     # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)
+     **{f"{k}_stderr": maybe_number for k in ("fidelity", "column_shapes", "column_pair_trends")},
+     "fidelity_stderr_over": text},
 )  # fmt: skip
 VERDICT = obj({"text": text}, {"outcome": optional(text)})
 
@@ -234,12 +296,15 @@ SERIES_SYNTHETIC = obj({
     "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
     "column_shapes": maybe_number,
     "discriminative": obj({"score": maybe_number, "accuracy": maybe_number}, {"se": maybe_number}),
-    "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number}),
+    "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number},
+                      {"mae_difference": maybe_number, "mae_difference_se": maybe_number, "outcome": text, "se_over": text}),
     "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number},
                     {"verdict": optional(text)}),
 }, {
     "trend": optional(obj({}, {"found": optional(text), "handling": optional(text), "why": optional(text)})),
     "verdicts": mapping(VERDICT),
+    # the KS complements' bootstrap SEs (ks_over says what they cover; blocks written before lack them)
+    "column_shapes_stderr": maybe_number, "column_shapes_stderr_over": text,
 })  # fmt: skip
 EXPLORE = {  # one entry per action
     "traverse": obj({"span_sd": maybe_number}, {"chosen_by": text, "centre": optional(text), "unit": text}),

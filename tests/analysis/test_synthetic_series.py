@@ -205,7 +205,7 @@ def test_the_real_reference_of_the_predictive_score_shares_no_step_with_its_test
     import vaelab.analysis.synthetic_series as ss
 
     seen = []
-    monkeypatch.setattr(ss, "_forecast_mae", lambda train, test, *a: seen.append((train, test)) or 1.0)
+    monkeypatch.setattr(ss, "_forecast_mae", lambda train, test, *a: seen.append((train, test)) or np.ones(len(test)))
     T, n = 8, 60
     stamps = (np.arange(n)[:, None] + np.arange(T)[None, :])[:, :, None].astype(float)  # window i holds steps i..i+T-1
     result = ss.predictive_score(stamps, stamps + 1000.0, n_past=5, seed=3)
@@ -221,3 +221,64 @@ def test_the_real_reference_of_the_predictive_score_shares_no_step_with_its_test
     assert result["reference"] == "real windows given apart from the test windows"
     with pytest.raises(DataError, match="at least 9 windows"):
         ss.predictive_score(stamps[:8], stamps[:8], n_past=5)
+
+
+def test_the_predictive_scores_difference_carries_a_standard_error_over_the_test_windows():
+    """Both forecasters are tested on the same windows: their difference is paired, with an SE over the test windows
+    (over overlapping ones: a lag), and a verdict within 2 SE. The two MAEs were printed side by side with none (a gap
+    found in review, s11)."""
+    noise = 0.7 * np.random.default_rng(3).normal(size=(300, 24, 3))
+    real = sine_windows(0, 300)
+    result = predictive_score(real, noise, n_past=16, epochs=10)
+    assert result["mae_difference"] == pytest.approx(result["mae_synthetic"] - result["mae_real"])
+    assert result["mae_difference_se"] > 0 and result["outcome"] == "higher"  # noise teaches nothing
+    assert result["mae_difference"] > 2 * result["mae_difference_se"]
+    assert result["se_over"] == "the 139 real test windows, paired; windows up to 23 apart share steps"
+    # windows that share no step (lag 0): the SE of independent differences, SD / sqrt(n)
+    apart = predictive_score(real, noise, n_past=16, epochs=10, lag=0)
+    assert apart["mae_difference"] == result["mae_difference"]
+    assert apart["se_over"] == "the 139 real test windows, paired"
+    # groups name the series of each real window; one per window: no two are neighbours, the SE of independent ones
+    each = predictive_score(real, noise, n_past=16, epochs=10, groups=np.arange(300))
+    assert each["mae_difference_se"] == pytest.approx(apart["mae_difference_se"])
+    with pytest.raises(DataError, match="groups"):
+        predictive_score(real, noise, n_past=16, groups=np.zeros(5))
+    with pytest.raises(ConfigError, match="lag"):
+        predictive_score(real, noise, n_past=16, lag=-1)
+    from vaelab.metrics_schema import predictive_difference
+
+    assert predictive_difference({"mae_synthetic": 0.5, "mae_real": 0.4}) == ""  # a block written before: as it read
+    assert predictive_difference(result).endswith("the forecaster trained on synthetic windows errs more")
+
+
+def ar_windows(seed: int, length: int = 300, T: int = 12, F: int = 2, phi: float = 0.9) -> np.ndarray:
+    """All windows of T steps, at stride 1, of one AR(1) series per feature: neighbours share T - 1 steps."""
+    from scipy.signal import lfilter
+
+    x = lfilter([1.0], [1.0, -phi], np.random.default_rng(seed).normal(size=(length + 100, F)), axis=0)[100:]
+    return np.stack([x[i : i + T] for i in range(length - T + 1)])
+
+
+def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_windows():
+    """Per-feature KS complements of window values had no SE (a gap found in review, s11). Real windows that overlap
+    are resampled in blocks: over 20 independent series, the mean KS complement's SD is what its mean SE says (within
+    a factor 2), where resampling them one by one, as if independent, says far less."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+    from vaelab.analysis.synthetic_tables import ks_complement
+
+    synth = lambda k: np.stack([ar_windows(1000 + 50 * k + i, length=40)[-1] for i in range(100)])  # noqa: E731
+    runs = [(window_ks_complements(ar_windows(k), synth(k), lag=11, seed=k),
+             window_ks_complements(ar_windows(k), synth(k), lag=0, seed=k)) for k in range(20)]  # fmt: skip
+    spread = np.std([blocks["mean"] for blocks, _ in runs], ddof=1)
+    se_blocks = np.mean([blocks["mean_stderr"] for blocks, _ in runs])
+    se_apart = np.mean([apart["mean_stderr"] for _, apart in runs])
+    assert 0.5 < spread / se_blocks < 2.0 and se_apart < 0.75 * se_blocks, (spread, se_blocks, se_apart)
+    real, fake = ar_windows(0), synth(0)
+    one = window_ks_complements(real, fake, lag=11, seed=3)
+    assert one == window_ks_complements(real, fake, lag=11, seed=3)  # seeded
+    assert one["scores"] == [ks_complement(real[:, :, f].ravel(), fake[:, :, f].ravel()) for f in range(2)]
+    assert all(se > 0 for se in one["stderr"]) and one["mean"] == pytest.approx(np.mean(one["scores"]))
+    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 and the 100 synthetic ones, each set "
+                              "resampled on its own; 100 bootstrap resamples")  # fmt: skip
+    with pytest.raises(DataError, match="groups"):
+        window_ks_complements(real, fake, groups=np.zeros(3))

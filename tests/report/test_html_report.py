@@ -187,3 +187,32 @@ def test_the_likelihood_sections_say_how_a_series_runs_standard_errors_are_taken
         else:  # rows are independent: unchanged
             assert "the first ± is the standard error over test examples." in html
             assert "nats per example (standard error" not in html
+
+
+def test_fidelity_is_shown_with_its_standard_error_and_a_block_written_before_it_still_reads(tiny_runs, tmp_path,
+                                                                                             capsys):  # fmt: skip
+    # Fidelity, column shapes and column pair trends had no SE (a gap found in review, s11): evaluate-synthetic prints
+    # them "0.942 ± 0.004" and the report shows them so; a synthetic block written before those keys reads as before.
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    assert main(["evaluate-synthetic", str(run)]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())
+    b = metrics["synthetic"]
+    shown = (f"{b['fidelity']:.3f} ± {b['fidelity_stderr']:.3f}", f"column shapes {b['column_shapes']:.3f} ± "
+             f"{b['column_shapes_stderr']:.3f}", f"{b['column_pair_trends']:.3f} ± {b['column_pair_trends_stderr']:.3f}",
+             f"± 1 SE over the {b['n_real_train']} real and {b['n_synthetic']} synthetic rows, each table resampled on "
+             "its own (100 bootstrap resamples)")  # fmt: skip
+    html = write_report(run).read_text(encoding="utf-8")
+    for text in shown:
+        assert text in out and text in html, text
+    for key in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr", "fidelity_stderr_over"):
+        del metrics["synthetic"][key]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    page = write_report(run)
+    html = page.read_text(encoding="utf-8")
+    assert _parse(page).sections["tabular"] == "ok"
+    assert (f"{b['fidelity']:.3f} = mean of column shapes {b['column_shapes']:.3f} and column-pair trends "
+            f"{b['column_pair_trends']:.3f} (SDMetrics; 1 is best)") in html
+    assert f"± 1 SE over the {b['n_real_train']} real" not in html

@@ -177,8 +177,9 @@ def discriminative_score(
 
 # ---------------------------------------------------------------- predictive score
 def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int, epochs: int, batch_size: int,
-                  lr: float, seed: int) -> float:
-    """MAE on ``test`` of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past (all features)."""
+                  lr: float, seed: int) -> np.ndarray:
+    """MAE per window of ``test`` (W,) of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past
+    (all features)."""
     mean, sd = _standardizer(train)  # the training set's own statistics: a synthetic-trained model sees nothing real
     T, F = train.shape[1:]
     horizon = T - n_past
@@ -190,7 +191,7 @@ def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int,
         with torch.no_grad():
             pred = model(to_tensor(test)[:, :n_past]).reshape(-1, horizon, F).double().numpy()
     pred = pred * sd + mean
-    return float(np.abs(pred - test[:, n_past:]).mean())
+    return np.abs(pred - test[:, n_past:]).mean(axis=(1, 2))
 
 
 def predictive_score(
@@ -204,6 +205,8 @@ def predictive_score(
     batch_size: int = 32,
     lr: float = 1e-2,
     real_train: Any = None,
+    groups: Any = None,
+    lag: int | None = None,
 ) -> dict[str, Any]:
     """The train-on-synthetic, test-on-real forecast test of TimeGAN (Yoon et al. 2019), in vaelab's settings.
 
@@ -226,12 +229,21 @@ def predictive_score(
     (that set is itself subsampled to the synthetic windows' number when it holds more), so the two
     errors are comparable. Each model standardizes with its own training set's statistics.
 
+    Both models forecast the same test windows, so their difference is paired: its standard error
+    is taken over the test windows (:func:`paired_difference`), with ``groups`` (the series of
+    each window of ``real``, in time order) and ``lag`` (how many windows apart two still share a
+    step); by default the windows of ``real`` are taken as one series of windows overlapping up to
+    T - 1 apart. It covers the test windows' sampling, not the two models' own randomness (another
+    seed moves both errors too) nor the synthetic sample's.
+
     Returns
     -------
     dict with ``mae_synthetic`` (TSTR), ``mae_real`` (TRTR), ``ratio`` = mae_synthetic /
     mae_real (≈ 1 when synthetic windows teach the dynamics as well as real ones; NaN when
-    mae_real is 0), ``n_train``, ``n_synthetic_train``, ``n_test``, ``n_past``, ``horizon``,
-    ``epochs``, ``hidden`` and ``reference`` (how the TRTR model's windows were chosen).
+    mae_real is 0), ``mae_difference`` = mae_synthetic - mae_real with ``mae_difference_se``
+    and ``outcome`` ("lower", "higher", or "no clear difference" within 2 SE) and ``se_over``,
+    ``n_train``, ``n_synthetic_train``, ``n_test``, ``n_past``, ``horizon``, ``epochs``,
+    ``hidden`` and ``reference`` (how the TRTR model's windows were chosen).
     """
     r, s = _window_pair(real, synth, min_windows=2)
     T = r.shape[1]
@@ -241,6 +253,13 @@ def predictive_score(
             f"got {n_past!r}."
         )
     epochs, hidden, batch_size, lr = _check_training(epochs, hidden, batch_size, lr, r.shape[2])
+    lag = T - 1 if lag is None else lag
+    if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)) or lag < 0:
+        raise ConfigError(f"lag must be a whole number >= 0 (windows apart that share a step); got {lag!r}.")
+    groups = np.zeros(r.shape[0], dtype=np.int64) if groups is None else np.asarray(groups)
+    if groups.shape != (r.shape[0],):
+        raise DataError(f"groups must name the series of each of the {r.shape[0]} real windows (a 1-D array); got "
+                        f"shape {groups.shape}.")  # fmt: skip
     rng = np.random.default_rng(int(seed))
     if real_train is not None:
         trained_on = _windows("real_train", real_train, 1)
@@ -257,18 +276,27 @@ def predictive_score(
                 f"that needs at least {T + 1} windows of {T} steps, got {r.shape[0]}. Pass more windows, or the "
                 "TRTR model's own windows as real_train."
             )
-        trained_on, real_test = r[:n_train], r[n_train + T - 1 :]
+        trained_on, real_test, groups = r[:n_train], r[n_train + T - 1 :], groups[n_train + T - 1 :]
         reference = (f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left "
                      "out between)")
     m = min(trained_on.shape[0], s.shape[0])
     real_train_used = trained_on[np.sort(rng.permutation(trained_on.shape[0])[:m])]
     synth_train = s[rng.permutation(s.shape[0])[:m]]
     with _one_torch_thread():
-        mae_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
-        mae_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        err_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        err_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+    mae_real, mae_synth = float(err_real.mean()), float(err_synth.mean())
+    diff = paired_difference(err_synth - err_real, groups, int(lag))
+    if err_real.size < 2:  # one test window: no spread to take an SE from
+        diff["se"] = math.nan
+    outcome = compare(diff["mean"], diff["se"])
     return {
         "mae_synthetic": mae_synth, "mae_real": mae_real,
         "ratio": mae_synth / mae_real if mae_real > 0 else math.nan,
+        "mae_difference": diff["mean"], "mae_difference_se": diff["se"],
+        "outcome": "no clear difference" if outcome == "no clear winner" else outcome,
+        "se_over": (f"the {real_test.shape[0]} real test windows, paired" + (f"; windows up to {lag} apart share steps"
+                                                                             if lag > 0 and real_test.shape[0] > 1 else "")),
         "n_train": int(m), "n_synthetic_train": int(m), "n_test": int(real_test.shape[0]),
         "n_past": int(n_past), "horizon": int(T - n_past), "epochs": epochs, "hidden": hidden, "reference": reference,
     }  # fmt: skip
@@ -403,6 +431,69 @@ def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
     if n == 0:
         raise DataError("paired_difference got no windows.")
     return {"mean": float(d.mean()), "se": serial_stderr(d, groups, int(lag)), "n": int(n), "lag": int(lag)}
+
+
+KS_BOOTSTRAP = 100  # resamples behind the SEs of the window values' KS complements
+
+
+def block_resample(groups: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a moving-block bootstrap resample of windows in time order (Kunsch 1989, "The jackknife and the
+    bootstrap for general stationary observations", Ann. Statist. 17): blocks of ``length`` consecutive windows of
+    one series (cut at the series' end), started at random, laid end to end until there are as many as windows.
+    ``length`` 1 is the ordinary bootstrap of independent windows."""
+    n = groups.shape[0]
+    if length <= 1:
+        return rng.integers(0, n, n)
+    ends = np.r_[np.flatnonzero(groups[1:] != groups[:-1]) + 1, n]  # one past each series' last window
+    stop = ends[np.searchsorted(ends, np.arange(n), side="right")]  # one past the last window of each one's series
+    out, total = [], 0
+    while total < n:
+        start = int(rng.integers(0, n))
+        block = np.arange(start, min(start + length, int(stop[start])))
+        out.append(block)
+        total += block.size
+    return np.concatenate(out)[:n]
+
+
+def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 0, resamples: int = KS_BOOTSTRAP,
+                          seed: int = 0) -> dict[str, Any]:  # fmt: skip
+    """KS complement of the values of each feature, real windows (N, T, F) against synthetic ones (M, T, F), all steps
+    pooled (:func:`vaelab.analysis.synthetic_tables.ks_complement`), their mean, and bootstrap SEs of both that cover
+    the sampling of both sets (Efron & Tibshirani 1993, the two-sample bootstrap): synthetic windows, independent draws,
+    resampled one by one; real windows, which share steps with neighbours up to ``lag`` apart in one series
+    (``groups``: each window's series, in time order; None: one series), in moving blocks of ``lag`` + 1 windows
+    (:func:`block_resample`).
+
+    Returns
+    -------
+    dict with ``scores`` and ``stderr`` (one per feature, in order), ``mean`` and ``mean_stderr``, and ``se_over``.
+    """
+    from vaelab.analysis.synthetic_tables import _batch_counts, _batch_similarity, ks_complement
+
+    r, s = _window_pair(real, synth, min_windows=1)
+    groups = np.zeros(r.shape[0], dtype=np.int64) if groups is None else np.asarray(groups)
+    if groups.shape != (r.shape[0],):
+        raise DataError(f"groups must name the series of each of the {r.shape[0]} real windows (a 1-D array); got "
+                        f"shape {groups.shape}.")  # fmt: skip
+    lag = check_int("lag", lag, 0, " (windows apart that share a step)")
+    resamples = check_int("resamples", resamples, 2, " (bootstrap resamples behind the standard errors)")
+    rng = np.random.default_rng(int(seed))
+    i_real = np.stack([block_resample(groups, lag + 1, rng) for _ in range(resamples)])
+    i_synth = rng.integers(0, s.shape[0], (resamples, s.shape[0]))
+    scores, draws = [], []
+    for f in range(r.shape[2]):
+        uniques, codes = np.unique(np.concatenate([r[:, :, f].ravel(), s[:, :, f].ravel()]), return_inverse=True)
+        codes = codes.reshape(-1, r.shape[1]) + 1  # per window, the code (1..k) of each step's value
+        cr, cs, k = codes[: r.shape[0]], codes[r.shape[0] :], uniques.size
+        scores.append(ks_complement(r[:, :, f].ravel(), s[:, :, f].ravel()))  # scipy's, as before the SEs
+        draws.append(_batch_similarity(_batch_counts(cr[i_real].reshape(resamples, -1), k),
+                                       _batch_counts(cs[i_synth].reshape(resamples, -1), k), ks=True))  # fmt: skip
+    draws = np.stack(draws, axis=1)  # (resamples, F)
+    blocks = f" in moving blocks of {lag + 1}" if lag else ""
+    return {"scores": scores, "stderr": [float(x) for x in draws.std(axis=0, ddof=1)], "mean": float(np.mean(scores)),
+            "mean_stderr": float(draws.mean(axis=1).std(ddof=1)),
+            "se_over": f"the {r.shape[0]} real windows{blocks} and the {s.shape[0]} synthetic ones, each set resampled "
+                       f"on its own; {resamples} bootstrap resamples"}  # fmt: skip
 
 
 def gaussian_windows(X: Any) -> Callable[[int, int], np.ndarray]:

@@ -3,13 +3,14 @@
 The run's kind says what that means (:meth:`vaelab.runs.base.RunKind.evaluate_synthetic`).
 Tables (SDMetrics' metrics; contingencies cut numeric columns into quantile bins where
 SDMetrics cuts equal-width ones): synthetic rows as many as the training split, scored
-against the real training rows (column shapes, column-pair trends, their average),
+against the real training rows (column shapes, column-pair trends, their average, each with a
+bootstrap SE over both tables' rows),
 machine-learning efficacy (train on synthetic, test on the real test split, against
 train on real), and distance to closest record against the test split as holdout.
 Series (TimeGAN's tests, in vaelab's settings): synthetic windows as many as the test
 windows; the discriminative score and the train-on-synthetic forecast test (TimeGAN's own
 settings are ``timegan_*`` in vaelab.analysis.synthetic_series, which bench/timeseries.py
-prints); per-feature KS complements of the window values;
+prints); per-feature KS complements of the window values (with bootstrap SEs);
 and the forecaster's coverage: the share of real test futures inside its 90% band.
 
 Writes the ``synthetic`` block of ``metrics.json`` and figures.

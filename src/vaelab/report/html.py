@@ -24,7 +24,17 @@ from vaelab import __version__
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
-from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
+from vaelab.metrics_schema import (
+    closer_share,
+    fidelity_texts,
+    holdout_copies,
+    ks_over,
+    ml_difference,
+    ml_note,
+    ml_secondary,
+    predictive_difference,
+    with_se,
+)
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -360,22 +370,23 @@ class _Assembler:
             return
         drawn = b.get("temperature")
         at = f", {drawn['text']}" if isinstance(drawn, dict) and isinstance(drawn.get("text"), str) else ""
+        fid = fidelity_texts(b)  # with their SEs, as evaluate-synthetic prints them
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
-                    ("fidelity", f"{_num(b['fidelity'], 3)} = mean of column shapes {_num(b['column_shapes'], 3)} "
-                                 f"and column-pair trends {_num(b['column_pair_trends'], 3)} (SDMetrics; 1 is best)")]  # fmt: skip
+                    ("fidelity", f"{fid['fidelity']} = mean of column shapes {fid['column_shapes']} and column-pair "
+                                 f"trends {fid['column_pair_trends']} (SDMetrics; 1 is best{fid['over']})")]  # fmt: skip
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
             also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
-                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}"))  # fmt: skip
+                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"))  # fmt: skip
         pr = b.get("privacy")
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
-                                             f"{_num(100 * pr['share_closer_than_holdout'], 1)}% closer than the holdout's "
+                                             f"{closer_share(pr)} closer than the holdout's "
                                              f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
                                              f"{holdout_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):
@@ -400,8 +411,9 @@ class _Assembler:
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
-                                 "not comparable with TimeGAN's published one-step scores)"),
-            ("value distributions", f"mean KS complement {_num(b['column_shapes'], 3)} per feature"),
+                                 f"not comparable with TimeGAN's published one-step scores){predictive_difference(p)}"),
+            ("value distributions", f"mean KS complement {with_se(b['column_shapes'], b.get('column_shapes_stderr'))} "
+                                    f"per feature{ks_over(b)}"),
             ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),

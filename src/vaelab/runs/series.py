@@ -43,8 +43,8 @@ from vaelab.analysis.synthetic_series import (
     paired_difference,
     predictive_score,
     repeated_discriminative,
+    window_ks_complements,
 )
-from vaelab.analysis.synthetic_tables import ks_complement
 from vaelab.checkpoint import RunDir
 from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
@@ -66,6 +66,7 @@ from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster
+from vaelab.metrics_schema import ks_over, predictive_difference, with_se
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -606,11 +607,17 @@ class SeriesKind(RunKind):
             raise ConfigError(f"--n (n=) must be at least 4 synthetic windows for a series run (the discriminative "
                               f"score holds out a fifth of them); got {n}. Leave it out to generate as many as the "
                               f"{len(test)} test windows.")  # fmt: skip
+        # the test windows' series and how far apart two share a step: the predictive difference's SE (None: apart)
+        serial = dataset.serial
+        test_serial = ({"groups": np.asarray(serial[0])[indices(codes, "test")], "lag": int(serial[1])}
+                       if serial is not None else {"lag": 0})  # fmt: skip
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
         synth = self.to_user(rows[seed])
-        shapes = {f: ks_complement(test[:, :, i].ravel(), synth[:, :, i].ravel()) for i, f in enumerate(ws.features)}
+        # per feature, with SEs over both sets of windows (the real ones in blocks: neighbours share steps)
+        ks = window_ks_complements(test, synth, **test_serial, seed=seed)
+        shapes = dict(zip(ws.features, ks["scores"]))
         vae_d = repeated_discriminative(test, lambda s: self.to_user(rows[s]), list(rows))
         base_d = repeated_discriminative(test, lambda s: self.to_user(base[s]), list(rows))
         # Real training windows scored the same way: the floor for any generator of the training period (the
@@ -621,9 +628,12 @@ class SeriesKind(RunKind):
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
-            "trend": self.trend, "column_shapes": float(np.mean(list(shapes.values()))), "ks_complement": shapes,
+            "trend": self.trend, "column_shapes": ks["mean"], "ks_complement": shapes,
+            "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
+            "column_shapes_stderr_over": ks["se_over"],
             "discriminative": vae_d,
-            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows)),
+            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows),
+                                           **test_serial),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -685,8 +695,9 @@ class SeriesKind(RunKind):
             f"{g['score']:.3f} ± {g['se']:.3f}{real}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
-            f"{'training ' if 'reference' in p else ''}windows",
-            f"value distributions: mean KS complement {block['column_shapes']:.3f} over {len(block['features'])} features",
+            f"{'training ' if 'reference' in p else ''}windows{predictive_difference(p)}",
+            f"value distributions: mean KS complement {with_se(block['column_shapes'], block.get('column_shapes_stderr'))} "
+            f"over {len(block['features'])} features{ks_over(block)}",
             f"forecaster: {f['verdict']}" if "verdict" in f else
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "
             f"{f['mae_median']:.4f} vs {f['mae_last_value']:.4f} for repeating the last value",

@@ -57,7 +57,7 @@ from vaelab.data.table_transformer import (
     split_condition,
 )
 from vaelab.errors import ConfigError
-from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
+from vaelab.metrics_schema import closer_share, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -363,20 +363,34 @@ class TableKind(RunKind):
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
             "columns": fid["columns"], "pairs": fid["pairs"],
+            # their bootstrap SEs over the real and the synthetic rows (new keys: blocks written before lack them)
+            **{k: fid[k] for k in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr",
+                                   "fidelity_stderr_over") if k in fid},
         }  # fmt: skip
-        if len(test) >= 2:
-            block["ml_efficacy"] = ml_efficacy(train, synth, test, target, seed=seed, kinds=kinds)
-            block["privacy"] = distance_to_closest_record(train, synth, test, kinds, seed=seed)
-        else:  # said, not left out without a word (an audit: a 12-row table's output just lacked both lines)
+        if len(test) < 2:  # said, not left out without a word (an audit: a 12-row table's output just lacked both lines)
             block["not_measured"] = (f"ML efficacy and privacy were not measured: they test on the real test split, "
                                      f"which has {len(test)} row{'' if len(test) == 1 else 's'} (at least 2 needed)")
+            return block, {"synthetic_columns": column_marginals(train, synth, kinds)}
+        # ML efficacy trains and tests on the rows that hold a target value: a mostly missing target scored 1.000 against
+        # 0.000 on the one test row that held one, with no SE, and synthetic rows without one failed the whole command
+        # (an audit, s11 a); privacy needs no target
+        short = [f"{count} of the {where}" for where, count, least in
+                 (("real test split's rows (at least 2 needed)", int(test[target].notna().sum()), 2),
+                  ("real training rows (at least 1 needed)", int(train[target].notna().sum()), 1),
+                  ("synthetic rows (at least 1 needed)", int(synth[target].notna().sum()), 1)) if count < least]  # fmt: skip
+        if short:
+            block["not_measured"] = (f"ML efficacy was not measured: the target {target!r} has a value in {short[0]}; "
+                                     "name another column with --target")  # fmt: skip
+        else:
+            block["ml_efficacy"] = ml_efficacy(train, synth, test, target, seed=seed, kinds=kinds)
+        block["privacy"] = distance_to_closest_record(train, synth, test, kinds, seed=seed)
         return block, {"synthetic_columns": column_marginals(train, synth, kinds)}
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
-        lines = [f"fidelity {block['fidelity']:.3f} (column shapes {block['column_shapes']:.3f}, "
-                 f"column pair trends {block['column_pair_trends']:.3f}; SDMetrics' metrics, numeric columns in quantile "
-                 "bins for contingencies) "
-                 f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows"]  # fmt: skip
+        fid = fidelity_texts(block)
+        lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
+                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
+                 f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
         drawn = block.get("temperature")
         if isinstance(drawn, dict) and "text" in drawn:
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")
@@ -387,11 +401,11 @@ class TableKind(RunKind):
                     for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "
                          f"train on real {ml['real']:.3f}{also['real']}, train on synthetic "
-                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}")  # fmt: skip
+                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}")  # fmt: skip
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
-                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {100 * pr['share_closer_than_holdout']:.1f}% "
+                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_share(pr)} "
                          f"of synthetic rows closer than the holdout's 5th percentile; "
                          f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
         if block.get("not_measured"):

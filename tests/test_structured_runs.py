@@ -593,6 +593,55 @@ def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp
             "decoder never sees)") in out
 
 
+def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_are(tmp_path, capsys):
+    """An audit (s11 c): a file's row holding a condition value only held-out rows hold was flagged and scored given
+    the most frequent trained condition, but the run's own test split (score RUN, training's test ELBO) gave the
+    same row the condition's untrained label (a slot the model never trained on), without a word. Now both alike."""
+    from vaelab.data.split import indices, split_assignment
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300),
+                       "y": rng.normal(size=300)})  # fmt: skip
+    codes = split_assignment(300, 0.1, 0.1, 0)
+    test, val = indices(codes, "test"), indices(codes, "val")
+    df.loc[[*test[[0, 2]], val[1]], "region"] = "west"  # two test rows and a validation row of a value no training row holds
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.iloc[test].to_csv(tmp_path / "rows.csv", index=False)  # the test split's rows, as a file
+    df.iloc[val].to_csv(tmp_path / "val.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    assert "2 of 30 test rows hold condition values no training row holds: scored given the most" in out
+    _ok(capsys, "score", tmp_path / "run", "test", "--n-samples", 20, "--quiet", "--out", tmp_path / "split.csv")
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "rows.csv", "--n-samples", 20, "--quiet", "--out",
+        tmp_path / "file.csv")  # fmt: skip
+    split, file = (pd.read_csv(tmp_path / f, keep_default_na=False) for f in ("split.csv", "file.csv"))
+    reason = "condition region = 'west' not seen in training: scored given the most frequent condition"
+    assert [reason in r for r in split["reason"]] == [i in (0, 2) for i in range(30)]
+    assert split[["flag"]].loc[[0, 2]].all().all() and np.isfinite(split["log_px"]).all()
+    columns = ["log_px", "log_px_stderr", "elbo", "percentile", "flag", "reason"]
+    pd.testing.assert_frame_equal(split[columns], file[columns])  # row by row as the file's rows are scored
+    # Training's test ELBO is the file's rows' ELBO, given the same conditions (none given 'west').
+    run = Run(tmp_path / "run")
+    rows = run.kind.read(tmp_path / "rows.csv")
+    assert "west" not in set(rows.label_names())
+    rec, kl = run.model.elbo_terms(rows.X, rows.label_names())
+    elbo = rec + run.kind.log_jacobian(rows.X) - kl
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert metrics["elbo"] == pytest.approx(elbo.mean(), rel=1e-12)
+    assert metrics["elbo_stderr"] == pytest.approx(elbo.std(ddof=1) / np.sqrt(30), rel=1e-12)
+    assert metrics["n_given_other_condition"] == 2
+    # The validation rows, the percentiles' reference, are scored as a file's rows are too.
+    from vaelab.checkpoint import CALIBRATION
+
+    reference = run.log_likelihood(run.kind.read(tmp_path / "val.csv"), 20).log_px
+    np.testing.assert_array_equal(run.dir.read_arrays(CALIBRATION)[0]["log_px"], np.sort(reference))
+    # Explored, such a row of the split is refused as a file's is (it was encoded given the untrained label).
+    err = _error(capsys, "explore", tmp_path / "run", "traverse", "--centre", "test:0")
+    assert "holds what training never had (condition region = 'west' not seen in training" in err
+    _ok(capsys, "report", tmp_path / "run")
+    assert "2 of 30 test rows hold condition values no training row holds" in (tmp_path / "run" / "report.html").read_text()
+
+
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     folder, df = table
     run = tmp_path / "cond"

@@ -379,6 +379,11 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+        moved = test.get("n_given_other_condition")
+        if moved:  # a conditional table run's test rows whose condition values no training row holds
+            print(textwrap.fill(f"note:       {moved} of {test['n_examples']} test rows hold condition values no "
+                                "training row holds: scored given the most frequent trained condition, as vaelab "
+                                "score flags them", 100, subsequent_indent="    "))  # fmt: skip
     stale = m.get("stale")
     if isinstance(stale, list) and stale:  # analyses of the weights before this resume (the report says so too)
         print(textwrap.fill(f"note:       measured on the weights before this resume, and marked stale in the report "

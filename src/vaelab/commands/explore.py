@@ -84,7 +84,7 @@ __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_gri
 def _activity(run: Run):
     """KL per dimension on the test split (the validation split when there is no test split)."""
     _, codes = run.data()
-    part = run.split("test" if indices(codes, "test").size else "val")
+    part = run.kind.given_trained(run.split("test" if indices(codes, "test").size else "val"))  # as score gives them
     return latent_activity(run.model, part.X, run.model_labels(part))
 
 
@@ -213,7 +213,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
-    train, test_all = r.split("train", lazy=True), r.split("test", lazy=True)
+    train, test_all = r.split("train", lazy=True), r.kind.given_trained(r.split("test", lazy=True))  # as score's
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
     test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     # In the data's own units, as `vaelab score` gives them (a table's change of units included), the results too.

@@ -74,6 +74,7 @@ __all__ = [
     "condition_codes",
     "label_parts",
     "flag_conditions",
+    "flag_labels",
     "require_condition_columns",
     "split_condition",
     "condition_labels",
@@ -1323,14 +1324,24 @@ def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_c
                     reasons: list[str]) -> np.ndarray:  # fmt: skip
     """New rows' condition labels for a conditional model's score: a row whose condition values training never had
     (or lacks) is scored given the most frequent condition, and ``reasons`` (one per row, changed in place) says so."""
-    labels = condition_labels(df, condition)
+    def missing(i: int) -> list[str]:
+        return [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
+
+    return flag_labels(condition_labels(df, condition), condition, label_counts, reasons, missing)
+
+
+def flag_labels(labels: np.ndarray, condition: tuple[ColumnSpec, ...], label_counts: Mapping[str, int],
+                reasons: list[str], missing: Callable[[int], list[str]] | None = None) -> np.ndarray:  # fmt: skip
+    """:func:`flag_conditions` on rows' condition ``labels`` (a copy is changed and returned); ``missing(i)`` names the
+    condition columns row i lacks (none: every row holds them all, as a run's own rows do)."""
+    labels = np.array(labels, dtype=object)
     fallback = max(label_counts, key=label_counts.get)
     # Labels only held-out rows hold (a count of 0) are the model's classes, but training never gave them to it: a
     # row holding one is flagged and scored as a new one is (an audit, s10 d: it was scored given an untrained label).
     trained = [lab for lab, count in label_counts.items() if count > 0]
     for i in np.flatnonzero(~np.isin(labels, trained)):
-        missing = [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
-        what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
+        absent = missing(int(i)) if missing is not None else []
+        what = (f"condition {', '.join(absent)} missing" if absent else  # its label would read ''
                 f"condition {'/'.join(c.name for c in condition)} = {labels[i]!r} not seen in training")
         note = f"{what}: {CONDITION_FALLBACK} {fallback!r}"
         reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note

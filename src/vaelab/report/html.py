@@ -205,6 +205,10 @@ class _Assembler:
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
             if test.get("units"):  # a table's or series' change of units (an audit: the report never said which)
                 s.facts.append(("units", f"the test ELBO and bits/dim are in {test['units']}"))
+            if test.get("n_given_other_condition"):  # a conditional table run's test rows of an untrained condition
+                s.facts.append(("conditions", f"{test['n_given_other_condition']} of {test['n_examples']} test rows hold "
+                                              "condition values no training row holds: scored given the most frequent "
+                                              "trained condition"))  # fmt: skip
         self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation)" + (
             ", in the model's own units: the curves do not include the change of units of the test ELBO above."
             if test and test.get("units") else "."))

@@ -334,7 +334,7 @@ class Run:
         else:
             source, index = spec, 0
         if is_split(source):
-            part = self.split(source, lazy=True)  # one row is read, not the whole file
+            part = self.kind.given_trained(self.split(source, lazy=True))  # one row is read, not the whole file
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
         elif Path(source).exists():

@@ -20,6 +20,7 @@ dtypes and categories; ``evaluate-synthetic`` scores them by SDMetrics' conventi
 """
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from vaelab.data.table_transformer import (
     condition_codes,
     encode_table,
     flag_conditions,
+    flag_labels,
     require_condition_columns,
     split_condition,
 )
@@ -178,6 +180,29 @@ class TableKind(RunKind):
         df = read_table(data.source, self.missing)
         y, classes = condition_codes(df, self.condition)
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
+
+    @property
+    def untrained_labels(self) -> tuple[str, ...]:
+        """The condition labels only held-out rows hold (a count of 0 in ``label_counts``)."""
+        return tuple(lab for lab, count in self.label_counts.items() if count == 0) if self.condition else ()
+
+    def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
+        return self.given_trained(dataset)
+
+    def given_trained(self, part: Dataset) -> Dataset:
+        """The run's own rows with each condition label that only held-out rows hold (a count of 0 in
+        ``label_counts``: the model's class, but never trained) replaced by the most frequent trained one, and flagged
+        in ``reasons``, as :meth:`read` does for a file's rows (an audit, s11 c: the run's test split and test ELBO
+        scored them given the untrained label, without a word). Rows of trained labels are left as they are."""
+        if not self.untrained_labels or part.y is None or part.n_examples == 0:
+            return part
+        labels = part.label_names()
+        if not np.isin(labels, self.untrained_labels).any():
+            return part
+        reasons = list(part.reasons) if part.reasons is not None else [""] * part.n_examples
+        labels = flag_labels(labels, self.condition, self.label_counts, reasons)
+        y = np.searchsorted(np.asarray(part.classes, dtype=object), labels).astype(np.int64)
+        return dataclasses.replace(part, y=y, reasons=tuple(reasons))
 
     # ------------------------------------------------------------ new rows
     density_units = DENSITY_UNITS

@@ -605,7 +605,7 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
                        "y": rng.normal(size=300)})  # fmt: skip
     codes = split_assignment(300, 0.1, 0.1, 0)
     test, val = indices(codes, "test"), indices(codes, "val")
-    df.loc[[*test[[0, 2]], val[1]], "region"] = "west"  # two test rows and a validation row of a value no training row holds
+    df.loc[[*test[[0, 2]], val[1]], "region"] = "east"  # two test rows and a validation row of a value no training row holds
     df.to_csv(tmp_path / "t.csv", index=False)
     df.iloc[test].to_csv(tmp_path / "rows.csv", index=False)  # the test split's rows, as a file
     df.iloc[val].to_csv(tmp_path / "val.csv", index=False)
@@ -615,15 +615,15 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     _ok(capsys, "score", tmp_path / "run", tmp_path / "rows.csv", "--n-samples", 20, "--quiet", "--out",
         tmp_path / "file.csv")  # fmt: skip
     split, file = (pd.read_csv(tmp_path / f, keep_default_na=False) for f in ("split.csv", "file.csv"))
-    reason = "condition region = 'west' not seen in training: scored given the most frequent condition"
+    reason = "condition region = 'east' not seen in training: scored given the most frequent condition"
     assert [reason in r for r in split["reason"]] == [i in (0, 2) for i in range(30)]
     assert split[["flag"]].loc[[0, 2]].all().all() and np.isfinite(split["log_px"]).all()
     columns = ["log_px", "log_px_stderr", "elbo", "percentile", "flag", "reason"]
     pd.testing.assert_frame_equal(split[columns], file[columns])  # row by row as the file's rows are scored
-    # Training's test ELBO is the file's rows' ELBO, given the same conditions (none given 'west').
+    # Training's test ELBO is the file's rows' ELBO, given the same conditions (none given 'east').
     run = Run(tmp_path / "run")
     rows = run.kind.read(tmp_path / "rows.csv")
-    assert "west" not in set(rows.label_names())
+    assert "east" not in set(rows.label_names())
     rec, kl = run.model.elbo_terms(rows.X, rows.label_names())
     elbo = rec + run.kind.log_jacobian(rows.X) - kl
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
@@ -637,7 +637,13 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     np.testing.assert_array_equal(run.dir.read_arrays(CALIBRATION)[0]["log_px"], np.sort(reference))
     # Explored, such a row of the split is refused as a file's is (it was encoded given the untrained label).
     err = _error(capsys, "explore", tmp_path / "run", "traverse", "--centre", "test:0")
-    assert "holds what training never had (condition region = 'west' not seen in training" in err
+    assert "holds what training never had (condition region = 'east' not seen in training" in err
+    # Nor does explore decode with that class, the model's first ('east' < 'north'): by default it takes the first
+    # the training rows hold, and --class east is refused, as sample refuses it (an untrained class was decoded with).
+    out = _ok(capsys, "explore", tmp_path / "run", "traverse")
+    assert "decoded with class 'north' (the first the training rows hold; --class picks another)" in out
+    err = _error(capsys, "explore", tmp_path / "run", "grid", "--class", "east")
+    assert "--class 'east': no training row holds it (only held-out rows do), so the decoder never learned it" in err
     _ok(capsys, "report", tmp_path / "run")
     assert "2 of 30 test rows hold condition values no training row holds" in (tmp_path / "run" / "report.html").read_text()
 

@@ -353,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _untrained(args) -> tuple[str, ...]:
+    """The classes of the run's model that no training example holds (a conditional table run's)."""
+    from vaelab.runs.run import Run
+
+    return Run(args.run).kind.untrained_labels
+
+
 def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
@@ -792,8 +799,11 @@ def cmd_explore(args) -> int:
     if args.what in ("traverse", "grid") and args.centre is not None:
         print(f"  around the code of {args.centre} (the other dimensions keep its values)")
     if args.what in ("traverse", "grid") and result.decoded_with is not None:
+        default = args.label is None and args.centre is None
+        # a class only held-out rows hold is passed over: the first class the training rows hold (an audit, s11 c)
+        first = "the first the training rows hold" if default and _untrained(args) else "the model's first"
         print(f"  decoded with class {result.decoded_with!r}"
-              + (" (the model's first; --class picks another)" if args.label is None and args.centre is None else ""))
+              + (f" ({first}; --class picks another)" if default else ""))
     elif args.what in ("interpolate", "arithmetic") and result.decoded_with is not None:
         what = "the whole path" if args.what == "interpolate" else "z_a ± z_b and a ± b"
         label_b = getattr(result, "class_b", None)

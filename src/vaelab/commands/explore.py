@@ -108,10 +108,21 @@ def _data_range(X) -> tuple[float, float]:
 
 
 def _class_for(run: Run, label: Any, *examples: Example) -> Any:
-    """The class a conditional model decodes with: the one asked for, else the first example's."""
+    """The class a conditional model decodes with: the one asked for, else the first example's, else (None) the
+    model's first; a class no training example holds (a conditional table run's condition value only held-out rows
+    hold) is refused when asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore
+    decoded with such an untrained class, the model's first by default)."""
     if run.model.classes_ is None:
         return label
-    return label if label is not None else next((e.label for e in examples if e.label is not None), None)
+    untrained = run.kind.untrained_labels
+    if label is not None and str(label) in untrained:
+        trained = [str(c) for c in run.model.classes_ if str(c) not in untrained]
+        raise DataError(f"--class {label!r}: no training row holds it (only held-out rows do), so the decoder never "
+                        f"learned it; the training rows' classes are {trained[:20]}.")  # fmt: skip
+    label = label if label is not None else next((e.label for e in examples if e.label is not None), None)
+    if label is None and untrained:
+        label = next(str(c) for c in run.model.classes_ if str(c) not in untrained)
+    return label
 
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:

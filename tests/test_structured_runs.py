@@ -638,6 +638,11 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     # Explored, such a row of the split is refused as a file's is (it was encoded given the untrained label).
     err = _error(capsys, "explore", tmp_path / "run", "traverse", "--centre", "test:0")
     assert "holds what training never had (condition region = 'east' not seen in training" in err
+    # anomaly-eval says how many inliers and outliers were scored given another condition (it said nothing).
+    out = _ok(capsys, "anomaly-eval", tmp_path / "run", "--outliers", tmp_path / "rows.csv", "--n-samples", 10, "--quiet")
+    assert "2 outlier(s) and 2 inlier(s) hold condition values no training row holds (or lack one)" in out
+    anomaly = json.loads((tmp_path / "run" / "metrics.json").read_text())["anomaly"]
+    assert anomaly["rows_given_other_condition"] == {"inliers": 2, "outliers": 2}
     # Nor does explore decode with that class, the model's first ('east' < 'north'): by default it takes the first
     # the training rows hold, and --class east is refused, as sample refuses it (an untrained class was decoded with).
     out = _ok(capsys, "explore", tmp_path / "run", "traverse")

@@ -650,7 +650,12 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     err = _error(capsys, "explore", tmp_path / "run", "grid", "--class", "east")
     assert "--class 'east': no training row holds it (only held-out rows do), so the decoder never learned it" in err
     _ok(capsys, "report", tmp_path / "run")
-    assert "2 of 30 test rows hold condition values no training row holds" in (tmp_path / "run" / "report.html").read_text()
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "2 of 30 test rows hold condition values no training row holds" in page
+    # The report's flags say which were flagged for what training never had, not by the percentile rule (its share
+    # read as the rule's, against the rule's expected 1%).
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2
+    assert "% of the test split flagged, 2 of them for holding what training never had" in page
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

@@ -216,6 +216,8 @@ def score(
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
+            # of them, those flagged whatever their score, for holding what training never had (none: no key)
+            **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
             "figure": f"figures/{scored.figure.name}",
             **({"units": result.extra["units"]} if "units" in result.extra else {}),
         })  # fmt: skip

@@ -248,9 +248,14 @@ class _Assembler:
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
             if lik.get("flag_rule"):
+                # examples flagged for what training never had, whatever their score, are not the rule's (an audit)
+                new = lik.get("n_flagged_new")
+                also = (f", {new} of them for holding what training never had (flagged whatever their score; vaelab "
+                        "score names each one's reason)" if isinstance(new, int) and new else "")  # fmt: skip
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
-                                         f"split flagged; valid data is flagged {_percent(lik.get('false_flag_share'))}% "
-                                         "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
+                                         f"split flagged{also}; valid data is flagged "
+                                         f"{_percent(lik.get('false_flag_share'))}% of the time by construction (the "
+                                         "rule's expected false-flag share)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:

@@ -593,6 +593,25 @@ def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp
             "decoder never sees)") in out
 
 
+def test_compare_samplers_never_generates_with_a_condition_only_held_out_rows_hold(tmp_path, monkeypatch):
+    """An audit (s11 c): compare-samplers drew a conditional model's classes in the test split's proportions, a
+    condition value only test rows hold included, and generated with it: a class the decoder never trained on,
+    which sample refuses."""
+    import vaelab.commands.generate as generate_module
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "test")[:10], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), *FAST, "--condition", "region"]) == 0
+    given = []
+    real = generate_module.generate
+    monkeypatch.setattr(generate_module, "generate", lambda *a, **k: given.append(k["y"]) or real(*a, **k))
+    generate_module.compare_samplers(tmp_path / "run", samplers=("prior",), replicates=2)
+    assert given and "east" not in set(np.concatenate(given).tolist())
+
+
 def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_are(tmp_path, capsys):
     """An audit (s11 c): a file's row holding a condition value only held-out rows hold was flagged and scored given
     the most frequent trained condition, but the run's own test split (score RUN, training's test ELBO) gave the

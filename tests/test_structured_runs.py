@@ -593,6 +593,22 @@ def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp
             "decoder never sees)") in out
 
 
+def test_a_condition_whose_second_value_only_held_out_rows_hold_is_refused(tmp_path, capsys):
+    """An audit (s11 c): "--condition region: every row holds 'north'" is refused, but a table whose other value only
+    test rows held trained "(1 combinations in the training rows; 1 more only in held-out rows ...)": a model
+    conditioned on nothing it could learn. Refused now, before anything is written."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": ["north"] * 300, "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "test")[:2], "region"] = "south"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    assert ("--condition region: every training row holds 'north' ('south' only held-out rows hold); a condition "
+            "needs at least two values among the training rows") in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_compare_samplers_never_generates_with_a_condition_only_held_out_rows_hold(tmp_path, monkeypatch):
     """An audit (s11 c): compare-samplers drew a conditional model's classes in the test split's proportions, a
     condition value only test rows hold included, and generated with it: a class the decoder never trained on,

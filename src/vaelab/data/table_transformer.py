@@ -75,6 +75,7 @@ __all__ = [
     "label_parts",
     "flag_conditions",
     "flag_labels",
+    "training_label_counts",
     "require_condition_columns",
     "split_condition",
     "condition_labels",
@@ -1315,6 +1316,24 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
         raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every row holds {classes[0]!r}; "
                           "a condition needs at least two values.")  # fmt: skip
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
+
+
+def training_label_counts(y: np.ndarray | None, classes: tuple[str, ...] | None, train: np.ndarray,
+                          condition: tuple[ColumnSpec, ...]) -> dict[str, int]:  # fmt: skip
+    """Training rows per condition label (0 for labels only held-out rows hold; {} without condition columns);
+    refused when the training rows hold fewer than two, as :func:`condition_codes` refuses a table that does (an
+    audit, s11 c: a second value only test rows held let through a model conditioned on nothing it could learn)."""
+    if y is None or classes is None:
+        return {}
+    counts = {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))}
+    trained = [c for c, k in counts.items() if k > 0]
+    if len(trained) < 2:
+        others = [c for c, k in counts.items() if k == 0]
+        raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every training row holds "
+                          f"{trained[0] if trained else ''!r} ({', '.join(map(repr, others[:10]))} only held-out "
+                          "rows hold); a condition needs at least two values among the training rows. Condition on "
+                          "another column, or split otherwise (another seed, smaller held-out fractions).")  # fmt: skip
+    return counts
 
 
 CONDITION_FALLBACK = "scored given the most frequent condition"  # a row's reason when its condition values are new

@@ -56,6 +56,7 @@ from vaelab.data.table_transformer import (
     flag_labels,
     require_condition_columns,
     split_condition,
+    training_label_counts,
 )
 from vaelab.errors import ConfigError
 from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
@@ -126,7 +127,7 @@ class TableKind(RunKind):
         model.set_params(blocks=transformer.likelihood_blocks(), conditional=bool(condition))
         y, classes = condition_codes(df, condition)
         # Training rows per condition label (0 for labels only other splits hold): what free conditions are drawn from.
-        counts = {} if y is None else {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))}
+        counts = training_label_counts(y, classes, train, condition)
         path = str(Path(request.source).resolve())
         dataset = Dataset(X, y, classes, source=path)
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,

@@ -470,6 +470,23 @@ def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path,
     assert "too few" not in out and "(every column is fixed: no other column to compare with the " in out
 
 
+def test_a_conditional_table_runs_source_that_lost_its_condition_is_said_to_have_changed(tmp_path, capsys):
+    """An audit (s11 c): a conditional run's training file that lost its condition column gave a KeyError traceback
+    (score, sample, evaluate-synthetic, explore, train --resume), and one whose rows all came to hold one condition
+    value said "--condition region: every row holds 'north'" to a score that was given no --condition."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 200), "x": rng.normal(size=200)})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    df.drop(columns=["region"]).to_csv(tmp_path / "t.csv", index=False)
+    for argv in (["score"], ["sample", "--n", 5, "--out", tmp_path / "s.csv"], ["explore", "traverse"]):
+        err = _error(capsys, argv[0], tmp_path / "run", *argv[1:])
+        assert "has changed since" in err and "lack the condition column(s) ['region']" in err, argv
+    df.assign(region="north").to_csv(tmp_path / "t.csv", index=False)
+    err = _error(capsys, "score", tmp_path / "run")
+    assert "has changed since" in err and "every row holds 'north'" in err
+
+
 def test_a_table_runs_source_that_changed_or_went_is_said_as_such(tmp_path, capsys):
     """An audit (issue 17): after the training file changed, sample and evaluate-synthetic failed with what the
     reader said of the new file ("holds categories not seen at fit time ... infer the schema on all the data"),

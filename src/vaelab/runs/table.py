@@ -58,7 +58,7 @@ from vaelab.data.table_transformer import (
     split_condition,
     training_label_counts,
 )
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import holdout_copies, ml_difference, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
@@ -179,7 +179,13 @@ class TableKind(RunKind):
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         df = read_table(data.source, self.missing)
-        y, classes = condition_codes(df, self.condition)
+        # DataErrors, which Run.data says as a changed file (an audit, s11 c: a KeyError traceback without the column,
+        # and "--condition region: every row holds 'north'" from score, which was given no --condition)
+        require_condition_columns(df, self.condition, "The table's rows")
+        try:
+            y, classes = condition_codes(df, self.condition)
+        except ConfigError as err:
+            raise DataError(str(err)) from None
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
 
     @property

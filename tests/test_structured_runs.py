@@ -626,6 +626,43 @@ def test_a_condition_whose_second_value_only_held_out_rows_hold_is_refused(tmp_p
     assert not (tmp_path / "run").exists()
 
 
+def test_validation_rows_of_a_condition_only_held_out_rows_hold_are_given_a_trained_one(tmp_path, monkeypatch):
+    """An audit (s11 c): validation rows holding a condition value no training row holds were given that untrained
+    class by training's validation loss (early stopping, the best epoch) and by the samplers' fits (their codes
+    select the aggregate-gmm's components, the flow's stop, the temperature), where score gives them a trained one."""
+    import vaelab.runs.run as run_module
+    import vaelab.runs.table as table_module
+    from vaelab.data.split import indices, split_assignment
+    from vaelab.estimator import VAE
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "val")[:5], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    seen = []
+    fit_splits, fit_samplers = VAE.fit_splits, {m: m.fit_sampler for m in (run_module, table_module)}
+
+    def splits(self, X, y, X_val, y_val, *args, **kwargs):
+        seen.append(set(map(int, y_val)))  # label codes: the classes sorted, 'east' first
+        return fit_splits(self, X, y, X_val, y_val, *args, **kwargs)
+
+    def sampler(module):
+        def fit(name, model, train=None, val=None, *args):
+            seen.append(set(val.label_names()))  # the validation rows' classes, as given to the sampler's fit
+            return fit_samplers[module](name, model, train, val, *args)
+
+        return fit
+
+    monkeypatch.setattr(VAE, "fit_splits", splits)
+    for m in fit_samplers:
+        monkeypatch.setattr(m, "fit_sampler", sampler(m))
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), *FAST, "--condition", "region"]) == 0
+    Run(tmp_path / "run").sampler("aggregate-gmm")
+    assert list(Run(tmp_path / "run").model.classes_).index("east") == 0
+    assert len(seen) == 3 and seen[0] == {1, 2} and all("east" not in s for s in seen[1:]), seen
+
+
 def test_compare_samplers_never_generates_with_a_condition_only_held_out_rows_hold(tmp_path, monkeypatch):
     """An audit (s11 c): compare-samplers drew a conditional model's classes in the test split's proportions, a
     condition value only test rows hold included, and generated with it: a class the decoder never trained on,

@@ -280,7 +280,8 @@ class TableKind(RunKind):
         df = read_table(dataset.source, self.missing)[list(self.columns)]
         train, val = indices(split, "train"), indices(split, "val")
         if fitted is None:
-            fitted = fit_sampler(sampler, model, dataset.subset(train), dataset.subset(val), CHOICE_SEED)
+            fitted = fit_sampler(sampler, model, dataset.subset(train), self.given_trained(dataset.subset(val)),
+                                 CHOICE_SEED)  # fmt: skip
         return choose_temperature(self._table_model(model), fitted, df.iloc[train].reset_index(drop=True),
                                   df.iloc[val].reset_index(drop=True))  # fmt: skip
 

@@ -202,7 +202,8 @@ def train_run(
         folder = run.folder(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
         dataset = _train_from_cache(dataset, data.fingerprint, folder)
         # Views, not copies: a memory-mapped split is read batch by batch while training.
-        train, val = dataset.view(indices(split, "train")), dataset.view(indices(split, "val"))
+        # The validation rows as score gives them: a condition value no training row holds is given a trained one.
+        train, val = dataset.view(indices(split, "train")), kind.given_trained(dataset.view(indices(split, "val")))
         labelled = model.conditional
         state = model.fit_splits(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data,
                                  run=run, resume=resume, progress=progress)  # fmt: skip

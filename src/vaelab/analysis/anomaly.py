@@ -183,8 +183,8 @@ def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int]
                    "which may look more ordinary than what arrived. vaelab score flags each of them with its reason.")  # fmt: skip
     if any(given):
         out.append(f"{given[1]} outlier(s) and {given[0]} inlier(s) hold condition values no training row holds (or "
-                   "lack one): each is scored given the most frequent trained condition, not its own. vaelab score flags each of them "
-                   "with its reason.")  # fmt: skip
+                   "lack one): each is scored given the most frequent trained condition, not its own. vaelab score "
+                   "flags each of them with its reason.")  # fmt: skip
     below = {k: v for k, v in scores.items() if v["auroc"] < 0.5}
     if not below:
         return " ".join(out) or None

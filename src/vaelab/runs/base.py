@@ -149,9 +149,9 @@ class RunKind:
 
     def given_trained(self, part: Dataset) -> Dataset:
         """Examples of the run's own splits as the model is given them wherever they are scored or encoded (score,
-        anomaly-eval, inspect, explore, training's validation loss and test ELBO, the samplers' fits): a conditional table run gives its rows whose condition
-        values no training row holds the most frequent trained ones and flags them, as :meth:`read` does for a file's
-        rows. By default as they are."""
+        anomaly-eval, inspect, explore, training's validation loss and test ELBO, the samplers' fits): a conditional
+        table run gives its rows whose condition values no training row holds the most frequent trained ones and flags
+        them, as :meth:`read` does for a file's rows. By default as they are."""
         return part
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:

@@ -606,6 +606,23 @@ def test_sample_given_every_column_says_none_is_left_to_compare(table, tmp_path,
     assert "too few" not in out and "(every column is fixed: no other column to compare with the " in out
 
 
+def test_a_conditional_table_runs_source_that_lost_its_condition_is_said_to_have_changed(tmp_path, capsys):
+    """An audit (s11 c): a conditional run's training file that lost its condition column gave a KeyError traceback
+    (score, sample, evaluate-synthetic, explore, train --resume), and one whose rows all came to hold one condition
+    value said "--condition region: every row holds 'north'" to a score that was given no --condition."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 200), "x": rng.normal(size=200)})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    df.drop(columns=["region"]).to_csv(tmp_path / "t.csv", index=False)
+    for argv in (["score"], ["sample", "--n", 5, "--out", tmp_path / "s.csv"], ["explore", "traverse"]):
+        err = _error(capsys, argv[0], tmp_path / "run", *argv[1:])
+        assert "has changed since" in err and "lack the condition column(s) ['region']" in err, argv
+    df.assign(region="north").to_csv(tmp_path / "t.csv", index=False)
+    err = _error(capsys, "score", tmp_path / "run")
+    assert "has changed since" in err and "every row holds 'north'" in err
+
+
 def test_a_table_runs_source_that_changed_or_went_is_said_as_such(tmp_path, capsys):
     """An audit (issue 17): after the training file changed, sample and evaluate-synthetic failed with what the
     reader said of the new file ("holds categories not seen at fit time ... infer the schema on all the data"),
@@ -750,6 +767,143 @@ def test_a_condition_value_only_held_out_rows_hold_is_not_counted_as_trained(tmp
     out = _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
     assert ("conditioned on region (2 combinations in the training rows; 1 more only in held-out rows, which the "
             "decoder never sees)") in out
+
+
+def test_a_condition_whose_second_value_only_held_out_rows_hold_is_refused(tmp_path, capsys):
+    """An audit (s11 c): "--condition region: every row holds 'north'" is refused, but a table whose other value only
+    test rows held trained "(1 combinations in the training rows; 1 more only in held-out rows ...)": a model
+    conditioned on nothing it could learn. Refused now, before anything is written."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": ["north"] * 300, "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "test")[:2], "region"] = "south"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    assert ("--condition region: every training row holds 'north' ('south' only held-out rows hold); a condition "
+            "needs at least two values among the training rows") in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_validation_rows_of_a_condition_only_held_out_rows_hold_are_given_a_trained_one(tmp_path, monkeypatch):
+    """An audit (s11 c): validation rows holding a condition value no training row holds were given that untrained
+    class by training's validation loss (early stopping, the best epoch) and by the samplers' fits (their codes
+    select the aggregate-gmm's components, the flow's stop, the temperature), where score gives them a trained one."""
+    import vaelab.runs.run as run_module
+    import vaelab.runs.table as table_module
+    from vaelab.data.split import indices, split_assignment
+    from vaelab.estimator import VAE
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "val")[:5], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    seen = []
+    fit_splits, fit_samplers = VAE.fit_splits, {m: m.fit_sampler for m in (run_module, table_module)}
+
+    def splits(self, X, y, X_val, y_val, *args, **kwargs):
+        seen.append(set(map(int, y_val)))  # label codes: the classes sorted, 'east' first
+        return fit_splits(self, X, y, X_val, y_val, *args, **kwargs)
+
+    def sampler(module):
+        def fit(name, model, train=None, val=None, *args):
+            seen.append(set(val.label_names()))  # the validation rows' classes, as given to the sampler's fit
+            return fit_samplers[module](name, model, train, val, *args)
+
+        return fit
+
+    monkeypatch.setattr(VAE, "fit_splits", splits)
+    for m in fit_samplers:
+        monkeypatch.setattr(m, "fit_sampler", sampler(m))
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), *FAST, "--condition", "region"]) == 0
+    Run(tmp_path / "run").sampler("aggregate-gmm")
+    assert list(Run(tmp_path / "run").model.classes_).index("east") == 0
+    assert len(seen) == 3 and seen[0] == {1, 2} and all("east" not in s for s in seen[1:]), seen
+
+
+def test_compare_samplers_never_generates_with_a_condition_only_held_out_rows_hold(tmp_path, monkeypatch):
+    """An audit (s11 c): compare-samplers drew a conditional model's classes in the test split's proportions, a
+    condition value only test rows hold included, and generated with it: a class the decoder never trained on,
+    which sample refuses."""
+    import vaelab.commands.generate as generate_module
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "test")[:10], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), *FAST, "--condition", "region"]) == 0
+    given = []
+    real = generate_module.generate
+    monkeypatch.setattr(generate_module, "generate", lambda *a, **k: given.append(k["y"]) or real(*a, **k))
+    generate_module.compare_samplers(tmp_path / "run", samplers=("prior",), replicates=2)
+    assert given and "east" not in set(np.concatenate(given).tolist())
+
+
+def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_are(tmp_path, capsys):
+    """An audit (s11 c): a file's row holding a condition value only held-out rows hold was flagged and scored given
+    the most frequent trained condition, but the run's own test split (score RUN, training's test ELBO) gave the
+    same row the condition's untrained label (a slot the model never trained on), without a word. Now both alike."""
+    from vaelab.data.split import indices, split_assignment
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300),
+                       "y": rng.normal(size=300)})  # fmt: skip
+    codes = split_assignment(300, 0.1, 0.1, 0)
+    test, val = indices(codes, "test"), indices(codes, "val")
+    df.loc[[*test[[0, 2]], val[1]], "region"] = "east"  # two test rows and a validation row of a value no training row holds
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.iloc[test].to_csv(tmp_path / "rows.csv", index=False)  # the test split's rows, as a file
+    df.iloc[val].to_csv(tmp_path / "val.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST, "--condition", "region")
+    assert "2 of 30 test rows hold condition values no training row holds: scored given the most" in out
+    _ok(capsys, "score", tmp_path / "run", "test", "--n-samples", 20, "--quiet", "--out", tmp_path / "split.csv")
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "rows.csv", "--n-samples", 20, "--quiet", "--out",
+        tmp_path / "file.csv")  # fmt: skip
+    split, file = (pd.read_csv(tmp_path / f, keep_default_na=False) for f in ("split.csv", "file.csv"))
+    reason = "condition region = 'east' not seen in training: scored given the most frequent condition"
+    assert [reason in r for r in split["reason"]] == [i in (0, 2) for i in range(30)]
+    assert split[["flag"]].loc[[0, 2]].all().all() and np.isfinite(split["log_px"]).all()
+    columns = ["log_px", "log_px_stderr", "elbo", "percentile", "flag", "reason"]
+    pd.testing.assert_frame_equal(split[columns], file[columns])  # row by row as the file's rows are scored
+    # Training's test ELBO is the file's rows' ELBO, given the same conditions (none given 'east').
+    run = Run(tmp_path / "run")
+    rows = run.kind.read(tmp_path / "rows.csv")
+    assert "east" not in set(rows.label_names())
+    rec, kl = run.model.elbo_terms(rows.X, rows.label_names())
+    elbo = rec + run.kind.log_jacobian(rows.X) - kl
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert metrics["elbo"] == pytest.approx(elbo.mean(), rel=1e-12)
+    assert metrics["elbo_stderr"] == pytest.approx(elbo.std(ddof=1) / np.sqrt(30), rel=1e-12)
+    assert metrics["n_given_other_condition"] == 2
+    # The validation rows, the percentiles' reference, are scored as a file's rows are too.
+    from vaelab.checkpoint import CALIBRATION
+
+    reference = run.log_likelihood(run.kind.read(tmp_path / "val.csv"), 20).log_px
+    np.testing.assert_array_equal(run.dir.read_arrays(CALIBRATION)[0]["log_px"], np.sort(reference))
+    # Explored, such a row of the split is refused as a file's is (it was encoded given the untrained label).
+    err = _error(capsys, "explore", tmp_path / "run", "traverse", "--centre", "test:0")
+    assert "holds what training never had (condition region = 'east' not seen in training" in err
+    # anomaly-eval says how many inliers and outliers were scored given another condition (it said nothing).
+    out = _ok(capsys, "anomaly-eval", tmp_path / "run", "--outliers", tmp_path / "rows.csv", "--n-samples", 10, "--quiet")
+    assert "2 outlier(s) and 2 inlier(s) hold condition values no training row holds (or lack one)" in out
+    anomaly = json.loads((tmp_path / "run" / "metrics.json").read_text())["anomaly"]
+    assert anomaly["rows_given_other_condition"] == {"inliers": 2, "outliers": 2}
+    # Nor does explore decode with that class, the model's first ('east' < 'north'): by default it takes the first
+    # the training rows hold, and --class east is refused, as sample refuses it (an untrained class was decoded with).
+    out = _ok(capsys, "explore", tmp_path / "run", "traverse")
+    assert "decoded with class 'north' (the first the training rows hold; --class picks another)" in out
+    err = _error(capsys, "explore", tmp_path / "run", "grid", "--class", "east")
+    assert "--class 'east': no training row holds it (only held-out rows do), so the decoder never learned it" in err
+    _ok(capsys, "report", tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "2 of 30 test rows hold condition values no training row holds" in page
+    # The report's flags say which were flagged for what training never had, not by the percentile rule (its share
+    # read as the rule's, against the rule's expected 1%).
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2
+    assert "% of the test split flagged, 2 of them for holding what training never had" in page
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

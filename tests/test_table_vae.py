@@ -194,6 +194,19 @@ def test_a_condition_value_only_held_out_rows_hold_is_refused_not_decoded_untrai
     assert all("condition region = 'zz' not seen in training: scored given the most frequent" in r for r in reasons)
 
 
+def test_a_condition_whose_second_value_only_held_out_rows_hold_is_refused_before_fitting():
+    """An audit (s11 c): a condition column every row of which holds one value is refused, but one whose other value
+    only validation rows held was fitted: a model conditioned on nothing its training rows could teach it."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": ["north"] * 200, "x": rng.normal(size=200)})
+    df.loc[indices(split_assignment(len(df), 0.1, 0.0, 0), "val")[:3], "region"] = "south"
+    with pytest.raises(ConfigError, match=r"every training row holds 'north' \('south' only held-out rows hold\); a "
+                                          "condition needs at least two values among the training rows"):
+        TableVAE(condition=("region",), **FAST).fit(df)
+
+
 def test_sample_at_a_temperature_decodes_its_z_at_that_temperature():
     """Issue 17: TableVAE.sample(temperature=T) is the sampler's z decoded by a draw at temperature T (the draw
     itself is pinned by tests/nn/test_likelihoods.py::test_mixed_draws_at_a_temperature_...); T outside (0, 1]

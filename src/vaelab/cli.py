@@ -354,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _untrained(args) -> tuple[str, ...]:
+    """The classes of the run's model that no training example holds (a conditional table run's)."""
+    from vaelab.runs.run import Run
+
+    return Run(args.run).kind.untrained_labels
+
+
 def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
@@ -380,6 +387,11 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+        moved = test.get("n_given_other_condition")
+        if moved:  # a conditional table run's test rows whose condition values no training row holds
+            print(textwrap.fill(f"note:       {moved} of {test['n_examples']} test rows hold condition values no "
+                                "training row holds: scored given the most frequent trained condition, as vaelab "
+                                "score flags them", 100, subsequent_indent="    "))  # fmt: skip
     stale = m.get("stale")
     if isinstance(stale, list) and stale:  # analyses of the weights before this resume (the report says so too)
         print(textwrap.fill(f"note:       measured on the weights before this resume, and marked stale in the report "
@@ -788,8 +800,11 @@ def cmd_explore(args) -> int:
     if args.what in ("traverse", "grid") and args.centre is not None:
         print(f"  around the code of {args.centre} (the other dimensions keep its values)")
     if args.what in ("traverse", "grid") and result.decoded_with is not None:
+        default = args.label is None and args.centre is None
+        # a class only held-out rows hold is passed over: the first class the training rows hold (an audit, s11 c)
+        first = "the first the training rows hold" if default and _untrained(args) else "the model's first"
         print(f"  decoded with class {result.decoded_with!r}"
-              + (" (the model's first; --class picks another)" if args.label is None and args.centre is None else ""))
+              + (f" ({first}; --class picks another)" if default else ""))
     elif args.what in ("interpolate", "arithmetic") and result.decoded_with is not None:
         what = "the whole path" if args.what == "interpolate" else "z_a ± z_b and a ± b"
         label_b = getattr(result, "class_b", None)

@@ -36,6 +36,7 @@ from vaelab.data.table_transformer import (
     flag_conditions,
     require_condition_columns,
     split_condition,
+    training_label_counts,
 )
 from vaelab.errors import ConfigError, DataError, NotFittedError
 from vaelab.estimator import VAE
@@ -101,12 +102,12 @@ class TableVAE:
         train = indices(split, "train")
         self.transformer_, X = encode_table(df, schema, self.normalization, vae.seed, train)
         y, classes = condition_codes(df, condition)
+        counts = training_label_counts(y, classes, train, condition)  # two values among the training rows, before fitting
         vae.set_params(blocks=self.transformer_.likelihood_blocks(), conditional=bool(condition))
         self.vae_ = vae.fit_coded(X, y, classes)  # the condition values as written: fit() strips label names
         self.condition_ = condition
         self.columns_ = tuple(c for c in df.columns if c not in schema.ignored)
-        self.label_counts_ = ({} if y is None else
-                              {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))})  # fmt: skip
+        self.label_counts_ = counts
         # Kept for latent conditioning (when rejection keeps too few draws: the training rows' codes) and the samplers.
         # A copy: the caller's later edits to its frame changed what sample(seed=...) gave, and dropping rows broke it
         # (an audit). Under pandas' copy-on-write the copy costs nothing until either frame changes.

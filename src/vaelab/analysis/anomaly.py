@@ -170,13 +170,15 @@ def _exact_auroc(auroc: float, n_positive: int, n_negative: int) -> float:
 
 
 def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int] = (0, 0),
-                  filled: tuple[int, int] = (0, 0)) -> str | None:  # fmt: skip
+                  filled: tuple[int, int] = (0, 0), given: tuple[int, int] = (0, 0)) -> str | None:  # fmt: skip
     """What the AUROCs below 0.5 say, with their intervals: a score that ranks the outliers as *more*
     typical (interval wholly below 0.5), or one no better than chance (interval holding 0.5); and, with
     ``left_out`` = (inliers, outliers) rows that hold cells a table run could not encode, that those rows are
     scored on fewer terms; with ``filled`` = (inliers, outliers) windows of a series whose missing or unreadable
-    values were interpolated, that they are scored on the filled values. None when every AUROC is at least 0.5
-    and no example left cells out or was filled."""
+    values were interpolated, that they are scored on the filled values; with ``given`` = (inliers, outliers) rows
+    of a conditional table run whose condition values no training row holds, that they are scored given another
+    condition. None when every AUROC is at least 0.5 and no example left cells out, was filled or given another
+    condition."""
     out = []
     if any(left_out):
         out.append(f"{left_out[1]} outlier(s) and {left_out[0]} inlier(s) hold what training never had (an unseen "
@@ -187,6 +189,10 @@ def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int]
         out.append(f"{filled[1]} outlier window(s) and {filled[0]} inlier window(s) hold missing, infinite or "
                    "non-numeric values, interpolated in time to score them: they are scored on the filled values, "
                    "which may look more ordinary than what arrived. vaelab score flags each of them with its reason.")  # fmt: skip
+    if any(given):
+        out.append(f"{given[1]} outlier(s) and {given[0]} inlier(s) hold condition values no training row holds (or "
+                   "lack one): each is scored given the most frequent trained condition, not its own. vaelab score "
+                   "flags each of them with its reason.")  # fmt: skip
     below = {k: v for k, v in scores.items() if v["auroc"] < 0.5}
     if not below:
         return " ".join(out) or None

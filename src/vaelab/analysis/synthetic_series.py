@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from vaelab.analysis.likelihood import serial_stderr
-from vaelab.analysis.synthetic_tables import check_int, compare
+from vaelab.analysis.synthetic_tables import batch_counts, batch_similarity, check_int, compare, ks_complement
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95, seeded
 
@@ -468,8 +468,6 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
     -------
     dict with ``scores`` and ``stderr`` (one per feature, in order), ``mean`` and ``mean_stderr``, and ``se_over``.
     """
-    from vaelab.analysis.synthetic_tables import _batch_counts, _batch_similarity, ks_complement
-
     r, s = _window_pair(real, synth, min_windows=1)
     groups = np.zeros(r.shape[0], dtype=np.int64) if groups is None else np.asarray(groups)
     if groups.shape != (r.shape[0],):
@@ -486,8 +484,8 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
         codes = codes.reshape(-1, r.shape[1]) + 1  # per window, the code (1..k) of each step's value
         cr, cs, k = codes[: r.shape[0]], codes[r.shape[0] :], uniques.size
         scores.append(ks_complement(r[:, :, f].ravel(), s[:, :, f].ravel()))  # scipy's, as before the SEs
-        draws.append(_batch_similarity(_batch_counts(cr[i_real].reshape(resamples, -1), k),
-                                       _batch_counts(cs[i_synth].reshape(resamples, -1), k), ks=True))  # fmt: skip
+        draws.append(batch_similarity(batch_counts(cr[i_real].reshape(resamples, -1), k),
+                                       batch_counts(cs[i_synth].reshape(resamples, -1), k), ks=True))  # fmt: skip
     draws = np.stack(draws, axis=1)  # (resamples, F)
     blocks = f" in moving blocks of {lag + 1}" if lag else ""
     return {"scores": scores, "stderr": [float(x) for x in draws.std(axis=0, ddof=1)], "mean": float(np.mean(scores)),

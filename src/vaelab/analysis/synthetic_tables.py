@@ -561,7 +561,7 @@ def _joint_codes(real: _Column, synth: _Column) -> tuple[np.ndarray, np.ndarray,
     return codes[: real.values.shape[0]], codes[real.values.shape[0] :], max(len(uniques), 1)
 
 
-def _batch_counts(codes: np.ndarray, k: int) -> np.ndarray:
+def batch_counts(codes: np.ndarray, k: int) -> np.ndarray:
     """(B, k): how often each code 1..k occurs in each row of ``codes`` (B, n); 0 (missing) is not counted."""
     flat = codes + (k + 1) * np.arange(codes.shape[0])[:, None]
     return np.bincount(flat.ravel(), minlength=codes.shape[0] * (k + 1)).reshape(codes.shape[0], k + 1)[:, 1:]
@@ -576,7 +576,7 @@ def _batch_pair_counts(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> np.nda
     return counts[:, 1:, 1:].reshape(rows, ka * kb)
 
 
-def _batch_similarity(counts_real: np.ndarray, counts_synth: np.ndarray, ks: bool) -> np.ndarray:
+def batch_similarity(counts_real: np.ndarray, counts_synth: np.ndarray, ks: bool) -> np.ndarray:
     """Per row: 1 - TV distance of the two frequency tables (B, k), or with ``ks`` 1 - the KS statistic, the codes
     being sorted distinct values (the largest gap between the cumulative shares: what scipy's ks_2samp computes).
     NaN where a side counts nothing."""
@@ -702,8 +702,8 @@ class _FidelityResampler:
         shapes, labels, floats, centred = {}, {}, {}, {}
         for c, col in self.continuous.items():
             code_r, code_s = col.real[i_real], col.synth[i_synth]
-            counts_r = _batch_counts(code_r, col.k)
-            shapes[c] = _batch_similarity(counts_r, _batch_counts(code_s, col.k), ks=True)
+            counts_r = batch_counts(code_r, col.k)
+            shapes[c] = batch_similarity(counts_r, batch_counts(code_s, col.k), ks=True)
             table = col.bin_labels(counts_r, self.bins)
             if table is not None:
                 flat, offset = table.ravel(), table.shape[1] * np.arange(rows)[:, None]
@@ -711,7 +711,7 @@ class _FidelityResampler:
             floats[c] = col.floats[0][i_real], col.floats[1][i_synth]
         for c, (r, s, k) in self.labels.items():
             labels[c] = (r[i_real], s[i_synth], k)
-            shapes[c] = _batch_similarity(_batch_counts(labels[c][0], k), _batch_counts(labels[c][1], k), ks=False)
+            shapes[c] = batch_similarity(batch_counts(labels[c][0], k), batch_counts(labels[c][1], k), ks=False)
 
         def centre(c: Any, side: int) -> tuple[np.ndarray, np.ndarray]:  # a column without missing values, once
             if (c, side) not in centred:
@@ -734,10 +734,10 @@ class _FidelityResampler:
                 pairs.append(1.0 - np.abs(rho[0] - rho[1]) / 2.0)
             elif (a, b) in self.cells:
                 r, s, k = self.cells[(a, b)]
-                pairs.append(_batch_similarity(_batch_counts(r[i_real], k), _batch_counts(s[i_synth], k), ks=False))
+                pairs.append(batch_similarity(batch_counts(r[i_real], k), batch_counts(s[i_synth], k), ks=False))
             elif a in labels and b in labels:
                 (ra, sa, ka), (rb, sb, kb) = labels[a], labels[b]
-                pairs.append(_batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb),
+                pairs.append(batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb),
                                                ks=False))  # fmt: skip
             else:  # a numeric column without a finite real value: no bins, as in fidelity
                 pairs.append(np.full(rows, np.nan))

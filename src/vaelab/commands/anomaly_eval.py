@@ -9,6 +9,7 @@ import numpy as np
 from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
 from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
 from vaelab.config import check_count
+from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.data.timeseries import FILLED
 from vaelab.errors import DataError
 from vaelab.progress import named_pass
@@ -40,6 +41,8 @@ def evaluate_anomalies(
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
     # Windows of a series file with missing or unreadable values are scored on values interpolated in time.
     filled = tuple(sum(FILLED in r for r in (d.reasons or ())) for d in datasets)
+    # Rows of a conditional table run whose condition values no training row holds are scored given another one.
+    given = tuple(sum(CONDITION_FALLBACK in r for r in (d.reasons or ())) for d in datasets)
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
@@ -57,7 +60,10 @@ def evaluate_anomalies(
         block["rows_with_cells_left_out"] = {"inliers": left_out[0], "outliers": left_out[1]}
     if any(filled):
         block["windows_with_values_filled"] = {"inliers": filled[0], "outliers": filled[1]}
-    # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms or filled values do to it
-    block["reading"] = auroc_reading(block["scores"], left_out, filled)
+    if any(given):
+        block["rows_given_other_condition"] = {"inliers": given[0], "outliers": given[1]}
+    # what an AUROC below 0.5 says, with its interval, and what rows scored on fewer terms, filled values or another
+    # condition do to it
+    block["reading"] = auroc_reading(block["scores"], left_out, filled, given)
     run.update_metrics(anomaly=block)
     return block

@@ -84,7 +84,7 @@ __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_gri
 def _activity(run: Run):
     """KL per dimension on the test split (the validation split when there is no test split)."""
     _, codes = run.data()
-    part = run.split("test" if indices(codes, "test").size else "val")
+    part = run.kind.given_trained(run.split("test" if indices(codes, "test").size else "val"))  # as score gives them
     return latent_activity(run.model, part.X, run.model_labels(part))
 
 
@@ -108,12 +108,23 @@ def _data_range(X) -> tuple[float, float]:
 
 
 def _class_for(run: Run, label: Any, *examples: Example) -> Any:
-    """The class a conditional model decodes with: the one asked for, else the first example's."""
+    """The class a conditional model decodes with: the one asked for, else the first example's, else (None) the
+    model's first; a class no training example holds (a conditional table run's condition value only held-out rows
+    hold) is refused when asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore
+    decoded with such an untrained class, the model's first by default)."""
     if run.model.classes_ is None:
         return label
+    untrained = run.kind.untrained_labels
     if label is not None:  # a table run's --class in the spellings --given takes (true, 1.0: an audit)
-        return run.kind.class_label(label)
-    return next((e.label for e in examples if e.label is not None), None)
+        label = run.kind.class_label(label)
+    if label is not None and str(label) in untrained:
+        trained = [str(c) for c in run.model.classes_ if str(c) not in untrained]
+        raise DataError(f"--class {label!r}: no training row holds it (only held-out rows do), so the decoder never "
+                        f"learned it; the training rows' classes are {trained[:20]}.")  # fmt: skip
+    label = label if label is not None else next((e.label for e in examples if e.label is not None), None)
+    if label is None and untrained:
+        label = next(str(c) for c in run.model.classes_ if str(c) not in untrained)
+    return label
 
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
@@ -215,7 +226,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
-    train, test_all = r.split("train", lazy=True), r.split("test", lazy=True)
+    train, test_all = r.split("train", lazy=True), r.kind.given_trained(r.split("test", lazy=True))  # as score's
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
     test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
     # In the data's own units, as `vaelab score` gives them (a table's change of units included), the results too.

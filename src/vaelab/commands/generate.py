@@ -183,10 +183,12 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     flat_train = train_x if is_lazy(train_x) else train_x.reshape(parts["train"].n_examples, -1)
     memo = subsample(test.n_examples, MAX_MEMORIZATION, rng)
     flat_test = test.X[memo].reshape(memo.size, -1)
-    # Conditional models generate class by class in the test split's proportions.
+    # Conditional models generate class by class in the test split's proportions; a class no training example holds
+    # (a conditional table run's condition only held-out rows hold) is never generated with, as sample refuses it:
+    # its test rows count as the class they are scored given (an audit, s11 c).
     y_gen = None
     if model.classes_ is not None:
-        y_gen = rng.choice(run.model_labels(test), size=n, replace=True)
+        y_gen = rng.choice(run.model_labels(run.kind.given_trained(test)), size=n, replace=True)
     # Samples as the run's kind gives them (`vaelab sample`): decoder means for images and series,
     # draws for table rows (a mean row has category probabilities, not categories).
     mean = run.kind_class.decodes_mean

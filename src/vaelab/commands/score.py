@@ -122,6 +122,8 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
            "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest(),
            "units": "data+series"}  # fmt: skip
+    if run.kind.untrained_labels:  # rows of them given trained conditions since an audit (s11 c): older caches stale
+        key["conditions"] = "trained"
     if run.dir.file(CALIBRATION).is_file():
         try:
             arrays, metadata = run.dir.read_arrays(CALIBRATION)
@@ -130,8 +132,8 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
         except RunError:
             pass  # a damaged cache (a failed checksum too) is estimated again and overwritten
     progress = named_pass(progress, "validation reference")
-    cal = Calibration.from_result(run.log_likelihood(run.split("val", lazy=True), n_samples, progress=progress,
-                                                     binarizations=binarizations))  # fmt: skip
+    val = run.kind.given_trained(run.split("val", lazy=True))  # scored as the rows it is a reference for
+    cal = Calibration.from_result(run.log_likelihood(val, n_samples, progress=progress, binarizations=binarizations))
     return cal, lambda: run.dir.write_arrays(CALIBRATION, cal.scores, key)
 
 
@@ -216,6 +218,8 @@ def score(
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
+            # of them, those flagged whatever their score, for holding what training never had (none: no key)
+            **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
             "figure": f"figures/{scored.figure.name}",
             **({"units": result.extra["units"]} if "units" in result.extra else {}),
         })  # fmt: skip

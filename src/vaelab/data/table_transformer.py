@@ -74,6 +74,8 @@ __all__ = [
     "condition_codes",
     "label_parts",
     "flag_conditions",
+    "flag_labels",
+    "training_label_counts",
     "require_condition_columns",
     "split_condition",
     "condition_labels",
@@ -1367,6 +1369,24 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
 
 
+def training_label_counts(y: np.ndarray | None, classes: tuple[str, ...] | None, train: np.ndarray,
+                          condition: tuple[ColumnSpec, ...]) -> dict[str, int]:  # fmt: skip
+    """Training rows per condition label (0 for labels only held-out rows hold; {} without condition columns);
+    refused when the training rows hold fewer than two, as :func:`condition_codes` refuses a table that does (an
+    audit, s11 c: a second value only test rows held let through a model conditioned on nothing it could learn)."""
+    if y is None or classes is None:
+        return {}
+    counts = {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))}
+    trained = [c for c, k in counts.items() if k > 0]
+    if len(trained) < 2:
+        others = [c for c, k in counts.items() if k == 0]
+        raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every training row holds "
+                          f"{trained[0] if trained else ''!r} ({', '.join(map(repr, others[:10]))} only held-out "
+                          "rows hold); a condition needs at least two values among the training rows. Condition on "
+                          "another column, or split otherwise (another seed, smaller held-out fractions).")  # fmt: skip
+    return counts
+
+
 CONDITION_FALLBACK = "scored given the most frequent condition"  # a row's reason when its condition values are new
 
 
@@ -1374,14 +1394,24 @@ def flag_conditions(df: pd.DataFrame, condition: tuple[ColumnSpec, ...], label_c
                     reasons: list[str]) -> np.ndarray:  # fmt: skip
     """New rows' condition labels for a conditional model's score: a row whose condition values training never had
     (or lacks) is scored given the most frequent condition, and ``reasons`` (one per row, changed in place) says so."""
-    labels = condition_labels(df, condition)
+    def missing(i: int) -> list[str]:
+        return [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
+
+    return flag_labels(condition_labels(df, condition), condition, label_counts, reasons, missing)
+
+
+def flag_labels(labels: np.ndarray, condition: tuple[ColumnSpec, ...], label_counts: Mapping[str, int],
+                reasons: list[str], missing: Callable[[int], list[str]] | None = None) -> np.ndarray:  # fmt: skip
+    """:func:`flag_conditions` on rows' condition ``labels`` (a copy is changed and returned); ``missing(i)`` names the
+    condition columns row i lacks (none: every row holds them all, as a run's own rows do)."""
+    labels = np.array(labels, dtype=object)
     fallback = max(label_counts, key=label_counts.get)
     # Labels only held-out rows hold (a count of 0) are the model's classes, but training never gave them to it: a
     # row holding one is flagged and scored as a new one is (an audit, s10 d: it was scored given an untrained label).
     trained = [lab for lab, count in label_counts.items() if count > 0]
     for i in np.flatnonzero(~np.isin(labels, trained)):
-        missing = [c.name for c in condition if pd.isna(df[c.name].iloc[i])]
-        what = (f"condition {', '.join(missing)} missing" if missing else  # its label would read ''
+        absent = missing(int(i)) if missing is not None else []
+        what = (f"condition {', '.join(absent)} missing" if absent else  # its label would read ''
                 f"condition {'/'.join(c.name for c in condition)} = {labels[i]!r} not seen in training")
         note = f"{what}: {CONDITION_FALLBACK} {fallback!r}"
         reasons[i] = f"{reasons[i]}; {note}" if reasons[i] else note

@@ -215,6 +215,10 @@ class _Assembler:
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
             if test.get("units"):  # a table's or series' change of units (an audit: the report never said which)
                 s.facts.append(("units", f"the test ELBO and bits/dim are in {test['units']}"))
+            if test.get("n_given_other_condition"):  # a conditional table run's test rows of an untrained condition
+                s.facts.append(("conditions", f"{test['n_given_other_condition']} of {test['n_examples']} test rows hold "
+                                              "condition values no training row holds: scored given the most frequent "
+                                              "trained condition"))  # fmt: skip
         self.image(s, "training_curves.png", "Loss, reconstruction and KL per epoch (training and validation)" + (
             ", in the model's own units: the curves do not include the change of units of the test ELBO above."
             if test and test.get("units") else "."))
@@ -254,9 +258,14 @@ class _Assembler:
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
             if lik.get("flag_rule"):
+                # examples flagged for what training never had, whatever their score, are not the rule's (an audit)
+                new = lik.get("n_flagged_new")
+                also = (f", {new} of them for holding what training never had (flagged whatever their score; vaelab "
+                        "score names each one's reason)" if isinstance(new, int) and new else "")  # fmt: skip
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
-                                         f"split flagged; valid data is flagged {_percent(lik.get('false_flag_share'))}% "
-                                         "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
+                                         f"split flagged{also}; valid data is flagged "
+                                         f"{_percent(lik.get('false_flag_share'))}% of the time by construction (the "
+                                         "rule's expected false-flag share)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:

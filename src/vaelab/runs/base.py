@@ -107,6 +107,7 @@ class RunKind:
     report_sections: ClassVar[frozenset[str]] = frozenset()  # the report's kind-only sections it fills
     density_units: ClassVar[str | None] = None  # what log p(x) is a density of, when log_jacobian changes units
     default_sampler: ClassVar[str] = "prior"  # where z comes from when sample / evaluate-synthetic name no sampler
+    untrained_labels: tuple[str, ...] = ()  # labels of the model's classes no training example holds (given_trained)
 
     # ------------------------------------------------------------ training
     @classmethod
@@ -155,6 +156,13 @@ class RunKind:
         out of the ordinary about its examples, as :meth:`read` does for a file (a series' test period beyond the
         training range). By default the split as it is."""
         return dataset
+
+    def given_trained(self, part: Dataset) -> Dataset:
+        """Examples of the run's own splits as the model is given them wherever they are scored or encoded (score,
+        anomaly-eval, inspect, explore, training's validation loss and test ELBO, the samplers' fits): a conditional
+        table run gives its rows whose condition values no training row holds the most frequent trained ones and flags
+        them, as :meth:`read` does for a file's rows. By default as they are."""
+        return part
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray | None:
         """log |d model input / d data| per example, when the model sees the data through a change of units

@@ -334,7 +334,7 @@ class Run:
         else:
             source, index = spec, 0
         if is_split(source):
-            part = self.split(source, lazy=True)  # one row is read, not the whole file
+            part = self.kind.given_trained(self.split(source, lazy=True))  # one row is read, not the whole file
         elif Path(source).is_file() and Path(source).suffix.lower() in IMAGE_SUFFIXES:
             return Example(self._shaped(read_image(source), spec), None, spec)
         elif Path(source).exists():
@@ -378,7 +378,7 @@ class Run:
         if name == "prior":
             return fit_sampler(name, self.model, seed=seed)  # reads no data
         parts = self.splits(lazy=True)  # only the examples a sampler uses are read
-        return fit_sampler(name, self.model, parts["train"], parts["val"], seed)
+        return fit_sampler(name, self.model, parts["train"], self.kind.given_trained(parts["val"]), seed)
 
     def generate(self, n: int, *, sampler: str = "prior", seed: int = 0, mean: bool = True,
                  label: Any = None) -> np.ndarray:  # fmt: skip

@@ -20,6 +20,7 @@ dtypes and categories; ``evaluate-synthetic`` scores them by SDMetrics' conventi
 """
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,12 @@ from vaelab.data.table_transformer import (
     condition_codes,
     encode_table,
     flag_conditions,
+    flag_labels,
     require_condition_columns,
     split_condition,
+    training_label_counts,
 )
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import closer_share, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
@@ -125,7 +128,7 @@ class TableKind(RunKind):
         model.set_params(blocks=transformer.likelihood_blocks(), conditional=bool(condition))
         y, classes = condition_codes(df, condition)
         # Training rows per condition label (0 for labels only other splits hold): what free conditions are drawn from.
-        counts = {} if y is None else {c: int(k) for c, k in zip(classes, np.bincount(y[train], minlength=len(classes)))}
+        counts = training_label_counts(y, classes, train, condition)
         path = str(Path(request.source).resolve())
         dataset = Dataset(X, y, classes, source=path)
         data = DataConfig(source=path, val_fraction=request.val_fraction, test_fraction=request.test_fraction,
@@ -195,8 +198,37 @@ class TableKind(RunKind):
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
         df = read_table(data.source, self.missing)
-        y, classes = condition_codes(df, self.condition)
+        # DataErrors, which Run.data says as a changed file (an audit, s11 c: a KeyError traceback without the column,
+        # and "--condition region: every row holds 'north'" from score, which was given no --condition)
+        require_condition_columns(df, self.condition, "The table's rows")
+        try:
+            y, classes = condition_codes(df, self.condition)
+        except ConfigError as err:
+            raise DataError(str(err)) from None
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
+
+    @property
+    def untrained_labels(self) -> tuple[str, ...]:
+        """The condition labels only held-out rows hold (a count of 0 in ``label_counts``)."""
+        return tuple(lab for lab, count in self.label_counts.items() if count == 0) if self.condition else ()
+
+    def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
+        return self.given_trained(dataset)
+
+    def given_trained(self, part: Dataset) -> Dataset:
+        """The run's own rows with each condition label that only held-out rows hold (a count of 0 in
+        ``label_counts``: the model's class, but never trained) replaced by the most frequent trained one, and flagged
+        in ``reasons``, as :meth:`read` does for a file's rows (an audit, s11 c: the run's test split and test ELBO
+        scored them given the untrained label, without a word). Rows of trained labels are left as they are."""
+        if not self.untrained_labels or part.y is None or part.n_examples == 0:
+            return part
+        labels = part.label_names()
+        if not np.isin(labels, self.untrained_labels).any():
+            return part
+        reasons = list(part.reasons) if part.reasons is not None else [""] * part.n_examples
+        labels = flag_labels(labels, self.condition, self.label_counts, reasons)
+        y = np.searchsorted(np.asarray(part.classes, dtype=object), labels).astype(np.int64)
+        return dataclasses.replace(part, y=y, reasons=tuple(reasons))
 
     # ------------------------------------------------------------ new rows
     density_units = DENSITY_UNITS
@@ -267,7 +299,8 @@ class TableKind(RunKind):
         df = read_table(dataset.source, self.missing)[list(self.columns)]
         train, val = indices(split, "train"), indices(split, "val")
         if fitted is None:
-            fitted = fit_sampler(sampler, model, dataset.subset(train), dataset.subset(val), CHOICE_SEED)
+            fitted = fit_sampler(sampler, model, dataset.subset(train), self.given_trained(dataset.subset(val)),
+                                 CHOICE_SEED)  # fmt: skip
         return choose_temperature(self._table_model(model), fitted, df.iloc[train].reset_index(drop=True),
                                   df.iloc[val].reset_index(drop=True))  # fmt: skip
 

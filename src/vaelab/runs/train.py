@@ -58,6 +58,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
     if idx.size == 0:
         return None
     part = dataset.view(idx)  # a memory-mapped or streamed split is scored block by block
+    given = part if kind is None else kind.given_trained(part)  # as score gives them (a condition no training row has)
+    moved = 0 if given.y is None or given is part else int((given.y != part.y).sum())
+    part = given
     # Labels go in by name (codes would be read as names: wrong unless the classes are 0..C-1).
     y = part.label_names() if model.classes_ is not None else None
     rec, kl = model.elbo_terms(part.X, y)
@@ -94,6 +97,8 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "normalized": normalized,
         "elbo_samples": 8,
         **({} if jacobian is None else {"units": kind.density_units or ""}),
+        # rows scored given the most frequent trained condition: theirs only held-out rows hold (none: no key)
+        **({"n_given_other_condition": moved} if moved else {}),
     }
 
 
@@ -199,7 +204,8 @@ def train_run(
         folder = run.folder(CACHE) if main else Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="vaelab-")))
         dataset = _train_from_cache(dataset, data.fingerprint, folder)
         # Views, not copies: a memory-mapped split is read batch by batch while training.
-        train, val = dataset.view(indices(split, "train")), dataset.view(indices(split, "val"))
+        # The validation rows as score gives them: a condition value no training row holds is given a trained one.
+        train, val = dataset.view(indices(split, "train")), kind.given_trained(dataset.view(indices(split, "val")))
         labelled = model.conditional
         state = model.fit_splits(train.X, train.y if labelled else None, val.X, val.y if labelled else None, data,
                                  run=run, resume=resume, progress=progress)  # fmt: skip

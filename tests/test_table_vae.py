@@ -530,3 +530,33 @@ def test_given_a_category_no_training_row_holds_is_refused_at_once_with_what_it_
     assert "condition" not in str(err.value)
     assert model.transformer_.absent_categories("c") == ("zz",) and model.transformer_.absent_categories("x") == ()
     assert set(model.sample(10, given={"c": "b"})["c"]) == {"b"}
+
+
+def test_table_vae_gives_validation_rows_of_an_untrained_condition_value_a_trained_one(monkeypatch):
+    """A condition value only validation rows hold: TableVAE.fit gave those rows its untrained class in the validation
+    loss that picks the best epoch, and the samplers' fits, where a run gives them the most frequent trained value
+    (RunKind.given_trained; an audit, s11 c)."""
+    import vaelab.table_vae as tv
+    from vaelab.data.split import indices, split_assignment
+
+    df = _regions(300)
+    val = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")
+    df.loc[val[0], "region"] = "west"  # in the validation rows only
+    fallback = df["region"].iloc[indices(split_assignment(len(df), 0.1, 0.0, 0), "train")].value_counts().idxmax()
+    seen = {}
+    fit_coded, fit_sampler = tv.VAE.fit_coded, tv.fit_sampler
+
+    def spy_fit(self, X, y, classes):
+        seen["fit"] = [classes[k] for k in y[val]]
+        return fit_coded(self, X, y, classes)
+
+    def spy_sampler(name, model, train, val_part, seed):
+        seen["sampler"] = list(val_part.label_names())
+        return fit_sampler(name, model, train, val_part, seed)
+
+    monkeypatch.setattr(tv.VAE, "fit_coded", spy_fit)
+    monkeypatch.setattr(tv, "fit_sampler", spy_sampler)
+    model = TableVAE(condition=["region"], **FAST).fit(df)
+    assert "west" not in seen["fit"] and seen["fit"][0] == fallback
+    assert "west" not in seen["sampler"] and seen["sampler"][0] == fallback
+    assert model.label_counts_["west"] == 0

@@ -34,6 +34,7 @@ from vaelab.data.table_transformer import (
     condition_labels,
     encode_table,
     flag_conditions,
+    flag_labels,
     require_condition_columns,
     split_condition,
     training_label_counts,
@@ -103,6 +104,13 @@ class TableVAE:
         self.transformer_, X = encode_table(df, schema, self.normalization, vae.seed, train)
         y, classes = condition_codes(df, condition)
         counts = training_label_counts(y, classes, train, condition)  # two values among the training rows, before fitting
+        if y is not None and min(counts.values()) == 0:
+            # validation rows of a condition value only held-out rows hold are given the most frequent trained one, as
+            # a run's are (RunKind.given_trained): the untrained class set the validation loss that picks the best
+            # epoch (an audit, s11 c)
+            y, val = y.copy(), indices(split, "val")
+            y[val[np.isin(y[val], [i for i, c in enumerate(classes) if counts[c] == 0])]] = classes.index(
+                max(counts, key=counts.get))  # fmt: skip
         vae.set_params(blocks=self.transformer_.likelihood_blocks(), conditional=bool(condition))
         self.vae_ = vae.fit_coded(X, y, classes)  # the condition values as written: fit() strips label names
         self.condition_ = condition
@@ -119,7 +127,10 @@ class TableVAE:
     def _sampler(self, name: str, seed: int):
         """The sampler ``name`` fitted to the training rows' codes (the validation rows' select it)."""
         parts = [self.data_.iloc[indices(self.split_, s)] for s in ("train", "val")]
-        train, val = (Dataset(self.transformer_.transform(p), *_coded(self._labels(p))) for p in parts)
+        labels = [self._labels(p) for p in parts]
+        if labels[1] is not None:  # a condition value only held-out rows hold: the most frequent trained one, as fit
+            labels[1] = flag_labels(labels[1], self.condition_, self.label_counts_, [""] * len(labels[1]))
+        train, val = (Dataset(self.transformer_.transform(p), *_coded(lab)) for p, lab in zip(parts, labels))
         return fit_sampler(name, self.vae_, train, val if val.n_examples else None, seed)
 
     def _choose(self, sampler: str, fitted=None) -> dict[str, Any]:

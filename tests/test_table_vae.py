@@ -259,8 +259,8 @@ def test_the_auto_temperature_is_the_one_whose_draws_repeat_training_rows_as_oft
     assert picks == {0.0: 1.0, 0.25: 1.0, 0.375: 1.0, 0.625: 0.85, 0.75: 0.7, 1.0: 0.55}
     choice = choose_temperature(tm, prior, train, val(600, 800), n_draws=400)
     assert choice.validation_repeats == 0.75 and choice.draw_repeats == {"1": 0.25, "0.85": 0.5, "0.7": 0.75, "0.55": 1.0}
-    assert "75.0% of the 800 validation rows repeat a training row" in choice.describe()
-    assert "in the validation share's 95% interval [0.7188, 0.7788] wins" in choice.describe()
+    assert "75.00% of the 800 validation rows repeat a training row" in choice.describe()
+    assert "in the validation share's 95% interval 71.88% to 77.88% wins" in choice.describe()
     # 8 validation rows: the same shares are read with their intervals (6 of 8: 0.75 in [0.41, 0.93]), and the highest
     # T inside wins: 0.85's 0.5 for 6 of 8, where the closest share would have taken 0.7, and 0.7 for 8 of 8 (not 0.55)
     picks = {k / 8: choose_temperature(tm, prior, train, val(k), n_draws=400).temperature for k in (0, 2, 3, 5, 6, 8)}
@@ -442,7 +442,7 @@ def test_the_auto_temperature_does_not_sharpen_on_a_difference_the_validation_ro
                                 n_draws=5000)  # fmt: skip
     assert choice.temperature == 1.0
     assert choice.validation_interval == pytest.approx([0.0734, 0.3356], abs=1e-4)
-    assert "the highest T whose share lies in the validation share's 95% interval [0.0734, 0.3356] wins" in choice.describe()
+    assert "the highest T whose share lies in the validation share's 95% interval 7.34% to 33.56% wins" in choice.describe()
 
 
 def test_the_temperature_text_shows_shares_that_decide_the_choice_apart():
@@ -452,7 +452,7 @@ def test_the_temperature_text_shows_shares_that_decide_the_choice_apart():
 
     choice = TemperatureChoice(0.55, "aggregate-gmm", 5 / 30, {"1": 0.1406, "0.85": 0.1408, "0.7": 0.139, "0.55": 0.141},
                                30, 5000)  # fmt: skip
-    assert "T 1: 0.1406, T 0.85: 0.1408, T 0.7: 0.1390, T 0.55: 0.1410; the closest share wins" in choice.describe()
+    assert "T 1: 14.06%, T 0.85: 14.08%, T 0.7: 13.90%, T 0.55: 14.10%; the closest share wins" in choice.describe()
 
 
 def test_rows_holding_a_column_twice_or_lacking_a_condition_column_are_refused_clearly():

@@ -166,9 +166,10 @@ class TemperatureChoice:
             return f"temperature {self.temperature:g} (as asked)"
         if self.validation_repeats is None:
             return f"temperature {self.temperature:g} (auto: no validation rows to choose it on, the model's own draws)"
-        # 4 decimals: of 5,000 draws a share is a multiple of 0.0002, shown exactly (at 3, T 1's 0.1406 and T 0.55's
-        # 0.1410 both read 0.141, and "the closest share wins, ties to the higher T" then seemed to pick T 0.55 wrongly)
-        shares = ", ".join(f"T {t}: {v:.4f}" for t, v in self.draw_repeats.items())
+        # Percent with 2 decimals, as the validation rows' share is given (an audit, s11 c: fractions beside a percent):
+        # of 5,000 draws a share is a multiple of 0.02%, shown exactly (at 3 decimals of a fraction, T 1's 0.1406 and
+        # T 0.55's 0.1410 both read 0.141, and "the closest share wins" then seemed to pick T 0.55 wrongly)
+        shares = ", ".join(f"T {t}: {100 * v:.2f}%" for t, v in self.draw_repeats.items())
         own = next(iter(self.draw_repeats.values()), None)
         band = self.validation_interval
         if own is not None and own >= self.validation_repeats:
@@ -176,12 +177,12 @@ class TemperatureChoice:
         elif band is None:
             rule = "the closest share wins, ties to the higher T"
         elif band[0] <= self.draw_repeats.get(f"{self.temperature:g}", -1.0) <= band[1]:
-            rule = (f"the highest T whose share lies in the validation share's 95% interval [{band[0]:.4f}, "
-                    f"{band[1]:.4f}] wins: the validation rows cannot tell a sharper one apart")  # fmt: skip
+            rule = (f"the highest T whose share lies in the validation share's 95% interval {100 * band[0]:.2f}% to "
+                    f"{100 * band[1]:.2f}% wins: the validation rows cannot tell a sharper one apart")  # fmt: skip
         else:
-            rule = (f"no share lies in the validation share's 95% interval [{band[0]:.4f}, {band[1]:.4f}], so the "
-                    "closest wins, ties to the higher T")  # fmt: skip
-        return (f"temperature {self.temperature:g} (auto: {100 * self.validation_repeats:.1f}% of the "
+            rule = (f"no share lies in the validation share's 95% interval {100 * band[0]:.2f}% to "
+                    f"{100 * band[1]:.2f}%, so the closest wins, ties to the higher T")  # fmt: skip
+        return (f"temperature {self.temperature:g} (auto: {100 * self.validation_repeats:.2f}% of the "
                 f"{self.n_validation} validation rows repeat a training row; the {self.sampler} sampler's draws "
                 f"do at {shares}; {rule})")  # fmt: skip
 

@@ -294,6 +294,21 @@ def test_cli_adopts_a_pytorch_vae_and_every_command_opens_it(outside, tmp_path, 
     assert {"diagnostics", "likelihood", "samplers", "explore"} <= set(metrics)
 
 
+def test_the_report_of_an_adopted_run_claims_no_training_settings_it_never_used(outside, tmp_path, capsys):
+    """config.json of an adopted run holds vaelab's training defaults (β, warm-up, batch size, learning rate,
+    dynamic binarization) and no hidden layers: the report showed them as the model's ("hidden layers none
+    (linear)" for an MLP, "binarization dynamic" for a model adopted with --binarize). An audit."""
+    run = tmp_path / "run"
+    code, _, err = _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors", "--binarize"))
+    assert code == 0, err
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    data = html[html.index('id="data"'):html.index('id="training"')]
+    for claim in ("hidden layers", "learning rate", "β (KL weight)", "warm-up", "dynamic"):
+        assert claim not in data, claim
+    assert "trained elsewhere" in data and "vae_model.py:Encoder" in data and "fixed, of the evaluation data" in data
+
+
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

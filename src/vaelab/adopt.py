@@ -486,13 +486,20 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
     return model
 
 
+def adopted_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A run's adopted.json, checked (None for a run vaelab trained); no code is run."""
+    run = RunDir(path)
+    if run.read_config().model.arch != "adopted":
+        return None
+    return _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
+
+
 def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]:
     """The report's sections that do not apply to a run's model, and why: an adopted model's training,
     and for a deterministic encoder the likelihood (read from adopted.json; no code is run)."""
-    run = RunDir(path)
-    if run.read_config().model.arch != "adopted":
+    record = adopted_record(path)
+    if record is None:
         return ()
-    record = _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
     out = [("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")]
     if record["deterministic"]:
         out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "

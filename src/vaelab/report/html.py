@@ -112,11 +112,21 @@ class KindFacts:
     note: str | None = None  # why the kind's tables are missing (its files could not be read)
     # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
     not_applicable: tuple[tuple[str, str], ...] = ()
+    adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
 KIND_SECTIONS = {"tabular": "table runs are trained from a CSV/Parquet table.",
                  "series": "time-series runs are trained from a CSV/Parquet series with --window and --horizon."}  # fmt: skip
+
+
+def _adopted_half(half: dict[str, Any]) -> str:
+    """One half of an adopted model in words: an ONNX graph, or the PyTorch class it was built from."""
+    if half["kind"] == "onnx":
+        return "an ONNX graph"
+    if half.get("shares") == "encoder":
+        return "the encoder's model"
+    return f"PyTorch {half.get('spec') or str(half.get('class') or 'module').rsplit('.', 1)[-1]}"
 
 
 class _Assembler:
@@ -173,11 +183,21 @@ class _Assembler:
                 s.paragraphs.append(f"The split could not be read: {err}")
         t = self.config.train
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
+        prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
+        adopted = self.kind.adopted
+        if adopted is not None:  # trained elsewhere: config.json's training settings are defaults vaelab never used (an audit)
+            halves = "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
+            binarized = ("fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
+                         else "none: grey values are scored as they are")  # fmt: skip
+            s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
+                ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
+                ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
+                *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
+            ]})  # fmt: skip
+            return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
-            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", m.prior + (f" ({m.n_components} component"
-                                                                          f"{'' if m.n_components == 1 else 's'})"
-                                                                          if m.prior != "normal" else "")],
+            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior],
             ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
             ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"],
             # binarization is the Bernoulli likelihood's (grey images); a table's or a series' run never binarizes

@@ -59,6 +59,27 @@ def test_anomaly_eval_reports_each_score(run, capsys):
     assert block["scores"]["log_px"]["auroc"] > 0.9  # uniform noise is far from digits
 
 
+def test_anomaly_eval_takes_the_labels_a_conditional_model_scores_files_with(tmp_path, digits, capsys):
+    """A conditional run's anomaly-eval on a file asked for '--labels', an option anomaly-eval did not have: a
+    conditional model could not be evaluated against outliers at all (an audit). Each file takes its own labels."""
+    X, y = digits
+    np.save(tmp_path / "digits.npy", X)
+    np.save(tmp_path / "labels.npy", y)
+    train_run(tmp_path / "digits.npy", tmp_path / "run", {**FAST, "epochs": 1, "conditional": True},
+              labels=str(tmp_path / "labels.npy"))  # fmt: skip
+    np.save(tmp_path / "noise.npy", np.random.default_rng(0).random((20, 64)).astype(np.float32))
+    np.save(tmp_path / "noise_labels.npy", y[:20])
+    base = ["anomaly-eval", str(tmp_path / "run"), "--outliers", str(tmp_path / "noise.npy"), "--n-samples", "5", "--quiet"]
+    assert main(base) == 2
+    err = capsys.readouterr().err
+    assert "--outlier-labels or --outlier-label-column" in err and err.count("\n") == 1
+    assert main([*base, "--outlier-labels", str(tmp_path / "noise_labels.npy")]) == 0
+    assert "| log_px |" in capsys.readouterr().out
+    code = main([*base, "--outlier-labels", str(tmp_path / "noise_labels.npy"), "--inliers", str(tmp_path / "digits.npy"),
+                 "--inlier-labels", str(tmp_path / "labels.npy")])  # fmt: skip
+    assert code == 0 and "inliers" in capsys.readouterr().out
+
+
 def test_score_errors_are_one_line(run, tmp_path, capsys):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((5, 10), dtype=np.float32))

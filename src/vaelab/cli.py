@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--outliers", required=True, metavar="DATA", help="a file, folder or built-in of the same shape")
     a.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    for which in ("inlier", "outlier"):  # a conditional model scores each example given its label
+        a.add_argument(f"--{which}-labels", metavar="LABELS", help=f"labels of the {which}s file (conditional models)")
+        a.add_argument(f"--{which}-label-column", metavar="COL", help=f"label column / key of the {which}s file "
+                       "(conditional models)")  # fmt: skip
     _model_args(a)
 
     i = sub.add_parser("inspect", help="latent-space diagnostics: KL per dimension, collapse, ELBO surgery, holes",
@@ -605,7 +609,9 @@ def cmd_anomaly_eval(args) -> int:
     bar = _count_bar(args)
     try:
         block = evaluate_anomalies(args.run, args.inliers, args.outliers, n_samples=args.n_samples, progress=bar,
-                                   specs=_specs(args))
+                                   specs=_specs(args), inlier_labels=args.inlier_labels,
+                                   inlier_label_column=args.inlier_label_column, outlier_labels=args.outlier_labels,
+                                   outlier_label_column=args.outlier_label_column)  # fmt: skip
     finally:
         if bar:
             bar.close()

@@ -309,6 +309,15 @@ def test_the_report_of_an_adopted_run_claims_no_training_settings_it_never_used(
     assert "trained elsewhere" in data and "vae_model.py:Encoder" in data and "fixed, of the evaluation data" in data
 
 
+def test_adopt_into_a_run_folder_names_no_option_it_lacks(outside, tmp_path, capsys):
+    """adopt into a folder holding a run said "Pass --resume to continue it": adopt has no --resume (an audit)."""
+    run = tmp_path / "run"
+    args = _adopt_args(outside, run, "--weights", outside / "vae.safetensors")
+    assert _cli(capsys, *args)[0] == 0
+    code, _, err = _cli(capsys, *args)
+    assert code == 2 and "already holds a run" in err and "--resume" not in err and err.count("\n") == 1
+
+
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

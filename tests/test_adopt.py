@@ -318,6 +318,19 @@ def test_adopt_into_a_run_folder_names_no_option_it_lacks(outside, tmp_path, cap
     assert code == 2 and "already holds a run" in err and "--resume" not in err and err.count("\n") == 1
 
 
+def test_a_logits_decoder_declared_to_give_probabilities_is_refused(digits, relu_vae):
+    """probabilities=True on a decoder that outputs logits passed adopt's check (which promises value ranges): the
+    logits were clipped to [1e-6, 1 - 1e-6] and every score was wrong without a word (an audit)."""
+    X, _ = digits
+    with pytest.raises(ConfigError, match=r"declared to output probabilities .* returned values from -?\d"):
+        vaelab.adopt(*relu_vae, likelihood="bernoulli", probabilities=True, data=X)
+    enc, dec = relu_vae
+    sigmoid = vaelab.adopt(enc, lambda z: torch.sigmoid(dec(z)), likelihood="bernoulli", probabilities=True, data=X)
+    logits = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    np.testing.assert_allclose(sigmoid.log_likelihood(X[:5], n_samples=5).log_px,
+                               logits.log_likelihood(X[:5], n_samples=5).log_px, atol=1e-3)  # fmt: skip
+
+
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

@@ -56,6 +56,7 @@ CHECK_EXAMPLES = 8  # examples the halves are first called on
 EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
 ADOPTED = "adopted.json"  # how an adopted run's halves are called
 ADOPTED_FORMAT = 1
+PROBABILITY_SLACK = 1e-5  # how far a decoder's probabilities may stray outside [0, 1] (float rounding)
 
 
 def _callable(part: Any, what: str) -> Callable:
@@ -180,6 +181,12 @@ class AdoptedModel(Model):
                               "tensor (for a mean and a log-variance, use likelihood 'gaussian').")  # fmt: skip
         params = self._example_shaped(_tensor(out, "decoder output"), n)
         if self.probabilities:  # probabilities → logits, clipped away from 0 and 1
+            if params.numel() and (params.min() < -PROBABILITY_SLACK or params.max() > 1 + PROBABILITY_SLACK):
+                # logits taken for probabilities were clipped to 0 and 1 without a word (an audit)
+                raise ConfigError(f"The decoder was declared to output probabilities (--probabilities, probabilities=True), "
+                                  f"but it returned "
+                                  f"values from {float(params.min()):.4g} to {float(params.max()):.4g}; expected values "
+                                  "in [0, 1]. If it outputs logits, leave the option out.")  # fmt: skip
             p = params.clamp(1e-6, 1 - 1e-6)
             params = torch.log(p) - torch.log1p(-p)
         return params

@@ -265,8 +265,9 @@ class _Assembler:
                                 "own (Nalisnick et al. 2019). Check with the outliers you expect.")  # fmt: skip
             if lik.get("flag_rule"):
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
-                                         f"split flagged; valid data is flagged {_percent(lik.get('false_flag_share'))}% "
-                                         "of the time by construction (the rule's expected false-flag share)"))  # fmt: skip
+                                         f"split flagged; valid data is flagged about {_percent(lik.get('false_flag_share'))}% "
+                                         "of the time (the rule's expected false-flag share on this many validation "
+                                         "scores)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:

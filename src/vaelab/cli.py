@@ -571,7 +571,7 @@ def cmd_score(args) -> int:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
               f"flagged about {100 * scored.false_flag_share:.1f}% of the time (the rule's expected false-flag share "
-              "on this many validation scores)" + ("; and every example holding what training never had"
+              "for a validation split of this size)" + ("; and every example holding what training never had"
                                      if scored.new is not None and scored.new.any() else ""))  # fmt: skip
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)

@@ -266,8 +266,8 @@ class _Assembler:
             if lik.get("flag_rule"):
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
                                          f"split flagged; valid data is flagged about {_percent(lik.get('false_flag_share'))}% "
-                                         "of the time (the rule's expected false-flag share on this many validation "
-                                         "scores)"))  # fmt: skip
+                                         "of the time (the rule's expected false-flag share for a validation split of "
+                                         "this size)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:

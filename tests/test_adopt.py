@@ -518,6 +518,8 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     code, out, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
                           "--likelihood", "bernoulli", "--data", folder / "x.npy", "--deterministic", "--out", run)  # fmt: skip
     assert code == 0, err
+    # adopt said nothing of it and suggested score next, which refuses a deterministic encoder (an audit)
+    assert "encoder:    deterministic" in out and "vaelab score" not in out
     specs = ["--encoder", spec[0], "--decoder", spec[1]]
     code, out, err = _cli(capsys, "inspect", run, *specs)
     assert code == 0, err

@@ -825,12 +825,15 @@ def cmd_adopt(args) -> int:
     print(f"model:      encoder {kinds['encoder']}, decoder {kinds['decoder']}; x of shape {m.input_shape_} → z of "
           f"{m.latent_dim_} dimensions; likelihood {args.likelihood}"
           + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
+    if m.deterministic_:  # one tensor from the encoder is taken as a code: say so, and point away from score (an audit)
+        print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
+              "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
     tr, va, te = done.split_sizes
     print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
     for p in figures:
         print(f"  {p}")
-    print(f"next:       vaelab inspect {done.run.path}   ·   vaelab score {done.run.path}   ·   "
-          f"vaelab compare-samplers {done.run.path}")  # fmt: skip
+    then = f"vaelab explore {done.run.path} traverse" if m.deterministic_ else f"vaelab score {done.run.path}"
+    print(f"next:       vaelab inspect {done.run.path}   ·   {then}   ·   vaelab compare-samplers {done.run.path}")
     if args.model is not None:
         print("            (this run's model is code: pass --model SPEC again, or --trust-run)")
     elif "PyTorch" in kinds.values():

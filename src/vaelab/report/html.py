@@ -344,7 +344,20 @@ class _Assembler:
         summary = block.get("_summary", {})
         names = [k for k in block if not k.startswith("_")]
         s.paragraphs.append(summary.get("verdict", ""))
+        compared = summary.get("compared")
+        if isinstance(compared, list) and compared:
+            # Entries of an earlier comparison stay in metrics.json (each with its own n_samples and seed): shown under
+            # this one's caption ("20 samples per sampler" over rows of 60), they read as one comparison (an audit).
+            earlier = [k for k in names if k not in compared]
+            names = [k for k in names if k in compared]
+            if earlier:
+                s.paragraphs.append(f"Not shown: {', '.join(earlier)}, from an earlier vaelab compare-samplers (their "
+                                    "entries in metrics.json keep their own n_samples and seed), not part of the "
+                                    "comparison above; compare them side by side with vaelab compare-samplers "
+                                    f"{self.run.path} --samplers {' '.join([*names, *earlier])}.")  # fmt: skip
         iv = summary.get("intervals")
+        if iv and all(not ((block[k] or {}).get("intervals") or {}).get("frechet") for k in names):
+            iv = None  # too few samples for half-samples that hold a k-NN ball: the table has no interval to describe
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"

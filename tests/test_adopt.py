@@ -331,6 +331,18 @@ def test_a_logits_decoder_declared_to_give_probabilities_is_refused(digits, relu
                                logits.log_likelihood(X[:5], n_samples=5).log_px, atol=1e-3)  # fmt: skip
 
 
+def test_adopt_checks_all_the_data_a_bernoulli_is_defined_on(outside, tmp_path, capsys):
+    """adopt checked [0, 1] on its first 64 training examples only: a value of 2 further on made a run that train
+    refuses to make (an audit). Checked whole, before anything is written."""
+    X = np.load(outside / "x.npy")
+    X[-1, 5] = 2.0
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "vae_model.py").write_text((outside / "vae_model.py").read_text())
+    run = tmp_path / "run"
+    code, _, err = _cli(capsys, *_adopt_args(tmp_path, run, "--weights", outside / "vae.safetensors"))
+    assert code == 2 and "must lie in [0, 1]" in err and err.count("\n") == 1 and not run.exists()
+
+
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")

@@ -370,7 +370,7 @@ def adopt(
     shape = tuple(X.shape[1:]) if input_shape is None else tuple(int(s) for s in input_shape)
     if X is not None and math.prod(X.shape[1:]) != math.prod(shape):
         raise DataError(f"data has examples of shape {tuple(X.shape[1:])}; input_shape is {shape}.")
-    if likelihood == "bernoulli" and X is not None:
+    if likelihood in ("bernoulli", "continuous-bernoulli") and X is not None:
         check_unit_interval(X)
     if labels is not None and X is None:
         raise ConfigError("labels= go with data=: one label per example of data.")

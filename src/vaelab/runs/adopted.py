@@ -20,9 +20,11 @@ import numpy as np
 from vaelab.adopt import ADOPTED, AdoptedModel, adopt
 from vaelab.checkpoint import RunDir
 from vaelab.data.dataset import Dataset
+from vaelab.data.rows import blocks
 from vaelab.data.split import indices
 from vaelab.errors import ConfigError
 from vaelab.files import make_folder
+from vaelab.model import check_unit_interval
 from vaelab.model_libraries import is_library_model
 from vaelab.runs.base import Request, check_fresh_folder
 from vaelab.runs.kinds import BY_NAME, KIND_FILES
@@ -124,6 +126,11 @@ def _adopt_and_save(encoder: Any, decoder: Any, run: RunDir, specs: dict[str, st
     prepared = BY_NAME["array"].prepare(Request(data, {}, labels, label_column, val_fraction, test_fraction),
                                         SimpleNamespace(conditional=conditional, seed=seed))  # fmt: skip
     dataset, split = prepared.dataset, prepared.split
+    if likelihood in ("bernoulli", "continuous-bernoulli"):
+        # all of it, as train checks: adopt checked the first 64 training examples only, and a run on data that its
+        # likelihood is not defined on was written (then scored, or refused by score) (an audit)
+        for _, block in blocks(dataset.X):
+            check_unit_interval(np.asarray(block))
     train = dataset.view(indices(split, "train"))
     check_x = train.X[: min(64, train.n_examples)]
     check_y = None

@@ -5,6 +5,7 @@ closed form), and a vaelab VAE adopted through its two halves (the same numbers 
 """
 import json
 import math
+import textwrap
 
 import numpy as np
 import pytest
@@ -341,6 +342,40 @@ def test_adopt_checks_all_the_data_a_bernoulli_is_defined_on(outside, tmp_path, 
     run = tmp_path / "run"
     code, _, err = _cli(capsys, *_adopt_args(tmp_path, run, "--weights", outside / "vae.safetensors"))
     assert code == 2 and "must lie in [0, 1]" in err and err.count("\n") == 1 and not run.exists()
+
+
+def test_cli_adopts_a_conditional_model_with_its_own_class_order(tmp_path, capsys):
+    """A conditional model adopted on data that lacks one of its classes got codes shifted past the gap (the labels'
+    sorted names): class 'c' reached the model as code 1, its 'b', and log p(x) was wrong by ~5x without a word; the
+    CLI had no way to give the order (classes= is the Python API's). --classes gives it (an audit)."""
+    (tmp_path / "cond.py").write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        OFF = torch.tensor([0.0, 3.0, -3.0])
+        class Encoder(nn.Module):
+            def forward(self, x, y):
+                return x - OFF[y][:, None], torch.zeros_like(x)
+        class Decoder(nn.Module):
+            def forward(self, z, y):
+                return z + OFF[y][:, None]
+    """))  # fmt: skip
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "c"] * 100)
+    X = (rng.normal(size=(200, 2)) * np.sqrt(2) + np.where(y == "c", -3.0, 0.0)[:, None]).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    py = tmp_path / "cond.py"
+    base = ["adopt", "--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder", "--likelihood", "gaussian-fixed",
+            "--data", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--conditional"]  # fmt: skip
+    code, _, err = _cli(capsys, *base, "--classes", "a", "b", "--out", tmp_path / "bad")
+    assert code == 2 and "['c'] are not among them" in err and err.count("\n") == 1
+    assert _cli(capsys, *base, "--classes", "a", "b", "c", "--out", tmp_path / "run")[0] == 0
+    model = vaelab.load(tmp_path / "run", encoder=f"{py}:Encoder", decoder=f"{py}:Decoder")
+    assert model.classes_.tolist() == ["a", "b", "c"]
+    # x ~ N(offset, 2 I) exactly: z ~ N(0, I), x | z ~ N(z + offset, I)
+    exact = -np.log(2 * np.pi * 2) - ((X - np.where(y == "c", -3.0, 0.0)[:, None]) ** 2).sum(1) / 4
+    got = model.log_likelihood(X[:20], y[:20], n_samples=2000, seed=0).log_px
+    np.testing.assert_allclose(got, exact[:20], atol=0.15)
 
 
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):

@@ -335,6 +335,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--conditional", action="store_true", help="the halves take labels too: encoder(x, y), decoder(z, y)")
     ad.add_argument("--label-format", choices=("codes", "onehot"), default="codes",
                     help="how y reaches a conditional model (default: integer codes)")  # fmt: skip
+    ad.add_argument("--classes", nargs="+", metavar="NAME",
+                    help="a conditional model's class names in the order of the codes it was trained with (default: "
+                    "the sorted labels of DATA, which shift the codes when DATA lacks a class)")  # fmt: skip
     ad.add_argument("--data", required=True, metavar="DATA", help=f"examples the model takes: a built-in ({builtins}) or a file or folder")
     ad.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     ad.add_argument("--seed", type=int, default=0, help="seed of the split and of later estimates (default: 0)")
@@ -813,7 +816,7 @@ def cmd_adopt(args) -> int:
                      labels=args.labels, label_column=args.label_column, conditional=args.conditional,
                      val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
                      scale=args.scale, probabilities=args.probabilities, sigma=args.sigma, binarize=args.binarize,
-                     label_format=args.label_format, prior=args.prior,
+                     label_format=args.label_format, prior=args.prior, classes=args.classes,
                      deterministic=True if args.deterministic else None)  # fmt: skip
     from vaelab.report.figures import write_run_figures
     from vaelab.runs.base import RunResult

@@ -5,6 +5,7 @@ closed form), and a vaelab VAE adopted through its two halves (the same numbers 
 """
 import json
 import math
+import textwrap
 
 import numpy as np
 import pytest
@@ -294,6 +295,89 @@ def test_cli_adopts_a_pytorch_vae_and_every_command_opens_it(outside, tmp_path, 
     assert {"diagnostics", "likelihood", "samplers", "explore"} <= set(metrics)
 
 
+def test_the_report_of_an_adopted_run_claims_no_training_settings_it_never_used(outside, tmp_path, capsys):
+    """config.json of an adopted run holds vaelab's training defaults (β, warm-up, batch size, learning rate,
+    dynamic binarization) and no hidden layers: the report showed them as the model's ("hidden layers none
+    (linear)" for an MLP, "binarization dynamic" for a model adopted with --binarize). An audit."""
+    run = tmp_path / "run"
+    code, _, err = _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors", "--binarize"))
+    assert code == 0, err
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    data = html[html.index('id="data"'):html.index('id="training"')]
+    for claim in ("hidden layers", "learning rate", "β (KL weight)", "warm-up", "dynamic"):
+        assert claim not in data, claim
+    assert "trained elsewhere" in data and "vae_model.py:Encoder" in data and "fixed, of the evaluation data" in data
+
+
+def test_adopt_into_a_run_folder_names_no_option_it_lacks(outside, tmp_path, capsys):
+    """adopt into a folder holding a run said "Pass --resume to continue it": adopt has no --resume (an audit)."""
+    run = tmp_path / "run"
+    args = _adopt_args(outside, run, "--weights", outside / "vae.safetensors")
+    assert _cli(capsys, *args)[0] == 0
+    code, _, err = _cli(capsys, *args)
+    assert code == 2 and "already holds a run" in err and "--resume" not in err and err.count("\n") == 1
+
+
+def test_a_logits_decoder_declared_to_give_probabilities_is_refused(digits, relu_vae):
+    """probabilities=True on a decoder that outputs logits passed adopt's check (which promises value ranges): the
+    logits were clipped to [1e-6, 1 - 1e-6] and every score was wrong without a word (an audit)."""
+    X, _ = digits
+    with pytest.raises(ConfigError, match=r"declared to output probabilities .* returned values from -?\d"):
+        vaelab.adopt(*relu_vae, likelihood="bernoulli", probabilities=True, data=X)
+    enc, dec = relu_vae
+    sigmoid = vaelab.adopt(enc, lambda z: torch.sigmoid(dec(z)), likelihood="bernoulli", probabilities=True, data=X)
+    logits = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    np.testing.assert_allclose(sigmoid.log_likelihood(X[:5], n_samples=5).log_px,
+                               logits.log_likelihood(X[:5], n_samples=5).log_px, atol=1e-3)  # fmt: skip
+
+
+def test_adopt_checks_all_the_data_a_bernoulli_is_defined_on(outside, tmp_path, capsys):
+    """adopt checked [0, 1] on its first 64 training examples only: a value of 2 further on made a run that train
+    refuses to make (an audit). Checked whole, before anything is written."""
+    X = np.load(outside / "x.npy")
+    X[-1, 5] = 2.0
+    np.save(tmp_path / "x.npy", X)
+    (tmp_path / "vae_model.py").write_text((outside / "vae_model.py").read_text())
+    run = tmp_path / "run"
+    code, _, err = _cli(capsys, *_adopt_args(tmp_path, run, "--weights", outside / "vae.safetensors"))
+    assert code == 2 and "must lie in [0, 1]" in err and err.count("\n") == 1 and not run.exists()
+
+
+def test_cli_adopts_a_conditional_model_with_its_own_class_order(tmp_path, capsys):
+    """A conditional model adopted on data that lacks one of its classes got codes shifted past the gap (the labels'
+    sorted names): class 'c' reached the model as code 1, its 'b', and log p(x) was wrong by ~5x without a word; the
+    CLI had no way to give the order (classes= is the Python API's). --classes gives it (an audit)."""
+    (tmp_path / "cond.py").write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        OFF = torch.tensor([0.0, 3.0, -3.0])
+        class Encoder(nn.Module):
+            def forward(self, x, y):
+                return x - OFF[y][:, None], torch.zeros_like(x)
+        class Decoder(nn.Module):
+            def forward(self, z, y):
+                return z + OFF[y][:, None]
+    """))  # fmt: skip
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "c"] * 100)
+    X = (rng.normal(size=(200, 2)) * np.sqrt(2) + np.where(y == "c", -3.0, 0.0)[:, None]).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    py = tmp_path / "cond.py"
+    base = ["adopt", "--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder", "--likelihood", "gaussian-fixed",
+            "--data", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--conditional"]  # fmt: skip
+    code, _, err = _cli(capsys, *base, "--classes", "a", "b", "--out", tmp_path / "bad")
+    assert code == 2 and "['c'] are not among them" in err and err.count("\n") == 1
+    assert _cli(capsys, *base, "--classes", "a", "b", "c", "--out", tmp_path / "run")[0] == 0
+    model = vaelab.load(tmp_path / "run", encoder=f"{py}:Encoder", decoder=f"{py}:Decoder")
+    assert model.classes_.tolist() == ["a", "b", "c"]
+    # x ~ N(offset, 2 I) exactly: z ~ N(0, I), x | z ~ N(z + offset, I)
+    exact = -np.log(2 * np.pi * 2) - ((X - np.where(y == "c", -3.0, 0.0)[:, None]) ** 2).sum(1) / 4
+    got = model.log_likelihood(X[:20], y[:20], n_samples=2000, seed=0).log_px
+    np.testing.assert_allclose(got, exact[:20], atol=0.15)
+
+
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
@@ -481,6 +565,8 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     code, out, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
                           "--likelihood", "bernoulli", "--data", folder / "x.npy", "--deterministic", "--out", run)  # fmt: skip
     assert code == 0, err
+    # adopt said nothing of it and suggested score next, which refuses a deterministic encoder (an audit)
+    assert "encoder:    deterministic" in out and "vaelab score" not in out
     specs = ["--encoder", spec[0], "--decoder", spec[1]]
     code, out, err = _cli(capsys, "inspect", run, *specs)
     assert code == 0, err

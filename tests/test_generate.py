@@ -43,6 +43,41 @@ def test_compare_samplers_writes_the_block_table_verdict_and_grids(run, capsys):
     assert again["frechet"] == pytest.approx(block["prior"]["frechet"])
 
 
+def test_compare_samplers_on_too_few_samples_for_intervals_claims_none(run, tmp_path, capsys):
+    """--n 5 leaves no half-sample that holds a k-NN ball, so no interval: the verdict said "the 95% intervals of
+    prior ... overlap it (prior 2.50 (no interval))" and the table's note and the report's caption described
+    95% half-sampling intervals that were not there (an audit)."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert main(["compare-samplers", str(copy), "--samplers", "prior", "aggregate-gmm", "--n", "5", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "(no interval)" in out and "95% interval" not in out and "10 half-samples" not in out
+    assert "too few samples for intervals" in out
+    assert main(["report", str(copy)]) == 0
+    html = (copy / "report.html").read_text(encoding="utf-8")
+    assert "too few samples for intervals" in html and "% intervals]" not in html
+
+
+def test_the_report_shows_the_last_comparison_and_names_the_earlier_samplers(run, tmp_path, capsys):
+    """Entries of an earlier compare-samplers stay in metrics.json; the report put them in the table of the last one,
+    under its caption ("12 samples per sampler" over rows of 30) and beside its verdict ("Only prior was compared")
+    (an audit)."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    assert main(["compare-samplers", str(copy), "--samplers", "prior", "aggregate-gmm", "--quiet"]) == 0
+    assert main(["compare-samplers", str(copy), "--samplers", "prior", "--n", "12", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(copy)]) == 0
+    html = (copy / "report.html").read_text(encoding="utf-8")
+    section = html[html.index('id="samplers"'):html.index('id="traversals"')]
+    assert "12 samples per sampler" in section and "<td>aggregate-gmm</td>" not in section
+    assert "Not shown: aggregate-gmm" in section and "Samples from aggregate-gmm" not in section
+
+
 def test_a_large_test_split_is_compared_on_a_seeded_subsample_and_the_convention_is_stated(run, monkeypatch, capsys):
     import vaelab.commands.generate as generate
 

@@ -56,6 +56,7 @@ CHECK_EXAMPLES = 8  # examples the halves are first called on
 EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
 ADOPTED = "adopted.json"  # how an adopted run's halves are called
 ADOPTED_FORMAT = 1
+PROBABILITY_SLACK = 1e-5  # how far a decoder's probabilities may stray outside [0, 1] (float rounding)
 
 
 def _callable(part: Any, what: str) -> Callable:
@@ -180,6 +181,12 @@ class AdoptedModel(Model):
                               "tensor (for a mean and a log-variance, use likelihood 'gaussian').")  # fmt: skip
         params = self._example_shaped(_tensor(out, "decoder output"), n)
         if self.probabilities:  # probabilities → logits, clipped away from 0 and 1
+            if params.numel() and (params.min() < -PROBABILITY_SLACK or params.max() > 1 + PROBABILITY_SLACK):
+                # logits taken for probabilities were clipped to 0 and 1 without a word (an audit)
+                raise ConfigError(f"The decoder was declared to output probabilities (--probabilities, probabilities=True), "
+                                  f"but it returned "
+                                  f"values from {float(params.min()):.4g} to {float(params.max()):.4g}; expected values "
+                                  "in [0, 1]. If it outputs logits, leave the option out.")  # fmt: skip
             p = params.clamp(1e-6, 1 - 1e-6)
             params = torch.log(p) - torch.log1p(-p)
         return params
@@ -363,7 +370,7 @@ def adopt(
     shape = tuple(X.shape[1:]) if input_shape is None else tuple(int(s) for s in input_shape)
     if X is not None and math.prod(X.shape[1:]) != math.prod(shape):
         raise DataError(f"data has examples of shape {tuple(X.shape[1:])}; input_shape is {shape}.")
-    if likelihood == "bernoulli" and X is not None:
+    if likelihood in ("bernoulli", "continuous-bernoulli") and X is not None:
         check_unit_interval(X)
     if labels is not None and X is None:
         raise ConfigError("labels= go with data=: one label per example of data.")
@@ -486,13 +493,20 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
     return model
 
 
+def adopted_record(path: str | os.PathLike) -> dict[str, Any] | None:
+    """A run's adopted.json, checked (None for a run vaelab trained); no code is run."""
+    run = RunDir(path)
+    if run.read_config().model.arch != "adopted":
+        return None
+    return _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
+
+
 def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]:
     """The report's sections that do not apply to a run's model, and why: an adopted model's training,
     and for a deterministic encoder the likelihood (read from adopted.json; no code is run)."""
-    run = RunDir(path)
-    if run.read_config().model.arch != "adopted":
+    record = adopted_record(path)
+    if record is None:
         return ()
-    record = _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
     out = [("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")]
     if record["deterministic"]:
         out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "

@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--outliers", required=True, metavar="DATA", help="a file, folder or built-in of the same shape")
     a.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
+    for which in ("inlier", "outlier"):  # a conditional model scores each example given its label
+        a.add_argument(f"--{which}-labels", metavar="LABELS", help=f"labels of the {which}s file (conditional models)")
+        a.add_argument(f"--{which}-label-column", metavar="COL", help=f"label column / key of the {which}s file "
+                       "(conditional models)")  # fmt: skip
     _model_args(a)
 
     i = sub.add_parser("inspect", help="latent-space diagnostics: KL per dimension, collapse, ELBO surgery, holes",
@@ -332,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--conditional", action="store_true", help="the halves take labels too: encoder(x, y), decoder(z, y)")
     ad.add_argument("--label-format", choices=("codes", "onehot"), default="codes",
                     help="how y reaches a conditional model (default: integer codes)")  # fmt: skip
+    ad.add_argument("--classes", nargs="+", metavar="NAME",
+                    help="a conditional model's class names in the order of the codes it was trained with (default: "
+                    "the sorted labels of DATA, which shift the codes when DATA lacks a class)")  # fmt: skip
     ad.add_argument("--data", required=True, metavar="DATA", help=f"examples the model takes: a built-in ({builtins}) or a file or folder")
     ad.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     ad.add_argument("--seed", type=int, default=0, help="seed of the split and of later estimates (default: 0)")
@@ -579,8 +586,8 @@ def cmd_score(args) -> int:
     else:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
-              f"flagged {100 * scored.false_flag_share:.1f}% of the time by construction (the rule's expected "
-              "false-flag share)" + ("; and every example holding what training never had"
+              f"flagged about {100 * scored.false_flag_share:.1f}% of the time (the rule's expected false-flag share "
+              "for a validation split of this size)" + ("; and every example holding what training never had"
                                      if scored.new is not None and scored.new.any() else ""))  # fmt: skip
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)
@@ -618,7 +625,9 @@ def cmd_anomaly_eval(args) -> int:
     bar = _count_bar(args)
     try:
         block = evaluate_anomalies(args.run, args.inliers, args.outliers, n_samples=args.n_samples, progress=bar,
-                                   specs=_specs(args))
+                                   specs=_specs(args), inlier_labels=args.inlier_labels,
+                                   inlier_label_column=args.inlier_label_column, outlier_labels=args.outlier_labels,
+                                   outlier_label_column=args.outlier_label_column)  # fmt: skip
     finally:
         if bar:
             bar.close()
@@ -823,7 +832,7 @@ def cmd_adopt(args) -> int:
                      labels=args.labels, label_column=args.label_column, conditional=args.conditional,
                      val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed,
                      scale=args.scale, probabilities=args.probabilities, sigma=args.sigma, binarize=args.binarize,
-                     label_format=args.label_format, prior=args.prior,
+                     label_format=args.label_format, prior=args.prior, classes=args.classes,
                      deterministic=True if args.deterministic else None)  # fmt: skip
     from vaelab.report.figures import write_run_figures
     from vaelab.runs.base import RunResult
@@ -835,12 +844,15 @@ def cmd_adopt(args) -> int:
     print(f"model:      encoder {kinds['encoder']}, decoder {kinds['decoder']}; x of shape {m.input_shape_} → z of "
           f"{m.latent_dim_} dimensions; likelihood {args.likelihood}"
           + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
+    if m.deterministic_:  # one tensor from the encoder is taken as a code: say so, and point away from score (an audit)
+        print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
+              "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
     tr, va, te = done.split_sizes
     print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
     for p in figures:
         print(f"  {p}")
-    print(f"next:       vaelab inspect {done.run.path}   ·   vaelab score {done.run.path}   ·   "
-          f"vaelab compare-samplers {done.run.path}")  # fmt: skip
+    then = f"vaelab explore {done.run.path} traverse" if m.deterministic_ else f"vaelab score {done.run.path}"
+    print(f"next:       vaelab inspect {done.run.path}   ·   {then}   ·   vaelab compare-samplers {done.run.path}")
     if args.model is not None:
         print("            (this run's model is code: pass --model SPEC again, or --trust-run)")
     elif "PyTorch" in kinds.values():

@@ -247,4 +247,6 @@ def _is_float64(X: Any) -> bool:
 def check_unit_interval(block: np.ndarray) -> None:
     """Data a Bernoulli model binarizes must lie in [0, 1]."""
     if block.size and (block.min() < 0 or block.max() > 1):
-        raise DataError("This model has a Bernoulli likelihood: X must lie in [0, 1].")
+        raise DataError(f"This model has a Bernoulli likelihood: X must lie in [0, 1]; it holds values from "
+                        f"{float(block.min()):.4g} to {float(block.max()):.4g}. Scale X as the model's training data "
+                        "was (8-bit images: divide by 255).")  # fmt: skip

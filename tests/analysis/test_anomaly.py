@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vaelab.analysis.anomaly import Calibration, anomaly_eval
+from vaelab.analysis.anomaly import Calibration, anomaly_eval, false_flag_share
 from vaelab.analysis.likelihood import LikelihoodResult
 from vaelab.errors import ConfigError, DataError
 
@@ -34,6 +34,24 @@ def test_low_tail_flags_the_threshold_share_and_band_flags_the_rest(calibration)
     # Far-off values are flagged, whichever side; the low-tail rule only flags the low side.
     assert cal.flags("log_px", np.array([-10.0, 10.0]), band=(25, 75)).tolist() == [True, True]
     assert cal.flags("log_px", np.array([-10.0, 10.0])).tolist() == [True, False]
+
+
+def test_the_expected_false_flag_share_is_what_the_rule_flags_on_a_small_validation_split():
+    """An audit: score said "valid data is flagged 1.0% of the time by construction" on 60 validation scores, where
+    percentile 1 flags 2.6% of new valid data (a new score falls below the k-th smallest of M with probability
+    k/(M + 1)), and "0.0%" for --band 0 100, which flags 2/61. Uniform scores make the expectation exact."""
+    rng = np.random.default_rng(0)
+    M, reps = 60, 4000
+    for threshold, band in ((1.0, None), (5.0, None), (1.0, (0.0, 100.0)), (1.0, (25.0, 75.0))):
+        shares = []
+        for _ in range(reps):
+            ref = np.sort(rng.random(M))
+            cal = Calibration({"log_px": ref, "elbo": ref, "reconstruction": ref}, 1)
+            shares.append(cal.flags("log_px", rng.random(500), threshold, band).mean())
+        claimed = false_flag_share(threshold, band, M)
+        assert abs(np.mean(shares) - claimed) < 4 * np.std(shares) / np.sqrt(reps) + 1e-3, (threshold, band)
+    assert false_flag_share(1.0, None, 60) == pytest.approx(1.59 / 61) and false_flag_share(1.0) == 0.01
+    assert false_flag_share(1.0, (0.0, 100.0), 60) == pytest.approx(2 / 61)
 
 
 def test_bad_thresholds_are_clear_errors(calibration):

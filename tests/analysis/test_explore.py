@@ -267,3 +267,27 @@ def test_repeated_dimensions_are_refused(linear):
         traverse(model, dims=[1, 1], steps=3)
     with pytest.raises(ConfigError, match="two different dimensions"):
         manifold_grid(model, dims=[0, 0], n=3)
+
+
+def test_explore_refuses_an_unlabelled_file_example_on_a_conditional_run(tmp_path, digits, capsys):
+    """An audit: on a conditional run an example named by a file (FILE:N, no labels) was encoded as the model's first
+    class and the output said "decoded with a's class '0'", whatever its own class. It is refused, in one line,
+    before any work; a split's example (labels stored) or traverse/grid with --class still run."""
+    from tests.conftest import FAST
+    from vaelab.cli import main
+    from vaelab.runs.train import train_run
+
+    X, y = digits
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    run = tmp_path / "run"
+    train_run(tmp_path / "x.npy", run, {**FAST, "epochs": 1, "conditional": True}, labels=str(tmp_path / "y.npy"))
+    file_example = f"{tmp_path / 'x.npy'}:5"  # a 5, not a 0
+    for argv in (["arithmetic", "test:0", file_example], ["interpolate", file_example, "test:1"],
+                 ["traverse", "--centre", file_example, "--steps", "3"], ["grid", "--centre", file_example, "--n", "3"]):
+        assert main(["explore", str(run), *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert "comes without a label" in err and err.count("\n") == 1, err
+    assert main(["explore", str(run), "traverse", "--centre", file_example, "--class", "5", "--steps", "3"]) == 0
+    assert "decoded with class '5'" in capsys.readouterr().out
+    assert main(["explore", str(run), "interpolate", "test:0", "test:1", "--steps", "3"]) == 0

@@ -74,12 +74,25 @@ class Calibration:
         return values < cut[0]
 
 
-def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None) -> float:
-    """The share of valid data (drawn like the validation split) a flag rule flags by construction:
-    threshold/100 for the low tail, 1 - (high - low)/100 for a band (``--band 25 75`` flags half)."""
+def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None,
+                     n_reference: int | None = None) -> float:
+    """The share of valid data (drawn like the validation split) a flag rule is expected to flag.
+
+    The cut-off is percentile p of M reference scores (numpy's linear interpolation between the order
+    statistics), and a new score falls below the k-th smallest of M with probability k/(M + 1); so below
+    percentile p with about (1 + (M - 1) p/100)/(M + 1), exactly so at the order statistics themselves.
+    That is p/100 only as M grows: on 60 validation scores percentile 1 flags 2.6%, and ``--band 0 100``
+    flags 2/61, not the 1% and 0% the rule's own percentiles say (an audit). Without ``n_reference``: the
+    limit, threshold/100 for the low tail, 1 - (high - low)/100 for a band."""
+
+    def below(p: float) -> float:
+        if n_reference is None:
+            return p / 100.0
+        return (1.0 + (n_reference - 1) * p / 100.0) / (n_reference + 1)
+
     if band is not None:
-        return 1.0 - (band[1] - band[0]) / 100.0
-    return threshold / 100.0
+        return below(band[0]) + 1.0 - below(band[1])
+    return below(threshold)
 
 
 def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[str, dict[str, float]]:

@@ -20,7 +20,7 @@ from vaelab.data.split import binarize_fixed, is_binary
 from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
-from vaelab.nn.likelihoods import Mixed
+from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Mixed
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -216,6 +216,10 @@ def log_likelihood(
             if observed is not None:  # cells of new table rows that could not be encoded are left out
                 px_z = px_z.restricted(torch.from_numpy(observed[start : start + x.shape[0]]).to(model.device_))
             if binarize_seed is None:
+                if isinstance(px_z, (Bernoulli, ContinuousBernoulli)):
+                    # p(x|z) is defined on [0, 1] only, as training and adopt refused other data: a value outside
+                    # was scored as a "cross-entropy" (a continuous Bernoulli's density there is 0) (an audit)
+                    check_unit_interval(x.numpy())
                 normalized = normalized and px_z.is_density(x)
                 table[start : start + x.shape[0]] = _estimate(model, x, yb, n_samples, chunk_size, seed, px_z=px_z)
             else:

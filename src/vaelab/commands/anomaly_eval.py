@@ -24,6 +24,8 @@ def evaluate_anomalies(
     n_samples: int = 1000,
     outlier_labels: str | None = None,
     outlier_label_column: str | None = None,
+    inlier_labels: str | None = None,
+    inlier_label_column: str | None = None,
     progress: Progress = None,
     specs: Specs | None = None,
 ) -> dict[str, Any]:
@@ -32,8 +34,10 @@ def evaluate_anomalies(
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     run = Run(run_path, specs)
-    datasets = [run.dataset_of(spec, lab, col, lazy=True)
-                for spec, lab, col in ((inliers, None, None), (outliers, outlier_labels, outlier_label_column))]
+    # a conditional model scores each example given its label: a file's come from the options named after it
+    datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
+                for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
+                                              (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
     # each pass under its own name (both bars read "scoring": an audit)
     results = [run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
                for d, which in zip(datasets, ("scoring inliers", "scoring outliers"))]  # fmt: skip

@@ -107,21 +107,30 @@ def _data_range(X) -> tuple[float, float]:
     return lo, hi
 
 
-def _class_for(run: Run, label: Any, *examples: Example) -> Any:
-    """The class a conditional model decodes with: the one asked for, else the first example's, else (None) the
-    model's first; a class no training example holds (a conditional table run's condition value only held-out rows
-    hold) is refused when asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore
-    decoded with such an untrained class, the model's first by default)."""
+def _class_for(run: Run, label: Any, *examples: Example, option: bool = False) -> Any:
+    """The class a conditional model encodes and decodes with: the one asked for (``option``: the command has
+    --class), else the examples' own, else (None) the model's first. An example without a label (a file's) is
+    refused: it was encoded as the model's first class and called "a's class", whatever its own (an audit). A class
+    no training example holds (a conditional table run's condition value only held-out rows hold) is refused when
+    asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore decoded with such an
+    untrained class, the model's first by default)."""
     if run.model.classes_ is None:
         return label
     untrained = run.kind.untrained_labels
-    if label is not None:  # a table run's --class in the spellings --given takes (true, 1.0: an audit)
-        label = run.kind.class_label(label)
-    if label is not None and str(label) in untrained:
-        trained = [str(c) for c in run.model.classes_ if str(c) not in untrained]
-        raise DataError(f"--class {label!r}: no training row holds it (only held-out rows do), so the decoder never "
-                        f"learned it; the training rows' classes are {trained[:20]}.")  # fmt: skip
-    label = label if label is not None else next((e.label for e in examples if e.label is not None), None)
+    if label is not None:
+        label = run.kind.class_label(label)  # a table run's --class in the spellings --given takes (true, 1.0: an audit)
+        if str(label) in untrained:
+            trained = [str(c) for c in run.model.classes_ if str(c) not in untrained]
+            raise DataError(f"--class {label!r}: no training row holds it (only held-out rows do), so the decoder "
+                            f"never learned it; the training rows' classes are {trained[:20]}.")  # fmt: skip
+        return label
+    for e in examples:
+        if e.label is None:
+            raise DataError(f"Example {e.spec!r} comes without a label, and this model is conditional: it would be "
+                            f"encoded as the model's first class {str(run.model.classes_[0])!r}, which need not be its "
+                            "own. Name an example of the run's splits (N, or SPLIT:N), whose labels are stored"
+                            + (", or give its class with --class." if option else "."))  # fmt: skip
+    label = next((e.label for e in examples), None)
     if label is None and untrained:
         label = next(str(c) for c in run.model.classes_ if str(c) not in untrained)
     return label
@@ -162,7 +171,7 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     _check_decoded(r, (len(dims) if dims is not None else min(r.config.model.latent_dim, MAX_STEPS)) * steps,
                    "This traversal")  # fmt: skip
     ref = r.example(centre) if centre is not None else None
-    lab = _class_for(r, label, *([ref] if ref else []))
+    lab = _class_for(r, label, *([ref] if ref else []), option=True)
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
                       reference_label=lab, label=lab, activity=_activity(r) if dims is None else None, per=per)  # fmt: skip
     entry = {**result.to_dict(), "centre": centre}
@@ -184,7 +193,7 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     r.check_folders()
     _check_decoded(r, n * n, "This grid")
     ref = r.example(centre) if centre is not None else None
-    lab = _class_for(r, label, *([ref] if ref else []))
+    lab = _class_for(r, label, *([ref] if ref else []), option=True)
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
                            label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
@@ -203,9 +212,9 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     r.check_folders()
     _check_decoded(r, 4 * steps, "This interpolation")
     ea, eb = r.example(a), r.example(b)
+    y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     agg = _aggregate(r, seed)
-    result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps,
-                         y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb))  # fmt: skip
+    result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps, y_a=y_a, y_b=y_b)
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
     ends = _windows(r, result.endpoints)
@@ -226,6 +235,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r.check_folders()
     model = r.model
     ea, eb = r.example(a), r.example(b)
+    y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     train, test_all = r.split("train", lazy=True), r.kind.given_trained(r.split("test", lazy=True))  # as score's
     # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
     test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
@@ -234,7 +244,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     agg = _aggregate(r, seed)
     result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
                         data_range=_data_range(train.X), n_samples=n_samples,
-                        y_a=_class_for(r, None, ea), y_b=_class_for(r, None, eb), seed=seed,
+                        y_a=y_a, y_b=y_b, seed=seed,
                         log_jacobian=r.kind.log_jacobian)  # fmt: skip
     result.units = r.kind.density_units  # an audit: explore's log p(x) came without what it is a density of
     views = _views(r, np.stack([x.image for x in result.results]), 1)

@@ -266,6 +266,13 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
         return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
                 f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip
     others = "; ".join(f"{k} {fmt_interval(block[k], 'frechet')}" for k in generators if k != best)
+    frechet = lambda k: (block[k].get("intervals") or {}).get("frechet")  # noqa: E731
+    if tied and (frechet(best) is None or any(frechet(k) is None for k in tied)):
+        # too few samples for half-samples that hold a k-NN ball: no interval, so none "overlaps" (an audit)
+        return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, "
+                f"{fmt_interval(b, 'frechet')}, but there are too few samples for intervals, so these samples cannot "
+                f"tell it from {' and '.join(tied)} ({others}); compare on more samples (--n) or more test "
+                f"data.{note}")  # fmt: skip
     if tied:
         return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, "
                 f"{fmt_interval(b, 'frechet')}, but the 95% interval{'s' if len(tied) > 1 else ''} of "
@@ -298,7 +305,9 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     note.append(f"{summary['n_samples']} samples per sampler ({summary.get('samples', 'decoder means')}) vs "
                 f"{summary['n_real']} test examples" + (f" (a seeded subsample of {n_test})" if n_test > summary["n_real"] else ""))
     iv = summary.get("intervals")
-    if iv:
+    if iv and all((m.get("intervals") or {}).get("frechet") is None for m in block.values()):
+        note.append("[intervals]: none, too few samples for half-samples that hold a k-NN ball")
+    elif iv:
         note.append(f"[intervals]: {100 * iv['level']:.0f}%, {iv['method']}, {iv['replicates']} half-samples")
     knn = summary.get("knn")
     if knn:

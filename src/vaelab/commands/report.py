@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vaelab.adopt import model_not_applicable
+from vaelab.adopt import adopted_record, model_not_applicable
 from vaelab.checkpoint import REPORT
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
@@ -28,7 +28,8 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
         tables, note = tuple(run.kind.report_tables(run.dir)), None
     except RunError as err:
         tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
-    facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path))
+    facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path),
+                      adopted_record(run.dir.path))
     blocks, notes = run.dir.read_blocks()
     write_output(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
     return path

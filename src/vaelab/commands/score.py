@@ -53,7 +53,7 @@ class Scored:
     percentile: np.ndarray | None  # None when the run has no validation split
     flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
-    false_flag_share: float | None = None  # the share of valid data the flag rule flags by construction
+    false_flag_share: float | None = None  # the share of valid data the flag rule is expected to flag
     rule: str = ""  # the flag rule in words
     figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
@@ -197,7 +197,7 @@ def score(
         if note:
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
-                    false_flag_share=None if cal is None else false_flag_share(threshold, band),
+                    false_flag_share=None if cal is None else false_flag_share(threshold, band, cal.scores[score].size),
                     rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,

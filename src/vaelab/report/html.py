@@ -122,11 +122,21 @@ class KindFacts:
     note: str | None = None  # why the kind's tables are missing (its files could not be read)
     # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
     not_applicable: tuple[tuple[str, str], ...] = ()
+    adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
 KIND_SECTIONS = {"tabular": "table runs are trained from a CSV/Parquet table.",
                  "series": "time-series runs are trained from a CSV/Parquet series with --window and --horizon."}  # fmt: skip
+
+
+def _adopted_half(half: dict[str, Any]) -> str:
+    """One half of an adopted model in words: an ONNX graph, or the PyTorch class it was built from."""
+    if half["kind"] == "onnx":
+        return "an ONNX graph"
+    if half.get("shares") == "encoder":
+        return "the encoder's model"
+    return f"PyTorch {half.get('spec') or str(half.get('class') or 'module').rsplit('.', 1)[-1]}"
 
 
 class _Assembler:
@@ -183,11 +193,21 @@ class _Assembler:
                 s.paragraphs.append(f"The split could not be read: {err}")
         t = self.config.train
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
+        prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
+        adopted = self.kind.adopted
+        if adopted is not None:  # trained elsewhere: config.json's training settings are defaults vaelab never used (an audit)
+            halves = "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
+            binarized = ("fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
+                         else "none: grey values are scored as they are")  # fmt: skip
+            s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
+                ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
+                ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
+                *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
+            ]})  # fmt: skip
+            return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
-            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", m.prior + (f" ({m.n_components} component"
-                                                                          f"{'' if m.n_components == 1 else 's'})"
-                                                                          if m.prior != "normal" else "")],
+            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior],
             ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
             ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"],
             # binarization is the Bernoulli likelihood's (grey images); a table's or a series' run never binarizes
@@ -263,9 +283,9 @@ class _Assembler:
                 also = (f", {new} of them for holding what training never had (flagged whatever their score; vaelab "
                         "score names each one's reason)" if isinstance(new, int) and new else "")  # fmt: skip
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
-                                         f"split flagged{also}; valid data is flagged "
-                                         f"{_percent(lik.get('false_flag_share'))}% of the time by construction (the "
-                                         "rule's expected false-flag share)"))  # fmt: skip
+                                         f"split flagged{also}; valid data is flagged about "
+                                         f"{_percent(lik.get('false_flag_share'))}% of the time (the rule's expected "
+                                         "false-flag share for a validation split of this size)"))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:
@@ -342,7 +362,20 @@ class _Assembler:
         summary = block.get("_summary", {})
         names = [k for k in block if not k.startswith("_")]
         s.paragraphs.append(summary.get("verdict", ""))
+        compared = summary.get("compared")
+        if isinstance(compared, list) and compared:
+            # Entries of an earlier comparison stay in metrics.json (each with its own n_samples and seed): shown under
+            # this one's caption ("20 samples per sampler" over rows of 60), they read as one comparison (an audit).
+            earlier = [k for k in names if k not in compared]
+            names = [k for k in names if k in compared]
+            if earlier:
+                s.paragraphs.append(f"Not shown: {', '.join(earlier)}, from an earlier vaelab compare-samplers (their "
+                                    "entries in metrics.json keep their own n_samples and seed), not part of the "
+                                    "comparison above; compare them side by side with vaelab compare-samplers "
+                                    f"{self.run.path} --samplers {' '.join([*names, *earlier])}.")  # fmt: skip
         iv = summary.get("intervals")
+        if iv and all(not ((block[k] or {}).get("intervals") or {}).get("frechet") for k in names):
+            iv = None  # too few samples for half-samples that hold a k-NN ball: the table has no interval to describe
         s.tables.append({
             "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"

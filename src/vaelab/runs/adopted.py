@@ -20,9 +20,11 @@ import numpy as np
 from vaelab.adopt import ADOPTED, AdoptedModel, adopt
 from vaelab.checkpoint import RunDir
 from vaelab.data.dataset import Dataset
+from vaelab.data.rows import blocks
 from vaelab.data.split import indices
-from vaelab.errors import ConfigError
+from vaelab.errors import ConfigError, DataError
 from vaelab.files import make_folder
+from vaelab.model import check_unit_interval
 from vaelab.model_libraries import is_library_model
 from vaelab.runs.base import Request, check_fresh_folder
 from vaelab.runs.kinds import BY_NAME, KIND_FILES
@@ -121,16 +123,31 @@ def _adopt_and_save(encoder: Any, decoder: Any, run: RunDir, specs: dict[str, st
                     likelihood: str, data: str | os.PathLike, labels: str | None, label_column: str | None,
                     conditional: bool, val_fraction: float, test_fraction: float, seed: int, **options: Any) -> Adopted:  # fmt: skip
     """Read and split the data as train does, adopt the model checked on training examples, write the run."""
+    classes = options.pop("classes", None)
+    if classes is not None and not conditional:
+        raise ConfigError("--classes names the classes of a conditional model; add --conditional (and its labels), "
+                          "or drop --classes.")  # fmt: skip
     prepared = BY_NAME["array"].prepare(Request(data, {}, labels, label_column, val_fraction, test_fraction),
                                         SimpleNamespace(conditional=conditional, seed=seed))  # fmt: skip
     dataset, split = prepared.dataset, prepared.split
+    if likelihood in ("bernoulli", "continuous-bernoulli"):
+        # all of it, as train checks: adopt checked the first 64 training examples only, and a run on data that its
+        # likelihood is not defined on was written (then scored, or refused by score) (an audit)
+        for _, block in blocks(dataset.X):
+            check_unit_interval(np.asarray(block))
     train = dataset.view(indices(split, "train"))
     check_x = train.X[: min(64, train.n_examples)]
     check_y = None
     if conditional:
         check_y = train.label_names()[: len(check_x)]
+    if classes is not None:  # the model's own order of codes: every label of DATA must be one of them
+        classes = [str(c) for c in classes]
+        unknown = [c for c in prepared.data.classes or () if c not in classes]
+        if unknown or len(set(classes)) != len(classes):
+            raise DataError(f"--classes {classes[:10]} must name each class once and hold every label of the data; "
+                            + (f"the labels {unknown[:5]} are not among them." if unknown else "a name repeats."))  # fmt: skip
     model = adopt(encoder, decoder, likelihood=likelihood, data=check_x, labels=check_y,
-                  classes=prepared.data.classes if conditional else None, seed=seed, **options)  # fmt: skip
+                  classes=(classes or prepared.data.classes) if conditional else None, seed=seed, **options)  # fmt: skip
     for name, spec in specs.items():
         model.specs[name] = spec if is_onnx(spec) else _absolute(spec)
         if files[name] is not None:

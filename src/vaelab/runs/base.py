@@ -293,7 +293,9 @@ def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset(), re
     if run.exists():
         if restart and never_trained(run, kind_files):
             return True
-        raise RunError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+        # only train resumes (restart is train's); adopt has no --resume to pass (an audit)
+        again = "Pass --resume to continue it, or choose another --out." if restart else "Choose another --out."
+        raise RunError(f"{run.path} already holds a run. {again}")
     if run.path.exists() and not never_started(run, kind_files):
         raise RunError(f"{run.path} exists and is not an empty folder; choose another --out.")
     return False

@@ -286,13 +286,14 @@ class Run:
         return part.label_names() if self.model.classes_ is not None else None
 
     def dataset_of(self, spec: str, labels: str | None = None, label_column: str | None = None,
-                   lazy: bool = False) -> Dataset:  # fmt: skip
+                   lazy: bool = False, flags: tuple[str, str] = ("--labels", "--label-column")) -> Dataset:  # fmt: skip
         """The examples a data spec names: one of the run's splits, or a file read as the run's kind reads new
         data (a table run encodes its rows with the stored encodings and flags what is new in them; a series run cuts
-        it into windows with its stored coder and flags what is out of the ordinary)."""
+        it into windows with its stored coder and flags what is out of the ordinary). ``flags``: the options that
+        gave ``labels`` and ``label_column``, as the messages name them."""
         if is_split(spec):
             if labels is not None or label_column is not None:
-                raise ConfigError(f"--labels and --label-column give the labels of a file; the run's {spec} split has "
+                raise ConfigError(f"{flags[0]} and {flags[1]} give the labels of a file; the run's {spec} split has "
                                   f"its own (stored at training). Drop them, or name a file (./{spec} for one named "
                                   f"{spec}).")  # fmt: skip
             return self.kind.split_dataset(self, spec, self.split(spec, lazy=lazy))
@@ -300,7 +301,7 @@ class Run:
         if len(dataset.X) == 0:
             raise DataError(f"{Path(spec).name} has no rows (a header only?); give a file with at least one example.")
         if self.model.classes_ is not None and dataset.y is None:
-            raise DataError(f"This model is conditional: give the labels of {spec} with --labels or --label-column.")
+            raise DataError(f"This model is conditional: give the labels of {spec} with {flags[0]} or {flags[1]}.")
         return dataset
 
     def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,

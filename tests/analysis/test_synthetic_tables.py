@@ -276,6 +276,25 @@ def test_the_bootstrap_recomputes_fidelity_itself_on_each_resample(make):
             np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
 
 
+def test_a_resample_without_a_finite_real_value_leaves_the_others_bins_alone():
+    """A numeric column with one finite real value: a resample that misses it has no bins (its pairs NaN, as in
+    fidelity), and the resamples scored beside it in one batch keep theirs: every pair of that column was NaN in the
+    whole batch, so a resample's score hung on which others shared its batch (found in review, s11 e)."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
+
+    rng, n = np.random.default_rng(0), 50
+    real = pd.DataFrame({"x": np.where(np.arange(n) == 0, 1.0, np.nan), "c": rng.choice(list("ab"), n),
+                         "y": rng.normal(size=n)})  # fmt: skip
+    synth = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("ab"), n), "y": rng.normal(size=n)})
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
+    i_real, i_synth = np.vstack([np.arange(n), np.full(n, 5)]), np.vstack([np.arange(n), np.arange(n)])
+    got = resampler.scores(i_real, i_synth)
+    for row in range(2):
+        want = fidelity(real.iloc[i_real[row]].reset_index(drop=True), synth, resamples=0)
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+
+
 # ---------------------------------------------------------------- ML efficacy
 def test_ml_efficacy_fresh_sample_matches_real():
     real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))

@@ -583,6 +583,24 @@ def test_whole_number_floats_match_integer_categories():
     assert tf.check_rows(df.head(4)).reasons == [""] * 4
 
 
+def test_booleans_match_the_categories_spelled_true_and_false_in_any_case(tmp_path):
+    """A text column of 'true'/'false' (and another value, or a Parquet file read before such columns read as booleans)
+    has the categories 'true' and 'false'; read again as booleans (a CSV or Parquet file of only those) its rows are
+    those categories, not "category 'True' not seen in training" on every row of the run's own file (s11 e)."""
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame({"x": rng.normal(size=60), "flag": rng.choice(["true", "false", "maybe"], 60)})
+    tt = TableTransformer("standard").fit(df)
+    assert tt.schema["flag"].kind == "categorical"
+    new = df[df["flag"] != "maybe"].head(6)
+    new.to_csv(tmp_path / "f.csv", index=False)
+    read = pd.read_csv(tmp_path / "f.csv")
+    assert read["flag"].dtype == bool  # as pandas reads those cells
+    rows = tt.check_rows(read)
+    assert rows.reasons == [""] * 6
+    np.testing.assert_allclose(rows.X, tt.transform(new))
+    assert list(value_labels(read["flag"], tt.schema["flag"])) == new["flag"].tolist()
+
+
 def test_an_infinite_cell_is_said_to_be_infinite():
     rng = np.random.default_rng(4)
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})

@@ -632,12 +632,17 @@ class _ContinuousColumn:
     def bin_labels(self, counts_real: np.ndarray, bins: int) -> np.ndarray | None:
         """(B, k + 1): per resample, the contingency bin + 1 of every code (0 for code 0, missing), the bins being
         ``bins`` quantile bins of that resample's real values as :func:`_bin_edges` cuts them (ties merged, values
-        beyond the ends in the outer bins); None where a resample holds no finite real value."""
+        beyond the ends in the outer bins); a resample that holds no finite real value has no bins, its row all 0 (as
+        if missing: its pairs score NaN, as in fidelity), and None where none holds one."""
         rows, u = counts_real.shape[0], self.values.size
         counts = np.where(self.finite, counts_real[:, :u], 0)
         m = counts.sum(axis=1)
-        if u == 0 or (m == 0).any():
+        if u == 0 or not m.any():
             return None
+        if not m.all():  # binned on their own: the others' bins are theirs whatever resamples share the batch
+            table = np.zeros((rows, u + 1), dtype=np.int64)
+            table[m > 0] = self.bin_labels(counts_real[m > 0], bins)
+            return table
         # The value at sorted position r of each resample: the first code whose cumulative count exceeds r, found in
         # one search over the rows' cumulative counts laid end to end (each row offset by the largest count + 1).
         step = int(m.max()) + 1

@@ -329,6 +329,15 @@ def _category_labels(s: pd.Series, spec: ColumnSpec) -> tuple[np.ndarray, np.nda
         by_number = _categories_by_number(spec)
         found = {text: _number_category(by_number, text) for text in set(labels[unmatched].tolist())}
         labels[unmatched] = [found[text] for text in labels[unmatched]]
+    elif unmatched.size:
+        # A boolean read from text cells 'true'/'FALSE' (pandas reads a CSV column of only those as booleans, and
+        # vaelab a Parquet one) is the category spelled so: the column was text where it held another value too, or
+        # in a Parquet file read before such columns were booleans (an audit, s11 e: every row of a run's own
+        # training file was flagged "category 'True' not seen in training")
+        spelled = {c.lower(): c for c in spec.categories if c.lower() in ("true", "false")}
+        found = {text: spelled.get(text.lower(), text) if text in ("True", "False") else text
+                 for text in set(labels[unmatched].tolist())}  # fmt: skip
+        labels[unmatched] = [found[text] for text in labels[unmatched]]
     return labels, missing
 
 

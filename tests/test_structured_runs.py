@@ -172,6 +172,20 @@ def test_evaluate_synthetic_leaves_out_ml_efficacy_where_too_few_rows_hold_a_tar
     assert "ml_efficacy" not in block and "privacy" in block and block["not_measured"] in out
 
 
+def test_evaluate_synthetic_on_a_one_column_table_measures_fidelity_and_privacy(tmp_path, capsys):
+    """A review (s11 e): a one-column table failed the whole command ("real_train has no column besides the target"),
+    fidelity and privacy lost with ML efficacy, which has nothing to predict the column from."""
+    pd.DataFrame({"color": np.random.default_rng(0).choice(["red", "blue", "green"], 200)}).to_csv(tmp_path / "t.csv",
+                                                                                                   index=False)  # fmt: skip
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert "ml_efficacy" not in block and "privacy" in block and block["column_shapes"] > 0
+    assert block["not_measured"] == ("ML efficacy was not measured: the table has one column ('color'), so there is "
+                                     "no other column to predict it from")  # fmt: skip
+    assert block["not_measured"] in out
+
+
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
     out = _ok(capsys, "score", table_run, "--n-samples", "20", "--quiet")
     assert "NLL" in out

@@ -411,7 +411,11 @@ class TableKind(RunKind):
                  (("real test split's rows (at least 2 needed)", int(test[target].notna().sum()), 2),
                   ("real training rows (at least 1 needed)", int(train[target].notna().sum()), 1),
                   ("synthetic rows (at least 1 needed)", int(synth[target].notna().sum()), 1)) if count < least]  # fmt: skip
-        if short:
+        if len(train.columns) < 2:  # a one-column table: nothing to predict its column from (a review: the whole
+            # command failed, "no column besides the target", and fidelity and privacy were lost with it)
+            block["not_measured"] = (f"ML efficacy was not measured: the table has one column ({target!r}), so there "
+                                     "is no other column to predict it from")  # fmt: skip
+        elif short:
             block["not_measured"] = (f"ML efficacy was not measured: the target {target!r} has a value in {short[0]}; "
                                      "name another column with --target")  # fmt: skip
         else:

@@ -282,3 +282,15 @@ def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_wind
                               "resampled on its own; 100 bootstrap resamples")  # fmt: skip
     with pytest.raises(DataError, match="groups"):
         window_ks_complements(real, fake, groups=np.zeros(3))
+
+
+def test_the_ks_se_text_says_blocks_are_cut_at_the_series_end_where_a_series_is_shorter_than_a_block():
+    """A review (s11 e): with fewer real windows than a block spans, every "moving block" was a tail of the series,
+    and the text still said "in moving blocks of 20"."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+
+    s = np.random.default_rng(1).normal(size=(50, 20, 1))
+    short = window_ks_complements(np.random.default_rng(0).normal(size=(10, 20, 1)), s, lag=19)["se_over"]
+    assert "in blocks cut at each series' end (a series holds at most 10 windows, no more than the 20" in short
+    long = window_ks_complements(np.random.default_rng(0).normal(size=(100, 20, 1)), s, lag=19)["se_over"]
+    assert "in moving blocks of 20 and the 50 synthetic ones" in long

@@ -493,7 +493,11 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
                              ks=True)
             for b in range(0, resamples, chunk)]))  # fmt: skip
     draws = np.stack(draws, axis=1)  # (resamples, F)
-    blocks = f" in moving blocks of {lag + 1}" if lag else ""
+    # a series with fewer windows than a block gives blocks cut at its end (tails), and the text says so (a review)
+    longest = int(np.max(np.unique(groups, return_counts=True)[1]))
+    blocks = ("" if not lag else f" in moving blocks of {lag + 1}" if longest > lag + 1 else
+              f" in blocks cut at each series' end (a series holds at most {longest} windows, no more than the "
+              f"{lag + 1} a block spans)")  # fmt: skip
     return {"scores": scores, "stderr": [float(x) for x in draws.std(axis=0, ddof=1)], "mean": float(np.mean(scores)),
             "mean_stderr": float(draws.mean(axis=1).std(ddof=1)),
             "se_over": f"the {r.shape[0]} real windows{blocks} and the {s.shape[0]} synthetic ones, each set resampled "

@@ -149,6 +149,21 @@ def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_me
     assert "stale" not in json.loads((run / "metrics.json").read_text())
 
 
+def test_a_stale_interpolation_or_arithmetic_names_a_command_that_runs(tiny_runs, tmp_path, capsys):
+    # The stale note said "run vaelab explore RUN interpolate again", which fails: A and B are required (an audit)
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["image"], tmp_path / "run")
+    assert main(["explore", str(run), "interpolate", "0", "3", "--steps", "3"]) == 0
+    assert main(["explore", str(run), "arithmetic", "1", "2", "--n-samples", "5"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert f"run vaelab explore {run} interpolate 0 3 again" in html
+    assert f"run vaelab explore {run} arithmetic 1 2 again" in html
+    assert main(["explore", str(run), "interpolate", "0", "3", "--steps", "3"]) == 0  # the command it names runs
+
+
 def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
     # It said "this run models vectors" of table and series runs too: an audit
     from tests.run_helpers import copy_tree

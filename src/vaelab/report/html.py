@@ -12,6 +12,7 @@ import base64
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -571,6 +572,9 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         if again is None or block not in metrics:  # (diagnostics_by_data: not on the page)
             continue
         command, after = again
+        if block == "explore" and entry:  # interpolate and arithmetic need their A B: the ones measured (an audit:
+            held = metrics["explore"].get(entry) or {}  # "vaelab explore RUN interpolate" fails, A and B required)
+            entry = " ".join([entry, *(shlex.quote(str(held[k])) for k in ("a", "b") if k in held)])
         targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
         for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
             by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "

@@ -181,6 +181,8 @@ def test_the_sampler_table_names_its_feature_space_in_words(tiny_runs, tmp_path,
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
     html = write_report(run).read_text(encoding="utf-8")
     assert "test examples, in the standardized columns (PCA);" in html and "features of a standardized" not in html
+    # what the samples are, as the CLI says: a table run's are draws from p(x|z), not decoder means (an audit)
+    assert "20 samples per sampler (draws from p(x|z)) against" in html
 
 
 def test_the_likelihood_sections_say_how_a_series_runs_standard_errors_are_taken(tiny_runs, tmp_path, capsys):

@@ -378,7 +378,10 @@ class _Assembler:
         if iv and all(not ((block[k] or {}).get("intervals") or {}).get("frechet") for k in names):
             iv = None  # too few samples for half-samples that hold a k-NN ball: the table has no interval to describe
         s.tables.append({
-            "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
+            # what each sample is (decoder means, or draws from p(x|z) on a table run), as the CLI says (an audit)
+            "caption": f"{summary.get('n_samples')} samples per sampler"
+                       + (f" ({summary['samples']})" if isinstance(summary.get("samples"), str) else "")
+                       + f" against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")

@@ -184,6 +184,11 @@ def test_evaluate_synthetic_on_a_one_column_table_measures_fidelity_and_privacy(
     assert block["not_measured"] == ("ML efficacy was not measured: the table has one column ('color'), so there is "
                                      "no other column to predict it from")  # fmt: skip
     assert block["not_measured"] in out
+    # The report said its fidelity was the "mean of column shapes 0.894 and column-pair trends –" (an audit, s11 g)
+    _ok(capsys, "report", tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "= column shapes " in page and " alone (column-pair trends have no score)" in page
+    assert "mean of column shapes" not in page and block["not_measured"].replace("'", "&#39;") in page
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):

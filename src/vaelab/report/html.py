@@ -419,8 +419,7 @@ class _Assembler:
         fid = fidelity_texts(b)  # with their SEs, as evaluate-synthetic prints them
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
-                    ("fidelity", f"{fid['fidelity']} = mean of column shapes {fid['column_shapes']} and column-pair "
-                                 f"trends {fid['column_pair_trends']} (SDMetrics; 1 is best{fid['over']})")]  # fmt: skip
+                    ("fidelity", f"{fid['fidelity']} = {_fidelity_parts(b, fid)} (SDMetrics; 1 is best{fid['over']})")]
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
@@ -602,6 +601,19 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=build_sections(run, config, metrics, kind, notes),
     )
+
+
+def _fidelity_parts(block: dict, fid: dict[str, str]) -> str:
+    """What a table's fidelity is the mean of: both parts, or the one that has a score (a one-column table has no
+    column pairs, and its fidelity is its column shapes alone: an audit, it read "mean of column shapes 0.894 and
+    column-pair trends –")."""
+    shapes, pairs = (isinstance(block.get(k), (int, float)) and math.isfinite(block[k])
+                     for k in ("column_shapes", "column_pair_trends"))  # fmt: skip
+    if shapes and not pairs:
+        return f"column shapes {fid['column_shapes']} alone (column-pair trends have no score)"
+    if pairs and not shapes:
+        return f"column-pair trends {fid['column_pair_trends']} alone (column shapes have no score)"
+    return f"mean of column shapes {fid['column_shapes']} and column-pair trends {fid['column_pair_trends']}"
 
 
 def _path_class(e: dict) -> str:

@@ -448,6 +448,9 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     np.save(tmp_path / "x.npy", X)
     err = _error(capsys, "train", tmp_path / "x.npy", "--categorical", "age", "--out", tmp_path / "a", *FAST)
     assert "--categorical is for a table run" in err and "image/vector run" in err and "--table" in err
+    # A file that is not there is no kind's: it said "missing.csv is read as an image/vector run. Add --table" (an audit)
+    err = _error(capsys, "train", tmp_path / "missing.csv", "--condition", "g", "--out", tmp_path / "a", *FAST)
+    assert "Data file not found" in err and "missing.csv" in err and "--table" not in err
     folder, _ = table
     err = _error(capsys, "train", folder / "t.parquet", "--horizon", "3", "--out", tmp_path / "b", *FAST)
     assert "both --window" in err

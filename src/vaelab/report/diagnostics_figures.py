@@ -71,7 +71,8 @@ def latent_scatter(d) -> Figure:
     ax.set_xlabel(f"z{dims[0]}  (E_q[z|x])")
     ax.set_ylabel(f"z{dims[1]}  (E_q[z|x])")
     # by KL, as chosen: the dimensions with the largest KL need not be active (Var_x E[z_d] > 0.01): an audit
-    ax.set_title("posterior means on the two dimensions with the largest KL\n(dotted: 1, 2, 3 prior SD)", fontsize=9)
+    by = "variance of the codes" if getattr(d, "deterministic", False) else "KL"  # a plain autoencoder's order
+    ax.set_title(f"posterior means on the two dimensions with the largest {by}\n(dotted: 1, 2, 3 prior SD)", fontsize=9)
     ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
     return fig

@@ -164,6 +164,22 @@ def test_a_stale_interpolation_or_arithmetic_names_a_command_that_runs(tiny_runs
     assert main(["explore", str(run), "interpolate", "0", "3", "--steps", "3"]) == 0  # the command it names runs
 
 
+def test_a_cross_entropy_is_not_called_an_nll_in_the_bound_gap(tmp_path, digits, capsys):
+    # "test cross-entropy (not an NLL)" sat above "−ELBO − NLL (bound gap)" for a Bernoulli on grey values (an audit)
+    import numpy as np
+
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8)[:200])
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(run), "--likelihood", "bernoulli", "--binarize", "none",
+                 "--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--quiet"]) == 0  # fmt: skip
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "test cross-entropy (not an NLL)" in html
+    assert "−ELBO − cross-entropy (bound gap)" in html and "NLL (bound gap)" not in html
+
+
 def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
     # It said "this run models vectors" of table and series runs too: an audit
     from tests.run_helpers import copy_tree

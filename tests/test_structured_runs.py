@@ -184,6 +184,11 @@ def test_evaluate_synthetic_on_a_one_column_table_measures_fidelity_and_privacy(
     assert block["not_measured"] == ("ML efficacy was not measured: the table has one column ('color'), so there is "
                                      "no other column to predict it from")  # fmt: skip
     assert block["not_measured"] in out
+    # The report said its fidelity was the "mean of column shapes 0.894 and column-pair trends –" (an audit, s11 g)
+    _ok(capsys, "report", tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "= column shapes " in page and " alone (column-pair trends have no score)" in page
+    assert "mean of column shapes" not in page and block["not_measured"].replace("'", "&#39;") in page
 
 
 def test_likelihood_diagnostics_and_samplers_work_on_table_runs(table_run, capsys):
@@ -443,6 +448,9 @@ def test_options_of_another_kind_are_refused_not_ignored(table, series, tmp_path
     np.save(tmp_path / "x.npy", X)
     err = _error(capsys, "train", tmp_path / "x.npy", "--categorical", "age", "--out", tmp_path / "a", *FAST)
     assert "--categorical is for a table run" in err and "image/vector run" in err and "--table" in err
+    # A file that is not there is no kind's: it said "missing.csv is read as an image/vector run. Add --table" (an audit)
+    err = _error(capsys, "train", tmp_path / "missing.csv", "--condition", "g", "--out", tmp_path / "a", *FAST)
+    assert "Data file not found" in err and "missing.csv" in err and "--table" not in err
     folder, _ = table
     err = _error(capsys, "train", folder / "t.parquet", "--horizon", "3", "--out", tmp_path / "b", *FAST)
     assert "both --window" in err
@@ -918,6 +926,32 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     # read as the rule's, against the rule's expected 1%).
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2
     assert "% of the test split flagged, 2 of them for holding what training never had" in page
+
+
+def test_the_runs_own_rows_of_a_category_only_held_out_rows_hold_are_flagged_as_a_files_are(tmp_path, capsys):
+    """An audit (s11 g): a test row holding a category no training row holds (the schema's categories come from every
+    split) was flagged by vaelab score RUN FILE ("in no training row") but not by vaelab score RUN, nor counted in the
+    report's "N of them for holding what training never had"."""
+    from vaelab.data.split import indices, split_assignment
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    test = indices(split_assignment(300, 0.1, 0.1, 0), "test")
+    df.loc[test[[1, 4]], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.iloc[test].to_csv(tmp_path / "rows.csv", index=False)  # the test split's rows, as a file
+    _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "run", *FAST)
+    _ok(capsys, "score", tmp_path / "run", "--n-samples", 20, "--quiet", "--out", tmp_path / "split.csv")
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "rows.csv", "--n-samples", 20, "--quiet", "--out",
+        tmp_path / "file.csv")  # fmt: skip
+    split, file = (pd.read_csv(tmp_path / f, keep_default_na=False) for f in ("split.csv", "file.csv"))
+    assert [("category 'east'" in r) for r in split["reason"]] == [i in (1, 4) for i in range(30)]
+    columns = ["log_px", "percentile", "flag", "reason"]
+    pd.testing.assert_frame_equal(split[columns], file[columns])
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2
+    _ok(capsys, "report", tmp_path / "run")
+    assert "% of the test split flagged, 2 of them for holding what training never had" in (
+        tmp_path / "run" / "report.html").read_text()
 
 
 def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):

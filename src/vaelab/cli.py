@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     eg = ex.add_parser("grid", help="E[x|z] over two latent dimensions at prior quantiles",
                        description="Decode E[x|z] on an N x N grid over two latent dimensions, spaced by the prior's "
                        "quantiles (inverse CDF); other dimensions at the prior mean or the code of --centre.")  # fmt: skip
-    eg.add_argument("--dims", type=int, nargs=2, metavar=("H", "V"), help="the two dimensions (default: the two most active)")
+    eg.add_argument("--dims", type=int, nargs=2, metavar=("H", "V"), help="the two dimensions (default: the two with the largest KL; a plain autoencoder's: of the largest variance)")
     eg.add_argument("--n", type=int, default=15, help="grid points per axis (default: 15)")
     eg.add_argument("--centre", metavar="EXAMPLE", help=f"hold the other dimensions at this input's code: {example}")
     eg.add_argument("--class", dest="label", metavar="C", help="class to decode with (conditional models)")

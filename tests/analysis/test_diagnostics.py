@@ -156,6 +156,12 @@ def test_labels_give_class_occupancy_and_clustering_and_everything_serialises(tr
     assert 0 < d.clustering["kmeans"]["nmi"] <= 1 and "ari" in d.clustering["gmm"]
     json.dumps(d.to_dict(), allow_nan=True)
     assert set(d.figures()) == {"kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior", "class_scatter"}
+    # The scatter's dimensions are the two with the largest KL, which need not be active ones; its title called
+    # them "the two most active" beside a finding calling the same two inactive (an audit, s11 g)
+    from vaelab.report.diagnostics_figures import latent_scatter
+
+    title = latent_scatter(d).axes[0].get_title()
+    assert "largest KL" in title and "most active" not in title
     # Each class's KL to the prior is said in words, with its interval (issue 15 item 8).
     classes = next(f for f in d.findings if f.key == "classes")
     assert all(f"{name} {v['kl_to_prior']:.2f} ± " in classes.detail for name, v in d.classes.items())

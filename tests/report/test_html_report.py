@@ -149,6 +149,37 @@ def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_me
     assert "stale" not in json.loads((run / "metrics.json").read_text())
 
 
+def test_a_stale_interpolation_or_arithmetic_names_a_command_that_runs(tiny_runs, tmp_path, capsys):
+    # The stale note said "run vaelab explore RUN interpolate again", which fails: A and B are required (an audit)
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["image"], tmp_path / "run")
+    assert main(["explore", str(run), "interpolate", "0", "3", "--steps", "3"]) == 0
+    assert main(["explore", str(run), "arithmetic", "1", "2", "--n-samples", "5"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert f"run vaelab explore {run} interpolate 0 3 again" in html
+    assert f"run vaelab explore {run} arithmetic 1 2 again" in html
+    assert main(["explore", str(run), "interpolate", "0", "3", "--steps", "3"]) == 0  # the command it names runs
+
+
+def test_a_cross_entropy_is_not_called_an_nll_in_the_bound_gap(tmp_path, digits, capsys):
+    # "test cross-entropy (not an NLL)" sat above "−ELBO − NLL (bound gap)" for a Bernoulli on grey values (an audit)
+    import numpy as np
+
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8)[:200])
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(run), "--likelihood", "bernoulli", "--binarize", "none",
+                 "--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--quiet"]) == 0  # fmt: skip
+    assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert "test cross-entropy (not an NLL)" in html
+    assert "−ELBO − cross-entropy (bound gap)" in html and "NLL (bound gap)" not in html
+
+
 def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
     # It said "this run models vectors" of table and series runs too: an audit
     from tests.run_helpers import copy_tree
@@ -166,6 +197,8 @@ def test_the_sampler_table_names_its_feature_space_in_words(tiny_runs, tmp_path,
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
     html = write_report(run).read_text(encoding="utf-8")
     assert "test examples, in the standardized columns (PCA);" in html and "features of a standardized" not in html
+    # what the samples are, as the CLI says: a table run's are draws from p(x|z), not decoder means (an audit)
+    assert "20 samples per sampler (draws from p(x|z)) against" in html
 
 
 def test_the_likelihood_sections_say_how_a_series_runs_standard_errors_are_taken(tiny_runs, tmp_path, capsys):

@@ -87,7 +87,7 @@ def load_dataset(
         raw, y_raw = _BUILTIN_READERS[source]()
         name = where = source
     else:
-        path = _existing(source, "data")
+        path = existing_source(source, "data")
         reader = _reader_for(path)
         where = path.name
         _check_label_column_use(label_column, labels, reader in _COLUMN_READERS, where)
@@ -121,7 +121,7 @@ def read_table(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.D
     ``missing``: texts that mark a missing cell besides pandas' own ('', 'NA', 'n/a', 'null', ...), such as
     '?': a cell whose whole text is one of them is read as missing (``vaelab train --missing-values``).
     """
-    path = _existing(source, "table")
+    path = existing_source(source, "table")
     if not path.name.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{path.name}: a table must be a .csv or .parquet file.")
     return _read_frame(path, missing)
@@ -169,7 +169,7 @@ def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.
     """A series file for series runs: a CSV/Parquet table or an .npy array, rows being time steps; ``missing``:
     texts read as missing cells of a CSV/Parquet file, as :func:`read_table` reads them, and in an .npy of numbers
     the values equal to a marker that reads as a number ('-999'), as in a CSV or Parquet file."""
-    path = _existing(source, "series")
+    path = existing_source(source, "series")
     name = path.name.lower()
     if name.endswith(TABLE_SUFFIXES):
         return _read_frame(path, missing)
@@ -191,7 +191,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 # ---------------------------------------------------------------- shared steps
 
 
-def _existing(source: str | os.PathLike, what: str) -> Path:
+def existing_source(source: str | os.PathLike, what: str) -> Path:
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
     try:
         exists, size = path.exists(), path.stat().st_size if path.is_file() else None
@@ -716,7 +716,7 @@ def _reader_for(path: Path):
 
 
 def _read_labels(labels: str | os.PathLike, label_column: str | None) -> np.ndarray:
-    path = _existing(labels, "labels")
+    path = existing_source(labels, "labels")
     name = path.name.lower()
     if path.is_dir():
         raise DataError(f"Labels must be a file, got the folder {path}.")

@@ -1135,6 +1135,28 @@ class TableTransformer:
                 out += [b.start + cats.index(c) for c in absent]
         return np.asarray(out, dtype=np.int64)
 
+    def absent_reasons(self, X: Any) -> list[str]:
+        """Per row of encoded ``X`` (the run's own rows, encoded by :meth:`transform`), what :meth:`check_rows` says
+        of a file's row holding a category that no training row holds ("" for none): a held-out row of the run's own
+        table holding one is flagged as the same row read from the file is (an audit: ``vaelab score RUN`` did not
+        flag it where ``vaelab score RUN FILE`` did)."""
+        self._fitted()
+        found = []  # (feature, column, category), in column order as check_rows lists them
+        for b in self._blocks:
+            absent = self._codecs[b.column].get("absent") if b.role == "category" else None
+            if absent:
+                cats = list(self._schema[b.column].categories)
+                found += [(b.start + cats.index(c), b.column, c) for c in absent]
+        out = [[] for _ in range(len(X))]
+        if found:
+            features = np.asarray([f for f, _, _ in found], dtype=np.int64)
+            for start in range(0, len(X), 65536):  # block by block: X may be a view of a large file
+                for row, k in zip(*np.nonzero(np.asarray(X[start : start + 65536])[:, features] > 0.5)):
+                    _, column, category = found[k]
+                    out[start + row].append(f"{column}: {NO_TRAINING_ROW} category {category!r} (a category of the "
+                                            "column that no training row holds)")  # fmt: skip
+        return ["; ".join(r) for r in out]
+
     def absent_categories(self, name: str) -> tuple[str, ...]:
         """The categories of column ``name`` that no training row holds (none for other kinds of column)."""
         codec = self._codecs.get(name) or {}

@@ -12,6 +12,7 @@ import base64
 import math
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -268,7 +269,9 @@ class _Assembler:
                             f" per binarization, {lik['binarizations']} binarizations per grey example"
                             if lik.get("binarizations", 1) > 1 else "")),
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
-                        ("−ELBO − NLL (bound gap)", f"{_num(gap)} nats")]  # fmt: skip
+                        # a grey Bernoulli's is a cross-entropy, called "not an NLL" just above (an audit)
+                        ("−ELBO − NLL (bound gap)" if lik.get("normalized", True) else "−ELBO − cross-entropy (bound gap)",
+                         f"{_num(gap)} nats")]  # fmt: skip
             if lik.get("units"):
                 s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
             method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so
@@ -377,7 +380,10 @@ class _Assembler:
         if iv and all(not ((block[k] or {}).get("intervals") or {}).get("frechet") for k in names):
             iv = None  # too few samples for half-samples that hold a k-NN ball: the table has no interval to describe
         s.tables.append({
-            "caption": f"{summary.get('n_samples')} samples per sampler against {summary.get('n_real')} test examples, "
+            # what each sample is (decoder means, or draws from p(x|z) on a table run), as the CLI says (an audit)
+            "caption": f"{summary.get('n_samples')} samples per sampler"
+                       + (f" ({summary['samples']})" if isinstance(summary.get("samples"), str) else "")
+                       + f" against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
@@ -415,8 +421,7 @@ class _Assembler:
         fid = fidelity_texts(b)  # with their SEs, as evaluate-synthetic prints them
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
-                    ("fidelity", f"{fid['fidelity']} = mean of column shapes {fid['column_shapes']} and column-pair "
-                                 f"trends {fid['column_pair_trends']} (SDMetrics; 1 is best{fid['over']})")]  # fmt: skip
+                    ("fidelity", f"{fid['fidelity']} = {_fidelity_parts(b, fid)} (SDMetrics; 1 is best{fid['over']})")]
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
@@ -571,6 +576,9 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         if again is None or block not in metrics:  # (diagnostics_by_data: not on the page)
             continue
         command, after = again
+        if block == "explore" and entry:  # interpolate and arithmetic need their A B: the ones measured (an audit:
+            held = metrics["explore"].get(entry) or {}  # "vaelab explore RUN interpolate" fails, A and B required)
+            entry = " ".join([entry, *(shlex.quote(str(held[k])) for k in ("a", "b") if k in held)])
         targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
         for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
             by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "
@@ -595,6 +603,19 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=build_sections(run, config, metrics, kind, notes),
     )
+
+
+def _fidelity_parts(block: dict, fid: dict[str, str]) -> str:
+    """What a table's fidelity is the mean of: both parts, or the one that has a score (a one-column table has no
+    column pairs, and its fidelity is its column shapes alone: an audit, it read "mean of column shapes 0.894 and
+    column-pair trends –")."""
+    shapes, pairs = (isinstance(block.get(k), (int, float)) and math.isfinite(block[k])
+                     for k in ("column_shapes", "column_pair_trends"))  # fmt: skip
+    if shapes and not pairs:
+        return f"column shapes {fid['column_shapes']} alone (column-pair trends have no score)"
+    if pairs and not shapes:
+        return f"column-pair trends {fid['column_pair_trends']} alone (column shapes have no score)"
+    return f"mean of column shapes {fid['column_shapes']} and column-pair trends {fid['column_pair_trends']}"
 
 
 def _path_class(e: dict) -> str:

@@ -213,7 +213,19 @@ class TableKind(RunKind):
         return tuple(lab for lab, count in self.label_counts.items() if count == 0) if self.condition else ()
 
     def split_dataset(self, run: Any, name: str, dataset: Dataset) -> Dataset:
-        return self.given_trained(dataset)
+        return self.given_trained(self.flag_absent(dataset))
+
+    def flag_absent(self, part: Dataset) -> Dataset:
+        """The run's own rows with those holding a category that no training row holds (a held-out row's) flagged in
+        ``reasons``, as :meth:`read` flags a file's; they are scored as they are, as a file's are."""
+        if part.n_examples == 0 or not self.transformer.absent_features().size:
+            return part
+        found = self.transformer.absent_reasons(part.X)
+        if not any(found):
+            return part
+        before = list(part.reasons) if part.reasons is not None else [""] * part.n_examples
+        reasons = [("; ".join(r for r in (a, b) if r)) for a, b in zip(before, found)]
+        return dataclasses.replace(part, reasons=tuple(reasons))
 
     def given_trained(self, part: Dataset) -> Dataset:
         """The run's own rows with each condition label that only held-out rows hold (a count of 0 in

@@ -1444,6 +1444,11 @@ def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows
     # Clearly worse than the Gaussian: the floor is kept in the block but not said (it read as a contradiction).
     worse = generator_verdict({"score": 0.46, "se": 0.04}, {"score": 0.08, "se": 0.1}, "in shapes", {"score": 0.17, "se": 0.1})
     assert worse["outcome"] == "worse" and worse["floor"] is True and "training period" not in worse["text"]
+    # Clearly better than a Gaussian that sits at the floor: "cannot show a generator ... clearly below it" beside
+    # "generated windows are better" contradicted the head (an audit); the floor is kept in the block, not said.
+    better = generator_verdict({"score": 0.05, "se": 0.03}, {"score": 0.35, "se": 0.04}, "in data units",
+                               {"score": 0.35, "se": 0.04})
+    assert better["outcome"] == "better" and better["floor"] is True and "training period" not in better["text"]
 
 
 def test_spread_verdict_flags_windows_that_barely_vary():

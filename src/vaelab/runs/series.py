@@ -732,7 +732,7 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     With ``real``, the score of real training windows against the same test windows: when the Gaussian is
     not clearly above it, a generator of the training period cannot be shown clearly below the Gaussian on
     these windows (the test period's own difference from the training period, and the classifier's noise
-    on few test windows, set that floor), and the verdict says so (``floor``: True).
+    on few test windows, set that floor): ``floor`` is True, and a verdict of no clear winner says so.
     """
     outcome = compare(vae["score"] - base["score"], float(np.hypot(vae["se"], base["se"])))
     # "no clear winner", not "no better than": the difference may lean either way inside its 2 SE (an audit).
@@ -746,7 +746,9 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     if real is not None:
         floor = compare(base["score"] - real["score"], float(np.hypot(base["se"], real["se"]))) != "higher"
         out["floor"] = floor
-        if floor and outcome != "higher":  # beside "worse than the Gaussian" the floor explains nothing
+        # only beside "no clear winner": beside "worse than the Gaussian" the floor explains nothing, and beside
+        # "better than the Gaussian" it contradicted the head (an audit)
+        if floor and outcome == "no clear winner":
             text += (f"; the Gaussian cannot be told from real training windows ({real['score']:.3f} ± "
                      f"{real['se']:.3f}), so these test windows cannot show a generator of the training period "
                      "clearly below it")  # fmt: skip

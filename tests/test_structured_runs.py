@@ -269,6 +269,30 @@ def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series,
     assert len(part) == 16 and np.allclose(np.asarray(window).reshape(16, -1), part[["f0", "f1"]].to_numpy(), atol=1e-4)
 
 
+def test_a_split_of_a_filled_series_says_which_windows_hold_filled_values_as_the_file_does(tmp_path, capsys):
+    """An audit: a run trained with --fill interpolate on a file with a '?' cell in its test period scored its test
+    split with no word of the filled value, while the same windows of the file read 'value: missing at ...
+    (interpolated to score the window)' and were flagged. The split's windows now say it and are flagged alike."""
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    df = pd.DataFrame({"date": pd.date_range("2000-01-31", periods=120, freq="ME").strftime("%Y-%m-%d"),
+                       "value": (np.sin(2 * np.pi * t / 12) + 0.1 * rng.normal(size=120)).round(4).astype(str)})
+    df.loc[110, "value"] = "?"  # in the test period (the last windows)
+    df.to_csv(tmp_path / "q.csv", index=False)
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "q.csv", "--window", 8, "--horizon", 2, "--time", "date", "--missing-values", "?",
+        "--fill", "interpolate", "--out", run, *FAST)
+    _ok(capsys, "score", run, "test", "--n-samples", 3, "--quiet", "--out", tmp_path / "split.csv")
+    _ok(capsys, "score", run, tmp_path / "q.csv", "--n-samples", 3, "--quiet", "--out", tmp_path / "file.csv")
+    split, file = pd.read_csv(tmp_path / "split.csv"), pd.read_csv(tmp_path / "file.csv")
+    both = split.merge(file, on=["start", "end"], suffixes=("_split", "_file"))
+    assert len(both) == len(split)
+    held = both["reason_file"].fillna("").str.contains("missing at 2009-03-31")
+    assert held.sum() >= 5  # the test windows over row 110
+    assert (both["reason_split"].fillna("") == both["reason_file"].fillna("")).all()
+    assert (both["flag_split"] == both["flag_file"]).all() and both.loc[held, "flag_split"].all()
+
+
 def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
     folder, df, run = series
     cfg = json.loads((run / "config.json").read_text())

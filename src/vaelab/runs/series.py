@@ -420,10 +420,33 @@ class SeriesKind(RunKind):
         rows = np.asarray(dataset.X[np.arange(dataset.n_examples)], dtype=np.float32)
         stamp = window_stamps(*found) if found is not None else (lambda i, step: f"step {step} of {name} window {i}")
         ranged, notes = self.range_reasons(rows, stamp)
+        # windows holding values --fill interpolate filled at training, flagged as the source file's same windows are
+        # (an audit: the test split's windows over a '?' cell said nothing, the file's 'missing at ...')
+        filled = self._filled_reasons(run, keys) if keys is not None else None
+        if filled is not None:
+            ranged = [f + r for f, r in zip(filled, ranged)]
         if not any(ranged) and not any(notes):
             return dataset if keys is None else dataclasses.replace(dataset, keys=keys)
         return dataclasses.replace(dataset, X=rows, reasons=tuple("; ".join(r) for r in ranged),
                                    notes=tuple(notes) if any(notes) else None, keys=keys)  # fmt: skip
+
+    def _filled_reasons(self, run: Any, keys: dict[str, tuple]) -> list[list[str]] | None:
+        """Per window of a split (``keys``: which window each one is, :func:`window_keys`), what the source held in
+        place of a value (missing, not a number, infinite) and training filled, as :meth:`read` says it of the
+        source's windows; None where the run fills nothing or the source no longer gives every window."""
+        if self.settings.fill is None:  # nothing was filled: a gap was refused at training
+            return None
+        try:
+            whole = self.read(run.config.data.source)
+        except (OSError, ValueError, KeyError, DataError):  # the source moved or changed since training
+            return None
+        if whole.reasons is None or whole.keys is None or set(whole.keys) != set(keys):
+            return None
+        said = {key: reason for key, reason in zip(zip(*whole.keys.values()), whole.reasons)}
+        split = [said.get(key) for key in zip(*(keys[k] for k in whole.keys))]
+        if any(reason is None for reason in split):
+            return None
+        return [[part for part in reason.split("; ") if part.endswith(FILLED)] for reason in split]
 
     def _split_windows(self, run: Any, name: str, n: int) -> tuple[Windows, SeriesFrame] | None:
         """The split's windows as the source gives them, taken with the run's stored split, and the source's frame;

@@ -1244,6 +1244,25 @@ def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step(
     assert len(future_times(odd.to_numpy(), 2)) == 2
 
 
+def test_future_time_stamps_continue_a_semi_monthly_calendar():
+    """pandas infers no semi-monthly calendar: a past stamped on the 15th and each month's end (or the 1st and the
+    15th) went on 15 days at a time from its last stamp (2021-05-30, 2021-06-14; an audit)."""
+    from vaelab.runs.series import future_times
+
+    def ahead(index):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), 4)).strftime("%Y-%m-%d").tolist()
+
+    ends = pd.date_range("2020-01-15", periods=30, freq="SME")
+    assert ahead(ends) == ["2021-04-15", "2021-04-30", "2021-05-15", "2021-05-31"]
+    assert ahead(ends.delete(28)) == ["2021-04-15", "2021-04-30", "2021-05-15", "2021-05-31"]  # a step missing
+    starts = pd.date_range("2020-01-01", periods=30, freq="SMS")
+    assert ahead(starts) == ["2021-04-01", "2021-04-15", "2021-05-01", "2021-05-15"]
+    # two stamps show no calendar (their spacing goes on), nor do stamps 14 days apart
+    assert ahead(starts[:2]) == ["2020-01-29", "2020-02-12", "2020-02-26", "2020-03-11"]
+    fortnights = pd.date_range("2020-01-01", periods=10, freq="14D")
+    assert ahead(fortnights) == pd.date_range(fortnights[-1], periods=5, freq="14D")[1:].strftime("%Y-%m-%d").tolist()
+
+
 def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
     """ISO dates with a UTC offset come as Timestamps with a zone: their calendar was ignored and month ends went on
     31 days at a time (2020-09-30, then 2020-10-31 came out 2020-10-01, 2020-11-01)."""

@@ -892,7 +892,7 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     """The calendar frequency of a past that misses some of its steps (a holiday among business days, a quarter
     left out), or None: of the frequencies pandas infers from three consecutive stamps, the one with the fewest steps
     from the first stamp to the last whose grid holds every stamp (business days rather than days where a triple spans
-    a weekend). Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
+    a weekend), or a semi-monthly calendar that pandas does not infer. Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
     out a Saturday, and quarters after a missing one drifted to 1988-04-02, 1988-07-03)."""
     best = None
     span = index[-1] - index[0]
@@ -902,7 +902,10 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
         # a grid far finer than the past (stamps 1 ns apart, then a year) is never built: it could not be mostly present
         if freq is not None and freq not in triples and span <= 4 * len(index) * (index[k + 2] - index[k]):
             triples[freq] = k
-    for freq in triples:
+    # pandas infers no semi-monthly calendar (the 15th and the month's end, or its 1st and 15th): without them
+    # such a past went on 15 days at a time from its median spacing (2021-05-30, 2021-06-14: an audit)
+    semi = [pd.offsets.SemiMonthEnd(), pd.offsets.SemiMonthBegin()] if len(index) >= 3 else []  # 2 stamps: a spacing
+    for freq in [*triples, *semi]:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
         if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()

@@ -293,6 +293,25 @@ def test_a_split_of_a_filled_series_says_which_windows_hold_filled_values_as_the
     assert (both["flag_split"] == both["flag_file"]).all() and both.loc[held, "flag_split"].all()
 
 
+def test_score_and_forecast_refuse_to_write_over_the_file_they_read(series, tmp_path, capsys):
+    """An audit: `score RUN f.csv --out f.csv` and `sample RUN --past f.csv --out f.csv` replaced the user's data file
+    with the scores or the draws (the run's own training file was already protected); both are refused before any
+    work, in one line, and the file is left as it was."""
+    import shutil
+
+    folder, df, run = series
+    data = tmp_path / "f.csv"
+    shutil.copy(folder / "s.csv", data)
+    before = data.read_bytes()
+    assert "the file this command reads" in _error(capsys, "score", run, data, "--out", data, "--n-samples", 3, "--quiet")
+    past = tmp_path / "past.csv"
+    df[df["id"] == 0].sort_values("time").iloc[:20].to_csv(past, index=False)
+    kept = past.read_bytes()
+    assert "the file this command reads" in _error(capsys, "sample", run, "--past", past, "--draws", 3, "--out", past)
+    assert data.read_bytes() == before and past.read_bytes() == kept
+    _ok(capsys, "score", run, data, "--out", tmp_path / "scores.csv", "--n-samples", 3, "--quiet")  # another file: fine
+
+
 def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
     folder, df, run = series
     cfg = json.loads((run / "config.json").read_text())

@@ -288,6 +288,49 @@ def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series,
     assert len(part) == 16 and np.allclose(np.asarray(window).reshape(16, -1), part[["f0", "f1"]].to_numpy(), atol=1e-4)
 
 
+def test_a_split_of_a_filled_series_says_which_windows_hold_filled_values_as_the_file_does(tmp_path, capsys):
+    """An audit: a run trained with --fill interpolate on a file with a '?' cell in its test period scored its test
+    split with no word of the filled value, while the same windows of the file read 'value: missing at ...
+    (interpolated to score the window)' and were flagged. The split's windows now say it and are flagged alike."""
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    df = pd.DataFrame({"date": pd.date_range("2000-01-31", periods=120, freq="ME").strftime("%Y-%m-%d"),
+                       "value": (np.sin(2 * np.pi * t / 12) + 0.1 * rng.normal(size=120)).round(4).astype(str)})
+    df.loc[110, "value"] = "?"  # in the test period (the last windows)
+    df.to_csv(tmp_path / "q.csv", index=False)
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "q.csv", "--window", 8, "--horizon", 2, "--time", "date", "--missing-values", "?",
+        "--fill", "interpolate", "--out", run, *FAST)
+    _ok(capsys, "score", run, "test", "--n-samples", 3, "--quiet", "--out", tmp_path / "split.csv")
+    _ok(capsys, "score", run, tmp_path / "q.csv", "--n-samples", 3, "--quiet", "--out", tmp_path / "file.csv")
+    split, file = pd.read_csv(tmp_path / "split.csv"), pd.read_csv(tmp_path / "file.csv")
+    both = split.merge(file, on=["start", "end"], suffixes=("_split", "_file"))
+    assert len(both) == len(split)
+    held = both["reason_file"].fillna("").str.contains("missing at 2009-03-31")
+    assert held.sum() >= 5  # the test windows over row 110
+    assert (both["reason_split"].fillna("") == both["reason_file"].fillna("")).all()
+    assert (both["flag_split"] == both["flag_file"]).all() and both.loc[held, "flag_split"].all()
+
+
+def test_score_and_forecast_refuse_to_write_over_the_file_they_read(series, tmp_path, capsys):
+    """An audit: `score RUN f.csv --out f.csv` and `sample RUN --past f.csv --out f.csv` replaced the user's data file
+    with the scores or the draws (the run's own training file was already protected); both are refused before any
+    work, in one line, and the file is left as it was."""
+    import shutil
+
+    folder, df, run = series
+    data = tmp_path / "f.csv"
+    shutil.copy(folder / "s.csv", data)
+    before = data.read_bytes()
+    assert "the file this command reads" in _error(capsys, "score", run, data, "--out", data, "--n-samples", 3, "--quiet")
+    past = tmp_path / "past.csv"
+    df[df["id"] == 0].sort_values("time").iloc[:20].to_csv(past, index=False)
+    kept = past.read_bytes()
+    assert "the file this command reads" in _error(capsys, "sample", run, "--past", past, "--draws", 3, "--out", past)
+    assert data.read_bytes() == before and past.read_bytes() == kept
+    _ok(capsys, "score", run, data, "--out", tmp_path / "scores.csv", "--n-samples", 3, "--quiet")  # another file: fine
+
+
 def test_series_run_generates_windows_and_forecasts(series, tmp_path, capsys):
     folder, df, run = series
     cfg = json.loads((run / "config.json").read_text())
@@ -1268,6 +1311,25 @@ def test_future_time_stamps_continue_the_calendar_of_a_past_with_a_missing_step(
     assert len(future_times(odd.to_numpy(), 2)) == 2
 
 
+def test_future_time_stamps_continue_a_semi_monthly_calendar():
+    """pandas infers no semi-monthly calendar: a past stamped on the 15th and each month's end (or the 1st and the
+    15th) went on 15 days at a time from its last stamp (2021-05-30, 2021-06-14; an audit)."""
+    from vaelab.runs.series import future_times
+
+    def ahead(index):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), 4)).strftime("%Y-%m-%d").tolist()
+
+    ends = pd.date_range("2020-01-15", periods=30, freq="SME")
+    assert ahead(ends) == ["2021-04-15", "2021-04-30", "2021-05-15", "2021-05-31"]
+    assert ahead(ends.delete(28)) == ["2021-04-15", "2021-04-30", "2021-05-15", "2021-05-31"]  # a step missing
+    starts = pd.date_range("2020-01-01", periods=30, freq="SMS")
+    assert ahead(starts) == ["2021-04-01", "2021-04-15", "2021-05-01", "2021-05-15"]
+    # two stamps show no calendar (their spacing goes on), nor do stamps 14 days apart
+    assert ahead(starts[:2]) == ["2020-01-29", "2020-02-12", "2020-02-26", "2020-03-11"]
+    fortnights = pd.date_range("2020-01-01", periods=10, freq="14D")
+    assert ahead(fortnights) == pd.date_range(fortnights[-1], periods=5, freq="14D")[1:].strftime("%Y-%m-%d").tolist()
+
+
 def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
     """ISO dates with a UTC offset come as Timestamps with a zone: their calendar was ignored and month ends went on
     31 days at a time (2020-09-30, then 2020-10-31 came out 2020-10-01, 2020-11-01)."""
@@ -1492,6 +1554,11 @@ def test_generator_verdict_says_when_the_gaussian_is_already_at_the_real_windows
     # Clearly worse than the Gaussian: the floor is kept in the block but not said (it read as a contradiction).
     worse = generator_verdict({"score": 0.46, "se": 0.04}, {"score": 0.08, "se": 0.1}, "in shapes", {"score": 0.17, "se": 0.1})
     assert worse["outcome"] == "worse" and worse["floor"] is True and "training period" not in worse["text"]
+    # Clearly better than a Gaussian that sits at the floor: "cannot show a generator ... clearly below it" beside
+    # "generated windows are better" contradicted the head (an audit); the floor is kept in the block, not said.
+    better = generator_verdict({"score": 0.05, "se": 0.03}, {"score": 0.35, "se": 0.04}, "in data units",
+                               {"score": 0.35, "se": 0.04})
+    assert better["outcome"] == "better" and better["floor"] is True and "training period" not in better["text"]
 
 
 def test_spread_verdict_flags_windows_that_barely_vary():

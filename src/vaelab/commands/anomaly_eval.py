@@ -57,7 +57,8 @@ def evaluate_anomalies(
         notes.append("the windows overlap, so their scores move together: each AUROC interval counts the inliers and "
                      "outliers as fewer independent windows, by its design effect ("
                      + ", ".join(f"{k} {v:.1f}" for k, v in wide.items()) + "; DeLong's variance with the windows' "
-                     "autocovariances against the independent one)")  # fmt: skip
+                     "autocovariances against the independent one, and at least a class's windows over those of "
+                     "them that share no step)")  # fmt: skip
     if notes:
         block["notes"] = notes
     if any(left_out):

@@ -369,6 +369,6 @@ def forecast_to_file(run_path: str | os.PathLike, past: str | os.PathLike, draws
     check_seed(seed)
     run = Run(run_path)
     check_count("--draws", draws, most_in_memory(16 * run.n_features), "that many futures would not fit in memory")
-    out = run.check_output(out)
-    run.check_output(out.with_suffix(".png"))  # the bands are drawn beside a table
+    out = run.check_output(out, inputs=(past,))
+    run.check_output(out.with_suffix(".png"), inputs=(past,))  # the bands are drawn beside a table
     return run.kind.forecast(run, past, draws, out, seed=seed)

@@ -174,7 +174,7 @@ def score(
         check_count("--chunk-size", chunk_size, most_in_memory(16 * run.n_features), "the decoder's "
                     "outputs for that many (sample, example) pairs would not fit in memory")  # fmt: skip
     if out is not None:  # checked before any work; a missing folder is made when it is written, as sample does
-        out = run.check_output(out)
+        out = run.check_output(out, inputs=() if is_split(spec) else (spec,))
         if out.suffix.lower() != ".csv":  # a scores.tsv or .parquet would have been CSV text under that name
             raise ConfigError(f"--out (out=) is written as CSV and must end in .csv; got {out.name!r}.")
     dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block

@@ -180,10 +180,15 @@ class Run:
         """Values per example (from config.json: known before the model is loaded)."""
         return math.prod(self.config.model.input_shape)
 
-    def check_output(self, out: str | os.PathLike, allow: frozenset[str] = frozenset()) -> Path:
+    def check_output(self, out: str | os.PathLike, allow: frozenset[str] = frozenset(),
+                     inputs: tuple[str | os.PathLike, ...] = ()) -> Path:  # fmt: skip
         """:func:`check_output` (this run's folder is its own), and not the run's own data or labels file (which
-        would change its fingerprint)."""
+        would change its fingerprint), nor a file the command reads (``inputs``: the file scored, the past)."""
         out = check_output(out, allow, own=self.path)
+        for source in inputs:  # an audit: score f.csv --out f.csv and sample --past f.csv --out f.csv replaced f.csv
+            if os.path.isfile(source) and os.path.exists(out) and os.path.samefile(source, out):
+                raise DataError(f"--out {out} is the file this command reads ({source}); writing it would replace "
+                                "that data. Choose another file.")  # fmt: skip
         d = self.config.data
         for source in ((d.source, d.labels) if d is not None else ()):
             if not source or source == "array" or not os.path.exists(source):

@@ -420,10 +420,33 @@ class SeriesKind(RunKind):
         rows = np.asarray(dataset.X[np.arange(dataset.n_examples)], dtype=np.float32)
         stamp = window_stamps(*found) if found is not None else (lambda i, step: f"step {step} of {name} window {i}")
         ranged, notes = self.range_reasons(rows, stamp)
+        # windows holding values --fill interpolate filled at training, flagged as the source file's same windows are
+        # (an audit: the test split's windows over a '?' cell said nothing, the file's 'missing at ...')
+        filled = self._filled_reasons(run, keys) if keys is not None else None
+        if filled is not None:
+            ranged = [f + r for f, r in zip(filled, ranged)]
         if not any(ranged) and not any(notes):
             return dataset if keys is None else dataclasses.replace(dataset, keys=keys)
         return dataclasses.replace(dataset, X=rows, reasons=tuple("; ".join(r) for r in ranged),
                                    notes=tuple(notes) if any(notes) else None, keys=keys)  # fmt: skip
+
+    def _filled_reasons(self, run: Any, keys: dict[str, tuple]) -> list[list[str]] | None:
+        """Per window of a split (``keys``: which window each one is, :func:`window_keys`), what the source held in
+        place of a value (missing, not a number, infinite) and training filled, as :meth:`read` says it of the
+        source's windows; None where the run fills nothing or the source no longer gives every window."""
+        if self.settings.fill is None:  # nothing was filled: a gap was refused at training
+            return None
+        try:
+            whole = self.read(run.config.data.source)
+        except (OSError, ValueError, KeyError, DataError):  # the source moved or changed since training
+            return None
+        if whole.reasons is None or whole.keys is None or set(whole.keys) != set(keys):
+            return None
+        said = {key: reason for key, reason in zip(zip(*whole.keys.values()), whole.reasons)}
+        split = [said.get(key) for key in zip(*(keys[k] for k in whole.keys))]
+        if any(reason is None for reason in split):
+            return None
+        return [[part for part in reason.split("; ") if part.endswith(FILLED)] for reason in split]
 
     def _split_windows(self, run: Any, name: str, n: int) -> tuple[Windows, SeriesFrame] | None:
         """The split's windows as the source gives them, taken with the run's stored split, and the source's frame;
@@ -732,7 +755,7 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     With ``real``, the score of real training windows against the same test windows: when the Gaussian is
     not clearly above it, a generator of the training period cannot be shown clearly below the Gaussian on
     these windows (the test period's own difference from the training period, and the classifier's noise
-    on few test windows, set that floor), and the verdict says so (``floor``: True).
+    on few test windows, set that floor): ``floor`` is True, and a verdict of no clear winner says so.
     """
     outcome = compare(vae["score"] - base["score"], float(np.hypot(vae["se"], base["se"])))
     # "no clear winner", not "no better than": the difference may lean either way inside its 2 SE (an audit).
@@ -746,7 +769,9 @@ def generator_verdict(vae: dict[str, Any], base: dict[str, Any], where: str,
     if real is not None:
         floor = compare(base["score"] - real["score"], float(np.hypot(base["se"], real["se"]))) != "higher"
         out["floor"] = floor
-        if floor and outcome != "higher":  # beside "worse than the Gaussian" the floor explains nothing
+        # only beside "no clear winner": beside "worse than the Gaussian" the floor explains nothing, and beside
+        # "better than the Gaussian" it contradicted the head (an audit)
+        if floor and outcome == "no clear winner":
             text += (f"; the Gaussian cannot be told from real training windows ({real['score']:.3f} ± "
                      f"{real['se']:.3f}), so these test windows cannot show a generator of the training period "
                      "clearly below it")  # fmt: skip
@@ -867,7 +892,7 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     """The calendar frequency of a past that misses some of its steps (a holiday among business days, a quarter
     left out), or None: of the frequencies pandas infers from three consecutive stamps, the one with the fewest steps
     from the first stamp to the last whose grid holds every stamp (business days rather than days where a triple spans
-    a weekend). Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
+    a weekend), or a semi-monthly calendar that pandas does not infer. Without it the median spacing went on from the last stamp (an audit: a Friday's next business day came
     out a Saturday, and quarters after a missing one drifted to 1988-04-02, 1988-07-03)."""
     best = None
     span = index[-1] - index[0]
@@ -877,7 +902,10 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
         # a grid far finer than the past (stamps 1 ns apart, then a year) is never built: it could not be mostly present
         if freq is not None and freq not in triples and span <= 4 * len(index) * (index[k + 2] - index[k]):
             triples[freq] = k
-    for freq in triples:
+    # pandas infers no semi-monthly calendar (the 15th and the month's end, or its 1st and 15th): without them
+    # such a past went on 15 days at a time from its median spacing (2021-05-30, 2021-06-14: an audit)
+    semi = [pd.offsets.SemiMonthEnd(), pd.offsets.SemiMonthBegin()] if len(index) >= 3 else []  # 2 stamps: a spacing
+    for freq in [*triples, *semi]:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
         if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()

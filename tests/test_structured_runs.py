@@ -384,7 +384,8 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert p["outcome"] in ("lower", "higher", "no clear difference")
     # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
     assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
-    assert "moving blocks of" in block["column_shapes_stderr_over"]
+    # 4 test windows per series, fewer than the 16 a block spans: the blocks are the series' tails, and say so
+    assert "in blocks cut at each series' end" in block["column_shapes_stderr_over"]
     assert f"mean KS complement {block['column_shapes']:.3f} ± {block['column_shapes_stderr']:.3f} over" in out
     for name in ("series_windows", "forecast_band"):
         assert (run / "figures" / f"{name}.png").is_file()

@@ -154,3 +154,16 @@ def test_options_that_do_not_apply_to_forecasts_are_named_in_one_line(tiny_runs,
     code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--draw", "--out", tmp_path / "f.csv")
     assert code == 2 and "--n, --draw do not apply to forecasts" in err and "Drop them." in err
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_sigma_refused_before_reading_the_data_names_no_likelihood_it_never_chose(tmp_path, capsys):
+    # `train X.npy --sigma 0.5` (likelihood auto) is refused before the data's values are read; the error
+    # claimed "this model's is 'bernoulli' (the values lie in [0, 1] on 256 grey levels ...)" for data with
+    # values outside [0, 1], whose likelihood is a Gaussian: a stand-in for the unread values, stated as fact.
+    X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    np.save(tmp_path / "real.npy", X)
+    code, _, err = run_cli(capsys, "train", tmp_path / "real.npy", "--out", tmp_path / "run", "--sigma", "0.5", *FAST_ARGS)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--sigma" in err and "gaussian-fixed" in err
+    assert "bernoulli" not in err.split("likelihood 'auto'")[0] and "grey levels (at most" not in err
+    assert not (tmp_path / "run").exists()

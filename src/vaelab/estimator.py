@@ -184,14 +184,17 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     def check_settings(self, input_shape: tuple[int, ...], n_classes: int = 0) -> None:
         """Check every setting for examples of ``input_shape`` before anything is written (a
         ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
-        values are taken to be grey levels here, which every likelihood accepts)."""
+        values are taken to be grey levels here, which every likelihood accepts, and an error names
+        no likelihood "auto" would choose for values it has not seen)."""
         self.train_config()
         check_save_every(self.save_every)
-        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS))
+        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
 
-    def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int]) -> ModelConfig:
-        """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`);
-        sets ``likelihood_choice_``: the likelihood, and why."""
+    def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int],
+                      seen: bool = True) -> ModelConfig:
+        """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`;
+        ``seen=False``: a stand-in, the data not read yet); sets ``likelihood_choice_``: the
+        likelihood, and why."""
         likelihood = self.likelihood
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
@@ -218,6 +221,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             raise ConfigError(f"binarize={self.binarize!r} (--binarize) binarizes data for the Bernoulli likelihood; this "
                               f"model's is {likelihood!r} ({reason}). Drop it.")  # fmt: skip
         if self.sigma != 1.0 and likelihood != "gaussian-fixed":
+            if not seen and self.likelihood == "auto" and not blocks:  # the choice depends on values not read yet
+                raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; "
+                                  "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
+                                  "images, else a Gaussian that learns its own SD). Drop it, or set "
+                                  "likelihood='gaussian-fixed'.")  # fmt: skip
             raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
                               f"model's is {likelihood!r} ({reason}), which learns its own. Drop it, or set "
                               "likelihood='gaussian-fixed'.")  # fmt: skip

@@ -208,7 +208,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if blocks:
             likelihood, reason = "mixed", "the columns of a table: one term per column type"
         elif likelihood == "auto":
-            likelihood, reason = auto_likelihood(kind, n_values)
+            likelihood, reason = auto_likelihood(kind, n_values, self.binarize)
         else:  # a run kind that chose it says why (vaelab.runs.base.RunKind.default_reasons)
             reason = getattr(self, "likelihood_reason_", None) or "set explicitly"
         if likelihood in ("bernoulli", "continuous-bernoulli") and kind == "real":
@@ -522,8 +522,9 @@ def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None
     }
 
 
-def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
-    """likelihood="auto": the likelihood for data whose values are ``kind`` (:func:`value_kind`), and why.
+def auto_likelihood(kind: str, n_values: int, binarize: str = "dynamic") -> tuple[str, str]:
+    """likelihood="auto": the likelihood for data whose values are ``kind`` (:func:`value_kind`), and why
+    (``binarize="none"``: the Bernoulli of grey levels is on the grey values, and the reason says so).
 
     A Bernoulli on binarized pixels only for binary data or data that looks like grey-level images
     (the MNIST convention); anything else in [0, 1] (min-max scaled readings, say) would be silently
@@ -531,6 +532,10 @@ def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
     """
     if kind == "binary":
         return "bernoulli", "the data is binary (only 0 and 1): a Bernoulli is its exact likelihood"
+    if kind == "levels" and binarize == "none":
+        return "bernoulli", (f"the values lie in [0, 1] on {n_values} grey levels (at most {GREY_LEVELS}), like "
+                             "8-bit images; with binarize='none' the Bernoulli is on the grey values themselves: a "
+                             "cross-entropy, not a density (likelihood='continuous-bernoulli' is one on [0, 1])")  # fmt: skip
     if kind == "levels":
         return "bernoulli", (f"the values lie in [0, 1] on {n_values} grey levels (at most {GREY_LEVELS}), like "
                              "8-bit images: a Bernoulli on binarized pixels, the usual convention for such images "

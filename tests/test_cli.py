@@ -167,3 +167,13 @@ def test_sigma_refused_before_reading_the_data_names_no_likelihood_it_never_chos
     assert "--sigma" in err and "gaussian-fixed" in err
     assert "bernoulli" not in err.split("likelihood 'auto'")[0] and "grey levels (at most" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(tmp_path, capsys):
+    # `train missing.csv --categorical x` said "--categorical is for a table run, but missing.csv is read as an
+    # image/vector run. Add --table ...", and with --table: "Table file not found": no kind claims a missing file.
+    for option in (["--categorical", "x"], ["--condition", "x"], ["--missing-values", "?"]):
+        code, _, err = run_cli(capsys, "train", tmp_path / "missing.csv", "--out", tmp_path / "run", *option)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert "file not found" in err and "is read as" not in err
+    assert not (tmp_path / "run").exists()

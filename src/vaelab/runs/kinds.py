@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import DataConfig
+from vaelab.data.sources import check_source
 from vaelab.errors import ConfigError, RunError
 from vaelab.runs.array import ArrayKind
 from vaelab.runs.base import Request, RunKind, flag
@@ -52,6 +53,7 @@ def detect(request: Request) -> type[RunKind]:
     kind = next(k for k in KINDS if k.claims(request))
     foreign = [k for k in given if k not in kind.options]
     if foreign:
+        check_source(request.source)  # a missing file is read as no kind: "not found", not "is read as arrays"
         owners = [k for k in KINDS if foreign[0] in k.options]  # --missing-values: series and table runs
         own = [k for k in given if k in kind.options]  # options that asked for the kind it is read as
         if own:  # "add --table" contradicted the series options the user gave (an audit)

@@ -238,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--class", dest="label", metavar="C",
                    help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
     g.add_argument("--given", nargs="+", action="extend", metavar="COL=VALUE",
-                   help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
-                   "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
+                   help="table runs: fix these columns (categories, booleans, whole numbers, times in a date column's "
+                   "unit); the other columns are generated given them, by the conditional decoder (--condition), "
+                   "rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--temperature", type=_temperature, metavar="T",
                    help="table runs: draw categories, booleans and modes from softmax(logits / T), T in (0, 1]: "

@@ -177,3 +177,16 @@ def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(
         assert code == 2 and len(err.strip().splitlines()) == 1
         assert "file not found" in err and "is read as" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_score_with_one_importance_sample_says_its_monte_carlo_error_is_not_measurable(tmp_path, capsys):
+    # K = 1 gives each example no spread of importance weights: the line printed "Monte Carlo part ± nan"
+    # (metrics.json stores null, the CSV a blank).
+    X = (np.random.default_rng(0).random((100, 8)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert run_cli(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "1", "--quiet")
+    assert code == 0, err
+    assert "nan" not in out and "Monte Carlo part not measurable from K = 1" in out
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "5", "--quiet")
+    assert code == 0 and "Monte Carlo part ± " in out

@@ -190,3 +190,13 @@ def test_score_with_one_importance_sample_says_its_monte_carlo_error_is_not_meas
     assert "nan" not in out and "Monte Carlo part not measurable from K = 1" in out
     code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "5", "--quiet")
     assert code == 0 and "Monte Carlo part ± " in out
+
+
+def test_explore_arithmetic_refuses_one_importance_sample(tmp_path, capsys):
+    X = (np.random.default_rng(0).random((100, 8)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert run_cli(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    before = (tmp_path / "run" / "metrics.json").read_bytes()
+    code, out, err = run_cli(capsys, "explore", tmp_path / "run", "arithmetic", "0", "1", "--n-samples", "1")
+    assert code == 2 and "at least 2" in err and "nan" not in out
+    assert (tmp_path / "run" / "metrics.json").read_bytes() == before

@@ -154,3 +154,49 @@ def test_options_that_do_not_apply_to_forecasts_are_named_in_one_line(tiny_runs,
     code, _, err = run_cli(capsys, "sample", run, "--past", past, "--n", "5", "--draw", "--out", tmp_path / "f.csv")
     assert code == 2 and "--n, --draw do not apply to forecasts" in err and "Drop them." in err
     assert not (tmp_path / "f.csv").exists()
+
+
+def test_sigma_refused_before_reading_the_data_names_no_likelihood_it_never_chose(tmp_path, capsys):
+    # `train X.npy --sigma 0.5` (likelihood auto) is refused before the data's values are read; the error
+    # claimed "this model's is 'bernoulli' (the values lie in [0, 1] on 256 grey levels ...)" for data with
+    # values outside [0, 1], whose likelihood is a Gaussian: a stand-in for the unread values, stated as fact.
+    X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+    np.save(tmp_path / "real.npy", X)
+    code, _, err = run_cli(capsys, "train", tmp_path / "real.npy", "--out", tmp_path / "run", "--sigma", "0.5", *FAST_ARGS)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--sigma" in err and "gaussian-fixed" in err
+    assert "bernoulli" not in err.split("likelihood 'auto'")[0] and "grey levels (at most" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(tmp_path, capsys):
+    # `train missing.csv --categorical x` said "--categorical is for a table run, but missing.csv is read as an
+    # image/vector run. Add --table ...", and with --table: "Table file not found": no kind claims a missing file.
+    for option in (["--categorical", "x"], ["--condition", "x"], ["--missing-values", "?"]):
+        code, _, err = run_cli(capsys, "train", tmp_path / "missing.csv", "--out", tmp_path / "run", *option)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert "file not found" in err and "is read as" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_score_with_one_importance_sample_says_its_monte_carlo_error_is_not_measurable(tmp_path, capsys):
+    # K = 1 gives each example no spread of importance weights: the line printed "Monte Carlo part ± nan"
+    # (metrics.json stores null, the CSV a blank).
+    X = (np.random.default_rng(0).random((100, 8)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert run_cli(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "1", "--quiet")
+    assert code == 0, err
+    assert "nan" not in out and "Monte Carlo part not measurable from K = 1" in out
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "5", "--quiet")
+    assert code == 0 and "Monte Carlo part ± " in out
+
+
+def test_explore_arithmetic_refuses_one_importance_sample(tmp_path, capsys):
+    X = (np.random.default_rng(0).random((100, 8)) < 0.3).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert run_cli(capsys, "train", tmp_path / "x.npy", "--out", tmp_path / "run", *FAST_ARGS)[0] == 0
+    before = (tmp_path / "run" / "metrics.json").read_bytes()
+    code, out, err = run_cli(capsys, "explore", tmp_path / "run", "arithmetic", "0", "1", "--n-samples", "1")
+    assert code == 2 and "at least 2" in err and "nan" not in out
+    assert (tmp_path / "run" / "metrics.json").read_bytes() == before

@@ -76,6 +76,15 @@ def test_auto_binarizes_only_binary_data_and_grey_level_images_and_says_why(valu
     assert (model.evaluation_seed() is not None) == (likelihood == "bernoulli")
 
 
+def test_auto_on_grey_levels_with_binarize_none_does_not_say_the_pixels_are_binarized():
+    """binarize='none' keeps the grey values: the reason train prints (and metrics.json stores) said "a Bernoulli
+    on binarized pixels, the usual convention for such images" beside the ELBO's "no bits/dim: not a density"."""
+    X = np.round(np.random.default_rng(0).random((120, 6)) * 255) / 255
+    choice = vaelab.VAE(**FAST, binarize="none").fit(X).likelihood_choice_
+    assert (choice["likelihood"], choice["binarized"]) == ("bernoulli", False)
+    assert "binarized pixels" not in choice["reason"] and "grey values themselves" in choice["reason"]
+
+
 def test_gaussian_is_chosen_for_data_outside_the_unit_interval():
     X = np.random.default_rng(0).normal(size=(100, 5)) * 3
     model = vaelab.VAE(**FAST).fit(X)

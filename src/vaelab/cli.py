@@ -238,8 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--class", dest="label", metavar="C",
                    help="class to generate (conditional models; a table run conditioned on one column: its value)")  # fmt: skip
     g.add_argument("--given", nargs="+", action="extend", metavar="COL=VALUE",
-                   help="table runs: fix these columns (categories, booleans, whole numbers); the other columns are "
-                   "generated given them, by the conditional decoder (--condition), rejection or latent conditioning")  # fmt: skip
+                   help="table runs: fix these columns (categories, booleans, whole numbers, times in a date column's "
+                   "unit); the other columns are generated given them, by the conditional decoder (--condition), "
+                   "rejection or latent conditioning")  # fmt: skip
     g.add_argument("--draw", action="store_true", help="a draw from p(x|z) instead of the decoder mean E[x|z]")
     g.add_argument("--temperature", type=_temperature, metavar="T",
                    help="table runs: draw categories, booleans and modes from softmax(logits / T), T in (0, 1]: "
@@ -609,10 +610,14 @@ def cmd_score(args) -> int:
 
 def _nll_line(s: dict) -> str:
     """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
+    mc = s.get("nll_mc_stderr")
+    # K = 1 draw has no spread to measure: said, not printed as "± nan"
+    mc_text = (f"± {mc:.3f}" if isinstance(mc, (int, float)) and math.isfinite(mc) else
+               f"not measurable from K = {s.get('n_samples', 1)} draw per example")  # fmt: skip
     errors = (f"± {s['nll_stderr']:.2f} nats (standard error {s.get('nll_stderr_method', 'over examples')}; Monte Carlo "
-              f"part ± {s['nll_mc_stderr']:.3f})"
+              f"part {mc_text})"
               if s.get("n_examples", 2) > 1 else  # one example has no spread over examples
-              f"nats (one example: Monte Carlo standard error ± {s['nll_mc_stderr']:.3f})")  # fmt: skip
+              f"nats (one example: Monte Carlo standard error {mc_text})")  # fmt: skip
     if not s["normalized"]:
         return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY}"
     return f"  NLL  {s['nll']:.2f} {errors}, {s['bits_per_dim']:.4f} bits/dim"

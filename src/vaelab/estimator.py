@@ -184,14 +184,17 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     def check_settings(self, input_shape: tuple[int, ...], n_classes: int = 0) -> None:
         """Check every setting for examples of ``input_shape`` before anything is written (a
         ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
-        values are taken to be grey levels here, which every likelihood accepts)."""
+        values are taken to be grey levels here, which every likelihood accepts, and an error names
+        no likelihood "auto" would choose for values it has not seen)."""
         self.train_config()
         check_save_every(self.save_every)
-        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS))
+        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
 
-    def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int]) -> ModelConfig:
-        """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`);
-        sets ``likelihood_choice_``: the likelihood, and why."""
+    def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int],
+                      seen: bool = True) -> ModelConfig:
+        """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`;
+        ``seen=False``: a stand-in, the data not read yet); sets ``likelihood_choice_``: the
+        likelihood, and why."""
         likelihood = self.likelihood
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
@@ -205,7 +208,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if blocks:
             likelihood, reason = "mixed", "the columns of a table: one term per column type"
         elif likelihood == "auto":
-            likelihood, reason = auto_likelihood(kind, n_values)
+            likelihood, reason = auto_likelihood(kind, n_values, self.binarize)
         else:  # a run kind that chose it says why (vaelab.runs.base.RunKind.default_reasons)
             reason = getattr(self, "likelihood_reason_", None) or "set explicitly"
         if likelihood in ("bernoulli", "continuous-bernoulli") and kind == "real":
@@ -218,6 +221,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             raise ConfigError(f"binarize={self.binarize!r} (--binarize) binarizes data for the Bernoulli likelihood; this "
                               f"model's is {likelihood!r} ({reason}). Drop it.")  # fmt: skip
         if self.sigma != 1.0 and likelihood != "gaussian-fixed":
+            if not seen and self.likelihood == "auto" and not blocks:  # the choice depends on values not read yet
+                raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; "
+                                  "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
+                                  "images, else a Gaussian that learns its own SD). Drop it, or set "
+                                  "likelihood='gaussian-fixed'.")  # fmt: skip
             raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
                               f"model's is {likelihood!r} ({reason}), which learns its own. Drop it, or set "
                               "likelihood='gaussian-fixed'.")  # fmt: skip
@@ -514,8 +522,9 @@ def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None
     }
 
 
-def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
-    """likelihood="auto": the likelihood for data whose values are ``kind`` (:func:`value_kind`), and why.
+def auto_likelihood(kind: str, n_values: int, binarize: str = "dynamic") -> tuple[str, str]:
+    """likelihood="auto": the likelihood for data whose values are ``kind`` (:func:`value_kind`), and why
+    (``binarize="none"``: the Bernoulli of grey levels is on the grey values, and the reason says so).
 
     A Bernoulli on binarized pixels only for binary data or data that looks like grey-level images
     (the MNIST convention); anything else in [0, 1] (min-max scaled readings, say) would be silently
@@ -523,6 +532,10 @@ def auto_likelihood(kind: str, n_values: int) -> tuple[str, str]:
     """
     if kind == "binary":
         return "bernoulli", "the data is binary (only 0 and 1): a Bernoulli is its exact likelihood"
+    if kind == "levels" and binarize == "none":
+        return "bernoulli", (f"the values lie in [0, 1] on {n_values} grey levels (at most {GREY_LEVELS}), like "
+                             "8-bit images; with binarize='none' the Bernoulli is on the grey values themselves: a "
+                             "cross-entropy, not a density (likelihood='continuous-bernoulli' is one on [0, 1])")  # fmt: skip
     if kind == "levels":
         return "bernoulli", (f"the values lie in [0, 1] on {n_values} grey levels (at most {GREY_LEVELS}), like "
                              "8-bit images: a Bernoulli on binarized pixels, the usual convention for such images "

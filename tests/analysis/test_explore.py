@@ -186,6 +186,17 @@ def test_arithmetic_codes_clipping_and_percentiles(linear):
         arithmetic(model, a, b, aggregate=agg, reference_log_px=ref, data_range=(1.0, 1.0))
 
 
+def test_arithmetic_refuses_one_importance_sample_whose_log_px_has_no_standard_error(linear):
+    # n_samples=1: each log p(x)'s SE is NaN, which the percentile interval read as 0 ("95% interval 13.3 to
+    # 13.3", "± nan nats"), and the verdicts rest on that interval.
+    model, X = linear
+    agg = AggregatePosterior.fit(model, X)
+    ref = model.log_likelihood(X[:50], n_samples=1).log_px
+    with pytest.raises(ConfigError, match="at least 2"):
+        arithmetic(model, X[3], X[8], aggregate=agg, reference_log_px=ref,
+                   data_range=(float(X.min()), float(X.max())), n_samples=1)  # fmt: skip
+
+
 def test_verdicts_follow_the_percentiles():
     assert verdict(50, 50).startswith("Typical:")  # "Sensible" before: typicality is what is measured
     assert verdict(0.2, 50).startswith("Off the data in latent space")

@@ -598,6 +598,11 @@ def arithmetic(
     """
     model = check_model(model, "arithmetic")
     ref = None
+    if reference_log_px is not None and isinstance(n_samples, (int, np.integer)) and n_samples < 2:
+        # its SE would be NaN, read as 0: "95% interval 13.3 to 13.3" (an audit)
+        raise ConfigError(f"n_samples={n_samples!r} (--n-samples): the arithmetic places each log p(x) among the test "
+                          "split's with a 95% interval from its standard error, and one importance sample per "
+                          "example gives none; give at least 2 (default 200).")  # fmt: skip
     if reference_log_px is not None:
         ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
         if ref.size < 2:

@@ -230,6 +230,9 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
 def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0,
                    specs: Specs | None = None):
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    if n_samples < 2:  # before any work: the percentiles' intervals need each log p(x)'s standard error
+        raise ConfigError("--n-samples 1 gives each log p(x) no standard error, and the arithmetic's verdicts rest on "
+                          "the 95% interval of its percentile; give at least 2 (default 200).")  # fmt: skip
     check_seed(seed)
     r = Run(run_path, specs)
     r.check_folders()

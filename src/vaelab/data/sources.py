@@ -191,6 +191,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 # ---------------------------------------------------------------- shared steps
 
 
+def check_source(source: Any) -> None:
+    """The error :func:`load_dataset` gives for a source that is neither a built-in name nor an existing
+    file or folder (a kind's options are judged against what the source is only once it exists)."""
+    if isinstance(source, str) and source in BUILTINS:
+        return
+    if isinstance(source, (str, os.PathLike)):
+        existing_source(source, "data")
+
+
 def existing_source(source: str | os.PathLike, what: str) -> Path:
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import DataConfig
-from vaelab.data.sources import BUILTINS, existing_source
+from vaelab.data.sources import check_source
 from vaelab.errors import ConfigError, RunError
 from vaelab.runs.array import ArrayKind
 from vaelab.runs.base import Request, RunKind, flag
@@ -53,8 +53,7 @@ def detect(request: Request) -> type[RunKind]:
     kind = next(k for k in KINDS if k.claims(request))
     foreign = [k for k in given if k not in kind.options]
     if foreign:
-        if str(request.source) not in BUILTINS:  # a missing file is no kind's: say so, not "add --table" (an audit)
-            existing_source(request.source, "data")
+        check_source(request.source)  # a missing file is read as no kind: "not found", not "is read as arrays"
         owners = [k for k in KINDS if foreign[0] in k.options]  # --missing-values: series and table runs
         own = [k for k in given if k in kind.options]  # options that asked for the kind it is read as
         if own:  # "add --table" contradicted the series options the user gave (an audit)

@@ -66,6 +66,12 @@ def test_anomaly_eval_reports_each_score(run, capsys):
     block = json.loads((run / "run" / "metrics.json").read_text())["anomaly"]
     assert set(block["scores"]) == {"log_px", "elbo", "reconstruction"}
     assert block["scores"]["log_px"]["auroc"] > 0.9  # uniform noise is far from digits
+    # each class counted as fewer examples where DeLong's variance exceeds Hanley & McNeil's term, and said so
+    wider = [k for k, v in block["scores"].items() if max(v["delong_excess"].values()) > 1.0]
+    assert all(min(v["delong_excess"].values()) >= 1.0 for v in block["scores"].values())
+    said = [n for n in block.get("notes", ()) if "Hanley & McNeil's formula assumes" in n]
+    assert bool(said) == bool(wider) and all(f"{k} outliers" in said[0] for k in wider)
+    assert all(" ".join(n.split()) in " ".join(printed.split()) for n in said)  # printed wrapped
 
 
 def test_anomaly_eval_takes_the_labels_a_conditional_model_scores_files_with(tmp_path, digits, capsys):

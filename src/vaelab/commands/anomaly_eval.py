@@ -59,6 +59,13 @@ def evaluate_anomalies(
                      + ", ".join(f"{k} {v:.1f}" for k, v in wide.items()) + "; DeLong's variance with the windows' "
                      "autocovariances against the independent one, and at least a class's windows over those of "
                      "them that share no step)")  # fmt: skip
+    excess = {k: v["delong_excess"] for k, v in block["scores"].items()
+              if max(v.get("delong_excess", {}).values(), default=1.0) > 1.0}  # fmt: skip
+    if excess:  # the intervals are wider than Hanley & McNeil's formula gives, and say why
+        notes.append("the scores' own spread makes the AUROC vary more than Hanley & McNeil's formula assumes, so each "
+                     "interval counts a class as that many times fewer examples (DeLong's variance over the formula's: "
+                     + "; ".join(f"{k} outliers {e['outliers']:.2f}, inliers {e['inliers']:.2f}"
+                                 for k, e in excess.items()) + ")")  # fmt: skip
     if notes:
         block["notes"] = notes
     if any(left_out):

@@ -109,8 +109,8 @@ class TableVAE:
             # a run's are (RunKind.given_trained): the untrained class set the validation loss that picks the best
             # epoch (an audit, s11 c)
             y, val = y.copy(), indices(split, "val")
-            y[val[np.isin(y[val], [i for i, c in enumerate(classes) if counts[c] == 0])]] = classes.index(
-                max(counts, key=counts.get))  # fmt: skip
+            labels = flag_labels(np.asarray(classes, dtype=object)[y[val]], condition, counts, [""] * len(val))
+            y[val] = [classes.index(lab) for lab in labels]
         vae.set_params(blocks=self.transformer_.likelihood_blocks(), conditional=bool(condition))
         self.vae_ = vae.fit_coded(X, y, classes)  # the condition values as written: fit() strips label names
         self.condition_ = condition

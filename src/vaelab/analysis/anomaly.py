@@ -111,9 +111,9 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
         # Overlapping series windows: the classes count for fewer independent examples (design_effect); and where
         # the scores' own spread makes the AUROC vary more than Hanley & McNeil's formula says (delong_excess), fewer
         # again
-        pos, neg = -getattr(outliers, name), -getattr(inliers, name)
-        deff = design_effect(pos, neg, outliers.serial, inliers.serial)
-        excess = delong_excess(auroc, pos, neg)
+        placements = _placements(-getattr(outliers, name), -getattr(inliers, name))  # once, for both
+        deff = design_effect(placements, outliers.serial, inliers.serial)
+        excess = delong_excess(auroc, placements)
         n1 = max(1.0, len(outliers) / (deff * excess["outliers"]))
         n0 = max(1.0, len(inliers) / (deff * excess["inliers"]))
         report[name] = {
@@ -136,7 +136,7 @@ def _placements(positive: np.ndarray, negative: np.ndarray) -> tuple[np.ndarray,
     return v10, v01
 
 
-def delong_excess(auroc: float, positive: np.ndarray, negative: np.ndarray) -> dict[str, float]:
+def delong_excess(auroc: float, placements: tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
     """For each class, how many times its term of DeLong et al.'s (1988) variance of the AUROC, from the scores
     themselves, exceeds the same term of Hanley & McNeil's (1982) formula at that AUROC; at least 1. DeLong's
     var(V10)/n1 (the outliers' placements) estimates Hanley & McNeil's (Q2 - A²)/n1 and var(V01)/n0 their
@@ -144,11 +144,12 @@ def delong_excess(auroc: float, positive: np.ndarray, negative: np.ndarray) -> d
     AUROC 0.96 with 200 outliers and 60 inliers the formula's 95% interval held the truth 91% of the time (an
     audit, s11 d), 82% with 300 and 40. Each class size divided by its ratio, it held it 96-99% of the time on
     binormal and exponential scores alike (BENCHMARKS.md, "Tenth pass"); where the formula is wide enough the
-    ratio is 1 and nothing changes. 1 at complete separation and for fewer than 2 per class."""
+    ratio is 1 and nothing changes. 1 at complete separation and for fewer than 2 per class. ``placements``: the
+    outliers' V10 and the inliers' V01 (:func:`_placements`)."""
     ones = {"outliers": 1.0, "inliers": 1.0}
-    if len(positive) < 2 or len(negative) < 2:
+    v10, v01 = placements
+    if len(v10) < 2 or len(v01) < 2:
         return ones
-    v10, v01 = _placements(positive, negative)
     a = float(auroc)
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     for key, v, q in (("outliers", v10, q2), ("inliers", v01, q1)):
@@ -158,15 +159,17 @@ def delong_excess(auroc: float, positive: np.ndarray, negative: np.ndarray) -> d
     return ones
 
 
-def design_effect(positive: np.ndarray, negative: np.ndarray, serial_pos, serial_neg) -> float:
+def design_effect(placements: tuple[np.ndarray, np.ndarray], serial_pos, serial_neg) -> float:
     """How many times the AUROC's variance grows when neighbouring examples are correlated (a series run's
     overlapping windows, :attr:`LikelihoodResult.serial`): DeLong et al.'s (1988) variance, var(V₁₀)/n₁ +
     var(V₀₁)/n₀ over the placement values (the share of the other class each example outranks), with each
     class's term taken over overlapping windows (:func:`serial_stderr`). At least 1 (never narrower than
     for independent examples), nor below a class's windows over the most of them that share no step (:func:`apart`);
     1 without overlap. Hanley and McNeil's SE and interval then take n / effect
-    examples per class (an audit: 414 windows of 450 rows gave AUROC 0.995 to 1.000 as if independent)."""
-    if not (overlapping(serial_pos) or overlapping(serial_neg)) or len(positive) < 2 or len(negative) < 2:
+    examples per class (an audit: 414 windows of 450 rows gave AUROC 0.995 to 1.000 as if independent).
+    ``placements``: the positives' V10 and the negatives' V01 (:func:`_placements`)."""
+    v10, v01 = placements
+    if not (overlapping(serial_pos) or overlapping(serial_neg)) or len(v10) < 2 or len(v01) < 2:
         return 1.0
     # Never below the overlap's own effect: a class cannot hold more independent windows than it holds windows that
     # share no step (lag + 1 apart in one series). The placement values cannot show it where the classes are (nearly)
@@ -174,8 +177,7 @@ def design_effect(positive: np.ndarray, negative: np.ndarray, serial_pos, serial
     # windows of a 50-row file against 51 of an 80-row one (window 30) read AUROC 1.000 [0.956, 1.000] as if 72
     # independent windows, and such intervals held the true AUROC (0.90) 75 times in 300.
     floor = max(len(v) / apart(serial) if overlapping(serial) else 1.0
-                for v, serial in ((positive, serial_pos), (negative, serial_neg)))  # fmt: skip
-    v10, v01 = _placements(positive, negative)
+                for v, serial in ((v10, serial_pos), (v01, serial_neg)))  # fmt: skip
     iid = v10.var(ddof=1) / len(v10) + v01.var(ddof=1) / len(v01)
     if iid <= 0:  # complete separation: no spread to scale, only the overlap's own effect
         return max(1.0, floor)
@@ -190,8 +192,6 @@ def apart(serial: tuple[np.ndarray, int]) -> int:
     groups, lag = np.asarray(serial[0]), int(serial[1])
     _, sizes = np.unique(groups, return_counts=True)
     return int(np.ceil(sizes / (lag + 1)).sum())
-
-
 
 
 def auroc_stderr(auroc: float, n_positive: float, n_negative: float) -> float:

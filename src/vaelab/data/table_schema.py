@@ -664,6 +664,13 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
 # ==================================================================== inference
 
 
+def _category_types(values: Iterable[Any], labels: Iterable[str]) -> tuple[str, ...] | None:
+    """:attr:`ColumnSpec.category_types` of object ``values`` with category ``labels``: each label's type, or None
+    where every value is text."""
+    types = _value_types(values)
+    return tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
+
+
 def _value_types(values: Iterable[Any]) -> dict[str, str]:
     """Label -> the type its value had (:data:`CATEGORY_TYPES`), for object values: bools, whole numbers and other
     numbers are given back as such, anything else as its text."""
@@ -816,8 +823,7 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             labels = [str(c) for c in cats]
             spec_extra = dict(ordered=bool(s.cat.ordered), category_dtype=str(cats.dtype))
             if cats.dtype == object:
-                types = _value_types(cats)
-                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
+                spec_extra["category_types"] = _category_types(cats, labels)
             try:  # generated rows give back values rebuilt from their labels (an audit: pd.cut's intervals failed
                 category_values(labels, str(cats.dtype))  # after training, as "the schema is damaged")
             except (TypeError, ValueError):
@@ -832,8 +838,7 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
                 labels = sorted({str(v) for v in np.asarray(present, dtype=object)})
             spec_extra = dict(category_dtype=dtype)
             if s.dtype == object:
-                types = _value_types(np.asarray(present, dtype=object))
-                spec_extra["category_types"] = tuple(types[c] for c in labels) if set(types.values()) != {"str"} else None
+                spec_extra["category_types"] = _category_types(np.asarray(present, dtype=object), labels)
         if len(set(labels)) != len(labels):
             raise ColumnProblem(f"column {name!r} has categories that look the same as text ({labels[:10]})")
         spec = ColumnSpec(name, kind, dtype, categories=tuple(labels), **spec_extra)

@@ -1127,13 +1127,17 @@ class TableTransformer:
     def absent_features(self) -> np.ndarray:
         """The one-hot features of categories that no training row holds (the schema's categories come from every
         split, and a Categorical's unused ones): draws never give them (:meth:`redraw_absent`)."""
+        return np.asarray([feature for feature, _, _ in self._absent_slots()], dtype=np.int64)
+
+    def _absent_slots(self) -> list[tuple[int, str, str]]:
+        """(one-hot feature, column, category) of each category that no training row holds, in column order."""
         out = []
         for b in self._blocks:
             absent = self._codecs[b.column].get("absent") if b.role == "category" else None
             if absent:
-                cats = self._schema[b.column].categories
-                out += [b.start + cats.index(c) for c in absent]
-        return np.asarray(out, dtype=np.int64)
+                cats = list(self._schema[b.column].categories)
+                out += [(b.start + cats.index(c), b.column, c) for c in absent]
+        return out
 
     def absent_reasons(self, X: Any) -> list[str]:
         """Per row of encoded ``X`` (the run's own rows, encoded by :meth:`transform`), what :meth:`check_rows` says
@@ -1141,12 +1145,7 @@ class TableTransformer:
         table holding one is flagged as the same row read from the file is (an audit: ``vaelab score RUN`` did not
         flag it where ``vaelab score RUN FILE`` did)."""
         self._fitted()
-        found = []  # (feature, column, category), in column order as check_rows lists them
-        for b in self._blocks:
-            absent = self._codecs[b.column].get("absent") if b.role == "category" else None
-            if absent:
-                cats = list(self._schema[b.column].categories)
-                found += [(b.start + cats.index(c), b.column, c) for c in absent]
+        found = self._absent_slots()  # in column order, as check_rows lists them
         out = [[] for _ in range(len(X))]
         if found:
             features = np.asarray([f for f, _, _ in found], dtype=np.int64)

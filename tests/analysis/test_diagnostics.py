@@ -290,3 +290,17 @@ def test_a_memory_map_is_diagnosed_as_the_same_array_in_memory(trained, tmp_path
     mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
     a, b = diagnose(model, mapped, y[:300]).to_dict(), diagnose(model, X[:300], y[:300]).to_dict()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_clustering_scores_against_labels_that_are_chance_say_so():
+    """Labels that have nothing to do with the codes: ARI and AMI are about 0, while NMI, not corrected for
+    chance, is about 0.3 for 60 codes in 10 groups; the finding said "1 is perfect, 0 is chance" of both
+    (an audit, s12 g)."""
+    model, X = _gaussian_codes_model(shift=0.0)
+    y = np.random.default_rng(1).integers(0, 10, 60)
+    d = diagnose(model, X[:60], y, representative=False)
+    for block in (d.clustering["kmeans"], d.clustering["gmm"]):
+        assert abs(block["ami"]) < 0.1 and abs(block["ari"]) < 0.1 and block["nmi"] > 0.2
+    detail = findings(d)["clustering"].detail
+    assert f"AMI {d.clustering['kmeans']['ami']:.2f}" in detail
+    assert "NMI is not corrected for chance" in detail and "1 is perfect, 0 is chance" not in detail

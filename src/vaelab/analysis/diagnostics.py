@@ -228,7 +228,8 @@ def _clustering(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[st
 
 def _cluster(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, Any]:
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+    from sklearn.metrics import (adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score,
+                                 silhouette_score)
     from sklearn.mixture import GaussianMixture
 
     n = mu.shape[0]
@@ -238,11 +239,15 @@ def _cluster(mu: np.ndarray, labels: np.ndarray | None, seed: int) -> dict[str, 
             return {}
         km = KMeans(k, n_init=10, random_state=seed).fit_predict(mu)
         gm = GaussianMixture(k, covariance_type="full", random_state=seed, reg_covar=1e-4).fit(mu).predict(mu)
+        # NMI is not corrected for chance: random groups of 60 codes into 10 score about 0.3 (an audit); AMI
+        # (Vinh et al. 2010) is, as ARI is: 0 at chance.
+        scores = lambda found: {"ari": float(adjusted_rand_score(labels, found)),  # noqa: E731
+                                "nmi": float(normalized_mutual_info_score(labels, found)),
+                                "ami": float(adjusted_mutual_info_score(labels, found))}  # fmt: skip
         return {
             "k": k,
-            "kmeans": {"ari": float(adjusted_rand_score(labels, km)), "nmi": float(normalized_mutual_info_score(labels, km)),
-                       "silhouette": float(silhouette_score(mu, km)) if np.unique(km).size > 1 else math.nan},
-            "gmm": {"ari": float(adjusted_rand_score(labels, gm)), "nmi": float(normalized_mutual_info_score(labels, gm))},
+            "kmeans": {**scores(km), "silhouette": float(silhouette_score(mu, km)) if np.unique(km).size > 1 else math.nan},
+            "gmm": scores(gm),
         }  # fmt: skip
     best = {}
     for k in range(2, min(10, n - 1) + 1):
@@ -577,8 +582,10 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
         out.append(Finding(
             "clustering", "info", "How well the classes separate in latent space",
             f"Clustering the posterior means into {d.clustering['k']} groups recovers the labels with "
-            f"ARI {km['ari']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / NMI {gm['nmi']:.2f} "
-            f"(Gaussian mixture); 1 is perfect, 0 is chance.", "", dict(d.clustering),
+            f"ARI {km['ari']:.2f} / AMI {km['ami']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / "
+            f"AMI {gm['ami']:.2f} / NMI {gm['nmi']:.2f} (Gaussian mixture); 1 is perfect. ARI and AMI are 0 at "
+            "chance; NMI is not corrected for chance and stays above 0 for random groups, the more so the fewer "
+            "codes per group.", "", dict(d.clustering),
         ))  # fmt: skip
     if d.classes:
         out.append(_class_finding(d))

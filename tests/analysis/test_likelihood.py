@@ -235,3 +235,22 @@ def test_examples_with_no_neighbour_of_their_group_take_their_standard_error_ove
     together = LikelihoodResult(v, np.zeros_like(v), v - 1, v - 2, np.ones_like(v), n_samples=10, n_features=4,
                                 serial=(np.array([0, 0, 0, 1, 1, 1]), 9))  # fmt: skip
     assert together.summary()["nll_stderr_method"] == "over overlapping windows (autocovariances to lag 9)"
+
+
+def test_one_importance_sample_averaged_over_binarizations_has_the_spread_between_them_as_its_se(grey_bernoulli):
+    """K = 1 has no Monte Carlo SE of its own, but J binarizations give J independent estimates of each grey example,
+    whose spread is its SE; it was NaN (the unmeasurable floor propagated) and score said "not measurable from K = 1
+    draw per example" (an audit, s12 g). A binary example, scored once, still has none."""
+    vae, X = grey_bernoulli
+    batch = np.r_[X[250:270], (X[270:272] > 0.5).astype(np.float32)]
+    res = vae.log_likelihood(batch, n_samples=1, binarizations=8)
+    assert np.isfinite(res.log_px_stderr[:20]).all() and (res.log_px_stderr[:20] > 0).all()
+    assert np.isnan(res.log_px_stderr[20:]).all()
+    vae.set_params(seed=vae.seed + 100)  # other binarizations and z draws: within the SE
+    try:
+        other = vae.log_likelihood(batch[:20], n_samples=1, binarizations=8)
+    finally:
+        vae.set_params(seed=vae.seed - 100)
+    z = (res.log_px[:20] - other.log_px) / np.hypot(res.log_px_stderr[:20], other.log_px_stderr)
+    assert np.mean(np.abs(z) < 2.5) > 0.8
+    assert np.isfinite(vae.log_likelihood(batch[:20], n_samples=1, binarizations=8).summary()["nll_mc_stderr"])

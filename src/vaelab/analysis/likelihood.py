@@ -274,8 +274,9 @@ def _binarized(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples:
                                               seed, j) for j in range(1, binarizations)])  # (J, G, 5)  # fmt: skip
     mean = draws.mean(0)
     # The J estimates are independent draws of (binarization, z's): their sample variance holds both
-    # noises. With few draws it can come out below the Monte Carlo variance alone, which is a floor.
+    # noises. With few draws it can come out below the Monte Carlo variance alone, which is a floor; with
+    # K = 1 that floor is not measurable (NaN) and the spread alone is the SE (np.fmax: it was NaN, an audit).
     spread = draws[:, :, 0].var(0, ddof=1) / binarizations
-    mean[:, 1] = np.sqrt(np.maximum(spread, (draws[:, :, 1] ** 2).mean(0) / binarizations))
+    mean[:, 1] = np.sqrt(np.fmax(spread, (draws[:, :, 1] ** 2).mean(0) / binarizations))
     out[grey] = mean
     return out, binarizations

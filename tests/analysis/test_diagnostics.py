@@ -304,3 +304,25 @@ def test_clustering_scores_against_labels_that_are_chance_say_so():
     detail = findings(d)["clustering"].detail
     assert f"AMI {d.clustering['kmeans']['ami']:.2f}" in detail
     assert "NMI is not corrected for chance" in detail and "1 is perfect, 0 is chance" not in detail
+
+
+def test_an_inactive_dimension_with_a_narrow_posterior_is_not_called_the_prior():
+    """x = W z + e with z_2 unused (W's second column 0); the encoder gives the exact posterior for z_1 and, for z_2,
+    mean 0 and SD 0.1 for every x: inactive (its mean never moves), yet KL 0.5 (0.01 - 1 - log 0.01) = 1.80 nats.
+    The finding said "KL 1.808 nats in total: their posteriors are the prior for every x" (an audit, s12 g)."""
+    rng = np.random.default_rng(1)
+    D, s = 6, 0.5
+    Q, _ = np.linalg.qr(rng.normal(size=(D, 2)))
+    W = torch.from_numpy((Q * np.array([2.0, 0.0])).astype(np.float32))
+    X = (rng.normal(size=(300, 2)) @ W.numpy().T + s * rng.normal(size=(300, D))).astype(np.float32)
+    m = (W**2).sum(0) + s**2
+    logvar = torch.log(s**2 / m)
+    logvar[1] = math.log(0.01)
+    model = vaelab.adopt(lambda x: ((x @ W) / m, logvar.expand(x.shape[0], 2)), lambda z: z @ W.T,
+                         likelihood="gaussian-fixed", sigma=s, data=X)  # fmt: skip
+    d = diagnose(model, X)
+    assert d.collapse["inactive_dimensions"] == [1]
+    assert d.per_dim["kl"][1] == pytest.approx(0.5 * (0.01 - 1 - math.log(0.01)), rel=1e-4)
+    inactive = findings(d)["inactive_dimensions"]
+    assert "posteriors are the prior" not in inactive.detail and "sit away from the prior" in inactive.detail
+    assert "Nothing is broken" not in inactive.advice

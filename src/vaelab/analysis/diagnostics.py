@@ -46,6 +46,9 @@ LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn
 HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
 HOLE_COVERED = 0.05  # a prior-hole mass at most this is "covered" (5x the 1% real codes have by construction)
 CLASS_CODES = 1024  # codes per class its KL to the prior is estimated on (beyond: a seeded subsample)
+# An inactive dimension whose KL exceeds this (nats) has posteriors away from the prior, the same way for every x (an
+# SD under 0.4 or over 2.2 times the prior's, say): said so, not called "the prior" (trained ones carry about 0.1)
+INACTIVE_KL = 0.5
 
 
 @dataclass
@@ -513,12 +516,20 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
         largest = float(var[inactive].max())
         if model_scope:
             title = f"{len(inactive)} of {L} latent dimensions are inactive"
+            paid = [d for d in inactive if kl is not None and kl[d] > INACTIVE_KL]
             detail = (f"Dimensions {inactive} have Var_x(E[z_d|x]) ≤ {threshold:g} (largest {largest:.2g}): their codes "
                       "barely move with x, so the decoder cannot use them." if kl is None else
                       f"Dimensions {inactive} have Var_x(E_q[z_d]) ≤ {threshold:g} (largest {largest:.2g}) and KL "
-                      f"{kl[inactive].sum():.3f} nats in total: their posteriors are the prior for every x and the "
-                      f"decoder does not use them. {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats.")  # fmt: skip
-            advice = ("Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
+                      f"{kl[inactive].sum():.3f} nats in total: "
+                      + (f"their posterior means barely move with x, so they tell the decoder almost nothing about x, yet "
+                         f"the posteriors of {paid} sit away from the prior (KL above {INACTIVE_KL:g} nats each), the "
+                         "same way for every x: KL paid for no information." if paid else
+                         "their posteriors are the prior for every x and the decoder does not use them.")
+                      + f" {int(active.sum())} active dimensions carry {kl[active].sum():.2f} nats.")  # fmt: skip
+            advice = ("Dimensions that carry no information should cost no KL: check the encoder's log-variance head "
+                      "(one that cannot reach the prior's variance, bounded or fixed, pays this on every example) and "
+                      "the prior." if paid else
+                      "Nothing is broken: the model found it needs fewer dimensions. If you need more, lower beta or "
                       "use a KL warm-up; if not, a smaller latent_dim trains the same model faster.")  # fmt: skip
         else:
             title = f"On this data, {len(inactive)} of {L} latent dimensions do not vary"

@@ -90,7 +90,7 @@ def test_a_decoder_that_ignores_z_is_posterior_collapse(trained):
     with torch.no_grad():
         first.weight.zero_()  # the decoder's output no longer depends on z
     d = diagnose(collapsed, X)
-    assert d.collapse["collapsed"] and abs(d.collapse["gap"]) < 1e-4
+    assert d.collapse["collapsed"] and abs(d.collapse["gap"]) < 1e-4 and d.collapse["verdict"] == "collapsed"
     assert d.findings[0].key == "posterior_collapse" and d.findings[0].severity == "problem"
     # The verdict gives the numbers it rests on: both reconstructions and the gap with its interval (item 10).
     gap = f"{d.collapse['gap']:.2f} ± {d.collapse['gap_stderr']:.2f} (95% interval"
@@ -326,3 +326,32 @@ def test_an_inactive_dimension_with_a_narrow_posterior_is_not_called_the_prior()
     inactive = findings(d)["inactive_dimensions"]
     assert "posteriors are the prior" not in inactive.detail and "sit away from the prior" in inactive.detail
     assert "Nothing is broken" not in inactive.advice
+
+
+def _weak_linear_model(n: int):
+    """x = W z + e with W's columns of norm 0.4, its exact posterior as the encoder: the decoder uses z (the gap
+    between posterior and prior reconstructions is about 1.3 nats per example, above the 0.5-nat margin)."""
+    rng = np.random.default_rng(1)
+    D, s = 6, 0.5
+    Q, _ = np.linalg.qr(rng.normal(size=(D, 2)))
+    W = torch.from_numpy((Q * 0.4).astype(np.float32))
+    X = (rng.normal(size=(n, 2)) @ W.numpy().T + s * rng.normal(size=(n, D))).astype(np.float32)
+    m = (W**2).sum(0) + s**2
+    return vaelab.adopt(lambda x: ((x @ W) / m, torch.log(s**2 / m).expand(x.shape[0], 2)), lambda z: z @ W.T,
+                        likelihood="gaussian-fixed", sigma=s, data=X), X  # fmt: skip
+
+
+def test_a_gap_too_noisy_to_place_against_the_margin_is_not_called_collapse():
+    """On 8 examples the gap is 1.01 ± 0.57 (interval -0.10 to 2.12): it read "The decoder ignores z (posterior
+    collapse)", a problem, while 40 examples of the same model put it at 1.39 ± 0.20, clearly above the margin
+    (an audit, s12 g). Between the two ends the examples cannot tell, and the finding says so."""
+    model, X = _weak_linear_model(40)
+    few = diagnose(model, X[:8])
+    c = few.collapse
+    assert c["gap"] - 2 * c["gap_stderr"] < 0.5 < c["gap"] + 2 * c["gap_stderr"]
+    assert not c["collapsed"] and c["verdict"] == "too few examples to tell"
+    f = findings(few)["posterior_collapse"]
+    assert f.severity == "info" and f.title.startswith("Too few examples to tell") and "ignores z (" not in f.title
+    many = diagnose(model, X).collapse
+    assert not many["collapsed"] and many["verdict"] == "not collapsed"
+    assert "posterior_collapse" not in findings(diagnose(model, X))

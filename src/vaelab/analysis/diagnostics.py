@@ -49,6 +49,7 @@ CLASS_CODES = 1024  # codes per class its KL to the prior is estimated on (beyon
 # An inactive dimension whose KL exceeds this (nats) has posteriors away from the prior, the same way for every x (an
 # SD under 0.4 or over 2.2 times the prior's, say): said so, not called "the prior" (trained ones carry about 0.1)
 INACTIVE_KL = 0.5
+COLLAPSE_MARGIN = 0.5  # nats per example: a gap (posterior against prior reconstructions) below it is collapse
 
 
 @dataclass
@@ -398,10 +399,16 @@ def diagnose(
             rec_p.append(model.px_z_.log_prob(xb, model.decode(zp, cb)).mean(0).double().cpu())
         rec_q, rec_p = torch.cat(rec_q).numpy(), torch.cat(rec_p).numpy()
         gap, gap_se = _mean_se(rec_q - rec_p)
-        collapsed = gap < 2 * gap_se + 0.5
+        # Collapse is called when the gap is below the margin by 2 SE, ruled out when above it by 2 SE; between,
+        # the examples cannot tell (an audit: 8 examples of a model whose gap is 1.3 nats read "the decoder ignores
+        # z" on a gap of 1.01 ± 0.57). One example has no SE: its gap alone decides.
+        spread = 2 * gap_se if math.isfinite(gap_se) else 0.0
+        collapsed, ruled_out = gap + spread < COLLAPSE_MARGIN, gap - spread >= COLLAPSE_MARGIN
         collapse = {
             "reconstruction_posterior": float(rec_q.mean()), "reconstruction_prior": float(rec_p.mean()),
             "gap": gap, "gap_stderr": gap_se, "collapsed": bool(collapsed),
+            "verdict": "collapsed" if collapsed else "not collapsed" if ruled_out else "too few examples to tell",
+            "margin": COLLAPSE_MARGIN,
             "inactive_dimensions": [int(d) for d in np.flatnonzero(~active)], "active_threshold": active_threshold,
             "n_codes": int(idx.size),
         }  # fmt: skip
@@ -501,12 +508,24 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             "On this data, the decoder ignores z (posterior collapse)",
             f"Reconstructions are about as good with z drawn from the prior as from q(z|x): "
             f"{c['reconstruction_prior']:.2f} vs {c['reconstruction_posterior']:.2f} nats, a gap of "
-            f"{_interval(c['gap'], c['gap_stderr'])} nats per example, below the 0.5-nat margin collapse is called at "
-            "(plus 2 standard errors). The latent code carries no information the decoder uses"
+            f"{_interval(c['gap'], c['gap_stderr'])} nats per example, below the {COLLAPSE_MARGIN:g}-nat margin collapse "
+            "is called at (by 2 standard errors). The latent code carries no information the decoder uses"
             + ("." if model_scope else " for these examples."),
             ("Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
              "for Gaussian likelihoods check the observation noise (a large fixed sigma invites collapse).")
             if model_scope else check,
+            {k: c[k] for k in ("reconstruction_prior", "reconstruction_posterior", "gap", "gap_stderr")},
+        ))  # fmt: skip
+    elif c.get("verdict") == "too few examples to tell":
+        out.append(Finding(
+            "posterior_collapse", "info", "Too few examples to tell whether the decoder ignores z"
+            + ("" if model_scope else " on this data"),
+            f"Reconstructions with z drawn from q(z|x) against z from the prior: {c['reconstruction_posterior']:.2f} vs "
+            f"{c['reconstruction_prior']:.2f} nats, a gap of {_interval(c['gap'], c['gap_stderr'])} nats per example. "
+            f"Collapse is called when the gap is below the {COLLAPSE_MARGIN:g}-nat margin by 2 standard errors, and "
+            f"ruled out when above it by 2; this gap is within 2 standard errors of it, so these {c['n_codes']} "
+            "examples cannot tell.",
+            "Inspect more examples (vaelab inspect RUN test, or train).",
             {k: c[k] for k in ("reconstruction_prior", "reconstruction_posterior", "gap", "gap_stderr")},
         ))  # fmt: skip
     inactive = c["inactive_dimensions"]

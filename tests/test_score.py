@@ -95,6 +95,28 @@ def test_anomaly_eval_takes_the_labels_a_conditional_model_scores_files_with(tmp
     assert code == 0 and "inliers" in capsys.readouterr().out
 
 
+def test_a_conditional_models_nll_says_it_is_given_the_labels(tmp_path, digits, capsys):
+    """A conditional model scores log p(x|y), lower than an unconditional model's log p(x) by up to log C; score
+    printed and stored it as "NLL" without a word (an audit, s12 g)."""
+    X, y = digits
+    np.save(tmp_path / "digits.npy", X)
+    np.save(tmp_path / "labels.npy", y)
+    train_run(tmp_path / "digits.npy", tmp_path / "run", {**FAST, "epochs": 1, "conditional": True},
+              labels=str(tmp_path / "labels.npy"))  # fmt: skip
+    assert main(["score", str(tmp_path / "run"), "--n-samples", "5", "--quiet"]) == 0
+    assert "log p(x|y), each example scored given its label" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["conditional"] is True
+    from vaelab.commands.report import write_report
+
+    assert "given labels: −log p(x|y)" in write_report(tmp_path / "run").read_text(encoding="utf-8")
+
+
+def test_an_unconditional_models_likelihood_block_says_so(run, capsys):
+    assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0
+    assert "log p(x|y)" not in capsys.readouterr().out
+    assert json.loads((run / "run" / "metrics.json").read_text())["likelihood"]["conditional"] is False
+
+
 def test_score_errors_are_one_line(run, tmp_path, capsys):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((5, 10), dtype=np.float32))

@@ -580,6 +580,9 @@ def cmd_score(args) -> int:
                             subsequent_indent="    "))  # fmt: skip
     for remark in scored.remarks:
         print(textwrap.fill(f"note: {remark}", 100, initial_indent="  ", subsequent_indent="    "))
+    if scored.conditional:  # the NLL of a conditional model is log p(x|y): lower than an unconditional one's by I(x;y)
+        print("  a conditional model: log p(x|y), each example scored given its label (its condition values on a "
+              "table run), not log p(x)")  # fmt: skip
     print(_nll_line(s))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:

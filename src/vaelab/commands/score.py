@@ -60,6 +60,7 @@ class Scored:
     remarks: tuple[str, ...] = ()  # about the file as a whole (a table file's columns the run does not model)
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
     keys: dict[str, tuple] | None = None  # per example: which one it is (a series file's window: series, start, end)
+    conditional: bool = False  # a conditional model: log_px is log p(x|y), each example given its label
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -198,7 +199,8 @@ def score(
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band, cal.scores[score].size),
-                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys)  # fmt: skip
+                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys,
+                    conditional=run.model.classes_ is not None)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
@@ -216,6 +218,7 @@ def score(
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],
+            "conditional": scored.conditional,  # True: the NLL is -log p(x|y), each example given its label
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
             # of them, those flagged whatever their score, for holding what training never had (none: no key)

@@ -263,7 +263,8 @@ class _Assembler:
         if lik:
             gap = -lik["elbo"] - lik["test_nll"]
             bits = NO_BITS if lik.get("bits_per_dim") is None else f"{_num(lik['bits_per_dim'], 4)} bits/dim"
-            s.facts += [("test NLL" if lik.get("normalized", True) else "test cross-entropy (not an NLL)",
+            given = ", given labels: −log p(x|y)" if lik.get("conditional") is True else ""  # a conditional model's
+            s.facts += [("test NLL" + given if lik.get("normalized", True) else "test cross-entropy (not an NLL)" + given,
                          f"{_pm(lik['test_nll'], lik.get('test_nll_stderr'))} nats ({bits})"),
                         ("importance samples K", _num(lik["n_samples"]) + (
                             f" per binarization, {lik['binarizations']} binarizations per grey example"

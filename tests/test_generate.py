@@ -203,3 +203,29 @@ def test_compare_samplers_says_which_sampler_it_fits_unless_quiet(run, capsys):
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--replicates", "2", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "| prior |" in captured.out
+
+
+def test_a_conditional_runs_posterior_sampler_decodes_each_code_with_its_inputs_label(tmp_path, digits, monkeypatch):
+    """compare-samplers generated every sampler's samples with labels drawn in the test split's proportions, the
+    posterior sampler's too: codes of training inputs were decoded under other classes' labels, not reconstructions of
+    the training data that its note says they are (an audit, s12 g). Now it decodes with its inputs' own labels."""
+    import vaelab.commands.generate as generate_module
+
+    X, y = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8))
+    np.save(tmp_path / "y.npy", y)
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 1, "conditional": True},
+              labels=str(tmp_path / "y.npy"))  # fmt: skip
+    decoded = {}
+    real = generate_module.generate
+
+    def spy(model, sampler, n, y=None, **options):
+        decoded[sampler.name] = (sampler, y)
+        return real(model, sampler, n, y=y, **options)
+
+    monkeypatch.setattr(generate_module, "generate", spy)
+    generate_module.compare_samplers(tmp_path / "run", samplers=("prior", "posterior"), replicates=2)
+    sampler, labels = decoded["posterior"]
+    n = len(decoded["prior"][1])
+    used = sampler.default_labels(n) if labels is None else np.asarray(labels)
+    np.testing.assert_array_equal(used, sampler.default_labels(n))  # each code under its own input's label

@@ -193,7 +193,10 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     # draws for table rows (a mean row has category probabilities, not categories).
     mean = run.kind_class.decodes_mean
 
-    generated = {name: generate(model, fitted[name], n, y=y_gen, mean=mean, seed=seed) for name in samplers}
+    # The posterior sampler decodes each training input's code with that input's own label (its default): with the
+    # drawn labels it decoded codes under other classes' labels, no reconstruction of the training data (an audit).
+    generated = {name: generate(model, fitted[name], n, y=None if name == "posterior" else y_gen, mean=mean, seed=seed)
+                 for name in samplers}  # fmt: skip
     # Draws are independent: each sampler's first ones are searched for their nearest training
     # example, with the test examples, in one pass over the training split (the largest array here).
     fakes = {name: X[:MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1) for name, X in generated.items()}

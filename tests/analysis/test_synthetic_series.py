@@ -294,3 +294,21 @@ def test_the_ks_se_text_says_blocks_are_cut_at_the_series_end_where_a_series_is_
     assert "in blocks cut at each series' end (a series holds at most 10 windows, no more than the 20" in short
     long = window_ks_complements(np.random.default_rng(0).normal(size=(100, 20, 1)), s, lag=19)["se_over"]
     assert "in moving blocks of 20 and the 50 synthetic ones" in long
+
+
+def test_the_ks_se_of_windows_set_apart_is_zero_not_float_noise():
+    """An audit (s12): real and synthetic windows set apart (KS complement 0 in every resample) gave an SE of 9e-16,
+    printed "0.000 ± 9e-16": the cumulative sum of share differences left float noise. Shares of whole counts score
+    sets apart 0 and sets alike 1 exactly."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+    from vaelab.analysis.synthetic_tables import batch_similarity
+    from vaelab.metrics_schema import with_se
+
+    rng = np.random.default_rng(0)
+    out = window_ks_complements(rng.normal(size=(40, 8, 2)), rng.normal(size=(40, 8, 2)) + 100, lag=3)
+    assert out["scores"] == [0.0, 0.0] and out["stderr"] == [0.0, 0.0] and out["mean_stderr"] == 0.0
+    assert with_se(out["mean"], out["mean_stderr"]) == "0.000 ± 0"
+    apart, alike = np.array([[3, 1, 7, 0, 0, 0, 0]]), np.array([[0, 0, 0, 2, 9, 1, 3]])
+    for ks in (True, False):
+        assert batch_similarity(apart, alike, ks=ks)[0] == 0.0
+        assert batch_similarity(np.array([[1, 2, 3, 4, 5, 6, 7]]), np.array([[2, 4, 6, 8, 10, 12, 14]]), ks=ks)[0] == 1.0

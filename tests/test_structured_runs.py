@@ -1915,3 +1915,33 @@ def test_a_series_runs_log_p_is_in_the_windows_own_units(series, tmp_path, capsy
     else:
         assert units["small"].startswith("the windows' own units")
         assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / (16 * 2 * np.log(2)), rel=1e-4)
+
+
+def test_a_test_windows_forecast_draws_are_its_own_alone_or_in_a_batch(series, tmp_path, capsys):
+    """An audit (s12): evaluate-synthetic drew every test window's futures in one pass (z for windows × draws at once),
+    so a window's band depended on its place in the batch and differed from `sample --past` of that window with the
+    same seed. Each past now has its own generator: test window k is drawn with seed + k, as sample --past draws it."""
+    from vaelab.data.split import indices
+    from vaelab.forecaster import Forecaster
+    from vaelab.runs.run import Run
+
+    _, _, path = series
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    forecaster = Forecaster.load(run.dir)
+    pasts = test[:, :12]
+    batch = kind.futures(forecaster, pasts, 20, seed=3)
+    assert np.array_equal(batch[5], kind.futures(forecaster, pasts[5], 20, seed=3))  # one seed: as alone
+    seeded = kind.futures(forecaster, pasts, 20, seeds=7 + np.arange(len(pasts)))
+    assert np.array_equal(seeded[5], kind.futures(forecaster, pasts[5], 20, seed=12))
+    assert np.array_equal(seeded[5], kind.futures(forecaster, pasts[3:9], 20, seeds=7 + np.arange(3, 9))[2])
+    facts, (window, draws) = kind.forecast_scores(run, test_rows, test, codes, seed=7)
+    k = len(test) // 2  # the window the figure shows (every test window is evaluated here)
+    assert np.array_equal(window, test[k]) and "seed 7 + k" in facts["draw_seeds"]
+    np.save(tmp_path / "past.npy", test[k, :12])
+    _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", 7 + k,
+        "--out", tmp_path / "f.npy")  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "f.npy"), draws)

@@ -556,11 +556,13 @@ class SeriesKind(RunKind):
             raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
         return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
 
-    def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
+    def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0,
+                seeds: Any = None) -> np.ndarray:  # fmt: skip
         """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
-        units; with a batch of pasts (M, n_past, F), (M, draws, n_future, F)."""
+        units; with a batch of pasts (M, n_past, F), (M, draws, n_future, F), each past's drawn with ``seed`` (or
+        ``seeds[i]``) as it would be alone (:meth:`Forecaster.sample`)."""
         cond, context = self.coder.encode_past(np.asarray(past, dtype=np.float64))
-        return self.coder.decode_future(forecaster.sample(cond, draws, seed), context)
+        return self.coder.decode_future(forecaster.sample(cond, draws, seed, seeds=seeds), context)
 
     def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path,
                  seed: int = 0) -> tuple[Path, Path | None, str]:  # fmt: skip
@@ -692,7 +694,9 @@ class SeriesKind(RunKind):
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
         pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
-        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seed)  # (M, draws, n_future, F)
+        # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
+        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch
+        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seed + pick)  # (M, draws, ...)
         truth = test[pick, ws.n_past :]
         lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
         err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
@@ -701,7 +705,10 @@ class SeriesKind(RunKind):
         inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
         cover = (band_coverage(inside, values_per_window=truth.shape[1] * truth.shape[2], groups=groups, lag=ws.n_future)
                  if len(pick) >= 2 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
-        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": cover["coverage_90"],
+        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS,
+                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k, "
+                               "as sample --past of its past with that --seed draws it",
+                 "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
         i = len(pick) // 2

@@ -1945,3 +1945,31 @@ def test_a_test_windows_forecast_draws_are_its_own_alone_or_in_a_batch(series, t
     _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", 7 + k,
         "--out", tmp_path / "f.npy")  # fmt: skip
     assert np.array_equal(np.load(tmp_path / "f.npy"), draws)
+
+
+def test_a_feature_constant_in_training_is_left_out_of_the_band_coverage_and_said_so(tmp_path, capsys):
+    """An audit (s12): a feature the same in every training window is forecast at that value, a band of no width that
+    the real value always sat 'inside': with one such feature of two, 98% coverage. It is left out, and said so."""
+    from vaelab.data.split import indices
+    from vaelab.forecaster import Forecaster
+    from vaelab.runs.run import Run
+
+    t = np.arange(200)
+    x = np.sin(2 * np.pi * t / 12) + 0.3 * np.random.default_rng(0).normal(size=200)
+    pd.DataFrame({"time": t, "x": x, "c": 1.0}).to_csv(tmp_path / "c.csv", index=False)
+    _ok(capsys, "train", tmp_path / "c.csv", "--window", 8, "--horizon", 2, "--time", "time", "--out",
+        tmp_path / "run", *FAST)  # fmt: skip
+    run = Run(tmp_path / "run")
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    facts, _ = kind.forecast_scores(run, test_rows, test, codes, seed=0)
+    draws = kind.futures(Forecaster.load(run.dir), test[:, :8], 100, seeds=np.arange(len(test)))
+    lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
+    truth = test[:, 8:]
+    assert (lo[..., 1] == hi[..., 1]).all() and (truth[..., 1] == 1.0).all()  # c: a band of no width, at its value
+    x_inside = ((truth[..., 0] >= lo[..., 0]) & (truth[..., 0] <= hi[..., 0])).mean()
+    assert facts["coverage_90"] == pytest.approx(x_inside) and facts["coverage_features"] == ["x"]
+    assert "c: the same in every training window" in facts["coverage_left_out"]
+    assert "Left out of the coverage: c: " in facts["coverage_verdict"]["text"]

@@ -231,6 +231,13 @@ def ks_over(block: dict[str, Any]) -> str:
     return f" (± 1 SE over {over})" if _is_number(block.get("column_shapes_stderr")) and isinstance(over, str) else ""
 
 
+def coverage_of(forecast: dict[str, Any]) -> str:
+    """" of x, y": the features a series block's band coverage is taken over where some were left out of it (features
+    the same in every training window: :meth:`vaelab.runs.series.SeriesKind.forecast_scores`); "" where none were."""
+    names = forecast.get("coverage_features")
+    return f" of {', '.join(map(str, names))}" if isinstance(names, list) and names else ""
+
+
 def predictive_difference(p: dict[str, Any]) -> str:
     """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
     series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the

@@ -27,6 +27,7 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     closer_share,
+    coverage_of,
     fidelity_texts,
     holdout_copies,
     ks_over,
@@ -461,7 +462,7 @@ class _Assembler:
                                  f"not comparable with TimeGAN's published one-step scores){predictive_difference(p)}"),
             ("value distributions", f"mean KS complement {with_se(b['column_shapes'], b.get('column_shapes_stderr'))} "
                                     f"per feature{ks_over(b)}"),
-            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
+            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values{coverage_of(f)} inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip

@@ -629,9 +629,17 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     df.loc[df.index[-3], "x"] = "?"
     df.iloc[-10:].to_csv(tmp_path / "gap.csv", index=False)
     _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 3, "--out", tmp_path / "f.csv")
-    err = _error(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3,
-                 "--out", tmp_path / "g.csv")  # fmt: skip
-    assert "has missing or infinite values" in err  # a marker: a missing value, not text that is no number
+    # a marker: a missing value, not text that is no number; filled as training filled its own (--fill interpolate:
+    # an audit, s12, found it refused, "fill them first"), and said so
+    out = _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3, "--out",
+              tmp_path / "g.csv")  # fmt: skip
+    assert "note: 1 missing value(s) of the past's last 6 rows (x: 1) filled by linear interpolation in time" in out
+    filled = df.iloc[-10:].copy()
+    filled.loc[filled.index[-3], "x"] = (float(filled["x"].iloc[-4]) + float(filled["x"].iloc[-2])) / 2
+    filled.to_csv(tmp_path / "filled.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "filled.csv", "--draws", 3, "--out",
+        tmp_path / "h.csv")  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "g.csv"), pd.read_csv(tmp_path / "h.csv"))
     err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
     assert "--missing-values is for a series run or a table run" in err and "--table" in err
 
@@ -1973,3 +1981,17 @@ def test_a_feature_constant_in_training_is_left_out_of_the_band_coverage_and_sai
     assert facts["coverage_90"] == pytest.approx(x_inside) and facts["coverage_features"] == ["x"]
     assert "c: the same in every training window" in facts["coverage_left_out"]
     assert "Left out of the coverage: c: " in facts["coverage_verdict"]["text"]
+
+
+def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series, tmp_path, capsys):
+    """An audit (s12): a gap in a past's rows before the last n_past was refused ("fill them first") though the
+    forecaster never reads it; a gap in those rows of a run trained without --fill is refused, saying why."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].copy()
+    past.loc[past.index[2], "f1"] = np.nan  # before the last 12 rows
+    past.to_csv(tmp_path / "early.csv", index=False)
+    _ok(capsys, "sample", run, "--past", tmp_path / "early.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    past.loc[past.index[-3], "f1"] = np.nan
+    past.to_csv(tmp_path / "late.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "late.csv", "--draws", 5, "--out", tmp_path / "g.csv")
+    assert "1 missing value(s) in its last 12 rows" in err and "trained without --fill" in err

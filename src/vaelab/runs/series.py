@@ -511,10 +511,12 @@ class SeriesKind(RunKind):
             return write_npy(data, out)
         return write_frame(windows_frame(data, self.settings.features), out)
 
-    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and the time stamps
+    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), the time stamps
         of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
-        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, and a note on the missing
+        values of those rows filled as training filled its own (a run trained with ``--fill interpolate``: linearly
+        in time, over the whole file), "" where none was."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
         times = None
@@ -552,9 +554,34 @@ class SeriesKind(RunKind):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
         if arr.shape[0] < ws.n_past:
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
-        if not np.isfinite(arr).all():
-            raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
+        # only the rows the forecaster reads must hold numbers (a gap further back was refused, an audit), and under
+        # --fill interpolate their gaps are filled as training filled its own (they were refused: "fill them first")
+        used = arr[-ws.n_past :]
+        gap, inf = np.isnan(used), np.isinf(used)
+        if inf.any() or (gap.any() and ws.fill is None):
+            bad = inf if inf.any() else gap
+            f = int(np.flatnonzero(bad.any(axis=0))[0])
+            what, do = (("infinite", "Replace them first") if inf.any() else
+                        ("missing", "Fill them first: the run was trained without --fill (one trained with --fill "
+                                    "interpolate fills them as it filled its own)"))  # fmt: skip
+            raise DataError(f"The past in {Path(path).name} has {int(bad.sum())} {what} value(s) in its last {ws.n_past} "
+                            f"rows, the ones the forecaster reads (the first in {ws.features[f]!r}). {do}.")  # fmt: skip
+        note = ""
+        if gap.any():
+            arr = arr.copy()  # (read-only where read from a Parquet file)
+            x = np.arange(len(arr), dtype=np.float64) if times is None else time_numbers(times)
+            for f in np.flatnonzero(gap.any(axis=0)):
+                ok = np.isfinite(arr[:, f])
+                if not ok.any():
+                    raise DataError(f"The past in {Path(path).name} holds no value of {ws.features[f]!r}; there is "
+                                    "nothing to fill its gaps from.")  # fmt: skip
+                arr[~ok, f] = np.interp(x[~ok], x[ok], arr[ok, f])
+            counts = ", ".join(f"{ws.features[f]}: {int(gap[:, f].sum())}" for f in np.flatnonzero(gap.any(axis=0)))
+            tail = "; a gap after the last value observed takes that value" if gap[-1].any() else ""  # (np.interp)
+            note = (f"{int(gap.sum())} missing value(s) of the past's last {ws.n_past} rows ({counts}) filled by linear "
+                    f"interpolation in {'time' if times is not None else 'row order'}, as the run filled its own "
+                    f"(--fill interpolate){tail}")  # fmt: skip
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], note
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0,
                 seeds: Any = None) -> np.ndarray:  # fmt: skip
@@ -573,9 +600,9 @@ class SeriesKind(RunKind):
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
-        hist, times = self.read_past(past)
+        hist, times, filled = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
-        note = self.past_note(hist)
+        note = "; ".join(n for n in (filled, self.past_note(hist)) if n)
         if out.suffix.lower() == ".npy":
             return write_npy(futures, out), None, note
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
@@ -909,6 +936,16 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.isna(values).any():
         raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
     return values
+
+
+def time_numbers(times: np.ndarray) -> np.ndarray:
+    """Time stamps (as :func:`time_values` reads them) as float64 numbers on their own scale, to interpolate in time as
+    training does (datetimes and durations as integer ticks)."""
+    if times.dtype == object:  # Timestamps with a UTC offset
+        return np.array([pd.Timestamp(t).value for t in times], dtype=np.float64)
+    if times.dtype.kind in "mM":
+        return times.astype("int64").astype(np.float64)
+    return times.astype(np.float64)
 
 
 def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:

@@ -1995,3 +1995,25 @@ def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series
     past.to_csv(tmp_path / "late.csv", index=False)
     err = _error(capsys, "sample", run, "--past", tmp_path / "late.csv", "--draws", 5, "--out", tmp_path / "g.csv")
     assert "1 missing value(s) in its last 12 rows" in err and "trained without --fill" in err
+
+
+def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile(series, capsys):
+    """An audit (s12): percentile 1 of 31 overlapping validation windows (2 of them sharing no step) is their minimum,
+    and flagged 45% of a seasonal run's test windows; nothing said how thin the reference was. Its size, its
+    independent windows and a note where less than one independent one lies beyond the cut-off, in the CLI and
+    metrics.json."""
+    from vaelab.commands.score import reference_facts
+
+    _, _, run = series
+    out = _ok(capsys, "score", run, "--n-samples", 10)
+    lik = json.loads((run / "metrics.json").read_text())["likelihood"]
+    # 6 series, 4 validation windows each, 16 steps long: one window per series shares no step with another
+    assert lik["reference_size"] == 24 and lik["reference_independent"] == 6
+    assert "too thin for percentile 1: 24 windows, of which at most 6 share no step" in lik["reference_note"]
+    assert "note: the validation reference is too thin for percentile 1" in out
+    _ok(capsys, "score", run, "--n-samples", 10, "--threshold", 20)
+    assert "reference_note" not in json.loads((run / "metrics.json").read_text())["likelihood"]  # 1.2 lie beyond it
+    # examples that do not overlap are independent; a band's thinner tail decides
+    assert reference_facts(500, None, 1.0, None) == {"reference_size": 500, "reference_independent": 500}
+    assert "too thin for a tail of 0.5%" in reference_facts(100, None, 1.0, (0.5, 99))["reference_note"]
+    assert "reference_note" not in reference_facts(100, None, 1.0, (0, 98))  # a tail of 0: the extreme by design

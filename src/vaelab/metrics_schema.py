@@ -138,7 +138,8 @@ LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                  {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number, "bits_per_dim": maybe_number,
                   "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),
                   "flagged_share": maybe_number, "false_flag_share": maybe_number, "units": optional(text),
-                  "test_nll_stderr_method": optional(text)})  # fmt: skip
+                  "test_nll_stderr_method": optional(text), "reference_size": optional(count),
+                  "reference_independent": optional(count), "reference_note": optional(text)})  # fmt: skip
 ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
                "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))},
               {"notes": optional(list_of(text))})  # fmt: skip

@@ -289,7 +289,9 @@ class _Assembler:
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
                                          f"split flagged{also}; valid data is flagged about "
                                          f"{_percent(lik.get('false_flag_share'))}% of the time (the rule's expected "
-                                         "false-flag share for a validation split of this size)"))  # fmt: skip
+                                         "false-flag share for a validation split of this size)" +
+                                         (f"; {lik['reference_note']}" if isinstance(lik.get("reference_note"), str)
+                                          else "")))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:

@@ -382,6 +382,9 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
     assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
     assert p["outcome"] in ("lower", "higher", "no clear difference")
+    # repeated over the 3 seeds of the discriminative score: its SE covers the forecasters' training (an audit, s12)
+    assert p["repeats"] == 3 and len(p["mae_difference_repeats"]) == 3 and "training over 3 seeds" in p["se_over"]
+    assert "(means of 3 seeds)" in out and "own training not in it" not in out
     # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
     assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
     # 4 test windows per series, fewer than the 16 a block spans: the blocks are the series' tails, and say so

@@ -35,6 +35,7 @@ from vaelab.metrics_schema import (
     ml_note,
     ml_secondary,
     predictive_difference,
+    repeats_of,
     with_se,
 )
 from vaelab.report.explore_figures import EXPLORE_FIGURES
@@ -461,7 +462,7 @@ class _Assembler:
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
-                                 f"not comparable with TimeGAN's published one-step scores){predictive_difference(p)}"),
+                                 f"not comparable with TimeGAN's published one-step scores){repeats_of(p)}{predictive_difference(p)}"),
             ("value distributions", f"mean KS complement {with_se(b['column_shapes'], b.get('column_shapes_stderr'))} "
                                     f"per feature{ks_over(b)}"),
             ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values{coverage_of(f)} inside the 90% band (nominal 90%); "

@@ -41,8 +41,8 @@ from vaelab.analysis.synthetic_series import (
     band_coverage,
     gaussian_windows,
     paired_difference,
-    predictive_score,
     repeated_discriminative,
+    repeated_predictive,
     window_ks_complements,
 )
 from vaelab.checkpoint import RunDir
@@ -66,7 +66,7 @@ from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster
-from vaelab.metrics_schema import coverage_of, ks_over, predictive_difference, with_se
+from vaelab.metrics_schema import coverage_of, ks_over, predictive_difference, repeats_of, with_se
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -87,7 +87,7 @@ FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the fore
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
-REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
+REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
 @dataclass(frozen=True)
@@ -642,7 +642,8 @@ class SeriesKind(RunKind):
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """TimeGAN's tests in vaelab's settings: synthetic windows as many as the test windows, the discriminative
         score (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
-        score (forecasters trained on synthetic and on real training windows, tested on the test windows),
+        score (forecasters trained on synthetic and on real training windows, tested on the test windows; the mean of
+        :data:`REPEATS`, with an SE that covers their training),
         per-feature KS complements, and the forecaster against repeating the last value."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
@@ -684,8 +685,10 @@ class SeriesKind(RunKind):
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
             "column_shapes_stderr_over": ks["se_over"],
             "discriminative": vae_d,
-            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows),
-                                           **test_serial),
+            # repeated as the discriminative score is (each seed's synthetic windows, subsamples and forecasters): one
+            # score's SE left out the forecasters' training randomness, the larger part (an audit)
+            "predictive": repeated_predictive(test, lambda s: self.to_user(rows[s]), list(rows), ws.n_past,
+                                              real_train=self.to_user(train_rows), **test_serial),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -768,7 +771,7 @@ class SeriesKind(RunKind):
             f"{g['score']:.3f} ± {g['se']:.3f}{real}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
-            f"{'training ' if 'reference' in p else ''}windows{predictive_difference(p)}",
+            f"{'training ' if 'reference' in p else ''}windows{repeats_of(p)}{predictive_difference(p)}",
             f"value distributions: mean KS complement {with_se(block['column_shapes'], block.get('column_shapes_stderr'))} "
             f"over {len(block['features'])} features{ks_over(block)}",
             f"forecaster: {f['verdict']}" if "verdict" in f else

@@ -278,8 +278,9 @@ def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_wind
     assert one == window_ks_complements(real, fake, lag=11, seed=3)  # seeded
     assert one["scores"] == [ks_complement(real[:, :, f].ravel(), fake[:, :, f].ravel()) for f in range(2)]
     assert all(se > 0 for se in one["stderr"]) and one["mean"] == pytest.approx(np.mean(one["scores"]))
-    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 and the 100 synthetic ones, each set "
-                              "resampled on its own; 100 bootstrap resamples")  # fmt: skip
+    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 cut at each series' end (4% of them "
+                              "shorter) and the 100 synthetic ones, each set resampled on its own; 100 bootstrap "
+                              "resamples")  # fmt: skip
     with pytest.raises(DataError, match="groups"):
         window_ks_complements(real, fake, groups=np.zeros(3))
 
@@ -293,7 +294,10 @@ def test_the_ks_se_text_says_blocks_are_cut_at_the_series_end_where_a_series_is_
     short = window_ks_complements(np.random.default_rng(0).normal(size=(10, 20, 1)), s, lag=19)["se_over"]
     assert "in blocks cut at each series' end (a series holds at most 10 windows, no more than the 20" in short
     long = window_ks_complements(np.random.default_rng(0).normal(size=(100, 20, 1)), s, lag=19)["se_over"]
-    assert "in moving blocks of 20 and the 50 synthetic ones" in long
+    assert "in moving blocks of 20 cut at each series' end (19% of them shorter) and the 50 synthetic ones" in long
+    # an audit (s12): 26 windows in blocks of 16 read "moving blocks of 16", though 15 of 26 blocks were cut shorter
+    mid = window_ks_complements(np.random.default_rng(0).normal(size=(26, 16, 1)), s[:, :16], lag=15)["se_over"]
+    assert "in moving blocks of 16 cut at each series' end (58% of them shorter)" in mid
 
 
 def test_the_ks_se_of_windows_set_apart_is_zero_not_float_noise():

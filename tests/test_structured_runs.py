@@ -732,7 +732,7 @@ def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silent
     out = _ok(capsys, "score", table_run, tmp_path / "extra.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "e.csv")
     assert "note: 2 columns of the file are not in the run's table and not scored: 'notes', 'weight'" in out
     plain = _ok(capsys, "score", table_run, tmp_path / "same.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
-    assert "note:" not in plain
+    assert "not in the run's table" not in plain  # (its 60 validation rows are too thin for percentile 1: noted)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "e.csv"), pd.read_csv(tmp_path / "s.csv"))
     out = _ok(capsys, "anomaly-eval", table_run, "--outliers", tmp_path / "extra.csv", "--n-samples", 5, "--quiet")
     assert "outliers: 2 columns of the file are not in the run's table" in " ".join(out.split())

@@ -129,8 +129,9 @@ def reference_facts(n: int, serial: tuple[np.ndarray, int] | None, threshold: fl
         out["reference_note"] = (
             f"the validation reference is too thin for {rule}: {n} {what}{of}, so less than one independent one "
             f"({independent * min(tails) / 100:.2g}) lies beyond the cut-off, which is about the reference's "
-            f"{'extremes' if band else 'minimum'}: the flags say little. Use a percentile of at least "
-            f"{min(math.ceil(100.0 / max(independent, 1)), 50)} or a larger validation split (--val-fraction)")  # fmt: skip
+            f"{'extremes' if band else 'minimum'}: the flags say little. Use {'tails' if band else 'a percentile'} of "
+            f"at least {min(math.ceil(100.0 / max(independent, 1)), 50)}{'%' if band else ''} or a larger validation "
+            "split (--val-fraction)")  # fmt: skip
     return out
 
 

@@ -382,6 +382,9 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
     assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
     assert p["outcome"] in ("lower", "higher", "no clear difference")
+    # repeated over the 3 seeds of the discriminative score: its SE covers the forecasters' training (an audit, s12)
+    assert p["repeats"] == 3 and len(p["mae_difference_repeats"]) == 3 and "training over 3 seeds" in p["se_over"]
+    assert "(means of 3 seeds)" in out and "own training not in it" not in out
     # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
     assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
     # 4 test windows per series, fewer than the 16 a block spans: the blocks are the series' tails, and say so
@@ -629,9 +632,17 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     df.loc[df.index[-3], "x"] = "?"
     df.iloc[-10:].to_csv(tmp_path / "gap.csv", index=False)
     _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 3, "--out", tmp_path / "f.csv")
-    err = _error(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3,
-                 "--out", tmp_path / "g.csv")  # fmt: skip
-    assert "has missing or infinite values" in err  # a marker: a missing value, not text that is no number
+    # a marker: a missing value, not text that is no number; filled as training filled its own (--fill interpolate:
+    # an audit, s12, found it refused, "fill them first"), and said so
+    out = _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3, "--out",
+              tmp_path / "g.csv")  # fmt: skip
+    assert "note: 1 missing value(s) of the past's last 6 rows (x: 1) filled by linear interpolation in time" in out
+    filled = df.iloc[-10:].copy()
+    filled.loc[filled.index[-3], "x"] = (float(filled["x"].iloc[-4]) + float(filled["x"].iloc[-2])) / 2
+    filled.to_csv(tmp_path / "filled.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "filled.csv", "--draws", 3, "--out",
+        tmp_path / "h.csv")  # fmt: skip
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "g.csv"), pd.read_csv(tmp_path / "h.csv"))
     err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
     assert "--missing-values is for a series run or a table run" in err and "--table" in err
 
@@ -721,7 +732,7 @@ def test_columns_of_new_rows_the_run_does_not_model_are_named_not_dropped_silent
     out = _ok(capsys, "score", table_run, tmp_path / "extra.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "e.csv")
     assert "note: 2 columns of the file are not in the run's table and not scored: 'notes', 'weight'" in out
     plain = _ok(capsys, "score", table_run, tmp_path / "same.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
-    assert "note:" not in plain
+    assert "not in the run's table" not in plain  # (its 60 validation rows are too thin for percentile 1: noted)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "e.csv"), pd.read_csv(tmp_path / "s.csv"))
     out = _ok(capsys, "anomaly-eval", table_run, "--outliers", tmp_path / "extra.csv", "--n-samples", 5, "--quiet")
     assert "outliers: 2 columns of the file are not in the run's table" in " ".join(out.split())
@@ -1915,3 +1926,97 @@ def test_a_series_runs_log_p_is_in_the_windows_own_units(series, tmp_path, capsy
     else:
         assert units["small"].startswith("the windows' own units")
         assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / (16 * 2 * np.log(2)), rel=1e-4)
+
+
+def test_a_test_windows_forecast_draws_are_its_own_alone_or_in_a_batch(series, tmp_path, capsys):
+    """An audit (s12): evaluate-synthetic drew every test window's futures in one pass (z for windows × draws at once),
+    so a window's band depended on its place in the batch and differed from `sample --past` of that window with the
+    same seed. Each past now has its own generator: test window k is drawn with seed + k, as sample --past draws it."""
+    from vaelab.data.split import indices
+    from vaelab.forecaster import Forecaster
+    from vaelab.runs.run import Run
+
+    _, _, path = series
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    forecaster = Forecaster.load(run.dir)
+    pasts = test[:, :12]
+    batch = kind.futures(forecaster, pasts, 20, seed=3)
+    assert np.array_equal(batch[5], kind.futures(forecaster, pasts[5], 20, seed=3))  # one seed: as alone
+    seeded = kind.futures(forecaster, pasts, 20, seeds=7 + np.arange(len(pasts)))
+    assert np.array_equal(seeded[5], kind.futures(forecaster, pasts[5], 20, seed=12))
+    assert np.array_equal(seeded[5], kind.futures(forecaster, pasts[3:9], 20, seeds=7 + np.arange(3, 9))[2])
+    facts, (window, draws) = kind.forecast_scores(run, test_rows, test, codes, seed=7)
+    k = len(test) // 2  # the window the figure shows (every test window is evaluated here)
+    assert np.array_equal(window, test[k]) and "seed 7 + k" in facts["draw_seeds"]
+    np.save(tmp_path / "past.npy", test[k, :12])
+    _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", 7 + k,
+        "--out", tmp_path / "f.npy")  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "f.npy"), draws)
+
+
+def test_a_feature_constant_in_training_is_left_out_of_the_band_coverage_and_said_so(tmp_path, capsys):
+    """An audit (s12): a feature the same in every training window is forecast at that value, a band of no width that
+    the real value always sat 'inside': with one such feature of two, 98% coverage. It is left out, and said so."""
+    from vaelab.data.split import indices
+    from vaelab.forecaster import Forecaster
+    from vaelab.runs.run import Run
+
+    t = np.arange(200)
+    x = np.sin(2 * np.pi * t / 12) + 0.3 * np.random.default_rng(0).normal(size=200)
+    pd.DataFrame({"time": t, "x": x, "c": 1.0}).to_csv(tmp_path / "c.csv", index=False)
+    _ok(capsys, "train", tmp_path / "c.csv", "--window", 8, "--horizon", 2, "--time", "time", "--out",
+        tmp_path / "run", *FAST)  # fmt: skip
+    run = Run(tmp_path / "run")
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    facts, _ = kind.forecast_scores(run, test_rows, test, codes, seed=0)
+    draws = kind.futures(Forecaster.load(run.dir), test[:, :8], 100, seeds=np.arange(len(test)))
+    lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
+    truth = test[:, 8:]
+    assert (lo[..., 1] == hi[..., 1]).all() and (truth[..., 1] == 1.0).all()  # c: a band of no width, at its value
+    x_inside = ((truth[..., 0] >= lo[..., 0]) & (truth[..., 0] <= hi[..., 0])).mean()
+    assert facts["coverage_90"] == pytest.approx(x_inside) and facts["coverage_features"] == ["x"]
+    assert "c: the same in every training window" in facts["coverage_left_out"]
+    assert "Left out of the coverage: c: " in facts["coverage_verdict"]["text"]
+
+
+def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series, tmp_path, capsys):
+    """An audit (s12): a gap in a past's rows before the last n_past was refused ("fill them first") though the
+    forecaster never reads it; a gap in those rows of a run trained without --fill is refused, saying why."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].copy()
+    past.loc[past.index[2], "f1"] = np.nan  # before the last 12 rows
+    past.to_csv(tmp_path / "early.csv", index=False)
+    _ok(capsys, "sample", run, "--past", tmp_path / "early.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    past.loc[past.index[-3], "f1"] = np.nan
+    past.to_csv(tmp_path / "late.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "late.csv", "--draws", 5, "--out", tmp_path / "g.csv")
+    assert "1 missing value(s) in its last 12 rows" in err and "trained without --fill" in err
+
+
+def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile(series, capsys):
+    """An audit (s12): percentile 1 of 31 overlapping validation windows (2 of them sharing no step) is their minimum,
+    and flagged 45% of a seasonal run's test windows; nothing said how thin the reference was. Its size, its
+    independent windows and a note where less than one independent one lies beyond the cut-off, in the CLI and
+    metrics.json."""
+    from vaelab.commands.score import reference_facts
+
+    _, _, run = series
+    out = _ok(capsys, "score", run, "--n-samples", 10)
+    lik = json.loads((run / "metrics.json").read_text())["likelihood"]
+    # 6 series, 4 validation windows each, 16 steps long: one window per series shares no step with another
+    assert lik["reference_size"] == 24 and lik["reference_independent"] == 6
+    assert "too thin for percentile 1: 24 windows, of which at most 6 share no step" in lik["reference_note"]
+    assert "note: the validation reference is too thin for percentile 1" in out
+    _ok(capsys, "score", run, "--n-samples", 10, "--threshold", 20)
+    assert "reference_note" not in json.loads((run / "metrics.json").read_text())["likelihood"]  # 1.2 lie beyond it
+    # examples that do not overlap are independent; a band's thinner tail decides
+    assert reference_facts(500, None, 1.0, None) == {"reference_size": 500, "reference_independent": 500}
+    assert "too thin for a tail of 0.5%" in reference_facts(100, None, 1.0, (0.5, 99))["reference_note"]
+    assert "reference_note" not in reference_facts(100, None, 1.0, (0, 98))  # a tail of 0: the extreme by design

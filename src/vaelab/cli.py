@@ -593,6 +593,9 @@ def cmd_score(args) -> int:
               f"flagged about {100 * scored.false_flag_share:.1f}% of the time (the rule's expected false-flag share "
               "for a validation split of this size)" + ("; and every example holding what training never had"
                                      if scored.new is not None and scored.new.any() else ""))  # fmt: skip
+        if scored.reference and "reference_note" in scored.reference:
+            print(textwrap.fill(f"note: {scored.reference['reference_note']}", 100, initial_indent="  ",
+                                subsequent_indent="    "))  # fmt: skip
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)
         print(f"  {rows.size} example(s) hold what training never had (column reason: a table row is scored on the cells it can encode, a series window with its gaps filled, a value out of range as it is):")

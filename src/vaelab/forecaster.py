@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,18 +81,28 @@ class Forecaster:
         return cls(module, cfg, int(n_past), int(n_future), int(n_features))
 
     @torch.no_grad()
-    def sample(self, past: np.ndarray, draws: int, seed: int = 0, mean: bool = False) -> np.ndarray:
+    def sample(self, past: np.ndarray, draws: int, seed: int = 0, mean: bool = False,
+               seeds: Any = None) -> np.ndarray:
         """``draws`` futures (draws, n_future, F) for one scaled past (n_past, F): z ~ p(z), x ~ p(x|z, past).
-        A batch of pasts (M, n_past, F) gives (M, draws, n_future, F), drawn in one pass."""
+        A batch of pasts (M, n_past, F) gives (M, draws, n_future, F).
+
+        Each past's draws come from a generator of their own, seeded with ``seed`` (or ``seeds[i]``, one per past of
+        a batch), and are decoded apart, so a past's draws are the same alone and in any batch: drawn for the whole
+        batch at once, a window's futures depended on its place in it (an audit: evaluate-synthetic's band of a test
+        window differed from ``sample --past`` of that window with the same seed)."""
         past = np.asarray(past)
         batch = past.ndim == 3
         pasts = past if batch else past[None]
-        M = len(pasts)
-        c = torch.from_numpy(flat(np.repeat(pasts, draws, 0)))  # (M·draws, n_past·F): each past `draws` times
+        seeds = [int(seed)] * len(pasts) if seeds is None else [int(s) for s in np.ravel(seeds)]
+        if len(seeds) != len(pasts):
+            raise ValueError(f"seeds must hold one seed per past ({len(pasts)}); got {len(seeds)}.")
         dev = next(self.module.parameters()).device
-        with seeded(seed, dev):
-            z = self.module.prior.sample(M * draws).to(dev)
-            params = self.module.decode_params(z, c.to(dev))
-            out = self.module.likelihood.mean(params) if mean else self.module.likelihood.dist(params).sample()
-        out = out.cpu().numpy().reshape(M, draws, self.n_future, self.n_features)
+        out = np.empty((len(pasts), draws, self.n_future, self.n_features), dtype=np.float32)
+        for i, (one, s) in enumerate(zip(pasts, seeds)):
+            c = torch.from_numpy(flat(np.repeat(one[None], draws, 0))).to(dev)  # (draws, n_past·F): the past each time
+            with seeded(s, dev):
+                z = self.module.prior.sample(draws).to(dev)
+                params = self.module.decode_params(z, c)
+                x = self.module.likelihood.mean(params) if mean else self.module.likelihood.dist(params).sample()
+            out[i] = x.cpu().numpy().reshape(draws, self.n_future, self.n_features)
         return out if batch else out[0]

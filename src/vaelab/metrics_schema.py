@@ -138,7 +138,9 @@ LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                  {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number, "bits_per_dim": maybe_number,
                   "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),
                   "flagged_share": maybe_number, "false_flag_share": maybe_number, "units": optional(text),
-                  "test_nll_stderr_method": optional(text), "conditional": optional(flag)})  # fmt: skip
+                  "test_nll_stderr_method": optional(text), "conditional": optional(flag),
+                  "reference_size": optional(count), "reference_independent": optional(count),
+                  "reference_note": optional(text)})  # fmt: skip
 ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
                "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))},
               {"notes": optional(list_of(text))})  # fmt: skip
@@ -231,16 +233,30 @@ def ks_over(block: dict[str, Any]) -> str:
     return f" (± 1 SE over {over})" if _is_number(block.get("column_shapes_stderr")) and isinstance(over, str) else ""
 
 
+def coverage_of(forecast: dict[str, Any]) -> str:
+    """" of x, y": the features a series block's band coverage is taken over where some were left out of it (features
+    the same in every training window: :meth:`vaelab.runs.series.SeriesKind.forecast_scores`); "" where none were."""
+    names = forecast.get("coverage_features")
+    return f" of {', '.join(map(str, names))}" if isinstance(names, list) and names else ""
+
+
 def predictive_difference(p: dict[str, Any]) -> str:
     """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
     series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the
-    CLI and the report say it; the forecasters' own randomness is not in the SE, and the text says so."""
+    CLI and the report say it; where the forecasters' own randomness is not in the SE (one seed), the text says so."""
     if not _is_number(p.get("mae_difference_se")) or not _is_number(p.get("mae_difference")):
         return ""
     words = {"lower": "the forecaster trained on synthetic windows errs less",
              "higher": "the forecaster trained on synthetic windows errs more"}.get(p.get("outcome"), "no clear difference")
+    # with repeats, se_over says that the forecasters' training is in the SE (repeated_predictive); without, it is not
+    training = "" if _is_number(p.get("repeats")) and p["repeats"] > 1 else "; the two forecasters' own training not in it"
     return (f"; synthetic - real {p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g} (2 SE over "
-            f"{p.get('se_over', 'the real test windows')}; the two forecasters' own training not in it): {words}")
+            f"{p.get('se_over', 'the real test windows')}{training}): {words}")
+
+
+def repeats_of(p: dict[str, Any]) -> str:
+    """" (means of 3 seeds)": a series block's predictive MAEs where they are the means of repeats; "" otherwise."""
+    return f" (means of {p['repeats']} seeds)" if _is_number(p.get("repeats")) and p["repeats"] > 1 else ""
 
 
 def ml_note(ml: dict[str, Any]) -> str:
@@ -297,7 +313,9 @@ SERIES_SYNTHETIC = obj({
     "column_shapes": maybe_number,
     "discriminative": obj({"score": maybe_number, "accuracy": maybe_number}, {"se": maybe_number}),
     "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number},
-                      {"mae_difference": maybe_number, "mae_difference_se": maybe_number, "outcome": text, "se_over": text}),
+                      {"mae_difference": maybe_number, "mae_difference_se": maybe_number, "outcome": text, "se_over": text,
+                       "repeats": optional(count), "mae_difference_repeats": optional(list_of(maybe_number)),
+                       "mae_difference_se_windows": maybe_number, "mae_difference_se_training": maybe_number}),
     "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number},
                     {"verdict": optional(text)}),
 }, {

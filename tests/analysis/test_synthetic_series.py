@@ -278,8 +278,9 @@ def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_wind
     assert one == window_ks_complements(real, fake, lag=11, seed=3)  # seeded
     assert one["scores"] == [ks_complement(real[:, :, f].ravel(), fake[:, :, f].ravel()) for f in range(2)]
     assert all(se > 0 for se in one["stderr"]) and one["mean"] == pytest.approx(np.mean(one["scores"]))
-    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 and the 100 synthetic ones, each set "
-                              "resampled on its own; 100 bootstrap resamples")  # fmt: skip
+    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 cut at each series' end (4% of them "
+                              "shorter) and the 100 synthetic ones, each set resampled on its own; 100 bootstrap "
+                              "resamples")  # fmt: skip
     with pytest.raises(DataError, match="groups"):
         window_ks_complements(real, fake, groups=np.zeros(3))
 
@@ -293,4 +294,51 @@ def test_the_ks_se_text_says_blocks_are_cut_at_the_series_end_where_a_series_is_
     short = window_ks_complements(np.random.default_rng(0).normal(size=(10, 20, 1)), s, lag=19)["se_over"]
     assert "in blocks cut at each series' end (a series holds at most 10 windows, no more than the 20" in short
     long = window_ks_complements(np.random.default_rng(0).normal(size=(100, 20, 1)), s, lag=19)["se_over"]
-    assert "in moving blocks of 20 and the 50 synthetic ones" in long
+    assert "in moving blocks of 20 cut at each series' end (19% of them shorter) and the 50 synthetic ones" in long
+    # an audit (s12): 26 windows in blocks of 16 read "moving blocks of 16", though 15 of 26 blocks were cut shorter
+    mid = window_ks_complements(np.random.default_rng(0).normal(size=(26, 16, 1)), s[:, :16], lag=15)["se_over"]
+    assert "in moving blocks of 16 cut at each series' end (58% of them shorter)" in mid
+
+
+def test_the_ks_se_of_windows_set_apart_is_zero_not_float_noise():
+    """An audit (s12): real and synthetic windows set apart (KS complement 0 in every resample) gave an SE of 9e-16,
+    printed "0.000 ± 9e-16": the cumulative sum of share differences left float noise. Shares of whole counts score
+    sets apart 0 and sets alike 1 exactly."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+    from vaelab.analysis.synthetic_tables import batch_similarity
+    from vaelab.metrics_schema import with_se
+
+    rng = np.random.default_rng(0)
+    out = window_ks_complements(rng.normal(size=(40, 8, 2)), rng.normal(size=(40, 8, 2)) + 100, lag=3)
+    assert out["scores"] == [0.0, 0.0] and out["stderr"] == [0.0, 0.0] and out["mean_stderr"] == 0.0
+    assert with_se(out["mean"], out["mean_stderr"]) == "0.000 ± 0"
+    apart, alike = np.array([[3, 1, 7, 0, 0, 0, 0]]), np.array([[0, 0, 0, 2, 9, 1, 3]])
+    for ks in (True, False):
+        assert batch_similarity(apart, alike, ks=ks)[0] == 0.0
+        assert batch_similarity(np.array([[1, 2, 3, 4, 5, 6, 7]]), np.array([[2, 4, 6, 8, 10, 12, 14]]), ks=ks)[0] == 1.0
+
+
+def test_the_repeated_predictive_scores_se_covers_the_forecasters_training():
+    """An audit (s12): the predictive score's SE covered the test windows only, and the forecasters' training
+    randomness was the larger part (SD 0.72 over 10 seeds against an SE of 0.23 on a seasonal run). Repeated over
+    seeds, the MAEs and their difference are the repeats' means, and the SE adds the repeats' SD / sqrt(repeats)."""
+    from vaelab.analysis.synthetic_series import repeated_predictive
+
+    real, train = ar_windows(0, length=60, T=8, F=1), ar_windows(1, length=80, T=8, F=1)
+    synth = {s: ar_windows(10 + s, length=80, T=8, F=1) for s in (0, 1, 2)}
+    kwargs = {"real_train": train, "epochs": 3}
+    one = repeated_predictive(real, synth.get, [0], 6, **kwargs)
+    assert one == predictive_score(real, synth[0], 6, seed=0, **kwargs) and "repeats" not in one
+    each = [predictive_score(real, synth[s], 6, seed=s, **kwargs) for s in (0, 1, 2)]
+    rep = repeated_predictive(real, synth.get, [0, 1, 2], 6, **kwargs)
+    assert rep["repeats"] == 3 and rep["mae_difference_repeats"] == pytest.approx([e["mae_difference"] for e in each])
+    assert rep["mae_difference"] == pytest.approx(np.mean([e["mae_difference"] for e in each]))
+    assert rep["mae_synthetic"] == pytest.approx(np.mean([e["mae_synthetic"] for e in each]))
+    training = np.std([e["mae_difference"] for e in each], ddof=1) / np.sqrt(3)
+    assert rep["mae_difference_se_training"] == pytest.approx(training) and training > 0
+    assert rep["mae_difference_se"] == pytest.approx(np.hypot(rep["mae_difference_se_windows"], training))
+    assert "training over 3 seeds" in rep["se_over"]
+    from vaelab.metrics_schema import predictive_difference
+
+    assert "own training not in it" not in predictive_difference(rep)
+    assert "own training not in it" in predictive_difference(one)

@@ -579,11 +579,18 @@ def _batch_pair_counts(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> np.nda
 def batch_similarity(counts_real: np.ndarray, counts_synth: np.ndarray, ks: bool) -> np.ndarray:
     """Per row: 1 - TV distance of the two frequency tables (B, k), or with ``ks`` 1 - the KS statistic, the codes
     being sorted distinct values (the largest gap between the cumulative shares: what scipy's ks_2samp computes).
-    NaN where a side counts nothing."""
+    NaN where a side counts nothing.
+
+    Shares are taken of whole counts (cumulative ones for KS: each side's last is n / n = 1 exactly), and TV's
+    similarity as the sum of the smaller share of each value, so that sets apart score 0 exactly and sets alike 1:
+    the cumulative sum of share differences left float noise, and a bootstrap SE of "0.000 ± 3e-15" (an audit)."""
     n_r, n_s = counts_real.sum(axis=1), counts_synth.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = counts_real * (1.0 / n_r)[:, None] - counts_synth * (1.0 / n_s)[:, None]
-        out = 1.0 - (np.abs(np.cumsum(gap, axis=1)).max(axis=1) if ks else 0.5 * np.abs(gap).sum(axis=1))
+        if ks:
+            cum_r, cum_s = np.cumsum(counts_real, axis=1), np.cumsum(counts_synth, axis=1)
+            out = 1.0 - np.abs(cum_r / n_r[:, None] - cum_s / n_s[:, None]).max(axis=1)
+        else:
+            out = np.minimum(counts_real / n_r[:, None], counts_synth / n_s[:, None]).sum(axis=1)
     return np.where((n_r == 0) | (n_s == 0), np.nan, out)
 
 

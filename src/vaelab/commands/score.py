@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vaelab.analysis.anomaly import Calibration, false_flag_share
-from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult
+from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, overlapping
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.errors import ConfigError, RunError
@@ -54,6 +56,7 @@ class Scored:
     flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
     false_flag_share: float | None = None  # the share of valid data the flag rule is expected to flag
+    reference: dict[str, Any] | None = None  # the validation reference for the rule (reference_facts); None without one
     rule: str = ""  # the flag rule in words
     figure: Path | None = None  # the histogram of the scores with the rule's cut-offs
     reason: list[str] | None = None  # per example: why it is flagged ("" when it is not)
@@ -100,6 +103,37 @@ def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -
     if threshold is None:
         return 1.0
     return check_number("--threshold", threshold, 0, 100, low_open=True, high_open=True, unit=" (a percentile)")
+
+
+def reference_facts(n: int, serial: tuple[np.ndarray, int] | None, threshold: float,
+                    band: tuple[float, float] | None) -> dict[str, Any]:  # fmt: skip
+    """How much the validation reference (``n`` scores; ``serial``: each one's series and how many windows apart two
+    still share a step, :attr:`Dataset.serial`) holds for the flag rule: its size, its independent examples (windows
+    of a series that share no step, per series ceil(windows / (lag + 1)); every example where none overlap) and,
+    where a tail of the rule holds less than one independent reference example (independent × tail share < 1), a
+    note that its cut-off is about the reference's extreme, so the flags say little (an audit: percentile 1 of 31
+    overlapping validation windows, 2 independent, was their minimum, and flagged 45% of a seasonal run's test
+    windows, nothing saying how thin the reference was)."""
+    windows = overlapping(serial)
+    if windows:
+        _, sizes = np.unique(np.asarray(serial[0]), return_counts=True)
+        independent = int(np.ceil(sizes / (int(serial[1]) + 1)).sum())
+    else:
+        independent = int(n)
+    out: dict[str, Any] = {"reference_size": int(n), "reference_independent": independent}
+    tails = [t for t in ((band[0], 100.0 - band[1]) if band else (threshold,)) if t > 0]
+    if tails and independent * min(tails) / 100.0 < 1.0:
+        what = "windows" if windows else "examples"
+        of = (f", of which at most {independent} share no step (windows up to {int(serial[1])} apart share steps)"
+              if windows else "")  # fmt: skip
+        rule = f"a tail of {min(tails):g}%" if band else f"percentile {threshold:g}"
+        out["reference_note"] = (
+            f"the validation reference is too thin for {rule}: {n} {what}{of}, so less than one independent one "
+            f"({independent * min(tails) / 100:.2g}) lies beyond the cut-off, which is about the reference's "
+            f"{'extremes' if band else 'minimum'}: the flags say little. Use {'tails' if band else 'a percentile'} of "
+            f"at least {min(math.ceil(100.0 / max(independent, 1)), 50)}{'%' if band else ''} or a larger validation "
+            "split (--val-fraction)")  # fmt: skip
+    return out
 
 
 def calibration(run: Run, n_samples: int, progress: Progress = None,
@@ -200,7 +234,10 @@ def score(
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band, cal.scores[score].size),
                     rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys,
-                    conditional=run.model.classes_ is not None)  # fmt: skip
+                    conditional=run.model.classes_ is not None,
+                    reference=None if cal is None else reference_facts(cal.scores[score].size,
+                                                                       run.split("val", lazy=True).serial, threshold,
+                                                                       band))  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
@@ -223,6 +260,7 @@ def score(
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
             # of them, those flagged whatever their score, for holding what training never had (none: no key)
             **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
+            **(scored.reference or {}),
             "figure": f"figures/{scored.figure.name}",
             **({"units": result.extra["units"]} if "units" in result.extra else {}),
         })  # fmt: skip

@@ -27,6 +27,7 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     closer_share,
+    coverage_of,
     fidelity_texts,
     holdout_copies,
     ks_over,
@@ -34,6 +35,7 @@ from vaelab.metrics_schema import (
     ml_note,
     ml_secondary,
     predictive_difference,
+    repeats_of,
     with_se,
 )
 from vaelab.report.explore_figures import EXPLORE_FIGURES
@@ -289,7 +291,9 @@ class _Assembler:
                 s.facts.append(("flags", f"{lik['flag_rule']}: {_percent(lik.get('flagged_share'))}% of the test "
                                          f"split flagged{also}; valid data is flagged about "
                                          f"{_percent(lik.get('false_flag_share'))}% of the time (the rule's expected "
-                                         "false-flag share for a validation split of this size)"))  # fmt: skip
+                                         "false-flag share for a validation split of this size)" +
+                                         (f"; {lik['reference_note']}" if isinstance(lik.get("reference_note"), str)
+                                          else "")))  # fmt: skip
             self.image(s, "score_test.png", "Scores of the test split against the validation reference, with the "
                                             "flag rule's cut-off.")  # fmt: skip
         else:
@@ -459,10 +463,10 @@ class _Assembler:
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
-                                 f"not comparable with TimeGAN's published one-step scores){predictive_difference(p)}"),
+                                 f"not comparable with TimeGAN's published one-step scores){repeats_of(p)}{predictive_difference(p)}"),
             ("value distributions", f"mean KS complement {with_se(b['column_shapes'], b.get('column_shapes_stderr'))} "
                                     f"per feature{ks_over(b)}"),
-            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values inside the 90% band (nominal 90%); "
+            ("forecaster", f["verdict"] if "verdict" in f else f"{_num(100 * f['coverage_90'], 0)}% of real future values{coverage_of(f)} inside the 90% band (nominal 90%); "
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip

@@ -41,8 +41,8 @@ from vaelab.analysis.synthetic_series import (
     band_coverage,
     gaussian_windows,
     paired_difference,
-    predictive_score,
     repeated_discriminative,
+    repeated_predictive,
     window_ks_complements,
 )
 from vaelab.checkpoint import RunDir
@@ -66,7 +66,7 @@ from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster
-from vaelab.metrics_schema import ks_over, predictive_difference, with_se
+from vaelab.metrics_schema import coverage_of, ks_over, predictive_difference, repeats_of, with_se
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -87,7 +87,7 @@ FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the fore
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
-REPEATS = 3  # discriminative scores per generator (reseeded draws, split and classifier): mean ± SE
+REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
 @dataclass(frozen=True)
@@ -511,10 +511,12 @@ class SeriesKind(RunKind):
             return write_npy(data, out)
         return write_frame(windows_frame(data, self.settings.features), out)
 
-    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and the time stamps
+    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, str]:
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), the time stamps
         of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
-        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, and a note on the missing
+        values of those rows filled as training filled its own (a run trained with ``--fill interpolate``: linearly
+        in time, over the whole file), "" where none was."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
         times = None
@@ -552,15 +554,42 @@ class SeriesKind(RunKind):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
         if arr.shape[0] < ws.n_past:
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
-        if not np.isfinite(arr).all():
-            raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
+        # only the rows the forecaster reads must hold numbers (a gap further back was refused, an audit), and under
+        # --fill interpolate their gaps are filled as training filled its own (they were refused: "fill them first")
+        used = arr[-ws.n_past :]
+        gap, inf = np.isnan(used), np.isinf(used)
+        if inf.any() or (gap.any() and ws.fill is None):
+            bad = inf if inf.any() else gap
+            f = int(np.flatnonzero(bad.any(axis=0))[0])
+            what, do = (("infinite", "Replace them first") if inf.any() else
+                        ("missing", "Fill them first: the run was trained without --fill (one trained with --fill "
+                                    "interpolate fills them as it filled its own)"))  # fmt: skip
+            raise DataError(f"The past in {Path(path).name} has {int(bad.sum())} {what} value(s) in its last {ws.n_past} "
+                            f"rows, the ones the forecaster reads (the first in {ws.features[f]!r}). {do}.")  # fmt: skip
+        note = ""
+        if gap.any():
+            arr = arr.copy()  # (read-only where read from a Parquet file)
+            x = np.arange(len(arr), dtype=np.float64) if times is None else time_numbers(times)
+            for f in np.flatnonzero(gap.any(axis=0)):
+                ok = np.isfinite(arr[:, f])
+                if not ok.any():
+                    raise DataError(f"The past in {Path(path).name} holds no value of {ws.features[f]!r}; there is "
+                                    "nothing to fill its gaps from.")  # fmt: skip
+                arr[~ok, f] = np.interp(x[~ok], x[ok], arr[ok, f])
+            counts = ", ".join(f"{ws.features[f]}: {int(gap[:, f].sum())}" for f in np.flatnonzero(gap.any(axis=0)))
+            tail = "; a gap after the last value observed takes that value" if gap[-1].any() else ""  # (np.interp)
+            note = (f"{int(gap.sum())} missing value(s) of the past's last {ws.n_past} rows ({counts}) filled by linear "
+                    f"interpolation in {'time' if times is not None else 'row order'}, as the run filled its own "
+                    f"(--fill interpolate){tail}")  # fmt: skip
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], note
 
-    def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
+    def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0,
+                seeds: Any = None) -> np.ndarray:  # fmt: skip
         """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
-        units; with a batch of pasts (M, n_past, F), (M, draws, n_future, F)."""
+        units; with a batch of pasts (M, n_past, F), (M, draws, n_future, F), each past's drawn with ``seed`` (or
+        ``seeds[i]``) as it would be alone (:meth:`Forecaster.sample`)."""
         cond, context = self.coder.encode_past(np.asarray(past, dtype=np.float64))
-        return self.coder.decode_future(forecaster.sample(cond, draws, seed), context)
+        return self.coder.decode_future(forecaster.sample(cond, draws, seed, seeds=seeds), context)
 
     def forecast(self, run: Any, past: str | os.PathLike, draws: int, out: Path,
                  seed: int = 0) -> tuple[Path, Path | None, str]:  # fmt: skip
@@ -571,9 +600,9 @@ class SeriesKind(RunKind):
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
-        hist, times = self.read_past(past)
+        hist, times, filled = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
-        note = self.past_note(hist)
+        note = "; ".join(n for n in (filled, self.past_note(hist)) if n)
         if out.suffix.lower() == ".npy":
             return write_npy(futures, out), None, note
         frame = windows_frame(futures, ws.features).rename(columns={"window": "draw"})
@@ -613,7 +642,8 @@ class SeriesKind(RunKind):
                            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """TimeGAN's tests in vaelab's settings: synthetic windows as many as the test windows, the discriminative
         score (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
-        score (forecasters trained on synthetic and on real training windows, tested on the test windows),
+        score (forecasters trained on synthetic and on real training windows, tested on the test windows; the mean of
+        :data:`REPEATS`, with an SE that covers their training),
         per-feature KS complements, and the forecaster against repeating the last value."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
@@ -655,8 +685,10 @@ class SeriesKind(RunKind):
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
             "column_shapes_stderr_over": ks["se_over"],
             "discriminative": vae_d,
-            "predictive": predictive_score(test, synth, ws.n_past, seed=seed, real_train=self.to_user(train_rows),
-                                           **test_serial),
+            # repeated as the discriminative score is (each seed's synthetic windows, subsamples and forecasters): one
+            # score's SE left out the forecasters' training randomness, the larger part (an audit)
+            "predictive": repeated_predictive(test, lambda s: self.to_user(rows[s]), list(rows), ws.n_past,
+                                              real_train=self.to_user(train_rows), **test_serial),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -692,16 +724,37 @@ class SeriesKind(RunKind):
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
         pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
-        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seed)  # (M, draws, n_future, F)
+        # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
+        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch
+        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seed + pick)  # (M, draws, ...)
         truth = test[pick, ws.n_past :]
         lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
         err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
         naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
         groups = series_of_test_windows(self, run, codes)[pick]
-        inside = ((truth >= lo) & (truth <= hi)).mean(axis=(1, 2))  # per window: the share inside the band
-        cover = (band_coverage(inside, values_per_window=truth.shape[1] * truth.shape[2], groups=groups, lag=ws.n_future)
+        # A feature every training window held the same way is forecast at that value by rule: its band has no width
+        # and, counted, lifted the coverage of a run with one such feature of two to 98% (an audit). It is left out,
+        # and said so; where every feature is such, they are all counted (inside only where equal to the value).
+        fixed = self.coder.constant_features
+        drawn = ~fixed if fixed.any() and not fixed.all() else np.ones_like(fixed)
+        inside = ((truth >= lo) & (truth <= hi))[..., drawn].mean(axis=(1, 2))  # per window: the share inside the band
+        cover = (band_coverage(inside, values_per_window=truth.shape[1] * int(drawn.sum()), groups=groups, lag=ws.n_future)
                  if len(pick) >= 2 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
-        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, "coverage_90": cover["coverage_90"],
+        left = {}
+        if not drawn.all():
+            names = [ws.features[f] for f in np.flatnonzero(~drawn)]
+            moved = int((truth[..., ~drawn] != draws[:, 0][..., ~drawn]).any(axis=(1, 2)).sum())
+            left = {"coverage_features": [ws.features[f] for f in np.flatnonzero(drawn)],
+                    "coverage_left_out": f"{', '.join(names)}: the same in every training window, forecast at that "
+                                         "value by rule (a band of no width)" +
+                                         (f"; the real future differs from that value in {moved} of the "
+                                          f"{len(pick)} windows" if moved else "")}  # fmt: skip
+            if "coverage_verdict" in cover:
+                cover["coverage_verdict"]["text"] += f" Left out of the coverage: {left['coverage_left_out']}."
+        facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, **left,
+                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k, "
+                               "as sample --past of its past with that --seed draws it",
+                 "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
         i = len(pick) // 2
@@ -718,11 +771,11 @@ class SeriesKind(RunKind):
             f"{g['score']:.3f} ± {g['se']:.3f}{real}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
-            f"{'training ' if 'reference' in p else ''}windows{predictive_difference(p)}",
+            f"{'training ' if 'reference' in p else ''}windows{repeats_of(p)}{predictive_difference(p)}",
             f"value distributions: mean KS complement {with_se(block['column_shapes'], block.get('column_shapes_stderr'))} "
             f"over {len(block['features'])} features{ks_over(block)}",
             f"forecaster: {f['verdict']}" if "verdict" in f else
-            f"forecaster: {100 * f['coverage_90']:.0f}% of real future values inside the 90% band; MAE of the median "
+            f"forecaster: {100 * f['coverage_90']:.0f}% of real future values{coverage_of(f)} inside the 90% band; MAE of the median "
             f"{f['mae_median']:.4f} vs {f['mae_last_value']:.4f} for repeating the last value",
         ]  # fmt: skip
         if "trend" in block and "why" in block["trend"]:
@@ -886,6 +939,16 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.isna(values).any():
         raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
     return values
+
+
+def time_numbers(times: np.ndarray) -> np.ndarray:
+    """Time stamps (as :func:`time_values` reads them) as float64 numbers on their own scale, to interpolate in time as
+    training does (datetimes and durations as integer ticks)."""
+    if times.dtype == object:  # Timestamps with a UTC offset
+        return np.array([pd.Timestamp(t).value for t in times], dtype=np.float64)
+    if times.dtype.kind in "mM":
+        return times.astype("int64").astype(np.float64)
+    return times.astype(np.float64)
 
 
 def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:

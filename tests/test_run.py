@@ -102,6 +102,27 @@ def test_conditional_without_labels_is_a_clear_error(tmp_path, digits_npy):
         train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True})
 
 
+def test_a_conditional_run_whose_class_only_held_out_examples_hold_is_refused_before_training(tmp_path, digits_npy,
+                                                                                                digits):  # fmt: skip
+    """An audit (s12 f): an image/vector run conditioned on labels of which one class fell only in the validation and
+    test examples was trained, and its test ELBO, score, samplers and explore gave those examples the class's
+    condition, which training never set, without a word. It is refused before anything is written, as a table run
+    whose condition has fewer than two trained values is."""
+    from vaelab.data.split import indices, split_assignment
+
+    y = digits[1].copy()
+    y[y == 9] = 8
+    held = np.flatnonzero(split_assignment(len(y), 0.1, 0.1, 0) != 0)[:5]
+    y[held] = 9  # class 9 only in held-out examples
+    np.save(tmp_path / "held.npy", y)
+    with pytest.raises(vaelab.errors.DataError, match=r"^--conditional: no training example holds class '9' \(5 held "
+                                                      r"out\), only validation or test examples do.*another --seed"):
+        train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "held.npy"))
+    assert not (tmp_path / "run").exists()
+    # Unconditioned, the labels only describe the examples: trained as before.
+    assert train_run(digits_npy, tmp_path / "plain", FAST, labels=str(tmp_path / "held.npy")).metrics["test"]
+
+
 def test_figures_of_a_conditional_image_run_with_named_classes(tmp_path, digits_npy, digits):
     """Reconstructions decode with each test image's class by name (not its code, which is no name here)."""
     from vaelab.report.figures import write_run_figures

@@ -157,9 +157,20 @@ class TableVAE:
         return condition_labels(df, self.condition_)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
-        """Posterior means E_q[z|x] of the rows."""
+        """Posterior means E_q[z|x] of the rows; a conditional model's given their condition values, or the most
+        frequent trained ones where only held-out rows hold theirs (as :meth:`log_likelihood` scores such rows, its
+        ``extra["reasons"]`` saying so)."""
         self._check_fitted("transform")
-        return self.vae_.transform(self.transformer_.transform(df), self._labels(df))
+        labels = self._labels(df)
+        if labels is not None:
+            # the model's class, but never trained: the rule fit and log_likelihood follow (an audit, s12 f: such rows
+            # were encoded with the untrained class); values no fitted row holds are refused, as before
+            untrained = np.isin(labels, [lab for lab, count in self.label_counts_.items() if count == 0])
+            if untrained.any():
+                labels = labels.astype(object)
+                labels[untrained] = flag_labels(labels[untrained], self.condition_, self.label_counts_,
+                                                [""] * int(untrained.sum()))  # fmt: skip
+        return self.vae_.transform(self.transformer_.transform(df), labels)
 
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
         """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood), in the

@@ -203,7 +203,10 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     # draws for table rows (a mean row has category probabilities, not categories).
     mean = run.kind_class.decodes_mean
 
-    generated = {name: generate(model, fitted[name], n, y=y_gen, mean=mean, seed=seed) for name in samplers}
+    # The posterior sampler decodes each training input's draws with that input's own label (y None): decoded with
+    # y_gen, most of a conditional model's "reconstructions" came out of another class (an audit, s12 f).
+    generated = {name: generate(model, fitted[name], n, y=None if name == "posterior" else y_gen, mean=mean, seed=seed)
+                 for name in samplers}  # fmt: skip
     # Draws are independent: each sampler's first ones are searched for their nearest training
     # example, with the test examples, in one pass over the training split (the largest array here).
     fakes = {name: X[:MAX_MEMORIZATION].reshape(min(n, MAX_MEMORIZATION), -1) for name, X in generated.items()}

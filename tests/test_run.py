@@ -1,5 +1,6 @@
 """A training run from a data source: the run directory, the split, test metrics, resume."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -74,6 +75,27 @@ def test_resume_can_extend_epochs_but_not_change_the_model(tmp_path, digits_npy)
     assert more.metrics["training"]["epochs_run"] == 5
     with pytest.raises(ConfigError, match="latent_dim cannot change"):
         train_run(None, tmp_path / "run", {"latent_dim": 7}, resume=True)
+
+
+def test_resume_refuses_other_labels_or_shares_and_takes_the_runs_own(tmp_path, digits_npy, digits, capsys):
+    """An audit (s12 f): train --resume took --labels of another file, --label-column and --val-fraction /
+    --test-fraction of other values and went on with the run's own, without a word. Each is refused unless it is the
+    run's own (the same labels file by another path too)."""
+    from vaelab.cli import main
+
+    run = tmp_path / "run"
+    train_run(digits_npy, run, {**FAST, "conditional": True}, labels=str(tmp_path / "labels.npy"))
+    np.save(tmp_path / "other.npy", digits[1][::-1])
+    base = ["train", str(digits_npy), "--out", str(run), "--resume", "--epochs", "4", "--quiet"]
+    for extra, name in ((["--labels", str(tmp_path / "other.npy")], "labels"), (["--label-column", "y"], "label-column"),
+                        (["--val-fraction", "0.2"], "val-fraction"), (["--test-fraction", "0.3"], "test-fraction")):
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"; {name} cannot change." in err and err.count("\n") == 1, err
+    relative = os.path.relpath(tmp_path / "labels.npy")
+    assert main([*base, "--labels", relative, "--val-fraction", "0.1", "--test-fraction", "0.1"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["training"]["epochs_run"] == 4
 
 
 def test_resume_refuses_changed_data(tmp_path, digits_npy):

@@ -88,7 +88,8 @@ def test_resume_refuses_other_labels_or_shares_and_takes_the_runs_own(tmp_path, 
     np.save(tmp_path / "other.npy", digits[1][::-1])
     base = ["train", str(digits_npy), "--out", str(run), "--resume", "--epochs", "4", "--quiet"]
     for extra, name in ((["--labels", str(tmp_path / "other.npy")], "labels"), (["--label-column", "y"], "label-column"),
-                        (["--val-fraction", "0.2"], "val-fraction"), (["--test-fraction", "0.3"], "test-fraction")):
+                        (["--val-fraction", "0.2"], "val-fraction"),
+                        (["--test-fraction", "0.3"], "test-fraction")):  # fmt: skip
         capsys.readouterr()
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err

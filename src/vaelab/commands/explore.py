@@ -109,11 +109,11 @@ def _data_range(X) -> tuple[float, float]:
 
 def _class_for(run: Run, label: Any, *examples: Example, option: bool = False) -> Any:
     """The class a conditional model decodes with (and encodes an example without a label with: :func:`_own_class`):
-    the one asked for (``option``: the command has --class), else the examples' own, else (None) the model's first. An example without a label (a file's) is
-    refused: it was encoded as the model's first class and called "a's class", whatever its own (an audit). A class
-    no training example holds (a conditional table run's condition value only held-out rows hold) is refused when
-    asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore decoded with such an
-    untrained class, the model's first by default)."""
+    the one asked for (``option``: the command has --class), else the examples' own, else (None) the model's first.
+    An example without a label (a file's) is refused: it was encoded as the model's first class and called "a's
+    class", whatever its own (an audit). A class no training example holds (a conditional table run's condition value
+    only held-out rows hold) is refused when asked for and passed over by default, as ``sample`` does (an audit, s11
+    c: explore decoded with such an untrained class, the model's first by default)."""
     if run.model.classes_ is None:
         return label
     untrained = run.kind.untrained_labels

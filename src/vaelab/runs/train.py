@@ -185,8 +185,8 @@ def train_run(
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
         # a run that never saved an epoch is started again
         again = main and check_fresh_folder(run, KIND_FILES, restart=True)
-        request = Request(source, options, labels, label_column, DEFAULT_FRACTION if val_fraction is None else val_fraction,
-                          DEFAULT_FRACTION if test_fraction is None else test_fraction)  # fmt: skip
+        shares = [DEFAULT_FRACTION if f is None else f for f in (val_fraction, test_fraction)]
+        request = Request(source, options, labels, label_column, *shares)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})
         if "likelihood" not in settings and "likelihood" in kind_class.default_reasons:

@@ -578,5 +578,10 @@ def test_transform_encodes_rows_of_a_condition_only_held_out_rows_hold_given_the
     np.testing.assert_array_equal(model.transform(rows), model.transform(given))
     assert not np.allclose(model.transform(rows.iloc[:1]), model.transform(rows.iloc[:1].assign(
         region=next(lab for lab in model.label_counts_ if lab not in (fallback, "west")))))  # fmt: skip
-    with pytest.raises(DataError, match=r"Unknown label\(s\) \['east'\]"):
-        model.transform(rows.assign(region="east"))
+    # a value no fitted row holds, or none, is refused saying which row and what to do (a missing value was
+    # "Unknown label(s) ['']")
+    with pytest.raises(DataError, match=r"row 1 \(index \d+\) \(and 1 more row\(s\)\): condition region = 'east' not "
+                                        r"seen in training; the training rows' are \['north', 'south'\]. Fix or drop"):
+        model.transform(rows.assign(region=["north", "east", "east"]))
+    with pytest.raises(DataError, match=r"row 0 \(index \d+\): condition region missing; .* Fix or drop"):
+        model.transform(rows.assign(region=[None, "north", "south"]))

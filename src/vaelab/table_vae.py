@@ -163,6 +163,7 @@ class TableVAE:
         self._check_fitted("transform")
         labels = self._labels(df)
         if labels is not None:
+            self._check_known_conditions(df, labels)
             # the model's class, but never trained: the rule fit and log_likelihood follow (an audit, s12 f: such rows
             # were encoded with the untrained class); values no fitted row holds are refused, as before
             untrained = np.isin(labels, [lab for lab, count in self.label_counts_.items() if count == 0])
@@ -171,6 +172,25 @@ class TableVAE:
                 labels[untrained] = flag_labels(labels[untrained], self.condition_, self.label_counts_,
                                                 [""] * int(untrained.sum()))  # fmt: skip
         return self.vae_.transform(self.transformer_.transform(df), labels)
+
+    def _check_known_conditions(self, df: pd.DataFrame, labels: np.ndarray) -> None:
+        """Refuse rows whose condition values no fitted row holds, or that lack one, saying which and what to do (it
+        was "Unknown label(s) ['']" for a missing value: an audit, s12 f)."""
+        names = [c.name for c in self.condition_]
+        bad = ~np.isin(labels, list(self.label_counts_)) | df[names].isna().any(axis=1).to_numpy()
+        if not bad.any():
+            return
+        reasons = [""] * len(df)
+        flag_conditions(df, self.condition_, self.label_counts_, reasons)
+        first = int(np.flatnonzero(bad)[0])
+        what = reasons[first].split(": ")[0]  # "condition region = 'east' not seen in training", "condition region missing"
+        more = f" (and {int(bad.sum()) - 1} more row(s))" if bad.sum() > 1 else ""
+        trained = [lab for lab, count in self.label_counts_.items() if count > 0]
+        index = df.index[first].item() if isinstance(df.index[first], np.generic) else df.index[first]  # 7, not np.int64(7)
+        raise DataError(f"TableVAE.transform encodes a row given its condition values; row {first} (index "
+                        f"{index!r}){more}: {what}; the training rows' are {trained[:20]}. Fix or drop such "
+                        "rows (log_likelihood scores them given the most frequent condition and says so in "
+                        "extra['reasons']).")  # fmt: skip
 
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
         """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood), in the

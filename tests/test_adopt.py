@@ -376,6 +376,14 @@ def test_cli_adopts_a_conditional_model_with_its_own_class_order(tmp_path, capsy
     exact = -np.log(2 * np.pi * 2) - ((X - np.where(y == "c", -3.0, 0.0)[:, None]) ** 2).sum(1) / 4
     got = model.log_likelihood(X[:20], y[:20], n_samples=2000, seed=0).log_px
     np.testing.assert_allclose(got, exact[:20], atol=0.15)
+    # A model trained elsewhere knows its classes: data whose class 'c' only held-out examples hold is adopted (train
+    # refuses such labels: its model would never learn the class; an audit, s12 f).
+    from vaelab.data.split import split_assignment
+
+    held = np.where(split_assignment(200, 0.1, 0.1, 0) == 0, "a", y)
+    np.save(tmp_path / "held.npy", held)
+    base[base.index(tmp_path / "y.npy")] = tmp_path / "held.npy"
+    assert _cli(capsys, *base, "--classes", "a", "b", "c", "--out", tmp_path / "held")[0] == 0
 
 
 def test_the_onnx_run_scores_as_the_pytorch_run(outside, tmp_path, capsys, relu_vae):

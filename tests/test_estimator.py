@@ -111,6 +111,21 @@ def test_conditional_model_needs_and_uses_labels(digits):
         vaelab.VAE(**FAST, conditional=True).fit(X)
 
 
+def test_a_class_only_the_validation_examples_hold_is_refused(digits):
+    """An audit (s12 f): VAE.fit gave a class that its validation split alone held that class's untrained condition
+    in the validation loss that picks the best epoch, and transform/score took it later as a class it knew."""
+    from vaelab.data.split import split_assignment
+
+    X, y = digits
+    y = np.where(y == 9, 8, y)
+    model = vaelab.VAE(**FAST, conditional=True)
+    y[np.flatnonzero(split_assignment(len(y), model.validation_fraction, 0.0, model.seed) == 1)[:2]] = 9
+    with pytest.raises(DataError, match=r"^conditional=True: no training example holds class '9' \(2 held out\).*"
+                                        "a smaller validation_fraction"):  # fmt: skip
+        model.fit(X, y)
+    vaelab.VAE(**FAST).fit(X, y)  # unconditioned, labels play no part
+
+
 @pytest.mark.parametrize(
     "bad, message",
     [

@@ -1,5 +1,6 @@
 """A training run from a data source: the run directory, the split, test metrics, resume."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -76,6 +77,28 @@ def test_resume_can_extend_epochs_but_not_change_the_model(tmp_path, digits_npy)
         train_run(None, tmp_path / "run", {"latent_dim": 7}, resume=True)
 
 
+def test_resume_refuses_other_labels_or_shares_and_takes_the_runs_own(tmp_path, digits_npy, digits, capsys):
+    """An audit (s12 f): train --resume took --labels of another file, --label-column and --val-fraction /
+    --test-fraction of other values and went on with the run's own, without a word. Each is refused unless it is the
+    run's own (the same labels file by another path too)."""
+    from vaelab.cli import main
+
+    run = tmp_path / "run"
+    train_run(digits_npy, run, {**FAST, "conditional": True}, labels=str(tmp_path / "labels.npy"))
+    np.save(tmp_path / "other.npy", digits[1][::-1])
+    base = ["train", str(digits_npy), "--out", str(run), "--resume", "--epochs", "4", "--quiet"]
+    for extra, name in ((["--labels", str(tmp_path / "other.npy")], "labels"), (["--label-column", "y"], "label-column"),
+                        (["--val-fraction", "0.2"], "val-fraction"),
+                        (["--test-fraction", "0.3"], "test-fraction")):  # fmt: skip
+        capsys.readouterr()
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"; {name} cannot change." in err and err.count("\n") == 1, err
+    relative = os.path.relpath(tmp_path / "labels.npy")
+    assert main([*base, "--labels", relative, "--val-fraction", "0.1", "--test-fraction", "0.1"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["training"]["epochs_run"] == 4
+
+
 def test_resume_refuses_changed_data(tmp_path, digits_npy):
     train_run(digits_npy, tmp_path / "run", FAST)
     X = np.load(digits_npy)
@@ -100,6 +123,27 @@ def test_conditional_run_on_labels_from_a_file(tmp_path, digits_npy):
 def test_conditional_without_labels_is_a_clear_error(tmp_path, digits_npy):
     with pytest.raises(ConfigError, match="--conditional needs labels"):
         train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True})
+
+
+def test_a_conditional_run_whose_class_only_held_out_examples_hold_is_refused_before_training(tmp_path, digits_npy,
+                                                                                                digits):  # fmt: skip
+    """An audit (s12 f): an image/vector run conditioned on labels of which one class fell only in the validation and
+    test examples was trained, and its test ELBO, score, samplers and explore gave those examples the class's
+    condition, which training never set, without a word. It is refused before anything is written, as a table run
+    whose condition has fewer than two trained values is."""
+    from vaelab.data.split import indices, split_assignment
+
+    y = digits[1].copy()
+    y[y == 9] = 8
+    held = np.flatnonzero(split_assignment(len(y), 0.1, 0.1, 0) != 0)[:5]
+    y[held] = 9  # class 9 only in held-out examples
+    np.save(tmp_path / "held.npy", y)
+    with pytest.raises(vaelab.errors.DataError, match=r"^--conditional: no training example holds class '9' \(5 held "
+                                                      r"out\), only validation or test examples do.*another --seed"):
+        train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "held.npy"))
+    assert not (tmp_path / "run").exists()
+    # Unconditioned, the labels only describe the examples: trained as before.
+    assert train_run(digits_npy, tmp_path / "plain", FAST, labels=str(tmp_path / "held.npy")).metrics["test"]
 
 
 def test_figures_of_a_conditional_image_run_with_named_classes(tmp_path, digits_npy, digits):

@@ -918,6 +918,43 @@ def test_compare_samplers_never_generates_with_a_condition_only_held_out_rows_ho
     assert given and "east" not in set(np.concatenate(given).tolist())
 
 
+def test_compare_samplers_measures_its_classifier_and_class_shares_on_the_classes_it_could_learn(tmp_path):
+    """An audit (s12 f): a third of the test rows held a condition value no training row holds; the domain classifier,
+    never given that class, was scored on them (test accuracy 0.63, against 0.95 on the classes it learned), and the
+    class shares compared the samples, never drawn for that class, with the test rows' own classes: TV 0.33 and the
+    class called dropped. Now the accuracy is on the test rows of classes it learned, and the shares of the classes
+    the samples were drawn for (those rows' the most frequent trained one, as score gives them)."""
+    import torch
+
+    import vaelab.commands.generate as generate_module
+    from vaelab.analysis.quality import load_classifier
+    from vaelab.checkpoint import CLASSIFIER
+    from vaelab.data.split import indices, split_assignment
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["north", "south"], 300), "x": rng.normal(size=300)})
+    df.loc[df["region"] == "north", "x"] += 3
+    df.loc[indices(split_assignment(300, 0.1, 0.1, 0), "test")[:10], "region"] = "east"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "run"), *FAST, "--condition", "region"]) == 0
+    result = generate_module.compare_samplers(tmp_path / "run", samplers=("prior",), replicates=2)
+    run = Run(tmp_path / "run")
+    test = run.split("test")
+    clf = load_classifier(*run.dir.read_arrays(CLASSIFIER))
+    with torch.no_grad():
+        predicted = clf(torch.from_numpy(np.asarray(test.X, dtype=np.float32))).argmax(1).numpy()
+    learnt = test.label_names() != "east"
+    assert learnt.sum() == 20
+    assert result["summary"]["classifier_test_accuracy"] == pytest.approx((predicted == test.y)[learnt].mean())
+    classes = result["samplers"]["prior"]["classes"]
+    east = list(test.classes).index("east")
+    assert classes["real_shares"][east] == 0 and classes["n_dropped"] == 0
+    fallback = max(run.kind.label_counts, key=run.kind.label_counts.get)
+    expected = np.bincount(np.where(learnt, test.y, list(test.classes).index(fallback)), minlength=3) / 30
+    np.testing.assert_allclose(classes["real_shares"], expected)
+
+
 def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_are(tmp_path, capsys):
     """An audit (s11 c): a file's row holding a condition value only held-out rows hold was flagged and scored given
     the most frequent trained condition, but the run's own test split (score RUN, training's test ELBO) gave the

@@ -560,3 +560,28 @@ def test_table_vae_gives_validation_rows_of_an_untrained_condition_value_a_train
     assert "west" not in seen["fit"] and seen["fit"][0] == fallback
     assert "west" not in seen["sampler"] and seen["sampler"][0] == fallback
     assert model.label_counts_["west"] == 0
+
+
+def test_transform_encodes_rows_of_a_condition_only_held_out_rows_hold_given_the_trained_fallback():
+    """An audit (s12 f): transform() encoded rows whose condition value only validation rows held with the model's
+    class for it, which training never set, where fit, log_likelihood and a run give them the most frequent trained
+    value; a value no fitted row holds is still refused."""
+    from vaelab.data.split import indices, split_assignment
+
+    df = _regions(300)
+    val = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")
+    df.loc[val[:2], "region"] = "west"
+    model = TableVAE(condition=["region"], **FAST).fit(df)
+    fallback = max(model.label_counts_, key=model.label_counts_.get)
+    rows = df.loc[val[:3]]
+    given = rows.assign(region=[fallback, fallback, rows["region"].iloc[2]])
+    np.testing.assert_array_equal(model.transform(rows), model.transform(given))
+    assert not np.allclose(model.transform(rows.iloc[:1]), model.transform(rows.iloc[:1].assign(
+        region=next(lab for lab in model.label_counts_ if lab not in (fallback, "west")))))  # fmt: skip
+    # a value no fitted row holds, or none, is refused saying which row and what to do (a missing value was
+    # "Unknown label(s) ['']")
+    with pytest.raises(DataError, match=r"row 1 \(index \d+\) \(and 1 more row\(s\)\): condition region = 'east' not "
+                                        r"seen in training; the training rows' are \['north', 'south'\]. Fix or drop"):
+        model.transform(rows.assign(region=["north", "east", "east"]))
+    with pytest.raises(DataError, match=r"row 0 \(index \d+\): condition region missing; .* Fix or drop"):
+        model.transform(rows.assign(region=[None, "north", "south"]))

@@ -84,12 +84,14 @@ def _add_settings(p: argparse.ArgumentParser, defaults: dict | None = None) -> N
             g.add_argument(flag, type=type(default), choices=CHOICE_OF.get(name), **kw)
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
+def _data_args(p: argparse.ArgumentParser, fraction: float | None = 0.1) -> None:
+    """``fraction``: the shares' default as parsed (train's None: 0.1 for a new run, and a resumed run's own, so that
+    a share given to --resume can be told from none)."""
     g = p.add_argument_group("data")
     g.add_argument("--labels", help="file of labels, one per example (.npy, .txt, .csv, IDX)")
     g.add_argument("--label-column", help="column (CSV/Parquet) or key (.npz) holding the labels")
-    g.add_argument("--val-fraction", type=float, default=0.1, help="validation share of the data (default: 0.1)")
-    g.add_argument("--test-fraction", type=float, default=0.1, help="test share of the data (default: 0.1)")
+    g.add_argument("--val-fraction", type=float, default=fraction, help="validation share of the data (default: 0.1)")
+    g.add_argument("--test-fraction", type=float, default=fraction, help="test share of the data (default: 0.1)")
 
 
 CODE_WARNING = ("A Python SPEC (path/to/file.py:NAME or package.module:NAME) is imported, which runs that code: "
@@ -130,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="RUN", help="run folder to write")
     t.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    _data_args(t)
+    _data_args(t, None)
     # Column lists extend when repeated (--given a=1 --given b=2): argparse's default would keep only the last.
     tb = t.add_argument_group("tables (CSV/Parquet with non-numeric columns or missing values, or --table)")
     tb.add_argument("--table", action="store_true", help="read DATA as a mixed-type table even if every column is numeric")

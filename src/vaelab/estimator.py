@@ -28,7 +28,7 @@ from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_c
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
 from vaelab.data.rows import blocks as row_blocks  # (blocks= is also a setting here)
-from vaelab.data.split import GREY_LEVELS, binarize_fixed, indices, split_assignment, value_kind
+from vaelab.data.split import GREY_LEVELS, binarize_fixed, check_trained_classes, indices, split_assignment, value_kind
 from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
 from vaelab.nn import VAEModule, build_vae
@@ -276,6 +276,10 @@ class VAE(Model, TransformerMixin, BaseEstimator):
 
     def _fit_split(self, X: Any, lazy: Any, codes: np.ndarray | None, classes: tuple[str, ...] | None) -> "VAE":
         split = split_assignment(X.shape[0], self.validation_fraction, 0.0, self.seed)
+        if codes is not None:  # a class only the validation examples hold would have only an untrained condition
+            check_trained_classes(codes, classes, split, "conditional=True",
+                                  "Give such a class training examples, drop its examples, or fit with another seed "
+                                  "or a smaller validation_fraction.")  # fmt: skip
         train, val = indices(split, "train"), indices(split, "val")
         data = DataConfig(source="array", val_fraction=float(self.validation_fraction), test_fraction=0.0,
                           n_examples=X.shape[0], classes=classes)  # fmt: skip

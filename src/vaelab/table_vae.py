@@ -157,9 +157,40 @@ class TableVAE:
         return condition_labels(df, self.condition_)
 
     def transform(self, df: pd.DataFrame) -> np.ndarray:
-        """Posterior means E_q[z|x] of the rows."""
+        """Posterior means E_q[z|x] of the rows; a conditional model's given their condition values, or the most
+        frequent trained ones where only held-out rows hold theirs (as :meth:`log_likelihood` scores such rows, its
+        ``extra["reasons"]`` saying so)."""
         self._check_fitted("transform")
-        return self.vae_.transform(self.transformer_.transform(df), self._labels(df))
+        labels = self._labels(df)
+        if labels is not None:
+            self._check_known_conditions(df, labels)
+            # the model's class, but never trained: the rule fit and log_likelihood follow (an audit, s12 f: such rows
+            # were encoded with the untrained class); values no fitted row holds are refused, as before
+            untrained = np.isin(labels, [lab for lab, count in self.label_counts_.items() if count == 0])
+            if untrained.any():
+                labels = labels.astype(object)
+                labels[untrained] = flag_labels(labels[untrained], self.condition_, self.label_counts_,
+                                                [""] * int(untrained.sum()))  # fmt: skip
+        return self.vae_.transform(self.transformer_.transform(df), labels)
+
+    def _check_known_conditions(self, df: pd.DataFrame, labels: np.ndarray) -> None:
+        """Refuse rows whose condition values no fitted row holds, or that lack one, saying which and what to do (it
+        was "Unknown label(s) ['']" for a missing value: an audit, s12 f)."""
+        names = [c.name for c in self.condition_]
+        bad = ~np.isin(labels, list(self.label_counts_)) | df[names].isna().any(axis=1).to_numpy()
+        if not bad.any():
+            return
+        reasons = [""] * len(df)
+        flag_conditions(df, self.condition_, self.label_counts_, reasons)
+        first = int(np.flatnonzero(bad)[0])
+        what = reasons[first].split(": ")[0]  # "condition region = 'east' not seen in training", "condition region missing"
+        more = f" (and {int(bad.sum()) - 1} more row(s))" if bad.sum() > 1 else ""
+        trained = [lab for lab, count in self.label_counts_.items() if count > 0]
+        index = df.index[first].item() if isinstance(df.index[first], np.generic) else df.index[first]  # 7, not np.int64(7)
+        raise DataError(f"TableVAE.transform encodes a row given its condition values; row {first} (index "
+                        f"{index!r}){more}: {what}; the training rows' are {trained[:20]}. Fix or drop such "
+                        "rows (log_likelihood scores them given the most frequent condition and says so in "
+                        "extra['reasons']).")  # fmt: skip
 
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
         """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood), in the

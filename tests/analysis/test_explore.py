@@ -302,3 +302,35 @@ def test_explore_refuses_an_unlabelled_file_example_on_a_conditional_run(tmp_pat
     assert main(["explore", str(run), "traverse", "--centre", file_example, "--class", "5", "--steps", "3"]) == 0
     assert "decoded with class '5'" in capsys.readouterr().out
     assert main(["explore", str(run), "interpolate", "test:0", "test:1", "--steps", "3"]) == 0
+
+
+def test_a_labelled_centre_is_encoded_with_its_own_class_and_decoded_with_class(tmp_path, digits):
+    """An audit (s12 f): explore traverse/grid --centre test:N --class C on a conditional run encoded the centre under
+    C, not its own class, and said "around the code of test:N": q(z|x, C) is not that example's code. Its code is
+    q(z|x, its class); --class picks the class decoded with (a file's unlabelled example is still encoded with it)."""
+    from tests.conftest import FAST
+    from vaelab.commands.explore import run_grid, run_traverse
+    from vaelab.runs.run import Run
+    from vaelab.runs.train import train_run
+
+    X, y = digits
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 2, "conditional": True},
+              labels=str(tmp_path / "y.npy"))  # fmt: skip
+    run = Run(tmp_path / "run")
+    test = run.split("test")
+    own, x = str(test.label_names()[0]), test.X[:1]
+    other = next(c for c in run.model.classes_ if c != own)
+    code, wrong = run.model.transform(x, [own])[0], run.model.transform(x, [other])[0]
+    assert not np.allclose(code, wrong)
+    tr, _ = run_traverse(tmp_path / "run", centre="test:0", label=other, steps=3)
+    np.testing.assert_allclose(tr.reference, code, atol=1e-6)
+    assert tr.decoded_with == other
+    np.testing.assert_allclose(tr.decoded[0, 1], run.model.inverse_transform(code[None].astype(np.float32), [other])[0],
+                               atol=1e-5)  # fmt: skip
+    grid, _ = run_grid(tmp_path / "run", centre="test:0", label=other, n=3)
+    np.testing.assert_allclose(grid.reference, code, atol=1e-6)
+    # a file's example comes without a label: encoded with --class, as before
+    tr, _ = run_traverse(tmp_path / "run", centre=f"{tmp_path / 'x.npy'}:0", label=other, steps=3)
+    np.testing.assert_allclose(tr.reference, run.model.transform(X[:1], [other])[0], atol=1e-6)

@@ -108,12 +108,12 @@ def _data_range(X) -> tuple[float, float]:
 
 
 def _class_for(run: Run, label: Any, *examples: Example, option: bool = False) -> Any:
-    """The class a conditional model encodes and decodes with: the one asked for (``option``: the command has
-    --class), else the examples' own, else (None) the model's first. An example without a label (a file's) is
-    refused: it was encoded as the model's first class and called "a's class", whatever its own (an audit). A class
-    no training example holds (a conditional table run's condition value only held-out rows hold) is refused when
-    asked for and passed over by default, as ``sample`` does (an audit, s11 c: explore decoded with such an
-    untrained class, the model's first by default)."""
+    """The class a conditional model decodes with (and encodes an example without a label with: :func:`_own_class`):
+    the one asked for (``option``: the command has --class), else the examples' own, else (None) the model's first.
+    An example without a label (a file's) is refused: it was encoded as the model's first class and called "a's
+    class", whatever its own (an audit). A class no training example holds (a conditional table run's condition value
+    only held-out rows hold) is refused when asked for and passed over by default, as ``sample`` does (an audit, s11
+    c: explore decoded with such an untrained class, the model's first by default)."""
     if run.model.classes_ is None:
         return label
     untrained = run.kind.untrained_labels
@@ -134,6 +134,13 @@ def _class_for(run: Run, label: Any, *examples: Example, option: bool = False) -
     if label is None and untrained:
         label = next(str(c) for c in run.model.classes_ if str(c) not in untrained)
     return label
+
+
+def _own_class(example: Example | None, label: Any) -> Any:
+    """The class a centre example is encoded with: its own where it has one (a split's row, a table file's row), else
+    ``label`` (--class, given for a file's example without labels). --class picks the class decoded with; the centre
+    was encoded with it too, which is not the example's code (an audit, s12 f)."""
+    return label if example is None or example.label is None else example.label
 
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
@@ -173,7 +180,8 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
-                      reference_label=lab, label=lab, activity=_activity(r) if dims is None else None, per=per)  # fmt: skip
+                      reference_label=_own_class(ref, lab), label=lab, activity=_activity(r) if dims is None else None,
+                      per=per)  # fmt: skip
     entry = {**result.to_dict(), "centre": centre}
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), len(result.dims))
     if views is not None:  # a table: each dimension's ends in the columns' own terms
@@ -194,8 +202,9 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     _check_decoded(r, n * n, "This grid")
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
-    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
-                           label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
+    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x,
+                           reference_label=_own_class(ref, lab), label=lab,
+                           activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
     windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
     fig = (grid_columns_figure(result, views[0]) if views is not None else

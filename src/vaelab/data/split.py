@@ -51,6 +51,25 @@ def indices(codes: np.ndarray, split: str) -> np.ndarray:
     return np.flatnonzero(codes == SPLITS.index(split))
 
 
+def check_trained_classes(y: np.ndarray, classes, codes: np.ndarray, where: str, advice: str) -> None:
+    """Refuse a conditional model's labels when a class that held-out examples hold has no training example: the
+    model's embedding of it would never be trained, yet the validation loss, the test ELBO, scores and samples would
+    use it (an audit, s12 f: an image/vector run scored such test examples given the untrained class without a word).
+    ``y`` are codes 0..C-1 of ``classes``, ``codes`` the split assignment; a class no example holds is left alone."""
+    n = len(classes)
+    train = np.bincount(np.asarray(y)[indices(codes, "train")], minlength=n)
+    held = np.bincount(np.asarray(y)[codes != SPLITS.index("train")], minlength=n)
+    untrained = np.flatnonzero((train == 0) & (held > 0))
+    if untrained.size:
+        names = ", ".join(f"{str(classes[k])!r} ({int(held[k])} held out)" for k in untrained[:10])
+        more = f" and {untrained.size - 10} more" if untrained.size > 10 else ""
+        it = "them" if untrained.size > 1 else "it"
+        raise DataError(f"{where}: no training example holds class{'es' if untrained.size > 1 else ''} {names}{more}, "
+                        f"only validation or test examples do, so the model would never learn {it}, yet validation, "
+                        f"scoring and sampling would give {it} an untrained condition. "
+                        f"{advice}")  # fmt: skip
+
+
 GREY_LEVELS = 256  # at most this many distinct values in [0, 1]: grey levels, as 8-bit images have
 
 

@@ -128,7 +128,7 @@ def _adopt_and_save(encoder: Any, decoder: Any, run: RunDir, specs: dict[str, st
         raise ConfigError("--classes names the classes of a conditional model; add --conditional (and its labels), "
                           "or drop --classes.")  # fmt: skip
     prepared = BY_NAME["array"].prepare(Request(data, {}, labels, label_column, val_fraction, test_fraction),
-                                        SimpleNamespace(conditional=conditional, seed=seed))  # fmt: skip
+                                        SimpleNamespace(conditional=conditional, seed=seed, trains=False))  # fmt: skip
     dataset, split = prepared.dataset, prepared.split
     if likelihood in ("bernoulli", "continuous-bernoulli"):
         # all of it, as train checks: adopt checked the first 64 training examples only, and a run on data that its

@@ -17,7 +17,7 @@ import pandas as pd
 from vaelab.config import DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
-from vaelab.data.split import split_assignment
+from vaelab.data.split import check_trained_classes, split_assignment
 from vaelab.errors import ConfigError
 from vaelab.report.figures import image_grid, save_png
 from vaelab.runs.base import Prepared, Request, RunKind, write_frame, write_npy
@@ -39,6 +39,12 @@ class ArrayKind(RunKind):
         if model.conditional and dataset.y is None:
             raise ConfigError("--conditional needs labels: a built-in with labels, --labels FILE or --label-column COL.")
         split = split_assignment(dataset.n_examples, request.val_fraction, request.test_fraction, model.seed)
+        # A class no training example holds would have only an untrained condition: refused before training (a model
+        # adopted from elsewhere, trained on its own data, passes trains=False).
+        if model.conditional and getattr(model, "trains", True):
+            check_trained_classes(dataset.y, dataset.classes, split, "--conditional",
+                                  "Give such a class training examples, drop its examples from the data and labels, "
+                                  "or split otherwise (another --seed, a smaller --val-fraction or --test-fraction).")
         data = DataConfig(
             source=dataset.source, labels=None if request.labels is None else os.path.abspath(request.labels),
             label_column=request.label_column, val_fraction=request.val_fraction,

@@ -45,6 +45,7 @@ from vaelab.runtime import resolve_device
 
 # Settings a resumed run may change: how long and where it trains, not what it trains.
 RESUMABLE = frozenset({"epochs", "patience", "device", "precision", "verbose", "save_every"})
+DEFAULT_FRACTION = 0.1  # the validation and the test share of a new run unless given
 # What a failed write during training advises once the disk is fixed.
 RESUME_ADVICE = ("then run the command again (`vaelab train --resume --out RUN` continues a run from its last "
                  "saved epoch)")  # fmt: skip
@@ -119,8 +120,8 @@ def train_run(
     options: dict[str, Any] | None = None,
     labels: str | None = None,
     label_column: str | None = None,
-    val_fraction: float = 0.1,
-    test_fraction: float = 0.1,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
     resume: bool = False,
     progress=None,
     on_prepared=None,
@@ -151,6 +152,14 @@ def train_run(
         fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
         # an option repeated with the run's own value is taken (an audit: --condition region again was refused)
         fixed += [flag(k).lstrip("-") for k in given_options(options) if not opened.kind.trained_with(k, options[k])]
+        # the labels too: another file or column was ignored without a word, the run's own read (an audit, s12 f)
+        if data is not None and labels is not None and not _same_file(labels, data.labels):
+            fixed.append("labels")
+        if data is not None and label_column is not None and label_column != data.label_column:
+            fixed.append("label-column")
+        fixed += [name for name, given, own in (("val-fraction", val_fraction, getattr(data, "val_fraction", None)),
+                                                ("test-fraction", test_fraction, getattr(data, "test_fraction", None)))
+                  if data is not None and given is not None and given != own]  # fmt: skip
         if fixed:
             raise ConfigError(
                 f"--resume continues {run.path} with its own settings; {', '.join(fixed)} cannot change. "
@@ -176,7 +185,8 @@ def train_run(
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
         # a run that never saved an epoch is started again
         again = main and check_fresh_folder(run, KIND_FILES, restart=True)
-        request = Request(source, options, labels, label_column, val_fraction, test_fraction)
+        shares = [DEFAULT_FRACTION if f is None else f for f in (val_fraction, test_fraction)]
+        request = Request(source, options, labels, label_column, *shares)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})
         if "likelihood" not in settings and "likelihood" in kind_class.default_reasons:
@@ -226,6 +236,18 @@ def train_run(
         run.mark_stale(measured)
         metrics = run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)
+
+
+def _same_file(given: str | os.PathLike, stored: str | None) -> bool:
+    """Whether a file named on the command line is the one a run stored (its absolute path)."""
+    if stored is None:
+        return False
+    if os.path.abspath(given) == stored:
+        return True
+    try:
+        return os.path.samefile(given, stored)
+    except OSError:
+        return False
 
 
 # Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)

@@ -169,6 +169,25 @@ def test_sigma_refused_before_reading_the_data_names_no_likelihood_it_never_chos
     assert not (tmp_path / "run").exists()
 
 
+def test_sigma_refused_in_the_words_of_each_likelihood(tmp_path, capsys, tiny_runs):
+    # An explicit Bernoulli was said to "learn its own" SD (it has none), and a table run was told to "set
+    # likelihood='gaussian-fixed'", which a table run cannot take.
+    X = (np.random.default_rng(0).random((60, 5)) < 0.5).astype(np.float32)
+    np.save(tmp_path / "b.npy", X)
+    code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "bernoulli",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "learns its own" not in err and "has no SD" in err
+    code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'mixed'" in err and "set likelihood='gaussian-fixed'" not in err and "Drop it." in err
+    code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "gaussian",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and "learns its own SD" in err and "set likelihood='gaussian-fixed'" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(tmp_path, capsys):
     # `train missing.csv --categorical x` said "--categorical is for a table run, but missing.csv is read as an
     # image/vector run. Add --table ...", and with --table: "Table file not found": no kind claims a missing file.

@@ -226,9 +226,15 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                                   "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
                                   "images, else a Gaussian that learns its own SD). Drop it, or set "
                                   "likelihood='gaussian-fixed'.")  # fmt: skip
+            # each case in its own words: a Bernoulli has no SD, and a table run takes no other likelihood (an audit)
+            what, then = {
+                "gaussian": ("which learns its own SD", " Drop it, or set likelihood='gaussian-fixed'."),
+                "mixed": ("whose numeric columns' Gaussians learn their own SDs, and a table run takes no other "
+                          "likelihood", " Drop it."),
+            }.get(likelihood, ("which has no SD", " Drop it, or set likelihood='gaussian-fixed' for a Gaussian of "
+                                                  "that fixed SD."))  # fmt: skip
             raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
-                              f"model's is {likelihood!r} ({reason}), which learns its own. Drop it, or set "
-                              "likelihood='gaussian-fixed'.")  # fmt: skip
+                              f"model's is {likelihood!r} ({reason}), {what}.{then}")  # fmt: skip
         binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
         self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
                                    "binarized": binarized, "reason": reason}  # fmt: skip

@@ -1006,6 +1006,8 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "member")
     assert "conditioned on member (2 combinations in the training rows)" in out
     assert json.loads((run / "config.json").read_text())["model"]["n_classes"] == 2
+    # README: test.n_given_other_condition "counts such test rows": 0 is a count too (it was left out when 0)
+    assert json.loads((run / "metrics.json").read_text())["test"]["n_given_other_condition"] == 0
     out = _ok(capsys, "sample", run, "--class", "True", "--n", 40, "--out", tmp_path / "m.parquet")
     rows = pd.read_parquet(tmp_path / "m.parquet")
     assert rows["member"].tolist() == [True] * 40 and list(rows.columns) == list(df.columns)

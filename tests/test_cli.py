@@ -32,6 +32,19 @@ def test_python_m_vaelab_and_help_for_every_command(capsys):
         assert "--" + name.replace("_", "-") in help_text
 
 
+def test_unrecognized_arguments_are_said_by_the_command_that_refused_them(capsys):
+    # `vaelab score RUN --seed 1` said "vaelab: error: unrecognized arguments" (argparse finds them in the top
+    # parser), where every other error of score reads "vaelab score: error: ...".
+    for argv, prog in ((["score", "RUN", "--seed", "1"], "vaelab score"),
+                       (["train", "x.csv", "--out", "o", "--bogus"], "vaelab train"),
+                       (["explore", "RUN", "traverse", "--bogus", "1"], "vaelab explore RUN traverse")):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and len(err.strip().splitlines()) == 1
+        assert err.startswith(f"{prog}: error: unrecognized arguments: "), err
+
+
 def test_train_writes_a_run_and_prints_the_headline(tmp_path, capsys, digits_npy):
     code, out, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS)
     assert code == 0, err

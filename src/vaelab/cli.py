@@ -784,7 +784,7 @@ def cmd_sample(args) -> int:
                                           temperature=AUTO if args.temperature is None else args.temperature)  # fmt: skip
     at = f" at {drawn['temperature']['text']}" if drawn["temperature"] else ""
     if generation is None:
-        print(f"{args.n} samples from {drawn['sampler']}{at}: {out}")
+        print(f"{args.n} samples from {drawn['sampler']}{at}{drawn['what']}: {out}")
         return 0
     print(f"{generation['text']}{at}: {out}")
     fit = generation["columns"]

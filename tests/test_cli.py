@@ -59,6 +59,20 @@ def test_train_writes_a_run_and_prints_the_headline(tmp_path, capsys, digits_npy
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]["epochs_run"] == 3
 
 
+def test_counts_of_one_are_singular(tmp_path, capsys, digits_npy):
+    # "training:   1 epochs", "1 samples from prior", "K = 1 importance samples" (an audit)
+    args = [a if a != "2" else "1" for a in FAST_ARGS]  # --latent-dim 1, --epochs 1
+    code, out, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *args)
+    assert code == 0, err
+    assert "training:   1 epoch, best epoch 1" in out
+    code, out, err = run_cli(capsys, "sample", tmp_path / "run", "--n", "1", "--out", tmp_path / "s.npy")
+    assert code == 0 and "1 sample from prior" in out, err
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "1", "--quiet")
+    assert code == 0 and "K = 1 importance sample," in out, err
+    code, out, err = run_cli(capsys, "inspect", tmp_path / "run")
+    assert code == 0 and " of 1 latent dimension active" in out, err
+
+
 def _one_line_error(capsys, *argv, match):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2

@@ -380,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _count(n, noun: str) -> str:
+    """``n`` and the noun, singular for one ("1 epoch", "2 epochs"; an audit: "training: 1 epochs")."""
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
 def _untrained(args) -> tuple[str, ...]:
     """The classes of the run's model that no training example holds (a conditional table run's)."""
     from vaelab.runs.run import Run
@@ -391,8 +396,8 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
     print(f"run:        {result.run.path}")
-    print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
-    print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
+    print(f"data:       {result.dataset.source}  ({_count(result.dataset.n_examples, 'example')}, shape {result.dataset.shape})")
+    print(f"training:   {_count(tr.get('epochs_run'), 'epoch')}, best epoch {tr.get('best_epoch')}"
           f"{' (stopped early)' if tr.get('stopped_early') else ''}, "
           # metrics.json's seconds time the epochs; the command also reads, prepares and writes. Resumed, they time
           # the epochs of every session (an audit: "3.6 s of epochs, 2.2 s in all" read as a contradiction)
@@ -541,7 +546,7 @@ def _demo_explore(run: str) -> None:
     _, p2 = run_grid(run)
     path, p3 = run_interpolate(run, a, b)
     arith, p4 = run_arithmetic(run, a, b)
-    print(f"explore:    traversals of {len(traversal.dims)} dimensions; interpolation and arithmetic between {a} and {b}:")
+    print(f"explore:    traversals of {_count(len(traversal.dims), 'dimension')}; interpolation and arithmetic between {a} and {b}:")
     _print_arithmetic(arith)
     for p in (p1, p2, p3, p4):
         print(f"  {p}")
@@ -592,7 +597,8 @@ def cmd_score(args) -> int:
             bar.close()
     s = scored.result.summary()
     averaged = f", averaged over {s['binarizations']} binarizations of each grey example" if s["binarizations"] > 1 else ""
-    print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples{averaged}")
+    print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}, K = {_count(s['n_samples'], 'importance sample')}"
+          f"{averaged}")  # fmt: skip
     if "units" in scored.result.extra:
         print(textwrap.fill(f"log p(x) in {scored.result.extra['units']}", 100, initial_indent="  ",
                             subsequent_indent="    "))  # fmt: skip
@@ -687,8 +693,8 @@ def cmd_inspect(args) -> int:
     # "active" is Burda et al.'s (2016) Var_x E_q[z_d] above the threshold: active dimensions can still carry little
     # (next to a collapse finding it read as a contradiction), so the headline says by what and how much they carry.
     carry = f", {s['avg_kl']:.2f} nats of KL in all" if s is not None else ""
-    print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent "
-          f"dimensions active (Var_x E[z_d] > {args.active_threshold:g}){carry}")  # fmt: skip
+    print(f"{_data_name(args.data)}: {_count(d['n_examples'], 'example')}; {d['active_units']} of "
+          f"{_count(len(d['order_by_kl']), 'latent dimension')} active (Var_x E[z_d] > {args.active_threshold:g}){carry}")  # fmt: skip
     if d["scope"] == "data":
         print("  not a split of the run: findings speak about this data, not the model (--representative if it is "
               "drawn like the training data); stored under diagnostics_by_data")  # fmt: skip
@@ -770,7 +776,7 @@ def cmd_sample(args) -> int:
                               f"forecaster draws --draws futures of the past. Drop {'it' if one else 'them'}.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
         out, png, note = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
-        print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
+        print(f"{_count(draws, 'future')} given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
         if note:
             print(f"  note: {note}")
         return 0
@@ -784,7 +790,7 @@ def cmd_sample(args) -> int:
                                           temperature=AUTO if args.temperature is None else args.temperature)  # fmt: skip
     at = f" at {drawn['temperature']['text']}" if drawn["temperature"] else ""
     if generation is None:
-        print(f"{args.n} samples from {drawn['sampler']}{at}{drawn['what']}: {out}")
+        print(f"{_count(args.n, 'sample')} from {drawn['sampler']}{at}{drawn['what']}: {out}")
         return 0
     print(f"{generation['text']}{at}: {out}")
     fit = generation["columns"]
@@ -871,7 +877,7 @@ def cmd_adopt(args) -> int:
         print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
               "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
     tr, va, te = done.split_sizes
-    print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
+    print(f"data:       {args.data}  ({_count(done.n_examples, 'example')}: {tr} train, {va} validation, {te} test)")
     for p in figures:
         print(f"  {p}")
     then = f"vaelab explore {done.run.path} traverse" if m.deterministic_ else f"vaelab score {done.run.path}"

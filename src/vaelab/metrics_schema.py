@@ -195,6 +195,15 @@ def closer_share(privacy: dict[str, Any]) -> str:
             else f"{100 * share:.1f}%")
 
 
+def constant_note(columns: list[Any]) -> str:
+    """Why column pair trends leave out the pairs of some columns, as the CLI and the report say it."""
+    names = ", ".join(map(str, columns[:10])) + (f" and {len(columns) - 10} more" if len(columns) > 10 else "")
+    one = len(columns) == 1
+    return (f"column pair trends leave out the pairs of {names}: {'its' if one else 'their'} real values fall in one "
+            f"category or bin, so {'its' if one else 'their'} pairs have no trend to reproduce (a contingency score "
+            "would be the other column's shape score again), as SDMetrics' QualityReport leaves them out")
+
+
 def holdout_copies(privacy: dict[str, Any]) -> str:
     """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
     exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row
@@ -275,7 +284,7 @@ TABLE_SYNTHETIC = obj(
                               "share_closer_than_holdout": number, "exact_copies": number},
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
                               "median_ratio_stderr": maybe_number, "stderr_over": text})),
-     "not_measured": text,
+     "not_measured": text, "constant_columns": list_of(text),
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)
      **{f"{k}_stderr": maybe_number for k in ("fidelity", "column_shapes", "column_pair_trends")},
      "fidelity_stderr_over": text},

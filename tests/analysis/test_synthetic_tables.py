@@ -295,6 +295,33 @@ def test_a_resample_without_a_finite_real_value_leaves_the_others_bins_alone():
         np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
 
 
+def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
+    """A constant column's contingency score with another column is that column's shape score again: it was counted
+    in the pair mean once per other column (an audit). Such pairs are left out, as SDMetrics' QualityReport leaves out
+    pairs whose real association is undefined, and named; the bootstrap leaves them out the same way."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+
+    rng, n = np.random.default_rng(0), 400
+    real = pd.DataFrame({"a": rng.choice(list("xyz"), n), "b": rng.choice(list("uv"), n), "k": ["same"] * n,
+                         "z": np.where(np.arange(n) == 0, 1.0, 0.0)})  # one value in 400: one quantile bin
+    synth = pd.DataFrame({"a": rng.choice(list("xyz"), n, p=[0.5, 0.3, 0.2]), "b": rng.choice(list("uv"), n),
+                          "k": ["same"] * n, "z": np.zeros(n)})  # fmt: skip
+    result = fidelity(real, synth, resamples=20)
+    scores = {(p["column_a"], p["column_b"]): p["score"] for p in result["pairs"]}
+    assert [k for k, v in scores.items() if not math.isnan(v)] == [("a", "b")]
+    assert result["column_pair_trends"] == scores[("a", "b")]
+    assert result["constant_columns"] == ["k", "z"] == constant_columns(real)
+    assert math.isfinite(result["column_pair_trends_stderr"])
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
+    i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    got = resampler.scores(i_real, i_synth)
+    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
+        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+
+
 # ---------------------------------------------------------------- ML efficacy
 def test_ml_efficacy_fresh_sample_matches_real():
     real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))

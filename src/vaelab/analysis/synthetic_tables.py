@@ -491,12 +491,37 @@ def _pairs(n_cols: int, max_pairs: int | None, seed: int) -> list[tuple[int, int
     return pairs
 
 
+def _one_label(labels: np.ndarray | None, missing: np.ndarray) -> bool:
+    """Whether a column's real labels (a numeric column's contingency bins) take at most one value: a pair with it
+    has no trend to reproduce, and its contingency score would be the other column's shape score again."""
+    return labels is not None and pd.unique(labels[~missing]).size <= 1
+
+
+def constant_columns(real_df: pd.DataFrame, kinds: dict[str, str] | None = None, *, bins: int = 10) -> list[Any]:
+    """The columns whose real values fall in one category (a numeric column: in one of its ``bins`` quantile bins),
+    missing values aside: their contingency pairs are left out of :func:`column_pair_trends`' mean (NaN), as a
+    constant column's correlation is, and as SDMetrics' QualityReport leaves them out (their association with any
+    column is undefined): each such pair's score would count the other column's shape score a second time."""
+    bins = check_int("bins", bins, 1, " (quantile bins per numeric column)")
+    real_df = _frame("real_df", real_df)
+    resolved = _resolve_kinds(real_df, kinds)
+    real = {c: _prepare(real_df[c], resolved[c], str(c)) for c in real_df.columns}
+    return _constant(list(real_df.columns), resolved, real, bins)
+
+
+def _constant(cols: list[Any], kinds: dict, real: dict, bins: int) -> list[Any]:
+    edges = {c: _bin_edges(real[c], bins) for c in cols if kinds[c] in CONTINUOUS}
+    return [c for c in cols if _one_label(_discrete(real[c], edges.get(c)), real[c].missing)]
+
+
 def _pair_rows(cols: list[Any], kinds: dict, real: dict, synth: dict, max_pairs: int | None, seed: int,
                bins: int) -> list[dict[str, Any]]:
     # Bin edges depend on the real column only: fit them once per column, not once per pair.
     edges = {c: _bin_edges(real[c], bins) for c in cols if kinds[c] in CONTINUOUS}
     labels_real = {c: _discrete(real[c], edges.get(c)) for c in cols}
     labels_synth = {c: _discrete(synth[c], edges.get(c)) for c in cols}
+    # a column of one real value (or bin) has no trend with any other: its pairs are left out (constant_columns)
+    constant = {c for c in cols if _one_label(labels_real[c], real[c].missing)}
     rows = []
     for i, j in _pairs(len(cols), max_pairs, seed):
         a, b = cols[i], cols[j]
@@ -504,8 +529,9 @@ def _pair_rows(cols: list[Any], kinds: dict, real: dict, synth: dict, max_pairs:
             score, rho_r, rho_s = _correlation_pair(real[a], real[b], synth[a], synth[b], "pearson")
             metric, rv, sv = "CorrelationSimilarity", float(rho_r), float(rho_s)
         else:
-            score = _contingency(labels_real[a], labels_real[b], labels_synth[a], labels_synth[b],
-                                 ~(real[a].missing | real[b].missing), ~(synth[a].missing | synth[b].missing))
+            score = math.nan if a in constant or b in constant else _contingency(
+                labels_real[a], labels_real[b], labels_synth[a], labels_synth[b],
+                ~(real[a].missing | real[b].missing), ~(synth[a].missing | synth[b].missing))  # fmt: skip
             metric, rv, sv = "ContingencySimilarity", None, None
         rows.append({"column_a": a, "column_b": b, "kind_a": kinds[a], "kind_b": kinds[b], "metric": metric,
                      "score": float(score), "real_value": rv, "synthetic_value": sv})
@@ -530,7 +556,8 @@ def column_pair_trends(
     ``metric`` ("CorrelationSimilarity", Pearson, when both columns are numeric or datetime;
     "ContingencySimilarity" otherwise, numeric columns cut into ``bins`` quantile bins of the
     real column; see :func:`correlation_similarity`, :func:`contingency_similarity`),
-    ``score`` in [0, 1] (NaN when undefined, e.g. a constant column's correlation),
+    ``score`` in [0, 1] (NaN when undefined: a constant column's correlation, and any pair with a column whose real
+    values fall in one category or bin, left out as SDMetrics' QualityReport leaves them: :func:`constant_columns`),
     ``real_value`` and ``synthetic_value`` (the two correlations; NaN for contingency pairs).
 
     ``max_pairs`` keeps a seeded random subset of the pairs when there are more (wide tables:
@@ -704,7 +731,7 @@ class _FidelityResampler:
         synthetic rows ``i_synth`` (B, n_synth), row by row; numeric columns' bins fitted again on each resample's
         real values, as fidelity fits them."""
         rows = i_real.shape[0]
-        shapes, labels, floats, centred = {}, {}, {}, {}
+        shapes, labels, floats, centred, one = {}, {}, {}, {}, {}
         for c, col in self.continuous.items():
             code_r, code_s = col.real[i_real], col.synth[i_synth]
             counts_r = batch_counts(code_r, col.k)
@@ -713,10 +740,13 @@ class _FidelityResampler:
             if table is not None:
                 flat, offset = table.ravel(), table.shape[1] * np.arange(rows)[:, None]
                 labels[c] = (flat[code_r + offset], flat[code_s + offset], self.bins)
+                one[c] = (batch_counts(labels[c][0], self.bins) > 0).sum(axis=1) <= 1
             floats[c] = col.floats[0][i_real], col.floats[1][i_synth]
         for c, (r, s, k) in self.labels.items():
             labels[c] = (r[i_real], s[i_synth], k)
-            shapes[c] = batch_similarity(batch_counts(labels[c][0], k), batch_counts(labels[c][1], k), ks=False)
+            counts = batch_counts(labels[c][0], k)
+            one[c] = (counts > 0).sum(axis=1) <= 1  # a column of one real label: its pairs left out, as in fidelity
+            shapes[c] = batch_similarity(counts, batch_counts(labels[c][1], k), ks=False)
 
         def centre(c: Any, side: int) -> tuple[np.ndarray, np.ndarray]:  # a column without missing values, once
             if (c, side) not in centred:
@@ -739,11 +769,12 @@ class _FidelityResampler:
                 pairs.append(1.0 - np.abs(rho[0] - rho[1]) / 2.0)
             elif (a, b) in self.cells:
                 r, s, k = self.cells[(a, b)]
-                pairs.append(batch_similarity(batch_counts(r[i_real], k), batch_counts(s[i_synth], k), ks=False))
+                score = batch_similarity(batch_counts(r[i_real], k), batch_counts(s[i_synth], k), ks=False)
+                pairs.append(np.where(one[a] | one[b], np.nan, score))
             elif a in labels and b in labels:
                 (ra, sa, ka), (rb, sb, kb) = labels[a], labels[b]
-                pairs.append(batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb),
-                                               ks=False))  # fmt: skip
+                score = batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb), ks=False)
+                pairs.append(np.where(one[a] | one[b], np.nan, score))
             else:  # a numeric column without a finite real value: no bins, as in fidelity
                 pairs.append(np.full(rows, np.nan))
         shape_mean = _rows_nanmean([shapes[c] for c in self.cols], rows)
@@ -806,7 +837,10 @@ def fidelity(
     new fit of the generator), and ``fidelity_stderr_over``, which says so.
 
     Undefined scores (NaN: a column with no non-missing value, a constant column's
-    correlation) are left out of the means. A mean is NaN only when all its scores are
+    correlation, a pair with a column of one real value or bin, whose contingency score would be
+    the other column's shape score again) are left out of the means; ``constant_columns`` names
+    the columns of one real value or bin (:func:`constant_columns`), whose pairs SDMetrics'
+    QualityReport leaves out too. A mean is NaN only when all its scores are
     undefined or there is nothing to average (one column has no pairs); ``fidelity`` is then
     the other mean alone, and NaN only when both are.
     """
@@ -836,6 +870,8 @@ def fidelity(
         "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes]),
         "columns": shapes,
         "pairs": pairs,
+        # their pairs have no score: left out of column_pair_trends (an audit: each counted the other column's shape)
+        "constant_columns": _constant(cols, resolved, real, bins),
         "n_columns": len(cols), "n_pairs": len(pairs),
         "n_real": int(real_df.shape[0]), "n_synthetic": int(synth_df.shape[0]), **stderr,
     }  # fmt: skip

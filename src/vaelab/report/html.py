@@ -27,6 +27,7 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     closer_share,
+    constant_note,
     fidelity_texts,
     holdout_copies,
     ks_over,
@@ -422,6 +423,9 @@ class _Assembler:
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
                     ("fidelity", f"{fid['fidelity']} = {_fidelity_parts(b, fid)} (SDMetrics; 1 is best{fid['over']})")]
+        if b.get("constant_columns"):
+            note = constant_note(b["constant_columns"])
+            s.paragraphs.append(f"{note[0].upper()}{note[1:]}.")
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it

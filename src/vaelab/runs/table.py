@@ -60,7 +60,15 @@ from vaelab.data.table_transformer import (
     training_label_counts,
 )
 from vaelab.errors import ConfigError, DataError
-from vaelab.metrics_schema import closer_share, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
+from vaelab.metrics_schema import (
+    closer_share,
+    constant_note,
+    fidelity_texts,
+    holdout_copies,
+    ml_difference,
+    ml_note,
+    ml_secondary,
+)
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -407,7 +415,7 @@ class TableKind(RunKind):
             "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"],
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
-            "columns": fid["columns"], "pairs": fid["pairs"],
+            "columns": fid["columns"], "pairs": fid["pairs"], "constant_columns": fid["constant_columns"],
             # their bootstrap SEs over the real and the synthetic rows (new keys: blocks written before lack them)
             **{k: fid[k] for k in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr",
                                    "fidelity_stderr_over") if k in fid},
@@ -440,6 +448,8 @@ class TableKind(RunKind):
         lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
                  f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
+        if block.get("constant_columns"):
+            lines.append(constant_note(block["constant_columns"]))
         drawn = block.get("temperature")
         if isinstance(drawn, dict) and "text" in drawn:
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")

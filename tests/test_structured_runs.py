@@ -1016,7 +1016,11 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert pd.read_parquet(tmp_path / "all.parquet")["member"].dtype == bool
     out = _ok(capsys, "evaluate-synthetic", run)
     assert "fidelity" in out
-    assert "member" in {c["column"] for c in json.loads((run / "metrics.json").read_text())["synthetic"]["columns"]}
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert "member" in {c["column"] for c in block["columns"]}
+    # member is drawn at the training frequencies, not generated: listed, but not in the column shapes' mean (an audit)
+    assert block["condition_columns"] == ["member"] and "column shapes leave out the condition column (member" in out
+    assert block["column_shapes"] == pytest.approx(np.mean([c["score"] for c in block["columns"] if c["column"] != "member"]))
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
     planted = df.head(20).astype({"member": object})
     planted.loc[0, "member"] = None  # a missing condition value is named as such (it read "condition ''")

@@ -322,6 +322,27 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
         np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
 
 
+def test_given_columns_are_listed_but_left_out_of_the_column_shapes_mean():
+    """A conditional model's condition columns are drawn at the real rows' frequencies, not generated: their TV
+    complement near 1 raised column shapes (an audit). Left out of the mean (the bootstrap too), listed, pairs kept."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
+
+    real, synth = mixed_table(0), mixed_table(1, n=300)
+    synth["b"] = real["b"].iloc[:300].to_numpy()  # a column copied from the real rows
+    both = fidelity(real, synth, resamples=0)
+    apart = fidelity(real, synth, resamples=20, given_columns=("b",))
+    shapes = {c["column"]: c["score"] for c in apart["columns"]}
+    assert "b" in shapes and apart["shapes_left_out"] == ["b"] and both["shapes_left_out"] == []
+    assert apart["column_shapes"] == pytest.approx(np.mean([v for c, v in shapes.items() if c != "b"]), abs=1e-12)
+    assert apart["column_pair_trends"] == both["column_pair_trends"]  # b's pairs stay in
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, len(real), len(synth), ("b",))
+    got = resampler.scores(np.arange(len(real))[None], np.arange(len(synth))[None])
+    np.testing.assert_allclose(got[0], [apart[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match="given_columns names columns the data lacks"):
+        fidelity(real, synth, given_columns=("nope",))
+
+
 # ---------------------------------------------------------------- ML efficacy
 def test_ml_efficacy_fresh_sample_matches_real():
     real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))

@@ -701,8 +701,9 @@ class _FidelityResampler:
     give the same scores: tests/analysis/test_synthetic_tables.py checks it)."""
 
     def __init__(self, cols: list[Any], kinds: dict, real: dict, synth: dict, pairs: list[tuple[int, int]],
-                 bins: int, n_real: int, n_synth: int) -> None:  # fmt: skip
+                 bins: int, n_real: int, n_synth: int, apart: tuple = ()) -> None:  # fmt: skip
         self.cols, self.pairs, self.bins, self.n_real, self.n_synth = cols, pairs, bins, n_real, n_synth
+        self.apart = set(apart)  # columns whose shapes stay out of the column shapes' mean (fidelity's given_columns)
         self.continuous = {c: _ContinuousColumn(real[c], synth[c]) for c in cols if kinds[c] in CONTINUOUS}
         self.labels = {c: _joint_codes(real[c], synth[c]) for c in cols if kinds[c] not in CONTINUOUS}
         # A pair of two labelled columns with more possible cells than PAIR_CELLS (ids) has its cells coded once, as
@@ -777,7 +778,7 @@ class _FidelityResampler:
                 pairs.append(np.where(one[a] | one[b], np.nan, score))
             else:  # a numeric column without a finite real value: no bins, as in fidelity
                 pairs.append(np.full(rows, np.nan))
-        shape_mean = _rows_nanmean([shapes[c] for c in self.cols], rows)
+        shape_mean = _rows_nanmean([shapes[c] for c in self.cols if c not in self.apart], rows)
         pair_mean = _rows_nanmean(pairs, rows)
         return np.stack([_rows_nanmean([shape_mean, pair_mean], rows), shape_mean, pair_mean], axis=1)
 
@@ -820,8 +821,14 @@ def fidelity(
     seed: int = 0,
     bins: int = 10,
     resamples: int = FIDELITY_BOOTSTRAP,
+    given_columns: tuple = (),
 ) -> dict[str, Any]:
     """SDMetrics-style quality score of a synthetic table: column shapes and column pair trends.
+
+    ``given_columns``: columns the generator does not generate but draws at the real rows' frequencies (a conditional
+    model's condition columns): their shapes are listed in ``columns`` but left out of ``column_shapes``' mean (a
+    marginal copied from the real rows would raise it without anything learned), named in ``shapes_left_out``;
+    their pairs stay in ``column_pair_trends`` (how the generated columns follow them).
 
     Returns
     -------
@@ -851,9 +858,14 @@ def fidelity(
     if resamples == 1:
         raise ConfigError("resamples must be 0 (no standard errors) or at least 2 (a spread needs two); got 1.")
     cols, resolved, real, synth = _prepared_tables(real_df, synth_df, kinds)
+    given = (given_columns,) if isinstance(given_columns, str) else tuple(given_columns)
+    unknown = [c for c in given if c not in cols]
+    if unknown:
+        raise ConfigError(f"given_columns names columns the data lacks: {unknown}; the columns are {list(cols)}.")
+    apart = [c for c in cols if c in given]
     shapes = _shape_rows(cols, resolved, real, synth)
     pairs = _pair_rows(cols, resolved, real, synth, max_pairs, int(seed), bins)
-    shape_mean = _nanmean([r["score"] for r in shapes])
+    shape_mean = _nanmean([r["score"] for r in shapes if r["column"] not in apart])
     pair_mean = _nanmean([r["score"] for r in pairs])
     stderr = {}
     if resamples and min(real_df.shape[0], synth_df.shape[0]) < 2:  # resamples of one row are that row
@@ -861,7 +873,7 @@ def fidelity(
                   "fidelity_stderr_over": "none: a table of one row gives no spread to resample"}  # fmt: skip
     elif resamples:
         resampler = _FidelityResampler(cols, resolved, real, synth, _pairs(len(cols), max_pairs, int(seed)), bins,
-                                       int(real_df.shape[0]), int(synth_df.shape[0]))  # fmt: skip
+                                       int(real_df.shape[0]), int(synth_df.shape[0]), tuple(apart))  # fmt: skip
         stderr = _fidelity_stderr(resampler, resamples, int(seed))
     return {
         "fidelity": _nanmean([shape_mean, pair_mean]),
@@ -872,6 +884,7 @@ def fidelity(
         "pairs": pairs,
         # their pairs have no score: left out of column_pair_trends (an audit: each counted the other column's shape)
         "constant_columns": _constant(cols, resolved, real, bins),
+        "shapes_left_out": apart,
         "n_columns": len(cols), "n_pairs": len(pairs),
         "n_real": int(real_df.shape[0]), "n_synthetic": int(synth_df.shape[0]), **stderr,
     }  # fmt: skip

@@ -27,6 +27,7 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     closer_share,
+    condition_note,
     constant_note,
     fidelity_texts,
     holdout_copies,
@@ -423,9 +424,11 @@ class _Assembler:
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
                     ("fidelity", f"{fid['fidelity']} = {_fidelity_parts(b, fid)} (SDMetrics; 1 is best{fid['over']})")]
-        if b.get("constant_columns"):
-            note = constant_note(b["constant_columns"])
-            s.paragraphs.append(f"{note[0].upper()}{note[1:]}.")
+        for key, said in (("condition_columns", lambda: condition_note(b)),
+                          ("constant_columns", lambda: constant_note(b["constant_columns"]))):
+            if b.get(key):
+                note = said()
+                s.paragraphs.append(f"{note[0].upper()}{note[1:]}.")
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
@@ -442,9 +445,11 @@ class _Assembler:
                                              f"{holdout_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):
             s.paragraphs.append(f"{b['not_measured']}.")
+        apart = set(b.get("condition_columns") or ())
         s.tables.append({"caption": "per column: KS complement (numeric, datetime) or TV complement (categorical, boolean)",
                          "header": ["column", "kind", "metric", "score", "missing similarity"], "left": (0, 1, 2),
-                         "rows": [[c["column"], c["kind"], c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]
+                         "rows": [[c["column"], c["kind"] + (" (condition: not in the mean)" if c["column"] in apart else ""),
+                                   c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]
                                   for c in b["columns"]]})  # fmt: skip
         self.image(s, "synthetic_columns.png", "Each column's distribution: real training rows vs synthetic rows.")
 

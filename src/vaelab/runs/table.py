@@ -62,6 +62,7 @@ from vaelab.data.table_transformer import (
 from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import (
     closer_share,
+    condition_note,
     constant_note,
     fidelity_texts,
     holdout_copies,
@@ -409,13 +410,15 @@ class TableKind(RunKind):
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         drawn = synth.attrs["temperature"]
         train, synth, test = self.comparable(train, synth, test)
-        fid = fidelity(train, synth, kinds, seed=seed)
+        # condition columns are drawn at the training rows' frequencies, not generated: scored apart (an audit)
+        fid = fidelity(train, synth, kinds, seed=seed, given_columns=tuple(c.name for c in self.condition))
         block: dict[str, Any] = {
             "kind": "table", "sampler": sampler, "temperature": drawn, "n_synthetic": int(n),
             "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"],
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
             "columns": fid["columns"], "pairs": fid["pairs"], "constant_columns": fid["constant_columns"],
+            "condition_columns": fid["shapes_left_out"],
             # their bootstrap SEs over the real and the synthetic rows (new keys: blocks written before lack them)
             **{k: fid[k] for k in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr",
                                    "fidelity_stderr_over") if k in fid},
@@ -448,6 +451,8 @@ class TableKind(RunKind):
         lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
                  f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
+        if block.get("condition_columns"):
+            lines.append(condition_note(block))
         if block.get("constant_columns"):
             lines.append(constant_note(block["constant_columns"]))
         drawn = block.get("temperature")

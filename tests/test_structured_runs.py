@@ -102,8 +102,15 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     # Exact copies beside the real held-out rows' share (an audit, s10 d: "exact copies 99.5%" alone on a table of
     # categories, where every held-out row repeats a training row too).
     pr = block["privacy"]
-    copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
+    (lo, hi), (hlo, hhi) = pr["exact_copies_interval"], pr["holdout_exact_copies_interval"]
+    # each share with its 95% Wilson interval (an audit, s12: "0.0%" of 40 holdout rows read as none)
+    copies = (f"exact copies {100 * pr['exact_copies']:.1f}% [{100 * lo:.1f}%, {100 * hi:.1f}%] (real holdout "
+              f"{100 * pr['holdout_exact_copies']:.1f}% [{100 * hlo:.1f}%, {100 * hhi:.1f}%]; 95% Wilson intervals)")
     assert copies in out and copies in html
+    # what "close" is measured against, and the share expected of new rows, exact for the holdout's size (an audit, s12)
+    m, k = pr["n_holdout"], pr["holdout_cut_rank"]
+    cut = f"of the {m} holdout rows' distances ({100 * k / (m + 1):.1f}% of new rows are)"
+    assert cut in out and cut.replace("'", "&#39;") in html
     # the share closer than the holdout's 5th percentile with its SE (an audit, s11 a)
     share = f"{100 * pr['share_closer_than_holdout']:.1f}% ± {100 * pr['share_closer_stderr']:.1f}% (1 SE over the"
     assert share in out and share in html

@@ -186,8 +186,8 @@ def ml_secondary(ml: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def closer_share(privacy: dict[str, Any]) -> str:
-    """"9.7% ± 1.7% (1 SE over …)": the share of synthetic rows closer to a training row than the holdout's 5th percentile,
-    with its bootstrap SE where the block holds one (blocks written before it do not: "9.7%")."""
+    """"9.7% ± 1.7% (1 SE over …)": the share of synthetic rows closer to a training row than the holdout's cut
+    (:func:`closer_than`), with its bootstrap SE where the block holds one (blocks written before it do not: "9.7%")."""
     share, se = privacy.get("share_closer_than_holdout"), privacy.get("share_closer_stderr")
     if not _is_number(share):
         return "–"
@@ -215,12 +215,46 @@ def constant_note(columns: list[Any]) -> str:
             "would be the other column's shape score again), as SDMetrics' QualityReport leaves them out")
 
 
+def _share_interval(share: Any, interval: Any) -> str:
+    """"0.0% [0.0%, 8.8%]": a share with its 95% interval where one is stored (a block written before: the share)."""
+    if isinstance(interval, (list, tuple)) and len(interval) == 2 and all(_is_number(v) for v in interval):
+        return f"{100 * share:.1f}% [{100 * interval[0]:.1f}%, {100 * interval[1]:.1f}%]"
+    return f"{100 * share:.1f}%"
+
+
+def exact_copies(privacy: dict[str, Any]) -> str:
+    """"exact copies 0.0% [0.0%, 0.9%] (real holdout 0.0% [0.0%, 8.8%]; 95% Wilson intervals)": both shares of rows
+    that repeat a training row, with their intervals where stored (an audit: "0.0%" of 40 holdout rows read as none)."""
+    said = isinstance(privacy.get("exact_copies_interval"), (list, tuple))
+    text = f"exact copies {_share_interval(privacy['exact_copies'], privacy.get('exact_copies_interval'))}"
+    holdout = privacy.get("holdout_exact_copies")
+    if holdout is not None:
+        return (f"{text} (real holdout {_share_interval(holdout, privacy.get('holdout_exact_copies_interval'))}"
+                f"{'; 95% Wilson intervals' if said else ''})")  # fmt: skip
+    return text + (" (95% Wilson interval)" if said else "")
+
+
+def closer_than(privacy: dict[str, Any]) -> str:
+    """"closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)": what the share of
+    synthetic rows closer to a training row is measured against, and the share expected of rows as new as the holdout's;
+    a block written before the cut was an order statistic: "closer than the holdout's 5th percentile"."""
+    rank, m, expected = (privacy.get(k) for k in ("holdout_cut_rank", "n_holdout", "share_closer_expected"))
+    if not (_is_number(rank) and _is_number(m) and _is_number(expected)):
+        return "closer than the holdout's 5th percentile"
+    nth = "smallest" if rank == 1 else f"{_ordinal(int(rank))} smallest"
+    return f"closer than the {nth} of the {int(m)} holdout rows' distances ({100 * expected:.1f}% of new rows are)"
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
 def holdout_copies(privacy: dict[str, Any]) -> str:
     """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
     exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row
-    repeats a training row too); "" for a block written before it was stored."""
+    repeats a training row too), with its 95% interval where stored; "" for a block written before it was stored."""
     share = privacy.get("holdout_exact_copies")
-    return "" if share is None else f" (real holdout {100 * share:.1f}%)"
+    return "" if share is None else f" (real holdout {_share_interval(share, privacy.get('holdout_exact_copies_interval'))})"
 
 
 def with_se(value: Any, se: Any) -> str:
@@ -294,6 +328,8 @@ TABLE_SYNTHETIC = obj(
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
+                              "exact_copies_interval": list_of(number), "holdout_exact_copies_interval": list_of(number),
+                              "dcr_holdout_cut": maybe_number, "holdout_cut_rank": count, "share_closer_expected": number,
                               "median_ratio_stderr": maybe_number, "stderr_over": text})),
      "not_measured": text, "constant_columns": list_of(text), "condition_columns": list_of(text),
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)

@@ -463,6 +463,41 @@ def test_dcr_fresh_rows_are_as_far_as_holdout():
     json.dumps(result, allow_nan=False)
 
 
+def test_the_share_closer_than_the_holdout_expects_its_reference_exactly_for_a_small_holdout():
+    """With 40 holdout rows, the interpolated 5th percentile of their distances let about 7% of rows as new as fresh
+    real ones below it, against the "≈ 0.05" said (an audit, s12). The cut is now the k-th smallest holdout distance,
+    whose expected share for exchangeable rows is k / (m + 1) exactly, stored as share_closer_expected."""
+    from vaelab.analysis.synthetic_tables import cut_rank
+
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        return pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)})
+
+    train = rows(300)
+    runs = [distance_to_closest_record(train, rows(200), rows(40), seed=k) for k in range(300)]
+    shares = np.array([r["share_closer_than_holdout"] for r in runs])
+    expected = runs[0]["share_closer_expected"]
+    assert runs[0]["holdout_cut_rank"] == 2 and expected == pytest.approx(2 / 41)
+    assert abs(shares.mean() - expected) < 3 * shares.std(ddof=1) / np.sqrt(shares.size) + 1e-3
+    assert [cut_rank(m) for m in (1, 10, 19, 40, 100, 2000)] == [1, 1, 1, 2, 5, 100]
+
+
+def test_exact_copy_shares_carry_wilson_intervals():
+    """0 of 40 holdout rows repeating a training row is not a share of 0: both shares carry 95% Wilson intervals."""
+    from vaelab.analysis.comparison import wilson_interval
+    from vaelab.metrics_schema import exact_copies
+    from vaelab.runtime import Z95
+
+    train, holdout = mixed_table(0, 600), mixed_table(1, 40)
+    result = distance_to_closest_record(train, train.sample(100, random_state=0), holdout)
+    assert result["exact_copies"] == 1.0 and result["holdout_exact_copies"] == 0.0
+    assert result["holdout_exact_copies_interval"] == list(wilson_interval(0.0, 40, Z95))
+    assert result["holdout_exact_copies_interval"][1] > 0.08 and result["exact_copies_interval"][0] > 0.95
+    assert exact_copies(result).startswith("exact copies 100.0% [96.3%, 100.0%] (real holdout 0.0% [0.0%, 8.8%]")
+    assert exact_copies({"exact_copies": 0.5, "holdout_exact_copies": 0.25}) == "exact copies 50.0% (real holdout 25.0%)"
+
+
 def test_dcr_scales_one_category_mismatch_like_one_sd():
     train = pd.DataFrame({"n": [0.0, 2.0], "c": ["a", "a"]})  # mean 1, SD 1
     synth = pd.DataFrame({"n": [1.0, 0.0], "c": ["a", "b"]})
@@ -521,6 +556,7 @@ def test_the_privacy_share_and_ratio_carry_standard_errors_over_the_synthetic_an
         se = np.array([r[se_key] for r in runs])
         assert (se > 0).all() and 0.5 < np.std([r[key] for r in runs], ddof=1) / se.mean() < 2.0, key
     assert 0.02 < np.mean([r["share_closer_than_holdout"] for r in runs]) < 0.1
+    assert all(r["holdout_cut_rank"] == 5 and r["share_closer_expected"] == 5 / 101 for r in runs)
     one = runs[0]
     assert one["stderr_over"] == ("the 400 synthetic and 100 holdout rows, each resampled on its own, the training rows "
                                   "held fixed; 200 bootstrap resamples")  # fmt: skip

@@ -42,7 +42,9 @@ import pandas as pd
 from scipy import sparse, stats
 from threadpoolctl import threadpool_limits
 
+from vaelab.analysis.comparison import wilson_interval
 from vaelab.errors import ConfigError, DataError
+from vaelab.runtime import Z95
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
 CONTINUOUS = ("numeric", "datetime")  # kinds compared with KS and correlations
@@ -51,7 +53,7 @@ TASKS = ("auto", "classification", "regression")
 AUTO_MAX_CLASSES = 10  # task="auto": an integer-valued numeric target with at most this many values is a label
 MAX_ONEHOT = 100  # ml_efficacy: one-hot columns per categorical feature (its most frequent real-train categories)
 EXACT_DISTANCE = 1e-8  # DCR below this is an exact copy
-HOLDOUT_PERCENTILE = 5.0  # "close" means a DCR below this percentile of the holdout's DCRs
+HOLDOUT_PERCENTILE = 5.0  # "close" means a DCR below the holdout's DCR of this percentile (an order statistic's rank)
 DENSE_WIDTH = 512  # DCR: encoded tables up to this many columns are searched dense, wider ones sparse
 NS_PER_SECOND = 1_000_000_000
 
@@ -1223,11 +1225,16 @@ def distance_to_closest_record(
     dict with ``dcr_synthetic_median``, ``dcr_synthetic_p5``, ``dcr_holdout_median``,
     ``dcr_holdout_p5``; ``median_ratio`` (synthetic / holdout median; ≈ 1 for new data, ≪ 1 for
     copies; NaN when the holdout median is 0); ``share_closer_than_holdout``, the share of
-    synthetic DCRs strictly below the holdout's 5th percentile (≈ 0.05 when synthetic rows are
-    as new as fresh real rows, near 1 when they copy training rows; with ties at 0, as in
+    synthetic DCRs strictly below ``dcr_holdout_cut``, the ``holdout_cut_rank``-th smallest of the m
+    holdout DCRs, k = round(0.05 (m + 1)) (at least 1), so that for synthetic rows as new as fresh real
+    rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
+    order statistic's share under exchangeability, for distances without ties: an interpolated 5th
+    percentile of 40 rows set about 0.07), near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
-    can repeat in tables of few distinct values, so compare the two); ``share_closer_stderr`` and
+    can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson
+    interval over its rows (``exact_copies_interval``, ``holdout_exact_copies_interval``: a share of
+    0 of 40 rows is not a share of 0); ``share_closer_stderr`` and
     ``median_ratio_stderr``, bootstrap SEs over the synthetic and the holdout rows (the training
     rows held fixed; ``stderr_over`` says so; absent when either has a single row); and the counts.
     """
@@ -1248,15 +1255,19 @@ def distance_to_closest_record(
     cols = list(real_train.columns)
     enc_tr, enc_sy, enc_ho = _encode_for_distance([tr[cols], sy[cols], ho[cols]], tr[cols], resolved)
     d_sy, d_ho = _nearest(enc_sy, enc_tr), _nearest(enc_ho, enc_tr)
-    p5 = float(np.percentile(d_ho, HOLDOUT_PERCENTILE))
+    rank = cut_rank(d_ho.size)
+    cut = float(np.partition(d_ho, rank - 1)[rank - 1])
     med_sy, med_ho = float(np.median(d_sy)), float(np.median(d_ho))
+    copies, holdout_copies = float((d_sy < EXACT_DISTANCE).mean()), float((d_ho < EXACT_DISTANCE).mean())
     return {
         "dcr_synthetic_median": med_sy, "dcr_synthetic_p5": float(np.percentile(d_sy, HOLDOUT_PERCENTILE)),
-        "dcr_holdout_median": med_ho, "dcr_holdout_p5": p5,
+        "dcr_holdout_median": med_ho, "dcr_holdout_p5": float(np.percentile(d_ho, HOLDOUT_PERCENTILE)),
         "median_ratio": med_sy / med_ho if med_ho > 0 else math.nan,
-        "share_closer_than_holdout": float((d_sy < p5).mean()),
-        "exact_copies": float((d_sy < EXACT_DISTANCE).mean()),
-        "holdout_exact_copies": float((d_ho < EXACT_DISTANCE).mean()),
+        "share_closer_than_holdout": float((d_sy < cut).mean()),
+        "dcr_holdout_cut": cut, "holdout_cut_rank": rank, "share_closer_expected": rank / (d_ho.size + 1),
+        "exact_copies": copies, "exact_copies_interval": list(wilson_interval(copies, d_sy.size, Z95)),
+        "holdout_exact_copies": holdout_copies,
+        "holdout_exact_copies_interval": list(wilson_interval(holdout_copies, d_ho.size, Z95)),
         "n_train": int(tr.shape[0]), "n_synthetic": int(sy.shape[0]), "n_holdout": int(ho.shape[0]),
         "n_features": int(enc_tr.shape[1]), **_dcr_stderr(d_sy, d_ho, rng),
     }  # fmt: skip
@@ -1265,16 +1276,24 @@ def distance_to_closest_record(
 PRIVACY_BOOTSTRAP = 200  # resamples behind the SEs of the share of synthetic rows closer than the holdout's and the ratio
 
 
+def cut_rank(m: int) -> int:
+    """The rank k of the holdout DCR that "close" is measured against, for m holdout rows: k / (m + 1), the share of new
+    rows expected below the k-th smallest of m exchangeable DCRs (without ties), as near HOLDOUT_PERCENTILE % as a rank
+    gets (at least 1: below 19 rows, 1 / (m + 1) is more than 5%)."""
+    return max(1, min(int(m), int(round(HOLDOUT_PERCENTILE / 100 * (m + 1)))))
+
+
 def _dcr_stderr(d_sy: np.ndarray, d_ho: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     """Bootstrap SEs of ``share_closer_than_holdout`` and ``median_ratio`` (Efron & Tibshirani 1993, the two-sample
-    bootstrap): the synthetic rows' and the holdout rows' distances resampled each on their own, the holdout's 5th
-    percentile taken again on each resample; the training rows, the reference, are held fixed. A share of 9.7% against
+    bootstrap): the synthetic rows' and the holdout rows' distances resampled each on their own, the holdout's cut (its
+    :func:`cut_rank`-th smallest DCR) taken again on each resample; the training rows, the reference, are held fixed. A share of 9.7% against
     the 5% of new rows said nothing of its noise (an audit, s11 a: 40 holdout rows set that percentile)."""
     if d_sy.size < 2 or d_ho.size < 2:
         return {}
     s = d_sy[rng.integers(0, d_sy.size, (PRIVACY_BOOTSTRAP, d_sy.size))]
     h = d_ho[rng.integers(0, d_ho.size, (PRIVACY_BOOTSTRAP, d_ho.size))]
-    share = (s < np.percentile(h, HOLDOUT_PERCENTILE, axis=1)[:, None]).mean(axis=1)
+    rank = cut_rank(d_ho.size)
+    share = (s < np.partition(h, rank - 1, axis=1)[:, rank - 1][:, None]).mean(axis=1)
     med_h = np.median(h, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(med_h > 0, np.median(s, axis=1) / med_h, np.nan)

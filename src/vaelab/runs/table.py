@@ -62,10 +62,11 @@ from vaelab.data.table_transformer import (
 from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import (
     closer_share,
+    closer_than,
     condition_note,
     constant_note,
+    exact_copies,
     fidelity_texts,
-    holdout_copies,
     ml_difference,
     ml_note,
     ml_secondary,
@@ -470,8 +471,7 @@ class TableKind(RunKind):
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
                          f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_share(pr)} "
-                         f"of synthetic rows closer than the holdout's 5th percentile; "
-                         f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
+                         f"of synthetic rows {closer_than(pr)}; {exact_copies(pr)}")  # fmt: skip
         if block.get("not_measured"):
             lines.append(block["not_measured"])
         return lines

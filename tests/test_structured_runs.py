@@ -116,6 +116,19 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert share in out and share in html
 
 
+def test_evaluate_synthetic_never_defaults_to_a_target_of_one_value(table, tmp_path, capsys):
+    # A constant last categorical column was the default target: "train on real 1.000, train on synthetic 1.000;
+    # real_train: single class" (an audit, s12). Its pairs are left out of pair trends too, and the output says so.
+    folder, df = table
+    df = df.assign(const="same")
+    df.to_parquet(tmp_path / "c.parquet", index=False)
+    _ok(capsys, "train", tmp_path / "c.parquet", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert block["ml_efficacy"]["target"] == "member" and "single class" not in out
+    assert block["constant_columns"] == ["const"] and "column pair trends leave out the pairs of const" in out
+
+
 def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
     """An audit (s11 a): one synthetic row holds one class of the target, so no classifier is trained on it and that
     class is predicted for every test row; the block said so in its note, but evaluate-synthetic printed "train on

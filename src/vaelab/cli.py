@@ -278,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "score, a train-on-synthetic forecast test) and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
     v.add_argument("run", metavar="RUN", help="run folder")
     v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
-    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last)")
+    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last, "
+                   "of those holding two values or more in the training rows)")
     v.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
                    "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")

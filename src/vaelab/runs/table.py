@@ -486,6 +486,9 @@ class TableKind(RunKind):
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:
-    """The last categorical or boolean column (a classification task), else the last column."""
-    discrete = [c for c in real.columns if kinds.get(c) in ("categorical", "boolean")]
-    return discrete[-1] if discrete else str(real.columns[-1])
+    """The last categorical or boolean column (a classification task), else the last column, of those that hold two
+    values or more in the real training rows: a column of one value has nothing to predict (an audit: a constant last
+    column was the default target, and both models scored 1.000, "single class")."""
+    varied = [c for c in real.columns if real[c].nunique(dropna=True) > 1] or list(real.columns)
+    discrete = [c for c in varied if kinds.get(c) in ("categorical", "boolean")]
+    return str(discrete[-1] if discrete else varied[-1])

@@ -212,6 +212,11 @@ def test_sigma_refused_in_the_words_of_each_likelihood(tmp_path, capsys, tiny_ru
     code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "gaussian",
                            "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
     assert code == 2 and "learns its own SD" in err and "set likelihood='gaussian-fixed'" in err
+    # --likelihood on a table run said "blocks= describes a mixed likelihood", an option the CLI never had
+    code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
+                           "--likelihood", "gaussian", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert not err.split(": error: ")[1].startswith("blocks=") and "Leave --likelihood" in err and "'mixed'" in err
     assert not (tmp_path / "run").exists()
 
 

@@ -199,7 +199,10 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
         if blocks and likelihood not in ("auto", "mixed"):
-            raise ConfigError(f"blocks= describes a mixed likelihood; leave likelihood at 'auto' (got {likelihood!r}).")
+            # said to a table run's --likelihood too, which never set blocks= (an audit: "blocks= describes ...")
+            raise ConfigError(f"likelihood {likelihood!r} (--likelihood) does not apply to the columns of a table: a table "
+                              "run's likelihood is 'mixed', one term per column type (laid out by blocks=). Leave "
+                              "--likelihood (likelihood=) at auto.")  # fmt: skip
         if likelihood == "mixed" and not blocks:
             raise ConfigError("likelihood 'mixed' is a table's (one term per column), laid out by blocks=; it is set up "
                               "for you by a table run (vaelab train on a CSV/Parquet with text columns, or --table; "

@@ -242,6 +242,9 @@ def closer_than(privacy: dict[str, Any]) -> str:
     if not (_is_number(rank) and _is_number(m) and _is_number(expected)):
         return "closer than the holdout's 5th percentile"
     nth = "smallest" if rank == 1 else f"{_ordinal(int(rank))} smallest"
+    if privacy.get("holdout_cut_tied"):  # a strict "closer" below a tied cut: new rows' share is at most k / (m + 1)
+        return (f"closer than the {nth} of the {int(m)} holdout rows' distances (at most {100 * expected:.1f}% of new "
+                "rows are: other holdout distances tie with it)")  # fmt: skip
     return f"closer than the {nth} of the {int(m)} holdout rows' distances ({100 * expected:.1f}% of new rows are)"
 
 
@@ -330,6 +333,7 @@ TABLE_SYNTHETIC = obj(
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
                               "exact_copies_interval": list_of(number), "holdout_exact_copies_interval": list_of(number),
                               "dcr_holdout_cut": maybe_number, "holdout_cut_rank": count, "share_closer_expected": number,
+                              "holdout_cut_tied": flag,
                               "median_ratio_stderr": maybe_number, "stderr_over": text})),
      "not_measured": text, "constant_columns": list_of(text), "condition_columns": list_of(text),
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)

@@ -481,6 +481,14 @@ def test_the_share_closer_than_the_holdout_expects_its_reference_exactly_for_a_s
     assert runs[0]["holdout_cut_rank"] == 2 and expected == pytest.approx(2 / 41)
     assert abs(shares.mean() - expected) < 3 * shares.std(ddof=1) / np.sqrt(shares.size) + 1e-3
     assert [cut_rank(m) for m in (1, 10, 19, 40, 100, 2000)] == [1, 1, 1, 2, 5, 100]
+    assert not any(r["holdout_cut_tied"] for r in runs)
+    # ties at the cut (categories): the share new rows reach is then at most k / (m + 1), and the text says so
+    from vaelab.metrics_schema import closer_than
+
+    cats = pd.DataFrame({"c": rng.choice(list("ab"), 100)})
+    tied = distance_to_closest_record(cats, cats.iloc[:30], cats.iloc[30:70])
+    assert tied["holdout_cut_tied"] and "(at most 4.9% of new rows are" in closer_than(tied)
+    assert closer_than(runs[0]) == "closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)"
 
 
 def test_exact_copy_shares_carry_wilson_intervals():

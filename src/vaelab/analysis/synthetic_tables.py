@@ -1229,7 +1229,8 @@ def distance_to_closest_record(
     holdout DCRs, k = round(0.05 (m + 1)) (at least 1), so that for synthetic rows as new as fresh real
     rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
     order statistic's share under exchangeability, for distances without ties: an interpolated 5th
-    percentile of 40 rows set about 0.07), near 1 when they copy training rows (with ties at 0, as in
+    percentile of 40 rows set about 0.07; with other holdout distances equal to the cut,
+    ``holdout_cut_tied``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
     can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson
@@ -1265,6 +1266,8 @@ def distance_to_closest_record(
         "median_ratio": med_sy / med_ho if med_ho > 0 else math.nan,
         "share_closer_than_holdout": float((d_sy < cut).mean()),
         "dcr_holdout_cut": cut, "holdout_cut_rank": rank, "share_closer_expected": rank / (d_ho.size + 1),
+        # other holdout distances equal to the cut (all-categorical tables): new rows' expected share is then at most that
+        "holdout_cut_tied": bool((d_ho == cut).sum() > 1),
         "exact_copies": copies, "exact_copies_interval": list(wilson_interval(copies, d_sy.size, Z95)),
         "holdout_exact_copies": holdout_copies,
         "holdout_exact_copies_interval": list(wilson_interval(holdout_copies, d_ho.size, Z95)),

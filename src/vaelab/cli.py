@@ -804,10 +804,13 @@ def cmd_sample(args) -> int:
             print(f"  (only {fit['n_real']} real rows: a complement on so few rows moves a lot from one sample to the "
                   "next; read these as rough)")  # fmt: skip
     elif not fit.get("other_columns", True):  # an audit: "277 rows ... too few" when no column was left to compare
-        print(f"  (every column is fixed: no other column to compare with the {fit['n_real']} real training rows "
-              "that hold these values)")  # fmt: skip
+        one = fit["n_real"] == 1
+        print(f"  (every column is fixed: no other column to compare with the {_count(fit['n_real'], 'real training row')} "
+              f"that {'holds' if one else 'hold'} these values)")  # fmt: skip
     else:
-        print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
+        one = fit["n_real"] == 1
+        print(f"  ({_count(fit['n_real'], 'real training row')} {'holds' if one else 'hold'} these values: too few to "
+              "compare the other columns with)")  # fmt: skip
     return 0
 
 

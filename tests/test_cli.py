@@ -37,7 +37,9 @@ def test_unrecognized_arguments_are_said_by_the_command_that_refused_them(capsys
     # parser), where every other error of score reads "vaelab score: error: ...".
     for argv, prog in ((["score", "RUN", "--seed", "1"], "vaelab score"),
                        (["train", "x.csv", "--out", "o", "--bogus"], "vaelab train"),
-                       (["explore", "RUN", "traverse", "--bogus", "1"], "vaelab explore RUN traverse")):  # fmt: skip
+                       (["explore", "RUN", "traverse", "--bogus", "1"], "vaelab explore RUN traverse"),
+                       (["explore", "RUN", "--bogus", "traverse"], "vaelab explore"),
+                       (["--bogus", "score", "RUN"], "vaelab")):  # fmt: skip
         with pytest.raises(SystemExit) as e:
             main(argv)
         err = capsys.readouterr().err

@@ -66,23 +66,31 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line on stderr, exit 2 (argparse's convention, minus the usage dump)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        self._extras = list(extras)  # a subcommand's own, before argparse hands them up to the parser above
+        return parsed, extras
+
     def parse_args(self, args=None, namespace=None):
         # argparse finds unrecognized arguments in the top parser, once the subcommand has parsed, and said them as
         # "vaelab: error: ..." (an audit: `vaelab score RUN --seed 1`): said by the command that refused them
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
-            self._innermost(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+            self._refuser(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed
 
-    def _innermost(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
-        """The (sub)command parser that parsed ``parsed``: vaelab explore RUN traverse's for explore traverse."""
-        parser = self
+    def _refuser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost (sub)command parser that found arguments it does not know: vaelab explore RUN traverse's for
+        `explore RUN traverse --bogus`, vaelab explore's for `explore RUN --bogus traverse`."""
+        parser, found = self, self
         while True:
             action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
             name = None if action is None else getattr(parsed, action.dest, None)
             if name not in getattr(action, "choices", {}):
-                return parser
+                return found
             parser = action.choices[name]
+            if getattr(parser, "_extras", None):
+                found = parser
 
 
 def _add_settings(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:

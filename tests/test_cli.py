@@ -246,6 +246,17 @@ def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(
     assert not (tmp_path / "run").exists()
 
 
+def test_table_options_with_labels_say_the_labels_made_it_an_array_run(tmp_path, capsys, tiny_runs):
+    # `train t.csv --condition city --labels y.npy` said "Add --table", which was then refused for the labels
+    table = tiny_runs["table"].parent / "t.csv"
+    np.save(tmp_path / "y.npy", np.zeros(150))
+    code, _, err = run_cli(capsys, "train", table, "--out", tmp_path / "run", "--condition", "city", "--labels",
+                           tmp_path / "y.npy", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "Add --table" not in err and "--labels/--label-column make it read so" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_score_with_one_importance_sample_says_its_monte_carlo_error_is_not_measurable(tmp_path, capsys):
     # K = 1 gives each example no spread of importance weights: the line printed "Monte Carlo part ± nan"
     # (metrics.json stores null, the CSV a blank).

@@ -54,8 +54,8 @@ each fit's mean over its samples, its SE the SD of those means over sqrt(fits): 
 the sampling; the other columns then are those of the first seed's fit. Beside ML efficacy the classifier's
 accuracy is printed (mean over the samples, and SE over the fits): on fair TVAE is clearly ahead on macro F1 and
 not on accuracy (BENCHMARKS.md). The other metrics on the seed-0 sample; DCR privacy against
-the real-test rows as holdout (share_closer_than_holdout: about 0.05 for rows as new as fresh
-real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
+the real-test rows as holdout (share_closer_than_holdout: share_closer_expected, k / (m + 1) ≈ 0.05, for rows as
+new as fresh real rows, near 1 for copies). A reference row scores the real-test rows themselves as if they were synthetic
 (fidelity of a fresh real sample of 20 % of the size: what "as good as real" reads as).
 Training wall time (time.perf_counter, fit call only, including each method's own
 preprocessing: schema, mode-specific normalization, transformer fits) and sampling time are
@@ -558,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
           f"trained on the synthetic rows, mean ± SE over {args.repeats} synthetic samples of one fit"
           + (f" (over fits with seeds {args.fit_seeds}: SE of the fits' means)" if len(args.fit_seeds) > 1 else "")
           + "; DCR: share of synthetic rows "
-          "closer to a real-train row than the 5th percentile of the real-test rows' distances; exact copies: share of "
+          "closer to a real-train row than the k-th smallest of the m real-test rows' distances, k / (m + 1) ≈ 5% (the "
+          "share expected of new rows); exact copies: share of "
           "rows equal to a real-train row (for the reference row: real-test rows that repeat one).")  # fmt: skip
     return 0
 

@@ -32,6 +32,21 @@ def test_python_m_vaelab_and_help_for_every_command(capsys):
         assert "--" + name.replace("_", "-") in help_text
 
 
+def test_unrecognized_arguments_are_said_by_the_command_that_refused_them(capsys):
+    # `vaelab score RUN --seed 1` said "vaelab: error: unrecognized arguments" (argparse finds them in the top
+    # parser), where every other error of score reads "vaelab score: error: ...".
+    for argv, prog in ((["score", "RUN", "--seed", "1"], "vaelab score"),
+                       (["train", "x.csv", "--out", "o", "--bogus"], "vaelab train"),
+                       (["explore", "RUN", "traverse", "--bogus", "1"], "vaelab explore RUN traverse"),
+                       (["explore", "RUN", "--bogus", "traverse"], "vaelab explore"),
+                       (["--bogus", "score", "RUN"], "vaelab")):  # fmt: skip
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and len(err.strip().splitlines()) == 1
+        assert err.startswith(f"{prog}: error: unrecognized arguments: "), err
+
+
 def test_train_writes_a_run_and_prints_the_headline(tmp_path, capsys, digits_npy):
     code, out, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS)
     assert code == 0, err
@@ -44,6 +59,34 @@ def test_train_writes_a_run_and_prints_the_headline(tmp_path, capsys, digits_npy
     code, out, err = run_cli(capsys, "train", "--out", tmp_path / "run", "--resume", "--epochs", "3", "--quiet")
     assert code == 0, err
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["training"]["epochs_run"] == 3
+
+
+def test_counts_of_one_are_singular(tmp_path, capsys, digits_npy):
+    # "training:   1 epochs", "1 samples from prior", "K = 1 importance samples" (an audit)
+    args = [a if a != "2" else "1" for a in FAST_ARGS]  # --latent-dim 1, --epochs 1
+    code, out, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *args)
+    assert code == 0, err
+    assert "training:   1 epoch, best epoch 1" in out
+    code, out, err = run_cli(capsys, "sample", tmp_path / "run", "--n", "1", "--out", tmp_path / "s.npy")
+    assert code == 0 and "1 sample from prior" in out, err
+    code, out, err = run_cli(capsys, "score", tmp_path / "run", "--n-samples", "1", "--quiet")
+    assert code == 0 and "K = 1 importance sample," in out, err
+    code, out, err = run_cli(capsys, "inspect", tmp_path / "run")
+    assert code == 0 and " of 1 latent dimension active" in out, err
+
+
+def test_sample_given_says_one_real_row_in_the_singular(tmp_path, capsys, monkeypatch):
+    # "(1 real training rows hold these values: too few ...)" (an audit, s12)
+    import vaelab.commands.generate as generate
+
+    for other in (["y"], []):
+        generation = {"text": "5 rows with x = 1", "given": {"x": "1"},
+                      "columns": {"n_real": 1, "scores": {}, "other_columns": other}}  # fmt: skip
+        monkeypatch.setattr(generate, "sample_given", lambda *a, **k: (tmp_path / "g.csv", generation,
+                                                                       {"sampler": "prior", "temperature": None}))
+        code, out, err = run_cli(capsys, "sample", tmp_path / "run", "--n", "5", "--given", "x=1", "--out", tmp_path / "g.csv")
+        assert code == 0, err
+        assert "1 real training row" in out and "1 real training rows" not in out and " hold these" not in out
 
 
 def _one_line_error(capsys, *argv, match):
@@ -169,6 +212,30 @@ def test_sigma_refused_before_reading_the_data_names_no_likelihood_it_never_chos
     assert not (tmp_path / "run").exists()
 
 
+def test_sigma_refused_in_the_words_of_each_likelihood(tmp_path, capsys, tiny_runs):
+    # An explicit Bernoulli was said to "learn its own" SD (it has none), and a table run was told to "set
+    # likelihood='gaussian-fixed'", which a table run cannot take.
+    X = (np.random.default_rng(0).random((60, 5)) < 0.5).astype(np.float32)
+    np.save(tmp_path / "b.npy", X)
+    code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "bernoulli",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "learns its own" not in err and "has no SD" in err
+    code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "'mixed'" in err and "set likelihood='gaussian-fixed'" not in err and "Drop it." in err
+    code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "gaussian",
+                           "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and "learns its own SD" in err and "set likelihood='gaussian-fixed'" in err
+    # --likelihood on a table run said "blocks= describes a mixed likelihood", an option the CLI never had
+    code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
+                           "--likelihood", "gaussian", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert not err.split(": error: ")[1].startswith("blocks=") and "Leave --likelihood" in err and "'mixed'" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(tmp_path, capsys):
     # `train missing.csv --categorical x` said "--categorical is for a table run, but missing.csv is read as an
     # image/vector run. Add --table ...", and with --table: "Table file not found": no kind claims a missing file.
@@ -176,6 +243,17 @@ def test_a_missing_data_file_with_table_options_is_not_found_not_read_as_arrays(
         code, _, err = run_cli(capsys, "train", tmp_path / "missing.csv", "--out", tmp_path / "run", *option)
         assert code == 2 and len(err.strip().splitlines()) == 1
         assert "file not found" in err and "is read as" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_table_options_with_labels_say_the_labels_made_it_an_array_run(tmp_path, capsys, tiny_runs):
+    # `train t.csv --condition city --labels y.npy` said "Add --table", which was then refused for the labels
+    table = tiny_runs["table"].parent / "t.csv"
+    np.save(tmp_path / "y.npy", np.zeros(150))
+    code, _, err = run_cli(capsys, "train", table, "--out", tmp_path / "run", "--condition", "city", "--labels",
+                           tmp_path / "y.npy", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "Add --table" not in err and "--labels/--label-column make it read so" in err
     assert not (tmp_path / "run").exists()
 
 

@@ -104,6 +104,15 @@ def test_sample_writes_each_format(run, tmp_path, suffix):
         assert pd.read_csv(out).shape == (12, 64)
 
 
+def test_sample_says_whether_it_wrote_decoder_means_or_draws(run, tmp_path, capsys):
+    # "5 samples from prior" was printed alike for decoder means and, with --draw, draws from p(x|z).
+    capsys.readouterr()
+    assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "m.npy")]) == 0
+    assert "5 samples from prior (decoder means E[x|z])" in capsys.readouterr().out
+    assert main(["sample", str(run), "--n", "5", "--draw", "--out", str(tmp_path / "d.npy")]) == 0
+    assert "5 samples from prior (draws from p(x|z))" in capsys.readouterr().out
+
+
 def test_sample_is_seeded_and_errors_are_one_line(run, tmp_path, capsys):
     a, b, c = (tmp_path / f"{n}.npy" for n in "abc")
     for path, seed in ((a, "1"), (b, "1"), (c, "2")):

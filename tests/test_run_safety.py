@@ -131,6 +131,16 @@ def test_demo_checks_its_options_first_and_never_wipes_a_folder_it_did_not_write
     assert snapshot(project) == before
 
 
+def test_demo_on_a_folder_without_a_run_says_so_once(tmp_path, capsys):
+    # It read "dd is not a vaelab run (dd is not a vaelab run: it has no config.json. Runs are made by ...)".
+    folder = tmp_path / "dd"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    line = refused(capsys, "demo", "--out", folder, "--quiet", "--epochs", "1")
+    assert line.count("is not a vaelab run") == 1 and "has no config.json" in line and "Choose another --out" in line
+    assert (folder / "notes.txt").read_text() == "mine"
+
+
 def test_replacing_a_run_removes_only_its_files_and_never_follows_links(run, tmp_path):
     from vaelab.runs.run import remove_run
 

@@ -102,11 +102,31 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     # Exact copies beside the real held-out rows' share (an audit, s10 d: "exact copies 99.5%" alone on a table of
     # categories, where every held-out row repeats a training row too).
     pr = block["privacy"]
-    copies = f"exact copies {100 * pr['exact_copies']:.1f}% (real holdout {100 * pr['holdout_exact_copies']:.1f}%)"
+    (lo, hi), (hlo, hhi) = pr["exact_copies_interval"], pr["holdout_exact_copies_interval"]
+    # each share with its 95% Wilson interval (an audit, s12: "0.0%" of 40 holdout rows read as none)
+    copies = (f"exact copies {100 * pr['exact_copies']:.1f}% [{100 * lo:.1f}%, {100 * hi:.1f}%] (real holdout "
+              f"{100 * pr['holdout_exact_copies']:.1f}% [{100 * hlo:.1f}%, {100 * hhi:.1f}%]; 95% Wilson intervals)")
     assert copies in out and copies in html
+    # what "close" is measured against, and the share expected of new rows, exact for the holdout's size (an audit, s12)
+    m, k = pr["n_holdout"], pr["holdout_cut_rank"]
+    cut = f"of the {m} holdout rows' distances ({100 * k / (m + 1):.1f}% of new rows are)"
+    assert cut in out and cut.replace("'", "&#39;") in html
     # the share closer than the holdout's 5th percentile with its SE (an audit, s11 a)
     share = f"{100 * pr['share_closer_than_holdout']:.1f}% ± {100 * pr['share_closer_stderr']:.1f}% (1 SE over the"
     assert share in out and share in html
+
+
+def test_evaluate_synthetic_never_defaults_to_a_target_of_one_value(table, tmp_path, capsys):
+    # A constant last categorical column was the default target: "train on real 1.000, train on synthetic 1.000;
+    # real_train: single class" (an audit, s12). Its pairs are left out of pair trends too, and the output says so.
+    folder, df = table
+    df = df.assign(const="same")
+    df.to_parquet(tmp_path / "c.parquet", index=False)
+    _ok(capsys, "train", tmp_path / "c.parquet", "--out", tmp_path / "run", *FAST)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
+    assert block["ml_efficacy"]["target"] == "member" and "single class" not in out
+    assert block["constant_columns"] == ["const"] and "column pair trends leave out the pairs of const" in out
 
 
 def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
@@ -1054,6 +1074,8 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "member")
     assert "conditioned on member (2 combinations in the training rows)" in out
     assert json.loads((run / "config.json").read_text())["model"]["n_classes"] == 2
+    # README: test.n_given_other_condition "counts such test rows": 0 is a count too (it was left out when 0)
+    assert json.loads((run / "metrics.json").read_text())["test"]["n_given_other_condition"] == 0
     out = _ok(capsys, "sample", run, "--class", "True", "--n", 40, "--out", tmp_path / "m.parquet")
     rows = pd.read_parquet(tmp_path / "m.parquet")
     assert rows["member"].tolist() == [True] * 40 and list(rows.columns) == list(df.columns)
@@ -1062,7 +1084,11 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     assert pd.read_parquet(tmp_path / "all.parquet")["member"].dtype == bool
     out = _ok(capsys, "evaluate-synthetic", run)
     assert "fidelity" in out
-    assert "member" in {c["column"] for c in json.loads((run / "metrics.json").read_text())["synthetic"]["columns"]}
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert "member" in {c["column"] for c in block["columns"]}
+    # member is drawn at the training frequencies, not generated: listed, but not in the column shapes' mean (an audit)
+    assert block["condition_columns"] == ["member"] and "column shapes leave out the condition column (member" in out
+    assert block["column_shapes"] == pytest.approx(np.mean([c["score"] for c in block["columns"] if c["column"] != "member"]))
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
     planted = df.head(20).astype({"member": object})
     planted.loc[0, "member"] = None  # a missing condition value is named as such (it read "condition ''")

@@ -66,6 +66,32 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line on stderr, exit 2 (argparse's convention, minus the usage dump)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        parsed, extras = super().parse_known_args(args, namespace)
+        self._extras = list(extras)  # a subcommand's own, before argparse hands them up to the parser above
+        return parsed, extras
+
+    def parse_args(self, args=None, namespace=None):
+        # argparse finds unrecognized arguments in the top parser, once the subcommand has parsed, and said them as
+        # "vaelab: error: ..." (an audit: `vaelab score RUN --seed 1`): said by the command that refused them
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._refuser(parsed).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+    def _refuser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost (sub)command parser that found arguments it does not know: vaelab explore RUN traverse's for
+        `explore RUN traverse --bogus`, vaelab explore's for `explore RUN --bogus traverse`."""
+        parser, found = self, self
+        while True:
+            action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+            name = None if action is None else getattr(parsed, action.dest, None)
+            if name not in getattr(action, "choices", {}):
+                return found
+            parser = action.choices[name]
+            if getattr(parser, "_extras", None):
+                found = parser
+
 
 def _add_settings(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
     """One --option per VAE setting. Unset options stay absent, so --resume can tell what was asked."""
@@ -262,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "score, a train-on-synthetic forecast test) and the forecaster's band coverage. Writes the synthetic block.")  # fmt: skip
     v.add_argument("run", metavar="RUN", help="run folder")
     v.add_argument("--n", type=int, metavar="N", help="synthetic examples (default: as many as the real reference)")
-    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last)")
+    v.add_argument("--target", metavar="COL", help="tables: the column ML efficacy predicts (default: the last categorical or boolean column, else the last, "
+                   "of those holding two values or more in the training rows)")
     v.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
                    "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -364,6 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
+def _count(n, noun: str) -> str:
+    """``n`` and the noun, singular for one ("1 epoch", "2 epochs"; an audit: "training: 1 epochs")."""
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
 def _untrained(args) -> tuple[str, ...]:
     """The classes of the run's model that no training example holds (a conditional table run's)."""
     from vaelab.runs.run import Run
@@ -375,8 +407,8 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     m = result.metrics
     tr, test = m.get("training", {}), m.get("test")
     print(f"run:        {result.run.path}")
-    print(f"data:       {result.dataset.source}  ({result.dataset.n_examples} examples, shape {result.dataset.shape})")
-    print(f"training:   {tr.get('epochs_run')} epochs, best epoch {tr.get('best_epoch')}"
+    print(f"data:       {result.dataset.source}  ({_count(result.dataset.n_examples, 'example')}, shape {result.dataset.shape})")
+    print(f"training:   {_count(tr.get('epochs_run'), 'epoch')}, best epoch {tr.get('best_epoch')}"
           f"{' (stopped early)' if tr.get('stopped_early') else ''}, "
           # metrics.json's seconds time the epochs; the command also reads, prepares and writes. Resumed, they time
           # the epochs of every session (an audit: "3.6 s of epochs, 2.2 s in all" read as a contradiction)
@@ -525,7 +557,7 @@ def _demo_explore(run: str) -> None:
     _, p2 = run_grid(run)
     path, p3 = run_interpolate(run, a, b)
     arith, p4 = run_arithmetic(run, a, b)
-    print(f"explore:    traversals of {len(traversal.dims)} dimensions; interpolation and arithmetic between {a} and {b}:")
+    print(f"explore:    traversals of {_count(len(traversal.dims), 'dimension')}; interpolation and arithmetic between {a} and {b}:")
     _print_arithmetic(arith)
     for p in (p1, p2, p3, p4):
         print(f"  {p}")
@@ -576,7 +608,8 @@ def cmd_score(args) -> int:
             bar.close()
     s = scored.result.summary()
     averaged = f", averaged over {s['binarizations']} binarizations of each grey example" if s["binarizations"] > 1 else ""
-    print(f"{_data_name(args.data)}: {s['n_examples']} examples, K = {s['n_samples']} importance samples{averaged}")
+    print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}, K = {_count(s['n_samples'], 'importance sample')}"
+          f"{averaged}")  # fmt: skip
     if "units" in scored.result.extra:
         print(textwrap.fill(f"log p(x) in {scored.result.extra['units']}", 100, initial_indent="  ",
                             subsequent_indent="    "))  # fmt: skip
@@ -677,8 +710,8 @@ def cmd_inspect(args) -> int:
     # "active" is Burda et al.'s (2016) Var_x E_q[z_d] above the threshold: active dimensions can still carry little
     # (next to a collapse finding it read as a contradiction), so the headline says by what and how much they carry.
     carry = f", {s['avg_kl']:.2f} nats of KL in all" if s is not None else ""
-    print(f"{_data_name(args.data)}: {d['n_examples']} examples; {d['active_units']} of {len(d['order_by_kl'])} latent "
-          f"dimensions active (Var_x E[z_d] > {args.active_threshold:g}){carry}")  # fmt: skip
+    print(f"{_data_name(args.data)}: {_count(d['n_examples'], 'example')}; {d['active_units']} of "
+          f"{_count(len(d['order_by_kl']), 'latent dimension')} active (Var_x E[z_d] > {args.active_threshold:g}){carry}")  # fmt: skip
     if d["scope"] == "data":
         print("  not a split of the run: findings speak about this data, not the model (--representative if it is "
               "drawn like the training data); stored under diagnostics_by_data")  # fmt: skip
@@ -760,7 +793,7 @@ def cmd_sample(args) -> int:
                               f"forecaster draws --draws futures of the past. Drop {'it' if one else 'them'}.")  # fmt: skip
         draws = 100 if args.draws is None else args.draws
         out, png, note = forecast_to_file(args.run, args.past, draws, args.out, seed=args.seed)
-        print(f"{draws} futures given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
+        print(f"{_count(draws, 'future')} given the last rows of {args.past}: {out}" + (f"  (bands: {png})" if png else ""))
         if note:
             print(f"  note: {note}")
         return 0
@@ -774,7 +807,7 @@ def cmd_sample(args) -> int:
                                           temperature=AUTO if args.temperature is None else args.temperature)  # fmt: skip
     at = f" at {drawn['temperature']['text']}" if drawn["temperature"] else ""
     if generation is None:
-        print(f"{args.n} samples from {drawn['sampler']}{at}: {out}")
+        print(f"{_count(args.n, 'sample')} from {drawn['sampler']}{at}{drawn['what']}: {out}")
         return 0
     print(f"{generation['text']}{at}: {out}")
     fit = generation["columns"]
@@ -787,10 +820,13 @@ def cmd_sample(args) -> int:
             print(f"  (only {fit['n_real']} real rows: a complement on so few rows moves a lot from one sample to the "
                   "next; read these as rough)")  # fmt: skip
     elif not fit.get("other_columns", True):  # an audit: "277 rows ... too few" when no column was left to compare
-        print(f"  (every column is fixed: no other column to compare with the {fit['n_real']} real training rows "
-              "that hold these values)")  # fmt: skip
+        one = fit["n_real"] == 1
+        print(f"  (every column is fixed: no other column to compare with the {_count(fit['n_real'], 'real training row')} "
+              f"that {'holds' if one else 'hold'} these values)")  # fmt: skip
     else:
-        print(f"  ({fit['n_real']} real training rows hold these values: too few to compare the other columns with)")
+        one = fit["n_real"] == 1
+        print(f"  ({_count(fit['n_real'], 'real training row')} {'holds' if one else 'hold'} these values: too few to "
+              "compare the other columns with)")  # fmt: skip
     return 0
 
 
@@ -861,7 +897,7 @@ def cmd_adopt(args) -> int:
         print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
               "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
     tr, va, te = done.split_sizes
-    print(f"data:       {args.data}  ({done.n_examples} examples: {tr} train, {va} validation, {te} test)")
+    print(f"data:       {args.data}  ({_count(done.n_examples, 'example')}: {tr} train, {va} validation, {te} test)")
     for p in figures:
         print(f"  {p}")
     then = f"vaelab explore {done.run.path} traverse" if m.deterministic_ else f"vaelab score {done.run.path}"

@@ -199,7 +199,10 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         check_choice("likelihood", likelihood, ("auto", *CHOICES["likelihood"]))
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
         if blocks and likelihood not in ("auto", "mixed"):
-            raise ConfigError(f"blocks= describes a mixed likelihood; leave likelihood at 'auto' (got {likelihood!r}).")
+            # said to a table run's --likelihood too, which never set blocks= (an audit: "blocks= describes ...")
+            raise ConfigError(f"likelihood {likelihood!r} (--likelihood) does not apply to the columns of a table: a table "
+                              "run's likelihood is 'mixed', one term per column type (laid out by blocks=). Leave "
+                              "--likelihood (likelihood=) at auto.")  # fmt: skip
         if likelihood == "mixed" and not blocks:
             raise ConfigError("likelihood 'mixed' is a table's (one term per column), laid out by blocks=; it is set up "
                               "for you by a table run (vaelab train on a CSV/Parquet with text columns, or --table; "
@@ -226,9 +229,15 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                                   "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
                                   "images, else a Gaussian that learns its own SD). Drop it, or set "
                                   "likelihood='gaussian-fixed'.")  # fmt: skip
+            # each case in its own words: a Bernoulli has no SD, and a table run takes no other likelihood (an audit)
+            what, then = {
+                "gaussian": ("which learns its own SD", " Drop it, or set likelihood='gaussian-fixed'."),
+                "mixed": ("whose numeric columns' Gaussians learn their own SDs, and a table run takes no other "
+                          "likelihood", " Drop it."),
+            }.get(likelihood, ("which has no SD", " Drop it, or set likelihood='gaussian-fixed' for a Gaussian of "
+                                                  "that fixed SD."))  # fmt: skip
             raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
-                              f"model's is {likelihood!r} ({reason}), which learns its own. Drop it, or set "
-                              "likelihood='gaussian-fixed'.")  # fmt: skip
+                              f"model's is {likelihood!r} ({reason}), {what}.{then}")  # fmt: skip
         binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
         self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
                                    "binarized": binarized, "reason": reason}  # fmt: skip

@@ -295,6 +295,54 @@ def test_a_resample_without_a_finite_real_value_leaves_the_others_bins_alone():
         np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
 
 
+def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
+    """A constant column's contingency score with another column is that column's shape score again: it was counted
+    in the pair mean once per other column (an audit). Such pairs are left out, as SDMetrics' QualityReport leaves out
+    pairs whose real association is undefined, and named; the bootstrap leaves them out the same way."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+
+    rng, n = np.random.default_rng(0), 400
+    real = pd.DataFrame({"a": rng.choice(list("xyz"), n), "b": rng.choice(list("uv"), n), "k": ["same"] * n,
+                         "z": np.where(np.arange(n) == 0, 1.0, 0.0)})  # one value in 400: one quantile bin
+    synth = pd.DataFrame({"a": rng.choice(list("xyz"), n, p=[0.5, 0.3, 0.2]), "b": rng.choice(list("uv"), n),
+                          "k": ["same"] * n, "z": np.zeros(n)})  # fmt: skip
+    result = fidelity(real, synth, resamples=20)
+    scores = {(p["column_a"], p["column_b"]): p["score"] for p in result["pairs"]}
+    assert [k for k, v in scores.items() if not math.isnan(v)] == [("a", "b")]
+    assert result["column_pair_trends"] == scores[("a", "b")]
+    assert result["constant_columns"] == ["k", "z"] == constant_columns(real)
+    assert math.isfinite(result["column_pair_trends_stderr"])
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
+    i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    got = resampler.scores(i_real, i_synth)
+    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
+        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+
+
+def test_given_columns_are_listed_but_left_out_of_the_column_shapes_mean():
+    """A conditional model's condition columns are drawn at the real rows' frequencies, not generated: their TV
+    complement near 1 raised column shapes (an audit). Left out of the mean (the bootstrap too), listed, pairs kept."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
+
+    real, synth = mixed_table(0), mixed_table(1, n=300)
+    synth["b"] = real["b"].iloc[:300].to_numpy()  # a column copied from the real rows
+    both = fidelity(real, synth, resamples=0)
+    apart = fidelity(real, synth, resamples=20, given_columns=("b",))
+    shapes = {c["column"]: c["score"] for c in apart["columns"]}
+    assert "b" in shapes and apart["shapes_left_out"] == ["b"] and both["shapes_left_out"] == []
+    assert apart["column_shapes"] == pytest.approx(np.mean([v for c, v in shapes.items() if c != "b"]), abs=1e-12)
+    assert apart["column_pair_trends"] == both["column_pair_trends"]  # b's pairs stay in
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, len(real), len(synth), ("b",))
+    got = resampler.scores(np.arange(len(real))[None], np.arange(len(synth))[None])
+    np.testing.assert_allclose(got[0], [apart[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    with pytest.raises(ConfigError, match="given_columns names columns the data lacks"):
+        fidelity(real, synth, given_columns=("nope",))
+
+
 # ---------------------------------------------------------------- ML efficacy
 def test_ml_efficacy_fresh_sample_matches_real():
     real_train, synth, test = (classification_table(seed, n) for seed, n in ((0, 1500), (1, 1500), (2, 1000)))
@@ -415,6 +463,49 @@ def test_dcr_fresh_rows_are_as_far_as_holdout():
     json.dumps(result, allow_nan=False)
 
 
+def test_the_share_closer_than_the_holdout_expects_its_reference_exactly_for_a_small_holdout():
+    """With 40 holdout rows, the interpolated 5th percentile of their distances let about 7% of rows as new as fresh
+    real ones below it, against the "≈ 0.05" said (an audit, s12). The cut is now the k-th smallest holdout distance,
+    whose expected share for exchangeable rows is k / (m + 1) exactly, stored as share_closer_expected."""
+    from vaelab.analysis.synthetic_tables import cut_rank
+
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        return pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n)})
+
+    train = rows(300)
+    runs = [distance_to_closest_record(train, rows(200), rows(40), seed=k) for k in range(300)]
+    shares = np.array([r["share_closer_than_holdout"] for r in runs])
+    expected = runs[0]["share_closer_expected"]
+    assert runs[0]["holdout_cut_rank"] == 2 and expected == pytest.approx(2 / 41)
+    assert abs(shares.mean() - expected) < 3 * shares.std(ddof=1) / np.sqrt(shares.size) + 1e-3
+    assert [cut_rank(m) for m in (1, 10, 19, 40, 100, 2000)] == [1, 1, 1, 2, 5, 100]
+    assert not any(r["holdout_cut_tied"] for r in runs)
+    # ties at the cut (categories): the share new rows reach is then at most k / (m + 1), and the text says so
+    from vaelab.metrics_schema import closer_than
+
+    cats = pd.DataFrame({"c": rng.choice(list("ab"), 100)})
+    tied = distance_to_closest_record(cats, cats.iloc[:30], cats.iloc[30:70])
+    assert tied["holdout_cut_tied"] and "(at most 4.9% of new rows are" in closer_than(tied)
+    assert closer_than(runs[0]) == "closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)"
+
+
+def test_exact_copy_shares_carry_wilson_intervals():
+    """0 of 40 holdout rows repeating a training row is not a share of 0: both shares carry 95% Wilson intervals."""
+    from vaelab.analysis.comparison import wilson_interval
+    from vaelab.metrics_schema import exact_copies
+    from vaelab.runtime import Z95
+
+    train, holdout = mixed_table(0, 600), mixed_table(1, 40)
+    result = distance_to_closest_record(train, train.sample(100, random_state=0), holdout)
+    assert result["exact_copies"] == 1.0 and result["holdout_exact_copies"] == 0.0
+    assert result["holdout_exact_copies_interval"] == list(wilson_interval(0.0, 40, Z95))
+    assert result["holdout_exact_copies_interval"][1] > 0.08 and result["exact_copies_interval"][0] > 0.95
+    assert exact_copies(result).startswith("exact copies 100.0% [96.3%, 100.0%] (real holdout 0.0% [0.0%, 8.8%]")
+    assert exact_copies({"exact_copies": 0.5, "holdout_exact_copies": 0.25}) == "exact copies 50.0% (real holdout 25.0%)"
+
+
 def test_dcr_scales_one_category_mismatch_like_one_sd():
     train = pd.DataFrame({"n": [0.0, 2.0], "c": ["a", "a"]})  # mean 1, SD 1
     synth = pd.DataFrame({"n": [1.0, 0.0], "c": ["a", "b"]})
@@ -473,6 +564,7 @@ def test_the_privacy_share_and_ratio_carry_standard_errors_over_the_synthetic_an
         se = np.array([r[se_key] for r in runs])
         assert (se > 0).all() and 0.5 < np.std([r[key] for r in runs], ddof=1) / se.mean() < 2.0, key
     assert 0.02 < np.mean([r["share_closer_than_holdout"] for r in runs]) < 0.1
+    assert all(r["holdout_cut_rank"] == 5 and r["share_closer_expected"] == 5 / 101 for r in runs)
     one = runs[0]
     assert one["stderr_over"] == ("the 400 synthetic and 100 holdout rows, each resampled on its own, the training rows "
                                   "held fixed; 200 bootstrap resamples")  # fmt: skip

@@ -42,7 +42,9 @@ import pandas as pd
 from scipy import sparse, stats
 from threadpoolctl import threadpool_limits
 
+from vaelab.analysis.comparison import wilson_interval
 from vaelab.errors import ConfigError, DataError
+from vaelab.runtime import Z95
 
 KINDS = ("numeric", "categorical", "boolean", "datetime")
 CONTINUOUS = ("numeric", "datetime")  # kinds compared with KS and correlations
@@ -51,7 +53,7 @@ TASKS = ("auto", "classification", "regression")
 AUTO_MAX_CLASSES = 10  # task="auto": an integer-valued numeric target with at most this many values is a label
 MAX_ONEHOT = 100  # ml_efficacy: one-hot columns per categorical feature (its most frequent real-train categories)
 EXACT_DISTANCE = 1e-8  # DCR below this is an exact copy
-HOLDOUT_PERCENTILE = 5.0  # "close" means a DCR below this percentile of the holdout's DCRs
+HOLDOUT_PERCENTILE = 5.0  # "close" means a DCR below the holdout's DCR of this percentile (an order statistic's rank)
 DENSE_WIDTH = 512  # DCR: encoded tables up to this many columns are searched dense, wider ones sparse
 NS_PER_SECOND = 1_000_000_000
 
@@ -491,12 +493,37 @@ def _pairs(n_cols: int, max_pairs: int | None, seed: int) -> list[tuple[int, int
     return pairs
 
 
+def _one_label(labels: np.ndarray | None, missing: np.ndarray) -> bool:
+    """Whether a column's real labels (a numeric column's contingency bins) take at most one value: a pair with it
+    has no trend to reproduce, and its contingency score would be the other column's shape score again."""
+    return labels is not None and pd.unique(labels[~missing]).size <= 1
+
+
+def constant_columns(real_df: pd.DataFrame, kinds: dict[str, str] | None = None, *, bins: int = 10) -> list[Any]:
+    """The columns whose real values fall in one category (a numeric column: in one of its ``bins`` quantile bins),
+    missing values aside: their contingency pairs are left out of :func:`column_pair_trends`' mean (NaN), as a
+    constant column's correlation is, and as SDMetrics' QualityReport leaves them out (their association with any
+    column is undefined): each such pair's score would count the other column's shape score a second time."""
+    bins = check_int("bins", bins, 1, " (quantile bins per numeric column)")
+    real_df = _frame("real_df", real_df)
+    resolved = _resolve_kinds(real_df, kinds)
+    real = {c: _prepare(real_df[c], resolved[c], str(c)) for c in real_df.columns}
+    return _constant(list(real_df.columns), resolved, real, bins)
+
+
+def _constant(cols: list[Any], kinds: dict, real: dict, bins: int) -> list[Any]:
+    edges = {c: _bin_edges(real[c], bins) for c in cols if kinds[c] in CONTINUOUS}
+    return [c for c in cols if _one_label(_discrete(real[c], edges.get(c)), real[c].missing)]
+
+
 def _pair_rows(cols: list[Any], kinds: dict, real: dict, synth: dict, max_pairs: int | None, seed: int,
                bins: int) -> list[dict[str, Any]]:
     # Bin edges depend on the real column only: fit them once per column, not once per pair.
     edges = {c: _bin_edges(real[c], bins) for c in cols if kinds[c] in CONTINUOUS}
     labels_real = {c: _discrete(real[c], edges.get(c)) for c in cols}
     labels_synth = {c: _discrete(synth[c], edges.get(c)) for c in cols}
+    # a column of one real value (or bin) has no trend with any other: its pairs are left out (constant_columns)
+    constant = {c for c in cols if _one_label(labels_real[c], real[c].missing)}
     rows = []
     for i, j in _pairs(len(cols), max_pairs, seed):
         a, b = cols[i], cols[j]
@@ -504,8 +531,9 @@ def _pair_rows(cols: list[Any], kinds: dict, real: dict, synth: dict, max_pairs:
             score, rho_r, rho_s = _correlation_pair(real[a], real[b], synth[a], synth[b], "pearson")
             metric, rv, sv = "CorrelationSimilarity", float(rho_r), float(rho_s)
         else:
-            score = _contingency(labels_real[a], labels_real[b], labels_synth[a], labels_synth[b],
-                                 ~(real[a].missing | real[b].missing), ~(synth[a].missing | synth[b].missing))
+            score = math.nan if a in constant or b in constant else _contingency(
+                labels_real[a], labels_real[b], labels_synth[a], labels_synth[b],
+                ~(real[a].missing | real[b].missing), ~(synth[a].missing | synth[b].missing))  # fmt: skip
             metric, rv, sv = "ContingencySimilarity", None, None
         rows.append({"column_a": a, "column_b": b, "kind_a": kinds[a], "kind_b": kinds[b], "metric": metric,
                      "score": float(score), "real_value": rv, "synthetic_value": sv})
@@ -530,7 +558,8 @@ def column_pair_trends(
     ``metric`` ("CorrelationSimilarity", Pearson, when both columns are numeric or datetime;
     "ContingencySimilarity" otherwise, numeric columns cut into ``bins`` quantile bins of the
     real column; see :func:`correlation_similarity`, :func:`contingency_similarity`),
-    ``score`` in [0, 1] (NaN when undefined, e.g. a constant column's correlation),
+    ``score`` in [0, 1] (NaN when undefined: a constant column's correlation, and any pair with a column whose real
+    values fall in one category or bin, left out as SDMetrics' QualityReport leaves them: :func:`constant_columns`),
     ``real_value`` and ``synthetic_value`` (the two correlations; NaN for contingency pairs).
 
     ``max_pairs`` keeps a seeded random subset of the pairs when there are more (wide tables:
@@ -681,8 +710,9 @@ class _FidelityResampler:
     give the same scores: tests/analysis/test_synthetic_tables.py checks it)."""
 
     def __init__(self, cols: list[Any], kinds: dict, real: dict, synth: dict, pairs: list[tuple[int, int]],
-                 bins: int, n_real: int, n_synth: int) -> None:  # fmt: skip
+                 bins: int, n_real: int, n_synth: int, apart: tuple = ()) -> None:  # fmt: skip
         self.cols, self.pairs, self.bins, self.n_real, self.n_synth = cols, pairs, bins, n_real, n_synth
+        self.apart = set(apart)  # columns whose shapes stay out of the column shapes' mean (fidelity's given_columns)
         self.continuous = {c: _ContinuousColumn(real[c], synth[c]) for c in cols if kinds[c] in CONTINUOUS}
         self.labels = {c: _joint_codes(real[c], synth[c]) for c in cols if kinds[c] not in CONTINUOUS}
         # A pair of two labelled columns with more possible cells than PAIR_CELLS (ids) has its cells coded once, as
@@ -711,7 +741,7 @@ class _FidelityResampler:
         synthetic rows ``i_synth`` (B, n_synth), row by row; numeric columns' bins fitted again on each resample's
         real values, as fidelity fits them."""
         rows = i_real.shape[0]
-        shapes, labels, floats, centred = {}, {}, {}, {}
+        shapes, labels, floats, centred, one = {}, {}, {}, {}, {}
         for c, col in self.continuous.items():
             code_r, code_s = col.real[i_real], col.synth[i_synth]
             counts_r = batch_counts(code_r, col.k)
@@ -720,10 +750,13 @@ class _FidelityResampler:
             if table is not None:
                 flat, offset = table.ravel(), table.shape[1] * np.arange(rows)[:, None]
                 labels[c] = (flat[code_r + offset], flat[code_s + offset], self.bins)
+                one[c] = (batch_counts(labels[c][0], self.bins) > 0).sum(axis=1) <= 1
             floats[c] = col.floats[0][i_real], col.floats[1][i_synth]
         for c, (r, s, k) in self.labels.items():
             labels[c] = (r[i_real], s[i_synth], k)
-            shapes[c] = batch_similarity(batch_counts(labels[c][0], k), batch_counts(labels[c][1], k), ks=False)
+            counts = batch_counts(labels[c][0], k)
+            one[c] = (counts > 0).sum(axis=1) <= 1  # a column of one real label: its pairs left out, as in fidelity
+            shapes[c] = batch_similarity(counts, batch_counts(labels[c][1], k), ks=False)
 
         def centre(c: Any, side: int) -> tuple[np.ndarray, np.ndarray]:  # a column without missing values, once
             if (c, side) not in centred:
@@ -746,14 +779,15 @@ class _FidelityResampler:
                 pairs.append(1.0 - np.abs(rho[0] - rho[1]) / 2.0)
             elif (a, b) in self.cells:
                 r, s, k = self.cells[(a, b)]
-                pairs.append(batch_similarity(batch_counts(r[i_real], k), batch_counts(s[i_synth], k), ks=False))
+                score = batch_similarity(batch_counts(r[i_real], k), batch_counts(s[i_synth], k), ks=False)
+                pairs.append(np.where(one[a] | one[b], np.nan, score))
             elif a in labels and b in labels:
                 (ra, sa, ka), (rb, sb, kb) = labels[a], labels[b]
-                pairs.append(batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb),
-                                               ks=False))  # fmt: skip
+                score = batch_similarity(_batch_pair_counts(ra, rb, ka, kb), _batch_pair_counts(sa, sb, ka, kb), ks=False)
+                pairs.append(np.where(one[a] | one[b], np.nan, score))
             else:  # a numeric column without a finite real value: no bins, as in fidelity
                 pairs.append(np.full(rows, np.nan))
-        shape_mean = _rows_nanmean([shapes[c] for c in self.cols], rows)
+        shape_mean = _rows_nanmean([shapes[c] for c in self.cols if c not in self.apart], rows)
         pair_mean = _rows_nanmean(pairs, rows)
         return np.stack([_rows_nanmean([shape_mean, pair_mean], rows), shape_mean, pair_mean], axis=1)
 
@@ -796,8 +830,14 @@ def fidelity(
     seed: int = 0,
     bins: int = 10,
     resamples: int = FIDELITY_BOOTSTRAP,
+    given_columns: tuple = (),
 ) -> dict[str, Any]:
     """SDMetrics-style quality score of a synthetic table: column shapes and column pair trends.
+
+    ``given_columns``: columns the generator does not generate but draws at the real rows' frequencies (a conditional
+    model's condition columns): their shapes are listed in ``columns`` but left out of ``column_shapes``' mean (a
+    marginal copied from the real rows would raise it without anything learned), named in ``shapes_left_out``;
+    their pairs stay in ``column_pair_trends`` (how the generated columns follow them).
 
     Returns
     -------
@@ -813,7 +853,10 @@ def fidelity(
     new fit of the generator), and ``fidelity_stderr_over``, which says so.
 
     Undefined scores (NaN: a column with no non-missing value, a constant column's
-    correlation) are left out of the means. A mean is NaN only when all its scores are
+    correlation, a pair with a column of one real value or bin, whose contingency score would be
+    the other column's shape score again) are left out of the means; ``constant_columns`` names
+    the columns of one real value or bin (:func:`constant_columns`), whose pairs SDMetrics'
+    QualityReport leaves out too. A mean is NaN only when all its scores are
     undefined or there is nothing to average (one column has no pairs); ``fidelity`` is then
     the other mean alone, and NaN only when both are.
     """
@@ -824,9 +867,14 @@ def fidelity(
     if resamples == 1:
         raise ConfigError("resamples must be 0 (no standard errors) or at least 2 (a spread needs two); got 1.")
     cols, resolved, real, synth = _prepared_tables(real_df, synth_df, kinds)
+    given = (given_columns,) if isinstance(given_columns, str) else tuple(given_columns)
+    unknown = [c for c in given if c not in cols]
+    if unknown:
+        raise ConfigError(f"given_columns names columns the data lacks: {unknown}; the columns are {list(cols)}.")
+    apart = [c for c in cols if c in given]
     shapes = _shape_rows(cols, resolved, real, synth)
     pairs = _pair_rows(cols, resolved, real, synth, max_pairs, int(seed), bins)
-    shape_mean = _nanmean([r["score"] for r in shapes])
+    shape_mean = _nanmean([r["score"] for r in shapes if r["column"] not in apart])
     pair_mean = _nanmean([r["score"] for r in pairs])
     stderr = {}
     if resamples and min(real_df.shape[0], synth_df.shape[0]) < 2:  # resamples of one row are that row
@@ -834,7 +882,7 @@ def fidelity(
                   "fidelity_stderr_over": "none: a table of one row gives no spread to resample"}  # fmt: skip
     elif resamples:
         resampler = _FidelityResampler(cols, resolved, real, synth, _pairs(len(cols), max_pairs, int(seed)), bins,
-                                       int(real_df.shape[0]), int(synth_df.shape[0]))  # fmt: skip
+                                       int(real_df.shape[0]), int(synth_df.shape[0]), tuple(apart))  # fmt: skip
         stderr = _fidelity_stderr(resampler, resamples, int(seed))
     return {
         "fidelity": _nanmean([shape_mean, pair_mean]),
@@ -843,6 +891,9 @@ def fidelity(
         "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes]),
         "columns": shapes,
         "pairs": pairs,
+        # their pairs have no score: left out of column_pair_trends (an audit: each counted the other column's shape)
+        "constant_columns": _constant(cols, resolved, real, bins),
+        "shapes_left_out": apart,
         "n_columns": len(cols), "n_pairs": len(pairs),
         "n_real": int(real_df.shape[0]), "n_synthetic": int(synth_df.shape[0]), **stderr,
     }  # fmt: skip
@@ -1181,11 +1232,17 @@ def distance_to_closest_record(
     dict with ``dcr_synthetic_median``, ``dcr_synthetic_p5``, ``dcr_holdout_median``,
     ``dcr_holdout_p5``; ``median_ratio`` (synthetic / holdout median; ≈ 1 for new data, ≪ 1 for
     copies; NaN when the holdout median is 0); ``share_closer_than_holdout``, the share of
-    synthetic DCRs strictly below the holdout's 5th percentile (≈ 0.05 when synthetic rows are
-    as new as fresh real rows, near 1 when they copy training rows; with ties at 0, as in
+    synthetic DCRs strictly below ``dcr_holdout_cut``, the ``holdout_cut_rank``-th smallest of the m
+    holdout DCRs, k = round(0.05 (m + 1)) (at least 1), so that for synthetic rows as new as fresh real
+    rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
+    order statistic's share under exchangeability, for distances without ties: an interpolated 5th
+    percentile of 40 rows set about 0.07; with other holdout distances equal to the cut,
+    ``holdout_cut_tied``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
-    can repeat in tables of few distinct values, so compare the two); ``share_closer_stderr`` and
+    can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson
+    interval over its rows (``exact_copies_interval``, ``holdout_exact_copies_interval``: a share of
+    0 of 40 rows is not a share of 0); ``share_closer_stderr`` and
     ``median_ratio_stderr``, bootstrap SEs over the synthetic and the holdout rows (the training
     rows held fixed; ``stderr_over`` says so; absent when either has a single row); and the counts.
     """
@@ -1206,15 +1263,21 @@ def distance_to_closest_record(
     cols = list(real_train.columns)
     enc_tr, enc_sy, enc_ho = _encode_for_distance([tr[cols], sy[cols], ho[cols]], tr[cols], resolved)
     d_sy, d_ho = _nearest(enc_sy, enc_tr), _nearest(enc_ho, enc_tr)
-    p5 = float(np.percentile(d_ho, HOLDOUT_PERCENTILE))
+    rank = cut_rank(d_ho.size)
+    cut = float(np.partition(d_ho, rank - 1)[rank - 1])
     med_sy, med_ho = float(np.median(d_sy)), float(np.median(d_ho))
+    copies, holdout_copies = float((d_sy < EXACT_DISTANCE).mean()), float((d_ho < EXACT_DISTANCE).mean())
     return {
         "dcr_synthetic_median": med_sy, "dcr_synthetic_p5": float(np.percentile(d_sy, HOLDOUT_PERCENTILE)),
-        "dcr_holdout_median": med_ho, "dcr_holdout_p5": p5,
+        "dcr_holdout_median": med_ho, "dcr_holdout_p5": float(np.percentile(d_ho, HOLDOUT_PERCENTILE)),
         "median_ratio": med_sy / med_ho if med_ho > 0 else math.nan,
-        "share_closer_than_holdout": float((d_sy < p5).mean()),
-        "exact_copies": float((d_sy < EXACT_DISTANCE).mean()),
-        "holdout_exact_copies": float((d_ho < EXACT_DISTANCE).mean()),
+        "share_closer_than_holdout": float((d_sy < cut).mean()),
+        "dcr_holdout_cut": cut, "holdout_cut_rank": rank, "share_closer_expected": rank / (d_ho.size + 1),
+        # other holdout distances equal to the cut (all-categorical tables): new rows' expected share is then at most that
+        "holdout_cut_tied": bool((d_ho == cut).sum() > 1),
+        "exact_copies": copies, "exact_copies_interval": list(wilson_interval(copies, d_sy.size, Z95)),
+        "holdout_exact_copies": holdout_copies,
+        "holdout_exact_copies_interval": list(wilson_interval(holdout_copies, d_ho.size, Z95)),
         "n_train": int(tr.shape[0]), "n_synthetic": int(sy.shape[0]), "n_holdout": int(ho.shape[0]),
         "n_features": int(enc_tr.shape[1]), **_dcr_stderr(d_sy, d_ho, rng),
     }  # fmt: skip
@@ -1223,16 +1286,24 @@ def distance_to_closest_record(
 PRIVACY_BOOTSTRAP = 200  # resamples behind the SEs of the share of synthetic rows closer than the holdout's and the ratio
 
 
+def cut_rank(m: int) -> int:
+    """The rank k of the holdout DCR that "close" is measured against, for m holdout rows: k / (m + 1), the share of new
+    rows expected below the k-th smallest of m exchangeable DCRs (without ties), as near HOLDOUT_PERCENTILE % as a rank
+    gets (at least 1: below 19 rows, 1 / (m + 1) is more than 5%)."""
+    return max(1, min(int(m), int(round(HOLDOUT_PERCENTILE / 100 * (m + 1)))))
+
+
 def _dcr_stderr(d_sy: np.ndarray, d_ho: np.ndarray, rng: np.random.Generator) -> dict[str, Any]:
     """Bootstrap SEs of ``share_closer_than_holdout`` and ``median_ratio`` (Efron & Tibshirani 1993, the two-sample
-    bootstrap): the synthetic rows' and the holdout rows' distances resampled each on their own, the holdout's 5th
-    percentile taken again on each resample; the training rows, the reference, are held fixed. A share of 9.7% against
+    bootstrap): the synthetic rows' and the holdout rows' distances resampled each on their own, the holdout's cut (its
+    :func:`cut_rank`-th smallest DCR) taken again on each resample; the training rows, the reference, are held fixed. A share of 9.7% against
     the 5% of new rows said nothing of its noise (an audit, s11 a: 40 holdout rows set that percentile)."""
     if d_sy.size < 2 or d_ho.size < 2:
         return {}
     s = d_sy[rng.integers(0, d_sy.size, (PRIVACY_BOOTSTRAP, d_sy.size))]
     h = d_ho[rng.integers(0, d_ho.size, (PRIVACY_BOOTSTRAP, d_ho.size))]
-    share = (s < np.percentile(h, HOLDOUT_PERCENTILE, axis=1)[:, None]).mean(axis=1)
+    rank = cut_rank(d_ho.size)
+    share = (s < np.partition(h, rank - 1, axis=1)[:, rank - 1][:, None]).mean(axis=1)
     med_h = np.median(h, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(med_h > 0, np.median(s, axis=1) / med_h, np.nan)

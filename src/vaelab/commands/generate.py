@@ -349,7 +349,8 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
     """:func:`sample_to_file`, and for rows with fixed values how they were made (the generator, its draws)
     and how each other column matches the real training rows that hold the same values: the KS complement
     (numeric, dates) or TV complement (categories, booleans) per column, as SDMetrics computes them; and how
-    the rows were drawn: ``{"sampler": ..., "temperature": {...} (table runs: the temperature and why) or None}``.
+    the rows were drawn: ``{"sampler": ..., "temperature": {...} (table runs: the temperature and why) or None,
+    "what": " (decoder means E[x|z])", " (draws from p(x|z))" or "" (a table's rows, always draws)}``.
     ``sampler`` None is the run kind's default (aggregate-gmm for tables, else prior)."""
     check_count("--n", n)
     check_seed(seed)
@@ -371,8 +372,10 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
     generation = getattr(data, "attrs", {}).get("generation")  # set by a table run's kind for fixed values
     if generation is not None:
         generation = {**generation, "columns": run.kind.given_fidelity(run, data, generation["given"])}
-    title = f"{n} samples from {sampler}" + (f", class {label}" if label else "")
-    drawn = {"sampler": sampler, "temperature": getattr(data, "attrs", {}).get("temperature")}
+    # what each sample is, where the kind decodes means unless a draw is asked for (a table's rows are always draws)
+    what = "" if not run.kind.decodes_mean else " (draws from p(x|z))" if draw else " (decoder means E[x|z])"
+    title = f"{n} samples from {sampler}" + (f", class {label}" if label else "") + what
+    drawn = {"sampler": sampler, "temperature": getattr(data, "attrs", {}).get("temperature"), "what": what}
     return run.kind.write(data, out, title=title), generation, drawn
 
 

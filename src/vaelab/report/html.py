@@ -27,9 +27,12 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     closer_share,
+    closer_than,
+    condition_note,
+    constant_note,
     coverage_of,
+    exact_copies,
     fidelity_texts,
-    holdout_copies,
     ks_over,
     ml_difference,
     ml_note,
@@ -427,6 +430,11 @@ class _Assembler:
         s.facts += [("synthetic rows", f"{_num(b['n_synthetic'])} (sampler {b['sampler']}{at}) against "
                                        f"{_num(b['n_real_train'])} real training rows"),
                     ("fidelity", f"{fid['fidelity']} = {_fidelity_parts(b, fid)} (SDMetrics; 1 is best{fid['over']})")]
+        for key, said in (("condition_columns", lambda: condition_note(b)),
+                          ("constant_columns", lambda: constant_note(b["constant_columns"]))):
+            if b.get(key):
+                note = said()
+                s.paragraphs.append(f"{note[0].upper()}{note[1:]}.")
         ml = b.get("ml_efficacy")
         if ml:
             name, values = ml_secondary(ml)  # as evaluate-synthetic prints it
@@ -438,14 +446,14 @@ class _Assembler:
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
-                                             f"{closer_share(pr)} closer than the holdout's "
-                                             f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
-                                             f"{holdout_copies(pr)}"))  # fmt: skip
+                                             f"{closer_share(pr)} {closer_than(pr)}; {exact_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):
             s.paragraphs.append(f"{b['not_measured']}.")
+        apart = set(b.get("condition_columns") or ())
         s.tables.append({"caption": "per column: KS complement (numeric, datetime) or TV complement (categorical, boolean)",
                          "header": ["column", "kind", "metric", "score", "missing similarity"], "left": (0, 1, 2),
-                         "rows": [[c["column"], c["kind"], c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]
+                         "rows": [[c["column"], c["kind"] + (" (condition: not in the mean)" if c["column"] in apart else ""),
+                                   c["metric"], _num(c["score"], 3), _num(c["missing_similarity"], 3)]
                                   for c in b["columns"]]})  # fmt: skip
         self.image(s, "synthetic_columns.png", "Each column's distribution: real training rows vs synthetic rows.")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vaelab.config import DataConfig
-from vaelab.data.sources import check_source
+from vaelab.data.sources import check_source, looks_like_table
 from vaelab.errors import ConfigError, RunError
 from vaelab.runs.array import ArrayKind
 from vaelab.runs.base import Request, RunKind, flag
@@ -56,7 +56,11 @@ def detect(request: Request) -> type[RunKind]:
         check_source(request.source)  # a missing file is read as no kind: "not found", not "is read as arrays"
         owners = [k for k in KINDS if foreign[0] in k.options]  # --missing-values: series and table runs
         own = [k for k in given if k in kind.options]  # options that asked for the kind it is read as
-        if own:  # "add --table" contradicted the series options the user gave (an audit)
+        if request.labelled and TableKind in owners and kind is ArrayKind and looks_like_table(request.source):
+            # a table read as arrays because labels were given: --table would only be refused for the labels (an audit)
+            hint = (" --labels/--label-column make it read so; a table run models every column it is given: drop "
+                    "them (--ignore a label column of the table).")  # fmt: skip
+        elif own:  # "add --table" contradicted the series options the user gave (an audit)
             also = ", or drop those and add --table to read it as a table" if TableKind in owners else ""
             asks = f"{', '.join(flag(k) for k in own)} ask{'s' if len(own) == 1 else ''}"
             hint = f" {asks} for {kind.description}: drop {flag(foreign[0])}{also}."

@@ -117,11 +117,15 @@ def remove_run(path: str | os.PathLike) -> None:
     if not entries:
         return
     run = RunDir(folder)
+    if not run.exists():  # said once (it read "dd is not a vaelab run (dd is not a vaelab run: it has no config.json ...)")
+        raise RunError(f"{folder} is not a vaelab run: it has no {CONFIG}; vaelab replaces only its own runs. Choose "
+                       "another --out.")  # fmt: skip
     try:
         run.read_config()
     except RunError as err:
-        raise RunError(f"{folder} is not a vaelab run ({' '.join(str(err).split())[:200]}); vaelab replaces only its "
-                       "own runs. Choose another --out.") from None
+        said = " ".join(str(err).split())[:200].rstrip(".")
+        raise RunError(f"{folder} is not a vaelab run vaelab can read ({said}); vaelab replaces only its own runs. "
+                       "Choose another --out.") from None  # fmt: skip
     inner_names = {FIGURES: lambda n: n.endswith(".png"), CACHE: lambda n: n in ("data.npy", "data.json")}
 
     def ours(p: Path, named: Callable[[str], bool]) -> bool:  # a file (or a link, never followed) vaelab writes

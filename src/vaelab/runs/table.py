@@ -60,7 +60,17 @@ from vaelab.data.table_transformer import (
     training_label_counts,
 )
 from vaelab.errors import ConfigError, DataError
-from vaelab.metrics_schema import closer_share, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
+from vaelab.metrics_schema import (
+    closer_share,
+    closer_than,
+    condition_note,
+    constant_note,
+    exact_copies,
+    fidelity_texts,
+    ml_difference,
+    ml_note,
+    ml_secondary,
+)
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -401,13 +411,15 @@ class TableKind(RunKind):
         synth = run.synthesize(n, sampler=sampler, seed=seed)
         drawn = synth.attrs["temperature"]
         train, synth, test = self.comparable(train, synth, test)
-        fid = fidelity(train, synth, kinds, seed=seed)
+        # condition columns are drawn at the training rows' frequencies, not generated: scored apart (an audit)
+        fid = fidelity(train, synth, kinds, seed=seed, given_columns=tuple(c.name for c in self.condition))
         block: dict[str, Any] = {
             "kind": "table", "sampler": sampler, "temperature": drawn, "n_synthetic": int(n),
             "n_real_train": len(train), "n_real_test": len(test), "fidelity": fid["fidelity"],
             "column_shapes": fid["column_shapes"],
             "column_pair_trends": fid["column_pair_trends"], "missing_similarity": fid.get("missing_similarity"),
-            "columns": fid["columns"], "pairs": fid["pairs"],
+            "columns": fid["columns"], "pairs": fid["pairs"], "constant_columns": fid["constant_columns"],
+            "condition_columns": fid["shapes_left_out"],
             # their bootstrap SEs over the real and the synthetic rows (new keys: blocks written before lack them)
             **{k: fid[k] for k in ("fidelity_stderr", "column_shapes_stderr", "column_pair_trends_stderr",
                                    "fidelity_stderr_over") if k in fid},
@@ -440,6 +452,10 @@ class TableKind(RunKind):
         lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
                  f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
+        if block.get("condition_columns"):
+            lines.append(condition_note(block))
+        if block.get("constant_columns"):
+            lines.append(constant_note(block["constant_columns"]))
         drawn = block.get("temperature")
         if isinstance(drawn, dict) and "text" in drawn:
             lines.append(f"drawn with the {block['sampler']} sampler at {drawn['text']}")
@@ -455,8 +471,7 @@ class TableKind(RunKind):
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
                          f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_share(pr)} "
-                         f"of synthetic rows closer than the holdout's 5th percentile; "
-                         f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
+                         f"of synthetic rows {closer_than(pr)}; {exact_copies(pr)}")  # fmt: skip
         if block.get("not_measured"):
             lines.append(block["not_measured"])
         return lines
@@ -471,6 +486,9 @@ class TableKind(RunKind):
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:
-    """The last categorical or boolean column (a classification task), else the last column."""
-    discrete = [c for c in real.columns if kinds.get(c) in ("categorical", "boolean")]
-    return discrete[-1] if discrete else str(real.columns[-1])
+    """The last categorical or boolean column (a classification task), else the last column, of those that hold two
+    values or more in the real training rows: a column of one value has nothing to predict (an audit: a constant last
+    column was the default target, and both models scored 1.000, "single class")."""
+    varied = [c for c in real.columns if real[c].nunique(dropna=True) > 1] or list(real.columns)
+    discrete = [c for c in varied if kinds.get(c) in ("categorical", "boolean")]
+    return str(discrete[-1] if discrete else varied[-1])

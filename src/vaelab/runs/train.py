@@ -98,8 +98,9 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "normalized": normalized,
         "elbo_samples": 8,
         **({} if jacobian is None else {"units": kind.density_units or ""}),
-        # rows scored given the most frequent trained condition: theirs only held-out rows hold (none: no key)
-        **({"n_given_other_condition": moved} if moved else {}),
+        # rows scored given the most frequent trained condition: theirs only held-out rows hold (every conditional table
+        # run says how many, 0 too; other runs have no conditions to move)
+        **({"n_given_other_condition": moved} if moved or getattr(kind, "condition", ()) else {}),
     }
 
 

@@ -598,6 +598,31 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_a_parquet_run_reads_pandas_missing_spellings_as_a_csv_run_does_and_an_older_run_keeps_its_categories(
+        tmp_path, capsys, monkeypatch):  # fmt: skip
+    """An audit: a Parquet file's cells '', 'NA' and 'null' were categories where the CSV of the same rows read them as
+    missing. They are missing now; a run trained before (its categories hold 'NA') keeps reading them as it was
+    trained: its own file is not "changed", and a later file's 'NA' is its category."""
+    from vaelab.data import sources
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=200).round(2), "city": rng.choice(["oslo", "NA", "bergen"], 200)})
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "new", *FAST)
+    city = {c["name"]: c for c in json.loads((tmp_path / "new" / "table.json").read_text())["schema"]["columns"]}["city"]
+    assert city["categories"] == ["bergen", "oslo"] and city["has_missing"]
+    with monkeypatch.context() as m:  # a run trained before: 'NA' read as text
+        m.setattr(sources, "PANDAS_MISSING", ())
+        _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "old", *FAST)
+    run = Run(tmp_path / "old")
+    assert "NA" in run.kind.transformer.schema["city"].categories
+    own, _ = run.data()  # not refused as a changed file
+    np.testing.assert_array_equal(run.dataset_of(str(tmp_path / "t.parquet")).X, own.X)
+    _ok(capsys, "score", tmp_path / "old", tmp_path / "t.parquet", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert not pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"].str.contains("city").any()
+
+
 def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_path, capsys):
     """An audit (s11 b): --missing-values was refused on a series ("is for a table run"), so a series with '?'
     cells had to be cleaned by hand before training and every later file (score, anomaly-eval, --past) again. The

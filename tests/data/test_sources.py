@@ -413,6 +413,35 @@ def test_a_parquet_text_column_of_true_and_false_reads_as_booleans_as_its_csv_do
     assert parquet["p"].tolist() == df["p"].tolist() and parquet["t"].tolist() == df["t"].tolist()
 
 
+def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp_path):
+    """An audit: a Parquet file's text cells '', 'NA' and 'null' stayed text (categories) while the CSV of the same
+    rows read them as missing (pandas' default na_values), so the same data was read two ways. A text column stays
+    text once they are missing (a Parquet column stored as text is text); a spelling kept (an older run's category)
+    stays text."""
+    df = pd.DataFrame({"a": ["x", "", "NA", "null", "y"], "n": ["1", "2", "N/A", "4", "5"],
+                       "c": pd.Categorical(["u", "NA", "v", "u", "v"])})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet")
+    for name in df.columns:
+        assert csv[name].isna().tolist() == parquet[name].isna().tolist(), name
+    assert parquet["a"].tolist()[0::4] == ["x", "y"] and parquet["n"].tolist()[:2] == ["1", "2"]
+    assert list(parquet["c"].cat.categories) == ["u", "v"]
+    kept = read_table(tmp_path / "t.parquet", kept=("NA",))
+    assert kept["a"].tolist()[2] == "NA" and kept["c"].tolist()[1] == "NA" and kept["a"].isna().sum() == 2
+
+
+def test_a_parquet_categorical_of_true_and_false_reads_as_booleans_as_its_csv_does(tmp_path):
+    """An audit: a Parquet categorical (dictionary) column of 'True'/'False' stayed categorical while the CSV of the
+    same cells was boolean."""
+    df = pd.DataFrame({"b": pd.Categorical(["True", "False", "True", None]), "k": pd.Categorical(["True", "no", "no", "no"])})
+    df.to_csv(tmp_path / "b.csv", index=False)
+    df.to_parquet(tmp_path / "b.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "b.csv"), read_table(tmp_path / "b.parquet")
+    assert parquet["b"].tolist()[:3] == csv["b"].tolist()[:3] == [True, False, True] and parquet["b"].isna().tolist() == [False] * 3 + [True]
+    assert isinstance(parquet["k"].dtype, pd.CategoricalDtype)  # another value: labels, as they were
+
+
 def test_a_series_npy_reads_a_number_marker_as_missing_as_its_csv_does(tmp_path):
     """A series run's --missing-values -999 read a CSV's and a Parquet's -999 cells as missing but left an .npy's as
     values, so the same series trained as NaN-filled from one file and as -999s from the other."""

@@ -601,6 +601,22 @@ def test_booleans_match_the_categories_spelled_true_and_false_in_any_case(tmp_pa
     assert list(value_labels(read["flag"], tt.schema["flag"])) == new["flag"].tolist()
 
 
+def test_a_boolean_cell_may_hold_what_given_takes_yes_and_no():
+    """An audit: a later file whose boolean column was spelled yes/no was flagged "not a boolean value" on every row
+    (and scored without the column), though --given member=yes was taken. The cells take what --given takes."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=80), "member": rng.choice([True, False], 80)})
+    tt = TableTransformer("standard").fit(df)
+    new = df.head(4).astype({"member": object})
+    new["member"] = ["yes" if v else "no" for v in df["member"].head(4)]
+    new.loc[1, "member"] = new.loc[1, "member"].upper()
+    rows = tt.check_rows(new)
+    assert rows.reasons == [""] * 4 and rows.observed is None
+    np.testing.assert_allclose(rows.X, tt.transform(df.head(4)))
+    for text in ("yes", "No", "1", "true"):
+        assert given_label(tt.schema["member"], text) in ("True", "False")
+
+
 def test_an_infinite_cell_is_said_to_be_infinite():
     rng = np.random.default_rng(4)
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})

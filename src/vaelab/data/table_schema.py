@@ -633,16 +633,18 @@ def category_values(categories: Iterable[str], category_dtype: str, types: Itera
     return pd.Index(values)
 
 
-_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+# The texts of a boolean cell (any case): those --given takes (table_transformer's _TRUE and _FALSE) and no others (an
+# audit: a scored file's 'yes'/'no' cells were "not a boolean value" though --given member=yes was taken)
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(0/1 float64, missing mask); ColumnProblem unless values are True/False or 0/1."""
+    """(0/1 float64, missing mask); ColumnProblem unless values are True/False, yes/no or 0/1."""
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=0.0), missing
     values = np.asarray(s, dtype=object)[~missing]
-    # Text "True"/"False" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell makes
+    # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell makes
     # pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
     values = np.array([_BOOL_TEXT.get(v.strip().lower(), v) if isinstance(v, str) else v for v in values], dtype=object)
     out = np.zeros(len(s), dtype=np.float64)
@@ -656,7 +658,7 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not ok.all():
         bad = values[~ok][:5]
         raise ColumnProblem(f"column {name!r} was taken as boolean but holds {list(bad)!r}; "
-                            "expected True/False or 0/1. Declare it categorical instead")
+                            "expected True/False, yes/no or 0/1. Declare it categorical instead")
     out[~missing] = as_float
     return out, missing
 

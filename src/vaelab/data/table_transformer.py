@@ -1209,7 +1209,7 @@ class TableTransformer:
 
 # ------------------------------------------------------------- fixed values
 GIVEN_KINDS = ("categorical", "boolean")  # plus whole-number numeric columns: values a draw can hit exactly
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")  # a boolean cell's texts too (table_schema.bool_values)
 
 
 def given_label(spec: ColumnSpec, value: Any) -> str:

@@ -601,6 +601,24 @@ def test_booleans_match_the_categories_spelled_true_and_false_in_any_case(tmp_pa
     assert list(value_labels(read["flag"], tt.schema["flag"])) == new["flag"].tolist()
 
 
+def test_given_times_of_a_zoned_column_are_shown_in_its_zone():
+    """An audit: --given on a zoned column gave its range and labels in UTC ("2019-12-31 23:00:00" for Oslo's
+    midnight of 2020-01-01). They are in the column's zone, with its offset; text with offsets, read and written
+    in UTC, says +0000."""
+    days = pd.date_range("2020-01-01", periods=40, freq="D", tz="Europe/Oslo")
+    df = pd.DataFrame({"x": np.arange(40.0), "d": days,
+                       "t": (days + pd.Timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S%z")})  # fmt: skip
+    tt = TableTransformer("standard").fit(df)
+    spec = tt.schema["d"]
+    assert given_label(spec, "2020-01-05") == "2020-01-05 00:00:00+0100"
+    assert list(value_labels(df["d"].head(2), spec)) == ["2020-01-01 00:00:00+0100", "2020-01-02 00:00:00+0100"]
+    with pytest.raises(ConfigError, match=r"from 2020-01-01 00:00:00\+0100 to 2020-02-09 00:00:00\+0100; give one of "
+                                          r"them, e\.g\. d=2020-01-01 00:00:00\+0100\."):
+        given_label(spec, "2021-01-05")
+    assert given_label(spec, "2020-01-01 00:00:00+0100") == "2020-01-01 00:00:00+0100"  # the example given works
+    assert given_label(tt.schema["t"], "2020-01-01T10:00:00+0100") == "2020-01-01 09:00:00+0000"
+
+
 def test_a_boolean_cell_may_hold_what_given_takes_yes_and_no():
     """An audit: a later file whose boolean column was spelled yes/no was flagged "not a boolean value" on every row
     (and scored without the column), though --given member=yes was taken. The cells take what --given takes."""

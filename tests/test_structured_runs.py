@@ -1419,6 +1419,23 @@ def test_forecasts_of_one_or_two_step_pasts_continue_the_calendar_of_the_file(tm
         assert futures["date"].iloc[:2].tolist() == ["2023-03-31", "2023-04-30"], window
 
 
+def test_forecast_stamps_are_written_as_the_past_writes_its_own(tmp_path, capsys):
+    """An audit: a past stamped '2010-11' (months) gave forecasts stamped '2011-01-01': the right month, another
+    format. Text stamps that one format writes back are continued in it; others as before."""
+    from vaelab.runs.series import stamp_format, time_values
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2000-01", periods=40, freq="M").strftime("%Y-%m")
+    pd.DataFrame({"month": months, "v": rng.normal(size=40)}).to_csv(tmp_path / "m.csv", index=False)
+    _ok(capsys, "train", tmp_path / "m.csv", "--out", tmp_path / "run", "--time", "month", "--window", 4, "--horizon",
+        2, *FAST)  # fmt: skip
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "m.csv", "--draws", "2", "--out", tmp_path / "f.csv")
+    assert pd.read_csv(tmp_path / "f.csv")["month"].iloc[:2].tolist() == ["2003-05", "2003-06"]
+    for texts, fmt in ((["2020-01-05 13:00", "2020-01-05 14:00"], "%Y-%m-%d %H:%M"), (["2020-01", "2020-1"], None)):
+        column = pd.Series(texts)
+        assert stamp_format(column, time_values(column, "t", "f")) == fmt
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

@@ -702,7 +702,8 @@ def _decimals(present: np.ndarray) -> int | None:
     return None
 
 
-def _guess_format(text: str, dayfirst: bool) -> str | None:
+def guess_format(text: str, dayfirst: bool) -> str | None:
+    """pandas' guess of the strftime format one date text is written in, or None."""
     try:
         from pandas.tseries.api import guess_datetime_format  # pandas >= 2.2
     except ImportError:  # pragma: no cover - older pandas
@@ -731,7 +732,7 @@ def _text_datetime_format(present: pd.Series) -> str | None:
     candidates: list[str] = []
     for v in sample.iloc[:20]:
         for dayfirst in (False, True):
-            fmt = _guess_format(str(v).strip(), dayfirst)
+            fmt = guess_format(str(v).strip(), dayfirst)
             # Offsets ("+01:00", "Z") are read, the times converted to UTC (datetime_seconds) and written back in UTC
             # with a "+0000" offset; zone names ("CET") are left out: pandas reads few of them.
             if fmt is not None and "%Z" not in fmt and fmt not in candidates:

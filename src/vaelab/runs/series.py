@@ -50,6 +50,7 @@ from vaelab.config import DataConfig, check_count, check_measured_count, from_di
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import check_missing_values, load_dataset, read_series
 from vaelab.data.split import indices
+from vaelab.data.table_schema import guess_format
 from vaelab.data.timeseries import (
     FILLED,
     TRAIN,
@@ -511,13 +512,14 @@ class SeriesKind(RunKind):
             return write_npy(data, out)
         return write_frame(windows_frame(data, self.settings.features), out)
 
-    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), and the time stamps
+    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+        """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), the time stamps
         of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
-        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue."""
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, and the format its text
+        stamps are written in (:func:`stamp_format`; None: not text, or no one format)."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
-        times = None
+        times, written = None, None
         if isinstance(raw, pd.DataFrame):
             missing = [f for f in ws.features if f not in raw.columns]
             if missing:
@@ -540,6 +542,7 @@ class SeriesKind(RunKind):
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
                 raw, times = raw.iloc[order], times[order]
+                written = stamp_format(raw[ws.time_column], times)
                 repeated = pd.Series(times).duplicated().to_numpy()
                 if repeated.any():  # as train refuses them: two rows of one step would shift every later stamp
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
@@ -554,7 +557,7 @@ class SeriesKind(RunKind):
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
         if not np.isfinite(arr).all():
             raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
-        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :]
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], written
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:
         """``draws`` futures (draws, n_future, F) in the data's units for one past (n_past, F) in the data's
@@ -571,7 +574,7 @@ class SeriesKind(RunKind):
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
-        hist, times = self.read_past(past)
+        hist, times, written = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
         note = self.past_note(hist)
         if out.suffix.lower() == ".npy":
@@ -582,8 +585,9 @@ class SeriesKind(RunKind):
         # which --trend auto picks for a trend, gave forecasts without stamps; two month ends went on by their spacing)
         ahead = None if times is None else future_times(times, ws.n_future)
         times = None if times is None else times[-ws.n_past :]
-        if ahead is not None:
-            frame.insert(2, ws.time_column, np.tile(ahead, draws))
+        if ahead is not None:  # written as the past writes its stamps ('2010-01' stays a month, not 2010-01-01)
+            shown = ahead if written is None else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object)
+            frame.insert(2, ws.time_column, np.tile(shown, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
         stamps = None if ahead is None else np.concatenate([times, ahead])
@@ -871,6 +875,24 @@ def time_text(value: Any) -> str:
         return str(pd.Timedelta(value))
     # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
+
+
+def stamp_format(column: pd.Series, times: np.ndarray) -> str | None:
+    """The strftime format of a text time column (``times``: its stamps as :func:`time_values` reads them, in the
+    column's order) where that format writes every stamp back exactly as the column holds it ('2010-01' for months,
+    '2010-01-05 13:00'); None for a column that is not text, or text that no one format gives back (an audit: a
+    past's 'YYYY-MM' stamps went on as 'YYYY-MM-01')."""
+    texts = column.to_numpy(dtype=object)
+    if not len(texts) or not all(isinstance(t, str) for t in texts):
+        return None
+    fmt = guess_format(texts[-1].strip(), dayfirst=False)
+    if fmt is None:
+        return None
+    try:
+        again = np.asarray(pd.DatetimeIndex(times).strftime(fmt), dtype=object)
+    except (TypeError, ValueError):  # stamps of several offsets make no one index
+        return None
+    return fmt if (again == texts).all() else None
 
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:

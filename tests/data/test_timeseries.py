@@ -295,8 +295,16 @@ def test_the_row_index_pandas_writes_with_to_csv_is_no_feature(tmp_path):
 
 def test_missing_values_refused_or_interpolated():
     df = pd.DataFrame({"t": [0, 1, 3, 2, 4, 5], "x": [0.0, 1.0, 3.0, np.nan, np.nan, 5.0], "y": [1.0] * 6})
-    with pytest.raises(DataError, match=r"2 missing value\(s\) \{'x': 2\}.*step 2.*fill='interpolate'"):
+    # the stamp --time names, and the file's row (an audit: "step 2" only, a step index the user never sees)
+    with pytest.raises(DataError, match=r"2 missing value\(s\) \{'x': 2\}; the first is feature 'x' at t = 2 \(row 3 "
+                                        r"of the data\).*fill='interpolate'"):
         prepare_series(df, time_column="t")
+    with pytest.raises(DataError, match=r"feature 'x' at step 3 \(row 3 of the data\)"):
+        prepare_series(df.drop(columns="t"))
+    dated = df.assign(t=pd.date_range("2020-01-01", periods=6, freq="D")[df["t"]].strftime("%Y-%m-%d"), x=df["x"].fillna(0))
+    dated.loc[5, "x"] = np.inf
+    with pytest.raises(DataError, match=r"infinite value\(s\), the first in feature 'x' at t = '2020-01-06' \(row 5 of"):
+        prepare_series(dated, time_column="t")
     frame = prepare_series(df, time_column="t", fill="interpolate")
     np.testing.assert_allclose(frame.series[0][:, 0], [0, 1, 2, 3, 4, 5])
     # interpolation is linear in time (row position would give 2.5); edges take the nearest value

@@ -1419,6 +1419,23 @@ def test_forecasts_of_one_or_two_step_pasts_continue_the_calendar_of_the_file(tm
         assert futures["date"].iloc[:2].tolist() == ["2023-03-31", "2023-04-30"], window
 
 
+def test_a_date_column_without_time_is_said_and_refused_when_the_rows_are_not_in_its_order(tmp_path, capsys):
+    """An audit: a series file's 'date' column, which parses as dates, was left out in silence without --time, and a
+    shuffled panel trained in file order. Rows out of its order are refused (pass --time); rows in it are said."""
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2020-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    df = pd.DataFrame({"id": np.repeat([1, 2], 40), "date": np.tile(days, 2), "x": rng.normal(size=80)})
+    df.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv", index=False)
+    df.to_csv(tmp_path / "ordered.csv", index=False)
+    args = ("--id", "id", "--window", 4, "--horizon", 2, *FAST)
+    err = _error(capsys, "train", tmp_path / "shuffled.csv", "--out", tmp_path / "r0", *args)
+    assert "column 'date' holds dates, but the rows are not in their order" in err and "--time date" in err
+    assert not (tmp_path / "r0").exists()
+    main(["train", str(tmp_path / "ordered.csv"), "--out", str(tmp_path / "r1"), *map(str, args[:-1])])
+    assert "note: 'date' holds dates and is no feature: the rows are taken in file order" in capsys.readouterr().out
+    _ok(capsys, "train", tmp_path / "shuffled.csv", "--out", tmp_path / "r2", "--time", "date", *args)
+
+
 def test_forecast_stamps_are_written_as_the_past_writes_its_own(tmp_path, capsys):
     """An audit: a past stamped '2010-11' (months) gave forecasts stamped '2011-01-01': the right month, another
     format. Text stamps that one format writes back are continued in it; others as before."""

@@ -110,9 +110,53 @@ class SeriesSettings:
         return self.n_past + self.n_future
 
 
-def read_series_frame(source: str | os.PathLike, settings: SeriesSettings) -> SeriesFrame:
-    return prepare_series(read_series(source, settings.missing_values), id_column=settings.id_column,
-                          time_column=settings.time_column, features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+def read_series_frame(source: str | os.PathLike, settings: SeriesSettings, raw: Any = None) -> SeriesFrame:
+    """The run's series from ``source`` (or from ``raw``, the file as :func:`read_series` read it)."""
+    raw = read_series(source, settings.missing_values) if raw is None else raw
+    return prepare_series(raw, id_column=settings.id_column, time_column=settings.time_column,
+                          features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+
+
+def unused_dates(raw: Any, settings: SeriesSettings, where: str) -> str:
+    """Without a time column (--time), the columns of a series file that hold dates and so are not features: a note
+    for train's output when its rows are in their order, a DataError when they are not (an audit: a shuffled panel's
+    'date' was left out in silence and the series trained in file order, its windows mixing times at random)."""
+    if not isinstance(raw, pd.DataFrame) or settings.time_column is not None:
+        return ""
+    groups = raw[settings.id_column] if settings.id_column in raw.columns else pd.Series(0, index=raw.index)
+    found = []
+    for c in raw.columns:
+        if c in (settings.id_column, *settings.features):
+            continue
+        col = raw[c]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            t = col
+        elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            present = col.dropna()
+            if not len(present) or pd.to_numeric(present, errors="coerce").notna().any():
+                continue  # numbers are said by prepare_series; a text cell that is a number is no date column
+            try:
+                t = pd.to_datetime(col, format="ISO8601", errors="coerce", utc=True)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if t.notna().sum() < len(present):
+                continue
+        else:
+            continue
+        key = pd.Series(t.to_numpy(), index=raw.index)
+        back = key.groupby(groups.to_numpy(), sort=False).diff() < pd.Timedelta(0)
+        if back.any():
+            row = int(np.flatnonzero(back.to_numpy())[0])
+            raise DataError(f"{where}: column {c!r} holds dates, but the rows are not in their order (row {row} is "
+                            f"earlier than the row of its series before it); without --time the rows are taken in "
+                            f"file order, and the windows would mix times. Pass --time {c} to sort the rows by it.")  # fmt: skip
+        found.append(c)
+    if not found:
+        return ""
+    names = ", ".join(repr(c) for c in found)
+    return (f"{names} {'holds' if len(found) == 1 else 'hold'} dates and {'is' if len(found) == 1 else 'are'} no "
+            f"feature: the rows are taken in file order, which is its order; --time {found[0]} would also stamp "
+            "forecasts and scored windows with them")  # fmt: skip
 
 
 def make_series_windows(source: str | os.PathLike, settings: SeriesSettings, val_fraction: float,
@@ -226,7 +270,9 @@ class SeriesKind(RunKind):
         ws = SeriesSettings(int(request.option("window")), int(request.option("horizon")), request.option("id_column"),
                             request.option("time_column"), tuple(request.option("features", ())), 1,
                             request.option("fill"), asked, missing)  # fmt: skip
-        frame = read_series_frame(request.source, ws)
+        raw = read_series(request.source, missing)
+        dates = unused_dates(raw, ws, Path(request.source).name)
+        frame = read_series_frame(request.source, ws, raw)
         windows, codes, names = make_series_windows(request.source, ws, request.val_fraction, request.test_fraction,
                                                     model.seed, frame)  # fmt: skip
         ws = dataclasses.replace(ws, features=tuple(names))
@@ -247,6 +293,8 @@ class SeriesKind(RunKind):
                    f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
         if missing:
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
+        if dates:
+            summary += f"\nnote: {dates}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:

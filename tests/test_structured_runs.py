@@ -421,6 +421,14 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
     assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
                                    "--out", tmp_path / "b")  # fmt: skip
+    # --window 0 was said as "n_past must be ...", and a file too short for a trained run's windows advised "use
+    # shorter windows", which a trained run cannot (an audit): the flag, and how long the file must be
+    for flag, other in (("--window", "--horizon"), ("--horizon", "--window")):
+        err = _error(capsys, "train", folder / "s.csv", flag, "0", other, "4", "--id", "id", "--out", tmp_path / "b")
+        assert f"{flag} takes the number of" in err and "got 0" in err and "n_past" not in err
+    err = _error(capsys, "score", run, _head(folder, tmp_path), "--n-samples", "3")
+    assert "short.csv holds no series long enough for one of the run's windows of 16 steps (12 past + 4 future, as it " \
+           "was trained: --window 12 --horizon 4); its series' lengths are [3]. Give at least 16 rows per series." in err
     # One text cell in a feature column left the whole column out in silence (or, alone, "no numeric feature column").
     oops = pd.read_csv(folder / "s.csv").astype({"f1": object})
     oops.loc[7, "f1"] = "oops"

@@ -258,6 +258,11 @@ class SeriesKind(RunKind):
     def prepare(cls, request: Request, model: Any) -> Prepared:
         if request.option("window") is None or request.option("horizon") is None:
             raise ConfigError("A series run needs both --window N_PAST and --horizon N_FUTURE (steps before and after).")
+        for flag, key, what in (("--window", "window", "past"), ("--horizon", "horizon", "future")):
+            value = request.option(key)  # named as the user gave them, before the file is read (it said "n_past")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{flag} takes the number of {what} steps per window, a whole number >= 1; got "
+                                  f"{value!r}.")  # fmt: skip
         refuse_labels(request, cls.description)
         if model.conditional:
             raise ConfigError("--conditional needs class labels; a series run conditions its forecaster on the past instead.")
@@ -390,6 +395,13 @@ class SeriesKind(RunKind):
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
+        if not (frame.lengths >= ws.window).any():  # make_windows' advice, shorter windows, is no advice to a trained run
+            lengths = frame.lengths.tolist()
+            shown = lengths if len(lengths) <= 20 else f"{lengths[:20]} ... (longest {max(lengths)})"
+            raise DataError(f"{where} holds no series long enough for one of the run's windows of {ws.window} steps "
+                            f"({ws.n_past} past + {ws.n_future} future, as it was trained: --window {ws.n_past} "
+                            f"--horizon {ws.n_future}); its series' lengths are {shown}. Give at least {ws.window} "
+                            f"rows{' per series' if ws.id_column else ''}.")  # fmt: skip
         windows = make_windows(frame, ws.n_past, ws.n_future)
         gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0 to 3 (see mask)
         missing = gaps > 0

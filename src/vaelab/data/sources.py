@@ -340,7 +340,9 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
         return X, y
 
 
-def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] = ()) -> pd.DataFrame:
+def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] | None = ()) -> pd.DataFrame:
+    """A CSV/Parquet file as pandas reads it; ``kept``: pandas' missing spellings a Parquet file's text cells keep
+    (None: all of them, as the array reader takes a Parquet file's labels, 'None' a class as it always was)."""
     is_csv = path.name.lower().endswith(".csv")
     header = is_csv and csv_has_header(path)
     head = _csv_rows(path, 2) + [[], []] if header else []  # the header and the first data row, as the file has them
@@ -352,7 +354,7 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
         else:
             # pandas' own spellings as a CSV reads them (an audit: '', 'NA' and 'null' stayed text in Parquet, so the
             # same rows were categories from one file and missing cells from the other)
-            spelled = tuple(m for m in PANDAS_MISSING if m not in kept and m not in missing)
+            spelled = () if kept is None else tuple(m for m in PANDAS_MISSING if m not in kept and m not in missing)
             df = _text_booleans(_markers_missing(pd.read_parquet(path, engine="pyarrow"), missing, spelled))
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
@@ -560,7 +562,7 @@ def csv_has_header(path: Path) -> bool:
 
 
 def _read_table(path: Path, label_column, labels_elsewhere):
-    df = _read_frame(path)
+    df = _read_frame(path, kept=None)
     y = None
     if label_column is not None:
         if label_column in df.columns:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vaelab.data.sources import BUILTINS, load_dataset, read_table
+from vaelab.data.sources import BUILTINS, load_dataset, looks_like_table, read_table
 from vaelab.errors import DataError
 
 
@@ -93,6 +93,11 @@ def test_csv_without_header_keeps_first_row(tmp_path):
     assert load_dataset(tmp_path / "t.csv").X.shape == (3, 2)
     np.savetxt(tmp_path / "s.csv", np.arange(12.0).reshape(4, 3), delimiter=",")  # NumPy's header-less floats
     assert load_dataset(tmp_path / "s.csv").X.shape == (4, 3)
+    # A UTF-8 byte-order mark (Excel's "CSV UTF-8") made the first cell text, so the first row was taken for a
+    # header: one example lost, and the file read as a table (an audit)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf1.5,2.5\n3.5,4.5\n5.5,6.5\n")
+    np.testing.assert_array_equal(load_dataset(tmp_path / "bom.csv").X[:, 0], [1.5, 3.5, 5.5])
+    assert not looks_like_table(tmp_path / "bom.csv")
 
 
 @pytest.mark.parametrize("values", ["floats", "integers"])

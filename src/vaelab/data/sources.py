@@ -535,7 +535,7 @@ def csv_has_header(path: Path) -> bool:
             head = f.read(HEADER_SAMPLE_BYTES)
     except OSError:
         return True  # pandas reports what is wrong with the file
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8-sig", errors="replace")  # a BOM (Excel's "CSV UTF-8") is no part of the first cell
     if len(head) == HEADER_SAMPLE_BYTES and "\n" in text:
         text = text[: text.rindex("\n")]  # whole lines only
     try:

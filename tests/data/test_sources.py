@@ -436,6 +436,14 @@ def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp
     assert kept["a"].tolist()[2] == "NA" and kept["c"].tolist()[1] == "NA" and kept["a"].isna().sum() == 2
 
 
+def test_a_parquet_label_column_keeps_its_texts_as_classes(tmp_path):
+    """pandas' missing spellings are read as missing in table and series reads; an array run's Parquet labels stay
+    as they were read ('None' a class), so a run trained before reads its own file as it was trained."""
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "y": ["None", "cat", "None", "cat"]})
+    df.to_parquet(tmp_path / "l.parquet", index=False)
+    assert load_dataset(tmp_path / "l.parquet", label_column="y").classes == ("None", "cat")
+
+
 def test_a_parquet_categorical_of_true_and_false_reads_as_booleans_as_its_csv_does(tmp_path):
     """An audit: a Parquet categorical (dictionary) column of 'True'/'False' stayed categorical while the CSV of the
     same cells was boolean."""

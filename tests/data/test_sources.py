@@ -436,6 +436,25 @@ def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp
     assert kept["a"].tolist()[2] == "NA" and kept["c"].tolist()[1] == "NA" and kept["a"].isna().sum() == 2
 
 
+def test_a_parquet_files_named_index_is_a_column_as_in_its_csv(tmp_path):
+    """An audit: a frame with a DatetimeIndex 'date' written to Parquet lost its dates (pandas restores them as the
+    index), so --time date was "not a column of the data", while the CSV of the same frame holds the column. An
+    unnamed index is row numbers, left out as before; an index named as a column is refused, naming it."""
+    from vaelab.data.sources import read_series
+
+    df = pd.DataFrame({"x": np.arange(4.0)}, index=pd.date_range("2020-01-01", periods=4, name="date"))
+    df.to_parquet(tmp_path / "s.parquet")
+    df.to_csv(tmp_path / "s.csv")
+    parquet, csv = read_series(tmp_path / "s.parquet"), read_series(tmp_path / "s.csv")
+    assert list(parquet.columns) == list(csv.columns) == ["date", "x"]
+    assert pd.to_datetime(csv["date"]).tolist() == parquet["date"].tolist()
+    df.reset_index(drop=True).set_axis([3, 5, 7, 9]).to_parquet(tmp_path / "u.parquet")
+    assert list(read_table(tmp_path / "u.parquet").columns) == ["x"]
+    df.rename_axis("x").to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(DataError, match=r"names the column\(s\) \['x'\] more than once"):
+        read_table(tmp_path / "d.parquet")
+
+
 def test_a_parquet_label_column_keeps_its_texts_as_classes(tmp_path):
     """pandas' missing spellings are read as missing in table and series reads; an array run's Parquet labels stay
     as they were read ('None' a class), so a run trained before reads its own file as it was trained."""

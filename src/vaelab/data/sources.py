@@ -342,7 +342,8 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
 
 def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] | None = ()) -> pd.DataFrame:
     """A CSV/Parquet file as pandas reads it; ``kept``: pandas' missing spellings a Parquet file's text cells keep
-    (None: all of them, as the array reader takes a Parquet file's labels, 'None' a class as it always was)."""
+    (None: all of them, and a Parquet file's stored index left out, as the array reader always read them: its labels
+    'None' a class, its matrix the columns alone)."""
     is_csv = path.name.lower().endswith(".csv")
     header = is_csv and csv_has_header(path)
     head = _csv_rows(path, 2) + [[], []] if header else []  # the header and the first data row, as the file has them
@@ -355,7 +356,15 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
             # pandas' own spellings as a CSV reads them (an audit: '', 'NA' and 'null' stayed text in Parquet, so the
             # same rows were categories from one file and missing cells from the other)
             spelled = () if kept is None else tuple(m for m in PANDAS_MISSING if m not in kept and m not in missing)
-            df = _text_booleans(_markers_missing(pd.read_parquet(path, engine="pyarrow"), missing, spelled))
+            df = pd.read_parquet(path, engine="pyarrow")
+            if kept is not None and any(n is not None for n in df.index.names):
+                # a named index (a DatetimeIndex 'date') is a column of the file, as the CSV of the frame holds it (an
+                # audit: --time date was "not a column of the data" of the Parquet file); an unnamed one is row numbers
+                df = df.reset_index(allow_duplicates=True)
+                _check_distinct(path, [str(c) for c in df.columns])  # an index named as a column
+            df = _text_booleans(_markers_missing(df, missing, spelled))
+    except DataError:
+        raise
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:

@@ -323,6 +323,14 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
         return pd.to_datetime(col, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
         pass
+    # Offsets that change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV) are instants, read in
+    # UTC as a table's are (an audit: such a series was refused, "one offset throughout"); naive cells among them are not
+    text = col.astype(str).str.strip()
+    if col.notna().all() and text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).all():
+        try:
+            return pd.to_datetime(col, format="ISO8601", utc=True)
+        except (TypeError, ValueError, OverflowError):
+            pass
     try:
         parsed = pd.to_datetime(col, format="ISO8601", errors="coerce")
         bad = np.flatnonzero(parsed.isna().to_numpy() & col.notna().to_numpy())
@@ -331,7 +339,8 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
     where = (f"row {int(bad[0])} holds {col.iloc[int(bad[0])]!r}" + (f" ({len(bad) - 1} more row(s) do not parse)"
              if len(bad) > 1 else "")) if len(bad) else f"its values (such as {col.iloc[0]!r}) do not parse together"
     raise DataError(
-        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, one offset throughout); {where}. "
+        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, with an offset in every cell or in "
+        f"none); {where}. "
         "Fix those cells, or convert the column to numbers (e.g. days or periods) first."
     )
 

@@ -147,8 +147,8 @@ def unused_dates(raw: Any, settings: SeriesSettings, where: str) -> str:
         back = key.groupby(groups.to_numpy(), sort=False).diff() < pd.Timedelta(0)
         if back.any():
             row = int(np.flatnonzero(back.to_numpy())[0])
-            raise DataError(f"{where}: column {c!r} holds dates, but the rows are not in their order (row {row} is "
-                            f"earlier than the row of its series before it); without --time the rows are taken in "
+            raise DataError(f"{where}: column {c!r} holds dates, but the rows are not in their order (row {row}'s is "
+                            f"earlier than that of the row before it in its series); without --time the rows are taken in "
                             f"file order, and the windows would mix times. Pass --time {c} to sort the rows by it.")  # fmt: skip
         found.append(c)
     if not found:

@@ -665,6 +665,13 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     err = _error(capsys, "sample", tmp_path / "run", "--past", tmp_path / "gap.csv", "--draws", 3,
                  "--out", tmp_path / "g.csv")  # fmt: skip
     assert "has missing or infinite values" in err  # a marker: a missing value, not text that is no number
+    # where: the file's row and its stamp (an audit: not said); a gap in a row before the last n_past is no part of
+    # the past, and was refused all the same
+    assert "in its last 6 rows, the first at row 7 of the file (time = 197)" in err
+    early = pd.read_csv(tmp_path / "past.csv").astype({"x": object})
+    early.loc[0, "x"] = "?"
+    early.to_csv(tmp_path / "early.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "early.csv", "--draws", 3, "--out", tmp_path / "e.csv")
     err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
     assert "--missing-values is for a series run or a table run" in err and "--table" in err
 

@@ -579,7 +579,7 @@ class SeriesKind(RunKind):
         stamps are written in (:func:`stamp_format`; None: not text, or no one format)."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
-        times, written = None, None
+        times, written, rows, stamps = None, None, None, None
         if isinstance(raw, pd.DataFrame):
             missing = [f for f in ws.features if f not in raw.columns]
             if missing:
@@ -608,6 +608,8 @@ class SeriesKind(RunKind):
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
+            rows = np.arange(len(raw)) if times is None else order  # each row's place in the file, and its stamp
+            stamps = None if times is None else raw[ws.time_column].to_numpy()
             raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         arr = numeric_array(raw, Path(path).name)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
@@ -615,8 +617,12 @@ class SeriesKind(RunKind):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
         if arr.shape[0] < ws.n_past:
             raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
-        if not np.isfinite(arr).all():
-            raise DataError(f"The past in {Path(path).name} has missing or infinite values; fill them first.")
+        if not np.isfinite(arr[-ws.n_past :]).all():  # where: its stamp and the file's row (an audit: not said)
+            k = arr.shape[0] - ws.n_past + int(np.flatnonzero(~np.isfinite(arr[-ws.n_past :]).all(axis=1))[0])
+            at = "" if rows is None else f", the first at row {int(rows[k])} of the file" + (
+                "" if times is None else f" ({ws.time_column} = {time_text(stamps[k])})")
+            raise DataError(f"The past in {Path(path).name} has missing or infinite values in its last {ws.n_past} rows"
+                            f"{at}; fill them first.")  # fmt: skip
         return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], written
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0) -> np.ndarray:

@@ -633,6 +633,10 @@ def test_a_boolean_cell_may_hold_what_given_takes_yes_and_no():
     np.testing.assert_allclose(rows.X, tt.transform(df.head(4)))
     for text in ("yes", "No", "1", "true"):
         assert given_label(tt.schema["member"], text) in ("True", "False")
+    # a text column of yes/no declared boolean is refused as before: its rows would come back True/False
+    words = df.assign(member=np.where(df["member"], "yes", "no"))
+    with pytest.raises(DataError, match=r"holds \['yes'.*expected True/False or 0/1"):
+        infer_schema(words, boolean=("member",))
 
 
 def test_an_infinite_cell_is_said_to_be_infinite():

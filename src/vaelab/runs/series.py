@@ -149,7 +149,8 @@ def unused_dates(raw: Any, settings: SeriesSettings, where: str) -> str:
             row = int(np.flatnonzero(back.to_numpy())[0])
             raise DataError(f"{where}: column {c!r} holds dates, but the rows are not in their order (row {row}'s is "
                             f"earlier than that of the row before it in its series); without --time the rows are taken in "
-                            f"file order, and the windows would mix times. Pass --time {c} to sort the rows by it.")  # fmt: skip
+                            f"file order, and the windows would mix times. Pass --time {c} to sort the rows by it"
+                            f"{'' if settings.id_column else ' (and --id COL if the file holds several series)'}.")  # fmt: skip
         found.append(c)
     if not found:
         return ""

@@ -408,13 +408,13 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...], spelled: tuple[
 
 def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
     """Parquet's text columns (categorical ones too) whose cells are all 'True' or 'False' (any case, the whole text;
-    missing cells aside) as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where cells are missing (an
-    audit: the Parquet column was a categorical of two labels where the CSV of the same rows was boolean, and a run
-    trained on one file read the other's column as another kind)."""
+    missing cells aside) as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where
+    cells are missing (an audit: the Parquet column was a categorical of two labels where the CSV of the same rows was
+    boolean, and a run trained on one file read the other's column as another kind)."""
     for name in df.columns:
         s = df[name]
-        if isinstance(s.dtype, pd.CategoricalDtype):  # its cells as text, as a CSV holds them (an audit: a dictionary-
-            s = s.astype(object)  # encoded Parquet column of 'True'/'False' stayed categorical where the CSV was boolean)
+        if isinstance(s.dtype, pd.CategoricalDtype):  # its cells as text, as a CSV holds them (an audit: a
+            s = s.astype(object)  # dictionary Parquet column of 'True'/'False' stayed categorical, its CSV boolean)
         elif not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
             continue
         present = s.dropna()

@@ -646,8 +646,8 @@ def bool_values(s: pd.Series, name: str, words: bool = True) -> tuple[np.ndarray
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=0.0), missing
     values = np.asarray(s, dtype=object)[~missing]
-    # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell makes
-    # pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
+    # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell
+    # makes pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
     texts = _BOOL_TEXT if words else {k: v for k, v in _BOOL_TEXT.items() if k not in ("yes", "no")}
     values = np.array([texts.get(v.strip().lower(), v) if isinstance(v, str) else v for v in values], dtype=object)
     out = np.zeros(len(s), dtype=np.float64)

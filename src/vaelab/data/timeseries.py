@@ -323,8 +323,9 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
         return pd.to_datetime(col, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
         pass
-    # Offsets that change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV) are instants, read in
-    # UTC as a table's are (an audit: such a series was refused, "one offset throughout"); naive cells among them are not
+    # Offsets that change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV) are instants, read
+    # in UTC as a table's are (an audit: such a series was refused, "one offset throughout"); naive cells among them
+    # are not
     text = col.astype(str).str.strip()
     if col.notna().all() and text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).all():
         try:

@@ -396,7 +396,7 @@ class SeriesKind(RunKind):
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
-        if not (frame.lengths >= ws.window).any():  # make_windows' advice, shorter windows, is no advice to a trained run
+        if not (frame.lengths >= ws.window).any():  # make_windows' advice, shorter windows, is none for a trained run
             lengths = frame.lengths.tolist()
             shown = lengths if len(lengths) <= 20 else f"{lengths[:20]} ... (longest {max(lengths)})"
             raise DataError(f"{where} holds no series long enough for one of the run's windows of {ws.window} steps "

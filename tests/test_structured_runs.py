@@ -444,6 +444,14 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
     assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
                                    "--out", tmp_path / "b")  # fmt: skip
+    # --window 0 was said as "n_past must be ...", and a file too short for a trained run's windows advised "use
+    # shorter windows", which a trained run cannot (an audit): the flag, and how long the file must be
+    for flag, other in (("--window", "--horizon"), ("--horizon", "--window")):
+        err = _error(capsys, "train", folder / "s.csv", flag, "0", other, "4", "--id", "id", "--out", tmp_path / "b")
+        assert f"{flag} takes the number of" in err and "got 0" in err and "n_past" not in err
+    err = _error(capsys, "score", run, _head(folder, tmp_path), "--n-samples", "3")
+    assert "short.csv holds no series long enough for one of the run's windows of 16 steps (12 past + 4 future, as it " \
+           "was trained: --window 12 --horizon 4); its series' lengths are [3]. Give at least 16 rows per series." in err
     # One text cell in a feature column left the whole column out in silence (or, alone, "no numeric feature column").
     oops = pd.read_csv(folder / "s.csv").astype({"f1": object})
     oops.loc[7, "f1"] = "oops"
@@ -621,6 +629,31 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
+def test_a_parquet_run_reads_pandas_missing_spellings_as_a_csv_run_does_and_an_older_run_keeps_its_categories(
+        tmp_path, capsys, monkeypatch):  # fmt: skip
+    """An audit: a Parquet file's cells '', 'NA' and 'null' were categories where the CSV of the same rows read them as
+    missing. They are missing now; a run trained before (its categories hold 'NA') keeps reading them as it was
+    trained: its own file is not "changed", and a later file's 'NA' is its category."""
+    from vaelab.data import sources
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=200).round(2), "city": rng.choice(["oslo", "NA", "bergen"], 200)})
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "new", *FAST)
+    city = {c["name"]: c for c in json.loads((tmp_path / "new" / "table.json").read_text())["schema"]["columns"]}["city"]
+    assert city["categories"] == ["bergen", "oslo"] and city["has_missing"]
+    with monkeypatch.context() as m:  # a run trained before: 'NA' read as text
+        m.setattr(sources, "PANDAS_MISSING", ())
+        _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "old", *FAST)
+    run = Run(tmp_path / "old")
+    assert "NA" in run.kind.transformer.schema["city"].categories
+    own, _ = run.data()  # not refused as a changed file
+    np.testing.assert_array_equal(run.dataset_of(str(tmp_path / "t.parquet")).X, own.X)
+    _ok(capsys, "score", tmp_path / "old", tmp_path / "t.parquet", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert not pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"].str.contains("city").any()
+
+
 def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_path, capsys):
     """An audit (s11 b): --missing-values was refused on a series ("is for a table run"), so a series with '?'
     cells had to be cleaned by hand before training and every later file (score, anomaly-eval, --past) again. The
@@ -663,6 +696,11 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "filled.csv", "--draws", 3, "--out",
         tmp_path / "h.csv")  # fmt: skip
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "g.csv"), pd.read_csv(tmp_path / "h.csv"))
+    # a gap in a row before the last n_past is no part of the past (an audit: refused all the same)
+    early = pd.read_csv(tmp_path / "past.csv").astype({"x": object})
+    early.loc[0, "x"] = "?"
+    early.to_csv(tmp_path / "early.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "early.csv", "--draws", 3, "--out", tmp_path / "e.csv")
     err = _error(capsys, "train", "digits", "--out", tmp_path / "r1", *FAST, "--missing-values", "?")
     assert "--missing-values is for a series run or a table run" in err and "--table" in err
 
@@ -1468,6 +1506,40 @@ def test_forecasts_of_one_or_two_step_pasts_continue_the_calendar_of_the_file(tm
         assert futures["date"].iloc[:2].tolist() == ["2023-03-31", "2023-04-30"], window
 
 
+def test_a_date_column_without_time_is_said_and_refused_when_the_rows_are_not_in_its_order(tmp_path, capsys):
+    """An audit: a series file's 'date' column, which parses as dates, was left out in silence without --time, and a
+    shuffled panel trained in file order. Rows out of its order are refused (pass --time); rows in it are said."""
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2020-01-01", periods=40, freq="D").strftime("%Y-%m-%d")
+    df = pd.DataFrame({"id": np.repeat([1, 2], 40), "date": np.tile(days, 2), "x": rng.normal(size=80)})
+    df.sample(frac=1, random_state=0).to_csv(tmp_path / "shuffled.csv", index=False)
+    df.to_csv(tmp_path / "ordered.csv", index=False)
+    args = ("--id", "id", "--window", 4, "--horizon", 2, *FAST)
+    err = _error(capsys, "train", tmp_path / "shuffled.csv", "--out", tmp_path / "r0", *args)
+    assert "column 'date' holds dates, but the rows are not in their order" in err and "--time date" in err
+    assert not (tmp_path / "r0").exists()
+    main(["train", str(tmp_path / "ordered.csv"), "--out", str(tmp_path / "r1"), *map(str, args[:-1])])
+    assert "note: 'date' holds dates and is no feature: the rows are taken in file order" in capsys.readouterr().out
+    _ok(capsys, "train", tmp_path / "shuffled.csv", "--out", tmp_path / "r2", "--time", "date", *args)
+
+
+def test_forecast_stamps_are_written_as_the_past_writes_its_own(tmp_path, capsys):
+    """An audit: a past stamped '2010-11' (months) gave forecasts stamped '2011-01-01': the right month, another
+    format. Text stamps that one format writes back are continued in it; others as before."""
+    from vaelab.runs.series import stamp_format, time_values
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2000-01", periods=40, freq="M").strftime("%Y-%m")
+    pd.DataFrame({"month": months, "v": rng.normal(size=40)}).to_csv(tmp_path / "m.csv", index=False)
+    _ok(capsys, "train", tmp_path / "m.csv", "--out", tmp_path / "run", "--time", "month", "--window", 4, "--horizon",
+        2, *FAST)  # fmt: skip
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "m.csv", "--draws", "2", "--out", tmp_path / "f.csv")
+    assert pd.read_csv(tmp_path / "f.csv")["month"].iloc[:2].tolist() == ["2003-05", "2003-06"]
+    for texts, fmt in ((["2020-01-05 13:00", "2020-01-05 14:00"], "%Y-%m-%d %H:%M"), (["2020-01", "2020-1"], None)):
+        column = pd.Series(texts)
+        assert stamp_format(column, time_values(column, "t", "f")) == fmt
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 
@@ -2061,6 +2133,7 @@ def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series
     past.to_csv(tmp_path / "late.csv", index=False)
     err = _error(capsys, "sample", run, "--past", tmp_path / "late.csv", "--draws", 5, "--out", tmp_path / "g.csv")
     assert "1 missing value(s) in its last 12 rows" in err and "trained without --fill" in err
+    assert ", at row 17 of the file (time = " in err  # where (an audit: not said)
 
 
 def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile(series, capsys):

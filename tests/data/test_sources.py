@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vaelab.data.sources import BUILTINS, load_dataset, read_table
+from vaelab.data.sources import BUILTINS, load_dataset, looks_like_table, read_table
 from vaelab.errors import DataError
 
 
@@ -93,6 +93,11 @@ def test_csv_without_header_keeps_first_row(tmp_path):
     assert load_dataset(tmp_path / "t.csv").X.shape == (3, 2)
     np.savetxt(tmp_path / "s.csv", np.arange(12.0).reshape(4, 3), delimiter=",")  # NumPy's header-less floats
     assert load_dataset(tmp_path / "s.csv").X.shape == (4, 3)
+    # A UTF-8 byte-order mark (Excel's "CSV UTF-8") made the first cell text, so the first row was taken for a
+    # header: one example lost, and the file read as a table (an audit)
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf1.5,2.5\n3.5,4.5\n5.5,6.5\n")
+    np.testing.assert_array_equal(load_dataset(tmp_path / "bom.csv").X[:, 0], [1.5, 3.5, 5.5])
+    assert not looks_like_table(tmp_path / "bom.csv")
 
 
 @pytest.mark.parametrize("values", ["floats", "integers"])
@@ -411,6 +416,62 @@ def test_a_parquet_text_column_of_true_and_false_reads_as_booleans_as_its_csv_do
     assert parquet["a"].tolist() == [True, False, True, False]
     assert parquet["m"].tolist()[0::2] == [True, False] and parquet["m"].isna().tolist() == [False, True, False, True]
     assert parquet["p"].tolist() == df["p"].tolist() and parquet["t"].tolist() == df["t"].tolist()
+
+
+def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp_path):
+    """An audit: a Parquet file's text cells '', 'NA' and 'null' stayed text (categories) while the CSV of the same
+    rows read them as missing (pandas' default na_values), so the same data was read two ways. A text column stays
+    text once they are missing (a Parquet column stored as text is text); a spelling kept (an older run's category)
+    stays text."""
+    df = pd.DataFrame({"a": ["x", "", "NA", "null", "y"], "n": ["1", "2", "N/A", "4", "5"],
+                       "c": pd.Categorical(["u", "NA", "v", "u", "v"])})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "t.csv"), read_table(tmp_path / "t.parquet")
+    for name in df.columns:
+        assert csv[name].isna().tolist() == parquet[name].isna().tolist(), name
+    assert parquet["a"].tolist()[0::4] == ["x", "y"] and parquet["n"].tolist()[:2] == ["1", "2"]
+    assert list(parquet["c"].cat.categories) == ["u", "v"]
+    kept = read_table(tmp_path / "t.parquet", kept=("NA",))
+    assert kept["a"].tolist()[2] == "NA" and kept["c"].tolist()[1] == "NA" and kept["a"].isna().sum() == 2
+
+
+def test_a_parquet_files_named_index_is_a_column_as_in_its_csv(tmp_path):
+    """An audit: a frame with a DatetimeIndex 'date' written to Parquet lost its dates (pandas restores them as the
+    index), so --time date was "not a column of the data", while the CSV of the same frame holds the column. An
+    unnamed index is row numbers, left out as before; an index named as a column is refused, naming it."""
+    from vaelab.data.sources import read_series
+
+    df = pd.DataFrame({"x": np.arange(4.0)}, index=pd.date_range("2020-01-01", periods=4, name="date"))
+    df.to_parquet(tmp_path / "s.parquet")
+    df.to_csv(tmp_path / "s.csv")
+    parquet, csv = read_series(tmp_path / "s.parquet"), read_series(tmp_path / "s.csv")
+    assert list(parquet.columns) == list(csv.columns) == ["date", "x"]
+    assert pd.to_datetime(csv["date"]).tolist() == parquet["date"].tolist()
+    df.reset_index(drop=True).set_axis([3, 5, 7, 9]).to_parquet(tmp_path / "u.parquet")
+    assert list(read_table(tmp_path / "u.parquet").columns) == ["x"]
+    df.rename_axis("x").to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(DataError, match=r"names the column\(s\) \['x'\] more than once"):
+        read_table(tmp_path / "d.parquet")
+
+
+def test_a_parquet_label_column_keeps_its_texts_as_classes(tmp_path):
+    """pandas' missing spellings are read as missing in table and series reads; an array run's Parquet labels stay
+    as they were read ('None' a class), so a run trained before reads its own file as it was trained."""
+    df = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "y": ["None", "cat", "None", "cat"]})
+    df.to_parquet(tmp_path / "l.parquet", index=False)
+    assert load_dataset(tmp_path / "l.parquet", label_column="y").classes == ("None", "cat")
+
+
+def test_a_parquet_categorical_of_true_and_false_reads_as_booleans_as_its_csv_does(tmp_path):
+    """An audit: a Parquet categorical (dictionary) column of 'True'/'False' stayed categorical while the CSV of the
+    same cells was boolean."""
+    df = pd.DataFrame({"b": pd.Categorical(["True", "False", "True", None]), "k": pd.Categorical(["True", "no", "no", "no"])})
+    df.to_csv(tmp_path / "b.csv", index=False)
+    df.to_parquet(tmp_path / "b.parquet", index=False)
+    csv, parquet = read_table(tmp_path / "b.csv"), read_table(tmp_path / "b.parquet")
+    assert parquet["b"].tolist()[:3] == csv["b"].tolist()[:3] == [True, False, True] and parquet["b"].isna().tolist() == [False] * 3 + [True]
+    assert isinstance(parquet["k"].dtype, pd.CategoricalDtype)  # another value: labels, as they were
 
 
 def test_a_series_npy_reads_a_number_marker_as_missing_as_its_csv_does(tmp_path):

@@ -601,6 +601,44 @@ def test_booleans_match_the_categories_spelled_true_and_false_in_any_case(tmp_pa
     assert list(value_labels(read["flag"], tt.schema["flag"])) == new["flag"].tolist()
 
 
+def test_given_times_of_a_zoned_column_are_shown_in_its_zone():
+    """An audit: --given on a zoned column gave its range and labels in UTC ("2019-12-31 23:00:00" for Oslo's
+    midnight of 2020-01-01). They are in the column's zone, with its offset; text with offsets, read and written
+    in UTC, says +0000."""
+    days = pd.date_range("2020-01-01", periods=40, freq="D", tz="Europe/Oslo")
+    df = pd.DataFrame({"x": np.arange(40.0), "d": days,
+                       "t": (days + pd.Timedelta(hours=10)).strftime("%Y-%m-%dT%H:%M:%S%z")})  # fmt: skip
+    tt = TableTransformer("standard").fit(df)
+    spec = tt.schema["d"]
+    assert given_label(spec, "2020-01-05") == "2020-01-05 00:00:00+0100"
+    assert list(value_labels(df["d"].head(2), spec)) == ["2020-01-01 00:00:00+0100", "2020-01-02 00:00:00+0100"]
+    with pytest.raises(ConfigError, match=r"from 2020-01-01 00:00:00\+0100 to 2020-02-09 00:00:00\+0100; give one of "
+                                          r"them, e\.g\. d=2020-01-01 00:00:00\+0100\."):
+        given_label(spec, "2021-01-05")
+    assert given_label(spec, "2020-01-01 00:00:00+0100") == "2020-01-01 00:00:00+0100"  # the example given works
+    assert given_label(tt.schema["t"], "2020-01-01T10:00:00+0100") == "2020-01-01 09:00:00+0000"
+
+
+def test_a_boolean_cell_may_hold_what_given_takes_yes_and_no():
+    """An audit: a later file whose boolean column was spelled yes/no was flagged "not a boolean value" on every row
+    (and scored without the column), though --given member=yes was taken. The cells take what --given takes."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=80), "member": rng.choice([True, False], 80)})
+    tt = TableTransformer("standard").fit(df)
+    new = df.head(4).astype({"member": object})
+    new["member"] = ["yes" if v else "no" for v in df["member"].head(4)]
+    new.loc[1, "member"] = new.loc[1, "member"].upper()
+    rows = tt.check_rows(new)
+    assert rows.reasons == [""] * 4 and rows.observed is None
+    np.testing.assert_allclose(rows.X, tt.transform(df.head(4)))
+    for text in ("yes", "No", "1", "true"):
+        assert given_label(tt.schema["member"], text) in ("True", "False")
+    # a text column of yes/no declared boolean is refused as before: its rows would come back True/False
+    words = df.assign(member=np.where(df["member"], "yes", "no"))
+    with pytest.raises(DataError, match=r"holds \['yes'.*expected True/False or 0/1"):
+        infer_schema(words, boolean=("member",))
+
+
 def test_an_infinite_cell_is_said_to_be_infinite():
     rng = np.random.default_rng(4)
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})

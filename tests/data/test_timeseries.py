@@ -293,10 +293,34 @@ def test_the_row_index_pandas_writes_with_to_csv_is_no_feature(tmp_path):
     assert prepare_series(read, time_column="t", features=["Unnamed: 0", "x"]).features == ("Unnamed: 0", "x")
 
 
+def test_a_time_column_whose_offset_changes_is_read_as_instants():
+    """An audit: a zoned series written to CSV holds '+01:00' in winter and '+02:00' in summer; --time refused it as
+    not "one offset throughout", though its Parquet file (datetime64 with a zone) trained. Offsets in every cell are
+    read as instants (sorted in UTC); naive cells among them are still refused."""
+    t = pd.date_range("2020-03-28", periods=72, freq="h", tz="Europe/Oslo")
+    text = pd.Series(t.astype(str))
+    assert text.str.endswith("+01:00").any() and text.str.endswith("+02:00").any()
+    df = pd.DataFrame({"t": text, "x": np.arange(72.0)}).sample(frac=1, random_state=0)
+    frame = prepare_series(df, time_column="t")
+    np.testing.assert_array_equal(frame.series[0][:, 0], np.arange(72.0))
+    assert frame.times[0][0] == "2020-03-28 00:00:00+01:00"
+    mixed = df.assign(t=df["t"].where(df["x"] != 5, "2020-03-28 05:00:00"))
+    with pytest.raises(DataError, match=r"with an offset in every cell or in none"):
+        prepare_series(mixed, time_column="t")
+
+
 def test_missing_values_refused_or_interpolated():
     df = pd.DataFrame({"t": [0, 1, 3, 2, 4, 5], "x": [0.0, 1.0, 3.0, np.nan, np.nan, 5.0], "y": [1.0] * 6})
-    with pytest.raises(DataError, match=r"2 missing value\(s\) \{'x': 2\}.*step 2.*fill='interpolate'"):
+    # the stamp --time names, and the file's row (an audit: "step 2" only, a step index the user never sees)
+    with pytest.raises(DataError, match=r"2 missing value\(s\) \{'x': 2\}; the first is feature 'x' at t = 2 \(row 3 "
+                                        r"of the data\).*fill='interpolate'"):
         prepare_series(df, time_column="t")
+    with pytest.raises(DataError, match=r"feature 'x' at step 3 \(row 3 of the data\)"):
+        prepare_series(df.drop(columns="t"))
+    dated = df.assign(t=pd.date_range("2020-01-01", periods=6, freq="D")[df["t"]].strftime("%Y-%m-%d"), x=df["x"].fillna(0))
+    dated.loc[5, "x"] = np.inf
+    with pytest.raises(DataError, match=r"infinite value\(s\), the first in feature 'x' at t = '2020-01-06' \(row 5 of"):
+        prepare_series(dated, time_column="t")
     frame = prepare_series(df, time_column="t", fill="interpolate")
     np.testing.assert_allclose(frame.series[0][:, 0], [0, 1, 2, 3, 4, 5])
     # interpolation is linear in time (row position would give 2.5); edges take the nearest value

@@ -110,21 +110,37 @@ def load_dataset(
 
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+try:  # the texts pandas' read_csv reads as missing cells by default (its na_values)
+    from pandas._libs.parsers import STR_NA_VALUES as _PANDAS_NA
+except ImportError:  # pragma: no cover - pandas moved it
+    _PANDAS_NA = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                  "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+PANDAS_MISSING: tuple[str, ...] = tuple(sorted(_PANDAS_NA))
 # A numeric file with named columns is a table when it has at most this many of them: tables hold tens of
 # named variables; a wider numeric file is a matrix (flattened images, spectra, embeddings) and stays an array.
 MAX_TABLE_COLUMNS = 100
 
 
-def read_table(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(source: str | os.PathLike, missing: tuple[str, ...] = (), kept: tuple[str, ...] = ()) -> pd.DataFrame:
     """A CSV/Parquet file as a DataFrame, for table runs (columns kept as they are).
 
-    ``missing``: texts that mark a missing cell besides pandas' own ('', 'NA', 'n/a', 'null', ...), such as
-    '?': a cell whose whole text is one of them is read as missing (``vaelab train --missing-values``).
+    ``missing``: texts that mark a missing cell besides pandas' own (:data:`PANDAS_MISSING`: '', 'NA', 'n/a',
+    'null', ...), such as '?': a cell whose whole text is one of them is read as missing (``vaelab train
+    --missing-values``). A Parquet file's text cells are read with pandas' own spellings too, as a CSV's are, except
+    those in ``kept``: spellings a run trained before that holds as categories (:func:`kept_spellings`).
     """
     path = existing_source(source, "table")
     if not path.name.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{path.name}: a table must be a .csv or .parquet file.")
-    return _read_frame(path, missing)
+    return _read_frame(path, missing, kept)
+
+
+def kept_spellings(categories: Any) -> tuple[str, ...]:
+    """pandas' missing spellings (:data:`PANDAS_MISSING`) among a run's category labels: a run trained on a Parquet
+    file before its text cells '', 'NA', 'null', ... were read as missing holds them as categories, and reads them so
+    in every Parquet file it reads (its own source gives the rows it was trained on)."""
+    labels = set(categories)
+    return tuple(m for m in PANDAS_MISSING if m in labels)
 
 
 def looks_like_table(source: Any) -> bool:
@@ -324,7 +340,10 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
         return X, y
 
 
-def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
+def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] | None = ()) -> pd.DataFrame:
+    """A CSV/Parquet file as pandas reads it; ``kept``: pandas' missing spellings a Parquet file's text cells keep
+    (None: all of them, and a Parquet file's stored index left out, as the array reader always read them: its labels
+    'None' a class, its matrix the columns alone)."""
     is_csv = path.name.lower().endswith(".csv")
     header = is_csv and csv_has_header(path)
     head = _csv_rows(path, 2) + [[], []] if header else []  # the header and the first data row, as the file has them
@@ -334,7 +353,18 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
         if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
             df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
         else:
-            df = _text_booleans(_markers_missing(pd.read_parquet(path, engine="pyarrow"), missing))
+            # pandas' own spellings as a CSV reads them (an audit: '', 'NA' and 'null' stayed text in Parquet, so the
+            # same rows were categories from one file and missing cells from the other)
+            spelled = () if kept is None else tuple(m for m in PANDAS_MISSING if m not in kept and m not in missing)
+            df = pd.read_parquet(path, engine="pyarrow")
+            if kept is not None and any(n is not None for n in df.index.names):
+                # a named index (a DatetimeIndex 'date') is a column of the file, as the CSV of the frame holds it (an
+                # audit: --time date was "not a column of the data" of the Parquet file); an unnamed one is row numbers
+                df = df.reset_index(allow_duplicates=True)
+                _check_distinct(path, [str(c) for c in df.columns])  # an index named as a column
+            df = _text_booleans(_markers_missing(df, missing, spelled))
+    except DataError:
+        raise
     except pd.errors.EmptyDataError as err:
         raise DataError(f"{path.name} is empty: expected a header row and at least one example.") from err
     except (ValueError, OSError) as err:
@@ -346,18 +376,20 @@ def _read_frame(path: Path, missing: tuple[str, ...] = ()) -> pd.DataFrame:
     return df
 
 
-def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...], spelled: tuple[str, ...] = ()) -> pd.DataFrame:
     """Parquet's text cells equal to a marker as missing, and a text column that then holds only numbers as
     numbers: what pandas' na_values does while it reads a CSV. A marker that reads as a number ('-999') also
     marks the cells of number columns equal to it, as pandas does with a CSV's '-999' and '-999.0' (an audit: a
-    Parquet column of int64 kept its -999s as values while the CSV of the same rows read them as missing)."""
-    if not missing:
+    Parquet column of int64 kept its -999s as values while the CSV of the same rows read them as missing).
+    ``spelled``: pandas' own spellings ('', 'NA', ...), which mark text cells missing too, but leave a text column
+    text: a Parquet column stored as text is text (zip codes '01234' with an empty cell are not the number 1234)."""
+    if not missing and not spelled:
         return df
     numbers_marked = _numeric_markers(missing)
     for name in df.columns:
         s = df[name]
         if isinstance(s.dtype, pd.CategoricalDtype):  # the marker leaves the categories too
-            df[name] = s.cat.remove_categories([m for m in missing if m in s.cat.categories])
+            df[name] = s.cat.remove_categories([m for m in (*missing, *spelled) if m in s.cat.categories])
             continue
         if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
             if numbers_marked and (marked := s.isin(numbers_marked)).any():  # int64 becomes float64 with NaN
@@ -365,25 +397,25 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame
             continue
         if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
             continue
-        marked = s.isin(missing)
-        if not marked.any():
+        marked, spelt = s.isin(missing), s.isin(spelled)
+        if not (marked | spelt).any():
             continue
-        s = s.mask(marked)
-        numbers = pd.to_numeric(s, errors="coerce")
-        df[name] = numbers if numbers.notna().sum() == s.notna().sum() else s
+        s = s.mask(marked | spelt)
+        numbers = pd.to_numeric(s, errors="coerce") if marked.any() else None
+        df[name] = numbers if numbers is not None and numbers.notna().sum() == s.notna().sum() else s
     return df
 
 
 def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
-    """Parquet's text columns whose cells are all 'True' or 'False' (any case, the whole text; missing cells aside)
-    as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where cells are missing (an
-    audit: the Parquet column was a categorical of two labels where the CSV of the same rows was boolean, and a run
-    trained on one file read the other's column as another kind)."""
+    """Parquet's text columns (categorical ones too) whose cells are all 'True' or 'False' (any case, the whole text;
+    missing cells aside) as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where
+    cells are missing (an audit: the Parquet column was a categorical of two labels where the CSV of the same rows was
+    boolean, and a run trained on one file read the other's column as another kind)."""
     for name in df.columns:
         s = df[name]
-        if isinstance(s.dtype, pd.CategoricalDtype) or not (
-            pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
-        ):
+        if isinstance(s.dtype, pd.CategoricalDtype):  # its cells as text, as a CSV holds them (an audit: a
+            s = s.astype(object)  # dictionary Parquet column of 'True'/'False' stayed categorical, its CSV boolean)
+        elif not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
             continue
         present = s.dropna()
         if not present.size or pd.api.types.infer_dtype(present, skipna=True) != "string":
@@ -512,7 +544,7 @@ def csv_has_header(path: Path) -> bool:
             head = f.read(HEADER_SAMPLE_BYTES)
     except OSError:
         return True  # pandas reports what is wrong with the file
-    text = head.decode("utf-8", errors="replace")
+    text = head.decode("utf-8-sig", errors="replace")  # a BOM (Excel's "CSV UTF-8") is no part of the first cell
     if len(head) == HEADER_SAMPLE_BYTES and "\n" in text:
         text = text[: text.rindex("\n")]  # whole lines only
     try:
@@ -539,7 +571,7 @@ def csv_has_header(path: Path) -> bool:
 
 
 def _read_table(path: Path, label_column, labels_elsewhere):
-    df = _read_frame(path)
+    df = _read_frame(path, kept=None)
     y = None
     if label_column is not None:
         if label_column in df.columns:

@@ -633,18 +633,23 @@ def category_values(categories: Iterable[str], category_dtype: str, types: Itera
     return pd.Index(values)
 
 
-_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+# The texts of a boolean cell (any case) in rows read for a boolean column: those --given takes (table_transformer's
+# _TRUE and _FALSE; an audit: a scored file's 'yes'/'no' cells were "not a boolean value" though --given member=yes
+# was taken). A column declared boolean takes no yes/no (bool_values' words): they would come back True/False.
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
-def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(0/1 float64, missing mask); ColumnProblem unless values are True/False or 0/1."""
+def bool_values(s: pd.Series, name: str, words: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(0/1 float64, missing mask); ColumnProblem unless values are True/False, yes/no or 0/1. ``words`` False: not
+    yes/no, as a column is declared boolean (its rows are written back True/False, and would lose the spelling)."""
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(dtype=np.float64, na_value=0.0), missing
     values = np.asarray(s, dtype=object)[~missing]
-    # Text "True"/"False" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell makes
-    # pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
-    values = np.array([_BOOL_TEXT.get(v.strip().lower(), v) if isinstance(v, str) else v for v in values], dtype=object)
+    # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell
+    # makes pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
+    texts = _BOOL_TEXT if words else {k: v for k, v in _BOOL_TEXT.items() if k not in ("yes", "no")}
+    values = np.array([texts.get(v.strip().lower(), v) if isinstance(v, str) else v for v in values], dtype=object)
     out = np.zeros(len(s), dtype=np.float64)
     try:
         as_float = np.array([float(v) for v in values], dtype=np.float64) if values.size else np.zeros(0)
@@ -656,7 +661,7 @@ def bool_values(s: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     if not ok.all():
         bad = values[~ok][:5]
         raise ColumnProblem(f"column {name!r} was taken as boolean but holds {list(bad)!r}; "
-                            "expected True/False or 0/1. Declare it categorical instead")
+                            f"expected True/False{', yes/no' if words else ''} or 0/1. Declare it categorical instead")
     out[~missing] = as_float
     return out, missing
 
@@ -700,7 +705,8 @@ def _decimals(present: np.ndarray) -> int | None:
     return None
 
 
-def _guess_format(text: str, dayfirst: bool) -> str | None:
+def guess_format(text: str, dayfirst: bool) -> str | None:
+    """pandas' guess of the strftime format one date text is written in, or None."""
     try:
         from pandas.tseries.api import guess_datetime_format  # pandas >= 2.2
     except ImportError:  # pragma: no cover - older pandas
@@ -729,7 +735,7 @@ def _text_datetime_format(present: pd.Series) -> str | None:
     candidates: list[str] = []
     for v in sample.iloc[:20]:
         for dayfirst in (False, True):
-            fmt = _guess_format(str(v).strip(), dayfirst)
+            fmt = guess_format(str(v).strip(), dayfirst)
             # Offsets ("+01:00", "Z") are read, the times converted to UTC (datetime_seconds) and written back in UTC
             # with a "+0000" offset; zone names ("CET") are left out: pandas reads few of them.
             if fmt is not None and "%Z" not in fmt and fmt not in candidates:
@@ -843,7 +849,7 @@ def column_spec(name: str, s: pd.Series, kind: str) -> tuple[ColumnSpec, str | N
             raise ColumnProblem(f"column {name!r} has categories that look the same as text ({labels[:10]})")
         spec = ColumnSpec(name, kind, dtype, categories=tuple(labels), **spec_extra)
     else:  # boolean
-        _, missing = bool_values(s, name)
+        _, missing = bool_values(s, name, words=False)
         _check_some_present(name, missing)
         spec = ColumnSpec(name, kind, dtype)
     share = float(missing.mean())

@@ -1209,7 +1209,7 @@ class TableTransformer:
 
 # ------------------------------------------------------------- fixed values
 GIVEN_KINDS = ("categorical", "boolean")  # plus whole-number numeric columns: values a draw can hit exactly
-_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")  # a boolean cell's texts too (table_schema.bool_values)
 
 
 def given_label(spec: ColumnSpec, value: Any) -> str:
@@ -1279,9 +1279,19 @@ def _given_seconds(spec: ColumnSpec, text: str) -> float:
 
 
 def _time_labels(secs: np.ndarray, spec: ColumnSpec) -> np.ndarray:
-    """Seconds of a datetime column as fixed values' labels: 2020-01-05 (a daily column) or 2020-01-05 13:00:00."""
-    fmt = _LABEL_FORMATS[spec.datetime_unit == "D"]
-    return np.asarray(pd.Series(pd.to_datetime(secs, unit="s")).dt.strftime(fmt), dtype=object)
+    """Seconds of a datetime column as fixed values' labels: 2020-01-05 (a daily column) or 2020-01-05 13:00:00; a
+    zoned column's in its own zone with the offset (2020-01-05 00:00:00+0100), as :func:`instant` shows them, and
+    text with offsets in UTC (+0000), as it is written back (an audit: Oslo's midnight of 2020-01-01 was labelled
+    "2019-12-31 23:00:00", the UTC time, without a word)."""
+    t = pd.Series(pd.to_datetime(secs, unit="s"))
+    tz = getattr(pd.api.types.pandas_dtype(spec.dtype), "tz", None)
+    if tz is None and spec.datetime_format is not None and "%z" in spec.datetime_format:
+        tz = "UTC"
+    daily = spec.datetime_unit == "D" and (tz is None or str(tz) == "UTC")  # a UTC day is a date
+    if tz is not None:
+        t = t.dt.tz_localize("UTC").dt.tz_convert(tz)
+    fmt = _LABEL_FORMATS[daily] + ("%z" if tz is not None and not daily else "")
+    return np.asarray(t.dt.strftime(fmt), dtype=object)
 
 
 _LABEL_FORMATS = {True: "%Y-%m-%d", False: "%Y-%m-%d %H:%M:%S"}  # a daily column's labels, and the others'

@@ -23,7 +23,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -232,7 +232,12 @@ def _prepare_frame(df: pd.DataFrame, id_column, time_column, features, fill) -> 
             times.append(sorted_times[a:b])
         else:
             x = np.arange(b - a, dtype=np.float64)
-        series.append(_finish(values[a:b], names, label, x, fill))
+
+        def at(r: int, a: int = a) -> str:  # the stamp --time names, and the row (an audit: a step index only)
+            when = f"{time_column} = {_shown(sorted_times[a + r])}" if time_column is not None else f"step {r}"
+            return f"{when} (row {int(order[a + r])} of the data)"
+
+        series.append(_finish(values[a:b], names, label, x, fill, at))
     return SeriesFrame(tuple(series), names, ids, tuple(times) if time_column is not None else None)
 
 
@@ -318,6 +323,15 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
         return pd.to_datetime(col, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
         pass
+    # Offsets that change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV) are instants, read
+    # in UTC as a table's are (an audit: such a series was refused, "one offset throughout"); naive cells among them
+    # are not
+    text = col.astype(str).str.strip()
+    if col.notna().all() and text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True).all():
+        try:
+            return pd.to_datetime(col, format="ISO8601", utc=True)
+        except (TypeError, ValueError, OverflowError):
+            pass
     try:
         parsed = pd.to_datetime(col, format="ISO8601", errors="coerce")
         bad = np.flatnonzero(parsed.isna().to_numpy() & col.notna().to_numpy())
@@ -326,7 +340,8 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
     where = (f"row {int(bad[0])} holds {col.iloc[int(bad[0])]!r}" + (f" ({len(bad) - 1} more row(s) do not parse)"
              if len(bad) > 1 else "")) if len(bad) else f"its values (such as {col.iloc[0]!r}) do not parse together"
     raise DataError(
-        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, one offset throughout); {where}. "
+        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, with an offset in every cell or in "
+        f"none); {where}. "
         "Fix those cells, or convert the column to numbers (e.g. days or periods) first."
     )
 
@@ -352,8 +367,11 @@ def _time_key(col: pd.Series, name: str) -> np.ndarray:
     return col.to_numpy(dtype=np.float64)
 
 
-def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarray, fill) -> np.ndarray:
-    """float64 (T, F), finite; NaN filled by linear interpolation in x when fill='interpolate'."""
+def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarray, fill,
+            at: Callable[[int], str] | None = None) -> np.ndarray:  # fmt: skip
+    """float64 (T, F), finite; NaN filled by linear interpolation in x when fill='interpolate'. ``at(r)`` says where
+    step r is in the data (its time stamp and row), for the errors; without it, "step r"."""
+    at = at or (lambda r: f"step {r} (0-based, in time order)")
     values = np.array(values, dtype=np.float64)  # a copy: filling never touches the caller's data
     if values.shape[0] == 0:
         raise DataError(f"{where} has no time steps.")
@@ -361,7 +379,7 @@ def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarra
     if inf.any():
         r, c = np.argwhere(inf)[0]
         raise DataError(
-            f"{where} holds {int(inf.sum())} infinite value(s), the first in feature {names[c]!r} at step {r}. Remove or replace them."
+            f"{where} holds {int(inf.sum())} infinite value(s), the first in feature {names[c]!r} at {at(int(r))}. Remove or replace them."
         )
     nan = np.isnan(values)
     if not nan.any():
@@ -370,8 +388,8 @@ def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarra
         per = {names[j]: int(nan[:, j].sum()) for j in np.flatnonzero(nan.any(axis=0))}
         r, c = np.argwhere(nan)[0]
         raise DataError(
-            f"{where} has {int(nan.sum())} missing value(s) {per}; the first is feature {names[c]!r} at step {r} "
-            "(0-based, in time order). Pass fill='interpolate' (--fill interpolate) to fill gaps by linear interpolation in time, "
+            f"{where} has {int(nan.sum())} missing value(s) {per}; the first is feature {names[c]!r} at {at(int(r))}. "
+            "Pass fill='interpolate' (--fill interpolate) to fill gaps by linear interpolation in time, "
             "or impute them yourself first."
         )
     for j in np.flatnonzero(nan.any(axis=0)):

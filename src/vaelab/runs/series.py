@@ -50,6 +50,7 @@ from vaelab.config import DataConfig, check_count, check_measured_count, from_di
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import check_missing_values, load_dataset, read_series
 from vaelab.data.split import indices
+from vaelab.data.table_schema import guess_format
 from vaelab.data.timeseries import (
     FILLED,
     TRAIN,
@@ -109,9 +110,54 @@ class SeriesSettings:
         return self.n_past + self.n_future
 
 
-def read_series_frame(source: str | os.PathLike, settings: SeriesSettings) -> SeriesFrame:
-    return prepare_series(read_series(source, settings.missing_values), id_column=settings.id_column,
-                          time_column=settings.time_column, features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+def read_series_frame(source: str | os.PathLike, settings: SeriesSettings, raw: Any = None) -> SeriesFrame:
+    """The run's series from ``source`` (or from ``raw``, the file as :func:`read_series` read it)."""
+    raw = read_series(source, settings.missing_values) if raw is None else raw
+    return prepare_series(raw, id_column=settings.id_column, time_column=settings.time_column,
+                          features=list(settings.features) or None, fill=settings.fill)  # fmt: skip
+
+
+def unused_dates(raw: Any, settings: SeriesSettings, where: str) -> str:
+    """Without a time column (--time), the columns of a series file that hold dates and so are not features: a note
+    for train's output when its rows are in their order, a DataError when they are not (an audit: a shuffled panel's
+    'date' was left out in silence and the series trained in file order, its windows mixing times at random)."""
+    if not isinstance(raw, pd.DataFrame) or settings.time_column is not None:
+        return ""
+    groups = raw[settings.id_column] if settings.id_column in raw.columns else pd.Series(0, index=raw.index)
+    found = []
+    for c in raw.columns:
+        if c in (settings.id_column, *settings.features):
+            continue
+        col = raw[c]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            t = col
+        elif pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype):
+            present = col.dropna()
+            if not len(present) or pd.to_numeric(present, errors="coerce").notna().any():
+                continue  # numbers are said by prepare_series; a text cell that is a number is no date column
+            try:
+                t = pd.to_datetime(col, format="ISO8601", errors="coerce", utc=True)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            if t.notna().sum() < len(present):
+                continue
+        else:
+            continue
+        key = pd.Series(t.to_numpy(), index=raw.index)
+        back = key.groupby(groups.to_numpy(), sort=False).diff() < pd.Timedelta(0)
+        if back.any():
+            row = int(np.flatnonzero(back.to_numpy())[0])
+            raise DataError(f"{where}: column {c!r} holds dates, but the rows are not in their order (row {row}'s is "
+                            f"earlier than that of the row before it in its series); without --time the rows are taken in "
+                            f"file order, and the windows would mix times. Pass --time {c} to sort the rows by it"
+                            f"{'' if settings.id_column else ' (and --id COL if the file holds several series)'}.")  # fmt: skip
+        found.append(c)
+    if not found:
+        return ""
+    names = ", ".join(repr(c) for c in found)
+    return (f"{names} {'holds' if len(found) == 1 else 'hold'} dates and {'is' if len(found) == 1 else 'are'} no "
+            f"feature: the rows are taken in file order, which is its order; --time {found[0]} would also stamp "
+            "forecasts and scored windows with them")  # fmt: skip
 
 
 def make_series_windows(source: str | os.PathLike, settings: SeriesSettings, val_fraction: float,
@@ -213,6 +259,11 @@ class SeriesKind(RunKind):
     def prepare(cls, request: Request, model: Any) -> Prepared:
         if request.option("window") is None or request.option("horizon") is None:
             raise ConfigError("A series run needs both --window N_PAST and --horizon N_FUTURE (steps before and after).")
+        for flag, key, what in (("--window", "window", "past"), ("--horizon", "horizon", "future")):
+            value = request.option(key)  # named as the user gave them, before the file is read (it said "n_past")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{flag} takes the number of {what} steps per window, a whole number >= 1; got "
+                                  f"{value!r}.")  # fmt: skip
         refuse_labels(request, cls.description)
         if model.conditional:
             raise ConfigError("--conditional needs class labels; a series run conditions its forecaster on the past instead.")
@@ -225,7 +276,9 @@ class SeriesKind(RunKind):
         ws = SeriesSettings(int(request.option("window")), int(request.option("horizon")), request.option("id_column"),
                             request.option("time_column"), tuple(request.option("features", ())), 1,
                             request.option("fill"), asked, missing)  # fmt: skip
-        frame = read_series_frame(request.source, ws)
+        raw = read_series(request.source, missing)
+        dates = unused_dates(raw, ws, Path(request.source).name)
+        frame = read_series_frame(request.source, ws, raw)
         windows, codes, names = make_series_windows(request.source, ws, request.val_fraction, request.test_fraction,
                                                     model.seed, frame)  # fmt: skip
         ws = dataclasses.replace(ws, features=tuple(names))
@@ -246,6 +299,8 @@ class SeriesKind(RunKind):
                    f"validation, {counts[2]} test\n{trend_line(facts)}")  # fmt: skip
         if missing:
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
+        if dates:
+            summary += f"\nnote: {dates}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:
@@ -341,6 +396,13 @@ class SeriesKind(RunKind):
         options = ({"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
                    if isinstance(raw, pd.DataFrame) else {})  # fmt: skip
         frame = prepare_series(clean, fill="interpolate", **options)
+        if not (frame.lengths >= ws.window).any():  # make_windows' advice, shorter windows, is none for a trained run
+            lengths = frame.lengths.tolist()
+            shown = lengths if len(lengths) <= 20 else f"{lengths[:20]} ... (longest {max(lengths)})"
+            raise DataError(f"{where} holds no series long enough for one of the run's windows of {ws.window} steps "
+                            f"({ws.n_past} past + {ws.n_future} future, as it was trained: --window {ws.n_past} "
+                            f"--horizon {ws.n_future}); its series' lengths are {shown}. Give at least {ws.window} "
+                            f"rows{' per series' if ws.id_column else ''}.")  # fmt: skip
         windows = make_windows(frame, ws.n_past, ws.n_future)
         gaps = make_windows(prepare_series(mask, **options), ws.n_past, ws.n_future).X  # 0 to 3 (see mask)
         missing = gaps > 0
@@ -511,15 +573,16 @@ class SeriesKind(RunKind):
             return write_npy(data, out)
         return write_frame(windows_frame(data, self.settings.features), out)
 
-    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, str]:
+    def read_past(self, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, str | None, str]:
         """The last n_past rows of the feature columns of a CSV/Parquet/.npy file, (n_past, F), the time stamps
         of the file's last rows when the run has a time column and the file holds it (else None): at least n_past of
-        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, and a note on the missing
+        them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, the format its text
+        stamps are written in (:func:`stamp_format`; None: not text, or no one format), and a note on the missing
         values of those rows filled as training filled its own (a run trained with ``--fill interpolate``: linearly
         in time, over the whole file), "" where none was."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
-        times = None
+        times, written, rows, stamps = None, None, None, None
         if isinstance(raw, pd.DataFrame):
             missing = [f for f in ws.features if f not in raw.columns]
             if missing:
@@ -542,11 +605,14 @@ class SeriesKind(RunKind):
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
                 raw, times = raw.iloc[order], times[order]
+                written = stamp_format(raw[ws.time_column], times)
                 repeated = pd.Series(times).duplicated().to_numpy()
                 if repeated.any():  # as train refuses them: two rows of one step would shift every later stamp
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
+            rows = np.arange(len(raw)) if times is None else order  # each row's place in the file, and its stamp
+            stamps = None if times is None else raw[ws.time_column].to_numpy()
             raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         arr = numeric_array(raw, Path(path).name)
         arr = arr.reshape(-1, 1) if arr.ndim == 1 else arr
@@ -564,8 +630,11 @@ class SeriesKind(RunKind):
             what, do = (("infinite", "Replace them first") if inf.any() else
                         ("missing", "Fill them first: the run was trained without --fill (one trained with --fill "
                                     "interpolate fills them as it filled its own)"))  # fmt: skip
+            k = arr.shape[0] - ws.n_past + int(np.flatnonzero(bad.any(axis=1))[0])  # where: its row and stamp
+            at = "" if rows is None else f", at row {int(rows[k])} of the file" + (
+                "" if times is None else f" ({ws.time_column} = {time_text(stamps[k])})")
             raise DataError(f"The past in {Path(path).name} has {int(bad.sum())} {what} value(s) in its last {ws.n_past} "
-                            f"rows, the ones the forecaster reads (the first in {ws.features[f]!r}). {do}.")  # fmt: skip
+                            f"rows, the ones the forecaster reads (the first in {ws.features[f]!r}{at}). {do}.")  # fmt: skip
         note = ""
         if gap.any():
             arr = arr.copy()  # (read-only where read from a Parquet file)
@@ -581,7 +650,7 @@ class SeriesKind(RunKind):
             note = (f"{int(gap.sum())} missing value(s) of the past's last {ws.n_past} rows ({counts}) filled by linear "
                     f"interpolation in {'time' if times is not None else 'row order'}, as the run filled its own "
                     f"(--fill interpolate){tail}")  # fmt: skip
-        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], note
+        return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], written, note
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0,
                 seeds: Any = None) -> np.ndarray:  # fmt: skip
@@ -600,7 +669,7 @@ class SeriesKind(RunKind):
         check_count("--draws", draws)
         self.check_output(out)
         ws = self.settings
-        hist, times, filled = self.read_past(past)
+        hist, times, written, filled = self.read_past(past)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
         note = "; ".join(n for n in (filled, self.past_note(hist)) if n)
         if out.suffix.lower() == ".npy":
@@ -611,8 +680,9 @@ class SeriesKind(RunKind):
         # which --trend auto picks for a trend, gave forecasts without stamps; two month ends went on by their spacing)
         ahead = None if times is None else future_times(times, ws.n_future)
         times = None if times is None else times[-ws.n_past :]
-        if ahead is not None:
-            frame.insert(2, ws.time_column, np.tile(ahead, draws))
+        if ahead is not None:  # written as the past writes its stamps ('2010-01' stays a month, not 2010-01-01)
+            shown = ahead if written is None else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object)
+            frame.insert(2, ws.time_column, np.tile(shown, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
         stamps = None if ahead is None else np.concatenate([times, ahead])
@@ -924,6 +994,24 @@ def time_text(value: Any) -> str:
         return str(pd.Timedelta(value))
     # every digit a float stamp needs (":g" kept six: epoch seconds read 1.57784e+09 for every window, an audit)
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
+
+
+def stamp_format(column: pd.Series, times: np.ndarray) -> str | None:
+    """The strftime format of a text time column (``times``: its stamps as :func:`time_values` reads them, in the
+    column's order) where that format writes every stamp back exactly as the column holds it ('2010-01' for months,
+    '2010-01-05 13:00'); None for a column that is not text, or text that no one format gives back (an audit: a
+    past's 'YYYY-MM' stamps went on as 'YYYY-MM-01')."""
+    texts = column.to_numpy(dtype=object)
+    if not len(texts) or not all(isinstance(t, str) for t in texts):
+        return None
+    fmt = guess_format(texts[-1].strip(), dayfirst=False)
+    if fmt is None:
+        return None
+    try:
+        again = np.asarray(pd.DatetimeIndex(times).strftime(fmt), dtype=object)
+    except (TypeError, ValueError):  # stamps of several offsets make no one index
+        return None
+    return fmt if (again == texts).all() else None
 
 
 def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:

@@ -45,7 +45,7 @@ from vaelab.analysis.table_generation import (
 from vaelab.checkpoint import RunDir
 from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import check_missing_values, looks_like_table, read_table
+from vaelab.data.sources import check_missing_values, kept_spellings, looks_like_table, read_table
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
@@ -157,6 +157,13 @@ class TableKind(RunKind):
         return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts, missing),
                         dataset, split, data, summary)  # fmt: skip
 
+    def read_rows(self, source: Any) -> pd.DataFrame:
+        """A table file read as the run reads every file: its --missing-values, and in Parquet the spellings of
+        missing cells it holds as categories kept as text (:func:`vaelab.data.sources.kept_spellings`)."""
+        specs = (*self.transformer.schema.columns, *self.condition)
+        kept = kept_spellings(c for spec in specs if spec.kind == "categorical" for c in spec.categories or ())
+        return read_table(source, self.missing, kept)
+
     def save(self, run: RunDir) -> None:
         meta, arrays = self.transformer.state()
         if self.condition:  # unconditional runs keep the transformer's own state as table.json
@@ -207,7 +214,7 @@ class TableKind(RunKind):
         return load_state(run, cls, parse)
 
     def dataset(self, data: DataConfig, lazy: bool = False) -> Dataset:
-        df = read_table(data.source, self.missing)
+        df = self.read_rows(data.source)
         # DataErrors, which Run.data says as a changed file (an audit, s11 c: a KeyError traceback without the column,
         # and "--condition region: every row holds 'north'" from score, which was given no --condition)
         require_condition_columns(df, self.condition, "The table's rows")
@@ -270,7 +277,7 @@ class TableKind(RunKind):
             raise ConfigError(f"--labels and --label-column are for image and vector runs; {self.description} "
                               "reads every column of its rows from the file.")  # fmt: skip
         path = str(Path(source).resolve())
-        df = read_table(source, self.missing)
+        df = self.read_rows(source)
         require_condition_columns(df, self.condition, f"The rows of {Path(source).name}")
         rows = self.transformer.check_rows(df)
         reasons, y, classes = list(rows.reasons), None, None
@@ -318,7 +325,7 @@ class TableKind(RunKind):
 
     def _choose(self, model: Any, dataset: Dataset, split: np.ndarray, sampler: str,
                 fitted: Any = None) -> TemperatureChoice:  # fmt: skip
-        df = read_table(dataset.source, self.missing)[list(self.columns)]
+        df = self.read_rows(dataset.source)[list(self.columns)]
         train, val = indices(split, "train"), indices(split, "val")
         if fitted is None:
             fitted = fit_sampler(sampler, model, dataset.subset(train), self.given_trained(dataset.subset(val)),
@@ -381,7 +388,7 @@ class TableKind(RunKind):
     def real_rows(self, run: Any, *split_names: str) -> list[pd.DataFrame]:
         """The run's raw rows of each named split, from one read of its source (the schema's columns only)."""
         run.data()  # the source checked against its fingerprint first: a changed file is said as such (an audit)
-        df = read_table(run.config.data.source, self.missing)
+        df = self.read_rows(run.config.data.source)
         codes = run.dir.read_split(len(df))
         columns = list(self.columns)
         return [df.iloc[indices(codes, name)][columns].reset_index(drop=True) for name in split_names]

@@ -773,3 +773,31 @@ def test_the_effective_sample_size_of_the_importance_weights():
     np.testing.assert_allclose(log_likelihood(exact, X, n_samples=64, seed=0).effective_sample_size(), 64, rtol=1e-3)
     narrow = vaelab.adopt(encoder(8.0), lambda z: z @ W.T, likelihood="gaussian-fixed", sigma=s, data=X)
     assert np.median(log_likelihood(narrow, X, n_samples=64, seed=0).effective_sample_size()) < 10
+
+
+# ------------------------------------------------------------ advice and messages on adopted runs (audit s12 d)
+class _Ignores(nn.Module):
+    """A decoder that ignores z: posterior collapse by construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(64))
+
+    def forward(self, z):
+        return self.bias.expand(z.shape[0], 64) + 0 * z.sum(1, keepdim=True)
+
+
+def test_advice_on_an_adopted_run_names_what_reaches_it(outside, digits, tmp_path, capsys):
+    """score advised train's options (--binarize fixed or dynamic, --likelihood continuous-bernoulli) and inspect
+    a KL warm-up (--warmup-epochs 10) for a model adopted from elsewhere, which those options cannot reach."""
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    code, out, err = _cli(capsys, "score", run, "--n-samples", "5", "--quiet", "--trust-run")
+    assert code == 0, err
+    assert "not an NLL" in out and "adopt it again with --binarize" in out
+    assert "fixed or dynamic" not in out and "train with" not in out
+    X, _ = digits
+    d = vaelab.diagnose(vaelab.adopt(Encoder(), _Ignores(), likelihood="bernoulli", data=X[:100]), X[:100])
+    collapse = next(f for f in d.findings if f.key == "posterior_collapse")
+    assert "--warmup-epochs" not in collapse.advice and "trained elsewhere" in collapse.advice
+    assert all("--prior mog" not in f.advice for f in d.findings)

@@ -98,6 +98,8 @@ class AdoptedModel(Model):
     """A model trained elsewhere (an encoder and a decoder) as vaelab's analyses see it. Make one
     with :func:`adopt`; its attributes are the model interface's (:mod:`vaelab.model`)."""
 
+    trained_elsewhere = True
+
     def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
                  latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
                  seed: int, binarize: bool, heads: dict[str, nn.Module], likelihood_name: str = "",

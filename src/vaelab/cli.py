@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vaelab import __version__
 from vaelab.analysis.comparison import REPLICATES
-from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
+from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, NOT_A_DENSITY_ADOPTED, SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import AUTO, CHOICES
 from vaelab.data.sources import BUILTINS
@@ -580,7 +580,7 @@ def cmd_score(args) -> int:
                             subsequent_indent="    "))  # fmt: skip
     for remark in scored.remarks:
         print(textwrap.fill(f"note: {remark}", 100, initial_indent="  ", subsequent_indent="    "))
-    print(_nll_line(s))
+    print(_nll_line(s, scored.trained_elsewhere))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
         print("  no validation split in this run: percentiles and flags are not available")
@@ -608,8 +608,9 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _nll_line(s: dict) -> str:
-    """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
+def _nll_line(s: dict, trained_elsewhere: bool = False) -> str:
+    """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values), with what
+    to do about it (for an adopted model, adopt's options: train's do not reach it)."""
     mc = s.get("nll_mc_stderr")
     # K = 1 draw has no spread to measure: said, not printed as "± nan"
     mc_text = (f"± {mc:.3f}" if isinstance(mc, (int, float)) and math.isfinite(mc) else
@@ -619,7 +620,7 @@ def _nll_line(s: dict) -> str:
               if s.get("n_examples", 2) > 1 else  # one example has no spread over examples
               f"nats (one example: Monte Carlo standard error {mc_text})")  # fmt: skip
     if not s["normalized"]:
-        return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY}"
+        return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY_ADOPTED if trained_elsewhere else NOT_A_DENSITY}"
     return f"  NLL  {s['nll']:.2f} {errors}, {s['bits_per_dim']:.4f} bits/dim"
 
 

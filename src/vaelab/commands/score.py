@@ -60,6 +60,7 @@ class Scored:
     remarks: tuple[str, ...] = ()  # about the file as a whole (a table file's columns the run does not model)
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
     keys: dict[str, tuple] | None = None  # per example: which one it is (a series file's window: series, start, end)
+    trained_elsewhere: bool = False  # an adopted model: advice names adopt's options, not train's
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -198,7 +199,8 @@ def score(
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band, cal.scores[score].size),
-                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys)  # fmt: skip
+                    rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys,
+                    trained_elsewhere=run.model.trained_elsewhere)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))

@@ -801,3 +801,21 @@ def test_advice_on_an_adopted_run_names_what_reaches_it(outside, digits, tmp_pat
     collapse = next(f for f in d.findings if f.key == "posterior_collapse")
     assert "--warmup-epochs" not in collapse.advice and "trained elsewhere" in collapse.advice
     assert all("--prior mog" not in f.advice for f in d.findings)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_damaged_weights_file_of_an_adopted_run_says_to_adopt_again(digits, relu_vae, tmp_path, capsys, damage):
+    """A missing model.safetensors of an adopted run asked "was training interrupted before the first epoch ended?",
+    and a damaged one said to retrain: vaelab never trained that model."""
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    weights = run / "model.safetensors"
+    if damage == "missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(VaelabError) as err:
+        vaelab.load(run, encoder=relu_vae[0], decoder=relu_vae[1])
+    text = str(err.value)
+    assert "adopt the model again" in text.lower() and "training" not in text and "retrain" not in text.lower(), text

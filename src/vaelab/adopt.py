@@ -479,7 +479,7 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
             module = getattr(library_halves(module, None, config.model.likelihood, None if shape is None else tuple(shape)), name)
         if not isinstance(module, nn.Module):
             raise ConfigError(f"The {name} must be a torch.nn.Module to take the run's weights; got {type(module).__name__}.")
-        weights = run.read_weights() if weights is None else weights
+        weights = run.read_weights(adopted=True) if weights is None else weights
         prefix = ("encoder" if h.get("shares") == "encoder" else name) + "."
         load_weights(module, {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, str(run.file("model.safetensors")))
         parts[name] = module.eval()

@@ -819,3 +819,23 @@ def test_a_damaged_weights_file_of_an_adopted_run_says_to_adopt_again(digits, re
         vaelab.load(run, encoder=relu_vae[0], decoder=relu_vae[1])
     text = str(err.value)
     assert "adopt the model again" in text.lower() and "training" not in text and "retrain" not in text.lower(), text
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_damaged_adopted_json_costs_the_report_only_what_it_describes(digits, relu_vae, tmp_path, capsys, damage):
+    """A missing or damaged adopted.json stopped `vaelab report` entirely, where another kind's damaged file costs
+    only its section: the page is written, says why the halves are not shown, and still claims no training."""
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    record = run / "adopted.json"
+    if damage == "missing":
+        record.unlink()
+    else:
+        record.write_text(record.read_text()[:20])
+    code, _, err = _cli(capsys, "report", run)
+    assert code == 0, err
+    html = (run / "report.html").read_text(encoding="utf-8")
+    data = html[html.index('id="data"'):html.index('id="training"')]
+    assert "adopted.json could not be read" in data and "hidden layers" not in data
+    assert 'id="training" data-status="na"' in html and "trained elsewhere" in html

@@ -503,13 +503,17 @@ def adopted_record(path: str | os.PathLike) -> dict[str, Any] | None:
     return _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
 
 
-def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]:
+TRAINED_ELSEWHERE = ("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")
+
+
+def model_not_applicable(path: str | os.PathLike, record: dict[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
     """The report's sections that do not apply to a run's model, and why: an adopted model's training,
-    and for a deterministic encoder the likelihood (read from adopted.json; no code is run)."""
-    record = adopted_record(path)
+    and for a deterministic encoder the likelihood (read from adopted.json, or ``record`` when given; no code
+    is run)."""
+    record = adopted_record(path) if record is None else record
     if record is None:
         return ()
-    out = [("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")]
+    out = [TRAINED_ELSEWHERE]
     if record["deterministic"]:
         out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
                                   "importance sampling from q(z|x), which needs its variance."))  # fmt: skip

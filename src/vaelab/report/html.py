@@ -124,6 +124,7 @@ class KindFacts:
     # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
     not_applicable: tuple[tuple[str, str], ...] = ()
     adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
+    adopted_note: str | None = None  # why an adopted model's adopted.json is not shown (it could not be read)
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
@@ -196,15 +197,20 @@ class _Assembler:
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
         prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
         adopted = self.kind.adopted
-        if adopted is not None:  # trained elsewhere: config.json's training settings are defaults vaelab never used (an audit)
-            halves = "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
-            binarized = ("fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
+        if adopted is not None or m.arch == "adopted":  # trained elsewhere: config.json's training settings are
+            # defaults vaelab never used (an audit); without a readable adopted.json, what it holds is not shown
+            known = "not shown: adopted.json could not be read"
+            halves = known if adopted is None else "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
+            binarized = (known if adopted is None else
+                         "fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
                          else "none: grey values are scored as they are")  # fmt: skip
             s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
                 ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
                 ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
                 *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
             ]})  # fmt: skip
+            if self.kind.adopted_note:
+                s.paragraphs.append(self.kind.adopted_note)
             return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],

@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "point's typicality: log q(z) under the aggregate posterior, as a percentile of the training codes.")  # fmt: skip
     ea = ex.add_parser("arithmetic", help="decode(z_a ± z_b) next to data-space a ± b, with typicality",
                        description="decode(z_a + z_b) and decode(z_a − z_b) next to encode-decode of the data-space "
-                       "a + b and a − b of the inputs as the model takes them (clipped to their range), each with its typicality in latent space and its "
+                       "a + b and a − b of the inputs as the model takes them (clipped to each feature's range in the training split), each with its typicality in latent space and its "
                        "log p(x) percentile against the test split, and a verdict in words.")  # fmt: skip
     for sp in (ei, ea):
         sp.add_argument("a", metavar="A", help=example)

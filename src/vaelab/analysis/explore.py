@@ -503,14 +503,16 @@ class ArithmeticResult:
 @dataclass
 class Arithmetic:
     results: list[ArithmeticResult]
-    data_range: tuple[float, float]
+    data_range: tuple[float, float]  # the smallest and largest value a ± b was clipped to (over all features)
     n_samples: int
     n_reference: int  # test examples the log p(x) percentiles are taken among
     decoded_with: str | None = None  # a conditional model's class the results are decoded with (a's; b keeps its own)
     units: str | None = None  # what log p(x) is a density of, where a run kind changes units (a table's, a series')
+    clipped: str = "overall"  # "per feature": a ± b clipped to each feature's own range; "overall": to data_range
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data_range": list(self.data_range), "n_samples": self.n_samples, "n_reference": self.n_reference,
+        return {"data_range": list(self.data_range), "clipped": self.clipped, "n_samples": self.n_samples,
+                "n_reference": self.n_reference,
                 "results": [r.to_dict() for r in self.results],
                 **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
                 **({} if self.units is None else {"units": self.units})}  # fmt: skip
@@ -578,14 +580,15 @@ def arithmetic(
     *,
     aggregate: AggregatePosterior,
     reference_log_px: np.ndarray | None,
-    data_range: tuple[float, float],
+    data_range: tuple[Any, Any],
     n_samples: int = 200,
     y_a: Any = None,
     y_b: Any = None,
     seed: int = 0,
     log_jacobian: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> Arithmetic:
-    """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``).
+    """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``: (low, high),
+    numbers, or arrays of one example's size for each feature's own range, e.g. the training data's per feature).
 
     Each result gets log q(z) of its code as a percentile among the training codes, and
     log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
@@ -609,9 +612,7 @@ def arithmetic(
             raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")
     elif not model.deterministic_:
         raise DataError("reference_log_px is needed: the test split's log p(x), to place each result's log p(x) among.")
-    lo, hi = (float(v) for v in data_range)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
+    lo, hi = _clip_range(model, data_range)
     a, b = _one_example(model, x_a, "a"), _one_example(model, x_b, "b")
     za, zb = _codes(model, [(a, y_a, "a"), (b, y_b, "b")])
     lab = None if model.classes_ is None else _label(model, y_a, 1)
@@ -648,4 +649,24 @@ def arithmetic(
         r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what, log_px=r.log_px,
                             log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
                             n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size))  # fmt: skip
-    return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size), _decoding_class(model, y_a))
+    return Arithmetic(rows, (float(np.min(lo)), float(np.max(hi))), int(n_samples), 0 if ref is None else int(ref.size),
+                      _decoding_class(model, y_a), clipped="per feature" if np.ndim(lo) else "overall")  # fmt: skip
+
+
+def _clip_range(model: Model, data_range: Any) -> tuple[Any, Any]:
+    """``data_range`` as (low, high): two numbers, or two arrays in the model's input shape (each feature's range)."""
+    try:
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in data_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"data_range must be (low, high); got {data_range!r:.80}.") from None
+    if lo.ndim == 0 and hi.ndim == 0:
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
+        return float(lo), float(hi)
+    if lo.size != model.n_features_in_ or hi.size != model.n_features_in_:
+        raise ConfigError(f"data_range per feature must be two arrays of {model.n_features_in_} values (one example's); "
+                          f"got {lo.size} and {hi.size}.")  # fmt: skip
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (lo <= hi).all() and lo.min() < hi.max()):
+        raise ConfigError("data_range per feature must be finite with low ≤ high for every feature (and not one value "
+                          "for all); got otherwise.")  # fmt: skip
+    return lo.reshape(1, *model.input_shape_), hi.reshape(1, *model.input_shape_)

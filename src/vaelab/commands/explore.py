@@ -99,11 +99,19 @@ def _codes_used(agg: AggregatePosterior) -> dict[str, int]:
     return {"n_codes": agg.n_codes, "n_train": agg.n_total}
 
 
-def _data_range(X) -> tuple[float, float]:
-    """The smallest and largest value of X, read block by block."""
-    lo, hi = float("inf"), float("-inf")
+def _data_range(X) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's smallest and largest value in X (the training split), read block by block: data-space a ± b
+    is clipped to them, not to one range over all features, which is loose where features differ in scale (an
+    audit)."""
+    lo = hi = None
     for _, block in blocks(X):
-        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+        flat = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+        if not len(flat):
+            continue
+        low, high = flat.min(0), flat.max(0)
+        lo, hi = (low, high) if lo is None else (np.minimum(lo, low), np.maximum(hi, high))
+    if lo is None:
+        raise DataError("The run's training split is empty: data-space a ± b has no range to be clipped to.")
     return lo, hi
 
 

@@ -536,7 +536,9 @@ class _Assembler:
             "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the "
             + ("encoded features' " if "tabular" in self.kind.sections else
                "model rows' (standardized windows) " if "series" in self.kind.sections else "data's ")
-            + f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
+            + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
+            + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
+            + f" and encoded. log p(x) (K = {e['n_samples']}) "
             f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
             "for data-space results the input itself."
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.

@@ -167,6 +167,7 @@ def score(
                 "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
     run.check_folders()  # the histogram goes to figures/
+    run.refuse_unused_labels(labels, label_column)
     if asked and run.model.evaluation_seed() is None:  # an option that cannot apply is refused, not ignored (an audit)
         raise ConfigError(f"--binarizations (binarizations=) averages log p over binarizations of grey examples, for "
                           f"a model that scores binarized data; the model of {run_path} scores its inputs as they are "

@@ -71,6 +71,18 @@ def test_labels_for_an_unconditional_model_are_refused_not_ignored(run, digits, 
     assert err.count("\n") == 1 and "--outlier-labels" in err and "not conditional" in err
 
 
+def test_a_validation_split_of_one_example_scores_without_flags_and_says_why(tmp_path, digits, capsys):
+    """score on a run whose validation split holds one example failed with "Calibration needs at least 2 validation
+    examples; got 1." and nothing to do: the NLL is given, with why there are no percentiles and what to do."""
+    np.save(tmp_path / "x.npy", digits[0][:10])
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 1})
+    assert int((np.load(tmp_path / "run" / "split.npy") == 1).sum()) == 1
+    assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", "--out", str(tmp_path / "s.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "NLL" in out and "validation split holds 1 example" in out and "--val-fraction" in out
+    assert pd.read_csv(tmp_path / "s.csv")["percentile"].isna().all()
+
+
 def test_anomaly_eval_reports_each_score(run, capsys):
     noise = run / "noise.npy"
     np.save(noise, np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32))

@@ -583,7 +583,7 @@ def cmd_score(args) -> int:
     print(_nll_line(s, scored.trained_elsewhere))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
-        print("  no validation split in this run: percentiles and flags are not available")
+        print(f"  {scored.no_flags or 'no validation split in this run'}: percentiles and flags are not available")
     else:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vaelab.analysis.anomaly import Calibration, false_flag_share
+from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
+from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
 from vaelab.progress import named_pass
@@ -61,6 +62,7 @@ class Scored:
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
     keys: dict[str, tuple] | None = None  # per example: which one it is (a series file's window: series, start, end)
     trained_elsewhere: bool = False  # an adopted model: advice names adopt's options, not train's
+    no_flags: str = ""  # why there are no percentiles and flags (no validation split, or too small a one)
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -110,12 +112,24 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
     return cal
 
 
+def no_calibration(run: Run) -> str | None:
+    """Why the run has no validation reference for percentiles and flags (None: it has one)."""
+    data = run.config.data
+    if data is None or data.source == "array" or data.val_fraction == 0:
+        return "no validation split in this run"
+    n_val = int(indices(run.data(lazy=True)[1], "val").size)
+    if n_val < MIN_REFERENCE:  # a percentile among one score is no percentile (an audit: score failed on it)
+        return (f"the run's validation split holds {n_val} example{'' if n_val == 1 else 's'} (percentiles need at "
+                f"least {MIN_REFERENCE}; train or adopt with more data or a larger --val-fraction)")
+    return None
+
+
 def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, binarizations: int = BINARIZATIONS
                           ) -> tuple[Calibration | None, Callable[[], None]]:  # fmt: skip
     """:func:`calibration`, and what writes its cache: a command calls it once the rest of its work is done,
     so a command that fails leaves the run as it was."""
     model, data = run.model, run.config.data
-    if data is None or data.source == "array" or data.val_fraction == 0:
+    if no_calibration(run) is not None:
         return None, lambda: None
     # "draws" names how the random draws are made: caches from before per-example streams are stale;
     # "weights" the model they were computed with (train --resume changes it); "units": scores in the
@@ -201,7 +215,7 @@ def score(
     scored = Scored(spec, result, percentile, flag, score,
                     false_flag_share=None if cal is None else false_flag_share(threshold, band, cal.scores[score].size),
                     rule=f"{score} {rule}", reason=reason, new=new, remarks=dataset.remarks, keys=dataset.keys,
-                    trained_elsewhere=run.model.trained_elsewhere)  # fmt: skip
+                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "")  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))

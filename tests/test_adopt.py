@@ -184,7 +184,10 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
     _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
     _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
-    _bad("expected (8, 64)", enc, lambda z: z, likelihood="bernoulli", data=X)
+    # flat examples: one shape expected, not "(8, 64) or (8, 64)" (an audit); images: shaped or flat
+    assert _bad("expected (8, 64)", enc, lambda z: z, likelihood="bernoulli", data=X).endswith("expected (8, 64).")
+    assert "expected (8, 1, 8, 8) or (8, 64)." in _bad("expected", lambda x: Encoder()(x.flatten(1)), lambda z: z,
+                                                       likelihood="bernoulli", data=X.reshape(-1, 1, 8, 8))  # fmt: skip
     _bad("non-finite values", enc, lambda z: dec(z) / 0.0 * 0.0, likelihood="bernoulli", data=X)
     _bad("decoder failed", enc, lambda z: z @ torch.zeros(3, 3), likelihood="bernoulli", data=X)
     _bad("(mean, logvar)", enc, dec, likelihood="gaussian", data=X)

@@ -195,8 +195,9 @@ class AdoptedModel(Model):
 
     def _example_shaped(self, t: torch.Tensor, n: int) -> torch.Tensor:
         if t.shape[0] != n or math.prod(t.shape[1:]) != self.n_features_in_:
-            raise ConfigError(f"The decoder's output has shape {_shape(t)} for {n} codes; expected ({n}, "
-                              f"{', '.join(map(str, self.input_shape_))}) or ({n}, {self.n_features_in_}).")  # fmt: skip
+            shaped, flat = f"({n}, {', '.join(map(str, self.input_shape_))})", f"({n}, {self.n_features_in_})"
+            raise ConfigError(f"The decoder's output has shape {_shape(t)} for {n} codes; expected {shaped}"
+                              + ("" if shaped == flat else f" or {flat}") + ".")  # fmt: skip
         return t.reshape(n, *self.input_shape_)
 
     def _name(self) -> str:

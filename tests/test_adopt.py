@@ -580,9 +580,12 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert code == 2 and "deterministic encoder" in err and err.count("\n") == 1
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
+    code, out, err = _cli(capsys, "explore", run, "traverse", "--dims", "0", *specs)  # in the codes' SDs (an audit)
+    assert code == 0 and "code SD" in out and "prior SD" not in out, err
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
+    assert "code SD around the codes" in html and "never fitted to the prior" in html
 
 
 # ------------------------------------------------------------ models from pythae and diffusers
@@ -842,3 +845,28 @@ def test_a_damaged_adopted_json_costs_the_report_only_what_it_describes(digits, 
     data = html[html.index('id="data"'):html.index('id="training"')]
     assert "adopted.json could not be read" in data and "hidden layers" not in data
     assert 'id="training" data-status="na"' in html and "trained elsewhere" in html
+
+
+def test_traversals_and_grids_of_a_plain_autoencoder_step_in_its_codes_scale(digits, autoencoder):
+    """A deterministic encoder was never fitted to N(0, I): traversals centred on the prior's mean and stepping in
+    prior SDs showed mostly extrapolation (codes with mean 1.1 and SDs 0.36 to 1.05). With data, the codes' mean
+    and SD set the scale, and the result says so."""
+    from scipy.special import ndtri
+
+    from vaelab.analysis.explore import manifold_grid
+
+    X, _ = digits
+    _, enc, dec = autoencoder
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    codes = model.transform(X).astype(np.float64)
+    mean, sd = codes.mean(0), codes.std(0)
+    tr = traverse(model, X, dims=[0, 2], span=2.0, steps=5)
+    assert tr.scale == "codes" and tr.to_dict()["scale"] == "codes" and tr.sd_name == "code SD" and not tr.centred
+    np.testing.assert_allclose(tr.reference, mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tr.values[1], mean[2] + np.linspace(-2, 2, 5) * sd[2], rtol=1e-4, atol=1e-5)
+    g = manifold_grid(model, X, dims=[0, 1], n=4)
+    q = (np.arange(4) + 0.5) / 4
+    assert g.scale == "codes"
+    np.testing.assert_allclose(g.values[0], mean[0] + sd[0] * ndtri(q), rtol=1e-4, atol=1e-5)
+    # without data there is nothing to measure the codes on: the prior, and said so
+    assert traverse(model, dims=[0], steps=3).scale == "prior"

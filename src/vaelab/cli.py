@@ -794,11 +794,17 @@ def cmd_explore(args) -> int:
         result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
                                             centre=args.centre, label=args.label, specs=_specs(args),
                                             per=args.per)  # fmt: skip
-        print(f"traversals over ±{args.span:g} prior SD of {result.unit}s {result.dims} ({result.chosen_by})")
+        print(f"traversals over ±{args.span:g} {result.sd_name} of {result.unit}s {result.dims} ({result.chosen_by})")
+        if result.scale == "codes":  # never fitted to the prior: the prior's scale would put most of it off the codes
+            print("  the encoder is deterministic (a plain autoencoder): offsets are in its codes' SDs on the test "
+                  "split, about " + ("the input's code" if result.centred else "their mean"))  # fmt: skip
     elif args.what == "grid":
         result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label,
                                         specs=_specs(args))
         print(f"manifold grid {args.n}x{args.n} over z{result.dims[0]} and z{result.dims[1]} ({result.chosen_by})")
+        if result.scale == "codes":
+            print(f"  the encoder is deterministic (a plain autoencoder): the grid is at {result.quantiles_name} on the "
+                  "test split, not the prior's")  # fmt: skip
     elif args.what == "interpolate":
         result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed,
                                                specs=_specs(args))

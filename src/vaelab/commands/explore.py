@@ -181,7 +181,9 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
-                      reference_label=lab, label=lab, activity=_activity(r) if dims is None else None, per=per)  # fmt: skip
+                      reference_label=lab, label=lab, per=per,
+                      # a deterministic encoder's offsets are in its codes' SDs, measured on the split (an audit)
+                      activity=_activity(r) if dims is None or r.model.deterministic_ else None)  # fmt: skip
     entry = {**result.to_dict(), "centre": centre}
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), len(result.dims))
     if views is not None:  # a table: each dimension's ends in the columns' own terms
@@ -203,7 +205,8 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
-                           label=lab, activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
+                           label=lab, activity=_activity(r) if (dims is None and r.model.latent_dim_ > 2)
+                           or r.model.deterministic_ else None)  # fmt: skip
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
     windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
     fig = (grid_columns_figure(result, views[0]) if views is not None else

@@ -36,6 +36,7 @@ from vaelab.metrics_schema import (
     predictive_difference,
     with_se,
 )
+from vaelab.analysis.explore import SCALE_NAMES
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
@@ -489,15 +490,19 @@ class _Assembler:
         e = self._explore(s, "traverse", "traverse")
         if e is None:
             return
-        around = f"the code of {e['centre']}" if e.get("centre") else "the prior's mean"
+        codes = e.get("scale") == "codes"  # a deterministic encoder: its codes' scale, never fitted to the prior
+        sd, mean, _ = SCALE_NAMES["codes" if codes else "prior"]
+        around = f"the code of {e['centre']}" if e.get("centre") else mean
         varied = ("one channel of the spatial latent (all its positions together)" if e.get("unit") == "channel"
                   else "one latent dimension")
         s.paragraphs.append(
-            f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
+            f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} {sd} around {around}, keeping the "
             f"others fixed ({e.get('chosen_by', '')})"
             + (f", decoded with class {e['decoded_with']}" if e.get("decoded_with") else "")
-            + ". The prior's range, not the posterior's: an informative "
-            "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
+            + (". The encoder is deterministic (a plain autoencoder), never fitted to the prior: the steps are the "
+               "SDs of its codes on the test split, about their mean, so the figure stays where the codes are."
+               if codes else ". The prior's range, not the posterior's: an informative "
+               "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["traverse"], "Latent traversals, decoded to E[x|z].")
 
     def grid(self, s: _Section) -> None:
@@ -506,8 +511,11 @@ class _Assembler:
             return
         s.paragraphs.append(
             f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
-            "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014); the other "
-            "dimensions stay at " + (f"the code of {e['centre']}" if e.get("centre") else "the prior's mean")
+            + ("quantiles (i + ½)/n of a Gaussian with the codes' mean and SD on the test split (the encoder is "
+               "deterministic, never fitted to the prior)" if e.get("scale") == "codes" else
+               "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014)")
+            + "; the other dimensions stay at "
+            + (f"the code of {e['centre']}" if e.get("centre") else SCALE_NAMES["codes" if e.get("scale") == "codes" else "prior"][1])
             + (f"; decoded with class {e['decoded_with']}." if e.get("decoded_with") else "."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["grid"], "Manifold grid of E[x|z].")
 

@@ -870,3 +870,19 @@ def test_traversals_and_grids_of_a_plain_autoencoder_step_in_its_codes_scale(dig
     np.testing.assert_allclose(g.values[0], mean[0] + sd[0] * ndtri(q), rtol=1e-4, atol=1e-5)
     # without data there is nothing to measure the codes on: the prior, and said so
     assert traverse(model, dims=[0], steps=3).scale == "prior"
+
+
+@pytest.mark.parametrize("binarize", [False, True])
+def test_config_json_of_an_adopted_run_records_the_binarization_adopt_used(outside, tmp_path, capsys, binarize):
+    """config.json of an adopted run held train.binarize "dynamic" (train's default, never used): it records what
+    adopt used ("fixed" with --binarize, else "none"), and RunConfig reads it back."""
+    from vaelab.checkpoint import RunDir
+
+    run = tmp_path / "run"
+    extra = ["--binarize"] if binarize else []
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors", *extra))[0] == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["binarize"] == ("fixed" if binarize else "none")
+    assert config["data"]["binarized_eval"] is binarize
+    read = RunDir(run).read_config()
+    assert read.train.binarize == config["train"]["binarize"] and read.model.arch == "adopted"

@@ -24,6 +24,7 @@ Nothing after training needs gradients: the halves are called under ``torch.no_g
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -257,7 +258,13 @@ class AdoptedModel(Model):
             atomic_write(run.file(f"{name}.onnx"), raw)
         run.write_weights(tensors)
         atomic_write(run.file(ADOPTED), (json.dumps(record, indent=2) + "\n").encode())
-        run.write_config(RunConfig(model, TrainConfig(seed=self.seed), data))  # last: now the folder holds a run
+        # config.json's train block holds what adoption used: its seed and the binarization of the evaluation data
+        # ("fixed" with binarize=True, else "none"), not train's default "dynamic" it never did (an audit); the other
+        # training settings keep their defaults, which RunConfig needs and which no reader takes for an adopted run.
+        binarize = "fixed" if self.binarize else "none"
+        if data is not None:
+            data = dataclasses.replace(data, binarized_eval=bool(self.binarize))
+        run.write_config(RunConfig(model, TrainConfig(seed=self.seed, binarize=binarize), data))  # last: now a run
         return run
 
     def check(self, X: np.ndarray, y: Any = None) -> None:

@@ -886,3 +886,14 @@ def test_config_json_of_an_adopted_run_records_the_binarization_adopt_used(outsi
     assert config["data"]["binarized_eval"] is binarize
     read = RunDir(run).read_config()
     assert read.train.binarize == config["train"]["binarize"] and read.model.arch == "adopted"
+
+
+def test_adopt_says_which_halves_keep_the_weights_their_spec_built(outside, tmp_path, capsys):
+    """With only --encoder-weights, or none, a half keeps whatever its SPEC built, and adopt did not say so."""
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "a", "--encoder-weights", outside / "enc.safetensors"))
+    assert code == 0, err
+    assert "weights:    decoder as its SPEC built it (no weights file" in out and "encoder as" not in out
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "b"))
+    assert code == 0 and "weights:    encoder and decoder as their SPECs built them" in out, err
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "c", "--weights", outside / "vae.safetensors"))
+    assert code == 0 and "weights:" not in out, err

@@ -856,6 +856,11 @@ def cmd_adopt(args) -> int:
     print(f"model:      encoder {kinds['encoder']}, decoder {kinds['decoder']}; x of shape {m.input_shape_} → z of "
           f"{m.latent_dim_} dimensions; likelihood {args.likelihood}"
           + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
+    bare = [h for h in ("encoder", "decoder") if kinds[h] == "PyTorch" and m.weight_files[h] is None]
+    if bare:  # a half adopted without a weights file keeps what its SPEC built: said, not left to be guessed (an audit)
+        print(f"weights:    {' and '.join(bare)} as {'their SPECs' if len(bare) > 1 else 'its SPEC'} built "
+              f"{'them' if len(bare) > 1 else 'it'} (no weights file: "
+              + ("--weights FILE" if args.model else "--weights, or --encoder-weights/--decoder-weights") + ")")  # fmt: skip
     if m.deterministic_:  # one tensor from the encoder is taken as a code: say so, and point away from score (an audit)
         print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
               "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip

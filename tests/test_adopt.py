@@ -897,3 +897,16 @@ def test_adopt_says_which_halves_keep_the_weights_their_spec_built(outside, tmp_
     assert code == 0 and "weights:    encoder and decoder as their SPECs built them" in out, err
     code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "c", "--weights", outside / "vae.safetensors"))
     assert code == 0 and "weights:" not in out, err
+
+
+def test_adopt_refuses_options_its_likelihood_or_model_cannot_use(digits):
+    """--binarize with a Gaussian binarized the data it scored and called a Gaussian density of binarized points the
+    NLL; --sigma with a Bernoulli and --label-format onehot for an unconditional model were ignored without a word."""
+    X, _ = digits
+    enc, dec = Encoder(), Decoder()
+    for lik in ("gaussian-fixed", "continuous-bernoulli"):
+        _bad("--binarize", enc, dec, likelihood=lik, data=X, binarize=True)
+    _bad("--sigma", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
+    _bad("--label-format", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
+    assert vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, binarize=True).evaluation_seed() is not None
+    assert vaelab.adopt(enc, dec, likelihood="gaussian-fixed", data=X).sigma == 1.0  # the default

@@ -335,7 +335,7 @@ def adopt(
     input_shape: Sequence[int] | None = None,
     scale: str = "logvar",
     probabilities: bool = False,
-    sigma: float = 1.0,
+    sigma: float | None = None,
     classes: Sequence[Any] | None = None,
     label_format: str = "codes",
     binarize: bool = False,
@@ -366,6 +366,15 @@ def adopt(
     check_choice("label_format", label_format, LABEL_FORMATS)
     if probabilities and likelihood != "bernoulli":
         raise ConfigError("probabilities=True describes a Bernoulli decoder; leave it out for Gaussian likelihoods.")
+    # options that cannot apply are refused, not ignored (an audit: --binarize with a Gaussian binarized the data it
+    # scored, and a density of binarized points was called the NLL)
+    if binarize and likelihood != "bernoulli":
+        raise ConfigError(f"binarize=True (--binarize) says the model was trained on binarized data, which the Bernoulli "
+                          f"likelihood models; likelihood {likelihood!r} scores the data as they are. Drop it.")  # fmt: skip
+    if sigma is not None and likelihood != "gaussian-fixed":
+        raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
+                          "none to set. Drop it.")  # fmt: skip
+    sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
     X = None if data is None else to_examples(data)
@@ -394,6 +403,9 @@ def adopt(
             unknown = sorted(set(np.asarray(labels).astype(str).tolist()) - set(names))
             if unknown:
                 raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
+    if label_format != "codes" and names is None:
+        raise ConfigError(f"label_format={label_format!r} (--label-format) is how a conditional model takes y; this model "
+                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.")  # fmt: skip
     lik = _likelihood(likelihood, shape, sigma)
     model = AdoptedModel(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,

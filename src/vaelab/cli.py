@@ -329,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--scale", choices=("logvar", "sigma", "var"), default="logvar",
                     help="what the encoder's second output is (default: logvar)")  # fmt: skip
     ad.add_argument("--probabilities", action="store_true", help="a Bernoulli decoder that outputs probabilities, not logits")
-    ad.add_argument("--sigma", type=float, default=1.0, help="observation SD for --likelihood gaussian-fixed (default: 1)")
+    ad.add_argument("--sigma", type=float, default=None, help="observation SD for --likelihood gaussian-fixed (default: 1)")
     ad.add_argument("--binarize", action="store_true", help="the model was trained on binarized data: score a fixed binarization")
     ad.add_argument("--deterministic", action="store_true",
                     help="a plain autoencoder: the encoder gives one code per input (with a tuple, its first item); "

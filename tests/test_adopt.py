@@ -844,6 +844,7 @@ def test_a_damaged_adopted_json_costs_the_report_only_what_it_describes(digits, 
     html = (run / "report.html").read_text(encoding="utf-8")
     data = html[html.index('id="data"'):html.index('id="training"')]
     assert "adopted.json could not be read" in data and "hidden layers" not in data
+    assert "none: grey values are scored as they are" in data  # config.json records the binarization adopt used
     assert 'id="training" data-status="na"' in html and "trained elsewhere" in html
 
 

@@ -202,8 +202,10 @@ class _Assembler:
             # defaults vaelab never used (an audit); without a readable adopted.json, what it holds is not shown
             known = "not shown: adopted.json could not be read"
             halves = known if adopted is None else "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
-            binarized = (known if adopted is None else
-                         "fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
+            # config.json records it too since an audit (train.binarize fixed or none; before, train's unused "dynamic")
+            fixed = adopted["binarize"] if adopted is not None else {"fixed": True, "none": False}.get(t.binarize)
+            binarized = (known if fixed is None else
+                         "fixed, of the evaluation data (the model was trained on binarized data)" if fixed
                          else "none: grey values are scored as they are")  # fmt: skip
             s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
                 ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],

@@ -802,6 +802,8 @@ def test_advice_on_an_adopted_run_names_what_reaches_it(outside, digits, tmp_pat
     assert code == 0, err
     assert "not an NLL" in out and "adopt it again with --binarize" in out
     assert "fixed or dynamic" not in out and "train with" not in out
+    code, _, err = _cli(capsys, "sample", run, "--n", "2", "--class", "3", "--out", tmp_path / "s.npy", "--trust-run")
+    assert code == 2 and "adopted with --conditional" in err, err
     X, _ = digits
     d = vaelab.diagnose(vaelab.adopt(Encoder(), _Ignores(), likelihood="bernoulli", data=X[:100]), X[:100])
     collapse = next(f for f in d.findings if f.key == "posterior_collapse")

@@ -275,13 +275,15 @@ def build_parser() -> argparse.ArgumentParser:
     example = "an example: N (test split index), SPLIT:N, an image file, or FILE[:N]"
     et = ex.add_parser("traverse", help="vary one latent dimension at a time over the prior's range",
                        description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL), "
-                       "the others held at the prior's mean or at the code of --centre; decode E[x|z].")  # fmt: skip
+                       "the others held at the prior's mean or at the code of --centre; decode E[x|z]. A plain "
+                       "autoencoder's (a deterministic encoder, never fitted to the prior): its codes' SDs about their "
+                       "mean on the test split.")  # fmt: skip
     et.add_argument("--dims", type=int, nargs="+", metavar="D",
                     help="dimensions (with --per channel: channels) to show (default: the active ones, by KL)")
     et.add_argument("--per", choices=["auto", "dimension", "channel"], default="auto",
                     help="vary one dimension, or one channel of a spatial latent (C x h x w) at all its positions "
                     "(default auto: channels when the latent has them)")  # fmt: skip
-    et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (default: 3)")
+    et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (a plain autoencoder's: its codes' SDs) (default: 3)")
     et.add_argument("--steps", type=int, default=11, help="values per dimension (default: 11)")
     et.add_argument("--centre", metavar="EXAMPLE", help=f"centre on this input's code instead of the prior mean: {example}")
     et.add_argument("--class", dest="label", metavar="C", help="class to decode with (conditional models)")

@@ -168,7 +168,7 @@ def _views(run: Run, decoded: np.ndarray, parts: int) -> list[list[Any]] | None:
 
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
                  centre: str | None = None, label: Any = None, specs: Specs | None = None, per: str = "auto"):  # fmt: skip
-    check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" prior SDs")
+    check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" SDs (prior SDs; a plain autoencoder's codes' SDs)")
     steps = _check_steps("--steps", steps)
     if dims is not None:
         dims = list(dims)

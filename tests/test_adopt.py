@@ -913,3 +913,20 @@ def test_adopt_refuses_options_its_likelihood_or_model_cannot_use(digits):
     _bad("--label-format", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
     assert vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, binarize=True).evaluation_seed() is not None
     assert vaelab.adopt(enc, dec, likelihood="gaussian-fixed", data=X).sigma == 1.0  # the default
+
+
+def test_traverse_and_grid_of_a_run_without_held_out_splits_use_the_training_codes(autoencoder, tmp_path, capsys):
+    """A run with --val-fraction 0 --test-fraction 0 could not be traversed ("The run's val split is empty; ... train
+    with a val fraction > 0"), though a traversal needs only codes: the training split's are used, and said."""
+    folder, _, _ = autoencoder
+    run = tmp_path / "run"
+    spec = [f"{folder / 'ae.py'}:Encoder", f"{folder / 'ae.py'}:Decoder"]
+    code, _, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
+                        "--likelihood", "bernoulli", "--data", folder / "x.npy", "--out", run, "--val-fraction", "0",
+                        "--test-fraction", "0")  # fmt: skip
+    assert code == 0, err
+    specs = ["--encoder", spec[0], "--decoder", spec[1]]
+    for what in (["traverse"], ["traverse", "--dims", "1"], ["grid"]):
+        code, out, err = _cli(capsys, "explore", run, *what, *specs)
+        assert code == 0 and "on the training split" in out, (what, err)
+    assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["codes_from"] == "train"

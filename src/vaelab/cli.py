@@ -798,15 +798,15 @@ def cmd_explore(args) -> int:
                                             per=args.per)  # fmt: skip
         print(f"traversals over ±{args.span:g} {result.sd_name} of {result.unit}s {result.dims} ({result.chosen_by})")
         if result.scale == "codes":  # never fitted to the prior: the prior's scale would put most of it off the codes
-            print("  the encoder is deterministic (a plain autoencoder): offsets are in its codes' SDs on the test "
-                  "split, about " + ("the input's code" if result.centred else "their mean"))  # fmt: skip
+            print(f"  the encoder is deterministic (a plain autoencoder): offsets are in its codes' SDs on the "
+                  f"{_split_words(result.codes_from)}, about " + ("the input's code" if result.centred else "their mean"))  # fmt: skip
     elif args.what == "grid":
         result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label,
                                         specs=_specs(args))
         print(f"manifold grid {args.n}x{args.n} over z{result.dims[0]} and z{result.dims[1]} ({result.chosen_by})")
         if result.scale == "codes":
             print(f"  the encoder is deterministic (a plain autoencoder): the grid is at {result.quantiles_name} on the "
-                  "test split, not the prior's")  # fmt: skip
+                  f"{_split_words(result.codes_from)}, not the prior's")  # fmt: skip
     elif args.what == "interpolate":
         result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed,
                                                specs=_specs(args))
@@ -836,6 +836,11 @@ def cmd_explore(args) -> int:
                  if label_b is not None and label_b != result.decoded_with else ""))  # fmt: skip
     print(f"  {path}")
     return 0
+
+
+def _split_words(name: str | None) -> str:
+    """A run's split in words: "test split", "validation split", "training split"."""
+    return {"val": "validation", "train": "training"}.get(name or "test", name or "test") + " split"
 
 
 def cmd_adopt(args) -> int:

@@ -225,6 +225,7 @@ class Traversal:
     unit: str = "dimension"  # or "channel": every position of one channel of a (C, h, w) latent moves together
     decoded_with: str | None = None  # a conditional model's class (a table's condition values) it decodes with
     scale: str = "prior"  # offsets in prior SDs about the prior's mean, or ("codes") in the codes' SDs about their mean
+    codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
 
     @property
     def sd_name(self) -> str:
@@ -239,7 +240,7 @@ class Traversal:
             "dims": self.dims, "kl": self.kl, "active": self.active, "span_sd": float(np.abs(self.offsets).max()),
             "steps": int(self.offsets.size), "centred": self.centred, "chosen_by": self.chosen_by,
             "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(), "unit": self.unit,
-            "scale": self.scale,
+            "scale": self.scale, **({"codes_from": self.codes_from} if self.codes_from else {}),
             **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
         }  # fmt: skip
 
@@ -360,6 +361,7 @@ class ManifoldGrid:
     chosen_by: str = ""
     decoded_with: str | None = None  # a conditional model's class it decodes with
     scale: str = "prior"  # quantiles of the prior, or ("codes") of a Gaussian with the codes' mean and SD
+    codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
 
     @property
     def quantiles_name(self) -> str:
@@ -373,6 +375,7 @@ class ManifoldGrid:
         return {"dims": list(self.dims), "n": int(self.quantiles.size), "quantiles": self.quantiles.round(4).tolist(),
                 "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
                 "chosen_by": self.chosen_by, "scale": self.scale,
+                **({"codes_from": self.codes_from} if self.codes_from else {}),
                 **({} if self.decoded_with is None else {"decoded_with": self.decoded_with})}  # fmt: skip
 
 

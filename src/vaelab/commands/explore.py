@@ -82,10 +82,15 @@ __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_gri
 
 
 def _activity(run: Run):
-    """KL per dimension on the test split (the validation split when there is no test split)."""
+    """KL per dimension on the test split (the validation split when there is no test split, the training split
+    when neither is there: a run adopted or trained with both fractions 0 was refused, "the run's val split is
+    empty", by a traversal that needs only codes). Its ``split`` says which."""
     _, codes = run.data()
-    part = run.kind.given_trained(run.split("test" if indices(codes, "test").size else "val"))  # as score gives them
-    return latent_activity(run.model, part.X, run.model_labels(part))
+    name = next((n for n in ("test", "val") if indices(codes, n).size), "train")
+    part = run.kind.given_trained(run.split(name))  # as score gives them
+    activity = latent_activity(run.model, part.X, run.model_labels(part))
+    activity.split = name
+    return activity
 
 
 def _aggregate(run: Run, seed: int = 0) -> AggregatePosterior:
@@ -180,10 +185,12 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
                    "This traversal")  # fmt: skip
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
+    # a deterministic encoder's offsets are in its codes' SDs, measured on the split (an audit)
+    activity = _activity(r) if dims is None or r.model.deterministic_ else None
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
-                      reference_label=lab, label=lab, per=per,
-                      # a deterministic encoder's offsets are in its codes' SDs, measured on the split (an audit)
-                      activity=_activity(r) if dims is None or r.model.deterministic_ else None)  # fmt: skip
+                      reference_label=lab, label=lab, per=per, activity=activity)  # fmt: skip
+    if result.scale == "codes":  # the split the codes' scale was measured on
+        result.codes_from = getattr(activity, "split", None)
     entry = {**result.to_dict(), "centre": centre}
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), len(result.dims))
     if views is not None:  # a table: each dimension's ends in the columns' own terms
@@ -204,9 +211,11 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     _check_decoded(r, n * n, "This grid")
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
+    activity = _activity(r) if (dims is None and r.model.latent_dim_ > 2) or r.model.deterministic_ else None
     result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
-                           label=lab, activity=_activity(r) if (dims is None and r.model.latent_dim_ > 2)
-                           or r.model.deterministic_ else None)  # fmt: skip
+                           label=lab, activity=activity)  # fmt: skip
+    if result.scale == "codes":
+        result.codes_from = getattr(activity, "split", None)
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
     windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
     fig = (grid_columns_figure(result, views[0]) if views is not None else

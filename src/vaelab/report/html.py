@@ -40,6 +40,8 @@ from vaelab.analysis.explore import SCALE_NAMES
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 
+SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training"}  # a run's splits in words
+
 # (id, title): the report's sections, in order. Tests and the browser check read this list.
 SECTIONS = (
     ("data", "Data and split"),
@@ -502,7 +504,8 @@ class _Assembler:
             f"others fixed ({e.get('chosen_by', '')})"
             + (f", decoded with class {e['decoded_with']}" if e.get("decoded_with") else "")
             + (". The encoder is deterministic (a plain autoencoder), never fitted to the prior: the steps are the "
-               "SDs of its codes on the test split, about their mean, so the figure stays where the codes are."
+               f"SDs of its codes on the {SPLIT_WORDS.get(e.get('codes_from'), 'test')} split, about their mean, so the "
+               "figure stays where the codes are."
                if codes else ". The prior's range, not the posterior's: an informative "
                "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["traverse"], "Latent traversals, decoded to E[x|z].")
@@ -513,7 +516,8 @@ class _Assembler:
             return
         s.paragraphs.append(
             f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
-            + ("quantiles (i + ½)/n of a Gaussian with the codes' mean and SD on the test split (the encoder is "
+            + ("quantiles (i + ½)/n of a Gaussian with the codes' mean and SD on the "
+               f"{SPLIT_WORDS.get(e.get('codes_from'), 'test')} split (the encoder is "
                "deterministic, never fitted to the prior)" if e.get("scale") == "codes" else
                "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014)")
             + "; the other dimensions stay at "

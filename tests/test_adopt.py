@@ -930,3 +930,28 @@ def test_traverse_and_grid_of_a_run_without_held_out_splits_use_the_training_cod
         code, out, err = _cli(capsys, "explore", run, *what, *specs)
         assert code == 0 and "on the training split" in out, (what, err)
     assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["codes_from"] == "train"
+
+
+def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):
+    """OnnxGraph fed every float input as float32 whatever type the graph declared, so a float64 graph (a Keras or
+    JAX export in double precision) failed: "Unexpected input data type. Actual: (tensor(float)), expected:
+    (tensor(double))"."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    def graph(path, din, dout, outs):
+        w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(din, dout)) * 0.1, "W")  # float64
+        nodes = [helper.make_node("MatMul", ["x", "W"], [f"y{i}"]) for i in range(outs)]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", din])],
+                              [helper.make_tensor_value_info(f"y{i}", TensorProto.DOUBLE, ["n", dout]) for i in range(outs)],
+                              [w])  # fmt: skip
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        onnx.save(model, path)
+        return str(path)
+
+    X, _ = digits
+    model = vaelab.adopt(graph(tmp_path / "enc.onnx", 64, 3, 2), graph(tmp_path / "dec.onnx", 3, 64, 1),
+                         likelihood="bernoulli", data=X)  # fmt: skip
+    assert model.latent_dim_ == 3 and np.isfinite(model.transform(X[:4])).all()

@@ -184,7 +184,10 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
     _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
     _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
-    _bad("expected (8, 64)", enc, lambda z: z, likelihood="bernoulli", data=X)
+    # flat examples: one shape expected, not "(8, 64) or (8, 64)" (an audit); images: shaped or flat
+    assert _bad("expected (8, 64)", enc, lambda z: z, likelihood="bernoulli", data=X).endswith("expected (8, 64).")
+    assert "expected (8, 1, 8, 8) or (8, 64)." in _bad("expected", lambda x: Encoder()(x.flatten(1)), lambda z: z,
+                                                       likelihood="bernoulli", data=X.reshape(-1, 1, 8, 8))  # fmt: skip
     _bad("non-finite values", enc, lambda z: dec(z) / 0.0 * 0.0, likelihood="bernoulli", data=X)
     _bad("decoder failed", enc, lambda z: z @ torch.zeros(3, 3), likelihood="bernoulli", data=X)
     _bad("(mean, logvar)", enc, dec, likelihood="gaussian", data=X)
@@ -585,9 +588,12 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert code == 2 and "deterministic encoder" in err and err.count("\n") == 1
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
+    code, out, err = _cli(capsys, "explore", run, "traverse", "--dims", "0", *specs)  # in the codes' SDs (an audit)
+    assert code == 0 and "code SD" in out and "prior SD" not in out, err
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
+    assert "code SD around the codes" in html and "never fitted to the prior" in html
 
 
 # ------------------------------------------------------------ models from pythae and diffusers
@@ -781,3 +787,179 @@ def test_the_effective_sample_size_of_the_importance_weights():
     np.testing.assert_allclose(log_likelihood(exact, X, n_samples=64, seed=0).effective_sample_size(), 64, rtol=1e-3)
     narrow = vaelab.adopt(encoder(8.0), lambda z: z @ W.T, likelihood="gaussian-fixed", sigma=s, data=X)
     assert np.median(log_likelihood(narrow, X, n_samples=64, seed=0).effective_sample_size()) < 10
+
+
+# ------------------------------------------------------------ advice and messages on adopted runs (audit s12 d)
+class _Ignores(nn.Module):
+    """A decoder that ignores z: posterior collapse by construction."""
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(64))
+
+    def forward(self, z):
+        return self.bias.expand(z.shape[0], 64) + 0 * z.sum(1, keepdim=True)
+
+
+def test_advice_on_an_adopted_run_names_what_reaches_it(outside, digits, tmp_path, capsys):
+    """score advised train's options (--binarize fixed or dynamic, --likelihood continuous-bernoulli) and inspect
+    a KL warm-up (--warmup-epochs 10) for a model adopted from elsewhere, which those options cannot reach."""
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    code, out, err = _cli(capsys, "score", run, "--n-samples", "5", "--quiet", "--trust-run")
+    assert code == 0, err
+    assert "not an NLL" in out and "adopt it again with --binarize" in out
+    assert "fixed or dynamic" not in out and "train with" not in out
+    code, _, err = _cli(capsys, "sample", run, "--n", "2", "--class", "3", "--out", tmp_path / "s.npy", "--trust-run")
+    assert code == 2 and "adopted with --conditional" in err, err
+    X, _ = digits
+    d = vaelab.diagnose(vaelab.adopt(Encoder(), _Ignores(), likelihood="bernoulli", data=X[:100]), X[:100])
+    collapse = next(f for f in d.findings if f.key == "posterior_collapse")
+    assert "--warmup-epochs" not in collapse.advice and "trained elsewhere" in collapse.advice
+    assert all("--prior mog" not in f.advice for f in d.findings)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_damaged_weights_file_of_an_adopted_run_says_to_adopt_again(digits, relu_vae, tmp_path, capsys, damage):
+    """A missing model.safetensors of an adopted run asked "was training interrupted before the first epoch ended?",
+    and a damaged one said to retrain: vaelab never trained that model."""
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    weights = run / "model.safetensors"
+    if damage == "missing":
+        weights.unlink()
+    else:
+        weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(VaelabError) as err:
+        vaelab.load(run, encoder=relu_vae[0], decoder=relu_vae[1])
+    text = str(err.value)
+    assert "adopt the model again" in text.lower() and "training" not in text and "retrain" not in text.lower(), text
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_damaged_adopted_json_costs_the_report_only_what_it_describes(digits, relu_vae, tmp_path, capsys, damage):
+    """A missing or damaged adopted.json stopped `vaelab report` entirely, where another kind's damaged file costs
+    only its section: the page is written, says why the halves are not shown, and still claims no training."""
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    record = run / "adopted.json"
+    if damage == "missing":
+        record.unlink()
+    else:
+        record.write_text(record.read_text()[:20])
+    code, _, err = _cli(capsys, "report", run)
+    assert code == 0, err
+    html = (run / "report.html").read_text(encoding="utf-8")
+    data = html[html.index('id="data"'):html.index('id="training"')]
+    assert "adopted.json could not be read" in data and "hidden layers" not in data
+    assert "none: grey values are scored as they are" in data  # config.json records the binarization adopt used
+    assert 'id="training" data-status="na"' in html and "trained elsewhere" in html
+
+
+def test_traversals_and_grids_of_a_plain_autoencoder_step_in_its_codes_scale(digits, autoencoder):
+    """A deterministic encoder was never fitted to N(0, I): traversals centred on the prior's mean and stepping in
+    prior SDs showed mostly extrapolation (codes with mean 1.1 and SDs 0.36 to 1.05). With data, the codes' mean
+    and SD set the scale, and the result says so."""
+    from scipy.special import ndtri
+
+    from vaelab.analysis.explore import manifold_grid
+
+    X, _ = digits
+    _, enc, dec = autoencoder
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    codes = model.transform(X).astype(np.float64)
+    mean, sd = codes.mean(0), codes.std(0)
+    tr = traverse(model, X, dims=[0, 2], span=2.0, steps=5)
+    assert tr.scale == "codes" and tr.to_dict()["scale"] == "codes" and tr.sd_name == "code SD" and not tr.centred
+    np.testing.assert_allclose(tr.reference, mean, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(tr.values[1], mean[2] + np.linspace(-2, 2, 5) * sd[2], rtol=1e-4, atol=1e-5)
+    g = manifold_grid(model, X, dims=[0, 1], n=4)
+    q = (np.arange(4) + 0.5) / 4
+    assert g.scale == "codes"
+    np.testing.assert_allclose(g.values[0], mean[0] + sd[0] * ndtri(q), rtol=1e-4, atol=1e-5)
+    # without data there is nothing to measure the codes on: the prior, and said so
+    assert traverse(model, dims=[0], steps=3).scale == "prior"
+
+
+@pytest.mark.parametrize("binarize", [False, True])
+def test_config_json_of_an_adopted_run_records_the_binarization_adopt_used(outside, tmp_path, capsys, binarize):
+    """config.json of an adopted run held train.binarize "dynamic" (train's default, never used): it records what
+    adopt used ("fixed" with --binarize, else "none"), and RunConfig reads it back."""
+    from vaelab.checkpoint import RunDir
+
+    run = tmp_path / "run"
+    extra = ["--binarize"] if binarize else []
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors", *extra))[0] == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["binarize"] == ("fixed" if binarize else "none")
+    assert config["data"]["binarized_eval"] is binarize
+    read = RunDir(run).read_config()
+    assert read.train.binarize == config["train"]["binarize"] and read.model.arch == "adopted"
+
+
+def test_adopt_says_which_halves_keep_the_weights_their_spec_built(outside, tmp_path, capsys):
+    """With only --encoder-weights, or none, a half keeps whatever its SPEC built, and adopt did not say so."""
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "a", "--encoder-weights", outside / "enc.safetensors"))
+    assert code == 0, err
+    assert "weights:    decoder as its SPEC built it (no weights file" in out and "encoder as" not in out
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "b"))
+    assert code == 0 and "weights:    encoder and decoder as their SPECs built them" in out, err
+    code, out, err = _cli(capsys, *_adopt_args(outside, tmp_path / "c", "--weights", outside / "vae.safetensors"))
+    assert code == 0 and "weights:" not in out, err
+
+
+def test_adopt_refuses_options_its_likelihood_or_model_cannot_use(digits):
+    """--binarize with a Gaussian binarized the data it scored and called a Gaussian density of binarized points the
+    NLL; --sigma with a Bernoulli and --label-format onehot for an unconditional model were ignored without a word."""
+    X, _ = digits
+    enc, dec = Encoder(), Decoder()
+    for lik in ("gaussian-fixed", "continuous-bernoulli"):
+        _bad("--binarize", enc, dec, likelihood=lik, data=X, binarize=True)
+    _bad("--sigma", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
+    _bad("--label-format", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
+    assert vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, binarize=True).evaluation_seed() is not None
+    assert vaelab.adopt(enc, dec, likelihood="gaussian-fixed", data=X).sigma == 1.0  # the default
+
+
+def test_traverse_and_grid_of_a_run_without_held_out_splits_use_the_training_codes(autoencoder, tmp_path, capsys):
+    """A run with --val-fraction 0 --test-fraction 0 could not be traversed ("The run's val split is empty; ... train
+    with a val fraction > 0"), though a traversal needs only codes: the training split's are used, and said."""
+    folder, _, _ = autoencoder
+    run = tmp_path / "run"
+    spec = [f"{folder / 'ae.py'}:Encoder", f"{folder / 'ae.py'}:Decoder"]
+    code, _, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
+                        "--likelihood", "bernoulli", "--data", folder / "x.npy", "--out", run, "--val-fraction", "0",
+                        "--test-fraction", "0")  # fmt: skip
+    assert code == 0, err
+    specs = ["--encoder", spec[0], "--decoder", spec[1]]
+    for what in (["traverse"], ["traverse", "--dims", "1"], ["grid"]):
+        code, out, err = _cli(capsys, "explore", run, *what, *specs)
+        assert code == 0 and "on the training split" in out, (what, err)
+    assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["codes_from"] == "train"
+
+
+def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):
+    """OnnxGraph fed every float input as float32 whatever type the graph declared, so a float64 graph (a Keras or
+    JAX export in double precision) failed: "Unexpected input data type. Actual: (tensor(float)), expected:
+    (tensor(double))"."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    def graph(path, din, dout, outs):
+        w = numpy_helper.from_array(np.random.default_rng(0).normal(size=(din, dout)) * 0.1, "W")  # float64
+        nodes = [helper.make_node("MatMul", ["x", "W"], [f"y{i}"]) for i in range(outs)]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", din])],
+                              [helper.make_tensor_value_info(f"y{i}", TensorProto.DOUBLE, ["n", dout]) for i in range(outs)],
+                              [w])  # fmt: skip
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        onnx.save(model, path)
+        return str(path)
+
+    X, _ = digits
+    model = vaelab.adopt(graph(tmp_path / "enc.onnx", 64, 3, 2), graph(tmp_path / "dec.onnx", 3, 64, 1),
+                         likelihood="bernoulli", data=X)  # fmt: skip
+    assert model.latent_dim_ == 3 and np.isfinite(model.transform(X[:4])).all()

@@ -57,6 +57,32 @@ def test_score_a_file_with_a_band(run, capsys):
     assert len(frame) == 300 and 0.3 < frame["flag"].mean() < 0.7
 
 
+def test_labels_for_an_unconditional_model_are_refused_not_ignored(run, digits, capsys):
+    """score (and anomaly-eval) took --labels for an unconditional model and ignored them without a word (an audit)."""
+    np.save(run / "labels.npy", digits[1])
+    argv = ["score", str(run / "run"), str(run / "digits.npy"), "--n-samples", "3", "--quiet", "--out", str(run / "l.csv")]
+    assert main([*argv, "--labels", str(run / "labels.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not conditional" in err and "--labels" in err and "Drop it" in err
+    assert not (run / "l.csv").exists()
+    assert main(["anomaly-eval", str(run / "run"), "--outliers", str(run / "digits.npy"), "--n-samples", "3",
+                 "--outlier-labels", str(run / "labels.npy"), "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--outlier-labels" in err and "not conditional" in err
+
+
+def test_a_validation_split_of_one_example_scores_without_flags_and_says_why(tmp_path, digits, capsys):
+    """score on a run whose validation split holds one example failed with "Calibration needs at least 2 validation
+    examples; got 1." and nothing to do: the NLL is given, with why there are no percentiles and what to do."""
+    np.save(tmp_path / "x.npy", digits[0][:10])
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 1})
+    assert int((np.load(tmp_path / "run" / "split.npy") == 1).sum()) == 1
+    assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", "--out", str(tmp_path / "s.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "NLL" in out and "validation split holds 1 example" in out and "--val-fraction" in out
+    assert pd.read_csv(tmp_path / "s.csv")["percentile"].isna().all()
+
+
 def test_anomaly_eval_reports_each_score(run, capsys):
     noise = run / "noise.npy"
     np.save(noise, np.random.default_rng(0).random((40, 1, 8, 8)).astype(np.float32))

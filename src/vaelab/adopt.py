@@ -24,6 +24,7 @@ Nothing after training needs gradients: the halves are called under ``torch.no_g
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -97,6 +98,8 @@ def _tensor(t: Any, what: str) -> torch.Tensor:
 class AdoptedModel(Model):
     """A model trained elsewhere (an encoder and a decoder) as vaelab's analyses see it. Make one
     with :func:`adopt`; its attributes are the model interface's (:mod:`vaelab.model`)."""
+
+    trained_elsewhere = True
 
     def __init__(self, encoder: Callable, decoder: Callable, likelihood: Likelihood, *, input_shape: tuple[int, ...],
                  latent_dim: int, scale: str, probabilities: bool, classes: np.ndarray | None, label_format: str,
@@ -193,8 +196,9 @@ class AdoptedModel(Model):
 
     def _example_shaped(self, t: torch.Tensor, n: int) -> torch.Tensor:
         if t.shape[0] != n or math.prod(t.shape[1:]) != self.n_features_in_:
-            raise ConfigError(f"The decoder's output has shape {_shape(t)} for {n} codes; expected ({n}, "
-                              f"{', '.join(map(str, self.input_shape_))}) or ({n}, {self.n_features_in_}).")  # fmt: skip
+            shaped, flat = f"({n}, {', '.join(map(str, self.input_shape_))})", f"({n}, {self.n_features_in_})"
+            raise ConfigError(f"The decoder's output has shape {_shape(t)} for {n} codes; expected {shaped}"
+                              + ("" if shaped == flat else f" or {flat}") + ".")  # fmt: skip
         return t.reshape(n, *self.input_shape_)
 
     def _name(self) -> str:
@@ -254,7 +258,13 @@ class AdoptedModel(Model):
             atomic_write(run.file(f"{name}.onnx"), raw)
         run.write_weights(tensors)
         atomic_write(run.file(ADOPTED), (json.dumps(record, indent=2) + "\n").encode())
-        run.write_config(RunConfig(model, TrainConfig(seed=self.seed), data))  # last: now the folder holds a run
+        # config.json's train block holds what adoption used: its seed and the binarization of the evaluation data
+        # ("fixed" with binarize=True, else "none"), not train's default "dynamic" it never did (an audit); the other
+        # training settings keep their defaults, which RunConfig needs and which no reader takes for an adopted run.
+        binarize = "fixed" if self.binarize else "none"
+        if data is not None:
+            data = dataclasses.replace(data, binarized_eval=bool(self.binarize))
+        run.write_config(RunConfig(model, TrainConfig(seed=self.seed, binarize=binarize), data))  # last: now a run
         return run
 
     def check(self, X: np.ndarray, y: Any = None) -> None:
@@ -325,7 +335,7 @@ def adopt(
     input_shape: Sequence[int] | None = None,
     scale: str = "logvar",
     probabilities: bool = False,
-    sigma: float = 1.0,
+    sigma: float | None = None,
     classes: Sequence[Any] | None = None,
     label_format: str = "codes",
     binarize: bool = False,
@@ -356,6 +366,15 @@ def adopt(
     check_choice("label_format", label_format, LABEL_FORMATS)
     if probabilities and likelihood != "bernoulli":
         raise ConfigError("probabilities=True describes a Bernoulli decoder; leave it out for Gaussian likelihoods.")
+    # options that cannot apply are refused, not ignored (an audit: --binarize with a Gaussian binarized the data it
+    # scored, and a density of binarized points was called the NLL)
+    if binarize and likelihood != "bernoulli":
+        raise ConfigError(f"binarize=True (--binarize) says the model was trained on binarized data, which the Bernoulli "
+                          f"likelihood models; likelihood {likelihood!r} scores the data as they are. Drop it.")  # fmt: skip
+    if sigma is not None and likelihood != "gaussian-fixed":
+        raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
+                          "none to set. Drop it.")  # fmt: skip
+    sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
     X = None if data is None else to_examples(data)
@@ -384,6 +403,9 @@ def adopt(
             unknown = sorted(set(np.asarray(labels).astype(str).tolist()) - set(names))
             if unknown:
                 raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
+    if label_format != "codes" and names is None:
+        raise ConfigError(f"label_format={label_format!r} (--label-format) is how a conditional model takes y; this model "
+                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.")  # fmt: skip
     lik = _likelihood(likelihood, shape, sigma)
     model = AdoptedModel(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
@@ -477,7 +499,7 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
             module = getattr(library_halves(module, None, config.model.likelihood, None if shape is None else tuple(shape)), name)
         if not isinstance(module, nn.Module):
             raise ConfigError(f"The {name} must be a torch.nn.Module to take the run's weights; got {type(module).__name__}.")
-        weights = run.read_weights() if weights is None else weights
+        weights = run.read_weights(adopted=True) if weights is None else weights
         prefix = ("encoder" if h.get("shares") == "encoder" else name) + "."
         load_weights(module, {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, str(run.file("model.safetensors")))
         parts[name] = module.eval()
@@ -501,13 +523,17 @@ def adopted_record(path: str | os.PathLike) -> dict[str, Any] | None:
     return _check_record(read_json(run.file(ADOPTED), "adopt the model again"), run.file(ADOPTED))
 
 
-def model_not_applicable(path: str | os.PathLike) -> tuple[tuple[str, str], ...]:
+TRAINED_ELSEWHERE = ("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")
+
+
+def model_not_applicable(path: str | os.PathLike, record: dict[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
     """The report's sections that do not apply to a run's model, and why: an adopted model's training,
-    and for a deterministic encoder the likelihood (read from adopted.json; no code is run)."""
-    record = adopted_record(path)
+    and for a deterministic encoder the likelihood (read from adopted.json, or ``record`` when given; no code
+    is run)."""
+    record = adopted_record(path) if record is None else record
     if record is None:
         return ()
-    out = [("training", "this model was trained elsewhere and adopted (vaelab adopt); vaelab did not train it.")]
+    out = [TRAINED_ELSEWHERE]
     if record["deterministic"]:
         out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
                                   "importance sampling from q(z|x), which needs its variance."))  # fmt: skip

@@ -240,12 +240,16 @@ class RunDir:
     def write_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
         atomic_write(self.file(MODEL), tensors_bytes(state_dict, {"format": "pt", "vaelab_version": __version__}), self.again)
 
-    def read_tensors(self, name: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    def read_tensors(self, name: str, adopted: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         """The tensors and metadata of a safetensors file of the run, its checksum verified (files
-        written before checksums were stored are read unverified)."""
+        written before checksums were stored are read unverified). ``adopted``: the run holds a model trained
+        elsewhere (vaelab adopt), which the messages say to adopt again, not to retrain."""
         path = self.file(name)
+        again = "adopt the model again" if adopted else "retrain"
         if not path.is_file():
-            raise RunError(f"{path} is missing; the run is incomplete (was training interrupted before the first epoch ended?).")
+            raise RunError(f"{path} is missing; the run is incomplete "
+                           + ("(adopt wrote it before config.json, so it was removed since): adopt the model again."
+                              if adopted else "(was training interrupted before the first epoch ended?)."))  # fmt: skip
         try:
             raw = path.read_bytes()
         except OSError as e:
@@ -255,25 +259,29 @@ class RunDir:
             metadata = safetensors_metadata(raw)
         except (SafetensorError, ValueError, json.JSONDecodeError, RecursionError) as e:
             raise RunError(
-                f"{path} is damaged (truncated or not a safetensors file): {str(e)[:200]}. Retrain, or restore the "
-                "file from a copy."
+                f"{path} is damaged (truncated or not a safetensors file): {str(e)[:200]}. {again.capitalize()}, or "
+                "restore the file from a copy."
             ) from None
         if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-            raise RunError(f"{path} is damaged (its metadata is not a map of strings). Retrain, or restore the file.")
+            raise RunError(f"{path} is damaged (its metadata is not a map of strings). {again.capitalize()}, or restore the file.")
         stored = metadata.get(CHECKSUM)
         if stored is not None and stored != checksum(tensors, metadata):
             raise RunError(f"{path} failed its checksum: its contents changed after vaelab wrote it (a flipped bit, a "
-                           "damaged disk or an edit). Restore the file from a copy, or retrain.")  # fmt: skip
+                           f"damaged disk or an edit). Restore the file from a copy, or {again}.")  # fmt: skip
         return tensors, metadata
 
-    def read_weights(self) -> dict[str, torch.Tensor]:
-        """The model's weights, refused when any is NaN or infinite (a diverged or damaged model)."""
-        weights = self.read_tensors(MODEL)[0]
+    def read_weights(self, adopted: bool = False) -> dict[str, torch.Tensor]:
+        """The model's weights, refused when any is NaN or infinite (a diverged or damaged model). ``adopted``:
+        an adopted model's (:meth:`read_tensors`)."""
+        weights = self.read_tensors(MODEL, adopted)[0]
         bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v.float()).all())]
         if bad:
             raise RunError(f"{self.file(MODEL)} holds NaN or infinite weights ({', '.join(bad[:3])}"
-                           f"{', ...' if len(bad) > 3 else ''}): the model diverged or the file is damaged. "
-                           "Retrain with a lower --lr, or restore the file from a copy.")  # fmt: skip
+                           f"{', ...' if len(bad) > 3 else ''}): "
+                           + ("the adopted weights held them or the file is damaged. Restore the file from a copy, or "
+                              "adopt the model again from finite weights." if adopted else
+                              "the model diverged or the file is damaged. Retrain with a lower --lr, or restore the file "
+                              "from a copy."))  # fmt: skip
         return weights
 
     def write_arrays(self, name: str, arrays: dict[str, np.ndarray], metadata: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vaelab import __version__
 from vaelab.analysis.comparison import REPLICATES
-from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, SCORES
+from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, NOT_A_DENSITY_ADOPTED, SCORES
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import AUTO, CHOICES
 from vaelab.data.sources import BUILTINS
@@ -304,13 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     example = "an example: N (test split index), SPLIT:N, an image file, or FILE[:N]"
     et = ex.add_parser("traverse", help="vary one latent dimension at a time over the prior's range",
                        description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL), "
-                       "the others held at the prior's mean or at the code of --centre; decode E[x|z].")  # fmt: skip
+                       "the others held at the prior's mean or at the code of --centre; decode E[x|z]. A plain "
+                       "autoencoder's (a deterministic encoder, never fitted to the prior): its codes' SDs about their "
+                       "mean on the test split.")  # fmt: skip
     et.add_argument("--dims", type=int, nargs="+", metavar="D",
                     help="dimensions (with --per channel: channels) to show (default: the active ones, by KL)")
     et.add_argument("--per", choices=["auto", "dimension", "channel"], default="auto",
                     help="vary one dimension, or one channel of a spatial latent (C x h x w) at all its positions "
                     "(default auto: channels when the latent has them)")  # fmt: skip
-    et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (default: 3)")
+    et.add_argument("--span", type=float, default=3.0, help="how far to go, in prior SDs (a plain autoencoder's: its codes' SDs) (default: 3)")
     et.add_argument("--steps", type=int, default=11, help="values per dimension (default: 11)")
     et.add_argument("--centre", metavar="EXAMPLE", help=f"centre on this input's code instead of the prior mean: {example}")
     et.add_argument("--class", dest="label", metavar="C", help="class to decode with (conditional models)")
@@ -326,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "point's typicality: log q(z) under the aggregate posterior, as a percentile of the training codes.")  # fmt: skip
     ea = ex.add_parser("arithmetic", help="decode(z_a ± z_b) next to data-space a ± b, with typicality",
                        description="decode(z_a + z_b) and decode(z_a − z_b) next to encode-decode of the data-space "
-                       "a + b and a − b of the inputs as the model takes them (clipped to their range), each with its typicality in latent space and its "
+                       "a + b and a − b of the inputs as the model takes them (clipped to each feature's range in the training split), each with its typicality in latent space and its "
                        "log p(x) percentile against the test split, and a verdict in words.")  # fmt: skip
     for sp in (ei, ea):
         sp.add_argument("a", metavar="A", help=example)
@@ -358,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     ad.add_argument("--scale", choices=("logvar", "sigma", "var"), default="logvar",
                     help="what the encoder's second output is (default: logvar)")  # fmt: skip
     ad.add_argument("--probabilities", action="store_true", help="a Bernoulli decoder that outputs probabilities, not logits")
-    ad.add_argument("--sigma", type=float, default=1.0, help="observation SD for --likelihood gaussian-fixed (default: 1)")
+    ad.add_argument("--sigma", type=float, default=None, help="observation SD for --likelihood gaussian-fixed (default: 1)")
     ad.add_argument("--binarize", action="store_true", help="the model was trained on binarized data: score a fixed binarization")
     ad.add_argument("--deterministic", action="store_true",
                     help="a plain autoencoder: the encoder gives one code per input (with a tuple, its first item); "
@@ -618,10 +620,10 @@ def cmd_score(args) -> int:
     if scored.conditional:  # the NLL of a conditional model is log p(x|y): lower than an unconditional one's by I(x;y)
         print("  a conditional model: log p(x|y), each example scored given its label (its condition values on a "
               "table run), not log p(x)")  # fmt: skip
-    print(_nll_line(s))
+    print(_nll_line(s, scored.trained_elsewhere))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
     if scored.flag is None:
-        print("  no validation split in this run: percentiles and flags are not available")
+        print(f"  {scored.no_flags or 'no validation split in this run'}: percentiles and flags are not available")
     else:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
@@ -649,8 +651,9 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _nll_line(s: dict) -> str:
-    """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values)."""
+def _nll_line(s: dict, trained_elsewhere: bool = False) -> str:
+    """The NLL with its errors and bits/dim, or why there is no NLL (a cross-entropy of grey values), with what
+    to do about it (for an adopted model, adopt's options: train's do not reach it)."""
     mc = s.get("nll_mc_stderr")
     # K = 1 draw has no spread to measure: said, not printed as "± nan"
     mc_text = (f"± {mc:.3f}" if isinstance(mc, (int, float)) and math.isfinite(mc) else
@@ -660,7 +663,7 @@ def _nll_line(s: dict) -> str:
               if s.get("n_examples", 2) > 1 else  # one example has no spread over examples
               f"nats (one example: Monte Carlo standard error {mc_text})")  # fmt: skip
     if not s["normalized"]:
-        return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY}"
+        return f"  cross-entropy {s['nll']:.2f} {errors}: not an NLL, {NOT_A_DENSITY_ADOPTED if trained_elsewhere else NOT_A_DENSITY}"
     return f"  NLL  {s['nll']:.2f} {errors}, {s['bits_per_dim']:.4f} bits/dim"
 
 
@@ -837,11 +840,17 @@ def cmd_explore(args) -> int:
         result, path = explore.run_traverse(args.run, dims=args.dims, span=args.span, steps=args.steps,
                                             centre=args.centre, label=args.label, specs=_specs(args),
                                             per=args.per)  # fmt: skip
-        print(f"traversals over ±{args.span:g} prior SD of {result.unit}s {result.dims} ({result.chosen_by})")
+        print(f"traversals over ±{args.span:g} {result.sd_name} of {result.unit}s {result.dims} ({result.chosen_by})")
+        if result.scale == "codes":  # never fitted to the prior: the prior's scale would put most of it off the codes
+            print(f"  the encoder is deterministic (a plain autoencoder): offsets are in its codes' SDs on the "
+                  f"{_split_words(result.codes_from)}, about " + ("the input's code" if result.centred else "their mean"))  # fmt: skip
     elif args.what == "grid":
         result, path = explore.run_grid(args.run, dims=args.dims, n=args.n, centre=args.centre, label=args.label,
                                         specs=_specs(args))
         print(f"manifold grid {args.n}x{args.n} over z{result.dims[0]} and z{result.dims[1]} ({result.chosen_by})")
+        if result.scale == "codes":
+            print(f"  the encoder is deterministic (a plain autoencoder): the grid is at {result.quantiles_name} on the "
+                  f"{_split_words(result.codes_from)}, not the prior's")  # fmt: skip
     elif args.what == "interpolate":
         result, path = explore.run_interpolate(args.run, args.a, args.b, steps=args.steps, seed=args.seed,
                                                specs=_specs(args))
@@ -873,6 +882,11 @@ def cmd_explore(args) -> int:
     return 0
 
 
+def _split_words(name: str | None) -> str:
+    """A run's split in words: "test split", "validation split", "training split"."""
+    return {"val": "validation", "train": "training"}.get(name or "test", name or "test") + " split"
+
+
 def cmd_adopt(args) -> int:
     from vaelab.runs.adopted import adopt_run
 
@@ -893,6 +907,11 @@ def cmd_adopt(args) -> int:
     print(f"model:      encoder {kinds['encoder']}, decoder {kinds['decoder']}; x of shape {m.input_shape_} → z of "
           f"{m.latent_dim_} dimensions; likelihood {args.likelihood}"
           + (f", conditional on {len(m.classes_)} classes" if m.classes_ is not None else ""))  # fmt: skip
+    bare = [h for h in ("encoder", "decoder") if kinds[h] == "PyTorch" and m.weight_files[h] is None]
+    if bare:  # a half adopted without a weights file keeps what its SPEC built: said, not left to be guessed (an audit)
+        print(f"weights:    {' and '.join(bare)} as {'their SPECs' if len(bare) > 1 else 'its SPEC'} built "
+              f"{'them' if len(bare) > 1 else 'it'} (no weights file: "
+              + ("--weights FILE" if args.model else "--weights, or --encoder-weights/--decoder-weights") + ")")  # fmt: skip
     if m.deterministic_:  # one tensor from the encoder is taken as a code: say so, and point away from score (an audit)
         print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
               "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip

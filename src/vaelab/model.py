@@ -74,6 +74,8 @@ class Model(abc.ABC):
     seed: int
     deterministic_: bool = False  # a plain autoencoder: q(z|x) is a point (see the module docstring)
     latent_shape_: tuple[int, ...] | None = None  # a spatial latent's (C, h, w); z itself is always flat (N, L)
+    # Trained outside vaelab (vaelab.adopt): advice names what can be done to it (adopt's options), not train's.
+    trained_elsewhere: bool = False
 
     # ------------------------------------------------------------ what a model fills in
     @abc.abstractmethod

@@ -39,6 +39,11 @@ def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
 
 
+# ONNX input types and the NumPy types fed to them (anything else: float32)
+ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32}  # fmt: skip
+
+
 class OnnxGraph:
     """An ONNX file run with onnxruntime, called like a PyTorch function: tensors in, tensors out.
 
@@ -66,7 +71,8 @@ class OnnxGraph:
                               "(a conditional model's halves take (x, y) and (z, y)).")  # fmt: skip
         feeds = {}
         for (name, kind), a in zip(self.inputs, args):
-            dtype = np.int64 if "int64" in kind else np.int32 if "int32" in kind else np.float32
+            # the graph's own type (a float64 graph was fed float32 and refused by onnxruntime: an audit)
+            dtype = ONNX_TYPES.get(kind, np.float32)
             feeds[name] = np.ascontiguousarray(a.detach().cpu().numpy(), dtype=dtype)
         outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in self.session.run(None, feeds)]
         return outs[0] if len(outs) == 1 else tuple(outs)

@@ -334,3 +334,42 @@ def test_a_labelled_centre_is_encoded_with_its_own_class_and_decoded_with_class(
     # a file's example comes without a label: encoded with --class, as before
     tr, _ = run_traverse(tmp_path / "run", centre=f"{tmp_path / 'x.npy'}:0", label=other, steps=3)
     np.testing.assert_allclose(tr.reference, run.model.transform(X[:1], [other])[0], atol=1e-6)
+
+
+def test_data_space_arithmetic_is_clipped_to_each_features_range(linear):
+    """a ± b was clipped to one range over all features: with features on different scales, a feature the data
+    holds in [0, 1] could reach the widest feature's range. Per feature (the CLI passes the training split's)."""
+    model, X = linear
+    agg = AggregatePosterior.fit(model, X)
+    lo, hi = np.quantile(X, 0.2, 0), np.quantile(X, 0.8, 0)  # ranges that differ by feature, and bite
+    a, b = X[3], X[8]
+    assert not np.allclose(np.clip(a - b, lo, hi), np.clip(a - b, lo.min(), hi.max()))
+    ref = model.log_likelihood(X[:50], n_samples=5).log_px
+    ar = arithmetic(model, a, b, aggregate=agg, reference_log_px=ref, data_range=(lo, hi), n_samples=5)
+    by = {r.name: r for r in ar.results}
+    for name, x in (("a + b (data space)", a + b), ("a − b (data space)", a - b)):
+        np.testing.assert_allclose(by[name].scored, np.clip(x, lo, hi))
+        assert (by[name].scored >= lo).all() and (by[name].scored <= hi).all()
+    assert ar.to_dict()["clipped"] == "per feature" and ar.data_range == (float(lo.min()), float(hi.max()))
+    with pytest.raises(ConfigError, match="6 values"):
+        arithmetic(model, a, b, aggregate=agg, reference_log_px=ref, data_range=(lo[:3], hi[:3]), n_samples=5)
+
+
+def test_the_cli_clips_data_space_arithmetic_per_feature(tmp_path):
+    """explore arithmetic on a vector run: a ± b stays in each feature's training range."""
+    from vaelab.cli import main
+    from vaelab.commands.explore import run_arithmetic
+    from vaelab.runs.run import Run
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(120, 4)) * np.array([0.01, 1, 10, 1000])).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "8",
+                 "--latent-dim", "2", "--device", "cpu", "--quiet"]) == 0  # fmt: skip
+    result, _ = run_arithmetic(tmp_path / "run", "test:0", "test:1", n_samples=4)
+    train = Run(tmp_path / "run").split("train").X.reshape(-1, 4)
+    for r in result.results:
+        if r.space == "data":
+            assert (r.scored >= train.min(0) - 1e-6).all() and (r.scored <= train.max(0) + 1e-6).all(), r.scored
+    metrics = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["explore"]["arithmetic"]["clipped"] == "per feature"

@@ -23,6 +23,8 @@ from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95
 
+MIN_REFERENCE = 2  # validation scores a percentile is taken among, at the least
+
 
 @dataclass
 class Calibration:
@@ -33,8 +35,8 @@ class Calibration:
 
     @classmethod
     def from_result(cls, result: LikelihoodResult) -> "Calibration":
-        if len(result) < 2:
-            raise DataError(f"Calibration needs at least 2 validation examples; got {len(result)}.")
+        if len(result) < MIN_REFERENCE:
+            raise DataError(f"Calibration needs at least {MIN_REFERENCE} validation examples; got {len(result)}.")
         return cls({name: np.sort(getattr(result, name)) for name in SCORES}, result.n_samples)
 
     def _reference(self, score: str) -> np.ndarray:

@@ -45,6 +45,10 @@ SEVERITY = {"problem": 0, "warning": 1, "info": 2}  # order of the findings
 LOWER_BOUNDED = (nn.ReLU, nn.ReLU6, nn.Softplus, nn.Sigmoid, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Hardsigmoid)
 HOLE_QUANTILE = 1.0  # τ is this percentile of log q(z) for z ~ q(z) (DESIGN.md)
 HOLE_COVERED = 0.05  # a prior-hole mass at most this is "covered" (5x the 1% real codes have by construction)
+# What to do about collapse in a model trained elsewhere: vaelab train's options do not reach it (an audit).
+COLLAPSE_ELSEWHERE = ("This model was trained elsewhere: retrain it there with a KL warm-up, a smaller beta, a weaker "
+                      "decoder or for longer, then adopt it again; for Gaussian likelihoods check the observation noise "
+                      "it was trained with (a large fixed sigma invites collapse).")
 CLASS_CODES = 1024  # codes per class its KL to the prior is estimated on (beyond: a seeded subsample)
 # An inactive dimension whose KL exceeds this (nats) has posteriors away from the prior, the same way for every x (an
 # SD under 0.4 or over 2.2 times the prior's, say): said so, not called "the prior" (trained ones carry about 0.1)
@@ -95,6 +99,7 @@ class Diagnostics:
     # "model": the data is drawn like the training data, so findings speak about the model; "data": any other
     # data (a subset, one class, new data), so findings speak about that data only.
     scope: str = "model"
+    trained_elsewhere: bool = False  # an adopted model: advice names no option of vaelab train (it cannot reach it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -467,7 +472,7 @@ def diagnose(
     # The figures get the codes idx (all of them up to MAX_CODES).
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
                          mu_np[idx], None if sd is None else sd[idx], labels_sub, class_names, det, per_channel,
-                         "model" if representative else "data")  # fmt: skip
+                         "model" if representative else "data", bool(getattr(model, "trained_elsewhere", False)))  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -511,7 +516,8 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             f"{_interval(c['gap'], c['gap_stderr'])} nats per example, below the {COLLAPSE_MARGIN:g}-nat margin collapse "
             "is called at (by 2 standard errors). The latent code carries no information the decoder uses"
             + ("." if model_scope else " for these examples."),
-            ("Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
+            (COLLAPSE_ELSEWHERE if d.trained_elsewhere else
+             "Use a KL warm-up (--warmup-epochs 10), a smaller beta, a weaker decoder, or train longer; "
              "for Gaussian likelihoods check the observation noise (a large fixed sigma invites collapse).")
             if model_scope else check,
             {k: c[k] for k in ("reconstruction_prior", "reconstruction_posterior", "gap", "gap_stderr")},
@@ -668,6 +674,9 @@ def _prior_holes(d: Diagnostics) -> Finding:
             f"{100 * hole:.1f}% of prior samples fall into holes of the aggregate posterior",
             f"A draw z ~ p(z) lands where the codes of real data almost never are ({rule}) with probability {amount}: "
             "the decoder never trained there, so such samples often decode to junk." + orthant,
+            # an adopted model takes no learned prior (adopt's --prior is normal only): only the first remedy reaches it
+            "Sample from the aggregate posterior instead (fit a density to the codes: vaelab compare-samplers, "
+            "aggregate-gmm or aggregate-flow)." if d.trained_elsewhere else
             "Sample from the aggregate posterior instead (fit a density to the codes, e.g. a GMM), or train with a "
             "learned prior (--prior mog or --prior vamp).",
             evidence,

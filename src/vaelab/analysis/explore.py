@@ -101,6 +101,21 @@ def prior_marginals(model: Model) -> PriorMarginals:
     return PriorMarginals(means.numpy(), torch.exp(0.5 * logvars).numpy(), torch.softmax(log_w, 0).numpy())
 
 
+SCALE_NAMES = {"prior": ("prior SD", "the prior's mean", "the prior's quantiles"),
+               "codes": ("code SD", "the codes' mean", "quantiles of a Gaussian with the codes' mean and SD")}
+
+
+def _scale(model: Model, activity: "LatentActivity | None") -> tuple[PriorMarginals, str]:
+    """What traversals and grids step in, per dimension: the prior's marginals, or for a deterministic encoder (a
+    plain autoencoder, never fitted to the prior: its codes can sit far from N(0, I)) a Gaussian with its codes' mean
+    and SD on the data measured (``activity``), so the figure stays where the codes are (an audit). "prior" or
+    "codes" says which."""
+    if model.deterministic_ and activity is not None and activity.mean is not None:
+        sd = np.sqrt(np.maximum(np.asarray(activity.var_mean, dtype=np.float64), 0.0))
+        return PriorMarginals(np.asarray(activity.mean, dtype=np.float64)[None], sd[None], np.ones(1)), "codes"
+    return prior_marginals(model), "prior"
+
+
 # --------------------------------------------------------- per-dimension activity
 @dataclass
 class LatentActivity:
@@ -110,6 +125,7 @@ class LatentActivity:
     var_mean: np.ndarray  # (L,) Var_x(E_q[z_d])
     active: np.ndarray  # (L,) bool
     n_examples: int
+    mean: np.ndarray | None = None  # (L,) E_x(E_q[z_d]): with var_mean, the codes' scale (a deterministic encoder's)
 
     @property
     def measure(self) -> str:
@@ -135,7 +151,7 @@ def latent_activity(model: Model, X: Any, y: Any = None, *, active_threshold: fl
         means, logvars, log_w = (t.detach().cpu().double() for t in model.prior_.mixture())
         kl = None if model.deterministic_ else marginal_kl(mu, logvar, means, logvars, log_w, n_draws).mean(0).numpy()
     var = mu.var(0, unbiased=False).numpy()
-    return LatentActivity(kl, var, var > active_threshold, int(x.shape[0]))
+    return LatentActivity(kl, var, var > active_threshold, int(x.shape[0]), mu.mean(0).numpy())
 
 
 def _encode_params(model: Model, x: torch.Tensor, codes: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -203,17 +219,28 @@ class Traversal:
     offsets: np.ndarray  # (S,) in prior SDs
     values: np.ndarray  # (n_dims, S) the code values of the varied dimension
     reference: np.ndarray  # (L,) the code the other dimensions keep
-    centred: bool  # around a given input's code (True) or the prior's mean
+    centred: bool  # around a given input's code (True) or the prior's mean (the codes' mean: ``scale``)
     decoded: np.ndarray = field(repr=False)  # (n_dims, S, *input_shape)
     chosen_by: str = ""
     unit: str = "dimension"  # or "channel": every position of one channel of a (C, h, w) latent moves together
     decoded_with: str | None = None  # a conditional model's class (a table's condition values) it decodes with
+    scale: str = "prior"  # offsets in prior SDs about the prior's mean, or ("codes") in the codes' SDs about their mean
+    codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
+
+    @property
+    def sd_name(self) -> str:
+        return SCALE_NAMES[self.scale][0]
+
+    @property
+    def mean_name(self) -> str:
+        return SCALE_NAMES[self.scale][1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dims": self.dims, "kl": self.kl, "active": self.active, "span_sd": float(np.abs(self.offsets).max()),
             "steps": int(self.offsets.size), "centred": self.centred, "chosen_by": self.chosen_by,
             "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(), "unit": self.unit,
+            "scale": self.scale, **({"codes_from": self.codes_from} if self.codes_from else {}),
             **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
         }  # fmt: skip
 
@@ -275,6 +302,9 @@ def traverse(
         dimensions. By default the prior's mean does.
     label : the class to decode with (conditional models; default: the reference's label or
         the first class).
+
+    A deterministic encoder (a plain autoencoder) was never fitted to the prior: with X (or ``activity``) its
+    offsets are in its codes' SDs about their mean (``scale`` "codes"), not the prior's.
     """
     model = check_model(model, "traverse")
     _check_span(span, steps)
@@ -296,7 +326,7 @@ def traverse(
         active = [u for u in order if act_u[u]]
         by = activity.measure
         dims, chosen = (active, f"active {unit}s, by {by}") if active else (order, f"all {unit}s by {by} (none is active)")
-    marg = prior_marginals(model)
+    marg, scale = _scale(model, activity)
     if reference is None:
         centre, centred = marg.mean.copy(), False
     else:
@@ -315,7 +345,7 @@ def traverse(
     act = [None if act_u is None else bool(act_u[u]) for u in dims]
     return Traversal(dims, kl, act, offsets, values, centre, centred,
                      decoded.reshape(len(dims), steps, *decoded.shape[1:]), chosen, unit,
-                     _decoding_class(model, lab))  # fmt: skip
+                     _decoding_class(model, lab), scale)  # fmt: skip
 
 
 # ------------------------------------------------------------- manifold grid
@@ -330,11 +360,22 @@ class ManifoldGrid:
     decoded: np.ndarray = field(repr=False)  # (n rows, n cols, *input_shape); row 0 is the top (largest vertical value)
     chosen_by: str = ""
     decoded_with: str | None = None  # a conditional model's class it decodes with
+    scale: str = "prior"  # quantiles of the prior, or ("codes") of a Gaussian with the codes' mean and SD
+    codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
+
+    @property
+    def quantiles_name(self) -> str:
+        return SCALE_NAMES[self.scale][2]
+
+    @property
+    def mean_name(self) -> str:
+        return SCALE_NAMES[self.scale][1]
 
     def to_dict(self) -> dict[str, Any]:
         return {"dims": list(self.dims), "n": int(self.quantiles.size), "quantiles": self.quantiles.round(4).tolist(),
                 "values": self.values.round(4).tolist(), "reference": self.reference.round(4).tolist(),
-                "chosen_by": self.chosen_by,
+                "chosen_by": self.chosen_by, "scale": self.scale,
+                **({"codes_from": self.codes_from} if self.codes_from else {}),
                 **({} if self.decoded_with is None else {"decoded_with": self.decoded_with})}  # fmt: skip
 
 
@@ -353,7 +394,8 @@ def manifold_grid(
     """Decode E[x|z] on an n x n grid over two latent dimensions at the prior's quantiles
     (i + 0.5)/n, the inverse-CDF spacing of Kingma & Welling (2014, fig. 4): each cell
     covers equal prior mass. The other dimensions sit at the prior's mean or at the code of
-    ``reference``. Default dimensions: the two with the largest KL on X (0 and 1 without X).
+    ``reference``. Default dimensions: the two with the largest KL on X (0 and 1 without X). A deterministic
+    encoder's grid (with X or ``activity``) takes a Gaussian with its codes' mean and SD in place of the prior.
     """
     model = check_model(model, "manifold_grid")
     L = model.latent_dim_
@@ -361,7 +403,7 @@ def manifold_grid(
         raise ConfigError(f"n (grid size) must be an integer of at least 2; got {n!r}.")
     if L < 2:
         raise ConfigError("A manifold grid needs a latent space of at least 2 dimensions; this model has 1. Use traverse.")
-    if activity is None and X is not None and dims is None and L > 2:
+    if activity is None and X is not None and ((dims is None and L > 2) or model.deterministic_):
         activity = latent_activity(model, X, y)
     if dims is not None:
         dims, chosen = _check_dims(dims, L, distinct=False), "given"
@@ -371,7 +413,7 @@ def manifold_grid(
         dims, chosen = [0, 1], "the only two" if L == 2 else "the first two (no data to rank them by)"
     else:
         dims, chosen = activity.order[:2], f"the two with the largest {activity.measure}"
-    marg = prior_marginals(model)
+    marg, scale = _scale(model, activity)
     if reference is None:
         centre = marg.mean.copy()
     else:
@@ -384,7 +426,7 @@ def manifold_grid(
     lab = label if label is not None else reference_label
     decoded = _decode(model, z.reshape(-1, L), lab)
     return ManifoldGrid((dims[0], dims[1]), q, np.stack([h, v]), centre, decoded.reshape(n, n, *decoded.shape[1:]), chosen,
-                        _decoding_class(model, lab))  # fmt: skip
+                        _decoding_class(model, lab), scale)  # fmt: skip
 
 
 # ------------------------------------------------------------- interpolation
@@ -503,14 +545,16 @@ class ArithmeticResult:
 @dataclass
 class Arithmetic:
     results: list[ArithmeticResult]
-    data_range: tuple[float, float]
+    data_range: tuple[float, float]  # the smallest and largest value a ± b was clipped to (over all features)
     n_samples: int
     n_reference: int  # test examples the log p(x) percentiles are taken among
     decoded_with: str | None = None  # a conditional model's class the results are decoded with (a's; b keeps its own)
     units: str | None = None  # what log p(x) is a density of, where a run kind changes units (a table's, a series')
+    clipped: str = "overall"  # "per feature": a ± b clipped to each feature's own range; "overall": to data_range
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data_range": list(self.data_range), "n_samples": self.n_samples, "n_reference": self.n_reference,
+        return {"data_range": list(self.data_range), "clipped": self.clipped, "n_samples": self.n_samples,
+                "n_reference": self.n_reference,
                 "results": [r.to_dict() for r in self.results],
                 **({} if self.decoded_with is None else {"decoded_with": self.decoded_with}),
                 **({} if self.units is None else {"units": self.units})}  # fmt: skip
@@ -578,14 +622,15 @@ def arithmetic(
     *,
     aggregate: AggregatePosterior,
     reference_log_px: np.ndarray | None,
-    data_range: tuple[float, float],
+    data_range: tuple[Any, Any],
     n_samples: int = 200,
     y_a: Any = None,
     y_b: Any = None,
     seed: int = 0,
     log_jacobian: Callable[[np.ndarray], np.ndarray | None] | None = None,
 ) -> Arithmetic:
-    """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``).
+    """decode(z_a ± z_b) next to encode-decode of the data-space a ± b (clipped to ``data_range``: (low, high),
+    numbers, or arrays of one example's size for each feature's own range, e.g. the training data's per feature).
 
     Each result gets log q(z) of its code as a percentile among the training codes, and
     log p(x) (importance sampling, ``n_samples``) as a percentile of ``reference_log_px``
@@ -609,9 +654,7 @@ def arithmetic(
             raise DataError(f"reference_log_px needs at least 2 scores (the test split's log p(x)); got {ref.size}.")
     elif not model.deterministic_:
         raise DataError("reference_log_px is needed: the test split's log p(x), to place each result's log p(x) among.")
-    lo, hi = (float(v) for v in data_range)
-    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
+    lo, hi = _clip_range(model, data_range)
     a, b = _one_example(model, x_a, "a"), _one_example(model, x_b, "b")
     za, zb = _codes(model, [(a, y_a, "a"), (b, y_b, "b")])
     lab = None if model.classes_ is None else _label(model, y_a, 1)
@@ -648,4 +691,24 @@ def arithmetic(
         r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what, log_px=r.log_px,
                             log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
                             n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size))  # fmt: skip
-    return Arithmetic(rows, (lo, hi), int(n_samples), 0 if ref is None else int(ref.size), _decoding_class(model, y_a))
+    return Arithmetic(rows, (float(np.min(lo)), float(np.max(hi))), int(n_samples), 0 if ref is None else int(ref.size),
+                      _decoding_class(model, y_a), clipped="per feature" if np.ndim(lo) else "overall")  # fmt: skip
+
+
+def _clip_range(model: Model, data_range: Any) -> tuple[Any, Any]:
+    """``data_range`` as (low, high): two numbers, or two arrays in the model's input shape (each feature's range)."""
+    try:
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in data_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"data_range must be (low, high); got {data_range!r:.80}.") from None
+    if lo.ndim == 0 and hi.ndim == 0:
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ConfigError(f"data_range must be (low, high) with low < high; got {data_range!r}.")
+        return float(lo), float(hi)
+    if lo.size != model.n_features_in_ or hi.size != model.n_features_in_:
+        raise ConfigError(f"data_range per feature must be two arrays of {model.n_features_in_} values (one example's); "
+                          f"got {lo.size} and {hi.size}.")  # fmt: skip
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all() and (lo <= hi).all() and lo.min() < hi.max()):
+        raise ConfigError("data_range per feature must be finite with low ≤ high for every feature (and not one value "
+                          "for all); got otherwise.")  # fmt: skip
+    return lo.reshape(1, *model.input_shape_), hi.reshape(1, *model.input_shape_)

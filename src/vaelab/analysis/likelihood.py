@@ -33,6 +33,11 @@ BINARIZATIONS = 4  # binarizations averaged per grey example for a model that sc
 NOT_A_DENSITY = ("a Bernoulli likelihood on grey values is a cross-entropy, not a density (its normalizer is "
                  "missing), so it is no NLL in nats and has no bits/dim; score binarized data (--binarize fixed "
                  "or dynamic) or train with --likelihood continuous-bernoulli")  # fmt: skip
+# The same for a model trained elsewhere (vaelab adopt): train's options do not reach it (an audit).
+NOT_A_DENSITY_ADOPTED = ("a Bernoulli likelihood on grey values is a cross-entropy, not a density (its normalizer is "
+                         "missing), so it is no NLL in nats and has no bits/dim; score binarized data, or, if the model "
+                         "was trained on binarized data, adopt it again with --binarize (a fixed binarization of the "
+                         "evaluation data is then scored)")  # fmt: skip
 
 
 @dataclass

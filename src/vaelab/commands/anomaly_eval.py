@@ -34,6 +34,8 @@ def evaluate_anomalies(
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     run = Run(run_path, specs)
+    for which, lab, col in (("inlier", inlier_labels, inlier_label_column), ("outlier", outlier_labels, outlier_label_column)):
+        run.refuse_unused_labels(lab, col, (f"--{which}-labels", f"--{which}-label-column"))
     # a conditional model scores each example given its label: a file's come from the options named after it
     datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),

@@ -82,10 +82,15 @@ __all__ = ["EXAMPLE_HELP", "FIGURES", "default_pair", "run_arithmetic", "run_gri
 
 
 def _activity(run: Run):
-    """KL per dimension on the test split (the validation split when there is no test split)."""
+    """KL per dimension on the test split (the validation split when there is no test split, the training split
+    when neither is there: a run adopted or trained with both fractions 0 was refused, "the run's val split is
+    empty", by a traversal that needs only codes). Its ``split`` says which."""
     _, codes = run.data()
-    part = run.kind.given_trained(run.split("test" if indices(codes, "test").size else "val"))  # as score gives them
-    return latent_activity(run.model, part.X, run.model_labels(part))
+    name = next((n for n in ("test", "val") if indices(codes, n).size), "train")
+    part = run.kind.given_trained(run.split(name))  # as score gives them
+    activity = latent_activity(run.model, part.X, run.model_labels(part))
+    activity.split = name
+    return activity
 
 
 def _aggregate(run: Run, seed: int = 0) -> AggregatePosterior:
@@ -99,11 +104,19 @@ def _codes_used(agg: AggregatePosterior) -> dict[str, int]:
     return {"n_codes": agg.n_codes, "n_train": agg.n_total}
 
 
-def _data_range(X) -> tuple[float, float]:
-    """The smallest and largest value of X, read block by block."""
-    lo, hi = float("inf"), float("-inf")
+def _data_range(X) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's smallest and largest value in X (the training split), read block by block: data-space a ± b
+    is clipped to them, not to one range over all features, which is loose where features differ in scale (an
+    audit)."""
+    lo = hi = None
     for _, block in blocks(X):
-        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+        flat = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+        if not len(flat):
+            continue
+        low, high = flat.min(0), flat.max(0)
+        lo, hi = (low, high) if lo is None else (np.minimum(lo, low), np.maximum(hi, high))
+    if lo is None:
+        raise DataError("The run's training split is empty: data-space a ± b has no range to be clipped to.")
     return lo, hi
 
 
@@ -167,7 +180,7 @@ def _views(run: Run, decoded: np.ndarray, parts: int) -> list[list[Any]] | None:
 
 def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, steps: int = 11,
                  centre: str | None = None, label: Any = None, specs: Specs | None = None, per: str = "auto"):  # fmt: skip
-    check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" prior SDs")
+    check_number("--span", span, 0, MAX_SPAN, low_open=True, unit=" SDs (prior SDs; a plain autoencoder's codes' SDs)")
     steps = _check_steps("--steps", steps)
     if dims is not None:
         dims = list(dims)
@@ -179,9 +192,12 @@ def run_traverse(run_path: str | os.PathLike, *, dims=None, span: float = 3.0, s
                    "This traversal")  # fmt: skip
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
+    # a deterministic encoder's offsets are in its codes' SDs, measured on the split (an audit)
+    activity = _activity(r) if dims is None or r.model.deterministic_ else None
     result = traverse(r.model, dims=dims, span=span, steps=steps, reference=None if ref is None else ref.x,
-                      reference_label=_own_class(ref, lab), label=lab, activity=_activity(r) if dims is None else None,
-                      per=per)  # fmt: skip
+                      reference_label=_own_class(ref, lab), label=lab, per=per, activity=activity)  # fmt: skip
+    if result.scale == "codes":  # the split the codes' scale was measured on
+        result.codes_from = getattr(activity, "split", None)
     entry = {**result.to_dict(), "centre": centre}
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), len(result.dims))
     if views is not None:  # a table: each dimension's ends in the columns' own terms
@@ -202,9 +218,11 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     _check_decoded(r, n * n, "This grid")
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
-    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x,
-                           reference_label=_own_class(ref, lab), label=lab,
-                           activity=_activity(r) if dims is None and r.model.latent_dim_ > 2 else None)  # fmt: skip
+    activity = _activity(r) if (dims is None and r.model.latent_dim_ > 2) or r.model.deterministic_ else None
+    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
+                           label=lab, activity=activity)  # fmt: skip
+    if result.scale == "codes":
+        result.codes_from = getattr(activity, "split", None)
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)
     windows = _windows(r, result.decoded.reshape(-1, *result.decoded.shape[2:]))
     fig = (grid_columns_figure(result, views[0]) if views is not None else

@@ -367,7 +367,7 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
         if model.classes_ is not None and label is None:
             raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
         if model.classes_ is None and label is not None:
-            raise ConfigError("--class needs a conditional model (trained with --conditional).")
+            raise ConfigError("--class needs a conditional model (trained or adopted with --conditional).")
     data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label, given=given, temperature=temperature)
     generation = getattr(data, "attrs", {}).get("generation")  # set by a table run's kind for fixed values
     if generation is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vaelab.adopt import adopted_record, model_not_applicable
+from vaelab.adopt import TRAINED_ELSEWHERE, adopted_record, model_not_applicable
 from vaelab.checkpoint import REPORT
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
@@ -28,8 +28,16 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
         tables, note = tuple(run.kind.report_tables(run.dir)), None
     except RunError as err:
         tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
-    facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path),
-                      adopted_record(run.dir.path))
+    adopted, not_applicable, adopted_note = None, (), None
+    if run.config.model.arch == "adopted":
+        try:  # a damaged adopted.json costs what it describes (the halves, binarization), not the page (an audit)
+            adopted = adopted_record(run.dir.path)
+            not_applicable = model_not_applicable(run.dir.path, adopted)
+        except RunError as err:
+            not_applicable = (TRAINED_ELSEWHERE,)
+            adopted_note = (f"{err} How the halves are called (their files, scale, binarization, whether the encoder "
+                            "is deterministic) is not shown.")  # fmt: skip
+    facts = KindFacts(kind.description, kind.report_sections, tables, note, not_applicable, adopted, adopted_note)
     blocks, notes = run.dir.read_blocks()
     write_output(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
     return path

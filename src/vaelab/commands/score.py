@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from vaelab.analysis.anomaly import Calibration, false_flag_share
+from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, overlapping
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
+from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
 from vaelab.progress import named_pass
@@ -64,6 +65,8 @@ class Scored:
     new: np.ndarray | None = None  # per example: it holds what training never had (a table's new category, a series' missing value or value out of range)
     keys: dict[str, tuple] | None = None  # per example: which one it is (a series file's window: series, start, end)
     conditional: bool = False  # a conditional model: log_px is log p(x|y), each example given its label
+    trained_elsewhere: bool = False  # an adopted model: advice names adopt's options, not train's
+    no_flags: str = ""  # why there are no percentiles and flags (no validation split, or too small a one)
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -144,12 +147,24 @@ def calibration(run: Run, n_samples: int, progress: Progress = None,
     return cal
 
 
+def no_calibration(run: Run) -> str | None:
+    """Why the run has no validation reference for percentiles and flags (None: it has one)."""
+    data = run.config.data
+    if data is None or data.source == "array" or data.val_fraction == 0:
+        return "no validation split in this run"
+    n_val = int(indices(run.data(lazy=True)[1], "val").size)
+    if n_val < MIN_REFERENCE:  # a percentile among one score is no percentile (an audit: score failed on it)
+        return (f"the run's validation split holds {n_val} example{'' if n_val == 1 else 's'} (percentiles need at "
+                f"least {MIN_REFERENCE}; train or adopt with more data or a larger --val-fraction)")
+    return None
+
+
 def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, binarizations: int = BINARIZATIONS
                           ) -> tuple[Calibration | None, Callable[[], None]]:  # fmt: skip
     """:func:`calibration`, and what writes its cache: a command calls it once the rest of its work is done,
     so a command that fails leaves the run as it was."""
     model, data = run.model, run.config.data
-    if data is None or data.source == "array" or data.val_fraction == 0:
+    if no_calibration(run) is not None:
         return None, lambda: None
     # "draws" names how the random draws are made: caches from before per-example streams are stale;
     # "weights" the model they were computed with (train --resume changes it); "units": scores in the
@@ -201,6 +216,7 @@ def score(
                 "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
     run.check_folders()  # the histogram goes to figures/
+    run.refuse_unused_labels(labels, label_column)
     if asked and run.model.evaluation_seed() is None:  # an option that cannot apply is refused, not ignored (an audit)
         raise ConfigError(f"--binarizations (binarizations=) averages log p over binarizations of grey examples, for "
                           f"a model that scores binarized data; the model of {run_path} scores its inputs as they are "
@@ -237,7 +253,8 @@ def score(
                     conditional=run.model.classes_ is not None,
                     reference=None if cal is None else reference_facts(cal.scores[score].size,
                                                                        run.split("val", lazy=True).serial, threshold,
-                                                                       band))  # fmt: skip
+                                                                       band),
+                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "")  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))

@@ -38,17 +38,18 @@ def _moving_features(values: np.ndarray, k: int = MAX_FEATURES) -> np.ndarray:
 def traversal_figure(tr, names: Sequence[str] | None = None) -> Figure:
     n_dims, steps = tr.decoded.shape[:2]
     offsets = [f"{o:+.1f}" for o in tr.offsets]
-    around = "the input's code" if tr.centred else "the prior mean"
+    sd = getattr(tr, "sd_name", "prior SD")  # a deterministic encoder's: its codes' SD
+    around = "the input's code" if tr.centred else getattr(tr, "mean_name", "the prior's mean")
     channel = getattr(tr, "unit", "dimension") == "channel"
     what = "channel (all its positions)" if channel else "z_d"
-    title = f"traversals: each row varies one {what} over {offsets[0]}..{offsets[-1]} prior SD around {around}"
+    title = f"traversals: each row varies one {what} over {offsets[0]}..{offsets[-1]} {sd} around {around}"
     name = "channel " if channel else "z"
     rows = [f"{name}{d}" + ("" if k is None else f" (KL {k:.2f})") for d, k in zip(tr.dims, tr.kl)]
     if _is_image(tr.decoded, 2):
         fig = Figure(figsize=(steps * 0.5 + 1.6, n_dims * 0.5 + 0.9))
         ax = fig.add_subplot()
         show_tiles(ax, tr.decoded.reshape(-1, *tr.decoded.shape[2:]), steps, rows, offsets)
-        ax.set_xlabel("offset in prior SDs", fontsize=8)
+        ax.set_xlabel(f"offset in {sd}s", fontsize=8)
         ax.set_title(title, fontsize=9)
         return fig
     ncols = min(4, n_dims)
@@ -63,7 +64,7 @@ def traversal_figure(tr, names: Sequence[str] | None = None) -> Figure:
         for f in _moving_features(vals):
             ax.plot(tr.offsets, vals[:, f], label=_name(names, f))
         ax.set_title(rows[i], fontsize=9)
-        ax.set_xlabel("offset (prior SD)", fontsize=8)
+        ax.set_xlabel(f"offset ({sd})", fontsize=8)
         ax.legend(fontsize=6, ncol=2)
         ax.grid(alpha=0.3)
     fig.suptitle(title + "; E[x|z] of the features that change most", fontsize=9)
@@ -74,7 +75,9 @@ def traversal_figure(tr, names: Sequence[str] | None = None) -> Figure:
 def grid_figure(g, names: Sequence[str] | None = None) -> Figure:
     n = g.quantiles.size
     h, v = g.dims
-    title = f"E[x|z] over z{h} (across) and z{v} (up) at prior quantiles; other dimensions fixed"
+    title = (f"E[x|z] over z{h} (across) and z{v} (up) at "
+             + ("prior quantiles" if getattr(g, "scale", "prior") == "prior" else "quantiles of the codes' Gaussian")
+             + "; other dimensions fixed")  # fmt: skip
     if _is_image(g.decoded, 2):
         fig = Figure(figsize=(n * 0.5 + 1.4, n * 0.5 + 1.0))
         ax = fig.add_subplot()

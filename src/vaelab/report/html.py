@@ -41,8 +41,11 @@ from vaelab.metrics_schema import (
     repeats_of,
     with_se,
 )
+from vaelab.analysis.explore import SCALE_NAMES
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
+
+SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training"}  # a run's splits in words
 
 # (id, title): the report's sections, in order. Tests and the browser check read this list.
 SECTIONS = (
@@ -129,6 +132,7 @@ class KindFacts:
     # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
     not_applicable: tuple[tuple[str, str], ...] = ()
     adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
+    adopted_note: str | None = None  # why an adopted model's adopted.json is not shown (it could not be read)
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
@@ -201,15 +205,22 @@ class _Assembler:
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
         prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
         adopted = self.kind.adopted
-        if adopted is not None:  # trained elsewhere: config.json's training settings are defaults vaelab never used (an audit)
-            halves = "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
-            binarized = ("fixed, of the evaluation data (the model was trained on binarized data)" if adopted["binarize"]
+        if adopted is not None or m.arch == "adopted":  # trained elsewhere: config.json's training settings are
+            # defaults vaelab never used (an audit); without a readable adopted.json, what it holds is not shown
+            known = "not shown: adopted.json could not be read"
+            halves = known if adopted is None else "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
+            # config.json records it too since an audit (train.binarize fixed or none; before, train's unused "dynamic")
+            fixed = adopted["binarize"] if adopted is not None else {"fixed": True, "none": False}.get(t.binarize)
+            binarized = (known if fixed is None else
+                         "fixed, of the evaluation data (the model was trained on binarized data)" if fixed
                          else "none: grey values are scored as they are")  # fmt: skip
             s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
                 ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
                 ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
                 *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
             ]})  # fmt: skip
+            if self.kind.adopted_note:
+                s.paragraphs.append(self.kind.adopted_note)
             return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
@@ -496,15 +507,20 @@ class _Assembler:
         e = self._explore(s, "traverse", "traverse")
         if e is None:
             return
-        around = f"the code of {e['centre']}" if e.get("centre") else "the prior's mean"
+        codes = e.get("scale") == "codes"  # a deterministic encoder: its codes' scale, never fitted to the prior
+        sd, mean, _ = SCALE_NAMES["codes" if codes else "prior"]
+        around = f"the code of {e['centre']}" if e.get("centre") else mean
         varied = ("one channel of the spatial latent (all its positions together)" if e.get("unit") == "channel"
                   else "one latent dimension")
         s.paragraphs.append(
-            f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} prior SD around {around}, keeping the "
+            f"Each row varies {varied} over ±{_num(e['span_sd'], 1)} {sd} around {around}, keeping the "
             f"others fixed ({e.get('chosen_by', '')})"
             + (f", decoded with class {e['decoded_with']}" if e.get("decoded_with") else "")
-            + ". The prior's range, not the posterior's: an informative "
-            "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change.")  # fmt: skip
+            + (". The encoder is deterministic (a plain autoencoder), never fitted to the prior: the steps are the "
+               f"SDs of its codes on the {SPLIT_WORDS.get(e.get('codes_from'), 'test')} split, about their mean, so the "
+               "figure stays where the codes are."
+               if codes else ". The prior's range, not the posterior's: an informative "
+               "dimension has a posterior SD far below the prior's, so ±2 posterior SD shows almost no change."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["traverse"], "Latent traversals, decoded to E[x|z].")
 
     def grid(self, s: _Section) -> None:
@@ -513,8 +529,12 @@ class _Assembler:
             return
         s.paragraphs.append(
             f"E[x|z] over dimensions z{e['dims'][0]} (across) and z{e['dims'][1]} (up), {e['n']}×{e['n']} points at the "
-            "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014); the other "
-            "dimensions stay at " + (f"the code of {e['centre']}" if e.get("centre") else "the prior's mean")
+            + ("quantiles (i + ½)/n of a Gaussian with the codes' mean and SD on the "
+               f"{SPLIT_WORDS.get(e.get('codes_from'), 'test')} split (the encoder is "
+               "deterministic, never fitted to the prior)" if e.get("scale") == "codes" else
+               "prior's quantiles (i + ½)/n, so each cell holds equal prior mass (Kingma & Welling 2014)")
+            + "; the other dimensions stay at "
+            + (f"the code of {e['centre']}" if e.get("centre") else SCALE_NAMES["codes" if e.get("scale") == "codes" else "prior"][1])
             + (f"; decoded with class {e['decoded_with']}." if e.get("decoded_with") else "."))  # fmt: skip
         self.image(s, EXPLORE_FIGURES["grid"], "Manifold grid of E[x|z].")
 
@@ -543,7 +563,9 @@ class _Assembler:
             "whether it means anything depends on whether it is typical. Data-space a ± b is clipped to the "
             + ("encoded features' " if "tabular" in self.kind.sections else
                "model rows' (standardized windows) " if "series" in self.kind.sections else "data's ")
-            + f"range [{_num(e['data_range'][0])}, {_num(e['data_range'][1])}] and encoded. log p(x) (K = {e['n_samples']}) "
+            + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
+            + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
+            + f" and encoded. log p(x) (K = {e['n_samples']}) "
             f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
             "for data-space results the input itself."
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.

@@ -192,7 +192,7 @@ class RunKind:
             raise ConfigError(f"This model is conditional: choose a class with --class (label=; one of "
                               f"{classes.tolist()}).")  # fmt: skip
         if classes is None and label is not None:
-            raise ConfigError("--class (label=) needs a conditional model (trained with --conditional).")
+            raise ConfigError("--class (label=) needs a conditional model (trained or adopted with --conditional).")
         mean = self.decodes_mean and not draw
         return self.to_user(run.generate(n, sampler=sampler, seed=seed, mean=mean, label=label))
 

@@ -313,6 +313,16 @@ class Run:
             raise DataError(f"This model is conditional: give the labels of {spec} with {flags[0]} or {flags[1]}.")
         return dataset
 
+    def refuse_unused_labels(self, labels: str | None, label_column: str | None,
+                             flags: tuple[str, str] = ("--labels", "--label-column")) -> None:  # fmt: skip
+        """Labels given to a command that uses them only to condition the model (score, anomaly-eval): refused, not
+        ignored, for an unconditional model (an audit)."""
+        if (labels is not None or label_column is not None) and self.model.classes_ is None:
+            given = flags[0] if labels is not None else flags[1]
+            raise ConfigError(f"{given} gives a conditional model the labels of a file; the model of {self.dir.path} is "
+                              "not conditional (fitted without labels), so its log p(x) takes none and they would be "
+                              "ignored. Drop it.")  # fmt: skip
+
     def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,
                 with_labels: bool = False, lazy: bool = False) -> tuple[Any, np.ndarray | None]:  # fmt: skip
         """(X, y) for a data spec. y holds label names; it is given for conditional models (which

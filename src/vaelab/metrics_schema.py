@@ -122,6 +122,10 @@ def _same_lengths(*keys: str) -> Callable[[dict], str | None]:
 
 
 # --------------------------------------------------------------- the blocks
+# What an explore traversal's or grid's "scale" reads as (its SD unit, its centre, a grid's quantiles): the prior's, or
+# a deterministic encoder's codes' (analysis/explore measures them; the report says them)
+SCALE_NAMES = {"prior": ("prior SD", "the prior's mean", "the prior's quantiles"),
+               "codes": ("code SD", "the codes' mean", "quantiles of a Gaussian with the codes' mean and SD")}
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")  # a sampler's or an action's name, as vaelab writes them
 
 

@@ -27,6 +27,7 @@ from scipy.special import ndtr, ndtri
 from vaelab.analysis.aggregate import check_measurable, kde_logvar, log_aggregate, marginal_kl
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.errors import ConfigError, DataError
+from vaelab.metrics_schema import SCALE_NAMES
 from vaelab.model import Model, check_model
 from vaelab.runtime import Z95, seeded
 
@@ -101,8 +102,6 @@ def prior_marginals(model: Model) -> PriorMarginals:
     return PriorMarginals(means.numpy(), torch.exp(0.5 * logvars).numpy(), torch.softmax(log_w, 0).numpy())
 
 
-SCALE_NAMES = {"prior": ("prior SD", "the prior's mean", "the prior's quantiles"),
-               "codes": ("code SD", "the codes' mean", "quantiles of a Gaussian with the codes' mean and SD")}
 
 
 def _scale(model: Model, activity: "LatentActivity | None") -> tuple[PriorMarginals, str]:

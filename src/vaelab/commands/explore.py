@@ -219,8 +219,8 @@ def run_grid(run_path: str | os.PathLike, *, dims=None, n: int = 15, centre: str
     ref = r.example(centre) if centre is not None else None
     lab = _class_for(r, label, *([ref] if ref else []), option=True)
     activity = _activity(r) if (dims is None and r.model.latent_dim_ > 2) or r.model.deterministic_ else None
-    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x, reference_label=lab,
-                           label=lab, activity=activity)  # fmt: skip
+    result = manifold_grid(r.model, dims=dims, n=n, reference=None if ref is None else ref.x,
+                           reference_label=_own_class(ref, lab), label=lab, activity=activity)  # fmt: skip
     if result.scale == "codes":
         result.codes_from = getattr(activity, "split", None)
     views = _views(r, result.decoded.reshape(-1, *result.decoded.shape[2:]), 1)

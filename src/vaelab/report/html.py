@@ -26,6 +26,7 @@ from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
+    SCALE_NAMES,
     closer_share,
     closer_than,
     condition_note,
@@ -41,7 +42,6 @@ from vaelab.metrics_schema import (
     repeats_of,
     with_se,
 )
-from vaelab.analysis.explore import SCALE_NAMES
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
 

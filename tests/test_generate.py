@@ -203,3 +203,22 @@ def test_compare_samplers_says_which_sampler_it_fits_unless_quiet(run, capsys):
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--replicates", "2", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "| prior |" in captured.out
+
+
+def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
+    """An audit (s12 c): on a series run compare-samplers said "sample from prior" (its Fréchet interval clear of the
+    others') while every sampler had precision and recall 0.00 [0.00, 0.07]: the least bad, not a usable one."""
+    from vaelab.commands.generate import verdict
+
+    def entry(frechet, precision, recall):
+        return {"frechet": frechet, "precision": precision, "recall": recall,
+                "intervals": {"frechet": [frechet - 1, frechet + 1], "precision": [0.0, precision + 0.07],
+                              "recall": [0.0, recall + 0.07]}}  # fmt: skip
+
+    failing = {"prior": entry(82.0, 0.0, 0.0), "aggregate-gmm": entry(87.0, 0.0, 0.01), "posterior": entry(83.0, 0.0, 0.0)}
+    text = verdict(failing, None)
+    assert text.startswith("No sampler is usable: every generator's precision and recall are below 0.05")
+    assert "sample from" not in text and "least bad" in text and "not a candidate" in text
+    # one usable generator: the comparison by Fréchet distance stands
+    usable = {**failing, "aggregate-gmm": entry(87.0, 0.6, 0.5)}
+    assert verdict(usable, None).startswith("For this model, sample from prior")

@@ -249,6 +249,10 @@ POSTERIOR_NOTE = ("posterior sampler is not a candidate: it decodes draws from q
                   "do and how close a generator could come")  # fmt: skip
 
 
+# Precision and recall both below this: a sampler's samples lie outside the held-out data and cover almost none of it
+UNUSABLE = 0.05
+
+
 def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | None = None) -> str:
     """One line: which sampler to use for this model and why, or that the data cannot tell ("no clear
     winner") when the best sampler's Fréchet interval overlaps another's; with the numbers it rests on."""
@@ -262,6 +266,18 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
     best, tied = best_of(block, generators)
     b = block[best]
     quality = (f"precision {fmt_interval(b, 'precision')}, recall {fmt_interval(b, 'recall')}")
+    failed = [k for k in generators if all(block[k][m] < UNUSABLE for m in ("precision", "recall"))]
+    if failed == generators:
+        # The lowest Fréchet distance among samplers none of whose samples lies among the held-out data (precision)
+        # and which cover none of it (recall) is the least bad, not a good one: "sample from prior" was recommended
+        # with precision and recall 0.00 [0.00, 0.07] for every sampler (an audit, s12)
+        each = "; ".join(f"{k} {fmt_interval(block[k], 'precision')} and {fmt_interval(block[k], 'recall')}"
+                         for k in generators)  # fmt: skip
+        return (f"No sampler is usable: every generator's precision and recall are below {UNUSABLE:g} ({each}), so "
+                "almost none of its samples lies among the held-out data and they cover almost none of it; the "
+                f"lowest Fréchet distance ({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one. "
+                "The model does not generate data like its test data from any of them: train it further (more "
+                f"epochs, a larger network) before choosing a sampler.{note}")  # fmt: skip
     if len(generators) == 1:
         return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
                 f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip

@@ -139,6 +139,9 @@ def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_me
     html = write_report(run).read_text(encoding="utf-8")
     assert html.count("Stale:") == 2 and f"run vaelab score {run} again" in html
     assert f"run vaelab explore {run} grid again" in html
+    # the warning comes before the old numbers it qualifies, not after them (an audit, s12: facts came first)
+    likelihood = html[html.index('<section id="likelihood"'):html.index('<section id="diagnostics"')]
+    assert likelihood.index("Stale:") < likelihood.index("test NLL")
     assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0  # measured again: no longer stale
     assert json.loads((run / "metrics.json").read_text())["stale"] == ["explore.grid"]
     assert main(["explore", str(run), "grid", "--n", "3"]) == 0

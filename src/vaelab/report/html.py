@@ -105,6 +105,7 @@ class _Section:
         self.missing: str | None = None  # the command that fills a section whose analysis has not run
         self.na: str | None = None  # why the section does not apply to this run
         self.paragraphs: list[str] = []
+        self.warnings: list[str] = []  # shown first, above the numbers they qualify (results of earlier weights)
         self.facts: list[tuple[str, str]] = []  # (label, value)
         # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
         self.tables: list[dict[str, Any]] = []
@@ -581,7 +582,7 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
             entry = " ".join([entry, *(shlex.quote(str(held[k])) for k in ("a", "b") if k in held)])
         targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
         for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
-            by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "
+            by_id[target].warnings.append("Stale: this part was measured on the model's weights before vaelab "
                                                f"train --resume changed them; run vaelab {command} {run.path}"
                                                f"{after or (' ' + entry if entry else '')} again for the model as it "
                                                "is.")  # fmt: skip

@@ -1,6 +1,7 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
 import io
 import json
+import math
 import re
 import shutil
 import warnings
@@ -380,7 +381,14 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     # were printed side by side with none: a gap found in review, s11)
     p = block["predictive"]
     assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
-    assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
+    # the difference and its 2 SE to the same decimals, those giving the ± two significant digits (an audit, s12:
+    # "+0.347 ± 0.13", and in large units "± 2.5e+04")
+    from vaelab.metrics_schema import plus_minus
+
+    shown = plus_minus(p["mae_difference"], 2 * p["mae_difference_se"])
+    decimals = max(0, 1 - math.floor(math.log10(2 * p["mae_difference_se"])))
+    assert shown == f"{p['mae_difference']:+,.{decimals}f} ± {2 * p['mae_difference_se']:,.{decimals}f}"
+    assert "apart share steps" in p["se_over"] and f"synthetic - real {shown} (2 SE over" in out
     assert p["outcome"] in ("lower", "higher", "no clear difference")
     # the KS complements with their SEs over both sets of windows, the real ones in blocks (s11, as above)
     assert block["column_shapes_stderr"] > 0 and set(block["ks_complement_stderr"]) == set(block["features"])
@@ -392,7 +400,14 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
     status = _report_status(capsys, run)
     assert status["series"] == "ok" and status["tabular"] == "na"
-    assert f"KS complement {block['column_shapes']:.3f} ± " in (run / "report.html").read_text(encoding="utf-8")
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"KS complement {block['column_shapes']:.3f} ± " in page
+    # what the discriminative score's ± is and the two baselines' scores, as the CLI says them (the report gave
+    # neither: an audit, s12)
+    said = (f"{d['score']:.3f} ± {d['se']:.3f} (± 1 SE over 3 classifier repeats; 0 = indistinguishable; classifier "
+            f"accuracy {d['accuracy']:.3f}); one Gaussian over the window: {g['score']:.3f} ± {g['se']:.3f}; real "
+            f"training windows: {r['score']:.3f} ± {r['se']:.3f}")  # fmt: skip
+    assert said in out and said in page and f"synthetic - real {shown} (2 SE over" in page
     # a block written before the SEs reads as it did
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("column_shapes_stderr", "ks_complement_stderr", "column_shapes_stderr_over"):

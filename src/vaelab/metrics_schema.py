@@ -231,6 +231,41 @@ def ks_over(block: dict[str, Any]) -> str:
     return f" (± 1 SE over {over})" if _is_number(block.get("column_shapes_stderr")) and isinstance(over, str) else ""
 
 
+def plus_minus(value: float, spread: float, sign: bool = True) -> str:
+    """"+0.35 ± 0.13", "+34,712 ± 25,123": an estimate and its ± to the same decimals, those that give the ± two
+    significant digits (an audit, s12: "+0.347 ± 0.13" took 4 significant digits and 2, and in a series' large units
+    ".2g" gave "± 2.5e+04")."""
+    if not (math.isfinite(value) and math.isfinite(spread)):
+        return f"{value:{'+' if sign else ''}} ± {spread}"
+    decimals = decimals_for(spread)
+    return f"{value:{'+' if sign else ''},.{decimals}f} ± {spread:,.{decimals}f}"
+
+
+def decimals_for(spread: float) -> int:
+    """The decimals that give ``spread`` (a ± or an SE) two significant digits: 2 for 0.13, 0 for 25,123."""
+    return 3 if not (math.isfinite(spread) and spread > 0) else min(12, max(0, 1 - math.floor(math.log10(spread))))
+
+
+def discriminative_text(block: dict[str, Any]) -> str:
+    """"0.417 ± 0.108 (± 1 SE over 3 classifier repeats; 0 = indistinguishable; classifier accuracy 0.917); one
+    Gaussian over the window: 0.250 ± 0.132; real training windows: 0.250 ± 0.143": a series block's discriminative
+    score with what its ± is and the two baselines' scores, as the CLI and the report say it (the report gave neither:
+    an audit, s12). Blocks written before the real training windows' score lack it."""
+    def score(entry: Any) -> str:
+        if not isinstance(entry, dict):
+            return "–"
+        return with_se(entry.get("score"), entry.get("se"))
+
+    d = block["discriminative"]
+    baselines = [(name, (block.get(key) or {}).get("discriminative")) for name, key in
+                 (("one Gaussian over the window", "gaussian"), ("real training windows", "real_training"))]  # fmt: skip
+    over = f"± 1 SE over {d.get('repeats', 3)} classifier repeats; " if _is_number(d.get("se")) else ""
+    accuracy = d.get("accuracy")
+    return (f"{score(d)} ({over}0 = indistinguishable; classifier accuracy "
+            f"{f'{accuracy:.3f}' if _is_number(accuracy) else '–'})"
+            + "".join(f"; {name}: {score(entry)}" for name, entry in baselines if isinstance(entry, dict)))
+
+
 def predictive_difference(p: dict[str, Any]) -> str:
     """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
     series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the
@@ -239,7 +274,7 @@ def predictive_difference(p: dict[str, Any]) -> str:
         return ""
     words = {"lower": "the forecaster trained on synthetic windows errs less",
              "higher": "the forecaster trained on synthetic windows errs more"}.get(p.get("outcome"), "no clear difference")
-    return (f"; synthetic - real {p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g} (2 SE over "
+    return (f"; synthetic - real {plus_minus(p['mae_difference'], 2 * p['mae_difference_se'])} (2 SE over "
             f"{p.get('se_over', 'the real test windows')}; the two forecasters' own training not in it): {words}")
 
 

@@ -110,6 +110,26 @@ def test_evaluate_synthetic_table_writes_the_block(table_run, capsys):
     assert share in out and share in html
 
 
+def test_the_privacy_share_is_not_shown_as_a_measured_zero_where_the_holdouts_5th_percentile_is_zero(tmp_path, capsys):
+    """An audit (s12 c): on a table of few categories every held-out row repeats a training row, the holdout's 5th
+    percentile distance is 0 and no synthetic row can be closer: the CLI and the report read "0.0% ± 0.0% of synthetic
+    rows closer than the holdout's 5th percentile", a certainty by construction."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.choice(["x", "y"], 200), "b": rng.choice(["u", "v"], 200)}).to_csv(tmp_path / "c.csv",
+                                                                                              index=False)  # fmt: skip
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", run, *FAST)
+    out = _ok(capsys, "evaluate-synthetic", run)
+    pr = json.loads((run / "metrics.json").read_text())["synthetic"]["privacy"]
+    assert pr["dcr_holdout_p5"] == 0 and pr["holdout_exact_copies"] == 1
+    _ok(capsys, "report", run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for text in (out, html):
+        assert "0.0% ± 0.0%" not in text
+        assert "no synthetic row can be closer to a training row than the holdout&#39;s 5th percentile, which is 0" in (
+            text.replace("'", "&#39;"))
+
+
 def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
     """An audit (s11 a): one synthetic row holds one class of the target, so no classifier is trained on it and that
     class is predicted for every test row; the block said so in its note, but evaluate-synthetic printed "train on

@@ -195,6 +195,17 @@ def closer_share(privacy: dict[str, Any]) -> str:
             else f"{100 * share:.1f}%")
 
 
+def closer_text(privacy: dict[str, Any]) -> str:
+    """"9.7% ± 1.7% (1 SE over …) of synthetic rows closer than the holdout's 5th percentile", as the CLI and the
+    report say it; where that percentile is 0 (at least 5% of the real held-out rows repeat a training row) no row
+    can be closer than it, and the share's "0.0% ± 0.0%" read as a measured certainty (an audit, s12): it says so."""
+    if privacy.get("dcr_holdout_p5") == 0:
+        return ("no synthetic row can be closer to a training row than the holdout's 5th percentile, which is 0 (at "
+                "least 5% of the real held-out rows repeat a training row), so that share measures nothing here: "
+                "compare the exact copies with the holdout's")  # fmt: skip
+    return f"{closer_share(privacy)} of synthetic rows closer than the holdout's 5th percentile"
+
+
 def holdout_copies(privacy: dict[str, Any]) -> str:
     """" (real holdout 100.0%)": the share of real unseen rows that repeat a training row, beside the synthetic rows'
     exact copies (an audit: a table of categories printed "exact copies 99.5%" alone, where every real held-out row

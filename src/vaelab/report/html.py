@@ -26,7 +26,7 @@ from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
-    closer_share,
+    closer_text,
     discriminative_text,
     fidelity_texts,
     holdout_copies,
@@ -435,8 +435,7 @@ class _Assembler:
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
-                                             f"{closer_share(pr)} closer than the holdout's "
-                                             f"5th percentile; exact copies {_num(100 * pr['exact_copies'], 1)}%"
+                                             f"{closer_text(pr)}; exact copies {_num(100 * pr['exact_copies'], 1)}%"
                                              f"{holdout_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):
             s.paragraphs.append(f"{b['not_measured']}.")

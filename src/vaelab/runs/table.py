@@ -60,7 +60,7 @@ from vaelab.data.table_transformer import (
     training_label_counts,
 )
 from vaelab.errors import ConfigError, DataError
-from vaelab.metrics_schema import closer_share, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
+from vaelab.metrics_schema import closer_text, fidelity_texts, holdout_copies, ml_difference, ml_note, ml_secondary
 from vaelab.report.synthetic_figures import column_marginals
 from vaelab.runs.base import (
     Prepared,
@@ -454,8 +454,7 @@ class TableKind(RunKind):
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
-                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_share(pr)} "
-                         f"of synthetic rows closer than the holdout's 5th percentile; "
+                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_text(pr)}; "
                          f"exact copies {100 * pr['exact_copies']:.1f}%{holdout_copies(pr)}")  # fmt: skip
         if block.get("not_measured"):
             lines.append(block["not_measured"])

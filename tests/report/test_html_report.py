@@ -252,3 +252,18 @@ def test_fidelity_is_shown_with_its_standard_error_and_a_block_written_before_it
     assert (f"{b['fidelity']:.3f} = mean of column shapes {b['column_shapes']:.3f} and column-pair trends "
             f"{b['column_pair_trends']:.3f} (SDMetrics; 1 is best)") in html
     assert f"± 1 SE over the {b['n_real_train']} real" not in html
+
+
+def test_the_settings_table_gives_a_fixed_gaussians_sigma(tmp_path, digits, capsys):
+    # The NLL of --likelihood gaussian-fixed depends on its σ (log σ per value); the report's settings did not say it
+    # (an audit, s12)
+    import numpy as np
+
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8)[:200])
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(run), "--likelihood", "gaussian-fixed", "--sigma",
+                 "0.3", "--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert '<td>likelihood p(x|z)</td><td>gaussian-fixed (σ = 0.3, fixed)</td>' in html

@@ -197,6 +197,8 @@ class _Assembler:
         t = self.config.train
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
         prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
+        # a fixed observation SD sets the NLL (its log σ per value): shown beside the likelihood (an audit, s12)
+        likelihood = m.likelihood + (f" (σ = {m.sigma:g}, fixed)" if m.likelihood == "gaussian-fixed" else "")
         adopted = self.kind.adopted
         if adopted is not None:  # trained elsewhere: config.json's training settings are defaults vaelab never used (an audit)
             halves = "; ".join(f"{name} {_adopted_half(h)}" for name, h in adopted["halves"].items())
@@ -204,13 +206,13 @@ class _Assembler:
                          else "none: grey values are scored as they are")  # fmt: skip
             s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
                 ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
-                ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
+                ["likelihood p(x|z)", likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
                 *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
             ]})  # fmt: skip
             return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
-            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior],
+            ["likelihood p(x|z)", likelihood], ["prior p(z)", prior],
             ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
             ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"],
             # binarization is the Bernoulli likelihood's (grey images); a table's or a series' run never binarizes

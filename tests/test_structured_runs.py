@@ -1001,6 +1001,9 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     _ok(capsys, "report", tmp_path / "run")
     page = (tmp_path / "run" / "report.html").read_text()
     assert "2 of 30 test rows hold condition values no training row holds" in page
+    # the data's classes mark the one only held-out rows hold (it read "east, north, south": an audit, s12)
+    assert ("<dt>classes</dt><dd>east (only held-out rows hold it: never trained on; scored given the most frequent "
+            "trained condition), north, south</dd>") in page
     # The report's flags say which were flagged for what training never had, not by the percentile rule (its share
     # read as the rule's, against the rule's expected 1%).
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2

@@ -25,11 +25,12 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
         raise ConfigError(f"--out is the report's HTML page and must end in .html or .htm; got {path.name!r}.")
     kind = run.kind_class
     try:  # a damaged file of the kind's costs its part of the page, not the page
-        tables, note = tuple(run.kind.report_tables(run.dir)), None
+        tables, note, untrained = tuple(run.kind.report_tables(run.dir)), None, tuple(run.kind.untrained_labels)
     except RunError as err:
-        tables, note = (), f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
+        tables, untrained = (), ()
+        note = f"The run's {', '.join(kind.files)} could not be read ({err}); what they describe is not shown."
     facts = KindFacts(kind.description, kind.report_sections, tables, note, model_not_applicable(run.dir.path),
-                      adopted_record(run.dir.path))
+                      adopted_record(run.dir.path), untrained)
     blocks, notes = run.dir.read_blocks()
     write_output(path, render(run.dir, run.config, blocks, facts, notes).encode("utf-8"))
     return path

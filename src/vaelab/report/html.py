@@ -126,6 +126,7 @@ class KindFacts:
     # Sections that do not apply to the run's model, and why (a deterministic encoder has no log p(x)).
     not_applicable: tuple[tuple[str, str], ...] = ()
     adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
+    untrained: tuple[str, ...] = ()  # classes only held-out examples hold (a conditional table run's: never trained)
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
@@ -186,7 +187,7 @@ class _Assembler:
             # a table row or a series window reaches the model encoded: its width is not the data's columns or steps
             what = {"table": "encoded features per row", "series": "model values per window"}.get(d.kind, "example shape")
             s.facts += [("source", d.source), ("examples", _num(d.n_examples)), (what, shape),
-                        ("classes", ", ".join(d.classes) if d.classes else "none (unlabelled)")]  # fmt: skip
+                        ("classes", _classes(d.classes, self.kind.untrained))]  # fmt: skip
             try:
                 codes = self.run.read_split(d.n_examples)
                 sizes = {name: int((codes == i).sum()) for i, name in enumerate(SPLITS)}
@@ -606,6 +607,15 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=build_sections(run, config, metrics, kind, notes),
     )
+
+
+def _classes(classes: Any, untrained: tuple[str, ...]) -> str:
+    """The data's classes, those only held-out examples hold marked (an audit, s12: "east, north, south" read as three
+    trained conditions where no training row holds 'east'; the Training section counted its test rows apart)."""
+    if not classes:
+        return "none (unlabelled)"
+    mark = " (only held-out rows hold it: never trained on; scored given the most frequent trained condition)"
+    return ", ".join(f"{c}{mark if c in untrained else ''}" for c in classes)
 
 
 def _fidelity_parts(block: dict, fid: dict[str, str]) -> str:

@@ -1001,6 +1001,20 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     _ok(capsys, "report", tmp_path / "run")
     page = (tmp_path / "run" / "report.html").read_text()
     assert "2 of 30 test rows hold condition values no training row holds" in page
+    # inspect counts the 'east' rows as 'south', the class they are given, and says so (it did not: an audit, s12)
+    out = _ok(capsys, "inspect", tmp_path / "run")
+    diagnostics = json.loads((tmp_path / "run" / "metrics.json").read_text())["diagnostics"]
+    given = rows.label_names()  # the test rows' classes as they are given ('east' replaced)
+    fallback = df.iloc[test]["region"].to_numpy() == "east"
+    (other,) = set(given[fallback])
+    assert diagnostics["classes"][other]["n_given_other"] == 2 and diagnostics["clustering"]["n_given_other"] == 2
+    assert all("n_given_other" not in v for k, v in diagnostics["classes"].items() if k != other)
+    said = f"2 of them given {other} in place of a condition value no training row holds"
+    assert said in " ".join(out.split()) and "2 of the codes are of examples given a class in place of their own" in (
+        " ".join(out.split()))
+    _ok(capsys, "report", tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert f"<td class=\"num\">{(given == other).sum()} ({said})</td>" in page
     # the data's classes mark the one only held-out rows hold (it read "east, north, south": an audit, s12)
     assert ("<dt>classes</dt><dd>east (only held-out rows hold it: never trained on; scored given the most frequent "
             "trained condition), north, south</dd>") in page

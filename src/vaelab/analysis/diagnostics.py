@@ -312,6 +312,7 @@ def diagnose(
     n_prior_draws: int = 5000,
     seed: int = 0,
     representative: bool = True,
+    given_other: Any = None,
 ) -> Diagnostics:
     """Measure a fitted model's latent space on data X (the test split, typically).
 
@@ -327,6 +328,9 @@ def diagnose(
     representative : X is drawn like the training data (a held-out split), so the findings may speak about
         the model (inactive dimensions the decoder does not use, holes of the prior, which sampler to use).
         False for anything else (one class, a subset, new data): the same numbers, worded about X only.
+    given_other : optional, one bool per example: it is given the label in ``y`` in place of its own, which the model
+        never trained on (a conditional table run's condition value only held-out rows hold). Such examples are
+        counted as the class they are given; the classes and the clustering say how many they are.
     """
     model = check_model(model, "diagnose")
     x = model.model_rows(X, evaluation=True)  # a memory map is read one batch at a time
@@ -339,6 +343,11 @@ def diagnose(
         labels, names = encode_labels(np.asarray(y), n, "y")
         class_names = list(names)
 
+    other = None
+    if given_other is not None and labels is not None:
+        other = np.asarray(given_other, dtype=bool).reshape(-1)
+        if other.size != n:
+            raise DataError(f"given_other holds {other.size} entries for {n} examples; give one per example.")
     det = model.deterministic_
     # Everything built on q(z) (surgery, total correlation, prior holes, the collapse check, clustering)
     # uses at most MAX_CODES codes: all of them up to that, else a seeded subsample (linear in N).
@@ -441,12 +450,16 @@ def diagnose(
                 kl_mean, kl_se = _mean_se_sub(kl_c, kl_j)
                 classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se, "n_codes": int(pick.size)}  # fmt: skip
+                if other is not None and other[members].any():  # rows given this class in place of their own
+                    classes[name]["n_given_other"] = int(other[members].sum())
     active_dims = np.flatnonzero(active)
     mu_np = mu.numpy()
     labels_sub = None if labels is None else labels[idx]
     clustering = _clustering(mu_np[idx][:, active_dims] if active_dims.size else mu_np[idx], labels_sub, seed)
     if clustering:
         clustering["n_codes"] = int(idx.size)
+        if other is not None and other[idx].any():
+            clustering["n_given_other"] = int(other[idx].sum())
     lint, lint_findings = _head_lint(model, mu_np, None if det else logvar.numpy(), representative)
 
     # The figures get the codes idx (all of them up to MAX_CODES).
@@ -578,7 +591,8 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             "clustering", "info", "How well the classes separate in latent space",
             f"Clustering the posterior means into {d.clustering['k']} groups recovers the labels with "
             f"ARI {km['ari']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / NMI {gm['nmi']:.2f} "
-            f"(Gaussian mixture); 1 is perfect, 0 is chance.", "", dict(d.clustering),
+            f"(Gaussian mixture); 1 is perfect, 0 is chance.{_given_other(d.clustering.get('n_given_other'))}", "",
+            dict(d.clustering),
         ))  # fmt: skip
     if d.classes:
         out.append(_class_finding(d))
@@ -646,11 +660,22 @@ def _prior_holes(d: Diagnostics) -> Finding:
     )  # fmt: skip
 
 
+def _given_other(count: Any) -> str:
+    """What the clustering's labels are where some examples are given a class in place of their own (an audit, s12:
+    a row of 'east', a value no training row holds, was counted as 'south', the condition it is scored given)."""
+    if not count:
+        return ""
+    return (f" {count} of the codes are of examples given a class in place of their own (a condition value no "
+            "training row holds): they count as the class they are given.")
+
+
 def _class_finding(d: Diagnostics) -> Finding:
     """Each class's codes against the prior: KL(q_c(z) || p(z)), the number the question "shouldn't the
     1s' codes be N(0, I)?" needs (they should not: only all classes together should match the prior)."""
     rows = sorted(d.classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])
-    text = "; ".join(f"{name} {_interval(v['kl_to_prior'], v['kl_to_prior_stderr'])} (n = {v['n']})" for name, v in rows)
+    text = "; ".join(f"{name} {_interval(v['kl_to_prior'], v['kl_to_prior_stderr'])} (n = {v['n']}"
+                     + (f", {v['n_given_other']} of them given {name} in place of a condition value no training row "
+                        "holds" if v.get("n_given_other") else "") + ")" for name, v in rows)  # fmt: skip
     return Finding(
         "classes", "info", "Each class's codes against the prior",
         f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}. A class is not meant to "

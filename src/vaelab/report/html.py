@@ -348,7 +348,11 @@ class _Assembler:
             s.tables.append({"caption": "each class's codes against the prior: KL(q_c(z) ‖ p(z)) (a class is not meant "
                                         "to match the prior; only all classes together are)",
                              "header": ["class", "examples", "KL to the prior (nats)"],
-                             "rows": [[k, _num(v["n"]), _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
+                             # rows given this class in place of an untrained condition value, said (an audit, s12)
+                             "rows": [[k, _num(v["n"]) + (f" ({v['n_given_other']} of them given {k} in place of a "
+                                                         "condition value no training row holds)"
+                                                         if v.get("n_given_other") else ""),
+                                       _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
                                       for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
         others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
         if others:

@@ -461,8 +461,8 @@ class _Assembler:
             ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
                         f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
             # what the ± is and the baselines' scores, as the CLI says them (the report gave neither: an audit, s12)
-            ("discriminative score", f"{discriminative_text(b)} (a classifier tells real test windows from synthetic "
-                                     "ones; its score is |accuracy − 0.5|)"),
+            ("discriminative score", f"|accuracy − 0.5| of a classifier telling real test windows from synthetic "
+                                     f"ones: {discriminative_text(b)}"),
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "

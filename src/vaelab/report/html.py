@@ -276,7 +276,10 @@ class _Assembler:
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
                         # a grey Bernoulli's is a cross-entropy, called "not an NLL" just above (an audit)
                         ("−ELBO − NLL (bound gap)" if lik.get("normalized", True) else "−ELBO − cross-entropy (bound gap)",
-                         f"{_num(gap)} nats")]  # fmt: skip
+                         # score's own ELBO, of the same draws as the NLL: not the Training section's test ELBO, another
+                         # estimate (an audit, s12: 85.77 − 77.31 above read 9.02 here)
+                         f"{_num(gap)} nats (ELBO {_num(lik['elbo'])}, from the same K draws per example as the "
+                         "log p(x); the Training section's test ELBO is another Monte Carlo estimate)")]  # fmt: skip
             if lik.get("units"):
                 s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
             method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so

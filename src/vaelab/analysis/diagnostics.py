@@ -91,6 +91,7 @@ class Diagnostics:
     # "model": the data is drawn like the training data, so findings speak about the model; "data": any other
     # data (a subset, one class, new data), so findings speak about that data only.
     scope: str = "model"
+    classes_too_few: list[str] | None = None  # classes of the data with one example: no KL of their own codes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +107,7 @@ class Diagnostics:
             "aggregate": self.aggregate,
             "clustering": self.clustering,
             "classes": self.classes,
+            **({"classes_too_few": self.classes_too_few} if self.classes_too_few else {}),
             "head_lint": self.lint,
             "per_channel": self.per_channel,
             "findings": [f.to_dict() for f in self.findings],
@@ -431,12 +433,13 @@ def diagnose(
         }  # fmt: skip
 
         # 5. classes
-        classes = None
+        classes, too_few = None, []
         if labels is not None:
             classes = {}
             for c, name in enumerate(class_names):
                 members = np.flatnonzero(labels == c)
-                if members.size < 2:
+                if members.size < 2:  # said, not dropped without a word (an audit, s12)
+                    too_few += [str(name)] if members.size else []
                     continue
                 mu_c = mu[members]
                 lv_c = kde_logvar(mu_c) if det else logvar[members]
@@ -465,7 +468,7 @@ def diagnose(
     # The figures get the codes idx (all of them up to MAX_CODES).
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
                          mu_np[idx], None if sd is None else sd[idx], labels_sub, class_names, det, per_channel,
-                         "model" if representative else "data")  # fmt: skip
+                         "model" if representative else "data", too_few if labels is not None else None)  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -669,6 +672,11 @@ def _given_other(count: Any) -> str:
             "training row holds): they count as the class they are given.")
 
 
+def _too_few(names: list[str] | None) -> str:
+    """" (left out, one example each: 4, 8)": the classes of the data too small for a KL of their codes."""
+    return f" (left out, one example each: {', '.join(names)})" if names else ""
+
+
 def _class_finding(d: Diagnostics) -> Finding:
     """Each class's codes against the prior: KL(q_c(z) || p(z)), the number the question "shouldn't the
     1s' codes be N(0, I)?" needs (they should not: only all classes together should match the prior)."""
@@ -678,7 +686,8 @@ def _class_finding(d: Diagnostics) -> Finding:
                         "holds" if v.get("n_given_other") else "") + ")" for name, v in rows)  # fmt: skip
     return Finding(
         "classes", "info", "Each class's codes against the prior",
-        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}. A class is not meant to "
+        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)}. "
+        "A class is not meant to "
         "look like N(0, I): each occupies its own part of the latent space, and only the mixture of all classes, "
         "q(z), is pulled towards the prior.",
         "", {"kl_to_prior": {k: v["kl_to_prior"] for k, v in d.classes.items()}},

@@ -348,8 +348,10 @@ class _Assembler:
                                       for c in range(len(pc["aggregate_sd"]))]})  # fmt: skip
         classes = d.get("classes") or {}
         if classes:
+            few = d.get("classes_too_few") or []
             s.tables.append({"caption": "each class's codes against the prior: KL(q_c(z) ‖ p(z)) (a class is not meant "
-                                        "to match the prior; only all classes together are)",
+                                        "to match the prior; only all classes together are)"
+                                        + (f"; left out, one example each: {', '.join(map(str, few))}" if few else ""),
                              "header": ["class", "examples", "KL to the prior (nats)"],
                              # rows given this class in place of an untrained condition value, said (an audit, s12)
                              "rows": [[k, _num(v["n"]) + (f" ({v['n_given_other']} of them given {k} in place of a "

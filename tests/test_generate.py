@@ -222,3 +222,22 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     # one usable generator: the comparison by Fréchet distance stands
     usable = {**failing, "aggregate-gmm": entry(87.0, 0.6, 0.5)}
     assert verdict(usable, None).startswith("For this model, sample from prior")
+
+
+def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
+    """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
+    prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(run, tmp_path / "run")
+    assert main(["inspect", str(run)]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+    assert "diagnostics" in json.loads((run / "metrics.json").read_text())["stale"]
+    capsys.readouterr()
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "aggregate-gmm", "--n", "40", "--replicates",
+                 "2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    summary = json.loads((run / "metrics.json").read_text())["samplers"]["_summary"]
+    assert summary["prior_hole_mass"] is None and summary["prior_hole_mass_stale"] is True
+    assert "prior-hole mass not measured on these weights (vaelab inspect measured it before train --resume" in out
+    assert "hole mass" not in summary["verdict"]

@@ -36,7 +36,7 @@ from vaelab.analysis.quality import (
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.analysis.table_generation import check_table_temperature
-from vaelab.checkpoint import CLASSIFIER
+from vaelab.checkpoint import CLASSIFIER, stale_names
 from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
@@ -228,8 +228,12 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
             entry["n_samples"], entry["seed"] = n, seed
             block[name] = entry
     grids = {name: X_gen[:64] for name, X_gen in generated.items()}
-    diagnostics = run.dir.read_blocks()[0].get("diagnostics")  # a damaged block counts as not measured
-    aggregate = diagnostics["aggregate"] if diagnostics else {}
+    blocks = run.dir.read_blocks()[0]
+    diagnostics = blocks.get("diagnostics")  # a damaged block counts as not measured
+    # measured on the weights before train --resume changed them: not this model's (an audit, s12: its hole mass was
+    # quoted beside the samplers of the new weights, in the table's note and the verdict)
+    stale = diagnostics is not None and "diagnostics" in stale_names(blocks)
+    aggregate = diagnostics["aggregate"] if diagnostics and not stale else {}
     hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
         "features": features.description, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
@@ -237,7 +241,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         "n_memorization": {"test": int(memo.size), "fake": min(n, MAX_MEMORIZATION)},
         "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
-        "compared": list(block),
+        "compared": list(block), **({"prior_hole_mass_stale": True} if stale else {}),
     }  # fmt: skip
     run.dir.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
@@ -329,7 +333,9 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     if knn:
         note.append(f"k-NN balls: k = {knn['k_precision_recall']} (precision/recall), {knn['k_density_coverage']} "
                     f"(density/coverage), {knn['balls']} (an edge point is outside, as in prdc)")
-    note.append("prior-hole mass " + ("not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))
+    note.append("prior-hole mass " + ("not measured on these weights (vaelab inspect measured it before train --resume "
+                                      "changed them: run it again)" if summary.get("prior_hole_mass_stale") else
+                                      "not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))  # fmt: skip
     return "\n".join(lines) + "\n" + "; ".join(note)
 
 

@@ -219,9 +219,14 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     text = verdict(failing, None)
     assert text.startswith("No sampler is usable: every generator's precision and recall are below 0.05")
     assert "sample from" not in text and "least bad" in text and "not a candidate" in text
-    # one usable generator: the comparison by Fréchet distance stands
+    # the lowest Fréchet distance of a failing generator beside a usable one is no winner either
     usable = {**failing, "aggregate-gmm": entry(87.0, 0.6, 0.5)}
-    assert verdict(usable, None).startswith("For this model, sample from prior")
+    text = verdict(usable, None)
+    assert text.startswith("No clear winner: prior has the lowest Fréchet distance") and "sample from" not in text
+    assert "aggregate-gmm precision 0.60 [0.00, 0.67], recall 0.50 [0.00, 0.57]" in text
+    # a usable best: the comparison by Fréchet distance stands
+    fine = {**usable, "prior": entry(82.0, 0.5, 0.4)}
+    assert verdict(fine, None).startswith("For this model, sample from prior")
 
 
 def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):

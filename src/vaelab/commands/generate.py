@@ -282,6 +282,14 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
                 f"lowest Fréchet distance ({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one. "
                 "The model does not generate data like its test data from any of them: train it further (more "
                 f"epochs, a larger network) before choosing a sampler.{note}")  # fmt: skip
+    if best in failed:  # the lowest Fréchet distance, but samples off the data where another's are not: no winner
+        usable = [k for k in generators if k not in failed]
+        return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, {fmt_interval(b, 'frechet')}, "
+                f"but its precision and recall are below {UNUSABLE:g} ({quality}): almost none of its samples lies "
+                f"among the held-out data, where those of {' and '.join(usable)} do ("
+                + "; ".join(f"{k} precision {fmt_interval(block[k], 'precision')}, recall "
+                            f"{fmt_interval(block[k], 'recall')}" for k in usable)
+                + f"); the measures disagree, so look at the samples.{note}")  # fmt: skip
     if len(generators) == 1:
         return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
                 f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip

@@ -79,6 +79,10 @@ def test_report_writes_where_asked_and_errors_are_one_line(bare_run, tmp_path, c
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+    # a folder: the example it gave was "e.g. FOLDER/out.csv", refused next as no HTML page (an audit, s12)
+    assert main(["report", str(bare_run), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is a folder; name the report's page to write (e.g. {tmp_path / 'report.html'})" in err
 
 
 def test_explore_errors_are_one_line(bare_run, capsys):

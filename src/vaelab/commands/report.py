@@ -20,6 +20,9 @@ def write_report(run_path: str | os.PathLike, out: str | os.PathLike | None = No
     """Write the report (default ``RUN/report.html``) atomically; returns its path. metrics.json's blocks
     are checked first: a damaged one is shown as not run, with a note (:meth:`RunDir.read_blocks`)."""
     run = Run(run_path)
+    if out is not None and os.path.isdir(out):  # check_output's example, "e.g. DIR/out.csv", is no report's name
+        raise ConfigError(f"--out {out} is a folder; name the report's page to write (e.g. "
+                          f"{Path(out) / REPORT}).")  # fmt: skip
     path = run.check_output(out, allow=frozenset({REPORT})) if out is not None else run.dir.file(REPORT)
     if path.suffix.lower() not in (".html", ".htm"):  # a report.pdf would have been an HTML page under that name
         raise ConfigError(f"--out is the report's HTML page and must end in .html or .htm; got {path.name!r}.")

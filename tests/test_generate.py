@@ -236,8 +236,9 @@ def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(r
 
     run = copy_tree(run, tmp_path / "run")
     assert main(["inspect", str(run)]) == 0
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2"]) == 0
     assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
-    assert "diagnostics" in json.loads((run / "metrics.json").read_text())["stale"]
+    assert {"diagnostics", "samplers"} <= set(json.loads((run / "metrics.json").read_text())["stale"])
     capsys.readouterr()
     assert main(["compare-samplers", str(run), "--samplers", "prior", "aggregate-gmm", "--n", "40", "--replicates",
                  "2"]) == 0  # fmt: skip
@@ -246,3 +247,11 @@ def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(r
     assert summary["prior_hole_mass"] is None and summary["prior_hole_mass_stale"] is True
     assert "prior-hole mass not measured on these weights (vaelab inspect measured it before train --resume" in out
     assert "hole mass" not in summary["verdict"]
+    # compared again on these weights: no longer stale (it stayed so, and the report said to run compare-samplers
+    # again after it had: an audit, s12)
+    stale = json.loads((run / "metrics.json").read_text())["stale"]
+    assert "samplers" not in stale and "diagnostics" in stale
+    from vaelab.commands.report import write_report
+
+    html = write_report(run).read_text(encoding="utf-8")
+    assert f"run vaelab compare-samplers {run} again" not in html and f"run vaelab inspect {run} again" in html

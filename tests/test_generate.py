@@ -250,8 +250,12 @@ def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(r
     # compared again on these weights: no longer stale (it stayed so, and the report said to run compare-samplers
     # again after it had: an audit, s12)
     stale = json.loads((run / "metrics.json").read_text())["stale"]
-    assert "samplers" not in stale and "diagnostics" in stale
+    assert "samplers" not in stale and {"diagnostics", "diagnostics_by_data.test"} <= set(stale)
     from vaelab.commands.report import write_report
 
     html = write_report(run).read_text(encoding="utf-8")
     assert f"run vaelab compare-samplers {run} again" not in html and f"run vaelab inspect {run} again" in html
+    # inspected again: neither its block nor the data's entry is stale ("diagnostics_by_data" stayed so: an audit, s12)
+    assert main(["inspect", str(run)]) == 0
+    stale = json.loads((run / "metrics.json").read_text()).get("stale", [])
+    assert not [name for name in stale if name.startswith("diagnostics")], stale

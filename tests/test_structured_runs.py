@@ -424,10 +424,13 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert f"KS complement {block['column_shapes']:.3f} ± " in page
     # what the discriminative score's ± is and the two baselines' scores, as the CLI says them (the report gave
     # neither: an audit, s12)
-    said = (f"{d['score']:.3f} ± {d['se']:.3f} (± 1 SE over 3 classifier repeats; 0 = indistinguishable; classifier "
+    # the SE's floor said (three repeats that agree read as exact otherwise)
+    said = (f"{d['score']:.3f} ± {d['se']:.3f} (± 1 SE over 3 classifier repeats, their spread floored at one "
+            f"repeat's binomial SE on its {d['n_test']} held-out windows, real and synthetic; 0 = indistinguishable; "
+            "classifier "
             f"accuracy {d['accuracy']:.3f}); one Gaussian over the window: {g['score']:.3f} ± {g['se']:.3f}; real "
             f"training windows: {r['score']:.3f} ± {r['se']:.3f}")  # fmt: skip
-    assert said in out and said in page and f"synthetic - real {shown} (2 SE over" in page
+    assert said in out and said.replace("'", "&#39;") in page and f"synthetic - real {shown} (2 SE over" in page
     # a block written before the SEs reads as it did
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("column_shapes_stderr", "ks_complement_stderr", "column_shapes_stderr_over"):

@@ -270,7 +270,11 @@ def discriminative_text(block: dict[str, Any]) -> str:
     d = block["discriminative"]
     baselines = [(name, (block.get(key) or {}).get("discriminative")) for name, key in
                  (("one Gaussian over the window", "gaussian"), ("real training windows", "real_training"))]  # fmt: skip
-    over = f"± 1 SE over {d.get('repeats', 3)} classifier repeats; " if _is_number(d.get("se")) else ""
+    # the SE is floored at one repeat's binomial SE (repeated_discriminative): repeats that agree do not read as exact
+    floor = (f", their spread floored at one repeat's binomial SE on its {d['n_test']} held-out windows, real and "
+             "synthetic"
+             if isinstance(d.get("n_test"), int) and not isinstance(d.get("n_test"), bool) else "")
+    over = f"± 1 SE over {d.get('repeats', 3)} classifier repeats{floor}; " if _is_number(d.get("se")) else ""
     accuracy = d.get("accuracy")
     return (f"{score(d)} ({over}0 = indistinguishable; classifier accuracy "
             f"{f'{accuracy:.3f}' if _is_number(accuracy) else '–'})"

@@ -232,3 +232,59 @@ def test_compare_samplers_says_which_sampler_it_fits_unless_quiet(run, capsys):
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--replicates", "2", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "| prior |" in captured.out
+
+
+def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
+    """An audit (s12 c): on a series run compare-samplers said "sample from prior" (its Fréchet interval clear of the
+    others') while every sampler had precision and recall 0.00 [0.00, 0.07]: the least bad, not a usable one."""
+    from vaelab.commands.generate import verdict
+
+    def entry(frechet, precision, recall):
+        return {"frechet": frechet, "precision": precision, "recall": recall,
+                "intervals": {"frechet": [frechet - 1, frechet + 1], "precision": [0.0, precision + 0.07],
+                              "recall": [0.0, recall + 0.07]}}  # fmt: skip
+
+    failing = {"prior": entry(82.0, 0.0, 0.0), "aggregate-gmm": entry(87.0, 0.0, 0.01), "posterior": entry(83.0, 0.0, 0.0)}
+    text = verdict(failing, None)
+    assert text.startswith("No sampler is usable: every generator's precision and recall are below 0.05")
+    assert "sample from" not in text and "least bad" in text and "not a candidate" in text
+    # the lowest Fréchet distance of a failing generator beside a usable one is no winner either
+    usable = {**failing, "aggregate-gmm": entry(87.0, 0.6, 0.5)}
+    text = verdict(usable, None)
+    assert text.startswith("No clear winner: prior has the lowest Fréchet distance") and "sample from" not in text
+    assert "aggregate-gmm precision 0.60 [0.00, 0.67], recall 0.50 [0.00, 0.57]" in text
+    # a usable best: the comparison by Fréchet distance stands
+    fine = {**usable, "prior": entry(82.0, 0.5, 0.4)}
+    assert verdict(fine, None).startswith("For this model, sample from prior")
+
+
+def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
+    """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
+    prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(run, tmp_path / "run")
+    assert main(["inspect", str(run)]) == 0
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+    assert {"diagnostics", "samplers"} <= set(json.loads((run / "metrics.json").read_text())["stale"])
+    capsys.readouterr()
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "aggregate-gmm", "--n", "40", "--replicates",
+                 "2"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    summary = json.loads((run / "metrics.json").read_text())["samplers"]["_summary"]
+    assert summary["prior_hole_mass"] is None and summary["prior_hole_mass_stale"] is True
+    assert "prior-hole mass not measured on these weights (vaelab inspect measured it before train --resume" in out
+    assert "hole mass" not in summary["verdict"]
+    # compared again on these weights: no longer stale (it stayed so, and the report said to run compare-samplers
+    # again after it had: an audit, s12)
+    stale = json.loads((run / "metrics.json").read_text())["stale"]
+    assert "samplers" not in stale and {"diagnostics", "diagnostics_by_data.test"} <= set(stale)
+    from vaelab.commands.report import write_report
+
+    html = write_report(run).read_text(encoding="utf-8")
+    assert f"run vaelab compare-samplers {run} again" not in html and f"run vaelab inspect {run} again" in html
+    # inspected again: neither its block nor the data's entry is stale ("diagnostics_by_data" stayed so: an audit, s12)
+    assert main(["inspect", str(run)]) == 0
+    stale = json.loads((run / "metrics.json").read_text()).get("stale", [])
+    assert not [name for name in stale if name.startswith("diagnostics")], stale

@@ -1,6 +1,7 @@
 """Table and series runs from file to synthetic data to metrics, through the CLI."""
 import io
 import json
+import math
 import re
 import shutil
 import warnings
@@ -127,6 +128,25 @@ def test_evaluate_synthetic_never_defaults_to_a_target_of_one_value(table, tmp_p
     block = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]
     assert block["ml_efficacy"]["target"] == "member" and "single class" not in out
     assert block["constant_columns"] == ["const"] and "column pair trends leave out the pairs of const" in out
+
+
+def test_the_privacy_share_is_not_shown_as_a_measured_zero_where_the_holdouts_5th_percentile_is_zero(tmp_path, capsys):
+    """An audit (s12 c): on a table of few categories every held-out row repeats a training row, the holdout's 5th
+    percentile distance is 0 and no synthetic row can be closer: the CLI and the report read "0.0% ± 0.0% of synthetic
+    rows closer than the holdout's 5th percentile", a certainty by construction."""
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.choice(["x", "y"], 200), "b": rng.choice(["u", "v"], 200)}).to_csv(tmp_path / "c.csv",
+                                                                                              index=False)  # fmt: skip
+    run = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "c.csv", "--out", run, *FAST)
+    out = _ok(capsys, "evaluate-synthetic", run)
+    pr = json.loads((run / "metrics.json").read_text())["synthetic"]["privacy"]
+    assert pr["dcr_holdout_p5"] == 0 and pr["holdout_exact_copies"] == 1
+    _ok(capsys, "report", run)
+    html = (run / "report.html").read_text(encoding="utf-8")
+    for text in (out, html):
+        assert "0.0% ± 0.0%" not in text
+        assert "no synthetic row can be closer to a training row than the " in text and "which is 0" in text
 
 
 def test_evaluate_synthetic_says_when_an_ml_efficacy_model_could_not_be_trained(table_run, tmp_path, capsys):
@@ -400,7 +420,14 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     # were printed side by side with none: a gap found in review, s11)
     p = block["predictive"]
     assert p["mae_difference"] == pytest.approx(p["mae_synthetic"] - p["mae_real"]) and p["mae_difference_se"] > 0
-    assert "apart share steps" in p["se_over"] and f"{p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g}" in out
+    # the difference and its 2 SE to the same decimals, those giving the ± two significant digits (an audit, s12:
+    # "+0.347 ± 0.13", and in large units "± 2.5e+04")
+    from vaelab.metrics_schema import plus_minus
+
+    shown = plus_minus(p["mae_difference"], 2 * p["mae_difference_se"])
+    decimals = max(0, 1 - math.floor(math.log10(2 * p["mae_difference_se"])))
+    assert shown == f"{p['mae_difference']:+,.{decimals}f} ± {2 * p['mae_difference_se']:,.{decimals}f}"
+    assert "apart share steps" in p["se_over"] and f"synthetic - real {shown} (2 SE over" in out
     assert p["outcome"] in ("lower", "higher", "no clear difference")
     # repeated over the 3 seeds of the discriminative score: its SE covers the forecasters' training (an audit, s12)
     assert p["repeats"] == 3 and len(p["mae_difference_repeats"]) == 3 and "training over 3 seeds" in p["se_over"]
@@ -415,7 +442,17 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     _ok(capsys, "score", run, "--n-samples", "10", "--quiet")
     status = _report_status(capsys, run)
     assert status["series"] == "ok" and status["tabular"] == "na"
-    assert f"KS complement {block['column_shapes']:.3f} ± " in (run / "report.html").read_text(encoding="utf-8")
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert f"KS complement {block['column_shapes']:.3f} ± " in page
+    # what the discriminative score's ± is and the two baselines' scores, as the CLI says them (the report gave
+    # neither: an audit, s12)
+    # the SE's floor said (three repeats that agree read as exact otherwise)
+    said = (f"{d['score']:.3f} ± {d['se']:.3f} (± 1 SE over 3 classifier repeats, their spread floored at one "
+            f"repeat's binomial SE on its {d['n_test']} held-out windows, real and synthetic; 0 = indistinguishable; "
+            "classifier "
+            f"accuracy {d['accuracy']:.3f}); one Gaussian over the window: {g['score']:.3f} ± {g['se']:.3f}; real "
+            f"training windows: {r['score']:.3f} ± {r['se']:.3f}")  # fmt: skip
+    assert said in out and said.replace("'", "&#39;") in page and f"synthetic - real {shown} (2 SE over" in page
     # a block written before the SEs reads as it did
     metrics = json.loads((run / "metrics.json").read_text())
     for key in ("column_shapes_stderr", "ks_complement_stderr", "column_shapes_stderr_over"):
@@ -1072,6 +1109,23 @@ def test_the_runs_own_rows_of_a_held_out_only_condition_are_scored_as_a_files_ar
     _ok(capsys, "report", tmp_path / "run")
     page = (tmp_path / "run" / "report.html").read_text()
     assert "2 of 30 test rows hold condition values no training row holds" in page
+    # inspect counts the 'east' rows as 'south', the class they are given, and says so (it did not: an audit, s12)
+    out = _ok(capsys, "inspect", tmp_path / "run")
+    diagnostics = json.loads((tmp_path / "run" / "metrics.json").read_text())["diagnostics"]
+    given = rows.label_names()  # the test rows' classes as they are given ('east' replaced)
+    fallback = df.iloc[test]["region"].to_numpy() == "east"
+    (other,) = set(given[fallback])
+    assert diagnostics["classes"][other]["n_given_other"] == 2 and diagnostics["clustering"]["n_given_other"] == 2
+    assert all("n_given_other" not in v for k, v in diagnostics["classes"].items() if k != other)
+    said = f"2 of them given {other} in place of a condition value no training row holds"
+    assert said in " ".join(out.split()) and "2 of the codes are of examples given a class in place of their own" in (
+        " ".join(out.split()))
+    _ok(capsys, "report", tmp_path / "run")
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert f"<td class=\"num\">{(given == other).sum()} ({said})</td>" in page
+    # the data's classes mark the one only held-out rows hold (it read "east, north, south": an audit, s12)
+    assert ("<dt>classes</dt><dd>east (only held-out rows hold it: never trained on; scored given the most frequent "
+            "trained condition), north, south</dd>") in page
     # The report's flags say which were flagged for what training never had, not by the percentile rule (its share
     # read as the rule's, against the rule's expected 1%).
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]["n_flagged_new"] == 2

@@ -244,15 +244,37 @@ def closer_than(privacy: dict[str, Any]) -> str:
     """"closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)": what the share of
     synthetic rows closer to a training row is measured against, and the share expected of rows as new as the holdout's;
     a block written before the cut was an order statistic: "closer than the holdout's 5th percentile"."""
-    rank, m, expected = (privacy.get(k) for k in ("holdout_cut_rank", "n_holdout", "share_closer_expected"))
-    if not (_is_number(rank) and _is_number(m) and _is_number(expected)):
-        return "closer than the holdout's 5th percentile"
-    nth = "smallest" if rank == 1 else f"{_ordinal(int(rank))} smallest"
+    expected = privacy.get("share_closer_expected")
+    if not _is_number(expected) or _cut_name(privacy) == OLD_CUT:
+        return f"closer than {OLD_CUT}"
     if privacy.get("holdout_cut_tied"):  # a strict "closer" below a tied cut: new rows' share is at most k / (m + 1)
-        return (f"closer than the {nth} of the {int(m)} holdout rows' distances (at most {100 * expected:.1f}% of new "
-                "rows are: other holdout distances tie with it)")  # fmt: skip
-    return f"closer than the {nth} of the {int(m)} holdout rows' distances ({100 * expected:.1f}% of new rows are)"
+        return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: other holdout "
+                "distances tie with it)")  # fmt: skip
+    return f"closer than {_cut_name(privacy)} ({100 * expected:.1f}% of new rows are)"
 
+
+OLD_CUT = "the holdout's 5th percentile"  # the cut of blocks written before it was an order statistic
+
+
+def _cut_name(privacy: dict[str, Any]) -> str:
+    """"the 2nd smallest of the 40 holdout rows' distances", or for a block written before: the 5th percentile."""
+    rank, m = privacy.get("holdout_cut_rank"), privacy.get("n_holdout")
+    if not (_is_number(rank) and _is_number(m)):
+        return OLD_CUT
+    return f"the {'smallest' if rank == 1 else f'{_ordinal(int(rank))} smallest'} of the {int(m)} holdout rows' distances"
+
+
+def closer_text(privacy: dict[str, Any]) -> str:
+    """"9.7% ± 1.7% (1 SE over …) of synthetic rows closer than the 2nd smallest of the 40 holdout rows' distances
+    (4.9% of new rows are)", as the CLI and the report say it; where that cut is 0 (as many real held-out rows repeat a
+    training row) no row can be closer than it, and the share's "0.0% ± 0.0%" read as a measured certainty (an audit,
+    s12): it says so."""
+    cut = privacy.get("dcr_holdout_cut", privacy.get("dcr_holdout_p5"))  # blocks written before the order statistic
+    if cut == 0:
+        return (f"no synthetic row can be closer to a training row than {_cut_name(privacy)}, which is 0 (real "
+                "held-out rows repeat a training row that often), so that share measures nothing here: compare the "
+                "exact copies with the holdout's")  # fmt: skip
+    return f"{closer_share(privacy)} of synthetic rows {closer_than(privacy)}"
 
 def _ordinal(k: int) -> str:
     return f"{k}{'th' if 10 <= k % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
@@ -293,6 +315,45 @@ def coverage_of(forecast: dict[str, Any]) -> str:
     return f" of {', '.join(map(str, names))}" if isinstance(names, list) and names else ""
 
 
+def plus_minus(value: float, spread: float, sign: bool = True) -> str:
+    """"+0.35 ± 0.13", "+34,712 ± 25,123": an estimate and its ± to the same decimals, those that give the ± two
+    significant digits (an audit, s12: "+0.347 ± 0.13" took 4 significant digits and 2, and in a series' large units
+    ".2g" gave "± 2.5e+04")."""
+    if not (math.isfinite(value) and math.isfinite(spread)):
+        return f"{value:{'+' if sign else ''}} ± {spread}"
+    decimals = decimals_for(spread)
+    return f"{value:{'+' if sign else ''},.{decimals}f} ± {spread:,.{decimals}f}"
+
+
+def decimals_for(spread: float) -> int:
+    """The decimals that give ``spread`` (a ± or an SE) two significant digits: 2 for 0.13, 0 for 25,123."""
+    return 3 if not (math.isfinite(spread) and spread > 0) else min(12, max(0, 1 - math.floor(math.log10(spread))))
+
+
+def discriminative_text(block: dict[str, Any]) -> str:
+    """"0.417 ± 0.108 (± 1 SE over 3 classifier repeats; 0 = indistinguishable; classifier accuracy 0.917); one
+    Gaussian over the window: 0.250 ± 0.132; real training windows: 0.250 ± 0.143": a series block's discriminative
+    score with what its ± is and the two baselines' scores, as the CLI and the report say it (the report gave neither:
+    an audit, s12). Blocks written before the real training windows' score lack it."""
+    def score(entry: Any) -> str:
+        if not isinstance(entry, dict):
+            return "–"
+        return with_se(entry.get("score"), entry.get("se"))
+
+    d = block["discriminative"]
+    baselines = [(name, (block.get(key) or {}).get("discriminative")) for name, key in
+                 (("one Gaussian over the window", "gaussian"), ("real training windows", "real_training"))]  # fmt: skip
+    # the SE is floored at one repeat's binomial SE (repeated_discriminative): repeats that agree do not read as exact
+    floor = (f", their spread floored at one repeat's binomial SE on its {d['n_test']} held-out windows, real and "
+             "synthetic"
+             if isinstance(d.get("n_test"), int) and not isinstance(d.get("n_test"), bool) else "")
+    over = f"± 1 SE over {d.get('repeats', 3)} classifier repeats{floor}; " if _is_number(d.get("se")) else ""
+    accuracy = d.get("accuracy")
+    return (f"{score(d)} ({over}0 = indistinguishable; classifier accuracy "
+            f"{f'{accuracy:.3f}' if _is_number(accuracy) else '–'})"
+            + "".join(f"; {name}: {score(entry)}" for name, entry in baselines if isinstance(entry, dict)))
+
+
 def predictive_difference(p: dict[str, Any]) -> str:
     """"; synthetic - real +0.0123 ± 0.0200 (2 SE over the 40 real test windows, paired …): no clear difference" for a
     series block's predictive score that holds its paired difference (blocks written before it do not: ""), as the
@@ -303,7 +364,7 @@ def predictive_difference(p: dict[str, Any]) -> str:
              "higher": "the forecaster trained on synthetic windows errs more"}.get(p.get("outcome"), "no clear difference")
     # with repeats, se_over says that the forecasters' training is in the SE (repeated_predictive); without, it is not
     training = "" if _is_number(p.get("repeats")) and p["repeats"] > 1 else "; the two forecasters' own training not in it"
-    return (f"; synthetic - real {p['mae_difference']:+.4g} ± {2 * p['mae_difference_se']:.2g} (2 SE over "
+    return (f"; synthetic - real {plus_minus(p['mae_difference'], 2 * p['mae_difference_se'])} (2 SE over "
             f"{p.get('se_over', 'the real test windows')}{training}): {words}")
 
 

@@ -165,6 +165,13 @@ def test_labels_give_class_occupancy_and_clustering_and_everything_serialises(tr
     # Each class's KL to the prior is said in words, with its interval (issue 15 item 8).
     classes = next(f for f in d.findings if f.key == "classes")
     assert all(f"{name} {v['kl_to_prior']:.2f} ± " in classes.detail for name, v in d.classes.items())
+    assert "classes_too_few" not in d.to_dict() and "left out" not in classes.detail
+    # A class of one example has no KL of its own codes: it was dropped without a word (an audit, s12)
+    y_one = np.asarray(y).copy()
+    y_one[0] = 99
+    one = diagnose(model, X, y_one)
+    assert "99" not in one.classes and one.to_dict()["classes_too_few"] == ["99"]
+    assert "(left out, one example each: 99)" in next(f for f in one.findings if f.key == "classes").detail
     unlabelled = diagnose(model, X)
     assert unlabelled.classes is None and unlabelled.clustering["kmeans"]["k"] >= 2
     assert "class_scatter" not in unlabelled.figures()

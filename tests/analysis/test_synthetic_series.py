@@ -342,3 +342,21 @@ def test_the_repeated_predictive_scores_se_covers_the_forecasters_training():
 
     assert "own training not in it" not in predictive_difference(rep)
     assert "own training not in it" in predictive_difference(one)
+
+
+def test_a_difference_and_its_two_se_are_shown_to_the_same_decimals():
+    """An audit (s12): the predictive score's difference took 4 significant digits and its 2 SE 2 ("+0.347 ± 0.13"),
+    and in a series' large units ".2g" gave "± 2.5e+04"; the forecaster's verdict alike."""
+    from vaelab.metrics_schema import plus_minus, predictive_difference
+    from vaelab.runs.series import forecaster_verdict
+
+    assert plus_minus(0.3471, 0.1312) == "+0.35 ± 0.13"
+    assert plus_minus(34712.3, 25123.0) == "+34,712 ± 25,123"
+    assert plus_minus(-0.01234, 0.0200) == "-0.012 ± 0.020"
+    p = {"mae_difference": 34712.3, "mae_difference_se": 12561.5, "outcome": "higher", "se_over": "the 40 windows"}
+    assert predictive_difference(p).startswith("; synthetic - real +34,712 ± 25,123 (2 SE over the 40 windows;")
+    groups = np.repeat(np.arange(4), 50)
+    rng = np.random.default_rng(0)
+    naive = 20000 + 1000 * rng.standard_normal(200)
+    text = forecaster_verdict(naive + 30000 + 5000 * rng.standard_normal(200), naive, groups, lag=4)["verdict"]["text"]
+    assert "e+0" not in text and " ± " in text

@@ -79,6 +79,10 @@ def test_report_writes_where_asked_and_errors_are_one_line(bare_run, tmp_path, c
     assert main(["report", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+    # a folder: the example it gave was "e.g. FOLDER/out.csv", refused next as no HTML page (an audit, s12)
+    assert main(["report", str(bare_run), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is a folder; name the report's page to write (e.g. {tmp_path / 'report.html'})" in err
 
 
 def test_explore_errors_are_one_line(bare_run, capsys):
@@ -139,6 +143,9 @@ def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_me
     html = write_report(run).read_text(encoding="utf-8")
     assert html.count("Stale:") == 2 and f"run vaelab score {run} again" in html
     assert f"run vaelab explore {run} grid again" in html
+    # the warning comes before the old numbers it qualifies, not after them (an audit, s12: facts came first)
+    likelihood = html[html.index('<section id="likelihood"'):html.index('<section id="diagnostics"')]
+    assert likelihood.index("Stale:") < likelihood.index("test NLL")
     assert main(["score", str(run), "--n-samples", "5", "--quiet"]) == 0  # measured again: no longer stale
     assert json.loads((run / "metrics.json").read_text())["stale"] == ["explore.grid"]
     assert main(["explore", str(run), "grid", "--n", "3"]) == 0
@@ -178,6 +185,11 @@ def test_a_cross_entropy_is_not_called_an_nll_in_the_bound_gap(tmp_path, digits,
     html = write_report(run).read_text(encoding="utf-8")
     assert "test cross-entropy (not an NLL)" in html
     assert "−ELBO − cross-entropy (bound gap)" in html and "NLL (bound gap)" not in html
+    # the gap is taken with score's ELBO, not the Training section's test ELBO (another estimate): it says which
+    # (an audit, s12: the two ELBOs differ by Monte Carlo noise, and the gap did not match the page's figures)
+    lik = json.loads((run / "metrics.json").read_text())["likelihood"]
+    assert (f"{-lik['elbo'] - lik['test_nll']:.2f} nats (ELBO {lik['elbo']:.2f}, from the same K draws per example as "
+            "the log p(x); the Training section&#39;s test ELBO is another Monte Carlo estimate)") in html
 
 
 def test_the_reconstructions_section_names_what_a_table_or_series_run_models(tiny_runs, tmp_path):
@@ -249,3 +261,18 @@ def test_fidelity_is_shown_with_its_standard_error_and_a_block_written_before_it
     assert (f"{b['fidelity']:.3f} = mean of column shapes {b['column_shapes']:.3f} and column-pair trends "
             f"{b['column_pair_trends']:.3f} (SDMetrics; 1 is best)") in html
     assert f"± 1 SE over the {b['n_real_train']} real" not in html
+
+
+def test_the_settings_table_gives_a_fixed_gaussians_sigma(tmp_path, digits, capsys):
+    # The NLL of --likelihood gaussian-fixed depends on its σ (log σ per value); the report's settings did not say it
+    # (an audit, s12)
+    import numpy as np
+
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8)[:200])
+    run = tmp_path / "run"
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(run), "--likelihood", "gaussian-fixed", "--sigma",
+                 "0.3", "--epochs", "1", "--hidden", "16", "--latent-dim", "2", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    html = write_report(run).read_text(encoding="utf-8")
+    assert '<td>likelihood p(x|z)</td><td>gaussian-fixed (σ = 0.3, fixed)</td>' in html

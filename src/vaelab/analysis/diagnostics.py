@@ -100,6 +100,7 @@ class Diagnostics:
     # data (a subset, one class, new data), so findings speak about that data only.
     scope: str = "model"
     trained_elsewhere: bool = False  # an adopted model: advice names no option of vaelab train (it cannot reach it)
+    classes_too_few: list[str] | None = None  # classes of the data with one example: no KL of their own codes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +116,7 @@ class Diagnostics:
             "aggregate": self.aggregate,
             "clustering": self.clustering,
             "classes": self.classes,
+            **({"classes_too_few": self.classes_too_few} if self.classes_too_few else {}),
             "head_lint": self.lint,
             "per_channel": self.per_channel,
             "findings": [f.to_dict() for f in self.findings],
@@ -326,6 +328,7 @@ def diagnose(
     n_prior_draws: int = 5000,
     seed: int = 0,
     representative: bool = True,
+    given_other: Any = None,
 ) -> Diagnostics:
     """Measure a fitted model's latent space on data X (the test split, typically).
 
@@ -341,6 +344,9 @@ def diagnose(
     representative : X is drawn like the training data (a held-out split), so the findings may speak about
         the model (inactive dimensions the decoder does not use, holes of the prior, which sampler to use).
         False for anything else (one class, a subset, new data): the same numbers, worded about X only.
+    given_other : optional, one bool per example: it is given the label in ``y`` in place of its own, which the model
+        never trained on (a conditional table run's condition value only held-out rows hold). Such examples are
+        counted as the class they are given; the classes and the clustering say how many they are.
     """
     model = check_model(model, "diagnose")
     x = model.model_rows(X, evaluation=True)  # a memory map is read one batch at a time
@@ -353,6 +359,11 @@ def diagnose(
         labels, names = encode_labels(np.asarray(y), n, "y")
         class_names = list(names)
 
+    other = None
+    if given_other is not None and labels is not None:
+        other = np.asarray(given_other, dtype=bool).reshape(-1)
+        if other.size != n:
+            raise DataError(f"given_other holds {other.size} entries for {n} examples; give one per example.")
     det = model.deterministic_
     # Everything built on q(z) (surgery, total correlation, prior holes, the collapse check, clustering)
     # uses at most MAX_CODES codes: all of them up to that, else a seeded subsample (linear in N).
@@ -442,12 +453,13 @@ def diagnose(
         }  # fmt: skip
 
         # 5. classes
-        classes = None
+        classes, too_few = None, []
         if labels is not None:
             classes = {}
             for c, name in enumerate(class_names):
                 members = np.flatnonzero(labels == c)
-                if members.size < 2:
+                if members.size < 2:  # said, not dropped without a word (an audit, s12)
+                    too_few += [str(name)] if members.size else []
                     continue
                 mu_c = mu[members]
                 lv_c = kde_logvar(mu_c) if det else logvar[members]
@@ -461,18 +473,23 @@ def diagnose(
                 kl_mean, kl_se = _mean_se_sub(kl_c, kl_j)
                 classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se, "n_codes": int(pick.size)}  # fmt: skip
+                if other is not None and other[members].any():  # rows given this class in place of their own
+                    classes[name]["n_given_other"] = int(other[members].sum())
     active_dims = np.flatnonzero(active)
     mu_np = mu.numpy()
     labels_sub = None if labels is None else labels[idx]
     clustering = _clustering(mu_np[idx][:, active_dims] if active_dims.size else mu_np[idx], labels_sub, seed)
     if clustering:
         clustering["n_codes"] = int(idx.size)
+        if other is not None and other[idx].any():
+            clustering["n_given_other"] = int(other[idx].sum())
     lint, lint_findings = _head_lint(model, mu_np, None if det else logvar.numpy(), representative)
 
     # The figures get the codes idx (all of them up to MAX_CODES).
     result = Diagnostics(per_dim, order, collapse, surgery, aggregate, clustering, classes, lint, [], n,
                          mu_np[idx], None if sd is None else sd[idx], labels_sub, class_names, det, per_channel,
-                         "model" if representative else "data", bool(getattr(model, "trained_elsewhere", False)))  # fmt: skip
+                         "model" if representative else "data", bool(getattr(model, "trained_elsewhere", False)),
+                         too_few if labels is not None else None)  # fmt: skip
     result.findings = sorted(lint_findings + _findings(result, L), key=lambda f: SEVERITY[f.severity])
     return result
 
@@ -621,7 +638,7 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             f"ARI {km['ari']:.2f} / AMI {km['ami']:.2f} / NMI {km['nmi']:.2f} (k-means) and ARI {gm['ari']:.2f} / "
             f"AMI {gm['ami']:.2f} / NMI {gm['nmi']:.2f} (Gaussian mixture); 1 is perfect. ARI and AMI are 0 at "
             "chance; NMI is not corrected for chance and stays above 0 for random groups, the more so the fewer "
-            "codes per group.", "", dict(d.clustering),
+            "codes per group." + _given_other(d.clustering.get('n_given_other')), "", dict(d.clustering),
         ))  # fmt: skip
     if d.classes:
         out.append(_class_finding(d))
@@ -692,14 +709,31 @@ def _prior_holes(d: Diagnostics) -> Finding:
     )  # fmt: skip
 
 
+def _given_other(count: Any) -> str:
+    """What the clustering's labels are where some examples are given a class in place of their own (an audit, s12:
+    a row of 'east', a value no training row holds, was counted as 'south', the condition it is scored given)."""
+    if not count:
+        return ""
+    return (f" {count} of the codes are of examples given a class in place of their own (a condition value no "
+            "training row holds): they count as the class they are given.")
+
+
+def _too_few(names: list[str] | None) -> str:
+    """" (left out, one example each: 4, 8)": the classes of the data too small for a KL of their codes."""
+    return f" (left out, one example each: {', '.join(names)})" if names else ""
+
+
 def _class_finding(d: Diagnostics) -> Finding:
     """Each class's codes against the prior: KL(q_c(z) || p(z)), the number the question "shouldn't the
     1s' codes be N(0, I)?" needs (they should not: only all classes together should match the prior)."""
     rows = sorted(d.classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])
-    text = "; ".join(f"{name} {_interval(v['kl_to_prior'], v['kl_to_prior_stderr'])} (n = {v['n']})" for name, v in rows)
+    text = "; ".join(f"{name} {_interval(v['kl_to_prior'], v['kl_to_prior_stderr'])} (n = {v['n']}"
+                     + (f", {v['n_given_other']} of them given {name} in place of a condition value no training row "
+                        "holds" if v.get("n_given_other") else "") + ")" for name, v in rows)  # fmt: skip
     return Finding(
         "classes", "info", "Each class's codes against the prior",
-        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}. A class is not meant to "
+        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)}. "
+        "A class is not meant to "
         "look like N(0, I): each occupies its own part of the latent space, and only the mixture of all classes, "
         "q(z), is pulled towards the prior.",
         "", {"kl_to_prior": {k: v["kl_to_prior"] for k, v in d.classes.items()}},

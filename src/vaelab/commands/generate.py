@@ -36,7 +36,7 @@ from vaelab.analysis.quality import (
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.analysis.table_generation import check_table_temperature
-from vaelab.checkpoint import CLASSIFIER
+from vaelab.checkpoint import CLASSIFIER, stale_names
 from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
@@ -243,8 +243,12 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
             entry["n_samples"], entry["seed"] = n, seed
             block[name] = entry
     grids = {name: X_gen[:64] for name, X_gen in generated.items()}
-    diagnostics = run.dir.read_blocks()[0].get("diagnostics")  # a damaged block counts as not measured
-    aggregate = diagnostics["aggregate"] if diagnostics else {}
+    blocks = run.dir.read_blocks()[0]
+    diagnostics = blocks.get("diagnostics")  # a damaged block counts as not measured
+    # measured on the weights before train --resume changed them: not this model's (an audit, s12: its hole mass was
+    # quoted beside the samplers of the new weights, in the table's note and the verdict)
+    stale = diagnostics is not None and "diagnostics" in stale_names(blocks)
+    aggregate = diagnostics["aggregate"] if diagnostics and not stale else {}
     hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
         "features": features.description, "classifier_test_accuracy": features.test_accuracy, "n_samples": n,
@@ -252,7 +256,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         "n_memorization": {"test": int(memo.size), "fake": min(n, MAX_MEMORIZATION)},
         "prior_hole_mass": hole, "samples": "decoder means" if mean else "draws from p(x|z)",
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
-        "compared": list(block),
+        "compared": list(block), **({"prior_hole_mass_stale": True} if stale else {}),
     }  # fmt: skip
     run.dir.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
@@ -262,6 +266,10 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
 POSTERIOR_NOTE = ("posterior sampler is not a candidate: it decodes draws from q(z|x) of training inputs, so its "
                   "samples are reconstructions of the training data, not new data; it shows the best the decoder can "
                   "do and how close a generator could come")  # fmt: skip
+
+
+# Precision and recall both below this: a sampler's samples lie outside the held-out data and cover almost none of it
+UNUSABLE = 0.05
 
 
 def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | None = None) -> str:
@@ -277,6 +285,26 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
     best, tied = best_of(block, generators)
     b = block[best]
     quality = (f"precision {fmt_interval(b, 'precision')}, recall {fmt_interval(b, 'recall')}")
+    failed = [k for k in generators if all(block[k][m] < UNUSABLE for m in ("precision", "recall"))]
+    if failed == generators:
+        # The lowest Fréchet distance among samplers none of whose samples lies among the held-out data (precision)
+        # and which cover none of it (recall) is the least bad, not a good one: "sample from prior" was recommended
+        # with precision and recall 0.00 [0.00, 0.07] for every sampler (an audit, s12)
+        each = "; ".join(f"{k} {fmt_interval(block[k], 'precision')} and {fmt_interval(block[k], 'recall')}"
+                         for k in generators)  # fmt: skip
+        return (f"No sampler is usable: every generator's precision and recall are below {UNUSABLE:g} ({each}), so "
+                "almost none of its samples lies among the held-out data and they cover almost none of it; the "
+                f"lowest Fréchet distance ({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one. "
+                "The model does not generate data like its test data from any of them: train it further (more "
+                f"epochs, a larger network) before choosing a sampler.{note}")  # fmt: skip
+    if best in failed:  # the lowest Fréchet distance, but samples off the data where another's are not: no winner
+        usable = [k for k in generators if k not in failed]
+        return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, {fmt_interval(b, 'frechet')}, "
+                f"but its precision and recall are below {UNUSABLE:g} ({quality}): almost none of its samples lies "
+                f"among the held-out data, where those of {' and '.join(usable)} do ("
+                + "; ".join(f"{k} precision {fmt_interval(block[k], 'precision')}, recall "
+                            f"{fmt_interval(block[k], 'recall')}" for k in usable)
+                + f"); the measures disagree, so look at the samples.{note}")  # fmt: skip
     if len(generators) == 1:
         return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
                 f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip
@@ -328,7 +356,9 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
     if knn:
         note.append(f"k-NN balls: k = {knn['k_precision_recall']} (precision/recall), {knn['k_density_coverage']} "
                     f"(density/coverage), {knn['balls']} (an edge point is outside, as in prdc)")
-    note.append("prior-hole mass " + ("not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))
+    note.append("prior-hole mass " + ("not measured on these weights (vaelab inspect measured it before train --resume "
+                                      "changed them: run it again)" if summary.get("prior_hole_mass_stale") else
+                                      "not measured (run vaelab inspect)" if hole is None else f"{hole:.3f}"))  # fmt: skip
     return "\n".join(lines) + "\n" + "; ".join(note)
 
 

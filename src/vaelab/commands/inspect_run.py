@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from vaelab.analysis.diagnostics import Diagnostics, diagnose
 from vaelab.commands.score import data_slug
 from vaelab.config import check_number, check_seed
+from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.report.figures import save_png
 from vaelab.runs.run import Run, Specs, is_split
 
@@ -34,8 +37,13 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     run.check_folders()
     if representative is None:
         representative = is_split(spec)  # a split's name means the split, whatever is in this folder
-    X, y = run.resolve(spec, labels, label_column, with_labels=True, lazy=True)  # a large file is read in batches
-    result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative)
+    dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # a large file is read in batches
+    X, y = dataset.X, (None if dataset.y is None else dataset.label_names())
+    # rows of a condition value no training row holds are given the most frequent trained one: counted as that class,
+    # and said so (an audit, s12: "south (n = 20)" held 2 rows of 'east')
+    other = None if dataset.reasons is None else np.array([CONDITION_FALLBACK in (r or "") for r in dataset.reasons])
+    result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative,
+                      given_other=other)  # fmt: skip
     block = {"data": spec, **result.to_dict()}
     # One locked write: other specs' blocks kept; the run's own block set too when X is representative.
     run.dir.merge_metrics("diagnostics_by_data", {spec: block}, **({"diagnostics": block} if representative else {}))

@@ -27,11 +27,11 @@ from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
     SCALE_NAMES,
-    closer_share,
-    closer_than,
+    closer_text,
     condition_note,
     constant_note,
     coverage_of,
+    discriminative_text,
     exact_copies,
     fidelity_texts,
     ks_over,
@@ -113,6 +113,7 @@ class _Section:
         self.missing: str | None = None  # the command that fills a section whose analysis has not run
         self.na: str | None = None  # why the section does not apply to this run
         self.paragraphs: list[str] = []
+        self.warnings: list[str] = []  # shown first, above the numbers they qualify (results of earlier weights)
         self.facts: list[tuple[str, str]] = []  # (label, value)
         # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
         self.tables: list[dict[str, Any]] = []
@@ -133,6 +134,7 @@ class KindFacts:
     not_applicable: tuple[tuple[str, str], ...] = ()
     adopted: dict[str, Any] | None = None  # an adopted model's adopted.json (vaelab.adopt), None for a model vaelab trained
     adopted_note: str | None = None  # why an adopted model's adopted.json is not shown (it could not be read)
+    untrained: tuple[str, ...] = ()  # classes only held-out examples hold (a conditional table run's: never trained)
 
 
 # The sections only some kinds fill, and what a run of another kind is told about them.
@@ -193,7 +195,7 @@ class _Assembler:
             # a table row or a series window reaches the model encoded: its width is not the data's columns or steps
             what = {"table": "encoded features per row", "series": "model values per window"}.get(d.kind, "example shape")
             s.facts += [("source", d.source), ("examples", _num(d.n_examples)), (what, shape),
-                        ("classes", ", ".join(d.classes) if d.classes else "none (unlabelled)")]  # fmt: skip
+                        ("classes", _classes(d.classes, self.kind.untrained))]  # fmt: skip
             try:
                 codes = self.run.read_split(d.n_examples)
                 sizes = {name: int((codes == i).sum()) for i, name in enumerate(SPLITS)}
@@ -204,6 +206,8 @@ class _Assembler:
         t = self.config.train
         hidden = ", ".join(str(h) for h in m.hidden) or "none (linear)"
         prior = m.prior + (f" ({m.n_components} component{'' if m.n_components == 1 else 's'})" if m.prior != "normal" else "")
+        # a fixed observation SD sets the NLL (its log σ per value): shown beside the likelihood (an audit, s12)
+        likelihood = m.likelihood + (f" (σ = {m.sigma:g}, fixed)" if m.likelihood == "gaussian-fixed" else "")
         adopted = self.kind.adopted
         if adopted is not None or m.arch == "adopted":  # trained elsewhere: config.json's training settings are
             # defaults vaelab never used (an audit); without a readable adopted.json, what it holds is not shown
@@ -216,7 +220,7 @@ class _Assembler:
                          else "none: grey values are scored as they are")  # fmt: skip
             s.tables.append({"caption": "model settings (config.json, adopted.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
                 ["latent dimensions", m.latent_dim], ["network", f"adopted, trained elsewhere: {halves}"],
-                ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
+                ["likelihood p(x|z)", likelihood], ["prior p(z)", prior], ["conditional", "yes" if m.n_classes else "no"],
                 *([["binarization", binarized]] if m.likelihood == "bernoulli" else []), ["seed (split, estimates)", t.seed],
             ]})  # fmt: skip
             if self.kind.adopted_note:
@@ -224,7 +228,7 @@ class _Assembler:
             return
         s.tables.append({"caption": "model and training settings (config.json)", "header": ["setting", "value"], "left": (0, 1), "rows": [
             ["latent dimensions", m.latent_dim], ["network", f"{m.arch}, hidden layers {hidden}"],
-            ["likelihood p(x|z)", m.likelihood], ["prior p(z)", prior],
+            ["likelihood p(x|z)", likelihood], ["prior p(z)", prior],
             ["conditional", "yes" if m.n_classes else "no"], ["β (KL weight)", t.beta], ["KL warm-up epochs", t.warmup_epochs],
             ["batch size · learning rate", f"{t.batch_size} · {t.lr:g}"],
             # binarization is the Bernoulli likelihood's (grey images); a table's or a series' run never binarizes
@@ -288,7 +292,10 @@ class _Assembler:
                         ("Monte Carlo standard error", f"{_num(lik.get('test_nll_mc_stderr'), 3)} nats"),
                         # a grey Bernoulli's is a cross-entropy, called "not an NLL" just above (an audit)
                         ("−ELBO − NLL (bound gap)" if lik.get("normalized", True) else "−ELBO − cross-entropy (bound gap)",
-                         f"{_num(gap)} nats")]  # fmt: skip
+                         # score's own ELBO, of the same draws as the NLL: not the Training section's test ELBO, another
+                         # estimate (an audit, s12: 85.77 − 77.31 above read 9.02 here)
+                         f"{_num(gap)} nats (ELBO {_num(lik['elbo'])}, from the same K draws per example as the "
+                         "log p(x); the Training section's test ELBO is another Monte Carlo estimate)")]  # fmt: skip
             if lik.get("units"):
                 s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
             method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so
@@ -359,10 +366,16 @@ class _Assembler:
                                       for c in range(len(pc["aggregate_sd"]))]})  # fmt: skip
         classes = d.get("classes") or {}
         if classes:
+            few = d.get("classes_too_few") or []
             s.tables.append({"caption": "each class's codes against the prior: KL(q_c(z) ‖ p(z)) (a class is not meant "
-                                        "to match the prior; only all classes together are)",
+                                        "to match the prior; only all classes together are)"
+                                        + (f"; left out, one example each: {', '.join(map(str, few))}" if few else ""),
                              "header": ["class", "examples", "KL to the prior (nats)"],
-                             "rows": [[k, _num(v["n"]), _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
+                             # rows given this class in place of an untrained condition value, said (an audit, s12)
+                             "rows": [[k, _num(v["n"]) + (f" ({v['n_given_other']} of them given {k} in place of a "
+                                                         "condition value no training row holds)"
+                                                         if v.get("n_given_other") else ""),
+                                       _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
                                       for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
         others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
         if others:
@@ -457,7 +470,7 @@ class _Assembler:
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"
                                              f" vs {_num(pr['dcr_holdout_median'], 3)} for real held-out rows; "
-                                             f"{closer_share(pr)} {closer_than(pr)}; {exact_copies(pr)}"))  # fmt: skip
+                                             f"{closer_text(pr)}; {exact_copies(pr)}"))  # fmt: skip
         if b.get("not_measured"):
             s.paragraphs.append(f"{b['not_measured']}.")
         apart = set(b.get("condition_columns") or ())
@@ -473,12 +486,12 @@ class _Assembler:
         if b is None:
             return
         d, p, f = b["discriminative"], b["predictive"], b["forecast"]
-        se = f" ± {_num(d['se'], 3)}" if "se" in d else ""
         s.facts += [
             ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
                         f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
-            ("discriminative score", f"{_num(d['score'], 3)}{se} (a classifier tells real test windows from synthetic "
-                                     f"ones with accuracy {_num(d['accuracy'], 3)}; 0 = indistinguishable)"),
+            # what the ± is and the baselines' scores, as the CLI says them (the report gave neither: an audit, s12)
+            ("discriminative score", f"|accuracy − 0.5| of a classifier telling real test windows from synthetic "
+                                     f"ones: {discriminative_text(b)}"),
             ("predictive score", f"MAE {_num(p['mae_synthetic'], 4)} for a forecaster trained on synthetic windows vs "
                                  f"{_num(p['mae_real'], 4)} trained on real {'training ' if 'reference' in p else ''}windows (TimeGAN's train-on-synthetic test in "
                                  f"vaelab's settings: the last {b['n_future']} steps of every feature, in data units; "
@@ -616,7 +629,7 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
             entry = " ".join([entry, *(shlex.quote(str(held[k])) for k in ("a", "b") if k in held)])
         targets = NOTE_SECTIONS.get(name, NOTE_SECTIONS[block])
         for target in [t for t in ((targets,) if isinstance(targets, str) else targets) if not by_id[t].na]:
-            by_id[target].paragraphs.insert(0, "Stale: this part was measured on the model's weights before vaelab "
+            by_id[target].warnings.append("Stale: this part was measured on the model's weights before vaelab "
                                                f"train --resume changed them; run vaelab {command} {run.path}"
                                                f"{after or (' ' + entry if entry else '')} again for the model as it "
                                                "is.")  # fmt: skip
@@ -638,6 +651,15 @@ def render(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFa
         created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         sections=build_sections(run, config, metrics, kind, notes),
     )
+
+
+def _classes(classes: Any, untrained: tuple[str, ...]) -> str:
+    """The data's classes, those only held-out examples hold marked (an audit, s12: "east, north, south" read as three
+    trained conditions where no training row holds 'east'; the Training section counted its test rows apart)."""
+    if not classes:
+        return "none (unlabelled)"
+    mark = " (only held-out rows hold it: never trained on; scored given the most frequent trained condition)"
+    return ", ".join(f"{c}{mark if c in untrained else ''}" for c in classes)
 
 
 def _fidelity_parts(block: dict, fid: dict[str, str]) -> str:

@@ -67,7 +67,16 @@ from vaelab.data.trend import TRENDS, WindowCoder, choose_handling, detect_trend
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.forecaster import Forecaster
-from vaelab.metrics_schema import coverage_of, ks_over, predictive_difference, repeats_of, with_se
+from vaelab.metrics_schema import (
+    coverage_of,
+    decimals_for,
+    discriminative_text,
+    ks_over,
+    plus_minus,
+    predictive_difference,
+    repeats_of,
+    with_se,
+)
 from vaelab.report.figures import save_png
 from vaelab.report.synthetic_figures import forecast_band, real_vs_generated
 from vaelab.runs.base import (
@@ -831,14 +840,9 @@ class SeriesKind(RunKind):
         return facts, (test[pick[i]], draws[i])
 
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
-        d, p, f = block["discriminative"], block["predictive"], block["forecast"]
-        g = block["gaussian"]["discriminative"]
-        r = block.get("real_training", {}).get("discriminative")  # blocks written before it lack it
-        real = "" if r is None else f"; real training windows: {r['score']:.3f} ± {r['se']:.3f}"
+        p, f = block["predictive"], block["forecast"]
         lines = [
-            f"discriminative score {d['score']:.3f} ± {d['se']:.3f} (± 1 SE over {d.get('repeats', 3)} classifier "
-            f"repeats; 0 = indistinguishable; classifier accuracy {d['accuracy']:.3f}); one Gaussian over the window: "
-            f"{g['score']:.3f} ± {g['se']:.3f}{real}",
+            f"discriminative score {discriminative_text(block)}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
             f"{'training ' if 'reference' in p else ''}windows{repeats_of(p)}{predictive_difference(p)}",
@@ -864,8 +868,9 @@ def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, l
     head = {"lower": "the forecaster beats repeating the last value",
             "higher": "the forecaster loses to repeating the last value",
             "no clear winner": "no clear winner between the forecaster and repeating the last value"}[outcome]  # fmt: skip
-    text = (f"{head}: MAE of its median {err.mean():.4g} vs {naive.mean():.4g} (difference "
-            f"{diff['mean']:+.3g} ± {2 * diff['se']:.2g}, the ± being 2 SE)")  # fmt: skip
+    digits = decimals_for(2 * diff["se"])  # the MAEs to the difference's decimals (".4g" gave "5.002e+04": an audit)
+    text = (f"{head}: MAE of its median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} (difference "
+            f"{plus_minus(diff['mean'], 2 * diff['se'])}, the ± being 2 SE)")  # fmt: skip
     return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
             "mae_difference_se": diff["se"],
             "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip

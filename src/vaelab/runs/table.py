@@ -61,8 +61,7 @@ from vaelab.data.table_transformer import (
 )
 from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import (
-    closer_share,
-    closer_than,
+    closer_text,
     condition_note,
     constant_note,
     exact_copies,
@@ -477,8 +476,7 @@ class TableKind(RunKind):
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
-                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_share(pr)} "
-                         f"of synthetic rows {closer_than(pr)}; {exact_copies(pr)}")  # fmt: skip
+                         f"(real holdout {pr['dcr_holdout_median']:.3f}); {closer_text(pr)}; {exact_copies(pr)}")  # fmt: skip
         if block.get("not_measured"):
             lines.append(block["not_measured"])
         return lines

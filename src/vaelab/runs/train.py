@@ -256,13 +256,16 @@ TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread",
 
 
 def measured_results(metrics: dict[str, Any]) -> list[str]:
-    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse")."""
+    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse", and an
+    inspected data's: "diagnostics_by_data.test")."""
     names = []
     for block, value in metrics.items():
         if block in TRAIN_BLOCKS:
             continue
-        if block == "explore" and isinstance(value, dict):
-            names += [f"explore.{key}" for key in value]
+        if block in ("explore", "diagnostics_by_data") and isinstance(value, dict):
+            # entry by entry, as their commands write them (an audit, s12: "diagnostics_by_data" stayed stale after
+            # vaelab inspect measured each of its data again)
+            names += [f"{block}.{key}" for key in value]
         else:
             names.append(block)
     return names

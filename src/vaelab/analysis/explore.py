@@ -207,8 +207,26 @@ def _percentile(sorted_reference: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ traversals
+class _Scaled:
+    """What a traversal's or grid's ``scale`` ("prior" or "codes") reads as: its SD unit, its centre, a grid's quantiles."""
+
+    scale: str
+
+    @property
+    def sd_name(self) -> str:
+        return SCALE_NAMES[self.scale][0]
+
+    @property
+    def mean_name(self) -> str:
+        return SCALE_NAMES[self.scale][1]
+
+    @property
+    def quantiles_name(self) -> str:
+        return SCALE_NAMES[self.scale][2]
+
+
 @dataclass
-class Traversal:
+class Traversal(_Scaled):
     """Decoded codes with one dimension (or one channel of a spatial latent) varied at a time over the
     prior's range."""
 
@@ -225,14 +243,6 @@ class Traversal:
     decoded_with: str | None = None  # a conditional model's class (a table's condition values) it decodes with
     scale: str = "prior"  # offsets in prior SDs about the prior's mean, or ("codes") in the codes' SDs about their mean
     codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
-
-    @property
-    def sd_name(self) -> str:
-        return SCALE_NAMES[self.scale][0]
-
-    @property
-    def mean_name(self) -> str:
-        return SCALE_NAMES[self.scale][1]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -349,7 +359,7 @@ def traverse(
 
 # ------------------------------------------------------------- manifold grid
 @dataclass
-class ManifoldGrid:
+class ManifoldGrid(_Scaled):
     """E[x|z] over a grid of two latent dimensions spaced by the prior's quantiles."""
 
     dims: tuple[int, int]  # (horizontal, vertical)
@@ -361,14 +371,6 @@ class ManifoldGrid:
     decoded_with: str | None = None  # a conditional model's class it decodes with
     scale: str = "prior"  # quantiles of the prior, or ("codes") of a Gaussian with the codes' mean and SD
     codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
-
-    @property
-    def quantiles_name(self) -> str:
-        return SCALE_NAMES[self.scale][2]
-
-    @property
-    def mean_name(self) -> str:
-        return SCALE_NAMES[self.scale][1]
 
     def to_dict(self) -> dict[str, Any]:
         return {"dims": list(self.dims), "n": int(self.quantiles.size), "quantiles": self.quantiles.round(4).tolist(),

@@ -196,6 +196,24 @@ def test_binary_examples_are_scored_once(grey_bernoulli):
     np.testing.assert_array_equal(res.log_px, one.log_px)
 
 
+def test_binary_examples_of_a_mixed_file_keep_their_effective_sample_size(grey_bernoulli):
+    """A file of grey and binary examples scored with J = 4 binarizations: the grey ones' SE holds the spread
+    between binarizations (ESS NaN), but the binary ones are scored once, their SE the Monte Carlo part alone, so
+    their ESS is known and score's few-draws warning must see it (it was NaN for every row: an audit)."""
+    vae, X = grey_bernoulli
+    grey = X[250:260]
+    binary = (X[260:270] > 0.5).astype(np.float32)
+    mixed = vae.log_likelihood(np.concatenate([grey, binary]), n_samples=30, binarizations=4)
+    assert mixed.binarizations == 4
+    ess = mixed.effective_sample_size()
+    assert np.isnan(ess[:10]).all()
+    alone = vae.log_likelihood(binary, n_samples=30, binarizations=4).effective_sample_size()
+    assert np.isfinite(alone).all()
+    np.testing.assert_allclose(ess[10:], alone, rtol=1e-6)
+    # A change of units keeps which examples were averaged.
+    np.testing.assert_array_equal(np.isnan(mixed.shifted(np.zeros(20), "x").effective_sample_size()), np.isnan(ess))
+
+
 # ------------------------------------------------------------ issue 15, item 2: densities on [0, 1]
 def test_a_bernoulli_on_grey_values_is_not_called_a_density(digits):
     from tests.conftest import FAST

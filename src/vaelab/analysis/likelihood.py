@@ -55,6 +55,8 @@ class LikelihoodResult:
     normalized: bool = True  # log p(x|z) is a normalized density on these data (bits/dim mean something)
     binarizations: int = 1  # binarizations averaged per grey example (1: none, or one fixed draw)
     serial: tuple[np.ndarray, int] | None = None  # overlapping examples (series windows): Dataset.serial
+    averaged: np.ndarray | None = None  # (N,) binarizations averaged for each example (binary ones: 1); None: all
+    # ``binarizations``
 
     def __len__(self) -> int:
         return int(self.log_px.shape[0])
@@ -70,11 +72,15 @@ class LikelihoodResult:
         """Kish's effective sample size of each example's K importance weights, (sum w)^2 / sum w^2, from the
         Monte Carlo SE the estimator reports (SE^2 = var(w) / (K mean(w)^2), var with K - 1): ESS = K / (1 + (K - 1)
         SE^2). Near 1, one draw carries the estimate: log p(x) then likely runs low and its SE, which cannot exceed
-        about 1 nat, understates the error. NaN where the SE also holds the spread between binarizations."""
+        about 1 nat, understates the error. NaN where the SE also holds the spread between binarizations (grey
+        examples averaged over several); a binary example of the same file is scored once, and its ESS is given (it
+        was NaN for the whole file, so score's few-draws warning missed those rows: an audit)."""
         K = self.n_samples
-        if self.binarizations > 1 or K < 2:
+        if K < 2:
             return np.full_like(self.log_px, np.nan, dtype=np.float64)
-        return K / (1.0 + (K - 1) * np.asarray(self.log_px_stderr, dtype=np.float64) ** 2)
+        ess = K / (1.0 + (K - 1) * np.asarray(self.log_px_stderr, dtype=np.float64) ** 2)
+        averaged = np.full(ess.shape, self.binarizations) if self.averaged is None else np.asarray(self.averaged)
+        return np.where(averaged > 1, np.nan, ess)
 
     def shifted(self, offset: np.ndarray, units: str, dims: int | None = None) -> "LikelihoodResult":
         """The densities moved by ``offset`` (N,) nats per example (a change of units: the log-Jacobian of a
@@ -84,7 +90,8 @@ class LikelihoodResult:
         return LikelihoodResult(self.log_px + offset, self.log_px_stderr, self.elbo + offset,
                                 self.reconstruction + offset, self.kl, self.n_samples,
                                 self.n_features if dims is None else int(dims),
-                                {**self.extra, "units": units}, self.normalized, self.binarizations, self.serial)  # fmt: skip
+                                {**self.extra, "units": units}, self.normalized, self.binarizations, self.serial,
+                                self.averaged)  # fmt: skip
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
@@ -213,6 +220,7 @@ def log_likelihood(
     seed = model.seed if seed is None else int(seed)
     binarize_seed = model.evaluation_seed()
     normalized, averaged = True, 1
+    each = np.ones(n, dtype=np.int64)  # binarizations averaged per example
     with seeded(seed, model.device_), torch.no_grad():
         for start in range(0, n, block):
             x = model.model_input(X[start : start + block])  # as given: binarized below, draw by draw
@@ -229,14 +237,15 @@ def log_likelihood(
                 table[start : start + x.shape[0]] = _estimate(model, x, yb, n_samples, chunk_size, seed, px_z=px_z)
             else:
                 check_unit_interval(x.numpy())
-                out, j = _binarized(model, x, yb, n_samples, chunk_size, seed, binarize_seed, binarizations)
+                out, j, grey = _binarized(model, x, yb, n_samples, chunk_size, seed, binarize_seed, binarizations)
                 table[start : start + x.shape[0]] = out
+                each[start + grey] = j
                 averaged = max(averaged, j)
             if progress:
                 progress(min(start + block, n), n)
     check_finite_scores(table)
     return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_,
-                            normalized=normalized, binarizations=averaged)  # fmt: skip
+                            normalized=normalized, binarizations=averaged, averaged=each)  # fmt: skip
 
 
 def check_finite_scores(table: np.ndarray) -> None:
@@ -266,14 +275,14 @@ def _estimate(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: 
 
 
 def _binarized(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: int, chunk_size: int, seed: int,
-               binarize_seed: int, binarizations: int) -> tuple[np.ndarray, int]:  # fmt: skip
+               binarize_seed: int, binarizations: int) -> tuple[np.ndarray, int, np.ndarray]:  # fmt: skip
     """:func:`_estimate` averaged over ``binarizations`` fixed binarizations of each grey example
     (binary ones once); the SE of log p(x) from the spread between binarizations. Also returns
-    how many binarizations were averaged (1 when every example is binary)."""
+    how many binarizations were averaged (1 when every example is binary) and the grey examples' positions."""
     out = _estimate(model, binarize_fixed(x, binarize_seed, 0), y, n_samples, chunk_size, seed, 0)
     grey = np.flatnonzero(~is_binary(x.numpy()))
     if binarizations == 1 or grey.size == 0:
-        return out, 1
+        return out, 1, grey
     xg, yg = x[grey], None if y is None else y[grey]
     draws = np.stack([out[grey]] + [_estimate(model, binarize_fixed(xg, binarize_seed, j), yg, n_samples, chunk_size,
                                               seed, j) for j in range(1, binarizations)])  # (J, G, 5)  # fmt: skip
@@ -284,4 +293,4 @@ def _binarized(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples:
     spread = draws[:, :, 0].var(0, ddof=1) / binarizations
     mean[:, 1] = np.sqrt(np.fmax(spread, (draws[:, :, 1] ** 2).mean(0) / binarizations))
     out[grey] = mean
-    return out, binarizations
+    return out, binarizations, grey

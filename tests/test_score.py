@@ -100,6 +100,24 @@ def test_anomaly_eval_reports_each_score(run, capsys):
     assert all(" ".join(n.split()) in " ".join(printed.split()) for n in said)  # printed wrapped
 
 
+def test_anomaly_eval_gives_auprc_with_its_chance_level(run, capsys):
+    """AUPRC's chance level is the share of outliers among the examples scored (not 0.5): anomaly-eval printed AUPRC
+    without it (an audit). Now the table, metrics.json (auprc_chance) and the report give it."""
+    noise = run / "noise13.npy"
+    np.save(noise, np.random.default_rng(1).random((13, 1, 8, 8)).astype(np.float32))
+    assert main(["anomaly-eval", str(run / "run"), "--outliers", str(noise), "--n-samples", "5", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    block = json.loads((run / "run" / "metrics.json").read_text())["anomaly"]
+    chance = 13 / (13 + block["n_inliers"])
+    assert block["auprc_chance"] == pytest.approx(chance)
+    assert all(v["auprc_chance"] == pytest.approx(chance) for v in block["scores"].values())
+    assert "AUPRC by chance" in printed and f"{chance:.3f}" in printed
+    assert main(["report", str(run / "run")]) == 0
+    html = (run / "run" / "report.html").read_text()
+    assert "AUPRC by chance" in html and f"{chance:.3f}" in html
+    capsys.readouterr()
+
+
 def test_anomaly_eval_takes_the_labels_a_conditional_model_scores_files_with(tmp_path, digits, capsys):
     """A conditional run's anomaly-eval on a file asked for '--labels', an option anomaly-eval did not have: a
     conditional model could not be evaluated against outliers at all (an audit). Each file takes its own labels."""

@@ -146,8 +146,9 @@ LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                   "reference_size": optional(count), "reference_independent": optional(count),
                   "reference_note": optional(text)})  # fmt: skip
 ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outliers": count,
-               "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number}))},
-              {"notes": optional(list_of(text))})  # fmt: skip
+               "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number},
+                                     {"auprc_chance": maybe_number}))},
+              {"notes": optional(list_of(text)), "auprc_chance": maybe_number})  # fmt: skip
 FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
 PER_CHANNEL = obj(
     {"shape": list_of(count), "aggregate_mean": list_of(maybe_number), "aggregate_sd": list_of(maybe_number),

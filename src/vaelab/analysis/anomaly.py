@@ -101,7 +101,8 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
     """AUROC and AUPRC of each score at telling outliers (the positive class) from inliers.
 
     Low scores mean anomalous, so each score is negated to rank outliers first.
-    AUROC 0.5 is chance; below 0.5 the score ranks outliers as *more* typical.
+    AUROC 0.5 is chance; below 0.5 the score ranks outliers as *more* typical. AUPRC's chance level is the share of
+    outliers among the examples scored (``auprc_chance``): an AUPRC means nothing without it.
     """
     if len(inliers) == 0 or len(outliers) == 0:
         raise DataError(f"anomaly_eval needs inliers and outliers; got {len(inliers)} and {len(outliers)}.")
@@ -123,6 +124,7 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
             "auroc_stderr": auroc_stderr(auroc, n1, n0),
             "auroc_interval": auroc_interval(auroc, n1, n0),
             "auprc": float(average_precision_score(truth, anomaly)),
+            "auprc_chance": len(outliers) / (len(outliers) + len(inliers)),  # a score that ranks at random
             "delong_excess": excess,
             **({"design_effect": deff} if overlapping(inliers.serial) or overlapping(outliers.serial) else {}),
         }

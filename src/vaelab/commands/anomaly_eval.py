@@ -52,6 +52,8 @@ def evaluate_anomalies(
     block = {
         "inliers": inliers, "outliers": outliers, "n_inliers": len(results[0]), "n_outliers": len(results[1]),
         "n_samples": n_samples, "scores": anomaly_eval(*results),
+        # AUPRC's chance level: the share of outliers among the examples scored (a random ranking's AUPRC)
+        "auprc_chance": len(results[1]) / (len(results[0]) + len(results[1])),
     }  # fmt: skip
     notes = [f"{which}: {remark}" for which, d in zip(("inliers", "outliers"), datasets) for remark in d.remarks]
     wide = {k: v["design_effect"] for k, v in block["scores"].items() if v.get("design_effect", 1.0) > 1.0}

@@ -323,13 +323,18 @@ class _Assembler:
             # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
             k = anomaly.get("n_samples")
             with_k = f", K = {_num(k)} importance samples" if isinstance(k, int) and not isinstance(k, bool) else ""
+            # AUPRC's chance level (metrics from before it was written: from the counts)
+            chance = anomaly.get("auprc_chance", anomaly["n_outliers"] / max(1, anomaly["n_inliers"] + anomaly["n_outliers"]))
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
-                "header": ["score", "AUROC [95% interval]", "AUPRC"],
+                "header": ["score", "AUROC [95% interval]", "AUPRC", "AUPRC by chance"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
-                          _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
+                          _num(v["auprc"], 3), _num(v.get("auprc_chance", chance), 3)]
+                         for k, v in anomaly["scores"].items()],
             })  # fmt: skip
+            s.paragraphs.append("AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples "
+                                "scored.")  # fmt: skip
             for note in anomaly.get("notes", ()):  # what the CLI prints under the table (columns not scored)
                 s.paragraphs.append(f"Note: {note}")
             if anomaly.get("reading"):

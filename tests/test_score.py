@@ -155,6 +155,27 @@ def test_a_conditional_models_nll_says_it_is_given_the_labels(tmp_path, digits, 
     assert "given labels: −log p(x|y)" in write_report(tmp_path / "run").read_text(encoding="utf-8")
 
 
+def test_trains_test_elbo_of_a_conditional_model_says_it_bounds_log_p_x_given_y(tmp_path, digits, capsys):
+    """train printed a conditional model's "test ELBO" as if it bounded log p(x), where score says its NLL is
+    log p(x|y) (an audit, s12 h): the summary, metrics.json's test block and the report say so now."""
+    X, y = digits
+    np.save(tmp_path / "digits.npy", X[:200])
+    np.save(tmp_path / "labels.npy", y[:200])
+    assert main(["train", str(tmp_path / "digits.npy"), "--labels", str(tmp_path / "labels.npy"), "--conditional",
+                 "--epochs", "1", "--latent-dim", "2", "--hidden", "16", "--device", "cpu", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0  # fmt: skip
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "a conditional model: the ELBO bounds log p(x|y)" in printed
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["conditional"] is True
+    from vaelab.commands.report import write_report
+
+    assert "test ELBO, given labels: a bound on log p(x|y)" in write_report(tmp_path / "run").read_text(encoding="utf-8")
+    assert main(["train", str(tmp_path / "digits.npy"), "--epochs", "1", "--latent-dim", "2", "--hidden", "16",
+                 "--device", "cpu", "--out", str(tmp_path / "plain"), "--quiet"]) == 0  # fmt: skip
+    assert "log p(x|y)" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "plain" / "metrics.json").read_text())["test"]["conditional"] is False
+
+
 def test_an_unconditional_models_likelihood_block_says_so(run, capsys):
     assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0
     assert "log p(x|y)" not in capsys.readouterr().out

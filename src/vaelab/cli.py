@@ -431,6 +431,9 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+        if test.get("conditional") is True:  # its ELBO bounds log p(x|y), as score says of its NLL (an audit)
+            print("            a conditional model: the ELBO bounds log p(x|y), each example given its label (its "
+                  "condition values on a table run), not log p(x)")  # fmt: skip
         moved = test.get("n_given_other_condition")
         if moved:  # a conditional table run's test rows whose condition values no training row holds
             print(textwrap.fill(f"note:       {moved} of {test['n_examples']} test rows hold condition values no "

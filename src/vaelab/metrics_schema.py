@@ -137,7 +137,7 @@ TRAINING = obj({}, {"epochs_run": optional(count), "best_epoch": optional(count)
                     "seconds": maybe_number})  # fmt: skip
 TEST = obj({"elbo": number, "reconstruction": number, "kl": number},
            {"elbo_stderr": maybe_number, "bits_per_dim_bound": maybe_number, "normalized": optional(flag),
-            "units": optional(text), "elbo_stderr_method": optional(text)})  # fmt: skip
+            "units": optional(text), "elbo_stderr_method": optional(text), "conditional": optional(flag)})  # fmt: skip
 LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                  {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number, "bits_per_dim": maybe_number,
                   "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),

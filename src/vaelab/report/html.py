@@ -250,7 +250,10 @@ class _Assembler:
         if test:
             bound = test.get("bits_per_dim_bound")
             serial = "windows" in str(test.get("elbo_stderr_method", ""))  # a series run's overlapping windows
-            s.facts += [("test ELBO", f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"
+            # a conditional model's bounds log p(x|y) (metrics from before the key: the model's settings say)
+            given = test.get("conditional", bool(self.config.model.n_classes)) is True
+            s.facts += [("test ELBO" + (", given labels: a bound on log p(x|y)" if given else ""),
+                         f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"
                                       + (f" (standard error {test['elbo_stderr_method']})" if serial else "")),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip

@@ -97,6 +97,8 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "bits_per_dim_bound": float(-elbo.mean() / (dims * math.log(2))) if normalized else None,
         "normalized": normalized,
         "elbo_samples": 8,
+        # a conditional model's ELBO bounds log p(x|y), each example given its label: not log p(x) (an audit)
+        "conditional": model.classes_ is not None,
         **({} if jacobian is None else {"units": kind.density_units or ""}),
         # rows scored given the most frequent trained condition: theirs only held-out rows hold (every conditional table
         # run says how many, 0 too; other runs have no conditions to move)

@@ -20,7 +20,7 @@ from vaelab.data.split import binarize_fixed, is_binary
 from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
-from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Mixed
+from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, GaussianMeanLogvar, Mixed, _Gaussian
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -38,6 +38,23 @@ NOT_A_DENSITY_ADOPTED = ("a Bernoulli likelihood on grey values is a cross-entro
                          "missing), so it is no NLL in nats and has no bits/dim; score binarized data, or, if the model "
                          "was trained on binarized data, adopt it again with --binarize (a fixed binarization of the "
                          "evaluation data is then scored)")  # fmt: skip
+
+
+# What the bits/dim of an image model with a continuous likelihood measure: a density of the pixel values as the model
+# reads them, not the discrete 8-bit bits/dim of the literature (an audit: the output did not say which)
+CONTINUOUS_PIXELS = ("a continuous density of the pixel values as the model reads them (8-bit images divided by 255 "
+                     "into [0, 1]), not the discrete 8-bit bits/dim of the literature (log p of the integer levels "
+                     "0..255, dequantized), with which it cannot be compared")  # fmt: skip
+
+
+def bits_per_dim_scale(model: Model) -> str | None:
+    """What bits/dim measure for ``model``, where that needs saying: an image model (C, H, W) with a continuous
+    likelihood gives bits of a density of pixel values in [0, 1] (:data:`CONTINUOUS_PIXELS`); None otherwise
+    (binarized pixels are discrete; tables and series say their units)."""
+    shape = tuple(getattr(model, "input_shape_", ()) or ())
+    if len(shape) == 3 and isinstance(model.px_z_, (_Gaussian, GaussianMeanLogvar, ContinuousBernoulli)):
+        return CONTINUOUS_PIXELS
+    return None
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
-from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, overlapping
+from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, bits_per_dim_scale, overlapping
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.data.split import indices
@@ -67,6 +67,7 @@ class Scored:
     conditional: bool = False  # a conditional model: log_px is log p(x|y), each example given its label
     trained_elsewhere: bool = False  # an adopted model: advice names adopt's options, not train's
     no_flags: str = ""  # why there are no percentiles and flags (no validation split, or too small a one)
+    bits_per_dim_scale: str | None = None  # what bits/dim measure, where that needs saying (likelihood.bits_per_dim_scale)
 
     def to_frame(self):
         frame = self.result.to_frame()
@@ -254,7 +255,8 @@ def score(
                     reference=None if cal is None else reference_facts(cal.scores[score].size,
                                                                        run.split("val", lazy=True).serial, threshold,
                                                                        band),
-                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "")  # fmt: skip
+                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "",
+                    bits_per_dim_scale=bits_per_dim_scale(run.model) if result.normalized else None)  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
                           f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
@@ -280,6 +282,7 @@ def score(
             **(scored.reference or {}),
             "figure": f"figures/{scored.figure.name}",
             **({"units": result.extra["units"]} if "units" in result.extra else {}),
+            **({"bits_per_dim_scale": scored.bits_per_dim_scale} if scored.bits_per_dim_scale else {}),
         })  # fmt: skip
     return scored
 

@@ -257,6 +257,8 @@ class _Assembler:
                                       + (f" (standard error {test['elbo_stderr_method']})" if serial else "")),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
+            if isinstance(test.get("bits_per_dim_scale"), str) and bound is not None:  # continuous pixels
+                s.facts.append(("bits/dim of", test["bits_per_dim_scale"]))
             if test.get("units"):  # a table's or series' change of units (an audit: the report never said which)
                 s.facts.append(("units", f"the test ELBO and bits/dim are in {test['units']}"))
             if test.get("n_given_other_condition"):  # a conditional table run's test rows of an untrained condition
@@ -301,6 +303,8 @@ class _Assembler:
                          "log p(x); the Training section's test ELBO is another Monte Carlo estimate)")]  # fmt: skip
             if lik.get("units"):
                 s.facts.append(("units", f"log p(x), the NLL and bits/dim are in {lik['units']}"))
+            if isinstance(lik.get("bits_per_dim_scale"), str) and lik.get("bits_per_dim") is not None:
+                s.facts.append(("bits/dim of", lik["bits_per_dim_scale"]))  # continuous pixels (an audit)
             method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so
             over = "over test examples" if method == "over examples" else method
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vaelab import distributed
-from vaelab.analysis.likelihood import overlapping, serial_stderr
+from vaelab.analysis.likelihood import bits_per_dim_scale, overlapping, serial_stderr
 from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STALE, STATE, RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
@@ -97,6 +97,8 @@ def evaluate_split(model: VAE, dataset: Dataset, split: np.ndarray, name: str = 
         "bits_per_dim_bound": float(-elbo.mean() / (dims * math.log(2))) if normalized else None,
         "normalized": normalized,
         "elbo_samples": 8,
+        # an image model with a continuous likelihood: bits of a density of pixel values in [0, 1] (an audit)
+        **({"bits_per_dim_scale": scale} if normalized and (scale := bits_per_dim_scale(model)) else {}),
         # a conditional model's ELBO bounds log p(x|y), each example given its label: not log p(x) (an audit)
         "conditional": model.classes_ is not None,
         **({} if jacobian is None else {"units": kind.density_units or ""}),

@@ -224,6 +224,20 @@ def test_verdicts_give_their_numbers_and_intervals_and_never_contradict_themselv
         assert at + above == pytest.approx(100.0)
 
 
+def test_a_result_more_likely_than_every_test_example_is_called_atypically_likely():
+    """A data-space a ± b at log p(x) percentile 100 (95% interval 100 to 100) was called "Typical: ... the model treats
+    it like real data" (an audit, s12 h): more likely than every test example is atypical too (Nalisnick et al.
+    2019), as the bottom tail is; an interval reaching above the 99th percentile is borderline."""
+    top = verdict(50, 100.0, log_px=-10.0, log_px_stderr=0.1, log_px_interval=(100.0, 100.0), n_reference=30)
+    assert top.startswith("Atypically likely") and "more likely than every test example" in top
+    assert "like real data" not in top.replace("not like real data", "")
+    assert verdict(50, 99.8, log_px_interval=(99.5, 100.0)).startswith("Atypically likely")
+    edge = verdict(50, 99.5, log_px_interval=(97.0, 100.0))
+    assert edge.startswith("Borderline") and "above the 99th percentile of log p(x)" in edge
+    assert verdict(50, 90, log_px_interval=(80.0, 98.0)).startswith("Typical:")
+    assert verdict(0.1, 100.0, log_px_interval=(100.0, 100.0)).startswith("Off the data in latent space")
+
+
 def test_verdicts_of_a_deterministic_encoder_read_the_latent_side_alone():
     """Issue 15 item 10: the three readings without log p(x) (a plain autoencoder) reached, each with its numbers."""
     nan = float("nan")

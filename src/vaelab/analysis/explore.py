@@ -584,7 +584,10 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     Atypical: below the 1st percentile (``LOW``); borderline: below the 5th (``BORDERLINE``). For log p(x)
     the percentile's 95% interval (``log_px_interval``, from log p(x) ± 1.96 SE) decides: clearly low when
     all of it is below the 1st percentile, typical when all of it is at or above the 5th, borderline
-    otherwise (the estimate cannot tell)."""
+    otherwise (the estimate cannot tell). The top tail is atypical too (Nalisnick et al. 2019: a model can give
+    what is unlike its data a higher likelihood than the data): clearly high when all of the interval is above
+    the 99th percentile (100 - ``LOW``), borderline when it reaches above it (it read "Typical … like real data"
+    at percentile 100, an audit)."""
     what = "the decoded example" if scored == "decoded" else "this input"
     lat = _latent_phrase(latent_percentile, n_codes)
     if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
@@ -599,7 +602,8 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     value = "" if math.isnan(log_px) else f" = {log_px:.2f} ± {log_px_stderr:.2f} nats"
     lik = (f"log p(x) of {what}{value} is at percentile {log_px_percentile:.1f} of {among} "
            f"(95% interval {lo:.1f} to {hi:.1f})")  # fmt: skip
-    px_low, px_typical = hi < LOW, lo >= BORDERLINE
+    px_low, px_typical = hi < LOW, lo >= BORDERLINE and hi <= 100 - LOW
+    px_high = lo > 100 - LOW
     if latent_percentile < LOW and px_low:
         return (f"Not meaningful: {lat}, where the decoder never trained, and {lik}. The latent space has a "
                 "coordinate here, but it does not stand for anything like the data.")  # fmt: skip
@@ -609,9 +613,16 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     if px_low:
         return (f"Typical code, unlikely example: {lik}, below almost all test data, although {lat}. The encoder "
                 "maps it into the data's region; the example itself is not like the data.")  # fmt: skip
+    if px_high:
+        than = "every test example" if lo >= 100 else f"{100 - LOW:g}% of the test data"
+        return (f"Atypically likely: {lik}, more likely than {than}, although {lat}. A likelihood above the data's "
+                "is atypical too: models can give what is unlike their data a higher likelihood than the data "
+                "(Nalisnick et al. 2019), so it is not like real data either.")  # fmt: skip
     if latent_percentile < BORDERLINE or not px_typical:
-        return (f"Borderline: {lat} and {lik}; it lies at the edge of what the model has seen (below the "
-                f"{BORDERLINE:g}th percentile, or too close to it to tell).")  # fmt: skip
+        edge = (f"above the {100 - LOW:g}th percentile of log p(x), or too close to it to tell" if hi > 100 - LOW
+                and latent_percentile >= BORDERLINE and lo >= BORDERLINE else
+                f"below the {BORDERLINE:g}th percentile, or too close to it to tell")  # fmt: skip
+        return f"Borderline: {lat} and {lik}; it lies at the edge of what the model has seen ({edge})."
     return (f"Typical: {lat} and {lik}; by both measures the model treats it like real data (typicality is what "
             "is measured here, not whether it looks right).")  # fmt: skip
 

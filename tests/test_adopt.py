@@ -557,6 +557,9 @@ def test_a_plain_autoencoder_gets_what_applies_and_is_told_what_does_not(digits,
     block = d.to_dict()
     assert block["deterministic"] and {"kl_per_dimension", "elbo_surgery", "log_px"} <= set(block["not_applicable"])
     assert block["per_dimension"]["kl"] is None and block["surgery"] is None
+    # order_by_kl (a contract) holds the codes' variance order here, and order_by says so (an audit, s12 h)
+    assert block["order_by"] == "code_variance"
+    assert block["order_by_kl"] == [int(i) for i in np.argsort(-np.asarray(block["per_dimension"]["var_mean"]), kind="stable")]
     assert 0 <= block["aggregate"]["prior_hole_mass"] <= 1 and block["aggregate"]["density"] == "kernel density of the codes"
     assert block["clustering"]["kmeans"]["ari"] > 0.1  # the codes still group the digits
     finding = next(f for f in d.findings if f.key == "deterministic_encoder")
@@ -594,6 +597,9 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
     assert "code SD around the codes" in html and "never fitted to the prior" in html
+    # its dimensions are ordered by their codes' variance, not by KL (order_by_kl's name said KL: an audit, s12 h)
+    assert json.loads((run / "metrics.json").read_text())["diagnostics"]["order_by"] == "code_variance"
+    assert "the variance of their codes (no KL: a deterministic encoder)" in html and "sorted by KL" not in html
 
 
 # ------------------------------------------------------------ models from pythae and diffusers

@@ -283,6 +283,7 @@ def test_inspect_writes_the_diagnostics_block_and_figures(run, capsys):
     for key in ("per_dimension", "active_units", "collapse", "surgery", "aggregate", "head_lint", "findings"):
         assert key in block
     assert block["data"] == "test" and block["n_examples"] == 30
+    assert block["order_by"] == "kl"  # a VAE's order_by_kl is by KL (a plain autoencoder's is not: test_adopt)
     for name in ("kl_per_dimension", "posterior_sd", "latent_scatter", "aggregate_vs_prior"):
         assert (run / "run" / "figures" / f"{name}.png").is_file()
     assert main(["inspect", str(run / "nothing-here")]) == 2

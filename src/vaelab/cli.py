@@ -303,12 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.required = True
     example = "an example: N (test split index), SPLIT:N, an image file, or FILE[:N]"
     et = ex.add_parser("traverse", help="vary one latent dimension at a time over the prior's range",
-                       description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL), "
+                       description="Vary each latent dimension over ±SPAN prior SDs (default: the active ones, by KL; a plain "
+                       "autoencoder's by the variance of its codes), "
                        "the others held at the prior's mean or at the code of --centre; decode E[x|z]. A plain "
                        "autoencoder's (a deterministic encoder, never fitted to the prior): its codes' SDs about their "
                        "mean on the test split.")  # fmt: skip
     et.add_argument("--dims", type=int, nargs="+", metavar="D",
-                    help="dimensions (with --per channel: channels) to show (default: the active ones, by KL)")
+                    help="dimensions (with --per channel: channels) to show (default: the active ones, by KL; a plain "
+                    "autoencoder's by the variance of its codes)")
     et.add_argument("--per", choices=["auto", "dimension", "channel"], default="auto",
                     help="vary one dimension, or one channel of a spatial latent (C x h x w) at all its positions "
                     "(default auto: channels when the latent has them)")  # fmt: skip

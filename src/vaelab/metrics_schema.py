@@ -165,7 +165,8 @@ DIAGNOSTICS = obj(
      "aggregate": obj({"prior_hole_mass": maybe_number, "total_correlation": maybe_number},
                       {"prior_hole_mass_stderr": maybe_number, "total_correlation_stderr": maybe_number}),
      "n_examples": count, "active_units": count, "order_by_kl": list_of(count)},
-    {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL), "scope": optional(text)},
+    {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL), "scope": optional(text),
+     "order_by": optional(text)},
 )  # fmt: skip
 SAMPLER = obj({}, {**{k: maybe_number for k in ("frechet", "precision", "recall", "density", "coverage")},
                    "classes": obj({}, {"total_variation": maybe_number}),

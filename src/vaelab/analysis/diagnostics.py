@@ -109,7 +109,9 @@ class Diagnostics:
             "deterministic": self.deterministic,
             "not_applicable": dict(NOT_APPLICABLE) if self.deterministic else {},
             "per_dimension": self.per_dim,
-            "order_by_kl": self.order,
+            "order_by_kl": self.order,  # the key's name is a contract; "order_by" says what it is ordered by
+            # a plain autoencoder has no KL: its dimensions are ordered by the variance of their codes (an audit)
+            "order_by": "code_variance" if self.deterministic else "kl",
             "active_units": int(sum(self.per_dim["active"])),
             "collapse": self.collapse,
             "surgery": self.surgery,

@@ -359,6 +359,11 @@ class _Assembler:
         s.facts += [
             ("examples", f"{_num(d['n_examples'])} ({d.get('data', 'test')})"),
             ("active dimensions", f"{d['active_units']} of {len(d['order_by_kl'])}"),
+            # order_by_kl is a plain autoencoder's order by its codes' variance (order_by, an audit; older blocks
+            # lack it: a deterministic encoder's was that too)
+            ("dimensions ordered by", "the variance of their codes (no KL: a deterministic encoder)"
+                                      if d.get("order_by", "code_variance" if d.get("deterministic") else "kl")
+                                      == "code_variance" else "average KL, largest first"),
             ("ELBO surgery", "does not apply: the encoder is deterministic (a plain autoencoder)" if su is None else
                              f"average KL {_num(su['avg_kl'])} = I(x;z) {_num(su['mutual_information'])} + "
                              f"KL(q(z)‖p(z)) {_num(su['kl_aggregate_prior'])} (residual {_pm(su['residual'], su.get('residual_stderr'), 3)})"),
@@ -393,7 +398,11 @@ class _Assembler:
         if others:
             s.paragraphs.append("Also inspected, as data rather than as the model (not drawn like the training data): "
                                 + ", ".join(others) + "; their blocks are under diagnostics_by_data in metrics.json.")  # fmt: skip
-        for name, caption in (("kl_per_dimension.png", "KL and activity per latent dimension."),
+        # a plain autoencoder has no KL: its figure shows activity alone, dimensions by their codes' variance
+        det = d.get("deterministic") is True
+        for name, caption in (("kl_per_dimension.png", "Activity per latent dimension (a deterministic encoder: no KL), "
+                                                       "sorted by the variance of the codes." if det else
+                                                       "KL and activity per latent dimension, sorted by KL."),
                               ("posterior_sd.png", "Posterior SDs against the prior SD, per dimension."),
                               ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),
                               ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension."),

@@ -20,7 +20,7 @@ from vaelab.data.split import binarize_fixed, is_binary
 from vaelab.data.streams import IMPORTANCE, ExampleStreams
 from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
-from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, GaussianMeanLogvar, Mixed, _Gaussian
+from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, GaussianFixed, GaussianMeanLogvar, Mixed
 from vaelab.nn.vae import importance_log_likelihood
 from vaelab.runtime import seeded
 
@@ -52,7 +52,7 @@ def bits_per_dim_scale(model: Model) -> str | None:
     likelihood gives bits of a density of pixel values in [0, 1] (:data:`CONTINUOUS_PIXELS`); None otherwise
     (binarized pixels are discrete; tables and series say their units)."""
     shape = tuple(getattr(model, "input_shape_", ()) or ())
-    if len(shape) == 3 and isinstance(model.px_z_, (_Gaussian, GaussianMeanLogvar, ContinuousBernoulli)):
+    if len(shape) == 3 and isinstance(model.px_z_, (Gaussian, GaussianFixed, GaussianMeanLogvar, ContinuousBernoulli)):
         return CONTINUOUS_PIXELS
     return None
 

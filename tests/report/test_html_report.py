@@ -124,7 +124,26 @@ def test_the_anomaly_table_says_its_own_k_and_the_notes_the_cli_prints(tiny_runs
     assert "K = 7" in printed and "'extra'" in printed
     html = write_report(run).read_text(encoding="utf-8")
     assert "K = 7 importance samples" in html
-    assert "Note: outliers: 1 column of the file is not in the run&#39;s table and not scored: &#39;extra&#39;" in html
+    note = "Note: outliers: 1 column of the file is not in the run&#39;s table and not scored: &#39;extra&#39;"
+    assert note in html
+    # under the table it qualifies, as the CLI prints it (it stood above the table: an audit, s12)
+    table = html.index("AUROC [95% interval]")
+    assert html.index("</table>", table) < html.index(note)
+
+
+def test_a_sampler_metric_without_an_interval_says_so_as_the_cli_does(tiny_runs, tmp_path, capsys):
+    # Too few samples for half-samples that hold a k-NN ball: the CLI writes "6.39 (no interval)", the report's
+    # table showed the bare number (an audit, s12)
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["image"], tmp_path / "run")
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "8", "--replicates", "2", "--quiet"]) == 0
+    assert "(no interval)" in capsys.readouterr().out
+    entry = json.loads((run / "metrics.json").read_text())["samplers"]["prior"]
+    assert not (entry.get("intervals") or {}).get("frechet")
+    html = write_report(run).read_text(encoding="utf-8")
+    assert f"<td class=\"num\">{entry['frechet']:.2f} (no interval)</td>" in html
+    assert f"<td class=\"num\">{entry['recall']:.3f} (no interval)</td>" in html
 
 
 def test_results_of_weights_a_resumed_training_changed_are_marked_stale_until_measured_again(tiny_runs, tmp_path,

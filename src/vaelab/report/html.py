@@ -90,11 +90,13 @@ def _num(value: Any, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def _with_interval(entry: dict[str, Any], key: str, digits: int) -> str:
-    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one."""
+def _with_interval(entry: dict[str, Any], key: str, digits: int, absent: str = "") -> str:
+    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one; else the metric and ``absent``
+    (the sampler table's " (no interval)", as compare-samplers prints it)."""
     interval = (entry.get("intervals") or {}).get(key)
     if not interval:
-        return _num(entry.get(key), digits)
+        value = _num(entry.get(key), digits)
+        return value + (absent if value != "–" else "")
     return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
 
 
@@ -115,7 +117,8 @@ class _Section:
         self.paragraphs: list[str] = []
         self.warnings: list[str] = []  # shown first, above the numbers they qualify (results of earlier weights)
         self.facts: list[tuple[str, str]] = []  # (label, value)
-        # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
+        # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first),
+        #  "notes": paragraphs shown under the table, about it (as the CLI prints them under its table)}
         self.tables: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.images: list[dict[str, str]] = []  # {"src", "alt", "caption"}
@@ -323,17 +326,19 @@ class _Assembler:
             # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
             k = anomaly.get("n_samples")
             with_k = f", K = {_num(k)} importance samples" if isinstance(k, int) and not isinstance(k, bool) else ""
+            # the notes and the reading go under the table, as the CLI prints them (an audit, s12: above it, as the
+            # section's paragraphs, they came before the numbers they qualify)
+            notes = [f"Note: {note}" for note in anomaly.get("notes", ())]  # columns not scored, overlapping windows
+            if anomaly.get("reading"):
+                notes.append(anomaly["reading"])
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
                 "header": ["score", "AUROC [95% interval]", "AUPRC"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
                           _num(v["auprc"], 3)] for k, v in anomaly["scores"].items()],
+                "notes": notes,
             })  # fmt: skip
-            for note in anomaly.get("notes", ()):  # what the CLI prints under the table (columns not scored)
-                s.paragraphs.append(f"Note: {note}")
-            if anomaly.get("reading"):
-                s.paragraphs.append(anomaly["reading"])
         else:
             s.paragraphs.append(f"No anomaly evaluation yet: vaelab anomaly-eval {self.run.path} --outliers DATA "
                                 "gives AUROC and AUPRC of each score against known outliers.")  # fmt: skip
@@ -423,7 +428,7 @@ class _Assembler:
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
                           "on a ball's edge is outside" if summary.get("knn") else ""),
             "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
-            "rows": [[n, *(_with_interval(block[n], k, dig) for k, _, dig in SAMPLER_COLUMNS),
+            "rows": [[n, *(_with_interval(block[n], k, dig, " (no interval)") for k, _, dig in SAMPLER_COLUMNS),
                       _num(block[n].get("classes", {}).get("total_variation"), 3),
                       _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
         })  # fmt: skip

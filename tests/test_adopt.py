@@ -590,10 +590,14 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert code == 0 and "log p(x) does not apply" in out, err
     code, out, err = _cli(capsys, "explore", run, "traverse", "--dims", "0", *specs)  # in the codes' SDs (an audit)
     assert code == 0 and "code SD" in out and "prior SD" not in out, err
+    # the spherical path about the codes' mean, not the prior's (an audit, s12), said
+    code, out, err = _cli(capsys, "explore", run, "interpolate", "test:0", "test:1", "--steps", "3", *specs)
+    assert code == 0 and "the spherical path turns about its codes' mean on the training split" in out, err
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
     assert "code SD around the codes" in html and "never fitted to the prior" in html
+    assert "the spherical path turns about the codes&#39; mean on the training split" in html
 
 
 # ------------------------------------------------------------ models from pythae and diffusers
@@ -881,6 +885,25 @@ def test_traversals_and_grids_of_a_plain_autoencoder_step_in_its_codes_scale(dig
     np.testing.assert_allclose(g.values[0], mean[0] + sd[0] * ndtri(q), rtol=1e-4, atol=1e-5)
     # without data there is nothing to measure the codes on: the prior, and said so
     assert traverse(model, dims=[0], steps=3).scale == "prior"
+
+
+def test_the_spherical_path_of_a_plain_autoencoder_turns_about_its_codes_mean(digits, autoencoder):
+    """Spherical interpolation turned about the prior's mean (0), where a plain autoencoder's codes (mean about 1.1)
+    never were: the path swung out of the codes. It turns about the aggregate's (training) codes' mean, and says so."""
+    from vaelab.analysis.explore import AggregatePosterior, interpolate, slerp
+
+    X, _ = digits
+    _, enc, dec = autoencoder
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    agg = AggregatePosterior.fit(model, X[:300])
+    res = interpolate(model, X[0], X[1], aggregate=agg, steps=5)
+    assert res.scale == "codes" and res.to_dict()["scale"] == "codes"
+    codes = model.transform(X[:300]).astype(np.float64)
+    za, zb = model.transform(X[:2]).astype(np.float64)
+    t = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(res.z["spherical"], slerp(za, zb, t, codes.mean(0)), rtol=1e-4, atol=1e-5)
+    assert np.abs(res.z["spherical"] - slerp(za, zb, t)).max() > 1e-2  # not about 0
+    np.testing.assert_allclose(res.z["spherical"][[0, -1]], [za, zb], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("binarize", [False, True])

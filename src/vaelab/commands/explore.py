@@ -242,6 +242,8 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     agg = _aggregate(r, seed)
     result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps, y_a=y_a, y_b=y_b)
+    if result.scale == "codes":  # the spherical path's centre: the mean of the aggregate's (training) codes
+        result.codes_from = "train"
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
     ends = _windows(r, result.endpoints)

@@ -564,7 +564,11 @@ class _Assembler:
         names = f"{e['a']}" + (f" (class {e['label_a']})" if e.get("label_a") else "") + f" and {e['b']}" + \
             (f" (class {e['label_b']})" if e.get("label_b") else "")  # fmt: skip
         s.paragraphs.append(
-            f"Straight-line and spherical paths between the codes of {names}. Below the decoded examples, each point's "
+            f"Straight-line and spherical paths between the codes of {names}"
+            + (f"; the spherical path turns about the codes' mean on the {SPLIT_WORDS.get(e.get('codes_from'), 'training')} "
+               "split, not the prior's (the encoder is deterministic, never fitted to the prior)"
+               if e.get("scale") == "codes" else "")
+            + ". Below the decoded examples, each point's "
             "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on."
             + _path_class(e))

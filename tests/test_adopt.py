@@ -961,6 +961,14 @@ def test_traverse_and_grid_of_a_run_without_held_out_splits_use_the_training_cod
         code, out, err = _cli(capsys, "explore", run, *what, *specs)
         assert code == 0 and "on the training split" in out, (what, err)
     assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["codes_from"] == "train"
+    # arithmetic needs no test split here: no log p(x), so no reference to place it among (it was refused: an audit,
+    # s12); the report does not claim one ("placed among the 0 test examples")
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "train:0", "train:1", *specs)
+    assert code == 0 and "log p(x) does not apply" in out, err
+    assert json.loads((run / "metrics.json").read_text())["explore"]["arithmetic"]["n_test"] == 0
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "log p(x) does not apply: the encoder is deterministic" in html and "among the 0 test" not in html
 
 
 def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):

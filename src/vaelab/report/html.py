@@ -587,9 +587,13 @@ class _Assembler:
                "model rows' (standardized windows) " if "series" in self.kind.sections else "data's ")
             + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
             + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
-            + f" and encoded. log p(x) (K = {e['n_samples']}) "
-            f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
-            "for data-space results the input itself."
+            + " and encoded. "
+            # a deterministic encoder has no log p(x), so no reference (n_reference 0): it read "log p(x) (K = 200) is
+            # placed among the 0 test examples" (an audit, s12)
+            + ("log p(x) does not apply: the encoder is deterministic (a plain autoencoder), so the verdicts read the "
+               "latent typicality alone." if not e.get("n_reference") else
+               f"log p(x) (K = {e['n_samples']}) is placed among the {e['n_reference']} test examples; for latent "
+               "results the decoded example is scored, for data-space results the input itself.")
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.
             + (" On a table run a ± b adds the encoded features (one-hot slots of a category can both be 1), so the "
                "data-space rows probe the encoding, not rows a table could hold; read the latent rows."

@@ -381,7 +381,8 @@ class _Assembler:
                                                          "condition value no training row holds)"
                                                          if v.get("n_given_other") else ""),
                                        _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
-                                      for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
+                                      for k, v in sorted(classes.items(), key=lambda kv: (kv[1]["kl_to_prior"] is None,  # null: last
+                                                                           -(kv[1]["kl_to_prior"] or 0.0)))]})  # fmt: skip
         others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
         if others:
             s.paragraphs.append("Also inspected, as data rather than as the model (not drawn like the training data): "
@@ -508,7 +509,8 @@ class _Assembler:
                            "last value"),
         ]  # fmt: skip
         trend = b.get("trend")
-        if trend and "why" in trend:
+        if trend and all(isinstance(trend.get(k), str) for k in ("found", "handling", "why")):  # blocks before "why"
+            # have none; a damaged one lacking "found" or "handling" was a KeyError (an audit, s12)
             s.facts.append(("trend", f"{trend['found']}; handled by '{trend['handling']}': {trend['why']}"))
         s.facts += [("verdict", v["text"]) for v in b.get("verdicts", {}).values()]
         self.image(s, "series_windows.png", "Real test windows (top) and generated windows (bottom).")

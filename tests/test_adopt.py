@@ -593,6 +593,9 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert code == 0 and "log p(x) does not apply" in out, err
     code, out, err = _cli(capsys, "explore", run, "traverse", "--dims", "0", *specs)  # in the codes' SDs (an audit)
     assert code == 0 and "code SD" in out and "prior SD" not in out, err
+    # the spherical path about the codes' mean, not the prior's (an audit, s12), said
+    code, out, err = _cli(capsys, "explore", run, "interpolate", "test:0", "test:1", "--steps", "3", *specs)
+    assert code == 0 and "the spherical path turns about its codes' mean on the training split" in out, err
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
@@ -600,6 +603,7 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     # its dimensions are ordered by their codes' variance, not by KL (order_by_kl's name said KL: an audit, s12 h)
     assert json.loads((run / "metrics.json").read_text())["diagnostics"]["order_by"] == "code_variance"
     assert "the variance of their codes (no KL: a deterministic encoder)" in html and "sorted by KL" not in html
+    assert "the spherical path turns about the codes&#39; mean on the training split" in html
 
 
 # ------------------------------------------------------------ models from pythae and diffusers
@@ -889,6 +893,25 @@ def test_traversals_and_grids_of_a_plain_autoencoder_step_in_its_codes_scale(dig
     assert traverse(model, dims=[0], steps=3).scale == "prior"
 
 
+def test_the_spherical_path_of_a_plain_autoencoder_turns_about_its_codes_mean(digits, autoencoder):
+    """Spherical interpolation turned about the prior's mean (0), where a plain autoencoder's codes (mean about 1.1)
+    never were: the path swung out of the codes. It turns about the aggregate's (training) codes' mean, and says so."""
+    from vaelab.analysis.explore import AggregatePosterior, interpolate, slerp
+
+    X, _ = digits
+    _, enc, dec = autoencoder
+    model = vaelab.adopt(enc, dec, likelihood="bernoulli", data=X)
+    agg = AggregatePosterior.fit(model, X[:300])
+    res = interpolate(model, X[0], X[1], aggregate=agg, steps=5)
+    assert res.scale == "codes" and res.to_dict()["scale"] == "codes"
+    codes = model.transform(X[:300]).astype(np.float64)
+    za, zb = model.transform(X[:2]).astype(np.float64)
+    t = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(res.z["spherical"], slerp(za, zb, t, codes.mean(0)), rtol=1e-4, atol=1e-5)
+    assert np.abs(res.z["spherical"] - slerp(za, zb, t)).max() > 1e-2  # not about 0
+    np.testing.assert_allclose(res.z["spherical"][[0, -1]], [za, zb], rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("binarize", [False, True])
 def test_config_json_of_an_adopted_run_records_the_binarization_adopt_used(outside, tmp_path, capsys, binarize):
     """config.json of an adopted run held train.binarize "dynamic" (train's default, never used): it records what
@@ -944,6 +967,14 @@ def test_traverse_and_grid_of_a_run_without_held_out_splits_use_the_training_cod
         code, out, err = _cli(capsys, "explore", run, *what, *specs)
         assert code == 0 and "on the training split" in out, (what, err)
     assert json.loads((run / "metrics.json").read_text())["explore"]["grid"]["codes_from"] == "train"
+    # arithmetic needs no test split here: no log p(x), so no reference to place it among (it was refused: an audit,
+    # s12); the report does not claim one ("placed among the 0 test examples")
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "train:0", "train:1", *specs)
+    assert code == 0 and "log p(x) does not apply" in out, err
+    assert json.loads((run / "metrics.json").read_text())["explore"]["arithmetic"]["n_test"] == 0
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "log p(x) does not apply: the encoder is deterministic" in html and "among the 0 test" not in html
 
 
 def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):

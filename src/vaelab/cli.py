@@ -869,6 +869,9 @@ def cmd_explore(args) -> int:
         for name, pct in result.percentile.items():
             print(f"{name:<10} typicality along the path (percentile of training codes): "
                   + " ".join(f"{p:.0f}" for p in pct))  # fmt: skip
+        if result.scale == "codes":  # never fitted to the prior: a path about 0 would swing away from the codes
+            print(f"  the encoder is deterministic (a plain autoencoder): the spherical path turns about its codes' "
+                  f"mean on the {_split_words(result.codes_from)}, not the prior's mean")  # fmt: skip
     else:
         result, path = explore.run_arithmetic(args.run, args.a, args.b, n_samples=args.n_samples, seed=args.seed,
                                               specs=_specs(args))

@@ -134,7 +134,9 @@ def name(v: Any, where: str) -> str | None:
 
 
 TRAINING = obj({}, {"epochs_run": optional(count), "best_epoch": optional(count), "stopped_early": optional(flag),
-                    "seconds": maybe_number})  # fmt: skip
+                    "seconds": maybe_number,
+                    # what the report reads of it (a key of it missing was a KeyError: an audit, s12)
+                    "likelihood_choice": optional(obj({"likelihood": text, "binarized": flag, "reason": text}))})  # fmt: skip
 TEST = obj({"elbo": number, "reconstruction": number, "kl": number},
            {"elbo_stderr": maybe_number, "bits_per_dim_bound": maybe_number, "normalized": optional(flag),
             "units": optional(text), "elbo_stderr_method": optional(text), "conditional": optional(flag),
@@ -166,7 +168,10 @@ DIAGNOSTICS = obj(
                       {"prior_hole_mass_stderr": maybe_number, "total_correlation_stderr": maybe_number}),
      "n_examples": count, "active_units": count, "order_by_kl": list_of(count)},
     {"data": text, "findings": list_of(FINDING), "per_channel": optional(PER_CHANNEL), "scope": optional(text),
-     "order_by": optional(text)},
+     "order_by": optional(text),
+     # each class's codes against the prior, as the report reads them (a key of one missing was a KeyError: an audit)
+     "classes": optional(mapping(obj({"n": count, "kl_to_prior": maybe_number},
+                                     {"kl_to_prior_stderr": maybe_number, "n_given_other": optional(count)})))},
 )  # fmt: skip
 SAMPLER = obj({}, {**{k: maybe_number for k in ("frechet", "precision", "recall", "density", "coverage")},
                    "classes": obj({}, {"total_variation": maybe_number}),
@@ -388,8 +393,8 @@ def ml_note(ml: dict[str, Any]) -> str:
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
-    if not _is_number(ml.get("difference_se")):
-        return ""
+    if not (_is_number(ml.get("difference_se")) and _is_number(ml.get("difference"))):  # one without the other:
+        return ""  # a damaged block (a KeyError: an audit, s12)
     words = {"lower": "the model trained on synthetic rows scores lower",
              "higher": "the model trained on synthetic rows scores higher"}.get(ml.get("outcome"), "no clear difference")
     return (f"; synthetic - real {ml['difference']:+.3f} ± {2 * ml['difference_se']:.3f} (2 SE over "

@@ -387,3 +387,21 @@ def test_the_cli_clips_data_space_arithmetic_per_feature(tmp_path):
             assert (r.scored >= train.min(0) - 1e-6).all() and (r.scored <= train.max(0) + 1e-6).all(), r.scored
     metrics = __import__("json").loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["explore"]["arithmetic"]["clipped"] == "per feature"
+
+
+def test_arithmetic_without_a_test_split_says_why_it_needs_one(tmp_path, digits, capsys):
+    """A VAE's arithmetic places each log p(x) among the test split's: without a test split it was refused with "use
+    another split or a file", which arithmetic has no option for (an audit, s12). It says why, in one line."""
+    from tests.conftest import FAST
+    from vaelab.cli import main
+    from vaelab.runs.train import train_run
+
+    X, _ = digits
+    np.save(tmp_path / "x.npy", X[:200])
+    run = tmp_path / "run"
+    train_run(tmp_path / "x.npy", run, {**FAST, "epochs": 1}, test_fraction=0.0)
+    assert main(["explore", str(run), "arithmetic", "train:0", "train:1", "--n-samples", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "places each result's log p(x) among the test split's" in err and err.count("\n") == 1, err
+    assert "use another split or a file" not in err
+

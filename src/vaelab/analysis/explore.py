@@ -460,10 +460,15 @@ class Interpolation:
     endpoints: np.ndarray = field(repr=False, default=None)  # (2, *input_shape): the inputs a and b
     decoded_with: str | None = None  # a conditional model's class the whole path is decoded with (a's by default)
     class_b: str | None = None  # b's class: where it differs, the path's end is not b's reconstruction
+    # the spherical path turns about the prior's mean, or ("codes") a deterministic encoder's about its training codes'
+    # mean (the aggregate posterior's codes): a plain autoencoder was never fitted to the prior (an audit, s12)
+    scale: str = "prior"
+    codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **({} if self.decoded_with is None else {"decoded_with": self.decoded_with, "class_b": self.class_b}),
+            "scale": self.scale, **({"codes_from": self.codes_from} if self.codes_from else {}),
             "t": self.t.round(4).tolist(),
             "paths": {name: {"log_q": self.log_q[name].round(3).tolist(),
                              "percentile": self.percentile[name].round(2).tolist(),
@@ -484,22 +489,25 @@ def interpolate(
     label: Any = None,
 ) -> Interpolation:
     """Linear and spherical paths between E_q[z|a] and E_q[z|b], decoded to E[x|z], with
-    log q(z) of every point and its percentile among the training codes."""
+    log q(z) of every point and its percentile among the training codes. The spherical path turns about
+    the prior's mean; for a deterministic encoder (a plain autoencoder, never fitted to the prior) about
+    the mean of ``aggregate``'s codes (``scale`` "codes")."""
     model = check_model(model, "interpolate")
     _check_span(1.0, steps)
     if not isinstance(aggregate, AggregatePosterior):
         raise ConfigError("aggregate must be an AggregatePosterior (AggregatePosterior.fit(model, X_train)).")
     za, zb = _codes(model, [(x_a, y_a, "a"), (x_b, y_b, "b")])
     t = np.linspace(0.0, 1.0, steps)
-    paths = {"linear": (1 - t)[:, None] * za + t[:, None] * zb,
-             "spherical": slerp(za, zb, t, prior_marginals(model).mean)}  # fmt: skip
+    codes = bool(model.deterministic_)  # its codes can sit far from N(0, I): turning about 0 leaves them
+    centre = aggregate.mu.mean(0).numpy() if codes else prior_marginals(model).mean
+    paths = {"linear": (1 - t)[:, None] * za + t[:, None] * zb, "spherical": slerp(za, zb, t, centre)}
     dec_label = label if label is not None else y_a
     decoded = {k: _decode(model, z, dec_label) for k, z in paths.items()}
     log_q = {k: aggregate.log_prob(z) for k, z in paths.items()}
     pct = {k: _percentile(aggregate.reference, v) for k, v in log_q.items()}
     ends = np.concatenate([_one_example(model, x_a, "a"), _one_example(model, x_b, "b")])
     return Interpolation(t, paths, log_q, pct, decoded, ends, _decoding_class(model, dec_label),
-                         _decoding_class(model, y_b))  # fmt: skip
+                         _decoding_class(model, y_b), "codes" if codes else "prior")  # fmt: skip
 
 
 def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:

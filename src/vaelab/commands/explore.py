@@ -242,6 +242,8 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     agg = _aggregate(r, seed)
     result = interpolate(r.model, ea.x, eb.x, aggregate=agg, steps=steps, y_a=y_a, y_b=y_b)
+    if result.scale == "codes":  # the spherical path's centre: the mean of the aggregate's (training) codes
+        result.codes_from = "train"
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg)}
     views = {k: v[0] for k, v in ((k, _views(r, d, 1)) for k, d in result.decoded.items()) if v is not None}
     ends = _windows(r, result.endpoints)
@@ -266,11 +268,21 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     model = r.model
     ea, eb = r.example(a), r.example(b)
     y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
-    train, test_all = r.split("train", lazy=True), r.kind.given_trained(r.split("test", lazy=True))  # as score's
-    # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
-    test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
-    # In the data's own units, as `vaelab score` gives them (a table's change of units included), the results too.
-    reference = None if model.deterministic_ else r.log_likelihood(test, n_samples, seed=seed).log_px
+    train = r.split("train", lazy=True)
+    if model.deterministic_:  # no log p(x), so no reference: the test split is not needed (an audit, s12: a plain
+        # autoencoder run without one was refused, "use another split or a file", which arithmetic has no option for)
+        reference, n_test = None, int(indices(r.data(lazy=True)[1], "test").size)
+    else:
+        _, codes = r.data(lazy=True)
+        if not indices(codes, "test").size:
+            raise DataError("The run's test split is empty: explore arithmetic places each result's log p(x) among the "
+                            "test split's (its percentile verdicts), and there is none. Train with a test fraction > "
+                            "0; traverse, grid and interpolate need no test split.")  # fmt: skip
+        test_all = r.kind.given_trained(r.split("test", lazy=True))  # as score's
+        # The percentiles' reference: the test split's log p(x), on a seeded subsample beyond MAX_REFERENCE_EXAMPLES.
+        test = test_all.subset(subsample(test_all.n_examples, MAX_REFERENCE_EXAMPLES, np.random.default_rng(seed)))
+        # In the data's own units, as `vaelab score` gives them (a table's change of units included), the results too.
+        reference, n_test = r.log_likelihood(test, n_samples, seed=seed).log_px, test_all.n_examples
     agg = _aggregate(r, seed)
     result = arithmetic(model, ea.x, eb.x, aggregate=agg, reference_log_px=reference,
                         data_range=_data_range(train.X), n_samples=n_samples,
@@ -285,7 +297,7 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
                              "offsets), which no table row holds, so its log p(x) and typicality say nothing about "
                              "the model; read the latent rows.")  # fmt: skip
     entry = {"a": a, "b": b, "label_a": ea.label, "label_b": eb.label, **result.to_dict(), **_codes_used(agg),
-             "n_test": test_all.n_examples}  # fmt: skip
+             "n_test": n_test}  # fmt: skip
     if views is not None:
         for i, row in enumerate(entry["results"]):
             row["decoded"] = column_rows(views[0], i)

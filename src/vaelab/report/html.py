@@ -90,11 +90,13 @@ def _num(value: Any, digits: int = 2) -> str:
     return f"{float(value):.{digits}f}"
 
 
-def _with_interval(entry: dict[str, Any], key: str, digits: int) -> str:
-    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one."""
+def _with_interval(entry: dict[str, Any], key: str, digits: int, absent: str = "") -> str:
+    """A metric with its interval, '5.49 [4.10, 6.88]', where the block has one; else the metric and ``absent``
+    (the sampler table's " (no interval)", as compare-samplers prints it)."""
     interval = (entry.get("intervals") or {}).get(key)
     if not interval:
-        return _num(entry.get(key), digits)
+        value = _num(entry.get(key), digits)
+        return value + (absent if value != "–" else "")
     return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
 
 
@@ -115,7 +117,8 @@ class _Section:
         self.paragraphs: list[str] = []
         self.warnings: list[str] = []  # shown first, above the numbers they qualify (results of earlier weights)
         self.facts: list[tuple[str, str]] = []  # (label, value)
-        # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first)}
+        # {"caption", "header", "rows", "left": indices of left-aligned columns (default: the first),
+        #  "notes": paragraphs shown under the table, about it (as the CLI prints them under its table)}
         self.tables: list[dict[str, Any]] = []
         self.findings: list[dict[str, Any]] = []
         self.images: list[dict[str, str]] = []  # {"src", "alt", "caption"}
@@ -332,6 +335,11 @@ class _Assembler:
             with_k = f", K = {_num(k)} importance samples" if isinstance(k, int) and not isinstance(k, bool) else ""
             # AUPRC's chance level (metrics from before it was written: from the counts)
             chance = anomaly.get("auprc_chance", anomaly["n_outliers"] / max(1, anomaly["n_inliers"] + anomaly["n_outliers"]))
+            # the notes and the reading go under the table, as the CLI prints them (an audit, s12: above it, as the
+            # section's paragraphs, they came before the numbers they qualify)
+            notes = [f"Note: {note}" for note in anomaly.get("notes", ())]  # columns not scored, overlapping windows
+            if anomaly.get("reading"):
+                notes.append(anomaly["reading"])
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
@@ -339,13 +347,9 @@ class _Assembler:
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
                           _num(v["auprc"], 3), _num(v.get("auprc_chance", chance), 3)]
                          for k, v in anomaly["scores"].items()],
+                "notes": ["AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples scored.",
+                          *notes],
             })  # fmt: skip
-            s.paragraphs.append("AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples "
-                                "scored.")  # fmt: skip
-            for note in anomaly.get("notes", ()):  # what the CLI prints under the table (columns not scored)
-                s.paragraphs.append(f"Note: {note}")
-            if anomaly.get("reading"):
-                s.paragraphs.append(anomaly["reading"])
         else:
             s.paragraphs.append(f"No anomaly evaluation yet: vaelab anomaly-eval {self.run.path} --outliers DATA "
                                 "gives AUROC and AUPRC of each score against known outliers.")  # fmt: skip
@@ -393,7 +397,8 @@ class _Assembler:
                                                          "condition value no training row holds)"
                                                          if v.get("n_given_other") else ""),
                                        _pm(v["kl_to_prior"], v.get("kl_to_prior_stderr"))]
-                                      for k, v in sorted(classes.items(), key=lambda kv: -kv[1]["kl_to_prior"])]})  # fmt: skip
+                                      for k, v in sorted(classes.items(), key=lambda kv: (kv[1]["kl_to_prior"] is None,  # null: last
+                                                                           -(kv[1]["kl_to_prior"] or 0.0)))]})  # fmt: skip
         others = [k for k, v in (self.metrics.get("diagnostics_by_data") or {}).items() if v.get("scope") == "data"]
         if others:
             s.paragraphs.append("Also inspected, as data rather than as the model (not drawn like the training data): "
@@ -444,7 +449,7 @@ class _Assembler:
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
                           "on a ball's edge is outside" if summary.get("knn") else ""),
             "header": ["sampler", *(c[1] for c in SAMPLER_COLUMNS), "class TV ↓", "nearest-train ratio"],
-            "rows": [[n, *(_with_interval(block[n], k, dig) for k, _, dig in SAMPLER_COLUMNS),
+            "rows": [[n, *(_with_interval(block[n], k, dig, " (no interval)") for k, _, dig in SAMPLER_COLUMNS),
                       _num(block[n].get("classes", {}).get("total_variation"), 3),
                       _num(block[n].get("memorization", {}).get("ratio"), 2)] for n in names],
         })  # fmt: skip
@@ -524,7 +529,8 @@ class _Assembler:
                            "last value"),
         ]  # fmt: skip
         trend = b.get("trend")
-        if trend and "why" in trend:
+        if trend and all(isinstance(trend.get(k), str) for k in ("found", "handling", "why")):  # blocks before "why"
+            # have none; a damaged one lacking "found" or "handling" was a KeyError (an audit, s12)
             s.facts.append(("trend", f"{trend['found']}; handled by '{trend['handling']}': {trend['why']}"))
         s.facts += [("verdict", v["text"]) for v in b.get("verdicts", {}).values()]
         self.image(s, "series_windows.png", "Real test windows (top) and generated windows (bottom).")
@@ -580,7 +586,11 @@ class _Assembler:
         names = f"{e['a']}" + (f" (class {e['label_a']})" if e.get("label_a") else "") + f" and {e['b']}" + \
             (f" (class {e['label_b']})" if e.get("label_b") else "")  # fmt: skip
         s.paragraphs.append(
-            f"Straight-line and spherical paths between the codes of {names}. Below the decoded examples, each point's "
+            f"Straight-line and spherical paths between the codes of {names}"
+            + (f"; the spherical path turns about the codes' mean on the {SPLIT_WORDS.get(e.get('codes_from'), 'training')} "
+               "split, not the prior's (the encoder is deterministic, never fitted to the prior)"
+               if e.get("scale") == "codes" else "")
+            + ". Below the decoded examples, each point's "
             "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on."
             + _path_class(e))
@@ -599,9 +609,13 @@ class _Assembler:
                "model rows' (standardized windows) " if "series" in self.kind.sections else "data's ")
             + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
             + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
-            + f" and encoded. log p(x) (K = {e['n_samples']}) "
-            f"is placed among the {e['n_reference']} test examples; for latent results the decoded example is scored, "
-            "for data-space results the input itself."
+            + " and encoded. "
+            # a deterministic encoder has no log p(x), so no reference (n_reference 0): it read "log p(x) (K = 200) is
+            # placed among the 0 test examples" (an audit, s12)
+            + ("log p(x) does not apply: the encoder is deterministic (a plain autoencoder), so the verdicts read the "
+               "latent typicality alone." if not e.get("n_reference") else
+               f"log p(x) (K = {e['n_samples']}) is placed among the {e['n_reference']} test examples; for latent "
+               "results the decoded example is scored, for data-space results the input itself.")
             # A table row's features are scaled numbers, one-hot categories and flags: their sum is no row.
             + (" On a table run a ± b adds the encoded features (one-hot slots of a category can both be 1), so the "
                "data-space rows probe the encoding, not rows a table could hold; read the latent rows."

@@ -2210,3 +2210,33 @@ def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile
     assert reference_facts(500, None, 1.0, None) == {"reference_size": 500, "reference_independent": 500}
     assert "too thin for a tail of 0.5%" in reference_facts(100, None, 1.0, (0.5, 99))["reference_note"]
     assert "reference_note" not in reference_facts(100, None, 1.0, (0, 98))  # a tail of 0: the extreme by design
+
+
+def test_forecast_draw_seeds_near_the_top_wrap_to_seeds_sample_takes(series, tmp_path, capsys, monkeypatch):
+    """An audit (s12): test window k's forecasts were drawn with seed + k, which past 2**32 - 1 is a seed `sample
+    --seed` refuses, so "sample --past with --seed seed + k draws the same" could not be followed near the top.
+    The window seeds now wrap modulo 2**32, the text says so, and sample with the wrapped seed gives the draws."""
+    from vaelab.config import MAX_SEED
+    from vaelab.data.split import indices
+    from vaelab.runs.run import Run
+
+    _, _, path = series
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    used = []
+    futures = kind.futures
+    monkeypatch.setattr(kind, "futures", lambda *a, seeds=None, **k: used.append(np.asarray(seeds)) or futures(
+        *a, seeds=seeds, **k))  # fmt: skip
+    seed = MAX_SEED - 1
+    facts, (window, draws) = kind.forecast_scores(run, test_rows, test, codes, seed=seed)
+    assert used and all(((s >= 0) & (s <= MAX_SEED)).all() for s in used)
+    assert "modulo 2**32" in facts["draw_seeds"]
+    k = len(test) // 2
+    assert np.array_equal(window, test[k]) and k >= 2
+    np.save(tmp_path / "past.npy", test[k, :12])
+    _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", (seed + k) % 2**32,
+        "--out", tmp_path / "f.npy")  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "f.npy"), draws)

@@ -46,7 +46,7 @@ from vaelab.analysis.synthetic_series import (
     window_ks_complements,
 )
 from vaelab.checkpoint import RunDir
-from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
+from vaelab.config import MAX_SEED, DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import check_missing_values, load_dataset, read_series
 from vaelab.data.split import indices
@@ -804,8 +804,10 @@ class SeriesKind(RunKind):
         forecaster = Forecaster.load(run.dir)
         pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
         # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
-        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch
-        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seed + pick)  # (M, draws, ...)
+        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch. Wrapped
+        # modulo 2**32 so that every window's seed is one `sample --seed` takes (seed + k passed its top near it: an audit)
+        seeds = (int(seed) + pick.astype(np.int64)) % (MAX_SEED + 1)
+        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seeds)  # (M, draws, ...)
         truth = test[pick, ws.n_past :]
         lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
         err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
@@ -831,8 +833,9 @@ class SeriesKind(RunKind):
             if "coverage_verdict" in cover:
                 cover["coverage_verdict"]["text"] += f" Left out of the coverage: {left['coverage_left_out']}."
         facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, **left,
-                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k, "
-                               "as sample --past of its past with that --seed draws it",
+                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k "
+                               f"(modulo 2**32, past {MAX_SEED}), as sample --past of its past with that --seed "
+                               "draws it",
                  "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip

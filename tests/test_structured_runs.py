@@ -396,6 +396,15 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "discriminative score" in out and "predictive score" in out
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "series" and 0 <= block["discriminative"]["score"] <= 0.5
+    # What the synthetic windows are, in the CLI, metrics.json and the report: decoder means, set against noisy real
+    # windows (an audit, s12: nothing said so)
+    assert block["synthetic_are"].startswith("decoder means E[x|z] (no observation noise)")
+    assert "synthetic windows: decoder means E[x|z] (no observation noise)" in out
+    import html as html_text
+
+    _ok(capsys, "report", run)
+    page = html_text.unescape((run / "report.html").read_text(encoding="utf-8"))
+    assert block["synthetic_are"] in page
     # Verdicts against the simple baselines, each in words and printed.
     d, g = block["discriminative"], block["gaussian"]["discriminative"]
     assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5

@@ -489,6 +489,7 @@ class _Assembler:
         s.facts += [
             ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
                         f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
+            *([("synthetic windows", b["synthetic_are"])] if isinstance(b.get("synthetic_are"), str) else []),
             # what the ± is and the baselines' scores, as the CLI says them (the report gave neither: an audit, s12)
             ("discriminative score", f"|accuracy − 0.5| of a classifier telling real test windows from synthetic "
                                      f"ones: {discriminative_text(b)}"),

@@ -97,6 +97,9 @@ FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the fore
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
+# What evaluate-synthetic's generated windows are (``synthetic.synthetic_are``): run.generate's decoder means
+SYNTHETIC_ARE = ("decoder means E[x|z] (no observation noise), compared with real windows that carry theirs: the "
+                 "discriminative score and the value distributions may tell them apart by their smoothness alone")
 REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
@@ -759,6 +762,8 @@ class SeriesKind(RunKind):
         ref_d = repeated_discriminative(test, lambda s: self.to_user(real[s]), list(rows))
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
+            # said, as compare-samplers says its samples (an audit, s12): the real windows carry their noise, these none
+            "synthetic_are": SYNTHETIC_ARE,
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": ks["mean"], "ks_complement": shapes,
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
@@ -845,6 +850,7 @@ class SeriesKind(RunKind):
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         p, f = block["predictive"], block["forecast"]
         lines = [
+            f"synthetic windows: {block.get('synthetic_are', SYNTHETIC_ARE)}",
             f"discriminative score {discriminative_text(block)}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "

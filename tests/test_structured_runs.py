@@ -2249,3 +2249,20 @@ def test_forecast_draw_seeds_near_the_top_wrap_to_seeds_sample_takes(series, tmp
     _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", (seed + k) % 2**32,
         "--out", tmp_path / "f.npy")  # fmt: skip
     assert np.array_equal(np.load(tmp_path / "f.npy"), draws)
+
+
+def test_sample_posterior_on_a_conditional_table_decodes_each_row_with_its_inputs_condition(table, tmp_path, capsys):
+    """An audit (s12): `sample --sampler posterior` on a table run with --condition decoded each training input's code
+    under a condition drawn at the training frequencies, not the input's own. Each row now keeps its input's own
+    condition value (as compare-samplers decodes the posterior sampler), and the output says so."""
+    from vaelab.runs.run import Run
+
+    folder, _ = table
+    run = tmp_path / "run"
+    _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "city")
+    out = _ok(capsys, "sample", run, "--n", 40, "--sampler", "posterior", "--out", tmp_path / "p.csv")
+    assert "each training input's code decoded with that input's own class" in out
+    own = Run(run).sampler("posterior", 0).default_labels(40)
+    assert pd.read_csv(tmp_path / "p.csv")["city"].astype(str).tolist() == [str(c) for c in own]
+    out = _ok(capsys, "sample", run, "--n", 5, "--sampler", "posterior", "--class", "Oslo", "--out", tmp_path / "o.csv")
+    assert "codes of training inputs of any class, each decoded as class Oslo" in out

@@ -2266,3 +2266,50 @@ def test_sample_posterior_on_a_conditional_table_decodes_each_row_with_its_input
     assert pd.read_csv(tmp_path / "p.csv")["city"].astype(str).tolist() == [str(c) for c in own]
     out = _ok(capsys, "sample", run, "--n", 5, "--sampler", "posterior", "--class", "Oslo", "--out", tmp_path / "o.csv")
     assert "codes of training inputs of any class, each decoded as class Oslo" in out
+
+
+def test_values_fill_interpolate_filled_are_left_out_of_the_forecast_and_predictive_errors(tmp_path, capsys):
+    """An audit (s12): under --fill interpolate, evaluate-synthetic counted the test windows' filled (interpolated)
+    future values as real ones in the forecaster's band coverage and MAE and in the predictive score. They are left
+    out now, and the output says how many."""
+    from vaelab.data.split import indices
+    from vaelab.runs.run import Run
+
+    df = make_sine_panel(n_series=6, length=80, n_features=2, seed=0)
+    late = df.index[df["time"] >= 68]
+    df.loc[np.random.default_rng(1).choice(late, 15, replace=False), "f0"] = np.nan
+    df.to_csv(tmp_path / "gap.csv", index=False)
+    path = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "gap.csv", "--window", 12, "--horizon", 4, "--id", "id", "--time", "time",
+        "--fill", "interpolate", "--out", path, *FAST)  # fmt: skip
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    filled = kind._filled_values(run, "test", len(test))
+    # against the source's own missing cells, window by window
+    windows, frame = kind._split_windows(run, "test", len(test))
+    gap = {(i, t) for i, t in zip(df.loc[df["f0"].isna(), "id"], df.loc[df["f0"].isna(), "time"])}
+    expected = np.zeros_like(filled)
+    for w, (s, b) in enumerate(zip(windows.series, windows.start)):
+        for k, t in enumerate(frame.times[s][b : b + 16]):
+            expected[w, k, 0] = (frame.ids[s], t) in gap
+    assert expected[:, 12:].any() and np.array_equal(filled, expected)
+    counted = ~filled[:, 12:]
+    facts, _ = kind.forecast_scores(run, test_rows, test, codes, seed=0, counted=counted)
+    draws = kind.futures(kind_forecaster(run), test[:, :12], 100, seeds=np.arange(len(test)))
+    err = np.abs(np.median(draws, axis=1) - test[:, 12:])
+    mae = np.mean([e[c].mean() for e, c in zip(err, counted) if c.any()])
+    assert facts["mae_median"] == pytest.approx(mae, rel=1e-6) and "filled_left_out" in facts
+    out = _ok(capsys, "evaluate-synthetic", path)
+    block = json.loads((path / "metrics.json").read_text())["synthetic"]
+    n_filled = int(filled[:, 12:].sum())
+    assert block["filled_left_out"].startswith(f"{n_filled} of the {counted.size} future values")
+    assert f"filled values: {n_filled} of the" in out
+
+
+def kind_forecaster(run):
+    from vaelab.forecaster import Forecaster
+
+    return Forecaster.load(run.dir)

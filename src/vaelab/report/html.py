@@ -503,6 +503,8 @@ class _Assembler:
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip
+        if isinstance(b.get("filled_left_out"), str):  # as the CLI says it (an audit, s12)
+            s.facts.append(("filled values", b["filled_left_out"]))
         trend = b.get("trend")
         if trend and "why" in trend:
             s.facts.append(("trend", f"{trend['found']}; handled by '{trend['handling']}': {trend['why']}"))

@@ -164,6 +164,31 @@ def test_a_conditional_runs_posterior_samples_are_decoded_with_their_inputs_labe
     np.testing.assert_array_equal(result["grids"]["posterior"], own[:64])
 
 
+def test_sample_posterior_on_a_conditional_run_decodes_with_the_inputs_own_classes(tmp_path, digits, capsys):
+    """An audit (s12): `sample --sampler posterior` on a conditional run required --class and decoded every training
+    input's code as that class (compare-samplers decodes each with its input's own). Without --class it now decodes
+    each draw with its input's own class and says so; with --class it says the codes come from inputs of any class."""
+    from vaelab.analysis.samplers import generate
+    from vaelab.runs.run import Run
+
+    X, y = digits
+    np.save(tmp_path / "x.npy", X.reshape(-1, 1, 8, 8))
+    np.save(tmp_path / "y.npy", y)
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "y.npy"))
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "run"), "--n", "12", "--sampler", "posterior", "--out",
+                 str(tmp_path / "p.npy")]) == 0  # fmt: skip
+    assert "each training input's code decoded with that input's own class" in capsys.readouterr().out
+    run = Run(tmp_path / "run")
+    own = generate(run.model, run.sampler("posterior", 0), 12, mean=True, seed=0)
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), own.reshape(np.load(tmp_path / "p.npy").shape))
+    assert main(["sample", str(tmp_path / "run"), "--n", "12", "--sampler", "posterior", "--class", "3", "--out",
+                 str(tmp_path / "c.npy")]) == 0  # fmt: skip
+    assert "codes of training inputs of any class, each decoded as class 3" in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "run"), "--n", "6", "--out", str(tmp_path / "s.npy")]) == 2  # prior: a class
+    assert "choose a class with --class" in capsys.readouterr().err
+
+
 def test_samplers_fitted_side_by_side_are_the_ones_fitted_one_after_the_other(run):
     # compare-samplers fits the mixture and the flow in two threads: each must be the very fit
     # Run.sampler makes alone (the same seeded draws, whatever the other thread does meanwhile).

@@ -396,6 +396,15 @@ def test_evaluate_synthetic_series_writes_the_block(series, capsys):
     assert "discriminative score" in out and "predictive score" in out
     block = json.loads((run / "metrics.json").read_text())["synthetic"]
     assert block["kind"] == "series" and 0 <= block["discriminative"]["score"] <= 0.5
+    # What the synthetic windows are, in the CLI, metrics.json and the report: decoder means, set against noisy real
+    # windows (an audit, s12: nothing said so)
+    assert block["synthetic_are"].startswith("decoder means E[x|z] (no observation noise)")
+    assert "synthetic windows: decoder means E[x|z] (no observation noise)" in out
+    import html as html_text
+
+    _ok(capsys, "report", run)
+    page = html_text.unescape((run / "report.html").read_text(encoding="utf-8"))
+    assert block["synthetic_are"] in page
     # Verdicts against the simple baselines, each in words and printed.
     d, g = block["discriminative"], block["gaussian"]["discriminative"]
     assert d["repeats"] == 3 and d["se"] > 0 and 0 <= g["score"] <= 0.5
@@ -2210,3 +2219,97 @@ def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile
     assert reference_facts(500, None, 1.0, None) == {"reference_size": 500, "reference_independent": 500}
     assert "too thin for a tail of 0.5%" in reference_facts(100, None, 1.0, (0.5, 99))["reference_note"]
     assert "reference_note" not in reference_facts(100, None, 1.0, (0, 98))  # a tail of 0: the extreme by design
+
+
+def test_forecast_draw_seeds_near_the_top_wrap_to_seeds_sample_takes(series, tmp_path, capsys, monkeypatch):
+    """An audit (s12): test window k's forecasts were drawn with seed + k, which past 2**32 - 1 is a seed `sample
+    --seed` refuses, so "sample --past with --seed seed + k draws the same" could not be followed near the top.
+    The window seeds now wrap modulo 2**32, the text says so, and sample with the wrapped seed gives the draws."""
+    from vaelab.config import MAX_SEED
+    from vaelab.data.split import indices
+    from vaelab.runs.run import Run
+
+    _, _, path = series
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    used = []
+    futures = kind.futures
+    monkeypatch.setattr(kind, "futures", lambda *a, seeds=None, **k: used.append(np.asarray(seeds)) or futures(
+        *a, seeds=seeds, **k))  # fmt: skip
+    seed = MAX_SEED - 1
+    facts, (window, draws) = kind.forecast_scores(run, test_rows, test, codes, seed=seed)
+    assert used and all(((s >= 0) & (s <= MAX_SEED)).all() for s in used)
+    assert "modulo 2**32" in facts["draw_seeds"]
+    k = len(test) // 2
+    assert np.array_equal(window, test[k]) and k >= 2
+    np.save(tmp_path / "past.npy", test[k, :12])
+    _ok(capsys, "sample", path, "--past", tmp_path / "past.npy", "--draws", 100, "--seed", (seed + k) % 2**32,
+        "--out", tmp_path / "f.npy")  # fmt: skip
+    assert np.array_equal(np.load(tmp_path / "f.npy"), draws)
+
+
+def test_sample_posterior_on_a_conditional_table_decodes_each_row_with_its_inputs_condition(table, tmp_path, capsys):
+    """An audit (s12): `sample --sampler posterior` on a table run with --condition decoded each training input's code
+    under a condition drawn at the training frequencies, not the input's own. Each row now keeps its input's own
+    condition value (as compare-samplers decodes the posterior sampler), and the output says so."""
+    from vaelab.runs.run import Run
+
+    folder, _ = table
+    run = tmp_path / "run"
+    _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST, "--condition", "city")
+    out = _ok(capsys, "sample", run, "--n", 40, "--sampler", "posterior", "--out", tmp_path / "p.csv")
+    assert "each training input's code decoded with that input's own class" in out
+    own = Run(run).sampler("posterior", 0).default_labels(40)
+    assert pd.read_csv(tmp_path / "p.csv")["city"].astype(str).tolist() == [str(c) for c in own]
+    out = _ok(capsys, "sample", run, "--n", 5, "--sampler", "posterior", "--class", "Oslo", "--out", tmp_path / "o.csv")
+    assert "codes of training inputs of any class, each decoded as class Oslo" in out
+
+
+def test_values_fill_interpolate_filled_are_left_out_of_the_forecast_and_predictive_errors(tmp_path, capsys):
+    """An audit (s12): under --fill interpolate, evaluate-synthetic counted the test windows' filled (interpolated)
+    future values as real ones in the forecaster's band coverage and MAE and in the predictive score. They are left
+    out now, and the output says how many."""
+    from vaelab.data.split import indices
+    from vaelab.runs.run import Run
+
+    df = make_sine_panel(n_series=6, length=80, n_features=2, seed=0)
+    late = df.index[df["time"] >= 68]
+    df.loc[np.random.default_rng(1).choice(late, 15, replace=False), "f0"] = np.nan
+    df.to_csv(tmp_path / "gap.csv", index=False)
+    path = tmp_path / "run"
+    _ok(capsys, "train", tmp_path / "gap.csv", "--window", 12, "--horizon", 4, "--id", "id", "--time", "time",
+        "--fill", "interpolate", "--out", path, *FAST)  # fmt: skip
+    run = Run(path)
+    kind = run.kind
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    test = kind.to_user(test_rows)
+    filled = kind._filled_values(run, "test", len(test))
+    # against the source's own missing cells, window by window
+    windows, frame = kind._split_windows(run, "test", len(test))
+    gap = {(i, t) for i, t in zip(df.loc[df["f0"].isna(), "id"], df.loc[df["f0"].isna(), "time"])}
+    expected = np.zeros_like(filled)
+    for w, (s, b) in enumerate(zip(windows.series, windows.start)):
+        for k, t in enumerate(frame.times[s][b : b + 16]):
+            expected[w, k, 0] = (frame.ids[s], t) in gap
+    assert expected[:, 12:].any() and np.array_equal(filled, expected)
+    counted = ~filled[:, 12:]
+    facts, _ = kind.forecast_scores(run, test_rows, test, codes, seed=0, counted=counted)
+    draws = kind.futures(kind_forecaster(run), test[:, :12], 100, seeds=np.arange(len(test)))
+    err = np.abs(np.median(draws, axis=1) - test[:, 12:])
+    mae = np.mean([e[c].mean() for e, c in zip(err, counted) if c.any()])
+    assert facts["mae_median"] == pytest.approx(mae, rel=1e-6) and "filled_left_out" in facts
+    out = _ok(capsys, "evaluate-synthetic", path)
+    block = json.loads((path / "metrics.json").read_text())["synthetic"]
+    n_filled = int(filled[:, 12:].sum())
+    assert block["filled_left_out"].startswith(f"{n_filled} of the {counted.size} future values")
+    assert f"filled values: {n_filled} of the" in out
+
+
+def kind_forecaster(run):
+    from vaelab.forecaster import Forecaster
+
+    return Forecaster.load(run.dir)

@@ -824,7 +824,7 @@ def cmd_sample(args) -> int:
     if generation is None:
         print(f"{_count(args.n, 'sample')} from {drawn['sampler']}{at}{drawn['what']}: {out}")
         return 0
-    print(f"{generation['text']}{at}: {out}")
+    print(f"{generation['text']}{at}{drawn['what']}: {out}")
     fit = generation["columns"]
     if fit["scores"]:
         fixed = ", ".join(f"{c} = {v}" for c, v in generation["given"].items())

@@ -360,3 +360,23 @@ def test_a_difference_and_its_two_se_are_shown_to_the_same_decimals():
     naive = 20000 + 1000 * rng.standard_normal(200)
     text = forecaster_verdict(naive + 30000 + 5000 * rng.standard_normal(200), naive, groups, lag=4)["verdict"]["text"]
     assert "e+0" not in text and " ± " in text
+
+
+def test_the_predictive_score_takes_its_errors_over_the_counted_future_values_only():
+    """An audit (s12): a series run's filled (interpolated) test values counted as real futures. ``counted`` marks the
+    values the errors are taken over; a window with none is left out of the test windows."""
+    from vaelab.analysis.synthetic_series import _predictive_errors
+
+    real, synth, train = sine_windows(0, 40, T=12), sine_windows(1, 60, T=12), sine_windows(2, 60, T=12)
+    kw = {"n_past": 8, "seed": 0, "epochs": 2, "real_train": train}
+    every = _predictive_errors(real, synth, **kw)
+    counted = np.ones((40, 4, 3), dtype=bool)
+    np.testing.assert_allclose(_predictive_errors(real, synth, counted=counted, **kw)["err_real"], every["err_real"])
+    counted[3] = False  # window 3 holds no counted value: out
+    counted[5, :, 1:] = False  # window 5: feature 0 only
+    part = _predictive_errors(real, synth, counted=counted, **kw)
+    assert part["err_real"].size == 39 and part["groups"].size == 39
+    np.testing.assert_allclose(np.delete(part["err_real"], 4), np.delete(np.delete(every["err_real"], 3), 4))
+    assert part["err_real"][4] != pytest.approx(every["err_real"][5])
+    with pytest.raises(DataError, match="counted must mark"):
+        _predictive_errors(real, synth, counted=counted[:, :3], **kw)

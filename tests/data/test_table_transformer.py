@@ -730,3 +730,22 @@ def test_a_day_of_a_daily_date_column_can_be_given():
             given_label(tt.schema["naive"], bad)
     with pytest.raises(ConfigError, match=r"e\.g\. text=2020-01-01 \(or as the column writes them: %d/%m/%Y\)"):
         given_label(tt.schema["text"], "2020-02-31")
+
+
+def test_a_month_column_is_shown_and_given_as_months():
+    """An audit (s12): a '%Y-%m' text column took --given month=2020-03, but its label, its range in the schema and the
+    refusal read as days ('2020-03-01', '2019-01-01 00:00:00 .. ', "holds days from 2019-01-01"). They are written in
+    the column's own format now; a day the column cannot write (the 15th) is refused, as out of range is."""
+    months = pd.period_range("2019-01", periods=24, freq="M").strftime("%Y-%m")[np.arange(96) % 24]
+    df = pd.DataFrame({"x": np.arange(96.0), "month": months})
+    tt = TableTransformer("standard").fit(df)
+    spec = tt.schema["month"]
+    assert spec.datetime_format == "%Y-%m"
+    assert "2019-01 .. 2020-12, unit D, text %Y-%m" in tt.schema.describe()
+    assert given_label(spec, "2020-03") == given_label(spec, "2020-03-01") == "2020-03"
+    assert (value_labels(df["month"], spec) == "2020-03").sum() == 4
+    assert (value_labels(tt.inverse_transform(tt.transform(df))["month"], spec) == "2020-03").sum() == 4
+    for bad in ("2020-03-15", "2030-03", "soon"):
+        with pytest.raises(ConfigError, match=r"'month' holds times written %Y-%m from 2019-01 to 2020-12; give one of "
+                                              r"them, e\.g\. month=2019-01\.$"):
+            given_label(spec, bad)

@@ -177,7 +177,7 @@ def discriminative_score(
 
 # ---------------------------------------------------------------- predictive score
 def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int, epochs: int, batch_size: int,
-                  lr: float, seed: int) -> np.ndarray:
+                  lr: float, seed: int, counted: np.ndarray | None = None) -> np.ndarray:
     """MAE per window of ``test`` (W,) of a GRU trained on ``train`` to predict steps n_past.. from steps ..n_past
     (all features)."""
     mean, sd = _standardizer(train)  # the training set's own statistics: a synthetic-trained model sees nothing real
@@ -191,7 +191,10 @@ def _forecast_mae(train: np.ndarray, test: np.ndarray, n_past: int, hidden: int,
         with torch.no_grad():
             pred = model(to_tensor(test)[:, :n_past]).reshape(-1, horizon, F).double().numpy()
     pred = pred * sd + mean
-    return np.abs(pred - test[:, n_past:]).mean(axis=(1, 2))
+    err = np.abs(pred - test[:, n_past:])
+    if counted is None:
+        return err.mean(axis=(1, 2))
+    return np.where(counted, err, 0.0).sum(axis=(1, 2)) / counted.sum(axis=(1, 2))  # over the counted values
 
 
 def predictive_score(
@@ -252,8 +255,10 @@ def predictive_score(
 
 def _predictive_errors(real: Any, synth: Any, n_past: int, seed: int = 0, epochs: int = 20, hidden: int | None = None,
                        *, batch_size: int = 32, lr: float = 1e-2, real_train: Any = None, groups: Any = None,
-                       lag: int | None = None) -> dict[str, Any]:
-    """:func:`predictive_score`'s checks and its two forecasters' per-window errors on the test windows."""
+                       lag: int | None = None, counted: Any = None) -> dict[str, Any]:
+    """:func:`predictive_score`'s checks and its two forecasters' per-window errors on the test windows. ``counted``
+    (windows of ``real``, T - n_past, F), bool: the future values the errors are taken over (a series run's filled
+    values left out); a test window with none is left out."""
     r, s = _window_pair(real, synth, min_windows=2)
     T = r.shape[1]
     if isinstance(n_past, bool) or not isinstance(n_past, (int, np.integer)) or not 1 <= n_past <= T - 1:
@@ -286,14 +291,24 @@ def _predictive_errors(real: Any, synth: Any, n_past: int, seed: int = 0, epochs
                 "TRTR model's own windows as real_train."
             )
         trained_on, real_test, groups = r[:n_train], r[n_train + T - 1 :], groups[n_train + T - 1 :]
+        counted = None if counted is None else np.asarray(counted)[n_train + T - 1 :]
         reference = (f"the first {n_train} real windows (the last {real_test.shape[0]} are the test set, {T - 1} left "
                      "out between)")
+    if counted is not None:
+        counted = np.asarray(counted, dtype=bool)
+        if counted.shape != real_test[:, n_past:].shape:
+            raise DataError(f"counted must mark the test windows' future values, shape {real_test[:, n_past:].shape}; "
+                            f"got {counted.shape}.")  # fmt: skip
+        keep = counted.any(axis=(1, 2))
+        real_test, groups, counted = real_test[keep], groups[keep], counted[keep]
     m = min(trained_on.shape[0], s.shape[0])
     real_train_used = trained_on[np.sort(rng.permutation(trained_on.shape[0])[:m])]
     synth_train = s[rng.permutation(s.shape[0])[:m]]
     with _one_torch_thread():
-        err_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
-        err_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed))
+        err_real = _forecast_mae(real_train_used, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed),
+                                 counted)  # fmt: skip
+        err_synth = _forecast_mae(synth_train, real_test, int(n_past), hidden, epochs, batch_size, lr, int(seed),
+                                  counted)  # fmt: skip
     return {"err_real": err_real, "err_synth": err_synth, "groups": groups, "lag": int(lag), "m": int(m),
             "n_past": int(n_past), "T": int(T), "epochs": epochs, "hidden": hidden, "reference": reference}
 

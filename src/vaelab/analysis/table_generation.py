@@ -323,7 +323,12 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         raise DataError(f"No training row holds {_text(never)} (a category of the column, but of none of the training "
                         "rows), so the model never learned it and its draws never give it. Fix a category the "
                         "training rows hold, or train on rows that hold this one.")  # fmt: skip
-    labels_for = _label_draws(tm, on_condition)
+    drawn_for = labels_for = _label_draws(tm, on_condition)
+    # The posterior sampler's draw i is training input i's code (mod their number): decoded with that input's own
+    # label when no condition value is fixed, as compare-samplers does (an audit, s12: labels drawn at the training
+    # frequencies put most inputs' codes under another input's condition)
+    if tm.condition and not on_condition and sampler.default_labels(1) is not None:
+        labels_for = lambda m, seed: sampler.default_labels(m)  # noqa: E731
     if not free:
         frame = tm.rows(sampler, n, labels_for(n, seed), seed, temperature)
         method = "conditional decoder" if on_condition else "rejection"
@@ -338,7 +343,7 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
                         f"model gives these values too rarely: {condition_advice(tm, free)}")  # fmt: skip
     conditioned, detail = latent(fixed)
-    frame, latent_draws, held = _reject(tm, conditioned, n, labels_for, free, seed + 1, judge=False,
+    frame, latent_draws, held = _reject(tm, conditioned, n, drawn_for, free, seed + 1, judge=False,
                                         temperature=temperature)  # fmt: skip
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "

@@ -394,8 +394,10 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
     if run.kind.name != "table":  # a table run maps --class to its condition, or refuses it, itself
         if given is not None:
             raise ConfigError(f"--given fixes columns of a table run's rows; this is {run.kind.description}. Drop it.")
-        if model.classes_ is not None and label is None:
-            raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}).")
+        if model.classes_ is not None and label is None and sampler != "posterior":
+            raise ConfigError(f"This model is conditional: choose a class with --class (one of {model.classes_.tolist()}), "
+                              "or draw with --sampler posterior, whose draws are decoded with their inputs' own "
+                              "classes.")  # fmt: skip
         if model.classes_ is None and label is not None:
             raise ConfigError("--class needs a conditional model (trained or adopted with --conditional).")
     data = run.synthesize(n, sampler=sampler, seed=seed, draw=draw, label=label, given=given, temperature=temperature)
@@ -404,6 +406,10 @@ def sample_given(run_path: str | os.PathLike, n: int, out: str | os.PathLike, *,
         generation = {**generation, "columns": run.kind.given_fidelity(run, data, generation["given"])}
     # what each sample is, where the kind decodes means unless a draw is asked for (a table's rows are always draws)
     what = "" if not run.kind.decodes_mean else " (draws from p(x|z))" if draw else " (decoder means E[x|z])"
+    # the posterior sampler's codes are training inputs': decoded with their own classes, or all as --class (an audit)
+    if model.classes_ is not None and sampler == "posterior":
+        what += (f" (codes of training inputs of any class, each decoded as class {label})" if label is not None
+                 else " (each training input's code decoded with that input's own class)")
     title = f"{n} samples from {sampler}" + (f", class {label}" if label else "") + what
     drawn = {"sampler": sampler, "temperature": getattr(data, "attrs", {}).get("temperature"), "what": what}
     return run.kind.write(data, out, title=title), generation, drawn

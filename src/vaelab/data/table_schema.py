@@ -323,7 +323,7 @@ def detail_text(c: ColumnSpec) -> str:
     if c.kind == "datetime":
         if c.min is None:
             return "range read at fit"
-        lo, hi = (instant(v, c) for v in (c.min, c.max))
+        lo, hi = (instant_text(v, c) for v in (c.min, c.max))
         return f"{lo} .. {hi}, unit {c.datetime_unit}" + (f", text {c.datetime_format}" if c.datetime_format else "")
     return ""
 
@@ -336,6 +336,27 @@ def instant(seconds: float, c: ColumnSpec) -> pd.Timestamp:
     if tz is not None:
         return t.tz_localize("UTC").tz_convert(tz)
     return t.tz_localize("UTC") if c.datetime_format is not None and "%z" in c.datetime_format else t
+
+
+def own_format(c: ColumnSpec) -> str | None:
+    """The text format a datetime column's times are shown in: the column's own where the schema stores one for naive
+    text that writes no day (a month column's '%Y-%m', a year's '%Y': its range and fixed values read '2020-01', not the
+    day '2020-01-01 00:00:00', an audit), else None (shown as :func:`instant` shows them: a dd/mm/YYYY column's days
+    in ISO, which no reader takes for mm/dd)."""
+    fmt = c.datetime_format
+    if fmt is None or "%z" in fmt or getattr(pd.api.types.pandas_dtype(c.dtype), "tz", None) is not None:
+        return None
+    return None if any(d in fmt for d in _DAY_DIRECTIVES) else fmt
+
+
+_DAY_DIRECTIVES = ("%d", "%-d", "%e", "%j", "%-j", "%a", "%A", "%w", "%u", "%H", "%I", "%M", "%S", "%c", "%x", "%F")
+
+
+def instant_text(seconds: float, c: ColumnSpec) -> str:
+    """A datetime column's value in seconds (:func:`datetime_seconds`) as text: in the column's own format
+    (:func:`own_format`), else as :func:`instant` shows it."""
+    fmt = own_format(c)
+    return str(instant(seconds, c)) if fmt is None else pd.Timestamp(int(seconds), unit="s").strftime(fmt)
 
 
 def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:

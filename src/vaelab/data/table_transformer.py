@@ -61,6 +61,8 @@ from vaelab.data.table_schema import (
     encoding_text,
     infer_schema,
     instant,
+    instant_text,
+    own_format,
     is_real,
     missing_text,
     numeric_values,
@@ -799,10 +801,10 @@ class TableTransformer:
         sd = self.column_sd(spec.name)
         for i in np.flatnonzero(far):
             side, edge = ("below", lo) if x[i] < lo else ("above", hi)
-            shown = f"{x[i]:.6g}" if spec.kind == "numeric" else str(instant(x[i] * size, spec))
+            shown = f"{x[i]:.6g}" if spec.kind == "numeric" else instant_text(x[i] * size, spec)
             unit = "" if spec.kind == "numeric" else f" (in {spec.datetime_unit})"
             if spec.min == spec.max:  # a constant has no SD to count in (its codec's sd of 1 is a stand-in: "1.0 SD")
-                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else str(instant(spec.min, spec))
+                seen = f"{spec.min:.6g}" if spec.kind == "numeric" else instant_text(spec.min, spec)
                 problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {side} the one value seen in "
                                  f"training ({seen})"))  # fmt: skip
                 continue
@@ -1245,13 +1247,21 @@ def given_label(spec: ColumnSpec, value: Any) -> str:
         # generated times are whole units of the column (_datetime_out): a day of a daily column is drawn as a whole
         # number is (an audit: --given date=2020-01-05 was refused as "continuous ... probability 0")
         secs, size = _given_seconds(spec, text), DATETIME_UNITS[spec.datetime_unit]
-        if not (math.isfinite(secs) and secs % size == 0 and spec.min <= secs <= spec.max):
+        fmt = own_format(spec)
+        ok = math.isfinite(secs) and secs % size == 0 and spec.min <= secs <= spec.max
+        label = str(_time_labels(np.array([secs]), spec)[0]) if ok else ""
+        # in the column's own format a time it cannot write (the 15th of a '%Y-%m' column) is no value of it
+        if ok and fmt is not None:
+            ok = float(datetime_seconds(pd.Series([label], dtype=object), spec.name, fmt)[0]) == secs
+        if not ok:
             first, last = _time_labels(np.array([spec.min, spec.max]), spec)
             written = (f" (or as the column writes them: {spec.datetime_format})"
-                       if spec.datetime_format not in (None, _LABEL_FORMATS[spec.datetime_unit == "D"]) else "")
-            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds {_UNIT_WORDS[spec.datetime_unit]} from "
-                              f"{first} to {last}; give one of them, e.g. {spec.name}={first}{written}.")  # fmt: skip
-        return str(_time_labels(np.array([secs]), spec)[0])
+                       if fmt is None and spec.datetime_format not in (None, _LABEL_FORMATS[spec.datetime_unit == "D"])
+                       else "")  # fmt: skip
+            held = f"times written {fmt}" if fmt is not None else _UNIT_WORDS[spec.datetime_unit]
+            raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} holds {held} from {first} to {last}; give one "
+                              f"of them, e.g. {spec.name}={first}{written}.")  # fmt: skip
+        return label
     raise ConfigError(f"{spec.name}={text!r}: {spec.name!r} is a continuous {spec.kind} column, and a generated value "
                       "equals a given one with probability 0. Fix categorical, boolean or whole-number columns.")  # fmt: skip
 
@@ -1284,6 +1294,8 @@ def _time_labels(secs: np.ndarray, spec: ColumnSpec) -> np.ndarray:
     text with offsets in UTC (+0000), as it is written back (an audit: Oslo's midnight of 2020-01-01 was labelled
     "2019-12-31 23:00:00", the UTC time, without a word)."""
     t = pd.Series(pd.to_datetime(secs, unit="s"))
+    if own_format(spec) is not None:  # the column's own text format: a month column's '2020-01', not '2020-01-01'
+        return np.asarray(t.dt.strftime(own_format(spec)), dtype=object)
     tz = getattr(pd.api.types.pandas_dtype(spec.dtype), "tz", None)
     if tz is None and spec.datetime_format is not None and "%z" in spec.datetime_format:
         tz = "UTC"

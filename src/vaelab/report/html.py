@@ -515,6 +515,7 @@ class _Assembler:
         s.facts += [
             ("windows", f"{b['n_past']} past + {b['n_future']} future steps over {len(b['features'])} features "
                         f"({', '.join(b['features'][:8])}{'…' if len(b['features']) > 8 else ''})"),
+            *([("synthetic windows", b["synthetic_are"])] if isinstance(b.get("synthetic_are"), str) else []),
             # what the ± is and the baselines' scores, as the CLI says them (the report gave neither: an audit, s12)
             ("discriminative score", f"|accuracy − 0.5| of a classifier telling real test windows from synthetic "
                                      f"ones: {discriminative_text(b)}"),
@@ -528,6 +529,8 @@ class _Assembler:
                            f"MAE of the median {_num(f['mae_median'], 4)} vs {_num(f['mae_last_value'], 4)} repeating the "
                            "last value"),
         ]  # fmt: skip
+        if isinstance(b.get("filled_left_out"), str):  # as the CLI says it (an audit, s12)
+            s.facts.append(("filled values", b["filled_left_out"]))
         trend = b.get("trend")
         if trend and all(isinstance(trend.get(k), str) for k in ("found", "handling", "why")):  # blocks before "why"
             # have none; a damaged one lacking "found" or "handling" was a KeyError (an audit, s12)

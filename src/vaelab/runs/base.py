@@ -188,9 +188,12 @@ class RunKind:
             raise ConfigError(f"--given (given=) fixes columns of a table run's rows; {run.dir.path} is "
                               f"{self.description}" + (" (pick a class with --class, label=)." if classes is not None
                                                        else "."))  # fmt: skip
-        if classes is not None and label is None:
+        # the posterior sampler decodes each draw with its input's own class when none is chosen, as compare-samplers
+        # does (an audit, s12: --class was required, and decoded every input's code as that one class)
+        if classes is not None and label is None and sampler != "posterior":
             raise ConfigError(f"This model is conditional: choose a class with --class (label=; one of "
-                              f"{classes.tolist()}).")  # fmt: skip
+                              f"{classes.tolist()}), or draw with --sampler posterior, whose draws are decoded "
+                              "with their inputs' own classes.")  # fmt: skip
         if classes is None and label is not None:
             raise ConfigError("--class (label=) needs a conditional model (trained or adopted with --conditional).")
         mean = self.decodes_mean and not draw

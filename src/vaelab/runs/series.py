@@ -46,7 +46,7 @@ from vaelab.analysis.synthetic_series import (
     window_ks_complements,
 )
 from vaelab.checkpoint import RunDir
-from vaelab.config import DataConfig, check_count, check_measured_count, from_dict, to_dict
+from vaelab.config import MAX_SEED, DataConfig, check_count, check_measured_count, from_dict, to_dict
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import check_missing_values, load_dataset, read_series
 from vaelab.data.split import indices
@@ -97,6 +97,9 @@ FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the fore
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
+# What evaluate-synthetic's generated windows are (``synthetic.synthetic_are``): run.generate's decoder means
+SYNTHETIC_ARE = ("decoder means E[x|z] (no observation noise), compared with real windows that carry theirs: the "
+                 "discriminative score and the value distributions may tell them apart by their smoothness alone")
 REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
@@ -519,6 +522,39 @@ class SeriesKind(RunKind):
             return None
         return [[part for part in reason.split("; ") if part.endswith(FILLED)] for reason in split]
 
+    def _filled_values(self, run: Any, name: str, n: int) -> np.ndarray | None:
+        """Per window of split ``name`` (n, T, F), True where the source held no number (missing, not a number,
+        infinite) and ``--fill interpolate`` filled the value at training; None where the run fills nothing or the
+        source no longer gives the split's windows."""
+        if self.settings.fill is None:
+            return None
+        found = self._split_windows(run, name, n)
+        if found is None:
+            return None
+        windows, frame = found
+        ws = self.settings
+        try:
+            raw = read_series(run.config.data.source, ws.missing_values)
+        except (OSError, ValueError, KeyError, DataError):
+            return None
+        if isinstance(raw, pd.DataFrame):
+            mask = raw.copy()
+            for c in ws.features:
+                mask[c] = (~np.isfinite(pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64))).astype(
+                    np.float64)  # fmt: skip
+            options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
+        else:
+            values = np.asarray(raw, dtype=np.float64)
+            mask, options = (~np.isfinite(values)).astype(np.float64), {}
+        try:
+            gaps = prepare_series(mask, **options)
+        except (ValueError, KeyError, DataError):
+            return None
+        if len(gaps.series) != len(frame.series) or any(len(a) != len(b) for a, b in zip(gaps.series, frame.series)):
+            return None
+        T = ws.window
+        return np.stack([gaps.series[s][b : b + T] > 0 for s, b in zip(windows.series, windows.start)])
+
     def _split_windows(self, run: Any, name: str, n: int) -> tuple[Windows, SeriesFrame] | None:
         """The split's windows as the source gives them, taken with the run's stored split, and the source's frame;
         None where the source moved or changed since training (an audit: a split's score CSV had no series, start
@@ -743,6 +779,10 @@ class SeriesKind(RunKind):
         serial = dataset.serial
         test_serial = ({"groups": np.asarray(serial[0])[indices(codes, "test")], "lag": int(serial[1])}
                        if serial is not None else {"lag": 0})  # fmt: skip
+        # values --fill interpolate filled are no real future values: left out of the forecaster's and the predictive
+        # score's errors (an audit, s12: counted, a filled straight line scored as what happened)
+        filled = self._filled_values(run, "test", len(test))
+        counted = None if filled is None or not filled[:, ws.n_past :].any() else ~filled[:, ws.n_past :]
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
@@ -759,6 +799,8 @@ class SeriesKind(RunKind):
         ref_d = repeated_discriminative(test, lambda s: self.to_user(real[s]), list(rows))
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
+            # said, as compare-samplers says its samples (an audit, s12): the real windows carry their noise, these none
+            "synthetic_are": SYNTHETIC_ARE,
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": ks["mean"], "ks_complement": shapes,
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
@@ -767,7 +809,7 @@ class SeriesKind(RunKind):
             # repeated as the discriminative score is (each seed's synthetic windows, subsamples and forecasters): one
             # score's SE left out the forecasters' training randomness, the larger part (an audit)
             "predictive": repeated_predictive(test, lambda s: self.to_user(rows[s]), list(rows), ws.n_past,
-                                              real_train=self.to_user(train_rows), **test_serial),
+                                              real_train=self.to_user(train_rows), counted=counted, **test_serial),
             "gaussian": {"discriminative": base_d}, "real_training": {"discriminative": ref_d},
         }  # fmt: skip
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
@@ -787,7 +829,12 @@ class SeriesKind(RunKind):
         block["generated_spread"] = spread["ratio"]
         if spread["outcome"] == "collapsed":
             verdicts["generated_spread"] = spread
-        block["forecast"], band = self.forecast_scores(run, test_rows, test, codes, seed)
+        if counted is not None:
+            block["filled_left_out"] = (f"{int((~counted).sum())} of the {counted.size} future values of the "
+                                        f"{len(test)} test windows were filled by --fill interpolate, not observed: "
+                                        "left out of the predictive score and the forecaster's band coverage and "
+                                        "MAE")  # fmt: skip
+        block["forecast"], band = self.forecast_scores(run, test_rows, test, codes, seed, counted)
         verdicts["forecaster"] = block["forecast"].pop("verdict")
         if "coverage_verdict" in block["forecast"]:
             verdicts["forecast_band"] = block["forecast"].pop("coverage_verdict")
@@ -796,29 +843,43 @@ class SeriesKind(RunKind):
                    "forecast_band": forecast_band(*band, ws.n_past, ws.features)}  # fmt: skip
         return block, figures
 
-    def forecast_scores(self, run: Any, test_rows: np.ndarray, test: np.ndarray, codes: np.ndarray,
-                        seed: int) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    def forecast_scores(self, run: Any, test_rows: np.ndarray, test: np.ndarray, codes: np.ndarray, seed: int,
+                        counted: np.ndarray | None = None) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:  # fmt: skip
         """Coverage of the 90% band, the median's MAE against repeating the last value (paired, with an
-        SE over overlapping windows), and one window's draws for the figure."""
+        SE over overlapping windows), and one window's draws for the figure. ``counted`` (test windows, n_future, F):
+        False at future values --fill interpolate filled, left out of both (a window with none left, out)."""
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
         pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
+        real = np.ones(test[pick, ws.n_past :].shape, dtype=bool) if counted is None else counted[pick]
         # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
-        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch
-        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seed + pick)  # (M, draws, ...)
+        # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch. Wrapped
+        # modulo 2**32 so that every window's seed is one `sample --seed` takes (seed + k passed its top near it: an audit)
+        seeds = (int(seed) + pick.astype(np.int64)) % (MAX_SEED + 1)
+        draws = self.futures(forecaster, test[pick, : ws.n_past], FORECAST_DRAWS, seeds=seeds)  # (M, draws, ...)
         truth = test[pick, ws.n_past :]
         lo, hi = np.percentile(draws, 5, axis=1), np.percentile(draws, 95, axis=1)
-        err = np.abs(np.median(draws, axis=1) - truth).mean(axis=(1, 2))  # per window
-        naive = np.abs(test[pick, ws.n_past - 1][:, None] - truth).mean(axis=(1, 2))
-        groups = series_of_test_windows(self, run, codes)[pick]
+        has = real.any(axis=(1, 2))  # windows with a real (not filled) future value
+
+        def per_window(a: np.ndarray, where: np.ndarray) -> np.ndarray:  # the mean over the counted values
+            return (np.where(where, a, 0.0).sum(axis=(1, 2)) / where.sum(axis=(1, 2)))[has]
+
+        err = per_window(np.abs(np.median(draws, axis=1) - truth), real)
+        naive = per_window(np.abs(test[pick, ws.n_past - 1][:, None] - truth), real)
+        groups = series_of_test_windows(self, run, codes)[pick][has]
         # A feature every training window held the same way is forecast at that value by rule: its band has no width
         # and, counted, lifted the coverage of a run with one such feature of two to 98% (an audit). It is left out,
         # and said so; where every feature is such, they are all counted (inside only where equal to the value).
         fixed = self.coder.constant_features
         drawn = ~fixed if fixed.any() and not fixed.all() else np.ones_like(fixed)
-        inside = ((truth >= lo) & (truth <= hi))[..., drawn].mean(axis=(1, 2))  # per window: the share inside the band
-        cover = (band_coverage(inside, values_per_window=truth.shape[1] * int(drawn.sum()), groups=groups, lag=ws.n_future)
-                 if len(pick) >= 2 else {"coverage_90": float(inside.mean())})  # with its SE and interval  # fmt: skip
+        both = real & drawn  # (M, n_future, F): values counted in the coverage
+        keep = both.any(axis=(1, 2))
+        inside = (np.where(both, (truth >= lo) & (truth <= hi), False).sum(axis=(1, 2)) / np.maximum(
+            both.sum(axis=(1, 2)), 1))[keep]  # per window: the share inside the band  # fmt: skip
+        per = int(both[keep].sum(axis=(1, 2)).min()) if keep.any() else 0  # the fewest values a window's share holds
+        cover = (band_coverage(inside, values_per_window=per, groups=series_of_test_windows(self, run, codes)[pick][keep],
+                               lag=ws.n_future)
+                 if keep.sum() >= 2 else {"coverage_90": float(inside.mean()) if inside.size else float("nan")})  # fmt: skip
         left = {}
         if not drawn.all():
             names = [ws.features[f] for f in np.flatnonzero(~drawn)]
@@ -830,9 +891,15 @@ class SeriesKind(RunKind):
                                           f"{len(pick)} windows" if moved else "")}  # fmt: skip
             if "coverage_verdict" in cover:
                 cover["coverage_verdict"]["text"] += f" Left out of the coverage: {left['coverage_left_out']}."
+        if counted is not None:
+            left["filled_left_out"] = (f"{int((~real).sum())} of the {real.size} future values of these windows, filled "
+                                       f"by --fill interpolate (not observed), are left out"
+                                       + (f"; {int((~has).sum())} window(s) with no other future value" if not has.all()
+                                          else ""))  # fmt: skip
         facts = {"windows": int(len(pick)), "draws": FORECAST_DRAWS, **left,
-                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k, "
-                               "as sample --past of its past with that --seed draws it",
+                 "draw_seeds": f"test window k (from 0, series by series in time order) drawn with seed {seed} + k "
+                               f"(modulo 2**32, past {MAX_SEED}), as sample --past of its past with that --seed "
+                               "draws it",
                  "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
                  **forecaster_verdict(err, naive, groups, ws.n_future)}  # fmt: skip
@@ -842,6 +909,7 @@ class SeriesKind(RunKind):
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         p, f = block["predictive"], block["forecast"]
         lines = [
+            f"synthetic windows: {block.get('synthetic_are', SYNTHETIC_ARE)}",
             f"discriminative score {discriminative_text(block)}",
             f"predictive score (forecasting the last {block['n_future']} steps of every feature, MAE in data units): "
             f"{p['mae_synthetic']:.4f} trained on synthetic windows vs {p['mae_real']:.4f} on real "
@@ -852,6 +920,8 @@ class SeriesKind(RunKind):
             f"forecaster: {100 * f['coverage_90']:.0f}% of real future values{coverage_of(f)} inside the 90% band; MAE of the median "
             f"{f['mae_median']:.4f} vs {f['mae_last_value']:.4f} for repeating the last value",
         ]  # fmt: skip
+        if "filled_left_out" in block:
+            lines.append(f"filled values: {block['filled_left_out']}")
         if "trend" in block and "why" in block["trend"]:
             lines.append(trend_line(block["trend"]))
         lines += [f"verdict: {v['text']}" for v in block.get("verdicts", {}).values()]

@@ -119,6 +119,15 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
     Image.new("L", (8, 8)).save(folder / "a.png")
     Image.new("L", (9, 8)).save(folder / "b.png")
     _one_line_error(capsys, "train", folder, "--out", out, match="a.png")
+    # one colour file made a grey folder 3-channel without a word (an audit, s12): refused, naming files of each kind
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i in range(5):
+        Image.new("L", (8, 8), i * 40).save(mixed / f"g{i}.png")
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(mixed / "c.png")
+    _one_line_error(capsys, "train", mixed, "--out", out, match="mixes greyscale and colour images: 5 greyscale images "
+                    "(g0.png, g1.png, g2.png, ...) and 1 colour image (c.png)")  # fmt: skip
+    assert not out.exists()
     _one_line_error(capsys, "train", tmp_path / "missing.npy", "--out", out, match="missing.npy")
     _one_line_error(capsys, "train", "--out", tmp_path / "none", "--resume", match="does not exist")
     _one_line_error(capsys, "train", digits_npy, "--out", out, "--arch", "conv", "--latent-dim", "2", *FAST_ARGS[2:],

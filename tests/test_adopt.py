@@ -569,6 +569,22 @@ def test_a_plain_autoencoder_gets_what_applies_and_is_told_what_does_not(digits,
     np.testing.assert_allclose(np.sort(z, 0), np.sort(model.transform(X[:50]), 0), atol=1e-6)
 
 
+def test_a_scale_is_refused_for_an_encoder_with_no_spread(digits, autoencoder, tmp_path, capsys):
+    # --scale sigma with --deterministic was ignored without a word (an audit, s12), as was a scale given to an encoder
+    # that returns one tensor: refused in one line, as adopt refuses the other options that cannot apply
+    X, _ = digits
+    folder, enc, dec = autoencoder
+    run = tmp_path / "run"
+    spec = [f"{folder / 'ae.py'}:Encoder", f"{folder / 'ae.py'}:Decoder"]
+    code, _, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
+                        "--likelihood", "bernoulli", "--data", folder / "x.npy", "--deterministic", "--scale", "sigma",
+                        "--out", run)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "--scale" in err and "--deterministic" in err and "Drop one" in err, err
+    assert not run.exists()
+    with pytest.raises(ConfigError, match="returned one tensor, taken as a deterministic code"):
+        vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, scale="var")
+
+
 def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencoder, tmp_path, capsys):
     folder, _, _ = autoencoder
     run = tmp_path / "run"

@@ -374,6 +374,9 @@ def adopt(
     if sigma is not None and likelihood != "gaussian-fixed":
         raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
                           "none to set. Drop it.")  # fmt: skip
+    if deterministic and scale != "logvar":  # an audit (s12): the scale of a spread that is not there was ignored
+        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+                          "deterministic=True (--deterministic) declares one code per input and no spread. Drop one.")  # fmt: skip
     sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
@@ -417,6 +420,10 @@ def adopt(
         X = np.zeros((2, *shape), dtype=np.float32)
         labels = None if names is None else np.full(2, names[0])
     model.check(X, labels)
+    if model.deterministic_ and scale != "logvar":  # one tensor, taken as a code: no second output to measure
+        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+                          "the encoder returned one tensor, taken as a deterministic code (a plain autoencoder). Drop "
+                          "it, or have the encoder return (mu, spread) or a Normal.")  # fmt: skip
     if model.latent_shape_ is not None and math.prod(model.latent_shape_) != model.latent_dim_:
         raise ConfigError(f"The latent's shape {model.latent_shape_} does not hold {model.latent_dim_} values.")
     return model

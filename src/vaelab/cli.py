@@ -420,6 +420,11 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     choice = tr.get("likelihood_choice")
     if choice:
         print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")
+    drawn = m.get("temperature")  # a table run's temperature "auto", chosen at training (an audit, s12: never printed)
+    if isinstance(drawn, dict) and isinstance(drawn.get("text"), str):
+        print(textwrap.fill(f"sampling:   {drawn['text']}; vaelab sample and evaluate-synthetic draw at it with the "
+                            f"{drawn.get('sampler')} sampler (sample --temperature T: another)", 100,
+                            subsequent_indent="    "))  # fmt: skip
     if test:
         bound = test.get("bits_per_dim_bound")
         se = test.get("elbo_stderr")

@@ -395,7 +395,7 @@ def adopt(
                           "deterministic=True (--deterministic) declares one code per input and no spread. Drop one.")  # fmt: skip
     sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
+        raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.", setting="sigma")
     X = None if data is None else to_examples(data)
     latent_shape = None
     if decoder is None:  # a library's model, both halves in one object

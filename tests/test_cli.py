@@ -119,10 +119,46 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
     Image.new("L", (8, 8)).save(folder / "a.png")
     Image.new("L", (9, 8)).save(folder / "b.png")
     _one_line_error(capsys, "train", folder, "--out", out, match="a.png")
+    # one colour file made a grey folder 3-channel without a word (an audit, s12): refused, naming files of each kind
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i in range(5):
+        Image.new("L", (8, 8), i * 40).save(mixed / f"g{i}.png")
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(mixed / "c.png")
+    _one_line_error(capsys, "train", mixed, "--out", out, match="mixes greyscale and colour images: 5 greyscale images "
+                    "(g0.png, g1.png, g2.png, ...) and 1 colour image (c.png)")  # fmt: skip
+    assert not out.exists()
     _one_line_error(capsys, "train", tmp_path / "missing.npy", "--out", out, match="missing.npy")
     _one_line_error(capsys, "train", "--out", tmp_path / "none", "--resume", match="does not exist")
     _one_line_error(capsys, "train", digits_npy, "--out", out, "--arch", "conv", "--latent-dim", "2", *FAST_ARGS[2:],
-                    "--lr", "-1", match="lr must be a finite number > 0")  # fmt: skip
+                    "--lr", "-1", match="--lr (lr) must be a finite number > 0")  # fmt: skip
+
+
+def test_setting_errors_name_the_flag_typed_and_the_setting(tmp_path, capsys, digits_npy):
+    # "val_fraction must be ..." where the user typed --val-fraction (an audit, s12): each check names its setting
+    # (ConfigError.setting), and the CLI puts the command's flag beside it; a negative --seed was a traceback
+    out = tmp_path / "run"
+    for option, value, said in (("--val-fraction", "1.5", "--val-fraction (val_fraction) must be in [0, 1)"),
+                                ("--test-fraction", "-0.1", "--test-fraction (test_fraction) must be in [0, 1)"),
+                                ("--latent-dim", "0", "--latent-dim (latent_dim) must be an integer >= 1"),
+                                ("--hidden", "0", "--hidden (hidden) must be a list of positive layer sizes"),
+                                ("--lr", "0", "--lr (lr) must be a finite number > 0"),
+                                ("--batch-size", "0", "--batch-size (batch_size) must be an integer >= 1"),
+                                ("--epochs", "0", "--epochs (epochs) must be an integer >= 1"),
+                                ("--patience", "-1", "--patience (patience) must be an integer >= 0"),
+                                ("--warmup-epochs", "-1", "--warmup-epochs (warmup_epochs) must be"),
+                                ("--seed", "-1", "--seed (seed) must be an integer >= 0"),
+                                ("--save-every", "-1", "--save-every (save_every) must be a number of seconds"),
+                                ("--device", "tpu", "--device (device) must be 'auto'")):  # fmt: skip
+        code, _, err = run_cli(capsys, "train", digits_npy, "--out", out, "--quiet", option, value)
+        assert code == 2 and err.count("\n") == 1 and f"vaelab train: error: {said}" in err, (option, err)
+        assert not out.exists()
+    # the Python API keeps naming its settings
+    from vaelab import VAE
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="^lr must be a finite number"):
+        VAE(lr=0).check_settings((4,))
 
 
 def test_argparse_errors_are_one_line_and_exit_2(capsys):

@@ -61,6 +61,21 @@ def test_a_table_is_detected_and_its_schema_shown(table, tmp_path, capsys):
     assert test["bits_per_dim_bound"] == pytest.approx(-test["elbo"] / (len(kinds) * np.log(2)))
 
 
+def test_train_and_the_reports_training_section_say_the_temperature_chosen_at_training(table, tmp_path, capsys):
+    # metrics.json held the temperature "auto" chose, but train never printed it and the report showed it only once
+    # evaluate-synthetic had run (an audit, s12)
+    folder, _ = table
+    run = tmp_path / "run"
+    out = _ok(capsys, "train", folder / "t.parquet", "--out", run, *FAST)
+    drawn = json.loads((run / "metrics.json").read_text())["temperature"]
+    assert re.search(r"^sampling: +temperature \S+ \(auto: ", out, re.M), out
+    assert " ".join(drawn["text"].split()) in " ".join(out.split())
+    _ok(capsys, "report", run, "--out", tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text()
+    training = html[html.index('id="training"'):html.index("</section>", html.index('id="training"'))]
+    assert "draw temperature" in training and f"with the {drawn['sampler']} sampler" in training
+
+
 def test_synthetic_rows_keep_names_dtypes_and_categories(table, table_run, tmp_path, capsys):
     folder, _ = table
     df = pd.read_parquet(folder / "t.parquet")  # the table as the run read it

@@ -267,6 +267,12 @@ class AdoptedModel(Model):
         run.write_config(RunConfig(model, TrainConfig(seed=self.seed, binarize=binarize), data))  # last: now a run
         return run
 
+    def _how_called(self, err: Exception, call: str) -> str:
+        """For a half that failed on its arguments (a TypeError: too many, too few), how vaelab calls it."""
+        if not isinstance(err, TypeError) or "argument" not in str(err):
+            return ""
+        return _how_called_text(self.classes_ is not None, self.label_format, call)
+
     def check(self, X: np.ndarray, y: Any = None) -> None:
         """Call both halves on a few examples: shapes, finite values, value ranges; one line if not."""
         x = self.model_input(X[:CHECK_EXAMPLES], evaluation=True).to(self.device_)
@@ -278,7 +284,7 @@ class AdoptedModel(Model):
             raise
         except Exception as err:  # the user's code: any failure becomes one line
             raise ConfigError(f"The encoder failed on {x.shape[0]} examples of shape {self.input_shape_}: "
-                              f"{type(err).__name__}: {_first_line(err)}") from None  # fmt: skip
+                              f"{type(err).__name__}: {_first_line(err)}{self._how_called(err, 'encoder(x, y)')}") from None  # fmt: skip
         if not self.latent_dim_:
             self.latent_dim_ = int(mu.shape[1])
             self.prior_ = StandardNormal(self.latent_dim_).to(self.device_)
@@ -297,10 +303,20 @@ class AdoptedModel(Model):
             raise
         except Exception as err:
             raise ConfigError(f"The decoder failed on codes of shape {_shape(mu)}: {type(err).__name__}: "
-                              f"{_first_line(err)}") from None  # fmt: skip
+                              f"{_first_line(err)}{self._how_called(err, 'decoder(z, y)')}") from None  # fmt: skip
         if not torch.isfinite(params).all():
             raise ConfigError(f"The decoder returned non-finite values (NaN or ±inf) for the codes of the first "
                               f"{x.shape[0]} examples; expected finite parameters of p(x|z).")  # fmt: skip
+
+
+def _how_called_text(conditional: bool, label_format: str, call: str) -> str:
+    if conditional:  # a half that takes x alone, called with (x, y): say how the labels reach it (an audit, s12)
+        y = ("one-hot float rows (N, classes)" if label_format == "onehot" else
+             "integer codes (N,) of the classes (--label-format onehot: one-hot float rows)")  # fmt: skip
+        return (f". A conditional model's halves must take the labels too, {call}, y as {y}; the classes are the "
+                "sorted label names, or --classes' order. Halves that take x alone are adopted without --conditional.")
+    return (f". This model is not conditional, so its halves are called with one argument; halves that take labels "
+            f"({call}) need --conditional with --labels FILE or --label-column COL (labels= or classes= in Python).")
 
 
 def _first_line(err: BaseException) -> str:
@@ -374,9 +390,12 @@ def adopt(
     if sigma is not None and likelihood != "gaussian-fixed":
         raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
                           "none to set. Drop it.")  # fmt: skip
+    if deterministic and scale != "logvar":  # an audit (s12): the scale of a spread that is not there was ignored
+        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+                          "deterministic=True (--deterministic) declares one code per input and no spread. Drop one.")  # fmt: skip
     sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.")
+        raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.", setting="sigma")
     X = None if data is None else to_examples(data)
     latent_shape = None
     if decoder is None:  # a library's model, both halves in one object
@@ -417,6 +436,10 @@ def adopt(
         X = np.zeros((2, *shape), dtype=np.float32)
         labels = None if names is None else np.full(2, names[0])
     model.check(X, labels)
+    if model.deterministic_ and scale != "logvar":  # one tensor, taken as a code: no second output to measure
+        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+                          "the encoder returned one tensor, taken as a deterministic code (a plain autoencoder). Drop "
+                          "it, or have the encoder return (mu, spread) or a Normal.")  # fmt: skip
     if model.latent_shape_ is not None and math.prod(model.latent_shape_) != model.latent_dim_:
         raise ConfigError(f"The latent's shape {model.latent_shape_} does not hold {model.latent_dim_} values.")
     return model

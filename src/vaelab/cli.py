@@ -422,6 +422,11 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
     choice = tr.get("likelihood_choice")
     if choice:
         print(f"likelihood: {choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: {choice['reason']}")
+    drawn = m.get("temperature")  # a table run's temperature "auto", chosen at training (an audit, s12: never printed)
+    if isinstance(drawn, dict) and isinstance(drawn.get("text"), str):
+        print(textwrap.fill(f"sampling:   {drawn['text']}; vaelab sample and evaluate-synthetic draw at it with the "
+                            f"{drawn.get('sampler')} sampler (sample --temperature T: another)", 100,
+                            subsequent_indent="    "))  # fmt: skip
     if test:
         bound = test.get("bits_per_dim_bound")
         se = test.get("elbo_stderr")
@@ -950,8 +955,21 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _named_as_typed(parser: argparse.ArgumentParser, command: str, e: VaelabError) -> str:
+    """The error's text, its setting named by the command's flag too: "--val-fraction (val_fraction) must be ..."
+    where the check named the Python setting the user never typed (an audit: "val_fraction must be ...")."""
+    text, setting = str(e), getattr(e, "setting", None)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    option = next((a for a in sub._actions if a.dest == setting and a.option_strings), None)
+    if option is None or not text.startswith(setting):
+        return text
+    typed = next((o for o in option.option_strings if o.startswith("--")), option.option_strings[0])
+    return f"{typed} ({setting}){text[len(setting):]}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     handler = {"train": cmd_train, "score": cmd_score, "anomaly-eval": cmd_anomaly_eval, "inspect": cmd_inspect,
                "compare-samplers": cmd_compare_samplers, "sample": cmd_sample, "explore": cmd_explore,
                "report": cmd_report, "evaluate-synthetic": cmd_evaluate_synthetic, "demo": cmd_demo,
@@ -965,7 +983,8 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
     except VaelabError as e:
-        print(f"vaelab {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)  # one line, whatever a name holds
+        text = _named_as_typed(parser, args.command, e)
+        print(f"vaelab {args.command}: error: {' '.join(text.split())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:
         out = getattr(args, "out", "RUN")

@@ -28,7 +28,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) -> None:
     allowed = CHOICES[name] if allowed is None else allowed
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.")
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.", setting=name)
 
 
 MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); seeds and sizes above it overflow there
@@ -79,9 +79,9 @@ def check_number(name: str, value: Any, low: float, high: float = math.inf, *, l
 
 def _check_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r:.80}.")
+        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r:.80}.", setting=name)
     if value > MAX_INT:
-        raise ConfigError(f"{name} must be an integer from {low} to 2**63 - 1; got {value!r:.80}, which is larger.")
+        raise ConfigError(f"{name} must be an integer from {low} to 2**63 - 1; got {value!r:.80}, which is larger.", setting=name)
 
 
 def _check_float(name: str, value: Any, low: float, *, inclusive: bool = True) -> None:
@@ -93,7 +93,7 @@ def _check_float(name: str, value: Any, low: float, *, inclusive: bool = True) -
     ok = ok and (value >= low if inclusive else value > low)
     if not ok:
         relation = ">=" if inclusive else ">"
-        raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r:.80}.")
+        raise ConfigError(f"{name} must be a finite number {relation} {low}; got {value!r:.80}.", setting=name)
 
 
 def _check_blocks(blocks: Any, likelihood: str, shape: tuple[int, ...]) -> None:
@@ -164,7 +164,7 @@ class ModelConfig:
         if not isinstance(self.hidden, tuple) or not all(
             isinstance(h, int) and not isinstance(h, bool) and 0 < h <= MAX_INT for h in self.hidden
         ):
-            raise ConfigError(f"hidden must be a list of positive layer sizes (or empty); got {self.hidden!r}.")
+            raise ConfigError(f"hidden must be a list of positive layer sizes (or empty); got {self.hidden!r}.", setting="hidden")
         check_choice("likelihood", self.likelihood)
         check_choice("prior", self.prior)
         _check_int("n_components", self.n_components, 1)
@@ -214,13 +214,13 @@ class TrainConfig:
         check_choice("binarize", self.binarize)
         check_choice("precision", self.precision)
         if not isinstance(self.compile, bool):
-            raise ConfigError(f"compile must be true or false; got {self.compile!r}.")
+            raise ConfigError(f"compile must be true or false; got {self.compile!r}.", setting="compile")
         _check_int("seed", self.seed, 0)
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda")
             or (self.device.startswith("cuda:") and self.device[5:].isascii() and self.device[5:].isdecimal())
         ):
-            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}.")
+            raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}.", setting="device")
 
 
 @dataclass(frozen=True)
@@ -294,7 +294,7 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         values[name] = tuple(value) if isinstance(value, list) else value
     try:
         return cls(**values)
-    except ConfigError as e:
+    except ConfigError as e:  # a file's setting, not an option given (no setting: the CLI names no flag)
         raise ConfigError(f"{where}: {e}") from None
     except TypeError as e:  # e.g. an unhashable value in a tuple field
         raise ConfigError(f"{where}: {e}") from None

@@ -19,7 +19,15 @@ class DataTypeError(DataError, TypeError):
 
 
 class ConfigError(VaelabError, ValueError):
-    """A setting has a value vaelab does not accept."""
+    """A setting has a value vaelab does not accept.
+
+    ``setting``: the Python name of the one setting the message begins with ("lr must be ..."), where there is
+    one; the CLI names the flag the user typed beside it ("--lr (lr) must be ...").
+    """
+
+    def __init__(self, *args, setting: str | None = None):
+        super().__init__(*args)
+        self.setting = setting
 
 
 class RunError(VaelabError, ValueError):

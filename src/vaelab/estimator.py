@@ -252,7 +252,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         try:
             hidden = tuple(int(h) if isinstance(h, (int, np.integer)) else h for h in hidden)
         except TypeError:
-            raise ConfigError(f"hidden must be a list of layer sizes; got {self.hidden!r}.") from None
+            raise ConfigError(f"hidden must be a list of layer sizes; got {self.hidden!r}.", setting="hidden") from None
         return ModelConfig(
             input_shape=shape, latent_dim=self.latent_dim, arch="custom" if custom else self.arch,
             hidden=hidden, likelihood=likelihood, prior=self.prior, n_components=self.n_components,
@@ -595,7 +595,7 @@ def _read_history(run: RunDir) -> list[dict]:
 def check_save_every(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"save_every must be a number of seconds >= 0 (0: write the run after every epoch); "
-                          f"got {value!r}.")  # fmt: skip
+                          f"got {value!r}.", setting="save_every")  # fmt: skip
 
 
 def settings_from_config(config: RunConfig) -> dict[str, Any]:

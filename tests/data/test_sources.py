@@ -167,9 +167,11 @@ def test_folder_of_rgb_jpegs(tmp_path):
     assert ds.X.min() >= 0.95 and ds.X.max() <= 1.0
 
 
-def test_folder_mixed_grey_and_rgb_becomes_rgb(tmp_path):
+def test_folder_mixing_grey_and_rgb_is_refused_naming_files_of_each(tmp_path):
+    # it became RGB without a word, every grey image read three times over (an audit, s12): refused with the remedy
     save_images(tmp_path / "imgs", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)])
-    assert load_dataset(tmp_path / "imgs").X.shape == (2, 3, 4, 4)
+    with pytest.raises(DataError, match=r"1 greyscale image \(\S+\) and 1 colour image \(\S+\).*convert\('L'\)"):
+        load_dataset(tmp_path / "imgs")
 
 
 def test_folder_with_class_subfolders(tmp_path):

@@ -685,8 +685,15 @@ def _read_image_folder(path: Path, label_column, labels_elsewhere):
     return _stack_images(files, path), y
 
 
+GREY_MODES = ("1", "L", "LA")  # Pillow's modes of greyscale images (bilevel, grey levels, grey with alpha)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
 def _stack_images(files: list[Path], folder: Path) -> np.ndarray:
-    """Read same-sized images into uint8 (N, C, H, W); C = 1 if all are grey, else 3."""
+    """Read same-sized images into uint8 (N, C, H, W); C = 1 if all are grey, 3 if none is (a mixture is refused)."""
     from PIL import Image  # imported here: only image folders need Pillow
 
     sizes, modes = [], []
@@ -709,7 +716,21 @@ def _stack_images(files: list[Path], folder: Path) -> np.ndarray:
                 f"{f.relative_to(folder)} has {mode} pixels; "
                 "only 8-bit greyscale or colour images are supported."
             )
-    grey = all(m in ("1", "L", "LA") for m in modes)
+    is_grey = [m in GREY_MODES for m in modes]
+    grey = all(is_grey)
+    if any(is_grey) and not grey:
+        # One colour file made the whole folder colour, every grey image read three times over, without a word (an
+        # audit, s12): refused, naming the files of each kind, as any other folder that is not one kind of image
+        def first(want: bool) -> str:
+            names = [str(f.relative_to(folder)) for f, g in zip(files, is_grey) if g == want]
+            kind = "greyscale" if want else "colour"
+            return f"{_count(len(names), kind + ' image')} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+
+        raise DataError(
+            f"{folder} mixes greyscale and colour images: {first(True)} and {first(False)}; a folder is read at "
+            f"one number of channels. Save them all as one kind first: greyscale (Pillow: Image.convert('L')) "
+            f"or colour (Image.convert('RGB'))."
+        )
     (w, h), c = sizes[0], 1 if grey else 3
     out = np.empty((len(files), c, h, w), dtype=np.uint8)
     for i, f in enumerate(files):

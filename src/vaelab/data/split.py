@@ -14,7 +14,7 @@ def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
     """Sizes of (train, val, test); val and test round to the nearest example."""
     for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= f < 1.0:
-            raise ConfigError(f"{name} must be in [0, 1); got {f}.")
+            raise ConfigError(f"{name} must be in [0, 1); got {f}.", setting=name)
     n_val = int(round(n * val_fraction))
     n_test = int(round(n * test_fraction))
     # A requested split never comes out empty just because the data is small.

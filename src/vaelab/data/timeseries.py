@@ -565,7 +565,7 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
     """
     for name, f in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)) or not 0.0 <= f < 1.0:
-            raise ConfigError(f"{name} must be in [0, 1); got {f!r}.")
+            raise ConfigError(f"{name} must be in [0, 1); got {f!r}.", setting=name)
     if val_fraction + test_fraction >= 1.0:
         raise ConfigError(f"val_fraction + test_fraction must be below 1 to leave training data; got {val_fraction} + {test_fraction}.")
     least = min_gap(windows.window_length, windows.stride)

@@ -250,6 +250,10 @@ class _Assembler:
         if choice:
             s.facts.append(("likelihood", f"{choice['likelihood']}{' on binarized data' if choice['binarized'] else ''}: "
                                           f"{choice['reason']}"))  # fmt: skip
+        drawn = self.metrics.get("temperature")  # a table run's, chosen at training: shown before any evaluation
+        if isinstance(drawn, dict) and isinstance(drawn.get("text"), str):
+            s.facts.append(("draw temperature", f"{drawn['text']}; vaelab sample and evaluate-synthetic draw at it "
+                                                f"with the {drawn.get('sampler')} sampler"))  # fmt: skip
         if test:
             bound = test.get("bits_per_dim_bound")
             serial = "windows" in str(test.get("elbo_stderr_method", ""))  # a series run's overlapping windows

@@ -194,6 +194,7 @@ def train_run(
         request = Request(source, options, labels, label_column, *shares)
         kind_class = detect(request)
         model = VAE(**{**kind_class.default_settings, **settings})
+        model.train_config()  # the training settings, before the kind prepares (a negative seed splits nothing)
         if "likelihood" not in settings and "likelihood" in kind_class.default_reasons:
             model.likelihood_reason_ = kind_class.default_reasons["likelihood"]  # reported instead of "set explicitly"
         prepared = kind_class.prepare(request, model)

@@ -83,7 +83,7 @@ def test_sample_given_says_one_real_row_in_the_singular(tmp_path, capsys, monkey
         generation = {"text": "5 rows with x = 1", "given": {"x": "1"},
                       "columns": {"n_real": 1, "scores": {}, "other_columns": other}}  # fmt: skip
         monkeypatch.setattr(generate, "sample_given", lambda *a, **k: (tmp_path / "g.csv", generation,
-                                                                       {"sampler": "prior", "temperature": None}))
+                                                                       {"sampler": "prior", "temperature": None, "what": ""}))
         code, out, err = run_cli(capsys, "sample", tmp_path / "run", "--n", "5", "--given", "x=1", "--out", tmp_path / "g.csv")
         assert code == 0, err
         assert "1 real training row" in out and "1 real training rows" not in out and " hold these" not in out

@@ -77,7 +77,7 @@ def check_number(name: str, value: Any, low: float, high: float = math.inf, *, l
     return float(value)
 
 
-def _check_int(name: str, value: Any, low: int) -> None:
+def check_setting_int(name: str, value: Any, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{name} must be an integer >= {low}; got {value!r:.80}.", setting=name)
     if value > MAX_INT:
@@ -159,7 +159,7 @@ class ModelConfig:
             isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_INT for s in shape
         ):
             raise ConfigError(f"input_shape must be (D,) or (C, H, W) of positive integers; got {shape!r}.")
-        _check_int("latent_dim", self.latent_dim, 1)
+        check_setting_int("latent_dim", self.latent_dim, 1)
         check_choice("arch", self.arch)
         if not isinstance(self.hidden, tuple) or not all(
             isinstance(h, int) and not isinstance(h, bool) and 0 < h <= MAX_INT for h in self.hidden
@@ -167,9 +167,9 @@ class ModelConfig:
             raise ConfigError(f"hidden must be a list of positive layer sizes (or empty); got {self.hidden!r}.", setting="hidden")
         check_choice("likelihood", self.likelihood)
         check_choice("prior", self.prior)
-        _check_int("n_components", self.n_components, 1)
+        check_setting_int("n_components", self.n_components, 1)
         _check_float("sigma", self.sigma, 0.0, inclusive=False)
-        _check_int("n_classes", self.n_classes, 0)
+        check_setting_int("n_classes", self.n_classes, 0)
         _check_blocks(self.blocks, self.likelihood, shape)
         if self.arch == "conv" and len(shape) != 3:
             raise ConfigError(
@@ -203,19 +203,19 @@ class TrainConfig:
     compile: bool = False  # train with torch.compile (the objective's graph compiled once; meant for GPUs)
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
+        check_setting_int("epochs", self.epochs, 1)
+        check_setting_int("batch_size", self.batch_size, 1)
         _check_float("lr", self.lr, 0.0, inclusive=False)
-        _check_int("patience", self.patience, 0)
+        check_setting_int("patience", self.patience, 0)
         _check_float("beta", self.beta, 0.0)
-        _check_int("warmup_epochs", self.warmup_epochs, 0)
-        _check_int("iw_samples", self.iw_samples, 1)
+        check_setting_int("warmup_epochs", self.warmup_epochs, 0)
+        check_setting_int("iw_samples", self.iw_samples, 1)
         _check_float("grad_clip", self.grad_clip, 0.0)
         check_choice("binarize", self.binarize)
         check_choice("precision", self.precision)
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false; got {self.compile!r}.", setting="compile")
-        _check_int("seed", self.seed, 0)
+        check_setting_int("seed", self.seed, 0)
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda")
             or (self.device.startswith("cuda:") and self.device[5:].isascii() and self.device[5:].isdecimal())
@@ -255,7 +255,7 @@ class DataConfig:
                 f"val_fraction + test_fraction must leave training data; got "
                 f"{self.val_fraction} + {self.test_fraction}."
             )
-        _check_int("n_examples", self.n_examples, 0)
+        check_setting_int("n_examples", self.n_examples, 0)
         if not isinstance(self.fingerprint, str):
             raise ConfigError(f"data.fingerprint must be a string; got {self.fingerprint!r}.")
         if self.classes is not None and not (

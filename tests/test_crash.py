@@ -606,5 +606,5 @@ def test_save_every_must_be_a_number_of_seconds(tmp_path, data, capsys):
         with pytest.raises(ConfigError, match="save_every must be a number of seconds"):
             train_run(data, tmp_path / "never", {**SETTINGS, "save_every": bad})
     assert main(["train", str(data), "--out", str(tmp_path / "never"), "--save-every", "-1", "--quiet"]) == 2
-    assert "save_every must be a number of seconds" in capsys.readouterr().err
+    assert "--save-every (save_every) must be a number of seconds" in capsys.readouterr().err
     assert not (tmp_path / "never").exists(), "refused before anything is written"

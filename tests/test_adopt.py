@@ -881,18 +881,23 @@ def test_advice_on_an_adopted_run_names_what_reaches_it(outside, digits, tmp_pat
     assert all("--prior mog" not in f.advice for f in d.findings)
 
 
+def _adopted_with_damaged(digits, relu_vae, tmp_path, name, damage):
+    """An adopted run whose file ``name`` is missing or truncated to its first bytes."""
+    X, _ = digits
+    run = tmp_path / "run"
+    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
+    if damage == "missing":
+        (run / name).unlink()
+    else:
+        (run / name).write_bytes((run / name).read_bytes()[:20])
+    return run
+
+
 @pytest.mark.parametrize("damage", ["missing", "truncated"])
 def test_a_damaged_weights_file_of_an_adopted_run_says_to_adopt_again(digits, relu_vae, tmp_path, capsys, damage):
     """A missing model.safetensors of an adopted run asked "was training interrupted before the first epoch ended?",
     and a damaged one said to retrain: vaelab never trained that model."""
-    X, _ = digits
-    run = tmp_path / "run"
-    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
-    weights = run / "model.safetensors"
-    if damage == "missing":
-        weights.unlink()
-    else:
-        weights.write_bytes(weights.read_bytes()[:100])
+    run = _adopted_with_damaged(digits, relu_vae, tmp_path, "model.safetensors", damage)
     with pytest.raises(VaelabError) as err:
         vaelab.load(run, encoder=relu_vae[0], decoder=relu_vae[1])
     text = str(err.value)
@@ -903,14 +908,7 @@ def test_a_damaged_weights_file_of_an_adopted_run_says_to_adopt_again(digits, re
 def test_a_damaged_adopted_json_costs_the_report_only_what_it_describes(digits, relu_vae, tmp_path, capsys, damage):
     """A missing or damaged adopted.json stopped `vaelab report` entirely, where another kind's damaged file costs
     only its section: the page is written, says why the halves are not shown, and still claims no training."""
-    X, _ = digits
-    run = tmp_path / "run"
-    vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X).save(run)
-    record = run / "adopted.json"
-    if damage == "missing":
-        record.unlink()
-    else:
-        record.write_text(record.read_text()[:20])
+    run = _adopted_with_damaged(digits, relu_vae, tmp_path, "adopted.json", damage)
     code, _, err = _cli(capsys, "report", run)
     assert code == 0, err
     html = (run / "report.html").read_text(encoding="utf-8")

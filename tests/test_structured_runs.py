@@ -2144,20 +2144,25 @@ def test_a_series_runs_log_p_is_in_the_windows_own_units(series, tmp_path, capsy
         assert lik["bits_per_dim"] == pytest.approx(-scores["big"].mean() / (16 * 2 * np.log(2)), rel=1e-4)
 
 
+def _test_windows(series):
+    """The series run's path, Run, kind, test windows as the model reads them and in the data's units, and the split."""
+    from vaelab.data.split import indices
+    from vaelab.runs.run import Run
+
+    path = series[2]
+    run = Run(path)
+    dataset, codes = run.data()
+    test_rows = dataset.X[indices(codes, "test")]
+    return path, run, run.kind, test_rows, run.kind.to_user(test_rows), codes
+
+
 def test_a_test_windows_forecast_draws_are_its_own_alone_or_in_a_batch(series, tmp_path, capsys):
     """An audit (s12): evaluate-synthetic drew every test window's futures in one pass (z for windows × draws at once),
     so a window's band depended on its place in the batch and differed from `sample --past` of that window with the
     same seed. Each past now has its own generator: test window k is drawn with seed + k, as sample --past draws it."""
-    from vaelab.data.split import indices
     from vaelab.forecaster import Forecaster
-    from vaelab.runs.run import Run
 
-    _, _, path = series
-    run = Run(path)
-    kind = run.kind
-    dataset, codes = run.data()
-    test_rows = dataset.X[indices(codes, "test")]
-    test = kind.to_user(test_rows)
+    path, run, kind, test_rows, test, codes = _test_windows(series)
     forecaster = Forecaster.load(run.dir)
     pasts = test[:, :12]
     batch = kind.futures(forecaster, pasts, 20, seed=3)
@@ -2244,15 +2249,8 @@ def test_forecast_draw_seeds_near_the_top_wrap_to_seeds_sample_takes(series, tmp
     --seed` refuses, so "sample --past with --seed seed + k draws the same" could not be followed near the top.
     The window seeds now wrap modulo 2**32, the text says so, and sample with the wrapped seed gives the draws."""
     from vaelab.config import MAX_SEED
-    from vaelab.data.split import indices
-    from vaelab.runs.run import Run
 
-    _, _, path = series
-    run = Run(path)
-    kind = run.kind
-    dataset, codes = run.data()
-    test_rows = dataset.X[indices(codes, "test")]
-    test = kind.to_user(test_rows)
+    path, run, kind, test_rows, test, codes = _test_windows(series)
     used = []
     futures = kind.futures
     monkeypatch.setattr(kind, "futures", lambda *a, seeds=None, **k: used.append(np.asarray(seeds)) or futures(

@@ -381,14 +381,7 @@ class SeriesKind(RunKind):
             if lacking:
                 raise DataError(f"{where} lacks the column(s) {lacking}; the run was trained on a file with {need}. "
                                 "Rename the columns or score a file that has them.")  # fmt: skip
-            values = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64)
-                                      for c in ws.features])  # fmt: skip
-            gap = ~np.isfinite(values)
-            text = np.column_stack([raw[c].notna().to_numpy() for c in ws.features]) & np.isnan(values)
-            clean, mask = raw.copy(), raw.copy()
-            # mask: 1 missing, 2 text that is not a number, 3 infinite (each filled to score the window)
-            clean[list(ws.features)] = np.where(gap, np.nan, values)
-            mask[list(ws.features)] = gap.astype(np.float64) + text + 2 * np.isinf(values)
+            clean, mask = gap_codes(raw, ws.features)
         else:
             values = numeric_array(raw, where)
             values = values.reshape(-1, 1) if values.ndim == 1 else values
@@ -528,20 +521,17 @@ class SeriesKind(RunKind):
         source no longer gives the split's windows."""
         if self.settings.fill is None:
             return None
-        found = self._split_windows(run, name, n)
-        if found is None:
-            return None
-        windows, frame = found
         ws = self.settings
-        try:
+        try:  # read once: the split's windows and their gaps come from the same file
             raw = read_series(run.config.data.source, ws.missing_values)
         except (OSError, ValueError, KeyError, DataError):
             return None
+        found = self._split_windows(run, name, n, raw)
+        if found is None:
+            return None
+        windows, frame = found
         if isinstance(raw, pd.DataFrame):
-            mask = raw.copy()
-            for c in ws.features:
-                mask[c] = (~np.isfinite(pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64))).astype(
-                    np.float64)  # fmt: skip
+            mask = gap_codes(raw, ws.features)[1]
             options = {"id_column": ws.id_column, "time_column": ws.time_column, "features": list(ws.features) or None}
         else:
             values = np.asarray(raw, dtype=np.float64)
@@ -555,13 +545,13 @@ class SeriesKind(RunKind):
         T = ws.window
         return np.stack([gaps.series[s][b : b + T] > 0 for s, b in zip(windows.series, windows.start)])
 
-    def _split_windows(self, run: Any, name: str, n: int) -> tuple[Windows, SeriesFrame] | None:
-        """The split's windows as the source gives them, taken with the run's stored split, and the source's frame;
-        None where the source moved or changed since training (an audit: a split's score CSV had no series, start
-        or end, where a file's has them)."""
+    def _split_windows(self, run: Any, name: str, n: int, raw: Any = None) -> tuple[Windows, SeriesFrame] | None:
+        """The split's windows as the source gives them (``raw``: the source as :func:`read_series` read it, else
+        read here), taken with the run's stored split, and the source's frame; None where the source moved or changed
+        since training (an audit: a split's score CSV had no series, start or end, where a file's has them)."""
         data = run.config.data
         try:
-            frame = read_series_frame(data.source, self.settings)
+            frame = read_series_frame(data.source, self.settings, raw)
             windows, _, _ = make_series_windows(data.source, self.settings, data.val_fraction, data.test_fraction,
                                                 run.model.seed, frame)  # fmt: skip
             stored = run.dir.read_split(data.n_examples)
@@ -1058,6 +1048,20 @@ def numeric_array(raw: Any, where: str) -> np.ndarray:
         raise DataError(f"{where}: expected numbers (time steps × features); got an array of dtype {raw.dtype}. "
                         "Convert it to a real numeric array first.")  # fmt: skip
     return np.asarray(raw, dtype=np.float64)
+
+
+def gap_codes(raw: pd.DataFrame, features: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A series file's frame with its feature cells as numbers (NaN where the file held none), and the same frame
+    with each feature cell coded: 0 a number, 1 missing, 2 text that is not a number, 3 infinite (what
+    ``--fill interpolate`` fills, and what :meth:`SeriesKind.read` says of each window)."""
+    features = list(features)
+    values = np.column_stack([pd.to_numeric(raw[c], errors="coerce").to_numpy(dtype=np.float64) for c in features])
+    gap = ~np.isfinite(values)
+    text = np.column_stack([raw[c].notna().to_numpy() for c in features]) & np.isnan(values)
+    clean, mask = raw.copy(), raw.copy()
+    clean[features] = np.where(gap, np.nan, values)
+    mask[features] = gap.astype(np.float64) + text + 2 * np.isinf(values)
+    return clean, mask
 
 
 def time_text(value: Any) -> str:

@@ -2323,6 +2323,35 @@ def test_values_fill_interpolate_filled_are_left_out_of_the_forecast_and_predict
     n_filled = int(filled[:, 12:].sum())
     assert block["filled_left_out"].startswith(f"{n_filled} of the {counted.size} future values")
     assert f"filled values: {n_filled} of the" in out
+    # the fidelity scores' real windows (an audit, s13): how many hold filled values, said in the block and the output
+    windows_filled = int(filled.any(axis=(1, 2)).sum())
+    assert block["filled_in_windows"].startswith(f"{windows_filled} of the {len(test)} test windows hold values filled")
+    assert f"filled values: {windows_filled} of the {len(test)} test windows" in out
+
+
+def test_the_fidelity_scores_leave_out_what_fill_interpolate_filled_in_the_real_test_windows():
+    """An audit (s13): the discriminative score and the KS complements read the real test windows' filled
+    (interpolated) values as observed, and the forecasters read filled pasts, with no word of either. The KS
+    complements now compare observed values only; the discriminative scores leave out windows holding a filled value
+    where at least half (and 4) remain; the text says how many windows hold them, in the past too."""
+    from vaelab.runs.series import filled_in_test_windows
+
+    filled = np.zeros((10, 6, 2), dtype=bool)
+    assert filled_in_test_windows(None, 4) == (None, slice(None), "")
+    assert filled_in_test_windows(filled, 4) == (None, slice(None), "")
+    filled[2, 1, 0] = filled[3, 5, 1] = filled[7, 0, 1] = True  # windows 2 and 7 in their past, 3 in its future
+    observed, scored, text = filled_in_test_windows(filled, 4)
+    assert np.array_equal(observed, ~filled) and scored.tolist() == [0, 1, 4, 5, 6, 8, 9]
+    assert text == ("3 of the 10 test windows hold values filled by --fill interpolate, not observed: left out of the "
+                    "discriminative scores (7 windows scored); their filled values left out of the value distributions "
+                    "(KS complements); 2 of them hold filled values in their past, which the forecasters and "
+                    "repeating the last value read as given (as sample --past fills a past's gaps)")  # fmt: skip
+    filled[:6, 5, 0] = True  # 7 windows hold one: 3 would remain, too few to score
+    observed, scored, text = filled_in_test_windows(filled, 4)
+    assert scored == slice(None) and "kept in the discriminative scores (too many to leave out: 3 would remain)" in text
+    filled[:, :, 0] = True  # a feature filled everywhere: nothing of it to compare
+    observed, _, text = filled_in_test_windows(filled, 4)
+    assert observed is None and "kept in the value distributions (KS complements)" in text
 
 
 def kind_forecaster(run):

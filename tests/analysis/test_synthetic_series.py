@@ -380,3 +380,24 @@ def test_the_predictive_score_takes_its_errors_over_the_counted_future_values_on
     assert part["err_real"][4] != pytest.approx(every["err_real"][5])
     with pytest.raises(DataError, match="counted must mark"):
         _predictive_errors(real, synth, counted=counted[:, :3], **kw)
+
+
+def test_window_ks_complements_compare_only_the_real_values_counted():
+    """An audit (s13): a series run's test windows held values --fill interpolate filled (straight lines), and the KS
+    complements compared them as observed. With ``counted`` only the marked real values are compared, in the score
+    and in its bootstrap; the synthetic windows are all counted."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+    from vaelab.analysis.synthetic_tables import ks_complement
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(30, 8, 2)), rng.normal(size=(40, 8, 2))
+    counted = rng.random(real.shape) > 0.3
+    real_filled = np.where(counted, real, 5.0)  # the uncounted values, far off: they would move the score
+    one = window_ks_complements(real_filled, fake, lag=7, seed=1, counted=counted)
+    assert one["scores"] == [ks_complement(real[:, :, f][counted[:, :, f]], fake[:, :, f].ravel()) for f in range(2)]
+    assert one == window_ks_complements(np.where(counted, real, -3.0), fake, lag=7, seed=1, counted=counted)
+    assert window_ks_complements(real_filled, fake, lag=7, seed=1)["mean"] < one["mean"] - 0.2
+    everything = window_ks_complements(real, fake, lag=7, seed=1)
+    assert everything == window_ks_complements(real, fake, lag=7, seed=1, counted=np.ones(real.shape, dtype=bool))
+    with pytest.raises(DataError, match="counted"):
+        window_ks_complements(real, fake, counted=np.zeros(real.shape, dtype=bool))

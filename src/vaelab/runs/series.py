@@ -773,20 +773,24 @@ class SeriesKind(RunKind):
         # score's errors (an audit, s12: counted, a filled straight line scored as what happened)
         filled = self._filled_values(run, "test", len(test))
         counted = None if filled is None or not filled[:, ws.n_past :].any() else ~filled[:, ws.n_past :]
+        # ... and from the real windows the fidelity scores read (an audit, s13: a filled straight line looks smoother
+        # than what was observed): per value from the KS complements, per window from the discriminative scores
+        observed, scored, in_windows = filled_in_test_windows(filled, ws.n_past)
         rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
         synth = self.to_user(rows[seed])
         # per feature, with SEs over both sets of windows (the real ones in blocks: neighbours share steps)
-        ks = window_ks_complements(test, synth, **test_serial, seed=seed)
+        ks = window_ks_complements(test, synth, **test_serial, seed=seed, counted=observed)
         shapes = dict(zip(ws.features, ks["scores"]))
-        vae_d = repeated_discriminative(test, lambda s: self.to_user(rows[s]), list(rows))
-        base_d = repeated_discriminative(test, lambda s: self.to_user(base[s]), list(rows))
+        seen = test[scored]
+        vae_d = repeated_discriminative(seen, lambda s: self.to_user(rows[s]), list(rows))
+        base_d = repeated_discriminative(seen, lambda s: self.to_user(base[s]), list(rows))
         # Real training windows scored the same way: the floor for any generator of the training period (the
         # test period may differ from it, and the classifier's noise does not shrink below it).
         real = {s: train_rows[np.random.default_rng(s).choice(len(train_rows), n, replace=len(train_rows) < n)]
                 for s in rows}  # fmt: skip
-        ref_d = repeated_discriminative(test, lambda s: self.to_user(real[s]), list(rows))
+        ref_d = repeated_discriminative(seen, lambda s: self.to_user(real[s]), list(rows))
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             # said, as compare-samplers says its samples (an audit, s12): the real windows carry their noise, these none
@@ -805,7 +809,7 @@ class SeriesKind(RunKind):
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
         if self.coder.handling != "none":
             # Test windows of a trending series lie at levels no training window reached: compare shapes too.
-            test_shape = self.shapes(test_rows)
+            test_shape = self.shapes(test_rows)[scored]
             block["discriminative_shape"] = repeated_discriminative(test_shape, lambda s: self.shapes(rows[s]), list(rows))
             block["gaussian"]["discriminative_shape"] = repeated_discriminative(
                 test_shape, lambda s: self.shapes(base[s]), list(rows))
@@ -824,6 +828,8 @@ class SeriesKind(RunKind):
                                         f"{len(test)} test windows were filled by --fill interpolate, not observed: "
                                         "left out of the predictive score and the forecaster's band coverage and "
                                         "MAE")  # fmt: skip
+        if in_windows:
+            block["filled_in_windows"] = in_windows
         block["forecast"], band = self.forecast_scores(run, test_rows, test, codes, seed, counted)
         verdicts["forecaster"] = block["forecast"].pop("verdict")
         if "coverage_verdict" in block["forecast"]:
@@ -912,10 +918,35 @@ class SeriesKind(RunKind):
         ]  # fmt: skip
         if "filled_left_out" in block:
             lines.append(f"filled values: {block['filled_left_out']}")
+        if "filled_in_windows" in block:
+            lines.append(f"filled values: {block['filled_in_windows']}")
         if "trend" in block and "why" in block["trend"]:
             lines.append(trend_line(block["trend"]))
         lines += [f"verdict: {v['text']}" for v in block.get("verdicts", {}).values()]
         return lines
+
+
+def filled_in_test_windows(filled: np.ndarray | None, n_past: int) -> tuple[np.ndarray | None, Any, str]:
+    """What evaluate-synthetic's fidelity scores read of the test windows that hold values ``--fill interpolate``
+    filled (``filled``: (W, T, F), True where filled; None: nothing filled): the values the KS complements compare
+    (the observed ones; None: all), the windows the discriminative scores read (the indices of those with no filled value,
+    where at least half of the windows and 4 remain; else a slice of all), and the sentence that says so and how many windows' pasts,
+    which every forecaster reads as given, hold filled values ("" where no value was filled)."""
+    if filled is None or not filled.any():
+        return None, slice(None), ""
+    w = len(filled)
+    whole, past = filled.any(axis=(1, 2)), filled[:, :n_past].any(axis=(1, 2))
+    rest = np.flatnonzero(~whole)
+    scored = rest if rest.size >= max(4, w / 2) else slice(None)
+    observed = ~filled if (~filled).any(axis=(0, 1)).all() else None  # a feature observed nowhere: all kept
+    text = (f"{int(whole.sum())} of the {w} test windows hold values filled by --fill interpolate, not observed: "
+            + (f"left out of the discriminative scores ({rest.size} windows scored)" if scored is rest else
+               f"kept in the discriminative scores (too many to leave out: {rest.size} would remain)")
+            + ("; their filled values left out of the value distributions (KS complements)" if observed is not None
+               else "; kept in the value distributions (KS complements): a feature is filled in every window")
+            + (f"; {int(past.sum())} of them hold filled values in their past, which the forecasters and repeating the "
+               "last value read as given (as sample --past fills a past's gaps)" if past.any() else ""))  # fmt: skip
+    return observed, scored, text
 
 
 def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:

@@ -1621,6 +1621,39 @@ def test_forecast_stamps_are_written_as_the_past_writes_its_own(tmp_path, capsys
         assert stamp_format(column, time_values(column, "t", "f")) == fmt
 
 
+def _offsets(index: pd.DatetimeIndex) -> list[str]:
+    """A zoned index as a CSV of it written by isoformat: offsets with a colon that change with summer time."""
+    return [t.isoformat() for t in index]
+
+
+def test_forecasts_of_a_past_whose_offsets_change_go_on_in_its_last_offset_on_its_wall_clock(tmp_path, capsys):
+    """An audit (s13): a past stamped in a zone's changing offsets (+01:00 in winter, +02:00 in summer) was read in UTC,
+    and its forecasts were stamped in UTC ('2030-07-30 22:00:00+00:00' for a month's end), and month ends drifted
+    (2021-06-30 21:00, 2021-07-31 20:00 ... 2021-10-01 18:00 UTC). They now go on in the past's last offset, a
+    calendar of days or longer on its wall clock, written as the past writes its stamps (isoformat)."""
+    from vaelab.runs.series import future_times, own_offsets, time_values
+
+    rng = np.random.default_rng(0)
+    months = pd.date_range("2020-10-31", periods=40, freq="ME", tz="Europe/Berlin")
+    df = pd.DataFrame({"time": _offsets(months), "v": rng.normal(size=40)})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    _ok(capsys, "train", tmp_path / "m.csv", "--out", tmp_path / "run", "--time", "time", "--window", 4, "--horizon",
+        3, *FAST)  # fmt: skip
+    df.iloc[:-3].to_csv(tmp_path / "past.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 2, "--out", tmp_path / "f.csv")
+    assert pd.read_csv(tmp_path / "f.csv")["time"].iloc[:3].tolist() == df["time"].iloc[-3:].tolist()
+    column = pd.Series(_offsets(pd.date_range("2020-10-31", periods=8, freq="ME", tz="Europe/Berlin")))
+    ahead = future_times(own_offsets(column, time_values(column, "t", "f")), 4)
+    assert [t.isoformat() for t in ahead] == ["2021-06-30T00:00:00+02:00", "2021-07-31T00:00:00+02:00",
+                                              "2021-08-31T00:00:00+02:00", "2021-09-30T00:00:00+02:00"]  # fmt: skip
+    # hours go on in elapsed time; a horizon over the zone's next change keeps the last offset (the zone is unknown)
+    hours = pd.Series(_offsets(pd.date_range("2021-03-28 00:00", periods=6, freq="h", tz="Europe/Berlin")))
+    ahead = future_times(own_offsets(hours, time_values(hours, "t", "f")), 2)
+    assert [t.isoformat() for t in ahead] == ["2021-03-28T07:00:00+02:00", "2021-03-28T08:00:00+02:00"]
+    one = pd.Series(_offsets(pd.date_range("2021-01-01", periods=6, freq="D", tz="Europe/Berlin")))
+    assert own_offsets(one, time_values(one, "t", "f")).dtype == object  # one offset: as pandas reads it
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 

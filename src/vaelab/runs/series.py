@@ -640,12 +640,13 @@ class SeriesKind(RunKind):
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
                 raw, times = raw.iloc[order], times[order]
-                written = stamp_format(raw[ws.time_column], times)
                 repeated = pd.Series(times).duplicated().to_numpy()
                 if repeated.any():  # as train refuses them: two rows of one step would shift every later stamp
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
+                times = own_offsets(raw[ws.time_column], times)
+                written = stamp_format(raw[ws.time_column], times)
             rows = np.arange(len(raw)) if times is None else order  # each row's place in the file, and its stamp
             stamps = None if times is None else raw[ws.time_column].to_numpy()
             raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -716,7 +717,8 @@ class SeriesKind(RunKind):
         ahead = None if times is None else future_times(times, ws.n_future)
         times = None if times is None else times[-ws.n_past :]
         if ahead is not None:  # written as the past writes its stamps ('2010-01' stays a month, not 2010-01-01)
-            shown = ahead if written is None else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object)
+            shown = (ahead if written is None else np.array([pd.Timestamp(t).isoformat() for t in ahead], dtype=object)
+                     if written == ISO_STAMPS else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object))
             frame.insert(2, ws.time_column, np.tile(shown, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
@@ -1106,14 +1108,22 @@ def time_text(value: Any) -> str:
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
 
+ISO_STAMPS = "isoformat"  # stamp_format's word for stamps written by Timestamp.isoformat() (an offset with a colon)
+
+
 def stamp_format(column: pd.Series, times: np.ndarray) -> str | None:
     """The strftime format of a text time column (``times``: its stamps as :func:`time_values` reads them, in the
     column's order) where that format writes every stamp back exactly as the column holds it ('2010-01' for months,
-    '2010-01-05 13:00'); None for a column that is not text, or text that no one format gives back (an audit: a
+    '2010-01-05 13:00'), or :data:`ISO_STAMPS` for zoned stamps that ``Timestamp.isoformat()`` writes back
+    ('2010-01-05T13:00:00+01:00'); None for a column that is not text, or text that no one format gives back (an audit: a
     past's 'YYYY-MM' stamps went on as 'YYYY-MM-01')."""
     texts = column.to_numpy(dtype=object)
     if not len(texts) or not all(isinstance(t, str) for t in texts):
         return None
+    last = slice(-CALENDAR_STAMPS, None)  # the stamps a forecast continues (a past may be a long file)
+    if all(isinstance(t, pd.Timestamp) and t.tz is not None for t in times[last]) and all(
+            t.isoformat() == text for t, text in zip(times[last], texts[last])):
+        return ISO_STAMPS  # '2021-03-28T09:00:00+02:00': strftime's %z writes no colon (+0200), and it was written so
     fmt = guess_format(texts[-1].strip(), dayfirst=False)
     if fmt is None:
         return None
@@ -1137,6 +1147,24 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.isna(values).any():
         raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
     return values
+
+
+def own_offsets(column: pd.Series, times: np.ndarray) -> np.ndarray:
+    """Text stamps whose UTC offsets change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV), which
+    :func:`time_values` reads in UTC, as Timestamps each in its own offset, for the forecast to continue the past's
+    wall clock in its last offset (an audit, s13: forecasts came out in UTC, and a month's ends drifted); ``times``
+    as it is otherwise. ``column`` and ``times`` are in the same (sorted) order."""
+    texts = column.to_numpy(dtype=object)
+    if times.dtype != object or not len(texts) or not all(isinstance(t, str) for t in texts):
+        return times
+    try:
+        own = np.array([pd.Timestamp(t.strip()) for t in texts], dtype=object)
+    except (TypeError, ValueError, OverflowError):
+        return times
+    offsets = {t.utcoffset() for t in own}
+    if len(offsets) < 2 or None in offsets or any(a != b for a, b in zip(own, times)):
+        return times  # one offset (pandas keeps it), naive stamps, or not the same instants
+    return own
 
 
 def time_numbers(times: np.ndarray) -> np.ndarray:
@@ -1175,6 +1203,25 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     return None if best is None else best.freq
 
 
+def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """:func:`future_times` of stamps whose UTC offsets change (a zone's summer time), in the past's last offset, as a
+    zone-aware past goes on in its zone: a calendar of a day or longer on the past's wall clock (midnights, month
+    ends in each stamp's own offset), a shorter one (hours) in elapsed time. The zone's next change is not known from
+    offsets alone: a horizon past it keeps the last offset."""
+    last = times[-1].tz
+    wall = np.array([t.tz_localize(None) for t in times], dtype="datetime64[ns]")
+    index = pd.DatetimeIndex(wall, freq="infer") if len(wall) >= 3 else pd.DatetimeIndex(wall)
+    freq = index.freq if index.freq is not None else calendar_with_gaps(index)
+    if freq is not None and not isinstance(freq, pd.offsets.Tick):
+        ahead = pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].tz_localize(last)
+    else:
+        utc = future_times(np.array([t.tz_convert("UTC") for t in times], dtype=object), n_future)
+        if utc is None:
+            return None
+        ahead = pd.DatetimeIndex(utc).tz_convert(last)
+    return ahead.to_numpy()
+
+
 CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
 
 
@@ -1184,6 +1231,8 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     median spacing of the past is added step by step. Dates with a UTC offset (an object array of Timestamps, as
     time_values reads them) keep it, and their calendar too (their months went on 31 days at a time: an audit)."""
     zoned = times.dtype == object and len(times) > 0 and all(isinstance(t, pd.Timestamp) for t in times)
+    if zoned and len({t.utcoffset() for t in times}) > 1:  # offsets that change (:func:`own_offsets`)
+        return _in_last_offset(times, n_future)
     if np.issubdtype(times.dtype, np.datetime64) or zoned:
         index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
         freq = index.freq if index.freq is not None else calendar_with_gaps(index)

@@ -1,4 +1,6 @@
 """Fidelity and utility scores of synthetic time-series windows, on cases with known answers."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,11 @@ def test_forecast_verdicts_rest_on_their_intervals():
     assert "too wide" in wide["verdict"] and "No clear difference" in wide["verdict"]
     with pytest.raises(Exception, match="at least 2 windows"):
         forecast_summary([0.9], [1.0], [1.0])
+    # in large units, fixed decimals with thousands separators, as the CLI's verdict writes them (an audit, s13: ".4g"
+    # and ".3g" wrote "5.002e+04")
+    big = forecast_summary(np.full(w, 0.9), np.full(w, 50_020.0) + rng.normal(0, 3000, w), np.full(w, 60_000.0))
+    assert "e+0" not in big["verdict"] and re.search(r"MAE of the median \d\d,\d{3} vs 60,000 ", big["verdict"])
+    assert re.search(r"\(difference -\d{1,2},\d{3}, 95% interval -\d{1,2},\d{3} to -\d{1,2},\d{3}\)", big["verdict"])
 
 
 # ---------------------------------------------------------------- repeats, baselines, verdicts

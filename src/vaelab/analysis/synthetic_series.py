@@ -31,6 +31,7 @@ from torch import nn
 from vaelab.analysis.likelihood import serial_stderr
 from vaelab.analysis.synthetic_tables import batch_counts, batch_similarity, check_int, compare, ks_complement
 from vaelab.errors import ConfigError, DataError
+from vaelab.metrics_schema import decimals_for
 from vaelab.runtime import Z95, seeded
 
 
@@ -433,8 +434,11 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
     diff = err - naive  # < 0: the forecaster is closer than repeating the last value
     d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
     dl, dh = d - Z95 * d_se, d + Z95 * d_se
-    gap = (f"MAE of the median {err.mean():.4g} vs {naive.mean():.4g} repeating the last value (difference {d:.3g}, "
-           f"95% interval {dl:.3g} to {dh:.3g})")  # fmt: skip
+    # to the decimals that give the interval's half-width two significant digits, as the CLI's verdict writes them
+    # (an audit, s13: ".4g" wrote "5.002e+04" in a series' large units)
+    digits = decimals_for(Z95 * d_se)
+    gap = (f"MAE of the median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} repeating the last value "
+           f"(difference {d:+,.{digits}f}, 95% interval {dl:,.{digits}f} to {dh:,.{digits}f})")  # fmt: skip
     if dh < 0:
         accuracy = f"The forecaster beats repeating the last value: {gap}."
     elif dl > 0:

@@ -500,6 +500,27 @@ def _report_status(capsys, run) -> dict:
     return dict(re.findall(r'<section id="([a-z]+)" data-status="([a-z]+)"', html))
 
 
+def test_evaluate_synthetic_draw_scores_the_windows_sample_draw_gives(series, tmp_path, capsys):
+    """An audit (s13): a series run's evaluate-synthetic scored decoder means only (no observation noise) against noisy
+    real windows, while `sample --draw` gives draws; nothing scored those. --draw scores draws from p(x|z): the first
+    repeat's windows are `sample --draw`'s with the same seed, and the text says what they are."""
+    from vaelab.analysis.synthetic_tables import ks_complement
+
+    run = tmp_path / "run"
+    shutil.copytree(series[2], run)
+    out = _ok(capsys, "evaluate-synthetic", run, "--draw", "--seed", 3)
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert block["draw"] is True and block["synthetic_are"].startswith("draws from p(x|z)")
+    assert "synthetic windows: draws from p(x|z)" in out
+    _, run_obj, kind, test_rows, test, codes = _test_windows((None, None, run))
+    _ok(capsys, "sample", run, "--n", block["n_synthetic"], "--draw", "--seed", 3, "--out", tmp_path / "d.npy")
+    drawn = np.load(tmp_path / "d.npy")
+    for f, name in enumerate(block["features"]):  # the KS complements are of these windows
+        assert block["ks_complement"][name] == pytest.approx(ks_complement(test[:, :, f].ravel(), drawn[:, :, f].ravel()))
+    _ok(capsys, "evaluate-synthetic", run, "--seed", 3)
+    assert json.loads((run / "metrics.json").read_text())["synthetic"]["draw"] is False
+
+
 def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsys):
     folder, _, run = series
     assert "both --window" in _error(capsys, "train", folder / "s.csv", "--window", "5", "--out", tmp_path / "a")

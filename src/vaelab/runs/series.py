@@ -99,7 +99,10 @@ RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
 # What evaluate-synthetic's generated windows are (``synthetic.synthetic_are``): run.generate's decoder means
 SYNTHETIC_ARE = ("decoder means E[x|z] (no observation noise), compared with real windows that carry theirs: the "
-                 "discriminative score and the value distributions may tell them apart by their smoothness alone")
+                 "discriminative score and the value distributions may tell them apart by their smoothness alone "
+                 "(--draw scores draws from p(x|z))")
+SYNTHETIC_DRAWN = ("draws from p(x|z) (--draw: the decoder's observation noise included), as the real windows carry "
+                   "theirs")
 REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
@@ -746,12 +749,13 @@ class SeriesKind(RunKind):
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
-                           seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+                           seed: int, draw: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """TimeGAN's tests in vaelab's settings: synthetic windows as many as the test windows, the discriminative
         score (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
         score (forecasters trained on synthetic and on real training windows, tested on the test windows; the mean of
         :data:`REPEATS`, with an SE that covers their training),
-        per-feature KS complements, and the forecaster against repeating the last value."""
+        per-feature KS complements, and the forecaster against repeating the last value. Synthetic windows are decoder
+        means, or with ``draw`` draws from p(x|z), as ``sample`` gives either."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
                               f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
@@ -778,7 +782,7 @@ class SeriesKind(RunKind):
         # ... and from the real windows the fidelity scores read (an audit, s13: a filled straight line looks smoother
         # than what was observed): per value from the KS complements, per window from the discriminative scores
         observed, scored, in_windows = filled_in_test_windows(filled, ws.n_past)
-        rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
+        rows = {s: run.generate(n, sampler=sampler, seed=s, mean=not draw) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
         synth = self.to_user(rows[seed])
@@ -796,7 +800,7 @@ class SeriesKind(RunKind):
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             # said, as compare-samplers says its samples (an audit, s12): the real windows carry their noise, these none
-            "synthetic_are": SYNTHETIC_ARE,
+            "synthetic_are": SYNTHETIC_DRAWN if draw else SYNTHETIC_ARE, "draw": bool(draw),
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": ks["mean"], "ks_complement": shapes,
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
@@ -821,7 +825,8 @@ class SeriesKind(RunKind):
                                                             block["gaussian"]["discriminative_shape"],
                                                             "in the windows' shapes (levels taken out)",
                                                             block["real_training"]["discriminative_shape"])  # fmt: skip
-        spread = spread_verdict(rows[seed], train_rows)
+        # the decoder means' spread, as training measures it: a draw's noise varies whether the latents are used or not
+        spread = spread_verdict(run.generate(n, sampler=sampler, seed=seed) if draw else rows[seed], train_rows)
         block["generated_spread"] = spread["ratio"]
         if spread["outcome"] == "collapsed":
             verdicts["generated_spread"] = spread

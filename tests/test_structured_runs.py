@@ -2034,6 +2034,10 @@ def test_scoring_a_panel_says_which_series_are_too_short_for_a_window(series, tm
     assert 99 not in set(pd.read_csv(tmp_path / "s.csv")["series"])
     df.to_csv(tmp_path / "whole.csv", index=False)
     assert "shorter than one window" not in _ok(capsys, "score", run, tmp_path / "whole.csv", "--n-samples", 5, "--quiet")
+    # train said nothing of such a series, left out of training (an audit, s13)
+    out = _ok(capsys, "train", tmp_path / "panel.csv", "--window", 12, "--horizon", 4, "--id", "id", "--time", "time",
+              "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "note: 1 series of the file is shorter than one window (16 steps) and left out of training: 99 (5 steps)" in out
 
 
 def test_a_panel_npy_a_run_trained_on_is_scored_series_by_series(tmp_path, capsys):

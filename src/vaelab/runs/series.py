@@ -316,6 +316,8 @@ class SeriesKind(RunKind):
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         if dates:
             summary += f"\nnote: {dates}"
+        for note in too_short(windows, frame, "left out of training"):  # an audit (s13): dropped in silence
+            summary += f"\nnote: {note}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:
@@ -1041,16 +1043,17 @@ def serial_of(windows: Windows) -> tuple[np.ndarray, int] | None:
     return serial if overlapping(serial) else None
 
 
-def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:
+def too_short(windows: Windows, frame: SeriesFrame, what: str = "not scored") -> tuple[str, ...]:
     """A note on the series of a panel file shorter than one window: they give no window, so none of their rows is
-    scored (an audit: the CSV and the count left them out and nothing said so); none when every series gives one."""
+    scored (an audit: the CSV and the count left them out and nothing said so) or trained on (``what``); none when
+    every series gives one."""
     short = np.flatnonzero(windows.lengths < windows.window_length)
     if not short.size:
         return ()
     shown = ", ".join(f"{frame.ids[k]!r} ({int(windows.lengths[k])} steps)" for k in short[:5])
     more = f" and {short.size - 5} more" if short.size > 5 else ""
     return (f"{short.size} series of the file {'is' if short.size == 1 else 'are'} shorter than one window "
-            f"({windows.window_length} steps) and not scored: {shown}{more}",)  # fmt: skip
+            f"({windows.window_length} steps) and {what}: {shown}{more}",)  # fmt: skip
 
 
 def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:

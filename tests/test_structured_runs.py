@@ -1684,6 +1684,29 @@ def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacin
     assert future_times(np.array([3.0]), 2) is None
 
 
+def test_future_stamps_of_months_quarters_and_years_on_one_day_keep_that_day():
+    """An audit (s13): stamps on the 15th of each month went on as the semi-monthly calendar that holds them with half
+    its steps missing (2021-12-15, then 2021-12-31), and quarters and years on the 10th by their median spacing
+    (2006-01-09, 2025-02-09): pandas infers no such calendar. Months on one day go on a whole number of months."""
+    from vaelab.runs.series import future_times, time_values
+
+    def ahead(index, n=3):
+        times = time_values(pd.Series(index.strftime("%Y-%m-%d")), "t", "f")
+        return [str(pd.Timestamp(t).date()) for t in future_times(times, n)]
+
+    months = pd.date_range("2020-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    assert ahead(months) == ["2022-01-15", "2022-02-15", "2022-03-15"]
+    assert ahead(months.delete(10)) == ["2022-01-15", "2022-02-15", "2022-03-15"]  # a month missing
+    assert ahead(pd.date_range("2000-01-01", periods=24, freq="QS") + pd.Timedelta(days=9)) == [
+        "2006-01-10", "2006-04-10", "2006-07-10"]  # fmt: skip
+    assert ahead(pd.date_range("2000-01-01", periods=24, freq="YS") + pd.Timedelta(days=40)) == [
+        "2024-02-10", "2025-02-10", "2026-02-10"]  # fmt: skip
+    # semi-monthly calendars and months' first days as before
+    assert ahead(pd.date_range("2020-01-15", periods=24, freq="SME")) == ["2021-01-15", "2021-01-31", "2021-02-15"]
+    assert ahead(pd.date_range("2020-01-01", periods=24, freq="MS").delete(5)) == ["2022-01-01", "2022-02-01",
+                                                                                   "2022-03-01"]  # fmt: skip
+
+
 # ------------------------------------------------------------------ scoring series files (issue 17 item 1)
 def test_score_series_file_flags_missing_and_out_of_range_windows(series, tmp_path, capsys):
     """score RUN series.csv cuts the file into the run's windows with its stored coder; a planted missing value

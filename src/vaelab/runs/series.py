@@ -1202,7 +1202,11 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     # pandas infers no semi-monthly calendar (the 15th and the month's end, or its 1st and 15th): without them
     # such a past went on 15 days at a time from its median spacing (2021-05-30, 2021-06-14: an audit)
     semi = [pd.offsets.SemiMonthEnd(), pd.offsets.SemiMonthBegin()] if len(index) >= 3 else []  # 2 stamps: a spacing
-    for freq in [*triples, *semi]:
+    # nor months on one day other than the first or the last (the 15th): such a past went on as the semi-monthly
+    # calendar that holds it with half its steps missing (2021-12-15, then 2021-12-31, 2022-01-15: an audit, s13)
+    same_day = len(index) >= 3 and index.day.nunique() == 1 and index.day[0] <= 28
+    months = [pd.DateOffset(months=m) for m in (1, 2, 3, 4, 6, 12)] if same_day else []
+    for freq in [*triples, *semi, *months]:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
         if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()

@@ -1671,6 +1671,10 @@ def test_forecasts_of_a_past_whose_offsets_change_go_on_in_its_last_offset_on_it
     hours = pd.Series(_offsets(pd.date_range("2021-03-28 00:00", periods=6, freq="h", tz="Europe/Berlin")))
     ahead = future_times(own_offsets(hours, time_values(hours, "t", "f")), 2)
     assert [t.isoformat() for t in ahead] == ["2021-03-28T07:00:00+02:00", "2021-03-28T08:00:00+02:00"]
+    # two stamps over the change: whole days on the wall clock (their 23 hours apart went on at 23:00, then 22:00)
+    two = pd.Series(["2021-03-28T00:00:00+01:00", "2021-03-29T00:00:00+02:00"])
+    ahead = future_times(own_offsets(two, time_values(two, "t", "f")), 2)
+    assert [t.isoformat() for t in ahead] == ["2021-03-30T00:00:00+02:00", "2021-03-31T00:00:00+02:00"]
     one = pd.Series(_offsets(pd.date_range("2021-01-01", periods=6, freq="D", tz="Europe/Berlin")))
     assert own_offsets(one, time_values(one, "t", "f")).dtype == object  # one offset: as pandas reads it
 

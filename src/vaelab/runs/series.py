@@ -1224,6 +1224,10 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     wall = np.array([t.tz_localize(None) for t in times], dtype="datetime64[ns]")
     index = pd.DatetimeIndex(wall, freq="infer") if len(wall) >= 3 else pd.DatetimeIndex(wall)
     freq = index.freq if index.freq is not None else calendar_with_gaps(index)
+    day = pd.Timedelta(days=1)
+    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and len(wall) >= 2 else None
+    if step is not None and step >= day and step % day == pd.Timedelta(0):  # whole days apart on the wall clock
+        freq = pd.offsets.Day(step // day)  # (two stamps over a change: their 23 hours were the spacing)
     if freq is not None and not isinstance(freq, pd.offsets.Tick):
         ahead = pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].tz_localize(last)
     else:

@@ -1677,6 +1677,14 @@ def test_forecasts_of_a_past_whose_offsets_change_go_on_in_its_last_offset_on_it
     assert [t.isoformat() for t in ahead] == ["2021-03-30T00:00:00+02:00", "2021-03-31T00:00:00+02:00"]
     one = pd.Series(_offsets(pd.date_range("2021-01-01", periods=6, freq="D", tz="Europe/Berlin")))
     assert own_offsets(one, time_values(one, "t", "f")).dtype == object  # one offset: as pandas reads it
+    # written back as the past writes them: with a colon in the offset, and Z for UTC (strftime's %z: +0200, +0000)
+    from vaelab.runs.series import ISO_STAMPS, ISO_UTC_STAMPS, iso_stamp, stamp_format
+
+    for texts, how in ((["2021-03-28T07:00:00Z", "2021-03-28T08:00:00Z"], ISO_UTC_STAMPS),
+                       (["2021-03-28T00:00:00+01:00", "2021-03-28T07:00:00+02:00"], ISO_STAMPS)):  # fmt: skip
+        column = pd.Series(texts)
+        times = own_offsets(column, time_values(column, "t", "f"))
+        assert stamp_format(column, times) == how and [iso_stamp(t, how) for t in times] == texts
 
 
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():

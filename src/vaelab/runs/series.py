@@ -722,8 +722,9 @@ class SeriesKind(RunKind):
         ahead = None if times is None else future_times(times, ws.n_future)
         times = None if times is None else times[-ws.n_past :]
         if ahead is not None:  # written as the past writes its stamps ('2010-01' stays a month, not 2010-01-01)
-            shown = (ahead if written is None else np.array([pd.Timestamp(t).isoformat() for t in ahead], dtype=object)
-                     if written == ISO_STAMPS else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object))
+            shown = (ahead if written is None else np.array([iso_stamp(t, written) for t in ahead], dtype=object)
+                     if written in (ISO_STAMPS, ISO_UTC_STAMPS) else
+                     np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object))  # fmt: skip
             frame.insert(2, ws.time_column, np.tile(shown, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
@@ -1117,21 +1118,29 @@ def time_text(value: Any) -> str:
 
 
 ISO_STAMPS = "isoformat"  # stamp_format's word for stamps written by Timestamp.isoformat() (an offset with a colon)
+ISO_UTC_STAMPS = "isoformat Z"  # ... and for those written so in UTC with a Z ('2021-03-28T07:00:00Z')
+
+
+def iso_stamp(t: Any, how: str) -> str:
+    """A zoned stamp as :data:`ISO_STAMPS` or :data:`ISO_UTC_STAMPS` write it."""
+    text = pd.Timestamp(t).isoformat()
+    return text[:-6] + "Z" if how == ISO_UTC_STAMPS and text.endswith("+00:00") else text
 
 
 def stamp_format(column: pd.Series, times: np.ndarray) -> str | None:
     """The strftime format of a text time column (``times``: its stamps as :func:`time_values` reads them, in the
     column's order) where that format writes every stamp back exactly as the column holds it ('2010-01' for months,
-    '2010-01-05 13:00'), or :data:`ISO_STAMPS` for zoned stamps that ``Timestamp.isoformat()`` writes back
-    ('2010-01-05T13:00:00+01:00'); None for a column that is not text, or text that no one format gives back (an audit: a
+    '2010-01-05 13:00'), or :data:`ISO_STAMPS` / :data:`ISO_UTC_STAMPS` for zoned stamps that
+    ``Timestamp.isoformat()`` writes back ('2010-01-05T13:00:00+01:00', with Z for UTC: '2010-01-05T12:00:00Z'); None for a column that is not text, or text that no one format gives back (an audit: a
     past's 'YYYY-MM' stamps went on as 'YYYY-MM-01')."""
     texts = column.to_numpy(dtype=object)
     if not len(texts) or not all(isinstance(t, str) for t in texts):
         return None
     last = slice(-CALENDAR_STAMPS, None)  # the stamps a forecast continues (a past may be a long file)
-    if all(isinstance(t, pd.Timestamp) and t.tz is not None for t in times[last]) and all(
-            t.isoformat() == text for t, text in zip(times[last], texts[last])):
-        return ISO_STAMPS  # '2021-03-28T09:00:00+02:00': strftime's %z writes no colon (+0200), and it was written so
+    if all(isinstance(t, pd.Timestamp) and t.tz is not None for t in times[last]):
+        for how in (ISO_STAMPS, ISO_UTC_STAMPS):  # '2021-03-28T09:00:00+02:00', '…T07:00:00Z': strftime's %z writes
+            if all(iso_stamp(t, how) == text for t, text in zip(times[last], texts[last])):  # +0200 and +0000
+                return how
     fmt = guess_format(texts[-1].strip(), dayfirst=False)
     if fmt is None:
         return None

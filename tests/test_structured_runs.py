@@ -500,6 +500,27 @@ def _report_status(capsys, run) -> dict:
     return dict(re.findall(r'<section id="([a-z]+)" data-status="([a-z]+)"', html))
 
 
+def test_evaluate_synthetic_draw_scores_the_windows_sample_draw_gives(series, tmp_path, capsys):
+    """An audit (s13): a series run's evaluate-synthetic scored decoder means only (no observation noise) against noisy
+    real windows, while `sample --draw` gives draws; nothing scored those. --draw scores draws from p(x|z): the first
+    repeat's windows are `sample --draw`'s with the same seed, and the text says what they are."""
+    from vaelab.analysis.synthetic_tables import ks_complement
+
+    run = tmp_path / "run"
+    shutil.copytree(series[2], run)
+    out = _ok(capsys, "evaluate-synthetic", run, "--draw", "--seed", 3)
+    block = json.loads((run / "metrics.json").read_text())["synthetic"]
+    assert block["draw"] is True and block["synthetic_are"].startswith("draws from p(x|z)")
+    assert "synthetic windows: draws from p(x|z)" in out
+    _, run_obj, kind, test_rows, test, codes = _test_windows((None, None, run))
+    _ok(capsys, "sample", run, "--n", block["n_synthetic"], "--draw", "--seed", 3, "--out", tmp_path / "d.npy")
+    drawn = np.load(tmp_path / "d.npy")
+    for f, name in enumerate(block["features"]):  # the KS complements are of these windows
+        assert block["ks_complement"][name] == pytest.approx(ks_complement(test[:, :, f].ravel(), drawn[:, :, f].ravel()))
+    _ok(capsys, "evaluate-synthetic", run, "--seed", 3)
+    assert json.loads((run / "metrics.json").read_text())["synthetic"]["draw"] is False
+
+
 def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsys):
     folder, _, run = series
     assert "both --window" in _error(capsys, "train", folder / "s.csv", "--window", "5", "--out", tmp_path / "a")
@@ -1621,6 +1642,51 @@ def test_forecast_stamps_are_written_as_the_past_writes_its_own(tmp_path, capsys
         assert stamp_format(column, time_values(column, "t", "f")) == fmt
 
 
+def _offsets(index: pd.DatetimeIndex) -> list[str]:
+    """A zoned index as a CSV of it written by isoformat: offsets with a colon that change with summer time."""
+    return [t.isoformat() for t in index]
+
+
+def test_forecasts_of_a_past_whose_offsets_change_go_on_in_its_last_offset_on_its_wall_clock(tmp_path, capsys):
+    """An audit (s13): a past stamped in a zone's changing offsets (+01:00 in winter, +02:00 in summer) was read in UTC,
+    and its forecasts were stamped in UTC ('2030-07-30 22:00:00+00:00' for a month's end), and month ends drifted
+    (2021-06-30 21:00, 2021-07-31 20:00 ... 2021-10-01 18:00 UTC). They now go on in the past's last offset, a
+    calendar of days or longer on its wall clock, written as the past writes its stamps (isoformat)."""
+    from vaelab.runs.series import future_times, own_offsets, time_values
+
+    rng = np.random.default_rng(0)
+    months = pd.date_range("2020-10-31", periods=40, freq="ME", tz="Europe/Berlin")
+    df = pd.DataFrame({"time": _offsets(months), "v": rng.normal(size=40)})
+    df.to_csv(tmp_path / "m.csv", index=False)
+    _ok(capsys, "train", tmp_path / "m.csv", "--out", tmp_path / "run", "--time", "time", "--window", 4, "--horizon",
+        3, *FAST)  # fmt: skip
+    df.iloc[:-3].to_csv(tmp_path / "past.csv", index=False)
+    _ok(capsys, "sample", tmp_path / "run", "--past", tmp_path / "past.csv", "--draws", 2, "--out", tmp_path / "f.csv")
+    assert pd.read_csv(tmp_path / "f.csv")["time"].iloc[:3].tolist() == df["time"].iloc[-3:].tolist()
+    column = pd.Series(_offsets(pd.date_range("2020-10-31", periods=8, freq="ME", tz="Europe/Berlin")))
+    ahead = future_times(own_offsets(column, time_values(column, "t", "f")), 4)
+    assert [t.isoformat() for t in ahead] == ["2021-06-30T00:00:00+02:00", "2021-07-31T00:00:00+02:00",
+                                              "2021-08-31T00:00:00+02:00", "2021-09-30T00:00:00+02:00"]  # fmt: skip
+    # hours go on in elapsed time; a horizon over the zone's next change keeps the last offset (the zone is unknown)
+    hours = pd.Series(_offsets(pd.date_range("2021-03-28 00:00", periods=6, freq="h", tz="Europe/Berlin")))
+    ahead = future_times(own_offsets(hours, time_values(hours, "t", "f")), 2)
+    assert [t.isoformat() for t in ahead] == ["2021-03-28T07:00:00+02:00", "2021-03-28T08:00:00+02:00"]
+    # two stamps over the change: whole days on the wall clock (their 23 hours apart went on at 23:00, then 22:00)
+    two = pd.Series(["2021-03-28T00:00:00+01:00", "2021-03-29T00:00:00+02:00"])
+    ahead = future_times(own_offsets(two, time_values(two, "t", "f")), 2)
+    assert [t.isoformat() for t in ahead] == ["2021-03-30T00:00:00+02:00", "2021-03-31T00:00:00+02:00"]
+    one = pd.Series(_offsets(pd.date_range("2021-01-01", periods=6, freq="D", tz="Europe/Berlin")))
+    assert own_offsets(one, time_values(one, "t", "f")).dtype == object  # one offset: as pandas reads it
+    # written back as the past writes them: with a colon in the offset, and Z for UTC (strftime's %z: +0200, +0000)
+    from vaelab.runs.series import ISO_STAMPS, ISO_UTC_STAMPS, iso_stamp, stamp_format
+
+    for texts, how in ((["2021-03-28T07:00:00Z", "2021-03-28T08:00:00Z"], ISO_UTC_STAMPS),
+                       (["2021-03-28T00:00:00+01:00", "2021-03-28T07:00:00+02:00"], ISO_STAMPS)):  # fmt: skip
+        column = pd.Series(texts)
+        times = own_offsets(column, time_values(column, "t", "f"))
+        assert stamp_format(column, times) == how and [iso_stamp(t, how) for t in times] == texts
+
+
 def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacing():
     from vaelab.runs.series import future_times
 
@@ -1628,6 +1694,29 @@ def test_future_time_stamps_of_numbers_and_irregular_dates_use_the_median_spacin
     irregular = np.array(["2020-01-01", "2020-01-02", "2020-01-04", "2020-01-05"], dtype="datetime64[ns]")
     assert future_times(irregular, 1)[0] == np.datetime64("2020-01-06")
     assert future_times(np.array([3.0]), 2) is None
+
+
+def test_future_stamps_of_months_quarters_and_years_on_one_day_keep_that_day():
+    """An audit (s13): stamps on the 15th of each month went on as the semi-monthly calendar that holds them with half
+    its steps missing (2021-12-15, then 2021-12-31), and quarters and years on the 10th by their median spacing
+    (2006-01-09, 2025-02-09): pandas infers no such calendar. Months on one day go on a whole number of months."""
+    from vaelab.runs.series import future_times, time_values
+
+    def ahead(index, n=3):
+        times = time_values(pd.Series(index.strftime("%Y-%m-%d")), "t", "f")
+        return [str(pd.Timestamp(t).date()) for t in future_times(times, n)]
+
+    months = pd.date_range("2020-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    assert ahead(months) == ["2022-01-15", "2022-02-15", "2022-03-15"]
+    assert ahead(months.delete(10)) == ["2022-01-15", "2022-02-15", "2022-03-15"]  # a month missing
+    assert ahead(pd.date_range("2000-01-01", periods=24, freq="QS") + pd.Timedelta(days=9)) == [
+        "2006-01-10", "2006-04-10", "2006-07-10"]  # fmt: skip
+    assert ahead(pd.date_range("2000-01-01", periods=24, freq="YS") + pd.Timedelta(days=40)) == [
+        "2024-02-10", "2025-02-10", "2026-02-10"]  # fmt: skip
+    # semi-monthly calendars and months' first days as before
+    assert ahead(pd.date_range("2020-01-15", periods=24, freq="SME")) == ["2021-01-15", "2021-01-31", "2021-02-15"]
+    assert ahead(pd.date_range("2020-01-01", periods=24, freq="MS").delete(5)) == ["2022-01-01", "2022-02-01",
+                                                                                   "2022-03-01"]  # fmt: skip
 
 
 # ------------------------------------------------------------------ scoring series files (issue 17 item 1)
@@ -1980,6 +2069,10 @@ def test_scoring_a_panel_says_which_series_are_too_short_for_a_window(series, tm
     assert 99 not in set(pd.read_csv(tmp_path / "s.csv")["series"])
     df.to_csv(tmp_path / "whole.csv", index=False)
     assert "shorter than one window" not in _ok(capsys, "score", run, tmp_path / "whole.csv", "--n-samples", 5, "--quiet")
+    # train said nothing of such a series, left out of training (an audit, s13)
+    out = _ok(capsys, "train", tmp_path / "panel.csv", "--window", 12, "--horizon", 4, "--id", "id", "--time", "time",
+              "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "note: 1 series of the file is shorter than one window (16 steps) and left out of training: 99 (5 steps)" in out
 
 
 def test_a_panel_npy_a_run_trained_on_is_scored_series_by_series(tmp_path, capsys):
@@ -2323,6 +2416,35 @@ def test_values_fill_interpolate_filled_are_left_out_of_the_forecast_and_predict
     n_filled = int(filled[:, 12:].sum())
     assert block["filled_left_out"].startswith(f"{n_filled} of the {counted.size} future values")
     assert f"filled values: {n_filled} of the" in out
+    # the fidelity scores' real windows (an audit, s13): how many hold filled values, said in the block and the output
+    windows_filled = int(filled.any(axis=(1, 2)).sum())
+    assert block["filled_in_windows"].startswith(f"{windows_filled} of the {len(test)} test windows hold values filled")
+    assert f"filled values: {windows_filled} of the {len(test)} test windows" in out
+
+
+def test_the_fidelity_scores_leave_out_what_fill_interpolate_filled_in_the_real_test_windows():
+    """An audit (s13): the discriminative score and the KS complements read the real test windows' filled
+    (interpolated) values as observed, and the forecasters read filled pasts, with no word of either. The KS
+    complements now compare observed values only; the discriminative scores leave out windows holding a filled value
+    where at least half (and 4) remain; the text says how many windows hold them, in the past too."""
+    from vaelab.runs.series import filled_in_test_windows
+
+    filled = np.zeros((10, 6, 2), dtype=bool)
+    assert filled_in_test_windows(None, 4) == (None, slice(None), "")
+    assert filled_in_test_windows(filled, 4) == (None, slice(None), "")
+    filled[2, 1, 0] = filled[3, 5, 1] = filled[7, 0, 1] = True  # windows 2 and 7 in their past, 3 in its future
+    observed, scored, text = filled_in_test_windows(filled, 4)
+    assert np.array_equal(observed, ~filled) and scored.tolist() == [0, 1, 4, 5, 6, 8, 9]
+    assert text == ("3 of the 10 test windows hold values filled by --fill interpolate, not observed: left out of the "
+                    "discriminative scores (7 windows scored); their filled values left out of the value distributions "
+                    "(KS complements); 2 of them hold filled values in their past, which the forecasters and "
+                    "repeating the last value read as given (as sample --past fills a past's gaps)")  # fmt: skip
+    filled[:6, 5, 0] = True  # 7 windows hold one: 3 would remain, too few to score
+    observed, scored, text = filled_in_test_windows(filled, 4)
+    assert scored == slice(None) and "kept in the discriminative scores (too many to leave out: 3 would remain)" in text
+    filled[:, :, 0] = True  # a feature filled everywhere: nothing of it to compare
+    observed, _, text = filled_in_test_windows(filled, 4)
+    assert observed is None and "kept in the value distributions (KS complements)" in text
 
 
 def kind_forecaster(run):

@@ -293,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sampler", choices=SAMPLERS, help="where z comes from (default: aggregate-gmm for table runs, "
                    "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    v.add_argument("--draw", action="store_true", help="series runs: score draws from p(x|z), as sample --draw gives "
+                   "them, instead of the decoder means E[x|z] (table rows are draws either way)")
 
     e = sub.add_parser("explore", help="traversals, manifold grid, interpolation, latent arithmetic",
                        description="Look at the latent space: what each dimension does (traverse), E[x|z] over two "
@@ -505,7 +507,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate_synthetic(args) -> int:
     from vaelab.commands.evaluate import evaluate_synthetic, summary_lines
 
-    block = evaluate_synthetic(args.run, n=args.n, target=args.target, sampler=args.sampler, seed=args.seed)
+    block = evaluate_synthetic(args.run, n=args.n, target=args.target, sampler=args.sampler, seed=args.seed,
+                               draw=args.draw)  # fmt: skip
     for line in summary_lines(args.run, block):
         print(line)
     for p in block["figures"]:

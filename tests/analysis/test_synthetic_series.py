@@ -1,4 +1,6 @@
 """Fidelity and utility scores of synthetic time-series windows, on cases with known answers."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -86,6 +88,11 @@ def test_forecast_verdicts_rest_on_their_intervals():
     assert "too wide" in wide["verdict"] and "No clear difference" in wide["verdict"]
     with pytest.raises(Exception, match="at least 2 windows"):
         forecast_summary([0.9], [1.0], [1.0])
+    # in large units, fixed decimals with thousands separators, as the CLI's verdict writes them (an audit, s13: ".4g"
+    # and ".3g" wrote "5.002e+04")
+    big = forecast_summary(np.full(w, 0.9), np.full(w, 50_020.0) + rng.normal(0, 3000, w), np.full(w, 60_000.0))
+    assert "e+0" not in big["verdict"] and re.search(r"MAE of the median \d\d,\d{3} vs 60,000 ", big["verdict"])
+    assert re.search(r"\(difference -\d{1,2},\d{3}, 95% interval -\d{1,2},\d{3} to -\d{1,2},\d{3}\)", big["verdict"])
 
 
 # ---------------------------------------------------------------- repeats, baselines, verdicts
@@ -380,3 +387,24 @@ def test_the_predictive_score_takes_its_errors_over_the_counted_future_values_on
     assert part["err_real"][4] != pytest.approx(every["err_real"][5])
     with pytest.raises(DataError, match="counted must mark"):
         _predictive_errors(real, synth, counted=counted[:, :3], **kw)
+
+
+def test_window_ks_complements_compare_only_the_real_values_counted():
+    """An audit (s13): a series run's test windows held values --fill interpolate filled (straight lines), and the KS
+    complements compared them as observed. With ``counted`` only the marked real values are compared, in the score
+    and in its bootstrap; the synthetic windows are all counted."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+    from vaelab.analysis.synthetic_tables import ks_complement
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(30, 8, 2)), rng.normal(size=(40, 8, 2))
+    counted = rng.random(real.shape) > 0.3
+    real_filled = np.where(counted, real, 5.0)  # the uncounted values, far off: they would move the score
+    one = window_ks_complements(real_filled, fake, lag=7, seed=1, counted=counted)
+    assert one["scores"] == [ks_complement(real[:, :, f][counted[:, :, f]], fake[:, :, f].ravel()) for f in range(2)]
+    assert one == window_ks_complements(np.where(counted, real, -3.0), fake, lag=7, seed=1, counted=counted)
+    assert window_ks_complements(real_filled, fake, lag=7, seed=1)["mean"] < one["mean"] - 0.2
+    everything = window_ks_complements(real, fake, lag=7, seed=1)
+    assert everything == window_ks_complements(real, fake, lag=7, seed=1, counted=np.ones(real.shape, dtype=bool))
+    with pytest.raises(DataError, match="counted"):
+        window_ks_complements(real, fake, counted=np.zeros(real.shape, dtype=bool))

@@ -31,6 +31,7 @@ from torch import nn
 from vaelab.analysis.likelihood import serial_stderr
 from vaelab.analysis.synthetic_tables import batch_counts, batch_similarity, check_int, compare, ks_complement
 from vaelab.errors import ConfigError, DataError
+from vaelab.metrics_schema import decimals_for
 from vaelab.runtime import Z95, seeded
 
 
@@ -433,8 +434,11 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) ->
     diff = err - naive  # < 0: the forecaster is closer than repeating the last value
     d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
     dl, dh = d - Z95 * d_se, d + Z95 * d_se
-    gap = (f"MAE of the median {err.mean():.4g} vs {naive.mean():.4g} repeating the last value (difference {d:.3g}, "
-           f"95% interval {dl:.3g} to {dh:.3g})")  # fmt: skip
+    # to the decimals that give the interval's half-width two significant digits, as the CLI's verdict writes them
+    # (an audit, s13: ".4g" wrote "5.002e+04" in a series' large units)
+    digits = decimals_for(Z95 * d_se)
+    gap = (f"MAE of the median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} repeating the last value "
+           f"(difference {d:+,.{digits}f}, 95% interval {dl:,.{digits}f} to {dh:,.{digits}f})")  # fmt: skip
     if dh < 0:
         accuracy = f"The forecaster beats repeating the last value: {gap}."
     elif dl > 0:
@@ -519,13 +523,14 @@ def block_resample(groups: np.ndarray, length: int, rng: np.random.Generator) ->
 
 
 def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 0, resamples: int = KS_BOOTSTRAP,
-                          seed: int = 0) -> dict[str, Any]:  # fmt: skip
+                          seed: int = 0, counted: Any = None) -> dict[str, Any]:  # fmt: skip
     """KS complement of the values of each feature, real windows (N, T, F) against synthetic ones (M, T, F), all steps
     pooled (:func:`vaelab.analysis.synthetic_tables.ks_complement`), their mean, and bootstrap SEs of both that cover
     the sampling of both sets (Efron & Tibshirani 1993, the two-sample bootstrap): synthetic windows, independent draws,
     resampled one by one; real windows, which share steps with neighbours up to ``lag`` apart in one series
     (``groups``: each window's series, in time order; None: one series), in moving blocks of ``lag`` + 1 windows
-    (:func:`block_resample`).
+    (:func:`block_resample`). ``counted`` (N, T, F) bool: the real values compared (a series run's values
+    ``--fill interpolate`` filled left out); None: all, and every feature needs one counted value.
 
     Returns
     -------
@@ -536,6 +541,10 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
     if groups.shape != (r.shape[0],):
         raise DataError(f"groups must name the series of each of the {r.shape[0]} real windows (a 1-D array); got "
                         f"shape {groups.shape}.")  # fmt: skip
+    counted = np.ones(r.shape, dtype=bool) if counted is None else np.asarray(counted)
+    if counted.shape != r.shape or counted.dtype != bool or not counted.any(axis=(0, 1)).all():
+        raise DataError(f"counted must mark the real values compared, a bool array of the real windows' shape {r.shape} "
+                        f"with one True per feature at least; got dtype {counted.dtype}, shape {counted.shape}.")  # fmt: skip
     lag = check_int("lag", lag, 0, " (windows apart that share a step)")
     resamples = check_int("resamples", resamples, 2, " (bootstrap resamples behind the standard errors)")
     rng = np.random.default_rng(int(seed))
@@ -545,8 +554,8 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
     for f in range(r.shape[2]):
         uniques, codes = np.unique(np.concatenate([r[:, :, f].ravel(), s[:, :, f].ravel()]), return_inverse=True)
         codes = codes.reshape(-1, r.shape[1]) + 1  # per window, the code (1..k) of each step's value
-        cr, cs, k = codes[: r.shape[0]], codes[r.shape[0] :], uniques.size
-        scores.append(ks_complement(r[:, :, f].ravel(), s[:, :, f].ravel()))  # scipy's, as before the SEs
+        cr, cs, k = np.where(counted[:, :, f], codes[: r.shape[0]], 0), codes[r.shape[0] :], uniques.size  # 0: not counted
+        scores.append(ks_complement(r[:, :, f][counted[:, :, f]], s[:, :, f].ravel()))  # scipy's, as before the SEs
         # a few resamples at a time: all of them at once held (resamples, values) codes and (resamples, k) counts,
         # 1-2 GB for 5,000 test windows of 100 steps (a review); the same draws, in the same order
         chunk = max(1, 2_000_000 // max(cr.size, cs.size, k + 1))
@@ -565,8 +574,9 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
               "shorter)" if longest > lag + 1 else
               f" in blocks cut at each series' end (a series holds at most {longest} windows, no more than the "
               f"{lag + 1} a block spans)")  # fmt: skip
-    return {"scores": scores, "stderr": [float(x) for x in draws.std(axis=0, ddof=1)], "mean": float(np.mean(scores)),
-            "mean_stderr": float(draws.mean(axis=1).std(ddof=1)),
+    # a resample of real windows whose values of a feature are all left out (counted) has no score: NaN, not counted
+    return {"scores": scores, "stderr": [float(x) for x in np.nanstd(draws, axis=0, ddof=1)],
+            "mean": float(np.mean(scores)), "mean_stderr": float(np.nanstd(np.nanmean(draws, axis=1), ddof=1)),
             "se_over": f"the {r.shape[0]} real windows{blocks} and the {s.shape[0]} synthetic ones, each set resampled "
                        f"on its own; {resamples} bootstrap resamples"}  # fmt: skip
 

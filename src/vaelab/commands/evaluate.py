@@ -27,8 +27,9 @@ from vaelab.runtime import most_in_memory
 
 
 def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, target: str | None = None,
-                       sampler: str | None = None, seed: int = 0) -> dict[str, Any]:  # fmt: skip
-    """``sampler`` None: the run kind's default (aggregate-gmm for tables, else prior)."""
+                       sampler: str | None = None, seed: int = 0, draw: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``sampler`` None: the run kind's default (aggregate-gmm for tables, else prior). ``draw``: a series run's
+    synthetic windows are draws from p(x|z), not decoder means (as ``sample --draw``)."""
     check_seed(seed)
     run = Run(run_path)
     sampler = sampler or run.kind.default_sampler
@@ -36,7 +37,7 @@ def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, tar
     if n is not None:  # 0 is no default: it is refused like any count below 1
         check_count("--n", n, most_in_memory(32 * run.n_features), "that many synthetic examples (and their copies "
                     "while they are measured) would not fit in memory")  # fmt: skip
-    block, figures = run.kind.evaluate_synthetic(run, n=n, target=target, sampler=sampler, seed=seed)
+    block, figures = run.kind.evaluate_synthetic(run, n=n, target=target, sampler=sampler, seed=seed, draw=bool(draw))
     paths = [save_png(fig, run.figure(f"{name}.png")) for name, fig in figures.items()]
     block["figures"] = [f"figures/{p.name}" for p in paths]
     run.update_metrics(synthetic=block)

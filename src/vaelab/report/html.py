@@ -535,6 +535,8 @@ class _Assembler:
         ]  # fmt: skip
         if isinstance(b.get("filled_left_out"), str):  # as the CLI says it (an audit, s12)
             s.facts.append(("filled values", b["filled_left_out"]))
+        if isinstance(b.get("filled_in_windows"), str):  # the windows the fidelity scores read (an audit, s13)
+            s.facts.append(("filled windows", b["filled_in_windows"]))
         trend = b.get("trend")
         if trend and all(isinstance(trend.get(k), str) for k in ("found", "handling", "why")):  # blocks before "why"
             # have none; a damaged one lacking "found" or "handling" was a KeyError (an audit, s12)

@@ -230,8 +230,9 @@ class RunKind:
                        "of a series run, trained with --window and --horizon.")  # fmt: skip
 
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
-                           seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """The ``synthetic`` block and its figures (name → matplotlib figure)."""
+                           seed: int, draw: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """The ``synthetic`` block and its figures (name → matplotlib figure). ``draw``: generate draws from p(x|z)
+        where the kind decodes means (:attr:`decodes_mean`), as ``sample --draw`` does."""
         raise RunError(f"{run.dir.path} is {self.description}; evaluate-synthetic scores the synthetic data of table "
                        "and series runs (for images and vectors, use vaelab compare-samplers).")  # fmt: skip
 

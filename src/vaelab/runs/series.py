@@ -99,7 +99,10 @@ RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
 # What evaluate-synthetic's generated windows are (``synthetic.synthetic_are``): run.generate's decoder means
 SYNTHETIC_ARE = ("decoder means E[x|z] (no observation noise), compared with real windows that carry theirs: the "
-                 "discriminative score and the value distributions may tell them apart by their smoothness alone")
+                 "discriminative score and the value distributions may tell them apart by their smoothness alone "
+                 "(--draw scores draws from p(x|z))")
+SYNTHETIC_DRAWN = ("draws from p(x|z) (--draw: the decoder's observation noise included), as the real windows carry "
+                   "theirs")
 REPEATS = 3  # discriminative and predictive scores per generator (reseeded draws, subsamples and models): mean ± SE
 
 
@@ -313,6 +316,8 @@ class SeriesKind(RunKind):
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         if dates:
             summary += f"\nnote: {dates}"
+        for note in too_short(windows, frame, "left out of training"):  # an audit (s13): dropped in silence
+            summary += f"\nnote: {note}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
 
     def save(self, run: RunDir) -> None:
@@ -640,12 +645,13 @@ class SeriesKind(RunKind):
                 times = time_values(raw[ws.time_column], ws.time_column, Path(path).name)
                 order = np.argsort(times, kind="stable")
                 raw, times = raw.iloc[order], times[order]
-                written = stamp_format(raw[ws.time_column], times)
                 repeated = pd.Series(times).duplicated().to_numpy()
                 if repeated.any():  # as train refuses them: two rows of one step would shift every later stamp
                     raise DataError(f"{Path(path).name} has {int(repeated.sum())} repeated time stamp(s) in "
                                     f"{ws.time_column!r}, the first is {time_text(times[np.flatnonzero(repeated)[0]])}. Each time "
                                     "step must appear once in a past: aggregate or drop the duplicates.")  # fmt: skip
+                times = own_offsets(raw[ws.time_column], times)
+                written = stamp_format(raw[ws.time_column], times)
             rows = np.arange(len(raw)) if times is None else order  # each row's place in the file, and its stamp
             stamps = None if times is None else raw[ws.time_column].to_numpy()
             raw = raw[list(ws.features)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
@@ -716,7 +722,9 @@ class SeriesKind(RunKind):
         ahead = None if times is None else future_times(times, ws.n_future)
         times = None if times is None else times[-ws.n_past :]
         if ahead is not None:  # written as the past writes its stamps ('2010-01' stays a month, not 2010-01-01)
-            shown = ahead if written is None else np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object)
+            shown = (ahead if written is None else np.array([iso_stamp(t, written) for t in ahead], dtype=object)
+                     if written in (ISO_STAMPS, ISO_UTC_STAMPS) else
+                     np.asarray(pd.DatetimeIndex(ahead).strftime(written), dtype=object))  # fmt: skip
             frame.insert(2, ws.time_column, np.tile(shown, draws))
         write_frame(frame, out)
         window = np.concatenate([hist, np.full((ws.n_future, hist.shape[1]), np.nan)])
@@ -744,12 +752,13 @@ class SeriesKind(RunKind):
 
     # ------------------------------------------------------- evaluation
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
-                           seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+                           seed: int, draw: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """TimeGAN's tests in vaelab's settings: synthetic windows as many as the test windows, the discriminative
         score (mean of :data:`REPEATS`, with its SE) beside a Gaussian baseline's and a verdict, the predictive
         score (forecasters trained on synthetic and on real training windows, tested on the test windows; the mean of
         :data:`REPEATS`, with an SE that covers their training),
-        per-feature KS complements, and the forecaster against repeating the last value."""
+        per-feature KS complements, and the forecaster against repeating the last value. Synthetic windows are decoder
+        means, or with ``draw`` draws from p(x|z), as ``sample`` gives either."""
         if target is not None:
             raise ConfigError(f"--target names the column a table run's ML efficacy predicts; this is a series run, "
                               f"whose predictive score forecasts every feature ({', '.join(self.settings.features)}). "
@@ -773,24 +782,28 @@ class SeriesKind(RunKind):
         # score's errors (an audit, s12: counted, a filled straight line scored as what happened)
         filled = self._filled_values(run, "test", len(test))
         counted = None if filled is None or not filled[:, ws.n_past :].any() else ~filled[:, ws.n_past :]
-        rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
+        # ... and from the real windows the fidelity scores read (an audit, s13: a filled straight line looks smoother
+        # than what was observed): per value from the KS complements, per window from the discriminative scores
+        observed, scored, in_windows = filled_in_test_windows(filled, ws.n_past)
+        rows = {s: run.generate(n, sampler=sampler, seed=s, mean=not draw) for s in range(seed, seed + REPEATS)}
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
         synth = self.to_user(rows[seed])
         # per feature, with SEs over both sets of windows (the real ones in blocks: neighbours share steps)
-        ks = window_ks_complements(test, synth, **test_serial, seed=seed)
+        ks = window_ks_complements(test, synth, **test_serial, seed=seed, counted=observed)
         shapes = dict(zip(ws.features, ks["scores"]))
-        vae_d = repeated_discriminative(test, lambda s: self.to_user(rows[s]), list(rows))
-        base_d = repeated_discriminative(test, lambda s: self.to_user(base[s]), list(rows))
+        seen = test[scored]
+        vae_d = repeated_discriminative(seen, lambda s: self.to_user(rows[s]), list(rows))
+        base_d = repeated_discriminative(seen, lambda s: self.to_user(base[s]), list(rows))
         # Real training windows scored the same way: the floor for any generator of the training period (the
         # test period may differ from it, and the classifier's noise does not shrink below it).
         real = {s: train_rows[np.random.default_rng(s).choice(len(train_rows), n, replace=len(train_rows) < n)]
                 for s in rows}  # fmt: skip
-        ref_d = repeated_discriminative(test, lambda s: self.to_user(real[s]), list(rows))
+        ref_d = repeated_discriminative(seen, lambda s: self.to_user(real[s]), list(rows))
         block: dict[str, Any] = {
             "kind": "series", "sampler": sampler, "n_synthetic": int(n), "n_real_test": len(test),
             # said, as compare-samplers says its samples (an audit, s12): the real windows carry their noise, these none
-            "synthetic_are": SYNTHETIC_ARE,
+            "synthetic_are": SYNTHETIC_DRAWN if draw else SYNTHETIC_ARE, "draw": bool(draw),
             "window": ws.window, "n_past": ws.n_past, "n_future": ws.n_future, "features": list(ws.features),
             "trend": self.trend, "column_shapes": ks["mean"], "ks_complement": shapes,
             "column_shapes_stderr": ks["mean_stderr"], "ks_complement_stderr": dict(zip(ws.features, ks["stderr"])),
@@ -805,7 +818,7 @@ class SeriesKind(RunKind):
         verdicts = {"generator": generator_verdict(vae_d, base_d, "in data units", ref_d)}
         if self.coder.handling != "none":
             # Test windows of a trending series lie at levels no training window reached: compare shapes too.
-            test_shape = self.shapes(test_rows)
+            test_shape = self.shapes(test_rows)[scored]
             block["discriminative_shape"] = repeated_discriminative(test_shape, lambda s: self.shapes(rows[s]), list(rows))
             block["gaussian"]["discriminative_shape"] = repeated_discriminative(
                 test_shape, lambda s: self.shapes(base[s]), list(rows))
@@ -815,7 +828,8 @@ class SeriesKind(RunKind):
                                                             block["gaussian"]["discriminative_shape"],
                                                             "in the windows' shapes (levels taken out)",
                                                             block["real_training"]["discriminative_shape"])  # fmt: skip
-        spread = spread_verdict(rows[seed], train_rows)
+        # the decoder means' spread, as training measures it: a draw's noise varies whether the latents are used or not
+        spread = spread_verdict(run.generate(n, sampler=sampler, seed=seed) if draw else rows[seed], train_rows)
         block["generated_spread"] = spread["ratio"]
         if spread["outcome"] == "collapsed":
             verdicts["generated_spread"] = spread
@@ -824,6 +838,8 @@ class SeriesKind(RunKind):
                                         f"{len(test)} test windows were filled by --fill interpolate, not observed: "
                                         "left out of the predictive score and the forecaster's band coverage and "
                                         "MAE")  # fmt: skip
+        if in_windows:
+            block["filled_in_windows"] = in_windows
         block["forecast"], band = self.forecast_scores(run, test_rows, test, codes, seed, counted)
         verdicts["forecaster"] = block["forecast"].pop("verdict")
         if "coverage_verdict" in block["forecast"]:
@@ -912,10 +928,35 @@ class SeriesKind(RunKind):
         ]  # fmt: skip
         if "filled_left_out" in block:
             lines.append(f"filled values: {block['filled_left_out']}")
+        if "filled_in_windows" in block:
+            lines.append(f"filled values: {block['filled_in_windows']}")
         if "trend" in block and "why" in block["trend"]:
             lines.append(trend_line(block["trend"]))
         lines += [f"verdict: {v['text']}" for v in block.get("verdicts", {}).values()]
         return lines
+
+
+def filled_in_test_windows(filled: np.ndarray | None, n_past: int) -> tuple[np.ndarray | None, Any, str]:
+    """What evaluate-synthetic's fidelity scores read of the test windows that hold values ``--fill interpolate``
+    filled (``filled``: (W, T, F), True where filled; None: nothing filled): the values the KS complements compare
+    (the observed ones; None: all), the windows the discriminative scores read (the indices of those with no filled value,
+    where at least half of the windows and 4 remain; else a slice of all), and the sentence that says so and how many windows' pasts,
+    which every forecaster reads as given, hold filled values ("" where no value was filled)."""
+    if filled is None or not filled.any():
+        return None, slice(None), ""
+    w = len(filled)
+    whole, past = filled.any(axis=(1, 2)), filled[:, :n_past].any(axis=(1, 2))
+    rest = np.flatnonzero(~whole)
+    scored = rest if rest.size >= max(4, w / 2) else slice(None)
+    observed = ~filled if (~filled).any(axis=(0, 1)).all() else None  # a feature observed nowhere: all kept
+    text = (f"{int(whole.sum())} of the {w} test windows hold values filled by --fill interpolate, not observed: "
+            + (f"left out of the discriminative scores ({rest.size} windows scored)" if scored is rest else
+               f"kept in the discriminative scores (too many to leave out: {rest.size} would remain)")
+            + ("; their filled values left out of the value distributions (KS complements)" if observed is not None
+               else "; kept in the value distributions (KS complements): a feature is filled in every window")
+            + (f"; {int(past.sum())} of them hold filled values in their past, which the forecasters and repeating the "
+               "last value read as given (as sample --past fills a past's gaps)" if past.any() else ""))  # fmt: skip
+    return observed, scored, text
 
 
 def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
@@ -1003,16 +1044,17 @@ def serial_of(windows: Windows) -> tuple[np.ndarray, int] | None:
     return serial if overlapping(serial) else None
 
 
-def too_short(windows: Windows, frame: SeriesFrame) -> tuple[str, ...]:
+def too_short(windows: Windows, frame: SeriesFrame, what: str = "not scored") -> tuple[str, ...]:
     """A note on the series of a panel file shorter than one window: they give no window, so none of their rows is
-    scored (an audit: the CSV and the count left them out and nothing said so); none when every series gives one."""
+    scored (an audit: the CSV and the count left them out and nothing said so) or trained on (``what``); none when
+    every series gives one."""
     short = np.flatnonzero(windows.lengths < windows.window_length)
     if not short.size:
         return ()
     shown = ", ".join(f"{frame.ids[k]!r} ({int(windows.lengths[k])} steps)" for k in short[:5])
     more = f" and {short.size - 5} more" if short.size > 5 else ""
     return (f"{short.size} series of the file {'is' if short.size == 1 else 'are'} shorter than one window "
-            f"({windows.window_length} steps) and not scored: {shown}{more}",)  # fmt: skip
+            f"({windows.window_length} steps) and {what}: {shown}{more}",)  # fmt: skip
 
 
 def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:
@@ -1075,14 +1117,30 @@ def time_text(value: Any) -> str:
     return np.format_float_positional(value, trim="-") if isinstance(value, (float, np.floating)) else str(value)
 
 
+ISO_STAMPS = "isoformat"  # stamp_format's word for stamps written by Timestamp.isoformat() (an offset with a colon)
+ISO_UTC_STAMPS = "isoformat Z"  # ... and for those written so in UTC with a Z ('2021-03-28T07:00:00Z')
+
+
+def iso_stamp(t: Any, how: str) -> str:
+    """A zoned stamp as :data:`ISO_STAMPS` or :data:`ISO_UTC_STAMPS` write it."""
+    text = pd.Timestamp(t).isoformat()
+    return text[:-6] + "Z" if how == ISO_UTC_STAMPS and text.endswith("+00:00") else text
+
+
 def stamp_format(column: pd.Series, times: np.ndarray) -> str | None:
     """The strftime format of a text time column (``times``: its stamps as :func:`time_values` reads them, in the
     column's order) where that format writes every stamp back exactly as the column holds it ('2010-01' for months,
-    '2010-01-05 13:00'); None for a column that is not text, or text that no one format gives back (an audit: a
+    '2010-01-05 13:00'), or :data:`ISO_STAMPS` / :data:`ISO_UTC_STAMPS` for zoned stamps that
+    ``Timestamp.isoformat()`` writes back ('2010-01-05T13:00:00+01:00', with Z for UTC: '2010-01-05T12:00:00Z'); None for a column that is not text, or text that no one format gives back (an audit: a
     past's 'YYYY-MM' stamps went on as 'YYYY-MM-01')."""
     texts = column.to_numpy(dtype=object)
     if not len(texts) or not all(isinstance(t, str) for t in texts):
         return None
+    last = slice(-CALENDAR_STAMPS, None)  # the stamps a forecast continues (a past may be a long file)
+    if all(isinstance(t, pd.Timestamp) and t.tz is not None for t in times[last]):
+        for how in (ISO_STAMPS, ISO_UTC_STAMPS):  # '2021-03-28T09:00:00+02:00', '…T07:00:00Z': strftime's %z writes
+            if all(iso_stamp(t, how) == text for t, text in zip(times[last], texts[last])):  # +0200 and +0000
+                return how
     fmt = guess_format(texts[-1].strip(), dayfirst=False)
     if fmt is None:
         return None
@@ -1106,6 +1164,24 @@ def time_values(column: pd.Series, name: str, where: str) -> np.ndarray:
     if pd.isna(values).any():
         raise DataError(f"{where}: the time column {name!r} has missing values; every row of the past needs a time.")
     return values
+
+
+def own_offsets(column: pd.Series, times: np.ndarray) -> np.ndarray:
+    """Text stamps whose UTC offsets change (+01:00 in winter, +02:00 in summer: a zoned column written to CSV), which
+    :func:`time_values` reads in UTC, as Timestamps each in its own offset, for the forecast to continue the past's
+    wall clock in its last offset (an audit, s13: forecasts came out in UTC, and a month's ends drifted); ``times``
+    as it is otherwise. ``column`` and ``times`` are in the same (sorted) order."""
+    texts = column.to_numpy(dtype=object)
+    if times.dtype != object or not len(texts) or not all(isinstance(t, str) for t in texts):
+        return times
+    try:
+        own = np.array([pd.Timestamp(t.strip()) for t in texts], dtype=object)
+    except (TypeError, ValueError, OverflowError):
+        return times
+    offsets = {t.utcoffset() for t in own}
+    if len(offsets) < 2 or None in offsets or any(a != b for a, b in zip(own, times)):
+        return times  # one offset (pandas keeps it), naive stamps, or not the same instants
+    return own
 
 
 def time_numbers(times: np.ndarray) -> np.ndarray:
@@ -1135,13 +1211,40 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     # pandas infers no semi-monthly calendar (the 15th and the month's end, or its 1st and 15th): without them
     # such a past went on 15 days at a time from its median spacing (2021-05-30, 2021-06-14: an audit)
     semi = [pd.offsets.SemiMonthEnd(), pd.offsets.SemiMonthBegin()] if len(index) >= 3 else []  # 2 stamps: a spacing
-    for freq in [*triples, *semi]:
+    # nor months on one day other than the first or the last (the 15th): such a past went on as the semi-monthly
+    # calendar that holds it with half its steps missing (2021-12-15, then 2021-12-31, 2022-01-15: an audit, s13)
+    same_day = len(index) >= 3 and index.day.nunique() == 1 and index.day[0] <= 28
+    months = [pd.DateOffset(months=m) for m in (1, 2, 3, 4, 6, 12)] if same_day else []
+    for freq in [*triples, *semi, *months]:
         grid = pd.date_range(index[0], index[-1], freq=freq)
         # most of the grid's steps present: a few missing, not stamps drawn at random times that a fine grid holds
         if (len(grid) and grid[0] == index[0] and 2 * len(index) > len(grid) and index.isin(grid).all()
                 and (best is None or len(grid) < len(best))):
             best = grid
     return None if best is None else best.freq
+
+
+def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """:func:`future_times` of stamps whose UTC offsets change (a zone's summer time), in the past's last offset, as a
+    zone-aware past goes on in its zone: a calendar of a day or longer on the past's wall clock (midnights, month
+    ends in each stamp's own offset), a shorter one (hours) in elapsed time. The zone's next change is not known from
+    offsets alone: a horizon past it keeps the last offset."""
+    last = times[-1].tz
+    wall = np.array([t.tz_localize(None) for t in times], dtype="datetime64[ns]")
+    index = pd.DatetimeIndex(wall, freq="infer") if len(wall) >= 3 else pd.DatetimeIndex(wall)
+    freq = index.freq if index.freq is not None else calendar_with_gaps(index)
+    day = pd.Timedelta(days=1)
+    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and len(wall) >= 2 else None
+    if step is not None and step >= day and step % day == pd.Timedelta(0):  # whole days apart on the wall clock
+        freq = pd.offsets.Day(step // day)  # (two stamps over a change: their 23 hours were the spacing)
+    if freq is not None and not isinstance(freq, pd.offsets.Tick):
+        ahead = pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].tz_localize(last)
+    else:
+        utc = future_times(np.array([t.tz_convert("UTC") for t in times], dtype=object), n_future)
+        if utc is None:
+            return None
+        ahead = pd.DatetimeIndex(utc).tz_convert(last)
+    return ahead.to_numpy()
 
 
 CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
@@ -1153,6 +1256,8 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
     median spacing of the past is added step by step. Dates with a UTC offset (an object array of Timestamps, as
     time_values reads them) keep it, and their calendar too (their months went on 31 days at a time: an audit)."""
     zoned = times.dtype == object and len(times) > 0 and all(isinstance(t, pd.Timestamp) for t in times)
+    if zoned and len({t.utcoffset() for t in times}) > 1:  # offsets that change (:func:`own_offsets`)
+        return _in_last_offset(times, n_future)
     if np.issubdtype(times.dtype, np.datetime64) or zoned:
         index = pd.DatetimeIndex(times, freq="infer") if len(times) >= 3 else pd.DatetimeIndex(times)
         freq = index.freq if index.freq is not None else calendar_with_gaps(index)

@@ -405,9 +405,10 @@ class TableKind(RunKind):
         return {c: kinds[c] for c in self.columns}
 
     def evaluate_synthetic(self, run: Any, *, n: int | None, target: str | None, sampler: str,
-                           seed: int) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+                           seed: int, draw: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """SDMetrics' conventions: synthetic rows as many as the training split against the real training
-        rows; ML efficacy on the real test split; distance to closest record with the test split as holdout."""
+        rows; ML efficacy on the real test split; distance to closest record with the test split as holdout. Rows
+        are draws already, ``draw`` or not (as ``sample --draw`` of a table run)."""
         kinds = self.kinds
         train, test = self.real_rows(run, "train", "test")
         target = target or _default_target(train, kinds)

@@ -367,7 +367,8 @@ def adopt(
     (the mean; SD ``sigma``, default 1, refused for the other likelihoods). ``prior``: ``"normal"`` only.
     ``scale``: what the encoder's second output is, ``"logvar"`` (default), ``"sigma"`` or ``"var"``.
     ``probabilities``: a Bernoulli decoder that outputs probabilities, not logits. ``label_format``: ``"codes"``
-    (default) or ``"onehot"``, how y reaches a conditional model. ``seed``: of the fixed binarization of evaluation data and of ``sample`` (default 0).
+    (default) or ``"onehot"``, how y reaches a conditional model. ``seed``: of the fixed binarization of evaluation
+    data and of ``sample`` (default 0).
 
     ``data``: examples the model takes (N, ...); a few are used to check the halves, and the
     example shape is read from them (or give ``input_shape``). ``labels`` (with ``data``) or

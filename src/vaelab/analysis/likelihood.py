@@ -208,6 +208,7 @@ def log_likelihood(
     ----------
     model : a fitted :class:`vaelab.VAE` or any :class:`vaelab.model.Model`.
     X : array-like (N, ...) — a NumPy memory map is read block by block.
+    y : labels (one per example, or one for all): required by a conditional model, which is scored given them.
     n_samples : K, the importance samples per example (and per binarization): more is tighter, slower.
     binarizations : J, binarizations averaged per grey example (models that score binarized data).
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.

@@ -196,6 +196,18 @@ def test_bits_per_dim_of_a_continuous_image_model_say_they_are_of_pixels_in_0_1(
     assert said in " ".join(write_report(tmp_path / "run").read_text(encoding="utf-8").split())
 
 
+def test_bits_per_dim_scale_does_not_say_digits_were_divided_by_255(tmp_path, capsys):
+    """An audit (s13 f): the text said every continuous image model read "8-bit images divided by 255", also of the
+    built-in digits, which vaelab divides by 16 (README: x/16). It names each scaling now, not one for all."""
+    assert main(["train", "digits", "--likelihood", "continuous-bernoulli", "--epochs", "1", "--latent-dim", "2",
+                 "--hidden", "16", "--device", "cpu", "--out", str(tmp_path / "run"), "--quiet"]) == 0  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())
+    scale = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["bits_per_dim_scale"]
+    for text in (out, scale):
+        assert "8-bit images divided by 255 into [0, 1]" not in text
+        assert "digits by 16" in text
+
+
 def test_bits_per_dim_of_a_binarized_bernoulli_need_no_scale(run, capsys):
     assert main(["score", str(run / "run"), "--n-samples", "3", "--quiet"]) == 0
     assert "8-bit" not in capsys.readouterr().out

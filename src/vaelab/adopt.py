@@ -359,7 +359,16 @@ def adopt(
     deterministic: bool | None = None,
     seed: int = 0,
 ) -> AdoptedModel:
-    """A model trained elsewhere, ready for every vaelab analysis (see the module docstring).
+    """A model trained elsewhere, ready for every vaelab analysis (what the halves must return: the docstring of the
+    module ``vaelab.adopt``, which this function's name hides as an attribute of ``vaelab``).
+
+    ``encoder``, ``decoder``: modules, plain callables or ONNX paths. ``likelihood``: ``"bernoulli"``,
+    ``"continuous-bernoulli"``, ``"gaussian"`` (the decoder gives mean and logvar, or a Normal) or ``"gaussian-fixed"``
+    (the mean; SD ``sigma``, default 1, refused for the other likelihoods). ``prior``: ``"normal"`` only.
+    ``scale``: what the encoder's second output is, ``"logvar"`` (default), ``"sigma"`` or ``"var"``.
+    ``probabilities``: a Bernoulli decoder that outputs probabilities, not logits. ``label_format``: ``"codes"``
+    (default) or ``"onehot"``, how y reaches a conditional model. ``seed``: of the fixed binarization of evaluation
+    data and of ``sample`` (default 0).
 
     ``data``: examples the model takes (N, ...); a few are used to check the halves, and the
     example shape is read from them (or give ``input_shape``). ``labels`` (with ``data``) or

@@ -59,7 +59,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         values, Loaiza-Ganem & Cunningham 2019), ``"gaussian"`` (learned per-feature variance),
         ``"gaussian-fixed"`` (SD ``sigma``) or ``"auto"``: bernoulli (binarized) for binary data and
         data on at most 256 grey levels in [0, 1] (images), gaussian otherwise; the choice and its
-        reason are in ``likelihood_choice_``.
+        reason are in ``likelihood_choice_``. ``"mixed"`` is a table's (one term per column), laid out by
+        ``blocks``: :class:`vaelab.TableVAE` and table runs set both.
     prior : ``"normal"``, ``"mog"`` (learned mixture) or ``"vamp"`` (VampPrior).
     n_components : mixture components / pseudo-inputs of the mog / vamp prior.
     sigma : observation SD of the ``gaussian-fixed`` likelihood.
@@ -84,6 +85,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
     verbose : show a progress bar while fitting.
     encoder, decoder : optional custom ``nn.Module``s: encoder x (N, *shape) → (N, H);
         decoder (N, latent_dim [+ n_classes]) → (N, *shape) likelihood parameters.
+    blocks : for ``likelihood="mixed"``: the row's layout, one (term, start, width, mask) per block, as
+        :meth:`vaelab.data.table_transformer.TableTransformer.likelihood_blocks` gives it; set by table models.
     time_layout : for ``arch="timevae"``: (S, F), each row of X is S time steps × F features flattened
         time-major, followed by per-window extras.
 
@@ -317,7 +320,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         resume: bool = False,
         progress: Callable[[str, dict], None] | None = None,
     ) -> TrainState:
-        """Train on prepared splits; with ``run``, write the run directory after every epoch.
+        """Train on prepared splits; with ``run``, write the run directory as ``save_every`` says (at the end of
+        an epoch at least that many seconds after the last write, and after the last epoch; 0: every epoch).
 
         :meth:`fit` splits X itself and calls this; the run layer (:mod:`vaelab.runs.train`)
         calls it with a run's own splits. X and X_val are arrays in memory, or memory maps /
@@ -442,11 +446,13 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return self.seed + EVAL_SEED_OFFSET if self.likelihood_ == "bernoulli" and self.binarize != "none" else None
 
     def heads(self) -> dict[str, torch.nn.Module]:
+        """The linear layers that output mu and logvar, for the head lint of :func:`vaelab.diagnose`."""
         return {"mu_head": self.module_.mu_head, "logvar_head": self.module_.logvar_head}
 
     # ----------------------------------------------------------- after fit
     def sample(self, n_samples: int = 1, y: Any = None, seed: int | None = None) -> np.ndarray:
-        """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
+        """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded by ``seed`` (default:
+        the model's ``seed``). A conditional model needs ``y``: one label for every draw, or one per draw."""
         self.check_fitted()
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
@@ -456,7 +462,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])
 
     def elbo_terms(self, X: Any, y: Any = None, n_samples: int = ELBO_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
-        """Per-example reconstruction E_q log p(x|z) and KL(q(z|x)||p(z)) in nats, each (n_samples,)."""
+        """Per-example reconstruction E_q log p(x|z) and KL(q(z|x)||p(z)) in nats, each of shape (N,) for the N
+        examples of X; the expectation is estimated from ``n_samples`` z draws per example."""
         self.check_fitted()
         x = self.model_rows(X, evaluation=True)
         yc = self.label_codes(y, x.shape[0])
@@ -471,7 +478,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return terms[:, 0].double().numpy(), terms[:, 1].double().numpy()
 
     def score_samples(self, X: Any, y: Any = None) -> np.ndarray:
-        """Per-example ELBO in nats (a lower bound on log p(x)), shape (n_samples,)."""
+        """Per-example ELBO in nats (a lower bound on log p(x)), shape (N,) for the N examples of X."""
         rec, kl = self.elbo_terms(X, y)
         return rec - kl
 

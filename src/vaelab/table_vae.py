@@ -95,6 +95,9 @@ class TableVAE:
             raise ConfigError("TableVAE is conditioned on columns of the table: name them with condition=(...).")
 
     def fit(self, df: pd.DataFrame) -> "TableVAE":
+        """Infer the schema on all of ``df``, fit the encodings on its training rows (all but a seeded
+        ``validation_fraction``, which early stopping and ``temperature_`` use), train; returns self. The fitted parts:
+        ``vae_`` (the :class:`vaelab.VAE`), ``transformer_``, ``columns_``, ``condition_``, ``temperature_``."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"TableVAE.fit expects a pandas DataFrame; got {type(df).__name__}.")
         condition, schema = split_condition(infer_schema(df, **self.overrides), self.condition)
@@ -217,6 +220,8 @@ class TableVAE:
         return result
 
     def table_model(self) -> TableModel:
+        """The fitted model with its transformer and condition columns, as :mod:`vaelab.analysis.table_generation`
+        takes it (``sample_table``)."""
         self._check_fitted("table_model")
         return TableModel(self.vae_, self.transformer_, self.columns_, self.condition_, self.label_counts_)
 

@@ -42,9 +42,12 @@ NOT_A_DENSITY_ADOPTED = ("a Bernoulli likelihood on grey values is a cross-entro
 
 # What the bits/dim of an image model with a continuous likelihood measure: a density of the pixel values as the model
 # reads them, not the discrete 8-bit bits/dim of the literature (an audit: the output did not say which)
-CONTINUOUS_PIXELS = ("a continuous density of the pixel values as the model reads them (8-bit images divided by 255 "
-                     "into [0, 1]), not the discrete 8-bit bits/dim of the literature (log p of the integer levels "
-                     "0..255, dequantized), with which it cannot be compared")  # fmt: skip
+# The scaling is not the model's to know: vaelab divides 8-bit data by 255, scikit-learn's digits by 16, and takes a float
+# array as it is (an audit, s13 f: the text said "divided by 255" of every image model, digits' included).
+CONTINUOUS_PIXELS = ("a continuous density of the pixel values as the model reads them (vaelab divides 8-bit images, "
+                     "uint8 arrays and mnist5k by 255, scikit-learn's digits by 16, and takes float arrays as they "
+                     "are), not the discrete 8-bit bits/dim of the literature (log p of the integer levels 0..255, "
+                     "dequantized), with which it cannot be compared")  # fmt: skip
 
 
 def bits_per_dim_scale(model: Model) -> str | None:
@@ -205,6 +208,7 @@ def log_likelihood(
     ----------
     model : a fitted :class:`vaelab.VAE` or any :class:`vaelab.model.Model`.
     X : array-like (N, ...) — a NumPy memory map is read block by block.
+    y : labels (one per example, or one for all): required by a conditional model, which is scored given them.
     n_samples : K, the importance samples per example (and per binarization): more is tighter, slower.
     binarizations : J, binarizations averaged per grey example (models that score binarized data).
     chunk_size : at most this many (sample, example) pairs go through the decoder at once.

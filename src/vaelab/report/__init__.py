@@ -1,1 +1,1 @@
-"""Figures (matplotlib) and, later, the HTML report."""
+"""Figures (matplotlib) and the HTML report (jinja2): they assemble results and recompute nothing."""

@@ -164,7 +164,14 @@ class Example:
 
 
 class Run:
-    """One run folder: its config, kind, model, data and splits, each read once."""
+    """One run folder: its config, kind, model, data and splits, each read once.
+
+    ``Run(RUN)`` opens a folder ``vaelab train`` or ``vaelab adopt`` wrote; a run whose model is code (custom
+    networks, adopted PyTorch halves) needs ``specs=Specs(encoder=SPEC, decoder=SPEC)`` (a pythae or diffusers model
+    whole: ``Specs(encoder=SPEC)``; or ``Specs(trust=True)``), as
+    the commands' ``--encoder``/``--decoder``/``--trust-run``. ``Run(RUN).synthesize(n)`` draws new examples in the
+    data's units (a table's rows as a DataFrame, ``given={"region": "north"}`` fixing columns); ``log_likelihood``,
+    ``sampler``, ``generate``, ``split`` and ``dataset_of`` serve the commands."""
 
     def __init__(self, path: str | os.PathLike, specs: Specs | None = None):
         self.dir = RunDir(path)

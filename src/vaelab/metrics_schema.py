@@ -259,6 +259,9 @@ def closer_than(privacy: dict[str, Any]) -> str:
     if privacy.get("holdout_cut_tied"):  # a strict "closer" below a tied cut: new rows' share is at most k / (m + 1)
         return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: other holdout "
                 "distances tie with it)")  # fmt: skip
+    if privacy.get("ties_at_or_below_cut"):  # a tie below the cut, or a synthetic row's distance at it: an upper bound too
+        return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: distances tie at or "
+                "below it)")  # fmt: skip
     return f"closer than {_cut_name(privacy)} ({100 * expected:.1f}% of new rows are)"
 
 
@@ -415,7 +418,7 @@ TABLE_SYNTHETIC = obj(
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
                               "exact_copies_interval": list_of(number), "holdout_exact_copies_interval": list_of(number),
                               "dcr_holdout_cut": maybe_number, "holdout_cut_rank": count, "share_closer_expected": number,
-                              "holdout_cut_tied": flag,
+                              "holdout_cut_tied": flag, "ties_at_or_below_cut": flag,
                               "median_ratio_stderr": maybe_number, "stderr_over": text})),
      "not_measured": text, "constant_columns": list_of(text), "condition_columns": list_of(text),
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)

@@ -491,6 +491,28 @@ def test_the_share_closer_than_the_holdout_expects_its_reference_exactly_for_a_s
     assert closer_than(runs[0]) == "closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)"
 
 
+def test_a_tie_below_the_holdout_cut_makes_the_expected_share_an_upper_bound():
+    """k / (m + 1) of new rows below the k-th smallest holdout distance is exact only for untied distances; the text
+    said "at most" only where the cut itself tied, and stated the share as exact where held-out rows tied below it (two
+    copies of training rows at distance 0) or a synthetic row sat at the cut (an audit, s13)."""
+    from vaelab.metrics_schema import closer_than
+
+    train = pd.DataFrame({"x": np.arange(200.0)})
+    gaps = 0.001 * np.arange(1, 59)  # 58 untied distances, all above 0
+    holdout = pd.DataFrame({"x": np.r_[[3.0, 7.0], 20.0 + gaps]})  # two copies: a tie at 0, below the 3rd smallest
+    synth = pd.DataFrame({"x": 50.0 + np.linspace(0.1, 0.4, 30)})
+    result = distance_to_closest_record(train, synth, holdout)
+    assert result["holdout_cut_rank"] == 3 and result["dcr_holdout_cut"] > 0
+    assert not result["holdout_cut_tied"] and result["ties_at_or_below_cut"]
+    assert "(at most 4.9% of new rows are: distances tie at or below it)" in closer_than(result)
+    # a synthetic distance equal to the cut: not "closer", though it ties
+    at_cut = distance_to_closest_record(train, pd.DataFrame({"x": [20.0 + gaps[2], 60.3]}), pd.DataFrame({"x": 20.0 + gaps}))
+    assert at_cut["share_closer_than_holdout"] == 0 and at_cut["ties_at_or_below_cut"]
+    # untied: exact, as before
+    untied = distance_to_closest_record(train, synth, pd.DataFrame({"x": 20.0 + gaps}))
+    assert not untied["ties_at_or_below_cut"] and "(at most" not in closer_than(untied)
+
+
 def test_exact_copy_shares_carry_wilson_intervals():
     """0 of 40 holdout rows repeating a training row is not a share of 0: both shares carry 95% Wilson intervals."""
     from vaelab.analysis.comparison import wilson_interval

@@ -1237,7 +1237,7 @@ def distance_to_closest_record(
     rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
     order statistic's share under exchangeability, for distances without ties: an interpolated 5th
     percentile of 40 rows set about 0.07; with other holdout distances equal to the cut,
-    ``holdout_cut_tied``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
+    ``holdout_cut_tied``, or tied distances anywhere at or below it, ``ties_at_or_below_cut``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
     can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson
@@ -1275,12 +1275,23 @@ def distance_to_closest_record(
         "dcr_holdout_cut": cut, "holdout_cut_rank": rank, "share_closer_expected": rank / (d_ho.size + 1),
         # other holdout distances equal to the cut (all-categorical tables): new rows' expected share is then at most that
         "holdout_cut_tied": bool((d_ho == cut).sum() > 1),
+        "ties_at_or_below_cut": _ties_at_or_below(d_ho, d_sy, cut),
         "exact_copies": copies, "exact_copies_interval": list(wilson_interval(copies, d_sy.size, Z95)),
         "holdout_exact_copies": holdout_copies,
         "holdout_exact_copies_interval": list(wilson_interval(holdout_copies, d_ho.size, Z95)),
         "n_train": int(tr.shape[0]), "n_synthetic": int(sy.shape[0]), "n_holdout": int(ho.shape[0]),
         "n_features": int(enc_tr.shape[1]), **_dcr_stderr(d_sy, d_ho, rng),
     }  # fmt: skip
+
+
+def _ties_at_or_below(d_ho: np.ndarray, d_sy: np.ndarray, cut: float) -> bool:
+    """Whether distances tie where a tie moves the share: two holdout distances at or below the cut equal (a tie below
+    it, as at 0 where held-out rows repeat a training row, as well as at it), or a synthetic distance equal to the cut
+    (not "closer" by the strict test, though it ties). The k / (m + 1) of new rows below the k-th smallest holdout
+    distance is exact for untied distances; where distances take a value more than once the strict "closer" loses the
+    rows that tie with the cut, and it is an upper bound (an audit, s13: a tie below the cut went unseen)."""
+    low = d_ho[d_ho <= cut]
+    return bool(np.unique(low).size < low.size or (d_sy == cut).any())
 
 
 PRIVACY_BOOTSTRAP = 200  # resamples behind the SEs of the share of synthetic rows closer than the holdout's and the ratio

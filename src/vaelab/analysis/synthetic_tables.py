@@ -503,7 +503,11 @@ def constant_columns(real_df: pd.DataFrame, kinds: dict[str, str] | None = None,
     """The columns whose real values fall in one category (a numeric column: in one of its ``bins`` quantile bins),
     missing values aside: their contingency pairs are left out of :func:`column_pair_trends`' mean (NaN), as a
     constant column's correlation is, and as SDMetrics' QualityReport leaves them out (their association with any
-    column is undefined): each such pair's score would count the other column's shape score a second time."""
+    column is undefined): each such pair's score would count the other column's shape score a second time. That holds
+    whatever the synthetic column does, as in SDMetrics (its ``ContingencySimilarity``, given the QualityReport's
+    ``real_association_threshold``, is NaN where the real contingency table has fewer than two rows or columns, before
+    the synthetic rows are looked at); a synthetic column that varies where the real one does not is penalised by its
+    column shape alone."""
     bins = check_int("bins", bins, 1, " (quantile bins per numeric column)")
     real_df = _frame("real_df", real_df)
     resolved = _resolve_kinds(real_df, kinds)

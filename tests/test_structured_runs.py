@@ -1208,6 +1208,12 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     # member is drawn at the training frequencies, not generated: listed, but not in the column shapes' mean (an audit)
     assert block["condition_columns"] == ["member"] and "column shapes leave out the condition column (member" in out
     assert block["column_shapes"] == pytest.approx(np.mean([c["score"] for c in block["columns"] if c["column"] != "member"]))
+    # and out of the missing similarity (never missing); the default target is member, and the output says what its
+    # score measures (an audit, s13)
+    assert block["missing_similarity"] == pytest.approx(
+        np.mean([c["missing_similarity"] for c in block["columns"] if c["column"] != "member"]))
+    assert block["ml_efficacy"]["target"] == "member"
+    assert "; the target is a condition column: each synthetic row holds the value it was generated for" in out
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
     planted = df.head(20).astype({"member": object})
     planted.loc[0, "member"] = None  # a missing condition value is named as such (it read "condition ''")
@@ -1241,6 +1247,7 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     _ok(capsys, "report", run)
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "The whole path is decoded with class True (b&#39;s is False" in html
+    assert "the target is a condition column: each synthetic row holds the value it was generated for" in html
     assert "decoded with class True." in html  # the grid (the traversal: class False, chosen_by before it)
     out = _ok(capsys, "explore", run, "traverse", "--dims", "0", "--centre", f"{tmp_path / 'two.parquet'}:1")
     assert "around the code of" in out and "decoded with class 'False'" in out

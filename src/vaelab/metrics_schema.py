@@ -393,6 +393,18 @@ def ml_note(ml: dict[str, Any]) -> str:
     return f"; {note}" if isinstance(note, str) and note else ""
 
 
+def ml_condition_target(block: dict[str, Any]) -> str:
+    """"; the target is a condition column: …" where a conditional table run's ML efficacy predicts one of its
+    condition columns ("" otherwise), as the CLI and the report say it. The synthetic rows carry the value each was
+    generated for, so the score measures how the generated columns follow it, not the condition column's shape (an
+    audit, s13: the default target may be a condition column, and nothing said so)."""
+    ml, apart = block.get("ml_efficacy"), block.get("condition_columns")
+    if not (isinstance(ml, dict) and isinstance(apart, list) and ml.get("target") in apart):
+        return ""
+    return ("; the target is a condition column: each synthetic row holds the value it was generated for, so this "
+            "measures how the generated columns follow it")
+
+
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""

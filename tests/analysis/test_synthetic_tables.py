@@ -335,6 +335,10 @@ def test_given_columns_are_listed_but_left_out_of_the_column_shapes_mean():
     assert "b" in shapes and apart["shapes_left_out"] == ["b"] and both["shapes_left_out"] == []
     assert apart["column_shapes"] == pytest.approx(np.mean([v for c, v in shapes.items() if c != "b"]), abs=1e-12)
     assert apart["column_pair_trends"] == both["column_pair_trends"]  # b's pairs stay in
+    # missing similarity too: a condition column cannot be missing, its 1.0 said nothing of the generator (s13)
+    missing = {c["column"]: c["missing_similarity"] for c in apart["columns"]}
+    assert apart["missing_similarity"] == pytest.approx(np.mean([v for c, v in missing.items() if c != "b"]), abs=1e-12)
+    assert both["missing_similarity"] == pytest.approx(np.mean(list(missing.values())), abs=1e-12)
     cols, kinds, r, s = _prepared_tables(real, synth, None)
     resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, len(real), len(synth), ("b",))
     got = resampler.scores(np.arange(len(real))[None], np.arange(len(synth))[None])

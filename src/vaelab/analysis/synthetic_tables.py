@@ -840,14 +840,16 @@ def fidelity(
 
     ``given_columns``: columns the generator does not generate but draws at the real rows' frequencies (a conditional
     model's condition columns): their shapes are listed in ``columns`` but left out of ``column_shapes``' mean (a
-    marginal copied from the real rows would raise it without anything learned), named in ``shapes_left_out``;
+    marginal copied from the real rows would raise it without anything learned), and out of ``missing_similarity``'s
+    mean, named in ``shapes_left_out``;
     their pairs stay in ``column_pair_trends`` (how the generated columns follow them).
 
     Returns
     -------
     dict with ``column_shapes`` (mean score of :func:`column_shapes`), ``column_pair_trends``
     (mean score of :func:`column_pair_trends`), ``fidelity`` (the mean of those two:
-    SDMetrics' Quality Score), ``missing_similarity`` (mean over columns), ``columns`` and
+    SDMetrics' Quality Score), ``missing_similarity`` (mean over columns, ``given_columns`` left out as in
+    ``column_shapes``), ``columns`` and
     ``pairs`` (the rows of the two tables as lists of dicts; a contingency pair has
     ``real_value`` = ``synthetic_value`` = None), and ``n_columns``, ``n_pairs``,
     ``n_real``, ``n_synthetic``; with ``resamples`` > 0 (the default, FIDELITY_BOOTSTRAP) also
@@ -892,7 +894,8 @@ def fidelity(
         "fidelity": _nanmean([shape_mean, pair_mean]),
         "column_shapes": shape_mean,
         "column_pair_trends": pair_mean,
-        "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes]),
+        # over the generated columns, as column_shapes: a condition column is never missing, and its 1.0 counted (s13)
+        "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes if r["column"] not in apart]),
         "columns": shapes,
         "pairs": pairs,
         # their pairs have no score: left out of column_pair_trends (an audit: each counted the other column's shape)

@@ -66,6 +66,7 @@ from vaelab.metrics_schema import (
     constant_note,
     exact_copies,
     fidelity_texts,
+    ml_condition_target,
     ml_difference,
     ml_note,
     ml_secondary,
@@ -472,7 +473,8 @@ class TableKind(RunKind):
                     for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "
                          f"train on real {ml['real']:.3f}{also['real']}, train on synthetic "
-                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}")  # fmt: skip
+                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"
+                         f"{ml_condition_target(block)}")  # fmt: skip
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "

@@ -585,3 +585,26 @@ def test_transform_encodes_rows_of_a_condition_only_held_out_rows_hold_given_the
         model.transform(rows.assign(region=["north", "east", "east"]))
     with pytest.raises(DataError, match=r"row 0 \(index \d+\): condition region missing; .* Fix or drop"):
         model.transform(rows.assign(region=[None, "north", "south"]))
+
+
+def test_check_gives_each_rows_reasons_as_vaelab_score_writes_them():
+    """An audit (s13): transform() encodes a value out of range as it is, and a condition value only held-out rows hold
+    as the most frequent trained one, without a word; `vaelab score` says so per row in its reason column. check(rows)
+    gives those reasons (log_likelihood's extra["reasons"], the CLI's reading of a file) without scoring."""
+    from vaelab.data.split import indices, split_assignment
+
+    df = _regions(300)
+    val = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")
+    df.loc[val[:2], "region"] = "west"
+    model = TableVAE(condition=["region"], **FAST).fit(df)
+    rows = df.loc[val[:3]].copy()
+    rows.iloc[2, rows.columns.get_loc("x")] = 1e6
+    reasons = model.check(rows)
+    assert len(reasons) == 3 and all("condition region = 'west'" in r for r in reasons[:2])
+    assert reasons[2].startswith("x: out of range: 1e+06 is")
+    assert reasons == model.log_likelihood(rows, n_samples=3).extra["reasons"]
+    assert model.check(df.loc[val[2:5]]) == ["", "", ""] and model.transform(rows).shape == (3, 2)
+    with pytest.raises(DataError, match="lack the condition column"):
+        model.check(rows.drop(columns="region"))
+    with pytest.raises(Exception, match="needs a fitted model"):
+        TableVAE().check(rows)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from vaelab import TableVAE
-from vaelab.analysis.table_generation import PROBE, TableModel, sample_table
+from vaelab.analysis.table_generation import CHOICE_SEED, PROBE, TableModel, sample_table
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
 from vaelab.data.table_transformer import TableTransformer
@@ -608,3 +608,21 @@ def test_check_gives_each_rows_reasons_as_vaelab_score_writes_them():
         model.check(rows.drop(columns="region"))
     with pytest.raises(Exception, match="needs a fitted model"):
         TableVAE().check(rows)
+
+
+def test_the_auto_temperature_of_the_posterior_sampler_decodes_each_code_with_its_inputs_condition(monkeypatch):
+    """Checked in s13 (an earlier audit's doubt): choosing the temperature for the posterior sampler of a conditional
+    model decodes each training input's code with that input's own condition value, as sample() then draws."""
+    model = TableVAE(condition=["region"], **FAST).fit(_regions(300))
+    seen = []
+    rows = TableModel.rows
+
+    def spy(self, sampler, n, labels, seed, temperature):
+        seen.append((n, list(labels)))
+        return rows(self, sampler, n, labels, seed, temperature)
+
+    monkeypatch.setattr(TableModel, "rows", spy)
+    out = model.sample(7, sampler="posterior", seed=CHOICE_SEED)
+    own = model._sampler("posterior", CHOICE_SEED).default_labels(5000)
+    assert out.attrs["temperature"]["sampler"] == "posterior" and len(seen) > 1
+    assert all(labels == list(own[:n]) for n, labels in seen)

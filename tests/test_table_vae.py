@@ -626,3 +626,14 @@ def test_the_auto_temperature_of_the_posterior_sampler_decodes_each_code_with_it
     own = model._sampler("posterior", CHOICE_SEED).default_labels(5000)
     assert out.attrs["temperature"]["sampler"] == "posterior" and len(seen) > 1
     assert all(labels == list(own[:n]) for n, labels in seen)
+
+
+def test_the_temperature_block_says_who_chose_it_in_a_key_not_named_like_given():
+    """An audit (s13): attrs["temperature"]["given"] (true for the caller's T) read like --given, the columns a draw
+    fixes. Kept (a contract), with "chosen_by" beside it saying the same plainly."""
+    model = TableVAE(**FAST).fit(_regions(200))
+    asked, auto = model.sample(3, temperature=0.7).attrs["temperature"], model.sample(3).attrs["temperature"]
+    assert (asked["chosen_by"], asked["given"]) == ("caller", True)
+    assert (auto["chosen_by"], auto["given"]) == ("auto", False)
+    model.temperature_.pop("chosen_by")  # a choice stored before the key was written
+    assert model.sample(3).attrs["temperature"]["chosen_by"] == "auto"

@@ -448,7 +448,8 @@ def _temperature(v: Any, where: str) -> str | None:
 
 # a table run's temperature "auto" (runs.table.TableKind.after_fit): sample draws at it
 TEMPERATURE = obj({"temperature": _temperature, "sampler": text, "text": text},
-                  {"validation_repeats": maybe_number, "draw_repeats": mapping(number)})  # fmt: skip
+                  {"validation_repeats": maybe_number, "draw_repeats": mapping(number), "given": flag,
+                   "chosen_by": either(literal("auto"), literal("caller"))})  # fmt: skip
 SERIES_SYNTHETIC = obj({
     "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
     "column_shapes": maybe_number,

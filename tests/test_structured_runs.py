@@ -2336,3 +2336,23 @@ def kind_forecaster(run):
     from vaelab.forecaster import Forecaster
 
     return Forecaster.load(run.dir)
+
+
+def test_a_run_scores_the_csv_and_the_parquet_of_the_same_rows_alike(tmp_path, capsys):
+    """An audit (s13): a run trained on a Parquet file whose zip codes are text ('00104') read the CSV of the same rows
+    as the numbers 104, and flagged every row "not seen in training" with another log p(x). The run reads a CSV's text
+    columns as text now; a run trained on the CSV scored the Parquet file alike already."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "zip": [f"{v:05d}" for v in rng.integers(100, 130, 200)],
+                       "city": rng.choice(["Lyon", "Oslo"], 200)})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    for source in ("t.parquet", "t.csv"):
+        run = tmp_path / f"run-{source}"
+        _ok(capsys, "train", tmp_path / source, "--out", run, *FAST)
+        scores = []
+        for scored in ("t.csv", "t.parquet"):
+            _ok(capsys, "score", run, tmp_path / scored, "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+            scores.append(pd.read_csv(tmp_path / "s.csv", keep_default_na=False))
+        assert not scores[0]["reason"].str.contains("not seen in training").any(), source
+        pd.testing.assert_frame_equal(scores[0][["log_px", "reason"]], scores[1][["log_px", "reason"]])

@@ -162,7 +162,9 @@ class TableKind(RunKind):
         missing cells it holds as categories kept as text (:func:`vaelab.data.sources.kept_spellings`)."""
         specs = (*self.transformer.schema.columns, *self.condition)
         kept = kept_spellings(c for spec in specs if spec.kind == "categorical" for c in spec.categories or ())
-        return read_table(source, self.missing, kept)
+        # a CSV's columns of text labels read as text, as the run holds them (zip codes '00104' are not 104)
+        text = {spec.name: kept_spellings(spec.categories) for spec in specs if _text_labels(spec)}
+        return read_table(source, self.missing, kept, text)
 
     def save(self, run: RunDir) -> None:
         meta, arrays = self.transformer.state()
@@ -490,6 +492,12 @@ class TableKind(RunKind):
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                  "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
                            f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
+
+
+def _text_labels(spec: Any) -> bool:
+    """Whether a categorical column's categories are text, given back as text (not numbers or booleans written out)."""
+    return (spec.kind == "categorical" and spec.categories is not None and spec.category_types is None
+            and str(spec.category_dtype) in ("str", "string", "object"))  # fmt: skip
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

@@ -303,7 +303,7 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
 
     rng, n = np.random.default_rng(0), 400
     real = pd.DataFrame({"a": rng.choice(list("xyz"), n), "b": rng.choice(list("uv"), n), "k": ["same"] * n,
-                         "z": np.where(np.arange(n) == 0, 1.0, 0.0)})  # one value in 400: one quantile bin
+                         "z": np.where(np.arange(n) == 0, np.nan, 0.0)})  # one value, one missing cell
     synth = pd.DataFrame({"a": rng.choice(list("xyz"), n, p=[0.5, 0.3, 0.2]), "b": rng.choice(list("uv"), n),
                           "k": ["same"] * n, "z": np.zeros(n)})  # fmt: skip
     result = fidelity(real, synth, resamples=20)
@@ -316,6 +316,34 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
     resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
     i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
     i_synth = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    got = resampler.scores(i_real, i_synth)
+    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
+        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+
+
+def test_a_numeric_column_of_few_values_gets_a_bin_per_value_not_one_constant_bin():
+    """An audit (s13): quantile bins of a column of two values are one bin (its tied quantiles merge the lower value
+    with the one above), so a 0/1 flag, or a column of -0.0 and 1.5 half each, was named a constant column ("its real
+    values fall in one category or bin") and its pairs left out of the pair trends. A column of at most ``bins``
+    values gets a bin per value (cut halfway between them); the bootstrap bins its resamples alike."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+
+    rng, n = np.random.default_rng(0), 400
+    flag = (rng.random(n) < 0.08).astype(int)
+    real = pd.DataFrame({"flag": flag, "nz": np.where(rng.random(n) < 0.5, -0.0, 1.5), "k": rng.integers(0, 3, n),
+                         "c": np.where(flag == 1, "yes", rng.choice(["no", "yes"], n, p=[0.9, 0.1]))})  # fmt: skip
+    synth = pd.DataFrame({c: rng.permutation(real[c].to_numpy()) for c in real})  # the marginals kept, links broken
+    assert constant_columns(real) == []
+    result = fidelity(real, synth, resamples=0)
+    scores = {(p["column_a"], p["column_b"]): p["score"] for p in result["pairs"]}
+    assert result["constant_columns"] == [] and math.isfinite(scores[("flag", "c")])
+    # the broken link is seen: flag and c agree in the real rows, not in the shuffled ones
+    assert scores[("flag", "c")] < 0.95
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
+    i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n)), np.zeros(n, dtype=int)])
+    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (4, n))])
     got = resampler.scores(i_real, i_synth)
     for row, (ir, js) in enumerate(zip(i_real, i_synth)):
         want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)

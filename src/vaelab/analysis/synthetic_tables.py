@@ -370,11 +370,17 @@ def correlation_similarity(real_a: Any, real_b: Any, synth_a: Any, synth_b: Any,
 
 
 def _bin_edges(real: _Column, bins: int) -> np.ndarray | None:
-    """Inner edges of ``bins`` quantile bins of the real column's non-missing values (None if it has none)."""
+    """Inner edges of ``bins`` quantile bins of the real column's non-missing values (None if it has none); a column of
+    at most ``bins`` distinct values gets one bin per value, cut halfway between neighbours."""
     present = real.present.astype(np.float64)
     present = present[np.isfinite(present)]
     if present.size == 0:
         return None
+    values = np.unique(present)
+    if values.size <= bins:
+        # A bin per value, cut halfway between them: tied quantiles merge an atom with the values above it, so a 0/1
+        # column (or one of -0.0 and 1.5, half each) was one bin, "constant", its pairs left out (an audit, s13)
+        return (values[:-1] + values[1:]) / 2
     edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)))
     return edges[1:-1]  # values below the first inner edge fall in bin 0, above the last in the top bin
 
@@ -420,8 +426,9 @@ def contingency_similarity(
     SDMetrics' ``ContingencySimilarity``: count every (a, b) combination in the real and in the
     synthetic table (rows with a missing value in either column left out), divide by the row
     count, and take 1 - 1/2 sum |p - q| over the union of cells. A numeric or datetime column is
-    first cut into ``bins`` quantile bins fitted on the REAL column (tied quantiles merge bins;
-    synthetic values outside the real range fall into the outer bins). ``kinds`` = (kind of a,
+    first cut into ``bins`` quantile bins fitted on the REAL column (tied quantiles merge bins; a column of at most
+    ``bins`` real values gets a bin per value, cut halfway between them; synthetic values outside the real range fall
+    into the outer bins). ``kinds`` = (kind of a,
     kind of b) overrides the kinds inferred from the dtypes (:func:`infer_kind`). Returns NaN
     when a table is empty.
 
@@ -671,7 +678,8 @@ class _ContinuousColumn:
 
     def bin_labels(self, counts_real: np.ndarray, bins: int) -> np.ndarray | None:
         """(B, k + 1): per resample, the contingency bin + 1 of every code (0 for code 0, missing), the bins being
-        ``bins`` quantile bins of that resample's real values as :func:`_bin_edges` cuts them (ties merged, values
+        ``bins`` quantile bins of that resample's real values as :func:`_bin_edges` cuts them (a bin per value where
+        it holds at most ``bins`` values; ties merged, values
         beyond the ends in the outer bins); a resample that holds no finite real value has no bins, its row all 0 (as
         if missing: its pairs score NaN, as in fidelity), and None where none holds one."""
         rows, u = counts_real.shape[0], self.values.size
@@ -682,6 +690,15 @@ class _ContinuousColumn:
         if not m.all():  # binned on their own: the others' bins are theirs whatever resamples share the batch
             table = np.zeros((rows, u + 1), dtype=np.int64)
             table[m > 0] = self.bin_labels(counts_real[m > 0], bins)
+            return table
+        few = (counts > 0).sum(axis=1) <= bins  # resamples of at most `bins` values: a bin per value, as _bin_edges
+        if few.any():
+            table = np.zeros((rows, u + 1), dtype=np.int64)
+            for r in np.flatnonzero(few):
+                held = self.values[counts[r] > 0]
+                table[r, 1:] = np.searchsorted((held[:-1] + held[1:]) / 2, self.values, side="right") + 1
+            if not few.all():
+                table[~few] = self.bin_labels(counts_real[~few], bins)
             return table
         # The value at sorted position r of each resample: the first code whose cumulative count exceeds r, found in
         # one search over the rows' cumulative counts laid end to end (each row offset by the largest count + 1).

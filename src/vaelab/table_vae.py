@@ -193,8 +193,9 @@ class TableVAE:
                         "extra['reasons']).")  # fmt: skip
 
     def check(self, df: pd.DataFrame) -> list[str]:
-        """What training never had, per row of ``df``: the ``reason`` column `vaelab score` writes for a file's rows
-        (and :meth:`log_likelihood`'s ``extra["reasons"]``), "" where nothing is new. A category or condition value no
+        """What training never had, per row of ``df``, as `vaelab score`'s ``reason`` column says it for a file's rows
+        (which adds, once scored, a low log p(x)'s percentile) and :meth:`log_likelihood`'s ``extra["reasons"]``
+        holds it; "" where nothing is new. A category or condition value no
         training row holds, a missing value in a column that had none, a value of another kind, a number or date
         outside the range seen in training; :meth:`transform` refuses the first three and encodes the others as they
         are (a condition value only held-out rows hold: given the most frequent trained one), so this says which of

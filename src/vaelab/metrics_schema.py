@@ -259,7 +259,7 @@ def closer_than(privacy: dict[str, Any]) -> str:
     if privacy.get("holdout_cut_tied"):  # a strict "closer" below a tied cut: new rows' share is at most k / (m + 1)
         return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: other holdout "
                 "distances tie with it)")  # fmt: skip
-    if privacy.get("ties_at_or_below_cut"):  # a tie below the cut, or a synthetic row's distance at it: an upper bound too
+    if privacy.get("ties_at_or_below_cut"):  # a tie below the cut, or a synthetic distance at it: an upper bound too
         return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: distances tie at or "
                 "below it)")  # fmt: skip
     return f"closer than {_cut_name(privacy)} ({100 * expected:.1f}% of new rows are)"

@@ -538,7 +538,8 @@ def test_a_tie_below_the_holdout_cut_makes_the_expected_share_an_upper_bound():
     assert not result["holdout_cut_tied"] and result["ties_at_or_below_cut"]
     assert "(at most 4.9% of new rows are: distances tie at or below it)" in closer_than(result)
     # a synthetic distance equal to the cut: not "closer", though it ties
-    at_cut = distance_to_closest_record(train, pd.DataFrame({"x": [20.0 + gaps[2], 60.3]}), pd.DataFrame({"x": 20.0 + gaps}))
+    at_cut = distance_to_closest_record(train, pd.DataFrame({"x": [20.0 + gaps[2], 60.3]}),
+                                        pd.DataFrame({"x": 20.0 + gaps}))  # fmt: skip
     assert at_cut["share_closer_than_holdout"] == 0 and at_cut["ties_at_or_below_cut"]
     # untied: exact, as before
     untied = distance_to_closest_record(train, synth, pd.DataFrame({"x": 20.0 + gaps}))

@@ -1261,7 +1261,8 @@ def distance_to_closest_record(
     rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
     order statistic's share under exchangeability, for distances without ties: an interpolated 5th
     percentile of 40 rows set about 0.07; with other holdout distances equal to the cut,
-    ``holdout_cut_tied``, or tied distances anywhere at or below it, ``ties_at_or_below_cut``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
+    ``holdout_cut_tied``, or tied distances anywhere at or below it, ``ties_at_or_below_cut``, it is at most that),
+    near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
     can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson

@@ -764,3 +764,13 @@ def test_decoded_whole_numbers_at_the_end_of_int64_do_not_wrap_around():
     back = tt.inverse_transform(X)
     assert back["big"].dtype == np.int64 and (back["big"] == top).all()
     assert back["n"].isna().tolist() == [False, True, False, False] and back["n"].dtype == "Int64"
+
+
+def test_a_given_whole_number_past_2_53_matches_the_rows_that_hold_it():
+    """An audit (s13): --given big=9217130103287386808 was read through float64 (9217130103287387136) while the training
+    rows' labels kept their exact digits, so no training row held the value they hold ("0 training row(s) hold")."""
+    values = np.array([9217130103287386808, 4628103875083017080, 5 * 10**18], dtype=np.int64)
+    spec = infer_schema(pd.DataFrame({"big": values, "x": [0.1, 0.2, 0.3]}))["big"]
+    labels = value_labels(pd.Series(values), spec)
+    assert [given_label(spec, str(v)) for v in values] == list(labels)
+    assert value_labels(pd.Series([3, 4]), infer_schema(pd.DataFrame({"k": [3, 4, 5]}))["k"]).tolist() == ["3", "4"]

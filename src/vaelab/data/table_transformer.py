@@ -1341,7 +1341,9 @@ def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
         out = np.where(low.isin(_TRUE), "True", np.where(low.isin(_FALSE), "False", text)).astype(object)
     else:
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(x) & (np.abs(x) < 2.0**53) & (x == np.round(x))
+        # a whole-number column's values as float64 holds them, as given_label reads a given one (an audit, s13: past
+        # 2**53 a training row's exact digits never matched the given value's float, "0 training rows hold" it)
+        whole = np.isfinite(x) & ((np.abs(x) < 2.0**53) | bool(spec.integer)) & (x == np.round(x))
         out = text.to_numpy(dtype=object).copy()
         out[whole] = [str(int(v)) for v in x[whole]]
     out[missing] = ""

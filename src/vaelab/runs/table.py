@@ -459,7 +459,8 @@ class TableKind(RunKind):
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         fid = fidelity_texts(block)
         lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
-                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
+                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins, or a bin per value "
+                 f"where they hold 10 or fewer, for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
         if block.get("condition_columns"):
             lines.append(condition_note(block))

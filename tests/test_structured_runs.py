@@ -1229,6 +1229,12 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     # member is drawn at the training frequencies, not generated: listed, but not in the column shapes' mean (an audit)
     assert block["condition_columns"] == ["member"] and "column shapes leave out the condition column (member" in out
     assert block["column_shapes"] == pytest.approx(np.mean([c["score"] for c in block["columns"] if c["column"] != "member"]))
+    # and out of the missing similarity (never missing); the default target is member, and the output says what its
+    # score measures (an audit, s13)
+    assert block["missing_similarity"] == pytest.approx(
+        np.mean([c["missing_similarity"] for c in block["columns"] if c["column"] != "member"]))
+    assert block["ml_efficacy"]["target"] == "member"
+    assert "; the target is a condition column: each synthetic row holds the value it was generated for" in out
     _ok(capsys, "score", run, "--n-samples", 10, "--quiet")
     planted = df.head(20).astype({"member": object})
     planted.loc[0, "member"] = None  # a missing condition value is named as such (it read "condition ''")
@@ -1262,6 +1268,7 @@ def test_a_table_run_conditioned_on_a_column(table, tmp_path, capsys):
     _ok(capsys, "report", run)
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "The whole path is decoded with class True (b&#39;s is False" in html
+    assert "the target is a condition column: each synthetic row holds the value it was generated for" in html
     assert "decoded with class True." in html  # the grid (the traversal: class False, chosen_by before it)
     out = _ok(capsys, "explore", run, "traverse", "--dims", "0", "--centre", f"{tmp_path / 'two.parquet'}:1")
     assert "around the code of" in out and "decoded with class 'False'" in out
@@ -2451,3 +2458,23 @@ def kind_forecaster(run):
     from vaelab.forecaster import Forecaster
 
     return Forecaster.load(run.dir)
+
+
+def test_a_run_scores_the_csv_and_the_parquet_of_the_same_rows_alike(tmp_path, capsys):
+    """An audit (s13): a run trained on a Parquet file whose zip codes are text ('00104') read the CSV of the same rows
+    as the numbers 104, and flagged every row "not seen in training" with another log p(x). The run reads a CSV's text
+    columns as text now; a run trained on the CSV scored the Parquet file alike already."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "zip": [f"{v:05d}" for v in rng.integers(100, 130, 200)],
+                       "city": rng.choice(["Lyon", "Oslo"], 200)})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    for source in ("t.parquet", "t.csv"):
+        run = tmp_path / f"run-{source}"
+        _ok(capsys, "train", tmp_path / source, "--out", run, *FAST)
+        scores = []
+        for scored in ("t.csv", "t.parquet"):
+            _ok(capsys, "score", run, tmp_path / scored, "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+            scores.append(pd.read_csv(tmp_path / "s.csv", keep_default_na=False))
+        assert not scores[0]["reason"].str.contains("not seen in training").any(), source
+        pd.testing.assert_frame_equal(scores[0][["log_px", "reason"]], scores[1][["log_px", "reason"]])

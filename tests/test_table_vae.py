@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from vaelab import TableVAE
-from vaelab.analysis.table_generation import PROBE, TableModel, sample_table
+from vaelab.analysis.table_generation import CHOICE_SEED, PROBE, TableModel, sample_table
 from vaelab.data.table_demo import make_mixed_table
 from vaelab.data.table_schema import infer_schema
 from vaelab.data.table_transformer import TableTransformer
@@ -585,3 +585,55 @@ def test_transform_encodes_rows_of_a_condition_only_held_out_rows_hold_given_the
         model.transform(rows.assign(region=["north", "east", "east"]))
     with pytest.raises(DataError, match=r"row 0 \(index \d+\): condition region missing; .* Fix or drop"):
         model.transform(rows.assign(region=[None, "north", "south"]))
+
+
+def test_check_gives_each_rows_reasons_as_vaelab_score_writes_them():
+    """An audit (s13): transform() encodes a value out of range as it is, and a condition value only held-out rows hold
+    as the most frequent trained one, without a word; `vaelab score` says so per row in its reason column. check(rows)
+    gives those reasons (log_likelihood's extra["reasons"], the CLI's reading of a file) without scoring."""
+    from vaelab.data.split import indices, split_assignment
+
+    df = _regions(300)
+    val = indices(split_assignment(len(df), 0.1, 0.0, 0), "val")
+    df.loc[val[:2], "region"] = "west"
+    model = TableVAE(condition=["region"], **FAST).fit(df)
+    rows = df.loc[val[:3]].copy()
+    rows.iloc[2, rows.columns.get_loc("x")] = 1e6
+    reasons = model.check(rows)
+    assert len(reasons) == 3 and all("condition region = 'west'" in r for r in reasons[:2])
+    assert reasons[2].startswith("x: out of range: 1e+06 is")
+    assert reasons == model.log_likelihood(rows, n_samples=3).extra["reasons"]
+    assert model.check(df.loc[val[2:5]]) == ["", "", ""] and model.transform(rows).shape == (3, 2)
+    with pytest.raises(DataError, match="lack the condition column"):
+        model.check(rows.drop(columns="region"))
+    with pytest.raises(Exception, match="needs a fitted model"):
+        TableVAE().check(rows)
+
+
+def test_the_auto_temperature_of_the_posterior_sampler_decodes_each_code_with_its_inputs_condition(monkeypatch):
+    """Checked in s13 (an earlier audit's doubt): choosing the temperature for the posterior sampler of a conditional
+    model decodes each training input's code with that input's own condition value, as sample() then draws."""
+    model = TableVAE(condition=["region"], **FAST).fit(_regions(300))
+    seen = []
+    rows = TableModel.rows
+
+    def spy(self, sampler, n, labels, seed, temperature):
+        seen.append((n, list(labels)))
+        return rows(self, sampler, n, labels, seed, temperature)
+
+    monkeypatch.setattr(TableModel, "rows", spy)
+    out = model.sample(7, sampler="posterior", seed=CHOICE_SEED)
+    own = model._sampler("posterior", CHOICE_SEED).default_labels(5000)
+    assert out.attrs["temperature"]["sampler"] == "posterior" and len(seen) > 1
+    assert all(labels == list(own[:n]) for n, labels in seen)
+
+
+def test_the_temperature_block_says_who_chose_it_in_a_key_not_named_like_given():
+    """An audit (s13): attrs["temperature"]["given"] (true for the caller's T) read like --given, the columns a draw
+    fixes. Kept (a contract), with "chosen_by" beside it saying the same plainly."""
+    model = TableVAE(**FAST).fit(_regions(200))
+    asked, auto = model.sample(3, temperature=0.7).attrs["temperature"], model.sample(3).attrs["temperature"]
+    assert (asked["chosen_by"], asked["given"]) == ("caller", True)
+    assert (auto["chosen_by"], auto["given"]) == ("auto", False)
+    model.temperature_.pop("chosen_by")  # a choice stored before the key was written
+    assert model.sample(3).attrs["temperature"]["chosen_by"] == "auto"

@@ -259,6 +259,9 @@ def closer_than(privacy: dict[str, Any]) -> str:
     if privacy.get("holdout_cut_tied"):  # a strict "closer" below a tied cut: new rows' share is at most k / (m + 1)
         return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: other holdout "
                 "distances tie with it)")  # fmt: skip
+    if privacy.get("ties_at_or_below_cut"):  # a tie below the cut, or a synthetic distance at it: an upper bound too
+        return (f"closer than {_cut_name(privacy)} (at most {100 * expected:.1f}% of new rows are: distances tie at or "
+                "below it)")  # fmt: skip
     return f"closer than {_cut_name(privacy)} ({100 * expected:.1f}% of new rows are)"
 
 
@@ -390,6 +393,18 @@ def ml_note(ml: dict[str, Any]) -> str:
     return f"; {note}" if isinstance(note, str) and note else ""
 
 
+def ml_condition_target(block: dict[str, Any]) -> str:
+    """"; the target is a condition column: …" where a conditional table run's ML efficacy predicts one of its
+    condition columns ("" otherwise), as the CLI and the report say it. The synthetic rows carry the value each was
+    generated for, so the score measures how the generated columns follow it, not the condition column's shape (an
+    audit, s13: the default target may be a condition column, and nothing said so)."""
+    ml, apart = block.get("ml_efficacy"), block.get("condition_columns")
+    if not (isinstance(ml, dict) and isinstance(apart, list) and ml.get("target") in apart):
+        return ""
+    return ("; the target is a condition column: each synthetic row holds the value it was generated for, so this "
+            "measures how the generated columns follow it")
+
+
 def ml_difference(ml: dict[str, Any]) -> str:
     """"; synthetic - real -0.047 ± 0.062 (2 SE over the 150 real test rows …): no clear difference" for an ML
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
@@ -415,7 +430,7 @@ TABLE_SYNTHETIC = obj(
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,
                               "exact_copies_interval": list_of(number), "holdout_exact_copies_interval": list_of(number),
                               "dcr_holdout_cut": maybe_number, "holdout_cut_rank": count, "share_closer_expected": number,
-                              "holdout_cut_tied": flag,
+                              "holdout_cut_tied": flag, "ties_at_or_below_cut": flag,
                               "median_ratio_stderr": maybe_number, "stderr_over": text})),
      "not_measured": text, "constant_columns": list_of(text), "condition_columns": list_of(text),
      # fidelity's bootstrap SEs (fidelity_texts prints them; blocks written before them lack them)
@@ -433,7 +448,8 @@ def _temperature(v: Any, where: str) -> str | None:
 
 # a table run's temperature "auto" (runs.table.TableKind.after_fit): sample draws at it
 TEMPERATURE = obj({"temperature": _temperature, "sampler": text, "text": text},
-                  {"validation_repeats": maybe_number, "draw_repeats": mapping(number)})  # fmt: skip
+                  {"validation_repeats": maybe_number, "draw_repeats": mapping(number), "given": flag,
+                   "chosen_by": either(literal("auto"), literal("caller"))})  # fmt: skip
 SERIES_SYNTHETIC = obj({
     "kind": literal("series"), "n_past": count, "n_future": count, "features": list_of(text),
     "column_shapes": maybe_number,

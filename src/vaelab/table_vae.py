@@ -162,7 +162,7 @@ class TableVAE:
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Posterior means E_q[z|x] of the rows; a conditional model's given their condition values, or the most
         frequent trained ones where only held-out rows hold theirs (as :meth:`log_likelihood` scores such rows, its
-        ``extra["reasons"]`` saying so)."""
+        ``extra["reasons"]`` saying so). :meth:`check` gives each row's reasons, as `vaelab score` writes them."""
         self._check_fitted("transform")
         labels = self._labels(df)
         if labels is not None:
@@ -195,6 +195,29 @@ class TableVAE:
                         "rows (log_likelihood scores them given the most frequent condition and says so in "
                         "extra['reasons']).")  # fmt: skip
 
+    def check(self, df: pd.DataFrame) -> list[str]:
+        """What training never had, per row of ``df``, as `vaelab score`'s ``reason`` column says it for a file's rows
+        (which adds, once scored, a low log p(x)'s percentile) and :meth:`log_likelihood`'s ``extra["reasons"]``
+        holds it; "" where nothing is new. A category or condition value no
+        training row holds, a missing value in a column that had none, a value of another kind, a number or date
+        outside the range seen in training; :meth:`transform` refuses the first three and encodes the others as they
+        are (a condition value only held-out rows hold: given the most frequent trained one), so this says which of
+        its rows that touches (an audit, s13: the Python API applied those rules without a word)."""
+        self._check_fitted("check")
+        return self._checked(df)[1]
+
+    def _checked(self, df: pd.DataFrame):
+        """(CheckedRows, reasons, labels): the rows encoded with what is new flagged per row, as `vaelab score` reads a
+        file's (:meth:`vaelab.runs.table.TableKind.read`); labels are a conditional model's, new condition values
+        given the most frequent trained ones (None without condition columns)."""
+        require_condition_columns(df, self.condition_, "The rows")
+        rows = self.transformer_.check_rows(df)
+        reasons = list(rows.reasons)
+        labels = None  # a conditional model's: new condition values flagged and scored as `vaelab score` does
+        if self.condition_:
+            labels = flag_conditions(df, self.condition_, self.label_counts_, reasons)
+        return rows, reasons, labels
+
     def log_likelihood(self, df: pd.DataFrame, n_samples: int = 1000, **options: Any):
         """Importance-sampled log p(row) with standard errors (see vaelab.analysis.log_likelihood), in the
         rows' own units (the encoding's log-Jacobian included; ``result.extra["units"]`` says how); given the
@@ -205,12 +228,7 @@ class TableVAE:
         listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new). Columns of ``df`` the
         model does not hold are not scored; ``result.extra["unscored_columns"]`` names them."""
         self._check_fitted("log_likelihood")
-        require_condition_columns(df, self.condition_, "The rows")
-        rows = self.transformer_.check_rows(df)
-        reasons = list(rows.reasons)
-        labels = None  # a conditional model's: new condition values flagged and scored as `vaelab score` does
-        if self.condition_:
-            labels = flag_conditions(df, self.condition_, self.label_counts_, reasons)
+        rows, reasons, labels = self._checked(df)
         result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip
         result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,

@@ -303,7 +303,7 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
 
     rng, n = np.random.default_rng(0), 400
     real = pd.DataFrame({"a": rng.choice(list("xyz"), n), "b": rng.choice(list("uv"), n), "k": ["same"] * n,
-                         "z": np.where(np.arange(n) == 0, 1.0, 0.0)})  # one value in 400: one quantile bin
+                         "z": np.where(np.arange(n) == 0, np.nan, 0.0)})  # one value, one missing cell
     synth = pd.DataFrame({"a": rng.choice(list("xyz"), n, p=[0.5, 0.3, 0.2]), "b": rng.choice(list("uv"), n),
                           "k": ["same"] * n, "z": np.zeros(n)})  # fmt: skip
     result = fidelity(real, synth, resamples=20)
@@ -316,6 +316,34 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
     resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
     i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
     i_synth = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
+    got = resampler.scores(i_real, i_synth)
+    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
+        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+
+
+def test_a_numeric_column_of_few_values_gets_a_bin_per_value_not_one_constant_bin():
+    """An audit (s13): quantile bins of a column of two values are one bin (its tied quantiles merge the lower value
+    with the one above), so a 0/1 flag, or a column of -0.0 and 1.5 half each, was named a constant column ("its real
+    values fall in one category or bin") and its pairs left out of the pair trends. A column of at most ``bins``
+    values gets a bin per value (cut halfway between them); the bootstrap bins its resamples alike."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+
+    rng, n = np.random.default_rng(0), 400
+    flag = (rng.random(n) < 0.08).astype(int)
+    real = pd.DataFrame({"flag": flag, "nz": np.where(rng.random(n) < 0.5, -0.0, 1.5), "k": rng.integers(0, 3, n),
+                         "c": np.where(flag == 1, "yes", rng.choice(["no", "yes"], n, p=[0.9, 0.1]))})  # fmt: skip
+    synth = pd.DataFrame({c: rng.permutation(real[c].to_numpy()) for c in real})  # the marginals kept, links broken
+    assert constant_columns(real) == []
+    result = fidelity(real, synth, resamples=0)
+    scores = {(p["column_a"], p["column_b"]): p["score"] for p in result["pairs"]}
+    assert result["constant_columns"] == [] and math.isfinite(scores[("flag", "c")])
+    # the broken link is seen: flag and c agree in the real rows, not in the shuffled ones
+    assert scores[("flag", "c")] < 0.95
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
+    i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n)), np.zeros(n, dtype=int)])
+    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (4, n))])
     got = resampler.scores(i_real, i_synth)
     for row, (ir, js) in enumerate(zip(i_real, i_synth)):
         want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
@@ -335,6 +363,10 @@ def test_given_columns_are_listed_but_left_out_of_the_column_shapes_mean():
     assert "b" in shapes and apart["shapes_left_out"] == ["b"] and both["shapes_left_out"] == []
     assert apart["column_shapes"] == pytest.approx(np.mean([v for c, v in shapes.items() if c != "b"]), abs=1e-12)
     assert apart["column_pair_trends"] == both["column_pair_trends"]  # b's pairs stay in
+    # missing similarity too: a condition column cannot be missing, its 1.0 said nothing of the generator (s13)
+    missing = {c["column"]: c["missing_similarity"] for c in apart["columns"]}
+    assert apart["missing_similarity"] == pytest.approx(np.mean([v for c, v in missing.items() if c != "b"]), abs=1e-12)
+    assert both["missing_similarity"] == pytest.approx(np.mean(list(missing.values())), abs=1e-12)
     cols, kinds, r, s = _prepared_tables(real, synth, None)
     resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, len(real), len(synth), ("b",))
     got = resampler.scores(np.arange(len(real))[None], np.arange(len(synth))[None])
@@ -489,6 +521,29 @@ def test_the_share_closer_than_the_holdout_expects_its_reference_exactly_for_a_s
     tied = distance_to_closest_record(cats, cats.iloc[:30], cats.iloc[30:70])
     assert tied["holdout_cut_tied"] and "(at most 4.9% of new rows are" in closer_than(tied)
     assert closer_than(runs[0]) == "closer than the 2nd smallest of the 40 holdout rows' distances (4.9% of new rows are)"
+
+
+def test_a_tie_below_the_holdout_cut_makes_the_expected_share_an_upper_bound():
+    """k / (m + 1) of new rows below the k-th smallest holdout distance is exact only for untied distances; the text
+    said "at most" only where the cut itself tied, and stated the share as exact where held-out rows tied below it (two
+    copies of training rows at distance 0) or a synthetic row sat at the cut (an audit, s13)."""
+    from vaelab.metrics_schema import closer_than
+
+    train = pd.DataFrame({"x": np.arange(200.0)})
+    gaps = 0.001 * np.arange(1, 59)  # 58 untied distances, all above 0
+    holdout = pd.DataFrame({"x": np.r_[[3.0, 7.0], 20.0 + gaps]})  # two copies: a tie at 0, below the 3rd smallest
+    synth = pd.DataFrame({"x": 50.0 + np.linspace(0.1, 0.4, 30)})
+    result = distance_to_closest_record(train, synth, holdout)
+    assert result["holdout_cut_rank"] == 3 and result["dcr_holdout_cut"] > 0
+    assert not result["holdout_cut_tied"] and result["ties_at_or_below_cut"]
+    assert "(at most 4.9% of new rows are: distances tie at or below it)" in closer_than(result)
+    # a synthetic distance equal to the cut: not "closer", though it ties
+    at_cut = distance_to_closest_record(train, pd.DataFrame({"x": [20.0 + gaps[2], 60.3]}),
+                                        pd.DataFrame({"x": 20.0 + gaps}))  # fmt: skip
+    assert at_cut["share_closer_than_holdout"] == 0 and at_cut["ties_at_or_below_cut"]
+    # untied: exact, as before
+    untied = distance_to_closest_record(train, synth, pd.DataFrame({"x": 20.0 + gaps}))
+    assert not untied["ties_at_or_below_cut"] and "(at most" not in closer_than(untied)
 
 
 def test_exact_copy_shares_carry_wilson_intervals():

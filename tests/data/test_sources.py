@@ -438,6 +438,25 @@ def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp
     assert kept["a"].tolist()[2] == "NA" and kept["c"].tolist()[1] == "NA" and kept["a"].isna().sum() == 2
 
 
+def test_a_csv_reads_a_runs_text_columns_as_text_as_its_parquet_holds_them(tmp_path):
+    """An audit (s13): a run trained on a Parquet file holds a text column of digits ('00104', '1') as categories; the
+    CSV of the same rows read them as the numbers 104 and 1.0, so every row of it was "not seen in training". text=
+    names a run's text columns: read as text, each keeping as text the missing spellings it holds as categories."""
+    df = pd.DataFrame({"zip": ["00104", "00220", "", "00104"], "c": ["u", "NA", "v", "NA"], "a": ["x", "NA", "y", "z"],
+                       "v": ["1", "NA", "3", "4"]})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    plain = read_table(tmp_path / "t.csv")
+    assert plain["zip"].tolist()[:2] == [104, 220]
+    text = read_table(tmp_path / "t.csv", text={"zip": (), "c": ("NA",), "nope": ()})
+    parquet = read_table(tmp_path / "t.parquet", kept=("NA",))
+    assert text["zip"].tolist()[:2] == ["00104", "00220"] and text["zip"].isna().tolist() == [False, False, True, False]
+    assert text["zip"].tolist()[:2] == parquet["zip"].tolist()[:2]
+    assert text["c"].tolist() == ["u", "NA", "v", "NA"]  # a spelling the run holds as a category stays text there
+    assert text["a"].isna().tolist() == [False, True, False, False] and text["v"].isna().sum() == 1  # and nowhere else
+    assert text["v"].dropna().tolist() == [1, 3, 4]
+
+
 def test_a_parquet_files_named_index_is_a_column_as_in_its_csv(tmp_path):
     """An audit: a frame with a DatetimeIndex 'date' written to Parquet lost its dates (pandas restores them as the
     index), so --time date was "not a column of the data", while the CSV of the same frame holds the column. An

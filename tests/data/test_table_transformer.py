@@ -749,3 +749,28 @@ def test_a_month_column_is_shown_and_given_as_months():
         with pytest.raises(ConfigError, match=r"'month' holds times written %Y-%m from 2019-01 to 2020-12; give one of "
                                               r"them, e\.g\. month=2019-01\.$"):
             given_label(spec, bad)
+
+
+def test_decoded_whole_numbers_at_the_end_of_int64_do_not_wrap_around():
+    """An audit (s13): a column holding int64's largest value (2**63 - 1, 2.0**63 as float64) decoded a value clipped
+    to its maximum as -2**63: the float cast to int64 overflowed. The dtype's own ends hold such values; a missing
+    value stays missing."""
+    top = np.iinfo(np.int64).max
+    df = pd.DataFrame({"big": np.array([top, 2**62, top - 2**40, 2**61], dtype=np.int64),
+                       "n": pd.array([1, None, 3, 4], dtype="Int64")})  # fmt: skip
+    tt = TableTransformer(normalization="standard").fit(df)
+    X = tt.transform(df)
+    X[:, 0] = 50.0  # far above the range: clipped to its maximum
+    back = tt.inverse_transform(X)
+    assert back["big"].dtype == np.int64 and (back["big"] == top).all()
+    assert back["n"].isna().tolist() == [False, True, False, False] and back["n"].dtype == "Int64"
+
+
+def test_a_given_whole_number_past_2_53_matches_the_rows_that_hold_it():
+    """An audit (s13): --given big=9217130103287386808 was read through float64 (9217130103287387136) while the training
+    rows' labels kept their exact digits, so no training row held the value they hold ("0 training row(s) hold")."""
+    values = np.array([9217130103287386808, 4628103875083017080, 5 * 10**18], dtype=np.int64)
+    spec = infer_schema(pd.DataFrame({"big": values, "x": [0.1, 0.2, 0.3]}))["big"]
+    labels = value_labels(pd.Series(values), spec)
+    assert [given_label(spec, str(v)) for v in values] == list(labels)
+    assert value_labels(pd.Series([3, 4]), infer_schema(pd.DataFrame({"k": [3, 4, 5]}))["k"]).tolist() == ["3", "4"]

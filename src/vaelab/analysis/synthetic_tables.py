@@ -370,11 +370,17 @@ def correlation_similarity(real_a: Any, real_b: Any, synth_a: Any, synth_b: Any,
 
 
 def _bin_edges(real: _Column, bins: int) -> np.ndarray | None:
-    """Inner edges of ``bins`` quantile bins of the real column's non-missing values (None if it has none)."""
+    """Inner edges of ``bins`` quantile bins of the real column's non-missing values (None if it has none); a column of
+    at most ``bins`` distinct values gets one bin per value, cut halfway between neighbours."""
     present = real.present.astype(np.float64)
     present = present[np.isfinite(present)]
     if present.size == 0:
         return None
+    values = np.unique(present)
+    if values.size <= bins:
+        # A bin per value, cut halfway between them: tied quantiles merge an atom with the values above it, so a 0/1
+        # column (or one of -0.0 and 1.5, half each) was one bin, "constant", its pairs left out (an audit, s13)
+        return (values[:-1] + values[1:]) / 2
     edges = np.unique(np.quantile(present, np.linspace(0.0, 1.0, bins + 1)))
     return edges[1:-1]  # values below the first inner edge fall in bin 0, above the last in the top bin
 
@@ -420,8 +426,9 @@ def contingency_similarity(
     SDMetrics' ``ContingencySimilarity``: count every (a, b) combination in the real and in the
     synthetic table (rows with a missing value in either column left out), divide by the row
     count, and take 1 - 1/2 sum |p - q| over the union of cells. A numeric or datetime column is
-    first cut into ``bins`` quantile bins fitted on the REAL column (tied quantiles merge bins;
-    synthetic values outside the real range fall into the outer bins). ``kinds`` = (kind of a,
+    first cut into ``bins`` quantile bins fitted on the REAL column (tied quantiles merge bins; a column of at most
+    ``bins`` real values gets a bin per value, cut halfway between them; synthetic values outside the real range fall
+    into the outer bins). ``kinds`` = (kind of a,
     kind of b) overrides the kinds inferred from the dtypes (:func:`infer_kind`). Returns NaN
     when a table is empty.
 
@@ -503,7 +510,11 @@ def constant_columns(real_df: pd.DataFrame, kinds: dict[str, str] | None = None,
     """The columns whose real values fall in one category (a numeric column: in one of its ``bins`` quantile bins),
     missing values aside: their contingency pairs are left out of :func:`column_pair_trends`' mean (NaN), as a
     constant column's correlation is, and as SDMetrics' QualityReport leaves them out (their association with any
-    column is undefined): each such pair's score would count the other column's shape score a second time."""
+    column is undefined): each such pair's score would count the other column's shape score a second time. That holds
+    whatever the synthetic column does, as in SDMetrics (its ``ContingencySimilarity``, given the QualityReport's
+    ``real_association_threshold``, is NaN where the real contingency table has fewer than two rows or columns, before
+    the synthetic rows are looked at); a synthetic column that varies where the real one does not is penalised by its
+    column shape alone."""
     bins = check_int("bins", bins, 1, " (quantile bins per numeric column)")
     real_df = _frame("real_df", real_df)
     resolved = _resolve_kinds(real_df, kinds)
@@ -667,7 +678,8 @@ class _ContinuousColumn:
 
     def bin_labels(self, counts_real: np.ndarray, bins: int) -> np.ndarray | None:
         """(B, k + 1): per resample, the contingency bin + 1 of every code (0 for code 0, missing), the bins being
-        ``bins`` quantile bins of that resample's real values as :func:`_bin_edges` cuts them (ties merged, values
+        ``bins`` quantile bins of that resample's real values as :func:`_bin_edges` cuts them (a bin per value where
+        it holds at most ``bins`` values; ties merged, values
         beyond the ends in the outer bins); a resample that holds no finite real value has no bins, its row all 0 (as
         if missing: its pairs score NaN, as in fidelity), and None where none holds one."""
         rows, u = counts_real.shape[0], self.values.size
@@ -678,6 +690,15 @@ class _ContinuousColumn:
         if not m.all():  # binned on their own: the others' bins are theirs whatever resamples share the batch
             table = np.zeros((rows, u + 1), dtype=np.int64)
             table[m > 0] = self.bin_labels(counts_real[m > 0], bins)
+            return table
+        few = (counts > 0).sum(axis=1) <= bins  # resamples of at most `bins` values: a bin per value, as _bin_edges
+        if few.any():
+            table = np.zeros((rows, u + 1), dtype=np.int64)
+            for r in np.flatnonzero(few):
+                held = self.values[counts[r] > 0]
+                table[r, 1:] = np.searchsorted((held[:-1] + held[1:]) / 2, self.values, side="right") + 1
+            if not few.all():
+                table[~few] = self.bin_labels(counts_real[~few], bins)
             return table
         # The value at sorted position r of each resample: the first code whose cumulative count exceeds r, found in
         # one search over the rows' cumulative counts laid end to end (each row offset by the largest count + 1).
@@ -836,14 +857,16 @@ def fidelity(
 
     ``given_columns``: columns the generator does not generate but draws at the real rows' frequencies (a conditional
     model's condition columns): their shapes are listed in ``columns`` but left out of ``column_shapes``' mean (a
-    marginal copied from the real rows would raise it without anything learned), named in ``shapes_left_out``;
+    marginal copied from the real rows would raise it without anything learned), and out of ``missing_similarity``'s
+    mean, named in ``shapes_left_out``;
     their pairs stay in ``column_pair_trends`` (how the generated columns follow them).
 
     Returns
     -------
     dict with ``column_shapes`` (mean score of :func:`column_shapes`), ``column_pair_trends``
     (mean score of :func:`column_pair_trends`), ``fidelity`` (the mean of those two:
-    SDMetrics' Quality Score), ``missing_similarity`` (mean over columns), ``columns`` and
+    SDMetrics' Quality Score), ``missing_similarity`` (mean over columns, ``given_columns`` left out as in
+    ``column_shapes``), ``columns`` and
     ``pairs`` (the rows of the two tables as lists of dicts; a contingency pair has
     ``real_value`` = ``synthetic_value`` = None), and ``n_columns``, ``n_pairs``,
     ``n_real``, ``n_synthetic``; with ``resamples`` > 0 (the default, FIDELITY_BOOTSTRAP) also
@@ -888,7 +911,8 @@ def fidelity(
         "fidelity": _nanmean([shape_mean, pair_mean]),
         "column_shapes": shape_mean,
         "column_pair_trends": pair_mean,
-        "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes]),
+        # over the generated columns, as column_shapes: a condition column is never missing, and its 1.0 counted (s13)
+        "missing_similarity": _nanmean([r["missing_similarity"] for r in shapes if r["column"] not in apart]),
         "columns": shapes,
         "pairs": pairs,
         # their pairs have no score: left out of column_pair_trends (an audit: each counted the other column's shape)
@@ -1237,7 +1261,8 @@ def distance_to_closest_record(
     rows the share's expectation is exactly ``share_closer_expected`` = k / (m + 1) (≈ 0.05; an
     order statistic's share under exchangeability, for distances without ties: an interpolated 5th
     percentile of 40 rows set about 0.07; with other holdout distances equal to the cut,
-    ``holdout_cut_tied``, it is at most that), near 1 when they copy training rows (with ties at 0, as in
+    ``holdout_cut_tied``, or tied distances anywhere at or below it, ``ties_at_or_below_cut``, it is at most that),
+    near 1 when they copy training rows (with ties at 0, as in
     all-categorical tables, it can be 0 even for copies: read ``exact_copies`` then);
     ``exact_copies`` and ``holdout_exact_copies``, the shares of DCRs below 1e-8 (real rows
     can repeat in tables of few distinct values, so compare the two), each with its 95% Wilson
@@ -1275,12 +1300,23 @@ def distance_to_closest_record(
         "dcr_holdout_cut": cut, "holdout_cut_rank": rank, "share_closer_expected": rank / (d_ho.size + 1),
         # other holdout distances equal to the cut (all-categorical tables): new rows' expected share is then at most that
         "holdout_cut_tied": bool((d_ho == cut).sum() > 1),
+        "ties_at_or_below_cut": _ties_at_or_below(d_ho, d_sy, cut),
         "exact_copies": copies, "exact_copies_interval": list(wilson_interval(copies, d_sy.size, Z95)),
         "holdout_exact_copies": holdout_copies,
         "holdout_exact_copies_interval": list(wilson_interval(holdout_copies, d_ho.size, Z95)),
         "n_train": int(tr.shape[0]), "n_synthetic": int(sy.shape[0]), "n_holdout": int(ho.shape[0]),
         "n_features": int(enc_tr.shape[1]), **_dcr_stderr(d_sy, d_ho, rng),
     }  # fmt: skip
+
+
+def _ties_at_or_below(d_ho: np.ndarray, d_sy: np.ndarray, cut: float) -> bool:
+    """Whether distances tie where a tie moves the share: two holdout distances at or below the cut equal (a tie below
+    it, as at 0 where held-out rows repeat a training row, as well as at it), or a synthetic distance equal to the cut
+    (not "closer" by the strict test, though it ties). The k / (m + 1) of new rows below the k-th smallest holdout
+    distance is exact for untied distances; where distances take a value more than once the strict "closer" loses the
+    rows that tie with the cut, and it is an upper bound (an audit, s13: a tie below the cut went unseen)."""
+    low = d_ho[d_ho <= cut]
+    return bool(np.unique(low).size < low.size or (d_sy == cut).any())
 
 
 PRIVACY_BOOTSTRAP = 200  # resamples behind the SEs of the share of synthetic rows closer than the holdout's and the ratio

@@ -93,7 +93,9 @@ class Generation:
                 "few")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "text": self.describe()}
+        # "given" (a contract: kept) reads like --given, the columns a draw fixes, whose values attrs["generation"]
+        # ["given"] holds; "chosen_by" says the same plainly (an audit, s13)
+        return {**asdict(self), "chosen_by": "caller" if self.given else "auto", "text": self.describe()}
 
 
 @dataclass
@@ -187,7 +189,9 @@ class TemperatureChoice:
                 f"do at {shares}; {rule})")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "text": self.describe()}
+        # "given" (a contract: kept) reads like --given, the columns a draw fixes, whose values attrs["generation"]
+        # ["given"] holds; "chosen_by" says the same plainly (an audit, s13)
+        return {**asdict(self), "chosen_by": "caller" if self.given else "auto", "text": self.describe()}
 
 
 def resolve_temperature(temperature: float | str, sampler: str, seed: int, fitted: Sampler,
@@ -200,7 +204,7 @@ def resolve_temperature(temperature: float | str, sampler: str, seed: int, fitte
         return TemperatureChoice.of(temperature, sampler).to_dict()
     held = stored()
     if held and held.get("sampler") == sampler:
-        return held
+        return {**held, "chosen_by": "auto"}  # a choice stored before the key was written lacks it
     return choose(sampler, fitted if seed == CHOICE_SEED else None)
 
 

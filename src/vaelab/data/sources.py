@@ -12,6 +12,7 @@ import gzip
 import math
 import os
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,18 +122,23 @@ PANDAS_MISSING: tuple[str, ...] = tuple(sorted(_PANDAS_NA))
 MAX_TABLE_COLUMNS = 100
 
 
-def read_table(source: str | os.PathLike, missing: tuple[str, ...] = (), kept: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_table(source: str | os.PathLike, missing: tuple[str, ...] = (), kept: tuple[str, ...] = (),
+               text: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:  # fmt: skip
     """A CSV/Parquet file as a DataFrame, for table runs (columns kept as they are).
 
     ``missing``: texts that mark a missing cell besides pandas' own (:data:`PANDAS_MISSING`: '', 'NA', 'n/a',
     'null', ...), such as '?': a cell whose whole text is one of them is read as missing (``vaelab train
     --missing-values``). A Parquet file's text cells are read with pandas' own spellings too, as a CSV's are, except
     those in ``kept``: spellings a run trained before that holds as categories (:func:`kept_spellings`).
+    ``text``: a run's categorical columns of text labels, each with the missing spellings it holds as categories: a
+    CSV's cells there are read as text, as the run holds them (an audit, s13: a run trained on a Parquet file's zip
+    codes '00104' read the CSV of the same rows as the numbers 104, every row "not seen in training"), those
+    spellings kept as text as ``kept`` keeps a Parquet file's.
     """
     path = existing_source(source, "table")
     if not path.name.lower().endswith(TABLE_SUFFIXES):
         raise DataError(f"{path.name}: a table must be a .csv or .parquet file.")
-    return _read_frame(path, missing, kept)
+    return _read_frame(path, missing, kept, text or {})
 
 
 def kept_spellings(categories: Any) -> tuple[str, ...]:
@@ -340,7 +346,8 @@ def _read_npz(path: Path, label_column, labels_elsewhere):
         return X, y
 
 
-def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] | None = ()) -> pd.DataFrame:
+def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...] | None = (),
+                text: Mapping[str, tuple[str, ...]] | None = None) -> pd.DataFrame:  # fmt: skip
     """A CSV/Parquet file as pandas reads it; ``kept``: pandas' missing spellings a Parquet file's text cells keep
     (None: all of them, and a Parquet file's stored index left out, as the array reader always read them: its labels
     'None' a class, its matrix the columns alone)."""
@@ -351,7 +358,8 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
         _check_distinct(path, head[0])  # pandas would rename a repeated 'a' to 'a.1' silently
     try:
         if is_csv:  # pandas' na_values: cells whose whole text is a marker, before the columns' types are read
-            df = pd.read_csv(path, header=0 if header else None, na_values=list(missing) or None)
+            df = pd.read_csv(path, header=0 if header else None, **_csv_options(head[0] if header else [], missing,
+                                                                               text or {}))  # fmt: skip
         else:
             # pandas' own spellings as a CSV reads them (an audit: '', 'NA' and 'null' stayed text in Parquet, so the
             # same rows were categories from one file and missing cells from the other)
@@ -374,6 +382,19 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
     df.columns = [str(c) for c in df.columns]
     _check_distinct(path, list(df.columns))  # whatever the reader did with a repeated name
     return df
+
+
+def _csv_options(names: list[str], missing: tuple[str, ...], text: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    """read_csv's dtype and na_values: the ``text`` columns the header holds read as text, each keeping as text the
+    missing spellings it holds as categories (every other cell, and column, as pandas reads it)."""
+    text = {c: kept for c, kept in text.items() if c in names}
+    options: dict[str, Any] = {"na_values": list(missing) or None}
+    if text:
+        options["dtype"] = {c: str for c in text}
+    if any(text.values()):  # per-column spellings: pandas' defaults then name every column's own
+        options["keep_default_na"] = False
+        options["na_values"] = {c: [m for m in (*PANDAS_MISSING, *missing) if m not in text.get(c, ())] for c in names}
+    return options
 
 
 def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...], spelled: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -398,6 +398,17 @@ def _numeric_out(x: np.ndarray, missing: np.ndarray, spec: ColumnSpec) -> pd.Ser
         dtype = np.dtype("float64") if not spec.integer else pd.Int64Dtype() if missing.any() else np.dtype("int64")
     elif missing.any() and isinstance(dtype, np.dtype) and dtype.kind in "iu":
         dtype = pd.Int64Dtype()  # a NumPy integer column cannot hold missing values
+    whole = np.dtype(dtype.numpy_dtype) if isinstance(dtype, pd.api.extensions.ExtensionDtype) and hasattr(
+        dtype, "numpy_dtype") else dtype  # fmt: skip
+    if isinstance(whole, np.dtype) and whole.kind in "iu":
+        # the float64 of a column's largest whole number can exceed the dtype's (2**63 - 1 is 2.0**63): cast as it is,
+        # a value clipped to it wrapped around to -2**63 (an audit, s13); the dtype's own ends hold it
+        info = np.iinfo(whole)
+        top, bottom = x >= float(info.max), x <= float(info.min)
+        ints = np.where(top | bottom | missing, 0, x).astype(whole)
+        ints[top], ints[bottom] = info.max, info.min
+        out = pd.Series(ints)
+        return out.astype(dtype).mask(pd.Series(missing)) if missing.any() else out.astype(dtype)
     return pd.Series(x).astype(dtype)
 
 
@@ -1330,7 +1341,9 @@ def value_labels(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
         out = np.where(low.isin(_TRUE), "True", np.where(low.isin(_FALSE), "False", text)).astype(object)
     else:
         x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        whole = np.isfinite(x) & (np.abs(x) < 2.0**53) & (x == np.round(x))
+        # a whole-number column's values as float64 holds them, as given_label reads a given one (an audit, s13: past
+        # 2**53 a training row's exact digits never matched the given value's float, "0 training rows hold" it)
+        whole = np.isfinite(x) & ((np.abs(x) < 2.0**53) | bool(spec.integer)) & (x == np.round(x))
         out = text.to_numpy(dtype=object).copy()
         out[whole] = [str(int(v)) for v in x[whole]]
     out[missing] = ""

@@ -35,6 +35,7 @@ from vaelab.metrics_schema import (
     exact_copies,
     fidelity_texts,
     ks_over,
+    ml_condition_target,
     ml_difference,
     ml_note,
     ml_secondary,
@@ -495,7 +496,8 @@ class _Assembler:
             also = {side: f" ({name} {_num(values[side], 3)})" if side in values else "" for side in ("real", "synthetic")}
             s.facts.append(("ML efficacy", f"{ml['metric']} predicting {ml['target']} on the real test split: trained on "
                                            f"real {_num(ml['real'], 3)}{also['real']}, on synthetic "
-                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"))  # fmt: skip
+                                           f"{_num(ml['synthetic'], 3)}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"
+                                           f"{ml_condition_target(b)}"))  # fmt: skip
         pr = b.get("privacy")
         if pr:
             s.facts.append(("privacy (DCR)", f"median distance to the closest training row {_num(pr['dcr_synthetic_median'], 3)}"

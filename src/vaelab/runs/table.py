@@ -66,6 +66,7 @@ from vaelab.metrics_schema import (
     constant_note,
     exact_copies,
     fidelity_texts,
+    ml_condition_target,
     ml_difference,
     ml_note,
     ml_secondary,
@@ -161,7 +162,9 @@ class TableKind(RunKind):
         missing cells it holds as categories kept as text (:func:`vaelab.data.sources.kept_spellings`)."""
         specs = (*self.transformer.schema.columns, *self.condition)
         kept = kept_spellings(c for spec in specs if spec.kind == "categorical" for c in spec.categories or ())
-        return read_table(source, self.missing, kept)
+        # a CSV's columns of text labels read as text, as the run holds them (zip codes '00104' are not 104)
+        text = {spec.name: kept_spellings(spec.categories) for spec in specs if _text_labels(spec)}
+        return read_table(source, self.missing, kept, text)
 
     def save(self, run: RunDir) -> None:
         meta, arrays = self.transformer.state()
@@ -457,7 +460,8 @@ class TableKind(RunKind):
     def summary_lines(self, block: dict[str, Any]) -> list[str]:
         fid = fidelity_texts(block)
         lines = [f"fidelity {fid['fidelity']} (column shapes {fid['column_shapes']}, column pair trends "
-                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins for contingencies) "
+                 f"{fid['column_pair_trends']}; SDMetrics' metrics, numeric columns in quantile bins, or a bin per value "
+                 f"where they hold 10 or fewer, for contingencies) "
                  f"on {block['n_synthetic']} synthetic vs {block['n_real_train']} real training rows{fid['over']}"]  # fmt: skip
         if block.get("condition_columns"):
             lines.append(condition_note(block))
@@ -473,7 +477,8 @@ class TableKind(RunKind):
                     for side in ("real", "synthetic")}  # fmt: skip
             lines.append(f"ML efficacy ({ml['task']}, target {ml['target']}, {ml['metric']} on the real test split): "
                          f"train on real {ml['real']:.3f}{also['real']}, train on synthetic "
-                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}")  # fmt: skip
+                         f"{ml['synthetic']:.3f}{also['synthetic']}{ml_difference(ml)}{ml_note(ml)}"
+                         f"{ml_condition_target(block)}")  # fmt: skip
         pr = block.get("privacy")
         if pr:
             lines.append(f"privacy: median distance to closest training record {pr['dcr_synthetic_median']:.3f} "
@@ -489,6 +494,12 @@ class TableKind(RunKind):
                  "header": ["column", "kind", "dtype", "missing"], "left": (0, 1, 2),
                  "rows": [[c.name, c.kind + (" (condition)" if c.name in on else ""), c.dtype,
                            f"{100 * c.missing_share:.1f}%"] for c in (specs[n] for n in self.columns)]},)  # fmt: skip
+
+
+def _text_labels(spec: Any) -> bool:
+    """Whether a categorical column's categories are text, given back as text (not numbers or booleans written out)."""
+    return (spec.kind == "categorical" and spec.categories is not None and spec.category_types is None
+            and str(spec.category_dtype) in ("str", "string", "object"))  # fmt: skip
 
 
 def _default_target(real: pd.DataFrame, kinds: dict[str, str]) -> str:

@@ -161,6 +161,33 @@ def test_setting_errors_name_the_flag_typed_and_the_setting(tmp_path, capsys, di
         VAE(lr=0).check_settings((4,))
 
 
+def test_errors_naming_several_settings_or_a_value_name_the_flags_typed(tmp_path, capsys, tiny_runs):
+    # An audit (s13): "val_fraction + test_fraction must be below 1" (a series run) named two settings the user never
+    # typed, and three styles lived side by side ("--lr (lr) must", "sigma=0.5 (--sigma) is", "(--probabilities,
+    # probabilities=True)"). The checks word their text in Python terms; the CLI names each setting as its flag.
+    series = tiny_runs["series"].parent / "s.csv"
+    code, _, err = run_cli(capsys, "train", series, "--window", "6", "--horizon", "2", "--id", "id", "--time", "time",
+                           "--val-fraction", "0.5", "--test-fraction", "0.5", "--out", tmp_path / "run", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--val-fraction (val_fraction) + --test-fraction (test_fraction) must be below 1" in err, err
+    x = tiny_runs["image"].parent / "x.npy"
+    code, _, err = run_cli(capsys, "train", x, "--out", tmp_path / "run", "--sigma", "0.5", *FAST_ARGS)
+    assert code == 2 and "error: --sigma 0.5 is the fixed SD" in err and "set --likelihood gaussian-fixed." in err, err
+    assert "sigma=" not in err and "likelihood=" not in err
+    code, _, err = run_cli(capsys, "explore", tiny_runs["image"], "grid", "--dims", "0", "9")
+    assert code == 2 and "error: --dims (dims) must name latent dimensions in 0..1; got [0, 9]" in err, err
+    assert not (tmp_path / "run").exists()
+    # the Python API keeps its own terms
+    from vaelab import VAE
+    from vaelab.data.timeseries import split_windows
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^sigma=0.5 is the fixed SD .* set likelihood='gaussian-fixed'\.$"):
+        VAE(sigma=0.5).check_settings((4,))
+    with pytest.raises(ConfigError, match=r"^val_fraction \+ test_fraction must be below 1"):
+        split_windows(None, 0.5, 0.5)
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])
@@ -263,7 +290,7 @@ def test_sigma_refused_in_the_words_of_each_likelihood(tmp_path, capsys, tiny_ru
     assert "'mixed'" in err and "set likelihood='gaussian-fixed'" not in err and "Drop it." in err
     code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "gaussian",
                            "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
-    assert code == 2 and "learns its own SD" in err and "set likelihood='gaussian-fixed'" in err
+    assert code == 2 and "learns its own SD" in err and "set --likelihood gaussian-fixed" in err
     # --likelihood on a table run said "blocks= describes a mixed likelihood", an option the CLI never had
     code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
                            "--likelihood", "gaussian", *FAST_ARGS)  # fmt: skip

@@ -176,7 +176,7 @@ class AdoptedModel(Model):
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise ConfigError("likelihood 'gaussian' needs the decoder to return (mean, logvar) or a Normal; it "
                                   f"returned {_shape(out)}. For a decoder that returns the mean only, use "
-                                  "likelihood 'gaussian-fixed' with sigma=.")  # fmt: skip
+                                  "likelihood='gaussian-fixed' with sigma=.", setting=("likelihood", "sigma"))  # fmt: skip
             parts = [self._example_shaped(_tensor(t, "decoder output"), n) for t in out]
             return torch.stack(parts, 1)
         if isinstance(out, (tuple, list)):
@@ -186,10 +186,10 @@ class AdoptedModel(Model):
         if self.probabilities:  # probabilities → logits, clipped away from 0 and 1
             if params.numel() and (params.min() < -PROBABILITY_SLACK or params.max() > 1 + PROBABILITY_SLACK):
                 # logits taken for probabilities were clipped to 0 and 1 without a word (an audit)
-                raise ConfigError(f"The decoder was declared to output probabilities (--probabilities, probabilities=True), "
+                raise ConfigError(f"The decoder was declared to output probabilities (probabilities=True), "
                                   f"but it returned "
                                   f"values from {float(params.min()):.4g} to {float(params.max()):.4g}; expected values "
-                                  "in [0, 1]. If it outputs logits, leave the option out.")  # fmt: skip
+                                  "in [0, 1]. If it outputs logits, leave the option out.", setting="probabilities")  # fmt: skip
             p = params.clamp(1e-6, 1 - 1e-6)
             params = torch.log(p) - torch.log1p(-p)
         return params
@@ -385,14 +385,15 @@ def adopt(
     # options that cannot apply are refused, not ignored (an audit: --binarize with a Gaussian binarized the data it
     # scored, and a density of binarized points was called the NLL)
     if binarize and likelihood != "bernoulli":
-        raise ConfigError(f"binarize=True (--binarize) says the model was trained on binarized data, which the Bernoulli "
-                          f"likelihood models; likelihood {likelihood!r} scores the data as they are. Drop it.")  # fmt: skip
+        raise ConfigError(f"binarize=True says the model was trained on binarized data, which the Bernoulli likelihood "
+                          f"models; likelihood {likelihood!r} scores the data as they are. Drop it.", setting="binarize")  # fmt: skip
     if sigma is not None and likelihood != "gaussian-fixed":
-        raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
-                          "none to set. Drop it.")  # fmt: skip
+        raise ConfigError(f"sigma={sigma!r} is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
+                          "none to set. Drop it.", setting="sigma")  # fmt: skip
     if deterministic and scale != "logvar":  # an audit (s12): the scale of a spread that is not there was ignored
-        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
-                          "deterministic=True (--deterministic) declares one code per input and no spread. Drop one.")  # fmt: skip
+        raise ConfigError(f"scale={scale!r} says how the encoder's second output measures q(z|x)'s spread; "
+                          "deterministic=True declares one code per input and no spread. Drop one.",
+                          setting=("scale", "deterministic"))  # fmt: skip
     sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.", setting="sigma")
@@ -423,8 +424,9 @@ def adopt(
             if unknown:
                 raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
     if label_format != "codes" and names is None:
-        raise ConfigError(f"label_format={label_format!r} (--label-format) is how a conditional model takes y; this model "
-                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.")  # fmt: skip
+        raise ConfigError(f"label_format={label_format!r} is how a conditional model takes y; this model "
+                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.",
+                          setting="label_format")  # fmt: skip
     lik = _likelihood(likelihood, shape, sigma)
     model = AdoptedModel(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
@@ -437,9 +439,9 @@ def adopt(
         labels = None if names is None else np.full(2, names[0])
     model.check(X, labels)
     if model.deterministic_ and scale != "logvar":  # one tensor, taken as a code: no second output to measure
-        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+        raise ConfigError(f"scale={scale!r} says how the encoder's second output measures q(z|x)'s spread; "
                           "the encoder returned one tensor, taken as a deterministic code (a plain autoencoder). Drop "
-                          "it, or have the encoder return (mu, spread) or a Normal.")  # fmt: skip
+                          "it, or have the encoder return (mu, spread) or a Normal.", setting="scale")  # fmt: skip
     if model.latent_shape_ is not None and math.prod(model.latent_shape_) != model.latent_dim_:
         raise ConfigError(f"The latent's shape {model.latent_shape_} does not hold {model.latent_dim_} values.")
     return model

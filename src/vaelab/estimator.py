@@ -35,7 +35,7 @@ from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.model import Model, lazy_examples
 from vaelab.progress import ProgressBar
-from vaelab.runtime import resolve_device, seeded
+from vaelab.runtime import memory_budget, resolve_device, seeded
 from vaelab.train import TrainState, fit
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
@@ -200,13 +200,13 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
         if blocks and likelihood not in ("auto", "mixed"):
             # said to a table run's --likelihood too, which never set blocks= (an audit: "blocks= describes ...")
-            raise ConfigError(f"likelihood {likelihood!r} (--likelihood) does not apply to the columns of a table: a table "
-                              "run's likelihood is 'mixed', one term per column type (laid out by blocks=). Leave "
-                              "--likelihood (likelihood=) at auto.")  # fmt: skip
+            raise ConfigError(f"likelihood={likelihood!r} does not apply to the columns of a table: a table run's is "
+                              "'mixed', one term per column type (laid out by blocks=). Leave likelihood= at 'auto'.",
+                              setting="likelihood")  # fmt: skip
         if likelihood == "mixed" and not blocks:
-            raise ConfigError("likelihood 'mixed' is a table's (one term per column), laid out by blocks=; it is set up "
+            raise ConfigError("likelihood='mixed' is a table's (one term per column), laid out by blocks=; it is set up "
                               "for you by a table run (vaelab train on a CSV/Parquet with text columns, or --table; "
-                              "vaelab.TableVAE in Python). Leave --likelihood at auto.")  # fmt: skip
+                              "vaelab.TableVAE in Python). Leave likelihood= at 'auto'.", setting="likelihood")  # fmt: skip
         kind, n_values = values
         if blocks:
             likelihood, reason = "mixed", "the columns of a table: one term per column type"
@@ -221,14 +221,14 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             )
         # Options of another likelihood would be stored and do nothing: refused, as the CLI refuses other kinds' options.
         if self.binarize != "dynamic" and likelihood != "bernoulli":
-            raise ConfigError(f"binarize={self.binarize!r} (--binarize) binarizes data for the Bernoulli likelihood; this "
-                              f"model's is {likelihood!r} ({reason}). Drop it.")  # fmt: skip
+            raise ConfigError(f"binarize={self.binarize!r} binarizes data for the Bernoulli likelihood; this "
+                              f"model's is {likelihood!r} ({reason}). Drop it.", setting="binarize")  # fmt: skip
         if self.sigma != 1.0 and likelihood != "gaussian-fixed":
             if not seen and self.likelihood == "auto" and not blocks:  # the choice depends on values not read yet
-                raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; "
+                raise ConfigError(f"sigma={self.sigma!r} is the fixed SD of likelihood 'gaussian-fixed'; "
                                   "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
                                   "images, else a Gaussian that learns its own SD). Drop it, or set "
-                                  "likelihood='gaussian-fixed'.")  # fmt: skip
+                                  "likelihood='gaussian-fixed'.", setting=("sigma", "likelihood"))  # fmt: skip
             # each case in its own words: a Bernoulli has no SD, and a table run takes no other likelihood (an audit)
             what, then = {
                 "gaussian": ("which learns its own SD", " Drop it, or set likelihood='gaussian-fixed'."),
@@ -236,8 +236,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                           "likelihood", " Drop it."),
             }.get(likelihood, ("which has no SD", " Drop it, or set likelihood='gaussian-fixed' for a Gaussian of "
                                                   "that fixed SD."))  # fmt: skip
-            raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
-                              f"model's is {likelihood!r} ({reason}), {what}.{then}")  # fmt: skip
+            raise ConfigError(f"sigma={self.sigma!r} is the fixed SD of likelihood 'gaussian-fixed'; this "
+                              f"model's is {likelihood!r} ({reason}), {what}.{then}", setting=("sigma", "likelihood"))  # fmt: skip
         binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
         self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
                                    "binarized": binarized, "reason": reason}  # fmt: skip

@@ -567,7 +567,8 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
         if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)) or not 0.0 <= f < 1.0:
             raise ConfigError(f"{name} must be in [0, 1); got {f!r}.", setting=name)
     if val_fraction + test_fraction >= 1.0:
-        raise ConfigError(f"val_fraction + test_fraction must be below 1 to leave training data; got {val_fraction} + {test_fraction}.")
+        raise ConfigError(f"val_fraction + test_fraction must be below 1 to leave training data; got {val_fraction} + "
+                          f"{test_fraction}.", setting=("val_fraction", "test_fraction"))  # fmt: skip
     least = min_gap(windows.window_length, windows.stride)
     if gap is None:
         gap = least

@@ -188,6 +188,23 @@ def test_errors_naming_several_settings_or_a_value_name_the_flags_typed(tmp_path
         split_windows(None, 0.5, 0.5)
 
 
+def test_a_network_or_a_step_too_large_for_memory_is_refused_before_the_run_is_started(tmp_path, capsys, digits_npy):
+    # --hidden 99999999999 or --iw-samples 99999999999 was torch's allocation traceback (exit 1), after split.npy and
+    # config.json were written into --out (an audit, s13)
+    for option, said in ((["--hidden", "99999999999"], "--hidden 99999999999, --latent-dim 2 make a network of"),
+                         (["--latent-dim", "9999999999"], "--latent-dim 9999999999 make a network of"),
+                         (["--prior", "mog", "--n-components", "99999999999"], "--n-components 99999999999 make"),
+                         (["--iw-samples", "99999999999"], "--iw-samples 99999999999 importance samples of one example")):
+        code, _, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS, *option)
+        assert code == 2 and err.count("\n") == 1 and said in err and "GiB" in err, err
+        assert not (tmp_path / "run").exists()
+    from vaelab import VAE
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^iw_samples=99999999999 importance samples"):
+        VAE(iw_samples=99999999999, epochs=1).fit(np.zeros((20, 4), np.float32))
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])

@@ -186,9 +186,12 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
         values are taken to be grey levels here, which every likelihood accepts, and an error names
         no likelihood "auto" would choose for values it has not seen)."""
-        self.train_config()
+        train = self.train_config()
         check_save_every(self.save_every)
-        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
+        cfg = self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
+        if self.encoder is None and self.decoder is None:
+            _check_sizes(cfg, train)
+
 
     def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int],
                       seen: bool = True) -> ModelConfig:
@@ -329,6 +332,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         cfg = self.train_config()
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
         model_cfg = self._model_config(X.shape[1:], n_classes, value_kind(X, X_val))
+        if self.encoder is None and self.decoder is None:  # vaelab.VAE(...).fit in Python too
+            _check_sizes(model_cfg, cfg)
         if resume:  # a resumed run keeps the reason its likelihood was first chosen for
             earlier = (run.read_metrics().get("training") or {}).get("likelihood_choice")
             if isinstance(earlier, dict) and earlier.get("likelihood") == model_cfg.likelihood:
@@ -590,6 +595,37 @@ def _read_history(run: RunDir) -> list[dict]:
             f"{path} is damaged ({type(e).__name__}: {str(e)[:200]}); expected one row of numbers per epoch. "
             "Delete it to load the run without its history."
         ) from None
+
+
+TRAINING_BYTES_PER_WEIGHT = 16  # float32 weights, their gradients and Adam's two moments
+
+
+def _check_sizes(cfg: ModelConfig, train: TrainConfig) -> None:
+    """Sizes that cannot be trained in this machine's memory (:func:`vaelab.runtime.memory_budget`), refused before
+    anything is written (an audit, s13: --hidden 99999999999 or --iw-samples 99999999999 was torch's allocation
+    traceback, after the run folder was started). The network is built on PyTorch's meta device (no memory) to count
+    its weights; a training step holds at least K draws of one example's code and decoded values."""
+    budget, gib = memory_budget(), 2**30
+    d = math.prod(cfg.input_shape)
+    try:  # the prior's weights counted apart: a VampPrior's pseudo-inputs on the meta device import torch's decompositions (seconds)
+        with torch.device("meta"):
+            n = sum(p.numel() for p in build_vae(dataclasses.replace(cfg, prior="normal")).parameters())
+    except (RuntimeError, ValueError, OverflowError, MemoryError):  # not countable here: training says what it finds
+        return
+    n += {"mog": cfg.n_components * (2 * cfg.latent_dim + 1), "vamp": cfg.n_components * d}.get(cfg.prior, 0)
+    if n * TRAINING_BYTES_PER_WEIGHT > budget:
+        mixture = f", n_components={cfg.n_components}" if cfg.prior != "normal" else ""
+        raise ConfigError(f"hidden={list(cfg.hidden)}, latent_dim={cfg.latent_dim}{mixture} make a network of {n:,} "
+                          f"weights for examples of {d:,} values, which needs about "
+                          f"{n * TRAINING_BYTES_PER_WEIGHT / gib:,.0f} GiB to train (weights, gradients and Adam's "
+                          f"moments); a command here may plan {budget / gib:,.1f} GiB (half the memory). Give smaller "
+                          "sizes.", setting=("hidden", "latent_dim", "n_components"))  # fmt: skip
+    step = train.iw_samples * (d + cfg.latent_dim) * 4  # one example's K codes and decoded values, float32
+    if step > budget:
+        raise ConfigError(f"iw_samples={train.iw_samples} importance samples of one example (its code and its {d:,} "
+                          f"decoded values each) need about {step / gib:,.0f} GiB in a training step, before the batch "
+                          f"multiplies it; a command here may plan {budget / gib:,.1f} GiB (half the memory). Give fewer.",
+                          setting="iw_samples")  # fmt: skip
 
 
 def check_save_every(value: Any) -> None:

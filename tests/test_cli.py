@@ -205,6 +205,14 @@ def test_a_network_or_a_step_too_large_for_memory_is_refused_before_the_run_is_s
         VAE(iw_samples=99999999999, epochs=1).fit(np.zeros((20, 4), np.float32))
 
 
+def test_model_spec_errors_name_the_option_typed(tiny_runs, capsys):
+    # `score RUN --model missing` said "--encoder 'missing': expected FILE.onnx, ..." (the SPEC of --model is taken as
+    # the encoder's): an option never typed (an audit, s13)
+    for command in (["score", tiny_runs["image"], "--quiet"], ["inspect", tiny_runs["image"]]):
+        code, _, err = run_cli(capsys, *command, "--model", "missing")
+        assert code == 2 and "error: --model 'missing': expected FILE.onnx" in err, err
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])

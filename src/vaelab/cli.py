@@ -142,7 +142,7 @@ def _specs(args):
     if model is not None and (getattr(args, "encoder", None) or getattr(args, "decoder", None)):
         raise ConfigError("Name the model as --model SPEC or as --encoder SPEC --decoder SPEC, not both.")
     encoder = model if model is not None else getattr(args, "encoder", None)  # a library model gives both halves
-    return Specs(encoder, getattr(args, "decoder", None), getattr(args, "trust_run", False))
+    return Specs(encoder, getattr(args, "decoder", None), getattr(args, "trust_run", False), whole=model is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -213,6 +213,16 @@ def test_model_spec_errors_name_the_option_typed(tiny_runs, capsys):
         assert code == 2 and "error: --model 'missing': expected FILE.onnx" in err, err
 
 
+def test_forecasts_refuse_the_options_of_a_model_that_is_code(tiny_runs, tmp_path, capsys):
+    # with --past, --encoder/--decoder/--model/--trust-run were ignored without a word (every other option that does
+    # not apply to forecasts is refused)
+    run, past = tiny_runs["series"], tiny_runs["series"].parent / "past.csv"
+    for option in (["--encoder", "x.py:E"], ["--model", "x.py:M"], ["--trust-run"]):
+        code, _, err = run_cli(capsys, "sample", run, "--past", past, *option, "--out", tmp_path / "f.csv")
+        assert code == 2 and f"{option[0]} does not apply to forecasts" in err, err
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])

@@ -806,7 +806,9 @@ def cmd_sample(args) -> int:
     if args.past is not None:
         ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
                                             ("--draw", args.draw or None), ("--given", args.given),
-                                            ("--temperature", args.temperature))
+                                            ("--temperature", args.temperature), ("--encoder", args.encoder),
+                                            ("--decoder", args.decoder), ("--model", args.model),
+                                            ("--trust-run", args.trust_run or None))
                    if value is not None]  # fmt: skip
         if ignored:
             one = len(ignored) == 1

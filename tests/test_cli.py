@@ -223,6 +223,16 @@ def test_forecasts_refuse_the_options_of_a_model_that_is_code(tiny_runs, tmp_pat
     assert not (tmp_path / "f.csv").exists()
 
 
+def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tiny_runs, capsys, tmp_path, monkeypatch):
+    # "" is the current folder to os.path: `anomaly-eval RUN --outliers "$UNSET"` read the images lying there (here,
+    # a run's figures) as the outliers (an audit, s13)
+    monkeypatch.chdir(tiny_runs["image"])
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", "", "--n-samples", "2", "--quiet")
+    assert code == 2 and "The data path is empty" in err, err
+    code, _, err = run_cli(capsys, "evaluate-synthetic", tiny_runs["table"], "--target", "", "--n", "20")
+    assert code == 2 and "--target '' is not a column" in err, err  # was the default target, without a word
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])

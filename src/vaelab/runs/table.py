@@ -410,7 +410,7 @@ class TableKind(RunKind):
         rows; ML efficacy on the real test split; distance to closest record with the test split as holdout."""
         kinds = self.kinds
         train, test = self.real_rows(run, "train", "test")
-        target = target or _default_target(train, kinds)
+        target = _default_target(train, kinds) if target is None else target  # '' is no column: said, not replaced
         if target not in train.columns:
             raise ConfigError(f"--target {target!r} is not a column of this table; its columns are {list(train.columns)}.")
         n = len(train) if n is None else check_measured_count("--n", n, len(train))

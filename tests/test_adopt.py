@@ -995,9 +995,9 @@ def test_adopt_refuses_options_its_likelihood_or_model_cannot_use(digits):
     X, _ = digits
     enc, dec = Encoder(), Decoder()
     for lik in ("gaussian-fixed", "continuous-bernoulli"):
-        _bad("--binarize", enc, dec, likelihood=lik, data=X, binarize=True)
-    _bad("--sigma", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
-    _bad("--label-format", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
+        _bad("binarize=True says", enc, dec, likelihood=lik, data=X, binarize=True)  # Python's terms (the CLI: --binarize)
+    _bad("sigma=0.1 is the SD", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
+    _bad("label_format='onehot' is how", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
     assert vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, binarize=True).evaluation_seed() is not None
     assert vaelab.adopt(enc, dec, likelihood="gaussian-fixed", data=X).sigma == 1.0  # the default
 

@@ -516,6 +516,25 @@ def test_an_adopted_model_saves_and_loads_back(digits, relu_vae, tmp_path):
         vaelab.adopt(lambda x: enc(x), dec, likelihood="bernoulli", data=X).save(tmp_path / "lambda")
 
 
+def test_an_adopted_model_saved_into_another_run_is_refused(digits, relu_vae, tmp_path):
+    """AdoptedModel.save (as VAE.save) wrote into any folder: into a run of another kind it left that run's metrics,
+    split and kind files beside its adopted config (an audit, s13). Its own earlier save is replaced, without an ONNX
+    graph this model no longer uses."""
+    from vaelab.errors import RunError
+
+    X, _ = digits
+    model = vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X)
+    vaelab.VAE(**{"latent_dim": 2, "hidden": [8], "epochs": 1, "device": "cpu"}).fit(X).save(tmp_path / "vae")
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vae").iterdir()}
+    with pytest.raises(RunError, match="holds history.csv, which AdoptedModel.save does not write"):
+        model.save(tmp_path / "vae")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vae").iterdir()} == before
+    model.save(tmp_path / "run")
+    (tmp_path / "run" / "encoder.onnx").write_bytes(b"an earlier save's graph")
+    model.save(tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["adopted.json", "config.json", "model.safetensors"]
+
+
 # ------------------------------------------------------- plain autoencoders (deterministic encoders)
 AE_SOURCE = '''
 import torch

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.checkpoint import CONFIG, MODEL, RunConfig, RunDir
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
@@ -56,6 +56,7 @@ LABEL_FORMATS = ("codes", "onehot")
 CHECK_EXAMPLES = 8  # examples the halves are first called on
 EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
 ADOPTED = "adopted.json"  # how an adopted run's halves are called
+SAVE_FILES = frozenset({CONFIG, ADOPTED, MODEL, "encoder.onnx", "decoder.onnx"})  # what AdoptedModel.save writes
 ADOPTED_FORMAT = 1
 PROBABILITY_SLACK = 1e-5  # how far a decoder's probabilities may stray outside [0, 1] (float rounding)
 
@@ -227,8 +228,15 @@ class AdoptedModel(Model):
     def save(self, path: str | os.PathLike, data: DataConfig | None = None) -> RunDir:
         """A run folder every vaelab command opens: config.json (model.arch "adopted"), adopted.json
         (how the halves are called), model.safetensors (the weights of PyTorch halves: their code
-        stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx."""
+        stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx. The
+        folder is new or empty, or one an earlier ``save`` of an adopted model wrote (replaced); a
+        folder holding anything else (a run vaelab train wrote, its metrics and split) is refused."""
         run = RunDir(path)
+        run.check_save(SAVE_FILES, "AdoptedModel.save")
+        return self.write(run, data)
+
+    def write(self, run: RunDir, data: DataConfig | None = None) -> RunDir:
+        """:meth:`save` into ``run`` without its check of the folder (vaelab adopt checked it, and wrote the split)."""
         halves, tensors, graphs = {}, {}, {}
         shared = _shares_weights(self.encoder, self.decoder)
         for name, part in (("encoder", self.encoder), ("decoder", self.decoder)):
@@ -254,6 +262,10 @@ class AdoptedModel(Model):
                   "label_format": self.label_format, "binarize": self.binarize,
                   "classes": None if self.classes_ is None else self.classes_.tolist()}  # fmt: skip
         make_folder(run.path)
+        run.file(CONFIG).unlink(missing_ok=True)  # a save cut short leaves no run (not new files under an old config)
+        for name in ("encoder", "decoder"):  # a graph an earlier save of this folder held, this model does not use
+            if name not in graphs:
+                run.file(f"{name}.onnx").unlink(missing_ok=True)
         for name, raw in graphs.items():
             atomic_write(run.file(f"{name}.onnx"), raw)
         run.write_weights(tensors)

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from vaelab import distributed
 from vaelab.adopt import load_adopted
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, MODEL, RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
@@ -31,6 +31,7 @@ from vaelab.data.rows import blocks as row_blocks  # (blocks= is also a setting 
 from vaelab.data.split import GREY_LEVELS, binarize_fixed, check_trained_classes, indices, split_assignment, value_kind
 from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
+from vaelab.files import make_folder
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.model import Model, lazy_examples
@@ -493,12 +494,17 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return log_likelihood(self, X, y, n_samples, **options)
 
     def save(self, path: str | os.PathLike) -> RunDir:
-        """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads."""
+        """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads: a new or
+        empty folder, or one an earlier ``save`` of a VAE wrote (replaced); a folder holding anything else (a run
+        vaelab train wrote, its metrics and split) is refused."""
         self.check_fitted()
         run = RunDir(path)
-        run.write_config(self.config_)
+        run.check_save(SAVE_FILES, "VAE.save")
+        make_folder(run.path)
+        run.file(CONFIG).unlink(missing_ok=True)  # a save cut short leaves no run (not new weights under an old config)
         run.write_weights(self.module_.state_dict())
         run.write_history(self.history_)
+        run.write_config(self.config_)  # last: now a run
         return run
 
 
@@ -597,6 +603,7 @@ def _read_history(run: RunDir) -> list[dict]:
         ) from None
 
 
+SAVE_FILES = frozenset({CONFIG, MODEL, HISTORY})  # what VAE.save writes
 TRAINING_BYTES_PER_WEIGHT = 16  # float32 weights, their gradients and Adam's two moments
 
 

@@ -190,6 +190,22 @@ def test_onnx_halves_exported_with_a_fixed_batch_size_run_on_any_number_of_examp
     np.testing.assert_allclose(a, dynamic.log_likelihood(X[:7], n_samples=10, seed=0).log_px, rtol=1e-5)
 
 
+def test_an_adopted_model_whose_scores_are_not_finite_is_not_told_to_retrain_with_trains_options(digits, relu_vae):
+    """An encoder that gives NaN for some inputs past adopt's check: score said "Retrain with a lower --lr or
+    --grad-clip", options of vaelab train that cannot reach a model trained elsewhere (an audit, s13)."""
+    X, _ = digits
+    enc, dec = relu_vae
+
+    def partial_nan(x):  # finite on the examples adopt checks, NaN on an input far brighter than the data
+        mu, logvar = enc(x)
+        return torch.where(x.flatten(1).sum(1, keepdim=True) > 60, torch.nan, mu), logvar
+
+    model = vaelab.adopt(partial_nan, dec, likelihood="bernoulli", data=X)
+    with pytest.raises(DataError, match="NaN or infinite log p") as err:
+        model.log_likelihood(np.ones((3, 64), np.float32), n_samples=4)
+    assert "--lr" not in str(err.value) and "where it was trained" in str(err.value)
+
+
 def _bad(match, *args, **kwargs):
     with pytest.raises(VaelabError) as err:
         vaelab.adopt(*args, **kwargs)

@@ -188,6 +188,17 @@ def test_errors_naming_several_settings_or_a_value_name_the_flags_typed(tmp_path
         split_windows(None, 0.5, 0.5)
 
 
+def test_a_series_runs_column_errors_name_the_flags_typed(tmp_path, capsys, tiny_runs):
+    # "id_column and time_column must differ" and "features names a column more than once" (an audit, s13)
+    series = tiny_runs["series"].parent / "s.csv"
+    for option, said in ((["--id", "id", "--time", "id"], "--id (id_column) and --time (time_column) must differ"),
+                         (["--id", "id", "--features", "f0", "f0"], "--features (features) names a column more than")):
+        code, _, err = run_cli(capsys, "train", series, "--window", "6", "--horizon", "2", *option, "--out",
+                               tmp_path / "run", *FAST_ARGS)  # fmt: skip
+        assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_network_or_a_step_too_large_for_memory_is_refused_before_the_run_is_started(tmp_path, capsys, digits_npy):
     # --hidden 99999999999 or --iw-samples 99999999999 was torch's allocation traceback (exit 1), after split.npy and
     # config.json were written into --out (an audit, s13)

@@ -293,6 +293,18 @@ def outside(tmp_path_factory, digits, relu_vae):
     return folder
 
 
+def test_a_combined_state_dict_with_keys_the_adopted_model_would_not_use_is_refused(outside, tmp_path, capsys):
+    """--weights kept the encoder.* and decoder.* keys and dropped the others without a word: a learned prior's
+    weights were ignored and the model scored under N(0, I) as if it were the one trained (an audit, s13)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(outside / "vae.safetensors")
+    save_file({**state, "prior.means": torch.zeros(10, L)}, tmp_path / "with_prior.safetensors")
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path / "with_prior.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and "1 key(s) outside encoder.* and decoder.* (e.g. ['prior.means'])" in err
+    assert not (tmp_path / "run").exists()
+
+
 def _cli(capsys, *argv):
     from vaelab.cli import main
 

@@ -189,12 +189,20 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def split_weights(state: dict[str, torch.Tensor], where: str) -> tuple[dict, dict]:
     """A combined module's state dict → the encoder's and the decoder's (keys ``encoder.*``, ``decoder.*``)."""
     parts: tuple[dict, dict] = ({}, {})
+    others = []
     for key, value in state.items():
         head, _, rest = key.partition(".")
         if head in ("encoder", "decoder") and rest:
             parts[head == "decoder"][rest] = value
+        else:
+            others.append(key)
     if not parts[0] or not parts[1]:
         heads = sorted({k.partition(".")[0] for k in state})[:8]
         raise ConfigError(f"{where}: a combined state dict needs keys encoder.* and decoder.*; its keys start with "
                           f"{heads}. Pass --encoder-weights and --decoder-weights instead.")  # fmt: skip
+    if others:  # a learned prior's weights, say: dropped without a word, the model was scored under N(0, I) (an audit)
+        raise ConfigError(f"{where} holds {len(others)} key(s) outside encoder.* and decoder.* (e.g. {sorted(others)[:3]}), "
+                          "which the adopted model would not use: it takes the two halves and a standard normal "
+                          "prior. Save the halves' weights alone (--encoder-weights and --decoder-weights, or a "
+                          "state dict of encoder.* and decoder.* only).")  # fmt: skip
     return parts

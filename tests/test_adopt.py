@@ -167,6 +167,45 @@ def test_onnx_halves_score_as_the_pytorch_ones(digits, relu_vae, tmp_path):
     assert np.abs(kl_a - kl_b).max() < 1e-3
 
 
+def test_onnx_halves_exported_with_a_fixed_batch_size_run_on_any_number_of_examples(digits, relu_vae, tmp_path):
+    """torch.onnx.export without dynamic_axes fixes the batch size of the example it was given: adopting such a
+    graph failed in onnxruntime's words ("Got invalid dimensions for input: x"), or, when adopt's check happened to
+    feed that many, succeeded and then score and inspect ended in onnxruntime's traceback (an audit, s13). The graph
+    is run on chunks of its batch size, the last padded and cut back: the numbers are those of a dynamic graph."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    X, _ = digits
+    enc, dec = relu_vae
+    with pytest.warns(DeprecationWarning):  # torch's TorchScript-based exporter, deprecated, needs no extra package
+        for name, n, axes in (("fixed", 3, None), ("dynamic", 2, {0: "n"})):
+            torch.onnx.export(enc, (torch.zeros(n, 64),), tmp_path / f"enc_{name}.onnx", input_names=["x"],
+                              output_names=["mu", "logvar"], dynamic_axes=axes and {"x": axes}, dynamo=False)  # fmt: skip
+            torch.onnx.export(dec, (torch.zeros(1 if axes is None else n, L),), tmp_path / f"dec_{name}.onnx",
+                              input_names=["z"], output_names=["logits"], dynamic_axes=axes and {"z": axes},
+                              dynamo=False)  # fmt: skip
+    fixed = vaelab.adopt(tmp_path / "enc_fixed.onnx", tmp_path / "dec_fixed.onnx", likelihood="bernoulli", data=X)
+    dynamic = vaelab.adopt(tmp_path / "enc_dynamic.onnx", tmp_path / "dec_dynamic.onnx", likelihood="bernoulli", data=X)
+    np.testing.assert_allclose(fixed.transform(X[:7]), dynamic.transform(X[:7]), rtol=1e-6, atol=1e-6)
+    a = fixed.log_likelihood(X[:7], n_samples=10, seed=0).log_px
+    np.testing.assert_allclose(a, dynamic.log_likelihood(X[:7], n_samples=10, seed=0).log_px, rtol=1e-5)
+
+
+def test_an_adopted_model_whose_scores_are_not_finite_is_not_told_to_retrain_with_trains_options(digits, relu_vae):
+    """An encoder that gives NaN for some inputs past adopt's check: score said "Retrain with a lower --lr or
+    --grad-clip", options of vaelab train that cannot reach a model trained elsewhere (an audit, s13)."""
+    X, _ = digits
+    enc, dec = relu_vae
+
+    def partial_nan(x):  # finite on the examples adopt checks, NaN on an input far brighter than the data
+        mu, logvar = enc(x)
+        return torch.where(x.flatten(1).sum(1, keepdim=True) > 60, torch.nan, mu), logvar
+
+    model = vaelab.adopt(partial_nan, dec, likelihood="bernoulli", data=X)
+    with pytest.raises(DataError, match="NaN or infinite log p") as err:
+        model.log_likelihood(np.ones((3, 64), np.float32), n_samples=4)
+    assert "--lr" not in str(err.value) and "where it was trained" in str(err.value)
+
+
 def _bad(match, *args, **kwargs):
     with pytest.raises(VaelabError) as err:
         vaelab.adopt(*args, **kwargs)
@@ -252,6 +291,18 @@ def outside(tmp_path_factory, digits, relu_vae):
                **{f"decoder.{k}": v for k, v in dec.state_dict().items()}}, folder / "vae.safetensors")  # fmt: skip
     np.save(folder / "x.npy", digits[0])
     return folder
+
+
+def test_a_combined_state_dict_with_keys_the_adopted_model_would_not_use_is_refused(outside, tmp_path, capsys):
+    """--weights kept the encoder.* and decoder.* keys and dropped the others without a word: a learned prior's
+    weights were ignored and the model scored under N(0, I) as if it were the one trained (an audit, s13)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(outside / "vae.safetensors")
+    save_file({**state, "prior.means": torch.zeros(10, L)}, tmp_path / "with_prior.safetensors")
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path / "with_prior.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and "1 key(s) outside encoder.* and decoder.* (e.g. ['prior.means'])" in err
+    assert not (tmp_path / "run").exists()
 
 
 def _cli(capsys, *argv):
@@ -514,6 +565,25 @@ def test_an_adopted_model_saves_and_loads_back(digits, relu_vae, tmp_path):
         vaelab.load(tmp_path / "run", encoder=Encoder(relu_heads=True, n_classes=3), decoder=Decoder())
     with pytest.raises(ConfigError, match="not a torch.nn.Module"):
         vaelab.adopt(lambda x: enc(x), dec, likelihood="bernoulli", data=X).save(tmp_path / "lambda")
+
+
+def test_an_adopted_model_saved_into_another_run_is_refused(digits, relu_vae, tmp_path):
+    """AdoptedModel.save (as VAE.save) wrote into any folder: into a run of another kind it left that run's metrics,
+    split and kind files beside its adopted config (an audit, s13). Its own earlier save is replaced, without an ONNX
+    graph this model no longer uses."""
+    from vaelab.errors import RunError
+
+    X, _ = digits
+    model = vaelab.adopt(*relu_vae, likelihood="bernoulli", data=X)
+    vaelab.VAE(**{"latent_dim": 2, "hidden": [8], "epochs": 1, "device": "cpu"}).fit(X).save(tmp_path / "vae")
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vae").iterdir()}
+    with pytest.raises(RunError, match="holds history.csv, which AdoptedModel.save does not write"):
+        model.save(tmp_path / "vae")
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "vae").iterdir()} == before
+    model.save(tmp_path / "run")
+    (tmp_path / "run" / "encoder.onnx").write_bytes(b"an earlier save's graph")
+    model.save(tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["adopted.json", "config.json", "model.safetensors"]
 
 
 # ------------------------------------------------------- plain autoencoders (deterministic encoders)
@@ -995,9 +1065,9 @@ def test_adopt_refuses_options_its_likelihood_or_model_cannot_use(digits):
     X, _ = digits
     enc, dec = Encoder(), Decoder()
     for lik in ("gaussian-fixed", "continuous-bernoulli"):
-        _bad("--binarize", enc, dec, likelihood=lik, data=X, binarize=True)
-    _bad("--sigma", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
-    _bad("--label-format", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
+        _bad("binarize=True says", enc, dec, likelihood=lik, data=X, binarize=True)  # Python's terms (the CLI: --binarize)
+    _bad("sigma=0.1 is the SD", enc, dec, likelihood="bernoulli", data=X, sigma=0.1)
+    _bad("label_format='onehot' is how", enc, dec, likelihood="bernoulli", data=X, label_format="onehot")
     assert vaelab.adopt(enc, dec, likelihood="bernoulli", data=X, binarize=True).evaluation_seed() is not None
     assert vaelab.adopt(enc, dec, likelihood="gaussian-fixed", data=X).sigma == 1.0  # the default
 

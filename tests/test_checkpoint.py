@@ -61,6 +61,26 @@ def test_a_folder_that_is_not_a_run(tmp_path):
         vaelab.load(pt)
 
 
+def test_save_refuses_a_folder_holding_anything_it_does_not_write(saved, tmp_path):
+    """VAE.save wrote into any folder: into a run vaelab train wrote it replaced config and weights and kept that run's
+    metrics.json and split beside them (a report then showed the old model's numbers as this one's), and it scattered
+    its files among a folder's others (an audit, s13). A folder an earlier VAE.save wrote is replaced as before."""
+    model, run = saved
+    mtime = {p.name: p.stat().st_mtime_ns for p in run.path.iterdir()}
+    (run.path / "metrics.json").write_text("{}")  # as a trained run holds
+    with pytest.raises(RunError, match="holds metrics.json, which VAE.save does not write"):
+        model.save(run.path)
+    assert {p.name: p.stat().st_mtime_ns for p in run.path.iterdir() if p.name != "metrics.json"} == mtime
+    (run.path / "metrics.json").unlink()
+    assert model.save(run.path).path == run.path  # its own save again: replaced
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.json", "history.csv", "model.safetensors"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.npy").write_bytes(b"")
+    with pytest.raises(RunError, match="holds x.npy"):
+        model.save(tmp_path / "data")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["x.npy"]
+
+
 def test_truncated_weights_are_reported(saved):
     _, run = saved
     weights = run.file("model.safetensors")

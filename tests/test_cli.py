@@ -161,6 +161,89 @@ def test_setting_errors_name_the_flag_typed_and_the_setting(tmp_path, capsys, di
         VAE(lr=0).check_settings((4,))
 
 
+def test_errors_naming_several_settings_or_a_value_name_the_flags_typed(tmp_path, capsys, tiny_runs):
+    # An audit (s13): "val_fraction + test_fraction must be below 1" (a series run) named two settings the user never
+    # typed, and three styles lived side by side ("--lr (lr) must", "sigma=0.5 (--sigma) is", "(--probabilities,
+    # probabilities=True)"). The checks word their text in Python terms; the CLI names each setting as its flag.
+    series = tiny_runs["series"].parent / "s.csv"
+    code, _, err = run_cli(capsys, "train", series, "--window", "6", "--horizon", "2", "--id", "id", "--time", "time",
+                           "--val-fraction", "0.5", "--test-fraction", "0.5", "--out", tmp_path / "run", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--val-fraction (val_fraction) + --test-fraction (test_fraction) must be below 1" in err, err
+    x = tiny_runs["image"].parent / "x.npy"
+    code, _, err = run_cli(capsys, "train", x, "--out", tmp_path / "run", "--sigma", "0.5", *FAST_ARGS)
+    assert code == 2 and "error: --sigma 0.5 is the fixed SD" in err and "set --likelihood gaussian-fixed." in err, err
+    assert "sigma=" not in err and "likelihood=" not in err
+    code, _, err = run_cli(capsys, "explore", tiny_runs["image"], "grid", "--dims", "0", "9")
+    assert code == 2 and "error: --dims (dims) must name latent dimensions in 0..1; got [0, 9]" in err, err
+    assert not (tmp_path / "run").exists()
+    # the Python API keeps its own terms
+    from vaelab import VAE
+    from vaelab.data.timeseries import split_windows
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^sigma=0.5 is the fixed SD .* set likelihood='gaussian-fixed'\.$"):
+        VAE(sigma=0.5).check_settings((4,))
+    with pytest.raises(ConfigError, match=r"^val_fraction \+ test_fraction must be below 1"):
+        split_windows(None, 0.5, 0.5)
+
+
+def test_a_series_runs_column_errors_name_the_flags_typed(tmp_path, capsys, tiny_runs):
+    # "id_column and time_column must differ" and "features names a column more than once" (an audit, s13)
+    series = tiny_runs["series"].parent / "s.csv"
+    for option, said in ((["--id", "id", "--time", "id"], "--id (id_column) and --time (time_column) must differ"),
+                         (["--id", "id", "--features", "f0", "f0"], "--features (features) names a column more than")):
+        code, _, err = run_cli(capsys, "train", series, "--window", "6", "--horizon", "2", *option, "--out",
+                               tmp_path / "run", *FAST_ARGS)  # fmt: skip
+        assert code == 2 and err.count("\n") == 1 and said in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_network_or_a_step_too_large_for_memory_is_refused_before_the_run_is_started(tmp_path, capsys, digits_npy):
+    # --hidden 99999999999 or --iw-samples 99999999999 was torch's allocation traceback (exit 1), after split.npy and
+    # config.json were written into --out (an audit, s13)
+    for option, said in ((["--hidden", "99999999999"], "--hidden 99999999999, --latent-dim 2 make a network of"),
+                         (["--latent-dim", "9999999999"], "--latent-dim 9999999999 make a network of"),
+                         (["--prior", "mog", "--n-components", "99999999999"], "--n-components 99999999999 make"),
+                         (["--iw-samples", "99999999999"], "--iw-samples 99999999999 importance samples of one example")):
+        code, _, err = run_cli(capsys, "train", digits_npy, "--out", tmp_path / "run", *FAST_ARGS, *option)
+        assert code == 2 and err.count("\n") == 1 and said in err and "GiB" in err, err
+        assert not (tmp_path / "run").exists()
+    from vaelab import VAE
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^iw_samples=99999999999 importance samples"):
+        VAE(iw_samples=99999999999, epochs=1).fit(np.zeros((20, 4), np.float32))
+
+
+def test_model_spec_errors_name_the_option_typed(tiny_runs, capsys):
+    # `score RUN --model missing` said "--encoder 'missing': expected FILE.onnx, ..." (the SPEC of --model is taken as
+    # the encoder's): an option never typed (an audit, s13)
+    for command in (["score", tiny_runs["image"], "--quiet"], ["inspect", tiny_runs["image"]]):
+        code, _, err = run_cli(capsys, *command, "--model", "missing")
+        assert code == 2 and "error: --model 'missing': expected FILE.onnx" in err, err
+
+
+def test_forecasts_refuse_the_options_of_a_model_that_is_code(tiny_runs, tmp_path, capsys):
+    # with --past, --encoder/--decoder/--model/--trust-run were ignored without a word (every other option that does
+    # not apply to forecasts is refused)
+    run, past = tiny_runs["series"], tiny_runs["series"].parent / "past.csv"
+    for option in (["--encoder", "x.py:E"], ["--model", "x.py:M"], ["--trust-run"]):
+        code, _, err = run_cli(capsys, "sample", run, "--past", past, *option, "--out", tmp_path / "f.csv")
+        assert code == 2 and f"{option[0]} does not apply to forecasts" in err, err
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_an_empty_data_path_is_refused_not_read_as_the_current_folder(tiny_runs, capsys, tmp_path, monkeypatch):
+    # "" is the current folder to os.path: `anomaly-eval RUN --outliers "$UNSET"` read the images lying there (here,
+    # a run's figures) as the outliers (an audit, s13)
+    monkeypatch.chdir(tiny_runs["image"])
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", "", "--n-samples", "2", "--quiet")
+    assert code == 2 and "The data path is empty" in err, err
+    code, _, err = run_cli(capsys, "evaluate-synthetic", tiny_runs["table"], "--target", "", "--n", "20")
+    assert code == 2 and "--target '' is not a column" in err, err  # was the default target, without a word
+
+
 def test_argparse_errors_are_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "x", "--out", "y", "--prior", "flat"])
@@ -263,7 +346,7 @@ def test_sigma_refused_in_the_words_of_each_likelihood(tmp_path, capsys, tiny_ru
     assert "'mixed'" in err and "set likelihood='gaussian-fixed'" not in err and "Drop it." in err
     code, _, err = run_cli(capsys, "train", tmp_path / "b.npy", "--out", tmp_path / "run", "--likelihood", "gaussian",
                            "--sigma", "0.5", *FAST_ARGS)  # fmt: skip
-    assert code == 2 and "learns its own SD" in err and "set likelihood='gaussian-fixed'" in err
+    assert code == 2 and "learns its own SD" in err and "set --likelihood gaussian-fixed" in err
     # --likelihood on a table run said "blocks= describes a mixed likelihood", an option the CLI never had
     code, _, err = run_cli(capsys, "train", tiny_runs["table"].parent / "t.csv", "--out", tmp_path / "run",
                            "--likelihood", "gaussian", *FAST_ARGS)  # fmt: skip

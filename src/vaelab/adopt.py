@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.checkpoint import CONFIG, MODEL, RunConfig, RunDir
 from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
@@ -56,6 +56,7 @@ LABEL_FORMATS = ("codes", "onehot")
 CHECK_EXAMPLES = 8  # examples the halves are first called on
 EVAL_SEED_OFFSET = 1  # binarize=True: evaluation data binarized with seed + 1, as vaelab.VAE does
 ADOPTED = "adopted.json"  # how an adopted run's halves are called
+SAVE_FILES = frozenset({CONFIG, ADOPTED, MODEL, "encoder.onnx", "decoder.onnx"})  # what AdoptedModel.save writes
 ADOPTED_FORMAT = 1
 PROBABILITY_SLACK = 1e-5  # how far a decoder's probabilities may stray outside [0, 1] (float rounding)
 
@@ -176,7 +177,7 @@ class AdoptedModel(Model):
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise ConfigError("likelihood 'gaussian' needs the decoder to return (mean, logvar) or a Normal; it "
                                   f"returned {_shape(out)}. For a decoder that returns the mean only, use "
-                                  "likelihood 'gaussian-fixed' with sigma=.")  # fmt: skip
+                                  "likelihood='gaussian-fixed' with sigma=.", setting=("likelihood", "sigma"))  # fmt: skip
             parts = [self._example_shaped(_tensor(t, "decoder output"), n) for t in out]
             return torch.stack(parts, 1)
         if isinstance(out, (tuple, list)):
@@ -186,10 +187,10 @@ class AdoptedModel(Model):
         if self.probabilities:  # probabilities → logits, clipped away from 0 and 1
             if params.numel() and (params.min() < -PROBABILITY_SLACK or params.max() > 1 + PROBABILITY_SLACK):
                 # logits taken for probabilities were clipped to 0 and 1 without a word (an audit)
-                raise ConfigError(f"The decoder was declared to output probabilities (--probabilities, probabilities=True), "
+                raise ConfigError(f"The decoder was declared to output probabilities (probabilities=True), "
                                   f"but it returned "
                                   f"values from {float(params.min()):.4g} to {float(params.max()):.4g}; expected values "
-                                  "in [0, 1]. If it outputs logits, leave the option out.")  # fmt: skip
+                                  "in [0, 1]. If it outputs logits, leave the option out.", setting="probabilities")  # fmt: skip
             p = params.clamp(1e-6, 1 - 1e-6)
             params = torch.log(p) - torch.log1p(-p)
         return params
@@ -227,8 +228,15 @@ class AdoptedModel(Model):
     def save(self, path: str | os.PathLike, data: DataConfig | None = None) -> RunDir:
         """A run folder every vaelab command opens: config.json (model.arch "adopted"), adopted.json
         (how the halves are called), model.safetensors (the weights of PyTorch halves: their code
-        stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx."""
+        stays the user's, named again when the run is opened) and encoder.onnx / decoder.onnx. The
+        folder is new or empty, or one an earlier ``save`` of an adopted model wrote (replaced); a
+        folder holding anything else (a run vaelab train wrote, its metrics and split) is refused."""
         run = RunDir(path)
+        run.check_save(SAVE_FILES, "AdoptedModel.save")
+        return self.write(run, data)
+
+    def write(self, run: RunDir, data: DataConfig | None = None) -> RunDir:
+        """:meth:`save` into ``run`` without its check of the folder (vaelab adopt checked it, and wrote the split)."""
         halves, tensors, graphs = {}, {}, {}
         shared = _shares_weights(self.encoder, self.decoder)
         for name, part in (("encoder", self.encoder), ("decoder", self.decoder)):
@@ -254,6 +262,10 @@ class AdoptedModel(Model):
                   "label_format": self.label_format, "binarize": self.binarize,
                   "classes": None if self.classes_ is None else self.classes_.tolist()}  # fmt: skip
         make_folder(run.path)
+        run.file(CONFIG).unlink(missing_ok=True)  # a save cut short leaves no run (not new files under an old config)
+        for name in ("encoder", "decoder"):  # a graph an earlier save of this folder held, this model does not use
+            if name not in graphs:
+                run.file(f"{name}.onnx").unlink(missing_ok=True)
         for name, raw in graphs.items():
             atomic_write(run.file(f"{name}.onnx"), raw)
         run.write_weights(tensors)
@@ -394,14 +406,15 @@ def adopt(
     # options that cannot apply are refused, not ignored (an audit: --binarize with a Gaussian binarized the data it
     # scored, and a density of binarized points was called the NLL)
     if binarize and likelihood != "bernoulli":
-        raise ConfigError(f"binarize=True (--binarize) says the model was trained on binarized data, which the Bernoulli "
-                          f"likelihood models; likelihood {likelihood!r} scores the data as they are. Drop it.")  # fmt: skip
+        raise ConfigError(f"binarize=True says the model was trained on binarized data, which the Bernoulli likelihood "
+                          f"models; likelihood {likelihood!r} scores the data as they are. Drop it.", setting="binarize")  # fmt: skip
     if sigma is not None and likelihood != "gaussian-fixed":
-        raise ConfigError(f"sigma= (--sigma) is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
-                          "none to set. Drop it.")  # fmt: skip
+        raise ConfigError(f"sigma={sigma!r} is the SD of likelihood 'gaussian-fixed'; likelihood {likelihood!r} has "
+                          "none to set. Drop it.", setting="sigma")  # fmt: skip
     if deterministic and scale != "logvar":  # an audit (s12): the scale of a spread that is not there was ignored
-        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
-                          "deterministic=True (--deterministic) declares one code per input and no spread. Drop one.")  # fmt: skip
+        raise ConfigError(f"scale={scale!r} says how the encoder's second output measures q(z|x)'s spread; "
+                          "deterministic=True declares one code per input and no spread. Drop one.",
+                          setting=("scale", "deterministic"))  # fmt: skip
     sigma = 1.0 if sigma is None else sigma
     if likelihood == "gaussian-fixed" and not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ConfigError(f"sigma must be a positive number (the SD of p(x|z)); got {sigma!r}.", setting="sigma")
@@ -432,8 +445,9 @@ def adopt(
             if unknown:
                 raise DataError(f"labels {unknown[:5]} are not among classes {list(names)[:10]}.")
     if label_format != "codes" and names is None:
-        raise ConfigError(f"label_format={label_format!r} (--label-format) is how a conditional model takes y; this model "
-                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.")  # fmt: skip
+        raise ConfigError(f"label_format={label_format!r} is how a conditional model takes y; this model "
+                          "is not conditional (no labels= or classes=; --conditional with its labels). Drop it.",
+                          setting="label_format")  # fmt: skip
     lik = _likelihood(likelihood, shape, sigma)
     model = AdoptedModel(
         _callable(encoder, "encoder"), _callable(decoder, "decoder"), lik, input_shape=shape, latent_dim=0,
@@ -446,9 +460,9 @@ def adopt(
         labels = None if names is None else np.full(2, names[0])
     model.check(X, labels)
     if model.deterministic_ and scale != "logvar":  # one tensor, taken as a code: no second output to measure
-        raise ConfigError(f"scale={scale!r} (--scale) says how the encoder's second output measures q(z|x)'s spread; "
+        raise ConfigError(f"scale={scale!r} says how the encoder's second output measures q(z|x)'s spread; "
                           "the encoder returned one tensor, taken as a deterministic code (a plain autoencoder). Drop "
-                          "it, or have the encoder return (mu, spread) or a Normal.")  # fmt: skip
+                          "it, or have the encoder return (mu, spread) or a Normal.", setting="scale")  # fmt: skip
     if model.latent_shape_ is not None and math.prod(model.latent_shape_) != model.latent_dim_:
         raise ConfigError(f"The latent's shape {model.latent_shape_} does not hold {model.latent_dim_} values.")
     return model

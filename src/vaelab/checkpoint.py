@@ -213,6 +213,23 @@ class RunDir:
                 removed.append(p)
         return removed
 
+    def check_save(self, own: frozenset[str], what: str) -> None:
+        """Where a Python ``save`` may write: a missing or empty folder, or one that holds only the files an earlier
+        save of ``what`` wrote, which this one replaces. Anything else there (a run that vaelab train or adopt wrote:
+        its metrics, split, figures, a kind's files; a save of another kind of model; other files) is refused: saving
+        beside it would leave a folder whose files describe two models (an audit, s13: an adopted model saved into a
+        table run kept that run's metrics.json, split and table.json beside its config.json)."""
+        if not self.path.exists() and not self.path.is_symlink():
+            return
+        if not self.path.is_dir():
+            raise RunError(f"{self.path} is not a folder; save writes a run folder: name a new one.")
+        others = sorted(p.name for p in self.path.iterdir() if p.name not in own and not TEMP_FILE.fullmatch(p.name))
+        if others:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            raise RunError(f"{self.path} holds {shown}, which {what} does not write: a run that vaelab train or adopt "
+                           "wrote, a save of another kind of model, or other files, which this model's files would be "
+                           "mixed with. Save to a new folder, or empty this one first.")  # fmt: skip
+
     def check(self) -> None:
         """Fail clearly unless this is a readable vaelab run folder."""
         if not self.path.exists():

@@ -10,6 +10,7 @@ import argparse
 import inspect
 import math
 import os
+import re
 import sys
 import textwrap
 import time
@@ -141,7 +142,7 @@ def _specs(args):
     if model is not None and (getattr(args, "encoder", None) or getattr(args, "decoder", None)):
         raise ConfigError("Name the model as --model SPEC or as --encoder SPEC --decoder SPEC, not both.")
     encoder = model if model is not None else getattr(args, "encoder", None)  # a library model gives both halves
-    return Specs(encoder, getattr(args, "decoder", None), getattr(args, "trust_run", False))
+    return Specs(encoder, getattr(args, "decoder", None), getattr(args, "trust_run", False), whole=model is not None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -808,7 +809,9 @@ def cmd_sample(args) -> int:
     if args.past is not None:
         ignored = [flag for flag, value in (("--n", args.n), ("--sampler", args.sampler), ("--class", args.label),
                                             ("--draw", args.draw or None), ("--given", args.given),
-                                            ("--temperature", args.temperature))
+                                            ("--temperature", args.temperature), ("--encoder", args.encoder),
+                                            ("--decoder", args.decoder), ("--model", args.model),
+                                            ("--trust-run", args.trust_run or None))
                    if value is not None]  # fmt: skip
         if ignored:
             one = len(ignored) == 1
@@ -958,16 +961,49 @@ def cmd_report(args) -> int:
     return 0
 
 
-def _named_as_typed(parser: argparse.ArgumentParser, command: str, e: VaelabError) -> str:
-    """The error's text, its setting named by the command's flag too: "--val-fraction (val_fraction) must be ..."
-    where the check named the Python setting the user never typed (an audit: "val_fraction must be ...")."""
+# A value written after "name=" in an error's text: a quoted string, a list, a number or a word, or nothing ("sigma=.").
+_VALUE = r"""('[^']*'|"[^"]*"|\[[^\]]*\]|-?[\w.+-]*\w|)"""
+
+
+def _command_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser the arguments chose: vaelab explore's traverse for `explore RUN traverse`."""
+    while True:
+        action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = None if action is None else getattr(parsed, action.dest, None)
+        if name not in getattr(action, "choices", {}):
+            return parser
+        parser = action.choices[name]
+
+
+def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
+    """The error's text in the words the user typed: each setting it names (ConfigError.setting, one name or a tuple)
+    said as the command's flag. The check words its text in Python terms, for the Python API, and names a setting
+    either as ``name=VALUE`` (each becomes "--flag VALUE", a switch's "--flag") or bare (its first mention becomes
+    "--flag (name)": "--val-fraction (val_fraction) must be ..."; an audit: "val_fraction must be ...")."""
     text, setting = str(e), getattr(e, "setting", None)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
-    option = next((a for a in sub._actions if a.dest == setting and a.option_strings), None)
-    if option is None or not text.startswith(setting):
-        return text
-    typed = next((o for o in option.option_strings if o.startswith("--")), option.option_strings[0])
-    return f"{typed} ({setting}){text[len(setting):]}"
+    for name in (setting,) if isinstance(setting, str) else setting or ():
+        option = next((a for a in sub._actions if a.dest == name and a.option_strings), None)
+        if option is None:  # not an option of this command: its text stays as it is
+            continue
+        typed = next((o for o in option.option_strings if o.startswith("--")), option.option_strings[0])
+        switch = option.nargs == 0
+
+        def flag(m: re.Match, typed=typed, switch=switch) -> str:
+            value = m.group(1)
+            if (switch and value == "True") or not value:
+                return typed
+            if value[0] == "[":  # a list: its items, as an option of several values takes them
+                return " ".join([typed, *value[1:-1].replace(",", " ").split()])
+            if value[0] in "'\"" and value[1:-1] and not any(c.isspace() or c in "'\"\\$" for c in value[1:-1]):
+                value = value[1:-1]  # a plain word needs no quotes on a command line
+            return f"{typed} {value}"
+
+        keyword = re.compile(rf"(?<![\w.'\"-]){re.escape(name)}={_VALUE}")
+        if keyword.search(text):
+            text = keyword.sub(flag, text)
+        else:
+            text = re.sub(rf"(?<![\w.'\"=-]){re.escape(name)}(?![\w'\"=-])", f"{typed} ({name})", text, count=1)
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -986,7 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
     except VaelabError as e:
-        text = _named_as_typed(parser, args.command, e)
+        text = _named_as_typed(_command_parser(parser, args), e)
         print(f"vaelab {args.command}: error: {' '.join(text.split())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:

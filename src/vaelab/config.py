@@ -253,7 +253,7 @@ class DataConfig:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ConfigError(
                 f"val_fraction + test_fraction must leave training data; got "
-                f"{self.val_fraction} + {self.test_fraction}."
+                f"{self.val_fraction} + {self.test_fraction}.", setting=("val_fraction", "test_fraction")
             )
         check_setting_int("n_examples", self.n_examples, 0)
         if not isinstance(self.fingerprint, str):

@@ -21,11 +21,12 @@ class DataTypeError(DataError, TypeError):
 class ConfigError(VaelabError, ValueError):
     """A setting has a value vaelab does not accept.
 
-    ``setting``: the Python name of the one setting the message begins with ("lr must be ..."), where there is
-    one; the CLI names the flag the user typed beside it ("--lr (lr) must be ...").
+    ``setting``: the Python name of the setting the message is about ("lr must be ..."), or a tuple of them
+    ("val_fraction + test_fraction must ..."). The message is in Python terms, naming each as ``name=VALUE`` or
+    bare; the CLI says each as the flag the user typed: "--lr (lr) must be ...", "--sigma 0.5 is ...".
     """
 
-    def __init__(self, *args, setting: str | None = None):
+    def __init__(self, *args, setting: str | tuple[str, ...] | None = None):
         super().__init__(*args)
         self.setting = setting
 

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from vaelab import distributed
 from vaelab.adopt import load_adopted
 from vaelab.analysis.likelihood import log_likelihood
-from vaelab.checkpoint import RunConfig, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, MODEL, RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
@@ -31,11 +31,12 @@ from vaelab.data.rows import blocks as row_blocks  # (blocks= is also a setting 
 from vaelab.data.split import GREY_LEVELS, binarize_fixed, check_trained_classes, indices, split_assignment, value_kind
 from vaelab.data.streams import ELBO, ExampleStreams
 from vaelab.errors import ConfigError, DataError, RunError, TrainingError, VaelabError
+from vaelab.files import make_folder
 from vaelab.nn import VAEModule, build_vae
 from vaelab.nn.priors import VampPrior
 from vaelab.model import Model, lazy_examples
 from vaelab.progress import ProgressBar
-from vaelab.runtime import resolve_device, seeded
+from vaelab.runtime import memory_budget, resolve_device, seeded
 from vaelab.train import TrainState, fit
 
 ELBO_SAMPLES = 8  # draws of z per example when scoring the ELBO (averaged: lower variance)
@@ -189,9 +190,12 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         ConfigError names the first bad one); :meth:`fit` checks the data's values itself (so the
         values are taken to be grey levels here, which every likelihood accepts, and an error names
         no likelihood "auto" would choose for values it has not seen)."""
-        self.train_config()
+        train = self.train_config()
         check_save_every(self.save_every)
-        self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
+        cfg = self._model_config(tuple(input_shape), n_classes, ("levels", GREY_LEVELS), seen=False)
+        if self.encoder is None and self.decoder is None:
+            _check_sizes(cfg, train)
+
 
     def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int],
                       seen: bool = True) -> ModelConfig:
@@ -203,13 +207,13 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         blocks = tuple(tuple(b) for b in self.blocks) if self.blocks else ()
         if blocks and likelihood not in ("auto", "mixed"):
             # said to a table run's --likelihood too, which never set blocks= (an audit: "blocks= describes ...")
-            raise ConfigError(f"likelihood {likelihood!r} (--likelihood) does not apply to the columns of a table: a table "
-                              "run's likelihood is 'mixed', one term per column type (laid out by blocks=). Leave "
-                              "--likelihood (likelihood=) at auto.")  # fmt: skip
+            raise ConfigError(f"likelihood={likelihood!r} does not apply to the columns of a table: a table run's is "
+                              "'mixed', one term per column type (laid out by blocks=). Leave likelihood= at 'auto'.",
+                              setting="likelihood")  # fmt: skip
         if likelihood == "mixed" and not blocks:
-            raise ConfigError("likelihood 'mixed' is a table's (one term per column), laid out by blocks=; it is set up "
+            raise ConfigError("likelihood='mixed' is a table's (one term per column), laid out by blocks=; it is set up "
                               "for you by a table run (vaelab train on a CSV/Parquet with text columns, or --table; "
-                              "vaelab.TableVAE in Python). Leave --likelihood at auto.")  # fmt: skip
+                              "vaelab.TableVAE in Python). Leave likelihood= at 'auto'.", setting="likelihood")  # fmt: skip
         kind, n_values = values
         if blocks:
             likelihood, reason = "mixed", "the columns of a table: one term per column type"
@@ -224,14 +228,14 @@ class VAE(Model, TransformerMixin, BaseEstimator):
             )
         # Options of another likelihood would be stored and do nothing: refused, as the CLI refuses other kinds' options.
         if self.binarize != "dynamic" and likelihood != "bernoulli":
-            raise ConfigError(f"binarize={self.binarize!r} (--binarize) binarizes data for the Bernoulli likelihood; this "
-                              f"model's is {likelihood!r} ({reason}). Drop it.")  # fmt: skip
+            raise ConfigError(f"binarize={self.binarize!r} binarizes data for the Bernoulli likelihood; this "
+                              f"model's is {likelihood!r} ({reason}). Drop it.", setting="binarize")  # fmt: skip
         if self.sigma != 1.0 and likelihood != "gaussian-fixed":
             if not seen and self.likelihood == "auto" and not blocks:  # the choice depends on values not read yet
-                raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; "
+                raise ConfigError(f"sigma={self.sigma!r} is the fixed SD of likelihood 'gaussian-fixed'; "
                                   "likelihood 'auto' never chooses it (a Bernoulli for binary data and grey-level "
                                   "images, else a Gaussian that learns its own SD). Drop it, or set "
-                                  "likelihood='gaussian-fixed'.")  # fmt: skip
+                                  "likelihood='gaussian-fixed'.", setting=("sigma", "likelihood"))  # fmt: skip
             # each case in its own words: a Bernoulli has no SD, and a table run takes no other likelihood (an audit)
             what, then = {
                 "gaussian": ("which learns its own SD", " Drop it, or set likelihood='gaussian-fixed'."),
@@ -239,8 +243,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
                           "likelihood", " Drop it."),
             }.get(likelihood, ("which has no SD", " Drop it, or set likelihood='gaussian-fixed' for a Gaussian of "
                                                   "that fixed SD."))  # fmt: skip
-            raise ConfigError(f"sigma={self.sigma!r} (--sigma) is the fixed SD of likelihood 'gaussian-fixed'; this "
-                              f"model's is {likelihood!r} ({reason}), {what}.{then}")  # fmt: skip
+            raise ConfigError(f"sigma={self.sigma!r} is the fixed SD of likelihood 'gaussian-fixed'; this "
+                              f"model's is {likelihood!r} ({reason}), {what}.{then}", setting=("sigma", "likelihood"))  # fmt: skip
         binarized = likelihood == "bernoulli" and self.binarize != "none" and kind != "binary"
         self.likelihood_choice_ = {"likelihood": likelihood, "values": kind, "n_values": n_values,
                                    "binarized": binarized, "reason": reason}  # fmt: skip
@@ -333,6 +337,8 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         cfg = self.train_config()
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
         model_cfg = self._model_config(X.shape[1:], n_classes, value_kind(X, X_val))
+        if self.encoder is None and self.decoder is None:  # vaelab.VAE(...).fit in Python too
+            _check_sizes(model_cfg, cfg)
         if resume:  # a resumed run keeps the reason its likelihood was first chosen for
             earlier = (run.read_metrics().get("training") or {}).get("likelihood_choice")
             if isinstance(earlier, dict) and earlier.get("likelihood") == model_cfg.likelihood:
@@ -495,12 +501,17 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return log_likelihood(self, X, y, n_samples, **options)
 
     def save(self, path: str | os.PathLike) -> RunDir:
-        """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads."""
+        """Write a run directory (config.json, model.safetensors, history.csv) that vaelab.load reads: a new or
+        empty folder, or one an earlier ``save`` of a VAE wrote (replaced); a folder holding anything else (a run
+        vaelab train wrote, its metrics and split) is refused."""
         self.check_fitted()
         run = RunDir(path)
-        run.write_config(self.config_)
+        run.check_save(SAVE_FILES, "VAE.save")
+        make_folder(run.path)
+        run.file(CONFIG).unlink(missing_ok=True)  # a save cut short leaves no run (not new weights under an old config)
         run.write_weights(self.module_.state_dict())
         run.write_history(self.history_)
+        run.write_config(self.config_)  # last: now a run
         return run
 
 
@@ -597,6 +608,38 @@ def _read_history(run: RunDir) -> list[dict]:
             f"{path} is damaged ({type(e).__name__}: {str(e)[:200]}); expected one row of numbers per epoch. "
             "Delete it to load the run without its history."
         ) from None
+
+
+SAVE_FILES = frozenset({CONFIG, MODEL, HISTORY})  # what VAE.save writes
+TRAINING_BYTES_PER_WEIGHT = 16  # float32 weights, their gradients and Adam's two moments
+
+
+def _check_sizes(cfg: ModelConfig, train: TrainConfig) -> None:
+    """Sizes that cannot be trained in this machine's memory (:func:`vaelab.runtime.memory_budget`), refused before
+    anything is written (an audit, s13: --hidden 99999999999 or --iw-samples 99999999999 was torch's allocation
+    traceback, after the run folder was started). The network is built on PyTorch's meta device (no memory) to count
+    its weights; a training step holds at least K draws of one example's code and decoded values."""
+    budget, gib = memory_budget(), 2**30
+    d = math.prod(cfg.input_shape)
+    try:  # the prior's weights counted apart: a VampPrior's pseudo-inputs on the meta device import torch's decompositions (seconds)
+        with torch.device("meta"):
+            n = sum(p.numel() for p in build_vae(dataclasses.replace(cfg, prior="normal")).parameters())
+    except (RuntimeError, ValueError, OverflowError, MemoryError):  # not countable here: training says what it finds
+        return
+    n += {"mog": cfg.n_components * (2 * cfg.latent_dim + 1), "vamp": cfg.n_components * d}.get(cfg.prior, 0)
+    if n * TRAINING_BYTES_PER_WEIGHT > budget:
+        mixture = f", n_components={cfg.n_components}" if cfg.prior != "normal" else ""
+        raise ConfigError(f"hidden={list(cfg.hidden)}, latent_dim={cfg.latent_dim}{mixture} make a network of {n:,} "
+                          f"weights for examples of {d:,} values, which needs about "
+                          f"{n * TRAINING_BYTES_PER_WEIGHT / gib:,.0f} GiB to train (weights, gradients and Adam's "
+                          f"moments); a command here may plan {budget / gib:,.1f} GiB (half the memory). Give smaller "
+                          "sizes.", setting=("hidden", "latent_dim", "n_components"))  # fmt: skip
+    step = train.iw_samples * (d + cfg.latent_dim) * 4  # one example's K codes and decoded values, float32
+    if step > budget:
+        raise ConfigError(f"iw_samples={train.iw_samples} importance samples of one example (its code and its {d:,} "
+                          f"decoded values each) need about {step / gib:,.0f} GiB in a training step, before the batch "
+                          f"multiplies it; a command here may plan {budget / gib:,.1f} GiB (half the memory). Give fewer.",
+                          setting="iw_samples")  # fmt: skip
 
 
 def check_save_every(value: Any) -> None:

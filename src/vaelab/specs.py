@@ -48,7 +48,10 @@ class OnnxGraph:
     """An ONNX file run with onnxruntime, called like a PyTorch function: tensors in, tensors out.
 
     Its inputs are fed in order (x, or z; then y for a conditional model), each cast to the type
-    the graph declares; a graph with one output returns a tensor, with several a tuple."""
+    the graph declares; a graph with one output returns a tensor, with several a tuple. A graph
+    exported with a fixed batch size (torch.onnx.export without dynamic_axes fixes the example's)
+    is run on chunks of that size, the last one padded with copies of its last example and cut
+    back: each example's outputs are its own (a graph for inference computes them apart)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -63,19 +66,36 @@ class OnnxGraph:
         except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
             raise ConfigError(f"{self.path} is not an ONNX model onnxruntime can load ({_first_line(err)}).") from None
         self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+        # a fixed first dimension shared by every input: the batch size the graph was exported with (an audit, s13:
+        # score fed it 1000 examples, and onnxruntime's "Got invalid dimensions" ended in a traceback)
+        firsts = {i.shape[0] if i.shape and isinstance(i.shape[0], int) else None for i in self.session.get_inputs()}
+        self.batch = firsts.pop() if len(firsts) == 1 and None not in firsts and min(firsts) > 0 else None
 
     def __call__(self, *args: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         if len(args) != len(self.inputs):
             names = [name for name, _ in self.inputs]
             raise ConfigError(f"{self.path.name} takes {len(names)} input(s) {names}; it was given {len(args)} "
                               "(a conditional model's halves take (x, y) and (z, y)).")  # fmt: skip
-        feeds = {}
-        for (name, kind), a in zip(self.inputs, args):
-            # the graph's own type (a float64 graph was fed float32 and refused by onnxruntime: an audit)
-            dtype = ONNX_TYPES.get(kind, np.float32)
-            feeds[name] = np.ascontiguousarray(a.detach().cpu().numpy(), dtype=dtype)
-        outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in self.session.run(None, feeds)]
+        # the graph's own type (a float64 graph was fed float32 and refused by onnxruntime: an audit)
+        arrays = [np.ascontiguousarray(a.detach().cpu().numpy(), dtype=ONNX_TYPES.get(kind, np.float32))
+                  for (_, kind), a in zip(self.inputs, args)]  # fmt: skip
+        n = arrays[0].shape[0] if arrays and arrays[0].ndim else None
+        if self.batch is None or n is None or n == self.batch:
+            outs = self._run(arrays)
+        else:
+            b, parts = self.batch, []
+            for start in range(0, n, b):
+                chunk = [a[start:start + b] for a in arrays]
+                short = b - chunk[0].shape[0]
+                if short:  # pad with the chunk's last example; its outputs are cut off below
+                    chunk = [np.concatenate([c, np.repeat(c[-1:], short, 0)]) for c in chunk]
+                parts.append([o[: b - short] for o in self._run(chunk)])
+            outs = [np.concatenate(o) for o in zip(*parts)]
+        outs = [torch.from_numpy(np.ascontiguousarray(o)) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(None, {name: a for (name, _), a in zip(self.inputs, arrays)})
 
 
 def is_onnx(spec: str) -> bool:
@@ -169,12 +189,20 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 def split_weights(state: dict[str, torch.Tensor], where: str) -> tuple[dict, dict]:
     """A combined module's state dict → the encoder's and the decoder's (keys ``encoder.*``, ``decoder.*``)."""
     parts: tuple[dict, dict] = ({}, {})
+    others = []
     for key, value in state.items():
         head, _, rest = key.partition(".")
         if head in ("encoder", "decoder") and rest:
             parts[head == "decoder"][rest] = value
+        else:
+            others.append(key)
     if not parts[0] or not parts[1]:
         heads = sorted({k.partition(".")[0] for k in state})[:8]
         raise ConfigError(f"{where}: a combined state dict needs keys encoder.* and decoder.*; its keys start with "
                           f"{heads}. Pass --encoder-weights and --decoder-weights instead.")  # fmt: skip
+    if others:  # a learned prior's weights, say: dropped without a word, the model was scored under N(0, I) (an audit)
+        raise ConfigError(f"{where} holds {len(others)} key(s) outside encoder.* and decoder.* (e.g. {sorted(others)[:3]}), "
+                          "which the adopted model would not use: it takes the two halves and a standard normal "
+                          "prior. Save the halves' weights alone (--encoder-weights and --decoder-weights, or a "
+                          "state dict of encoder.* and decoder.* only).")  # fmt: skip
     return parts

@@ -116,7 +116,7 @@ def test_manifold_grid_uses_inverse_cdf_spacing(linear):
     np.testing.assert_allclose(g.decoded[0, 1], _decode_mean(model, z[None])[0], atol=1e-6)
     with pytest.raises(ConfigError, match="two different"):
         manifold_grid(model, dims=[1, 1])
-    with pytest.raises(ConfigError, match="must lie in 0..2"):
+    with pytest.raises(ConfigError, match="^dims must name latent dimensions in 0..2"):
         manifold_grid(model, dims=[0, 7])
 
 
@@ -288,7 +288,7 @@ def test_arithmetic_on_a_conditional_model_keeps_each_anchor_with_its_own_class(
 def test_repeated_dimensions_are_refused(linear):
     """An audit: `explore traverse --dims 1 1` drew the same row twice, and a grid over z1 against z1 is no grid."""
     model, _ = linear
-    with pytest.raises(ConfigError, match="must be distinct; got \\[1, 1\\]"):
+    with pytest.raises(ConfigError, match="^dims must name distinct latent dimensions; got \\[1, 1\\]"):
         traverse(model, dims=[1, 1], steps=3)
     with pytest.raises(ConfigError, match="two different dimensions"):
         manifold_grid(model, dims=[0, 0], n=3)

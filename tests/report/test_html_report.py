@@ -86,7 +86,7 @@ def test_report_writes_where_asked_and_errors_are_one_line(bare_run, tmp_path, c
 
 
 def test_explore_errors_are_one_line(bare_run, capsys):
-    for argv, message in ((["explore", str(bare_run), "grid", "--dims", "0", "5"], "must lie in 0..1"),
+    for argv, message in ((["explore", str(bare_run), "grid", "--dims", "0", "5"], "--dims (dims) must name latent dimensions in 0..1"),
                           (["explore", str(bare_run), "interpolate", "0", "test:9999"], "out of range"),
                           (["explore", str(bare_run), "arithmetic", "0", "nothing"], "names neither"),
                           (["explore", str(bare_run), "traverse", "--span", "-1"], "--span must be a finite number in (0, 100]")):  # fmt: skip

@@ -265,9 +265,9 @@ def _check_dims(dims: Any, L: int, unit: str = "dimension", distinct: bool = Tru
     out = [int(d) for d in dims]
     bad = [d for d in out if not 0 <= d < L]
     if bad or not out:
-        raise ConfigError(f"Latent {unit}s must lie in 0..{L - 1}; got {list(dims)}.")
+        raise ConfigError(f"dims must name latent {unit}s in 0..{L - 1}; got {list(dims)}.", setting="dims")
     if distinct and len(set(out)) < len(out):  # a traversal's row twice (a grid says "two different" itself)
-        raise ConfigError(f"Latent {unit}s must be distinct; got {list(dims)}.")
+        raise ConfigError(f"dims must name distinct latent {unit}s; got {list(dims)}.", setting="dims")
     return out
 
 
@@ -281,7 +281,7 @@ def _traversal_units(model: Model, per: str) -> tuple[str, list[np.ndarray]]:
         raise ConfigError(f"per must be 'auto', 'dimension' or 'channel'; got {per!r}.")
     if per == "channel" and not spatial:
         raise ConfigError("Traversals per channel need a latent with channels (e.g. 4 x h x w); this model's latent is "
-                          f"flat ({model.latent_dim_} dimensions). Use per='dimension' (--per dimension).")  # fmt: skip
+                          f"flat ({model.latent_dim_} dimensions). Use per='dimension'.", setting="per")  # fmt: skip
     if per == "channel" or (per == "auto" and spatial):
         return "channel", list(np.arange(model.latent_dim_).reshape(shape[0], -1))
     return "dimension", [np.array([d]) for d in range(model.latent_dim_)]
@@ -409,7 +409,7 @@ def manifold_grid(
     if dims is not None:
         dims, chosen = _check_dims(dims, L, distinct=False), "given"
         if len(dims) != 2 or dims[0] == dims[1]:
-            raise ConfigError(f"A manifold grid needs two different dimensions; got {dims}.")
+            raise ConfigError(f"dims must name two different dimensions for a manifold grid; got {dims}.", setting="dims")
     elif L == 2 or activity is None:
         dims, chosen = [0, 1], "the only two" if L == 2 else "the first two (no data to rank them by)"
     else:
@@ -665,9 +665,9 @@ def arithmetic(
     ref = None
     if reference_log_px is not None and isinstance(n_samples, (int, np.integer)) and n_samples < 2:
         # its SE would be NaN, read as 0: "95% interval 13.3 to 13.3" (an audit)
-        raise ConfigError(f"n_samples={n_samples!r} (--n-samples): the arithmetic places each log p(x) among the test "
-                          "split's with a 95% interval from its standard error, and one importance sample per "
-                          "example gives none; give at least 2 (default 200).")  # fmt: skip
+        raise ConfigError(f"n_samples={n_samples!r}: the arithmetic places each log p(x) among the test split's with "
+                          "a 95% interval from its standard error, and one importance sample per example gives none; "
+                          "give at least 2 (default 200).", setting="n_samples")  # fmt: skip
     if reference_log_px is not None:
         ref = np.sort(np.asarray(reference_log_px, dtype=np.float64).ravel())
         if ref.size < 2:

@@ -264,22 +264,24 @@ def log_likelihood(
                 averaged = max(averaged, j)
             if progress:
                 progress(min(start + block, n), n)
-    check_finite_scores(table)
+    check_finite_scores(table, getattr(model, "trained_elsewhere", False))
     return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_,
                             normalized=normalized, binarizations=averaged, averaged=each)  # fmt: skip
 
 
-def check_finite_scores(table: np.ndarray) -> None:
+def check_finite_scores(table: np.ndarray, trained_elsewhere: bool = False) -> None:
     """Refuse scores that are NaN or infinite (table: (N, 5) as LikelihoodResult's columns; the
     Monte Carlo SE, column 1, may be NaN for K = 1): a percentile or flag computed from them means
-    nothing, and a mean of them hides the cause."""
+    nothing, and a mean of them hides the cause. ``trained_elsewhere`` (an adopted model): the advice names no
+    option of vaelab train, which cannot reach the model (an audit, s13: "Retrain with a lower --lr")."""
     bad = ~np.isfinite(table[:, [0, 2, 3, 4]]).all(1)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(f"The model gives NaN or infinite log p(x) or ELBO for {int(bad.sum())} of {len(bad)} examples "
                         f"(the first is example {first}): its weights diverged, or these inputs lie far outside the "
-                        "training data, where the decoder's likelihood overflows. Retrain with a lower --lr or "
-                        "--grad-clip, or check those inputs.")  # fmt: skip
+                        "training data, where the decoder's likelihood overflows. "
+                        + ("Check those inputs, and the model where it was trained (its halves on them)."
+                           if trained_elsewhere else "Retrain with a lower --lr or --grad-clip, or check those inputs."))  # fmt: skip
 
 
 def _estimate(model: Model, x: torch.Tensor, y: torch.Tensor | None, n_samples: int, chunk_size: int, seed: int,

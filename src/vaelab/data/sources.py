@@ -223,6 +223,8 @@ def check_source(source: Any) -> None:
 
 
 def existing_source(source: str | os.PathLike, what: str) -> Path:
+    if not os.fspath(source):  # "" is the current folder to os.path: `--outliers "$UNSET"` read whatever images lay here
+        raise DataError(f"The {what} path is empty; expected a file or folder (or a built-in name).")
     path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
     try:
         exists, size = path.exists(), path.stat().st_size if path.is_file() else None

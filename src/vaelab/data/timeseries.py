@@ -181,7 +181,8 @@ def _prepare_frame(df: pd.DataFrame, id_column, time_column, features, fill) -> 
         if col is not None and col not in df.columns:
             raise DataError(f"{what} {col!r} (--{what.split('_')[0]}) is not a column of the data; its columns are {_names(columns)}{_close(col, columns)}.")
     if id_column is not None and id_column == time_column:
-        raise ConfigError(f"id_column and time_column must differ; both are {id_column!r}.")
+        raise ConfigError(f"id_column and time_column must differ; both are {id_column!r}.",
+                          setting=("id_column", "time_column"))
     reserved = {c for c in (id_column, time_column) if c is not None}
     names = _select_features(df, features, reserved)
 
@@ -287,7 +288,8 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
     else:
         names = [features] if isinstance(features, str) else list(features)
         if not names:
-            raise ConfigError("features is empty; name at least one column, or leave it out to use every numeric column.")
+            raise ConfigError("features is empty; name at least one column, or leave it out to use every numeric column.",
+                              setting="features")
         missing = [c for c in names if c not in df.columns]
         if missing:
             cols = list(df.columns)
@@ -298,7 +300,7 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
         if clash:
             raise ConfigError(f"Feature column(s) {_names(clash)} are also the id/time column; a feature must be another column.")
         if len(set(names)) != len(names):
-            raise ConfigError(f"features names a column more than once: {_names(names)}.")
+            raise ConfigError(f"features names a column more than once: {_names(names)}.", setting="features")
         bad = [c for c in names if not numeric(c)]
         if bad:
             kinds = ", ".join(f"{c!r} ({df[c].dtype})" for c in bad)
@@ -567,7 +569,8 @@ def split_windows(windows: Windows, val_fraction: float = 0.1, test_fraction: fl
         if isinstance(f, bool) or not isinstance(f, (int, float, np.floating, np.integer)) or not 0.0 <= f < 1.0:
             raise ConfigError(f"{name} must be in [0, 1); got {f!r}.", setting=name)
     if val_fraction + test_fraction >= 1.0:
-        raise ConfigError(f"val_fraction + test_fraction must be below 1 to leave training data; got {val_fraction} + {test_fraction}.")
+        raise ConfigError(f"val_fraction + test_fraction must be below 1 to leave training data; got {val_fraction} + "
+                          f"{test_fraction}.", setting=("val_fraction", "test_fraction"))  # fmt: skip
     least = min_gap(windows.window_length, windows.stride)
     if gap is None:
         gap = least

@@ -157,7 +157,7 @@ def _adopt_and_save(encoder: Any, decoder: Any, run: RunDir, specs: dict[str, st
     make_folder(run.path)
     run.remove_temp_files()
     run.write_split(split)
-    model.save(run.path, data=prepared.data)
+    model.write(run, data=prepared.data)
     sizes = tuple(int((split == code).sum()) for code in range(3))
     return Adopted(run, model, dataset, split, dataset.n_examples, sizes)
 

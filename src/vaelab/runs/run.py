@@ -36,7 +36,7 @@ from vaelab.forecaster import FORECAST
 from vaelab.model import Model
 from vaelab.runs.base import RunKind, cache_key
 from vaelab.runs.kinds import KIND_FILES, kind_of
-from vaelab.specs import resolve
+from vaelab.specs import is_onnx, resolve
 
 ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
 # Every file vaelab writes at the top of a run folder, of any kind: --out never names one of them.
@@ -53,6 +53,9 @@ class Specs:
     encoder: str | None = None
     decoder: str | None = None
     trust: bool = False
+    # the encoder's SPEC came as --model (a library's whole model): its errors name that option (an audit, s13: they
+    # said --encoder, an option never typed). Out of the repr, which keys the caches on the model.
+    whole: bool = dataclasses.field(default=False, repr=False)
 
 
 def is_split(spec: str) -> bool:
@@ -243,10 +246,14 @@ class Run:
         """The fitted model: a :class:`vaelab.VAE`, or an adopted model (:mod:`vaelab.adopt`)."""
         if self._model is None:
             s = self.specs
+            first = "model" if s.whole else "encoder"  # the option the encoder's SPEC was given as
             if self.config.model.arch == "adopted":
-                self._model = load_adopted(self.dir.path, encoder=s.encoder, decoder=s.decoder, trust=s.trust)
+                python = s.whole and s.encoder is not None and not is_onnx(s.encoder)
+                encoder = resolve(s.encoder, first) if python else s.encoder
+                self._model = load_adopted(self.dir.path, encoder=encoder, decoder=s.decoder, trust=s.trust)
             else:  # custom networks of a vaelab run: the user's modules, named by SPEC
-                halves = {k: None if v is None else resolve(v, k) for k, v in (("encoder", s.encoder), ("decoder", s.decoder))}
+                halves = {k: None if v is None else resolve(v, o) for k, o, v in (("encoder", first, s.encoder),
+                                                                                  ("decoder", "decoder", s.decoder))}
                 self._model = load(self.dir.path, **halves)
         return self._model
 

@@ -414,7 +414,7 @@ class TableKind(RunKind):
         are draws already, ``draw`` or not (as ``sample --draw`` of a table run)."""
         kinds = self.kinds
         train, test = self.real_rows(run, "train", "test")
-        target = target or _default_target(train, kinds)
+        target = _default_target(train, kinds) if target is None else target  # '' is no column: said, not replaced
         if target not in train.columns:
             raise ConfigError(f"--target {target!r} is not a column of this table; its columns are {list(train.columns)}.")
         n = len(train) if n is None else check_measured_count("--n", n, len(train))

@@ -773,7 +773,10 @@ class SeriesKind(RunKind):
         # score's errors (an audit, s12: counted, a filled straight line scored as what happened)
         filled = self._filled_values(run, "test", len(test))
         counted = None if filled is None or not filled[:, ws.n_past :].any() else ~filled[:, ws.n_past :]
-        rows = {s: run.generate(n, sampler=sampler, seed=s) for s in range(seed, seed + REPEATS)}
+        # the repeats' seeds wrapped modulo 2**32 as the forecast draws' are: at --seed 4294967295, seed + 1 reached
+        # scikit-learn's GaussianMixture (aggregate-gmm) as a random_state past its top, a traceback (an audit, s13)
+        rows = {s: run.generate(n, sampler=sampler, seed=s)
+                for s in ((int(seed) + k) % (MAX_SEED + 1) for k in range(REPEATS))}  # fmt: skip
         gauss = gaussian_windows(train_rows)
         base = {s: gauss(n, s) for s in rows}
         synth = self.to_user(rows[seed])

@@ -366,7 +366,7 @@ def repeated_predictive(real: Any, synth_for_seed: Callable[[int], Any], seeds: 
 
 
 def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | None = None, groups: Any = None,
-                  lag: int = 0) -> dict[str, Any]:  # fmt: skip
+                  lag: int = 0, se_lag: int | None = None) -> dict[str, Any]:  # fmt: skip
     """How often real futures fall inside a forecast band of nominal coverage ``nominal``: the mean of
     ``inside`` (W,), per window the share of real future values inside the band, with its standard error
     over the windows, a 95% interval (``coverage_interval``) and a verdict (calibrated / too narrow / too wide)
@@ -375,14 +375,20 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     ``groups`` and ``lag``: windows in time order with their series, whose futures overlap up to ``lag``
     windows apart; the SE is then taken over overlapping windows (:func:`paired_difference`), as the forecaster's error is, since
     neighbouring windows share most of their future values (an audit: treated as independent, 51 windows holding
-    116 distinct future values gave an interval as if they held 652)."""
+    116 distinct future values gave an interval as if they held 652). ``se_lag``: how many windows apart two
+    windows' shares still correlate, when further than ``lag`` (a forecaster that reads the past: windows that share
+    any step); the SE is then :func:`overlap_stderr`'s at that lag."""
     inside = np.asarray(inside, dtype=np.float64).ravel()
     w = inside.size
     if w < 2:
         raise DataError(f"band_coverage needs at least 2 windows; got {w}.")
     cov = float(inside.mean())
-    cov_se = (paired_difference(inside, groups, lag)["se"] if groups is not None and lag > 0
-              else float(inside.std(ddof=1) / math.sqrt(w)))  # fmt: skip
+    if groups is not None and se_lag is not None and se_lag > 0:
+        cov_se = paired_difference(inside, groups, se_lag, fixed_b=True)["se"]
+    elif groups is not None and lag > 0:
+        cov_se = paired_difference(inside, groups, lag)["se"]
+    else:
+        cov_se = float(inside.std(ddof=1) / math.sqrt(w))
     # The interval is Korn & Graubard's (1998) for a proportion estimated from clustered data (the windows): a
     # Clopper-Pearson interval at the effective sample size p(1 - p) / SE^2, at most the number of values. Close to
     # mean ± 1.96 SE where the SE is informative, it does not collapse where it is 0 (31 windows all inside the band
@@ -474,14 +480,15 @@ def repeated_discriminative(real: Any, synth_for_seed: Callable[[int], Any], see
             "n_train": runs[0]["n_train"], "n_test": n_test, "epochs": runs[0]["epochs"], "hidden": runs[0]["hidden"]}
 
 
-def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
+def paired_difference(d: Any, groups: Any, lag: int, fixed_b: bool = False) -> dict[str, float]:
     """Mean of per-window loss differences ``d`` with a standard error over overlapping windows.
 
     Consecutive windows of one series share most of their future, so their differences are
     correlated (as in Diebold & Mariano's 1995 test of forecast accuracy): the variance adds
     the autocovariances up to ``lag`` within each series (``groups``: the series of each
     window, in time order; None: one series), with equal weights as Diebold & Mariano do
-    (:func:`vaelab.analysis.likelihood.serial_stderr`).
+    (:func:`vaelab.analysis.likelihood.serial_stderr`). ``fixed_b``: Bartlett weights, the SE scaled to the
+    fixed-b interval (:func:`overlap_stderr`), for windows whose errors correlate as far as they share any step.
     """
     d = np.asarray(d, dtype=np.float64)
     groups = np.zeros(d.shape, dtype=np.int64) if groups is None else np.asarray(groups)
@@ -493,7 +500,40 @@ def paired_difference(d: Any, groups: Any, lag: int) -> dict[str, float]:
     n = len(d)
     if n == 0:
         raise DataError("paired_difference got no windows.")
-    return {"mean": float(d.mean()), "se": serial_stderr(d, groups, int(lag)), "n": int(n), "lag": int(lag)}
+    se = overlap_stderr(d, groups, int(lag)) if fixed_b else serial_stderr(d, groups, int(lag))
+    return {"mean": float(d.mean()), "se": se, "n": int(n), "lag": int(lag)}
+
+
+# Kiefer & Vogelsang (2005, "A new asymptotic theory for heteroskedasticity-autocorrelation robust tests",
+# Econometrica 73), Bartlett kernel: the 97.5% quantile of the fixed-b t statistic is 1.96 + a1 b + a2 b^2 + a3 b^3
+# (b = bandwidth / sample size). A Brownian-motion simulation of 20,000 draws here gave 2.52 at b = 0.2, 4.74 at b = 1.
+KV_BARTLETT = (2.9694, 0.4160, -0.5324)
+
+
+def overlap_stderr(d: Any, groups: Any, lag: int) -> float:
+    """The standard error of the mean of ``d`` (one value per window, in time order within each of ``groups``) when
+    windows up to ``lag`` apart share steps, scaled so that the mean ± Z95 of it is Kiefer & Vogelsang's (2005)
+    fixed-b 95% interval: Newey & West's (1987) Bartlett weights 1 - k / (lag + 1) over the autocovariances within
+    each series, times the fixed-b critical value / Z95 at b = (lag + 1) / the windows of a series.
+
+    Where the windows of a series are few against the lag (31 windows of 30 steps), the autocovariances taken about
+    the sample mean shrink, and the plain SE fell far below the spread of the mean: a trained forecaster against
+    repeating the last value on 200 fresh stretches of a random walk, 31 windows each, spread 0.80, the SE taken
+    with lag n_future 0.42 (65% of 2-SE intervals held the truth), a data-driven lag (Andrews 1991) 0.37, this one
+    0.63 (81%); on a seasonal series (spread 0.13) 0.60 before, 0.55 with this one (an audit, s13)."""
+    d = np.asarray(d, dtype=np.float64)
+    groups = np.asarray(groups)
+    n = d.size
+    c = d - d.mean()
+    lag = int(lag)
+    var = float(c @ c) / n
+    for k in range(1, min(lag, n - 1) + 1):
+        same = groups[k:] == groups[:-k]
+        var += 2 * (1 - k / (lag + 1)) * float((c[k:] * c[:-k])[same].sum()) / n
+    sizes = np.unique(groups, return_counts=True)[1]
+    b = min(1.0, (lag + 1) / float((sizes**2).sum() / sizes.sum()))  # per series: its windows, weighted by them
+    cv = Z95 + sum(a * b**p for p, a in enumerate(KV_BARTLETT, start=1))
+    return math.sqrt(max(var, 0.0) / n) * cv / Z95
 
 
 KS_BOOTSTRAP = 100  # resamples behind the SEs of the window values' KS complements

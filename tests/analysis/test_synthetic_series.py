@@ -278,9 +278,9 @@ def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_wind
     assert one == window_ks_complements(real, fake, lag=11, seed=3)  # seeded
     assert one["scores"] == [ks_complement(real[:, :, f].ravel(), fake[:, :, f].ravel()) for f in range(2)]
     assert all(se > 0 for se in one["stderr"]) and one["mean"] == pytest.approx(np.mean(one["scores"]))
-    assert one["se_over"] == ("the 289 real windows in moving blocks of 12 cut at each series' end (4% of them "
-                              "shorter) and the 100 synthetic ones, each set resampled on its own; 100 bootstrap "
-                              "resamples")  # fmt: skip
+    assert one["se_over"] == ("the 289 real windows in moving blocks of 27 cut at each series' end (9% of them "
+                              "shorter) (their length from the windows' persistence; 12 share a step) and the 100 "
+                              "synthetic ones, each set resampled on its own; 100 bootstrap resamples")  # fmt: skip
     with pytest.raises(DataError, match="groups"):
         window_ks_complements(real, fake, groups=np.zeros(3))
 
@@ -407,3 +407,24 @@ def test_the_forecasters_se_covers_errors_that_move_together_across_every_shared
     wide = band_coverage(inside, values_per_window=6, groups=groups, lag=6, se_lag=T - 1)
     assert wide["coverage_stderr"] == pytest.approx(paired_difference(inside, groups, T - 1, fixed_b=True)["se"])
     assert wide["coverage_stderr"] > band_coverage(inside, values_per_window=6, groups=groups, lag=6)["coverage_stderr"]
+
+
+def test_the_ks_se_of_persistent_series_follows_their_persistence_not_only_the_overlap():
+    """An audit (s13): the real windows' blocks were lag + 1 windows long, the span over which windows share a step,
+    whatever the series' persistence: on windows of one AR(0.98) series the mean KS complement's spread over
+    independent series was about 1.6 times its SE. The blocks now take Politis & White's automatic length on the
+    windows' means (never shorter than lag + 1)."""
+    from vaelab.analysis.synthetic_series import window_ks_complements
+
+    runs = [window_ks_complements(ar_windows(k, phi=0.98), np.stack([ar_windows(5000 + 50 * k + i, length=112,
+                                  phi=0.98)[-1] for i in range(100)]), lag=11, seed=k) for k in range(40)]  # fmt: skip
+    spread = np.std([r["mean"] for r in runs], ddof=1)
+    se = np.mean([r["mean_stderr"] for r in runs])
+    assert spread / se < 1.3, (spread, se)
+    # independent values get blocks of about one; a block is never shorter than the windows that share a step
+    from vaelab.analysis.synthetic_series import block_length
+
+    rng = np.random.default_rng(0)
+    assert block_length(rng.normal(size=500), np.zeros(500)) < 3
+    assert "moving blocks of 12 " in window_ks_complements(rng.normal(size=(200, 12, 1)), rng.normal(size=(50, 12, 1)),
+                                                           lag=11)["se_over"]  # fmt: skip

@@ -278,9 +278,9 @@ def test_window_ks_complements_carry_standard_errors_that_cover_overlapping_wind
     assert one == window_ks_complements(real, fake, lag=11, seed=3)  # seeded
     assert one["scores"] == [ks_complement(real[:, :, f].ravel(), fake[:, :, f].ravel()) for f in range(2)]
     assert all(se > 0 for se in one["stderr"]) and one["mean"] == pytest.approx(np.mean(one["scores"]))
-    assert one["se_over"] == ("the 289 real windows in moving blocks of 27 cut at each series' end (9% of them "
-                              "shorter) (their length from the windows' persistence; 12 share a step) and the 100 "
-                              "synthetic ones, each set resampled on its own; 100 bootstrap resamples")  # fmt: skip
+    assert one["se_over"] == ("the 289 real windows in moving blocks of 27 windows, a length set by their "
+                              "persistence (12 share a step), cut at each series' end (9% of them shorter) and the "
+                              "100 synthetic ones, each set resampled on its own; 100 bootstrap resamples")  # fmt: skip
     with pytest.raises(DataError, match="groups"):
         window_ks_complements(real, fake, groups=np.zeros(3))
 

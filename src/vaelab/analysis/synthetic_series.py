@@ -635,12 +635,11 @@ def window_ks_complements(real: Any, synth: Any, groups: Any = None, lag: int = 
     longest = int(np.max(sizes))
     # blocks started within block - 1 windows of a series' end are cut there: on 26 windows, 15 of 26 blocks of 16 (s12)
     cut = float(np.minimum(sizes, block - 1).sum() / sizes.sum())
-    blocks = ("" if not lag else f" in moving blocks of {block} cut at each series' end ({100 * cut:.0f}% of them "
-              "shorter)" if longest > block else
+    why = f" windows, a length set by their persistence ({lag + 1} share a step)," if block > lag + 1 else ""
+    blocks = ("" if not lag else f" in moving blocks of {block}{why} cut at each series' end ({100 * cut:.0f}% of "
+              "them shorter)" if longest > block else
               f" in blocks cut at each series' end (a series holds at most {longest} windows, no more than the "
               f"{block} a block spans)")  # fmt: skip
-    if lag and block > lag + 1:
-        blocks += f" (their length from the windows' persistence; {lag + 1} share a step)"
     return {"scores": scores, "stderr": [float(x) for x in draws.std(axis=0, ddof=1)], "mean": float(np.mean(scores)),
             "mean_stderr": float(draws.mean(axis=1).std(ddof=1)),
             "se_over": f"the {r.shape[0]} real windows{blocks} and the {s.shape[0]} synthetic ones, each set resampled "

@@ -407,6 +407,9 @@ def test_the_forecasters_se_covers_errors_that_move_together_across_every_shared
     wide = band_coverage(inside, values_per_window=6, groups=groups, lag=6, se_lag=T - 1)
     assert wide["coverage_stderr"] == pytest.approx(paired_difference(inside, groups, T - 1, fixed_b=True)["se"])
     assert wide["coverage_stderr"] > band_coverage(inside, values_per_window=6, groups=groups, lag=6)["coverage_stderr"]
+    # evaluated windows spaced further apart than T - 1 share no step: se_lag 0, not the future's lag
+    apart = band_coverage(inside, values_per_window=6, groups=groups, lag=6, se_lag=0)["coverage_stderr"]
+    assert apart == pytest.approx(paired_difference(inside, groups, 0, fixed_b=True)["se"])
 
 
 def test_the_ks_se_of_persistent_series_follows_their_persistence_not_only_the_overlap():

@@ -383,7 +383,7 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     if w < 2:
         raise DataError(f"band_coverage needs at least 2 windows; got {w}.")
     cov = float(inside.mean())
-    if groups is not None and se_lag is not None and se_lag > 0:
+    if groups is not None and se_lag is not None:  # 0: evaluated windows spaced so far apart that they share no step
         cov_se = paired_difference(inside, groups, se_lag, fixed_b=True)["se"]
     elif groups is not None and lag > 0:
         cov_se = paired_difference(inside, groups, lag)["se"]

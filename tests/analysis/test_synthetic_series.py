@@ -233,7 +233,8 @@ def test_the_predictive_scores_difference_carries_a_standard_error_over_the_test
     assert result["mae_difference"] == pytest.approx(result["mae_synthetic"] - result["mae_real"])
     assert result["mae_difference_se"] > 0 and result["outcome"] == "higher"  # noise teaches nothing
     assert result["mae_difference"] > 2 * result["mae_difference_se"]
-    assert result["se_over"] == "the 139 real test windows, paired; windows up to 23 apart share steps"
+    assert result["se_over"] == ("the 139 real test windows, paired; windows up to 23 apart share steps (Bartlett "
+                                 "weights, the SE scaled to the fixed-b 95% interval)")  # fmt: skip
     # windows that share no step (lag 0): the SE of independent differences, SD / sqrt(n)
     apart = predictive_score(real, noise, n_past=16, epochs=10, lag=0)
     assert apart["mae_difference"] == result["mae_difference"]

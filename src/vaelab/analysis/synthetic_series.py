@@ -233,7 +233,7 @@ def predictive_score(
     errors are comparable. Each model standardizes with its own training set's statistics.
 
     Both models forecast the same test windows, so their difference is paired: its standard error
-    is taken over the test windows (:func:`paired_difference`), with ``groups`` (the series of
+    is taken over the test windows (:func:`paired_difference`, the fixed-b one), with ``groups`` (the series of
     each window of ``real``, in time order) and ``lag`` (how many windows apart two still share a
     step); by default the windows of ``real`` are taken as one series of windows overlapping up to
     T - 1 apart. It covers the test windows' sampling, not the two models' own randomness (another
@@ -323,12 +323,16 @@ def _predictive_summary(parts: list[dict[str, Any]]) -> dict[str, Any]:
     err_synth = np.mean([p["err_synth"] for p in parts], axis=0)
     lag, n_test = first["lag"], err_real.size
     mae_real, mae_synth = float(err_real.mean()), float(err_synth.mean())
-    diff = paired_difference(err_synth - err_real, first["groups"], lag)
+    # the fixed-b SE, as the forecaster's verdict takes it: both forecasters read the past, so their errors move
+    # together across every shared step, and the equal-weight kernel at lag T - 1 collapsed to the SE of independent
+    # windows on 31 test windows of 30 steps (an audit, s13)
+    diff = paired_difference(err_synth - err_real, first["groups"], lag, fixed_b=True)
     if n_test < 2:  # one test window: no spread to take an SE from
         diff["se"] = math.nan
     se_windows = diff["se"]
     extra: dict[str, Any] = {}
-    over = f"the {n_test} real test windows, paired" + (f"; windows up to {lag} apart share steps"
+    over = f"the {n_test} real test windows, paired" + (f"; windows up to {lag} apart share steps (Bartlett weights, "
+                                                        "the SE scaled to the fixed-b 95% interval)"
                                                         if lag > 0 and n_test > 1 else "")  # fmt: skip
     if repeats > 1:
         each = [float((p["err_synth"] - p["err_real"]).mean()) for p in parts]
@@ -514,7 +518,7 @@ def overlap_stderr(d: Any, groups: Any, lag: int) -> float:
     """The standard error of the mean of ``d`` (one value per window, in time order within each of ``groups``) when
     windows up to ``lag`` apart share steps, scaled so that the mean ± Z95 of it is Kiefer & Vogelsang's (2005)
     fixed-b 95% interval: Newey & West's (1987) Bartlett weights 1 - k / (lag + 1) over the autocovariances within
-    each series, times the fixed-b critical value / Z95 at b = (lag + 1) / the windows of a series.
+    each series, times the fixed-b critical value / Z95 at b = (lag + 1) / the windows.
 
     Where the windows of a series are few against the lag (31 windows of 30 steps), the autocovariances taken about
     the sample mean shrink, and the plain SE fell far below the spread of the mean: a trained forecaster against
@@ -530,8 +534,10 @@ def overlap_stderr(d: Any, groups: Any, lag: int) -> float:
     for k in range(1, min(lag, n - 1) + 1):
         same = groups[k:] == groups[:-k]
         var += 2 * (1 - k / (lag + 1)) * float((c[k:] * c[:-k])[same].sum()) / n
-    sizes = np.unique(groups, return_counts=True)[1]
-    b = min(1.0, (lag + 1) / float((sizes**2).sum() / sizes.sum()))  # per series: its windows, weighted by them
+    # b over all the windows: the autocovariances are taken about the mean of all of them, whose error is what shrinks
+    # them (and independent series' estimates average), so a panel of short series is not read as one short series
+    # (and no longer a span than a series holds: windows each of their own series leave nothing to estimate)
+    b = min(1.0, min(lag + 1, int(np.unique(groups, return_counts=True)[1].max())) / n)
     cv = Z95 + sum(a * b**p for p, a in enumerate(KV_BARTLETT, start=1))
     return math.sqrt(max(var, 0.0) / n) * cv / Z95
 

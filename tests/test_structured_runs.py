@@ -2279,6 +2279,32 @@ def test_a_test_windows_forecast_draws_are_its_own_alone_or_in_a_batch(series, t
     assert np.array_equal(np.load(tmp_path / "f.npy"), draws)
 
 
+def test_evaluate_synthetic_of_a_series_run_takes_the_top_seed(series, tmp_path, capsys):
+    """An audit (s13): the repeats' generators were seeded seed, seed + 1, seed + 2, so --seed 4294967295 (which the
+    CLI takes) handed aggregate-gmm's GaussianMixture a random_state of 2**32: a traceback. They wrap modulo 2**32."""
+    run = tmp_path / "run"
+    shutil.copytree(series[2], run)
+    out = _ok(capsys, "evaluate-synthetic", run, "--seed", 2**32 - 1, "--sampler", "aggregate-gmm", "--n", 8)
+    assert "discriminative score" in out
+
+
+def test_the_forecasters_se_counts_windows_that_share_a_past_step_too(series, monkeypatch):
+    """An audit (s13): the forecaster verdict and the band's coverage took their SEs over windows up to n_future
+    apart, but the forecaster reads the past: windows up to T - 1 apart (here 15) share a step, and on a random walk
+    that SE was about half the spread of the mean difference. Both now take T - 1, counted in evaluated windows."""
+    import vaelab.runs.series as series_module
+
+    _, run, kind, test_rows, test, codes = _test_windows(series)
+    seen = {}
+    verdict, coverage = series_module.forecaster_verdict, series_module.band_coverage
+    monkeypatch.setattr(series_module, "forecaster_verdict",
+                        lambda *a: seen.setdefault("verdict", a[3]) and verdict(*a))  # fmt: skip
+    monkeypatch.setattr(series_module, "band_coverage",
+                        lambda *a, **k: seen.setdefault("coverage", k) and coverage(*a, **k))  # fmt: skip
+    kind.forecast_scores(run, test_rows, test, codes, seed=0)
+    assert seen["verdict"] == 15 and seen["coverage"]["se_lag"] == 15 and seen["coverage"]["lag"] == 4
+
+
 def test_a_feature_constant_in_training_is_left_out_of_the_band_coverage_and_said_so(tmp_path, capsys):
     """An audit (s12): a feature the same in every training window is forecast at that value, a band of no width that
     the real value always sat 'inside': with one such feature of two, 98% coverage. It is left out, and said so."""

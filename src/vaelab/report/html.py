@@ -448,6 +448,9 @@ class _Assembler:
                        + f" against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
+                       + ("; class TV: the classifier's predicted classes of the samples against those of the test "
+                          "examples" if any(((block[n] or {}).get("classes") or {}).get("compared_with")
+                                            == "predicted classes of real data" for n in names) else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "

@@ -20,7 +20,14 @@ from typing import Any, Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from vaelab.analysis.comparison import REPLICATES, best_of, fmt_interval, interval_settings, quality_with_intervals
+from vaelab.analysis.comparison import (
+    FRECHET_NOTE,
+    REPLICATES,
+    best_of,
+    fmt_interval,
+    interval_settings,
+    quality_with_intervals,
+)
 from vaelab.analysis.aggregate import subsample
 from vaelab.analysis.quality import (
     FeatureSpace,
@@ -358,6 +365,7 @@ def markdown_table(block: dict[str, dict], summary: dict) -> str:
         note.append("[intervals]: none, too few samples for half-samples that hold a k-NN ball")
     elif iv:
         note.append(f"[intervals]: {100 * iv['level']:.0f}%, {iv['method']}, {iv['replicates']} half-samples")
+    note.append(FRECHET_NOTE)
     knn = summary.get("knn")
     if knn:
         note.append(f"k-NN balls: k = {knn['k_precision_recall']} (precision/recall), {knn['k_density_coverage']} "

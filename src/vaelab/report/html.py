@@ -22,6 +22,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
+from vaelab.analysis.comparison import FRECHET_NOTE
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
@@ -452,6 +453,7 @@ class _Assembler:
                           "examples" if any(((block[n] or {}).get("classes") or {}).get("compared_with")
                                             == "predicted classes of real data" for n in names) else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
+                       + f"; {FRECHET_NOTE}"
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
                           "on a ball's edge is outside" if summary.get("knn") else ""),

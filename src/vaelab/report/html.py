@@ -348,9 +348,11 @@ class _Assembler:
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
-                "header": ["score", "AUROC [95% interval]", "AUPRC", "AUPRC by chance"],
+                "header": ["score", "AUROC [95% interval]", "AUPRC [95% interval]", "AUPRC by chance"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
-                          _num(v["auprc"], 3), _num(v.get("auprc_chance", chance), 3)]
+                          # an AUPRC measured before it had an interval: the estimate alone
+                          _with_interval({**v, "intervals": {"auprc": v.get("auprc_interval")}}, "auprc", 3),
+                          _num(v.get("auprc_chance", chance), 3)]
                          for k, v in anomaly["scores"].items()],
                 "notes": ["AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples scored.",
                           *notes],

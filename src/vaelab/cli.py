@@ -876,6 +876,8 @@ def cmd_explore(args) -> int:
         for name, pct in result.percentile.items():
             print(f"{name:<10} typicality along the path (percentile of training codes): "
                   + " ".join(f"{p:.0f}" for p in pct))  # fmt: skip
+        if result.n_train is not None and result.n_codes is not None and result.n_train > result.n_codes:
+            print(f"  percentiles among {result.n_codes} training codes, a seeded subsample of the {result.n_train}")
         if result.scale == "codes":  # never fitted to the prior: a path about 0 would swing away from the codes
             print(f"  the encoder is deterministic (a plain autoencoder): the spherical path turns about its codes' "
                   f"mean on the {_split_words(result.codes_from)}, not the prior's mean")  # fmt: skip

@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
 from vaelab.analysis.comparison import FRECHET_NOTE
+from vaelab.analysis.explore import codes_words
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
@@ -605,7 +606,7 @@ class _Assembler:
                "split, not the prior's (the encoder is deterministic, never fitted to the prior)"
                if e.get("scale") == "codes" else "")
             + ". Below the decoded examples, each point's "
-            "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
+            f"typicality: log q(z) under the aggregate posterior, as a percentile of {_codes_of(e)}. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on."
             + _path_class(e))
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
@@ -624,6 +625,8 @@ class _Assembler:
             + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
             + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
             + " and encoded. "
+            # beyond MAX_REFERENCE_CODES the percentiles are among a seeded subsample of the training codes (an audit, s13)
+            + (f"log q(z) percentiles are among {_codes_of(e)}. " if _subsampled(e) else "")
             # a deterministic encoder has no log p(x), so no reference (n_reference 0): it read "log p(x) (K = 200) is
             # placed among the 0 test examples" (an audit, s12)
             + ("log p(x) does not apply: the encoder is deterministic (a plain autoencoder), so the verdicts read the "
@@ -646,6 +649,19 @@ class _Assembler:
                      for r in e["results"]],
         })  # fmt: skip
         self.image(s, EXPLORE_FIGURES["arithmetic"], "Latent and data-space arithmetic.")
+
+
+def _subsampled(e: dict) -> bool:
+    """Whether an explore entry's typicality percentiles are among a seeded subsample of the training codes."""
+    n_codes, n_train = e.get("n_codes"), e.get("n_train")
+    return isinstance(n_codes, int) and isinstance(n_train, int) and n_train > n_codes
+
+
+def _codes_of(e: dict) -> str:
+    """The training codes an explore entry's percentiles are among, in words: "the training codes", or "10000
+    training codes (a seeded subsample of the 60000)" beyond MAX_REFERENCE_CODES (an audit, s13: it said "the
+    training codes" for a subsample)."""
+    return codes_words(e["n_codes"], e["n_train"]) if _subsampled(e) else "the training codes"
 
 
 def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts,

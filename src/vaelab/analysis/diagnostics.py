@@ -768,7 +768,8 @@ def _class_finding(d: Diagnostics) -> Finding:
                         "holds" if v.get("n_given_other") else "") + ")" for name, v in rows)  # fmt: skip
     return Finding(
         "classes", "info", "Each class's codes against the prior",
-        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)}. "
+        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)} "
+        "(each ± the standard error of the Monte Carlo estimate over that class's examples here). "
         "A class is not meant to "
         "look like N(0, I): each occupies its own part of the latent space, and only the mixture of all classes, "
         "q(z), is pulled towards the prior.",

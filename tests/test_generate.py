@@ -349,7 +349,8 @@ def test_the_table_and_the_report_say_the_frechet_interval_is_for_this_sample_si
     run = copy_tree(run, tmp_path / "run")
     assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "Fréchet is biased upward at finite sample sizes: its interval is for this many samples" in out
+    assert "Fréchet is biased upward at finite sample sizes: its value and interval (where there is one) are for " \
+        "this many samples" in out
     assert main(["report", str(run)]) == 0
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "Fréchet is biased upward at finite sample sizes" in html

@@ -420,3 +420,19 @@ def test_binarizations_is_refused_where_the_model_scores_its_inputs_as_they_are(
     assert "averaged over 2 binarizations" in capsys.readouterr().out
     assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0
     assert "averaged over 4 binarizations" in capsys.readouterr().out
+
+
+def test_anomaly_eval_prints_and_reports_the_auprcs_interval(run, capsys):
+    """An audit (s13): the AUPRC came without the interval the AUROC beside it had; the table, metrics.json and the
+    report now give one."""
+    noise = run / "noise13.npy"
+    np.save(noise, np.random.default_rng(1).random((13, 1, 8, 8)).astype(np.float32))
+    assert main(["anomaly-eval", str(run / "run"), "--outliers", str(noise), "--n-samples", "5", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    m = json.loads((run / "run" / "metrics.json").read_text())["anomaly"]["scores"]["log_px"]
+    lo, hi = m["auprc_interval"]
+    assert lo <= m["auprc"] <= hi and m["auprc_stderr"] > 0
+    assert "AUPRC [95% interval]" in printed and f"{m['auprc']:.3f} [{lo:.3f}, {hi:.3f}]" in printed
+    assert main(["report", str(run / "run")]) == 0
+    assert f"{m['auprc']:.3f} [{lo:.3f}, {hi:.3f}]" in (run / "run" / "report.html").read_text()
+    capsys.readouterr()

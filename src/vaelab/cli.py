@@ -701,10 +701,12 @@ def cmd_anomaly_eval(args) -> int:
     print(f"inliers {block['inliers']} ({block['n_inliers']}) vs outliers {block['outliers']} ({block['n_outliers']}), "
           f"K = {block['n_samples']}")  # fmt: skip
     # AUPRC's chance level is the share of outliers (AUROC's is 0.5): without it an AUPRC cannot be read (an audit)
-    print("| score | AUROC [95% interval] | AUPRC | AUPRC by chance |\n|---|---:|---:|---:|")
+    print("| score | AUROC [95% interval] | AUPRC [95% interval] | AUPRC by chance |\n|---|---:|---:|---:|")
     for name, m in block["scores"].items():
         lo, hi = m.get("auroc_interval") or (m["auroc"], m["auroc"])
-        print(f"| {name} | {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}] | {m['auprc']:.3f} | {m['auprc_chance']:.3f} |")
+        plo, phi = m.get("auprc_interval") or (m["auprc"], m["auprc"])
+        print(f"| {name} | {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}] | {m['auprc']:.3f} [{plo:.3f}, {phi:.3f}] | "
+              f"{m['auprc_chance']:.3f} |")
     print(f"AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples scored, "
           f"{block['auprc_chance']:.3f}.")
     for note in block.get("notes", ()):
@@ -880,6 +882,8 @@ def cmd_explore(args) -> int:
         for name, pct in result.percentile.items():
             print(f"{name:<10} typicality along the path (percentile of training codes): "
                   + " ".join(f"{p:.0f}" for p in pct))  # fmt: skip
+        if result.n_train is not None and result.n_codes is not None and result.n_train > result.n_codes:
+            print(f"  percentiles among {result.n_codes} training codes, a seeded subsample of the {result.n_train}")
         if result.scale == "codes":  # never fitted to the prior: a path about 0 would swing away from the codes
             print(f"  the encoder is deterministic (a plain autoencoder): the spherical path turns about its codes' "
                   f"mean on the {_split_words(result.codes_from)}, not the prior's mean")  # fmt: skip

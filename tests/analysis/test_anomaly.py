@@ -228,3 +228,30 @@ def test_the_auroc_interval_of_few_overlapping_windows_counts_at_most_the_window
     inl, out = result(np.linspace(0, 1, 180)), result(np.linspace(-3, -2, 180))
     inl.serial = out.serial = groups
     assert anomaly_eval(inl, out)["log_px"]["design_effect"] == pytest.approx(30.0)
+
+
+def test_the_auprc_has_an_interval_that_covers_and_keeps_its_width_at_perfect_separation():
+    """An audit (s13): only the AUROC had an interval; the AUPRC came alone. Now a stratified bootstrap's percentile
+    interval, never narrower than Wilson's for a share of as many outliers (the bootstrap alone held the true AUPRC
+    82-94% of the time on binormal scores, 82% with 10 outliers): on 200 seeded repeats it holds it at least 93% of
+    the time, and at complete separation of 5 and 5 it is not "[1.000, 1.000]"."""
+    from sklearn.metrics import average_precision_score
+
+    from vaelab.analysis.anomaly import _weighted_average_precision
+
+    rng = np.random.default_rng(0)
+    truth = np.r_[np.ones(30), np.zeros(50)]
+    tied = np.round(np.r_[rng.normal(1, 1, 30), rng.normal(0, 1, 50)], 1)  # ties across the classes
+    assert _weighted_average_precision(truth, tied, np.ones((1, 80)))[0] == pytest.approx(
+        average_precision_score(truth, tied), abs=1e-12)  # fmt: skip
+    big = np.r_[np.ones(100_000), np.zeros(1_000_000)]
+    true = average_precision_score(big, np.r_[rng.normal(3, 1, 100_000), rng.normal(0, 1, 1_000_000)])
+    held = 0
+    for _ in range(200):
+        r = anomaly_eval(result(-rng.normal(size=100)), result(-rng.normal(3, 1, size=10)))["log_px"]
+        lo, hi = r["auprc_interval"]
+        assert lo <= r["auprc"] <= hi and r["auprc_stderr"] > 0
+        held += lo <= true <= hi
+    assert held >= 0.93 * 200, held
+    r = anomaly_eval(result(np.zeros(5)), result(np.full(5, -2.0)))["log_px"]
+    assert r["auprc"] == 1.0 and r["auprc_interval"][1] == 1.0 and r["auprc_interval"][0] < 0.7

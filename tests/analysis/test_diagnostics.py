@@ -362,3 +362,26 @@ def test_a_gap_too_noisy_to_place_against_the_margin_is_not_called_collapse():
     many = diagnose(model, X).collapse
     assert not many["collapsed"] and many["verdict"] == "not collapsed"
     assert "posterior_collapse" not in findings(diagnose(model, X))
+
+
+
+def test_surgery_standard_errors_are_those_of_the_estimate_over_these_examples(trained):
+    # An audit (s13): the SEs of I(x;z) and KL(q(z)||p(z)) were taken over examples, mixing the spread between
+    # examples (no noise of a quantity of these examples: the exact average KL over them has SE 0) with the Monte
+    # Carlo noise: KL(q(z)||p(z))'s was 1.7-1.8 times its estimate's spread over seeds here (a class's KL to the
+    # prior 1.3-1.7 times), I(x;z)'s 1.7 times on a 4-D model of 1,200 digits. Now each is that spread.
+    from vaelab.analysis.diagnostics import _mc_mean_se
+
+    rng = np.random.default_rng(0)
+    draws = rng.normal(size=(1, 400)) * 5 + rng.normal(size=(8, 400))  # examples 5 apart, draws' noise 1
+    mean, se = _mc_mean_se(draws, 400)
+    assert se == pytest.approx(1 / math.sqrt(8 * 400), rel=0.1)  # not 5 / sqrt(400)
+    assert _mc_mean_se(draws[:, :100], 400)[1] == pytest.approx(math.sqrt(0.75 * 25 / 100 + 1 / 800), rel=0.15)
+    model, X, y = trained
+    runs = [diagnose(model, X[:200], y[:200], seed=s) for s in range(6)]
+    spread = np.std([d.surgery["kl_aggregate_prior"] for d in runs], ddof=1)
+    se = np.sqrt(np.mean([d.surgery["kl_aggregate_prior_stderr"] ** 2 for d in runs]))
+    assert 0.6 * spread < se < 1.4 * spread, (se, spread)
+    s = runs[0].surgery
+    assert s["avg_kl_stderr"] == 0 and "not the spread between examples" in s["stderr_covers"]
+    assert "Monte Carlo estimate over these 200 examples" in findings(runs[0])["elbo_surgery"].detail

@@ -405,3 +405,33 @@ def test_arithmetic_without_a_test_split_says_why_it_needs_one(tmp_path, digits,
     assert "places each result's log p(x) among the test split's" in err and err.count("\n") == 1, err
     assert "use another split or a file" not in err
 
+
+
+def test_percentiles_among_a_subsample_of_the_training_codes_say_so(tmp_path, monkeypatch, capsys):
+    """An audit (s13): beyond MAX_REFERENCE_CODES the typicality percentiles are among a seeded subsample of the
+    training codes (n_codes of n_train in metrics.json), but the CLI, the verdicts and the report's interpolation and
+    arithmetic paragraphs said "the training codes", or "the 50 training codes" of a split of 96."""
+    import json
+
+    import vaelab.analysis.explore as explore
+    from vaelab.cli import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.normal(size=(120, 4)).astype(np.float32))
+    assert main(["train", str(tmp_path / "x.npy"), "--out", str(tmp_path / "run"), "--epochs", "1", "--hidden", "8",
+                 "--latent-dim", "2", "--device", "cpu", "--quiet"]) == 0  # fmt: skip
+    fit = explore.AggregatePosterior.fit
+    monkeypatch.setattr(explore.AggregatePosterior, "fit", lambda *a, **k: fit(*a, **{**k, "max_codes": 50}))
+    capsys.readouterr()
+    assert main(["explore", str(tmp_path / "run"), "interpolate", "test:0", "test:1", "--steps", "3"]) == 0
+    assert main(["explore", str(tmp_path / "run"), "arithmetic", "test:0", "test:1", "--n-samples", "4"]) == 0
+    out = capsys.readouterr().out
+    e = json.loads((tmp_path / "run" / "metrics.json").read_text())["explore"]
+    n_train = e["interpolate"]["n_train"]
+    assert e["interpolate"]["n_codes"] == e["arithmetic"]["n_codes"] == 50 < n_train
+    words = f"50 training codes (a seeded subsample of the {n_train})"
+    assert f"percentiles among 50 training codes, a seeded subsample of the {n_train}" in out
+    assert all(words in r["verdict"] for r in e["arithmetic"]["results"]) and words in out
+    assert main(["report", str(tmp_path / "run")]) == 0
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert f"as a percentile of {words}" in html and f"log q(z) percentiles are among {words}" in html

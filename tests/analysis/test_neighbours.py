@@ -57,3 +57,16 @@ def test_the_projected_screening_gives_the_direct_search_answer(monkeypatch):
     assert nearest(query, reference.astype(np.float32), 2)[1] == pytest.approx(np.sort(
         ((query[:, None, :] - reference.astype(np.float32)[None].astype(np.float64)) ** 2).sum(-1), axis=1)[:, :2],
         rel=1e-12)  # fmt: skip
+
+
+def test_float64_rows_far_from_0_with_a_small_spread_keep_their_differences():
+    # Offset 1e4, SD 1e-3: float32's step at 1e4 is ~1e-3, so rows cast before centring collapsed
+    # onto a few values and the screening kept the wrong candidates (density off by 0.39 in
+    # quality). Centred in float64 before the cast, the answer is the direct float64 search's.
+    rng = np.random.default_rng(0)
+    reference = 1e4 + 1e-3 * rng.normal(size=(300, 4))
+    query = 1e4 + 1e-3 * rng.normal(size=(200, 4))
+    idx, sq = nearest(query, reference, 5)
+    direct = (((query - 1e4)[:, None, :] - (reference - 1e4)[None]) ** 2).sum(-1)
+    assert np.array_equal(idx, np.argsort(direct, axis=1, kind="stable")[:, :5])
+    assert sq == pytest.approx(np.sort(direct, axis=1)[:, :5], rel=1e-6)

@@ -211,6 +211,15 @@ def test_continuous_features_match_the_direct_computation_and_the_convention_is_
     }
 
 
+def test_features_far_from_0_with_a_small_spread_match_the_direct_computation():
+    # Offset 1e4, SD 1e-3 (float32's step there): the k-NN radii came from rows cast to float32
+    # before centring, density 2.22 against the exact 0.968.
+    rng = np.random.default_rng(0)
+    real, fake = 1e4 + 1e-3 * rng.normal(size=(300, 4)), 1e4 + 1e-3 * rng.normal(size=(300, 4))
+    expected = _direct(real - 1e4, fake - 1e4, 5)  # the same differences, exactly, near 0
+    assert density_coverage(real, fake, 5) == pytest.approx(expected[2:], abs=1e-12)
+    assert precision_recall(real, fake, 5) == pytest.approx(expected[:2], abs=1e-12)
+
 def test_quality_report_has_exactly_the_contract_keys(same):
     a, b = same
     report = quality_report(a[:500], b[:500], k_pr=3, k_dc=5)

@@ -163,9 +163,39 @@ def _mean_se_sub(values: np.ndarray, replicates: np.ndarray | None) -> tuple[flo
     return corrected, math.hypot(se, se_sub)
 
 
+def _mc_mean_se(draws: np.ndarray, n_total: int, replicates: np.ndarray | None = None) -> tuple[float, float]:
+    """The average over ``n_total`` examples of a per-example expectation, estimated from ``draws``
+    (S, Q): S draws z ~ q(z|x) for each of Q of the examples; its mean and standard error as an
+    estimate of that average over these examples, not of a population's: the draws' Monte Carlo
+    noise (independent across examples: Σ Var_n / S / Q²), plus, when Q < n_total codes were used,
+    the sampling of the codes (finite-population corrected). The spread between examples is no
+    noise of it (the exact average KL over the same examples has SE 0); counted in, it made
+    I(x;z)'s SE 1.7 times its estimate's spread over seeds (an audit, s13). One draw per example
+    cannot tell the two apart: then the SE over examples, which is larger. ``replicates``: as for
+    :func:`_mean_se_sub`, the subsampled components' jackknife."""
+    s, q = draws.shape
+    per = draws.mean(0)
+    if s < 2:
+        mean, se = _mean_se(per)
+    else:
+        mc = float(draws.var(0, ddof=1).sum()) / s / q**2
+        sampling = (1 - q / n_total) * float(per.var(ddof=1)) / q if q > 1 else 0.0
+        mean, se = float(per.mean()), math.sqrt(mc + sampling)
+    if replicates is None:
+        return mean, se
+    corrected, se_sub = jackknife_mean(per, replicates)
+    return corrected, math.hypot(se, se_sub)
+
+
+# What the surgery's and the classes' standard errors cover (metrics.json and the finding say it).
+SURGERY_STDERR = ("Monte Carlo noise of the estimate over these examples (draws per example, and the sampling of codes "
+                  "and components of q(z) where a subsample was used), not the spread between examples")
+
+
 def _surgery(model: Model, mu, logvar, mix: Mixture, idx: np.ndarray, n_draws: int) -> dict:
-    """ELBO surgery terms on the codes ``idx`` with standard errors over them (and over the
-    subsampled components of q(z), when it was subsampled)."""
+    """ELBO surgery terms on the codes ``idx`` with standard errors of their estimates over these
+    examples (:func:`_mc_mean_se`: Monte Carlo noise, and the subsampling of codes and of q(z)'s
+    components, when they were subsampled)."""
     n = mu.shape[0]
     mu_q, lv_q = mu[idx], logvar[idx]
     m = mu_q.shape[0]
@@ -175,25 +205,27 @@ def _surgery(model: Model, mu, logvar, mix: Mixture, idx: np.ndarray, n_draws: i
     log_qz = est.reshape(n_draws, m)
     log_qzx = gaussian_log_prob(z, mu_q, lv_q)
     log_pz = _log_prior(model, flat).reshape(n_draws, m)
-    mi_n = (log_qzx - log_qz).mean(0).numpy()  # per-example contributions to I(x;z)
-    agg_n = (log_qz - log_pz).mean(0).numpy()  # ... to KL(q(z)||p(z))
+    mi_d = (log_qzx - log_qz).numpy()  # (S, Q) per draw: contributions to I(x;z)
+    agg_d = (log_qz - log_pz).numpy()  # ... to KL(q(z)||p(z))
     mi_j = agg_j = None
     if jack is not None:
         jack = jack.reshape(-1, n_draws, m)  # (G, S, Q)
         mi_j, agg_j = (log_qzx - jack).mean(1).numpy(), (jack - log_pz).mean(1).numpy()
     if model.prior_.analytic_kl:
-        kl_n = model.prior_.kl(mu_q, lv_q, None).numpy()  # closed form, in float64
+        kl_d = np.broadcast_to(model.prior_.kl(mu_q, lv_q, None).numpy(), mi_d.shape)  # closed form, in float64
         exact = True
     else:  # independent draws, so the identity is a real check and not true by construction
         z2 = mu_q + torch.exp(0.5 * lv_q) * torch.randn((n_draws, m, mu.shape[1]), dtype=mu.dtype)
-        kl_n = (gaussian_log_prob(z2, mu_q, lv_q) - _log_prior(model, z2)).mean(0).numpy()
+        kl_d = (gaussian_log_prob(z2, mu_q, lv_q) - _log_prior(model, z2)).numpy()
         exact = False
-    avg_kl, avg_kl_se = _mean_se(kl_n)
-    mi, mi_se = _mean_se_sub(mi_n, mi_j)
-    agg, agg_se = _mean_se_sub(agg_n, agg_j)
-    residual, residual_se = _mean_se_sub(kl_n - mi_n - agg_n, None if mi_j is None else kl_n - mi_j - agg_j)
+    avg_kl, avg_kl_se = _mc_mean_se(kl_d, n)  # exact over all the examples: 0
+    mi, mi_se = _mc_mean_se(mi_d, n, mi_j)
+    agg, agg_se = _mc_mean_se(agg_d, n, agg_j)
+    kl_n = kl_d.mean(0)
+    residual, residual_se = _mc_mean_se(kl_d - mi_d - agg_d, n, None if mi_j is None else kl_n - mi_j - agg_j)
     block = {
         "avg_kl": avg_kl, "avg_kl_stderr": avg_kl_se if not (exact and m == n) else 0.0, "avg_kl_exact": exact,
+        "stderr_covers": SURGERY_STDERR,
         "mutual_information": mi, "mutual_information_stderr": mi_se,
         "kl_aggregate_prior": agg, "kl_aggregate_prior_stderr": agg_se,
         "residual": residual, "residual_stderr": residual_se, "log_n": math.log(n), "n_draws": n_draws,
@@ -470,9 +502,9 @@ def diagnose(
                 flat = zc.reshape(-1, L)
                 est, jack = log_q(flat, Mixture(mu_c, lv_c, pick), np.tile(pick, n_draws), own="include")
                 log_p = _log_prior(model, flat)
-                kl_c = (est - log_p).reshape(n_draws, -1).mean(0).numpy()
+                kl_c = (est - log_p).reshape(n_draws, -1).numpy()
                 kl_j = None if jack is None else (jack - log_p).reshape(jack.shape[0], n_draws, -1).mean(1).numpy()
-                kl_mean, kl_se = _mean_se_sub(kl_c, kl_j)
+                kl_mean, kl_se = _mc_mean_se(kl_c, members.size, kl_j)  # the class's codes' KL: its estimate's noise
                 classes[name] = {"n": int(members.size), "mean": mu_c.mean(0).numpy().tolist(),
                                  "kl_to_prior": kl_mean, "kl_to_prior_stderr": kl_se, "n_codes": int(pick.size)}  # fmt: skip
                 if other is not None and other[members].any():  # rows given this class in place of their own
@@ -601,7 +633,9 @@ def _findings(d: Diagnostics, L: int) -> list[Finding]:
             f"I(x;z) = {s['mutual_information']:.2f} ± {s['mutual_information_stderr']:.2f} (at most log N = "
             f"{s['log_n']:.2f}), and the mismatch of the whole population of codes with the prior, "
             f"KL(q(z)||p(z)) = {s['kl_aggregate_prior']:.2f} ± {s['kl_aggregate_prior_stderr']:.2f} "
-            f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}). The KL term pulls each q(z|x) towards "
+            f"(residual {s['residual']:.3f} ± {s['residual_stderr']:.3f}; each ± one standard error of the Monte "
+            f"Carlo estimate over these {d.n_examples} examples, not the spread between them"
+            + ("" if s.get("avg_kl_stderr") else ", the average KL being exact") + "). The KL term pulls each q(z|x) towards "
             f"the prior, but only the second part is about the population matching the prior; the first is the "
             f"price of encoding x at all." + ("" if model_scope else " Here the population is this data's codes: a "
             "subset (one class, say) is not meant to match the prior; only all the data together is."),
@@ -734,7 +768,8 @@ def _class_finding(d: Diagnostics) -> Finding:
                         "holds" if v.get("n_given_other") else "") + ")" for name, v in rows)  # fmt: skip
     return Finding(
         "classes", "info", "Each class's codes against the prior",
-        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)}. "
+        f"KL(q_c(z) || p(z)) in nats, the codes of one class against the prior: {text}{_too_few(d.classes_too_few)} "
+        "(each ± the standard error of the Monte Carlo estimate over that class's examples here). "
         "A class is not meant to "
         "look like N(0, I): each occupies its own part of the latent space, and only the mixture of all classes, "
         "q(z), is pulled towards the prior.",

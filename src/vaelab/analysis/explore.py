@@ -464,6 +464,10 @@ class Interpolation:
     # mean (the aggregate posterior's codes): a plain autoencoder was never fitted to the prior (an audit, s12)
     scale: str = "prior"
     codes_from: str | None = None  # where scale "codes" was measured (the run's split, when a command knows it)
+    # the training codes the percentiles are among, and the training examples they were drawn from (a seeded
+    # subsample beyond MAX_REFERENCE_CODES): said next to the percentiles
+    n_codes: int | None = None
+    n_train: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -507,7 +511,8 @@ def interpolate(
     pct = {k: _percentile(aggregate.reference, v) for k, v in log_q.items()}
     ends = np.concatenate([_one_example(model, x_a, "a"), _one_example(model, x_b, "b")])
     return Interpolation(t, paths, log_q, pct, decoded, ends, _decoding_class(model, dec_label),
-                         _decoding_class(model, y_b), "codes" if codes else "prior")  # fmt: skip
+                         _decoding_class(model, y_b), "codes" if codes else "prior",
+                         n_codes=aggregate.n_codes, n_train=aggregate.n_total)  # fmt: skip
 
 
 def _codes(model: Model, items: list[tuple[Any, Any, str]]) -> list[np.ndarray]:
@@ -575,18 +580,28 @@ def _percent_pair(p: float) -> tuple[str, str]:
     return f"{p:.{digits}f}", f"{100 - p:.{digits}f}"
 
 
-def _latent_phrase(p: float, n_codes: int | None) -> str:
-    codes = "training codes" if n_codes is None else f"{n_codes} training codes"
+def codes_words(n_codes: int | None, n_train: int | None = None) -> str:
+    """"the 2000 training codes", or where they are a seeded subsample of a larger training split (beyond
+    MAX_REFERENCE_CODES), "10000 training codes (a seeded subsample of the 60000)": the percentiles are among those."""
+    if n_codes is None:
+        return "the training codes"
+    if n_train is not None and n_train > n_codes:
+        return f"{n_codes} training codes (a seeded subsample of the {n_train})"
+    return f"the {n_codes} training codes"
+
+
+def _latent_phrase(p: float, n_codes: int | None, n_train: int | None = None) -> str:
+    codes = codes_words(n_codes, n_train)
     if p <= 0:
-        return f"its code is less typical than every one of the {codes} (log q(z) percentile 0)"
+        return f"its code is less typical than every one of {codes} (log q(z) percentile 0)"
     at, above = _percent_pair(p)
-    return f"its code's log q(z) is at percentile {at} of the {codes} (less typical than {above}% of them)"
+    return f"its code's log q(z) is at percentile {at} of {codes} (less typical than {above}% of them)"
 
 
 def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "decoded", *,
             log_px: float = math.nan, log_px_stderr: float = math.nan,
             log_px_interval: tuple[float, float] | None = None, n_codes: int | None = None,
-            n_reference: int | None = None) -> str:  # fmt: skip
+            n_reference: int | None = None, n_train: int | None = None) -> str:  # fmt: skip
     """A plain-language reading of a result's two typicality percentiles, with the numbers it rests on.
 
     Atypical: below the 1st percentile (``LOW``); borderline: below the 5th (``BORDERLINE``). For log p(x)
@@ -597,7 +612,7 @@ def verdict(latent_percentile: float, log_px_percentile: float, scored: str = "d
     the 99th percentile (100 - ``LOW``), borderline when it reaches above it (it read "Typical … like real data"
     at percentile 100, an audit)."""
     what = "the decoded example" if scored == "decoded" else "this input"
-    lat = _latent_phrase(latent_percentile, n_codes)
+    lat = _latent_phrase(latent_percentile, n_codes, n_train)
     if math.isnan(log_px_percentile):  # a deterministic encoder: no log p(x), the latent side alone
         if latent_percentile < LOW:
             return (f"Off the data in latent space: {lat}, where the decoder never trained, so what it decodes to is an "
@@ -710,7 +725,8 @@ def arithmetic(
         r.log_q, r.latent_percentile = float(log_q[i]), float(lat_pct[i])
         r.verdict = verdict(r.latent_percentile, r.log_px_percentile, r.scored_what, log_px=r.log_px,
                             log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
-                            n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size))  # fmt: skip
+                            n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size),
+                            n_train=aggregate.n_total)  # fmt: skip
     return Arithmetic(rows, (float(np.min(lo)), float(np.max(hi))), int(n_samples), 0 if ref is None else int(ref.size),
                       _decoding_class(model, y_a), clipped="per feature" if np.ndim(lo) else "overall")  # fmt: skip
 

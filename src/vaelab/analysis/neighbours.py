@@ -54,10 +54,18 @@ def exact_sq_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rows(X: Any, rows: Any) -> np.ndarray:
-    """Rows of X (an array, memory map or :class:`vaelab.data.rows.Rows`) as a float32 (m, F) block."""
-    block = np.asarray(X[rows], dtype=np.float32)
-    return block.reshape(block.shape[0], -1)
+def _rows(X: Any, rows: Any, shift: np.ndarray | None = None) -> np.ndarray:
+    """Rows of X (an array, memory map or :class:`vaelab.data.rows.Rows`) as a float32 (m, F) block;
+    with ``shift`` (F,), float64, the rows less it: centred in the values' own precision before the
+    cast, so float64 features far from 0 with a small spread keep their differences (cast first,
+    1e4 + N(0, 1e-3) would keep only float32's steps of 1e-3)."""
+    block = np.asarray(X[rows])
+    block = block.reshape(block.shape[0], -1)
+    if shift is None:
+        return block.astype(np.float32)
+    if block.dtype == np.float32:  # float32 values less a float32 centre: no precision lost beyond theirs
+        return block - shift.astype(np.float32)
+    return (block.astype(np.float64) - shift).astype(np.float32)
 
 
 def _exact(qa: np.ndarray, reference: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -84,19 +92,20 @@ def _k_smallest(cand: np.ndarray, sq: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 
 def _screened(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
-              shift: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+              shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """k nearest by float32 screening in every feature (k + MARGIN candidates), then exact distances.
-    ``shift``: :func:`_centre` (centring keeps |q|² + |r|² - 2 q·r from cancelling)."""
+    ``q``: the query rows less ``shift``, :func:`_centre` (centring keeps |q|² + |r|² - 2 q·r from
+    cancelling), as float32; ``qa``: the query rows as given."""
     n = len(reference)
     c = min(k + MARGIN, n)
     cand = np.empty((q.shape[0], c), dtype=np.int64)
     with torch.no_grad():
         for qs in range(0, q.shape[0], QUERY_BLOCK):
-            qb = q[qs : qs + QUERY_BLOCK] - shift
+            qb = q[qs : qs + QUERY_BLOCK]
             best_d = torch.full((qb.shape[0], c), math.inf)
             best_i = torch.zeros((qb.shape[0], c), dtype=torch.int64)
             for rs in range(0, n, REFERENCE_BLOCK):
-                rb = torch.from_numpy(_rows(reference, slice(rs, rs + REFERENCE_BLOCK))) - shift
+                rb = torch.from_numpy(_rows(reference, slice(rs, rs + REFERENCE_BLOCK), shift))
                 d = (rb**2).sum(1)[None, :] - 2.0 * qb @ rb.T  # |q|² left out: the same per row
                 best_d, best_i = _merge_smallest(best_d, best_i, d, rs, c)
             cand[qs : qs + qb.shape[0]] = best_i.numpy()
@@ -113,13 +122,14 @@ def _merge_smallest(best_d: torch.Tensor, best_i: torch.Tensor, d: torch.Tensor,
     return both_d.gather(1, keep), both_i.gather(1, keep)
 
 
-def _centre(reference: Any) -> torch.Tensor:
-    """The mean of the reference's first block: both screenings centre on it."""
-    return torch.from_numpy(_rows(reference, slice(0, REFERENCE_BLOCK))).mean(0)
+def _centre(reference: Any) -> np.ndarray:
+    """The mean (float64) of the reference's first block: both screenings centre on it."""
+    block = np.asarray(reference[slice(0, REFERENCE_BLOCK)])
+    return block.reshape(block.shape[0], -1).mean(0, dtype=np.float64)
 
 
 def _projected(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
-               shift: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+               shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """k nearest by the projected screening (see the module's notes): indices and exact squared
     distances (M, k), and which queries it could not settle (M,) (their rows are to be replaced).
 
@@ -130,12 +140,11 @@ def _projected(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
     CANDIDATES smallest bounds hold its k-th exact distance d_k and every other row's bound, less
     the margin, exceeds d_k: no other row can be as close."""
     n, f = len(reference), q.shape[1]
-    centred = (torch.from_numpy(_rows(reference, slice(0, BASIS_ROWS))) - shift).double()
+    centred = torch.from_numpy(_rows(reference, slice(0, BASIS_ROWS), shift)).double()
     basis = torch.linalg.eigh(centred.T @ centred)[1][:, -RANK:].float()  # (F, RANK), ascending order's last
     del centred
 
-    def lift(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x - shift
+    def lift(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # x: rows less the shift
         proj = x @ basis
         sq = (x**2).sum(1)
         left = (sq - (proj**2).sum(1)).clamp_min_(0.0).sqrt_()
@@ -144,7 +153,7 @@ def _projected(q: torch.Tensor, qa: np.ndarray, reference: Any, k: int,
     with torch.no_grad():
         ref_a, ref_sq = torch.empty((n, RANK + 1)), torch.empty(n)
         for rs in range(0, n, REFERENCE_BLOCK):
-            a, sq = lift(torch.from_numpy(_rows(reference, slice(rs, rs + REFERENCE_BLOCK))))
+            a, sq = lift(torch.from_numpy(_rows(reference, slice(rs, rs + REFERENCE_BLOCK), shift)))
             ref_a[rs : rs + a.shape[0]], ref_sq[rs : rs + a.shape[0]] = a, sq
         q_a, q_sq = lift(q)
         rel = REL_ERROR * (f + 2)
@@ -182,11 +191,11 @@ def nearest(query: Any, reference: Any, k: int) -> tuple[np.ndarray, np.ndarray]
     """The k nearest reference rows (N, F) of each query row (M, F): indices (M, k) and exact
     squared distances (M, k), nearest first (k is capped at N). Examples of any shape are
     flattened; the reference may be a memory map or :class:`vaelab.data.rows.Rows` (read in blocks)."""
-    q = torch.from_numpy(_rows(query, slice(None)))
+    shift = _centre(reference)
+    q = torch.from_numpy(_rows(query, slice(None), shift))  # centred, float32: what the screenings compare
     qa = np.asarray(query).reshape(q.shape[0], -1)
     n = len(reference)
     k = min(int(k), n)
-    shift = _centre(reference)
     if q.shape[1] < PROJECT_FROM[0] or n < PROJECT_FROM[1] or k >= CANDIDATES:
         return _screened(q, qa, reference, k, shift)
     idx, sq, unsettled = _projected(q, qa, reference, k, shift)

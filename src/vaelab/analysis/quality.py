@@ -13,7 +13,8 @@ Metrics, each on feature sets of shape (N, F) (real) and (M, F) (generated):
 - Memorization: generated samples' distance to their nearest training example against
   held-out examples' distance to theirs.
 - Class distribution of generated samples against the data's, when a classifier exists
-  (mode dropping shows as classes with almost no samples).
+  (mode dropping shows as classes with almost no samples): the classifier's predicted classes
+  of both, so its errors cancel.
 
 Features come from a :class:`FeatureSpace`: a small classifier trained on the domain
 (LeNet-style for images, an MLP for vectors; its penultimate layer) when labels exist,
@@ -389,29 +390,43 @@ def _class_indices(name: str, values: Any, n_classes: int) -> np.ndarray:
     return arr
 
 
-def class_distribution(pred_fake: np.ndarray, labels_real: np.ndarray, n_classes: int) -> dict[str, Any]:
+def class_distribution(pred_fake: np.ndarray, labels_real: np.ndarray, n_classes: int, *,
+                       pred_real: np.ndarray | None = None) -> dict[str, Any]:  # fmt: skip
     """Class shares of generated samples against the data's: mode coverage.
 
     ``pred_fake`` (M,) are a classifier's predicted classes for generated samples,
-    ``labels_real`` (N,) the data's labels, both indices 0..n_classes-1.
+    ``labels_real`` (N,) the data's labels, both indices 0..n_classes-1. ``pred_real`` (N',):
+    the same classifier's predicted classes for real (held-out) data; when given, the generated
+    shares are compared with these, so the classifier's errors fall alike on both sides and
+    cancel (a generator that returns the real data itself gets 0); compared with the labels, a
+    classifier's confusions counted as the generator's (an audit, s13).
 
     Returns
     -------
-    dict with ``real_shares`` and ``fake_shares`` (lists over classes), the total
-    variation distance ``total_variation`` = ½ Σ_c |p_c - q_c| (0: same shares; a
-    generator of one class only against C balanced classes gives 1 - 1/C), and the
-    ``dropped_classes`` (indices) and their number ``n_dropped``: classes present in the
-    data whose generated share is below a tenth of their real share (mode dropping).
+    dict with ``real_shares`` (the labels' shares), ``predicted_real_shares`` (None without
+    ``pred_real``) and ``fake_shares`` (lists over classes), ``compared_with`` (what the
+    generated shares are compared with: "predicted classes of real data" or "labels of real
+    data"), the total variation distance ``total_variation`` = ½ Σ_c |p_c - q_c| between them
+    (0: same shares; a generator of one class only against C balanced classes gives 1 - 1/C),
+    and the ``dropped_classes`` (indices) and their number ``n_dropped``: classes present in
+    the compared shares whose generated share is below a tenth of theirs (mode dropping).
     """
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ConfigError(f"n_classes must be an integer >= 1; got {n_classes!r}.")
     fake = _class_indices("pred_fake", pred_fake, n_classes)
     real = _class_indices("labels_real", labels_real, n_classes)
     q = np.bincount(fake, minlength=n_classes) / fake.size  # (C,) generated shares
-    p = np.bincount(real, minlength=n_classes) / real.size  # (C,) data shares
+    labelled = np.bincount(real, minlength=n_classes) / real.size  # (C,) data shares
+    predicted = None
+    if pred_real is not None:
+        predicted_real = _class_indices("pred_real", pred_real, n_classes)
+        predicted = np.bincount(predicted_real, minlength=n_classes) / predicted_real.size
+    p = labelled if predicted is None else predicted  # what the generated shares are compared with
     dropped = np.flatnonzero((p > 0) & (q < DROPPED_SHARE * p))
     return {
-        "real_shares": p.tolist(), "fake_shares": q.tolist(),
+        "real_shares": labelled.tolist(), "fake_shares": q.tolist(),
+        "predicted_real_shares": None if predicted is None else predicted.tolist(),
+        "compared_with": "labels of real data" if predicted is None else "predicted classes of real data",
         "total_variation": float(0.5 * np.abs(p - q).sum()),
         "dropped_classes": [int(c) for c in dropped], "n_dropped": int(dropped.size),
         "dropped_share_threshold": DROPPED_SHARE, "n_classes": int(n_classes),

@@ -22,6 +22,8 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
+from vaelab.analysis.comparison import FRECHET_NOTE
+from vaelab.analysis.explore import codes_words
 from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
@@ -348,9 +350,11 @@ class _Assembler:
             s.tables.append({
                 "caption": f"inliers {anomaly['inliers']} ({anomaly['n_inliers']}) vs outliers {anomaly['outliers']} "
                            f"({anomaly['n_outliers']}){with_k}; outliers are the positive class",
-                "header": ["score", "AUROC [95% interval]", "AUPRC", "AUPRC by chance"],
+                "header": ["score", "AUROC [95% interval]", "AUPRC [95% interval]", "AUPRC by chance"],
                 "rows": [[k, _with_interval({**v, "intervals": {"auroc": v.get("auroc_interval")}}, "auroc", 3),
-                          _num(v["auprc"], 3), _num(v.get("auprc_chance", chance), 3)]
+                          # an AUPRC measured before it had an interval: the estimate alone
+                          _with_interval({**v, "intervals": {"auprc": v.get("auprc_interval")}}, "auprc", 3),
+                          _num(v.get("auprc_chance", chance), 3)]
                          for k, v in anomaly["scores"].items()],
                 "notes": ["AUROC by chance is 0.5; AUPRC by chance is the share of outliers among the examples scored.",
                           *notes],
@@ -449,7 +453,11 @@ class _Assembler:
                        + f" against {summary.get('n_real')} test examples, "
                        f"in {FEATURE_WORDS.get(summary.get('features'), 'the features of ' + str(summary.get('features')))}"
                        + (f" (test accuracy {_num(summary['classifier_test_accuracy'], 3)})" if summary.get("classifier_test_accuracy") else "")
+                       + ("; class TV: the classifier's predicted classes of the samples against those of the test "
+                          "examples" if any(((block[n] or {}).get("classes") or {}).get("compared_with")
+                                            == "predicted classes of real data" for n in names) else "")
                        + (f"; [{_num(100 * iv['level'], 0)}% intervals]: {iv['method']}, {iv['replicates']} half-samples" if iv else "")
+                       + f"; {FRECHET_NOTE}"
                        + (f"; k-NN balls with k = {summary['knn']['k_precision_recall']} (precision, recall) and "
                           f"{summary['knn']['k_density_coverage']} (density, coverage), {summary['knn']['balls']}: a point "
                           "on a ball's edge is outside" if summary.get("knn") else ""),
@@ -602,7 +610,7 @@ class _Assembler:
                "split, not the prior's (the encoder is deterministic, never fitted to the prior)"
                if e.get("scale") == "codes" else "")
             + ". Below the decoded examples, each point's "
-            "typicality: log q(z) under the aggregate posterior, as a percentile of the training codes. A path "
+            f"typicality: log q(z) under the aggregate posterior, as a percentile of {_codes_of(e)}. A path "
             "dipping below the 1st percentile crosses a region the decoder never trained on."
             + _path_class(e))
         s.tables.append({"caption": "least typical point on each path", "header": ["path", "lowest percentile"],
@@ -621,6 +629,8 @@ class _Assembler:
             + ("range in the training split, each feature's own (overall " if e.get("clipped") == "per feature" else "range ")
             + f"[{_num(e['data_range'][0])}, {_num(e['data_range'][1])}]" + (")" if e.get("clipped") == "per feature" else "")
             + " and encoded. "
+            # beyond MAX_REFERENCE_CODES the percentiles are among a seeded subsample of the training codes (an audit, s13)
+            + (f"log q(z) percentiles are among {_codes_of(e)}. " if _subsampled(e) else "")
             # a deterministic encoder has no log p(x), so no reference (n_reference 0): it read "log p(x) (K = 200) is
             # placed among the 0 test examples" (an audit, s12)
             + ("log p(x) does not apply: the encoder is deterministic (a plain autoencoder), so the verdicts read the "
@@ -643,6 +653,19 @@ class _Assembler:
                      for r in e["results"]],
         })  # fmt: skip
         self.image(s, EXPLORE_FIGURES["arithmetic"], "Latent and data-space arithmetic.")
+
+
+def _subsampled(e: dict) -> bool:
+    """Whether an explore entry's typicality percentiles are among a seeded subsample of the training codes."""
+    n_codes, n_train = e.get("n_codes"), e.get("n_train")
+    return isinstance(n_codes, int) and isinstance(n_train, int) and n_train > n_codes
+
+
+def _codes_of(e: dict) -> str:
+    """The training codes an explore entry's percentiles are among, in words: "the training codes", or "10000
+    training codes (a seeded subsample of the 60000)" beyond MAX_REFERENCE_CODES (an audit, s13: it said "the
+    training codes" for a subsample)."""
+    return codes_words(e["n_codes"], e["n_train"]) if _subsampled(e) else "the training codes"
 
 
 def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind: KindFacts,

@@ -126,6 +126,24 @@ def _same_lengths(*keys: str) -> Callable[[dict], str | None]:
 # a deterministic encoder's codes' (analysis/explore measures them; the report says them)
 SCALE_NAMES = {"prior": ("prior SD", "the prior's mean", "the prior's quantiles"),
                "codes": ("code SD", "the codes' mean", "quantiles of a Gaussian with the codes' mean and SD")}
+# Words shared by the analyses that write a block and the report that renders it (report/ may not import analysis/):
+# compare-samplers' note on the Fréchet distance, and explore's name for the codes its percentiles are among
+# The Fréchet distance of two finite samples overestimates their distributions' (its trace term's square root is
+# biased low): 0.29 on average for 400 against 400 points in 8 dimensions whose population value is 0.16, with an SE
+# of 0.07 (an audit, s13). Its interval is for this many samples; values are comparable at the same sizes only.
+FRECHET_NOTE = ("Fréchet is biased upward at finite sample sizes: its value and interval (where there is one) are for "
+                "this many samples and test examples, not the distributions' distance; values compare fairly at the "
+                "same sizes, as here")
+def codes_words(n_codes: int | None, n_train: int | None = None) -> str:
+    """"the 2000 training codes", or where they are a seeded subsample of a larger training split (beyond
+    MAX_REFERENCE_CODES), "10000 training codes (a seeded subsample of the 60000)": the percentiles are among those."""
+    if n_codes is None:
+        return "the training codes"
+    if n_train is not None and n_train > n_codes:
+        return f"{n_codes} training codes (a seeded subsample of the {n_train})"
+    return f"the {n_codes} training codes"
+
+
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")  # a sampler's or an action's name, as vaelab writes them
 
 

@@ -27,7 +27,7 @@ from scipy.special import ndtr, ndtri
 from vaelab.analysis.aggregate import check_measurable, kde_logvar, log_aggregate, marginal_kl
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.errors import ConfigError, DataError
-from vaelab.metrics_schema import SCALE_NAMES
+from vaelab.metrics_schema import SCALE_NAMES, codes_words
 from vaelab.model import Model, check_model
 from vaelab.runtime import Z95, seeded
 
@@ -578,16 +578,6 @@ def _percent_pair(p: float) -> tuple[str, str]:
     """A percentile and its complement, rounded alike: ("0.05", "99.95"), never ("0.1", "100.0")."""
     digits = 1 if (p >= 0.1 or p <= 0) else (2 if p >= 0.01 else 3)
     return f"{p:.{digits}f}", f"{100 - p:.{digits}f}"
-
-
-def codes_words(n_codes: int | None, n_train: int | None = None) -> str:
-    """"the 2000 training codes", or where they are a seeded subsample of a larger training split (beyond
-    MAX_REFERENCE_CODES), "10000 training codes (a seeded subsample of the 60000)": the percentiles are among those."""
-    if n_codes is None:
-        return "the training codes"
-    if n_train is not None and n_train > n_codes:
-        return f"{n_codes} training codes (a seeded subsample of the {n_train})"
-    return f"the {n_codes} training codes"
 
 
 def _latent_phrase(p: float, n_codes: int | None, n_train: int | None = None) -> str:

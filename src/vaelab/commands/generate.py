@@ -21,7 +21,6 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from vaelab.analysis.comparison import (
-    FRECHET_NOTE,
     REPLICATES,
     best_of,
     fmt_interval,
@@ -47,6 +46,7 @@ from vaelab.checkpoint import CLASSIFIER, stale_names
 from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
+from vaelab.metrics_schema import FRECHET_NOTE
 from vaelab.runs.run import Run, Specs
 from vaelab.runtime import most_in_memory, one_thread
 

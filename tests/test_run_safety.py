@@ -648,6 +648,23 @@ def test_metrics_json_linked_outside_the_run_is_neither_read_nor_written(run, tm
     assert (run / "metrics.json").is_symlink() and outside.read_text() == '{"theirs": {"secret": 1}}'
 
 
+@pytest.mark.parametrize("which, name", [("table", "table.safetensors"), ("series", "series.safetensors")])
+def test_a_kinds_arrays_linked_outside_are_named_as_the_fault(table_run, series_run, tmp_path, capsys, which, name):
+    """A kind's arrays (table.safetensors, series.safetensors) linked outside the run, or missing, said "table.json is
+    damaged (...); train the run again": the wrong file, and advice that a copy of the file makes needless (an audit,
+    s13)."""
+    run = copy_tree(table_run if which == "table" else series_run, tmp_path / "run")
+    outside = tmp_path / "elsewhere" / name
+    outside.parent.mkdir()
+    shutil.move(run / name, outside)
+    (run / name).symlink_to(outside)
+    err = refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="outside the run")
+    assert "damaged" not in err and "train the run again" not in err
+    (run / name).unlink()
+    err = refused(capsys, "score", run, "--n-samples", "3", "--quiet", match=f"{name} is missing")
+    assert ".json is damaged" not in err
+
+
 def test_a_link_to_a_file_inside_the_run_is_followed(run, capsys):
     (run / "kept").mkdir()
     shutil.move(run / "model.safetensors", run / "kept" / "model.safetensors")

@@ -283,6 +283,24 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     assert verdict(fine, None).startswith("For this model, sample from prior")
 
 
+def test_a_block_written_while_a_resumed_training_runs_is_marked_stale(run, tmp_path, monkeypatch):
+    """An audit (s13): train --resume listed the blocks to mark stale when it started, so a command that wrote its
+    block while the training ran (on weights the training then changed) was shown as measured on the final weights."""
+    from tests.run_helpers import copy_tree
+    from vaelab.estimator import VAE
+
+    run = copy_tree(run, tmp_path / "run")
+    fit = VAE.fit_splits
+
+    def explored_meanwhile(self, *args, **kwargs):  # another command on the run, mid-training
+        assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(VAE, "fit_splits", explored_meanwhile)
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+    assert "explore.traverse" in json.loads((run / "metrics.json").read_text())["stale"]
+
+
 def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
     """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
     prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""

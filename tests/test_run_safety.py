@@ -297,6 +297,32 @@ def test_calibration_cache_is_not_reused_after_the_weights_change(run, tmp_path,
     np.testing.assert_array_equal(after_resume, percentiles("fresh.csv"))
 
 
+def test_the_calibration_cache_is_keyed_by_the_weights_it_was_computed_with(run, tmp_path, capsys, monkeypatch):
+    """An audit (s13): the cache's key hashed model.safetensors after the model was loaded from it, so weights that
+    train --resume wrote in between keyed the old weights' reference scores with the new weights: a later score on the
+    new weights took its percentiles from the old ones."""
+    import vaelab.runs.run as run_module
+
+    newer = {k: v + 0.05 if v.is_floating_point() else v for k, v in load_file(run / "model.safetensors").items()}
+    loaded = run_module.load
+
+    def load_then_resume_writes(*args, **kwargs):  # the resumed training's next epoch lands just after the load
+        model = loaded(*args, **kwargs)
+        RunDir(run).write_weights(newer)
+        return model
+
+    monkeypatch.setattr(run_module, "load", load_then_resume_writes)
+    assert cli(capsys, "score", run, "--n-samples", "20", "--quiet", "--out", tmp_path / "a.csv")[0] == 0
+    monkeypatch.setattr(run_module, "load", loaded)
+    cached = np.loadtxt(tmp_path / "a.csv", delimiter=",", skiprows=1, usecols=7)
+    assert cli(capsys, "score", run, "--n-samples", "20", "--quiet", "--out", tmp_path / "b.csv")[0] == 0
+    (run / "calibration.safetensors").unlink()
+    assert cli(capsys, "score", run, "--n-samples", "20", "--quiet", "--out", tmp_path / "c.csv")[0] == 0
+    fresh = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=1, usecols=7)
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "b.csv", delimiter=",", skiprows=1, usecols=7), fresh)
+    assert not np.array_equal(cached, fresh)  # the weights did change the percentiles
+
+
 # ------------------------------------------------- 7. a diverged run counts as success
 def test_a_nan_weight_in_model_safetensors_is_refused(run, capsys):
     weights = load_file(run / "model.safetensors")
@@ -646,6 +672,23 @@ def test_metrics_json_linked_outside_the_run_is_neither_read_nor_written(run, tm
     refused(capsys, "explore", run, "traverse", "--steps", "3", match="outside the run")
     refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="outside the run")
     assert (run / "metrics.json").is_symlink() and outside.read_text() == '{"theirs": {"secret": 1}}'
+
+
+@pytest.mark.parametrize("which, name", [("table", "table.safetensors"), ("series", "series.safetensors")])
+def test_a_kinds_arrays_linked_outside_are_named_as_the_fault(table_run, series_run, tmp_path, capsys, which, name):
+    """A kind's arrays (table.safetensors, series.safetensors) linked outside the run, or missing, said "table.json is
+    damaged (...); train the run again": the wrong file, and advice that a copy of the file makes needless (an audit,
+    s13)."""
+    run = copy_tree(table_run if which == "table" else series_run, tmp_path / "run")
+    outside = tmp_path / "elsewhere" / name
+    outside.parent.mkdir()
+    shutil.move(run / name, outside)
+    (run / name).symlink_to(outside)
+    err = refused(capsys, "score", run, "--n-samples", "3", "--quiet", match="outside the run")
+    assert "damaged" not in err and "train the run again" not in err
+    (run / name).unlink()
+    err = refused(capsys, "score", run, "--n-samples", "3", "--quiet", match=f"{name} is missing")
+    assert ".json is damaged" not in err
 
 
 def test_a_link_to_a_file_inside_the_run_is_followed(run, capsys):

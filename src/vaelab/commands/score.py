@@ -171,7 +171,7 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
     # "weights" the model they were computed with (train --resume changes it); "units": scores in the
     # data's own units (a table's log-Jacobian included; "data+series": a series run's too, since issue 17's audit).
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
-           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.weights_digest(),
+           "binarizations": str(binarizations), "draws": DRAWS, "weights": run.model_digest(),
            "units": "data+series"}  # fmt: skip
     if run.kind.untrained_labels:  # rows of them given trained conditions since an audit (s11 c): older caches stale
         key["conditions"] = "trained"

@@ -260,8 +260,10 @@ def load_state(run: RunDir, kind: type[RunKind], parse: Callable[[Any, dict[str,
     if not path.is_file():
         raise RunError(f"{run.path} is {kind.description} but has no {json_name}; it is damaged. Train it again.")
     meta = read_json(path, "train the run again")
+    # read apart: its own errors name it (missing, damaged, linked outside the run); under the try they said the JSON
+    # file was damaged and advised training again (an audit, s13)
+    arrays, _ = run.read_arrays(arrays_name)
     try:
-        arrays, _ = run.read_arrays(arrays_name)
         return parse(meta, arrays)
     except (KeyError, TypeError, ValueError, RecursionError, ConfigError, DataError) as err:
         raise RunError(f"{path} is damaged ({str(err)[:200]}); train the run again.") from None

@@ -183,6 +183,7 @@ class Run:
         self.kind_class: type[RunKind] = kind_of(self.config.data, self.dir.file(CONFIG))
         self._kind: RunKind | None = None
         self._model: Model | None = None
+        self._model_digest = ""
         self._data: dict[bool, tuple[Dataset, np.ndarray]] = {}
 
     @property
@@ -234,6 +235,12 @@ class Run:
                         h.update(chunk)
         return h.hexdigest()
 
+    def model_digest(self) -> str:
+        """:meth:`weights_digest` of the files :attr:`model` was loaded from (read before them): the key of caches
+        computed with the model."""
+        self.model
+        return self._model_digest
+
     @property
     def kind(self) -> RunKind:
         """The run's kind with its stored state (a table's transformer, a series' scaler)."""
@@ -245,6 +252,9 @@ class Run:
     def model(self) -> Model:
         """The fitted model: a :class:`vaelab.VAE`, or an adopted model (:mod:`vaelab.adopt`)."""
         if self._model is None:
+            # hashed before the files are read, so weights replaced in between (train --resume) never key a cache to
+            # weights it was not computed with (an audit, s13): a stale key only misses
+            self._model_digest = self.weights_digest()
             s = self.specs
             first = "model" if s.whole else "encoder"  # the option the encoder's SPEC was given as
             if self.config.model.arch == "adopted":

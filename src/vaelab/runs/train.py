@@ -238,9 +238,13 @@ def train_run(
         run.update_metrics(training=training_summary(state, getattr(model, "likelihood_choice_", None)))
     test = evaluate_split(model, dataset, split, "test", kind)
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
-    if resume and measured and opened.weights_digest() != weights:  # the report says they are of earlier weights
-        run.mark_stale(measured)
-        metrics = run.read_metrics()
+    if resume and opened.weights_digest() != weights:  # the report says they are of earlier weights
+        # with the blocks written while the training ran too: another command measured weights since changed (an
+        # audit, s13: only those listed when training started were marked)
+        measured = sorted({*measured, *measured_results(metrics)})
+        if measured:
+            run.mark_stale(measured)
+            metrics = run.read_metrics()
     return RunResult(run, model, dataset, split, metrics)
 
 

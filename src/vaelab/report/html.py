@@ -26,8 +26,10 @@ from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
+    FRECHET_NOTE,
     SCALE_NAMES,
     closer_text,
+    codes_words,
     condition_note,
     constant_note,
     coverage_of,

@@ -1120,3 +1120,13 @@ def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):
     model = vaelab.adopt(graph(tmp_path / "enc.onnx", 64, 3, 2), graph(tmp_path / "dec.onnx", 3, 64, 1),
                          likelihood="bernoulli", data=X)  # fmt: skip
     assert model.latent_dim_ == 3 and np.isfinite(model.transform(X[:4])).all()
+
+
+def test_adopt_out_inside_another_run_is_refused(outside, tmp_path, capsys):
+    """adopt --out R/cache wrote a run inside the run R (an audit, s13): refused in one line, nothing written."""
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    code, _, err = _cli(capsys, *_adopt_args(outside, run / "cache", "--weights", outside / "vae.safetensors"))
+    assert code == 2 and "inside the vaelab run" in err and err.count("\n") == 1, err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before

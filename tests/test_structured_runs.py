@@ -2504,3 +2504,15 @@ def test_a_run_scores_the_csv_and_the_parquet_of_the_same_rows_alike(tmp_path, c
             scores.append(pd.read_csv(tmp_path / "s.csv", keep_default_na=False))
         assert not scores[0]["reason"].str.contains("not seen in training").any(), source
         pd.testing.assert_frame_equal(scores[0][["log_px", "reason"]], scores[1][["log_px", "reason"]])
+
+
+def test_a_file_of_one_series_keeps_the_series_column(series, tmp_path, capsys):
+    """An audit (s13): score's CSV of a file holding one series dropped the series column that a panel's kept; a
+    CSV's columns are a contract, so a run with an id column always writes it."""
+    folder, df, run = series
+    one = df[df["id"] == df["id"].iloc[0]]
+    one.to_csv(tmp_path / "one.csv", index=False)
+    _ok(capsys, "score", run, tmp_path / "one.csv", "--n-samples", 3, "--quiet", "--out", tmp_path / "one_scores.csv")
+    scores = pd.read_csv(tmp_path / "one_scores.csv")
+    assert list(scores.columns[:4]) == ["example", "series", "start", "end"]
+    assert (scores["series"] == one["id"].iloc[0]).all()

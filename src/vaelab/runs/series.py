@@ -429,7 +429,7 @@ class SeriesKind(RunKind):
                 said.append(f"{ws.features[f]}: {what} at {stamp(i, steps[0])}{more} {FILLED}")
             reasons.append("; ".join(said + ranged[i]))
         return Dataset(rows, source=str(Path(source).resolve()), reasons=tuple(reasons),
-                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window),
+                       notes=tuple(notes) if any(notes) else None, keys=window_keys(windows, frame, ws.window, ws.id_column),
                        remarks=too_short(windows, frame), serial=serial_of(windows))  # fmt: skip
 
     def range_reasons(self, rows: np.ndarray, stamp: Callable[[int, int], str]) -> tuple[list[list[str]], list[str]]:
@@ -486,7 +486,7 @@ class SeriesKind(RunKind):
         if dataset.n_examples == 0:
             return dataset
         found = self._split_windows(run, name, dataset.n_examples)
-        keys = None if found is None else window_keys(*found, self.settings.window)
+        keys = None if found is None else window_keys(*found, self.settings.window, self.settings.id_column)
         if name == "train":  # the range is the training windows': nothing of theirs lies outside it
             return dataset if keys is None else dataclasses.replace(dataset, keys=keys)
         rows = np.asarray(dataset.X[np.arange(dataset.n_examples)], dtype=np.float32)
@@ -1069,15 +1069,16 @@ def too_short(windows: Windows, frame: SeriesFrame, what: str = "not scored") ->
             f"({windows.window_length} steps) and {what}: {shown}{more}",)  # fmt: skip
 
 
-def window_keys(windows: Windows, frame: SeriesFrame, window: int) -> dict[str, tuple]:
+def window_keys(windows: Windows, frame: SeriesFrame, window: int, id_column: str | None = None) -> dict[str, tuple]:
     """Which window each one is, for score's CSV (an audit: a panel's windows came with their number only): its
-    series (in a panel) and the time stamps (or step numbers) of its first and last steps."""
+    series (in a panel, or whenever the run has an ``id_column``: a file of one series dropped the column a panel
+    kept, an audit, s13) and the time stamps (or step numbers) of its first and last steps."""
     def at(k: int, t: int) -> str:
         return f"{t}" if frame.times is None else time_text(frame.times[k][t])
 
     keys = {"start": tuple(at(k, t) for k, t in zip(windows.series, windows.start)),
             "end": tuple(at(k, t + window - 1) for k, t in zip(windows.series, windows.start))}  # fmt: skip
-    if len(frame.ids) > 1:
+    if len(frame.ids) > 1 or id_column is not None:
         keys = {"series": tuple(frame.ids[k] for k in windows.series), **keys}
     return keys
 

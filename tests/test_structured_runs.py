@@ -2516,3 +2516,16 @@ def test_a_file_of_one_series_keeps_the_series_column(series, tmp_path, capsys):
     scores = pd.read_csv(tmp_path / "one_scores.csv")
     assert list(scores.columns[:4]) == ["example", "series", "start", "end"]
     assert (scores["series"] == one["id"].iloc[0]).all()
+
+
+def test_a_past_without_the_runs_time_column_is_forecast_with_a_note(series, tmp_path, capsys):
+    """An audit (s13): a past file lacking the run's time column gave forecasts with no stamps and no word. Its rows
+    are read in file order (as a .npy past's are) and the output says so."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].drop(columns=["time"])
+    past.to_csv(tmp_path / "nostamps.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "nostamps.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    assert "note:" in out and "no column 'time'" in out and "file order" in out, out
+    assert "time" not in pd.read_csv(tmp_path / "f.csv").columns
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "nostamps.csv", "--draws", 5, "--out", tmp_path / "f.npy")
+    assert "no column 'time'" in out

@@ -619,7 +619,8 @@ class SeriesKind(RunKind):
         them, and up to CALENDAR_STAMPS, for the calendar the forecast's stamps continue, the format its text
         stamps are written in (:func:`stamp_format`; None: not text, or no one format), and a note on the missing
         values of those rows filled as training filled its own (a run trained with ``--fill interpolate``: linearly
-        in time, over the whole file), "" where none was."""
+        in time, over the whole file) and on a table that lacks the run's time column (read in file order, the
+        forecast unstamped), "" where neither was."""
         ws = self.settings
         raw = read_series(path, ws.missing_values)
         times, written, rows, stamps = None, None, None, None
@@ -691,6 +692,10 @@ class SeriesKind(RunKind):
             note = (f"{int(gap.sum())} missing value(s) of the past's last {ws.n_past} rows ({counts}) filled by linear "
                     f"interpolation in {'time' if times is not None else 'row order'}, as the run filled its own "
                     f"(--fill interpolate){tail}")  # fmt: skip
+        if ws.time_column and rows is not None and times is None:  # forecasts without stamps were given unsaid (an audit, s13)
+            unstamped = (f"{Path(path).name} has no column {ws.time_column!r} (the run's time column): its rows were "
+                         "read in file order as time order, and the forecast's steps are numbered, not stamped")  # fmt: skip
+            note = "; ".join(n for n in (note, unstamped) if n)
         return arr[-ws.n_past :], None if times is None else times[-max(ws.n_past, CALENDAR_STAMPS) :], written, note
 
     def futures(self, forecaster: Forecaster, past: np.ndarray, draws: int, seed: int = 0,

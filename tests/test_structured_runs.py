@@ -526,7 +526,7 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     assert "both --window" in _error(capsys, "train", folder / "s.csv", "--window", "5", "--out", tmp_path / "a")
     assert "not a series run" in _error(capsys, "sample", table_run, "--past", folder / "s.csv", "--out", tmp_path / "x.csv")
     assert "--n N" in _error(capsys, "sample", run, "--out", tmp_path / "x.csv")
-    assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
+    assert "at least 12 rows, the run's past steps per window" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
     assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
                                    "--out", tmp_path / "b")  # fmt: skip
     # --window 0 was said as "n_past must be ...", and a file too short for a trained run's windows advised "use
@@ -2529,3 +2529,20 @@ def test_a_past_without_the_runs_time_column_is_forecast_with_a_note(series, tmp
     assert "time" not in pd.read_csv(tmp_path / "f.csv").columns
     out = _ok(capsys, "sample", run, "--past", tmp_path / "nostamps.csv", "--draws", 5, "--out", tmp_path / "f.npy")
     assert "no column 'time'" in out
+
+
+def test_windows_longer_than_every_series_are_refused_naming_the_flags(tmp_path, capsys):
+    """An audit (s13): train said "one window of n_past + n_future = 40 + 5 = 45 steps", the Python names of the
+    --window and --horizon the user typed."""
+    n = 30
+    pd.DataFrame({"t": range(n), "v": np.sin(np.arange(n) / 3)}).to_csv(tmp_path / "short.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "short.csv", "--window", 40, "--horizon", 5, "--time", "t",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "--window 40" in err and "--horizon 5" in err and "n_past" not in err and "n_future" not in err, err
+    assert "[30]" in err and not (tmp_path / "run").exists()
+    from vaelab.errors import DataError
+    from vaelab.runs.train import train_run
+
+    with pytest.raises(DataError, match=r"window=40 past \+ horizon=5 future"):  # the Python API's own names
+        train_run(tmp_path / "short.csv", tmp_path / "run2", {"epochs": 1},
+                  options={"window": 40, "horizon": 5, "time_column": "t"})  # fmt: skip

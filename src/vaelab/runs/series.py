@@ -180,6 +180,13 @@ def make_series_windows(source: str | os.PathLike, settings: SeriesSettings, val
                         frame: SeriesFrame | None = None) -> tuple[Windows, np.ndarray, tuple[str, ...]]:  # fmt: skip
     """The kept windows of a source, their split codes (int8) and the frame's feature names."""
     frame = read_series_frame(source, settings) if frame is None else frame
+    if not (frame.lengths >= settings.window).any():  # make_windows' own words are its arguments' (n_past + n_future)
+        lengths = frame.lengths
+        shown = lengths.tolist() if len(lengths) <= 20 else f"{lengths[:20].tolist()} ... (longest {int(lengths.max())})"
+        raise DataError(f"No series is long enough for one window of window={settings.n_past} past + "
+                        f"horizon={settings.n_future} future steps ({settings.window} in all); the series lengths are "
+                        f"{shown}. Use a smaller window or horizon, or longer series.",
+                        setting=("window", "horizon"))  # fmt: skip
     windows = make_windows(frame, settings.n_past, settings.n_future, settings.stride)
     codes = split_windows(windows, val_fraction, test_fraction, seed=seed)
     keep = codes >= 0
@@ -661,7 +668,8 @@ class SeriesKind(RunKind):
         if arr.ndim != 2 or arr.shape[1] != len(ws.features):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
         if arr.shape[0] < ws.n_past:
-            raise DataError(f"The past needs at least n_past = {ws.n_past} rows; {Path(path).name} has {arr.shape[0]}.")
+            raise DataError(f"The past needs at least {ws.n_past} rows, the run's past steps per window (window={ws.n_past} "
+                            f"at training); {Path(path).name} has {arr.shape[0]}.")  # fmt: skip
         # only the rows the forecaster reads must hold numbers (a gap further back was refused, an audit), and under
         # --fill interpolate their gaps are filled as training filled its own (they were refused: "fill them first")
         used = arr[-ws.n_past :]

@@ -1130,3 +1130,18 @@ def test_adopt_out_inside_another_run_is_refused(outside, tmp_path, capsys):
     code, _, err = _cli(capsys, *_adopt_args(outside, run / "cache", "--weights", outside / "vae.safetensors"))
     assert code == 2 and "inside the vaelab run" in err and err.count("\n") == 1, err
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+
+
+def test_weights_errors_say_what_arrived_and_what_to_do(outside, tmp_path, capsys):
+    """An audit (s13): --weights '' read as ". : no such weights file" (the empty path is the current folder to
+    pathlib), and a weights file that does not fit the module gave no next step."""
+    from safetensors.torch import save_file
+
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", ""))
+    assert code == 2 and err.count("\n") == 1 and "empty" in err and ". :" not in err and "./" not in err, err
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path))
+    assert code == 2 and "is a folder" in err, err
+    save_file({"encoder.nope": torch.zeros(2), "decoder.nope": torch.zeros(2)}, tmp_path / "other.safetensors")
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path / "other.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and "do not fit" in err and "state_dict()" in err, err
+    assert not (tmp_path / "run").exists()

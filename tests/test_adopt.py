@@ -1145,3 +1145,20 @@ def test_weights_errors_say_what_arrived_and_what_to_do(outside, tmp_path, capsy
     code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path / "other.safetensors"))
     assert code == 2 and err.count("\n") == 1 and "do not fit" in err and "state_dict()" in err, err
     assert not (tmp_path / "run").exists()
+
+
+def test_load_is_annotated_with_what_it_returns_for_an_adopted_run(outside, tmp_path, capsys):
+    """An audit (s13): vaelab.load was annotated and documented as returning a VAE; an adopted run gives an
+    AdoptedModel."""
+    import typing
+
+    import vaelab
+    from vaelab.adopt import AdoptedModel
+
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    model = vaelab.load(run, encoder=f"{outside / 'vae_model.py'}:Encoder", decoder=f"{outside / 'vae_model.py'}:Decoder")
+    assert isinstance(model, AdoptedModel)
+    hint = typing.get_type_hints(vaelab.load)["return"]
+    assert AdoptedModel in typing.get_args(hint), hint
+    assert "AdoptedModel" in vaelab.load.__doc__

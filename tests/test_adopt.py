@@ -1120,3 +1120,45 @@ def test_an_onnx_graph_of_float64_inputs_is_fed_float64(digits, tmp_path):
     model = vaelab.adopt(graph(tmp_path / "enc.onnx", 64, 3, 2), graph(tmp_path / "dec.onnx", 3, 64, 1),
                          likelihood="bernoulli", data=X)  # fmt: skip
     assert model.latent_dim_ == 3 and np.isfinite(model.transform(X[:4])).all()
+
+
+def test_adopt_out_inside_another_run_is_refused(outside, tmp_path, capsys):
+    """adopt --out R/cache wrote a run inside the run R (an audit, s13): refused in one line, nothing written."""
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    code, _, err = _cli(capsys, *_adopt_args(outside, run / "cache", "--weights", outside / "vae.safetensors"))
+    assert code == 2 and "inside the vaelab run" in err and err.count("\n") == 1, err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+
+
+def test_weights_errors_say_what_arrived_and_what_to_do(outside, tmp_path, capsys):
+    """An audit (s13): --weights '' read as ". : no such weights file" (the empty path is the current folder to
+    pathlib), and a weights file that does not fit the module gave no next step."""
+    from safetensors.torch import save_file
+
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", ""))
+    assert code == 2 and err.count("\n") == 1 and "empty" in err and ". :" not in err and "./" not in err, err
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path))
+    assert code == 2 and "is a folder" in err, err
+    save_file({"encoder.nope": torch.zeros(2), "decoder.nope": torch.zeros(2)}, tmp_path / "other.safetensors")
+    code, _, err = _cli(capsys, *_adopt_args(outside, tmp_path / "run", "--weights", tmp_path / "other.safetensors"))
+    assert code == 2 and err.count("\n") == 1 and "do not fit" in err and "state_dict()" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_is_annotated_with_what_it_returns_for_an_adopted_run(outside, tmp_path, capsys):
+    """An audit (s13): vaelab.load was annotated and documented as returning a VAE; an adopted run gives an
+    AdoptedModel."""
+    import typing
+
+    import vaelab
+    from vaelab.adopt import AdoptedModel
+
+    run = tmp_path / "run"
+    assert _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))[0] == 0
+    model = vaelab.load(run, encoder=f"{outside / 'vae_model.py'}:Encoder", decoder=f"{outside / 'vae_model.py'}:Decoder")
+    assert isinstance(model, AdoptedModel)
+    hint = typing.get_type_hints(vaelab.load)["return"]
+    assert AdoptedModel in typing.get_args(hint), hint
+    assert "AdoptedModel" in vaelab.load.__doc__

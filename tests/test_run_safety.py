@@ -725,3 +725,14 @@ def test_repeated_column_names_in_a_csv_header_are_refused(table_run, data, tmp_
     (tmp_path / "new.csv").write_text("\n".join(f"{r},{r.split(',')[0]}" for r in [table[0]] + table[1:20]) + "\n")
     line = refused(capsys, "score", table_run, tmp_path / "new.csv", "--n-samples", "3", "--quiet", match="distinct")
     assert repr([first]) in line
+
+
+@pytest.mark.parametrize("inner", ["cache", "figures", "sub/deeper"])
+def test_train_out_inside_another_run_is_refused(table_run, data, tmp_path, capsys, inner):
+    """train --out R/cache wrote a run inside the run R (score, sample and report refused the same place): an
+    audit, s13. Refused in one line before anything is written."""
+    other = copy_tree(table_run, tmp_path / "other")
+    before = snapshot(other)
+    refused(capsys, "train", data["table"] / "t.csv", "--out", other / inner, *FAST,
+            match="inside the vaelab run")  # fmt: skip
+    assert snapshot(other) == before

@@ -526,7 +526,7 @@ def test_series_and_table_errors_are_one_line(series, table_run, tmp_path, capsy
     assert "both --window" in _error(capsys, "train", folder / "s.csv", "--window", "5", "--out", tmp_path / "a")
     assert "not a series run" in _error(capsys, "sample", table_run, "--past", folder / "s.csv", "--out", tmp_path / "x.csv")
     assert "--n N" in _error(capsys, "sample", run, "--out", tmp_path / "x.csv")
-    assert "at least n_past" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
+    assert "at least 12 rows, the run's past steps per window" in _error(capsys, "sample", run, "--past", _head(folder, tmp_path), "--out", tmp_path / "x.csv")
     assert "long enough" in _error(capsys, "train", folder / "s.csv", "--window", "500", "--horizon", "5", "--id", "id",
                                    "--out", tmp_path / "b")  # fmt: skip
     # --window 0 was said as "n_past must be ...", and a file too short for a trained run's windows advised "use
@@ -2504,3 +2504,45 @@ def test_a_run_scores_the_csv_and_the_parquet_of_the_same_rows_alike(tmp_path, c
             scores.append(pd.read_csv(tmp_path / "s.csv", keep_default_na=False))
         assert not scores[0]["reason"].str.contains("not seen in training").any(), source
         pd.testing.assert_frame_equal(scores[0][["log_px", "reason"]], scores[1][["log_px", "reason"]])
+
+
+def test_a_file_of_one_series_keeps_the_series_column(series, tmp_path, capsys):
+    """An audit (s13): score's CSV of a file holding one series dropped the series column that a panel's kept; a
+    CSV's columns are a contract, so a run with an id column always writes it."""
+    folder, df, run = series
+    one = df[df["id"] == df["id"].iloc[0]]
+    one.to_csv(tmp_path / "one.csv", index=False)
+    _ok(capsys, "score", run, tmp_path / "one.csv", "--n-samples", 3, "--quiet", "--out", tmp_path / "one_scores.csv")
+    scores = pd.read_csv(tmp_path / "one_scores.csv")
+    assert list(scores.columns[:4]) == ["example", "series", "start", "end"]
+    assert (scores["series"] == one["id"].iloc[0]).all()
+
+
+def test_a_past_without_the_runs_time_column_is_forecast_with_a_note(series, tmp_path, capsys):
+    """An audit (s13): a past file lacking the run's time column gave forecasts with no stamps and no word. Its rows
+    are read in file order (as a .npy past's are) and the output says so."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].drop(columns=["time"])
+    past.to_csv(tmp_path / "nostamps.csv", index=False)
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "nostamps.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    assert "note:" in out and "no column 'time'" in out and "file order" in out, out
+    assert "time" not in pd.read_csv(tmp_path / "f.csv").columns
+    out = _ok(capsys, "sample", run, "--past", tmp_path / "nostamps.csv", "--draws", 5, "--out", tmp_path / "f.npy")
+    assert "no column 'time'" in out
+
+
+def test_windows_longer_than_every_series_are_refused_naming_the_flags(tmp_path, capsys):
+    """An audit (s13): train said "one window of n_past + n_future = 40 + 5 = 45 steps", the Python names of the
+    --window and --horizon the user typed."""
+    n = 30
+    pd.DataFrame({"t": range(n), "v": np.sin(np.arange(n) / 3)}).to_csv(tmp_path / "short.csv", index=False)
+    err = _error(capsys, "train", tmp_path / "short.csv", "--window", 40, "--horizon", 5, "--time", "t",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "--window 40" in err and "--horizon 5" in err and "n_past" not in err and "n_future" not in err, err
+    assert "[30]" in err and not (tmp_path / "run").exists()
+    from vaelab.errors import DataError
+    from vaelab.runs.train import train_run
+
+    with pytest.raises(DataError, match=r"window=40 past \+ horizon=5 future"):  # the Python API's own names
+        train_run(tmp_path / "short.csv", tmp_path / "run2", {"epochs": 1},
+                  options={"window": 40, "horizon": 5, "time_column": "t"})  # fmt: skip

@@ -11,7 +11,14 @@ class VaelabError(Exception):
 
 
 class DataError(VaelabError, ValueError):
-    """The input data is missing, malformed or of the wrong kind."""
+    """The input data is missing, malformed or of the wrong kind.
+
+    ``setting``: as :class:`ConfigError`'s, the settings (``name=VALUE`` in the message) the data does not fit, which
+    the CLI says as the flags the user typed ("one window of --window 40 past + --horizon 5 future")."""
+
+    def __init__(self, *args, setting: str | tuple[str, ...] | None = None):
+        super().__init__(*args)
+        self.setting = setting
 
 
 class DataTypeError(DataError, TypeError):

@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from vaelab import distributed
-from vaelab.adopt import load_adopted
+from vaelab.adopt import AdoptedModel, load_adopted
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import CONFIG, HISTORY, MODEL, RunConfig, RunDir
 from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
@@ -667,8 +667,10 @@ def load(
     encoder: torch.nn.Module | None = None,
     decoder: torch.nn.Module | None = None,
     device: str = "auto",
-) -> VAE:
-    """Rebuild a fitted :class:`VAE` from a run directory (config.json + model.safetensors).
+) -> VAE | AdoptedModel:
+    """Rebuild a fitted :class:`VAE` from a run directory (config.json + model.safetensors); for a run written
+    by ``vaelab adopt`` / :func:`vaelab.adopt`, its :class:`~vaelab.adopt.AdoptedModel` instead (the model interface
+    of :mod:`vaelab.model`, not a VAE: no ``fit``; ``device`` does not apply to it, it runs where its halves are).
 
     Runs trained with custom networks need the same ``encoder``/``decoder`` classes passed in;
     so do adopted runs (:func:`vaelab.adopt.load_adopted`) whose halves are PyTorch modules.

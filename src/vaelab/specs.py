@@ -154,18 +154,23 @@ def resolve(spec: str, what: str = "encoder") -> nn.Module | OnnxGraph:
     return obj
 
 
+_REFIT = ("Give the weights of this very module: its SPEC must build the architecture they were saved from (same "
+          "layer names and sizes), saved with safetensors.torch.save_file(module.state_dict(), PATH) (a prefix such as "
+          "'model.' in every key is a wrapper's: save the inner module's state_dict()).")
+
+
 def load_weights(module: nn.Module, state: dict[str, torch.Tensor], where: str) -> None:
     """``state`` into ``module``, every key matched; a mismatch is one line naming the first few."""
     own = module.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or unexpected:
         raise ConfigError(f"The weights in {where} do not fit the module: {len(missing)} of its keys missing "
-                          f"{missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}.")  # fmt: skip
+                          f"{missing[:3]}, {len(unexpected)} unexpected {unexpected[:3]}. {_REFIT}")  # fmt: skip
     wrong = [k for k in own if tuple(own[k].shape) != tuple(state[k].shape)]
     if wrong:
         k = wrong[0]
         raise ConfigError(f"The weights in {where} do not fit the module: {k} has shape {tuple(state[k].shape)}, "
-                          f"the module's {tuple(own[k].shape)} ({len(wrong)} key(s) differ).")  # fmt: skip
+                          f"the module's {tuple(own[k].shape)} ({len(wrong)} key(s) differ). {_REFIT}")  # fmt: skip
     module.load_state_dict(state)
 
 
@@ -174,9 +179,13 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    if not str(path).strip():  # "" is the current folder to pathlib: it read ". : no such weights file" (an audit, s13)
+        raise ConfigError("The weights file path is empty; give the path of a .safetensors file.")
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder, not a weights file; give the path of a .safetensors file.")
     if not path.is_file():
-        raise ConfigError(f"{path}: no such weights file.")
+        raise ConfigError(f"{path}: no such weights file; check the path (a .safetensors file).")
     if path.suffix.lower() != ".safetensors":
         raise ConfigError(f"{path.name}: weights must be a .safetensors file (vaelab never unpickles .pt/.pth/.pkl; "
                           "save them with safetensors.torch.save_file(module.state_dict(), PATH)).")  # fmt: skip

@@ -447,3 +447,16 @@ def test_a_boolean_feature_with_a_missing_cell_stays_a_feature(tmp_path):
         filled = prepare_series(gap, time_column="t", features=features, fill="interpolate")
         assert filled.features == ("x", "on")
         np.testing.assert_array_equal(filled.series[0][[4, 5, 6], 1], [0.0, 0.5, 1.0])
+
+
+def test_week_stamps_are_refused_saying_which_iso_forms_are_read():
+    """An audit (s13): '2000-W01' was refused as not "ISO-8601 dates", yet ISO week dates are ISO-8601 too. The
+    message says which forms are read and how to convert a week date."""
+    col = pd.Series([f"2000-W{w:02d}" for w in range(1, 11)])
+    with pytest.raises(DataError) as err:
+        from vaelab.data.timeseries import iso_times
+
+        iso_times(col, "the time column 't'")
+    said = str(err.value)
+    assert "row 0 holds '2000-W01'" in said and "calendar" in said
+    assert "week dates" in said and "first day" in said and "2001-W13 -> 2001-03-26" in said

@@ -342,9 +342,10 @@ def iso_times(col: pd.Series, what: str) -> pd.Series:
     where = (f"row {int(bad[0])} holds {col.iloc[int(bad[0])]!r}" + (f" ({len(bad) - 1} more row(s) do not parse)"
              if len(bad) > 1 else "")) if len(bad) else f"its values (such as {col.iloc[0]!r}) do not parse together"
     raise DataError(
-        f"{what} must hold numbers or ISO-8601 dates (2001-03-31, 2001-03-31T12:00, with an offset in every cell or in "
-        f"none); {where}. "
-        "Fix those cells, or convert the column to numbers (e.g. days or periods) first."
+        f"{what} must hold numbers or ISO-8601 dates in calendar form (2001-03-31, 2001-03, 2001, 2001-03-31T12:00, "
+        f"with an offset in every cell or in none; week dates such as 2001-W13 and ordinal dates such as 2001-085 are "
+        f"not read); {where}. Fix those cells, or convert the column first: a week date to its week's first day "
+        "(2001-W13 -> 2001-03-26), or the column to numbers (e.g. days or periods)."
     )
 
 

@@ -291,11 +291,31 @@ def never_trained(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool
     return _holds_only(run, {CONFIG, SPLIT, HISTORY, METRICS, REPORT, LOCK, *kind_files})
 
 
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a vaelab run: a config.json that is a JSON object with a format_version (a
+    project's own config.json is not a run's)."""
+    config = folder / CONFIG
+    if not config.is_file():
+        return False
+    try:
+        d = read_json(config, "")
+    except RunError:
+        return False
+    return isinstance(d, dict) and "format_version" in d
+
+
 def check_fresh_folder(run: RunDir, kind_files: frozenset[str] = frozenset(), restart: bool = False) -> bool:
     """A new run may be written to a missing or empty folder, or one a run was killed in before it began; with
     ``restart`` (train) also one whose run never saved an epoch (an audit: a first epoch that failed left a folder
     neither train nor --resume could use again with other settings). Returns whether the folder holds such a run,
-    whose files the new one replaces."""
+    whose files the new one replaces. Never a folder inside another run (its cache/ or figures/, or deeper), whose
+    files are that run's (an audit, s13: score, sample and report refused such an --out; train and adopt nested one run
+    in another)."""
+    places = {Path(os.path.abspath(run.path)), Path(os.path.realpath(run.path))}
+    for above in dict.fromkeys(a for place in sorted(places) for a in place.parents):
+        if is_run_folder(above):
+            raise RunError(f"--out {run.path} is inside the vaelab run {above}; a run written there would change that "
+                           "run's files. Choose a folder outside it.")  # fmt: skip
     if run.exists():
         if restart and never_trained(run, kind_files):
             return True

@@ -34,7 +34,7 @@ from vaelab.estimator import load
 from vaelab.files import TEMP_FILE, check_output_file, read_json, write_error
 from vaelab.forecaster import FORECAST
 from vaelab.model import Model
-from vaelab.runs.base import RunKind, cache_key
+from vaelab.runs.base import RunKind, cache_key, is_run_folder
 from vaelab.runs.kinds import KIND_FILES, kind_of
 from vaelab.specs import is_onnx, resolve
 
@@ -67,19 +67,6 @@ def is_split(spec: str) -> bool:
 def ambiguous(spec: str) -> bool:
     """A split's name that also names a file or folder here (the split is used)."""
     return is_split(spec) and os.path.lexists(spec)
-
-
-def is_run_folder(folder: Path) -> bool:
-    """Whether ``folder`` holds a vaelab run: a config.json that is a JSON object with a format_version (a
-    project's own config.json is not a run's)."""
-    config = folder / CONFIG
-    if not config.is_file():
-        return False
-    try:
-        d = read_json(config, "")
-    except RunError:
-        return False
-    return isinstance(d, dict) and "format_version" in d
 
 
 def check_output(out: str | os.PathLike, allow: frozenset[str] = frozenset(),

@@ -83,15 +83,11 @@ class _Parser(argparse.ArgumentParser):
     def _refuser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
         """The innermost (sub)command parser that found arguments it does not know: vaelab explore RUN traverse's for
         `explore RUN traverse --bogus`, vaelab explore's for `explore RUN --bogus traverse`."""
-        parser, found = self, self
-        while True:
-            action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
-            name = None if action is None else getattr(parsed, action.dest, None)
-            if name not in getattr(action, "choices", {}):
-                return found
-            parser = action.choices[name]
+        found = self
+        for parser in _parsers_chosen(self, parsed):
             if getattr(parser, "_extras", None):
                 found = parser
+        return found
 
 
 def _add_settings(p: argparse.ArgumentParser, defaults: dict | None = None) -> None:
@@ -969,14 +965,22 @@ def cmd_report(args) -> int:
 _VALUE = r"""('[^']*'|"[^"]*"|\[[^\]]*\]|-?[\w.+-]*\w|)"""
 
 
-def _command_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
-    """The innermost (sub)command parser the arguments chose: vaelab explore's traverse for `explore RUN traverse`."""
+def _parsers_chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> list[argparse.ArgumentParser]:
+    """The (sub)command parsers the arguments chose, outermost first: vaelab's, explore's, traverse's for
+    `explore RUN traverse`."""
+    chosen = [parser]
     while True:
         action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
         name = None if action is None else getattr(parsed, action.dest, None)
         if name not in getattr(action, "choices", {}):
-            return parser
+            return chosen
         parser = action.choices[name]
+        chosen.append(parser)
+
+
+def _command_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser the arguments chose: vaelab explore's traverse for `explore RUN traverse`."""
+    return _parsers_chosen(parser, parsed)[-1]
 
 
 def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:

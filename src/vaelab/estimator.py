@@ -196,7 +196,6 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if self.encoder is None and self.decoder is None:
             _check_sizes(cfg, train)
 
-
     def _model_config(self, shape: tuple[int, ...], n_classes: int, values: tuple[str, int],
                       seen: bool = True) -> ModelConfig:
         """The model's config for data of ``shape`` whose values are ``values`` (:func:`value_kind`;

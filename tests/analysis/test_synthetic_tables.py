@@ -255,51 +255,51 @@ def odd_table(seed: int, n: int) -> pd.DataFrame:
     return df
 
 
+def _resamples_score_as_fidelity(real, synth, i_real, i_synth, max_pairs=None):
+    """The bootstrap's scores of the resamples (rows ``i_real``/``i_synth``, one resample per row) equal fidelity's
+    own on the same rows; returns the resampler."""
+    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
+
+    cols, kinds, r, s = _prepared_tables(real, synth, None)
+    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), max_pairs, 0), 10, len(real), len(synth))
+    got = resampler.scores(i_real, i_synth)
+    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
+        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True),
+                        max_pairs=max_pairs, resamples=0)  # fmt: skip
+        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    return resampler
+
+
 @pytest.mark.parametrize("make", [mixed_table, odd_table])
 def test_the_bootstrap_recomputes_fidelity_itself_on_each_resample(make):
     """The resamples are scored by integer codes, not by fidelity's own functions (to be fast): on the same rows they
     give the same three scores, bins fitted again on the resampled real values included."""
-    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
-
     real, synth = make(0, 400), make(1, 300)
     for max_pairs in (None, 4):
-        cols, kinds, r, s = _prepared_tables(real, synth, None)
-        resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), max_pairs, 0), 10, len(real), len(synth))
-        assert bool(resampler.cells) == (make is odd_table and max_pairs is None)  # both ways of counting label pairs
         rng = np.random.default_rng(1)
         i_real = np.vstack([np.arange(len(real)), rng.integers(0, len(real), (3, len(real)))])
         i_synth = np.vstack([np.arange(len(synth)), rng.integers(0, len(synth), (3, len(synth)))])
-        got = resampler.scores(i_real, i_synth)
-        for row, (ir, js) in enumerate(zip(i_real, i_synth)):
-            want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True),
-                            max_pairs=max_pairs, resamples=0)  # fmt: skip
-            np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+        resampler = _resamples_score_as_fidelity(real, synth, i_real, i_synth, max_pairs)
+        assert bool(resampler.cells) == (make is odd_table and max_pairs is None)  # both ways of counting label pairs
 
 
 def test_a_resample_without_a_finite_real_value_leaves_the_others_bins_alone():
     """A numeric column with one finite real value: a resample that misses it has no bins (its pairs NaN, as in
     fidelity), and the resamples scored beside it in one batch keep theirs: every pair of that column was NaN in the
     whole batch, so a resample's score hung on which others shared its batch (found in review, s11 e)."""
-    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables
-
     rng, n = np.random.default_rng(0), 50
     real = pd.DataFrame({"x": np.where(np.arange(n) == 0, 1.0, np.nan), "c": rng.choice(list("ab"), n),
                          "y": rng.normal(size=n)})  # fmt: skip
     synth = pd.DataFrame({"x": rng.normal(size=n), "c": rng.choice(list("ab"), n), "y": rng.normal(size=n)})
-    cols, kinds, r, s = _prepared_tables(real, synth, None)
-    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
-    i_real, i_synth = np.vstack([np.arange(n), np.full(n, 5)]), np.vstack([np.arange(n), np.arange(n)])
-    got = resampler.scores(i_real, i_synth)
-    for row in range(2):
-        want = fidelity(real.iloc[i_real[row]].reset_index(drop=True), synth, resamples=0)
-        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    _resamples_score_as_fidelity(real, synth, np.vstack([np.arange(n), np.full(n, 5)]),
+                                 np.vstack([np.arange(n), np.arange(n)]))  # fmt: skip
 
 
 def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
     """A constant column's contingency score with another column is that column's shape score again: it was counted
     in the pair mean once per other column (an audit). Such pairs are left out, as SDMetrics' QualityReport leaves out
     pairs whose real association is undefined, and named; the bootstrap leaves them out the same way."""
-    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+    from vaelab.analysis.synthetic_tables import constant_columns
 
     rng, n = np.random.default_rng(0), 400
     real = pd.DataFrame({"a": rng.choice(list("xyz"), n), "b": rng.choice(list("uv"), n), "k": ["same"] * n,
@@ -312,14 +312,8 @@ def test_pairs_with_a_column_of_one_real_value_are_left_out_of_pair_trends():
     assert result["column_pair_trends"] == scores[("a", "b")]
     assert result["constant_columns"] == ["k", "z"] == constant_columns(real)
     assert math.isfinite(result["column_pair_trends_stderr"])
-    cols, kinds, r, s = _prepared_tables(real, synth, None)
-    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
-    i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
-    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (3, n))])
-    got = resampler.scores(i_real, i_synth)
-    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
-        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
-        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    _resamples_score_as_fidelity(real, synth, np.vstack([np.arange(n), rng.integers(0, n, (3, n))]),
+                                 np.vstack([np.arange(n), rng.integers(0, n, (3, n))]))  # fmt: skip
 
 
 def test_a_numeric_column_of_few_values_gets_a_bin_per_value_not_one_constant_bin():
@@ -327,7 +321,7 @@ def test_a_numeric_column_of_few_values_gets_a_bin_per_value_not_one_constant_bi
     with the one above), so a 0/1 flag, or a column of -0.0 and 1.5 half each, was named a constant column ("its real
     values fall in one category or bin") and its pairs left out of the pair trends. A column of at most ``bins``
     values gets a bin per value (cut halfway between them); the bootstrap bins its resamples alike."""
-    from vaelab.analysis.synthetic_tables import _FidelityResampler, _pairs, _prepared_tables, constant_columns
+    from vaelab.analysis.synthetic_tables import constant_columns
 
     rng, n = np.random.default_rng(0), 400
     flag = (rng.random(n) < 0.08).astype(int)
@@ -340,14 +334,8 @@ def test_a_numeric_column_of_few_values_gets_a_bin_per_value_not_one_constant_bi
     assert result["constant_columns"] == [] and math.isfinite(scores[("flag", "c")])
     # the broken link is seen: flag and c agree in the real rows, not in the shuffled ones
     assert scores[("flag", "c")] < 0.95
-    cols, kinds, r, s = _prepared_tables(real, synth, None)
-    resampler = _FidelityResampler(cols, kinds, r, s, _pairs(len(cols), None, 0), 10, n, n)
     i_real = np.vstack([np.arange(n), rng.integers(0, n, (3, n)), np.zeros(n, dtype=int)])
-    i_synth = np.vstack([np.arange(n), rng.integers(0, n, (4, n))])
-    got = resampler.scores(i_real, i_synth)
-    for row, (ir, js) in enumerate(zip(i_real, i_synth)):
-        want = fidelity(real.iloc[ir].reset_index(drop=True), synth.iloc[js].reset_index(drop=True), resamples=0)
-        np.testing.assert_allclose(got[row], [want[k] for k in SE_KEYS], rtol=0, atol=1e-12)
+    _resamples_score_as_fidelity(real, synth, i_real, np.vstack([np.arange(n), rng.integers(0, n, (4, n))]))
 
 
 def test_given_columns_are_listed_but_left_out_of_the_column_shapes_mean():

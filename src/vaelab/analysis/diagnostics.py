@@ -156,7 +156,12 @@ def _mean_se_sub(values: np.ndarray, replicates: np.ndarray | None) -> tuple[flo
     """Mean and SE over examples (N,); when q(z) was evaluated on a subsample of its components
     (``replicates`` (G, N): the values with each jackknife group left out), the mean corrected for
     the subsampling's bias and the SE widened by its noise (:func:`jackknife_mean`)."""
-    mean, se = _mean_se(values)
+    return _jackknifed(*_mean_se(values), values, replicates)
+
+
+def _jackknifed(mean: float, se: float, values: np.ndarray, replicates: np.ndarray | None) -> tuple[float, float]:
+    """``mean`` and ``se`` of ``values`` (N,), corrected and widened by the subsampled components' jackknife
+    (``replicates`` (G, N); None: as they are)."""
     if replicates is None:
         return mean, se
     corrected, se_sub = jackknife_mean(values, replicates)
@@ -176,15 +181,10 @@ def _mc_mean_se(draws: np.ndarray, n_total: int, replicates: np.ndarray | None =
     s, q = draws.shape
     per = draws.mean(0)
     if s < 2:
-        mean, se = _mean_se(per)
-    else:
-        mc = float(draws.var(0, ddof=1).sum()) / s / q**2
-        sampling = (1 - q / n_total) * float(per.var(ddof=1)) / q if q > 1 else 0.0
-        mean, se = float(per.mean()), math.sqrt(mc + sampling)
-    if replicates is None:
-        return mean, se
-    corrected, se_sub = jackknife_mean(per, replicates)
-    return corrected, math.hypot(se, se_sub)
+        return _mean_se_sub(per, replicates)
+    mc = float(draws.var(0, ddof=1).sum()) / s / q**2
+    sampling = (1 - q / n_total) * float(per.var(ddof=1)) / q if q > 1 else 0.0
+    return _jackknifed(float(per.mean()), math.sqrt(mc + sampling), per, replicates)
 
 
 # What the surgery's and the classes' standard errors cover (metrics.json and the finding say it).

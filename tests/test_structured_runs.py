@@ -714,29 +714,62 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     assert pd.api.types.is_numeric_dtype(synth["age"]) and pd.api.types.is_numeric_dtype(synth["income"])
 
 
-def test_a_parquet_run_reads_pandas_missing_spellings_as_a_csv_run_does_and_an_older_run_keeps_its_categories(
+def test_a_parquet_runs_text_na_is_a_category_as_in_table_vae_fit_and_an_older_run_keeps_its_missing_cells(
         tmp_path, capsys, monkeypatch):  # fmt: skip
-    """An audit: a Parquet file's cells '', 'NA' and 'null' were categories where the CSV of the same rows read them as
-    missing. They are missing now; a run trained before (its categories hold 'NA') keeps reading them as it was
-    trained: its own file is not "changed", and a later file's 'NA' is its category."""
-    from vaelab.data import sources
+    """An audit (s12) read a Parquet file's text cells '', 'NA' and 'null' as missing, as a CSV's are; s14: a Parquet
+    file has real nulls, so its text 'NA' (Namibia) is a value: TableVAE.fit(pd.read_parquet(...)) kept it as a
+    category, the CLI read it as missing, and no file let the CLI train it as one. A Parquet run holds it as a category
+    now, and reads the CSV of the same rows so; a run trained in between (its 'NA' cells missing) keeps reading its own
+    file as it was trained, and a later file's 'NA' as missing."""
+    import vaelab
+    from vaelab.runs import table as table_runs
     from vaelab.runs.run import Run
 
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"x": rng.normal(size=200).round(2), "city": rng.choice(["oslo", "NA", "bergen"], 200)})
     df.to_parquet(tmp_path / "t.parquet", index=False)
+    df.to_csv(tmp_path / "t.csv", index=False)
     _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "new", *FAST)
     city = {c["name"]: c for c in json.loads((tmp_path / "new" / "table.json").read_text())["schema"]["columns"]}["city"]
-    assert city["categories"] == ["bergen", "oslo"] and city["has_missing"]
-    with monkeypatch.context() as m:  # a run trained before: 'NA' read as text
-        m.setattr(sources, "PANDAS_MISSING", ())
+    fitted = vaelab.TableVAE(epochs=1).fit(pd.read_parquet(tmp_path / "t.parquet")).transformer_.schema["city"]
+    assert city["categories"] == list(fitted.categories) == ["NA", "bergen", "oslo"] and not city["has_missing"]
+    _ok(capsys, "score", tmp_path / "new", tmp_path / "t.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    assert not pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"].str.contains("city").any()
+    with monkeypatch.context() as m:  # a run trained in between: 'NA' read as missing
+        m.setattr(table_runs, "PANDAS_MISSING", ())
         _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "old", *FAST)
     run = Run(tmp_path / "old")
-    assert "NA" in run.kind.transformer.schema["city"].categories
+    assert run.kind.transformer.schema["city"].categories == ("bergen", "oslo")
     own, _ = run.data()  # not refused as a changed file
     np.testing.assert_array_equal(run.dataset_of(str(tmp_path / "t.parquet")).X, own.X)
-    _ok(capsys, "score", tmp_path / "old", tmp_path / "t.parquet", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
-    assert not pd.read_csv(tmp_path / "s.csv", keep_default_na=False)["reason"].str.contains("city").any()
+
+
+def test_a_csvs_zero_padded_digit_codes_are_read_as_text_as_the_parquet_files(tmp_path, capsys):
+    """An audit (s14): pandas read a CSV's zip codes '00104' as the number 104, so the CSV trained a numeric column
+    where the Parquet file of the same rows trained a categorical one, and --categorical zip trained the categories
+    104, 220, ... and sampled rows without their zeros. Digits with leading zeros are read as text (the schema summary
+    says so; --numeric keeps them numbers); whole numbers without zeros stay numbers (integer codes)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200).round(3), "zip": rng.choice(["00104", "00220", "01234", "10001"], 200),
+                       "code": rng.choice([1, 2, 3], 200)})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    schemas = {}
+    for source, extra in (("t.csv", ()), ("t.parquet", ()), ("t.csv", ("--categorical", "zip"))):
+        run = tmp_path / f"run-{source}-{len(extra)}"
+        out = _ok(capsys, "train", tmp_path / source, "--out", run, *FAST[:-1], *extra)
+        assert ("'zip' read as text: digits with leading zeros" in out) == (source == "t.csv"), out
+        columns = json.loads((run / "table.json").read_text())["schema"]["columns"]
+        schemas[source, extra] = {c["name"]: (c["kind"], c.get("categories")) for c in columns}
+        _ok(capsys, "sample", run, "--n", 20, "--out", tmp_path / "s.csv")
+        assert set(pd.read_csv(tmp_path / "s.csv", dtype=str)["zip"]) <= set(df["zip"])
+    assert len({json.dumps(s, sort_keys=True) for s in schemas.values()}) == 1, schemas
+    assert schemas["t.csv", ()]["zip"] == ("categorical", ["00104", "00220", "01234", "10001"])
+    assert schemas["t.csv", ()]["code"][0] == "numeric"
+    out = _ok(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "num", *FAST[:-1], "--numeric", "zip")
+    assert "read as text" not in out
+    zip_spec = json.loads((tmp_path / "num" / "table.json").read_text())["schema"]["columns"][1]
+    assert zip_spec["kind"] == "numeric"
 
 
 def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_path, capsys):

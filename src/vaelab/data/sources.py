@@ -141,6 +141,27 @@ def read_table(source: str | os.PathLike, missing: tuple[str, ...] = (), kept: t
     return _read_frame(path, missing, kept, text or {})
 
 
+def zero_padded_columns(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A CSV's columns (with a header) whose filled cells are all digits and some start with a 0 ('00104', '0930'):
+    codes rather than numbers, read as text where a table run is trained (an audit, s14: pandas read zip codes
+    '00104' as the number 104, so a CSV column was numeric where the Parquet file of the same rows was categorical,
+    and --categorical zip trained the categories 104, 220 and wrote them back without their zeros). () for a
+    Parquet file, a CSV without a header, or one that does not read (its own read says why)."""
+    path = Path(source)
+    if not path.name.lower().endswith(".csv") or not path.is_file() or not csv_has_header(path):
+        return ()
+    try:
+        cells = pd.read_csv(path, header=0, dtype=str, na_values=list(missing) or None)
+    except (ValueError, OSError, pd.errors.ParserError):  # EmptyDataError is a ValueError
+        return ()
+    found = []
+    for name in cells.columns:
+        present = cells[name].dropna()
+        if present.size and present.str.fullmatch(r"[0-9]+").all() and present.str.fullmatch(r"0[0-9]+").any():
+            found.append(str(name))
+    return tuple(found)
+
+
 def kept_spellings(categories: Any) -> tuple[str, ...]:
     """pandas' missing spellings (:data:`PANDAS_MISSING`) among a run's category labels: a run trained on a Parquet
     file before its text cells '', 'NA', 'null', ... were read as missing holds them as categories, and reads them so

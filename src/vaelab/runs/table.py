@@ -21,6 +21,7 @@ dtypes and categories; ``evaluate-synthetic`` scores them by SDMetrics' conventi
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,14 @@ from vaelab.analysis.table_generation import (
 from vaelab.checkpoint import RunDir
 from vaelab.config import AUTO, DataConfig, check_measured_count
 from vaelab.data.dataset import Dataset
-from vaelab.data.sources import check_missing_values, kept_spellings, looks_like_table, read_table
+from vaelab.data.sources import (
+    PANDAS_MISSING,
+    check_missing_values,
+    kept_spellings,
+    looks_like_table,
+    read_table,
+    zero_padded_columns,
+)
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import ColumnSpec, TableSchema, dates_as_datetimes, infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
@@ -129,8 +137,14 @@ class TableKind(RunKind):
             raise ConfigError("A table run is conditioned on columns of its own: name them with --condition COL ... "
                               "(categorical or boolean), instead of --conditional.")  # fmt: skip
         missing = check_missing_values(request.option("missing_values", ()))
-        df = read_table(request.source, missing)
-        schema = infer_schema(df, **{k: tuple(request.option(k, ())) for k in OVERRIDES})
+        declared = {k: tuple(request.option(k, ())) for k in OVERRIDES}
+        # a CSV's digit codes with leading zeros ('00104') read as text, unless declared of another kind
+        others = {c for k in ("numeric", "boolean", "datetime", "ignore") for c in declared[k]}
+        codes = tuple(c for c in zero_padded_columns(request.source, missing) if c not in others)
+        # a Parquet file's text cells are its values ('NA' is Namibia): only its nulls are missing, as in the
+        # DataFrame pd.read_parquet gives TableVAE.fit; a CSV's 'NA', 'null', ... are missing, as pd.read_csv reads them
+        df = read_table(request.source, missing, kept=PANDAS_MISSING, text={c: () for c in codes})
+        schema = infer_schema(df, **declared)
         condition, schema = split_condition(schema, names)
         split = split_assignment(len(df), request.val_fraction, request.test_fraction, model.seed)
         train = indices(split, "train")
@@ -152,6 +166,10 @@ class TableKind(RunKind):
             summary += (f"\nconditioned on {', '.join(c.name for c in condition)} ({trained} combinations in the "
                         f"training rows{held_out}): the decoder is given them; vaelab sample RUN --given COL=VALUE "
                         "fixes them exactly")  # fmt: skip
+        if codes:
+            cell = next(c for c in df[codes[0]].dropna() if c.startswith("0"))
+            summary += (f"\n{', '.join(map(repr, codes))} read as text: digits with leading zeros ({cell!r}) are codes, "
+                        f"not numbers (--numeric {shlex.quote(codes[0])} reads them as numbers)")  # fmt: skip
         if missing:
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts, missing),

@@ -519,12 +519,19 @@ def test_a_tie_below_the_holdout_cut_makes_the_expected_share_an_upper_bound():
 
     train = pd.DataFrame({"x": np.arange(200.0)})
     gaps = 0.001 * np.arange(1, 59)  # 58 untied distances, all above 0
-    holdout = pd.DataFrame({"x": np.r_[[3.0, 7.0], 20.0 + gaps]})  # two copies: a tie at 0, below the 3rd smallest
+    # one held-out row twice, a distance above 0 below the 3rd smallest: distances that repeat a value, so the cut's
+    # may be taken again too
+    holdout = pd.DataFrame({"x": np.r_[[3.0005, 3.0005], 20.0 + gaps]})
     synth = pd.DataFrame({"x": 50.0 + np.linspace(0.1, 0.4, 30)})
     result = distance_to_closest_record(train, synth, holdout)
     assert result["holdout_cut_rank"] == 3 and result["dcr_holdout_cut"] > 0
     assert not result["holdout_cut_tied"] and result["ties_at_or_below_cut"]
     assert "(at most 4.9% of new rows are: distances tie at or below it)" in closer_than(result)
+    # two copies, a tie at 0 only (an audit, s14): a new row at 0 is closer than a cut above 0 all the same, so the
+    # share new rows reach is k / (m + 1) exactly, not "at most" it
+    copies = distance_to_closest_record(train, synth, pd.DataFrame({"x": np.r_[[3.0, 7.0], 20.0 + gaps]}))
+    assert copies["dcr_holdout_cut"] > 0 and not copies["ties_at_or_below_cut"]
+    assert "(at most" not in closer_than(copies) and "(4.9% of new rows are)" in closer_than(copies)
     # a synthetic distance equal to the cut: not "closer", though it ties
     at_cut = distance_to_closest_record(train, pd.DataFrame({"x": [20.0 + gaps[2], 60.3]}),
                                         pd.DataFrame({"x": 20.0 + gaps}))  # fmt: skip

@@ -264,10 +264,10 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     others') while every sampler had precision and recall 0.00 [0.00, 0.07]: the least bad, not a usable one."""
     from vaelab.commands.generate import verdict
 
-    def entry(frechet, precision, recall):
-        return {"frechet": frechet, "precision": precision, "recall": recall,
+    def entry(frechet, precision, recall, coverage=0.3):
+        return {"frechet": frechet, "precision": precision, "recall": recall, "coverage": coverage,
                 "intervals": {"frechet": [frechet - 1, frechet + 1], "precision": [0.0, precision + 0.07],
-                              "recall": [0.0, recall + 0.07]}}  # fmt: skip
+                              "recall": [0.0, recall + 0.07], "coverage": [0.0, coverage + 0.07]}}  # fmt: skip
 
     failing = {"prior": entry(82.0, 0.0, 0.0), "aggregate-gmm": entry(87.0, 0.0, 0.01), "posterior": entry(83.0, 0.0, 0.0)}
     text = verdict(failing, None)
@@ -281,6 +281,16 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     # a usable best: the comparison by Fréchet distance stands
     fine = {**usable, "prior": entry(82.0, 0.5, 0.4)}
     assert verdict(fine, None).startswith("For this model, sample from prior")
+    # samples among the data that cover none of it (an audit, s14: a collapsed model's samples, all one digit, had
+    # precision 1.00 and recall 0.00, and the verdict said "sample from prior, because its samples are closest")
+    collapsed = {**failing, "prior": entry(82.0, 1.0, 0.0, 0.04), "aggregate-gmm": entry(87.0, 0.0, 0.01, 0.01)}
+    text = verdict(collapsed, None)
+    assert text.startswith("No sampler gives samples as varied as the data: every generator's recall and coverage are "
+                           "below 0.05")  # fmt: skip
+    assert "sample from" not in text and "least bad" in text and "prior 0.00 [0.00, 0.07] and 0.04 [0.00, 0.11]" in text
+    # decoder means of a sound model cover little by recall, but lie near many examples: no collapse said
+    assert verdict({**collapsed, "prior": entry(82.0, 1.0, 0.0, 0.3)}, None).startswith("For this model, sample from")
+    assert verdict({**collapsed, "aggregate-gmm": entry(87.0, 0.6, 0.5)}, None).startswith("For this model, sample from")
 
 
 def test_a_block_written_while_a_resumed_training_runs_is_marked_stale(run, tmp_path, monkeypatch):

@@ -308,6 +308,20 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
                 f"lowest Fréchet distance ({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one. "
                 "The model does not generate data like its test data from any of them: train it further (more "
                 f"epochs, a larger network) before choosing a sampler.{note}")  # fmt: skip
+    if all(block[k]["recall"] < UNUSABLE and block[k]["coverage"] < UNUSABLE for k in generators):
+        # samples among the held-out data (precision) near almost none of its examples (coverage) and covering almost
+        # none of it (recall): they sit in a small part of it, as a collapsed model's do; "sample from prior, because
+        # its samples are closest" was said of a model whose samples were all one digit, precision 1.00, recall 0.00
+        # [0.00, 0.02], coverage 0.044 (an audit, s14). Recall alone is low for decoder means of a sound model too.
+        each = "; ".join(f"{k} {fmt_interval(block[k], 'recall')} and {fmt_interval(block[k], 'coverage')}"
+                         for k in generators)  # fmt: skip
+        return (f"No sampler gives samples as varied as the data: every generator's recall and coverage are below "
+                f"{UNUSABLE:g} ({each}), so its samples cover almost none of the held-out data and lie near fewer than "
+                f"{UNUSABLE:.0%} of its examples, however close to it some lie ({best}: {quality}); they sit in a small "
+                "part of it, as a collapsed model's do (vaelab inspect: how many latent units are active). The lowest "
+                "Fréchet distance "
+                f"({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one; train the model further "
+                f"(a smaller --beta, more epochs) before choosing a sampler.{note}")  # fmt: skip
     if best in failed:  # the lowest Fréchet distance, but samples off the data where another's are not: no winner
         usable = [k for k in generators if k not in failed]
         return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, {fmt_interval(b, 'frechet')}, "

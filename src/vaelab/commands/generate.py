@@ -317,9 +317,9 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
                          for k in generators)  # fmt: skip
         return (f"No sampler gives samples as varied as the data: every generator's recall and coverage are below "
                 f"{UNUSABLE:g} ({each}), so its samples cover almost none of the held-out data and lie near fewer than "
-                f"{UNUSABLE:.0%} of its examples, however close to it some lie ({best}: {quality}); they sit in a small "
-                "part of it, as a collapsed model's do (vaelab inspect: how many latent units are active). The lowest "
-                "Fréchet distance "
+                f"{UNUSABLE:.0%} of its examples, however close to it some lie ({best}: {quality}); they sit in a "
+                "small part of it, as a collapsed model's do (vaelab inspect: how many latent units are active). The "
+                "lowest Fréchet distance "
                 f"({best}, {fmt_interval(b, 'frechet')}) marks the least bad, not a good one; train the model further "
                 f"(a smaller --beta, more epochs) before choosing a sampler.{note}")  # fmt: skip
     if best in failed:  # the lowest Fréchet distance, but samples off the data where another's are not: no winner

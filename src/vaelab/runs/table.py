@@ -168,8 +168,8 @@ class TableKind(RunKind):
                         "fixes them exactly")  # fmt: skip
         if codes:
             cell = next(c for c in df[codes[0]].dropna() if c.startswith("0"))
-            summary += (f"\n{', '.join(map(repr, codes))} read as text: digits with leading zeros ({cell!r}) are codes, "
-                        f"not numbers (--numeric {shlex.quote(codes[0])} reads them as numbers)")  # fmt: skip
+            summary += (f"\n{', '.join(map(repr, codes))} read as text: digits with leading zeros ({cell!r}) are "
+                        f"codes, not numbers (--numeric {shlex.quote(codes[0])} reads them as numbers)")  # fmt: skip
         if missing:
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         return Prepared(cls(transformer, condition, tuple(df.columns.drop(list(schema.ignored))), counts, missing),

@@ -129,7 +129,9 @@ def read_table(source: str | os.PathLike, missing: tuple[str, ...] = (), kept: t
     ``missing``: texts that mark a missing cell besides pandas' own (:data:`PANDAS_MISSING`: '', 'NA', 'n/a',
     'null', ...), such as '?': a cell whose whole text is one of them is read as missing (``vaelab train
     --missing-values``). A Parquet file's text cells are read with pandas' own spellings too, as a CSV's are, except
-    those in ``kept``: spellings a run trained before that holds as categories (:func:`kept_spellings`).
+    those in ``kept``: spellings a run holds as categories (:func:`kept_spellings`); a run's training keeps them all
+    (:data:`PANDAS_MISSING`): a Parquet file's text is its values, 'NA' (Namibia) a category, as pd.read_parquet gives
+    it (an audit, s14).
     ``text``: a run's categorical columns of text labels, each with the missing spellings it holds as categories: a
     CSV's cells there are read as text, as the run holds them (an audit, s13: a run trained on a Parquet file's zip
     codes '00104' read the CSV of the same rows as the numbers 104, every row "not seen in training"), those

@@ -166,8 +166,8 @@ def zero_padded_columns(source: str | os.PathLike, missing: tuple[str, ...] = ()
 
 def kept_spellings(categories: Any) -> tuple[str, ...]:
     """pandas' missing spellings (:data:`PANDAS_MISSING`) among a run's category labels: a run trained on a Parquet
-    file before its text cells '', 'NA', 'null', ... were read as missing holds them as categories, and reads them so
-    in every Parquet file it reads (its own source gives the rows it was trained on)."""
+    file whose text holds '', 'NA', 'null', ... holds them as categories (before s12 and since s14; s12-s13 read them
+    as missing), and reads them so in every Parquet file it reads (its own source gives the rows it was trained on)."""
     labels = set(categories)
     return tuple(m for m in PANDAS_MISSING if m in labels)
 

@@ -476,3 +476,34 @@ def test_the_forecaster_verdict_says_its_interval_is_approximate_on_few_windows_
         assert ("approximate" in text) == approximate, (W, lag, text)
         if approximate:
             assert f"{W} evaluated windows" in text and f"4 × {lag + 1}" in text, text
+
+
+def test_the_band_coverage_and_the_predictive_score_say_their_interval_is_approximate_as_the_forecaster_does():
+    """An audit (s14): the forecaster's verdict said its fixed-b interval was approximate below 4 T evaluated windows,
+    but the band's coverage (the same windows, the same lag) and the predictive score's difference (16 test windows at
+    lag 15) printed a plain 2 SE. Both now carry the same caveat, in metrics.json and in the words the CLI and the
+    report print, from one helper; not where the windows are many enough."""
+    from vaelab.analysis.synthetic_series import _predictive_summary, approximate_interval, band_coverage
+    from vaelab.metrics_schema import predictive_difference
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(0)
+    for W, lag, approximate in ((16, 15, True), (63, 15, True), (64, 15, False)):
+        groups = np.zeros(W, dtype=int)
+        cover = band_coverage(rng.uniform(0.6, 1.0, W), values_per_window=4, groups=groups, lag=4, se_lag=lag)
+        assert ("coverage_approximate" in cover) == approximate, (W, cover)
+        assert ("approximate" in cover["coverage_verdict"]["text"]) == approximate, cover["coverage_verdict"]["text"]
+        naive = 1 + 0.1 * rng.standard_normal(W)
+        part = {"err_real": naive, "err_synth": naive + 0.05 * rng.standard_normal(W), "groups": groups, "lag": lag,
+                "m": 20, "n_past": 12, "T": 16, "epochs": 1, "hidden": 8, "reference": "r"}
+        for parts in ([part], [part, {**part, "err_synth": naive + 0.05 * rng.standard_normal(W)}]):
+            p = _predictive_summary(parts)
+            assert ("mae_difference_approximate" in p) == approximate, (W, p)
+            words = predictive_difference(p)
+            assert ("approximate" in words) == approximate, words
+            if approximate:
+                assert f"the {W} real test windows are fewer than 4 × {lag + 1}" in words, words
+        one = forecaster_verdict(naive + 0.05 * rng.standard_normal(W), naive, groups, lag)
+        assert ("mae_difference_approximate" in one) == approximate
+        if approximate:  # one helper: the same words, up to what the windows are called
+            assert cover["coverage_approximate"] == one["mae_difference_approximate"] == approximate_interval(W, lag)

@@ -37,6 +37,8 @@ import pandas as pd
 from vaelab.analysis.likelihood import overlapping
 from vaelab.analysis.samplers import fit_sampler, generate
 from vaelab.analysis.synthetic_series import (
+    APPROXIMATE_SPANS,  # noqa: F401  (kept importable from here, where it was defined)
+    approximate_interval,
     compare,
     band_coverage,
     gaussian_windows,
@@ -94,7 +96,6 @@ from vaelab.runs.base import (
 SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
-APPROXIMATE_SPANS = 4  # fewer evaluated windows than this many spans of windows sharing a step: an approximate interval
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
@@ -928,7 +929,8 @@ class SeriesKind(RunKind):
                                f"(modulo 2**32, past {MAX_SEED}), as sample --past of its past with that --seed "
                                "draws it",
                  "coverage_90": cover["coverage_90"],
-                 **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
+                 **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_approximate",
+                                          "coverage_verdict") if k in cover},
                  "se_over": (f"the {int(has.sum())} evaluated windows, paired; windows up to {apart} apart share a "
                              "step, past or future (Bartlett weights, the SE scaled to the fixed-b 95% interval of "
                              "Kiefer & Vogelsang 2005)"),
@@ -998,15 +1000,12 @@ def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, l
     digits = decimals_for(2 * diff["se"])  # the MAEs to the difference's decimals (".4g" gave "5.002e+04": an audit)
     text = (f"{head}: MAE of its median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} (difference "
             f"{plus_minus(diff['mean'], 2 * diff['se'])}, the ± being 2 SE)")  # fmt: skip
-    if lag > 0 and len(err) < APPROXIMATE_SPANS * (lag + 1):
-        # too few windows against the span they share: on a random walk, 31 windows of 30 steps, the fixed-b interval
-        # held the truth about 80% of the time, 86-89% at 4-5 T (an audit, s13 a); said, not claimed as 95%
-        text += (f"; the interval is approximate: the {len(err)} evaluated windows are fewer than "
-                 f"{APPROXIMATE_SPANS} × {lag + 1} (each shares steps with those up to {lag} apart), too little "
-                 "independent information for a 95% interval, which may hold the truth less often; more test data "
-                 "(a longer test period or more series) makes it firmer")  # fmt: skip
+    # too few windows against the span they share: said, not claimed as 95% (approximate_interval)
+    approximate = approximate_interval(len(err), lag)
+    if approximate:
+        text += f"; {approximate}"
     return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
-            "mae_difference_se": diff["se"],
+            "mae_difference_se": diff["se"], **({"mae_difference_approximate": approximate} if approximate else {}),
             "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip
 
 

@@ -507,3 +507,32 @@ def test_the_band_coverage_and_the_predictive_score_say_their_interval_is_approx
         assert ("mae_difference_approximate" in one) == approximate
         if approximate:  # one helper: the same words, up to what the windows are called
             assert cover["coverage_approximate"] == one["mae_difference_approximate"] == approximate_interval(W, lag)
+
+
+def test_windows_left_out_between_others_stay_as_far_apart_as_they_were_in_the_overlap_se():
+    """An audit (s14): the forecaster, its band and the predictive score leave out test windows with no observed future
+    value, and the Bartlett sum then took the windows either side of them as neighbours, in list order. Two stretches of
+    one series 40 windows apart share no step at lag 15: with their places given, the SE is that of two series; with
+    nothing left out, the places change nothing. The forecaster's verdict, the band's coverage and the predictive
+    score's errors carry the places."""
+    from vaelab.analysis.synthetic_series import _predictive_errors, band_coverage, overlap_stderr, paired_difference
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(1)
+    full = np.convolve(rng.standard_normal(200), np.ones(16), "valid")[:60]  # windows sharing steps up to 15 apart
+    keep = np.r_[0:20, 40:60]
+    one, two = np.zeros(40, dtype=int), np.r_[np.zeros(20, dtype=int), np.ones(20, dtype=int)]
+    assert overlap_stderr(full[keep], one, 15, keep) == pytest.approx(overlap_stderr(full[keep], two, 15))
+    assert overlap_stderr(full[keep], one, 15, keep) != pytest.approx(overlap_stderr(full[keep], one, 15))
+    assert overlap_stderr(full, np.zeros(60, dtype=int), 15, np.arange(60)) == overlap_stderr(full, np.zeros(60, dtype=int), 15)
+    naive = np.ones(40)
+    assert forecaster_verdict(naive + full[keep], naive, one, 15, keep)["mae_difference_se"] == pytest.approx(
+        paired_difference(full[keep], two, 15, fixed_b=True)["se"])
+    inside = np.clip(0.8 + 0.02 * full[keep], 0, 1)
+    assert band_coverage(inside, groups=one, lag=4, se_lag=15, positions=keep)["coverage_stderr"] == pytest.approx(
+        band_coverage(inside, groups=two, lag=4, se_lag=15)["coverage_stderr"])
+    real, synth, train = sine_windows(0, 40, T=12), sine_windows(1, 60, T=12), sine_windows(2, 60, T=12)
+    counted = np.ones((40, 4, 3), dtype=bool)
+    counted[10:20] = False
+    part = _predictive_errors(real, synth, n_past=8, seed=0, epochs=1, real_train=train, counted=counted)
+    np.testing.assert_array_equal(part["positions"], np.r_[0:10, 20:40])

@@ -906,7 +906,7 @@ class SeriesKind(RunKind):
         # 0.42 against a spread of 0.80), counted in evaluated windows (every k-th test window past FORECAST_WINDOWS)
         apart = (ws.n_past + ws.n_future - 1) // ws.stride // (int(np.diff(pick).min()) if len(pick) > 1 else 1)
         cover = (band_coverage(inside, values_per_window=per, groups=series_of_test_windows(self, run, codes)[pick][keep],
-                               lag=ws.n_future, se_lag=apart)
+                               lag=ws.n_future, se_lag=apart, positions=np.flatnonzero(keep))
                  if keep.sum() >= 2 else {"coverage_90": float(inside.mean()) if inside.size else float("nan")})  # fmt: skip
         left = {}
         if not drawn.all():
@@ -934,7 +934,9 @@ class SeriesKind(RunKind):
                  "se_over": (f"the {int(has.sum())} evaluated windows, paired; windows up to {apart} apart share a "
                              "step, past or future (Bartlett weights, the SE scaled to the fixed-b 95% interval of "
                              "Kiefer & Vogelsang 2005)"),
-                 **forecaster_verdict(err, naive, groups, apart)}  # fmt: skip
+                 # windows with no observed future value are left out: those either side are as far apart as they were
+                 # (an audit, s14: they were taken as neighbours)
+                 **forecaster_verdict(err, naive, groups, apart, np.flatnonzero(has))}  # fmt: skip
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])
 
@@ -985,14 +987,16 @@ def filled_in_test_windows(filled: np.ndarray | None, n_past: int) -> tuple[np.n
     return observed, scored, text
 
 
-def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
+def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int,
+                       positions: Any = None) -> dict[str, Any]:  # fmt: skip
     """The forecaster's MAE per window (``err``) against repeating the last value (``naive``), paired, with a
     SE over overlapping windows up to ``lag`` apart within each series (``groups``): windows next to each other share
     most of their steps, past and future. The SE is the fixed-b one (:func:`overlap_stderr`): ± 2 of it is a 95%
-    interval though the windows of a series be few against the lag. The MAEs, their difference and SE, and the
+    interval though the windows of a series be few against the lag; ``positions``: each window's place in its series
+    (in the units ``lag`` counts) where some were left out between others. The MAEs, their difference and SE, and the
     verdict in words."""
     err, naive = np.asarray(err, dtype=np.float64), np.asarray(naive, dtype=np.float64)
-    diff = paired_difference(err - naive, groups, lag=lag, fixed_b=True)
+    diff = paired_difference(err - naive, groups, lag=lag, fixed_b=True, positions=positions)
     outcome = compare(diff["mean"], diff["se"])
     head = {"lower": "the forecaster beats repeating the last value",
             "higher": "the forecaster loses to repeating the last value",

@@ -1552,6 +1552,37 @@ def test_future_time_stamps_continue_a_semi_monthly_calendar():
     assert ahead(fortnights) == pd.date_range(fortnights[-1], periods=5, freq="14D")[1:].strftime("%Y-%m-%d").tolist()
 
 
+def test_future_time_stamps_continue_months_on_their_29th_or_30th_and_rounded_decimal_years():
+    """An audit (s14): months on the 30th (the 28th in February) went on by their median spacing and drifted
+    (2022-03-30, 2022-04-29, 2022-05-29), in a zone whose offset changes too; decimal years written to 4 places went on
+    by their rounded median spacing (2001.5833, then 2001.6666, 2001.7499). Whole numbers and uneven stamps go on by
+    their median spacing as before."""
+    from vaelab.runs.series import future_times
+
+    def months(day, n, step=1):
+        return pd.DatetimeIndex([pd.Timestamp(p.year, p.month, min(day, p.days_in_month))
+                                 for p in pd.period_range("2021-01", periods=n * step, freq="M")[::step]])  # fmt: skip
+
+    def ahead(index, n=4):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), n)).strftime("%Y-%m-%d").tolist()
+
+    assert ahead(months(30, 14)) == ["2022-03-30", "2022-04-30", "2022-05-30", "2022-06-30"]
+    assert ahead(months(29, 14)) == ["2022-03-29", "2022-04-29", "2022-05-29", "2022-06-29"]
+    assert ahead(months(30, 8, step=3)) == ["2023-01-30", "2023-04-30", "2023-07-30", "2023-10-30"]
+    assert ahead(months(30, 14).delete(5)) == ["2022-03-30", "2022-04-30", "2022-05-30", "2022-06-30"]
+    assert ahead(months(15, 14)) == ["2022-03-15", "2022-04-15", "2022-05-15", "2022-06-15"]  # as before
+    zoned = np.array([pd.Timestamp(t) for t in ("2021-01-30T00:00+01:00", "2021-02-28T00:00+01:00",
+                      "2021-03-30T00:00+02:00", "2021-04-30T00:00+02:00", "2021-05-30T00:00+02:00")], dtype=object)  # fmt: skip
+    got = pd.DatetimeIndex(future_times(zoned, 3))
+    assert got.strftime("%Y-%m-%d").tolist() == ["2021-06-30", "2021-07-30", "2021-08-30"] and str(got.tz) == "UTC+02:00"
+    np.testing.assert_array_equal(future_times(np.round(2000 + np.arange(20) / 12, 4), 4),
+                                  [2001.6667, 2001.75, 2001.8333, 2001.9167])
+    np.testing.assert_array_equal(future_times(np.round(1959 + np.delete(np.arange(200), [50, 120]) / 12, 3), 2),
+                                  [1975.667, 1975.75])  # a few missing, to 3 places
+    np.testing.assert_array_equal(future_times(np.array([1.0, 2.0, 4.0, 5.0, 7.0]), 2), [8.5, 10.0])  # median spacing
+    np.testing.assert_array_equal(future_times(np.array([1999, 2000, 2001]), 2), [2002, 2003])
+
+
 def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
     """ISO dates with a UTC offset come as Timestamps with a zone: their calendar was ignored and month ends went on
     31 days at a time (2020-09-30, then 2020-10-31 came out 2020-10-01, 2020-11-01)."""

@@ -1261,6 +1261,32 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     return None if best is None else best.freq
 
 
+def month_days(index: pd.DatetimeIndex, n_future: int) -> pd.DatetimeIndex | None:
+    """The ``n_future`` stamps after a past of months on their 29th or 30th (every stamp on that day, or on its
+    month's last where the month is shorter: 2021-01-30, 2021-02-28, 2021-03-30), every ``step`` months (the months'
+    greatest common spacing; a few may be missing), at the past's time of day; None for any other past. Neither pandas
+    nor a fixed offset holds such a calendar (one month on from the 28th of February is the 28th), and the median
+    spacing drifted: 2022-03-30, 2022-04-29, 2022-05-29 (an audit, s14)."""
+    if len(index) < 3:
+        return None
+    day = int(index.day.max())
+    clock = index - index.normalize()
+    if not 29 <= day <= 30 or (clock != clock[0]).any() or (index.day != np.minimum(day, index.days_in_month)).any():
+        return None
+    months = np.asarray(index.year, dtype=np.int64) * 12 + np.asarray(index.month) - 1
+    gaps = np.diff(months)
+    step = int(np.gcd.reduce(gaps)) if len(gaps) and (gaps > 0).all() else 0
+    if step < 1 or 2 * len(index) <= (months[-1] - months[0]) // step + 1:  # most of the grid's months present
+        return None
+    ahead = []
+    for k in range(1, n_future + 1):
+        year, month = divmod(int(months[-1]) + k * step, 12)
+        first = pd.Timestamp(year=year, month=month + 1, day=1)
+        ahead.append(first.replace(day=min(day, first.days_in_month)) + clock[0])
+    out = pd.DatetimeIndex(ahead)
+    return out if index.tz is None else out.tz_localize(index.tz)
+
+
 def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """:func:`future_times` of stamps whose UTC offsets change (a zone's summer time), in the past's last offset, as a
     zone-aware past goes on in its zone: a calendar of a day or longer on the past's wall clock (midnights, month
@@ -1270,11 +1296,14 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     wall = np.array([t.tz_localize(None) for t in times], dtype="datetime64[ns]")
     index = pd.DatetimeIndex(wall, freq="infer") if len(wall) >= 3 else pd.DatetimeIndex(wall)
     freq = index.freq if index.freq is not None else calendar_with_gaps(index)
+    days = month_days(index, n_future) if freq is None else None  # months on their 29th or 30th, on the wall clock
     day = pd.Timedelta(days=1)
-    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and len(wall) >= 2 else None
+    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and days is None and len(wall) >= 2 else None
     if step is not None and step >= day and step % day == pd.Timedelta(0):  # whole days apart on the wall clock
         freq = pd.offsets.Day(step // day)  # (two stamps over a change: their 23 hours were the spacing)
-    if freq is not None and not isinstance(freq, pd.offsets.Tick):
+    if days is not None:
+        ahead = days.tz_localize(last)
+    elif freq is not None and not isinstance(freq, pd.offsets.Tick):
         ahead = pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].tz_localize(last)
     else:
         utc = future_times(np.array([t.tz_convert("UTC") for t in times], dtype=object), n_future)
@@ -1282,6 +1311,28 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
             return None
         ahead = pd.DatetimeIndex(utc).tz_convert(last)
     return ahead.to_numpy()
+
+
+def rounded_grid(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """The ``n_future`` stamps after float stamps written to a few decimals on an even grid (decimal years to 4
+    places: 2001.5833, 2001.6667, ...): the grid's line fitted through every stamp, rounded to their decimals; None
+    where the stamps are not so (whole numbers, more than 10 decimals, a spacing under ten times their rounding, or
+    off the grid by more than it). The median
+    spacing of rounded stamps is itself rounded, and added step by step it drifted: 2001.5833 went on 2001.6666,
+    2001.7499, 2001.8332 (an audit, s14)."""
+    decimals = next((d for d in range(11) if np.array_equal(np.round(times, d), times)), None)
+    step = float(np.median(np.diff(times)))
+    # whole numbers continue by their median spacing; a rounding a tenth of a step or more could pass uneven stamps off
+    # as a grid (1, 2, 4, 5, 7 as 1.5 apart)
+    if decimals is None or decimals < 1 or not step >= 5 * 10.0**-decimals:
+        return None
+    k = np.r_[0, np.cumsum(np.round(np.diff(times) / step))]  # each stamp's place on the grid (a few may be missing)
+    if len(times) < 3 or (np.diff(k) < 1).any():
+        return None
+    slope, start = np.polyfit(k, times, 1)
+    if np.abs(start + slope * k - times).max() > 0.5 * 10.0**-decimals + 1e-9 * np.abs(times).max():
+        return None
+    return np.round(start + slope * (k[-1] + np.arange(1, n_future + 1)), decimals)
 
 
 CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
@@ -1300,8 +1351,15 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
         freq = index.freq if index.freq is not None else calendar_with_gaps(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].to_numpy()
+        days = month_days(index, n_future)
+        if days is not None:
+            return days.to_numpy()
     if len(times) < 2:
         return None  # one stamp has no spacing to continue
+    if times.dtype.kind == "f":
+        grid = rounded_grid(times, n_future)
+        if grid is not None:
+            return grid
     step = np.median(np.diff(times))
     if times.dtype.kind in "iu" and float(step).is_integer():  # (timedelta64 is an integer type to NumPy)
         step = int(step)  # integer stamps continue as integers (1999, 2000, ...), not 2001.0

@@ -2577,3 +2577,31 @@ def test_windows_longer_than_every_series_are_refused_naming_the_flags(tmp_path,
     with pytest.raises(DataError, match=r"window=40 past \+ horizon=5 future"):  # the Python API's own names
         train_run(tmp_path / "short.csv", tmp_path / "run2", {"epochs": 1},
                   options={"window": 40, "horizon": 5, "time_column": "t"})  # fmt: skip
+
+
+def test_train_notes_time_stamps_that_are_unevenly_spaced(tmp_path, capsys):
+    """An audit (s14): windows count rows, not time, and irregular stamps were neither detected nor said at train (only
+    a docstring said so). Train now says how many steps are not one step of the series' calendar (or its median
+    spacing) and the widest; not for an even calendar (month ends, months on the 30th, business days), nor for
+    numbers one apart."""
+    from vaelab.data.timeseries import prepare_series
+    from vaelab.runs.series import uneven_steps
+
+    days = pd.date_range("2020-01-01", periods=60, freq="D").delete([20, 21, 22])
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "x": np.sin(np.arange(57) / 3)}).to_csv(tmp_path / "d.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "d.csv", "--window", 6, "--horizon", 2, "--time", "date", "--out",
+              tmp_path / "run", *FAST, "--epochs", 1)  # fmt: skip
+    assert "note: the time stamps of 'date' are unevenly spaced: 1 of the 56 steps between consecutive rows (2%)" in out
+    assert "the widest 4 days" in out
+
+    def note(stamps):
+        return uneven_steps(prepare_series(pd.DataFrame({"t": stamps, "x": np.zeros(len(stamps))}), time_column="t"), "t")
+
+    thirtieth = [pd.Timestamp(p.year, p.month, min(30, p.days_in_month)).strftime("%Y-%m-%d")
+                 for p in pd.period_range("2021-01", periods=20, freq="M")]  # fmt: skip
+    for even in (pd.date_range("2020-01-31", periods=30, freq="ME").strftime("%Y-%m-%d").tolist(), thirtieth,
+                 pd.bdate_range("2024-01-02", periods=30).strftime("%Y-%m-%d").tolist(), list(range(30)),
+                 list(np.round(2000 + np.arange(30) / 12, 4))):  # fmt: skip
+        assert note(even) == "", even
+    assert "2 of the 27 steps" in note(list(np.r_[0:10, 12:20, 25:35]))
+    assert "1 of the 28 steps" in note(pd.bdate_range("2024-01-02", periods=30).delete(10).strftime("%Y-%m-%d").tolist())

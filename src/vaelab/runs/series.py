@@ -325,6 +325,9 @@ class SeriesKind(RunKind):
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         if dates:
             summary += f"\nnote: {dates}"
+        uneven = uneven_steps(frame, ws.time_column) if ws.time_column else ""
+        if uneven:
+            summary += f"\nnote: {uneven}"
         for note in too_short(windows, frame, "left out of training"):  # an audit (s13): dropped in silence
             summary += f"\nnote: {note}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
@@ -1229,6 +1232,52 @@ def time_numbers(times: np.ndarray) -> np.ndarray:
     if times.dtype.kind in "mM":
         return times.astype("int64").astype(np.float64)
     return times.astype(np.float64)
+
+
+def uneven_steps(frame: SeriesFrame, column: str) -> str:
+    """A note for train's output where the time stamps of ``column`` are unevenly spaced: how many steps between
+    consecutive rows of a series are not one step of the series' calendar (the one pandas infers, with a few steps
+    missing allowed, or months on their 29th or 30th) or, without one, differ by more than 1% from its median
+    spacing, and the widest; "" where every step is even or the run has no time column. Windows count rows, not time,
+    and nothing said so but a docstring (an audit, s14)."""
+    uneven = steps = 0
+    widest: Any = None
+    for t in frame.times or ():
+        if len(t) < 3:
+            continue
+        values = own_offsets(pd.Series(t), time_values(pd.Series(t), column, column))
+        wall = (pd.DatetimeIndex([v.tz_localize(None) for v in values]) if values.dtype == object else
+                pd.DatetimeIndex(values) if values.dtype.kind == "M" else None)  # zoned stamps on their wall clock
+        steps += len(t) - 1
+        odd = None
+        if wall is not None:
+            # a calendar with a few steps missing, as a forecast's past shows it (its last stamps: every triple is read)
+            freq = pd.DatetimeIndex(wall, freq="infer").freq or calendar_with_gaps(wall[-CALENDAR_STAMPS:])
+            if isinstance(freq, pd.offsets.Tick) and (wall[-1] - wall[0]) > 4 * len(wall) * pd.Timedelta(freq):
+                freq = None  # a grid far finer than the stamps over the whole series: not built, the median spacing
+            if freq is not None:
+                places = pd.date_range(wall[0], wall[-1], freq=freq).get_indexer(wall)
+                odd = np.diff(places) != 1 if (places >= 0).all() else None
+            elif month_days(wall, 1) is not None:
+                months = np.asarray(wall.year, dtype=np.int64) * 12 + np.asarray(wall.month)
+                odd = np.diff(months) != np.gcd.reduce(np.diff(months))
+        # durations in nanoseconds (a datetime's integers are in its own unit, not always nanoseconds)
+        spans = np.diff(wall.to_numpy()) if wall is not None else np.diff(values) if values.dtype.kind == "m" else None
+        gaps = np.diff(time_numbers(values)) if spans is None else spans.astype("timedelta64[ns]").astype(np.int64)
+        if odd is None:
+            odd = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0)
+        if odd.any() and (widest is None or gaps[odd].max() > widest):
+            widest = gaps[odd].max()
+            widest_text = time_text(widest) if spans is None else str(pd.Timedelta(int(widest), unit="ns"))
+        uneven += int(odd.sum())
+    if not uneven:
+        return ""
+    share = 100 * uneven / steps
+    share_text = f"{share:.0f}%" if share >= 1 else f"{share:.1g}%"  # a few steps of many read "0%" to no decimals
+    return (f"the time stamps of {column!r} are unevenly spaced: {uneven} of the {steps} steps between consecutive "
+            f"rows ({share_text}) are not one step of the series' calendar (or of its median spacing), the widest "
+            f"{widest_text}; windows count rows, not time, so each is taken as evenly spaced steps and forecasts go "
+            "on at the usual step: resample to an even grid first if the gaps matter")  # fmt: skip
 
 
 def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:

@@ -2509,6 +2509,16 @@ def test_the_fidelity_scores_leave_out_what_fill_interpolate_filled_in_the_real_
     filled[:, :, 0] = True  # a feature filled everywhere: nothing of it to compare
     observed, _, text = filled_in_test_windows(filled, 4)
     assert observed is None and "kept in the value distributions (KS complements)" in text
+    # past FORECAST_WINDOWS test windows the forecaster reads some of them, evenly spaced: the count of those is said
+    # too (an audit, s14: only the count over all test windows was)
+    filled = np.zeros((1000, 6, 2), dtype=bool)
+    filled[1:40, 0, 0] = True  # windows 1-39 in their past: the forecaster reads windows 0, 2, 5, 7, ... of them
+    read = np.unique(np.linspace(0, 999, 400).astype(int))
+    _, _, text = filled_in_test_windows(filled, 4)
+    assert text.endswith(f"39 of them hold filled values in their past, which the forecasters and repeating the last "
+                         f"value read as given (as sample --past fills a past's gaps), {int((read < 40).sum()) - 1} of "
+                         "the 400 evenly spaced test windows the forecaster's band and MAE against repeating the last "
+                         "value read"), text  # fmt: skip
 
 
 def kind_forecaster(run):

@@ -877,7 +877,7 @@ class SeriesKind(RunKind):
         False at future values --fill interpolate filled, left out of both (a window with none left, out)."""
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
-        pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
+        pick = evaluated_windows(len(test))
         real = np.ones(test[pick, ws.n_past :].shape, dtype=bool) if counted is None else counted[pick]
         # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
         # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch. Wrapped
@@ -987,7 +987,17 @@ def filled_in_test_windows(filled: np.ndarray | None, n_past: int) -> tuple[np.n
                else "; kept in the value distributions (KS complements): a feature is filled in every window")
             + (f"; {int(past.sum())} of them hold filled values in their past, which the forecasters and repeating the "
                "last value read as given (as sample --past fills a past's gaps)" if past.any() else ""))  # fmt: skip
+    read = evaluated_windows(w)
+    if past.any() and read.size < w:  # the forecaster's band and MAE read some of them (an audit, s14: unsaid)
+        text += (f", {int(past[read].sum())} of the {read.size} evenly spaced test windows the forecaster's band and "
+                 "MAE against repeating the last value read")  # fmt: skip
     return observed, scored, text
+
+
+def evaluated_windows(n: int) -> np.ndarray:
+    """Which of ``n`` test windows measure the forecaster (its band, its MAE against repeating the last value): all of
+    them, or :data:`FORECAST_WINDOWS` evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, min(FORECAST_WINDOWS, n)).astype(int))
 
 
 def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int,

@@ -2611,7 +2611,7 @@ def test_train_notes_time_stamps_that_are_unevenly_spaced(tmp_path, capsys):
                  for p in pd.period_range("2021-01", periods=20, freq="M")]  # fmt: skip
     for even in (pd.date_range("2020-01-31", periods=30, freq="ME").strftime("%Y-%m-%d").tolist(), thirtieth,
                  pd.bdate_range("2024-01-02", periods=30).strftime("%Y-%m-%d").tolist(), list(range(30)),
-                 list(np.round(2000 + np.arange(30) / 12, 4))):  # fmt: skip
-        assert note(even) == "", even
+                 list(np.round(2000 + np.arange(30) / 12, 4)), list(np.round(2000 + np.arange(30) / 12, 2))):  # fmt: skip
+        assert note(even) == "", even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
     assert "2 of the 27 steps" in note(list(np.r_[0:10, 12:20, 25:35]))
     assert "1 of the 28 steps" in note(pd.bdate_range("2024-01-02", periods=30).delete(10).strftime("%Y-%m-%d").tolist())

@@ -1274,6 +1274,9 @@ def uneven_steps(frame: SeriesFrame, column: str) -> str:
         # durations in nanoseconds (a datetime's integers are in its own unit, not always nanoseconds)
         spans = np.diff(wall.to_numpy()) if wall is not None else np.diff(values) if values.dtype.kind == "m" else None
         gaps = np.diff(time_numbers(values)) if spans is None else spans.astype("timedelta64[ns]").astype(np.int64)
+        grid = grid_places(values) if values.dtype.kind == "f" else None  # decimal years to 2 places are even
+        if odd is None and grid is not None:
+            odd = np.diff(grid[0]) != 1
         if odd is None:
             odd = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0)
         if odd.any() and (widest is None or gaps[odd].max() > widest):
@@ -1372,13 +1375,13 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     return ahead.to_numpy()
 
 
-def rounded_grid(times: np.ndarray, n_future: int) -> np.ndarray | None:
-    """The ``n_future`` stamps after float stamps written to a few decimals on an even grid (decimal years to 4
-    places: 2001.5833, 2001.6667, ...): the grid's line fitted through every stamp, rounded to their decimals; None
-    where the stamps are not so (whole numbers, more than 10 decimals, a spacing under ten times their rounding, or
-    off the grid by more than it). The median
-    spacing of rounded stamps is itself rounded, and added step by step it drifted: 2001.5833 went on 2001.6666,
-    2001.7499, 2001.8332 (an audit, s14)."""
+def grid_places(times: np.ndarray) -> tuple[np.ndarray, float, float, int] | None:
+    """Float stamps written to a few decimals on an even grid (decimal years to 4 places: 2001.5833, 2001.6667, ...),
+    some steps of it perhaps missing: each stamp's place on the grid (0 for the first), the grid's step and start (its
+    line fitted through every stamp) and the stamps' decimals; None where the stamps are not so (fewer than 3, whole
+    numbers, more than 10 decimals, a spacing under ten times their rounding, or off the grid by more than it)."""
+    if len(times) < 3:
+        return None
     decimals = next((d for d in range(11) if np.array_equal(np.round(times, d), times)), None)
     step = float(np.median(np.diff(times)))
     # whole numbers continue by their median spacing; a rounding a tenth of a step or more could pass uneven stamps off
@@ -1386,11 +1389,23 @@ def rounded_grid(times: np.ndarray, n_future: int) -> np.ndarray | None:
     if decimals is None or decimals < 1 or not step >= 5 * 10.0**-decimals:
         return None
     k = np.r_[0, np.cumsum(np.round(np.diff(times) / step))]  # each stamp's place on the grid (a few may be missing)
-    if len(times) < 3 or (np.diff(k) < 1).any():
+    if (np.diff(k) < 1).any():
         return None
     slope, start = np.polyfit(k, times, 1)
     if np.abs(start + slope * k - times).max() > 0.5 * 10.0**-decimals + 1e-9 * np.abs(times).max():
         return None
+    return k, float(slope), float(start), decimals
+
+
+def rounded_grid(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """The ``n_future`` stamps after float stamps on an even grid written to a few decimals (:func:`grid_places`):
+    the grid's line, rounded to their decimals; None where the stamps are not so. The median spacing of rounded stamps
+    is itself rounded, and added step by step it drifted: 2001.5833 went on 2001.6666, 2001.7499, 2001.8332 (an
+    audit, s14)."""
+    grid = grid_places(times)
+    if grid is None:
+        return None
+    k, slope, start, decimals = grid
     return np.round(start + slope * (k[-1] + np.arange(1, n_future + 1)), decimals)
 
 

@@ -324,6 +324,12 @@ def test_windows_that_share_no_step_take_their_standard_error_over_examples(tmp_
     nll = -pd.read_csv(tmp_path / "t.csv")["log_px"].to_numpy()
     shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over examples;", out).group(1))
     assert shown == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size), abs=0.006)
+    # nor does evaluate-synthetic say its test windows share steps (an audit, s14: its forecaster's se_over said
+    # "windows up to 7 apart share a step", and its verdicts that the interval was approximate for it)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    forecast = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]["forecast"]
+    assert forecast["se_over"].endswith("evaluated windows, paired, each of its own series (no two share a step)")
+    assert "approximate" not in out and "share a step" not in out
 
 
 def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series, tmp_path, capsys):

@@ -536,3 +536,24 @@ def test_windows_left_out_between_others_stay_as_far_apart_as_they_were_in_the_o
     counted[10:20] = False
     part = _predictive_errors(real, synth, n_past=8, seed=0, epochs=1, real_train=train, counted=counted)
     np.testing.assert_array_equal(part["positions"], np.r_[0:10, 20:40])
+
+
+def test_windows_each_of_their_own_series_are_not_said_to_share_steps():
+    """An audit (s14): on a short panel split by series (one test window per series) the forecaster's verdict and the
+    band's said "the interval is approximate: the 12 evaluated windows are fewer than 4 × 11 (each shares steps with
+    those up to 10 apart)", of windows that share no step. The span is what a series holds at most; windows each of
+    their own series get no such words."""
+    from vaelab.analysis.synthetic_series import approximate_interval, band_coverage
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(0)
+    alone = np.arange(12)
+    naive = 1 + 0.1 * rng.standard_normal(12)
+    assert "mae_difference_approximate" not in forecaster_verdict(naive + 0.05 * rng.standard_normal(12), naive, alone, 10)
+    assert "approximate" not in forecaster_verdict(naive + 0.05 * rng.standard_normal(12), naive, alone, 10)["verdict"]["text"]
+    assert "coverage_approximate" not in band_coverage(rng.uniform(0.6, 1, 12), groups=alone, lag=3, se_lag=10)
+    assert approximate_interval(12, 10, groups=alone) == ""
+    three = np.repeat(np.arange(3), 5)  # 3 series of 5 windows: at most 5 share a step
+    assert "the 15 evaluated windows are fewer than 4 × 5 (each shares steps with those up to 4 apart)" in \
+        approximate_interval(15, 10, groups=three)
+    assert approximate_interval(20, 10, groups=three) == "" and approximate_interval(20, 10) != ""

@@ -340,7 +340,7 @@ def _predictive_summary(parts: list[dict[str, Any]]) -> dict[str, Any]:
     se_windows = diff["se"]
     # few test windows against the span they share: the windows' part of the interval is approximate, as the
     # forecaster's verdict says of its own (an audit, s14: 16 test windows at lag 15 gave a plain "2 SE")
-    approximate = approximate_interval(n_test, lag, "real test windows") if n_test > 1 else ""
+    approximate = approximate_interval(n_test, lag, "real test windows", first["groups"]) if n_test > 1 else ""
     extra: dict[str, Any] = {"mae_difference_approximate": approximate} if approximate else {}
     over = f"the {n_test} real test windows, paired" + (f"; windows up to {lag} apart share steps (Bartlett weights, "
                                                         "the SE scaled to the fixed-b 95% interval)"
@@ -404,7 +404,7 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     approximate = ""
     if groups is not None and se_lag is not None:  # 0: evaluated windows spaced so far apart that they share no step
         cov_se = paired_difference(inside, groups, se_lag, fixed_b=True, positions=positions)["se"]
-        approximate = approximate_interval(w, se_lag)  # as the forecaster's verdict says it of the same windows
+        approximate = approximate_interval(w, se_lag, groups=groups)  # as the forecaster's verdict says it
     elif groups is not None and lag > 0:
         cov_se = paired_difference(inside, groups, lag)["se"]
     else:
@@ -584,18 +584,22 @@ def overlap_stderr(d: Any, groups: Any, lag: int, positions: Any = None) -> floa
 APPROXIMATE_SPANS = 4  # fewer windows than this many spans of windows sharing a step: an approximate interval
 
 
-def approximate_interval(n: int, lag: int, what: str = "evaluated windows") -> str:
-    """Where ``n`` windows are fewer than :data:`APPROXIMATE_SPANS` spans of the ``lag`` + 1 windows that share a step,
-    the words that say a fixed-b interval over them (:func:`overlap_stderr`) is approximate; "" where they are not, or
-    share no step. On a random walk, 31 windows of 30 steps, the fixed-b interval held the truth about 80% of the time,
-    86-89% at 4-5 T (an audit, s13 a). One helper for every interval taken so: the forecaster's difference from
-    repeating the last value, its band's coverage and the predictive score's test windows (an audit, s14: only the
-    first said it)."""
-    if lag <= 0 or n >= APPROXIMATE_SPANS * (lag + 1):
+def approximate_interval(n: int, lag: int, what: str = "evaluated windows", groups: Any = None) -> str:
+    """Where ``n`` windows are fewer than :data:`APPROXIMATE_SPANS` spans of the windows that share a step (``lag`` + 1,
+    or fewer where no series of ``groups``, each window's series, holds so many), the words that say a fixed-b interval
+    over them (:func:`overlap_stderr`) is approximate; "" where they are not, or share no step. On a random walk, 31
+    windows of 30 steps, the fixed-b interval held the truth about 80% of the time, 86-89% at 4-5 T (an audit, s13 a).
+    One helper for every interval taken so: the forecaster's difference from repeating the last value, its band's
+    coverage and the predictive score's test windows (an audit, s14: only the first said it, and it said it of windows
+    each of their own series, a short panel split by series, which share no step)."""
+    span = lag + 1
+    if groups is not None and np.size(groups):
+        span = min(span, int(np.unique(np.asarray(groups), return_counts=True)[1].max()))
+    if span <= 1 or n >= APPROXIMATE_SPANS * span:
         return ""
-    return (f"the interval is approximate: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {lag + 1} (each shares "
-            f"steps with those up to {lag} apart), too little independent information for a 95% interval, which may "
-            "hold the truth less often; more test data (a longer test period or more series) makes it firmer")
+    return (f"the interval is approximate: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {span} (each shares "
+            f"steps with those up to {span - 1} apart), too little independent information for a 95% interval, which "
+            "may hold the truth less often; more test data (a longer test period or more series) makes it firmer")
 
 
 KS_BOOTSTRAP = 100  # resamples behind the SEs of the window values' KS complements

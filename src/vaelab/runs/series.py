@@ -908,6 +908,8 @@ class SeriesKind(RunKind):
         # future one, have errors that move together (an audit, s13: on a random walk the SE over n_future windows was
         # 0.42 against a spread of 0.80), counted in evaluated windows (every k-th test window past FORECAST_WINDOWS)
         apart = (ws.n_past + ws.n_future - 1) // ws.stride // (int(np.diff(pick).min()) if len(pick) > 1 else 1)
+        if np.unique(groups).size == groups.size:  # each window of its own series (a short panel split by series):
+            apart = 0  # none shares a step with another, and the output said they did (an audit, s14)
         cover = (band_coverage(inside, values_per_window=per, groups=series_of_test_windows(self, run, codes)[pick][keep],
                                lag=ws.n_future, se_lag=apart, positions=np.flatnonzero(keep))
                  if keep.sum() >= 2 else {"coverage_90": float(inside.mean()) if inside.size else float("nan")})  # fmt: skip
@@ -934,9 +936,10 @@ class SeriesKind(RunKind):
                  "coverage_90": cover["coverage_90"],
                  **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_approximate",
                                           "coverage_verdict") if k in cover},
-                 "se_over": (f"the {int(has.sum())} evaluated windows, paired; windows up to {apart} apart share a "
-                             "step, past or future (Bartlett weights, the SE scaled to the fixed-b 95% interval of "
-                             "Kiefer & Vogelsang 2005)"),
+                 "se_over": (f"the {int(has.sum())} evaluated windows, paired" + (
+                     f"; windows up to {apart} apart share a step, past or future (Bartlett weights, the SE scaled to "
+                     "the fixed-b 95% interval of Kiefer & Vogelsang 2005)" if apart else
+                     ", each of its own series (no two share a step)")),
                  # windows with no observed future value are left out: those either side are as far apart as they were
                  # (an audit, s14: they were taken as neighbours)
                  **forecaster_verdict(err, naive, groups, apart, np.flatnonzero(has))}  # fmt: skip
@@ -1018,7 +1021,7 @@ def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, l
     text = (f"{head}: MAE of its median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} (difference "
             f"{plus_minus(diff['mean'], 2 * diff['se'])}, the ± being 2 SE)")  # fmt: skip
     # too few windows against the span they share: said, not claimed as 95% (approximate_interval)
-    approximate = approximate_interval(len(err), lag)
+    approximate = approximate_interval(len(err), lag, groups=groups)
     if approximate:
         text += f"; {approximate}"
     return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],

@@ -761,6 +761,9 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     assert "holds numbers except 2 text cell(s)" in err
     out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *series, *FAST, "--missing-values", "?")
     assert "cells reading '?' are missing values" in out
+    # and what --fill interpolate filled, as sample --past says it of a past (an audit, s14: train said nothing)
+    assert "note: 2 missing value(s) filled by linear interpolation in time (--fill interpolate; a gap at a series' " \
+           "start or end takes its nearest value): x: 2" in out
     assert json.loads((tmp_path / "run" / "series.json").read_text())["windows"]["missing_values"] == ["?"]
     df.astype({"x": str}).to_parquet(tmp_path / "new.parquet", index=False)
     _ok(capsys, "score", tmp_path / "run", tmp_path / "new.parquet", "--n-samples", 5, "--quiet",

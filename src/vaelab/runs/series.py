@@ -29,7 +29,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -328,6 +328,9 @@ class SeriesKind(RunKind):
         uneven = uneven_steps(frame, ws.time_column) if ws.time_column else ""
         if uneven:
             summary += f"\nnote: {uneven}"
+        filled = filled_note(raw, names, ws)
+        if filled:
+            summary += f"\nnote: {filled}"
         for note in too_short(windows, frame, "left out of training"):  # an audit (s13): dropped in silence
             summary += f"\nnote: {note}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
@@ -1245,6 +1248,29 @@ def time_numbers(times: np.ndarray) -> np.ndarray:
     if times.dtype.kind in "mM":
         return times.astype("int64").astype(np.float64)
     return times.astype(np.float64)
+
+
+def filled_note(raw: Any, features: Sequence[str], ws: SeriesSettings) -> str:
+    """Train's note on the missing values ``--fill interpolate`` filled in a series file (``raw``, as
+    :func:`read_series` read it), feature by feature; "" where the run fills nothing or none was missing. sample --past
+    said what it filled, train nothing (an audit, s14)."""
+    if ws.fill is None:
+        return ""
+    if isinstance(raw, pd.DataFrame):
+        gaps = gap_codes(raw, features)[1][list(features)].to_numpy() > 0
+    else:
+        try:
+            values = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):  # a list of series of several lengths
+            values = np.concatenate([np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in raw])
+        gaps = ~np.isfinite(values.reshape(-1, values.shape[-1] if values.ndim > 1 else 1))
+    per = gaps.sum(axis=0)
+    if not per.sum():
+        return ""
+    counts = ", ".join(f"{features[f]}: {int(per[f])}" for f in np.flatnonzero(per))
+    return (f"{int(per.sum())} missing value(s) filled by linear interpolation in "
+            f"{'time' if ws.time_column else 'row order'} (--fill interpolate; a gap at a series' start or end takes "
+            f"its nearest value): {counts}; score and evaluate-synthetic say which windows hold them")  # fmt: skip
 
 
 def uneven_steps(frame: SeriesFrame, column: str) -> str:

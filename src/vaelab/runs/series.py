@@ -1275,47 +1275,78 @@ def filled_note(raw: Any, features: Sequence[str], ws: SeriesSettings) -> str:
             f"its nearest value): {counts}; score and evaluate-synthetic say which windows hold them")  # fmt: skip
 
 
+def _calendar_odd(wall: pd.DatetimeIndex) -> np.ndarray | None:
+    """Per step between consecutive stamps of one series (dates, sorted, on one wall clock), True where it is not one
+    step of the calendar the stamps keep, a few steps missing allowed: months (on one day, on their ends, or on their
+    29th or 30th), half months (the 15th and month ends, or the 1st and 15th) or business days; None where they keep
+    none of these. Plain numpy on the stamps' fields: pandas' inference took 4 ms a series, 44 s on a panel of 10,000."""
+    clock = wall - wall.normalize()
+    if (clock != clock[0]).any():
+        return None
+    day, last = np.asarray(wall.day), np.asarray(wall.days_in_month)
+    months = np.asarray(wall.year, dtype=np.int64) * 12 + np.asarray(wall.month)
+    top = int(day.max())
+    if (day == day[0]).all() or (day == last).all() or (29 <= top <= 30 and (day == np.minimum(top, last)).all()):
+        gaps = np.diff(months)
+        if (gaps > 0).all():
+            return gaps != int(np.gcd.reduce(gaps))
+        return None
+    for first, second in ((15, last), (1, 15)):  # half months: place 2 per month, the second half one more
+        half = day == second
+        if ((day == first) | half).all():
+            place = 2 * months + half
+            return np.diff(place) != 1
+    dates = wall.normalize().to_numpy().astype("datetime64[D]")
+    if np.is_busday(dates).all():
+        steps = np.busday_count(dates[:-1], dates[1:])
+        if np.median(steps) == 1:
+            return steps != 1
+    return None
+
+
 def uneven_steps(frame: SeriesFrame, column: str) -> str:
     """A note for train's output where the time stamps of ``column`` are unevenly spaced: how many steps between
-    consecutive rows of a series are not one step of the series' calendar (the one pandas infers, with a few steps
-    missing allowed, or months on their 29th or 30th) or, without one, differ by more than 1% from its median
-    spacing, and the widest; "" where every step is even or the run has no time column. Windows count rows, not time,
-    and nothing said so but a docstring (an audit, s14)."""
+    consecutive rows of a series are not one step of the series' calendar (months, half months or business days, with
+    a few steps missing: :func:`_calendar_odd`) or, without one, differ by more than 1% from its median spacing (float
+    stamps rounded on a grid: one step of it, :func:`grid_places`), and the widest; "" where every step is even or the
+    run has no time column. Windows count rows, not time, and nothing said so but a docstring (an audit, s14)."""
+    if not frame.times:
+        return ""
+    lengths = np.array([len(t) for t in frame.times])
+    column_values = pd.Series(np.concatenate([np.asarray(t, dtype=object) if np.asarray(t).dtype == object else t
+                                              for t in frame.times]))  # one parse for every series  # fmt: skip
+    values = own_offsets(column_values, time_values(column_values, column, column))
+    wall = (pd.DatetimeIndex([v.tz_localize(None) for v in values]) if values.dtype == object else
+            pd.DatetimeIndex(values) if values.dtype.kind == "M" else None)  # zoned stamps on their wall clock
+    # durations in nanoseconds (a datetime's integers are in its own unit, not always nanoseconds)
+    timed = wall is not None or values.dtype.kind == "m"
+    ticks = ((wall.to_numpy() if wall is not None else values).astype("datetime64[ns]" if wall is not None else
+             "timedelta64[ns]").astype(np.int64) if timed else time_numbers(values))  # fmt: skip
     uneven = steps = 0
     widest: Any = None
-    for t in frame.times or ():
-        if len(t) < 3:
+    seen: dict[bytes, np.ndarray] = {}  # series stamped alike (a panel over one period) are looked at once
+    for begin, n in zip(np.r_[0, np.cumsum(lengths)[:-1]], lengths):
+        if n < 3:
             continue
-        values = own_offsets(pd.Series(t), time_values(pd.Series(t), column, column))
-        wall = (pd.DatetimeIndex([v.tz_localize(None) for v in values]) if values.dtype == object else
-                pd.DatetimeIndex(values) if values.dtype.kind == "M" else None)  # zoned stamps on their wall clock
-        steps += len(t) - 1
-        odd = None
-        if wall is not None:
-            # a calendar with a few steps missing, as a forecast's past shows it (its last stamps: every triple is read)
-            freq = pd.DatetimeIndex(wall, freq="infer").freq or calendar_with_gaps(wall[-CALENDAR_STAMPS:])
-            if isinstance(freq, pd.offsets.Tick) and (wall[-1] - wall[0]) > 4 * len(wall) * pd.Timedelta(freq):
-                freq = None  # a grid far finer than the stamps over the whole series: not built, the median spacing
-            if freq is not None:
-                places = pd.date_range(wall[0], wall[-1], freq=freq).get_indexer(wall)
-                odd = np.diff(places) != 1 if (places >= 0).all() else None
-            elif month_days(wall, 1) is not None:
-                months = np.asarray(wall.year, dtype=np.int64) * 12 + np.asarray(wall.month)
-                odd = np.diff(months) != np.gcd.reduce(np.diff(months))
-        # durations in nanoseconds (a datetime's integers are in its own unit, not always nanoseconds)
-        spans = np.diff(wall.to_numpy()) if wall is not None else np.diff(values) if values.dtype.kind == "m" else None
-        gaps = np.diff(time_numbers(values)) if spans is None else spans.astype("timedelta64[ns]").astype(np.int64)
-        grid = grid_places(values) if values.dtype.kind == "f" else None  # decimal years to 2 places are even
-        if odd is None and grid is not None:
-            odd = np.diff(grid[0]) != 1
-        if odd is None:
-            odd = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0)
+        own = ticks[begin : begin + n]
+        gaps = np.diff(own)
+        steps += n - 1
+        if (gaps == gaps[0]).all():
+            continue
+        key = own.tobytes()
+        if key not in seen:
+            odd = _calendar_odd(wall[begin : begin + n]) if wall is not None else None
+            grid = grid_places(values[begin : begin + n]) if odd is None and values.dtype.kind == "f" else None
+            if grid is not None:  # decimal years to 2 places step 0.08 and 0.09: one grid, rounded
+                odd = np.diff(grid[0]) != 1
+            seen[key] = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0) if odd is None else odd
+        odd = seen[key]
         if odd.any() and (widest is None or gaps[odd].max() > widest):
             widest = gaps[odd].max()
-            widest_text = time_text(widest) if spans is None else str(pd.Timedelta(int(widest), unit="ns"))
         uneven += int(odd.sum())
     if not uneven:
         return ""
+    widest_text = str(pd.Timedelta(int(widest), unit="ns")) if timed else time_text(widest)
     share = 100 * uneven / steps
     share_text = f"{share:.0f}%" if share >= 1 else f"{share:.1g}%"  # a few steps of many read "0%" to no decimals
     return (f"the time stamps of {column!r} are unevenly spaced: {uneven} of the {steps} steps between consecutive "

@@ -324,6 +324,12 @@ def test_windows_that_share_no_step_take_their_standard_error_over_examples(tmp_
     nll = -pd.read_csv(tmp_path / "t.csv")["log_px"].to_numpy()
     shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over examples;", out).group(1))
     assert shown == pytest.approx(nll.std(ddof=1) / np.sqrt(nll.size), abs=0.006)
+    # nor does evaluate-synthetic say its test windows share steps (an audit, s14: its forecaster's se_over said
+    # "windows up to 7 apart share a step", and its verdicts that the interval was approximate for it)
+    out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    forecast = json.loads((tmp_path / "run" / "metrics.json").read_text())["synthetic"]["forecast"]
+    assert forecast["se_over"].endswith("evaluated windows, paired, each of its own series (no two share a step)")
+    assert "approximate" not in out and "share a step" not in out
 
 
 def test_a_split_of_a_series_run_is_scored_with_which_window_each_row_is(series, tmp_path, capsys):
@@ -788,6 +794,9 @@ def test_a_series_run_reads_missing_value_markers_in_every_file_it_reads(tmp_pat
     assert "holds numbers except 2 text cell(s)" in err
     out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *series, *FAST, "--missing-values", "?")
     assert "cells reading '?' are missing values" in out
+    # and what --fill interpolate filled, as sample --past says it of a past (an audit, s14: train said nothing)
+    assert "note: 2 missing value(s) filled by linear interpolation in time (--fill interpolate; a gap at a series' " \
+           "start or end takes its nearest value): x: 2" in out
     assert json.loads((tmp_path / "run" / "series.json").read_text())["windows"]["missing_values"] == ["?"]
     df.astype({"x": str}).to_parquet(tmp_path / "new.parquet", index=False)
     _ok(capsys, "score", tmp_path / "run", tmp_path / "new.parquet", "--n-samples", 5, "--quiet",
@@ -1583,6 +1592,37 @@ def test_future_time_stamps_continue_a_semi_monthly_calendar():
     assert ahead(starts[:2]) == ["2020-01-29", "2020-02-12", "2020-02-26", "2020-03-11"]
     fortnights = pd.date_range("2020-01-01", periods=10, freq="14D")
     assert ahead(fortnights) == pd.date_range(fortnights[-1], periods=5, freq="14D")[1:].strftime("%Y-%m-%d").tolist()
+
+
+def test_future_time_stamps_continue_months_on_their_29th_or_30th_and_rounded_decimal_years():
+    """An audit (s14): months on the 30th (the 28th in February) went on by their median spacing and drifted
+    (2022-03-30, 2022-04-29, 2022-05-29), in a zone whose offset changes too; decimal years written to 4 places went on
+    by their rounded median spacing (2001.5833, then 2001.6666, 2001.7499). Whole numbers and uneven stamps go on by
+    their median spacing as before."""
+    from vaelab.runs.series import future_times
+
+    def months(day, n, step=1):
+        return pd.DatetimeIndex([pd.Timestamp(p.year, p.month, min(day, p.days_in_month))
+                                 for p in pd.period_range("2021-01", periods=n * step, freq="M")[::step]])  # fmt: skip
+
+    def ahead(index, n=4):
+        return pd.DatetimeIndex(future_times(index.to_numpy(), n)).strftime("%Y-%m-%d").tolist()
+
+    assert ahead(months(30, 14)) == ["2022-03-30", "2022-04-30", "2022-05-30", "2022-06-30"]
+    assert ahead(months(29, 14)) == ["2022-03-29", "2022-04-29", "2022-05-29", "2022-06-29"]
+    assert ahead(months(30, 8, step=3)) == ["2023-01-30", "2023-04-30", "2023-07-30", "2023-10-30"]
+    assert ahead(months(30, 14).delete(5)) == ["2022-03-30", "2022-04-30", "2022-05-30", "2022-06-30"]
+    assert ahead(months(15, 14)) == ["2022-03-15", "2022-04-15", "2022-05-15", "2022-06-15"]  # as before
+    zoned = np.array([pd.Timestamp(t) for t in ("2021-01-30T00:00+01:00", "2021-02-28T00:00+01:00",
+                      "2021-03-30T00:00+02:00", "2021-04-30T00:00+02:00", "2021-05-30T00:00+02:00")], dtype=object)  # fmt: skip
+    got = pd.DatetimeIndex(future_times(zoned, 3))
+    assert got.strftime("%Y-%m-%d").tolist() == ["2021-06-30", "2021-07-30", "2021-08-30"] and str(got.tz) == "UTC+02:00"
+    np.testing.assert_array_equal(future_times(np.round(2000 + np.arange(20) / 12, 4), 4),
+                                  [2001.6667, 2001.75, 2001.8333, 2001.9167])
+    np.testing.assert_array_equal(future_times(np.round(1959 + np.delete(np.arange(200), [50, 120]) / 12, 3), 2),
+                                  [1975.667, 1975.75])  # a few missing, to 3 places
+    np.testing.assert_array_equal(future_times(np.array([1.0, 2.0, 4.0, 5.0, 7.0]), 2), [8.5, 10.0])  # median spacing
+    np.testing.assert_array_equal(future_times(np.array([1999, 2000, 2001]), 2), [2002, 2003])
 
 
 def test_future_time_stamps_of_dates_with_an_offset_keep_the_calendar_and_the_offset():
@@ -2511,6 +2551,16 @@ def test_the_fidelity_scores_leave_out_what_fill_interpolate_filled_in_the_real_
     filled[:, :, 0] = True  # a feature filled everywhere: nothing of it to compare
     observed, _, text = filled_in_test_windows(filled, 4)
     assert observed is None and "kept in the value distributions (KS complements)" in text
+    # past FORECAST_WINDOWS test windows the forecaster reads some of them, evenly spaced: the count of those is said
+    # too (an audit, s14: only the count over all test windows was)
+    filled = np.zeros((1000, 6, 2), dtype=bool)
+    filled[1:40, 0, 0] = True  # windows 1-39 in their past: the forecaster reads windows 0, 2, 5, 7, ... of them
+    read = np.unique(np.linspace(0, 999, 400).astype(int))
+    _, _, text = filled_in_test_windows(filled, 4)
+    assert text.endswith(f"39 of them hold filled values in their past, which the forecasters and repeating the last "
+                         f"value read as given (as sample --past fills a past's gaps), {int((read < 40).sum()) - 1} of "
+                         "the 400 evenly spaced test windows the forecaster's band and MAE against repeating the last "
+                         "value read"), text  # fmt: skip
 
 
 def kind_forecaster(run):
@@ -2579,3 +2629,50 @@ def test_windows_longer_than_every_series_are_refused_naming_the_flags(tmp_path,
     with pytest.raises(DataError, match=r"window=40 past \+ horizon=5 future"):  # the Python API's own names
         train_run(tmp_path / "short.csv", tmp_path / "run2", {"epochs": 1},
                   options={"window": 40, "horizon": 5, "time_column": "t"})  # fmt: skip
+
+
+def test_train_notes_time_stamps_that_are_unevenly_spaced(tmp_path, capsys):
+    """An audit (s14): windows count rows, not time, and irregular stamps were neither detected nor said at train (only
+    a docstring said so). Train now says how many steps are not one step of the series' calendar (or its median
+    spacing) and the widest; not for an even calendar (month ends, months on the 30th, business days), nor for
+    numbers one apart."""
+    from vaelab.data.timeseries import prepare_series
+    from vaelab.runs.series import uneven_steps
+
+    days = pd.date_range("2020-01-01", periods=60, freq="D").delete([20, 21, 22])
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "x": np.sin(np.arange(57) / 3)}).to_csv(tmp_path / "d.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "d.csv", "--window", 6, "--horizon", 2, "--time", "date", "--out",
+              tmp_path / "run", *FAST, "--epochs", 1)  # fmt: skip
+    assert "note: the time stamps of 'date' are unevenly spaced: 1 of the 56 steps between consecutive rows (2%)" in out
+    assert "the widest 4 days" in out
+
+    def note(stamps):
+        return uneven_steps(prepare_series(pd.DataFrame({"t": stamps, "x": np.zeros(len(stamps))}), time_column="t"), "t")
+
+    thirtieth = [pd.Timestamp(p.year, p.month, min(30, p.days_in_month)).strftime("%Y-%m-%d")
+                 for p in pd.period_range("2021-01", periods=20, freq="M")]  # fmt: skip
+    for even in (pd.date_range("2020-01-31", periods=30, freq="ME").strftime("%Y-%m-%d").tolist(), thirtieth,
+                 pd.bdate_range("2024-01-02", periods=30).strftime("%Y-%m-%d").tolist(), list(range(30)),
+                 list(np.round(2000 + np.arange(30) / 12, 4)), list(np.round(2000 + np.arange(30) / 12, 2))):  # fmt: skip
+        assert note(even) == "", even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
+    assert "2 of the 27 steps" in note(list(np.r_[0:10, 12:20, 25:35]))
+    assert "1 of the 28 steps" in note(pd.bdate_range("2024-01-02", periods=30).delete(10).strftime("%Y-%m-%d").tolist())
+
+
+def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_is_all_filled(tmp_path, capsys):
+    """An audit (s14): a test window whose whole future --fill interpolate filled is left out of the forecaster's MAE,
+    but the mean over its counted values was taken first, 0 / 0: evaluate-synthetic printed numpy's RuntimeWarning
+    "invalid value encountered in divide" with a line of vaelab's source."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = np.sin(np.arange(150) / 3) + 0.2 * rng.standard_normal(150)
+    x[140:144] = np.nan  # in the test stretch: the windows whose 2 future steps lie in it have none observed
+    pd.DataFrame({"t": np.arange(150), "x": x}).to_csv(tmp_path / "g.csv", index=False)
+    _ok(capsys, "train", tmp_path / "g.csv", "--window", 6, "--horizon", 2, "--time", "t", "--fill", "interpolate",
+        "--out", tmp_path / "run", *FAST, "--epochs", 1)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
+    assert "window(s) with no other future value" in json.loads((tmp_path / "run" / "metrics.json").read_text())[
+        "synthetic"]["forecast"]["filled_left_out"] and "forecaster" in out

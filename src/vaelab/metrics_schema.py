@@ -394,8 +394,12 @@ def predictive_difference(p: dict[str, Any]) -> str:
              "higher": "the forecaster trained on synthetic windows errs more"}.get(p.get("outcome"), "no clear difference")
     # with repeats, se_over says that the forecasters' training is in the SE (repeated_predictive); without, it is not
     training = "" if _is_number(p.get("repeats")) and p["repeats"] > 1 else "; the two forecasters' own training not in it"
+    # few test windows against the span they share (synthetic_series.approximate_interval): said, as the forecaster's
+    # verdict says it (an audit, s14)
+    approximate = p.get("mae_difference_approximate")
+    caveat = f"; {approximate}" if isinstance(approximate, str) and approximate else ""
     return (f"; synthetic - real {plus_minus(p['mae_difference'], 2 * p['mae_difference_se'])} (2 SE over "
-            f"{p.get('se_over', 'the real test windows')}{training}): {words}")
+            f"{p.get('se_over', 'the real test windows')}{training}): {words}{caveat}")
 
 
 def repeats_of(p: dict[str, Any]) -> str:
@@ -475,9 +479,10 @@ SERIES_SYNTHETIC = obj({
     "predictive": obj({"mae_synthetic": maybe_number, "mae_real": maybe_number},
                       {"mae_difference": maybe_number, "mae_difference_se": maybe_number, "outcome": text, "se_over": text,
                        "repeats": optional(count), "mae_difference_repeats": optional(list_of(maybe_number)),
-                       "mae_difference_se_windows": maybe_number, "mae_difference_se_training": maybe_number}),
+                       "mae_difference_se_windows": maybe_number, "mae_difference_se_training": maybe_number,
+                       "mae_difference_approximate": text}),
     "forecast": obj({"coverage_90": number, "mae_median": maybe_number, "mae_last_value": maybe_number},
-                    {"verdict": optional(text)}),
+                    {"verdict": optional(text), "mae_difference_approximate": text, "coverage_approximate": text}),
 }, {
     "trend": optional(obj({}, {"found": optional(text), "handling": optional(text), "why": optional(text)})),
     "verdicts": mapping(VERDICT),

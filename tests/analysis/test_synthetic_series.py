@@ -476,3 +476,84 @@ def test_the_forecaster_verdict_says_its_interval_is_approximate_on_few_windows_
         assert ("approximate" in text) == approximate, (W, lag, text)
         if approximate:
             assert f"{W} evaluated windows" in text and f"4 × {lag + 1}" in text, text
+
+
+def test_the_band_coverage_and_the_predictive_score_say_their_interval_is_approximate_as_the_forecaster_does():
+    """An audit (s14): the forecaster's verdict said its fixed-b interval was approximate below 4 T evaluated windows,
+    but the band's coverage (the same windows, the same lag) and the predictive score's difference (16 test windows at
+    lag 15) printed a plain 2 SE. Both now carry the same caveat, in metrics.json and in the words the CLI and the
+    report print, from one helper; not where the windows are many enough."""
+    from vaelab.analysis.synthetic_series import _predictive_summary, approximate_interval, band_coverage
+    from vaelab.metrics_schema import predictive_difference
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(0)
+    for W, lag, approximate in ((16, 15, True), (63, 15, True), (64, 15, False)):
+        groups = np.zeros(W, dtype=int)
+        cover = band_coverage(rng.uniform(0.6, 1.0, W), values_per_window=4, groups=groups, lag=4, se_lag=lag)
+        assert ("coverage_approximate" in cover) == approximate, (W, cover)
+        assert ("approximate" in cover["coverage_verdict"]["text"]) == approximate, cover["coverage_verdict"]["text"]
+        naive = 1 + 0.1 * rng.standard_normal(W)
+        part = {"err_real": naive, "err_synth": naive + 0.05 * rng.standard_normal(W), "groups": groups, "lag": lag,
+                "m": 20, "n_past": 12, "T": 16, "epochs": 1, "hidden": 8, "reference": "r"}
+        for parts in ([part], [part, {**part, "err_synth": naive + 0.05 * rng.standard_normal(W)}]):
+            p = _predictive_summary(parts)
+            assert ("mae_difference_approximate" in p) == approximate, (W, p)
+            words = predictive_difference(p)
+            assert ("approximate" in words) == approximate, words
+            if approximate:
+                assert f"the {W} real test windows are fewer than 4 × {lag + 1}" in words, words
+        one = forecaster_verdict(naive + 0.05 * rng.standard_normal(W), naive, groups, lag)
+        assert ("mae_difference_approximate" in one) == approximate
+        if approximate:  # one helper: the same words, up to what the windows are called
+            assert cover["coverage_approximate"] == one["mae_difference_approximate"] == approximate_interval(W, lag)
+
+
+def test_windows_left_out_between_others_stay_as_far_apart_as_they_were_in_the_overlap_se():
+    """An audit (s14): the forecaster, its band and the predictive score leave out test windows with no observed future
+    value, and the Bartlett sum then took the windows either side of them as neighbours, in list order. Two stretches of
+    one series 40 windows apart share no step at lag 15: with their places given, the SE is that of two series; with
+    nothing left out, the places change nothing. The forecaster's verdict, the band's coverage and the predictive
+    score's errors carry the places."""
+    from vaelab.analysis.synthetic_series import _predictive_errors, band_coverage, overlap_stderr, paired_difference
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(1)
+    full = np.convolve(rng.standard_normal(200), np.ones(16), "valid")[:60]  # windows sharing steps up to 15 apart
+    keep = np.r_[0:20, 40:60]
+    one, two = np.zeros(40, dtype=int), np.r_[np.zeros(20, dtype=int), np.ones(20, dtype=int)]
+    assert overlap_stderr(full[keep], one, 15, keep) == pytest.approx(overlap_stderr(full[keep], two, 15))
+    assert overlap_stderr(full[keep], one, 15, keep) != pytest.approx(overlap_stderr(full[keep], one, 15))
+    assert overlap_stderr(full, np.zeros(60, dtype=int), 15, np.arange(60)) == overlap_stderr(full, np.zeros(60, dtype=int), 15)
+    naive = np.ones(40)
+    assert forecaster_verdict(naive + full[keep], naive, one, 15, keep)["mae_difference_se"] == pytest.approx(
+        paired_difference(full[keep], two, 15, fixed_b=True)["se"])
+    inside = np.clip(0.8 + 0.02 * full[keep], 0, 1)
+    assert band_coverage(inside, groups=one, lag=4, se_lag=15, positions=keep)["coverage_stderr"] == pytest.approx(
+        band_coverage(inside, groups=two, lag=4, se_lag=15)["coverage_stderr"])
+    real, synth, train = sine_windows(0, 40, T=12), sine_windows(1, 60, T=12), sine_windows(2, 60, T=12)
+    counted = np.ones((40, 4, 3), dtype=bool)
+    counted[10:20] = False
+    part = _predictive_errors(real, synth, n_past=8, seed=0, epochs=1, real_train=train, counted=counted)
+    np.testing.assert_array_equal(part["positions"], np.r_[0:10, 20:40])
+
+
+def test_windows_each_of_their_own_series_are_not_said_to_share_steps():
+    """An audit (s14): on a short panel split by series (one test window per series) the forecaster's verdict and the
+    band's said "the interval is approximate: the 12 evaluated windows are fewer than 4 × 11 (each shares steps with
+    those up to 10 apart)", of windows that share no step. The span is what a series holds at most; windows each of
+    their own series get no such words."""
+    from vaelab.analysis.synthetic_series import approximate_interval, band_coverage
+    from vaelab.runs.series import forecaster_verdict
+
+    rng = np.random.default_rng(0)
+    alone = np.arange(12)
+    naive = 1 + 0.1 * rng.standard_normal(12)
+    assert "mae_difference_approximate" not in forecaster_verdict(naive + 0.05 * rng.standard_normal(12), naive, alone, 10)
+    assert "approximate" not in forecaster_verdict(naive + 0.05 * rng.standard_normal(12), naive, alone, 10)["verdict"]["text"]
+    assert "coverage_approximate" not in band_coverage(rng.uniform(0.6, 1, 12), groups=alone, lag=3, se_lag=10)
+    assert approximate_interval(12, 10, groups=alone) == ""
+    three = np.repeat(np.arange(3), 5)  # 3 series of 5 windows: at most 5 share a step
+    assert "the 15 evaluated windows are fewer than 4 × 5 (each shares steps with those up to 4 apart)" in \
+        approximate_interval(15, 10, groups=three)
+    assert approximate_interval(20, 10, groups=three) == "" and approximate_interval(20, 10) != ""

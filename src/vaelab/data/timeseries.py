@@ -90,7 +90,8 @@ def prepare_series(
       sort); rows are sorted by ``time_column`` within each id when it is given
       (numeric, datetime, timedelta or ISO-8601 text), else kept in row order.
       Duplicate time stamps within a series are refused. Windows count rows, not
-      clock time: irregular spacing is neither detected nor resampled.
+      clock time: irregular spacing is not resampled (a series run's train says where stamps are uneven:
+      :func:`vaelab.runs.series.uneven_steps`).
     - ``features`` default to every numeric (or boolean) column except the id and
       time columns; non-numeric columns are skipped then. Naming a non-numeric
       column in ``features`` is a DataError.

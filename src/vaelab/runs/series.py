@@ -29,7 +29,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,8 @@ import pandas as pd
 from vaelab.analysis.likelihood import overlapping
 from vaelab.analysis.samplers import fit_sampler, generate
 from vaelab.analysis.synthetic_series import (
+    APPROXIMATE_SPANS,  # noqa: F401  (kept importable from here, where it was defined)
+    approximate_interval,
     compare,
     band_coverage,
     gaussian_windows,
@@ -94,7 +96,6 @@ from vaelab.runs.base import (
 SERIES = "series.json"
 SERIES_ARRAYS = "series.safetensors"
 FORECAST_DRAWS = 100  # draws per past when evaluate-synthetic measures the forecaster
-APPROXIMATE_SPANS = 4  # fewer evaluated windows than this many spans of windows sharing a step: an approximate interval
 FORECAST_WINDOWS = 400  # at most this many test windows (evenly spaced) measure the forecaster
 RANGE_TOLERANCE = 1.0  # a new window's value is out of range this many training SDs outside the training rows' range
 LEVEL_PARTS = ("level", "first value", "log SD")  # parts of a row (WindowCoder.column_parts) a trend moves on
@@ -324,6 +325,12 @@ class SeriesKind(RunKind):
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         if dates:
             summary += f"\nnote: {dates}"
+        uneven = uneven_steps(frame, ws.time_column) if ws.time_column else ""
+        if uneven:
+            summary += f"\nnote: {uneven}"
+        filled = filled_note(raw, names, ws)
+        if filled:
+            summary += f"\nnote: {filled}"
         for note in too_short(windows, frame, "left out of training"):  # an audit (s13): dropped in silence
             summary += f"\nnote: {note}"
         return Prepared(cls(ws, coder, len(codes), facts), dataset, codes, data, summary)
@@ -873,7 +880,7 @@ class SeriesKind(RunKind):
         False at future values --fill interpolate filled, left out of both (a window with none left, out)."""
         ws = self.settings
         forecaster = Forecaster.load(run.dir)
-        pick = np.unique(np.linspace(0, len(test) - 1, min(FORECAST_WINDOWS, len(test))).astype(int))
+        pick = evaluated_windows(len(test))
         real = np.ones(test[pick, ws.n_past :].shape, dtype=bool) if counted is None else counted[pick]
         # test window k drawn with seed + k, as `sample --past` of its past with --seed seed + k draws it: each
         # window's own draws (their Monte Carlo noise apart from the others'), whatever else is in the batch. Wrapped
@@ -885,7 +892,9 @@ class SeriesKind(RunKind):
         has = real.any(axis=(1, 2))  # windows with a real (not filled) future value
 
         def per_window(a: np.ndarray, where: np.ndarray) -> np.ndarray:  # the mean over the counted values
-            return (np.where(where, a, 0.0).sum(axis=(1, 2)) / where.sum(axis=(1, 2)))[has]
+            # of the windows that hold one: dividing first by the others' 0 printed numpy's "invalid value encountered
+            # in divide" with a source line (an audit, s14)
+            return np.where(where, a, 0.0).sum(axis=(1, 2))[has] / where.sum(axis=(1, 2))[has]
 
         err = per_window(np.abs(np.median(draws, axis=1) - truth), real)
         naive = per_window(np.abs(test[pick, ws.n_past - 1][:, None] - truth), real)
@@ -904,8 +913,10 @@ class SeriesKind(RunKind):
         # future one, have errors that move together (an audit, s13: on a random walk the SE over n_future windows was
         # 0.42 against a spread of 0.80), counted in evaluated windows (every k-th test window past FORECAST_WINDOWS)
         apart = (ws.n_past + ws.n_future - 1) // ws.stride // (int(np.diff(pick).min()) if len(pick) > 1 else 1)
+        if np.unique(groups).size == groups.size:  # each window of its own series (a short panel split by series):
+            apart = 0  # none shares a step with another, and the output said they did (an audit, s14)
         cover = (band_coverage(inside, values_per_window=per, groups=series_of_test_windows(self, run, codes)[pick][keep],
-                               lag=ws.n_future, se_lag=apart)
+                               lag=ws.n_future, se_lag=apart, positions=np.flatnonzero(keep))
                  if keep.sum() >= 2 else {"coverage_90": float(inside.mean()) if inside.size else float("nan")})  # fmt: skip
         left = {}
         if not drawn.all():
@@ -928,11 +939,15 @@ class SeriesKind(RunKind):
                                f"(modulo 2**32, past {MAX_SEED}), as sample --past of its past with that --seed "
                                "draws it",
                  "coverage_90": cover["coverage_90"],
-                 **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_verdict") if k in cover},
-                 "se_over": (f"the {int(has.sum())} evaluated windows, paired; windows up to {apart} apart share a "
-                             "step, past or future (Bartlett weights, the SE scaled to the fixed-b 95% interval of "
-                             "Kiefer & Vogelsang 2005)"),
-                 **forecaster_verdict(err, naive, groups, apart)}  # fmt: skip
+                 **{k: cover[k] for k in ("coverage_stderr", "coverage_interval", "coverage_approximate",
+                                          "coverage_verdict") if k in cover},
+                 "se_over": (f"the {int(has.sum())} evaluated windows, paired" + (
+                     f"; windows up to {apart} apart share a step, past or future (Bartlett weights, the SE scaled to "
+                     "the fixed-b 95% interval of Kiefer & Vogelsang 2005)" if apart else
+                     ", each of its own series (no two share a step)")),
+                 # windows with no observed future value are left out: those either side are as far apart as they were
+                 # (an audit, s14: they were taken as neighbours)
+                 **forecaster_verdict(err, naive, groups, apart, np.flatnonzero(has))}  # fmt: skip
         i = len(pick) // 2
         return facts, (test[pick[i]], draws[i])
 
@@ -980,17 +995,29 @@ def filled_in_test_windows(filled: np.ndarray | None, n_past: int) -> tuple[np.n
                else "; kept in the value distributions (KS complements): a feature is filled in every window")
             + (f"; {int(past.sum())} of them hold filled values in their past, which the forecasters and repeating the "
                "last value read as given (as sample --past fills a past's gaps)" if past.any() else ""))  # fmt: skip
+    read = evaluated_windows(w)
+    if past.any() and read.size < w:  # the forecaster's band and MAE read some of them (an audit, s14: unsaid)
+        text += (f", {int(past[read].sum())} of the {read.size} evenly spaced test windows the forecaster's band and "
+                 "MAE against repeating the last value read")  # fmt: skip
     return observed, scored, text
 
 
-def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int) -> dict[str, Any]:
+def evaluated_windows(n: int) -> np.ndarray:
+    """Which of ``n`` test windows measure the forecaster (its band, its MAE against repeating the last value): all of
+    them, or :data:`FORECAST_WINDOWS` evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, min(FORECAST_WINDOWS, n)).astype(int))
+
+
+def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, lag: int,
+                       positions: Any = None) -> dict[str, Any]:  # fmt: skip
     """The forecaster's MAE per window (``err``) against repeating the last value (``naive``), paired, with a
     SE over overlapping windows up to ``lag`` apart within each series (``groups``): windows next to each other share
     most of their steps, past and future. The SE is the fixed-b one (:func:`overlap_stderr`): ± 2 of it is a 95%
-    interval though the windows of a series be few against the lag. The MAEs, their difference and SE, and the
+    interval though the windows of a series be few against the lag; ``positions``: each window's place in its series
+    (in the units ``lag`` counts) where some were left out between others. The MAEs, their difference and SE, and the
     verdict in words."""
     err, naive = np.asarray(err, dtype=np.float64), np.asarray(naive, dtype=np.float64)
-    diff = paired_difference(err - naive, groups, lag=lag, fixed_b=True)
+    diff = paired_difference(err - naive, groups, lag=lag, fixed_b=True, positions=positions)
     outcome = compare(diff["mean"], diff["se"])
     head = {"lower": "the forecaster beats repeating the last value",
             "higher": "the forecaster loses to repeating the last value",
@@ -998,15 +1025,12 @@ def forecaster_verdict(err: np.ndarray, naive: np.ndarray, groups: np.ndarray, l
     digits = decimals_for(2 * diff["se"])  # the MAEs to the difference's decimals (".4g" gave "5.002e+04": an audit)
     text = (f"{head}: MAE of its median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} (difference "
             f"{plus_minus(diff['mean'], 2 * diff['se'])}, the ± being 2 SE)")  # fmt: skip
-    if lag > 0 and len(err) < APPROXIMATE_SPANS * (lag + 1):
-        # too few windows against the span they share: on a random walk, 31 windows of 30 steps, the fixed-b interval
-        # held the truth about 80% of the time, 86-89% at 4-5 T (an audit, s13 a); said, not claimed as 95%
-        text += (f"; the interval is approximate: the {len(err)} evaluated windows are fewer than "
-                 f"{APPROXIMATE_SPANS} × {lag + 1} (each shares steps with those up to {lag} apart), too little "
-                 "independent information for a 95% interval, which may hold the truth less often; more test data "
-                 "(a longer test period or more series) makes it firmer")  # fmt: skip
+    # too few windows against the span they share: said, not claimed as 95% (approximate_interval)
+    approximate = approximate_interval(len(err), lag, groups=groups)
+    if approximate:
+        text += f"; {approximate}"
     return {"mae_median": float(err.mean()), "mae_last_value": float(naive.mean()), "mae_difference": diff["mean"],
-            "mae_difference_se": diff["se"],
+            "mae_difference_se": diff["se"], **({"mae_difference_approximate": approximate} if approximate else {}),
             "verdict": {"outcome": {"lower": "better", "higher": "worse"}.get(outcome, outcome), "text": text}}  # fmt: skip
 
 
@@ -1228,6 +1252,110 @@ def time_numbers(times: np.ndarray) -> np.ndarray:
     return times.astype(np.float64)
 
 
+def filled_note(raw: Any, features: Sequence[str], ws: SeriesSettings) -> str:
+    """Train's note on the missing values ``--fill interpolate`` filled in a series file (``raw``, as
+    :func:`read_series` read it), feature by feature; "" where the run fills nothing or none was missing. sample --past
+    said what it filled, train nothing (an audit, s14)."""
+    if ws.fill is None:
+        return ""
+    if isinstance(raw, pd.DataFrame):
+        gaps = gap_codes(raw, features)[1][list(features)].to_numpy() > 0
+    else:
+        try:
+            values = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):  # a list of series of several lengths
+            values = np.concatenate([np.asarray(a, dtype=np.float64).reshape(len(a), -1) for a in raw])
+        gaps = ~np.isfinite(values.reshape(-1, values.shape[-1] if values.ndim > 1 else 1))
+    per = gaps.sum(axis=0)
+    if not per.sum():
+        return ""
+    counts = ", ".join(f"{features[f]}: {int(per[f])}" for f in np.flatnonzero(per))
+    return (f"{int(per.sum())} missing value(s) filled by linear interpolation in "
+            f"{'time' if ws.time_column else 'row order'} (--fill interpolate; a gap at a series' start or end takes "
+            f"its nearest value): {counts}; score and evaluate-synthetic say which windows hold them")  # fmt: skip
+
+
+def _calendar_odd(wall: pd.DatetimeIndex) -> np.ndarray | None:
+    """Per step between consecutive stamps of one series (dates, sorted, on one wall clock), True where it is not one
+    step of the calendar the stamps keep, a few steps missing allowed: months (on one day, on their ends, or on their
+    29th or 30th), half months (the 15th and month ends, or the 1st and 15th) or business days; None where they keep
+    none of these. Plain numpy on the stamps' fields: pandas' inference took 4 ms a series, 44 s on a panel of
+    10,000."""
+    clock = wall - wall.normalize()
+    if (clock != clock[0]).any():
+        return None
+    day, last = np.asarray(wall.day), np.asarray(wall.days_in_month)
+    months = np.asarray(wall.year, dtype=np.int64) * 12 + np.asarray(wall.month)
+    top = int(day.max())
+    if (day == day[0]).all() or (day == last).all() or (29 <= top <= 30 and (day == np.minimum(top, last)).all()):
+        gaps = np.diff(months)
+        if (gaps > 0).all():
+            return gaps != int(np.gcd.reduce(gaps))
+        return None
+    for first, second in ((15, last), (1, 15)):  # half months: place 2 per month, the second half one more
+        half = day == second
+        if ((day == first) | half).all():
+            place = 2 * months + half
+            return np.diff(place) != 1
+    dates = wall.normalize().to_numpy().astype("datetime64[D]")
+    if np.is_busday(dates).all():
+        steps = np.busday_count(dates[:-1], dates[1:])
+        if np.median(steps) == 1:
+            return steps != 1
+    return None
+
+
+def uneven_steps(frame: SeriesFrame, column: str) -> str:
+    """A note for train's output where the time stamps of ``column`` are unevenly spaced: how many steps between
+    consecutive rows of a series are not one step of the series' calendar (months, half months or business days, with
+    a few steps missing: :func:`_calendar_odd`) or, without one, differ by more than 1% from its median spacing (float
+    stamps rounded on a grid: one step of it, :func:`grid_places`), and the widest; "" where every step is even or the
+    run has no time column. Windows count rows, not time, and nothing said so but a docstring (an audit, s14)."""
+    if not frame.times:
+        return ""
+    lengths = np.array([len(t) for t in frame.times])
+    column_values = pd.Series(np.concatenate([np.asarray(t, dtype=object) if np.asarray(t).dtype == object else t
+                                              for t in frame.times]))  # one parse for every series  # fmt: skip
+    values = own_offsets(column_values, time_values(column_values, column, column))
+    wall = (pd.DatetimeIndex([v.tz_localize(None) for v in values]) if values.dtype == object else
+            pd.DatetimeIndex(values) if values.dtype.kind == "M" else None)  # zoned stamps on their wall clock
+    # durations in nanoseconds (a datetime's integers are in its own unit, not always nanoseconds)
+    timed = wall is not None or values.dtype.kind == "m"
+    ticks = ((wall.to_numpy() if wall is not None else values).astype("datetime64[ns]" if wall is not None else
+             "timedelta64[ns]").astype(np.int64) if timed else time_numbers(values))  # fmt: skip
+    uneven = steps = 0
+    widest: Any = None
+    seen: dict[bytes, np.ndarray] = {}  # series stamped alike (a panel over one period) are looked at once
+    for begin, n in zip(np.r_[0, np.cumsum(lengths)[:-1]], lengths):
+        if n < 3:
+            continue
+        own = ticks[begin : begin + n]
+        gaps = np.diff(own)
+        steps += n - 1
+        if (gaps == gaps[0]).all():
+            continue
+        key = own.tobytes()
+        if key not in seen:
+            odd = _calendar_odd(wall[begin : begin + n]) if wall is not None else None
+            grid = grid_places(values[begin : begin + n]) if odd is None and values.dtype.kind == "f" else None
+            if grid is not None:  # decimal years to 2 places step 0.08 and 0.09: one grid, rounded
+                odd = np.diff(grid[0]) != 1
+            seen[key] = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0) if odd is None else odd
+        odd = seen[key]
+        if odd.any() and (widest is None or gaps[odd].max() > widest):
+            widest = gaps[odd].max()
+        uneven += int(odd.sum())
+    if not uneven:
+        return ""
+    widest_text = str(pd.Timedelta(int(widest), unit="ns")) if timed else time_text(widest)
+    share = 100 * uneven / steps
+    share_text = f"{share:.0f}%" if share >= 1 else f"{share:.1g}%"  # a few steps of many read "0%" to no decimals
+    return (f"the time stamps of {column!r} are unevenly spaced: {uneven} of the {steps} steps between consecutive "
+            f"rows ({share_text}) are not one step of the series' calendar (or of its median spacing), the widest "
+            f"{widest_text}; windows count rows, not time, so each is taken as evenly spaced steps and forecasts go "
+            "on at the usual step: resample to an even grid first if the gaps matter")  # fmt: skip
+
+
 def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     """The calendar frequency of a past that misses some of its steps (a holiday among business days, a quarter
     left out), or None: of the frequencies pandas infers from three consecutive stamps, the one with the fewest steps
@@ -1258,6 +1386,32 @@ def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:
     return None if best is None else best.freq
 
 
+def month_days(index: pd.DatetimeIndex, n_future: int) -> pd.DatetimeIndex | None:
+    """The ``n_future`` stamps after a past of months on their 29th or 30th (every stamp on that day, or on its
+    month's last where the month is shorter: 2021-01-30, 2021-02-28, 2021-03-30), every ``step`` months (the months'
+    greatest common spacing; a few may be missing), at the past's time of day; None for any other past. Neither pandas
+    nor a fixed offset holds such a calendar (one month on from the 28th of February is the 28th), and the median
+    spacing drifted: 2022-03-30, 2022-04-29, 2022-05-29 (an audit, s14)."""
+    if len(index) < 3:
+        return None
+    day = int(index.day.max())
+    clock = index - index.normalize()
+    if not 29 <= day <= 30 or (clock != clock[0]).any() or (index.day != np.minimum(day, index.days_in_month)).any():
+        return None
+    months = np.asarray(index.year, dtype=np.int64) * 12 + np.asarray(index.month) - 1
+    gaps = np.diff(months)
+    step = int(np.gcd.reduce(gaps)) if len(gaps) and (gaps > 0).all() else 0
+    if step < 1 or 2 * len(index) <= (months[-1] - months[0]) // step + 1:  # most of the grid's months present
+        return None
+    ahead = []
+    for k in range(1, n_future + 1):
+        year, month = divmod(int(months[-1]) + k * step, 12)
+        first = pd.Timestamp(year=year, month=month + 1, day=1)
+        ahead.append(first.replace(day=min(day, first.days_in_month)) + clock[0])
+    out = pd.DatetimeIndex(ahead)
+    return out if index.tz is None else out.tz_localize(index.tz)
+
+
 def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     """:func:`future_times` of stamps whose UTC offsets change (a zone's summer time), in the past's last offset, as a
     zone-aware past goes on in its zone: a calendar of a day or longer on the past's wall clock (midnights, month
@@ -1267,11 +1421,14 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
     wall = np.array([t.tz_localize(None) for t in times], dtype="datetime64[ns]")
     index = pd.DatetimeIndex(wall, freq="infer") if len(wall) >= 3 else pd.DatetimeIndex(wall)
     freq = index.freq if index.freq is not None else calendar_with_gaps(index)
+    days = month_days(index, n_future) if freq is None else None  # months on their 29th or 30th, on the wall clock
     day = pd.Timedelta(days=1)
-    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and len(wall) >= 2 else None
+    step = pd.Timedelta(np.median(np.diff(wall))) if freq is None and days is None and len(wall) >= 2 else None
     if step is not None and step >= day and step % day == pd.Timedelta(0):  # whole days apart on the wall clock
         freq = pd.offsets.Day(step // day)  # (two stamps over a change: their 23 hours were the spacing)
-    if freq is not None and not isinstance(freq, pd.offsets.Tick):
+    if days is not None:
+        ahead = days.tz_localize(last)
+    elif freq is not None and not isinstance(freq, pd.offsets.Tick):
         ahead = pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].tz_localize(last)
     else:
         utc = future_times(np.array([t.tz_convert("UTC") for t in times], dtype=object), n_future)
@@ -1279,6 +1436,40 @@ def _in_last_offset(times: np.ndarray, n_future: int) -> np.ndarray | None:
             return None
         ahead = pd.DatetimeIndex(utc).tz_convert(last)
     return ahead.to_numpy()
+
+
+def grid_places(times: np.ndarray) -> tuple[np.ndarray, float, float, int] | None:
+    """Float stamps written to a few decimals on an even grid (decimal years to 4 places: 2001.5833, 2001.6667, ...),
+    some steps of it perhaps missing: each stamp's place on the grid (0 for the first), the grid's step and start (its
+    line fitted through every stamp) and the stamps' decimals; None where the stamps are not so (fewer than 3, whole
+    numbers, more than 10 decimals, a spacing under ten times their rounding, or off the grid by more than it)."""
+    if len(times) < 3:
+        return None
+    decimals = next((d for d in range(11) if np.array_equal(np.round(times, d), times)), None)
+    step = float(np.median(np.diff(times)))
+    # whole numbers continue by their median spacing; a rounding a tenth of a step or more could pass uneven stamps off
+    # as a grid (1, 2, 4, 5, 7 as 1.5 apart)
+    if decimals is None or decimals < 1 or not step >= 5 * 10.0**-decimals:
+        return None
+    k = np.r_[0, np.cumsum(np.round(np.diff(times) / step))]  # each stamp's place on the grid (a few may be missing)
+    if (np.diff(k) < 1).any():
+        return None
+    slope, start = np.polyfit(k, times, 1)
+    if np.abs(start + slope * k - times).max() > 0.5 * 10.0**-decimals + 1e-9 * np.abs(times).max():
+        return None
+    return k, float(slope), float(start), decimals
+
+
+def rounded_grid(times: np.ndarray, n_future: int) -> np.ndarray | None:
+    """The ``n_future`` stamps after float stamps on an even grid written to a few decimals (:func:`grid_places`):
+    the grid's line, rounded to their decimals; None where the stamps are not so. The median spacing of rounded stamps
+    is itself rounded, and added step by step it drifted: 2001.5833 went on 2001.6666, 2001.7499, 2001.8332 (an
+    audit, s14)."""
+    grid = grid_places(times)
+    if grid is None:
+        return None
+    k, slope, start, decimals = grid
+    return np.round(start + slope * (k[-1] + np.arange(1, n_future + 1)), decimals)
 
 
 CALENDAR_STAMPS = 256  # the past's last stamps a forecast's stamps continue (calendar_with_gaps reads every triple)
@@ -1297,8 +1488,15 @@ def future_times(times: np.ndarray, n_future: int) -> np.ndarray | None:
         freq = index.freq if index.freq is not None else calendar_with_gaps(index)
         if freq is not None:
             return pd.date_range(index[-1], periods=n_future + 1, freq=freq)[1:].to_numpy()
+        days = month_days(index, n_future)
+        if days is not None:
+            return days.to_numpy()
     if len(times) < 2:
         return None  # one stamp has no spacing to continue
+    if times.dtype.kind == "f":
+        grid = rounded_grid(times, n_future)
+        if grid is not None:
+            return grid
     step = np.median(np.diff(times))
     if times.dtype.kind in "iu" and float(step).is_integer():  # (timedelta64 is an integer type to NumPy)
         step = int(step)  # integer stamps continue as integers (1999, 2000, ...), not 2001.0

@@ -573,17 +573,13 @@ TRAINED_ELSEWHERE = ("training", "this model was trained elsewhere and adopted (
 
 
 def model_not_applicable(path: str | os.PathLike, record: dict[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
-    """The report's sections that do not apply to a run's model, and why: an adopted model's training,
-    and for a deterministic encoder the likelihood (read from adopted.json, or ``record`` when given; no code
-    is run)."""
+    """The report's sections that do not apply to a run's model, and why: an adopted model's training (read from
+    adopted.json, or ``record`` when given; no code is run). A deterministic encoder's likelihood section applies:
+    it shows the reconstruction error that score and anomaly-eval use in place of log p(x)."""
     record = adopted_record(path) if record is None else record
     if record is None:
         return ()
-    out = [TRAINED_ELSEWHERE]
-    if record["deterministic"]:
-        out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
-                                  "importance sampling from q(z|x), which needs its variance."))  # fmt: skip
-    return tuple(out)
+    return (TRAINED_ELSEWHERE,)
 
 
 def _shares_weights(encoder: Any, decoder: Any) -> bool:

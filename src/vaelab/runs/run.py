@@ -20,6 +20,7 @@ import numpy as np
 
 from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
+from vaelab.analysis.reconstruction_error import ReconstructionResult, reconstruction_error
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
 from vaelab.config import AUTO, check_seed
@@ -353,6 +354,12 @@ class Run:
             result = dataclasses.replace(result, serial=dataset.serial)
         jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)
         return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "", self.kind.data_dims)
+
+    def reconstruction_error(self, dataset: Dataset, **options: Any) -> ReconstructionResult:
+        """A plain autoencoder's reconstruction errors of a dataset of this run (:meth:`dataset_of`): its score
+        where there is no log p(x) (:mod:`vaelab.analysis.reconstruction_error`). ``options``: ``progress``."""
+        result = reconstruction_error(self.model, dataset.X, self.model_labels(dataset), **options)
+        return result if dataset.serial is None else dataclasses.replace(result, serial=dataset.serial)
 
     def example(self, spec: str) -> Example:
         """One example named by a spec: ``12`` (test example 12), ``val:3``, an image file, ``FILE[:N]``."""

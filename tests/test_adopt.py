@@ -1302,3 +1302,48 @@ def test_load_is_annotated_with_what_it_returns_for_an_adopted_run(outside, tmp_
     hint = typing.get_type_hints(vaelab.load)["return"]
     assert AdoptedModel in typing.get_args(hint), hint
     assert "AdoptedModel" in vaelab.load.__doc__
+
+
+def test_the_validation_reference_is_estimated_again_when_the_models_code_changes(tmp_path, capsys):
+    """An audit (s14): the calibration cache was keyed on the SPECs and the weights, not the code a SPEC names; a
+    decoder edited in place (same file, same weights) was scored against the old model's validation reference, so
+    every percentile and flag placed the new model's log p(x) among the old one's (mean percentile 56.1, 50.1 when
+    estimated afresh). The source of the halves' classes is now part of the key; unchanged code reuses the cache."""
+    import pandas as pd
+
+    source = textwrap.dedent('''
+        import torch
+        from torch import nn
+        SCALE = 1.0
+        class Enc(nn.Module):
+            def __init__(self):
+                super().__init__(); torch.manual_seed(0); self.mu = nn.Linear(12, 3); self.lv = nn.Linear(12, 3)
+            def forward(self, x):
+                return self.mu(x), self.lv(x) - 2
+        class Dec(nn.Module):
+            def __init__(self):
+                super().__init__(); torch.manual_seed(1); self.n = nn.Linear(3, 12)
+            def forward(self, z):
+                return SCALE * self.n(z)
+    ''')  # fmt: skip
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 12))).astype(np.float32))
+    code_file, run, csv = tmp_path / "vae.py", tmp_path / "run", tmp_path / "s.csv"
+    code_file.write_text(source)
+    specs = ["--encoder", f"{code_file}:Enc", "--decoder", f"{code_file}:Dec"]
+    assert _cli(capsys, "adopt", *specs, "--likelihood", "gaussian-fixed", "--data", tmp_path / "x.npy", "--out", run)[0] == 0
+
+    def percentiles():
+        code, _, err = _cli(capsys, "score", run, "--n-samples", "8", "--quiet", "--out", csv, *specs)
+        assert code == 0, err
+        return pd.read_csv(csv)["percentile"].to_numpy()
+
+    percentiles()  # caches the reference of the first model
+    cached = (run / "calibration.safetensors").stat().st_mtime_ns
+    code_file.write_text(source.replace("SCALE = 1.0", "SCALE = 0.5"))
+    edited = percentiles()
+    (run / "calibration.safetensors").unlink()
+    np.testing.assert_allclose(edited, percentiles())  # as if estimated afresh
+    again = (run / "calibration.safetensors").stat().st_mtime_ns
+    percentiles()
+    assert (run / "calibration.safetensors").stat().st_mtime_ns == again != cached  # unchanged code: the cache is kept

@@ -7,9 +7,9 @@ examples are scored by their reconstruction error instead (:mod:`vaelab.analysis
 Data is named by a spec (:meth:`vaelab.runs.run.Run.resolve`): ``train``, ``val`` or
 ``test`` for the run's own split, or anything :func:`load_dataset` reads. Thresholds
 are calibrated on the run's validation split; those reference scores are cached in
-``RUN/calibration.safetensors`` (keyed by K, seed, the data's fingerprint and a hash of
-the model's weights) so scoring many files estimates them once, and a retrained or
-resumed model never reuses another's.
+``RUN/calibration.safetensors`` (keyed by K, seed, the data's fingerprint, a hash of
+the model's weights and of the user's code it runs) so scoring many files estimates them
+once, and a retrained, resumed or edited model never reuses another's.
 """
 from __future__ import annotations
 
@@ -188,6 +188,9 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
            "binarizations": str(binarizations), "draws": DRAWS, "weights": run.model_digest(),
            "units": "data+series"}  # fmt: skip
+    code = run.code_digest()  # the user's code the model runs (an adopted PyTorch half, a custom network): it can change
+    if code is not None:  # under the same SPEC and weights (an audit, s14)
+        key["code"] = code
     if run.kind.untrained_labels:  # rows of them given trained conditions since an audit (s11 c): older caches stale
         key["conditions"] = "trained"
     if run.dir.file(CALIBRATION).is_file():

@@ -687,11 +687,16 @@ def _print_plain_scores(args, scored) -> int:
     print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}; a plain autoencoder (a deterministic "
           "encoder): no log p(x), scored by reconstruction error")  # fmt: skip
     print(textwrap.fill(RECONSTRUCTION_MSE_WHAT, 100, initial_indent="  ", subsequent_indent="    "))
+    if scored.conditional:
+        print("  a conditional model: each example encoded and decoded given its label")
     for remark in scored.remarks:
         print(textwrap.fill(f"note: {remark}", 100, initial_indent="  ", subsequent_indent="    "))
-    se = s["reconstruction_mse_stderr"]
-    errors = f" ± {se:.4g} (standard error {s['reconstruction_mse_stderr_method']})" if math.isfinite(se) else ""
-    print(f"  mean reconstruction_mse {s['reconstruction_mse']:.4g}{errors}")
+    from vaelab.metrics_schema import plus_minus
+
+    mean, se = s["reconstruction_mse"], s["reconstruction_mse_stderr"]
+    print(f"  mean reconstruction_mse {plus_minus(mean, se, sign=False)} (standard error "
+          f"{s['reconstruction_mse_stderr_method']})" if math.isfinite(se) else
+          f"  reconstruction_mse {mean:.4g} (one example: no standard error)")  # fmt: skip
     _print_flags(scored)
     print(f"  histogram: {scored.figure}")
     if args.out:

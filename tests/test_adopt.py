@@ -221,6 +221,9 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     _bad("declared stochastic", lambda x: x[:, :L], dec, likelihood="bernoulli", data=X, deterministic=False)
     _bad("decoder failed on codes of shape (8, 64)", lambda x: x, dec, likelihood="bernoulli", data=X)
     _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
+    # a plain autoencoder's encoder returning (code,) was told of VAE outputs only (an audit, s14)
+    _bad("a plain autoencoder's code as one tensor (deterministic=True", lambda x: (x[:, :L],), dec,
+         likelihood="bernoulli", data=X)  # fmt: skip
     _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
     _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
     # flat examples: one shape expected, not "(8, 64) or (8, 64)" (an audit); images: shaped or flat

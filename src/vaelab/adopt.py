@@ -349,7 +349,9 @@ def _posterior(out: Any, scale: str) -> tuple[torch.Tensor, torch.Tensor]:
                           "(deterministic=False); return (mu, logvar) or a Normal, or leave deterministic out.")  # fmt: skip
     n = len(out) if isinstance(out, (tuple, list)) else None
     raise ConfigError(f"The encoder returned {type(out).__name__}" + (f" of {n} items" if n is not None else "")
-                      + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal.")
+                      + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal; "
+                      "a plain autoencoder's code as one tensor (deterministic=True, --deterministic: a tuple's first "
+                      "item).")  # fmt: skip
 
 
 def adopt(

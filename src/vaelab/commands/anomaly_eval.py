@@ -46,6 +46,13 @@ def evaluate_anomalies(
     datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
                                               (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
+    # examples the model cannot take are refused before either class is scored (an audit, s14: outliers of the wrong
+    # shape were refused only after every inlier had been scored, K draws each)
+    for d, which in zip(datasets, ("--inliers", "--outliers")):
+        try:
+            run.model.needs_reshape(tuple(d.X.shape[1:]))
+        except DataError as err:
+            raise DataError(f"{which}: {err}") from None
     # each pass under its own name (both bars read "scoring": an audit)
     results = [run.reconstruction_error(d, progress=named_pass(progress, which)) if plain else
                run.log_likelihood(d, n_samples, progress=named_pass(progress, which))

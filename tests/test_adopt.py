@@ -221,6 +221,9 @@ def test_halves_that_do_not_fit_are_one_line_errors(digits, tmp_path):
     _bad("declared stochastic", lambda x: x[:, :L], dec, likelihood="bernoulli", data=X, deterministic=False)
     _bad("decoder failed on codes of shape (8, 64)", lambda x: x, dec, likelihood="bernoulli", data=X)
     _bad("expected (mu, logvar)", lambda x: (x, x, x), dec, likelihood="bernoulli", data=X)
+    # a plain autoencoder's encoder returning (code,) was told of VAE outputs only (an audit, s14)
+    _bad("a plain autoencoder's code as one tensor (deterministic=True", lambda x: (x[:, :L],), dec,
+         likelihood="bernoulli", data=X)  # fmt: skip
     _bad("mu has shape (8, 64)", lambda x: (x, x[:, :L]), dec, likelihood="bernoulli", data=X)
     _bad("non-finite mu", lambda x: (x[:, :L] * np.nan, x[:, :L]), dec, likelihood="bernoulli", data=X)
     # flat examples: one shape expected, not "(8, 64) or (8, 64)" (an audit); images: shaped or flat
@@ -701,16 +704,16 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     code, out, err = _cli(capsys, "adopt", "--encoder", spec[0], "--decoder", spec[1], "--weights", folder / "ae.safetensors",
                           "--likelihood", "bernoulli", "--data", folder / "x.npy", "--deterministic", "--out", run)  # fmt: skip
     assert code == 0, err
-    # adopt said nothing of it and suggested score next, which refuses a deterministic encoder (an audit)
-    assert "encoder:    deterministic" in out and "vaelab score" not in out
+    # adopt said nothing of it (an audit); score now scores it by its reconstruction error, and adopt says so
+    assert "encoder:    deterministic" in out and "reconstruction_mse, not a log-likelihood" in out
     specs = ["--encoder", spec[0], "--decoder", spec[1]]
     code, out, err = _cli(capsys, "inspect", run, *specs)
     assert code == 0, err
     assert "these do not apply" in out and "kernel density" in out
     code, out, err = _cli(capsys, "compare-samplers", run, "--samplers", "prior", "aggregate-gmm", "--n", "30", *specs)
     assert code == 0 and "For this model, sample from" in out, err
-    code, _, err = _cli(capsys, "score", run, "--n-samples", "5", "--quiet", *specs)
-    assert code == 2 and "deterministic encoder" in err and err.count("\n") == 1
+    code, _, err = _cli(capsys, "score", run, "--n-samples", "5", "--quiet", *specs)  # no draws to set
+    assert code == 2 and "deterministic encoder" in err and "--n-samples" in err and err.count("\n") == 1
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
     code, out, err = _cli(capsys, "explore", run, "traverse", "--dims", "0", *specs)  # in the codes' SDs (an audit)
@@ -720,12 +723,152 @@ def test_cli_adopts_a_plain_autoencoder_and_compare_samplers_picks_one(autoencod
     assert code == 0 and "the spherical path turns about its codes' mean on the training split" in out, err
     assert _cli(capsys, "report", run)[0] == 0
     html = (run / "report.html").read_text(encoding="utf-8")
-    assert 'id="likelihood" data-status="na"' in html and "deterministic" in html
+    # the likelihood section applies (reconstruction error in place of log p(x)); until score runs, it says to run it
+    assert 'id="likelihood" data-status="na"' not in html and "deterministic" in html
+    assert "not a log-likelihood" in html
     assert "code SD around the codes" in html and "never fitted to the prior" in html
     # its dimensions are ordered by their codes' variance, not by KL (order_by_kl's name said KL: an audit, s12 h)
     assert json.loads((run / "metrics.json").read_text())["diagnostics"]["order_by"] == "code_variance"
     assert "the variance of their codes (no KL: a deterministic encoder)" in html and "sorted by KL" not in html
     assert "the spherical path turns about the codes&#39; mean on the training split" in html
+
+
+# ------------------------------------------------------------ a plain autoencoder scored by reconstruction error
+PLAIN_AE_SOURCE = '''
+import torch
+from torch import nn
+
+
+def encoder():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 8), nn.Tanh(), nn.Linear(8, 3))  # one code per input
+
+
+def decoder():
+    torch.manual_seed(1)
+    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 12))  # the Gaussian's mean
+'''
+
+
+@pytest.fixture
+def plain_run(tmp_path, capsys):
+    """A tiny plain autoencoder (a .py file, untrained: any fixed weights will do) adopted from the CLI on 300
+    vectors near a 3-dimensional plane, and 40 outliers off it; the halves rebuilt to score them independently."""
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 12)) + 0.1 * rng.normal(size=(300, 12))).astype(np.float32)
+    outliers = (3.0 * rng.normal(size=(40, 12))).astype(np.float32)
+    (tmp_path / "ae.py").write_text(PLAIN_AE_SOURCE)
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "out.npy", outliers)
+    run = tmp_path / "run"
+    specs = ["--encoder", f"{tmp_path / 'ae.py'}:encoder", "--decoder", f"{tmp_path / 'ae.py'}:decoder"]
+    code, out, err = _cli(capsys, "adopt", *specs, "--likelihood", "gaussian-fixed", "--sigma", "0.5", "--data",
+                          tmp_path / "x.npy", "--val-fraction", "0.2", "--out", run)  # fmt: skip
+    assert code == 0 and "encoder:    deterministic" in out and f"vaelab score {run}" in out, err
+    from vaelab.specs import resolve
+
+    enc, dec = resolve(f"{tmp_path / 'ae.py'}:encoder").eval(), resolve(f"{tmp_path / 'ae.py'}:decoder").eval()
+
+    def mse(A):  # the mean over features of (x - E[x|z])², z the code: computed here, not by vaelab
+        with torch.no_grad():
+            t = torch.from_numpy(np.asarray(A, dtype=np.float32))
+            return ((t - dec(enc(t))) ** 2).mean(1).double().numpy()
+
+    split = np.load(run / "split.npy")
+    return run, specs, X, outliers, split, mse
+
+
+def test_score_of_a_plain_autoencoder_is_its_reconstruction_error_not_a_likelihood(plain_run, tmp_path, capsys):
+    """Known answer: score's reconstruction_mse is the mean squared error of each example against the decoder's mean at
+    its code, computed here with the halves themselves; its percentile among the validation split's errors, and the
+    flags in the *upper* tail (an error is unusual when high). Before, score refused every plain autoencoder."""
+    run, specs, X, outliers, split, mse = plain_run
+    test, val = mse(X[split == 2]), np.sort(mse(X[split == 1]))
+    csv = tmp_path / "scores.csv"
+    code, out, err = _cli(capsys, "score", run, "--out", csv, "--quiet", *specs)
+    assert code == 0, err
+    assert "not a log-likelihood" in out and "NLL" not in out and "bits/dim" not in out and "ELBO" not in out
+    assert "above percentile 99 of the validation split" in out
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    assert list(frame.columns) == ["example", "reconstruction_mse", "percentile", "flag", "reason"]
+    np.testing.assert_allclose(frame["reconstruction_mse"], test, rtol=1e-5)
+    np.testing.assert_allclose(frame["percentile"], 100 * np.interp(test, val, np.arange(val.size)) / (val.size - 1),
+                               atol=1e-3)  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert "likelihood" not in metrics  # no NLL was measured, and none is claimed
+    block = metrics["reconstruction_error"]
+    assert block["score"] == "reconstruction_mse" and "not a log-likelihood" in block["what"]
+    assert block["test_reconstruction_mse"] == pytest.approx(test.mean(), rel=1e-5)
+    assert block["test_reconstruction_mse_stderr"] == pytest.approx(test.std(ddof=1) / math.sqrt(test.size), rel=1e-4)
+    assert block["n_examples"] == test.size and block["flag_rule"].startswith("reconstruction_mse above percentile 99")
+    # the outliers, flagged above percentile 95 of the validation errors: exactly those with a larger error
+    code, out, err = _cli(capsys, "score", run, tmp_path / "out.npy", "--threshold", "5", "--out", csv, "--quiet", *specs)
+    assert code == 0, err
+    flags = pd.read_csv(csv)["flag"].to_numpy()
+    expected = mse(outliers) > np.percentile(val, 95)
+    assert 0 < expected.sum() < len(expected)  # some flagged, some not: the rule is tested both ways
+    np.testing.assert_array_equal(flags, expected)
+    # the report shows it under its name, not as an NLL
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "test reconstruction_mse (not a log-likelihood)" in html and "test NLL" not in html
+
+
+def test_anomaly_eval_of_a_plain_autoencoder_ranks_by_reconstruction_error(plain_run, capsys):
+    """Known answer: AUROC and AUPRC of the reconstruction error (outliers positive, a high error anomalous) are
+    sklearn's on the errors computed here; they carry intervals as the VAE scores do."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    run, specs, X, outliers, split, mse = plain_run
+    code, out, err = _cli(capsys, "anomaly-eval", run, "--outliers", run.parent / "out.npy", "--quiet", *specs)
+    assert code == 0, err
+    assert "reconstruction_mse" in out and "not a log-likelihood" in out and "K = " not in out
+    block = json.loads((run / "metrics.json").read_text())["anomaly"]
+    assert list(block["scores"]) == ["reconstruction_mse"] and block["n_samples"] is None
+    m = block["scores"]["reconstruction_mse"]
+    truth = np.r_[np.zeros((split == 2).sum()), np.ones(len(outliers))]
+    errors = np.r_[mse(X[split == 2]), mse(outliers)]
+    assert m["auroc"] == pytest.approx(roc_auc_score(truth, errors), abs=1e-12) and m["auroc"] > 0.5
+    assert m["auprc"] == pytest.approx(average_precision_score(truth, errors), abs=1e-9)
+    assert m["auroc_interval"][0] < m["auroc"] <= m["auroc_interval"][1]
+    assert m["auprc_interval"][0] <= m["auprc"] <= m["auprc_interval"][1]
+    assert "not a log-likelihood" in block["scores_what"]["reconstruction_mse"]
+    assert _cli(capsys, "report", run)[0] == 0
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "importance samples" not in html.split('id="likelihood"')[1].split("</section>")[0]
+
+
+def test_a_plain_autoencoder_refuses_what_needs_a_posterior_in_one_line(plain_run, outside, tmp_path, capsys):
+    run, specs, *_ = plain_run
+    for extra, said in ((["--score", "log_px"], "--score log_px needs"), (["--score", "elbo"], "--score elbo needs"),
+                        (["--n-samples", "10"], "--n-samples"), (["--binarizations", "2"], "--binarizations"),
+                        (["--chunk-size", "64"], "--chunk-size")):  # fmt: skip
+        code, _, err = _cli(capsys, "score", run, *extra, "--quiet", *specs)
+        assert code == 2 and said in err and "plain autoencoder" in err and err.count("\n") == 1, (extra, err)
+    code, _, err = _cli(capsys, "anomaly-eval", run, "--outliers", run.parent / "out.npy", "--n-samples", "9", *specs)
+    assert code == 2 and "--n-samples" in err and err.count("\n") == 1, err
+    # a VAE has log p(x): the plain autoencoder's score is refused for it, not silently swapped in
+    vae_run = tmp_path / "vae"
+    assert _cli(capsys, *_adopt_args(outside, vae_run, "--weights", outside / "vae.safetensors"))[0] == 0
+    py = outside / "vae_model.py"
+    code, _, err = _cli(capsys, "score", vae_run, "--score", "reconstruction_mse", "--encoder", f"{py}:Encoder",
+                        "--decoder", f"{py}:Decoder")  # fmt: skip
+    assert code == 2 and "plain autoencoder's score" in err and err.count("\n") == 1, err
+
+
+def test_a_reconstruction_error_depends_on_the_example_alone(plain_run):
+    """No draws: an example's error is the same alone, in a batch, or at another position; a model adopted with
+    --binarize reconstructs the example's own fixed binarization."""
+    from vaelab.analysis.reconstruction_error import reconstruction_error
+
+    run, specs, X, *_ = plain_run
+    model = vaelab.load(run, encoder=specs[1], decoder=specs[3])
+    whole = reconstruction_error(model, X[:50]).reconstruction_mse
+    alone = np.array([reconstruction_error(model, X[i : i + 1]).reconstruction_mse[0] for i in (0, 17, 49)])
+    np.testing.assert_array_equal(alone, whole[[0, 17, 49]])
+    np.testing.assert_array_equal(reconstruction_error(model, X[49::-1][:50]).reconstruction_mse, whole[::-1])
 
 
 # ------------------------------------------------------------ models from pythae and diffusers
@@ -1162,3 +1305,48 @@ def test_load_is_annotated_with_what_it_returns_for_an_adopted_run(outside, tmp_
     hint = typing.get_type_hints(vaelab.load)["return"]
     assert AdoptedModel in typing.get_args(hint), hint
     assert "AdoptedModel" in vaelab.load.__doc__
+
+
+def test_the_validation_reference_is_estimated_again_when_the_models_code_changes(tmp_path, capsys):
+    """An audit (s14): the calibration cache was keyed on the SPECs and the weights, not the code a SPEC names; a
+    decoder edited in place (same file, same weights) was scored against the old model's validation reference, so
+    every percentile and flag placed the new model's log p(x) among the old one's (mean percentile 56.1, 50.1 when
+    estimated afresh). The source of the halves' classes is now part of the key; unchanged code reuses the cache."""
+    import pandas as pd
+
+    source = textwrap.dedent('''
+        import torch
+        from torch import nn
+        SCALE = 1.0
+        class Enc(nn.Module):
+            def __init__(self):
+                super().__init__(); torch.manual_seed(0); self.mu = nn.Linear(12, 3); self.lv = nn.Linear(12, 3)
+            def forward(self, x):
+                return self.mu(x), self.lv(x) - 2
+        class Dec(nn.Module):
+            def __init__(self):
+                super().__init__(); torch.manual_seed(1); self.n = nn.Linear(3, 12)
+            def forward(self, z):
+                return SCALE * self.n(z)
+    ''')  # fmt: skip
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", (rng.normal(size=(300, 3)) @ rng.normal(size=(3, 12))).astype(np.float32))
+    code_file, run, csv = tmp_path / "vae.py", tmp_path / "run", tmp_path / "s.csv"
+    code_file.write_text(source)
+    specs = ["--encoder", f"{code_file}:Enc", "--decoder", f"{code_file}:Dec"]
+    assert _cli(capsys, "adopt", *specs, "--likelihood", "gaussian-fixed", "--data", tmp_path / "x.npy", "--out", run)[0] == 0
+
+    def percentiles():
+        code, _, err = _cli(capsys, "score", run, "--n-samples", "8", "--quiet", "--out", csv, *specs)
+        assert code == 0, err
+        return pd.read_csv(csv)["percentile"].to_numpy()
+
+    percentiles()  # caches the reference of the first model
+    cached = (run / "calibration.safetensors").stat().st_mtime_ns
+    code_file.write_text(source.replace("SCALE = 1.0", "SCALE = 0.5"))
+    edited = percentiles()
+    (run / "calibration.safetensors").unlink()
+    np.testing.assert_allclose(edited, percentiles())  # as if estimated afresh
+    again = (run / "calibration.safetensors").stat().st_mtime_ns
+    percentiles()
+    assert (run / "calibration.safetensors").stat().st_mtime_ns == again != cached  # unchanged code: the cache is kept

@@ -100,6 +100,23 @@ def test_anomaly_eval_reports_each_score(run, capsys):
     assert all(" ".join(n.split()) in " ".join(printed.split()) for n in said)  # printed wrapped
 
 
+def test_anomaly_eval_refuses_outliers_the_model_cannot_take_before_scoring_the_inliers(run, capsys):
+    """An audit (s14): outliers of the wrong shape were refused only once every inlier had been scored (K draws each);
+    both classes are now checked first, and the error names the option."""
+    from vaelab.commands.anomaly_eval import evaluate_anomalies
+    from vaelab.errors import DataError
+
+    bad = run / "seven.npy"
+    np.save(bad, np.zeros((5, 7), np.float32))
+    passes = []
+    with pytest.raises(DataError, match="--outliers: X has 7 features"):
+        evaluate_anomalies(run / "run", "test", str(bad), n_samples=5, progress=lambda done, total: passes.append(done))
+    assert passes == []  # nothing was scored
+    assert main(["anomaly-eval", str(run / "run"), "--outliers", str(bad), "--n-samples", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--outliers: X has 7 features" in err
+
+
 def test_anomaly_eval_gives_auprc_with_its_chance_level(run, capsys):
     """AUPRC's chance level is the share of outliers among the examples scored (not 0.5): anomaly-eval printed AUPRC
     without it (an audit). Now the table, metrics.json (auprc_chance) and the report give it."""

@@ -349,7 +349,9 @@ def _posterior(out: Any, scale: str) -> tuple[torch.Tensor, torch.Tensor]:
                           "(deterministic=False); return (mu, logvar) or a Normal, or leave deterministic out.")  # fmt: skip
     n = len(out) if isinstance(out, (tuple, list)) else None
     raise ConfigError(f"The encoder returned {type(out).__name__}" + (f" of {n} items" if n is not None else "")
-                      + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal.")
+                      + "; expected (mu, logvar), (mu, sigma) with scale='sigma', or a torch.distributions.Normal; "
+                      "a plain autoencoder's code as one tensor (deterministic=True, --deterministic: a tuple's first "
+                      "item).")  # fmt: skip
 
 
 def adopt(
@@ -573,17 +575,13 @@ TRAINED_ELSEWHERE = ("training", "this model was trained elsewhere and adopted (
 
 
 def model_not_applicable(path: str | os.PathLike, record: dict[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
-    """The report's sections that do not apply to a run's model, and why: an adopted model's training,
-    and for a deterministic encoder the likelihood (read from adopted.json, or ``record`` when given; no code
-    is run)."""
+    """The report's sections that do not apply to a run's model, and why: an adopted model's training (read from
+    adopted.json, or ``record`` when given; no code is run). A deterministic encoder's likelihood section applies:
+    it shows the reconstruction error that score and anomaly-eval use in place of log p(x)."""
     record = adopted_record(path) if record is None else record
     if record is None:
         return ()
-    out = [TRAINED_ELSEWHERE]
-    if record["deterministic"]:
-        out.append(("likelihood", "the encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
-                                  "importance sampling from q(z|x), which needs its variance."))  # fmt: skip
-    return tuple(out)
+    return (TRAINED_ELSEWHERE,)
 
 
 def _shares_weights(encoder: Any, decoder: Any) -> bool:

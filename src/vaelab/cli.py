@@ -19,6 +19,7 @@ from pathlib import Path
 from vaelab import __version__
 from vaelab.analysis.comparison import REPLICATES
 from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, NOT_A_DENSITY_ADOPTED, SCORES
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE_WHAT
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import AUTO, CHOICES
 from vaelab.data.sources import BUILTINS
@@ -187,17 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="log p(x) per example, with percentiles and flags",
                        description="Estimate log p(x) of every example by importance sampling (K draws from "
                        "q(z|x)), place each among the run's validation scores and flag the unusual ones. "
-                       "DATA is train, val or test (the run's own split; default test) or a file.")  # fmt: skip
+                       "DATA is train, val or test (the run's own split; default test) or a file. A plain "
+                       "autoencoder (an adopted deterministic encoder) has no log p(x): its examples are scored by "
+                       "their reconstruction error, reconstruction_mse (higher is more unusual; not a "
+                       "log-likelihood).")  # fmt: skip
     s.add_argument("run", metavar="RUN", help="run folder")
     s.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
-    s.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
+    s.add_argument("--n-samples", type=int, metavar="K", help="importance samples per example (default: 1000)")
     s.add_argument("--binarizations", type=int, metavar="J",
                    help=f"models scoring binarized data: average log p over J binarizations of each grey example, "
                    f"their spread in the standard error (default: {BINARIZATIONS})")  # fmt: skip
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")
-    s.add_argument("--score", choices=SCORES, default="log_px", help="score to threshold (default: log_px)")
+    s.add_argument("--score", choices=SCORES + ERROR_SCORES,
+                   help="score to threshold (default: log_px; a plain autoencoder's only one: reconstruction_mse)")
     s.add_argument("--threshold", type=float, metavar="PCT",
-                   help="flag scores below this percentile of the validation scores (default: 1)")  # fmt: skip
+                   help="flag scores below this percentile of the validation scores (default: 1; reconstruction_mse, "
+                   "where high is unusual: above percentile 100 - PCT)")  # fmt: skip
     s.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="instead flag scores outside this percentile band, e.g. --band 25 75 (not with --threshold)")  # fmt: skip
     s.add_argument("--labels", help="labels of DATA (conditional models)")
@@ -208,11 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("anomaly-eval", help="AUROC/AUPRC of each score for inliers vs known outliers",
                        description="How well do log p(x), the ELBO and the reconstruction probability separate "
-                       "known outliers from inliers? Reports AUROC and AUPRC (outliers positive).")  # fmt: skip
+                       "known outliers from inliers? Reports AUROC and AUPRC (outliers positive). A plain "
+                       "autoencoder's one score is its reconstruction error, reconstruction_mse (not a "
+                       "log-likelihood).")  # fmt: skip
     a.add_argument("run", metavar="RUN", help="run folder")
     a.add_argument("--inliers", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
     a.add_argument("--outliers", required=True, metavar="DATA", help="a file, folder or built-in of the same shape")
-    a.add_argument("--n-samples", type=int, default=1000, metavar="K", help="importance samples per example (default: 1000)")
+    a.add_argument("--n-samples", type=int, metavar="K", help="importance samples per example (default: 1000)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
     for which in ("inlier", "outlier"):  # a conditional model scores each example given its label
         a.add_argument(f"--{which}-labels", metavar="LABELS", help=f"labels of the {which}s file (conditional models)")
@@ -620,6 +628,8 @@ def cmd_score(args) -> int:
     finally:
         if bar:
             bar.close()
+    if scored.plain:
+        return _print_plain_scores(args, scored)
     s = scored.result.summary()
     averaged = f", averaged over {s['binarizations']} binarizations of each grey example" if s["binarizations"] > 1 else ""
     print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}, K = {_count(s['n_samples'], 'importance sample')}"
@@ -636,17 +646,7 @@ def cmd_score(args) -> int:
     if scored.bits_per_dim_scale and s["normalized"]:  # continuous pixels: not the literature's 8-bit bits/dim
         print(textwrap.fill(f"bits/dim: {scored.bits_per_dim_scale}", 100, initial_indent="  ", subsequent_indent="    "))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
-    if scored.flag is None:
-        print(f"  {scored.no_flags or 'no validation split in this run'}: percentiles and flags are not available")
-    else:
-        n_flag = int(scored.flag.sum())
-        print(f"  flagged {n_flag} ({100 * n_flag / max(1, s['n_examples']):.1f}%): {scored.rule}; valid data is "
-              f"flagged about {100 * scored.false_flag_share:.1f}% of the time (the rule's expected false-flag share "
-              "for a validation split of this size)" + ("; and every example holding what training never had"
-                                     if scored.new is not None and scored.new.any() else ""))  # fmt: skip
-        if scored.reference and "reference_note" in scored.reference:
-            print(textwrap.fill(f"note: {scored.reference['reference_note']}", 100, initial_indent="  ",
-                                subsequent_indent="    "))  # fmt: skip
+    _print_flags(scored)
     if scored.new is not None and scored.new.any():
         rows = np.flatnonzero(scored.new)
         print(f"  {rows.size} example(s) hold what training never had (column reason: a table row is scored on the cells it can encode, a series window with its gaps filled, a value out of range as it is):")
@@ -659,6 +659,45 @@ def cmd_score(args) -> int:
         print(f"  {few.size} example(s) have a log p(x) carried by few importance draws (effective sample size below "
               f"{scored.few_draws_limit:g} of K = {scored.result.n_samples}, column ess; e.g. example {few[0]}): their log p(x) is "
               "likely too low and its standard error too small; raise --n-samples, or read them as lower bounds")
+    print(f"  histogram: {scored.figure}")
+    if args.out:
+        print(f"  per-example scores: {args.out}")
+    return 0
+
+
+def _print_flags(scored) -> None:
+    """The flag rule's outcome, or why there are no flags, as score prints it."""
+    n = len(scored.result)
+    if scored.flag is None:
+        print(f"  {scored.no_flags or 'no validation split in this run'}: percentiles and flags are not available")
+    else:
+        n_flag = int(scored.flag.sum())
+        print(f"  flagged {n_flag} ({100 * n_flag / max(1, n):.1f}%): {scored.rule}; valid data is "
+              f"flagged about {100 * scored.false_flag_share:.1f}% of the time (the rule's expected false-flag share "
+              "for a validation split of this size)" + ("; and every example holding what training never had"
+                                     if scored.new is not None and scored.new.any() else ""))  # fmt: skip
+        if scored.reference and "reference_note" in scored.reference:
+            print(textwrap.fill(f"note: {scored.reference['reference_note']}", 100, initial_indent="  ",
+                                subsequent_indent="    "))  # fmt: skip
+
+
+def _print_plain_scores(args, scored) -> int:
+    """score's output for a plain autoencoder: its reconstruction error, said to be no log-likelihood."""
+    s = scored.result.summary()
+    print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}; a plain autoencoder (a deterministic "
+          "encoder): no log p(x), scored by reconstruction error")  # fmt: skip
+    print(textwrap.fill(RECONSTRUCTION_MSE_WHAT, 100, initial_indent="  ", subsequent_indent="    "))
+    if scored.conditional:
+        print("  a conditional model: each example encoded and decoded given its label")
+    for remark in scored.remarks:
+        print(textwrap.fill(f"note: {remark}", 100, initial_indent="  ", subsequent_indent="    "))
+    from vaelab.metrics_schema import plus_minus
+
+    mean, se = s["reconstruction_mse"], s["reconstruction_mse_stderr"]
+    print(f"  mean reconstruction_mse {plus_minus(mean, se, sign=False)} (standard error "
+          f"{s['reconstruction_mse_stderr_method']})" if math.isfinite(se) else
+          f"  reconstruction_mse {mean:.4g} (one example: no standard error)")  # fmt: skip
+    _print_flags(scored)
     print(f"  histogram: {scored.figure}")
     if args.out:
         print(f"  per-example scores: {args.out}")
@@ -694,8 +733,12 @@ def cmd_anomaly_eval(args) -> int:
     finally:
         if bar:
             bar.close()
+    k = (f"K = {block['n_samples']}" if block["n_samples"] is not None else
+         "a plain autoencoder (a deterministic encoder): no log p(x), scored by reconstruction error")  # fmt: skip
     print(f"inliers {block['inliers']} ({block['n_inliers']}) vs outliers {block['outliers']} ({block['n_outliers']}), "
-          f"K = {block['n_samples']}")  # fmt: skip
+          f"{k}")  # fmt: skip
+    for what in block.get("scores_what", {}).values():
+        print(textwrap.fill(what, 100, initial_indent="  ", subsequent_indent="    "))
     # AUPRC's chance level is the share of outliers (AUROC's is 0.5): without it an AUPRC cannot be read (an audit)
     print("| score | AUROC [95% interval] | AUPRC [95% interval] | AUPRC by chance |\n|---|---:|---:|---:|")
     for name, m in block["scores"].items():
@@ -938,14 +981,15 @@ def cmd_adopt(args) -> int:
         print(f"weights:    {' and '.join(bare)} as {'their SPECs' if len(bare) > 1 else 'its SPEC'} built "
               f"{'them' if len(bare) > 1 else 'it'} (no weights file: "
               + ("--weights FILE" if args.model else "--weights, or --encoder-weights/--decoder-weights") + ")")  # fmt: skip
-    if m.deterministic_:  # one tensor from the encoder is taken as a code: say so, and point away from score (an audit)
+    if m.deterministic_:  # one tensor from the encoder is taken as a code: say so (an audit)
         print("encoder:    deterministic (a plain autoencoder: one code per input, no q(z|x) variance), so log p(x) "
-              "and score do not apply; a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
+              "does not apply: score and anomaly-eval use the reconstruction error (reconstruction_mse, not a "
+              "log-likelihood); a VAE's encoder must return the pair (mu, logvar) or a Normal, not one tensor")  # fmt: skip
     tr, va, te = done.split_sizes
     print(f"data:       {args.data}  ({_count(done.n_examples, 'example')}: {tr} train, {va} validation, {te} test)")
     for p in figures:
         print(f"  {p}")
-    then = f"vaelab explore {done.run.path} traverse" if m.deterministic_ else f"vaelab score {done.run.path}"
+    then = f"vaelab score {done.run.path}"
     print(f"next:       vaelab inspect {done.run.path}   ·   {then}   ·   vaelab compare-samplers {done.run.path}")
     if args.model is not None:
         print("            (this run's model is code: pass --model SPEC again, or --trust-run)")

@@ -171,6 +171,11 @@ ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outlier
                "scores": mapping(obj({"auroc": maybe_number, "auprc": maybe_number},
                                      {"auprc_chance": maybe_number}))},
               {"notes": optional(list_of(text)), "auprc_chance": maybe_number})  # fmt: skip
+# A plain autoencoder's score block (vaelab score on its test split): its reconstruction error, no log p(x)
+RECONSTRUCTION_ERROR = obj({"test_reconstruction_mse": number},
+                           {"test_reconstruction_mse_stderr": maybe_number, "test_reconstruction_mse_stderr_method":
+                            optional(text), "flag_rule": optional(text), "flagged_share": maybe_number,
+                            "false_flag_share": maybe_number, "reference_note": optional(text)})  # fmt: skip
 FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
 PER_CHANNEL = obj(
     {"shape": list_of(count), "aggregate_mean": list_of(maybe_number), "aggregate_sd": list_of(maybe_number),
@@ -504,7 +509,8 @@ EXPLORE = {  # one entry per action
 GENERATED_SPREAD = obj({"outcome": text, "ratio": number, "text": text})
 # Blocks checked whole: one damaged key costs the block.
 SCHEMAS: dict[str, Check] = {
-    "training": TRAINING, "test": TEST, "likelihood": LIKELIHOOD, "anomaly": ANOMALY, "diagnostics": DIAGNOSTICS,
+    "training": TRAINING, "test": TEST, "likelihood": LIKELIHOOD, "anomaly": ANOMALY,
+    "reconstruction_error": RECONSTRUCTION_ERROR, "diagnostics": DIAGNOSTICS,
     "synthetic": either(TABLE_SYNTHETIC, SERIES_SYNTHETIC), "temperature": TEMPERATURE,
     "generated_spread": GENERATED_SPREAD,
 }  # fmt: skip

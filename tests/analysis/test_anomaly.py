@@ -255,3 +255,38 @@ def test_the_auprc_has_an_interval_that_covers_and_keeps_its_width_at_perfect_se
     assert held >= 0.93 * 200, held
     r = anomaly_eval(result(np.zeros(5)), result(np.full(5, -2.0)))["log_px"]
     assert r["auprc"] == 1.0 and r["auprc_interval"][1] == 1.0 and r["auprc_interval"][0] < 0.7
+
+
+def test_a_reconstruction_error_is_flagged_in_its_upper_tail_at_the_claimed_share():
+    """A plain autoencoder's reconstruction_mse is unusual when *high*: --threshold t flags the t% upper tail, above
+    the reference's percentile 100 - t, exactly when the example's percentile exceeds 100 - t, and as often as the
+    expected false-flag share says for a small validation split (a low-tail rule would flag the best
+    reconstructed)."""
+    from vaelab.analysis.anomaly import auroc_reading
+    from vaelab.analysis.reconstruction_error import ReconstructionResult
+
+    rng = np.random.default_rng(0)
+    M, reps = 60, 3000
+    shares = []
+    for _ in range(reps):
+        cal = Calibration.from_result(ReconstructionResult(rng.random(M), 4))
+        shares.append(cal.flags("reconstruction_mse", rng.random(400), 5.0).mean())
+    assert abs(np.mean(shares) - false_flag_share(5.0, None, M)) < 4 * np.std(shares) / np.sqrt(reps) + 1e-3
+    cal = Calibration.from_result(ReconstructionResult(rng.exponential(size=500), 4))
+    assert cal.n_samples is None and list(cal.scores) == ["reconstruction_mse"]
+    fresh = rng.exponential(size=2000)
+    flags = cal.flags("reconstruction_mse", fresh, 1.0)
+    np.testing.assert_array_equal(flags, cal.percentile("reconstruction_mse", fresh) > 99)
+    assert cal.flags("reconstruction_mse", np.array([0.0, 50.0])).tolist() == [False, True]
+    with pytest.raises(ConfigError, match="score must be one of"):
+        cal.percentile("log_px", fresh)
+    # AUROC: a high error ranks an example as an outlier; a score that ranks them the other way reads below 0.5, and
+    # the reading does not put it down to likelihoods
+    inl, out = ReconstructionResult(rng.exponential(size=300), 4), ReconstructionResult(3 + rng.exponential(size=50), 4)
+    report = anomaly_eval(inl, out)
+    assert list(report) == ["reconstruction_mse"] and report["reconstruction_mse"]["auroc"] > 0.95
+    flipped = anomaly_eval(out, inl)
+    reading = auroc_reading(flipped)
+    assert flipped["reconstruction_mse"]["auroc"] < 0.05 and "likelihood" not in reading and "reconstruct" in reading
+    with pytest.raises(DataError, match="the same scores"):
+        anomaly_eval(inl, result(np.zeros(5)))

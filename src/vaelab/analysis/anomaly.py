@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from vaelab.analysis.likelihood import SCORES, LikelihoodResult, overlapping, serial_stderr
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, ReconstructionResult
 from vaelab.config import check_choice
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95
@@ -31,16 +32,17 @@ class Calibration:
     """Reference scores (validation split) for percentiles and thresholds."""
 
     scores: dict[str, np.ndarray]  # score name -> (M,) reference scores
-    n_samples: int  # K used for log_px
+    n_samples: int | None  # K used for log_px (None: a plain autoencoder's reconstruction error, drawn from nothing)
 
     @classmethod
-    def from_result(cls, result: LikelihoodResult) -> "Calibration":
+    def from_result(cls, result: LikelihoodResult | ReconstructionResult) -> "Calibration":
         if len(result) < MIN_REFERENCE:
             raise DataError(f"Calibration needs at least {MIN_REFERENCE} validation examples; got {len(result)}.")
-        return cls({name: np.sort(getattr(result, name)) for name in SCORES}, result.n_samples)
+        return cls({name: np.sort(getattr(result, name)) for name in score_names(result)},
+                   getattr(result, "n_samples", None))  # fmt: skip
 
     def _reference(self, score: str) -> np.ndarray:
-        check_choice("score", score, SCORES)
+        check_choice("score", score, tuple(self.scores))
         return self.scores[score]
 
     def percentile(self, score: str, values: np.ndarray) -> np.ndarray:
@@ -56,7 +58,9 @@ class Calibration:
         return 100.0 * position / (ref.size - 1)
 
     def cut_offs(self, score: str, threshold: float = 1.0, band: tuple[float, float] | None = None) -> tuple[float, ...]:
-        """The score values where the flag rule cuts: (low,) for the low tail, (low, high) for a band."""
+        """The score values where the flag rule cuts: (low,) for the low tail, (low, high) for a band. For an error
+        (:data:`ERROR_SCORES`, high is unusual) the tail of ``threshold`` percent is the upper one: (high,), the
+        reference's percentile 100 - threshold."""
         ref = self._reference(score)
         if band is not None:
             low, high = band
@@ -65,15 +69,29 @@ class Calibration:
             return tuple(float(v) for v in np.percentile(ref, [low, high]))
         if not 0 < threshold < 100:
             raise ConfigError(f"threshold must be a percentile between 0 and 100; got {threshold}.")
-        return (float(np.percentile(ref, threshold)),)
+        return (float(np.percentile(ref, 100.0 - threshold if score in ERROR_SCORES else threshold)),)
 
     def flags(self, score: str, values: np.ndarray, threshold: float = 1.0, band: tuple[float, float] | None = None) -> np.ndarray:
-        """True where a value is in the low tail below the ``threshold`` percentile, or, with
-        ``band=(low, high)``, outside the band between those percentiles of the reference."""
+        """True where a value is in the unusual tail of ``threshold`` percent (the low tail below that percentile;
+        for an error, the high tail above percentile 100 - ``threshold``), or, with ``band=(low, high)``, outside the
+        band between those percentiles of the reference."""
         cut = self.cut_offs(score, threshold, band)
         if band is not None:
             return (values < cut[0]) | (values > cut[1])
-        return values < cut[0]
+        return values > cut[0] if score in ERROR_SCORES else values < cut[0]
+
+
+def score_names(result: LikelihoodResult | ReconstructionResult) -> tuple[str, ...]:
+    """The scores a result holds: log_px, elbo and reconstruction (:data:`SCORES`) for a likelihood, a plain
+    autoencoder's reconstruction_mse (:data:`ERROR_SCORES`)."""
+    return tuple(getattr(result, "score_names", SCORES))
+
+
+def anomalous(name: str, values: np.ndarray) -> np.ndarray:
+    """Scores ``values`` of score ``name`` oriented so that high is anomalous: a likelihood negated (low is
+    unusual), an error (:data:`ERROR_SCORES`) as it is."""
+    values = np.asarray(values, dtype=np.float64)
+    return values if name in ERROR_SCORES else -values
 
 
 def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None,
@@ -97,10 +115,12 @@ def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = 
     return below(threshold)
 
 
-def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[str, dict[str, float]]:
+def anomaly_eval(inliers: LikelihoodResult | ReconstructionResult,
+                 outliers: LikelihoodResult | ReconstructionResult) -> dict[str, dict[str, float]]:  # fmt: skip
     """AUROC and AUPRC of each score at telling outliers (the positive class) from inliers.
 
-    Low scores mean anomalous, so each score is negated to rank outliers first.
+    Low scores mean anomalous, so each score is negated to rank outliers first; a plain autoencoder's
+    reconstruction error (:data:`ERROR_SCORES`), where high is anomalous, ranks as it is.
     AUROC 0.5 is chance; below 0.5 the score ranks outliers as *more* typical. AUPRC's chance level is the share of
     outliers among the examples scored (``auprc_chance``): an AUPRC means nothing without it.
     """
@@ -108,13 +128,16 @@ def anomaly_eval(inliers: LikelihoodResult, outliers: LikelihoodResult) -> dict[
         raise DataError(f"anomaly_eval needs inliers and outliers; got {len(inliers)} and {len(outliers)}.")
     truth = np.r_[np.zeros(len(inliers)), np.ones(len(outliers))]
     report = {}
-    for name in SCORES:
-        anomaly = -np.r_[getattr(inliers, name), getattr(outliers, name)]
+    if score_names(inliers) != score_names(outliers):
+        raise DataError(f"anomaly_eval compares the same scores of inliers and outliers; got {score_names(inliers)} "
+                        f"and {score_names(outliers)}.")  # fmt: skip
+    for name in score_names(inliers):
+        anomaly = anomalous(name, np.r_[getattr(inliers, name), getattr(outliers, name)])
         auroc = _exact_auroc(float(roc_auc_score(truth, anomaly)), len(outliers), len(inliers))
         # Overlapping series windows: the classes count for fewer independent examples (design_effect); and where
         # the scores' own spread makes the AUROC vary more than Hanley & McNeil's formula says (delong_excess), fewer
         # again
-        placements = _placements(-getattr(outliers, name), -getattr(inliers, name))  # once, for both
+        placements = _placements(anomalous(name, getattr(outliers, name)), anomalous(name, getattr(inliers, name)))
         deff = design_effect(placements, outliers.serial, inliers.serial)
         excess = delong_excess(auroc, placements)
         n1 = max(1.0, len(outliers) / (deff * excess["outliers"]))
@@ -325,6 +348,9 @@ def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int]
     if worse:
         why = ("the cells left out above are one cause" if left_out[1] else
                "the interpolated values above may be one cause" if filled[1] else
+               # a plain autoencoder's error: it reconstructs some unfamiliar inputs (simpler ones) better than its own
+               "as an autoencoder can reconstruct simple inputs it never saw better than its own data"
+               if all(k in ERROR_SCORES for k in below) else
                "as Nalisnick et al. (2019) found for likelihoods of deep generative models")
         out.append(f"AUROC below 0.5 for {'; '.join(worse)}: that score finds the outliers *more* typical than the "
                    f"inliers, {why}.")  # fmt: skip

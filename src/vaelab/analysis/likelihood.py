@@ -221,8 +221,9 @@ def log_likelihood(
     if model.deterministic_:
         raise DataError("log p(x) is estimated by importance sampling from q(z|x), which needs its variance; a "
                         "deterministic encoder (a plain autoencoder) has none, so log p(x), the ELBO and their "
-                        "percentiles do not apply to this model. Its latent space, samplers and sample quality do: "
-                        "vaelab inspect, compare-samplers, explore.")  # fmt: skip
+                        "percentiles do not apply to this model. Its reconstruction error does (not a log-likelihood: "
+                        "vaelab.analysis.reconstruction_error; vaelab score and anomaly-eval use it), as do its latent "
+                        "space, samplers and sample quality: vaelab inspect, compare-samplers, explore.")  # fmt: skip
     for name, value in (("n_samples", n_samples), ("chunk_size", chunk_size), ("binarizations", binarizations)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer; got {value!r}.")

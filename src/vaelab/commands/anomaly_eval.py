@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from vaelab.analysis.anomaly import anomaly_eval, auroc_reading
-from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE_WHAT
+from vaelab.commands.score import MAX_SAMPLES, SAMPLES_WHY, Progress, plain_options
 from vaelab.config import check_count
 from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.data.timeseries import FILLED
@@ -21,7 +22,7 @@ def evaluate_anomalies(
     inliers: str = "test",
     outliers: str | None = None,
     *,
-    n_samples: int = 1000,
+    n_samples: int | None = None,
     outlier_labels: str | None = None,
     outlier_label_column: str | None = None,
     inlier_labels: str | None = None,
@@ -29,19 +30,32 @@ def evaluate_anomalies(
     progress: Progress = None,
     specs: Specs | None = None,
 ) -> dict[str, Any]:
-    """AUROC/AUPRC of each score for inliers vs outliers; written to metrics.json as ``anomaly``."""
+    """AUROC/AUPRC of each score for inliers vs outliers; written to metrics.json as ``anomaly``. ``n_samples``:
+    K per example (default 1000). A plain autoencoder (a deterministic encoder) has one score, its reconstruction
+    error ``reconstruction_mse`` (high is anomalous), and takes no ``n_samples``."""
     if outliers is None:
         raise DataError("Name the outliers: --outliers DATA (a file, folder or built-in of the same shape).")
-    check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    if n_samples is not None:
+        check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     run = Run(run_path, specs)
+    plain = plain_options(run, None, n_samples, None) in ERROR_SCORES
+    n_samples = None if plain else 1000 if n_samples is None else n_samples
     for which, lab, col in (("inlier", inlier_labels, inlier_label_column), ("outlier", outlier_labels, outlier_label_column)):
         run.refuse_unused_labels(lab, col, (f"--{which}-labels", f"--{which}-label-column"))
     # a conditional model scores each example given its label: a file's come from the options named after it
     datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
                                               (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
+    # examples the model cannot take are refused before either class is scored (an audit, s14: outliers of the wrong
+    # shape were refused only after every inlier had been scored, K draws each)
+    for d, which in zip(datasets, ("--inliers", "--outliers")):
+        try:
+            run.model.needs_reshape(tuple(d.X.shape[1:]))
+        except DataError as err:
+            raise DataError(f"{which}: {err}") from None
     # each pass under its own name (both bars read "scoring": an audit)
-    results = [run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
+    results = [run.reconstruction_error(d, progress=named_pass(progress, which)) if plain else
+               run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
                for d, which in zip(datasets, ("scoring inliers", "scoring outliers"))]  # fmt: skip
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
@@ -54,6 +68,8 @@ def evaluate_anomalies(
         "n_samples": n_samples, "scores": anomaly_eval(*results),
         # AUPRC's chance level: the share of outliers among the examples scored (a random ranking's AUPRC)
         "auprc_chance": len(results[1]) / (len(results[0]) + len(results[1])),
+        # a plain autoencoder's one score, a squared error: not a log-likelihood, and said so where it is read
+        **({"scores_what": {name: RECONSTRUCTION_MSE_WHAT for name in ERROR_SCORES}} if plain else {}),
     }  # fmt: skip
     notes = [f"{which}: {remark}" for which, d in zip(("inliers", "outliers"), datasets) for remark in d.remarks]
     wide = {k: v["design_effect"] for k, v in block["scores"].items() if v.get("design_effect", 1.0) > 1.0}

@@ -1,11 +1,15 @@
 """``vaelab score``: log p(x) of every example, placed among the validation scores.
 
+A plain autoencoder (a deterministic encoder: ``Model.deterministic_``) has no log p(x) to estimate; its
+examples are scored by their reconstruction error instead (:mod:`vaelab.analysis.reconstruction_error`,
+``reconstruction_mse``, higher is more unusual), placed among the validation split's errors the same way.
+
 Data is named by a spec (:meth:`vaelab.runs.run.Run.resolve`): ``train``, ``val`` or
 ``test`` for the run's own split, or anything :func:`load_dataset` reads. Thresholds
 are calibrated on the run's validation split; those reference scores are cached in
-``RUN/calibration.safetensors`` (keyed by K, seed, the data's fingerprint and a hash of
-the model's weights) so scoring many files estimates them once, and a retrained or
-resumed model never reuses another's.
+``RUN/calibration.safetensors`` (keyed by K, seed, the data's fingerprint, a hash of
+the model's weights and of the user's code it runs) so scoring many files estimates them
+once, and a retrained, resumed or edited model never reuses another's.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import numpy as np
 
 from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, bits_per_dim_scale, overlapping
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE, RECONSTRUCTION_MSE_WHAT, ReconstructionResult
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.data.split import indices
@@ -52,7 +57,7 @@ class Scored:
     """Per-example scores of one data set, placed among the validation scores."""
 
     name: str  # the data spec, as given
-    result: LikelihoodResult
+    result: LikelihoodResult | ReconstructionResult  # a plain autoencoder's: its reconstruction errors
     percentile: np.ndarray | None  # None when the run has no validation split
     flag: np.ndarray | None  # the threshold's flags, and every example with a reason
     score: str
@@ -69,24 +74,33 @@ class Scored:
     no_flags: str = ""  # why there are no percentiles and flags (no validation split, or too small a one)
     bits_per_dim_scale: str | None = None  # what bits/dim measure, where that needs saying (likelihood.bits_per_dim_scale)
 
+    @property
+    def plain(self) -> bool:
+        """A plain autoencoder's scores: reconstruction errors, no log p(x) (no bits/dim, no importance draws)."""
+        return isinstance(self.result, ReconstructionResult)
+
     def to_frame(self):
         frame = self.result.to_frame()
         for i, (name, values) in enumerate((self.keys or {}).items()):  # first, beside the example's number
             frame.insert(i, name, list(values))
-        frame["bits_per_dim"] = self.result.bits_per_dim
+        if not self.plain:
+            frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
         frame["flag"] = self.flag if self.flag is not None else False
         frame["reason"] = self.reason if self.reason is not None else ""
-        frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
+        if not self.plain:
+            frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
         return frame
 
     @property
     def few_draws_limit(self) -> float:
         """The effective sample size below which an estimate rests on few draws: LOW_ESS, or LOW_ESS_SHARE of K."""
-        return min(LOW_ESS, LOW_ESS_SHARE * self.result.n_samples)
+        return min(LOW_ESS, LOW_ESS_SHARE * self.result.n_samples) if not self.plain else 0.0
 
     def few_draws(self) -> np.ndarray:
         """Examples whose log p(x) rests on fewer than :attr:`few_draws_limit` effective importance draws."""
+        if self.plain:  # no draws
+            return np.zeros(0, dtype=np.int64)
         return np.flatnonzero(self.result.effective_sample_size() < self.few_draws_limit)
 
 
@@ -110,14 +124,15 @@ def check_flag_rule(threshold: float | None, band: tuple[float, float] | None) -
 
 
 def reference_facts(n: int, serial: tuple[np.ndarray, int] | None, threshold: float,
-                    band: tuple[float, float] | None) -> dict[str, Any]:  # fmt: skip
+                    band: tuple[float, float] | None, upper: bool = False) -> dict[str, Any]:  # fmt: skip
     """How much the validation reference (``n`` scores; ``serial``: each one's series and how many windows apart two
     still share a step, :attr:`Dataset.serial`) holds for the flag rule: its size, its independent examples (windows
     of a series that share no step, per series ceil(windows / (lag + 1)); every example where none overlap) and,
     where a tail of the rule holds less than one independent reference example (independent × tail share < 1), a
     note that its cut-off is about the reference's extreme, so the flags say little (an audit: percentile 1 of 31
     overlapping validation windows, 2 independent, was their minimum, and flagged 45% of a seasonal run's test
-    windows, nothing saying how thin the reference was)."""
+    windows, nothing saying how thin the reference was). ``upper``: the threshold's tail is the upper one (a plain
+    autoencoder's reconstruction error), so its cut-off is about the reference's maximum."""
     windows = overlapping(serial)
     if windows:
         _, sizes = np.unique(np.asarray(serial[0]), return_counts=True)
@@ -134,7 +149,7 @@ def reference_facts(n: int, serial: tuple[np.ndarray, int] | None, threshold: fl
         out["reference_note"] = (
             f"the validation reference is too thin for {rule}: {n} {what}{of}, so less than one independent one "
             f"({independent * min(tails) / 100:.2g}) lies beyond the cut-off, which is about the reference's "
-            f"{'extremes' if band else 'minimum'}: the flags say little. Use {'tails' if band else 'a percentile'} of "
+            f"{'extremes' if band else 'maximum' if upper else 'minimum'}: the flags say little. Use {'tails' if band else 'a percentile'} of "
             f"at least {min(math.ceil(100.0 / max(independent, 1)), 50)}{'%' if band else ''} or a larger validation "
             "split (--val-fraction)")  # fmt: skip
     return out
@@ -173,6 +188,9 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
     key = {"n_samples": str(n_samples), "seed": str(model.seed), "fingerprint": data.fingerprint,
            "binarizations": str(binarizations), "draws": DRAWS, "weights": run.model_digest(),
            "units": "data+series"}  # fmt: skip
+    code = run.code_digest()  # the user's code the model runs (an adopted PyTorch half, a custom network): it can change
+    if code is not None:  # under the same SPEC and weights (an audit, s14)
+        key["code"] = code
     if run.kind.untrained_labels:  # rows of them given trained conditions since an audit (s11 c): older caches stale
         key["conditions"] = "trained"
     if run.dir.file(CALIBRATION).is_file():
@@ -188,13 +206,46 @@ def estimated_calibration(run: Run, n_samples: int, progress: Progress = None, b
     return cal, lambda: run.dir.write_arrays(CALIBRATION, cal.scores, key)
 
 
+def plain_options(run: Run, score: str | None, n_samples: int | None, binarizations: int | None,
+                  chunk_size: int | None = None) -> str:  # fmt: skip
+    """The score a run's model is scored by, its options checked against it before any work: a plain autoencoder
+    (a deterministic encoder) is scored by ``reconstruction_mse`` and refuses what only an importance-sampled
+    log p(x) takes (``--score log_px|elbo|reconstruction``, ``--n-samples``, ``--binarizations``,
+    ``--chunk-size``); a VAE refuses ``reconstruction_mse``. ``None`` for ``score``: the model's default."""
+    if not run.model.deterministic_:
+        if score in ERROR_SCORES:
+            raise ConfigError(f"--score {score} is a plain autoencoder's score (its reconstruction error, used where "
+                              f"there is no log p(x)); the model of {run.dir.path} has q(z|x)'s variance, so its scores "
+                              f"are {', '.join(SCORES)} (reconstruction: the reconstruction probability "
+                              "E_q log p(x|z)).")  # fmt: skip
+        return "log_px" if score is None else score
+    why = (f"the model of {run.dir.path} is a plain autoencoder (a deterministic encoder, no q(z|x) variance), scored "
+           f"by its reconstruction error ({RECONSTRUCTION_MSE}), which draws nothing")  # fmt: skip
+    if score in SCORES:
+        raise ConfigError(f"--score {score} needs log p(x) estimated by importance sampling from q(z|x), which needs "
+                          f"its variance; {why}. Drop it, or use --score {RECONSTRUCTION_MSE}.")  # fmt: skip
+    for flag, value in (("--n-samples", n_samples), ("--binarizations", binarizations), ("--chunk-size", chunk_size)):
+        if value is not None:
+            raise ConfigError(f"{flag} sets how log p(x) is estimated by importance sampling; {why}. Drop it.")
+    return RECONSTRUCTION_MSE
+
+
+def plain_calibration(run: Run, progress: Progress = None) -> Calibration | None:
+    """A plain autoencoder's validation reference: the reconstruction errors of the run's validation split (one
+    pass, no draws, so not cached); None without a split."""
+    if no_calibration(run) is not None:
+        return None
+    val = run.kind.given_trained(run.split("val", lazy=True))
+    return Calibration.from_result(run.reconstruction_error(val, progress=named_pass(progress, "validation reference")))
+
+
 def score(
     run_path: str | os.PathLike,
     spec: str = "test",
     *,
-    n_samples: int = 1000,
+    n_samples: int | None = None,
     binarizations: int | None = None,
-    score: str = "log_px",
+    score: str | None = None,
     threshold: float | None = None,
     band: tuple[float, float] | None = None,
     labels: str | None = None,
@@ -207,15 +258,24 @@ def score(
     """Score every example of ``spec``; write ``out`` (CSV) and, for the test split, metrics.json.
 
     Flags: scores below the ``threshold`` percentile (default 1) of the validation scores, or with
-    ``band=(low, high)`` outside that band; the two are exclusive."""
-    check_choice("score", score, SCORES)
+    ``band=(low, high)`` outside that band; the two are exclusive. ``score`` (default ``log_px``): what is
+    thresholded. A plain autoencoder is scored by its reconstruction error, ``reconstruction_mse`` (high is
+    unusual: the threshold's tail is then the upper one, above percentile 100 - ``threshold``), and takes no
+    ``n_samples``, ``binarizations`` or ``chunk_size`` (default ``n_samples``: 1000)."""
+    if score is not None:
+        check_choice("score", score, SCORES + ERROR_SCORES)
     threshold = check_flag_rule(threshold, band)
-    check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
+    if n_samples is not None:
+        check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     asked = binarizations is not None  # None: the default, which every model takes
-    binarizations = BINARIZATIONS if binarizations is None else binarizations
-    check_count("--binarizations", binarizations, MAX_BINARIZATIONS, "each binarization costs a whole "
-                "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
+    if asked:
+        check_count("--binarizations", binarizations, MAX_BINARIZATIONS, "each binarization costs a whole "
+                    "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
+    score = plain_options(run, score, n_samples, binarizations, chunk_size)
+    plain = score in ERROR_SCORES
+    n_samples = 1000 if n_samples is None else n_samples
+    binarizations = BINARIZATIONS if binarizations is None else binarizations
     run.check_folders()  # the histogram goes to figures/
     run.refuse_unused_labels(labels, label_column)
     if asked and run.model.evaluation_seed() is None:  # an option that cannot apply is refused, not ignored (an audit)
@@ -230,14 +290,19 @@ def score(
         if out.suffix.lower() != ".csv":  # a scores.tsv or .parquet would have been CSV text under that name
             raise ConfigError(f"--out (out=) is written as CSV and must end in .csv; got {out.name!r}.")
     dataset = run.dataset_of(spec, labels, label_column, lazy=True)  # scored block by block
-    options = {} if chunk_size is None else {"chunk_size": chunk_size}
-    result = run.log_likelihood(dataset, n_samples, progress=progress, binarizations=binarizations, **options)
-    cal, save_calibration = estimated_calibration(run, n_samples, progress, binarizations)
+    if plain:  # a plain autoencoder: its reconstruction errors, among the validation split's
+        result = run.reconstruction_error(dataset, progress=progress)
+        cal, save_calibration = plain_calibration(run, progress), lambda: None
+    else:
+        options = {} if chunk_size is None else {"chunk_size": chunk_size}
+        result = run.log_likelihood(dataset, n_samples, progress=progress, binarizations=binarizations, **options)
+        cal, save_calibration = estimated_calibration(run, n_samples, progress, binarizations)
     values = getattr(result, score)
     percentile = None if cal is None else cal.percentile(score, values)
     flag = None if cal is None else cal.flags(score, values, threshold, band)
-    rule = (f"outside the {band[0]:g}-{band[1]:g} percentile band" if band else f"below percentile {threshold:g}") + \
-        " of the validation split"
+    # an error's unusual tail is its upper one (the worst-reconstructed threshold percent)
+    tail = f"above percentile {100 - threshold:g}" if plain else f"below percentile {threshold:g}"
+    rule = (f"outside the {band[0]:g}-{band[1]:g} percentile band" if band else tail) + " of the validation split"
     reason = [""] * len(result) if dataset.reasons is None else list(dataset.reasons)
     new = np.array([bool(r) for r in reason], dtype=bool)
     for i in np.flatnonzero(flag) if flag is not None else ():
@@ -254,19 +319,35 @@ def score(
                     conditional=run.model.classes_ is not None,
                     reference=None if cal is None else reference_facts(cal.scores[score].size,
                                                                        run.split("val", lazy=True).serial, threshold,
-                                                                       band),
+                                                                       band, upper=plain),
                     trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "",
-                    bits_per_dim_scale=bits_per_dim_scale(run.model) if result.normalized else None)  # fmt: skip
+                    bits_per_dim_scale=None if plain or not result.normalized else bits_per_dim_scale(run.model))  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
-                          f"{score} of {spec}" + ("" if result.normalized else " (not a density: a cross-entropy)"))
+                          f"{score} of {spec}" + (" (a squared error, not a log-likelihood)" if plain else
+                                                  "" if result.normalized else " (not a density: a cross-entropy)"),
+                          unit="the data's units squared" if plain else "nats")  # fmt: skip
     if out is not None:  # first: a write that fails here leaves the run as it was
         buf = io.StringIO()
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
         write_output(Path(out), buf.getvalue().encode())
     save_calibration()
     scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
-    if spec == "test":
+    if spec == "test" and plain:  # no log p(x): a block of its own, named for what it holds
+        summary = result.summary()
+        run.update_metrics(reconstruction_error={
+            "score": score, "what": RECONSTRUCTION_MSE_WHAT,
+            "test_reconstruction_mse": summary["reconstruction_mse"],
+            "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
+            "test_reconstruction_mse_stderr_method": summary["reconstruction_mse_stderr_method"],
+            "n_examples": summary["n_examples"], "conditional": scored.conditional,
+            "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
+            "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
+            **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
+            **(scored.reference or {}),
+            "figure": f"figures/{scored.figure.name}",
+        })  # fmt: skip
+    elif spec == "test":
         summary = result.summary()
         run.update_metrics(likelihood={
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],

@@ -136,9 +136,10 @@ def write_sampler_grids(run_path: Path, grids: dict[str, np.ndarray]) -> list[Pa
 
 
 def score_histogram(values: np.ndarray, reference: np.ndarray | None, score: str, cut: tuple[float, ...] = (),
-                    rule: str = "", title: str = "") -> Figure:  # fmt: skip
-    """Histogram of per-example scores (``score``, nats) against the validation reference, with the
-    flag rule's cut-off lines (one for a low-tail threshold, two for a band)."""
+                    rule: str = "", title: str = "", unit: str = "nats") -> Figure:  # fmt: skip
+    """Histogram of per-example scores (``score``, in ``unit``: nats, or a plain autoencoder's squared error in
+    the data's units squared) against the validation reference, with the flag rule's cut-off lines (one for a
+    one-tailed threshold, two for a band)."""
     fig = Figure(figsize=(6.4, 3.4))
     ax = fig.add_subplot()
     finite = values[np.isfinite(values)]
@@ -152,7 +153,7 @@ def score_histogram(values: np.ndarray, reference: np.ndarray | None, score: str
         ax.axvline(c, color="tab:red", linestyle="--")
     if cut:
         ax.plot([], [], color="tab:red", linestyle="--", label=rule or "flag cut-off")
-    ax.set_xlabel(f"{score} (nats)")
+    ax.set_xlabel(f"{score} ({unit})")
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)

@@ -41,6 +41,7 @@ from vaelab.metrics_schema import (
     ml_difference,
     ml_note,
     ml_secondary,
+    plus_minus,
     predictive_difference,
     repeats_of,
     with_se,
@@ -69,11 +70,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 FIGURE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*\.png")  # a file directly in RUN/figures, as vaelab names them
 # Where a note about a damaged part of metrics.json goes (validated on read: vaelab.metrics_schema).
 NOTE_SECTIONS = {"training": "training", "test": "training", "likelihood": "likelihood", "anomaly": "likelihood",
+                 "reconstruction_error": "likelihood",
                  "diagnostics": "diagnostics", "diagnostics_by_data": "diagnostics", "samplers": "samplers", "synthetic": ("tabular", "series"),
                  "explore": ("traversals", "grid", "interpolation", "arithmetic"), "explore.traverse": "traversals",
                  "explore.grid": "grid", "explore.interpolate": "interpolation", "explore.arithmetic": "arithmetic"}  # fmt: skip
 # What writes each block again (command, what follows RUN), for the note on results of earlier weights
-STALE_AGAIN = {"likelihood": ("score", ""), "anomaly": ("anomaly-eval", " --outliers DATA"), "diagnostics": ("inspect", ""),
+STALE_AGAIN = {"likelihood": ("score", ""), "reconstruction_error": ("score", ""), "anomaly": ("anomaly-eval", " --outliers DATA"), "diagnostics": ("inspect", ""),
                "samplers": ("compare-samplers", ""), "synthetic": ("evaluate-synthetic", ""), "explore": ("explore", "")}  # fmt: skip
 # The samplers' feature space in words ("in the features of a standardized columns (pca)": an audit)
 FEATURE_WORDS = {"classifier": "the features of a domain classifier", "pca": "PCA features",
@@ -292,10 +294,35 @@ class _Assembler:
 
     def likelihood(self, s: _Section) -> None:
         lik, anomaly = self.metrics.get("likelihood"), self.metrics.get("anomaly")
-        if not lik and not anomaly:
+        plain = bool((self.kind.adopted or {}).get("deterministic"))  # a plain autoencoder: no log p(x)
+        rec = self.metrics.get("reconstruction_error") if plain else None
+        if plain:
+            s.paragraphs.append("The encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
+                                "importance sampling from q(z|x), which needs its variance, so there is no NLL here. "
+                                "score and anomaly-eval use the reconstruction error instead, reconstruction_mse: "
+                                "the mean over an example's features of (x − E[x|z])², z the encoder's code. It is a "
+                                "squared error in the data's units squared, not a log-likelihood; higher is more "
+                                "unusual.")  # fmt: skip
+        if not lik and not anomaly and not rec:
             s.missing = f"vaelab score {self.run.path}"
             return
-        if lik:
+        if rec:
+            mean, se = rec["test_reconstruction_mse"], rec.get("test_reconstruction_mse_stderr")
+            over = rec.get("test_reconstruction_mse_stderr_method") or "over examples"
+            s.facts.append(("test reconstruction_mse (not a log-likelihood)",
+                            (f"{plus_minus(mean, se, sign=False)} (± the standard error {over}" if isinstance(se, (int, float)) and math.isfinite(se) else
+                             f"{mean:.4g} (one example") + "; in the data's units squared)"))  # fmt: skip
+            if rec.get("flag_rule"):
+                s.facts.append(("flags", f"{rec['flag_rule']}: {_percent(rec.get('flagged_share'))}% of the test split "
+                                         f"flagged; valid data is flagged about {_percent(rec.get('false_flag_share'))}% "
+                                         "of the time (the rule's expected false-flag share for a validation split of "
+                                         "this size)" + (f"; {rec['reference_note']}"
+                                                         if isinstance(rec.get("reference_note"), str) else "")))  # fmt: skip
+            self.image(s, "score_test.png", "Reconstruction errors of the test split against the validation "
+                                            "reference, with the flag rule's cut-off.")  # fmt: skip
+        elif plain:
+            s.paragraphs.append(f"The test reconstruction error has not been measured: run vaelab score {self.run.path}.")
+        elif lik:
             gap = -lik["elbo"] - lik["test_nll"]
             bits = NO_BITS if lik.get("bits_per_dim") is None else f"{_num(lik['bits_per_dim'], 4)} bits/dim"
             given = ", given labels: −log p(x|y)" if lik.get("conditional") is True else ""  # a conditional model's
@@ -345,6 +372,8 @@ class _Assembler:
             # the notes and the reading go under the table, as the CLI prints them (an audit, s12: above it, as the
             # section's paragraphs, they came before the numbers they qualify)
             notes = [f"Note: {note}" for note in anomaly.get("notes", ())]  # columns not scored, overlapping windows
+            what = anomaly.get("scores_what")  # a plain autoencoder's score: what it is (not a log-likelihood)
+            notes[:0] = [w for w in what.values() if isinstance(w, str)] if isinstance(what, dict) else []
             if anomaly.get("reading"):
                 notes.append(anomaly["reading"])
             s.tables.append({

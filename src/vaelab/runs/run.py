@@ -20,6 +20,7 @@ import numpy as np
 
 from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
+from vaelab.analysis.reconstruction_error import ReconstructionResult, reconstruction_error
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
 from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
 from vaelab.config import AUTO, check_seed
@@ -228,6 +229,37 @@ class Run:
         self.model
         return self._model_digest
 
+    def code_digest(self) -> str | None:
+        """SHA-256 of the user's code :attr:`model` runs: the source files of the classes of its modules that are
+        neither torch's nor vaelab's (an adopted model's PyTorch halves, a custom network); None where it runs none.
+        A SPEC names code by where it is, and the code there can change while the SPEC and the weights stay: caches
+        computed with the model are keyed on it too (an audit, s14: score reused the validation reference of a
+        decoder since edited, and placed the new model's scores among the old one's)."""
+        import inspect
+
+        from torch import nn
+
+        files = set()
+        for part in vars(self.model).values():
+            for module in part.modules() if isinstance(part, nn.Module) else ():
+                cls = type(module)
+                if cls.__module__.partition(".")[0] in ("torch", "vaelab"):
+                    continue
+                try:
+                    source = inspect.getsourcefile(cls)
+                except (TypeError, OSError):
+                    source = None
+                files.add(source or f"{cls.__module__}.{cls.__qualname__}")
+        if not files:
+            return None
+        h = hashlib.sha256()
+        for name in sorted(files):
+            h.update(name.encode())
+            path = Path(name)
+            if path.is_file():
+                h.update(path.read_bytes())
+        return h.hexdigest()
+
     @property
     def kind(self) -> RunKind:
         """The run's kind with its stored state (a table's transformer, a series' scaler)."""
@@ -353,6 +385,12 @@ class Run:
             result = dataclasses.replace(result, serial=dataset.serial)
         jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)
         return result if jacobian is None else result.shifted(jacobian, self.kind.density_units or "", self.kind.data_dims)
+
+    def reconstruction_error(self, dataset: Dataset, **options: Any) -> ReconstructionResult:
+        """A plain autoencoder's reconstruction errors of a dataset of this run (:meth:`dataset_of`): its score
+        where there is no log p(x) (:mod:`vaelab.analysis.reconstruction_error`). ``options``: ``progress``."""
+        result = reconstruction_error(self.model, dataset.X, self.model_labels(dataset), **options)
+        return result if dataset.serial is None else dataclasses.replace(result, serial=dataset.serial)
 
     def example(self, spec: str) -> Example:
         """One example named by a spec: ``12`` (test example 12), ``val:3``, an image file, ``FILE[:N]``."""

@@ -301,6 +301,46 @@ def test_a_block_written_while_a_resumed_training_runs_is_marked_stale(run, tmp_
     assert "explore.traverse" in json.loads((run / "metrics.json").read_text())["stale"]
 
 
+def test_a_block_of_old_weights_written_after_a_resume_ends_is_stale(run, tmp_path, monkeypatch):
+    """An audit (s13 g): a command that loaded the model before a train --resume replaced it, and wrote its block after
+    the training ended, was freshened and shown as measured on the new weights. Each block now records the weights it
+    was measured with (weights_digest), and a block of weights the run no longer holds is stale whatever the order."""
+    import vaelab.commands.explore as explore
+    from tests.run_helpers import copy_tree
+    from vaelab.checkpoint import WEIGHTS_DIGEST, RunDir
+
+    run = copy_tree(run, tmp_path / "run")
+    before = RunDir(run).weights_digest()
+    save_png = explore.save_png
+
+    def resumed_meanwhile(fig, path):  # the traversal was measured on the old weights; the resume ends; it writes
+        monkeypatch.setattr(explore, "save_png", save_png)
+        assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+        return save_png(fig, path)
+
+    monkeypatch.setattr(explore, "save_png", resumed_meanwhile)
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert RunDir(run).weights_digest() != before  # the resume changed the weights
+    assert metrics["explore"]["traverse"][WEIGHTS_DIGEST] == before
+    assert "explore.traverse" in metrics["stale"]
+    # measured again on the weights the run holds: current, and recorded so
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["explore"]["traverse"][WEIGHTS_DIGEST] == RunDir(run).weights_digest()
+    assert "explore.traverse" not in metrics.get("stale", [])
+    # a resume that changes nothing leaves it current (it records the weights the run holds); a block written before
+    # weights were recorded is judged as before: stale when a resume changes the weights, current when written again
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+    assert "explore.traverse" not in json.loads((run / "metrics.json").read_text()).get("stale", [])
+    RunDir(run).update_metrics(old={"value": 1.0})
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "10", "--quiet"]) == 0
+    stale = json.loads((run / "metrics.json").read_text())["stale"]
+    assert "old" in stale and "explore.traverse" in stale
+    RunDir(run).update_metrics(old={"value": 2.0})
+    assert "old" not in json.loads((run / "metrics.json").read_text())["stale"]
+
+
 def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
     """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
     prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""

@@ -60,6 +60,12 @@ LOCK = ".metrics.lock"  # held while metrics.json is read, changed and rewritten
 # metrics.json's list of the blocks (and "block.entry"s) computed with weights that `train --resume` has since
 # changed: the report says so; a command that writes one again takes it off the list.
 STALE = "stale"
+# The key, in every block (or entry) an analysis writes, of the SHA-256 of the model files it was measured with
+# (RunDir.weights_digest): a result of weights the run no longer holds is stale whatever the order in which its
+# command and a `train --resume` ended. Blocks written before it was recorded are judged by the list alone.
+WEIGHTS_DIGEST = "weights_digest"
+ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
+MODEL_FILES = (MODEL, "adopted.json", *ONNX)  # what a model is made of (an adopted one: its record and graphs too)
 FIGURES, CACHE = "figures", "cache"  # the run's subfolders
 # Every file vaelab itself writes at the top of a run folder (a kind's files are named by its kind).
 RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK})
@@ -168,6 +174,26 @@ class RunDir:
 
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
+
+    def hash_model(self, *hashes: Any) -> None:
+        """Feed the files the model is made of (:data:`MODEL_FILES`, those present) to each of ``hashes``, in one
+        read."""
+        for name in MODEL_FILES:
+            path = self.file(name)
+            if path.is_file():
+                with open(path, "rb") as f:
+                    for h in hashes:
+                        h.update(name.encode())
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        for h in hashes:
+                            h.update(chunk)
+
+    def weights_digest(self) -> str:
+        """SHA-256 of the files the model is made of as they are now: what a block records it was measured with
+        (:data:`WEIGHTS_DIGEST`)."""
+        h = hashlib.sha256()
+        self.hash_model(h)
+        return h.hexdigest()
 
     def folder(self, name: str, create: bool = False) -> Path:
         """The run's subfolder ``name`` (figures, cache), refused when it leads outside the run
@@ -354,7 +380,7 @@ class RunDir:
 
         def change(metrics: dict[str, Any]) -> None:
             metrics.update(blocks)
-            _freshen(metrics, blocks)
+            _freshen(metrics, blocks, self.weights_digest)
 
         return self._rewrite_metrics(change)
 
@@ -367,14 +393,34 @@ class RunDir:
             metrics.update(blocks)
             old = metrics.get(block)
             metrics[block] = {**(old if isinstance(old, dict) else {}), **entries}
-            _freshen(metrics, [*blocks, *(f"{block}.{key}" for key in entries)])
+            _freshen(metrics, {**blocks, **{f"{block}.{key}": value for key, value in entries.items()}},
+                     self.weights_digest)  # fmt: skip
 
         return self._rewrite_metrics(change)
 
-    def mark_stale(self, names: list[str]) -> None:
-        """Add ``names`` (blocks, or "block.entry") to metrics.json's list of results computed with earlier weights."""
-        if names:
-            self._rewrite_metrics(lambda metrics: metrics.update({STALE: sorted({*stale_names(metrics), *names})}))
+    def mark_stale(self, names: list[str], changed: bool = True) -> dict[str, Any]:
+        """Add to metrics.json's list of results computed with earlier weights those of ``names`` (blocks, or
+        "block.entry") and of the analyses' results it holds now (:func:`measured_results`) that were measured on
+        weights other than the run's: a result that records its weights (:data:`WEIGHTS_DIGEST`) when they differ
+        from the run's now, one that does not (written before vaelab recorded them) when ``changed`` (the weights
+        changed since it could have been measured). Judged under the lock, so a result another command writes at the
+        same time is judged on what it records."""
+
+        def change(metrics: dict[str, Any]) -> None:
+            now = self.weights_digest()
+            older = []
+            for name in {*names, *measured_results(metrics)}:
+                block, _, entry = name.partition(".")
+                value = metrics.get(block)
+                if entry:
+                    value = value.get(entry) if isinstance(value, dict) else None
+                recorded = _measured_with(value) if block in metrics else set()
+                if recorded is None and changed or recorded and recorded != {now}:
+                    older.append(name)
+            if older:
+                metrics[STALE] = sorted({*stale_names(metrics), *older})
+
+        return self._rewrite_metrics(change)
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:
@@ -492,16 +538,57 @@ def stale_names(metrics: dict[str, Any]) -> list[str]:
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
-def _freshen(metrics: dict[str, Any], written: Any) -> None:
-    """Take what was just written (a block: with its entries) off the list of stale results."""
-    if STALE not in metrics:
+# Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)
+TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread", STALE})
+# Blocks whose entries are measured one by one (one per explore action, one per data inspected): each is a result
+ENTRY_RESULTS = ("explore", "diagnostics_by_data")
+
+
+def measured_results(metrics: dict[str, Any]) -> list[str]:
+    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse", and an
+    inspected data's: "diagnostics_by_data.test")."""
+    names = []
+    for block, value in metrics.items():
+        if block in TRAIN_BLOCKS:
+            continue
+        if block in ENTRY_RESULTS and isinstance(value, dict):
+            # entry by entry, as their commands write them (an audit, s12: "diagnostics_by_data" stayed stale after
+            # vaelab inspect measured each of its data again)
+            names += [f"{block}.{key}" for key in value]
+        else:
+            names.append(block)
+    return names
+
+
+def _measured_with(value: Any) -> set[str] | None:
+    """The weights a result records it was measured with (:data:`WEIGHTS_DIGEST`): a block's or an entry's, a block
+    of entries' (``samplers``) those of all its entries; None when one records none (written before they were)."""
+    if isinstance(value, dict) and isinstance(value.get(WEIGHTS_DIGEST), str):
+        return {value[WEIGHTS_DIGEST]}
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        inner = [_measured_with(v) for v in value.values()]
+        return None if any(d is None for d in inner) else set().union(*inner)
+    return None
+
+
+def _freshen(metrics: dict[str, Any], written: dict[str, Any], current: Callable[[], str]) -> None:
+    """Take what was just written (name: value; a block: with its entries) off the list of stale results, unless it
+    records weights (:data:`WEIGHTS_DIGEST`) other than the run's now (``current()``): its command loaded the model
+    before a `train --resume` replaced it, and it goes on the list (an audit, s13: shown as current)."""
+    recorded = {n: v[WEIGHTS_DIGEST] for n, v in written.items()
+                if isinstance(v, dict) and isinstance(v.get(WEIGHTS_DIGEST), str)}  # fmt: skip
+    now = current() if recorded else None
+    older = {n for n, d in recorded.items() if d != now}
+    if STALE not in metrics and not older:
         return
-    written = set(written)
+    fresh = set(written) - older
     # A block whose "_summary" entry was written was measured again as a whole: compare-samplers writes its samplers'
     # entries and the summary that says which of them the comparison holds (an audit, s12: "samplers" stayed stale,
     # and the report said to run compare-samplers again, after it had)
-    written |= {name.partition(".")[0] for name in written if name.partition(".")[2] == "_summary"}
-    left = [n for n in stale_names(metrics) if n not in written and n.split(".")[0] not in written]
+    fresh |= {name.partition(".")[0] for name in fresh if name.partition(".")[2] == "_summary"}
+    left = [n for n in stale_names(metrics) if n not in fresh and n.split(".")[0] not in fresh]
+    # named as measured_results names them: an explore action's or inspected data's entry, else the block
+    left += sorted({n if n.partition(".")[0] in ENTRY_RESULTS else n.partition(".")[0] for n in older} - set(left))
     if left:
         metrics[STALE] = left
     else:

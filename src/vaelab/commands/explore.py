@@ -159,7 +159,7 @@ def _own_class(example: Example | None, label: Any) -> Any:
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
     path = save_png(fig, run.figure(FIGURES[what]))
     # Only this action's entry changes, under the run's lock: explorations run at once keep each other's.
-    run.dir.merge_metrics("explore", {what: {**entry, "figure": f"figures/{FIGURES[what]}"}})
+    run.merge_metrics("explore", {what: {**entry, "figure": f"figures/{FIGURES[what]}"}})
     return path
 
 

@@ -269,7 +269,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
         "compared": list(block), **({"prior_hole_mass_stale": True} if stale else {}),
     }  # fmt: skip
-    run.dir.merge_metrics("samplers", {**block, "_summary": summary})
+    run.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
 
 

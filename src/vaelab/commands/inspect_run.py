@@ -46,7 +46,7 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
                       given_other=other)  # fmt: skip
     block = {"data": spec, **result.to_dict()}
     # One locked write: other specs' blocks kept; the run's own block set too when X is representative.
-    run.dir.merge_metrics("diagnostics_by_data", {spec: block}, **({"diagnostics": block} if representative else {}))
+    run.merge_metrics("diagnostics_by_data", {spec: block}, **({"diagnostics": block} if representative else {}))
     suffix = "" if representative else f"_{data_slug(spec)}"
     paths = [save_png(fig, run.figure(f"{name}{suffix}.png")) for name, fig in result.figures().items()]
     return result, paths

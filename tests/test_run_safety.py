@@ -198,6 +198,39 @@ def test_eight_processes_updating_one_metrics_json_for_50_rounds_lose_nothing(tm
         assert metrics["explore"] == {f"e{i}": rounds - 1 for i in range(procs)}
 
 
+@pytest.mark.parametrize("argv, figure, key", [
+    (["explore", "traverse", "--steps"], "traversals.png", ("explore", "traverse", "steps")),
+    (["score", "test", "--n-samples"], "score_test.png", ("likelihood", "n_samples")),
+], ids=["explore", "score"])  # fmt: skip
+def test_two_commands_of_one_action_at_once_leave_one_figure_and_its_entry(run, tmp_path, monkeypatch, argv, figure,
+                                                                           key):  # fmt: skip
+    """An audit (s13 g): two `explore R traverse` (or two `score R`) with other settings at once could leave the figure
+    of one beside the metrics.json entry of the other: each was written atomically, but not the pair. The interleaving
+    made by hand: the second runs whole after the first wrote its figure and before it wrote its entry."""
+    command, *rest, option = argv
+    alone = copy_tree(run, tmp_path / "alone")
+    assert main([command, str(alone), *rest, option, "3"]) == 0  # the first command's figure, by itself
+    expected = (alone / "figures" / figure).read_bytes()
+    merge, update = RunDir.merge_metrics, RunDir.update_metrics
+    other = []
+
+    def the_other_meanwhile(write):
+        def inner(self, *args, **kwargs):
+            if not other:
+                other.append(None)  # once: the other's own write passes through
+                other[0] = main([command, str(run), *rest, option, "5"])
+            return write(self, *args, **kwargs)
+        return inner
+
+    monkeypatch.setattr(RunDir, "merge_metrics", the_other_meanwhile(merge))
+    monkeypatch.setattr(RunDir, "update_metrics", the_other_meanwhile(update))
+    assert main([command, str(run), *rest, option, "3"]) == 0 and other == [0]
+    value = RunDir(run).read_metrics()
+    for k in key:
+        value = value[k]
+    assert value == 3 and (run / "figures" / figure).read_bytes() == expected
+
+
 @pytest.mark.slow  # four interpreters importing torch at once: minutes on a small shared machine
 def test_explorations_and_inspect_run_at_once_keep_every_entry(run):
     """The issue's repro through the CLI: commands started together, each exits 0, no entry is gone."""

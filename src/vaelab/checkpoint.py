@@ -366,28 +366,36 @@ class RunDir:
         block (or explore entry) is left out, as if its analysis had not run, with a note saying so."""
         return validate_blocks(self.read_metrics())
 
-    def _rewrite_metrics(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def _rewrite_metrics(self, change: Callable[[dict[str, Any]], None],
+                         files: dict[Path, bytes] | None = None) -> dict[str, Any]:  # fmt: skip
         """metrics.json read, changed in place by ``change`` and written back atomically, all under
-        the run's lock: commands writing other blocks at the same time keep theirs."""
+        the run's lock: commands writing other blocks at the same time keep theirs. ``files`` (path: bytes, the
+        figures a block names) are written first under the same lock, so two commands writing the same block at once
+        never leave the figure of one beside the block of the other."""
         with lock_file(self.file(LOCK)):
+            for path, content in (files or {}).items():
+                make_folder(path.parent)
+                atomic_write(path, content, self.again)
             metrics = self.read_metrics()
             change(metrics)
             atomic_write(self.file(METRICS), _dumps(metrics), self.again)
         return metrics
 
-    def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        """Set the given top-level blocks of metrics.json, keeping the others."""
+    def update_metrics(self, files: dict[Path, bytes] | None = None, **blocks: dict[str, Any]) -> dict[str, Any]:
+        """Set the given top-level blocks of metrics.json, keeping the others; ``files``: the figures they name, written
+        with them (:meth:`_rewrite_metrics`)."""
 
         def change(metrics: dict[str, Any]) -> None:
             metrics.update(blocks)
             _freshen(metrics, blocks, self.weights_digest)
 
-        return self._rewrite_metrics(change)
+        return self._rewrite_metrics(change, files)
 
-    def merge_metrics(self, block: str, entries: dict[str, Any], **blocks: dict[str, Any]) -> dict[str, Any]:
+    def merge_metrics(self, block: str, entries: dict[str, Any], files: dict[Path, bytes] | None = None,
+                      **blocks: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         """Set ``entries`` inside the block ``block`` of metrics.json, keeping its other entries (a
         damaged block, not a JSON object, is replaced), and any top-level ``blocks`` as
-        :meth:`update_metrics` does, in one write."""
+        :meth:`update_metrics` does (``files`` too), in one write."""
 
         def change(metrics: dict[str, Any]) -> None:
             metrics.update(blocks)
@@ -396,7 +404,7 @@ class RunDir:
             _freshen(metrics, {**blocks, **{f"{block}.{key}": value for key, value in entries.items()}},
                      self.weights_digest)  # fmt: skip
 
-        return self._rewrite_metrics(change)
+        return self._rewrite_metrics(change, files)
 
     def mark_stale(self, names: list[str], changed: bool = True) -> dict[str, Any]:
         """Add to metrics.json's list of results computed with earlier weights those of ``names`` (blocks, or

@@ -437,11 +437,13 @@ class Run:
         model was loaded: a `train --resume` that replaces them makes it stale, whenever it ends."""
         return result if self._model is None else {**result, WEIGHTS_DIGEST: self._weights_digest}
 
-    def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        """:meth:`RunDir.update_metrics`, each block recording the weights it was measured with (:meth:`measured_with`)."""
-        return self.dir.update_metrics(**{name: self.measured_with(block) for name, block in blocks.items()})
+    def update_metrics(self, files: dict[Path, bytes] | None = None, **blocks: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`RunDir.update_metrics` (``files``: the figures the blocks name, written with them under the run's
+        lock), each block recording the weights it was measured with (:meth:`measured_with`)."""
+        return self.dir.update_metrics(files, **{name: self.measured_with(block) for name, block in blocks.items()})
 
-    def merge_metrics(self, block: str, entries: dict[str, Any], **blocks: dict[str, Any]) -> dict[str, Any]:
+    def merge_metrics(self, block: str, entries: dict[str, Any], files: dict[Path, bytes] | None = None,
+                      **blocks: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         """:meth:`RunDir.merge_metrics`, each entry and block recording the weights it was measured with."""
-        return self.dir.merge_metrics(block, {key: self.measured_with(entry) for key, entry in entries.items()},
+        return self.dir.merge_metrics(block, {key: self.measured_with(entry) for key, entry in entries.items()}, files,
                                       **{name: self.measured_with(value) for name, value in blocks.items()})  # fmt: skip

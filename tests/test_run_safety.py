@@ -231,6 +231,34 @@ def test_two_commands_of_one_action_at_once_leave_one_figure_and_its_entry(run, 
     assert value == 3 and (run / "figures" / figure).read_bytes() == expected
 
 
+@posix_only
+def test_a_resume_that_starts_while_a_command_writes_keeps_its_temporary_file(run, monkeypatch):
+    """An audit (s14): `train --resume` deleted every temporary file of the run as it started, those of commands
+    writing the run meanwhile too: a report (or score's calibration cache, or an analysis' metrics.json) between
+    writing its temporary file and renaming it failed ("Could not write report.html: No such file or directory").
+    Only files whose writer no longer runs are deleted now (a kill's leftovers, as before)."""
+    import tempfile
+
+    mkstemp, resumed = tempfile.mkstemp, []
+
+    def resume_meanwhile(*args, **kwargs):  # the report's temporary file is written; the resume starts
+        fd, name = mkstemp(*args, **kwargs)
+        if not resumed and os.path.basename(name).startswith(".report.html."):
+            resumed.append(main(["train", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]))
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", resume_meanwhile)
+    assert main(["report", str(run)]) == 0 and resumed == [0]
+    assert (run / "report.html").read_text().startswith("<!DOCTYPE html>")
+    # a kill's leftover (its writer gone) is deleted as before; a live writer's, even unknown to this command, kept
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live = (run / f".metrics.json.{gone.stdout.strip()}-{files.HOST}.abcd1234.tmp",
+                  run / "figures" / f".grid.png.{os.getpid()}-{files.HOST}.abcd1234.tmp")  # fmt: skip
+    dead.write_bytes(b"half")
+    live.write_bytes(b"half")
+    assert RunDir(run).remove_temp_files() == [dead] and live.exists() and not dead.exists()
+
+
 @pytest.mark.slow  # four interpreters importing torch at once: minutes on a small shared machine
 def test_explorations_and_inspect_run_at_once_keep_every_entry(run):
     """The issue's repro through the CLI: commands started together, each exits 0, no entry is gone."""

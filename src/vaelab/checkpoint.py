@@ -43,6 +43,7 @@ from vaelab.files import (
     AGAIN,
     TEMP_FILE,
     atomic_write,
+    being_written,
     lock_file,
     make_folder,
     read_json,
@@ -231,9 +232,13 @@ class RunDir:
                 if TEMP_FILE.fullmatch(p.name) and p.is_file() and not p.is_symlink()]  # fmt: skip
 
     def remove_temp_files(self) -> list[Path]:
-        """Delete :meth:`temp_files`; call it only while no other process writes the run."""
+        """Delete :meth:`temp_files` whose writer no longer runs: a command writing the run meanwhile (an analysis
+        while `train --resume` starts) keeps its own, which it is about to rename (an audit, s14: its write failed
+        with "No such file or directory" and its block was lost)."""
         removed = []
         for p in self.temp_files():
+            if being_written(p.name):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
                 removed.append(p)

@@ -341,6 +341,35 @@ def test_a_block_of_old_weights_written_after_a_resume_ends_is_stale(run, tmp_pa
     assert "old" not in json.loads((run / "metrics.json").read_text())["stale"]
 
 
+def test_blocks_of_weights_a_stopped_resume_changed_are_stale_in_the_report(run, tmp_path, capsys):
+    """An audit (s14): a `train --resume` stopped (Ctrl-C, a kill) after it saved new weights never listed the blocks
+    measured before it: the report showed them as measured on the weights the run holds, and compare-samplers quoted
+    the old diagnostics' prior-hole mass. A block records its weights, so readers see they are not the run's."""
+    from tests.run_helpers import copy_tree
+    from vaelab.checkpoint import RunDir
+    from vaelab.commands.report import write_report
+
+    run = copy_tree(run, tmp_path / "run")
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    assert main(["inspect", str(run)]) == 0
+    before = RunDir(run).weights_digest()
+
+    def stop(event, info):  # Ctrl-C once the resume's first epoch is saved
+        if event == "epoch":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(None, run, {"epochs": 20, "save_every": 0}, resume=True, progress=stop)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert RunDir(run).weights_digest() != before and "stale" not in metrics  # changed, and nothing listed
+    assert {"explore.traverse", "diagnostics"} <= set(RunDir(run).stale_results(metrics))
+    html = write_report(run).read_text()
+    assert html.count("Stale: this part was measured") >= 2 and f"explore {run} traverse again" in html
+    capsys.readouterr()
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2"]) == 0
+    assert json.loads((run / "metrics.json").read_text())["samplers"]["_summary"]["prior_hole_mass_stale"] is True
+
+
 def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
     """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
     prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""

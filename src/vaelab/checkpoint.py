@@ -423,17 +423,26 @@ class RunDir:
             now = self.weights_digest()
             older = []
             for name in {*names, *measured_results(metrics)}:
-                block, _, entry = name.partition(".")
-                value = metrics.get(block)
-                if entry:
-                    value = value.get(entry) if isinstance(value, dict) else None
-                recorded = _measured_with(value) if block in metrics else set()
+                recorded = _measured_with(_result(metrics, name)) if name.partition(".")[0] in metrics else set()
                 if recorded is None and changed or recorded and recorded != {now}:
                     older.append(name)
             if older:
                 metrics[STALE] = sorted({*stale_names(metrics), *older})
 
         return self._rewrite_metrics(change)
+
+    def stale_results(self, metrics: dict[str, Any]) -> list[str]:
+        """metrics.json's list of results computed with earlier weights (:func:`stale_names`), and every result that
+        records weights (:data:`WEIGHTS_DIGEST`) other than the run's now: a `train --resume` stopped (Ctrl-C, a
+        kill) after it changed the weights never listed them (an audit, s14: the report showed them as current)."""
+        names, now = stale_names(metrics), None
+        for name in measured_results(metrics):
+            recorded = _measured_with(_result(metrics, name))
+            if recorded and name not in names:
+                now = now or self.weights_digest()
+                if recorded != {now}:
+                    names.append(name)
+        return names
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:
@@ -571,6 +580,13 @@ def measured_results(metrics: dict[str, Any]) -> list[str]:
         else:
             names.append(block)
     return names
+
+
+def _result(metrics: dict[str, Any], name: str) -> Any:
+    """The block, or the entry ("block.entry"), a result's name names (None where there is none)."""
+    block, _, entry = name.partition(".")
+    value = metrics.get(block)
+    return (value.get(entry) if isinstance(value, dict) else None) if entry else value
 
 
 def _measured_with(value: Any) -> set[str] | None:

@@ -591,9 +591,14 @@ def _result(metrics: dict[str, Any], name: str) -> Any:
 
 def _measured_with(value: Any) -> set[str] | None:
     """The weights a result records it was measured with (:data:`WEIGHTS_DIGEST`): a block's or an entry's, a block
-    of entries' (``samplers``) those of all its entries; None when one records none (written before they were)."""
+    of entries' (``samplers``) its ``_summary``'s, else those of all its entries; None when one records none (written
+    before they were)."""
     if isinstance(value, dict) and isinstance(value.get(WEIGHTS_DIGEST), str):
         return {value[WEIGHTS_DIGEST]}
+    if isinstance(value, dict) and _measured_with(value.get("_summary")):
+        # a comparison's summary, written with the entries it compares: what the report shows (entries of an earlier
+        # comparison are not, and cannot make it stale)
+        return _measured_with(value["_summary"])
     if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
         inner = [_measured_with(v) for v in value.values()]
         return None if any(d is None for d in inner) else set().union(*inner)

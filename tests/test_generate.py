@@ -312,6 +312,83 @@ def test_a_block_written_while_a_resumed_training_runs_is_marked_stale(run, tmp_
     assert "explore.traverse" in json.loads((run / "metrics.json").read_text())["stale"]
 
 
+def test_a_block_of_old_weights_written_after_a_resume_ends_is_stale(run, tmp_path, monkeypatch):
+    """An audit (s13 g): a command that loaded the model before a train --resume replaced it, and wrote its block after
+    the training ended, was freshened and shown as measured on the new weights. Each block now records the weights it
+    was measured with (weights_digest), and a block of weights the run no longer holds is stale whatever the order."""
+    import vaelab.commands.explore as explore
+    from tests.run_helpers import copy_tree
+    from vaelab.adopt import ADOPTED
+    from vaelab.checkpoint import MODEL, MODEL_FILES, ONNX, WEIGHTS_DIGEST, RunDir
+
+    assert MODEL_FILES == (MODEL, ADOPTED, *ONNX)  # the files an adopted model is made of, hashed by weights_digest
+    run = copy_tree(run, tmp_path / "run")
+    before = RunDir(run).weights_digest()
+    png_bytes = explore.png_bytes
+
+    def resumed_meanwhile(fig):  # the traversal was measured on the old weights; the resume ends; it writes
+        monkeypatch.setattr(explore, "png_bytes", png_bytes)
+        assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+        return png_bytes(fig)
+
+    monkeypatch.setattr(explore, "png_bytes", resumed_meanwhile)
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert RunDir(run).weights_digest() != before  # the resume changed the weights
+    assert metrics["explore"]["traverse"][WEIGHTS_DIGEST] == before
+    assert "explore.traverse" in metrics["stale"]
+    # measured again on the weights the run holds: current, and recorded so
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["explore"]["traverse"][WEIGHTS_DIGEST] == RunDir(run).weights_digest()
+    assert "explore.traverse" not in metrics.get("stale", [])
+    # a resume that changes nothing leaves it current (it records the weights the run holds); a block written before
+    # weights were recorded is judged as before: stale when a resume changes the weights, current when written again
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "8", "--quiet"]) == 0
+    assert "explore.traverse" not in json.loads((run / "metrics.json").read_text()).get("stale", [])
+    RunDir(run).update_metrics(old={"value": 1.0})
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "10", "--quiet"]) == 0
+    stale = json.loads((run / "metrics.json").read_text())["stale"]
+    assert "old" in stale and "explore.traverse" in stale
+    RunDir(run).update_metrics(old={"value": 2.0})
+    assert "old" not in json.loads((run / "metrics.json").read_text())["stale"]
+
+
+def test_blocks_of_weights_a_stopped_resume_changed_are_stale_in_the_report(run, tmp_path, capsys):
+    """An audit (s14): a `train --resume` stopped (Ctrl-C, a kill) after it saved new weights never listed the blocks
+    measured before it: the report showed them as measured on the weights the run holds, and compare-samplers quoted
+    the old diagnostics' prior-hole mass. A block records its weights, so readers see they are not the run's."""
+    from tests.run_helpers import copy_tree
+    from vaelab.checkpoint import RunDir
+    from vaelab.commands.report import write_report
+
+    run = copy_tree(run, tmp_path / "run")
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    assert main(["inspect", str(run)]) == 0
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "aggregate-gmm", "--n", "20", "--replicates",
+                 "2"]) == 0  # fmt: skip
+    before = RunDir(run).weights_digest()
+
+    def stop(event, info):  # Ctrl-C once the resume's first epoch is saved
+        if event == "epoch":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(None, run, {"epochs": 20, "save_every": 0}, resume=True, progress=stop)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert RunDir(run).weights_digest() != before and "stale" not in metrics  # changed, and nothing listed
+    assert {"explore.traverse", "diagnostics", "samplers"} <= set(RunDir(run).stale_results(metrics))
+    html = write_report(run).read_text()
+    assert html.count("Stale: this part was measured") >= 2 and f"explore {run} traverse again" in html
+    capsys.readouterr()
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--n", "20", "--replicates", "2"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["samplers"]["_summary"]["prior_hole_mass_stale"] is True
+    # compared again (prior alone): the comparison the report shows is current; aggregate-gmm's entry, of the old
+    # weights, is not shown (an earlier comparison) and does not make it stale
+    assert "samplers" not in RunDir(run).stale_results(metrics) and "aggregate-gmm" in metrics["samplers"]
+
+
 def test_a_prior_hole_mass_of_weights_a_resumed_training_changed_is_not_quoted(run, tmp_path, capsys):
     """An audit (s12 c): after train --resume changed the weights, compare-samplers quoted the stale diagnostics'
     prior-hole mass ("prior-hole mass 0.030", and in its verdict) beside samplers of the new weights."""

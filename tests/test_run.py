@@ -155,3 +155,23 @@ def test_figures_of_a_conditional_image_run_with_named_classes(tmp_path, digits_
     result = train_run(digits_npy, tmp_path / "run", {**FAST, "conditional": True}, labels=str(tmp_path / "names.txt"))
     written = {p.name for p in write_run_figures(result)}
     assert {"training_curves.png", "reconstructions.png", "prior_samples.png"} <= written
+
+
+def test_the_run_records_the_cpu_threads_each_epoch_ran_with(tmp_path, digits_npy):
+    """An audit (s13 g): another thread count sums in another order and moves the weights (~4e-7 after one epoch of a
+    conv model), so the same seed repeats the same weights only with the same count: the run records it."""
+    import torch
+
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    result = train_run(digits_npy, tmp_path / "run", {**FAST, "epochs": 2})
+    history = result.run.file("history.csv").read_text().splitlines()
+    assert history[0].endswith(",seconds,threads") and all(row.endswith(f",{before}") for row in history[1:])
+    assert result.metrics["training"]["threads"] == [before]
+    torch.set_num_threads(other)
+    try:
+        resumed = train_run(None, tmp_path / "run", {"epochs": 3}, resume=True)
+    finally:
+        torch.set_num_threads(before)
+    assert resumed.metrics["training"]["threads"] == sorted({before, other})
+    assert resumed.run.file("history.csv").read_text().splitlines()[-1].endswith(f",{other}")

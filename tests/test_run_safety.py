@@ -198,6 +198,67 @@ def test_eight_processes_updating_one_metrics_json_for_50_rounds_lose_nothing(tm
         assert metrics["explore"] == {f"e{i}": rounds - 1 for i in range(procs)}
 
 
+@pytest.mark.parametrize("argv, figure, key", [
+    (["explore", "traverse", "--steps"], "traversals.png", ("explore", "traverse", "steps")),
+    (["score", "test", "--n-samples"], "score_test.png", ("likelihood", "n_samples")),
+], ids=["explore", "score"])  # fmt: skip
+def test_two_commands_of_one_action_at_once_leave_one_figure_and_its_entry(run, tmp_path, monkeypatch, argv, figure,
+                                                                           key):  # fmt: skip
+    """An audit (s13 g): two `explore R traverse` (or two `score R`) with other settings at once could leave the figure
+    of one beside the metrics.json entry of the other: each was written atomically, but not the pair. The interleaving
+    made by hand: the second runs whole after the first wrote its figure and before it wrote its entry."""
+    command, *rest, option = argv
+    alone = copy_tree(run, tmp_path / "alone")
+    assert main([command, str(alone), *rest, option, "3"]) == 0  # the first command's figure, by itself
+    expected = (alone / "figures" / figure).read_bytes()
+    merge, update = RunDir.merge_metrics, RunDir.update_metrics
+    other = []
+
+    def the_other_meanwhile(write):
+        def inner(self, *args, **kwargs):
+            if not other:
+                other.append(None)  # once: the other's own write passes through
+                other[0] = main([command, str(run), *rest, option, "5"])
+            return write(self, *args, **kwargs)
+        return inner
+
+    monkeypatch.setattr(RunDir, "merge_metrics", the_other_meanwhile(merge))
+    monkeypatch.setattr(RunDir, "update_metrics", the_other_meanwhile(update))
+    assert main([command, str(run), *rest, option, "3"]) == 0 and other == [0]
+    value = RunDir(run).read_metrics()
+    for k in key:
+        value = value[k]
+    assert value == 3 and (run / "figures" / figure).read_bytes() == expected
+
+
+@posix_only
+def test_a_resume_that_starts_while_a_command_writes_keeps_its_temporary_file(run, monkeypatch):
+    """An audit (s14): `train --resume` deleted every temporary file of the run as it started, those of commands
+    writing the run meanwhile too: a report (or score's calibration cache, or an analysis' metrics.json) between
+    writing its temporary file and renaming it failed ("Could not write report.html: No such file or directory").
+    Only files whose writer no longer runs are deleted now (a kill's leftovers, as before)."""
+    import tempfile
+
+    mkstemp, resumed = tempfile.mkstemp, []
+
+    def resume_meanwhile(*args, **kwargs):  # the report's temporary file is written; the resume starts
+        fd, name = mkstemp(*args, **kwargs)
+        if not resumed and os.path.basename(name).startswith(".report.html."):
+            resumed.append(main(["train", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]))
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", resume_meanwhile)
+    assert main(["report", str(run)]) == 0 and resumed == [0]
+    assert (run / "report.html").read_text().startswith("<!DOCTYPE html>")
+    # a kill's leftover (its writer gone) is deleted as before; a live writer's, even unknown to this command, kept
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live = (run / f".metrics.json.{gone.stdout.strip()}-{files.HOST}.abcd1234.tmp",
+                  run / "figures" / f".grid.png.{os.getpid()}-{files.HOST}.abcd1234.tmp")  # fmt: skip
+    dead.write_bytes(b"half")
+    live.write_bytes(b"half")
+    assert RunDir(run).remove_temp_files() == [dead] and live.exists() and not dead.exists()
+
+
 @pytest.mark.slow  # four interpreters importing torch at once: minutes on a small shared machine
 def test_explorations_and_inspect_run_at_once_keep_every_entry(run):
     """The issue's repro through the CLI: commands started together, each exits 0, no entry is gone."""

@@ -43,6 +43,7 @@ from vaelab.files import (
     AGAIN,
     TEMP_FILE,
     atomic_write,
+    being_written,
     lock_file,
     make_folder,
     read_json,
@@ -60,6 +61,12 @@ LOCK = ".metrics.lock"  # held while metrics.json is read, changed and rewritten
 # metrics.json's list of the blocks (and "block.entry"s) computed with weights that `train --resume` has since
 # changed: the report says so; a command that writes one again takes it off the list.
 STALE = "stale"
+# The key, in every block (or entry) an analysis writes, of the SHA-256 of the model files it was measured with
+# (RunDir.weights_digest): a result of weights the run no longer holds is stale whatever the order in which its
+# command and a `train --resume` ended. Blocks written before it was recorded are judged by the list alone.
+WEIGHTS_DIGEST = "weights_digest"
+ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
+MODEL_FILES = (MODEL, "adopted.json", *ONNX)  # what a model is made of (an adopted one: its record and graphs too)
 FIGURES, CACHE = "figures", "cache"  # the run's subfolders
 # Every file vaelab itself writes at the top of a run folder (a kind's files are named by its kind).
 RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK})
@@ -169,6 +176,26 @@ class RunDir:
     def exists(self) -> bool:
         return self.file(CONFIG).is_file()
 
+    def hash_model(self, *hashes: Any) -> None:
+        """Feed the files the model is made of (:data:`MODEL_FILES`, those present) to each of ``hashes``, in one
+        read."""
+        for name in MODEL_FILES:
+            path = self.file(name)
+            if path.is_file():
+                with open(path, "rb") as f:
+                    for h in hashes:
+                        h.update(name.encode())
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        for h in hashes:
+                            h.update(chunk)
+
+    def weights_digest(self) -> str:
+        """SHA-256 of the files the model is made of as they are now: what a block records it was measured with
+        (:data:`WEIGHTS_DIGEST`)."""
+        h = hashlib.sha256()
+        self.hash_model(h)
+        return h.hexdigest()
+
     def folder(self, name: str, create: bool = False) -> Path:
         """The run's subfolder ``name`` (figures, cache), refused when it leads outside the run
         (a symbolic link to another folder, or not a folder at all): vaelab reads, writes and
@@ -205,9 +232,13 @@ class RunDir:
                 if TEMP_FILE.fullmatch(p.name) and p.is_file() and not p.is_symlink()]  # fmt: skip
 
     def remove_temp_files(self) -> list[Path]:
-        """Delete :meth:`temp_files`; call it only while no other process writes the run."""
+        """Delete :meth:`temp_files` whose writer no longer runs: a command writing the run meanwhile (an analysis
+        while `train --resume` starts) keeps its own, which it is about to rename (an audit, s14: its write failed
+        with "No such file or directory" and its block was lost)."""
         removed = []
         for p in self.temp_files():
+            if being_written(p.name):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
                 removed.append(p)
@@ -340,41 +371,78 @@ class RunDir:
         block (or explore entry) is left out, as if its analysis had not run, with a note saying so."""
         return validate_blocks(self.read_metrics())
 
-    def _rewrite_metrics(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    def _rewrite_metrics(self, change: Callable[[dict[str, Any]], None],
+                         files: dict[Path, bytes] | None = None) -> dict[str, Any]:  # fmt: skip
         """metrics.json read, changed in place by ``change`` and written back atomically, all under
-        the run's lock: commands writing other blocks at the same time keep theirs."""
+        the run's lock: commands writing other blocks at the same time keep theirs. ``files`` (path: bytes, the
+        figures a block names) are written first under the same lock, so two commands writing the same block at once
+        never leave the figure of one beside the block of the other."""
         with lock_file(self.file(LOCK)):
+            for path, content in (files or {}).items():
+                make_folder(path.parent)
+                atomic_write(path, content, self.again)
             metrics = self.read_metrics()
             change(metrics)
             atomic_write(self.file(METRICS), _dumps(metrics), self.again)
         return metrics
 
-    def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        """Set the given top-level blocks of metrics.json, keeping the others."""
+    def update_metrics(self, files: dict[Path, bytes] | None = None, **blocks: dict[str, Any]) -> dict[str, Any]:
+        """Set the given top-level blocks of metrics.json, keeping the others; ``files``: the figures they name, written
+        with them (:meth:`_rewrite_metrics`)."""
 
         def change(metrics: dict[str, Any]) -> None:
             metrics.update(blocks)
-            _freshen(metrics, blocks)
+            _freshen(metrics, blocks, self.weights_digest)
 
-        return self._rewrite_metrics(change)
+        return self._rewrite_metrics(change, files)
 
-    def merge_metrics(self, block: str, entries: dict[str, Any], **blocks: dict[str, Any]) -> dict[str, Any]:
+    def merge_metrics(self, block: str, entries: dict[str, Any], files: dict[Path, bytes] | None = None,
+                      **blocks: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
         """Set ``entries`` inside the block ``block`` of metrics.json, keeping its other entries (a
         damaged block, not a JSON object, is replaced), and any top-level ``blocks`` as
-        :meth:`update_metrics` does, in one write."""
+        :meth:`update_metrics` does (``files`` too), in one write."""
 
         def change(metrics: dict[str, Any]) -> None:
             metrics.update(blocks)
             old = metrics.get(block)
             metrics[block] = {**(old if isinstance(old, dict) else {}), **entries}
-            _freshen(metrics, [*blocks, *(f"{block}.{key}" for key in entries)])
+            _freshen(metrics, {**blocks, **{f"{block}.{key}": value for key, value in entries.items()}},
+                     self.weights_digest)  # fmt: skip
+
+        return self._rewrite_metrics(change, files)
+
+    def mark_stale(self, names: list[str], changed: bool = True) -> dict[str, Any]:
+        """Add to metrics.json's list of results computed with earlier weights those of ``names`` (blocks, or
+        "block.entry") and of the analyses' results it holds now (:func:`measured_results`) that were measured on
+        weights other than the run's: a result that records its weights (:data:`WEIGHTS_DIGEST`) when they differ
+        from the run's now, one that does not (written before vaelab recorded them) when ``changed`` (the weights
+        changed since it could have been measured). Judged under the lock, so a result another command writes at the
+        same time is judged on what it records."""
+
+        def change(metrics: dict[str, Any]) -> None:
+            now = self.weights_digest()
+            older = []
+            for name in {*names, *measured_results(metrics)}:
+                recorded = _measured_with(_result(metrics, name)) if name.partition(".")[0] in metrics else set()
+                if recorded is None and changed or recorded and recorded != {now}:
+                    older.append(name)
+            if older:
+                metrics[STALE] = sorted({*stale_names(metrics), *older})
 
         return self._rewrite_metrics(change)
 
-    def mark_stale(self, names: list[str]) -> None:
-        """Add ``names`` (blocks, or "block.entry") to metrics.json's list of results computed with earlier weights."""
-        if names:
-            self._rewrite_metrics(lambda metrics: metrics.update({STALE: sorted({*stale_names(metrics), *names})}))
+    def stale_results(self, metrics: dict[str, Any]) -> list[str]:
+        """metrics.json's list of results computed with earlier weights (:func:`stale_names`), and every result that
+        records weights (:data:`WEIGHTS_DIGEST`) other than the run's now: a `train --resume` stopped (Ctrl-C, a
+        kill) after it changed the weights never listed them (an audit, s14: the report showed them as current)."""
+        names, now = stale_names(metrics), None
+        for name in measured_results(metrics):
+            recorded = _measured_with(_result(metrics, name))
+            if recorded and name not in names:
+                now = now or self.weights_digest()
+                if recorded != {now}:
+                    names.append(name)
+        return names
 
     # ------------------------------------------------------------------ split
     def write_split(self, codes: np.ndarray) -> None:
@@ -492,16 +560,69 @@ def stale_names(metrics: dict[str, Any]) -> list[str]:
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
 
-def _freshen(metrics: dict[str, Any], written: Any) -> None:
-    """Take what was just written (a block: with its entries) off the list of stale results."""
-    if STALE not in metrics:
+# Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)
+TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread", STALE})
+# Blocks whose entries are measured one by one (one per explore action, one per data inspected): each is a result
+ENTRY_RESULTS = ("explore", "diagnostics_by_data")
+
+
+def measured_results(metrics: dict[str, Any]) -> list[str]:
+    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse", and an
+    inspected data's: "diagnostics_by_data.test")."""
+    names = []
+    for block, value in metrics.items():
+        if block in TRAIN_BLOCKS:
+            continue
+        if block in ENTRY_RESULTS and isinstance(value, dict):
+            # entry by entry, as their commands write them (an audit, s12: "diagnostics_by_data" stayed stale after
+            # vaelab inspect measured each of its data again)
+            names += [f"{block}.{key}" for key in value]
+        else:
+            names.append(block)
+    return names
+
+
+def _result(metrics: dict[str, Any], name: str) -> Any:
+    """The block, or the entry ("block.entry"), a result's name names (None where there is none)."""
+    block, _, entry = name.partition(".")
+    value = metrics.get(block)
+    return (value.get(entry) if isinstance(value, dict) else None) if entry else value
+
+
+def _measured_with(value: Any) -> set[str] | None:
+    """The weights a result records it was measured with (:data:`WEIGHTS_DIGEST`): a block's or an entry's, a block
+    of entries' (``samplers``) its ``_summary``'s, else those of all its entries; None when one records none (written
+    before they were)."""
+    if isinstance(value, dict) and isinstance(value.get(WEIGHTS_DIGEST), str):
+        return {value[WEIGHTS_DIGEST]}
+    if isinstance(value, dict) and _measured_with(value.get("_summary")):
+        # a comparison's summary, written with the entries it compares: what the report shows (entries of an earlier
+        # comparison are not, and cannot make it stale)
+        return _measured_with(value["_summary"])
+    if isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+        inner = [_measured_with(v) for v in value.values()]
+        return None if any(d is None for d in inner) else set().union(*inner)
+    return None
+
+
+def _freshen(metrics: dict[str, Any], written: dict[str, Any], current: Callable[[], str]) -> None:
+    """Take what was just written (name: value; a block: with its entries) off the list of stale results, unless it
+    records weights (:data:`WEIGHTS_DIGEST`) other than the run's now (``current()``): its command loaded the model
+    before a `train --resume` replaced it, and it goes on the list (an audit, s13: shown as current)."""
+    recorded = {n: v[WEIGHTS_DIGEST] for n, v in written.items()
+                if isinstance(v, dict) and isinstance(v.get(WEIGHTS_DIGEST), str)}  # fmt: skip
+    now = current() if recorded else None
+    older = {n for n, d in recorded.items() if d != now}
+    if STALE not in metrics and not older:
         return
-    written = set(written)
+    fresh = set(written) - older
     # A block whose "_summary" entry was written was measured again as a whole: compare-samplers writes its samplers'
     # entries and the summary that says which of them the comparison holds (an audit, s12: "samplers" stayed stale,
     # and the report said to run compare-samplers again, after it had)
-    written |= {name.partition(".")[0] for name in written if name.partition(".")[2] == "_summary"}
-    left = [n for n in stale_names(metrics) if n not in written and n.split(".")[0] not in written]
+    fresh |= {name.partition(".")[0] for name in fresh if name.partition(".")[2] == "_summary"}
+    left = [n for n in stale_names(metrics) if n not in fresh and n.split(".")[0] not in fresh]
+    # named as measured_results names them: an explore action's or inspected data's entry, else the block
+    left += sorted({n if n.partition(".")[0] in ENTRY_RESULTS else n.partition(".")[0] for n in older} - set(left))
     if left:
         metrics[STALE] = left
     else:

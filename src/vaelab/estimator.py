@@ -540,6 +540,9 @@ def init_output_bias(module: VAEModule, X: Any) -> bool:
 def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``training`` block of metrics.json (with ``likelihood_choice``: the likelihood and why)."""
     best = state.history[state.best_epoch - 1] if state.best_epoch else {}
+    # torch's CPU threads the epochs ran with (rows of a vaelab before it have none): the same seed gives the same
+    # weights on one machine with the same count, since another sums in another order (an audit, s13 g)
+    threads = sorted({row["threads"] for row in state.history if isinstance(row.get("threads"), int)})
     return {
         "likelihood_choice": likelihood_choice,
         "epochs_run": state.epoch,
@@ -549,6 +552,7 @@ def training_summary(state: TrainState, likelihood_choice: dict[str, Any] | None
         "best_val_reconstruction": best.get("val_reconstruction"),
         "best_val_kl": best.get("val_kl"),
         "seconds": sum(row["seconds"] for row in state.history),
+        **({"threads": threads} if threads else {}),
     }
 
 

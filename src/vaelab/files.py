@@ -100,6 +100,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def being_written(name: str) -> bool:
+    """Whether a temporary file (named as :data:`TEMP_FILE`) may still be being written: its writer, named in it, is
+    a live process of this host, or runs on another host (which this one cannot tell). Files of older vaelab versions
+    (no writer named) are not."""
+    m = re.search(r"\.(\d+)-([0-9a-f]{6})\.[a-z0-9_]{8}\.tmp\Z", name)
+    return m is not None and (m.group(2) != HOST or _alive(int(m.group(1))))
+
+
 def remove_stale_temp_files(path: Path) -> list[Path]:
     """Delete the temporary files of earlier writes of ``path`` whose writer (a process of this
     host) no longer runs: a killed ``report`` or ``score --out`` would otherwise leave them forever.

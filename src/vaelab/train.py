@@ -35,8 +35,8 @@ CHECK_EVERY = 50
 
 HISTORY_COLUMNS = (
     "epoch", "train_loss", "train_reconstruction", "train_kl",
-    "val_loss", "val_reconstruction", "val_kl", "beta", "seconds",
-)  # fmt: skip
+    "val_loss", "val_reconstruction", "val_kl", "beta", "seconds", "threads",
+)  # fmt: skip  # threads: torch's CPU threads that epoch (another count sums in another order: weights move ~1e-7)
 
 
 @dataclass
@@ -274,7 +274,7 @@ def _train(
         state.epoch = epoch + 1
         row = {"epoch": state.epoch, **{f"train_{k}": v for k, v in train.items()}}
         row.update({f"val_{k}": (val[k] if val else math.nan) for k in ("loss", "reconstruction", "kl")})
-        row.update(beta=beta, seconds=time.perf_counter() - started)
+        row.update(beta=beta, seconds=time.perf_counter() - started, threads=torch.get_num_threads())
         state.history.append(row)
         # Without validation the latest epoch counts as the best one.
         score = val["loss"] if val else -state.epoch

@@ -21,7 +21,7 @@ import os
 from typing import Any
 
 from vaelab.config import check_count, check_seed
-from vaelab.report.figures import save_png
+from vaelab.report.figures import png_bytes
 from vaelab.runs.run import Run
 from vaelab.runtime import most_in_memory
 
@@ -38,9 +38,9 @@ def evaluate_synthetic(run_path: str | os.PathLike, *, n: int | None = None, tar
         check_count("--n", n, most_in_memory(32 * run.n_features), "that many synthetic examples (and their copies "
                     "while they are measured) would not fit in memory")  # fmt: skip
     block, figures = run.kind.evaluate_synthetic(run, n=n, target=target, sampler=sampler, seed=seed, draw=bool(draw))
-    paths = [save_png(fig, run.figure(f"{name}.png")) for name, fig in figures.items()]
-    block["figures"] = [f"figures/{p.name}" for p in paths]
-    run.update_metrics(synthetic=block)
+    files = {run.figure(f"{name}.png"): png_bytes(fig) for name, fig in figures.items()}
+    block["figures"] = [f"figures/{p.name}" for p in files]
+    run.update_metrics(files, synthetic=block)  # the figures with the block, under the run's lock
     return block
 
 

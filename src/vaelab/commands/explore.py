@@ -35,7 +35,7 @@ from vaelab.report.explore_figures import (
     interpolation_figure,
     traversal_figure,
 )
-from vaelab.report.figures import save_png
+from vaelab.report.figures import png_bytes
 from vaelab.report.series_figures import (
     WindowView,
     arithmetic_windows_figure,
@@ -157,9 +157,10 @@ def _own_class(example: Example | None, label: Any) -> Any:
 
 
 def _write(run: Run, what: str, fig, entry: dict[str, Any]) -> Path:
-    path = save_png(fig, run.figure(FIGURES[what]))
-    # Only this action's entry changes, under the run's lock: explorations run at once keep each other's.
-    run.dir.merge_metrics("explore", {what: {**entry, "figure": f"figures/{FIGURES[what]}"}})
+    path = run.figure(FIGURES[what])
+    # Only this action's entry changes, under the run's lock: explorations run at once keep each other's. The figure
+    # is written with it, so two of the same action at once leave one's figure and entry (an audit, s13 g).
+    run.merge_metrics("explore", {what: {**entry, "figure": f"figures/{FIGURES[what]}"}}, files={path: png_bytes(fig)})
     return path
 
 

@@ -42,7 +42,7 @@ from vaelab.analysis.quality import (
 )
 from vaelab.analysis.samplers import SAMPLERS, generate
 from vaelab.analysis.table_generation import check_table_temperature
-from vaelab.checkpoint import CLASSIFIER, stale_names
+from vaelab.checkpoint import CLASSIFIER, WEIGHTS_DIGEST, stale_names
 from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
@@ -258,7 +258,10 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
     diagnostics = blocks.get("diagnostics")  # a damaged block counts as not measured
     # measured on the weights before train --resume changed them: not this model's (an audit, s12: its hole mass was
     # quoted beside the samplers of the new weights, in the table's note and the verdict)
-    stale = diagnostics is not None and "diagnostics" in stale_names(blocks)
+    # (or on weights other than those compared here, whenever its command ended: an audit, s14)
+    own = run.measured_with({}).get(WEIGHTS_DIGEST)
+    stale = diagnostics is not None and ("diagnostics" in stale_names(blocks)
+                                         or diagnostics.get(WEIGHTS_DIGEST, own) != own)  # fmt: skip
     aggregate = diagnostics["aggregate"] if diagnostics and not stale else {}
     hole, hole_se = aggregate.get("prior_hole_mass"), aggregate.get("prior_hole_mass_stderr")
     summary = {
@@ -269,7 +272,7 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
         "compared": list(block), **({"prior_hole_mass_stale": True} if stale else {}),
     }  # fmt: skip
-    run.dir.merge_metrics("samplers", {**block, "_summary": summary})
+    run.merge_metrics("samplers", {**block, "_summary": summary})
     return {"samplers": block, "summary": summary, "grids": grids, "model": model}
 
 

@@ -16,7 +16,7 @@ from vaelab.analysis.diagnostics import Diagnostics, diagnose
 from vaelab.commands.score import data_slug
 from vaelab.config import check_number, check_seed
 from vaelab.data.table_transformer import CONDITION_FALLBACK
-from vaelab.report.figures import save_png
+from vaelab.report.figures import png_bytes
 from vaelab.runs.run import Run, Specs, is_split
 
 
@@ -45,8 +45,10 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative,
                       given_other=other)  # fmt: skip
     block = {"data": spec, **result.to_dict()}
-    # One locked write: other specs' blocks kept; the run's own block set too when X is representative.
-    run.dir.merge_metrics("diagnostics_by_data", {spec: block}, **({"diagnostics": block} if representative else {}))
     suffix = "" if representative else f"_{data_slug(spec)}"
-    paths = [save_png(fig, run.figure(f"{name}{suffix}.png")) for name, fig in result.figures().items()]
-    return result, paths
+    figures = {run.figure(f"{name}{suffix}.png"): png_bytes(fig) for name, fig in result.figures().items()}
+    # One locked write, the figures with it: other specs' blocks kept; the run's own block set too when X is
+    # representative.
+    run.merge_metrics("diagnostics_by_data", {spec: block}, files=figures,
+                      **({"diagnostics": block} if representative else {}))  # fmt: skip
+    return result, list(figures)

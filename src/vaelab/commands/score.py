@@ -33,7 +33,7 @@ from vaelab.data.split import indices
 from vaelab.errors import ConfigError, RunError
 from vaelab.files import write_output
 from vaelab.progress import named_pass
-from vaelab.report.figures import save_png, score_histogram
+from vaelab.report.figures import png_bytes, save_png, score_histogram
 from vaelab.runs.run import Run, Specs, is_split
 from vaelab.runtime import most_in_memory
 
@@ -332,10 +332,12 @@ def score(
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
         write_output(Path(out), buf.getvalue().encode())
     save_calibration()
-    scored.figure = save_png(fig, run.figure(f"score_{data_slug(spec)}.png"))
-    if spec == "test" and plain:  # no log p(x): a block of its own, named for what it holds
+    scored.figure = run.figure(f"score_{data_slug(spec)}.png")
+    if spec != "test":
+        save_png(fig, scored.figure)
+    elif plain:  # no log p(x): a block of its own, named for what it holds, with its histogram under the run's lock
         summary = result.summary()
-        run.update_metrics(reconstruction_error={
+        run.update_metrics({scored.figure: png_bytes(fig)}, reconstruction_error={
             "score": score, "what": RECONSTRUCTION_MSE_WHAT,
             "test_reconstruction_mse": summary["reconstruction_mse"],
             "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
@@ -347,9 +349,9 @@ def score(
             **(scored.reference or {}),
             "figure": f"figures/{scored.figure.name}",
         })  # fmt: skip
-    elif spec == "test":
+    else:  # the histogram with the block, under the run's lock: two scores at once leave one's pair
         summary = result.summary()
-        run.update_metrics(likelihood={
+        run.update_metrics({scored.figure: png_bytes(fig)}, likelihood={
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_stderr_method": summary["nll_stderr_method"],
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],

@@ -18,12 +18,19 @@ from vaelab.data.split import indices
 from vaelab.files import atomic_write, make_folder
 
 
-def save_png(fig: Figure, path: Path) -> Path:
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG, as :func:`save_png` writes it (a command that writes it with its metrics.json entry, under
+    the run's lock, passes these)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_png(fig: Figure, path: Path) -> Path:
+    png = png_bytes(fig)
     make_folder(path.parent)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, png)
     return path
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import FIGURES, RunConfig, RunDir, stale_names
+from vaelab.checkpoint import FIGURES, RunConfig, RunDir
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
@@ -716,7 +716,7 @@ def build_sections(run: RunDir, config: RunConfig, metrics: dict[str, Any], kind
         for target in shown:
             by_id[target].paragraphs.append(f"metrics.json is damaged here ({why}); this part is shown as not run "
                                             "until the command that fills it writes it again.")  # fmt: skip
-    for name in stale_names(metrics):  # measured before `train --resume` changed the weights (an audit)
+    for name in run.stale_results(metrics):  # measured before `train --resume` changed the weights (an audit)
         block, _, entry = name.partition(".")
         again = STALE_AGAIN.get(block)
         if again is None or block not in metrics:  # (diagnostics_by_data: not on the page)

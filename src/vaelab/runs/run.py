@@ -22,7 +22,7 @@ from vaelab.adopt import ADOPTED, load_adopted
 from vaelab.analysis.likelihood import LikelihoodResult, log_likelihood
 from vaelab.analysis.reconstruction_error import ReconstructionResult, reconstruction_error
 from vaelab.analysis.samplers import Sampler, fit_sampler, generate
-from vaelab.checkpoint import CACHE, CONFIG, FIGURES, MODEL, RUN_FILES, RunConfig, RunDir
+from vaelab.checkpoint import CACHE, CONFIG, FIGURES, ONNX, RUN_FILES, WEIGHTS_DIGEST, RunConfig, RunDir
 from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
@@ -39,7 +39,6 @@ from vaelab.runs.base import RunKind, cache_key, is_run_folder
 from vaelab.runs.kinds import KIND_FILES, kind_of
 from vaelab.specs import is_onnx, resolve
 
-ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
 # Every file vaelab writes at the top of a run folder, of any kind: --out never names one of them.
 OWNED = RUN_FILES | KIND_FILES | {FORECAST, ADOPTED, *ONNX}
 EXAMPLE_HELP = ("an example: N (test split index), SPLIT:N (train, val or test), an image file, "
@@ -171,7 +170,7 @@ class Run:
         self.kind_class: type[RunKind] = kind_of(self.config.data, self.dir.file(CONFIG))
         self._kind: RunKind | None = None
         self._model: Model | None = None
-        self._model_digest = ""
+        self._model_digest = self._weights_digest = ""
         self._data: dict[bool, tuple[Dataset, np.ndarray]] = {}
 
     @property
@@ -214,13 +213,7 @@ class Run:
         """SHA-256 of what the model is made of (its weights, an adopted model's record and graphs, and
         the SPECs named for its code): caches computed with the model are keyed on it."""
         h = hashlib.sha256(repr(self.specs).encode())
-        for name in (MODEL, ADOPTED, *ONNX):
-            path = self.dir.file(name)
-            if path.is_file():
-                h.update(name.encode())
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
+        self.dir.hash_model(h)
         return h.hexdigest()
 
     def model_digest(self) -> str:
@@ -273,7 +266,10 @@ class Run:
         if self._model is None:
             # hashed before the files are read, so weights replaced in between (train --resume) never key a cache to
             # weights it was not computed with (an audit, s13): a stale key only misses
-            self._model_digest = self.weights_digest()
+            # and the files alone, in the same read: what the results of this model record (measured_with)
+            named, files = hashlib.sha256(repr(self.specs).encode()), hashlib.sha256()
+            self.dir.hash_model(named, files)
+            self._model_digest, self._weights_digest = named.hexdigest(), files.hexdigest()
             s = self.specs
             first = "model" if s.whole else "encoder"  # the option the encoder's SPEC was given as
             if self.config.model.arch == "adopted":
@@ -473,5 +469,19 @@ class Run:
         """RUN/figures/NAME, refused when figures/ leads outside the run (:meth:`RunDir.folder`)."""
         return self.dir.folder(FIGURES) / name
 
-    def update_metrics(self, **blocks: dict[str, Any]) -> dict[str, Any]:
-        return self.dir.update_metrics(**blocks)
+    def measured_with(self, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` (a block or an entry of metrics.json) with the weights it was measured with
+        (:data:`vaelab.checkpoint.WEIGHTS_DIGEST`: the SHA-256 of the files :attr:`model` was loaded from), when the
+        model was loaded: a `train --resume` that replaces them makes it stale, whenever it ends."""
+        return result if self._model is None else {**result, WEIGHTS_DIGEST: self._weights_digest}
+
+    def update_metrics(self, files: dict[Path, bytes] | None = None, **blocks: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`RunDir.update_metrics` (``files``: the figures the blocks name, written with them under the run's
+        lock), each block recording the weights it was measured with (:meth:`measured_with`)."""
+        return self.dir.update_metrics(files, **{name: self.measured_with(block) for name, block in blocks.items()})
+
+    def merge_metrics(self, block: str, entries: dict[str, Any], files: dict[Path, bytes] | None = None,
+                      **blocks: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+        """:meth:`RunDir.merge_metrics`, each entry and block recording the weights it was measured with."""
+        return self.dir.merge_metrics(block, {key: self.measured_with(entry) for key, entry in entries.items()}, files,
+                                      **{name: self.measured_with(value) for name, value in blocks.items()})  # fmt: skip

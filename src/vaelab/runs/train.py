@@ -22,7 +22,7 @@ import numpy as np
 
 from vaelab import distributed
 from vaelab.analysis.likelihood import bits_per_dim_scale, overlapping, serial_stderr
-from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STALE, STATE, RunDir
+from vaelab.checkpoint import CONFIG, HISTORY, METRICS, MODEL, REPORT, STATE, RunDir, measured_results
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, write_npy_cache
 from vaelab.data.split import indices
@@ -184,7 +184,7 @@ def train_run(
         # (the same seeded start as the first attempt). A missing state beside weights stays an error.
         resume = run.file(STATE).is_file() or run.file(MODEL).is_file()
         if resume and main:  # what the analyses measured on the weights this training may change
-            measured, weights = measured_results(run.read_metrics()), opened.weights_digest()
+            measured, weights = measured_results(run.read_metrics()), run.weights_digest()
     else:
         if source is None:
             raise ConfigError("Name the data to train on: a built-in (mnist5k, digits) or a file or folder.")
@@ -238,13 +238,11 @@ def train_run(
         run.update_metrics(training=training_summary(state, getattr(model, "likelihood_choice_", None)))
     test = evaluate_split(model, dataset, split, "test", kind)
     metrics = run.update_metrics(test=test) if test else run.read_metrics()
-    if resume and opened.weights_digest() != weights:  # the report says they are of earlier weights
+    if resume and (measured or measured_results(metrics)):  # the report says which are of earlier weights
         # with the blocks written while the training ran too: another command measured weights since changed (an
-        # audit, s13: only those listed when training started were marked)
-        measured = sorted({*measured, *measured_results(metrics)})
-        if measured:
-            run.mark_stale(measured)
-            metrics = run.read_metrics()
+        # audit, s13: only those listed when training started were marked); each judged on the weights it records
+        # (an audit, s13: a block of the old weights written after the training ended was shown as current)
+        metrics = run.mark_stale(measured, changed=run.weights_digest() != weights)
     return RunResult(run, model, dataset, split, metrics)
 
 
@@ -258,23 +256,3 @@ def _same_file(given: str | os.PathLike, stored: str | None) -> bool:
         return os.path.samefile(given, stored)
     except OSError:
         return False
-
-
-# Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)
-TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread", STALE})
-
-
-def measured_results(metrics: dict[str, Any]) -> list[str]:
-    """The blocks of metrics.json that analyses wrote (an explore figure's entry by itself: "explore.traverse", and an
-    inspected data's: "diagnostics_by_data.test")."""
-    names = []
-    for block, value in metrics.items():
-        if block in TRAIN_BLOCKS:
-            continue
-        if block in ("explore", "diagnostics_by_data") and isinstance(value, dict):
-            # entry by entry, as their commands write them (an audit, s12: "diagnostics_by_data" stayed stale after
-            # vaelab inspect measured each of its data again)
-            names += [f"{block}.{key}" for key in value]
-        else:
-            names.append(block)
-    return names

@@ -39,7 +39,7 @@ from torch import nn
 
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import CONFIG, MODEL, RunConfig, RunDir
-from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice, check_seed
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
@@ -397,6 +397,7 @@ def adopt(
     (:mod:`vaelab.model_libraries`): its halves are read from it, a pythae decoder's probabilities
     recognised, a spatial latent's shape kept so the diagnostics report per channel.
     """
+    check_seed(seed)
     check_choice("likelihood", likelihood, LIKELIHOODS)
     check_choice("prior", prior, ("normal",))
     check_choice("scale", scale, SCALES)

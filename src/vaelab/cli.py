@@ -47,7 +47,7 @@ SETTING_HELP = {
     "patience": "stop after this many epochs without validation improvement (0: never)",
     "grad_clip": "clip the gradient norm to this value (0: off)",
     "binarize": "bernoulli on [0,1] data: dynamic (redraw each batch), fixed, or none",
-    "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
+    "seed": "random seed, 0 to 2**32 - 1: same seed, same data, same machine -> same weights on CPU",
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
     "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",

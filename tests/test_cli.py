@@ -221,7 +221,16 @@ def test_model_spec_errors_name_the_option_typed(tiny_runs, capsys):
     # the encoder's): an option never typed (an audit, s13)
     for command in (["score", tiny_runs["image"], "--quiet"], ["inspect", tiny_runs["image"]]):
         code, _, err = run_cli(capsys, *command, "--model", "missing")
-        assert code == 2 and "error: --model 'missing': expected FILE.onnx" in err, err
+        assert code == 2 and "error: --model missing: expected FILE.onnx" in err, err
+    # and the Python API's words are its own (an audit, s14: "--encoder 'x.py:E': no such file" said to a caller of
+    # vaelab.load(run, encoder='x.py:E')); the CLI says the flag typed, quoted where the shell needs it
+    from vaelab.errors import ConfigError
+    from vaelab.specs import resolve
+
+    with pytest.raises(ConfigError, match=r"^encoder='nope\.py:E': no such file"):
+        resolve("nope.py:E", "encoder")
+    code, _, err = run_cli(capsys, "score", tiny_runs["image"], "--quiet", "--encoder", "my dir/nope.py:E")
+    assert code == 2 and "error: --encoder 'my dir/nope.py:E': no such file" in err, err
 
 
 def test_forecasts_refuse_the_options_of_a_model_that_is_code(tiny_runs, tmp_path, capsys):

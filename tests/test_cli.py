@@ -429,3 +429,20 @@ def test_every_seed_has_one_limit_and_one_message(tmp_path, capsys, tiny_runs):
 
     with pytest.raises(ConfigError, match=r"^seed must be an integer from 0 to 2\*\*32 - 1"):
         VAE(seed=2**32).fit(np.zeros((20, 3), np.float32))
+
+
+def test_anomaly_eval_says_which_option_named_the_data_it_refuses(tmp_path, capsys, tiny_runs):
+    """An audit (s14): anomaly-eval's data errors named the file, not which of --inliers/--outliers it came from, and an
+    outliers file of another shape was refused only after the inliers were scored."""
+    np.save(tmp_path / "narrow.npy", np.zeros((5, 3), np.float32))
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", tmp_path / "narrow.npy",
+                           "--n-samples", "2")  # fmt: skip
+    assert code == 2 and "vaelab anomaly-eval: error: --outliers: X has 3 features" in err, err
+    assert "scoring" not in err, err  # refused before the inliers were scored
+    short = tmp_path / "short.csv"
+    import pandas as pd
+
+    pd.read_csv(tiny_runs["series"].parent / "past.csv").head(4).to_csv(short, index=False)
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["series"], "--inliers", short, "--outliers", short,
+                           "--quiet")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "error: --inliers: " in err and "short.csv holds no series" in err, err

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -37,12 +37,15 @@ def evaluate_anomalies(
     for which, lab, col in (("inlier", inlier_labels, inlier_label_column), ("outlier", outlier_labels, outlier_label_column)):
         run.refuse_unused_labels(lab, col, (f"--{which}-labels", f"--{which}-label-column"))
     # a conditional model scores each example given its label: a file's come from the options named after it
-    datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
+    datasets = [_said_of(f"--{which}s", lambda: run.dataset_of(spec, lab, col, lazy=True,
+                                                               flags=(f"--{which}-labels", f"--{which}-label-column")))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
                                               (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
-    # each pass under its own name (both bars read "scoring": an audit)
-    results = [run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
-               for d, which in zip(datasets, ("scoring inliers", "scoring outliers"))]  # fmt: skip
+    for d, which in zip(datasets, ("--inliers", "--outliers")):  # both shapes before either is scored: an outliers
+        _said_of(which, lambda: run.model.needs_reshape(d.X.shape[1:]))  # file of another shape was said after the inliers'
+    # each pass under its own name (both bars read "scoring": an audit); a large file is read as it is scored
+    results = [_said_of(f"--{which}", lambda: run.log_likelihood(d, n_samples, progress=named_pass(progress, f"scoring {which}")))
+               for d, which in zip(datasets, ("inliers", "outliers"))]  # fmt: skip
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
     # Windows of a series file with missing or unreadable values are scored on values interpolated in time.
@@ -83,3 +86,12 @@ def evaluate_anomalies(
     block["reading"] = auroc_reading(block["scores"], left_out, filled, given)
     run.update_metrics(anomaly=block)
     return block
+
+
+def _said_of(option: str, read: Callable[[], Any]) -> Any:
+    """``read()``, its data errors said of the option that named the data ("--outliers: x.csv holds ..."): the same
+    checks read both files, and their words named only the file (an audit, s14)."""
+    try:
+        return read()
+    except DataError as e:
+        raise type(e)(f"{option}: {e}", setting=e.setting) from None

@@ -446,3 +446,16 @@ def test_anomaly_eval_says_which_option_named_the_data_it_refuses(tmp_path, caps
     code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["series"], "--inliers", short, "--outliers", short,
                            "--quiet")  # fmt: skip
     assert code == 2 and err.count("\n") == 1 and "error: --inliers: " in err and "short.csv holds no series" in err, err
+
+
+def test_a_folder_saved_from_python_says_what_opens_it(tmp_path, capsys):
+    """An audit (s14): compare-samplers and explore on a VAE.save folder said "pass the data explicitly", which neither
+    can take; the error says which commands take a file and which need a run of vaelab train (as the README does)."""
+    from vaelab import VAE
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    VAE(latent_dim=2, hidden=(4,), epochs=1, verbose=False).fit(X).save(tmp_path / "saved")
+    for argv in (["compare-samplers", tmp_path / "saved"], ["explore", tmp_path / "saved", "traverse"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and "pass the data explicitly" not in err, err
+        assert "compare-samplers and explore need a run written by vaelab train" in err, err

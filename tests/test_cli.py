@@ -459,3 +459,23 @@ def test_a_folder_saved_from_python_says_what_opens_it(tmp_path, capsys):
         code, _, err = run_cli(capsys, *argv)
         assert code == 2 and err.count("\n") == 1 and "pass the data explicitly" not in err, err
         assert "compare-samplers and explore need a run written by vaelab train" in err, err
+
+
+def test_data_errors_name_the_flags_on_the_command_line(tmp_path, capsys):
+    """An audit (s14): data errors carried both syntaxes inline ("pass ignore=('x',) (--ignore x)", "Pass
+    fill='interpolate' (--fill interpolate)"): DataError had no ``setting``. The text is in Python terms and the CLI
+    says the flags typed, as for settings."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=60), "b": rng.choice(["x", "y"], 60), "my col": np.nan}).to_csv(tmp_path / "t.csv",
+                                                                                                    index=False)  # fmt: skip
+    code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
+    assert code == 2 and "is entirely missing (60 rows); drop it or pass --ignore 'my col'." in err, err
+    assert "ignore=" not in err, err
+    values = np.sin(np.arange(60) / 3)
+    values[20] = np.nan
+    pd.DataFrame({"t": np.arange(60), "v": values}).to_csv(tmp_path / "s.csv", index=False)
+    code, _, err = run_cli(capsys, "train", tmp_path / "s.csv", "--window", "6", "--horizon", "2", "--time", "t",
+                           "--out", tmp_path / "r", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and "Pass --fill interpolate to fill gaps" in err and "fill=" not in err, err

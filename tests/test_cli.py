@@ -479,3 +479,14 @@ def test_data_errors_name_the_flags_on_the_command_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", tmp_path / "s.csv", "--window", "6", "--horizon", "2", "--time", "t",
                            "--out", tmp_path / "r", *FAST_ARGS)  # fmt: skip
     assert code == 2 and "Pass --fill interpolate to fill gaps" in err and "fill=" not in err, err
+
+
+def test_a_short_past_names_the_window_as_its_flag(tmp_path, capsys, tiny_runs):
+    """An audit (s14): sample --past of too few rows said "window=6 at training", a Python name the CLI never takes
+    (score's like error says "--window 6 --horizon 2")."""
+    import pandas as pd
+
+    pd.read_csv(tiny_runs["series"].parent / "past.csv").head(3).to_csv(tmp_path / "short.csv", index=False)
+    code, _, err = run_cli(capsys, "sample", tiny_runs["series"], "--past", tmp_path / "short.csv", "--out",
+                           tmp_path / "f.csv")  # fmt: skip
+    assert code == 2 and "(--window 6 at training); short.csv has 3." in err and "window=" not in err, err

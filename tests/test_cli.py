@@ -490,3 +490,16 @@ def test_a_short_past_names_the_window_as_its_flag(tmp_path, capsys, tiny_runs):
     code, _, err = run_cli(capsys, "sample", tiny_runs["series"], "--past", tmp_path / "short.csv", "--out",
                            tmp_path / "f.csv")  # fmt: skip
     assert code == 2 and "(--window 6 at training); short.csv has 3." in err and "window=" not in err, err
+
+
+def test_the_python_api_takes_seeds_in_the_same_range(tmp_path):
+    """An audit (s14): vaelab.diagnose(model, X, seed=-1) ended in NumPy's "expected non-negative integer" after the
+    encoding pass, and VAE.sample(seed=) took any integer; both take the one range of every seed, said one way."""
+    import vaelab
+    from vaelab.errors import ConfigError
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    model = vaelab.VAE(latent_dim=2, hidden=(4,), epochs=1, verbose=False).fit(X)
+    for call in (lambda: vaelab.diagnose(model, X, seed=-1), lambda: model.sample(2, seed=2**32)):
+        with pytest.raises(ConfigError, match=r"^seed must be an integer from 0 to 2\*\*32 - 1"):
+            call()

@@ -217,6 +217,7 @@ class AdoptedModel(Model):
         """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        seed = None if seed is None else check_seed(seed)  # the one limit of every seed (an audit, s14)
         with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
             z = self.prior_.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), y)

@@ -465,6 +465,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
         yc = self.label_codes(y, int(n_samples))
+        seed = None if seed is None else check_seed(seed)  # the one limit of every seed (an audit, s14)
         with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
             z = self.module_.prior.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])

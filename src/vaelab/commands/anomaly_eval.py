@@ -41,10 +41,12 @@ def evaluate_anomalies(
                                                                flags=(f"--{which}-labels", f"--{which}-label-column")))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
                                               (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
-    for d, which in zip(datasets, ("--inliers", "--outliers")):  # both shapes before either is scored: an outliers
-        _said_of(which, lambda: run.model.needs_reshape(d.X.shape[1:]))  # file of another shape was said after the inliers'
+    # both shapes before either is scored (an outliers file of another shape was refused after the inliers' pass)
+    for d, which in zip(datasets, ("--inliers", "--outliers")):
+        _said_of(which, lambda: run.model.needs_reshape(d.X.shape[1:]))
     # each pass under its own name (both bars read "scoring": an audit); a large file is read as it is scored
-    results = [_said_of(f"--{which}", lambda: run.log_likelihood(d, n_samples, progress=named_pass(progress, f"scoring {which}")))
+    results = [_said_of(f"--{which}", lambda: run.log_likelihood(d, n_samples,
+                                                                  progress=named_pass(progress, f"scoring {which}")))
                for d, which in zip(datasets, ("inliers", "outliers"))]  # fmt: skip
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)

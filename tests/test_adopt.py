@@ -427,7 +427,7 @@ def test_halves_called_with_the_wrong_arguments_are_told_how_vaelab_calls_them(t
     code, _, err = _cli(capsys, *base, "--encoder", f"{py}:CondEncoder", "--out", tmp_path / "b")
     assert code == 2 and "need --conditional with --labels FILE" in err and err.count("\n") == 1, err
     # a negative --seed was NumPy's traceback from the split (an audit, s12); errors of a setting name the flag
-    for option, value, said in (("--seed", "-1", "--seed (seed) must be an integer >= 0"),
+    for option, value, said in (("--seed", "-1", "--seed (seed) must be an integer from 0 to 2**32 - 1"),
                                 ("--val-fraction", "2", "--val-fraction (val_fraction) must be in [0, 1)")):
         code, _, err = _cli(capsys, *base, "--encoder", f"{py}:Encoder", option, value, "--out", tmp_path / "c")
         assert code == 2 and err.count("\n") == 1 and said in err, err

@@ -147,7 +147,7 @@ def test_setting_errors_name_the_flag_typed_and_the_setting(tmp_path, capsys, di
                                 ("--epochs", "0", "--epochs (epochs) must be an integer >= 1"),
                                 ("--patience", "-1", "--patience (patience) must be an integer >= 0"),
                                 ("--warmup-epochs", "-1", "--warmup-epochs (warmup_epochs) must be"),
-                                ("--seed", "-1", "--seed (seed) must be an integer >= 0"),
+                                ("--seed", "-1", "--seed (seed) must be an integer from 0 to 2**32 - 1"),
                                 ("--save-every", "-1", "--save-every (save_every) must be a number of seconds"),
                                 ("--device", "tpu", "--device (device) must be 'auto'")):  # fmt: skip
         code, _, err = run_cli(capsys, "train", digits_npy, "--out", out, "--quiet", option, value)
@@ -221,7 +221,16 @@ def test_model_spec_errors_name_the_option_typed(tiny_runs, capsys):
     # the encoder's): an option never typed (an audit, s13)
     for command in (["score", tiny_runs["image"], "--quiet"], ["inspect", tiny_runs["image"]]):
         code, _, err = run_cli(capsys, *command, "--model", "missing")
-        assert code == 2 and "error: --model 'missing': expected FILE.onnx" in err, err
+        assert code == 2 and "error: --model missing: expected FILE.onnx" in err, err
+    # and the Python API's words are its own (an audit, s14: "--encoder 'x.py:E': no such file" said to a caller of
+    # vaelab.load(run, encoder='x.py:E')); the CLI says the flag typed, quoted where the shell needs it
+    from vaelab.errors import ConfigError
+    from vaelab.specs import resolve
+
+    with pytest.raises(ConfigError, match=r"^encoder='nope\.py:E': no such file"):
+        resolve("nope.py:E", "encoder")
+    code, _, err = run_cli(capsys, "score", tiny_runs["image"], "--quiet", "--encoder", "my dir/nope.py:E")
+    assert code == 2 and "error: --encoder 'my dir/nope.py:E': no such file" in err, err
 
 
 def test_forecasts_refuse_the_options_of_a_model_that_is_code(tiny_runs, tmp_path, capsys):
@@ -397,3 +406,100 @@ def test_explore_arithmetic_refuses_one_importance_sample(tmp_path, capsys):
     code, out, err = run_cli(capsys, "explore", tmp_path / "run", "arithmetic", "0", "1", "--n-samples", "1")
     assert code == 2 and "at least 2" in err and "nan" not in out
     assert (tmp_path / "run" / "metrics.json").read_bytes() == before
+
+
+def test_every_seed_has_one_limit_and_one_message(tmp_path, capsys, tiny_runs):
+    """An audit (s14): train --seed and adopt --seed took up to 2**63 - 1, the analyses' --seed up to 2**32 - 1, in
+    other words; a table run trained at --seed 2**40 ended, after its epochs, in scikit-learn's traceback (the
+    aggregate-gmm's random_state stops at 2**32 - 1). Every --seed now takes 0 .. 2**32 - 1, said one way."""
+    said = "error: --seed (seed) must be an integer from 0 to 2**32 - 1 (4294967295); got 4294967296."
+    table, image = tiny_runs["table"], tiny_runs["image"]
+    for argv in (["train", table.parent / "t.csv", "--out", tmp_path / "t", *FAST_ARGS],
+                 ["train", image.parent / "x.npy", "--out", tmp_path / "i", *FAST_ARGS],
+                 ["adopt", "--encoder", "e.py:E", "--decoder", "d.py:D", "--likelihood", "gaussian",
+                  "--data", image.parent / "x.npy", "--out", tmp_path / "a"],
+                 ["sample", table, "--n", "2", "--out", tmp_path / "s.csv"], ["inspect", image],
+                 ["compare-samplers", image], ["evaluate-synthetic", table],
+                 ["explore", image, "interpolate", "0", "1"]):  # fmt: skip
+        code, _, err = run_cli(capsys, *argv, "--seed", 2**32)
+        assert code == 2 and err.count("\n") == 1 and said in err, (argv, err)
+    assert not any((tmp_path / name).exists() for name in ("t", "i", "a", "s.csv"))
+    from vaelab import VAE
+    from vaelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^seed must be an integer from 0 to 2\*\*32 - 1"):
+        VAE(seed=2**32).fit(np.zeros((20, 3), np.float32))
+
+
+def test_anomaly_eval_says_which_option_named_the_data_it_refuses(tmp_path, capsys, tiny_runs):
+    """An audit (s14): anomaly-eval's data errors named the file, not which of --inliers/--outliers it came from, and an
+    outliers file of another shape was refused only after the inliers were scored."""
+    np.save(tmp_path / "narrow.npy", np.zeros((5, 3), np.float32))
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", tmp_path / "narrow.npy",
+                           "--n-samples", "2")  # fmt: skip
+    assert code == 2 and "vaelab anomaly-eval: error: --outliers: X has 3 features" in err, err
+    assert "scoring" not in err, err  # refused before the inliers were scored
+    short = tmp_path / "short.csv"
+    import pandas as pd
+
+    pd.read_csv(tiny_runs["series"].parent / "past.csv").head(4).to_csv(short, index=False)
+    code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["series"], "--inliers", short, "--outliers", short,
+                           "--quiet")  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "error: --inliers: " in err and "short.csv holds no series" in err, err
+
+
+def test_a_folder_saved_from_python_says_what_opens_it(tmp_path, capsys):
+    """An audit (s14): compare-samplers and explore on a VAE.save folder said "pass the data explicitly", which neither
+    can take; the error says which commands take a file and which need a run of vaelab train (as the README does)."""
+    from vaelab import VAE
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    VAE(latent_dim=2, hidden=(4,), epochs=1, verbose=False).fit(X).save(tmp_path / "saved")
+    for argv in (["compare-samplers", tmp_path / "saved"], ["explore", tmp_path / "saved", "traverse"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and "pass the data explicitly" not in err, err
+        assert "compare-samplers and explore need a run written by vaelab train" in err, err
+
+
+def test_data_errors_name_the_flags_on_the_command_line(tmp_path, capsys):
+    """An audit (s14): data errors carried both syntaxes inline ("pass ignore=('x',) (--ignore x)", "Pass
+    fill='interpolate' (--fill interpolate)"): DataError had no ``setting``. The text is in Python terms and the CLI
+    says the flags typed, as for settings."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=60), "b": rng.choice(["x", "y"], 60), "my col": np.nan}).to_csv(tmp_path / "t.csv",
+                                                                                                    index=False)  # fmt: skip
+    code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
+    assert code == 2 and "is entirely missing (60 rows); drop it or pass --ignore 'my col'." in err, err
+    assert "ignore=" not in err, err
+    values = np.sin(np.arange(60) / 3)
+    values[20] = np.nan
+    pd.DataFrame({"t": np.arange(60), "v": values}).to_csv(tmp_path / "s.csv", index=False)
+    code, _, err = run_cli(capsys, "train", tmp_path / "s.csv", "--window", "6", "--horizon", "2", "--time", "t",
+                           "--out", tmp_path / "r", *FAST_ARGS)  # fmt: skip
+    assert code == 2 and "Pass --fill interpolate to fill gaps" in err and "fill=" not in err, err
+
+
+def test_a_short_past_names_the_window_as_its_flag(tmp_path, capsys, tiny_runs):
+    """An audit (s14): sample --past of too few rows said "window=6 at training", a Python name the CLI never takes
+    (score's like error says "--window 6 --horizon 2")."""
+    import pandas as pd
+
+    pd.read_csv(tiny_runs["series"].parent / "past.csv").head(3).to_csv(tmp_path / "short.csv", index=False)
+    code, _, err = run_cli(capsys, "sample", tiny_runs["series"], "--past", tmp_path / "short.csv", "--out",
+                           tmp_path / "f.csv")  # fmt: skip
+    assert code == 2 and "(--window 6 at training); short.csv has 3." in err and "window=" not in err, err
+
+
+def test_the_python_api_takes_seeds_in_the_same_range(tmp_path):
+    """An audit (s14): vaelab.diagnose(model, X, seed=-1) ended in NumPy's "expected non-negative integer" after the
+    encoding pass, and VAE.sample(seed=) took any integer; both take the one range of every seed, said one way."""
+    import vaelab
+    from vaelab.errors import ConfigError
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    model = vaelab.VAE(latent_dim=2, hidden=(4,), epochs=1, verbose=False).fit(X)
+    for call in (lambda: vaelab.diagnose(model, X, seed=-1), lambda: model.sample(2, seed=2**32)):
+        with pytest.raises(ConfigError, match=r"^seed must be an integer from 0 to 2\*\*32 - 1"):
+            call()

@@ -73,7 +73,7 @@ def test_resume_can_extend_epochs_but_not_change_the_model(tmp_path, digits_npy)
     train_run(digits_npy, tmp_path / "run", FAST)
     more = train_run(None, tmp_path / "run", {"epochs": 5}, resume=True)
     assert more.metrics["training"]["epochs_run"] == 5
-    with pytest.raises(ConfigError, match="latent_dim cannot change"):
+    with pytest.raises(ConfigError, match="; --latent-dim cannot change"):
         train_run(None, tmp_path / "run", {"latent_dim": 7}, resume=True)
 
 
@@ -89,11 +89,13 @@ def test_resume_refuses_other_labels_or_shares_and_takes_the_runs_own(tmp_path, 
     base = ["train", str(digits_npy), "--out", str(run), "--resume", "--epochs", "4", "--quiet"]
     for extra, name in ((["--labels", str(tmp_path / "other.npy")], "labels"), (["--label-column", "y"], "label-column"),
                         (["--val-fraction", "0.2"], "val-fraction"),
-                        (["--test-fraction", "0.3"], "test-fraction")):  # fmt: skip
+                        (["--test-fraction", "0.3"], "test-fraction"),
+                        # every one named as the flag typed (an audit, s14: "latent_dim, val-fraction cannot change")
+                        (["--latent-dim", "7", "--val-fraction", "0.2"], "latent-dim, --val-fraction")):  # fmt: skip
         capsys.readouterr()
         assert main([*base, *extra]) == 2
         err = capsys.readouterr().err
-        assert f"; {name} cannot change." in err and err.count("\n") == 1, err
+        assert f"; --{name} cannot change." in err and err.count("\n") == 1, err
     relative = os.path.relpath(tmp_path / "labels.npy")
     assert main([*base, "--labels", relative, "--val-fraction", "0.1", "--test-fraction", "0.1"]) == 0
     assert json.loads((run / "metrics.json").read_text())["training"]["epochs_run"] == 4

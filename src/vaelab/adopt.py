@@ -39,7 +39,7 @@ from torch import nn
 
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import CONFIG, MODEL, RunConfig, RunDir
-from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice
+from vaelab.config import DataConfig, ModelConfig, TrainConfig, check_choice, check_seed
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.files import atomic_write, make_folder, read_json
@@ -217,6 +217,7 @@ class AdoptedModel(Model):
         """n_samples draws z ~ p(z) decoded to E[x|z], shape (n_samples, *input_shape); seeded."""
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
+        seed = None if seed is None else check_seed(seed)  # the one limit of every seed (an audit, s14)
         with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
             z = self.prior_.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), y)
@@ -399,6 +400,7 @@ def adopt(
     (:mod:`vaelab.model_libraries`): its halves are read from it, a pythae decoder's probabilities
     recognised, a spatial latent's shape kept so the diagnostics report per channel.
     """
+    check_seed(seed)
     check_choice("likelihood", likelihood, LIKELIHOODS)
     check_choice("prior", prior, ("normal",))
     check_choice("scale", scale, SCALES)

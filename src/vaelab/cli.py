@@ -7,10 +7,12 @@ signature, so the CLI and the Python API cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import ast
 import inspect
 import math
 import os
 import re
+import shlex
 import sys
 import textwrap
 import time
@@ -48,7 +50,7 @@ SETTING_HELP = {
     "patience": "stop after this many epochs without validation improvement (0: never)",
     "grad_clip": "clip the gradient norm to this value (0: off)",
     "binarize": "bernoulli on [0,1] data: dynamic (redraw each batch), fixed, or none",
-    "seed": "random seed: same seed, same data, same machine -> same weights on CPU",
+    "seed": "random seed, 0 to 2**32 - 1: same seed, same data, same machine -> same weights on CPU",
     "device": "auto, cpu, cuda or cuda:N",
     "precision": "fp32, or bf16: train under bfloat16 autocast (GPUs with bfloat16; scoring stays fp32)",
     "compile": "train with torch.compile (meant for GPUs; the same seed gives other weights than without it)",
@@ -1044,8 +1046,12 @@ def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
             value = m.group(1)
             if (switch and value == "True") or not value:
                 return typed
-            if value[0] == "[":  # a list: its items, as an option of several values takes them
-                return " ".join([typed, *value[1:-1].replace(",", " ").split()])
+            if value[0] == "[":  # a list: its items, as an option of several values takes them, quoted for a shell
+                try:
+                    items = ast.literal_eval(value)
+                except (ValueError, SyntaxError):  # not a literal ("features=[...]"): its words
+                    return " ".join([typed, *value[1:-1].replace(",", " ").split()])
+                return " ".join([typed, *(shlex.quote(str(item)) for item in items)])
             if value[0] in "'\"" and value[1:-1] and not any(c.isspace() or c in "'\"\\$" for c in value[1:-1]):
                 value = value[1:-1]  # a plain word needs no quotes on a command line
             return f"{typed} {value}"

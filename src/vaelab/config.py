@@ -31,8 +31,11 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...] | None = None) 
         raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}; got {value!r}.", setting=name)
 
 
-MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); seeds and sizes above it overflow there
-MAX_SEED = 2**32 - 1  # seeds of analyses: scikit-learn's random_state takes 0 .. 2**32 - 1
+MAX_INT = 2**63 - 1  # the largest integer torch and NumPy hold (int64); sizes above it overflow there
+# Every seed a user gives (train, adopt, the analyses): scikit-learn's random_state takes 0 .. 2**32 - 1, and a training
+# seed is the seed of later fits too (a table run's aggregate-gmm: train --seed 2**40 ended in sklearn's traceback
+# after training, where adopt's and train's took up to 2**63 - 1 and the analyses' --seed up to 2**32 - 1: an audit, s14)
+MAX_SEED = 2**32 - 1
 AUTO = "auto"  # a table run's default draw temperature: chosen on its validation rows (analysis.table_generation)
 
 
@@ -55,10 +58,11 @@ def check_measured_count(name: str, n: Any, n_real: int) -> int:
                        f"{most:,} generated ones change no figure")  # fmt: skip
 
 
-def check_seed(seed: Any, name: str = "--seed") -> int:
-    """A seed: an integer from 0 to 2**32 - 1."""
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed: an integer from 0 to 2**32 - 1, every command's and setting's the same (the CLI says ``name`` as the
+    command's flag: "--seed (seed) must be ...")."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{name} must be an integer from 0 to 2**32 - 1 ({MAX_SEED}); got {seed!r:.80}.")
+        raise ConfigError(f"{name} must be an integer from 0 to 2**32 - 1 ({MAX_SEED}); got {seed!r:.80}.", setting=name)
     return int(seed)
 
 

@@ -24,7 +24,7 @@ from vaelab import distributed
 from vaelab.adopt import AdoptedModel, load_adopted
 from vaelab.analysis.likelihood import log_likelihood
 from vaelab.checkpoint import CONFIG, HISTORY, MODEL, RunConfig, RunDir
-from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice
+from vaelab.config import CHOICES, DataConfig, ModelConfig, TrainConfig, check_choice, check_seed
 from vaelab.data.arrays import encode_labels, to_examples
 from vaelab.data.rows import TensorRows, as_rows, is_lazy
 from vaelab.data.rows import blocks as row_blocks  # (blocks= is also a setting here)
@@ -176,8 +176,11 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------ settings
-    def train_config(self) -> TrainConfig:
-        """The training settings as the trainer takes them."""
+    def train_config(self, new: bool = True) -> TrainConfig:
+        """The training settings as the trainer takes them; ``new``: for a training that starts, whose seed must be
+        one every later fit takes (:func:`check_seed`; a run resumed keeps the seed it was trained with)."""
+        if new:
+            check_seed(self.seed)
         return TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, patience=self.patience,
             beta=self.beta, warmup_epochs=self.warmup_epochs, iw_samples=self.iw_samples,
@@ -333,7 +336,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         config.json's data block. With ``resume``, training continues from ``run``'s
         train_state. Returns the final :class:`TrainState`.
         """
-        cfg = self.train_config()
+        cfg = self.train_config(new=not resume)
         n_classes = len(data.classes) if (self.conditional and data.classes) else 0
         model_cfg = self._model_config(X.shape[1:], n_classes, value_kind(X, X_val))
         if self.encoder is None and self.decoder is None:  # vaelab.VAE(...).fit in Python too
@@ -462,6 +465,7 @@ class VAE(Model, TransformerMixin, BaseEstimator):
         if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ConfigError(f"n_samples must be a positive integer; got {n_samples!r}.")
         yc = self.label_codes(y, int(n_samples))
+        seed = None if seed is None else check_seed(seed)  # the one limit of every seed (an audit, s14)
         with seeded(self.seed if seed is None else seed, self.device_), torch.no_grad():
             z = self.module_.prior.sample(int(n_samples))
         return self.inverse_transform(z.cpu().numpy(), None if yc is None else self.classes_[yc.numpy()])

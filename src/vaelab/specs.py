@@ -106,11 +106,11 @@ def _module_object(spec: str, what: str) -> Any:
     """Import what ``spec`` (``file.py:NAME`` or ``package.module:NAME``) names. Runs the user's code."""
     where, sep, name = str(spec).rpartition(":")
     if not sep or not where or not name:
-        raise ConfigError(f"--{what} {spec!r}: expected FILE.onnx, path/to/file.py:NAME or package.module:NAME.")
+        raise ConfigError(f"{what}={spec!r}: expected FILE.onnx, path/to/file.py:NAME or package.module:NAME.", setting=what)
     if where.endswith(".py"):
         path = Path(where).expanduser().resolve()
         if not path.is_file():
-            raise ConfigError(f"--{what} {spec!r}: no such file {path}.")
+            raise ConfigError(f"{what}={spec!r}: no such file {path}.", setting=what)
         module_name = f"vaelab_user_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
         try:
             loader = importlib.util.spec_from_file_location(module_name, path)
@@ -119,26 +119,28 @@ def _module_object(spec: str, what: str) -> Any:
             loader.loader.exec_module(module)
         except Exception as err:  # the user's code: any failure becomes one line
             sys.modules.pop(module_name, None)
-            raise ConfigError(f"--{what} {spec!r}: importing {path.name} failed: {type(err).__name__}: "
-                              f"{_first_line(err)}") from None  # fmt: skip
+            raise ConfigError(f"{what}={spec!r}: importing {path.name} failed: {type(err).__name__}: "
+                              f"{_first_line(err)}", setting=what) from None  # fmt: skip
     else:
         try:
             module = importlib.import_module(where)
         except ModuleNotFoundError as err:
-            raise ConfigError(f"--{what} {spec!r}: no module named {err.name!r} (is it installed, or on PYTHONPATH?).") from None
+            raise ConfigError(f"{what}={spec!r}: no module named {err.name!r} (is it installed, or on PYTHONPATH?).", setting=what) from None
         except Exception as err:
-            raise ConfigError(f"--{what} {spec!r}: importing {where} failed: {type(err).__name__}: {_first_line(err)}") from None
+            raise ConfigError(f"{what}={spec!r}: importing {where} failed: {type(err).__name__}: {_first_line(err)}", setting=what) from None
     obj = module
     for part in name.split("."):
         if not hasattr(obj, part):
             found = sorted(n for n in vars(module) if not n.startswith("_"))[:12]
-            raise ConfigError(f"--{what} {spec!r}: {where} has no {name!r} (it defines {found}).")
+            raise ConfigError(f"{what}={spec!r}: {where} has no {name!r} (it defines {found}).", setting=what)
         obj = getattr(obj, part)
     return obj
 
 
 def resolve(spec: str, what: str = "encoder") -> nn.Module | OnnxGraph:
-    """The module or ONNX graph a SPEC names (``what``: the option, for messages)."""
+    """The module or ONNX graph a SPEC names (``what``: the setting, ``encoder``, ``decoder`` or ``model``; its
+    errors say ``what='SPEC'``, which the CLI says as the flag typed, ``--encoder SPEC``: an audit, s14, found
+    ``--encoder`` said to a Python caller of ``vaelab.adopt('x.py:E', ...)``)."""
     if is_onnx(spec):
         return OnnxGraph(spec)
     obj = _module_object(spec, what)
@@ -146,11 +148,11 @@ def resolve(spec: str, what: str = "encoder") -> nn.Module | OnnxGraph:
         try:
             obj = obj()
         except Exception as err:
-            raise ConfigError(f"--{what} {spec!r}: calling {spec.rpartition(':')[2]}() failed: {type(err).__name__}: "
-                              f"{_first_line(err)} (it must build the module with no arguments).") from None  # fmt: skip
+            raise ConfigError(f"{what}={spec!r}: calling {spec.rpartition(':')[2]}() failed: {type(err).__name__}: "
+                              f"{_first_line(err)} (it must build the module with no arguments).", setting=what) from None  # fmt: skip
     if not isinstance(obj, nn.Module):
-        raise ConfigError(f"--{what} {spec!r} gives a {type(obj).__name__}, not a torch.nn.Module (or a callable "
-                          "returning one).")  # fmt: skip
+        raise ConfigError(f"{what}={spec!r} gives a {type(obj).__name__}, not a torch.nn.Module (or a callable "
+                          "returning one).", setting=what)  # fmt: skip
     return obj
 
 

@@ -102,6 +102,7 @@ class TableVAE:
             raise DataError(f"TableVAE.fit expects a pandas DataFrame; got {type(df).__name__}.")
         condition, schema = split_condition(infer_schema(df, **self.overrides), self.condition)
         vae = VAE(**{**TABLE_SETTINGS, **self.settings})
+        vae.train_config()  # the seed, before the encodings' fits take it
         split = split_assignment(len(df), vae.validation_fraction, 0.0, vae.seed)
         train = indices(split, "train")
         self.transformer_, X = encode_table(df, schema, self.normalization, vae.seed, train)

@@ -91,12 +91,20 @@ def test_a_categorical_of_intervals_is_refused_before_training_with_the_way_out(
 
 def test_the_cli_advice_quotes_a_column_name_the_shell_would_split():
     """A CSV whose rows end in a comma has an empty column pandas calls 'Unnamed: 3': the advice "--ignore Unnamed: 3"
-    passed two names to the shell ('Unnamed:' and '3') and was refused in turn. Names that need it are quoted."""
+    passed two names to the shell ('Unnamed:' and '3') and was refused in turn. Names that need it are quoted.
+    The advice is in Python terms (DataError.setting), which the CLI says as the flags (an audit, s14: both inline)."""
+    from vaelab.cli import _command_parser, _named_as_typed, build_parser
+
     df = pd.DataFrame({"x": np.arange(60.0), "Unnamed: 3": np.nan, "user id": [f"u{i}" for i in range(60)]})
     with pytest.raises(DataError) as err:
         infer_schema(df)
-    assert "(--ignore 'Unnamed: 3')" in str(err.value) and "(--ignore 'user id')" in str(err.value)
-    assert "(--categorical 'user id')" in str(err.value)
+    text = str(err.value)
+    assert "pass ignore=['Unnamed: 3']" in text and "ignore=['user id']" in text and "categorical=['user id']" in text
+    assert "--ignore" not in text and "--categorical" not in text
+    parser = build_parser()
+    said = _named_as_typed(_command_parser(parser, parser.parse_args(["train", "t.csv", "--out", "o"])), err.value)
+    assert "pass --ignore 'Unnamed: 3';" in said and "pass --ignore 'user id' to" in said, said
+    assert "or --categorical 'user id' to model" in said and "=[" not in said, said
 
 
 # ----------------------------------------------------------- JSON and describe
@@ -141,7 +149,7 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
     expected = (r"column 'a' holds numbers except in 2 of its 300 filled rows \(row 5: '\?', row 6: 'unknown'\); "
                 r"to model it as numeric, read those cells as missing \(vaelab train --missing-values '\?' unknown\) "
                 r"or make them empty")
-    with pytest.raises(DataError, match=expected + r".*--ignore a\) to leave it out if it is an ID") as err:
+    with pytest.raises(DataError, match=expected + r".*ignore=\['a'\] to leave it out if it is an ID") as err:
         infer_schema(df)
     assert "an ID?" not in str(err.value)
     with pytest.raises(DataError, match=expected + r".*declare it categorical if its values are labels") as err:
@@ -158,7 +166,7 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
     df.loc[[3, 9, 40], "a"] = "?"
     df.loc[50:60, "a"] = 1.5
     with pytest.raises(DataError, match=r"column 'a' holds numbers except in 3 of its 293 filled rows \(row 3: '\?', "
-                                        r"row 9: '\?', row 40: '\?'\).*--categorical a\) if its values are labels"):  # fmt: skip
+                                        r"row 9: '\?', row 40: '\?'\).*categorical=\['a'\] if its values are labels"):  # fmt: skip
         infer_schema(df)
     codes = pd.DataFrame({"c": rng.choice(["1", "2", "3", "other"], 300), "b": rng.choice(["x", "y"], 300)})
     assert infer_schema(codes).kinds["c"] == "categorical"

@@ -426,7 +426,7 @@ def test_a_column_of_numbers_written_as_text_is_refused_clearly():
     cell, and there was none). Refused in one line, saying how to make it a feature or leave it out."""
     df = pd.DataFrame({"t": np.arange(30), "x": np.sin(np.arange(30.0)), "code": [f"{v:.2f}" for v in range(30)]})
     with pytest.raises(DataError, match=r"Column 'code' holds numbers written as text \(all its 30 filled cells\).*"
-                                         r"pd\.to_numeric.*--features"):
+                                         r"pd\.to_numeric.*features=\[COL, \.\.\.\]"):
         prepare_series(df, time_column="t")
     assert prepare_series(df, time_column="t", features=["x"]).features == ("x",)
 
@@ -441,7 +441,7 @@ def test_a_boolean_feature_with_a_missing_cell_stays_a_feature(tmp_path):
     full, gap = pd.read_csv(tmp_path / "full.csv"), pd.read_csv(tmp_path / "gap.csv")
     assert full["on"].dtype == bool and gap["on"].dtype == object
     assert prepare_series(full, time_column="t").features == ("x", "on")
-    with pytest.raises(DataError, match=r"1 missing value\(s\) \{'on': 1\}.*--fill interpolate"):
+    with pytest.raises(DataError, match=r"1 missing value\(s\) \{'on': 1\}.*fill='interpolate'"):
         prepare_series(gap, time_column="t")
     for features in (None, ["x", "on"]):
         filled = prepare_series(gap, time_column="t", features=features, fill="interpolate")

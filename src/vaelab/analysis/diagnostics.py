@@ -34,6 +34,7 @@ from vaelab.analysis.aggregate import (
     prior_hole_mass,
     subsample,
 )
+from vaelab.config import check_seed
 from vaelab.data.arrays import encode_labels
 from vaelab.errors import DataError
 from vaelab.model import Model, check_model
@@ -383,6 +384,7 @@ def diagnose(
         counted as the class they are given; the classes and the clustering say how many they are.
     """
     model = check_model(model, "diagnose")
+    check_seed(seed)  # NumPy's "expected non-negative integer" at seed=-1, after the encoding pass (an audit, s14)
     x = model.model_rows(X, evaluation=True)  # a memory map is read one batch at a time
     n, L = x.shape[0], model.latent_dim_
     if n < 2:

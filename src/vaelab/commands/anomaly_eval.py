@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -43,20 +43,19 @@ def evaluate_anomalies(
     for which, lab, col in (("inlier", inlier_labels, inlier_label_column), ("outlier", outlier_labels, outlier_label_column)):
         run.refuse_unused_labels(lab, col, (f"--{which}-labels", f"--{which}-label-column"))
     # a conditional model scores each example given its label: a file's come from the options named after it
-    datasets = [run.dataset_of(spec, lab, col, lazy=True, flags=(f"--{which}-labels", f"--{which}-label-column"))
+    datasets = [_said_of(f"--{which}s", lambda: run.dataset_of(spec, lab, col, lazy=True,
+                                                               flags=(f"--{which}-labels", f"--{which}-label-column")))
                 for spec, lab, col, which in ((inliers, inlier_labels, inlier_label_column, "inlier"),
                                               (outliers, outlier_labels, outlier_label_column, "outlier"))]  # fmt: skip
-    # examples the model cannot take are refused before either class is scored (an audit, s14: outliers of the wrong
-    # shape were refused only after every inlier had been scored, K draws each)
+    # both shapes before either is scored (an outliers file of another shape was refused after the inliers' pass)
     for d, which in zip(datasets, ("--inliers", "--outliers")):
-        try:
-            run.model.needs_reshape(tuple(d.X.shape[1:]))
-        except DataError as err:
-            raise DataError(f"{which}: {err}") from None
-    # each pass under its own name (both bars read "scoring": an audit)
-    results = [run.reconstruction_error(d, progress=named_pass(progress, which)) if plain else
-               run.log_likelihood(d, n_samples, progress=named_pass(progress, which))
-               for d, which in zip(datasets, ("scoring inliers", "scoring outliers"))]  # fmt: skip
+        _said_of(which, lambda: run.model.needs_reshape(d.X.shape[1:]))
+    # each pass under its own name (both bars read "scoring": an audit); a large file is read as it is scored
+    def scores(d: Any, which: str) -> Any:  # a plain autoencoder's reconstruction errors, else log p(x) and its kin
+        bar = named_pass(progress, f"scoring {which}")
+        return run.reconstruction_error(d, progress=bar) if plain else run.log_likelihood(d, n_samples, progress=bar)
+
+    results = [_said_of(f"--{which}", lambda: scores(d, which)) for d, which in zip(datasets, ("inliers", "outliers"))]
     # Rows of a table file with cells the run could not encode are scored without them (Dataset.observed).
     left_out = tuple(0 if d.observed is None else int((~np.asarray(d.observed).all(axis=1)).sum()) for d in datasets)
     # Windows of a series file with missing or unreadable values are scored on values interpolated in time.
@@ -99,3 +98,12 @@ def evaluate_anomalies(
     block["reading"] = auroc_reading(block["scores"], left_out, filled, given)
     run.update_metrics(anomaly=block)
     return block
+
+
+def _said_of(option: str, read: Callable[[], Any]) -> Any:
+    """``read()``, its data errors said of the option that named the data ("--outliers: x.csv holds ..."): the same
+    checks read both files, and their words named only the file (an audit, s14)."""
+    try:
+        return read()
+    except DataError as e:
+        raise type(e)(f"{option}: {e}", setting=e.setting) from None

@@ -55,6 +55,10 @@ _TEXT_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
 # ----------------------------------------------------------------------- checks
 
 
+# The settings a schema's problems name (``ignore=['id']``): DataError.setting, which the CLI says as the flags typed.
+SCHEMA_SETTINGS = ("ignore", "categorical")
+
+
 class ColumnProblem(Exception):
     """A column that cannot be modelled. infer_schema and fit collect these to report all at once;
     transform turns one into a DataError. Never escapes the table modules (this one and
@@ -711,7 +715,7 @@ def _value_types(values: Iterable[Any]) -> dict[str, str]:
 def _check_some_present(name: str, missing: np.ndarray) -> None:
     if missing.all():
         raise ColumnProblem(
-            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=({name!r},) (--ignore {shlex.quote(name)})"
+            f"column {name!r} is entirely missing ({missing.size} rows); drop it or pass ignore=[{name!r}]"
         )
 
 
@@ -962,7 +966,7 @@ def infer_schema(
             # categories, one per distinct duration (an audit: 274 categories for 300 rows of seconds)
             problems.append(f"column {name!r} holds durations ({s.dtype}), which a table run does not model; convert "
                             f"them to numbers, e.g. df[{name!r}] = df[{name!r}].dt.total_seconds(), or pass "
-                            f"categorical=({name!r},) (--categorical {shlex.quote(name)}) if its few values are labels")  # fmt: skip
+                            f"categorical=[{name!r}] if its few values are labels")  # fmt: skip
             continue
         try:
             spec, note = column_spec(name, s, kind)
@@ -976,24 +980,25 @@ def infer_schema(
                                     else (np.empty(0), np.empty(0, dtype=int)))  # fmt: skip
             if n_present > ID_MIN_ROWS and len(spec.categories) == n_present:
                 if 0 < 2 * not_numbers.size < n_present:  # numbers with a few junk cells ('?'), not an ID
-                    problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=({name!r},) (--ignore "
-                                    f"{shlex.quote(name)}) to leave it out if it is an ID")  # fmt: skip
+                    problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=[{name!r}] to leave it "
+                                    "out if it is an ID")  # fmt: skip
                     continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
-                    f"pass ignore=({name!r},) (--ignore {shlex.quote(name)}) to leave it out, or categorical=({name!r},) (--categorical {shlex.quote(name)}) to model it anyway"
+                    f"pass ignore=[{name!r}] to leave it out, or categorical=[{name!r}] to model it anyway"
                 )
                 continue
             # Numbers with text in a minority of cells ('?', 'n.a.'), however often a marker or a number repeats (an
             # audit: three '?' cells among 400 numbers were trained as 398 categories): not labels, unless the
             # numbers are few codes (1, 2, 3 beside 'other').
             if 0 < 2 * not_numbers.size < n_present and np.unique(numbers[~np.isnan(numbers)]).size > JUNK_MIN_NUMBERS:
-                problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=({name!r},) "
-                                f"(--categorical {shlex.quote(name)}) if its values are labels")  # fmt: skip
+                problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=[{name!r}] if its "
+                                "values are labels")  # fmt: skip
                 continue
         specs.append(spec)
         if note:
             notes.append(note)
     if problems:
-        raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".")
+        # in Python terms (ignore=['id']), which the CLI says as the flags typed (--ignore id): each said both, inline
+        raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)
     return TableSchema(tuple(specs), tuple(notes), ignored)

@@ -47,6 +47,7 @@ import pandas as pd
 from vaelab.data.table_schema import (
     DATETIME_UNITS,
     NORMALIZATIONS,
+    SCHEMA_SETTINGS,
     TABLE_FORMAT_VERSION,
     ColumnProblem,
     ColumnSpec,
@@ -548,7 +549,7 @@ class TableTransformer:
                     continue
             specs.append(spec)
         if problems:
-            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".")
+            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)
         schema = TableSchema(tuple(specs), schema.notes, schema.ignored)
         codecs: dict[str, dict[str, Any]] = {}
         for i, spec in enumerate(schema.columns):
@@ -576,7 +577,7 @@ class TableTransformer:
                     codecs[spec.name] = {"encoding": "mode", "means": means, "sds": sds, "weights": weights}
                 problems += _overflowing(spec.name, present, codecs[spec.name])
         if problems:
-            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".")
+            raise DataError("Cannot fit the table transformer: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)
         self._set(schema, codecs)
         return self
 

@@ -271,14 +271,14 @@ def _select_features(df: pd.DataFrame, features, reserved: set) -> tuple[str, ..
                 raise DataError(
                     f"Column {c!r} holds numbers written as text (all its {len(present)} filled cells); as text it "
                     "would not be a feature. Convert it (df[col] = pd.to_numeric(df[col])) to make it one, or name the "
-                    "features you want (--features / features=)."
+                    "features you want (features=[COL, ...]).", setting="features"
                 )
             if len(present) and parsed.notna().mean() >= 0.9:
                 row = int(np.flatnonzero(df[c].notna().to_numpy())[np.flatnonzero(parsed.isna().to_numpy())[0]])
                 raise DataError(
                     f"Column {c!r} holds numbers except {int(parsed.isna().sum())} text cell(s), the first at row {row}; "
                     "as it is it would not be a feature. Fix those cells (pd.to_numeric(..., errors='coerce') makes "
-                    "them missing), or name the features you want (--features / features=)."
+                    "them missing), or name the features you want (features=[COL, ...]).", setting="features"
                 )
         if not names:
             others = [c for c in df.columns if c not in reserved]
@@ -393,8 +393,8 @@ def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarra
         r, c = np.argwhere(nan)[0]
         raise DataError(
             f"{where} has {int(nan.sum())} missing value(s) {per}; the first is feature {names[c]!r} at {at(int(r))}. "
-            "Pass fill='interpolate' (--fill interpolate) to fill gaps by linear interpolation in time, "
-            "or impute them yourself first."
+            "Pass fill='interpolate' to fill gaps by linear interpolation in time, or impute them yourself first.",
+            setting="fill",
         )
     for j in np.flatnonzero(nan.any(axis=0)):
         ok = ~nan[:, j]

@@ -22,7 +22,7 @@ from vaelab.checkpoint import RunDir
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import blocks
 from vaelab.data.split import indices
-from vaelab.config import check_setting_int
+from vaelab.config import check_seed
 from vaelab.errors import ConfigError, DataError
 from vaelab.files import make_folder
 from vaelab.model import check_unit_interval
@@ -69,7 +69,7 @@ def adopt_run(
 
     ``options`` go to :func:`vaelab.adopt` (``scale``, ``probabilities``, ``sigma``,
     ``label_format``, ``binarize``, ``prior``)."""
-    check_setting_int("seed", seed, 0)  # before the split, which NumPy refused in a traceback (an audit, s12: --seed -1)
+    check_seed(seed)  # before the split, which NumPy refused in a traceback (an audit, s12: --seed -1)
     run = RunDir(out)
     halves_named = encoder is not None or decoder is not None
     if (model is not None and halves_named) or (model is None and (encoder is None or decoder is None)):

@@ -291,8 +291,13 @@ class Run:
         if lazy not in self._data:
             data = self.config.data
             if data is None or data.source == "array":
+                # "pass the data explicitly" was said by compare-samplers and explore too, which take no data (an
+                # audit, s14): what can take a file, and what needs a run of vaelab train, is said
                 raise RunError(f"{self.path} was saved from Python (VAE.save), so it has no data source or split of "
-                               "its own; pass the data explicitly.")  # fmt: skip
+                               "its own, which this needs. Give a file where a command takes one (vaelab score RUN "
+                               "FILE, inspect RUN FILE, anomaly-eval RUN --inliers FILE --outliers FILE); sample and "
+                               "report need none; compare-samplers and explore need a run written by vaelab train "
+                               "(or adopt).")  # fmt: skip
             try:
                 dataset = self.kind.dataset(data, lazy=lazy)
             except DataError as err:  # an audit: what the reader said of the changed file hid what had happened

@@ -676,7 +676,7 @@ class SeriesKind(RunKind):
         if arr.ndim != 2 or arr.shape[1] != len(ws.features):
             raise DataError(f"The past must have {len(ws.features)} feature columns; got shape {arr.shape}.")
         if arr.shape[0] < ws.n_past:
-            raise DataError(f"The past needs at least {ws.n_past} rows, the run's past steps per window (window={ws.n_past} "
+            raise DataError(f"The past needs at least {ws.n_past} rows, the run's past steps per window (--window {ws.n_past} "
                             f"at training); {Path(path).name} has {arr.shape[0]}.")  # fmt: skip
         # only the rows the forecaster reads must hold numbers (a gap further back was refused, an audit), and under
         # --fill interpolate their gaps are filled as training filled its own (they were refused: "fill them first")

@@ -154,16 +154,19 @@ def train_run(
         opened = Run(run.path)
         opened.check_folders()  # nothing is written or deleted through a link that leads outside
         config, data = opened.config, opened.config.data
-        fixed = sorted(k for k, v in settings.items() if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)
+        # each named as the flag typed (an audit, s14: "latent_dim, val-fraction cannot change" said a setting by its
+        # Python name and a data option by its flag's)
+        fixed = sorted(flag(k) for k, v in settings.items()
+                       if k not in RESUMABLE and settings_from_config(config).get(k, v) != v)  # fmt: skip
         # an option repeated with the run's own value is taken (an audit: --condition region again was refused)
-        fixed += [flag(k).lstrip("-") for k in given_options(options) if not opened.kind.trained_with(k, options[k])]
+        fixed += [flag(k) for k in given_options(options) if not opened.kind.trained_with(k, options[k])]
         # the labels too: another file or column was ignored without a word, the run's own read (an audit, s12 f)
         if data is not None and labels is not None and not _same_file(labels, data.labels):
-            fixed.append("labels")
+            fixed.append("--labels")
         if data is not None and label_column is not None and label_column != data.label_column:
-            fixed.append("label-column")
-        fixed += [name for name, given, own in (("val-fraction", val_fraction, getattr(data, "val_fraction", None)),
-                                                ("test-fraction", test_fraction, getattr(data, "test_fraction", None)))
+            fixed.append("--label-column")
+        fixed += [name for name, given, own in (("--val-fraction", val_fraction, getattr(data, "val_fraction", None)),
+                                                ("--test-fraction", test_fraction, getattr(data, "test_fraction", None)))
                   if data is not None and given is not None and given != own]  # fmt: skip
         if fixed:
             raise ConfigError(

@@ -271,6 +271,8 @@ def score(
         run.update_metrics(likelihood={
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_stderr_method": summary["nll_stderr_method"],
+            **({"test_nll_stderr_approximate": summary["nll_stderr_approximate"]}
+               if "nll_stderr_approximate" in summary else {}),  # few windows: the interval is approximate
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],

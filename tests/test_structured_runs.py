@@ -284,24 +284,55 @@ def series(tmp_path_factory):
 def test_the_nll_of_overlapping_windows_has_a_standard_error_over_overlapping_windows(series, tmp_path, capsys):
     """An audit (issue 17): score's NLL ± SE over a series file's windows, and train's test ELBO ± SE, took the
     windows as independent, while stride-1 windows of 16 steps share up to 15 of them: the SE came out about 3
-    times too small. Both now add the autocovariances to lag T - 1 within each series (checked here against a
-    direct computation of the long-run variance), and say so."""
+    times too small. Both now add the autocovariances to lag T - 1 within each series, with Bartlett weights scaled to
+    Kiefer & Vogelsang's fixed-b interval (an audit, s14: the truncated kernel's fell far short on few windows;
+    checked here against a direct computation), and say so."""
+    from vaelab.runtime import Z95
+
     folder, df, run = series
+    method = ("over overlapping windows (Bartlett weights to lag 15, scaled to Kiefer & Vogelsang's fixed-b 95% "
+              "interval)")
     test = json.loads((run / "metrics.json").read_text())["test"]
-    assert test["elbo_stderr_method"] == "over overlapping windows (autocovariances to lag 15)"
+    assert test["elbo_stderr_method"] == method
     out = _ok(capsys, "score", run, folder / "s.csv", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
     scores = pd.read_csv(tmp_path / "s.csv")
     nll = -scores["log_px"].to_numpy()
     groups = scores["series"].to_numpy()
     n, c = nll.size, nll - nll.mean()
-    long_run = sum(  # the truncated kernel (equal weights to lag 15), as overlapping observations take
-        (1.0 if k == 0 else 2.0) * sum(c[i] * c[i - k] for i in range(k, n) if groups[i] == groups[i - k])
+    long_run = sum(  # Bartlett weights 1 - k / 16 to lag 15 within each series
+        (1.0 if k == 0 else 2.0 * (1 - k / 16))
+        * sum(c[i] * c[i - k] for i in range(k, n) if groups[i] == groups[i - k])
         for k in range(16)) / n  # fmt: skip
-    expected = np.sqrt(long_run / n)
+    b = 16 / n  # Kiefer & Vogelsang's (2005) Bartlett critical value at b = (lag + 1) / windows
+    expected = np.sqrt(long_run / n) * (1.96 + 2.9694 * b + 0.4160 * b**2 - 0.5324 * b**3) / Z95
     shown = float(re.search(r"NLL\s+[-\d.]+ ± ([\d.]+) nats \(standard error over overlapping windows "
-                            r"\(autocovariances to lag 15\)", out).group(1))  # fmt: skip
+                            r"\(Bartlett weights to lag 15, scaled", out).group(1))  # fmt: skip
     assert shown == pytest.approx(expected, abs=0.006)  # printed to 2 decimals (the CSV's log p to 6 digits)
     assert expected > 1.5 * nll.std(ddof=1) / np.sqrt(n)  # neighbours move together: wider than the i.i.d. SE
+    assert "approximate" not in out  # 390 windows of 6 series: enough for a firm interval
+
+
+def test_few_series_windows_say_their_standard_error_is_approximate(tmp_path, capsys):
+    """An audit (s14): on few test windows of one series the mean test ELBO's and NLL's ± 1.96 SE is not a firm 95%
+    interval (the fixed-b one held the truth 62% of the time on 16 windows of 16 steps); train and score now say so,
+    in their output and in metrics.json (``test.elbo_stderr_approximate``, ``likelihood.test_nll_stderr_approximate``),
+    as the forecaster's verdict does."""
+    make_sine_panel(n_series=1, length=110, n_features=2, seed=3).to_csv(tmp_path / "one.csv", index=False)
+    out = _ok(capsys, "train", tmp_path / "one.csv", "--out", tmp_path / "run", "--window", "12", "--horizon", "4",
+              "--id", "id", "--time", "time", *FAST[:-1])  # fmt: skip
+    test = json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]
+    assert test["n_examples"] < 64 and "fixed-b" in test["elbo_stderr_method"]
+    caveat = test["elbo_stderr_approximate"]
+    assert caveat.startswith(f"the interval is approximate: the {test['n_examples']} test windows are fewer than 4 × ")
+    assert "note:       the test ELBO's ± 1.96 SE: the interval is approximate" in out
+    out = _ok(capsys, "score", tmp_path / "run", "test", "--n-samples", 3)
+    likelihood = json.loads((tmp_path / "run" / "metrics.json").read_text())["likelihood"]
+    assert likelihood["test_nll_stderr_approximate"].startswith(f"the interval is approximate: the "
+                                                                f"{test['n_examples']} scored windows")
+    assert "note: the NLL's ± 1.96 SE: the interval is approximate" in out
+    _ok(capsys, "report", tmp_path / "run")
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert html.count("the interval is approximate") >= 2  # the test ELBO's and the NLL's
 
 
 def test_windows_that_share_no_step_take_their_standard_error_over_examples(tmp_path, capsys):

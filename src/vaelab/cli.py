@@ -447,6 +447,9 @@ def _print_summary(result, seconds: float, resumed: bool = False) -> None:
               f"(reconstruction {test['reconstruction']:.2f}, KL {test['kl']:.2f}; "
               + ("no bits/dim: not a density" if bound is None else f"≤ {bound:.4f} bits/dim") + ")"
               + (f"; log p in {test['units'].split(':')[0]}" if test.get("units") else ""))  # fmt: skip
+        if isinstance(test.get("elbo_stderr_approximate"), str):  # few windows against the span they share
+            print(textwrap.fill(f"note:       the test ELBO's ± 1.96 SE: {test['elbo_stderr_approximate']}", 100,
+                                subsequent_indent="    "))  # fmt: skip
         if test.get("bits_per_dim_scale") and bound is not None:  # continuous pixels (an audit)
             print(textwrap.fill(f"bits/dim:   {test['bits_per_dim_scale']}", 100, subsequent_indent="    "))
         if test.get("conditional") is True:  # its ELBO bounds log p(x|y), as score says of its NLL (an audit)
@@ -645,6 +648,9 @@ def cmd_score(args) -> int:
         print("  a conditional model: log p(x|y), each example scored given its label (its condition values on a "
               "table run), not log p(x)")  # fmt: skip
     print(_nll_line(s, scored.trained_elsewhere))
+    if s.get("nll_stderr_approximate"):  # few windows against the span they share: not a firm 95% interval
+        print(textwrap.fill(f"note: the NLL's ± 1.96 SE: {s['nll_stderr_approximate']}", 100, initial_indent="  ",
+                            subsequent_indent="    "))  # fmt: skip
     if scored.bits_per_dim_scale and s["normalized"]:  # continuous pixels: not the literature's 8-bit bits/dim
         print(textwrap.fill(f"bits/dim: {scored.bits_per_dim_scale}", 100, initial_indent="  ", subsequent_indent="    "))
     print(f"  ELBO {s['elbo']:.2f} nats (reconstruction {s['reconstruction']:.2f}, KL {s['kl']:.2f})")
@@ -699,6 +705,9 @@ def _print_plain_scores(args, scored) -> int:
     print(f"  mean reconstruction_mse {plus_minus(mean, se, sign=False)} (standard error "
           f"{s['reconstruction_mse_stderr_method']})" if math.isfinite(se) else
           f"  reconstruction_mse {mean:.4g} (one example: no standard error)")  # fmt: skip
+    if s.get("reconstruction_mse_stderr_approximate"):  # few series windows: not a firm 95% interval
+        print(textwrap.fill(f"note: the error's ± 1.96 SE: {s['reconstruction_mse_stderr_approximate']}", 100,
+                            initial_indent="  ", subsequent_indent="    "))  # fmt: skip
     _print_flags(scored)
     print(f"  histogram: {scored.figure}")
     if args.out:

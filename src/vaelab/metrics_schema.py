@@ -157,13 +157,15 @@ TRAINING = obj({}, {"epochs_run": optional(count), "best_epoch": optional(count)
                     "likelihood_choice": optional(obj({"likelihood": text, "binarized": flag, "reason": text}))})  # fmt: skip
 TEST = obj({"elbo": number, "reconstruction": number, "kl": number},
            {"elbo_stderr": maybe_number, "bits_per_dim_bound": maybe_number, "normalized": optional(flag),
-            "units": optional(text), "elbo_stderr_method": optional(text), "conditional": optional(flag),
+            "units": optional(text), "elbo_stderr_method": optional(text), "elbo_stderr_approximate": optional(text),
+            "conditional": optional(flag),
             "bits_per_dim_scale": optional(text)})  # fmt: skip
 LIKELIHOOD = obj({"test_nll": number, "elbo": number, "n_samples": count},
                  {"test_nll_stderr": maybe_number, "test_nll_mc_stderr": maybe_number, "bits_per_dim": maybe_number,
                   "normalized": optional(flag), "binarizations": optional(count), "flag_rule": optional(text),
                   "flagged_share": maybe_number, "false_flag_share": maybe_number, "units": optional(text),
-                  "test_nll_stderr_method": optional(text), "conditional": optional(flag),
+                  "test_nll_stderr_method": optional(text), "test_nll_stderr_approximate": optional(text),
+                  "conditional": optional(flag),
                   "bits_per_dim_scale": optional(text),
                   "reference_size": optional(count), "reference_independent": optional(count),
                   "reference_note": optional(text)})  # fmt: skip
@@ -174,7 +176,8 @@ ANOMALY = obj({"inliers": text, "outliers": text, "n_inliers": count, "n_outlier
 # A plain autoencoder's score block (vaelab score on its test split): its reconstruction error, no log p(x)
 RECONSTRUCTION_ERROR = obj({"test_reconstruction_mse": number},
                            {"test_reconstruction_mse_stderr": maybe_number, "test_reconstruction_mse_stderr_method":
-                            optional(text), "flag_rule": optional(text), "flagged_share": maybe_number,
+                            optional(text), "test_reconstruction_mse_stderr_approximate": optional(text),
+                            "flag_rule": optional(text), "flagged_share": maybe_number,
                             "false_flag_share": maybe_number, "reference_note": optional(text)})  # fmt: skip
 FINDING = obj({"severity": text, "title": text, "detail": text}, {"advice": optional(text)})
 PER_CHANNEL = obj(

@@ -290,3 +290,22 @@ def test_a_reconstruction_error_is_flagged_in_its_upper_tail_at_the_claimed_shar
     assert flipped["reconstruction_mse"]["auroc"] < 0.05 and "likelihood" not in reading and "reconstruct" in reading
     with pytest.raises(DataError, match="the same scores"):
         anomaly_eval(inl, result(np.zeros(5)))
+
+
+def test_a_plain_autoencoders_error_over_overlapping_windows_takes_the_fixed_b_se_and_says_when_it_is_approximate():
+    # the reconstruction error's mean over series windows takes the SE the NLL and the ELBO take there (fixed-b
+    # Bartlett at lag T - 1), with its caveat on few windows; it took the truncated kernel, far short on few windows
+    from vaelab.analysis.likelihood import overlap_stderr
+    from vaelab.analysis.reconstruction_error import ReconstructionResult
+
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(size=40))
+    values = np.abs(walk)
+    few = ReconstructionResult(values, 16, serial=(np.zeros(40, dtype=np.int64), 15)).summary()
+    assert few["reconstruction_mse_stderr"] == pytest.approx(overlap_stderr(values, np.zeros(40), 15))
+    assert "fixed-b" in few["reconstruction_mse_stderr_method"]
+    assert "approximate" in few["reconstruction_mse_stderr_approximate"]
+    many = ReconstructionResult(np.abs(rng.normal(size=400)), 16, serial=(np.zeros(400, dtype=np.int64), 3)).summary()
+    assert "reconstruction_mse_stderr_approximate" not in many
+    plain = ReconstructionResult(values, 16).summary()
+    assert plain["reconstruction_mse_stderr"] == pytest.approx(values.std(ddof=1) / np.sqrt(40))

@@ -252,7 +252,44 @@ def test_examples_with_no_neighbour_of_their_group_take_their_standard_error_ove
     assert not overlapping(None) and not overlapping((np.array([0, 0, 1]), 0))
     together = LikelihoodResult(v, np.zeros_like(v), v - 1, v - 2, np.ones_like(v), n_samples=10, n_features=4,
                                 serial=(np.array([0, 0, 0, 1, 1, 1]), 9))  # fmt: skip
-    assert together.summary()["nll_stderr_method"] == "over overlapping windows (autocovariances to lag 9)"
+    assert together.summary()["nll_stderr_method"] == ("over overlapping windows (Bartlett weights to lag 9, scaled "
+                                                       "to Kiefer & Vogelsang's fixed-b 95% interval)")
+
+
+def test_the_mean_nll_of_few_overlapping_windows_has_a_fixed_b_standard_error():
+    """An audit (s14): the mean NLL's (and train's test ELBO's) SE over a series run's overlapping windows was the
+    truncated kernel's (serial_stderr), far too small on few windows: on 31 windows of 16 steps of one persistent
+    series, about half of the ± 1.96 SE intervals held the true mean. It is now the fixed-b SE the forecaster's
+    verdict takes (overlap_stderr), and the summary says where the windows are too few for a firm interval."""
+    from vaelab.analysis.likelihood import LikelihoodResult, serial_stderr
+    from vaelab.analysis.synthetic_series import overlap_stderr
+    from vaelab.runtime import Z95
+
+    rng = np.random.default_rng(0)
+    T, n, reps, phi = 16, 31, 400, 0.5
+    e = rng.standard_normal((reps, n + T - 1 + 50))
+    x = np.zeros_like(e)
+    for t in range(1, e.shape[1]):  # an AR(1) series, stationary after a burn-in of 50 steps
+        x[:, t] = phi * x[:, t - 1] + e[:, t]
+    steps = np.cumsum(np.pad(x[:, 50:], ((0, 0), (1, 0))), axis=1)
+    nll = 10 + (steps[:, T:] - steps[:, :-T]) / T  # a score per window: its steps' mean, true mean 10
+    groups = np.zeros(n, dtype=np.int64)
+    old = new = 0
+    for v in nll:
+        result = LikelihoodResult(-v, np.zeros_like(v), -v, -v, np.zeros_like(v), n_samples=10, n_features=4,
+                                  serial=(groups, T - 1))  # fmt: skip
+        summary = result.summary()
+        new += abs(summary["nll"] - 10) <= Z95 * summary["nll_stderr"]
+        old += abs(v.mean() - 10) <= Z95 * serial_stderr(v, groups, T - 1)
+    assert old / reps < 0.6 and new / reps > 0.7  # 47% and 78% (95% nominal; fixed-b is firmer with more windows)
+    assert summary["nll_stderr"] == overlap_stderr(v, groups, T - 1)  # the forecaster's verdict's SE
+    assert "fixed-b" in summary["nll_stderr_method"]
+    # 31 windows, each sharing steps with 15 either side: fewer than 4 x 16, said
+    assert summary["nll_stderr_approximate"].startswith("the interval is approximate: the 31 scored windows")
+    many = np.tile(nll[0], 3)  # 93 windows: enough, no caveat
+    assert "nll_stderr_approximate" not in LikelihoodResult(-many, np.zeros_like(many), -many, -many,
+                                                            np.zeros_like(many), n_samples=10, n_features=4,
+                                                            serial=(np.zeros(93, dtype=int), T - 1)).summary()
 
 
 def test_one_importance_sample_averaged_over_binarizations_has_the_spread_between_them_as_its_se(grey_bernoulli):

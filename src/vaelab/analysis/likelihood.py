@@ -22,7 +22,7 @@ from vaelab.errors import ConfigError, DataError
 from vaelab.model import Model, check_model, check_unit_interval
 from vaelab.nn.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, GaussianFixed, GaussianMeanLogvar, Mixed
 from vaelab.nn.vae import importance_log_likelihood
-from vaelab.runtime import seeded
+from vaelab.runtime import Z95, seeded
 
 SCORES = ("log_px", "elbo", "reconstruction")  # scores an anomaly threshold may use
 DEFAULT_CHUNK = 4096  # (sample, example) pairs per decoder pass: bounds memory; 4096 keeps a
@@ -123,15 +123,15 @@ class LikelihoodResult:
         n = len(self)
         nll = -self.log_px
         se = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-        method = "over examples"
+        method, approximate = "over examples", ""
         if overlapping(self.serial) and n > 1:
-            groups, lag = self.serial
-            se = serial_stderr(nll, groups, lag)
-            method = f"over overlapping windows (autocovariances to lag {lag})"
+            se, method, approximate = window_stderr(nll, *self.serial, what="scored windows")
         return {
             "nll": float(nll.mean()),
             "nll_stderr": se,
             "nll_stderr_method": method,
+            # few windows against the span they share: the ± 1.96 SE interval is approximate (approximate_interval)
+            **({"nll_stderr_approximate": approximate} if approximate else {}),
             "nll_mc_stderr": float(math.sqrt(float((self.log_px_stderr**2).sum())) / n),
             "bits_per_dim": float(nll.mean() / (self.n_features * math.log(2))) if self.normalized else None,
             "normalized": self.normalized,
@@ -152,6 +152,21 @@ def overlapping(serial: tuple[Any, int] | None) -> bool:
         return False
     groups = np.asarray(serial[0])
     return bool(groups.size > 1 and (groups[1:] == groups[:-1]).any())
+
+
+def window_stderr(values: Any, groups: Any, lag: int, what: str = "test windows") -> tuple[float, str, str]:
+    """The SE of the mean of a score per overlapping window (``groups``: each window's series, in time order;
+    ``lag``: how many windows apart two still share a step, :attr:`LikelihoodResult.serial`), the words that say
+    what it is over, and the caveat of :func:`approximate_interval` ("" where the windows are enough): the fixed-b
+    one of :func:`overlap_stderr`, as the forecaster's verdict takes. The truncated kernel of :func:`serial_stderr`
+    fell far short on few windows: on windows of 16 steps of one series, 2-SE intervals held the true mean 30% of the
+    time with 16 windows, 51% with 31 and 73% with 64, where this one held it 62%, 77% and 83% (an audit, s14: train's
+    test ELBO and score's NLL)."""
+    lag = int(lag)
+    method = (f"over overlapping windows (Bartlett weights to lag {lag}, scaled to Kiefer & Vogelsang's fixed-b 95% "
+              "interval)")
+    return (overlap_stderr(values, groups, lag), method,
+            approximate_interval(int(np.size(values)), lag, what, groups))
 
 
 def serial_stderr(values: Any, groups: Any, lag: int) -> float:
@@ -178,6 +193,73 @@ def serial_stderr(values: Any, groups: Any, lag: int) -> float:
     if var <= 0:
         var = gamma0 + 2 * sum((1 - k / (lag + 1)) * g for k, g in enumerate(covs, start=1))
     return math.sqrt(max(var, gamma0, 0.0) / n)
+
+
+# Kiefer & Vogelsang (2005, "A new asymptotic theory for heteroskedasticity-autocorrelation robust tests",
+# Econometrica 73), Bartlett kernel: the 97.5% quantile of the fixed-b t statistic is 1.96 + a1 b + a2 b^2 + a3 b^3
+# (b = bandwidth / sample size). A Brownian-motion simulation of 20,000 draws here gave 2.52 at b = 0.2, 4.74 at b = 1.
+KV_BARTLETT = (2.9694, 0.4160, -0.5324)
+
+
+def overlap_stderr(d: Any, groups: Any, lag: int, positions: Any = None) -> float:
+    """The standard error of the mean of ``d`` (one value per window, in time order within each of ``groups``) when
+    windows up to ``lag`` apart share steps, scaled so that the mean ± Z95 of it is Kiefer & Vogelsang's (2005)
+    fixed-b 95% interval: Newey & West's (1987) Bartlett weights 1 - k / (lag + 1) over the autocovariances within
+    each series, times the fixed-b critical value / Z95 at b = (lag + 1) / the windows.
+
+    Where the windows of a series are few against the lag (31 windows of 30 steps), the autocovariances taken about
+    the sample mean shrink, and the plain SE fell far below the spread of the mean: a trained forecaster against
+    repeating the last value on 200 fresh stretches of a random walk, 31 windows each, spread 0.80, the SE taken
+    with lag n_future 0.42 (65% of 2-SE intervals held the truth), a data-driven lag (Andrews 1991) 0.37, this one
+    0.63 (81%); on a seasonal series (spread 0.13) 0.60 before, 0.55 with this one (an audit, s13).
+
+    ``positions``: each window's place in its series (increasing within it), in the units ``lag`` counts, where some
+    windows were left out between others (a window with no observed future value); two windows are as far apart as
+    their places, not their order in ``d`` (an audit, s14: the neighbours either side of a left-out stretch were taken
+    as adjacent, sharing steps they do not share). None: windows consecutive, place = order."""
+    d = np.asarray(d, dtype=np.float64)
+    groups = np.asarray(groups)
+    n = d.size
+    c = d - d.mean()
+    lag = int(lag)
+    place = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
+    var = float(c @ c) / n
+    reach = 0  # the most windows apart, in order, that two of one series sharing a step lie
+    for k in range(1, min(lag, n - 1) + 1):  # places increase within a series: windows k apart in order are >= k apart
+        apart = place[k:] - place[:-k]
+        same = (groups[k:] == groups[:-k]) & (apart <= lag)
+        if same.any():
+            reach = k
+        var += 2 * float(((1 - apart / (lag + 1)) * c[k:] * c[:-k])[same].sum()) / n
+    # b over all the windows: the autocovariances are taken about the mean of all of them, whose error is what shrinks
+    # them (and independent series' estimates average), so a panel of short series is not read as one short series
+    # (and no longer a span than a series holds: windows each of their own series leave nothing to estimate)
+    span = lag if positions is None else reach
+    b = min(1.0, min(span + 1, int(np.unique(groups, return_counts=True)[1].max())) / n)
+    cv = Z95 + sum(a * b**p for p, a in enumerate(KV_BARTLETT, start=1))
+    return math.sqrt(max(var, 0.0) / n) * cv / Z95
+
+
+APPROXIMATE_SPANS = 4  # fewer windows than this many spans of windows sharing a step: an approximate interval
+
+
+def approximate_interval(n: int, lag: int, what: str = "evaluated windows", groups: Any = None) -> str:
+    """Where ``n`` windows are fewer than :data:`APPROXIMATE_SPANS` spans of the windows that share a step (``lag`` + 1,
+    or fewer where no series of ``groups``, each window's series, holds so many), the words that say a fixed-b interval
+    over them (:func:`overlap_stderr`) is approximate; "" where they are not, or share no step. On a random walk, 31
+    windows of 30 steps, the fixed-b interval held the truth about 80% of the time, 86-89% at 4-5 T (an audit, s13 a).
+    One helper for every interval taken so: the forecaster's difference from repeating the last value, its band's
+    coverage, the predictive score's test windows and the mean test ELBO and NLL of a series run (:func:`window_stderr`)
+    (an audit, s14: only the first said it, and it said it of windows each of their own series, a short panel split by
+    series, which share no step)."""
+    span = lag + 1
+    if groups is not None and np.size(groups):
+        span = min(span, int(np.unique(np.asarray(groups), return_counts=True)[1].max()))
+    if span <= 1 or n >= APPROXIMATE_SPANS * span:
+        return ""
+    return (f"the interval is approximate: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {span} (each shares "
+            f"steps with those up to {span - 1} apart), too little independent information for a 95% interval, which "
+            "may hold the truth less often; more test data (a longer test period or more series) makes it firmer")
 
 
 def log_likelihood(

@@ -53,18 +53,17 @@ class ReconstructionResult:
 
     def summary(self) -> dict[str, Any]:
         """The mean reconstruction error with its standard error over examples."""
-        from vaelab.analysis.likelihood import overlapping, serial_stderr
+        from vaelab.analysis.likelihood import overlapping, window_stderr
 
         n = len(self)
         values = np.asarray(self.reconstruction_mse, dtype=np.float64)
         se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-        method = "over examples"
-        if overlapping(self.serial) and n > 1:
-            groups, lag = self.serial
-            se = serial_stderr(values, groups, lag)
-            method = f"over overlapping windows (autocovariances to lag {lag})"
+        method, approximate = "over examples", ""
+        if overlapping(self.serial) and n > 1:  # series windows: the fixed-b SE, as the NLL's and the ELBO's
+            se, method, approximate = window_stderr(values, *self.serial)
         return {"reconstruction_mse": float(values.mean()), "reconstruction_mse_stderr": se,
-                "reconstruction_mse_stderr_method": method, "n_examples": n}  # fmt: skip
+                "reconstruction_mse_stderr_method": method, "n_examples": n,
+                **({"reconstruction_mse_stderr_approximate": approximate} if approximate else {})}  # fmt: skip
 
 
 def reconstruction_error(model: Model, X: Any, y: Any = None, *,

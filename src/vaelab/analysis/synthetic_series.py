@@ -28,7 +28,12 @@ from scipy import stats
 import torch
 from torch import nn
 
-from vaelab.analysis.likelihood import serial_stderr
+from vaelab.analysis.likelihood import (  # defined there, where the likelihood's SE over windows takes them too
+    APPROXIMATE_SPANS,  # noqa: F401  (kept importable from here)
+    approximate_interval,
+    overlap_stderr,
+    serial_stderr,
+)
 from vaelab.analysis.synthetic_tables import batch_counts, batch_similarity, check_int, compare, ks_complement
 from vaelab.errors import ConfigError, DataError
 from vaelab.metrics_schema import decimals_for
@@ -534,72 +539,6 @@ def paired_difference(d: Any, groups: Any, lag: int, fixed_b: bool = False,
                         f"{np.shape(positions)}.")  # fmt: skip
     se = overlap_stderr(d, groups, int(lag), positions) if fixed_b else serial_stderr(d, groups, int(lag))
     return {"mean": float(d.mean()), "se": se, "n": int(n), "lag": int(lag)}
-
-
-# Kiefer & Vogelsang (2005, "A new asymptotic theory for heteroskedasticity-autocorrelation robust tests",
-# Econometrica 73), Bartlett kernel: the 97.5% quantile of the fixed-b t statistic is 1.96 + a1 b + a2 b^2 + a3 b^3
-# (b = bandwidth / sample size). A Brownian-motion simulation of 20,000 draws here gave 2.52 at b = 0.2, 4.74 at b = 1.
-KV_BARTLETT = (2.9694, 0.4160, -0.5324)
-
-
-def overlap_stderr(d: Any, groups: Any, lag: int, positions: Any = None) -> float:
-    """The standard error of the mean of ``d`` (one value per window, in time order within each of ``groups``) when
-    windows up to ``lag`` apart share steps, scaled so that the mean ± Z95 of it is Kiefer & Vogelsang's (2005)
-    fixed-b 95% interval: Newey & West's (1987) Bartlett weights 1 - k / (lag + 1) over the autocovariances within
-    each series, times the fixed-b critical value / Z95 at b = (lag + 1) / the windows.
-
-    Where the windows of a series are few against the lag (31 windows of 30 steps), the autocovariances taken about
-    the sample mean shrink, and the plain SE fell far below the spread of the mean: a trained forecaster against
-    repeating the last value on 200 fresh stretches of a random walk, 31 windows each, spread 0.80, the SE taken
-    with lag n_future 0.42 (65% of 2-SE intervals held the truth), a data-driven lag (Andrews 1991) 0.37, this one
-    0.63 (81%); on a seasonal series (spread 0.13) 0.60 before, 0.55 with this one (an audit, s13).
-
-    ``positions``: each window's place in its series (increasing within it), in the units ``lag`` counts, where some
-    windows were left out between others (a window with no observed future value); two windows are as far apart as
-    their places, not their order in ``d`` (an audit, s14: the neighbours either side of a left-out stretch were taken
-    as adjacent, sharing steps they do not share). None: windows consecutive, place = order."""
-    d = np.asarray(d, dtype=np.float64)
-    groups = np.asarray(groups)
-    n = d.size
-    c = d - d.mean()
-    lag = int(lag)
-    place = np.arange(n) if positions is None else np.asarray(positions, dtype=np.int64)
-    var = float(c @ c) / n
-    reach = 0  # the most windows apart, in order, that two of one series sharing a step lie
-    for k in range(1, min(lag, n - 1) + 1):  # places increase within a series: windows k apart in order are >= k apart
-        apart = place[k:] - place[:-k]
-        same = (groups[k:] == groups[:-k]) & (apart <= lag)
-        if same.any():
-            reach = k
-        var += 2 * float(((1 - apart / (lag + 1)) * c[k:] * c[:-k])[same].sum()) / n
-    # b over all the windows: the autocovariances are taken about the mean of all of them, whose error is what shrinks
-    # them (and independent series' estimates average), so a panel of short series is not read as one short series
-    # (and no longer a span than a series holds: windows each of their own series leave nothing to estimate)
-    span = lag if positions is None else reach
-    b = min(1.0, min(span + 1, int(np.unique(groups, return_counts=True)[1].max())) / n)
-    cv = Z95 + sum(a * b**p for p, a in enumerate(KV_BARTLETT, start=1))
-    return math.sqrt(max(var, 0.0) / n) * cv / Z95
-
-
-APPROXIMATE_SPANS = 4  # fewer windows than this many spans of windows sharing a step: an approximate interval
-
-
-def approximate_interval(n: int, lag: int, what: str = "evaluated windows", groups: Any = None) -> str:
-    """Where ``n`` windows are fewer than :data:`APPROXIMATE_SPANS` spans of the windows that share a step (``lag`` + 1,
-    or fewer where no series of ``groups``, each window's series, holds so many), the words that say a fixed-b interval
-    over them (:func:`overlap_stderr`) is approximate; "" where they are not, or share no step. On a random walk, 31
-    windows of 30 steps, the fixed-b interval held the truth about 80% of the time, 86-89% at 4-5 T (an audit, s13 a).
-    One helper for every interval taken so: the forecaster's difference from repeating the last value, its band's
-    coverage and the predictive score's test windows (an audit, s14: only the first said it, and it said it of windows
-    each of their own series, a short panel split by series, which share no step)."""
-    span = lag + 1
-    if groups is not None and np.size(groups):
-        span = min(span, int(np.unique(np.asarray(groups), return_counts=True)[1].max()))
-    if span <= 1 or n >= APPROXIMATE_SPANS * span:
-        return ""
-    return (f"the interval is approximate: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {span} (each shares "
-            f"steps with those up to {span - 1} apart), too little independent information for a 95% interval, which "
-            "may hold the truth less often; more test data (a longer test period or more series) makes it firmer")
 
 
 KS_BOOTSTRAP = 100  # resamples behind the SEs of the window values' KS complements

@@ -342,6 +342,8 @@ def score(
             "test_reconstruction_mse": summary["reconstruction_mse"],
             "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
             "test_reconstruction_mse_stderr_method": summary["reconstruction_mse_stderr_method"],
+            **({"test_reconstruction_mse_stderr_approximate": summary["reconstruction_mse_stderr_approximate"]}
+               if "reconstruction_mse_stderr_approximate" in summary else {}),
             "n_examples": summary["n_examples"], "conditional": scored.conditional,
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
@@ -354,6 +356,8 @@ def score(
         run.update_metrics({scored.figure: png_bytes(fig)}, likelihood={
             "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
             "test_nll_stderr_method": summary["nll_stderr_method"],
+            **({"test_nll_stderr_approximate": summary["nll_stderr_approximate"]}
+               if "nll_stderr_approximate" in summary else {}),  # few windows: the interval is approximate
             "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
             "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
             "normalized": summary["normalized"], "binarizations": summary["binarizations"],

@@ -266,7 +266,10 @@ class _Assembler:
             given = test.get("conditional", bool(self.config.model.n_classes)) is True
             s.facts += [("test ELBO" + (", given labels: a bound on log p(x|y)" if given else ""),
                          f"{_pm(test['elbo'], test.get('elbo_stderr'))} nats per example"
-                                      + (f" (standard error {test['elbo_stderr_method']})" if serial else "")),
+                                      + (f" (standard error {test['elbo_stderr_method']})" if serial else "")
+                                      # few windows against the span they share: the interval is approximate
+                                      + (f"; {test['elbo_stderr_approximate']}"
+                                         if isinstance(test.get("elbo_stderr_approximate"), str) else "")),
                         ("reconstruction · KL", f"{_num(test['reconstruction'])} · {_num(test['kl'])} nats"),
                         ("bits/dim (bound)", NO_BITS if bound is None else f"≤ {_num(bound, 4)}")]  # fmt: skip
             if isinstance(test.get("bits_per_dim_scale"), str) and bound is not None:  # continuous pixels
@@ -344,6 +347,9 @@ class _Assembler:
                 s.facts.append(("bits/dim of", lik["bits_per_dim_scale"]))  # continuous pixels (an audit)
             method = lik.get("test_nll_stderr_method") or "over examples"  # over overlapping windows: say so
             over = "over test examples" if method == "over examples" else method
+            # few windows against the span they share: the interval is approximate
+            caveat = lik.get("test_nll_stderr_approximate")
+            over += f" (± 1.96 of it: {caveat})" if isinstance(caveat, str) else ""
             s.paragraphs.append("log p(x) is estimated by importance sampling with K draws from q(z|x); the first "
                                 f"± is the standard error {over}. A likelihood is a poor detector of some "
                                 "outliers: deep generative models can give unfamiliar data higher likelihood than their "

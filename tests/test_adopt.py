@@ -1350,3 +1350,15 @@ def test_the_validation_reference_is_estimated_again_when_the_models_code_change
     again = (run / "calibration.safetensors").stat().st_mtime_ns
     percentiles()
     assert (run / "calibration.safetensors").stat().st_mtime_ns == again != cached  # unchanged code: the cache is kept
+
+
+def test_explore_arithmetic_of_a_plain_autoencoder_refuses_n_samples(plain_run, capsys):
+    """A plain autoencoder has no log p(x), so explore arithmetic draws nothing: an explicit --n-samples was ignored
+    without a word (its default was 200, an explicit value indistinguishable from it; an audit, s14). Refused in one
+    line before any work, as score refuses it; without it the arithmetic runs."""
+    run, specs, *_ = plain_run
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs, "--n-samples", "50")
+    assert code == 2 and err.count("\n") == 1 and "--n-samples" in err and "plain autoencoder" in err, err
+    assert "Drop it" in err and not list(run.glob("figures/arithmetic*"))
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
+    assert code == 0 and "log p(x) does not apply" in out, err

@@ -346,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("b", metavar="B", help=example)
         sp.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     ei.add_argument("--steps", type=int, default=10, help="points on each path, ends included (default: 10)")
-    ea.add_argument("--n-samples", type=int, default=200, metavar="K", help="importance samples for log p(x) (default: 200)")
+    ea.add_argument("--n-samples", type=int, default=None, metavar="K",
+                    help="importance samples for log p(x) (default: 200; a plain autoencoder has no log p(x))")
     for sp in (et, eg, ei, ea):
         _model_args(sp)
 

@@ -257,8 +257,11 @@ def run_interpolate(run_path: str | os.PathLike, a: str, b: str, *, steps: int =
     return result, _write(r, "interpolate", fig, entry)
 
 
-def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int = 200, seed: int = 0,
+def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: int | None = None, seed: int = 0,
                    specs: Specs | None = None):
+    """``n_samples``: importance samples for each log p(x) (default 200); a plain autoencoder has no log p(x) and
+    refuses it."""
+    asked, n_samples = n_samples is not None, 200 if n_samples is None else n_samples
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
     if n_samples < 2:  # before any work: the percentiles' intervals need each log p(x)'s standard error
         raise ConfigError("--n-samples 1 gives each log p(x) no standard error, and the arithmetic's verdicts rest on "
@@ -267,6 +270,10 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     r = Run(run_path, specs)
     r.check_folders()
     model = r.model
+    if asked and model.deterministic_:  # it was ignored without a word (an audit, s14), as score refuses it
+        raise ConfigError(f"--n-samples sets how log p(x) is estimated by importance sampling; the model of {r.dir.path} "
+                          "is a plain autoencoder (a deterministic encoder, no q(z|x) variance), which has no log p(x), "
+                          "so the arithmetic's verdicts read the latent typicality alone and draw nothing. Drop it.")  # fmt: skip
     ea, eb = r.example(a), r.example(b)
     y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     train = r.split("train", lazy=True)

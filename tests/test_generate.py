@@ -290,8 +290,12 @@ def test_the_verdict_recommends_no_sampler_when_every_generator_fails():
     assert "sample from" not in text and "least bad" in text and "prior 0.00 [0.00, 0.07] and 0.04 [0.00, 0.11]" in text
     # decoder means of a sound model cover little by recall, but lie near many examples: no collapse said
     assert verdict({**collapsed, "prior": entry(82.0, 1.0, 0.0, 0.3)}, None).startswith("For this model, sample from")
+    # a collapsed best beside a varied generator is no winner (an audit, s14: "sample from prior" was said of it)
     usable_gmm = {**collapsed, "aggregate-gmm": entry(87.0, 0.6, 0.5)}
-    assert verdict(usable_gmm, None).startswith("For this model, sample from")
+    text = verdict(usable_gmm, None)
+    assert text.startswith("No clear winner: prior has the lowest Fréchet distance") and "sample from" not in text
+    assert "its recall and coverage are below 0.05 (recall 0.00 [0.00, 0.07], coverage 0.04 [0.00, 0.11])" in text
+    assert "aggregate-gmm recall 0.50 [0.00, 0.57], coverage 0.30 [0.00, 0.37]" in text
 
 
 def test_a_block_written_while_a_resumed_training_runs_is_marked_stale(run, tmp_path, monkeypatch):

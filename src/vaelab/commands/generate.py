@@ -333,6 +333,18 @@ def verdict(block: dict[str, dict], hole: float | None, hole_stderr: float | Non
                 + "; ".join(f"{k} precision {fmt_interval(block[k], 'precision')}, recall "
                             f"{fmt_interval(block[k], 'recall')}" for k in usable)
                 + f"); the measures disagree, so look at the samples.{note}")  # fmt: skip
+    varied = [k for k in generators if not (block[k]["recall"] < UNUSABLE and block[k]["coverage"] < UNUSABLE)]
+    if best not in varied:  # the lowest Fréchet distance, but collapsed samples where another's are varied: no winner
+        # "sample from prior" was said of a prior whose recall and coverage were below 0.05 beside an aggregate-gmm
+        # whose were not (an audit, s14)
+        return (f"No clear winner: {best} has the lowest Fréchet distance to held-out data, {fmt_interval(b, 'frechet')}, "
+                f"but its recall and coverage are below {UNUSABLE:g} (recall {fmt_interval(b, 'recall')}, coverage "
+                f"{fmt_interval(b, 'coverage')}): its samples cover almost none of the held-out data and lie near fewer "
+                f"than {UNUSABLE:.0%} of its examples, as a collapsed model's do, where those of {' and '.join(varied)} "
+                "do not ("
+                + "; ".join(f"{k} recall {fmt_interval(block[k], 'recall')}, coverage "
+                            f"{fmt_interval(block[k], 'coverage')}" for k in varied)
+                + f"); the measures disagree, so look at the samples.{note}")  # fmt: skip
     if len(generators) == 1:
         return (f"Only {best} was compared as a generator: Fréchet {fmt_interval(b, 'frechet')} to held-out data, "
                 f"{quality}; compare it with other samplers to choose.{note}")  # fmt: skip

@@ -440,6 +440,9 @@ def ml_difference(ml: dict[str, Any]) -> str:
     efficacy block that holds its bootstrap (blocks written before it do not: ""), as the CLI and the report say it."""
     if not (_is_number(ml.get("difference_se")) and _is_number(ml.get("difference"))):  # one without the other:
         return ""  # a damaged block (a KeyError: an audit, s12)
+    if ml.get("identical_predictions") is True:  # 0 ± 0 said no more than "no clear difference" (an audit, s14)
+        return (f"; synthetic - real {ml['difference']:+.3f}: the two models give identical predictions of "
+                f"{ml.get('se_over', 'the real test rows').split(';')[0]}, so their scores cannot differ")
     words = {"lower": "the model trained on synthetic rows scores lower",
              "higher": "the model trained on synthetic rows scores higher"}.get(ml.get("outcome"), "no clear difference")
     return (f"; synthetic - real {ml['difference']:+.3f} ± {2 * ml['difference_se']:.3f} (2 SE over "
@@ -454,7 +457,8 @@ TABLE_SYNTHETIC = obj(
     {"ml_efficacy": optional(obj({"metric": text, "target": text, "real": maybe_number, "synthetic": maybe_number},
                                  {**{k: maybe_number for keys in ML_SECONDARY.values() for k in keys},
                                   **{k: maybe_number for k in ("real_se", "synthetic_se", "difference", "difference_se")},
-                                  "outcome": text, "se_over": text, "note": optional(text)})),
+                                  "outcome": text, "se_over": text, "note": optional(text),
+                                  "identical_predictions": optional(flag)})),
      "privacy": optional(obj({"dcr_synthetic_median": maybe_number, "dcr_holdout_median": maybe_number,
                               "share_closer_than_holdout": number, "exact_copies": number},
                              {"holdout_exact_copies": number, "share_closer_stderr": maybe_number,

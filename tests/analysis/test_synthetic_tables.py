@@ -437,6 +437,29 @@ def test_ml_efficacy_carries_standard_errors_that_cover_the_test_rows_sampling()
         assert f1_score(kept["test_truth"], kept["test_predictions"][side], average="macro") == pytest.approx(kept[side])
 
 
+def test_ml_efficacy_says_when_both_models_predict_alike():
+    """An audit (s14): on an all-categorical table both models gave identical predictions, and the text read
+    "synthetic - real +0.000 ± 0.000 (…): no clear difference", as if a difference had been looked for and not found."""
+    from vaelab.metrics_schema import ml_difference
+
+    rng = np.random.default_rng(0)
+
+    def table(n):
+        a = rng.choice(["p", "q", "r"], n)
+        return pd.DataFrame({"a": a, "b": rng.choice(["u", "v"], n), "y": np.where(a == "p", "yes", "no")})
+
+    real_train, synth, test = table(300), table(300), table(200)
+    same = ml_efficacy(real_train, synth, test, "y")
+    assert same["identical_predictions"] is True and same["difference"] == 0
+    text = ml_difference(same)
+    assert "identical predictions of the 200 real test rows" in text and "no clear difference" not in text, text
+    assert "±" not in text
+    synth["y"] = rng.permutation(synth["y"].to_numpy())
+    other = ml_efficacy(real_train, synth, test, "y")
+    assert other["identical_predictions"] is False and "identical" not in ml_difference(other)
+    json.dumps(same, allow_nan=False)
+
+
 def test_ml_efficacy_regression():
     def table(seed):
         rng = np.random.default_rng(seed)

@@ -1044,6 +1044,7 @@ def ml_efficacy(
     (synthetic - real) and ``difference_se`` (a paired bootstrap over the real test rows, which
     ``se_over`` names; the synthetic sample's and the models' own randomness are not in them) and
     ``outcome`` ("lower", "higher" or "no clear difference": the difference against its 2 SE),
+    ``identical_predictions`` (whether the two models predict every test row alike, so the difference is 0),
     with ``predictions``, also ``test_truth`` and ``test_predictions`` ({"real": ..., "synthetic": ...}: arrays
     over the scored test rows, for paired comparisons of generators on the same rows; not JSON), the secondary
     metric as ``real_accuracy`` / ``synthetic_accuracy`` or ``real_mae`` / ``synthetic_mae``, the row counts, and ``note``
@@ -1178,7 +1179,9 @@ def _test_rows_bootstrap(task: str, truth: np.ndarray, preds: dict[str, np.ndarr
     outcome = {"lower": "lower", "higher": "higher"}.get(compare(diff, diff_se), "no clear difference")
     return {"real_se": float(np.nanstd(draws[:, 0], ddof=1)), "synthetic_se": float(np.nanstd(draws[:, 1], ddof=1)),
             "difference": float(diff), "difference_se": diff_se, "outcome": outcome,
-            "se_over": f"the {n} real test rows; {ML_BOOTSTRAP} paired bootstrap resamples"}  # fmt: skip
+            "se_over": f"the {n} real test rows; {ML_BOOTSTRAP} paired bootstrap resamples",
+            # "+0.000 ± 0.000 … no clear difference" was all it said of two models that predict alike (an audit, s14)
+            "identical_predictions": bool(np.array_equal(preds["real"], preds["synthetic"]))}  # fmt: skip
 
 
 # ---------------------------------------------------------------- privacy: distance to closest record

@@ -551,6 +551,24 @@ def test_every_bad_spec_is_one_line(outside, tmp_path, capsys, case):
     assert not (tmp_path / "run" / "config.json").exists()
 
 
+def test_load_of_an_adopted_run_without_its_code_names_python_settings(outside, tmp_path, capsys):
+    """vaelab.load(run) of an adopted run whose PyTorch halves were not passed says what a Python caller passes
+    (encoder='x.py:Encoder', trust=True: vaelab.load takes trust= as load_adopted does), the CLI the flags (an audit:
+    Python was told to pass --encoder SPEC or --trust-run, which vaelab.load did not take)."""
+    from vaelab.errors import RunError
+
+    run = tmp_path / "run"
+    code, _, err = _cli(capsys, *_adopt_args(outside, run, "--weights", outside / "vae.safetensors"))
+    assert code == 0, err
+    spec = f"{outside / 'vae_model.py'}:Encoder"
+    with pytest.raises(RunError) as e:
+        vaelab.load(run)
+    assert f"encoder={spec!r}" in str(e.value) and "trust=True" in str(e.value) and "--" not in str(e.value)
+    assert vaelab.load(run, trust=True).transform(np.load(outside / "x.npy")[:3]).shape == (3, L)
+    code, _, err = _cli(capsys, "inspect", run)
+    assert code == 2 and f"--encoder {spec}" in err and "--trust-run" in err and "trust=True" not in err, err
+
+
 def test_an_adopted_model_saves_and_loads_back(digits, relu_vae, tmp_path):
     """PyTorch halves: the weights go into the run, the code is the user's to pass again."""
     from vaelab.errors import RunError

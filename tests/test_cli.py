@@ -503,3 +503,19 @@ def test_the_python_api_takes_seeds_in_the_same_range(tmp_path):
     for call in (lambda: vaelab.diagnose(model, X, seed=-1), lambda: model.sample(2, seed=2**32)):
         with pytest.raises(ConfigError, match=r"^seed must be an integer from 0 to 2\*\*32 - 1"):
             call()
+
+
+def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
+    """An audit (s14): numbers with a few text cells ('?') were advised only "vaelab train --missing-values '?'",
+    which a Python caller cannot pass (TableVAE takes no missing_values): the advice names pandas' na_values too,
+    and the CLI still says the flags typed (--ignore a, not ignore=['a'])."""
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=120).astype(object)
+    a[5], a[6] = "?", "unknown"
+    pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], 120)}).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "na_values=['?', 'unknown']; vaelab train --missing-values '?' unknown)" in err, err
+    assert "--ignore a to leave it out" in err and "ignore=" not in err, err

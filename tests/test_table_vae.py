@@ -123,9 +123,9 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     assert condition_advice(tm, {"kind": "rare"}) == "train with --condition kind (condition= in Python)."
     both = condition_advice(tm, {"kind": "rare", "n": 2}, first=True)
     assert both.startswith("Train with --condition kind (condition= in Python); --condition takes categorical")
-    assert "declare n categorical (--categorical)" in both
+    assert "declare n categorical (--categorical; categorical= in Python)" in both
     assert condition_advice(tm, ["n"]).startswith("--condition takes categorical and boolean columns only")
-    assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical) to condition on them.")
+    assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical; categorical= in Python) to condition on them.")
 
 
 def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
@@ -155,7 +155,7 @@ def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_
         model.sample(20, given={"n": 50})
     said = str(caught.value)
     assert "needs at least" in said and "Fit with condition=(...)" not in said
-    assert "declare n categorical (--categorical)" in said
+    assert "declare n categorical (--categorical; categorical= in Python)" in said
 
 
 def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_takes():

@@ -539,10 +539,11 @@ def load_adopted(path: str | os.PathLike, *, encoder: Any = None, decoder: Any =
             part = h["spec"]
         if part is None:
             spec = h.get("spec")
-            how = (f"pass --{name} {spec} (or --trust-run to import what the run names)" if spec else
-                   f"pass the {name} module (vaelab.load(run, {name}=...)) or --{name} SPEC")  # fmt: skip
+            # in Python terms (encoder='x.py:E', trust=True), which the CLI says as the flags typed (--trust-run)
+            how = (f"pass {name}={spec!r} (or trust=True to import what the run names)" if spec else
+                   f"pass it again: {name}=SPEC ('file.py:Class') or, in Python, the module itself")  # fmt: skip
             raise RunError(f"{run.path} holds an adopted model whose {name} is Python code ({h.get('class')}); vaelab "
-                           f"never imports code a run folder names: {how}.")  # fmt: skip
+                           f"never imports code a run folder names: {how}.", setting=(name, "trust"))  # fmt: skip
         module = resolve(part, name) if isinstance(part, str) else part
         if is_library_model(module):  # the whole pythae / diffusers model: take this half of it
             shape = record.get("latent_shape")

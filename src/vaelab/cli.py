@@ -1018,6 +1018,9 @@ def cmd_report(args) -> int:
 
 
 # A value written after "name=" in an error's text: a quoted string, a list, a number or a word, or nothing ("sigma=.").
+# Python settings whose flag's dest is another name: load_adopted(trust=True) is --trust-run.
+_PYTHON_TO_DEST = {"trust": "trust_run"}
+
 _VALUE = r"""('[^']*'|"[^"]*"|\[[^\]]*\]|-?[\w.+-]*\w|)"""
 
 
@@ -1046,7 +1049,8 @@ def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
     "--flag (name)": "--val-fraction (val_fraction) must be ..."; an audit: "val_fraction must be ...")."""
     text, setting = str(e), getattr(e, "setting", None)
     for name in (setting,) if isinstance(setting, str) else setting or ():
-        option = next((a for a in sub._actions if a.dest == name and a.option_strings), None)
+        dest = _PYTHON_TO_DEST.get(name, name)
+        option = next((a for a in sub._actions if a.dest == dest and a.option_strings), None)
         if option is None:  # not an option of this command: its text stays as it is
             continue
         typed = next((o for o in option.option_strings if o.startswith("--")), option.option_strings[0])

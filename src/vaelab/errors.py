@@ -39,7 +39,14 @@ class ConfigError(VaelabError, ValueError):
 
 
 class RunError(VaelabError, ValueError):
-    """A run directory is missing, damaged or from an unknown version."""
+    """A run directory is missing, damaged or from an unknown version.
+
+    ``setting``: as :class:`ConfigError`'s, the settings (``name=VALUE`` in the message) that would open it, which the
+    CLI says as the flags the user types ("pass --encoder x.py:E")."""
+
+    def __init__(self, *args, setting: str | tuple[str, ...] | None = None):
+        super().__init__(*args)
+        self.setting = setting
 
 
 class TrainingError(VaelabError, RuntimeError):

@@ -674,19 +674,21 @@ def load(
     encoder: torch.nn.Module | None = None,
     decoder: torch.nn.Module | None = None,
     device: str = "auto",
+    trust: bool = False,
 ) -> VAE | AdoptedModel:
     """Rebuild a fitted :class:`VAE` from a run directory (config.json + model.safetensors); for a run written
     by ``vaelab adopt`` / :func:`vaelab.adopt`, its :class:`~vaelab.adopt.AdoptedModel` instead (the model interface
     of :mod:`vaelab.model`, not a VAE: no ``fit``; ``device`` does not apply to it, it runs where its halves are).
 
     Runs trained with custom networks need the same ``encoder``/``decoder`` classes passed in;
-    so do adopted runs (:func:`vaelab.adopt.load_adopted`) whose halves are PyTorch modules.
+    so do adopted runs (:func:`vaelab.adopt.load_adopted`) whose halves are PyTorch modules, or ``trust=True`` to
+    import the SPECs an adopted run recorded (only for runs you made; as ``load_adopted``'s).
     """
     rd = RunDir(run)
     config = rd.read_config()
     m = config.model
     if m.arch == "adopted":  # a model trained elsewhere (vaelab.adopt)
-        return load_adopted(rd.path, encoder=encoder, decoder=decoder)
+        return load_adopted(rd.path, encoder=encoder, decoder=decoder, trust=trust)
     vae = VAE(**settings_from_config(config), device=device, encoder=encoder, decoder=decoder)
     if m.arch == "custom" and encoder is None:
         build_vae(m)  # raises the error that explains what to pass

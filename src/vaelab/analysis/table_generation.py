@@ -392,7 +392,8 @@ def condition_advice(tm: TableModel, columns: Mapping[str, Any] | Sequence[str],
     said = f"train with --condition {' '.join([*already, *can])} (condition= in Python)" if can else ""
     if cannot:
         said += ("; " if said else "") + (f"--condition takes categorical and boolean columns only: declare "
-                                          f"{', '.join(cannot)} categorical (--categorical) to condition on "
+                                          f"{', '.join(cannot)} categorical (--categorical; categorical= in Python) "
+                                          "to condition on "
                                           f"{'it' if len(cannot) == 1 else 'them'}")
     if not said:
         return ""

@@ -554,9 +554,17 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
     shown = ", ".join(f"row {int(i)}: {str(values[i])[:20]!r}" for i in bad[:SHOWN_CELLS])
     more = f", and {bad.size - SHOWN_CELLS} more" if bad.size > SHOWN_CELLS else ""
     return (f"column {name!r} holds numbers except in {bad.size} of its {int(s.notna().sum())} filled rows "
-            f"({shown}{more}); to model it as numeric, read those cells as missing (vaelab train --missing-values "
-            f"{_marker_args(values[bad])}) or make them empty (pandas reads empty cells, 'NA', 'n/a' and 'null' as "
-            "missing)")
+            f"({shown}{more}); to model it as numeric, read those cells as missing (in Python, pandas' "
+            f"na_values={_marker_list(values[bad])}; vaelab train --missing-values {_marker_args(values[bad])}) or "
+            "make them empty (pandas reads empty cells, 'NA', 'n/a' and 'null' as missing)")
+
+
+def _marker_list(cells: np.ndarray) -> str:
+    """The distinct texts of the cells as a Python list (the first few), for pandas' na_values: TableVAE takes no
+    missing_values (an audit: Python callers were told only of vaelab train --missing-values)."""
+    texts = list(dict.fromkeys(str(c) for c in cells))
+    shown = repr(texts[:SHOWN_CELLS])
+    return shown[:-1] + ", ...]" if len(texts) > SHOWN_CELLS else shown
 
 
 def _marker_args(cells: np.ndarray) -> str:
@@ -956,8 +964,8 @@ def infer_schema(
     specs, notes, problems = [], [], []
     if index is not None:
         notes.append(f"column {index!r} is left out: an empty header over {len(df)} distinct whole numbers is the row "
-                     f"index pandas writes with to_csv() (declare its kind, e.g. --numeric {shlex.quote(index)}, to "
-                     "model it)")  # fmt: skip
+                     f"index pandas writes with to_csv() (declare its kind, e.g. numeric=[{index!r}] in Python, --numeric "
+                     f"{shlex.quote(index)} on the command line, to model it)")  # fmt: skip
     for name in kept:
         s = df[name]
         kind = declared.get(name) or _infer_kind(s, int(max_integer_categories))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from vaelab.analysis.likelihood import overlapping, window_stderr
 from vaelab.errors import DataError
 from vaelab.model import Model, check_model
 from vaelab.runtime import EVAL_BATCH
@@ -53,8 +54,6 @@ class ReconstructionResult:
 
     def summary(self) -> dict[str, Any]:
         """The mean reconstruction error with its standard error over examples."""
-        from vaelab.analysis.likelihood import overlapping, window_stderr
-
         n = len(self)
         values = np.asarray(self.reconstruction_mse, dtype=np.float64)
         se = float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan

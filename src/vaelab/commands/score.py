@@ -335,42 +335,40 @@ def score(
     scored.figure = run.figure(f"score_{data_slug(spec)}.png")
     if spec != "test":
         save_png(fig, scored.figure)
-    elif plain:  # no log p(x): a block of its own, named for what it holds, with its histogram under the run's lock
-        summary = result.summary()
-        run.update_metrics({scored.figure: png_bytes(fig)}, reconstruction_error={
-            "score": score, "what": RECONSTRUCTION_MSE_WHAT,
-            "test_reconstruction_mse": summary["reconstruction_mse"],
-            "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
-            "test_reconstruction_mse_stderr_method": summary["reconstruction_mse_stderr_method"],
-            **({"test_reconstruction_mse_stderr_approximate": summary["reconstruction_mse_stderr_approximate"]}
-               if "reconstruction_mse_stderr_approximate" in summary else {}),
-            "n_examples": summary["n_examples"], "conditional": scored.conditional,
-            "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
-            "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
-            **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
-            **(scored.reference or {}),
-            "figure": f"figures/{scored.figure.name}",
-        })  # fmt: skip
     else:  # the histogram with the block, under the run's lock: two scores at once leave one's pair
         summary = result.summary()
-        run.update_metrics({scored.figure: png_bytes(fig)}, likelihood={
-            "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
-            "test_nll_stderr_method": summary["nll_stderr_method"],
-            **({"test_nll_stderr_approximate": summary["nll_stderr_approximate"]}
-               if "nll_stderr_approximate" in summary else {}),  # few windows: the interval is approximate
-            "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
-            "n_samples": n_samples, "elbo": summary["elbo"], "n_examples": summary["n_examples"],
-            "normalized": summary["normalized"], "binarizations": summary["binarizations"],
-            "conditional": scored.conditional,  # True: the NLL is -log p(x|y), each example given its label
+        flags = {  # what the flag rule did, as both blocks say it
+            "n_examples": summary["n_examples"], "conditional": scored.conditional,
             "flag_rule": scored.rule if cal is not None else None, "false_flag_share": scored.false_flag_share,
             "flagged_share": None if scored.flag is None else float(scored.flag.mean()),
             # of them, those flagged whatever their score, for holding what training never had (none: no key)
             **({"n_flagged_new": int(new.sum())} if scored.flag is not None and new.any() else {}),
             **(scored.reference or {}),
             "figure": f"figures/{scored.figure.name}",
-            **({"units": result.extra["units"]} if "units" in result.extra else {}),
-            **({"bits_per_dim_scale": scored.bits_per_dim_scale} if scored.bits_per_dim_scale else {}),
-        })  # fmt: skip
+        }  # fmt: skip
+        if plain:  # no log p(x): a block of its own, named for what it holds
+            block = {"reconstruction_error": {
+                "score": score, "what": RECONSTRUCTION_MSE_WHAT,
+                "test_reconstruction_mse": summary["reconstruction_mse"],
+                "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
+                "test_reconstruction_mse_stderr_method": summary["reconstruction_mse_stderr_method"],
+                **({"test_reconstruction_mse_stderr_approximate": summary["reconstruction_mse_stderr_approximate"]}
+                   if "reconstruction_mse_stderr_approximate" in summary else {}),
+                **flags}}  # fmt: skip
+        else:  # conditional True: the NLL is -log p(x|y), each example given its label
+            block = {"likelihood": {
+                "test_nll": summary["nll"], "test_nll_stderr": summary["nll_stderr"],
+                "test_nll_stderr_method": summary["nll_stderr_method"],
+                **({"test_nll_stderr_approximate": summary["nll_stderr_approximate"]}
+                   if "nll_stderr_approximate" in summary else {}),  # few windows: the interval is approximate
+                "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
+                "n_samples": n_samples, "elbo": summary["elbo"],
+                "normalized": summary["normalized"], "binarizations": summary["binarizations"],
+                **flags,
+                **({"units": result.extra["units"]} if "units" in result.extra else {}),
+                **({"bits_per_dim_scale": scored.bits_per_dim_scale} if scored.bits_per_dim_scale else {}),
+            }}  # fmt: skip
+        run.update_metrics({scored.figure: png_bytes(fig)}, **block)
     return scored
 
 

@@ -231,6 +231,32 @@ def test_two_commands_of_one_action_at_once_leave_one_figure_and_its_entry(run, 
     assert value == 3 and (run / "figures" / figure).read_bytes() == expected
 
 
+def test_two_sampler_comparisons_at_once_leave_each_grid_beside_its_own_entry(run, tmp_path, monkeypatch):
+    """An audit (s14 b): compare-samplers' sample grids were written by the CLI after compare_samplers had written its
+    entries, outside the run's lock (and not at all from Python): a comparison that ran whole in between left its
+    entries beside the first one's grids. The interleaving made by hand: the second (from Python) runs after the first
+    wrote its entries; the grid must be the second's, as a clean comparison with its seed draws it."""
+    from vaelab.commands.generate import compare_samplers
+
+    alone = copy_tree(run, tmp_path / "alone")
+    assert main(["compare-samplers", str(alone), "--samplers", "prior", "--seed", "5", "--quiet"]) == 0
+    expected = (alone / "figures" / "samples_prior.png").read_bytes()
+    merge, other = RunDir.merge_metrics, []
+
+    def the_other_after(self, *args, **kwargs):
+        written = merge(self, *args, **kwargs)
+        if not other:
+            other.append(None)  # once: the other's own write passes through
+            other[0] = compare_samplers(run, samplers=("prior",), seed=5)
+        return written
+
+    monkeypatch.setattr(RunDir, "merge_metrics", the_other_after)
+    assert main(["compare-samplers", str(run), "--samplers", "prior", "--seed", "3", "--quiet"]) == 0 and other
+    assert RunDir(run).read_metrics()["samplers"]["prior"]["seed"] == 5
+    assert (run / "figures" / "samples_prior.png").read_bytes() == expected
+    assert other[0]["figures"] == [run / "figures" / "samples_prior.png"]
+
+
 @posix_only
 def test_a_resume_that_starts_while_a_command_writes_keeps_its_temporary_file(run, monkeypatch):
     """An audit (s14): `train --resume` deleted every temporary file of the run as it started, those of commands

@@ -560,13 +560,12 @@ def cmd_demo(args) -> int:
     for p in paths:
         print(f"  {p}")
     from vaelab.commands.generate import compare_samplers, markdown_table
-    from vaelab.report.figures import write_sampler_grids
 
     comparison = compare_samplers(args.out, progress=None if args.quiet else _sampler_progress)
     print("samplers:")
     print(markdown_table(comparison["samplers"], comparison["summary"]))
     print(comparison["summary"]["verdict"])
-    for p in write_sampler_grids(Path(args.out), comparison["grids"]):
+    for p in comparison["figures"]:
         print(f"  {p}")
     _demo_explore(args.out)
     from vaelab.commands.report import write_report
@@ -827,14 +826,13 @@ def cmd_inspect(args) -> int:
 
 def cmd_compare_samplers(args) -> int:
     from vaelab.commands.generate import compare_samplers, markdown_table
-    from vaelab.report.figures import write_sampler_grids
 
     result = compare_samplers(args.run, samplers=tuple(args.samplers), n=args.n, seed=args.seed, replicates=args.replicates,
                               progress=None if args.quiet else _sampler_progress,
                               specs=_specs(args))  # fmt: skip
     print(markdown_table(result["samplers"], result["summary"]))
     print(result["summary"]["verdict"])
-    for p in write_sampler_grids(Path(args.run), result["grids"]):
+    for p in result["figures"]:  # written with the entries (compare_samplers)
         print(f"  {p}")
     return 0
 

@@ -47,6 +47,7 @@ from vaelab.config import AUTO, check_count, check_measured_count, check_seed
 from vaelab.data.rows import is_lazy
 from vaelab.errors import ConfigError, DataError, RunError
 from vaelab.metrics_schema import FRECHET_NOTE
+from vaelab.report.figures import sampler_grids
 from vaelab.runs.run import Run, Specs
 from vaelab.runtime import most_in_memory, one_thread
 
@@ -272,8 +273,11 @@ def compare_samplers(run_path: str | os.PathLike, *, samplers: tuple[str, ...] =
         "intervals": interval_settings(replicates), "verdict": verdict(block, hole, hole_se),
         "compared": list(block), **({"prior_hole_mass_stale": True} if stale else {}),
     }  # fmt: skip
-    run.merge_metrics("samplers", {**block, "_summary": summary})
-    return {"samplers": block, "summary": summary, "grids": grids, "model": model}
+    # each sampler's grid of samples written with its entry, under the run's lock: written by the CLI after this
+    # returned, two comparisons at once could leave one's grids beside the other's entries (an audit, s14)
+    figures = {run.figure(name): png for name, png in sampler_grids(grids).items()}
+    run.merge_metrics("samplers", {**block, "_summary": summary}, files=figures)
+    return {"samplers": block, "summary": summary, "grids": grids, "figures": list(figures), "model": model}
 
 
 # Why the posterior sampler is shown but never chosen.

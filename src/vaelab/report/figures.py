@@ -131,15 +131,11 @@ def sampler_figure(name: str) -> str:
     return f"samples_{name}.png"
 
 
-def write_sampler_grids(run_path: Path, grids: dict[str, np.ndarray]) -> list[Path]:
-    """One PNG grid of samples per sampler (image runs only)."""
-    written = []
-    figures = RunDir(run_path).folder(FIGURES)
-    for name, X in grids.items():
-        if X.ndim == 4 and len(X):
-            fig = image_grid(X, 8, f"sampler: {name} (decoder means)")
-            written.append(save_png(fig, figures / sampler_figure(name)))
-    return written
+def sampler_grids(grids: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """One PNG grid of samples per sampler (image runs only): file name (:func:`sampler_figure`) to its bytes, which
+    ``compare_samplers`` writes with its ``samplers`` entries under the run's lock."""
+    return {sampler_figure(name): png_bytes(image_grid(X, 8, f"sampler: {name} (decoder means)"))
+            for name, X in grids.items() if X.ndim == 4 and len(X)}  # fmt: skip
 
 
 def score_histogram(values: np.ndarray, reference: np.ndarray | None, score: str, cut: tuple[float, ...] = (),

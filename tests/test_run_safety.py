@@ -258,6 +258,24 @@ def test_two_sampler_comparisons_at_once_leave_each_grid_beside_its_own_entry(ru
 
 
 @posix_only
+def test_a_second_training_of_a_run_is_refused_while_one_runs_and_a_killed_one_blocks_nothing(run, capsys):
+    """An audit (s14 b): two `train --resume` of one run at once both ran, each writing its epochs over the other's.
+    The second is refused now, before any work, in one line naming the first; a training killed with SIGKILL leaves
+    its lock file but never blocks the run (the kernel releases the lock)."""
+    before = {k: v for k, v in snapshot(run).items() if k != ".train.lock"}
+    with RunDir(run).training("vaelab train --resume"):
+        line = refused(capsys, "train", "--out", run, "--resume", "--epochs", "2", "--quiet",
+                       match="is being trained by another process (vaelab train --resume, pid")  # fmt: skip
+        assert f"pid {os.getpid()} on " in line and f"kill {os.getpid()}" in line
+        assert {k: v for k, v in snapshot(run).items() if k != ".train.lock"} == before  # nothing else written
+    killed = subprocess.run([sys.executable, "-c", "import os, sys; from vaelab.checkpoint import RunDir\n"
+                             "with RunDir(sys.argv[1]).training(): os.kill(os.getpid(), 9)", str(run)],
+                            env={**ENV, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL and "pid" in (run / ".train.lock").read_text()
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+
+
+@posix_only
 def test_a_resume_that_starts_while_a_command_writes_keeps_its_temporary_file(run, monkeypatch):
     """An audit (s14): `train --resume` deleted every temporary file of the run as it started, those of commands
     writing the run meanwhile too: a report (or score's calibration cache, or an analysis' metrics.json) between

@@ -25,7 +25,9 @@ import io
 import json
 import math
 import os
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ from vaelab.errors import ConfigError, RunError
 from vaelab.files import (
     AGAIN,
     TEMP_FILE,
+    LockHeld,
     atomic_write,
     being_written,
     lock_file,
@@ -58,6 +61,7 @@ CONFIG, MODEL, HISTORY, METRICS = "config.json", "model.safetensors", "history.c
 SPLIT, STATE = "split.npy", "train_state.safetensors"
 CALIBRATION, CLASSIFIER, REPORT = "calibration.safetensors", "classifier.safetensors", "report.html"
 LOCK = ".metrics.lock"  # held while metrics.json is read, changed and rewritten
+TRAIN_LOCK = ".train.lock"  # held while a training writes the run (it holds who: pid, host, since when)
 # metrics.json's list of the blocks (and "block.entry"s) computed with weights that `train --resume` has since
 # changed: the report says so; a command that writes one again takes it off the list.
 STALE = "stale"
@@ -69,7 +73,8 @@ ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
 MODEL_FILES = (MODEL, "adopted.json", *ONNX)  # what a model is made of (an adopted one: its record and graphs too)
 FIGURES, CACHE = "figures", "cache"  # the run's subfolders
 # Every file vaelab itself writes at the top of a run folder (a kind's files are named by its kind).
-RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK})
+RUN_FILES = frozenset({CONFIG, MODEL, HISTORY, METRICS, SPLIT, STATE, CALIBRATION, CLASSIFIER, REPORT, LOCK,
+                       TRAIN_LOCK})
 CHECKSUM = "vaelab_sha256"  # safetensors metadata: SHA-256 of the tensors and the other metadata
 
 
@@ -243,6 +248,36 @@ class RunDir:
                 p.unlink()
                 removed.append(p)
         return removed
+
+    @contextlib.contextmanager
+    def training(self, what: str = "vaelab train") -> Iterator[None]:
+        """Hold the run's training lock (:data:`TRAIN_LOCK`) for the block; another training of the run holding it is
+        refused at once, in one line that names it (an audit, s14: two `train --resume` of one run at once were not
+        refused, and each wrote its epochs over the other's). The kernel releases the lock when its holder dies, so a
+        killed training never blocks the run; the file is left, naming its last holder."""
+        path = self.file(TRAIN_LOCK)
+        held = contextlib.ExitStack()
+        try:
+            fd = held.enter_context(lock_file(path, wait=False))
+        except LockHeld:
+            try:
+                holder = json.loads(path.read_text())
+                who = (f"{holder['what']}, pid {int(holder['pid'])} on {holder['host']}, since "
+                       f"{holder['since']}")  # fmt: skip
+                stop = f" (kill {int(holder['pid'])} on {holder['host']})"
+            except (OSError, ValueError, TypeError, KeyError):  # written a moment ago, not yet filled in
+                who, stop = "another process", ""
+            raise RunError(f"{self.path} is being trained by another process ({who}): two trainings of one run at "
+                           "once overwrite each other's epochs. Wait for it to end, or stop it"
+                           f"{stop}, then run the command again.") from None  # fmt: skip
+        with held:
+            if fd is not None:
+                holder = {"what": what, "pid": os.getpid(), "host": socket.gethostname(),
+                          "since": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}  # fmt: skip
+                with contextlib.suppress(OSError):  # who holds it, for the refusal's words only
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, json.dumps(holder).encode(), 0)
+            yield
 
     def check_save(self, own: frozenset[str], what: str) -> None:
         """Where a Python ``save`` may write: a missing or empty folder, or one that holds only the files an earlier

@@ -130,16 +130,22 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
     return removed
 
 
+class LockHeld(Exception):
+    """:func:`lock_file` without waiting: another process holds the lock."""
+
+
 @contextlib.contextmanager
-def lock_file(path: Path) -> Iterator[None]:
+def lock_file(path: Path, wait: bool = True) -> Iterator[int | None]:
     """Hold an exclusive lock on ``path`` (created if missing) for the block: writers that
     read, change and rewrite a file (metrics.json) take it so none loses another's update.
+    Yields the lock file's descriptor (None where there are no POSIX locks). With ``wait`` False, a lock another
+    process holds raises :class:`LockHeld` at once.
 
     ``flock`` locks are released by the kernel when their process dies, so a killed writer
     never leaves a run locked. The lock file is opened without following a symlink and must be
     a regular file (never a FIFO a reader would wait on)."""
     if fcntl is None:  # pragma: no cover - no POSIX locks on this platform
-        yield
+        yield None
         return
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -151,8 +157,11 @@ def lock_file(path: Path) -> Iterator[None]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise RunError(f"{path} is not a regular file; vaelab uses it as a lock. Delete it and run the command again.")
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockHeld(str(path)) from None
+        yield fd
     finally:
         os.close(fd)  # releases the lock
 

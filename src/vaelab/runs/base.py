@@ -30,7 +30,20 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import pandas as pd
 
-from vaelab.checkpoint import CACHE, CONFIG, FIGURES, HISTORY, LOCK, METRICS, MODEL, REPORT, SPLIT, STATE, RunDir
+from vaelab.checkpoint import (
+    CACHE,
+    CONFIG,
+    FIGURES,
+    HISTORY,
+    LOCK,
+    METRICS,
+    MODEL,
+    REPORT,
+    SPLIT,
+    STATE,
+    TRAIN_LOCK,
+    RunDir,
+)
 from vaelab.config import AUTO, DataConfig
 from vaelab.data.dataset import Dataset
 from vaelab.data.sources import load_dataset
@@ -271,9 +284,10 @@ def load_state(run: RunDir, kind: type[RunKind], parse: Callable[[Any, dict[str,
 
 # ------------------------------------------------------------ fresh folders
 def _holds_only(run: RunDir, names: set[str]) -> bool:
-    """Whether the run folder holds nothing but ``names``, temporary files and the cache and figures folders."""
+    """Whether the run folder holds nothing but ``names``, temporary files, the training lock and the cache and figures
+    folders."""
     temps = set(run.temp_files())
-    return all(p.name in names or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
+    return all(p.name in names or p.name == TRAIN_LOCK or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
 
 
 def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:

@@ -139,8 +139,17 @@ def train_run(
     they choose the kind. ``on_prepared(text)`` is shown what the kind found before training
     (a table's schema). Under torchrun every rank calls this: all read the data (and,
     resuming, the run), all train, and only rank 0 writes the run and measures the test split;
-    the other ranks return with empty ``metrics``.
+    the other ranks return with empty ``metrics``. Another training of the same run (``train`` or ``--resume``) running
+    meanwhile is refused (:meth:`RunDir.training`).
     """
+    with contextlib.ExitStack() as held:  # the run's training lock, from where it is taken to the end
+        return _train_run(source, out, settings, options=options, labels=labels, label_column=label_column,
+                          val_fraction=val_fraction, test_fraction=test_fraction, resume=resume, progress=progress,
+                          on_prepared=on_prepared, held=held)  # fmt: skip
+
+
+def _train_run(source, out, settings, *, options, labels, label_column, val_fraction, test_fraction, resume, progress,
+               on_prepared, held: contextlib.ExitStack) -> RunResult:  # fmt: skip
     run = RunDir(out, again=RESUME_ADVICE)
     settings = dict(settings or {})
     options = dict(options or {})
@@ -152,6 +161,8 @@ def train_run(
                 f"{run.path} has no config.json: its training was stopped before it began, so there "
                 f"is nothing to resume. Start it again with: vaelab train DATA --out {run.path} (without --resume)"
             )
+        if main and run.exists():  # before any work (a missing run is refused by Run below)
+            held.enter_context(run.training("vaelab train --resume"))
         opened = Run(run.path)
         opened.check_folders()  # nothing is written or deleted through a link that leads outside
         config, data = opened.config, opened.config.data
@@ -209,6 +220,9 @@ def train_run(
             if on_prepared is not None and prepared.summary:
                 on_prepared(prepared.summary)
             make_folder(run.path)
+            held.enter_context(run.training())
+            # again under the lock: a training of this folder that ended meanwhile left a run to keep
+            again = check_fresh_folder(run, KIND_FILES, restart=True)
             run.remove_temp_files()
             if again:  # config.json first: a kill from here on leaves a folder that never started
                 for name in (CONFIG, HISTORY, METRICS, REPORT, *sorted(KIND_FILES)):  # another kind's files too

@@ -4,6 +4,7 @@ the fix; item 9 (CSV headers) belongs to the tables work. Commands run in-proces
 (`main`); the few that need a process of their own (a kill, a closed pipe, concurrency) run one."""
 import base64
 import errno
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -255,6 +256,38 @@ def test_two_sampler_comparisons_at_once_leave_each_grid_beside_its_own_entry(ru
     assert RunDir(run).read_metrics()["samplers"]["prior"]["seed"] == 5
     assert (run / "figures" / "samples_prior.png").read_bytes() == expected
     assert other[0]["figures"] == [run / "figures" / "samples_prior.png"]
+
+
+def test_a_figure_written_without_its_block_is_marked_stale_in_the_report(run, monkeypatch):
+    """An audit (s14 b): a command killed between its figure's rename and its block's left the new figure beside the
+    old block, and the report showed them as one result. metrics.json records each such figure's SHA-256 with its
+    block now; a figure that differs is shown as stale. The kill is made by hand, as the metrics.json write starts."""
+    import vaelab.checkpoint as checkpoint
+
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0
+    recorded = RunDir(run).read_metrics()["figure_sha256"]["figures/traversals.png"]
+    assert recorded == hashlib.sha256((run / "figures" / "traversals.png").read_bytes()).hexdigest()
+    assert main(["report", str(run)]) == 0 and "Stale figure" not in (run / "report.html").read_text()
+
+    class Killed(BaseException):
+        pass
+
+    write = checkpoint.atomic_write
+
+    def killed_before_metrics(path, *args, **kwargs):
+        if path.name == "metrics.json":
+            raise Killed
+        return write(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "atomic_write", killed_before_metrics)
+    with pytest.raises(Killed):
+        main(["explore", str(run), "traverse", "--steps", "5"])
+    monkeypatch.undo()
+    assert RunDir(run).read_metrics()["explore"]["traverse"]["steps"] == 3  # the old block, beside the new figure
+    assert main(["report", str(run)]) == 0
+    assert "Stale figure: figures/traversals.png is not the one written with the numbers" in (run / "report.html").read_text()
+    assert main(["explore", str(run), "traverse", "--steps", "5"]) == 0 and main(["report", str(run)]) == 0
+    assert "Stale figure" not in (run / "report.html").read_text()  # written again: a pair
 
 
 @posix_only

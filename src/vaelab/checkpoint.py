@@ -69,6 +69,10 @@ STALE = "stale"
 # (RunDir.weights_digest): a result of weights the run no longer holds is stale whatever the order in which its
 # command and a `train --resume` ended. Blocks written before it was recorded are judged by the list alone.
 WEIGHTS_DIGEST = "weights_digest"
+# metrics.json's map of the figures written with their blocks (files= of update_metrics/merge_metrics), "figures/NAME.png"
+# to the SHA-256 of the bytes written: a figure that differs from it was written by a command stopped (a kill) between
+# the figure's rename and its block's, beside the block of an earlier one; the report says so.
+FIGURE_DIGESTS = "figure_sha256"
 ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs
 MODEL_FILES = (MODEL, "adopted.json", *ONNX)  # what a model is made of (an adopted one: its record and graphs too)
 FIGURES, CACHE = "figures", "cache"  # the run's subfolders
@@ -418,6 +422,11 @@ class RunDir:
                 atomic_write(path, content, self.again)
             metrics = self.read_metrics()
             change(metrics)
+            if files:  # what each figure holds, with the block that names it (FIGURE_DIGESTS)
+                old = metrics.get(FIGURE_DIGESTS)
+                metrics[FIGURE_DIGESTS] = {**(old if isinstance(old, dict) else {}),
+                                           **{_relative(path, self.path): hashlib.sha256(content).hexdigest()
+                                              for path, content in files.items()}}  # fmt: skip
             atomic_write(self.file(METRICS), _dumps(metrics), self.again)
         return metrics
 
@@ -588,6 +597,19 @@ def _check_state_meta(meta: Any) -> None:
 
 
 
+def _relative(path: Path, run: Path) -> str:
+    """A file of the run as :data:`FIGURE_DIGESTS` names it: its path inside the run folder, with "/"."""
+    return Path(os.path.relpath(path, run)).as_posix()
+
+
+def figure_digest(metrics: dict[str, Any], name: str) -> str | None:
+    """The SHA-256 metrics.json records for RUN/figures/NAME (:data:`FIGURE_DIGESTS`), or None (a figure written
+    by itself, or before vaelab recorded them)."""
+    digests = metrics.get(FIGURE_DIGESTS)
+    digest = digests.get(f"{FIGURES}/{name}") if isinstance(digests, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
 def stale_names(metrics: dict[str, Any]) -> list[str]:
     """metrics.json's list of results computed with weights a resumed training has since changed (a damaged list:
     none)."""
@@ -597,6 +619,8 @@ def stale_names(metrics: dict[str, Any]) -> list[str]:
 
 # Blocks train writes itself (training, the test split, a table's temperature, a series' spread of generated windows)
 TRAIN_BLOCKS = frozenset({"training", "test", "temperature", "generated_spread", STALE})
+# Blocks that record no measurement of their own: no result, never stale
+NOT_RESULTS = TRAIN_BLOCKS | {FIGURE_DIGESTS}
 # Blocks whose entries are measured one by one (one per explore action, one per data inspected): each is a result
 ENTRY_RESULTS = ("explore", "diagnostics_by_data")
 
@@ -606,7 +630,7 @@ def measured_results(metrics: dict[str, Any]) -> list[str]:
     inspected data's: "diagnostics_by_data.test")."""
     names = []
     for block, value in metrics.items():
-        if block in TRAIN_BLOCKS:
+        if block in NOT_RESULTS:
             continue
         if block in ENTRY_RESULTS and isinstance(value, dict):
             # entry by entry, as their commands write them (an audit, s12: "diagnostics_by_data" stayed stale after

@@ -9,6 +9,7 @@ analysis has not run says so, with the command that fills it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 import re
@@ -22,7 +23,7 @@ import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from vaelab import __version__
-from vaelab.checkpoint import FIGURES, RunConfig, RunDir
+from vaelab.checkpoint import FIGURES, RunConfig, RunDir, figure_digest
 from vaelab.data.split import SPLITS
 from vaelab.errors import RunError
 from vaelab.metrics_schema import (
@@ -188,6 +189,14 @@ class _Assembler:
         raw = self.figure(name)
         if raw is None:
             return False
+        recorded = figure_digest(self.metrics, name)
+        if recorded is not None and recorded != hashlib.sha256(raw).hexdigest():
+            # written by a command stopped (a kill) between the figure's rename and its block's: the figure is not of
+            # the numbers beside it (an audit, s14)
+            caption = f"Stale: {caption}"
+            section.warnings.append(f"Stale figure: figures/{name} is not the one written with the numbers of this "
+                                    "part (a command that writes both was stopped between the two); run that command "
+                                    "again for a figure that matches them.")  # fmt: skip
         data = base64.b64encode(raw).decode("ascii")
         section.images.append({"src": f"data:image/png;base64,{data}", "alt": caption, "caption": caption})
         return True

@@ -290,6 +290,29 @@ def test_a_figure_written_without_its_block_is_marked_stale_in_the_report(run, m
     assert "Stale figure" not in (run / "report.html").read_text()  # written again: a pair
 
 
+def test_the_weights_are_hashed_once_per_command_and_again_whenever_they_change(run, monkeypatch):
+    """An audit (s14 b): every write of an analysis hashed the model files again under the run's lock, a second for a
+    large ONNX model. Their digest is kept by their metadata (inode, size, times) once they have settled: explore
+    hashes them once (as it loads the model); a rewrite of the weights is hashed again, and a file changed within the
+    settling time is never taken from the cache."""
+    import vaelab.checkpoint as checkpoint
+
+    hashed = []
+    hash_model = RunDir.hash_model
+    monkeypatch.setattr(RunDir, "hash_model", lambda self, *h: hashed.append(1) or hash_model(self, *h))
+    monkeypatch.setattr(checkpoint, "SETTLED_S", 0.0)  # the copied run's files are a moment old
+    assert main(["explore", str(run), "traverse", "--steps", "3"]) == 0 and len(hashed) == 1
+    rd = RunDir(run)
+    digest = rd.weights_digest()
+    assert len(hashed) == 1 and digest == RunDir(run).read_metrics()["explore"]["traverse"]["weights_digest"]
+    weights = rd.read_weights()
+    rd.write_weights({k: v + 1 if v.is_floating_point() else v for k, v in weights.items()})  # same size, new bytes
+    assert rd.weights_digest() != digest and len(hashed) == 2
+    monkeypatch.setattr(checkpoint, "SETTLED_S", 3600.0)  # not settled: hashed every time
+    rd.write_weights(weights)
+    assert rd.weights_digest() == digest and rd.weights_digest() == digest and len(hashed) == 4
+
+
 @posix_only
 def test_a_second_training_of_a_run_is_refused_while_one_runs_and_a_killed_one_blocks_nothing(run, capsys):
     """An audit (s14 b): two `train --resume` of one run at once both ran, each writing its epochs over the other's.

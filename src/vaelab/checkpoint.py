@@ -26,6 +26,7 @@ import json
 import math
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -162,6 +163,11 @@ class RunConfig:
         return cls(model, train, data, vaelab_version)
 
 
+# The model files' digests this process hashed (RunDir.weights_digest): run folder -> (their metadata, digest)
+_DIGESTS: dict[str, tuple[tuple, str]] = {}
+SETTLED_S = 2.0  # a file changed this long before its hashing began is cached by its metadata (timestamps are coarse)
+
+
 class RunDir:
     """One run folder. Creating the object touches nothing; methods read or write one file each."""
 
@@ -198,12 +204,41 @@ class RunDir:
                         for h in hashes:
                             h.update(chunk)
 
+    def model_files_key(self) -> tuple:
+        """What the files the model is made of are, by their metadata (device, inode, size, mtime, ctime; absent):
+        the key of :func:`remember_digest`'s cache."""
+        key = []
+        for name in MODEL_FILES:
+            try:
+                st = os.stat(self.file(name))
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+            regular = st is not None and stat.S_ISREG(st.st_mode)
+            key.append((name, *((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) if regular else ())))
+        return tuple(key)
+
+    def remember_digest(self, key: tuple, digest: str, started: float) -> None:
+        """Keep ``digest`` (:meth:`weights_digest`, hashed from ``started``, time.time()) of the model files as
+        ``key`` (:meth:`model_files_key`, taken before hashing) found them, for as long as they stay so: only when they
+        are as they were and every file was last changed :data:`SETTLED_S` before the hashing began, so that a file
+        rewritten within a timestamp's granularity (the same size and times) cannot keep the old digest."""
+        settled = all(len(k) == 1 or max(k[4], k[5]) < (started - SETTLED_S) * 1e9 for k in key)
+        if settled and self.model_files_key() == key:
+            _DIGESTS[os.path.realpath(self.path)] = (key, digest)
+
     def weights_digest(self) -> str:
         """SHA-256 of the files the model is made of as they are now: what a block records it was measured with
-        (:data:`WEIGHTS_DIGEST`)."""
-        h = hashlib.sha256()
+        (:data:`WEIGHTS_DIGEST`). Hashed again only when their metadata changed (:meth:`remember_digest`): every
+        write of an analysis judges it under the run's lock, a second for a large ONNX model (an audit, s14)."""
+        key = self.model_files_key()
+        cached = _DIGESTS.get(os.path.realpath(self.path))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        started, h = time.time(), hashlib.sha256()
         self.hash_model(h)
-        return h.hexdigest()
+        digest = h.hexdigest()
+        self.remember_digest(key, digest, started)
+        return digest
 
     def folder(self, name: str, create: bool = False) -> Path:
         """The run's subfolder ``name`` (figures, cache), refused when it leads outside the run

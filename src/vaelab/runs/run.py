@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -268,8 +269,10 @@ class Run:
             # weights it was not computed with (an audit, s13): a stale key only misses
             # and the files alone, in the same read: what the results of this model record (measured_with)
             named, files = hashlib.sha256(repr(self.specs).encode()), hashlib.sha256()
+            key, started = self.dir.model_files_key(), time.time()
             self.dir.hash_model(named, files)
             self._model_digest, self._weights_digest = named.hexdigest(), files.hexdigest()
+            self.dir.remember_digest(key, self._weights_digest, started)  # judged again under the lock: not rehashed
             s = self.specs
             first = "model" if s.whole else "encoder"  # the option the encoder's SPEC was given as
             if self.config.model.arch == "adopted":

@@ -195,8 +195,8 @@ class _Assembler:
             # the numbers beside it (an audit, s14)
             caption = f"Stale: {caption}"
             section.warnings.append(f"Stale figure: figures/{name} is not the one written with the numbers of this "
-                                    "part (a command that writes both was stopped between the two); run that command "
-                                    "again for a figure that matches them.")  # fmt: skip
+                                    "part (a command that writes both was stopped between the two, or wrote them while "
+                                    "this report was read); run that command again for a figure that matches them.")  # fmt: skip
         data = base64.b64encode(raw).decode("ascii")
         section.images.append({"src": f"data:image/png;base64,{data}", "alt": caption, "caption": caption})
         return True

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from vaelab import files
 from vaelab.checkpoint import RunDir
+from vaelab.errors import RunError
 from vaelab.cli import main
 
 from run_helpers import copy_tree, within
@@ -329,6 +330,20 @@ def test_a_second_training_of_a_run_is_refused_while_one_runs_and_a_killed_one_b
                             env={**ENV, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
     assert killed.returncode == -signal.SIGKILL and "pid" in (run / ".train.lock").read_text()
     assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+
+
+def test_the_demo_never_empties_a_run_that_is_being_trained(run, capsys):
+    """An audit (s15 b): `vaelab demo --out RUN` emptied RUN while a `train --resume` of it ran (its lock file too),
+    and the training went on writing its epochs into the folder the demo trained in. The demo is refused first now."""
+    from vaelab.runs.run import remove_run
+
+    before = {k: v for k, v in snapshot(run).items() if k != ".train.lock"}
+    with RunDir(run).training("vaelab train --resume"):
+        with pytest.raises(RunError, match="is being trained by another process"):
+            remove_run(run)
+    assert {k: v for k, v in snapshot(run).items() if k != ".train.lock"} == before
+    remove_run(run)  # the training ended: replaced as before
+    assert list(run.iterdir()) == []
 
 
 @posix_only

@@ -139,10 +139,13 @@ def remove_run(path: str | os.PathLike) -> None:
                        f"{', ...' if len(foreign) > 5 else ''}); vaelab replaces only what it wrote. Move them, or "
                        "choose another --out.")  # fmt: skip
     try:
-        for p in sorted(files, key=lambda q: q.name == CONFIG):  # config.json last: until then it is still a run
-            p.unlink()
-        for p in folders:
-            p.rmdir()
+        # under the run's training lock: a training of it running meanwhile (a train --resume, another demo) is refused
+        # first, never emptied under it (an audit, s15: its epochs went on into the folder the demo trained)
+        with run.training("vaelab demo"):
+            for p in sorted(files, key=lambda q: q.name == CONFIG):  # config.json last: until then it is still a run
+                p.unlink()
+            for p in folders:
+                p.rmdir()
     except OSError as e:
         raise write_error(f"replace the run in {folder}", folder, e, "part of the old run may remain") from None
 

@@ -314,6 +314,20 @@ def test_the_weights_are_hashed_once_per_command_and_again_whenever_they_change(
     assert rd.weights_digest() == digest and rd.weights_digest() == digest and len(hashed) == 4
 
 
+def test_the_report_shows_no_diagnostics_figure_of_other_data_beside_the_diagnostics(run, data):
+    """An audit (s15 b): `inspect RUN test` on a labelled run draws each class's codes (class_scatter.png); a later
+    `inspect RUN FILE --representative` of unlabelled data replaced the diagnostics and drew no such figure, and the
+    report showed the test split's class scatter beside the new block. The block lists its figures now."""
+    assert main(["inspect", str(run), "test"]) == 0 and (run / "figures" / "class_scatter.png").is_file()
+    assert main(["report", str(run)]) == 0 and "Each class&#39;s codes" in (run / "report.html").read_text()
+    assert main(["inspect", str(run), str(data["image"] / "x.npy"), "--representative"]) == 0
+    block = RunDir(run).read_metrics()["diagnostics"]
+    assert "figures/latent_scatter.png" in block["figures"] and "figures/class_scatter.png" not in block["figures"]
+    assert main(["report", str(run)]) == 0
+    page = (run / "report.html").read_text()
+    assert "Each class&#39;s codes" not in page and "Codes of the data in the two most informative" in page
+
+
 @posix_only
 def test_a_second_training_of_a_run_is_refused_while_one_runs_and_a_killed_one_blocks_nothing(run, capsys):
     """An audit (s14 b): two `train --resume` of one run at once both ran, each writing its epochs over the other's.

@@ -44,9 +44,11 @@ def inspect_run(run_path: str | os.PathLike, spec: str = "test", *, labels: str 
     other = None if dataset.reasons is None else np.array([CONDITION_FALLBACK in (r or "") for r in dataset.reasons])
     result = diagnose(run.model, X, y, active_threshold=active_threshold, seed=seed, representative=representative,
                       given_other=other)  # fmt: skip
-    block = {"data": spec, **result.to_dict()}
     suffix = "" if representative else f"_{data_slug(spec)}"
     figures = {run.figure(f"{name}{suffix}.png"): png_bytes(fig) for name, fig in result.figures().items()}
+    # the figures drawn with this block: one an earlier inspect drew of other data (its classes' scatter, where these
+    # data have no labels) is not this block's, and the report leaves it out (an audit, s15)
+    block = {"data": spec, **result.to_dict(), "figures": [f"figures/{p.name}" for p in figures]}
     # One locked write, the figures with it: other specs' blocks kept; the run's own block set too when X is
     # representative.
     run.merge_metrics("diagnostics_by_data", {spec: block}, files=figures,

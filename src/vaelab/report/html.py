@@ -465,7 +465,9 @@ class _Assembler:
                               ("latent_scatter.png", "Codes of the data in the two most informative dimensions."),
                               ("aggregate_vs_prior.png", "Aggregate posterior against the prior, per dimension."),
                               ("class_scatter.png", "Each class's codes and its KL to the prior.")):  # fmt: skip
-            self.image(s, name, caption)
+            drawn = d.get("figures")  # those drawn with the block (a block written before it said so: any)
+            if not isinstance(drawn, list) or f"figures/{name}" in drawn:
+                self.image(s, name, caption)
 
     def samplers(self, s: _Section) -> None:
         block = self.metrics.get("samplers")

@@ -70,8 +70,8 @@ STALE = "stale"
 # (RunDir.weights_digest): a result of weights the run no longer holds is stale whatever the order in which its
 # command and a `train --resume` ended. Blocks written before it was recorded are judged by the list alone.
 WEIGHTS_DIGEST = "weights_digest"
-# metrics.json's map of the figures written with their blocks (files= of update_metrics/merge_metrics), "figures/NAME.png"
-# to the SHA-256 of the bytes written: a figure that differs from it was written by a command stopped (a kill) between
+# metrics.json's map of the figures written with their blocks (files= of update_metrics/merge_metrics),
+# "figures/NAME.png" to the SHA-256 of the bytes written: a figure that differs from it was written by a command stopped (a kill) between
 # the figure's rename and its block's, beside the block of an earlier one; the report says so.
 FIGURE_DIGESTS = "figure_sha256"
 ONNX = ("encoder.onnx", "decoder.onnx")  # an adopted model's graphs

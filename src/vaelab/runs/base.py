@@ -287,7 +287,8 @@ def _holds_only(run: RunDir, names: set[str]) -> bool:
     """Whether the run folder holds nothing but ``names``, temporary files, the training lock and the cache and figures
     folders."""
     temps = set(run.temp_files())
-    return all(p.name in names or p.name == TRAIN_LOCK or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir()) for p in run.path.iterdir())
+    return all(p.name in names or p.name == TRAIN_LOCK or p in temps or (p.name in (CACHE, FIGURES) and p.is_dir())
+               for p in run.path.iterdir())  # fmt: skip
 
 
 def never_started(run: RunDir, kind_files: frozenset[str] = frozenset()) -> bool:

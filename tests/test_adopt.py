@@ -1380,3 +1380,11 @@ def test_explore_arithmetic_of_a_plain_autoencoder_refuses_n_samples(plain_run, 
     assert "Drop it" in err and not list(run.glob("figures/arithmetic*"))
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
+    # nothing was drawn, and metrics.json says so: n_samples null (it read 200), as the anomaly block's; the schema
+    # takes it (the block is not dropped as damaged) and still takes an older run's 200
+    from vaelab.metrics_schema import EXPLORE
+
+    entry = json.loads((run / "metrics.json").read_text())["explore"]["arithmetic"]
+    assert entry["n_samples"] is None and entry["n_reference"] == 0
+    assert EXPLORE["arithmetic"](entry, "explore.arithmetic") is None
+    assert EXPLORE["arithmetic"]({**entry, "n_samples": 200}, "explore.arithmetic") is None

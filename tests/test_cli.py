@@ -437,7 +437,7 @@ def test_anomaly_eval_says_which_option_named_the_data_it_refuses(tmp_path, caps
     np.save(tmp_path / "narrow.npy", np.zeros((5, 3), np.float32))
     code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", tmp_path / "narrow.npy",
                            "--n-samples", "2")  # fmt: skip
-    assert code == 2 and "vaelab anomaly-eval: error: --outliers: X has 3 features" in err, err
+    assert code == 2 and "vaelab anomaly-eval: error: --outliers: narrow.npy holds examples of shape (3,)" in err, err
     assert "scoring" not in err, err  # refused before the inliers were scored
     short = tmp_path / "short.csv"
     import pandas as pd

@@ -1,6 +1,7 @@
 """`vaelab score` and `vaelab anomaly-eval` on a trained run."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -109,12 +110,22 @@ def test_anomaly_eval_refuses_outliers_the_model_cannot_take_before_scoring_the_
     bad = run / "seven.npy"
     np.save(bad, np.zeros((5, 7), np.float32))
     passes = []
-    with pytest.raises(DataError, match="--outliers: X has 7 features"):
+    # in the words of what was passed (an audit, s15: "X has 7 features, but VAE is expecting 64", scikit-learn's)
+    said = r"--outliers: seven.npy holds examples of shape \(7,\) \(7 values each\); the model of .* takes examples of shape \(1, 8, 8\) \(64 values each\)"
+    with pytest.raises(DataError, match=said):
         evaluate_anomalies(run / "run", "test", str(bad), n_samples=5, progress=lambda done, total: passes.append(done))
     assert passes == []  # nothing was scored
     assert main(["anomaly-eval", str(run / "run"), "--outliers", str(bad), "--n-samples", "5", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--outliers: X has 7 features" in err
+    assert err.count("\n") == 1 and re.search(said, err) and "X has" not in err, err
+    # a CSV file of numbers is said by its columns, by score and inspect as by anomaly-eval
+    pd.DataFrame(np.zeros((5, 7)), columns=list("abcdefg")).to_csv(run / "seven.csv", index=False)
+    for command in (["score", str(run / "run"), str(run / "seven.csv"), "--n-samples", "5", "--quiet"],
+                    ["inspect", str(run / "run"), str(run / "seven.csv")]):  # fmt: skip
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "seven.csv has 7 columns of numbers; the model of" in err, err
+        assert "takes 64 values per example" in err and "Give a file of 64 columns" in err and "X has" not in err, err
 
 
 def test_anomaly_eval_gives_auprc_with_its_chance_level(run, capsys):
@@ -243,7 +254,7 @@ def test_score_errors_are_one_line(run, tmp_path, capsys):
     np.save(wrong, np.zeros((5, 10), dtype=np.float32))
     for argv, match in (
         (["score", str(tmp_path), "--quiet"], "not a vaelab run"),
-        (["score", str(run / "run"), str(wrong), "--quiet"], "fitted on shape (1, 8, 8)"),
+        (["score", str(run / "run"), str(wrong), "--quiet"], "takes examples of shape (1, 8, 8)"),
         (["score", str(run / "run"), "--n-samples", "0", "--quiet"], "--n-samples must be a positive integer"),
         (["score", str(run / "run"), "--band", "70", "20", "--quiet"], "--band LOW HIGH needs LOW < HIGH"),
     ):

@@ -26,7 +26,7 @@ from vaelab.checkpoint import CACHE, CONFIG, FIGURES, ONNX, RUN_FILES, WEIGHTS_D
 from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
-from vaelab.data.sources import IMAGE_SUFFIXES, read_image
+from vaelab.data.sources import IMAGE_SUFFIXES, TABLE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.data.timeseries import FILLED
@@ -353,6 +353,19 @@ class Run:
         dataset = self.kind.read(spec, labels, label_column, lazy)
         if len(dataset.X) == 0:
             raise DataError(f"{Path(spec).name} has no rows (a header only?); give a file with at least one example.")
+        try:  # the file's examples against the model's, in the words of what was passed (an audit, s15: "X has 7
+            self.model.needs_reshape(dataset.X.shape[1:])  # features, but VAE is expecting 12" reached the CLI)
+        except DataError:
+            shape, want, name = tuple(dataset.X.shape[1:]), tuple(self.model.input_shape_), Path(spec).name
+            if name.lower().endswith(TABLE_SUFFIXES) and len(shape) == 1:  # a CSV/Parquet file of numbers: its columns
+                said, wanted, give = (f"has {shape[0]} column{'' if shape[0] == 1 else 's'} of numbers",
+                                      f"{math.prod(want)} values per example", f"{math.prod(want)} columns")  # fmt: skip
+            else:
+                said, wanted, give = (f"holds examples of shape {shape} ({math.prod(shape)} values each)",
+                                      f"examples of shape {want} ({math.prod(want)} values each)",
+                                      "examples of that shape")  # fmt: skip
+            raise DataError(f"{name} {said}; the model of {self.dir.path} takes {wanted}, as the data it was trained "
+                            f"on held. Give a file of {give}.") from None  # fmt: skip
         if self.model.classes_ is not None and dataset.y is None:
             raise DataError(f"This model is conditional: give the labels of {spec} with {flags[0]} or {flags[1]}.")
         return dataset

@@ -348,6 +348,14 @@ def test_inspect_on_a_subset_keeps_the_models_block_and_stores_its_own(run, caps
     # A file the user says is drawn like the training data speaks about the model.
     assert main(["inspect", str(run / "run"), str(run / "ones.npy"), "--representative"]) == 0
     assert json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]["scope"] == "model"
+    # A split always is: --representative there changed nothing and was taken without a word (an audit, s14); it is
+    # refused in one line before any work
+    before = (run / "run" / "metrics.json").read_bytes()
+    capsys.readouterr()
+    assert main(["inspect", str(run / "run"), "val", "--representative"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--representative" in err and "val split" in err and "Drop it" in err, err
+    assert (run / "run" / "metrics.json").read_bytes() == before
 
 
 def test_score_prints_the_rules_false_flag_share_and_draws_the_histogram(run, capsys):

@@ -777,7 +777,12 @@ def _print_findings(findings, limit: int | None = None) -> None:
 
 def cmd_inspect(args) -> int:
     from vaelab.commands.inspect_run import inspect_run
+    from vaelab.runs.run import is_split
 
+    if args.representative and is_split(args.data):  # it changed nothing there, without a word (an audit, s14)
+        raise ConfigError(f"--representative says a file is drawn like the training data, so that its findings speak "
+                          f"about the model; the run's {args.data} split is, and its findings always do. Drop it (a "
+                          f"file named {args.data}: ./{args.data}).")  # fmt: skip
     _data_note("inspect", args.data)
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
                                 active_threshold=args.active_threshold, seed=args.seed,

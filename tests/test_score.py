@@ -118,6 +118,15 @@ def test_anomaly_eval_refuses_outliers_the_model_cannot_take_before_scoring_the_
     assert main(["anomaly-eval", str(run / "run"), "--outliers", str(bad), "--n-samples", "5", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(said, err) and "X has" not in err, err
+    # the contents too (an audit, s14, feared they were read only as scored): a NaN in the outliers is refused before
+    # any inlier is scored
+    nan = np.zeros((5, 64), np.float32)
+    nan[3, 9] = np.nan
+    np.save(run / "nan.npy", nan)
+    with pytest.raises(DataError, match="--outliers: nan.npy holds 1 NaN .* example 3"):
+        evaluate_anomalies(run / "run", "test", str(run / "nan.npy"), n_samples=5,
+                           progress=lambda done, total: passes.append(done))  # fmt: skip
+    assert passes == []
     # a CSV file of numbers is said by its columns, by score and inspect as by anomaly-eval
     pd.DataFrame(np.zeros((5, 7)), columns=list("abcdefg")).to_csv(run / "seven.csv", index=False)
     for command in (["score", str(run / "run"), str(run / "seven.csv"), "--n-samples", "5", "--quiet"],

@@ -519,3 +519,11 @@ def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1, err
     assert "na_values=['?', 'unknown']; vaelab train --missing-values '?' unknown)" in err, err
     assert "--ignore a to leave it out" in err and "ignore=" not in err, err
+
+
+def test_reconstruction_mse_is_refused_where_the_models_inputs_are_encoded(capsys, tiny_runs):
+    """A VAE is scored by reconstruction_mse on request, in the data's units squared; a table or series run's inputs
+    are encoded (one-hot, scaled), so there it is refused in one line, naming the scores it has."""
+    for kind, said in (("table", "one-hot categories"), ("series", "scaled windows")):
+        code, _, err = run_cli(capsys, "score", tiny_runs[kind], "--score", "reconstruction_mse", "--quiet")
+        assert code == 2 and err.count("\n") == 1 and said in err and "--score log_px, elbo or reconstruction" in err, err

@@ -867,6 +867,11 @@ def test_a_plain_autoencoder_refuses_what_needs_a_posterior_in_one_line(plain_ru
         assert code == 2 and said in err and "plain autoencoder" in err and err.count("\n") == 1, (extra, err)
     code, _, err = _cli(capsys, "anomaly-eval", run, "--outliers", run.parent / "out.npy", "--n-samples", "9", *specs)
     assert code == 2 and "--n-samples" in err and err.count("\n") == 1, err
+    # labels for a model that takes none: refused, in words that claim no log p(x) for it (an audit, s15: "its log p(x)
+    # takes none")
+    np.save(run.parent / "labels.npy", np.arange(40) % 2)
+    code, _, err = _cli(capsys, "score", run, run.parent / "out.npy", "--labels", run.parent / "labels.npy", *specs)
+    assert code == 2 and "not conditional" in err and "log p(x)" not in err and err.count("\n") == 1, err
     # a VAE has log p(x), its default; the reconstruction error is its score only when asked for (an audit, s15: it was
     # refused), at the posterior mean and said so, never swapped in silently
     vae_run = tmp_path / "vae"

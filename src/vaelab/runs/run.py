@@ -373,11 +373,11 @@ class Run:
     def refuse_unused_labels(self, labels: str | None, label_column: str | None,
                              flags: tuple[str, str] = ("--labels", "--label-column")) -> None:  # fmt: skip
         """Labels given to a command that uses them only to condition the model (score, anomaly-eval): refused, not
-        ignored, for an unconditional model (an audit)."""
+        ignored, for an unconditional model (an audit). Said of its scores: a plain autoencoder's are no log p(x)."""
         if (labels is not None or label_column is not None) and self.model.classes_ is None:
             given = flags[0] if labels is not None else flags[1]
             raise ConfigError(f"{given} gives a conditional model the labels of a file; the model of {self.dir.path} is "
-                              "not conditional (fitted without labels), so its log p(x) takes none and they would be "
+                              "not conditional (fitted without labels), so its scores take none and they would be "
                               "ignored. Drop it.")  # fmt: skip
 
     def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,

@@ -1386,6 +1386,9 @@ def test_explore_arithmetic_of_a_plain_autoencoder_refuses_n_samples(plain_run, 
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs, "--n-samples", "50")
     assert code == 2 and err.count("\n") == 1 and "--n-samples" in err and "plain autoencoder" in err, err
     assert "Drop it" in err and not list(run.glob("figures/arithmetic*"))
+    # --n-samples 1 too: refused as needless, not for a log p(x) standard error it has no log p(x) to give (an audit, s15)
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs, "--n-samples", "1")
+    assert code == 2 and err.count("\n") == 1 and "plain autoencoder" in err and "standard error" not in err, err
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
     # nothing was drawn, and metrics.json says so: n_samples null (it read 200), as the anomaly block's; the schema

@@ -867,13 +867,21 @@ def test_a_plain_autoencoder_refuses_what_needs_a_posterior_in_one_line(plain_ru
         assert code == 2 and said in err and "plain autoencoder" in err and err.count("\n") == 1, (extra, err)
     code, _, err = _cli(capsys, "anomaly-eval", run, "--outliers", run.parent / "out.npy", "--n-samples", "9", *specs)
     assert code == 2 and "--n-samples" in err and err.count("\n") == 1, err
-    # a VAE has log p(x): the plain autoencoder's score is refused for it, not silently swapped in
+    # labels for a model that takes none: refused, in words that claim no log p(x) for it (an audit, s15: "its log p(x)
+    # takes none")
+    np.save(run.parent / "labels.npy", np.arange(40) % 2)
+    code, _, err = _cli(capsys, "score", run, run.parent / "out.npy", "--labels", run.parent / "labels.npy", *specs)
+    assert code == 2 and "not conditional" in err and "log p(x)" not in err and err.count("\n") == 1, err
+    # a VAE has log p(x), its default; the reconstruction error is its score only when asked for (an audit, s15: it was
+    # refused), at the posterior mean and said so, never swapped in silently
     vae_run = tmp_path / "vae"
     assert _cli(capsys, *_adopt_args(outside, vae_run, "--weights", outside / "vae.safetensors"))[0] == 0
     py = outside / "vae_model.py"
-    code, _, err = _cli(capsys, "score", vae_run, "--score", "reconstruction_mse", "--encoder", f"{py}:Encoder",
-                        "--decoder", f"{py}:Decoder")  # fmt: skip
-    assert code == 2 and "plain autoencoder's score" in err and err.count("\n") == 1, err
+    halves = ["--encoder", f"{py}:Encoder", "--decoder", f"{py}:Decoder"]
+    code, out, err = _cli(capsys, "score", vae_run, "--score", "reconstruction_mse", "--quiet", *halves)
+    assert code == 0 and "at the posterior mean" in out and "plain autoencoder" not in out, err
+    code, out, err = _cli(capsys, "score", vae_run, "--n-samples", "5", "--quiet", *halves)
+    assert code == 0 and "reconstruction_mse" not in out and "NLL" in out, err
 
 
 def test_a_reconstruction_error_depends_on_the_example_alone(plain_run):
@@ -1378,5 +1386,16 @@ def test_explore_arithmetic_of_a_plain_autoencoder_refuses_n_samples(plain_run, 
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs, "--n-samples", "50")
     assert code == 2 and err.count("\n") == 1 and "--n-samples" in err and "plain autoencoder" in err, err
     assert "Drop it" in err and not list(run.glob("figures/arithmetic*"))
+    # --n-samples 1 too: refused as needless, not for a log p(x) standard error it has no log p(x) to give (an audit, s15)
+    code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs, "--n-samples", "1")
+    assert code == 2 and err.count("\n") == 1 and "plain autoencoder" in err and "standard error" not in err, err
     code, out, err = _cli(capsys, "explore", run, "arithmetic", "test:0", "test:1", *specs)
     assert code == 0 and "log p(x) does not apply" in out, err
+    # nothing was drawn, and metrics.json says so: n_samples null (it read 200), as the anomaly block's; the schema
+    # takes it (the block is not dropped as damaged) and still takes an older run's 200
+    from vaelab.metrics_schema import EXPLORE
+
+    entry = json.loads((run / "metrics.json").read_text())["explore"]["arithmetic"]
+    assert entry["n_samples"] is None and entry["n_reference"] == 0
+    assert EXPLORE["arithmetic"](entry, "explore.arithmetic") is None
+    assert EXPLORE["arithmetic"]({**entry, "n_samples": 200}, "explore.arithmetic") is None

@@ -437,7 +437,7 @@ def test_anomaly_eval_says_which_option_named_the_data_it_refuses(tmp_path, caps
     np.save(tmp_path / "narrow.npy", np.zeros((5, 3), np.float32))
     code, _, err = run_cli(capsys, "anomaly-eval", tiny_runs["image"], "--outliers", tmp_path / "narrow.npy",
                            "--n-samples", "2")  # fmt: skip
-    assert code == 2 and "vaelab anomaly-eval: error: --outliers: X has 3 features" in err, err
+    assert code == 2 and "vaelab anomaly-eval: error: --outliers: narrow.npy holds examples of shape (3,)" in err, err
     assert "scoring" not in err, err  # refused before the inliers were scored
     short = tmp_path / "short.csv"
     import pandas as pd
@@ -519,3 +519,11 @@ def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1, err
     assert "na_values=['?', 'unknown']; vaelab train --missing-values '?' unknown)" in err, err
     assert "--ignore a to leave it out" in err and "ignore=" not in err, err
+
+
+def test_reconstruction_mse_is_refused_where_the_models_inputs_are_encoded(capsys, tiny_runs):
+    """A VAE is scored by reconstruction_mse on request, in the data's units squared; a table or series run's inputs
+    are encoded (one-hot, scaled), so there it is refused in one line, naming the scores it has."""
+    for kind, said in (("table", "one-hot categories"), ("series", "scaled windows")):
+        code, _, err = run_cli(capsys, "score", tiny_runs[kind], "--score", "reconstruction_mse", "--quiet")
+        assert code == 2 and err.count("\n") == 1 and said in err and "--score log_px, elbo or reconstruction" in err, err

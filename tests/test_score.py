@@ -1,6 +1,7 @@
 """`vaelab score` and `vaelab anomaly-eval` on a trained run."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -109,12 +110,31 @@ def test_anomaly_eval_refuses_outliers_the_model_cannot_take_before_scoring_the_
     bad = run / "seven.npy"
     np.save(bad, np.zeros((5, 7), np.float32))
     passes = []
-    with pytest.raises(DataError, match="--outliers: X has 7 features"):
+    # in the words of what was passed (an audit, s15: "X has 7 features, but VAE is expecting 64", scikit-learn's)
+    said = r"--outliers: seven.npy holds examples of shape \(7,\) \(7 values each\); the model of .* takes examples of shape \(1, 8, 8\) \(64 values each\)"
+    with pytest.raises(DataError, match=said):
         evaluate_anomalies(run / "run", "test", str(bad), n_samples=5, progress=lambda done, total: passes.append(done))
     assert passes == []  # nothing was scored
     assert main(["anomaly-eval", str(run / "run"), "--outliers", str(bad), "--n-samples", "5", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--outliers: X has 7 features" in err
+    assert err.count("\n") == 1 and re.search(said, err) and "X has" not in err, err
+    # the contents too (an audit, s14, feared they were read only as scored): a NaN in the outliers is refused before
+    # any inlier is scored
+    nan = np.zeros((5, 64), np.float32)
+    nan[3, 9] = np.nan
+    np.save(run / "nan.npy", nan)
+    with pytest.raises(DataError, match="--outliers: nan.npy holds 1 NaN .* example 3"):
+        evaluate_anomalies(run / "run", "test", str(run / "nan.npy"), n_samples=5,
+                           progress=lambda done, total: passes.append(done))  # fmt: skip
+    assert passes == []
+    # a CSV file of numbers is said by its columns, by score and inspect as by anomaly-eval
+    pd.DataFrame(np.zeros((5, 7)), columns=list("abcdefg")).to_csv(run / "seven.csv", index=False)
+    for command in (["score", str(run / "run"), str(run / "seven.csv"), "--n-samples", "5", "--quiet"],
+                    ["inspect", str(run / "run"), str(run / "seven.csv")]):  # fmt: skip
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "seven.csv has 7 columns of numbers; the model of" in err, err
+        assert "takes 64 values per example" in err and "Give a file of 64 columns" in err and "X has" not in err, err
 
 
 def test_anomaly_eval_gives_auprc_with_its_chance_level(run, capsys):
@@ -243,7 +263,7 @@ def test_score_errors_are_one_line(run, tmp_path, capsys):
     np.save(wrong, np.zeros((5, 10), dtype=np.float32))
     for argv, match in (
         (["score", str(tmp_path), "--quiet"], "not a vaelab run"),
-        (["score", str(run / "run"), str(wrong), "--quiet"], "fitted on shape (1, 8, 8)"),
+        (["score", str(run / "run"), str(wrong), "--quiet"], "takes examples of shape (1, 8, 8)"),
         (["score", str(run / "run"), "--n-samples", "0", "--quiet"], "--n-samples must be a positive integer"),
         (["score", str(run / "run"), "--band", "70", "20", "--quiet"], "--band LOW HIGH needs LOW < HIGH"),
     ):
@@ -337,6 +357,14 @@ def test_inspect_on_a_subset_keeps_the_models_block_and_stores_its_own(run, caps
     # A file the user says is drawn like the training data speaks about the model.
     assert main(["inspect", str(run / "run"), str(run / "ones.npy"), "--representative"]) == 0
     assert json.loads((run / "run" / "metrics.json").read_text())["diagnostics"]["scope"] == "model"
+    # A split always is: --representative there changed nothing and was taken without a word (an audit, s14); it is
+    # refused in one line before any work
+    before = (run / "run" / "metrics.json").read_bytes()
+    capsys.readouterr()
+    assert main(["inspect", str(run / "run"), "val", "--representative"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--representative" in err and "val split" in err and "Drop it" in err, err
+    assert (run / "run" / "metrics.json").read_bytes() == before
 
 
 def test_score_prints_the_rules_false_flag_share_and_draws_the_histogram(run, capsys):
@@ -452,4 +480,51 @@ def test_anomaly_eval_prints_and_reports_the_auprcs_interval(run, capsys):
     assert "AUPRC [95% interval]" in printed and f"{m['auprc']:.3f} [{lo:.3f}, {hi:.3f}]" in printed
     assert main(["report", str(run / "run")]) == 0
     assert f"{m['auprc']:.3f} [{lo:.3f}, {hi:.3f}]" in (run / "run" / "report.html").read_text()
+    capsys.readouterr()
+
+
+def test_a_vae_is_scored_by_its_reconstruction_error_on_request(run, capsys):
+    """--score reconstruction_mse was refused for a VAE (a plain autoencoder's score only: an audit, s14). Known answer:
+    each example's mean over features of (x − E[x|z])², z the posterior mean, computed here with transform and
+    inverse_transform on the input as the model scores it; flagged in the upper tail of the validation errors. Its
+    block (reconstruction_error) and figure are its own: the likelihood block and score_test.png are left as they were."""
+    import vaelab
+    from vaelab.runs.run import Run
+
+    assert main(["score", str(run / "run"), "--n-samples", "5", "--quiet"]) == 0  # log p(x) first: kept as it was
+    metrics = json.loads((run / "run" / "metrics.json").read_text())
+    likelihood, figure = metrics["likelihood"], (run / "run" / "figures" / "score_test.png").read_bytes()
+    capsys.readouterr()
+    out = run / "mse.csv"
+    assert main(["score", str(run / "run"), "--score", "reconstruction_mse", "--threshold", "5", "--out", str(out),
+                 "--quiet"]) == 0  # fmt: skip
+    printed = " ".join(capsys.readouterr().out.split())  # its lines wrapped
+    assert "posterior mean" in printed and "not a log-likelihood" in printed and "NLL" not in printed
+    model, r = vaelab.load(run / "run"), Run(run / "run")
+
+    def mse(X):  # as the model scores it (a fixed binarization where it asks for one), then encode-decode
+        x = model.model_input(X, evaluation=True).numpy()
+        return ((x - model.inverse_transform(model.transform(x))) ** 2).reshape(len(x), -1).mean(1)
+
+    test, val = mse(r.split("test").X), np.sort(mse(r.split("val").X))
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["example", "reconstruction_mse", "percentile", "flag", "reason"]
+    np.testing.assert_allclose(frame["reconstruction_mse"], test, rtol=1e-4)
+    np.testing.assert_array_equal(frame["flag"], test > np.percentile(val, 95))
+    metrics = json.loads((run / "run" / "metrics.json").read_text())
+    block = metrics["reconstruction_error"]
+    assert block["deterministic"] is False and "posterior mean" in block["what"] and "not a log-likelihood" in block["what"]
+    assert block["test_reconstruction_mse"] == pytest.approx(test.mean(), rel=1e-4)
+    assert block["flag_rule"].startswith("reconstruction_mse above percentile 95")
+    assert block["figure"] == "figures/score_test_reconstruction_mse.png"
+    assert metrics["likelihood"] == likelihood and (run / "run" / "figures" / "score_test.png").read_bytes() == figure
+    # what only log p(x) takes is refused with it, in one line
+    for extra in (["--n-samples", "5"], ["--chunk-size", "8"]):
+        assert main(["score", str(run / "run"), "--score", "reconstruction_mse", *extra, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and extra[0] in err and "posterior mean" in err and "Drop it" in err, err
+    assert main(["report", str(run / "run")]) == 0
+    html = (run / "run" / "report.html").read_text()
+    section = html.split('id="likelihood"')[1].split("</section>")[0]
+    assert "test NLL" in section and "test reconstruction_mse at the posterior mean (not a log-likelihood)" in section
     capsys.readouterr()

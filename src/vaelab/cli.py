@@ -21,7 +21,7 @@ from pathlib import Path
 from vaelab import __version__
 from vaelab.analysis.comparison import REPLICATES
 from vaelab.analysis.likelihood import BINARIZATIONS, NOT_A_DENSITY, NOT_A_DENSITY_ADOPTED, SCORES
-from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE_WHAT
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE_WHAT, reconstruction_mse_what
 from vaelab.analysis.samplers import SAMPLERS
 from vaelab.config import AUTO, CHOICES
 from vaelab.data.sources import BUILTINS
@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "DATA is train, val or test (the run's own split; default test) or a file. A plain "
                        "autoencoder (an adopted deterministic encoder) has no log p(x): its examples are scored by "
                        "their reconstruction error, reconstruction_mse (higher is more unusual; not a "
-                       "log-likelihood).")  # fmt: skip
+                       "log-likelihood); a VAE's image/vector run is too with --score reconstruction_mse (z its "
+                       "posterior mean).")  # fmt: skip
     s.add_argument("run", metavar="RUN", help="run folder")
     s.add_argument("data", nargs="?", default="test", metavar="DATA", help="train | val | test | a file (default: test)")
     s.add_argument("--n-samples", type=int, metavar="K", help="importance samples per example (default: 1000)")
@@ -202,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                    f"their spread in the standard error (default: {BINARIZATIONS})")  # fmt: skip
     s.add_argument("--out", metavar="CSV", help="write one row per example to this CSV")
     s.add_argument("--score", choices=SCORES + ERROR_SCORES,
-                   help="score to threshold (default: log_px; a plain autoencoder's only one: reconstruction_mse)")
+                   help="score to threshold (default: log_px; a plain autoencoder's only one: reconstruction_mse, "
+                   "the mean squared error of the reconstruction, which a VAE's image/vector run takes too)")
     s.add_argument("--threshold", type=float, metavar="PCT",
                    help="flag scores below this percentile of the validation scores (default: 1; reconstruction_mse, "
                    "where high is unusual: above percentile 100 - PCT)")  # fmt: skip
@@ -690,11 +692,14 @@ def _print_flags(scored) -> None:
 
 
 def _print_plain_scores(args, scored) -> int:
-    """score's output for a plain autoencoder: its reconstruction error, said to be no log-likelihood."""
+    """score's output for a plain autoencoder (or a VAE's with --score reconstruction_mse): its reconstruction error,
+    said to be no log-likelihood."""
     s = scored.result.summary()
-    print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}; a plain autoencoder (a deterministic "
-          "encoder): no log p(x), scored by reconstruction error")  # fmt: skip
-    print(textwrap.fill(RECONSTRUCTION_MSE_WHAT, 100, initial_indent="  ", subsequent_indent="    "))
+    print(f"{_data_name(args.data)}: {_count(s['n_examples'], 'example')}; " +
+          ("a plain autoencoder (a deterministic encoder): no log p(x), scored by reconstruction error"
+           if scored.deterministic else "scored by reconstruction error at the posterior mean (--score "
+           "reconstruction_mse; the model's log p(x) is the default --score log_px)"))  # fmt: skip
+    print(textwrap.fill(reconstruction_mse_what(scored.deterministic), 100, initial_indent="  ", subsequent_indent="    "))
     if scored.conditional:
         print("  a conditional model: each example encoded and decoded given its label")
     for remark in scored.remarks:
@@ -776,7 +781,12 @@ def _print_findings(findings, limit: int | None = None) -> None:
 
 def cmd_inspect(args) -> int:
     from vaelab.commands.inspect_run import inspect_run
+    from vaelab.runs.run import is_split
 
+    if args.representative and is_split(args.data):  # it changed nothing there, without a word (an audit, s14)
+        raise ConfigError(f"--representative says a file is drawn like the training data, so that its findings speak "
+                          f"about the model; the run's {args.data} split is, and its findings always do. Drop it (a "
+                          f"file named {args.data}: ./{args.data}).")  # fmt: skip
     _data_note("inspect", args.data)
     result, paths = inspect_run(args.run, args.data, labels=args.labels, label_column=args.label_column,
                                 active_threshold=args.active_threshold, seed=args.seed,

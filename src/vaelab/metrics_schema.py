@@ -506,7 +506,9 @@ EXPLORE = {  # one entry per action
     "grid": obj({"dims": list_of(count, length=2), "n": count}, {"centre": optional(text)}),
     "interpolate": obj({"a": text, "b": text, "paths": mapping(obj({"min_percentile": maybe_number}))},
                        {"label_a": optional(text), "label_b": optional(text)}),
-    "arithmetic": obj({"a": text, "b": text, "data_range": list_of(maybe_number, length=2), "n_samples": count,
+    "arithmetic": obj({"a": text, "b": text, "data_range": list_of(maybe_number, length=2),
+                       # null: nothing drawn (a plain autoencoder has no log p(x)); runs before s15 say 200 there
+                       "n_samples": optional(count),
                        "n_reference": optional(count),
                        "results": list_of(obj({"name": text, "latent_percentile": maybe_number,
                                                "log_px_percentile": maybe_number, "verdict": text}))}),

@@ -560,7 +560,7 @@ class ArithmeticResult:
 class Arithmetic:
     results: list[ArithmeticResult]
     data_range: tuple[float, float]  # the smallest and largest value a ± b was clipped to (over all features)
-    n_samples: int
+    n_samples: int | None  # importance samples per log p(x); None: none drawn (a deterministic encoder has no log p(x))
     n_reference: int  # test examples the log p(x) percentiles are taken among
     decoded_with: str | None = None  # a conditional model's class the results are decoded with (a's; b keeps its own)
     units: str | None = None  # what log p(x) is a density of, where a run kind changes units (a table's, a series')
@@ -717,7 +717,9 @@ def arithmetic(
                             log_px_stderr=r.log_px_stderr, log_px_interval=r.log_px_percentile_interval,
                             n_codes=aggregate.reference.size, n_reference=None if ref is None else int(ref.size),
                             n_train=aggregate.n_total)  # fmt: skip
-    return Arithmetic(rows, (float(np.min(lo)), float(np.max(hi))), int(n_samples), 0 if ref is None else int(ref.size),
+    # no reference, no log p(x): nothing was drawn, and n_samples says so (it read 200 for a plain autoencoder: an audit)
+    return Arithmetic(rows, (float(np.min(lo)), float(np.max(hi))), None if ref is None else int(n_samples),
+                      0 if ref is None else int(ref.size),
                       _decoding_class(model, y_a), clipped="per feature" if np.ndim(lo) else "overall")  # fmt: skip
 
 

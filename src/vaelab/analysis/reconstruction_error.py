@@ -1,4 +1,5 @@
-"""A plain autoencoder's anomaly score: its reconstruction error, which is no log-likelihood.
+"""A plain autoencoder's anomaly score: its reconstruction error, which is no log-likelihood (a VAE's too, on
+request: ``vaelab score --score reconstruction_mse``, z its posterior mean).
 
 log p(x) is estimated by importance sampling from q(z|x) (:mod:`vaelab.analysis.likelihood`), which
 needs q's variance; a deterministic encoder (a plain autoencoder, ``Model.deterministic_``) gives a
@@ -35,6 +36,15 @@ ERROR_SCORES = (RECONSTRUCTION_MSE,)  # scores where a *high* value is unusual (
 RECONSTRUCTION_MSE_WHAT = ("reconstruction_mse: the mean over an example's features of (x − E[x|z])², z the encoder's "
                            "code; a squared error in the data's units squared, higher is more unusual; not a "
                            "log-likelihood")  # fmt: skip
+# ... of a VAE (``--score reconstruction_mse``): z is the posterior mean, and the model has a log p(x) besides
+RECONSTRUCTION_MSE_WHAT_VAE = ("reconstruction_mse: the mean over an example's features of (x − E[x|z])², z the "
+                               "posterior mean E_q[z|x] (no draws); a squared error in the data's units squared, higher "
+                               "is more unusual; not a log-likelihood (log_px is the model's)")  # fmt: skip
+
+
+def reconstruction_mse_what(deterministic: bool) -> str:
+    """What reconstruction_mse is, for a plain autoencoder (``deterministic``) or a VAE."""
+    return RECONSTRUCTION_MSE_WHAT if deterministic else RECONSTRUCTION_MSE_WHAT_VAE
 
 
 @dataclass

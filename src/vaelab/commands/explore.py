@@ -263,9 +263,6 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
     refuses it."""
     asked, n_samples = n_samples is not None, 200 if n_samples is None else n_samples
     check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
-    if n_samples < 2:  # before any work: the percentiles' intervals need each log p(x)'s standard error
-        raise ConfigError("--n-samples 1 gives each log p(x) no standard error, and the arithmetic's verdicts rest on "
-                          "the 95% interval of its percentile; give at least 2 (default 200).")  # fmt: skip
     check_seed(seed)
     r = Run(run_path, specs)
     r.check_folders()
@@ -274,6 +271,10 @@ def run_arithmetic(run_path: str | os.PathLike, a: str, b: str, *, n_samples: in
         raise ConfigError(f"--n-samples sets how log p(x) is estimated by importance sampling; the model of {r.dir.path} "
                           "is a plain autoencoder (a deterministic encoder, no q(z|x) variance), which has no log p(x), "
                           "so the arithmetic's verdicts read the latent typicality alone and draw nothing. Drop it.")  # fmt: skip
+    if n_samples < 2:  # before any work: the percentiles' intervals need each log p(x)'s standard error (after the plain
+        # autoencoder's refusal, which has no log p(x) for this to be said of: an audit, s15)
+        raise ConfigError("--n-samples 1 gives each log p(x) no standard error, and the arithmetic's verdicts rest on "
+                          "the 95% interval of its percentile; give at least 2 (default 200).")  # fmt: skip
     ea, eb = r.example(a), r.example(b)
     y_a, y_b = _class_for(r, None, ea), _class_for(r, None, eb)
     train = r.split("train", lazy=True)

@@ -26,7 +26,7 @@ import numpy as np
 
 from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, bits_per_dim_scale, overlapping
-from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE, RECONSTRUCTION_MSE_WHAT, ReconstructionResult
+from vaelab.analysis.reconstruction_error import ERROR_SCORES, RECONSTRUCTION_MSE, ReconstructionResult, reconstruction_mse_what
 from vaelab.checkpoint import CALIBRATION
 from vaelab.config import check_choice, check_count, check_number
 from vaelab.data.split import indices
@@ -73,6 +73,7 @@ class Scored:
     trained_elsewhere: bool = False  # an adopted model: advice names adopt's options, not train's
     no_flags: str = ""  # why there are no percentiles and flags (no validation split, or too small a one)
     bits_per_dim_scale: str | None = None  # what bits/dim measure, where that needs saying (likelihood.bits_per_dim_scale)
+    deterministic: bool = False  # the model is a plain autoencoder (its reconstruction errors are its only scores)
 
     @property
     def plain(self) -> bool:
@@ -211,17 +212,25 @@ def plain_options(run: Run, score: str | None, n_samples: int | None, binarizati
     """The score a run's model is scored by, its options checked against it before any work: a plain autoencoder
     (a deterministic encoder) is scored by ``reconstruction_mse`` and refuses what only an importance-sampled
     log p(x) takes (``--score log_px|elbo|reconstruction``, ``--n-samples``, ``--binarizations``,
-    ``--chunk-size``); a VAE refuses ``reconstruction_mse``. ``None`` for ``score``: the model's default."""
+    ``--chunk-size``); a VAE takes ``reconstruction_mse`` on request (at its posterior mean, which draws nothing: the
+    same options are refused), on an image/vector run only. ``None`` for ``score``: the model's default."""
     if not run.model.deterministic_:
-        if score in ERROR_SCORES:
-            raise ConfigError(f"--score {score} is a plain autoencoder's score (its reconstruction error, used where "
-                              f"there is no log p(x)); the model of {run.dir.path} has q(z|x)'s variance, so its scores "
-                              f"are {', '.join(SCORES)} (reconstruction: the reconstruction probability "
+        if score not in ERROR_SCORES:
+            return "log_px" if score is None else score
+        if run.kind.name != "array":  # a table's one-hot and scaled columns, a series' scaled windows: no data units
+            raise ConfigError(f"--score {score} is a squared error over the model's inputs; the model of {run.dir.path} "
+                              f"is {run.kind.description}, whose inputs are encoded ("
+                              + {"table": "one-hot categories and scaled numbers",
+                                 "series": "scaled windows"}.get(run.kind.name, "not the data's values")
+                              + "), so the error would be in no unit of the data. Use --score "
+                              f"{', '.join(SCORES[:-1])} or {SCORES[-1]} (reconstruction: the reconstruction probability "
                               "E_q log p(x|z)).")  # fmt: skip
-        return "log_px" if score is None else score
-    why = (f"the model of {run.dir.path} is a plain autoencoder (a deterministic encoder, no q(z|x) variance), scored "
-           f"by its reconstruction error ({RECONSTRUCTION_MSE}), which draws nothing")  # fmt: skip
-    if score in SCORES:
+        why = (f"--score {RECONSTRUCTION_MSE} decodes each example's posterior mean, which draws nothing (log p(x), "
+               "the default --score log_px, is what draws)")  # fmt: skip
+    else:
+        why = (f"the model of {run.dir.path} is a plain autoencoder (a deterministic encoder, no q(z|x) variance), "
+               f"scored by its reconstruction error ({RECONSTRUCTION_MSE}), which draws nothing")  # fmt: skip
+    if score in SCORES:  # a plain autoencoder's (a VAE's were returned above)
         raise ConfigError(f"--score {score} needs log p(x) estimated by importance sampling from q(z|x), which needs "
                           f"its variance; {why}. Drop it, or use --score {RECONSTRUCTION_MSE}.")  # fmt: skip
     for flag, value in (("--n-samples", n_samples), ("--binarizations", binarizations), ("--chunk-size", chunk_size)):
@@ -261,7 +270,9 @@ def score(
     ``band=(low, high)`` outside that band; the two are exclusive. ``score`` (default ``log_px``): what is
     thresholded. A plain autoencoder is scored by its reconstruction error, ``reconstruction_mse`` (high is
     unusual: the threshold's tail is then the upper one, above percentile 100 - ``threshold``), and takes no
-    ``n_samples``, ``binarizations`` or ``chunk_size`` (default ``n_samples``: 1000)."""
+    ``n_samples``, ``binarizations`` or ``chunk_size`` (default ``n_samples``: 1000). A VAE of an image/vector run is
+    scored so with ``score="reconstruction_mse"`` (z its posterior mean), its block ``reconstruction_error`` beside
+    ``likelihood`` and its histogram ``figures/score_DATA_reconstruction_mse.png``."""
     if score is not None:
         check_choice("score", score, SCORES + ERROR_SCORES)
     threshold = check_flag_rule(threshold, band)
@@ -321,6 +332,7 @@ def score(
                                                                        run.split("val", lazy=True).serial, threshold,
                                                                        band, upper=plain),
                     trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "",
+                    deterministic=bool(run.model.deterministic_),
                     bits_per_dim_scale=None if plain or not result.normalized else bits_per_dim_scale(run.model))  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
     fig = score_histogram(values, None if cal is None else cal.scores[score], score, cut, scored.rule,
@@ -332,7 +344,8 @@ def score(
         scored.to_frame().to_csv(buf, index_label="example", float_format="%.6g")
         write_output(Path(out), buf.getvalue().encode())
     save_calibration()
-    scored.figure = run.figure(f"score_{data_slug(spec)}.png")
+    # a VAE's reconstruction errors beside its log p(x): a figure of their own, not the likelihood block's
+    scored.figure = run.figure(f"score_{data_slug(spec)}{'' if scored.deterministic or not plain else '_' + score}.png")
     if spec != "test":
         save_png(fig, scored.figure)
     else:  # the histogram with the block, under the run's lock: two scores at once leave one's pair
@@ -346,9 +359,10 @@ def score(
             **(scored.reference or {}),
             "figure": f"figures/{scored.figure.name}",
         }  # fmt: skip
-        if plain:  # no log p(x): a block of its own, named for what it holds
+        if plain:  # no log p(x) (or a VAE's asked for): a block of its own, named for what it holds
             block = {"reconstruction_error": {
-                "score": score, "what": RECONSTRUCTION_MSE_WHAT,
+                "score": score, "what": reconstruction_mse_what(scored.deterministic),
+                "deterministic": scored.deterministic,  # False: a VAE's, z its posterior mean (its log p(x) is likelihood's)
                 "test_reconstruction_mse": summary["reconstruction_mse"],
                 "test_reconstruction_mse_stderr": summary["reconstruction_mse_stderr"],
                 "test_reconstruction_mse_stderr_method": summary["reconstruction_mse_stderr_method"],

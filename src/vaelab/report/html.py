@@ -307,7 +307,9 @@ class _Assembler:
     def likelihood(self, s: _Section) -> None:
         lik, anomaly = self.metrics.get("likelihood"), self.metrics.get("anomaly")
         plain = bool((self.kind.adopted or {}).get("deterministic"))  # a plain autoencoder: no log p(x)
-        rec = self.metrics.get("reconstruction_error") if plain else None
+        rec = self.metrics.get("reconstruction_error")  # a plain autoencoder's score; a VAE's when asked for
+        rec_vae = rec if rec and not plain else None  # shown after its log p(x) (vaelab score --score reconstruction_mse)
+        rec = rec if plain else None
         if plain:
             s.paragraphs.append("The encoder is deterministic (a plain autoencoder): log p(x) is estimated by "
                                 "importance sampling from q(z|x), which needs its variance, so there is no NLL here. "
@@ -315,7 +317,7 @@ class _Assembler:
                                 "the mean over an example's features of (x − E[x|z])², z the encoder's code. It is a "
                                 "squared error in the data's units squared, not a log-likelihood; higher is more "
                                 "unusual.")  # fmt: skip
-        if not lik and not anomaly and not rec:
+        if not lik and not anomaly and not rec and not rec_vae:
             s.missing = f"vaelab score {self.run.path}"
             return
         if rec:
@@ -378,6 +380,22 @@ class _Assembler:
                                             "flag rule's cut-off.")  # fmt: skip
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
+        if rec_vae:  # beside log p(x), never in its place: a squared error, named as one
+            mean, se = rec_vae["test_reconstruction_mse"], rec_vae.get("test_reconstruction_mse_stderr")
+            over = rec_vae.get("test_reconstruction_mse_stderr_method") or "over examples"
+            s.facts.append(("test reconstruction_mse at the posterior mean (not a log-likelihood)",
+                            (f"{plus_minus(mean, se, sign=False)} (± the standard error {over}" if isinstance(se, (int, float)) and math.isfinite(se) else
+                             f"{mean:.4g} (one example") + "; in the data's units squared; higher is more unusual)"))  # fmt: skip
+            if rec_vae.get("flag_rule"):
+                s.facts.append(("reconstruction_mse flags",
+                                f"{rec_vae['flag_rule']}: {_percent(rec_vae.get('flagged_share'))}% of the test split "
+                                f"flagged; valid data is flagged about {_percent(rec_vae.get('false_flag_share'))}% of "
+                                "the time" + (f"; {rec_vae['reference_note']}"
+                                              if isinstance(rec_vae.get("reference_note"), str) else "")))  # fmt: skip
+            figure = str(rec_vae.get("figure") or "").rpartition("/")[2]
+            if FIGURE_NAME.fullmatch(figure):
+                self.image(s, figure, "Reconstruction errors (at the posterior mean) of the test split against the "
+                                      "validation reference, with the flag rule's cut-off.")  # fmt: skip
         if anomaly:
             # K of its own: anomaly-eval's --n-samples, not score's K shown above (an audit: it read as score's)
             k = anomaly.get("n_samples")

@@ -27,7 +27,7 @@ from vaelab.checkpoint import CACHE, CONFIG, FIGURES, ONNX, RUN_FILES, WEIGHTS_D
 from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
 from vaelab.data.rows import is_parquet_backed, read_npy_cache
-from vaelab.data.sources import IMAGE_SUFFIXES, read_image
+from vaelab.data.sources import IMAGE_SUFFIXES, TABLE_SUFFIXES, read_image
 from vaelab.data.split import SPLITS, indices
 from vaelab.data.table_transformer import CONDITION_FALLBACK
 from vaelab.data.timeseries import FILLED
@@ -359,6 +359,19 @@ class Run:
         dataset = self.kind.read(spec, labels, label_column, lazy)
         if len(dataset.X) == 0:
             raise DataError(f"{Path(spec).name} has no rows (a header only?); give a file with at least one example.")
+        try:  # the file's examples against the model's, in the words of what was passed (an audit, s15: "X has 7
+            self.model.needs_reshape(dataset.X.shape[1:])  # features, but VAE is expecting 12" reached the CLI)
+        except DataError:
+            shape, want, name = tuple(dataset.X.shape[1:]), tuple(self.model.input_shape_), Path(spec).name
+            if name.lower().endswith(TABLE_SUFFIXES) and len(shape) == 1:  # a CSV/Parquet file of numbers: its columns
+                said, wanted, give = (f"has {shape[0]} column{'' if shape[0] == 1 else 's'} of numbers",
+                                      f"{math.prod(want)} values per example", f"{math.prod(want)} columns")  # fmt: skip
+            else:
+                said, wanted, give = (f"holds examples of shape {shape} ({math.prod(shape)} values each)",
+                                      f"examples of shape {want} ({math.prod(want)} values each)",
+                                      "examples of that shape")  # fmt: skip
+            raise DataError(f"{name} {said}; the model of {self.dir.path} takes {wanted}, as the data it was trained "
+                            f"on held. Give a file of {give}.") from None  # fmt: skip
         if self.model.classes_ is not None and dataset.y is None:
             raise DataError(f"This model is conditional: give the labels of {spec} with {flags[0]} or {flags[1]}.")
         return dataset
@@ -366,11 +379,11 @@ class Run:
     def refuse_unused_labels(self, labels: str | None, label_column: str | None,
                              flags: tuple[str, str] = ("--labels", "--label-column")) -> None:  # fmt: skip
         """Labels given to a command that uses them only to condition the model (score, anomaly-eval): refused, not
-        ignored, for an unconditional model (an audit)."""
+        ignored, for an unconditional model (an audit). Said of its scores: a plain autoencoder's are no log p(x)."""
         if (labels is not None or label_column is not None) and self.model.classes_ is None:
             given = flags[0] if labels is not None else flags[1]
             raise ConfigError(f"{given} gives a conditional model the labels of a file; the model of {self.dir.path} is "
-                              "not conditional (fitted without labels), so its log p(x) takes none and they would be "
+                              "not conditional (fitted without labels), so its scores take none and they would be "
                               "ignored. Drop it.")  # fmt: skip
 
     def resolve(self, spec: str, labels: str | None = None, label_column: str | None = None,

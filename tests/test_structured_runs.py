@@ -2707,3 +2707,19 @@ def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_
         out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
     assert "window(s) with no other future value" in json.loads((tmp_path / "run" / "metrics.json").read_text())[
         "synthetic"]["forecast"]["filled_left_out"] and "forecaster" in out
+
+
+def test_the_series_figures_say_they_draw_the_first_4_features():
+    """An audit (s14): the forecast band and the real-vs-generated figures drew the first 4 features and said nothing
+    of the rest; their titles (and the report's captions, from the same words) now say so."""
+    from vaelab.report.synthetic_figures import first_features, forecast_band, real_vs_generated
+
+    rng = np.random.default_rng(0)
+    names = [f"f{k}" for k in range(6)]
+    band = forecast_band(rng.standard_normal((10, 6)), rng.standard_normal((20, 2, 6)), 8, names)
+    pair = real_vs_generated(rng.standard_normal((5, 10, 6)), rng.standard_normal((5, 10, 6)), names)
+    for fig in (band, pair):
+        assert "(the first 4 of 6 features)" in fig._suptitle.get_text()
+        assert len(fig.axes) in (4, 8)
+    assert first_features(names[:4]) == "" and forecast_band(rng.standard_normal((10, 4)), rng.standard_normal(
+        (20, 2, 4)), 8, names[:4])._suptitle is None

@@ -2685,9 +2685,38 @@ def test_train_notes_time_stamps_that_are_unevenly_spaced(tmp_path, capsys):
     for even in (pd.date_range("2020-01-31", periods=30, freq="ME").strftime("%Y-%m-%d").tolist(), thirtieth,
                  pd.bdate_range("2024-01-02", periods=30).strftime("%Y-%m-%d").tolist(), list(range(30)),
                  list(np.round(2000 + np.arange(30) / 12, 4)), list(np.round(2000 + np.arange(30) / 12, 2))):  # fmt: skip
-        assert note(even) == "", even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
-    assert "2 of the 27 steps" in note(list(np.r_[0:10, 12:20, 25:35]))
-    assert "1 of the 28 steps" in note(pd.bdate_range("2024-01-02", periods=30).delete(10).strftime("%Y-%m-%d").tolist())
+        assert note(even) == [], even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
+    assert "2 of the 27 steps between consecutive rows (7%) are not one step" in note(list(np.r_[0:10, 12:20, 25:35]))[0]
+
+
+def test_business_days_missing_holidays_are_said_as_such_and_a_panel_names_its_uneven_series():
+    """An audit (s14): "1 of the 26 steps ... are not"; a panel's note did not say which series were uneven; and a
+    business-day series with holidays got the note of unevenly spaced stamps (3 of 4996 steps), as most stock prices
+    would. Holidays (a business-day calendar missing at most a week at a time and a few days a year) are now said as
+    missing business days; a longer gap is still uneven."""
+    from vaelab.data.timeseries import prepare_series
+    from vaelab.runs.series import uneven_steps
+
+    def note(stamps, ids=None):
+        data = {"t": [s.strftime("%Y-%m-%d") if hasattr(s, "strftime") else s for s in stamps], "x": np.zeros(len(stamps))}
+        if ids is not None:
+            data["id"] = ids
+        return uneven_steps(prepare_series(pd.DataFrame(data), time_column="t", id_column="id" if ids else None), "t")
+
+    assert "1 of the 18 steps between consecutive rows (6%) is not one step" in note(list(np.r_[0:10, 11:20]))[0]
+    days = pd.bdate_range("2005-01-03", periods=4999)
+    stock = note(days.delete([100, 1000, 3000]))  # three holidays in 20 years of business days
+    assert stock == ["the time stamps of 't' are business days with 3 business days missing (holidays or days without "
+                     "data); windows count the days on record, as is usual for trading days, and forecasts go on "
+                     "business days (a future stamp may fall on a holiday)"]  # fmt: skip
+    assert "1 business day missing" in note(days[:30].delete(10))[0]
+    gap = note(days[:300].delete(range(100, 115)))  # three weeks without data: uneven
+    assert len(gap) == 1 and "unevenly spaced: 1 of the 284 steps" in gap[0] and "the widest 24 days" in gap[0]
+    run = pd.bdate_range("2024-01-02", periods=40)
+    calendar = pd.date_range("2024-01-01", periods=40, freq="D")
+    panel = note([*run, *run.delete([5, 6, 7]), *calendar.delete(3)], ["A"] * 40 + ["B"] * 37 + ["C"] * 39)
+    assert len(panel) == 2 and "unevenly spaced in 1 of the 3 series ('C'): 1 of the 113 steps" in panel[0]
+    assert "business days with 3 business days missing in 1 gap of up to 3 in 1 of the 3 series ('B')" in panel[1]
 
 
 def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_is_all_filled(tmp_path, capsys):

@@ -2752,3 +2752,17 @@ def test_the_series_figures_say_they_draw_the_first_4_features():
         assert len(fig.axes) in (4, 8)
     assert first_features(names[:4]) == "" and forecast_band(rng.standard_normal((10, 4)), rng.standard_normal(
         (20, 2, 4)), 8, names[:4])._suptitle is None
+
+
+def test_train_on_an_npy_file_with_time_or_id_says_the_flags_not_python_advice(tmp_path, capsys):
+    """An audit (s15): `vaelab train series.npy --time t` said "id_column and time_column name DataFrame columns; got
+    a ndarray. Pass a pandas DataFrame" (Python names and advice the CLI cannot follow, and an id_column not given)."""
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).standard_normal((60, 2)))
+    err = _error(capsys, "train", tmp_path / "a.npy", "--window", 4, "--horizon", 1, "--time", "t",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert err.startswith("vaelab train: error: --time t names a column of a table") and ".npy" in err, err
+    assert "DataFrame columns" not in err and "id" not in err.split("error:")[1].split(".npy")[0]
+    assert "Leave it out" in err and not (tmp_path / "run").exists()
+    err = _error(capsys, "train", tmp_path / "a.npy", "--window", 4, "--horizon", 1, "--time", "t", "--id", "s",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "--id s and --time t name columns" in err and "Leave them out" in err, err

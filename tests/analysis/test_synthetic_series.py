@@ -117,6 +117,9 @@ def test_forecast_summary_takes_the_se_over_overlapping_windows_as_evaluate_synt
     few = forecast_summary(inside[:20], err[:20], naive[:20], lag=9)
     assert few["mae_difference_approximate"] and few["verdict"].count("approximate") == 1
     assert few["verdict"].endswith("makes it firmer.") and "Both intervals are approximate: the 20" in few["verdict"]
+    for bad in (2.5, True, -1):
+        with pytest.raises(ConfigError, match="lag must be a whole number"):
+            forecast_summary(inside, err, naive, lag=bad)
 
 
 # ---------------------------------------------------------------- repeats, baselines, verdicts

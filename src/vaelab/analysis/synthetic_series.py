@@ -481,8 +481,9 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9, *,
                    "steps; pass lag= (and groups=) for the SE over overlapping windows")  # fmt: skip
     else:
         groups = np.zeros(w, dtype=np.int64) if groups is None else np.asarray(groups)
-        coverage = band_coverage(inside, nominal, groups=groups, se_lag=int(lag), positions=positions)
-        paired = paired_difference(diff, groups, int(lag), fixed_b=True, positions=positions)
+        # lag as given: paired_difference refuses one that is no whole number >= 0 (int() took 2.5 as 2, True as 1)
+        coverage = band_coverage(inside, nominal, groups=groups, se_lag=lag, positions=positions)
+        paired = paired_difference(diff, groups, lag, fixed_b=True, positions=positions)
         d, d_se = paired["mean"], paired["se"]
         approximate = approximate_interval(w, int(lag), groups=groups)
         se_over = (f"the {w} windows; windows up to {int(lag)} apart share a step (Bartlett weights, the SE scaled to "

@@ -122,6 +122,23 @@ def test_forecast_summary_takes_the_se_over_overlapping_windows_as_evaluate_synt
             forecast_summary(inside, err, naive, lag=bad)
 
 
+def test_band_coverage_and_forecast_summary_refuse_shares_errors_and_nominals_they_cannot_mean():
+    """An audit (s15): band_coverage([nan, 0.5]) said "The band is calibrated ...: nan% of real future values", shares of
+    1.5 gave a coverage of 105%, nominal=2 "the 200% band", and forecast_summary's NaN MAE "No clear difference"."""
+    from vaelab.analysis.synthetic_series import band_coverage, forecast_summary
+
+    for inside in ([np.nan, 0.5], [1.5, 0.6], [-0.1, 0.5]):
+        with pytest.raises(DataError, match="from 0 to 1; window 0 holds"):
+            band_coverage(inside)
+    for nominal in (2, 0, True, "0.9", 1.0):
+        with pytest.raises(ConfigError, match="nominal must be"):
+            band_coverage([0.5, 0.6], nominal=nominal)
+    for err in ([np.nan, 2.0], [-1.0, 2.0], [np.inf, 1.0]):
+        with pytest.raises(DataError, match="err must hold each window's mean absolute error"):
+            forecast_summary([0.5, 0.6], err, [1.0, 2.0])
+    assert band_coverage([0.5, 0.6], nominal=0.5)["coverage_verdict"]["outcome"] in ("calibrated", "too wide", "too narrow")
+
+
 # ---------------------------------------------------------------- repeats, baselines, verdicts
 from vaelab.analysis.synthetic_series import (  # noqa: E402
     compare,

@@ -405,6 +405,16 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     w = inside.size
     if w < 2:
         raise DataError(f"band_coverage needs at least 2 windows; got {w}.")
+    # a share outside [0, 1] or NaN gave a verdict all the same ("calibrated ...: nan% of real future values", 105%),
+    # and nominal=2 "the 200% band" (an audit, s15)
+    bad = ~((inside >= 0) & (inside <= 1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DataError(f"inside must hold each window's share of real future values inside the band, from 0 to 1; "
+                        f"window {k} holds {inside[k]!r} ({int(bad.sum())} of the {w} outside 0 to 1 or NaN).")  # fmt: skip
+    if isinstance(nominal, bool) or not isinstance(nominal, (int, float, np.integer, np.floating)) or not 0 < nominal < 1:
+        raise ConfigError(f"nominal must be the band's nominal coverage, a number between 0 and 1 (0.9 for a 90% band); "
+                          f"got {nominal!r}.")  # fmt: skip
     cov = float(inside.mean())
     approximate = ""
     if groups is not None and se_lag is not None:  # 0: evaluated windows spaced so far apart that they share no step
@@ -472,6 +482,11 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9, *,
     if w < 2 or err.size != w or naive.size != w:
         raise DataError(f"forecast_summary needs at least 2 windows with one value each; got {inside.size}, "
                         f"{err.size}, {naive.size}.")  # fmt: skip
+    for name, v in (("err", err), ("naive", naive)):  # a NaN MAE read "No clear difference ...: nan" (an audit, s15)
+        if not (np.isfinite(v) & (v >= 0)).all():
+            k = int(np.flatnonzero(~(np.isfinite(v) & (v >= 0)))[0])
+            raise DataError(f"{name} must hold each window's mean absolute error, a finite number >= 0; window {k} holds "
+                            f"{v[k]!r}.")  # fmt: skip
     diff = err - naive  # < 0: the forecaster is closer than repeating the last value
     approximate = ""
     if lag is None:

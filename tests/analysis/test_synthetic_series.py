@@ -137,6 +137,13 @@ def test_band_coverage_and_forecast_summary_refuse_shares_errors_and_nominals_th
         with pytest.raises(DataError, match="err must hold each window's mean absolute error"):
             forecast_summary([0.5, 0.6], err, [1.0, 2.0])
     assert band_coverage([0.5, 0.6], nominal=0.5)["coverage_verdict"]["outcome"] in ("calibrated", "too wide", "too narrow")
+    # positions that do not increase within a series: refused (they gave an SE from Bartlett weights of 1.5)
+    from vaelab.analysis.synthetic_series import paired_difference
+
+    for places in ([2, 1, 0], [0, 0, 1], [0.0, 1.5, 3.0]):
+        with pytest.raises(DataError, match="positions must be whole numbers that increase"):
+            paired_difference([1.0, 2.0, 3.0], None, 1, fixed_b=True, positions=places)
+    assert paired_difference([1.0, 2.0, 3.0, 4.0], [0, 0, 1, 1], 1, fixed_b=True, positions=[5, 7, 0, 1])["se"] > 0
 
 
 # ---------------------------------------------------------------- repeats, baselines, verdicts

@@ -580,6 +580,13 @@ def paired_difference(d: Any, groups: Any, lag: int, fixed_b: bool = False,
     if positions is not None and (not fixed_b or np.shape(positions) != d.shape):
         raise DataError(f"paired_difference takes positions with fixed_b only, one per window ({d.shape}); got shape "
                         f"{np.shape(positions)}.")  # fmt: skip
+    if positions is not None:  # places that do not increase within a series gave an SE all the same (an audit, s15)
+        place = np.asarray(positions)
+        same = groups[1:] == groups[:-1]
+        if place.dtype.kind not in "iu" or (np.diff(place)[same] <= 0).any():
+            raise DataError("positions must be whole numbers that increase within each series, windows in time order "
+                            f"(each window's place in its series); got {place[:10].tolist()}"
+                            f"{' ...' if place.size > 10 else ''}.")  # fmt: skip
     se = overlap_stderr(d, groups, int(lag), positions) if fixed_b else serial_stderr(d, groups, int(lag))
     return {"mean": float(d.mean()), "se": se, "n": int(n), "lag": int(lag)}
 

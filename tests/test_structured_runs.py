@@ -2766,3 +2766,14 @@ def test_train_on_an_npy_file_with_time_or_id_says_the_flags_not_python_advice(t
     err = _error(capsys, "train", tmp_path / "a.npy", "--window", 4, "--horizon", 1, "--time", "t", "--id", "s",
                  "--out", tmp_path / "run", *FAST)  # fmt: skip
     assert "--id s and --time t name columns" in err and "Leave them out" in err, err
+
+
+def test_evaluate_synthetic_on_a_series_run_without_test_windows_is_one_line(tmp_path, capsys):
+    """An audit (s15): a series run trained with --test-fraction 0 ended evaluate-synthetic in a ValueError traceback
+    (its no test windows were decoded before they were counted)."""
+    n = 80
+    pd.DataFrame({"t": range(n), "v": np.sin(np.arange(n) / 3)}).to_csv(tmp_path / "s.csv", index=False)
+    _ok(capsys, "train", tmp_path / "s.csv", "--window", 6, "--horizon", 2, "--time", "t", "--test-fraction", 0,
+        "--out", tmp_path / "run", *FAST, "--epochs", 1)  # fmt: skip
+    err = _error(capsys, "evaluate-synthetic", tmp_path / "run")
+    assert "has 0 test windows" in err and "--test-fraction" in err, err

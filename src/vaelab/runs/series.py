@@ -788,7 +788,8 @@ class SeriesKind(RunKind):
         train_rows, test_rows = dataset.X[indices(codes, "train")], dataset.X[indices(codes, "test")]
         if len(test_rows) < 4:  # before decoding them: none could not be decoded (a traceback, an audit s15)
             raise RunError(f"{run.dir.path} has {len(test_rows)} test windows; evaluating synthetic series needs at "
-                           "least 4: train with a larger test fraction (--test-fraction) or longer series.")  # fmt: skip
+                           "least 4: train with a larger test fraction (--test-fraction; test_fraction= in Python) "
+                           "or longer series.")  # fmt: skip
         test = self.to_user(test_rows)
         n = len(test) if n is None else check_measured_count("--n", n, len(test))
         if n < 4:  # as few as the test windows may be; --n 1 failed deep inside, naming "synth", not --n (an audit)

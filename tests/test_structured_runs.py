@@ -2716,7 +2716,9 @@ def test_business_days_missing_holidays_are_said_as_such_and_a_panel_names_its_u
     calendar = pd.date_range("2024-01-01", periods=40, freq="D")
     panel = note([*run, *run.delete([5, 6, 7]), *calendar.delete(3)], ["A"] * 40 + ["B"] * 37 + ["C"] * 39)
     assert len(panel) == 2 and "unevenly spaced in 1 of the 3 series ('C'): 1 of the 113 steps" in panel[0]
-    assert "business days with 3 business days missing in 1 gap of up to 3 in 1 of the 3 series ('B')" in panel[1]
+    assert "business days with 3 business days missing in 1 gap of up to 3 days in 1 of the 3 series ('B')" in panel[1]
+    both = note([*run.delete([5]), *run.delete([9])], ["A"] * 39 + ["B"] * 39)
+    assert both == [both[0]] and "business days with 2 business days missing in all 2 series (holidays" in both[0]
 
 
 def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_is_all_filled(tmp_path, capsys):

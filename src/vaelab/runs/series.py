@@ -1326,6 +1326,8 @@ def _which_series(ids: Sequence[Any], among: int) -> str:
     """" in 2 of the 10 series ('A', 'B')" for a note on some series of a panel; "" for one series."""
     if among < 2:
         return ""
+    if len(ids) == among:
+        return f" in all {among} series"
     shown = ", ".join(repr(i.item() if isinstance(i, np.generic) else i) for i in ids[:5])
     return f" in {len(ids)} of the {among} series ({shown}{', ...' if len(ids) > 5 else ''})"
 
@@ -1403,7 +1405,7 @@ def uneven_steps(frame: SeriesFrame, column: str) -> list[str]:
                      "step: resample to an even grid first if the gaps matter")  # fmt: skip
     if missing:
         days = f"{missing} business day{'s' if missing != 1 else ''}"
-        spans = f" in {gaps_over} gap{'s' if gaps_over != 1 else ''} of up to {widest_skip}" if gaps_over < missing else ""
+        spans = f" in {gaps_over} gap{'s' if gaps_over != 1 else ''} of up to {widest_skip} days" if gaps_over < missing else ""
         notes.append(f"the time stamps of {column!r} are business days with {days} missing{spans}"
                      f"{_which_series(holiday_ids, among)} (holidays or days without data); windows count "
                      "the days on record, as is usual for trading days, and forecasts go on business days (a future "

@@ -2685,9 +2685,40 @@ def test_train_notes_time_stamps_that_are_unevenly_spaced(tmp_path, capsys):
     for even in (pd.date_range("2020-01-31", periods=30, freq="ME").strftime("%Y-%m-%d").tolist(), thirtieth,
                  pd.bdate_range("2024-01-02", periods=30).strftime("%Y-%m-%d").tolist(), list(range(30)),
                  list(np.round(2000 + np.arange(30) / 12, 4)), list(np.round(2000 + np.arange(30) / 12, 2))):  # fmt: skip
-        assert note(even) == "", even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
-    assert "2 of the 27 steps" in note(list(np.r_[0:10, 12:20, 25:35]))
-    assert "1 of the 28 steps" in note(pd.bdate_range("2024-01-02", periods=30).delete(10).strftime("%Y-%m-%d").tolist())
+        assert note(even) == [], even  # (decimal years to 2 places step 0.08 and 0.09: one grid rounded)
+    assert "2 of the 27 steps between consecutive rows (7%) are not one step" in note(list(np.r_[0:10, 12:20, 25:35]))[0]
+
+
+def test_business_days_missing_holidays_are_said_as_such_and_a_panel_names_its_uneven_series():
+    """An audit (s14): "1 of the 26 steps ... are not"; a panel's note did not say which series were uneven; and a
+    business-day series with holidays got the note of unevenly spaced stamps (3 of 4996 steps), as most stock prices
+    would. Holidays (a business-day calendar missing at most a week at a time and a few days a year) are now said as
+    missing business days; a longer gap is still uneven."""
+    from vaelab.data.timeseries import prepare_series
+    from vaelab.runs.series import uneven_steps
+
+    def note(stamps, ids=None):
+        data = {"t": [s.strftime("%Y-%m-%d") if hasattr(s, "strftime") else s for s in stamps], "x": np.zeros(len(stamps))}
+        if ids is not None:
+            data["id"] = ids
+        return uneven_steps(prepare_series(pd.DataFrame(data), time_column="t", id_column="id" if ids else None), "t")
+
+    assert "1 of the 18 steps between consecutive rows (6%) is not one step" in note(list(np.r_[0:10, 11:20]))[0]
+    days = pd.bdate_range("2005-01-03", periods=4999)
+    stock = note(days.delete([100, 1000, 3000]))  # three holidays in 20 years of business days
+    assert stock == ["the time stamps of 't' are business days with 3 business days missing (holidays or days without "
+                     "data); windows count the days on record, as is usual for trading days, and forecasts go on "
+                     "business days (a future stamp may fall on a holiday)"]  # fmt: skip
+    assert "1 business day missing" in note(days[:30].delete(10))[0]
+    gap = note(days[:300].delete(range(100, 115)))  # three weeks without data: uneven
+    assert len(gap) == 1 and "unevenly spaced: 1 of the 284 steps" in gap[0] and "the widest 24 days" in gap[0]
+    run = pd.bdate_range("2024-01-02", periods=40)
+    calendar = pd.date_range("2024-01-01", periods=40, freq="D")
+    panel = note([*run, *run.delete([5, 6, 7]), *calendar.delete(3)], ["A"] * 40 + ["B"] * 37 + ["C"] * 39)
+    assert len(panel) == 2 and "unevenly spaced in 1 of the 3 series ('C'): 1 of the 113 steps" in panel[0]
+    assert "business days with 3 business days missing in 1 gap of up to 3 days in 1 of the 3 series ('B')" in panel[1]
+    both = note([*run.delete([5]), *run.delete([9])], ["A"] * 39 + ["B"] * 39)
+    assert both == [both[0]] and "business days with 2 business days missing in all 2 series (holidays" in both[0]
 
 
 def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_is_all_filled(tmp_path, capsys):
@@ -2707,3 +2738,44 @@ def test_evaluate_synthetic_prints_no_numpy_warning_where_a_test_windows_future_
         out = _ok(capsys, "evaluate-synthetic", tmp_path / "run")
     assert "window(s) with no other future value" in json.loads((tmp_path / "run" / "metrics.json").read_text())[
         "synthetic"]["forecast"]["filled_left_out"] and "forecaster" in out
+
+
+def test_the_series_figures_say_they_draw_the_first_4_features():
+    """An audit (s14): the forecast band and the real-vs-generated figures drew the first 4 features and said nothing
+    of the rest; their titles (and the report's captions, from the same words) now say so."""
+    from vaelab.report.synthetic_figures import first_features, forecast_band, real_vs_generated
+
+    rng = np.random.default_rng(0)
+    names = [f"f{k}" for k in range(6)]
+    band = forecast_band(rng.standard_normal((10, 6)), rng.standard_normal((20, 2, 6)), 8, names)
+    pair = real_vs_generated(rng.standard_normal((5, 10, 6)), rng.standard_normal((5, 10, 6)), names)
+    for fig in (band, pair):
+        assert "(the first 4 of 6 features)" in fig._suptitle.get_text()
+        assert len(fig.axes) in (4, 8)
+    assert first_features(names[:4]) == "" and forecast_band(rng.standard_normal((10, 4)), rng.standard_normal(
+        (20, 2, 4)), 8, names[:4])._suptitle is None
+
+
+def test_train_on_an_npy_file_with_time_or_id_says_the_flags_not_python_advice(tmp_path, capsys):
+    """An audit (s15): `vaelab train series.npy --time t` said "id_column and time_column name DataFrame columns; got
+    a ndarray. Pass a pandas DataFrame" (Python names and advice the CLI cannot follow, and an id_column not given)."""
+    np.save(tmp_path / "a.npy", np.random.default_rng(0).standard_normal((60, 2)))
+    err = _error(capsys, "train", tmp_path / "a.npy", "--window", 4, "--horizon", 1, "--time", "t",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert err.startswith("vaelab train: error: --time t names a column of a table") and ".npy" in err, err
+    assert "DataFrame columns" not in err and "id" not in err.split("error:")[1].split(".npy")[0]
+    assert "Leave it out" in err and not (tmp_path / "run").exists()
+    err = _error(capsys, "train", tmp_path / "a.npy", "--window", 4, "--horizon", 1, "--time", "t", "--id", "s",
+                 "--out", tmp_path / "run", *FAST)  # fmt: skip
+    assert "--id s and --time t name columns" in err and "Leave them out" in err, err
+
+
+def test_evaluate_synthetic_on_a_series_run_without_test_windows_is_one_line(tmp_path, capsys):
+    """An audit (s15): a series run trained with --test-fraction 0 ended evaluate-synthetic in a ValueError traceback
+    (its no test windows were decoded before they were counted)."""
+    n = 80
+    pd.DataFrame({"t": range(n), "v": np.sin(np.arange(n) / 3)}).to_csv(tmp_path / "s.csv", index=False)
+    _ok(capsys, "train", tmp_path / "s.csv", "--window", 6, "--horizon", 2, "--time", "t", "--test-fraction", 0,
+        "--out", tmp_path / "run", *FAST, "--epochs", 1)  # fmt: skip
+    err = _error(capsys, "evaluate-synthetic", tmp_path / "run")
+    assert "has 0 test windows" in err and "--test-fraction" in err, err

@@ -92,7 +92,58 @@ def test_forecast_verdicts_rest_on_their_intervals():
     # and ".3g" wrote "5.002e+04")
     big = forecast_summary(np.full(w, 0.9), np.full(w, 50_020.0) + rng.normal(0, 3000, w), np.full(w, 60_000.0))
     assert "e+0" not in big["verdict"] and re.search(r"MAE of the median \d\d,\d{3} vs 60,000 ", big["verdict"])
-    assert re.search(r"\(difference -\d{1,2},\d{3}, 95% interval -\d{1,2},\d{3} to -\d{1,2},\d{3}\)", big["verdict"])
+    assert re.search(r"\(difference -\d{1,2},\d{3}, 95% interval -\d{1,2},\d{3} to -\d{1,2},\d{3}[;)]", big["verdict"])
+
+
+def test_forecast_summary_takes_the_se_over_overlapping_windows_as_evaluate_synthetic_does():
+    """An audit (s14): forecast_summary (public) took plain SEs over windows while evaluate-synthetic's forecaster took
+    the fixed-b SE over overlapping windows, and its output did not say so. With lag= it now takes the same SE (and
+    says where it is approximate); without, se_over and the verdict say the windows were taken as independent."""
+    from vaelab.analysis.synthetic_series import band_coverage, forecast_summary, paired_difference
+
+    rng = np.random.default_rng(0)
+    x = np.cumsum(rng.standard_normal(200))  # a random walk: overlapping windows' errors move together
+    err = np.array([np.abs(x[k + 8 : k + 10] - x[k + 7]).mean() for k in range(60)])
+    naive = np.array([np.abs(x[k + 8 : k + 10] - x[k + 5]).mean() for k in range(60)])
+    inside = rng.uniform(0.7, 1.0, 60)
+    plain = forecast_summary(inside, err, naive)
+    assert "taken as independent" in plain["se_over"] and "windows taken as independent" in plain["verdict"]
+    over = forecast_summary(inside, err, naive, lag=9)
+    assert over["mae_difference_stderr"] == pytest.approx(paired_difference(err - naive, None, 9, fixed_b=True)["se"])
+    assert over["coverage_stderr"] == pytest.approx(
+        band_coverage(inside, groups=np.zeros(60, dtype=int), se_lag=9)["coverage_stderr"])
+    assert over["mae_difference_stderr"] > 1.5 * plain["mae_difference_stderr"] and "fixed-b" in over["se_over"]
+    assert "mae_difference_approximate" not in over and "approximate" not in over["verdict"]  # 60 >= 4 x 10
+    few = forecast_summary(inside[:20], err[:20], naive[:20], lag=9)
+    assert few["mae_difference_approximate"] and few["verdict"].count("approximate") == 1
+    assert few["verdict"].endswith("makes it firmer.") and "Both intervals are approximate: the 20" in few["verdict"]
+    for bad in (2.5, True, -1):
+        with pytest.raises(ConfigError, match="lag must be a whole number"):
+            forecast_summary(inside, err, naive, lag=bad)
+
+
+def test_band_coverage_and_forecast_summary_refuse_shares_errors_and_nominals_they_cannot_mean():
+    """An audit (s15): band_coverage([nan, 0.5]) said "The band is calibrated ...: nan% of real future values", shares of
+    1.5 gave a coverage of 105%, nominal=2 "the 200% band", and forecast_summary's NaN MAE "No clear difference"."""
+    from vaelab.analysis.synthetic_series import band_coverage, forecast_summary
+
+    for inside in ([np.nan, 0.5], [1.5, 0.6], [-0.1, 0.5]):
+        with pytest.raises(DataError, match="from 0 to 1; window 0 holds"):
+            band_coverage(inside)
+    for nominal in (2, 0, True, "0.9", 1.0):
+        with pytest.raises(ConfigError, match="nominal must be"):
+            band_coverage([0.5, 0.6], nominal=nominal)
+    for err in ([np.nan, 2.0], [-1.0, 2.0], [np.inf, 1.0]):
+        with pytest.raises(DataError, match="err must hold each window's mean absolute error"):
+            forecast_summary([0.5, 0.6], err, [1.0, 2.0])
+    assert band_coverage([0.5, 0.6], nominal=0.5)["coverage_verdict"]["outcome"] in ("calibrated", "too wide", "too narrow")
+    # positions that do not increase within a series: refused (they gave an SE from Bartlett weights of 1.5)
+    from vaelab.analysis.synthetic_series import paired_difference
+
+    for places in ([2, 1, 0], [0, 0, 1], [0.0, 1.5, 3.0]):
+        with pytest.raises(DataError, match="positions must be whole numbers that increase"):
+            paired_difference([1.0, 2.0, 3.0], None, 1, fixed_b=True, positions=places)
+    assert paired_difference([1.0, 2.0, 3.0, 4.0], [0, 0, 1, 1], 1, fixed_b=True, positions=[5, 7, 0, 1])["se"] > 0
 
 
 # ---------------------------------------------------------------- repeats, baselines, verdicts

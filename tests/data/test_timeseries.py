@@ -264,7 +264,7 @@ def test_numpy_inputs():
     np.testing.assert_array_equal(w.X[:, :, 0], np.stack([np.arange(i, i + 5) for i in range(16)]))
     with pytest.raises(DataError, match="dtype"):
         prepare_series(np.array(["a", "b"]))
-    with pytest.raises(ConfigError, match="DataFrame columns"):
+    with pytest.raises(ConfigError, match="names a column of a table"):
         prepare_series(np.zeros((5, 2)), id_column="id")
     with pytest.raises(DataError, match="same number of features"):
         prepare_series([np.zeros((5, 2)), np.zeros((5, 3))])

@@ -216,7 +216,10 @@ def overlap_stderr(d: Any, groups: Any, lag: int, positions: Any = None) -> floa
     ``positions``: each window's place in its series (increasing within it), in the units ``lag`` counts, where some
     windows were left out between others (a window with no observed future value); two windows are as far apart as
     their places, not their order in ``d`` (an audit, s14: the neighbours either side of a left-out stretch were taken
-    as adjacent, sharing steps they do not share). None: windows consecutive, place = order."""
+    as adjacent, sharing steps they do not share). None: windows consecutive, place = order.
+
+    No floor at the independent windows' SE (:func:`serial_stderr` has one): on overlapping window means of AR(1)
+    steps (16 to 200 windows) it bound in under 1% of 2,000 draws and changed no interval's coverage (an audit, s15)."""
     d = np.asarray(d, dtype=np.float64)
     groups = np.asarray(groups)
     n = d.size

@@ -405,6 +405,16 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     w = inside.size
     if w < 2:
         raise DataError(f"band_coverage needs at least 2 windows; got {w}.")
+    # a share outside [0, 1] or NaN gave a verdict all the same ("calibrated ...: nan% of real future values", 105%),
+    # and nominal=2 "the 200% band" (an audit, s15)
+    bad = ~((inside >= 0) & (inside <= 1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DataError(f"inside must hold each window's share of real future values inside the band, from 0 to 1; "
+                        f"window {k} holds {inside[k]!r} ({int(bad.sum())} of the {w} outside 0 to 1 or NaN).")  # fmt: skip
+    if isinstance(nominal, bool) or not isinstance(nominal, (int, float, np.integer, np.floating)) or not 0 < nominal < 1:
+        raise ConfigError(f"nominal must be the band's nominal coverage, a number between 0 and 1 (0.9 for a 90% band); "
+                          f"got {nominal!r}.")  # fmt: skip
     cov = float(inside.mean())
     approximate = ""
     if groups is not None and se_lag is not None:  # 0: evaluated windows spaced so far apart that they share no step
@@ -448,39 +458,72 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
             "coverage_verdict": {"outcome": outcome, "text": text}}
 
 
-def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9) -> dict[str, Any]:
+def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9, *, groups: Any = None,
+                     lag: int | None = None, positions: Any = None) -> dict[str, Any]:  # fmt: skip
     """The forecaster's band coverage (:func:`band_coverage`) and error against repeating the last value,
     each with a standard error over the evaluated windows, and a verdict on each that says "no clear
     difference" when the 95% interval cannot tell.
 
     ``inside`` (W,): per window, the share of real future values inside the band of nominal coverage
     ``nominal``; ``err`` and ``naive`` (W,): per window, the MAE of the forecast median and of repeating
-    the last observed value. Windows are the units (values within a window are correlated); windows of
-    one series overlap, so the SEs are a lower bound when the evaluated windows sit close together.
+    the last observed value. Windows are the units (values within a window are correlated).
+
+    ``lag``: how many windows apart two windows of one series still share a step, past or future (window length - 1
+    at stride 1; ``groups``: each window's series in time order, None: one series; ``positions``: each window's place
+    in its series where some were left out between others). The SEs are then taken as evaluate-synthetic takes them
+    (:func:`overlap_stderr`: Bartlett weights, scaled to the fixed-b 95% interval), with ``mae_difference_approximate``
+    and ``coverage_approximate`` where the windows are few against the lag (:func:`approximate_interval`). Without
+    ``lag`` the windows are taken as independent, plain SEs over them: too small for overlapping windows of one series
+    (an audit, s14: evaluate-synthetic's forecaster SE was fixed-b and this one was plain, unsaid in the output),
+    which ``se_over`` and the verdict say.
     """
     inside, err, naive = (np.asarray(v, dtype=np.float64).ravel() for v in (inside, err, naive))
     w = inside.size
     if w < 2 or err.size != w or naive.size != w:
         raise DataError(f"forecast_summary needs at least 2 windows with one value each; got {inside.size}, "
                         f"{err.size}, {naive.size}.")  # fmt: skip
-    coverage = band_coverage(inside, nominal)
+    for name, v in (("err", err), ("naive", naive)):  # a NaN MAE read "No clear difference ...: nan" (an audit, s15)
+        if not (np.isfinite(v) & (v >= 0)).all():
+            k = int(np.flatnonzero(~(np.isfinite(v) & (v >= 0)))[0])
+            raise DataError(f"{name} must hold each window's mean absolute error, a finite number >= 0; window {k} holds "
+                            f"{v[k]!r}.")  # fmt: skip
     diff = err - naive  # < 0: the forecaster is closer than repeating the last value
-    d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
+    approximate = ""
+    if lag is None:
+        coverage = band_coverage(inside, nominal)
+        d, d_se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(w))
+        se_over = (f"the {w} windows taken as independent (no lag given): too small where windows of one series share "
+                   "steps; pass lag= (and groups=) for the SE over overlapping windows")  # fmt: skip
+    else:
+        groups = np.zeros(w, dtype=np.int64) if groups is None else np.asarray(groups)
+        # lag as given: paired_difference refuses one that is no whole number >= 0 (int() took 2.5 as 2, True as 1)
+        coverage = band_coverage(inside, nominal, groups=groups, se_lag=lag, positions=positions)
+        paired = paired_difference(diff, groups, lag, fixed_b=True, positions=positions)
+        d, d_se = paired["mean"], paired["se"]
+        approximate = approximate_interval(w, int(lag), groups=groups)
+        se_over = (f"the {w} windows; windows up to {int(lag)} apart share a step (Bartlett weights, the SE scaled to "
+                   "the fixed-b 95% interval of Kiefer & Vogelsang 2005)")  # fmt: skip
     dl, dh = d - Z95 * d_se, d + Z95 * d_se
     # to the decimals that give the interval's half-width two significant digits, as the CLI's verdict writes them
     # (an audit, s13: ".4g" wrote "5.002e+04" in a series' large units)
     digits = decimals_for(Z95 * d_se)
     gap = (f"MAE of the median {err.mean():,.{digits}f} vs {naive.mean():,.{digits}f} repeating the last value "
-           f"(difference {d:+,.{digits}f}, 95% interval {dl:,.{digits}f} to {dh:,.{digits}f})")  # fmt: skip
+           f"(difference {d:+,.{digits}f}, 95% interval {dl:,.{digits}f} to {dh:,.{digits}f}"
+           f"{'; windows taken as independent' if lag is None else ''})")  # fmt: skip
     if dh < 0:
         accuracy = f"The forecaster beats repeating the last value: {gap}."
     elif dl > 0:
         accuracy = f"The forecaster is worse than repeating the last value: {gap}."
     else:
         accuracy = f"No clear difference from repeating the last value: {gap}."
+    band = coverage["coverage_verdict"]["text"]
+    if approximate:  # one caveat for both intervals, at the end (the band's verdict carries it too)
+        band = band.replace(f" {approximate[0].upper()}{approximate[1:]}.", "")
+        accuracy += " Both intervals are approximate" + approximate[len("the interval is approximate"):] + "."
     return {"windows": int(w), **coverage, "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()),
-            "mae_difference": d, "mae_difference_stderr": d_se,
-            "verdict": f"{coverage['coverage_verdict']['text']} {accuracy}"}  # fmt: skip
+            "mae_difference": d, "mae_difference_stderr": d_se, "se_over": se_over,
+            **({"mae_difference_approximate": approximate} if approximate else {}),
+            "verdict": f"{band} {accuracy}"}  # fmt: skip
 
 
 # ---------------------------------------------------------------- repeated scores, baselines, verdicts
@@ -537,6 +580,13 @@ def paired_difference(d: Any, groups: Any, lag: int, fixed_b: bool = False,
     if positions is not None and (not fixed_b or np.shape(positions) != d.shape):
         raise DataError(f"paired_difference takes positions with fixed_b only, one per window ({d.shape}); got shape "
                         f"{np.shape(positions)}.")  # fmt: skip
+    if positions is not None:  # places that do not increase within a series gave an SE all the same (an audit, s15)
+        place = np.asarray(positions)
+        same = groups[1:] == groups[:-1]
+        if place.dtype.kind not in "iu" or (np.diff(place)[same] <= 0).any():
+            raise DataError("positions must be whole numbers that increase within each series, windows in time order "
+                            f"(each window's place in its series); got {place[:10].tolist()}"
+                            f"{' ...' if place.size > 10 else ''}.")  # fmt: skip
     se = overlap_stderr(d, groups, int(lag), positions) if fixed_b else serial_stderr(d, groups, int(lag))
     return {"mean": float(d.mean()), "se": se, "n": int(n), "lag": int(lag)}
 

@@ -108,9 +108,16 @@ def prepare_series(
     if isinstance(data, pd.DataFrame):
         return _prepare_frame(data, id_column, time_column, features, fill)
     if id_column is not None or time_column is not None:
+        # said in the words of each caller (the CLI's --time t): "Pass a pandas DataFrame" was no advice for a .npy
+        # file given to vaelab train (an audit, s15)
+        named = [(k, v) for k, v in (("id_column", id_column), ("time_column", time_column)) if v is not None]
         raise ConfigError(
-            "id_column and time_column name DataFrame columns; got a "
-            f"{type(data).__name__}. Pass a pandas DataFrame, or leave them out for arrays (rows are time steps)."
+            f"{' and '.join(f'{k}={v!r}' for k, v in named)} {'names a column' if len(named) == 1 else 'name columns'} "
+            f"of a table (a DataFrame, or a CSV or Parquet file); got a {type(data).__name__} (an array, such as a .npy "
+            "file), which has no columns: its rows are the time steps, in order. Leave "
+            f"{'it' if len(named) == 1 else 'them'} out for an array, or give a table that holds "
+            f"{'that column' if len(named) == 1 else 'those columns'}.",
+            setting=tuple(k for k, _ in named),
         )
     return _prepare_arrays(data, features, fill)
 

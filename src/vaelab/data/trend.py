@@ -416,9 +416,11 @@ class WindowCoder:
                             f"of {window} steps; got shape {rows.shape}.")  # fmt: skip
         fixed = self.constant_features
         if fixed.any() and rows.shape[1] == len(s["row_lo"]):  # a constant feature comes back exactly, not with noise
-            rows.reshape(len(rows), -1, F)[:, :, fixed] = s["row_lo"].reshape(-1, F)[:, fixed]
+            rows.reshape(len(rows), rows.shape[1] // F, F)[:, :, fixed] = s["row_lo"].reshape(-1, F)[:, fixed]
         shape = self.shape(rows, window)
-        extras = rows[:, shape.shape[1] * F :].reshape(len(rows), -1, F)
+        # the counts given, not -1: no rows (an empty test split) could not be reshaped and evaluate-synthetic ended in
+        # a ValueError traceback (an audit, s15)
+        extras = rows[:, shape.shape[1] * F :].reshape(len(rows), self.n_extra(F) // F, F)
         if self.handling == "none":
             X = shape * s["scale"] + s["loc"]
         elif self.handling == "difference":

@@ -49,6 +49,7 @@ from vaelab.metrics_schema import (
 )
 from vaelab.report.explore_figures import EXPLORE_FIGURES
 from vaelab.report.figures import sampler_figure
+from vaelab.report.synthetic_figures import first_features
 
 SPLIT_WORDS = {"test": "test", "val": "validation", "train": "training"}  # a run's splits in words
 
@@ -616,8 +617,9 @@ class _Assembler:
             # have none; a damaged one lacking "found" or "handling" was a KeyError (an audit, s12)
             s.facts.append(("trend", f"{trend['found']}; handled by '{trend['handling']}': {trend['why']}"))
         s.facts += [("verdict", v["text"]) for v in b.get("verdicts", {}).values()]
-        self.image(s, "series_windows.png", "Real test windows (top) and generated windows (bottom).")
-        self.image(s, "forecast_band.png", "One test window: the past, the real future, and the forecaster's bands.")
+        first = first_features(b["features"])  # the figures draw the first 4 (an audit, s14: unsaid)
+        self.image(s, "series_windows.png", f"Real test windows (top) and generated windows (bottom){first}.")
+        self.image(s, "forecast_band.png", f"One test window: the past, the real future, and the forecaster's bands{first}.")
 
     def _explore(self, s: _Section, key: str, command: str) -> dict | None:
         entry = self.metrics.get("explore", {}).get(key)

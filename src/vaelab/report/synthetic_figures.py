@@ -69,9 +69,19 @@ def column_marginals(real: pd.DataFrame, synth: pd.DataFrame, kinds: dict[str, s
     return fig
 
 
+MAX_FEATURES = 4  # the series figures draw the first few features; their title says so where there are more
+
+
+def first_features(features) -> str:
+    """" (the first 4 of 7 features)" where a series figure leaves features out, else "": the figures drew the first 4
+    and said nothing of the rest (an audit, s14)."""
+    return f" (the first {MAX_FEATURES} of {len(features)} features)" if len(features) > MAX_FEATURES else ""
+
+
 def real_vs_generated(real: np.ndarray, synth: np.ndarray, features, n_show: int = 6) -> Figure:
-    """A few real test windows beside a few generated ones, one panel per feature (up to 4)."""
-    F = min(4, real.shape[2])
+    """A few real test windows beside a few generated ones, one panel per feature (the first 4; the title says so
+    where there are more)."""
+    F = min(MAX_FEATURES, real.shape[2])
     fig = Figure(figsize=(3.4 * F, 4.4))
     axes = np.atleast_2d(fig.subplots(2, F, squeeze=False))
     rng = np.random.default_rng(0)
@@ -89,15 +99,18 @@ def real_vs_generated(real: np.ndarray, synth: np.ndarray, features, n_show: int
         hi = max(axes[0, f].get_ylim()[1], axes[1, f].get_ylim()[1])
         axes[0, f].set_ylim(lo, hi)
         axes[1, f].set_ylim(lo, hi)
+    if first_features(features):
+        fig.suptitle(f"real test windows vs generated windows{first_features(features)}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features, times=None) -> Figure:
     """One real window: its past, its true future and the forecaster's 50% and 90% bands and median;
-    against the window's time stamps (T,) when given, else against steps."""
+    against the window's time stamps (T,) when given, else against steps; the first 4 features (the title says so
+    where there are more)."""
     T, F = window.shape
-    F = min(4, F)
+    F = min(MAX_FEATURES, F)
     fig = Figure(figsize=(3.6 * F, 3.0))
     axes = np.atleast_1d(fig.subplots(1, F))
     x = np.arange(T) if times is None else np.asarray(times)
@@ -119,5 +132,7 @@ def forecast_band(window: np.ndarray, draws: np.ndarray, n_past: int, features, 
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=6)
+    if first_features(features):
+        fig.suptitle(f"the forecaster's bands{first_features(features)}", fontsize=9)
     fig.tight_layout()
     return fig

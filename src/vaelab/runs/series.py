@@ -325,9 +325,8 @@ class SeriesKind(RunKind):
             summary += f"\ncells reading {', '.join(map(repr, missing))} are missing values (--missing-values)"
         if dates:
             summary += f"\nnote: {dates}"
-        uneven = uneven_steps(frame, ws.time_column) if ws.time_column else ""
-        if uneven:
-            summary += f"\nnote: {uneven}"
+        for note in uneven_steps(frame, ws.time_column) if ws.time_column else []:
+            summary += f"\nnote: {note}"
         filled = filled_note(raw, names, ws)
         if filled:
             summary += f"\nnote: {filled}"
@@ -787,9 +786,11 @@ class SeriesKind(RunKind):
         ws = self.settings
         dataset, codes = run.data()
         train_rows, test_rows = dataset.X[indices(codes, "train")], dataset.X[indices(codes, "test")]
+        if len(test_rows) < 4:  # before decoding them: none could not be decoded (a traceback, an audit s15)
+            raise RunError(f"{run.dir.path} has {len(test_rows)} test windows; evaluating synthetic series needs at "
+                           "least 4: train with a larger test fraction (--test-fraction; test_fraction= in Python) "
+                           "or longer series.")  # fmt: skip
         test = self.to_user(test_rows)
-        if len(test) < 4:
-            raise RunError(f"{run.dir.path} has {len(test)} test windows; evaluating synthetic series needs at least 4.")
         n = len(test) if n is None else check_measured_count("--n", n, len(test))
         if n < 4:  # as few as the test windows may be; --n 1 failed deep inside, naming "synth", not --n (an audit)
             raise ConfigError(f"--n (n=) must be at least 4 synthetic windows for a series run (the discriminative "
@@ -912,6 +913,9 @@ class SeriesKind(RunKind):
         # The forecaster reads the past as well: windows that share any step (T - 1 apart at stride 1), not only a
         # future one, have errors that move together (an audit, s13: on a random walk the SE over n_future windows was
         # 0.42 against a spread of 0.80), counted in evaluated windows (every k-th test window past FORECAST_WINDOWS)
+        # Past FORECAST_WINDOWS the picks are 2 and 3 apart, and apart counts the closest: exact places (positions=pick,
+        # lag T - 1) give Bartlett weights that are smaller, and held the truth less often on AR(1) window means, 400 of
+        # 1000 windows of 30 steps: 88% as here, 86% with places (an audit, s15): kept
         apart = (ws.n_past + ws.n_future - 1) // ws.stride // (int(np.diff(pick).min()) if len(pick) > 1 else 1)
         if np.unique(groups).size == groups.size:  # each window of its own series (a short panel split by series):
             apart = 0  # none shares a step with another, and the output said they did (an audit, s14)
@@ -1275,12 +1279,16 @@ def filled_note(raw: Any, features: Sequence[str], ws: SeriesSettings) -> str:
             f"its nearest value): {counts}; score and evaluate-synthetic say which windows hold them")  # fmt: skip
 
 
-def _calendar_odd(wall: pd.DatetimeIndex) -> np.ndarray | None:
+HOLIDAY_GAP = 5  # business days one closure may skip (a week: China's Golden Week) and still read as holidays
+HOLIDAY_SHARE = 0.08  # of the business days spanned that may be missing (about 20 a year: Japan's and China's closures)
+
+
+def _calendar_odd(wall: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Per step between consecutive stamps of one series (dates, sorted, on one wall clock), True where it is not one
     step of the calendar the stamps keep, a few steps missing allowed: months (on one day, on their ends, or on their
     29th or 30th), half months (the 15th and month ends, or the 1st and 15th) or business days; None where they keep
-    none of these. Plain numpy on the stamps' fields: pandas' inference took 4 ms a series, 44 s on a panel of
-    10,000."""
+    none of these. Beside it, for business days, the business days each step skips (0 for one step), else None.
+    Plain numpy on the stamps' fields: pandas' inference took 4 ms a series, 44 s on a panel of 10,000."""
     clock = wall - wall.normalize()
     if (clock != clock[0]).any():
         return None
@@ -1290,29 +1298,55 @@ def _calendar_odd(wall: pd.DatetimeIndex) -> np.ndarray | None:
     if (day == day[0]).all() or (day == last).all() or (29 <= top <= 30 and (day == np.minimum(top, last)).all()):
         gaps = np.diff(months)
         if (gaps > 0).all():
-            return gaps != int(np.gcd.reduce(gaps))
+            return gaps != int(np.gcd.reduce(gaps)), None
         return None
     for first, second in ((15, last), (1, 15)):  # half months: place 2 per month, the second half one more
         half = day == second
         if ((day == first) | half).all():
             place = 2 * months + half
-            return np.diff(place) != 1
+            return np.diff(place) != 1, None
     dates = wall.normalize().to_numpy().astype("datetime64[D]")
     if np.is_busday(dates).all():
         steps = np.busday_count(dates[:-1], dates[1:])
         if np.median(steps) == 1:
-            return steps != 1
+            return steps != 1, steps - 1
     return None
 
 
-def uneven_steps(frame: SeriesFrame, column: str) -> str:
-    """A note for train's output where the time stamps of ``column`` are unevenly spaced: how many steps between
-    consecutive rows of a series are not one step of the series' calendar (months, half months or business days, with
-    a few steps missing: :func:`_calendar_odd`) or, without one, differ by more than 1% from its median spacing (float
-    stamps rounded on a grid: one step of it, :func:`grid_places`), and the widest; "" where every step is even or the
-    run has no time column. Windows count rows, not time, and nothing said so but a docstring (an audit, s14)."""
-    if not frame.times:
+def _holidays_only(skipped: np.ndarray | None) -> bool:
+    """Whether the business days a series' steps skip (:func:`_calendar_odd`) read as holidays or days without data:
+    none over a week in one gap, and at most 8% of the business days spanned missing (exchanges close 9 to 20 weekdays
+    a year). Stock prices got the note of uneven stamps for 3 holidays in 4996 steps (an audit, s14)."""
+    if skipped is None or not skipped.any() or (skipped < 0).any():
+        return False
+    return int(skipped.max()) <= HOLIDAY_GAP and int(skipped.sum()) <= max(2, HOLIDAY_SHARE * (len(skipped) + skipped.sum()))
+
+
+def _which_series(ids: Sequence[Any], among: int) -> str:
+    """" in 2 of the 10 series ('A', 'B')" for a note on some series of a panel; "" for one series."""
+    if among < 2:
         return ""
+    if len(ids) == among:
+        return f" in all {among} series"
+    shown = ", ".join(repr(i.item() if isinstance(i, np.generic) else i) for i in ids[:5])
+    return f" in {len(ids)} of the {among} series ({shown}{', ...' if len(ids) > 5 else ''})"
+
+
+def uneven_steps(frame: SeriesFrame, column: str) -> list[str]:
+    """Notes for train's output on the spacing of the time stamps of ``column``:
+
+    - where they are unevenly spaced, how many steps between consecutive rows of a series are not one step of the
+      series' calendar (months, half months or business days, with a few steps missing: :func:`_calendar_odd`) or,
+      without one, differ by more than 1% from its median spacing (float stamps rounded on a grid: one step of it,
+      :func:`grid_places`), the widest, and in a panel which series;
+    - where a business-day series' only gaps are holidays (:func:`_holidays_only`), how many business days are
+      missing, said as such, not as uneven stamps (stock prices got the uneven note for 3 holidays in 4996 steps: an
+      audit, s14).
+
+    None where every step is even or the run has no time column. Windows count rows, not time, and nothing said so
+    but a docstring (an audit, s14)."""
+    if not frame.times:
+        return []
     lengths = np.array([len(t) for t in frame.times])
     column_values = pd.Series(np.concatenate([np.asarray(t, dtype=object) if np.asarray(t).dtype == object else t
                                               for t in frame.times]))  # one parse for every series  # fmt: skip
@@ -1323,10 +1357,13 @@ def uneven_steps(frame: SeriesFrame, column: str) -> str:
     timed = wall is not None or values.dtype.kind == "m"
     ticks = ((wall.to_numpy() if wall is not None else values).astype("datetime64[ns]" if wall is not None else
              "timedelta64[ns]").astype(np.int64) if timed else time_numbers(values))  # fmt: skip
-    uneven = steps = 0
+    uneven = steps = missing = gaps_over = 0
     widest: Any = None
-    seen: dict[bytes, np.ndarray] = {}  # series stamped alike (a panel over one period) are looked at once
-    for begin, n in zip(np.r_[0, np.cumsum(lengths)[:-1]], lengths):
+    widest_skip = 0
+    odd_ids: list[Any] = []
+    holiday_ids: list[Any] = []
+    seen: dict[bytes, tuple[np.ndarray, np.ndarray | None]] = {}  # series stamped alike (one period) looked at once
+    for k, (begin, n) in enumerate(zip(np.r_[0, np.cumsum(lengths)[:-1]], lengths)):
         if n < 3:
             continue
         own = ticks[begin : begin + n]
@@ -1336,24 +1373,44 @@ def uneven_steps(frame: SeriesFrame, column: str) -> str:
             continue
         key = own.tobytes()
         if key not in seen:
-            odd = _calendar_odd(wall[begin : begin + n]) if wall is not None else None
+            found = _calendar_odd(wall[begin : begin + n]) if wall is not None else None
+            odd, skipped = (None, None) if found is None else found
             grid = grid_places(values[begin : begin + n]) if odd is None and values.dtype.kind == "f" else None
             if grid is not None:  # decimal years to 2 places step 0.08 and 0.09: one grid, rounded
                 odd = np.diff(grid[0]) != 1
-            seen[key] = ~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0) if odd is None else odd
-        odd = seen[key]
-        if odd.any() and (widest is None or gaps[odd].max() > widest):
-            widest = gaps[odd].max()
+            seen[key] = (~np.isclose(gaps, np.median(gaps), rtol=0.01, atol=0) if odd is None else odd,
+                         skipped if _holidays_only(skipped) else None)  # fmt: skip
+        odd, holidays = seen[key]
+        if holidays is not None:  # business days missing a few (holidays): said apart, not as uneven stamps
+            holiday_ids.append(frame.ids[k])
+            missing += int(holidays.sum())
+            gaps_over += int(odd.sum())
+            widest_skip = max(widest_skip, int(holidays.max()))
+            continue
+        if odd.any():
+            odd_ids.append(frame.ids[k])
+            if widest is None or gaps[odd].max() > widest:
+                widest = gaps[odd].max()
         uneven += int(odd.sum())
-    if not uneven:
-        return ""
-    widest_text = str(pd.Timedelta(int(widest), unit="ns")) if timed else time_text(widest)
-    share = 100 * uneven / steps
-    share_text = f"{share:.0f}%" if share >= 1 else f"{share:.1g}%"  # a few steps of many read "0%" to no decimals
-    return (f"the time stamps of {column!r} are unevenly spaced: {uneven} of the {steps} steps between consecutive "
-            f"rows ({share_text}) are not one step of the series' calendar (or of its median spacing), the widest "
-            f"{widest_text}; windows count rows, not time, so each is taken as evenly spaced steps and forecasts go "
-            "on at the usual step: resample to an even grid first if the gaps matter")  # fmt: skip
+    notes = []
+    among = len(frame.times)
+    if uneven:
+        widest_text = str(pd.Timedelta(int(widest), unit="ns")) if timed else time_text(widest)
+        share = 100 * uneven / steps
+        share_text = f"{share:.0f}%" if share >= 1 else f"{share:.1g}%"  # a few steps of many read "0%" to no decimals
+        notes.append(f"the time stamps of {column!r} are unevenly spaced{_which_series(odd_ids, among)}: {uneven} of "
+                     f"the {steps} steps between consecutive rows ({share_text}) {'is' if uneven == 1 else 'are'} not "
+                     f"one step of the series' calendar (or of its median spacing), the widest {widest_text}; windows "
+                     "count rows, not time, so each is taken as evenly spaced steps and forecasts go on at the usual "
+                     "step: resample to an even grid first if the gaps matter")  # fmt: skip
+    if missing:
+        days = f"{missing} business day{'s' if missing != 1 else ''}"
+        spans = f" in {gaps_over} gap{'s' if gaps_over != 1 else ''} of up to {widest_skip} days" if gaps_over < missing else ""
+        notes.append(f"the time stamps of {column!r} are business days with {days} missing{spans}"
+                     f"{_which_series(holiday_ids, among)} (holidays or days without data); windows count "
+                     "the days on record, as is usual for trading days, and forecasts go on business days (a future "
+                     "stamp may fall on a holiday)")  # fmt: skip
+    return notes
 
 
 def calendar_with_gaps(index: pd.DatetimeIndex) -> Any:

@@ -691,8 +691,22 @@ def test_a_value_beyond_a_constant_column_is_not_counted_in_a_made_up_sd(normali
     new.loc[0, "const"], new.loc[1, "day"], new.loc[2, "x"] = 8.0, pd.Timestamp("2021-01-03"), 100.0
     reasons = tt.check_rows(new).reasons
     assert reasons[0] == "const: out of range: 8 is above the one value seen in training (7)"
-    assert reasons[1] == "day: out of range: 2021-01-03 00:00:00 is above the one value seen in training (2021-01-01 00:00:00)"
+    assert reasons[1] == "day: out of range: 2021-01-03 is above the one value seen in training (2021-01-01)"
     assert reasons[2].startswith("x: out of range: 100 is ") and " SD above the range seen in training" in reasons[2]
+
+
+def test_a_daily_columns_range_and_reasons_are_days():
+    """An audit (s15): a dd/mm/YYYY column's range in describe() and an out-of-range reason read '2035-01-01 00:00:00',
+    a time the column never writes; they read as the ISO days its sampled and fixed values are written as."""
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    df = pd.DataFrame({"text": days.strftime("%d/%m/%Y"), "naive": days, "x": np.linspace(0, 1, 40)})
+    tt = TableTransformer("standard").fit(df)
+    assert "2020-01-01 .. 2020-02-09, unit D, text %d/%m/%Y" in tt.schema.describe()
+    assert "2020-01-01 .. 2020-02-09, unit D" in tt.schema.describe() and "00:00:00" not in tt.schema.describe()
+    new = df.head(1).copy()
+    new.loc[0, "text"], new.loc[0, "naive"] = "01/01/2035", pd.Timestamp("2035-01-01")
+    reasons = tt.check_rows(new).reasons[0]
+    assert "text: out of range: 2035-01-01 is " in reasons and "naive: out of range: 2035-01-01 is " in reasons
 
 
 def test_dates_of_a_time_zone_are_described_and_flagged_in_that_zone():

@@ -358,9 +358,14 @@ _DAY_DIRECTIVES = ("%d", "%-d", "%e", "%j", "%-j", "%a", "%A", "%w", "%u", "%H",
 
 def instant_text(seconds: float, c: ColumnSpec) -> str:
     """A datetime column's value in seconds (:func:`datetime_seconds`) as text: in the column's own format
-    (:func:`own_format`), else as :func:`instant` shows it."""
+    (:func:`own_format`); a daily column's naive or UTC day as the ISO date its generated values and fixed values are
+    written as (an audit, s15: a dd/mm/YYYY column's range and out-of-range reasons read '2035-01-01 00:00:00');
+    else as :func:`instant` shows it."""
     fmt = own_format(c)
-    return str(instant(seconds, c)) if fmt is None else pd.Timestamp(int(seconds), unit="s").strftime(fmt)
+    if fmt is not None:
+        return pd.Timestamp(int(seconds), unit="s").strftime(fmt)
+    t = instant(seconds, c)
+    return t.strftime("%Y-%m-%d") if c.datetime_unit == "D" and (t.tz is None or str(t.tz) == "UTC") else str(t)
 
 
 def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:

@@ -201,12 +201,14 @@ def looks_like_table(source: Any) -> bool:
 
 
 def check_missing_values(markers: Any) -> tuple[str, ...]:
-    """--missing-values: non-empty texts, each once."""
+    """--missing-values: texts, each once; '' too: a Parquet file's empty text cells are values at training, as
+    pd.read_parquet gives them (a CSV's are missing already), and --missing-values '' reads them as missing (an audit,
+    s15: '' was refused, so nothing said that a Parquet file's '' cells are missing)."""
     markers = (markers,) if isinstance(markers, str) else tuple(markers)
-    bad = [m for m in markers if not isinstance(m, str) or not m]
+    bad = [m for m in markers if not isinstance(m, str)]
     if bad:
         raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
-                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
+                          f"'n.a.'); got {bad[0]!r:.40}, which is no text.")  # fmt: skip
     return tuple(dict.fromkeys(markers))
 
 

@@ -507,8 +507,8 @@ def test_the_python_api_takes_seeds_in_the_same_range(tmp_path):
 
 def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     """An audit (s14): numbers with a few text cells ('?') were advised only "vaelab train --missing-values '?'",
-    which a Python caller cannot pass (TableVAE takes no missing_values): the advice names pandas' na_values too,
-    and the CLI still says the flags typed (--ignore a, not ignore=['a'])."""
+    which a Python caller cannot pass: TableVAE takes missing_values=[...] (s15), which the CLI says as the flags
+    typed (--missing-values '?' unknown, --ignore a; not ignore=['a'])."""
     import pandas as pd
 
     rng = np.random.default_rng(2)
@@ -517,5 +517,9 @@ def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], 120)}).to_csv(tmp_path / "t.csv", index=False)
     code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
     assert code == 2 and err.count("\n") == 1, err
-    assert "na_values=['?', 'unknown']; vaelab train --missing-values '?' unknown)" in err, err
-    assert "--ignore a to leave it out" in err and "ignore=" not in err, err
+    assert "read those cells as missing (--missing-values '?' unknown)" in err, err
+    assert "--ignore a to leave it out" in err and "ignore=" not in err and "missing_values" not in err, err
+    a[7:12] = ["n.a.", "-", "x", "y", "z"]  # more markers than are named: the first few, then "..."
+    pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], 120)}).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
+    assert code == 2 and "(--missing-values '?' unknown n.a. ...)" in err and "Ellipsis" not in err, err

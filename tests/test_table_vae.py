@@ -637,3 +637,27 @@ def test_the_temperature_block_says_who_chose_it_in_a_key_not_named_like_given()
     assert (auto["chosen_by"], auto["given"]) == ("auto", False)
     model.temperature_.pop("chosen_by")  # a choice stored before the key was written
     assert model.sample(3).attrs["temperature"]["chosen_by"] == "auto"
+
+
+def test_missing_values_marks_cells_in_every_frame_the_model_reads_as_the_cli_does():
+    """An audit (s15): TableVAE took no missing_values where vaelab train takes --missing-values, so a Python caller
+    told of '?' cells had to clean the frame given to fit and every later one by hand (pandas' na_values). The markers
+    are a setting now: the frame given to fit and every frame the model later reads (check, transform, log_likelihood)
+    are read with them; the caller's frame is left as it is; a marker that is no text is refused."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=200).round(2).astype(object), "b": rng.choice(["x", "y"], 200),
+                       "c": rng.integers(0, 50, 200).astype(float)})  # fmt: skip
+    df.loc[[3, 4], "a"], df.loc[9, "a"], df.loc[11, "c"] = "?", "n.a.", -999.0
+    with pytest.raises(DataError, match=r"read those cells as missing \(missing_values=\['\?', 'n\.a\.'\]\)") as err:
+        TableVAE(**FAST).fit(df)
+    assert err.value.setting == ("ignore", "categorical", "missing_values") and "--missing-values" not in str(err.value)
+    model = TableVAE(missing_values=["?", "n.a.", "-999"], **FAST).fit(df)
+    assert model.schema["a"].kind == "numeric" and model.schema["a"].has_missing and model.schema["c"].has_missing
+    assert model.schema["c"].min == 0 and df.loc[3, "a"] == "?"  # -999 is no value; the caller's frame unchanged
+    new = df.head(3).copy()
+    new.loc[0, "a"], new.loc[1, "c"] = "?", -999.0
+    assert model.check(new) == ["", "", ""]  # missing, as in training, not "not a numeric value"
+    assert model.log_likelihood(new, n_samples=5).extra["reasons"] == ["", "", ""]
+    np.testing.assert_allclose(model.transform(new)[0], model.transform(new.assign(a=[np.nan, *new["a"][1:]]))[0])
+    with pytest.raises(ConfigError, match=r"missing_values=\['\?', 'n\.a\.'\]; got 3, which is no text"):
+        TableVAE(missing_values=["?", 3])

@@ -1066,7 +1066,8 @@ def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
                     items = ast.literal_eval(value)
                 except (ValueError, SyntaxError):  # not a literal ("features=[...]"): its words
                     return " ".join([typed, *value[1:-1].replace(",", " ").split()])
-                return " ".join([typed, *(shlex.quote(str(item)) for item in items)])
+                # "..." where the list names the first few of more ("['?', 'n.a.', ...]"), not "Ellipsis"
+                return " ".join([typed, *("..." if item is Ellipsis else shlex.quote(str(item)) for item in items)])
             if value[0] in "'\"" and value[1:-1] and not any(c.isspace() or c in "'\"\\$" for c in value[1:-1]):
                 value = value[1:-1]  # a plain word needs no quotes on a command line
             return f"{typed} {value}"

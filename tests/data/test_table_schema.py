@@ -147,8 +147,8 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
     df = pd.DataFrame({"a": rng.normal(size=300).astype(object), "b": rng.choice(["x", "y"], 300)})
     df.loc[5, "a"], df.loc[6, "a"] = "?", "unknown"
     expected = (r"column 'a' holds numbers except in 2 of its 300 filled rows \(row 5: '\?', row 6: 'unknown'\); "
-                r"to model it as numeric, read those cells as missing \(in Python, pandas' na_values=\['\?', 'unknown'\]; "
-                r"vaelab train --missing-values '\?' unknown\) or make them empty")
+                r"to model it as numeric, read those cells as missing \(missing_values=\['\?', 'unknown'\]\) or make "
+                r"them empty")
     with pytest.raises(DataError, match=expected + r".*ignore=\['a'\] to leave it out if it is an ID") as err:
         infer_schema(df)
     assert "an ID?" not in str(err.value)

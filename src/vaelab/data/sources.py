@@ -207,9 +207,16 @@ def check_missing_values(markers: Any) -> tuple[str, ...]:
     markers = (markers,) if isinstance(markers, str) else tuple(markers)
     bad = [m for m in markers if not isinstance(m, str)]
     if bad:
-        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
-                          f"'n.a.'); got {bad[0]!r:.40}, which is no text.")  # fmt: skip
+        raise ConfigError(f"The markers of missing cells are texts, e.g. missing_values=['?', 'n.a.']; got "
+                          f"{bad[0]!r:.40}, which is no text.", setting="missing_values")  # fmt: skip
     return tuple(dict.fromkeys(markers))
+
+
+def mark_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+    """A DataFrame's cells whose whole text is a marker as missing (a copy), as :func:`read_table` reads a Parquet
+    file's with ``missing``: a text column that then holds only numbers as numbers, and in number columns the values
+    equal to a marker that reads as a number ('-999'). ``vaelab.TableVAE(missing_values=...)`` reads every frame so."""
+    return _markers_missing(df.copy(), tuple(missing)) if missing else df
 
 
 def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame | np.ndarray:

@@ -56,7 +56,7 @@ _TEXT_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
 
 
 # The settings a schema's problems name (``ignore=['id']``): DataError.setting, which the CLI says as the flags typed.
-SCHEMA_SETTINGS = ("ignore", "categorical")
+SCHEMA_SETTINGS = ("ignore", "categorical", "missing_values")
 
 
 class ColumnProblem(Exception):
@@ -559,23 +559,18 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
     shown = ", ".join(f"row {int(i)}: {str(values[i])[:20]!r}" for i in bad[:SHOWN_CELLS])
     more = f", and {bad.size - SHOWN_CELLS} more" if bad.size > SHOWN_CELLS else ""
     return (f"column {name!r} holds numbers except in {bad.size} of its {int(s.notna().sum())} filled rows "
-            f"({shown}{more}); to model it as numeric, read those cells as missing (in Python, pandas' "
-            f"na_values={_marker_list(values[bad])}; vaelab train --missing-values {_marker_args(values[bad])}) or "
-            "make them empty (pandas reads empty cells, 'NA', 'n/a' and 'null' as missing)")
+            f"({shown}{more}); to model it as numeric, read those cells as missing "
+            f"(missing_values={_marker_list(values[bad])}) or make them empty (pandas reads empty cells, 'NA', 'n/a' "
+            "and 'null' as missing)")
 
 
 def _marker_list(cells: np.ndarray) -> str:
-    """The distinct texts of the cells as a Python list (the first few), for pandas' na_values: TableVAE takes no
-    missing_values (an audit: Python callers were told only of vaelab train --missing-values)."""
+    """The distinct texts of the cells as a Python list (the first few), TableVAE's missing_values, which the CLI says
+    as --missing-values (DataError.setting; an audit, s15: the advice named pandas' na_values and the CLI flag to
+    every caller, as TableVAE took no missing_values)."""
     texts = list(dict.fromkeys(str(c) for c in cells))
     shown = repr(texts[:SHOWN_CELLS])
     return shown[:-1] + ", ...]" if len(texts) > SHOWN_CELLS else shown
-
-
-def _marker_args(cells: np.ndarray) -> str:
-    """The distinct texts of the cells, quoted for a shell (the first few)."""
-    texts = list(dict.fromkeys(str(c) for c in cells))
-    return " ".join(shlex.quote(t) for t in texts[:SHOWN_CELLS]) + (" ..." if len(texts) > SHOWN_CELLS else "")
 
 
 def parse_text_dates(text: pd.Series, fmt: str) -> pd.Series:

@@ -120,12 +120,24 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
 
     frame = pd.DataFrame({"kind": ["rare", "common"] * 5, "n": np.arange(10) % 3, "x": np.arange(10.0)})
     tm = TableModel(None, TableTransformer().fit(frame, infer_schema(frame)), ("kind", "n", "x"))
-    assert condition_advice(tm, {"kind": "rare"}) == "train with --condition kind (condition= in Python)."
+    assert condition_advice(tm, {"kind": "rare"}) == "train with condition=['kind']."
     both = condition_advice(tm, {"kind": "rare", "n": 2}, first=True)
-    assert both.startswith("Train with --condition kind (condition= in Python); --condition takes categorical")
-    assert "declare n categorical (--categorical; categorical= in Python)" in both
-    assert condition_advice(tm, ["n"]).startswith("--condition takes categorical and boolean columns only")
-    assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical; categorical= in Python) to condition on them.")
+    assert both == ("Train with condition=['kind']; declare n categorical (categorical=['n']) to condition on it: "
+                    "condition= takes categorical and boolean columns only.")
+    assert condition_advice(tm, ["n"], first=True).startswith("Declare n categorical (categorical=['n']) to condition")
+    assert condition_advice(tm, ["n", "x"]).startswith("declare n, x categorical (categorical=['n', 'x']) to condition on them")
+    # The CLI says it as train's flags (sample has no --condition or --categorical; an audit, s15: both syntaxes)
+    from vaelab.cli import _named_as_typed, _subcommand, build_parser
+
+    parser = build_parser()
+    error = DataError("Rejection kept 0 of 4000 draws. " + both, setting=("condition", "categorical"))
+    said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
+    assert said.endswith("Train with --condition kind; declare n categorical (--categorical n) to condition on it: "
+                         "--condition takes categorical and boolean columns only."), said
+    error = DataError("Rejection kept 0. " + condition_advice(tm, ["n"], first=True), setting=("condition", "categorical"))
+    said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
+    assert said.endswith("Declare n categorical (--categorical n) to condition on it: --condition takes categorical and "
+                         "boolean columns only."), said
 
 
 def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
@@ -141,7 +153,7 @@ def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_column
     condition, schema = split_condition(infer_schema(frame), ("region", "member"))
     tm = TableModel(None, TableTransformer().fit(frame, schema), tuple(frame.columns), condition)
     advice = condition_advice(tm, {"plan": "gold", "member": "False"}, first=True)
-    assert advice == "Train with --condition region member plan (condition= in Python)."
+    assert advice == "Train with condition=['region', 'member', 'plan']."
     assert "--categorical" not in condition_advice(tm, {"member": "False", "region": "a"})
 
 
@@ -155,7 +167,8 @@ def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_
         model.sample(20, given={"n": 50})
     said = str(caught.value)
     assert "needs at least" in said and "Fit with condition=(...)" not in said
-    assert "declare n categorical (--categorical; categorical= in Python)" in said
+    assert "Declare n categorical (categorical=['n'])" in said and "--" not in said
+    assert caught.value.setting == ("condition", "categorical")
 
 
 def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_takes():

@@ -208,3 +208,22 @@ def test_the_row_index_pandas_writes_with_to_csv_is_left_out_and_said(tmp_path):
     repeated = read.copy()
     repeated["Unnamed: 0"] = np.arange(50) // 2
     assert "Unnamed: 0" in infer_schema(repeated).names
+
+
+def test_missing_values_written_as_text_are_noted_with_what_reads_them_as_missing():
+    """An audit (s15): df[c].astype(str) (pandas before 3.0) writes NaN as 'nan' and None as 'None'; from a Parquet file
+    or a DataFrame those cells are categories, and the schema listed them among the others without a word. A note
+    names them and what reads them as missing; a column without such text has none."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"city": rng.choice(["oslo", "bergen", "nan", "None"], 200).astype(object),
+                       "k": rng.choice(["1.0", "2.0", "nan"], 200).astype(object), "x": rng.normal(size=200),
+                       "plain": rng.choice(["a", "b"], 200)})  # fmt: skip
+    notes = infer_schema(df).notes
+    assert len(notes) == 2 and all("astype(str)" in n for n in notes)
+    n_nan, n_none = int((df["city"] == "nan").sum()), int((df["city"] == "None").sum())
+    assert notes[0] == (f"column 'city' holds 'nan' ({n_nan} cells), 'None' ({n_none} cells) as categories, the text "
+                        "pandas' astype(str) writes for a missing value; if they are missing values, read them so "
+                        "(missing_values=['nan', 'None'] in Python, --missing-values nan None on the command line)")
+    assert notes[1].startswith("column 'k' holds 'nan' (") and "missing_values=['nan'] in Python" in notes[1]
+    assert "note: column 'city' holds 'nan'" in infer_schema(df).describe()
+    assert infer_schema(df[["plain", "x"]]).notes == ()

@@ -564,6 +564,24 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
             "and 'null' as missing)")
 
 
+# The texts pandas writes for a missing value when a column is turned into text (df[c].astype(str): NaN 'nan', None
+# 'None', pd.NA '<NA>', NaT 'NaT'): cells of a Parquet file or a DataFrame that are categories, not missing values.
+MISSING_AS_TEXT = ("nan", "NaN", "None", "<NA>", "NaT")
+
+
+def _missing_as_text(s: pd.Series, spec: ColumnSpec) -> str:
+    """A note where a categorical column of text holds :data:`MISSING_AS_TEXT` as categories ("" where it holds none):
+    a Parquet file's text cells and a DataFrame's are values, so the slip df[c].astype(str) trains 'nan' as a category
+    (an audit, s15: the schema showed it among the others without a word)."""
+    found = [t for t in MISSING_AS_TEXT if t in (spec.categories or ())]
+    if not found:
+        return ""
+    counts = ", ".join(f"{t!r} ({int((s == t).sum())} cells)" for t in found)
+    return (f"column {spec.name!r} holds {counts} as categories, the text pandas' astype(str) writes for a missing "
+            f"value; if they are missing values, read them so (missing_values={found!r} in Python, --missing-values "
+            f"{' '.join(shlex.quote(t) for t in found)} on the command line)")
+
+
 def _marker_list(cells: np.ndarray) -> str:
     """The distinct texts of the cells as a Python list (the first few), TableVAE's missing_values, which the CLI says
     as --missing-values (DataError.setting; an audit, s15: the advice named pandas' na_values and the CLI flag to
@@ -1006,6 +1024,8 @@ def infer_schema(
         specs.append(spec)
         if note:
             notes.append(note)
+        if spec.kind == "categorical" and (slip := _missing_as_text(s, spec)):
+            notes.append(slip)
     if problems:
         # in Python terms (ignore=['id']), which the CLI says as the flags typed (--ignore id): each said both, inline
         raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)

@@ -404,7 +404,7 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
                 # audit: --time date was "not a column of the data" of the Parquet file); an unnamed one is row numbers
                 df = df.reset_index(allow_duplicates=True)
                 _check_distinct(path, [str(c) for c in df.columns])  # an index named as a column
-            df = _text_booleans(_markers_missing(df, missing, spelled))
+            df = _text_booleans(_markers_missing(df, missing, spelled), text or {})
     except DataError:
         raise
     except pd.errors.EmptyDataError as err:
@@ -461,11 +461,14 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...], spelled: tuple[
     return df
 
 
-def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
+def _text_booleans(df: pd.DataFrame, text: Mapping[str, tuple[str, ...]] = {}) -> pd.DataFrame:
     """Parquet's text columns (categorical ones too) whose cells are all 'True' or 'False' (any case, the whole text;
     missing cells aside) as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where
     cells are missing (an audit: the Parquet column was a categorical of two labels where the CSV of the same rows was
-    boolean, and a run trained on one file read the other's column as another kind)."""
+    boolean, and a run trained on one file read the other's column as another kind). pandas' missing spellings among
+    them ('NA', '', 'nan') are missing cells there, as a CSV's are (an audit, s15: 'True'/'False'/'NA' trained as three
+    categories from a Parquet file, a boolean with missing values from its CSV), but those a run holds as categories of
+    the column (``text``: a run trained as those categories reads its files as it was trained)."""
     for name in df.columns:
         s = df[name]
         if isinstance(s.dtype, pd.CategoricalDtype):  # its cells as text, as a CSV holds them (an audit: a
@@ -476,10 +479,14 @@ def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
         if not present.size or pd.api.types.infer_dtype(present, skipna=True) != "string":
             continue  # lists, bytes, mixed objects: never booleans
         texts = present.unique()
-        if len(texts) > 48 or not all(t.lower() in _BOOL_TEXTS for t in texts):  # 48: 2**4 + 2**5 case spellings
+        spelt = [t for t in texts if t in PANDAS_MISSING and t not in text.get(name, ())]
+        truths = [t for t in texts if t not in spelt]
+        # 48: 2**4 + 2**5 case spellings
+        if not truths or len(truths) > 48 or not all(t.lower() in _BOOL_TEXTS for t in truths):
             continue
-        truth = s.isin([t for t in texts if t.lower() == "true"])
-        df[name] = truth if present.size == s.size else truth.astype(object).mask(s.isna(), np.nan)
+        s = s.mask(s.isin(spelt)) if spelt else s
+        truth = s.isin([t for t in truths if t.lower() == "true"])
+        df[name] = truth if s.notna().all() else truth.astype(object).mask(s.isna(), np.nan)
     return df
 
 

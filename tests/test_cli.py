@@ -108,6 +108,9 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
     one = tmp_path / "one.csv"
     one.write_text("a,b\n1,2\n")
     _one_line_error(capsys, "train", one, "--out", out, match="Need at least 2 training examples")
+    # the split's advice as the flags typed (an audit, s15: Python callers were told --val-fraction, the CLI too)
+    _one_line_error(capsys, "train", one, "--out", out, "--test-fraction", "0.2",
+                    match="lower --val-fraction (validation_fraction) or --test-fraction (test_fraction).")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     _one_line_error(capsys, "train", empty, "--out", out, match="empty")

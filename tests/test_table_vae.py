@@ -674,3 +674,19 @@ def test_missing_values_marks_cells_in_every_frame_the_model_reads_as_the_cli_do
     np.testing.assert_allclose(model.transform(new)[0], model.transform(new.assign(a=[np.nan, *new["a"][1:]]))[0])
     with pytest.raises(ConfigError, match=r"missing_values=\['\?', 'n\.a\.'\]; got 3, which is no text"):
         TableVAE(missing_values=["?", 3])
+
+
+def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():
+    """An audit (s15): TableVAE.fit on one row said "lower --val-fraction/--test-fraction", and sample(given=) naming no
+    column said "--given (given=) names ...": flags a Python caller has not. They are said in Python terms, which the CLI
+    says as its flags (tests/test_cli.py)."""
+    with pytest.raises(DataError) as err:
+        TableVAE(**FAST).fit(pd.DataFrame({"a": [1.0], "b": ["x"]}))
+    assert str(err.value).endswith("got 1 example(s) in all (1 validation, 0 test). Provide more data or lower "
+                                   "validation_fraction.")
+    model = TableVAE(**FAST).fit(make_mixed_table(100, seed=0))
+    for given, said in (({"nope": 1}, "given= names 'nope', which is not a column"), (["city"], "given= takes COL=VALUE"),
+                        (["city=Oslo", "city=Bergen"], "given= fixes 'city' twice")):  # fmt: skip
+        with pytest.raises(ConfigError) as err:
+            model.sample(3, given=given)
+        assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)

@@ -1019,8 +1019,9 @@ def cmd_report(args) -> int:
 
 
 # A value written after "name=" in an error's text: a quoted string, a list, a number or a word, or nothing ("sigma=.").
-# Python settings whose flag's dest is another name: load_adopted(trust=True) is --trust-run.
-_PYTHON_TO_DEST = {"trust": "trust_run"}
+# Python settings whose flag's dest is another name: load_adopted(trust=True) is --trust-run, VAE's
+# validation_fraction --val-fraction.
+_PYTHON_TO_DEST = {"trust": "trust_run", "validation_fraction": "val_fraction"}
 
 _VALUE = r"""('[^']*'|"[^"]*"|\[[^\]]*\]|-?[\w.+-]*\w|)"""
 

@@ -118,8 +118,8 @@ class TableModel:
             if c.name == column:
                 return c
         if column not in self.transformer.schema:
-            raise ConfigError(f"--given (given=) names {column!r}, which is not a column of this table; its columns are "
-                              f"{list(self.columns)}.")  # fmt: skip
+            raise ConfigError(f"given= names {column!r}, which is not a column of this table; its columns are "
+                              f"{list(self.columns)}.", setting="given")  # fmt: skip
         return self.transformer.schema[column]
 
     def rows(self, sampler: Sampler, n: int, labels: np.ndarray | None, seed: int,
@@ -289,10 +289,10 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterab
         known = next((c for c in named if str(item).startswith(c + "=")), None)
         column, sep, value = (known, "=", str(item)[len(known) + 1:]) if known else str(item).partition("=")
         if not sep or not column.strip():
-            raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
+            raise ConfigError(f"given= takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.", setting="given")
         column = column if known else column.strip()  # a column's own name as written (' padded col ' was stripped)
         if column in out:
-            raise ConfigError(f"--given (given=) fixes {column!r} twice; give each column once.")
+            raise ConfigError(f"given= fixes {column!r} twice; give each column once.", setting="given")
         out[column] = value
     return out
 

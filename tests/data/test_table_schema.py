@@ -227,3 +227,18 @@ def test_missing_values_written_as_text_are_noted_with_what_reads_them_as_missin
     assert notes[1].startswith("column 'k' holds 'nan' (") and "missing_values=['nan'] in Python" in notes[1]
     assert "note: column 'city' holds 'nan'" in infer_schema(df).describe()
     assert infer_schema(df[["plain", "x"]]).notes == ()
+
+
+def test_a_pyarrow_backed_boolean_with_a_missing_value_is_read():
+    """An audit (s15): a DataFrame read with dtype_backend="pyarrow" (pd.read_parquet, pd.read_csv, convert_dtypes)
+    whose bool[pyarrow] column held a missing value ended TableVAE.fit in pyarrow's ArrowInvalid traceback ("Could not
+    convert 0.0 with type float: tried to convert to boolean")."""
+    df = pd.DataFrame({"member": [True, None, False, True] * 10, "x": np.arange(40.0)})
+    df = df.convert_dtypes(dtype_backend="pyarrow")
+    assert str(df["member"].dtype) == "bool[pyarrow]"
+    spec = infer_schema(df)["member"]
+    assert spec.kind == "boolean" and spec.has_missing
+    from vaelab.data.table_schema import bool_values
+
+    values, missing = bool_values(df["member"], "member")
+    assert values.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and missing.tolist()[:4] == [False, True, False, False]

@@ -695,7 +695,9 @@ def bool_values(s: pd.Series, name: str, words: bool = True) -> tuple[np.ndarray
     yes/no, as a column is declared boolean (its rows are written back True/False, and would lose the spelling)."""
     missing = s.isna().to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype=np.float64, na_value=0.0), missing
+        # na_value False, of the column's own type: pyarrow's bool[pyarrow] refused the float 0.0 (an audit, s15: a
+        # traceback for a DataFrame read with dtype_backend="pyarrow" that has a missing boolean)
+        return s.to_numpy(dtype=object, na_value=False).astype(np.float64), missing
     values = np.asarray(s, dtype=object)[~missing]
     # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell
     # makes pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.

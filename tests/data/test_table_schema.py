@@ -242,3 +242,35 @@ def test_a_pyarrow_backed_boolean_with_a_missing_value_is_read():
 
     values, missing = bool_values(df["member"], "member")
     assert values.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and missing.tolist()[:4] == [False, True, False, False]
+
+
+def test_numbers_stored_as_text_one_per_row_are_offered_numeric_not_only_called_an_id(tmp_path, capsys):
+    """An audit (s15): a Parquet column of decimals stored as text ('0.5', '12.25'), each row's its own, was refused as
+    "a different value in each of its rows (an ID?)" with ignore= and categorical= as the ways on, never numeric=,
+    which models them. Text that is not numbers is still an ID; the CLI says numeric= as --numeric."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"n": [f"{v:.6f}" for v in rng.normal(size=80)], "id": [f"u{i}" for i in range(80)],
+                       "x": rng.normal(size=80)})  # fmt: skip
+    with pytest.raises(DataError) as err:
+        infer_schema(df)
+    said = str(err.value)
+    assert ("column 'n' holds numbers written as text, a different one in each of its 80 rows; pass numeric=['n'] to "
+            "model them as numbers, ignore=['n'] to leave it out if it is an ID, or categorical=['n']") in said
+    assert "column 'id' holds a different value in each of its 80 rows (an ID?)" in said
+    assert err.value.setting == ("ignore", "categorical", "missing_values", "numeric")
+    assert infer_schema(df, numeric=["n"], ignore=["id"])["n"].kind == "numeric"
+    from vaelab.cli import main
+
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    assert main(["train", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --numeric n to model them as numbers, --ignore n to leave it out if it is an ID" in err, err
+    # repeated numbers written as text (not an ID) train as categories, as Parquet text does, and a note says so;
+    # zero-padded codes get no such note
+    rep = pd.DataFrame({"n": [f"{v:.1f}" for v in rng.normal(size=200)], "zip": [f"0{i % 40:04d}" for i in range(200)],
+                        "x": rng.normal(size=200)})  # fmt: skip
+    schema = infer_schema(rep)
+    assert schema["n"].kind == "categorical" and len(schema.notes) == 1, schema.notes
+    assert schema.notes[0] == (f"column 'n' holds numbers written as text ({len(schema['n'].categories)} distinct), "
+                               "modelled as categories; to model them as numbers, declare them numeric (numeric=['n'] in "
+                               "Python, --numeric n on the command line)")

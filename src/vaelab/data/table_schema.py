@@ -1011,6 +1011,13 @@ def infer_schema(
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=[{name!r}] to leave it "
                                     "out if it is an ID")  # fmt: skip
                     continue
+                if numbers.size and not not_numbers.size:  # every cell a number written as text ('0.5', '12.25')
+                    # an audit (s15): a Parquet column of decimals stored as text was "an ID?", with no word of numeric
+                    problems.append(f"column {name!r} holds numbers written as text, a different one in each of its "
+                                    f"{n_present} rows; pass numeric=[{name!r}] to model them as numbers, "
+                                    f"ignore=[{name!r}] to leave it out if it is an ID, or categorical=[{name!r}] to "
+                                    "model it anyway")  # fmt: skip
+                    continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
                     f"pass ignore=[{name!r}] to leave it out, or categorical=[{name!r}] to model it anyway"
@@ -1023,6 +1030,12 @@ def infer_schema(
                 problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=[{name!r}] if its "
                                 "values are labels")  # fmt: skip
                 continue
+            if not_numbers.size == 0 and numbers.size and not s.dropna().astype(str).str.match(r"[+-]?0[0-9]").any():
+                # every cell a number written as text, many of them, none a code with leading zeros: a CSV of the same
+                # rows is numeric (an audit, s15: a Parquet column of 79 decimals as text became 79 categories unsaid)
+                notes.append(f"column {name!r} holds numbers written as text ({len(spec.categories)} distinct), modelled "
+                             f"as categories; to model them as numbers, declare them numeric (numeric=[{name!r}] in "
+                             f"Python, --numeric {shlex.quote(name)} on the command line)")  # fmt: skip
         specs.append(spec)
         if note:
             notes.append(note)
@@ -1030,5 +1043,7 @@ def infer_schema(
             notes.append(slip)
     if problems:
         # in Python terms (ignore=['id']), which the CLI says as the flags typed (--ignore id): each said both, inline
-        raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)
+        text = "Cannot build a table schema: " + "; ".join(problems) + "."
+        # numeric only where said as numeric=[...]: the CLI would say a bare "as numeric" as its flag
+        raise DataError(text, setting=SCHEMA_SETTINGS + (("numeric",) if "numeric=[" in text else ()))
     return TableSchema(tuple(specs), tuple(notes), ignored)

@@ -690,3 +690,27 @@ def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():
         with pytest.raises(ConfigError) as err:
             model.sample(3, given=given)
         assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)
+
+
+def test_condition_refusals_name_the_setting_as_each_caller_passes_it(tmp_path, capsys):
+    """An audit (s15): TableVAE(condition=...).fit was refused with "--condition x: ... (declare whole-number codes
+    --categorical x ...)", flags a Python caller has not. Python is told condition=['x'] and categorical=['x']; the CLI
+    still says --condition x and --categorical x."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["n", "s"], 120), "gap": rng.choice(["a", None], 120),
+                       "x": rng.normal(size=120), "one": "same"})  # fmt: skip
+    cases = {"x": "condition=['x']: 'x' is numeric; a table is conditioned on categorical or boolean columns (declare "
+                  "whole-number codes categorical=['x'], or bin",
+             "gap": "condition=['gap']: 'gap' has missing values", "zz": "condition= names ['zz'], which",
+             "one": "condition=['one']: every row holds 'same'; a condition needs at least two values"}  # fmt: skip
+    for column, said in cases.items():
+        with pytest.raises((ConfigError, DataError)) as err:
+            TableVAE(condition=column, **FAST).fit(df)
+        assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)
+    from vaelab.cli import main
+
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r"), "--condition", "x", "--quiet"]) == 2
+    assert "--condition x: 'x' is numeric" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r"), "--condition", "one", "--quiet"]) == 2
+    assert "--condition one: every row holds 'same'" in capsys.readouterr().err

@@ -241,7 +241,7 @@ class TableKind(RunKind):
         try:
             y, classes = condition_codes(df, self.condition)
         except ConfigError as err:
-            raise DataError(str(err)) from None
+            raise DataError(str(err), setting=err.setting) from None
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
 
     @property

@@ -672,8 +672,10 @@ def test_missing_values_marks_cells_in_every_frame_the_model_reads_as_the_cli_do
     assert model.check(new) == ["", "", ""]  # missing, as in training, not "not a numeric value"
     assert model.log_likelihood(new, n_samples=5).extra["reasons"] == ["", "", ""]
     np.testing.assert_allclose(model.transform(new)[0], model.transform(new.assign(a=[np.nan, *new["a"][1:]]))[0])
-    with pytest.raises(ConfigError, match=r"missing_values=\['\?', 'n\.a\.'\]; got 3, which is no text"):
-        TableVAE(missing_values=["?", 3])
+    for bad in (["?", 3], 3):
+        with pytest.raises(ConfigError, match=r"missing_values=\['\?', 'n\.a\.'\]; got 3, which is no text"):
+            TableVAE(missing_values=bad)
+    assert TableVAE(missing_values=None).missing_values == () and TableVAE(missing_values="?").missing_values == ("?",)
 
 
 def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():

@@ -204,7 +204,12 @@ def check_missing_values(markers: Any) -> tuple[str, ...]:
     """--missing-values: texts, each once; '' too: a Parquet file's empty text cells are values at training, as
     pd.read_parquet gives them (a CSV's are missing already), and --missing-values '' reads them as missing (an audit,
     s15: '' was refused, so nothing said that a Parquet file's '' cells are missing)."""
-    markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    if markers is None:  # TableVAE(missing_values=None): none
+        return ()
+    try:
+        markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    except TypeError:  # a number, not a list of texts
+        markers = (markers,)
     bad = [m for m in markers if not isinstance(m, str)]
     if bad:
         raise ConfigError(f"The markers of missing cells are texts, e.g. missing_values=['?', 'n.a.']; got "

@@ -788,3 +788,22 @@ def test_a_given_whole_number_past_2_53_matches_the_rows_that_hold_it():
     labels = value_labels(pd.Series(values), spec)
     assert [given_label(spec, str(v)) for v in values] == list(labels)
     assert value_labels(pd.Series([3, 4]), infer_schema(pd.DataFrame({"k": [3, 4, 5]}))["k"]).tolist() == ["3", "4"]
+
+
+def test_a_boolean_columns_na_text_is_missing_whatever_rows_come_with_it(tmp_path):
+    """An audit (s15): a Parquet file's column of 'True'/'False'/'NA' reads whole as a boolean with missing cells, but a
+    file of one 'NA' row kept the text and scored it as "'NA' is not a boolean value": a row's score hung on its
+    neighbours. pandas' missing spellings in a boolean column are missing cells, as in a CSV."""
+    from vaelab.data.sources import read_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"flag": rng.choice(["True", "False", "NA"], 90).astype(object), "x": rng.normal(size=90)})
+    df.to_parquet(tmp_path / "all.parquet", index=False)
+    df.head(3).assign(flag="NA").to_parquet(tmp_path / "na.parquet", index=False)
+    kept = ("NA",)  # a run holding 'NA' as a category of another column keeps it in every text column it reads
+    whole, alone = (read_table(tmp_path / f, kept=kept) for f in ("all.parquet", "na.parquet"))
+    tt = TableTransformer("standard").fit(whole)
+    assert tt.schema["flag"].kind == "boolean" and tt.schema["flag"].has_missing
+    assert alone["flag"].tolist() == ["NA"] * 3  # the text, where no True/False tells what it is
+    assert tt.check_rows(alone).reasons == ["", "", ""]
+    np.testing.assert_array_equal(tt.transform(alone), tt.transform(whole.head(3).assign(flag=None)))

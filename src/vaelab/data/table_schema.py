@@ -694,6 +694,13 @@ def bool_values(s: pd.Series, name: str, words: bool = True) -> tuple[np.ndarray
     """(0/1 float64, missing mask); ColumnProblem unless values are True/False, yes/no or 0/1. ``words`` False: not
     yes/no, as a column is declared boolean (its rows are written back True/False, and would lose the spelling)."""
     missing = s.isna().to_numpy()
+    if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+        from vaelab.data.sources import PANDAS_MISSING  # here: sources reads files, this module does not
+
+        # pandas' missing spellings ('NA', '') in a boolean column are missing, as a CSV's are and as a Parquet file's
+        # column of 'True'/'False'/'NA' reads whole (an audit, s15: a file of one such row scored 'NA' as "not a boolean
+        # value", the whole file as missing: a row's score hung on its neighbours)
+        missing = missing | s.isin(PANDAS_MISSING).to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
         # na_value False, of the column's own type: pyarrow's bool[pyarrow] refused the float 0.0 (an audit, s15: a
         # traceback for a DataFrame read with dtype_backend="pyarrow" that has a missing boolean)

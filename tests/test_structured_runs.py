@@ -732,7 +732,8 @@ def test_missing_values_takes_the_empty_text_of_a_parquet_file(tmp_path, capsys)
     kinds = {c["name"]: c for c in table_json["schema"]["columns"]}
     assert kinds["city"]["categories"] == ["bergen", "oslo"] and kinds["city"]["has_missing"]
     assert kinds["n"]["kind"] == "numeric" and kinds["n"]["has_missing"]
-    _ok(capsys, "score", tmp_path / "run", tmp_path / "t.parquet", "--n-samples", 5, "--quiet", "--out", tmp_path / "s.csv")
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "t.parquet", "--n-samples", 5, "--quiet",
+        "--out", tmp_path / "s.csv")  # fmt: skip
     scores = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
     assert not scores["reason"].str.contains("not seen|not a numeric").any()
 

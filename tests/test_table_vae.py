@@ -125,7 +125,8 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     assert both == ("Train with condition=['kind']; declare n categorical (categorical=['n']) to condition on it: "
                     "condition= takes categorical and boolean columns only.")
     assert condition_advice(tm, ["n"], first=True).startswith("Declare n categorical (categorical=['n']) to condition")
-    assert condition_advice(tm, ["n", "x"]).startswith("declare n, x categorical (categorical=['n', 'x']) to condition on them")
+    assert condition_advice(tm, ["n", "x"]).startswith("declare n, x categorical (categorical=['n', 'x']) to "
+                                                       "condition on them")
     # The CLI says it as train's flags (sample has no --condition or --categorical; an audit, s15: both syntaxes)
     from vaelab.cli import _named_as_typed, _subcommand, build_parser
 
@@ -134,10 +135,11 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
     said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
     assert said.endswith("Train with --condition kind; declare n categorical (--categorical n) to condition on it: "
                          "--condition takes categorical and boolean columns only."), said
-    error = DataError("Rejection kept 0. " + condition_advice(tm, ["n"], first=True), setting=("condition", "categorical"))
+    error = DataError("Rejection kept 0. " + condition_advice(tm, ["n"], first=True),
+                      setting=("condition", "categorical"))
     said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
-    assert said.endswith("Declare n categorical (--categorical n) to condition on it: --condition takes categorical and "
-                         "boolean columns only."), said
+    assert said.endswith("Declare n categorical (--categorical n) to condition on it: --condition takes "
+                         "categorical and boolean columns only."), said
 
 
 def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
@@ -679,16 +681,17 @@ def test_missing_values_marks_cells_in_every_frame_the_model_reads_as_the_cli_do
 
 
 def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():
-    """An audit (s15): TableVAE.fit on one row said "lower --val-fraction/--test-fraction", and sample(given=) naming no
-    column said "--given (given=) names ...": flags a Python caller has not. They are said in Python terms, which the CLI
-    says as its flags (tests/test_cli.py)."""
+    """An audit (s15): TableVAE.fit on one row said "lower --val-fraction/--test-fraction", and sample(given=) naming
+    no column said "--given (given=) names ...": flags a Python caller has not. They are said in Python terms, which
+    the CLI says as its flags (tests/test_cli.py)."""
     with pytest.raises(DataError) as err:
         TableVAE(**FAST).fit(pd.DataFrame({"a": [1.0], "b": ["x"]}))
     assert str(err.value).endswith("got 1 example(s) in all (1 validation, 0 test). Provide more data or lower "
                                    "validation_fraction.")
     model = TableVAE(**FAST).fit(make_mixed_table(100, seed=0))
-    for given, said in (({"nope": 1}, "given= names 'nope', which is not a column"), (["city"], "given= takes COL=VALUE"),
-                        (["city=Oslo", "city=Bergen"], "given= fixes 'city' twice")):  # fmt: skip
+    for given, said in (({"nope": 1}, "given= names 'nope', which is not a column"),
+                        (["city"], "given= takes COL=VALUE"),
+                        (["city=Oslo", "city=Bergen"], "given= fixes 'city' twice")):
         with pytest.raises(ConfigError) as err:
             model.sample(3, given=given)
         assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)

@@ -172,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     tb.add_argument("--missing-values", nargs="+", action="extend", default=[], metavar="TEXT",
                     help="cells reading exactly TEXT (e.g. '?') are missing values, in this file and every file the "
-                    "run later reads (a CSV's empty cells, 'NA', 'n/a' and 'null' are missing already; a Parquet file's text "
-                    "cells are values: --missing-values '' NA reads them as missing); series runs take it "
+                    "run later reads (a CSV's empty cells, 'NA', 'n/a' and 'null' are missing already; a Parquet "
+                    "file's text cells are values: --missing-values '' NA reads them as missing); series runs take it "
                     "too (with --fill interpolate to train on such gaps)")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
     ts.add_argument("--window", type=int, metavar="N_PAST", help="past steps per window (makes this a series run)")

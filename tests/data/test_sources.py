@@ -432,7 +432,7 @@ def test_a_parquet_text_column_of_true_false_and_na_is_boolean_with_missing_cell
     df.to_csv(tmp_path / "b.csv", index=False)
     df.to_parquet(tmp_path / "b.parquet", index=False)
     csv = read_table(tmp_path / "b.csv")
-    for kept in (PANDAS_MISSING, ()):  # training keeps every spelling in text; a later read of a run keeps those it holds
+    for kept in (PANDAS_MISSING, ()):  # training keeps every spelling in text; a later read those the run holds
         parquet = read_table(tmp_path / "b.parquet", kept=kept)
         assert parquet["f"][[0, 2, 5]].tolist() == csv["f"][[0, 2, 5]].tolist() == [True, False, True], kept
         assert parquet["f"].isna().tolist() == csv["f"].isna().tolist() == [False, True, False, True, True, False]

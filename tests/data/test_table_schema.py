@@ -272,5 +272,5 @@ def test_numbers_stored_as_text_one_per_row_are_offered_numeric_not_only_called_
     schema = infer_schema(rep)
     assert schema["n"].kind == "categorical" and len(schema.notes) == 1, schema.notes
     assert schema.notes[0] == (f"column 'n' holds numbers written as text ({len(schema['n'].categories)} distinct), "
-                               "modelled as categories; to model them as numbers, declare them numeric (numeric=['n'] in "
-                               "Python, --numeric n on the command line)")
+                               "modelled as categories; to model them as numbers, declare them numeric "
+                               "(numeric=['n'] in Python, --numeric n on the command line)")

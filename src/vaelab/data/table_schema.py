@@ -1040,9 +1040,10 @@ def infer_schema(
             if not_numbers.size == 0 and numbers.size and not s.dropna().astype(str).str.match(r"[+-]?0[0-9]").any():
                 # every cell a number written as text, many of them, none a code with leading zeros: a CSV of the same
                 # rows is numeric (an audit, s15: a Parquet column of 79 decimals as text became 79 categories unsaid)
-                notes.append(f"column {name!r} holds numbers written as text ({len(spec.categories)} distinct), modelled "
-                             f"as categories; to model them as numbers, declare them numeric (numeric=[{name!r}] in "
-                             f"Python, --numeric {shlex.quote(name)} on the command line)")  # fmt: skip
+                notes.append(f"column {name!r} holds numbers written as text ({len(spec.categories)} distinct), "
+                             "modelled as categories; to model them as numbers, declare them numeric "
+                             f"(numeric=[{name!r}] in Python, --numeric {shlex.quote(name)} on the command "
+                             "line)")  # fmt: skip
         specs.append(spec)
         if note:
             notes.append(note)

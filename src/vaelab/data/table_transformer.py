@@ -1406,10 +1406,12 @@ def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[
         if c.kind not in ("categorical", "boolean"):
             raise ConfigError(f"condition={[c.name]!r}: {c.name!r} is {c.kind}; a table is conditioned on categorical "
                               f"or boolean columns (declare whole-number codes categorical={[c.name]!r}, or bin "
-                              "continuous values into a new column).", setting=("condition", "categorical"))  # fmt: skip
+                              "continuous values into a new column).",
+                              setting=("condition", "categorical"))  # fmt: skip
         if c.has_missing:
-            raise ConfigError(f"condition={[c.name]!r}: {c.name!r} has missing values ({100 * c.missing_share:.1f}%); a "
-                              "condition must be known for every row. Fill them (e.g. as a category) or drop the rows.",
+            raise ConfigError(f"condition={[c.name]!r}: {c.name!r} has missing values "
+                              f"({100 * c.missing_share:.1f}%); a condition must be known for every row. Fill them "
+                              "(e.g. as a category) or drop the rows.",
                               setting="condition")  # fmt: skip
     rest = tuple(c for c in schema.columns if c.name not in names)
     if not rest:

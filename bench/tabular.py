@@ -51,7 +51,8 @@ ratio lines say "no clear winner" where the mean ± 2 SE intervals overlap; the 
 sampling, not the fit's own seed). With ``--fit-seeds S ...`` every method is fitted once per seed (vaelab's
 ``seed`` setting; SDV's torch and NumPy seeds before its fit) and ML efficacy is the mean over the fits of
 each fit's mean over its samples, its SE the SD of those means over sqrt(fits): it covers the fit's seed and
-the sampling; the other columns then are those of the first seed's fit. Beside ML efficacy the classifier's
+the sampling; the other columns then are those of the first seed's fit (SDMetrics quality and pair trends of
+each fit are printed per fit, beside ML efficacy per fit). Beside ML efficacy the classifier's
 accuracy is printed (mean over the samples, and SE over the fits): on fair TVAE is clearly ahead on macro F1 and
 not on accuracy (BENCHMARKS.md). The other metrics on the seed-0 sample; DCR privacy against
 the real-test rows as holdout (share_closer_than_holdout: share_closer_expected, k / (m + 1) ≈ 0.05, for rows as
@@ -434,7 +435,8 @@ def run_dataset(p: Prepared, methods: list[str], folder: Path, args, settings: d
 
 def over_fits(p: Prepared, methods: list[str], folder: Path, args, settings: dict) -> dict[str, dict]:
     """run_dataset once per --fit-seeds seed; ML efficacy as the mean over the fits of each fit's mean, its SE
-    the SD of those means / sqrt(fits); every other column from the first seed's fit."""
+    the SD of those means / sqrt(fits); every other column from the first seed's fit (SDMetrics quality and pair
+    trends of every fit in ``q_fits``/``q_pairs_fits``, printed per fit)."""
     fits = []
     for seed in args.fit_seeds:
         print(f"  {p.table.name}: fits with seed {seed}", flush=True)
@@ -449,6 +451,12 @@ def over_fits(p: Prepared, methods: list[str], folder: Path, args, settings: dic
                        ml_preds_fits=[f[name]["ml_preds_fits"][0] for f in fits])  # fmt: skip
             accs = [f[name]["acc"] for f in fits]
             row.update(acc=float(np.mean(accs)), acc_se=float(np.std(accs, ddof=1) / math.sqrt(len(accs))))
+        # SDMetrics quality and pair trends of each fit, printed beside ML efficacy per fit (the table's columns are
+        # the first fit's; an audit, s15: the other fits' quality was computed and never shown)
+        for key in ("q", "q_pairs"):
+            values = [f[name][key] for f in fits if f.get(name, {}).get(key) is not None]
+            if len(values) == len(fits):
+                row[f"{key}_fits"] = values
         times = [f[name]["fit_s"] for f in fits if f.get(name, {}).get("fit_s") is not None]
         if len(times) == len(fits):
             row["fit_s"] = float(np.mean(times))  # the ratio lines' training time: the mean over the fits
@@ -475,6 +483,9 @@ def print_table(p: Prepared, rows: dict[str, dict]) -> None:
     for name, r in rows.items():
         if r.get("ml_fits"):
             print(f"\n{name}: ML efficacy per fit {' / '.join(f'{x:.3f}' for x in r['ml_fits'])}", end="")
+        if r.get("q_fits") and r.get("q_pairs_fits"):
+            print(f"\n{name}: SDMetrics quality per fit {' / '.join(f'{x:.3f}' for x in r['q_fits'])}, pair trends per "
+                  f"fit {' / '.join(f'{x:.3f}' for x in r['q_pairs_fits'])}", end="")  # fmt: skip
         if r.get("acc") is not None and not math.isnan(r["acc"]):
             se = f" ± {r['acc_se']:.3f}" if r.get("acc_se") is not None else ""
             print(f"\n{name}: the classifier's accuracy {r['acc']:.3f}{se} (trained on real-train rows: "

@@ -108,6 +108,9 @@ def test_bad_inputs_end_in_one_line_and_exit_2(tmp_path, capsys, digits_npy):
     one = tmp_path / "one.csv"
     one.write_text("a,b\n1,2\n")
     _one_line_error(capsys, "train", one, "--out", out, match="Need at least 2 training examples")
+    # the split's advice as the flags typed (an audit, s15: Python callers were told --val-fraction, the CLI too)
+    _one_line_error(capsys, "train", one, "--out", out, "--test-fraction", "0.2",
+                    match="lower --val-fraction (validation_fraction) or --test-fraction (test_fraction).")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     _one_line_error(capsys, "train", empty, "--out", out, match="empty")
@@ -507,8 +510,8 @@ def test_the_python_api_takes_seeds_in_the_same_range(tmp_path):
 
 def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     """An audit (s14): numbers with a few text cells ('?') were advised only "vaelab train --missing-values '?'",
-    which a Python caller cannot pass (TableVAE takes no missing_values): the advice names pandas' na_values too,
-    and the CLI still says the flags typed (--ignore a, not ignore=['a'])."""
+    which a Python caller cannot pass: TableVAE takes missing_values=[...] (s15), which the CLI says as the flags
+    typed (--missing-values '?' unknown, --ignore a; not ignore=['a'])."""
     import pandas as pd
 
     rng = np.random.default_rng(2)
@@ -517,8 +520,12 @@ def test_junk_cells_advice_names_what_each_caller_passes(tmp_path, capsys):
     pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], 120)}).to_csv(tmp_path / "t.csv", index=False)
     code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
     assert code == 2 and err.count("\n") == 1, err
-    assert "na_values=['?', 'unknown']; vaelab train --missing-values '?' unknown)" in err, err
-    assert "--ignore a to leave it out" in err and "ignore=" not in err, err
+    assert "read those cells as missing (--missing-values '?' unknown)" in err, err
+    assert "--ignore a to leave it out" in err and "ignore=" not in err and "missing_values" not in err, err
+    a[7:12] = ["n.a.", "-", "x", "y", "z"]  # more markers than are named: the first few, then "..."
+    pd.DataFrame({"a": a, "b": rng.choice(["x", "y"], 120)}).to_csv(tmp_path / "t.csv", index=False)
+    code, _, err = run_cli(capsys, "train", tmp_path / "t.csv", "--out", tmp_path / "r", *FAST_ARGS)
+    assert code == 2 and "(--missing-values '?' unknown n.a. ...)" in err and "Ellipsis" not in err, err
 
 
 def test_reconstruction_mse_is_refused_where_the_models_inputs_are_encoded(capsys, tiny_runs):

@@ -713,6 +713,31 @@ def test_score_a_table_file_flags_what_training_never_had(table, table_run, tmp_
     assert from_file.observed[clean].all() and not from_file.observed[[3, 5]].all(axis=1).any()
 
 
+def test_missing_values_takes_the_empty_text_of_a_parquet_file(tmp_path, capsys):
+    """An audit (s15): a Parquet file's text cell '' is a value at training (as pd.read_parquet gives it), but
+    --missing-values '' was refused ("markers must be non-empty"), so nothing read ETL output's '' cells as missing.
+    It is a marker now: '' cells are missing at training and in every later file the run reads."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=200), "city": rng.choice(["oslo", "bergen", ""], 200),
+                       "n": rng.integers(0, 1000, 200).astype(str)})  # fmt: skip
+    df.loc[[1, 7], "n"] = ""
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    out = _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "plain", *FAST, "--categorical", "n")
+    kinds = {c["name"]: c for c in json.loads((tmp_path / "plain" / "table.json").read_text())["schema"]["columns"]}
+    assert "" in kinds["city"]["categories"]
+    out = _ok(capsys, "train", tmp_path / "t.parquet", "--out", tmp_path / "run", *FAST, "--missing-values", "")
+    assert "cells reading '' are missing values" in out
+    table_json = json.loads((tmp_path / "run" / "table.json").read_text())
+    assert table_json["missing_values"] == [""]
+    kinds = {c["name"]: c for c in table_json["schema"]["columns"]}
+    assert kinds["city"]["categories"] == ["bergen", "oslo"] and kinds["city"]["has_missing"]
+    assert kinds["n"]["kind"] == "numeric" and kinds["n"]["has_missing"]
+    _ok(capsys, "score", tmp_path / "run", tmp_path / "t.parquet", "--n-samples", 5, "--quiet",
+        "--out", tmp_path / "s.csv")  # fmt: skip
+    scores = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert not scores["reason"].str.contains("not seen|not a numeric").any()
+
+
 def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(tmp_path, capsys):
     """An audit (issue 17): a numeric column with '?' cells could only be cleaned by hand before training, and the
     run's later files (score, anomaly-eval) then needed the same cleaning. --missing-values names the markers once;
@@ -725,8 +750,6 @@ def test_missing_value_markers_are_read_as_missing_in_every_file_the_run_reads(t
     df.to_csv(tmp_path / "q.csv", index=False)
     err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *FAST)
     assert "holds numbers except in 3 of its 300 filled rows" in err and "--missing-values '?'" in err
-    err = _error(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "r0", *FAST, "--missing-values", "")
-    assert "--missing-values takes the texts" in err
     out = _ok(capsys, "train", tmp_path / "q.csv", "--out", tmp_path / "run", *FAST, "--missing-values", "?", "n.a.")
     assert "cells reading '?', 'n.a.' are missing values" in out
     table_json = json.loads((tmp_path / "run" / "table.json").read_text())

@@ -120,12 +120,26 @@ def test_the_advice_to_condition_names_only_columns_condition_takes():
 
     frame = pd.DataFrame({"kind": ["rare", "common"] * 5, "n": np.arange(10) % 3, "x": np.arange(10.0)})
     tm = TableModel(None, TableTransformer().fit(frame, infer_schema(frame)), ("kind", "n", "x"))
-    assert condition_advice(tm, {"kind": "rare"}) == "train with --condition kind (condition= in Python)."
+    assert condition_advice(tm, {"kind": "rare"}) == "train with condition=['kind']."
     both = condition_advice(tm, {"kind": "rare", "n": 2}, first=True)
-    assert both.startswith("Train with --condition kind (condition= in Python); --condition takes categorical")
-    assert "declare n categorical (--categorical; categorical= in Python)" in both
-    assert condition_advice(tm, ["n"]).startswith("--condition takes categorical and boolean columns only")
-    assert condition_advice(tm, ["n", "x"]).endswith("declare n, x categorical (--categorical; categorical= in Python) to condition on them.")
+    assert both == ("Train with condition=['kind']; declare n categorical (categorical=['n']) to condition on it: "
+                    "condition= takes categorical and boolean columns only.")
+    assert condition_advice(tm, ["n"], first=True).startswith("Declare n categorical (categorical=['n']) to condition")
+    assert condition_advice(tm, ["n", "x"]).startswith("declare n, x categorical (categorical=['n', 'x']) to "
+                                                       "condition on them")
+    # The CLI says it as train's flags (sample has no --condition or --categorical; an audit, s15: both syntaxes)
+    from vaelab.cli import _named_as_typed, _subcommand, build_parser
+
+    parser = build_parser()
+    error = DataError("Rejection kept 0 of 4000 draws. " + both, setting=("condition", "categorical"))
+    said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
+    assert said.endswith("Train with --condition kind; declare n categorical (--categorical n) to condition on it: "
+                         "--condition takes categorical and boolean columns only."), said
+    error = DataError("Rejection kept 0. " + condition_advice(tm, ["n"], first=True),
+                      setting=("condition", "categorical"))
+    said = _named_as_typed(_subcommand(parser, "sample"), error, _subcommand(parser, "train"))
+    assert said.endswith("Declare n categorical (--categorical n) to condition on it: --condition takes "
+                         "categorical and boolean columns only."), said
 
 
 def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_columns():
@@ -141,7 +155,7 @@ def test_the_advice_to_condition_keeps_a_conditional_models_own_condition_column
     condition, schema = split_condition(infer_schema(frame), ("region", "member"))
     tm = TableModel(None, TableTransformer().fit(frame, schema), tuple(frame.columns), condition)
     advice = condition_advice(tm, {"plan": "gold", "member": "False"}, first=True)
-    assert advice == "Train with --condition region member plan (condition= in Python)."
+    assert advice == "Train with condition=['region', 'member', 'plan']."
     assert "--categorical" not in condition_advice(tm, {"member": "False", "region": "a"})
 
 
@@ -155,7 +169,8 @@ def test_too_few_rows_for_latent_conditioning_in_python_names_no_condition_that_
         model.sample(20, given={"n": 50})
     said = str(caught.value)
     assert "needs at least" in said and "Fit with condition=(...)" not in said
-    assert "declare n categorical (--categorical; categorical= in Python)" in said
+    assert "Declare n categorical (categorical=['n'])" in said and "--" not in said
+    assert caught.value.setting == ("condition", "categorical")
 
 
 def test_class_on_a_model_conditioned_on_one_column_takes_the_spellings_given_takes():
@@ -637,3 +652,70 @@ def test_the_temperature_block_says_who_chose_it_in_a_key_not_named_like_given()
     assert (auto["chosen_by"], auto["given"]) == ("auto", False)
     model.temperature_.pop("chosen_by")  # a choice stored before the key was written
     assert model.sample(3).attrs["temperature"]["chosen_by"] == "auto"
+
+
+def test_missing_values_marks_cells_in_every_frame_the_model_reads_as_the_cli_does():
+    """An audit (s15): TableVAE took no missing_values where vaelab train takes --missing-values, so a Python caller
+    told of '?' cells had to clean the frame given to fit and every later one by hand (pandas' na_values). The markers
+    are a setting now: the frame given to fit and every frame the model later reads (check, transform, log_likelihood)
+    are read with them; the caller's frame is left as it is; a marker that is no text is refused."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=200).round(2).astype(object), "b": rng.choice(["x", "y"], 200),
+                       "c": rng.integers(0, 50, 200).astype(float)})  # fmt: skip
+    df.loc[[3, 4], "a"], df.loc[9, "a"], df.loc[11, "c"] = "?", "n.a.", -999.0
+    with pytest.raises(DataError, match=r"read those cells as missing \(missing_values=\['\?', 'n\.a\.'\]\)") as err:
+        TableVAE(**FAST).fit(df)
+    assert err.value.setting == ("ignore", "categorical", "missing_values") and "--missing-values" not in str(err.value)
+    model = TableVAE(missing_values=["?", "n.a.", "-999"], **FAST).fit(df)
+    assert model.schema["a"].kind == "numeric" and model.schema["a"].has_missing and model.schema["c"].has_missing
+    assert model.schema["c"].min == 0 and df.loc[3, "a"] == "?"  # -999 is no value; the caller's frame unchanged
+    new = df.head(3).copy()
+    new.loc[0, "a"], new.loc[1, "c"] = "?", -999.0
+    assert model.check(new) == ["", "", ""]  # missing, as in training, not "not a numeric value"
+    assert model.log_likelihood(new, n_samples=5).extra["reasons"] == ["", "", ""]
+    np.testing.assert_allclose(model.transform(new)[0], model.transform(new.assign(a=[np.nan, *new["a"][1:]]))[0])
+    for bad in (["?", 3], 3):
+        with pytest.raises(ConfigError, match=r"missing_values=\['\?', 'n\.a\.'\]; got 3, which is no text"):
+            TableVAE(missing_values=bad)
+    assert TableVAE(missing_values=None).missing_values == () and TableVAE(missing_values="?").missing_values == ("?",)
+
+
+def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():
+    """An audit (s15): TableVAE.fit on one row said "lower --val-fraction/--test-fraction", and sample(given=) naming
+    no column said "--given (given=) names ...": flags a Python caller has not. They are said in Python terms, which
+    the CLI says as its flags (tests/test_cli.py)."""
+    with pytest.raises(DataError) as err:
+        TableVAE(**FAST).fit(pd.DataFrame({"a": [1.0], "b": ["x"]}))
+    assert str(err.value).endswith("got 1 example(s) in all (1 validation, 0 test). Provide more data or lower "
+                                   "validation_fraction.")
+    model = TableVAE(**FAST).fit(make_mixed_table(100, seed=0))
+    for given, said in (({"nope": 1}, "given= names 'nope', which is not a column"),
+                        (["city"], "given= takes COL=VALUE"),
+                        (["city=Oslo", "city=Bergen"], "given= fixes 'city' twice")):
+        with pytest.raises(ConfigError) as err:
+            model.sample(3, given=given)
+        assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)
+
+
+def test_condition_refusals_name_the_setting_as_each_caller_passes_it(tmp_path, capsys):
+    """An audit (s15): TableVAE(condition=...).fit was refused with "--condition x: ... (declare whole-number codes
+    --categorical x ...)", flags a Python caller has not. Python is told condition=['x'] and categorical=['x']; the CLI
+    still says --condition x and --categorical x."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"region": rng.choice(["n", "s"], 120), "gap": rng.choice(["a", None], 120),
+                       "x": rng.normal(size=120), "one": "same"})  # fmt: skip
+    cases = {"x": "condition=['x']: 'x' is numeric; a table is conditioned on categorical or boolean columns (declare "
+                  "whole-number codes categorical=['x'], or bin",
+             "gap": "condition=['gap']: 'gap' has missing values", "zz": "condition= names ['zz'], which",
+             "one": "condition=['one']: every row holds 'same'; a condition needs at least two values"}  # fmt: skip
+    for column, said in cases.items():
+        with pytest.raises((ConfigError, DataError)) as err:
+            TableVAE(condition=column, **FAST).fit(df)
+        assert str(err.value).startswith(said) and "--" not in str(err.value), str(err.value)
+    from vaelab.cli import main
+
+    df.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r"), "--condition", "x", "--quiet"]) == 2
+    assert "--condition x: 'x' is numeric" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r"), "--condition", "one", "--quiet"]) == 2
+    assert "--condition one: every row holds 'same'" in capsys.readouterr().err

@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="numeric columns: mode-specific normalization as in TVAE (default) or standardization")  # fmt: skip
     tb.add_argument("--missing-values", nargs="+", action="extend", default=[], metavar="TEXT",
                     help="cells reading exactly TEXT (e.g. '?') are missing values, in this file and every file the "
-                    "run later reads (empty cells, 'NA', 'n/a' and 'null' are missing already); series runs take it "
+                    "run later reads (a CSV's empty cells, 'NA', 'n/a' and 'null' are missing already; a Parquet "
+                    "file's text cells are values: --missing-values '' NA reads them as missing); series runs take it "
                     "too (with --fill interpolate to train on such gaps)")  # fmt: skip
     ts = t.add_argument_group("time series (windows of --window past + --horizon future steps)")
     ts.add_argument("--window", type=int, metavar="N_PAST", help="past steps per window (makes this a series run)")
@@ -1026,8 +1027,9 @@ def cmd_report(args) -> int:
 
 
 # A value written after "name=" in an error's text: a quoted string, a list, a number or a word, or nothing ("sigma=.").
-# Python settings whose flag's dest is another name: load_adopted(trust=True) is --trust-run.
-_PYTHON_TO_DEST = {"trust": "trust_run"}
+# Python settings whose flag's dest is another name: load_adopted(trust=True) is --trust-run, VAE's
+# validation_fraction --val-fraction.
+_PYTHON_TO_DEST = {"trust": "trust_run", "validation_fraction": "val_fraction"}
 
 _VALUE = r"""('[^']*'|"[^"]*"|\[[^\]]*\]|-?[\w.+-]*\w|)"""
 
@@ -1045,21 +1047,30 @@ def _parsers_chosen(parser: argparse.ArgumentParser, parsed: argparse.Namespace)
         chosen.append(parser)
 
 
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    """vaelab's subcommand parser ``name`` (train's), None where there is none."""
+    action = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    return None if action is None else action.choices.get(name)
+
+
 def _command_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
     """The innermost (sub)command parser the arguments chose: vaelab explore's traverse for `explore RUN traverse`."""
     return _parsers_chosen(parser, parsed)[-1]
 
 
-def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
+def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError, train: argparse.ArgumentParser | None = None) -> str:
     """The error's text in the words the user typed: each setting it names (ConfigError.setting, one name or a tuple)
-    said as the command's flag. The check words its text in Python terms, for the Python API, and names a setting
+    said as the command's flag, or where the command has none, as ``train``'s (advice to train again: sample's
+    "train with condition=['kind']" is "train with --condition kind"; an audit, s15: that advice named both syntaxes to
+    every caller). The check words its text in Python terms, for the Python API, and names a setting
     either as ``name=VALUE`` (each becomes "--flag VALUE", a switch's "--flag") or bare (its first mention becomes
     "--flag (name)": "--val-fraction (val_fraction) must be ..."; an audit: "val_fraction must be ...")."""
     text, setting = str(e), getattr(e, "setting", None)
     for name in (setting,) if isinstance(setting, str) else setting or ():
         dest = _PYTHON_TO_DEST.get(name, name)
-        option = next((a for a in sub._actions if a.dest == dest and a.option_strings), None)
-        if option is None:  # not an option of this command: its text stays as it is
+        option = next((a for p in (sub, train) if p is not None for a in p._actions
+                       if a.dest == dest and a.option_strings), None)  # fmt: skip
+        if option is None:  # not an option of this command nor of train: its text stays as it is
             continue
         typed = next((o for o in option.option_strings if o.startswith("--")), option.option_strings[0])
         switch = option.nargs == 0
@@ -1073,7 +1084,8 @@ def _named_as_typed(sub: argparse.ArgumentParser, e: VaelabError) -> str:
                     items = ast.literal_eval(value)
                 except (ValueError, SyntaxError):  # not a literal ("features=[...]"): its words
                     return " ".join([typed, *value[1:-1].replace(",", " ").split()])
-                return " ".join([typed, *(shlex.quote(str(item)) for item in items)])
+                # "..." where the list names the first few of more ("['?', 'n.a.', ...]"), not "Ellipsis"
+                return " ".join([typed, *("..." if item is Ellipsis else shlex.quote(str(item)) for item in items)])
             if value[0] in "'\"" and value[1:-1] and not any(c.isspace() or c in "'\"\\$" for c in value[1:-1]):
                 value = value[1:-1]  # a plain word needs no quotes on a command line
             return f"{typed} {value}"
@@ -1102,7 +1114,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
     except VaelabError as e:
-        text = _named_as_typed(_command_parser(parser, args), e)
+        text = _named_as_typed(_command_parser(parser, args), e, _subcommand(parser, "train"))
         print(f"vaelab {args.command}: error: {' '.join(text.split())}", file=sys.stderr)  # one line, whatever a name holds
         return 2
     except KeyboardInterrupt:

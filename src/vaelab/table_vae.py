@@ -26,6 +26,7 @@ from vaelab.analysis.table_generation import (
 )
 from vaelab.config import AUTO, check_seed
 from vaelab.data.dataset import Dataset
+from vaelab.data.sources import check_missing_values, mark_missing
 from vaelab.data.split import indices, split_assignment
 from vaelab.data.table_schema import infer_schema, unmodelled_columns
 from vaelab.data.table_transformer import (
@@ -68,7 +69,10 @@ class TableVAE:
     ({'Oslo'}, 'rejection')
 
     Parameters: ``categorical``, ``numeric``, ``boolean``, ``datetime``, ``ignore`` override the
-    inferred schema; ``normalization`` is "mode" (TVAE's) or "standard"; ``condition`` names
+    inferred schema; ``missing_values`` names texts that mark a missing cell (``['?', 'n.a.']``, as
+    ``vaelab train --missing-values``): a cell whose whole text is one is missing, in the frame given to fit and in
+    every frame the model later reads (a text column that then holds only numbers is numeric; a marker such as
+    '-999' also marks number cells equal to it); ``normalization`` is "mode" (TVAE's) or "standard"; ``condition`` names
     categorical or boolean columns the model is conditioned on (a conditional VAE: they are the
     decoder's input, not generated, and ``sample(given=...)`` fixes them exactly); any other keyword
     is a :class:`vaelab.VAE` setting (latent_dim, hidden, epochs, ...). ``validation_fraction`` of
@@ -76,18 +80,19 @@ class TableVAE:
     """
 
     def __init__(self, *, categorical=(), numeric=(), boolean=(), datetime=(), ignore=(),
-                 normalization: str = "mode", condition=(), **settings: Any):  # fmt: skip
+                 normalization: str = "mode", condition=(), missing_values=(), **settings: Any):  # fmt: skip
         names = _column_names  # "region" is one column, not six
         self.overrides = {"categorical": names(categorical), "numeric": names(numeric), "boolean": names(boolean),
                           "datetime": names(datetime), "ignore": names(ignore)}  # fmt: skip
         self.normalization = normalization
         self.condition = names(condition)
+        self.missing_values = check_missing_values(missing_values)  # texts read as missing cells in every frame
         # A misspelt setting (epoch=2) is refused here, not at fit with VAE's "unexpected keyword argument".
         unknown = sorted(set(settings) - set(inspect.signature(VAE.__init__).parameters) - {"self"})
         if unknown:
             raise ConfigError(f"TableVAE got unknown setting(s) {unknown}: besides categorical, numeric, boolean, "
-                              "datetime, ignore, normalization and condition it takes vaelab.VAE's settings (latent_dim, "
-                              "hidden, epochs, lr, ...). Check the spelling.")  # fmt: skip
+                              "datetime, ignore, normalization, condition and missing_values it takes vaelab.VAE's "
+                              "settings (latent_dim, hidden, epochs, lr, ...). Check the spelling.")  # fmt: skip
         self.settings = settings
         if "blocks" in settings or settings.get("likelihood", "auto") not in ("auto", "mixed"):
             raise ConfigError("TableVAE chooses its own likelihood (mixed, from the schema); leave likelihood and blocks out.")
@@ -100,6 +105,7 @@ class TableVAE:
         ``vae_`` (the :class:`vaelab.VAE`), ``transformer_``, ``columns_``, ``condition_``, ``temperature_``."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"TableVAE.fit expects a pandas DataFrame; got {type(df).__name__}.")
+        df = self._read(df)
         condition, schema = split_condition(infer_schema(df, **self.overrides), self.condition)
         vae = VAE(**{**TABLE_SETTINGS, **self.settings})
         vae.train_config()  # the seed, before the encodings' fits take it
@@ -144,6 +150,11 @@ class TableVAE:
         fitted = fitted if fitted is not None else self._sampler(sampler, CHOICE_SEED)
         return choose_temperature(self.table_model(), fitted, train, val).to_dict()
 
+    def _read(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The frame with its cells whose whole text is one of ``missing_values`` missing, as fit read its own (an
+        audit, s15: TableVAE took no missing_values, so a Python caller cleaned every frame by hand)."""
+        return mark_missing(df, self.missing_values) if isinstance(df, pd.DataFrame) else df
+
     @property
     def schema(self):
         self._check_fitted("schema")
@@ -165,6 +176,7 @@ class TableVAE:
         frequent trained ones where only held-out rows hold theirs (as :meth:`log_likelihood` scores such rows, its
         ``extra["reasons"]`` saying so). :meth:`check` gives each row's reasons, as `vaelab score` writes them."""
         self._check_fitted("transform")
+        df = self._read(df)
         labels = self._labels(df)
         if labels is not None:
             self._check_known_conditions(df, labels)
@@ -205,7 +217,7 @@ class TableVAE:
         are (a condition value only held-out rows hold: given the most frequent trained one), so this says which of
         its rows that touches (an audit, s13: the Python API applied those rules without a word)."""
         self._check_fitted("check")
-        return self._checked(df)[1]
+        return self._checked(self._read(df))[1]
 
     def _checked(self, df: pd.DataFrame):
         """(CheckedRows, reasons, labels): the rows encoded with what is new flagged per row, as `vaelab score` reads a
@@ -229,6 +241,7 @@ class TableVAE:
         listed in ``result.extra["reasons"]`` (one string per row, "" when nothing is new). Columns of ``df`` the
         model does not hold are not scored; ``result.extra["unscored_columns"]`` names them."""
         self._check_fitted("log_likelihood")
+        df = self._read(df)
         rows, reasons, labels = self._checked(df)
         result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip

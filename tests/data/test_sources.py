@@ -420,6 +420,27 @@ def test_a_parquet_text_column_of_true_and_false_reads_as_booleans_as_its_csv_do
     assert parquet["p"].tolist() == df["p"].tolist() and parquet["t"].tolist() == df["t"].tolist()
 
 
+def test_a_parquet_text_column_of_true_false_and_na_is_boolean_with_missing_cells_as_its_csv(tmp_path):
+    """An audit (s15): a Parquet text column of 'True'/'False'/'NA' trained as three categories (training keeps pandas'
+    missing spellings of a Parquet file as text) where its CSV is boolean with missing values. Beside True/False those
+    spellings are missing cells, at training as in later reads; a run that holds 'NA' as a category of the column (one
+    trained as three categories) reads it so; a column of 'NA' alone stays text."""
+    from vaelab.data.sources import PANDAS_MISSING
+
+    df = pd.DataFrame({"f": ["True", "NA", "False", "", "nan", "True"], "n": ["NA", "NA", "", "NA", "NA", "NA"],
+                       "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})  # fmt: skip
+    df.to_csv(tmp_path / "b.csv", index=False)
+    df.to_parquet(tmp_path / "b.parquet", index=False)
+    csv = read_table(tmp_path / "b.csv")
+    for kept in (PANDAS_MISSING, ()):  # training keeps every spelling in text; a later read those the run holds
+        parquet = read_table(tmp_path / "b.parquet", kept=kept)
+        assert parquet["f"][[0, 2, 5]].tolist() == csv["f"][[0, 2, 5]].tolist() == [True, False, True], kept
+        assert parquet["f"].isna().tolist() == csv["f"].isna().tolist() == [False, True, False, True, True, False]
+    assert read_table(tmp_path / "b.parquet", kept=PANDAS_MISSING)["n"].tolist() == df["n"].tolist()
+    held = read_table(tmp_path / "b.parquet", kept=PANDAS_MISSING, text={"f": ("", "NA", "nan")})
+    assert held["f"].tolist() == df["f"].tolist()
+
+
 def test_a_parquet_reads_pandas_missing_spellings_as_missing_as_its_csv_does(tmp_path):
     """An audit: a Parquet file's text cells '', 'NA' and 'null' stayed text (categories) while the CSV of the same
     rows read them as missing (pandas' default na_values), so the same data was read two ways. A text column stays

@@ -147,8 +147,8 @@ def test_numbers_with_a_few_junk_cells_are_diagnosed_as_such():
     df = pd.DataFrame({"a": rng.normal(size=300).astype(object), "b": rng.choice(["x", "y"], 300)})
     df.loc[5, "a"], df.loc[6, "a"] = "?", "unknown"
     expected = (r"column 'a' holds numbers except in 2 of its 300 filled rows \(row 5: '\?', row 6: 'unknown'\); "
-                r"to model it as numeric, read those cells as missing \(in Python, pandas' na_values=\['\?', 'unknown'\]; "
-                r"vaelab train --missing-values '\?' unknown\) or make them empty")
+                r"to model it as numeric, read those cells as missing \(missing_values=\['\?', 'unknown'\]\) or make "
+                r"them empty")
     with pytest.raises(DataError, match=expected + r".*ignore=\['a'\] to leave it out if it is an ID") as err:
         infer_schema(df)
     assert "an ID?" not in str(err.value)
@@ -208,3 +208,69 @@ def test_the_row_index_pandas_writes_with_to_csv_is_left_out_and_said(tmp_path):
     repeated = read.copy()
     repeated["Unnamed: 0"] = np.arange(50) // 2
     assert "Unnamed: 0" in infer_schema(repeated).names
+
+
+def test_missing_values_written_as_text_are_noted_with_what_reads_them_as_missing():
+    """An audit (s15): df[c].astype(str) (pandas before 3.0) writes NaN as 'nan' and None as 'None'; from a Parquet file
+    or a DataFrame those cells are categories, and the schema listed them among the others without a word. A note
+    names them and what reads them as missing; a column without such text has none."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"city": rng.choice(["oslo", "bergen", "nan", "None"], 200).astype(object),
+                       "k": rng.choice(["1.0", "2.0", "nan"], 200).astype(object), "x": rng.normal(size=200),
+                       "plain": rng.choice(["a", "b"], 200)})  # fmt: skip
+    notes = infer_schema(df).notes
+    assert len(notes) == 2 and all("astype(str)" in n for n in notes)
+    n_nan, n_none = int((df["city"] == "nan").sum()), int((df["city"] == "None").sum())
+    assert notes[0] == (f"column 'city' holds 'nan' ({n_nan} cells), 'None' ({n_none} cells) as categories, the text "
+                        "pandas' astype(str) writes for a missing value; if they are missing values, read them so "
+                        "(missing_values=['nan', 'None'] in Python, --missing-values nan None on the command line)")
+    assert notes[1].startswith("column 'k' holds 'nan' (") and "missing_values=['nan'] in Python" in notes[1]
+    assert "note: column 'city' holds 'nan'" in infer_schema(df).describe()
+    assert infer_schema(df[["plain", "x"]]).notes == ()
+
+
+def test_a_pyarrow_backed_boolean_with_a_missing_value_is_read():
+    """An audit (s15): a DataFrame read with dtype_backend="pyarrow" (pd.read_parquet, pd.read_csv, convert_dtypes)
+    whose bool[pyarrow] column held a missing value ended TableVAE.fit in pyarrow's ArrowInvalid traceback ("Could not
+    convert 0.0 with type float: tried to convert to boolean")."""
+    df = pd.DataFrame({"member": [True, None, False, True] * 10, "x": np.arange(40.0)})
+    df = df.convert_dtypes(dtype_backend="pyarrow")
+    assert str(df["member"].dtype) == "bool[pyarrow]"
+    spec = infer_schema(df)["member"]
+    assert spec.kind == "boolean" and spec.has_missing
+    from vaelab.data.table_schema import bool_values
+
+    values, missing = bool_values(df["member"], "member")
+    assert values.tolist()[:4] == [1.0, 0.0, 0.0, 1.0] and missing.tolist()[:4] == [False, True, False, False]
+
+
+def test_numbers_stored_as_text_one_per_row_are_offered_numeric_not_only_called_an_id(tmp_path, capsys):
+    """An audit (s15): a Parquet column of decimals stored as text ('0.5', '12.25'), each row's its own, was refused as
+    "a different value in each of its rows (an ID?)" with ignore= and categorical= as the ways on, never numeric=,
+    which models them. Text that is not numbers is still an ID; the CLI says numeric= as --numeric."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"n": [f"{v:.6f}" for v in rng.normal(size=80)], "id": [f"u{i}" for i in range(80)],
+                       "x": rng.normal(size=80)})  # fmt: skip
+    with pytest.raises(DataError) as err:
+        infer_schema(df)
+    said = str(err.value)
+    assert ("column 'n' holds numbers written as text, a different one in each of its 80 rows; pass numeric=['n'] to "
+            "model them as numbers, ignore=['n'] to leave it out if it is an ID, or categorical=['n']") in said
+    assert "column 'id' holds a different value in each of its 80 rows (an ID?)" in said
+    assert err.value.setting == ("ignore", "categorical", "missing_values", "numeric")
+    assert infer_schema(df, numeric=["n"], ignore=["id"])["n"].kind == "numeric"
+    from vaelab.cli import main
+
+    df.to_parquet(tmp_path / "t.parquet", index=False)
+    assert main(["train", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "pass --numeric n to model them as numbers, --ignore n to leave it out if it is an ID" in err, err
+    # repeated numbers written as text (not an ID) train as categories, as Parquet text does, and a note says so;
+    # zero-padded codes get no such note
+    rep = pd.DataFrame({"n": [f"{v:.1f}" for v in rng.normal(size=200)], "zip": [f"0{i % 40:04d}" for i in range(200)],
+                        "x": rng.normal(size=200)})  # fmt: skip
+    schema = infer_schema(rep)
+    assert schema["n"].kind == "categorical" and len(schema.notes) == 1, schema.notes
+    assert schema.notes[0] == (f"column 'n' holds numbers written as text ({len(schema['n'].categories)} distinct), "
+                               "modelled as categories; to model them as numbers, declare them numeric "
+                               "(numeric=['n'] in Python, --numeric n on the command line)")

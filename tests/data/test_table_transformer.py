@@ -691,8 +691,22 @@ def test_a_value_beyond_a_constant_column_is_not_counted_in_a_made_up_sd(normali
     new.loc[0, "const"], new.loc[1, "day"], new.loc[2, "x"] = 8.0, pd.Timestamp("2021-01-03"), 100.0
     reasons = tt.check_rows(new).reasons
     assert reasons[0] == "const: out of range: 8 is above the one value seen in training (7)"
-    assert reasons[1] == "day: out of range: 2021-01-03 00:00:00 is above the one value seen in training (2021-01-01 00:00:00)"
+    assert reasons[1] == "day: out of range: 2021-01-03 is above the one value seen in training (2021-01-01)"
     assert reasons[2].startswith("x: out of range: 100 is ") and " SD above the range seen in training" in reasons[2]
+
+
+def test_a_daily_columns_range_and_reasons_are_days():
+    """An audit (s15): a dd/mm/YYYY column's range in describe() and an out-of-range reason read '2035-01-01 00:00:00',
+    a time the column never writes; they read as the ISO days its sampled and fixed values are written as."""
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    df = pd.DataFrame({"text": days.strftime("%d/%m/%Y"), "naive": days, "x": np.linspace(0, 1, 40)})
+    tt = TableTransformer("standard").fit(df)
+    assert "2020-01-01 .. 2020-02-09, unit D, text %d/%m/%Y" in tt.schema.describe()
+    assert "2020-01-01 .. 2020-02-09, unit D" in tt.schema.describe() and "00:00:00" not in tt.schema.describe()
+    new = df.head(1).copy()
+    new.loc[0, "text"], new.loc[0, "naive"] = "01/01/2035", pd.Timestamp("2035-01-01")
+    reasons = tt.check_rows(new).reasons[0]
+    assert "text: out of range: 2035-01-01 is " in reasons and "naive: out of range: 2035-01-01 is " in reasons
 
 
 def test_dates_of_a_time_zone_are_described_and_flagged_in_that_zone():
@@ -774,3 +788,22 @@ def test_a_given_whole_number_past_2_53_matches_the_rows_that_hold_it():
     labels = value_labels(pd.Series(values), spec)
     assert [given_label(spec, str(v)) for v in values] == list(labels)
     assert value_labels(pd.Series([3, 4]), infer_schema(pd.DataFrame({"k": [3, 4, 5]}))["k"]).tolist() == ["3", "4"]
+
+
+def test_a_boolean_columns_na_text_is_missing_whatever_rows_come_with_it(tmp_path):
+    """An audit (s15): a Parquet file's column of 'True'/'False'/'NA' reads whole as a boolean with missing cells, but a
+    file of one 'NA' row kept the text and scored it as "'NA' is not a boolean value": a row's score hung on its
+    neighbours. pandas' missing spellings in a boolean column are missing cells, as in a CSV."""
+    from vaelab.data.sources import read_table
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"flag": rng.choice(["True", "False", "NA"], 90).astype(object), "x": rng.normal(size=90)})
+    df.to_parquet(tmp_path / "all.parquet", index=False)
+    df.head(3).assign(flag="NA").to_parquet(tmp_path / "na.parquet", index=False)
+    kept = ("NA",)  # a run holding 'NA' as a category of another column keeps it in every text column it reads
+    whole, alone = (read_table(tmp_path / f, kept=kept) for f in ("all.parquet", "na.parquet"))
+    tt = TableTransformer("standard").fit(whole)
+    assert tt.schema["flag"].kind == "boolean" and tt.schema["flag"].has_missing
+    assert alone["flag"].tolist() == ["NA"] * 3  # the text, where no True/False tells what it is
+    assert tt.check_rows(alone).reasons == ["", "", ""]
+    np.testing.assert_array_equal(tt.transform(alone), tt.transform(whole.head(3).assign(flag=None)))

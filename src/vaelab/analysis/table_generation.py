@@ -118,8 +118,8 @@ class TableModel:
             if c.name == column:
                 return c
         if column not in self.transformer.schema:
-            raise ConfigError(f"--given (given=) names {column!r}, which is not a column of this table; its columns are "
-                              f"{list(self.columns)}.")  # fmt: skip
+            raise ConfigError(f"given= names {column!r}, which is not a column of this table; its columns are "
+                              f"{list(self.columns)}.", setting="given")  # fmt: skip
         return self.transformer.schema[column]
 
     def rows(self, sampler: Sampler, n: int, labels: np.ndarray | None, seed: int,
@@ -289,10 +289,10 @@ def parse_given(given: Mapping[str, Any] | Iterable[str] | None, columns: Iterab
         known = next((c for c in named if str(item).startswith(c + "=")), None)
         column, sep, value = (known, "=", str(item)[len(known) + 1:]) if known else str(item).partition("=")
         if not sep or not column.strip():
-            raise ConfigError(f"--given takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.")
+            raise ConfigError(f"given= takes COL=VALUE (e.g. region=north); got {str(item)[:80]!r}.", setting="given")
         column = column if known else column.strip()  # a column's own name as written (' padded col ' was stripped)
         if column in out:
-            raise ConfigError(f"--given (given=) fixes {column!r} twice; give each column once.")
+            raise ConfigError(f"given= fixes {column!r} twice; give each column once.", setting="given")
         out[column] = value
     return out
 
@@ -345,14 +345,16 @@ def sample_table(tm: TableModel, n: int, sampler: Sampler, *, seed: int = 0, giv
         return _described(frame, Generation("rejection", n, draws, fixed, sampler.name, by_decoder, held=kept))
     if latent is None or draws < PROBE:
         raise DataError(f"Rejection kept {kept} of {draws} draws holding {_text(fixed)}; {n} were asked for. The "
-                        f"model gives these values too rarely: {condition_advice(tm, free)}")  # fmt: skip
+                        f"model gives these values too rarely: {condition_advice(tm, free)}",
+                        setting=ADVICE_SETTINGS)  # fmt: skip
     conditioned, detail = latent(fixed)
     frame, latent_draws, held = _reject(tm, conditioned, n, drawn_for, free, seed + 1, judge=False,
                                         temperature=temperature)  # fmt: skip
     if len(frame) < n:
         raise DataError(f"Latent conditioning kept {len(frame)} of {latent_draws} draws holding {_text(fixed)} "
                         f"({n} were asked for): the decoder rarely gives these values even near the codes of the "
-                        f"training rows that hold them. {condition_advice(tm, free, first=True)}")  # fmt: skip
+                        f"training rows that hold them. {condition_advice(tm, free, first=True)}",
+                        setting=ADVICE_SETTINGS)  # fmt: skip
     return _described(frame, Generation("latent conditioning", n, latent_draws, fixed, conditioned.name, detail,
                                         draws, kept, held, sampler.name))  # fmt: skip
 
@@ -379,22 +381,27 @@ def latent_detail(fitted: Sampler, count: int) -> str:
             "training rows that hold them")
 
 
+# The settings condition_advice names (DataError.setting): the CLI says them as train's flags (--condition a b).
+ADVICE_SETTINGS = ("condition", "categorical")
+
+
 def condition_advice(tm: TableModel, columns: Mapping[str, Any] | Sequence[str], first: bool = False) -> str:
-    """"train with --condition a b (condition= in Python)." for categorical and boolean columns; --condition takes
-    no other kind (an audit: the advice named a whole-number column, which --condition then refused). A conditional
-    model's own condition columns are named with the new ones (the run needs them all), never as columns to declare
-    categorical (an audit: a boolean condition column was told to be declared categorical to condition on it)."""
+    """"train with condition=['a', 'b']." for categorical and boolean columns; condition takes no other kind (an audit:
+    the advice named a whole-number column, which --condition then refused). A conditional model's own condition
+    columns are named with the new ones (the run needs them all), never as columns to declare categorical (an audit: a
+    boolean condition column was told to be declared categorical to condition on it). In Python terms, which the CLI
+    says as train's flags (:data:`ADVICE_SETTINGS`: "train with --condition a b"; an audit, s15: both syntaxes
+    to every caller)."""
     kinds = {c.name: c.kind for c in tm.transformer.schema.columns}
     already = [c.name for c in tm.condition]
     columns = [c for c in columns if c not in already]
     can = [c for c in columns if kinds.get(c) in ("categorical", "boolean")]
     cannot = [c for c in columns if c not in can]
-    said = f"train with --condition {' '.join([*already, *can])} (condition= in Python)" if can else ""
+    said = f"train with condition={[*already, *can]!r}" if can else ""
     if cannot:
-        said += ("; " if said else "") + (f"--condition takes categorical and boolean columns only: declare "
-                                          f"{', '.join(cannot)} categorical (--categorical; categorical= in Python) "
-                                          "to condition on "
-                                          f"{'it' if len(cannot) == 1 else 'them'}")
+        said += ("; " if said else "") + (f"declare {', '.join(cannot)} categorical (categorical={cannot!r}) to "
+                                          f"condition on {'it' if len(cannot) == 1 else 'them'}: condition= takes "
+                                          "categorical and boolean columns only")
     if not said:
         return ""
     return (said[0].upper() + said[1:] if first else said) + "."
@@ -406,7 +413,7 @@ def check_latent_rows(count: int, fixed: Mapping[str, Any], advice: str) -> None
     if count < MIN_LATENT_ROWS:
         raise DataError(f"Rejection kept too few draws, and {count} training row(s) hold {_text(fixed)}: latent "
                         f"conditioning fits a Gaussian mixture to the codes of such rows and needs at least "
-                        f"{MIN_LATENT_ROWS}. {advice}")  # fmt: skip
+                        f"{MIN_LATENT_ROWS}. {advice}", setting=ADVICE_SETTINGS)  # fmt: skip
 
 
 def _text(fixed: Mapping[str, str]) -> str:

@@ -201,13 +201,27 @@ def looks_like_table(source: Any) -> bool:
 
 
 def check_missing_values(markers: Any) -> tuple[str, ...]:
-    """--missing-values: non-empty texts, each once."""
-    markers = (markers,) if isinstance(markers, str) else tuple(markers)
-    bad = [m for m in markers if not isinstance(m, str) or not m]
+    """--missing-values: texts, each once; '' too: a Parquet file's empty text cells are values at training, as
+    pd.read_parquet gives them (a CSV's are missing already), and --missing-values '' reads them as missing (an audit,
+    s15: '' was refused, so nothing said that a Parquet file's '' cells are missing)."""
+    if markers is None:  # TableVAE(missing_values=None): none
+        return ()
+    try:
+        markers = (markers,) if isinstance(markers, str) else tuple(markers)
+    except TypeError:  # a number, not a list of texts
+        markers = (markers,)
+    bad = [m for m in markers if not isinstance(m, str)]
     if bad:
-        raise ConfigError(f"--missing-values takes the texts that mark a missing cell (e.g. --missing-values '?' "
-                          f"'n.a.'); got {bad[0]!r:.40}, which is no text. Empty cells are missing already.")  # fmt: skip
+        raise ConfigError(f"The markers of missing cells are texts, e.g. missing_values=['?', 'n.a.']; got "
+                          f"{bad[0]!r:.40}, which is no text.", setting="missing_values")  # fmt: skip
     return tuple(dict.fromkeys(markers))
+
+
+def mark_missing(df: pd.DataFrame, missing: tuple[str, ...]) -> pd.DataFrame:
+    """A DataFrame's cells whose whole text is a marker as missing (a copy), as :func:`read_table` reads a Parquet
+    file's with ``missing``: a text column that then holds only numbers as numbers, and in number columns the values
+    equal to a marker that reads as a number ('-999'). ``vaelab.TableVAE(missing_values=...)`` reads every frame so."""
+    return _markers_missing(df.copy(), tuple(missing)) if missing else df
 
 
 def read_series(source: str | os.PathLike, missing: tuple[str, ...] = ()) -> pd.DataFrame | np.ndarray:
@@ -395,7 +409,7 @@ def _read_frame(path: Path, missing: tuple[str, ...] = (), kept: tuple[str, ...]
                 # audit: --time date was "not a column of the data" of the Parquet file); an unnamed one is row numbers
                 df = df.reset_index(allow_duplicates=True)
                 _check_distinct(path, [str(c) for c in df.columns])  # an index named as a column
-            df = _text_booleans(_markers_missing(df, missing, spelled))
+            df = _text_booleans(_markers_missing(df, missing, spelled), text or {})
     except DataError:
         raise
     except pd.errors.EmptyDataError as err:
@@ -452,11 +466,14 @@ def _markers_missing(df: pd.DataFrame, missing: tuple[str, ...], spelled: tuple[
     return df
 
 
-def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
+def _text_booleans(df: pd.DataFrame, text: Mapping[str, tuple[str, ...]] = {}) -> pd.DataFrame:
     """Parquet's text columns (categorical ones too) whose cells are all 'True' or 'False' (any case, the whole text;
     missing cells aside) as booleans, as pandas reads such a CSV column: bool, or object True/False with NaN where
     cells are missing (an audit: the Parquet column was a categorical of two labels where the CSV of the same rows was
-    boolean, and a run trained on one file read the other's column as another kind)."""
+    boolean, and a run trained on one file read the other's column as another kind). pandas' missing spellings among
+    them ('NA', '', 'nan') are missing cells there, as a CSV's are (an audit, s15: 'True'/'False'/'NA' trained as three
+    categories from a Parquet file, a boolean with missing values from its CSV), but those a run holds as categories of
+    the column (``text``: a run trained as those categories reads its files as it was trained)."""
     for name in df.columns:
         s = df[name]
         if isinstance(s.dtype, pd.CategoricalDtype):  # its cells as text, as a CSV holds them (an audit: a
@@ -467,10 +484,14 @@ def _text_booleans(df: pd.DataFrame) -> pd.DataFrame:
         if not present.size or pd.api.types.infer_dtype(present, skipna=True) != "string":
             continue  # lists, bytes, mixed objects: never booleans
         texts = present.unique()
-        if len(texts) > 48 or not all(t.lower() in _BOOL_TEXTS for t in texts):  # 48: 2**4 + 2**5 case spellings
+        spelt = [t for t in texts if t in PANDAS_MISSING and t not in text.get(name, ())]
+        truths = [t for t in texts if t not in spelt]
+        # 48: 2**4 + 2**5 case spellings
+        if not truths or len(truths) > 48 or not all(t.lower() in _BOOL_TEXTS for t in truths):
             continue
-        truth = s.isin([t for t in texts if t.lower() == "true"])
-        df[name] = truth if present.size == s.size else truth.astype(object).mask(s.isna(), np.nan)
+        s = s.mask(s.isin(spelt)) if spelt else s
+        truth = s.isin([t for t in truths if t.lower() == "true"])
+        df[name] = truth if s.notna().all() else truth.astype(object).mask(s.isna(), np.nan)
     return df
 
 

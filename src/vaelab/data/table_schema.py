@@ -56,7 +56,7 @@ _TEXT_NUMBER_KINDS = ("integer", "floating", "mixed-integer-float", "decimal")
 
 
 # The settings a schema's problems name (``ignore=['id']``): DataError.setting, which the CLI says as the flags typed.
-SCHEMA_SETTINGS = ("ignore", "categorical")
+SCHEMA_SETTINGS = ("ignore", "categorical", "missing_values")
 
 
 class ColumnProblem(Exception):
@@ -358,9 +358,14 @@ _DAY_DIRECTIVES = ("%d", "%-d", "%e", "%j", "%-j", "%a", "%A", "%w", "%u", "%H",
 
 def instant_text(seconds: float, c: ColumnSpec) -> str:
     """A datetime column's value in seconds (:func:`datetime_seconds`) as text: in the column's own format
-    (:func:`own_format`), else as :func:`instant` shows it."""
+    (:func:`own_format`); a daily column's naive or UTC day as the ISO date its generated values and fixed values are
+    written as (an audit, s15: a dd/mm/YYYY column's range and out-of-range reasons read '2035-01-01 00:00:00');
+    else as :func:`instant` shows it."""
     fmt = own_format(c)
-    return str(instant(seconds, c)) if fmt is None else pd.Timestamp(int(seconds), unit="s").strftime(fmt)
+    if fmt is not None:
+        return pd.Timestamp(int(seconds), unit="s").strftime(fmt)
+    t = instant(seconds, c)
+    return t.strftime("%Y-%m-%d") if c.datetime_unit == "D" and (t.tz is None or str(t.tz) == "UTC") else str(t)
 
 
 def encoding_text(c: ColumnSpec, normalization: str, codec: dict[str, Any] | None) -> str:
@@ -554,23 +559,36 @@ def _not_numbers_text(name: str, s: pd.Series, bad: np.ndarray) -> str:
     shown = ", ".join(f"row {int(i)}: {str(values[i])[:20]!r}" for i in bad[:SHOWN_CELLS])
     more = f", and {bad.size - SHOWN_CELLS} more" if bad.size > SHOWN_CELLS else ""
     return (f"column {name!r} holds numbers except in {bad.size} of its {int(s.notna().sum())} filled rows "
-            f"({shown}{more}); to model it as numeric, read those cells as missing (in Python, pandas' "
-            f"na_values={_marker_list(values[bad])}; vaelab train --missing-values {_marker_args(values[bad])}) or "
-            "make them empty (pandas reads empty cells, 'NA', 'n/a' and 'null' as missing)")
+            f"({shown}{more}); to model it as numeric, read those cells as missing "
+            f"(missing_values={_marker_list(values[bad])}) or make them empty (pandas reads empty cells, 'NA', 'n/a' "
+            "and 'null' as missing)")
+
+
+# The texts pandas writes for a missing value when a column is turned into text (df[c].astype(str): NaN 'nan', None
+# 'None', pd.NA '<NA>', NaT 'NaT'): cells of a Parquet file or a DataFrame that are categories, not missing values.
+MISSING_AS_TEXT = ("nan", "NaN", "None", "<NA>", "NaT")
+
+
+def _missing_as_text(s: pd.Series, spec: ColumnSpec) -> str:
+    """A note where a categorical column of text holds :data:`MISSING_AS_TEXT` as categories ("" where it holds none):
+    a Parquet file's text cells and a DataFrame's are values, so the slip df[c].astype(str) trains 'nan' as a category
+    (an audit, s15: the schema showed it among the others without a word)."""
+    found = [t for t in MISSING_AS_TEXT if t in (spec.categories or ())]
+    if not found:
+        return ""
+    counts = ", ".join(f"{t!r} ({int((s == t).sum())} cells)" for t in found)
+    return (f"column {spec.name!r} holds {counts} as categories, the text pandas' astype(str) writes for a missing "
+            f"value; if they are missing values, read them so (missing_values={found!r} in Python, --missing-values "
+            f"{' '.join(shlex.quote(t) for t in found)} on the command line)")
 
 
 def _marker_list(cells: np.ndarray) -> str:
-    """The distinct texts of the cells as a Python list (the first few), for pandas' na_values: TableVAE takes no
-    missing_values (an audit: Python callers were told only of vaelab train --missing-values)."""
+    """The distinct texts of the cells as a Python list (the first few), TableVAE's missing_values, which the CLI says
+    as --missing-values (DataError.setting; an audit, s15: the advice named pandas' na_values and the CLI flag to
+    every caller, as TableVAE took no missing_values)."""
     texts = list(dict.fromkeys(str(c) for c in cells))
     shown = repr(texts[:SHOWN_CELLS])
     return shown[:-1] + ", ...]" if len(texts) > SHOWN_CELLS else shown
-
-
-def _marker_args(cells: np.ndarray) -> str:
-    """The distinct texts of the cells, quoted for a shell (the first few)."""
-    texts = list(dict.fromkeys(str(c) for c in cells))
-    return " ".join(shlex.quote(t) for t in texts[:SHOWN_CELLS]) + (" ..." if len(texts) > SHOWN_CELLS else "")
 
 
 def parse_text_dates(text: pd.Series, fmt: str) -> pd.Series:
@@ -676,8 +694,17 @@ def bool_values(s: pd.Series, name: str, words: bool = True) -> tuple[np.ndarray
     """(0/1 float64, missing mask); ColumnProblem unless values are True/False, yes/no or 0/1. ``words`` False: not
     yes/no, as a column is declared boolean (its rows are written back True/False, and would lose the spelling)."""
     missing = s.isna().to_numpy()
+    if pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype):
+        from vaelab.data.sources import PANDAS_MISSING  # here: sources reads files, this module does not
+
+        # pandas' missing spellings ('NA', '') in a boolean column are missing, as a CSV's are and as a Parquet file's
+        # column of 'True'/'False'/'NA' reads whole (an audit, s15: a file of one such row scored 'NA' as "not a boolean
+        # value", the whole file as missing: a row's score hung on its neighbours)
+        missing = missing | s.isin(PANDAS_MISSING).to_numpy()
     if pd.api.types.is_bool_dtype(s.dtype):
-        return s.to_numpy(dtype=np.float64, na_value=0.0), missing
+        # na_value False, of the column's own type: pyarrow's bool[pyarrow] refused the float 0.0 (an audit, s15: a
+        # traceback for a DataFrame read with dtype_backend="pyarrow" that has a missing boolean)
+        return s.to_numpy(dtype=object, na_value=False).astype(np.float64), missing
     values = np.asarray(s, dtype=object)[~missing]
     # Text "True"/"False", "yes"/"no" (any case) and "1"/"0": what a CSV column of booleans holds once one bad cell
     # makes pandas read it as text; judged one by one they were all refused, and a new row's bad cell flagged every row.
@@ -991,6 +1018,13 @@ def infer_schema(
                     problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass ignore=[{name!r}] to leave it "
                                     "out if it is an ID")  # fmt: skip
                     continue
+                if numbers.size and not not_numbers.size:  # every cell a number written as text ('0.5', '12.25')
+                    # an audit (s15): a Parquet column of decimals stored as text was "an ID?", with no word of numeric
+                    problems.append(f"column {name!r} holds numbers written as text, a different one in each of its "
+                                    f"{n_present} rows; pass numeric=[{name!r}] to model them as numbers, "
+                                    f"ignore=[{name!r}] to leave it out if it is an ID, or categorical=[{name!r}] to "
+                                    "model it anyway")  # fmt: skip
+                    continue
                 problems.append(
                     f"column {name!r} holds a different value in each of its {n_present} rows (an ID?); "
                     f"pass ignore=[{name!r}] to leave it out, or categorical=[{name!r}] to model it anyway"
@@ -1003,10 +1037,21 @@ def infer_schema(
                 problems.append(_not_numbers_text(name, s, not_numbers) + f", or pass categorical=[{name!r}] if its "
                                 "values are labels")  # fmt: skip
                 continue
+            if not_numbers.size == 0 and numbers.size and not s.dropna().astype(str).str.match(r"[+-]?0[0-9]").any():
+                # every cell a number written as text, many of them, none a code with leading zeros: a CSV of the same
+                # rows is numeric (an audit, s15: a Parquet column of 79 decimals as text became 79 categories unsaid)
+                notes.append(f"column {name!r} holds numbers written as text ({len(spec.categories)} distinct), "
+                             "modelled as categories; to model them as numbers, declare them numeric "
+                             f"(numeric=[{name!r}] in Python, --numeric {shlex.quote(name)} on the command "
+                             "line)")  # fmt: skip
         specs.append(spec)
         if note:
             notes.append(note)
+        if spec.kind == "categorical" and (slip := _missing_as_text(s, spec)):
+            notes.append(slip)
     if problems:
         # in Python terms (ignore=['id']), which the CLI says as the flags typed (--ignore id): each said both, inline
-        raise DataError("Cannot build a table schema: " + "; ".join(problems) + ".", setting=SCHEMA_SETTINGS)
+        text = "Cannot build a table schema: " + "; ".join(problems) + "."
+        # numeric only where said as numeric=[...]: the CLI would say a bare "as numeric" as its flag
+        raise DataError(text, setting=SCHEMA_SETTINGS + (("numeric",) if "numeric=[" in text else ()))
     return TableSchema(tuple(specs), tuple(notes), ignored)

@@ -1397,22 +1397,25 @@ def split_condition(schema: TableSchema, names: tuple[str, ...]) -> tuple[tuple[
         return (), schema
     unknown = [n for n in names if n not in schema]
     if unknown:
-        raise ConfigError(f"--condition names {unknown}, which the table's modelled columns do not include; they are "
-                          f"{list(schema.names)}.")  # fmt: skip
+        raise ConfigError(f"condition= names {unknown}, which the table's modelled columns do not include; they are "
+                          f"{list(schema.names)}.", setting="condition")  # fmt: skip
     if len(set(names)) != len(names):
-        raise ConfigError(f"--condition names a column twice: {list(names)}.")
+        raise ConfigError(f"condition= names a column twice: {list(names)}.", setting="condition")
     specs = tuple(schema[n] for n in names)
     for c in specs:
         if c.kind not in ("categorical", "boolean"):
-            raise ConfigError(f"--condition {c.name}: {c.name!r} is {c.kind}; a table is conditioned on categorical "
-                              f"or boolean columns (declare whole-number codes --categorical {c.name}, or bin "
-                              "continuous values into a new column).")  # fmt: skip
+            raise ConfigError(f"condition={[c.name]!r}: {c.name!r} is {c.kind}; a table is conditioned on categorical "
+                              f"or boolean columns (declare whole-number codes categorical={[c.name]!r}, or bin "
+                              "continuous values into a new column).",
+                              setting=("condition", "categorical"))  # fmt: skip
         if c.has_missing:
-            raise ConfigError(f"--condition {c.name}: {c.name!r} has missing values ({100 * c.missing_share:.1f}%); a "
-                              "condition must be known for every row. Fill them (e.g. as a category) or drop the rows.")  # fmt: skip
+            raise ConfigError(f"condition={[c.name]!r}: {c.name!r} has missing values "
+                              f"({100 * c.missing_share:.1f}%); a condition must be known for every row. Fill them "
+                              "(e.g. as a category) or drop the rows.",
+                              setting="condition")  # fmt: skip
     rest = tuple(c for c in schema.columns if c.name not in names)
     if not rest:
-        raise ConfigError("--condition names every column; leave at least one column to generate.")
+        raise ConfigError("condition= names every column; leave at least one column to generate.", setting="condition")
     return specs, TableSchema(rest, schema.notes, schema.ignored)
 
 
@@ -1426,12 +1429,13 @@ def condition_codes(df: pd.DataFrame, condition: tuple[ColumnSpec, ...]) -> tupl
     if len(condition) > 1:  # every label must read back as the values it was made of
         for lab, vals in dict(zip(labels.tolist(), zip(*parts))).items():
             if tuple(label_parts(lab, condition)) != tuple(vals):
-                raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: the values {list(vals)} make the "
+                raise ConfigError(f"{_condition_said(condition)}: the values {list(vals)} make the "
                                   f"label {lab!r}, which reads back otherwise (a value holds ' & ' followed by another "
-                                  "condition column's name and '='). Rename that column or recode the value.")  # fmt: skip
+                                  "condition column's name and '='). Rename that column or recode the value.",
+                                  setting="condition")  # fmt: skip
     if len(classes) < 2:
-        raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every row holds {classes[0]!r}; "
-                          "a condition needs at least two values.")  # fmt: skip
+        raise ConfigError(f"{_condition_said(condition)}: every row holds {classes[0]!r}; "
+                          "a condition needs at least two values.", setting="condition")  # fmt: skip
     return np.searchsorted(np.asarray(classes, dtype=object), labels).astype(np.int64), classes
 
 
@@ -1446,11 +1450,19 @@ def training_label_counts(y: np.ndarray | None, classes: tuple[str, ...] | None,
     trained = [c for c, k in counts.items() if k > 0]
     if len(trained) < 2:
         others = [c for c, k in counts.items() if k == 0]
-        raise ConfigError(f"--condition {' '.join(c.name for c in condition)}: every training row holds "
+        raise ConfigError(f"{_condition_said(condition)}: every training row holds "
                           f"{trained[0] if trained else ''!r} ({', '.join(map(repr, others[:10]))} only held-out "
                           "rows hold); a condition needs at least two values among the training rows. Condition on "
-                          "another column, or split otherwise (another seed, smaller held-out fractions).")  # fmt: skip
+                          "another column, or split otherwise (another seed, smaller held-out fractions).",
+                          setting="condition")  # fmt: skip
     return counts
+
+
+def _condition_said(condition: tuple[ColumnSpec, ...]) -> str:
+    """"condition=['region', 'member']": the condition columns as TableVAE takes them, which the CLI says as the flag
+    typed, --condition region member (ConfigError.setting; an audit, s15: TableVAE(condition=...) was told of
+    "--condition region")."""
+    return f"condition={[c.name for c in condition]!r}"
 
 
 CONDITION_FALLBACK = "scored given the most frequent condition"  # a row's reason when its condition values are new

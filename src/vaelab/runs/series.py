@@ -362,7 +362,7 @@ class SeriesKind(RunKind):
             settings = from_dict(SeriesSettings, meta["windows"], f"{run.file(SERIES)} 'windows'")
             if not isinstance(settings.missing_values, tuple) or check_missing_values(settings.missing_values) \
                     != settings.missing_values:
-                raise ValueError(f"'missing_values' must be a list of distinct non-empty texts; got "
+                raise ValueError(f"'missing_values' must be a list of distinct texts; got "
                                  f"{settings.missing_values!r:.80}")  # fmt: skip
             if "coder" in meta:
                 coder = WindowCoder.from_state(meta["coder"], arrays)

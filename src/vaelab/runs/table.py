@@ -217,8 +217,8 @@ class TableKind(RunKind):
             meta = dict(meta) if isinstance(meta, dict) else meta
             extra = {k: meta.pop(k) for k in CONDITION_KEYS if isinstance(meta, dict) and k in meta}
             missing = meta.pop(MISSING_KEY, []) if isinstance(meta, dict) else []
-            if not isinstance(missing, list) or not all(isinstance(m, str) and m for m in missing):
-                raise ConfigError(f"{MISSING_KEY!r} must be a list of non-empty texts; got {missing!r:.80}.")
+            if not isinstance(missing, list) or not all(isinstance(m, str) for m in missing):
+                raise ConfigError(f"{MISSING_KEY!r} must be a list of texts; got {missing!r:.80}.")
             transformer = TableTransformer.from_state(meta, arrays)
             if not extra:
                 return cls(transformer, missing=tuple(missing))
@@ -241,7 +241,7 @@ class TableKind(RunKind):
         try:
             y, classes = condition_codes(df, self.condition)
         except ConfigError as err:
-            raise DataError(str(err)) from None
+            raise DataError(str(err), setting=err.setting) from None
         return Dataset(self.transformer.transform(df), y, classes, source=data.source)
 
     @property

@@ -20,11 +20,17 @@ the temperature (the auto temperature is chosen on these draws, as the bench cho
 diagnostics that use the ML target's name (not a general method): ``target-last`` (the table order with the target
 moved last) and ``target-first``. On fair the table order already has the target last (``affair`` is the last column).
 
+Printed beside bench/tabular.py's output: the drawing order, how many of W's weights moved (RMS, largest) once
+trained, and for each scored sample the ML target's share of its most common value by the first declared
+categorical column, beside the real-train rows' (fair: P(affair = False | rate_marriage)); --off prints those lines
+for the bench without the head (its scores are bench/tabular.py's to the digit). Results: BENCHMARKS.md.
+
 Not covered: a decoder mean (``mean``, used for E[x|z] and for redrawing a category no training row holds) stays the
 z-only part; ``observed=`` scoring of partly-encodable rows conditions on x_<j as given.
 
     .venv-bench/bin/python bench/ar_decoder.py [--order table] [--means] [bench/tabular.py's options ...]
     .venv-bench/bin/python bench/ar_decoder.py --check     # the head's hand checks only (no benchmark)
+    .venv-bench/bin/python bench/ar_decoder.py --off [...]  # no head: the bench with the diagnostic lines
 """
 from __future__ import annotations
 
@@ -254,10 +260,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--order", choices=ORDERS, default="table", help="the columns' drawing order (default: table)")
     parser.add_argument("--means", action="store_true", help="numeric columns' Gaussian means see earlier columns too")
     parser.add_argument("--check", action="store_true", help="the head's hand checks only")
+    parser.add_argument("--off", action="store_true", help="no head: bench/tabular.py itself, with this script's "
+                        "diagnostic lines (the baseline, measured beside the head under the same load)")  # fmt: skip
     args, rest = parser.parse_known_args(argv)
     if args.check:
         check()
         return 0
+    if args.off:
+        tb.score, tb.fit_vaelab = score, fit_vaelab
+        print("no AR head (--off): bench/tabular.py's own vaelab, with the diagnostic lines")
+        return tb.main(rest)
     STATE["order"], STATE["means"] = args.order, args.means
     TableTransformer._set, build.make_likelihood, tb.run_dataset = _set, make_likelihood, run_dataset
     tb.score, tb.fit_vaelab = score, fit_vaelab

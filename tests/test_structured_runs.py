@@ -2083,6 +2083,15 @@ def test_given_values_a_draw_cannot_hold_and_repeated_given_options(table_run, t
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_evaluate_synthetic_refuses_draw_on_a_table_run_as_sample_does(table_run, capsys):
+    """An audit (s15 f): evaluate-synthetic --draw on a table run, whose rows are always draws, was taken and ignored
+    where sample --draw is refused (the README: an option that cannot apply is refused rather than ignored); the
+    block was left as it was."""
+    before = json.loads((table_run / "metrics.json").read_text()).get("synthetic")
+    assert "always draws" in _error(capsys, "evaluate-synthetic", table_run, "--draw")
+    assert json.loads((table_run / "metrics.json").read_text()).get("synthetic") == before
+
+
 def test_anomaly_eval_says_which_rows_were_scored_without_cells_it_could_not_encode(table, table_run, tmp_path, capsys):
     """Outliers holding an unseen category are scored on their other columns (so they look typical): anomaly-eval
     counts them and does not blame the model's likelihood (Nalisnick et al.) for what that does to the AUROC."""

@@ -2461,6 +2461,19 @@ def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series
     assert ", at row 17 of the file (time = " in err  # where (an audit: not said)
 
 
+def test_a_past_whose_values_overflow_the_forecasters_float32_inputs_is_refused(series, tmp_path, capsys):
+    """An audit (s15 f): a past holding 1e39 (finite in float64, beyond float32 in the model's units) was forecast:
+    every future cell written empty (NaN), under a note that the past "leaves the one value a feature had in every
+    training window". It is refused in one line, naming the feature, and nothing is written."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].copy()
+    past.loc[past.index[-2], "f0"] = 1e39
+    past.to_csv(tmp_path / "far.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "far.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    assert "overflow float32" in err and "'f0'" in err
+    assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f.png").exists()
+
+
 def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile(series, capsys):
     """An audit (s12): percentile 1 of 31 overlapping validation windows (2 of them sharing no step) is their minimum,
     and flagged 45% of a seasonal run's test windows; nothing said how thin the reference was. Its size, its

@@ -2106,6 +2106,15 @@ def test_given_values_a_draw_cannot_hold_and_repeated_given_options(table_run, t
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_evaluate_synthetic_refuses_draw_on_a_table_run_as_sample_does(table_run, capsys):
+    """An audit (s15 f): evaluate-synthetic --draw on a table run, whose rows are always draws, was taken and ignored
+    where sample --draw is refused (the README: an option that cannot apply is refused rather than ignored); the
+    block was left as it was."""
+    before = json.loads((table_run / "metrics.json").read_text()).get("synthetic")
+    assert "always draws" in _error(capsys, "evaluate-synthetic", table_run, "--draw")
+    assert json.loads((table_run / "metrics.json").read_text()).get("synthetic") == before
+
+
 def test_anomaly_eval_says_which_rows_were_scored_without_cells_it_could_not_encode(table, table_run, tmp_path, capsys):
     """Outliers holding an unseen category are scored on their other columns (so they look typical): anomaly-eval
     counts them and does not blame the model's likelihood (Nalisnick et al.) for what that does to the AUROC."""
@@ -2473,6 +2482,19 @@ def test_a_past_is_refused_only_for_gaps_in_the_rows_the_forecaster_reads(series
     err = _error(capsys, "sample", run, "--past", tmp_path / "late.csv", "--draws", 5, "--out", tmp_path / "g.csv")
     assert "1 missing value(s) in its last 12 rows" in err and "trained without --fill" in err
     assert ", at row 17 of the file (time = " in err  # where (an audit: not said)
+
+
+def test_a_past_whose_values_overflow_the_forecasters_float32_inputs_is_refused(series, tmp_path, capsys):
+    """An audit (s15 f): a past holding 1e39 (finite in float64, beyond float32 in the model's units) was forecast:
+    every future cell written empty (NaN), under a note that the past "leaves the one value a feature had in every
+    training window". It is refused in one line, naming the feature, and nothing is written."""
+    folder, df, run = series
+    past = df[df["id"] == 0].sort_values("time").iloc[:20].copy()
+    past.loc[past.index[-2], "f0"] = 1e39
+    past.to_csv(tmp_path / "far.csv", index=False)
+    err = _error(capsys, "sample", run, "--past", tmp_path / "far.csv", "--draws", 5, "--out", tmp_path / "f.csv")
+    assert "overflow float32" in err and "'f0'" in err
+    assert not (tmp_path / "f.csv").exists() and not (tmp_path / "f.png").exists()
 
 
 def test_score_says_when_the_validation_reference_is_too_thin_for_the_percentile(series, capsys):

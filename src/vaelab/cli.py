@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else prior)")
     v.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     v.add_argument("--draw", action="store_true", help="series runs: score draws from p(x|z), as sample --draw gives "
-                   "them, instead of the decoder means E[x|z] (table rows are draws either way)")
+                   "them, instead of the decoder means E[x|z] (a table run's rows are always draws: refused there)")
 
     e = sub.add_parser("explore", help="traversals, manifold grid, interpolation, latent arithmetic",
                        description="Look at the latent space: what each dimension does (traverse), E[x|z] over two "

@@ -134,6 +134,19 @@ def test_auroc_standard_error_matches_the_spread_of_repeats_and_the_readings_are
     assert "within chance" in chance and "more* typical" not in chance
 
 
+def test_the_reading_of_rows_with_cells_left_out_names_every_kind_of_cell_left_out():
+    """An audit (s15 f): rows_with_cells_left_out counts every row with a cell left out of log p(x): an unseen
+    category, a missing value where training had none, a value not of its column's kind or infinite, one too far
+    out for the float32 likelihood; the words named only the first two."""
+    from vaelab.analysis.anomaly import auroc_reading
+
+    said = auroc_reading({"log_px": {"auroc": 0.7, "auroc_interval": [0.6, 0.8]}}, left_out=(0, 3))
+    assert "3 outlier(s) and 0 inlier(s) hold what training never had" in said
+    for kind in ("an unseen category", "a missing value where training had none", "not of its column's kind",
+                 "infinite", "too far out for the model's float32 likelihood"):
+        assert kind in said, kind
+
+
 def test_the_auroc_interval_keeps_its_width_at_perfect_separation_and_covers():
     """An audit (issue 17): AUROC 1.0 came with the interval [1.000, 1.000] (± 1.96 SE, and the Hanley-McNeil SE is
     0 there). The score interval takes the SE at each candidate value: it stays wide on few examples and holds the

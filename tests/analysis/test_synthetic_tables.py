@@ -1,6 +1,7 @@
 """Fidelity, utility and privacy metrics of synthetic tables, on cases with known answers."""
 import json
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -586,6 +587,52 @@ def test_dcr_scales_one_category_mismatch_like_one_sd():
     # Row 1: 1 SD from either training row. Row 2: same n as a training row, other category.
     assert result["dcr_synthetic_median"] == pytest.approx(1.0)
     assert result["dcr_synthetic_p5"] == pytest.approx(1.0)
+
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_pair_trends_and_distances_of_columns_near_1e300_or_1e_300_are_those_of_the_same_columns_in_units(scale):
+    """An audit (s15 f): a table run models columns of any size in float64 (README), but evaluate-synthetic squared
+    their values: near 1e300 the correlations overflowed (the pair scored None, a RuntimeWarning printed) and every
+    distance to the closest record was inf; near 1e-300 the squares underflowed to 0, the pair was left out as if a
+    column were constant, and every distance was 0. Correlations and standardized distances are scale-free."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=200)
+    real = pd.DataFrame({"a": a, "b": a + 0.5 * rng.normal(size=200)})
+    synth = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    holdout = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way
+        big = fidelity(real * scale, synth * scale)
+        dcr = distance_to_closest_record(real * scale, synth * scale, holdout * scale)
+    unit, dcr_unit = fidelity(real, synth), distance_to_closest_record(real, synth, holdout)
+    assert big["column_pair_trends"] == pytest.approx(unit["column_pair_trends"], rel=1e-12)
+    assert big["column_pair_trends_stderr"] == pytest.approx(unit["column_pair_trends_stderr"], rel=1e-9)
+    assert dcr["dcr_synthetic_median"] == pytest.approx(dcr_unit["dcr_synthetic_median"], rel=1e-12)
+    assert dcr["dcr_holdout_median"] == pytest.approx(dcr_unit["dcr_holdout_median"], rel=1e-12)
+    assert dcr["share_closer_than_holdout"] == dcr_unit["share_closer_than_holdout"]
+
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e40, 1e-300])
+def test_ml_efficacy_of_a_target_of_any_size_is_that_of_the_same_target_in_units(scale):
+    """An audit (s15 f): a regression target near 1e300 gave R² NaN (its squares overflowed), one near 1e40 an R² of
+    about 0 (boosting fits float32 gradients: inf beyond 3.4e38), one near 1e-300 an R² of exactly 1 for both models
+    (the squares underflowed to 0). R² is scale-free; the MAE is in the target's units."""
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        x = rng.normal(size=n)
+        return pd.DataFrame({"x": x, "c": rng.choice(["a", "b"], n), "y": 2 * x + 0.3 * rng.normal(size=n)})
+
+    train, synth, test = rows(300), rows(300), rows(60)
+    unit = ml_efficacy(train, synth, test, "y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = ml_efficacy(*(d.assign(y=d.y * scale) for d in (train, synth, test)), "y")
+    for key in ("real", "synthetic", "difference", "difference_se"):
+        assert big[key] == pytest.approx(unit[key], rel=1e-6), key
+    assert big["real_mae"] == pytest.approx(unit["real_mae"] * scale, rel=1e-6)
 
 
 # ---------------------------------------------------------------- bad input

@@ -388,6 +388,28 @@ def test_decoded_numbers_keep_the_decimals_of_the_data():
 
 
 @pytest.mark.parametrize("norm", NORMS)
+def test_a_value_too_far_for_the_float32_likelihood_is_flagged_and_left_out_not_fatal(table, fitted, norm):
+    """An audit (s15 f): a scored table row holding 1e25 (or 1e300) in a numeric column ended vaelab score for the whole
+    file ("The model gives NaN or infinite log p(x)", after an overflow warning), where the README flags a value out of
+    range in its row; and its distance was written in fixed point, 300 digits. Such a cell is now left out of the
+    likelihood with its reason, beside the distance in SDs; a value merely far out (100 SD) is still scored as it is."""
+    tt = fitted[norm]
+    new = table.head(3).copy()
+    new.loc[0, "score"] = 1e25
+    new.loc[1, "score"] = -1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way
+        rows = tt.check_rows(new)
+    assert np.isfinite(rows.X).all()
+    value = tt.column_blocks("score")["value"].start
+    for i, side in ((0, "above"), (1, "below")):
+        assert rows.reasons[i].startswith("score: out of range:") and f"e+" in rows.reasons[i].split(" SD ")[0]
+        assert f"SD {side} the range seen in training; score: too far out for the model's float32" in rows.reasons[i]
+        assert not rows.observed[i, value] and rows.X[i, value] == 0.0
+    assert rows.reasons[2] == "" and rows.observed[2].all()
+
+
+@pytest.mark.parametrize("norm", NORMS)
 def test_check_rows_flags_what_training_never_had(table, fitted, norm):
     """New rows are encoded for scoring, not refused: each kind of novelty is named per row, cells that
     cannot be encoded are left out of the likelihood, and clean rows encode exactly as transform does."""

@@ -334,6 +334,26 @@ def test_missing_values_refused_or_interpolated():
         prepare_series(df, fill="ffill")
 
 
+def test_values_float32_cannot_hold_are_refused_naming_the_feature():
+    """An audit (s15 f): series windows are float32, as the model is; a feature near 1e300 became inf in them, and
+    train said "WindowCoder.fit got NaN or infinite values; the windows must be finite" (of finite data, under
+    overflow warnings), score "X holds 0 NaN and 16 infinite value(s)"; a feature near 1e-300 became a constant 0 in
+    silence. Both are refused where the series is read, saying which feature and what to do."""
+    t = np.arange(40)
+    big = pd.DataFrame({"t": t, "x": np.sin(t / 3.0), "y": np.cos(t / 3.0)})
+    big.loc[7, "x"] = 2e39
+    with pytest.raises(DataError, match=r"beyond float32's range.*feature 'x' at t = 7 \(row 7 of the data\) "
+                                        r"\(2e\+39\).*divide it by 1e39"):
+        prepare_series(big, time_column="t")
+    tiny = pd.DataFrame({"t": t, "x": np.sin(t / 3.0), "y": 1e-300 * np.cos(t / 3.0)})
+    with pytest.raises(DataError, match=r"Feature 'y' .* below float32's smallest normal number.*multiply it by 1e300"):
+        prepare_series(tiny, time_column="t")
+    with pytest.raises(DataError, match="beyond float32's range"):
+        prepare_series(np.array([[1.0], [-1e300], [2.0]]))
+    ok = prepare_series(pd.DataFrame({"x": [0.0, 1e-40, 1.0], "y": [3e38, -3e38, 0.0]}))  # within float32: taken
+    assert np.isfinite(make_windows(ok, 2, 1).X).all()
+
+
 def test_duplicate_times_and_missing_ids_are_refused():
     df = pd.DataFrame({"id": [1, 1, 2], "t": [0, 0, 0], "x": [1.0, 2.0, 3.0]})
     with pytest.raises(DataError, match="series 1 has 1 duplicate time stamp"):

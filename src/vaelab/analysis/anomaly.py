@@ -326,7 +326,8 @@ def auroc_reading(scores: dict[str, dict[str, float]], left_out: tuple[int, int]
     out = []
     if any(left_out):
         out.append(f"{left_out[1]} outlier(s) and {left_out[0]} inlier(s) hold what training never had (an unseen "
-                   "category, or a missing value where training had none): those cells are left out of log p(x), so "
+                   "category, a missing value where training had none, a value not of its column's kind or infinite, "
+                   "or one too far out for the model's float32 likelihood): those cells are left out of log p(x), so "
                    "such a row is scored on fewer terms and looks more typical than it is. vaelab score flags each "
                    "of them with its reason.")  # fmt: skip
     if any(filled):

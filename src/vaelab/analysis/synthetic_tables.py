@@ -43,6 +43,7 @@ from scipy import sparse, stats
 from threadpoolctl import threadpool_limits
 
 from vaelab.analysis.comparison import wilson_interval
+from vaelab.data.table_transformer import _mean_sd, _scale_of
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95
 
@@ -319,6 +320,9 @@ def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> float:
     if method == "spearman":
         x, y = stats.rankdata(x), stats.rankdata(y)
     x, y = x - x.mean(), y - y.mean()
+    # each scaled by a power of two (exact, and the correlation is scale-free): squares of values near 1e300
+    # overflowed to inf and those near 1e-300 underflowed to 0, and the pair was left out as undefined (an audit, s15)
+    x, y = x / (_scale_of(x) or 1.0), y / (_scale_of(y) or 1.0)
     den = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
     if den == 0.0 or not math.isfinite(den):
         return math.nan  # a constant column: the correlation is undefined
@@ -673,7 +677,10 @@ class _ContinuousColumn:
         self.k = max(uniques.size, 1)
         self.values = uniques.astype(np.float64)  # as _bin_edges and _discrete read them
         self.finite = np.isfinite(self.values)
-        self.floats = real.floats(), synth.floats()
+        # for correlations only, which are scale-free: both tables' values over one power of two of the column
+        # (exact), so that the resamples' squares neither overflow (values near 1e300) nor underflow (near 1e-300)
+        scale = _scale_of(self.values[self.finite]) or 1.0
+        self.floats = real.floats() / scale, synth.floats() / scale
         self.dense = tuple(bool(np.isfinite(f).all()) for f in self.floats)  # no missing or infinite value
 
     def bin_labels(self, counts_real: np.ndarray, bins: int) -> np.ndarray | None:
@@ -1087,6 +1094,7 @@ def ml_efficacy(
 
     encoder = _FeatureEncoder.fit(real_train.loc[kept["real_train"]], features, resolved)
     X = {name: encoder.transform(df.loc[kept[name]]) for name, df in frames.items()}
+    unit = 1.0  # a regression target's power of two, below
     if task == "classification":
         raw = [targets[name].values[kept[name]] for name in frames]
         if target_kind in CONTINUOUS:
@@ -1097,6 +1105,11 @@ def ml_efficacy(
     else:
         scale = NS_PER_SECOND if target_kind == "datetime" else 1
         y = {name: targets[name].floats()[kept[name]] / scale for name in frames}
+        # over a power of two of the real training target (exact; R² is scale-free, the MAE is scaled back): boosting
+        # fits float32 gradients, inf for a target beyond 3.4e38, and R²'s squares overflowed near 1e300, where a
+        # table run models numbers of any size (an audit, s15)
+        unit = _scale_of(y["real_train"][np.isfinite(y["real_train"])]) or 1.0
+        y = {name: v / unit for name, v in y.items()}
 
     metric = "f1_macro" if task == "classification" else "r2"
     result: dict[str, Any] = {"task": task, "target": target, "metric": metric}
@@ -1114,11 +1127,13 @@ def ml_efficacy(
             result[f"{side}_accuracy"] = float(accuracy_score(truth, pred))
         else:
             result[side] = float(r2_score(truth, pred)) if truth.size > 1 else math.nan
-            result[f"{side}_mae"] = float(mean_absolute_error(truth, pred))
+            result[f"{side}_mae"] = float(mean_absolute_error(truth, pred)) * unit
     real_score = result["real"]
     result["ratio"] = result["synthetic"] / real_score if real_score > 0 else math.nan
     result.update(_test_rows_bootstrap(task, truth, preds, result, int(seed)))
     if predictions:
+        if task == "regression":  # in the target's units
+            truth, preds = truth * unit, {k: p * unit for k, p in preds.items()}
         result.update(test_truth=truth, test_predictions=preds)
     result.update({
         "n_real_train": int(kept["real_train"].sum()), "n_synthetic_train": int(kept["synth_train"].sum()),
@@ -1203,12 +1218,15 @@ def _encode_for_distance(frames: list[pd.DataFrame], train: pd.DataFrame, kinds:
         if kind in CONTINUOUS:
             ref = _prepare(train[c], kind, str(c)).floats()
             ref = ref[np.isfinite(ref)]
-            mean = float(ref.mean()) if ref.size else 0.0
-            sd = float(ref.std()) if ref.size > 1 else 0.0
-            sd = sd if sd > 0 and math.isfinite(sd) else 1.0
+            # mean and SD on values over a power of two (exact): ref.std() overflowed to inf for values near 1e300
+            # and underflowed to 0 near 1e-300, and the fallback SD of 1 left every distance inf, or that column
+            # out of it (an audit, s15)
             vals = np.concatenate([col.floats() for col in cols])
             missing = ~np.isfinite(vals)
-            z = np.where(missing, 0.0, (np.where(missing, mean, vals) - mean) / sd)
+            scale = _scale_of(np.r_[ref, vals[~missing]]) or 1.0
+            mean, sd = _mean_sd(ref / scale) if ref.size else (0.0, 0.0)
+            sd = sd if ref.size > 1 and sd > 0 and math.isfinite(sd) else 1.0 / scale
+            z = np.where(missing, 0.0, (np.where(missing, mean, vals / scale) - mean) / sd)
             dense.append(z[:, None])
             if missing.any():
                 dense.append(missing[:, None].astype(np.float64))

@@ -109,6 +109,10 @@ OUT_OF_RANGE = "out of range:"  # how a reason about a value beyond the training
 NOT_WHOLE = "not a whole number:"  # ... about a fraction in a column of whole numbers
 NO_TRAINING_ROW = "in no training row:"  # ... about a category of the schema that no training row holds
 SCORED_AS_IS = (OUT_OF_RANGE, NOT_WHOLE, NO_TRAINING_ROW)  # reasons whose cell is still encoded and scored
+# An encoded value beyond this is left out of a scored row's likelihood: the float32 likelihood squares its distance
+# over an SD as small as 0.01, and inf there ended the whole command ("NaN or infinite log p(x)"), where the README
+# flags a value out of range in its row (an audit, s15). 1e15 encoded units are some 1e15 training SDs out.
+TOO_FAR = 1e15
 # What log p(row) is a density of once log_jacobian is added (scores, the likelihood block).
 DENSITY_UNITS = ("the rows' own units: the log-Jacobian of the encoding is included (numeric columns per unit of "
                  "their values, dates per time unit; mode-specific normalization: through the mode each value is "
@@ -723,14 +727,20 @@ class TableTransformer:
                     far = self._out_of_range(x, spec, problems)
                 codec = self._codecs[name]
                 value = blocks[name, "value"].start
-                if codec["encoding"] == "standard":
-                    out[:, value] = np.where(missing, 0.0, (np.nan_to_num(x) - codec["mean"]) / codec["sd"])
-                else:
-                    k, alpha = _encode_modes(np.where(missing, codec["means"][0], x), codec, clip=~far)
-                    k[missing] = int(np.argmax(codec["weights"]))  # neutral filler: the heaviest mode, alpha 0
-                    alpha[missing] = 0.0
-                    out[:, value] = alpha
-                    out[np.arange(n), blocks[name, "mode"].start + k] = 1.0
+                with np.errstate(over="ignore", invalid="ignore"):
+                    if codec["encoding"] == "standard":
+                        alpha = np.where(missing, 0.0, (np.nan_to_num(x) - codec["mean"]) / codec["sd"])
+                    else:
+                        k, alpha = _encode_modes(np.where(missing, codec["means"][0], x), codec, clip=~far)
+                        k[missing] = int(np.argmax(codec["weights"]))  # neutral filler: the heaviest mode, alpha 0
+                        alpha[missing] = 0.0
+                        out[np.arange(n), blocks[name, "mode"].start + k] = 1.0
+                if problems is not None:  # a value too far for the float32 likelihood: left out (TOO_FAR), said
+                    for i in np.flatnonzero(far & ~(np.abs(alpha) <= TOO_FAR)):
+                        alpha[i] = 0.0
+                        problems.append((int(i), name, "too far out for the model's float32 likelihood (its square "
+                                         "overflows): left out of log p(x), the row scored on its other columns"))
+                out[:, value] = alpha
             elif spec.kind == "categorical":
                 labels, missing = _category_labels(s, spec)
                 codes = pd.Index(spec.categories, dtype=object).get_indexer(labels)
@@ -820,7 +830,8 @@ class TableTransformer:
                 problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {side} the one value seen in "
                                  f"training ({seen})"))  # fmt: skip
                 continue
-            problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {abs(x[i] - edge) / sd:.1f} SD{unit} "
+            d = abs(x[i] - edge) / sd  # 1e300 SDs in fixed point wrote 300 digits
+            problems.append((int(i), spec.name, f"{OUT_OF_RANGE} {shown} is {f'{d:.1f}' if d < 1e6 else f'{d:.3g}'} SD{unit} "
                              f"{side} the range seen in training"))  # fmt: skip
         if spec.kind == "numeric" and spec.integer:  # a fraction where training held whole numbers: said, and scored
             with np.errstate(invalid="ignore"):

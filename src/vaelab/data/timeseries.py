@@ -378,6 +378,10 @@ def _time_key(col: pd.Series, name: str) -> np.ndarray:
     return col.to_numpy(dtype=np.float64)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the windows' dtype: the model's
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # its smallest normal number
+
+
 def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarray, fill,
             at: Callable[[int], str] | None = None) -> np.ndarray:  # fmt: skip
     """float64 (T, F), finite; NaN filled by linear interpolation in x when fill='interpolate'. ``at(r)`` says where
@@ -391,6 +395,24 @@ def _finish(values: np.ndarray, names: tuple[str, ...], where: str, x: np.ndarra
         r, c = np.argwhere(inf)[0]
         raise DataError(
             f"{where} holds {int(inf.sum())} infinite value(s), the first in feature {names[c]!r} at {at(int(r))}. Remove or replace them."
+        )
+    # Windows are float32, as the model is (make_windows): a value beyond its largest became inf there, and a feature
+    # whose every value lies below its smallest normal number, 0 (a constant), where the error said the windows were
+    # not finite, or nothing was said (an audit, s15)
+    with np.errstate(invalid="ignore"):
+        top = np.fmax.reduce(np.abs(values), axis=0, initial=0.0)
+    for j in np.flatnonzero(top > FLOAT32_MAX):
+        r = int(np.flatnonzero(np.abs(values[:, j]) > FLOAT32_MAX)[0])
+        raise DataError(
+            f"{where} holds values beyond float32's range (±3.4e38), in which series windows are modelled: the first "
+            f"in feature {names[j]!r} at {at(r)} ({values[r, j]:.4g}). Rescale that feature first (e.g. divide it by "
+            f"1e{int(np.log10(top[j]))})."
+        )
+    for j in np.flatnonzero((top > 0) & (top < FLOAT32_TINY)):
+        raise DataError(
+            f"Feature {names[j]!r} of {where} holds only values below float32's smallest normal number (1.2e-38; its "
+            f"largest is {top[j]:.4g}), in which series windows are modelled: they would read as 0. Rescale that "
+            f"feature first (e.g. multiply it by 1e{-int(np.floor(np.log10(top[j])))})."
         )
     nan = np.isnan(values)
     if not nan.any():

@@ -731,6 +731,7 @@ class SeriesKind(RunKind):
         self.check_output(out)
         ws = self.settings
         hist, times, written, filled = self.read_past(past)
+        self.check_past_fits(hist, Path(past).name)
         futures = self.futures(Forecaster.load(run.dir), hist, draws, seed)
         note = "; ".join(n for n in (filled, self.past_note(hist)) if n)
         if out.suffix.lower() == ".npy":
@@ -751,6 +752,20 @@ class SeriesKind(RunKind):
         stamps = None if ahead is None else np.concatenate([times, ahead])
         png = save_png(forecast_band(window, futures, ws.n_past, ws.features, stamps), out.with_suffix(".png"))
         return out, png, note
+
+    def check_past_fits(self, hist: np.ndarray, name: str) -> None:
+        """Refuses a past (n_past, F) in data units whose values in the model's units overflow float32, the
+        forecaster's inputs: it drew futures of inf, written as empty cells under a note that the past "leaves the one
+        value a feature had in every training window" (an audit, s15)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            cond, _ = self.coder.encode_past(hist)
+        if np.isfinite(cond).all():
+            return
+        f = int(np.argmax(np.abs(hist).max(axis=0)))
+        raise DataError(f"The past in {name} lies too far outside the training windows for the forecaster: its values "
+                        f"in the model's units overflow float32 (±3.4e38); its largest is {hist[:, f].max():.4g} "
+                        f"(smallest {hist[:, f].min():.4g}) in {self.settings.features[f]!r}. Give a past in the "
+                        "units of the training file.")  # fmt: skip
 
     def past_note(self, hist: np.ndarray) -> str:
         """Where a past (n_past, F) in data units lies outside the training windows' range, as the forecaster reads

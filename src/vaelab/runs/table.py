@@ -429,7 +429,12 @@ class TableKind(RunKind):
                            seed: int, draw: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """SDMetrics' conventions: synthetic rows as many as the training split against the real training
         rows; ML efficacy on the real test split; distance to closest record with the test split as holdout. Rows
-        are draws already, ``draw`` or not (as ``sample --draw`` of a table run)."""
+        are draws already, so ``draw`` is refused, as ``sample --draw`` of a table run is (it was taken and ignored:
+        an audit, s15, by the README's rule that an option which cannot apply is refused)."""
+        if draw:
+            raise ConfigError(f"--draw (draw=True) scores draws of p(x|z) in place of decoder means, for a series run; "
+                              f"{run.dir.path} is a table run, whose synthetic rows are always draws (each category, "
+                              "boolean and missing cell drawn). Drop --draw.")  # fmt: skip
         kinds = self.kinds
         train, test = self.real_rows(run, "train", "test")
         target = _default_target(train, kinds) if target is None else target  # '' is no column: said, not replaced

@@ -43,7 +43,7 @@ from scipy import sparse, stats
 from threadpoolctl import threadpool_limits
 
 from vaelab.analysis.comparison import wilson_interval
-from vaelab.data.table_transformer import _mean_sd, _scale_of
+from vaelab.data.table_transformer import mean_sd, scale_of
 from vaelab.errors import ConfigError, DataError
 from vaelab.runtime import Z95
 
@@ -322,7 +322,7 @@ def _correlation(x: np.ndarray, y: np.ndarray, method: str) -> float:
     x, y = x - x.mean(), y - y.mean()
     # each scaled by a power of two (exact, and the correlation is scale-free): squares of values near 1e300
     # overflowed to inf and those near 1e-300 underflowed to 0, and the pair was left out as undefined (an audit, s15)
-    x, y = x / (_scale_of(x) or 1.0), y / (_scale_of(y) or 1.0)
+    x, y = x / (scale_of(x) or 1.0), y / (scale_of(y) or 1.0)
     den = math.sqrt(float((x * x).sum()) * float((y * y).sum()))
     if den == 0.0 or not math.isfinite(den):
         return math.nan  # a constant column: the correlation is undefined
@@ -679,7 +679,7 @@ class _ContinuousColumn:
         self.finite = np.isfinite(self.values)
         # for correlations only, which are scale-free: both tables' values over one power of two of the column
         # (exact), so that the resamples' squares neither overflow (values near 1e300) nor underflow (near 1e-300)
-        scale = _scale_of(self.values[self.finite]) or 1.0
+        scale = scale_of(self.values[self.finite]) or 1.0
         self.floats = real.floats() / scale, synth.floats() / scale
         self.dense = tuple(bool(np.isfinite(f).all()) for f in self.floats)  # no missing or infinite value
 
@@ -1108,7 +1108,7 @@ def ml_efficacy(
         # over a power of two of the real training target (exact; R² is scale-free, the MAE is scaled back): boosting
         # fits float32 gradients, inf for a target beyond 3.4e38, and R²'s squares overflowed near 1e300, where a
         # table run models numbers of any size (an audit, s15)
-        unit = _scale_of(y["real_train"][np.isfinite(y["real_train"])]) or 1.0
+        unit = scale_of(y["real_train"][np.isfinite(y["real_train"])]) or 1.0
         y = {name: v / unit for name, v in y.items()}
 
     metric = "f1_macro" if task == "classification" else "r2"
@@ -1223,8 +1223,8 @@ def _encode_for_distance(frames: list[pd.DataFrame], train: pd.DataFrame, kinds:
             # out of it (an audit, s15)
             vals = np.concatenate([col.floats() for col in cols])
             missing = ~np.isfinite(vals)
-            scale = _scale_of(np.r_[ref, vals[~missing]]) or 1.0
-            mean, sd = _mean_sd(ref / scale) if ref.size else (0.0, 0.0)
+            scale = scale_of(np.r_[ref, vals[~missing]]) or 1.0
+            mean, sd = mean_sd(ref / scale) if ref.size else (0.0, 0.0)
             sd = sd if ref.size > 1 and sd > 0 and math.isfinite(sd) else 1.0 / scale
             z = np.where(missing, 0.0, (np.where(missing, mean, vals / scale) - mean) / sd)
             dense.append(z[:, None])

@@ -196,17 +196,17 @@ class Block:
 # ----------------------------------------------------------------- mode fitting
 
 
-def _scale_of(x: np.ndarray) -> float:
+def scale_of(x: np.ndarray) -> float:
     """The power of two at or below the largest magnitude in ``x`` (0 when all are 0): dividing by it is exact, so
     statistics computed on x / scale and scaled back are those of x, bit for bit, without overflow or underflow."""
     top = float(np.abs(x).max()) if x.size else 0.0
     return math.ldexp(1.0, math.frexp(top)[1] - 1) if top > 0 else 0.0
 
 
-def _mean_sd(x: np.ndarray) -> tuple[float, float]:
-    """Mean and SD of finite float64 values, computed on the values scaled by :func:`_scale_of`: squares of values
+def mean_sd(x: np.ndarray) -> tuple[float, float]:
+    """Mean and SD of finite float64 values, computed on the values scaled by :func:`scale_of`: squares of values
     near 1e300 overflowed to inf (NaN statistics) and those near 1e-300 underflowed to 0 (read as a constant)."""
-    scale = _scale_of(x)
+    scale = scale_of(x)
     if scale == 0.0:
         return 0.0, 0.0
     z = x / scale
@@ -246,7 +246,7 @@ def _fit_modes(x: np.ndarray, max_modes: int, seed: int) -> tuple[np.ndarray, np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import BayesianGaussianMixture
 
-    m, s = _mean_sd(x)
+    m, s = mean_sd(x)
     if s == 0 or x.size < 2:
         return np.array([m]), np.array([1.0]), np.array([1.0])
     rng = np.random.default_rng(seed)
@@ -574,7 +574,7 @@ class TableTransformer:
                                 "the rows given to fit; fit on rows where it has values.")
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is caught below, naming the column
                 if self.normalization == "standard":
-                    mean, sd = _mean_sd(present)
+                    mean, sd = mean_sd(present)
                     codecs[spec.name] = {"encoding": "standard", "mean": mean, "sd": sd if sd > 0 else 1.0}
                 else:
                     means, sds, weights = _fit_modes(present, self.max_modes, self.seed + i)
@@ -846,10 +846,10 @@ class TableTransformer:
         if codec["encoding"] == "standard":
             return float(codec["sd"])
         w, m, s = codec["weights"], codec["means"], codec["sds"]
-        # the mixture's variance sum_k w_k (s_k^2 + (m_k - mean)^2), scaled first (_scale_of): squares of values
+        # the mixture's variance sum_k w_k (s_k^2 + (m_k - mean)^2), scaled first (scale_of): squares of values
         # near 1e300 overflow and those near 1e-300 underflow to 0
         d = m - w @ m
-        scale = _scale_of(np.concatenate([s, d]))
+        scale = scale_of(np.concatenate([s, d]))
         return scale * float(np.sqrt(w @ ((s / scale) ** 2 + (d / scale) ** 2)))
 
     def log_jacobian(self, X: Any, observed: np.ndarray | None = None) -> np.ndarray:

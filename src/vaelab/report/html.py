@@ -107,6 +107,16 @@ def _with_interval(entry: dict[str, Any], key: str, digits: int, absent: str = "
     return f"{_num(entry.get(key), digits)} [{_num(interval[0], digits)}, {_num(interval[1], digits)}]"
 
 
+def _reconstruction_mse(block: dict[str, Any], end: str) -> str:
+    """A reconstruction_error block's test mean with its standard error (a plain autoencoder's, or a VAE's at its
+    posterior mean), in the data's units squared; ``end`` closes the parenthesis."""
+    mean, se = block["test_reconstruction_mse"], block.get("test_reconstruction_mse_stderr")
+    over = block.get("test_reconstruction_mse_stderr_method") or "over examples"
+    said = (f"{plus_minus(mean, se, sign=False)} (± the standard error {over}"
+            if isinstance(se, (int, float)) and math.isfinite(se) else f"{mean:.4g} (one example")  # fmt: skip
+    return f"{said}; in the data's units squared{end}"
+
+
 def _percent(share: Any) -> str:
     """A share (0..1) as a percentage with one decimal, "–" where there is none."""
     return _num(None if not isinstance(share, (int, float)) or isinstance(share, bool) else 100 * share, 1)
@@ -322,11 +332,7 @@ class _Assembler:
             s.missing = f"vaelab score {self.run.path}"
             return
         if rec:
-            mean, se = rec["test_reconstruction_mse"], rec.get("test_reconstruction_mse_stderr")
-            over = rec.get("test_reconstruction_mse_stderr_method") or "over examples"
-            s.facts.append(("test reconstruction_mse (not a log-likelihood)",
-                            (f"{plus_minus(mean, se, sign=False)} (± the standard error {over}" if isinstance(se, (int, float)) and math.isfinite(se) else
-                             f"{mean:.4g} (one example") + "; in the data's units squared)"))  # fmt: skip
+            s.facts.append(("test reconstruction_mse (not a log-likelihood)", _reconstruction_mse(rec, ")")))
             if rec.get("flag_rule"):
                 s.facts.append(("flags", f"{rec['flag_rule']}: {_percent(rec.get('flagged_share'))}% of the test split "
                                          f"flagged; valid data is flagged about {_percent(rec.get('false_flag_share'))}% "
@@ -382,11 +388,8 @@ class _Assembler:
         else:
             s.paragraphs.append(f"The test NLL has not been estimated: run vaelab score {self.run.path}.")
         if rec_vae:  # beside log p(x), never in its place: a squared error, named as one
-            mean, se = rec_vae["test_reconstruction_mse"], rec_vae.get("test_reconstruction_mse_stderr")
-            over = rec_vae.get("test_reconstruction_mse_stderr_method") or "over examples"
             s.facts.append(("test reconstruction_mse at the posterior mean (not a log-likelihood)",
-                            (f"{plus_minus(mean, se, sign=False)} (± the standard error {over}" if isinstance(se, (int, float)) and math.isfinite(se) else
-                             f"{mean:.4g} (one example") + "; in the data's units squared; higher is more unusual)"))  # fmt: skip
+                            _reconstruction_mse(rec_vae, "; higher is more unusual)")))
             if rec_vae.get("flag_rule"):
                 s.facts.append(("reconstruction_mse flags",
                                 f"{rec_vae['flag_rule']}: {_percent(rec_vae.get('flagged_share'))}% of the test split "

@@ -528,3 +528,21 @@ def test_a_vae_is_scored_by_its_reconstruction_error_on_request(run, capsys):
     section = html.split('id="likelihood"')[1].split("</section>")[0]
     assert "test NLL" in section and "test reconstruction_mse at the posterior mean (not a log-likelihood)" in section
     capsys.readouterr()
+
+
+def test_without_a_validation_reference_flags_are_empty_and_a_threshold_is_refused(tmp_path, digits, capsys):
+    """An audit (s15): without a validation reference score's CSV said flag False for every row while the CLI said
+    flags were not available, and --threshold (or --band) was taken though it could flag nothing."""
+    np.save(tmp_path / "x.npy", digits[0][:10])
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 1})
+    assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "flags are not available" in capsys.readouterr().out
+    frame = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(frame["flag"]) == [""] * len(frame)  # no threshold: no row is said to be unflagged by one
+    for rule in (["--threshold", "5"], ["--band", "25", "75"]):
+        assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", *rule,
+                     "--out", str(tmp_path / "t.csv")]) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{rule[0]} places scores among the run's validation scores" in err, err
+        assert "validation split holds 1 example" in err and "Drop it" in err, err
+    assert not (tmp_path / "t.csv").exists()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, bits_per_dim_scale, overlapping
@@ -87,7 +88,12 @@ class Scored:
         if not self.plain:
             frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
-        frame["flag"] = self.flag if self.flag is not None else False
+        if self.percentile is None:  # no threshold: a row is not "not flagged" by it (an empty cell); a row holding
+            # what training never had is flagged all the same (an audit, s15: every flag was False, the CLI said none)
+            held = self.new if self.new is not None else np.zeros(len(frame), dtype=bool)
+            frame["flag"] = pd.array([True if h else pd.NA for h in held], dtype="boolean")
+        else:
+            frame["flag"] = self.flag
         frame["reason"] = self.reason if self.reason is not None else ""
         if not self.plain:
             frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
@@ -275,6 +281,7 @@ def score(
     ``likelihood`` and its histogram ``figures/score_DATA_reconstruction_mse.png``."""
     if score is not None:
         check_choice("score", score, SCORES + ERROR_SCORES)
+    asked_rule = threshold is not None
     threshold = check_flag_rule(threshold, band)
     if n_samples is not None:
         check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
@@ -284,6 +291,12 @@ def score(
                     "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
     score = plain_options(run, score, n_samples, binarizations, chunk_size)
+    unavailable = no_calibration(run)
+    if unavailable is not None and (asked_rule or band is not None):  # nothing could be flagged by it (an audit, s15)
+        option = "--band" if band is not None else "--threshold"
+        raise ConfigError(f"{option} places scores among the run's validation scores, and {run_path} has none "
+                          f"({unavailable}), so it could flag nothing. Drop it: score gives the scores without "
+                          "percentiles or flags.")  # fmt: skip
     plain = score in ERROR_SCORES
     n_samples = 1000 if n_samples is None else n_samples
     binarizations = BINARIZATIONS if binarizations is None else binarizations
@@ -331,7 +344,7 @@ def score(
                     reference=None if cal is None else reference_facts(cal.scores[score].size,
                                                                        run.split("val", lazy=True).serial, threshold,
                                                                        band, upper=plain),
-                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "",
+                    trained_elsewhere=run.model.trained_elsewhere, no_flags=unavailable or "",
                     deterministic=bool(run.model.deterministic_),
                     bits_per_dim_scale=None if plain or not result.normalized else bits_per_dim_scale(run.model))  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)

@@ -576,3 +576,23 @@ def test_a_table_row_far_beyond_training_is_scored_minus_inf_without_sinking_the
     assert block["examples_not_finite"] == {"inliers": 0, "outliers": 1}
     assert all(np.isfinite(v["auroc"]) for v in block["scores"].values())
     assert "ranked as the most unusual of all" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_table_row_holding_something_new_is_flagged_without_a_validation_split(tiny_runs, tmp_path, capsys):
+    """An audit (s15): on a run without a validation split, a file row holding what training never had made score's
+    output fail with a TypeError (the flag rule's false-flag share was None); it is flagged, and the others left empty."""
+    from tests.conftest import TINY
+
+    data = tiny_runs["table"].parent / "t.csv"
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--val-fraction", "0", *TINY]) == 0
+    rows = pd.read_csv(data).head(6)
+    rows.loc[2, "city"] = "Tokyo"
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "run"), str(tmp_path / "new.csv"), "--n-samples", "3", "--quiet",
+                 "--out", str(tmp_path / "s.csv")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "flags are not available" in out and "flagged 1, each for holding what training never had" in out, out
+    frame = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(frame["flag"].astype(str)) == ["", "", "True", "", "", ""]
+    assert "city: category 'Tokyo' not seen in training" in frame.loc[2, "reason"]

@@ -685,8 +685,11 @@ def cmd_score(args) -> int:
 def _print_flags(scored) -> None:
     """The flag rule's outcome, or why there are no flags, as score prints it."""
     n = len(scored.result)
-    if scored.flag is None:
+    if scored.flag is None or scored.percentile is None:  # no reference: at most the rows holding what is new
         print(f"  {scored.no_flags or 'no validation split in this run'}: percentiles and flags are not available")
+        if scored.flag is not None:  # no rule's false-flag share to give (an audit, s15: a TypeError on None)
+            print(f"  flagged {int(scored.flag.sum())}, each for holding what training never had (column flag empty "
+                  "for the others: no threshold applies)")  # fmt: skip
     else:
         n_flag = int(scored.flag.sum())
         print(f"  flagged {n_flag} ({100 * n_flag / max(1, n):.1f}%): {scored.rule}; valid data is "

@@ -528,3 +528,71 @@ def test_a_vae_is_scored_by_its_reconstruction_error_on_request(run, capsys):
     section = html.split('id="likelihood"')[1].split("</section>")[0]
     assert "test NLL" in section and "test reconstruction_mse at the posterior mean (not a log-likelihood)" in section
     capsys.readouterr()
+
+
+def test_without_a_validation_reference_flags_are_empty_and_a_threshold_is_refused(tmp_path, digits, capsys):
+    """An audit (s15): without a validation reference score's CSV said flag False for every row while the CLI said
+    flags were not available, and --threshold (or --band) was taken though it could flag nothing."""
+    np.save(tmp_path / "x.npy", digits[0][:10])
+    train_run(tmp_path / "x.npy", tmp_path / "run", {**FAST, "epochs": 1})
+    assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "flags are not available" in capsys.readouterr().out
+    frame = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(frame["flag"]) == [""] * len(frame)  # no threshold: no row is said to be unflagged by one
+    for rule in (["--threshold", "5"], ["--band", "25", "75"]):
+        assert main(["score", str(tmp_path / "run"), "--n-samples", "3", "--quiet", *rule,
+                     "--out", str(tmp_path / "t.csv")]) == 2  # fmt: skip
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{rule[0]} places scores among the run's validation scores" in err, err
+        assert "validation split holds 1 example" in err and "Drop it" in err, err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_a_table_row_far_beyond_training_is_scored_minus_inf_without_sinking_the_others(tiny_runs, tmp_path, capsys):
+    """An audit (s15): a cell of 1e39 was flagged "out of range" when read, but its row's log p(x) came out NaN (the
+    encoder's and the likelihood's float32 squares overflow) and score and anomaly-eval refused the whole file. The
+    row is now -inf with its reason, the others as they score alone, and the means are over the finite rows, said."""
+    from tests.run_helpers import copy_tree
+
+    run = copy_tree(tiny_runs["table"], tmp_path / "run")
+    rows = pd.read_csv(tiny_runs["table"].parent / "t.csv").head(8)
+    rows.loc[5, "income"] = 1e39
+    rows.to_csv(tmp_path / "huge.csv", index=False)
+    rows.drop(index=5).to_csv(tmp_path / "rest.csv", index=False)
+    for name in ("huge", "rest"):
+        assert main(["score", str(run), str(tmp_path / f"{name}.csv"), "--n-samples", "5", "--quiet",
+                     "--out", str(tmp_path / f"{name}_scores.csv")]) == 0  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the NLL, the ELBO and their SEs are over the 7 examples with a finite log p(x); 1 lies so far" in out, out
+    huge, rest = (pd.read_csv(tmp_path / f"{n}_scores.csv", keep_default_na=False) for n in ("huge", "rest"))
+    far = huge.loc[5]
+    assert far["log_px"] == -np.inf and far["elbo"] == -np.inf and far["flag"] and far["percentile"] == 0
+    assert "income: out of range" in far["reason"] and "log p(x) overflowed" in far["reason"]
+    kept = huge.drop(index=5).reset_index(drop=True)
+    for column in ("log_px", "percentile", "flag", "reason"):  # the others as they score alone
+        assert list(kept[column].astype(str)) == list(rest[column].astype(str)), column
+    assert main(["anomaly-eval", str(run), "--outliers", str(tmp_path / "huge.csv"), "--n-samples", "5", "--quiet"]) == 0
+    block = json.loads((run / "metrics.json").read_text())["anomaly"]
+    assert block["examples_not_finite"] == {"inliers": 0, "outliers": 1}
+    assert all(np.isfinite(v["auroc"]) for v in block["scores"].values())
+    assert "ranked as the most unusual of all" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_table_row_holding_something_new_is_flagged_without_a_validation_split(tiny_runs, tmp_path, capsys):
+    """An audit (s15): on a run without a validation split, a file row holding what training never had made score's
+    output fail with a TypeError (the flag rule's false-flag share was None); it is flagged, and the others left empty."""
+    from tests.conftest import TINY
+
+    data = tiny_runs["table"].parent / "t.csv"
+    assert main(["train", str(data), "--out", str(tmp_path / "run"), "--val-fraction", "0", *TINY]) == 0
+    rows = pd.read_csv(data).head(6)
+    rows.loc[2, "city"] = "Tokyo"
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    capsys.readouterr()
+    assert main(["score", str(tmp_path / "run"), str(tmp_path / "new.csv"), "--n-samples", "3", "--quiet",
+                 "--out", str(tmp_path / "s.csv")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "flags are not available" in out and "flagged 1, each for holding what training never had" in out, out
+    frame = pd.read_csv(tmp_path / "s.csv", keep_default_na=False)
+    assert list(frame["flag"].astype(str)) == ["", "", "True", "", "", ""]
+    assert "city: category 'Tokyo' not seen in training" in frame.loc[2, "reason"]

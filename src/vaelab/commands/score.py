@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from vaelab.analysis.anomaly import MIN_REFERENCE, Calibration, false_flag_share
 from vaelab.analysis.likelihood import BINARIZATIONS, SCORES, LikelihoodResult, bits_per_dim_scale, overlapping
@@ -49,6 +50,9 @@ MAX_BINARIZATIONS = 256
 # log p(x) is likely too low and its standard error too small (the delta-method SE cannot exceed ~1 nat).
 LOW_ESS = 10.0
 LOW_ESS_SHARE = 0.1  # ... or this share of K, when K is small (K = 20: 2 draws; an ESS of 8 is 40% of K, not few)
+# the reason of an example whose log p(x) overflowed (LikelihoodResult.extra["not_finite"]; an audit, s15)
+OVERFLOWED = ("log p(x) overflowed: the model's float32 arithmetic cannot hold its density this far out (written "
+              "-inf, percentile 0); left out of the mean NLL")
 SAMPLES_WHY = "more importance samples than this change no estimate measurably (the error falls as 1/sqrt(K))"
 
 
@@ -87,7 +91,12 @@ class Scored:
         if not self.plain:
             frame["bits_per_dim"] = self.result.bits_per_dim
         frame["percentile"] = self.percentile if self.percentile is not None else np.nan
-        frame["flag"] = self.flag if self.flag is not None else False
+        if self.percentile is None:  # no threshold: a row is not "not flagged" by it (an empty cell); a row holding
+            # what training never had is flagged all the same (an audit, s15: every flag was False, the CLI said none)
+            held = self.new if self.new is not None else np.zeros(len(frame), dtype=bool)
+            frame["flag"] = pd.array([True if h else pd.NA for h in held], dtype="boolean")
+        else:
+            frame["flag"] = self.flag
         frame["reason"] = self.reason if self.reason is not None else ""
         if not self.plain:
             frame["ess"] = self.result.effective_sample_size()  # the importance weights' effective sample size
@@ -275,6 +284,7 @@ def score(
     ``likelihood`` and its histogram ``figures/score_DATA_reconstruction_mse.png``."""
     if score is not None:
         check_choice("score", score, SCORES + ERROR_SCORES)
+    asked_rule = threshold is not None
     threshold = check_flag_rule(threshold, band)
     if n_samples is not None:
         check_count("--n-samples", n_samples, MAX_SAMPLES, SAMPLES_WHY)
@@ -284,6 +294,12 @@ def score(
                     "K-sample estimate, and their spread is measured well long before this")  # fmt: skip
     run = Run(run_path, specs)
     score = plain_options(run, score, n_samples, binarizations, chunk_size)
+    unavailable = no_calibration(run)
+    if unavailable is not None and (asked_rule or band is not None):  # nothing could be flagged by it (an audit, s15)
+        option = "--band" if band is not None else "--threshold"
+        raise ConfigError(f"{option} places scores among the run's validation scores, and {run_path} has none "
+                          f"({unavailable}), so it could flag nothing. Drop it: score gives the scores without "
+                          "percentiles or flags.")  # fmt: skip
     plain = score in ERROR_SCORES
     n_samples = 1000 if n_samples is None else n_samples
     binarizations = BINARIZATIONS if binarizations is None else binarizations
@@ -321,6 +337,8 @@ def score(
         reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
     if new.any():  # what training never had is flagged whatever its score
         flag = new if flag is None else flag | new
+    for i in () if plain else result.extra.get("not_finite", ()):  # flagged when read: -inf, not the file refused
+        reason[i] += ("; " if reason[i] else "") + OVERFLOWED
     for i, note in enumerate(dataset.notes or ()):  # said, not flagged
         if note:
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
@@ -331,7 +349,7 @@ def score(
                     reference=None if cal is None else reference_facts(cal.scores[score].size,
                                                                        run.split("val", lazy=True).serial, threshold,
                                                                        band, upper=plain),
-                    trained_elsewhere=run.model.trained_elsewhere, no_flags=no_calibration(run) or "",
+                    trained_elsewhere=run.model.trained_elsewhere, no_flags=unavailable or "",
                     deterministic=bool(run.model.deterministic_),
                     bits_per_dim_scale=None if plain or not result.normalized else bits_per_dim_scale(run.model))  # fmt: skip
     cut = () if cal is None else cal.cut_offs(score, threshold, band)
@@ -378,6 +396,8 @@ def score(
                 "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
                 "n_samples": n_samples, "elbo": summary["elbo"],
                 "normalized": summary["normalized"], "binarizations": summary["binarizations"],
+                **({"n_examples_not_finite": summary["n_examples_not_finite"]}
+                   if "n_examples_not_finite" in summary else {}),  # left out of the NLL, the ELBO and their SEs
                 **flags,
                 **({"units": result.extra["units"]} if "units" in result.extra else {}),
                 **({"bits_per_dim_scale": scored.bits_per_dim_scale} if scored.bits_per_dim_scale else {}),

@@ -651,12 +651,6 @@ def cmd_score(args) -> int:
         print("  a conditional model: log p(x|y), each example scored given its label (its condition values on a "
               "table run), not log p(x)")  # fmt: skip
     print(_nll_line(s, scored.trained_elsewhere))
-    if s.get("n_examples_not_finite"):  # overflowed far rows: -inf in the CSV, left out of the means
-        print(textwrap.fill(f"note: the NLL, the ELBO and their SEs are over the {s['n_examples'] - s['n_examples_not_finite']} "
-                            f"examples with a finite log p(x); {s['n_examples_not_finite']} "
-                            f"{'lies' if s['n_examples_not_finite'] == 1 else 'lie'} so far beyond the training "
-                            "data that the model's arithmetic overflows (log_px -inf in the CSV, flagged with their "
-                            "reason)", 100, initial_indent="  ", subsequent_indent="    "))  # fmt: skip
     if s.get("nll_stderr_approximate"):  # few windows against the span they share: not a firm 95% interval
         print(textwrap.fill(f"note: the NLL's ± 1.96 SE: {s['nll_stderr_approximate']}", 100, initial_indent="  ",
                             subsequent_indent="    "))  # fmt: skip

@@ -243,8 +243,7 @@ class TableVAE:
         self._check_fitted("log_likelihood")
         df = self._read(df)
         rows, reasons, labels = self._checked(df)
-        far = np.array([bool(r) for r in reasons], dtype=bool)  # a far row's overflow is its own -inf (extra["not_finite"])
-        result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed, far=far,
+        result = self.vae_.log_likelihood(rows.X, labels, n_samples=n_samples, observed=rows.observed,
                                           **options)  # fmt: skip
         result = result.shifted(self.transformer_.log_jacobian(rows.X, rows.observed), DENSITY_UNITS,
                                 dims=len(self.transformer_.schema.names))  # bits per modelled column, not per feature

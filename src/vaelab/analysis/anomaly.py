@@ -94,18 +94,6 @@ def anomalous(name: str, values: np.ndarray) -> np.ndarray:
     return values if name in ERROR_SCORES else -values
 
 
-def _finite_in_order(values: np.ndarray) -> np.ndarray:
-    """``values`` with infinities replaced by finite values beyond every finite one, in the same order (ties kept):
-    AUROC, its placements and AUPRC depend on the order alone, and scikit-learn refuses infinities (an audit, s15:
-    a table row far beyond the training data, whose log p(x) overflowed to -inf, failed the whole anomaly-eval)."""
-    finite = np.isfinite(values)
-    if finite.all() or not finite.any():
-        return values
-    low, high = values[finite].min(), values[finite].max()
-    step = max(1.0, high - low)
-    return np.where(values == np.inf, high + step, np.where(values == -np.inf, low - step, values))
-
-
 def false_flag_share(threshold: float = 1.0, band: tuple[float, float] | None = None,
                      n_reference: int | None = None) -> float:
     """The share of valid data (drawn like the validation split) a flag rule is expected to flag.
@@ -144,12 +132,12 @@ def anomaly_eval(inliers: LikelihoodResult | ReconstructionResult,
         raise DataError(f"anomaly_eval compares the same scores of inliers and outliers; got {score_names(inliers)} "
                         f"and {score_names(outliers)}.")  # fmt: skip
     for name in score_names(inliers):
-        anomaly = _finite_in_order(anomalous(name, np.r_[getattr(inliers, name), getattr(outliers, name)]))
+        anomaly = anomalous(name, np.r_[getattr(inliers, name), getattr(outliers, name)])
         auroc = _exact_auroc(float(roc_auc_score(truth, anomaly)), len(outliers), len(inliers))
         # Overlapping series windows: the classes count for fewer independent examples (design_effect); and where
         # the scores' own spread makes the AUROC vary more than Hanley & McNeil's formula says (delong_excess), fewer
         # again
-        placements = _placements(anomaly[len(inliers):], anomaly[:len(inliers)])
+        placements = _placements(anomalous(name, getattr(outliers, name)), anomalous(name, getattr(inliers, name)))
         deff = design_effect(placements, outliers.serial, inliers.serial)
         excess = delong_excess(auroc, placements)
         n1 = max(1.0, len(outliers) / (deff * excess["outliers"]))

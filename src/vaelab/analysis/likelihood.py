@@ -7,7 +7,6 @@ example's from a stream of its own, so its estimate never depends on the block.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,21 +117,9 @@ class LikelihoodResult:
         return pd.DataFrame({name: getattr(self, name) for name in ("log_px", "log_px_stderr", "elbo", "reconstruction", "kl")})
 
     def summary(self) -> dict[str, Any]:
-        """Mean NLL with its standard error over examples (those with a finite log p(x): ``n_examples_not_finite``
-        says how many were left out, where any were) (which already holds the Monte Carlo
+        """Mean NLL with its standard error over examples (which already holds the Monte Carlo
         noise of each estimate), the mean Monte Carlo part alone, bits/dim (None when the
         likelihood is not a density on these data: see ``normalized``) and the ELBO."""
-        finite = np.isfinite(self.log_px)
-        if not finite.all():  # examples whose log p(x) overflowed (log_likelihood's far=): left out, and counted
-            if not finite.any():
-                raise DataError(f"No example of {len(self)} has a finite log p(x): each lies so far beyond the "
-                                "training data that the model's arithmetic overflows (their reasons say where).")  # fmt: skip
-            kept = dataclasses.replace(
-                self, log_px=self.log_px[finite], log_px_stderr=self.log_px_stderr[finite], elbo=self.elbo[finite],
-                reconstruction=self.reconstruction[finite], kl=self.kl[finite], extra={},
-                serial=None if self.serial is None else (np.asarray(self.serial[0])[finite], self.serial[1]),
-                averaged=None if self.averaged is None else np.asarray(self.averaged)[finite])  # fmt: skip
-            return {**kept.summary(), "n_examples": len(self), "n_examples_not_finite": int((~finite).sum())}
         n = len(self)
         nll = -self.log_px
         se = float(nll.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
@@ -289,7 +276,6 @@ def log_likelihood(
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     observed: np.ndarray | None = None,
-    far: np.ndarray | None = None,
 ) -> LikelihoodResult:
     """Estimate log p(x) (or log p(x|y) for a conditional model) for every example of X.
 
@@ -315,11 +301,6 @@ def log_likelihood(
     progress : called with (examples done, total) after each block.
     observed : (N, D) bool, mixed likelihoods (tables) only: features to leave out of p(x|z) where False
         (cells of new rows that could not be encoded: :meth:`TableTransformer.check_rows`).
-    far : (N,) bool: examples flagged when read for lying beyond the training data (a reader's ``reasons``). Where
-        the model's arithmetic overflows for one of them (a table cell of 1e39: float32 squares in the encoder and
-        the likelihood overflow, and the importance weights come out NaN), its log p(x) and ELBO are -inf (the
-        density underflows to 0) and its SE NaN, listed in ``extra["not_finite"]``, instead of refusing every
-        example; a non-finite score of any other example is still refused (:func:`check_finite_scores`).
     """
     model = check_model(model, "log_likelihood")
     if model.deterministic_:
@@ -369,17 +350,9 @@ def log_likelihood(
                 averaged = max(averaged, j)
             if progress:
                 progress(min(start + block, n), n)
-    overflowed = np.zeros(n, dtype=bool)
-    if far is not None:  # an audit (s15): one far row's overflow made the whole file unscoreable
-        overflowed = np.asarray(far, dtype=bool).reshape(n) & ~np.isfinite(table[:, [0, 2, 3, 4]]).all(1)
-        table[overflowed, 0] = table[overflowed, 2] = -np.inf
-        table[overflowed, 1] = np.nan
-        table[overflowed, 3] = np.where(np.isnan(table[overflowed, 3]), -np.inf, table[overflowed, 3])
-        table[overflowed, 4] = np.where(np.isnan(table[overflowed, 4]), np.inf, table[overflowed, 4])
-    check_finite_scores(table[~overflowed], getattr(model, "trained_elsewhere", False))
+    check_finite_scores(table, getattr(model, "trained_elsewhere", False))
     return LikelihoodResult(*(table[:, i] for i in range(5)), n_samples=int(n_samples), n_features=model.n_features_in_,
-                            normalized=normalized, binarizations=averaged, averaged=each,
-                            extra={"not_finite": np.flatnonzero(overflowed)} if overflowed.any() else {})  # fmt: skip
+                            normalized=normalized, binarizations=averaged, averaged=each)  # fmt: skip
 
 
 def check_finite_scores(table: np.ndarray, trained_elsewhere: bool = False) -> None:

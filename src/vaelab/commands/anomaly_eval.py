@@ -85,12 +85,6 @@ def evaluate_anomalies(
                      "interval counts a class as that many times fewer examples (DeLong's variance over the formula's: "
                      + "; ".join(f"{k} outliers {e['outliers']:.2f}, inliers {e['inliers']:.2f}"
                                  for k, e in excess.items()) + ")")  # fmt: skip
-    overflowed = tuple(len(r.extra.get("not_finite", ())) if not plain else 0 for r in results)
-    if any(overflowed):  # far rows whose log p(x) overflowed: -inf, ranked beyond every other (an audit, s15)
-        block["examples_not_finite"] = {"inliers": overflowed[0], "outliers": overflowed[1]}
-        notes.append(f"{overflowed[0]} inlier(s) and {overflowed[1]} outlier(s) lie so far beyond the training data "
-                     "that the model's arithmetic overflows: their log p(x) and ELBO are -inf, ranked as the most "
-                     "unusual of all (AUROC and AUPRC depend on the order alone)")  # fmt: skip
     if notes:
         block["notes"] = notes
     if any(left_out):

@@ -50,9 +50,6 @@ MAX_BINARIZATIONS = 256
 # log p(x) is likely too low and its standard error too small (the delta-method SE cannot exceed ~1 nat).
 LOW_ESS = 10.0
 LOW_ESS_SHARE = 0.1  # ... or this share of K, when K is small (K = 20: 2 draws; an ESS of 8 is 40% of K, not few)
-# the reason of an example whose log p(x) overflowed (LikelihoodResult.extra["not_finite"]; an audit, s15)
-OVERFLOWED = ("log p(x) overflowed: the model's float32 arithmetic cannot hold its density this far out (written "
-              "-inf, percentile 0); left out of the mean NLL")
 SAMPLES_WHY = "more importance samples than this change no estimate measurably (the error falls as 1/sqrt(K))"
 
 
@@ -337,8 +334,6 @@ def score(
         reason[i] = scored_as + ("; " + reason[i] if reason[i] else "")
     if new.any():  # what training never had is flagged whatever its score
         flag = new if flag is None else flag | new
-    for i in () if plain else result.extra.get("not_finite", ()):  # flagged when read: -inf, not the file refused
-        reason[i] += ("; " if reason[i] else "") + OVERFLOWED
     for i, note in enumerate(dataset.notes or ()):  # said, not flagged
         if note:
             reason[i] = f"{reason[i]}; {note}" if reason[i] else note
@@ -396,8 +391,6 @@ def score(
                 "test_nll_mc_stderr": summary["nll_mc_stderr"], "bits_per_dim": summary["bits_per_dim"],
                 "n_samples": n_samples, "elbo": summary["elbo"],
                 "normalized": summary["normalized"], "binarizations": summary["binarizations"],
-                **({"n_examples_not_finite": summary["n_examples_not_finite"]}
-                   if "n_examples_not_finite" in summary else {}),  # left out of the NLL, the ELBO and their SEs
                 **flags,
                 **({"units": result.extra["units"]} if "units" in result.extra else {}),
                 **({"bits_per_dim_scale": scored.bits_per_dim_scale} if scored.bits_per_dim_scale else {}),

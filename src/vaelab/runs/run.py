@@ -399,9 +399,8 @@ class Run:
     def log_likelihood(self, dataset: Dataset, n_samples: int = 1000, **options: Any) -> LikelihoodResult:
         """log p(x) of a dataset of this run (:meth:`dataset_of`), in the data's own units: cells the kind
         could not encode are left out, and the kind's change of units (a table's scaling) is included."""
-        far = None if dataset.reasons is None else np.array([bool(r) for r in dataset.reasons], dtype=bool)
         result = log_likelihood(self.model, dataset.X, self.model_labels(dataset), n_samples,
-                                observed=dataset.observed, far=far, **options)  # fmt: skip
+                                observed=dataset.observed, **options)  # fmt: skip
         if dataset.serial is not None:  # overlapping windows: their mean's SE takes their autocovariances
             result = dataclasses.replace(result, serial=dataset.serial)
         jacobian = self.kind.log_jacobian(dataset.X, dataset.observed)

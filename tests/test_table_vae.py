@@ -686,7 +686,7 @@ def test_errors_of_fit_and_sample_name_python_settings_not_cli_flags():
     the CLI says as its flags (tests/test_cli.py)."""
     with pytest.raises(DataError) as err:
         TableVAE(**FAST).fit(pd.DataFrame({"a": [1.0], "b": ["x"]}))
-    assert str(err.value).endswith("got 1 example(s) in all (1 validation, 0 test). Provide more data or lower "
+    assert str(err.value).endswith("got 1 example(s) in all (n_samples = 1: 1 validation, 0 test). Provide more data or lower "
                                    "validation_fraction.")
     model = TableVAE(**FAST).fit(make_mixed_table(100, seed=0))
     for given, said in (({"nope": 1}, "given= names 'nope', which is not a column"),

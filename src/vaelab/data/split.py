@@ -27,9 +27,10 @@ def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int,
         # in Python terms (VAE's and TableVAE's validation_fraction), which the CLI says as --val-fraction (an audit,
         # s15: TableVAE.fit on 1 row said "lower --val-fraction/--test-fraction", flags a Python caller has not)
         lower = "validation_fraction" + (" or test_fraction" if test_fraction > 0 else "")
+        # "n_samples = N" kept beside our words: scikit-learn's estimator checks (tests/test_estimator.py) look for it
         raise DataError(
             f"Need at least 2 training examples after holding out validation and test "
-            f"data; got {n} example(s) in all ({n_val} validation, {n_test} test). "
+            f"data; got {n} example(s) in all (n_samples = {n}: {n_val} validation, {n_test} test). "
             f"Provide more data or lower {lower}.", setting=("validation_fraction", "test_fraction")
         )
     return n_train, n_val, n_test

@@ -246,6 +246,9 @@ def overlap_stderr(d: Any, groups: Any, lag: int, positions: Any = None) -> floa
 APPROXIMATE_SPANS = 4  # fewer windows than this many spans of windows sharing a step: an approximate interval
 
 
+APPROXIMATE_SAID = "the interval is approximate"  # how approximate_interval's words begin
+
+
 def approximate_interval(n: int, lag: int, what: str = "evaluated windows", groups: Any = None) -> str:
     """Where ``n`` windows are fewer than :data:`APPROXIMATE_SPANS` spans of the windows that share a step (``lag`` + 1,
     or fewer where no series of ``groups``, each window's series, holds so many), the words that say a fixed-b interval
@@ -260,7 +263,7 @@ def approximate_interval(n: int, lag: int, what: str = "evaluated windows", grou
         span = min(span, int(np.unique(np.asarray(groups), return_counts=True)[1].max()))
     if span <= 1 or n >= APPROXIMATE_SPANS * span:
         return ""
-    return (f"the interval is approximate: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {span} (each shares "
+    return (f"{APPROXIMATE_SAID}: the {n} {what} are fewer than {APPROXIMATE_SPANS} × {span} (each shares "
             f"steps with those up to {span - 1} apart), too little independent information for a 95% interval, which "
             "may hold the truth less often; more test data (a longer test period or more series) makes it firmer")
 

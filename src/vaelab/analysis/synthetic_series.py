@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from vaelab.analysis.likelihood import (  # defined there, where the likelihood's SE over windows takes them too
+    APPROXIMATE_SAID,
     APPROXIMATE_SPANS,  # noqa: F401  (kept importable from here)
     approximate_interval,
     overlap_stderr,
@@ -386,7 +387,8 @@ def repeated_predictive(real: Any, synth_for_seed: Callable[[int], Any], seeds: 
 
 
 def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | None = None, groups: Any = None,
-                  lag: int = 0, se_lag: int | None = None, positions: Any = None) -> dict[str, Any]:  # fmt: skip
+                  lag: int = 0, se_lag: int | None = None, positions: Any = None, *,
+                  caveat_in_verdict: bool = True) -> dict[str, Any]:  # fmt: skip
     """How often real futures fall inside a forecast band of nominal coverage ``nominal``: the mean of
     ``inside`` (W,), per window the share of real future values inside the band, with its standard error
     over the windows, a 95% interval (``coverage_interval``) and a verdict (calibrated / too narrow / too wide)
@@ -400,7 +402,8 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
     any step); the SE is then :func:`overlap_stderr`'s at that lag, and ``coverage_approximate`` and the verdict say
     where the windows are too few against it for a firm 95% interval (:func:`approximate_interval`); ``positions``:
     each window's place in its series in the units ``se_lag`` counts, where some were left out between others
-    (:func:`overlap_stderr`)."""
+    (:func:`overlap_stderr`). ``caveat_in_verdict`` False: the verdict leaves that caveat to its caller (which says
+    one for several intervals)."""
     inside = np.asarray(inside, dtype=np.float64).ravel()
     w = inside.size
     if w < 2:
@@ -451,7 +454,7 @@ def band_coverage(inside: Any, nominal: float = 0.9, values_per_window: int | No
         outcome, text = "too wide", f"The band is too wide: {band}."
     else:
         outcome, text = "calibrated", f"The band is calibrated as far as {w} windows tell: {band}."
-    if approximate:
+    if approximate and caveat_in_verdict:
         text += f" {approximate[0].upper()}{approximate[1:]}."
     return {"coverage_90": cov, "coverage_stderr": cov_se, "coverage_interval": [lo, hi], "nominal": nominal,
             **({"coverage_approximate": approximate} if approximate else {}),
@@ -497,7 +500,8 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9, *,
     else:
         groups = np.zeros(w, dtype=np.int64) if groups is None else np.asarray(groups)
         # lag as given: paired_difference refuses one that is no whole number >= 0 (int() took 2.5 as 2, True as 1)
-        coverage = band_coverage(inside, nominal, groups=groups, se_lag=lag, positions=positions)
+        coverage = band_coverage(inside, nominal, groups=groups, se_lag=lag, positions=positions,
+                                 caveat_in_verdict=False)  # one caveat for both intervals, below
         paired = paired_difference(diff, groups, lag, fixed_b=True, positions=positions)
         d, d_se = paired["mean"], paired["se"]
         approximate = approximate_interval(w, int(lag), groups=groups)
@@ -516,14 +520,12 @@ def forecast_summary(inside: Any, err: Any, naive: Any, nominal: float = 0.9, *,
         accuracy = f"The forecaster is worse than repeating the last value: {gap}."
     else:
         accuracy = f"No clear difference from repeating the last value: {gap}."
-    band = coverage["coverage_verdict"]["text"]
-    if approximate:  # one caveat for both intervals, at the end (the band's verdict carries it too)
-        band = band.replace(f" {approximate[0].upper()}{approximate[1:]}.", "")
-        accuracy += " Both intervals are approximate" + approximate[len("the interval is approximate"):] + "."
+    if approximate:  # one caveat for both intervals, at the end
+        accuracy += " Both intervals are approximate" + approximate.removeprefix(APPROXIMATE_SAID) + "."
     return {"windows": int(w), **coverage, "mae_median": float(err.mean()), "mae_last_value": float(naive.mean()),
             "mae_difference": d, "mae_difference_stderr": d_se, "se_over": se_over,
             **({"mae_difference_approximate": approximate} if approximate else {}),
-            "verdict": f"{band} {accuracy}"}  # fmt: skip
+            "verdict": f"{coverage['coverage_verdict']['text']} {accuracy}"}  # fmt: skip
 
 
 # ---------------------------------------------------------------- repeated scores, baselines, verdicts
